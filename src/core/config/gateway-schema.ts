@@ -1,0 +1,76 @@
+/**
+ * Schema of the gateway's own configuration: listeners, TLS, limits, proxies, upstreams, routes.
+ * Every object is `.strict()` so that an unknown key is an error naming its path.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const durationMs = z.number().int().min(1).max(24 * 3600 * 1000);
+const bytes = z.number().int().min(0).max(2 ** 40);
+
+export const tlsSchema = z.object({
+  cert: z.string().min(1).optional().describe('PEM certificate chain file. Omitted: a self-signed localhost certificate is generated in the data directory (development only).'),
+  key: z.string().min(1).optional().describe('PEM private key file for `cert`.'),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted. TLS 1.0/1.1 are never accepted.'),
+}).strict();
+
+export const listenersSchema = z.object({
+  https: z.object({
+    host: z.string().default('0.0.0.0').describe('Address of the public HTTPS listener.'),
+    port: port.default(8443),
+    tls: tlsSchema.default({ minVersion: 'TLSv1.2' }),
+  }).strict().default({ host: '0.0.0.0', port: 8443, tls: { minVersion: 'TLSv1.2' } }),
+  http: z.object({
+    enabled: z.boolean().default(true).describe('Plain-HTTP listener that only redirects to HTTPS.'),
+    host: z.string().default('0.0.0.0'),
+    port: port.default(8080),
+  }).strict().default({ enabled: true, host: '0.0.0.0', port: 8080 }),
+  ops: z.object({
+    host: z.string().default('127.0.0.1').describe('Operations listener (/healthz, /readyz, /metrics); keep it off public networks.'),
+    port: port.default(9090),
+  }).strict().default({ host: '127.0.0.1', port: 9090 }),
+}).strict();
+
+export const limitsSchema = z.object({
+  maxHeaderBytes: bytes.default(16 * 1024).describe('Largest request header section; larger is refused with 431.'),
+  maxHeaderCount: z.number().int().min(1).max(1000).default(100).describe('Most request header fields; more is refused with 431.'),
+  maxBodyBytes: bytes.default(10 * 1024 * 1024).describe('Default largest request body; routes may lower or raise it. Larger is refused with 413.'),
+  requestTimeoutMs: durationMs.default(60_000).describe('Time a client has to send the whole request.'),
+  headersTimeoutMs: durationMs.default(10_000).describe('Time a client has to send the request headers (slowloris protection).'),
+  keepAliveTimeoutMs: durationMs.default(5_000).describe('Idle time before a client keep-alive connection is closed.'),
+  maxConnections: z.number().int().min(1).max(1_000_000).default(20_000).describe('Most concurrent client connections per listener.'),
+  shutdownGraceMs: durationMs.default(10_000).describe('Time in-flight requests get to finish on shutdown.'),
+}).strict();
+
+export const timeoutsSchema = z.object({
+  connectMs: durationMs.default(5_000).describe('Connecting to the upstream.'),
+  headersMs: durationMs.default(30_000).describe('Waiting for the upstream response headers.'),
+  idleMs: durationMs.default(30_000).describe('Longest silence while streaming a body either way.'),
+  totalMs: durationMs.default(120_000).describe('Whole exchange, start to end of response body.'),
+}).strict();
+
+export const upstreamSchema = z.object({
+  url: z.url().refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL').describe('Origin of the upstream service (scheme://host:port); any path is a prefix added to forwarded paths.'),
+  connections: z.number().int().min(1).max(10_000).default(256).describe('Most keep-alive connections to this upstream.'),
+  pipelining: z.number().int().min(1).max(100).default(1),
+  keepAliveTimeoutMs: durationMs.default(4_000),
+}).strict();
+
+export const routeSchema = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash, underscore').describe('Stable route name, used in metrics, logs, audit and policy.'),
+  host: z.string().default('*').describe('Host name to match (no port), or `*` for any.'),
+  path: z.string().regex(/^\/([^\s?#]*)$/, 'must start with / and have no query, fragment or whitespace').default('/').describe('Path prefix, matched on whole segments after normalization; the longest prefix wins.'),
+  upstream: z.string().min(1).describe('Name of an entry in `upstreams`.'),
+  stripPrefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding.'),
+  methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).optional().describe('Methods accepted; others get 405. Omitted: all.'),
+  maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
+  timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000 }),
+  websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),
+}).strict();
+
+export type TlsConfig = z.infer<typeof tlsSchema>;
+export type ListenersConfig = z.infer<typeof listenersSchema>;
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type TimeoutsConfig = z.infer<typeof timeoutsSchema>;
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;

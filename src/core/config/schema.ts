@@ -1,0 +1,29 @@
+/**
+ * The whole configuration schema. Each area owns a `*-schema.ts` file next to this one;
+ * this file only composes them. Defaults live in the schemas and nowhere else.
+ * docs/configuration.md is generated from this schema (`npm run docs`).
+ */
+import { z } from 'zod';
+import { limitsSchema, listenersSchema, routeSchema, upstreamSchema } from './gateway-schema.ts';
+
+export const configSchema = z.object({
+  mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
+  dataDir: z.string().default('./gatehouse-data').describe('Directory for the embedded store, generated keys and certificates.'),
+  instanceId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('Name of this instance in logs, metrics and audit. Default: host name and process id.'),
+  publicUrl: z.url().optional().describe('External origin of the gateway (issuer of tokens). Default: https://localhost:<https port>.'),
+  store: z.object({
+    url: z.string().optional().describe('`sqlite:<file>` (default: <dataDir>/gatehouse.db) or `postgres://…`.'),
+  }).strict().default({}),
+  listeners: listenersSchema.default(listenersSchema.parse({})),
+  trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies whose X-Forwarded-*, Forwarded and X-Request-Id headers are believed. Others are overwritten.'),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+  logging: z.object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    accessLog: z.boolean().default(true).describe('One structured line per request, including early exits.'),
+  }).strict().default({ level: 'info', accessLog: true }),
+  upstreams: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), upstreamSchema).default({}),
+  routes: z.array(routeSchema).default([]),
+}).strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.infer<typeof configSchema> & { mode: 'development' | 'production' };

@@ -1,0 +1,101 @@
+/**
+ * The one object a request carries through the pipeline. Each stage fills in its own
+ * fields and reads what earlier stages verified; none rewrites another stage's output.
+ *
+ * It is a class with every field declared up front so that V8 keeps one hidden class
+ * for all requests (no shape changes on the hot path).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatehouseError } from '../core/errors.ts';
+import type { CompiledRoute } from './router/types.ts';
+import type { Generation } from './generation.ts';
+
+/** W3C trace context of this request (the span Gatehouse opens for it). */
+export interface TraceContext {
+  traceId: string;
+  /** Span id Gatehouse uses for the upstream call (parent of the upstream's spans). */
+  spanId: string;
+  /** Span id received from the client, if any. */
+  parentSpanId: string | undefined;
+  sampled: boolean;
+}
+
+/** Verified identity, set by the authenticate stage. */
+export interface Identity {
+  subject: string;
+  kind: 'user' | 'service';
+  roles: readonly string[];
+  /** How this request was authenticated: 'session' | 'jwt' | 'api_token' | 'mtls' | 'dpop' … */
+  method: string;
+  /** RFC 8176 authentication method references of the underlying login, e.g. ['pwd', 'otp']. */
+  amr: readonly string[];
+  authTime: number | undefined;
+  mfaTime: number | undefined;
+  /** Session id, token id (jti) or API token id that carried the identity. */
+  credentialId: string | undefined;
+  issuer: string | undefined;
+  attributes: Readonly<Record<string, unknown>>;
+}
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Configuration and compiled state this request started on; a reload does not change it. */
+  readonly gen: Generation;
+  /** process.hrtime.bigint() at accept. */
+  readonly startedAt: bigint;
+
+  requestId = '';
+  trace: TraceContext | undefined = undefined;
+  /** Client address after applying trusted proxies. */
+  clientAddress = '';
+  /** Address of the TCP peer (a proxy or the client). */
+  peerAddress = '';
+  peerTrusted = false;
+  /** 'https' | 'http' as seen by the client. */
+  protocol = 'https';
+  /** Host name the client asked for, lower-case, without port. */
+  host = '';
+  method = '';
+  /** Normalized path (decoded once, dot segments resolved); the path that is routed and forwarded. */
+  path = '';
+  /** Raw query string without '?', forwarded unchanged. */
+  query = '';
+
+  route: CompiledRoute | undefined = undefined;
+  identity: Identity | undefined = undefined;
+  /** Decision id from the authorize stage, for audit and for "why was I denied". */
+  decisionId: string | undefined = undefined;
+
+  /** Headers Gatehouse adds to the upstream request (identity assertion, credentials…). */
+  readonly upstreamHeaders: Record<string, string> = {};
+  /** Upstream response status, when one was received. */
+  upstreamStatus = 0;
+  /** Set when the request ended in an error response. */
+  error: GatehouseError | undefined = undefined;
+  /** Name of the stage that is running or that ended the request. */
+  stage = 'accept';
+  /** Set once the response is finished and recorded, so recording happens exactly once. */
+  recorded = false;
+  /** Bytes received from the client in the request body. */
+  bytesIn = 0;
+
+  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation) {
+    this.req = req;
+    this.res = res;
+    this.gen = gen;
+    this.startedAt = process.hrtime.bigint();
+  }
+
+  /** Milliseconds since accept. */
+  elapsedMs(): number {
+    return Number(process.hrtime.bigint() - this.startedAt) / 1e6;
+  }
+}
+
+/**
+ * A pipeline stage: a small named function. It returns nothing when it finished
+ * synchronously, or a promise; it throws a GatehouseError to end the request early.
+ * The function's name is the stage's name in logs, metrics and audit events.
+ */
+export type Stage = (ctx: RequestContext) => void | Promise<void>;
