@@ -66,6 +66,17 @@ export const routeSchema = z.object({
   maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
   timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000 }),
   websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),
+  access: z.enum(['public', 'authenticated', 'policy']).default('policy').describe('`public`: no authentication; `authenticated`: any verified principal; `policy`: authenticated, then the policy set must allow (default deny).'),
+  authentication: z.object({
+    methods: z.array(z.enum(['session', 'jwt', 'api_token', 'mtls'])).min(1).default(['session', 'jwt', 'api_token', 'mtls']).describe('Credential kinds accepted on this route.'),
+    browserLogin: z.boolean().default(false).describe('Redirect a browser without a session to the login flow instead of answering 401.'),
+    audiences: z.array(z.string()).optional().describe('Accepted `aud` values for bearer JWTs (default: the route id and the public URL).'),
+  }).strict().default({ methods: ['session', 'jwt', 'api_token', 'mtls'], browserLogin: false }),
+  policy: z.string().optional().describe('Name of the policy set that authorizes this route (access: policy). Missing set: every request is denied.'),
+  upstreamIdentity: z.object({
+    assertion: z.enum(['cached', 'per-request', 'none']).default('cached').describe('Signed identity assertion sent to the upstream: cached per principal session and upstream (~1 min), bound to each request (method, path, request id), or none.'),
+    headers: z.boolean().default(false).describe('Also send plain identity headers (x-gatehouse-subject, -roles, -kind) for legacy upstreams.'),
+  }).strict().default({ assertion: 'cached', headers: false }),
 }).strict();
 
 export type TlsConfig = z.infer<typeof tlsSchema>;
