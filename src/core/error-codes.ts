@@ -75,6 +75,20 @@ export const ERROR_CODES = {
 
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },
 
+  ERR_IDENTITY_INPUT_INVALID: { status: 400, message: 'Invalid input' },
+  ERR_IDENTITY_USER_EXISTS: { status: 409, message: 'A user with this name or e-mail already exists' },
+  ERR_IDENTITY_USER_NOT_FOUND: { status: 404, message: 'User not found' },
+  ERR_IDENTITY_CLIENT_EXISTS: { status: 409, message: 'A client with this id already exists' },
+  ERR_IDENTITY_CLIENT_NOT_FOUND: { status: 404, message: 'Client not found' },
+  ERR_IDENTITY_PASSWORD_WEAK: { status: 400, message: 'Password does not meet the requirements' },
+  ERR_IDENTITY_INTERACTION_INVALID: { status: 400, message: 'The sign-in session expired or is invalid; start again' },
+  ERR_IDENTITY_ADDRESS_BLOCKED: { status: 429, message: 'Too many attempts; try again later' },
+  ERR_IDENTITY_FEDERATION_FAILED: { status: 401, message: 'Sign-in with the external provider failed' },
+  ERR_IDENTITY_FEDERATION_NOT_ALLOWED: { status: 403, message: 'This account may not sign in here' },
+  ERR_IDENTITY_KEY_ENCRYPTION: { status: 500, message: 'Signing keys could not be decrypted' },
+  ERR_IDENTITY_API_TOKEN_SCOPE: { status: 403, message: 'Token roles exceed the owner\'s roles' },
+  ERR_IDENTITY_API_TOKEN_NOT_FOUND: { status: 404, message: 'API token not found' },
+
   ERR_ADMIN_UNAUTHORIZED: { status: 401, message: 'Admin authentication required' },
   ERR_ADMIN_INPUT_INVALID: { status: 400, message: 'Invalid input' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { limitsSchema, listenersSchema, routeSchema, upstreamSchema } from './gateway-schema.ts';
+import { identitySchema } from './identity-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
@@ -23,6 +24,7 @@ export const configSchema = z.object({
   }).strict().default({ level: 'info', accessLog: true }),
   upstreams: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
+  identity: identitySchema.default(identitySchema.parse({})),
 }).strict();
 
 export type ConfigInput = z.input<typeof configSchema>;

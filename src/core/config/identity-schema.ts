@@ -1,0 +1,66 @@
+/**
+ * Schema of the identity provider's configuration: signing keys, token lifetimes,
+ * login protection, MFA, resources (audiences), federation and API tokens.
+ * Every object is `.strict()` so that an unknown key is an error naming its path.
+ */
+import { z } from 'zod';
+
+const seconds = (max: number) => z.number().int().min(1).max(max);
+const DAY = 86_400;
+
+const roleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/, 'letters, digits, colon, dot, dash, underscore');
+
+export const federationProviderSchema = z.object({
+  issuer: z.url().describe('Issuer URL of the external OpenID provider; its discovery document is fetched from `<issuer>/.well-known/openid-configuration`.'),
+  displayName: z.string().min(1).max(64).optional().describe('Label of the sign-in button. Default: the provider name.'),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional().describe('Client secret at the external provider. Prefer `clientSecretEnv`.'),
+  clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional().describe('Name of the environment variable holding the client secret.'),
+  scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']),
+  provisioning: z.enum(['preregistered', 'jit']).default('preregistered').describe('`preregistered`: only users that already exist (matched by verified email) may sign in; `jit`: unknown users with an allowed email domain are created at first sign-in.'),
+  allowedEmailDomains: z.array(z.string().regex(/^[a-z0-9.-]+$/)).default([]).describe('E-mail domains accepted from this provider; empty: any domain (only sensible with `preregistered`).'),
+  roleClaim: z.string().min(1).default('groups').describe('Claim of the external ID token (or userinfo) holding group/role names.'),
+  roleMapping: z.record(z.string(), z.array(roleName)).default({}).describe('External role/group name → Gatehouse roles. Unmapped names are ignored.'),
+  defaultRoles: z.array(roleName).default([]).describe('Roles given to users provisioned just in time, in addition to mapped roles.'),
+  allowInsecureHttp: z.boolean().default(false).describe('Allow an http:// issuer (development only; refused in production).'),
+}).strict();
+
+export const identitySchema = z.object({
+  enabled: z.boolean().default(true).describe('Serve the OpenID provider at `/.well-known/openid-configuration` and `/oidc/…`.'),
+  signing: z.object({
+    algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of newly generated signing keys.'),
+    keyEncryptionSecret: z.string().min(43).optional().describe('Base64url secret (≥ 32 bytes) that encrypts private signing keys and cookie keys at rest in the store. Prefer `keyEncryptionSecretEnv`. Omitted in development: a generated secret in the data directory.'),
+    keyEncryptionSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('GATEHOUSE_KEY_ENCRYPTION_SECRET').describe('Environment variable read for the key-encryption secret when `keyEncryptionSecret` is not set.'),
+  }).strict().default({ algorithm: 'ES256', keyEncryptionSecretEnv: 'GATEHOUSE_KEY_ENCRYPTION_SECRET' }),
+  ttl: z.object({
+    accessToken: seconds(DAY).default(600),
+    clientCredentials: seconds(DAY).default(600),
+    idToken: seconds(DAY).default(3600),
+    authorizationCode: seconds(600).default(60),
+    refreshToken: seconds(365 * DAY).default(14 * DAY),
+    session: seconds(365 * DAY).default(14 * DAY),
+    interaction: seconds(DAY).default(900),
+  }).strict().default({ accessToken: 600, clientCredentials: 600, idToken: 3600, authorizationCode: 60, refreshToken: 14 * DAY, session: 14 * DAY, interaction: 900 }),
+  resources: z.array(z.url()).default([]).describe('Resource indicators (RFC 8707) for which JWT access tokens (RFC 9068) are issued, in addition to the public URL. Their value is the token audience.'),
+  login: z.object({
+    delayAfterFailures: z.number().int().min(1).max(100).default(3).describe('Consecutive failures for one account after which each further attempt is delayed progressively.'),
+    lockAfterFailures: z.number().int().min(2).max(1000).default(10).describe('Consecutive failures for one account that lock it.'),
+    lockSeconds: seconds(30 * DAY).default(900),
+    addressLockAfterFailures: z.number().int().min(2).max(100_000).default(50).describe('Failures from one client address (any account) within `addressWindowSeconds` that block the address.'),
+    addressWindowSeconds: seconds(DAY).default(900),
+    maxDelayMs: z.number().int().min(0).max(30_000).default(5_000),
+  }).strict().default({ delayAfterFailures: 3, lockAfterFailures: 10, lockSeconds: 900, addressLockAfterFailures: 50, addressWindowSeconds: 900, maxDelayMs: 5_000 }),
+  mfa: z.object({
+    required: z.boolean().default(false).describe('Every user must enroll TOTP at the next login.'),
+    issuer: z.string().min(1).max(64).default('Gatehouse').describe('Issuer label shown in authenticator apps.'),
+    recoveryCodes: z.number().int().min(4).max(20).default(10),
+  }).strict().default({ required: false, issuer: 'Gatehouse', recoveryCodes: 10 }),
+  federation: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), federationProviderSchema).default({}),
+  apiTokens: z.object({
+    defaultLifetimeDays: z.number().int().min(1).max(3650).default(90),
+    maxLifetimeDays: z.number().int().min(1).max(3650).default(365),
+  }).strict().default({ defaultLifetimeDays: 90, maxLifetimeDays: 365 }),
+}).strict();
+
+export type IdentityConfig = z.infer<typeof identitySchema>;
+export type FederationProviderConfig = z.infer<typeof federationProviderSchema>;
