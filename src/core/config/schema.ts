@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { limitsSchema, listenersSchema, routeSchema, upstreamSchema } from './gateway-schema.ts';
+import { pkiSchema } from './pki-schema.ts';
 import { identitySchema } from './identity-schema.ts';
 
 export const configSchema = z.object({
@@ -24,6 +25,7 @@ export const configSchema = z.object({
   }).strict().default({ level: 'info', accessLog: true }),
   upstreams: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
+  pki: pkiSchema.default(pkiSchema.parse({})),
   identity: identitySchema.default(identitySchema.parse({})),
 }).strict();
 

@@ -1,0 +1,16 @@
+/**
+ * The one entry point to `@peculiar/x509` in Gatehouse.
+ *
+ * The library resolves its algorithm registry through tsyringe, which needs a Reflect
+ * polyfill loaded before it; and it must use Node's WebCrypto, not a global that some
+ * other module might replace. Importing it from here guarantees both.
+ */
+import 'reflect-metadata';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export { x509 };
+/** Node's WebCrypto, typed as the DOM `Crypto` that @peculiar/x509 expects. */
+export const subtle: SubtleCrypto = webcrypto.subtle as unknown as SubtleCrypto;
