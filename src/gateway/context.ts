@@ -6,9 +6,11 @@
  * for all requests (no shape changes on the hot path).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { GatehouseError } from '../core/errors.ts';
 import type { CompiledRoute } from './router/types.ts';
 import type { Generation } from './generation.ts';
+import type { InternalHandler } from './internal-handler.ts';
 
 /** W3C trace context of this request (the span Gatehouse opens for it). */
 export interface TraceContext {
@@ -63,12 +65,22 @@ export class RequestContext {
   query = '';
 
   route: CompiledRoute | undefined = undefined;
+  /** Set by the route stage when one of Gatehouse's own endpoints owns the path. */
+  internalHandler: InternalHandler | undefined = undefined;
   identity: Identity | undefined = undefined;
   /** Decision id from the authorize stage, for audit and for "why was I denied". */
   decisionId: string | undefined = undefined;
 
   /** Headers Gatehouse adds to the upstream request (identity assertion, credentials…). */
   readonly upstreamHeaders: Record<string, string> = {};
+  /** The final upstream request header list, built by the enrich stage for the forward stage. */
+  upstreamRequestHeaders: string[] | undefined = undefined;
+  /** Set when an internal handler (IdP, auth callback, JWKS) took over the response. */
+  handled = false;
+  /** Response body bytes sent to the client. */
+  bytesOut = 0;
+  /** The client socket of a WebSocket upgrade request (undefined for ordinary requests). */
+  upgradeSocket: Duplex | undefined = undefined;
   /** Upstream response status, when one was received. */
   upstreamStatus = 0;
   /** Set when the request ended in an error response. */

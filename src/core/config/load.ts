@@ -1,0 +1,154 @@
+/**
+ * Loading configuration: read → substitute `${ENV_VAR}` → parse against the schema →
+ * cross-field checks → production refusals → deep-freeze. Nothing half-valid escapes:
+ * either every problem is reported (each with the path of its key) or a frozen Config is returned.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './schema.ts';
+import { GatehouseError } from '../errors.ts';
+
+export interface ConfigProblem {
+  /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
+  path: (string | number)[];
+  message: string;
+}
+
+/** Thrown by loadConfig/parseConfig; `problems` lists everything that is wrong. */
+export class ConfigError extends GatehouseError {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[], source: string) {
+    super('ERR_CONFIG_INVALID', { detail: `${source}: ${problems.length} problem(s)\n${formatProblems(problems)}` });
+    this.problems = problems;
+  }
+}
+
+export function formatProblems(problems: ConfigProblem[]): string {
+  return problems.map((p) => `  ${p.path.length ? p.path.join('.') : '(root)'}: ${p.message}`).join('\n');
+}
+
+/** Development conveniences: each is allowed with a loud warning, and refused in production. */
+export interface ConfigWarning { path: (string | number)[]; message: string }
+
+export interface LoadedConfig {
+  config: Config;
+  warnings: ConfigWarning[];
+  /** File it came from, or undefined for built-in defaults. */
+  source: string | undefined;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${NAME}` in every string value (never in keys). A missing variable is a problem. */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) { problems.push({ path, message: `environment variable ${name} is not set` }); return ''; }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems));
+  if (value !== null && typeof value === 'object') {
+    // Object.create(null) so a `__proto__` key in the file stays a plain (and then unknown) key.
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems);
+    return out;
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export interface ParseOptions {
+  env?: NodeJS.ProcessEnv;
+  source?: string;
+  /** Extra validation run after the schema (e.g. route compilation); returns problems. */
+  crossCheck?: (config: Config) => ConfigProblem[];
+}
+
+/** Validates an already-parsed document. Throws ConfigError listing every problem. */
+export function parseConfig(document: unknown, options: ParseOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const source = options.source ?? '(inline)';
+  const problems: ConfigProblem[] = [];
+  const substituted = substituteEnv(document ?? {}, env, [], problems);
+  if (problems.length) throw new ConfigError(problems, source);
+
+  const result = configSchema.safeParse(substituted);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => ({
+      path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+      // zod names unknown keys in `keys`; put each on its own path so the user sees where it is.
+      message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
+    })), source);
+  }
+  const mode = result.data.mode ?? (env.NODE_ENV === 'production' ? 'production' : 'development');
+  const config: Config = {
+    ...result.data,
+    mode,
+    instanceId: result.data.instanceId ?? `${hostname()}-${process.pid}`,
+    publicUrl: result.data.publicUrl ?? `https://localhost${result.data.listeners.https.port === 443 ? '' : `:${result.data.listeners.https.port}`}`,
+  };
+
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    if (new URL(u.url).search) problems.push({ path: ['upstreams', name, 'url'], message: 'must not contain a query string' });
+  }
+  config.routes.forEach((r, i) => {
+    if (!Object.hasOwn(config.upstreams, r.upstream)) problems.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${r.upstream}"` });
+  });
+  if (options.crossCheck) problems.push(...options.crossCheck(config));
+
+  const warnings = developmentConveniences(config);
+  if (mode === 'production') {
+    for (const w of warnings) problems.push({ path: w.path, message: `not allowed in production: ${w.message}` });
+  }
+  if (problems.length) throw new ConfigError(problems, source);
+  return { config: deepFreeze(config), warnings, source: options.source };
+}
+
+/** Settings that are fine on a laptop and dangerous in production. */
+function developmentConveniences(config: Config): ConfigWarning[] {
+  const w: ConfigWarning[] = [];
+  const tls = config.listeners.https.tls;
+  if (!tls.cert || !tls.key) w.push({ path: ['listeners', 'https', 'tls'], message: 'no certificate configured: a self-signed localhost certificate is generated' });
+  if (config.store.url === undefined || config.store.url.startsWith('sqlite:')) {
+    // SQLite is a legitimate single-instance production store; only warn, never refuse.
+  }
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    const host = new URL(u.url).hostname;
+    const loopback = host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+    if (u.url.startsWith('http:') && !loopback) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
+  }
+  return w;
+}
+
+/** Reads and validates a YAML or JSON file. */
+export async function loadConfigFile(file: string, options: Omit<ParseOptions, 'source'> = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError([{ path: [], message: `cannot read ${file}: ${(cause as Error).message}` }], file);
+  }
+  let document: unknown;
+  try {
+    // YAML is a superset of JSON, so one parser serves both. Duplicate keys are refused.
+    document = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+  } catch (cause) {
+    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}` }], file);
+  }
+  return parseConfig(document, { ...options, source: file });
+}
+
+/** The documented defaults: what an empty configuration file means. */
+export function defaultConfig(env: NodeJS.ProcessEnv = {}): Config {
+  return parseConfig({}, { env: { ...env, NODE_ENV: 'development' } }).config;
+}

@@ -1,0 +1,328 @@
+/**
+ * A running Gatehouse instance: listeners, the current generation, reloads and shutdown.
+ *
+ * Reload is validate-then-swap: the new file is parsed, validated and compiled into a
+ * complete generation before anything changes; an invalid file is refused (the old
+ * generation keeps serving, an error is logged and a `config.rejected` event emitted).
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { ServerResponse as NodeServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { loadConfigFile, parseConfig, ConfigError, formatProblems, type LoadedConfig, type ConfigProblem } from '../core/config/load.ts';
+import type { Config } from '../core/config/schema.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics, type GatewayMetrics } from '../observability/metrics.ts';
+import { HealthRegistry } from '../observability/health.ts';
+import { createOpsServer } from '../observability/ops-server.ts';
+import { RequestContext, type Stage } from './context.ts';
+import type { Generation } from './generation.ts';
+import type { InternalHandler } from './internal-handler.ts';
+import { RequestMetrics } from './request-metrics.ts';
+import { buildPools, closePools } from './upstream/pools.ts';
+import { compileRouter } from './router/router.ts';
+import { compileTrustedProxies } from './http/trusted-proxies.ts';
+import { runPipeline } from './pipeline/run.ts';
+import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
+import { defaultStages } from './pipeline/stages.ts';
+import { createPublicServer, createRedirectServer, answerClientError, type TlsMaterial } from './listeners.ts';
+import { ensureDevCertificate } from './tls/dev-certificate.ts';
+import { generateRequestId } from './http/request-id.ts';
+
+export interface GatewayOptions {
+  /** Config file to load (and watch). Without it, built-in defaults are used. */
+  configFile?: string;
+  /** An already-loaded config (tests). */
+  config?: LoadedConfig;
+  logger?: Logger;
+  /** Extra environment for ${VAR} substitution (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Watch the config file and reload on change (default true when configFile is given). */
+  watch?: boolean;
+  /** Install a SIGHUP handler that reloads (default true for the CLI, false in tests). */
+  handleSignals?: boolean;
+  /** Components (identity, policy, audit…) that add stages, internal handlers and health checks. */
+  extensions?: GatewayExtension[];
+}
+
+/** How a component plugs into the gateway without the gateway knowing its internals. */
+export interface GatewayExtension {
+  readonly name: string;
+  start?(gateway: Gateway): Promise<void>;
+  /** Internal endpoints served on the public listener. */
+  internalHandlers?(): InternalHandler[];
+  /** Stages by slot; the order of slots is fixed in pipeline/stages.ts. */
+  stages?(config: Config): Partial<Record<StageSlot, Stage>>;
+  /** Extra cross-field config validation, run before a config is accepted. */
+  validate?(config: Config): ConfigProblem[];
+  /** Receives every finished request (access event). */
+  onRequest?: AccessEventSink;
+  stop?(): Promise<void>;
+}
+
+export type StageSlot = 'edgeRateLimit' | 'authenticate' | 'stepUp' | 'authorize' | 'approve' | 'rateLimit' | 'identity';
+
+export interface GatewayAddresses { https: AddressInfo; http: AddressInfo | undefined; ops: AddressInfo }
+
+export class Gateway {
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly health: HealthRegistry;
+  readonly configFile: string | undefined;
+  readonly extensions: GatewayExtension[];
+  #generation!: Generation;
+  #requestMetrics: RequestMetrics;
+  #https!: HttpsServer;
+  #http: HttpServer | undefined;
+  #ops!: HttpServer;
+  #watcher: FSWatcher | undefined;
+  #reloadTimer: NodeJS.Timeout | undefined;
+  #reloading: Promise<unknown> = Promise.resolve();
+  #draining = false;
+  #inflight = 0;
+  #tlsSource = '';
+  #env: NodeJS.ProcessEnv;
+  #onSighup = () => { void this.reload('SIGHUP'); };
+  #sinks: AccessEventSink[] = [];
+
+  private constructor(loaded: LoadedConfig, options: GatewayOptions) {
+    const config = loaded.config;
+    this.configFile = options.configFile;
+    this.#env = options.env ?? process.env;
+    this.logger = options.logger ?? createLogger({ level: config.logging.level, instanceId: config.instanceId });
+    this.metrics = createMetrics();
+    this.health = new HealthRegistry(config.instanceId!);
+    this.#requestMetrics = new RequestMetrics(this.metrics);
+    this.extensions = options.extensions ?? [];
+  }
+
+  /** Loads the configuration, prepares the data directory and starts every listener. */
+  static async start(options: GatewayOptions = {}): Promise<Gateway> {
+    const loaded = options.config ?? (options.configFile
+      ? await loadConfigFile(resolve(options.configFile), { env: options.env ?? process.env })
+      : parseConfig({}, { env: options.env ?? process.env, source: '(defaults)' }));
+    const gateway = new Gateway(loaded, options);
+    await gateway.#start(loaded, options);
+    return gateway;
+  }
+
+  get config(): Config { return this.#generation.config; }
+  get generation(): Generation { return this.#generation; }
+  get draining(): boolean { return this.#draining; }
+
+  addresses(): GatewayAddresses {
+    return {
+      https: this.#https.address() as AddressInfo,
+      http: this.#http?.address() as AddressInfo | undefined,
+      ops: this.#ops.address() as AddressInfo,
+    };
+  }
+
+  /** Subscribes to every finished request (used by audit and tests). */
+  onRequest(sink: AccessEventSink): void { this.#sinks.push(sink); }
+
+  async #start(loaded: LoadedConfig, options: GatewayOptions): Promise<void> {
+    const config = loaded.config;
+    for (const w of loaded.warnings) {
+      this.logger.warn({ path: w.path.join('.') }, `DEVELOPMENT SETTING: ${w.message} — refused when NODE_ENV=production`);
+    }
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const tls = await this.#tlsMaterial(config);
+    for (const ext of this.extensions) await ext.start?.(this);
+    this.#generation = this.#compile(config, 1, undefined);
+
+    this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
+      (req, socket) => this.#handleUpgrade(req, socket), (err, socket) => this.#clientError(err, socket));
+    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining });
+    const listeners: Promise<void>[] = [
+      listen(this.#https, config.listeners.https.port, config.listeners.https.host),
+      listen(this.#ops, config.listeners.ops.port, config.listeners.ops.host),
+    ];
+    if (config.listeners.http.enabled) {
+      this.#http = createRedirectServer(config.listeners.https.port || (0), config.limits);
+      listeners.push(listen(this.#http, config.listeners.http.port, config.listeners.http.host));
+    }
+    await Promise.all(listeners);
+    // The redirect needs the real HTTPS port when it was ephemeral (tests).
+    if (this.#http && config.listeners.https.port === 0) {
+      this.#http.removeAllListeners('request');
+      const fresh = createRedirectServer(this.addresses().https.port, config.limits);
+      for (const l of fresh.listeners('request')) this.#http.on('request', l as (req: IncomingMessage, res: ServerResponse) => void);
+    }
+    if (this.configFile && options.watch !== false) this.#watch();
+    if (options.handleSignals) process.on('SIGHUP', this.#onSighup);
+    const a = this.addresses();
+    this.logger.info({ https: `${a.https.address}:${a.https.port}`, http: a.http ? `${a.http.address}:${a.http.port}` : undefined, ops: `${a.ops.address}:${a.ops.port}`, mode: config.mode, routes: config.routes.length, config: loaded.source ?? '(defaults)' }, 'gatehouse started');
+  }
+
+  async #tlsMaterial(config: Config): Promise<TlsMaterial> {
+    const tls = config.listeners.https.tls;
+    if (tls.cert && tls.key) {
+      const [cert, key] = await Promise.all([readFile(tls.cert, 'utf8'), readFile(tls.key, 'utf8')]);
+      this.#tlsSource = cert + key;
+      return { cert, key, minVersion: tls.minVersion };
+    }
+    const dev = await ensureDevCertificate(config.dataDir);
+    if (dev.created) this.logger.warn({ dir: config.dataDir }, 'DEVELOPMENT SETTING: generated a self-signed TLS certificate for localhost');
+    this.#tlsSource = dev.cert + dev.key;
+    return { cert: dev.cert, key: dev.key, minVersion: tls.minVersion };
+  }
+
+  /** Compiles a configuration into a generation. Throws ConfigError; changes nothing. */
+  #compile(config: Config, version: number, previous: Generation | undefined): Generation {
+    const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
+    const isTrustedProxy = compileTrustedProxies(config.trustedProxies);
+    const slots: Partial<Record<StageSlot, Stage>> = {};
+    for (const ext of this.extensions) Object.assign(slots, ext.stages?.(config));
+    const internal = this.extensions.flatMap((e) => e.internalHandlers?.() ?? []);
+    const { pools, retired } = buildPools(config.upstreams, previous?.upstreams);
+    // Pools that the new generation does not use are closed once their requests finish.
+    if (retired.length) setImmediate(() => { void closePools(retired); });
+    return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), metrics: this.#requestMetrics, logger: this.logger, internal };
+  }
+
+  /** Validates the configuration file again and swaps it in if (and only if) it is valid. */
+  reload(reason = 'manual'): Promise<{ applied: boolean; problems?: ConfigProblem[] }> {
+    const run = this.#reloading.then(() => this.#reload(reason));
+    this.#reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  async #reload(reason: string): Promise<{ applied: boolean; problems?: ConfigProblem[] }> {
+    if (!this.configFile) return { applied: false, problems: [{ path: [], message: 'no configuration file to reload' }] };
+    const current = this.#generation;
+    try {
+      const loaded = await loadConfigFile(resolve(this.configFile), {
+        env: this.#env,
+        crossCheck: (c) => this.extensions.flatMap((e) => e.validate?.(c) ?? []),
+      });
+      const restartOnly = restartOnlyChanges(current.config, loaded.config);
+      const next = this.#compile(loaded.config, current.version + 1, current);
+      if (loaded.config.listeners.https.tls.cert) await this.#maybeRotateTls(loaded.config);
+      this.#generation = next;
+      this.metrics.configReloads.labels('applied').inc();
+      this.logger.info({ reason, version: next.version, routes: loaded.config.routes.length, restartOnly }, 'configuration reloaded');
+      if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings change only on restart');
+      return { applied: true };
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [{ path: [], message: (err as Error).message }];
+      this.metrics.configReloads.labels('rejected').inc();
+      this.logger.error({ reason, version: current.version, problems: formatProblems(problems) }, 'configuration reload refused; the previous configuration keeps serving');
+      return { applied: false, problems };
+    }
+  }
+
+  async #maybeRotateTls(config: Config): Promise<void> {
+    const tls = config.listeners.https.tls;
+    const [cert, key] = await Promise.all([readFile(tls.cert!, 'utf8'), readFile(tls.key!, 'utf8')]);
+    if (cert + key === this.#tlsSource) return;
+    // Established connections keep their session; new handshakes get the new certificate.
+    this.#https.setSecureContext({ cert, key });
+    this.#tlsSource = cert + key;
+    this.logger.info('TLS certificate reloaded');
+  }
+
+  #watch(): void {
+    const file = resolve(this.configFile!);
+    // Editors replace files (rename), so watch and re-arm; debounce bursts of events.
+    const arm = () => {
+      try {
+        this.#watcher = watch(file, { persistent: false }, () => {
+          clearTimeout(this.#reloadTimer);
+          this.#reloadTimer = setTimeout(() => { this.#watcher?.close(); arm(); void this.reload('file changed'); }, 150);
+        });
+      } catch (err) {
+        this.logger.error({ err, file }, 'cannot watch configuration file');
+      }
+    };
+    arm();
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined): void {
+    const ctx = new RequestContext(req, res, this.#generation);
+    ctx.upgradeSocket = upgradeSocket;
+    this.#inflight++;
+    this.metrics.inflight.inc();
+    res.once('close', () => {
+      this.#inflight--;
+      this.metrics.inflight.dec();
+      recordRequest(ctx, this.#dispatchRecord);
+    });
+    if (this.#draining) res.shouldKeepAlive = false;
+    runPipeline(ctx, ctx.gen.stages);
+  }
+
+  #dispatchRecord: AccessEventSink = (ctx, status, durationMs) => {
+    for (const sink of this.#sinks) sink(ctx, status, durationMs);
+    for (const ext of this.extensions) ext.onRequest?.(ctx, status, durationMs);
+  };
+
+  #handleUpgrade(req: IncomingMessage, socket: Duplex): void {
+    // Give the upgrade request a response object on its socket, so early exits use the
+    // same error path as every other request.
+    const res = new NodeServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as never);
+    socket.once('close', () => { if (!res.writableFinished) res.emit('close'); });
+    res.once('finish', () => { if (!res.writableEnded || !(socket as { destroyed?: boolean }).destroyed) setImmediate(() => res.emit('close')); });
+    this.#handle(req, res, socket);
+  }
+
+  #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+    const requestId = generateRequestId();
+    const { status, code } = answerClientError(err, socket, requestId);
+    this.#requestMetrics.request('none', '-', status, 0);
+    this.#requestMetrics.error('none', code);
+    this.logger.info({ type: 'access', requestId, route: 'none', status, code, detail: `${err.code ?? ''} ${err.message}`, client: (socket as { remoteAddress?: string }).remoteAddress }, 'request');
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), then closes. */
+  async stop(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    process.off('SIGHUP', this.#onSighup);
+    this.#watcher?.close();
+    clearTimeout(this.#reloadTimer);
+    const grace = this.#generation.config.limits.shutdownGraceMs;
+    const closed = Promise.all([closeServer(this.#https), this.#http ? closeServer(this.#http) : undefined]);
+    this.#https.closeIdleConnections();
+    this.#http?.closeIdleConnections();
+    const deadline = Date.now() + grace;
+    while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    this.#https.closeAllConnections();
+    this.#http?.closeAllConnections();
+    await closed;
+    for (const ext of [...this.extensions].reverse()) await ext.stop?.();
+    await closePools(this.#generation.upstreams.values());
+    await closeServer(this.#ops);
+    this.logger.info({ abandoned: this.#inflight }, 'gatehouse stopped');
+    this.logger.flush?.();
+  }
+}
+
+/** Settings that a reload validates but cannot apply to running listeners. */
+function restartOnlyChanges(a: Config, b: Config): string[] {
+  const keys: string[] = [];
+  if (JSON.stringify(a.listeners) !== JSON.stringify({ ...b.listeners, https: { ...b.listeners.https, tls: a.listeners.https.tls } })) keys.push('listeners');
+  if (a.dataDir !== b.dataDir) keys.push('dataDir');
+  if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
+  if (JSON.stringify(a.limits) !== JSON.stringify(b.limits)) keys.push('limits (listener limits)');
+  return keys;
+}
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolvePromise(); });
+  });
+}
+
+function closeServer(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((r) => server.close(() => r()));
+}

@@ -1,0 +1,26 @@
+/**
+ * A generation is everything compiled from one configuration: router, upstream pools,
+ * trusted-proxy matcher, stage list. A request takes the current generation when it is
+ * accepted and keeps it to the end, so a reload never changes a request mid-flight;
+ * swapping generations is one assignment.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../core/config/schema.ts';
+import type { Stage } from './context.ts';
+import type { Router } from './router/router.ts';
+import type { UpstreamPools } from './upstream/pools.ts';
+import type { RequestMetrics } from './request-metrics.ts';
+import type { InternalHandler } from './internal-handler.ts';
+
+export interface Generation {
+  readonly version: number;
+  readonly config: Config;
+  readonly router: Router;
+  readonly upstreams: UpstreamPools;
+  readonly isTrustedProxy: (address: string) => boolean;
+  readonly stages: readonly Stage[];
+  readonly metrics: RequestMetrics;
+  readonly logger: Logger;
+  /** Gatehouse's own endpoints (IdP, auth callback, JWKS), matched by path prefix before routes. */
+  readonly internal: readonly InternalHandler[];
+}

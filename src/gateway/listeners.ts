@@ -1,0 +1,105 @@
+/**
+ * The public listeners: HTTPS (TLS 1.2+ with AEAD ciphers only) and a plain-HTTP listener
+ * that only redirects. Limits that Node enforces itself (header size, header and request
+ * timeouts, connection count) are set here; parser failures are answered in Gatehouse's
+ * error format by `answerClientError`.
+ */
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { LimitsConfig } from '../core/config/gateway-schema.ts';
+
+/** TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 suites are all acceptable. */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Trust bundle for client certificates (mTLS as an authentication method). */
+  ca?: string;
+}
+
+export function tlsOptions(tls: TlsMaterial) {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: tls.minVersion,
+    maxVersion: 'TLSv1.3' as const,
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
+    ecdhCurve: 'X25519:P-256:P-384',
+    ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
+  };
+}
+
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+function applyLimits(server: HttpServer | HttpsServer, limits: LimitsConfig): void {
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // Slow TLS handshakes and idle sockets that never send a request are slowloris too.
+  server.timeout = Math.max(limits.headersTimeoutMs, limits.keepAliveTimeoutMs) + 1000;
+}
+
+export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onRequest: RequestHandler, onUpgrade: UpgradeHandler, onClientError: (err: NodeJS.ErrnoException, socket: Duplex) => void): HttpsServer {
+  const server = createHttpsServer({
+    ...tlsOptions(tls),
+    maxHeaderSize: limits.maxHeaderBytes,
+    requireHostHeader: true,
+    noDelay: true,
+    keepAlive: true,
+    // A client that sends headers fast but never finishes the TLS handshake is cut here.
+    handshakeTimeout: limits.headersTimeoutMs,
+  }, onRequest);
+  applyLimits(server, limits);
+  server.on('upgrade', onUpgrade);
+  server.on('clientError', onClientError);
+  return server;
+}
+
+const HOST = /^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^\[[0-9a-f:.]+\]$/i;
+
+/** Plain HTTP: every request gets a 308 to the same host and path on HTTPS. Nothing is proxied. */
+export function createRedirectServer(httpsPort: number, limits: LimitsConfig): HttpServer {
+  const server = createHttpServer({ maxHeaderSize: limits.maxHeaderBytes }, (req, res) => {
+    const hostHeader = req.headers.host ?? '';
+    const hostname = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
+    const url = req.url ?? '/';
+    // Only an origin-form path that cannot be read as a scheme-relative URL is carried over.
+    if (!HOST.test(hostname) || !url.startsWith('/') || url.startsWith('//') || /[\r\n\0\\]/.test(url)) {
+      res.writeHead(400, { 'content-type': 'application/json', connection: 'close' })
+        .end(JSON.stringify({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'Malformed request' } }) + '\n');
+      return;
+    }
+    const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+    res.writeHead(308, { location: `https://${hostname}${port}${url}`, 'content-length': '0', connection: 'close' }).end();
+  });
+  applyLimits(server, limits);
+  return server;
+}
+
+/** Answers a request the HTTP parser refused (too-large headers, smuggling attempts, garbage). */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, requestId: string): { status: number; code: string } {
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const code = tooLarge ? 'ERR_REQUEST_HEADERS_TOO_LARGE'
+    : status === 408 ? 'ERR_REQUEST_TIMEOUT'
+    : /TRANSFER_ENCODING|CONTENT_LENGTH/.test(err.code ?? '') ? 'ERR_REQUEST_SMUGGLING'
+    : 'ERR_REQUEST_MALFORMED';
+  const message = tooLarge ? 'Request headers too large' : status === 408 ? 'Request timeout' : code === 'ERR_REQUEST_SMUGGLING' ? 'Ambiguous message framing' : 'Malformed request';
+  if (socket.writable && err.code !== 'ECONNRESET') {
+    const body = JSON.stringify({ error: { code, message, requestId } }) + '\n';
+    socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
+  } else {
+    socket.destroy();
+  }
+  return { status, code };
+}

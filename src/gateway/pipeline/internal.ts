@@ -1,0 +1,12 @@
+/**
+ * internal: requests for Gatehouse's own endpoints (IdP, login callback, JWKS) end here;
+ * they never reach the upstream stages.
+ */
+import type { RequestContext } from '../context.ts';
+
+export function internal(ctx: RequestContext): void | Promise<void> {
+  const handler = ctx.internalHandler;
+  if (!handler) return;
+  ctx.handled = true;
+  return handler.handle(ctx.req, ctx.res);
+}

@@ -1,0 +1,48 @@
+/**
+ * The last word on every request, including early exits and clients that vanished:
+ * one access log line, the metrics, and the `gateway.request` event for the audit log.
+ * Called once per request from the response's 'close' event.
+ */
+import type { RequestContext } from '../context.ts';
+
+export type AccessEventSink = (ctx: RequestContext, status: number, durationMs: number) => void;
+
+export function recordRequest(ctx: RequestContext, sink: AccessEventSink | undefined): void {
+  if (ctx.recorded) return;
+  ctx.recorded = true;
+  const durationMs = ctx.elapsedMs();
+  const res = ctx.res;
+  // A response cut off before it finished is reported as 499 (client closed) unless an error says otherwise.
+  const completed = res.writableFinished;
+  const status = ctx.error && !res.headersSent ? ctx.error.status : completed || res.headersSent ? res.statusCode : 499;
+  const routeId = ctx.route?.id ?? (ctx.handled && !ctx.error ? 'internal' : 'none');
+  const gen = ctx.gen;
+  gen.metrics.request(routeId, ctx.method, status, durationMs / 1000);
+  if (ctx.error) gen.metrics.error(routeId, ctx.error.code);
+  if (gen.config.logging.accessLog) {
+    gen.logger.info({
+      type: 'access',
+      requestId: ctx.requestId,
+      traceId: ctx.trace?.traceId,
+      route: routeId,
+      method: ctx.method,
+      host: ctx.host,
+      path: ctx.path || undefined,
+      status,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      client: ctx.clientAddress,
+      peer: ctx.peerTrusted ? ctx.peerAddress : undefined,
+      subject: ctx.identity?.subject,
+      upstreamStatus: ctx.upstreamStatus || undefined,
+      bytesIn: ctx.bytesIn,
+      bytesOut: ctx.bytesOut,
+      code: ctx.error?.code,
+      stage: ctx.error ? ctx.stage : undefined,
+      // The cause is for operators; it never reached the client.
+      detail: ctx.error?.detail,
+      decisionId: ctx.decisionId,
+      aborted: !completed && !ctx.error ? true : undefined,
+    }, 'request');
+  }
+  sink?.(ctx, status, durationMs);
+}

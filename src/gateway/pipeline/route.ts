@@ -1,0 +1,29 @@
+/**
+ * route: normalize the path once, then host + longest prefix → route. Unknown host or
+ * path is a 404 here, before any authentication work. Gatehouse's own endpoints
+ * (internal handlers) are matched first by prefix.
+ */
+import { GatehouseError } from '../../core/errors.ts';
+import type { RequestContext } from '../context.ts';
+import { normalizePath } from '../router/normalize-path.ts';
+
+export function route(ctx: RequestContext): void {
+  const { path, query } = normalizePath(ctx.req.url ?? '');
+  ctx.path = path;
+  ctx.query = query;
+  const gen = ctx.gen;
+  for (const handler of gen.internal) {
+    for (const prefix of handler.prefixes) {
+      if (path.startsWith(prefix)) { ctx.internalHandler = handler; return; }
+    }
+  }
+  const matched = gen.router.match(ctx.host, path);
+  if (!matched) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `no route for host "${ctx.host}" path "${path}"` });
+  ctx.route = matched;
+  if (matched.methods && !matched.methods.has(ctx.method)) {
+    throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `${ctx.method} on route ${matched.id}`, headers: { allow: [...matched.methods].join(', ') } });
+  }
+  if (ctx.upgradeSocket && !matched.config.websocket) {
+    throw new GatehouseError('ERR_REQUEST_MALFORMED', { detail: `upgrade requested on route ${matched.id}, which does not allow WebSocket`, publicMessage: 'Upgrade not allowed on this route' });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Runs the stages in order. Synchronous stages cost no promise; an async stage resumes the
+ * loop when it settles. Every failure, wherever it happens, goes through `failRequest`.
+ */
+import { toGatehouseError } from '../../core/errors.ts';
+import type { RequestContext, Stage } from '../context.ts';
+import { writeErrorResponse } from '../respond-error.ts';
+
+export function runPipeline(ctx: RequestContext, stages: readonly Stage[], start = 0): void {
+  for (let i = start; i < stages.length; i++) {
+    if (ctx.handled) return;
+    const stage = stages[i]!;
+    ctx.stage = stage.name;
+    let result: void | Promise<void>;
+    try {
+      result = stage(ctx);
+    } catch (err) {
+      failRequest(ctx, err);
+      return;
+    }
+    if (result !== undefined) {
+      result.then(() => runPipeline(ctx, stages, i + 1), (err: unknown) => failRequest(ctx, err));
+      return;
+    }
+  }
+}
+
+/** The one error path: remember the error for the record, answer with its public form. */
+export function failRequest(ctx: RequestContext, err: unknown): void {
+  const error = toGatehouseError(err);
+  ctx.error = error;
+  ctx.handled = true;
+  if (error.code === 'ERR_INTERNAL') ctx.gen.logger.error({ err, requestId: ctx.requestId, stage: ctx.stage }, 'unexpected error in pipeline');
+  writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept);
+}

@@ -1,0 +1,50 @@
+/**
+ * The one error path of the gateway. Clients get status, stable code, a short public
+ * message and the request id — JSON for API clients, a small HTML page for browsers.
+ * The cause never goes on the wire; the access log and audit event carry it.
+ */
+import type { ServerResponse } from 'node:http';
+import type { GatehouseError } from '../core/errors.ts';
+
+function wantsHtml(accept: string | undefined): boolean {
+  // Browsers send text/html first; API clients send JSON or nothing.
+  return accept !== undefined && accept.startsWith('text/html');
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+export function writeErrorResponse(res: ServerResponse, error: GatehouseError, requestId: string, accept: string | undefined): void {
+  if (res.headersSent) {
+    // Too late for a clean error: the status line is gone. Cut the connection so the
+    // client cannot mistake a truncated body for a complete one.
+    res.destroy();
+    return;
+  }
+  const decisionId = typeof error.data?.decisionId === 'string' ? error.data.decisionId : undefined;
+  const headers: Record<string, string> = {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-request-id': requestId,
+    ...error.headers,
+  };
+  let body: string;
+  if (wantsHtml(accept)) {
+    headers['content-type'] = 'text/html; charset=utf-8';
+    headers['content-security-policy'] = "default-src 'none'; style-src 'unsafe-inline'";
+    body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${error.status} ${escapeHtml(error.publicMessage)}</title>`
+      + '<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1rem .3rem}</style></head>'
+      + `<body><h1>${escapeHtml(error.publicMessage)}</h1><p>Status ${error.status} · <code>${error.code}</code></p>`
+      + `<p>Request id: <code>${escapeHtml(requestId)}</code>${decisionId ? `<br>Decision id: <code>${escapeHtml(decisionId)}</code>` : ''}</p></body></html>\n`;
+  } else {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId, ...(decisionId ? { decisionId } : {}) } }) + '\n';
+  }
+  headers['content-length'] = String(Buffer.byteLength(body));
+  // The request body may be unread; closing keeps us from reading an attacker's body.
+  if (!res.req.complete) headers.connection = 'close';
+  res.writeHead(error.status, headers);
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,172 @@
+/**
+ * Forwards a request to its upstream through undici's dispatch API: the request body
+ * streams to the upstream and the response streams back with backpressure in both
+ * directions, without buffering. A client that goes away aborts the upstream request.
+ *
+ * The exchange is one object per request (not a set of closures) to keep the hot path cheap.
+ */
+import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GatehouseError } from '../../core/errors.ts';
+import type { RequestContext } from '../context.ts';
+import type { UpstreamPool } from './pools.ts';
+import { upstreamError } from './upstream-error.ts';
+import { responseHeaders } from './response-headers.ts';
+import { upgradeResponseHead } from './websocket.ts';
+
+/** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
+export class ClientGoneError extends Error {
+  constructor() { super('client closed the connection'); this.name = 'ClientGoneError'; }
+}
+
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  readonly ctx: RequestContext;
+  readonly upstream: UpstreamPool;
+  readonly resolve: () => void;
+  readonly reject: (err: GatehouseError) => void;
+  controller: Dispatcher.DispatchController | undefined = undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
+  settled = false;
+  upgradeSocket: Duplex | undefined;
+
+  constructor(ctx: RequestContext, upstream: UpstreamPool, resolve: () => void, reject: (err: GatehouseError) => void, upgradeSocket: Duplex | undefined) {
+    this.ctx = ctx;
+    this.upstream = upstream;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.upgradeSocket = upgradeSocket;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.ctx.res.destroyed || this.ctx.req.destroyed && !this.ctx.req.complete) controller.abort(new ClientGoneError());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    const { ctx } = this;
+    ctx.upstreamStatus = statusCode;
+    ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
+    const res = ctx.res;
+    if (res.destroyed) { controller.abort(new ClientGoneError()); return; }
+    res.writeHead(statusCode, responseHeaders(headers, ctx.requestId));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.ctx.bytesOut += chunk.length;
+    if (!this.ctx.res.write(chunk)) {
+      controller.pause();
+      this.ctx.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.ctx.res.end();
+    this.finish();
+  }
+
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, upstreamSocket: Duplex): void {
+    const client = this.upgradeSocket!;
+    this.ctx.upstreamStatus = statusCode;
+    this.ctx.res.detachSocket(client as never);
+    client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId));
+    // From here on it is a byte tunnel; either side closing closes the other.
+    upstreamSocket.pipe(client).pipe(upstreamSocket);
+    const closeBoth = () => { upstreamSocket.destroy(); client.destroy(); };
+    upstreamSocket.once('close', closeBoth);
+    client.once('close', closeBoth);
+    upstreamSocket.on('error', closeBoth);
+    client.on('error', closeBoth);
+    this.ctx.res.statusCode = statusCode;
+    this.finish();
+    // The exchange counts as complete at the switch; record it now.
+    this.ctx.res.emit('finish');
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const { ctx } = this;
+    if (err instanceof ClientGoneError) { this.finish(); return; }
+    const error = upstreamError(err, this.upstream.name);
+    ctx.gen.metrics.upstreamFailed(this.upstream.name, error.code);
+    if (ctx.res.headersSent) {
+      // Mid-body failure: the status is gone; cut the response so it cannot look complete.
+      ctx.error = error;
+      ctx.res.destroy();
+      this.finish();
+      return;
+    }
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.reject(error);
+  }
+
+  finish(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve();
+  }
+
+  onTotalTimeout = (): void => {
+    this.controller?.abort(new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail: `upstream ${this.upstream.name}: total time ${this.ctx.route!.config.timeouts.totalMs} ms exceeded` }));
+  };
+
+  onClientClose = (): void => {
+    if (!this.ctx.res.writableFinished && !this.settled) this.controller?.abort(new ClientGoneError());
+  };
+}
+
+/** Request body as undici should send it: the raw stream, or a counting one when the size is unknown. */
+function requestBody(ctx: RequestContext): Dispatcher.DispatchOptions['body'] {
+  const { req } = ctx;
+  const length = req.headers['content-length'];
+  if (length !== undefined) {
+    ctx.bytesIn = Number(length);
+    return ctx.bytesIn === 0 ? null : req;
+  }
+  if (req.headers['transfer-encoding'] === undefined) return null;
+  const max = ctx.route!.maxBodyBytes;
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      ctx.bytesIn += chunk.length;
+      if (ctx.bytesIn > max) throw new GatehouseError('ERR_REQUEST_BODY_TOO_LARGE', { detail: `chunked body over ${max} bytes` });
+      yield chunk;
+    }
+  }
+  return counted() as unknown as Dispatcher.DispatchOptions['body'];
+}
+
+/** Path on the upstream: its base path, then the routed path (prefix stripped if asked), then the raw query. */
+function upstreamPath(ctx: RequestContext, basePath: string): string {
+  const route = ctx.route!;
+  let path = ctx.path;
+  if (route.config.stripPrefix && route.prefix) path = path.slice(route.prefix.length) || '/';
+  if (path[0] !== '/') path = '/' + path;
+  return basePath + path + (ctx.query ? '?' + ctx.query : '');
+}
+
+/**
+ * The forward stage: resolves when the response has been fully sent (or the client left),
+ * rejects with a GatehouseError when the upstream failed before any response was sent.
+ */
+export function forward(ctx: RequestContext): Promise<void> {
+  const route = ctx.route!;
+  const upstream = ctx.gen.upstreams.get(route.upstreamName);
+  if (!upstream) return Promise.reject(new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail: `no pool for upstream ${route.upstreamName}` }));
+  const upgrade = ctx.upgradeSocket !== undefined;
+  const timeouts = route.config.timeouts;
+  return new Promise<void>((resolve, reject) => {
+    const exchange = new UpstreamExchange(ctx, upstream, resolve, reject, ctx.upgradeSocket);
+    exchange.timer = setTimeout(exchange.onTotalTimeout, timeouts.totalMs);
+    ctx.res.once('close', exchange.onClientClose);
+    upstream.pool.dispatch({
+      path: upstreamPath(ctx, upstream.basePath),
+      method: ctx.method,
+      headers: ctx.upstreamRequestHeaders ?? [],
+      body: upgrade ? null : requestBody(ctx),
+      headersTimeout: timeouts.headersMs,
+      bodyTimeout: timeouts.idleMs,
+      upgrade: upgrade ? 'websocket' : null,
+    }, exchange);
+  });
+}

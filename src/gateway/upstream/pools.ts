@@ -1,0 +1,59 @@
+/**
+ * Keep-alive connection pools, one per upstream. This folder is the only place that opens
+ * upstream connections. On a config reload, a pool whose upstream settings did not change
+ * is carried over (no reconnect storm); pools no longer used are closed gracefully, which
+ * lets their in-flight requests finish.
+ */
+import { Pool } from 'undici';
+import type { UpstreamConfig } from '../../core/config/gateway-schema.ts';
+
+export interface UpstreamPool {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  readonly origin: string;
+  /** Path prefix of the upstream URL ('' when none), prepended to forwarded paths. */
+  readonly basePath: string;
+  readonly pool: Pool;
+  readonly key: string;
+}
+
+export type UpstreamPools = ReadonlyMap<string, UpstreamPool>;
+
+function poolKey(config: UpstreamConfig): string {
+  return JSON.stringify(config);
+}
+
+function createPool(name: string, config: UpstreamConfig): UpstreamPool {
+  const url = new URL(config.url);
+  const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  const pool = new Pool(url.origin, {
+    connections: config.connections,
+    pipelining: config.pipelining,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Per-request timeouts are set on each dispatch from the route; these are the ceilings.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: 5_000 },
+    // A proxy must pass large upstream headers through as long as clients can take them.
+    maxHeaderSize: 64 * 1024,
+  });
+  return { name, config, origin: url.origin, basePath, pool, key: poolKey(config) };
+}
+
+/**
+ * Builds the pools for a new configuration, reusing unchanged ones from `previous`.
+ * Returns the new map and the pools to close once the old generation has drained.
+ */
+export function buildPools(upstreams: Readonly<Record<string, UpstreamConfig>>, previous?: UpstreamPools): { pools: UpstreamPools; retired: UpstreamPool[] } {
+  const pools = new Map<string, UpstreamPool>();
+  for (const [name, config] of Object.entries(upstreams)) {
+    const old = previous?.get(name);
+    pools.set(name, old && old.key === poolKey(config) ? old : createPool(name, config));
+  }
+  const retired = previous ? [...previous.values()].filter((p) => pools.get(p.name) !== p) : [];
+  return { pools, retired };
+}
+
+export async function closePools(pools: Iterable<UpstreamPool>): Promise<void> {
+  await Promise.allSettled([...pools].map((p) => p.pool.close()));
+}

@@ -1,0 +1,25 @@
+/**
+ * Response headers from the upstream, minus hop-by-hop fields (RFC 9110 §7.6.1), plus
+ * the request id. Built as a flat [name, value, …] list for writeHead, which is the
+ * cheapest form Node accepts and keeps repeated fields (set-cookie) intact.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
+
+export function responseHeaders(headers: IncomingHttpHeaders, requestId: string): string[] {
+  const out: string[] = [];
+  const connection = headers.connection;
+  const named = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+    ? new Set(connection.toLowerCase().split(',').map((s) => s.trim()))
+    : undefined;
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
+  }
+  out.push('x-request-id', requestId);
+  return out;
+}

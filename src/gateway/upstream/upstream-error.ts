@@ -1,0 +1,19 @@
+/**
+ * Maps a failed upstream exchange onto Gatehouse's codes: refused/reset → 502,
+ * any timeout → 504, a broken response → 502 with its own code.
+ */
+import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const PROTOCOL_CODES = new Set(['UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_INFO', 'HPE_INVALID_CONSTANT', 'HPE_INVALID_HEADER_TOKEN', 'HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING', 'HPE_INVALID_STATUS', 'HPE_INVALID_CHUNK_SIZE']);
+
+export function upstreamError(err: unknown, upstream: string): GatehouseError {
+  if (isGatehouseError(err)) return err;
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code ?? '';
+  const detail = `upstream ${upstream}: ${code || 'error'} ${e.message ?? ''}`.trim();
+  if (TIMEOUT_CODES.has(code)) return new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail, cause: err });
+  if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_')) return new GatehouseError('ERR_GATEWAY_UPSTREAM_PROTOCOL', { detail, cause: err });
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'ERR_GATEHOUSE_PEER_IDENTITY') return new GatehouseError('ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH', { detail, cause: err });
+  return new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail, cause: err });
+}

@@ -1,0 +1,42 @@
+/**
+ * Structured logging (pino). Secrets must never reach a log line, so redaction is
+ * configured here once for every logger in the process: known secret-bearing keys are
+ * censored wherever they appear in the first levels of an object.
+ */
+import pino, { type Logger, type DestinationStream } from 'pino';
+
+/** Keys whose values are always replaced with "[REDACTED]". Matched case-sensitively on these spellings. */
+export const REDACTED_KEYS = [
+  'authorization', 'Authorization', 'proxy-authorization', 'cookie', 'Cookie', 'set-cookie',
+  'password', 'newPassword', 'secret', 'clientSecret', 'client_secret', 'token', 'accessToken',
+  'access_token', 'refreshToken', 'refresh_token', 'id_token', 'apiKey', 'privateKey', 'key',
+  'code_verifier', 'otp', 'totp', 'recoveryCode', 'x-gatehouse-identity', 'dpop',
+];
+
+function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const k of REDACTED_KEYS) {
+    const seg = /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `["${k}"]`;
+    paths.push(seg.slice(seg.startsWith('.') ? 1 : 0), `*${seg}`, `*.*${seg}`);
+  }
+  return paths;
+}
+
+export interface LoggerOptions {
+  level?: string;
+  instanceId?: string;
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino({
+    level: options.level ?? 'info',
+    base: { instance: options.instanceId },
+    redact: { paths: redactPaths(), censor: '[REDACTED]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: pino.stdSerializers.err },
+  }, options.destination ?? pino.destination({ sync: false }));
+}
+
+export type { Logger };

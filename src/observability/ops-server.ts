@@ -1,0 +1,30 @@
+/**
+ * The operations listener, apart from public traffic: /healthz (liveness),
+ * /readyz (readiness with each dependency), /metrics (Prometheus).
+ */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { HealthRegistry } from './health.ts';
+
+export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean }): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    if (path === '/healthz') return send(200, 'application/json', JSON.stringify({ status: 'ok', instance: deps.health.instance }));
+    if (path === '/readyz') {
+      deps.health.readiness().then((report) => {
+        const ready = report.ready && !deps.isDraining();
+        send(ready ? 200 : 503, 'application/json', JSON.stringify({ ...report, ready, draining: deps.isDraining() }));
+      }, (err: Error) => send(503, 'application/json', JSON.stringify({ ready: false, detail: err.message })));
+      return;
+    }
+    if (path === '/metrics') {
+      deps.registry.metrics().then((text) => send(200, deps.registry.contentType, text), () => send(500, 'text/plain', 'metrics failed\n'));
+      return;
+    }
+    send(404, 'text/plain', 'not found\n');
+  });
+}
