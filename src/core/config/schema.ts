@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { limitsSchema, listenersSchema, routeSchema, upstreamSchema } from './gateway-schema.ts';
 import { pkiSchema } from './pki-schema.ts';
 import { identitySchema } from './identity-schema.ts';
+import { authnSchema } from './authn-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
@@ -27,6 +28,7 @@ export const configSchema = z.object({
   routes: z.array(routeSchema).default([]),
   pki: pkiSchema.default(pkiSchema.parse({})),
   identity: identitySchema.default(identitySchema.parse({})),
+  authn: authnSchema.default(authnSchema.parse({})),
 }).strict();
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,129 @@
+/**
+ * Bearer JWT authentication with a verified-token cache. A cache hit is synchronous: a hash of
+ * the token, a map lookup, the expiry, the revocation set and the route's audiences. The cache
+ * is keyed by a hash of the whole token and each entry lives until the token's `exp`; it is
+ * emptied of a token on revocation and of a subject on any principal change, on every instance.
+ */
+import { hash } from 'node:crypto';
+import { GatehouseError } from '../core/errors.ts';
+import type { Identity } from '../gateway/context.ts';
+import { ExpiringLru } from './lru-cache.ts';
+import { audienceAccepted, type JwtVerifier, type VerifiedJwt } from './jwt/jwt-verifier.ts';
+import { requireEnabledPrincipal } from './principal.ts';
+import type { RevocationList } from './revocation-list.ts';
+import type { OnInvalidate, PrincipalLookup } from './types.ts';
+
+/** The audiences a route accepts: its own list, else the issuer's, else `fallback`. */
+export interface AudienceRule {
+  route: readonly string[] | undefined;
+  fallback: readonly string[];
+}
+
+interface CachedJwt {
+  identity: Identity;
+  aud: unknown;
+  issuerAudiences: readonly string[] | undefined;
+  jti: string | undefined;
+  subject: string;
+}
+
+export interface JwtAuthenticatorOptions {
+  verifier: JwtVerifier;
+  revocations: RevocationList;
+  /** Required when any issuer uses `principals: directory` (Gatehouse's own issuer does). */
+  principals: PrincipalLookup | undefined;
+  onInvalidate: OnInvalidate;
+  maxCacheEntries: number;
+}
+
+const MFA_METHODS = new Set(['otp', 'mfa', 'hwk', 'swk', 'sms', 'fpt']);
+
+function stringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+export class JwtAuthenticator {
+  readonly #options: JwtAuthenticatorOptions;
+  readonly #cache: ExpiringLru<CachedJwt>;
+  readonly #unsubscribe: () => void;
+
+  constructor(options: JwtAuthenticatorOptions) {
+    this.#options = options;
+    this.#cache = new ExpiringLru(options.maxCacheEntries);
+    this.#unsubscribe = options.onInvalidate((event) => {
+      if (event.type === 'token.revoked') this.#cache.deleteWhere((e) => e.jti === event.jti);
+      else if (event.type === 'principal.changed') this.#cache.deleteWhere((e) => e.subject === event.subject);
+    });
+  }
+
+  static cacheKey(token: string): string {
+    return hash('sha256', token, 'base64url');
+  }
+
+  /**
+   * The identity of a token verified before, or undefined on a cache miss. Throws when the
+   * cached token is now revoked or not meant for this route.
+   */
+  cached(key: string, audiences: AudienceRule, nowMs = Date.now()): Identity | undefined {
+    const entry = this.#cache.get(key, nowMs);
+    if (entry === undefined) return undefined;
+    this.#check(entry, audiences);
+    return entry.identity;
+  }
+
+  /** Full verification; caches the result. Rejects with an ERR_AUTHN_* GatehouseError. */
+  async authenticate(token: string, key: string, audiences: AudienceRule): Promise<Identity> {
+    const verified = await this.#options.verifier.verify(token);
+    const entry = await this.#toEntry(verified);
+    this.#check(entry, audiences);
+    // Cache only after every check passed; the entry outlives the audience check because audience is per route.
+    this.#cache.set(key, entry, (verified.payload.exp + verified.issuer.clockSkewSec) * 1000);
+    return entry.identity;
+  }
+
+  #check(entry: CachedJwt, audiences: AudienceRule): void {
+    if (entry.jti !== undefined && this.#options.revocations.isRevoked(entry.jti)) {
+      throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${entry.jti}` });
+    }
+    const accepted = audiences.route ?? entry.issuerAudiences ?? audiences.fallback;
+    if (!audienceAccepted(entry.aud, accepted)) {
+      throw new GatehouseError('ERR_AUTHN_TOKEN_AUDIENCE', { detail: `aud ${JSON.stringify(entry.aud)} not in ${JSON.stringify(accepted)}` });
+    }
+  }
+
+  async #toEntry({ payload, issuer }: VerifiedJwt): Promise<CachedJwt> {
+    const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
+    if (jti !== undefined && this.#options.revocations.isRevoked(jti)) {
+      throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${jti}` });
+    }
+    const amr = stringArray(payload.amr);
+    const authTime = typeof payload.auth_time === 'number' ? payload.auth_time : undefined;
+    let kind = issuer.kind;
+    let roles: readonly string[] = stringArray(payload[issuer.rolesClaim]);
+    let attributes: Record<string, unknown> = {};
+    if (issuer.principals === 'directory') {
+      if (this.#options.principals === undefined) throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: 'no principal directory configured' });
+      const principal = await requireEnabledPrincipal(this.#options.principals, payload.sub);
+      kind = principal.kind;
+      roles = principal.roles;
+      attributes = { ...principal.attributes };
+    }
+    if (typeof payload.scope === 'string') attributes.scope = payload.scope;
+    if (typeof payload.client_id === 'string') attributes.clientId = payload.client_id;
+    const identity: Identity = Object.freeze({
+      subject: payload.sub,
+      kind,
+      roles: Object.freeze([...roles]),
+      method: 'jwt',
+      amr: Object.freeze(amr),
+      authTime,
+      mfaTime: amr.some((m) => MFA_METHODS.has(m)) ? authTime : undefined,
+      credentialId: jti,
+      issuer: issuer.issuer,
+      attributes: Object.freeze(attributes),
+    });
+    return { identity, aud: payload.aud, issuerAudiences: issuer.audiences, jti, subject: payload.sub };
+  }
+
+  close(): void { this.#unsubscribe(); }
+}

@@ -1,0 +1,68 @@
+/**
+ * JWKS key strategy: jose's remote JWKS resolver (cached, refetched on an unknown `kid` at
+ * most once per cooldown, redirects refused), with an optional private CA for the endpoint.
+ */
+import { readFileSync } from 'node:fs';
+import { createRemoteJWKSet, customFetch, type FetchImplementation, type JSONWebKeySet, createLocalJWKSet } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { GatehouseError } from '../../core/errors.ts';
+import type { KeyResolver } from './key-resolver.ts';
+
+export interface JwksKeysOptions {
+  url: string;
+  caFile?: string | undefined;
+  cacheMaxAgeMs: number;
+  cooldownMs: number;
+  timeoutMs: number;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+/** Translates jose's key-selection errors into Gatehouse codes; anything else means the keys could not be had. */
+function wrap(resolve: KeyResolver, source: string): KeyResolver {
+  return async (header, token) => {
+    try {
+      return await resolve(header, token);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') {
+        throw new GatehouseError('ERR_AUTHN_TOKEN_KEY_UNKNOWN', { detail: `no single key in ${source} for kid=${JSON.stringify(header.kid)} alg=${header.alg}`, cause: error });
+      }
+      throw new GatehouseError('ERR_AUTHN_KEYS_UNAVAILABLE', { detail: `JWKS ${source}: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+    }
+  };
+}
+
+/** Creates a resolver over a remote JWKS endpoint. */
+export function createJwksKeys(options: JwksKeysOptions): KeyResolver {
+  const jwksOptions: Parameters<typeof createRemoteJWKSet>[1] = {
+    cacheMaxAge: options.cacheMaxAgeMs,
+    cooldownDuration: options.cooldownMs,
+    timeoutDuration: options.timeoutMs,
+  };
+  if (options.caFile !== undefined) {
+    const dispatcher = new Agent({ connect: { ca: readFileSync(options.caFile, 'utf8') } });
+    // undici's Headers/Response types differ nominally from the DOM ones jose declares; same objects at runtime.
+    const fetchWithCa: FetchImplementation = (url, init) =>
+      undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: Object.fromEntries(init.headers), dispatcher }) as unknown as Promise<Response>;
+    jwksOptions[customFetch] = fetchWithCa;
+  }
+  const remote = createRemoteJWKSet(new URL(options.url), jwksOptions);
+  return wrap((header, token) => remote(header, token), options.url);
+}
+
+/**
+ * Creates a resolver over a key set held in process (Gatehouse's own IdP keys), read again on
+ * every miss so that rotation is picked up without a fetch.
+ */
+export function createLocalJwksKeys(getJwks: () => JSONWebKeySet, source = 'local JWKS'): KeyResolver {
+  let current: JSONWebKeySet | undefined;
+  let resolver: ReturnType<typeof createLocalJWKSet> | undefined;
+  return wrap(async (header, token) => {
+    const jwks = getJwks();
+    if (jwks !== current || resolver === undefined) { current = jwks; resolver = createLocalJWKSet(jwks); }
+    return resolver(header, token);
+  }, source);
+}

@@ -1,0 +1,56 @@
+/**
+ * Revoked JWT ids, held in memory for a synchronous check on every request and kept equal on
+ * every instance: loaded from the shared store at start, extended by `token.revoked` events.
+ */
+import type { Logger } from 'pino';
+import type { OnInvalidate, PublishInvalidation, RevokedTokenStore } from './types.ts';
+
+export interface RevocationListOptions {
+  store: RevokedTokenStore;
+  onInvalidate: OnInvalidate;
+  publish: PublishInvalidation;
+  logger?: Logger | undefined;
+}
+
+export class RevocationList {
+  readonly #store: RevokedTokenStore;
+  readonly #publish: PublishInvalidation;
+  /** jti → expiry (epoch seconds); after expiry the token is refused for `exp` anyway. */
+  readonly #revoked = new Map<string, number>();
+  readonly #unsubscribe: () => void;
+
+  constructor(options: RevocationListOptions) {
+    this.#store = options.store;
+    this.#publish = options.publish;
+    this.#unsubscribe = options.onInvalidate((event) => {
+      if (event.type === 'token.revoked') this.#revoked.set(event.jti, event.expiresAt);
+    });
+  }
+
+  /** Loads the active revocations from the store; call before serving traffic. */
+  async load(nowSec = Math.floor(Date.now() / 1000)): Promise<void> {
+    for (const { jti, expiresAt } of await this.#store.listActive(nowSec)) this.#revoked.set(jti, expiresAt);
+  }
+
+  isRevoked(jti: string): boolean {
+    return this.#revoked.has(jti);
+  }
+
+  /**
+   * Revokes a token id everywhere: written to the store first (so an instance starting now
+   * sees it), then announced so every instance drops it from its caches.
+   */
+  async revoke(jti: string, expiresAt: number): Promise<void> {
+    await this.#store.add(jti, expiresAt);
+    this.#revoked.set(jti, expiresAt);
+    await this.#publish({ type: 'token.revoked', jti, expiresAt });
+  }
+
+  /** Forgets entries whose tokens have expired, here and in the store. */
+  async prune(nowSec = Math.floor(Date.now() / 1000)): Promise<void> {
+    for (const [jti, exp] of this.#revoked) if (exp < nowSec) this.#revoked.delete(jti);
+    await this.#store.prune(nowSec);
+  }
+
+  close(): void { this.#unsubscribe(); }
+}
