@@ -1,0 +1,30 @@
+/** `gatehouse start [--config FILE]`: runs the gateway until SIGINT/SIGTERM, reloads on SIGHUP. */
+import type { Command } from 'commander';
+import { Gateway } from '../../gateway/gateway.ts';
+import { ConfigError, formatProblems } from '../../core/config/load.ts';
+
+export function registerStart(program: Command): void {
+  program.command('start')
+    .description('start Gatehouse (embedded defaults when no config file is given)')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); watched and reloaded on change and on SIGHUP')
+    .action(async (options: { config?: string }) => {
+      let gateway: Gateway;
+      try {
+        gateway = await Gateway.start({ ...(options.config ? { configFile: options.config } : {}), handleSignals: true });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          console.error(`configuration refused: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}`);
+          process.exit(1);
+        }
+        throw err;
+      }
+      const a = gateway.addresses();
+      console.log(`Gatehouse is listening on https://localhost:${a.https.port} (ops: http://${a.ops.address}:${a.ops.port}/readyz)`);
+      const shutdown = (signal: string) => {
+        gateway.logger.info({ signal }, 'shutting down');
+        gateway.stop().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

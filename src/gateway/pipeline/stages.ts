@@ -1,0 +1,36 @@
+/**
+ * The request path, in its fixed and visible order. Components fill the optional slots
+ * (see GatewayExtension); an empty slot is simply not in the list, so a route pays only
+ * for the stages that exist.
+ *
+ *   accept → route → shield → [edge rate limit] → internal → [authenticate] → [step-up]
+ *   → [authorize] → [approve] → [rate limit] → [identity] → enrich → forward
+ *   (record runs on every exit, from the response's close event)
+ */
+import type { Stage } from '../context.ts';
+import type { StageSlot } from '../gateway.ts';
+import { accept } from './accept.ts';
+import { route } from './route.ts';
+import { shield } from './shield.ts';
+import { internal } from './internal.ts';
+import { enrich } from './enrich.ts';
+import { forward } from '../upstream/forward.ts';
+
+export function defaultStages(slots: Partial<Record<StageSlot, Stage>>): Stage[] {
+  const list: (Stage | undefined)[] = [
+    accept,
+    route,
+    shield,
+    slots.edgeRateLimit,
+    internal,
+    slots.authenticate,
+    slots.stepUp,
+    slots.authorize,
+    slots.approve,
+    slots.rateLimit,
+    slots.identity,
+    enrich,
+    forward,
+  ];
+  return list.filter((s): s is Stage => s !== undefined);
+}
