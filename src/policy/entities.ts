@@ -1,0 +1,163 @@
+/**
+ * Turns an authorization request into Cedar's principal, action, resource, context and
+ * entities. The entity model:
+ *
+ *   Gatehouse::User::"alice"  in  Gatehouse::Role::"mail-user"  in  Gatehouse::Role::"…"
+ *   Gatehouse::Service::"mail-api"  in  Gatehouse::Role::"…"
+ *   Gatehouse::Route::"inbox"  in  Gatehouse::RouteGroup::"mail", Gatehouse::Upstream::"mail-store"
+ *   Gatehouse::Action::"GET"  in  Gatehouse::Action::"read"     (HEAD, OPTIONS too)
+ *   Gatehouse::Action::"POST" in  Gatehouse::Action::"write"    (PUT, PATCH, DELETE too)
+ *   Gatehouse::Action::"<operation>"  in  Gatehouse::Action::"<its method>"
+ */
+import { isIP } from 'node:net';
+import type { CedarValueJson, EntityJson } from './cedar.ts';
+import { toCedarRecord } from './cedar-value.ts';
+import type { AuthorizationRequest, OperationDeclaration, PolicyDirectory } from './types.ts';
+
+export const NS = 'Gatehouse';
+export const TYPE_USER = `${NS}::User`;
+export const TYPE_SERVICE = `${NS}::Service`;
+export const TYPE_ROLE = `${NS}::Role`;
+export const TYPE_ROUTE = `${NS}::Route`;
+export const TYPE_ROUTE_GROUP = `${NS}::RouteGroup`;
+export const TYPE_UPSTREAM = `${NS}::Upstream`;
+export const TYPE_ACTION = `${NS}::Action`;
+
+interface Uid { type: string; id: string }
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Entity-uid text as Cedar prints it, for decisions and explanations. */
+export function uidText(uid: Uid): string {
+  return `${uid.type}::${JSON.stringify(uid.id)}`;
+}
+
+/** Directory data compiled for fast lookups; rebuilt when roles or groups change. */
+export class CompiledDirectory {
+  /** role → the Role entities needed to evaluate `in` for it (itself and its ancestors). */
+  readonly #roleClosure = new Map<string, ReadonlyMap<string, EntityJson>>();
+  readonly #groupsOfRoute = new Map<string, Uid[]>();
+  readonly #operations: Readonly<Record<string, readonly OperationDeclaration[]>>;
+
+  constructor(dir: PolicyDirectory) {
+    const roles = dir.roles ?? {};
+    const entityOf = (role: string): EntityJson => ({
+      uid: { type: TYPE_ROLE, id: role },
+      attrs: {},
+      parents: (roles[role] ?? []).map((p) => ({ type: TYPE_ROLE, id: p })),
+    });
+    for (const role of Object.keys(roles)) {
+      const seen = new Map<string, EntityJson>();
+      const stack = [role];
+      while (stack.length > 0) {
+        const r = stack.pop()!;
+        if (seen.has(r)) continue;
+        seen.set(r, entityOf(r));
+        stack.push(...(roles[r] ?? []));
+      }
+      this.#roleClosure.set(role, seen);
+    }
+    for (const [group, routes] of Object.entries(dir.routeGroups ?? {})) {
+      for (const route of routes) {
+        const list = this.#groupsOfRoute.get(route) ?? [];
+        list.push({ type: TYPE_ROUTE_GROUP, id: group });
+        this.#groupsOfRoute.set(route, list);
+      }
+    }
+    this.#operations = dir.operations ?? {};
+  }
+
+  /** The named operation a request matches, if the route declares one. */
+  operationFor(routeId: string, method: string, path: string | undefined): string | undefined {
+    const ops = this.#operations[routeId];
+    if (!ops) return undefined;
+    for (const op of ops) {
+      if (op.method !== method) continue;
+      if (op.path.endsWith('*') ? path?.startsWith(op.path.slice(0, -1)) : path === op.path) return op.name;
+    }
+    return undefined;
+  }
+
+  roleEntities(roles: readonly string[], into: Map<string, EntityJson>): void {
+    for (const role of roles) {
+      const closure = this.#roleClosure.get(role);
+      if (closure) for (const [name, e] of closure) into.set(name, e);
+    }
+  }
+
+  groupsOf(routeId: string): readonly Uid[] {
+    return this.#groupsOfRoute.get(routeId) ?? [];
+  }
+}
+
+/** Resolved action: the operation name if one matched, else the HTTP method. */
+export function resolveAction(dir: CompiledDirectory, req: AuthorizationRequest): string {
+  return dir.operationFor(req.resource.routeId, req.action, req.context.path) ?? req.action;
+}
+
+export function principalUid(req: AuthorizationRequest): Uid {
+  return { type: req.principal.kind === 'service' ? TYPE_SERVICE : TYPE_USER, id: req.principal.id };
+}
+
+export function resourceUid(req: AuthorizationRequest): Uid {
+  return { type: TYPE_ROUTE, id: req.resource.routeId };
+}
+
+function actionEntities(action: string, method: string): EntityJson[] {
+  const methodEntity: EntityJson = {
+    uid: { type: TYPE_ACTION, id: method },
+    attrs: {},
+    parents: [{ type: TYPE_ACTION, id: READ_METHODS.has(method) ? 'read' : 'write' }],
+  };
+  if (action === method) return [methodEntity];
+  return [{ uid: { type: TYPE_ACTION, id: action }, attrs: {}, parents: [{ type: TYPE_ACTION, id: method }] }, methodEntity];
+}
+
+/** All entities Cedar needs for this request. */
+export function buildEntities(dir: CompiledDirectory, req: AuthorizationRequest, action: string): EntityJson[] {
+  const roles = new Map<string, EntityJson>();
+  dir.roleEntities(req.principal.roles, roles);
+  const principal: EntityJson = {
+    uid: principalUid(req),
+    attrs: toCedarRecord(req.principal.attributes ?? {}),
+    parents: req.principal.roles.map((r) => ({ type: TYPE_ROLE, id: r })),
+  };
+  const r = req.resource;
+  const resourceAttrs: Record<string, CedarValueJson> = { id: r.routeId };
+  if (r.upstream !== undefined) resourceAttrs.upstream = r.upstream;
+  if (r.path !== undefined) resourceAttrs.path = r.path;
+  if (r.host !== undefined) resourceAttrs.host = r.host;
+  const parents: Uid[] = [...dir.groupsOf(r.routeId)];
+  if (r.upstream !== undefined) parents.push({ type: TYPE_UPSTREAM, id: r.upstream });
+  const resource: EntityJson = { uid: resourceUid(req), attrs: resourceAttrs, parents };
+  return [principal, resource, ...actionEntities(action, req.action), ...roles.values()];
+}
+
+function age(nowSec: number, then: number | undefined): number | undefined {
+  if (then === undefined || !Number.isSafeInteger(then)) return undefined;
+  return Math.max(0, nowSec - then);
+}
+
+/**
+ * The Cedar context record. Absent facts are absent fields (test with `context has mfaAge`),
+ * never placeholder values a policy could mistake for real ones.
+ */
+export function buildContext(req: AuthorizationRequest, method: string, nowMs: number): Record<string, CedarValueJson> {
+  const c = req.context;
+  const nowSec = Math.floor(nowMs / 1000);
+  const out: Record<string, CedarValueJson> = { method, now: nowSec };
+  // Cedar's ip() fails the whole request on a malformed address; a bad address is simply absent.
+  if (c.clientAddress !== undefined && isIP(c.clientAddress) !== 0) out.clientAddress = { __extn: { fn: 'ip', arg: c.clientAddress } };
+  if (c.path !== undefined) out.path = c.path;
+  if (c.host !== undefined) out.host = c.host;
+  if (c.authMethod !== undefined) out.authMethod = c.authMethod;
+  if (c.amr !== undefined) out.amr = [...c.amr];
+  const authAge = age(nowSec, c.authTime);
+  if (authAge !== undefined) out.authAge = authAge;
+  const mfaAge = age(nowSec, c.mfaTime);
+  if (mfaAge !== undefined) out.mfaAge = mfaAge;
+  if (c.spiffeId !== undefined) out.spiffeId = c.spiffeId;
+  if (c.issuer !== undefined) out.issuer = c.issuer;
+  if (c.headers !== undefined) out.headers = toCedarRecord(c.headers);
+  return out;
+}
