@@ -8,6 +8,7 @@ import { limitsSchema, listenersSchema, routeSchema, upstreamSchema } from './ga
 import { pkiSchema } from './pki-schema.ts';
 import { identitySchema } from './identity-schema.ts';
 import { authnSchema } from './authn-schema.ts';
+import { policySchema } from './policy-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
@@ -29,6 +30,7 @@ export const configSchema = z.object({
   pki: pkiSchema.default(pkiSchema.parse({})),
   identity: identitySchema.default(identitySchema.parse({})),
   authn: authnSchema.default(authnSchema.parse({})),
+  policy: policySchema.default(policySchema.parse({})),
 }).strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
