@@ -1,0 +1,174 @@
+/**
+ * The in-process event bus (the default, `memory:`). Events are serialized at publish time
+ * (the same snapshot semantics as NATS: a subscriber never sees later changes to the
+ * publisher's object, and gets its own copy) and delivered on later event-loop turns.
+ *
+ * Durable subscriptions are emulated within the process: members of a durable group take
+ * events in turn, and while a group has no member its events wait in a bounded backlog.
+ * Nothing survives a restart; use NATS for that.
+ */
+import type { Logger } from 'pino';
+import type { Envelope, EventName, GatehouseEvents } from '../core/events.ts';
+import { createEnvelope, nameFilter } from './envelope.ts';
+import { Fifo } from './fifo.ts';
+import { SubscriberQueue } from './subscriber-queue.ts';
+import { validateDurableName } from './durable-name.ts';
+import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
+import { IdleTracker } from './idle-tracker.ts';
+
+/** Our own JSON.stringify output: no validation needed. */
+const decodeTrusted = (json: string): Envelope => JSON.parse(json) as Envelope;
+
+interface Member {
+  accepts: (name: EventName) => boolean;
+  queue: SubscriberQueue;
+}
+
+interface DurableGroup {
+  members: Member[];
+  next: number;
+  /** Filter of the most recent member; decides what the backlog keeps while nobody listens. */
+  accepts: (name: EventName) => boolean;
+  backlog: Fifo<{ name: EventName; json: string }>;
+}
+
+export class MemoryEventBus implements EventBus {
+  readonly #instance: string;
+  readonly #logger: Logger | undefined;
+  readonly #maxBuffer: number;
+  readonly #live = new Set<Member>();
+  readonly #groups = new Map<string, DurableGroup>();
+  readonly #idle = new IdleTracker();
+  readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0 };
+  #closed = false;
+
+  constructor(options: EventBusOptions) {
+    this.#instance = options.instanceId;
+    this.#logger = options.logger;
+    this.#maxBuffer = options.maxBuffer ?? 10_000;
+  }
+
+  publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
+    try {
+      if (this.#closed) {
+        this.#stats.dropped += 1;
+        return;
+      }
+      const json = JSON.stringify(createEnvelope(this.#instance, name, payload));
+      this.#stats.published += 1;
+      for (const member of this.#live) {
+        if (member.accepts(name)) this.#deliver(member, json);
+      }
+      for (const group of this.#groups.values()) this.#deliverToGroup(group, name, json);
+    } catch (error) {
+      this.#stats.dropped += 1;
+      this.#logger?.error({ err: error, event: name }, 'event bus: event could not be published');
+    }
+  }
+
+  subscribe(names: EventName[] | '*', handler: EventHandler, options: SubscribeOptions = {}): () => void {
+    if (this.#closed) throw new Error('event bus is closed');
+    const accepts = nameFilter(names);
+    const member: Member = {
+      accepts,
+      queue: new SubscriberQueue(handler, decodeTrusted, this.#maxBuffer, {
+        handlerError: (error, event) => {
+          this.#stats.handlerErrors += 1;
+          this.#logger?.error({ err: error, event: event.name, eventId: event.id }, 'event bus: subscriber failed');
+        },
+        malformed: () => {},
+        settled: (count) => this.#idle.done(count),
+      }),
+    };
+    const durable = options.durable;
+    if (durable === undefined) {
+      this.#live.add(member);
+      return () => {
+        if (!this.#live.delete(member)) return;
+        this.#idle.done(member.queue.stop().length);
+      };
+    }
+    validateDurableName(durable);
+    let group = this.#groups.get(durable);
+    if (group === undefined) {
+      group = { members: [], next: 0, accepts, backlog: new Fifo() };
+      this.#groups.set(durable, group);
+    }
+    group.members.push(member);
+    group.accepts = accepts;
+    // Hand over what waited while the group had no member (or none that wanted it).
+    const waiting = group.backlog.drain();
+    this.#idle.done(waiting.length);
+    for (const item of waiting) this.#deliverToGroup(group, item.name, item.json);
+    const g = group;
+    return () => {
+      const index = g.members.indexOf(member);
+      if (index === -1) return;
+      g.members.splice(index, 1);
+      // Durable means not lost: unhandled events go to another member or back to the backlog.
+      const left = member.queue.stop();
+      this.#idle.done(left.length);
+      for (const json of left) this.#deliverToGroup(g, (JSON.parse(json) as { name: EventName }).name, json);
+    };
+  }
+
+  #deliver(member: Member, json: string): boolean {
+    if (member.queue.enqueue(json)) {
+      this.#idle.add(1);
+      return true;
+    }
+    this.#stats.dropped += 1;
+    return false;
+  }
+
+  #deliverToGroup(group: DurableGroup, name: EventName, json: string): void {
+    const count = group.members.length;
+    for (let i = 0; i < count; i++) {
+      const member = group.members[(group.next + i) % count] as Member;
+      if (member.accepts(name)) {
+        group.next = (group.next + i + 1) % count;
+        this.#deliver(member, json);
+        return;
+      }
+    }
+    if (!group.accepts(name)) return;
+    if (group.backlog.length >= this.#maxBuffer) {
+      this.#stats.dropped += 1;
+      return;
+    }
+    group.backlog.push({ name, json });
+    this.#idle.add(1);
+  }
+
+  async health(): Promise<BusHealth> {
+    return this.#closed ? { ok: false, latencyMs: 0, detail: 'closed' } : { ok: true, latencyMs: 0 };
+  }
+
+  stats(): BusStats {
+    return { ...this.#stats, buffered: this.#idle.pending };
+  }
+
+  /** Memory: resolves when every queued event has been handled (events waiting in durable backlogs for a member excluded). */
+  flush(timeoutMs = 10_000): Promise<void> {
+    let backlog = 0;
+    for (const group of this.#groups.values()) backlog += group.backlog.length;
+    return this.#idle.waitUntilAtMost(backlog, timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.flush(5_000);
+    } catch (error) {
+      this.#logger?.warn({ err: error }, 'event bus: undelivered events at close');
+    }
+    for (const member of this.#live) this.#stats.dropped += member.queue.stop().length;
+    this.#live.clear();
+    for (const group of this.#groups.values()) {
+      for (const member of group.members) this.#stats.dropped += member.queue.stop().length;
+      this.#stats.dropped += group.backlog.drain().length;
+    }
+    this.#groups.clear();
+  }
+}

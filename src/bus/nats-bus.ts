@@ -1,0 +1,262 @@
+/**
+ * The NATS JetStream event bus (`nats://host:port`). Events are stored in one stream over
+ * `<prefix>.>` subjects (`gatehouse.gateway.request`, …).
+ *
+ * - Live subscriptions (no durable name) are plain NATS subscriptions: cheap, ordered,
+ *   re-established by the client after a reconnect, and see only events published while
+ *   they exist.
+ * - Durable subscriptions are JetStream durable pull consumers (see nats-durable.ts).
+ * - The client reconnects forever; status changes are logged and shown by `health()`.
+ */
+import type { Logger } from 'pino';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { GatehouseError } from '../core/errors.ts';
+import type { EventName, GatehouseEvents } from '../core/events.ts';
+import { createEnvelope, nameFilter, parseEnvelope } from './envelope.ts';
+import { validateDurableName } from './durable-name.ts';
+import { NatsDurableSubscription } from './nats-durable.ts';
+import { NatsPublisher } from './nats-publisher.ts';
+import { SubscriberQueue } from './subscriber-queue.ts';
+import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
+
+const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const HEALTH_TIMEOUT_MS = 2_000;
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+interface LiveSubscription {
+  subs: Subscription[];
+  queue: SubscriberQueue;
+}
+
+/** Connects, makes sure the stream exists and returns the bus. Throws ERR_BUS_UNAVAILABLE when NATS or JetStream cannot be reached. */
+export async function createNatsEventBus(url: string, options: EventBusOptions): Promise<NatsEventBus> {
+  const stream = options.stream ?? 'GATEHOUSE';
+  const prefix = options.subjectPrefix ?? 'gatehouse';
+  if (!NAME.test(stream)) throw new TypeError(`stream name ${JSON.stringify(stream)} must be letters, digits, '-' or '_'`);
+  if (!PREFIX.test(prefix)) throw new TypeError(`subject prefix ${JSON.stringify(prefix)} must be dot-separated tokens of letters, digits, '-' or '_'`);
+  const u = new URL(url);
+  const server = `${u.hostname}:${u.port || '4222'}`;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: server,
+      name: `gatehouse-${options.instanceId}`,
+      ...(u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : {}),
+      ...(u.protocol === 'tls:' ? { tls: {} } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      timeout: 5_000,
+    });
+  } catch (error) {
+    // The URL may carry credentials: log only the server.
+    throw new GatehouseError('ERR_BUS_UNAVAILABLE', { detail: `cannot connect to NATS at ${server}`, cause: error });
+  }
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, stream, `${prefix}.>`, options.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
+    return new NatsEventBus(nc, jsm, { ...options, stream, subjectPrefix: prefix });
+  } catch (error) {
+    await nc.close().catch(() => {});
+    throw new GatehouseError('ERR_BUS_UNAVAILABLE', { detail: `JetStream stream ${stream} unavailable on ${server}`, cause: error });
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeMs: number): Promise<void> {
+  try {
+    const info = await jsm.streams.info(name);
+    if (!info.config.subjects?.includes(subject)) {
+      throw new Error(`stream ${name} exists but does not capture ${subject} (subjects: ${info.config.subjects?.join(', ') ?? 'none'})`);
+    }
+    return;
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
+  }
+  await jsm.streams.add({
+    name,
+    subjects: [subject],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: maxAgeMs * 1_000_000,
+    // Retried publishes carry the same msgID; this is how long duplicates are recognised.
+    duplicate_window: 2 * 60 * 1_000_000_000,
+  });
+}
+
+export class NatsEventBus implements EventBus {
+  readonly #nc: NatsConnection;
+  readonly #jsm: JetStreamManager;
+  readonly #instance: string;
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #logger: Logger | undefined;
+  readonly #maxBuffer: number;
+  readonly #publisher: NatsPublisher;
+  readonly #live = new Set<LiveSubscription>();
+  readonly #durables = new Set<NatsDurableSubscription>();
+  readonly #stats = { dropped: 0, handlerErrors: 0 };
+  #connected = true;
+  #closed = false;
+
+  constructor(nc: NatsConnection, jsm: JetStreamManager, options: EventBusOptions & { stream: string; subjectPrefix: string }) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#instance = options.instanceId;
+    this.#stream = options.stream;
+    this.#prefix = options.subjectPrefix;
+    this.#logger = options.logger;
+    this.#maxBuffer = options.maxBuffer ?? 10_000;
+    this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger });
+    void this.#watchStatus();
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.#connected = false;
+          this.#logger?.warn({ server: s.server }, 'event bus: disconnected from NATS; reconnecting');
+          break;
+        case 'reconnect':
+          this.#connected = true;
+          this.#logger?.info({ server: s.server }, 'event bus: reconnected to NATS');
+          break;
+        case 'error':
+          this.#logger?.error({ err: s.error }, 'event bus: NATS error');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
+    try {
+      const envelope = createEnvelope(this.#instance, name, payload);
+      this.#publisher.enqueue(`${this.#prefix}.${name}`, JSON.stringify(envelope), envelope.id);
+    } catch (error) {
+      this.#stats.dropped += 1;
+      this.#logger?.error({ err: error, event: name }, 'event bus: event could not be published');
+    }
+  }
+
+  subscribe(names: EventName[] | '*', handler: EventHandler, options: SubscribeOptions = {}): () => void {
+    if (this.#closed) throw new Error('event bus is closed');
+    const accepts = nameFilter(names);
+    const handlerError = (error: unknown, event: { name: string; id: string }): void => {
+      this.#stats.handlerErrors += 1;
+      this.#logger?.error({ err: error, event: event.name, eventId: event.id }, 'event bus: subscriber failed');
+    };
+    if (options.durable !== undefined) {
+      validateDurableName(options.durable);
+      const durable = new NatsDurableSubscription({
+        js: jetstream(this.#nc),
+        jsm: this.#jsm,
+        stream: this.#stream,
+        durable: options.durable,
+        filterSubject: names !== '*' && names.length === 1 ? `${this.#prefix}.${names[0]}` : `${this.#prefix}.>`,
+        accepts,
+        handler,
+        logger: this.#logger,
+        handlerError,
+      });
+      this.#durables.add(durable);
+      this.#publisher.hold(durable.ready);
+      durable.start();
+      return () => {
+        if (this.#durables.delete(durable)) durable.stop();
+      };
+    }
+    const queue = new SubscriberQueue(handler, parseEnvelope, this.#maxBuffer, {
+      handlerError,
+      malformed: () => this.#logger?.error('event bus: malformed event discarded'),
+      settled: () => {},
+    });
+    const subjects = names === '*' ? [`${this.#prefix}.>`] : [...new Set(names)].map((n) => `${this.#prefix}.${n}`);
+    const live: LiveSubscription = {
+      queue,
+      subs: subjects.map((subject) =>
+        this.#nc.subscribe(subject, {
+          callback: (error, msg) => {
+            if (error) {
+              this.#logger?.error({ err: error }, 'event bus: subscription error');
+              return;
+            }
+            if (!queue.enqueue(msg.string())) this.#stats.dropped += 1;
+          },
+        }),
+      ),
+    };
+    this.#live.add(live);
+    return () => {
+      if (!this.#live.delete(live)) return;
+      for (const sub of live.subs) sub.unsubscribe();
+      queue.stop();
+    };
+  }
+
+  async health(): Promise<BusHealth> {
+    if (this.#closed || this.#nc.isClosed()) return { ok: false, latencyMs: 0, detail: 'closed' };
+    const started = performance.now();
+    try {
+      await withTimeout(Promise.all([this.#nc.rtt(), this.#jsm.streams.info(this.#stream)]), HEALTH_TIMEOUT_MS);
+      const latencyMs = performance.now() - started;
+      const buffered = this.#publisher.buffered;
+      return buffered > 0 ? { ok: true, latencyMs, detail: `${buffered} events awaiting publication` } : { ok: true, latencyMs };
+    } catch (error) {
+      return {
+        ok: false,
+        latencyMs: performance.now() - started,
+        detail: `${this.#connected ? 'JetStream not answering' : 'disconnected, reconnecting'}: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+  }
+
+  stats(): BusStats {
+    let buffered = this.#publisher.buffered;
+    for (const live of this.#live) buffered += live.queue.length;
+    return {
+      published: this.#publisher.published,
+      dropped: this.#stats.dropped + this.#publisher.dropped,
+      publishFailures: this.#publisher.failures,
+      handlerErrors: this.#stats.handlerErrors,
+      buffered,
+    };
+  }
+
+  /** NATS: resolves when durable subscriptions are attached and every buffered event is stored in the stream. */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    await withTimeout(Promise.all([...this.#durables].map((d) => d.ready)), timeoutMs);
+    await this.#publisher.waitIdle(timeoutMs);
+    await withTimeout(this.#nc.flush(), timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#publisher.close(5_000);
+    for (const durable of this.#durables) durable.stop();
+    this.#durables.clear();
+    for (const live of this.#live) {
+      for (const sub of live.subs) sub.unsubscribe();
+      this.#stats.dropped += live.queue.stop().length;
+    }
+    this.#live.clear();
+    try {
+      // drain() sends pending acks and unsubscribes before closing.
+      await withTimeout(this.#nc.drain(), 5_000);
+    } catch {
+      await this.#nc.close().catch(() => {});
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

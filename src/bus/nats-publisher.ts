@@ -1,0 +1,165 @@
+/**
+ * The NATS side of `publish`: a bounded buffer drained into JetStream with a limited number
+ * of publishes awaiting their acknowledgement. Nothing here throws at the caller.
+ *
+ * - Each event's envelope id is its JetStream `msgID`, so a retry after a lost ack is
+ *   recognised by the stream's duplicate window instead of being stored twice.
+ * - A failed publish is retried with capped exponential backoff while it stays in the
+ *   buffer; new publishes wait during the backoff (NATS is likely down). A retry can put
+ *   an event behind ones published after it (documented in docs/events.md).
+ * - When the buffer is full, new events are dropped and counted.
+ */
+import type { Logger } from 'pino';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Fifo } from './fifo.ts';
+import { IdleTracker } from './idle-tracker.ts';
+
+interface Outgoing {
+  seq: number;
+  subject: string;
+  data: string;
+  id: string;
+}
+
+export interface NatsPublisherOptions {
+  maxBuffer: number;
+  maxInFlight?: number;
+  ackTimeoutMs?: number;
+  logger?: Logger | undefined;
+}
+
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5_000;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+export class NatsPublisher {
+  readonly #js: JetStreamClient;
+  readonly #maxBuffer: number;
+  readonly #maxInFlight: number;
+  readonly #ackTimeoutMs: number;
+  readonly #logger: Logger | undefined;
+  readonly #queue = new Fifo<Outgoing>();
+  readonly #idle = new IdleTracker();
+  #failed: Outgoing[] = [];
+  #inFlight = 0;
+  #seq = 0;
+  #holds = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #backoffMs = MIN_BACKOFF_MS;
+  #lastFailureLog = 0;
+  #unloggedFailures = 0;
+  #closed = false;
+  published = 0;
+  dropped = 0;
+  failures = 0;
+
+  constructor(js: JetStreamClient, options: NatsPublisherOptions) {
+    this.#js = js;
+    this.#maxBuffer = options.maxBuffer;
+    this.#maxInFlight = options.maxInFlight ?? 512;
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+    this.#logger = options.logger;
+  }
+
+  get buffered(): number {
+    return this.#idle.pending;
+  }
+
+  /** Buffers one event; false when it had to be dropped. */
+  enqueue(subject: string, data: string, id: string): boolean {
+    if (this.#closed || this.#idle.pending >= this.#maxBuffer) {
+      this.dropped += 1;
+      return false;
+    }
+    this.#seq += 1;
+    this.#queue.push({ seq: this.#seq, subject, data, id });
+    this.#idle.add(1);
+    this.#pump();
+    return true;
+  }
+
+  /**
+   * Holds publication until `until` settles. Used while a durable consumer is being
+   * created, so that events published after subscribe() returned are not published before
+   * the consumer exists (it delivers only events newer than itself).
+   */
+  hold(until: Promise<unknown>): void {
+    this.#holds += 1;
+    void until.finally(() => {
+      this.#holds -= 1;
+      this.#pump();
+    });
+  }
+
+  /** Resolves when nothing is buffered or awaiting an ack. */
+  waitIdle(timeoutMs: number): Promise<void> {
+    return this.#idle.waitUntilAtMost(0, timeoutMs);
+  }
+
+  /** Waits up to `timeoutMs` for the buffer to drain; whatever is left is dropped and counted. */
+  async close(timeoutMs: number): Promise<void> {
+    try {
+      await this.waitIdle(timeoutMs);
+    } catch {
+      const left = this.#idle.pending;
+      this.dropped += left;
+      this.#logger?.error({ dropped: left }, 'event bus: events not published before close');
+    }
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#queue.drain();
+    this.#failed = [];
+  }
+
+  #pump(): void {
+    if (this.#closed || this.#holds > 0 || this.#retryTimer !== undefined) return;
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      this.#send(this.#queue.shift() as Outgoing);
+    }
+  }
+
+  #send(item: Outgoing): void {
+    this.#inFlight += 1;
+    this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#ackTimeoutMs }).then(
+      () => {
+        this.#inFlight -= 1;
+        this.published += 1;
+        this.#backoffMs = MIN_BACKOFF_MS;
+        this.#idle.done(1);
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#inFlight -= 1;
+        this.failures += 1;
+        this.#failed.push(item);
+        this.#logFailure(error);
+        this.#scheduleRetry();
+      },
+    );
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    const delay = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const retry = this.#failed.sort((a, b) => a.seq - b.seq);
+      this.#failed = [];
+      this.#queue.unshiftAll(retry);
+      this.#pump();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  #logFailure(error: unknown): void {
+    const now = Date.now();
+    if (now - this.#lastFailureLog < FAILURE_LOG_INTERVAL_MS) {
+      this.#unloggedFailures += 1;
+      return;
+    }
+    this.#logger?.warn({ err: error, buffered: this.#idle.pending, suppressed: this.#unloggedFailures }, 'event bus: JetStream publish failed; retrying');
+    this.#lastFailureLog = now;
+    this.#unloggedFailures = 0;
+  }
+}

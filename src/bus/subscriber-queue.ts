@@ -1,0 +1,89 @@
+/**
+ * One subscriber's inbox: events wait here and are handed to the handler one at a time,
+ * in arrival order, on a later turn of the event loop. This is what keeps a slow or
+ * throwing subscriber away from the publisher and from every other subscriber.
+ */
+import type { Envelope } from '../core/events.ts';
+import type { EventHandler } from './types.ts';
+import { Fifo } from './fifo.ts';
+
+export interface SubscriberQueueHooks {
+  /** The handler threw or rejected. */
+  handlerError(error: unknown, event: Envelope): void;
+  /** A queued item could not be decoded into an envelope. */
+  malformed(json: string): void;
+  /** `count` queued events were handled (or discarded by stop()); for flush accounting. */
+  settled(count: number): void;
+}
+
+/** Sync handlers are run in slices of this many events so a backlog cannot starve I/O. */
+const SLICE = 256;
+
+export class SubscriberQueue {
+  readonly #handler: EventHandler;
+  readonly #decode: (json: string) => Envelope | undefined;
+  readonly #maxBuffer: number;
+  readonly #hooks: SubscriberQueueHooks;
+  readonly #items = new Fifo<string>();
+  #scheduled = false;
+  #stopped = false;
+
+  /** `decode` turns a queued string into an envelope; undefined means malformed (skipped, reported). */
+  constructor(handler: EventHandler, decode: (json: string) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks) {
+    this.#handler = handler;
+    this.#decode = decode;
+    this.#maxBuffer = maxBuffer;
+    this.#hooks = hooks;
+  }
+
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /** Queues a serialized envelope; false when the inbox is full or stopped (the caller counts a drop). */
+  enqueue(json: string): boolean {
+    if (this.#stopped || this.#items.length >= this.#maxBuffer) return false;
+    this.#items.push(json);
+    this.#schedule();
+    return true;
+  }
+
+  /** Stops delivery; returns what was still waiting (the handler call in progress finishes). */
+  stop(): string[] {
+    this.#stopped = true;
+    return this.#items.drain();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#run());
+  }
+
+  async #run(): Promise<void> {
+    let handled = 0;
+    while (!this.#stopped && this.#items.length > 0) {
+      const json = this.#items.shift() as string;
+      const event = this.#decode(json);
+      if (event === undefined) {
+        this.#hooks.malformed(json);
+      } else {
+        try {
+          const result = this.#handler(event);
+          if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+        } catch (error) {
+          this.#hooks.handlerError(error, event);
+        }
+      }
+      this.#hooks.settled(1);
+      handled += 1;
+      if (handled % SLICE === 0) {
+        // Yield to I/O before the next slice.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    this.#scheduled = false;
+    // An event may have arrived while the last handler was awaited after the loop test.
+    if (!this.#stopped && this.#items.length > 0) this.#schedule();
+  }
+}

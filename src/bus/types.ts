@@ -1,0 +1,79 @@
+/**
+ * The event bus contract. Components publish typed events (src/core/events.ts); the audit
+ * log, metrics, anomaly detection and other instances subscribe.
+ *
+ * `publish` sits on the request path, so it never blocks and never throws: events are
+ * buffered and delivered later; failures are logged and counted, never propagated.
+ */
+import type { Logger } from 'pino';
+import type { Envelope, EventName, GatehouseEvents } from '../core/events.ts';
+
+export type EventHandler = (event: Envelope) => void | Promise<void>;
+
+export interface SubscribeOptions {
+  /**
+   * Name of a durable subscription. Subscribers that share a durable name share the work
+   * (each event goes to one of them), and events published while none is subscribed are
+   * kept for them (NATS: in the stream; memory: in a bounded in-process backlog).
+   * Without it a subscription is live only: it sees events published while it exists.
+   * Letters, digits, `-` and `_` only.
+   */
+  durable?: string;
+}
+
+export interface BusHealth {
+  ok: boolean;
+  /** Round trip to the backend (0 for the in-process bus). */
+  latencyMs: number;
+  detail?: string;
+}
+
+/** Counters for metrics. All are totals since the bus was created. */
+export interface BusStats {
+  published: number;
+  /** Events refused because the publish buffer was full, or left over at close. */
+  dropped: number;
+  /** Backend publish attempts that failed (each is retried while the event stays buffered). */
+  publishFailures: number;
+  /** Handler invocations that threw or rejected. */
+  handlerErrors: number;
+  /** Events waiting to be handed to the backend or to subscribers right now. */
+  buffered: number;
+}
+
+export interface EventBus {
+  /** Never blocks, never throws; the event is delivered asynchronously. */
+  publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void;
+  /**
+   * Calls `handler` for each matching event, one at a time and in publication order per
+   * publisher (the next event waits until a returned promise settles). A handler that
+   * throws affects neither the publisher nor other subscribers.
+   * Returns a function that ends the subscription.
+   */
+  subscribe(names: EventName[] | '*', handler: EventHandler, options?: SubscribeOptions): () => void;
+  health(): Promise<BusHealth>;
+  stats(): BusStats;
+  /**
+   * Resolves once every event published before the call has been accepted by the backend
+   * (memory: handled by the local subscribers; NATS: stored in the stream) and every
+   * subscription made before the call is active. For graceful shutdown and tests.
+   * Rejects when that takes longer than `timeoutMs` (default 10 s).
+   */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Flushes (bounded), stops subscriptions and releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface EventBusOptions {
+  /** Written into every envelope's `instance`. */
+  instanceId: string;
+  logger?: Logger;
+  /** NATS: JetStream stream name (default `GATEHOUSE`). */
+  stream?: string;
+  /** NATS: subject prefix; events go to `<prefix>.<event name>` (default `gatehouse`). */
+  subjectPrefix?: string;
+  /** NATS: how long the stream keeps events (default 7 days). */
+  maxAgeMs?: number;
+  /** Most events buffered for publication (NATS) or per subscriber (memory) before new ones are dropped. Default 10 000. */
+  maxBuffer?: number;
+}

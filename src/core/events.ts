@@ -1,0 +1,201 @@
+/**
+ * The typed event table: every event a Gatehouse component publishes on the bus, with the
+ * shape of its payload and a runtime description from which docs/events.md is generated
+ * (`npx node scripts/gen-events-doc.ts`; a test fails when the doc is stale).
+ *
+ * Adding an event takes two blocks, each self-contained so that several people can add
+ * events at once without touching each other's lines:
+ *   1. a payload interface and one property in `GatehouseEvents`;
+ *   2. one entry in `EVENT_TABLE` (the compiler refuses an entry whose `fields` do not
+ *      list exactly the payload's keys, or that disagrees on which keys are optional).
+ *
+ * Payloads are plain JSON values: they cross process boundaries (NATS) and end up in the
+ * audit log. Never put secrets in a payload (tokens, passwords, keys, cookies).
+ */
+
+// ---------------------------------------------------------------------------------------
+// Payload types
+// ---------------------------------------------------------------------------------------
+
+/** The access event: one per request, including early exits. */
+export interface GatewayRequestEvent {
+  requestId: string;
+  traceId: string;
+  routeId?: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  clientAddress: string;
+  subject?: string;
+  errorCode?: string;
+  stage: string;
+  bytesIn: number;
+  bytesOut: number;
+  upstreamStatus?: number;
+}
+
+export interface ConfigReloadedEvent {
+  generation: number;
+  source: string;
+  routes: number;
+  changedKeys: string[];
+}
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+export interface ConfigRejectedEvent {
+  source: string;
+  problems: ConfigProblem[];
+}
+
+export interface RateLimitExceededEvent {
+  scope: 'edge' | 'identity';
+  policy: string;
+  requestId: string;
+  clientAddress: string;
+  subject?: string;
+  routeId?: string;
+  limit: number;
+  retryAfterMs: number;
+}
+
+export interface RateLimitUnavailableEvent {
+  scope: 'edge' | 'identity';
+  failOpen: boolean;
+  detail: string;
+  suppressed: number;
+}
+
+/** Event name → payload type. One property per event. */
+export interface GatehouseEvents {
+  'gateway.request': GatewayRequestEvent;
+  'config.reloaded': ConfigReloadedEvent;
+  'config.rejected': ConfigRejectedEvent;
+  'ratelimit.exceeded': RateLimitExceededEvent;
+  'ratelimit.unavailable': RateLimitUnavailableEvent;
+}
+
+export type EventName = keyof GatehouseEvents;
+
+/**
+ * What travels on the bus: the payload wrapped with its identity and origin.
+ * A union over event names, so `if (e.name === 'gateway.request') e.payload.status` narrows.
+ */
+export type Envelope<N extends EventName = EventName> = {
+  [K in N]: {
+    /** UUIDv7: unique and sortable by creation time (millisecond precision). */
+    id: string;
+    /** ISO 8601 time of publication on the publishing instance. */
+    time: string;
+    /** instanceId of the publishing Gatehouse instance. */
+    instance: string;
+    name: K;
+    payload: GatehouseEvents[K];
+  };
+}[N];
+
+// ---------------------------------------------------------------------------------------
+// Runtime table (documentation source)
+// ---------------------------------------------------------------------------------------
+
+/** Documentation of one payload field. `type` is descriptive text, e.g. `string`, `number`, `ConfigProblem[]`. */
+export interface FieldDoc {
+  type: string;
+  description: string;
+  optional?: boolean;
+}
+
+type RequiredKeys<P> = { [K in keyof P]-?: undefined extends P[K] ? never : K }[keyof P];
+
+/** Fields must document exactly the payload's keys; optional keys must say `optional: true`. */
+export type FieldDocs<P> = {
+  [K in keyof P]-?: K extends RequiredKeys<P> ? FieldDoc & { optional?: false } : FieldDoc & { optional: true };
+};
+
+export interface EventSpec<P> {
+  description: string;
+  /** Module(s) that publish the event. */
+  emittedBy: string;
+  fields: FieldDocs<P>;
+}
+
+export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents[N]> } = {
+  'gateway.request': {
+    description: 'The access event: one per request that reached the gateway, including every early exit (404, 401, 403, 429, 5xx). The audit log, metrics and anomaly detection subscribe to it.',
+    emittedBy: 'src/gateway (record stage)',
+    fields: {
+      requestId: { type: 'string', description: 'Request id (X-Request-Id from a trusted proxy, else generated).' },
+      traceId: { type: 'string', description: 'W3C trace id of the request.' },
+      routeId: { type: 'string', description: 'Matched route; absent when no route matched.', optional: true },
+      method: { type: 'string', description: 'HTTP method.' },
+      path: { type: 'string', description: 'Normalized request path, without query string.' },
+      status: { type: 'number', description: 'Status code sent to the client.' },
+      durationMs: { type: 'number', description: 'Milliseconds from accept to the end of the response.' },
+      clientAddress: { type: 'string', description: 'Client address after applying trusted proxies.' },
+      subject: { type: 'string', description: 'Authenticated subject, when authentication succeeded.', optional: true },
+      errorCode: { type: 'string', description: 'Gatehouse error code when the request ended in an error.', optional: true },
+      stage: { type: 'string', description: 'Pipeline stage that ended the request (`forward` for a normal exchange).' },
+      bytesIn: { type: 'number', description: 'Request body bytes received from the client.' },
+      bytesOut: { type: 'number', description: 'Response body bytes sent to the client.' },
+      upstreamStatus: { type: 'number', description: 'Status the upstream answered, when it was reached.', optional: true },
+    },
+  },
+
+  'config.reloaded': {
+    description: 'A new configuration was validated and is now serving new requests (requests in flight finish on the previous one).',
+    emittedBy: 'src/core/config (loader / reload)',
+    fields: {
+      generation: { type: 'number', description: 'Configuration generation number, increasing by one per reload.' },
+      source: { type: 'string', description: 'Where the configuration came from (file path, `admin-api`, `signal`).' },
+      routes: { type: 'number', description: 'Number of routes in the new configuration.' },
+      changedKeys: { type: 'string[]', description: 'Top-level configuration keys whose value changed.' },
+    },
+  },
+
+  'config.rejected': {
+    description: 'A configuration reload was refused; the previous configuration stays in force.',
+    emittedBy: 'src/core/config (loader / reload)',
+    fields: {
+      source: { type: 'string', description: 'Where the refused configuration came from.' },
+      problems: { type: '{ path: string; message: string }[]', description: 'Every validation problem, with the path of the offending key.' },
+    },
+  },
+
+  'ratelimit.exceeded': {
+    description: 'A request was refused with 429 because a rate limit was exhausted.',
+    emittedBy: 'src/gateway/pipeline/edge-rate-limit.ts, src/gateway/pipeline/rate-limit.ts',
+    fields: {
+      scope: { type: "'edge' | 'identity'", description: '`edge`: per client address before authentication; `identity`: per identity and route.' },
+      policy: { type: 'string', description: 'Name of the limit policy (also in the RateLimit-Policy header).' },
+      requestId: { type: 'string', description: 'Request that was refused.' },
+      clientAddress: { type: 'string', description: 'Client address after applying trusted proxies.' },
+      subject: { type: 'string', description: 'Authenticated subject (identity scope only).', optional: true },
+      routeId: { type: 'string', description: 'Matched route.', optional: true },
+      limit: { type: 'number', description: 'Burst size of the limit that was exhausted.' },
+      retryAfterMs: { type: 'number', description: 'Milliseconds until the same request would be allowed.' },
+    },
+  },
+
+  'ratelimit.unavailable': {
+    description: 'The rate-limit backend (Redis) could not be reached while deciding a request. Emitted at most once per 10 s per stage; `suppressed` counts the failures in between.',
+    emittedBy: 'src/gateway/pipeline/edge-rate-limit.ts, src/gateway/pipeline/rate-limit.ts',
+    fields: {
+      scope: { type: "'edge' | 'identity'", description: 'Which limit could not be decided.' },
+      failOpen: { type: 'boolean', description: '`true`: the requests were let through; `false`: they were refused with 503.' },
+      detail: { type: 'string', description: 'Error message of the backend failure (no key names, no credentials).' },
+      suppressed: { type: 'number', description: 'Failures since the previous event of this kind that did not produce their own event.' },
+    },
+  },
+};
+
+/** Every event name, in table order. */
+export const EVENT_NAMES = Object.keys(EVENT_TABLE) as EventName[];
+
+/** True when `name` is a known event name (for input from config or the network). */
+export function isEventName(name: string): name is EventName {
+  return Object.hasOwn(EVENT_TABLE, name);
+}

@@ -1,0 +1,259 @@
+/**
+ * The one contract every EventBus backend must meet. Each backend's test file calls
+ * `busContract` with a factory; the same assertions run against memory and NATS.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Envelope, GatewayRequestEvent } from '../../src/core/events.ts';
+import type { EventBus } from '../../src/bus/types.ts';
+
+export interface BusFactory {
+  /** A fresh bus for one test. */
+  create(instanceId: string): Promise<EventBus>;
+  /**
+   * Another instance attached to the same backend (NATS: new connection, same stream);
+   * for the memory bus, the same object, since memory does not cross processes.
+   */
+  peer(of: EventBus, instanceId: string): Promise<EventBus>;
+  /** Whether closing and re-creating a bus keeps durable state (NATS yes, memory no). */
+  durableAcrossRestart: boolean;
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export function requestEvent(n: number): GatewayRequestEvent {
+  return {
+    requestId: `req-${n}`,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    routeId: 'mail',
+    method: 'GET',
+    path: `/mail/${n}`,
+    status: 200,
+    durationMs: 1.5,
+    clientAddress: '192.0.2.10',
+    stage: 'forward',
+    bytesIn: 0,
+    bytesOut: 512,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function busContract(name: string, factory: BusFactory, skip: false | string): void {
+  describe(`event bus contract: ${name}`, { skip }, () => {
+    const opened: EventBus[] = [];
+    const open = async (id = 'test-a') => {
+      const bus = await factory.create(id);
+      opened.push(bus);
+      return bus;
+    };
+    const peer = async (of: EventBus, id: string) => {
+      const bus = await factory.peer(of, id);
+      if (bus !== of) opened.push(bus);
+      return bus;
+    };
+
+    before(async () => factory.setup?.());
+    after(async () => {
+      for (const bus of opened) await bus.close();
+      await factory.teardown?.();
+    });
+
+    it('delivers every event to a subscriber, in publication order, with the payload intact', async () => {
+      const bus = await open();
+      const got: Envelope[] = [];
+      bus.subscribe(['gateway.request'], (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      for (let i = 0; i < 200; i++) bus.publish('gateway.request', requestEvent(i));
+      await bus.flush();
+      await waitFor(() => got.length === 200, 10_000, '200 events');
+      assert.deepEqual(got.map((e) => (e.payload as GatewayRequestEvent).requestId), Array.from({ length: 200 }, (_, i) => `req-${i}`));
+      assert.deepEqual(got[7]?.payload, requestEvent(7));
+    });
+
+    it('fills the envelope: UUIDv7 id carrying the publication time, ISO time, instance and name', async () => {
+      const bus = await open('instance-env');
+      const got: Envelope[] = [];
+      bus.subscribe('*', (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      const before = Date.now();
+      bus.publish('config.rejected', { source: 'test.yaml', problems: [{ path: 'routes.0.upstream', message: 'Required' }] });
+      await bus.flush();
+      await waitFor(() => got.length === 1);
+      const after = Date.now();
+      const e = got[0] as Envelope;
+      assert.match(e.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const idMs = parseInt(e.id.replace(/-/g, '').slice(0, 12), 16);
+      assert.ok(idMs >= before && idMs <= after, `id timestamp ${idMs} outside [${before}, ${after}]`);
+      assert.equal(e.time, new Date(Date.parse(e.time)).toISOString());
+      assert.ok(Math.abs(Date.parse(e.time) - idMs) <= 5);
+      assert.equal(e.instance, 'instance-env');
+      assert.equal(e.name, 'config.rejected');
+      assert.deepEqual(e.payload, { source: 'test.yaml', problems: [{ path: 'routes.0.upstream', message: 'Required' }] });
+    });
+
+    it('gives a wildcard subscriber every event and a named subscriber only its names', async () => {
+      const bus = await open();
+      const all: string[] = [];
+      const some: string[] = [];
+      bus.subscribe('*', (e) => {
+        all.push(e.name);
+      });
+      bus.subscribe(['config.reloaded', 'config.rejected'], (e) => {
+        some.push(e.name);
+      });
+      await bus.flush();
+      bus.publish('gateway.request', requestEvent(1));
+      bus.publish('config.reloaded', { generation: 2, source: 'signal', routes: 3, changedKeys: ['routes'] });
+      bus.publish('ratelimit.exceeded', { scope: 'edge', policy: 'edge', requestId: 'r', clientAddress: '192.0.2.1', limit: 10, retryAfterMs: 100 });
+      bus.publish('config.rejected', { source: 'signal', problems: [] });
+      await bus.flush();
+      await waitFor(() => all.length === 4 && some.length === 2);
+      assert.deepEqual(all, ['gateway.request', 'config.reloaded', 'ratelimit.exceeded', 'config.rejected']);
+      assert.deepEqual(some, ['config.reloaded', 'config.rejected']);
+    });
+
+    it('stops delivering after unsubscribe', async () => {
+      const bus = await open();
+      const kept: number[] = [];
+      const gone: number[] = [];
+      bus.subscribe(['gateway.request'], (e) => {
+        kept.push(Number((e.payload as GatewayRequestEvent).requestId.slice(4)));
+      });
+      const unsubscribe = bus.subscribe(['gateway.request'], (e) => {
+        gone.push(Number((e.payload as GatewayRequestEvent).requestId.slice(4)));
+      });
+      await bus.flush();
+      bus.publish('gateway.request', requestEvent(1));
+      await bus.flush();
+      await waitFor(() => gone.length === 1 && kept.length === 1);
+      unsubscribe();
+      unsubscribe(); // idempotent
+      bus.publish('gateway.request', requestEvent(2));
+      await bus.flush();
+      await waitFor(() => kept.length === 2);
+      await sleep(100);
+      assert.deepEqual(gone, [1]);
+      assert.deepEqual(kept, [1, 2]);
+    });
+
+    it('a throwing, a rejecting and a slow subscriber neither break nor delay the publisher or other subscribers', async () => {
+      const bus = await open();
+      let slowStarted = false;
+      const good: number[] = [];
+      bus.subscribe(['gateway.request'], () => {
+        throw new Error('subscriber bug');
+      });
+      bus.subscribe(['gateway.request'], async () => {
+        throw new Error('async subscriber bug');
+      });
+      bus.subscribe(['gateway.request'], async () => {
+        slowStarted = true;
+        await sleep(1_000);
+      });
+      bus.subscribe(['gateway.request'], (e) => {
+        good.push(Number((e.payload as GatewayRequestEvent).requestId.slice(4)));
+      });
+      await bus.flush();
+      const errorsBefore = bus.stats().handlerErrors;
+      for (let i = 0; i < 20; i++) {
+        assert.doesNotThrow(() => bus.publish('gateway.request', requestEvent(i)));
+      }
+      // Dispatch is deferred: nothing has run yet when publish returns.
+      assert.equal(slowStarted, false);
+      await waitFor(() => good.length === 20, 10_000, 'good subscriber');
+      assert.deepEqual(good, Array.from({ length: 20 }, (_, i) => i));
+      await waitFor(() => bus.stats().handlerErrors - errorsBefore >= 40, 10_000, 'handler errors counted');
+      assert.equal(slowStarted, true);
+    });
+
+    it('publish never throws, even for a payload that cannot be serialized; the drop is counted', async () => {
+      const bus = await open();
+      const cyclic: Record<string, unknown> = { requestId: 'x' };
+      cyclic.self = cyclic;
+      const droppedBefore = bus.stats().dropped;
+      assert.doesNotThrow(() => bus.publish('gateway.request', cyclic as unknown as GatewayRequestEvent));
+      assert.equal(bus.stats().dropped, droppedBefore + 1);
+    });
+
+    it('a durable subscriber receives the events published while it was away', async () => {
+      const durable = `audit-${Math.random().toString(36).slice(2, 8)}`;
+      const first = await open('first');
+      const seen: string[] = [];
+      const unsubscribe = first.subscribe(['gateway.request'], (e) => {
+        seen.push((e.payload as GatewayRequestEvent).requestId);
+      }, { durable });
+      await first.flush();
+      first.publish('gateway.request', requestEvent(0));
+      await first.flush();
+      await waitFor(() => seen.length === 1, 10_000, 'first event');
+      unsubscribe();
+      let publisher = first;
+      let second = first;
+      if (factory.durableAcrossRestart) {
+        await first.close();
+        publisher = await open('publisher');
+      }
+      for (let i = 1; i <= 5; i++) publisher.publish('gateway.request', requestEvent(i));
+      await publisher.flush();
+      if (factory.durableAcrossRestart) second = await open('second');
+      second.subscribe(['gateway.request'], (e) => {
+        seen.push((e.payload as GatewayRequestEvent).requestId);
+      }, { durable });
+      await waitFor(() => seen.length === 6, 10_000, 'events published while away');
+      await sleep(200);
+      assert.deepEqual(seen, ['req-0', 'req-1', 'req-2', 'req-3', 'req-4', 'req-5']);
+    });
+
+    it('two subscribers with the same durable name share the events: each event handled once, both get work', async () => {
+      const durable = `workers-${Math.random().toString(36).slice(2, 8)}`;
+      const a = await open('worker-a');
+      const b = await peer(a, 'worker-b');
+      const byA: string[] = [];
+      const byB: string[] = [];
+      const work = (into: string[]) => async (e: Envelope) => {
+        into.push((e.payload as GatewayRequestEvent).requestId);
+        await sleep(2);
+      };
+      a.subscribe(['gateway.request'], work(byA), { durable });
+      b.subscribe(['gateway.request'], work(byB), { durable });
+      await a.flush();
+      await b.flush();
+      const n = 200;
+      for (let i = 0; i < n; i++) a.publish('gateway.request', requestEvent(i));
+      await a.flush();
+      await waitFor(() => byA.length + byB.length >= n, 20_000, 'all events handled');
+      await sleep(300);
+      const all = [...byA, ...byB];
+      console.log(`# ${name}: durable group split ${byA.length} / ${byB.length} of ${n}`);
+      assert.equal(all.length, n, 'no event handled twice');
+      assert.equal(new Set(all).size, n, 'every event handled');
+      assert.ok(byA.length > 0 && byB.length > 0, `both members got work (${byA.length}/${byB.length})`);
+    });
+
+    it('reports health and refuses nothing after close (publish is a counted drop)', async () => {
+      const bus = await factory.create('health');
+      const h = await bus.health();
+      assert.equal(h.ok, true, h.detail);
+      assert.ok(h.latencyMs >= 0);
+      await bus.close();
+      await bus.close();
+      assert.equal((await bus.health()).ok, false);
+      const dropped = bus.stats().dropped;
+      assert.doesNotThrow(() => bus.publish('gateway.request', requestEvent(1)));
+      assert.equal(bus.stats().dropped, dropped + 1);
+    });
+  });
+}
