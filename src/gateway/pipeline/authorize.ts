@@ -1,0 +1,101 @@
+/**
+ * The authorize stage: for `access: policy` routes, the route's policy set must allow the
+ * authenticated principal, or the request ends with 403 and a decision id the client can
+ * quote ("why was I denied") and the audit log can resolve.
+ *
+ * Fail closed everywhere: no identity → 401; no policy set or an unknown one → 403 with
+ * basis `policy-set-missing`; engine failure → 503 ERR_POLICY_UNAVAILABLE, never an allow.
+ * The engine is synchronous, so a cache hit costs no promise and no tick.
+ */
+import type { Logger } from 'pino';
+import { GatehouseError } from '../../core/errors.ts';
+import type { PolicyEngine } from '../../policy/engine.ts';
+import { policyDecisionEvent, type PolicyDecisionEvent } from '../../policy/decision-event.ts';
+import type { AuthorizationRequest } from '../../policy/types.ts';
+import type { RequestContext, Stage } from '../context.ts';
+
+export interface AuthorizeStageDeps {
+  engine: PolicyEngine;
+  /** Request headers copied into `context.headers` (config `policy.contextHeaders`). */
+  contextHeaders?: readonly string[];
+  /** Publishes the `policy.decision` event (one per decision, allowed or not). */
+  publish?: (event: PolicyDecisionEvent) => void;
+  logger?: Logger;
+}
+
+/** Headers that carry credentials or Gatehouse's own identity: never policy input. */
+const NEVER_COPIED = /^(authorization|proxy-authorization|cookie|set-cookie|dpop|x-gatehouse-.*)$/;
+
+/** Builds the engine's request from what the earlier stages verified. */
+export function authorizationRequestFor(ctx: RequestContext, contextHeaders: readonly string[] = []): AuthorizationRequest {
+  const route = ctx.route!;
+  const id = ctx.identity!;
+  const headers: Record<string, string> = {};
+  for (const name of contextHeaders) {
+    const v = ctx.req.headers[name];
+    if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  const spiffeId = id.attributes.spiffeId;
+  return {
+    policySet: route.config.access === 'policy' ? route.config.policy : undefined,
+    principal: { kind: id.kind, id: id.subject, roles: id.roles, attributes: id.attributes },
+    action: ctx.method,
+    resource: { routeId: route.id, upstream: route.upstreamName, path: route.prefix === '' ? '/' : route.prefix, host: route.config.host },
+    context: {
+      clientAddress: ctx.clientAddress,
+      path: ctx.path,
+      host: ctx.host,
+      authMethod: id.method,
+      amr: id.amr,
+      ...(id.authTime === undefined ? {} : { authTime: id.authTime }),
+      ...(id.mfaTime === undefined ? {} : { mfaTime: id.mfaTime }),
+      ...(typeof spiffeId === 'string' ? { spiffeId } : {}),
+      ...(id.issuer === undefined ? {} : { issuer: id.issuer }),
+      ...(contextHeaders.length > 0 ? { headers } : {}),
+    },
+  };
+}
+
+/**
+ * @example
+ *   const stages = [accept, route, shield, authenticate, stepUp,
+ *     createAuthorizeStage({ engine, contextHeaders: config.policy.contextHeaders, publish: (e) => bus.publish('policy.decision', e) }),
+ *     approve, rateLimit, enrich, forward];
+ */
+export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
+  const contextHeaders = (deps.contextHeaders ?? []).filter((h) => {
+    const ok = !NEVER_COPIED.test(h);
+    if (!ok) deps.logger?.warn({ header: h }, 'policy.contextHeaders: credential header ignored');
+    return ok;
+  });
+  const { engine, publish, logger } = deps;
+
+  return function authorize(ctx: RequestContext): void {
+    const route = ctx.route;
+    if (route === undefined) throw new GatehouseError('ERR_INTERNAL', { detail: 'authorize stage ran without a route' });
+    if (route.config.access !== 'policy') return;
+    if (ctx.identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'authorize stage ran without an identity' });
+
+    let decision;
+    try {
+      decision = engine.authorize(authorizationRequestFor(ctx, contextHeaders));
+    } catch (err) {
+      if (err instanceof GatehouseError && err.code === 'ERR_POLICY_UNAVAILABLE') throw err;
+      throw new GatehouseError('ERR_POLICY_UNAVAILABLE', { detail: err instanceof Error ? err.message : String(err), cause: err });
+    }
+    ctx.decisionId = decision.id;
+    if (publish) {
+      try {
+        publish(policyDecisionEvent(decision, { requestId: ctx.requestId, routeId: route.id }));
+      } catch (err) {
+        logger?.error({ err, decisionId: decision.id }, 'policy.decision event could not be published');
+      }
+    }
+    if (!decision.allowed) {
+      throw new GatehouseError('ERR_POLICY_DENIED', {
+        detail: `${decision.basis}${decision.reasons.length > 0 ? ` by ${decision.reasons.join(', ')}` : ''} (set ${decision.policySet ?? 'none'})`,
+        data: { decisionId: decision.id, basis: decision.basis, policySet: decision.policySet, reasons: decision.reasons },
+      });
+    }
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Payload of the `policy.decision` event: what the audit log stores so that a decision id
+ * shown to a denied client can be resolved to its reasons later. Plain JSON, no secrets
+ * (policy ids and entity names only; never token contents or request bodies).
+ */
+import type { PolicyDecision } from './types.ts';
+
+export interface PolicyDecisionEvent {
+  decisionId: string;
+  requestId?: string;
+  routeId?: string;
+  allowed: boolean;
+  /** `permit` | `forbid` | `forbid-error` | `no-permit` | `policy-set-missing`. */
+  basis: string;
+  policySet?: string;
+  policySetVersion?: string;
+  /** Determining policy ids. */
+  reasons: string[];
+  errors: { policyId: string; message: string }[];
+  principal: string;
+  action: string;
+  resource: string;
+  cached: boolean;
+}
+
+/** Builds the event payload for a decision, leaving out absent optional fields. */
+export function policyDecisionEvent(d: PolicyDecision, extra: { requestId?: string; routeId?: string } = {}): PolicyDecisionEvent {
+  const event: PolicyDecisionEvent = {
+    decisionId: d.id,
+    allowed: d.allowed,
+    basis: d.basis,
+    reasons: [...d.reasons],
+    errors: d.errors.map((e) => ({ policyId: e.policyId, message: e.message })),
+    principal: d.principal,
+    action: d.action,
+    resource: d.resource,
+    cached: d.cached,
+  };
+  if (extra.requestId !== undefined) event.requestId = extra.requestId;
+  if (extra.routeId !== undefined) event.routeId = extra.routeId;
+  if (d.policySet !== undefined) event.policySet = d.policySet;
+  if (d.policySetVersion !== undefined) event.policySetVersion = d.policySetVersion;
+  return event;
+}

@@ -1,0 +1,115 @@
+/**
+ * Reads policy sets from a directory: `<set>.cedar`, with an optional schema next to it
+ * (`<set>.cedarschema`, Cedar's schema syntax, or `<set>.cedarschema.json`).
+ *
+ * This folder is the only part of src/policy that touches the file system; the engine
+ * itself takes text.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { GatehouseError } from '../../core/errors.ts';
+import type { PolicyEngine, ReloadReport } from '../engine.ts';
+import type { PolicySetSource } from '../types.ts';
+
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+const SET_FILE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.cedar$/;
+
+async function readBounded(file: string): Promise<string> {
+  const s = await stat(file);
+  if (s.size > MAX_FILE_BYTES) throw new GatehouseError('ERR_POLICY_INVALID', { detail: `${file} is larger than ${MAX_FILE_BYTES} bytes` });
+  return readFile(file, 'utf8');
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readBounded(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Every policy set in `dir`, by name. A missing directory is an empty collection (every
+ * `access: policy` route is then denied), not an error.
+ * @throws GatehouseError ERR_POLICY_INVALID when a schema file is not valid JSON or a file is too large.
+ */
+export async function readPolicyDirectory(dir: string): Promise<Record<string, PolicySetSource>> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+  const out: Record<string, PolicySetSource> = {};
+  for (const file of names.sort()) {
+    const m = SET_FILE.exec(file);
+    if (!m) continue;
+    const set = m[1]!;
+    const policies = await readBounded(join(dir, file));
+    let schema: PolicySetSource['schema'] = await readOptional(join(dir, `${set}.cedarschema`));
+    const jsonSchema = await readOptional(join(dir, `${set}.cedarschema.json`));
+    if (jsonSchema !== undefined) {
+      try {
+        schema = JSON.parse(jsonSchema) as Record<string, unknown>;
+      } catch (cause) {
+        throw new GatehouseError('ERR_POLICY_INVALID', { detail: `${set}.cedarschema.json is not valid JSON`, cause });
+      }
+    }
+    out[set] = { policies, origin: file, ...(schema === undefined ? {} : { schema }) };
+  }
+  return out;
+}
+
+/** Reads `dir` and applies it to `engine` with validate-then-swap per set. */
+export async function reloadPolicyDirectory(engine: PolicyEngine, dir: string): Promise<ReloadReport> {
+  return engine.replaceAll(await readPolicyDirectory(dir));
+}
+
+export interface PolicyWatcher {
+  close(): void;
+}
+
+/**
+ * Reloads the directory whenever a file in it changes (debounced). A reload that fails
+ * to read leaves every set as it was.
+ */
+export function watchPolicyDirectory(
+  engine: PolicyEngine,
+  dir: string,
+  options: { logger?: Logger; debounceMs?: number; onReload?: (report: ReloadReport) => void } = {},
+): PolicyWatcher {
+  let timer: NodeJS.Timeout | undefined;
+  let running = Promise.resolve();
+  const trigger = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = running.then(async () => {
+        try {
+          const report = await reloadPolicyDirectory(engine, dir);
+          options.logger?.info({ dir, ...report }, 'policy directory reloaded');
+          options.onReload?.(report);
+        } catch (err) {
+          options.logger?.error({ err, dir }, 'policy directory could not be read; policies unchanged');
+        }
+      });
+    }, options.debounceMs ?? 200);
+    timer.unref();
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dir, trigger);
+    watcher.on('error', (err) => options.logger?.error({ err, dir }, 'policy directory watch failed'));
+  } catch (err) {
+    options.logger?.warn({ err, dir }, 'policy directory cannot be watched; reload on SIGHUP or config reload only');
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+}
