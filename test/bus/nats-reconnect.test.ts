@@ -1,0 +1,143 @@
+/**
+ * NATS-only behaviour the shared contract cannot express: surviving a broken connection,
+ * redelivery to durable subscribers whose handler failed, and hostile messages on the
+ * stream's subjects. A TCP relay between the bus and NATS stands in for the network, so
+ * the real server is never restarted.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
+import type { EventBus } from '../../src/bus/types.ts';
+import type { GatewayRequestEvent } from '../../src/core/events.ts';
+import { NATS_URL, serviceOrSkip } from '../support/services.ts';
+import { requestEvent, waitFor } from './contract.ts';
+
+const skip = await serviceOrSkip('nats');
+const run = randomBytes(4).toString('hex');
+const stream = `GH_TEST_RC_${run}`;
+const subjectPrefix = `ghtest.rc${run}`;
+const target = new URL(NATS_URL);
+
+/** Relays TCP to NATS; `cut()` drops every connection and stops listening, `restore()` listens again on the same port. */
+class Relay {
+  server: Server | undefined;
+  sockets = new Set<Socket>();
+  port = 0;
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = tcpConnect(Number(target.port || 4222), target.hostname);
+      this.sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    const address = this.server.address();
+    if (address && typeof address === 'object') this.port = address.port;
+  }
+
+  async cut(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  restore(): Promise<void> {
+    return this.start(this.port);
+  }
+}
+
+describe('NATS event bus: failures', { skip }, () => {
+  const buses: EventBus[] = [];
+  const relay = new Relay();
+  const options = { stream, subjectPrefix, maxAgeMs: 10 * 60 * 1000 };
+
+  after(async () => {
+    for (const bus of buses) await bus.close();
+    await relay.cut().catch(() => {});
+    const nc = await connect({ servers: target.host });
+    try {
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('keeps events published during a connection loss and delivers them after reconnecting', async () => {
+    await relay.start();
+    const publisher = await createNatsEventBus(`nats://127.0.0.1:${relay.port}`, { instanceId: 'flaky', ...options });
+    buses.push(publisher);
+    const direct = await createNatsEventBus(NATS_URL, { instanceId: 'direct', ...options });
+    buses.push(direct);
+    const seen: string[] = [];
+    direct.subscribe(['gateway.request'], (e) => {
+      seen.push((e.payload as GatewayRequestEvent).requestId);
+    }, { durable: `rc-${run}` });
+    await direct.flush();
+
+    publisher.publish('gateway.request', requestEvent(0));
+    await publisher.flush();
+    await relay.cut();
+    for (let i = 1; i <= 10; i++) assert.doesNotThrow(() => publisher.publish('gateway.request', requestEvent(i)));
+    const during = await publisher.health();
+    assert.equal(during.ok, false, 'health reports the outage');
+    assert.ok(publisher.stats().buffered >= 10, 'events are buffered, not lost');
+
+    await relay.restore();
+    await publisher.flush(20_000);
+    await waitFor(() => seen.length >= 11, 20_000, 'events after reconnect');
+    assert.deepEqual([...new Set(seen)].sort(), Array.from({ length: 11 }, (_, i) => `req-${i}`).sort());
+    assert.equal(seen.length, new Set(seen).size, 'retried publishes are not stored twice');
+    assert.equal((await publisher.health()).ok, true);
+    console.log(`# reconnect: ${publisher.stats().publishFailures} failed publish attempts retried, ${publisher.stats().dropped} dropped`);
+  });
+
+  it('redelivers an event to a durable subscriber whose handler failed (at least once)', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'retry', ...options });
+    buses.push(bus);
+    let attempts = 0;
+    let handled = false;
+    bus.subscribe(['config.reloaded'], () => {
+      attempts += 1;
+      if (attempts < 2) throw new Error('transient failure');
+      handled = true;
+    }, { durable: `retry-${run}` });
+    await bus.flush();
+    bus.publish('config.reloaded', { generation: 1, source: 'test', routes: 0, changedKeys: [] });
+    await waitFor(() => handled, 15_000, 'redelivery');
+    assert.equal(attempts, 2);
+  });
+
+  it('discards a forged message on an event subject that is not a valid envelope, and keeps delivering', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'forgery', ...options });
+    buses.push(bus);
+    const seen: unknown[] = [];
+    bus.subscribe('*', (e) => {
+      seen.push(e.payload);
+    });
+    await bus.flush();
+    const nc = await connect({ servers: target.host });
+    nc.publish(`${subjectPrefix}.gateway.request`, '{"__proto__":{"polluted":true},"name":"gateway.request"}');
+    nc.publish(`${subjectPrefix}.gateway.request`, 'not json');
+    nc.publish(`${subjectPrefix}.nope`, JSON.stringify({ id: '01a2023b-befd-7f98-918b-f826a8ef68fc', time: new Date().toISOString(), instance: 'x', name: 'no.such.event', payload: {} }));
+    await nc.flush();
+    await nc.close();
+    bus.publish('gateway.request', requestEvent(42));
+    await waitFor(() => seen.length >= 1, 10_000, 'the genuine event');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(seen.length, 1);
+    assert.equal((seen[0] as GatewayRequestEvent).requestId, 'req-42');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+});
