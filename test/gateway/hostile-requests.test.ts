@@ -1,0 +1,141 @@
+/**
+ * Hostile inputs against a running gateway over real TLS: each test is named after the
+ * attack and the outcome it must have.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
+
+describe('gateway against hostile requests', () => {
+  let gw: TestGateway;
+  let app: TestUpstream;
+  let admin: TestUpstream;
+
+  before(async () => {
+    app = await startUpstream();
+    admin = await startUpstream();
+    gw = await startGateway({
+      limits: { maxHeaderBytes: 8192, maxBodyBytes: 1024 },
+      upstreams: { app: { url: app.url }, admin: { url: admin.url } },
+      routes: [
+        { id: 'app', path: '/app', upstream: 'app', access: 'public' },
+        { id: 'admin', path: '/admin', upstream: 'admin', access: 'public' },
+        { id: 'host-only', host: 'internal.example', path: '/', upstream: 'admin', access: 'public' },
+      ],
+    });
+  });
+  after(async () => { await gw.close(); await app.close(); await admin.close(); });
+
+  it('overwrites a spoofed X-Forwarded-For from an untrusted peer', async () => {
+    const res = await gw.fetch('/app/x', { headers: { 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' } });
+    assert.equal(res.status, 200);
+    const seen = app.received.at(-1)!;
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    assert.doesNotMatch(String(seen.headers.forwarded), /6\.6\.6\.6/);
+    assert.equal(seen.headers['x-real-ip'], undefined);
+  });
+
+  it('never lets a client-sent reserved identity header reach the upstream', async () => {
+    await gw.fetch('/app/x', { headers: { 'x-gatehouse-identity': 'forged', 'X-Gatehouse-Subject': 'admin' } });
+    const seen = app.received.at(-1)!;
+    assert.equal(seen.headers['x-gatehouse-identity'], undefined);
+    assert.equal(seen.headers['x-gatehouse-subject'], undefined);
+  });
+
+  it('refuses CRLF injected into a header value with 400', async () => {
+    const before = app.received.length;
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port, 'GET /app/x HTTP/1.1\r\nHost: localhost\r\nX-A: a\rInjected: b\r\n\r\n');
+    assert.equal(statusOf(res), 400);
+    assert.equal(app.received.length, before);
+  });
+
+  it('refuses Content-Length together with Transfer-Encoding (request smuggling) with 400', async () => {
+    const before = app.received.length;
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port,
+      'POST /app/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    assert.equal(statusOf(res), 400);
+    assert.equal(admin.received.length, 0);
+    assert.equal(app.received.length, before);
+  });
+
+  it('refuses duplicate Content-Length headers (request smuggling) with 400', async () => {
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port,
+      'POST /app/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello');
+    assert.equal(statusOf(res), 400);
+    assert.match(res, /ERR_REQUEST_SMUGGLING|ERR_REQUEST_MALFORMED/);
+  });
+
+  for (const path of ['/app/%2e%2e/admin', '/app/%2E%2E/admin', '/app/..%2fadmin', '/app/%2fadmin', '/app/..;/admin', '/app/..\\admin', '/app/%5c..%5cadmin', '/app/%c0%ae%c0%ae/admin']) {
+    it(`cannot reach the admin route through encoded traversal ${path}`, async () => {
+      const res = await rawTlsRequest(gw.gateway.addresses().https.port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      const status = statusOf(res);
+      assert.equal(admin.received.length, 0, `admin upstream was reached via ${path} (status ${status})`);
+      // Either refused outright, or normalized to a path that routes where it says it does.
+      assert.ok(status === 400 || status === 404 || status === 200, `unexpected status ${status}`);
+    });
+  }
+
+  it('answers oversized headers with 431', async () => {
+    const res = await gw.fetch('/app/x', { headers: { 'x-big': 'a'.repeat(10_000) } });
+    assert.equal(res.status, 431);
+  });
+
+  it('answers too many header fields with 431', async () => {
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) headers[`x-h${i}`] = 'v';
+    const res = await gw.fetch('/app/x', { headers });
+    assert.equal(res.status, 431);
+    assert.equal(JSON.parse(res.body).error.code, 'ERR_REQUEST_HEADERS_TOO_LARGE');
+  });
+
+  it('answers an oversized declared body with 413 without reaching the upstream', async () => {
+    const before = app.received.length;
+    const res = await gw.fetch('/app/upload', { method: 'POST', body: 'x'.repeat(2048) });
+    assert.equal(res.status, 413);
+    assert.equal(JSON.parse(res.body).error.code, 'ERR_REQUEST_BODY_TOO_LARGE');
+    assert.equal(app.received.length, before);
+  });
+
+  it('answers an oversized chunked body with 413', async () => {
+    const chunk = 'x'.repeat(600);
+    const body = `${(600).toString(16)}\r\n${chunk}\r\n${(600).toString(16)}\r\n${chunk}\r\n0\r\n\r\n`;
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port, `POST /app/upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+    assert.equal(statusOf(res), 413);
+  });
+
+  it('answers an unknown host with 404 before any other work', async () => {
+    const res = await gw.fetch('/', { headers: { host: 'unknown.example' } });
+    // '/' has no catch-all route for unknown hosts.
+    assert.equal(res.status, 404);
+    assert.equal(JSON.parse(res.body).error.code, 'ERR_GATEWAY_ROUTE_NOT_FOUND');
+  });
+
+  it('answers an unknown path with 404 and a request id', async () => {
+    const res = await gw.fetch('/nothing-here');
+    assert.equal(res.status, 404);
+    const body = JSON.parse(res.body);
+    assert.equal(body.error.code, 'ERR_GATEWAY_ROUTE_NOT_FOUND');
+    assert.equal(body.error.requestId, res.headers['x-request-id']);
+  });
+
+  it('routes by host: the host-only route is reachable only with its host name', async () => {
+    const res = await gw.fetch('/x', { headers: { host: 'INTERNAL.example.' } });
+    assert.equal(res.status, 200);
+    assert.equal(admin.received.at(-1)!.url, '/x');
+    admin.received.length = 0;
+  });
+
+  it('does not let a path prefix match inside a segment (/appx is not /app)', async () => {
+    const res = await gw.fetch('/appx');
+    assert.equal(res.status, 404);
+  });
+
+  it('renders errors as HTML for browsers without leaking internal detail', async () => {
+    const res = await gw.fetch('/nothing-here', { headers: { accept: 'text/html,application/xhtml+xml' } });
+    assert.equal(res.status, 404);
+    assert.match(String(res.headers['content-type']), /text\/html/);
+    assert.match(res.body, /ERR_GATEWAY_ROUTE_NOT_FOUND/);
+    assert.doesNotMatch(res.body, /no route for host/);
+  });
+});
