@@ -14,6 +14,7 @@ import type { UpstreamPool } from './pools.ts';
 import { upstreamError } from './upstream-error.ts';
 import { responseHeaders } from './response-headers.ts';
 import { upgradeResponseHead } from './websocket.ts';
+import { stripRoutePrefix } from '../router/router.ts';
 
 /** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
 export class ClientGoneError extends Error {
@@ -138,11 +139,7 @@ function requestBody(ctx: RequestContext): Dispatcher.DispatchOptions['body'] {
 
 /** Path on the upstream: its base path, then the routed path (prefix stripped if asked), then the raw query. */
 function upstreamPath(ctx: RequestContext, basePath: string): string {
-  const route = ctx.route!;
-  let path = ctx.path;
-  if (route.config.stripPrefix && route.prefix) path = path.slice(route.prefix.length) || '/';
-  if (path[0] !== '/') path = '/' + path;
-  return basePath + path + (ctx.query ? '?' + ctx.query : '');
+  return basePath + stripRoutePrefix(ctx.route!, ctx.path) + (ctx.query ? '?' + ctx.query : '');
 }
 
 /**
