@@ -97,6 +97,7 @@ export const ERROR_CODES = {
   ERR_STORE_UNAVAILABLE: { status: 503, message: 'Storage unavailable' },
   ERR_STORE_CONFLICT: { status: 409, message: 'Conflict' },
   ERR_STORE_NOT_FOUND: { status: 404, message: 'Not found' },
+  ERR_STORE_VALUE_INVALID: { status: 500, message: 'Internal error' },
 
   ERR_AUDIT_UNAVAILABLE: { status: 503, message: 'Audit log unavailable' },
   ERR_AUDIT_TAMPERED: { status: 500, message: 'Audit log verification failed' },

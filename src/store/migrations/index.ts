@@ -1,0 +1,12 @@
+/**
+ * Every migration, in order. Names are `NNNN-<area>-<what>` and must sort in the
+ * order listed (the migrator refuses a new migration that sorts before one already
+ * applied). To add one: create `NNNN-<area>-<what>.ts` with the next free number
+ * and append one import and one entry below — never edit or reorder applied ones.
+ */
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-store-kv-records.ts';
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-store-kv-records': m0001,
+};

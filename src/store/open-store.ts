@@ -1,0 +1,136 @@
+/**
+ * `openStore(url)`: the one entry point to the database, SQLite or PostgreSQL.
+ */
+import { Kysely, Migrator, sql, type Dialect, type Transaction } from 'kysely';
+import pino, { type Logger } from 'pino';
+import { GatehouseError } from '../core/errors.ts';
+import type { Database } from './database.ts';
+import { guardDialect, transactionScope } from './guarded-dialect.ts';
+import { MIGRATIONS } from './migrations/index.ts';
+import { createPostgresBackend } from './postgres/postgres-dialect.ts';
+import { NodeSqliteDialect } from './sqlite/node-sqlite-dialect.ts';
+import { acquireSqlite, type SqliteHandle } from './sqlite/shared-sqlite.ts';
+import { toStoreError } from './store-errors.ts';
+import { parseStoreUrl } from './store-url.ts';
+import type { Store, StoreDialect, StoreHealth, StoreOptions } from './types.ts';
+
+/**
+ * Opens the store. SQLite is opened at once (a bad path throws ERR_STORE_UNAVAILABLE);
+ * PostgreSQL connects lazily, so an unreachable server shows in `health()` and makes
+ * `migrate()` and queries throw ERR_STORE_UNAVAILABLE.
+ *
+ * @example
+ *   const store = await openStore('sqlite:./data/gatehouse.db', { logger });
+ *   await store.migrate();
+ */
+export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
+  const parsed = parseStoreUrl(url);
+  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'store' });
+  const owner = Symbol('store');
+  let dialect: Dialect;
+  let release = (): void => {};
+  const state = { closed: false };
+  if (parsed.dialect === 'sqlite') {
+    let handle: SqliteHandle | undefined;
+    try {
+      handle = acquireSqlite(parsed.location, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+    } catch (error) {
+      // Any failure to open the file (missing directory, permissions, not a database).
+      throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `cannot open ${parsed.display}: ${toStoreError(error).detail ?? ''}`, cause: error });
+    }
+    const opened = handle;
+    dialect = new NodeSqliteDialect(() => opened);
+    // The driver releases it after its last statement; this covers a store never queried.
+    release = () => opened.release();
+  } else {
+    dialect = createPostgresBackend(parsed.location, {
+      poolMax: options.poolMax ?? 10,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
+      idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? 60_000,
+      idleTimeoutMs: 30_000,
+    }, logger).dialect;
+  }
+  logger.info({ store: parsed.display }, 'store: opened');
+  return new KyselyStore(parsed.dialect, new Kysely<Database>({ dialect: guardDialect(dialect, owner, () => state.closed) }), owner, logger, options.healthTimeoutMs ?? 2000, {
+    markClosed: () => { state.closed = true; },
+    release: () => release(),
+  });
+}
+
+interface CloseHooks {
+  /** Makes every later query fail with ERR_STORE_UNAVAILABLE. */
+  markClosed(): void;
+  /** Frees what the driver may never have taken over (the SQLite handle). */
+  release(): void;
+}
+
+class KyselyStore implements Store {
+  readonly dialect: StoreDialect;
+  readonly db: Kysely<Database>;
+  readonly #owner: symbol;
+  readonly #logger: Logger;
+  readonly #healthTimeoutMs: number;
+  readonly #hooks: CloseHooks;
+  #closing: Promise<void> | undefined;
+
+  constructor(dialect: StoreDialect, db: Kysely<Database>, owner: symbol, logger: Logger, healthTimeoutMs: number, hooks: CloseHooks) {
+    this.#hooks = hooks;
+    this.dialect = dialect;
+    this.db = db;
+    this.#owner = owner;
+    this.#logger = logger;
+    this.#healthTimeoutMs = healthTimeoutMs;
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({
+      db: this.db,
+      provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
+      migrationTableName: 'gatehouse_migrations',
+      migrationLockTableName: 'gatehouse_migrations_lock',
+    });
+    const { error, results = [] } = await migrator.migrateToLatest();
+    for (const r of results) {
+      if (r.status === 'Success') this.#logger.info({ migration: r.migrationName }, 'store: migration applied');
+      else if (r.status === 'Error') this.#logger.error({ migration: r.migrationName }, 'store: migration failed');
+    }
+    if (error !== undefined) {
+      const mapped = toStoreError(error);
+      this.#logger.error({ err: mapped }, 'store: migrate failed');
+      throw mapped;
+    }
+  }
+
+  async health(): Promise<StoreHealth> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'health check timed out' })), this.#healthTimeoutMs);
+    });
+    try {
+      await Promise.race([sql`select 1`.execute(this.db), timeout]);
+      return { ok: true, latencyMs: performance.now() - started };
+    } catch (error) {
+      const mapped = toStoreError(error);
+      this.#logger.warn({ err: mapped }, 'store: health check failed');
+      return { ok: false, latencyMs: performance.now() - started, detail: mapped.code };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => transactionScope.run(this.#owner, () => fn(trx)));
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      // New work is refused from now on; Kysely's destroy() lets running work finish,
+      // then ends the pool / releases the file.
+      this.#hooks.markClosed();
+      this.#closing = this.db.destroy().finally(this.#hooks.release);
+    }
+    return this.#closing;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Kysely's PostgreSQL dialect over a `pg` Pool with Gatehouse's settings:
+ * bounded pool, connect/statement/idle-in-transaction timeouts (a stuck query or a
+ * forgotten transaction cannot hold a connection forever), and `int8` read as a
+ * JS number so that epoch-millisecond columns look the same as on SQLite.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { PostgresDialect } from 'kysely';
+
+export interface PostgresPoolOptions {
+  /** Most connections this instance opens. */
+  poolMax: number;
+  /** Time to wait for a connection (new or from the pool). */
+  connectTimeoutMs: number;
+  /** Server-side limit on one statement. */
+  statementTimeoutMs: number;
+  /** Server-side limit on a transaction left idle (e.g. awaiting something else). */
+  idleInTransactionTimeoutMs: number;
+  /** Idle pooled connections are closed after this long. */
+  idleTimeoutMs: number;
+}
+
+const INT8_OID = 20;
+
+/**
+ * `int8` (bigint, count(*)) as a number. Epoch milliseconds and counts stay far below
+ * 2^53; a larger value is refused rather than silently rounded.
+ */
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError('int8 value exceeds Number.MAX_SAFE_INTEGER');
+  return n;
+}
+
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface PostgresBackend {
+  dialect: PostgresDialect;
+  pool: pg.Pool;
+}
+
+export function createPostgresBackend(url: string, options: PostgresPoolOptions, logger: Logger): PostgresBackend {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: options.idleTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
+    application_name: 'gatehouse',
+    keepAlive: true,
+    types,
+  });
+  // An idle client losing its connection (server restart, network) is emitted here;
+  // without a listener it would crash the process. The next query reconnects.
+  pool.on('error', (error) => {
+    logger.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'store: idle PostgreSQL connection failed');
+  });
+  return { dialect: new PostgresDialect({ pool }), pool };
+}

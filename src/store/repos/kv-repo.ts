@@ -1,0 +1,173 @@
+/**
+ * TTL'd JSON records keyed by (namespace, id) — the storage behind the OIDC provider's
+ * adapter (namespace = model name) and anything else that needs expiring records.
+ * Operations map one to one onto oidc-provider's adapter interface.
+ *
+ * Expiry is enforced on read: an expired record is never returned, even before
+ * `deleteExpired()` has swept it.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { GatehouseError } from '../../core/errors.ts';
+import type { Database } from '../database.ts';
+import { fromJsonText, toJsonText } from '../json-text.ts';
+import type { KvRecordsTable } from '../tables/store.ts';
+
+/** Secondary keys a record can be found or revoked by. */
+export interface KvKeys {
+  uid?: string;
+  grantId?: string;
+  userCode?: string;
+}
+
+export interface KvRecord {
+  namespace: string;
+  id: string;
+  payload: unknown;
+  /** Epoch ms; null = never expires. */
+  expiresAt: number | null;
+  uid: string | null;
+  grantId: string | null;
+  userCode: string | null;
+  /** Epoch ms of the first consume, or null. */
+  consumedAt: number | null;
+}
+
+export interface KvRepoOptions {
+  /** Clock in epoch ms (tests inject one). Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface KvRepo {
+  /**
+   * Inserts or replaces a record. `expiresInSec` undefined = never expires. Secondary
+   * keys default to the payload's own string `uid`, `grantId` and `userCode` fields
+   * (what oidc-provider puts there); pass `keys` to set them explicitly. Replacing a
+   * record keeps its `consumedAt`.
+   */
+  upsert(namespace: string, id: string, payload: unknown, expiresInSec?: number, keys?: KvKeys): Promise<void>;
+  /** The live record, or undefined when missing or expired. */
+  find(namespace: string, id: string): Promise<KvRecord | undefined>;
+  findByUid(namespace: string, uid: string): Promise<KvRecord | undefined>;
+  findByUserCode(namespace: string, userCode: string): Promise<KvRecord | undefined>;
+  /**
+   * Marks a live record consumed. Atomic: returns true only for the first consume, so a
+   * replayed one-time code is detected even under concurrency.
+   */
+  consume(namespace: string, id: string): Promise<boolean>;
+  /** Deletes a record; returns whether one existed. */
+  destroy(namespace: string, id: string): Promise<boolean>;
+  /** Deletes every record of a grant, across namespaces; returns how many. */
+  revokeByGrantId(grantId: string): Promise<number>;
+  /** Sweeps expired records; returns how many were deleted. */
+  deleteExpired(): Promise<number>;
+}
+
+/**
+ * @param db the store's `db`, or a transaction to take part in it.
+ * @example
+ *   const kv = createKvRepo(store.db);
+ *   await kv.upsert('AuthorizationCode', code, payload, 60);
+ */
+export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}): KvRepo {
+  const now = options.now ?? Date.now;
+
+  const live = (t: number) => db.selectFrom('kv_records').selectAll()
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', t)]));
+
+  return {
+    async upsert(namespace, id, payload, expiresInSec, keys) {
+      const t = now();
+      const k = keys ?? keysFromPayload(payload);
+      const expiresAt = expiresInSec === undefined ? null : t + toMs(expiresInSec);
+      const row = {
+        payload: toJsonText(payload),
+        expires_at: expiresAt,
+        uid: k.uid ?? null,
+        grant_id: k.grantId ?? null,
+        user_code: k.userCode ?? null,
+        updated_at: t,
+      };
+      await db.insertInto('kv_records')
+        .values({ namespace, id, ...row, consumed_at: null, created_at: t })
+        .onConflict((oc) => oc.columns(['namespace', 'id']).doUpdateSet(row))
+        .execute();
+    },
+
+    async find(namespace, id) {
+      const row = await live(now()).where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
+      return row && toRecord(row);
+    },
+
+    async findByUid(namespace, uid) {
+      const row = await live(now()).where('namespace', '=', namespace).where('uid', '=', uid).orderBy('updated_at', 'desc').executeTakeFirst();
+      return row && toRecord(row);
+    },
+
+    async findByUserCode(namespace, userCode) {
+      const row = await live(now()).where('namespace', '=', namespace).where('user_code', '=', userCode).orderBy('updated_at', 'desc').executeTakeFirst();
+      return row && toRecord(row);
+    },
+
+    async consume(namespace, id) {
+      const t = now();
+      const result = await db.updateTable('kv_records')
+        .set({ consumed_at: t })
+        .where('namespace', '=', namespace).where('id', '=', id).where('consumed_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', t)]))
+        .executeTakeFirst();
+      return result.numUpdatedRows === 1n;
+    },
+
+    async destroy(namespace, id) {
+      const result = await db.deleteFrom('kv_records').where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+
+    async revokeByGrantId(grantId) {
+      const result = await db.deleteFrom('kv_records').where('grant_id', '=', grantId).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async deleteExpired() {
+      const result = await db.deleteFrom('kv_records').where('expires_at', '<=', now()).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+// Keeps now + ttl far inside Number.MAX_SAFE_INTEGER and the int8 range.
+const MAX_TTL_SEC = 100 * 365 * 24 * 3600;
+
+function toMs(seconds: number): number {
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_TTL_SEC) {
+    throw new GatehouseError('ERR_STORE_VALUE_INVALID', { detail: 'expiresInSec must be a finite number between 0 and 100 years' });
+  }
+  return Math.round(seconds * 1000);
+}
+
+function keysFromPayload(payload: unknown): KvKeys {
+  if (typeof payload !== 'object' || payload === null) return {};
+  const p = payload as Record<string, unknown>;
+  const pick = (name: string) => (Object.hasOwn(p, name) && typeof p[name] === 'string' ? p[name] : undefined);
+  const keys: KvKeys = {};
+  const uid = pick('uid');
+  const grantId = pick('grantId');
+  const userCode = pick('userCode');
+  if (uid !== undefined) keys.uid = uid;
+  if (grantId !== undefined) keys.grantId = grantId;
+  if (userCode !== undefined) keys.userCode = userCode;
+  return keys;
+}
+
+function toRecord(row: Selectable<KvRecordsTable>): KvRecord {
+  return {
+    namespace: row.namespace,
+    id: row.id,
+    payload: fromJsonText(row.payload),
+    expiresAt: row.expires_at,
+    uid: row.uid,
+    grantId: row.grant_id,
+    userCode: row.user_code,
+    consumedAt: row.consumed_at,
+  };
+}

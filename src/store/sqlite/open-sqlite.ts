@@ -1,0 +1,47 @@
+/**
+ * Opens a `node:sqlite` database with Gatehouse's settings.
+ *
+ * - WAL journal: readers never block the writer; `synchronous=NORMAL` is durable
+ *   against application crashes and never corrupts on power loss (the last
+ *   transactions before a power cut may be lost).
+ * - `busy_timeout`: another process holding the write lock is waited for, not failed on.
+ * - `foreign_keys=ON`: SQLite leaves references unchecked otherwise.
+ * - Defensive mode: SQL cannot corrupt the file through `writable_schema` & co.
+ * - Extensions cannot be loaded.
+ * - A new file is created with mode 0600: it holds sessions and tokens.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface SqliteOpenOptions {
+  /** How long a statement waits for another process's write lock. */
+  busyTimeoutMs: number;
+}
+
+export const MEMORY = ':memory:';
+
+export function openSqlite(location: string, options: SqliteOpenOptions): DatabaseSync {
+  if (location !== MEMORY) {
+    mkdirSync(dirname(location), { recursive: true, mode: 0o700 });
+    // 'a' creates the file if missing (with 0600) and never truncates an existing one.
+    closeSync(openSync(location, 'a', 0o600));
+  }
+  const db = new DatabaseSync(location, {
+    timeout: options.busyTimeoutMs,
+    enableForeignKeyConstraints: true,
+    allowExtension: false,
+  });
+  try {
+    db.enableDefensive(true);
+    if (location !== MEMORY) {
+      db.exec('pragma journal_mode = wal');
+      db.exec('pragma synchronous = normal');
+    }
+    db.exec('pragma foreign_keys = on');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The store contract on PostgreSQL. Every database is created with a random name
+ * through the `postgres` maintenance database and dropped afterwards.
+ */
+import { after, describe } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { openStore } from '../../src/store/index.ts';
+import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { registerStoreContract } from './contract.ts';
+
+const skip = await serviceOrSkip('postgres');
+
+/** Runs one statement on the maintenance database. */
+async function admin(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+const created = new Set<string>();
+
+function urlFor(database: string): string {
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** A port nothing listens on: bind an ephemeral one, then free it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no address');
+  return address.port;
+}
+
+describe('store on PostgreSQL', { skip }, () => {
+  after(async () => {
+    // Whatever a failed test left behind.
+    for (const name of created) await admin(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  });
+
+  registerStoreContract({
+    dialect: 'postgres',
+    async createDatabase() {
+      const name = `gatehouse_store_test_${randomBytes(8).toString('hex')}`;
+      await admin(`create database ${pg.escapeIdentifier(name)}`);
+      created.add(name);
+      return {
+        open: () => openStore(urlFor(name), { poolMax: 4 }),
+        drop: async () => {
+          await admin(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+          created.delete(name);
+        },
+      };
+    },
+    async unreachableUrl() {
+      return `postgres://gatehouse:secret-password@127.0.0.1:${await closedPort()}/nothing`;
+    },
+  });
+});

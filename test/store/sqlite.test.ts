@@ -1,0 +1,73 @@
+/** The store contract on SQLite (node:sqlite), plus SQLite-specific settings. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { openStore } from '../../src/store/index.ts';
+import { registerStoreContract } from './contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let counter = 0;
+
+registerStoreContract({
+  dialect: 'sqlite',
+  async createDatabase() {
+    const file = join(dir, `db-${++counter}`, 'gatehouse.db');
+    return {
+      open: () => openStore(`sqlite:${file}`),
+      drop: async () => rmSync(join(file, '..'), { recursive: true, force: true }),
+    };
+  },
+  // A path below a regular file can never be opened.
+  async unreachableUrl() {
+    return `sqlite:${join(import.meta.filename, 'not-a-dir', 'x.db')}`;
+  },
+});
+
+describe('sqlite store settings', () => {
+  it('opens with WAL, foreign keys on, synchronous NORMAL and a busy timeout', async () => {
+    const file = join(dir, 'settings', 'gatehouse.db');
+    const store = await openStore(`sqlite:${file}`, { busyTimeoutMs: 1234 });
+    try {
+      const pragma = async (name: string) => Object.values((await sql.raw(`pragma ${name}`).execute(store.db)).rows[0] as object)[0];
+      assert.equal(String(await pragma('journal_mode')).toLowerCase(), 'wal');
+      assert.equal(await pragma('foreign_keys'), 1);
+      assert.equal(await pragma('synchronous'), 1);
+      assert.equal(await pragma('busy_timeout'), 1234);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('creates a new database file readable by its owner only', async () => {
+    const file = join(dir, 'mode', 'gatehouse.db');
+    const store = await openStore(`sqlite:${file}`);
+    await store.close();
+    assert.equal(statSync(file).mode & 0o077, 0);
+  });
+
+  it('runs the contract basics on sqlite::memory: too', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      await store.migrate();
+      await store.migrate();
+      assert.equal((await store.health()).ok, true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses defensive-mode-breaking SQL such as writable_schema edits', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      await store.migrate();
+      await sql.raw('pragma writable_schema = on').execute(store.db);
+      await assert.rejects(sql.raw(`update sqlite_schema set sql = 'x' where name = 'kv_records'`).execute(store.db));
+    } finally {
+      await store.close();
+    }
+  });
+});
