@@ -9,8 +9,11 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type ProviderCrypto = ReturnType<typeof x509.cryptoProvider.get>;
+x509.cryptoProvider.set(webcrypto as unknown as ProviderCrypto);
 
 export { x509 };
-/** Node's WebCrypto, typed as the DOM `Crypto` that @peculiar/x509 expects. */
-export const subtle: SubtleCrypto = webcrypto.subtle as unknown as SubtleCrypto;
+/** Node's WebCrypto SubtleCrypto. */
+export const subtle: webcrypto.SubtleCrypto = webcrypto.subtle;
+export type CryptoKey = webcrypto.CryptoKey;
+export type CryptoKeyPair = webcrypto.CryptoKeyPair;

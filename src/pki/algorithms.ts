@@ -1,0 +1,54 @@
+/**
+ * Key algorithms: what the CA signs with, and what it accepts in a CSR.
+ */
+import { GatehouseError } from '../core/errors.ts';
+import type { webcrypto } from 'node:crypto';
+import type { x509 } from './x509.ts';
+
+type EcKeyGenParams = webcrypto.EcKeyGenParams;
+type EcdsaParams = webcrypto.EcdsaParams;
+type EcKeyImportParams = webcrypto.EcKeyImportParams;
+type Algorithm = webcrypto.Algorithm;
+
+export type CaKeyAlgorithm = 'ECDSA-P256' | 'ECDSA-P384';
+
+/** WebCrypto parameters to generate and sign with a CA key of the given kind. */
+export function caAlgorithm(kind: CaKeyAlgorithm): EcKeyGenParams & EcdsaParams {
+  return kind === 'ECDSA-P384'
+    ? { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' }
+    : { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+}
+
+/** WebCrypto parameters to import a PKCS#8 CA key of the given kind. */
+export function caImportAlgorithm(kind: CaKeyAlgorithm): EcKeyImportParams {
+  return { name: 'ECDSA', namedCurve: kind === 'ECDSA-P384' ? 'P-384' : 'P-256' };
+}
+
+/** The kinds of subject keys the CA certifies. */
+export type SubjectKeyKind = 'EC-P256' | 'EC-P384' | 'RSA' | 'Ed25519';
+
+/**
+ * Classifies a CSR's public key and refuses anything outside the accepted set:
+ * EC P-256/P-384, RSA with a modulus of at least 2048 bits (at most 8192), Ed25519.
+ * @throws GatehouseError ERR_PKI_KEY_UNSUPPORTED
+ */
+export function classifySubjectKey(publicKey: x509.PublicKey): SubjectKeyKind {
+  const alg = publicKey.algorithm as Algorithm & { namedCurve?: string; modulusLength?: number };
+  switch (alg.name) {
+    case 'ECDSA':
+    case 'ECDH':
+      if (alg.namedCurve === 'P-256') return 'EC-P256';
+      if (alg.namedCurve === 'P-384') return 'EC-P384';
+      break;
+    case 'RSASSA-PKCS1-v1_5':
+    case 'RSA-PSS':
+    case 'RSA-OAEP':
+      if (typeof alg.modulusLength === 'number' && alg.modulusLength >= 2048 && alg.modulusLength <= 8192) return 'RSA';
+      break;
+    case 'Ed25519':
+      return 'Ed25519';
+  }
+  throw new GatehouseError('ERR_PKI_KEY_UNSUPPORTED', {
+    detail: `subject key ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength} bits` : ''} is not EC P-256/P-384, RSA ≥ 2048 or Ed25519`,
+  });
+}

@@ -1,0 +1,348 @@
+/**
+ * The running certificate authority: issues workload certificates from CSRs against a proof
+ * of identity (bootstrap token or current certificate), revokes them, and publishes CRLs.
+ * Its state lives in the shared store, so every instance opened on the same store and
+ * master key acts as one CA.
+ */
+import { webcrypto } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { PkiConfig } from '../core/config/pki-schema.ts';
+import { GatehouseError, toGatehouseError } from '../core/errors.ts';
+import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
+import { bootstrapTokenId, generateBootstrapToken, hashBootstrapToken } from './bootstrap-token.ts';
+import { buildCrl, type RevocationReason } from './crl-builder.ts';
+import { parseCsr, type ParsedCsr } from './csr.ts';
+import { emitSafely, type PkiEventListener } from './events.ts';
+import { unsealPrivateKey } from './key-sealing.ts';
+import { createLeafCertificate } from './leaf-certificate.ts';
+import { verifyPeer, type PeerCertificateInput } from './mtls/verify-peer.ts';
+import { canonicalDnsName, canonicalIp } from './names.ts';
+import type { CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository } from './repository.ts';
+import { normalizeSerial, randomSerial } from './serial.ts';
+import { parseSpiffeId, type SpiffeId } from './spiffe.ts';
+import { TrustStore } from './trust-store.ts';
+import { x509 } from './x509.ts';
+
+export interface CertificateAuthorityOptions {
+  repo: PkiRepository;
+  masterKey: Uint8Array;
+  config: PkiConfig;
+  /** External origin (scheme://host[:port]) where the CRL is served; goes into every certificate. */
+  publicUrl: string;
+  logger?: Logger;
+  onEvent?: PkiEventListener;
+  /** Injectable clock (tests of expiry); defaults to the system clock. */
+  clock?: () => Date;
+}
+
+/** What a workload receives: its certificate, the chain to send, and the bundle to trust. */
+export interface IssuedCertificate {
+  serial: string;
+  spiffeId: string;
+  notBefore: Date;
+  notAfter: Date;
+  certificatePem: string;
+  /** Leaf followed by the intermediate: what a TLS endpoint presents. */
+  chainPem: string;
+  /** Root certificate(s) to trust. */
+  trustBundlePem: string;
+}
+
+export interface IssueOptions {
+  /** Requested validity; default `pki.leafLifetimeSeconds`, at most `pki.maxLeafLifetimeSeconds`. */
+  lifetimeSeconds?: number;
+}
+
+export interface InternalIssueRequest extends IssueOptions {
+  csr: string | Uint8Array;
+  spiffeId: string;
+  /** DNS names the identity may have; the CSR may ask for any subset. */
+  allowedDnsNames?: readonly string[];
+  allowedIpAddresses?: readonly string[];
+}
+
+export interface CreateBootstrapTokenRequest {
+  spiffeId: string;
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  ttlSeconds?: number;
+}
+
+const MIN_LEAF_SECONDS = 300;
+
+function canonicalList(values: readonly string[] | undefined, canon: (v: string) => string | undefined, what: string): string[] {
+  return [...new Set((values ?? []).map((v) => {
+    const c = canon(v);
+    if (!c) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: `invalid ${what} ${JSON.stringify(v)}` });
+    return c;
+  }))];
+}
+
+export class CertificateAuthority {
+  readonly config: PkiConfig;
+  readonly crlUrl: string;
+  readonly rootCertPem: string;
+  readonly intermediateCertPem: string;
+  readonly #repo: PkiRepository;
+  readonly #intermediate: x509.X509Certificate;
+  readonly #intermediateKey: webcrypto.CryptoKey;
+  readonly #rootCrlPem: string;
+  readonly #logger: Logger | undefined;
+  readonly #onEvent: PkiEventListener | undefined;
+  readonly #clock: () => Date;
+  readonly #anchors: TrustStore;
+
+  private constructor(options: CertificateAuthorityOptions, ca: CaRecord, intermediateKey: webcrypto.CryptoKey) {
+    this.config = options.config;
+    this.crlUrl = new URL(options.config.crl.path, options.publicUrl).href;
+    this.rootCertPem = ca.rootCertPem;
+    this.intermediateCertPem = ca.intermediateCertPem;
+    this.#repo = options.repo;
+    this.#intermediate = new x509.X509Certificate(ca.intermediateCertPem);
+    this.#intermediateKey = intermediateKey;
+    this.#rootCrlPem = ca.rootCrlPem;
+    this.#logger = options.logger;
+    this.#onEvent = options.onEvent;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#anchors = new TrustStore({ trustDomain: options.config.trustDomain, rootPems: [ca.rootCertPem], intermediatePems: [ca.intermediateCertPem], crlPems: [ca.rootCrlPem] });
+  }
+
+  /**
+   * Opens the CA stored in `repo`.
+   * @throws GatehouseError ERR_PKI_NOT_INITIALIZED | ERR_PKI_KEY_UNSEAL_FAILED
+   */
+  static async open(options: CertificateAuthorityOptions): Promise<CertificateAuthority> {
+    const ca = await options.repo.getCa();
+    if (!ca) throw new GatehouseError('ERR_PKI_NOT_INITIALIZED', { detail: 'run `gatehouse ca init` first' });
+    const pkcs8 = unsealPrivateKey(ca.intermediateKeySealed, options.masterKey, 'intermediate');
+    try {
+      // Imported non-extractable: nothing in this process can read it back out.
+      const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, caImportAlgorithm(ca.keyAlgorithm), false, ['sign']);
+      return new CertificateAuthority(options, ca, key);
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
+  get trustDomain(): string {
+    return this.config.trustDomain;
+  }
+
+  /** Root certificate(s) that relying parties trust. */
+  get trustBundlePem(): string {
+    return this.rootCertPem;
+  }
+
+  /** The root-signed CRL that covers the intermediate. */
+  get rootCrlPem(): string {
+    return this.#rootCrlPem;
+  }
+
+  /** Trust anchors with the given workload CRL (PEM) added to the root's. */
+  trustStore(workloadCrlPem?: string): TrustStore {
+    return this.#anchors.withCrls(workloadCrlPem ? [workloadCrlPem, this.#rootCrlPem] : [this.#rootCrlPem]);
+  }
+
+  /**
+   * Issues a certificate for an identity the caller has already established (the gateway
+   * itself, an admin command). Network callers go through the token or renewal paths.
+   */
+  async issue(request: InternalIssueRequest): Promise<IssuedCertificate> {
+    return this.#guard(request.spiffeId, async () => {
+      const spiffe = parseSpiffeId(request.spiffeId, this.trustDomain);
+      this.#checkKind(spiffe);
+      const csr = await parseCsr(request.csr);
+      return this.#sign(csr, spiffe, {
+        dnsNames: canonicalList(request.allowedDnsNames, canonicalDnsName, 'DNS name'),
+        ipAddresses: canonicalList(request.allowedIpAddresses, canonicalIp, 'IP address'),
+      }, 'internal', request);
+    });
+  }
+
+  /**
+   * First issuance: the bootstrap token proves the identity and is consumed (once only,
+   * also across instances), before the CSR is signed.
+   * @throws GatehouseError ERR_PKI_BOOTSTRAP_TOKEN_INVALID | ERR_PKI_CSR_INVALID | ERR_PKI_KEY_UNSUPPORTED | ERR_PKI_IDENTITY_NOT_ALLOWED
+   */
+  async issueWithBootstrapToken(csrInput: string | Uint8Array, token: string, options: IssueOptions = {}): Promise<IssuedCertificate> {
+    return this.#guard(undefined, async () => {
+      // Parse and check the CSR first: a malformed request must not burn the token.
+      const csr = await parseCsr(csrInput);
+      if (typeof token !== 'string' || bootstrapTokenId(token) === undefined) {
+        throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_INVALID', { detail: 'malformed token' });
+      }
+      const record = await this.#repo.consumeBootstrapToken(hashBootstrapToken(token), this.#clock());
+      if (!record) throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_INVALID', { detail: `token ${bootstrapTokenId(token)} unknown, used or expired` });
+      const spiffe = parseSpiffeId(record.spiffeId, this.trustDomain);
+      return this.#sign(csr, spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'bootstrap', options);
+    });
+  }
+
+  /**
+   * Renewal: the requester proves its identity with its current certificate (normally the
+   * mTLS client certificate of the request). It must be ours, unexpired, unrevoked; the new
+   * certificate has the same SPIFFE id and at most the same DNS/IP names.
+   * @throws GatehouseError ERR_PKI_RENEWAL_UNAUTHORIZED | ERR_PKI_CSR_INVALID | ERR_PKI_IDENTITY_NOT_ALLOWED
+   */
+  async renew(csrInput: string | Uint8Array, current: PeerCertificateInput | undefined, options: IssueOptions = {}): Promise<IssuedCertificate> {
+    return this.#guard(undefined, async () => {
+      let peer;
+      try {
+        peer = verifyPeer(current, this.#anchors, { now: this.#clock() });
+      } catch (cause) {
+        throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `current certificate not accepted: ${toGatehouseError(cause).message}`, cause });
+      }
+      // The store, not a CRL snapshot, is the authority on revocation here.
+      const record = await this.#repo.getCertificate(peer.serial);
+      if (!record || record.spiffeId !== peer.spiffeId) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is not a certificate this CA issued` });
+      if (record.revokedAt !== null) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is revoked` });
+      const csr = await parseCsr(csrInput);
+      return this.#sign(csr, peer.spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'renewal', options, peer.serial);
+    });
+  }
+
+  /** Creates a one-time bootstrap token bound to one SPIFFE id. The token is returned once and never stored. */
+  async createBootstrapToken(request: CreateBootstrapTokenRequest): Promise<{ id: string; token: string; spiffeId: string; expiresAt: Date }> {
+    const spiffe = parseSpiffeId(request.spiffeId, this.trustDomain);
+    this.#checkKind(spiffe);
+    const ttl = request.ttlSeconds ?? this.config.bootstrapTokenTtlSeconds;
+    if (!Number.isInteger(ttl) || ttl < 60 || ttl > 30 * 86400) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: `ttlSeconds ${ttl} outside 60..2592000` });
+    const now = this.#clock();
+    const generated = generateBootstrapToken();
+    const expiresAt = new Date(now.getTime() + ttl * 1000);
+    await this.#repo.insertBootstrapToken({
+      id: generated.id, tokenHash: generated.tokenHash, spiffeId: spiffe.uri,
+      dnsNames: canonicalList(request.dnsNames, canonicalDnsName, 'DNS name'),
+      ipAddresses: canonicalList(request.ipAddresses, canonicalIp, 'IP address'),
+      createdAt: now, expiresAt, usedAt: null,
+    });
+    emitSafely(this.#onEvent, { type: 'pki.bootstrap_token.created', tokenId: generated.id, spiffeId: spiffe.uri, expiresAt: expiresAt.toISOString() });
+    return { id: generated.id, token: generated.token, spiffeId: spiffe.uri, expiresAt };
+  }
+
+  /**
+   * Revokes one certificate (by serial) or every live certificate of a SPIFFE id, then
+   * publishes a new CRL at once.
+   * @returns the serials revoked now.
+   * @throws GatehouseError ERR_PKI_CERT_NOT_FOUND when a serial is unknown
+   */
+  async revoke(target: { serial: string } | { spiffeId: string }, reason: RevocationReason = 'unspecified'): Promise<string[]> {
+    let normalized: { serial: string } | { spiffeId: string };
+    if ('serial' in target) {
+      const serial = normalizeSerial(target.serial);
+      if (!serial || !(await this.#repo.getCertificate(serial))) throw new GatehouseError('ERR_PKI_CERT_NOT_FOUND', { detail: `serial ${String(target.serial).slice(0, 80)}` });
+      normalized = { serial };
+    } else {
+      normalized = { spiffeId: parseSpiffeId(target.spiffeId, this.trustDomain).uri };
+    }
+    const serials = await this.#repo.revoke(normalized, this.#clock(), reason);
+    this.#logger?.info({ serials, target: normalized, reason }, 'certificates revoked');
+    emitSafely(this.#onEvent, { type: 'pki.certificate.revoked', serials, target: 'serial' in normalized ? normalized.serial : normalized.spiffeId, reason });
+    await this.publishCrl();
+    return serials;
+  }
+
+  list(query: CertificateQuery = {}): Promise<CertificateRecord[]> {
+    return this.#repo.listCertificates(query);
+  }
+
+  /** Looks up an issued certificate by serial (any hex spelling). */
+  async get(serial: string): Promise<CertificateRecord | undefined> {
+    const normalized = normalizeSerial(serial);
+    return normalized ? this.#repo.getCertificate(normalized) : undefined;
+  }
+
+  /**
+   * Signs and stores a new CRL with the next number. When another instance published the
+   * same number first, its CRL is as good as ours: return the stored one.
+   */
+  async publishCrl(): Promise<CrlRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = this.#clock();
+      const latest = await this.#repo.latestCrl();
+      const entries = await this.#repo.listRevoked(now);
+      const number = (latest?.number ?? 0) + 1;
+      const crl = await buildCrl({
+        issuer: this.#intermediate, signingKey: this.#intermediateKey, signingAlgorithm: caAlgorithm(this.config.keyAlgorithm),
+        number, thisUpdate: new Date(now.getTime() - this.config.backdateSeconds * 1000),
+        nextUpdate: new Date(now.getTime() + this.config.crl.lifetimeSeconds * 1000), entries,
+      });
+      const record: CrlRecord = { number, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate!, der: new Uint8Array(crl.rawData) };
+      if (await this.#repo.insertCrl(record)) {
+        emitSafely(this.#onEvent, { type: 'pki.crl.published', number, entries: entries.length, nextUpdate: record.nextUpdate.toISOString() });
+        return record;
+      }
+    }
+    throw new GatehouseError('ERR_STORE_CONFLICT', { detail: 'could not publish a CRL after 5 attempts' });
+  }
+
+  /**
+   * The CRL to serve: the newest stored one, or a fresh one when none exists or the newest
+   * has used up half its lifetime (so relying parties never hold an expired CRL).
+   */
+  async currentCrl(): Promise<CrlRecord> {
+    const latest = await this.#repo.latestCrl();
+    const now = this.#clock().getTime();
+    if (latest && now < latest.nextUpdate.getTime() - (this.config.crl.lifetimeSeconds * 1000) / 2) return latest;
+    return this.publishCrl();
+  }
+
+  #checkKind(spiffe: SpiffeId): void {
+    if (!this.config.kinds.includes(spiffe.kind)) {
+      throw new GatehouseError('ERR_PKI_SPIFFE_ID_INVALID', { detail: `kind ${spiffe.kind} is not one of ${this.config.kinds.join(', ')}` });
+    }
+  }
+
+  async #guard<T>(spiffeId: string | undefined, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const e = toGatehouseError(error);
+      this.#logger?.warn({ code: e.code, detail: e.detail, spiffeId }, 'certificate request refused');
+      emitSafely(this.#onEvent, { type: 'pki.certificate.refused', code: e.code, ...(spiffeId ? { spiffeId } : {}), ...(e.detail ? { detail: e.detail } : {}) });
+      throw e;
+    }
+  }
+
+  async #sign(csr: ParsedCsr, spiffe: SpiffeId, allowed: { dnsNames: readonly string[]; ipAddresses: readonly string[] }, via: CertificateRecord['issuedVia'], options: IssueOptions, previousSerial?: string): Promise<IssuedCertificate> {
+    for (const uri of csr.uris) {
+      if (uri !== spiffe.uri) throw new GatehouseError('ERR_PKI_IDENTITY_NOT_ALLOWED', { detail: `CSR asks for URI ${JSON.stringify(uri.slice(0, 300))}, identity is ${spiffe.uri}` });
+    }
+    const dnsDenied = csr.dnsNames.filter((n) => !allowed.dnsNames.includes(n));
+    const ipDenied = csr.ipAddresses.filter((n) => !allowed.ipAddresses.includes(n));
+    if (dnsDenied.length > 0 || ipDenied.length > 0) {
+      throw new GatehouseError('ERR_PKI_IDENTITY_NOT_ALLOWED', { detail: `names not allowed for ${spiffe.uri}: ${[...dnsDenied, ...ipDenied].join(', ')}` });
+    }
+    const lifetime = options.lifetimeSeconds ?? this.config.leafLifetimeSeconds;
+    if (!Number.isInteger(lifetime) || lifetime < MIN_LEAF_SECONDS || lifetime > this.config.maxLeafLifetimeSeconds) {
+      throw new GatehouseError('ERR_PKI_LIFETIME_INVALID', { detail: `lifetime ${lifetime}s outside ${MIN_LEAF_SECONDS}..${this.config.maxLeafLifetimeSeconds}` });
+    }
+    const now = this.#clock();
+    const notBefore = new Date(now.getTime() - this.config.backdateSeconds * 1000);
+    // Never outlive the issuer: a chain with an expired intermediate fails everywhere.
+    const notAfter = new Date(Math.min(now.getTime() + lifetime * 1000, this.#intermediate.notAfter.getTime()));
+    if (notAfter.getTime() - now.getTime() < MIN_LEAF_SECONDS * 1000) {
+      throw new GatehouseError('ERR_PKI_NOT_INITIALIZED', { detail: 'the intermediate CA expires too soon to issue; rotate the CA' });
+    }
+    const serial = randomSerial();
+    const cert = await createLeafCertificate({
+      serial, spiffe, dnsNames: csr.dnsNames, ipAddresses: csr.ipAddresses,
+      publicKey: csr.publicKey, keyKind: csr.keyKind, notBefore, notAfter,
+      issuer: this.#intermediate, issuerKey: this.#intermediateKey,
+      signingAlgorithm: caAlgorithm(this.config.keyAlgorithm), crlUrl: this.crlUrl,
+    });
+    const certificatePem = cert.toString('pem') + '\n';
+    // Stored before it is handed out, so a certificate in the wild is always on record (and revocable).
+    await this.#repo.insertCertificate({
+      serial: normalizeSerial(serial)!, spiffeId: spiffe.uri, dnsNames: csr.dnsNames, ipAddresses: csr.ipAddresses,
+      notBefore, notAfter, certPem: certificatePem, issuedVia: via, createdAt: now, revokedAt: null, revocationReason: null,
+    });
+    const issued: IssuedCertificate = {
+      serial: normalizeSerial(serial)!, spiffeId: spiffe.uri, notBefore, notAfter, certificatePem,
+      chainPem: certificatePem + this.intermediateCertPem, trustBundlePem: this.rootCertPem,
+    };
+    this.#logger?.info({ serial: issued.serial, spiffeId: spiffe.uri, via, notAfter }, 'certificate issued');
+    emitSafely(this.#onEvent, { type: 'pki.certificate.issued', serial: issued.serial, spiffeId: spiffe.uri, via, notAfter: notAfter.toISOString(), ...(previousSerial ? { previousSerial } : {}) });
+    return issued;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * In-memory PkiRepository: the reference behaviour for the contract suite, and enough for
+ * a single process that does not need to keep its CA (tests, one-shot tools).
+ */
+import { GatehouseError } from '../core/errors.ts';
+import type { BootstrapTokenRecord, CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from './repository.ts';
+import type { RevocationReason } from './crl-builder.ts';
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryPkiRepository implements PkiRepository {
+  #ca: CaRecord | undefined;
+  readonly #certs = new Map<string, CertificateRecord>();
+  readonly #crls: CrlRecord[] = [];
+  readonly #tokens = new Map<string, BootstrapTokenRecord>();
+
+  async getCa(): Promise<CaRecord | undefined> {
+    return this.#ca && copy(this.#ca);
+  }
+
+  async insertCa(ca: CaRecord): Promise<void> {
+    if (this.#ca) throw new GatehouseError('ERR_PKI_ALREADY_INITIALIZED');
+    this.#ca = copy(ca);
+  }
+
+  async dropRootKey(): Promise<void> {
+    if (this.#ca) this.#ca.rootKeySealed = null;
+  }
+
+  async insertCertificate(record: CertificateRecord): Promise<void> {
+    if (this.#certs.has(record.serial)) throw new GatehouseError('ERR_STORE_CONFLICT', { detail: `serial ${record.serial} exists` });
+    this.#certs.set(record.serial, copy(record));
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    const found = this.#certs.get(serial);
+    return found && copy(found);
+  }
+
+  async listCertificates(query: CertificateQuery): Promise<CertificateRecord[]> {
+    const at = query.liveAt?.getTime();
+    return [...this.#certs.values()]
+      .filter((c) => query.spiffeId === undefined || c.spiffeId === query.spiffeId)
+      .filter((c) => at === undefined || (c.revokedAt === null && c.notAfter.getTime() > at && c.notBefore.getTime() <= at))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.serial < b.serial ? -1 : 1))
+      .slice(0, query.limit ?? Number.MAX_SAFE_INTEGER)
+      .map(copy);
+  }
+
+  async revoke(target: { serial: string } | { spiffeId: string }, at: Date, reason: RevocationReason): Promise<string[]> {
+    const revoked: string[] = [];
+    for (const c of this.#certs.values()) {
+      const hit = 'serial' in target ? c.serial === target.serial : c.spiffeId === target.spiffeId && c.notAfter.getTime() > at.getTime();
+      if (hit && c.revokedAt === null) {
+        c.revokedAt = new Date(at);
+        c.revocationReason = reason;
+        revoked.push(c.serial);
+      }
+    }
+    return revoked;
+  }
+
+  async listRevoked(now: Date): Promise<RevokedEntry[]> {
+    return [...this.#certs.values()]
+      .filter((c) => c.revokedAt !== null && c.notAfter.getTime() > now.getTime())
+      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!), reason: c.revocationReason ?? 'unspecified' }));
+  }
+
+  async latestCrl(): Promise<CrlRecord | undefined> {
+    const latest = this.#crls.reduce<CrlRecord | undefined>((best, c) => (best === undefined || c.number > best.number ? c : best), undefined);
+    return latest && copy(latest);
+  }
+
+  async insertCrl(record: CrlRecord): Promise<boolean> {
+    if (this.#crls.some((c) => c.number === record.number)) return false;
+    this.#crls.push(copy(record));
+    return true;
+  }
+
+  async insertBootstrapToken(record: BootstrapTokenRecord): Promise<void> {
+    if (this.#tokens.has(record.tokenHash)) throw new GatehouseError('ERR_STORE_CONFLICT', { detail: 'token exists' });
+    this.#tokens.set(record.tokenHash, copy(record));
+  }
+
+  async consumeBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined> {
+    const token = this.#tokens.get(tokenHash);
+    if (!token || token.usedAt !== null || token.expiresAt.getTime() <= now.getTime()) return undefined;
+    token.usedAt = new Date(now);
+    return copy(token);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Canonical forms of the DNS names and IP addresses that may appear in a certificate, so
+ * that "is this SAN allowed" compares like with like (case, IPv6 spelling).
+ */
+import { isIP } from 'node:net';
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * Lower-cased DNS name, or undefined when it is not a plain host name. Wildcards are not
+ * accepted: a workload certificate names the hosts it serves, not a pattern.
+ */
+export function canonicalDnsName(value: string): string | undefined {
+  const name = value.toLowerCase();
+  if (name.length === 0 || name.length > 253 || name.endsWith('.')) return undefined;
+  return name.split('.').every((label) => LABEL.test(label)) ? name : undefined;
+}
+
+/** Canonical text of an IPv4 or IPv6 address, or undefined when it is not one. */
+export function canonicalIp(value: string): string | undefined {
+  const family = isIP(value);
+  if (family === 4) return value.split('.').map((p) => String(Number(p))).join('.');
+  // The WHATWG URL parser prints IPv6 in RFC 5952 form (lower case, compressed zeros).
+  if (family === 6) return new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  return undefined;
+}

@@ -1,0 +1,106 @@
+/**
+ * What the CA needs from storage. The Gatehouse store implements it on SQLite and
+ * PostgreSQL so that several instances share one CA; `MemoryPkiRepository` is the
+ * reference implementation for tests and single-shot tools. Every implementation passes
+ * the same contract suite (test/pki/repository-contract.ts).
+ */
+import type { CaKeyAlgorithm } from './algorithms.ts';
+import type { RevocationReason } from './crl-builder.ts';
+
+/** The CA's own material. Private keys are sealed (see key-sealing.ts). */
+export interface CaRecord {
+  keyAlgorithm: CaKeyAlgorithm;
+  rootCertPem: string;
+  /** Sealed root key; null once the root has been taken offline. */
+  rootKeySealed: string | null;
+  intermediateCertPem: string;
+  intermediateKeySealed: string;
+  /** CRL signed by the root for the intermediate, valid as long as the intermediate. */
+  rootCrlPem: string;
+  createdAt: Date;
+}
+
+/** One issued workload certificate. */
+export interface CertificateRecord {
+  /** Lower-case hex without leading zeros (see normalizeSerial). */
+  serial: string;
+  spiffeId: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  notBefore: Date;
+  notAfter: Date;
+  certPem: string;
+  /** How the requester proved its identity. */
+  issuedVia: 'bootstrap' | 'renewal' | 'internal';
+  createdAt: Date;
+  revokedAt: Date | null;
+  revocationReason: RevocationReason | null;
+}
+
+export interface RevokedEntry {
+  serial: string;
+  revokedAt: Date;
+  reason: RevocationReason;
+}
+
+/** A signed CRL as served and as read by every instance. */
+export interface CrlRecord {
+  /** Monotonic CRL number (RFC 5280 §5.2.3); unique. */
+  number: number;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  der: Uint8Array;
+}
+
+export interface BootstrapTokenRecord {
+  /** Public id of the token (for listing and audit); the secret part is never stored. */
+  id: string;
+  /** SHA-256 of the whole token, hex. */
+  tokenHash: string;
+  spiffeId: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export interface CertificateQuery {
+  spiffeId?: string;
+  /** Only certificates valid (not expired, not revoked) at this instant. */
+  liveAt?: Date;
+  limit?: number;
+}
+
+export interface PkiRepository {
+  getCa(): Promise<CaRecord | undefined>;
+  /** Stores the CA once. @throws GatehouseError ERR_PKI_ALREADY_INITIALIZED when one exists. */
+  insertCa(ca: CaRecord): Promise<void>;
+  /** Forgets the sealed root key (offline root). */
+  dropRootKey(): Promise<void>;
+
+  insertCertificate(record: CertificateRecord): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  /** Newest first. */
+  listCertificates(query: CertificateQuery): Promise<CertificateRecord[]>;
+  /**
+   * Marks certificates revoked: one serial, or every live certificate of a SPIFFE id.
+   * Already revoked certificates are left as they are.
+   * @returns the serials revoked by this call.
+   */
+  revoke(target: { serial: string } | { spiffeId: string }, at: Date, reason: RevocationReason): Promise<string[]>;
+  /** Revoked certificates that have not expired at `now` (the CRL's entries). */
+  listRevoked(now: Date): Promise<RevokedEntry[]>;
+
+  /** The CRL with the highest number, if any. */
+  latestCrl(): Promise<CrlRecord | undefined>;
+  /** Stores a CRL; returns false (and stores nothing) when its number is already taken. */
+  insertCrl(record: CrlRecord): Promise<boolean>;
+
+  insertBootstrapToken(record: BootstrapTokenRecord): Promise<void>;
+  /**
+   * Atomically marks the token used and returns it, when it exists, is unused and has not
+   * expired at `now`; otherwise returns undefined and changes nothing.
+   */
+  consumeBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined>;
+}
