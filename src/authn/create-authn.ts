@@ -1,0 +1,144 @@
+/**
+ * Builds the authentication stage and its parts from configuration and the components it
+ * depends on. This is the one call the gateway wiring makes:
+ *
+ * @example
+ *   const authn = createAuthn({ publicOrigin, config: config.authn, principals, apiTokens, ownJwks, … });
+ *   await authn.start();
+ *   // stage for the 'authenticate' slot, handler for /_gatehouse/auth/*
+ *   extension.stages = () => ({ authenticate: authn.stage });
+ *   extension.internalHandlers = () => authn.loginFlow ? [authn.internalHandler] : [];
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JSONWebKeySet } from 'jose';
+import type { Configuration } from 'openid-client';
+import type { Logger } from 'pino';
+import type { AuthnConfig } from '../core/config/authn-schema.ts';
+import { GatehouseError, toGatehouseError } from '../core/errors.ts';
+import type { Stage } from '../gateway/context.ts';
+import type { InternalHandler } from '../gateway/internal-handler.ts';
+import { createAuthenticateStage } from '../gateway/pipeline/authenticate.ts';
+import { writeErrorResponse } from '../gateway/respond-error.ts';
+import { ApiTokenAuthenticator } from './api-token-authenticator.ts';
+import { compileIssuer, type CompiledIssuer } from './jwt/issuer.ts';
+import { createLocalJwksKeys } from './jwt/jwks-keys.ts';
+import { JwtVerifier } from './jwt/jwt-verifier.ts';
+import { JwtAuthenticator } from './jwt-authenticator.ts';
+import { MtlsAuthenticator, type ClientCertificateVerifier } from './mtls-authenticator.ts';
+import { RevocationList } from './revocation-list.ts';
+import { AUTH_PREFIX, LoginFlow } from './session/login-flow.ts';
+import { SessionManager } from './session/session-manager.ts';
+import type { LoginStateStore, SessionStore } from './session/session-store.ts';
+import type { ApiTokenVerifier, OnInvalidate, PrincipalLookup, PublishInvalidation, RevokedTokenStore } from './types.ts';
+
+export interface AuthnDeps {
+  config: AuthnConfig;
+  /** Public origin of the gateway = issuer of Gatehouse's own tokens. */
+  publicOrigin: string;
+  principals: PrincipalLookup;
+  /** Absent: API tokens are refused. */
+  apiTokens?: ApiTokenVerifier | undefined;
+  /** Public signing keys of Gatehouse's own IdP (read on every key miss, so rotation is seen). */
+  ownJwks?: (() => JSONWebKeySet) | undefined;
+  /** Issuer of Gatehouse's own tokens when it differs from `publicOrigin` (e.g. `${origin}/oidc`). */
+  ownIssuer?: string | undefined;
+  revokedTokens: RevokedTokenStore;
+  sessionStore: SessionStore;
+  loginStore: LoginStateStore;
+  onInvalidate: OnInvalidate;
+  publish: PublishInvalidation;
+  /** openid-client configuration of the gateway at its own IdP; absent: no browser login. */
+  loginClient?: Configuration | undefined;
+  /** Wired to src/pki verifyPeer; absent: client certificates are refused. */
+  verifyClientCertificate?: ClientCertificateVerifier | undefined;
+  logger?: Logger | undefined;
+  /** Replaces reading PEM files named in issuer configs (tests). */
+  readText?: (path: string) => string;
+}
+
+export interface Authn {
+  readonly stage: Stage;
+  readonly jwt: JwtAuthenticator;
+  readonly revocations: RevocationList;
+  readonly sessions: SessionManager;
+  readonly apiTokens: ApiTokenAuthenticator | undefined;
+  readonly mtls: MtlsAuthenticator | undefined;
+  readonly loginFlow: LoginFlow | undefined;
+  /** Serves `/_gatehouse/auth/…`; returns false for other paths. Writes errors itself. */
+  handleAuthRoutes(req: IncomingMessage, res: ServerResponse): boolean;
+  readonly internalHandler: InternalHandler;
+  /** Loads revocations; call before serving. */
+  start(): Promise<void>;
+  close(): void;
+}
+
+export function createAuthn(deps: AuthnDeps): Authn {
+  const { config } = deps;
+  const issuers: CompiledIssuer[] = config.issuers.map((i) => compileIssuer(i, deps.readText));
+  if (config.gatehouseIssuer.enabled && deps.ownJwks !== undefined) {
+    issuers.push({
+      issuer: deps.ownIssuer ?? deps.publicOrigin,
+      algorithms: config.gatehouseIssuer.algorithms,
+      audiences: undefined,
+      clockSkewSec: config.gatehouseIssuer.clockSkewSec,
+      typ: config.gatehouseIssuer.typ,
+      keys: createLocalJwksKeys(deps.ownJwks, 'Gatehouse IdP keys'),
+      principals: 'directory',
+      rolesClaim: 'roles',
+      kind: 'user',
+    });
+  }
+  const common = { onInvalidate: deps.onInvalidate, principals: deps.principals };
+  const revocations = new RevocationList({ store: deps.revokedTokens, onInvalidate: deps.onInvalidate, publish: deps.publish, logger: deps.logger });
+  const jwt = new JwtAuthenticator({
+    ...common,
+    verifier: new JwtVerifier({ issuers, maxTokenBytes: config.maxTokenBytes }),
+    revocations,
+    maxCacheEntries: config.tokenCache.maxEntries,
+  });
+  const apiTokens = deps.apiTokens === undefined ? undefined : new ApiTokenAuthenticator({
+    ...common, verifier: deps.apiTokens, ttlMs: config.tokenCache.apiTokenTtlMs, maxCacheEntries: config.tokenCache.maxEntries,
+  });
+  const sessions = new SessionManager({
+    ...common, store: deps.sessionStore, publish: deps.publish, logger: deps.logger, ...config.session,
+  });
+  const mtls = deps.verifyClientCertificate === undefined ? undefined : new MtlsAuthenticator({ ...common, verify: deps.verifyClientCertificate });
+  const loginFlow = deps.loginClient === undefined ? undefined : new LoginFlow({
+    client: deps.loginClient,
+    publicOrigin: deps.publicOrigin,
+    sessions,
+    logins: deps.loginStore,
+    principals: deps.principals,
+    scopes: config.login.scopes,
+    loginTimeoutMs: config.login.loginTimeoutMs,
+    logger: deps.logger,
+  });
+  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, publicOrigin: deps.publicOrigin, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined });
+
+  const internalHandler: InternalHandler = {
+    name: 'authn',
+    prefixes: [AUTH_PREFIX],
+    handle(req, res) {
+      const pending = loginFlow?.handle(req, res);
+      if (pending === undefined || pending === false) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `${req.url ?? ''} is not an auth route or browser login is not configured` });
+      return pending;
+    },
+  };
+
+  return {
+    stage, jwt, revocations, sessions, apiTokens, mtls, loginFlow, internalHandler,
+    handleAuthRoutes(req, res) {
+      const pending = loginFlow?.handle(req, res);
+      if (pending === undefined || pending === false) return false;
+      pending.catch((error: unknown) => {
+        const e = toGatehouseError(error);
+        if (e.code === 'ERR_INTERNAL') deps.logger?.error({ err: error }, 'auth route failed');
+        else deps.logger?.info({ code: e.code, detail: e.detail }, 'auth route refused');
+        writeErrorResponse(res, e, String(req.headers['x-request-id'] ?? '-'), req.headers.accept);
+      });
+      return true;
+    },
+    async start() { await revocations.load(); },
+    close() { jwt.close(); apiTokens?.close(); sessions.close(); mtls?.close(); revocations.close(); },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * mTLS client certificates as a credential. The TLS handshake proved possession of the key;
+ * the `verify` hook (wired to src/pki `verifyPeer` with Gatehouse's trust store) checks the
+ * chain, validity, revocation and key usage and returns the SPIFFE id, which names the service
+ * principal. The result is remembered per TLS connection, so keep-alive requests are
+ * synchronous; a principal change makes every connection check again.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { X509Certificate } from 'node:crypto';
+import { GatehouseError, isGatehouseError } from '../core/errors.ts';
+import type { Identity } from '../gateway/context.ts';
+import { requireEnabledPrincipal } from './principal.ts';
+import type { OnInvalidate, PrincipalLookup } from './types.ts';
+
+/**
+ * Verifies a peer certificate and returns its SPIFFE id; throws (any error) when it is not
+ * acceptable. Wire: `(cert) => ({ spiffeId: verifyPeer(cert, trustStore).spiffeId })`.
+ */
+export type ClientCertificateVerifier = (certificate: X509Certificate) => { spiffeId: string };
+
+export interface MtlsAuthenticatorOptions {
+  verify: ClientCertificateVerifier;
+  principals: PrincipalLookup;
+  onInvalidate: OnInvalidate;
+}
+
+interface CachedPeer { identity: Identity; generation: number; notAfter: number }
+
+function isTls(socket: Socket): socket is TLSSocket {
+  return 'encrypted' in socket && (socket as TLSSocket).encrypted === true;
+}
+
+export class MtlsAuthenticator {
+  readonly #o: MtlsAuthenticatorOptions;
+  readonly #byConnection = new WeakMap<TLSSocket, CachedPeer>();
+  #generation = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(options: MtlsAuthenticatorOptions) {
+    this.#o = options;
+    this.#unsubscribe = options.onInvalidate((event) => {
+      if (event.type === 'principal.changed') this.#generation++;
+    });
+  }
+
+  /** The connection's client certificate, if it presented one. */
+  static peerCertificate(socket: Socket): X509Certificate | undefined {
+    return isTls(socket) ? socket.getPeerX509Certificate() : undefined;
+  }
+
+  cached(socket: Socket, nowMs = Date.now()): Identity | undefined {
+    if (!isTls(socket)) return undefined;
+    const entry = this.#byConnection.get(socket);
+    if (entry === undefined || entry.generation !== this.#generation || entry.notAfter <= nowMs) return undefined;
+    return entry.identity;
+  }
+
+  async authenticate(socket: Socket, certificate: X509Certificate): Promise<Identity> {
+    const generation = this.#generation;
+    let spiffeId: string;
+    try {
+      spiffeId = this.#o.verify(certificate).spiffeId;
+    } catch (error) {
+      throw new GatehouseError('ERR_AUTHN_CLIENT_CERT_INVALID', {
+        detail: isGatehouseError(error) ? `${error.code}: ${error.detail ?? ''}` : String(error),
+        cause: error,
+      });
+    }
+    const principal = await requireEnabledPrincipal(this.#o.principals, spiffeId);
+    const identity: Identity = Object.freeze({
+      subject: principal.subject,
+      kind: principal.kind,
+      roles: Object.freeze([...principal.roles]),
+      method: 'mtls',
+      amr: Object.freeze([]),
+      authTime: undefined,
+      mfaTime: undefined,
+      credentialId: certificate.serialNumber,
+      issuer: undefined,
+      attributes: Object.freeze({ ...principal.attributes, spiffeId }),
+    });
+    if (isTls(socket)) this.#byConnection.set(socket, { identity, generation, notAfter: certificate.validToDate.getTime() });
+    return identity;
+  }
+
+  close(): void { this.#unsubscribe(); }
+}

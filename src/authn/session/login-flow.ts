@@ -1,0 +1,161 @@
+/**
+ * The gateway as a relying party of its own identity provider (authorization code + PKCE +
+ * state + nonce, through openid-client). Serves `/_gatehouse/auth/login`, `/callback` and
+ * `/logout`. The pending login lives server-side, found by an id in a short-lived
+ * `__Host-` cookie, and is used once; a session starts only after the code exchange and the
+ * ID token checks succeeded, with a fresh id (fixation-proof), and the browser goes back to
+ * a same-origin path only.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import * as oidc from 'openid-client';
+import type { Logger } from 'pino';
+import { GatehouseError } from '../../core/errors.ts';
+import { requireEnabledPrincipal } from '../principal.ts';
+import type { PrincipalLookup } from '../types.ts';
+import { LOGIN_COOKIE, SESSION_COOKIE, readCookie, serializeCookie } from './cookies.ts';
+import { safeReturnPath } from './return-url.ts';
+import { SessionManager } from './session-manager.ts';
+import type { LoginStateStore } from './session-store.ts';
+
+export const AUTH_PREFIX = '/_gatehouse/auth/';
+export const LOGIN_PATH = `${AUTH_PREFIX}login`;
+export const CALLBACK_PATH = `${AUTH_PREFIX}callback`;
+export const LOGOUT_PATH = `${AUTH_PREFIX}logout`;
+
+export interface LoginFlowOptions {
+  /** openid-client configuration of the gateway's client at its own IdP (see `discoverLoginClient`). */
+  client: oidc.Configuration;
+  /** Public origin of the gateway, e.g. `https://gw.example.com`; the callback URL is built on it. */
+  publicOrigin: string;
+  sessions: SessionManager;
+  logins: LoginStateStore;
+  principals: PrincipalLookup;
+  scopes: readonly string[];
+  loginTimeoutMs: number;
+  logger?: Logger | undefined;
+}
+
+/** Where a browser without a session is sent: the login start, carrying its same-origin return path. */
+export function loginRedirectLocation(returnPath: string): string {
+  return `${LOGIN_PATH}?return_to=${encodeURIComponent(returnPath)}`;
+}
+
+function redirect(res: ServerResponse, location: string, cookies: string[]): void {
+  res.writeHead(303, { location, 'set-cookie': cookies, 'cache-control': 'no-store', 'content-length': '0' });
+  res.end();
+}
+
+function singleCookie(req: IncomingMessage, name: string): string | undefined {
+  const values = readCookie(req.headers.cookie, name);
+  return values.length === 1 ? values[0] : undefined;
+}
+
+export class LoginFlow {
+  readonly #o: LoginFlowOptions;
+  readonly #origin: string;
+
+  constructor(options: LoginFlowOptions) {
+    this.#o = options;
+    this.#origin = new URL(options.publicOrigin).origin;
+  }
+
+  get callbackUrl(): string { return this.#origin + CALLBACK_PATH; }
+
+  /**
+   * Handles a request under `/_gatehouse/auth/`. Returns false when the path is not ours.
+   * Errors are thrown as GatehouseErrors (written by the gateway's one error path), or, when
+   * `onError` is given, passed to it.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> | false {
+    const url = new URL(req.url ?? '/', this.#origin);
+    switch (url.pathname) {
+      case LOGIN_PATH: return this.#expect(req, ['GET', 'HEAD'], () => this.#login(url, res));
+      case CALLBACK_PATH: return this.#expect(req, ['GET'], () => this.#callback(req, url, res));
+      case LOGOUT_PATH: return this.#expect(req, ['GET', 'POST'], () => this.#logout(req, url, res));
+      default: return false;
+    }
+  }
+
+  async #expect(req: IncomingMessage, methods: string[], fn: () => Promise<void>): Promise<void> {
+    if (!methods.includes(req.method ?? '')) throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { headers: { allow: methods.join(', ') } });
+    await fn();
+  }
+
+  async #login(url: URL, res: ServerResponse): Promise<void> {
+    const returnTo = safeReturnPath(url.searchParams.get('return_to') ?? '/', this.#origin);
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const loginId = randomBytes(32).toString('base64url');
+    await this.#o.logins.put(loginId, { state, nonce, codeVerifier, returnTo, expiresAt: Date.now() + this.#o.loginTimeoutMs });
+    const authorizationUrl = oidc.buildAuthorizationUrl(this.#o.client, {
+      redirect_uri: this.callbackUrl,
+      scope: this.#o.scopes.join(' '),
+      response_type: 'code',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    redirect(res, authorizationUrl.href, [serializeCookie(LOGIN_COOKIE, loginId, this.#o.loginTimeoutMs / 1000)]);
+  }
+
+  async #callback(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+    const loginId = singleCookie(req, LOGIN_COOKIE);
+    // Single use: taken before anything else, so a replayed callback finds nothing.
+    const login = loginId === undefined ? undefined : await this.#o.logins.take(loginId, Date.now());
+    if (login === undefined) throw new GatehouseError('ERR_AUTHN_LOGIN_STATE_INVALID', { detail: 'no pending login for this browser' });
+    let claims: oidc.IDToken | undefined;
+    try {
+      const tokens = await oidc.authorizationCodeGrant(this.#o.client, url, {
+        pkceCodeVerifier: login.codeVerifier,
+        expectedState: login.state,
+        expectedNonce: login.nonce,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims();
+    } catch (error) {
+      throw new GatehouseError('ERR_AUTHN_LOGIN_STATE_INVALID', { detail: `code exchange refused: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+    }
+    if (claims === undefined) throw new GatehouseError('ERR_AUTHN_LOGIN_STATE_INVALID', { detail: 'no ID token' });
+    const principal = await requireEnabledPrincipal(this.#o.principals, claims.sub);
+    // Rotation: whatever session id the browser brought (possibly planted) ends here.
+    for (const previous of readCookie(req.headers.cookie, SESSION_COOKIE)) {
+      const id = SessionManager.sessionId(previous);
+      if (id !== undefined) await this.#o.sessions.revoke(id);
+    }
+    const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
+    const { cookieValue, session } = await this.#o.sessions.create(principal, {
+      issuer: claims.iss,
+      amr,
+      authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
+    });
+    this.#o.logger?.info({ subject: principal.subject, sessionId: session.id }, 'browser session started');
+    redirect(res, login.returnTo, [
+      serializeCookie(SESSION_COOKIE, cookieValue, this.#o.sessions.cookieMaxAgeSec(session)),
+      serializeCookie(LOGIN_COOKIE, '', 0),
+    ]);
+  }
+
+  async #logout(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+    // A cross-site page must not be able to log the user out (nuisance CSRF): browsers say where a request came from.
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout from sec-fetch-site=${site}` });
+    const returnTo = safeReturnPath(url.searchParams.get('return_to') ?? '/', this.#origin);
+    for (const value of readCookie(req.headers.cookie, SESSION_COOKIE)) {
+      const id = SessionManager.sessionId(value);
+      if (id !== undefined) await this.#o.sessions.revoke(id);
+    }
+    redirect(res, returnTo, [serializeCookie(SESSION_COOKIE, '', 0)]);
+  }
+}
+
+/**
+ * Discovers the gateway's own IdP and returns the client configuration for the login flow.
+ * @param issuer the IdP issuer (Gatehouse: the public URL; discovery under `/oidc`)
+ */
+export async function discoverLoginClient(issuer: URL, clientId: string, clientSecret: string | undefined, options?: oidc.DiscoveryRequestOptions): Promise<oidc.Configuration> {
+  const auth = clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(clientSecret);
+  return oidc.discovery(issuer, clientId, clientSecret === undefined ? undefined : { client_secret: clientSecret }, auth, options);
+}

@@ -1,0 +1,154 @@
+/**
+ * The authenticate stage. For a route that is not `public` it takes exactly one credential of
+ * a kind the route accepts, verifies it and sets `ctx.identity`:
+ *
+ *   - `Authorization: Bearer ghs_…` → API token; any other `Bearer` → JWT. An explicit
+ *     Authorization header is the credential even when an (ambient) session cookie is also sent.
+ *   - else the `__Host-gatehouse-session` cookie → browser session (two of them: refused);
+ *   - else a TLS client certificate → mTLS.
+ *
+ * No credential: 401 ERR_AUTHN_REQUIRED with `WWW-Authenticate`, or, on a `browserLogin`
+ * route and for a browser navigation, a redirect to the login flow. A credential of a kind
+ * the route does not accept: ERR_AUTHN_METHOD_NOT_ALLOWED. When the credential is in a cache
+ * the stage is synchronous (returns undefined, no promise).
+ */
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError, toGatehouseError } from '../../core/errors.ts';
+import type { Identity, RequestContext, Stage } from '../context.ts';
+import type { CompiledRoute } from '../router/types.ts';
+import { ApiTokenAuthenticator, API_TOKEN_PREFIX } from '../../authn/api-token-authenticator.ts';
+import { JwtAuthenticator, type AudienceRule } from '../../authn/jwt-authenticator.ts';
+import { MtlsAuthenticator } from '../../authn/mtls-authenticator.ts';
+import { SessionManager } from '../../authn/session/session-manager.ts';
+import { SESSION_COOKIE, readCookie, serializeCookie } from '../../authn/session/cookies.ts';
+import { loginRedirectLocation } from '../../authn/session/login-flow.ts';
+import { safeReturnPath } from '../../authn/session/return-url.ts';
+
+export interface AuthenticateStageDeps {
+  /** Absent: bearer JWTs are refused as not accepted. Same for the others. */
+  jwt?: JwtAuthenticator | undefined;
+  apiTokens?: ApiTokenAuthenticator | undefined;
+  sessions?: SessionManager | undefined;
+  mtls?: MtlsAuthenticator | undefined;
+  /** Public origin of the gateway: default audience of bearer JWTs, base of login redirects. */
+  publicOrigin: string;
+  /** Longest bearer credential looked at (config `authn.maxTokenBytes`). */
+  maxTokenBytes: number;
+  /** False when no login flow is served: browsers then get the 401 like everybody. Default true. */
+  loginEnabled?: boolean | undefined;
+  realm?: string;
+}
+
+type Method = 'session' | 'jwt' | 'api_token' | 'mtls';
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+function isBrowserNavigation(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  return req.headers.accept?.includes('text/html') === true;
+}
+
+/** Creates the stage; the gateway puts it in the `authenticate` slot. */
+export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
+  const realm = deps.realm ?? 'gatehouse';
+  const loginEnabled = deps.loginEnabled ?? true;
+  const challenge = `Bearer realm="${realm}"`;
+  const invalidTokenChallenge = `Bearer realm="${realm}", error="invalid_token"`;
+  const audienceRules = new WeakMap<CompiledRoute, AudienceRule>();
+
+  function audiences(route: CompiledRoute): AudienceRule {
+    let rule = audienceRules.get(route);
+    if (rule === undefined) {
+      rule = { route: route.config.authentication.audiences, fallback: [route.id, deps.publicOrigin] };
+      audienceRules.set(route, rule);
+    }
+    return rule;
+  }
+
+  /** 401s carry a challenge (RFC 6750 §3); a browser on a login route is sent to log in instead. */
+  function refuse(ctx: RequestContext, route: CompiledRoute, error: unknown): never {
+    const e = toGatehouseError(error);
+    if (e.code === 'ERR_AUTHN_SESSION_INVALID' || e.code === 'ERR_AUTHN_SESSION_EXPIRED') {
+      if (loginEnabled && route.config.authentication.browserLogin && isBrowserNavigation(ctx.req)) throw loginRedirect(ctx, serializeCookie(SESSION_COOKIE, '', 0), e);
+    }
+    if (e.status !== 401 || e.headers !== undefined) throw e;
+    const header = e.code === 'ERR_AUTHN_REQUIRED' || e.code === 'ERR_AUTHN_METHOD_NOT_ALLOWED' ? challenge : invalidTokenChallenge;
+    throw new GatehouseError(e.code, { detail: e.detail, cause: e, headers: { 'www-authenticate': header }, ...(e.data ? { data: e.data } : {}) });
+  }
+
+  function loginRedirect(ctx: RequestContext, clearCookie: string | undefined, cause?: GatehouseError): GatehouseError {
+    let returnTo = '/';
+    try { returnTo = safeReturnPath(ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, deps.publicOrigin); } catch { /* '/' */ }
+    const headers: Record<string, string> = { location: loginRedirectLocation(returnTo) };
+    if (clearCookie !== undefined) headers['set-cookie'] = clearCookie;
+    return new GatehouseError('ERR_AUTHN_LOGIN_REDIRECT', { detail: cause ? `login required after ${cause.code}` : 'no credential', headers, cause });
+  }
+
+  function notAccepted(ctx: RequestContext, route: CompiledRoute, method: Method): never {
+    refuse(ctx, route, new GatehouseError('ERR_AUTHN_METHOD_NOT_ALLOWED', { detail: `${method} not accepted on route ${route.id}` }));
+  }
+
+  function settle(ctx: RequestContext, route: CompiledRoute, pending: Promise<Identity>): Promise<void> {
+    return pending.then((identity) => { ctx.identity = identity; }, (error: unknown) => refuse(ctx, route, error));
+  }
+
+  return function authenticate(ctx: RequestContext): void | Promise<void> {
+    const route = ctx.route;
+    // Fail closed: without a route there is nothing that could have made the request public.
+    if (route === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'no route on context' });
+    if (route.config.access === 'public') return undefined;
+    const accepted = route.config.authentication.methods;
+    const req = ctx.req;
+
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      const match = BEARER.exec(authorization);
+      if (match === null) {
+        const scheme = authorization.split(' ', 1)[0] ?? '';
+        refuse(ctx, route, new GatehouseError(/^bearer$/i.test(scheme) ? 'ERR_AUTHN_TOKEN_MALFORMED' : 'ERR_AUTHN_METHOD_NOT_ALLOWED', { detail: `Authorization scheme ${JSON.stringify(scheme.slice(0, 20))}` }));
+      }
+      const token = match[1]!;
+      if (token.length > deps.maxTokenBytes) refuse(ctx, route, new GatehouseError('ERR_AUTHN_TOKEN_TOO_LARGE', { detail: `${token.length} bytes` }));
+      if (token.startsWith(API_TOKEN_PREFIX)) {
+        if (!accepted.includes('api_token') || deps.apiTokens === undefined) notAccepted(ctx, route, 'api_token');
+        const key = ApiTokenAuthenticator.cacheKey(token);
+        const hit = deps.apiTokens.cached(key);
+        if (hit !== undefined) { ctx.identity = hit; return undefined; }
+        return settle(ctx, route, deps.apiTokens.authenticate(token, key));
+      }
+      if (!accepted.includes('jwt') || deps.jwt === undefined) notAccepted(ctx, route, 'jwt');
+      const key = JwtAuthenticator.cacheKey(token);
+      const rule = audiences(route);
+      let hit: Identity | undefined;
+      try { hit = deps.jwt.cached(key, rule); } catch (error) { refuse(ctx, route, error); }
+      if (hit !== undefined) { ctx.identity = hit; return undefined; }
+      return settle(ctx, route, deps.jwt.authenticate(token, key, rule));
+    }
+
+    const cookies = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (cookies.length > 1) refuse(ctx, route, new GatehouseError('ERR_AUTHN_CREDENTIAL_AMBIGUOUS', { detail: `${cookies.length} session cookies` }));
+    if (cookies.length === 1) {
+      if (!accepted.includes('session') || deps.sessions === undefined) notAccepted(ctx, route, 'session');
+      const id = SessionManager.sessionId(cookies[0]!);
+      if (id === undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'malformed session cookie' }));
+      const hit = deps.sessions.cached(id);
+      if (hit !== undefined) { ctx.identity = hit; return undefined; }
+      return settle(ctx, route, deps.sessions.authenticate(id));
+    }
+
+    const socket = req.socket;
+    // Keep-alive requests of a verified connection skip reading the certificate again.
+    const known = deps.mtls?.cached(socket);
+    if (known !== undefined && accepted.includes('mtls')) { ctx.identity = known; return undefined; }
+    const certificate = MtlsAuthenticator.peerCertificate(socket);
+    if (certificate !== undefined) {
+      if (!accepted.includes('mtls') || deps.mtls === undefined) notAccepted(ctx, route, 'mtls');
+      return settle(ctx, route, deps.mtls.authenticate(socket, certificate));
+    }
+
+    if (loginEnabled && route.config.authentication.browserLogin && deps.sessions !== undefined && isBrowserNavigation(req)) throw loginRedirect(ctx, undefined);
+    refuse(ctx, route, new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'no credential' }));
+  };
+}
