@@ -1,0 +1,93 @@
+/**
+ * Fills `ctx.upstreamHeaders` with who sent the request, per the route's `upstreamIdentity`:
+ * the signed assertion (cached or per-request) and, for legacy upstreams, plain headers.
+ *
+ * Client-supplied `x-gatehouse-*` headers must be stripped from the forwarded request by
+ * the forwarder (see `isReservedIdentityHeader`); this stage only adds Gatehouse's own.
+ */
+import type { Logger } from 'pino';
+import { GatehouseError } from '../../core/errors.ts';
+import {
+  IDENTITY_ASSERTION_HEADER,
+  IDENTITY_KIND_HEADER,
+  IDENTITY_ROLES_HEADER,
+  IDENTITY_SUBJECT_HEADER,
+} from '../../sdk/contract.ts';
+import type { RequestContext, Stage } from '../context.ts';
+import type { CompiledRoute } from '../router/types.ts';
+import type { AssertionSigner } from './signer.ts';
+
+/** True for header names only Gatehouse may set towards an upstream (`x-gatehouse-*`). */
+export function isReservedIdentityHeader(name: string): boolean {
+  return name.length >= 12 && name.slice(0, 12).toLowerCase() === 'x-gatehouse-';
+}
+
+const basePaths = new WeakMap<CompiledRoute, string>();
+
+/**
+ * The path the upstream will see (base path of the upstream URL + routed path, prefix
+ * stripped when the route asks), without query: what `htu` binds. Mirrors the forwarder.
+ */
+export function upstreamPathOf(ctx: RequestContext): string {
+  const route = ctx.route!;
+  let base = basePaths.get(route);
+  if (base === undefined) {
+    const p = new URL(route.upstream.url).pathname;
+    base = p === '/' ? '' : p.replace(/\/$/, '');
+    basePaths.set(route, base);
+  }
+  let path = ctx.path;
+  if (route.config.stripPrefix && route.prefix) path = path.slice(route.prefix.length) || '/';
+  if (path[0] !== '/') path = '/' + path;
+  return base + path;
+}
+
+/** Header-safe text: plain identity headers must not carry CR/LF or non-ASCII from a claim. */
+function headerText(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) && !value.includes(',') ? value : encodeURIComponent(value);
+}
+
+export interface UpstreamIdentityDeps {
+  signer: AssertionSigner;
+  logger?: Logger;
+}
+
+/**
+ * @example
+ *   const enrichIdentity = createUpstreamIdentityStage({ signer });
+ *   // in the stage list, after authorize/approve/rate limit, before forward
+ */
+export function createUpstreamIdentityStage(deps: UpstreamIdentityDeps): Stage {
+  const { signer } = deps;
+
+  function signFailed(err: unknown): never {
+    // Forwarding without the assertion would look to the upstream like an unauthenticated
+    // request at best; refuse instead.
+    throw new GatehouseError('ERR_INTERNAL', { detail: 'identity assertion could not be signed', cause: err });
+  }
+
+  return function enrichIdentity(ctx: RequestContext): void | Promise<void> {
+    const route = ctx.route;
+    const identity = ctx.identity;
+    if (route === undefined || identity === undefined) return;
+    const opts = route.config.upstreamIdentity;
+    if (opts.headers) {
+      ctx.upstreamHeaders[IDENTITY_SUBJECT_HEADER] = headerText(identity.subject);
+      ctx.upstreamHeaders[IDENTITY_KIND_HEADER] = identity.kind;
+      ctx.upstreamHeaders[IDENTITY_ROLES_HEADER] = identity.roles.map((r) => encodeURIComponent(r)).join(',');
+    }
+    const audience = route.upstreamName;
+    if (opts.assertion === 'cached') {
+      const hit = signer.cached(identity, audience);
+      if (hit !== undefined) {
+        ctx.upstreamHeaders[IDENTITY_ASSERTION_HEADER] = hit;
+        return;
+      }
+      return signer.sign(identity, audience).then((jwt) => { ctx.upstreamHeaders[IDENTITY_ASSERTION_HEADER] = jwt; }, signFailed);
+    }
+    if (opts.assertion === 'per-request') {
+      const binding = { requestId: ctx.requestId, method: ctx.method, path: upstreamPathOf(ctx) };
+      return signer.signBound(identity, audience, binding).then((jwt) => { ctx.upstreamHeaders[IDENTITY_ASSERTION_HEADER] = jwt; }, signFailed);
+    }
+  };
+}
