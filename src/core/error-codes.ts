@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   ERR_SHIELD_BLOCKED: { status: 403, message: 'Forbidden' },
 
   ERR_RATELIMIT_EXCEEDED: { status: 429, message: 'Too many requests' },
+  ERR_RATELIMIT_UNAVAILABLE: { status: 503, message: 'Rate limiting unavailable' },
 
   ERR_AUTHN_REQUIRED: { status: 401, message: 'Authentication required' },
   ERR_AUTHN_TOKEN_INVALID: { status: 401, message: 'Invalid token' },
