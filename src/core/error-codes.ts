@@ -74,6 +74,15 @@ export const ERROR_CODES = {
   ERR_POLICY_UNAVAILABLE: { status: 503, message: 'Authorization unavailable' },
   ERR_POLICY_INVALID: { status: 500, message: 'Policy is invalid' },
 
+  ERR_SDK_ASSERTION_MISSING: { status: 401, message: 'Identity assertion required' },
+  ERR_SDK_ASSERTION_INVALID: { status: 401, message: 'Identity assertion invalid' },
+  ERR_SDK_ASSERTION_EXPIRED: { status: 401, message: 'Identity assertion expired' },
+  ERR_SDK_ASSERTION_AUDIENCE: { status: 401, message: 'Identity assertion is for another service' },
+  ERR_SDK_ASSERTION_BINDING: { status: 401, message: 'Identity assertion is bound to another request' },
+  ERR_SDK_ASSERTION_REPLAYED: { status: 401, message: 'Identity assertion already used' },
+  ERR_SDK_KEYS_UNAVAILABLE: { status: 503, message: 'Identity assertion keys unavailable' },
+  ERR_SDK_FORBIDDEN: { status: 403, message: 'Forbidden' },
+
   ERR_APPROVAL_PENDING: { status: 403, message: 'This operation needs a second person\'s approval' },
 
   ERR_PKI_CSR_INVALID: { status: 400, message: 'Certificate signing request invalid' },
