@@ -2,13 +2,16 @@
  * The store contract on PostgreSQL. Every database is created with a random name
  * through the `postgres` maintenance database and dropped afterwards.
  */
-import { after, describe } from 'node:test';
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
 import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
-import { registerStoreContract } from './contract.ts';
+import { registerStoreContract, rejectsWithCode } from './contract.ts';
 
 const skip = await serviceOrSkip('postgres');
 
@@ -64,5 +67,41 @@ describe('store on PostgreSQL', { skip }, () => {
     async unreachableUrl() {
       return `postgres://gatehouse:secret-password@127.0.0.1:${await closedPort()}/nothing`;
     },
+  });
+});
+
+describe('store on PostgreSQL: hostile and broken servers', () => {
+  it('a server that accepts connections but never answers makes health() report unhealthy, not hang', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const blackhole = createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const address = blackhole.address();
+    assert.ok(typeof address === 'object' && address);
+    const store = await openStore(`postgres://gatehouse@127.0.0.1:${address.port}/x`, { connectTimeoutMs: 300, healthTimeoutMs: 600 });
+    try {
+      const health = await store.health();
+      assert.equal(health.ok, false);
+      assert.equal(health.detail, 'ERR_STORE_UNAVAILABLE');
+      await rejectsWithCode(store.migrate(), 'ERR_STORE_UNAVAILABLE');
+    } finally {
+      await store.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => blackhole.close(() => resolve()));
+    }
+  });
+
+  it('the database password never reaches the logs, even when connecting fails', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+    const logger = pino({ level: 'trace' }, sink);
+    const store = await openStore(`postgres://gatehouse:Sup3r-Secret-Pw@127.0.0.1:${await closedPort()}/x`, { logger, connectTimeoutMs: 1000 });
+    try {
+      await store.health();
+      await rejectsWithCode(store.migrate(), 'ERR_STORE_UNAVAILABLE');
+    } finally {
+      await store.close();
+    }
+    assert.ok(lines.length > 0, 'the store logged something');
+    assert.ok(!lines.join('').includes('Sup3r-Secret-Pw'), lines.join(''));
   });
 });

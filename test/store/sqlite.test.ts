@@ -4,8 +4,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { openStore } from '../../src/store/index.ts';
+import { MIGRATIONS } from '../../src/store/migrations/index.ts';
 import { registerStoreContract } from './contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'));
@@ -66,6 +69,26 @@ describe('sqlite store settings', () => {
       await store.migrate();
       await sql.raw('pragma writable_schema = on').execute(store.db);
       await assert.rejects(sql.raw(`update sqlite_schema set sql = 'x' where name = 'kv_records'`).execute(store.db));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('sqlite store shared by several processes', () => {
+  it('three processes migrating and writing one file at once apply each migration once and lose no write', async () => {
+    const file = join(dir, 'multi', 'gatehouse.db');
+    const worker = join(import.meta.dirname, 'fixtures', 'sqlite-worker.ts');
+    const run = promisify(execFile);
+    const outputs = await Promise.all(['a', 'b', 'c'].map((name) =>
+      run(process.execPath, [worker, file, name, '25']).then((r) => r.stdout, (error: { stdout?: string; message: string }) => error.stdout || error.message)));
+    assert.deepEqual(outputs, ['ok', 'ok', 'ok']);
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      const names = await sql<{ name: string }>`select name from gatehouse_migrations order by name`.execute(store.db);
+      assert.deepEqual(names.rows.map((r) => r.name), Object.keys(MIGRATIONS).sort());
+      const n = await store.db.selectFrom('kv_records').select((eb) => eb.fn.countAll<number>().as('n')).where('namespace', '=', 'multi-process').executeTakeFirstOrThrow();
+      assert.equal(Number(n.n), 75);
     } finally {
       await store.close();
     }
