@@ -5,6 +5,8 @@
  * areas never edit the same line.
  */
 import type { StoreTables } from './tables/store.ts';
+import type { PkiTables } from './tables/pki.ts';
 
 export interface Database extends
-  StoreTables {}
+  StoreTables,
+  PkiTables {}

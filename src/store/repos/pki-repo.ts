@@ -1,0 +1,149 @@
+/**
+ * The certificate authority's storage (src/pki/repository.ts) on SQLite and PostgreSQL.
+ * Shared by every instance on the same database: one-time operations (token consumption,
+ * CRL numbering, CA creation) are single conditional statements, atomic on both backends.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
+import type { CaKeyAlgorithm } from '../../pki/algorithms.ts';
+import type { RevocationReason } from '../../pki/crl-builder.ts';
+import type { BootstrapTokenRecord, CaRecord, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from '../../pki/repository.ts';
+import type { Database } from '../database.ts';
+import { fromJsonText, toJsonText } from '../json-text.ts';
+import type { PkiBootstrapTokensTable, PkiCertificatesTable } from '../tables/pki.ts';
+
+const CA_ID = 'default';
+
+function strings(text: string): string[] {
+  const value = fromJsonText(text);
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function toCertificate(row: Selectable<PkiCertificatesTable>): CertificateRecord {
+  return {
+    serial: row.serial,
+    spiffeId: row.spiffe_id,
+    dnsNames: strings(row.dns_names),
+    ipAddresses: strings(row.ip_addresses),
+    notBefore: new Date(row.not_before),
+    notAfter: new Date(row.not_after),
+    certPem: row.cert_pem,
+    issuedVia: row.issued_via as CertificateRecord['issuedVia'],
+    createdAt: new Date(row.created_at),
+    revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at),
+    revocationReason: row.revocation_reason as RevocationReason | null,
+  };
+}
+
+function toToken(row: Selectable<PkiBootstrapTokensTable>): BootstrapTokenRecord {
+  return {
+    id: row.id, tokenHash: row.token_hash, spiffeId: row.spiffe_id,
+    dnsNames: strings(row.dns_names), ipAddresses: strings(row.ip_addresses),
+    createdAt: new Date(row.created_at), expiresAt: new Date(row.expires_at),
+    usedAt: row.used_at === null ? null : new Date(row.used_at),
+  };
+}
+
+/**
+ * @example
+ *   const ca = await CertificateAuthority.open({ repo: createPkiRepo(store.db), ... });
+ */
+export function createPkiRepo(db: Kysely<Database>): PkiRepository {
+  return {
+    async getCa() {
+      const row = await db.selectFrom('pki_ca').selectAll().where('id', '=', CA_ID).executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        keyAlgorithm: row.key_algorithm as CaKeyAlgorithm,
+        rootCertPem: row.root_cert_pem,
+        rootKeySealed: row.root_key_sealed,
+        intermediateCertPem: row.intermediate_cert_pem,
+        intermediateKeySealed: row.intermediate_key_sealed,
+        rootCrlPem: row.root_crl_pem,
+        createdAt: new Date(row.created_at),
+      } satisfies CaRecord;
+    },
+
+    async insertCa(ca) {
+      try {
+        await db.insertInto('pki_ca').values({
+          id: CA_ID, key_algorithm: ca.keyAlgorithm, root_cert_pem: ca.rootCertPem, root_key_sealed: ca.rootKeySealed,
+          intermediate_cert_pem: ca.intermediateCertPem, intermediate_key_sealed: ca.intermediateKeySealed,
+          root_crl_pem: ca.rootCrlPem, created_at: ca.createdAt.getTime(),
+        }).execute();
+      } catch (error) {
+        if (isGatehouseError(error) && error.code === 'ERR_STORE_CONFLICT') throw new GatehouseError('ERR_PKI_ALREADY_INITIALIZED', { cause: error });
+        throw error;
+      }
+    },
+
+    async dropRootKey() {
+      await db.updateTable('pki_ca').set({ root_key_sealed: null }).where('id', '=', CA_ID).execute();
+    },
+
+    async insertCertificate(r) {
+      await db.insertInto('pki_certificates').values({
+        serial: r.serial, spiffe_id: r.spiffeId, dns_names: toJsonText(r.dnsNames), ip_addresses: toJsonText(r.ipAddresses),
+        not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(), cert_pem: r.certPem, issued_via: r.issuedVia,
+        created_at: r.createdAt.getTime(), revoked_at: r.revokedAt?.getTime() ?? null, revocation_reason: r.revocationReason,
+      }).execute();
+    },
+
+    async getCertificate(serial) {
+      const row = await db.selectFrom('pki_certificates').selectAll().where('serial', '=', serial).executeTakeFirst();
+      return row && toCertificate(row);
+    },
+
+    async listCertificates(query) {
+      let q = db.selectFrom('pki_certificates').selectAll();
+      if (query.spiffeId !== undefined) q = q.where('spiffe_id', '=', query.spiffeId);
+      if (query.liveAt !== undefined) {
+        const t = query.liveAt.getTime();
+        q = q.where('revoked_at', 'is', null).where('not_after', '>', t).where('not_before', '<=', t);
+      }
+      const rows = await q.orderBy('created_at', 'desc').orderBy('serial', 'asc').limit(Math.min(query.limit ?? 1000, 10_000)).execute();
+      return rows.map(toCertificate);
+    },
+
+    async revoke(target, at, reason) {
+      let q = db.updateTable('pki_certificates').set({ revoked_at: at.getTime(), revocation_reason: reason }).where('revoked_at', 'is', null);
+      q = 'serial' in target ? q.where('serial', '=', target.serial) : q.where('spiffe_id', '=', target.spiffeId).where('not_after', '>', at.getTime());
+      const rows = await q.returning('serial').execute();
+      return rows.map((r) => r.serial);
+    },
+
+    async listRevoked(now) {
+      const rows = await db.selectFrom('pki_certificates').select(['serial', 'revoked_at', 'revocation_reason'])
+        .where('revoked_at', 'is not', null).where('not_after', '>', now.getTime()).orderBy('serial').execute();
+      return rows.map((r): RevokedEntry => ({ serial: r.serial, revokedAt: new Date(r.revoked_at!), reason: (r.revocation_reason ?? 'unspecified') as RevocationReason }));
+    },
+
+    async latestCrl() {
+      const row = await db.selectFrom('pki_crls').selectAll().orderBy('number', 'desc').limit(1).executeTakeFirst();
+      if (!row) return undefined;
+      return { number: Number(row.number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update), der: new Uint8Array(Buffer.from(row.der, 'base64')) } satisfies CrlRecord;
+    },
+
+    async insertCrl(r) {
+      const result = await db.insertInto('pki_crls').values({
+        number: r.number, this_update: r.thisUpdate.getTime(), next_update: r.nextUpdate.getTime(), der: Buffer.from(r.der).toString('base64'),
+      }).onConflict((oc) => oc.column('number').doNothing()).executeTakeFirst();
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    },
+
+    async insertBootstrapToken(r) {
+      await db.insertInto('pki_bootstrap_tokens').values({
+        token_hash: r.tokenHash, id: r.id, spiffe_id: r.spiffeId, dns_names: toJsonText(r.dnsNames), ip_addresses: toJsonText(r.ipAddresses),
+        created_at: r.createdAt.getTime(), expires_at: r.expiresAt.getTime(), used_at: r.usedAt?.getTime() ?? null,
+      }).execute();
+    },
+
+    async consumeBootstrapToken(tokenHash, now) {
+      const t = now.getTime();
+      const row = await db.updateTable('pki_bootstrap_tokens').set({ used_at: t })
+        .where('token_hash', '=', tokenHash).where('used_at', 'is', null).where('expires_at', '>', t)
+        .returningAll().executeTakeFirst();
+      return row && toToken(row);
+    },
+  };
+}

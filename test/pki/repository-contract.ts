@@ -1,0 +1,97 @@
+/**
+ * One contract for every PkiRepository backend (memory, SQLite, PostgreSQL).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { CertificateRecord, PkiRepository } from '../../src/pki/repository.ts';
+import type { PkiBackend } from './support/backends.ts';
+
+const HOUR = 3_600_000;
+
+function cert(serial: string, spiffeId: string, notAfter: Date, createdAt = new Date()): CertificateRecord {
+  return {
+    serial, spiffeId, dnsNames: ['a.internal'], ipAddresses: ['10.0.0.1'], notBefore: new Date(createdAt.getTime() - 60_000), notAfter,
+    certPem: `-----BEGIN CERTIFICATE-----\n${serial}\n-----END CERTIFICATE-----\n`, issuedVia: 'internal', createdAt, revokedAt: null, revocationReason: null,
+  };
+}
+
+export function registerPkiRepositoryContract(backend: PkiBackend, skip: false | string = false): void {
+  describe(`PKI repository contract (${backend.name})`, { skip }, () => {
+    let repo: PkiRepository;
+    let another: () => Promise<PkiRepository>;
+    let close: () => Promise<void>;
+    before(async () => { ({ repo, another, close } = await backend.create()); });
+    after(async () => { await close?.(); });
+
+    it('stores the CA once and refuses a second one (ERR_PKI_ALREADY_INITIALIZED)', async () => {
+      assert.equal(await repo.getCa(), undefined);
+      const ca = { keyAlgorithm: 'ECDSA-P256' as const, rootCertPem: 'R', rootKeySealed: '{"sealed":1}', intermediateCertPem: 'I', intermediateKeySealed: '{"sealed":2}', rootCrlPem: 'C', createdAt: new Date(1_700_000_000_000) };
+      await repo.insertCa(ca);
+      await assert.rejects(repo.insertCa({ ...ca, rootCertPem: 'evil' }), { code: 'ERR_PKI_ALREADY_INITIALIZED' });
+      assert.deepEqual(await repo.getCa(), ca);
+      await repo.dropRootKey();
+      assert.equal((await repo.getCa())?.rootKeySealed, null);
+      assert.equal((await repo.getCa())?.intermediateKeySealed, '{"sealed":2}');
+    });
+
+    it('stores, finds and lists certificates, newest first, and filters live ones', async () => {
+      const now = new Date();
+      await repo.insertCertificate(cert('a1', 'spiffe://td/svc/a', new Date(now.getTime() + HOUR), new Date(now.getTime() - 2000)));
+      await repo.insertCertificate(cert('a2', 'spiffe://td/svc/a', new Date(now.getTime() + HOUR), new Date(now.getTime() - 1000)));
+      await repo.insertCertificate(cert('a0', 'spiffe://td/svc/a', new Date(now.getTime() - 1000), new Date(now.getTime() - HOUR * 2)));
+      await repo.insertCertificate(cert('b1', 'spiffe://td/svc/b', new Date(now.getTime() + HOUR)));
+      await assert.rejects(repo.insertCertificate(cert('a1', 'spiffe://td/svc/x', new Date())), { code: 'ERR_STORE_CONFLICT' });
+      const a1 = await repo.getCertificate('a1');
+      assert.equal(a1?.spiffeId, 'spiffe://td/svc/a');
+      assert.deepEqual(a1?.dnsNames, ['a.internal']);
+      assert.deepEqual((await repo.listCertificates({ spiffeId: 'spiffe://td/svc/a' })).map((c) => c.serial), ['a2', 'a1', 'a0']);
+      assert.deepEqual((await repo.listCertificates({ spiffeId: 'spiffe://td/svc/a', liveAt: now })).map((c) => c.serial), ['a2', 'a1']);
+      assert.equal((await repo.listCertificates({ limit: 1 })).length, 1);
+    });
+
+    it('revokes by serial and by SPIFFE id (live ones only), once', async () => {
+      const at = new Date();
+      assert.deepEqual(await repo.revoke({ serial: 'b1' }, at, 'keyCompromise'), ['b1']);
+      assert.deepEqual(await repo.revoke({ serial: 'b1' }, at, 'keyCompromise'), []);
+      assert.deepEqual((await repo.revoke({ spiffeId: 'spiffe://td/svc/a' }, at, 'cessationOfOperation')).sort(), ['a1', 'a2']);
+      const b1 = await repo.getCertificate('b1');
+      assert.equal(b1?.revocationReason, 'keyCompromise');
+      assert.equal(b1?.revokedAt?.getTime(), at.getTime());
+      const revoked = await repo.listRevoked(at);
+      assert.deepEqual(revoked.map((r) => r.serial).sort(), ['a1', 'a2', 'b1']);
+      // Expired certificates leave the CRL.
+      assert.deepEqual(await repo.listRevoked(new Date(at.getTime() + 2 * HOUR)), []);
+    });
+
+    it('numbers CRLs uniquely: a second CRL with a taken number is not stored', async () => {
+      assert.equal(await repo.latestCrl(), undefined);
+      const base = { thisUpdate: new Date(1000), nextUpdate: new Date(2000) };
+      assert.equal(await repo.insertCrl({ number: 1, ...base, der: new Uint8Array([1, 2, 3]) }), true);
+      assert.equal(await repo.insertCrl({ number: 1, ...base, der: new Uint8Array([9]) }), false);
+      assert.equal(await repo.insertCrl({ number: 2, ...base, der: new Uint8Array([4, 5]) }), true);
+      const latest = await repo.latestCrl();
+      assert.equal(latest?.number, 2);
+      assert.deepEqual([...latest!.der], [4, 5]);
+    });
+
+    it('consumes a bootstrap token exactly once, even when two instances race for it', async () => {
+      const now = new Date();
+      const record = { id: 'tok1', tokenHash: 'h'.repeat(64), spiffeId: 'spiffe://td/svc/a', dnsNames: ['a.internal'], ipAddresses: [], createdAt: now, expiresAt: new Date(now.getTime() + HOUR), usedAt: null };
+      await repo.insertBootstrapToken(record);
+      const other = await another();
+      const results = await Promise.all([repo.consumeBootstrapToken(record.tokenHash, now), other.consumeBootstrapToken(record.tokenHash, now), repo.consumeBootstrapToken(record.tokenHash, now)]);
+      assert.equal(results.filter(Boolean).length, 1);
+      const won = results.find(Boolean)!;
+      assert.equal(won.spiffeId, 'spiffe://td/svc/a');
+      assert.deepEqual(won.dnsNames, ['a.internal']);
+      assert.equal(await repo.consumeBootstrapToken(record.tokenHash, now), undefined);
+    });
+
+    it('refuses an expired bootstrap token and an unknown one', async () => {
+      const now = new Date();
+      await repo.insertBootstrapToken({ id: 'tok2', tokenHash: 'e'.repeat(64), spiffeId: 'spiffe://td/svc/a', dnsNames: [], ipAddresses: [], createdAt: now, expiresAt: new Date(now.getTime() + 1000), usedAt: null });
+      assert.equal(await repo.consumeBootstrapToken('e'.repeat(64), new Date(now.getTime() + 1000)), undefined);
+      assert.equal(await repo.consumeBootstrapToken('0'.repeat(64), now), undefined);
+    });
+  });
+}
