@@ -1,0 +1,66 @@
+/**
+ * Runs the real authenticate stage behind a real HTTP server: each request gets a
+ * RequestContext on the route chosen by the `x-test-route` header; a verified identity is
+ * answered as JSON (plus `x-stage-sync: 1` when the stage finished without a promise),
+ * an error through the gateway's one error writer. `/_gatehouse/auth/…` goes to the auth routes.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { routeSchema, upstreamSchema } from '../../../src/core/config/gateway-schema.ts';
+import { toGatehouseError } from '../../../src/core/errors.ts';
+import { RequestContext, type Stage } from '../../../src/gateway/context.ts';
+import type { Generation } from '../../../src/gateway/generation.ts';
+import type { CompiledRoute } from '../../../src/gateway/router/types.ts';
+import { writeErrorResponse } from '../../../src/gateway/respond-error.ts';
+
+export function compiledRoute(input: Record<string, unknown>): CompiledRoute {
+  const config = routeSchema.parse({ upstream: 'app', ...input });
+  return {
+    id: config.id, config, upstreamName: 'app', upstream: upstreamSchema.parse({ url: 'http://127.0.0.1:9' }),
+    host: '*', prefix: config.path === '/' ? '' : config.path, methods: undefined, maxBodyBytes: 1024,
+  };
+}
+
+export interface Harness { url: string; close(): Promise<void> }
+
+export async function startHarness(options: {
+  stage: Stage;
+  routes: CompiledRoute[];
+  authRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}): Promise<Harness> {
+  const byId = new Map(options.routes.map((r) => [r.id, r]));
+  const server = createServer((req, res) => {
+    if (options.authRoutes?.(req, res)) return;
+    const ctx = new RequestContext(req, res, {} as Generation);
+    const url = new URL(req.url ?? '/', 'http://x');
+    ctx.path = url.pathname;
+    ctx.query = url.search.slice(1);
+    ctx.route = byId.get(String(req.headers['x-test-route'] ?? 'api'));
+    const ok = (sync: boolean) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-stage-sync': sync ? '1' : '0' });
+      res.end(JSON.stringify(ctx.identity ?? null));
+    };
+    const fail = (error: unknown) => writeErrorResponse(res, toGatehouseError(error), 'test', req.headers.accept);
+    try {
+      const result = options.stage(ctx);
+      if (result === undefined) ok(true);
+      else result.then(() => ok(false), fail);
+    } catch (error) {
+      fail(error);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => { server.closeAllConnections(); return new Promise((resolve) => server.close(() => resolve())); },
+  };
+}
+
+/** Sends a request; returns status, parsed JSON body and headers. */
+export async function call(url: string, init: { route?: string; headers?: Record<string, string>; method?: string } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, { method: init.method ?? 'GET', redirect: 'manual', headers: { 'x-test-route': init.route ?? 'api', ...init.headers } });
+  const text = await res.text();
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body, headers: res.headers };
+}
