@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { isGatehouseError } from '../../src/core/errors.ts';
 import { openStore, type Store, type StoreDialect } from '../../src/store/index.ts';
 import { MIGRATIONS } from '../../src/store/migrations/index.ts';
@@ -156,6 +156,24 @@ export function registerStoreContract(backend: StoreBackend): void {
       await rejectsWithCode(insertKv(store.db, 'dup', 'x'), 'ERR_STORE_CONFLICT');
     });
 
+    it('a dangling foreign key is refused with ERR_STORE_CONFLICT (foreign keys are enforced)', async () => {
+      await store.db.schema.createTable('contract_parent').addColumn('id', 'text', (c) => c.primaryKey()).execute();
+      await store.db.schema.createTable('contract_child')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('parent_id', 'text', (c) => c.notNull().references('contract_parent.id'))
+        .execute();
+      try {
+        const db = store.db as unknown as Kysely<ContractTables>;
+        await rejectsWithCode(db.insertInto('contract_child').values({ id: 'c', parent_id: 'missing' }).execute(), 'ERR_STORE_CONFLICT');
+        await db.insertInto('contract_parent').values({ id: 'p' }).execute();
+        await db.insertInto('contract_child').values({ id: 'c', parent_id: 'p' }).execute();
+        await rejectsWithCode(db.deleteFrom('contract_parent').where('id', '=', 'p').execute(), 'ERR_STORE_CONFLICT');
+      } finally {
+        await store.db.schema.dropTable('contract_child').execute();
+        await store.db.schema.dropTable('contract_parent').execute();
+      }
+    });
+
     it('a store pointed at an unreachable database reports unhealthy and throws ERR_STORE_UNAVAILABLE', async () => {
       const url = await backend.unreachableUrl();
       let unreachable: Store;
@@ -197,6 +215,11 @@ function outsideCaller<T>(work: () => Promise<T>): { signal: () => void; outside
   const go = new Promise<void>((resolve) => { signal = resolve; });
   const outside = go.then(work);
   return { signal, outside };
+}
+
+interface ContractTables {
+  contract_parent: { id: string };
+  contract_child: { id: string; parent_id: string };
 }
 
 type KvWriter = Pick<Store['db'], 'insertInto'>;

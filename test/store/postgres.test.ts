@@ -6,6 +6,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
@@ -70,7 +72,41 @@ describe('store on PostgreSQL', { skip }, () => {
   });
 });
 
-describe('store on PostgreSQL: hostile and broken servers', () => {
+describe('store on PostgreSQL: hostile and broken servers', { skip }, () => {
+  it('a database that does not exist is reported as ERR_STORE_UNAVAILABLE', async () => {
+    const store = await openStore(urlFor(`gatehouse_missing_${randomBytes(6).toString('hex')}`));
+    try {
+      assert.deepEqual({ ...(await store.health()), latencyMs: 0 }, { ok: false, latencyMs: 0, detail: 'ERR_STORE_UNAVAILABLE' });
+      await rejectsWithCode(store.migrate(), 'ERR_STORE_UNAVAILABLE');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a statement running past statement_timeout fails with ERR_STORE_UNAVAILABLE and the pool stays usable', async () => {
+    const store = await openStore(POSTGRES_URL, { statementTimeoutMs: 200, poolMax: 1 });
+    try {
+      await rejectsWithCode(sql`select pg_sleep(5)`.execute(store.db), 'ERR_STORE_UNAVAILABLE');
+      assert.equal((await store.health()).ok, true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a transaction left idle past idle_in_transaction_session_timeout is aborted by the server (ERR_STORE_UNAVAILABLE, no crash) and the pool recovers', async () => {
+    const store = await openStore(POSTGRES_URL, { idleInTransactionTimeoutMs: 200, poolMax: 1 });
+    try {
+      await rejectsWithCode(store.transaction(async (trx) => {
+        await sql`create temporary table idle_probe (id int)`.execute(trx);
+        await sleep(600);
+        await sql`insert into idle_probe values (1)`.execute(trx);
+      }), 'ERR_STORE_UNAVAILABLE');
+      assert.equal((await store.health()).ok, true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a server that accepts connections but never answers makes health() report unhealthy, not hang', async () => {
     const sockets = new Set<import('node:net').Socket>();
     const blackhole = createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });

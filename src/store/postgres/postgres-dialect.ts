@@ -55,10 +55,14 @@ export function createPostgresBackend(url: string, options: PostgresPoolOptions,
     keepAlive: true,
     types,
   });
-  // An idle client losing its connection (server restart, network) is emitted here;
-  // without a listener it would crash the process. The next query reconnects.
-  pool.on('error', (error) => {
-    logger.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'store: idle PostgreSQL connection failed');
-  });
+  const onError = (error: Error) => {
+    logger.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'store: PostgreSQL connection failed');
+  };
+  // A connection lost while idle in the pool (server restart, network) is emitted here.
+  pool.on('error', onError);
+  // A connection lost while checked out (idle-in-transaction timeout, admin kill) is
+  // emitted on the client itself, where nothing listens: it would crash the process.
+  // The running query still fails (ERR_STORE_UNAVAILABLE) and pg drops the client.
+  pool.on('connect', (client) => client.on('error', onError));
   return { dialect: new PostgresDialect({ pool }), pool };
 }
