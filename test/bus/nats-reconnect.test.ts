@@ -6,7 +6,6 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -15,6 +14,7 @@ import type { EventBus } from '../../src/bus/types.ts';
 import type { GatewayRequestEvent } from '../../src/core/events.ts';
 import { NATS_URL, serviceOrSkip } from '../support/services.ts';
 import { requestEvent, waitFor } from './contract.ts';
+import { TcpRelay } from './tcp-relay.ts';
 
 const skip = await serviceOrSkip('nats');
 const run = randomBytes(4).toString('hex');
@@ -22,45 +22,9 @@ const stream = `GH_TEST_RC_${run}`;
 const subjectPrefix = `ghtest.rc${run}`;
 const target = new URL(NATS_URL);
 
-/** Relays TCP to NATS; `cut()` drops every connection and stops listening, `restore()` listens again on the same port. */
-class Relay {
-  server: Server | undefined;
-  sockets = new Set<Socket>();
-  port = 0;
-
-  async start(port = 0): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = tcpConnect(Number(target.port || 4222), target.hostname);
-      this.sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      client.on('error', close).on('close', close);
-      upstream.on('error', close).on('close', close);
-    });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    const address = this.server.address();
-    if (address && typeof address === 'object') this.port = address.port;
-  }
-
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
-  }
-
-  restore(): Promise<void> {
-    return this.start(this.port);
-  }
-}
-
 describe('NATS event bus: failures', { skip }, () => {
   const buses: EventBus[] = [];
-  const relay = new Relay();
+  const relay = new TcpRelay(target.hostname, Number(target.port || 4222));
   const options = { stream, subjectPrefix, maxAgeMs: 10 * 60 * 1000 };
 
   after(async () => {

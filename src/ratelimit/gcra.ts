@@ -1,0 +1,63 @@
+/**
+ * GCRA (Generic Cell Rate Algorithm), the pure decision shared by the memory backend and
+ * mirrored line by line in the Redis script (redis-script.ts).
+ *
+ * State per key is one number, the theoretical arrival time (TAT): when the bucket would be
+ * full again if nothing more arrived. With emission interval T = periodMs / rate and
+ * tolerance τ = burst × T, a request of cost c at time `now` is allowed when
+ *     max(TAT, now) + c·T − τ ≤ now
+ * and then TAT becomes max(TAT, now) + c·T. A key whose TAT is in the past is a full bucket,
+ * so state can be forgotten once TAT ≤ now.
+ */
+import type { RateLimit, RateLimitResult } from './types.ts';
+
+/** Absorbs floating-point error so that e.g. 2.9999999997 slots count as 3. */
+const EPSILON = 1e-9;
+
+export interface GcraDecision {
+  result: RateLimitResult;
+  /** The key's new TAT, or undefined when it does not change (denied, or cost 0). */
+  tat: number | undefined;
+}
+
+/** Throws TypeError on a limit or cost no configuration should produce. */
+export function checkLimit(limit: RateLimit, cost: number): void {
+  if (!(limit.rate > 0 && Number.isFinite(limit.rate))) throw new TypeError('rate limit: rate must be a positive number');
+  if (!(limit.periodMs > 0 && Number.isFinite(limit.periodMs))) throw new TypeError('rate limit: periodMs must be a positive number');
+  if (!(Number.isInteger(limit.burst) && limit.burst >= 1)) throw new TypeError('rate limit: burst must be an integer ≥ 1');
+  if (!(Number.isInteger(cost) && cost >= 0 && cost <= limit.burst)) throw new TypeError('rate limit: cost must be an integer between 0 and burst');
+}
+
+/** Decides one request. `tat` is the stored TAT (undefined: unknown key); times in ms. */
+export function gcra(tat: number | undefined, now: number, limit: RateLimit, cost: number): GcraDecision {
+  const interval = limit.periodMs / limit.rate;
+  const tolerance = limit.burst * interval;
+  const windowMs = Math.ceil(tolerance);
+  const base = tat === undefined || tat < now ? now : tat;
+  const newTat = base + cost * interval;
+  const allowAt = newTat - tolerance;
+  if (allowAt > now + EPSILON) {
+    return {
+      tat: undefined,
+      result: {
+        allowed: false,
+        limit: limit.burst,
+        remaining: Math.max(0, Math.floor((now + tolerance - base) / interval + EPSILON)),
+        resetAfterMs: Math.ceil(base - now),
+        retryAfterMs: Math.max(1, Math.ceil(allowAt - now)),
+        windowMs,
+      },
+    };
+  }
+  return {
+    tat: cost === 0 ? undefined : newTat,
+    result: {
+      allowed: true,
+      limit: limit.burst,
+      remaining: Math.max(0, Math.floor((now + tolerance - newTat) / interval + EPSILON)),
+      resetAfterMs: Math.ceil(newTat - now),
+      retryAfterMs: 0,
+      windowMs,
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { limiterContract } from './contract.ts';
+import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
+
+limiterContract('memory', {
+  create: async () => new MemoryRateLimiter(),
+  peer: async (of) => of,
+}, false);
+
+describe('memory rate limiter', () => {
+  it('answers synchronously (no promise on the request path)', () => {
+    const limiter = new MemoryRateLimiter();
+    const result = limiter.consume('k', { rate: 1, periodMs: 1000, burst: 1 });
+    assert.equal(result instanceof Promise, false);
+    assert.equal(result.allowed, true);
+    void limiter.close();
+  });
+
+  it('follows GCRA exactly on a controlled clock', () => {
+    let now = 1_000;
+    const limiter = new MemoryRateLimiter({ now: () => now });
+    const limit = { rate: 10, periodMs: 1000, burst: 3 }; // one every 100 ms
+    const r = () => limiter.consume('k', limit);
+    assert.deepEqual([r().remaining, r().remaining, r().remaining], [2, 1, 0]);
+    const refused = r();
+    assert.deepEqual(refused, { allowed: false, limit: 3, remaining: 0, resetAfterMs: 300, retryAfterMs: 100, windowMs: 300 });
+    now += 99;
+    assert.equal(r().allowed, false);
+    now += 1;
+    assert.deepEqual(r(), { allowed: true, limit: 3, remaining: 0, resetAfterMs: 300, retryAfterMs: 0, windowMs: 300 });
+    now += 1_000;
+    assert.equal(r().remaining, 2, 'a long pause refills to the burst, never beyond');
+    void limiter.close();
+  });
+
+  it('a flood of distinct keys (spoofed client addresses) cannot grow memory beyond maxKeys', () => {
+    const now = 0;
+    const limiter = new MemoryRateLimiter({ maxKeys: 1_000, now: () => now });
+    const limit = { rate: 1, periodMs: 60_000, burst: 5 };
+    for (let i = 0; i < 50_000; i++) limiter.consume(`198.51.100.${i}`, limit);
+    const { keys, evictions } = limiter.stats();
+    assert.ok(keys <= 1_000, `${keys} keys kept`);
+    assert.equal(evictions, 49_000);
+    void limiter.close();
+  });
+
+  it('forgets keys whose bucket has refilled', () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter({ now: () => now });
+    const limit = { rate: 10, periodMs: 1000, burst: 2 };
+    for (let i = 0; i < 100; i++) limiter.consume(`k${i}`, limit);
+    assert.equal(limiter.stats().keys, 100);
+    now += 200; // every bucket is full again
+    limiter.sweep();
+    assert.equal(limiter.stats().keys, 0);
+    void limiter.close();
+  });
+
+  it('the least recently used key is evicted first, so an active abuser keeps its debt', () => {
+    const now = 0;
+    const limiter = new MemoryRateLimiter({ maxKeys: 10, now: () => now });
+    const limit = { rate: 1, periodMs: 60_000, burst: 1 };
+    limiter.consume('abuser', limit);
+    for (let i = 0; i < 100; i++) {
+      limiter.consume(`other${i}`, limit);
+      assert.equal(limiter.consume('abuser', limit).allowed, false, `abuser still limited after ${i} other keys`);
+    }
+    void limiter.close();
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * The limiter contract against a real Redis, plus what only Redis can get wrong: losing the
+ * connection (fail closed by default, fail open when configured), a flushed script cache,
+ * and the keys it leaves behind. Keys use a per-run prefix and are removed afterwards.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { limiterContract } from './contract.ts';
+import { createRedisRateLimiter, RedisRateLimiter } from '../../src/ratelimit/redis-limiter.ts';
+import { createRateLimiter } from '../../src/ratelimit/create-rate-limiter.ts';
+import { GatehouseError } from '../../src/core/errors.ts';
+import { REDIS_URL, serviceOrSkip } from '../support/services.ts';
+import { TcpRelay } from '../bus/tcp-relay.ts';
+
+const skip = await serviceOrSkip('redis');
+const keyPrefix = `gh-test:${randomBytes(4).toString('hex')}:`;
+
+async function deleteTestKeys(): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+limiterContract('redis', {
+  create: () => createRedisRateLimiter(REDIS_URL, { keyPrefix }),
+  peer: () => createRedisRateLimiter(REDIS_URL, { keyPrefix }),
+  teardown: deleteTestKeys,
+}, skip);
+
+describe('redis rate limiter: failures', { skip }, () => {
+  const target = new URL(REDIS_URL);
+  // Slow enough that nothing refills during a test.
+  const limit = { rate: 1, periodMs: 60_000, burst: 10 };
+  after(deleteTestKeys);
+
+  it('refuses to start when Redis is unreachable and failOpen is false (ERR_RATELIMIT_UNAVAILABLE)', async () => {
+    const relay = new TcpRelay(target.hostname, Number(target.port || 6379));
+    await relay.start();
+    const port = relay.port;
+    await relay.cut(); // nothing listens on that port now
+    await assert.rejects(createRateLimiter(`redis://127.0.0.1:${port}`, { keyPrefix, timeoutMs: 300 }), (e: unknown) => e instanceof GatehouseError && e.code === 'ERR_RATELIMIT_UNAVAILABLE' && e.status === 503);
+  });
+
+  it('fails closed when Redis goes away mid-flight: ERR_RATELIMIT_UNAVAILABLE, then recovers after reconnect', async () => {
+    const relay = new TcpRelay(target.hostname, Number(target.port || 6379));
+    await relay.start();
+    const limiter = await createRedisRateLimiter(`redis://127.0.0.1:${relay.port}`, { keyPrefix, timeoutMs: 300 });
+    try {
+      assert.equal((await limiter.consume('closed', limit)).allowed, true);
+      await relay.cut();
+      await assert.rejects(Promise.resolve(limiter.consume('closed', limit)), (e: unknown) => e instanceof GatehouseError && e.code === 'ERR_RATELIMIT_UNAVAILABLE');
+      assert.equal((await limiter.health()).ok, false);
+      await relay.restore();
+      const deadline = Date.now() + 10_000;
+      let result;
+      while (!result && Date.now() < deadline) {
+        result = await Promise.resolve(limiter.consume('closed', limit)).catch(() => undefined);
+        if (!result) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(result?.allowed, true, 'decides again after reconnecting');
+      assert.equal(result?.remaining, 8, 'and the state kept in Redis survived');
+    } finally {
+      await limiter.close();
+      await relay.cut();
+    }
+  });
+
+  it('with failOpen, lets requests through marked degraded while Redis is away', async () => {
+    const relay = new TcpRelay(target.hostname, Number(target.port || 6379));
+    await relay.start();
+    const limiter = await createRedisRateLimiter(`redis://127.0.0.1:${relay.port}`, { keyPrefix, timeoutMs: 300, failOpen: true });
+    try {
+      await relay.cut();
+      const r = await limiter.consume('open', limit);
+      assert.equal(r.allowed, true);
+      assert.equal(r.degraded, true);
+    } finally {
+      await limiter.close();
+    }
+  });
+
+  it('recovers from a flushed script cache (NOSCRIPT) without failing a request', async () => {
+    const limiter = new RedisRateLimiter(REDIS_URL, { keyPrefix });
+    await limiter.connect();
+    const admin = new Redis(REDIS_URL);
+    try {
+      assert.equal((await limiter.consume('noscript', limit)).remaining, 9);
+      await admin.script('FLUSH');
+      assert.equal((await limiter.consume('noscript', limit)).remaining, 8);
+    } finally {
+      admin.disconnect();
+      await limiter.close();
+    }
+  });
+
+  it('stores one key per bucket that expires once the bucket is full again', async () => {
+    const limiter = new RedisRateLimiter(REDIS_URL, { keyPrefix });
+    await limiter.connect();
+    const admin = new Redis(REDIS_URL);
+    try {
+      await limiter.consume('ttl', { rate: 1, periodMs: 1000, burst: 5 }, 3);
+      const ttl = await admin.pttl(`${keyPrefix}ttl`);
+      assert.ok(ttl > 2_500 && ttl <= 3_000, `pttl ${ttl}`);
+    } finally {
+      admin.disconnect();
+      await limiter.close();
+    }
+  });
+});
