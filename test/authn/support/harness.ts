@@ -4,6 +4,7 @@
  * answered as JSON (plus `x-stage-sync: 1` when the stage finished without a promise),
  * an error through the gateway's one error writer. `/_gatehouse/auth/…` goes to the auth routes.
  */
+import { request } from 'undici';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { routeSchema, upstreamSchema } from '../../../src/core/config/gateway-schema.ts';
@@ -56,11 +57,18 @@ export async function startHarness(options: {
   };
 }
 
-/** Sends a request; returns status, parsed JSON body and headers. */
+/**
+ * Sends a request with undici's `request` (fetch would add its own Sec-Fetch-* headers);
+ * returns status, parsed JSON body and headers.
+ */
 export async function call(url: string, init: { route?: string; headers?: Record<string, string>; method?: string } = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(url, { method: init.method ?? 'GET', redirect: 'manual', headers: { 'x-test-route': init.route ?? 'api', ...init.headers } });
-  const text = await res.text();
+  const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: { 'x-test-route': init.route ?? 'api', ...init.headers } });
+  const text = await res.body.text();
   let body: unknown = text;
   try { body = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body, headers: res.headers };
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
+  }
+  return { status: res.statusCode, body, headers };
 }

@@ -3,7 +3,8 @@
  * x5t#S256 trust store, x5c chain to a CA) plus Gatehouse's own issuer backed by the
  * directory, all wired through the real `createAuthn`, behind a real HTTP server.
  */
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload, type JWSHeaderParameters, type JWK } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload, type JWTHeaderParameters, type JWK } from 'jose';
 import { authnSchema } from '../../../src/core/config/authn-schema.ts';
 import { createAuthn, type Authn } from '../../../src/authn/create-authn.ts';
 import { createLocalInvalidationChannel } from '../../../src/authn/local-invalidation.ts';
@@ -43,11 +44,12 @@ export interface Setup {
 }
 
 /** Signs `claims` with sensible defaults (iss, aud, sub, iat, exp in 5 min). */
-export async function sign(key: CryptoKey | Uint8Array, header: JWSHeaderParameters, claims: JWTPayload = {}, options?: Parameters<SignJWT['sign']>[1]): Promise<string> {
+export async function sign(key: CryptoKey | KeyObject | Uint8Array, header: JWTHeaderParameters, claims: JWTPayload = {}, options?: Parameters<SignJWT['sign']>[1]): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ iss: JWKS_ISSUER, aud: 'api', sub: 'alice', iat: now, exp: now + 300, ...claims })
     .setProtectedHeader(header)
-    .sign(key, options);
+    // jose accepts node KeyObjects at runtime; its types list only CryptoKey.
+    .sign(key as CryptoKey | Uint8Array, options);
 }
 
 export async function createSetup(): Promise<Setup> {
