@@ -1,0 +1,42 @@
+/**
+ * Gatehouse service SDK (`gatehouse/sdk`): what a protected service uses to check that a
+ * request really came through the gateway, and who sent it.
+ *
+ * @example
+ *   import http from 'node:http';
+ *   import { createAssertionVerifier, withGatehouseIdentity, identityOf, requireRole, sendError } from 'gatehouse/sdk';
+ *
+ *   const verifier = createAssertionVerifier({
+ *     jwksUrl: 'https://gateway.example/.well-known/gatehouse/assertion-jwks.json',
+ *     issuer: 'https://gateway.example',
+ *     audience: 'mail-store', // this service's upstream name in the gateway config
+ *   });
+ *   http.createServer(withGatehouseIdentity(verifier, (req, res) => {
+ *     try { requireRole(identityOf(req), 'mail-admin'); } catch (err) { return sendError(res, err); }
+ *     res.end(`hello ${identityOf(req)!.subject}`);
+ *   })).listen(8080);
+ */
+export {
+  IDENTITY_ASSERTION_HEADER,
+  IDENTITY_ASSERTION_JWKS_PATH,
+  IDENTITY_ASSERTION_TYP,
+  IDENTITY_KIND_HEADER,
+  IDENTITY_ROLES_HEADER,
+  IDENTITY_SUBJECT_HEADER,
+  type IdentityAssertionClaims,
+} from './contract.ts';
+export { createAssertionVerifier, type AssertionVerifier, type AssertionVerifierOptions, type RequestFacts } from './verifier.ts';
+export { hasRole, requireRole, requireService, type GatehouseIdentity } from './identity.ts';
+export {
+  gatehouseExpress,
+  gatehouseFastify,
+  identityOf,
+  sendError,
+  withGatehouseIdentity,
+  type FastifyReplyLike,
+  type FastifyRequestLike,
+  type MiddlewareOptions,
+  type RequestLike,
+  type ResponseLike,
+} from './middleware.ts';
+export { GatehouseError, isGatehouseError } from '../core/errors.ts';

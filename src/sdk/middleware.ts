@@ -1,0 +1,160 @@
+/**
+ * Middleware for node:http, Express and Fastify that verifies the identity assertion and
+ * exposes the identity (`identityOf(req)`, or `req.gatehouse`). A request without a valid
+ * assertion gets 401 with a stable code — unless `optional` is set, in which case a
+ * request with no assertion at all passes without identity (an invalid one is still refused).
+ *
+ * No dependency on Express or Fastify: only the few members used are typed here.
+ */
+import { GatehouseError, toGatehouseError } from '../core/errors.ts';
+import { IDENTITY_ASSERTION_HEADER } from './contract.ts';
+import type { GatehouseIdentity } from './identity.ts';
+import type { AssertionVerifier } from './verifier.ts';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** The parts of node's IncomingMessage (and Express's Request) that are used. */
+export interface RequestLike {
+  method?: string | undefined;
+  url?: string | undefined;
+  headers: Headers;
+}
+
+/** The parts of node's ServerResponse (and Express's Response) that are used. */
+export interface ResponseLike {
+  statusCode: number;
+  headersSent?: boolean;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+}
+
+/** The parts of a Fastify request and reply that are used. */
+export interface FastifyRequestLike {
+  method: string;
+  url: string;
+  headers: Headers;
+  raw?: object;
+}
+export interface FastifyReplyLike {
+  code(status: number): FastifyReplyLike;
+  header(name: string, value: string): FastifyReplyLike;
+  send(body: string): FastifyReplyLike;
+}
+
+export interface MiddlewareOptions {
+  /** Let requests without any assertion through, without identity. Default false. */
+  optional?: boolean;
+  /** Called with every refusal (log it: the cause is in `err.detail`, never sent). */
+  onRefused?: (err: GatehouseError, req: RequestLike | FastifyRequestLike) => void;
+}
+
+const identities = new WeakMap<object, GatehouseIdentity>();
+
+/** The verified identity of a request that passed the middleware, or undefined. */
+export function identityOf(req: object): GatehouseIdentity | undefined {
+  return identities.get(req);
+}
+
+function single(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  // Two assertion headers are an attack or a broken proxy, never a normal request.
+  if (Array.isArray(v)) throw new GatehouseError('ERR_SDK_ASSERTION_INVALID', { detail: `${v.length} ${name} headers` });
+  return v;
+}
+
+async function verifyRequest(verifier: AssertionVerifier, req: RequestLike | FastifyRequestLike, options: MiddlewareOptions): Promise<GatehouseIdentity | undefined> {
+  const token = single(req.headers, IDENTITY_ASSERTION_HEADER);
+  if (token === undefined && options.optional) return undefined;
+  const requestId = single(req.headers, 'x-request-id');
+  return verifier.verify(token, { method: req.method ?? 'GET', url: req.url ?? '/', ...(requestId === undefined ? {} : { requestId }) });
+}
+
+function errorBody(err: GatehouseError): string {
+  return JSON.stringify({ error: { code: err.code, message: err.publicMessage } });
+}
+
+/** Writes a Gatehouse-style JSON error (status, code, public message; never the detail). */
+export function sendError(res: ResponseLike, error: unknown): void {
+  const err = toGatehouseError(error);
+  if (res.headersSent) return;
+  res.statusCode = err.status;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('cache-control', 'no-store');
+  res.end(errorBody(err));
+}
+
+function attach(req: RequestLike & { gatehouse?: GatehouseIdentity }, identity: GatehouseIdentity | undefined): void {
+  if (identity === undefined) return;
+  identities.set(req, identity);
+  req.gatehouse = identity;
+}
+
+/**
+ * Wraps a node:http request handler.
+ * @example
+ *   http.createServer(withGatehouseIdentity(verifier, (req, res) => {
+ *     res.end(`hello ${identityOf(req)!.subject}`);
+ *   }));
+ */
+export function withGatehouseIdentity<Req extends RequestLike, Res extends ResponseLike>(
+  verifier: AssertionVerifier,
+  handler: (req: Req, res: Res) => unknown,
+  options: MiddlewareOptions = {},
+): (req: Req, res: Res) => Promise<void> {
+  return async (req, res) => {
+    let identity: GatehouseIdentity | undefined;
+    try {
+      identity = await verifyRequest(verifier, req, options);
+    } catch (error) {
+      const err = toGatehouseError(error);
+      options.onRefused?.(err, req);
+      sendError(res, err);
+      return;
+    }
+    attach(req, identity);
+    await handler(req, res);
+  };
+}
+
+/**
+ * Express (or Connect) middleware.
+ * @example
+ *   app.use(gatehouseExpress(verifier));
+ *   app.get('/me', (req, res) => res.json(identityOf(req)));
+ */
+export function gatehouseExpress(verifier: AssertionVerifier, options: MiddlewareOptions = {}) {
+  return (req: RequestLike, res: ResponseLike, next: (err?: unknown) => void): void => {
+    verifyRequest(verifier, req, options).then((identity) => {
+      attach(req, identity);
+      next();
+    }, (error: unknown) => {
+      const err = toGatehouseError(error);
+      options.onRefused?.(err, req);
+      sendError(res, err);
+    });
+  };
+}
+
+/**
+ * Fastify `preHandler` (or `onRequest`) hook.
+ * @example
+ *   fastify.addHook('preHandler', gatehouseFastify(verifier));
+ *   fastify.get('/me', async (request) => identityOf(request));
+ */
+export function gatehouseFastify(verifier: AssertionVerifier, options: MiddlewareOptions = {}) {
+  return async (request: FastifyRequestLike & { gatehouse?: GatehouseIdentity }, reply: FastifyReplyLike): Promise<FastifyReplyLike | undefined> => {
+    try {
+      const identity = await verifyRequest(verifier, request, options);
+      if (identity !== undefined) {
+        identities.set(request, identity);
+        if (request.raw) identities.set(request.raw, identity);
+        request.gatehouse = identity;
+      }
+      return undefined;
+    } catch (error) {
+      const err = toGatehouseError(error);
+      options.onRefused?.(err, request);
+      return reply.code(err.status).header('content-type', 'application/json').header('cache-control', 'no-store').send(errorBody(err));
+    }
+  };
+}
