@@ -10,6 +10,7 @@ import type { Identity } from '../gateway/context.ts';
 import { ExpiringLru } from './lru-cache.ts';
 import { audienceAccepted, type JwtVerifier, type VerifiedJwt } from './jwt/jwt-verifier.ts';
 import { requireEnabledPrincipal } from './principal.ts';
+import { usedMfa } from './mfa.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { OnInvalidate, PrincipalLookup } from './types.ts';
 
@@ -35,8 +36,6 @@ export interface JwtAuthenticatorOptions {
   onInvalidate: OnInvalidate;
   maxCacheEntries: number;
 }
-
-const MFA_METHODS = new Set(['otp', 'mfa', 'hwk', 'swk', 'sms', 'fpt']);
 
 function stringArray(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
@@ -117,7 +116,7 @@ export class JwtAuthenticator {
       method: 'jwt',
       amr: Object.freeze(amr),
       authTime,
-      mfaTime: amr.some((m) => MFA_METHODS.has(m)) ? authTime : undefined,
+      mfaTime: usedMfa(amr) ? authTime : undefined,
       credentialId: jti,
       issuer: issuer.issuer,
       attributes: Object.freeze(attributes),

@@ -13,6 +13,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import type { Identity } from '../../gateway/context.ts';
 import { ExpiringLru } from '../lru-cache.ts';
 import { requireEnabledPrincipal } from '../principal.ts';
+import { usedMfa } from '../mfa.ts';
 import type { OnInvalidate, Principal, PrincipalLookup, PublishInvalidation } from '../types.ts';
 import type { GatewaySession, SessionStore } from './session-store.ts';
 
@@ -145,7 +146,6 @@ export class SessionManager {
 }
 
 function sessionIdentity(session: GatewaySession, principal: Principal): Identity {
-  const mfa = session.amr.some((m) => m !== 'pwd');
   return Object.freeze({
     subject: principal.subject,
     kind: principal.kind,
@@ -153,7 +153,7 @@ function sessionIdentity(session: GatewaySession, principal: Principal): Identit
     method: 'session',
     amr: Object.freeze([...session.amr]),
     authTime: session.authTime,
-    mfaTime: mfa ? session.authTime : undefined,
+    mfaTime: usedMfa(session.amr) ? session.authTime : undefined,
     credentialId: session.id,
     issuer: session.issuer,
     attributes: Object.freeze({ ...principal.attributes }),
