@@ -9,6 +9,8 @@ import { pkiSchema } from './pki-schema.ts';
 import { identitySchema } from './identity-schema.ts';
 import { authnSchema } from './authn-schema.ts';
 import { policySchema } from './policy-schema.ts';
+import { busSchema } from './bus-schema.ts';
+import { ratelimitSchema } from './ratelimit-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
@@ -31,6 +33,8 @@ export const configSchema = z.object({
   identity: identitySchema.default(identitySchema.parse({})),
   authn: authnSchema.default(authnSchema.parse({})),
   policy: policySchema.default(policySchema.parse({})),
+  bus: busSchema.default(busSchema.parse({})),
+  ratelimit: ratelimitSchema.default(ratelimitSchema.parse({})),
 }).strict();
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,22 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { busSchema } from '../../src/core/config/bus-schema.ts';
+
+describe('bus config schema', () => {
+  it('defaults to the in-process bus', () => {
+    assert.deepEqual(busSchema.parse({}), { url: 'memory:', stream: 'GATEHOUSE', subjectPrefix: 'gatehouse', maxAgeMs: 604_800_000, maxBuffer: 10_000 });
+  });
+
+  it('accepts nats:// and tls:// URLs and refuses others', () => {
+    assert.equal(busSchema.safeParse({ url: 'nats://nats.internal:4222' }).success, true);
+    assert.equal(busSchema.safeParse({ url: 'tls://nats.internal:4222' }).success, true);
+    assert.equal(busSchema.safeParse({ url: 'redis://x:6379' }).success, false);
+    assert.equal(busSchema.safeParse({ url: 'memory' }).success, false);
+  });
+
+  it('refuses subject prefixes and stream names with NATS wildcards (subject injection)', () => {
+    assert.equal(busSchema.safeParse({ subjectPrefix: 'gatehouse.>' }).success, false);
+    assert.equal(busSchema.safeParse({ subjectPrefix: '*' }).success, false);
+    assert.equal(busSchema.safeParse({ stream: 'GATE.HOUSE' }).success, false);
+  });
+});

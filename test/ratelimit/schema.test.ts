@@ -1,0 +1,32 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ratelimitSchema } from '../../src/core/config/ratelimit-schema.ts';
+
+describe('ratelimit config schema', () => {
+  it('defaults to in-memory, fail closed, edge 100/s burst 200, identity 50/s burst 100', () => {
+    const c = ratelimitSchema.parse({});
+    assert.equal(c.url, 'memory:');
+    assert.equal(c.failOpen, false);
+    assert.deepEqual(c.edge, { enabled: true, rate: 100, periodMs: 1000, burst: 200 });
+    assert.deepEqual(c.identity, { enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {} });
+  });
+
+  it('rejects an unknown key with its path', () => {
+    const r = ratelimitSchema.safeParse({ edge: { rate: 5, brust: 10 } });
+    assert.equal(r.success, false);
+    assert.deepEqual(r.error?.issues[0]?.path, ['edge']);
+    assert.match(r.error?.issues[0]?.message ?? '', /brust/);
+  });
+
+  it('rejects a non-Redis URL, a zero burst, a fractional burst and 1e400', () => {
+    assert.equal(ratelimitSchema.safeParse({ url: 'http://redis:6379' }).success, false);
+    assert.equal(ratelimitSchema.safeParse({ edge: { burst: 0 } }).success, false);
+    assert.equal(ratelimitSchema.safeParse({ edge: { burst: 1.5 } }).success, false);
+    assert.equal(ratelimitSchema.safeParse({ edge: { rate: JSON.parse('1e400') } }).success, false);
+  });
+
+  it('accepts per-route identity overrides', () => {
+    const c = ratelimitSchema.parse({ url: 'redis://127.0.0.1:6379/2', identity: { routes: { login: { rate: 5, periodMs: 60_000, burst: 5 } } } });
+    assert.deepEqual(c.identity.routes.login, { rate: 5, periodMs: 60_000, burst: 5 });
+  });
+});
