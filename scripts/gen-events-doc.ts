@@ -1,0 +1,71 @@
+/**
+ * Generates docs/events.md from the event table in src/core/events.ts.
+ * `npx node scripts/gen-events-doc.ts`; test/bus/events-doc.test.ts fails when the doc is stale.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EVENT_NAMES, EVENT_TABLE, type FieldDoc } from '../src/core/events.ts';
+
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderEventsDoc(): string {
+  const out: string[] = [
+    '# Events',
+    '',
+    '<!-- Generated from src/core/events.ts by scripts/gen-events-doc.ts. Do not edit by hand. -->',
+    '',
+    'Gatehouse components publish typed events on the event bus (`bus.url`: in-process by default,',
+    'NATS JetStream to share them between instances). The audit log, metrics and anomaly detection',
+    'subscribe to them. Payloads never contain secrets.',
+    '',
+    '## Envelope',
+    '',
+    'Every event travels in the same envelope:',
+    '',
+    '| field | type | description |',
+    '|---|---|---|',
+    '| `id` | string | UUIDv7: unique, sortable by creation time (millisecond precision). Also the JetStream message id, so a retried publish is not stored twice. |',
+    '| `time` | string | ISO 8601 time of publication. |',
+    '| `instance` | string | `instanceId` of the publishing Gatehouse instance. |',
+    '| `name` | string | Event name (below). On NATS the subject is `<bus.subjectPrefix>.<name>`. |',
+    '| `payload` | object | The event\'s fields (below). |',
+    '',
+    '## Delivery',
+    '',
+    '- `publish` never blocks and never throws: events are buffered (`bus.maxBuffer`) and delivered',
+    '  asynchronously. A full buffer drops new events; drops, publish failures and subscriber errors are',
+    '  counted in `bus.stats()` and logged.',
+    '- Each subscriber gets events one at a time, in publication order per publisher. A slow or',
+    '  throwing subscriber delays or affects nobody else. On NATS, an event whose publish had to be',
+    '  retried (connection loss) can arrive after events published later.',
+    '- **Live** subscriptions see events published while they exist (at most once).',
+    '- **Durable** subscriptions (`{ durable: name }`) share work between all subscribers of that name,',
+    '  in any instance, and keep events published while none is subscribed. On NATS this is a durable',
+    '  JetStream consumer: at least once, redelivered (after 1 s, at most 5 deliveries) when the handler',
+    '  throws, kept across restarts for `bus.maxAgeMs`. The in-process bus keeps them in a bounded',
+    '  backlog that does not survive a restart and does not redeliver.',
+    '',
+    '## Event table',
+    '',
+    '| event | emitted by | description |',
+    '|---|---|---|',
+  ];
+  for (const name of EVENT_NAMES) {
+    const spec = EVENT_TABLE[name];
+    out.push(`| [\`${name}\`](#${name.replace(/\./g, '')}) | ${cell(spec.emittedBy)} | ${cell(spec.description)} |`);
+  }
+  for (const name of EVENT_NAMES) {
+    const spec = EVENT_TABLE[name];
+    out.push('', `### ${name}`, '', spec.description, '', `Emitted by: ${spec.emittedBy}`, '', '| field | type | required | description |', '|---|---|---|---|');
+    for (const [field, doc] of Object.entries(spec.fields) as [string, FieldDoc][]) {
+      out.push(`| \`${field}\` | \`${cell(doc.type)}\` | ${doc.optional ? 'no' : 'yes'} | ${cell(doc.description)} |`);
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+if (import.meta.main) {
+  writeFileSync(join(import.meta.dirname, '..', 'docs', 'events.md'), renderEventsDoc());
+  console.log('wrote docs/events.md');
+}
