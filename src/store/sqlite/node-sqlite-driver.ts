@@ -6,7 +6,7 @@
  * `await` between its statements, and any other query waits until the
  * transaction commits or rolls back. Nothing can interleave inside a transaction.
  */
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { SqliteHandle } from './shared-sqlite.ts';
 import {
   CompiledQuery, IdentifierNode, RawNode, createQueryId,
@@ -90,15 +90,37 @@ export class NodeSqliteDriver implements Driver {
   }
 }
 
+// Kysely compiles the same SQL text for every call of a query shape; re-preparing it
+// each time dominated simple lookups. SQLite re-prepares a cached statement by itself
+// when the schema changes.
+const STATEMENT_CACHE_SIZE = 256;
+
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
+  #prepare(text: string): StatementSync {
+    let stmt = this.#statements.get(text);
+    if (stmt) {
+      // Least recently used first: re-insert on every hit.
+      this.#statements.delete(text);
+    } else {
+      stmt = this.#db.prepare(text);
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = this.#statements.keys().next().value;
+        if (oldest !== undefined) this.#statements.delete(oldest);
+      }
+    }
+    this.#statements.set(text, stmt);
+    return stmt;
+  }
+
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const stmt = this.#db.prepare(compiledQuery.sql);
+    const stmt = this.#prepare(compiledQuery.sql);
     const params = compiledQuery.parameters as SQLInputValue[];
     // A statement that yields columns (SELECT, PRAGMA, … RETURNING) is read with all().
     if (stmt.columns().length > 0) {
@@ -109,7 +131,7 @@ class NodeSqliteConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    const stmt = this.#db.prepare(compiledQuery.sql);
+    const stmt = this.#prepare(compiledQuery.sql);
     for (const row of stmt.iterate(...(compiledQuery.parameters as SQLInputValue[]))) {
       yield { rows: [row as R] };
     }
