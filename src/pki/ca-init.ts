@@ -10,7 +10,7 @@ import { GatehouseError } from '../core/errors.ts';
 import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { caAlgorithm } from './algorithms.ts';
 import { createIntermediateCertificate, createRootCertificate, generateCaKeyPair } from './ca-certificates.ts';
-import { buildCrl } from './crl-builder.ts';
+import { buildCrl, crlToPem } from './crl-builder.ts';
 import { emitSafely, type PkiEventListener } from './events.ts';
 import { sealPrivateKey } from './key-sealing.ts';
 import type { CaRecord, PkiRepository } from './repository.ts';
@@ -63,7 +63,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     rootKeySealed: sealPrivateKey(await exportKey(rootKeys.privateKey), options.masterKey, 'root'),
     intermediateCertPem: intermediate.toString('pem') + '\n',
     intermediateKeySealed: sealPrivateKey(await exportKey(intermediateKeys.privateKey), options.masterKey, 'intermediate'),
-    rootCrlPem: rootCrl.toString('pem') + '\n',
+    rootCrlPem: crlToPem(rootCrl.rawData),
     createdAt: now,
   };
   await options.repo.insertCa(record);

@@ -53,3 +53,11 @@ export async function buildCrl(params: BuildCrlParams): Promise<x509.X509Crl> {
 }
 
 type CryptoKeyLike = Parameters<typeof x509.X509CrlGenerator.create>[0]['signingKey'];
+
+/**
+ * PEM of a DER CRL with the RFC 7468 label `X509 CRL`, the one OpenSSL and Node's
+ * `tls` accept (@peculiar/x509 writes a bare `CRL` label, which both refuse).
+ */
+export function crlToPem(der: Uint8Array | ArrayBuffer): string {
+  return x509.PemConverter.encode(der instanceof Uint8Array ? new Uint8Array(der) : der, 'X509 CRL') + '\n';
+}

@@ -1,0 +1,69 @@
+/**
+ * Keeps every instance's revocation data current. Every `refreshIntervalSeconds` it asks
+ * the CA for the current CRL (read from the shared store; re-signed by whichever instance
+ * first finds it half-expired) and, when its number changed, hands a new TrustStore to
+ * `onChange` (typically `guard.update({ trust })` and client agents). A revocation on one
+ * instance is thus enforced by all within one interval (default 30 s).
+ */
+import type { Logger } from 'pino';
+import { toGatehouseError } from '../../core/errors.ts';
+import type { CertificateAuthority } from '../authority.ts';
+import { crlToPem } from '../crl-builder.ts';
+import type { TrustStore } from '../trust-store.ts';
+
+export interface CrlWatcherOptions {
+  ca: CertificateAuthority;
+  onChange: (trust: TrustStore) => void;
+  /** Default: `pki.crl.refreshIntervalSeconds` of the CA's configuration. */
+  intervalMs?: number;
+  logger?: Logger;
+}
+
+export class CrlWatcher {
+  readonly #options: CrlWatcherOptions;
+  #number = -1;
+  #trust: TrustStore | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: CrlWatcherOptions) {
+    this.#options = options;
+  }
+
+  /** The trust store built from the newest CRL seen (after the first refresh). */
+  get trust(): TrustStore | undefined {
+    return this.#trust;
+  }
+
+  /** Loads the current CRL once, then keeps polling. */
+  async start(): Promise<TrustStore> {
+    const trust = await this.refresh();
+    const interval = this.#options.intervalMs ?? this.#options.ca.config.crl.refreshIntervalSeconds * 1000;
+    this.#timer = setInterval(() => { this.refresh().catch(() => { /* logged in refresh */ }); }, interval);
+    this.#timer.unref();
+    return trust;
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Reads the current CRL now; calls `onChange` when it is new. */
+  async refresh(): Promise<TrustStore> {
+    try {
+      const crl = await this.#options.ca.currentCrl();
+      if (crl.number !== this.#number || !this.#trust) {
+        this.#trust = this.#options.ca.trustStore(crlToPem(crl.der));
+        this.#number = crl.number;
+        this.#options.onChange(this.#trust);
+      }
+      return this.#trust;
+    } catch (error) {
+      // Keep the last good trust: its CRL stays valid for a while (nextUpdate); OpenSSL
+      // itself refuses peers once it expires, so an outage fails closed, not open.
+      this.#options.logger?.warn({ code: toGatehouseError(error).code }, 'CRL refresh failed; keeping the previous one');
+      if (this.#trust) return this.#trust;
+      throw error;
+    }
+  }
+}
