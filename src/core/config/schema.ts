@@ -11,15 +11,14 @@ import { authnSchema } from './authn-schema.ts';
 import { policySchema } from './policy-schema.ts';
 import { busSchema } from './bus-schema.ts';
 import { ratelimitSchema } from './ratelimit-schema.ts';
+import { storeSchema } from './store-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
   dataDir: z.string().default('./gatehouse-data').describe('Directory for the embedded store, generated keys and certificates.'),
   instanceId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('Name of this instance in logs, metrics and audit. Default: host name and process id.'),
   publicUrl: z.url().optional().describe('External origin of the gateway (issuer of tokens). Default: https://localhost:<https port>.'),
-  store: z.object({
-    url: z.string().optional().describe('`sqlite:<file>` (default: <dataDir>/gatehouse.db) or `postgres://…`.'),
-  }).strict().default({}),
+  store: storeSchema.default(storeSchema.parse({})),
   listeners: listenersSchema.default(listenersSchema.parse({})),
   trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies whose X-Forwarded-*, Forwarded and X-Request-Id headers are believed. Others are overwritten.'),
   limits: limitsSchema.default(limitsSchema.parse({})),

@@ -1,0 +1,18 @@
+/**
+ * Schema of the store (`store` key): the database URL and connection tuning.
+ * The values map one to one onto `openStore(url, options)` (src/store/types.ts).
+ */
+import { z } from 'zod';
+
+const ms = (max: number) => z.number().int().min(1).max(max);
+
+export const storeSchema = z.object({
+  url: z.string().optional().describe('`sqlite:<file>` (default: <dataDir>/gatehouse.db), `sqlite::memory:` or `postgres://…`. See docs/store.md.'),
+  busyTimeoutMs: ms(600_000).default(5_000).describe('SQLite: how long a write waits for another process holding the database file.'),
+  poolMax: z.number().int().min(1).max(1_000).default(10).describe('PostgreSQL: most connections this instance opens.'),
+  connectTimeoutMs: ms(600_000).default(5_000).describe('PostgreSQL: time to obtain a connection before failing with ERR_STORE_UNAVAILABLE.'),
+  statementTimeoutMs: ms(3_600_000).default(30_000).describe('PostgreSQL: server-side limit on one statement.'),
+  idleInTransactionTimeoutMs: ms(3_600_000).default(60_000).describe('PostgreSQL: a transaction left idle this long is aborted by the server.'),
+}).strict();
+
+export type StoreConfig = z.infer<typeof storeSchema>;
