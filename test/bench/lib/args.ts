@@ -1,0 +1,99 @@
+/**
+ * Command-line options of `npm run bench`.
+ */
+import { parseArgs } from 'node:util';
+import type { BenchOptions, Section } from './section.ts';
+
+export interface ParsedArgs {
+  help: boolean;
+  options: BenchOptions;
+  /** Section names to run; `undefined` runs them all. */
+  only: string[] | undefined;
+  /** Write results/*.json and (unless --quick) BENCHMARKS.md. */
+  write: boolean;
+  keepTmp: boolean;
+  /** The arguments as given, for the command recorded with the results. */
+  argv: string[];
+}
+
+export function usage(sections: Section[]): string {
+  return `Usage: npm run bench -- [options]
+
+  --duration S        seconds of each measured wrk run (default 10; --quick: 2)
+  --warmup S          seconds of warm-up per target (default 3; --quick: 1)
+  --connections LIST  comma-separated concurrency levels (default 100,1000)
+  --rate R            request rate of the fixed-rate latency run (default 5000)
+  --rate-duration S   seconds of the fixed-rate run (default: --duration)
+  --quick             short smoke run; writes results/quick.json, leaves BENCHMARKS.md alone
+  --only LIST         comma-separated sections to run
+  --no-pin            do not pin processes to CPUs with taskset
+  --nice N            niceness of every benchmark process (default -10 as root, else 0;
+                      0 leaves priorities alone)
+  --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
+                      'worktree': run it from the work tree, uncommitted changes included
+  --no-write          print only; write no result files
+  --keep-tmp          keep the temp directory (configs, logs) for inspection
+  --help
+
+Sections:
+${sections.map((s) => `  ${s.name.padEnd(18)} ${s.description}`).join('\n')}
+`;
+}
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Parses and checks the options; throws with a message naming the bad option. */
+export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      rate: { type: 'string' },
+      'rate-duration': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'gatehouse-tree': { type: 'string', default: 'head' },
+      nice: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+      'keep-tmp': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick;
+  const durationS = positive('duration', values.duration, quick ? 2 : 10);
+  const connections = (values.connections ?? '100,1000').split(',').map((c) => Math.round(positive('connections', c.trim(), 1)));
+  const only = values.only?.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = only?.filter((name) => !sectionNames.includes(name)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}; known: ${sectionNames.join(', ')}`);
+  const nice = values.nice === undefined ? (process.getuid?.() === 0 ? -10 : 0) : Number(values.nice);
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`--nice must be an integer from -20 to 19, got ${JSON.stringify(values.nice)}`);
+  const tree = values['gatehouse-tree'];
+  if (tree !== 'head' && tree !== 'worktree') throw new Error(`--gatehouse-tree must be head or worktree, got ${JSON.stringify(tree)}`);
+  return {
+    help: values.help,
+    options: {
+      durationS,
+      warmupS: positive('warmup', values.warmup, quick ? 1 : 3),
+      rate: Math.round(positive('rate', values.rate, 5000)),
+      rateDurationS: positive('rate-duration', values['rate-duration'], durationS),
+      connections,
+      quick,
+      pin: !values['no-pin'],
+      gatehouseTree: tree,
+      nice,
+    },
+    only,
+    write: !values['no-write'],
+    keepTmp: values['keep-tmp'],
+    argv,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Starts Gatehouse itself (`node src/cli/main.ts start --config <generated YAML>`) for a
+ * section, or says why it cannot: until the CLI is committed, Gatehouse is "not available"
+ * and the peers are still measured.
+ *
+ * By default the committed code is measured, not the work tree: HEAD is exported with
+ * `git archive` into the run's temp directory (node_modules linked in), because several
+ * people edit the work tree at once and a half-written file there says nothing about
+ * Gatehouse's speed. `--gatehouse-tree worktree` measures the work tree instead.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import type { BenchContext } from './section.ts';
+import type { RunningServer } from './nginx.ts';
+import { freePort, waitForHttp } from './net.ts';
+
+const exec = promisify(execFile);
+const CLI = 'src/cli/main.ts';
+
+/** `undefined` when the CLI is committed (HEAD has it); otherwise the reason it is not available. */
+export async function gatehouseUnavailableReason(repoRoot: string): Promise<string | undefined> {
+  try {
+    await exec('git', ['-C', repoRoot, 'cat-file', '-e', `HEAD:${CLI}`]);
+    return undefined;
+  } catch {
+    return `${CLI} is not committed yet`;
+  }
+}
+
+const exported = new WeakMap<BenchContext, Promise<string>>();
+
+/** The directory Gatehouse runs from: the repository (worktree) or an export of HEAD. */
+export function gatehouseRoot(ctx: BenchContext): Promise<string> {
+  if (ctx.options.gatehouseTree === 'worktree') return Promise.resolve(ctx.repoRoot);
+  let root = exported.get(ctx);
+  if (!root) {
+    root = (async () => {
+      const dir = join(ctx.tmpDir, 'gatehouse-head');
+      await mkdir(dir, { recursive: true });
+      const tar = join(ctx.tmpDir, 'gatehouse-head.tar');
+      await exec('git', ['-C', ctx.repoRoot, 'archive', '--format=tar', '-o', tar, 'HEAD']);
+      await exec('tar', ['-xf', tar, '-C', dir]);
+      await symlink(join(ctx.repoRoot, 'node_modules'), join(dir, 'node_modules'));
+      return dir;
+    })();
+    exported.set(ctx, root);
+  }
+  return root;
+}
+
+export interface GatehouseOptions {
+  /** Origin of the upstream that the catch-all `bench` route forwards to. */
+  upstreamUrl: string;
+  /** Name of the instance's directory under the run's temp directory. */
+  name?: string;
+  /**
+   * Merged over the generated config (objects key by key; arrays replaced). Sections that
+   * measure more of the pipeline (authentication, policy, …) add their routes here.
+   */
+  config?: Record<string, unknown>;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    const bothObjects = [current, value].every((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+    out[key] = bothObjects ? merge(current as Record<string, unknown>, value as Record<string, unknown>) : value;
+  }
+  return out;
+}
+
+/**
+ * Starts one Gatehouse on the proxy CPU with the bench certificate on its HTTPS listener,
+ * the plain-HTTP listener off, and request logging off (nginx's access log is off too).
+ * Resolves once `/healthz` on the ops listener answers; rejects with the log tail if it
+ * exits or does not come up.
+ */
+export async function startGatehouse(ctx: BenchContext, options: GatehouseOptions): Promise<RunningServer> {
+  const dir = join(ctx.tmpDir, options.name ?? 'gatehouse');
+  await mkdir(dir, { recursive: true });
+  const cert = await ctx.cert();
+  const [httpsPort, opsPort] = [await freePort(), await freePort()];
+  const base = {
+    dataDir: join(dir, 'data'),
+    listeners: {
+      https: { host: '127.0.0.1', port: httpsPort, tls: { cert: cert.certFile, key: cert.keyFile } },
+      http: { enabled: false },
+      ops: { host: '127.0.0.1', port: opsPort },
+    },
+    logging: { level: 'warn', accessLog: false },
+    upstreams: { bench: { url: options.upstreamUrl } },
+    routes: [{ id: 'bench', path: '/', upstream: 'bench', access: 'public' }],
+  };
+  const configFile = join(dir, 'gatehouse.yaml');
+  await writeFile(configFile, stringify(merge(base, options.config ?? {})));
+  const logFile = join(dir, 'gatehouse.log');
+  const process = ctx.processes.start('gatehouse', ctx.nodeBin, [CLI, 'start', '--config', configFile], {
+    cpu: ctx.cpus.proxy,
+    cwd: await gatehouseRoot(ctx),
+    logFile,
+  });
+  try {
+    await waitForHttp(`http://127.0.0.1:${opsPort}/healthz`, { timeoutMs: 30_000, exited: process.exited });
+  } catch (error) {
+    await ctx.processes.stop(process);
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    throw new Error(`Gatehouse did not start: ${error instanceof Error ? error.message : String(error)}\n${log.slice(-1500)}`);
+  }
+  return { url: `https://127.0.0.1:${httpsPort}`, process, stop: () => ctx.processes.stop(process) };
+}

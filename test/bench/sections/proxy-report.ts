@@ -1,0 +1,144 @@
+/**
+ * Result types of the "proxy" section, the Gatehouse ÷ peer ratios, and their markdown.
+ */
+import type { WrkResult } from '../lib/wrk.ts';
+import type { OpenLoopResult } from '../lib/open-loop.ts';
+import type { CpuReport } from '../lib/cpu.ts';
+import { table, fixed } from '../lib/markdown.ts';
+
+export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse';
+
+export interface ClosedLoopEntry {
+  connections: number;
+  wrk: WrkResult;
+  cpu: CpuReport;
+}
+
+export interface TargetResult {
+  id: TargetId;
+  label: string;
+  available: boolean;
+  /** Why the target was not measured. */
+  reason?: string;
+  tls?: { protocol: string; cipher: string };
+  closedLoop: ClosedLoopEntry[];
+  fixedRate: (OpenLoopResult & { cpu: CpuReport }) | null;
+  /** Runs that failed while the target was up. */
+  failures: string[];
+}
+
+/** Gatehouse's figure divided by a peer's: req/s (higher is better) and p99 (lower is better). */
+export interface Ratio {
+  peer: TargetId;
+  /** By connection count. */
+  requestsPerSecond: Record<string, number | null>;
+  p99: Record<string, number | null>;
+  fixedRateP99: number | null;
+}
+
+const PEERS: TargetId[] = ['direct', 'minimal-node', 'nginx'];
+
+function divide(a: number | undefined, b: number | undefined): number | null {
+  if (a === undefined || b === undefined || b === 0) return null;
+  return Math.round((a / b) * 1000) / 1000;
+}
+
+/** `null` when Gatehouse was not measured. */
+export function computeRatios(results: TargetResult[]): Ratio[] | null {
+  const gatehouse = results.find((r) => r.id === 'gatehouse');
+  if (!gatehouse?.available) return null;
+  return PEERS.flatMap((peerId) => {
+    const peer = results.find((r) => r.id === peerId);
+    if (!peer?.available) return [];
+    const requestsPerSecond: Record<string, number | null> = {};
+    const p99: Record<string, number | null> = {};
+    for (const entry of gatehouse.closedLoop) {
+      const other = peer.closedLoop.find((e) => e.connections === entry.connections);
+      requestsPerSecond[entry.connections] = divide(entry.wrk.requestsPerSecond, other?.wrk.requestsPerSecond);
+      p99[entry.connections] = divide(entry.wrk.latencyMs.p99, other?.wrk.latencyMs.p99);
+    }
+    const fixedRateP99 = divide(gatehouse.fixedRate?.latencyMs?.p99, peer.fixedRate?.latencyMs?.p99);
+    return [{ peer: peerId, requestsPerSecond, p99, fixedRateP99 }];
+  });
+}
+
+function errorsCell(errors: WrkResult['errors']): string {
+  const total = errors.connect + errors.read + errors.write + errors.timeout + errors.status;
+  if (total === 0) return '0';
+  const parts = Object.entries(errors).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`);
+  return `${total} (${parts.join(', ')})`;
+}
+
+const CPU_HEADERS = ['proxy CPU %', 'others\' CPU %', 'busy % per core'];
+
+function cpuCells(cpu: CpuReport): string[] {
+  return [
+    cpu.proxyProcessPercent === null ? '–' : fixed(cpu.proxyProcessPercent, 0),
+    fixed(cpu.otherProcessesPercent, 0),
+    cpu.busyPercentPerCpu.map((p) => fixed(p, 0)).join(' / '),
+  ];
+}
+
+function closedLoopTable(results: TargetResult[]): string {
+  const rows = results.flatMap((r) => r.closedLoop.map((e) => [
+    r.id, String(e.connections), fixed(e.wrk.requestsPerSecond, 0), fixed(e.wrk.latencyMs.p50), fixed(e.wrk.latencyMs.p99),
+    fixed(e.wrk.latencyMs.p999), errorsCell(e.wrk.errors),
+    ...cpuCells(e.cpu),
+  ]));
+  return table(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', ...CPU_HEADERS], rows);
+}
+
+function fixedRateTable(results: TargetResult[], rate: number): string {
+  const rows = results.filter((r) => r.fixedRate).map((r) => {
+    const f = r.fixedRate!;
+    const l = f.latencyMs;
+    const overloaded = f.completedPerSecond < rate * 0.95 ? ' (could not keep up)' : '';
+    return [
+      r.id, `${fixed(f.completedPerSecond, 0)}${overloaded}`, l ? fixed(l.p50) : '–', l ? fixed(l.p99) : '–', l ? fixed(l.p999) : '–',
+      l ? fixed(l.max) : '–', String(f.errors + f.non2xx), fixed(f.generatorLagMs.p99), ...cpuCells(f.cpu),
+    ];
+  });
+  return table(['target', 'answered req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors + non-2xx', 'client lag p99 ms', ...CPU_HEADERS], rows);
+}
+
+function ratioTable(ratios: Ratio[], connections: number[]): string {
+  const headers = ['Gatehouse ÷', ...connections.map((c) => `req/s @${c}`), ...connections.map((c) => `p99 @${c}`), 'p99 @ fixed rate'];
+  const cell = (value: number | null | undefined): string => (value === null || value === undefined ? '–' : fixed(value, 2));
+  const rows = ratios.map((r) => [
+    r.peer, ...connections.map((c) => cell(r.requestsPerSecond[c])), ...connections.map((c) => cell(r.p99[c])), cell(r.fixedRateP99),
+  ]);
+  return table(headers, rows);
+}
+
+/** Settings echoed under the tables so that a reader knows what was measured. */
+export interface ProxySettings {
+  durationS: number;
+  warmupS: number;
+  connections: number[];
+  fixedRate: { rate: number; durationS: number; connections: number };
+  cpuLayout: string;
+  priority: string;
+  gatehouseCode: string;
+  wrkThreads: number | string;
+  tls: string;
+  requestLogging: string;
+}
+
+export function renderProxySection(results: TargetResult[], ratios: Ratio[] | null, settings: ProxySettings): string {
+  const out: string[] = [];
+  out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections`, '', closedLoopTable(results), '');
+  out.push(`#### Fixed rate: ${settings.fixedRate.rate} req/s for ${settings.fixedRate.durationS} s (open loop, latency from each request's due time, up to ${settings.fixedRate.connections} connections)`, '', fixedRateTable(results, settings.fixedRate.rate), '');
+  out.push('#### Gatehouse ÷ peer, same run (req/s: higher is better; p99: lower is better)', '');
+  out.push(ratios ? ratioTable(ratios, settings.connections) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
+  out.push('#### Targets', '');
+  for (const r of results) {
+    const state = r.available ? (r.tls ? `${r.tls.protocol} ${r.tls.cipher}` : 'plain HTTP') : `**not available**: ${firstLine(r.reason)}`;
+    out.push(`- \`${r.id}\` — ${r.label}: ${state}${r.failures.length ? `; failed runs: ${r.failures.map(firstLine).join('; ')}` : ''}`);
+  }
+  out.push('', `Settings: warm-up ${settings.warmupS} s per target; wrk threads: ${settings.wrkThreads}; ${settings.cpuLayout}; ${settings.priority}; Gatehouse code: ${settings.gatehouseCode}; TLS: ${settings.tls}; request logging: ${settings.requestLogging}.`);
+  return out.join('\n');
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? 'unknown').split('\n')[0]!.slice(0, 300);
+}

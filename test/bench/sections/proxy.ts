@@ -1,0 +1,141 @@
+/**
+ * Section "proxy": Gatehouse's request path (public route, no authentication) against
+ * peers in the same run — the upstream directly (ceiling), nginx as a reverse proxy, and
+ * the minimal node:http + undici proxy (Node's floor). Every proxy terminates TLS with
+ * the same certificate; clients keep their connections alive.
+ *
+ * For each target, one at a time: start it, check it answers 200 "ok" (and which TLS it
+ * negotiated), warm up, wrk at each concurrency (closed loop), then the open-loop client
+ * at a fixed rate, then stop it. A target that fails is reported with its reason; the
+ * others still run.
+ */
+import type { BenchContext, Section, SectionResult } from '../lib/section.ts';
+import type { RunningServer } from '../lib/nginx.ts';
+import { startNginxProxy, startUpstream } from '../lib/nginx.ts';
+import { startMinimalProxy } from '../lib/minimal-node.ts';
+import { gatehouseUnavailableReason, startGatehouse } from '../lib/gatehouse.ts';
+import { probe } from '../lib/net.ts';
+import { runWrk } from '../lib/wrk.ts';
+import { runOpenLoop } from '../lib/open-loop.ts';
+import { startCpuMeter } from '../lib/cpu.ts';
+import { computeRatios, renderProxySection, type ClosedLoopEntry, type TargetId, type TargetResult } from './proxy-report.ts';
+
+interface TargetSpec {
+  id: TargetId;
+  label: string;
+  /** Why it cannot run at all (checked before starting anything). */
+  unavailable?: () => Promise<string | undefined>;
+  /** Starts the proxy; `undefined` for the upstream itself (nothing to start). */
+  start?: (upstreamUrl: string) => Promise<RunningServer>;
+}
+
+function targets(ctx: BenchContext): TargetSpec[] {
+  return [
+    { id: 'direct', label: 'direct (wrk → nginx upstream, plain HTTP)' },
+    { id: 'nginx', label: 'nginx reverse proxy (TLS)', start: (upstream) => startNginxProxy(ctx, upstream) },
+    { id: 'minimal-node', label: 'minimal node:https + undici proxy (TLS)', start: (upstream) => startMinimalProxy(ctx, upstream) },
+    {
+      id: 'gatehouse',
+      label: 'Gatehouse, public route (TLS)',
+      unavailable: () => gatehouseUnavailableReason(ctx.repoRoot),
+      start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream }),
+    },
+  ];
+}
+
+async function measureClosedLoop(ctx: BenchContext, url: string, connections: number, pids: Pids): Promise<ClosedLoopEntry> {
+  const meter = startCpuMeter(pids.proxy, [pids.upstream]);
+  const wrk = await runWrk(ctx, { url, connections, durationS: ctx.options.durationS });
+  return { connections, wrk, cpu: meter.stop() };
+}
+
+/** Process groups whose CPU time is accounted to the benchmark. */
+interface Pids {
+  proxy: number | undefined;
+  upstream: number;
+}
+
+async function measureTarget(ctx: BenchContext, spec: TargetSpec, upstream: RunningServer): Promise<TargetResult> {
+  const upstreamUrl = upstream.url;
+  const result: TargetResult = { id: spec.id, label: spec.label, available: false, closedLoop: [], fixedRate: null, failures: [] };
+  const reason = await spec.unavailable?.();
+  if (reason !== undefined) {
+    result.reason = reason;
+    ctx.log(`${spec.id}: not available (${reason})`);
+    return result;
+  }
+  let server: RunningServer | undefined;
+  try {
+    ctx.log(`${spec.id}: starting`);
+    server = spec.start ? await spec.start(upstreamUrl) : undefined;
+    const url = `${server?.url ?? upstreamUrl}/`;
+    const cert = await ctx.cert();
+    const answer = await probe(url, cert.pem);
+    if (answer.status !== 200 || answer.body !== 'ok') throw new Error(`preflight GET / answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}, expected 200 "ok"`);
+    if (answer.tls) result.tls = answer.tls;
+    result.available = true;
+    const pids: Pids = { proxy: server?.process.pid, upstream: upstream.process.pid };
+    ctx.log(`${spec.id}: warm-up ${ctx.options.warmupS}s`);
+    await runWrk(ctx, { url, connections: 100, durationS: ctx.options.warmupS });
+    for (const connections of ctx.options.connections) {
+      ctx.log(`${spec.id}: wrk ${connections} connections, ${ctx.options.durationS}s`);
+      try {
+        result.closedLoop.push(await measureClosedLoop(ctx, url, connections, pids));
+      } catch (error) {
+        result.failures.push(`wrk at ${connections} connections: ${message(error)}`);
+        ctx.log(`${spec.id}: wrk at ${connections} connections failed: ${message(error)}`);
+      }
+    }
+    ctx.log(`${spec.id}: fixed rate ${ctx.options.rate} req/s, ${ctx.options.rateDurationS}s`);
+    try {
+      const meter = startCpuMeter(pids.proxy, [pids.upstream]);
+      const fixedRate = await runOpenLoop(ctx, {
+        url, rate: ctx.options.rate, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS),
+        connections: 100, ...(url.startsWith('https:') ? { caFile: cert.certFile } : {}),
+      });
+      result.fixedRate = { ...fixedRate, cpu: meter.stop() };
+    } catch (error) {
+      result.failures.push(`fixed rate: ${message(error)}`);
+      ctx.log(`${spec.id}: fixed rate failed: ${message(error)}`);
+    }
+  } catch (error) {
+    result.available = false;
+    result.reason = message(error);
+    ctx.log(`${spec.id}: failed: ${result.reason}`);
+  } finally {
+    await server?.stop();
+  }
+  return result;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const proxySection: Section = {
+  name: 'proxy',
+  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (TLS, wrk + fixed rate)',
+  async run(ctx: BenchContext): Promise<SectionResult> {
+    const upstream = await startUpstream(ctx);
+    const results: TargetResult[] = [];
+    try {
+      for (const spec of targets(ctx)) results.push(await measureTarget(ctx, spec, upstream));
+    } finally {
+      await upstream.stop();
+    }
+    const settings = {
+      durationS: ctx.options.durationS,
+      warmupS: ctx.options.warmupS,
+      connections: ctx.options.connections,
+      fixedRate: { rate: ctx.options.rate, durationS: ctx.options.rateDurationS, connections: 100 },
+      cpuLayout: ctx.cpus.description,
+      priority: ctx.options.nice === 0 ? 'default niceness' : `every benchmark process at niceness ${ctx.options.nice}`,
+      gatehouseCode: ctx.options.gatehouseTree === 'head' ? 'last commit (git archive HEAD)' : 'work tree, uncommitted changes included',
+      wrkThreads: ctx.cpus.load === undefined ? 'one per CPU' : 1,
+      tls: 'one self-signed ECDSA P-256 certificate for every proxy; keep-alive connections',
+      requestLogging: 'off for nginx and Gatehouse; the minimal proxy has none',
+    };
+    const ratios = computeRatios(results);
+    return { markdown: renderProxySection(results, ratios, settings), data: { settings, targets: results, ratios } };
+  },
+};
