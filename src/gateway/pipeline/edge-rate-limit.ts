@@ -1,0 +1,28 @@
+/**
+ * edgeRateLimit (shield slot): a per-client-address limit before any identity work, so a
+ * flood is refused at the cost of one map lookup (memory) or one Redis call.
+ * The address is the one accept derived from trusted proxies only; a client cannot pick
+ * its own bucket with X-Forwarded-For.
+ */
+import type { Logger } from 'pino';
+import type { EventBus } from '../../bus/types.ts';
+import type { RatelimitConfig } from '../../core/config/ratelimit-schema.ts';
+import type { RateLimiter } from '../../ratelimit/types.ts';
+import type { Stage } from '../context.ts';
+import { RateLimitDecider } from '../../ratelimit/decider.ts';
+
+export interface RateLimitStageDeps {
+  limiter: RateLimiter;
+  bus?: EventBus;
+  logger?: Logger;
+}
+
+/** Returns the stage, or undefined when `ratelimit.edge.enabled` is false (the slot stays empty). */
+export function createEdgeRateLimitStage(config: RatelimitConfig, deps: RateLimitStageDeps): Stage | undefined {
+  if (!config.edge.enabled) return undefined;
+  const limit = { rate: config.edge.rate, periodMs: config.edge.periodMs, burst: config.edge.burst };
+  const decider = new RateLimitDecider('edge', 'edge', deps, false);
+  return function edgeRateLimit(ctx) {
+    return decider.decide(ctx, `edge:${ctx.clientAddress}`, limit);
+  };
+}

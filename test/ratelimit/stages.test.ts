@@ -1,0 +1,163 @@
+/**
+ * The edge and per-identity rate-limit stages on a real RequestContext (real
+ * IncomingMessage/ServerResponse objects, in-memory limiter and bus).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { RequestContext, type Identity } from '../../src/gateway/context.ts';
+import type { Generation } from '../../src/gateway/generation.ts';
+import type { CompiledRoute } from '../../src/gateway/router/types.ts';
+import { createEdgeRateLimitStage } from '../../src/gateway/pipeline/edge-rate-limit.ts';
+import { createRateLimitStage, identityRateLimitKey } from '../../src/gateway/pipeline/rate-limit.ts';
+import { ratelimitSchema } from '../../src/core/config/ratelimit-schema.ts';
+import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
+import { MemoryEventBus } from '../../src/bus/memory-bus.ts';
+import { GatehouseError } from '../../src/core/errors.ts';
+import type { Envelope, RateLimitExceededEvent } from '../../src/core/events.ts';
+import type { RateLimiter } from '../../src/ratelimit/types.ts';
+import { waitFor } from '../bus/contract.ts';
+
+function context(clientAddress: string, routeId?: string, subject?: string): RequestContext {
+  const req = new IncomingMessage(new Socket());
+  const res = new ServerResponse(req);
+  const ctx = new RequestContext(req, res, {} as Generation);
+  ctx.requestId = `req-${Math.random().toString(36).slice(2)}`;
+  ctx.clientAddress = clientAddress;
+  if (routeId) ctx.route = { id: routeId } as CompiledRoute;
+  if (subject) {
+    ctx.identity = { subject, kind: 'user', roles: [], method: 'jwt', amr: [], authTime: undefined, mfaTime: undefined, credentialId: undefined, issuer: 'https://idp.example', attributes: {} } satisfies Identity;
+  }
+  return ctx;
+}
+
+function refusal(fn: () => unknown): GatehouseError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof GatehouseError);
+    return error;
+  }
+  assert.fail('expected the stage to refuse the request');
+}
+
+const config = ratelimitSchema.parse({
+  edge: { rate: 1, periodMs: 60_000, burst: 3 },
+  identity: { rate: 1, periodMs: 60_000, burst: 2, routes: { login: { rate: 1, periodMs: 60_000, burst: 1 } } },
+});
+
+describe('edge rate limit stage', () => {
+  it('refuses the request after the burst with 429, RateLimit headers and a ratelimit.exceeded event', async () => {
+    const bus = new MemoryEventBus({ instanceId: 't' });
+    const events: Envelope[] = [];
+    bus.subscribe(['ratelimit.exceeded'], (e) => {
+      events.push(e);
+    });
+    const stage = createEdgeRateLimitStage(config, { limiter: new MemoryRateLimiter(), bus });
+    assert.ok(stage);
+    assert.equal(stage.name, 'edgeRateLimit');
+    for (let i = 0; i < 3; i++) assert.equal(stage(context('203.0.113.7')), undefined, 'synchronous with the memory limiter');
+    const ctx = context('203.0.113.7', 'mail');
+    const error = refusal(() => stage(ctx));
+    assert.equal(error.code, 'ERR_RATELIMIT_EXCEEDED');
+    assert.equal(error.status, 429);
+    assert.equal(error.headers?.['Retry-After'], '60');
+    assert.equal(error.headers?.['RateLimit-Policy'], '"edge";q=3;w=180');
+    assert.equal(error.headers?.RateLimit, '"edge";r=0;t=60');
+    await waitFor(() => events.length === 1);
+    const payload = events[0]?.payload as RateLimitExceededEvent;
+    assert.deepEqual({ ...payload }, { scope: 'edge', policy: 'edge', requestId: ctx.requestId, clientAddress: '203.0.113.7', routeId: 'mail', limit: 3, retryAfterMs: payload.retryAfterMs });
+    assert.ok(payload.retryAfterMs > 59_000);
+    await bus.close();
+  });
+
+  it('keeps client addresses apart: one flooding address does not limit another', () => {
+    const stage = createEdgeRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    for (let i = 0; i < 3; i++) stage(context('203.0.113.7'));
+    refusal(() => stage(context('203.0.113.7')));
+    assert.equal(stage(context('198.51.100.1')), undefined);
+  });
+
+  it('is left out of the pipeline when disabled', () => {
+    assert.equal(createEdgeRateLimitStage(ratelimitSchema.parse({ edge: { enabled: false } }), { limiter: new MemoryRateLimiter() }), undefined);
+  });
+});
+
+describe('per-identity rate limit stage', () => {
+  it('limits per identity and route, and sets RateLimit headers on allowed responses', () => {
+    const stage = createRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    assert.equal(stage.name, 'rateLimit');
+    const first = context('203.0.113.7', 'mail', 'alice');
+    stage(first);
+    assert.equal(first.res.getHeader('RateLimit'), '"identity";r=1;t=60');
+    assert.equal(first.res.getHeader('RateLimit-Policy'), '"identity";q=2;w=120');
+    stage(context('203.0.113.7', 'mail', 'alice'));
+    assert.equal(refusal(() => stage(context('203.0.113.7', 'mail', 'alice'))).code, 'ERR_RATELIMIT_EXCEEDED');
+    // Same address, another identity: its own bucket. Same identity, another route: its own bucket.
+    assert.equal(stage(context('203.0.113.7', 'mail', 'bob')), undefined);
+    assert.equal(stage(context('203.0.113.7', 'files', 'alice')), undefined);
+  });
+
+  it('a client behind a shared address (NAT) is not limited by another identity on that address', () => {
+    const stage = createRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    for (let i = 0; i < 2; i++) stage(context('192.0.2.1', 'mail', 'mallory'));
+    refusal(() => stage(context('192.0.2.1', 'mail', 'mallory')));
+    assert.equal(stage(context('192.0.2.1', 'mail', 'carol')), undefined);
+  });
+
+  it('applies a per-route override', () => {
+    const stage = createRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    stage(context('203.0.113.7', 'login', 'alice'));
+    assert.equal(refusal(() => stage(context('203.0.113.7', 'login', 'alice'))).code, 'ERR_RATELIMIT_EXCEEDED');
+  });
+
+  it('a subject containing the key separator cannot collide with another identity\'s bucket', () => {
+    const a = context('203.0.113.7', 'mail', 'alice|mail');
+    const b = context('203.0.113.7', 'mail|mail', 'alice');
+    assert.notEqual(identityRateLimitKey(a), identityRateLimitKey(b));
+    const anon = context('203.0.113.7', 'mail');
+    assert.match(identityRateLimitKey(anon), /^ip:/);
+  });
+
+  it('fails closed with 503 ERR_RATELIMIT_UNAVAILABLE when the backend is down, and reports it once per interval', async () => {
+    const bus = new MemoryEventBus({ instanceId: 't' });
+    const events: Envelope[] = [];
+    bus.subscribe(['ratelimit.unavailable'], (e) => {
+      events.push(e);
+    });
+    const down: RateLimiter = {
+      consume: async () => {
+        throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: 'connect ECONNREFUSED 127.0.0.1:6379' });
+      },
+      health: async () => ({ ok: false, latencyMs: 0 }),
+      close: async () => {},
+    };
+    const stage = createRateLimitStage(config, { limiter: down, bus });
+    assert.ok(stage);
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(Promise.resolve(stage(context('203.0.113.7', 'mail', 'alice'))), (e: unknown) => e instanceof GatehouseError && e.code === 'ERR_RATELIMIT_UNAVAILABLE' && e.status === 503);
+    }
+    await bus.flush();
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0]?.payload, { scope: 'identity', failOpen: false, detail: 'connect ECONNREFUSED 127.0.0.1:6379', suppressed: 0 });
+    await bus.close();
+  });
+
+  it('lets a degraded (fail-open) decision through without RateLimit headers', async () => {
+    const open: RateLimiter = {
+      consume: async (_k, limit) => ({ allowed: true, limit: limit.burst, remaining: limit.burst, resetAfterMs: 0, retryAfterMs: 0, windowMs: 0, degraded: true }),
+      health: async () => ({ ok: false, latencyMs: 0 }),
+      close: async () => {},
+    };
+    const stage = createRateLimitStage(config, { limiter: open });
+    assert.ok(stage);
+    const ctx = context('203.0.113.7', 'mail', 'alice');
+    await stage(ctx);
+    assert.equal(ctx.res.getHeader('RateLimit'), undefined);
+  });
+});
