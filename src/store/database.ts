@@ -6,7 +6,9 @@
  */
 import type { StoreTables } from './tables/store.ts';
 import type { PkiTables } from './tables/pki.ts';
+import type { IdentityTables } from './tables/identity.ts';
 
 export interface Database extends
   StoreTables,
-  PkiTables {}
+  PkiTables,
+  IdentityTables {}

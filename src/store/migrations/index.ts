@@ -6,9 +6,11 @@
  */
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-store-kv-records.ts';
+import * as m0002 from './0002-identity-accounts.ts';
 import * as m0003 from './0003-pki-ca.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
+  '0002-identity-accounts': m0002,
   '0003-pki-ca': m0003,
 };

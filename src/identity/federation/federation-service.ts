@@ -1,0 +1,162 @@
+/**
+ * Sign-in through external OpenID providers named in config, with `openid-client` as the
+ * relying party (authorization code + PKCE + state + nonce). Only verified e-mail
+ * addresses are accepted, optionally limited to some domains; users are either matched to
+ * pre-registered accounts (by verified e-mail, then linked by the provider's `sub`) or
+ * provisioned just in time, per provider.
+ */
+import * as oidc from 'openid-client';
+import type { Logger } from 'pino';
+import { GatehouseError } from '../../core/errors.ts';
+import type { FederationProviderConfig, IdentityConfig } from '../../core/config/identity-schema.ts';
+import type { KvRepo } from '../../store/repos/kv-repo.ts';
+import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
+import type { AccountService } from '../accounts/account-service.ts';
+
+const STATE_NS = 'identity:federation-state';
+
+export interface FederationState {
+  uid: string;
+  provider: string;
+  codeVerifier: string;
+  nonce: string;
+}
+
+export interface FederationServiceOptions {
+  config: IdentityConfig;
+  mode: 'development' | 'production';
+  publicUrl: string;
+  kv: KvRepo;
+  users: IdentityUsersRepo;
+  accounts: AccountService;
+  logger: Logger;
+  /** Fetch used towards external providers (tests pass one that trusts their CA). */
+  fetch?: typeof fetch;
+}
+
+export class FederationService {
+  readonly #o: FederationServiceOptions;
+  readonly #configs = new Map<string, Promise<oidc.Configuration>>();
+
+  constructor(options: FederationServiceOptions) {
+    this.#o = options;
+    for (const [name, provider] of Object.entries(options.config.federation)) {
+      if (provider.allowInsecureHttp && options.mode === 'production') {
+        throw new GatehouseError('ERR_CONFIG_INSECURE_IN_PRODUCTION', { detail: `identity.federation.${name}.allowInsecureHttp` });
+      }
+    }
+  }
+
+  get callbackUrl(): string {
+    return `${this.#o.publicUrl}/oidc/federation/callback`;
+  }
+
+  providers(): { name: string; label: string }[] {
+    return Object.entries(this.#o.config.federation).map(([name, p]) => ({ name, label: p.displayName ?? name }));
+  }
+
+  #provider(name: string): FederationProviderConfig {
+    const provider = Object.hasOwn(this.#o.config.federation, name) ? this.#o.config.federation[name] : undefined;
+    if (!provider) throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: `unknown provider ${name}` });
+    return provider;
+  }
+
+  #configuration(name: string): Promise<oidc.Configuration> {
+    let pending = this.#configs.get(name);
+    if (!pending) {
+      const p = this.#provider(name);
+      const secret = p.clientSecret ?? (p.clientSecretEnv ? process.env[p.clientSecretEnv] : undefined);
+      const options: oidc.DiscoveryRequestOptions = {
+        ...(this.#o.fetch ? { [oidc.customFetch]: this.#o.fetch as oidc.CustomFetch } : {}),
+        ...(p.allowInsecureHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
+      };
+      pending = oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options);
+      // A failed discovery is retried at the next sign-in rather than cached.
+      pending.catch(() => this.#configs.delete(name));
+      this.#configs.set(name, pending);
+    }
+    return pending;
+  }
+
+  /** Starts sign-in at `name` for interaction `uid`; returns the external authorization URL. */
+  async start(name: string, uid: string): Promise<URL> {
+    const p = this.#provider(name);
+    let config: oidc.Configuration;
+    try {
+      config = await this.#configuration(name);
+    } catch (cause) {
+      throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: `discovery of ${name} failed`, cause });
+    }
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const record: FederationState = { uid, provider: name, codeVerifier, nonce };
+    await this.#o.kv.upsert(STATE_NS, state, record, this.#o.config.ttl.interaction);
+    return oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.callbackUrl, scope: p.scopes.join(' '), state, nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+    });
+  }
+
+  /** The pending state for a callback's `state` parameter, or undefined. */
+  async pending(state: string): Promise<FederationState | undefined> {
+    if (!/^[A-Za-z0-9_-]{16,128}$/.test(state)) return undefined;
+    const record = await this.#o.kv.find(STATE_NS, state);
+    return record && record.consumedAt === null ? (record.payload as FederationState) : undefined;
+  }
+
+  /**
+   * Completes the code exchange for `query` (the callback's query string) and returns the
+   * Gatehouse user to sign in. One-time: a replayed callback fails.
+   */
+  async finish(uid: string, query: URLSearchParams): Promise<{ user: UserRecord; provider: string }> {
+    const state = query.get('state') ?? '';
+    const pending = await this.pending(state);
+    if (!pending || pending.uid !== uid || !(await this.#o.kv.consume(STATE_NS, state))) {
+      throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: 'unknown, replayed or foreign federation state' });
+    }
+    const p = this.#provider(pending.provider);
+    let claims: oidc.IDToken;
+    try {
+      const config = await this.#configuration(pending.provider);
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(`${this.callbackUrl}?${query.toString()}`), {
+        pkceCodeVerifier: pending.codeVerifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true,
+      });
+      claims = tokens.claims()!;
+    } catch (cause) {
+      throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: `code exchange with ${pending.provider} failed`, cause });
+    }
+    const user = await this.#resolveUser(pending.provider, p, claims);
+    return { user, provider: pending.provider };
+  }
+
+  async #resolveUser(name: string, p: FederationProviderConfig, claims: oidc.IDToken): Promise<UserRecord> {
+    const denied = (detail: string) => new GatehouseError('ERR_IDENTITY_FEDERATION_NOT_ALLOWED', { detail: `${name}: ${detail}` });
+    const linked = await this.#o.users.findLinkedUser(name, claims.sub);
+    if (linked) {
+      if (linked.disabled) throw denied(`user ${linked.id} is disabled`);
+      return linked;
+    }
+    const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined;
+    if (!email || claims.email_verified !== true) throw denied('no verified e-mail in the ID token');
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    if (p.allowedEmailDomains.length && !p.allowedEmailDomains.includes(domain)) throw denied(`e-mail domain ${domain} not allowed`);
+    const existing = await this.#o.users.findByEmail(email);
+    if (existing) {
+      if (existing.disabled) throw denied(`user ${existing.id} is disabled`);
+      await this.#o.users.link(name, claims.sub, existing.id);
+      return existing;
+    }
+    if (p.provisioning !== 'jit') throw denied(`no pre-registered user with ${email}`);
+    const external = claims[p.roleClaim];
+    const names = Array.isArray(external) ? external.filter((v): v is string => typeof v === 'string') : typeof external === 'string' ? [external] : [];
+    const roles = [...new Set([...p.defaultRoles, ...names.flatMap((n) => (Object.hasOwn(p.roleMapping, n) ? p.roleMapping[n]! : []))])];
+    const user = await this.#o.accounts.addUser({
+      username: email, email, emailVerified: true, roles,
+      ...(typeof claims.name === 'string' ? { displayName: claims.name.slice(0, 128) } : {}),
+    });
+    await this.#o.users.link(name, claims.sub, user.id);
+    this.#o.logger.info({ provider: name, subject: user.id }, 'identity: user provisioned just in time');
+    return user;
+  }
+}

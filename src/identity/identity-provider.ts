@@ -1,0 +1,202 @@
+/**
+ * `createIdentityProvider`: Gatehouse's OpenID provider as one request handler the gateway
+ * mounts in front of its routes. It claims `/.well-known/openid-configuration` and
+ * everything under `/oidc/`; every other request is left to the gateway (`handle` → false).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Provider from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config/schema.ts';
+import { GatehouseError, type ErrorCode } from '../core/errors.ts';
+import type { Store } from '../store/types.ts';
+import { createKvRepo } from '../store/repos/kv-repo.ts';
+import { IdentityApiTokensRepo } from '../store/repos/identity-api-tokens-repo.ts';
+import { IdentityClientsRepo } from '../store/repos/identity-clients-repo.ts';
+import { IdentityKeysRepo } from '../store/repos/identity-keys-repo.ts';
+import { IdentityThrottleRepo } from '../store/repos/identity-throttle-repo.ts';
+import { IdentityUsersRepo } from '../store/repos/identity-users-repo.ts';
+import { AccountService } from './accounts/account-service.ts';
+import { createPrincipalDirectory, type PrincipalDirectory } from './accounts/principal-directory.ts';
+import { secretMatches } from './accounts/secrets.ts';
+import { ApiTokenService, type VerifiedApiToken } from './api-tokens.ts';
+import type { IdentityEmit, IdentityEventName, IdentityEventPayloads } from './events.ts';
+import { FederationService } from './federation/federation-service.ts';
+import { createInteractionRouter } from './interaction/interaction-router.ts';
+import { sendHtml } from './interaction/http.ts';
+import { messagePage } from './interaction/pages.ts';
+import { createKeySealer } from './keys/key-sealer.ts';
+import { KeyManager, type SigningAlgorithm } from './keys/key-manager.ts';
+import { LoginService } from './login/login-service.ts';
+import { buildProviderConfig } from './oidc/provider-config.ts';
+import { forwardProviderEvents } from './oidc/provider-events.ts';
+import { createAdapterFactory } from './oidc/store-adapter.ts';
+
+/** Where events go: the gateway's EventBus satisfies this. */
+export interface IdentityEventSink {
+  publish(name: string, payload: unknown): void;
+  subscribe?(names: string[] | '*', handler: (event: { name: string; payload: unknown; instance: string }) => void | Promise<void>): () => void;
+}
+
+export interface IdentityProviderOptions {
+  config: Pick<Config, 'mode' | 'dataDir' | 'identity'>;
+  store: Store;
+  logger: Logger;
+  bus?: IdentityEventSink;
+  /** External origin, e.g. `https://gatehouse.example.com`; becomes the issuer. */
+  publicUrl: string;
+  /** Fetch for talking to external identity providers (default: global fetch). */
+  federationFetch?: typeof fetch;
+}
+
+export interface RequestInfo {
+  /** Client address as established by the gateway's trusted-proxy logic. Default: the socket peer. */
+  clientAddress?: string;
+}
+
+export interface IdentityProvider {
+  /** The issuer (`iss`) of every token: the public URL without trailing slash. */
+  readonly issuer: string;
+  /** JWKS URI (for authn's JWT verification). */
+  readonly jwksUri: string;
+  /**
+   * Serves the request when its path belongs to the provider and returns true; returns
+   * false (without touching the request) otherwise.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, info?: RequestInfo): boolean;
+  readonly directory: PrincipalDirectory;
+  readonly accounts: AccountService;
+  readonly apiTokens: ApiTokenService;
+  /** The verified API token (authn's `ApiTokenVerifier`), or undefined. */
+  verifyApiToken(token: string): Promise<VerifiedApiToken | undefined>;
+  /** Like verifyApiToken, with the error code that says why a token is refused. */
+  inspectApiToken(token: string): Promise<VerifiedApiToken | { code: ErrorCode }>;
+  /** Public signing keys currently published (active first). */
+  publicJwks(): { keys: JWK[] };
+  /** New signing key now; the old one keeps verifying until its tokens expired. */
+  rotateKeys(algorithm?: SigningAlgorithm): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }>;
+  /** Re-reads keys from the store (another instance rotated them). */
+  reloadKeys(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function isProviderPath(path: string): boolean {
+  return path === '/.well-known/openid-configuration' || path.startsWith('/oidc/');
+}
+
+/**
+ * Builds the identity provider over the store (run `store.migrate()` first).
+ *
+ * @example
+ *   const idp = await createIdentityProvider({ config, store, logger, bus, publicUrl });
+ *   server.on('request', (req, res) => { if (!idp.handle(req, res)) gateway(req, res); });
+ */
+export async function createIdentityProvider(options: IdentityProviderOptions): Promise<IdentityProvider> {
+  const { config, store, bus } = options;
+  const logger = options.logger.child({ component: 'identity' });
+  const identity = config.identity;
+  const mode = config.mode ?? (process.env.NODE_ENV === 'production' ? 'production' : 'development');
+  const publicUrl = new URL(options.publicUrl);
+  if (publicUrl.protocol !== 'https:') throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'identity: publicUrl must be https' });
+  const issuer = publicUrl.origin;
+
+  const emit: IdentityEmit = <N extends IdentityEventName>(name: N, payload: IdentityEventPayloads[N]) => {
+    try {
+      bus?.publish(name, payload);
+    } catch (err) {
+      logger.warn({ err, event: name }, 'identity: event not published');
+    }
+  };
+
+  const kv = createKvRepo(store.db);
+  const users = new IdentityUsersRepo(store.db);
+  const clients = new IdentityClientsRepo(store.db);
+  const sealer = createKeySealer({ mode, dataDir: config.dataDir, identity }, logger);
+  const retireAfterMs = (Math.max(identity.ttl.accessToken, identity.ttl.clientCredentials, identity.ttl.idToken) + 60) * 1000;
+  const keys = new KeyManager(new IdentityKeysRepo(store.db), sealer, identity.signing.algorithm, retireAfterMs);
+  const accounts = new AccountService(users, clients, emit);
+  const directory = createPrincipalDirectory(users, clients);
+  const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
+  const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), sealer, config: identity, emit });
+  const federation = new FederationService({
+    config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,
+    ...(options.federationFetch ? { fetch: options.federationFetch } : {}),
+  });
+  const adapter = createAdapterFactory(kv, clients);
+
+  let provider!: Provider;
+  let callback!: (req: IncomingMessage, res: ServerResponse) => void;
+  let publicKeys: JWK[] = [];
+
+  const build = async () => {
+    const material = await keys.load();
+    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients }));
+    // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
+    next.proxy = true;
+    // Client secrets are stored as SHA-256; compare the presented secret's hash.
+    next.Client.prototype.compareClientSecret = function compareClientSecret(actual: string) {
+      return typeof this.clientSecret === 'string' && typeof actual === 'string' && secretMatches(actual, this.clientSecret);
+    };
+    forwardProviderEvents(next, emit, logger);
+    provider = next;
+    callback = next.callback();
+    publicKeys = material.jwks.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => pub);
+    logger.info({ kid: material.activeKid, keys: material.jwks.length }, 'identity: signing keys loaded');
+  };
+  await build();
+
+  const interactions = createInteractionRouter({ provider: () => provider, kv, users, login, federation, config: identity, emit, logger });
+
+  const unsubscribe = bus?.subscribe?.(['identity.keys.rotated'], async () => {
+    try { await build(); } catch (err) { logger.error({ err }, 'identity: reloading keys after rotation failed'); }
+  });
+
+  const fail = (res: ServerResponse, err: unknown) => {
+    logger.error({ err }, 'identity: request failed');
+    if (!res.headersSent) sendHtml(res, 500, messagePage('Error', 'Something went wrong.'));
+    else res.destroy();
+  };
+
+  return {
+    issuer,
+    jwksUri: `${issuer}/oidc/jwks`,
+    directory,
+    accounts,
+    apiTokens,
+
+    handle(req, res, info) {
+      const rawPath = (req.url ?? '/').split('?')[0]!;
+      if (!isProviderPath(rawPath)) return false;
+      const clientAddress = info?.clientAddress ?? req.socket.remoteAddress ?? 'unknown';
+      // Koa derives URLs from these when `proxy` is on: pin them to the public URL so a
+      // client-sent Host or X-Forwarded-* can never change discovery or redirect URLs.
+      req.headers['x-forwarded-proto'] = publicUrl.protocol.slice(0, -1);
+      req.headers['x-forwarded-host'] = publicUrl.host;
+      req.headers['x-forwarded-for'] = clientAddress;
+      if (rawPath.startsWith('/oidc/interaction/') || rawPath === '/oidc/federation/callback') {
+        const url = new URL(req.url ?? '/', issuer);
+        interactions(req, res, url, clientAddress).catch((err) => fail(res, err));
+      } else {
+        try { callback(req, res); } catch (err) { fail(res, err); }
+      }
+      return true;
+    },
+
+    verifyApiToken: (token) => apiTokens.verify(token),
+    inspectApiToken: (token) => apiTokens.inspect(token),
+    publicJwks: () => ({ keys: publicKeys }),
+
+    async rotateKeys(algorithm) {
+      const result = await keys.rotate(algorithm);
+      await build();
+      emit('identity.keys.rotated', { kid: result.kid, retireAt: new Date(result.retireAt).toISOString(), algorithm: algorithm ?? identity.signing.algorithm, ...(result.previousKid ? { previousKid: result.previousKid } : {}) });
+      return result;
+    },
+
+    reloadKeys: build,
+
+    async close() {
+      unsubscribe?.();
+    },
+  };
+}

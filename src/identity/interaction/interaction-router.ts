@@ -1,0 +1,248 @@
+/**
+ * The sign-in pages under `/oidc/interaction/<uid>/…` and the federation callback.
+ *
+ * Protections: every POST carries a CSRF token that is bound to the interaction (random,
+ * stored with the interaction state, compared in constant time) and the interaction itself
+ * is bound to the browser by oidc-provider's interaction cookie; failures say the same
+ * thing whatever went wrong; the only redirects are to this origin's own paths or to
+ * oidc-provider's resume URL (which ends at the client's exactly registered redirect URI).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type Provider from 'oidc-provider';
+import type { InteractionDetails } from 'oidc-provider';
+import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
+import type { IdentityConfig } from '../../core/config/identity-schema.ts';
+import type { KvRepo } from '../../store/repos/kv-repo.ts';
+import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
+import type { IdentityEmit } from '../events.ts';
+import type { FederationService } from '../federation/federation-service.ts';
+import type { LoginService } from '../login/login-service.ts';
+import { field, readForm, redirectLocal, sendHtml } from './http.ts';
+import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
+
+const STATE_NS = 'identity:interaction-state';
+const GENERIC_FAILURE = 'Invalid user name or password.';
+const UID = /^[A-Za-z0-9_-]{10,64}$/;
+
+interface InteractionState {
+  csrf: string;
+  /** Set once the password (or federation) succeeded and a second factor is due. */
+  userId?: string;
+  stage?: 'mfa' | 'enroll' | 'recovery-codes';
+  amr?: string[];
+  federatedProvider?: string;
+  enrollSealed?: string;
+}
+
+export interface InteractionRouterOptions {
+  provider: () => Provider;
+  kv: KvRepo;
+  users: IdentityUsersRepo;
+  login: LoginService;
+  federation: FederationService;
+  config: IdentityConfig;
+  emit: IdentityEmit;
+  logger: Logger;
+}
+
+export type InteractionHandler = (req: IncomingMessage, res: ServerResponse, url: URL, clientAddress: string) => Promise<void>;
+
+export function createInteractionRouter(o: InteractionRouterOptions): InteractionHandler {
+  const loadState = async (uid: string): Promise<InteractionState> => {
+    const record = await o.kv.find(STATE_NS, uid);
+    if (record) return record.payload as InteractionState;
+    const state: InteractionState = { csrf: randomBytes(32).toString('base64url') };
+    await o.kv.upsert(STATE_NS, uid, state, o.config.ttl.interaction);
+    return state;
+  };
+  const saveState = (uid: string, state: InteractionState) => o.kv.upsert(STATE_NS, uid, state, o.config.ttl.interaction);
+
+  const csrfOk = (state: InteractionState, presented: string | undefined): boolean => {
+    if (!presented) return false;
+    const a = Buffer.from(state.csrf);
+    const b = Buffer.from(presented);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
+  const renderLogin = (res: ServerResponse, uid: string, state: InteractionState, status = 200, error?: string, username?: string) => {
+    sendHtml(res, status, loginPage({ uid, csrf: state.csrf, providers: o.federation.providers(), ...(error ? { error } : {}), ...(username ? { username } : {}) }));
+  };
+
+  /** Ends the login step: second factor first when the user has (or must set up) one. */
+  const afterPrimary = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails, state: InteractionState, user: UserRecord, amr: string[], clientAddress: string) => {
+    state.userId = user.id;
+    state.amr = amr;
+    if (user.totpEnabled) {
+      state.stage = 'mfa';
+      await saveState(details.uid, state);
+      sendHtml(res, 200, mfaPage(details.uid, state.csrf));
+      return;
+    }
+    if (o.config.mfa.required) {
+      const enrollment = await o.login.startEnrollment(user);
+      state.stage = 'enroll';
+      state.enrollSealed = enrollment.sealed;
+      await saveState(details.uid, state);
+      sendHtml(res, 200, enrollPage(details.uid, state.csrf, enrollment.secret, enrollment.uri));
+      return;
+    }
+    await finish(req, res, details, state, user, amr, clientAddress);
+  };
+
+  const finish = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails, state: InteractionState, user: UserRecord, amr: string[], clientAddress: string) => {
+    await o.kv.destroy(STATE_NS, details.uid);
+    o.emit('identity.login.succeeded', {
+      subject: user.id, username: user.username, clientAddress, amr,
+      ...(details.params.client_id ? { clientId: String(details.params.client_id) } : {}),
+      ...(state.federatedProvider ? { federatedProvider: state.federatedProvider } : {}),
+    });
+    await o.provider().interactionFinished(req, res, {
+      login: { accountId: user.id, amr, ts: Math.floor(Date.now() / 1000), ...(amr.includes('otp') ? { acr: 'urn:gatehouse:mfa' } : {}) },
+    }, { mergeWithLastSubmission: false });
+  };
+
+  /**
+   * Consent is implied for administrator-registered clients: the grant covers what was
+   * asked, and the client's registered `scope` already bounds what it may ask.
+   */
+  const consent = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails) => {
+    const provider = o.provider();
+    const accountId = details.session?.accountId;
+    const clientId = details.params.client_id;
+    if (!accountId || typeof clientId !== 'string') throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'consent without session' });
+    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
+    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  };
+
+  const requireUserFromState = async (state: InteractionState, stage: InteractionState['stage']): Promise<UserRecord> => {
+    const user = state.userId && state.stage === stage ? await o.users.findById(state.userId) : undefined;
+    if (!user || user.disabled) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `no ${stage} step pending` });
+    return user;
+  };
+
+  return async function interactionRouter(req, res, url, clientAddress) {
+    try {
+      if (url.pathname === '/oidc/federation/callback' && req.method === 'GET') {
+        // The external provider returns here (one registered redirect URI); hand the browser
+        // back to its interaction path, where the interaction cookie is sent.
+        const pending = await o.federation.pending(url.searchParams.get('state') ?? '');
+        if (!pending || !UID.test(pending.uid)) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'federation callback without pending state' });
+        redirectLocal(res, `/oidc/interaction/${pending.uid}/federated-return?${url.searchParams.toString()}`);
+        return;
+      }
+      const parts = url.pathname.split('/').slice(3); // ['', 'oidc', 'interaction', uid, action, arg]
+      const [uid, action = '', arg] = parts;
+      if (!uid || !UID.test(uid) || parts.length > 3) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `bad interaction path ${url.pathname}` });
+      let details: InteractionDetails;
+      try {
+        details = await o.provider().interactionDetails(req, res);
+      } catch (cause) {
+        throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'interaction cookie missing or expired', cause });
+      }
+      if (details.uid !== uid) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'interaction cookie for another interaction' });
+      const state = await loadState(uid);
+
+      if (req.method === 'GET' && action === '') {
+        if (details.prompt.name === 'consent') {
+          await consent(req, res, details);
+          return;
+        }
+        if (details.prompt.name !== 'login') throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `unsupported prompt ${details.prompt.name}` });
+        renderLogin(res, uid, state);
+        return;
+      }
+      if (req.method === 'GET' && action === 'abort') {
+        await o.kv.destroy(STATE_NS, uid);
+        await o.provider().interactionFinished(req, res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
+        return;
+      }
+      if (req.method === 'GET' && action === 'federated-return') {
+        const { user, provider } = await o.federation.finish(uid, url.searchParams);
+        state.federatedProvider = provider;
+        await afterPrimary(req, res, details, state, user, ['fed'], clientAddress);
+        return;
+      }
+      if (req.method !== 'POST') throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `${req.method} ${url.pathname}` });
+
+      const form = await readForm(req);
+      if (!csrfOk(state, field(form, 'csrf'))) {
+        throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `interaction ${uid} ${action}` });
+      }
+      const clientId = details.params.client_id ? String(details.params.client_id) : undefined;
+
+      switch (action) {
+        case 'login': {
+          const username = field(form, 'username') ?? '';
+          const password = field(form, 'password') ?? '';
+          if (!username || !password || password.length > 1024) {
+            renderLogin(res, uid, state, 400, GENERIC_FAILURE, username.slice(0, 256));
+            return;
+          }
+          const outcome = await o.login.checkPassword(username, password, clientAddress, clientId);
+          if (!outcome.ok) {
+            const status = outcome.reason === 'bad_credentials' ? 401 : 429;
+            renderLogin(res, uid, state, status, outcome.reason === 'bad_credentials' ? GENERIC_FAILURE : 'Too many attempts. Try again later.', username.slice(0, 256));
+            return;
+          }
+          await afterPrimary(req, res, details, state, outcome.user, ['pwd'], clientAddress);
+          return;
+        }
+        case 'mfa': {
+          const user = await requireUserFromState(state, 'mfa');
+          const code = field(form, 'code');
+          const recoveryCode = field(form, 'recovery_code');
+          const ok = await o.login.verifySecondFactor(user, { ...(code ? { code } : {}), ...(recoveryCode ? { recoveryCode } : {}) }, clientAddress);
+          if (!ok) {
+            sendHtml(res, 401, mfaPage(uid, state.csrf, 'Invalid verification code.'));
+            return;
+          }
+          await finish(req, res, details, state, user, [...(state.amr ?? []), 'otp', 'mfa'], clientAddress);
+          return;
+        }
+        case 'enroll': {
+          const user = await requireUserFromState(state, 'enroll');
+          const codes = state.enrollSealed ? await o.login.completeEnrollment(user, state.enrollSealed, field(form, 'code') ?? '') : undefined;
+          if (!codes) {
+            const again = await o.login.startEnrollment(user);
+            state.enrollSealed = again.sealed;
+            await saveState(uid, state);
+            sendHtml(res, 401, enrollPage(uid, state.csrf, again.secret, again.uri, 'Invalid verification code. A new key was generated; add it again.'));
+            return;
+          }
+          state.stage = 'recovery-codes';
+          delete state.enrollSealed;
+          await saveState(uid, state);
+          sendHtml(res, 200, recoveryCodesPage(uid, state.csrf, codes));
+          return;
+        }
+        case 'continue': {
+          const user = await requireUserFromState(state, 'recovery-codes');
+          await finish(req, res, details, state, user, [...(state.amr ?? []), 'otp', 'mfa'], clientAddress);
+          return;
+        }
+        case 'federated': {
+          const target = await o.federation.start(arg ?? '', uid);
+          res.statusCode = 303;
+          res.setHeader('Location', target.href);
+          res.setHeader('Cache-Control', 'no-store');
+          res.end();
+          return;
+        }
+        default:
+          throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `unknown action ${action}` });
+      }
+    } catch (error) {
+      const e = isGatehouseError(error) ? error : new GatehouseError('ERR_INTERNAL', { detail: 'sign-in page failed', cause: error });
+      (e.status >= 500 ? o.logger.error.bind(o.logger) : o.logger.warn.bind(o.logger))({ err: e, code: e.code, path: url.pathname }, 'identity: interaction refused');
+      if (!res.headersSent) sendHtml(res, e.status, e.status >= 500 ? messagePage('Sign-in problem', 'Something went wrong. Try again.') : errorPage(e.code, e.publicMessage));
+      else res.destroy();
+    }
+  };
+}

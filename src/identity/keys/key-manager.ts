@@ -1,0 +1,81 @@
+/**
+ * Signing keys and cookie keys of the OpenID provider, kept in the store (sealed) so that
+ * every instance signs with the same key and a restart changes nothing.
+ *
+ * Rotation with overlap: `rotate()` makes a new key the signer at once; the previous key
+ * stays in the JWKS (verifying only) until every token it signed has expired
+ * (`retireAfterMs` = longest JWT lifetime + clock tolerance), then disappears.
+ */
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { IdentityKeysRepo, StoredKey } from '../../store/repos/identity-keys-repo.ts';
+import type { KeySealer } from './key-sealer.ts';
+
+export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
+
+export interface KeyMaterial {
+  /** Private JWKs, active signer first (oidc-provider signs with the first matching key). */
+  jwks: JWK[];
+  /** Cookie signing secrets, newest first (Keygrip signs with the first). */
+  cookieKeys: string[];
+  activeKid: string;
+}
+
+export class KeyManager {
+  readonly #repo: IdentityKeysRepo;
+  readonly #sealer: KeySealer;
+  readonly #alg: SigningAlgorithm;
+  readonly #retireAfterMs: number;
+
+  constructor(repo: IdentityKeysRepo, sealer: KeySealer, alg: SigningAlgorithm, retireAfterMs: number) {
+    this.#repo = repo;
+    this.#sealer = sealer;
+    this.#alg = alg;
+    this.#retireAfterMs = retireAfterMs;
+  }
+
+  /** Loads the keys, generating the first ones when the store has none. */
+  async load(): Promise<KeyMaterial> {
+    if (!(await this.#repo.list('sig')).some((k) => k.status === 'active')) {
+      await this.#repo.insertFirst(await this.#newSigningKey(this.#alg));
+    }
+    if (!(await this.#repo.list('cookie')).some((k) => k.status === 'active')) {
+      await this.#repo.insertFirst(await this.#newCookieKey());
+    }
+    const sig = sortActiveFirst(await this.#repo.list('sig'));
+    const cookie = sortActiveFirst(await this.#repo.list('cookie'));
+    const jwks = await Promise.all(sig.map(async (k) => JSON.parse(await this.#sealer.open(k.sealed)) as JWK));
+    const cookieKeys = await Promise.all(cookie.map((k) => this.#sealer.open(k.sealed)));
+    return { jwks, cookieKeys, activeKid: sig[0]!.kid };
+  }
+
+  /** Makes a new signing key (and cookie key) active; returns the new and the retired kid. */
+  async rotate(alg: SigningAlgorithm = this.#alg): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }> {
+    const previous = (await this.#repo.list('sig')).find((k) => k.status === 'active');
+    const now = Date.now();
+    const retireAt = now + this.#retireAfterMs;
+    const key = await this.#newSigningKey(alg);
+    await this.#repo.rotate(key, retireAt, now);
+    await this.#repo.rotate(await this.#newCookieKey(), retireAt, now);
+    return { kid: key.kid, previousKid: previous?.kid, retireAt };
+  }
+
+  async #newSigningKey(alg: SigningAlgorithm): Promise<Omit<StoredKey, 'status' | 'retireAt'>> {
+    const { privateKey, publicKey } = alg === 'EdDSA'
+      ? await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
+      : await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 3072 } : {}) });
+    const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
+    return { kid, use: 'sig', alg, sealed: await this.#sealer.seal(JSON.stringify(privateJwk)), publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, createdAt: Date.now() };
+  }
+
+  async #newCookieKey(): Promise<Omit<StoredKey, 'status' | 'retireAt'>> {
+    const secret = randomBytes(32).toString('base64url');
+    return { kid: `cookie-${randomBytes(8).toString('hex')}`, use: 'cookie', alg: 'HS256', sealed: await this.#sealer.seal(secret), publicJwk: {}, createdAt: Date.now() };
+  }
+}
+
+function sortActiveFirst(keys: StoredKey[]): StoredKey[] {
+  return [...keys].sort((a, b) => (a.status === b.status ? b.createdAt - a.createdAt : a.status === 'active' ? -1 : 1));
+}

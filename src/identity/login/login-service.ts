@@ -1,0 +1,141 @@
+/**
+ * Password and second-factor checks with brute-force protection:
+ * - per account: after `delayAfterFailures` consecutive failures each attempt is delayed
+ *   (doubling up to `maxDelayMs`); at `lockAfterFailures` the account locks for `lockSeconds`;
+ * - per client address: `addressLockAfterFailures` failures within `addressWindowSeconds`
+ *   block the address for `lockSeconds`, whatever account it tries.
+ * Unknown users cost the same time as known ones, and every refusal looks the same to the client.
+ */
+import type { IdentityConfig } from '../../core/config/identity-schema.ts';
+import type { IdentityThrottleRepo } from '../../store/repos/identity-throttle-repo.ts';
+import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
+import { needsRehash, hashPassword, verifyDummyPassword, verifyPassword } from '../accounts/passwords.ts';
+import { generateRecoveryCode, hashSecret, normalizeRecoveryCode } from '../accounts/secrets.ts';
+import { newTotpSecret, totpUri, verifyTotp } from '../accounts/totp.ts';
+import type { IdentityEmit } from '../events.ts';
+import type { KeySealer } from '../keys/key-sealer.ts';
+
+export type PasswordOutcome =
+  | { ok: true; user: UserRecord }
+  | { ok: false; reason: 'bad_credentials' | 'locked' | 'address_blocked' };
+
+export interface LoginServiceOptions {
+  users: IdentityUsersRepo;
+  throttle: IdentityThrottleRepo;
+  sealer: KeySealer;
+  config: IdentityConfig;
+  emit: IdentityEmit;
+  /** Injected for tests; real time otherwise. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class LoginService {
+  readonly #o: LoginServiceOptions;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(options: LoginServiceOptions) {
+    this.#o = options;
+    this.#sleep = options.sleep ?? defaultSleep;
+  }
+
+  async checkPassword(identifier: string, password: string, clientAddress: string, clientId?: string): Promise<PasswordOutcome> {
+    const { users, throttle, config, emit } = this.#o;
+    const login = config.login;
+    const username = identifier.trim().toLowerCase().slice(0, 256);
+    const base = { username, clientAddress, ...(clientId ? { clientId } : {}) };
+
+    if (await throttle.blockedUntil(clientAddress)) {
+      emit('identity.login.failed', { ...base, reason: 'address_blocked' });
+      return { ok: false, reason: 'address_blocked' };
+    }
+    const user = (await users.findByUsername(username)) ?? (username.includes('@') ? await users.findByEmail(username) : undefined);
+    if (!user || !user.passwordHash) {
+      await verifyDummyPassword(password);
+      await this.#addressFailure(clientAddress);
+      emit('identity.login.failed', { ...base, reason: 'unknown_user' });
+      return { ok: false, reason: 'bad_credentials' };
+    }
+    const now = Date.now();
+    if (user.lockedUntil !== undefined && user.lockedUntil > now) {
+      // Still hash, so a locked account answers in the same time as any other.
+      await verifyDummyPassword(password);
+      await this.#addressFailure(clientAddress);
+      emit('identity.login.failed', { ...base, subject: user.id, reason: 'locked' });
+      return { ok: false, reason: 'locked' };
+    }
+    if (user.failedLogins >= login.delayAfterFailures) {
+      const delayMs = Math.min(login.maxDelayMs, 250 * 2 ** (user.failedLogins - login.delayAfterFailures));
+      emit('identity.login.throttled', { subject: user.id, clientAddress, failures: user.failedLogins, delayMs });
+      await this.#sleep(delayMs);
+    }
+    if (!(await verifyPassword(user.passwordHash, password))) {
+      const lockUntil = Date.now() + login.lockSeconds * 1000;
+      const { failures, locked } = await users.recordFailure(user.id, login.lockAfterFailures, lockUntil);
+      await this.#addressFailure(clientAddress);
+      emit('identity.login.failed', { ...base, subject: user.id, reason: 'bad_credentials' });
+      if (locked) emit('identity.account.locked', { subject: user.id, clientAddress, failures, lockedUntil: new Date(lockUntil).toISOString() });
+      return { ok: false, reason: locked ? 'locked' : 'bad_credentials' };
+    }
+    if (user.disabled) {
+      emit('identity.login.failed', { ...base, subject: user.id, reason: 'disabled' });
+      return { ok: false, reason: 'bad_credentials' };
+    }
+    const patch = { failedLogins: 0, lockedUntil: undefined, ...(needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(password) } : {}) };
+    const fresh = user.failedLogins || user.lockedUntil !== undefined || 'passwordHash' in patch ? await users.update(user.id, patch) : user;
+    return { ok: true, user: fresh ?? user };
+  }
+
+  async #addressFailure(address: string): Promise<void> {
+    const { login } = this.#o.config;
+    const { blocked } = await this.#o.throttle.recordFailure(address, login.addressLockAfterFailures, login.addressWindowSeconds * 1000, login.lockSeconds * 1000);
+    if (blocked) this.#o.emit('identity.address.blocked', { clientAddress: address, blockedUntil: new Date(Date.now() + login.lockSeconds * 1000).toISOString() });
+  }
+
+  /** Verifies a TOTP code (refusing replays across instances) or a one-time recovery code. */
+  async verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<boolean> {
+    const { users, sealer, emit } = this.#o;
+    if (input.code && user.totpSecretSealed) {
+      const secret = await sealer.open(user.totpSecretSealed);
+      const current = await users.findById(user.id);
+      const step = await verifyTotp(secret, input.code.trim(), current?.totpLastStep);
+      if (step !== undefined && (await users.acceptTotpStep(user.id, step))) {
+        emit('identity.mfa.verified', { subject: user.id, method: 'totp' });
+        return true;
+      }
+      // A valid code for an already-used step is a replay; say so in the audit trail only.
+      const replay = step === undefined && (await verifyTotp(secret, input.code.trim(), undefined)) !== undefined;
+      emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: replay || step !== undefined ? 'replay' : 'invalid' });
+      return false;
+    }
+    if (input.recoveryCode) {
+      if (await users.useRecoveryCode(user.id, hashSecret(normalizeRecoveryCode(input.recoveryCode)))) {
+        emit('identity.mfa.verified', { subject: user.id, method: 'recovery_code', remainingRecoveryCodes: await users.countUnusedRecoveryCodes(user.id) });
+        return true;
+      }
+      emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: 'invalid' });
+      return false;
+    }
+    emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: 'invalid' });
+    return false;
+  }
+
+  /** A new TOTP secret (plaintext for display, sealed for the interaction state). */
+  async startEnrollment(user: UserRecord): Promise<{ secret: string; uri: string; sealed: string }> {
+    const secret = newTotpSecret();
+    return { secret, uri: totpUri(secret, this.#o.config.mfa.issuer, user.username), sealed: await this.#o.sealer.seal(secret) };
+  }
+
+  /** Confirms enrollment with a first code; stores the secret and returns fresh recovery codes. */
+  async completeEnrollment(user: UserRecord, sealedSecret: string, code: string): Promise<string[] | undefined> {
+    const secret = await this.#o.sealer.open(sealedSecret);
+    const step = await verifyTotp(secret, code.trim(), undefined);
+    if (step === undefined) return undefined;
+    await this.#o.users.update(user.id, { totpSecretSealed: sealedSecret, totpEnabled: true, totpLastStep: step });
+    const codes = Array.from({ length: this.#o.config.mfa.recoveryCodes }, generateRecoveryCode);
+    await this.#o.users.replaceRecoveryCodes(user.id, codes.map((c) => hashSecret(normalizeRecoveryCode(c))));
+    this.#o.emit('identity.mfa.enrolled', { subject: user.id });
+    return codes;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The part of oidc-provider's API Gatehouse uses. The package ships no type declarations;
+ * these mirror its documentation (docs/README.md of panva/node-oidc-provider v9).
+ */
+declare module 'oidc-provider' {
+  import type { IncomingMessage, ServerResponse } from 'node:http';
+
+  export interface InteractionDetails {
+    uid: string;
+    prompt: { name: string; reasons: string[]; details: Record<string, unknown> };
+    params: Record<string, unknown> & { client_id?: string; scope?: string; redirect_uri?: string };
+    session?: { accountId?: string; uid?: string; cookie?: string };
+    grantId?: string;
+    lastSubmission?: Record<string, unknown>;
+    exp: number;
+    returnTo: string;
+  }
+
+  export interface GrantInstance {
+    accountId: string;
+    clientId: string;
+    addOIDCScope(scope: string): void;
+    addOIDCClaims(claims: string[]): void;
+    addResourceScope(resource: string, scope: string): void;
+    save(): Promise<string>;
+  }
+
+  export default class Provider {
+    constructor(issuer: string, configuration: Record<string, unknown>);
+    proxy: boolean;
+    readonly issuer: string;
+    callback(): (req: IncomingMessage, res: ServerResponse) => void;
+    interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+    interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+    interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
+    on(event: string, listener: (...args: any[]) => void): this;
+    Grant: { new (properties: { accountId: string; clientId: string }): GrantInstance; find(id: string): Promise<GrantInstance | undefined> };
+    Client: { prototype: { compareClientSecret(this: { clientSecret?: string }, actual: string): boolean | Promise<boolean> }; find(id: string): Promise<any> };
+    AccessToken: { find(value: string): Promise<any> };
+    RefreshToken: { find(value: string): Promise<any> };
+    Session: { find(id: string): Promise<any> };
+  }
+
+  export const errors: Record<string, new (description?: string, detail?: string) => Error & { error: string; status: number }>;
+}

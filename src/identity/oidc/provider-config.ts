@@ -1,0 +1,228 @@
+/**
+ * oidc-provider configuration for Gatehouse: which features are on, how tokens look, and
+ * the hooks into Gatehouse's accounts. Every default that oidc-provider marks "must
+ * change" is replaced here.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { JWK } from 'jose';
+import { errors } from 'oidc-provider';
+import type { IdentityConfig } from '../../core/config/identity-schema.ts';
+import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
+import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
+import { errorPage, logoutPage, postLogoutPage } from '../interaction/pages.ts';
+import type { OidcAdapter } from './store-adapter.ts';
+
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'roles'] as const;
+const OIDC_SCOPE_SET = new Set<string>(OIDC_SCOPES);
+
+/** Paths of the provider's endpoints (all under /oidc so the gateway can claim them by prefix). */
+export const OIDC_ROUTES = {
+  authorization: '/oidc/auth',
+  token: '/oidc/token',
+  jwks: '/oidc/jwks',
+  userinfo: '/oidc/me',
+  introspection: '/oidc/token/introspection',
+  revocation: '/oidc/token/revocation',
+  end_session: '/oidc/session/end',
+  pushed_authorization_request: '/oidc/request',
+  registration: '/oidc/reg',
+  code_verification: '/oidc/device',
+  device_authorization: '/oidc/device/auth',
+  backchannel_authentication: '/oidc/backchannel',
+  challenge: '/oidc/challenge',
+  credential: '/oidc/credential',
+} as const;
+
+export interface ProviderConfigInput {
+  identity: IdentityConfig;
+  publicUrl: string;
+  jwks: JWK[];
+  cookieKeys: string[];
+  adapter: (model: string) => OidcAdapter;
+  users: IdentityUsersRepo;
+  clients: IdentityClientsRepo;
+}
+
+/** The client certificate of the TLS connection the request came in on, if verified or not. */
+function peerCertificate(ctx: any): X509Certificate | undefined {
+  const socket = ctx.req.socket as Partial<TLSSocket>;
+  const cert = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+  return cert ?? undefined;
+}
+
+export function buildProviderConfig(input: ProviderConfigInput): Record<string, unknown> {
+  const { identity, users, clients } = input;
+  const alg = identity.signing.algorithm;
+  const publicResource = new URL(input.publicUrl).href.replace(/\/$/, '');
+  const resources = new Set([publicResource, ...identity.resources.map((r) => new URL(r).href.replace(/\/$/, ''))]);
+  const signingAlgs = ['ES256', 'EdDSA', 'RS256'];
+
+  return {
+    adapter: input.adapter,
+    clients: [],
+    jwks: { keys: input.jwks },
+    cookies: {
+      names: { session: 'gh_idp_session', interaction: 'gh_idp_interaction', resume: 'gh_idp_resume' },
+      long: { httpOnly: true, sameSite: 'lax', secure: true },
+      short: { httpOnly: true, sameSite: 'lax', secure: true },
+      keys: input.cookieKeys,
+    },
+    routes: OIDC_ROUTES,
+    scopes: [...OIDC_SCOPES],
+    claims: {
+      openid: ['sub'],
+      profile: ['preferred_username', 'name'],
+      email: ['email', 'email_verified'],
+      roles: ['roles'],
+    },
+    responseTypes: ['code'],
+    allowOmittingSingleRegisteredRedirectUri: false,
+    acceptQueryParamAccessTokens: false,
+    clockTolerance: 5,
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    async issueRefreshToken(_ctx: any, client: any, code: any) {
+      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: alg,
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    // client_secret_jwt needs the plaintext secret as an HMAC key; Gatehouse keeps only its hash.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
+      idTokenSigningAlgValues: signingAlgs,
+      userinfoSigningAlgValues: signingAlgs,
+      introspectionSigningAlgValues: signingAlgs,
+      authorizationSigningAlgValues: signingAlgs,
+      requestObjectSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'Ed25519', 'PS256', 'RS256'],
+    },
+    ttl: {
+      AccessToken: identity.ttl.accessToken,
+      ClientCredentials: identity.ttl.clientCredentials,
+      IdToken: identity.ttl.idToken,
+      AuthorizationCode: identity.ttl.authorizationCode,
+      RefreshToken: identity.ttl.refreshToken,
+      Session: identity.ttl.session,
+      Interaction: identity.ttl.interaction,
+      Grant: identity.ttl.refreshToken,
+    },
+    interactions: { url: async (_ctx: any, interaction: any) => `/oidc/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Public clients may only introspect their own tokens; confidential clients any.
+        async allowedPolicy(ctx: any, client: any, token: any) {
+          return !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId);
+        },
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx: any, form: string) { ctx.type = 'html'; ctx.body = logoutPage(form); },
+        async postLogoutSuccessSource(ctx: any) { ctx.type = 'html'; ctx.body = postLogoutPage(); },
+      },
+      dPoP: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        selfSignedTlsClientAuth: true,
+        getCertificate: (ctx: any) => peerCertificate(ctx),
+        certificateAuthorized: (ctx: any) => (ctx.req.socket as Partial<TLSSocket>).authorized === true,
+        certificateSubjectMatches(ctx: any, property: string, expected: string) {
+          const cert = peerCertificate(ctx);
+          if (!cert) return false;
+          switch (property) {
+            case 'tls_client_auth_subject_dn': return cert.subject.replace(/\n/g, ',') === expected || cert.subject === expected;
+            case 'tls_client_auth_san_uri': return (cert.subjectAltName ?? '').split(', ').includes(`URI:${expected}`);
+            case 'tls_client_auth_san_dns': return (cert.subjectAltName ?? '').split(', ').includes(`DNS:${expected}`);
+            default: return false;
+          }
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Client credentials without `resource` get a JWT for the gateway itself.
+        async defaultResource(ctx: any, _client: any, oneOf?: string[]) {
+          if (oneOf) return oneOf;
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            const record = await clients.find(ctx.oidc.client.clientId);
+            return record?.allowedAudiences[0] ?? publicResource;
+          }
+          return undefined;
+        },
+        async useGrantedResource() { return true; },
+        async getResourceServerInfo(ctx: any, resource: string, client: any) {
+          const normalized = resource.replace(/\/$/, '');
+          if (!resources.has(normalized)) throw new errors.InvalidTarget!('resource indicator is not served by this provider');
+          const record = await clients.find(client.clientId);
+          if (!record || (record.allowedAudiences.length && !record.allowedAudiences.map((a) => a.replace(/\/$/, '')).includes(normalized))) {
+            throw new errors.InvalidTarget!('resource indicator is not allowed for this client');
+          }
+          const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials';
+          return {
+            scope: record.allowedScopes.filter((s) => !OIDC_SCOPE_SET.has(s)).join(' '),
+            audience: resource,
+            accessTokenTTL: isClientCredentials ? identity.ttl.clientCredentials : identity.ttl.accessToken,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg } },
+          };
+        },
+      },
+    },
+    async findAccount(_ctx: any, sub: string) {
+      const user = await users.findById(sub);
+      // A disabled user gets no new tokens: refresh and userinfo fail with invalid_grant/invalid_token.
+      if (!user || user.disabled) return undefined;
+      return {
+        accountId: user.id,
+        async claims() {
+          return {
+            sub: user.id, preferred_username: user.username, name: user.displayName ?? user.username,
+            ...(user.email ? { email: user.email, email_verified: user.emailVerified } : {}), roles: user.roles,
+          };
+        },
+      };
+    },
+    // Roles and principal kind in JWT access tokens (RFC 9068 §2.2.3.1) and introspection.
+    async extraTokenClaims(_ctx: any, token: any) {
+      if (token.accountId) {
+        const user = await users.findById(token.accountId);
+        return user ? { roles: user.roles, gh_kind: 'user' } : undefined;
+      }
+      if (token.kind === 'ClientCredentials') {
+        const record = await clients.find(token.clientId);
+        return record ? { roles: record.roles, gh_kind: 'service' } : undefined;
+      }
+      return undefined;
+    },
+    // Every client is registered by an administrator, so consent is implied (first-party):
+    // the grant covers what the client may ask for (its registered `scope`), nothing more.
+    async loadExistingGrant(ctx: any) {
+      const { provider, client, session } = ctx.oidc;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      const grant = (grantId && (await provider.Grant.find(grantId))) || new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const requested = [...(ctx.oidc.requestParamOIDCScopes ?? [])] as string[];
+      if (requested.length) grant.addOIDCScope(requested.join(' '));
+      for (const [indicator, server] of Object.entries<any>(ctx.oidc.resourceServers ?? {})) {
+        const scopes = [...(ctx.oidc.requestParamScopes ?? [])].filter((s: string) => server.scopes.has(s));
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      await grant.save();
+      return grant;
+    },
+    async renderError(ctx: any, out: { error: string; error_description?: string }) {
+      ctx.type = 'html';
+      ctx.body = errorPage(out.error, out.error_description);
+    },
+  };
+}

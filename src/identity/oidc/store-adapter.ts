@@ -1,0 +1,99 @@
+/**
+ * oidc-provider's persistence adapter over the store: every model (sessions, grants,
+ * codes, tokens, interactions …) lives in the store's kv repository under its model name,
+ * so a restart loses nothing and several instances share state. Clients are the exception:
+ * they come from `identity_clients`, where `gatehouse client add` puts them.
+ */
+import type { KvRepo } from '../../store/repos/kv-repo.ts';
+import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
+
+type Payload = Record<string, unknown>;
+
+/** The adapter interface oidc-provider calls (see its docs, "adapter"). */
+export interface OidcAdapter {
+  upsert(id: string, payload: Payload, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<Payload | undefined>;
+  findByUserCode(userCode: string): Promise<Payload | undefined>;
+  findByUid(uid: string): Promise<Payload | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+class KvAdapter implements OidcAdapter {
+  readonly #kv: KvRepo;
+  readonly #ns: string;
+
+  constructor(kv: KvRepo, namespace: string) {
+    this.#kv = kv;
+    this.#ns = namespace;
+  }
+
+  async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    await this.#kv.upsert(this.#ns, id, payload, expiresIn);
+  }
+
+  async find(id: string): Promise<Payload | undefined> {
+    return withConsumed(await this.#kv.find(this.#ns, id));
+  }
+
+  async findByUserCode(userCode: string): Promise<Payload | undefined> {
+    return withConsumed(await this.#kv.findByUserCode(this.#ns, userCode));
+  }
+
+  async findByUid(uid: string): Promise<Payload | undefined> {
+    return withConsumed(await this.#kv.findByUid(this.#ns, uid));
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.#kv.consume(this.#ns, id);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#kv.destroy(this.#ns, id);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#kv.revokeByGrantId(grantId);
+  }
+}
+
+function withConsumed(record: { payload: unknown; consumedAt: number | null } | undefined): Payload | undefined {
+  if (!record || typeof record.payload !== 'object' || record.payload === null) return undefined;
+  const payload = record.payload as Payload;
+  // oidc-provider reads `consumed` (epoch seconds) to detect a reused code or refresh token.
+  return record.consumedAt === null ? payload : { ...payload, consumed: Math.floor(record.consumedAt / 1000) };
+}
+
+/** Clients are read-only through the provider; management goes through AccountService. */
+class ClientAdapter implements OidcAdapter {
+  readonly #clients: IdentityClientsRepo;
+
+  constructor(clients: IdentityClientsRepo) {
+    this.#clients = clients;
+  }
+
+  async find(id: string): Promise<Payload | undefined> {
+    const client = await this.#clients.find(id);
+    if (!client || client.disabled) return undefined;
+    return {
+      ...client.metadata,
+      client_id: client.clientId,
+      client_name: client.name,
+      // The SHA-256 of the secret, compared by the overridden compareClientSecret.
+      ...(client.secretHash === undefined ? {} : { client_secret: client.secretHash }),
+    };
+  }
+
+  async upsert(): Promise<void> { throw new Error('clients are managed with gatehouse client …'); }
+  async findByUserCode(): Promise<undefined> { return undefined; }
+  async findByUid(): Promise<undefined> { return undefined; }
+  async consume(): Promise<void> { /* clients are never consumed */ }
+  async destroy(): Promise<void> { throw new Error('clients are managed with gatehouse client …'); }
+  async revokeByGrantId(): Promise<void> { /* clients hold no grants */ }
+}
+
+/** The factory handed to oidc-provider's `adapter` configuration. */
+export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo): (model: string) => OidcAdapter {
+  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new KvAdapter(kv, `oidc:${model}`));
+}

@@ -1,0 +1,68 @@
+/** Signing keys and cookie secrets of the identity provider, sealed (encrypted) at rest. */
+import type { Kysely, Selectable } from 'kysely';
+import type { IdentityKeysTable } from '../tables/identity.ts';
+import type { Database } from '../database.ts';
+
+export interface StoredKey {
+  kid: string;
+  use: 'sig' | 'cookie';
+  alg: string;
+  status: 'active' | 'retiring';
+  sealed: string;
+  publicJwk: Record<string, unknown>;
+  createdAt: number;
+  retireAt: number | undefined;
+}
+
+function toRecord(row: Selectable<IdentityKeysTable>): StoredKey {
+  return {
+    kid: row.kid, use: row.use === 'cookie' ? 'cookie' : 'sig', alg: row.alg, status: row.status === 'active' ? 'active' : 'retiring',
+    sealed: row.sealed, publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>, createdAt: Number(row.created_at),
+    retireAt: row.retire_at === null ? undefined : Number(row.retire_at),
+  };
+}
+
+export class IdentityKeysRepo {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /** Keys of one use, newest first; retiring keys whose time has passed are left out. */
+  async list(use: 'sig' | 'cookie', now = Date.now()): Promise<StoredKey[]> {
+    const rows = await this.#db.selectFrom('identity_keys').selectAll().where('use', '=', use)
+      .where((eb) => eb.or([eb('retire_at', 'is', null), eb('retire_at', '>', now)]))
+      .orderBy('created_at', 'desc').orderBy('kid').execute();
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Makes `key` the only active key of its use: the previous active keys become
+   * retiring until `retireAt`, and expired ones are deleted — in one transaction.
+   */
+  async rotate(key: Omit<StoredKey, 'status' | 'retireAt'>, retireAt: number, now = Date.now()): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('identity_keys').where('use', '=', key.use).where('retire_at', '<=', now).execute();
+      await trx.updateTable('identity_keys').set({ status: 'retiring', retire_at: retireAt })
+        .where('use', '=', key.use).where('status', '=', 'active').execute();
+      await trx.insertInto('identity_keys').values({
+        kid: key.kid, use: key.use, alg: key.alg, status: 'active', sealed: key.sealed,
+        public_jwk: JSON.stringify(key.publicJwk), created_at: key.createdAt, retire_at: null,
+      }).execute();
+    });
+  }
+
+  /** Inserts the first key of a use unless another instance did so first; returns false then. */
+  async insertFirst(key: Omit<StoredKey, 'status' | 'retireAt'>): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('identity_keys').select(['kid']).where('use', '=', key.use).where('status', '=', 'active').executeTakeFirst();
+      if (existing) return false;
+      await trx.insertInto('identity_keys').values({
+        kid: key.kid, use: key.use, alg: key.alg, status: 'active', sealed: key.sealed,
+        public_jwk: JSON.stringify(key.publicJwk), created_at: key.createdAt, retire_at: null,
+      }).execute();
+      return true;
+    });
+  }
+}
