@@ -4,6 +4,7 @@
  *   (refused/lost connection, authentication, missing database, busy, I/O, timeouts);
  * - `ERR_STORE_CONFLICT`: a unique/primary-key/foreign-key constraint or a
  *   serialization failure — the caller's write collides with existing data.
+ * - `ERR_STORE_VALUE_INVALID`: a value PostgreSQL cannot store (NUL in text, bad encoding).
  * Anything else is a programming or schema error and becomes `ERR_INTERNAL`.
  * The original error is always kept as `cause` (for the log, never the wire).
  */
@@ -23,6 +24,8 @@ const PG_UNAVAILABLE = new Set([
   '58030', // I/O error
 ]);
 const PG_CONFLICT = new Set(['23505', '23503', '40001', '40P01']);
+// Values PostgreSQL cannot store (NUL in text, invalid encoding, too long for an index).
+const PG_VALUE_INVALID = new Set(['22021', '22P05', '54000', '22001']);
 
 // pg reports client-side connection trouble with plain Errors; these are its messages.
 const PG_CLIENT_UNAVAILABLE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|connect ECONNREFUSED|Query read timeout/i;
@@ -56,6 +59,9 @@ export function toStoreError(error: unknown): GatehouseError {
   }
   if (code && PG_CONFLICT.has(code)) {
     return new GatehouseError('ERR_STORE_CONFLICT', { detail: message, cause: error });
+  }
+  if (code && PG_VALUE_INVALID.has(code)) {
+    return new GatehouseError('ERR_STORE_VALUE_INVALID', { detail: message, cause: error });
   }
   if (code && (PG_UNAVAILABLE.has(code) || code.startsWith('08') || NETWORK_CODES.has(code))) {
     return new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: message, cause: error });

@@ -205,6 +205,27 @@ export function registerKvContract(getStore: () => Store): void {
       assert.equal(await kv().find(n, 'ttl'), undefined);
     });
 
+    it('hostile keys (NUL, lone surrogate, 1 MB) are refused on write and simply not found on lookup', async () => {
+      const { kv } = clock();
+      const n = ns();
+      await kv().upsert(n, 'real', { uid: 'real-uid', grantId: 'real-grant' }, 60);
+      for (const key of ['a\u0000b', '\ud800', 'x'.repeat(1024 * 1024), '']) {
+        await rejectsWithCode(kv().upsert(n, key, {}, 60), 'ERR_STORE_VALUE_INVALID');
+        await rejectsWithCode(kv().upsert(n, 'ok-id', { uid: key }, 60), 'ERR_STORE_VALUE_INVALID');
+        assert.equal(await kv().find(n, key), undefined);
+        assert.equal(await kv().findByUid(n, key), undefined);
+        assert.equal(await kv().findByUserCode(n, key), undefined);
+        assert.equal(await kv().consume(n, key), false);
+        assert.equal(await kv().destroy(n, key), false);
+        assert.equal(await kv().revokeByGrantId(key), 0);
+      }
+      assert.equal(await kv().find(n, 'ok-id'), undefined, 'a refused upsert writes nothing');
+      assert.ok(await kv().find(n, 'real'));
+      // A lone surrogate must not collide with a stored U+FFFD key after UTF-8 conversion.
+      await kv().upsert(n, '\ufffd', { v: 1 }, 60);
+      assert.equal(await kv().find(n, '\ud800'), undefined);
+    });
+
     it('works inside a transaction and rolls back with it', async () => {
       const n = ns();
       await assert.rejects(getStore().transaction(async (trx) => {

@@ -83,6 +83,15 @@ describe('store on PostgreSQL: hostile and broken servers', { skip }, () => {
     }
   });
 
+  it('a NUL character sent as text is refused with ERR_STORE_VALUE_INVALID, not ERR_INTERNAL', async () => {
+    const store = await openStore(POSTGRES_URL, { poolMax: 1 });
+    try {
+      await rejectsWithCode(sql`select ${'a\u0000b'}::text as v`.execute(store.db), 'ERR_STORE_VALUE_INVALID');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a statement running past statement_timeout fails with ERR_STORE_UNAVAILABLE and the pool stays usable', async () => {
     const store = await openStore(POSTGRES_URL, { statementTimeoutMs: 200, poolMax: 1 });
     try {

@@ -78,6 +78,11 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
     async upsert(namespace, id, payload, expiresInSec, keys) {
       const t = now();
       const k = keys ?? keysFromPayload(payload);
+      for (const key of [namespace, id, k.uid, k.grantId, k.userCode]) {
+        if (key !== undefined && !isValidKey(key)) {
+          throw new GatehouseError('ERR_STORE_VALUE_INVALID', { detail: 'kv key must be 1-512 well-formed characters without NUL' });
+        }
+      }
       const expiresAt = expiresInSec === undefined ? null : t + toMs(expiresInSec);
       const row = {
         payload: toJsonText(payload),
@@ -94,21 +99,25 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
     },
 
     async find(namespace, id) {
+      if (!isValidKey(namespace) || !isValidKey(id)) return undefined;
       const row = await live(now()).where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
       return row && toRecord(row);
     },
 
     async findByUid(namespace, uid) {
+      if (!isValidKey(namespace) || !isValidKey(uid)) return undefined;
       const row = await live(now()).where('namespace', '=', namespace).where('uid', '=', uid).orderBy('updated_at', 'desc').executeTakeFirst();
       return row && toRecord(row);
     },
 
     async findByUserCode(namespace, userCode) {
+      if (!isValidKey(namespace) || !isValidKey(userCode)) return undefined;
       const row = await live(now()).where('namespace', '=', namespace).where('user_code', '=', userCode).orderBy('updated_at', 'desc').executeTakeFirst();
       return row && toRecord(row);
     },
 
     async consume(namespace, id) {
+      if (!isValidKey(namespace) || !isValidKey(id)) return false;
       const t = now();
       const result = await db.updateTable('kv_records')
         .set({ consumed_at: t })
@@ -119,11 +128,13 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
     },
 
     async destroy(namespace, id) {
+      if (!isValidKey(namespace) || !isValidKey(id)) return false;
       const result = await db.deleteFrom('kv_records').where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
     },
 
     async revokeByGrantId(grantId) {
+      if (!isValidKey(grantId)) return 0;
       const result = await db.deleteFrom('kv_records').where('grant_id', '=', grantId).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
@@ -133,6 +144,17 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
       return Number(result.numDeletedRows);
     },
   };
+}
+
+/**
+ * Keys often come straight from a request (a presented token or code). A key no write
+ * accepts can never be stored, so a lookup with one is simply "not found" — never a
+ * database error: PostgreSQL rejects NUL in text, both drivers turn lone surrogates into
+ * U+FFFD (two different keys would collide), and a PostgreSQL index entry is limited to
+ * about 2.7 kB (512 characters stay under it even at 4 UTF-8 bytes each).
+ */
+function isValidKey(key: unknown): key is string {
+  return typeof key === 'string' && key.length > 0 && key.length <= 512 && key.isWellFormed() && !key.includes('\0');
 }
 
 // Keeps now + ttl far inside Number.MAX_SAFE_INTEGER and the int8 range.
