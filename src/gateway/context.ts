@@ -11,6 +11,7 @@ import type { GatehouseError } from '../core/errors.ts';
 import type { CompiledRoute } from './router/types.ts';
 import type { Generation } from './generation.ts';
 import type { InternalHandler } from './internal-handler.ts';
+import type { ClientAddress } from './http/client-address.ts';
 
 /** W3C trace context of this request (the span Gatehouse opens for it). */
 export interface TraceContext {
@@ -51,6 +52,8 @@ export class RequestContext {
   trace: TraceContext | undefined = undefined;
   /** Client address after applying trusted proxies. */
   clientAddress = '';
+  /** The resolved address chain (client first, TCP peer last), for X-Forwarded-For. */
+  client: ClientAddress | undefined = undefined;
   /** Address of the TCP peer (a proxy or the client). */
   peerAddress = '';
   peerTrusted = false;
@@ -70,9 +73,13 @@ export class RequestContext {
   identity: Identity | undefined = undefined;
   /** Decision id from the authorize stage, for audit and for "why was I denied". */
   decisionId: string | undefined = undefined;
+  /** Set to true only by the authorize stage on an allow decision; the guard stage checks it. */
+  authorized = false;
 
   /** Headers Gatehouse adds to the upstream request (identity assertion, credentials…). */
   readonly upstreamHeaders: Record<string, string> = {};
+  /** Client header names (lower-case) that must not reach the upstream, e.g. the credential that was consumed. */
+  omitUpstreamHeaders: ReadonlySet<string> | undefined = undefined;
   /** The final upstream request header list, built by the enrich stage for the forward stage. */
   upstreamRequestHeaders: string[] | undefined = undefined;
   /** Set when an internal handler (IdP, auth callback, JWKS) took over the response. */
@@ -81,6 +88,8 @@ export class RequestContext {
   bytesOut = 0;
   /** The client socket of a WebSocket upgrade request (undefined for ordinary requests). */
   upgradeSocket: Duplex | undefined = undefined;
+  /** True once a WebSocket upgrade switched protocols and the connection became a tunnel. */
+  upgraded = false;
   /** Upstream response status, when one was received. */
   upstreamStatus = 0;
   /** Set when the request ended in an error response. */

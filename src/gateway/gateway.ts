@@ -243,7 +243,7 @@ export class Gateway {
     arm();
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined): void {
+  #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined): RequestContext {
     const ctx = new RequestContext(req, res, this.#generation);
     ctx.upgradeSocket = upgradeSocket;
     this.#inflight++;
@@ -255,6 +255,7 @@ export class Gateway {
     });
     if (this.#draining) res.shouldKeepAlive = false;
     runPipeline(ctx, ctx.gen.stages);
+    return ctx;
   }
 
   #dispatchRecord: AccessEventSink = (ctx, status, durationMs) => {
@@ -268,9 +269,9 @@ export class Gateway {
     const res = new NodeServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as never);
-    socket.once('close', () => { if (!res.writableFinished) res.emit('close'); });
-    res.once('finish', () => { if (!res.writableEnded || !(socket as { destroyed?: boolean }).destroyed) setImmediate(() => res.emit('close')); });
-    this.#handle(req, res, socket);
+    const ctx = this.#handle(req, res, socket);
+    // An upgrade refused with an error response is over: close the socket behind it.
+    res.once('finish', () => { if (!ctx.upgraded) socket.end(); });
   }
 
   #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {

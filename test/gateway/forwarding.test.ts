@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
 import { startGateway, startUpstream, insecureAgent, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
 describe('forwarding', () => {
@@ -101,10 +102,16 @@ describe('forwarding', () => {
   });
 
   it('removes hop-by-hop headers, including those named in Connection', async () => {
-    const res = await gw.fetch('/app/h', { headers: { connection: 'x-secret-hop', 'x-secret-hop': '1', 'proxy-authorization': 'Basic Zm9vOmJhcg==' } });
-    const seen = JSON.parse(res.body).headers;
+    const before = app.received.length;
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port,
+      'GET /app/h HTTP/1.1\r\nHost: localhost\r\nConnection: close, x-secret-hop\r\nX-Secret-Hop: 1\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\nKeep-Alive: timeout=5\r\nX-Kept: yes\r\n\r\n');
+    assert.equal(statusOf(res), 200);
+    assert.equal(app.received.length, before + 1);
+    const seen = app.received.at(-1)!.headers;
     assert.equal(seen['x-secret-hop'], undefined);
     assert.equal(seen['proxy-authorization'], undefined);
+    assert.equal(seen['keep-alive'], undefined);
+    assert.equal(seen['x-kept'], 'yes');
   });
 
   it('answers a method the route does not accept with 405 and Allow', async () => {
@@ -164,16 +171,18 @@ describe('forwarding', () => {
     socket.destroy();
   });
 
-  it('writes one access log line per request, including early exits', async () => {
-    const before = gw.logs.lines.filter((l) => l.type === 'access').length;
-    await gw.fetch('/app/ok');
-    await gw.fetch('/missing');
+  it('writes exactly one access log line per request, including early exits', async () => {
+    const ok = await gw.fetch('/app/ok');
+    const missing = await gw.fetch('/missing');
     await new Promise((r) => setTimeout(r, 50));
-    const lines = gw.logs.lines.filter((l) => l.type === 'access').slice(before);
-    assert.equal(lines.length, 2);
-    assert.equal(lines[0]!.status, 200);
-    assert.equal(lines[1]!.status, 404);
-    assert.equal(lines[1]!.code, 'ERR_GATEWAY_ROUTE_NOT_FOUND');
+    const linesFor = (res: { headers: Record<string, unknown> }) => gw.logs.lines.filter((l) => l.type === 'access' && l.requestId === res.headers['x-request-id']);
+    assert.equal(linesFor(ok).length, 1);
+    assert.equal(linesFor(ok)[0]!.status, 200);
+    assert.equal(linesFor(ok)[0]!.route, 'app');
+    assert.equal(linesFor(missing).length, 1);
+    assert.equal(linesFor(missing)[0]!.status, 404);
+    assert.equal(linesFor(missing)[0]!.code, 'ERR_GATEWAY_ROUTE_NOT_FOUND');
+    assert.equal(linesFor(missing)[0]!.stage, 'route');
   });
 
   it('serves /healthz, /readyz and Prometheus /metrics on the ops listener only', async () => {

@@ -20,7 +20,7 @@ describe('gateway against hostile requests', () => {
       upstreams: { app: { url: app.url }, admin: { url: admin.url } },
       routes: [
         { id: 'app', path: '/app', upstream: 'app', access: 'public' },
-        { id: 'admin', path: '/admin', upstream: 'admin', access: 'public' },
+        { id: 'admin', path: '/admin', upstream: 'admin', access: 'authenticated' },
         { id: 'host-only', host: 'internal.example', path: '/', upstream: 'admin', access: 'public' },
       ],
     });
@@ -66,15 +66,25 @@ describe('gateway against hostile requests', () => {
     assert.match(res, /ERR_REQUEST_SMUGGLING|ERR_REQUEST_MALFORMED/);
   });
 
-  for (const path of ['/app/%2e%2e/admin', '/app/%2E%2E/admin', '/app/..%2fadmin', '/app/%2fadmin', '/app/..;/admin', '/app/..\\admin', '/app/%5c..%5cadmin', '/app/%c0%ae%c0%ae/admin']) {
-    it(`cannot reach the admin route through encoded traversal ${path}`, async () => {
-      const res = await rawTlsRequest(gw.gateway.addresses().https.port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  // The admin route requires authentication. An encoded traversal must either be refused or
+  // be routed by the path it normalizes to (and so meet the admin route's rules): it must
+  // never be treated as /app (public) while the upstream sees /admin.
+  for (const path of ['/app/%2e%2e/admin', '/app/%2E%2E/admin', '/app/..%2fadmin', '/app/%2fadmin', '/app/..;/admin', '/app/..\\admin', '/app/%5c..%5cadmin', '/app/%c0%ae%c0%ae/admin', '/app/.%2e/admin', '/app/%252e%252e/admin']) {
+    it(`cannot bypass the admin route's access rules through encoded traversal ${path}`, async () => {
+      const appBefore = app.received.length;
+      const res = await rawTlsRequest(gw.gateway.addresses().https.port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
       const status = statusOf(res);
       assert.equal(admin.received.length, 0, `admin upstream was reached via ${path} (status ${status})`);
-      // Either refused outright, or normalized to a path that routes where it says it does.
-      assert.ok(status === 400 || status === 404 || status === 200, `unexpected status ${status}`);
+      assert.ok([400, 401].includes(status) || (status === 200 && app.received.at(-1)!.url.startsWith('/app/')), `unexpected status ${status} for ${path}`);
+      if (status === 200) assert.equal(app.received.length, appBefore + 1);
     });
   }
+
+  it('routes /app/%2e%2e/admin as /admin, so the admin route\'s authentication applies', async () => {
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port, 'GET /app/%2e%2e/admin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(res), 401);
+    assert.match(res, /ERR_AUTHN_REQUIRED/);
+  });
 
   it('answers oversized headers with 431', async () => {
     const res = await gw.fetch('/app/x', { headers: { 'x-big': 'a'.repeat(10_000) } });

@@ -14,7 +14,9 @@ export function recordRequest(ctx: RequestContext, sink: AccessEventSink | undef
   const res = ctx.res;
   // A response cut off before it finished is reported as 499 (client closed) unless an error says otherwise.
   const completed = res.writableFinished;
-  const status = ctx.error && !res.headersSent ? ctx.error.status : completed || res.headersSent ? res.statusCode : 499;
+  const status = ctx.upgraded ? ctx.upstreamStatus
+    : ctx.error && !res.headersSent ? ctx.error.status
+    : completed || res.headersSent ? res.statusCode : 499;
   const routeId = ctx.route?.id ?? (ctx.handled && !ctx.error ? 'internal' : 'none');
   const gen = ctx.gen;
   gen.metrics.request(routeId, ctx.method, status, durationMs / 1000);
@@ -41,7 +43,7 @@ export function recordRequest(ctx: RequestContext, sink: AccessEventSink | undef
       // The cause is for operators; it never reached the client.
       detail: ctx.error?.detail,
       decisionId: ctx.decisionId,
-      aborted: !completed && !ctx.error ? true : undefined,
+      aborted: !completed && !ctx.error && !ctx.upgraded ? true : undefined,
     }, 'request');
   }
   sink?.(ctx, status, durationMs);

@@ -4,7 +4,7 @@
  * for the stages that exist.
  *
  *   accept → route → shield → [edge rate limit] → internal → [authenticate] → [step-up]
- *   → [authorize] → [approve] → [rate limit] → [identity] → enrich → forward
+ *   → [authorize] → [approve] → [rate limit] → guard → [identity] → enrich → forward
  *   (record runs on every exit, from the response's close event)
  */
 import type { Stage } from '../context.ts';
@@ -14,6 +14,7 @@ import { route } from './route.ts';
 import { shield } from './shield.ts';
 import { internal } from './internal.ts';
 import { enrich } from './enrich.ts';
+import { guard } from './guard.ts';
 import { forward } from '../upstream/forward.ts';
 
 export function defaultStages(slots: Partial<Record<StageSlot, Stage>>): Stage[] {
@@ -28,6 +29,7 @@ export function defaultStages(slots: Partial<Record<StageSlot, Stage>>): Stage[]
     slots.authorize,
     slots.approve,
     slots.rateLimit,
+    guard,
     slots.identity,
     enrich,
     forward,

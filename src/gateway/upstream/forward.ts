@@ -78,10 +78,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     client.once('close', closeBoth);
     upstreamSocket.on('error', closeBoth);
     client.on('error', closeBoth);
-    this.ctx.res.statusCode = statusCode;
+    this.ctx.upgraded = true;
     this.finish();
-    // The exchange counts as complete at the switch; record it now.
-    this.ctx.res.emit('finish');
+    // The exchange is recorded at the switch; the tunnel's lifetime is not a request's.
+    this.ctx.res.emit('close');
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {

@@ -1,0 +1,180 @@
+/**
+ * The header list of the upstream request, built in one pass over `req.rawHeaders`.
+ *
+ * Removed from what the client (or its proxy) sent:
+ * - hop-by-hop headers (RFC 9110 §7.6.1) and every header the `Connection` field names;
+ *   `Proxy-*`; `Host` (undici sets the upstream's; the original goes in X-Forwarded-Host);
+ *   `Expect` (Node answers 100-continue itself); HTTP/2 pseudo-headers;
+ * - Gatehouse's reserved namespace `x-gatehouse-*`, always, from anyone: identity headers
+ *   reach an upstream only when Gatehouse itself sets them;
+ * - the headers Gatehouse sets itself: X-Forwarded-For/-Proto/-Host, Forwarded,
+ *   X-Request-Id, traceparent, tracestate (from a trusted peer their content was already
+ *   taken into account by client-address, request-id and trace-context);
+ * - from an untrusted peer also every other `x-forwarded-*` and X-Real-IP;
+ * - any header the caller sets in `extra` or lists in `omit`.
+ *
+ * Then appended: X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded
+ * (RFC 7239), X-Request-Id, traceparent, tracestate, then `extra`.
+ *
+ * The result is a flat `[name, value, name, value, …]` array with lower-case names, the
+ * form undici's `dispatch` takes without building an intermediate object. Measured on
+ * Node 24 / undici 8 (a browser-like request of 14 headers, building the list plus
+ * undici's `Request` constructor processing it): flat array ≈ 1.2 µs, plain object
+ * ≈ 1.7 µs; the object also has to merge repeated fields into arrays.
+ */
+import { GatehouseError } from '../../core/errors.ts';
+import type { ClientAddress } from './client-address.ts';
+
+export interface UpstreamHeaderOptions {
+  /** From `resolveClientAddress`. */
+  client: ClientAddress;
+  /** Protocol the client used (`resolveProtocol`). */
+  protocol: 'http' | 'https';
+  /** The Host header as received (for X-Forwarded-Host and Forwarded `host=`); '' when absent. */
+  host: string;
+  requestId: string;
+  traceparent: string;
+  /** Only when it came with an accepted traceparent (`validTracestate`). */
+  tracestate?: string | undefined;
+  /** Headers Gatehouse adds (identity assertion, injected credentials); lower-case names. */
+  extra?: Readonly<Record<string, string>> | undefined;
+  /** Further lower-case names to remove from the client's headers (e.g. `authorization`). */
+  omit?: ReadonlySet<string> | undefined;
+  /** Most header fields accepted from the client (`limits.maxHeaderCount`). */
+  maxHeaders: number;
+}
+
+const DROP = 1;
+const DROP_UNLESS_TRUSTED = 2;
+const CONNECTION = 3;
+const COOKIE = 4;
+
+const SPECIAL = new Map<string, number>([
+  ['connection', CONNECTION], ['keep-alive', DROP], ['proxy-connection', DROP], ['te', DROP],
+  ['transfer-encoding', DROP], ['upgrade', DROP], ['trailer', DROP], ['http2-settings', DROP],
+  ['host', DROP], ['expect', DROP],
+  ['x-forwarded-for', DROP], ['x-forwarded-proto', DROP], ['x-forwarded-host', DROP], ['forwarded', DROP],
+  ['x-request-id', DROP], ['traceparent', DROP], ['tracestate', DROP],
+  ['x-real-ip', DROP_UNLESS_TRUSTED],
+  ['cookie', COOKIE],
+]);
+
+/** C0 controls except HTAB, and DEL: CR/LF split headers, NUL truncates them. */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const TCHAR_VALUE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function classify(lower: string): number {
+  const special = SPECIAL.get(lower);
+  if (special !== undefined) return special;
+  const c = lower.charCodeAt(0);
+  if (c === 0x3a) return DROP; // HTTP/2 pseudo-header
+  if (c === 0x70 && lower.startsWith('proxy-')) return DROP;
+  if (c === 0x78) {
+    if (lower.startsWith('x-gatehouse-')) return DROP;
+    if (lower.startsWith('x-forwarded-')) return DROP_UNLESS_TRUSTED;
+  }
+  return 0;
+}
+
+function invalidValue(name: string, fromGatehouse: boolean): GatehouseError {
+  return new GatehouseError('ERR_REQUEST_HEADER_INVALID', {
+    detail: `${fromGatehouse ? 'gatehouse-added ' : ''}header ${name} contains a control character (CR, LF, NUL…)`,
+  });
+}
+
+/** An RFC 7239 node: IPv4 as a token, IPv6 bracketed and quoted, `unknown` when the socket had none. */
+function forwardedNode(address: string): string {
+  if (address === '') return 'unknown';
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+/** An RFC 7239 value: a token when possible, else a quoted-string. */
+function forwardedValue(value: string): string {
+  return TCHAR_VALUE.test(value) ? value : `"${value.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/**
+ * Builds the upstream request headers.
+ *
+ * @throws GatehouseError `ERR_REQUEST_HEADERS_TOO_LARGE` (431) for more than `maxHeaders`
+ *   fields; `ERR_REQUEST_HEADER_INVALID` for a control character in any value.
+ * @example
+ *   ctx.upstreamRequestHeaders = buildUpstreamHeaders(req.rawHeaders, {
+ *     client, protocol: ctx.protocol, host: req.headers.host ?? '', requestId: ctx.requestId,
+ *     traceparent: formatTraceparent(ctx.trace), extra: ctx.upstreamHeaders, maxHeaders: 100 });
+ */
+export function buildUpstreamHeaders(rawHeaders: readonly string[], options: UpstreamHeaderOptions): string[] {
+  const count = rawHeaders.length >>> 1;
+  if (count > options.maxHeaders) {
+    throw new GatehouseError('ERR_REQUEST_HEADERS_TOO_LARGE', { detail: `${count} header fields, limit ${options.maxHeaders}` });
+  }
+  const { client, extra, omit } = options;
+  const trusted = client.peerTrusted;
+  const out: string[] = [];
+  let nominated: string[] | undefined;
+  let cookieAt = -1;
+
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    if (BAD_VALUE.test(value)) throw invalidValue(name, false);
+    const kind = classify(name);
+    if (kind === DROP || (kind === DROP_UNLESS_TRUSTED && !trusted)) continue;
+    if (kind === CONNECTION) {
+      for (const token of value.split(',')) {
+        const option = token.trim().toLowerCase();
+        if (option !== '' && option !== 'close' && option !== 'keep-alive') (nominated ??= []).push(option);
+      }
+      continue;
+    }
+    if (omit !== undefined && omit.has(name)) continue;
+    if (extra !== undefined && Object.hasOwn(extra, name)) continue;
+    if (kind === COOKIE) {
+      // HTTP/2 splits cookies into several fields; HTTP/1.1 upstreams need one (RFC 9113 §8.2.3).
+      if (cookieAt !== -1) { out[cookieAt] += '; ' + value; continue; }
+      cookieAt = out.length + 1;
+    }
+    out.push(name, value);
+  }
+
+  if (nominated !== undefined) {
+    // Rare: filter afterwards instead of scanning for Connection before the main pass.
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (nominated.includes(out[i]!)) out.splice(i, 2);
+    }
+  }
+
+  const chain = client.chain;
+  out.push('x-forwarded-for', chain.length === 1 ? chain[0]! : chain.join(', '));
+  out.push('x-forwarded-proto', options.protocol);
+  const host = options.host;
+  if (host !== '') {
+    if (BAD_VALUE.test(host)) throw invalidValue('host', false);
+    out.push('x-forwarded-host', host);
+  }
+  let forwarded = '';
+  for (let i = 0; i < chain.length - 1; i++) forwarded += `for=${forwardedNode(chain[i]!)}, `;
+  forwarded += `for=${forwardedNode(chain[chain.length - 1]!)}`;
+  if (host !== '') forwarded += `;host=${forwardedValue(host)}`;
+  out.push('forwarded', `${forwarded};proto=${options.protocol}`);
+
+  if (BAD_VALUE.test(options.requestId)) throw invalidValue('x-request-id', true);
+  out.push('x-request-id', options.requestId);
+  if (BAD_VALUE.test(options.traceparent)) throw invalidValue('traceparent', true);
+  out.push('traceparent', options.traceparent);
+  if (options.tracestate !== undefined && options.tracestate !== '') {
+    if (BAD_VALUE.test(options.tracestate)) throw invalidValue('tracestate', true);
+    out.push('tracestate', options.tracestate);
+  }
+
+  if (extra !== undefined) {
+    for (const name of Object.keys(extra)) {
+      const value = extra[name]!;
+      if (!TOKEN.test(name)) throw new GatehouseError('ERR_INTERNAL', { detail: `gatehouse-added header name ${JSON.stringify(name)} is not a lower-case token` });
+      if (typeof value !== 'string' || BAD_VALUE.test(value)) throw invalidValue(name, true);
+      out.push(name, value);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+/**
+ * accept: who is at the other end and what did they send. Sets the request id first, so
+ * that every later refusal carries it; believes forwarding headers only from trusted
+ * proxies; refuses ambiguous framing (request smuggling) and too many header fields.
+ */
+import { GatehouseError } from '../../core/errors.ts';
+import type { RequestContext } from '../context.ts';
+import { resolveClientAddress, resolveProtocol } from '../http/client-address.ts';
+import { checkFraming } from '../http/framing.ts';
+import { resolveRequestId } from '../http/request-id.ts';
+import { normalizeHost } from '../router/normalize-host.ts';
+import { startTraceContext } from '../../observability/trace-context.ts';
+
+export function accept(ctx: RequestContext): void {
+  const { req, gen } = ctx;
+  const headers = req.headers;
+  const client = resolveClientAddress(req.socket.remoteAddress ?? '', headers['x-forwarded-for'], gen.isTrustedProxy);
+  ctx.client = client;
+  ctx.peerAddress = client.chain[client.chain.length - 1] ?? '';
+  ctx.peerTrusted = client.peerTrusted;
+  ctx.clientAddress = client.address;
+  ctx.requestId = resolveRequestId(headers['x-request-id'], client.peerTrusted);
+  ctx.res.setHeader('x-request-id', ctx.requestId);
+  // Trace ids are correlation data, not authority: a client's valid traceparent is continued
+  // (so browser and backend spans join up); Gatehouse always opens its own span.
+  ctx.trace = startTraceContext(headers.traceparent, true);
+  ctx.method = req.method ?? 'GET';
+  ctx.protocol = resolveProtocol('https', headers['x-forwarded-proto'], client.peerTrusted);
+  ctx.host = normalizeHost(headers.host ?? '');
+
+  const fields = req.rawHeaders.length >>> 1;
+  if (fields > gen.config.limits.maxHeaderCount) {
+    throw new GatehouseError('ERR_REQUEST_HEADERS_TOO_LARGE', { detail: `${fields} header fields, limit ${gen.config.limits.maxHeaderCount}` });
+  }
+  checkFraming(req.rawHeaders);
+}

@@ -1,0 +1,24 @@
+/**
+ * enrich: the upstream request's headers, built in one pass: the client's headers minus
+ * hop-by-hop fields and Gatehouse's reserved namespace, plus X-Forwarded-*, Forwarded,
+ * the request id, traceparent, and whatever earlier stages put in ctx.upstreamHeaders
+ * (identity assertion, injected credentials).
+ */
+import type { RequestContext } from '../context.ts';
+import { buildUpstreamHeaders } from '../http/upstream-headers.ts';
+import { formatTraceparent, validTracestate } from '../../observability/trace-context.ts';
+
+export function enrich(ctx: RequestContext): void {
+  const { req } = ctx;
+  ctx.upstreamRequestHeaders = buildUpstreamHeaders(req.rawHeaders, {
+    client: ctx.client!,
+    protocol: ctx.protocol as 'http' | 'https',
+    host: req.headers.host ?? '',
+    requestId: ctx.requestId,
+    traceparent: formatTraceparent(ctx.trace!),
+    tracestate: ctx.trace!.parentSpanId ? validTracestate(req.headers.tracestate) : undefined,
+    extra: ctx.upstreamHeaders,
+    omit: ctx.omitUpstreamHeaders,
+    maxHeaders: ctx.gen.config.limits.maxHeaderCount,
+  });
+}
