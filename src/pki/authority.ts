@@ -10,7 +10,7 @@ import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError, toGatehouseError } from '../core/errors.ts';
 import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
 import { bootstrapTokenId, generateBootstrapToken, hashBootstrapToken } from './bootstrap-token.ts';
-import { buildCrl, type RevocationReason } from './crl-builder.ts';
+import { buildCrl, crlToPem, type RevocationReason } from './crl-builder.ts';
 import { parseCsr, type ParsedCsr } from './csr.ts';
 import { emitSafely, type PkiEventListener } from './events.ts';
 import { unsealPrivateKey } from './key-sealing.ts';
@@ -141,6 +141,11 @@ export class CertificateAuthority {
   /** Trust anchors with the given workload CRL (PEM) added to the root's. */
   trustStore(workloadCrlPem?: string): TrustStore {
     return this.#anchors.withCrls(workloadCrlPem ? [workloadCrlPem, this.#rootCrlPem] : [this.#rootCrlPem]);
+  }
+
+  /** Trust anchors with the current workload CRL: what TLS endpoints of this instance should use. */
+  async currentTrust(): Promise<TrustStore> {
+    return this.trustStore(crlToPem((await this.currentCrl()).der));
   }
 
   /**

@@ -25,6 +25,9 @@ export interface ObtainedCertificate {
 
 export interface CertificateRotatorOptions {
   spiffeId: string;
+  /** DNS names / IP addresses to ask for (the CA grants only what the identity may have). */
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
   /**
    * Gets a certificate for `csrPem`. `current` is undefined the first time (use a
    * bootstrap token or in-process issuance) and the material in use afterwards (renewal).
@@ -42,13 +45,17 @@ export interface CertificateRotatorOptions {
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-/** A fresh P-256 key and a CSR for it carrying the SPIFFE id. */
-export async function generateKeyAndCsr(spiffeId: string): Promise<{ keyPem: string; csrPem: string }> {
+/** A fresh P-256 key and a CSR for it carrying the SPIFFE id (and DNS/IP names, if given). */
+export async function generateKeyAndCsr(spiffeId: string, names: { dnsNames?: readonly string[]; ipAddresses?: readonly string[] } = {}): Promise<{ keyPem: string; csrPem: string }> {
   const keys = await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     keys: keys as unknown as LibKeyPair,
     signingAlgorithm: EC_P256,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],
+    extensions: [new x509.SubjectAlternativeNameExtension([
+      { type: 'url', value: spiffeId },
+      ...(names.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+      ...(names.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ])],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n', csrPem: csr.toString('pem') + '\n' };
@@ -97,7 +104,7 @@ export class CertificateRotator {
   async #rotate(): Promise<TlsMaterial> {
     const { spiffeId } = this.#options;
     try {
-      const { keyPem, csrPem } = await generateKeyAndCsr(spiffeId);
+      const { keyPem, csrPem } = await generateKeyAndCsr(spiffeId, { ...(this.#options.dnsNames ? { dnsNames: this.#options.dnsNames } : {}), ...(this.#options.ipAddresses ? { ipAddresses: this.#options.ipAddresses } : {}) });
       const issued = await this.#options.obtain(csrPem, this.#current);
       const material: TlsMaterial = { keyPem, chainPem: issued.chainPem, spiffeId: issued.spiffeId, serial: issued.serial, notBefore: issued.notBefore, notAfter: issued.notAfter };
       await this.#options.onRotate(material);

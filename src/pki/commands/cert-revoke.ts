@@ -1,0 +1,17 @@
+/** `gatehouse cert revoke (--serial <hex> | --id <spiffe id>) [--reason …]`: revokes and publishes a new CRL. */
+import { GatehouseError } from '../../core/errors.ts';
+import { REVOCATION_REASONS, type RevocationReason } from '../crl-builder.ts';
+import { openAuthority, type PkiCommandContext } from './context.ts';
+
+export async function certRevokeCommand(ctx: PkiCommandContext, options: { serial?: string; spiffeId?: string; reason?: string }): Promise<{ revoked: string[] }> {
+  if ((options.serial === undefined) === (options.spiffeId === undefined)) {
+    throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'give exactly one of serial or spiffeId' });
+  }
+  const reason = options.reason ?? 'unspecified';
+  if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
+    throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: `reason must be one of ${REVOCATION_REASONS.join(', ')}` });
+  }
+  const ca = await openAuthority(ctx);
+  const target = options.serial !== undefined ? { serial: options.serial } : { spiffeId: options.spiffeId! };
+  return { revoked: await ca.revoke(target, reason as RevocationReason) };
+}
