@@ -27,6 +27,8 @@ export function usage(sections: Section[]): string {
   --quick             short smoke run; writes results/quick.json, leaves BENCHMARKS.md alone
   --only LIST         comma-separated sections to run
   --no-pin            do not pin processes to CPUs with taskset
+  --quiet-wait S      before each target, wait up to S seconds for one second in which
+                      other processes use < 25 % of a core (default 20; --quick: 0)
   --nice N            niceness of every benchmark process (default -10 as root, else 0;
                       0 leaves priorities alone)
   --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
@@ -63,6 +65,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       'no-pin': { type: 'boolean', default: false },
       'gatehouse-tree': { type: 'string', default: 'head' },
       nice: { type: 'string' },
+      'quiet-wait': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       'keep-tmp': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -90,6 +93,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       pin: !values['no-pin'],
       gatehouseTree: tree,
       nice,
+      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 20),
     },
     only,
     write: !values['no-write'],

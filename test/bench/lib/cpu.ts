@@ -136,3 +136,29 @@ export function startCpuMeter(proxyPgid: number | undefined, otherPgids: number[
     },
   };
 }
+
+/** How busy the machine was with other work when a measurement started. */
+export interface QuietCheck {
+  /** Whether a second with others' CPU below the threshold was seen before the deadline. */
+  quiet: boolean;
+  waitedS: number;
+  /** Others' CPU (percent of one core) in the last second sampled. */
+  otherProcessesPercent: number;
+}
+
+/**
+ * Waits (up to `maxWaitS`) for one second in which processes outside the benchmark use
+ * less than `thresholdPercent` of a core, so that a shared machine's bursts (someone's test
+ * suite, a typecheck) disturb fewer runs. Never fails: the result is recorded instead.
+ */
+export async function waitForQuiet(ownPgids: number[], maxWaitS: number, thresholdPercent = 25): Promise<QuietCheck> {
+  const started = Date.now();
+  let last = 0;
+  do {
+    const meter = startCpuMeter(undefined, ownPgids);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    last = meter.stop().otherProcessesPercent;
+    if (last < thresholdPercent) return { quiet: true, waitedS: Math.round((Date.now() - started) / 1000), otherProcessesPercent: last };
+  } while (Date.now() - started < maxWaitS * 1000);
+  return { quiet: false, waitedS: Math.round((Date.now() - started) / 1000), otherProcessesPercent: last };
+}

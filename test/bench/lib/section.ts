@@ -23,6 +23,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Pin proxies and load generators to separate CPUs with taskset. */
   pin: boolean;
+  /** Longest wait for a quiet machine (others' CPU below 25 % for a second) before each target; 0: no wait. */
+  quietWaitS: number;
   /** Niceness of every benchmark process (default -10: less disturbed by other work on a shared machine). */
   nice: number;
   /** Run Gatehouse from an export of HEAD (default) or from the work tree as it is. */

@@ -3,7 +3,7 @@
  */
 import type { WrkResult } from '../lib/wrk.ts';
 import type { OpenLoopResult } from '../lib/open-loop.ts';
-import type { CpuReport } from '../lib/cpu.ts';
+import type { CpuReport, QuietCheck } from '../lib/cpu.ts';
 import { table, fixed } from '../lib/markdown.ts';
 
 export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse';
@@ -21,6 +21,8 @@ export interface TargetResult {
   /** Why the target was not measured. */
   reason?: string;
   tls?: { protocol: string; cipher: string };
+  /** Whether the machine was quiet before this target was measured (absent: not checked). */
+  quietCheck?: QuietCheck;
   closedLoop: ClosedLoopEntry[];
   fixedRate: (OpenLoopResult & { cpu: CpuReport }) | null;
   /** Runs that failed while the target was up. */
@@ -133,7 +135,9 @@ export function renderProxySection(results: TargetResult[], ratios: Ratio[] | nu
   out.push('#### Targets', '');
   for (const r of results) {
     const state = r.available ? (r.tls ? `${r.tls.protocol} ${r.tls.cipher}` : 'plain HTTP') : `**not available**: ${firstLine(r.reason)}`;
-    out.push(`- \`${r.id}\` — ${r.label}: ${state}${r.failures.length ? `; failed runs: ${r.failures.map(firstLine).join('; ')}` : ''}`);
+    const q = r.quietCheck;
+    const quiet = q ? `; machine ${q.quiet ? `quiet after ${q.waitedS} s` : `still busy after ${q.waitedS} s (others at ${fixed(q.otherProcessesPercent, 0)} % of a core)`}` : '';
+    out.push(`- \`${r.id}\` — ${r.label}: ${state}${quiet}${r.failures.length ? `; failed runs: ${r.failures.map(firstLine).join('; ')}` : ''}`);
   }
   out.push('', `Settings: warm-up ${settings.warmupS} s per target; wrk threads: ${settings.wrkThreads}; ${settings.cpuLayout}; ${settings.priority}; Gatehouse code: ${settings.gatehouseCode}; TLS: ${settings.tls}; request logging: ${settings.requestLogging}.`);
   return out.join('\n');

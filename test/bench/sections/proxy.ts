@@ -17,7 +17,7 @@ import { gatehouseUnavailableReason, startGatehouse } from '../lib/gatehouse.ts'
 import { probe } from '../lib/net.ts';
 import { runWrk } from '../lib/wrk.ts';
 import { runOpenLoop } from '../lib/open-loop.ts';
-import { startCpuMeter } from '../lib/cpu.ts';
+import { startCpuMeter, waitForQuiet } from '../lib/cpu.ts';
 import { computeRatios, renderProxySection, type ClosedLoopEntry, type TargetId, type TargetResult } from './proxy-report.ts';
 
 interface TargetSpec {
@@ -75,6 +75,10 @@ async function measureTarget(ctx: BenchContext, spec: TargetSpec, upstream: Runn
     if (answer.tls) result.tls = answer.tls;
     result.available = true;
     const pids: Pids = { proxy: server?.process.pid, upstream: upstream.process.pid };
+    if (ctx.options.quietWaitS > 0) {
+      result.quietCheck = await waitForQuiet([pids.upstream, ...(pids.proxy === undefined ? [] : [pids.proxy])], ctx.options.quietWaitS);
+      ctx.log(`${spec.id}: machine ${result.quietCheck.quiet ? 'quiet' : 'still busy'} after ${result.quietCheck.waitedS}s (others at ${result.quietCheck.otherProcessesPercent} % of a core)`);
+    }
     ctx.log(`${spec.id}: warm-up ${ctx.options.warmupS}s`);
     await runWrk(ctx, { url, connections: 100, durationS: ctx.options.warmupS });
     for (const connections of ctx.options.connections) {
