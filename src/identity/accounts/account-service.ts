@@ -11,6 +11,7 @@ import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-u
 import type { IdentityEmit } from '../events.ts';
 import { assertPasswordAcceptable, hashPassword } from './passwords.ts';
 import { USER_ID_PREFIX } from './principal-directory.ts';
+import { OIDC_SCOPES } from '../oidc/scopes.ts';
 import { generateClientSecret, hashSecret } from './secrets.ts';
 
 const USERNAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
@@ -197,7 +198,10 @@ export class AccountService {
     if (input.dpopBoundAccessTokens) metadata.dpop_bound_access_tokens = true;
     const allowedScopes = [...new Set(input.allowedScopes ?? (input.kind === 'app' ? ['openid', 'profile', 'email', 'roles', 'offline_access'] : []))];
     for (const s of allowedScopes) if (!/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(s)) throw invalid('Invalid scope');
-    metadata.scope = allowedScopes.join(' ');
+    // Client metadata may only name the provider's own (OIDC) scopes; resource scopes are
+    // bounded per resource in getResourceServerInfo from allowedScopes.
+    const oidcScopes = allowedScopes.filter((s) => (OIDC_SCOPES as readonly string[]).includes(s));
+    if (input.kind === 'app') metadata.scope = oidcScopes.join(' ');
     const client = await this.#clients.insert({
       clientId: input.clientId, kind: input.kind, name: input.name ?? input.clientId, metadata,
       secretHash: secret === undefined ? undefined : hashSecret(secret), roles: checkRoles(input.roles ?? []),

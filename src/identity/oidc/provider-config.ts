@@ -12,8 +12,10 @@ import type { IdentityClientsRepo } from '../../store/repos/identity-clients-rep
 import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
 import { errorPage, logoutPage, postLogoutPage } from '../interaction/pages.ts';
 import type { OidcAdapter } from './store-adapter.ts';
+import { OIDC_SCOPES } from './scopes.ts';
 
-export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'roles'] as const;
+export { OIDC_SCOPES };
+
 const OIDC_SCOPE_SET = new Set<string>(OIDC_SCOPES);
 
 /** Paths of the provider's endpoints (all under /oidc so the gateway can claim them by prefix). */
@@ -123,7 +125,14 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
           return !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId);
         },
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // Only the client a token was issued to may revoke it (RFC 7009 §2.1).
+        async allowedPolicy(_ctx: any, client: any, token: any) {
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest!('client is not authorized to revoke the presented token');
+          return true;
+        },
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
