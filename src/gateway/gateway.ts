@@ -48,7 +48,14 @@ export interface GatewayOptions {
   handleSignals?: boolean;
   /** Components (identity, policy, audit…) that add stages, internal handlers and health checks. */
   extensions?: GatewayExtension[];
+  /** Builds the extensions from the loaded configuration (the composition root; see compose.ts). */
+  compose?: (config: Config, logger: Logger) => Promise<GatewayExtension[]>;
 }
+
+/** What a reload did, as told to extensions (for the `config.reloaded`/`config.rejected` events). */
+export type ReloadOutcome =
+  | { applied: true; version: number; source: string; routes: number; restartOnly: string[] }
+  | { applied: false; source: string; problems: ConfigProblem[] };
 
 /** How a component plugs into the gateway without the gateway knowing its internals. */
 export interface GatewayExtension {
@@ -62,6 +69,8 @@ export interface GatewayExtension {
   validate?(config: Config): ConfigProblem[];
   /** Receives every finished request (access event). */
   onRequest?: AccessEventSink;
+  /** Told about every reload attempt, applied or refused. */
+  onReload?(outcome: ReloadOutcome): void;
   stop?(): Promise<void>;
 }
 
@@ -74,7 +83,7 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly health: HealthRegistry;
   readonly configFile: string | undefined;
-  readonly extensions: GatewayExtension[];
+  extensions: GatewayExtension[];
   #generation!: Generation;
   #requestMetrics: RequestMetrics;
   #https!: HttpsServer;
@@ -107,7 +116,14 @@ export class Gateway {
       ? await loadConfigFile(resolve(options.configFile), { env: options.env ?? process.env })
       : parseConfig({}, { env: options.env ?? process.env, source: '(defaults)' }));
     const gateway = new Gateway(loaded, options);
-    await gateway.#start(loaded, options);
+    try {
+      await gateway.#start(loaded, options);
+    } catch (err) {
+      // Whatever was opened (store, bus, listeners) is closed again: a failed start leaves nothing behind.
+      for (const ext of [...gateway.extensions].reverse()) await ext.stop?.().catch(() => undefined);
+      for (const server of [gateway.#https, gateway.#http, gateway.#ops]) if (server?.listening) server.close();
+      throw err;
+    }
     return gateway;
   }
 
@@ -133,6 +149,7 @@ export class Gateway {
     }
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const tls = await this.#tlsMaterial(config);
+    if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger)];
     for (const ext of this.extensions) await ext.start?.(this);
     this.#generation = this.#compile(config, 1, undefined);
 
@@ -208,12 +225,20 @@ export class Gateway {
       this.metrics.configReloads.labels('applied').inc();
       this.logger.info({ reason, version: next.version, routes: loaded.config.routes.length, restartOnly }, 'configuration reloaded');
       if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings change only on restart');
+      this.#tell({ applied: true, version: next.version, source: this.configFile, routes: loaded.config.routes.length, restartOnly });
       return { applied: true };
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [{ path: [], message: (err as Error).message }];
       this.metrics.configReloads.labels('rejected').inc();
       this.logger.error({ reason, version: current.version, problems: formatProblems(problems) }, 'configuration reload refused; the previous configuration keeps serving');
+      this.#tell({ applied: false, source: this.configFile, problems });
       return { applied: false, problems };
+    }
+  }
+
+  #tell(outcome: ReloadOutcome): void {
+    for (const ext of this.extensions) {
+      try { ext.onReload?.(outcome); } catch (err) { this.logger.error({ err, extension: ext.name }, 'reload hook failed'); }
     }
   }
 

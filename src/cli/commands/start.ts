@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { Gateway } from '../../gateway/gateway.ts';
 import { ConfigError, formatProblems } from '../../core/config/load.ts';
+import { composeExtensions } from '../../gateway/compose.ts';
 
 export function registerStart(program: Command): void {
   program.command('start')
@@ -10,7 +11,7 @@ export function registerStart(program: Command): void {
     .action(async (options: { config?: string }) => {
       let gateway: Gateway;
       try {
-        gateway = await Gateway.start({ ...(options.config ? { configFile: options.config } : {}), handleSignals: true });
+        gateway = await Gateway.start({ ...(options.config ? { configFile: options.config } : {}), handleSignals: true, compose: composeExtensions });
       } catch (err) {
         if (err instanceof ConfigError) {
           console.error(`configuration refused: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}`);

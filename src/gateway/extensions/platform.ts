@@ -1,0 +1,102 @@
+/**
+ * The shared platform every component stands on: the store, the event bus and the rate
+ * limiter, opened once from configuration. As a gateway extension it registers their
+ * health checks, fills the two rate-limit slots and publishes one `gateway.request`
+ * event per finished request (the audit log's source).
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../../core/config/schema.ts';
+import { openStoreFromConfig } from '../../store/open-from-config.ts';
+import type { Store } from '../../store/types.ts';
+import { createKvRepo } from '../../store/repos/kv-repo.ts';
+import { startKvSweeper, type KvSweeper } from '../../store/repos/kv-sweeper.ts';
+import { createEventBus } from '../../bus/create-event-bus.ts';
+import type { EventBus } from '../../bus/types.ts';
+import { createRateLimiter } from '../../ratelimit/create-rate-limiter.ts';
+import type { RateLimiter } from '../../ratelimit/types.ts';
+import { createEdgeRateLimitStage } from '../pipeline/edge-rate-limit.ts';
+import { createRateLimitStage } from '../pipeline/rate-limit.ts';
+import type { GatewayExtension } from '../gateway.ts';
+
+export interface Platform {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly bus: EventBus;
+  readonly limiter: RateLimiter;
+}
+
+/** Opens store (and migrates it), bus and rate limiter; closes what it opened if a later one fails. */
+export async function createPlatform(config: Config, logger: Logger): Promise<Platform> {
+  const store = await openStoreFromConfig(config, logger);
+  try {
+    await store.migrate();
+    const bus = await createEventBus(config.bus.url, {
+      instanceId: config.instanceId!, logger: logger.child({ component: 'bus' }),
+      stream: config.bus.stream, subjectPrefix: config.bus.subjectPrefix, maxAgeMs: config.bus.maxAgeMs, maxBuffer: config.bus.maxBuffer,
+    });
+    try {
+      const limiter = await createRateLimiter(config.ratelimit.url, {
+        logger: logger.child({ component: 'ratelimit' }), keyPrefix: config.ratelimit.keyPrefix,
+        timeoutMs: config.ratelimit.timeoutMs, failOpen: config.ratelimit.failOpen, maxKeys: config.ratelimit.maxKeys,
+      });
+      return { config, logger, store, bus, limiter };
+    } catch (err) {
+      await bus.close();
+      throw err;
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+export function platformExtension(platform: Platform): GatewayExtension {
+  const { store, bus, limiter, logger } = platform;
+  let sweeper: KvSweeper | undefined;
+  return {
+    name: 'platform',
+    async start(gateway) {
+      // Expired OIDC records, sessions and the like are swept every five minutes.
+      sweeper = startKvSweeper(createKvRepo(store.db), 300_000, logger);
+      gateway.health.register('store', () => store.health());
+      gateway.health.register('bus', () => bus.health());
+      gateway.health.register('ratelimit', () => limiter.health());
+    },
+    stages(config) {
+      const deps = { limiter, bus, logger };
+      return {
+        edgeRateLimit: createEdgeRateLimitStage(config.ratelimit, deps),
+        rateLimit: createRateLimitStage(config.ratelimit, deps),
+      };
+    },
+    onRequest(ctx, status, durationMs) {
+      bus.publish('gateway.request', {
+        requestId: ctx.requestId,
+        traceId: ctx.trace?.traceId ?? '',
+        ...(ctx.route ? { routeId: ctx.route.id } : {}),
+        method: ctx.method,
+        path: ctx.path,
+        status,
+        durationMs,
+        clientAddress: ctx.clientAddress,
+        ...(ctx.identity ? { subject: ctx.identity.subject } : {}),
+        ...(ctx.error ? { errorCode: ctx.error.code } : {}),
+        stage: ctx.stage,
+        bytesIn: ctx.bytesIn,
+        bytesOut: ctx.bytesOut,
+        ...(ctx.upstreamStatus ? { upstreamStatus: ctx.upstreamStatus } : {}),
+      });
+    },
+    onReload(outcome) {
+      if (outcome.applied) bus.publish('config.reloaded', { generation: outcome.version, source: outcome.source, routes: outcome.routes, changedKeys: outcome.restartOnly });
+      else bus.publish('config.rejected', { source: outcome.source, problems: outcome.problems.map((p) => ({ path: p.path.join('.'), message: p.message })) });
+    },
+    async stop() {
+      await sweeper?.stop();
+      await bus.close().catch((err: unknown) => logger.error({ err }, 'closing the bus failed'));
+      await limiter.close().catch((err: unknown) => logger.error({ err }, 'closing the rate limiter failed'));
+      await store.close().catch((err: unknown) => logger.error({ err }, 'closing the store failed'));
+    },
+  };
+}
