@@ -36,9 +36,10 @@ import { chooseCpuLayout } from './lib/cpu.ts';
 import { makeSelfSignedCert, type CertFiles } from './lib/cert.ts';
 import { replaceBlock } from './lib/markdown.ts';
 import { proxySection } from './sections/proxy.ts';
+import { storeSection } from './sections/store.ts';
 
 /** Every section, in the order they run. */
-const SECTIONS: Section[] = [proxySection];
+const SECTIONS: Section[] = [proxySection, storeSection];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
