@@ -54,7 +54,7 @@ export interface GatewayOptions {
 
 /** What a reload did, as told to extensions (for the `config.reloaded`/`config.rejected` events). */
 export type ReloadOutcome =
-  | { applied: true; version: number; source: string; routes: number; restartOnly: string[] }
+  | { applied: true; version: number; source: string; routes: number; changedKeys: string[]; restartOnly: string[] }
   | { applied: false; source: string; problems: ConfigProblem[] };
 
 /** How a component plugs into the gateway without the gateway knowing its internals. */
@@ -225,7 +225,8 @@ export class Gateway {
       this.metrics.configReloads.labels('applied').inc();
       this.logger.info({ reason, version: next.version, routes: loaded.config.routes.length, restartOnly }, 'configuration reloaded');
       if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings change only on restart');
-      this.#tell({ applied: true, version: next.version, source: this.configFile, routes: loaded.config.routes.length, restartOnly });
+      const changedKeys = Object.keys(loaded.config).filter((k) => JSON.stringify(current.config[k as keyof Config]) !== JSON.stringify(loaded.config[k as keyof Config]));
+      this.#tell({ applied: true, version: next.version, source: this.configFile, routes: loaded.config.routes.length, changedKeys, restartOnly });
       return { applied: true };
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [{ path: [], message: (err as Error).message }];

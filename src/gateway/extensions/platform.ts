@@ -5,6 +5,7 @@
  * event per finished request (the audit log's source).
  */
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { Config } from '../../core/config/schema.ts';
 import { openStoreFromConfig } from '../../store/open-from-config.ts';
 import type { Store } from '../../store/types.ts';
@@ -62,6 +63,14 @@ export function platformExtension(platform: Platform): GatewayExtension {
       gateway.health.register('store', () => store.health());
       gateway.health.register('bus', () => bus.health());
       gateway.health.register('ratelimit', () => limiter.health());
+      new Gauge({
+        name: 'gatehouse_bus_events', help: 'Event bus counters since start: published, dropped (buffer full), failed publishes, subscriber errors, buffered now.',
+        labelNames: ['kind'], registers: [gateway.metrics.registry],
+        collect() {
+          const s = bus.stats();
+          for (const [kind, value] of Object.entries(s)) if (typeof value === 'number') this.labels(kind).set(value);
+        },
+      });
     },
     stages(config) {
       const deps = { limiter, bus, logger };
@@ -89,7 +98,7 @@ export function platformExtension(platform: Platform): GatewayExtension {
       });
     },
     onReload(outcome) {
-      if (outcome.applied) bus.publish('config.reloaded', { generation: outcome.version, source: outcome.source, routes: outcome.routes, changedKeys: outcome.restartOnly });
+      if (outcome.applied) bus.publish('config.reloaded', { generation: outcome.version, source: outcome.source, routes: outcome.routes, changedKeys: outcome.changedKeys });
       else bus.publish('config.rejected', { source: outcome.source, problems: outcome.problems.map((p) => ({ path: p.path.join('.'), message: p.message })) });
     },
     async stop() {
