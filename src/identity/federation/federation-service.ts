@@ -123,6 +123,12 @@ export class FederationService {
         pkceCodeVerifier: pending.codeVerifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true,
       });
       claims = tokens.claims()!;
+      // Conforming providers put scope claims (email, groups …) in userinfo, not the ID token;
+      // fetchUserInfo checks that userinfo's `sub` is the ID token's.
+      if (claims.email === undefined || claims[p.roleClaim] === undefined) {
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+        claims = { ...info, ...claims, email: claims.email ?? info.email, email_verified: claims.email_verified ?? info.email_verified, [p.roleClaim]: claims[p.roleClaim] ?? info[p.roleClaim] } as oidc.IDToken;
+      }
     } catch (cause) {
       throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: `code exchange with ${pending.provider} failed`, cause });
     }

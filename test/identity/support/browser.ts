@@ -4,14 +4,18 @@
  */
 export class Browser {
   readonly #fetch: typeof fetch;
+  /** name → cookie, for cookies with Path=/ (what tests inspect). */
   readonly cookies = new Map<string, { value: string; path: string }>();
+  /** Cookies with a narrower path, keyed by name and path as a browser does. */
+  readonly #scoped = new Map<string, { name: string; value: string; path: string }>();
 
   constructor(f: typeof fetch) {
     this.#fetch = f;
   }
 
   #cookieHeader(url: URL): string {
-    return [...this.cookies].filter(([, c]) => url.pathname.startsWith(c.path)).map(([n, c]) => `${n}=${c.value}`).join('; ');
+    const all = [...[...this.cookies].map(([name, c]) => ({ name, ...c })), ...this.#scoped.values()];
+    return all.filter((c) => url.pathname.startsWith(c.path)).map((c) => `${c.name}=${c.value}`).join('; ');
   }
 
   async request(url: string | URL, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<{ status: number; location: string | undefined; body: string; headers: Headers }> {
@@ -32,7 +36,10 @@ export class Browser {
       const value = pair!.slice(eq + 1).trim();
       const path = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
       const expired = attrs.some((a) => /^expires=thu, 01 jan 1970/i.test(a.trim())) || value === '';
-      if (expired) this.cookies.delete(name); else this.cookies.set(name, { value, path });
+      if (path === '/') {
+        if (expired) this.cookies.delete(name); else this.cookies.set(name, { value, path });
+      } else if (expired) this.#scoped.delete(`${name} ${path}`);
+      else this.#scoped.set(`${name} ${path}`, { name, value, path });
     }
     const location = res.headers.get('location') ?? undefined;
     return { status: res.status, location: location ? new URL(location, u).href : undefined, body: await res.text(), headers: res.headers };
