@@ -37,9 +37,10 @@ import { makeSelfSignedCert, type CertFiles } from './lib/cert.ts';
 import { replaceBlock } from './lib/markdown.ts';
 import { proxySection } from './sections/proxy.ts';
 import { storeSection } from './sections/store.ts';
+import { policySection } from './sections/policy.ts';
 
 /** Every section, in the order they run. */
-const SECTIONS: Section[] = [proxySection, storeSection];
+const SECTIONS: Section[] = [proxySection, storeSection, policySection];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
