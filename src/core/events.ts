@@ -70,6 +70,23 @@ export interface RateLimitUnavailableEvent {
   suppressed: number;
 }
 
+/** An authorization decision of the policy engine (src/policy), allowed or denied. */
+export interface PolicyDecisionEvent {
+  decisionId: string;
+  requestId?: string;
+  routeId?: string;
+  allowed: boolean;
+  basis: string;
+  policySet?: string;
+  policySetVersion?: string;
+  reasons: string[];
+  errors: { policyId: string; message: string }[];
+  principal: string;
+  action: string;
+  resource: string;
+  cached: boolean;
+}
+
 /** Event name → payload type. One property per event. */
 export interface GatehouseEvents {
   'gateway.request': GatewayRequestEvent;
@@ -77,6 +94,7 @@ export interface GatehouseEvents {
   'config.rejected': ConfigRejectedEvent;
   'ratelimit.exceeded': RateLimitExceededEvent;
   'ratelimit.unavailable': RateLimitUnavailableEvent;
+  'policy.decision': PolicyDecisionEvent;
 }
 
 export type EventName = keyof GatehouseEvents;
@@ -188,6 +206,26 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       failOpen: { type: 'boolean', description: '`true`: the requests were let through; `false`: they were refused with 503.' },
       detail: { type: 'string', description: 'Error message of the backend failure (no key names, no credentials).' },
       suppressed: { type: 'number', description: 'Failures since the previous event of this kind that did not produce their own event.' },
+    },
+  },
+
+  'policy.decision': {
+    description: 'The authorize stage decided a request on an `access: policy` route. The decision id is what a denied client sees in its 403 body; the audit log resolves it to these reasons.',
+    emittedBy: 'src/gateway/pipeline/authorize.ts (payload built by src/policy/decision-event.ts)',
+    fields: {
+      decisionId: { type: 'string', description: 'Unique id of the decision (also `data.decisionId` of ERR_POLICY_DENIED).' },
+      requestId: { type: 'string', description: 'Request that was decided.', optional: true },
+      routeId: { type: 'string', description: 'Route of the request.', optional: true },
+      allowed: { type: 'boolean', description: 'Whether the request may proceed.' },
+      basis: { type: 'string', description: '`permit`, `forbid`, `forbid-error` (a forbid failed to evaluate: denied, fail closed), `no-permit` (default deny) or `policy-set-missing`.' },
+      policySet: { type: 'string', description: 'Policy set named by the route.', optional: true },
+      policySetVersion: { type: 'string', description: 'Content hash of the set version that decided.', optional: true },
+      reasons: { type: 'string[]', description: 'Ids of the determining policies.' },
+      errors: { type: '{ policyId: string; message: string }[]', description: 'Policies that failed to evaluate.' },
+      principal: { type: 'string', description: 'Cedar principal, e.g. `Gatehouse::User::"alice"`.' },
+      action: { type: 'string', description: 'Cedar action, e.g. `Gatehouse::Action::"GET"`.' },
+      resource: { type: 'string', description: 'Cedar resource, e.g. `Gatehouse::Route::"inbox"`.' },
+      cached: { type: 'boolean', description: 'Answered from the decision cache.' },
     },
   },
 };

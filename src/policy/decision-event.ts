@@ -1,27 +1,13 @@
 /**
- * Payload of the `policy.decision` event: what the audit log stores so that a decision id
- * shown to a denied client can be resolved to its reasons later. Plain JSON, no secrets
- * (policy ids and entity names only; never token contents or request bodies).
+ * Builds the payload of the `policy.decision` event (declared in src/core/events.ts): what
+ * the audit log stores so that a decision id shown to a denied client can be resolved to
+ * its reasons later. Plain JSON, no secrets (policy ids and entity names only; never token
+ * contents or request bodies).
  */
+import type { PolicyDecisionEvent } from '../core/events.ts';
 import type { PolicyDecision } from './types.ts';
 
-export interface PolicyDecisionEvent {
-  decisionId: string;
-  requestId?: string;
-  routeId?: string;
-  allowed: boolean;
-  /** `permit` | `forbid` | `forbid-error` | `no-permit` | `policy-set-missing`. */
-  basis: string;
-  policySet?: string;
-  policySetVersion?: string;
-  /** Determining policy ids. */
-  reasons: string[];
-  errors: { policyId: string; message: string }[];
-  principal: string;
-  action: string;
-  resource: string;
-  cached: boolean;
-}
+export type { PolicyDecisionEvent };
 
 /** Builds the event payload for a decision, leaving out absent optional fields. */
 export function policyDecisionEvent(d: PolicyDecision, extra: { requestId?: string; routeId?: string } = {}): PolicyDecisionEvent {

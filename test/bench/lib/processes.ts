@@ -6,7 +6,7 @@
  * killed through the group: nginx's workers and anything a child forks die with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, writeFileSync } from 'node:fs';
 
 export interface SpawnOptions {
   /** Pin the process (and its threads and children) to this CPU with taskset. */
@@ -60,6 +60,7 @@ export class ProcessRegistry {
     });
     if (fd !== undefined) closeSync(fd);
     if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+    if (this.#options.nice !== 0) setAutogroupNice(child.pid, this.#options.nice);
     let collected = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { collected += chunk; });
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { collected += chunk; });
@@ -99,6 +100,20 @@ export class ProcessRegistry {
   killAllNow(): void {
     for (const managed of this.#running) signalGroup(managed.pid, 'SIGKILL');
     this.#running.clear();
+  }
+}
+
+/**
+ * A detached child is a new session, and with the kernel's autogroup scheduling
+ * (sched_autogroup_enabled) each session is a scheduling group of its own, competing with
+ * other sessions as a whole: a process's niceness then only counts inside its session.
+ * The session's own niceness is set through /proc/<pid>/autogroup.
+ */
+function setAutogroupNice(pid: number, nice: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    // No autogroup support, or not allowed: the plain niceness still applies.
   }
 }
 
