@@ -26,9 +26,11 @@ export function usage(sections: Section[]): string {
   --rate-duration S   seconds of the fixed-rate run (default: --duration)
   --quick             short smoke run; writes results/quick.json, leaves BENCHMARKS.md alone
   --only LIST         comma-separated sections to run
+  --targets LIST      in sections with several targets, measure only these
+                      (proxy: direct,nginx,minimal-node,gatehouse)
   --no-pin            do not pin processes to CPUs with taskset
   --quiet-wait S      before each target, wait up to S seconds for one second in which
-                      other processes use < 25 % of a core (default 20; --quick: 0)
+                      other processes use < 25 % of a core (default 10; --quick: 0)
   --nice N            niceness of every benchmark process (default -10 as root, else 0;
                       0 leaves priorities alone)
   --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
@@ -62,6 +64,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       'rate-duration': { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      targets: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'gatehouse-tree': { type: 'string', default: 'head' },
       nice: { type: 'string' },
@@ -90,10 +93,11 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       rateDurationS: positive('rate-duration', values['rate-duration'], durationS),
       connections,
       quick,
+      targets: values.targets?.split(',').map((name) => name.trim()).filter(Boolean),
       pin: !values['no-pin'],
       gatehouseTree: tree,
       nice,
-      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 20),
+      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 10),
     },
     only,
     write: !values['no-write'],

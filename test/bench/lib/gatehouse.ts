@@ -108,7 +108,9 @@ export async function startGatehouse(ctx: BenchContext, options: GatehouseOption
   } catch (error) {
     await ctx.processes.stop(process);
     const log = await readFile(logFile, 'utf8').catch(() => '');
-    throw new Error(`Gatehouse did not start: ${error instanceof Error ? error.message : String(error)}\n${log.slice(-1500)}`);
+    // The first line is what the report shows: make it the log's first error, if any.
+    const cause = log.split('\n').find((line) => /error|refused|problem/i.test(line))?.trim().slice(0, 240);
+    throw new Error(`Gatehouse did not start: ${error instanceof Error ? error.message : String(error)}${cause ? ` — ${cause}` : ''}\n${log.slice(-1500)}`);
   }
   return { url: `https://127.0.0.1:${httpsPort}`, process, stop: () => ctx.processes.stop(process) };
 }

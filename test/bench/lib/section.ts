@@ -21,6 +21,8 @@ export interface BenchOptions {
   /** Concurrent connections of the closed-loop runs. */
   connections: number[];
   quick: boolean;
+  /** Sections that compare several targets measure only these (`--targets`); undefined: all. */
+  targets: string[] | undefined;
   /** Pin proxies and load generators to separate CPUs with taskset. */
   pin: boolean;
   /** Longest wait for a quiet machine (others' CPU below 25 % for a second) before each target; 0: no wait. */

@@ -123,7 +123,8 @@ export const proxySection: Section = {
     const upstream = await startUpstream(ctx);
     const results: TargetResult[] = [];
     try {
-      for (const spec of targets(ctx)) results.push(await measureTarget(ctx, spec, upstream));
+      const selected = targets(ctx).filter((spec) => ctx.options.targets === undefined || ctx.options.targets.includes(spec.id));
+      for (const spec of selected) results.push(await measureTarget(ctx, spec, upstream));
     } finally {
       await upstream.stop();
     }
