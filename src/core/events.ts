@@ -70,6 +70,45 @@ export interface RateLimitUnavailableEvent {
   suppressed: number;
 }
 
+/** Anomaly detection raised an alert (src/detect). */
+export interface DetectAlertEvent {
+  alertId: string;
+  rule: string;
+  severity: 'low' | 'medium' | 'high';
+  keyKind: 'address' | 'subject' | 'account';
+  key: string;
+  count: number;
+  windowStart: string;
+  actions: string[];
+}
+
+/** A temporary block of a client address or identity was added (by detection or an admin). */
+export interface DetectBlockAddedEvent {
+  blockId: string;
+  kind: 'address' | 'subject';
+  value: string;
+  reason: string;
+  alertId?: string;
+  createdBy: string;
+  expiresAt: string;
+}
+
+/** A block was lifted before it expired. */
+export interface DetectBlockLiftedEvent {
+  blockId: string;
+  kind: 'address' | 'subject';
+  value: string;
+  liftedBy: string;
+}
+
+/** The audit log signed a checkpoint (for anchoring outside Gatehouse). */
+export interface AuditCheckpointEvent {
+  chain: string;
+  seq: number;
+  hash: string;
+  kid: string;
+}
+
 /** An authorization decision of the policy engine (src/policy), allowed or denied. */
 export interface PolicyDecisionEvent {
   decisionId: string;
@@ -95,6 +134,10 @@ export interface GatehouseEvents {
   'ratelimit.exceeded': RateLimitExceededEvent;
   'ratelimit.unavailable': RateLimitUnavailableEvent;
   'policy.decision': PolicyDecisionEvent;
+  'detect.alert': DetectAlertEvent;
+  'detect.block.added': DetectBlockAddedEvent;
+  'detect.block.lifted': DetectBlockLiftedEvent;
+  'audit.checkpoint': AuditCheckpointEvent;
 }
 
 export type EventName = keyof GatehouseEvents;
@@ -206,6 +249,56 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       failOpen: { type: 'boolean', description: '`true`: the requests were let through; `false`: they were refused with 503.' },
       detail: { type: 'string', description: 'Error message of the backend failure (no key names, no credentials).' },
       suppressed: { type: 'number', description: 'Failures since the previous event of this kind that did not produce their own event.' },
+    },
+  },
+  'detect.alert': {
+    description: 'Anomaly detection raised an alert (brute force, credential stuffing, refresh token reuse, MFA failures, denial burst, rate anomaly). Listed by `gatehouse alerts`.',
+    emittedBy: 'src/detect',
+    fields: {
+      alertId: { type: 'string', description: 'Deterministic alert id (rule, key, window), the same on every instance.' },
+      rule: { type: 'string', description: 'Rule that fired, e.g. `brute_force_account`.' },
+      severity: { type: "'low' | 'medium' | 'high'", description: 'Severity of the rule.' },
+      keyKind: { type: "'address' | 'subject' | 'account'", description: 'What the rule counts per.' },
+      key: { type: 'string', description: 'Client address, subject or account name.' },
+      count: { type: 'number', description: 'Events counted in the window (observed rate for `rate_anomaly`).' },
+      windowStart: { type: 'string', description: 'ISO 8601 start of the counting window.' },
+      actions: { type: 'string[]', description: 'Actions taken: `alert`, `block`, `lock`.' },
+    },
+  },
+
+  'detect.block.added': {
+    description: 'A client address or identity is blocked until `expiresAt`; every instance refuses it with 403 ERR_SHIELD_BLOCKED.',
+    emittedBy: 'src/detect',
+    fields: {
+      blockId: { type: 'string', description: 'Block id (for `gatehouse alerts unblock`).' },
+      kind: { type: "'address' | 'subject'", description: 'What is blocked.' },
+      value: { type: 'string', description: 'The blocked client address or subject.' },
+      reason: { type: 'string', description: 'Rule or admin reason.' },
+      alertId: { type: 'string', description: 'Alert that caused the block.', optional: true },
+      createdBy: { type: 'string', description: '`detect:<rule>` or `admin:<name>`.' },
+      expiresAt: { type: 'string', description: 'ISO 8601 end of the block.' },
+    },
+  },
+
+  'detect.block.lifted': {
+    description: 'A block was lifted by an admin before it expired.',
+    emittedBy: 'src/detect',
+    fields: {
+      blockId: { type: 'string', description: 'Block id.' },
+      kind: { type: "'address' | 'subject'", description: 'What was blocked.' },
+      value: { type: 'string', description: 'The client address or subject.' },
+      liftedBy: { type: 'string', description: 'Who lifted it (`admin:<name>`).' },
+    },
+  },
+
+  'audit.checkpoint': {
+    description: 'The audit log signed a checkpoint of its hash chain; export it (`gatehouse audit checkpoint export`) to anchor the log outside Gatehouse.',
+    emittedBy: 'src/audit',
+    fields: {
+      chain: { type: 'string', description: 'Chain name.' },
+      seq: { type: 'number', description: 'Sequence number of the last record covered.' },
+      hash: { type: 'string', description: 'Hash of that record (hex SHA-256).' },
+      kid: { type: 'string', description: 'Key id (JWK thumbprint) of the signing key.' },
     },
   },
 

@@ -7,8 +7,12 @@
 import type { StoreTables } from './tables/store.ts';
 import type { PkiTables } from './tables/pki.ts';
 import type { IdentityTables } from './tables/identity.ts';
+import type { AuditTables } from './tables/audit.ts';
+import type { AuthnTables } from './tables/authn.ts';
 
 export interface Database extends
   StoreTables,
   PkiTables,
-  IdentityTables {}
+  IdentityTables,
+  AuditTables,
+  AuthnTables {}

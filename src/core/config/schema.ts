@@ -12,6 +12,8 @@ import { policySchema } from './policy-schema.ts';
 import { busSchema } from './bus-schema.ts';
 import { ratelimitSchema } from './ratelimit-schema.ts';
 import { storeSchema } from './store-schema.ts';
+import { auditSchema } from './audit-schema.ts';
+import { detectSchema } from './detect-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
@@ -34,6 +36,8 @@ export const configSchema = z.object({
   policy: policySchema.default(policySchema.parse({})),
   bus: busSchema.default(busSchema.parse({})),
   ratelimit: ratelimitSchema.default(ratelimitSchema.parse({})),
+  audit: auditSchema.default(auditSchema.parse({})),
+  detect: detectSchema.default(detectSchema.parse({})),
 }).strict();
 
 export type ConfigInput = z.input<typeof configSchema>;

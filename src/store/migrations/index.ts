@@ -8,9 +8,13 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001-store-kv-records.ts';
 import * as m0002 from './0002-identity-accounts.ts';
 import * as m0003 from './0003-pki-ca.ts';
+import * as m0004 from './0004-audit-log.ts';
+import * as m0005 from './0005-authn-sessions.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
   '0002-identity-accounts': m0002,
   '0003-pki-ca': m0003,
+  '0004-audit-log': m0004,
+  '0005-authn-sessions': m0005,
 };

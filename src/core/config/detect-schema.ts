@@ -1,0 +1,41 @@
+/**
+ * Schema of anomaly detection (`detect` key): one entry per rule with its threshold,
+ * window and actions (docs/detection.md).
+ */
+import { z } from 'zod';
+
+const action = z.enum(['alert', 'block', 'lock']);
+
+function rule(defaults: { threshold: number; windowMs: number; actions: ('alert' | 'block' | 'lock')[]; blockMs: number }) {
+  return z.object({
+    enabled: z.boolean().default(true),
+    threshold: z.number().int().min(1).max(1_000_000).default(defaults.threshold).describe('Events in the window that fire the rule.'),
+    windowMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(defaults.windowMs).describe('Length of the counting window.'),
+    actions: z.array(action).min(1).default(defaults.actions).describe('`alert` (event + stored alert), `block` (temporary block of the address or identity), `lock` (account lock through the identity provider).'),
+    blockMs: z.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(defaults.blockMs).describe('Duration of a block or lock.'),
+  }).strict().default({ enabled: true, ...defaults });
+}
+
+export const detectSchema = z.object({
+  enabled: z.boolean().default(true).describe('Run the detection rules over the event stream.'),
+  bruteForceAccount: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }).describe('Failed logins for one account name.'),
+  bruteForceAddress: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }).describe('Failed logins from one client address.'),
+  credentialStuffing: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 3_600_000 }).describe('Distinct account names failing from one client address.'),
+  refreshReuse: rule({ threshold: 1, windowMs: 60_000, actions: ['alert', 'block'], blockMs: 900_000 }).describe('A rotated refresh token presented again (the grant is revoked by the identity provider; the subject is blocked here).'),
+  mfaFailures: rule({ threshold: 5, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }).describe('Failed MFA verifications for one subject.'),
+  denialBurst: rule({ threshold: 30, windowMs: 60_000, actions: ['alert'], blockMs: 300_000 }).describe('Requests denied (401/403) for one identity.'),
+  rateAnomaly: z.object({
+    enabled: z.boolean().default(true),
+    bucketMs: z.number().int().min(1000).max(3600_000).default(10_000).describe('Rate is counted per identity in buckets of this length.'),
+    factor: z.number().min(1.5).max(1000).default(10).describe('Fires when a bucket exceeds `factor` × the identity\'s usual (EWMA) rate…'),
+    minRequests: z.number().int().min(1).max(10_000_000).default(200).describe('…and has at least this many requests.'),
+    alpha: z.number().gt(0).lt(1).default(0.1).describe('EWMA smoothing factor per bucket.'),
+    warmupBuckets: z.number().int().min(1).max(10_000).default(6).describe('Buckets of history needed before an identity can fire.'),
+    actions: z.array(action).min(1).default(['alert']),
+    blockMs: z.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(300_000),
+  }).strict().default({ enabled: true, bucketMs: 10_000, factor: 10, minRequests: 200, alpha: 0.1, warmupBuckets: 6, actions: ['alert'], blockMs: 300_000 }).describe('Request rate far above an identity\'s usual rate.'),
+  maxKeys: z.number().int().min(1000).max(10_000_000).default(100_000).describe('Most counters kept per rule; the least recently used are forgotten.'),
+  blockRefreshMs: z.number().int().min(500).max(600_000).default(5000).describe('How often each instance re-reads active blocks from the store (events on the bus update it at once).'),
+}).strict();
+
+export type DetectConfig = z.infer<typeof detectSchema>;

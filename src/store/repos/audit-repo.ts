@@ -1,0 +1,199 @@
+/**
+ * Storage of the tamper-evident audit log: records, chain heads and signed checkpoints.
+ *
+ * Appends are serialized per chain by the chain head row: `lockHead` is the first
+ * statement of every append transaction (PostgreSQL: `SELECT … FOR UPDATE`; SQLite:
+ * the transaction already holds the database write lock from `BEGIN IMMEDIATE`).
+ * Sequence numbers and previous hashes are assigned after the lock and inserted in the
+ * same transaction, so a failed insert rolls back everything: no gap, no fork.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { AuditCheckpoint, AuditOutcome, AuditRecord, ChainHead } from '../../audit/record.ts';
+import type { Database } from '../database.ts';
+import type { AuditCheckpointsTable, AuditRecordsTable } from '../tables/audit.ts';
+import type { StoreDialect } from '../types.ts';
+
+/** Filter for `query`. Times are epoch ms (inclusive since, exclusive until). */
+export interface AuditQueryFilter {
+  chain?: string;
+  since?: number;
+  until?: number;
+  actor?: string;
+  action?: string;
+  outcome?: string;
+  event?: string;
+  requestId?: string;
+  /** Keyset cursor: only records after this (chain, seq). */
+  after?: { chain: string; seq: number };
+  limit: number;
+}
+
+export interface AuditRepo {
+  /** In an append transaction: the chain's head, locked; a new chain starts at `genesis`. */
+  lockHead(chain: string, genesis: string): Promise<ChainHead>;
+  setHead(head: ChainHead, now: number): Promise<void>;
+  head(chain: string): Promise<ChainHead | undefined>;
+  /** The subset of `eventIds` already stored (a replayed or redelivered event is skipped). */
+  existingEventIds(eventIds: readonly string[]): Promise<Set<string>>;
+  insertRecords(records: readonly AuditRecord[]): Promise<void>;
+  /** Records of a chain with seq > afterSeq, in seq order (keyset pagination). */
+  page(chain: string, afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /** Every chain that has records, a head or checkpoints. */
+  chains(): Promise<string[]>;
+  firstSeq(chain: string): Promise<number | undefined>;
+  lastSeq(chain: string): Promise<number | undefined>;
+  count(chain: string): Promise<number>;
+  query(filter: AuditQueryFilter): Promise<AuditRecord[]>;
+  /** Deletes a chain's records with seq ≤ `seq` (retention). Returns how many. */
+  deleteThrough(chain: string, seq: number): Promise<number>;
+  insertCheckpoint(checkpoint: AuditCheckpoint, now: number): Promise<void>;
+  /** Checkpoints of a chain in seq order. */
+  checkpoints(chain: string): Promise<AuditCheckpoint[]>;
+  /** Deletes checkpoints with seq < `seq` (retention keeps the one the records now start from). */
+  deleteCheckpointsBefore(chain: string, seq: number): Promise<number>;
+  /** The newest checkpoint whose record time is before `time`: where retention may cut. */
+  lastCheckpointBefore(chain: string, time: number): Promise<AuditCheckpoint | undefined>;
+}
+
+// SQLite's default limit is 32766 bound values, PostgreSQL's 65535; 19 columns a row.
+const INSERT_CHUNK = 1000;
+
+function toRecord(r: Selectable<AuditRecordsTable>): AuditRecord {
+  return {
+    chain: r.chain, seq: Number(r.seq), time: Number(r.time), instance: r.instance, event: r.event, eventId: r.event_id,
+    requestId: r.request_id, traceId: r.trace_id, actor: r.actor, actorKind: r.actor_kind, action: r.action,
+    resource: r.resource, outcome: r.outcome as AuditOutcome, decisionId: r.decision_id, reasons: r.reasons,
+    clientAddress: r.client_address, details: r.details, prevHash: r.prev_hash, hash: r.hash,
+  };
+}
+
+function toRow(r: AuditRecord): AuditRecordsTable {
+  return {
+    chain: r.chain, seq: r.seq, time: r.time, instance: r.instance, event: r.event, event_id: r.eventId,
+    request_id: r.requestId, trace_id: r.traceId, actor: r.actor, actor_kind: r.actorKind, action: r.action,
+    resource: r.resource, outcome: r.outcome, decision_id: r.decisionId, reasons: r.reasons,
+    client_address: r.clientAddress, details: r.details, prev_hash: r.prevHash, hash: r.hash,
+  };
+}
+
+function toCheckpoint(r: Selectable<AuditCheckpointsTable>): AuditCheckpoint {
+  return { chain: r.chain, seq: Number(r.seq), hash: r.hash, time: Number(r.time), instance: r.instance, kid: r.kid, jws: r.jws };
+}
+
+/**
+ * @param db the store's `db`, or the transaction of an append.
+ * @param dialect `store.dialect`: PostgreSQL needs an explicit row lock, SQLite has none.
+ */
+export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): AuditRepo {
+  return {
+    async lockHead(chain, genesis) {
+      await db.insertInto('audit_chain_heads').values({ chain, seq: 0, hash: genesis, updated_at: Date.now() })
+        .onConflict((oc) => oc.column('chain').doNothing()).execute();
+      let q = db.selectFrom('audit_chain_heads').select(['chain', 'seq', 'hash']).where('chain', '=', chain);
+      if (dialect === 'postgres') q = q.forUpdate();
+      const row = await q.executeTakeFirstOrThrow();
+      return { chain: row.chain, seq: Number(row.seq), hash: row.hash };
+    },
+
+    async setHead(head, now) {
+      await db.updateTable('audit_chain_heads').set({ seq: head.seq, hash: head.hash, updated_at: now }).where('chain', '=', head.chain).execute();
+    },
+
+    async head(chain) {
+      const row = await db.selectFrom('audit_chain_heads').select(['chain', 'seq', 'hash']).where('chain', '=', chain).executeTakeFirst();
+      return row ? { chain: row.chain, seq: Number(row.seq), hash: row.hash } : undefined;
+    },
+
+    async existingEventIds(eventIds) {
+      const found = new Set<string>();
+      for (let i = 0; i < eventIds.length; i += INSERT_CHUNK) {
+        const rows = await db.selectFrom('audit_records').select('event_id').where('event_id', 'in', eventIds.slice(i, i + INSERT_CHUNK)).execute();
+        for (const r of rows) found.add(r.event_id);
+      }
+      return found;
+    },
+
+    async insertRecords(records) {
+      for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+        await db.insertInto('audit_records').values(records.slice(i, i + INSERT_CHUNK).map(toRow)).execute();
+      }
+    },
+
+    async page(chain, afterSeq, limit) {
+      const rows = await db.selectFrom('audit_records').selectAll()
+        .where('chain', '=', chain).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+      return rows.map(toRecord);
+    },
+
+    async chains() {
+      const [a, b, c] = await Promise.all([
+        db.selectFrom('audit_records').select('chain').distinct().execute(),
+        db.selectFrom('audit_chain_heads').select('chain').execute(),
+        db.selectFrom('audit_checkpoints').select('chain').distinct().execute(),
+      ]);
+      return [...new Set([...a, ...b, ...c].map((r) => r.chain))].sort();
+    },
+
+    async firstSeq(chain) {
+      const row = await db.selectFrom('audit_records').select('seq').where('chain', '=', chain).orderBy('seq').limit(1).executeTakeFirst();
+      return row ? Number(row.seq) : undefined;
+    },
+
+    async lastSeq(chain) {
+      const row = await db.selectFrom('audit_records').select('seq').where('chain', '=', chain).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      return row ? Number(row.seq) : undefined;
+    },
+
+    async count(chain) {
+      const row = await db.selectFrom('audit_records').select((eb) => eb.fn.countAll<number>().as('n')).where('chain', '=', chain).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async query(f) {
+      let q = db.selectFrom('audit_records').selectAll();
+      if (f.chain !== undefined) q = q.where('chain', '=', f.chain);
+      if (f.since !== undefined) q = q.where('time', '>=', f.since);
+      if (f.until !== undefined) q = q.where('time', '<', f.until);
+      if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
+      if (f.action !== undefined) q = q.where('action', '=', f.action);
+      if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
+      if (f.event !== undefined) q = q.where('event', '=', f.event);
+      if (f.requestId !== undefined) q = q.where('request_id', '=', f.requestId);
+      const after = f.after;
+      if (after !== undefined) {
+        q = q.where((eb) => eb.or([eb('chain', '>', after.chain), eb.and([eb('chain', '=', after.chain), eb('seq', '>', after.seq)])]));
+      }
+      const rows = await q.orderBy('chain').orderBy('seq').limit(f.limit).execute();
+      return rows.map(toRecord);
+    },
+
+    async deleteThrough(chain, seq) {
+      const r = await db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '<=', seq).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+
+    async insertCheckpoint(c, now) {
+      await db.insertInto('audit_checkpoints').values({ chain: c.chain, seq: c.seq, hash: c.hash, time: c.time, instance: c.instance, kid: c.kid, jws: c.jws, created_at: now })
+        .onConflict((oc) => oc.columns(['chain', 'seq']).doNothing()).execute();
+    },
+
+    async checkpoints(chain) {
+      const rows = await db.selectFrom('audit_checkpoints').selectAll().where('chain', '=', chain).orderBy('seq').execute();
+      return rows.map(toCheckpoint);
+    },
+
+    async deleteCheckpointsBefore(chain, seq) {
+      const r = await db.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '<', seq).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+
+    async lastCheckpointBefore(chain, time) {
+      // The checkpoint's own record must be older than `time`: join on (chain, seq).
+      const row = await db.selectFrom('audit_checkpoints as c')
+        .innerJoin('audit_records as r', (j) => j.onRef('r.chain', '=', 'c.chain').onRef('r.seq', '=', 'c.seq'))
+        .selectAll('c').where('c.chain', '=', chain).where('r.time', '<', time)
+        .orderBy('c.seq', 'desc').limit(1).executeTakeFirst();
+      return row ? toCheckpoint(row) : undefined;
+    },
+  };
+}
