@@ -12,6 +12,7 @@ import type { Server, TLSSocket } from 'node:tls';
 import type { ErrorCode } from '../../core/error-codes.ts';
 import { toGatehouseError } from '../../core/errors.ts';
 import { emitSafely, type PkiEvent, type PkiEventListener } from '../events.ts';
+import { normalizeSerial } from '../serial.ts';
 import type { TrustStore } from '../trust-store.ts';
 import type { SpiffeIdentityPolicy } from './check-server-identity.ts';
 import { mtlsServerOptions, secureContextOptions } from './tls-options.ts';
@@ -107,7 +108,7 @@ export class MtlsServerGuard {
     }
     if (!socket.authorized) {
       const reason = String(socket.authorizationError ?? 'UNKNOWN');
-      this.#refuse(socket, codeForOpenssl(reason), reason, undefined, cert.serialNumber?.toLowerCase());
+      this.#refuse(socket, codeForOpenssl(reason), reason, undefined, cert.serialNumber ? normalizeSerial(cert.serialNumber) : undefined);
       return;
     }
     let peer: VerifiedPeer;
