@@ -1,0 +1,100 @@
+/**
+ * W3C Trace Context (https://www.w3.org/TR/trace-context/): `traceparent` parsing and
+ * formatting, cheap id generation, `tracestate` validation.
+ *
+ * Accepted `traceparent`: version `00` only, exactly `00-<32 hex>-<16 hex>-<2 hex>`,
+ * lower-case hex, trace id and parent id not all zeros. Version `ff` is invalid per the
+ * spec; future versions are refused too (a new trace starts), which the spec permits and
+ * which keeps the parser a single exact-length check.
+ */
+import { randomFillSync } from 'node:crypto';
+import type { TraceContext } from '../gateway/context.ts';
+
+export type { TraceContext } from '../gateway/context.ts';
+
+/** A parsed `traceparent`. */
+export interface Traceparent {
+  traceId: string;
+  parentId: string;
+  /** trace-flags as a number; bit 0 is `sampled`. */
+  flags: number;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
+/** Parses a `traceparent` header; undefined when absent, repeated or invalid. */
+export function parseTraceparent(value: string | readonly string[] | undefined): Traceparent | undefined {
+  if (typeof value !== 'string' || value.length !== 55) return undefined;
+  const m = TRACEPARENT.exec(value);
+  if (m === null) return undefined;
+  const traceId = m[1]!;
+  const parentId = m[2]!;
+  if (traceId === ZERO_TRACE_ID || parentId === ZERO_SPAN_ID) return undefined;
+  return { traceId, parentId, flags: parseInt(m[3]!, 16) };
+}
+
+// Random ids come from a pooled buffer: one randomFillSync per 170 traces instead of one
+// per id. Trace ids are not secrets, but they must not be guessable to correlate or
+// collide with other users' traces, so they still come from the CSPRNG.
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+function randomHex(bytes: number): string {
+  for (;;) {
+    if (poolOffset + bytes > POOL_SIZE) { randomFillSync(pool); poolOffset = 0; }
+    const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+    poolOffset += bytes;
+    // All-zero ids are invalid; the chance is 2^-64 or less, but the spec forbids them.
+    if (hex !== ZERO_TRACE_ID && hex !== ZERO_SPAN_ID) return hex;
+  }
+}
+
+/** A new random 16-byte trace id (32 lower-case hex digits, never all zeros). */
+export function generateTraceId(): string {
+  return randomHex(16);
+}
+
+/** A new random 8-byte span id (16 lower-case hex digits, never all zeros). */
+export function generateSpanId(): string {
+  return randomHex(8);
+}
+
+/**
+ * The trace context of a request: continues the incoming trace when `accept` is true
+ * (trusted peer) and its `traceparent` is valid, else starts a new, unsampled trace.
+ * Either way Gatehouse gets its own span id, the parent of the upstream's spans.
+ */
+export function startTraceContext(traceparent: string | readonly string[] | undefined, accept: boolean): TraceContext {
+  const parent = accept ? parseTraceparent(traceparent) : undefined;
+  if (parent === undefined) return { traceId: generateTraceId(), spanId: generateSpanId(), parentSpanId: undefined, sampled: false };
+  return { traceId: parent.traceId, spanId: generateSpanId(), parentSpanId: parent.parentId, sampled: (parent.flags & 1) === 1 };
+}
+
+/** The `traceparent` header for the upstream request: this request's trace and span. */
+export function formatTraceparent(trace: TraceContext): string {
+  return `00-${trace.traceId}-${trace.spanId}-${trace.sampled ? '01' : '00'}`;
+}
+
+/** Longest `tracestate` passed on; the spec asks to propagate at least 512 characters. */
+export const MAX_TRACESTATE_LENGTH = 512;
+
+const TRACESTATE_MEMBER = /^[ \t]*(?:[a-z0-9][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e][ \t]*$/;
+
+/**
+ * `tracestate` to pass on, or undefined: it must be a single field of at most
+ * {@link MAX_TRACESTATE_LENGTH} characters and at most 32 well-formed list members.
+ * Pass it on only together with an accepted `traceparent` (the spec ties them).
+ */
+export function validTracestate(value: string | readonly string[] | undefined): string | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TRACESTATE_LENGTH) return undefined;
+  const members = value.split(',');
+  if (members.length > 32) return undefined;
+  for (const member of members) {
+    if (member.trim() === '') continue;
+    if (!TRACESTATE_MEMBER.test(member)) return undefined;
+  }
+  return value;
+}

@@ -1,0 +1,89 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  formatTraceparent, generateSpanId, generateTraceId, parseTraceparent, startTraceContext, validTracestate,
+} from '../../src/observability/trace-context.ts';
+
+// The example of the W3C Trace Context recommendation, §3.2.
+const W3C_EXAMPLE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+describe('parseTraceparent', () => {
+  test('parses the W3C example', () => {
+    assert.deepEqual(parseTraceparent(W3C_EXAMPLE), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentId: '00f067aa0ba902b7', flags: 1 });
+  });
+
+  test('refuses version ff, other versions, upper-case hex, zero ids, wrong lengths and repeats', () => {
+    const invalid = [
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
+      '00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g',
+      '00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01',
+      ' 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0',
+      '',
+    ];
+    for (const value of invalid) assert.equal(parseTraceparent(value), undefined, value);
+    assert.equal(parseTraceparent([W3C_EXAMPLE, W3C_EXAMPLE]), undefined);
+    assert.equal(parseTraceparent(undefined), undefined);
+  });
+});
+
+describe('startTraceContext', () => {
+  test('continues a trusted peer\'s trace with a new span of its own', () => {
+    const trace = startTraceContext(W3C_EXAMPLE, true);
+    assert.equal(trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(trace.parentSpanId, '00f067aa0ba902b7');
+    assert.notEqual(trace.spanId, '00f067aa0ba902b7');
+    assert.equal(trace.sampled, true);
+    assert.equal(formatTraceparent(trace), `00-4bf92f3577b34da6a3ce929d0e0e4736-${trace.spanId}-01`);
+  });
+
+  test('an untrusted client cannot choose the trace id or force sampling', () => {
+    const trace = startTraceContext(W3C_EXAMPLE, false);
+    assert.notEqual(trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(trace.parentSpanId, undefined);
+    assert.equal(trace.sampled, false);
+  });
+
+  test('an invalid traceparent starts a new trace', () => {
+    const trace = startTraceContext('ff-garbage', true);
+    assert.equal(trace.parentSpanId, undefined);
+    assert.ok(parseTraceparent(formatTraceparent(trace)));
+  });
+});
+
+describe('id generation', () => {
+  test('ids are lower-case hex of the right length, valid, and distinct', () => {
+    const traces = new Set<string>();
+    const spans = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const t = generateTraceId();
+      const s = generateSpanId();
+      assert.match(t, /^[0-9a-f]{32}$/);
+      assert.match(s, /^[0-9a-f]{16}$/);
+      traces.add(t);
+      spans.add(s);
+    }
+    assert.equal(traces.size, 5000);
+    assert.equal(spans.size, 5000);
+  });
+});
+
+describe('validTracestate', () => {
+  test('passes well-formed values', () => {
+    for (const value of ['rojo=00f067aa0ba902b7', 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7', 'tenant@vendor=x', 'a=1, b=2']) assert.equal(validTracestate(value), value);
+  });
+  test('drops over-long, malformed, repeated and too-many-member values', () => {
+    assert.equal(validTracestate('a=' + 'x'.repeat(600)), undefined);
+    assert.equal(validTracestate('A=1'), undefined);
+    assert.equal(validTracestate('a=1\r\nx'), undefined);
+    assert.equal(validTracestate('novalue'), undefined);
+    assert.equal(validTracestate(Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',')), undefined);
+    assert.equal(validTracestate(['a=1', 'b=2']), undefined);
+    assert.equal(validTracestate(''), undefined);
+  });
+});
