@@ -13,6 +13,8 @@
  * audit log. Never put secrets in a payload (tokens, passwords, keys, cookies).
  */
 
+import type { IdentityEventPayloads } from '../identity/events.ts';
+
 // ---------------------------------------------------------------------------------------
 // Payload types
 // ---------------------------------------------------------------------------------------
@@ -139,6 +141,9 @@ export interface GatehouseEvents {
   'detect.block.lifted': DetectBlockLiftedEvent;
   'audit.checkpoint': AuditCheckpointEvent;
 }
+
+// Identity provider events (payload types in src/identity/events.ts).
+export interface GatehouseEvents extends IdentityEventPayloads {}
 
 export type EventName = keyof GatehouseEvents;
 
@@ -319,6 +324,169 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       action: { type: 'string', description: 'Cedar action, e.g. `Gatehouse::Action::"GET"`.' },
       resource: { type: 'string', description: 'Cedar resource, e.g. `Gatehouse::Route::"inbox"`.' },
       cached: { type: 'boolean', description: 'Answered from the decision cache.' },
+    },
+  },
+  'identity.login.succeeded': {
+    description: 'A user completed sign-in (password, second factor when due, or federation) at the identity provider.',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id (`usr_…`).' },
+      username: { type: 'string', description: 'User name.' },
+      clientId: { type: 'string', description: 'Client the sign-in was for.', optional: true },
+      clientAddress: { type: 'string', description: 'Client address.' },
+      amr: { type: 'string[]', description: 'Authentication methods (RFC 8176): `pwd`, `otp`, `mfa`, `fed`.' },
+      federatedProvider: { type: 'string', description: 'External provider name when federated.', optional: true },
+    },
+  },
+  'identity.login.failed': {
+    description: 'A sign-in attempt failed. The client saw one generic message whatever the reason.',
+    emittedBy: 'src/identity',
+    fields: {
+      username: { type: 'string', description: 'User name as typed (lower-cased, at most 256 characters).' },
+      subject: { type: 'string', description: 'User id when the user exists.', optional: true },
+      clientId: { type: 'string', description: 'Client the sign-in was for.', optional: true },
+      clientAddress: { type: 'string', description: 'Client address.' },
+      reason: { type: 'string', description: '`bad_credentials`, `unknown_user`, `locked`, `disabled`, `address_blocked` or `federation`.' },
+    },
+  },
+  'identity.login.throttled': {
+    description: 'A sign-in attempt for an account with recent failures was delayed (progressive delay).',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id.' },
+      clientAddress: { type: 'string', description: 'Client address.' },
+      failures: { type: 'number', description: 'Consecutive failures so far.' },
+      delayMs: { type: 'number', description: 'Delay applied.' },
+    },
+  },
+  'identity.account.locked': {
+    description: 'An account was locked after too many consecutive failed sign-ins.',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id.' },
+      clientAddress: { type: 'string', description: 'Address of the attempt that locked it.' },
+      failures: { type: 'number', description: 'Failures counted.' },
+      lockedUntil: { type: 'string', description: 'ISO 8601 end of the lock.' },
+    },
+  },
+  'identity.address.blocked': {
+    description: 'A client address was blocked from signing in after too many failures across accounts.',
+    emittedBy: 'src/identity',
+    fields: {
+      clientAddress: { type: 'string', description: 'Blocked address.' },
+      blockedUntil: { type: 'string', description: 'ISO 8601 end of the block.' },
+    },
+  },
+  'identity.mfa.enrolled': {
+    description: 'A user enrolled TOTP (and received new recovery codes).',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id.' },
+    },
+  },
+  'identity.mfa.verified': {
+    description: 'A second factor was accepted at sign-in.',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id.' },
+      method: { type: 'string', description: '`totp` or `recovery_code`.' },
+      remainingRecoveryCodes: { type: 'number', description: 'Unused recovery codes left (recovery_code only).', optional: true },
+    },
+  },
+  'identity.mfa.failed': {
+    description: 'A second factor was refused.',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id.' },
+      clientAddress: { type: 'string', description: 'Client address.' },
+      reason: { type: 'string', description: '`invalid` or `replay` (a TOTP code of an already used time step).' },
+    },
+  },
+  'identity.token.issued': {
+    description: 'The identity provider issued a token. Opaque token values are never included.',
+    emittedBy: 'src/identity',
+    fields: {
+      tokenKind: { type: 'string', description: '`access_token`, `client_credentials`, `refresh_token` or `id_token`.' },
+      clientId: { type: 'string', description: 'Client the token was issued to.' },
+      subject: { type: 'string', description: 'User id, for user tokens.', optional: true },
+      grantId: { type: 'string', description: 'Grant the token belongs to.', optional: true },
+      audience: { type: 'string', description: 'Audience of a JWT access token.', optional: true },
+      jti: { type: 'string', description: 'JWT id of a JWT access token (never set for opaque tokens, whose id is the secret).', optional: true },
+    },
+  },
+  'identity.token.refreshed': {
+    description: 'A refresh token was used (and rotated).',
+    emittedBy: 'src/identity',
+    fields: {
+      clientId: { type: 'string', description: 'Client.' },
+      subject: { type: 'string', description: 'User id.', optional: true },
+      grantId: { type: 'string', description: 'Grant.' },
+    },
+  },
+  'identity.token.revoked': {
+    description: 'A token was revoked or destroyed (revocation endpoint, grant revocation, rotation).',
+    emittedBy: 'src/identity',
+    fields: {
+      clientId: { type: 'string', description: 'Client of the token.', optional: true },
+      grantId: { type: 'string', description: 'Grant of the token.', optional: true },
+      tokenKind: { type: 'string', description: '`access_token`, `refresh_token` or `client_credentials`.' },
+    },
+  },
+  'identity.refresh.reused': {
+    description: 'A rotated (already used) refresh token was presented again: likely theft. The whole grant is revoked.',
+    emittedBy: 'src/identity',
+    fields: {
+      clientId: { type: 'string', description: 'Client.' },
+      subject: { type: 'string', description: 'User id.', optional: true },
+      grantId: { type: 'string', description: 'Revoked grant.' },
+    },
+  },
+  'identity.grant.revoked': {
+    description: 'A grant and all its tokens were revoked.',
+    emittedBy: 'src/identity',
+    fields: {
+      grantId: { type: 'string', description: 'Grant.' },
+      clientId: { type: 'string', description: 'Client.', optional: true },
+      reason: { type: 'string', description: 'Provider route that revoked it (`token` for refresh reuse, `revocation`, `end_session`).' },
+    },
+  },
+  'identity.keys.rotated': {
+    description: 'A new token signing key became active; the previous one keeps verifying until `retireAt`. Other instances reload their keys.',
+    emittedBy: 'src/identity',
+    fields: {
+      kid: { type: 'string', description: 'New key id.' },
+      previousKid: { type: 'string', description: 'Retiring key id.', optional: true },
+      retireAt: { type: 'string', description: 'ISO 8601 time the previous key leaves the JWKS.' },
+      algorithm: { type: 'string', description: '`ES256`, `EdDSA` or `RS256`.' },
+    },
+  },
+  'identity.api_token.created': {
+    description: 'An API token was created (the token itself is never published).',
+    emittedBy: 'src/identity',
+    fields: {
+      tokenId: { type: 'string', description: 'Token id (`tok_…`).' },
+      ownerKind: { type: 'string', description: '`user` or `service`.' },
+      ownerId: { type: 'string', description: 'Owner subject.' },
+      roles: { type: 'string[]', description: 'Roles of the token.' },
+      expiresAt: { type: 'string', description: 'ISO 8601 expiry.' },
+    },
+  },
+  'identity.api_token.revoked': {
+    description: 'An API token was revoked; caches must drop it.',
+    emittedBy: 'src/identity',
+    fields: {
+      tokenId: { type: 'string', description: 'Token id.' },
+      ownerKind: { type: 'string', description: '`user` or `service`.' },
+      ownerId: { type: 'string', description: 'Owner subject.' },
+    },
+  },
+  'principal.changed': {
+    description: 'A user or service account changed in a way that affects authentication or authorization; caches on every instance drop the subject.',
+    emittedBy: 'src/identity',
+    fields: {
+      subject: { type: 'string', description: 'User id or service client id.' },
+      kind: { type: 'string', description: '`user` or `service`.' },
+      change: { type: 'string', description: '`created`, `updated`, `disabled`, `enabled`, `removed`, `password`, `mfa_reset`, `secret_rotated` or `unlocked`.' },
     },
   },
 };
