@@ -58,6 +58,9 @@ export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onReq
     keepAlive: true,
     // A client that sends headers fast but never finishes the TLS handshake is cut here.
     handshakeTimeout: limits.headersTimeoutMs,
+    // Node checks header/request timeouts on this interval (30 s by default), which would
+    // let a slowloris client hold a connection far longer than headersTimeoutMs.
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
   }, onRequest);
   applyLimits(server, limits);
   server.on('upgrade', onUpgrade);
@@ -69,7 +72,7 @@ const HOST = /^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^\[[0-9a-f:.]+\]$/i;
 
 /** Plain HTTP: every request gets a 308 to the same host and path on HTTPS. Nothing is proxied. */
 export function createRedirectServer(httpsPort: number, limits: LimitsConfig): HttpServer {
-  const server = createHttpServer({ maxHeaderSize: limits.maxHeaderBytes }, (req, res) => {
+  const server = createHttpServer({ maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) }, (req, res) => {
     const hostHeader = req.headers.host ?? '';
     const hostname = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
     const url = req.url ?? '/';

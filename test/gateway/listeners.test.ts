@@ -1,0 +1,147 @@
+/** Listener behaviour: redirect-only HTTP, TLS policy (judged by openssl), slowloris, connection cap, drain. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+
+function rawHttp(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ host: '127.0.0.1', port }, () => s.write(payload));
+    let data = '';
+    s.on('data', (d: Buffer) => { data += d.toString('latin1'); });
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+    setTimeout(() => { s.destroy(); resolve(data); }, 3000).unref();
+  });
+}
+
+/**
+ * Runs openssl asynchronously: the gateway under test lives in this process, so a
+ * synchronous spawn would block the very event loop that must answer the handshake.
+ */
+function openssl(args: string[]): Promise<{ stdout: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', () => undefined);
+    child.stdin.end('Q\n');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ stdout, code }); });
+  });
+}
+
+describe('listeners', () => {
+  let gw: TestGateway;
+  let app: TestUpstream;
+
+  before(async () => {
+    app = await startUpstream();
+    gw = await startGateway({
+      listeners: { https: { host: '127.0.0.1', port: 0 }, http: { enabled: true, host: '127.0.0.1', port: 0 }, ops: { host: '127.0.0.1', port: 0 } },
+      limits: { headersTimeoutMs: 1000 },
+      upstreams: { app: { url: app.url } },
+      routes: [{ id: 'app', path: '/', upstream: 'app', access: 'public' }],
+    });
+  });
+  after(async () => { await gw.close(); await app.close(); });
+
+  it('redirects plain HTTP to HTTPS on the same host and path with 308', async () => {
+    const res = await request(`${gw.httpUrl}/a/b?c=1`, { headers: { host: 'gate.example:80' } });
+    assert.equal(res.statusCode, 308);
+    assert.equal(res.headers.location, `https://gate.example:${gw.gateway.addresses().https.port}/a/b?c=1`);
+    await res.body.dump();
+    assert.equal(app.received.length, 0, 'plain HTTP never reaches an upstream');
+  });
+
+  it('refuses to redirect to a scheme-relative path (open redirect via //evil.example)', async () => {
+    const res = await rawHttp(gw.gateway.addresses().http!.port, 'GET //evil.example/x HTTP/1.1\r\nHost: gate.example\r\nConnection: close\r\n\r\n');
+    assert.match(res, /^HTTP\/1\.1 400/);
+    assert.doesNotMatch(res, /evil\.example/);
+  });
+
+  it('refuses to redirect with a forged Host header carrying a path or userinfo', async () => {
+    for (const host of ['evil.example/x', 'user@evil.example', 'evil.example\\@gate']) {
+      const res = await rawHttp(gw.gateway.addresses().http!.port, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(res, /^HTTP\/1\.1 400/, `host ${host}`);
+    }
+  });
+
+  it('accepts TLS 1.2 with an AEAD forward-secret cipher and TLS 1.3 (openssl s_client)', async () => {
+    const port = String(gw.gateway.addresses().https.port);
+    const tls12 = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256', '-servername', 'localhost']);
+    assert.match(tls12.stdout, /Cipher is ECDHE-ECDSA-AES128-GCM-SHA256/);
+    const tls13 = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-servername', 'localhost']);
+    assert.match(tls13.stdout, /TLSv1\.3/);
+  });
+
+  it('refuses TLS 1.1 and TLS 1.2 ciphers without forward secrecy or AEAD (openssl s_client)', async () => {
+    const port = String(gw.gateway.addresses().https.port);
+    const tls11 = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0', '-servername', 'localhost']);
+    assert.doesNotMatch(tls11.stdout, /Cipher is [A-Z]/);
+    assert.match(tls11.stdout, /Cipher is \(NONE\)|no peer certificate available/, 'openssl reached the server and was refused');
+    for (const cipher of ['AES128-SHA', 'ECDHE-ECDSA-AES128-SHA', 'AES128-GCM-SHA256']) {
+      const r = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', cipher, '-servername', 'localhost']);
+      assert.doesNotMatch(r.stdout, /Cipher is [A-Z]/, `cipher ${cipher} was accepted`);
+      assert.match(r.stdout, /Cipher is \(NONE\)|no peer certificate available/, `openssl did not reach the server for ${cipher}`);
+    }
+  });
+
+  it('closes a slowloris connection that never finishes its headers', async () => {
+    const port = gw.gateway.addresses().https.port;
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    const started = Date.now();
+    let answer = '';
+    // Read what comes back: an unread socket never sees the server's FIN, so it never closes.
+    socket.on('data', (d: Buffer) => { answer += d.toString(); });
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n');
+    const drip = setInterval(() => { if (!socket.destroyed) socket.write('X-Drip: 1\r\n'); }, 200);
+    const closed = await new Promise<boolean>((r) => {
+      socket.once('close', () => r(true));
+      socket.on('error', () => undefined);
+      setTimeout(() => r(false), 8000).unref();
+    });
+    clearInterval(drip);
+    assert.equal(closed, true, 'connection still open after 8 s of dripping headers');
+    assert.ok(Date.now() - started < 8000);
+    assert.match(answer, /^HTTP\/1\.1 408/);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets an in-flight request finish, reports not ready while draining, and refuses new connections', async () => {
+    let release: () => void = () => undefined;
+    const held: Server = createServer((_req, res) => { release = () => res.end('finished'); });
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    const gw = await startGateway({
+      limits: { shutdownGraceMs: 5000 },
+      upstreams: { held: { url: `http://127.0.0.1:${(held.address() as AddressInfo).port}` } },
+      routes: [{ id: 'held', path: '/', upstream: 'held', access: 'public' }],
+    });
+    const port = gw.gateway.addresses().https.port;
+    const inflight = gw.fetch('/slow');
+    await new Promise((r) => setTimeout(r, 150));
+    const stopping = gw.gateway.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(gw.gateway.draining, true);
+    const refused = await new Promise<boolean>((r) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      s.once('secureConnect', () => { s.destroy(); r(false); });
+      s.once('error', () => r(true));
+    });
+    assert.equal(refused, true, 'a new connection was accepted while draining');
+    release();
+    const res = await inflight;
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'finished');
+    await stopping;
+    held.closeAllConnections();
+    held.close();
+  });
+});
