@@ -68,10 +68,16 @@ describe('buildUpstreamHeaders', () => {
   });
 
   test('hop-by-hop headers, Proxy-*, Host, Expect and the headers named by Connection are removed', () => {
-    const raw = ['Host', 'app.example.com', 'Connection', 'keep-alive, X-Secret-Hop, Upgrade', 'Keep-Alive', 'timeout=5', 'X-Secret-Hop', 'v', 'TE', 'trailers', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Proxy-Authorization', 'Basic eA==', 'Proxy-Connection', 'keep-alive', 'Trailer', 'x', 'Expect', '100-continue', 'HTTP2-Settings', 'AAA', ':authority', 'x', 'Accept', 'text/html'];
+    const raw = ['Host', 'app.example.com', 'Connection', 'keep-alive, X-Secret-Hop, Upgrade', 'Keep-Alive', 'timeout=5', 'X-Secret-Hop', 'v', 'TE', 'deflate', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Proxy-Authorization', 'Basic eA==', 'Proxy-Connection', 'keep-alive', 'Trailer', 'x', 'Expect', '100-continue', 'HTTP2-Settings', 'AAA', ':authority', 'x', 'Accept', 'text/html'];
     const h = grouped(buildUpstreamHeaders(raw, options()));
     const incoming = [...h.keys()].filter((k) => !['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id', 'traceparent'].includes(k));
     assert.deepEqual(incoming, ['accept']);
+  });
+
+  test('TE passes only as exactly "trailers" (gRPC needs it); other codings are hop-by-hop', () => {
+    assert.deepEqual(grouped(buildUpstreamHeaders(['TE', 'trailers'], options())).get('te'), ['trailers']);
+    assert.equal(grouped(buildUpstreamHeaders(['TE', 'gzip, trailers'], options())).has('te'), false);
+    assert.equal(grouped(buildUpstreamHeaders(['Connection', 'TE', 'TE', 'trailers'], options())).has('te'), false);
   });
 
   test('Connection cannot remove the headers Gatehouse adds', () => {

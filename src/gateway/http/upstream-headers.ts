@@ -2,7 +2,8 @@
  * The header list of the upstream request, built in one pass over `req.rawHeaders`.
  *
  * Removed from what the client (or its proxy) sent:
- * - hop-by-hop headers (RFC 9110 §7.6.1) and every header the `Connection` field names;
+ * - hop-by-hop headers (RFC 9110 §7.6.1) and every header the `Connection` field names
+ *   (except `TE: trailers`, kept as HTTP/2 and gRPC need it, as Envoy does);
  *   `Proxy-*`; `Host` (undici sets the upstream's; the original goes in X-Forwarded-Host);
  *   `Expect` (Node answers 100-continue itself); HTTP/2 pseudo-headers;
  * - Gatehouse's reserved namespace `x-gatehouse-*`, always, from anyone: identity headers
@@ -49,9 +50,10 @@ const DROP = 1;
 const DROP_UNLESS_TRUSTED = 2;
 const CONNECTION = 3;
 const COOKIE = 4;
+const TE = 5;
 
 const SPECIAL = new Map<string, number>([
-  ['connection', CONNECTION], ['keep-alive', DROP], ['proxy-connection', DROP], ['te', DROP],
+  ['connection', CONNECTION], ['keep-alive', DROP], ['proxy-connection', DROP], ['te', TE],
   ['transfer-encoding', DROP], ['upgrade', DROP], ['trailer', DROP], ['http2-settings', DROP],
   ['host', DROP], ['expect', DROP],
   ['x-forwarded-for', DROP], ['x-forwarded-proto', DROP], ['x-forwarded-host', DROP], ['forwarded', DROP],
@@ -129,6 +131,9 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], options: Ups
       }
       continue;
     }
+    // `te: trailers` is the one TE value an end-to-end protocol needs (gRPC refuses requests
+    // without it); any other TE is hop-by-hop and goes.
+    if (kind === TE && value.trim().toLowerCase() !== 'trailers') continue;
     if (omit !== undefined && omit.has(name)) continue;
     if (extra !== undefined && Object.hasOwn(extra, name)) continue;
     if (kind === COOKIE) {
