@@ -103,6 +103,13 @@ describe('buildUpstreamHeaders', () => {
     }
     assert.throws(() => buildUpstreamHeaders([], options({ extra: { 'x-gatehouse-subject': 'alice\r\nx-gatehouse-roles: admin' } })), { code: 'ERR_REQUEST_HEADER_INVALID' });
     assert.throws(() => buildUpstreamHeaders([], options({ host: 'a\r\nb' })), { code: 'ERR_REQUEST_HEADER_INVALID' });
+  });
+
+  test('a Host with userinfo, quotes or several values never reaches the upstream as X-Forwarded-Host', () => {
+    for (const host of ['good.example@evil.example', 'good.example:80@evil.example', 'evil.example"', 'a.example, b.example', 'a b', '[::1', 'x:port']) {
+      assert.throws(() => buildUpstreamHeaders([], options({ host })), { code: 'ERR_REQUEST_HEADER_INVALID' }, host);
+    }
+    assert.deepEqual(grouped(buildUpstreamHeaders([], options({ host: '[2001:db8::1]:8443' }))).get('forwarded'), ['for=203.0.113.7;host="[2001:db8::1]:8443";proto=https']);
     assert.doesNotThrow(() => buildUpstreamHeaders(['X-Tab', 'a\tb', 'X-Latin1', 'caf\u00e9'], options()));
   });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { routeSchema, upstreamSchema, type RouteConfig, type UpstreamConfig } from '../../src/core/config/gateway-schema.ts';
 import { compileRouter, normalizeHost, RouteConfigError, stripRoutePrefix, validateRoutes } from '../../src/gateway/router/router.ts';
 import { normalizePath } from '../../src/gateway/router/normalize-path.ts';
+import { isValidHostHeader } from '../../src/gateway/router/normalize-host.ts';
 import { GatehouseError } from '../../src/core/errors.ts';
 
 const upstreams: Record<string, UpstreamConfig> = {
@@ -176,5 +177,14 @@ describe('normalizeHost', () => {
     assert.equal(normalizeHost('[2001:DB8::1]'), '[2001:db8::1]');
     assert.equal(normalizeHost('example.com.'), 'example.com');
     assert.equal(normalizeHost(''), '');
+  });
+});
+
+describe('isValidHostHeader', () => {
+  test('accepts host[:port] for names, IPv4 and bracketed IPv6', () => {
+    for (const v of ['example.com', 'EXAMPLE.com:8443', '127.0.0.1:80', '[::1]', '[2001:db8::1]:443', 'svc_a.internal']) assert.equal(isValidHostHeader(v), true, v);
+  });
+  test('refuses userinfo, repeated values, escapes, bad ports and broken IPv6 (host-header injection)', () => {
+    for (const v of ['', 'a@b', 'a.com:80@b.com', 'a,b', 'a b', 'a%2eb', 'a:', 'a:123456', '[::1', '[zz::1]', '::1', 'a/b', 'a"b']) assert.equal(isValidHostHeader(v), false, v);
   });
 });

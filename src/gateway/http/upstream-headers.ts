@@ -26,13 +26,17 @@
  */
 import { GatehouseError } from '../../core/errors.ts';
 import type { ClientAddress } from './client-address.ts';
+import { isValidHostHeader } from '../router/normalize-host.ts';
 
 export interface UpstreamHeaderOptions {
   /** From `resolveClientAddress`. */
   client: ClientAddress;
   /** Protocol the client used (`resolveProtocol`). */
   protocol: 'http' | 'https';
-  /** The Host header as received (for X-Forwarded-Host and Forwarded `host=`); '' when absent. */
+  /**
+   * The Host header as received (for X-Forwarded-Host and Forwarded `host=`); '' when
+   * absent. Must pass `isValidHostHeader`, else ERR_REQUEST_HEADER_INVALID.
+   */
   host: string;
   requestId: string;
   traceparent: string;
@@ -101,7 +105,8 @@ function forwardedValue(value: string): string {
  * Builds the upstream request headers.
  *
  * @throws GatehouseError `ERR_REQUEST_HEADERS_TOO_LARGE` (431) for more than `maxHeaders`
- *   fields; `ERR_REQUEST_HEADER_INVALID` for a control character in any value.
+ *   fields; `ERR_REQUEST_HEADER_INVALID` for a control character in any value or an
+ *   invalid `host`.
  * @example
  *   ctx.upstreamRequestHeaders = buildUpstreamHeaders(req.rawHeaders, {
  *     client, protocol: ctx.protocol, host: req.headers.host ?? '', requestId: ctx.requestId,
@@ -156,7 +161,7 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], options: Ups
   out.push('x-forwarded-proto', options.protocol);
   const host = options.host;
   if (host !== '') {
-    if (BAD_VALUE.test(host)) throw invalidValue('host', false);
+    if (!isValidHostHeader(host)) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'Host is not a plain host[:port]' });
     out.push('x-forwarded-host', host);
   }
   let forwarded = '';
