@@ -135,6 +135,7 @@ describe('normalizePath: hostile targets', () => {
     assertRefused('/a%4/b', 'invalid-escape');
     assertRefused('/a%', 'invalid-escape');
     assertRefused('/a%%41', 'invalid-escape');
+    assertRefused('/%u002e%u002e/admin', 'invalid-escape'); // IIS %u encoding
   });
   test('//admin collapses to /admin', () => assertPath('//admin', '/admin'));
   test('a fragment is refused, in the path or the query', () => {

@@ -136,7 +136,10 @@ export function normalizePath(target: string): NormalizedTarget {
  * already refused every raw character outside printable ASCII and `#`, `\`, `;`.
  */
 function normalizeSlow(target: string, end: number): string {
-  const out: string[] = [];
+  // The result is built as one string; `starts` remembers where each kept segment's '/'
+  // is, so that '..' can cut it off again.
+  let result = '';
+  const starts: number[] = [];
   let trailingSlash = false;
   let start = 1;
   for (let pos = 1; pos <= end; pos++) {
@@ -148,17 +151,17 @@ function normalizeSlow(target: string, end: number): string {
       // Empty segments ('//') collapse; '.' vanishes. Either keeps a trailing slash when last.
       trailingSlash = last;
     } else if (segment === '..') {
-      if (out.length === 0) throw refuse('above-root', pos);
-      out.pop();
+      if (starts.length === 0) throw refuse('above-root', pos);
+      result = result.slice(0, starts.pop());
       trailingSlash = last;
     } else {
-      out.push(segment);
+      starts.push(result.length);
+      result += '/' + segment;
       trailingSlash = false;
     }
   }
-  if (out.length === 0) return '/';
-  const joined = '/' + out.join('/');
-  return trailingSlash ? joined + '/' : joined;
+  if (result === '') return '/';
+  return trailingSlash ? result + '/' : result;
 }
 
 /** One segment, decoded once and re-encoded; `.` and `..` (however encoded) come back as such. */
