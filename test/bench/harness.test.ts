@@ -59,10 +59,10 @@ function target(id: TargetResult['id'], rps: number, p99: number, fixedP99: numb
   return {
     id, label: id, available: true, failures: [],
     closedLoop: [{ connections: 100, cpu, wrk: { durationS: 1, requests: rps, requestsPerSecond: rps, latencyMs: { p50: 1, p90: 1, p99, p999: p99, max: p99, mean: 1 }, errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 0 } } }],
-    fixedRate: fixedP99 === null ? null : {
+    fixedRates: fixedP99 === null ? [] : [{
       targetRate: 5000, durationS: 1, sent: 5000, completed: 5000, completedPerSecond: 5000, non2xx: 0, errors: 0, errorKinds: {}, maxInFlight: 3,
       latencyMs: { p50: 1, p90: 1, p99: fixedP99, p999: fixedP99, max: fixedP99 }, generatorLagMs: { p99: 0, max: 0 }, cpu,
-    },
+    }],
   };
 }
 
@@ -71,9 +71,9 @@ test('computes Gatehouse ÷ peer ratios from the same run, and none without Gate
   assert.equal(computeRatios(peers), null);
   const ratios = computeRatios([...peers, target('gatehouse', 5000, 20, 4)]);
   assert.deepEqual(ratios, [
-    { peer: 'direct', requestsPerSecond: { 100: 0.125 }, p99: { 100: 10 }, fixedRateP99: 4 },
-    { peer: 'minimal-node', requestsPerSecond: { 100: 0.5 }, p99: { 100: 2 }, fixedRateP99: 2 },
-    { peer: 'nginx', requestsPerSecond: { 100: 0.25 }, p99: { 100: 4 }, fixedRateP99: null },
+    { peer: 'direct', requestsPerSecond: { 100: 0.125 }, p99: { 100: 10 }, fixedRateP99: { 5000: 4 } },
+    { peer: 'minimal-node', requestsPerSecond: { 100: 0.5 }, p99: { 100: 2 }, fixedRateP99: { 5000: 2 } },
+    { peer: 'nginx', requestsPerSecond: { 100: 0.25 }, p99: { 100: 4 }, fixedRateP99: { 5000: null } },
   ]);
 });
 
@@ -83,4 +83,5 @@ test('rejects unknown sections and nonsense durations instead of running somethi
   assert.throws(() => parseBenchArgs(['--gatehouse-tree', 'elsewhere'], ['proxy']), /--gatehouse-tree/);
   const quick = parseBenchArgs(['--quick', '--only', 'proxy'], ['proxy']);
   assert.deepEqual([quick.options.durationS, quick.options.warmupS, quick.only], [2, 1, ['proxy']]);
+  assert.deepEqual(parseBenchArgs(['--rate', '1000, 3000'], ['proxy']).options.rates, [1000, 3000]);
 });

@@ -22,15 +22,17 @@ export function usage(sections: Section[]): string {
   --duration S        seconds of each measured wrk run (default 10; --quick: 2)
   --warmup S          seconds of warm-up per target (default 3; --quick: 1)
   --connections LIST  comma-separated concurrency levels (default 100,1000)
-  --rate R            request rate of the fixed-rate latency run (default 5000)
-  --rate-duration S   seconds of the fixed-rate run (default: --duration)
+  --rate LIST         comma-separated request rates of the fixed-rate latency runs
+                      (default 2000,5000)
+  --rate-duration S   measured seconds of each fixed-rate run, after 2 s of warm-up
+                      (default 8; --quick: 2)
   --quick             short smoke run; writes results/quick.json, leaves BENCHMARKS.md alone
   --only LIST         comma-separated sections to run
   --targets LIST      in sections with several targets, measure only these
                       (proxy: direct,nginx,minimal-node,gatehouse)
   --no-pin            do not pin processes to CPUs with taskset
   --quiet-wait S      before each target, wait up to S seconds for one second in which
-                      other processes use < 25 % of a core (default 10; --quick: 0)
+                      other processes use < 25 % of a core (default 5; --quick: 0)
   --nice N            niceness of every benchmark process (default -10 as root, else 0;
                       0 leaves priorities alone)
   --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
@@ -89,15 +91,15 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
     options: {
       durationS,
       warmupS: positive('warmup', values.warmup, quick ? 1 : 3),
-      rate: Math.round(positive('rate', values.rate, 5000)),
-      rateDurationS: positive('rate-duration', values['rate-duration'], durationS),
+      rates: (values.rate ?? '2000,5000').split(',').map((r) => Math.round(positive('rate', r.trim(), 1))),
+      rateDurationS: positive('rate-duration', values['rate-duration'], quick ? 2 : 8),
       connections,
       quick,
       targets: values.targets?.split(',').map((name) => name.trim()).filter(Boolean),
       pin: !values['no-pin'],
       gatehouseTree: tree,
       nice,
-      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 10),
+      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 5),
     },
     only,
     write: !values['no-write'],

@@ -9,7 +9,7 @@
  * Gatehouse's speed. `--gatehouse-tree worktree` measures the work tree instead.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -95,12 +95,20 @@ export async function startGatehouse(ctx: BenchContext, options: GatehouseOption
     upstreams: { bench: { url: options.upstreamUrl } },
     routes: [{ id: 'bench', path: '/', upstream: 'bench', access: 'public' }],
   };
+  const root = await gatehouseRoot(ctx);
+  // One client address sends everything here, so the default per-address and per-identity
+  // limits (~100 req/s) would answer 429 to nearly every request. The limiters stay in the
+  // path (their cost is measured) with limits far above any offered load. Older trees have
+  // no `ratelimit` key, and the schema refuses unknown keys.
+  const hasRateLimits = await access(join(root, 'src/core/config/ratelimit-schema.ts')).then(() => true, () => false);
+  const unlimited = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
+  if (hasRateLimits) Object.assign(base, { ratelimit: { edge: unlimited, identity: unlimited } });
   const configFile = join(dir, 'gatehouse.yaml');
   await writeFile(configFile, stringify(merge(base, options.config ?? {})));
   const logFile = join(dir, 'gatehouse.log');
   const process = ctx.processes.start('gatehouse', ctx.nodeBin, [CLI, 'start', '--config', configFile], {
     cpu: ctx.cpus.proxy,
-    cwd: await gatehouseRoot(ctx),
+    cwd: root,
     logFile,
   });
   try {

@@ -14,8 +14,8 @@ export interface BenchOptions {
   durationS: number;
   /** Seconds of warm-up before each target's measured runs (JIT, connection pools). */
   warmupS: number;
-  /** Request rate of the fixed-rate (open-loop) latency runs. */
-  rate: number;
+  /** Request rates of the fixed-rate (open-loop) latency runs, one run each. */
+  rates: number[];
   /** Seconds of each fixed-rate run (after its own warm-up). */
   rateDurationS: number;
   /** Concurrent connections of the closed-loop runs. */

@@ -24,7 +24,8 @@ export interface TargetResult {
   /** Whether the machine was quiet before this target was measured (absent: not checked). */
   quietCheck?: QuietCheck;
   closedLoop: ClosedLoopEntry[];
-  fixedRate: (OpenLoopResult & { cpu: CpuReport }) | null;
+  /** One open-loop run per configured rate. */
+  fixedRates: Array<OpenLoopResult & { cpu: CpuReport }>;
   /** Runs that failed while the target was up. */
   failures: string[];
 }
@@ -35,7 +36,8 @@ export interface Ratio {
   /** By connection count. */
   requestsPerSecond: Record<string, number | null>;
   p99: Record<string, number | null>;
-  fixedRateP99: number | null;
+  /** By request rate. */
+  fixedRateP99: Record<string, number | null>;
 }
 
 const PEERS: TargetId[] = ['direct', 'minimal-node', 'nginx'];
@@ -59,7 +61,11 @@ export function computeRatios(results: TargetResult[]): Ratio[] | null {
       requestsPerSecond[entry.connections] = divide(entry.wrk.requestsPerSecond, other?.wrk.requestsPerSecond);
       p99[entry.connections] = divide(entry.wrk.latencyMs.p99, other?.wrk.latencyMs.p99);
     }
-    const fixedRateP99 = divide(gatehouse.fixedRate?.latencyMs?.p99, peer.fixedRate?.latencyMs?.p99);
+    const fixedRateP99: Record<string, number | null> = {};
+    for (const run of gatehouse.fixedRates) {
+      const other = peer.fixedRates.find((r) => r.targetRate === run.targetRate);
+      fixedRateP99[run.targetRate] = divide(run.latencyMs?.p99, other?.latencyMs?.p99);
+    }
     return [{ peer: peerId, requestsPerSecond, p99, fixedRateP99 }];
   });
 }
@@ -90,24 +96,23 @@ function closedLoopTable(results: TargetResult[]): string {
   return table(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', ...CPU_HEADERS], rows);
 }
 
-function fixedRateTable(results: TargetResult[], rate: number): string {
-  const rows = results.filter((r) => r.fixedRate).map((r) => {
-    const f = r.fixedRate!;
+function fixedRateTable(results: TargetResult[]): string {
+  const rows = results.flatMap((r) => r.fixedRates.map((f) => {
     const l = f.latencyMs;
-    const overloaded = f.completedPerSecond < rate * 0.95 ? ' (could not keep up)' : '';
+    const overloaded = f.completedPerSecond < f.targetRate * 0.95 ? ' (could not keep up)' : '';
     return [
-      r.id, `${fixed(f.completedPerSecond, 0)}${overloaded}`, l ? fixed(l.p50) : '–', l ? fixed(l.p99) : '–', l ? fixed(l.p999) : '–',
-      l ? fixed(l.max) : '–', String(f.errors + f.non2xx), fixed(f.generatorLagMs.p99), ...cpuCells(f.cpu),
+      r.id, fixed(f.targetRate, 0), `${fixed(f.completedPerSecond, 0)}${overloaded}`, l ? fixed(l.p50) : '–', l ? fixed(l.p99) : '–',
+      l ? fixed(l.p999) : '–', l ? fixed(l.max) : '–', String(f.errors + f.non2xx), fixed(f.generatorLagMs.p99), ...cpuCells(f.cpu),
     ];
-  });
-  return table(['target', 'answered req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors + non-2xx', 'client lag p99 ms', ...CPU_HEADERS], rows);
+  }));
+  return table(['target', 'rate', 'answered req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors + non-2xx', 'client lag p99 ms', ...CPU_HEADERS], rows);
 }
 
-function ratioTable(ratios: Ratio[], connections: number[]): string {
-  const headers = ['Gatehouse ÷', ...connections.map((c) => `req/s @${c}`), ...connections.map((c) => `p99 @${c}`), 'p99 @ fixed rate'];
+function ratioTable(ratios: Ratio[], connections: number[], rates: number[]): string {
+  const headers = ['Gatehouse ÷', ...connections.map((c) => `req/s @${c} conns`), ...connections.map((c) => `p99 @${c} conns`), ...rates.map((r) => `p99 @${r} req/s`)];
   const cell = (value: number | null | undefined): string => (value === null || value === undefined ? '–' : fixed(value, 2));
   const rows = ratios.map((r) => [
-    r.peer, ...connections.map((c) => cell(r.requestsPerSecond[c])), ...connections.map((c) => cell(r.p99[c])), cell(r.fixedRateP99),
+    r.peer, ...connections.map((c) => cell(r.requestsPerSecond[c])), ...connections.map((c) => cell(r.p99[c])), ...rates.map((rate) => cell(r.fixedRateP99[rate])),
   ]);
   return table(headers, rows);
 }
@@ -117,7 +122,7 @@ export interface ProxySettings {
   durationS: number;
   warmupS: number;
   connections: number[];
-  fixedRate: { rate: number; durationS: number; connections: number };
+  fixedRate: { rates: number[]; durationS: number; warmupS: number; connections: number };
   cpuLayout: string;
   priority: string;
   gatehouseCode: string;
@@ -129,9 +134,10 @@ export interface ProxySettings {
 export function renderProxySection(results: TargetResult[], ratios: Ratio[] | null, settings: ProxySettings): string {
   const out: string[] = [];
   out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections`, '', closedLoopTable(results), '');
-  out.push(`#### Fixed rate: ${settings.fixedRate.rate} req/s for ${settings.fixedRate.durationS} s (open loop, latency from each request's due time, up to ${settings.fixedRate.connections} connections)`, '', fixedRateTable(results, settings.fixedRate.rate), '');
+  const f = settings.fixedRate;
+  out.push(`#### Fixed rate: ${f.rates.join(' and ')} req/s, ${f.durationS} s each after ${f.warmupS} s of warm-up (open loop, latency from each request's due time, up to ${f.connections} connections)`, '', fixedRateTable(results), '');
   out.push('#### Gatehouse ÷ peer, same run (req/s: higher is better; p99: lower is better)', '');
-  out.push(ratios ? ratioTable(ratios, settings.connections) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
+  out.push(ratios ? ratioTable(ratios, settings.connections, settings.fixedRate.rates) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
   out.push('#### Targets', '');
   for (const r of results) {
     const state = r.available ? (r.tls ? `${r.tls.protocol} ${r.tls.cipher}` : 'plain HTTP') : `**not available**: ${firstLine(r.reason)}`;

@@ -57,7 +57,7 @@ interface Pids {
 
 async function measureTarget(ctx: BenchContext, spec: TargetSpec, upstream: RunningServer): Promise<TargetResult> {
   const upstreamUrl = upstream.url;
-  const result: TargetResult = { id: spec.id, label: spec.label, available: false, closedLoop: [], fixedRate: null, failures: [] };
+  const result: TargetResult = { id: spec.id, label: spec.label, available: false, closedLoop: [], fixedRates: [], failures: [] };
   const reason = await spec.unavailable?.();
   if (reason !== undefined) {
     result.reason = reason;
@@ -90,17 +90,19 @@ async function measureTarget(ctx: BenchContext, spec: TargetSpec, upstream: Runn
         ctx.log(`${spec.id}: wrk at ${connections} connections failed: ${message(error)}`);
       }
     }
-    ctx.log(`${spec.id}: fixed rate ${ctx.options.rate} req/s, ${ctx.options.rateDurationS}s`);
-    try {
-      const meter = startCpuMeter(pids.proxy, [pids.upstream]);
-      const fixedRate = await runOpenLoop(ctx, {
-        url, rate: ctx.options.rate, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS),
-        connections: 100, ...(url.startsWith('https:') ? { caFile: cert.certFile } : {}),
-      });
-      result.fixedRate = { ...fixedRate, cpu: meter.stop() };
-    } catch (error) {
-      result.failures.push(`fixed rate: ${message(error)}`);
-      ctx.log(`${spec.id}: fixed rate failed: ${message(error)}`);
+    for (const rate of ctx.options.rates) {
+      ctx.log(`${spec.id}: fixed rate ${rate} req/s, ${ctx.options.rateDurationS}s`);
+      try {
+        const meter = startCpuMeter(pids.proxy, [pids.upstream]);
+        const fixedRate = await runOpenLoop(ctx, {
+          url, rate, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS),
+          connections: 100, ...(url.startsWith('https:') ? { caFile: cert.certFile } : {}),
+        });
+        result.fixedRates.push({ ...fixedRate, cpu: meter.stop() });
+      } catch (error) {
+        result.failures.push(`fixed rate ${rate}: ${message(error)}`);
+        ctx.log(`${spec.id}: fixed rate ${rate} failed: ${message(error)}`);
+      }
     }
   } catch (error) {
     result.available = false;
@@ -132,7 +134,7 @@ export const proxySection: Section = {
       durationS: ctx.options.durationS,
       warmupS: ctx.options.warmupS,
       connections: ctx.options.connections,
-      fixedRate: { rate: ctx.options.rate, durationS: ctx.options.rateDurationS, connections: 100 },
+      fixedRate: { rates: ctx.options.rates, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS), connections: 100 },
       cpuLayout: ctx.cpus.description,
       priority: ctx.options.nice === 0 ? 'default niceness' : `every benchmark process at niceness ${ctx.options.nice}`,
       gatehouseCode: ctx.options.gatehouseTree === 'head' ? 'last commit (git archive HEAD)' : 'work tree, uncommitted changes included',
