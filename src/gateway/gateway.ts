@@ -49,12 +49,12 @@ export interface GatewayOptions {
   /** Components (identity, policy, audit…) that add stages, internal handlers and health checks. */
   extensions?: GatewayExtension[];
   /** Builds the extensions from the loaded configuration (the composition root; see compose.ts). */
-  compose?: (config: Config, logger: Logger) => Promise<GatewayExtension[]>;
+  compose?: (config: Config, logger: Logger, context: { configFile: string | undefined }) => Promise<GatewayExtension[]>;
 }
 
 /** What a reload did, as told to extensions (for the `config.reloaded`/`config.rejected` events). */
 export type ReloadOutcome =
-  | { applied: true; version: number; source: string; routes: number; changedKeys: string[]; restartOnly: string[] }
+  | { applied: true; version: number; source: string; routes: number; changedKeys: string[]; restartOnly: string[]; config: Config }
   | { applied: false; source: string; problems: ConfigProblem[] };
 
 /** How a component plugs into the gateway without the gateway knowing its internals. */
@@ -149,7 +149,7 @@ export class Gateway {
     }
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const tls = await this.#tlsMaterial(config);
-    if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger)];
+    if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger, { configFile: this.configFile })];
     for (const ext of this.extensions) await ext.start?.(this);
     this.#generation = this.#compile(config, 1, undefined);
 
@@ -226,7 +226,7 @@ export class Gateway {
       this.logger.info({ reason, version: next.version, routes: loaded.config.routes.length, restartOnly }, 'configuration reloaded');
       if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings change only on restart');
       const changedKeys = Object.keys(loaded.config).filter((k) => JSON.stringify(current.config[k as keyof Config]) !== JSON.stringify(loaded.config[k as keyof Config]));
-      this.#tell({ applied: true, version: next.version, source: this.configFile, routes: loaded.config.routes.length, changedKeys, restartOnly });
+      this.#tell({ applied: true, version: next.version, source: this.configFile, routes: loaded.config.routes.length, changedKeys, restartOnly, config: loaded.config });
       return { applied: true };
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [{ path: [], message: (err as Error).message }];

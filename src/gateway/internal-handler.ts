@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestContext } from './context.ts';
 
 /**
  * One of Gatehouse's own HTTP endpoints served on the public listener (IdP, browser
@@ -9,6 +10,9 @@ export interface InternalHandler {
   readonly name: string;
   /** Path prefixes it owns, e.g. ['/oidc/', '/.well-known/openid-configuration']. */
   readonly prefixes: readonly string[];
-  /** Handles the request completely (writes the response). May throw a GatehouseError. */
-  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  /**
+   * Handles the request completely (writes the response). May throw a GatehouseError.
+   * `ctx` carries what accept verified (request id, client address from trusted proxies).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void | Promise<void>;
 }

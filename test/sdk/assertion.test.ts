@@ -55,7 +55,8 @@ describe('identity assertion: gateway signer → service SDK over node:http', ()
     const jwks = createAssertionJwksHandler(signer);
     gateway = createServer((req, res) => {
       try {
-        void jwks.handle(req, res);
+        // The JWKS handler does not read the request context; a plain server stands in for the gateway here.
+        void jwks.handle(req, res, undefined as never);
       } catch (err) {
         sendError(res, err);
       }

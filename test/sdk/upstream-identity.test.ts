@@ -12,13 +12,18 @@ import type { Generation } from '../../src/gateway/generation.ts';
 import { createAssertionSigner, type AssertionSigner } from '../../src/gateway/assertion/signer.ts';
 import { createUpstreamIdentityStage, isReservedIdentityHeader, upstreamPathOf } from '../../src/gateway/assertion/upstream-identity.ts';
 import { compileRouter } from '../../src/gateway/router/router.ts';
+import { buildPools, closePools } from '../../src/gateway/upstream/pools.ts';
 import { createAssertionVerifier, IDENTITY_ASSERTION_HEADER, type AssertionVerifier } from '../../src/sdk/index.ts';
 
+const upstreams = { app: upstreamSchema.parse({ url: 'http://127.0.0.1:1/base/' }) };
 const router = compileRouter([
   routeSchema.parse({ id: 'cached', path: '/app', upstream: 'app' }),
   routeSchema.parse({ id: 'bound', path: '/api', upstream: 'app', stripPrefix: true, upstreamIdentity: { assertion: 'per-request', headers: true } }),
   routeSchema.parse({ id: 'none', path: '/legacy', upstream: 'app', upstreamIdentity: { assertion: 'none' } }),
-], { app: upstreamSchema.parse({ url: 'http://127.0.0.1:1/base/' }) }, { maxBodyBytes: 1024 });
+], upstreams, { maxBodyBytes: 1024 });
+// The forwarder's pools know each upstream's base path; the assertion binds the same path.
+const { pools } = buildPools(upstreams);
+after(() => closePools(pools.values()));
 
 const alice: Identity = { subject: 'alice', kind: 'user', roles: ['a', 'b,c'], method: 'session', amr: ['pwd'], authTime: 1, mfaTime: undefined, credentialId: 's1', issuer: undefined, attributes: {} };
 let signer: AssertionSigner;
@@ -32,7 +37,7 @@ after(() => signer.close());
 
 function ctxFor(routeId: string, method: string, path: string, identity: Identity = alice): RequestContext {
   const req = new IncomingMessage(new Socket());
-  const ctx = new RequestContext(req, new ServerResponse(req), {} as Generation);
+  const ctx = new RequestContext(req, new ServerResponse(req), { upstreams: pools } as unknown as Generation);
   ctx.requestId = `rid-${Math.random()}`;
   ctx.method = method;
   ctx.path = path;

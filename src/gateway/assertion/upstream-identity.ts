@@ -14,7 +14,6 @@ import {
   IDENTITY_SUBJECT_HEADER,
 } from '../../sdk/contract.ts';
 import type { RequestContext, Stage } from '../context.ts';
-import type { CompiledRoute } from '../router/types.ts';
 import type { AssertionSigner } from './signer.ts';
 
 /** True for header names only Gatehouse may set towards an upstream (`x-gatehouse-*`). */
@@ -22,27 +21,9 @@ export function isReservedIdentityHeader(name: string): boolean {
   return name.length >= 12 && name.slice(0, 12).toLowerCase() === 'x-gatehouse-';
 }
 
-const basePaths = new WeakMap<CompiledRoute, string>();
+export { upstreamPathOf } from '../upstream/upstream-path.ts';
+import { upstreamPathOf } from '../upstream/upstream-path.ts';
 
-/**
- * The path the upstream will see (base path of the upstream URL + routed path, prefix
- * stripped when the route asks), without query: what `htu` binds. Mirrors the forwarder.
- */
-export function upstreamPathOf(ctx: RequestContext): string {
-  const route = ctx.route!;
-  let base = basePaths.get(route);
-  if (base === undefined) {
-    const p = new URL(route.upstream.url).pathname;
-    base = p === '/' ? '' : p.replace(/\/$/, '');
-    basePaths.set(route, base);
-  }
-  let path = ctx.path;
-  if (route.config.stripPrefix && route.prefix) path = path.slice(route.prefix.length) || '/';
-  if (path[0] !== '/') path = '/' + path;
-  return base + path;
-}
-
-/** Header-safe text: plain identity headers must not carry CR/LF or non-ASCII from a claim. */
 function headerText(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) && !value.includes(',') ? value : encodeURIComponent(value);
 }

@@ -97,5 +97,7 @@ export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
         data: { decisionId: decision.id, basis: decision.basis, policySet: decision.policySet, reasons: decision.reasons },
       });
     }
+    // The guard stage forwards a policy route only when this is set.
+    ctx.authorized = true;
   };
 }

@@ -8,5 +8,5 @@ export function internal(ctx: RequestContext): void | Promise<void> {
   const handler = ctx.internalHandler;
   if (!handler) return;
   ctx.handled = true;
-  return handler.handle(ctx.req, ctx.res);
+  return handler.handle(ctx.req, ctx.res, ctx);
 }

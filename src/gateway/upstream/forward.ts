@@ -14,7 +14,7 @@ import type { UpstreamPool } from './pools.ts';
 import { upstreamError } from './upstream-error.ts';
 import { responseHeaders } from './response-headers.ts';
 import { upgradeResponseHead } from './websocket.ts';
-import { stripRoutePrefix } from '../router/router.ts';
+import { upstreamPathOf } from './upstream-path.ts';
 
 /** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
 export class ClientGoneError extends Error {
@@ -137,10 +137,6 @@ function requestBody(ctx: RequestContext): Dispatcher.DispatchOptions['body'] {
   return counted() as unknown as Dispatcher.DispatchOptions['body'];
 }
 
-/** Path on the upstream: its base path, then the routed path (prefix stripped if asked), then the raw query. */
-function upstreamPath(ctx: RequestContext, basePath: string): string {
-  return basePath + stripRoutePrefix(ctx.route!, ctx.path) + (ctx.query ? '?' + ctx.query : '');
-}
 
 /**
  * The forward stage: resolves when the response has been fully sent (or the client left),
@@ -157,7 +153,7 @@ export function forward(ctx: RequestContext): Promise<void> {
     exchange.timer = setTimeout(exchange.onTotalTimeout, timeouts.totalMs);
     ctx.res.once('close', exchange.onClientClose);
     upstream.pool.dispatch({
-      path: upstreamPath(ctx, upstream.basePath),
+      path: upstreamPathOf(ctx) + (ctx.query ? '?' + ctx.query : ''),
       method: ctx.method,
       headers: ctx.upstreamRequestHeaders ?? [],
       body: upgrade ? null : requestBody(ctx),
