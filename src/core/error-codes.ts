@@ -69,6 +69,15 @@ export const ERROR_CODES = {
   ERR_AUTHN_LOGIN_STATE_INVALID: { status: 400, message: 'Login attempt invalid or expired' },
   ERR_AUTHN_RETURN_URL_INVALID: { status: 400, message: 'Return URL not allowed' },
   ERR_AUTHN_UNAVAILABLE: { status: 503, message: 'Authentication unavailable' },
+  ERR_AUTHN_TOKEN_BINDING_UNSUPPORTED: { status: 401, message: 'Token is bound by a confirmation method that is not supported' },
+  ERR_AUTHN_CLIENT_CERT_REQUIRED: { status: 401, message: 'Token must be presented over TLS with the client certificate it is bound to' },
+  ERR_AUTHN_DPOP_REQUIRED: { status: 401, message: 'Token must be presented with a DPoP proof' },
+  ERR_AUTHN_DPOP_UNBOUND_TOKEN: { status: 401, message: 'Token is not bound to a DPoP key' },
+  ERR_AUTHN_DPOP_KEY_MISMATCH: { status: 401, message: 'DPoP proof is signed by another key than the token is bound to' },
+  ERR_AUTHN_DPOP_TARGET_MISMATCH: { status: 401, message: 'DPoP proof was made for another request' },
+  ERR_AUTHN_DPOP_TOKEN_HASH: { status: 401, message: 'DPoP proof was made for another access token' },
+  ERR_AUTHN_DPOP_STALE: { status: 401, message: 'DPoP proof is too old or from the future' },
+  ERR_AUTHN_DPOP_REPLAYED: { status: 401, message: 'DPoP proof already used' },
 
   ERR_POLICY_DENIED: { status: 403, message: 'Forbidden' },
   ERR_POLICY_UNAVAILABLE: { status: 503, message: 'Authorization unavailable' },
@@ -111,6 +120,11 @@ export const ERROR_CODES = {
 
   ERR_AUDIT_UNAVAILABLE: { status: 503, message: 'Audit log unavailable' },
   ERR_AUDIT_TAMPERED: { status: 500, message: 'Audit log verification failed' },
+  ERR_AUDIT_KEY_MISSING: { status: 500, message: 'Audit signing key missing' },
+  ERR_AUDIT_KEY_INVALID: { status: 500, message: 'Audit signing key invalid' },
+  ERR_AUDIT_QUERY_INVALID: { status: 400, message: 'Invalid audit query' },
+  ERR_AUDIT_EXPORT_FAILED: { status: 502, message: 'Audit export failed' },
+  ERR_DETECT_BLOCK_INVALID: { status: 400, message: 'Invalid block request' },
 
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },
 

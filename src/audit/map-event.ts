@@ -1,0 +1,88 @@
+/**
+ * Maps a bus envelope to an audit draft: lifts who / what / on what / with what outcome
+ * into columns and keeps the whole payload, redacted, as details.
+ *
+ * Any event name is accepted (the audit log must not lose an event because its mapping
+ * is not written yet): unknown events are recorded with generic columns.
+ */
+import type { AuditDraft, AuditOutcome } from './record.ts';
+import type { Redactor } from './redact.ts';
+
+/** The envelope fields the audit log needs (any bus envelope satisfies it). */
+export interface AuditEnvelope {
+  id: string;
+  time: string;
+  instance: string;
+  name: string;
+  payload: unknown;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcome {
+  if (name === 'gateway.request') {
+    const status = typeof p.status === 'number' ? p.status : 0;
+    if (status === 401 || status === 403 || status === 429) return 'denied';
+    if (status >= 500 || status === 0) return 'error';
+    if (status >= 400) return 'failure';
+    return 'success';
+  }
+  if (name === 'policy.decision') return p.allowed === true ? 'success' : 'denied';
+  if (name === 'ratelimit.exceeded' || name.endsWith('.blocked') || name.endsWith('.locked') || name.endsWith('.throttled')) return 'denied';
+  if (/\.(failed|rejected|refused|reused|unavailable)$/.test(name)) return 'failure';
+  if (name.startsWith('detect.') || name.startsWith('audit.')) return 'info';
+  return 'success';
+}
+
+function actorOf(name: string, p: Record<string, unknown>): { actor: string | null; kind: string | null } {
+  const subject = str(p.subject) ?? str(p.ownerId);
+  if (name === 'gateway.request' || name === 'ratelimit.exceeded') {
+    return subject ? { actor: subject, kind: str(p.actorKind) ?? 'subject' } : { actor: null, kind: 'anonymous' };
+  }
+  if (name === 'policy.decision') return { actor: str(p.principal), kind: 'principal' };
+  if (subject) return { actor: subject, kind: str(p.ownerKind) ?? str(p.kind) ?? 'user' };
+  // A failed login names an account that may not exist: the name is the actor.
+  if (str(p.username)) return { actor: str(p.username), kind: 'account' };
+  if (str(p.clientId)) return { actor: str(p.clientId), kind: 'client' };
+  if (str(p.spiffeId)) return { actor: str(p.spiffeId), kind: 'service' };
+  if (str(p.liftedBy) ?? str(p.createdBy)) return { actor: str(p.liftedBy) ?? str(p.createdBy), kind: 'system' };
+  return { actor: null, kind: 'system' };
+}
+
+function resourceOf(name: string, p: Record<string, unknown>): string | null {
+  if (name === 'gateway.request') {
+    const route = str(p.routeId);
+    return `${route ? `route:${route} ` : ''}${str(p.method) ?? ''} ${str(p.path) ?? ''}`.trim();
+  }
+  if (name === 'policy.decision') return str(p.resource);
+  return str(p.routeId) ?? str(p.resource) ?? str(p.serial) ?? str(p.grantId) ?? str(p.tokenId) ?? str(p.blockId) ?? str(p.alertId)
+    ?? (typeof p.chain === 'string' ? `chain:${p.chain}` : null) ?? str(p.value) ?? str(p.source);
+}
+
+/**
+ * @example
+ *   writer.append(draftFromEnvelope(envelope, redactor));
+ */
+export function draftFromEnvelope(e: AuditEnvelope, redactor: Redactor): AuditDraft {
+  const payload = (typeof e.payload === 'object' && e.payload !== null ? e.payload : { value: e.payload }) as Record<string, unknown>;
+  const { actor, kind } = actorOf(e.name, payload);
+  const reasons = Array.isArray(payload.reasons) ? payload.reasons.filter((r): r is string => typeof r === 'string') : null;
+  const time = Date.parse(e.time);
+  return {
+    time: Number.isFinite(time) ? time : Date.now(),
+    instance: e.instance,
+    event: e.name,
+    eventId: e.id,
+    requestId: str(payload.requestId),
+    traceId: str(payload.traceId),
+    actor: actor === null ? null : redactor.string(actor),
+    actorKind: kind,
+    action: e.name,
+    resource: (() => { const r = resourceOf(e.name, payload); return r === null ? null : redactor.string(r); })(),
+    outcome: outcomeOf(e.name, payload),
+    decisionId: str(payload.decisionId),
+    reasons: reasons ? JSON.stringify(reasons.map((r) => redactor.string(r))) : null,
+    clientAddress: str(payload.clientAddress) ?? str(payload.remoteAddress),
+    details: JSON.stringify(redactor.value(payload)),
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The write-ahead spool: an append-only file of audit drafts in the data directory.
+ *
+ * Every draft is written here (one JSON line, `write(2)` before `append` returns) before
+ * it is queued for the store, so a killed process loses nothing the writer accepted: the
+ * kernel keeps written data even when the process dies. `sync()` (fdatasync) before each
+ * group commit extends that to power loss. While the store is unreachable the spool
+ * simply grows; at start every segment left behind is read back and written.
+ *
+ * Segments: appends go to the current segment; a segment whose drafts are all committed
+ * is deleted (or, if current, truncated). Segments are rotated at `maxSegmentBytes` so
+ * that one long outage does not make one huge file that must be committed as a whole.
+ */
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditDraft } from './record.ts';
+
+/** Which segment a draft lives in, so its commit can be accounted. */
+export interface SegmentRef {
+  readonly id: number;
+}
+
+interface Segment extends SegmentRef {
+  path: string;
+  fd: number | undefined;
+  pending: number;
+  size: number;
+  /** Drafts written here while the writer's memory queue was full: read back later. */
+  spill: boolean;
+}
+
+export interface SpoolOptions {
+  maxSegmentBytes?: number;
+}
+
+export interface RecoveredDraft {
+  draft: AuditDraft;
+  ref: SegmentRef;
+}
+
+const NAME = /^segment-(\d{16})\.jsonl$/;
+
+export class Spool {
+  readonly #dir: string;
+  readonly #maxSegmentBytes: number;
+  readonly #segments = new Map<number, Segment>();
+  #current!: Segment;
+  #nextId: number;
+
+  private constructor(dir: string, nextId: number, options: SpoolOptions) {
+    this.#dir = dir;
+    this.#nextId = nextId;
+    this.#maxSegmentBytes = options.maxSegmentBytes ?? 16 * 1024 * 1024;
+  }
+
+  /**
+   * Opens the spool directory (created 0700) and returns the drafts left by an earlier
+   * process: they were never confirmed committed, and the caller writes them again
+   * (skipping the ones the store already has). A torn last line is ignored.
+   */
+  static open(dir: string, options: SpoolOptions = {}): { spool: Spool; recovered: RecoveredDraft[] } {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const names = readdirSync(dir).filter((n) => NAME.test(n)).sort();
+    const last = names.length ? Number(NAME.exec(names[names.length - 1]!)![1]) : 0;
+    const spool = new Spool(dir, last + 1, options);
+    const recovered: RecoveredDraft[] = [];
+    for (const name of names) {
+      const id = Number(NAME.exec(name)![1]);
+      const seg: Segment = { id, path: join(dir, name), fd: undefined, pending: 0, size: 0, spill: false };
+      spool.#segments.set(id, seg);
+      for (const draft of readSegment(seg.path)) {
+        recovered.push({ draft, ref: seg });
+        seg.pending += 1;
+      }
+      if (seg.pending === 0) spool.#remove(seg);
+    }
+    spool.#current = spool.#newSegment(false);
+    return { spool, recovered };
+  }
+
+  /** Writes one draft (synchronously, to the OS) and returns its segment. */
+  append(draft: AuditDraft): SegmentRef {
+    const seg = this.#current;
+    const line = `${JSON.stringify(draft)}\n`;
+    writeSync(seg.fd!, line);
+    seg.pending += 1;
+    seg.size += Buffer.byteLength(line);
+    if (seg.size >= this.#maxSegmentBytes) this.#rotate(seg.spill);
+    return seg;
+  }
+
+  /** fdatasync of the current segment (earlier segments were synced when rotated). */
+  sync(): void {
+    const fd = this.#current.fd;
+    if (fd !== undefined && this.#current.size > 0) fdatasyncSync(fd);
+  }
+
+  /** Marks `count` drafts of a segment committed; a fully committed segment is dropped. */
+  committed(ref: SegmentRef, count = 1): void {
+    const seg = this.#segments.get(ref.id);
+    if (!seg) return;
+    seg.pending -= count;
+    if (seg.pending > 0) return;
+    if (seg !== this.#current) this.#remove(seg);
+    else if (seg.size > 0) {
+      // Everything in it is committed and appends are synchronous: nothing can be lost.
+      ftruncateSync(seg.fd!, 0);
+      seg.size = 0;
+      seg.pending = 0;
+    }
+  }
+
+  /** From now on appends go to a spill segment (drafts not held in memory). */
+  startSpill(): void {
+    if (!this.#current.spill) this.#rotate(true);
+  }
+
+  /**
+   * Ends spilling: returns the drafts of every spill segment so the caller can queue
+   * them. Their segments stay until those drafts are committed.
+   */
+  takeSpilled(): RecoveredDraft[] {
+    if (this.#current.spill) this.#rotate(false);
+    const out: RecoveredDraft[] = [];
+    for (const seg of this.#segments.values()) {
+      if (!seg.spill) continue;
+      seg.spill = false;
+      for (const draft of readSegment(seg.path)) out.push({ draft, ref: seg });
+      if (seg.pending === 0) this.#remove(seg);
+    }
+    return out;
+  }
+
+  get spilling(): boolean {
+    return this.#current.spill;
+  }
+
+  /** Bytes in segments not yet committed (for health and metrics). */
+  get pendingSegments(): number {
+    let n = 0;
+    for (const seg of this.#segments.values()) if (seg.pending > 0) n += 1;
+    return n;
+  }
+
+  close(): void {
+    for (const seg of this.#segments.values()) {
+      if (seg.fd !== undefined) {
+        try { fdatasyncSync(seg.fd); } catch { /* closing anyway */ }
+        closeSync(seg.fd);
+        seg.fd = undefined;
+      }
+      if (seg.pending === 0) this.#remove(seg);
+    }
+  }
+
+  #newSegment(spill: boolean): Segment {
+    const id = this.#nextId++;
+    const path = join(this.#dir, `segment-${String(id).padStart(16, '0')}.jsonl`);
+    const seg: Segment = { id, path, fd: openSync(path, 'a', 0o600), pending: 0, size: 0, spill };
+    this.#segments.set(id, seg);
+    return seg;
+  }
+
+  #rotate(spill: boolean): void {
+    const old = this.#current;
+    if (old.fd !== undefined) {
+      fdatasyncSync(old.fd);
+      closeSync(old.fd);
+      old.fd = undefined;
+    }
+    this.#current = this.#newSegment(spill);
+    if (old.pending === 0 && !old.spill) this.#remove(old);
+  }
+
+  #remove(seg: Segment): void {
+    if (seg.fd !== undefined) closeSync(seg.fd);
+    seg.fd = undefined;
+    this.#segments.delete(seg.id);
+    try { unlinkSync(seg.path); } catch { /* already gone */ }
+  }
+}
+
+function readSegment(path: string): AuditDraft[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: AuditDraft[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const d = JSON.parse(line) as AuditDraft;
+      if (typeof d.eventId === 'string' && typeof d.event === 'string' && typeof d.details === 'string') out.push(d);
+    } catch {
+      // A torn final line from a crash mid-write: that draft was never acknowledged.
+    }
+  }
+  return out;
+}

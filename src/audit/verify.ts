@@ -1,0 +1,164 @@
+/**
+ * `audit verify`: recomputes every hash and checks every link and checkpoint signature,
+ * streaming each chain in seq order (keyset pages), and names the first record that was
+ * modified, deleted, reordered or inserted, and truncation at the end of the chain.
+ *
+ * How a problem is told apart (the hash covers a record's fields and its prevHash, not
+ * its seq — see hash.ts):
+ *   modified   the record's fields no longer hash to its stored hash, or the chain up to
+ *              a signed checkpoint no longer ends in the signed hash (rewritten);
+ *   deleted    a seq is missing, or a record links to a hash that appears nowhere;
+ *   inserted   the record after it links past it, or it links nowhere while its true
+ *              successor follows;
+ *   reordered  the record links to a record that appears later;
+ *   truncated  the chain ends before its head row or its last signed checkpoint.
+ */
+import type { JWK } from 'jose';
+import { createAuditRepo, type AuditRepo } from '../store/repos/audit-repo.ts';
+import type { Store } from '../store/types.ts';
+import { verifyCheckpoint } from './checkpoint.ts';
+import { GENESIS_HASH, recordHash } from './hash.ts';
+import type { AuditCheckpoint, AuditRecord } from './record.ts';
+
+export type TamperKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'checkpoint';
+
+export interface VerifyProblem {
+  chain: string;
+  kind: TamperKind;
+  /** The first affected seq. */
+  seq: number;
+  message: string;
+}
+
+export interface ChainSummary {
+  chain: string;
+  records: number;
+  firstSeq: number | undefined;
+  lastSeq: number | undefined;
+  checkpoints: number;
+  /** `genesis`, or the seq of the checkpoint verification started from (after retention). */
+  startedFrom: 'genesis' | number;
+  ok: boolean;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  chains: ChainSummary[];
+  problems: VerifyProblem[];
+  records: number;
+  durationMs: number;
+}
+
+export interface VerifyOptions {
+  /** Public keys whose checkpoint signatures are accepted. */
+  trustedKeys: readonly JWK[];
+  /** Only this chain (default: every chain in the store). */
+  chain?: string;
+  batchSize?: number;
+}
+
+/** Verifies the audit log; never throws for tampering (it is in the report), only for an unreachable store. */
+export async function verifyAudit(store: Store, options: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const repo = createAuditRepo(store.db, store.dialect);
+  const trusted = new Map<string, JWK>();
+  for (const k of options.trustedKeys) if (k.kid) trusted.set(k.kid, k);
+  const chains = options.chain ? [options.chain] : await repo.chains();
+  const summaries: ChainSummary[] = [];
+  const problems: VerifyProblem[] = [];
+  let total = 0;
+  for (const chain of chains) {
+    const { summary, problem } = await verifyChain(repo, chain, trusted, options.batchSize ?? 10_000);
+    summaries.push(summary);
+    total += summary.records;
+    if (problem) problems.push(problem);
+  }
+  return { ok: problems.length === 0, chains: summaries, problems, records: total, durationMs: performance.now() - started };
+}
+
+async function verifyChain(repo: AuditRepo, chain: string, trusted: ReadonlyMap<string, JWK>, batchSize: number): Promise<{ summary: ChainSummary; problem: VerifyProblem | undefined }> {
+  const summary: ChainSummary = { chain, records: 0, firstSeq: undefined, lastSeq: undefined, checkpoints: 0, startedFrom: 'genesis', ok: false };
+  const fail = (kind: TamperKind, seq: number, message: string) => ({ summary, problem: { chain, kind, seq, message } });
+
+  const valid: AuditCheckpoint[] = [];
+  for (const cp of await repo.checkpoints(chain)) {
+    const check = await verifyCheckpoint(cp, trusted);
+    if (!check.ok) return fail('checkpoint', cp.seq, `checkpoint at seq ${cp.seq}: ${check.reason}`);
+    valid.push(cp);
+  }
+  summary.checkpoints = valid.length;
+  const head = await repo.head(chain);
+  const first = await repo.firstSeq(chain);
+  summary.firstSeq = first;
+  const lastCheckpoint = valid.at(-1);
+
+  if (first === undefined) {
+    const expectedEnd = Math.max(head?.seq ?? 0, lastCheckpoint?.seq ?? 0);
+    if (expectedEnd > 0) return fail('truncated', 1, `no records, but the chain was written up to seq ${expectedEnd}`);
+    summary.ok = true;
+    return { summary, problem: undefined };
+  }
+
+  let prevHash = GENESIS_HASH;
+  let prevPrev: string | undefined;
+  if (first !== 1) {
+    const start = valid.find((c) => c.seq === first - 1);
+    if (!start) return fail('deleted', 1, `records 1..${first - 1} are missing and no signed checkpoint at seq ${first - 1} vouches for where the chain resumes`);
+    prevHash = start.hash;
+    summary.startedFrom = start.seq;
+  }
+
+  let cpIndex = valid.findIndex((c) => c.seq >= first);
+  if (cpIndex === -1) cpIndex = valid.length;
+  let expected = first;
+  let after = first - 1;
+  for (;;) {
+    const page = await repo.page(chain, after, batchSize);
+    if (page.length === 0) break;
+    for (let i = 0; i < page.length; i++) {
+      const r = page[i]!;
+      if (r.seq !== expected) {
+        return fail('deleted', expected, r.seq - expected === 1 ? `record ${expected} is missing` : `records ${expected}..${r.seq - 1} are missing`);
+      }
+      if (recordHash(r) !== r.hash) return fail('modified', r.seq, `record ${r.seq} was modified (its fields no longer match its hash)`);
+      if (r.prevHash !== prevHash) {
+        const { kind, seq, message } = await classifyBrokenLink(repo, r, prevHash, prevPrev, page.slice(i + 1), batchSize);
+        return fail(kind, seq, message);
+      }
+      while (cpIndex < valid.length && valid[cpIndex]!.seq < r.seq) cpIndex++;
+      const cp = valid[cpIndex];
+      if (cp && cp.seq === r.seq && cp.hash !== r.hash) {
+        return fail('modified', r.seq, `the chain up to record ${r.seq} was rewritten: its hash differs from the checkpoint signed at seq ${cp.seq}`);
+      }
+      prevPrev = prevHash;
+      prevHash = r.hash;
+      expected += 1;
+      summary.records += 1;
+    }
+    after = page[page.length - 1]!.seq;
+  }
+  const last = expected - 1;
+  summary.lastSeq = last;
+  if (lastCheckpoint && lastCheckpoint.seq > last) {
+    return fail('truncated', last + 1, `the chain ends at seq ${last}, but a checkpoint was signed at seq ${lastCheckpoint.seq}`);
+  }
+  if (head) {
+    if (head.seq > last) return fail('truncated', last + 1, `the chain ends at seq ${last}, but its head says ${head.seq}`);
+    if (head.seq < last) return fail('inserted', head.seq + 1, `records ${head.seq + 1}..${last} were added after the chain head`);
+    if (head.hash !== prevHash) return fail('modified', last, `the last record's hash differs from the chain head`);
+  }
+  summary.ok = true;
+  return { summary, problem: undefined };
+}
+
+async function classifyBrokenLink(repo: AuditRepo, r: AuditRecord, prevHash: string, prevPrev: string | undefined, rest: AuditRecord[], batchSize: number): Promise<{ kind: TamperKind; seq: number; message: string }> {
+  if (prevPrev !== undefined && r.prevHash === prevPrev) {
+    return { kind: 'inserted', seq: r.seq - 1, message: `record ${r.seq - 1} was inserted (record ${r.seq} links past it)` };
+  }
+  const ahead = rest.length >= 1000 ? rest.slice(0, 1000) : [...rest, ...await repo.page(r.chain, rest.at(-1)?.seq ?? r.seq, Math.min(batchSize, 1000))];
+  const laterHashes = new Set(ahead.map((x) => x.hash));
+  const successorFollows = ahead.some((x) => x.prevHash === prevHash);
+  if (laterHashes.has(r.prevHash)) return { kind: 'reordered', seq: r.seq, message: `record ${r.seq} is out of order (it links to a record stored later)` };
+  if (successorFollows) return { kind: 'inserted', seq: r.seq, message: `record ${r.seq} was inserted (it links to no record; the true successor follows)` };
+  return { kind: 'deleted', seq: r.seq, message: `a record before ${r.seq} is missing (record ${r.seq} links to a hash that is not in the chain)` };
+}

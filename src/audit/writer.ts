@@ -1,0 +1,296 @@
+/**
+ * The audit writer: accepts drafts, makes them durable at once (spool), and appends them
+ * to the hash chain in the store by group commit.
+ *
+ *   append(draft)  → spool line written (sync) → memory queue   [the acknowledgement]
+ *   every batchMaxDelayMs or batchMaxEvents → one transaction:
+ *       lock chain head → skip already-stored event ids → assign seq + prevHash + hash
+ *       → insert → move head                              [no gap, no fork on failure]
+ *   → spool segment released → checkpoint signed when due
+ *
+ * While the store fails, batches are retried with backoff and the spool keeps every
+ * event (beyond `maxQueued` they live only there and are read back when the queue drains).
+ */
+import type { Logger } from 'pino';
+import type { EventBus } from '../bus/types.ts';
+import { toGatehouseError } from '../core/errors.ts';
+import { createAuditRepo } from '../store/repos/audit-repo.ts';
+import type { Store } from '../store/types.ts';
+import { signCheckpoint } from './checkpoint.ts';
+import { GENESIS_HASH, recordHash } from './hash.ts';
+import type { AuditCheckpoint, AuditDraft, AuditRecord, ChainHead } from './record.ts';
+import type { AuditSigningKey } from './signing-key.ts';
+import { Spool, type SegmentRef } from './spool.ts';
+
+export interface AuditWriterOptions {
+  store: Store;
+  spoolDir: string;
+  chain?: string;
+  /** Instance name written into checkpoints. */
+  instance: string;
+  signingKey?: AuditSigningKey;
+  logger?: Logger;
+  /** Publishes `audit.checkpoint`. */
+  bus?: EventBus;
+  fsync?: boolean;
+  batchMaxEvents?: number;
+  batchMaxDelayMs?: number;
+  maxQueued?: number;
+  checkpointEveryRecords?: number;
+  checkpointEveryMs?: number;
+  /** Spool segment size (tests make it small). */
+  maxSegmentBytes?: number;
+}
+
+interface Queued {
+  draft: AuditDraft;
+  ref: SegmentRef;
+  /** Recovered or delivered by the bus: may already be stored. */
+  mayDuplicate: boolean;
+}
+
+export interface AuditWriterStats {
+  appended: number;
+  committed: number;
+  duplicatesSkipped: number;
+  batches: number;
+  failedBatches: number;
+  queued: number;
+  spilling: boolean;
+  checkpoints: number;
+  /** Epoch ms of the last failed batch while the store is still failing, else undefined. */
+  failingSince: number | undefined;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+interface Waiter { target: number; resolve: () => void }
+
+export class AuditWriter {
+  readonly chain: string;
+  readonly #o: Required<Pick<AuditWriterOptions, 'fsync' | 'batchMaxEvents' | 'batchMaxDelayMs' | 'maxQueued' | 'checkpointEveryRecords' | 'checkpointEveryMs'>> & AuditWriterOptions;
+  readonly #spool: Spool;
+  #queue: Queued[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #backoffMs = 0;
+  #closed = false;
+  #waiters: Waiter[] = [];
+  #halted = false;
+  #lastHead: ChainHead | undefined;
+  #sinceCheckpoint = 0;
+  #lastCheckpointAt = Date.now();
+  #lastCheckpointSeq = 0;
+  readonly #stats: AuditWriterStats = { appended: 0, committed: 0, duplicatesSkipped: 0, batches: 0, failedBatches: 0, queued: 0, spilling: false, checkpoints: 0, failingSince: undefined };
+  /** Count of drafts ever taken out of the queue as committed or skipped (flush() targets). */
+  #done = 0;
+  #accepted = 0;
+
+  private constructor(options: AuditWriterOptions, spool: Spool) {
+    this.chain = options.chain ?? 'main';
+    this.#o = {
+      fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 5, maxQueued: 200_000, checkpointEveryRecords: 10_000, checkpointEveryMs: 60_000,
+      ...options,
+    };
+    this.#spool = spool;
+  }
+
+  /** Opens the spool and queues whatever an earlier process left in it. */
+  static open(options: AuditWriterOptions): AuditWriter {
+    const { spool, recovered } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
+    const writer = new AuditWriter(options, spool);
+    if (recovered.length) options.logger?.info({ events: recovered.length }, 'audit: replaying events left in the spool');
+    for (const r of recovered) writer.#enqueue({ draft: r.draft, ref: r.ref, mayDuplicate: true });
+    if (signingKeyPresent(options)) {
+      writer.#checkpointTimer = setInterval(() => { void writer.#checkpointIfDue(true); }, Math.min(writer.#o.checkpointEveryMs, 60_000));
+      writer.#checkpointTimer.unref();
+    }
+    writer.#schedule();
+    return writer;
+  }
+
+  /**
+   * Accepts a draft. When this returns, the draft is in the spool (written to the OS):
+   * a killed process will write it at its next start. Never throws for a full queue.
+   * `mayDuplicate`: the same event id may already be stored (bus redelivery).
+   */
+  append(draft: AuditDraft, mayDuplicate = false): void {
+    if (this.#closed) throw toGatehouseError(new Error('audit writer is closed'));
+    this.#stats.appended += 1;
+    if (!this.#spool.spilling && this.#queue.length >= this.#o.maxQueued) {
+      this.#o.logger?.warn({ queued: this.#queue.length }, 'audit: queue full; further events wait in the spool only');
+      this.#spool.startSpill();
+    }
+    const ref = this.#spool.append(draft);
+    if (this.#spool.spilling) {
+      this.#accepted += 1;
+      return;
+    }
+    this.#enqueue({ draft, ref, mayDuplicate });
+  }
+
+  #enqueue(item: Queued): void {
+    this.#queue.push(item);
+    this.#accepted += 1;
+    this.#schedule();
+  }
+
+  /** Resolves when every draft accepted before the call is committed (or skipped as a duplicate). */
+  flush(): Promise<void> {
+    const target = this.#accepted;
+    if (this.#done >= target) return Promise.resolve();
+    this.#schedule(true);
+    return new Promise((resolve) => this.#waiters.push({ target, resolve }));
+  }
+
+  stats(): AuditWriterStats {
+    return { ...this.#stats, queued: this.#queue.length, spilling: this.#spool.spilling };
+  }
+
+  #schedule(now = false): void {
+    if (this.#halted) return;
+    if (this.#running || this.#queue.length === 0) return;
+    if (this.#timer && !now && this.#queue.length < this.#o.batchMaxEvents) return;
+    clearTimeout(this.#timer);
+    const delay = this.#backoffMs > 0 ? this.#backoffMs : now || this.#queue.length >= this.#o.batchMaxEvents ? 0 : this.#o.batchMaxDelayMs;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.#runBatch().finally(() => {
+        this.#running = undefined;
+        this.#schedule();
+      });
+    }, delay);
+  }
+
+  async #runBatch(): Promise<void> {
+    const batch = this.#queue.slice(0, this.#o.batchMaxEvents);
+    if (batch.length === 0) return;
+    const { store } = this.#o;
+    let records: AuditRecord[] = [];
+    let skipped = 0;
+    try {
+      if (this.#o.fsync) this.#spool.sync();
+      const head = await store.transaction(async (trx) => {
+        const repo = createAuditRepo(trx, store.dialect);
+        const h = await repo.lockHead(this.chain, GENESIS_HASH);
+        const candidates = batch.filter((q) => q.mayDuplicate).map((q) => q.draft.eventId);
+        const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
+        const seen = new Set<string>();
+        let seq = h.seq;
+        let prevHash = h.hash;
+        records = [];
+        for (const q of batch) {
+          const id = q.draft.eventId;
+          if (existing.has(id) || seen.has(id)) continue;
+          seen.add(id);
+          const base = { ...q.draft, chain: this.chain, prevHash };
+          const hash = recordHash(base);
+          seq += 1;
+          records.push({ ...base, seq, hash });
+          prevHash = hash;
+        }
+        skipped = batch.length - records.length;
+        if (records.length) {
+          await repo.insertRecords(records);
+          await repo.setHead({ chain: this.chain, seq, hash: prevHash }, Date.now());
+        }
+        return { chain: this.chain, seq, hash: prevHash };
+      });
+      this.#queue.splice(0, batch.length);
+      for (const q of batch) this.#spool.committed(q.ref);
+      this.#done += batch.length;
+      this.#stats.committed += records.length;
+      this.#stats.duplicatesSkipped += skipped;
+      this.#stats.batches += 1;
+      if (this.#stats.failingSince !== undefined) {
+        this.#o.logger?.info({ queued: this.#queue.length }, 'audit: store reachable again; writing queued events');
+        this.#stats.failingSince = undefined;
+      }
+      this.#backoffMs = 0;
+      this.#lastHead = head;
+      this.#sinceCheckpoint += records.length;
+      this.#wakeWaiters();
+      if (this.#queue.length === 0 && this.#spool.spilling) {
+        const spilled = this.#spool.takeSpilled();
+        for (const r of spilled) this.#queue.push({ draft: r.draft, ref: r.ref, mayDuplicate: true });
+      }
+      await this.#checkpointIfDue(false);
+    } catch (err) {
+      this.#stats.failedBatches += 1;
+      // A unique violation means some event of the batch is already stored (e.g. written
+      // by an instance that died before releasing its spool): check every id next time.
+      if (toGatehouseError(err).code === 'ERR_STORE_CONFLICT') for (const q of batch) q.mayDuplicate = true;
+      if (this.#stats.failingSince === undefined) {
+        this.#stats.failingSince = Date.now();
+        this.#o.logger?.error({ err: toGatehouseError(err), queued: this.#queue.length }, 'audit: cannot write to the store; events are kept in the spool and retried');
+      }
+      this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs ? this.#backoffMs * 2 : 50);
+    }
+  }
+
+  #wakeWaiters(): void {
+    if (!this.#waiters.length) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) (this.#done >= w.target ? w.resolve() : still.push(w));
+    this.#waiters = still;
+  }
+
+  async #checkpointIfDue(byTime: boolean): Promise<AuditCheckpoint | undefined> {
+    const head = this.#lastHead;
+    if (!signingKeyPresent(this.#o) || !head || head.seq === this.#lastCheckpointSeq) return undefined;
+    const due = this.#sinceCheckpoint >= this.#o.checkpointEveryRecords || (byTime && Date.now() - this.#lastCheckpointAt >= this.#o.checkpointEveryMs);
+    if (!due) return undefined;
+    return this.#checkpoint(head);
+  }
+
+  /** Signs a checkpoint at the chain head this writer last wrote (or read). */
+  async checkpointNow(): Promise<AuditCheckpoint | undefined> {
+    await this.flush();
+    const head = this.#lastHead ?? await createAuditRepo(this.#o.store.db, this.#o.store.dialect).head(this.chain);
+    if (!head || head.seq === 0 || !signingKeyPresent(this.#o)) return undefined;
+    return this.#checkpoint(head);
+  }
+
+  async #checkpoint(head: ChainHead): Promise<AuditCheckpoint | undefined> {
+    const key = this.#o.signingKey!;
+    this.#sinceCheckpoint = 0;
+    this.#lastCheckpointAt = Date.now();
+    this.#lastCheckpointSeq = head.seq;
+    try {
+      const cp = await signCheckpoint(key, { chain: head.chain, seq: head.seq, hash: head.hash, time: Date.now(), instance: this.#o.instance });
+      await createAuditRepo(this.#o.store.db, this.#o.store.dialect).insertCheckpoint(cp, Date.now());
+      this.#stats.checkpoints += 1;
+      this.#o.bus?.publish('audit.checkpoint', { chain: cp.chain, seq: cp.seq, hash: cp.hash, kid: cp.kid });
+      return cp;
+    } catch (err) {
+      // The next batch or tick tries again; records are safe either way.
+      this.#lastCheckpointSeq = 0;
+      this.#o.logger?.warn({ err: toGatehouseError(err) }, 'audit: checkpoint could not be stored');
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes what is queued (waiting at most `timeoutMs`), then closes the spool. Whatever
+   * could not be written stays in the spool for the next start.
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.#closed) return;
+    const flushed = this.flush();
+    this.#closed = true;
+    clearInterval(this.#checkpointTimer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flushed, new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
+    clearTimeout(timer);
+    this.#halted = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    this.#spool.close();
+    if (this.#queue.length) this.#o.logger?.warn({ events: this.#queue.length }, 'audit: events left in the spool for the next start');
+  }
+}
+
+function signingKeyPresent(o: AuditWriterOptions): boolean {
+  return o.signingKey !== undefined;
+}

@@ -1,0 +1,148 @@
+/**
+ * Tampering with the audit log directly in the store (SQL through the store's query
+ * builder) is detected by `verifyAudit`, which names the kind and the first record.
+ * Runs on SQLite and PostgreSQL.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { randomUUIDv7 } from 'node:crypto';
+import { sql } from 'kysely';
+import { AuditWriter } from '../../src/audit/writer.ts';
+import { verifyAudit } from '../../src/audit/verify.ts';
+import { recordHash } from '../../src/audit/hash.ts';
+import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
+import type { Store } from '../../src/store/index.ts';
+import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
+import { backends, type TestDatabase } from './support/backends.ts';
+import { accessDraft } from './support/events.ts';
+
+for (const backend of await backends()) {
+  describe(`audit tamper evidence on ${backend.name}`, { skip: backend.skip }, () => {
+    let db: TestDatabase;
+    let store: Store;
+    let key: AuditSigningKey;
+    let chains = 0;
+
+    before(async () => {
+      db = await backend.create();
+      store = await db.open();
+      key = await signingKeyFromJwk(await generateSigningJwk());
+    });
+    after(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    /** A fresh chain of `n` records with checkpoints every 100 records. */
+    async function chainOf(n: number): Promise<string> {
+      const chain = `c${++chains}`;
+      const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key, checkpointEveryRecords: 100, batchMaxEvents: 100 });
+      for (let i = 1; i <= n; i++) {
+        writer.append(accessDraft(i));
+        if (i % 100 === 0) await writer.flush();
+      }
+      await writer.close();
+      const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain });
+      assert.equal(report.ok, true, JSON.stringify(report.problems));
+      assert.equal(report.records, n);
+      return chain;
+    }
+
+    const verify = (chain: string) => verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 64 });
+
+    it('verifies an untouched chain, its checkpoints and its head', async () => {
+      const chain = await chainOf(250);
+      const report = await verify(chain);
+      assert.equal(report.ok, true);
+      assert.deepEqual(report.chains.map((c) => [c.records, c.firstSeq, c.lastSeq, c.checkpoints]), [[250, 1, 250, 2]]);
+    });
+
+    it('reports a record whose details were modified in place as modified, at its seq', async () => {
+      const chain = await chainOf(300);
+      await store.db.updateTable('audit_records').set({ details: '{"status":200,"path":"/nothing-to-see"}' }).where('chain', '=', chain).where('seq', '=', 150).execute();
+      const report = await verify(chain);
+      assert.equal(report.ok, false);
+      assert.deepEqual(pick(report.problems[0]), { kind: 'modified', seq: 150 });
+    });
+
+    it('reports a deleted record as deleted, at its seq', async () => {
+      const chain = await chainOf(300);
+      await store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '=', 150).execute();
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'deleted', seq: 150 });
+    });
+
+    it('reports two swapped records as reordered, at the first', async () => {
+      const chain = await chainOf(300);
+      await store.transaction(async (trx) => {
+        const swap = (from: number, to: number) => trx.updateTable('audit_records').set({ seq: to }).where('chain', '=', chain).where('seq', '=', from).execute();
+        await swap(150, -1);
+        await swap(151, 150);
+        await swap(-1, 151);
+      });
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'reordered', seq: 150 });
+    });
+
+    it('reports a forged record inserted mid-chain (with a correct hash and link, later records renumbered) as inserted', async () => {
+      const chain = await chainOf(300);
+      const repo = createAuditRepo(store.db, store.dialect);
+      const [before149] = await repo.page(chain, 148, 1);
+      await store.transaction(async (trx) => {
+        // Two steps, so the primary key never collides on either backend.
+        await trx.updateTable('audit_records').set({ seq: sql`seq + 1000000` }).where('chain', '=', chain).where('seq', '>=', 150).execute();
+        await trx.updateTable('audit_records').set({ seq: sql`seq - 999999` }).where('chain', '=', chain).where('seq', '>=', 1000000).execute();
+        const forged = { ...accessDraft(9999, { subject: 'mallory' }), eventId: randomUUIDv7(), chain, prevHash: before149!.hash };
+        await createAuditRepo(trx, store.dialect).insertRecords([{ ...forged, seq: 150, hash: recordHash(forged) }]);
+      });
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'inserted', seq: 150 });
+    });
+
+    it('reports records cut off before the last signed checkpoint as truncated', async () => {
+      const chain = await chainOf(300);
+      await store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '>', 250).execute();
+      // Even with the head row rewritten to match, the signed checkpoint at 300 remains.
+      await store.db.updateTable('audit_chain_heads').set({ seq: 250 }).where('chain', '=', chain).execute();
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'truncated', seq: 251 });
+    });
+
+    it('reports records cut off after the last checkpoint as truncated (the chain head still names them)', async () => {
+      const chain = await chainOf(310);
+      await store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '>', 305).execute();
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'truncated', seq: 306 });
+    });
+
+    it('reports a chain rewritten from a record onwards (every hash recomputed, head moved) as modified at the next signed checkpoint', async () => {
+      const chain = await chainOf(300);
+      const repo = createAuditRepo(store.db, store.dialect);
+      const records = [...await repo.page(chain, 0, 1000)];
+      let prev = records[148]!.hash;
+      await store.transaction(async (trx) => {
+        for (const r of records.slice(149)) {
+          const fields = { ...r, prevHash: prev, details: r.seq === 150 ? '{"rewritten":true}' : r.details };
+          const hash = recordHash(fields);
+          await trx.updateTable('audit_records').set({ prev_hash: prev, hash, details: fields.details }).where('chain', '=', chain).where('seq', '=', r.seq).execute();
+          prev = hash;
+        }
+        await trx.updateTable('audit_chain_heads').set({ hash: prev }).where('chain', '=', chain).execute();
+      });
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'modified', seq: 200 });
+    });
+
+    it('reports a checkpoint whose signature or contents were altered', async () => {
+      const chain = await chainOf(200);
+      await store.db.updateTable('audit_checkpoints').set({ hash: 'f'.repeat(64) }).where('chain', '=', chain).where('seq', '=', 100).execute();
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'checkpoint', seq: 100 });
+    });
+
+    it('refuses checkpoints signed by a key it was not told to trust', async () => {
+      const chain = await chainOf(100);
+      const other = await signingKeyFromJwk(await generateSigningJwk());
+      const report = await verifyAudit(store, { trustedKeys: [other.publicJwk], chain });
+      assert.deepEqual(pick(report.problems[0]), { kind: 'checkpoint', seq: 100 });
+    });
+  });
+}
+
+function pick(p: { kind: string; seq: number } | undefined): { kind: string; seq: number } | undefined {
+  return p ? { kind: p.kind, seq: p.seq } : undefined;
+}
