@@ -5,6 +5,9 @@
  *   POST <apiPath>/issue   {"csr": PEM, "token": bootstrap token, "lifetimeSeconds"?}  → 201 JSON
  *   POST <apiPath>/renew   {"csr": PEM, "lifetimeSeconds"?} over mTLS with the current cert → 201 JSON
  *   GET  <apiPath>/bundle  trust bundle (PEM)
+ *   GET  <apiPath>/trust   JSON {trustDomain, roots, intermediates, crls, crlNumber}: everything a
+ *                          relying party in another process needs for OpenSSL's CRL checks
+ *                          (which cover every certificate in the chain, so the root's CRL too)
  *   GET  <crl.path>        CRL, DER (application/pkix-crl); `<crl.path>.pem` for PEM
  *
  * Errors are JSON `{ "error": code, "message": public message }` with the registry's status;
@@ -96,6 +99,15 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
         case 'bundle': {
           expect('GET');
           send(res, 200, 'application/x-pem-file', ca.trustBundlePem);
+          return true;
+        }
+        case 'trust': {
+          expect('GET');
+          const crl = await ca.currentCrl();
+          send(res, 200, 'application/json', JSON.stringify({
+            trustDomain: ca.trustDomain, roots: ca.trustBundlePem, intermediates: ca.intermediateCertPem,
+            crls: [crlToPem(crl.der), ca.rootCrlPem], crlNumber: crl.number,
+          }));
           return true;
         }
         case 'issue': {
