@@ -14,6 +14,7 @@
  */
 
 import type { IdentityEventPayloads } from '../identity/events.ts';
+import type { PkiEventPayloads } from '../pki/events.ts';
 
 // ---------------------------------------------------------------------------------------
 // Payload types
@@ -144,6 +145,9 @@ export interface GatehouseEvents {
 
 // Identity provider events (payload types in src/identity/events.ts).
 export interface GatehouseEvents extends IdentityEventPayloads {}
+
+// Certificate authority events (payload types in src/pki/events.ts).
+export interface GatehouseEvents extends PkiEventPayloads {}
 
 export type EventName = keyof GatehouseEvents;
 
@@ -324,6 +328,102 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       action: { type: 'string', description: 'Cedar action, e.g. `Gatehouse::Action::"GET"`.' },
       resource: { type: 'string', description: 'Cedar resource, e.g. `Gatehouse::Route::"inbox"`.' },
       cached: { type: 'boolean', description: 'Answered from the decision cache.' },
+    },
+  },
+  'pki.ca.initialized': {
+    description: 'The certificate authority was created (root and intermediate).',
+    emittedBy: 'src/pki (ca init)',
+    fields: {
+      rootSerial: { type: 'string', description: 'Serial of the root certificate (hex).' },
+      intermediateSerial: { type: 'string', description: 'Serial of the intermediate certificate (hex).' },
+      keyAlgorithm: { type: 'string', description: 'Key algorithm of both CA keys.' },
+    },
+  },
+  'pki.ca.root_key_exported': { description: 'The root key was exported (encrypted) for offline keeping.', emittedBy: 'src/pki (ca export-root)', fields: {} },
+  'pki.ca.root_key_removed': { description: 'The root key was removed from the store (offline root).', emittedBy: 'src/pki (ca export-root --remove)', fields: {} },
+  'pki.certificate.issued': {
+    description: 'A workload certificate was issued.',
+    emittedBy: 'src/pki (authority)',
+    fields: {
+      serial: { type: 'string', description: 'Serial of the new certificate.' },
+      spiffeId: { type: 'string', description: 'SPIFFE id in the certificate.' },
+      via: { type: "'bootstrap' | 'renewal' | 'internal'", description: 'How the requester proved its identity.' },
+      notAfter: { type: 'string', description: 'Expiry (ISO 8601).' },
+      previousSerial: { type: 'string', description: 'Certificate that authenticated a renewal.', optional: true },
+    },
+  },
+  'pki.certificate.refused': {
+    description: 'A certificate request was refused.',
+    emittedBy: 'src/pki (authority)',
+    fields: {
+      code: { type: 'ErrorCode', description: 'Why (ERR_PKI_*).' },
+      spiffeId: { type: 'string', description: 'Identity asked for, when known.', optional: true },
+      detail: { type: 'string', description: 'Internal reason.', optional: true },
+    },
+  },
+  'pki.certificate.revoked': {
+    description: 'Certificates were revoked; the next CRL lists them.',
+    emittedBy: 'src/pki (authority)',
+    fields: {
+      serials: { type: 'string[]', description: 'Revoked serials.' },
+      target: { type: 'string', description: 'What was asked to revoke: a serial or a SPIFFE id.' },
+      reason: { type: 'RevocationReason', description: 'RFC 5280 reason.' },
+    },
+  },
+  'pki.bootstrap_token.created': {
+    description: 'A one-time bootstrap token was created for a workload identity.',
+    emittedBy: 'src/pki (bootstrap-token create)',
+    fields: {
+      tokenId: { type: 'string', description: 'Token id (never the token).' },
+      spiffeId: { type: 'string', description: 'Identity the token may obtain.' },
+      expiresAt: { type: 'string', description: 'Expiry (ISO 8601).' },
+    },
+  },
+  'pki.crl.published': {
+    description: 'A new certificate revocation list was signed.',
+    emittedBy: 'src/pki (authority)',
+    fields: {
+      number: { type: 'number', description: 'CRL number.' },
+      entries: { type: 'number', description: 'Revoked certificates listed.' },
+      nextUpdate: { type: 'string', description: 'nextUpdate (ISO 8601).' },
+    },
+  },
+  'pki.peer.refused': {
+    description: 'An mTLS peer certificate was refused (missing, expired, revoked, wrong CA or SPIFFE id).',
+    emittedBy: 'src/pki (mTLS server guard)',
+    fields: {
+      code: { type: 'ErrorCode', description: 'Why (ERR_PKI_PEER_*).' },
+      reason: { type: 'string', description: 'Internal reason.' },
+      remoteAddress: { type: 'string', description: 'Peer address.', optional: true },
+      spiffeId: { type: 'string', description: 'SPIFFE id in the refused certificate.', optional: true },
+      serial: { type: 'string', description: 'Serial of the refused certificate.', optional: true },
+    },
+  },
+  'pki.peer.accepted': {
+    description: 'An mTLS peer certificate was verified and accepted.',
+    emittedBy: 'src/pki (mTLS server guard)',
+    fields: {
+      spiffeId: { type: 'string', description: 'Verified SPIFFE id.' },
+      serial: { type: 'string', description: 'Certificate serial.' },
+      remoteAddress: { type: 'string', description: 'Peer address.', optional: true },
+    },
+  },
+  'pki.rotation.completed': {
+    description: 'A workload rotated to a new certificate.',
+    emittedBy: 'src/pki (rotator)',
+    fields: {
+      spiffeId: { type: 'string', description: 'Identity rotated.' },
+      serial: { type: 'string', description: 'New serial.' },
+      notAfter: { type: 'string', description: 'Expiry of the new certificate (ISO 8601).' },
+    },
+  },
+  'pki.rotation.failed': {
+    description: 'A certificate rotation failed; it is retried with backoff.',
+    emittedBy: 'src/pki (rotator)',
+    fields: {
+      spiffeId: { type: 'string', description: 'Identity whose rotation failed.' },
+      code: { type: 'ErrorCode', description: 'Why.' },
+      retryInMs: { type: 'number', description: 'Delay before the next attempt.' },
     },
   },
   'identity.login.succeeded': {

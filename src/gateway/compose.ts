@@ -10,11 +10,14 @@ import type { GatewayExtension } from './gateway.ts';
 import { createPlatform, platformExtension } from './extensions/platform.ts';
 import { createPolicyComponent } from './extensions/policy.ts';
 import { createIdentityComponent } from './extensions/identity.ts';
+import { createPkiComponent } from './extensions/pki.ts';
 
 export async function composeExtensions(config: Config, logger: Logger, context: { configFile: string | undefined }): Promise<GatewayExtension[]> {
   const platform = await createPlatform(config, logger);
   const extensions: GatewayExtension[] = [platformExtension(platform)];
   try {
+    const pki = await createPkiComponent(platform);
+    if (pki) extensions.push(pki.extension);
     const identity = await createIdentityComponent(platform);
     extensions.push(identity.extension);
     const policy = await createPolicyComponent(platform, context.configFile);

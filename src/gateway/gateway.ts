@@ -24,7 +24,7 @@ import { RequestContext, type Stage } from './context.ts';
 import type { Generation } from './generation.ts';
 import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
-import { buildPools, closePools } from './upstream/pools.ts';
+import { buildPools, closePools, type WorkloadTls } from './upstream/pools.ts';
 import { compileRouter } from './router/router.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { runPipeline } from './pipeline/run.ts';
@@ -71,6 +71,8 @@ export interface GatewayExtension {
   onRequest?: AccessEventSink;
   /** Told about every reload attempt, applied or refused. */
   onReload?(outcome: ReloadOutcome): void;
+  /** The gateway's own workload certificate for mutual TLS to upstreams (the PKI component). */
+  workloadTls?(): WorkloadTls;
   stop?(): Promise<void>;
 }
 
@@ -197,7 +199,8 @@ export class Gateway {
     const slots: Partial<Record<StageSlot, Stage>> = {};
     for (const ext of this.extensions) Object.assign(slots, ext.stages?.(config));
     const internal = this.extensions.flatMap((e) => e.internalHandlers?.() ?? []);
-    const { pools, retired } = buildPools(config.upstreams, previous?.upstreams);
+    const workload = this.extensions.map((e) => e.workloadTls?.()).find((w) => w !== undefined);
+    const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload);
     // Pools that the new generation does not use are closed once their requests finish.
     if (retired.length) setImmediate(() => { void closePools(retired); });
     return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), metrics: this.#requestMetrics, logger: this.logger, internal };

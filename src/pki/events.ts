@@ -27,3 +27,6 @@ export function emitSafely(listener: PkiEventListener | undefined, event: PkiEve
   if (!listener) return;
   try { listener(event); } catch { /* a broken audit sink must not turn issuance into a failure after the fact */ }
 }
+
+/** Event name → payload, for the bus's event table (src/core/events.ts). */
+export type PkiEventPayloads = { [E in PkiEvent as E['type']]: Omit<E, 'type'> };

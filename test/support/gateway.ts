@@ -12,8 +12,10 @@ import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import pino from 'pino';
 import { Gateway, type GatewayExtension } from '../../src/gateway/gateway.ts';
-import { parseConfig, type ConfigInput } from '../../src/core/config/load.ts';
+import { parseConfig } from '../../src/core/config/load.ts';
+import type { ConfigInput } from '../../src/core/config/schema.ts';
 import { compileCheck } from '../../src/core/config/compile-check.ts';
+import { composeExtensions } from '../../src/gateway/compose.ts';
 
 export interface LogCapture { lines: Record<string, unknown>[]; text(): string }
 
@@ -55,7 +57,11 @@ export function testConfig(dataDir: string, overrides: ConfigInput = {}): Config
   };
 }
 
-export async function startGateway(overrides: ConfigInput = {}, options: { extensions?: GatewayExtension[]; watch?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+/**
+ * @param options.compose build the real components (store, bus, rate limits, IdP, policy, CA)
+ *   from the config, as `gatehouse start` does; otherwise only the bare gateway runs.
+ */
+export async function startGateway(overrides: ConfigInput = {}, options: { extensions?: GatewayExtension[]; watch?: boolean; env?: NodeJS.ProcessEnv; compose?: boolean } = {}): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   const configFile = join(dataDir, 'gatehouse.yaml');
   const input = testConfig(dataDir, overrides);
@@ -63,7 +69,7 @@ export async function startGateway(overrides: ConfigInput = {}, options: { exten
   const { logger, capture } = captureLogger();
   const env = { ...process.env, ...options.env };
   const loaded = parseConfig(input, { env, source: configFile, crossCheck: compileCheck });
-  const gateway = await Gateway.start({ config: loaded, configFile, logger, watch: options.watch ?? false, env, ...(options.extensions ? { extensions: options.extensions } : {}) });
+  const gateway = await Gateway.start({ config: loaded, configFile, logger, watch: options.watch ?? false, env, ...(options.extensions ? { extensions: options.extensions } : {}), ...(options.compose ? { compose: composeExtensions } : {}) });
   const a = gateway.addresses();
   const url = `https://127.0.0.1:${a.https.port}`;
   return {

@@ -54,6 +54,10 @@ export const upstreamSchema = z.object({
   connections: z.number().int().min(1).max(10_000).default(256).describe('Most keep-alive connections to this upstream.'),
   pipelining: z.number().int().min(1).max(100).default(1),
   keepAliveTimeoutMs: durationMs.default(4_000),
+  tls: z.object({
+    spiffeId: z.string().regex(/^spiffe:\/\/[^/\s]+\/[^\s]+$/, 'a SPIFFE id: spiffe://<trust domain>/<path>').describe('Expected SPIFFE id of the upstream. Gatehouse connects with mutual TLS, presenting its own workload certificate from the built-in CA, and refuses an upstream with another identity (502 ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH). Requires an https:// url and pki.enabled.'),
+    checkHostname: z.boolean().default(false).describe('Also check the upstream host name against its certificate (by default the SPIFFE id alone is checked, for upstreams addressed by IP).'),
+  }).strict().optional().describe('Mutual TLS to this upstream.'),
 }).strict();
 
 export const routeSchema = z.object({

@@ -100,6 +100,8 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
 
   for (const [name, u] of Object.entries(config.upstreams)) {
     if (new URL(u.url).search) problems.push({ path: ['upstreams', name, 'url'], message: 'must not contain a query string' });
+    if (u.tls && !u.url.startsWith('https:')) problems.push({ path: ['upstreams', name, 'tls'], message: 'mutual TLS needs an https:// url' });
+    if (u.tls && !config.pki.enabled) problems.push({ path: ['upstreams', name, 'tls'], message: 'mutual TLS needs the built-in CA (pki.enabled)' });
   }
   config.routes.forEach((r, i) => {
     if (!Object.hasOwn(config.upstreams, r.upstream)) problems.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${r.upstream}"` });

@@ -2,8 +2,9 @@
  * The authenticate stage. For a route that is not `public` it takes exactly one credential of
  * a kind the route accepts, verifies it and sets `ctx.identity`:
  *
- *   - `Authorization: Bearer ghs_…` → API token; any other `Bearer` → JWT. An explicit
- *     Authorization header is the credential even when an (ambient) session cookie is also sent.
+ *   - `Authorization: Bearer ghs_…` → API token; any other `Bearer` → JWT; `DPoP` → a
+ *     DPoP-bound JWT with its proof. An explicit Authorization header is the credential even
+ *     when an (ambient) session cookie is also sent.
  *   - else the `__Host-gatehouse-session` cookie → browser session (two of them: refused);
  *   - else a TLS client certificate → mTLS.
  *
@@ -11,13 +12,19 @@
  * route and for a browser navigation, a redirect to the login flow. A credential of a kind
  * the route does not accept: ERR_AUTHN_METHOD_NOT_ALLOWED. When the credential is in a cache
  * the stage is synchronous (returns undefined, no promise).
+ *
+ * A JWT's binding (`cnf`) is checked on every request, from the cache or not: a
+ * certificate-bound token only over a connection with that client certificate (synchronous),
+ * a DPoP-bound token only with the `DPoP` scheme and a valid proof (asynchronous).
  */
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError, toGatehouseError } from '../../core/errors.ts';
 import type { Identity, RequestContext, Stage } from '../context.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import { ApiTokenAuthenticator, API_TOKEN_PREFIX } from '../../authn/api-token-authenticator.ts';
-import { JwtAuthenticator, type AudienceRule } from '../../authn/jwt-authenticator.ts';
+import { JwtAuthenticator, type AudienceRule, type AuthenticatedJwt } from '../../authn/jwt-authenticator.ts';
+import { checkCertificateBinding } from '../../authn/binding/certificate-binding.ts';
+import type { DpopVerifier } from '../../authn/dpop/dpop-verifier.ts';
 import { MtlsAuthenticator } from '../../authn/mtls-authenticator.ts';
 import { SessionManager } from '../../authn/session/session-manager.ts';
 import { SESSION_COOKIE, readCookie, serializeCookie } from '../../authn/session/cookies.ts';
@@ -30,6 +37,8 @@ export interface AuthenticateStageDeps {
   apiTokens?: ApiTokenAuthenticator | undefined;
   sessions?: SessionManager | undefined;
   mtls?: MtlsAuthenticator | undefined;
+  /** Absent: DPoP-bound tokens are refused (their proofs cannot be checked). */
+  dpop?: DpopVerifier | undefined;
   /** Public origin of the gateway: default audience of bearer JWTs, base of login redirects. */
   publicOrigin: string;
   /** Longest bearer credential looked at (config `authn.maxTokenBytes`). */
@@ -41,7 +50,7 @@ export interface AuthenticateStageDeps {
 
 type Method = 'session' | 'jwt' | 'api_token' | 'mtls';
 
-const BEARER = /^Bearer +([^\s]+) *$/i;
+const CREDENTIAL = /^(Bearer|DPoP) +([^\s]+) *$/i;
 
 function isBrowserNavigation(req: IncomingMessage): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -56,6 +65,10 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
   const loginEnabled = deps.loginEnabled ?? true;
   const challenge = `Bearer realm="${realm}"`;
   const invalidTokenChallenge = `Bearer realm="${realm}", error="invalid_token"`;
+  // RFC 9449 §7.1: DPoP refusals are answered with a DPoP challenge naming the accepted algorithms.
+  const dpopAlgs = deps.dpop === undefined ? '' : ` algs="${deps.dpop.algorithms.join(' ')}"`;
+  const dpopProofChallenge = `DPoP${dpopAlgs}, error="invalid_dpop_proof"`;
+  const dpopTokenChallenge = `DPoP${dpopAlgs}, error="invalid_token"`;
   const audienceRules = new WeakMap<CompiledRoute, AudienceRule>();
 
   function audiences(route: CompiledRoute): AudienceRule {
@@ -68,13 +81,15 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
   }
 
   /** 401s carry a challenge (RFC 6750 §3); a browser on a login route is sent to log in instead. */
-  function refuse(ctx: RequestContext, route: CompiledRoute, error: unknown): never {
+  function refuse(ctx: RequestContext, route: CompiledRoute, error: unknown, dpopScheme = false): never {
     const e = toGatehouseError(error);
     if (e.code === 'ERR_AUTHN_SESSION_INVALID' || e.code === 'ERR_AUTHN_SESSION_EXPIRED') {
       if (loginEnabled && route.config.authentication.browserLogin && isBrowserNavigation(ctx.req)) throw loginRedirect(ctx, serializeCookie(SESSION_COOKIE, '', 0), e);
     }
     if (e.status !== 401 || e.headers !== undefined) throw e;
-    const header = e.code === 'ERR_AUTHN_REQUIRED' || e.code === 'ERR_AUTHN_METHOD_NOT_ALLOWED' ? challenge : invalidTokenChallenge;
+    let header = e.code === 'ERR_AUTHN_REQUIRED' || e.code === 'ERR_AUTHN_METHOD_NOT_ALLOWED' ? challenge : invalidTokenChallenge;
+    if (e.code.startsWith('ERR_AUTHN_DPOP_') && e.code !== 'ERR_AUTHN_DPOP_UNBOUND_TOKEN') header = dpopProofChallenge;
+    else if (dpopScheme) header = dpopTokenChallenge;
     throw new GatehouseError(e.code, { detail: e.detail, cause: e, headers: { 'www-authenticate': header }, ...(e.data ? { data: e.data } : {}) });
   }
 
@@ -90,8 +105,33 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     refuse(ctx, route, new GatehouseError('ERR_AUTHN_METHOD_NOT_ALLOWED', { detail: `${method} not accepted on route ${route.id}` }));
   }
 
-  function settle(ctx: RequestContext, route: CompiledRoute, pending: Promise<Identity>): Promise<void> {
-    return pending.then((identity) => { ctx.identity = identity; }, (error: unknown) => refuse(ctx, route, error));
+  function settle(ctx: RequestContext, route: CompiledRoute, pending: Promise<Identity>, dpopScheme = false): Promise<void> {
+    return pending.then((identity) => { ctx.identity = identity; }, (error: unknown) => refuse(ctx, route, error, dpopScheme));
+  }
+
+  /**
+   * Enforces the token's binding for this request. Returns the identity synchronously for
+   * plain and certificate-bound tokens, a promise for DPoP-bound ones; throws on refusal.
+   */
+  function bound(ctx: RequestContext, token: string, jwt: AuthenticatedJwt, dpopScheme: boolean): Identity | Promise<Identity> {
+    const { binding } = jwt;
+    if (binding === undefined) {
+      // RFC 9449 §7.1: the DPoP scheme promises a bound token; a bearer token there is refused.
+      if (dpopScheme) throw new GatehouseError('ERR_AUTHN_DPOP_UNBOUND_TOKEN', { detail: 'DPoP scheme with a token without cnf.jkt' });
+      return jwt.identity;
+    }
+    if (binding.x5t !== undefined) checkCertificateBinding(binding.x5t, ctx.req.socket);
+    if (binding.jkt === undefined) {
+      if (dpopScheme) throw new GatehouseError('ERR_AUTHN_DPOP_UNBOUND_TOKEN', { detail: 'DPoP scheme with a certificate-bound token' });
+      return jwt.identity;
+    }
+    // A DPoP-bound token used as a bearer token is exactly what a thief would do with it.
+    if (!dpopScheme) throw new GatehouseError('ERR_AUTHN_DPOP_REQUIRED', { detail: 'DPoP-bound token presented with the Bearer scheme' });
+    if (deps.dpop === undefined) throw new GatehouseError('ERR_AUTHN_DPOP_REQUIRED', { detail: 'DPoP proofs are not checked on this gateway' });
+    const identity = jwt.identity;
+    return deps.dpop.verify({
+      proof: ctx.req.headers.dpop, method: ctx.req.method ?? '', target: ctx.req.url ?? '/', accessToken: token, jkt: binding.jkt,
+    }).then(() => identity);
   }
 
   return function authenticate(ctx: RequestContext): void | Promise<void> {
@@ -104,14 +144,16 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
 
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
-      const match = BEARER.exec(authorization);
+      const match = CREDENTIAL.exec(authorization);
       if (match === null) {
         const scheme = authorization.split(' ', 1)[0] ?? '';
-        refuse(ctx, route, new GatehouseError(/^bearer$/i.test(scheme) ? 'ERR_AUTHN_TOKEN_MALFORMED' : 'ERR_AUTHN_METHOD_NOT_ALLOWED', { detail: `Authorization scheme ${JSON.stringify(scheme.slice(0, 20))}` }));
+        refuse(ctx, route, new GatehouseError(/^(bearer|dpop)$/i.test(scheme) ? 'ERR_AUTHN_TOKEN_MALFORMED' : 'ERR_AUTHN_METHOD_NOT_ALLOWED', { detail: `Authorization scheme ${JSON.stringify(scheme.slice(0, 20))}` }));
       }
-      const token = match[1]!;
-      if (token.length > deps.maxTokenBytes) refuse(ctx, route, new GatehouseError('ERR_AUTHN_TOKEN_TOO_LARGE', { detail: `${token.length} bytes` }));
+      const dpopScheme = match[1]!.length === 4;
+      const token = match[2]!;
+      if (token.length > deps.maxTokenBytes) refuse(ctx, route, new GatehouseError('ERR_AUTHN_TOKEN_TOO_LARGE', { detail: `${token.length} bytes` }), dpopScheme);
       if (token.startsWith(API_TOKEN_PREFIX)) {
+        if (dpopScheme) refuse(ctx, route, new GatehouseError('ERR_AUTHN_DPOP_UNBOUND_TOKEN', { detail: 'API tokens cannot be DPoP-bound' }), true);
         if (!accepted.includes('api_token') || deps.apiTokens === undefined) notAccepted(ctx, route, 'api_token');
         const key = ApiTokenAuthenticator.cacheKey(token);
         const hit = deps.apiTokens.cached(key);
@@ -121,10 +163,20 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
       if (!accepted.includes('jwt') || deps.jwt === undefined) notAccepted(ctx, route, 'jwt');
       const key = JwtAuthenticator.cacheKey(token);
       const rule = audiences(route);
-      let hit: Identity | undefined;
-      try { hit = deps.jwt.cached(key, rule); } catch (error) { refuse(ctx, route, error); }
-      if (hit !== undefined) { ctx.identity = hit; return undefined; }
-      return settle(ctx, route, deps.jwt.authenticate(token, key, rule));
+      let result: Identity | Promise<Identity>;
+      try {
+        const hit = deps.jwt.cached(key, rule);
+        if (hit === undefined) {
+          const jwt = deps.jwt;
+          return settle(ctx, route, jwt.authenticate(token, key, rule).then((verified) => bound(ctx, token, verified, dpopScheme)), dpopScheme);
+        }
+        result = bound(ctx, token, hit, dpopScheme);
+      } catch (error) {
+        refuse(ctx, route, error, dpopScheme);
+      }
+      if (result instanceof Promise) return settle(ctx, route, result, dpopScheme);
+      ctx.identity = result;
+      return undefined;
     }
 
     const cookies = readCookie(req.headers.cookie, SESSION_COOKIE);

@@ -4,8 +4,17 @@
  * is carried over (no reconnect storm); pools no longer used are closed gracefully, which
  * lets their in-flight requests finish.
  */
-import { Pool } from 'undici';
+import { Pool, buildConnector } from 'undici';
 import type { UpstreamConfig } from '../../core/config/gateway-schema.ts';
+import type { TlsMaterial } from '../../pki/mtls/tls-material.ts';
+import type { TrustStore } from '../../pki/trust-store.ts';
+import { mtlsClientOptions } from '../../pki/mtls/tls-options.ts';
+
+/** The gateway's own workload certificate and the current trust (bundle + CRL), read per connection. */
+export interface WorkloadTls {
+  material(): TlsMaterial;
+  trust(): TrustStore;
+}
 
 export interface UpstreamPool {
   readonly name: string;
@@ -23,8 +32,21 @@ function poolKey(config: UpstreamConfig): string {
   return JSON.stringify(config);
 }
 
-function createPool(name: string, config: UpstreamConfig): UpstreamPool {
+/**
+ * A connector for mutual TLS that takes the certificate and trust as they are when each
+ * connection opens, so rotations and CRL updates apply to new connections at once.
+ */
+function mtlsConnector(config: UpstreamConfig, workload: WorkloadTls): buildConnector.connector {
+  const policy = { expectedSpiffeId: config.tls!.spiffeId };
+  return (options, callback) => {
+    const connect = buildConnector({ ...mtlsClientOptions(workload.material(), () => workload.trust(), policy, { checkHostname: config.tls!.checkHostname }), timeout: 5_000 });
+    return connect(options, callback);
+  };
+}
+
+function createPool(name: string, config: UpstreamConfig, workload: WorkloadTls | undefined): UpstreamPool {
   const url = new URL(config.url);
+  if (config.tls && !workload) throw new Error(`upstream ${name} asks for mutual TLS but the certificate authority is not running`);
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
   const pool = new Pool(url.origin, {
     connections: config.connections,
@@ -33,7 +55,7 @@ function createPool(name: string, config: UpstreamConfig): UpstreamPool {
     // Per-request timeouts are set on each dispatch from the route; these are the ceilings.
     headersTimeout: 0,
     bodyTimeout: 0,
-    connect: { timeout: 5_000 },
+    connect: config.tls ? mtlsConnector(config, workload!) : { timeout: 5_000 },
     // A proxy must pass large upstream headers through as long as clients can take them.
     maxHeaderSize: 64 * 1024,
   });
@@ -44,11 +66,11 @@ function createPool(name: string, config: UpstreamConfig): UpstreamPool {
  * Builds the pools for a new configuration, reusing unchanged ones from `previous`.
  * Returns the new map and the pools to close once the old generation has drained.
  */
-export function buildPools(upstreams: Readonly<Record<string, UpstreamConfig>>, previous?: UpstreamPools): { pools: UpstreamPools; retired: UpstreamPool[] } {
+export function buildPools(upstreams: Readonly<Record<string, UpstreamConfig>>, previous?: UpstreamPools, workload?: WorkloadTls): { pools: UpstreamPools; retired: UpstreamPool[] } {
   const pools = new Map<string, UpstreamPool>();
   for (const [name, config] of Object.entries(upstreams)) {
     const old = previous?.get(name);
-    pools.set(name, old && old.key === poolKey(config) ? old : createPool(name, config));
+    pools.set(name, old && old.key === poolKey(config) ? old : createPool(name, config, workload));
   }
   const retired = previous ? [...previous.values()].filter((p) => pools.get(p.name) !== p) : [];
   return { pools, retired };

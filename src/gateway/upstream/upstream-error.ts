@@ -7,6 +7,8 @@ import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 const PROTOCOL_CODES = new Set(['UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_INFO', 'HPE_INVALID_CONSTANT', 'HPE_INVALID_HEADER_TOKEN', 'HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING', 'HPE_INVALID_STATUS', 'HPE_INVALID_CHUNK_SIZE']);
 
+const TLS_TRUST_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_GET_CRL', 'CRL_HAS_EXPIRED']);
+
 export function upstreamError(err: unknown, upstream: string): GatehouseError {
   if (isGatehouseError(err)) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
@@ -14,6 +16,10 @@ export function upstreamError(err: unknown, upstream: string): GatehouseError {
   const detail = `upstream ${upstream}: ${code || 'error'} ${e.message ?? ''}`.trim();
   if (TIMEOUT_CODES.has(code)) return new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail, cause: err });
   if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_')) return new GatehouseError('ERR_GATEWAY_UPSTREAM_PROTOCOL', { detail, cause: err });
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'ERR_GATEHOUSE_PEER_IDENTITY') return new GatehouseError('ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH', { detail, cause: err });
+  // The upstream's certificate did not prove the identity we expected: wrong SPIFFE id, wrong
+  // CA, expired, revoked, or a host name mismatch.
+  if (code.startsWith('ERR_PKI_PEER') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || TLS_TRUST_CODES.has(code)) {
+    return new GatehouseError('ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH', { detail, cause: err });
+  }
   return new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail, cause: err });
 }

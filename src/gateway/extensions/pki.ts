@@ -1,0 +1,104 @@
+/**
+ * The certificate authority as a gateway component: the issuance API and CRL on the public
+ * listener, the gateway's own workload certificate (renewed at 2/3 of its lifetime) used
+ * for mutual TLS to upstreams, and a CRL watcher so revocations reach every instance
+ * within `pki.crl.refreshIntervalSeconds`.
+ *
+ * The CA must be created once with `gatehouse ca init`; in development mode a missing CA
+ * is created at start, with a warning (refused in production).
+ */
+import { GatehouseError } from '../../core/errors.ts';
+import { openPkiCommandContext, openAuthority } from '../../pki/commands/context.ts';
+import { caInitCommand } from '../../pki/commands/ca-init.ts';
+import type { CertificateAuthority } from '../../pki/authority.ts';
+import { CrlWatcher } from '../../pki/mtls/crl-watcher.ts';
+import { CertificateRotator } from '../../pki/mtls/rotator.ts';
+import type { TlsMaterial } from '../../pki/mtls/tls-material.ts';
+import type { TrustStore } from '../../pki/trust-store.ts';
+import type { PkiEvent } from '../../pki/events.ts';
+import { createPkiHttpHandler } from '../../pki/http/pki-http-handler.ts';
+import type { EventName, GatehouseEvents } from '../../core/events.ts';
+import type { GatewayExtension } from '../gateway.ts';
+import type { WorkloadTls } from '../upstream/pools.ts';
+import type { Platform } from './platform.ts';
+
+export interface PkiComponent {
+  ca: CertificateAuthority;
+  workload: WorkloadTls;
+  /** Forces a new workload certificate now (ops endpoint and CLI). */
+  rotate(): Promise<void>;
+  extension: GatewayExtension;
+}
+
+/** The SPIFFE id every Gatehouse instance presents to upstreams (one identity for the fleet). */
+export function gatewaySpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/gateway/gatehouse`;
+}
+
+export async function createPkiComponent(platform: Platform): Promise<PkiComponent | undefined> {
+  const { config, store, bus, logger } = platform;
+  if (!config.pki.enabled) return undefined;
+  const log = logger.child({ component: 'pki' });
+  const onEvent = (event: PkiEvent) => {
+    const { type, ...payload } = event;
+    bus.publish(type as EventName, payload as unknown as GatehouseEvents[EventName]);
+  };
+  const ctx = await openPkiCommandContext({ store, config, logger: log, onEvent });
+  let ca: CertificateAuthority;
+  try {
+    ca = await openAuthority(ctx);
+  } catch (err) {
+    if (!(err instanceof GatehouseError && err.code === 'ERR_PKI_NOT_INITIALIZED') || config.mode === 'production') throw err;
+    log.warn('DEVELOPMENT SETTING: no certificate authority yet; creating one now (run `gatehouse ca init` yourself in production)');
+    await caInitCommand(ctx);
+    ca = await openAuthority(ctx);
+  }
+
+  let trust: TrustStore = await ca.currentTrust();
+  const watcher = new CrlWatcher({ ca, logger: log, onChange: (t) => { trust = t; } });
+  trust = await watcher.start();
+
+  const spiffeId = gatewaySpiffeId(config.pki.trustDomain);
+  let material: TlsMaterial | undefined;
+  const rotator = new CertificateRotator({
+    spiffeId,
+    // In-process issuance: the gateway holds the CA, so it needs no bootstrap token.
+    obtain: async (csr) => {
+      const issued = await ca.issue({ csr, spiffeId });
+      return issued;
+    },
+    onRotate: (m) => { material = m; },
+    onEvent,
+    logger: log,
+  });
+  await rotator.start();
+
+  const workload: WorkloadTls = {
+    material: () => material!,
+    trust: () => trust,
+  };
+  const handler = createPkiHttpHandler({ ca, logger: log });
+  const extension: GatewayExtension = {
+    name: 'pki',
+    workloadTls: () => workload,
+    async start(gateway) {
+      gateway.health.register('pki', async () => {
+        const current = material;
+        const left = current ? Math.round((current.notAfter.getTime() - Date.now()) / 1000) : 0;
+        return { ok: left > 0, latencyMs: 0, detail: `workload certificate valid for ${left} s` };
+      });
+    },
+    internalHandlers: () => [{
+      name: 'pki',
+      prefixes: [`${config.pki.apiPath}/`, config.pki.crl.path],
+      async handle(req, res, ctx) {
+        if (!await handler(req, res)) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `no PKI endpoint ${ctx.path}` });
+      },
+    }],
+    async stop() {
+      rotator.stop();
+      watcher.stop();
+    },
+  };
+  return { ca, workload, rotate: async () => { await rotator.rotateNow(); }, extension };
+}
