@@ -1,5 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { GatehouseError } from '../../src/core/errors.ts';
 import { MAX_PATH_LENGTH, normalizePath, type PathRefusal } from '../../src/gateway/router/normalize-path.ts';
 
@@ -188,5 +190,59 @@ describe('normalizePath: properties over random targets', () => {
       assert.equal(new URL(path, 'http://gatehouse.test').pathname, path, `WHATWG URL rewrites ${path}`);
     }
     assert.ok(accepted > 500, `only ${accepted} random targets were accepted; the property was barely exercised`);
+  });
+});
+
+describe('normalizePath behind a real Node HTTP/1.1 parser', () => {
+  // What reaches normalizePath is whatever Node's parser lets through as req.url; each
+  // hostile request line must be refused by one of the two, never routed.
+  async function send(requestLine: string): Promise<string> {
+    const server = createServer((req, res) => {
+      try {
+        const { path, query } = normalizePath(req.url ?? '');
+        res.end(`routed ${path} ${query}`);
+      } catch (err) {
+        res.statusCode = 400;
+        res.end(`gatehouse ${(err as GatehouseError).data?.reason}`);
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => {
+          socket.end(`${requestLine}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        });
+        let data = '';
+        socket.on('data', (chunk) => { data += chunk; });
+        socket.on('close', () => resolve(data.includes('\r\n\r\n') ? `${data.split('\r\n')[0]} | ${data.slice(data.indexOf('\r\n\r\n') + 4)}` : data));
+        socket.on('error', reject);
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  test('hostile request lines are refused by Node or by normalizePath, never routed', async () => {
+    const cases: [string, RegExp][] = [
+      ['GET /public/..;/admin HTTP/1.1', /gatehouse semicolon/],
+      ['GET /%2e%2e/admin HTTP/1.1', /gatehouse above-root/],
+      ['GET /a%2fb HTTP/1.1', /gatehouse encoded-separator/],
+      ['GET /a\\..\\admin HTTP/1.1', /gatehouse backslash/],
+      ['GET /admin#frag HTTP/1.1', /gatehouse fragment/],
+      ['GET http://internal.example/admin HTTP/1.1', /gatehouse absolute-form/],
+      ['OPTIONS * HTTP/1.1', /gatehouse asterisk-form/],
+      ['GET /%c0%ae%c0%ae/admin HTTP/1.1', /gatehouse invalid-utf8/],
+      ['GET /a\u0000b HTTP/1.1', /^HTTP\/1\.1 400/],
+      ['GET /caf\u00e9 HTTP/1.1', /^HTTP\/1\.1 400/],
+    ];
+    for (const [line, expected] of cases) {
+      const answer = await send(line);
+      assert.match(answer, expected, `${JSON.stringify(line)} → ${answer}`);
+      assert.doesNotMatch(answer, /routed/);
+    }
+  });
+
+  test('an ordinary request line is routed with its query kept raw', async () => {
+    assert.match(await send('GET /api/./v1//users/%7e%41?q=%2F&x HTTP/1.1'), /routed \/api\/v1\/users\/~A q=%2F&x$/);
   });
 });
