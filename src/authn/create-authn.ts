@@ -26,6 +26,8 @@ import { JwtVerifier } from './jwt/jwt-verifier.ts';
 import { JwtAuthenticator } from './jwt-authenticator.ts';
 import { MtlsAuthenticator, type ClientCertificateVerifier } from './mtls-authenticator.ts';
 import { RevocationList } from './revocation-list.ts';
+import { DpopVerifier } from './dpop/dpop-verifier.ts';
+import { MemoryReplayCache, type ReplayCache } from './dpop/replay-cache.ts';
 import { AUTH_PREFIX, LoginFlow } from './session/login-flow.ts';
 import { SessionManager } from './session/session-manager.ts';
 import type { LoginStateStore, SessionStore } from './session/session-store.ts';
@@ -49,6 +51,8 @@ export interface AuthnDeps {
   publish: PublishInvalidation;
   /** openid-client configuration of the gateway at its own IdP; absent: no browser login. */
   loginClient?: Configuration | undefined;
+  /** Where seen DPoP proofs are remembered; default: in memory (one instance). */
+  dpopReplay?: ReplayCache | undefined;
   /** Wired to src/pki verifyPeer; absent: client certificates are refused. */
   verifyClientCertificate?: ClientCertificateVerifier | undefined;
   logger?: Logger | undefined;
@@ -64,6 +68,7 @@ export interface Authn {
   readonly apiTokens: ApiTokenAuthenticator | undefined;
   readonly mtls: MtlsAuthenticator | undefined;
   readonly loginFlow: LoginFlow | undefined;
+  readonly dpop: DpopVerifier;
   /** Serves `/_gatehouse/auth/…`; returns false for other paths. Writes errors itself. */
   handleAuthRoutes(req: IncomingMessage, res: ServerResponse): boolean;
   readonly internalHandler: InternalHandler;
@@ -113,7 +118,14 @@ export function createAuthn(deps: AuthnDeps): Authn {
     loginTimeoutMs: config.login.loginTimeoutMs,
     logger: deps.logger,
   });
-  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, publicOrigin: deps.publicOrigin, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined });
+  const dpop = new DpopVerifier({
+    algorithms: config.dpop.algorithms,
+    maxAgeSec: config.dpop.maxAgeSec,
+    clockSkewSec: config.dpop.clockSkewSec,
+    replay: deps.dpopReplay ?? new MemoryReplayCache(config.dpop.maxReplayEntries),
+    origins: [deps.publicOrigin, ...config.dpop.allowedOrigins],
+  });
+  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined });
 
   const internalHandler: InternalHandler = {
     name: 'authn',
@@ -126,7 +138,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
   };
 
   return {
-    stage, jwt, revocations, sessions, apiTokens, mtls, loginFlow, internalHandler,
+    stage, jwt, revocations, sessions, apiTokens, mtls, loginFlow, dpop, internalHandler,
     handleAuthRoutes(req, res) {
       const pending = loginFlow?.handle(req, res);
       if (pending === undefined || pending === false) return false;

@@ -13,6 +13,7 @@ import { requireEnabledPrincipal } from './principal.ts';
 import { usedMfa } from './mfa.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { OnInvalidate, PrincipalLookup } from './types.ts';
+import { readTokenBinding, type TokenBinding } from './binding/token-binding.ts';
 
 /** The audiences a route accepts: its own list, else the issuer's, else `fallback`. */
 export interface AudienceRule {
@@ -20,8 +21,16 @@ export interface AudienceRule {
   fallback: readonly string[];
 }
 
-interface CachedJwt {
-  identity: Identity;
+/**
+ * A verified token: who it stands for and what it is bound to. The caller must check the
+ * binding on every request, from the cache or not (the stage does).
+ */
+export interface AuthenticatedJwt {
+  readonly identity: Identity;
+  readonly binding: TokenBinding | undefined;
+}
+
+interface CachedJwt extends AuthenticatedJwt {
   aud: unknown;
   issuerAudiences: readonly string[] | undefined;
   jti: string | undefined;
@@ -60,24 +69,24 @@ export class JwtAuthenticator {
   }
 
   /**
-   * The identity of a token verified before, or undefined on a cache miss. Throws when the
-   * cached token is now revoked or not meant for this route.
+   * A token verified before, or undefined on a cache miss. Throws when the cached token is
+   * now revoked or not meant for this route. Its binding is still to be checked.
    */
-  cached(key: string, audiences: AudienceRule, nowMs = Date.now()): Identity | undefined {
+  cached(key: string, audiences: AudienceRule, nowMs = Date.now()): AuthenticatedJwt | undefined {
     const entry = this.#cache.get(key, nowMs);
     if (entry === undefined) return undefined;
     this.#check(entry, audiences);
-    return entry.identity;
+    return entry;
   }
 
-  /** Full verification; caches the result. Rejects with an ERR_AUTHN_* GatehouseError. */
-  async authenticate(token: string, key: string, audiences: AudienceRule): Promise<Identity> {
+  /** Full verification; caches the result. Rejects with an ERR_AUTHN_* GatehouseError. Its binding is still to be checked. */
+  async authenticate(token: string, key: string, audiences: AudienceRule): Promise<AuthenticatedJwt> {
     const verified = await this.#options.verifier.verify(token);
     const entry = await this.#toEntry(verified);
     this.#check(entry, audiences);
     // Cache only after every check passed; the entry outlives the audience check because audience is per route.
     this.#cache.set(key, entry, (verified.payload.exp + verified.issuer.clockSkewSec) * 1000);
-    return entry.identity;
+    return entry;
   }
 
   #check(entry: CachedJwt, audiences: AudienceRule): void {
@@ -95,6 +104,8 @@ export class JwtAuthenticator {
     if (jti !== undefined && this.#options.revocations.isRevoked(jti)) {
       throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${jti}` });
     }
+    // Read before anything is cached: a token bound in a way we cannot check is refused, never cached.
+    const binding = readTokenBinding(payload.cnf);
     const amr = stringArray(payload.amr);
     const authTime = typeof payload.auth_time === 'number' ? payload.auth_time : undefined;
     let kind = issuer.kind;
@@ -109,11 +120,12 @@ export class JwtAuthenticator {
     }
     if (typeof payload.scope === 'string') attributes.scope = payload.scope;
     if (typeof payload.client_id === 'string') attributes.clientId = payload.client_id;
+    if (binding !== undefined) attributes.tokenBinding = binding.jkt !== undefined ? 'dpop' : 'mtls';
     const identity: Identity = Object.freeze({
       subject: payload.sub,
       kind,
       roles: Object.freeze([...roles]),
-      method: 'jwt',
+      method: binding?.jkt !== undefined ? 'dpop' : 'jwt',
       amr: Object.freeze(amr),
       authTime,
       mfaTime: usedMfa(amr) ? authTime : undefined,
@@ -121,7 +133,7 @@ export class JwtAuthenticator {
       issuer: issuer.issuer,
       attributes: Object.freeze(attributes),
     });
-    return { identity, aud: payload.aud, issuerAudiences: issuer.audiences, jti, subject: payload.sub };
+    return { identity, binding, aud: payload.aud, issuerAudiences: issuer.audiences, jti, subject: payload.sub };
   }
 
   close(): void { this.#unsubscribe(); }

@@ -65,6 +65,18 @@ export const authnSchema = z.object({
     touchIntervalMs: durationMs.default(60_000).describe('How often activity is written to the store (idle tracking across instances).'),
     maxCachedSessions: z.number().int().min(0).max(10_000_000).default(100_000),
   }).strict().default({ idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3600_000, touchIntervalMs: 60_000, maxCachedSessions: 100_000 }),
+  dpop: z.object({
+    algorithms: z.array(jwsAlgorithmSchema).min(1).default(['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256']).describe('Signature algorithms accepted for DPoP proofs (RFC 9449); asymmetric only.'),
+    maxAgeSec: z.number().int().min(1).max(600).default(60).describe('A proof whose `iat` is older than this is refused; seen proofs are remembered this long (plus skew).'),
+    clockSkewSec: z.number().int().min(0).max(60).default(5).describe('How far in the future a proof\'s `iat` may be.'),
+    replayCache: z.enum(['memory', 'store']).default('memory').describe('Where seen proof ids are remembered: `memory` (one instance) or `store` (shared by every instance on the database; use with several instances).'),
+    maxReplayEntries: z.number().int().min(1_000).max(100_000_000).default(1_000_000).describe('Most proof ids remembered in memory; size above requests per second × `maxAgeSec`.'),
+    allowedOrigins: z.array(z.url()).default([]).describe('Origins besides `publicUrl` that DPoP proofs may name in `htu` (other host names the gateway serves).'),
+  }).strict().default({ algorithms: ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'], maxAgeSec: 60, clockSkewSec: 5, replayCache: 'memory', maxReplayEntries: 1_000_000, allowedOrigins: [] }),
+  maintenance: z.object({
+    pruneIntervalMs: durationMs.default(5 * 60_000).describe('How often expired sessions, pending logins, revocations and seen DPoP proofs are deleted from the store.'),
+    revocationRefreshMs: durationMs.default(30_000).describe('How often revoked token ids are re-read from the store: the bound on how late a revocation takes effect when an event is lost.'),
+  }).strict().default({ pruneIntervalMs: 5 * 60_000, revocationRefreshMs: 30_000 }),
   login: z.object({
     clientId: z.string().min(1).default('gatehouse-gateway').describe('Client id of the gateway at its own identity provider.'),
     clientSecret: z.string().min(1).optional().describe('Client secret (use `${ENV_VAR}`); omitted: the client is public and relies on PKCE alone.'),

@@ -4,8 +4,9 @@
  * answered as JSON (plus `x-stage-sync: 1` when the stage finished without a promise),
  * an error through the gateway's one error writer. `/_gatehouse/auth/…` goes to the auth routes.
  */
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { routeSchema, upstreamSchema } from '../../../src/core/config/gateway-schema.ts';
 import { toGatehouseError } from '../../../src/core/errors.ts';
@@ -28,9 +29,11 @@ export async function startHarness(options: {
   stage: Stage;
   routes: CompiledRoute[];
   authRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Serve HTTPS with this certificate and ask clients for a certificate (any, like a token-binding listener). */
+  tls?: { certPem: string; keyPem: string };
 }): Promise<Harness> {
   const byId = new Map(options.routes.map((r) => [r.id, r]));
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (options.authRoutes?.(req, res)) return;
     const ctx = new RequestContext(req, res, {} as Generation);
     const url = new URL(req.url ?? '/', 'http://x');
@@ -49,10 +52,13 @@ export async function startHarness(options: {
     } catch (error) {
       fail(error);
     }
-  });
+  };
+  const server = options.tls === undefined
+    ? createServer(handler)
+    : createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem, requestCert: true, rejectUnauthorized: false }, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => { server.closeAllConnections(); return new Promise((resolve) => server.close(() => resolve())); },
   };
 }
@@ -61,8 +67,11 @@ export async function startHarness(options: {
  * Sends a request with undici's `request` (fetch would add its own Sec-Fetch-* headers);
  * returns status, parsed JSON body and headers.
  */
-export async function call(url: string, init: { route?: string; headers?: Record<string, string>; method?: string } = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: { 'x-test-route': init.route ?? 'api', ...init.headers } });
+export async function call(url: string, init: { route?: string; headers?: Record<string, string | string[]>; method?: string; dispatcher?: Dispatcher } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await request(url, {
+    method: (init.method ?? 'GET') as 'GET', headers: { 'x-test-route': init.route ?? 'api', ...init.headers },
+    ...(init.dispatcher === undefined ? {} : { dispatcher: init.dispatcher }),
+  });
   const text = await res.body.text();
   let body: unknown = text;
   try { body = JSON.parse(text); } catch { /* not JSON */ }

@@ -10,6 +10,7 @@ import { createAuthn, type Authn } from '../../../src/authn/create-authn.ts';
 import { createLocalInvalidationChannel } from '../../../src/authn/local-invalidation.ts';
 import { MemoryRevokedTokenStore } from '../../../src/authn/memory-stores.ts';
 import { MemoryLoginStateStore, MemorySessionStore } from '../../../src/authn/session/memory-session-store.ts';
+import type { ReplayCache } from '../../../src/authn/dpop/replay-cache.ts';
 import { TestDirectory } from './directory.ts';
 import { compiledRoute, startHarness, type Harness } from './harness.ts';
 import { TestPki, type CertAndKey } from './pki.ts';
@@ -36,6 +37,8 @@ export interface Setup {
   trusted: CertAndKey;
   ca: CertAndKey;
   chainLeaf: CertAndKey;
+  /** CA of the harness's (and the JWKS server's) TLS certificate. */
+  tlsCa: CertAndKey;
   directory: TestDirectory;
   authn: Authn;
   harness: Harness;
@@ -52,7 +55,14 @@ export async function sign(key: CryptoKey | KeyObject | Uint8Array, header: JWTH
     .sign(key as CryptoKey | Uint8Array, options);
 }
 
-export async function createSetup(): Promise<Setup> {
+export interface SetupOptions {
+  /** Serve the harness over HTTPS asking for (any) client certificate. */
+  tls?: boolean;
+  /** Shared DPoP replay cache (default: a fresh in-memory one). */
+  dpopReplay?: ReplayCache;
+}
+
+export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
   const pki = new TestPki();
   const tlsCa = pki.ca('jwks tls ca');
   const tls = pki.leaf('127.0.0.1', tlsCa, 'IP:127.0.0.1');
@@ -88,6 +98,7 @@ export async function createSetup(): Promise<Setup> {
     loginStore: new MemoryLoginStateStore(),
     onInvalidate: channel.onInvalidate,
     publish: channel.publish,
+    dpopReplay: options.dpopReplay,
   });
   await authn.start();
   const harness = await startHarness({
@@ -98,9 +109,10 @@ export async function createSetup(): Promise<Setup> {
       compiledRoute({ id: 'other', access: 'authenticated', authentication: { audiences: ['other-service'] } }),
       compiledRoute({ id: 'open', access: 'public' }),
     ],
+    ...(options.tls ? { tls } : {}),
   });
   return {
-    pki, jwks, rsa, ec, own, trusted, ca, chainLeaf, directory, authn, harness, publish: channel.publish,
+    pki, jwks, rsa, ec, own, trusted, ca, chainLeaf, tlsCa, directory, authn, harness, publish: channel.publish,
     async close() { await harness.close(); await jwks.close(); authn.close(); pki.cleanup(); },
   };
 }
