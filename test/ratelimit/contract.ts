@@ -125,33 +125,50 @@ export function limiterContract(name: string, factory: LimiterFactory, skip: fal
 
     it('three instances hammering one key for ~3 s together allow burst + rate × elapsed (within 5%)', async () => {
       const limit = { rate: 200, periodMs: 1000, burst: 50 };
-      const k = key('shared');
       const instances = [limiter, await factory.peer(limiter), await factory.peer(limiter)];
       extra.push(...instances);
-      const counts = instances.map(() => ({ allowed: 0, refused: 0 }));
-      const durationMs = 3000;
-      const started = performance.now();
-      const end = started + durationMs;
-      const worker = async (i: number) => {
-        const c = counts[i] as { allowed: number; refused: number };
-        const l = instances[i] as RateLimiter;
-        while (performance.now() < end) {
-          const r = await l.consume(k, limit);
-          if (r.allowed) c.allowed += 1;
-          else c.refused += 1;
-          // The memory backend is synchronous: yield so the workers interleave.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      };
-      await Promise.all(instances.flatMap((_, i) => [worker(i), worker(i), worker(i), worker(i)]));
-      const elapsed = (performance.now() - started) / 1000;
-      const allowed = counts.reduce((n, c) => n + c.allowed, 0);
-      const refused = counts.reduce((n, c) => n + c.refused, 0);
-      const expected = limit.burst + limit.rate * elapsed;
-      const error = (allowed - expected) / expected;
-      console.log(`# ${name}: 3 instances × 4 workers, ${elapsed.toFixed(3)} s, ${allowed + refused} decisions (${Math.round((allowed + refused) / elapsed)}/s): allowed ${allowed} [${counts.map((c) => c.allowed).join(' + ')}], expected ${expected.toFixed(1)}, error ${(error * 100).toFixed(2)}%`);
-      assert.ok(refused > allowed, 'the limit was actually exercised');
-      assert.ok(Math.abs(error) <= 0.05, `allowed ${allowed} vs expected ${expected.toFixed(1)} (${(error * 100).toFixed(2)}%)`);
+      // The formula assumes demand never pauses. If the machine starves the workers for longer
+      // than the bucket takes to fill (burst / rate = 250 ms), capacity is lost in the pause and
+      // the count says nothing about the limiter; such a run is measured again (at most 3 times).
+      const maxGapMs = (limit.burst / limit.rate) * 1000 / 2;
+      let measured: { allowed: number; expected: number; error: number; refused: number } | undefined;
+      for (let attempt = 1; attempt <= 3 && measured === undefined; attempt++) {
+        const k = key(`shared-${attempt}`);
+        const counts = instances.map(() => ({ allowed: 0, refused: 0 }));
+        const durationMs = 3000;
+        const started = performance.now();
+        const end = started + durationMs;
+        let last = started;
+        let worstGap = 0;
+        const worker = async (i: number) => {
+          const c = counts[i] as { allowed: number; refused: number };
+          const l = instances[i] as RateLimiter;
+          while (performance.now() < end) {
+            const r = await l.consume(k, limit);
+            const now = performance.now();
+            worstGap = Math.max(worstGap, now - last);
+            last = now;
+            if (r.allowed) c.allowed += 1;
+            else c.refused += 1;
+            // The memory backend is synchronous: yield so the workers interleave.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+        await Promise.all(instances.flatMap((_, i) => [worker(i), worker(i), worker(i), worker(i)]));
+        // Elapsed up to the last decision: time spent winding down after it is not demand.
+        const elapsed = (last - started) / 1000;
+        const allowed = counts.reduce((n, c) => n + c.allowed, 0);
+        const refused = counts.reduce((n, c) => n + c.refused, 0);
+        const expected = limit.burst + limit.rate * elapsed;
+        const error = (allowed - expected) / expected;
+        console.log(`# ${name} (attempt ${attempt}): 3 instances × 4 workers, ${elapsed.toFixed(3)} s, ${allowed + refused} decisions (${Math.round((allowed + refused) / elapsed)}/s): allowed ${allowed} [${counts.map((c) => c.allowed).join(' + ')}], expected ${expected.toFixed(1)}, error ${(error * 100).toFixed(2)}%, longest pause ${worstGap.toFixed(0)} ms`);
+        // Over-allowing is a failure whatever the machine did; under-allowing only counts without starvation.
+        assert.ok(error <= 0.05, `allowed ${allowed} vs expected ${expected.toFixed(1)} (${(error * 100).toFixed(2)}%): more than the limit`);
+        if (worstGap <= maxGapMs) measured = { allowed, expected, error, refused };
+      }
+      assert.ok(measured, `every attempt was starved for more than ${maxGapMs} ms; the machine is too loaded to measure accuracy`);
+      assert.ok(measured.refused > measured.allowed, 'the limit was actually exercised');
+      assert.ok(Math.abs(measured.error) <= 0.05, `allowed ${measured.allowed} vs expected ${measured.expected.toFixed(1)} (${(measured.error * 100).toFixed(2)}%)`);
     });
   });
 }
