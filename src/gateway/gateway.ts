@@ -73,6 +73,8 @@ export interface GatewayExtension {
   onReload?(outcome: ReloadOutcome): void;
   /** The gateway's own workload certificate for mutual TLS to upstreams (the PKI component). */
   workloadTls?(): WorkloadTls;
+  /** CA certificates (PEM) whose client certificates the public listener asks for. */
+  clientCaBundle?(): string;
   stop?(): Promise<void>;
 }
 
@@ -154,6 +156,10 @@ export class Gateway {
     if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger, { configFile: this.configFile })];
     for (const ext of this.extensions) await ext.start?.(this);
     this.#generation = this.#compile(config, 1, undefined);
+    // Client certificates are requested but not enforced by TLS: the authenticate stage
+    // verifies them (chain, SPIFFE id, revocation) for routes that accept mTLS.
+    const clientCa = config.listeners.https.clientCertificates === 'optional' ? this.extensions.map((e) => e.clientCaBundle?.()).find((b) => b) : undefined;
+    if (clientCa) tls.ca = clientCa;
 
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
       (req, socket) => this.#handleUpgrade(req, socket), (err, socket) => this.#clientError(err, socket));

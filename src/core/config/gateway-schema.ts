@@ -19,7 +19,8 @@ export const listenersSchema = z.object({
     host: z.string().default('0.0.0.0').describe('Address of the public HTTPS listener.'),
     port: port.default(8443),
     tls: tlsSchema.default({ minVersion: 'TLSv1.2' }),
-  }).strict().default({ host: '0.0.0.0', port: 8443, tls: { minVersion: 'TLSv1.2' } }),
+    clientCertificates: z.enum(['off', 'optional']).default('optional').describe('`optional`: ask clients for a certificate from Gatehouse\'s CA (services authenticate with their SPIFFE identity; browsers without one are unaffected). `off`: never ask.'),
+  }).strict().default({ host: '0.0.0.0', port: 8443, tls: { minVersion: 'TLSv1.2' }, clientCertificates: 'optional' }),
   http: z.object({
     enabled: z.boolean().default(true).describe('Plain-HTTP listener that only redirects to HTTPS.'),
     host: z.string().default('0.0.0.0'),

@@ -81,6 +81,7 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
   const extension: GatewayExtension = {
     name: 'pki',
     workloadTls: () => workload,
+    clientCaBundle: () => trust.bundlePem,
     async start(gateway) {
       gateway.health.register('pki', async () => {
         const current = material;
