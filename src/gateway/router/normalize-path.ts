@@ -173,11 +173,20 @@ function decodeSegment(target: string, start: number, end: number): string {
   // Already canonical ('.', '..' and other dot-led names included): share the original.
   if (plain) return target.slice(start, end);
 
+  // Output is built from runs of the original that are already canonical plus the
+  // re-encoded pieces in between; every byte also goes to `scratch` for the UTF-8 check
+  // (which must see the whole byte sequence, ASCII included).
+  let out = '';
+  let run = start;
   let n = 0;
   let highBytes = false;
   for (let i = start; i < end; i++) {
     const c = target.charCodeAt(i);
-    if (c !== 0x25) { scratch[n++] = c; continue; }
+    if (c !== 0x25) {
+      scratch[n++] = c;
+      if (!PCHAR[c]) { out += target.slice(run, i) + ENCODED[c]!; run = i + 1; }
+      continue;
+    }
     const hi = i + 2 < end ? HEX_VALUE[target.charCodeAt(i + 1) & 0x7f]! : 255;
     const lo = i + 2 < end ? HEX_VALUE[target.charCodeAt(i + 2) & 0x7f]! : 255;
     if (hi === 255 || lo === 255) throw refuse('invalid-escape', i);
@@ -188,8 +197,11 @@ function decodeSegment(target: string, start: number, end: number): string {
     if (byte === 0x3b) throw refuse('semicolon', i);
     if (byte >= 0x80) highBytes = true;
     scratch[n++] = byte;
+    out += target.slice(run, i) + ENCODED[byte]!;
     i += 2;
+    run = i + 1;
   }
+  out += target.slice(run, end);
   if (highBytes) {
     const bytes = scratch.subarray(0, n);
     // Same acceptance as TextDecoder('utf-8', { fatal: true }) (WHATWG Encoding): no overlong
@@ -200,9 +212,6 @@ function decodeSegment(target: string, start: number, end: number): string {
       if (bytes[i] === 0xc2 && bytes[i + 1]! < 0xa0) throw refuse('control-character', start);
     }
   }
-  if (n === 1 && scratch[0] === 0x2e) return '.';
-  if (n === 2 && scratch[0] === 0x2e && scratch[1] === 0x2e) return '..';
-  let encoded = '';
-  for (let i = 0; i < n; i++) encoded += ENCODED[scratch[i]!]!;
-  return encoded;
+  // '%2e' decodes to '.', which is pchar and comes out literally: dot segments compare as text.
+  return out;
 }
