@@ -15,6 +15,7 @@
 
 import type { IdentityEventPayloads } from '../identity/events.ts';
 import type { PkiEventPayloads } from '../pki/events.ts';
+import type { AuthnEventPayloads } from '../authn/events.ts';
 
 // ---------------------------------------------------------------------------------------
 // Payload types
@@ -149,6 +150,9 @@ export interface GatehouseEvents extends IdentityEventPayloads {}
 // Certificate authority events (payload types in src/pki/events.ts).
 export interface GatehouseEvents extends PkiEventPayloads {}
 
+// Gateway authentication events (payload types in src/authn/events.ts).
+export interface GatehouseEvents extends AuthnEventPayloads {}
+
 export type EventName = keyof GatehouseEvents;
 
 /**
@@ -194,6 +198,18 @@ export interface EventSpec<P> {
 }
 
 export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents[N]> } = {
+  'authn.invalidated': {
+    description: 'Something authentication caches must forget, on every instance: a revoked JWT id, an ended browser session (logout, admin), all sessions of a subject. Each instance drops the entries from its verified-token, API-token and session caches.',
+    emittedBy: 'src/authn (revocation list, session manager)',
+    fields: {
+      type: { type: "'token.revoked' | 'session.revoked' | 'sessions.revoked' | 'principal.changed' | 'api-token.revoked'", description: 'What became invalid.' },
+      jti: { type: 'string', description: 'Revoked JWT id (`token.revoked`).', optional: true },
+      expiresAt: { type: 'number', description: 'Epoch seconds when the revoked token expires anyway (`token.revoked`).', optional: true },
+      sessionId: { type: 'string', description: 'SHA-256 of the ended session\'s cookie value (`session.revoked`); not usable as a cookie.', optional: true },
+      subject: { type: 'string', description: 'Subject whose sessions ended (`sessions.revoked`) or who changed (`principal.changed`).', optional: true },
+      tokenId: { type: 'string', description: 'Revoked API token id (`api-token.revoked`).', optional: true },
+    },
+  },
   'gateway.request': {
     description: 'The access event: one per request that reached the gateway, including every early exit (404, 401, 403, 429, 5xx). The audit log, metrics and anomaly detection subscribe to it.',
     emittedBy: 'src/gateway (record stage)',

@@ -1,0 +1,27 @@
+/**
+ * Events the gateway's authentication publishes. `authn.invalidated` carries every
+ * invalidation authn itself originates (a revoked token id, an ended session, all sessions
+ * of a subject) to every instance, so each drops what it cached. Principal changes and
+ * API-token revocations are the identity provider's own events (`principal.changed`,
+ * `identity.api_token.revoked`); authn subscribes to them too.
+ *
+ * The payload carries no secret: session ids are SHA-256 hashes of cookie values (no cookie
+ * can be made from them); token ids are `jti` values, not tokens.
+ */
+export interface AuthnInvalidatedEvent {
+  type: 'token.revoked' | 'session.revoked' | 'sessions.revoked' | 'principal.changed' | 'api-token.revoked';
+  /** token.revoked */
+  jti?: string;
+  /** token.revoked: epoch seconds after which the entry can be forgotten. */
+  expiresAt?: number;
+  /** session.revoked */
+  sessionId?: string;
+  /** sessions.revoked, principal.changed */
+  subject?: string;
+  /** api-token.revoked */
+  tokenId?: string;
+}
+
+export interface AuthnEventPayloads {
+  'authn.invalidated': AuthnInvalidatedEvent;
+}
