@@ -86,6 +86,13 @@ describe('gateway against hostile requests', () => {
     assert.match(res, /ERR_AUTHN_REQUIRED/);
   });
 
+  for (const host of ['evil.example@localhost', 'a.example,b.example', '"quoted"', 'localhost/path']) {
+    it(`refuses a malformed Host header (${host}) with 400 before routing`, async () => {
+      const res = await rawTlsRequest(gw.gateway.addresses().https.port, `GET /app/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(res), 400);
+    });
+  }
+
   it('answers oversized headers with 431', async () => {
     const res = await gw.fetch('/app/x', { headers: { 'x-big': 'a'.repeat(10_000) } });
     assert.equal(res.status, 431);

@@ -8,7 +8,7 @@ import type { RequestContext } from '../context.ts';
 import { resolveClientAddress, resolveProtocol } from '../http/client-address.ts';
 import { checkFraming } from '../http/framing.ts';
 import { resolveRequestId } from '../http/request-id.ts';
-import { normalizeHost } from '../router/normalize-host.ts';
+import { normalizeHost, isValidHostHeader } from '../router/normalize-host.ts';
 import { startTraceContext } from '../../observability/trace-context.ts';
 
 export function accept(ctx: RequestContext): void {
@@ -26,7 +26,11 @@ export function accept(ctx: RequestContext): void {
   ctx.trace = startTraceContext(headers.traceparent, true);
   ctx.method = req.method ?? 'GET';
   ctx.protocol = resolveProtocol('https', headers['x-forwarded-proto'], client.peerTrusted);
-  ctx.host = normalizeHost(headers.host ?? '');
+  const host = headers.host ?? '';
+  // A Host with userinfo, commas or quotes would be copied into X-Forwarded-Host: refuse it
+  // here, before any identity work, instead of after authentication in enrich.
+  if (!isValidHostHeader(host)) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'malformed Host header' });
+  ctx.host = normalizeHost(host);
 
   const fields = req.rawHeaders.length >>> 1;
   if (fields > gen.config.limits.maxHeaderCount) {
