@@ -1,0 +1,30 @@
+/** `gatehouse audit export --to jsonl|syslog|otlp`: records to stdout or the configured endpoint. */
+import type { Writable } from 'node:stream';
+import type { AuditConfig } from '../../core/config/audit-schema.ts';
+import { GatehouseError } from '../../core/errors.ts';
+import type { Store } from '../../store/types.ts';
+import { exportAudit } from '../export/export.ts';
+import { jsonLinesSink } from '../export/json-lines.ts';
+import { createOtlpSink } from '../export/otlp.ts';
+import { createSyslogSink } from '../export/syslog.ts';
+import { toAuditQuery, type AuditQueryOptions } from './query.ts';
+
+export type ExportTarget = 'jsonl' | 'syslog' | 'otlp';
+
+export async function auditExportCommand(store: Store, config: AuditConfig, options: AuditQueryOptions & { to: ExportTarget }, out: Writable): Promise<{ exported: number; to: ExportTarget }> {
+  const query = toAuditQuery(options);
+  let sink;
+  if (options.to === 'jsonl') sink = jsonLinesSink(out);
+  else if (options.to === 'syslog') {
+    const s = config.export.syslog;
+    if (!s) throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'audit.export.syslog is not configured' });
+    sink = await createSyslogSink(s);
+  } else if (options.to === 'otlp') {
+    const o = config.export.otlp;
+    if (!o) throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'audit.export.otlp is not configured' });
+    sink = createOtlpSink(o);
+  } else {
+    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `unknown export target ${String(options.to)}` });
+  }
+  return { exported: await exportAudit(store, query, sink), to: options.to };
+}

@@ -1,0 +1,34 @@
+/** `gatehouse audit query`: matching records as JSON lines. */
+import type { Writable } from 'node:stream';
+import type { Store } from '../../store/types.ts';
+import { exportAudit } from '../export/export.ts';
+import { jsonLinesSink } from '../export/json-lines.ts';
+import { parseTime, type AuditQuery } from '../query.ts';
+
+/** CLI-level filter: times as text (ISO 8601 or `15m`/`2h`/`7d` back from now). */
+export interface AuditQueryOptions {
+  since?: string;
+  until?: string;
+  actor?: string;
+  action?: string;
+  outcome?: string;
+  event?: string;
+  requestId?: string;
+  chain?: string;
+  limit?: number;
+}
+
+/** Parses CLI filter options; throws ERR_AUDIT_QUERY_INVALID on a bad time or outcome. */
+export function toAuditQuery(o: AuditQueryOptions): AuditQuery {
+  const q: AuditQuery = {};
+  if (o.since !== undefined) q.since = parseTime(o.since);
+  if (o.until !== undefined) q.until = parseTime(o.until);
+  for (const k of ['actor', 'action', 'outcome', 'event', 'requestId', 'chain'] as const) if (o[k] !== undefined) q[k] = o[k];
+  if (o.limit !== undefined) q.limit = o.limit;
+  return q;
+}
+
+/** Writes matching records to `out`, one JSON object a line; returns the count. */
+export function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable): Promise<number> {
+  return exportAudit(store, toAuditQuery(options), jsonLinesSink(out));
+}

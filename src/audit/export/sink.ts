@@ -1,0 +1,14 @@
+/** Where `audit export` sends records. Each sink takes batches and reports failures as ERR_AUDIT_EXPORT_FAILED. */
+import type { AuditRecordView } from '../query.ts';
+
+export interface AuditSink {
+  write(records: readonly AuditRecordView[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Syslog severity for an outcome: errors are `err`, denials and failures `warning`, the rest `info`. */
+export function severityOf(outcome: string): { syslog: number; otlp: number; text: string } {
+  if (outcome === 'error') return { syslog: 3, otlp: 17, text: 'ERROR' };
+  if (outcome === 'denied' || outcome === 'failure') return { syslog: 4, otlp: 13, text: 'WARN' };
+  return { syslog: 6, otlp: 9, text: 'INFO' };
+}

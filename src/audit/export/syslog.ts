@@ -1,0 +1,81 @@
+/**
+ * RFC 5424 syslog over UDP (one datagram per record, RFC 5426) or TCP (octet-counting
+ * framing, RFC 6587 §3.4.1). The record travels as JSON in MSG (UTF-8, with the BOM the
+ * RFC asks for); chain position and outcome go in structured data, so a collector can
+ * index them without parsing the body.
+ */
+import { createSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
+import { GatehouseError } from '../../core/errors.ts';
+import type { AuditRecordView } from '../query.ts';
+import { severityOf, type AuditSink } from './sink.ts';
+
+/** Private enterprise number for documentation examples (RFC 5612). */
+const SD_ID = 'gatehouse@32473';
+
+export interface SyslogOptions {
+  url: string;
+  appName?: string;
+  facility?: number;
+}
+
+const printable = (s: string, max: number): string => (s.replace(/[^!-~]/g, '_').slice(0, max) || '-');
+const sdValue = (s: string): string => s.replace(/[\\"\]]/g, (c) => `\\${c}`);
+
+/** Formats one record as an RFC 5424 message (without transport framing). */
+export function formatSyslog(r: AuditRecordView, options: { appName: string; facility: number; host?: string }): string {
+  const pri = options.facility * 8 + severityOf(r.outcome).syslog;
+  const sd = `[${SD_ID} chain="${sdValue(r.chain)}" seq="${r.seq}" outcome="${sdValue(r.outcome)}" hash="${r.hash}"${r.requestId ? ` requestId="${sdValue(r.requestId)}"` : ''}]`;
+  const host = printable(options.host ?? r.instance ?? hostname(), 255);
+  return `<${pri}>1 ${r.time} ${host} ${printable(options.appName, 48)} - ${printable(r.event, 32)} ${sd} \uFEFF${JSON.stringify(r)}`;
+}
+
+export async function createSyslogSink(options: SyslogOptions): Promise<AuditSink> {
+  const u = /^(udp|tcp):\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(options.url);
+  if (!u) throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'syslog url must be udp://host:port or tcp://host:port' });
+  const [, proto, rawHost, port] = u;
+  const host = rawHost!.replace(/^\[|\]$/g, '');
+  const fmt = { appName: options.appName ?? 'gatehouse', facility: options.facility ?? 13 };
+  const fail = (cause: unknown) => new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `syslog ${proto}://${host}:${port}`, cause });
+
+  if (proto === 'udp') {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    return {
+      async write(records) {
+        for (const r of records) {
+          const msg = Buffer.from(formatSyslog(r, fmt));
+          await new Promise<void>((resolve, reject) => socket.send(msg, Number(port), host, (err) => (err ? reject(fail(err)) : resolve())));
+        }
+      },
+      async close() { socket.close(); },
+    };
+  }
+
+  let socket: Socket;
+  try {
+    socket = connect(Number(port), host);
+    await once(socket, 'connect');
+  } catch (err) {
+    throw fail(err);
+  }
+  let error: unknown;
+  socket.on('error', (err) => { error = err; });
+  return {
+    async write(records) {
+      if (error) throw fail(error);
+      const frames = records.map((r) => {
+        const msg = Buffer.from(formatSyslog(r, fmt));
+        return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
+      });
+      if (!socket.write(Buffer.concat(frames))) await once(socket, 'drain');
+      if (error) throw fail(error);
+    },
+    async close() {
+      socket.end();
+      await once(socket, 'close').catch(() => {});
+      if (error) throw fail(error);
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Reading the audit log: filtered, keyset-paginated iteration over records, and the
+ * record as it is shown (JSON lines) with `reasons` and `details` parsed.
+ */
+import { GatehouseError } from '../core/errors.ts';
+import { createAuditRepo, type AuditQueryFilter } from '../store/repos/audit-repo.ts';
+import type { Store } from '../store/types.ts';
+import type { AuditRecord } from './record.ts';
+
+export interface AuditQuery {
+  since?: Date;
+  until?: Date;
+  actor?: string;
+  action?: string;
+  outcome?: string;
+  event?: string;
+  requestId?: string;
+  chain?: string;
+  /** Most records returned (default: all). */
+  limit?: number;
+}
+
+/** A record for output: the stored fields with `time` as ISO 8601 and JSON columns parsed. */
+export interface AuditRecordView {
+  chain: string;
+  seq: number;
+  time: string;
+  instance: string;
+  event: string;
+  eventId: string;
+  requestId: string | null;
+  traceId: string | null;
+  actor: { subject: string | null; kind: string | null };
+  action: string;
+  resource: string | null;
+  outcome: string;
+  decisionId: string | null;
+  reasons: unknown;
+  clientAddress: string | null;
+  details: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export function viewRecord(r: AuditRecord): AuditRecordView {
+  return {
+    chain: r.chain, seq: r.seq, time: new Date(r.time).toISOString(), instance: r.instance, event: r.event, eventId: r.eventId,
+    requestId: r.requestId, traceId: r.traceId, actor: { subject: r.actor, kind: r.actorKind }, action: r.action, resource: r.resource,
+    outcome: r.outcome, decisionId: r.decisionId, reasons: r.reasons === null ? null : safeParse(r.reasons), clientAddress: r.clientAddress,
+    details: safeParse(r.details), prevHash: r.prevHash, hash: r.hash,
+  };
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Parses a CLI time: ISO 8601, or a duration back from now (`15m`, `2h`, `7d`).
+ * Throws ERR_AUDIT_QUERY_INVALID.
+ */
+export function parseTime(value: string, now = Date.now()): Date {
+  const rel = /^(\d{1,9})(s|m|h|d)$/.exec(value);
+  if (rel) return new Date(now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd']);
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) {
+    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `not a time: ${JSON.stringify(value.slice(0, 40))} (use ISO 8601 or 15m / 2h / 7d)` });
+  }
+  return new Date(t);
+}
+
+/** Iterates matching records in (chain, seq) order, a page at a time. */
+export async function* queryAudit(store: Store, q: AuditQuery, pageSize = 1000): AsyncGenerator<AuditRecord> {
+  const repo = createAuditRepo(store.db, store.dialect);
+  let remaining = q.limit ?? Number.POSITIVE_INFINITY;
+  let after: AuditQueryFilter['after'];
+  while (remaining > 0) {
+    const filter: AuditQueryFilter = { limit: Math.min(pageSize, remaining) };
+    if (q.chain !== undefined) filter.chain = q.chain;
+    if (q.since) filter.since = q.since.getTime();
+    if (q.until) filter.until = q.until.getTime();
+    if (q.actor !== undefined) filter.actor = q.actor;
+    if (q.action !== undefined) filter.action = q.action;
+    if (q.outcome !== undefined) filter.outcome = q.outcome;
+    if (q.event !== undefined) filter.event = q.event;
+    if (q.requestId !== undefined) filter.requestId = q.requestId;
+    if (after) filter.after = after;
+    const page = await repo.query(filter);
+    for (const r of page) yield r;
+    if (page.length < filter.limit) return;
+    remaining -= page.length;
+    const last = page[page.length - 1]!;
+    after = { chain: last.chain, seq: last.seq };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The per-request block check: a synchronous lookup in an in-memory set of active
+ * blocks, kept in sync across instances by the bus (`detect.block.added` / `lifted`,
+ * applied at once) and by re-reading the store every `refreshMs` (catches events an
+ * instance missed while it was down or disconnected, and expiries).
+ *
+ * @example
+ *   const blocks = createBlockCheck({ store, bus });
+ *   await blocks.start();
+ *   // in a stage:  if (blocks.isBlocked(ctx.clientAddress, ctx.identity?.subject)) throw …
+ */
+import type { Logger } from 'pino';
+import type { EventBus } from '../bus/types.ts';
+import { toGatehouseError } from '../core/errors.ts';
+import { createDetectRepo } from '../store/repos/detect-repo.ts';
+import type { Store } from '../store/types.ts';
+import type { Block, BlockKind } from './types.ts';
+
+export interface BlockCheck {
+  /** The active block on this address or subject, if any. Synchronous, O(1). */
+  isBlocked(address: string | undefined, subject?: string): { kind: BlockKind; value: string; expiresAt: number; id: string } | undefined;
+  /** Adds a block to this instance's set at once (the detector calls it after storing one). */
+  add(block: Pick<Block, 'id' | 'kind' | 'value' | 'expiresAt'>): void;
+  remove(id: string): void;
+  /** Re-reads active blocks from the store. */
+  refresh(): Promise<void>;
+  start(): Promise<void>;
+  stop(): void;
+  readonly size: number;
+}
+
+export interface BlockCheckOptions {
+  store: Store;
+  bus?: EventBus;
+  refreshMs?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+type Entry = { id: string; kind: BlockKind; value: string; expiresAt: number };
+
+export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
+  const now = options.now ?? Date.now;
+  const repo = createDetectRepo(options.store.db);
+  /** `${kind}\0${value}` → blocks (several may overlap; the longest wins). */
+  let byKey = new Map<string, Entry[]>();
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let refreshing: Promise<void> | undefined;
+
+  const keyOf = (kind: BlockKind, value: string) => `${kind}\u0000${value}`;
+  const lookup = (kind: BlockKind, value: string, t: number): Entry | undefined => {
+    const list = byKey.get(keyOf(kind, value));
+    if (!list) return undefined;
+    let best: Entry | undefined;
+    for (const e of list) if (e.expiresAt > t && (!best || e.expiresAt > best.expiresAt)) best = e;
+    return best;
+  };
+  const addEntry = (map: Map<string, Entry[]>, e: Entry) => {
+    const k = keyOf(e.kind, e.value);
+    const list = (map.get(k) ?? []).filter((x) => x.id !== e.id);
+    list.push(e);
+    map.set(k, list);
+  };
+
+  const check: BlockCheck = {
+    isBlocked(address, subject) {
+      const t = now();
+      return (address ? lookup('address', address, t) : undefined) ?? (subject ? lookup('subject', subject, t) : undefined);
+    },
+    add(b) {
+      addEntry(byKey, { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt });
+    },
+    remove(id) {
+      for (const [k, list] of byKey) {
+        const rest = list.filter((e) => e.id !== id);
+        if (rest.length !== list.length) (rest.length ? byKey.set(k, rest) : byKey.delete(k));
+      }
+    },
+    async refresh() {
+      refreshing ??= (async () => {
+        try {
+          const next = new Map<string, Entry[]>();
+          for (const b of await repo.activeBlocks(now())) addEntry(next, b);
+          // Swapped whole: a block lifted elsewhere (event missed) disappears here too.
+          byKey = next;
+        } finally {
+          refreshing = undefined;
+        }
+      })();
+      return refreshing;
+    },
+    async start() {
+      unsubscribe = options.bus?.subscribe(['detect.block.added', 'detect.block.lifted'], (event) => {
+        if (event.name === 'detect.block.added') {
+          const p = event.payload;
+          check.add({ id: p.blockId, kind: p.kind, value: p.value, expiresAt: Date.parse(p.expiresAt) });
+        } else if (event.name === 'detect.block.lifted') {
+          check.remove(event.payload.blockId);
+        }
+      });
+      await check.refresh();
+      timer = setInterval(() => {
+        check.refresh().catch((err: unknown) => options.logger?.warn({ err: toGatehouseError(err) }, 'detect: cannot refresh blocks from the store; keeping the current set'));
+      }, options.refreshMs ?? 5000);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      unsubscribe?.();
+    },
+    get size() {
+      let n = 0;
+      for (const list of byKey.values()) n += list.length;
+      return n;
+    },
+  };
+  return check;
+}

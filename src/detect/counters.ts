@@ -1,0 +1,133 @@
+/**
+ * Bounded per-key state for the rules. Every map forgets its least recently touched key
+ * beyond `maxKeys`, so an attacker spraying addresses or names cannot grow memory.
+ */
+
+/** A Map with least-recently-used eviction. */
+export class LruMap<V> {
+  readonly #max: number;
+  readonly #map = new Map<string, V>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get(key: string): V | undefined {
+    const v = this.#map.get(key);
+    if (v !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+/**
+ * "N events for a key within W": keeps the last `threshold` event times per key. Fires
+ * when the oldest of them is within the window, then forgets the key, so the next alert
+ * needs another N events.
+ */
+export class SlidingCounter {
+  readonly #times: LruMap<number[]>;
+  readonly #threshold: number;
+  readonly #windowMs: number;
+
+  constructor(threshold: number, windowMs: number, maxKeys: number) {
+    this.#threshold = threshold;
+    this.#windowMs = windowMs;
+    this.#times = new LruMap(maxKeys);
+  }
+
+  /** Records an event; returns the window start (time of the first counted event) when the threshold is reached. */
+  hit(key: string, time: number): number | undefined {
+    const times = this.#times.get(key) ?? [];
+    times.push(time);
+    while (times.length && times[0]! <= time - this.#windowMs) times.shift();
+    if (times.length > this.#threshold) times.splice(0, times.length - this.#threshold);
+    if (times.length >= this.#threshold) {
+      this.#times.delete(key);
+      return times[0]!;
+    }
+    this.#times.set(key, times);
+    return undefined;
+  }
+}
+
+/** "N distinct values for a key within W" (credential stuffing: names per address). */
+export class DistinctCounter {
+  readonly #seen: LruMap<Map<string, number>>;
+  readonly #threshold: number;
+  readonly #windowMs: number;
+
+  constructor(threshold: number, windowMs: number, maxKeys: number) {
+    this.#threshold = threshold;
+    this.#windowMs = windowMs;
+    this.#seen = new LruMap(maxKeys);
+  }
+
+  hit(key: string, value: string, time: number): { windowStart: number; distinct: number } | undefined {
+    const seen = this.#seen.get(key) ?? new Map<string, number>();
+    for (const [v, t] of seen) if (t <= time - this.#windowMs) seen.delete(v);
+    seen.delete(value);
+    seen.set(value, time);
+    // Bounded as well: only the threshold matters.
+    while (seen.size > this.#threshold) seen.delete(seen.keys().next().value as string);
+    if (seen.size >= this.#threshold) {
+      this.#seen.delete(key);
+      return { windowStart: Math.min(...seen.values()), distinct: seen.size };
+    }
+    this.#seen.set(key, seen);
+    return undefined;
+  }
+}
+
+/**
+ * Request rate against an identity's usual rate: counts per bucket, an exponentially
+ * weighted moving average of past buckets, and a firing test once per bucket.
+ */
+export class RateBaseline {
+  readonly #state: LruMap<{ bucket: number; count: number; ewma: number; buckets: number; fired: boolean }>;
+  readonly #o: { bucketMs: number; factor: number; minRequests: number; alpha: number; warmupBuckets: number };
+
+  constructor(options: { bucketMs: number; factor: number; minRequests: number; alpha: number; warmupBuckets: number; maxKeys: number }) {
+    this.#o = options;
+    this.#state = new LruMap(options.maxKeys);
+  }
+
+  /** Returns `{ rate, baseline, bucketStart }` the first time a bucket crosses the threshold. */
+  hit(key: string, time: number): { count: number; baseline: number; bucketStart: number } | undefined {
+    const bucket = Math.floor(time / this.#o.bucketMs);
+    let s = this.#state.get(key);
+    if (!s) s = { bucket, count: 0, ewma: 0, buckets: 0, fired: false };
+    if (bucket > s.bucket) {
+      // Close the finished bucket, and count the idle buckets in between as zero.
+      const idle = Math.min(bucket - s.bucket - 1, 1000);
+      s.ewma = s.buckets === 0 ? s.count : this.#o.alpha * s.count + (1 - this.#o.alpha) * s.ewma;
+      for (let i = 0; i < idle; i++) s.ewma *= 1 - this.#o.alpha;
+      s.buckets += 1 + idle;
+      s.bucket = bucket;
+      s.count = 0;
+      s.fired = false;
+    }
+    s.count += 1;
+    this.#state.set(key, s);
+    if (s.fired || s.buckets < this.#o.warmupBuckets || s.count < this.#o.minRequests) return undefined;
+    if (s.count <= this.#o.factor * Math.max(s.ewma, 1)) return undefined;
+    s.fired = true;
+    return { count: s.count, baseline: s.ewma, bucketStart: bucket * this.#o.bucketMs };
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Anomaly detection as a gateway extension. Wiring is one line in the composition root:
+ *
+ *   extensions.push(detectExtension(platform, { accountLocker: identity }));
+ *
+ * Every instance evaluates every event (live subscription: with NATS each instance sees
+ * the events of all), so per-key counts are complete; alert ids are deterministic and
+ * stored first-writer-wins, so one alert is acted on once across instances.
+ *
+ * Enforcement needs two stages from `blockStages` (see docs/detection.md): `blockAddress`
+ * right after the shield stage and `blockIdentity` right after authenticate.
+ */
+import type { Logger } from 'pino';
+import type { EventBus } from '../bus/types.ts';
+import type { Config } from '../core/config/schema.ts';
+import type { Stage } from '../gateway/context.ts';
+import type { GatewayExtension } from '../gateway/gateway.ts';
+import type { Store } from '../store/types.ts';
+import { createBlockCheck, type BlockCheck } from './block-check.ts';
+import { createBlockStages } from './block-stage.ts';
+import { Detector } from './detector.ts';
+import type { AccountLocker } from './types.ts';
+
+export interface DetectPlatform {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly bus: EventBus;
+}
+
+export interface DetectExtension extends GatewayExtension {
+  readonly blockCheck: BlockCheck;
+  /** Stages enforcing blocks: put `blockAddress` after shield and `blockIdentity` after authenticate. */
+  readonly blockStages: { blockAddress: Stage; blockIdentity: Stage };
+  readonly detector: Detector | undefined;
+}
+
+export function detectExtension(platform: DetectPlatform, options: { accountLocker?: AccountLocker } = {}): DetectExtension {
+  const { config, store, bus } = platform;
+  const logger = platform.logger.child({ component: 'detect' });
+  const blockCheck = createBlockCheck({ store, bus, refreshMs: config.detect.blockRefreshMs, logger });
+  const blockStages = createBlockStages(blockCheck);
+  let detector: Detector | undefined;
+  let unsubscribe: (() => void) | undefined;
+  return {
+    name: 'detect',
+    blockCheck,
+    blockStages,
+    get detector() { return detector; },
+    async start() {
+      await blockCheck.start();
+      if (!config.detect.enabled) return;
+      const d = new Detector({ config: config.detect, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
+      detector = d;
+      unsubscribe = bus.subscribe('*', async (event) => {
+        const t = Date.parse(event.time);
+        await d.handle({ name: event.name, time: Number.isFinite(t) ? t : Date.now(), payload: event.payload });
+      });
+    },
+    async stop() {
+      unsubscribe?.();
+      blockCheck.stop();
+    },
+  };
+}

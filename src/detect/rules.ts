@@ -1,0 +1,177 @@
+/**
+ * The detection rules: pure functions of the event stream (no I/O). Each event goes in,
+ * zero or more findings come out; the detector turns findings into actions.
+ *
+ * Inputs (published by the identity provider and the gateway):
+ *   identity.login.failed   { username, subject?, clientAddress, reason }
+ *   identity.mfa.failed     { subject, clientAddress, reason }
+ *   identity.refresh.reused { clientId, subject?, grantId }
+ *   gateway.request         { status, subject?, clientAddress, … }
+ * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
+ */
+import type { DetectConfig } from '../core/config/detect-schema.ts';
+import { DistinctCounter, RateBaseline, SlidingCounter } from './counters.ts';
+
+export type Action = 'alert' | 'block' | 'lock';
+
+export interface Finding {
+  rule: string;
+  severity: 'low' | 'medium' | 'high';
+  keyKind: 'address' | 'subject' | 'account';
+  key: string;
+  count: number;
+  windowStart: number;
+  actions: Action[];
+  durationMs: number;
+  /** What a `block` action blocks. */
+  block?: { kind: 'address' | 'subject'; value: string };
+  /** What a `lock` action locks (account name or subject, as the identity provider knows it). */
+  lockAccount?: string;
+  details: Record<string, unknown>;
+}
+
+/** The parts of an envelope the rules read. */
+export interface RuleEvent {
+  name: string;
+  time: number;
+  payload: unknown;
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined);
+
+/** Failed-login reasons that are attempts (not consequences of an earlier block or lock). */
+const ATTEMPT_REASONS = new Set(['bad_credentials', 'unknown_user']);
+
+export class Rules {
+  readonly #c: DetectConfig;
+  readonly #account: SlidingCounter;
+  readonly #address: SlidingCounter;
+  readonly #stuffing: DistinctCounter;
+  readonly #reuse: SlidingCounter;
+  readonly #mfa: SlidingCounter;
+  readonly #denials: SlidingCounter;
+  readonly #rate: RateBaseline;
+
+  constructor(config: DetectConfig) {
+    this.#c = config;
+    const m = config.maxKeys;
+    this.#account = new SlidingCounter(config.bruteForceAccount.threshold, config.bruteForceAccount.windowMs, m);
+    this.#address = new SlidingCounter(config.bruteForceAddress.threshold, config.bruteForceAddress.windowMs, m);
+    this.#stuffing = new DistinctCounter(config.credentialStuffing.threshold, config.credentialStuffing.windowMs, m);
+    this.#reuse = new SlidingCounter(config.refreshReuse.threshold, config.refreshReuse.windowMs, m);
+    this.#mfa = new SlidingCounter(config.mfaFailures.threshold, config.mfaFailures.windowMs, m);
+    this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
+    this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
+  }
+
+  evaluate(e: RuleEvent): Finding[] {
+    if (!this.#c.enabled || typeof e.payload !== 'object' || e.payload === null) return [];
+    const p = e.payload as Record<string, unknown>;
+    switch (e.name) {
+      case 'identity.login.failed': return this.#loginFailed(e.time, p);
+      case 'identity.mfa.failed': return this.#mfaFailed(e.time, p);
+      case 'identity.refresh.reused': return this.#refreshReused(e.time, p);
+      case 'gateway.request': return this.#request(e.time, p);
+      default: return [];
+    }
+  }
+
+  #loginFailed(time: number, p: Record<string, unknown>): Finding[] {
+    const username = text(p.username)?.toLowerCase();
+    const address = text(p.clientAddress);
+    if (!ATTEMPT_REASONS.has(String(p.reason))) return [];
+    const out: Finding[] = [];
+    const c = this.#c;
+    if (username && c.bruteForceAccount.enabled) {
+      const start = this.#account.hit(username, time);
+      if (start !== undefined) {
+        const subject = text(p.subject);
+        out.push({
+          rule: 'brute_force_account', severity: 'high', keyKind: 'account', key: username, count: c.bruteForceAccount.threshold, windowStart: start,
+          actions: c.bruteForceAccount.actions, durationMs: c.bruteForceAccount.blockMs, lockAccount: subject ?? username,
+          ...(subject ? { block: { kind: 'subject' as const, value: subject } } : {}),
+          details: { lastClientAddress: address, windowMs: c.bruteForceAccount.windowMs },
+        });
+      }
+    }
+    if (address && c.bruteForceAddress.enabled) {
+      const start = this.#address.hit(address, time);
+      if (start !== undefined) {
+        out.push({
+          rule: 'brute_force_address', severity: 'high', keyKind: 'address', key: address, count: c.bruteForceAddress.threshold, windowStart: start,
+          actions: c.bruteForceAddress.actions, durationMs: c.bruteForceAddress.blockMs, block: { kind: 'address', value: address },
+          details: { windowMs: c.bruteForceAddress.windowMs },
+        });
+      }
+    }
+    if (address && username && c.credentialStuffing.enabled) {
+      const hit = this.#stuffing.hit(address, username, time);
+      if (hit) {
+        out.push({
+          rule: 'credential_stuffing', severity: 'high', keyKind: 'address', key: address, count: hit.distinct, windowStart: hit.windowStart,
+          actions: c.credentialStuffing.actions, durationMs: c.credentialStuffing.blockMs, block: { kind: 'address', value: address },
+          details: { distinctAccounts: hit.distinct, windowMs: c.credentialStuffing.windowMs },
+        });
+      }
+    }
+    return out;
+  }
+
+  #mfaFailed(time: number, p: Record<string, unknown>): Finding[] {
+    const subject = text(p.subject);
+    const r = this.#c.mfaFailures;
+    if (!subject || !r.enabled) return [];
+    const start = this.#mfa.hit(subject, time);
+    if (start === undefined) return [];
+    return [{
+      rule: 'mfa_failures', severity: 'high', keyKind: 'subject', key: subject, count: r.threshold, windowStart: start,
+      actions: r.actions, durationMs: r.blockMs, lockAccount: subject, block: { kind: 'subject', value: subject },
+      details: { lastClientAddress: text(p.clientAddress), windowMs: r.windowMs },
+    }];
+  }
+
+  #refreshReused(time: number, p: Record<string, unknown>): Finding[] {
+    const subject = text(p.subject);
+    const grant = text(p.grantId);
+    const r = this.#c.refreshReuse;
+    const key = subject ?? (grant ? `grant:${grant}` : undefined);
+    if (!key || !r.enabled) return [];
+    const start = this.#reuse.hit(key, time);
+    if (start === undefined) return [];
+    return [{
+      rule: 'refresh_token_reuse', severity: 'high', keyKind: 'subject', key, count: r.threshold, windowStart: start,
+      actions: r.actions, durationMs: r.blockMs, ...(subject ? { block: { kind: 'subject' as const, value: subject }, lockAccount: subject } : {}),
+      details: { clientId: text(p.clientId), grantId: grant },
+    }];
+  }
+
+  #request(time: number, p: Record<string, unknown>): Finding[] {
+    const subject = text(p.subject);
+    if (!subject) return [];
+    const out: Finding[] = [];
+    const status = typeof p.status === 'number' ? p.status : 0;
+    const d = this.#c.denialBurst;
+    if (d.enabled && (status === 401 || status === 403)) {
+      const start = this.#denials.hit(subject, time);
+      if (start !== undefined) {
+        out.push({
+          rule: 'denial_burst', severity: 'medium', keyKind: 'subject', key: subject, count: d.threshold, windowStart: start,
+          actions: d.actions, durationMs: d.blockMs, block: { kind: 'subject', value: subject }, lockAccount: subject,
+          details: { lastStatus: status, lastRoute: text(p.routeId), windowMs: d.windowMs },
+        });
+      }
+    }
+    const r = this.#c.rateAnomaly;
+    if (r.enabled) {
+      const hit = this.#rate.hit(subject, time);
+      if (hit) {
+        out.push({
+          rule: 'rate_anomaly', severity: 'medium', keyKind: 'subject', key: subject, count: hit.count, windowStart: hit.bucketStart,
+          actions: r.actions, durationMs: r.blockMs, block: { kind: 'subject', value: subject }, lockAccount: subject,
+          details: { requestsInBucket: hit.count, usualPerBucket: Math.round(hit.baseline * 100) / 100, bucketMs: r.bucketMs, factor: r.factor },
+        });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,88 @@
+/** The detection rules alone (pure: events in, findings out), with small thresholds. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { detectSchema } from '../../src/core/config/detect-schema.ts';
+import { Rules } from '../../src/detect/rules.ts';
+
+const config = detectSchema.parse({
+  bruteForceAccount: { threshold: 3, windowMs: 60_000 },
+  bruteForceAddress: { threshold: 5, windowMs: 60_000 },
+  credentialStuffing: { threshold: 4, windowMs: 60_000 },
+  mfaFailures: { threshold: 3, windowMs: 60_000 },
+  denialBurst: { threshold: 4, windowMs: 10_000, actions: ['alert', 'block'] },
+  rateAnomaly: { bucketMs: 1000, factor: 5, minRequests: 20, warmupBuckets: 3, alpha: 0.5 },
+});
+const fail = (username: string, clientAddress: string, reason = 'bad_credentials') => ({ username, clientAddress, reason });
+
+describe('detection rules', () => {
+  it('password brute force on one account from rotating addresses fires once per threshold, with a lock', () => {
+    const rules = new Rules(config);
+    const fired = [0, 1, 2, 3, 4, 5].map((i) => rules.evaluate({ name: 'identity.login.failed', time: 1000 + i, payload: fail('Alice', `198.51.100.${i}`) }).filter((f) => f.rule === 'brute_force_account'));
+    assert.deepEqual(fired.map((f) => f.length), [0, 0, 1, 0, 0, 1]);
+    assert.equal(fired[2]![0]!.key, 'alice');
+    assert.equal(fired[2]![0]!.lockAccount, 'alice');
+    assert.deepEqual(fired[2]![0]!.actions, ['alert', 'lock']);
+  });
+
+  it('failures spread wider than the window do not add up to brute force', () => {
+    const rules = new Rules(config);
+    const out = [0, 1, 2, 3].flatMap((i) => rules.evaluate({ name: 'identity.login.failed', time: i * 40_000, payload: fail('bob', '203.0.113.9') }));
+    assert.equal(out.filter((f) => f.rule === 'brute_force_account').length, 0);
+  });
+
+  it('credential stuffing (many accounts from one address) fires with an address block; repeats of one name do not count', () => {
+    const rules = new Rules(config);
+    const names = ['a', 'a', 'a', 'b', 'c', 'd'];
+    const out = names.flatMap((n, i) => rules.evaluate({ name: 'identity.login.failed', time: i, payload: fail(n, '192.0.2.50', 'unknown_user') }));
+    const stuffing = out.filter((f) => f.rule === 'credential_stuffing');
+    assert.equal(stuffing.length, 1);
+    assert.deepEqual(stuffing[0]!.block, { kind: 'address', value: '192.0.2.50' });
+    assert.equal(stuffing[0]!.count, 4);
+  });
+
+  it('failures that are consequences of a block or lock are not counted as attempts', () => {
+    const rules = new Rules(config);
+    const out = [0, 1, 2, 3, 4, 5].flatMap((i) => rules.evaluate({ name: 'identity.login.failed', time: i, payload: fail('carol', '192.0.2.1', 'locked') }));
+    assert.deepEqual(out, []);
+  });
+
+  it('a replayed refresh token fires at once and blocks the subject', () => {
+    const rules = new Rules(config);
+    const [f] = rules.evaluate({ name: 'identity.refresh.reused', time: 5, payload: { clientId: 'mail-web', subject: 'u-123', grantId: 'g-1' } });
+    assert.equal(f?.rule, 'refresh_token_reuse');
+    assert.deepEqual(f?.block, { kind: 'subject', value: 'u-123' });
+  });
+
+  it('repeated MFA failures lock the subject', () => {
+    const rules = new Rules(config);
+    const out = [0, 1, 2].flatMap((i) => rules.evaluate({ name: 'identity.mfa.failed', time: i, payload: { subject: 'u-9', clientAddress: '192.0.2.3', reason: 'invalid' } }));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.lockAccount, 'u-9');
+  });
+
+  it('a burst of denials for one identity fires; anonymous denials and allowed requests do not count', () => {
+    const rules = new Rules(config);
+    const req = (status: number, subject?: string) => ({ name: 'gateway.request', time: 100, payload: { status, clientAddress: '192.0.2.7', ...(subject ? { subject } : {}) } });
+    const out = [req(403), req(200, 'dave'), req(403, 'dave'), req(401, 'dave'), req(403, 'dave'), req(403), req(403, 'dave')].flatMap((e) => rules.evaluate(e));
+    assert.deepEqual(out.filter((f) => f.rule === 'denial_burst').map((f) => f.key), ['dave']);
+  });
+
+  it('a request rate far above the identity\'s usual rate fires once per bucket, only after warm-up', () => {
+    const rules = new Rules(config);
+    const hits: string[] = [];
+    const send = (bucket: number, n: number) => {
+      for (let i = 0; i < n; i++) for (const f of rules.evaluate({ name: 'gateway.request', time: bucket * 1000 + i % 1000, payload: { status: 200, subject: 'svc-a', clientAddress: '10.0.0.1' } })) hits.push(`${bucket}:${f.rule}`);
+    };
+    send(0, 100); // heavy first bucket, but no history yet
+    for (let b = 1; b <= 4; b++) send(b, 4);
+    assert.deepEqual(hits, []);
+    send(5, 100); // ~25× a baseline that decayed to a handful per bucket
+    assert.deepEqual(hits, ['5:rate_anomaly']);
+  });
+
+  it('ignores payloads of the wrong shape (hostile or foreign events)', () => {
+    const rules = new Rules(config);
+    assert.deepEqual(rules.evaluate({ name: 'identity.login.failed', time: 1, payload: { username: ['x'], clientAddress: { a: 1 }, reason: 'bad_credentials', __proto__: { polluted: true } } }), []);
+    assert.deepEqual(rules.evaluate({ name: 'identity.login.failed', time: 1, payload: 'text' }), []);
+  });
+});
