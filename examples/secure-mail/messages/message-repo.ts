@@ -1,0 +1,160 @@
+/**
+ * Data access of the messages service: metadata, content and the saga log. Fixed SQL with
+ * bound parameters; every multi-row change is one transaction.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { transaction } from '../shared/sqlite.ts';
+import type { SealedContent } from '../crypto/envelope.ts';
+
+export type MessageState = 'sending' | 'active' | 'consumed';
+
+export interface MessageMeta {
+  id: string;
+  sender: string;
+  subject: string;
+  createdAt: number;
+  expiresAt: number;
+  readOnce: boolean;
+  state: MessageState;
+  recipients: { subject: string; readAt: number | undefined }[];
+}
+
+export interface StoredContent extends SealedContent { wrappedKey: Uint8Array }
+
+export type SagaState = 'running' | 'compensating' | 'completed' | 'compensated';
+export interface SagaRecord { id: string; messageId: string; state: SagaState; stepsDone: string[]; input: string; error: string | undefined; updatedAt: number }
+
+type Row = Record<string, unknown>;
+
+export class MessageRepo {
+  readonly #meta: DatabaseSync;
+  readonly #content: DatabaseSync;
+
+  constructor(meta: DatabaseSync, content: DatabaseSync) {
+    this.#meta = meta;
+    this.#content = content;
+  }
+
+  // ---- content ---------------------------------------------------------------------
+
+  /** Idempotent: a second insert of the same message id keeps the first. */
+  putContent(id: string, c: StoredContent, now: number): void {
+    this.#content.prepare('INSERT INTO contents (message_id, iv, ciphertext, tag, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING')
+      .run(id, c.iv, c.ciphertext, c.tag, c.wrappedKey, now);
+  }
+
+  getContent(id: string): StoredContent | undefined {
+    const r = this.#content.prepare('SELECT iv, ciphertext, tag, wrapped_key FROM contents WHERE message_id = ?').get(id) as Row | undefined;
+    return r ? { iv: r.iv as Uint8Array, ciphertext: r.ciphertext as Uint8Array, tag: r.tag as Uint8Array, wrappedKey: r.wrapped_key as Uint8Array } : undefined;
+  }
+
+  deleteContent(id: string): void {
+    this.#content.prepare('DELETE FROM contents WHERE message_id = ?').run(id);
+  }
+
+  // ---- metadata --------------------------------------------------------------------
+
+  /** Inserts the message (state `sending`) and its recipients; idempotent per id. */
+  createMeta(m: Omit<MessageMeta, 'recipients' | 'state'> & { recipients: string[] }): void {
+    transaction(this.#meta, () => {
+      const inserted = this.#meta.prepare('INSERT INTO messages (id, sender, subject, created_at, expires_at, read_once, state) VALUES (?, ?, ?, ?, ?, ?, \'sending\') ON CONFLICT (id) DO NOTHING')
+        .run(m.id, m.sender, m.subject, m.createdAt, m.expiresAt, m.readOnce ? 1 : 0);
+      if (inserted.changes === 0) return;
+      const add = this.#meta.prepare('INSERT INTO recipients (message_id, recipient) VALUES (?, ?)');
+      for (const r of m.recipients) add.run(m.id, r);
+    });
+  }
+
+  setState(id: string, from: MessageState, to: MessageState): boolean {
+    return this.#meta.prepare('UPDATE messages SET state = ? WHERE id = ? AND state = ?').run(to, id, from).changes === 1;
+  }
+
+  deleteMeta(id: string): void {
+    this.#meta.prepare('DELETE FROM messages WHERE id = ?').run(id);
+  }
+
+  getMeta(id: string): MessageMeta | undefined {
+    const r = this.#meta.prepare('SELECT id, sender, subject, created_at, expires_at, read_once, state FROM messages WHERE id = ?').get(id) as Row | undefined;
+    if (!r) return undefined;
+    const recipients = (this.#meta.prepare('SELECT recipient, read_at FROM recipients WHERE message_id = ? ORDER BY recipient').all(id) as Row[])
+      .map((x) => ({ subject: String(x.recipient), readAt: x.read_at === null ? undefined : Number(x.read_at) }));
+    return toMeta(r, recipients);
+  }
+
+  /**
+   * Marks `recipient`'s read. For a read-once message the first read also moves it to
+   * `consumed` in the same transaction; a concurrent second reader loses (returns false).
+   */
+  markRead(id: string, recipient: string, readOnce: boolean, now: number): boolean {
+    return transaction(this.#meta, () => {
+      if (readOnce && this.#meta.prepare('UPDATE messages SET state = \'consumed\' WHERE id = ? AND state = \'active\'').run(id).changes !== 1) return false;
+      this.#meta.prepare('UPDATE recipients SET read_at = COALESCE(read_at, ?) WHERE message_id = ? AND recipient = ?').run(now, id, recipient);
+      return true;
+    });
+  }
+
+  /** Visible messages addressed to `recipient` that have not expired at `now`. */
+  inbox(recipient: string, now: number): MessageMeta[] {
+    const ids = this.#meta.prepare('SELECT m.id FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.recipient = ? AND m.state = \'active\' AND m.expires_at > ? ORDER BY m.created_at DESC LIMIT 500').all(recipient, now) as Row[];
+    return ids.map((x) => this.getMeta(String(x.id))!).filter(Boolean);
+  }
+
+  outbox(sender: string, now: number): MessageMeta[] {
+    const ids = this.#meta.prepare('SELECT id FROM messages WHERE sender = ? AND state = \'active\' AND expires_at > ? ORDER BY created_at DESC LIMIT 500').all(sender, now) as Row[];
+    return ids.map((x) => this.getMeta(String(x.id))!).filter(Boolean);
+  }
+
+  // ---- saga log --------------------------------------------------------------------
+
+  sagaStart(id: string, messageId: string, input: string, now: number): void {
+    this.#meta.prepare('INSERT INTO sagas (id, message_id, state, steps_done, input, updated_at) VALUES (?, ?, \'running\', \'[]\', ?, ?)').run(id, messageId, input, now);
+  }
+
+  sagaUpdate(id: string, state: SagaState, stepsDone: string[], error: string | undefined, now: number): void {
+    this.#meta.prepare('UPDATE sagas SET state = ?, steps_done = ?, error = ?, updated_at = ? WHERE id = ?').run(state, JSON.stringify(stepsDone), error ?? null, now, id);
+  }
+
+  /** Marks the message visible and the saga completed, atomically. */
+  sagaComplete(id: string, messageId: string, stepsDone: string[], now: number): void {
+    transaction(this.#meta, () => {
+      this.#meta.prepare('UPDATE messages SET state = \'active\' WHERE id = ? AND state = \'sending\'').run(messageId);
+      this.sagaUpdate(id, 'completed', stepsDone, undefined, now);
+    });
+  }
+
+  openSagas(): SagaRecord[] {
+    return (this.#meta.prepare('SELECT id, message_id, state, steps_done, input, error, updated_at FROM sagas WHERE state IN (\'running\', \'compensating\') ORDER BY updated_at').all() as Row[]).map(toSaga);
+  }
+
+  getSaga(id: string): SagaRecord | undefined {
+    const r = this.#meta.prepare('SELECT id, message_id, state, steps_done, input, error, updated_at FROM sagas WHERE id = ?').get(id) as Row | undefined;
+    return r ? toSaga(r) : undefined;
+  }
+
+  /** Saga input holds the message body in plain text only while the saga runs; cleared after. */
+  sagaClearInput(id: string): void {
+    this.#meta.prepare('UPDATE sagas SET input = \'{}\' WHERE id = ?').run(id);
+  }
+
+  counts(): { messages: number; contents: number; openSagas: number } {
+    return {
+      messages: Number((this.#meta.prepare('SELECT COUNT(*) AS n FROM messages').get() as Row).n),
+      contents: Number((this.#content.prepare('SELECT COUNT(*) AS n FROM contents').get() as Row).n),
+      openSagas: Number((this.#meta.prepare('SELECT COUNT(*) AS n FROM sagas WHERE state IN (\'running\', \'compensating\')').get() as Row).n),
+    };
+  }
+}
+
+function toMeta(r: Row, recipients: MessageMeta['recipients']): MessageMeta {
+  return {
+    id: String(r.id), sender: String(r.sender), subject: String(r.subject), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
+    readOnce: Number(r.read_once) === 1, state: r.state as MessageState, recipients,
+  };
+}
+
+function toSaga(r: Row): SagaRecord {
+  return {
+    id: String(r.id), messageId: String(r.message_id), state: r.state as SagaState, stepsDone: JSON.parse(String(r.steps_done)) as string[],
+    input: String(r.input), error: (r.error as string | null) ?? undefined, updatedAt: Number(r.updated_at),
+  };
+}

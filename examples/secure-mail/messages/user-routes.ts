@@ -1,0 +1,143 @@
+/**
+ * The mail API for people — the one the web front end uses and a mobile client would use
+ * (documented in docs/secure-mail.md). Reached through Gatehouse at /api/mail; the caller is
+ * always the asserted user, never a parameter.
+ *
+ *   GET  /api/mail/me                                   → {username}
+ *   POST /api/mail/messages  {to[], subject, body, lifetimeSeconds, readOnce} → 201 {id, expiresAt}
+ *   GET  /api/mail/mailboxes/:username/inbox|outbox     → {messages: [...]}  (own mailbox only)
+ *   GET  /api/mail/messages/:id                         → metadata (sender and recipients only)
+ *   POST /api/mail/messages/:id/read                    → {body} (recipients only; read-once: first read only)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { AuditLog } from '../shared/audit.ts';
+import { requireUser } from '../shared/authorize.ts';
+import { MailError } from '../shared/errors.ts';
+import { readJson, sendJson } from '../shared/http.ts';
+import type { RequestScope } from '../shared/secure-service.ts';
+import { openContent } from '../crypto/envelope.ts';
+import type { KeyService } from '../crypto/key-service.ts';
+import { USERNAME_PATTERN, type Directory } from './directory.ts';
+import type { MessageMeta, MessageRepo } from './message-repo.ts';
+import type { SendSaga } from './send-saga.ts';
+
+export interface MailLimits {
+  minLifetimeSeconds: number;
+  maxLifetimeSeconds: number;
+  maxBodyChars: number;
+  maxRecipients: number;
+}
+
+export const DEFAULT_LIMITS: MailLimits = { minLifetimeSeconds: 60, maxLifetimeSeconds: 7 * 24 * 3600, maxBodyChars: 32 * 1024, maxRecipients: 20 };
+
+export interface UserRoutesDeps {
+  repo: MessageRepo;
+  saga: SendSaga;
+  keys: KeyService;
+  directory: Directory;
+  audit: AuditLog;
+  limits: MailLimits;
+  /** Tells the lifetime service a read-once message was read (delete now). Failures are logged; expiry still deletes it. */
+  consumed(messageId: string): Promise<void>;
+}
+
+const MESSAGE_ID = /^msg_[0-9a-f]{32}$/;
+
+function composeSchema(l: MailLimits) {
+  return z.object({
+    to: z.array(z.string().regex(USERNAME_PATTERN)).min(1).max(l.maxRecipients),
+    subject: z.string().trim().min(1).max(200).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'no control characters'),
+    body: z.string().min(1).max(l.maxBodyChars),
+    lifetimeSeconds: z.number().int().min(l.minLifetimeSeconds).max(l.maxLifetimeSeconds),
+    readOnce: z.boolean(),
+  }).strict();
+}
+
+export function userRoutes(deps: UserRoutesDeps) {
+  const { repo, directory, audit } = deps;
+  const compose = composeSchema(deps.limits);
+
+  const view = (m: MessageMeta, now: number, forSender: boolean) => ({
+    id: m.id,
+    from: directory.nameOf(m.sender),
+    to: m.recipients.map((r) => directory.nameOf(r.subject)),
+    subject: m.subject,
+    createdAt: new Date(m.createdAt).toISOString(),
+    expiresAt: new Date(m.expiresAt).toISOString(),
+    secondsLeft: Math.max(0, Math.floor((m.expiresAt - now) / 1000)),
+    readOnce: m.readOnce,
+    ...(forSender ? { readBy: m.recipients.filter((r) => r.readAt !== undefined).map((r) => directory.nameOf(r.subject)) } : {}),
+  });
+
+  /** A visible message, or MAIL_GONE; expired messages are gone even before the lifetime service deletes them. */
+  const visible = (id: string, now: number): MessageMeta => {
+    if (!MESSAGE_ID.test(id)) throw new MailError('MAIL_NOT_FOUND', { detail: 'message id has the wrong form' });
+    const m = repo.getMeta(id);
+    if (!m || m.state !== 'active' || m.expiresAt <= now) throw new MailError('MAIL_GONE', { detail: `message ${id} is ${m ? `${m.state}, expires ${m.expiresAt}` : 'absent'}` });
+    return m;
+  };
+
+  return async (req: IncomingMessage, res: ServerResponse, scope: RequestScope, path: string): Promise<void> => {
+    const me = scope.identity.subject;
+    const now = Date.now();
+    let action = 'mail.unknown';
+    let messageId: string | undefined;
+    try {
+      requireUser(scope.identity);
+      if (req.method === 'GET' && path === '/api/mail/me') {
+        action = 'mail.me';
+        sendJson(res, 200, { username: directory.nameOf(me) });
+      } else if (req.method === 'POST' && path === '/api/mail/messages') {
+        action = 'message.send';
+        const input = await readJson(req, compose, deps.limits.maxBodyChars * 4 + 4096);
+        const recipients = [...new Set(input.to)].map((name) => {
+          const entry = directory.byUsername(name);
+          if (!entry) throw new MailError('MAIL_RECIPIENT_UNKNOWN', { detail: `no user ${name}` });
+          return entry.subject;
+        });
+        const expiresAt = now + input.lifetimeSeconds * 1000;
+        const { id } = await deps.saga.send({ sender: me, recipients, subject: input.subject, body: input.body, expiresAt, readOnce: input.readOnce });
+        messageId = id;
+        sendJson(res, 201, { id, expiresAt: new Date(expiresAt).toISOString() });
+      } else if (req.method === 'GET' && /^\/api\/mail\/mailboxes\/[^/]+\/(inbox|outbox)$/.test(path)) {
+        const [, , , , owner, box] = path.split('/');
+        action = `mailbox.${box}`;
+        // Only your own mailbox: the name in the path must be the asserted user's.
+        if (directory.nameOf(me) !== owner) throw new MailError('MAIL_FORBIDDEN', { detail: `${me} asked for the ${box} of ${owner}` });
+        const list = box === 'inbox' ? repo.inbox(me, now) : repo.outbox(me, now);
+        sendJson(res, 200, { messages: list.map((m) => view(m, now, box === 'outbox')) });
+      } else if (req.method === 'GET' && /^\/api\/mail\/messages\/[^/]+$/.test(path)) {
+        action = 'message.metadata';
+        messageId = path.split('/')[4]!;
+        const m = visible(messageId, now);
+        const isSender = m.sender === me;
+        if (!isSender && !m.recipients.some((r) => r.subject === me)) throw new MailError('MAIL_FORBIDDEN', { detail: `${me} is neither sender nor recipient` });
+        sendJson(res, 200, view(m, now, isSender));
+      } else if (req.method === 'POST' && /^\/api\/mail\/messages\/[^/]+\/read$/.test(path)) {
+        action = 'message.read';
+        messageId = path.split('/')[4]!;
+        const m = visible(messageId, now);
+        // Only recipients read content — not even the sender.
+        if (!m.recipients.some((r) => r.subject === me)) throw new MailError('MAIL_FORBIDDEN', { detail: `${me} is not a recipient` });
+        const stored = repo.getContent(m.id);
+        if (!stored) throw new MailError('MAIL_GONE', { detail: `content of ${m.id} is gone` });
+        const dataKey = await deps.keys.unwrap(m.id, stored.wrappedKey);
+        let body: string;
+        try { body = openContent(dataKey, stored, m.id).toString('utf8'); } finally { dataKey.fill(0); }
+        if (!repo.markRead(m.id, me, m.readOnce, now)) throw new MailError('MAIL_GONE', { detail: `read-once message ${m.id} was read by someone else first` });
+        sendJson(res, 200, { ...view(m, now, false), body });
+        if (m.readOnce) {
+          deps.consumed(m.id).catch((err: unknown) => scope.logger.warn({ err, messageId: m.id }, 'could not ask for deletion of a consumed message; expiry will delete it'));
+        }
+      } else {
+        throw new MailError('MAIL_NOT_FOUND', { detail: `${req.method} ${path}` });
+      }
+      audit.record({ action, outcome: 'allowed', actor: me, messageId, requestId: scope.requestId });
+    } catch (err) {
+      const status = err instanceof MailError ? err.status : 500;
+      audit.record({ action, outcome: status >= 500 ? 'failed' : 'denied', actor: me, messageId, reason: err instanceof MailError ? err.code : 'MAIL_INTERNAL', requestId: scope.requestId });
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,69 @@
+/** Deliveries (one per recipient and message), with their retry state, in the notification service's own file. */
+import type { DatabaseSync } from 'node:sqlite';
+import { transaction } from '../shared/sqlite.ts';
+
+export const NOTIFICATION_SCHEMA = `
+CREATE TABLE IF NOT EXISTS deliveries (
+  message_id TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  provider_id TEXT,
+  last_error TEXT,
+  delivered_at INTEGER,
+  PRIMARY KEY (message_id, recipient, channel)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+`;
+
+export interface Delivery {
+  messageId: string; recipient: string; sender: string; expiresAt: number; channel: string;
+  state: 'pending' | 'delivered' | 'failed' | 'cancelled'; attempts: number; nextAttemptAt: number;
+  providerId: string | undefined; lastError: string | undefined;
+}
+
+type Row = Record<string, unknown>;
+const toDelivery = (r: Row): Delivery => ({
+  messageId: String(r.message_id), recipient: String(r.recipient), sender: String(r.sender), expiresAt: Number(r.expires_at), channel: String(r.channel),
+  state: r.state as Delivery['state'], attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at),
+  providerId: (r.provider_id as string | null) ?? undefined, lastError: (r.last_error as string | null) ?? undefined,
+});
+
+export class DeliveryRepo {
+  readonly #db: DatabaseSync;
+  constructor(db: DatabaseSync) { this.#db = db; db.exec(NOTIFICATION_SCHEMA); }
+
+  /** Idempotent per (message, recipient, channel). */
+  enqueue(n: { messageId: string; sender: string; recipients: string[]; expiresAt: number; channel: string }, now: number): void {
+    transaction(this.#db, () => {
+      const add = this.#db.prepare('INSERT INTO deliveries (message_id, recipient, sender, expires_at, channel, state, next_attempt_at) VALUES (?, ?, ?, ?, ?, \'pending\', ?) ON CONFLICT DO NOTHING');
+      for (const r of n.recipients) add.run(n.messageId, r, n.sender, n.expiresAt, n.channel, now);
+    });
+  }
+
+  cancel(messageId: string): void {
+    this.#db.prepare('UPDATE deliveries SET state = \'cancelled\' WHERE message_id = ? AND state = \'pending\'').run(messageId);
+  }
+
+  due(now: number, limit = 50): Delivery[] {
+    return (this.#db.prepare('SELECT * FROM deliveries WHERE state = \'pending\' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?').all(now, limit) as Row[]).map(toDelivery);
+  }
+
+  forMessage(messageId: string): Delivery[] {
+    return (this.#db.prepare('SELECT * FROM deliveries WHERE message_id = ? ORDER BY recipient').all(messageId) as Row[]).map(toDelivery);
+  }
+
+  delivered(d: Delivery, providerId: string, now: number): void {
+    this.#db.prepare('UPDATE deliveries SET state = \'delivered\', provider_id = ?, delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE message_id = ? AND recipient = ? AND channel = ? AND state = \'pending\'')
+      .run(providerId, now, d.messageId, d.recipient, d.channel);
+  }
+
+  retry(d: Delivery, nextAttemptAt: number, error: string, giveUp: boolean): void {
+    this.#db.prepare('UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE message_id = ? AND recipient = ? AND channel = ? AND state = \'pending\'')
+      .run(giveUp ? 'failed' : 'pending', nextAttemptAt, error.slice(0, 500), d.messageId, d.recipient, d.channel);
+  }
+}
