@@ -117,7 +117,7 @@ async function main(): Promise<number> {
     if (!options.quick) {
       const docFile = join(repoRoot, 'BENCHMARKS.md');
       let document = await readFile(docFile, 'utf8').catch(() => '# Benchmarks\n');
-      for (const [name, result] of results) document = replaceBlock(document, name, `${header}\n\n${result.markdown}`);
+      for (const [name, result] of results) document = replaceBlock(document, name, `### ${name}\n\n${header}\n\n${result.markdown}`);
       await writeFile(docFile, document);
       log(`updated ${docFile}`);
     }
