@@ -149,6 +149,11 @@ describe('bearer JWT verification', () => {
     await expectCode(await sign(self.key, { alg: 'ES256', x5c: [x5cEntry(self.cert)] }, { iss: X5C_ISSUER }), 'ERR_AUTHN_TOKEN_CHAIN_UNTRUSTED');
   });
 
+  it('rejects an x5c leaf whose key usage does not allow signatures (keyEncipherment only)', async () => {
+    const encipherOnly = s.pki.leaf('x5c signer', s.ca, undefined, 'serverAuth', 'keyEncipherment');
+    await expectCode(await sign(encipherOnly.key, { alg: 'ES256', x5c: [x5cEntry(encipherOnly.cert), x5cEntry(s.ca.cert)] }, { iss: X5C_ISSUER }), 'ERR_AUTHN_TOKEN_CHAIN_UNTRUSTED');
+  });
+
   it('rejects an x5c chain whose leaf key did not make the signature', async () => {
     const { privateKey } = await generateKeyPair('ES256');
     await expectCode(await sign(privateKey, { alg: 'ES256', x5c: [x5cEntry(s.chainLeaf.cert), x5cEntry(s.ca.cert)] }, { iss: X5C_ISSUER }), 'ERR_AUTHN_TOKEN_SIGNATURE');

@@ -6,6 +6,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { GatehouseError } from '../../core/errors.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { splitPemCertificates } from './pem.ts';
+import { allowsDigitalSignature } from './key-usage.ts';
 
 /** base64url SHA-256 of the DER certificate, as `x5t#S256` carries it. */
 export function certificateThumbprint(cert: X509Certificate): string {
@@ -18,6 +19,9 @@ export function createThumbprintKeys(pems: readonly string[]): KeyResolver {
   for (const pem of pems) {
     for (const block of splitPemCertificates(pem)) {
       const cert = new X509Certificate(block);
+      if (!allowsDigitalSignature(cert)) {
+        throw new GatehouseError('ERR_CONFIG_INVALID', { detail: `x5t#S256 trust store: certificate "${cert.subject}" may not sign (key usage without digitalSignature)` });
+      }
       byThumbprint.set(certificateThumbprint(cert), { key: cert.publicKey, cert });
     }
   }

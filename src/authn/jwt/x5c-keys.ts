@@ -2,12 +2,14 @@
  * `x5c` key strategy: the header carries a certificate chain (leaf first, RFC 7515 §4.1.6).
  * The chain must be unbroken, every certificate in its validity period, every issuer a CA, and
  * the last certificate must be — or be issued and signed by — one of the configured CAs.
+ * The leaf must not be a CA and, when it states a key usage, must allow digitalSignature.
  * The leaf's own claims are never trusted on their own.
  */
 import { X509Certificate } from 'node:crypto';
 import { GatehouseError } from '../../core/errors.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { splitPemCertificates } from './pem.ts';
+import { allowsDigitalSignature } from './key-usage.ts';
 
 export interface X5cKeysOptions {
   /** PEM texts of the trusted CA certificates. */
@@ -55,6 +57,7 @@ export function createX5cKeys(options: X5cKeysOptions): KeyResolver {
     const now = Date.now();
     const leaf = chain[0]!;
     if (leaf.ca) throw untrusted('x5c leaf is a CA certificate');
+    if (!allowsDigitalSignature(leaf)) throw untrusted('x5c leaf key usage does not include digitalSignature');
     for (let i = 0; i < chain.length; i++) {
       const cert = chain[i]!;
       if (!inValidity(cert, now)) throw untrusted(`x5c[${i}] (${cert.subject}) is outside its validity period`);

@@ -35,11 +35,11 @@ export class TestPki {
   }
 
   /** A leaf (EC P-256, CA:FALSE) signed by `issuer`. `san` e.g. 'IP:127.0.0.1' or 'URI:spiffe://…'. */
-  leaf(cn: string, issuer: CertAndKey, san?: string, extKeyUsage = 'serverAuth,clientAuth'): CertAndKey {
+  leaf(cn: string, issuer: CertAndKey, san?: string, extKeyUsage = 'serverAuth,clientAuth', keyUsage = 'digitalSignature'): CertAndKey {
     const name = `leaf${this.#n++}`;
     this.#openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
     const ext = join(this.dir, `${name}.ext`);
-    writeFileSync(ext, `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${extKeyUsage}\n${san ? `subjectAltName=${san}\n` : ''}`);
+    writeFileSync(ext, `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,${keyUsage}\nextendedKeyUsage=${extKeyUsage}\n${san ? `subjectAltName=${san}\n` : ''}`);
     this.#openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', ext]);
     return this.#load(name);
   }
