@@ -19,7 +19,7 @@ import type { Config } from '../core/config/schema.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.ts';
 import { HealthRegistry } from '../observability/health.ts';
-import { createOpsServer } from '../observability/ops-server.ts';
+import { createOpsServer, type OpsAction } from '../observability/ops-server.ts';
 import { RequestContext, type Stage } from './context.ts';
 import type { Generation } from './generation.ts';
 import type { InternalHandler } from './internal-handler.ts';
@@ -75,6 +75,8 @@ export interface GatewayExtension {
   workloadTls?(): WorkloadTls;
   /** CA certificates (PEM) whose client certificates the public listener asks for. */
   clientCaBundle?(): string;
+  /** Operator actions served on the ops listener as `POST <path>`. */
+  opsActions?(): Record<string, OpsAction>;
   stop?(): Promise<void>;
 }
 
@@ -163,7 +165,8 @@ export class Gateway {
 
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
       (req, socket) => this.#handleUpgrade(req, socket), (err, socket) => this.#clientError(err, socket));
-    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining });
+    const actions = new Map<string, OpsAction>(this.extensions.flatMap((e) => Object.entries(e.opsActions?.() ?? {})));
+    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions });
     const listeners: Promise<void>[] = [
       listen(this.#https, config.listeners.https.port, config.listeners.https.host),
       listen(this.#ops, config.listeners.ops.port, config.listeners.ops.host),

@@ -6,12 +6,24 @@ import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health.ts';
 
-export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean }): Server {
+/** An operator action on the ops listener (POST only), e.g. forcing a certificate rotation. */
+export type OpsAction = () => Promise<Record<string, unknown>>;
+
+export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean; actions: () => ReadonlyMap<string, OpsAction> }): Server {
   return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     };
+    const action = deps.actions().get(path);
+    if (action) {
+      if (req.method !== 'POST') return send(405, 'text/plain', 'method not allowed\n');
+      // A browser on the operator's machine must not be able to trigger actions cross-site:
+      // simple cross-site forms cannot send this content type without a CORS preflight.
+      if (req.headers['content-type'] !== 'application/json') return send(415, 'application/json', JSON.stringify({ error: { code: 'ERR_ADMIN_INPUT_INVALID', message: 'content-type must be application/json' } }));
+      action().then((result) => send(200, 'application/json', JSON.stringify(result)), (err: Error) => send(500, 'application/json', JSON.stringify({ error: { code: 'ERR_INTERNAL', message: err.message } })));
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (path === '/healthz') return send(200, 'application/json', JSON.stringify({ status: 'ok', instance: deps.health.instance }));
     if (path === '/readyz') {

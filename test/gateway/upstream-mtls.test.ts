@@ -92,6 +92,24 @@ describe('mutual TLS to upstreams', () => {
     assert.equal(JSON.parse(res.body).error.code, 'ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH');
   });
 
+  it('rotates the gateway\'s workload certificate on demand from the ops listener, and keeps serving', async () => {
+    const rotate = () => request(`${gw.opsUrl}/certificates/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const first = await rotate();
+    assert.equal(first.statusCode, 200);
+    const a = await first.body.json() as { serial: string; spiffeId: string };
+    const second = await rotate();
+    const b = await second.body.json() as { serial: string };
+    assert.equal(a.spiffeId, gatewaySpiffeId(TD));
+    assert.notEqual(a.serial, b.serial);
+    assert.equal((await gw.fetch('/mail/after-rotation')).status, 200);
+    const refusedGet = await request(`${gw.opsUrl}/certificates/rotate`);
+    assert.equal(refusedGet.statusCode, 405);
+    await refusedGet.body.dump();
+    const crossSiteForm = await request(`${gw.opsUrl}/certificates/rotate`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+    assert.equal(crossSiteForm.statusCode, 415, 'a cross-site form post cannot trigger a rotation');
+    await crossSiteForm.body.dump();
+  });
+
   it('a client without a certificate cannot reach the upstream around the gateway', async () => {
     const direct = new Agent({ connect: { rejectUnauthorized: false } });
     await assert.rejects(request(`https://127.0.0.1:${(mail.address() as AddressInfo).port}/x`, { dispatcher: direct }));

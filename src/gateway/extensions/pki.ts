@@ -82,6 +82,13 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
     name: 'pki',
     workloadTls: () => workload,
     clientCaBundle: () => trust.bundlePem,
+    opsActions: () => ({
+      '/certificates/rotate': async () => {
+        const next = await rotator.rotateNow();
+        await watcher.refresh();
+        return { spiffeId: next.spiffeId, serial: next.serial, notAfter: next.notAfter.toISOString() };
+      },
+    }),
     async start(gateway) {
       gateway.health.register('pki', async () => {
         const current = material;
