@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS destroyed_keys (
 
 const VERSION = 1;
 
-function seal(key: Uint8Array, plaintext: Uint8Array, aad: string): Buffer {
+/** AES-256-GCM with a version byte: `1 ‖ iv ‖ tag ‖ ciphertext`. */
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad: string): Buffer {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad));
@@ -34,7 +35,7 @@ function seal(key: Uint8Array, plaintext: Uint8Array, aad: string): Buffer {
   return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]);
 }
 
-function unseal(key: Uint8Array, sealed: Uint8Array, aad: string): Buffer {
+export function unseal(key: Uint8Array, sealed: Uint8Array, aad: string): Buffer {
   const buf = Buffer.from(sealed);
   if (buf.length < 1 + 12 + 16 || buf[0] !== VERSION) throw new Error('sealed value has an unknown format');
   const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(1, 13));
@@ -103,6 +104,13 @@ export class LocalKeyService implements KeyService {
     } finally {
       kek.fill(0);
     }
+  }
+
+  /** How many KEKs are live and how many were destroyed (operations and tests). */
+  stats(): { live: number; destroyed: number } {
+    const live = this.#db.prepare('SELECT COUNT(*) AS n FROM keks').get() as { n: number };
+    const destroyed = this.#db.prepare('SELECT COUNT(*) AS n FROM destroyed_keys').get() as { n: number };
+    return { live: Number(live.n), destroyed: Number(destroyed.n) };
   }
 
   async destroy(keyId: string): Promise<void> {

@@ -48,6 +48,10 @@ export class ScheduleRepo {
     return (this.#db.prepare('SELECT * FROM schedules WHERE state = \'scheduled\' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?').all(now, limit) as Row[]).map(toSchedule);
   }
 
+  countScheduled(): number {
+    return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM schedules WHERE state = \'scheduled\'').get() as Row).n);
+  }
+
   markDone(messageId: string, now: number): void {
     this.#db.prepare('UPDATE schedules SET state = \'done\', done_at = ?, last_error = NULL WHERE message_id = ?').run(now, messageId);
   }

@@ -126,6 +126,10 @@ export class MessageRepo {
     return (this.#meta.prepare('SELECT id, message_id, state, steps_done, input, error, updated_at FROM sagas WHERE state IN (\'running\', \'compensating\') ORDER BY updated_at').all() as Row[]).map(toSaga);
   }
 
+  allSagas(): SagaRecord[] {
+    return (this.#meta.prepare('SELECT id, message_id, state, steps_done, input, error, updated_at FROM sagas ORDER BY updated_at').all() as Row[]).map(toSaga);
+  }
+
   getSaga(id: string): SagaRecord | undefined {
     const r = this.#meta.prepare('SELECT id, message_id, state, steps_done, input, error, updated_at FROM sagas WHERE id = ?').get(id) as Row | undefined;
     return r ? toSaga(r) : undefined;

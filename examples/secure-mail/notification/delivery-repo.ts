@@ -53,6 +53,10 @@ export class DeliveryRepo {
     return (this.#db.prepare('SELECT * FROM deliveries WHERE state = \'pending\' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?').all(now, limit) as Row[]).map(toDelivery);
   }
 
+  countPending(): number {
+    return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE state = \'pending\'').get() as Row).n);
+  }
+
   forMessage(messageId: string): Delivery[] {
     return (this.#db.prepare('SELECT * FROM deliveries WHERE message_id = ? ORDER BY recipient').all(messageId) as Row[]).map(toDelivery);
   }
