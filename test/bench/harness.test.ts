@@ -58,7 +58,7 @@ function target(id: TargetResult['id'], rps: number, p99: number, fixedP99: numb
   const cpu = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
   return {
     id, label: id, available: true, failures: [],
-    closedLoop: [{ connections: 100, cpu, wrk: { durationS: 1, requests: rps, requestsPerSecond: rps, latencyMs: { p50: 1, p90: 1, p99, p999: p99, max: p99, mean: 1 }, errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 0 } } }],
+    closedLoop: [{ connections: 100, cpu, limitedBy: 'proxy', wrk: { durationS: 1, requests: rps, requestsPerSecond: rps, latencyMs: { p50: 1, p90: 1, p99, p999: p99, max: p99, mean: 1 }, errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 0 } } }],
     fixedRates: fixedP99 === null ? [] : [{
       targetRate: 5000, durationS: 1, sent: 5000, completed: 5000, completedPerSecond: 5000, non2xx: 0, errors: 0, errorKinds: {}, maxInFlight: 3,
       latencyMs: { p50: 1, p90: 1, p99: fixedP99, p999: fixedP99, max: fixedP99 }, generatorLagMs: { p99: 0, max: 0 }, cpu,

@@ -12,6 +12,12 @@ export interface ClosedLoopEntry {
   connections: number;
   wrk: WrkResult;
   cpu: CpuReport;
+  /**
+   * `proxy`: the proxy used ≥ 90 % of its core (the figure is its capacity); `load core`:
+   * the core of wrk and the upstream was full first (the figure is a lower bound);
+   * `unclear`: neither (other processes took the difference).
+   */
+  limitedBy: 'proxy' | 'load core' | 'unclear';
 }
 
 export interface TargetResult {
@@ -77,12 +83,15 @@ function errorsCell(errors: WrkResult['errors']): string {
   return `${total} (${parts.join(', ')})`;
 }
 
+/** Others' CPU above this (percent of one core) marks a run as disturbed by the shared machine. */
+const DISTURBED_PERCENT = 25;
+
 const CPU_HEADERS = ['proxy CPU %', 'others\' CPU %', 'busy % per core'];
 
 function cpuCells(cpu: CpuReport): string[] {
   return [
     cpu.proxyProcessPercent === null ? '–' : fixed(cpu.proxyProcessPercent, 0),
-    fixed(cpu.otherProcessesPercent, 0),
+    `${fixed(cpu.otherProcessesPercent, 0)}${cpu.otherProcessesPercent > DISTURBED_PERCENT ? ' ⚠' : ''}`,
     cpu.busyPercentPerCpu.map((p) => fixed(p, 0)).join(' / '),
   ];
 }
@@ -91,9 +100,9 @@ function closedLoopTable(results: TargetResult[]): string {
   const rows = results.flatMap((r) => r.closedLoop.map((e) => [
     r.id, String(e.connections), fixed(e.wrk.requestsPerSecond, 0), fixed(e.wrk.latencyMs.p50), fixed(e.wrk.latencyMs.p99),
     fixed(e.wrk.latencyMs.p999), errorsCell(e.wrk.errors),
-    ...cpuCells(e.cpu),
+    ...cpuCells(e.cpu), r.id === 'direct' ? '–' : e.limitedBy,
   ]));
-  return table(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', ...CPU_HEADERS], rows);
+  return table(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', ...CPU_HEADERS, 'limited by'], rows);
 }
 
 function fixedRateTable(results: TargetResult[]): string {
@@ -136,6 +145,7 @@ export function renderProxySection(results: TargetResult[], ratios: Ratio[] | nu
   out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections`, '', closedLoopTable(results), '');
   const f = settings.fixedRate;
   out.push(`#### Fixed rate: ${f.rates.join(' and ')} req/s, ${f.durationS} s each after ${f.warmupS} s of warm-up (open loop, latency from each request's due time, up to ${f.connections} connections)`, '', fixedRateTable(results), '');
+  out.push(`⚠ = processes outside the benchmark used more than ${DISTURBED_PERCENT} % of a core during that run: its percentiles say more about the shared machine than about the target. \`limited by\`: \`proxy\` = the proxy used ≥ 90 % of its core (the figure is its capacity); \`load core\` = wrk's and the upstream's core was full first (the figure is a lower bound); \`unclear\` = neither, other processes took the difference.`, '');
   out.push('#### Gatehouse ÷ peer, same run (req/s: higher is better; p99: lower is better)', '');
   out.push(ratios ? ratioTable(ratios, settings.connections, settings.fixedRate.rates) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
   out.push('#### Targets', '');

@@ -17,7 +17,7 @@ import { gatehouseUnavailableReason, startGatehouse } from '../lib/gatehouse.ts'
 import { probe } from '../lib/net.ts';
 import { runWrk } from '../lib/wrk.ts';
 import { runOpenLoop } from '../lib/open-loop.ts';
-import { startCpuMeter, waitForQuiet } from '../lib/cpu.ts';
+import { startCpuMeter, waitForQuiet, type CpuReport } from '../lib/cpu.ts';
 import { computeRatios, renderProxySection, type ClosedLoopEntry, type TargetId, type TargetResult } from './proxy-report.ts';
 
 interface TargetSpec {
@@ -46,7 +46,20 @@ function targets(ctx: BenchContext): TargetSpec[] {
 async function measureClosedLoop(ctx: BenchContext, url: string, connections: number, pids: Pids): Promise<ClosedLoopEntry> {
   const meter = startCpuMeter(pids.proxy, [pids.upstream]);
   const wrk = await runWrk(ctx, { url, connections, durationS: ctx.options.durationS });
-  return { connections, wrk, cpu: meter.stop() };
+  const cpu = meter.stop();
+  return { connections, wrk, cpu, limitedBy: limitedBy(ctx, cpu) };
+}
+
+/**
+ * Which side ran out of CPU in a closed-loop run: the proxy (what we want to measure), or
+ * the load core (wrk + upstream + whatever else ran there), which makes the figure a lower
+ * bound of the proxy's capacity.
+ */
+function limitedBy(ctx: BenchContext, cpu: CpuReport): ClosedLoopEntry['limitedBy'] {
+  if (cpu.proxyProcessPercent !== null && cpu.proxyProcessPercent >= 90) return 'proxy';
+  const loadBusy = ctx.cpus.load === undefined ? undefined : cpu.busyPercentPerCpu[ctx.cpus.load];
+  if (loadBusy !== undefined && loadBusy >= 95) return 'load core';
+  return 'unclear';
 }
 
 /** Process groups whose CPU time is accounted to the benchmark. */
