@@ -40,3 +40,8 @@ export {
   type ResponseLike,
 } from './middleware.ts';
 export { GatehouseError, isGatehouseError } from '../core/errors.ts';
+// mTLS between services with certificates Gatehouse issues and renews (src/sdk/mtls, docs/sdk.md).
+export { createMtlsServer, createMtlsClient, peerOf, type MtlsServer, type MtlsServerOptions, type MtlsClient, type MtlsClientOptions, type AllowedPeers, type PeerRefusedEvent, type IdentitySource } from './mtls/index.ts';
+export { WorkloadIdentity, type WorkloadIdentityOptions, type IdentityChange } from '../pki/client/index.ts';
+export type { VerifiedPeer } from '../pki/mtls/verify-peer.ts';
+export type { TlsMaterial } from '../pki/mtls/tls-material.ts';
