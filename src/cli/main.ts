@@ -5,6 +5,14 @@
 import { Command } from 'commander';
 import { registerStart } from './commands/start.ts';
 import { registerConfig } from './commands/config.ts';
+import { registerUser } from './commands/user.ts';
+import { registerClient } from './commands/client.ts';
+import { registerToken } from './commands/token.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerCa } from './commands/ca.ts';
+import { registerCert } from './commands/cert.ts';
+import { registerBootstrapToken } from './commands/bootstrap-token.ts';
+import { registerPolicy } from './commands/policy.ts';
 import { VERSION } from '../core/version.ts';
 
 const program = new Command()
@@ -16,5 +24,13 @@ const program = new Command()
 program.command('version').description('print the version').action(() => { console.log(VERSION); });
 registerStart(program);
 registerConfig(program);
+registerUser(program);
+registerClient(program);
+registerToken(program);
+registerKeys(program);
+registerCa(program);
+registerCert(program);
+registerBootstrapToken(program);
+registerPolicy(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,40 @@
+/** `gatehouse ca init|export-root` — the certificate authority's root and intermediate. */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { GatehouseError } from '../../core/errors.ts';
+import { caExportRootCommand, caInitCommand } from '../../pki/commands/index.ts';
+import { withCliContext } from '../context.ts';
+import { action, emit, formatRecord } from '../output.ts';
+import { stateful, type StateOptions } from '../options.ts';
+
+export function registerCa(program: Command): void {
+  const ca = program.command('ca').description('manage the certificate authority');
+
+  stateful(ca.command('init')
+    .description('create the root and intermediate CA in the store (once; every instance then uses them)')
+    .option('--root-out <file>', 'also write the root certificate (the trust anchor, public) to this file'))
+    .action(action(async (o: StateOptions & { rootOut?: string }) => {
+      const r = await withCliContext(o, async (ctx) => caInitCommand(await ctx.pki()));
+      if (o.rootOut) await writeFile(o.rootOut, r.rootCertPem, { mode: 0o644 });
+      emit(o.json, r, () => [
+        formatRecord([['root serial', r.rootSerial], ['intermediate serial', r.intermediateSerial], ...(o.rootOut ? [['root written to', o.rootOut] as const] : [])]),
+        '', r.rootCertPem.trim(),
+      ].join('\n'));
+    }));
+
+  stateful(ca.command('export-root')
+    .description('write the root CA private key to a new 0600 file; with --remove delete it from the store (offline root)')
+    .requiredOption('--out <file>', 'file to create (never overwritten)')
+    .option('--passphrase-env <var>', 'encrypt the key (AES-256) with the passphrase in this environment variable (≥ 12 characters)')
+    .option('--remove', 'delete the root key from the store after writing it; the intermediate keeps issuing'))
+    .action(action(async (o: StateOptions & { out: string; passphraseEnv?: string; remove?: boolean }) => {
+      // A passphrase is read from the environment, never an argument (it would land in shell history and `ps`).
+      let passphrase: string | undefined;
+      if (o.passphraseEnv !== undefined) {
+        passphrase = process.env[o.passphraseEnv];
+        if (!passphrase) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `environment variable ${o.passphraseEnv} is not set` });
+      }
+      const r = await withCliContext(o, async (ctx) => caExportRootCommand(await ctx.pki(), { out: o.out, ...(passphrase !== undefined ? { passphrase } : {}), ...(o.remove ? { remove: true } : {}) }));
+      emit(o.json, r, () => formatRecord([['written to', r.file], ['encrypted', r.encrypted], ['removed from store', r.removed]]));
+    }));
+}

@@ -1,0 +1,129 @@
+/**
+ * What every stateful `gatehouse` command stands on: the validated configuration, a
+ * logger on stderr, the store (migrated) and the event bus — opened the same way a running
+ * instance opens them, so that a change made here (user disabled, token revoked, keys
+ * rotated) is published on the bus that running instances share. Everything is closed
+ * again before the command returns, also when it fails.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { loadConfigFile, parseConfig, type LoadedConfig } from '../core/config/load.ts';
+import { compileCheck } from '../core/config/compile-check.ts';
+import type { Config } from '../core/config/schema.ts';
+import { createLogger } from '../observability/logger.ts';
+import { openStoreFromConfig } from '../store/open-from-config.ts';
+import type { Store } from '../store/types.ts';
+import { createEventBus } from '../bus/create-event-bus.ts';
+import type { EventBus } from '../bus/types.ts';
+import type { IdentityEventSink, IdentityProvider } from '../identity/identity-provider.ts';
+import type { PkiCommandContext } from '../pki/commands/context.ts';
+
+/** The file `gatehouse` reads when no `--config` is given, when it exists in the working directory. */
+export const DEFAULT_CONFIG_FILE = 'gatehouse.yaml';
+
+/** Options every stateful command accepts. */
+export interface CliGlobalOptions {
+  /** `--config FILE`. */
+  config?: string;
+  /** `--verbose`: debug logs on stderr. */
+  verbose?: boolean;
+}
+
+export interface CliContext {
+  readonly config: Config;
+  /** Absolute path of the configuration file, or undefined for built-in defaults. */
+  readonly configFile: string | undefined;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly bus: EventBus;
+  /** The identity provider over this store and bus (built on first use). */
+  identity(): Promise<IdentityProvider>;
+  /** The PKI command context (resolves the master key on first use). */
+  pki(): Promise<PkiCommandContext>;
+}
+
+/** `--config` if given, else `./gatehouse.yaml` when it exists, else undefined (built-in defaults). */
+export function resolveConfigFile(option: string | undefined, cwd: string = process.cwd()): string | undefined {
+  if (option !== undefined) return resolve(cwd, option);
+  const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+/**
+ * Loads and validates the configuration the way `gatehouse config validate` does (schema,
+ * route compilation, production refusals). Throws ConfigError listing every problem.
+ */
+export async function loadCliConfig(option: string | undefined): Promise<LoadedConfig> {
+  const file = resolveConfigFile(option);
+  if (file === undefined) return parseConfig({}, { source: '(defaults)', crossCheck: compileCheck });
+  return loadConfigFile(file, { crossCheck: compileCheck });
+}
+
+/** Logs go to stderr (stdout is for the command's output), synchronously so nothing is lost at exit. */
+function cliLogger(config: Config, verbose: boolean): Logger {
+  return createLogger({ level: verbose ? 'debug' : 'warn', instanceId: cliInstanceId(), destination: pino.destination({ fd: 2, sync: true }) });
+}
+
+/** Distinct from the gateway's own id, so events from the CLI are never mistaken for an instance's. */
+function cliInstanceId(): string {
+  return `cli-${hostname().slice(0, 40)}-${process.pid}`;
+}
+
+/**
+ * Opens configuration, store and bus, runs `fn`, and closes everything (identity provider,
+ * bus — after flushing what was published — and store) whatever `fn` did.
+ *
+ * @example
+ *   await withCliContext({ config: 'gatehouse.yaml' }, async (ctx) => userList(await ctx.identity()));
+ */
+export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const loaded = await loadCliConfig(options.config);
+  const config = loaded.config;
+  const logger = cliLogger(config, options.verbose === true);
+  // The embedded store, generated development keys and the KEK live here (as for `start`).
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStoreFromConfig(config, logger.child({ component: 'store' }));
+  let bus: EventBus | undefined;
+  let idp: Promise<IdentityProvider> | undefined;
+  let pki: Promise<PkiCommandContext> | undefined;
+  try {
+    await store.migrate();
+    const openedBus = await createEventBus(config.bus.url, {
+      instanceId: cliInstanceId(), logger: logger.child({ component: 'bus' }),
+      stream: config.bus.stream, subjectPrefix: config.bus.subjectPrefix, maxAgeMs: config.bus.maxAgeMs, maxBuffer: config.bus.maxBuffer,
+    });
+    bus = openedBus;
+    const ctx: CliContext = {
+      config, configFile: loaded.source, logger, store, bus: openedBus,
+      identity() {
+        idp ??= import('../identity/identity-provider.ts').then(({ createIdentityProvider }) => createIdentityProvider({
+          config, store, logger, publicUrl: config.publicUrl!,
+          // The IdP publishes plain event names; they are the identity rows of the typed event table.
+          bus: openedBus as unknown as IdentityEventSink,
+        }));
+        return idp;
+      },
+      pki() {
+        pki ??= import('../pki/commands/context.ts').then(({ openPkiCommandContext }) => openPkiCommandContext({
+          store, config, logger,
+          // PKI events are not on the bus's event table (yet); the log keeps them. None carries a secret.
+          onEvent: (event) => logger.info({ event }, event.type),
+        }));
+        return pki;
+      },
+    };
+    return await fn(ctx);
+  } finally {
+    if (idp) await idp.then((p) => p.close(), () => undefined);
+    if (bus) {
+      // A change that never reached the bus would leave running instances with stale caches: say so.
+      await bus.flush(10_000).catch((err: unknown) => logger.error({ err }, 'events were not all published to the bus; running instances may not have seen this change'));
+      await bus.close().catch((err: unknown) => logger.error({ err }, 'closing the bus failed'));
+    }
+    await store.close().catch((err: unknown) => logger.error({ err }, 'closing the store failed'));
+    logger.flush?.();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Runs the real `gatehouse` command as a user would: a child process of the pinned Node
+ * running src/cli/main.ts, with its own working directory, stdin and environment.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { POSTGRES_URL } from '../../support/services.ts';
+
+const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Written to the child's stdin, which is then closed. */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function gatehouse(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...process.env, NODE_ENV: 'development', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Asserting helper output: the whole result, for assertion messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** A store backend for a suite: the `store` part of a configuration and how to clean up. */
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  dir: string;
+  /** Writes `gatehouse.yaml` into `dir` with this store (and the given extra keys); returns its path. */
+  writeConfig(extra?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL });
+  await c.connect();
+  try { await c.query(sql); } finally { await c.end(); }
+}
+
+/**
+ * A temporary directory (data dir and config file) and a store: SQLite in that directory,
+ * or a fresh PostgreSQL database with a random name, dropped at close.
+ */
+export async function createBackend(name: 'sqlite' | 'postgres'): Promise<Backend> {
+  const dir = await mkdtemp(join(tmpdir(), `gh-cli-${name}-`));
+  let storeUrl: string | undefined;
+  let database: string | undefined;
+  if (name === 'postgres') {
+    database = `gh_cli_${randomBytes(6).toString('hex')}`;
+    await adminQuery(`create database ${pg.escapeIdentifier(database)}`);
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${database}`;
+    storeUrl = url.href;
+  }
+  return {
+    name, dir,
+    async writeConfig(extra = {}) {
+      const file = join(dir, 'gatehouse.yaml');
+      await writeFile(file, stringify({ dataDir: join(dir, 'data'), ...(storeUrl ? { store: { url: storeUrl } } : {}), ...extra }));
+      return file;
+    },
+    async close() {
+      if (database) await adminQuery(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
