@@ -63,7 +63,7 @@ export async function loadCliConfig(option: string | undefined): Promise<LoadedC
 }
 
 /** Logs go to stderr (stdout is for the command's output), synchronously so nothing is lost at exit. */
-function cliLogger(config: Config, verbose: boolean): Logger {
+function cliLogger(verbose: boolean): Logger {
   return createLogger({ level: verbose ? 'debug' : 'warn', instanceId: cliInstanceId(), destination: pino.destination({ fd: 2, sync: true }) });
 }
 
@@ -82,7 +82,7 @@ function cliInstanceId(): string {
 export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const loaded = await loadCliConfig(options.config);
   const config = loaded.config;
-  const logger = cliLogger(config, options.verbose === true);
+  const logger = cliLogger(options.verbose === true);
   // The embedded store, generated development keys and the KEK live here (as for `start`).
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStoreFromConfig(config, logger.child({ component: 'store' }));
