@@ -71,10 +71,9 @@ async function main(): Promise<number> {
   const tools = await ensureTools(log);
   const processes = new ProcessRegistry({ taskset: tools.taskset, nice: options.nice });
   const tmpDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-  killChildrenOnExit(processes, (signal) => {
-    log(`${signal}: stopped every child process`);
-    if (!keepTmp) rmSync(tmpDir, { recursive: true, force: true });
-  });
+  killChildrenOnExit(processes, (signal) => log(`${signal}: stopped every child process`));
+  // Registered after the kill handler, so it runs after it: on any exit, the temp dir goes too.
+  process.on('exit', () => { if (!keepTmp) rmSync(tmpDir, { recursive: true, force: true }); });
   let cert: Promise<CertFiles> | undefined;
   const ctx: BenchContext = {
     options, repoRoot, tmpDir, nodeBin: pinnedNode(), tools, processes,
@@ -100,7 +99,6 @@ async function main(): Promise<number> {
   } finally {
     await processes.stopAll();
     if (keepTmp) log(`kept ${tmpDir}`);
-    else rmSync(tmpDir, { recursive: true, force: true });
   }
 
   const header = environmentLine(env, command, options.gatehouseTree);
