@@ -102,7 +102,7 @@ export async function startGatehouse(ctx: BenchContext, options: GatehouseOption
   // no `ratelimit` key, and the schema refuses unknown keys.
   const hasRateLimits = await access(join(root, 'src/core/config/ratelimit-schema.ts')).then(() => true, () => false);
   const unlimited = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
-  if (hasRateLimits) Object.assign(base, { ratelimit: { edge: unlimited, identity: unlimited } });
+  if (hasRateLimits) Object.assign(base, { ratelimit: { edge: { ...unlimited }, identity: { ...unlimited } } });
   const configFile = join(dir, 'gatehouse.yaml');
   await writeFile(configFile, stringify(merge(base, options.config ?? {})));
   const logFile = join(dir, 'gatehouse.log');
