@@ -38,6 +38,7 @@ export function usage(sections: Section[]): string {
   --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
                       'worktree': run it from the work tree, uncommitted changes included
   --no-write          print only; write no result files
+  --profile           V8 CPU profile of Gatehouse (node --cpu-prof) into test/bench/results/profiles/
   --keep-tmp          keep the temp directory (configs, logs) for inspection
   --help
 
@@ -72,6 +73,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       nice: { type: 'string' },
       'quiet-wait': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       'keep-tmp': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -99,6 +101,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       pin: !values['no-pin'],
       gatehouseTree: tree,
       nice,
+      profile: values.profile,
       quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 5),
     },
     only,

@@ -106,7 +106,9 @@ export async function startGatehouse(ctx: BenchContext, options: GatehouseOption
   const configFile = join(dir, 'gatehouse.yaml');
   await writeFile(configFile, stringify(merge(base, options.config ?? {})));
   const logFile = join(dir, 'gatehouse.log');
-  const process = ctx.processes.start('gatehouse', ctx.nodeBin, [CLI, 'start', '--config', configFile], {
+  // A profile is written when the process exits normally (SIGTERM → graceful stop).
+  const profile = ctx.options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.repoRoot, 'test/bench/results/profiles')] : [];
+  const process = ctx.processes.start('gatehouse', ctx.nodeBin, [...profile, CLI, 'start', '--config', configFile], {
     cpu: ctx.cpus.proxy,
     cwd: root,
     logFile,

@@ -29,6 +29,8 @@ export interface BenchOptions {
   quietWaitS: number;
   /** Niceness of every benchmark process (default -10: less disturbed by other work on a shared machine). */
   nice: number;
+  /** Write a V8 CPU profile of every Gatehouse instance to test/bench/results/profiles/. */
+  profile: boolean;
   /** Run Gatehouse from an export of HEAD (default) or from the work tree as it is. */
   gatehouseTree: 'head' | 'worktree';
 }
