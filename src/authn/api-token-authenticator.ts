@@ -65,7 +65,8 @@ export class ApiTokenAuthenticator {
     const identity: Identity = Object.freeze({
       subject: principal.subject,
       kind: principal.kind,
-      roles: Object.freeze([...principal.roles]),
+      // The token's own roles when it has them, so that a narrowed token stays narrow.
+      roles: Object.freeze([...(info.roles ?? principal.roles)]),
       method: 'api_token',
       amr: Object.freeze([]),
       authTime: undefined,

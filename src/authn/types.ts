@@ -27,6 +27,11 @@ export interface ApiTokenInfo {
   /** Stable, non-secret id of the token (for audit, revocation and `Identity.credentialId`). */
   tokenId: string;
   subject: string;
+  /**
+   * The token's effective roles (a token may carry fewer roles than its owner). Omitted: the
+   * owner's roles.
+   */
+  roles?: readonly string[];
   /** Epoch seconds; omitted for tokens without expiry. */
   expiresAt?: number;
 }

@@ -21,3 +21,32 @@ export function readCookie(header: string | undefined, name: string): string[] {
 export function serializeCookie(name: string, value: string, maxAgeSec: number): string {
   return `${name}=${value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Math.floor(maxAgeSec))}`;
 }
+
+/**
+ * Cookies that belong to Gatehouse itself: the gateway's session and login cookies, and the
+ * identity provider's (`gh_idp_session`, `gh_idp_interaction`, `gh_idp_resume`, their `.sig`
+ * companions; see src/identity/oidc/provider-config.ts). The IdP's session cookie is scoped
+ * to `/`, so browsers send it with every request; an upstream that saw it could act at the
+ * IdP as the user.
+ */
+const OUR_PREFIXES = ['__Host-gatehouse-', 'gh_idp_'] as const;
+
+function isOurs(part: string): boolean {
+  const name = part.trimStart();
+  return OUR_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/**
+ * The Cookie header without Gatehouse's own cookies, for the upstream: they are credentials
+ * of the gateway and the IdP and must never reach a service behind it. Undefined when nothing
+ * is left.
+ */
+export function withoutGatehouseCookies(header: string): string | undefined {
+  const kept = header.split(';').filter((part) => !isOurs(part)).map((part) => part.trim()).filter((part) => part !== '');
+  return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+/** True when the Cookie header may carry one of Gatehouse's cookies (a cheap pre-check). */
+export function mayCarryGatehouseCookie(header: string | undefined): header is string {
+  return header !== undefined && (header.includes('__Host-gatehouse-') || header.includes('gh_idp_'));
+}

@@ -27,7 +27,7 @@ import { checkCertificateBinding } from '../../authn/binding/certificate-binding
 import type { DpopVerifier } from '../../authn/dpop/dpop-verifier.ts';
 import { MtlsAuthenticator } from '../../authn/mtls-authenticator.ts';
 import { SessionManager } from '../../authn/session/session-manager.ts';
-import { SESSION_COOKIE, readCookie, serializeCookie } from '../../authn/session/cookies.ts';
+import { SESSION_COOKIE, mayCarryGatehouseCookie, readCookie, serializeCookie, withoutGatehouseCookies } from '../../authn/session/cookies.ts';
 import { loginRedirectLocation } from '../../authn/session/login-flow.ts';
 import { safeReturnPath } from '../../authn/session/return-url.ts';
 
@@ -51,6 +51,21 @@ export interface AuthenticateStageDeps {
 type Method = 'session' | 'jwt' | 'api_token' | 'mtls';
 
 const CREDENTIAL = /^(Bearer|DPoP) +([^\s]+) *$/i;
+/** A bearer credential and its proof are consumed here; the upstream gets the signed assertion instead. */
+const CONSUMED_AUTHORIZATION: ReadonlySet<string> = new Set(['authorization', 'dpop']);
+const CONSUMED_ALL: ReadonlySet<string> = new Set(['authorization', 'dpop', 'cookie']);
+
+/** Keeps Gatehouse's credentials (its cookies, a consumed Authorization header) away from the upstream. */
+function consumeCredentials(ctx: RequestContext, authorization: boolean): void {
+  const cookie = ctx.req.headers.cookie;
+  let dropCookie = false;
+  if (mayCarryGatehouseCookie(cookie)) {
+    const rest = withoutGatehouseCookies(cookie);
+    if (rest === undefined) dropCookie = true; else ctx.upstreamHeaders.cookie = rest;
+  }
+  if (authorization) ctx.omitUpstreamHeaders = dropCookie ? CONSUMED_ALL : CONSUMED_AUTHORIZATION;
+  else if (dropCookie) ctx.omitUpstreamHeaders = new Set(['cookie']);
+}
 
 function isBrowserNavigation(req: IncomingMessage): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -138,11 +153,12 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     const route = ctx.route;
     // Fail closed: without a route there is nothing that could have made the request public.
     if (route === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'no route on context' });
+    const req = ctx.req;
+    const authorization = req.headers.authorization;
+    consumeCredentials(ctx, authorization !== undefined && route.config.access !== 'public');
     if (route.config.access === 'public') return undefined;
     const accepted = route.config.authentication.methods;
-    const req = ctx.req;
 
-    const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const match = CREDENTIAL.exec(authorization);
       if (match === null) {

@@ -1,0 +1,144 @@
+/**
+ * The gateway's authentication as one component, built on the shared platform (store, bus,
+ * logger, config): SQL-backed sessions, pending logins and revocations shared by every
+ * instance, invalidations over the bus, DPoP replay memory (in process or in the store),
+ * the browser login against Gatehouse's own identity provider, and background pruning.
+ * This is what the composition root calls; it fills the `authenticate` slot and serves
+ * `/_gatehouse/auth/…`.
+ *
+ * @example
+ *   // src/gateway/compose.ts, after the identity (and PKI) components:
+ *   const authn = await createAuthnComponent(platform, {
+ *     identity: identity.idp,
+ *     verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
+ *   });
+ *   extensions.push(authn.extension);
+ */
+import * as oidc from 'openid-client';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config/schema.ts';
+import { GatehouseError, isGatehouseError } from '../core/errors.ts';
+import type { EventBus } from '../bus/types.ts';
+import type { GatewayExtension } from '../gateway/gateway.ts';
+import type { IdentityProvider } from '../identity/identity-provider.ts';
+import { OIDC_ROUTES } from '../identity/oidc/provider-config.ts';
+import type { Store } from '../store/types.ts';
+import { createAuthnSessionRepo } from '../store/repos/authn-sessions-repo.ts';
+import { createAuthnLoginStateRepo } from '../store/repos/authn-login-states-repo.ts';
+import { createAuthnRevokedTokenRepo } from '../store/repos/authn-revoked-tokens-repo.ts';
+import { createAuthnDpopProofRepo } from '../store/repos/authn-dpop-proofs-repo.ts';
+import { createBusInvalidationChannel } from './bus-invalidation.ts';
+import { createAuthn, type Authn } from './create-authn.ts';
+import { startAuthnMaintenance, type AuthnMaintenance } from './maintenance.ts';
+import type { ClientCertificateVerifier } from './mtls-authenticator.ts';
+import { CALLBACK_PATH } from './session/login-flow.ts';
+import type { PrincipalLookup } from './types.ts';
+
+/** What the component needs from the platform (`Platform` of src/gateway/extensions/platform.ts satisfies it). */
+export interface AuthnPlatform {
+  readonly config: Config;
+  readonly store: Store;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+}
+
+export interface AuthnComponentOptions {
+  /** Gatehouse's identity provider in this process: directory, API tokens, own keys, browser login. */
+  identity?: IdentityProvider | undefined;
+  /** Client certificates as credentials (wire to src/pki verifyPeer); absent: refused. */
+  verifyClientCertificate?: ClientCertificateVerifier | undefined;
+  /** fetch the login relying party uses to reach the IdP's token endpoint (default: global fetch). */
+  loginFetch?: typeof fetch | undefined;
+}
+
+export interface AuthnComponent {
+  readonly authn: Authn;
+  readonly extension: GatewayExtension;
+}
+
+const NOBODY: PrincipalLookup = { getPrincipal: async () => undefined };
+
+/**
+ * The gateway's client at its own IdP, registered on first start as a public client (PKCE;
+ * the gateway keeps no client secret) unless `authn.login.clientSecret` says an administrator
+ * registered a confidential one.
+ */
+async function loginClient(config: Config, idp: IdentityProvider, origin: string, logger: Logger, fetchImpl: typeof fetch | undefined): Promise<oidc.Configuration> {
+  const { clientId, clientSecret } = config.authn.login;
+  if (clientSecret === undefined) {
+    try {
+      await idp.accounts.addClient({ clientId, kind: 'app', name: 'Gatehouse gateway', authMethod: 'none', redirectUris: [origin + CALLBACK_PATH] });
+      logger.info({ clientId }, 'authn: registered the gateway as a client of its identity provider');
+    } catch (err) {
+      if (!(isGatehouseError(err) && err.code === 'ERR_IDENTITY_CLIENT_EXISTS')) throw err;
+    }
+  }
+  const issuer = idp.issuer;
+  // Static metadata: at start the gateway cannot yet fetch its own discovery document.
+  const configuration = new oidc.Configuration(
+    {
+      issuer,
+      authorization_endpoint: issuer + OIDC_ROUTES.authorization,
+      token_endpoint: issuer + OIDC_ROUTES.token,
+      jwks_uri: issuer + OIDC_ROUTES.jwks,
+      id_token_signing_alg_values_supported: [config.identity.signing.algorithm],
+      code_challenge_methods_supported: ['S256'],
+    },
+    clientId,
+    { id_token_signed_response_alg: config.identity.signing.algorithm, ...(clientSecret === undefined ? {} : { client_secret: clientSecret }) },
+    clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(clientSecret),
+  );
+  if (fetchImpl !== undefined) configuration[oidc.customFetch] = fetchImpl as oidc.CustomFetch;
+  return configuration;
+}
+
+/** Builds authn over the platform; nothing runs until the extension's `start`. */
+export async function createAuthnComponent(platform: AuthnPlatform, options: AuthnComponentOptions = {}): Promise<AuthnComponent> {
+  const { config, store, bus } = platform;
+  const logger = platform.logger.child({ component: 'authn' });
+  const publicUrl = config.publicUrl;
+  if (publicUrl === undefined) throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'authn: publicUrl is required' });
+  const origin = new URL(publicUrl).origin;
+  const idp = options.identity;
+  const channel = createBusInvalidationChannel(bus, logger);
+  const sessionStore = createAuthnSessionRepo(store.db);
+  const loginStore = createAuthnLoginStateRepo(store.db);
+  const dpopProofs = config.authn.dpop.replayCache === 'store' ? createAuthnDpopProofRepo(store.db) : undefined;
+  const authn = createAuthn({
+    config: config.authn,
+    publicOrigin: origin,
+    principals: idp?.directory ?? NOBODY,
+    apiTokens: idp === undefined ? undefined : { verifyApiToken: (token) => idp.verifyApiToken(token) },
+    ownJwks: idp === undefined ? undefined : () => idp.publicJwks(),
+    ownIssuer: idp?.issuer,
+    revokedTokens: createAuthnRevokedTokenRepo(store.db),
+    sessionStore,
+    loginStore,
+    dpopReplay: dpopProofs,
+    onInvalidate: channel.onInvalidate,
+    publish: channel.publish,
+    loginClient: idp !== undefined && config.identity.enabled ? await loginClient(config, idp, origin, logger, options.loginFetch) : undefined,
+    verifyClientCertificate: options.verifyClientCertificate,
+    logger,
+  });
+
+  let upkeep: AuthnMaintenance | undefined;
+  const extension: GatewayExtension = {
+    name: 'authn',
+    async start() {
+      await authn.start();
+      upkeep = startAuthnMaintenance({
+        revocations: authn.revocations, sessions: sessionStore, logins: loginStore, dpopProofs,
+        idleTimeoutMs: config.authn.session.idleTimeoutMs, ...config.authn.maintenance, logger,
+      });
+    },
+    stages: () => ({ authenticate: authn.stage }),
+    internalHandlers: () => (authn.loginFlow === undefined ? [] : [authn.internalHandler]),
+    async stop() {
+      await upkeep?.stop();
+      authn.close();
+      channel.close();
+    },
+  };
+  return { authn, extension };
+}

@@ -1,0 +1,191 @@
+/**
+ * The browser login, end to end through a real gateway: real HTTPS listener, the real
+ * identity provider and authn components over a real store, the real login page with its
+ * CSRF token, openid-client as the gateway's relying party, and a real upstream that must
+ * see who logged in. The public URL is `https://gw.test`; the test's browser connects every
+ * host name to the gateway's ephemeral loopback port, as DNS would.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Agent, buildConnector, fetch as undiciFetch, request } from 'undici';
+import { parseConfig } from '../../src/core/config/load.ts';
+import type { ConfigInput } from '../../src/core/config/schema.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { MemoryEventBus } from '../../src/bus/memory-bus.ts';
+import { createIdentityComponent, type IdentityComponent } from '../../src/gateway/extensions/identity.ts';
+import type { Platform } from '../../src/gateway/extensions/platform.ts';
+import { createAssertionSigner } from '../../src/gateway/assertion/signer.ts';
+import { createUpstreamIdentityStage } from '../../src/gateway/assertion/upstream-identity.ts';
+import type { GatewayExtension } from '../../src/gateway/gateway.ts';
+import { createAuthnComponent, type AuthnComponent } from '../../src/authn/authn-component.ts';
+import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
+
+const PUBLIC = 'https://gw.test';
+const PASSWORD = 'correct horse battery staple';
+const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', accept: 'text/html' };
+
+describe('browser login round trip through a real gateway and the real identity provider', () => {
+  let dir: string;
+  let store: Store;
+  let bus: MemoryEventBus;
+  let upstream: TestUpstream;
+  let gw: TestGateway;
+  let identity: IdentityComponent;
+  let authn: AuthnComponent;
+  let port = 0;
+  let userId = '';
+  // Every connection goes to the gateway, whatever the host name (the port is known only after start).
+  const connector = buildConnector({ rejectUnauthorized: false });
+  const dispatcher = new Agent({ connect: (opts, cb) => connector({ ...opts, hostname: '127.0.0.1', port: String(port), servername: 'localhost' }, cb) });
+  const viaGateway = ((url: string | URL, init: Record<string, unknown> = {}) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
+  /**
+   * What the browser stand-in uses: undici's `request` behind a fetch-shaped function, because
+   * fetch overwrites Sec-Fetch-Mode (a navigation must say `navigate`) and follows no cookies.
+   */
+  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
+    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
+    }
+    const text = await res.body.text();
+    return { status: res.statusCode, headers, text: async () => text };
+  }) as unknown as typeof fetch;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-login-'));
+    upstream = await startUpstream();
+    const input: ConfigInput = {
+      mode: 'development',
+      publicUrl: PUBLIC,
+      dataDir: dir,
+      upstreams: { app: { url: upstream.url } },
+      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'authenticated', authentication: { methods: ['session'], browserLogin: true }, upstreamIdentity: { assertion: 'per-request', headers: true } }],
+    };
+    const config = parseConfig({ ...input, listeners: { https: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, ops: { host: '127.0.0.1', port: 0 } } }, { env: process.env, source: 'test' }).config;
+    store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
+    await store.migrate();
+    bus = new MemoryEventBus({ instanceId: 'gw-test' });
+    const logger = pino({ level: process.env.GH_TEST_LOG ?? 'silent' });
+    const platform = { config, store, bus, logger } as unknown as Platform;
+    identity = await createIdentityComponent(platform);
+    const user = await identity.idp.accounts.addUser({ username: 'alice', password: PASSWORD, roles: ['reader'] });
+    userId = user.id;
+    authn = await createAuthnComponent(platform, { identity: identity.idp, loginFetch: viaGateway });
+    const signer = await createAssertionSigner({ issuer: PUBLIC });
+    const upstreamIdentity: GatewayExtension = { name: 'upstream-identity', stages: () => ({ identity: createUpstreamIdentityStage({ signer }) }) };
+    gw = await startGateway(input, { extensions: [identity.extension, authn.extension, upstreamIdentity] });
+    port = Number(new URL(gw.url).port);
+  });
+
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await bus?.close();
+    await store?.close();
+    await dispatcher.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** From a protected page to the page again, through the IdP's login form. Returns the browser's session cookie. */
+  async function logIn(browser: Browser, path = '/app/inbox?folder=1', viaProtectedPage = true): Promise<string> {
+    let loginStart = `${PUBLIC}/_gatehouse/auth/login?return_to=${encodeURIComponent(path)}`;
+    if (viaProtectedPage) {
+      const first = await browser.request(PUBLIC + path, { headers: NAVIGATE });
+      assert.equal(first.status, 302, `protected page: ${first.status} ${first.body.slice(0, 200)}`);
+      assert.equal(first.location, loginStart);
+      loginStart = first.location!;
+    }
+    const start = await browser.request(loginStart, { headers: NAVIGATE });
+    assert.equal(start.status, 303);
+    assert.ok(start.location?.startsWith(`${PUBLIC}/oidc/auth?`), start.location);
+    const authorize = new URL(start.location!);
+    assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+    assert.ok(authorize.searchParams.get('state') && authorize.searchParams.get('nonce'));
+    const atCallback = (location: string | undefined) => location?.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`) === true;
+    let next = await browser.request(start.location!, { headers: NAVIGATE });
+    let hops = 0;
+    while (next.location && !atCallback(next.location) && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
+    if (!atCallback(next.location)) {
+      // No single sign-on session at the IdP yet: its login form, with its CSRF token.
+      assert.equal(next.status, 200, 'login page');
+      const csrf = inputValue(next.body, 'csrf');
+      assert.ok(csrf, 'the login form carries a CSRF token');
+      const action = formAction(next.body, 'login');
+      assert.ok(action, 'login form action');
+      next = await browser.request(new URL(action!, PUBLIC), { form: { csrf: csrf!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    }
+    hops = 0;
+    while (next.location && !next.location.startsWith(`${PUBLIC}/_gatehouse/auth/callback`) && hops++ < 8) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.ok(next.location?.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`), `reached the callback: ${next.status} ${next.location} ${next.body.slice(0, 300)}`);
+    const callback = await browser.request(next.location!, { headers: NAVIGATE });
+    assert.equal(callback.status, 303, `callback: ${callback.body.slice(0, 300)}`);
+    assert.equal(callback.location, PUBLIC + path);
+    const setCookie = callback.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    assert.ok(setCookie, 'session cookie set');
+    assert.match(setCookie!, /; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=\d+/);
+    return browser.cookies.get(SESSION_COOKIE)!.value;
+  }
+
+  it('logs a browser in and serves the original URL with the identity reaching the upstream', async () => {
+    const browser = new Browser(browserFetch);
+    await logIn(browser);
+    browser.cookies.set('theme', { value: 'dark', path: '/' });
+    const before = upstream.received.length;
+    const page = await browser.request(`${PUBLIC}/app/inbox?folder=1`, { headers: NAVIGATE });
+    assert.equal(page.status, 200, page.body.slice(0, 300));
+    const seen = upstream.received[before]!;
+    assert.equal(seen.url, '/app/inbox?folder=1');
+    assert.equal(seen.headers['x-gatehouse-subject'], userId);
+    assert.ok(seen.headers['x-gatehouse-identity'] ?? Object.keys(seen.headers).some((h) => h.startsWith('x-gatehouse-') && h !== 'x-gatehouse-subject'), 'a signed assertion travels too');
+    assert.equal(seen.headers.cookie, 'theme=dark', 'the application\'s cookies pass, Gatehouse\'s own (session, IdP) do not');
+  });
+
+  it('rotates the session id at login: a session the browser brought (possibly planted) ends', async () => {
+    const browser = new Browser(browserFetch);
+    const first = await logIn(browser);
+    // Logging in again carries the current session cookie along: it must be replaced, not kept.
+    const second = await logIn(browser, '/app/again', false);
+    assert.notEqual(second, first);
+    const stale = new Browser(browserFetch);
+    stale.cookies.set(SESSION_COOKIE, { value: first, path: '/' });
+    const r = await stale.request(`${PUBLIC}/app/x`, { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 401);
+    assert.equal(JSON.parse(r.body).error.code, 'ERR_AUTHN_SESSION_INVALID');
+    assert.equal((await browser.request(`${PUBLIC}/app/x`)).status, 200);
+  });
+
+  it('ends the session at logout: the next request with the old cookie is refused', async () => {
+    const browser = new Browser(browserFetch);
+    const cookie = await logIn(browser);
+    const out = await browser.request(`${PUBLIC}/_gatehouse/auth/logout`, { headers: NAVIGATE });
+    assert.equal(out.status, 303);
+    assert.equal(browser.cookies.has(SESSION_COOKIE), false, 'logout clears the cookie');
+    const replay = new Browser(browserFetch);
+    replay.cookies.set(SESSION_COOKIE, { value: cookie, path: '/' });
+    const r = await replay.request(`${PUBLIC}/app/x`, { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 401);
+    assert.equal(JSON.parse(r.body).error.code, 'ERR_AUTHN_SESSION_INVALID');
+    const nav = await replay.request(`${PUBLIC}/app/x`, { headers: NAVIGATE });
+    assert.equal(nav.status, 302, 'a browser is sent to log in again');
+  });
+
+  it('refuses a replayed callback (the pending login is single use)', async () => {
+    const browser = new Browser(browserFetch);
+    const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=/app`, { headers: NAVIGATE });
+    assert.equal(start.status, 303);
+    const forged = await browser.request(`${PUBLIC}/_gatehouse/auth/callback?code=stolen&state=x`, { headers: { accept: 'application/json' } });
+    assert.equal(forged.status, 400);
+    assert.equal(JSON.parse(forged.body).error.code, 'ERR_AUTHN_LOGIN_STATE_INVALID');
+    // The forged callback used the pending login up; the real one cannot come back later.
+    const again = await browser.request(`${PUBLIC}/_gatehouse/auth/callback?code=stolen&state=x`, { headers: { accept: 'application/json' } });
+    assert.equal(JSON.parse(again.body).error.code, 'ERR_AUTHN_LOGIN_STATE_INVALID');
+  });
+});
