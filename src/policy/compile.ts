@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { checkParseSchema, policySetTextToParts, policyToJson, validate } from './cedar.ts';
 import type { DetailedError, PolicyJson } from './cedar.ts';
 import { findReferences, type References } from './references.ts';
+import { policyApplicability, type PolicyApplicability } from './scope.ts';
 import type { PolicySetSource } from './types.ts';
 
 export interface CompiledPolicy {
@@ -19,6 +20,8 @@ export interface CompiledPolicy {
   readonly text: string;
   /** 1-based line in the source where the policy starts. */
   readonly line: number;
+  /** Which routes and actions the policy's scope can match (decisions evaluate only those that can). */
+  readonly applicability: PolicyApplicability;
 }
 
 export interface CompiledPolicySet {
@@ -85,7 +88,7 @@ export function compilePolicySet(name: string, source: PolicySetSource): Compile
     if (!POLICY_ID.test(id)) problems.push(`${origin}:${line}: @id("${id}") is not allowed (letters, digits, . _ : / -)`);
     else if (policies.has(id)) problems.push(`${origin}:${line}: duplicate policy id "${id}"`);
     else {
-      policies.set(id, { id, effect: json.json.effect, text, line });
+      policies.set(id, { id, effect: json.json.effect, text, line, applicability: policyApplicability(json.json) });
       jsons.push(json.json);
     }
   }

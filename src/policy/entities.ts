@@ -103,6 +103,12 @@ export function resourceUid(req: AuthorizationRequest): Uid {
   return { type: TYPE_ROUTE, id: req.resource.routeId };
 }
 
+/** The action's id and the ids of its ancestors, as the entities below make them. */
+export function actionAncestors(action: string, method: string): string[] {
+  const group = READ_METHODS.has(method) ? 'read' : 'write';
+  return action === method ? [action, group] : [action, method, group];
+}
+
 function actionEntities(action: string, method: string): EntityJson[] {
   const methodEntity: EntityJson = {
     uid: { type: TYPE_ACTION, id: method },
