@@ -135,15 +135,20 @@ export class SendSaga {
     }
   }
 
-  /** Undoes `done` in reverse. Every compensation is idempotent. Leaves the saga `compensating` if one fails. */
+  /**
+   * Undoes `done` in reverse. Every compensation is idempotent and independent, so one that
+   * fails (its service is down) does not stop the others; the saga then stays
+   * `compensating` with what is left, and `recover()` retries it.
+   */
   async #compensate(sagaId: string, id: string, done: readonly SagaStep[]): Promise<boolean> {
-    const remaining = [...done];
-    // A step that failed half-way may have had an effect (e.g. the key was wrapped, the
-    // schedule written but the answer lost), so the failed step is compensated too.
+    // A step that failed half-way may have had an effect (the key was made, the schedule
+    // written but the answer lost), so the failed step is compensated too.
     const failed = SAGA_STEPS[done.length];
-    const toUndo = failed ? [...done, failed] : [...done];
-    try {
-      for (const step of toUndo.reverse()) {
+    const toUndo = (failed ? [...done, failed] : [...done]).reverse();
+    const left: SagaStep[] = [];
+    const errors: string[] = [];
+    for (const step of toUndo) {
+      try {
         switch (step) {
           case 'notify': await this.#ports.cancelNotification(id); break;
           case 'scheduleExpiry': await this.#ports.unschedule(id); break;
@@ -154,18 +159,22 @@ export class SendSaga {
             this.#repo.deleteContent(id);
             break;
         }
-        const i = remaining.indexOf(step);
-        if (i >= 0) remaining.splice(i, 1);
-        this.#repo.sagaUpdate(sagaId, 'compensating', remaining, undefined, Date.now());
+      } catch (err) {
+        left.push(step);
+        errors.push(`${step}: ${(err as Error).message}`);
       }
+    }
+    if (left.length === 0) {
       this.#repo.sagaUpdate(sagaId, 'compensated', [], undefined, Date.now());
       this.#repo.sagaClearInput(sagaId);
       return true;
-    } catch (err) {
-      this.#logger.error({ err, sagaId, messageId: id, remaining }, 'compensation failed; will retry');
-      this.#repo.sagaUpdate(sagaId, 'compensating', remaining, `compensation: ${(err as Error).message}`.slice(0, 500), Date.now());
-      return false;
     }
+    // Kept in saga order. On retry, recover() may also undo a step that was never done or
+    // already undone: harmless, every compensation is idempotent.
+    const remaining = SAGA_STEPS.filter((s) => left.includes(s));
+    this.#logger.error({ sagaId, messageId: id, left, errors }, 'compensation incomplete; will retry');
+    this.#repo.sagaUpdate(sagaId, 'compensating', remaining, `compensation: ${errors.join('; ')}`.slice(0, 500), Date.now());
+    return false;
   }
 
   /**

@@ -104,7 +104,7 @@ export async function startMailFabric(options: { messages?: Record<string, unkno
     },
     async stopMessages() { await fabric.messages.close(); },
     async close() {
-      for (const s of [fabric.messages, notification, lifetime, keys]) await s?.close().catch(() => undefined);
+      for (const s of [fabric.messages, fabric.notification, fabric.lifetime, fabric.keys]) await s?.close().catch(() => undefined);
       await smtp.close();
       await relay.close();
       await rm(dir, { recursive: true, force: true });
