@@ -32,5 +32,6 @@ registerCa(program);
 registerCert(program);
 registerBootstrapToken(program);
 registerPolicy(program);
+(await import('./commands/sidecar.ts')).registerSidecar(program);
 
 await program.parseAsync(process.argv);
