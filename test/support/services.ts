@@ -23,11 +23,29 @@ function tcpReachable(host: string, port: number, timeoutMs = 1000): Promise<boo
   });
 }
 
-async function available(name: ServiceName): Promise<boolean> {
+/** A loaded machine can be slow to accept; a service counts as absent only after 10 s of tries. */
+async function reachable(host: string, port: number): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (await tcpReachable(host, port, 2000)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const cache = new Map<ServiceName, Promise<boolean>>();
+
+function available(name: ServiceName): Promise<boolean> {
+  let result = cache.get(name);
+  if (!result) { result = probe(name); cache.set(name, result); }
+  return result;
+}
+
+async function probe(name: ServiceName): Promise<boolean> {
   switch (name) {
-    case 'postgres': { const u = new URL(POSTGRES_URL); return tcpReachable(u.hostname, Number(u.port || 5432)); }
-    case 'redis': { const u = new URL(REDIS_URL); return tcpReachable(u.hostname, Number(u.port || 6379)); }
-    case 'nats': { const u = new URL(NATS_URL); return tcpReachable(u.hostname, Number(u.port || 4222)); }
+    case 'postgres': { const u = new URL(POSTGRES_URL); return reachable(u.hostname, Number(u.port || 5432)); }
+    case 'redis': { const u = new URL(REDIS_URL); return reachable(u.hostname, Number(u.port || 6379)); }
+    case 'nats': { const u = new URL(NATS_URL); return reachable(u.hostname, Number(u.port || 4222)); }
     case 'chromium': return access(CHROMIUM_PATH).then(() => true, () => false);
   }
 }
