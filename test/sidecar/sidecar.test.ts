@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
