@@ -65,6 +65,8 @@ function registerSuite(name: string, makeBus: (instanceId: string) => Promise<Ev
       for (const subject of ['alice', 'bob', 'carol', 'dave']) directory.add({ subject });
       a = await instance('gw-a');
       b = await instance('gw-b');
+      // flush() resolves once every subscription made before it is active on the backend.
+      await Promise.all([a.bus.flush(), b.bus.flush()]);
     });
     after(async () => {
       for (const i of [a, b]) {
