@@ -6,13 +6,18 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/schema.ts';
-import type { GatewayExtension } from './gateway.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { rootCertificates as tlsRootCertificatesList } from 'node:tls';
+const tlsRootCertificates = () => tlsRootCertificatesList;
+import type { ComposeContext, GatewayExtension } from './gateway.ts';
+import { createAuthnComponent } from '../authn/authn-component.ts';
+import { verifyPeer } from '../pki/mtls/verify-peer.ts';
 import { createPlatform, platformExtension } from './extensions/platform.ts';
 import { createPolicyComponent } from './extensions/policy.ts';
 import { createIdentityComponent } from './extensions/identity.ts';
 import { createPkiComponent } from './extensions/pki.ts';
 
-export async function composeExtensions(config: Config, logger: Logger, context: { configFile: string | undefined }): Promise<GatewayExtension[]> {
+export async function composeExtensions(config: Config, logger: Logger, context: ComposeContext): Promise<GatewayExtension[]> {
   const platform = await createPlatform(config, logger);
   const extensions: GatewayExtension[] = [platformExtension(platform)];
   try {
@@ -20,6 +25,13 @@ export async function composeExtensions(config: Config, logger: Logger, context:
     if (pki) extensions.push(pki.extension);
     const identity = await createIdentityComponent(platform);
     extensions.push(identity.extension);
+    const authn = await createAuthnComponent(platform, {
+      identity: identity.idp,
+      // Client certificates from Gatehouse's CA name service principals by their SPIFFE id.
+      verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
+      loginFetch: selfFetch(context.publicCertificatePem),
+    });
+    extensions.push(authn.extension);
     const policy = await createPolicyComponent(platform, context.configFile);
     extensions.push(policy.extension);
     return extensions;
@@ -27,4 +39,15 @@ export async function composeExtensions(config: Config, logger: Logger, context:
     for (const ext of extensions.reverse()) await ext.stop?.().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * fetch for Gatehouse calling its own public URL (the browser-login relying party redeeming
+ * codes at its own IdP): it trusts the public listener's certificate in addition to the
+ * system roots, so a self-signed development certificate works without disabling checks.
+ */
+function selfFetch(certificatePem: string): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca: [...tlsRootCertificates(), certificatePem] } });
+  return ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) =>
+    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
 }

@@ -49,7 +49,14 @@ export interface GatewayOptions {
   /** Components (identity, policy, audit…) that add stages, internal handlers and health checks. */
   extensions?: GatewayExtension[];
   /** Builds the extensions from the loaded configuration (the composition root; see compose.ts). */
-  compose?: (config: Config, logger: Logger, context: { configFile: string | undefined }) => Promise<GatewayExtension[]>;
+  compose?: (config: Config, logger: Logger, context: ComposeContext) => Promise<GatewayExtension[]>;
+}
+
+/** What the composition root gets besides the config. */
+export interface ComposeContext {
+  configFile: string | undefined;
+  /** The public listener's certificate chain (PEM): what Gatehouse's own clients of its public URL must trust. */
+  publicCertificatePem: string;
 }
 
 /** What a reload did, as told to extensions (for the `config.reloaded`/`config.rejected` events). */
@@ -155,7 +162,7 @@ export class Gateway {
     }
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const tls = await this.#tlsMaterial(config);
-    if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger, { configFile: this.configFile })];
+    if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger, { configFile: this.configFile, publicCertificatePem: tls.cert })];
     for (const ext of this.extensions) await ext.start?.(this);
     this.#generation = this.#compile(config, 1, undefined);
     // Client certificates are requested but not enforced by TLS: the authenticate stage
