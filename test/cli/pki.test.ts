@@ -1,0 +1,182 @@
+/**
+ * `gatehouse ca|bootstrap-token|cert` end to end through the real CLI, on SQLite and on
+ * PostgreSQL, with keys and CSRs made by the real `openssl` and certificates checked by it.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crlToPem } from '../../src/pki/index.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createBackend, gatehouse, show, type Backend } from './support/cli.ts';
+import { withAuthority } from './support/state.ts';
+
+const ID = 'spiffe://gatehouse.internal/svc/mail';
+
+function openssl(args: string[], env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync('openssl', args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A P-256 key and a CSR for it, made by openssl (the workload's side: its key never reaches the CA). */
+function makeCsr(dir: string, name: string, san?: string): string {
+  const csr = join(dir, `${name}.csr`);
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`,
+    ...(san ? ['-addext', `subjectAltName=${san}`] : []), '-keyout', join(dir, `${name}.key`), '-out', csr]);
+  return csr;
+}
+
+function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
+  describe(`pki commands on ${name}`, { skip }, () => {
+    let b: Backend;
+    let config: string;
+    before(async () => {
+      b = await createBackend(name);
+      config = await b.writeConfig();
+    });
+    after(() => b?.close());
+
+    const run = (args: string[], env?: NodeJS.ProcessEnv) => gatehouse([...args, '--config', config], { cwd: b.dir, ...(env ? { env } : {}) });
+
+    it('ca init creates the CA once and writes the root certificate', async () => {
+      const init = await run(['ca', 'init', '--root-out', join(b.dir, 'root.pem')]);
+      assert.equal(init.status, 0, show(init));
+      assert.match(init.stdout, /root serial:\s+[0-9a-f]+/);
+      assert.match(openssl(['x509', '-in', join(b.dir, 'root.pem'), '-noout', '-ext', 'basicConstraints']), /CA:TRUE/);
+      const again = await run(['ca', 'init']);
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /ERR_PKI_ALREADY_INITIALIZED/);
+    });
+
+    it('bootstrap-token create prints a one-time token that the CA accepts once', async () => {
+      const r = await run(['bootstrap-token', 'create', '--id', ID, '--dns', 'mail.internal', '--ttl', '600']);
+      assert.equal(r.status, 0, show(r));
+      const token = /bootstrap token \(shown once[^\n]*\n(gbt_\S+)\n/.exec(r.stdout)?.[1];
+      assert.ok(token, r.stdout);
+      assert.equal(r.stdout.split(token).length - 1, 1, 'printed once');
+      const csr = await readFile(makeCsr(b.dir, 'boot'), 'utf8');
+      await withAuthority(config, async (ca) => {
+        const issued = await ca.issueWithBootstrapToken(csr, token);
+        assert.equal(issued.spiffeId, ID);
+        await assert.rejects(ca.issueWithBootstrapToken(csr, token), { code: 'ERR_PKI_BOOTSTRAP_TOKEN_INVALID' });
+      });
+      const foreign = await run(['bootstrap-token', 'create', '--id', 'spiffe://evil.example/svc/mail']);
+      assert.equal(foreign.status, 1, 'an identity of another trust domain is refused');
+    });
+
+    let serial = '';
+
+    it('cert issue signs an openssl CSR into a chain that openssl verifies against the root', async () => {
+      const chain = join(b.dir, 'mail-chain.pem');
+      const bundle = join(b.dir, 'bundle.pem');
+      const r = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'mail', `URI:${ID},DNS:mail.internal`), '--id', ID, '--dns', 'mail.internal', '--lifetime', '3600', '--out', chain, '--bundle-out', bundle]);
+      assert.equal(r.status, 0, show(r));
+      serial = /serial:\s+([0-9a-f]+)/.exec(r.stdout)?.[1] ?? '';
+      assert.ok(serial, r.stdout);
+      assert.match(openssl(['verify', '-CAfile', bundle, '-untrusted', chain, chain]), /: OK/);
+      const text = openssl(['x509', '-in', chain, '-noout', '-ext', 'subjectAltName']);
+      assert.match(text, /URI:spiffe:\/\/gatehouse\.internal\/svc\/mail/);
+      assert.match(text, /DNS:mail\.internal/);
+
+      const printed = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'other'), '--id', 'spiffe://gatehouse.internal/svc/other']);
+      assert.equal(printed.status, 0, show(printed));
+      assert.equal(printed.stdout.match(/-----BEGIN CERTIFICATE-----/g)?.length, 2, 'without --out the chain is printed');
+    });
+
+    it('refuses a CSR asking for a name the identity was not granted, a year-long certificate and an unreadable CSR', async () => {
+      const greedy = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'evil', 'DNS:mail.internal,DNS:bank.example'), '--id', ID, '--dns', 'mail.internal']);
+      assert.equal(greedy.status, 1, show(greedy));
+      assert.match(greedy.stderr, /^error ERR_PKI_IDENTITY_NOT_ALLOWED: .*bank\.example/m);
+      const r = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'greedy'), '--id', ID, '--lifetime', '31536000']);
+      assert.equal(r.status, 1, 'a year-long certificate exceeds pki.maxLeafLifetimeSeconds');
+      assert.match(r.stderr, /^error ERR_PKI_LIFETIME_INVALID/m);
+      const missing = await run(['cert', 'issue', '--csr', join(b.dir, 'nope.csr'), '--id', ID]);
+      assert.equal(missing.status, 1);
+      assert.match(missing.stderr, /cannot read the CSR/);
+      const rows = JSON.parse((await run(['cert', 'list', '--json'])).stdout) as unknown[];
+      assert.equal(rows.length, 3, 'nothing was issued by the refused requests');
+    });
+
+    it('cert renew issues a new certificate for a new key', async () => {
+      const current = join(b.dir, 'mail-chain.pem');
+      const renewed = join(b.dir, 'mail-renewed.pem');
+      const r = await run(['cert', 'renew', '--csr', makeCsr(b.dir, 'mail2'), '--cert', current, '--out', renewed, '--json']);
+      assert.equal(r.status, 0, show(r));
+      const out = JSON.parse(r.stdout) as { serial: string; spiffeId: string };
+      assert.equal(out.spiffeId, ID);
+      assert.notEqual(out.serial, serial);
+    });
+
+    it('cert list shows the issued certificates', async () => {
+      const r = await run(['cert', 'list', '--id', ID, '--json']);
+      assert.equal(r.status, 0, show(r));
+      const rows = JSON.parse(r.stdout) as { serial: string; status: string }[];
+      assert.equal(rows.find((x) => x.serial === serial)?.status, 'valid');
+      assert.equal(rows.length, 3, 'bootstrap, issue and renewal');
+      const table = await run(['cert', 'list']);
+      assert.match(table.stdout, /^SERIAL\s+SPIFFE ID\s+STATUS/m);
+      assert.match(table.stdout, new RegExp(`${serial}\\s+${ID.replace(/[/.]/g, '\\$&')}\\s+valid`));
+    });
+
+    it('cert revoke marks it revoked; list and inspect say so', async () => {
+      const both = await run(['cert', 'revoke', '--serial', serial, '--id', ID]);
+      assert.equal(both.status, 1);
+      assert.match(both.stderr, /exactly one of --serial or --id/);
+
+      const r = await run(['cert', 'revoke', '--serial', serial, '--reason', 'keyCompromise']);
+      assert.equal(r.status, 0, show(r));
+      assert.match(r.stdout, new RegExp(`revoked \\(keyCompromise\\): ${serial}`));
+      const rows = JSON.parse((await run(['cert', 'list', '--json'])).stdout) as { serial: string; status: string; revocationReason?: string }[];
+      assert.deepEqual(rows.filter((x) => x.serial === serial).map((x) => [x.status, x.revocationReason]), [['revoked', 'keyCompromise']]);
+
+      // openssl, reading the CRL the CA now publishes, refuses the revoked certificate and accepts the renewed one.
+      const crl = join(b.dir, 'crl.pem');
+      await withAuthority(config, async (ca) => writeFile(crl, crlToPem((await ca.currentCrl()).der)));
+      const verify = (file: string) => spawnSync('openssl', ['verify', '-crl_check', '-CAfile', join(b.dir, 'bundle.pem'), '-untrusted', file, '-CRLfile', crl, file], { encoding: 'utf8' });
+      const refused = verify(join(b.dir, 'mail-chain.pem'));
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stdout + refused.stderr, /certificate revoked/);
+      assert.equal(verify(join(b.dir, 'mail-renewed.pem')).status, 0);
+
+      const inspect = await run(['cert', 'inspect', join(b.dir, 'mail-chain.pem')]);
+      assert.equal(inspect.status, 0, show(inspect));
+      assert.match(inspect.stdout, /spiffe ids:\s+spiffe:\/\/gatehouse\.internal\/svc\/mail/);
+      assert.match(inspect.stdout, /status:\s+revoked/);
+      const renewed = JSON.parse((await run(['cert', 'inspect', join(b.dir, 'mail-renewed.pem'), '--json'])).stdout) as { status: string };
+      assert.equal(renewed.status, 'valid');
+      const offline = await gatehouse(['cert', 'inspect', join(b.dir, 'mail-chain.pem'), '--offline'], { cwd: b.dir });
+      assert.doesNotMatch(offline.stdout, /status:/);
+
+      const renewRevoked = await run(['cert', 'renew', '--csr', makeCsr(b.dir, 'mail3'), '--cert', join(b.dir, 'mail-chain.pem')]);
+      assert.equal(renewRevoked.status, 1, 'a revoked certificate cannot renew itself');
+    });
+
+    it('ca export-root writes an encrypted 0600 key file and takes the root offline', async () => {
+      const out = join(b.dir, 'root-key.pem');
+      const env = { GH_TEST_ROOT_PASSPHRASE: 'a long test passphrase' };
+      const r = await run(['ca', 'export-root', '--out', out, '--passphrase-env', 'GH_TEST_ROOT_PASSPHRASE', '--remove'], env);
+      assert.equal(r.status, 0, show(r));
+      assert.equal((await stat(out)).mode & 0o777, 0o600);
+      assert.match(await readFile(out, 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
+      assert.ok(!(r.stdout + r.stderr).includes(env.GH_TEST_ROOT_PASSPHRASE));
+      // openssl decrypts it with the passphrase, and the key matches the root certificate.
+      const keyPub = openssl(['pkey', '-in', out, '-passin', 'env:GH_TEST_ROOT_PASSPHRASE', '-pubout'], env);
+      const certPub = openssl(['x509', '-in', join(b.dir, 'root.pem'), '-noout', '-pubkey']);
+      assert.equal(keyPub, certPub);
+      const wrong = spawnSync('openssl', ['pkey', '-in', out, '-passin', 'pass:wrong passphrase!'], { encoding: 'utf8' });
+      assert.notEqual(wrong.status, 0);
+
+      const again = await run(['ca', 'export-root', '--out', join(b.dir, 'again.pem')]);
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /ERR_PKI_ROOT_KEY_OFFLINE/);
+      const issue = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'after'), '--id', ID, '--out', join(b.dir, 'after.pem')]);
+      assert.equal(issue.status, 0, `the intermediate keeps issuing with the root offline\n${show(issue)}`);
+      const unset = await run(['ca', 'export-root', '--out', join(b.dir, 'x.pem'), '--passphrase-env', 'GH_TEST_UNSET_VARIABLE']);
+      assert.equal(unset.status, 1);
+      assert.match(unset.stderr, /GH_TEST_UNSET_VARIABLE is not set/);
+    });
+  });
+}
+
+pkiSuite('sqlite', false);
+pkiSuite('postgres', await serviceOrSkip('postgres'));
