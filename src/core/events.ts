@@ -128,6 +128,28 @@ export interface PolicyDecisionEvent {
   action: string;
   resource: string;
   cached: boolean;
+  /** What the decision was made on, reduced to what the set reads (for replay and "why"). */
+  input?: PolicyReplayInput;
+}
+
+/**
+ * The inputs of a policy decision, enough to evaluate it again under other policies
+ * (`gatehouse policy diff --replay`): principal, roles, the principal attributes and context
+ * fields the deciding set reads, action, resource and time. Never credentials: only headers
+ * listed in `policy.contextHeaders` (never authorization/cookie), and the audit log redacts
+ * secret-looking keys on top.
+ */
+export interface PolicyReplayInput {
+  principal: { kind: 'user' | 'service'; id: string; roles: string[]; attributes: Record<string, unknown> };
+  /** HTTP method as requested (a named operation is resolved again from the route's directory). */
+  action: string;
+  resource: { routeId: string; upstream?: string; path?: string; host?: string };
+  /** Request context fields (names of `PolicyRequestContext`: `mfaTime`, not `mfaAge`). */
+  context: Record<string, unknown>;
+  /** Unix milliseconds the decision was made at. */
+  now: number;
+  /** Which principal attributes and Cedar context fields were recorded ('all' when the set reads them through computed expressions). */
+  recorded: { attributes: string[] | 'all'; context: string[] | 'all' };
 }
 
 /** Event name → payload type. One property per event. */
@@ -344,6 +366,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       action: { type: 'string', description: 'Cedar action, e.g. `Gatehouse::Action::"GET"`.' },
       resource: { type: 'string', description: 'Cedar resource, e.g. `Gatehouse::Route::"inbox"`.' },
       cached: { type: 'boolean', description: 'Answered from the decision cache.' },
+      input: { type: 'PolicyReplayInput', description: 'Replayable inputs (`gatehouse policy diff --replay`): `principal` (kind, id, roles, the attributes the set reads), `action` (HTTP method), `resource` (routeId, upstream, path, host), `context` (the request context fields the set reads), `now` (Unix ms) and `recorded` (which attribute and Cedar context names were kept, or `all`). No credentials.', optional: true },
     },
   },
   'pki.ca.initialized': {

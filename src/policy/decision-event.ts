@@ -1,16 +1,17 @@
 /**
  * Builds the payload of the `policy.decision` event (declared in src/core/events.ts): what
  * the audit log stores so that a decision id shown to a denied client can be resolved to
- * its reasons later. Plain JSON, no secrets (policy ids and entity names only; never token
- * contents or request bodies).
+ * its reasons later, and its replayable inputs (replay-input.ts) so that a candidate policy
+ * can be tried against it. Plain JSON, no secrets (never token contents, credential headers
+ * or request bodies).
  */
-import type { PolicyDecisionEvent } from '../core/events.ts';
+import type { PolicyDecisionEvent, PolicyReplayInput } from '../core/events.ts';
 import type { PolicyDecision } from './types.ts';
 
 export type { PolicyDecisionEvent };
 
 /** Builds the event payload for a decision, leaving out absent optional fields. */
-export function policyDecisionEvent(d: PolicyDecision, extra: { requestId?: string; routeId?: string } = {}): PolicyDecisionEvent {
+export function policyDecisionEvent(d: PolicyDecision, extra: { requestId?: string; routeId?: string; input?: PolicyReplayInput } = {}): PolicyDecisionEvent {
   const event: PolicyDecisionEvent = {
     decisionId: d.id,
     allowed: d.allowed,
@@ -26,5 +27,6 @@ export function policyDecisionEvent(d: PolicyDecision, extra: { requestId?: stri
   if (extra.routeId !== undefined) event.routeId = extra.routeId;
   if (d.policySet !== undefined) event.policySet = d.policySet;
   if (d.policySetVersion !== undefined) event.policySetVersion = d.policySetVersion;
+  if (extra.input !== undefined) event.input = extra.input;
   return event;
 }

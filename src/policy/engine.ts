@@ -23,6 +23,7 @@ import { DecisionCache, type DecisionCacheStats, type DecisionOutcome } from './
 import { PolicyPartitions } from './partition.ts';
 import { CompiledDirectory, TYPE_ACTION, actionAncestors, buildContext, buildEntities, principalUid, resolveAction, resourceUid, uidText } from './entities.ts';
 import { explainDecision } from './explain.ts';
+import { replayInputFor, type PolicyReplayInput } from './replay-input.ts';
 import type { AuthorizationRequest, PolicyDecision, PolicyDirectory, PolicySetSource } from './types.ts';
 
 export interface PolicyEngineOptions {
@@ -174,6 +175,16 @@ export class PolicyEngine {
   /** A recent decision by id (the last `recentDecisions`), for "why was I denied". */
   decision(id: string): PolicyDecision | undefined {
     return this.#recent.get(id);
+  }
+
+  /**
+   * The inputs of `decision` as the `policy.decision` event records them: the request reduced
+   * to the attributes and context fields its set reads (everything when the set is unknown).
+   */
+  replayInput(decision: PolicyDecision, request: AuthorizationRequest): PolicyReplayInput {
+    const set = decision.policySet === undefined ? undefined : this.#sets.get(decision.policySet);
+    const refs = set !== undefined && set.compiled.version === decision.policySetVersion ? set.compiled.references : undefined;
+    return replayInputFor(request, refs, decision.at);
   }
 
   explain(decision: PolicyDecision): string {

@@ -63,11 +63,16 @@ describe('authorize stage', () => {
     assert.equal(stage(ctx), undefined, 'no promise: the engine is synchronous');
     assert.equal(typeof ctx.decisionId, 'string');
     assert.equal(events.length, 1);
-    assert.deepEqual({ ...events[0], decisionId: 'x' }, {
+    const { input, ...event } = events[0]!;
+    assert.deepEqual({ ...event, decisionId: 'x' }, {
       decisionId: 'x', requestId: 'req-1', routeId: 'docs', allowed: true, basis: 'permit', policySet: 'docs',
       policySetVersion: engine().getSet('docs')!.version, reasons: ['readers'], errors: [],
       principal: 'Gatehouse::User::"alice"', action: 'Gatehouse::Action::"GET"', resource: 'Gatehouse::Route::"docs"', cached: false,
     });
+    // The replayable inputs: only what the set reads (context.headers; no contextHeaders are configured, so none).
+    assert.deepEqual(input?.principal, { kind: 'user', id: 'alice', roles: ['reader'], attributes: {} });
+    assert.deepEqual(input?.recorded, { attributes: [], context: ['headers'] });
+    assert.deepEqual(input?.context, {});
   });
 
   test('refuses a principal the policy does not allow with 403 ERR_POLICY_DENIED carrying the decision id', () => {

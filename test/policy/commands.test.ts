@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../../src/core/config/schema.ts';
 import { policyTestCommand } from '../../src/policy/commands/test.ts';
-import { policyDiffCommand, replayRecord } from '../../src/policy/commands/diff.ts';
+import { policyDiffCommand, replayLine } from '../../src/policy/commands/diff.ts';
 import { policyExplainCommand } from '../../src/policy/commands/explain.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { reloadPolicyDirectory } from '../../src/policy/io/policy-files.ts';
@@ -70,7 +70,7 @@ describe('policy diff', () => {
       { policySet: 'admin', principal: { kind: 'user', id: 'bob', roles: [] }, action: 'GET', resource: { routeId: 'admin-console' }, context: {} },
     ];
     const file = join(tmp, 'replay.jsonl');
-    await writeFile(file, requests.map((r) => replayRecord(engine.authorize(r), r)).join('\n') + '\n');
+    await writeFile(file, requests.map((r) => replayLine(engine.authorize(r), r)).join('\n') + '\n');
     return file;
   }
 

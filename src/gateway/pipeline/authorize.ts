@@ -77,8 +77,10 @@ export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
     if (ctx.identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'authorize stage ran without an identity' });
 
     let decision;
+    let request: AuthorizationRequest;
     try {
-      decision = engine.authorize(authorizationRequestFor(ctx, contextHeaders));
+      request = authorizationRequestFor(ctx, contextHeaders);
+      decision = engine.authorize(request);
     } catch (err) {
       if (err instanceof GatehouseError && err.code === 'ERR_POLICY_UNAVAILABLE') throw err;
       throw new GatehouseError('ERR_POLICY_UNAVAILABLE', { detail: err instanceof Error ? err.message : String(err), cause: err });
@@ -86,7 +88,7 @@ export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
     ctx.decisionId = decision.id;
     if (publish) {
       try {
-        publish(policyDecisionEvent(decision, { requestId: ctx.requestId, routeId: route.id }));
+        publish(policyDecisionEvent(decision, { requestId: ctx.requestId, routeId: route.id, input: engine.replayInput(decision, request) }));
       } catch (err) {
         logger?.error({ err, decisionId: decision.id }, 'policy.decision event could not be published');
       }
