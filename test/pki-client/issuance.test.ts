@@ -57,6 +57,13 @@ describe('workload issuance client', () => {
     assert.equal((await pki.f.ca.get(identity.material.serial))?.issuedVia, 'bootstrap');
   });
 
+  it('makes a P-384 key when asked, and openssl reads the certificate as P-384', async () => {
+    const id = spiffe('svc', 'p384');
+    await start({ spiffeId: id, bootstrapToken: await pki.token(id), dataDir: dir('p384'), keyAlgorithm: 'ECDSA-P384' });
+    const text = await mustOpenssl(['x509', '-in', join(dir('p384'), 'cert.pem'), '-noout', '-text']);
+    assert.match(text, /NIST CURVE: P-384|secp384r1/);
+  });
+
   it('refuses a replayed bootstrap token (ERR_PKI_BOOTSTRAP_TOKEN_INVALID) and stores nothing', async () => {
     const id = spiffe('svc', 'replay');
     const token = await pki.token(id);

@@ -27,6 +27,7 @@ interface SidecarCliOptions {
   dns: string[];
   ip: string[];
   lifetime?: string;
+  keyAlgorithm: string;
   renewAt: string;
   trustRefresh: string;
   logLevel: string;
@@ -63,6 +64,7 @@ export function registerSidecar(program: Command): void {
     .option('--dns <name>', 'DNS name for the certificate (repeatable; must be allowed by the token)', collect, [])
     .option('--ip <address>', 'IP address for the certificate (repeatable; must be allowed by the token)', collect, [])
     .option('--lifetime <seconds>', 'requested certificate lifetime')
+    .option('--key-algorithm <alg>', 'ECDSA-P256 or ECDSA-P384', 'ECDSA-P256')
     .option('--renew-at <fraction>', 'renew after this fraction of the certificate lifetime', '0.6667')
     .option('--trust-refresh <seconds>', 'how often to fetch the trust bundle and CRLs', '30')
     .option('--log-level <level>', 'pino log level', 'info')
@@ -73,6 +75,8 @@ export function registerSidecar(program: Command): void {
         const lifetime = o.lifetime !== undefined ? Number(o.lifetime) : undefined;
         const refresh = Number(o.trustRefresh);
         const renewAt = Number(o.renewAt);
+        if (o.keyAlgorithm !== 'ECDSA-P256' && o.keyAlgorithm !== 'ECDSA-P384') throw new GatehouseError('ERR_SIDECAR_ARGUMENT_INVALID', { detail: `--key-algorithm ${JSON.stringify(o.keyAlgorithm)}` });
+        const keyAlgorithm: 'ECDSA-P256' | 'ECDSA-P384' = o.keyAlgorithm;
         if ((lifetime !== undefined && !Number.isInteger(lifetime)) || !(refresh >= 1 && refresh <= 3600) || !(renewAt > 0 && renewAt < 1)) {
           throw new GatehouseError('ERR_SIDECAR_ARGUMENT_INVALID', { detail: '--lifetime must be an integer, --trust-refresh between 1 and 3600 seconds, --renew-at between 0 and 1' });
         }
@@ -83,7 +87,7 @@ export function registerSidecar(program: Command): void {
             ...(bootstrapToken ? { bootstrapToken } : {}),
             ...(o.dns.length ? { dnsNames: o.dns } : {}), ...(o.ip.length ? { ipAddresses: o.ip } : {}),
             ...(lifetime !== undefined ? { lifetimeSeconds: lifetime } : {}),
-            trustRefreshMs: refresh * 1000, renewAtFraction: renewAt,
+            trustRefreshMs: refresh * 1000, renewAtFraction: renewAt, keyAlgorithm,
           },
           inbound: o.inbound.map(parseInbound), outbound: o.outbound.map(parseOutbound), allowPeers: o.allowPeer,
           ...(o.http ? { http: true } : {}), logger,

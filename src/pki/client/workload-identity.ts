@@ -1,7 +1,7 @@
 /**
  * A workload's certificate identity, kept current by talking to Gatehouse over HTTPS:
  *
- * - the key is generated here (P-256, WebCrypto) and never leaves the process (only CSRs do);
+ * - the key is generated here (P-256 by default, WebCrypto) and never leaves the process (only CSRs do);
  * - the first certificate comes with a one-time bootstrap token, or from `dataDir` after a
  *   restart (the stored key is refused when its file is readable by group or others);
  * - renewal runs at 2/3 of the lifetime (CertificateRotator.renewalTime), over mTLS with the
@@ -16,11 +16,12 @@
 import type { Logger } from 'pino';
 import { GatehouseError, toGatehouseError } from '../../core/errors.ts';
 import { emitSafely, type PkiEventListener } from '../events.ts';
-import { CertificateRotator, generateKeyAndCsr } from '../mtls/rotator.ts';
+import { CertificateRotator } from '../mtls/rotator.ts';
 import type { TlsMaterial } from '../mtls/tls-material.ts';
 import { parseSpiffeId } from '../spiffe.ts';
 import type { TrustStore } from '../trust-store.ts';
 import { checkMaterial } from './check-material.ts';
+import { createKeyAndCsr, type WorkloadKeyAlgorithm } from './key-and-csr.ts';
 import { MaterialStore } from './material-store.ts';
 import { PkiApiClient, type PkiApiClientOptions } from './pki-api-client.ts';
 import { buildVerifiedTrust, type VerifiedTrust } from './verified-trust.ts';
@@ -35,6 +36,8 @@ export interface WorkloadIdentityOptions extends PkiApiClientOptions {
   /** DNS names / IP addresses to ask for (the CA grants at most what the token allows). */
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
+  /** Key type of this workload's keys. Default ECDSA-P256. */
+  keyAlgorithm?: WorkloadKeyAlgorithm;
   /** Requested certificate lifetime; default: the CA's. */
   lifetimeSeconds?: number;
   /** Fraction of the lifetime after which to renew. Default 2/3. */
@@ -207,7 +210,7 @@ export class WorkloadIdentity {
   async #bootstrap(): Promise<TlsMaterial> {
     const token = this.#options.bootstrapToken;
     if (token === undefined) throw new GatehouseError('ERR_PKI_CLIENT_NO_CREDENTIAL', { detail: `no certificate${this.#store ? ` in ${this.#store.dir}` : ''} and no bootstrap token` });
-    const { keyPem, csrPem } = await generateKeyAndCsr(this.spiffeId, this.#names());
+    const { keyPem, csrPem } = await createKeyAndCsr(this.spiffeId, this.#names(), this.#options.keyAlgorithm);
     const issued = await this.#api.issue(csrPem, token, this.#options.lifetimeSeconds);
     const material = checkMaterial(keyPem, issued.chainPem, this.spiffeId, this.#trust.trust, 'ERR_PKI_CLIENT_RESPONSE_INVALID');
     await this.#store?.save(material);
@@ -218,7 +221,7 @@ export class WorkloadIdentity {
 
   async #rotate(): Promise<TlsMaterial> {
     try {
-      const { keyPem, csrPem } = await generateKeyAndCsr(this.spiffeId, this.#names());
+      const { keyPem, csrPem } = await createKeyAndCsr(this.spiffeId, this.#names(), this.#options.keyAlgorithm);
       const issued = await this.#api.renew(csrPem, this.#material, this.#options.lifetimeSeconds);
       const material = checkMaterial(keyPem, issued.chainPem, this.spiffeId, this.#trust.trust, 'ERR_PKI_CLIENT_RESPONSE_INVALID');
       await this.#store?.save(material);
