@@ -8,9 +8,17 @@ import { createIdentityProvider, type IdentityEventSink, type IdentityProvider }
 import type { GatewayExtension } from '../gateway.ts';
 import type { Platform } from './platform.ts';
 
+/** The identity extension also carries the provider, for in-process administration (tests, demo setup). */
+export type IdentityExtension = GatewayExtension & { readonly idp: IdentityProvider };
+
 export interface IdentityComponent {
   idp: IdentityProvider;
-  extension: GatewayExtension;
+  extension: IdentityExtension;
+}
+
+/** The identity provider of a running gateway built by compose.ts, if it has one. */
+export function identityProviderOf(extensions: readonly GatewayExtension[]): IdentityProvider | undefined {
+  return (extensions.find((e) => e.name === 'identity') as IdentityExtension | undefined)?.idp;
 }
 
 export async function createIdentityComponent(platform: Platform): Promise<IdentityComponent> {
@@ -20,8 +28,9 @@ export async function createIdentityComponent(platform: Platform): Promise<Ident
     // The IdP speaks in plain event names; the typed bus checks them against the event table.
     bus: bus as unknown as IdentityEventSink,
   });
-  const extension: GatewayExtension = {
+  const extension: IdentityExtension = {
     name: 'identity',
+    idp,
     internalHandlers: () => [{
       name: 'identity',
       prefixes: ['/.well-known/openid-configuration', '/oidc/'],
