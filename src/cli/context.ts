@@ -120,7 +120,11 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
     if (idp) await idp.then((p) => p.close(), () => undefined);
     if (bus) {
       // A change that never reached the bus would leave running instances with stale caches: say so.
-      await bus.flush(10_000).catch((err: unknown) => logger.error({ err }, 'events were not all published to the bus; running instances may not have seen this change'));
+      await bus.flush(10_000).catch((err: unknown) => {
+        logger.error({ err }, 'events were not all published to the bus');
+        process.stderr.write('error: the change is saved, but its events did not all reach the bus; running instances may not have seen it (restart them or repeat the command)\n');
+        process.exitCode = 1;
+      });
       await bus.close().catch((err: unknown) => logger.error({ err }, 'closing the bus failed'));
     }
     await store.close().catch((err: unknown) => logger.error({ err }, 'closing the store failed'));
