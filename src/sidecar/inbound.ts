@@ -79,6 +79,8 @@ export async function startInbound(options: InboundOptions): Promise<InboundProx
         log.error({ code: e.code, detail: e.detail, peer: peer.spiffeId }, 'local service unreachable');
         if (!res.headersSent) { res.writeHead(e.status, { 'content-type': 'application/json' }); res.end(JSON.stringify({ error: e.code, message: e.publicMessage })); } else res.destroy();
       });
+      // The peer went away mid-exchange: stop talking to the local service for it.
+      res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
       req.pipe(upstream);
     });
   } else {

@@ -72,6 +72,7 @@ export class WorkloadIdentity {
   #renewTimer: NodeJS.Timeout | undefined;
   #trustTimer: NodeJS.Timeout | undefined;
   #rotating: Promise<TlsMaterial> | undefined;
+  #refreshing: Promise<TrustStore> | undefined;
   #retryMs: number;
   #stopped = false;
 
@@ -131,7 +132,13 @@ export class WorkloadIdentity {
   }
 
   /** Fetches trust material now; listeners hear about it when it changed. */
-  async refreshTrust(): Promise<TrustStore> {
+  refreshTrust(): Promise<TrustStore> {
+    // One refresh at a time: a slow Gatehouse must not pile up requests every interval.
+    this.#refreshing ??= this.#refreshTrust().finally(() => { this.#refreshing = undefined; });
+    return this.#refreshing;
+  }
+
+  async #refreshTrust(): Promise<TrustStore> {
     const next = await buildVerifiedTrust(await this.#api.trust(), this.#trustDomain, this.#trust);
     const changed = next.crlNumber !== this.#trust.crlNumber || next.answer.roots !== this.#trust.answer.roots || next.answer.intermediates !== this.#trust.answer.intermediates;
     if (!changed) return this.#trust.trust;
