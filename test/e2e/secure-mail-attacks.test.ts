@@ -12,6 +12,7 @@ import { Agent, request } from 'undici';
 import { mtlsClientOptions } from '../../src/pki/mtls/tls-options.ts';
 import { IDENTITY_ASSERTION_HEADER } from '../../src/sdk/contract.ts';
 import { createServiceCaller } from '../../examples/secure-mail/shared/service-caller.ts';
+import { staticServiceTls } from '../../examples/secure-mail/shared/service-tls.ts';
 import { openContent } from '../../examples/secure-mail/crypto/envelope.ts';
 import { unseal } from '../../examples/secure-mail/crypto/local-key-service.ts';
 import { startMailFabric, type MailFabric, type ServiceKey } from './secure-mail-support/fabric.ts';
@@ -77,7 +78,7 @@ describe('secure mail: direct calls that bypass Gatehouse', () => {
   });
 
   it('the notification service, through Gatehouse, may not unwrap keys (403 MAIL_FORBIDDEN from the key service)', async () => {
-    const caller = createServiceCaller({ gatewayUrl: f.relay.url, material: f.certs.notification.material, trust: f.pki.trust, gatewaySpiffeId: f.certs.gateway.spiffeId });
+    const caller = createServiceCaller({ gatewayUrl: f.relay.url, tls: staticServiceTls(f.certs.notification.material, f.pki.trust), gatewaySpiffeId: f.certs.gateway.spiffeId });
     try {
       const r = await caller.call<{ error: { code: string } }>('POST', '/svc/keys/unwrap', { keyId: `msg_${'0'.repeat(32)}`, wrapped: 'AAAA' });
       assert.equal(r.status, 403);

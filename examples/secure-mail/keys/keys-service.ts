@@ -39,19 +39,19 @@ export function loadOrCreateMasterKey(file: string): Buffer {
 }
 
 export async function startKeysService(raw: unknown, logger?: Logger): Promise<Running & { keys: LocalKeyService; audit: AuditLog; dbFile: string }> {
-  const setup = setupService(raw, keysConfigSchema, logger);
+  const setup = await setupService(raw, keysConfigSchema, logger);
   const { config } = setup;
   const dbFile = join(config.dataDir, 'keys.db');
   const db = openDatabase(dbFile, '', { secureDelete: true });
   const audit = new AuditLog({ service: 'keys', db, logger: setup.logger });
   const keys = new LocalKeyService(db, loadOrCreateMasterKey(config.masterKeyFile ?? join(config.dataDir, 'master.key')));
   const service = await startSecureService({
-    name: 'keys', host: config.host, port: config.port, material: setup.material, trust: setup.trust,
+    name: 'keys', host: config.host, port: config.port, tls: setup.tls,
     allowedPeers: [config.gateway.spiffeId], verifier: setup.verifier, logger: setup.logger, audit,
     handler: keyRoutes({ keys, audit, callers: config.callers }),
   });
   return {
     port: service.port, keys, audit, dbFile,
-    async close() { await service.close(); await setup.caller.close(); db.close(); },
+    async close() { await service.close(); await setup.close(); db.close(); },
   };
 }

@@ -30,7 +30,7 @@ const scheduleBody = z.object({ expiresAt: z.iso.datetime() }).strict();
 const ROUTE = /^\/svc\/lifetime\/schedules\/(msg_[0-9a-f]{32})(\/expire-now)?$/;
 
 export async function startLifetimeService(raw: unknown, logger?: Logger): Promise<Running & { repo: ScheduleRepo; reaper: Reaper; audit: AuditLog }> {
-  const setup = setupService(raw, lifetimeConfigSchema, logger);
+  const setup = await setupService(raw, lifetimeConfigSchema, logger);
   const { config } = setup;
   const db = openDatabase(join(config.dataDir, 'lifetime.db'), '');
   const repo = new ScheduleRepo(db);
@@ -45,7 +45,7 @@ export async function startLifetimeService(raw: unknown, logger?: Logger): Promi
   });
 
   const service = await startSecureService({
-    name: 'lifetime', host: config.host, port: config.port, material: setup.material, trust: setup.trust,
+    name: 'lifetime', host: config.host, port: config.port, tls: setup.tls,
     allowedPeers: [config.gateway.spiffeId], verifier: setup.verifier, logger: setup.logger, audit,
     async handler(req, res, scope) {
       const path = (req.url ?? '').split('?')[0]!;
@@ -79,6 +79,6 @@ export async function startLifetimeService(raw: unknown, logger?: Logger): Promi
   reaper.start();
   return {
     port: service.port, repo, reaper, audit,
-    async close() { await reaper.stop(); await service.close(); await setup.caller.close(); db.close(); },
+    async close() { await reaper.stop(); await service.close(); await setup.close(); db.close(); },
   };
 }

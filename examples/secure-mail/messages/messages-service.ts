@@ -38,7 +38,7 @@ export const messagesConfigSchema = baseServiceConfigSchema.extend({
 });
 
 export async function startMessagesService(raw: unknown, logger?: Logger): Promise<Running & { repo: MessageRepo; audit: AuditLog; saga: SendSaga; files: { metadata: string; content: string } }> {
-  const setup = setupService(raw, messagesConfigSchema, logger);
+  const setup = await setupService(raw, messagesConfigSchema, logger);
   const { config } = setup;
   if (config.faults && process.env.SECURE_MAIL_FAULTS !== '1') throw new Error('faults are for tests only; set SECURE_MAIL_FAULTS=1 to use them');
   const files = { metadata: join(config.dataDir, 'metadata.db'), content: join(config.dataDir, 'content.db') };
@@ -52,7 +52,7 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
   const users = userRoutes({ repo, saga, keys: ports.keys, directory: Directory.fromFile(config.directoryFile), audit, limits: config.limits, consumed: ports.consumed });
 
   const service = await startSecureService({
-    name: 'messages', host: config.host, port: config.port, material: setup.material, trust: setup.trust,
+    name: 'messages', host: config.host, port: config.port, tls: setup.tls,
     allowedPeers: [config.gateway.spiffeId], verifier: setup.verifier, logger: setup.logger, audit,
     async handler(req, res, scope) {
       const path = (req.url ?? '').split('?')[0]!;
@@ -82,6 +82,6 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
   timer.unref();
   return {
     port: service.port, repo, audit, saga, files,
-    async close() { clearInterval(timer); await service.close(); await setup.caller.close(); metaDb.close(); contentDb.close(); },
+    async close() { clearInterval(timer); await service.close(); await setup.close(); metaDb.close(); contentDb.close(); },
   };
 }

@@ -40,7 +40,7 @@ const notifyBody = z.object({
 const CANCEL = /^\/svc\/notification\/notifications\/(msg_[0-9a-f]{32})$/;
 
 export async function startNotificationService(raw: unknown, logger?: Logger, notifier?: Notifier): Promise<Running & { repo: DeliveryRepo; dispatcher: Dispatcher; audit: AuditLog }> {
-  const setup = setupService(raw, notificationConfigSchema, logger);
+  const setup = await setupService(raw, notificationConfigSchema, logger);
   const { config } = setup;
   const db = openDatabase(join(config.dataDir, 'notification.db'), '');
   const repo = new DeliveryRepo(db);
@@ -51,7 +51,7 @@ export async function startNotificationService(raw: unknown, logger?: Logger, no
     appUrl: config.appUrl, tickMs: config.tickMs, maxAttempts: config.maxAttempts, baseBackoffMs: config.baseBackoffMs,
   });
   const service = await startSecureService({
-    name: 'notification', host: config.host, port: config.port, material: setup.material, trust: setup.trust,
+    name: 'notification', host: config.host, port: config.port, tls: setup.tls,
     allowedPeers: [config.gateway.spiffeId], verifier: setup.verifier, logger: setup.logger, audit,
     async handler(req, res, scope) {
       const path = (req.url ?? '').split('?')[0]!;
@@ -85,6 +85,6 @@ export async function startNotificationService(raw: unknown, logger?: Logger, no
   dispatcher.start();
   return {
     port: service.port, repo, dispatcher, audit,
-    async close() { await dispatcher.stop(); await service.close(); await setup.caller.close(); channel.close(); db.close(); },
+    async close() { await dispatcher.stop(); await service.close(); await setup.close(); channel.close(); db.close(); },
   };
 }

@@ -11,8 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { MtlsServerGuard } from '../../../src/pki/mtls/server-guard.ts';
-import type { TlsMaterial } from '../../../src/pki/mtls/tls-material.ts';
-import type { TrustStore } from '../../../src/pki/trust-store.ts';
+import type { ServiceTls } from './service-tls.ts';
 import type { AssertionVerifier } from '../../../src/sdk/verifier.ts';
 import type { GatehouseIdentity } from '../../../src/sdk/identity.ts';
 import { IDENTITY_ASSERTION_HEADER } from '../../../src/sdk/contract.ts';
@@ -35,8 +34,8 @@ export interface SecureServiceOptions {
   name: string;
   host?: string;
   port: number;
-  material: TlsMaterial;
-  trust: TrustStore;
+  /** Certificate and trust; rotations and trust refreshes reach the listener at once. */
+  tls: ServiceTls;
   /** SPIFFE ids allowed to connect: Gatehouse's. */
   allowedPeers: readonly string[];
   verifier: AssertionVerifier;
@@ -62,8 +61,8 @@ function single(req: IncomingMessage, name: string): string | undefined {
 export async function startSecureService(options: SecureServiceOptions): Promise<SecureService> {
   const { logger, audit } = options;
   const guard = new MtlsServerGuard({
-    material: options.material,
-    trust: options.trust,
+    material: options.tls.material(),
+    trust: options.tls.trust(),
     policy: { allowedSpiffeIds: options.allowedPeers },
     requireClientCert: true,
     onEvent: (event) => {
@@ -100,6 +99,7 @@ export async function startSecureService(options: SecureServiceOptions): Promise
     })();
   });
   guard.attach(server);
+  const unsubscribe = options.tls.onChange((change) => guard.update(change));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
@@ -109,6 +109,6 @@ export async function startSecureService(options: SecureServiceOptions): Promise
   return {
     server, guard, port,
     url: `https://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () => new Promise<void>((resolve) => { unsubscribe(); server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

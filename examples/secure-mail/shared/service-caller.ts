@@ -4,18 +4,23 @@
  * its policy, and forwards with an identity assertion naming this service.
  */
 import { Agent, request } from 'undici';
-import type { TlsMaterial } from '../../../src/pki/mtls/tls-material.ts';
-import type { TrustStore } from '../../../src/pki/trust-store.ts';
 import { mtlsClientOptions } from '../../../src/pki/mtls/tls-options.ts';
 import { MailError } from './errors.ts';
+import type { ServiceTls } from './service-tls.ts';
 
 export interface ServiceCallerOptions {
-  /** Gatehouse's URL, e.g. `https://127.0.0.1:8443`. */
+  /** Gatehouse's URL, e.g. `https://localhost:8443`. */
   gatewayUrl: string;
-  material: TlsMaterial;
-  trust: TrustStore;
-  /** Gatehouse's SPIFFE id: the only server this caller talks to. */
+  /** This service's certificate (presented as the client certificate) and trust. */
+  tls: ServiceTls;
+  /** Gatehouse's SPIFFE id: the only server this caller talks to (when `gatewayCa` is not given). */
   gatewaySpiffeId: string;
+  /**
+   * PEM certificate(s) trusted for Gatehouse's public listener. Given: the listener's
+   * certificate and host name are checked like a browser would (the listener presents its
+   * public certificate, not a workload one). Absent: the listener must present `gatewaySpiffeId`.
+   */
+  gatewayCa?: string;
   timeoutMs?: number;
 }
 
@@ -28,9 +33,20 @@ export interface ServiceCaller {
 }
 
 export function createServiceCaller(options: ServiceCallerOptions): ServiceCaller {
-  const agent = new Agent({
-    connect: mtlsClientOptions(options.material, options.trust, { expectedSpiffeId: options.gatewaySpiffeId }, { checkHostname: false }),
-    keepAliveTimeout: 4_000,
+  const build = () => {
+    const material = options.tls.material();
+    const connect = options.gatewayCa === undefined
+      ? mtlsClientOptions(material, options.tls.trust(), { expectedSpiffeId: options.gatewaySpiffeId }, { checkHostname: false })
+      : { key: material.keyPem, cert: material.chainPem, ca: options.gatewayCa, rejectUnauthorized: true };
+    return new Agent({ connect, keepAliveTimeout: 4_000 });
+  };
+  let agent = build();
+  // A renewed certificate is used for the next connections; the old agent finishes what it carries.
+  const unsubscribe = options.tls.onChange((change) => {
+    if (!change.material && options.gatewayCa !== undefined) return;
+    const old = agent;
+    agent = build();
+    void old.close().catch(() => undefined);
   });
   const timeout = options.timeoutMs ?? 10_000;
   return {
@@ -53,6 +69,6 @@ export function createServiceCaller(options: ServiceCallerOptions): ServiceCalle
       if (res.statusCode >= 500) throw new MailError('MAIL_DEPENDENCY_FAILED', { detail: `${method} ${path}: status ${res.statusCode} ${text.slice(0, 200)}` });
       return { status: res.statusCode, body: parsed as T };
     },
-    close: () => agent.close(),
+    close: () => { unsubscribe(); return agent.close(); },
   };
 }

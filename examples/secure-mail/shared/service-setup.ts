@@ -11,6 +11,8 @@ import pino, { type Logger } from 'pino';
 import type { JSONWebKeySet } from 'jose';
 import { TrustStore } from '../../../src/pki/trust-store.ts';
 import type { TlsMaterial } from '../../../src/pki/mtls/tls-material.ts';
+import { join } from 'node:path';
+import { staticServiceTls, workloadServiceTls, type ServiceTls } from './service-tls.ts';
 import { createAssertionVerifier, type AssertionVerifier } from '../../../src/sdk/verifier.ts';
 import { createServiceCaller, type ServiceCaller } from './service-caller.ts';
 
@@ -23,13 +25,20 @@ export const baseServiceConfigSchema = z.object({
   port: z.number().int().min(0).max(65535),
   dataDir: z.string().min(1),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  tls: z.object({ keyFile: z.string(), chainFile: z.string() }).strict(),
+  /** Certificate from files (with `trust`), or … */
+  tls: z.object({ keyFile: z.string(), chainFile: z.string() }).strict().optional(),
   trust: z.object({
     trustDomain: z.string(),
     rootsFile: z.string(),
     intermediatesFile: z.string(),
     crlFiles: z.array(z.string()).default([]),
-  }).strict(),
+  }).strict().optional(),
+  /** … a workload identity kept current by Gatehouse's CA (the supervisor's way). */
+  workload: z.object({
+    spiffeId: z.string().startsWith('spiffe://'),
+    bootstrapTokenFile: z.string().optional(),
+    trustRefreshMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+  }).strict().optional(),
   gateway: z.object({
     /** Where service-to-service calls go. */
     url: z.url(),
@@ -37,6 +46,12 @@ export const baseServiceConfigSchema = z.object({
     issuer: z.string(),
     jwksUrl: z.url().optional(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+    /**
+     * PEM file trusted for Gatehouse's public listener (its development certificate). With it,
+     * calls to `url` check the listener's certificate and host name the way a browser does;
+     * without it, they expect the listener to present Gatehouse's workload certificate.
+     */
+    caFile: z.string().optional(),
   }).strict().refine((g) => g.jwksUrl !== undefined || g.jwks !== undefined, 'jwksUrl or jwks is required'),
 }).strict();
 
@@ -52,7 +67,7 @@ export function loadTlsMaterial(keyFile: string, chainFile: string): TlsMaterial
   return { keyPem, chainPem, spiffeId: uri, serial: leaf.serialNumber.toLowerCase(), notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo) };
 }
 
-export function loadTrustStore(trust: BaseServiceConfig['trust']): TrustStore {
+export function loadTrustStore(trust: NonNullable<BaseServiceConfig['trust']>): TrustStore {
   return new TrustStore({
     trustDomain: trust.trustDomain,
     rootPems: [readFileSync(trust.rootsFile, 'utf8')],
@@ -64,27 +79,46 @@ export function loadTrustStore(trust: BaseServiceConfig['trust']): TrustStore {
 export interface ServiceSetup<C extends BaseServiceConfig> {
   config: C;
   logger: Logger;
-  material: TlsMaterial;
-  trust: TrustStore;
+  tls: ServiceTls;
   verifier: AssertionVerifier;
   caller: ServiceCaller;
+  /** Stops the caller and the workload identity. */
+  close(): Promise<void>;
+}
+
+async function serviceTls(config: BaseServiceConfig, logger: Logger): Promise<ServiceTls> {
+  if (config.workload) {
+    return workloadServiceTls({
+      gatehouseUrl: config.gateway.url,
+      gatehouseCa: config.gateway.caFile ? readFileSync(config.gateway.caFile, 'utf8') : undefined,
+      spiffeId: config.workload.spiffeId,
+      dataDir: join(config.dataDir, 'identity'),
+      bootstrapTokenFile: config.workload.bootstrapTokenFile,
+      trustRefreshMs: config.workload.trustRefreshMs,
+      logger,
+    });
+  }
+  if (!config.tls || !config.trust) throw new Error('invalid service configuration: either workload, or tls and trust, are required');
+  return staticServiceTls(loadTlsMaterial(config.tls.keyFile, config.tls.chainFile), loadTrustStore(config.trust));
 }
 
 /** Parses `raw` (never casts it) and builds the shared parts. Throws with every problem listed. */
-export function setupService<S extends z.ZodType<BaseServiceConfig>>(raw: unknown, schema: S, logger?: Logger): ServiceSetup<z.infer<S>> {
+export async function setupService<S extends z.ZodType<BaseServiceConfig>>(raw: unknown, schema: S, logger?: Logger): Promise<ServiceSetup<z.infer<S>>> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid service configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const config = parsed.data;
   const log = logger ?? pino({ level: config.logLevel, base: { service: config.name } });
-  const material = loadTlsMaterial(config.tls.keyFile, config.tls.chainFile);
-  const trust = loadTrustStore(config.trust);
+  const tls = await serviceTls(config, log);
   const verifier = createAssertionVerifier({
     issuer: config.gateway.issuer,
     audience: config.name,
     ...(config.gateway.jwks ? { jwks: config.gateway.jwks as unknown as JSONWebKeySet } : { jwksUrl: config.gateway.jwksUrl! }),
   });
-  const caller = createServiceCaller({ gatewayUrl: config.gateway.url, material, trust, gatewaySpiffeId: config.gateway.spiffeId });
-  return { config, logger: log, material, trust, verifier, caller };
+  const caller = createServiceCaller({
+    gatewayUrl: config.gateway.url, tls, gatewaySpiffeId: config.gateway.spiffeId,
+    ...(config.gateway.caFile ? { gatewayCa: readFileSync(config.gateway.caFile, 'utf8') } : {}),
+  });
+  return { config, logger: log, tls, verifier, caller, async close() { await caller.close(); await tls.close(); } };
 }
 
 /** Reads the config file named by `--config <file>` (the supervisor's way of starting a service). */
