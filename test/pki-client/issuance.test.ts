@@ -5,7 +5,7 @@
  * expiry, and openssl as the judge of what ends up on disk.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -106,6 +106,30 @@ describe('workload issuance client', () => {
     await pki.f.ca.revoke({ serial: first.material.serial });
     await assert.rejects(start({ spiffeId: id, dataDir: dir('moved') }), { code: 'ERR_PKI_CLIENT_NO_CREDENTIAL' });
     await assert.rejects(start({ spiffeId: spiffe('svc', 'nothing'), dataDir: dir('nothing') }), { code: 'ERR_PKI_CLIENT_NO_CREDENTIAL' });
+  });
+
+  it('detects a stored key that does not belong to the stored certificate (a torn write) and needs a token', async () => {
+    const a = spiffe('svc', 'torn');
+    const first = await start({ spiffeId: a, bootstrapToken: await pki.token(a), dataDir: dir('torn') });
+    await first.stop();
+    const other = await start({ spiffeId: spiffe('svc', 'torn-other'), bootstrapToken: await pki.token(spiffe('svc', 'torn-other')), dataDir: dir('torn-other') });
+    await other.stop();
+    await writeFile(join(dir('torn'), 'key.pem'), await readFile(join(dir('torn-other'), 'key.pem')), { mode: 0o600 });
+    await assert.rejects(start({ spiffeId: a, dataDir: dir('torn') }), (err: Error & { code?: string; cause?: { code?: string } }) => {
+      assert.equal(err.code, 'ERR_PKI_CLIENT_NO_CREDENTIAL');
+      assert.equal(err.cause?.code, 'ERR_PKI_CLIENT_STATE_INVALID');
+      return true;
+    });
+  });
+
+  it('restarts with the saved trust and certificate while Gatehouse is unreachable', async () => {
+    const id = spiffe('svc', 'offline');
+    const first = await start({ spiffeId: id, bootstrapToken: await pki.token(id), dataDir: dir('offline') });
+    await first.stop();
+    const offline = await start({ spiffeId: id, dataDir: dir('offline'), gatehouseUrl: 'https://127.0.0.1:1' });
+    assert.equal(offline.material.serial, first.material.serial);
+    assert.equal(offline.trust.isRevoked(first.material.serial), false);
+    await assert.rejects(WorkloadIdentity.start({ gatehouseUrl: 'https://127.0.0.1:1', gatehouseCa: pki.gatehouseCa, spiffeId: id, dataDir: dir('offline-empty') }), { code: 'ERR_PKI_CLIENT_CA_UNREACHABLE' });
   });
 
   it('renews over mTLS with the current certificate before expiry, with a new key, and stores the result', async () => {

@@ -139,6 +139,22 @@ describe('sidecar (in process)', () => {
     });
   });
 
+  it('answers 502 ERR_SIDECAR_LOCAL_UNREACHABLE in http mode when the local service is down', async () => {
+    const service = await plainService('gone');
+    const localPort = service.port;
+    await service.close();
+    const { logger, lines } = captureLogger();
+    const sidecar = await startSidecar({ identity: await sidecarOptions('in-http-down'), inbound: [{ listenHost: '127.0.0.1', listenPort: 0, localPort }], allowPeers: [API], http: true, logger });
+    cleanups.push(() => sidecar.close());
+    const client = await createMtlsClient({ identity: await identity(API), expectedPeer: LEGACY });
+    try {
+      const res = await client.request(`https://127.0.0.1:${sidecar.inbound[0]!.port}/x`);
+      assert.equal(res.statusCode, 502);
+      assert.deepEqual(await res.body.json(), { error: 'ERR_SIDECAR_LOCAL_UNREACHABLE', message: 'Local service unreachable' });
+    } finally { await client.close(); }
+    assert.ok(lines.some((l) => l.code === 'ERR_SIDECAR_LOCAL_UNREACHABLE' && l.peer === API));
+  });
+
   describe('outbound', () => {
     let store: MtlsServer;
     let storePort: number;
