@@ -60,7 +60,7 @@ export function registerUser(program: Command): void {
       emit(o.json, users, () => formatTable(users, COLUMNS));
     }));
 
-  userChange(user, 'disable', 'disable a user: sign-in, sessions, tokens and API tokens stop working on every instance', userDisable);
+  userChange(user, 'disable', 'disable a user; running instances learn it from the principal.changed event', userDisable);
   userChange(user, 'enable', 'enable a disabled user', userEnable);
   userChange(user, 'unlock', 'lift a brute-force lock and reset the failure counter', userUnlock);
 
