@@ -10,6 +10,7 @@ import { PolicyEngine } from '../../../src/policy/engine.ts';
 import type { AuthorizationRequest } from '../../../src/policy/types.ts';
 import type { BenchContext, Section, SectionResult } from '../lib/section.ts';
 import { fixed, table } from '../lib/markdown.ts';
+import { measureGatewayPolicy } from './policy-gateway.ts';
 
 interface Figure { policies: number; mode: 'uncached' | 'uncached-unsplit' | 'cached'; samples: number; p50Us: number; p99Us: number; perSecond: number; hitRate: number }
 
@@ -98,7 +99,7 @@ export async function run(options: { quick?: boolean } = {}): Promise<object> {
 
 export const policySection: Section = {
   name: 'policy',
-  description: 'policy decision latency p50/p99 with 10, 100 and 1 000 Cedar policies, cached, uncached (split by route/action) and uncached unsplit',
+  description: 'policy decision latency p50/p99 with 10, 100 and 1 000 Cedar policies, cached, uncached (split by route/action) and uncached unsplit; gateway req/s public route vs authn + policy + assertion',
   async run(ctx: BenchContext): Promise<SectionResult> {
     ctx.log('policy: measuring decisions in a pinned child');
     const file = fileURLToPath(import.meta.url);
@@ -106,11 +107,18 @@ export const policySection: Section = {
     if (code !== 0) throw new Error(`policy bench failed: ${output}`);
     const data = JSON.parse(output.slice(output.indexOf('{'))) as { figures: Figure[] };
     const rows = data.figures.map((f) => [String(f.policies), f.mode, fixed(f.p50Us, 1), fixed(f.p99Us, 1), fixed(f.perSecond, 0), f.mode === 'cached' ? `${fixed(f.hitRate * 100, 1)} %` : '—']);
+    ctx.log('policy: gateway throughput, public route vs authentication + policy + assertion');
+    const gateway = await measureGatewayPolicy(ctx);
+    const gatewayMarkdown = gateway.available
+      ? '\n\n' + table(['route (same Gatehouse, same run)', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'Gatehouse CPU %'],
+        gateway.figures.map((f) => [f.route, String(f.connections), fixed(f.requestsPerSecond, 0), fixed(f.p50Ms, 2), fixed(f.p99Ms, 2), String(f.non2xx), f.proxyCpuPercent === null ? '—' : fixed(f.proxyCpuPercent, 0)]))
+        + '\n\nOne Gatehouse, two routes to the same upstream, measured alternately (two rounds): the public route (no authentication, no policy) and a route that needs a client-credentials JWT from Gatehouse\'s IdP, decides it with a Cedar policy and signs the identity assertion for the upstream. One token for every request: the verified-token and decision caches answer after the first.'
+      : `\n\nGateway throughput with policy: not measured (${gateway.reason}).`;
     const markdown = table(['policies', 'mode', 'p50 µs', 'p99 µs', 'decisions/s (1 core)', 'cache hit rate'], rows)
       + '\n\nOne `PolicyEngine.authorize` call per sample, in one process pinned to one CPU: entity and context building, the Cedar evaluation (wasm) or the cache lookup, and the decision id. '
       + '`uncached` evaluates only the policies whose scope can match the route and action (the default); `uncached-unsplit` evaluates the whole set on every call (`split: false`), for comparison. '
       + 'The workload: permits per route (50 routes) with a path and an attribute condition, one forbid on DELETE per ten policies.';
-    return { markdown, data };
+    return { markdown: markdown + gatewayMarkdown, data: { ...data, gateway } };
   },
 };
 
