@@ -18,6 +18,7 @@ import { openStoreFromConfig } from '../store/open-from-config.ts';
 import type { Store } from '../store/types.ts';
 import { createEventBus } from '../bus/create-event-bus.ts';
 import type { EventBus } from '../bus/types.ts';
+import type { EventName } from '../core/events.ts';
 import type { IdentityEventSink, IdentityProvider } from '../identity/identity-provider.ts';
 import type { PkiCommandContext } from '../pki/commands/context.ts';
 
@@ -101,8 +102,10 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
       identity() {
         idp ??= import('../identity/identity-provider.ts').then(({ createIdentityProvider }) => createIdentityProvider({
           config, store, logger, publicUrl: config.publicUrl!,
-          // The IdP publishes plain event names; they are the identity rows of the typed event table.
-          bus: openedBus as unknown as IdentityEventSink,
+          // Publish only: a command lives for one change and needs no key reloads, and a
+          // subscription would race its own `keys rotate` event against closing the store.
+          // The IdP's plain event names are the identity rows of the typed event table.
+          bus: { publish: (name, payload) => openedBus.publish(name as EventName, payload as never) } satisfies IdentityEventSink,
         }));
         return idp;
       },
