@@ -3,7 +3,7 @@
  * (documented in docs/secure-mail.md). Reached through Gatehouse at /api/mail; the caller is
  * always the asserted user, never a parameter.
  *
- *   GET  /api/mail/me                                   → {username}
+ *   GET  /api/mail/me                                   → {username, limits} (limits: so a client can check input before sending)
  *   POST /api/mail/messages  {to[], subject, body, lifetimeSeconds, readOnce} → 201 {id, expiresAt}
  *   GET  /api/mail/mailboxes/:username/inbox|outbox     → {messages: [...]}  (own mailbox only)
  *   GET  /api/mail/messages/:id                         → metadata (sender and recipients only)
@@ -87,7 +87,7 @@ export function userRoutes(deps: UserRoutesDeps) {
       requireUser(scope.identity);
       if (req.method === 'GET' && path === '/api/mail/me') {
         action = 'mail.me';
-        sendJson(res, 200, { username: directory.nameOf(me) });
+        sendJson(res, 200, { username: directory.nameOf(me), limits: deps.limits });
       } else if (req.method === 'POST' && path === '/api/mail/messages') {
         action = 'message.send';
         const input = await readJson(req, compose, deps.limits.maxBodyChars * 4 + 4096);
