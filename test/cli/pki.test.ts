@@ -93,6 +93,9 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const missing = await run(['cert', 'issue', '--csr', join(b.dir, 'nope.csr'), '--id', ID]);
       assert.equal(missing.status, 1);
       assert.match(missing.stderr, /cannot read the CSR/);
+      const unwritable = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'lost'), '--id', ID, '--out', join(b.dir, 'no-such-dir', 'x.pem')]);
+      assert.equal(unwritable.status, 1);
+      assert.match(unwritable.stderr, /cannot write .*no-such-dir/);
       const rows = JSON.parse((await run(['cert', 'list', '--json'])).stdout) as unknown[];
       assert.equal(rows.length, 3, 'nothing was issued by the refused requests');
     });

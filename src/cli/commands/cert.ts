@@ -1,5 +1,6 @@
 /** `gatehouse cert issue|renew|revoke|list|inspect` — workload certificates of the built-in CA. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, constants, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
 import type { IssuedCertificate } from '../../pki/authority.ts';
@@ -19,6 +20,18 @@ async function readPem(file: string, what: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (cause) {
     throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `cannot read the ${what} ${file}`, cause });
+  }
+}
+
+/** Checked before issuing, so a typo in --out does not leave an issued certificate nobody received. */
+async function assertWritable(...files: (string | undefined)[]): Promise<void> {
+  for (const file of files) {
+    if (file === undefined) continue;
+    try {
+      await access(dirname(resolve(file)), constants.W_OK);
+    } catch (cause) {
+      throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `cannot write ${file}: its directory is missing or not writable`, cause });
+    }
   }
 }
 
@@ -66,6 +79,7 @@ export function registerCert(program: Command): void {
     .option('--lifetime <seconds>', 'validity (default pki.leafLifetimeSeconds)', positiveInt)))
     .action(action(async (o: OutputOptions & { csr: string; id: string; dns?: string[]; ip?: string[]; lifetime?: number }) => {
       const csrPem = await readPem(o.csr, 'CSR');
+      await assertWritable(o.out, o.bundleOut);
       const issued = await withCliContext(o, async (ctx) => certIssueCommand(await ctx.pki(), {
         csrPem, spiffeId: o.id, ...(o.dns ? { dnsNames: o.dns } : {}), ...(o.ip ? { ipAddresses: o.ip } : {}), ...(o.lifetime ? { lifetimeSeconds: o.lifetime } : {}),
       }));
@@ -80,6 +94,7 @@ export function registerCert(program: Command): void {
     .action(action(async (o: OutputOptions & { csr: string; cert: string; lifetime?: number }) => {
       const csrPem = await readPem(o.csr, 'CSR');
       const currentCertPem = await readPem(o.cert, 'certificate');
+      await assertWritable(o.out, o.bundleOut);
       const issued = await withCliContext(o, async (ctx) => certRenewCommand(await ctx.pki(), { csrPem, currentCertPem, ...(o.lifetime ? { lifetimeSeconds: o.lifetime } : {}) }));
       await printIssued(issued, o);
     }));
