@@ -145,7 +145,7 @@ export function renderProxySection(results: TargetResult[], ratios: Ratio[] | nu
   out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections`, '', closedLoopTable(results), '');
   const f = settings.fixedRate;
   out.push(`#### Fixed rate: ${f.rates.join(' and ')} req/s, ${f.durationS} s each after ${f.warmupS} s of warm-up (open loop, latency from each request's due time, up to ${f.connections} connections)`, '', fixedRateTable(results), '');
-  out.push(`⚠ = processes outside the benchmark used more than ${DISTURBED_PERCENT} % of a core during that run: its percentiles say more about the shared machine than about the target. \`limited by\`: \`proxy\` = the proxy used ≥ 90 % of its core (the figure is its capacity); \`load core\` = wrk's and the upstream's core was full first (the figure is a lower bound); \`unclear\` = neither, other processes took the difference.`, '');
+  out.push(`⚠ = processes outside the benchmark used more than ${DISTURBED_PERCENT} % of a core during that run: its percentiles say more about the shared machine than about the target. \`limited by\`: \`proxy\` = the proxy used ≥ 90 % of its core (the figure is its capacity); \`load core\` = the core of wrk and the upstream was full first, with their work and any other process's (the figure is a lower bound); \`unclear\` = neither, other processes took the difference.`, '');
   out.push('#### Gatehouse ÷ peer, same run (req/s: higher is better; p99: lower is better)', '');
   out.push(ratios ? ratioTable(ratios, settings.connections, settings.fixedRate.rates) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
   out.push('#### Targets', '');
