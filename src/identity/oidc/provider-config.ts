@@ -12,6 +12,7 @@ import type { IdentityClientsRepo } from '../../store/repos/identity-clients-rep
 import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
 import { errorPage, logoutPage, postLogoutPage } from '../interaction/pages.ts';
 import type { OidcAdapter } from './store-adapter.ts';
+import { clientFields, GATEHOUSE_CLIENT_PROPERTIES, validateClientField, type GatehouseClientFields } from './client-fields.ts';
 import { OIDC_SCOPES } from './scopes.ts';
 
 export { OIDC_SCOPES };
@@ -55,6 +56,13 @@ function peerCertificate(ctx: any): X509Certificate | undefined {
 
 export function buildProviderConfig(input: ProviderConfigInput): Record<string, unknown> {
   const { identity, users, clients } = input;
+  /** Gatehouse fields of a client: from the client object the provider loaded, else from the store. */
+  const fieldsOf = async (client: any): Promise<GatehouseClientFields | undefined> => {
+    const fields = clientFields(client);
+    if (fields) return fields;
+    const record = client?.clientId ? await clients.find(client.clientId) : undefined;
+    return record && !record.disabled ? { kind: record.kind, roles: record.roles, allowedScopes: record.allowedScopes, allowedAudiences: record.allowedAudiences } : undefined;
+  };
   const alg = identity.signing.algorithm;
   const publicResource = new URL(input.publicUrl).href.replace(/\/$/, '');
   const resources = new Set([publicResource, ...identity.resources.map((r) => new URL(r).href.replace(/\/$/, ''))]);
@@ -94,6 +102,12 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       token_endpoint_auth_method: 'client_secret_basic',
     },
     // client_secret_jwt needs the plaintext secret as an HMAC key; Gatehouse keeps only its hash.
+    extraClientMetadata: {
+      properties: [...GATEHOUSE_CLIENT_PROPERTIES],
+      validator(ctx: any, key: string, value: unknown) {
+        try { validateClientField(ctx, key, value); } catch { throw new errors.InvalidClientMetadata!(`${key} is malformed`); }
+      },
+    },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'],
     enabledJWA: {
       clientAuthSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
@@ -164,8 +178,7 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
         async defaultResource(ctx: any, _client: any, oneOf?: string[]) {
           if (oneOf) return oneOf;
           if (ctx.oidc.params?.grant_type === 'client_credentials') {
-            const record = await clients.find(ctx.oidc.client.clientId);
-            return record?.allowedAudiences[0] ?? publicResource;
+            return (await fieldsOf(ctx.oidc.client))?.allowedAudiences[0] ?? publicResource;
           }
           return undefined;
         },
@@ -173,7 +186,7 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
         async getResourceServerInfo(ctx: any, resource: string, client: any) {
           const normalized = resource.replace(/\/$/, '');
           if (!resources.has(normalized)) throw new errors.InvalidTarget!('resource indicator is not served by this provider');
-          const record = await clients.find(client.clientId);
+          const record = await fieldsOf(client);
           if (!record || (record.allowedAudiences.length && !record.allowedAudiences.map((a) => a.replace(/\/$/, '')).includes(normalized))) {
             throw new errors.InvalidTarget!('resource indicator is not allowed for this client');
           }
@@ -194,6 +207,8 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       if (!user || user.disabled) return undefined;
       return {
         accountId: user.id,
+        // Read by extraTokenClaims in the same request (no second lookup of the user).
+        gatehouseRoles: user.roles,
         async claims() {
           return {
             sub: user.id, preferred_username: user.username, name: user.displayName ?? user.username,
@@ -203,13 +218,16 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       };
     },
     // Roles and principal kind in JWT access tokens (RFC 9068 §2.2.3.1) and introspection.
-    async extraTokenClaims(_ctx: any, token: any) {
+    async extraTokenClaims(ctx: any, token: any) {
       if (token.accountId) {
+        const account = ctx.oidc?.account;
+        if (account?.accountId === token.accountId && Array.isArray(account.gatehouseRoles)) return { roles: account.gatehouseRoles, gh_kind: 'user' };
         const user = await users.findById(token.accountId);
         return user ? { roles: user.roles, gh_kind: 'user' } : undefined;
       }
       if (token.kind === 'ClientCredentials') {
-        const record = await clients.find(token.clientId);
+        const client = ctx.oidc?.client?.clientId === token.clientId ? ctx.oidc.client : { clientId: token.clientId };
+        const record = await fieldsOf(client);
         return record ? { roles: record.roles, gh_kind: 'service' } : undefined;
       }
       return undefined;

@@ -6,6 +6,7 @@
  */
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
+import { clientFieldsMetadata } from './client-fields.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -82,6 +83,8 @@ class ClientAdapter implements OidcAdapter {
       client_name: client.name,
       // The SHA-256 of the secret, compared by the overridden compareClientSecret.
       ...(client.secretHash === undefined ? {} : { client_secret: client.secretHash }),
+      // Roles, scopes and audiences ride along so that the provider's hooks need no second lookup.
+      ...clientFieldsMetadata(client),
     };
   }
 
