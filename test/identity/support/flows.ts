@@ -3,16 +3,19 @@ import * as oidc from 'openid-client';
 import { Browser, formAction, inputValue } from './browser.ts';
 import type { Harness } from './harness.ts';
 
+/** What the flows need of a provider: its origin and a fetch that trusts its certificate. */
+export type RpTarget = Pick<Harness, 'origin' | 'fetch'>;
+
 export const REDIRECT = 'https://app.example/cb';
 export const PASSWORD = 'correct horse battery staple';
 
-export async function rpConfig(h: Harness, clientId: string, secret: string): Promise<oidc.Configuration> {
+export async function rpConfig(h: RpTarget, clientId: string, secret: string): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(h.origin), clientId, secret, undefined, { [oidc.customFetch]: h.fetch as oidc.CustomFetch });
 }
 
 export interface AuthStart { browser: Browser; loginPage: string; uid: string; verifier: string; state: string; nonce: string }
 
-export async function startAuth(h: Harness, config: oidc.Configuration, scope = 'openid email offline_access', browser = new Browser(h.fetch)): Promise<AuthStart> {
+export async function startAuth(h: RpTarget, config: oidc.Configuration, scope = 'openid email offline_access', browser = new Browser(h.fetch)): Promise<AuthStart> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
@@ -27,12 +30,12 @@ export async function startAuth(h: Harness, config: oidc.Configuration, scope = 
   return { browser, loginPage: page.body, uid, verifier, state, nonce };
 }
 
-export async function submitLogin(h: Harness, start: AuthStart, username: string, password: string, csrf = inputValue(start.loginPage, 'csrf')!) {
+export async function submitLogin(h: RpTarget, start: AuthStart, username: string, password: string, csrf = inputValue(start.loginPage, 'csrf')!) {
   return start.browser.request(new URL(formAction(start.loginPage, 'login')!, h.origin), { form: { csrf, username, password } });
 }
 
 /** Follows same-origin redirects until the client's redirect URI is reached. */
-export async function followToCallback(h: Harness, start: AuthStart, location: string | undefined): Promise<URL> {
+export async function followToCallback(h: RpTarget, start: AuthStart, location: string | undefined): Promise<URL> {
   let hops = 0;
   while (location && location.startsWith(h.origin) && hops++ < 8) {
     const r = await start.browser.request(location);
@@ -42,7 +45,7 @@ export async function followToCallback(h: Harness, start: AuthStart, location: s
   return new URL(location);
 }
 
-export async function loginAndExchange(h: Harness, config: oidc.Configuration, username: string, password = PASSWORD, scope?: string) {
+export async function loginAndExchange(h: RpTarget, config: oidc.Configuration, username: string, password = PASSWORD, scope?: string) {
   const start = await startAuth(h, config, scope);
   const r = await submitLogin(h, start, username, password);
   const callback = await followToCallback(h, start, r.location);
