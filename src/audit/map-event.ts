@@ -17,7 +17,8 @@ export interface AuditEnvelope {
   payload: unknown;
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+// toWellFormed: a lone surrogate (from a hostile subject or path) could not be canonicalized, and one bad record must not block the chain.
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v.toWellFormed() : null);
 
 function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcome {
   if (name === 'gateway.request') {
@@ -70,9 +71,9 @@ export function draftFromEnvelope(e: AuditEnvelope, redactor: Redactor): AuditDr
   const time = Date.parse(e.time);
   return {
     time: Number.isFinite(time) ? time : Date.now(),
-    instance: e.instance,
-    event: e.name,
-    eventId: e.id,
+    instance: e.instance.toWellFormed(),
+    event: e.name.toWellFormed(),
+    eventId: e.id.toWellFormed(),
     requestId: str(payload.requestId),
     traceId: str(payload.traceId),
     actor: actor === null ? null : redactor.string(actor),
