@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { BenchOptions, Section } from './section.ts';
 
+/** The command line, checked: options for the sections plus what the harness itself does. */
 export interface ParsedArgs {
   help: boolean;
   options: BenchOptions;
@@ -16,6 +17,7 @@ export interface ParsedArgs {
   argv: string[];
 }
 
+/** `--help` text, listing the registered sections. */
 export function usage(sections: Section[]): string {
   return `Usage: npm run bench -- [options]
 

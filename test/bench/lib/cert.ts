@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 const exec = promisify(execFile);
 
+/** Where the bench certificate and key are, and the certificate's PEM text. */
 export interface CertFiles {
   certFile: string;
   keyFile: string;

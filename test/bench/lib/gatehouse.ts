@@ -51,6 +51,7 @@ export function gatehouseRoot(ctx: BenchContext): Promise<string> {
   return root;
 }
 
+/** What a section can change about the Gatehouse it starts. */
 export interface GatehouseOptions {
   /** Origin of the upstream that the catch-all `bench` route forwards to. */
   upstreamUrl: string;

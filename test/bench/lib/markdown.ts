@@ -17,10 +17,12 @@ export function fixed(value: number, digits = 2): string {
   return fraction === undefined ? grouped : `${grouped}.${fraction}`;
 }
 
+/** The HTML comment that opens section `name`'s block in BENCHMARKS.md. */
 export function startMarker(name: string): string {
   return `<!-- bench:${name}:start -->`;
 }
 
+/** The HTML comment that closes section `name`'s block in BENCHMARKS.md. */
 export function endMarker(name: string): string {
   return `<!-- bench:${name}:end -->`;
 }

@@ -10,6 +10,7 @@ import { freePort, waitForHttp } from './net.ts';
 
 const SCRIPT = fileURLToPath(new URL('../minimal-proxy.ts', import.meta.url));
 
+/** Starts the minimal proxy in front of `upstreamUrl`; resolves once it answers over TLS. */
 export async function startMinimalProxy(ctx: BenchContext, upstreamUrl: string): Promise<RunningServer> {
   const cert = await ctx.cert();
   const port = await freePort();

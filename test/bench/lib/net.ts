@@ -22,6 +22,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** What one probe request saw. */
 export interface ProbeResult {
   status: number;
   body: string;

@@ -9,6 +9,7 @@ import type { BenchContext } from './section.ts';
 import type { Managed } from './processes.ts';
 import { freePort, waitForHttp } from './net.ts';
 
+/** A server a section started (nginx, the minimal proxy, Gatehouse), and how to stop it. */
 export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   url: string;

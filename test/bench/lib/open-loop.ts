@@ -25,6 +25,7 @@ const openLoopJson = z.object({
   generatorLagMs: z.object({ p99: ms, max: ms }).strict(),
 }).strict();
 
+/** One fixed-rate run as the client reports it (latencies in ms, from due times). */
 export type OpenLoopResult = z.infer<typeof openLoopJson>;
 
 /** Extracts and validates the client's JSON line. */
@@ -36,6 +37,7 @@ export function parseOpenLoopOutput(stdout: string): OpenLoopResult {
   return parsed.data;
 }
 
+/** Parameters of one fixed-rate run. */
 export interface OpenLoopRun {
   url: string;
   rate: number;
@@ -46,6 +48,7 @@ export interface OpenLoopRun {
   caFile?: string;
 }
 
+/** Runs the open-loop client on the load CPU and returns its validated result. */
 export async function runOpenLoop(ctx: BenchContext, run: OpenLoopRun): Promise<OpenLoopResult> {
   const args = [
     CLIENT, '--url', run.url, '--rate', String(run.rate), '--duration', String(run.durationS),

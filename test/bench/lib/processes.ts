@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, writeFileSync } from 'node:fs';
 
+/** How to start one process. */
 export interface SpawnOptions {
   /** Pin the process (and its threads and children) to this CPU with taskset. */
   cpu?: number | undefined;
@@ -28,6 +29,7 @@ export interface Managed {
   readonly exited: Promise<number | string>;
 }
 
+/** How every process of the run is started. */
 export interface RegistryOptions {
   /** Path of taskset; without it nothing is pinned. */
   taskset: string | undefined;
@@ -35,6 +37,7 @@ export interface RegistryOptions {
   nice: number;
 }
 
+/** Starts, tracks and stops the run's processes; see the file comment. */
 export class ProcessRegistry {
   readonly #running = new Set<Managed>();
   readonly #options: RegistryOptions;

@@ -10,6 +10,7 @@ import { cpus, loadavg, release } from 'node:os';
 
 const exec = promisify(execFile);
 
+/** Absolute paths of the external programs, and what apt said about wrk2. */
 export interface ToolPaths {
   nginx: string;
   wrk: string;
@@ -110,6 +111,7 @@ async function output(file: string, args: string[]): Promise<string> {
   return `${result.stdout}${result.stderr}`.trim();
 }
 
+/** Collects versions and machine facts for the results (see Environment). */
 export async function describeEnvironment(tools: ToolPaths, nodeBin: string, repoRoot: string): Promise<Environment> {
   const undiciPackage = JSON.parse(await readFile(`${repoRoot}/node_modules/undici/package.json`, 'utf8')) as { version?: unknown };
   const nodeVersions = await output(nodeBin, ['-p', 'process.version + " " + process.versions.openssl']);

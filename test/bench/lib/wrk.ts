@@ -56,6 +56,7 @@ export function parseWrkOutput(stdout: string): WrkResult {
   };
 }
 
+/** Parameters of one wrk run. */
 export interface WrkRun {
   url: string;
   connections: number;

@@ -6,8 +6,10 @@ import type { OpenLoopResult } from '../lib/open-loop.ts';
 import type { CpuReport, QuietCheck } from '../lib/cpu.ts';
 import { table, fixed } from '../lib/markdown.ts';
 
+/** The targets of the proxy section. */
 export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse';
 
+/** One wrk run against one target, with where the CPU went. */
 export interface ClosedLoopEntry {
   connections: number;
   wrk: WrkResult;
@@ -20,6 +22,7 @@ export interface ClosedLoopEntry {
   limitedBy: 'proxy' | 'load core' | 'unclear';
 }
 
+/** Everything measured for one target, or why it was not. */
 export interface TargetResult {
   id: TargetId;
   label: string;
@@ -140,6 +143,7 @@ export interface ProxySettings {
   requestLogging: string;
 }
 
+/** The section's markdown: tables, ratios, targets and settings. */
 export function renderProxySection(results: TargetResult[], ratios: Ratio[] | null, settings: ProxySettings): string {
   const out: string[] = [];
   out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections`, '', closedLoopTable(results), '');

@@ -131,6 +131,7 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The `proxy` section, registered in run.ts. */
 export const proxySection: Section = {
   name: 'proxy',
   description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (TLS, wrk + fixed rate)',
