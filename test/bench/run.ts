@@ -39,10 +39,9 @@ import { proxySection } from './sections/proxy.ts';
 import { storeSection } from './sections/store.ts';
 import { policySection } from './sections/policy.ts';
 import { identitySection } from './sections/identity.ts';
-import { auditSection } from './sections/audit.ts';
 
 /** Every section, in the order they run. */
-const SECTIONS: Section[] = [proxySection, storeSection, policySection, identitySection, auditSection];
+const SECTIONS: Section[] = [proxySection, storeSection, policySection, identitySection];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
@@ -86,22 +85,28 @@ async function main(): Promise<number> {
   const env = await describeEnvironment(tools, ctx.nodeBin, repoRoot);
   log(`${ctx.cpus.description}; wrk2 in Debian: ${tools.wrk2Available ? 'yes' : 'no'}`);
   const selected = SECTIONS.filter((s) => only === undefined || only.includes(s.name));
-  const results = new Map<string, SectionResult & { failed: boolean }>();
+  const results = new Map<string, SectionResult & { failed: boolean; seconds: number }>();
+  const runStarted = Date.now();
   try {
     for (const section of selected) {
       log(`section ${section.name}`);
+      const started = Date.now();
+      const seconds = (): number => Math.round((Date.now() - started) / 1000);
       try {
-        results.set(section.name, { ...(await section.run(ctx)), failed: false });
+        results.set(section.name, { ...(await section.run(ctx)), failed: false, seconds: seconds() });
       } catch (error) {
         const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
         log(`section ${section.name} failed: ${text}`);
-        results.set(section.name, { markdown: `**Section failed**: ${text.split('\n')[0]}`, data: { error: text }, failed: true });
+        results.set(section.name, { markdown: `**Section failed**: ${text.split('\n')[0]}`, data: { error: text }, failed: true, seconds: seconds() });
       }
+      // Sections share the default run's time budget (~5 min): show what each one costs.
+      log(`section ${section.name} took ${results.get(section.name)?.seconds} s`);
     }
   } finally {
     await processes.stopAll();
     if (keepTmp) log(`kept ${tmpDir}`);
   }
+  log(`all sections took ${Math.round((Date.now() - runStarted) / 1000)} s`);
 
   const header = environmentLine(env, command, options.gatehouseTree);
   const blocks = [...results].map(([name, result]) => `### ${name}\n\n${header}\n\n${result.markdown}`);
@@ -111,7 +116,7 @@ async function main(): Promise<number> {
     const jsonFile = join(repoRoot, 'test/bench/results', options.quick ? 'quick.json' : 'latest.json');
     const previous = await readFile(jsonFile, 'utf8').then((text) => JSON.parse(text) as { sections?: Record<string, unknown> }, () => ({ sections: {} }));
     const sections: Record<string, unknown> = { ...previous.sections };
-    for (const [name, result] of results) sections[name] = { command, environment: env, wrk2Available: tools.wrk2Available, failed: result.failed, data: result.data };
+    for (const [name, result] of results) sections[name] = { command, environment: env, wrk2Available: tools.wrk2Available, failed: result.failed, seconds: result.seconds, data: result.data };
     await writeFile(jsonFile, `${JSON.stringify({ sections }, null, 2)}\n`);
     log(`wrote ${jsonFile}`);
     if (!options.quick) {
