@@ -7,9 +7,9 @@
  * `GATEHOUSE_IDP_LOGINS_JSON {...}`.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import { loginAndExchange, rpConfig, type RpTarget } from '../../identity/support/flows.ts';
+import { rewriteFetch } from '../../identity/support/rewrite-fetch.ts';
 
 const optionsSchema = z.object({
   origin: z.url(),
@@ -38,12 +38,7 @@ export interface LoginLoadResult {
 
 /** A fetch that trusts `ca` and sends requests for `origin` to `connectOrigin`. */
 export function redirectingFetch(origin: string, connectOrigin: string, ca: string): typeof fetch {
-  const dispatcher = new Agent({ connect: { ca }, keepAliveTimeout: 10_000 });
-  return ((input: string | URL | Request, init: RequestInit = {}) => {
-    const url = typeof input === 'string' || input instanceof URL ? String(input) : input.url;
-    const target = url.startsWith(origin) ? connectOrigin + url.slice(origin.length) : url;
-    return undiciFetch(target, { ...(init as object), dispatcher } as never);
-  }) as unknown as typeof fetch;
+  return rewriteFetch({ origin, connectOrigin, ca });
 }
 
 async function main(): Promise<void> {
