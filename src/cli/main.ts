@@ -13,6 +13,7 @@ import { registerCa } from './commands/ca.ts';
 import { registerCert } from './commands/cert.ts';
 import { registerBootstrapToken } from './commands/bootstrap-token.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerAudit, registerAlerts } from './commands/audit.ts';
 import { VERSION } from '../core/version.ts';
 
 const program = new Command()
@@ -32,6 +33,8 @@ registerCa(program);
 registerCert(program);
 registerBootstrapToken(program);
 registerPolicy(program);
+registerAudit(program);
+registerAlerts(program);
 (await import('./commands/sidecar.ts')).registerSidecar(program);
 
 await program.parseAsync(process.argv);

@@ -27,14 +27,14 @@ export function usage(sections: Section[]): string {
   --rate LIST         comma-separated request rates of the fixed-rate latency runs
                       (default 2000,5000)
   --rate-duration S   measured seconds of each fixed-rate run, after 2 s of warm-up
-                      (default 8; --quick: 2)
+                      (default 6; --quick: 2)
   --quick             short smoke run; writes results/quick.json, leaves BENCHMARKS.md alone
   --only LIST         comma-separated sections to run
   --targets LIST      in sections with several targets, measure only these
                       (proxy: direct,nginx,minimal-node,gatehouse)
   --no-pin            do not pin processes to CPUs with taskset
   --quiet-wait S      before each target, wait up to S seconds for one second in which
-                      other processes use < 25 % of a core (default 5; --quick: 0)
+                      other processes use < 25 % of a core (default 3; --quick: 0)
   --nice N            niceness of every benchmark process (default -10 as root, else 0;
                       0 leaves priorities alone)
   --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
@@ -96,7 +96,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       durationS,
       warmupS: positive('warmup', values.warmup, quick ? 1 : 3),
       rates: (values.rate ?? '2000,5000').split(',').map((r) => Math.round(positive('rate', r.trim(), 1))),
-      rateDurationS: positive('rate-duration', values['rate-duration'], quick ? 2 : 8),
+      rateDurationS: positive('rate-duration', values['rate-duration'], quick ? 2 : 6),
       connections,
       quick,
       targets: values.targets?.split(',').map((name) => name.trim()).filter(Boolean),
@@ -104,7 +104,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       gatehouseTree: tree,
       nice,
       profile: values.profile,
-      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 5),
+      quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 3),
     },
     only,
     write: !values['no-write'],
