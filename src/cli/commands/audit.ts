@@ -1,0 +1,127 @@
+/**
+ * `gatehouse audit query|export|verify|checkpoint export|keygen|prune` and
+ * `gatehouse alerts [list]|blocks|block|unblock`. The work is done by the command functions
+ * in src/audit/commands and src/detect/commands; this file only parses and prints.
+ */
+import type { Command } from 'commander';
+import { auditQueryCommand, type AuditQueryOptions } from '../../audit/commands/query.ts';
+import { auditExportCommand, type ExportTarget } from '../../audit/commands/export.ts';
+import { auditVerifyCommand } from '../../audit/commands/verify.ts';
+import { auditCheckpointExportCommand } from '../../audit/commands/checkpoint-export.ts';
+import { auditKeygenCommand } from '../../audit/commands/keygen.ts';
+import { auditPruneCommand } from '../../audit/commands/prune.ts';
+import { alertsListCommand, blockAddCommand, blockListCommand, blockLiftCommand } from '../../detect/commands/alerts.ts';
+import { GatehouseError } from '../../core/errors.ts';
+import { withCliContext } from '../context.ts';
+import { action, emit, formatRecord, formatTable } from '../output.ts';
+import { collect, positiveInt, stateful, type StateOptions } from '../options.ts';
+
+function filters(cmd: Command): Command {
+  return cmd
+    .option('--since <time>', 'ISO 8601 time, or 15m / 2h / 7d back from now')
+    .option('--until <time>', 'ISO 8601 time, or 15m / 2h / 7d back from now (exclusive)')
+    .option('--actor <subject>', 'actor subject (user id, service id, account name)')
+    .option('--action <action>', 'action, e.g. gateway.request or identity.login.failed')
+    .option('--outcome <outcome>', 'success | failure | denied | error | info')
+    .option('--request-id <id>', 'request id')
+    .option('--chain <name>', 'only this chain')
+    .option('--limit <n>', 'at most this many records', positiveInt);
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('query, export and verify the tamper-evident audit log');
+
+  filters(stateful(audit.command('query').description('print matching records as JSON lines')))
+    .action(action(async (o: StateOptions & AuditQueryOptions) => {
+      await withCliContext(o, (ctx) => auditQueryCommand(ctx.store, o, process.stdout));
+    }));
+
+  filters(stateful(audit.command('export').description('send matching records as JSON lines (stdout) or to the configured syslog / OTLP endpoint')
+    .option('--to <target>', 'jsonl | syslog | otlp', 'jsonl')))
+    .action(action(async (o: StateOptions & AuditQueryOptions & { to: ExportTarget }) => {
+      const r = await withCliContext(o, (ctx) => auditExportCommand(ctx.store, ctx.config.audit, o, process.stdout));
+      if (o.to !== 'jsonl') process.stderr.write(`exported ${r.exported} records to ${r.to}\n`);
+    }));
+
+  stateful(audit.command('verify').description('recompute every hash and checkpoint signature; exit 1 on any tampering')
+    .option('--chain <name>', 'only this chain')
+    .option('--public-key <file>', 'also trust this public JWK (repeatable)', collect))
+    .action(action(async (o: StateOptions & { chain?: string; publicKey?: string[] }) => {
+      const r = await withCliContext(o, (ctx) => auditVerifyCommand(ctx.store, ctx.config, { ...(o.chain ? { chain: o.chain } : {}), ...(o.publicKey ? { publicKeys: o.publicKey } : {}) }));
+      emit(o.json, r.report, () => r.output);
+      process.exitCode = r.exitCode;
+    }));
+
+  const checkpoint = audit.command('checkpoint').description('signed checkpoints of the hash chain');
+  stateful(checkpoint.command('export').description('print every checkpoint and the public keys that verify them (JSON), for anchoring outside Gatehouse')
+    .option('--chain <name>', 'only this chain'))
+    .action(action(async (o: StateOptions & { chain?: string }) => {
+      const r = await withCliContext(o, (ctx) => auditCheckpointExportCommand(ctx.store, ctx.config, o.chain ? { chain: o.chain } : {}));
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    }));
+
+  audit.command('keygen').description('create a new Ed25519 checkpoint signing key (private JWK, mode 0600)')
+    .requiredOption('--out <file>', 'file to create (never overwritten)')
+    .option('--json', 'print JSON')
+    .action(action(async (o: { out: string; json?: boolean }) => {
+      const r = await auditKeygenCommand(o.out);
+      emit(o.json, r, () => formatRecord([['written to', r.file], ['kid', r.kid], ['public key', JSON.stringify(r.publicJwk)]]));
+    }));
+
+  stateful(audit.command('prune').description('delete records older than the retention (up to a checkpoint; verification starts from it)')
+    .option('--older-than <days>', 'days (default audit.retention.maxAgeDays)', positiveInt))
+    .action(action(async (o: StateOptions & { olderThan?: number }) => {
+      const r = await withCliContext(o, (ctx) => auditPruneCommand(ctx.store, ctx.config.audit, o.olderThan ? { olderThanDays: o.olderThan } : {}));
+      emit(o.json, r, () => formatRecord([['chain', r.chain], ['cut at checkpoint', r.cutAt ?? '-'], ['records deleted', r.deletedRecords], ['checkpoints deleted', r.deletedCheckpoints]]));
+    }));
+}
+
+export function registerAlerts(program: Command): void {
+  const alerts = program.command('alerts').description('anomaly detection: alerts and temporary blocks');
+
+  stateful(alerts.command('list', { isDefault: true }).description('recent alerts, newest first')
+    .option('--since <time>', 'ISO 8601 time, or 15m / 2h / 7d back from now')
+    .option('--limit <n>', 'at most this many', positiveInt))
+    .action(action(async (o: StateOptions & { since?: string; limit?: number }) => {
+      const rows = await withCliContext(o, (ctx) => alertsListCommand(ctx.store, o));
+      emit(o.json, rows, () => formatTable(rows, [
+        { header: 'time', value: (a) => new Date(a.createdAt) }, { header: 'rule', value: (a) => a.rule }, { header: 'severity', value: (a) => a.severity },
+        { header: 'key', value: (a) => `${a.keyKind}:${a.key}` }, { header: 'count', value: (a) => a.count }, { header: 'actions', value: (a) => a.actions }, { header: 'id', value: (a) => a.id },
+      ]));
+    }));
+
+  stateful(alerts.command('blocks').description('active blocks (with --all: also lifted and expired)').option('--all', 'include inactive blocks'))
+    .action(action(async (o: StateOptions & { all?: boolean }) => {
+      const rows = await withCliContext(o, (ctx) => blockListCommand(ctx.store, { all: o.all === true }));
+      emit(o.json, rows, () => formatTable(rows, [
+        { header: 'kind', value: (b) => b.kind }, { header: 'value', value: (b) => b.value }, { header: 'until', value: (b) => new Date(b.expiresAt) },
+        { header: 'reason', value: (b) => b.reason }, { header: 'by', value: (b) => b.createdBy }, { header: 'lifted', value: (b) => (b.liftedAt ? new Date(b.liftedAt) : '') }, { header: 'id', value: (b) => b.id },
+      ]));
+    }));
+
+  stateful(alerts.command('block').description('block a client address or subject on every instance')
+    .option('--address <ip>', 'client address').option('--subject <id>', 'subject')
+    .requiredOption('--for <minutes>', 'duration in minutes', positiveInt)
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .requiredOption('--by <admin>', 'who is blocking (recorded)'))
+    .action(action(async (o: StateOptions & { address?: string; subject?: string; for: number; reason: string; by: string }) => {
+      const target = targetOf(o);
+      const b = await withCliContext(o, (ctx) => blockAddCommand(ctx.store, ctx.bus, { ...target, durationMs: o.for * 60_000, reason: o.reason, by: o.by }));
+      emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ['until', new Date(b.expiresAt)], ['id', b.id]]));
+    }));
+
+  stateful(alerts.command('unblock').description('lift a block (by id, or every active block on an address or subject)')
+    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address').option('--subject <id>', 'subject')
+    .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
+    .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
+      const target = o.id ? { id: o.id } : targetOf(o);
+      const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx.store, ctx.bus, target, o.by));
+      emit(o.json, lifted, () => (lifted.length ? lifted.map((b) => `lifted ${b.kind}:${b.value} (${b.id})`).join('\n') : 'no active block matched'));
+    }));
+}
+
+function targetOf(o: { address?: string; subject?: string }): { kind: 'address' | 'subject'; value: string } {
+  if (o.address && !o.subject) return { kind: 'address', value: o.address };
+  if (o.subject && !o.address) return { kind: 'subject', value: o.subject };
+  throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { publicMessage: 'give exactly one of --address or --subject' });
+}
