@@ -127,9 +127,20 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   let provider!: Provider;
   let callback!: (req: IncomingMessage, res: ServerResponse) => void;
   let publicKeys: JWK[] = [];
+  let activeKid: string | undefined;
+  let retireTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   const build = async () => {
     const material = await keys.load();
+    // Reload when the next retiring key retires, so it leaves the JWKS (and the store) on time
+    // on every instance, not only at the next rotation.
+    clearTimeout(retireTimer);
+    if (material.nextRetireAt !== undefined && !closed) {
+      const delay = Math.min(Math.max(0, material.nextRetireAt - Date.now()) + 1000, 2 ** 31 - 1);
+      retireTimer = setTimeout(() => { build().catch((err) => logger.error({ err }, 'identity: reloading keys at retirement failed')); }, delay);
+      retireTimer.unref();
+    }
     const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients }));
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
@@ -141,13 +152,17 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     provider = next;
     callback = next.callback();
     publicKeys = material.jwks.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => pub);
+    activeKid = material.activeKid;
     logger.info({ kid: material.activeKid, keys: material.jwks.length }, 'identity: signing keys loaded');
   };
   await build();
 
   const interactions = createInteractionRouter({ provider: () => provider, kv, users, login, federation, config: identity, emit, logger });
 
-  const unsubscribe = bus?.subscribe?.(['identity.keys.rotated'], async () => {
+  const unsubscribe = bus?.subscribe?.(['identity.keys.rotated'], async (event) => {
+    // This instance's own rotation (or a repeated event) is already in effect.
+    const kid = (event.payload as { kid?: unknown } | undefined)?.kid;
+    if (typeof kid === 'string' && kid === activeKid) return;
     try { await build(); } catch (err) { logger.error({ err }, 'identity: reloading keys after rotation failed'); }
   });
 
@@ -196,6 +211,8 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     reloadKeys: build,
 
     async close() {
+      closed = true;
+      clearTimeout(retireTimer);
       unsubscribe?.();
     },
   };

@@ -4,7 +4,8 @@
  *
  * Rotation with overlap: `rotate()` makes a new key the signer at once; the previous key
  * stays in the JWKS (verifying only) until every token it signed has expired
- * (`retireAfterMs` = longest JWT lifetime + clock tolerance), then disappears.
+ * (`retireAfterMs` = longest JWT lifetime + clock tolerance), then disappears: the
+ * provider reloads at that moment, and `load()` deletes the retired rows.
  */
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -19,6 +20,8 @@ export interface KeyMaterial {
   /** Cookie signing secrets, newest first (Keygrip signs with the first). */
   cookieKeys: string[];
   activeKid: string;
+  /** Earliest time (epoch ms) a loaded key retires; reload then so it leaves the JWKS on time. */
+  nextRetireAt: number | undefined;
 }
 
 export class KeyManager {
@@ -34,19 +37,21 @@ export class KeyManager {
     this.#retireAfterMs = retireAfterMs;
   }
 
-  /** Loads the keys, generating the first ones when the store has none. */
-  async load(): Promise<KeyMaterial> {
+  /** Loads the keys, generating the first ones when the store has none; deletes retired rows. */
+  async load(now = Date.now()): Promise<KeyMaterial> {
+    await this.#repo.deleteRetired(now);
     if (!(await this.#repo.list('sig')).some((k) => k.status === 'active')) {
       await this.#repo.insertFirst(await this.#newSigningKey(this.#alg));
     }
     if (!(await this.#repo.list('cookie')).some((k) => k.status === 'active')) {
       await this.#repo.insertFirst(await this.#newCookieKey());
     }
-    const sig = sortActiveFirst(await this.#repo.list('sig'));
-    const cookie = sortActiveFirst(await this.#repo.list('cookie'));
+    const sig = sortActiveFirst(await this.#repo.list('sig', now));
+    const cookie = sortActiveFirst(await this.#repo.list('cookie', now));
     const jwks = await Promise.all(sig.map(async (k) => JSON.parse(await this.#sealer.open(k.sealed)) as JWK));
     const cookieKeys = await Promise.all(cookie.map((k) => this.#sealer.open(k.sealed)));
-    return { jwks, cookieKeys, activeKid: sig[0]!.kid };
+    const retireTimes = [...sig, ...cookie].map((k) => k.retireAt).filter((t): t is number => t !== undefined);
+    return { jwks, cookieKeys, activeKid: sig[0]!.kid, nextRetireAt: retireTimes.length ? Math.min(...retireTimes) : undefined };
   }
 
   /** Makes a new signing key (and cookie key) active; returns the new and the retired kid. */

@@ -53,6 +53,12 @@ export class IdentityKeysRepo {
     });
   }
 
+  /** Deletes keys whose retirement time has passed (any use); returns how many. */
+  async deleteRetired(now = Date.now()): Promise<number> {
+    const result = await this.#db.deleteFrom('identity_keys').where('retire_at', 'is not', null).where('retire_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** Inserts the first key of a use unless another instance did so first; returns false then. */
   async insertFirst(key: Omit<StoredKey, 'status' | 'retireAt'>): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
