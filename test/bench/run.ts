@@ -39,9 +39,10 @@ import { proxySection } from './sections/proxy.ts';
 import { storeSection } from './sections/store.ts';
 import { policySection } from './sections/policy.ts';
 import { identitySection } from './sections/identity.ts';
+import { pkiSection } from './sections/pki.ts';
 
 /** Every section, in the order they run. */
-const SECTIONS: Section[] = [proxySection, storeSection, policySection, identitySection];
+const SECTIONS: Section[] = [proxySection, storeSection, policySection, identitySection, pkiSection];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);

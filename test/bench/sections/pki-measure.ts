@@ -1,0 +1,111 @@
+/**
+ * Part of the pki section: the measured runs against a running Gatehouse (and nginx as
+ * the peer), each with the CPU of every side recorded over the measured window only.
+ */
+import { fileURLToPath } from 'node:url';
+import type { BenchContext } from '../lib/section.ts';
+import { startCpuMeter, type CpuReport } from '../lib/cpu.ts';
+import { runWrk } from '../lib/wrk.ts';
+import { LOAD_MARKER, WINDOW_END, WINDOW_START, type HandshakeLoadOptions, type IssueLoadOptions, type LoadResult } from './pki-load.ts';
+import type { HandshakeFigure, HttpIssueFigure, MtlsFigure } from './pki-report.ts';
+
+const LOAD_CLIENT = fileURLToPath(new URL('./pki-load.ts', import.meta.url));
+
+/** Process groups to account: the server under test, and the benchmark's other long-running processes. */
+export interface Accounting { server: number; others: number[] }
+
+/**
+ * Runs the load client in a child on the load CPU, every run of `options` one after another.
+ * A CPU meter starts and stops with each run's measured window (warm-ups and start-up are
+ * left out); the child's own CPU counts as the benchmark's, not as "others".
+ */
+export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions | IssueLoadOptions, pids: Accounting): Promise<Array<{ load: LoadResult; cpu: CpuReport }>> {
+  const child = ctx.processes.start('pki-load', ctx.nodeBin, [LOAD_CLIENT, JSON.stringify(options)], { cpu: ctx.cpus.load, cwd: ctx.repoRoot });
+  const meterOf = () => startCpuMeter(pids.server, [...pids.others, child.pid]);
+  const meters = new Map<number, ReturnType<typeof startCpuMeter>>();
+  const cpus = new Map<number, CpuReport>();
+  let pending = '';
+  child.child.stdout?.on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const [marker, index] = line.split(' ');
+      if (marker === WINDOW_START) meters.set(Number(index), meterOf());
+      else if (marker === WINDOW_END) {
+        const meter = meters.get(Number(index));
+        // A run that ended in its warm-up (every token used) has no window and no CPU figure.
+        if (meter) cpus.set(Number(index), meter.stop());
+      }
+    }
+  });
+  const code = await child.exited;
+  const output = child.output();
+  const line = output.split('\n').find((l) => l.startsWith(LOAD_MARKER));
+  if (code !== 0 || !line) throw new Error(`pki load client failed (${code}):\n${output.slice(0, 2000)}`);
+  const results = JSON.parse(line.slice(LOAD_MARKER.length)) as LoadResult[];
+  const none: CpuReport = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
+  return results.map((load, index) => ({ load, cpu: cpus.get(index) ?? none }));
+}
+
+export interface HttpIssueRun { concurrency: number; tokensFile: string }
+
+/** Issuance through `<apiPath>/issue`, one run per concurrency, each with its own tokens. */
+export async function measureHttpIssue(ctx: BenchContext, base: Omit<IssueLoadOptions, 'kind' | 'runs'>, runs: HttpIssueRun[], pids: Accounting): Promise<HttpIssueFigure[]> {
+  const quick = ctx.options.quick;
+  ctx.log(`pki: issuance over HTTP, concurrency ${runs.map((r) => r.concurrency).join(' and ')}`);
+  const results = await runLoad(ctx, {
+    kind: 'issue', ...base, runs: runs.map((r) => ({ ...r, warmupS: quick ? 0.3 : 1, durationS: quick ? 1 : 3 })),
+  }, pids);
+  return results.map((r, i) => ({ concurrency: runs[i]!.concurrency, ...r }));
+}
+
+export interface HandshakeTarget {
+  id: HandshakeFigure['target'];
+  port: number;
+  accounting: Accounting;
+}
+
+/** New connection per request, full and resumed, at concurrency 1 (latency) and 16 (capacity). */
+export async function measureHandshakes(ctx: BenchContext, targets: HandshakeTarget[], caFile: string): Promise<HandshakeFigure[]> {
+  const figures: HandshakeFigure[] = [];
+  const quick = ctx.options.quick;
+  const shapes = [false, true].flatMap((resumption) => [1, 16].map((concurrency) => ({
+    resumption, concurrency, warmupS: quick ? 0.2 : 0.5, durationS: quick ? 1 : concurrency === 1 ? 1.5 : 3,
+  })));
+  for (const target of targets) {
+    ctx.log(`pki: handshakes at ${target.id}: full and resumed, concurrency 1 and 16`);
+    const results = await runLoad(ctx, {
+      kind: 'handshakes', host: '127.0.0.1', port: target.port, servername: 'localhost', caFile, path: '/', runs: shapes,
+    }, target.accounting);
+    results.forEach((r, i) => figures.push({ target: target.id, resumption: shapes[i]!.resumption, concurrency: shapes[i]!.concurrency, ...r }));
+  }
+  return figures;
+}
+
+/**
+ * wrk at 100 keep-alive connections, plain and mTLS routes alternately, two rounds. Each
+ * measured run follows its own warm-up on the same route: the upstream pool closes
+ * connections idle for `keepAliveTimeoutMs` (4 s by default), so without it every mTLS run
+ * would start with 100 new upstream handshakes, which part 2 measures, not this part.
+ */
+export async function measureMtls(ctx: BenchContext, gatehouseUrl: string, pids: Accounting): Promise<MtlsFigure[]> {
+  const connections = 100;
+  const routes = [
+    { hop: 'plain HTTP' as const, url: `${gatehouseUrl}/` },
+    { hop: 'mTLS' as const, url: `${gatehouseUrl}/mtls` },
+  ];
+  const durationS = Math.max(1, Math.round(ctx.options.durationS / 2));
+  const warmupS = Math.max(1, Math.round(ctx.options.warmupS / 2));
+  const figures: MtlsFigure[] = [];
+  for (let round = 1; round <= 2; round++) {
+    for (const r of routes) {
+      ctx.log(`pki: ${r.hop} upstream, ${connections} connections, ${warmupS} s warm-up + ${durationS} s (round ${round})`);
+      await runWrk(ctx, { url: r.url, connections, durationS: warmupS });
+      const meter = startCpuMeter(pids.server, pids.others);
+      const wrk = await runWrk(ctx, { url: r.url, connections, durationS });
+      figures.push({ hop: r.hop, round, connections, wrk, cpu: meter.stop() });
+    }
+  }
+  return figures;
+}
