@@ -19,25 +19,32 @@ describe('federation with an external OpenID provider', () => {
     await ext.idp.accounts.addUser({ username: 'erin', email: 'erin@example.com', emailVerified: true, password: PASSWORD, roles: ['staff'] });
     await ext.idp.accounts.addUser({ username: 'eve', email: 'eve@evil.example', emailVerified: true, password: PASSWORD });
     await ext.idp.accounts.addUser({ username: 'uma', email: 'uma@example.com', emailVerified: false, password: PASSWORD });
+    await ext.idp.accounts.addUser({ username: 'fay', email: 'fay@example.com', emailVerified: true, password: PASSWORD, roles: ['staff'] });
     h = await startHarness('sqlite', {
       federation: {
         corp: {
           issuer: ext.origin, clientId: 'gatehouse-a', clientSecretEnv: 'GH_TEST_FED_SECRET', provisioning: 'jit',
           allowedEmailDomains: ['example.com'], roleClaim: 'roles', roleMapping: { staff: ['mail:user'] }, scopes: ['openid', 'email', 'roles'],
         },
+        legacy: {
+          issuer: ext.origin, clientId: 'gatehouse-legacy', clientSecretEnv: 'GH_TEST_FED_SECRET_LEGACY', provisioning: 'jit', syncRoles: false,
+          allowedEmailDomains: ['example.com'], roleClaim: 'roles', roleMapping: { staff: ['mail:user'] }, scopes: ['openid', 'email', 'roles'],
+        },
       },
     });
     const rp = await ext.idp.accounts.addClient({ clientId: 'gatehouse-a', kind: 'app', redirectUris: [`${h.origin}/oidc/federation/callback`] });
     process.env.GH_TEST_FED_SECRET = rp.secret!;
+    const legacy = await ext.idp.accounts.addClient({ clientId: 'gatehouse-legacy', kind: 'app', redirectUris: [`${h.origin}/oidc/federation/callback`] });
+    process.env.GH_TEST_FED_SECRET_LEGACY = legacy.secret!;
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
     config = await rpConfig(h, 'webapp', app.secret!);
   });
   after(async () => { await h?.close(); await ext?.close(); });
 
   /** Runs the whole federated sign-in; returns the final response at Gatehouse A. */
-  async function federatedLogin(username: string) {
+  async function federatedLogin(username: string, provider = 'corp') {
     const start = await startAuth(h, config);
-    const go = await start.browser.request(new URL(formAction(start.loginPage, 'federated/corp')!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
+    const go = await start.browser.request(new URL(formAction(start.loginPage, `federated/${provider}`)!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
     assert.equal(go.status, 303);
     assert.ok(go.location!.startsWith(`${ext.origin}/oidc/auth?`));
     // At the external provider, in the same browser.
@@ -59,6 +66,29 @@ describe('federation with an external OpenID provider', () => {
     const user = await h.idp.accounts.findUser('erin@example.com');
     assert.deepEqual(user?.roles, ['mail:user']);
     assert.ok(h.events.some((e) => e.name === 'identity.login.succeeded' && e.payload.federatedProvider === 'corp'));
+  });
+
+  it('synchronises the roles the provider manages at every sign-in: a role withdrawn there is withdrawn here, local roles stay', async () => {
+    await h.idp.accounts.setUserRoles('erin@example.com', ['mail:user', 'local:extra']);
+    await ext.idp.accounts.setUserRoles('erin', []);
+    const withdrawn = await federatedLogin('erin');
+    await followToCallback(h, withdrawn.start, withdrawn.final.location);
+    assert.deepEqual((await h.idp.accounts.findUser('erin@example.com'))?.roles, ['local:extra']);
+    assert.ok(h.events.some((e) => e.name === 'principal.changed' && e.payload.change === 'updated'), 'caches on every instance drop the principal');
+    await ext.idp.accounts.setUserRoles('erin', ['staff']);
+    const granted = await federatedLogin('erin');
+    await followToCallback(h, granted.start, granted.final.location);
+    assert.deepEqual((await h.idp.accounts.findUser('erin@example.com'))?.roles.sort(), ['local:extra', 'mail:user']);
+  });
+
+  it('keeps the roles mapped at provisioning when the provider has syncRoles: false', async () => {
+    const first = await federatedLogin('fay', 'legacy');
+    await followToCallback(h, first.start, first.final.location);
+    assert.deepEqual((await h.idp.accounts.findUser('fay@example.com'))?.roles, ['mail:user']);
+    await ext.idp.accounts.setUserRoles('fay', []);
+    const again = await federatedLogin('fay', 'legacy');
+    await followToCallback(h, again.start, again.final.location);
+    assert.deepEqual((await h.idp.accounts.findUser('fay@example.com'))?.roles, ['mail:user']);
   });
 
   it('refuses an external user whose e-mail domain is not allowed', async () => {

@@ -141,7 +141,7 @@ export class FederationService {
     const linked = await this.#o.users.findLinkedUser(name, claims.sub);
     if (linked) {
       if (linked.disabled) throw denied(`user ${linked.id} is disabled`);
-      return linked;
+      return this.#syncRoles(name, p, linked, claims);
     }
     const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined;
     if (!email || claims.email_verified !== true) throw denied('no verified e-mail in the ID token');
@@ -151,12 +151,10 @@ export class FederationService {
     if (existing) {
       if (existing.disabled) throw denied(`user ${existing.id} is disabled`);
       await this.#o.users.link(name, claims.sub, existing.id);
-      return existing;
+      return this.#syncRoles(name, p, existing, claims);
     }
     if (p.provisioning !== 'jit') throw denied(`no pre-registered user with ${email}`);
-    const external = claims[p.roleClaim];
-    const names = Array.isArray(external) ? external.filter((v): v is string => typeof v === 'string') : typeof external === 'string' ? [external] : [];
-    const roles = [...new Set([...p.defaultRoles, ...names.flatMap((n) => (Object.hasOwn(p.roleMapping, n) ? p.roleMapping[n]! : []))])];
+    const roles = providerRoles(p, claims);
     const user = await this.#o.accounts.addUser({
       username: email, email, emailVerified: true, roles,
       ...(typeof claims.name === 'string' ? { displayName: claims.name.slice(0, 128) } : {}),
@@ -165,4 +163,26 @@ export class FederationService {
     this.#o.logger.info({ provider: name, subject: user.id }, 'identity: user provisioned just in time');
     return user;
   }
+
+  /**
+   * With `syncRoles`, makes the roles this provider manages match its current claims; other
+   * roles stay. A missing role claim means "no roles" (fail closed): the managed roles go.
+   */
+  async #syncRoles(name: string, p: FederationProviderConfig, user: UserRecord, claims: oidc.IDToken): Promise<UserRecord> {
+    if (!p.syncRoles) return user;
+    const managed = new Set([...p.defaultRoles, ...Object.values(p.roleMapping).flat()]);
+    if (!managed.size) return user;
+    const roles = [...new Set([...user.roles.filter((r) => !managed.has(r)), ...providerRoles(p, claims)])];
+    const unchanged = roles.length === user.roles.length && roles.every((r) => user.roles.includes(r));
+    if (unchanged) return user;
+    this.#o.logger.info({ provider: name, subject: user.id, added: roles.filter((r) => !user.roles.includes(r)), removed: user.roles.filter((r) => !roles.includes(r)) }, 'identity: roles synchronised from the federated provider');
+    return this.#o.accounts.setUserRoles(user.id, roles);
+  }
+}
+
+/** The Gatehouse roles a provider's claims grant: its default roles plus the mapped ones. */
+function providerRoles(p: FederationProviderConfig, claims: oidc.IDToken): string[] {
+  const external = claims[p.roleClaim];
+  const names = Array.isArray(external) ? external.filter((v): v is string => typeof v === 'string') : typeof external === 'string' ? [external] : [];
+  return [...new Set([...p.defaultRoles, ...names.flatMap((n) => (Object.hasOwn(p.roleMapping, n) ? p.roleMapping[n]! : []))])];
 }
