@@ -40,9 +40,10 @@ import { storeSection } from './sections/store.ts';
 import { policySection } from './sections/policy.ts';
 import { identitySection } from './sections/identity.ts';
 import { pkiSection } from './sections/pki.ts';
+import { auditSection } from './sections/audit.ts';
 
 /** Every section, in the order they run. */
-const SECTIONS: Section[] = [proxySection, storeSection, policySection, identitySection, pkiSection];
+const SECTIONS: Section[] = [proxySection, storeSection, policySection, identitySection, pkiSection, auditSection];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
