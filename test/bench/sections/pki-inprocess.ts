@@ -13,6 +13,7 @@
  * Prints one line `GATEHOUSE_PKI_INPROCESS_JSON {…}`.
  */
 import { randomBytes } from 'node:crypto';
+import type { CpuReport } from '../lib/cpu.ts';
 import { pkiSchema } from '../../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../../src/pki/authority.ts';
 import { initCa } from '../../../src/pki/ca-init.ts';
@@ -22,6 +23,7 @@ import type { PkiRepository } from '../../../src/pki/repository.ts';
 import { openStore } from '../../../src/store/open-store.ts';
 import { createPkiRepo } from '../../../src/store/repos/pki-repo.ts';
 import type { Store } from '../../../src/store/types.ts';
+import { WINDOW_END, WINDOW_START } from './pki-load.ts';
 
 export const INPROCESS_MARKER = 'GATEHOUSE_PKI_INPROCESS_JSON ';
 
@@ -42,6 +44,8 @@ export interface InProcessFigure {
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU over this figure's window: `proxyProcessPercent` is this process's share of its core (added by the parent). */
+  cpu?: CpuReport;
 }
 
 export interface InProcessResult {
@@ -52,8 +56,15 @@ export interface InProcessResult {
 
 const SPIFFE_ID = 'spiffe://gatehouse.internal/svc/bench';
 
-/** Runs `op` from `concurrency` loops for `seconds`; latency of each call in ms. */
-async function closedLoop(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ count: number; perSecond: number; p50Ms: number; p99Ms: number }> {
+let windows = 0;
+
+/**
+ * Runs `op` from `concurrency` loops for `seconds`; latency of each call in ms. A measured
+ * run (not a warm-up) is announced as a window, so the parent measures CPU over it.
+ */
+async function closedLoop(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>, measured = true): Promise<{ count: number; perSecond: number; p50Ms: number; p99Ms: number }> {
+  const window = measured ? windows++ : undefined;
+  if (window !== undefined) process.stdout.write(`${WINDOW_START} ${window}\n`);
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -67,6 +78,7 @@ async function closedLoop(seconds: number, concurrency: number, op: (i: number) 
     }
   }));
   const elapsedS = (performance.now() - started) / 1000;
+  if (window !== undefined) process.stdout.write(`${WINDOW_END} ${window}\n`);
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return { count: latencies.length, perSecond: latencies.length / elapsedS, p50Ms: at(0.5), p99Ms: at(0.99) };
@@ -83,8 +95,9 @@ async function measureIssue(backend: InProcessFigure['backend'], repo: PkiReposi
   const ca = await openCa(repo);
   const issue = (i: number) => ca.issue({ csr: csrs[i % csrs.length]!, spiffeId: SPIFFE_ID });
   // Warm-up: JIT, prepared statements, the store's connections.
-  await closedLoop(Math.min(0.5, options.seconds), 4, issue);
-  for (const concurrency of options.concurrency) {
+  await closedLoop(Math.min(0.5, options.seconds), 4, issue, false);
+  // In memory, concurrent calls can only share one core's CPU: one run says all.
+  for (const concurrency of backend === 'memory' ? options.concurrency.slice(0, 1) : options.concurrency) {
     figures.push({ what: 'issue', backend, concurrency, ...await closedLoop(options.seconds, concurrency, issue) });
   }
 }
@@ -105,7 +118,7 @@ export async function run(options: InProcessOptions): Promise<InProcessResult> {
   // Client side first; its CSRs (one key each, as workloads have) feed the CA side.
   const csrs: string[] = [];
   const makeCsr = async () => { csrs.push((await createKeyAndCsr(SPIFFE_ID)).csrPem); };
-  await closedLoop(Math.min(0.3, options.seconds), 1, makeCsr);
+  await closedLoop(Math.min(0.3, options.seconds), 1, makeCsr, false);
   figures.push({ what: 'csr', backend: 'client', concurrency: 1, ...await closedLoop(options.seconds, 1, makeCsr) });
   csrs.splice(256);
 

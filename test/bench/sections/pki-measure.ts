@@ -15,13 +15,14 @@ const LOAD_CLIENT = fileURLToPath(new URL('./pki-load.ts', import.meta.url));
 export interface Accounting { server: number; others: number[] }
 
 /**
- * Runs the load client in a child on the load CPU, every run of `options` one after another.
- * A CPU meter starts and stops with each run's measured window (warm-ups and start-up are
- * left out); the child's own CPU counts as the benchmark's, not as "others".
+ * Runs a child that announces its measured windows (`WINDOW_START <i>` / `WINDOW_END <i>` on
+ * stdout) and measures CPU over each window alone, so warm-ups and start-up are left out.
+ * `accounting` names the process group under test and the benchmark's other processes, given
+ * the child's pid (the child's own CPU counts as the benchmark's, never as "others").
  */
-export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions | IssueLoadOptions, pids: Accounting): Promise<Array<{ load: LoadResult; cpu: CpuReport }>> {
-  const child = ctx.processes.start('pki-load', ctx.nodeBin, [LOAD_CLIENT, JSON.stringify(options)], { cpu: ctx.cpus.load, cwd: ctx.repoRoot });
-  const meterOf = () => startCpuMeter(pids.server, [...pids.others, child.pid]);
+export async function runWindowed(ctx: BenchContext, name: string, args: string[], cpu: number | undefined, accounting: (childPid: number) => Accounting): Promise<{ code: number | string; output: string; cpus: Map<number, CpuReport> }> {
+  const child = ctx.processes.start(name, ctx.nodeBin, args, { cpu, cwd: ctx.repoRoot });
+  const pids = accounting(child.pid);
   const meters = new Map<number, ReturnType<typeof startCpuMeter>>();
   const cpus = new Map<number, CpuReport>();
   let pending = '';
@@ -31,7 +32,7 @@ export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions |
     pending = lines.pop() ?? '';
     for (const line of lines) {
       const [marker, index] = line.split(' ');
-      if (marker === WINDOW_START) meters.set(Number(index), meterOf());
+      if (marker === WINDOW_START) meters.set(Number(index), startCpuMeter(pids.server, pids.others));
       else if (marker === WINDOW_END) {
         const meter = meters.get(Number(index));
         // A run that ended in its warm-up (every token used) has no window and no CPU figure.
@@ -40,12 +41,19 @@ export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions |
     }
   });
   const code = await child.exited;
-  const output = child.output();
+  return { code, output: child.output(), cpus };
+}
+
+/** What a run without a measured window reports. */
+export const NO_CPU: CpuReport = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
+
+/** Runs the load client on the load CPU, every run of `options` one after another. */
+export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions | IssueLoadOptions, pids: Accounting): Promise<Array<{ load: LoadResult; cpu: CpuReport }>> {
+  const { code, output, cpus } = await runWindowed(ctx, 'pki-load', [LOAD_CLIENT, JSON.stringify(options)], ctx.cpus.load, (child) => ({ server: pids.server, others: [...pids.others, child] }));
   const line = output.split('\n').find((l) => l.startsWith(LOAD_MARKER));
   if (code !== 0 || !line) throw new Error(`pki load client failed (${code}):\n${output.slice(0, 2000)}`);
   const results = JSON.parse(line.slice(LOAD_MARKER.length)) as LoadResult[];
-  const none: CpuReport = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
-  return results.map((load, index) => ({ load, cpu: cpus.get(index) ?? none }));
+  return results.map((load, index) => ({ load, cpu: cpus.get(index) ?? NO_CPU }));
 }
 
 export interface HttpIssueRun { concurrency: number; tokensFile: string }
@@ -71,7 +79,7 @@ export async function measureHandshakes(ctx: BenchContext, targets: HandshakeTar
   const figures: HandshakeFigure[] = [];
   const quick = ctx.options.quick;
   const shapes = [false, true].flatMap((resumption) => [1, 16].map((concurrency) => ({
-    resumption, concurrency, warmupS: quick ? 0.2 : 0.5, durationS: quick ? 1 : concurrency === 1 ? 1.5 : 3,
+    resumption, concurrency, warmupS: quick ? 0.2 : 0.5, durationS: quick ? 1 : concurrency === 1 ? 1.5 : 2,
   })));
   for (const target of targets) {
     ctx.log(`pki: handshakes at ${target.id}: full and resumed, concurrency 1 and 16`);

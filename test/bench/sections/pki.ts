@@ -28,7 +28,7 @@ import { gatehouseUnavailableReason, startGatehouse } from '../lib/gatehouse.ts'
 import { freePort, probe, waitForHttp } from '../lib/net.ts';
 import { waitForQuiet } from '../lib/cpu.ts';
 import { INPROCESS_MARKER, type InProcessOptions, type InProcessResult } from './pki-inprocess.ts';
-import { measureHandshakes, measureHttpIssue, measureMtls } from './pki-measure.ts';
+import { measureHandshakes, measureHttpIssue, measureMtls, NO_CPU, runWindowed } from './pki-measure.ts';
 import { startMtlsUpstream } from './pki-nginx.ts';
 import { renderPkiSection, type GatehouseParts, type PkiSectionData } from './pki-report.ts';
 
@@ -62,10 +62,12 @@ async function measureInProcess(ctx: BenchContext): Promise<InProcessResult> {
   }
   try {
     ctx.log('pki: issuance in process (pinned child)');
-    const { code, output } = await ctx.processes.run('pki-inprocess', ctx.nodeBin, [INPROCESS, JSON.stringify(options)], { cpu: ctx.cpus.proxy, cwd: ctx.repoRoot });
+    const { code, output, cpus } = await runWindowed(ctx, 'pki-inprocess', [INPROCESS, JSON.stringify(options)], ctx.cpus.proxy, (child) => ({ server: child, others: [] }));
     const line = output.split('\n').find((l) => l.startsWith(INPROCESS_MARKER));
     if (code !== 0 || !line) throw new Error(`in-process issuance failed (${code}): ${output.slice(-1500)}`);
     const result = JSON.parse(line.slice(INPROCESS_MARKER.length)) as InProcessResult;
+    // Figures are in window order.
+    result.figures.forEach((figure, index) => { figure.cpu = cpus.get(index) ?? NO_CPU; });
     return postgresNote ? { ...result, postgresNote } : result;
   } finally {
     if (created) await pgAdmin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`).catch((e: unknown) => ctx.log(`pki: could not drop ${database}: ${(e as Error).message}`));
@@ -106,7 +108,7 @@ async function measureGatehouse(ctx: BenchContext): Promise<GatehouseParts> {
     servers.push(server);
     const cert = await ctx.cert();
     const quick = ctx.options.quick;
-    const issueRuns = [{ concurrency: 1, tokens: quick ? 150 : 1000 }, { concurrency: 8, tokens: quick ? 400 : 3000 }];
+    const issueRuns = [{ concurrency: 1, tokens: quick ? 150 : 800 }, { concurrency: 8, tokens: quick ? 400 : 2000 }];
     ctx.log('pki: issuing the mTLS upstream\'s certificate and making bootstrap tokens');
     const prepared = await withGatehouseCa(ctx, async (ca) => {
       const { keyPem, csrPem } = await createKeyAndCsr(UPSTREAM_ID, { ipAddresses: ['127.0.0.1'] });
