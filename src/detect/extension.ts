@@ -47,6 +47,8 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
     blockCheck,
     blockStages,
     get detector() { return detector; },
+    // Blocks are enforced twice: by client address before any identity work, by subject after authentication.
+    stages: () => blockStages,
     async start() {
       await blockCheck.start();
       if (!config.detect.enabled) return;

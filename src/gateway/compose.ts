@@ -14,6 +14,9 @@ import { createAuthnComponent } from '../authn/authn-component.ts';
 import { verifyPeer } from '../pki/mtls/verify-peer.ts';
 import { createPlatform, platformExtension } from './extensions/platform.ts';
 import { createPolicyComponent } from './extensions/policy.ts';
+import { auditExtension } from '../audit/extension.ts';
+import { detectExtension } from '../detect/extension.ts';
+import { createStoreAccountLocker } from '../detect/store-account-locker.ts';
 import { createIdentityComponent } from './extensions/identity.ts';
 import { createPkiComponent } from './extensions/pki.ts';
 
@@ -21,6 +24,9 @@ export async function composeExtensions(config: Config, logger: Logger, context:
   const platform = await createPlatform(config, logger);
   const extensions: GatewayExtension[] = [platformExtension(platform)];
   try {
+    // Audit first among the components: it must be listening before anything emits events.
+    extensions.push(auditExtension(platform));
+    extensions.push(detectExtension(platform, { accountLocker: createStoreAccountLocker(platform.store) }));
     const pki = await createPkiComponent(platform);
     if (pki) extensions.push(pki.extension);
     const identity = await createIdentityComponent(platform);

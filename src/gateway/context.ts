@@ -98,6 +98,8 @@ export class RequestContext {
   stage = 'accept';
   /** Set once the response is finished and recorded, so recording happens exactly once. */
   recorded = false;
+  /** Set just before the final write of a complete response (recorded as completed). */
+  completing = false;
   /** Bytes received from the client in the request body. */
   bytesIn = 0;
 

@@ -87,7 +87,7 @@ export interface GatewayExtension {
   stop?(): Promise<void>;
 }
 
-export type StageSlot = 'edgeRateLimit' | 'authenticate' | 'stepUp' | 'authorize' | 'approve' | 'rateLimit' | 'identity';
+export type StageSlot = 'blockAddress' | 'edgeRateLimit' | 'authenticate' | 'blockIdentity' | 'stepUp' | 'authorize' | 'approve' | 'rateLimit' | 'identity';
 
 export interface GatewayAddresses { https: AddressInfo; http: AddressInfo | undefined; ops: AddressInfo }
 
@@ -116,7 +116,7 @@ export class Gateway {
     const config = loaded.config;
     this.configFile = options.configFile;
     this.#env = options.env ?? process.env;
-    this.logger = options.logger ?? createLogger({ level: config.logging.level, instanceId: config.instanceId });
+    this.logger = options.logger ?? createLogger({ level: config.logging.level, instanceId: config.instanceId, redact: config.audit.redact });
     this.metrics = createMetrics();
     this.health = new HealthRegistry(config.instanceId!);
     this.#requestMetrics = new RequestMetrics(this.metrics);
@@ -219,7 +219,7 @@ export class Gateway {
     const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload);
     // Pools that the new generation does not use are closed once their requests finish.
     if (retired.length) setImmediate(() => { void closePools(retired); });
-    return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), metrics: this.#requestMetrics, logger: this.logger, internal };
+    return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), metrics: this.#requestMetrics, logger: this.logger, internal, record: this.#record };
   }
 
   /** Validates the configuration file again and swaps it in if (and only if) it is valid. */
@@ -296,12 +296,14 @@ export class Gateway {
     res.once('close', () => {
       this.#inflight--;
       this.metrics.inflight.dec();
-      recordRequest(ctx, this.#dispatchRecord);
+      this.#record(ctx);
     });
     if (this.#draining) res.shouldKeepAlive = false;
     runPipeline(ctx, ctx.gen.stages);
     return ctx;
   }
+
+  #record = (ctx: RequestContext): void => { recordRequest(ctx, this.#dispatchRecord); };
 
   #dispatchRecord: AccessEventSink = (ctx, status, durationMs) => {
     for (const sink of this.#sinks) sink(ctx, status, durationMs);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/schema.ts';
-import type { Stage } from './context.ts';
+import type { RequestContext, Stage } from './context.ts';
 import type { Router } from './router/router.ts';
 import type { UpstreamPools } from './upstream/pools.ts';
 import type { RequestMetrics } from './request-metrics.ts';
@@ -23,4 +23,11 @@ export interface Generation {
   readonly logger: Logger;
   /** Gatehouse's own endpoints (IdP, auth callback, JWKS), matched by path prefix before routes. */
   readonly internal: readonly InternalHandler[];
+  /**
+   * Records a request (access log, metrics, access event) exactly once. Called just before
+   * the last bytes of a response are written, so that an event exists for every answer a
+   * client received even if the process dies right after; the response's 'close' event
+   * records whatever ended otherwise (client gone, internal handlers).
+   */
+  readonly record: (ctx: RequestContext) => void;
 }

@@ -4,6 +4,7 @@
  * censored wherever they appear in the first levels of an object.
  */
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { createRedactor, type RedactionConfig } from '../audit/redact.ts';
 
 /** Keys whose values are always replaced with "[REDACTED]". Matched case-sensitively on these spellings. */
 export const REDACTED_KEYS = [
@@ -24,6 +25,8 @@ function redactPaths(): string[] {
 
 export interface LoggerOptions {
   level?: string;
+  /** Extra keys and value patterns to redact (config `audit.redact`); the built-in rules always apply. */
+  redact?: RedactionConfig;
   instanceId?: string;
   destination?: DestinationStream;
 }
@@ -34,7 +37,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { instance: options.instanceId },
     redact: { paths: redactPaths(), censor: '[REDACTED]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    // The audit log's redactor also scrubs every log line: secret-looking keys at any depth,
+    // JWTs, API tokens and configured patterns inside string values.
+    formatters: { level: (label) => ({ level: label }), log: createRedactor(options.redact ?? {}).logFormatter },
     serializers: { err: pino.stdSerializers.err },
   }, options.destination ?? pino.destination({ sync: false }));
 }

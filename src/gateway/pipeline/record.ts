@@ -13,7 +13,8 @@ export function recordRequest(ctx: RequestContext, sink: AccessEventSink | undef
   const durationMs = ctx.elapsedMs();
   const res = ctx.res;
   // A response cut off before it finished is reported as 499 (client closed) unless an error says otherwise.
-  const completed = res.writableFinished;
+  // `completing`: called right before the final write of a response that is being sent whole.
+  const completed = ctx.completing || res.writableFinished;
   const status = ctx.upgraded ? ctx.upstreamStatus
     : ctx.error && !res.headersSent ? ctx.error.status
     : completed || res.headersSent ? res.statusCode : 499;

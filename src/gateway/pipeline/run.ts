@@ -31,5 +31,10 @@ export function failRequest(ctx: RequestContext, err: unknown): void {
   ctx.error = error;
   ctx.handled = true;
   if (error.code === 'ERR_INTERNAL') ctx.gen.logger.error({ err, requestId: ctx.requestId, stage: ctx.stage }, 'unexpected error in pipeline');
+  if (!ctx.res.headersSent) {
+    // Recorded before the answer leaves (see Generation.record).
+    ctx.completing = true;
+    ctx.gen.record(ctx);
+  }
   writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept);
 }

@@ -3,7 +3,8 @@
  * (see GatewayExtension); an empty slot is simply not in the list, so a route pays only
  * for the stages that exist.
  *
- *   accept → route → shield → [edge rate limit] → internal → [authenticate] → [step-up]
+ *   accept → route → shield → [block address] → [edge rate limit] → internal → [authenticate]
+ *   → [block identity] → [step-up]
  *   → [authorize] → [approve] → [rate limit] → guard → [identity] → enrich → forward
  *   (record runs on every exit, from the response's close event)
  */
@@ -22,9 +23,11 @@ export function defaultStages(slots: Partial<Record<StageSlot, Stage>>): Stage[]
     accept,
     route,
     shield,
+    slots.blockAddress,
     slots.edgeRateLimit,
     internal,
     slots.authenticate,
+    slots.blockIdentity,
     slots.stepUp,
     slots.authorize,
     slots.approve,

@@ -62,7 +62,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.ctx.res.end();
+    const { ctx } = this;
+    ctx.completing = true;
+    ctx.gen.record(ctx);
+    ctx.res.end();
     this.finish();
   }
 
