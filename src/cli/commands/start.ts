@@ -9,7 +9,19 @@ export function registerStart(program: Command): void {
     .description('start Gatehouse (embedded defaults when no config file is given)')
     .option('-c, --config <file>', 'configuration file (YAML or JSON); watched and reloaded on change and on SIGHUP')
     .action(async (options: { config?: string }) => {
-      let gateway: Gateway;
+      // Signal handlers go in first: a SIGTERM that arrives while the store, CA and listeners
+      // are still starting must still end in a clean shutdown, not a killed process.
+      let gateway: Gateway | undefined;
+      let stopping: string | undefined;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = signal;
+        if (!gateway) return; // start() finishes first, then sees `stopping`
+        gateway.logger.info({ signal }, 'shutting down');
+        gateway.stop().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
       try {
         gateway = await Gateway.start({ ...(options.config ? { configFile: options.config } : {}), handleSignals: true, compose: composeExtensions });
       } catch (err) {
@@ -19,13 +31,13 @@ export function registerStart(program: Command): void {
         }
         throw err;
       }
+      if (stopping) {
+        const signal = stopping;
+        stopping = undefined;
+        shutdown(signal);
+        return;
+      }
       const a = gateway.addresses();
       console.log(`Gatehouse is listening on https://localhost:${a.https.port} (ops: http://${a.ops.address}:${a.ops.port}/readyz)`);
-      const shutdown = (signal: string) => {
-        gateway.logger.info({ signal }, 'shutting down');
-        gateway.stop().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
     });
 }
