@@ -1,10 +1,11 @@
 -- wrk script for the identity section: client-credentials grants, each on a new TLS connection.
 --
---   wrk ... -s identity-grants.lua <url> -- <base64 of client_id:client_secret>
+--   wrk ... -s identity-grants.lua <url> -- <base64 of client_id:client_secret> [keep-alive]
 --
 -- Every request says `Connection: close`, so the server closes after its answer and wrk
 -- opens (and TLS-handshakes) a new connection for the next grant: no session resumption,
--- because wrk keeps no TLS sessions. done() prints the summary as wrk-report.lua does
+-- because wrk keeps no TLS sessions. With `keep-alive`, connections are reused instead
+-- (to show what the handshakes cost). done() prints the summary as wrk-report.lua does
 -- (parsed by lib/wrk.ts).
 
 init = function(args)
@@ -13,7 +14,7 @@ init = function(args)
   wrk.body = 'grant_type=client_credentials'
   wrk.headers['Authorization'] = 'Basic ' .. args[1]
   wrk.headers['Content-Type'] = 'application/x-www-form-urlencoded'
-  wrk.headers['Connection'] = 'close'
+  if args[2] ~= 'keep-alive' then wrk.headers['Connection'] = 'close' end
 end
 
 done = function(summary, latency, requests)

@@ -37,7 +37,9 @@ const REFRESH_CLIENT = fileURLToPath(new URL('./identity-refresh.ts', import.met
 /** Keycloak's published sizing, per vCPU (keycloak.org, "Concepts for sizing CPU and memory resources"). */
 export const KEYCLOAK_PER_VCPU = { clientCredentials: 120, refresh: 120, passwordLogins: 15 } as const;
 
-type Kind = keyof typeof KEYCLOAK_PER_VCPU;
+/** What was measured; `clientCredentialsKeepAlive` is a comparison row (connections reused). */
+type Kind = keyof typeof KEYCLOAK_PER_VCPU | 'clientCredentialsKeepAlive';
+const keycloakFigure = (kind: Kind): number => KEYCLOAK_PER_VCPU[kind === 'clientCredentialsKeepAlive' ? 'clientCredentials' : kind];
 
 interface Figure {
   kind: Kind;
@@ -60,9 +62,9 @@ function basic(id: string, secret: string): string {
   return Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
 }
 
-async function wrkClientCredentials(ctx: BenchContext, url: string, connections: number, durationS: number, basicAuth: string): Promise<WrkResult> {
+async function wrkClientCredentials(ctx: BenchContext, url: string, connections: number, durationS: number, basicAuth: string, keepAlive = false): Promise<WrkResult> {
   const { code, output } = await ctx.processes.run('wrk-identity', ctx.tools.wrk, [
-    '-t', '1', '-c', String(connections), '-d', `${durationS}s`, '--timeout', '10s', '-s', GRANTS_SCRIPT, url, '--', basicAuth,
+    '-t', '1', '-c', String(connections), '-d', `${durationS}s`, '--timeout', '10s', '-s', GRANTS_SCRIPT, url, '--', basicAuth, ...(keepAlive ? ['keep-alive'] : []),
   ], { cpu: ctx.cpus.load });
   if (code !== 0) throw new Error(`wrk exited with ${code}:\n${output.slice(0, 2000)}`);
   return parseWrkOutput(output);
@@ -79,7 +81,7 @@ async function runClient<T>(ctx: BenchContext, name: string, file: string, optio
 function figure(kind: Kind, perSecond: number, cpu: CpuReport, quiet: QuietCheck, rest: Pick<Figure, 'connections' | 'failed' | 'latencyMs'> & { note?: string }): Figure {
   const used = (cpu.proxyProcessPercent ?? 100) / 100;
   const perCore = used > 0 ? perSecond / used : 0;
-  return { kind, perSecond, perCore, keycloakPerVcpu: KEYCLOAK_PER_VCPU[kind], ratio: perCore / KEYCLOAK_PER_VCPU[kind], cpu, quiet, ...rest };
+  return { kind, perSecond, perCore, keycloakPerVcpu: keycloakFigure(kind), ratio: perCore / keycloakFigure(kind), cpu, quiet, ...rest };
 }
 
 export const identitySection: Section = {
@@ -125,6 +127,16 @@ export const identitySection: Section = {
         latencyMs: { p50: cc.latencyMs.p50, p99: cc.latencyMs.p99 },
       }));
 
+      // The same grants over reused connections: what the TLS handshakes cost, by difference.
+      quiet = await waitForQuiet([pid], ctx.options.quietWaitS);
+      ctx.log(`identity: client credentials over keep-alive connections, ${durationS} s`);
+      meter = startCpuMeter(pid, []);
+      const ka = await wrkClientCredentials(ctx, server.url, connections, durationS, svcAuth, true);
+      figures.push(figure('clientCredentialsKeepAlive', ka.requestsPerSecond, meter.stop(), quiet, {
+        connections, failed: ka.errors.status + ka.errors.connect + ka.errors.read + ka.errors.timeout,
+        latencyMs: { p50: ka.latencyMs.p50, p99: ka.latencyMs.p99 },
+      }));
+
       // Refresh: one chain per connection, each started by a real login.
       const appConfig = await rpConfig(target, 'bench-app', appSecret);
       ctx.log(`identity: starting ${connections} refresh-token chains with code-flow logins`);
@@ -165,7 +177,10 @@ export const identitySection: Section = {
       await server.stop();
     }
 
-    const label: Record<Kind, string> = { clientCredentials: 'client-credentials grants', refresh: 'refresh grants', passwordLogins: 'password logins (full flow)' };
+    const label: Record<Kind, string> = {
+      clientCredentials: 'client-credentials grants', clientCredentialsKeepAlive: 'client-credentials grants, reused connections (comparison)',
+      refresh: 'refresh grants', passwordLogins: 'password logins (full flow)',
+    };
     const rows = figures.map((f) => [
       label[f.kind], fixed(f.perSecond, 0), `${fixed(f.cpu.proxyProcessPercent ?? 0, 0)} %`, fixed(f.perCore, 0), String(f.keycloakPerVcpu), `${fixed(f.ratio, 1)} ×`,
       f.latencyMs ? `${fixed(f.latencyMs.p50, 1)} / ${fixed(f.latencyMs.p99, 1)}` : '—', String(f.failed), `${fixed(f.cpu.otherProcessesPercent, 0)} %`,
@@ -178,6 +193,7 @@ export const identitySection: Section = {
         + `client \`client_secret_basic\`; client credentials return an ES256 JWT access token (RFC 9068); refresh grants rotate the refresh token and return an opaque access token and an ES256 ID token. `
         + `Password logins: ${figures.find((f) => f.kind === 'passwordLogins')?.connections ?? 4} concurrent browsers on the load CPU, each login the whole code flow (authorization request, sign-in page, password POST, redirects, code exchange with PKCE) with a fresh cookie jar; Argon2id m = ${argon.memory} KiB, t = ${argon.passes}, p = ${argon.parallelism}.`,
       '"per core" divides by the CPU Gatehouse used during the run (its process group, all threads); "ratio" compares that with Keycloak\'s published sizing per vCPU (120 client-credentials grants, 120 refresh grants, 15 password logins per second), which is a sizing guideline measured on their hardware, not a run on this machine.',
+      'The comparison row sends the same client-credentials grants over reused (keep-alive) connections; the difference from the first row is what a new TLS handshake per grant costs. Its ratio is not comparable with Keycloak\'s figure, which assumes a new connection per grant.',
       ...figures.filter((f) => f.note).map((f) => `Note (${label[f.kind]}): ${f.note}`),
     ].join('\n');
     return { markdown, data: { figures, keycloakPerVcpu: KEYCLOAK_PER_VCPU } };
