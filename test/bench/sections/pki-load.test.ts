@@ -52,7 +52,8 @@ test('pki load client: resumption is counted only when the server accepts the ti
   t.after(() => { withTickets.close(); noTickets.close(); });
   const base = { kind: 'handshakes' as const, host: '127.0.0.1', servername: 'localhost', caFile: certFile, path: '/' };
 
-  const { results, stdout } = await runClient({ ...base, port: await listen(withTickets), runs: [{ ...shape, resumption: false }, { ...shape, resumption: true }] });
+  const port = await listen(withTickets);
+  const { results, stdout } = await runClient({ ...base, runs: [{ ...shape, port, resumption: false }, { ...shape, port, resumption: true }] });
   const [full, resumed] = results;
   assert.ok(full && resumed);
   assert.ok(full.count > 0 && resumed.count > 0, JSON.stringify(results));
@@ -65,7 +66,7 @@ test('pki load client: resumption is counted only when the server accepts the ti
     assert.match(stdout, new RegExp(`^${WINDOW_END} ${index}$`, 'm'));
   }
 
-  const refused = await runClient({ ...base, port: await listen(noTickets), runs: [{ ...shape, resumption: true }] });
+  const refused = await runClient({ ...base, runs: [{ ...shape, port: await listen(noTickets), resumption: true }] });
   assert.ok(refused.results[0]!.count > 0);
   assert.equal(refused.results[0]!.resumed, 0, 'no ticket, no resumption: the client must not report one');
 });
@@ -77,7 +78,7 @@ test('pki load client: a non-200 answer is a failure, not a measured connection'
   const failing = createServer({ cert, key }, (_req, res) => res.writeHead(503).end('busy'));
   t.after(() => failing.close());
   const { results } = await runClient({
-    kind: 'handshakes', host: '127.0.0.1', port: await listen(failing), servername: 'localhost', caFile: certFile, path: '/', runs: [{ ...shape, resumption: false }],
+    kind: 'handshakes', host: '127.0.0.1', servername: 'localhost', caFile: certFile, path: '/', runs: [{ ...shape, port: await listen(failing), resumption: false }],
   });
   assert.equal(results[0]!.count, 0);
   assert.ok(results[0]!.failures > 0);
@@ -92,7 +93,7 @@ test('pki load client: a server whose certificate the client does not trust is a
   const server = createServer({ cert: served.cert, key: served.key }, (_req, res) => res.end('ok'));
   t.after(() => server.close());
   const { results } = await runClient({
-    kind: 'handshakes', host: '127.0.0.1', port: await listen(server), servername: 'localhost', caFile: other.certFile, path: '/', runs: [{ ...shape, resumption: false }],
+    kind: 'handshakes', host: '127.0.0.1', servername: 'localhost', caFile: other.certFile, path: '/', runs: [{ ...shape, port: await listen(server), resumption: false }],
   });
   assert.equal(results[0]!.count, 0);
   assert.ok(results[0]!.failures > 0);

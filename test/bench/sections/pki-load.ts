@@ -36,13 +36,15 @@ export interface RunShape { concurrency: number; warmupS: number; durationS: num
 export interface HandshakeLoadOptions {
   kind: 'handshakes';
   host: string;
-  port: number;
   /** Server name sent in SNI and checked against the certificate. */
   servername: string;
   caFile: string;
   path: string;
-  /** Run one after another in this process (one start-up for all). */
-  runs: Array<RunShape & { resumption: boolean }>;
+  /**
+   * Run one after another in this process (one start-up for all); each names its server's
+   * port, so that runs against several servers can alternate.
+   */
+  runs: Array<RunShape & { port: number; resumption: boolean }>;
 }
 
 export interface IssueLoadOptions {
@@ -126,14 +128,14 @@ async function closedLoop(index: number, options: RunShape, op: (loop: number, s
 }
 
 /** One GET on a new TLS connection; resolves when the server has closed it. */
-function oneConnection(options: HandshakeLoadOptions, ca: string, session: Buffer | undefined, onSession: (s: Buffer) => void): Promise<Sample> {
+function oneConnection(options: HandshakeLoadOptions, port: number, ca: string, session: Buffer | undefined, onSession: (s: Buffer) => void): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const began = performance.now();
     let handshakeMs: number | undefined;
     let resumed = false;
     let head = '';
     const socket: TLSSocket = connect({
-      host: options.host, port: options.port, servername: options.servername, ca,
+      host: options.host, port, servername: options.servername, ca,
       minVersion: 'TLSv1.3', ...(session ? { session } : {}),
     });
     socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
@@ -145,7 +147,7 @@ function oneConnection(options: HandshakeLoadOptions, ca: string, session: Buffe
       // Read now: once the socket is closed, isSessionReused() has no handle to ask.
       resumed = socket.isSessionReused();
       // write, not end: a half-close (TLS close_notify) before the answer makes servers drop it.
-      socket.write(`GET ${options.path} HTTP/1.1\r\nHost: ${options.servername}:${options.port}\r\nConnection: close\r\n\r\n`);
+      socket.write(`GET ${options.path} HTTP/1.1\r\nHost: ${options.servername}:${port}\r\nConnection: close\r\n\r\n`);
     });
     socket.on('data', (chunk: Buffer) => { if (head.length < 64) head += chunk.toString('latin1'); });
     socket.once('error', reject);
@@ -164,7 +166,7 @@ async function handshakes(options: HandshakeLoadOptions): Promise<LoadResult[]> 
     const sessions = new Map<number, Buffer>();
     results.push(await closedLoop(index, run, async (loop) => {
       const session = run.resumption ? sessions.get(loop) : undefined;
-      return oneConnection(options, ca, session, (s) => { if (run.resumption) sessions.set(loop, s); });
+      return oneConnection(options, run.port, ca, session, (s) => { if (run.resumption) sessions.set(loop, s); });
     }));
   }
   return results;

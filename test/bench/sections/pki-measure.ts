@@ -20,9 +20,8 @@ export interface Accounting { server: number; others: number[] }
  * `accounting` names the process group under test and the benchmark's other processes, given
  * the child's pid (the child's own CPU counts as the benchmark's, never as "others").
  */
-export async function runWindowed(ctx: BenchContext, name: string, args: string[], cpu: number | undefined, accounting: (childPid: number) => Accounting): Promise<{ code: number | string; output: string; cpus: Map<number, CpuReport> }> {
+export async function runWindowed(ctx: BenchContext, name: string, args: string[], cpu: number | undefined, accounting: (childPid: number, window: number) => Accounting): Promise<{ code: number | string; output: string; cpus: Map<number, CpuReport> }> {
   const child = ctx.processes.start(name, ctx.nodeBin, args, { cpu, cwd: ctx.repoRoot });
-  const pids = accounting(child.pid);
   const meters = new Map<number, ReturnType<typeof startCpuMeter>>();
   const cpus = new Map<number, CpuReport>();
   let pending = '';
@@ -32,7 +31,10 @@ export async function runWindowed(ctx: BenchContext, name: string, args: string[
     pending = lines.pop() ?? '';
     for (const line of lines) {
       const [marker, index] = line.split(' ');
-      if (marker === WINDOW_START) meters.set(Number(index), startCpuMeter(pids.server, pids.others));
+      if (marker === WINDOW_START) {
+        const pids = accounting(child.pid, Number(index));
+        meters.set(Number(index), startCpuMeter(pids.server, pids.others));
+      }
       else if (marker === WINDOW_END) {
         const meter = meters.get(Number(index));
         // A run that ended in its warm-up (every token used) has no window and no CPU figure.
@@ -47,9 +49,12 @@ export async function runWindowed(ctx: BenchContext, name: string, args: string[
 /** What a run without a measured window reports. */
 export const NO_CPU: CpuReport = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
 
-/** Runs the load client on the load CPU, every run of `options` one after another. */
-export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions | IssueLoadOptions, pids: Accounting): Promise<Array<{ load: LoadResult; cpu: CpuReport }>> {
-  const { code, output, cpus } = await runWindowed(ctx, 'pki-load', [LOAD_CLIENT, JSON.stringify(options)], ctx.cpus.load, (child) => ({ server: pids.server, others: [...pids.others, child] }));
+/** Runs the load client on the load CPU, every run of `options` one after another; `pids` per run. */
+export async function runLoad(ctx: BenchContext, options: HandshakeLoadOptions | IssueLoadOptions, pids: (run: number) => Accounting): Promise<Array<{ load: LoadResult; cpu: CpuReport }>> {
+  const { code, output, cpus } = await runWindowed(ctx, 'pki-load', [LOAD_CLIENT, JSON.stringify(options)], ctx.cpus.load, (child, run) => {
+    const { server, others } = pids(run);
+    return { server, others: [...others, child] };
+  });
   const line = output.split('\n').find((l) => l.startsWith(LOAD_MARKER));
   if (code !== 0 || !line) throw new Error(`pki load client failed (${code}):\n${output.slice(0, 2000)}`);
   const results = JSON.parse(line.slice(LOAD_MARKER.length)) as LoadResult[];
@@ -64,7 +69,7 @@ export async function measureHttpIssue(ctx: BenchContext, base: Omit<IssueLoadOp
   ctx.log(`pki: issuance over HTTP, concurrency ${runs.map((r) => r.concurrency).join(' and ')}`);
   const results = await runLoad(ctx, {
     kind: 'issue', ...base, runs: runs.map((r) => ({ ...r, warmupS: quick ? 0.3 : 1, durationS: quick ? 1 : 3 })),
-  }, pids);
+  }, () => pids);
   return results.map((r, i) => ({ concurrency: runs[i]!.concurrency, ...r }));
 }
 
@@ -74,26 +79,27 @@ export interface HandshakeTarget {
   accounting: Accounting;
 }
 
-/** New connection per request, full and resumed, at concurrency 1 (latency) and 16 (capacity). */
+/**
+ * New connection per request, full and resumed, at concurrency 1 (latency) and 16
+ * (capacity). The targets alternate run by run (one client process for all), so that a
+ * disturbance of the shared machine does not fall on one target's runs only.
+ */
 export async function measureHandshakes(ctx: BenchContext, targets: HandshakeTarget[], caFile: string): Promise<HandshakeFigure[]> {
-  const figures: HandshakeFigure[] = [];
   const quick = ctx.options.quick;
-  const shapes = [false, true].flatMap((resumption) => [1, 16].map((concurrency) => ({
-    resumption, concurrency, warmupS: quick ? 0.2 : 0.5, durationS: quick ? 1 : concurrency === 1 ? 1.5 : 2,
-  })));
-  for (const target of targets) {
-    ctx.log(`pki: handshakes at ${target.id}: full and resumed, concurrency 1 and 16`);
-    const results = await runLoad(ctx, {
-      kind: 'handshakes', host: '127.0.0.1', port: target.port, servername: 'localhost', caFile, path: '/', runs: shapes,
-    }, target.accounting);
-    results.forEach((r, i) => figures.push({ target: target.id, resumption: shapes[i]!.resumption, concurrency: shapes[i]!.concurrency, ...r }));
-  }
-  return figures;
+  const runs = [false, true].flatMap((resumption) => [1, 16].flatMap((concurrency) => targets.map((target) => ({
+    target, resumption, concurrency, warmupS: quick ? 0.2 : 0.5, durationS: quick ? 1 : concurrency === 1 ? 1.5 : 2,
+  }))));
+  ctx.log(`pki: handshakes at ${targets.map((t) => t.id).join(' and ')}, alternating: full and resumed, concurrency 1 and 16`);
+  const results = await runLoad(ctx, {
+    kind: 'handshakes', host: '127.0.0.1', servername: 'localhost', caFile, path: '/',
+    runs: runs.map(({ target, ...shape }) => ({ ...shape, port: target.port })),
+  }, (index) => runs[index]!.target.accounting);
+  return results.map((r, i) => ({ target: runs[i]!.target.id, resumption: runs[i]!.resumption, concurrency: runs[i]!.concurrency, ...r }));
 }
 
 /**
- * wrk at 100 keep-alive connections, plain and mTLS routes alternately, two rounds. Each
- * measured run follows its own warm-up on the same route: the upstream pool closes
+ * wrk at 100 keep-alive connections, plain and mTLS routes alternately, three rounds. Each
+ * measured run follows its own short warm-up on the same route: the upstream pool closes
  * connections idle for `keepAliveTimeoutMs` (4 s by default), so without it every mTLS run
  * would start with 100 new upstream handshakes, which part 2 measures, not this part.
  */
@@ -103,10 +109,10 @@ export async function measureMtls(ctx: BenchContext, gatehouseUrl: string, pids:
     { hop: 'plain HTTP' as const, url: `${gatehouseUrl}/` },
     { hop: 'mTLS' as const, url: `${gatehouseUrl}/mtls` },
   ];
-  const durationS = Math.max(1, Math.round(ctx.options.durationS / 2));
-  const warmupS = Math.max(1, Math.round(ctx.options.warmupS / 2));
+  const durationS = Math.max(1, Math.round(ctx.options.durationS * 0.3));
+  const warmupS = 1;
   const figures: MtlsFigure[] = [];
-  for (let round = 1; round <= 2; round++) {
+  for (let round = 1; round <= 3; round++) {
     for (const r of routes) {
       ctx.log(`pki: ${r.hop} upstream, ${connections} connections, ${warmupS} s warm-up + ${durationS} s (round ${round})`);
       await runWrk(ctx, { url: r.url, connections, durationS: warmupS });

@@ -43,9 +43,12 @@ const ms = (v: number): string => fixed(v, v < 10 ? 2 : 1);
 const cpuCell = (cpu: CpuReport): string => (cpu.proxyProcessPercent === null ? '—' : fixed(cpu.proxyProcessPercent, 0));
 const busy = (cpu: CpuReport): string => (cpu.busyPercentPerCpu.length ? cpu.busyPercentPerCpu.map((b) => fixed(b, 0)).join(' / ') : '—');
 
-/** Mean of `values`, or NaN when there are none. */
-function mean(values: number[]): number {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
+/** Median of `values` (mean of the middle two for an even count), or NaN when there are none. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function ratio(a: number, b: number): string {
@@ -100,7 +103,8 @@ function httpIssueMarkdown(figures: HttpIssueFigure[]): string {
 }
 
 function handshakeMarkdown(figures: HandshakeFigure[]): string {
-  const rows = figures.map((f) => [
+  // Measured alternately; shown grouped by target (a stable sort keeps the run order within).
+  const rows = [...figures].sort((a, b) => a.target.localeCompare(b.target)).map((f) => [
     f.target, f.resumption ? 'resumed (TLS 1.3 ticket)' : 'full handshake', String(f.concurrency), fixed(f.load.perSecond, 0),
     ms(f.load.latencyMs.p50), ms(f.load.latencyMs.p99), f.load.handshakeP50Ms === undefined ? '—' : ms(f.load.handshakeP50Ms),
     f.load.count ? `${fixed(((f.load.resumed ?? 0) / f.load.count) * 100, 0)} %` : '—', String(f.load.failures),
@@ -131,7 +135,7 @@ function handshakeMarkdown(figures: HandshakeFigure[]): string {
     'Each connection: TCP connect, TLS 1.3 handshake (X25519, the bench\'s ECDSA P-256 certificate), `GET /` with `Connection: close` proxied to the nginx upstream, answer read to the server\'s close. '
       + 'The client (pki-load.ts, Node `tls.connect`, on the load CPU with the upstream) checks every answer is 200 and counts `isSessionReused()`; with resumption each client loop offers the newest ticket of its previous connection (`tls.connect({ session })`), as one client reconnecting would. '
       + 'Latency runs from `connect()` to the close; "handshake" to `secureConnect`. '
-      + 'Gatehouse listens with its defaults, so it also asks for an optional client certificate (CertificateRequest; the client sends none); nginx is `startNginxProxy` (1 worker, default ticket settings). '
+      + 'Gatehouse listens with its defaults, so it also asks for an optional client certificate (CertificateRequest; the client sends none); nginx is `startNginxProxy` (1 worker, default ticket settings). The two servers alternate run by run, so that a disturbance does not fall on one server only. '
       + 'A Node client costs more per connection than the server, so when the load core is busy near 100 % the figure is the client\'s limit and a lower bound of the server\'s; compare "per server core-second". '
       + '`openssl s_time -new/-reuse` was not used: it runs one connection at a time and reports only a count, without latencies or checks of each answer.',
     ...notes.map((n) => `Failures: ${n}`),
@@ -144,17 +148,17 @@ function mtlsMarkdown(figures: MtlsFigure[]): string {
     String(f.wrk.errors.status + f.wrk.errors.connect + f.wrk.errors.read + f.wrk.errors.write + f.wrk.errors.timeout),
     cpuCell(f.cpu), perCore(f.wrk.requestsPerSecond, f.cpu), fixed(f.cpu.otherProcessesPercent, 0), busy(f.cpu),
   ]);
-  const rps = (hop: MtlsFigure['hop']): number => mean(figures.filter((f) => f.hop === hop).map((f) => f.wrk.requestsPerSecond));
-  const perCoreMean = (hop: MtlsFigure['hop']): number => mean(figures.filter((f) => f.hop === hop && (f.cpu.proxyProcessPercent ?? 0) > 5).map((f) => f.wrk.requestsPerSecond / ((f.cpu.proxyProcessPercent ?? 100) / 100)));
-  const p99 = (hop: MtlsFigure['hop']): number => mean(figures.filter((f) => f.hop === hop).map((f) => f.wrk.latencyMs.p99));
+  const rps = (hop: MtlsFigure['hop']): number => median(figures.filter((f) => f.hop === hop).map((f) => f.wrk.requestsPerSecond));
+  const perCoreMedian = (hop: MtlsFigure['hop']): number => median(figures.filter((f) => f.hop === hop && (f.cpu.proxyProcessPercent ?? 0) > 5).map((f) => f.wrk.requestsPerSecond / ((f.cpu.proxyProcessPercent ?? 100) / 100)));
+  const p99 = (hop: MtlsFigure['hop']): number => median(figures.filter((f) => f.hop === hop).map((f) => f.wrk.latencyMs.p99));
   return [
     '#### Proxied requests: mutual TLS to the upstream against plain HTTP, same Gatehouse, same run',
     '',
     table(['upstream hop', 'round', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'errors + non-2xx', 'Gatehouse CPU %', 'req/s per Gatehouse core', 'others\' CPU %', 'busy % per core'], rows),
     '',
-    table(['mTLS ÷ plain (mean of rounds)', 'value'], [
+    table(['mTLS ÷ plain (median of rounds)', 'value'], [
       ['req/s', ratio(rps('mTLS'), rps('plain HTTP'))],
-      ['req/s per Gatehouse core', ratio(perCoreMean('mTLS'), perCoreMean('plain HTTP'))],
+      ['req/s per Gatehouse core', ratio(perCoreMedian('mTLS'), perCoreMedian('plain HTTP'))],
       ['p99', ratio(p99('mTLS'), p99('plain HTTP'))],
     ]),
     '',
