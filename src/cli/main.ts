@@ -1,20 +1,30 @@
 /**
- * The `gatehouse` command. Each subcommand lives in its own file under src/cli/commands/;
- * this file only assembles them.
+ * The `gatehouse` command. Each command group lives in its own file under src/cli/commands/;
+ * this file only assembles them. Only the group being run is imported (every group pulls in
+ * its area: identity, PKI, audit…), so `gatehouse version` does not load the CA and a
+ * `user add` does not load the gateway; `--help` and unknown commands load them all.
  */
 import { Command } from 'commander';
-import { registerStart } from './commands/start.ts';
-import { registerConfig } from './commands/config.ts';
-import { registerUser } from './commands/user.ts';
-import { registerClient } from './commands/client.ts';
-import { registerToken } from './commands/token.ts';
-import { registerKeys } from './commands/keys.ts';
-import { registerCa } from './commands/ca.ts';
-import { registerCert } from './commands/cert.ts';
-import { registerBootstrapToken } from './commands/bootstrap-token.ts';
-import { registerPolicy } from './commands/policy.ts';
-import { registerAudit, registerAlerts } from './commands/audit.ts';
 import { VERSION } from '../core/version.ts';
+
+type Register = (program: Command) => void;
+
+/** Command name → loader of the module that registers it (several names may share a module). */
+const GROUPS: Record<string, () => Promise<Register>> = {
+  start: async () => (await import('./commands/start.ts')).registerStart,
+  config: async () => (await import('./commands/config.ts')).registerConfig,
+  user: async () => (await import('./commands/user.ts')).registerUser,
+  client: async () => (await import('./commands/client.ts')).registerClient,
+  token: async () => (await import('./commands/token.ts')).registerToken,
+  keys: async () => (await import('./commands/keys.ts')).registerKeys,
+  ca: async () => (await import('./commands/ca.ts')).registerCa,
+  cert: async () => (await import('./commands/cert.ts')).registerCert,
+  'bootstrap-token': async () => (await import('./commands/bootstrap-token.ts')).registerBootstrapToken,
+  policy: async () => (await import('./commands/policy.ts')).registerPolicy,
+  audit: async () => (await import('./commands/audit.ts')).registerAudit,
+  alerts: async () => (await import('./commands/audit.ts')).registerAlerts,
+  sidecar: async () => (await import('./commands/sidecar.ts')).registerSidecar,
+};
 
 const program = new Command()
   .name('gatehouse')
@@ -23,18 +33,12 @@ const program = new Command()
   .showHelpAfterError();
 
 program.command('version').description('print the version').action(() => { console.log(VERSION); });
-registerStart(program);
-registerConfig(program);
-registerUser(program);
-registerClient(program);
-registerToken(program);
-registerKeys(program);
-registerCa(program);
-registerCert(program);
-registerBootstrapToken(program);
-registerPolicy(program);
-registerAudit(program);
-registerAlerts(program);
-(await import('./commands/sidecar.ts')).registerSidecar(program);
+
+const invoked = process.argv[2];
+if (invoked !== undefined && Object.hasOwn(GROUPS, invoked)) {
+  (await GROUPS[invoked]!())(program);
+} else if (invoked !== 'version') {
+  for (const load of Object.values(GROUPS)) (await load())(program);
+}
 
 await program.parseAsync(process.argv);

@@ -1,13 +1,13 @@
 /** `gatehouse start [--config FILE]`: runs the gateway until SIGINT/SIGTERM, reloads on SIGHUP. */
 import type { Command } from 'commander';
-import { Gateway } from '../../gateway/gateway.ts';
+import type { Gateway } from '../../gateway/gateway.ts';
 import { ConfigError, formatProblems } from '../../core/config/load.ts';
-import { composeExtensions } from '../../gateway/compose.ts';
+import { resolveConfigFile } from '../context.ts';
 
 export function registerStart(program: Command): void {
   program.command('start')
     .description('start Gatehouse (embedded defaults when no config file is given)')
-    .option('-c, --config <file>', 'configuration file (YAML or JSON); watched and reloaded on change and on SIGHUP')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON; default ./gatehouse.yaml if present); watched and reloaded on change and on SIGHUP')
     .action(async (options: { config?: string }) => {
       // Signal handlers go in first: a SIGTERM that arrives while the store, CA and listeners
       // are still starting must still end in a clean shutdown, not a killed process.
@@ -22,8 +22,11 @@ export function registerStart(program: Command): void {
       };
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
+      // Loaded here, not at the top: every other command would pay for importing the whole gateway.
+      const [{ Gateway: GatewayClass }, { composeExtensions }] = await Promise.all([import('../../gateway/gateway.ts'), import('../../gateway/compose.ts')]);
+      const configFile = resolveConfigFile(options.config);
       try {
-        gateway = await Gateway.start({ ...(options.config ? { configFile: options.config } : {}), handleSignals: true, compose: composeExtensions });
+        gateway = await GatewayClass.start({ ...(configFile ? { configFile } : {}), handleSignals: true, compose: composeExtensions });
       } catch (err) {
         if (err instanceof ConfigError) {
           console.error(`configuration refused: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}`);
