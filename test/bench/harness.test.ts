@@ -77,10 +77,11 @@ test('computes Gatehouse ÷ peer ratios from the same run, and none without Gate
   ]);
 });
 
-test('rejects unknown sections and nonsense durations instead of running something else', () => {
+test('rejects unknown sections, nonsense durations and a git option posing as a revision', () => {
   assert.throws(() => parseBenchArgs(['--only', 'nope'], ['proxy']), /unknown section/);
   assert.throws(() => parseBenchArgs(['--duration=-3'], ['proxy']), /--duration must be a positive number/);
   assert.throws(() => parseBenchArgs(['--gatehouse-tree', 'elsewhere'], ['proxy']), /--gatehouse-tree/);
+  assert.throws(() => parseBenchArgs(['--gatehouse-ref=--output=/tmp/x'], ['proxy']), /--gatehouse-ref must be a git revision/);
   const quick = parseBenchArgs(['--quick', '--only', 'proxy'], ['proxy']);
   assert.deepEqual([quick.options.durationS, quick.options.warmupS, quick.only], [2, 1, ['proxy']]);
   assert.deepEqual(parseBenchArgs(['--rate', '1000, 3000'], ['proxy']).options.rates, [1000, 3000]);

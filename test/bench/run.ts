@@ -28,7 +28,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchContext, Section, SectionResult } from './lib/section.ts';
+import type { BenchContext, BenchOptions, Section, SectionResult } from './lib/section.ts';
 import { parseBenchArgs, usage } from './lib/args.ts';
 import { ProcessRegistry, killChildrenOnExit } from './lib/processes.ts';
 import { describeEnvironment, ensureTools, type Environment } from './lib/tools.ts';
@@ -53,10 +53,12 @@ function pinnedNode(): string {
   return existsSync(local) ? realpathSync(local) : process.execPath;
 }
 
-function environmentLine(env: Environment, command: string, tree: 'head' | 'worktree'): string {
-  const code = tree === 'head'
-    ? `Gatehouse as committed at \`${env.gitCommit}\``
-    : `Gatehouse from the work tree at \`${env.gitCommit}\`${env.gitDirtySrcFiles ? ` + ${env.gitDirtySrcFiles} uncommitted files under src/` : ''}`;
+function environmentLine(env: Environment, command: string, options: BenchOptions): string {
+  const code = options.gatehouseTree === 'worktree'
+    ? `Gatehouse from the work tree at \`${env.gitCommit}\`${env.gitDirtySrcFiles ? ` + ${env.gitDirtySrcFiles} uncommitted files under src/` : ''}`
+    : options.gatehouseRef === 'HEAD'
+      ? `Gatehouse as committed at \`${env.gitCommit}\``
+      : `Gatehouse as committed at \`${options.gatehouseRef}\` (HEAD is \`${env.gitCommit}\`)`;
   return [
     `Measured ${env.date}: ${code}, with \`${command}\`.`,
     `Node ${env.node} (OpenSSL ${env.nodeOpenssl}), undici ${env.undici}, ${env.nginx}, ${env.wrk}, ${env.openssl}; Linux ${env.kernel}; ${env.cpuCount} × ${env.cpuModel}; load average at start ${env.loadAverage1m}.`,
@@ -110,7 +112,7 @@ async function main(): Promise<number> {
   }
   log(`all sections took ${Math.round((Date.now() - runStarted) / 1000)} s`);
 
-  const header = environmentLine(env, command, options.gatehouseTree);
+  const header = environmentLine(env, command, options);
   const blocks = [...results].map(([name, result]) => `### ${name}\n\n${header}\n\n${result.markdown}`);
   process.stdout.write(`\n${blocks.join('\n\n')}\n`);
 

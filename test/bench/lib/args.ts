@@ -39,6 +39,7 @@ export function usage(sections: Section[]): string {
                       0 leaves priorities alone)
   --gatehouse-tree T  'head' (default): run Gatehouse from an export of the last commit;
                       'worktree': run it from the work tree, uncommitted changes included
+  --gatehouse-ref R   with 'head': export this git revision instead of HEAD (compare commits)
   --no-write          print only; write no result files
   --profile           V8 CPU profile of Gatehouse (node --cpu-prof) into test/bench/results/profiles/
   --keep-tmp          keep the temp directory (configs, logs) for inspection
@@ -72,6 +73,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       targets: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'gatehouse-tree': { type: 'string', default: 'head' },
+      'gatehouse-ref': { type: 'string', default: 'HEAD' },
       nice: { type: 'string' },
       'quiet-wait': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
@@ -90,6 +92,9 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
   if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`--nice must be an integer from -20 to 19, got ${JSON.stringify(values.nice)}`);
   const tree = values['gatehouse-tree'];
   if (tree !== 'head' && tree !== 'worktree') throw new Error(`--gatehouse-tree must be head or worktree, got ${JSON.stringify(tree)}`);
+  const ref = values['gatehouse-ref'];
+  // Passed to git as an argument: a revision name, never an option.
+  if (!/^[A-Za-z0-9._/~^@{}-]{1,200}$/.test(ref) || ref.startsWith('-')) throw new Error(`--gatehouse-ref must be a git revision, got ${JSON.stringify(ref)}`);
   return {
     help: values.help,
     options: {
@@ -102,6 +107,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
       targets: values.targets?.split(',').map((name) => name.trim()).filter(Boolean),
       pin: !values['no-pin'],
       gatehouseTree: tree,
+      gatehouseRef: ref,
       nice,
       profile: values.profile,
       quietWaitS: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], quick ? 0 : 3),

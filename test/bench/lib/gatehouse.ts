@@ -3,7 +3,7 @@
  * section, or says why it cannot: until the CLI is committed, Gatehouse is "not available"
  * and the peers are still measured.
  *
- * By default the committed code is measured, not the work tree: HEAD is exported with
+ * By default the committed code is measured, not the work tree: HEAD (or `--gatehouse-ref`) is exported with
  * `git archive` into the run's temp directory (node_modules linked in), because several
  * people edit the work tree at once and a half-written file there says nothing about
  * Gatehouse's speed. `--gatehouse-tree worktree` measures the work tree instead.
@@ -20,13 +20,26 @@ import { freePort, waitForHttp } from './net.ts';
 const exec = promisify(execFile);
 const CLI = 'src/cli/main.ts';
 
-/** `undefined` when the CLI is committed (HEAD has it); otherwise the reason it is not available. */
-export async function gatehouseUnavailableReason(repoRoot: string): Promise<string | undefined> {
+/**
+ * `undefined` when the measured revision has the CLI; otherwise the reason Gatehouse is not
+ * available. Pass the context (it knows `--gatehouse-tree`/`--gatehouse-ref`); a bare
+ * repository root is still accepted and checks HEAD.
+ */
+export async function gatehouseUnavailableReason(ctxOrRepoRoot: BenchContext | string): Promise<string | undefined> {
+  const ctx = typeof ctxOrRepoRoot === 'string' ? undefined : ctxOrRepoRoot;
+  if (ctx?.options.gatehouseTree === 'worktree') return undefined;
+  const repoRoot = ctx?.repoRoot ?? (ctxOrRepoRoot as string);
+  const ref = ctx?.options.gatehouseRef ?? 'HEAD';
   try {
-    await exec('git', ['-C', repoRoot, 'cat-file', '-e', `HEAD:${CLI}`]);
+    await exec('git', ['-C', repoRoot, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  } catch {
+    return `${ref} is not a commit in this repository`;
+  }
+  try {
+    await exec('git', ['-C', repoRoot, 'cat-file', '-e', `${ref}:${CLI}`]);
     return undefined;
   } catch {
-    return `${CLI} is not committed yet`;
+    return `${CLI} is not committed yet (at ${ref})`;
   }
 }
 
@@ -41,7 +54,7 @@ export function gatehouseRoot(ctx: BenchContext): Promise<string> {
       const dir = join(ctx.tmpDir, 'gatehouse-head');
       await mkdir(dir, { recursive: true });
       const tar = join(ctx.tmpDir, 'gatehouse-head.tar');
-      await exec('git', ['-C', ctx.repoRoot, 'archive', '--format=tar', '-o', tar, 'HEAD']);
+      await exec('git', ['-C', ctx.repoRoot, 'archive', '--format=tar', '-o', tar, `${ctx.options.gatehouseRef}^{commit}`]);
       await exec('tar', ['-xf', tar, '-C', dir]);
       await symlink(join(ctx.repoRoot, 'node_modules'), join(dir, 'node_modules'));
       return dir;

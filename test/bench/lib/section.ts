@@ -33,6 +33,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Run Gatehouse from an export of HEAD (default) or from the work tree as it is. */
   gatehouseTree: 'head' | 'worktree';
+  /** The git revision exported when `gatehouseTree` is 'head' (default HEAD; `--gatehouse-ref`). */
+  gatehouseRef: string;
 }
 
 /** What a section gets from the harness. */

@@ -37,7 +37,7 @@ function targets(ctx: BenchContext): TargetSpec[] {
     {
       id: 'gatehouse',
       label: 'Gatehouse, public route (TLS)',
-      unavailable: () => gatehouseUnavailableReason(ctx.repoRoot),
+      unavailable: () => gatehouseUnavailableReason(ctx),
       start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream }),
     },
   ];
@@ -151,7 +151,7 @@ export const proxySection: Section = {
       fixedRate: { rates: ctx.options.rates, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS), connections: 100 },
       cpuLayout: ctx.cpus.description,
       priority: ctx.options.nice === 0 ? 'default niceness' : `every benchmark process at niceness ${ctx.options.nice}`,
-      gatehouseCode: ctx.options.gatehouseTree === 'head' ? 'last commit (git archive HEAD)' : 'work tree, uncommitted changes included',
+      gatehouseCode: ctx.options.gatehouseTree === 'head' ? `git archive ${ctx.options.gatehouseRef}` : 'work tree, uncommitted changes included',
       wrkThreads: ctx.cpus.load === undefined ? 'one per CPU' : 1,
       tls: 'one self-signed ECDSA P-256 certificate for every proxy; keep-alive connections',
       requestLogging: 'off for nginx and Gatehouse; the minimal proxy has none',
