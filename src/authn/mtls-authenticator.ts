@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
 import { GatehouseError, isGatehouseError } from '../core/errors.ts';
 import type { Identity } from '../gateway/context.ts';
-import { requireEnabledPrincipal } from './principal.ts';
+import type { Principal } from './types.ts';
 import type { OnInvalidate, PrincipalLookup } from './types.ts';
 
 /**
@@ -29,6 +29,25 @@ interface CachedPeer { identity: Identity; generation: number; notAfter: number 
 
 function isTls(socket: Socket): socket is TLSSocket {
   return 'encrypted' in socket && (socket as TLSSocket).encrypted === true;
+}
+
+/**
+ * The principal a verified workload certificate names. A certificate from Gatehouse's CA is
+ * itself the proof of identity (issued against a one-time bootstrap token for exactly that
+ * SPIFFE id, short-lived, revocable through the CRL), so a workload needs no account: it is
+ * the service `spiffe://…` with no roles, and policy names it by that id. If the directory
+ * does know the id (an operator registered it to give it roles), its entry must be enabled.
+ */
+async function workloadPrincipal(lookup: PrincipalLookup, spiffeId: string): Promise<Principal> {
+  let principal: Principal | undefined;
+  try {
+    principal = await lookup.getPrincipal(spiffeId);
+  } catch (error) {
+    throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: `principal lookup failed for ${spiffeId}`, cause: error });
+  }
+  if (principal === undefined) return { subject: spiffeId, kind: 'service', roles: [], disabled: false, attributes: {} };
+  if (principal.disabled) throw new GatehouseError('ERR_AUTHN_PRINCIPAL_DISABLED', { detail: `principal ${spiffeId} is disabled` });
+  return principal;
 }
 
 export class MtlsAuthenticator {
@@ -67,7 +86,7 @@ export class MtlsAuthenticator {
         cause: error,
       });
     }
-    const principal = await requireEnabledPrincipal(this.#o.principals, spiffeId);
+    const principal = await workloadPrincipal(this.#o.principals, spiffeId);
     const identity: Identity = Object.freeze({
       subject: principal.subject,
       kind: principal.kind,
