@@ -6,9 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/schema.ts';
-import { Agent, fetch as undiciFetch } from 'undici';
-import { rootCertificates as tlsRootCertificatesList } from 'node:tls';
-const tlsRootCertificates = () => tlsRootCertificatesList;
+import { fetchTrusting } from '../core/http/trusting-fetch.ts';
 import type { ComposeContext, GatewayExtension } from './gateway.ts';
 import { createAuthnComponent } from '../authn/authn-component.ts';
 import { verifyPeer } from '../pki/mtls/verify-peer.ts';
@@ -35,7 +33,8 @@ export async function composeExtensions(config: Config, logger: Logger, context:
       identity: identity.idp,
       // Client certificates from Gatehouse's CA name service principals by their SPIFFE id.
       verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
-      loginFetch: selfFetch(context.publicCertificatePem),
+      // The browser-login relying party redeems codes at this gateway's own public URL.
+      loginFetch: fetchTrusting(context.publicCertificatePem),
     });
     extensions.push(authn.extension);
     const policy = await createPolicyComponent(platform, context.configFile);
@@ -45,15 +44,4 @@ export async function composeExtensions(config: Config, logger: Logger, context:
     for (const ext of extensions.reverse()) await ext.stop?.().catch(() => undefined);
     throw err;
   }
-}
-
-/**
- * fetch for Gatehouse calling its own public URL (the browser-login relying party redeeming
- * codes at its own IdP): it trusts the public listener's certificate in addition to the
- * system roots, so a self-signed development certificate works without disabling checks.
- */
-function selfFetch(certificatePem: string): typeof fetch {
-  const dispatcher = new Agent({ connect: { ca: [...tlsRootCertificates(), certificatePem] } });
-  return ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) =>
-    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
 }

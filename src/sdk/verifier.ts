@@ -4,8 +4,9 @@
  * (this service), expiry with a small skew, and — when the assertion is bound to a
  * request — method, path and request id.
  */
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../core/errors.ts';
+import { fetchTrusting } from '../core/http/trusting-fetch.ts';
 import { IDENTITY_ASSERTION_ALG, IDENTITY_ASSERTION_TYP } from './contract.ts';
 import type { GatehouseIdentity } from './identity.ts';
 
@@ -14,6 +15,12 @@ export interface AssertionVerifierOptions {
   jwksUrl?: string | URL;
   /** A fixed key set instead of `jwksUrl`. */
   jwks?: JSONWebKeySet;
+  /**
+   * PEM CA certificate(s) to trust for fetching `jwksUrl`, in addition to the system roots —
+   * for a gateway whose public certificate comes from a private CA (or is self-signed in
+   * development). Verification is never turned off.
+   */
+  ca?: string | readonly string[];
   /** The gateway's issuer (its public URL). */
   issuer: string;
   /** This service's name: the upstream name in the gateway configuration. */
@@ -88,7 +95,12 @@ function mapJoseError(err: unknown): GatehouseError {
 export function createAssertionVerifier(options: AssertionVerifierOptions): AssertionVerifier {
   let keys: JWTVerifyGetKey;
   if (options.jwks) keys = createLocalJWKSet(options.jwks);
-  else if (options.jwksUrl) keys = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  else if (options.jwksUrl) {
+    keys = createRemoteJWKSet(new URL(options.jwksUrl), {
+      timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000,
+      ...(options.ca ? { [customFetch]: fetchTrusting(options.ca) } : {}),
+    });
+  }
   else throw new TypeError('createAssertionVerifier: jwksUrl or jwks is required');
   const tolerance = options.clockToleranceSeconds ?? 5;
   const clock = options.clock ?? Date.now;
