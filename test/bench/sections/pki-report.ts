@@ -42,6 +42,8 @@ export interface PkiSectionData {
 const ms = (v: number): string => fixed(v, v < 10 ? 2 : 1);
 const cpuCell = (cpu: CpuReport): string => (cpu.proxyProcessPercent === null ? '—' : fixed(cpu.proxyProcessPercent, 0));
 const busy = (cpu: CpuReport): string => (cpu.busyPercentPerCpu.length ? cpu.busyPercentPerCpu.map((b) => fixed(b, 0)).join(' / ') : '—');
+/** Marks a run during which other processes used more than a quarter of a core. */
+const disturbed = (cpu: CpuReport): string => (cpu.otherProcessesPercent > 25 ? ' ⚠' : '');
 
 /** Median of `values` (mean of the middle two for an even count), or NaN when there are none. */
 function median(values: number[]): number {
@@ -66,7 +68,7 @@ function inProcessMarkdown(data: PkiSectionData['inProcess']): string {
   const rows = data.figures.map((f) => [
     f.what === 'csr' ? 'client: key pair + CSR (`createKeyAndCsr`, P-256)' : 'CA: `CertificateAuthority.issue()`',
     f.backend === 'client' ? '—' : f.backend, String(f.concurrency), fixed(f.perSecond, 0), ms(f.p50Ms), ms(f.p99Ms), String(f.count),
-    f.cpu ? cpuCell(f.cpu) : '—', f.cpu ? perCore(f.perSecond, f.cpu) : '—', f.cpu ? fixed(f.cpu.otherProcessesPercent, 0) : '—',
+    f.cpu ? cpuCell(f.cpu) : '—', f.cpu ? perCore(f.perSecond, f.cpu) : '—', f.cpu ? `${fixed(f.cpu.otherProcessesPercent, 0)}${disturbed(f.cpu)}` : '—',
   ]);
   return [
     '#### Issuance in process (one Node process pinned to the proxy CPU)',
@@ -85,7 +87,7 @@ function inProcessMarkdown(data: PkiSectionData['inProcess']): string {
 function httpIssueMarkdown(figures: HttpIssueFigure[]): string {
   const rows = figures.map((f) => [
     String(f.concurrency), fixed(f.load.perSecond, 0), ms(f.load.latencyMs.p50), ms(f.load.latencyMs.p99), String(f.load.count),
-    String(f.load.failures), cpuCell(f.cpu), perCore(f.load.perSecond, f.cpu), fixed(f.cpu.otherProcessesPercent, 0), busy(f.cpu),
+    String(f.load.failures), cpuCell(f.cpu), perCore(f.load.perSecond, f.cpu), `${fixed(f.cpu.otherProcessesPercent, 0)}${disturbed(f.cpu)}`, busy(f.cpu),
   ]);
   const notes = figures.flatMap((f) => [
     ...(f.load.tokensExhausted ? [`concurrency ${f.concurrency}: every prepared token was used before the end; the rate is over the ${fixed(f.load.measuredS, 1)} s it ran.`] : []),
@@ -108,7 +110,7 @@ function handshakeMarkdown(figures: HandshakeFigure[]): string {
     f.target, f.resumption ? 'resumed (TLS 1.3 ticket)' : 'full handshake', String(f.concurrency), fixed(f.load.perSecond, 0),
     ms(f.load.latencyMs.p50), ms(f.load.latencyMs.p99), f.load.handshakeP50Ms === undefined ? '—' : ms(f.load.handshakeP50Ms),
     f.load.count ? `${fixed(((f.load.resumed ?? 0) / f.load.count) * 100, 0)} %` : '—', String(f.load.failures),
-    cpuCell(f.cpu), perCore(f.load.perSecond, f.cpu), fixed(f.cpu.otherProcessesPercent, 0), busy(f.cpu),
+    cpuCell(f.cpu), perCore(f.load.perSecond, f.cpu), `${fixed(f.cpu.otherProcessesPercent, 0)}${disturbed(f.cpu)}`, busy(f.cpu),
   ]);
   const at = (target: HandshakeFigure['target'], resumption: boolean, concurrency: number): number =>
     figures.find((f) => f.target === target && f.resumption === resumption && f.concurrency === concurrency)?.load.perSecond ?? Number.NaN;
@@ -142,31 +144,50 @@ function handshakeMarkdown(figures: HandshakeFigure[]): string {
   ].join('\n');
 }
 
+/** Requests per second per fully used Gatehouse core, NaN without a CPU figure. */
+const perCoreValue = (f: MtlsFigure): number => ((f.cpu.proxyProcessPercent ?? 0) > 5 ? f.wrk.requestsPerSecond / (f.cpu.proxyProcessPercent! / 100) : Number.NaN);
+
+/**
+ * mTLS ÷ plain per round (the two runs of a round are back to back, so they share the
+ * machine's state more than runs of different rounds do), and the median over rounds.
+ */
+function pairedRatios(figures: MtlsFigure[], value: (f: MtlsFigure) => number): { perRound: number[]; median: number } {
+  const rounds = [...new Set(figures.map((f) => f.round))];
+  const perRound = rounds.map((round) => {
+    const plain = figures.find((f) => f.round === round && f.hop === 'plain HTTP');
+    const mtls = figures.find((f) => f.round === round && f.hop === 'mTLS');
+    return plain && mtls && value(plain) > 0 ? value(mtls) / value(plain) : Number.NaN;
+  }).filter(Number.isFinite);
+  return { perRound, median: median(perRound) };
+}
+
 function mtlsMarkdown(figures: MtlsFigure[]): string {
   const rows = figures.map((f) => [
     f.hop, String(f.round), String(f.connections), fixed(f.wrk.requestsPerSecond, 0), ms(f.wrk.latencyMs.p50), ms(f.wrk.latencyMs.p99),
     String(f.wrk.errors.status + f.wrk.errors.connect + f.wrk.errors.read + f.wrk.errors.write + f.wrk.errors.timeout),
-    cpuCell(f.cpu), perCore(f.wrk.requestsPerSecond, f.cpu), fixed(f.cpu.otherProcessesPercent, 0), busy(f.cpu),
+    cpuCell(f.cpu), perCore(f.wrk.requestsPerSecond, f.cpu), `${fixed(f.cpu.otherProcessesPercent, 0)}${disturbed(f.cpu)}`, busy(f.cpu),
   ]);
-  const rps = (hop: MtlsFigure['hop']): number => median(figures.filter((f) => f.hop === hop).map((f) => f.wrk.requestsPerSecond));
-  const perCoreMedian = (hop: MtlsFigure['hop']): number => median(figures.filter((f) => f.hop === hop && (f.cpu.proxyProcessPercent ?? 0) > 5).map((f) => f.wrk.requestsPerSecond / ((f.cpu.proxyProcessPercent ?? 100) / 100)));
-  const p99 = (hop: MtlsFigure['hop']): number => median(figures.filter((f) => f.hop === hop).map((f) => f.wrk.latencyMs.p99));
+  const ratioRow = (label: string, value: (f: MtlsFigure) => number): string[] => {
+    const r = pairedRatios(figures, value);
+    return [label, Number.isFinite(r.median) ? fixed(r.median, 2) : '—', r.perRound.map((v) => fixed(v, 2)).join(' / ') || '—'];
+  };
   return [
     '#### Proxied requests: mutual TLS to the upstream against plain HTTP, same Gatehouse, same run',
     '',
     table(['upstream hop', 'round', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'errors + non-2xx', 'Gatehouse CPU %', 'req/s per Gatehouse core', 'others\' CPU %', 'busy % per core'], rows),
     '',
-    table(['mTLS ÷ plain (median of rounds)', 'value'], [
-      ['req/s', ratio(rps('mTLS'), rps('plain HTTP'))],
-      ['req/s per Gatehouse core', ratio(perCoreMedian('mTLS'), perCoreMedian('plain HTTP'))],
-      ['p99', ratio(p99('mTLS'), p99('plain HTTP'))],
+    table(['mTLS ÷ plain, same round', 'median', 'rounds 1 / 2 / 3'], [
+      ratioRow('req/s', (f) => f.wrk.requestsPerSecond),
+      ratioRow('req/s per Gatehouse core', perCoreValue),
+      ratioRow('p99', (f) => f.wrk.latencyMs.p99),
     ]),
     '',
     'One Gatehouse, two public routes: `/` to the plain-HTTP nginx upstream, `/mtls` to an nginx upstream that speaks only mutual TLS (pki-nginx.ts): a certificate from Gatehouse\'s CA with the SPIFFE id `spiffe://gatehouse.internal/svc/bench-upstream`, '
       + '`ssl_verify_client on` with the CA\'s root and intermediate and both CRLs, so it verifies Gatehouse\'s workload certificate chain; Gatehouse checks the upstream\'s SPIFFE id (`upstreams.<name>.tls.spiffeId`). '
       + 'Before measuring, the section checks that the mTLS upstream answers 400 to a client without a certificate and 200 "ok" through Gatehouse. '
       + 'wrk (1 thread, load CPU) with keep-alive connections to Gatehouse\'s TLS listener; Gatehouse keeps its own keep-alive pool to each upstream (256 connections), so the upstream handshakes happen in the warm-up and the measured cost is the TLS record work on the second hop. '
-      + 'The two routes are measured alternately, so that a disturbance of the shared machine hits both alike.',
+      + 'The two routes are measured alternately and compared round by round; ⚠ marks a run during which other processes used more than a quarter of a core. '
+      + 'On a shared machine, "req/s per Gatehouse core" is the steadier ratio: it divides out the CPU that others took from Gatehouse, though not what they took from the load side.',
   ].join('\n');
 }
 
