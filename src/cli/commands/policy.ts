@@ -10,7 +10,8 @@ import { policyExplainCommand } from '../../policy/commands/explain.ts';
 import { directoryOf, formatZodError, policyDir, requestContextSchema, type CommandResult } from '../../policy/commands/shared.ts';
 import { policyTestCommand } from '../../policy/commands/test.ts';
 import type { PolicyRequestContext } from '../../policy/types.ts';
-import { loadCliConfig } from '../context.ts';
+import { loadCliConfig, withCliContext } from '../context.ts';
+import { policyExplainDecisionCommand } from '../../policy/commands/explain-decision.ts';
 import { action } from '../output.ts';
 import { collect } from '../options.ts';
 
@@ -50,16 +51,30 @@ export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('explain, test and compare authorization policies');
 
   policy.command('explain')
-    .description('route a request with the real router and explain what the gateway would decide, and why (exit 0 allow, 1 deny)')
+    .description('explain a decision: a hypothetical request (--principal/--method/--url: routed with the real router; exit 0 allow, 1 deny), or a recorded one by the decision id of a 403 (--decision, resolved through the audit log)')
     .option('-c, --config <file>', 'configuration file (default: ./gatehouse.yaml if present, else built-in defaults)')
-    .requiredOption('--principal <spec>', 'user:<id> or service:<id>')
+    .option('--decision <id>', 'decision id from a denied response; its reasons are read from the audit log')
+    .option('--since <time>', 'with --decision: search the audit log from this ISO 8601 time')
+    .option('--principal <spec>', 'user:<id> or service:<id>')
     .option('--role <role>', 'role of the principal (repeatable, or comma-separated)', collect)
     .option('--attributes <json>', 'principal attributes as a JSON object')
     .option('--context <json>', 'request context facts as JSON (clientAddress, amr, mfaTime, spiffeId, headers…)')
-    .requiredOption('--method <method>', 'HTTP method')
-    .requiredOption('--url <url>', '/path?query, or https://host/path for host-based routes')
+    .option('--method <method>', 'HTTP method')
+    .option('--url <url>', '/path?query, or https://host/path for host-based routes')
     .option('--at <time>', 'evaluate at this ISO 8601 time (time-based policies)')
-    .action(action(async (o: ExplainOptions) => {
+    .action(action(async (o: ExplainOptions & { decision?: string; since?: string }) => {
+      if (o.decision !== undefined) {
+        const since = o.since === undefined ? undefined : new Date(o.since);
+        if (since && Number.isNaN(since.getTime())) return finish(badInput(`--since: "${o.since}" is not a time`));
+        await withCliContext({ ...(o.config ? { config: o.config } : {}) }, async (ctx) => {
+          finish(await policyExplainDecisionCommand({
+            store: ctx.store, decisionId: o.decision!, ...(since ? { since } : {}),
+            policies: policyDir(ctx.configFile, ctx.config.policy.dir), directory: directoryOf(ctx.config.policy),
+          }));
+        });
+        return;
+      }
+      if (!o.principal || !o.method || !o.url) return finish(badInput('give --decision ID, or --principal, --method and --url'));
       const attributes = parseJsonOption('--attributes', o.attributes, attributesSchema);
       const context = parseJsonOption('--context', o.context, requestContextSchema);
       const problem = attributes.problem ?? context.problem;
@@ -88,13 +103,28 @@ export function registerPolicy(program: Command): void {
     .description('replay recorded requests under a candidate policy directory and list every decision that would change (exit 1 when any would)')
     .option('-c, --config <file>', 'configuration file giving the current policy directory and role hierarchy (default: ./gatehouse.yaml if present)')
     .requiredOption('--candidate <dir>', 'directory of candidate policy sets')
-    .requiredOption('--replay <file>', 'recorded requests, one JSON object a line')
+    .option('--replay <file>', 'recorded requests, one JSON object a line')
+    .option('--since <time>', 'replay the decisions recorded in the audit log from this ISO 8601 time (instead of --replay)')
+    .option('--until <time>', 'with --since: up to this time')
     .option('--current <dir>', 'directory of the policies in force (default: policy.dir of the configuration)')
-    .action(action(async (o: { config?: string; candidate: string; replay: string; current?: string }) => {
-      const loaded = await loadCliConfig(o.config);
-      finish(await policyDiffCommand({
-        current: o.current ?? policyDir(loaded.source, loaded.config.policy.dir),
-        candidate: o.candidate, replay: o.replay, directory: directoryOf(loaded.config.policy),
-      }));
+    .action(action(async (o: { config?: string; candidate: string; replay?: string; since?: string; until?: string; current?: string }) => {
+      if ((o.replay === undefined) === (o.since === undefined)) return finish(badInput('give exactly one of --replay FILE or --since TIME'));
+      if (o.replay !== undefined) {
+        const loaded = await loadCliConfig(o.config);
+        finish(await policyDiffCommand({
+          current: o.current ?? policyDir(loaded.source, loaded.config.policy.dir),
+          candidate: o.candidate, replay: o.replay, directory: directoryOf(loaded.config.policy),
+        }));
+        return;
+      }
+      const since = new Date(o.since!);
+      const until = o.until === undefined ? undefined : new Date(o.until);
+      if (Number.isNaN(since.getTime()) || (until && Number.isNaN(until.getTime()))) return finish(badInput('--since/--until: not a time'));
+      await withCliContext({ ...(o.config ? { config: o.config } : {}) }, async (ctx) => {
+        finish(await policyDiffCommand({
+          current: o.current ?? policyDir(ctx.configFile, ctx.config.policy.dir),
+          candidate: o.candidate, audit: { store: ctx.store, since, ...(until ? { until } : {}) }, directory: directoryOf(ctx.config.policy),
+        }));
+      });
     }));
 }
