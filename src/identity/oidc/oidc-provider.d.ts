@@ -41,5 +41,18 @@ declare module 'oidc-provider' {
     Session: { find(id: string): Promise<any> };
   }
 
+  /**
+   * A signing key whose private part stays outside oidc-provider (`features.externalSigningSupport`,
+   * experimental-01): oidc-provider builds the JWS and calls `sign(data)` for the signature.
+   */
+  export class ExternalSigningKey {
+    kid: string | undefined;
+    alg: string | undefined;
+    /** Public key, for the JWKS and verification. */
+    keyObject(): import('node:crypto').KeyObject;
+    /** The JWS signature of `data` (the encoded header and payload). */
+    sign(data: Buffer): Promise<Buffer>;
+  }
+
   export const errors: Record<string, new (description?: string, detail?: string) => Error & { error: string; status: number }>;
 }

@@ -7,6 +7,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { JWK } from 'jose';
 import { errors } from 'oidc-provider';
+import { NodeSigningKey } from '../keys/signing-key.ts';
 import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
 import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
@@ -71,7 +72,8 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
   return {
     adapter: input.adapter,
     clients: [],
-    jwks: { keys: input.jwks },
+    // Signatures through node:crypto (see signing-key.ts); the JWS itself is oidc-provider's.
+    jwks: { keys: input.jwks.map((jwk) => new NodeSigningKey(jwk)) },
     cookies: {
       names: { session: 'gh_idp_session', interaction: 'gh_idp_interaction', resume: 'gh_idp_resume' },
       long: { httpOnly: true, sameSite: 'lax', secure: true },
@@ -131,6 +133,7 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
     interactions: { url: async (_ctx: any, interaction: any) => `/oidc/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
