@@ -18,6 +18,7 @@ import { pkiSchema } from '../../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../../src/pki/authority.ts';
 import { initCa } from '../../../src/pki/ca-init.ts';
 import { createKeyAndCsr } from '../../../src/pki/client/key-and-csr.ts';
+import { parseCsr } from '../../../src/pki/csr.ts';
 import { MemoryPkiRepository } from '../../../src/pki/memory-repository.ts';
 import type { PkiRepository } from '../../../src/pki/repository.ts';
 import { openStore } from '../../../src/store/open-store.ts';
@@ -37,7 +38,7 @@ export interface InProcessOptions {
 
 /** One measured operation at one concurrency. */
 export interface InProcessFigure {
-  what: 'csr' | 'issue';
+  what: 'csr' | 'parse' | 'issue';
   backend: 'client' | 'memory' | 'sqlite' | 'postgres';
   concurrency: number;
   count: number;
@@ -121,6 +122,10 @@ export async function run(options: InProcessOptions): Promise<InProcessResult> {
   await closedLoop(Math.min(0.3, options.seconds), 1, makeCsr, false);
   figures.push({ what: 'csr', backend: 'client', concurrency: 1, ...await closedLoop(options.seconds, 1, makeCsr) });
   csrs.splice(256);
+  // The first step of issue() alone: parse the CSR and verify its self-signature.
+  const parse = (i: number) => parseCsr(csrs[i % csrs.length]!);
+  await closedLoop(Math.min(0.3, options.seconds), 1, parse, false);
+  figures.push({ what: 'parse', backend: 'client', concurrency: 1, ...await closedLoop(options.seconds, 1, parse) });
 
   await measureIssue('memory', new MemoryPkiRepository(), csrs, options, figures);
   await withStore(`sqlite:${options.sqliteFile}`, options.concurrency, (store) => measureIssue('sqlite', createPkiRepo(store.db), csrs, options, figures));

@@ -66,7 +66,7 @@ function perCore(perSecond: number, cpu: CpuReport): string {
 function inProcessMarkdown(data: PkiSectionData['inProcess']): string {
   if ('error' in data) return `In-process issuance: **not measured** (${data.error.split('\n')[0]}).`;
   const rows = data.figures.map((f) => [
-    f.what === 'csr' ? 'client: key pair + CSR (`createKeyAndCsr`, P-256)' : 'CA: `CertificateAuthority.issue()`',
+    f.what === 'csr' ? 'client: key pair + CSR (`createKeyAndCsr`, P-256)' : f.what === 'parse' ? 'CA, first step only: parse + verify the CSR (`parseCsr`)' : 'CA: `CertificateAuthority.issue()`',
     f.backend === 'client' ? '—' : f.backend, String(f.concurrency), fixed(f.perSecond, 0), ms(f.p50Ms), ms(f.p99Ms), String(f.count),
     f.cpu ? cpuCell(f.cpu) : '—', f.cpu ? perCore(f.perSecond, f.cpu) : '—', f.cpu ? `${fixed(f.cpu.otherProcessesPercent, 0)}${disturbed(f.cpu)}` : '—',
   ]);
@@ -76,10 +76,10 @@ function inProcessMarkdown(data: PkiSectionData['inProcess']): string {
     table(['what', 'store', 'concurrency', 'per second', 'p50 ms', 'p99 ms', 'samples', 'process CPU %', 'per core-second', 'others\' CPU %'], rows),
     '',
     'The client side (what `WorkloadIdentity` does before each request: a fresh ECDSA P-256 key pair and a PKCS#10 CSR signed with it, WebCrypto + @peculiar/x509) is measured apart from the CA side: '
-      + '`issue()` parses the CSR and verifies its self-signature, checks the names, builds and signs the leaf with the intermediate key (ECDSA P-256), and stores the record before returning it. '
+      + '`issue()` parses the CSR and verifies its self-signature, checks the names, builds and signs the leaf with the intermediate key (ECDSA P-256), and stores the record before returning it; its first step alone (`parseCsr`) is measured too, so that signing + storing ≈ issue − parse. '
       + '`memory` is the in-memory repository (the CA\'s own work, no store); `sqlite` the embedded store in a file; `postgres` a database made for this run on the local PostgreSQL (TCP, pool of up to 10). '
       + 'Concurrency 16 shows whether concurrent requests overlap (store round trips, libuv crypto threads) on one core. '
-      + '"process CPU %" is the measuring process\'s share of its core (all threads; PostgreSQL\'s own work is not in it): well below 100 means it waited, for the store or for other processes on the core; "per core-second" divides by that share, which is fair only where the process never waits (the client and `memory` rows). In the `postgres` rows "others" includes PostgreSQL\'s server processes.'
+      + '"process CPU %" is the measuring process\'s share of its core (all threads; PostgreSQL\'s own work is not in it): well below 100 means it waited, for the store or for other processes on the core; "per core-second" divides by that share, which is fair only where the process never waits (rows without a store, and `memory`). In the `postgres` rows "others" includes PostgreSQL\'s server processes.'
       + (data.postgresNote ? ` PostgreSQL not measured: ${data.postgresNote}.` : ''),
   ].join('\n');
 }

@@ -180,9 +180,9 @@ export const pkiSection: Section = {
     const data: PkiSectionData = {
       inProcess: await measureInProcess(ctx).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })),
       gatehouse: { available: false, reason: 'not started' },
-      settings: { cpus: ctx.cpus.description, quick: ctx.options.quick, durationS: ctx.options.durationS, warmupS: ctx.options.warmupS, gatehouseTree: ctx.options.gatehouseTree },
+      settings: { cpus: ctx.cpus.description, quick: ctx.options.quick, durationS: ctx.options.durationS, warmupS: ctx.options.warmupS, gatehouseTree: ctx.options.gatehouseTree, gatehouseRef: ctx.options.gatehouseRef },
     };
-    const reason = await gatehouseUnavailableReason(ctx.repoRoot);
+    const reason = await gatehouseUnavailableReason(ctx);
     if (reason !== undefined) data.gatehouse = { available: false, reason };
     else {
       try {
