@@ -20,7 +20,7 @@ export interface AuditEnvelope {
 // toWellFormed: a lone surrogate (from a hostile subject or path) could not be canonicalized, and one bad record must not block the chain.
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v.toWellFormed() : null);
 
-function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcome {
+export function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcome {
   if (name === 'gateway.request') {
     const status = typeof p.status === 'number' ? p.status : 0;
     if (status === 401 || status === 403 || status === 429) return 'denied';
@@ -35,7 +35,7 @@ function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcome {
   return 'success';
 }
 
-function actorOf(name: string, p: Record<string, unknown>): { actor: string | null; kind: string | null } {
+export function actorOf(name: string, p: Record<string, unknown>): { actor: string | null; kind: string | null } {
   const subject = str(p.subject) ?? str(p.ownerId);
   if (name === 'gateway.request' || name === 'ratelimit.exceeded') {
     return subject ? { actor: subject, kind: str(p.actorKind) ?? 'subject' } : { actor: null, kind: 'anonymous' };
@@ -50,7 +50,7 @@ function actorOf(name: string, p: Record<string, unknown>): { actor: string | nu
   return { actor: null, kind: 'system' };
 }
 
-function resourceOf(name: string, p: Record<string, unknown>): string | null {
+export function resourceOf(name: string, p: Record<string, unknown>): string | null {
   if (name === 'gateway.request') {
     const route = str(p.routeId);
     return `${route ? `route:${route} ` : ''}${str(p.method) ?? ''} ${str(p.path) ?? ''}`.trim();

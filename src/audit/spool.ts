@@ -8,10 +8,17 @@
  * simply grows; at start every segment left behind is read back and written.
  *
  * Segments: appends go to the current segment; a segment whose drafts are all committed
- * is deleted (or, if current, truncated). Segments are rotated at `maxSegmentBytes` so
- * that one long outage does not make one huge file that must be committed as a whole.
+ * is deleted. The current segment is rotated at `maxSegmentBytes` (so one long outage does
+ * not make one huge file), and also once everything in it is committed and it has grown
+ * past `recycleBytes` — committed lines left in it until then are skipped as duplicates
+ * if they are ever replayed.
+ *
+ * Only the append is synchronous (it is the acknowledgement, and page-cache data survives a
+ * killed process). Everything that waits on the disk — fdatasync, close, unlink — runs on
+ * libuv's thread pool: a flush on a slow disk takes milliseconds, and on the main thread it
+ * would stall every request in flight.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlink, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditDraft } from './record.ts';
 
@@ -25,12 +32,20 @@ interface Segment extends SegmentRef {
   fd: number | undefined;
   pending: number;
   size: number;
+  /** An fdatasync in flight on `fd`: the descriptor must not be closed before it settles. */
+  syncing: Promise<void> | undefined;
   /** Drafts written here while the writer's memory queue was full: read back later. */
   spill: boolean;
 }
 
 export interface SpoolOptions {
   maxSegmentBytes?: number;
+  /** A fully committed current segment larger than this is rotated out and deleted. Default 1 MiB. */
+  recycleBytes?: number;
+}
+
+function fdatasyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 export interface RecoveredDraft {
@@ -43,6 +58,7 @@ const NAME = /^segment-(\d{16})\.jsonl$/;
 export class Spool {
   readonly #dir: string;
   readonly #maxSegmentBytes: number;
+  readonly #recycleBytes: number;
   readonly #segments = new Map<number, Segment>();
   #current!: Segment;
   #nextId: number;
@@ -51,6 +67,7 @@ export class Spool {
     this.#dir = dir;
     this.#nextId = nextId;
     this.#maxSegmentBytes = options.maxSegmentBytes ?? 16 * 1024 * 1024;
+    this.#recycleBytes = options.recycleBytes ?? 1024 * 1024;
   }
 
   /**
@@ -66,7 +83,7 @@ export class Spool {
     const recovered: RecoveredDraft[] = [];
     for (const name of names) {
       const id = Number(NAME.exec(name)![1]);
-      const seg: Segment = { id, path: join(dir, name), fd: undefined, pending: 0, size: 0, spill: false };
+      const seg: Segment = { id, path: join(dir, name), fd: undefined, pending: 0, size: 0, spill: false, syncing: undefined };
       spool.#segments.set(id, seg);
       for (const draft of readSegment(seg.path)) {
         recovered.push({ draft, ref: seg });
@@ -89,10 +106,18 @@ export class Spool {
     return seg;
   }
 
-  /** fdatasync of the current segment (earlier segments were synced when rotated). */
-  sync(): void {
-    const fd = this.#current.fd;
-    if (fd !== undefined && this.#current.size > 0) fdatasyncSync(fd);
+  /**
+   * fdatasync of the current segment, off the main thread (earlier segments are synced
+   * when rotated). Resolves once every line written before the call is on disk.
+   */
+  async sync(): Promise<void> {
+    const seg = this.#current;
+    if (seg.fd === undefined || seg.size === 0) return;
+    const run = (seg.syncing ?? Promise.resolve()).then(() => (seg.fd === undefined ? undefined : fdatasyncAsync(seg.fd)));
+    const settled: Promise<void> = run.then(() => undefined, () => undefined);
+    seg.syncing = settled;
+    void settled.then(() => { if (seg.syncing === settled) seg.syncing = undefined; });
+    await run;
   }
 
   /** Marks `count` drafts of a segment committed; a fully committed segment is dropped. */
@@ -102,12 +127,9 @@ export class Spool {
     seg.pending -= count;
     if (seg.pending > 0) return;
     if (seg !== this.#current) this.#remove(seg);
-    else if (seg.size > 0) {
-      // Everything in it is committed and appends are synchronous: nothing can be lost.
-      ftruncateSync(seg.fd!, 0);
-      seg.size = 0;
-      seg.pending = 0;
-    }
+    // Everything in the current segment is committed: once it is big enough, start a new one
+    // and drop this one (never truncate in place: a truncate racing an append loses the append).
+    else if (seg.size >= this.#recycleBytes) this.#rotate(seg.spill);
   }
 
   /** From now on appends go to a spill segment (drafts not held in memory). */
@@ -156,27 +178,34 @@ export class Spool {
   #newSegment(spill: boolean): Segment {
     const id = this.#nextId++;
     const path = join(this.#dir, `segment-${String(id).padStart(16, '0')}.jsonl`);
-    const seg: Segment = { id, path, fd: openSync(path, 'a', 0o600), pending: 0, size: 0, spill };
+    const seg: Segment = { id, path, fd: openSync(path, 'a', 0o600), pending: 0, size: 0, spill, syncing: undefined };
     this.#segments.set(id, seg);
     return seg;
   }
 
   #rotate(spill: boolean): void {
     const old = this.#current;
-    if (old.fd !== undefined) {
-      fdatasyncSync(old.fd);
-      closeSync(old.fd);
-      old.fd = undefined;
-    }
     this.#current = this.#newSegment(spill);
     if (old.pending === 0 && !old.spill) this.#remove(old);
+    else this.#retire(old, false);
+  }
+
+  /** Syncs and closes a segment's descriptor off the main thread, then deletes the file if asked. */
+  #retire(seg: Segment, unlinkAfter: boolean): void {
+    const fd = seg.fd;
+    seg.fd = undefined;
+    const after = seg.syncing ?? Promise.resolve();
+    void after.catch(() => undefined).then(() => new Promise<void>((resolve) => {
+      if (fd === undefined) return resolve();
+      fdatasync(fd, () => close(fd, () => resolve()));
+    })).then(() => {
+      if (unlinkAfter) unlink(seg.path, () => undefined);
+    });
   }
 
   #remove(seg: Segment): void {
-    if (seg.fd !== undefined) closeSync(seg.fd);
-    seg.fd = undefined;
     this.#segments.delete(seg.id);
-    try { unlinkSync(seg.path); } catch { /* already gone */ }
+    this.#retire(seg, true);
   }
 }
 

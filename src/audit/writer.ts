@@ -90,7 +90,7 @@ export class AuditWriter {
   private constructor(options: AuditWriterOptions, spool: Spool) {
     this.chain = options.chain ?? 'main';
     this.#o = {
-      fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 5, maxQueued: 200_000, checkpointEveryRecords: 10_000, checkpointEveryMs: 60_000,
+      fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 25, maxQueued: 200_000, checkpointEveryRecords: 10_000, checkpointEveryMs: 60_000,
       ...options,
     };
     this.#spool = spool;
@@ -170,7 +170,7 @@ export class AuditWriter {
     let records: AuditRecord[] = [];
     let skipped = 0;
     try {
-      if (this.#o.fsync) this.#spool.sync();
+      if (this.#o.fsync) await this.#spool.sync();
       const head = await store.transaction(async (trx) => {
         const repo = createAuditRepo(trx, store.dialect);
         const h = await repo.lockHead(this.chain, GENESIS_HASH);
