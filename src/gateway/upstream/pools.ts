@@ -4,6 +4,7 @@
  * is carried over (no reconnect storm); pools no longer used are closed gracefully, which
  * lets their in-flight requests finish.
  */
+import { createSecureContext } from 'node:tls';
 import { Pool, buildConnector } from 'undici';
 import type { UpstreamConfig } from '../../core/config/gateway-schema.ts';
 import type { TlsMaterial } from '../../pki/mtls/tls-material.ts';
@@ -34,13 +35,23 @@ function poolKey(config: UpstreamConfig): string {
 
 /**
  * A connector for mutual TLS that takes the certificate and trust as they are when each
- * connection opens, so rotations and CRL updates apply to new connections at once.
+ * connection opens, so rotations and CRL updates apply to new connections at once. The
+ * TLS context (parsed key, chain, roots and CRLs) is built once per certificate and trust
+ * pair, not per connection: a pool reopening a hundred connections must not parse the
+ * same PEMs a hundred times.
  */
 function mtlsConnector(config: UpstreamConfig, workload: WorkloadTls): buildConnector.connector {
   const policy = { expectedSpiffeId: config.tls!.spiffeId };
+  let cached: { material: TlsMaterial; trust: TrustStore; connect: buildConnector.connector } | undefined;
   return (options, callback) => {
-    const connect = buildConnector({ ...mtlsClientOptions(workload.material(), () => workload.trust(), policy, { checkHostname: config.tls!.checkHostname }), timeout: 5_000 });
-    return connect(options, callback);
+    const material = workload.material();
+    const trust = workload.trust();
+    if (!cached || cached.material !== material || cached.trust !== trust) {
+      const { checkServerIdentity, ...contextOptions } = mtlsClientOptions(material, () => workload.trust(), policy, { checkHostname: config.tls!.checkHostname });
+      const secureContext = createSecureContext(contextOptions);
+      cached = { material, trust, connect: buildConnector({ secureContext, rejectUnauthorized: true, checkServerIdentity, timeout: 5_000 } as buildConnector.BuildOptions) };
+    }
+    return cached.connect(options, callback);
   };
 }
 
