@@ -105,7 +105,8 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
     await bob.click('#inbox-list li:has-text("Launch codes") button.open');
     await bob.waitForSelector('#view-read:not([hidden])');
     assert.equal(await bob.textContent('#read-body'), 'The cake is a lie.');
-    assert.match(await bob.textContent('#status') ?? '', /destroyed/);
+    // The live region is filled a moment later on purpose (so screen readers announce it).
+    await until('read-once notice in the status region', async () => /destroyed/.test(await bob.textContent('#status') ?? ''), 5_000);
     await shot(bob, 'read-phone');
 
     // Gone for both: bob's inbox and alice's outbox (as the server says, after a reload).
