@@ -4,4 +4,4 @@ export { PkiApiClient, DEFAULT_PKI_API_PATH, type PkiApiClientOptions, type Issu
 export { buildVerifiedTrust, type VerifiedTrust } from './verified-trust.ts';
 export { MaterialStore, KEY_FILE, CERT_FILE, TRUST_FILE } from './material-store.ts';
 export { checkMaterial } from './check-material.ts';
-export { createKeyAndCsr, type WorkloadKeyAlgorithm } from './key-and-csr.ts';
+export { createKeyAndCsr, type WorkloadKeyAlgorithm } from '../key-and-csr.ts';

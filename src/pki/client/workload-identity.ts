@@ -21,7 +21,7 @@ import type { TlsMaterial } from '../mtls/tls-material.ts';
 import { parseSpiffeId } from '../spiffe.ts';
 import type { TrustStore } from '../trust-store.ts';
 import { checkMaterial } from './check-material.ts';
-import { createKeyAndCsr, type WorkloadKeyAlgorithm } from './key-and-csr.ts';
+import { createKeyAndCsr, type WorkloadKeyAlgorithm } from '../key-and-csr.ts';
 import { MaterialStore } from './material-store.ts';
 import { PkiApiClient, type PkiApiClientOptions } from './pki-api-client.ts';
 import { buildVerifiedTrust, type VerifiedTrust } from './verified-trust.ts';

@@ -5,14 +5,11 @@
  * lifetime, or on demand; on failure it retries with backoff until the certificate expires.
  * Each rotation uses a new key pair: a renewal never extends the life of an old key.
  */
-import { webcrypto } from 'node:crypto';
 import type { Logger } from 'pino';
 import { toGatehouseError } from '../../core/errors.ts';
 import { emitSafely, type PkiEventListener } from '../events.ts';
-import { x509 } from '../x509.ts';
+import { createKeyAndCsr } from '../key-and-csr.ts';
 import type { TlsMaterial } from './tls-material.ts';
-
-type LibKeyPair = Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'];
 
 /** What the CA returns for a CSR (a subset of IssuedCertificate). */
 export interface ObtainedCertificate {
@@ -43,22 +40,9 @@ export interface CertificateRotatorOptions {
   logger?: Logger;
 }
 
-const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-
 /** A fresh P-256 key and a CSR for it carrying the SPIFFE id (and DNS/IP names, if given). */
-export async function generateKeyAndCsr(spiffeId: string, names: { dnsNames?: readonly string[]; ipAddresses?: readonly string[] } = {}): Promise<{ keyPem: string; csrPem: string }> {
-  const keys = await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    keys: keys as unknown as LibKeyPair,
-    signingAlgorithm: EC_P256,
-    extensions: [new x509.SubjectAlternativeNameExtension([
-      { type: 'url', value: spiffeId },
-      ...(names.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-      ...(names.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
-    ])],
-  });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n', csrPem: csr.toString('pem') + '\n' };
+export function generateKeyAndCsr(spiffeId: string, names: { dnsNames?: readonly string[]; ipAddresses?: readonly string[] } = {}): Promise<{ keyPem: string; csrPem: string }> {
+  return createKeyAndCsr(spiffeId, names, 'ECDSA-P256');
 }
 
 export class CertificateRotator {

@@ -17,7 +17,7 @@ import type { CpuReport } from '../lib/cpu.ts';
 import { pkiSchema } from '../../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../../src/pki/authority.ts';
 import { initCa } from '../../../src/pki/ca-init.ts';
-import { createKeyAndCsr } from '../../../src/pki/client/key-and-csr.ts';
+import { createKeyAndCsr } from '../../../src/pki/key-and-csr.ts';
 import { parseCsr } from '../../../src/pki/csr.ts';
 import { MemoryPkiRepository } from '../../../src/pki/memory-repository.ts';
 import type { PkiRepository } from '../../../src/pki/repository.ts';

@@ -19,7 +19,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect, type TLSSocket } from 'node:tls';
 import { PkiApiClient } from '../../../src/pki/client/pki-api-client.ts';
-import { createKeyAndCsr } from '../../../src/pki/client/key-and-csr.ts';
+import { createKeyAndCsr } from '../../../src/pki/key-and-csr.ts';
 import { toGatehouseError } from '../../../src/core/errors.ts';
 
 export const LOAD_MARKER = 'GATEHOUSE_PKI_LOAD_JSON ';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pkiSchema } from '../../../src/core/config/pki-schema.ts';
-import { createKeyAndCsr } from '../../../src/pki/client/key-and-csr.ts';
+import { createKeyAndCsr } from '../../../src/pki/key-and-csr.ts';
 import { openAuthority, openPkiCommandContext } from '../../../src/pki/commands/context.ts';
 import { openStore } from '../../../src/store/open-store.ts';
 import type { BenchContext, Section, SectionResult } from '../lib/section.ts';

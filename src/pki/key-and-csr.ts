@@ -4,7 +4,7 @@
  * The CSR carries the SPIFFE id as its one URI SAN, plus any DNS/IP names asked for.
  */
 import { webcrypto } from 'node:crypto';
-import { x509 } from '../x509.ts';
+import { x509 } from './x509.ts';
 
 /** Key types a workload may use; the CA accepts both. */
 export type WorkloadKeyAlgorithm = 'ECDSA-P256' | 'ECDSA-P384';
