@@ -114,6 +114,34 @@ describe('listeners', () => {
   });
 });
 
+describe('connection limit', () => {
+  it('closes connections beyond limits.maxConnections and keeps serving the ones it accepted', async () => {
+    const app = await startUpstream();
+    const gw = await startGateway({ limits: { maxConnections: 3 }, upstreams: { app: { url: app.url } }, routes: [{ id: 'app', path: '/', upstream: 'app', access: 'public' }] });
+    const port = gw.gateway.addresses().https.port;
+    const open = async () => {
+      const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      s.on('error', () => undefined);
+      const ok = await new Promise<boolean>((r) => { s.once('secureConnect', () => r(true)); s.once('close', () => r(false)); });
+      return { s, ok };
+    };
+    const held = [await open(), await open(), await open()];
+    assert.deepEqual(held.map((h) => h.ok), [true, true, true]);
+    const fourth = await open();
+    assert.equal(fourth.ok, false, 'a fourth connection was accepted over maxConnections: 3');
+    // The accepted ones still work.
+    const answer = await new Promise<string>((r) => {
+      let d = '';
+      held[0]!.s.on('data', (c: Buffer) => { d += c; if (d.includes('\r\n\r\n')) r(d); });
+      held[0]!.s.write('GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    });
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    for (const h of [...held, fourth]) h.s.destroy();
+    await gw.close();
+    await app.close();
+  });
+});
+
 describe('graceful shutdown', () => {
   it('lets an in-flight request finish, reports not ready while draining, and refuses new connections', async () => {
     let release: () => void = () => undefined;
