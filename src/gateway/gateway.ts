@@ -21,15 +21,14 @@ import { createMetrics, type GatewayMetrics } from '../observability/metrics.ts'
 import { HealthRegistry } from '../observability/health.ts';
 import { createOpsServer, type OpsAction } from '../observability/ops-server.ts';
 import { RequestContext, type Stage } from './context.ts';
-import type { Generation } from './generation.ts';
+import { buildGeneration, type Generation } from './generation.ts';
+import { restartOnlyChanges } from './restart-only-changes.ts';
+import { listen, closeServer } from './server-lifecycle.ts';
 import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
-import { buildPools, closePools, type WorkloadTls } from './upstream/pools.ts';
-import { compileRouter } from './router/router.ts';
-import { compileTrustedProxies } from './http/trusted-proxies.ts';
+import { closePools, type WorkloadTls } from './upstream/pools.ts';
 import { runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
-import { defaultStages } from './pipeline/stages.ts';
 import { createPublicServer, createRedirectServer, answerClientError, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { generateRequestId } from './http/request-id.ts';
@@ -208,18 +207,9 @@ export class Gateway {
     return { cert: dev.cert, key: dev.key, minVersion: tls.minVersion };
   }
 
-  /** Compiles a configuration into a generation. Throws ConfigError; changes nothing. */
+  /** Compiles a configuration into a generation. Throws; changes nothing. */
   #compile(config: Config, version: number, previous: Generation | undefined): Generation {
-    const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
-    const isTrustedProxy = compileTrustedProxies(config.trustedProxies);
-    const slots: Partial<Record<StageSlot, Stage>> = {};
-    for (const ext of this.extensions) Object.assign(slots, ext.stages?.(config));
-    const internal = this.extensions.flatMap((e) => e.internalHandlers?.() ?? []);
-    const workload = this.extensions.map((e) => e.workloadTls?.()).find((w) => w !== undefined);
-    const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload);
-    // Pools that the new generation does not use are closed once their requests finish.
-    if (retired.length) setImmediate(() => { void closePools(retired); });
-    return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), metrics: this.#requestMetrics, logger: this.logger, internal, record: this.#record };
+    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record });
   }
 
   /** Validates the configuration file again and swaps it in if (and only if) it is valid. */
@@ -352,25 +342,4 @@ export class Gateway {
     this.logger.info({ abandoned: this.#inflight }, 'gatehouse stopped');
     this.logger.flush?.();
   }
-}
-
-/** Settings that a reload validates but cannot apply to running listeners. */
-function restartOnlyChanges(a: Config, b: Config): string[] {
-  const keys: string[] = [];
-  if (JSON.stringify(a.listeners) !== JSON.stringify({ ...b.listeners, https: { ...b.listeners.https, tls: a.listeners.https.tls } })) keys.push('listeners');
-  if (a.dataDir !== b.dataDir) keys.push('dataDir');
-  if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
-  if (JSON.stringify(a.limits) !== JSON.stringify(b.limits)) keys.push('limits (listener limits)');
-  return keys;
-}
-
-function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolvePromise(); });
-  });
-}
-
-function closeServer(server: HttpServer | HttpsServer): Promise<void> {
-  return new Promise((r) => server.close(() => r()));
 }

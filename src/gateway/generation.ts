@@ -11,6 +11,11 @@ import type { Router } from './router/router.ts';
 import type { UpstreamPools } from './upstream/pools.ts';
 import type { RequestMetrics } from './request-metrics.ts';
 import type { InternalHandler } from './internal-handler.ts';
+import type { GatewayExtension, StageSlot } from './gateway.ts';
+import { compileRouter } from './router/router.ts';
+import { compileTrustedProxies } from './http/trusted-proxies.ts';
+import { buildPools, closePools } from './upstream/pools.ts';
+import { defaultStages } from './pipeline/stages.ts';
 
 export interface Generation {
   readonly version: number;
@@ -30,4 +35,28 @@ export interface Generation {
    * records whatever ended otherwise (client gone, internal handlers).
    */
   readonly record: (ctx: RequestContext) => void;
+}
+
+/**
+ * Compiles a configuration into a generation: router, trusted-proxy matcher, the stage list
+ * with the slots the extensions fill, internal handlers, and upstream pools (unchanged ones
+ * carried over from `previous`). Throws on any problem and changes nothing.
+ */
+export function buildGeneration(
+  config: Config,
+  version: number,
+  previous: Generation | undefined,
+  extensions: readonly GatewayExtension[],
+  shared: Pick<Generation, 'metrics' | 'logger' | 'record'>,
+): Generation {
+  const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
+  const isTrustedProxy = compileTrustedProxies(config.trustedProxies);
+  const slots: Partial<Record<StageSlot, Stage>> = {};
+  for (const ext of extensions) Object.assign(slots, ext.stages?.(config));
+  const internal = extensions.flatMap((e) => e.internalHandlers?.() ?? []);
+  const workload = extensions.map((e) => e.workloadTls?.()).find((w) => w !== undefined);
+  const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload);
+  // Pools that the new generation does not use are closed once their requests finish.
+  if (retired.length) setImmediate(() => { void closePools(retired); });
+  return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), internal, ...shared };
 }
