@@ -3,6 +3,9 @@
  * is printed once at creation; `list` never shows it (only its id), and the store keeps a hash.
  */
 import type { Command } from 'commander';
+import { decodeJwt } from 'jose';
+import { GatehouseError } from '../../core/errors.ts';
+import { createAuthnRevokedTokenRepo } from '../../store/repos/authn-revoked-tokens-repo.ts';
 import { tokenCreate, tokenList, tokenRevoke } from '../../identity/commands/index.ts';
 import type { ApiTokenInfo } from '../../identity/index.ts';
 import { withCliContext } from '../context.ts';
@@ -59,4 +62,30 @@ export function registerToken(program: Command): void {
       await withCliContext(o, async (ctx) => tokenRevoke(await ctx.identity(), tokenId));
       emit(o.json, { tokenId, revoked: true }, () => `token ${tokenId} revoked`);
     }));
+
+  stateful(token.command('revoke-jwt')
+    .argument('<jwt>', 'the bearer JWT to revoke (its signature is not checked: only its jti and exp are read)')
+    .description('revoke a JWT access token at the gateway by its jti: every instance refuses it from now on (within authn.maintenance.revocationRefreshMs if an instance misses the event)'))
+    .action(action(async (jwt: string, o: StateOptions) => {
+      const { jti, exp } = jwtIdentity(jwt);
+      await withCliContext(o, async (ctx) => {
+        // The store is the record every instance re-reads; the event makes running instances drop it from their caches at once.
+        await createAuthnRevokedTokenRepo(ctx.store.db).add(jti, exp);
+        ctx.bus.publish('authn.invalidated', { type: 'token.revoked', jti, expiresAt: exp });
+      });
+      emit(o.json, { jti, expiresAt: new Date(exp * 1000).toISOString(), revoked: true }, () => `JWT ${jti} revoked until it expires (${new Date(exp * 1000).toISOString()})`);
+    }));
+}
+
+/** jti and exp of a JWT, refusing one that has neither (it could not be revoked by id). */
+function jwtIdentity(jwt: string): { jti: string; exp: number } {
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(jwt.trim());
+  } catch {
+    throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'not a JWT' });
+  }
+  if (typeof claims.jti !== 'string' || claims.jti === '') throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'the JWT has no jti claim: it cannot be revoked by id' });
+  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'the JWT has no exp claim' });
+  return { jti: claims.jti, exp: claims.exp };
 }
