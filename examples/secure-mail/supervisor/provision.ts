@@ -11,7 +11,6 @@ import { userAdd, userList } from '../../../src/identity/commands/user.ts';
 import { caInitCommand } from '../../../src/pki/commands/ca-init.ts';
 import { bootstrapTokenCreateCommand } from '../../../src/pki/commands/bootstrap-token-create.ts';
 import { openAuthority } from '../../../src/pki/commands/context.ts';
-import { IdentityClientsRepo } from '../../../src/store/repos/identity-clients-repo.ts';
 import type { ServiceName } from '../shared/service-setup.ts';
 
 export interface DemoUser { username: string; subject: string; email: string }
@@ -34,22 +33,6 @@ export function serviceSpiffeId(trustDomain: string, name: ServiceName): string 
   return `spiffe://${trustDomain}/svc/${name}`;
 }
 
-/**
- * Gatehouse authenticates a client certificate as the service principal whose client id is
- * the certificate's SPIFFE id (src/authn/mtls-authenticator.ts). The account service does not
- * (yet) accept SPIFFE ids as client ids, so the demo registers them in the identity store
- * directly: disabled for every OAuth grant (no secret, no grant types), known only as a
- * principal. See docs/secure-mail.md, "Known gaps".
- */
-async function ensureServicePrincipal(clients: IdentityClientsRepo, spiffeId: string, name: string): Promise<void> {
-  if (await clients.find(spiffeId)) return;
-  await clients.insert({
-    clientId: spiffeId, kind: 'service', name: `secure mail ${name} service`,
-    metadata: { token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_uri: spiffeId, grant_types: [], response_types: [], redirect_uris: [] },
-    secretHash: undefined, roles: [], allowedScopes: [], allowedAudiences: [],
-  });
-}
-
 export async function provision(configFile: string, services: readonly ServiceName[]): Promise<Provisioned> {
   return withCliContext({ config: configFile }, async (ctx) => {
     const pki = await ctx.pki();
@@ -62,11 +45,9 @@ export async function provision(configFile: string, services: readonly ServiceNa
       caCreated = true;
     }
     const trustDomain = ctx.config.pki.trustDomain;
-    const clients = new IdentityClientsRepo(ctx.store.db);
     const tokens = {} as Record<ServiceName, string>;
     for (const name of services) {
       const spiffeId = serviceSpiffeId(trustDomain, name);
-      await ensureServicePrincipal(clients, spiffeId, name);
       // A fresh token each start: used only when the service has no valid certificate of its own.
       tokens[name] = (await bootstrapTokenCreateCommand(pki, { spiffeId, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], ttlSeconds: 600 })).token;
     }
