@@ -7,6 +7,7 @@
  * schedules survive restarts and overdue ones are handled at the first tick after start.
  */
 import type { Logger } from 'pino';
+import { PeriodicJob } from '../shared/periodic.ts';
 import type { KeyService } from '../crypto/key-service.ts';
 import type { AuditLog } from '../shared/audit.ts';
 import type { ScheduleRepo } from './schedule-repo.ts';
@@ -22,33 +23,20 @@ export interface ReaperOptions {
 
 export class Reaper {
   readonly #o: ReaperOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = false;
+  readonly #job: PeriodicJob;
 
-  constructor(options: ReaperOptions) { this.#o = options; }
-
-  start(): void {
-    const loop = () => {
-      if (this.#stopped) return;
-      void this.tick().finally(() => { if (!this.#stopped) this.#timer = setTimeout(loop, this.#o.tickMs); });
-    };
-    loop();
+  constructor(options: ReaperOptions) {
+    this.#o = options;
+    this.#job = new PeriodicJob('lifetime', options.tickMs, options.logger, () => this.#reapDue());
   }
 
-  /** Deletes everything due now. Concurrent calls share one run. */
-  tick(): Promise<void> {
-    if (this.#running) return this.#running;
-    const run: Promise<void> = (async () => {
-      try {
-        for (const s of this.#o.repo.due(Date.now())) await this.reap(s.messageId, s.attempts);
-      } catch (err) {
-        this.#o.logger.error({ err }, 'lifetime tick failed');
-      }
-    })();
-    // Cleared after assignment: a run that finishes synchronously must not stay cached.
-    this.#running = run.finally(() => { this.#running = undefined; });
-    return this.#running;
+  start(): void { this.#job.start(); }
+
+  /** Handles everything due now. Concurrent calls share one run. */
+  tick(): Promise<void> { return this.#job.tick(); }
+
+  async #reapDue(): Promise<void> {
+    for (const s of this.#o.repo.due(Date.now())) await this.reap(s.messageId, s.attempts);
   }
 
   /** @returns true when the message is now gone. */
@@ -69,9 +57,5 @@ export class Reaper {
     }
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
-  }
+  stop(): Promise<void> { return this.#job.stop(); }
 }

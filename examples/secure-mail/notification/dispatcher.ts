@@ -4,6 +4,7 @@
  * lifetime is over is dropped: the notice would point at nothing.
  */
 import type { Logger } from 'pino';
+import { PeriodicJob } from '../shared/periodic.ts';
 import type { AuditLog } from '../shared/audit.ts';
 import type { Directory } from '../messages/directory.ts';
 import type { DeliveryRepo } from './delivery-repo.ts';
@@ -23,55 +24,39 @@ export interface DispatcherOptions {
 
 export class Dispatcher {
   readonly #o: DispatcherOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = false;
+  readonly #job: PeriodicJob;
 
-  constructor(options: DispatcherOptions) { this.#o = options; }
-
-  start(): void {
-    const loop = () => {
-      if (this.#stopped) return;
-      void this.tick().finally(() => { if (!this.#stopped) this.#timer = setTimeout(loop, this.#o.tickMs); });
-    };
-    loop();
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#job = new PeriodicJob('notification', options.tickMs, options.logger, () => this.#dispatchDue());
   }
 
-  tick(): Promise<void> {
-    if (this.#running) return this.#running;
-    const run: Promise<void> = (async () => {
-      try {
-        const now = Date.now();
-        for (const d of this.#o.repo.due(now)) {
-          const to = this.#o.directory.bySubject(d.recipient);
-          if (!to || d.expiresAt <= now) {
-            this.#o.repo.retry(d, now, !to ? 'recipient has no address' : 'message expired before delivery', true);
-            continue;
-          }
-          try {
-            const providerId = await this.#o.notifier.send({ messageId: d.messageId, to, from: this.#o.directory.nameOf(d.sender), expiresAt: new Date(d.expiresAt), appUrl: this.#o.appUrl });
-            this.#o.repo.delivered(d, providerId, Date.now());
-            this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'allowed', actor: 'notification', messageId: d.messageId });
-          } catch (err) {
-            const giveUp = d.attempts + 1 >= this.#o.maxAttempts;
-            const delay = Math.min((this.#o.baseBackoffMs ?? 2000) * 2 ** d.attempts, 600_000);
-            this.#o.repo.retry(d, Date.now() + delay, (err as Error).message, giveUp);
-            this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'failed', actor: 'notification', messageId: d.messageId, reason: giveUp ? 'GAVE_UP' : 'RETRYING' });
-            this.#o.logger.warn({ err, messageId: d.messageId, attempts: d.attempts + 1, giveUp, retryInMs: delay }, 'notification failed');
-          }
-        }
-      } catch (err) {
-        this.#o.logger.error({ err }, 'notification tick failed');
+  start(): void { this.#job.start(); }
+
+  /** Handles everything due now. Concurrent calls share one run. */
+  tick(): Promise<void> { return this.#job.tick(); }
+
+  async #dispatchDue(): Promise<void> {
+    const now = Date.now();
+    for (const d of this.#o.repo.due(now)) {
+      const to = this.#o.directory.bySubject(d.recipient);
+      if (!to || d.expiresAt <= now) {
+        this.#o.repo.retry(d, now, !to ? 'recipient has no address' : 'message expired before delivery', true);
+        continue;
       }
-    })();
-    // Cleared after assignment: a run that finishes synchronously must not stay cached.
-    this.#running = run.finally(() => { this.#running = undefined; });
-    return this.#running;
+      try {
+        const providerId = await this.#o.notifier.send({ messageId: d.messageId, to, from: this.#o.directory.nameOf(d.sender), expiresAt: new Date(d.expiresAt), appUrl: this.#o.appUrl });
+        this.#o.repo.delivered(d, providerId, Date.now());
+        this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'allowed', actor: 'notification', messageId: d.messageId });
+      } catch (err) {
+        const giveUp = d.attempts + 1 >= this.#o.maxAttempts;
+        const delay = Math.min((this.#o.baseBackoffMs ?? 2000) * 2 ** d.attempts, 600_000);
+        this.#o.repo.retry(d, Date.now() + delay, (err as Error).message, giveUp);
+        this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'failed', actor: 'notification', messageId: d.messageId, reason: giveUp ? 'GAVE_UP' : 'RETRYING' });
+        this.#o.logger.warn({ err, messageId: d.messageId, attempts: d.attempts + 1, giveUp, retryInMs: delay }, 'notification failed');
+      }
+    }
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
-  }
+  stop(): Promise<void> { return this.#job.stop(); }
 }
