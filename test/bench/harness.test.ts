@@ -71,9 +71,20 @@ test('computes Gatehouse ÷ peer ratios from the same run, and none without Gate
   assert.equal(computeRatios(peers), null);
   const ratios = computeRatios([...peers, target('gatehouse', 5000, 20, 4)]);
   assert.deepEqual(ratios, [
-    { peer: 'direct', requestsPerSecond: { 100: 0.125 }, p99: { 100: 10 }, fixedRateP99: { 5000: 4 } },
-    { peer: 'minimal-node', requestsPerSecond: { 100: 0.5 }, p99: { 100: 2 }, fixedRateP99: { 5000: 2 } },
-    { peer: 'nginx', requestsPerSecond: { 100: 0.25 }, p99: { 100: 4 }, fixedRateP99: { 5000: null } },
+    { subject: 'gatehouse', peer: 'direct', requestsPerSecond: { 100: 0.125 }, p99: { 100: 10 }, fixedRateP99: { 5000: 4 } },
+    { subject: 'gatehouse', peer: 'minimal-node', requestsPerSecond: { 100: 0.5 }, p99: { 100: 2 }, fixedRateP99: { 5000: 2 } },
+    { subject: 'gatehouse', peer: 'nginx', requestsPerSecond: { 100: 0.25 }, p99: { 100: 4 }, fixedRateP99: { 5000: null } },
+  ]);
+});
+
+test('compares the bare gateway with the minimal Node proxy, and Gatehouse with audit against without', () => {
+  const ratios = computeRatios([
+    target('minimal-node', 10000, 10, 2), target('gatehouse', 3000, 30, 6), target('gatehouse-no-audit', 4000, 20, 3), target('gatehouse-bare', 9000, 12, null),
+  ]);
+  assert.deepEqual(ratios?.map((r) => [r.subject, r.peer, r.requestsPerSecond[100], r.p99[100]]), [
+    ['gatehouse', 'minimal-node', 0.3, 3],
+    ['gatehouse-bare', 'minimal-node', 0.9, 1.2],
+    ['gatehouse', 'gatehouse-no-audit', 0.75, 1.5],
   ]);
 });
 

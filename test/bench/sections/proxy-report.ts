@@ -1,5 +1,5 @@
 /**
- * Result types of the "proxy" section, the Gatehouse ÷ peer ratios, and their markdown.
+ * Result types of the "proxy" section, the ratios between its targets, and their markdown.
  */
 import type { WrkResult } from '../lib/wrk.ts';
 import type { OpenLoopResult } from '../lib/open-loop.ts';
@@ -7,7 +7,7 @@ import type { CpuReport, QuietCheck } from '../lib/cpu.ts';
 import { table, fixed } from '../lib/markdown.ts';
 
 /** The targets of the proxy section. */
-export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse';
+export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse' | 'gatehouse-no-audit' | 'gatehouse-bare';
 
 /** One wrk run against one target, with where the CPU went. */
 export interface ClosedLoopEntry {
@@ -39,8 +39,9 @@ export interface TargetResult {
   failures: string[];
 }
 
-/** Gatehouse's figure divided by a peer's: req/s (higher is better) and p99 (lower is better). */
+/** One target's figure divided by another's: req/s (higher is better) and p99 (lower is better). */
 export interface Ratio {
+  subject: TargetId;
   peer: TargetId;
   /** By connection count. */
   requestsPerSecond: Record<string, number | null>;
@@ -49,34 +50,43 @@ export interface Ratio {
   fixedRateP99: Record<string, number | null>;
 }
 
-const PEERS: TargetId[] = ['direct', 'minimal-node', 'nginx'];
+/**
+ * The comparisons reported: Gatehouse (defaults) against each peer; the bare gateway (no
+ * component composed: issue 2's "bare path") against Node's floor; and Gatehouse with its
+ * audit log against the same without (issue 6's "audit on against off").
+ */
+const PAIRS: Array<[subject: TargetId, peer: TargetId]> = [
+  ['gatehouse', 'direct'], ['gatehouse', 'minimal-node'], ['gatehouse', 'nginx'],
+  ['gatehouse-bare', 'minimal-node'], ['gatehouse', 'gatehouse-no-audit'],
+];
 
 function divide(a: number | undefined, b: number | undefined): number | null {
   if (a === undefined || b === undefined || b === 0) return null;
   return Math.round((a / b) * 1000) / 1000;
 }
 
-/** `null` when Gatehouse was not measured. */
+/** `null` when no pair could be compared (Gatehouse was not measured). */
 export function computeRatios(results: TargetResult[]): Ratio[] | null {
-  const gatehouse = results.find((r) => r.id === 'gatehouse');
-  if (!gatehouse?.available) return null;
-  return PEERS.flatMap((peerId) => {
-    const peer = results.find((r) => r.id === peerId);
-    if (!peer?.available) return [];
+  const measured = (id: TargetId): TargetResult | undefined => results.find((r) => r.id === id && r.available);
+  const ratios = PAIRS.flatMap(([subjectId, peerId]) => {
+    const subject = measured(subjectId);
+    const peer = measured(peerId);
+    if (!subject || !peer) return [];
     const requestsPerSecond: Record<string, number | null> = {};
     const p99: Record<string, number | null> = {};
-    for (const entry of gatehouse.closedLoop) {
+    for (const entry of subject.closedLoop) {
       const other = peer.closedLoop.find((e) => e.connections === entry.connections);
       requestsPerSecond[entry.connections] = divide(entry.wrk.requestsPerSecond, other?.wrk.requestsPerSecond);
       p99[entry.connections] = divide(entry.wrk.latencyMs.p99, other?.wrk.latencyMs.p99);
     }
     const fixedRateP99: Record<string, number | null> = {};
-    for (const run of gatehouse.fixedRates) {
+    for (const run of subject.fixedRates) {
       const other = peer.fixedRates.find((r) => r.targetRate === run.targetRate);
       fixedRateP99[run.targetRate] = divide(run.latencyMs?.p99, other?.latencyMs?.p99);
     }
-    return [{ peer: peerId, requestsPerSecond, p99, fixedRateP99 }];
+    return [{ subject: subjectId, peer: peerId, requestsPerSecond, p99, fixedRateP99 }];
   });
+  return ratios.length ? ratios : null;
 }
 
 function errorsCell(errors: WrkResult['errors']): string {
@@ -121,10 +131,10 @@ function fixedRateTable(results: TargetResult[]): string {
 }
 
 function ratioTable(ratios: Ratio[], connections: number[], rates: number[]): string {
-  const headers = ['Gatehouse ÷', ...connections.map((c) => `req/s @${c} conns`), ...connections.map((c) => `p99 @${c} conns`), ...rates.map((r) => `p99 @${r} req/s`)];
+  const headers = ['target ÷ peer', ...connections.map((c) => `req/s @${c} conns`), ...connections.map((c) => `p99 @${c} conns`), ...rates.map((r) => `p99 @${r} req/s`)];
   const cell = (value: number | null | undefined): string => (value === null || value === undefined ? '–' : fixed(value, 2));
   const rows = ratios.map((r) => [
-    r.peer, ...connections.map((c) => cell(r.requestsPerSecond[c])), ...connections.map((c) => cell(r.p99[c])), ...rates.map((rate) => cell(r.fixedRateP99[rate])),
+    `${r.subject} ÷ ${r.peer}`, ...connections.map((c) => cell(r.requestsPerSecond[c])), ...connections.map((c) => cell(r.p99[c])), ...rates.map((rate) => cell(r.fixedRateP99[rate])),
   ]);
   return table(headers, rows);
 }
@@ -150,7 +160,7 @@ export function renderProxySection(results: TargetResult[], ratios: Ratio[] | nu
   const f = settings.fixedRate;
   out.push(`#### Fixed rate: ${f.rates.join(' and ')} req/s, ${f.durationS} s each after ${f.warmupS} s of warm-up (open loop, latency from each request's due time, up to ${f.connections} connections)`, '', fixedRateTable(results), '');
   out.push(`⚠ = processes outside the benchmark used more than ${DISTURBED_PERCENT} % of a core during that run: its percentiles say more about the shared machine than about the target. \`limited by\`: \`proxy\` = the proxy used ≥ 90 % of its core (the figure is its capacity); \`load core\` = the core of wrk and the upstream was full first, with their work and any other process's (the figure is a lower bound); \`unclear\` = neither, other processes took the difference.`, '');
-  out.push('#### Gatehouse ÷ peer, same run (req/s: higher is better; p99: lower is better)', '');
+  out.push('#### Ratios, same run (req/s: higher is better; p99: lower is better)', '');
   out.push(ratios ? ratioTable(ratios, settings.connections, settings.fixedRate.rates) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
   out.push('#### Targets', '');
   for (const r of results) {

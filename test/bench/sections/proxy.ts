@@ -29,6 +29,15 @@ interface TargetSpec {
   start?: (upstreamUrl: string) => Promise<RunningServer>;
 }
 
+/** Every component that adds work to a public route, off: what is left is the gateway itself. */
+const BARE = {
+  audit: { enabled: false },
+  detect: { enabled: false },
+  ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
+  identity: { enabled: false },
+  pki: { enabled: false },
+};
+
 function targets(ctx: BenchContext): TargetSpec[] {
   return [
     { id: 'direct', label: 'direct (wrk → nginx upstream, plain HTTP)' },
@@ -39,6 +48,18 @@ function targets(ctx: BenchContext): TargetSpec[] {
       label: 'Gatehouse, public route (TLS)',
       unavailable: () => gatehouseUnavailableReason(ctx),
       start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream }),
+    },
+    {
+      id: 'gatehouse-no-audit',
+      label: 'Gatehouse, public route, audit log off (TLS)',
+      unavailable: () => gatehouseUnavailableReason(ctx),
+      start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream, name: 'gatehouse-no-audit', config: { audit: { enabled: false } } }),
+    },
+    {
+      id: 'gatehouse-bare',
+      label: 'Gatehouse, public route, bare path: no audit, detection, rate limits, identity provider or CA (TLS)',
+      unavailable: () => gatehouseUnavailableReason(ctx),
+      start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream, name: 'gatehouse-bare', config: BARE }),
     },
   ];
 }
@@ -134,7 +155,7 @@ function message(error: unknown): string {
 /** The `proxy` section, registered in run.ts. */
 export const proxySection: Section = {
   name: 'proxy',
-  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (TLS, wrk + fixed rate)',
+  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (defaults, audit off, bare) (TLS, wrk + fixed rate)',
   async run(ctx: BenchContext): Promise<SectionResult> {
     const upstream = await startUpstream(ctx);
     const results: TargetResult[] = [];
