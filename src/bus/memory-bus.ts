@@ -1,7 +1,8 @@
 /**
- * The in-process event bus (the default, `memory:`). Events are serialized at publish time
- * (the same snapshot semantics as NATS: a subscriber never sees later changes to the
- * publisher's object, and gets its own copy) and delivered on later event-loop turns.
+ * The in-process event bus (the default, `memory:`). Each event is copied once at publish
+ * time into a deep-frozen snapshot holding what NATS would deliver (src/bus/snapshot.ts):
+ * a subscriber never sees later changes to the publisher's object, and since nobody can
+ * change the snapshot, every subscriber shares it. Delivery happens on later event-loop turns.
  *
  * Durable subscriptions are emulated within the process: members of a durable group take
  * events in turn, and while a group has no member its events wait in a bounded backlog.
@@ -11,17 +12,18 @@ import type { Logger } from 'pino';
 import type { Envelope, EventName, GatehouseEvents } from '../core/events.ts';
 import { createEnvelope, nameFilter } from './envelope.ts';
 import { Fifo } from './fifo.ts';
+import { snapshot } from './snapshot.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
 import { validateDurableName } from './durable-name.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 import { IdleTracker } from './idle-tracker.ts';
 
-/** Our own JSON.stringify output: no validation needed. */
-const decodeTrusted = (json: string): Envelope => JSON.parse(json) as Envelope;
+/** Queued envelopes are frozen snapshots already: nothing to decode. */
+const asIs = (event: Envelope): Envelope => event;
 
 interface Member {
   accepts: (name: EventName) => boolean;
-  queue: SubscriberQueue;
+  queue: SubscriberQueue<Envelope>;
 }
 
 interface DurableGroup {
@@ -29,7 +31,7 @@ interface DurableGroup {
   next: number;
   /** Filter of the most recent member; decides what the backlog keeps while nobody listens. */
   accepts: (name: EventName) => boolean;
-  backlog: Fifo<{ name: EventName; json: string }>;
+  backlog: Fifo<Envelope>;
 }
 
 export class MemoryEventBus implements EventBus {
@@ -54,12 +56,13 @@ export class MemoryEventBus implements EventBus {
         this.#stats.dropped += 1;
         return;
       }
-      const json = JSON.stringify(createEnvelope(this.#instance, name, payload));
+      // Throws (a counted drop) for what JSON would refuse, as on NATS.
+      const event = Object.freeze(createEnvelope(this.#instance, name, snapshot(payload) as GatehouseEvents[N])) as Envelope;
       this.#stats.published += 1;
       for (const member of this.#live) {
-        if (member.accepts(name)) this.#deliver(member, json);
+        if (member.accepts(name)) this.#deliver(member, event);
       }
-      for (const group of this.#groups.values()) this.#deliverToGroup(group, name, json);
+      for (const group of this.#groups.values()) this.#deliverToGroup(group, event);
     } catch (error) {
       this.#stats.dropped += 1;
       this.#logger?.error({ err: error, event: name }, 'event bus: event could not be published');
@@ -71,7 +74,7 @@ export class MemoryEventBus implements EventBus {
     const accepts = nameFilter(names);
     const member: Member = {
       accepts,
-      queue: new SubscriberQueue(handler, decodeTrusted, this.#maxBuffer, {
+      queue: new SubscriberQueue<Envelope>(handler, asIs, this.#maxBuffer, {
         handlerError: (error, event) => {
           this.#stats.handlerErrors += 1;
           this.#logger?.error({ err: error, event: event.name, eventId: event.id }, 'event bus: subscriber failed');
@@ -99,7 +102,7 @@ export class MemoryEventBus implements EventBus {
     // Hand over what waited while the group had no member (or none that wanted it).
     const waiting = group.backlog.drain();
     this.#idle.done(waiting.length);
-    for (const item of waiting) this.#deliverToGroup(group, item.name, item.json);
+    for (const event of waiting) this.#deliverToGroup(group, event);
     const g = group;
     return () => {
       const index = g.members.indexOf(member);
@@ -108,12 +111,12 @@ export class MemoryEventBus implements EventBus {
       // Durable means not lost: unhandled events go to another member or back to the backlog.
       const left = member.queue.stop();
       this.#idle.done(left.length);
-      for (const json of left) this.#deliverToGroup(g, (JSON.parse(json) as { name: EventName }).name, json);
+      for (const event of left) this.#deliverToGroup(g, event);
     };
   }
 
-  #deliver(member: Member, json: string): boolean {
-    if (member.queue.enqueue(json)) {
+  #deliver(member: Member, event: Envelope): boolean {
+    if (member.queue.enqueue(event)) {
       this.#idle.add(1);
       return true;
     }
@@ -121,13 +124,14 @@ export class MemoryEventBus implements EventBus {
     return false;
   }
 
-  #deliverToGroup(group: DurableGroup, name: EventName, json: string): void {
+  #deliverToGroup(group: DurableGroup, event: Envelope): void {
+    const name = event.name;
     const count = group.members.length;
     for (let i = 0; i < count; i++) {
       const member = group.members[(group.next + i) % count] as Member;
       if (member.accepts(name)) {
         group.next = (group.next + i + 1) % count;
-        this.#deliver(member, json);
+        this.#deliver(member, event);
         return;
       }
     }
@@ -136,7 +140,7 @@ export class MemoryEventBus implements EventBus {
       this.#stats.dropped += 1;
       return;
     }
-    group.backlog.push({ name, json });
+    group.backlog.push(event);
     this.#idle.add(1);
   }
 

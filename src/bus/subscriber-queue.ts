@@ -7,11 +7,11 @@ import type { Envelope } from '../core/events.ts';
 import type { EventHandler } from './types.ts';
 import { Fifo } from './fifo.ts';
 
-export interface SubscriberQueueHooks {
+export interface SubscriberQueueHooks<T = string> {
   /** The handler threw or rejected. */
   handlerError(error: unknown, event: Envelope): void;
   /** A queued item could not be decoded into an envelope. */
-  malformed(json: string): void;
+  malformed(item: T): void;
   /** `count` queued events were handled (or discarded by stop()); for flush accounting. */
   settled(count: number): void;
 }
@@ -19,17 +19,18 @@ export interface SubscriberQueueHooks {
 /** Sync handlers are run in slices of this many events so a backlog cannot starve I/O. */
 const SLICE = 256;
 
-export class SubscriberQueue {
+/** `T` is what waits in the inbox: serialized envelopes (NATS) or frozen envelopes (memory). */
+export class SubscriberQueue<T = string> {
   readonly #handler: EventHandler;
-  readonly #decode: (json: string) => Envelope | undefined;
+  readonly #decode: (item: T) => Envelope | undefined;
   readonly #maxBuffer: number;
-  readonly #hooks: SubscriberQueueHooks;
-  readonly #items = new Fifo<string>();
+  readonly #hooks: SubscriberQueueHooks<T>;
+  readonly #items = new Fifo<T>();
   #scheduled = false;
   #stopped = false;
 
-  /** `decode` turns a queued string into an envelope; undefined means malformed (skipped, reported). */
-  constructor(handler: EventHandler, decode: (json: string) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks) {
+  /** `decode` turns a queued item into an envelope; undefined means malformed (skipped, reported). */
+  constructor(handler: EventHandler, decode: (item: T) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks<T>) {
     this.#handler = handler;
     this.#decode = decode;
     this.#maxBuffer = maxBuffer;
@@ -40,16 +41,16 @@ export class SubscriberQueue {
     return this.#items.length;
   }
 
-  /** Queues a serialized envelope; false when the inbox is full or stopped (the caller counts a drop). */
-  enqueue(json: string): boolean {
+  /** Queues an envelope; false when the inbox is full or stopped (the caller counts a drop). */
+  enqueue(item: T): boolean {
     if (this.#stopped || this.#items.length >= this.#maxBuffer) return false;
-    this.#items.push(json);
+    this.#items.push(item);
     this.#schedule();
     return true;
   }
 
   /** Stops delivery; returns what was still waiting (the handler call in progress finishes). */
-  stop(): string[] {
+  stop(): T[] {
     this.#stopped = true;
     return this.#items.drain();
   }
@@ -63,10 +64,10 @@ export class SubscriberQueue {
   async #run(): Promise<void> {
     let handled = 0;
     while (!this.#stopped && this.#items.length > 0) {
-      const json = this.#items.shift() as string;
-      const event = this.#decode(json);
+      const item = this.#items.shift() as T;
+      const event = this.#decode(item);
       if (event === undefined) {
-        this.#hooks.malformed(json);
+        this.#hooks.malformed(item);
       } else {
         try {
           const result = this.#handler(event);

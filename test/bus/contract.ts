@@ -186,6 +186,71 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       const droppedBefore = bus.stats().dropped;
       assert.doesNotThrow(() => bus.publish('gateway.request', cyclic as unknown as GatewayRequestEvent));
       assert.equal(bus.stats().dropped, droppedBefore + 1);
+      const deepCycle: Record<string, unknown> = { requestId: 'y', inner: { list: [] as unknown[] } };
+      (deepCycle.inner as { list: unknown[] }).list.push(deepCycle);
+      assert.doesNotThrow(() => bus.publish('gateway.request', deepCycle as unknown as GatewayRequestEvent));
+      assert.doesNotThrow(() => bus.publish('gateway.request', { ...requestEvent(1), bytesIn: 10n } as unknown as GatewayRequestEvent));
+      assert.equal(bus.stats().dropped, droppedBefore + 3);
+    });
+
+    it('changing the published object after publish changes nothing a subscriber receives', async () => {
+      const bus = await open();
+      const got: Envelope[] = [];
+      bus.subscribe(['config.reloaded'], (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      const payload = { generation: 7, source: 'signal', routes: 3, changedKeys: ['routes'] };
+      bus.publish('config.reloaded', payload);
+      payload.generation = 8;
+      payload.changedKeys.push('listeners');
+      await bus.flush();
+      await waitFor(() => got.length === 1);
+      assert.deepEqual(got[0]?.payload, { generation: 7, source: 'signal', routes: 3, changedKeys: ['routes'] });
+    });
+
+    it('a subscriber that tampers with its event cannot change what another subscriber receives', async () => {
+      const bus = await open();
+      const tampered = new Set<string>();
+      const seen: unknown[] = [];
+      bus.subscribe(['config.reloaded'], (e) => {
+        // Either the event is immutable (the attempt throws, a counted handler error) or it is this subscriber's own copy.
+        try {
+          const p = e.payload as unknown as Record<string, unknown>;
+          p.generation = 666;
+          (p.changedKeys as string[]).push('tampered');
+        } finally {
+          tampered.add(e.id);
+        }
+      });
+      bus.subscribe(['config.reloaded'], async (e) => {
+        await waitFor(() => tampered.has(e.id), 10_000, 'the tampering subscriber');
+        seen.push(JSON.parse(JSON.stringify(e.payload)));
+      });
+      await bus.flush();
+      bus.publish('config.reloaded', { generation: 2, source: 'signal', routes: 1, changedKeys: ['routes'] });
+      await bus.flush();
+      await waitFor(() => seen.length === 1, 10_000, 'the other subscriber');
+      assert.deepEqual(seen[0], { generation: 2, source: 'signal', routes: 1, changedKeys: ['routes'] });
+    });
+
+    it('a payload with an own __proto__ key (prototype pollution) arrives as plain data', async () => {
+      const bus = await open();
+      const got: Envelope[] = [];
+      bus.subscribe(['gateway.request'], (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      const hostile = JSON.parse('{"requestId":"req-proto","__proto__":{"isAdmin":true,"status":403}}') as GatewayRequestEvent;
+      bus.publish('gateway.request', hostile);
+      await bus.flush();
+      await waitFor(() => got.length === 1);
+      const payload = got[0]?.payload as unknown as Record<string, unknown>;
+      assert.equal(Object.getPrototypeOf(payload), Object.prototype);
+      assert.equal(payload.isAdmin, undefined);
+      assert.equal(payload.status, undefined);
+      assert.deepEqual(Object.getOwnPropertyDescriptor(payload, '__proto__')?.value, { isAdmin: true, status: 403 });
+      assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
     });
 
     it('a durable subscriber receives the events published while it was away', async () => {
