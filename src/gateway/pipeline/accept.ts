@@ -19,8 +19,10 @@ export function accept(ctx: RequestContext): void {
   ctx.peerAddress = client.chain[client.chain.length - 1] ?? '';
   ctx.peerTrusted = client.peerTrusted;
   ctx.clientAddress = client.address;
+  // Not set on the response here: a header set in advance sends every later writeHead down
+  // Node's slow path (remove + validate + append per field). Each writer adds the id itself:
+  // the forwarded response, error responses, the upgrade head, and `internal` for handlers.
   ctx.requestId = resolveRequestId(headers['x-request-id'], client.peerTrusted);
-  ctx.res.setHeader('x-request-id', ctx.requestId);
   // Trace ids are correlation data, not authority: a client's valid traceparent is continued
   // (so browser and backend spans join up); Gatehouse always opens its own span.
   ctx.trace = startTraceContext(headers.traceparent, true);

@@ -8,5 +8,7 @@ export function internal(ctx: RequestContext): void | Promise<void> {
   const handler = ctx.internalHandler;
   if (!handler) return;
   ctx.handled = true;
+  // Handlers write their own responses; the request id goes on them like on every other.
+  ctx.res.setHeader('x-request-id', ctx.requestId);
   return handler.handle(ctx.req, ctx.res, ctx);
 }
