@@ -58,6 +58,21 @@ describe('bus payload snapshot', () => {
     assert.deepEqual(Object.getOwnPropertyDescriptor(copy, '__proto__')?.value, { isAdmin: true });
   });
 
+  it('does not copy keys a polluted Object.prototype makes enumerable', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = { isAdmin: true };
+    proto.pollutedNumber = Number.NaN;
+    try {
+      const copy = snapshot({ a: 1, inner: { b: 2 } }) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(copy), ['a', 'inner']);
+      assert.equal(Object.hasOwn(copy, 'polluted') || Object.hasOwn(copy, 'pollutedNumber'), false);
+      assert.deepEqual(Object.keys(copy.inner as object), ['b']);
+    } finally {
+      delete proto.polluted;
+      delete proto.pollutedNumber;
+    }
+  });
+
   it('copies: later changes to the original do not reach the snapshot', () => {
     const original = { list: [1, 2], inner: { a: 1 } };
     const copy = snapshot(original);
