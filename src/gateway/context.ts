@@ -45,8 +45,8 @@ export class RequestContext {
   readonly res: ServerResponse;
   /** Configuration and compiled state this request started on; a reload does not change it. */
   readonly gen: Generation;
-  /** process.hrtime.bigint() at accept. */
-  readonly startedAt: bigint;
+  /** performance.now() at accept (a double: no BigInt allocated per request). */
+  readonly startedAt: number;
 
   requestId = '';
   trace: TraceContext | undefined = undefined;
@@ -102,17 +102,21 @@ export class RequestContext {
   completing = false;
   /** Bytes received from the client in the request body. */
   bytesIn = 0;
+  /** The upstream exchange in progress, told when the client's response closes (forward sets it). */
+  exchange: { onClientClose(): void } | undefined = undefined;
+  /** Set by the gateway when the response's 'close' event was handled (it can be emitted twice on upgrades). */
+  closed = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, gen: Generation) {
     this.req = req;
     this.res = res;
     this.gen = gen;
-    this.startedAt = process.hrtime.bigint();
+    this.startedAt = performance.now();
   }
 
   /** Milliseconds since accept. */
   elapsedMs(): number {
-    return Number(process.hrtime.bigint() - this.startedAt) / 1e6;
+    return performance.now() - this.startedAt;
   }
 }
 

@@ -283,14 +283,22 @@ export class Gateway {
     ctx.upgradeSocket = upgradeSocket;
     this.#inflight++;
     this.metrics.inflight.inc();
-    res.once('close', () => {
-      this.#inflight--;
-      this.metrics.inflight.dec();
-      this.#record(ctx);
-    });
+    // One listener per request for everything that happens at close ('on', not 'once': the
+    // once-wrapper costs an allocation and a removal per request; #closed guards repeats).
+    res.on('close', () => this.#closed(ctx));
     if (this.#draining) res.shouldKeepAlive = false;
     runPipeline(ctx, ctx.gen.stages);
     return ctx;
+  }
+
+  #closed(ctx: RequestContext): void {
+    if (ctx.closed) return;
+    ctx.closed = true;
+    this.#inflight--;
+    this.metrics.inflight.dec();
+    this.#record(ctx);
+    // After recording, so that a response cut short is recorded as such before the abort.
+    ctx.exchange?.onClientClose();
   }
 
   #record = (ctx: RequestContext): void => { recordRequest(ctx, this.#dispatchRecord); };

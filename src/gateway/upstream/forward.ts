@@ -3,7 +3,9 @@
  * streams to the upstream and the response streams back with backpressure in both
  * directions, without buffering. A client that goes away aborts the upstream request.
  *
- * The exchange is one object per request (not a set of closures) to keep the hot path cheap.
+ * The exchange is one object per request (not a set of closures, no promise) to keep the
+ * hot path cheap: forward is the last stage, so it takes the response over and answers an
+ * upstream failure itself through `failRequest`, the pipeline's one error path.
  */
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -15,6 +17,7 @@ import { upstreamError } from './upstream-error.ts';
 import { responseHeaders } from './response-headers.ts';
 import { upgradeResponseHead } from './websocket.ts';
 import { upstreamPathOf } from './upstream-path.ts';
+import { failRequest } from '../pipeline/run.ts';
 
 /** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
 export class ClientGoneError extends Error {
@@ -24,18 +27,14 @@ export class ClientGoneError extends Error {
 class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly ctx: RequestContext;
   readonly upstream: UpstreamPool;
-  readonly resolve: () => void;
-  readonly reject: (err: GatehouseError) => void;
   controller: Dispatcher.DispatchController | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   settled = false;
   upgradeSocket: Duplex | undefined;
 
-  constructor(ctx: RequestContext, upstream: UpstreamPool, resolve: () => void, reject: (err: GatehouseError) => void, upgradeSocket: Duplex | undefined) {
+  constructor(ctx: RequestContext, upstream: UpstreamPool, upgradeSocket: Duplex | undefined) {
     this.ctx = ctx;
     this.upstream = upstream;
-    this.resolve = resolve;
-    this.reject = reject;
     this.upgradeSocket = upgradeSocket;
   }
 
@@ -101,23 +100,23 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     this.settled = true;
     clearTimeout(this.timer);
-    this.reject(error);
+    failRequest(ctx, error);
   }
 
   finish(): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.resolve();
   }
 
   onTotalTimeout = (): void => {
     this.controller?.abort(new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail: `upstream ${this.upstream.name}: total time ${this.ctx.route!.config.timeouts.totalMs} ms exceeded` }));
   };
 
-  onClientClose = (): void => {
+  /** Called by the gateway when the client's response closes. */
+  onClientClose(): void {
     if (!this.ctx.res.writableFinished && !this.settled) this.controller?.abort(new ClientGoneError());
-  };
+  }
 }
 
 /** Request body as undici should send it: the raw stream, or a counting one when the size is unknown. */
@@ -142,19 +141,20 @@ function requestBody(ctx: RequestContext): Dispatcher.DispatchOptions['body'] {
 
 
 /**
- * The forward stage: resolves when the response has been fully sent (or the client left),
- * rejects with a GatehouseError when the upstream failed before any response was sent.
+ * The forward stage. It returns at once; the exchange then owns the response: it streams
+ * the upstream's answer, or answers an upstream failure before any response was sent with
+ * the matching GatehouseError (through `failRequest`), or cuts a response that failed midway.
  */
-export function forward(ctx: RequestContext): Promise<void> {
+export function forward(ctx: RequestContext): void {
   const route = ctx.route!;
   const upstream = ctx.gen.upstreams.get(route.upstreamName);
-  if (!upstream) return Promise.reject(new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail: `no pool for upstream ${route.upstreamName}` }));
+  if (!upstream) throw new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail: `no pool for upstream ${route.upstreamName}` });
   const upgrade = ctx.upgradeSocket !== undefined;
   const timeouts = route.config.timeouts;
-  return new Promise<void>((resolve, reject) => {
-    const exchange = new UpstreamExchange(ctx, upstream, resolve, reject, ctx.upgradeSocket);
-    exchange.timer = setTimeout(exchange.onTotalTimeout, timeouts.totalMs);
-    ctx.res.once('close', exchange.onClientClose);
+  const exchange = new UpstreamExchange(ctx, upstream, ctx.upgradeSocket);
+  exchange.timer = setTimeout(exchange.onTotalTimeout, timeouts.totalMs);
+  ctx.exchange = exchange;
+  try {
     upstream.pool.dispatch({
       path: upstreamPathOf(ctx) + (ctx.query ? '?' + ctx.query : ''),
       method: ctx.method,
@@ -164,5 +164,9 @@ export function forward(ctx: RequestContext): Promise<void> {
       bodyTimeout: timeouts.idleMs,
       upgrade: upgrade ? 'websocket' : null,
     }, exchange);
-  });
+  } catch (err) {
+    // Refused before it started: the pipeline answers it; nothing is left to time out.
+    exchange.finish();
+    throw err;
+  }
 }
