@@ -7,9 +7,9 @@
  * reordered or inserted record (valid on its own, wrong link) from a modified one
  * (contents no longer match its hash).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { AuditRecord } from './record.ts';
+import type { AuditDraft, AuditRecord } from './record.ts';
 
 /** `prevHash` of the first record of a chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -67,5 +67,40 @@ export function canonicalHashInput(r: Hashable): string {
 
 /** Hex SHA-256 of the record's canonical form. */
 export function recordHash(r: Hashable): string {
-  return createHash('sha256').update(hashInput(r)).digest('hex');
+  return hash('sha256', hashInput(r), 'hex');
+}
+
+/**
+ * A draft serialized once for both the spool and the chain hash: the RFC 8785 canonical JSON
+ * of its own fields (the hash input without `chain`, `prevHash` and `v`), or undefined when
+ * the draft is outside the flat shape {@link hashInput} writes directly (then the caller
+ * serializes it and hashes with {@link recordHash}).
+ *
+ * One native JSON.stringify of an object whose keys are created in JCS order gives exactly
+ * the canonical text for well-formed strings, nulls and a safe integer; it is also a valid
+ * JSON line for the spool, which parses it back into the same draft.
+ */
+export function canonicalDraftJson(d: AuditDraft): string | undefined {
+  if (!Number.isSafeInteger(d.time)) return undefined;
+  const values = [d.action, d.actor, d.actorKind, d.clientAddress, d.decisionId, d.details, d.event, d.eventId, d.instance, d.outcome, d.reasons, d.requestId, d.resource, d.traceId];
+  for (const v of values) if (v !== null && (typeof v !== 'string' || !v.isWellFormed())) return undefined;
+  return JSON.stringify({
+    action: d.action, actor: d.actor, actorKind: d.actorKind, clientAddress: d.clientAddress, decisionId: d.decisionId, details: d.details,
+    event: d.event, eventId: d.eventId, instance: d.instance, outcome: d.outcome, reasons: d.reasons, requestId: d.requestId,
+    resource: d.resource, time: d.time, traceId: d.traceId,
+  });
+}
+
+/**
+ * Hex SHA-256 of a record given its draft's {@link canonicalDraftJson}: `chain` and `prevHash`
+ * are spliced in at their JCS places (before `clientAddress` and `reasons`), `v` at the end.
+ * Equal to {@link recordHash} of the same record. The splice points are found by searching for
+ * the key separators `,"clientAddress":` and `,"reasons":`: inside a JSON string every `"` is
+ * escaped, so `,"` can only be the start of the next key, never part of a value.
+ */
+export function linkedHash(canonicalDraft: string, chain: string, prevHash: string): string {
+  const atChain = canonicalDraft.indexOf(',"clientAddress":');
+  const atPrev = canonicalDraft.indexOf(',"reasons":', atChain);
+  const input = `${canonicalDraft.slice(0, atChain)},"chain":${JSON.stringify(chain)}${canonicalDraft.slice(atChain, atPrev)},"prevHash":${JSON.stringify(prevHash)}${canonicalDraft.slice(atPrev, -1)},"v":${HASH_VERSION}}`;
+  return hash('sha256', input, 'hex');
 }

@@ -95,13 +95,15 @@ export class Spool {
     return { spool, recovered };
   }
 
-  /** Writes one draft (synchronously, to the OS) and returns its segment. */
-  append(draft: AuditDraft): SegmentRef {
+  /**
+   * Writes one draft, given as its JSON text (the writer serializes it once for the spool and
+   * the hash), synchronously to the OS and returns its segment.
+   */
+  append(draftJson: string): SegmentRef {
     const seg = this.#current;
-    const line = `${JSON.stringify(draft)}\n`;
-    writeSync(seg.fd!, line);
+    const written = writeSync(seg.fd!, `${draftJson}\n`);
     seg.pending += 1;
-    seg.size += Buffer.byteLength(line);
+    seg.size += written;
     if (seg.size >= this.#maxSegmentBytes) this.#rotate(seg.spill);
     return seg;
   }

@@ -17,7 +17,7 @@ import { toGatehouseError } from '../core/errors.ts';
 import { createAuditRepo } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
 import { signCheckpoint } from './checkpoint.ts';
-import { GENESIS_HASH, recordHash } from './hash.ts';
+import { canonicalDraftJson, GENESIS_HASH, linkedHash, recordHash } from './hash.ts';
 import type { AuditCheckpoint, AuditDraft, AuditRecord, ChainHead } from './record.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { Spool, type SegmentRef } from './spool.ts';
@@ -44,6 +44,8 @@ export interface AuditWriterOptions {
 
 interface Queued {
   draft: AuditDraft;
+  /** The draft's canonical JSON (spool line and hash input), or undefined outside the fast shape. */
+  canonical: string | undefined;
   ref: SegmentRef;
   /** Recovered or delivered by the bus: may already be stored. */
   mayDuplicate: boolean;
@@ -101,7 +103,7 @@ export class AuditWriter {
     const { spool, recovered } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
     const writer = new AuditWriter(options, spool);
     if (recovered.length) options.logger?.info({ events: recovered.length }, 'audit: replaying events left in the spool');
-    for (const r of recovered) writer.#enqueue({ draft: r.draft, ref: r.ref, mayDuplicate: true });
+    for (const r of recovered) writer.#enqueue({ draft: r.draft, canonical: canonicalDraftJson(r.draft), ref: r.ref, mayDuplicate: true });
     if (signingKeyPresent(options)) {
       writer.#checkpointTimer = setInterval(() => { void writer.#checkpointIfDue(true); }, Math.min(writer.#o.checkpointEveryMs, 60_000));
       writer.#checkpointTimer.unref();
@@ -122,12 +124,14 @@ export class AuditWriter {
       this.#o.logger?.warn({ queued: this.#queue.length }, 'audit: queue full; further events wait in the spool only');
       this.#spool.startSpill();
     }
-    const ref = this.#spool.append(draft);
+    // Serialized once: the same text is the spool line and, at commit, the body of the hash input.
+    const canonical = canonicalDraftJson(draft);
+    const ref = this.#spool.append(canonical ?? JSON.stringify(draft));
     if (this.#spool.spilling) {
       this.#accepted += 1;
       return;
     }
-    this.#enqueue({ draft, ref, mayDuplicate });
+    this.#enqueue({ draft, canonical, ref, mayDuplicate });
   }
 
   #enqueue(item: Queued): void {
@@ -181,13 +185,17 @@ export class AuditWriter {
         let prevHash = h.hash;
         records = [];
         for (const q of batch) {
-          const id = q.draft.eventId;
+          const d = q.draft;
+          const id = d.eventId;
           if (existing.has(id) || seen.has(id)) continue;
           seen.add(id);
-          const base = { ...q.draft, chain: this.chain, prevHash };
-          const hash = recordHash(base);
+          const hash = q.canonical === undefined ? recordHash({ ...d, chain: this.chain, prevHash }) : linkedHash(q.canonical, this.chain, prevHash);
           seq += 1;
-          records.push({ ...base, seq, hash });
+          records.push({
+            chain: this.chain, seq, time: d.time, instance: d.instance, event: d.event, eventId: id, requestId: d.requestId, traceId: d.traceId,
+            actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
+            reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
+          });
           prevHash = hash;
         }
         skipped = batch.length - records.length;
@@ -213,7 +221,7 @@ export class AuditWriter {
       this.#wakeWaiters();
       if (this.#queue.length === 0 && this.#spool.spilling) {
         const spilled = this.#spool.takeSpilled();
-        for (const r of spilled) this.#queue.push({ draft: r.draft, ref: r.ref, mayDuplicate: true });
+        for (const r of spilled) this.#queue.push({ draft: r.draft, canonical: canonicalDraftJson(r.draft), ref: r.ref, mayDuplicate: true });
       }
       await this.#checkpointIfDue(false);
     } catch (err) {

@@ -1,7 +1,11 @@
-/** The chain hash input is RFC 8785 canonical JSON: the fast writer agrees with the reference implementation. */
+/**
+ * The chain hash input is RFC 8785 canonical JSON: the fast writer agrees with the reference
+ * implementation, and so does the writer's one-serialization path (draft JSON spliced with chain
+ * and prevHash).
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalHashInput, hashInput, recordHash } from '../../src/audit/hash.ts';
+import { canonicalDraftJson, canonicalHashInput, hashInput, linkedHash, recordHash } from '../../src/audit/hash.ts';
 import { draftFromEnvelope } from '../../src/audit/map-event.ts';
 import { createRedactor } from '../../src/audit/redact.ts';
 
@@ -32,6 +36,25 @@ describe('audit hash input', () => {
     for (const [k, v] of Object.entries({ actor: 'mallory', time: base.time + 1, prevHash: '1'.repeat(64), details: '{"a":1}', outcome: 'denied', traceId: 'x' })) {
       assert.notEqual(recordHash({ ...base, [k]: v }), h, k);
     }
+  });
+
+  const { chain: _c, prevHash: _p, ...draft } = base;
+  const mimics = [',"clientAddress":"x"', ',"reasons":null', '","chain":"forged', '\\","clientAddress":', ',"prevHash":"' + 'f'.repeat(64), '\\'];
+  for (const value of [...hostile, ...mimics]) {
+    it(`splices chain and prevHash into the draft JSON exactly where the reference puts them, for ${JSON.stringify(value.slice(0, 24))} in every string field`, () => {
+      const d = { ...draft, action: value, actor: value, actorKind: value, clientAddress: value, decisionId: value, details: JSON.stringify({ v: value }), reasons: JSON.stringify([value]), resource: value, requestId: value, traceId: value, instance: value, event: value };
+      const text = canonicalDraftJson(d);
+      assert.ok(text !== undefined);
+      assert.deepEqual(JSON.parse(text), d, 'the spool line parses back to the same draft');
+      for (const chain of ['main', 'a"b']) {
+        assert.equal(linkedHash(text, chain, base.prevHash), recordHash({ ...d, chain, prevHash: base.prevHash }));
+      }
+    });
+  }
+
+  it('leaves drafts outside the flat shape (lone surrogate, fractional time) to the general path', () => {
+    assert.equal(canonicalDraftJson({ ...draft, actor: 'x\ud800' }), undefined);
+    assert.equal(canonicalDraftJson({ ...draft, time: 1.5 }), undefined);
   });
 
   it('makes a lone surrogate from a hostile payload well-formed before hashing, so one event cannot poison the chain', () => {
