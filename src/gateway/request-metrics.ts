@@ -1,30 +1,155 @@
 /**
- * Per-request metric updates with the label children cached: prom-client hashes the
- * label object on every call otherwise, which shows up at tens of thousands of req/s.
+ * Per-request metric updates, counted here and handed to prom-client when the registry is
+ * read. prom-client hashes and validates the label set and looks the bucket up by its
+ * bound as a string on every call, even through a cached labelled child (~0.6 µs per
+ * counter inc, ~1.1 µs per histogram observe; three calls per request). Here a request
+ * costs three Map probes and a few additions; the collect hooks add what accumulated
+ * since the last read, so a scrape shows the same series with the same values.
+ *
+ * A histogram is fed by adding to prom-client's own per-label-set state, whose layout is
+ * checked once at start (see `batchableHistograms`); with another layout (a prom-client
+ * upgrade) every observation goes through prom-client's `observe` as before.
  */
-import type { Counter, Histogram } from 'prom-client';
+import { Histogram, type Counter } from 'prom-client';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
+/** prom-client 15's state of one label set of a histogram (`hashMap[hash]`). */
+interface HistogramEntry { labels: Record<string, string>; bucketValues: Record<string, number>; sum: number; count: number }
+
+function entries(histogram: Histogram<string>): Record<string, HistogramEntry> | undefined {
+  const map = (histogram as unknown as { hashMap?: unknown }).hashMap;
+  return typeof map === 'object' && map !== null ? map as Record<string, HistogramEntry> : undefined;
+}
+
+/** The entry of `labels`, created through the public `zero` when it does not exist yet. */
+function entryOf(histogram: Histogram<string>, labels: Record<string, string>): HistogramEntry | undefined {
+  const find = (): HistogramEntry | undefined => {
+    const map = entries(histogram);
+    for (const key in map) {
+      const entry = map[key]!;
+      let same = true;
+      for (const name in labels) if (entry.labels?.[name] !== labels[name]) { same = false; break; }
+      if (same) return entry;
+    }
+    return undefined;
+  };
+  const found = find();
+  if (found) return found;
+  histogram.zero(labels);
+  return find();
+}
+
+/** Whether this prom-client keeps histogram state as `entryOf` expects (checked on a private, unregistered histogram). */
+function batchableHistograms(): boolean {
+  try {
+    const probe = new Histogram({ name: 'gatehouse_probe', help: 'layout probe', labelNames: ['l'], buckets: [1, 2], registers: [] });
+    probe.observe({ l: 'x' }, 1.5);
+    const entry = entryOf(probe, { l: 'x' });
+    return entry !== undefined && entry.count === 1 && entry.sum === 1.5 && entry.bucketValues['1'] === 0 && entry.bucketValues['2'] === 1;
+  } catch {
+    return false;
+  }
+}
+
+/** Observations of one label set since the last read. */
+class HistogramCell {
+  readonly labels: Record<string, string>;
+  readonly bounds: readonly number[];
+  /** Per bound: observations ≤ that bound and > the previous one (prom-client's non-cumulative buckets). */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  /** Direct mode only. */
+  readonly child: HistogramChild | undefined;
+
+  constructor(histogram: Histogram<string>, labels: Record<string, string>, batched: boolean) {
+    this.labels = labels;
+    this.bounds = (histogram as unknown as { upperBounds: number[] }).upperBounds ?? [];
+    this.counts = new Float64Array(this.bounds.length);
+    this.child = batched ? undefined : histogram.labels(labels);
+  }
+
+  observe(value: number): void {
+    if (this.child) { this.child.observe(value); return; }
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    if (i < bounds.length) this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+
+  flush(histogram: Histogram<string>): void {
+    if (this.count === 0) return;
+    const entry = entryOf(histogram, this.labels);
+    if (entry === undefined) return;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (this.counts[i]) entry.bucketValues[String(this.bounds[i])]! += this.counts[i]!;
+    }
+    entry.sum += this.sum;
+    entry.count += this.count;
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+/** Requests of one route, method and status since the last read, and their duration histogram. */
+interface RequestCell { child: CounterChild; pending: number; duration: HistogramCell }
+
+/** Runs `flush` before the metric's values are read, after any collect hook it already had. */
+function beforeRead(metric: Counter<string> | Histogram<string>, flush: () => void): void {
+  const target = metric as unknown as { collect?: () => void | Promise<void> };
+  const previous = target.collect;
+  target.collect = function collect(this: unknown) {
+    flush();
+    return previous?.call(this);
+  };
+}
+
 export class RequestMetrics {
   readonly metrics: GatewayMetrics;
-  readonly #requests = new Map<string, CounterChild>();
-  readonly #durations = new Map<string, HistogramChild>();
-  readonly #upstream = new Map<string, HistogramChild>();
+  readonly #batched: boolean;
+  /** route → method → status → cell. */
+  readonly #requests = new Map<string, Map<string, Map<number, RequestCell>>>();
+  /** The same cells in creation order: series appear in the order prom-client would list them. */
+  readonly #requestCells: RequestCell[] = [];
+  /** `route status` → duration cell (shared by the methods of a route and status). */
+  readonly #durations = new Map<string, HistogramCell>();
+  readonly #upstream = new Map<string, HistogramCell>();
 
-  constructor(metrics: GatewayMetrics) { this.metrics = metrics; }
+  constructor(metrics: GatewayMetrics) {
+    this.metrics = metrics;
+    this.#batched = batchableHistograms();
+    beforeRead(metrics.requests, () => {
+      for (const cell of this.#requestCells) if (cell.pending) { cell.child.inc(cell.pending); cell.pending = 0; }
+    });
+    beforeRead(metrics.duration, () => { for (const cell of this.#durations.values()) cell.flush(metrics.duration); });
+    beforeRead(metrics.upstreamDuration, () => { for (const cell of this.#upstream.values()) cell.flush(metrics.upstreamDuration); });
+  }
 
   request(route: string, method: string, status: number, seconds: number): void {
-    const key = `${route}\0${method}\0${status}`;
-    let counter = this.#requests.get(key);
-    if (!counter) { counter = this.metrics.requests.labels(route, method, String(status)); this.#requests.set(key, counter); }
-    counter.inc();
-    const dkey = `${route}\0${status}`;
-    let hist = this.#durations.get(dkey);
-    if (!hist) { hist = this.metrics.duration.labels(route, String(status)); this.#durations.set(dkey, hist); }
-    hist.observe(seconds);
+    let byMethod = this.#requests.get(route);
+    if (!byMethod) this.#requests.set(route, byMethod = new Map());
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, byStatus = new Map());
+    let cell = byStatus.get(status);
+    if (!cell) {
+      byStatus.set(status, cell = this.#requestCell(route, method, status));
+      this.#requestCells.push(cell);
+    }
+    cell.pending++;
+    cell.duration.observe(seconds);
+  }
+
+  #requestCell(route: string, method: string, status: number): RequestCell {
+    const key = `${route} ${status}`;
+    let duration = this.#durations.get(key);
+    if (!duration) this.#durations.set(key, duration = new HistogramCell(this.metrics.duration, { route, status: String(status) }, this.#batched));
+    return { child: this.metrics.requests.labels(route, method, String(status)), pending: 0, duration };
   }
 
   error(route: string, code: string): void {
@@ -32,13 +157,13 @@ export class RequestMetrics {
   }
 
   observeUpstream(upstream: string, ms: number): void {
-    let hist = this.#upstream.get(upstream);
-    if (!hist) {
-      hist = this.metrics.upstreamDuration.labels(upstream);
-      this.#upstream.set(upstream, hist);
+    let cell = this.#upstream.get(upstream);
+    if (!cell) {
+      cell = new HistogramCell(this.metrics.upstreamDuration, { upstream }, this.#batched);
+      this.#upstream.set(upstream, cell);
       this.metrics.upstreamHealthy.labels(upstream).set(1);
     }
-    hist.observe(ms / 1000);
+    cell.observe(ms / 1000);
   }
 
   upstreamFailed(upstream: string, code: string): void {
