@@ -17,8 +17,11 @@ export class IdleTracker {
     if (count === 0) return;
     this.#pending = Math.max(0, this.#pending - count);
     if (this.#waiters.length === 0) return;
+    // Called once per handled event while a flush waits: look before allocating.
+    let any = false;
+    for (const w of this.#waiters) if (this.#pending <= w.level) any = true;
+    if (!any) return;
     const ready = this.#waiters.filter((w) => this.#pending <= w.level);
-    if (ready.length === 0) return;
     this.#waiters = this.#waiters.filter((w) => this.#pending > w.level);
     for (const w of ready) w.resolve();
   }

@@ -71,7 +71,7 @@ export class SubscriberQueue<T = string> {
       } else {
         try {
           const result = this.#handler(event);
-          if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+          if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') await result;
         } catch (error) {
           this.#hooks.handlerError(error, event);
         }

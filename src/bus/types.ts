@@ -8,7 +8,8 @@
 import type { Logger } from 'pino';
 import type { Envelope, EventName, GatehouseEvents } from '../core/events.ts';
 
-export type EventHandler = (event: Envelope) => void | Promise<void>;
+/** A returned promise is awaited (its value ignored) before the next event goes to this handler. */
+export type EventHandler = (event: Envelope) => void | Promise<unknown>;
 
 export interface SubscribeOptions {
   /**

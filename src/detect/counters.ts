@@ -111,8 +111,12 @@ export class RateBaseline {
   /** Returns `{ rate, baseline, bucketStart }` the first time a bucket crosses the threshold. */
   hit(key: string, time: number): { count: number; baseline: number; bucketStart: number } | undefined {
     const bucket = Math.floor(time / this.#o.bucketMs);
+    // get() already marks the key as recently used; only a new key needs a set().
     let s = this.#state.get(key);
-    if (!s) s = { bucket, count: 0, ewma: 0, buckets: 0, fired: false };
+    if (!s) {
+      s = { bucket, count: 0, ewma: 0, buckets: 0, fired: false };
+      this.#state.set(key, s);
+    }
     if (bucket > s.bucket) {
       // Close the finished bucket, and count the idle buckets in between as zero.
       const idle = Math.min(bucket - s.bucket - 1, 1000);
@@ -124,7 +128,6 @@ export class RateBaseline {
       s.fired = false;
     }
     s.count += 1;
-    this.#state.set(key, s);
     if (s.fired || s.buckets < this.#o.warmupBuckets || s.count < this.#o.minRequests) return undefined;
     if (s.count <= this.#o.factor * Math.max(s.ewma, 1)) return undefined;
     s.fired = true;

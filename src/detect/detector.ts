@@ -44,7 +44,19 @@ export class Detector {
 
   /** Feeds one event; resolves when its actions are done (the bus calls handlers one at a time). */
   async handle(event: RuleEvent): Promise<Alert[]> {
+    return this.observe(event) ?? [];
+  }
+
+  /**
+   * `handle` for the bus: undefined when no rule fired, so the nearly every event that
+   * finds nothing costs neither a promise nor a turn of the bus's queue.
+   */
+  observe(event: RuleEvent): Promise<Alert[]> | undefined {
     const findings = this.#rules.evaluate(event);
+    return findings.length === 0 ? undefined : this.#actOn(findings);
+  }
+
+  async #actOn(findings: readonly Finding[]): Promise<Alert[]> {
     const raised: Alert[] = [];
     for (const f of findings) {
       try {

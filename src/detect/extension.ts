@@ -19,6 +19,7 @@ import type { Store } from '../store/types.ts';
 import { createBlockCheck, type BlockCheck } from './block-check.ts';
 import { createBlockStages } from './block-stage.ts';
 import { Detector } from './detector.ts';
+import { RULE_EVENTS } from './rules.ts';
 import type { AccountLocker } from './types.ts';
 
 export interface DetectPlatform {
@@ -54,14 +55,27 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
       if (!config.detect.enabled) return;
       const d = new Detector({ config: config.detect, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
       detector = d;
-      unsubscribe = bus.subscribe('*', async (event) => {
-        const t = Date.parse(event.time);
-        await d.handle({ name: event.name, time: Number.isFinite(t) ? t : Date.now(), payload: event.payload });
-      });
+      const timeOf = createTimeParser();
+      unsubscribe = bus.subscribe([...RULE_EVENTS], (event) => d.observe({ name: event.name, time: timeOf(event.time), payload: event.payload }));
     },
     async stop() {
       unsubscribe?.();
       blockCheck.stop();
     },
+  };
+}
+
+/** Events of one millisecond carry the same time string: parse each distinct one once. */
+function createTimeParser(): (iso: string) => number {
+  let lastIso = '';
+  let lastMs = 0;
+  return (iso) => {
+    if (iso === lastIso) return lastMs;
+    const t = Date.parse(iso);
+    // A time that does not parse counts as now (and is not remembered).
+    if (!Number.isFinite(t)) return Date.now();
+    lastIso = iso;
+    lastMs = t;
+    return t;
   };
 }

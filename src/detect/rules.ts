@@ -10,6 +10,7 @@
  * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
  */
 import type { DetectConfig } from '../core/config/detect-schema.ts';
+import type { EventName } from '../core/events.ts';
 import { DistinctCounter, RateBaseline, SlidingCounter } from './counters.ts';
 
 export type Action = 'alert' | 'block' | 'lock';
@@ -36,6 +37,12 @@ export interface RuleEvent {
   time: number;
   payload: unknown;
 }
+
+/** The events the rules read; detection subscribes to these only. */
+export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'identity.mfa.failed', 'identity.refresh.reused', 'gateway.request'];
+
+/** Nearly every event finds nothing: one shared answer instead of an array per event. */
+const NONE: readonly Finding[] = Object.freeze([]);
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined);
 
@@ -64,22 +71,22 @@ export class Rules {
     this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
   }
 
-  evaluate(e: RuleEvent): Finding[] {
-    if (!this.#c.enabled || typeof e.payload !== 'object' || e.payload === null) return [];
+  evaluate(e: RuleEvent): readonly Finding[] {
+    if (!this.#c.enabled || typeof e.payload !== 'object' || e.payload === null) return NONE;
     const p = e.payload as Record<string, unknown>;
     switch (e.name) {
       case 'identity.login.failed': return this.#loginFailed(e.time, p);
       case 'identity.mfa.failed': return this.#mfaFailed(e.time, p);
       case 'identity.refresh.reused': return this.#refreshReused(e.time, p);
       case 'gateway.request': return this.#request(e.time, p);
-      default: return [];
+      default: return NONE;
     }
   }
 
-  #loginFailed(time: number, p: Record<string, unknown>): Finding[] {
+  #loginFailed(time: number, p: Record<string, unknown>): readonly Finding[] {
     const username = text(p.username)?.toLowerCase();
     const address = text(p.clientAddress);
-    if (!ATTEMPT_REASONS.has(String(p.reason))) return [];
+    if (!ATTEMPT_REASONS.has(String(p.reason))) return NONE;
     const out: Finding[] = [];
     const c = this.#c;
     if (username && c.bruteForceAccount.enabled) {
@@ -117,12 +124,12 @@ export class Rules {
     return out;
   }
 
-  #mfaFailed(time: number, p: Record<string, unknown>): Finding[] {
+  #mfaFailed(time: number, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     const r = this.#c.mfaFailures;
-    if (!subject || !r.enabled) return [];
+    if (!subject || !r.enabled) return NONE;
     const start = this.#mfa.hit(subject, time);
-    if (start === undefined) return [];
+    if (start === undefined) return NONE;
     return [{
       rule: 'mfa_failures', severity: 'high', keyKind: 'subject', key: subject, count: r.threshold, windowStart: start,
       actions: r.actions, durationMs: r.blockMs, lockAccount: subject, block: { kind: 'subject', value: subject },
@@ -130,14 +137,14 @@ export class Rules {
     }];
   }
 
-  #refreshReused(time: number, p: Record<string, unknown>): Finding[] {
+  #refreshReused(time: number, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     const grant = text(p.grantId);
     const r = this.#c.refreshReuse;
     const key = subject ?? (grant ? `grant:${grant}` : undefined);
-    if (!key || !r.enabled) return [];
+    if (!key || !r.enabled) return NONE;
     const start = this.#reuse.hit(key, time);
-    if (start === undefined) return [];
+    if (start === undefined) return NONE;
     return [{
       rule: 'refresh_token_reuse', severity: 'high', keyKind: 'subject', key, count: r.threshold, windowStart: start,
       actions: r.actions, durationMs: r.blockMs, ...(subject ? { block: { kind: 'subject' as const, value: subject }, lockAccount: subject } : {}),
@@ -145,16 +152,17 @@ export class Rules {
     }];
   }
 
-  #request(time: number, p: Record<string, unknown>): Finding[] {
+  /** On every request: anonymous ones cost a property read, allowed ones one rate-counter update. */
+  #request(time: number, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
-    if (!subject) return [];
-    const out: Finding[] = [];
+    if (!subject) return NONE;
+    let out: Finding[] | undefined;
     const status = typeof p.status === 'number' ? p.status : 0;
     const d = this.#c.denialBurst;
     if (d.enabled && (status === 401 || status === 403)) {
       const start = this.#denials.hit(subject, time);
       if (start !== undefined) {
-        out.push({
+        (out ??= []).push({
           rule: 'denial_burst', severity: 'medium', keyKind: 'subject', key: subject, count: d.threshold, windowStart: start,
           actions: d.actions, durationMs: d.blockMs, block: { kind: 'subject', value: subject }, lockAccount: subject,
           details: { lastStatus: status, lastRoute: text(p.routeId), windowMs: d.windowMs },
@@ -165,13 +173,13 @@ export class Rules {
     if (r.enabled) {
       const hit = this.#rate.hit(subject, time);
       if (hit) {
-        out.push({
+        (out ??= []).push({
           rule: 'rate_anomaly', severity: 'medium', keyKind: 'subject', key: subject, count: hit.count, windowStart: hit.bucketStart,
           actions: r.actions, durationMs: r.blockMs, block: { kind: 'subject', value: subject }, lockAccount: subject,
           details: { requestsInBucket: hit.count, usualPerBucket: Math.round(hit.baseline * 100) / 100, bucketMs: r.bucketMs, factor: r.factor },
         });
       }
     }
-    return out;
+    return out ?? NONE;
   }
 }
