@@ -102,6 +102,21 @@ function forwardedValue(value: string): string {
 }
 
 /**
+ * The last Host seen and its Forwarded `host=` parameter: clients send the same few hosts,
+ * so the validation and quoting run once per distinct value, not once per request.
+ */
+let lastHost = '';
+let lastHostParameter = '';
+
+function hostParameter(host: string): string {
+  if (host === lastHost) return lastHostParameter;
+  if (!isValidHostHeader(host)) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'Host is not a plain host[:port]' });
+  lastHostParameter = `;host=${forwardedValue(host)}`;
+  lastHost = host;
+  return lastHostParameter;
+}
+
+/**
  * Builds the upstream request headers.
  *
  * @throws GatehouseError `ERR_REQUEST_HEADERS_TOO_LARGE` (431) for more than `maxHeaders`
@@ -160,14 +175,12 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], options: Ups
   out.push('x-forwarded-for', chain.length === 1 ? chain[0]! : chain.join(', '));
   out.push('x-forwarded-proto', options.protocol);
   const host = options.host;
-  if (host !== '') {
-    if (!isValidHostHeader(host)) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'Host is not a plain host[:port]' });
-    out.push('x-forwarded-host', host);
-  }
+  const hostPart = host === '' ? '' : hostParameter(host);
+  if (host !== '') out.push('x-forwarded-host', host);
   let forwarded = '';
   for (let i = 0; i < chain.length - 1; i++) forwarded += `for=${forwardedNode(chain[i]!)}, `;
   forwarded += `for=${forwardedNode(chain[chain.length - 1]!)}`;
-  if (host !== '') forwarded += `;host=${forwardedValue(host)}`;
+  forwarded += hostPart;
   out.push('forwarded', `${forwarded};proto=${options.protocol}`);
 
   if (BAD_VALUE.test(options.requestId)) throw invalidValue('x-request-id', true);
