@@ -15,10 +15,12 @@
  */
 import type { JWK } from 'jose';
 import { createAuditRepo, type AuditRepo } from '../store/repos/audit-repo.ts';
+import { SCAN_HASH, SCAN_PREV_HASH, SCAN_SEQ, scanAuditRecords } from '../store/repos/audit-scan.ts';
 import type { Store } from '../store/types.ts';
 import { verifyCheckpoint } from './checkpoint.ts';
-import { GENESIS_HASH, recordHash } from './hash.ts';
+import { GENESIS_HASH } from './hash.ts';
 import type { AuditCheckpoint, AuditRecord } from './record.ts';
+import { scanRowHash, scanRowToRecord } from './row-hash.ts';
 
 export type TamperKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'checkpoint';
 
@@ -68,7 +70,7 @@ export async function verifyAudit(store: Store, options: VerifyOptions): Promise
   const problems: VerifyProblem[] = [];
   let total = 0;
   for (const chain of chains) {
-    const { summary, problem } = await verifyChain(repo, chain, trusted, options.batchSize ?? 10_000);
+    const { summary, problem } = await verifyChain(store, repo, chain, trusted, options.batchSize ?? 10_000);
     summaries.push(summary);
     total += summary.records;
     if (problem) problems.push(problem);
@@ -76,7 +78,7 @@ export async function verifyAudit(store: Store, options: VerifyOptions): Promise
   return { ok: problems.length === 0, chains: summaries, problems, records: total, durationMs: performance.now() - started };
 }
 
-async function verifyChain(repo: AuditRepo, chain: string, trusted: ReadonlyMap<string, JWK>, batchSize: number): Promise<{ summary: ChainSummary; problem: VerifyProblem | undefined }> {
+async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted: ReadonlyMap<string, JWK>, batchSize: number): Promise<{ summary: ChainSummary; problem: VerifyProblem | undefined }> {
   const summary: ChainSummary = { chain, records: 0, firstSeq: undefined, lastSeq: undefined, checkpoints: 0, startedFrom: 'genesis', ok: false };
   const fail = (kind: TamperKind, seq: number, message: string) => ({ summary, problem: { chain, kind, seq, message } });
 
@@ -111,31 +113,29 @@ async function verifyChain(repo: AuditRepo, chain: string, trusted: ReadonlyMap<
   let cpIndex = valid.findIndex((c) => c.seq >= first);
   if (cpIndex === -1) cpIndex = valid.length;
   let expected = first;
-  let after = first - 1;
-  for (;;) {
-    const page = await repo.page(chain, after, batchSize);
-    if (page.length === 0) break;
+  for await (const page of scanAuditRecords(store.db, store.dialect, chain, first - 1, batchSize)) {
     for (let i = 0; i < page.length; i++) {
       const r = page[i]!;
-      if (r.seq !== expected) {
-        return fail('deleted', expected, r.seq - expected === 1 ? `record ${expected} is missing` : `records ${expected}..${r.seq - 1} are missing`);
+      const seq = r[SCAN_SEQ];
+      if (seq !== expected) {
+        return fail('deleted', expected, seq - expected === 1 ? `record ${expected} is missing` : `records ${expected}..${seq - 1} are missing`);
       }
-      if (recordHash(r) !== r.hash) return fail('modified', r.seq, `record ${r.seq} was modified (its fields no longer match its hash)`);
-      if (r.prevHash !== prevHash) {
-        const { kind, seq, message } = await classifyBrokenLink(repo, r, prevHash, prevPrev, page.slice(i + 1), batchSize);
-        return fail(kind, seq, message);
+      const hash = r[SCAN_HASH];
+      if (scanRowHash(r) !== hash) return fail('modified', seq, `record ${seq} was modified (its fields no longer match its hash)`);
+      if (r[SCAN_PREV_HASH] !== prevHash) {
+        const { kind, seq: at, message } = await classifyBrokenLink(repo, scanRowToRecord(r), prevHash, prevPrev, page.slice(i + 1, i + 1001).map(scanRowToRecord), batchSize);
+        return fail(kind, at, message);
       }
-      while (cpIndex < valid.length && valid[cpIndex]!.seq < r.seq) cpIndex++;
+      while (cpIndex < valid.length && valid[cpIndex]!.seq < seq) cpIndex++;
       const cp = valid[cpIndex];
-      if (cp && cp.seq === r.seq && cp.hash !== r.hash) {
-        return fail('modified', r.seq, `the chain up to record ${r.seq} was rewritten: its hash differs from the checkpoint signed at seq ${cp.seq}`);
+      if (cp && cp.seq === seq && cp.hash !== hash) {
+        return fail('modified', seq, `the chain up to record ${seq} was rewritten: its hash differs from the checkpoint signed at seq ${cp.seq}`);
       }
       prevPrev = prevHash;
-      prevHash = r.hash;
+      prevHash = hash;
       expected += 1;
       summary.records += 1;
     }
-    after = page[page.length - 1]!.seq;
   }
   const last = expected - 1;
   summary.lastSeq = last;
