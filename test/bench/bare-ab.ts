@@ -94,6 +94,8 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
   for (const r of running) served.set(r.name, wrk(r.url, 2).requests); // warm-up: JIT, pools, TLS sessions
   process.stdout.write(`conditions: wrk -t1 -c${values.connections} -d${seconds}s on CPU 0 with nginx upstream; proxies on CPU 1; loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
   const base = running[0]!.name;
+  const ratios = new Map<string, number[]>();
+  const extraCpu = new Map<string, number[]>();
   for (let round = 1; round <= Number(values.rounds); round++) {
     const row: Record<string, { rps: number; p99: number; cpuUs: number; errors: number }> = {};
     for (const r of running) {
@@ -105,7 +107,15 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
     }
     const parts = Object.entries(row).map(([n, v]) => `${n} ${Math.round(v.rps)} req/s p99 ${v.p99.toFixed(1)} ms cpu ${v.cpuUs.toFixed(1)} µs/req${v.errors ? ` errors ${v.errors}` : ''}${n === base ? '' : ` (×${(v.rps / row[base]!.rps).toFixed(3)}, +${(v.cpuUs - row[base]!.cpuUs).toFixed(1)} µs)`}`);
     process.stdout.write(`round ${round}: ${parts.join(' | ')}\n`);
+    for (const [n, v] of Object.entries(row)) {
+      if (n === base) continue;
+      (ratios.get(n) ?? ratios.set(n, []).get(n)!).push(v.rps / row[base]!.rps);
+      (extraCpu.get(n) ?? extraCpu.set(n, []).get(n)!).push(v.cpuUs - row[base]!.cpuUs);
+    }
   }
+  // Medians: one disturbed round (a neighbour's burst) does not move them.
+  const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+  for (const [n, xs] of ratios) process.stdout.write(`median ${n}÷${base}: ×${median(xs).toFixed(3)} req/s, ${median(extraCpu.get(n)!) >= 0 ? '+' : ''}${median(extraCpu.get(n)!).toFixed(1)} µs CPU/req\n`);
   // For dividing a profile's totals into per-request figures (profile-summary.ts --requests).
   process.stdout.write(`requests served (warm-up included): ${[...served].map(([n, c]) => `${n} ${c} (pid ${running.find((r) => r.name === n)!.pid})`).join(', ')}\n`);
 } finally {
