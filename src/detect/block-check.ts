@@ -38,52 +38,59 @@ export interface BlockCheckOptions {
 }
 
 type Entry = { id: string; kind: BlockKind; value: string; expiresAt: number };
+type BlockSets = Record<BlockKind, Map<string, Entry[]>>;
+
+const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map() });
 
 export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   const now = options.now ?? Date.now;
   const repo = createDetectRepo(options.store.db);
-  /** `${kind}\0${value}` → blocks (several may overlap; the longest wins). */
-  let byKey = new Map<string, Entry[]>();
+  /** Per kind, value → blocks (several may overlap; the longest wins). */
+  let byKind = emptySets();
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
   let refreshing: Promise<void> | undefined;
 
-  const keyOf = (kind: BlockKind, value: string) => `${kind}\u0000${value}`;
-  const lookup = (kind: BlockKind, value: string, t: number): Entry | undefined => {
-    const list = byKey.get(keyOf(kind, value));
+  // Runs twice per request: one map lookup per kind, no key built, the clock read only on a hit.
+  const lookup = (map: Map<string, Entry[]>, value: string): Entry | undefined => {
+    const list = map.get(value);
     if (!list) return undefined;
+    const t = now();
     let best: Entry | undefined;
     for (const e of list) if (e.expiresAt > t && (!best || e.expiresAt > best.expiresAt)) best = e;
     return best;
   };
-  const addEntry = (map: Map<string, Entry[]>, e: Entry) => {
-    const k = keyOf(e.kind, e.value);
-    const list = (map.get(k) ?? []).filter((x) => x.id !== e.id);
+  const addEntry = (sets: BlockSets, e: Entry) => {
+    // A kind this version does not know (a newer peer's) can never match a lookup here.
+    if (e.kind !== 'address' && e.kind !== 'subject') return;
+    const map = sets[e.kind];
+    const list = (map.get(e.value) ?? []).filter((x) => x.id !== e.id);
     list.push(e);
-    map.set(k, list);
+    map.set(e.value, list);
   };
 
   const check: BlockCheck = {
     isBlocked(address, subject) {
-      const t = now();
-      return (address ? lookup('address', address, t) : undefined) ?? (subject ? lookup('subject', subject, t) : undefined);
+      return (address ? lookup(byKind.address, address) : undefined) ?? (subject ? lookup(byKind.subject, subject) : undefined);
     },
     add(b) {
-      addEntry(byKey, { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt });
+      addEntry(byKind, { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt });
     },
     remove(id) {
-      for (const [k, list] of byKey) {
-        const rest = list.filter((e) => e.id !== id);
-        if (rest.length !== list.length) (rest.length ? byKey.set(k, rest) : byKey.delete(k));
+      for (const map of [byKind.address, byKind.subject]) {
+        for (const [k, list] of map) {
+          const rest = list.filter((e) => e.id !== id);
+          if (rest.length !== list.length) (rest.length ? map.set(k, rest) : map.delete(k));
+        }
       }
     },
     async refresh() {
       refreshing ??= (async () => {
         try {
-          const next = new Map<string, Entry[]>();
+          const next = emptySets();
           for (const b of await repo.activeBlocks(now())) addEntry(next, b);
           // Swapped whole: a block lifted elsewhere (event missed) disappears here too.
-          byKey = next;
+          byKind = next;
         } finally {
           refreshing = undefined;
         }
@@ -111,7 +118,8 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     },
     get size() {
       let n = 0;
-      for (const list of byKey.values()) n += list.length;
+      for (const list of byKind.address.values()) n += list.length;
+      for (const list of byKind.subject.values()) n += list.length;
       return n;
     },
   };

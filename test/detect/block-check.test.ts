@@ -1,0 +1,63 @@
+/** The per-request block lookup alone (blocks added directly; the store only backs refresh). */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBlockCheck, type BlockCheck } from '../../src/detect/block-check.ts';
+import type { BlockKind } from '../../src/detect/types.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+
+describe('block check', () => {
+  let dir: string;
+  let store: Store;
+  let clock = 1_000_000;
+  const fresh = (): BlockCheck => createBlockCheck({ store, now: () => clock });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gatehouse-block-check-'));
+    store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
+    await store.migrate();
+  });
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a blocked address and a blocked subject, and nothing else', () => {
+    const check = fresh();
+    check.add({ id: 'b1', kind: 'address', value: '192.0.2.1', expiresAt: clock + 1000 });
+    check.add({ id: 'b2', kind: 'subject', value: 'mallory', expiresAt: clock + 1000 });
+    assert.equal(check.isBlocked('192.0.2.1')?.id, 'b1');
+    assert.equal(check.isBlocked('192.0.2.2', 'mallory')?.id, 'b2');
+    assert.equal(check.isBlocked('192.0.2.2', 'alice'), undefined);
+    assert.equal(check.isBlocked(undefined, undefined), undefined);
+  });
+
+  it('a subject named like a blocked address (or the reverse) is not blocked: kinds never mix', () => {
+    const check = fresh();
+    check.add({ id: 'b1', kind: 'address', value: '192.0.2.1', expiresAt: clock + 1000 });
+    check.add({ id: 'b2', kind: 'subject', value: '198.51.100.7', expiresAt: clock + 1000 });
+    assert.equal(check.isBlocked(undefined, '192.0.2.1'), undefined);
+    assert.equal(check.isBlocked('198.51.100.7'), undefined);
+  });
+
+  it('an expired block no longer refuses; of overlapping blocks the longest wins; remove lifts one', () => {
+    const check = fresh();
+    check.add({ id: 'short', kind: 'address', value: '192.0.2.9', expiresAt: clock + 100 });
+    check.add({ id: 'long', kind: 'address', value: '192.0.2.9', expiresAt: clock + 5000 });
+    assert.equal(check.isBlocked('192.0.2.9')?.id, 'long');
+    check.remove('long');
+    assert.equal(check.isBlocked('192.0.2.9')?.id, 'short');
+    clock += 100;
+    assert.equal(check.isBlocked('192.0.2.9'), undefined);
+    assert.equal(check.size, 1);
+  });
+
+  it('ignores a block of an unknown kind (e.g. __proto__ from a hostile or newer peer) instead of failing', () => {
+    const check = fresh();
+    assert.doesNotThrow(() => check.add({ id: 'x', kind: '__proto__' as BlockKind, value: 'v', expiresAt: clock + 1000 }));
+    assert.equal(check.size, 0);
+    assert.equal(check.isBlocked('v', 'v'), undefined);
+  });
+});
