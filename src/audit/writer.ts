@@ -184,6 +184,7 @@ export class AuditWriter {
         let seq = h.seq;
         let prevHash = h.hash;
         records = [];
+        const texts: (string | undefined)[] = [];
         for (const q of batch) {
           const d = q.draft;
           const id = d.eventId;
@@ -196,11 +197,12 @@ export class AuditWriter {
             actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
             reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
           });
+          texts.push(q.canonical);
           prevHash = hash;
         }
         skipped = batch.length - records.length;
         if (records.length) {
-          await repo.insertRecords(records);
+          await repo.insertRecords(records, texts);
           await repo.setHead({ chain: this.chain, seq, hash: prevHash }, Date.now());
         }
         return { chain: this.chain, seq, hash: prevHash };

@@ -35,7 +35,12 @@ export interface AuditRepo {
   head(chain: string): Promise<ChainHead | undefined>;
   /** The subset of `eventIds` already stored (a replayed or redelivered event is skipped). */
   existingEventIds(eventIds: readonly string[]): Promise<Set<string>>;
-  insertRecords(records: readonly AuditRecord[]): Promise<void>;
+  /**
+   * `draftJson[i]`, when given, is the JSON object text of `records[i]`'s draft fields (the
+   * writer's canonical draft JSON, the very text that was hashed): PostgreSQL then sends it as
+   * is instead of serializing the record again.
+   */
+  insertRecords(records: readonly AuditRecord[], draftJson?: readonly (string | undefined)[]): Promise<void>;
   /** Records of a chain with seq > afterSeq, in seq order (keyset pagination). */
   page(chain: string, afterSeq: number, limit: number): Promise<AuditRecord[]>;
   /** Every chain that has records, a head or checkpoints. */
@@ -91,12 +96,18 @@ function pushRow(params: unknown[], r: AuditRecord): void {
 /**
  * PostgreSQL: the whole batch as one JSON array parameter, expanded server-side by
  * `json_to_recordset` with the record's own (camelCase) keys: one statement of constant text,
- * one native JSON.stringify on the client instead of 19 bound values a row. The server does
- * the expansion, on its own CPU.
+ * and on the client no more than string concatenation when the draft's JSON is at hand
+ * (else one native JSON.stringify), instead of 19 bound values a row. Measured against
+ * `unnest()` of 19 arrays and a multi-row VALUES: less client CPU, no more server time.
  */
 const POSTGRES_INSERT = `insert into audit_records (${RECORD_COLUMNS})
   select "chain", "seq", "time", "instance", "event", "eventId", "requestId", "traceId", "actor", "actorKind", "action", "resource", "outcome", "decisionId", "reasons", "clientAddress", "details", "prevHash", "hash"
   from json_to_recordset($1::json) as r("chain" text, "seq" int8, "time" int8, "instance" text, "event" text, "eventId" text, "requestId" text, "traceId" text, "actor" text, "actorKind" text, "action" text, "resource" text, "outcome" text, "decisionId" text, "reasons" text, "clientAddress" text, "details" text, "prevHash" text, "hash" text)`;
+
+function postgresRow(r: AuditRecord, draftJson: string | undefined): string {
+  if (draftJson === undefined) return JSON.stringify(r);
+  return `{"chain":${JSON.stringify(r.chain)},"seq":${r.seq},"prevHash":${JSON.stringify(r.prevHash)},"hash":${JSON.stringify(r.hash)},${draftJson.slice(1)}`;
+}
 
 function toRecord(r: Selectable<AuditRecordsTable>): AuditRecord {
   return {
@@ -151,11 +162,12 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
       return found;
     },
 
-    async insertRecords(records) {
+    async insertRecords(records, draftJson) {
       if (dialect === 'postgres') {
         for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-          const chunk = i === 0 && records.length <= INSERT_CHUNK ? records : records.slice(i, i + INSERT_CHUNK);
-          await db.executeQuery(CompiledQuery.raw(POSTGRES_INSERT, [JSON.stringify(chunk)]));
+          const rows: string[] = [];
+          for (let j = i; j < Math.min(records.length, i + INSERT_CHUNK); j++) rows.push(postgresRow(records[j]!, draftJson?.[j]));
+          await db.executeQuery(CompiledQuery.raw(POSTGRES_INSERT, [`[${rows.join(',')}]`]));
         }
         return;
       }
