@@ -4,22 +4,10 @@
  */
 import { randomUUIDv7 } from 'node:crypto';
 import { isEventName, type Envelope, type EventName, type GatehouseEvents } from '../core/events.ts';
-
-let lastMs = Number.NaN;
-let lastIso = '';
-
-/** Formatting a Date costs several times the rest of an envelope; events of one millisecond share the string. */
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
-}
+import { isoTime } from './iso-time.ts';
 
 export function createEnvelope<N extends EventName>(instance: string, name: N, payload: GatehouseEvents[N]): Envelope<N> {
-  return { id: randomUUIDv7(), time: isoNow(), instance, name, payload } as Envelope<N>;
+  return { id: randomUUIDv7(), time: isoTime(Date.now()), instance, name, payload } as Envelope<N>;
 }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

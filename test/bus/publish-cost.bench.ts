@@ -16,6 +16,7 @@ import type { EventBus } from '../../src/bus/types.ts';
 import { MemoryEventBus } from '../../src/bus/memory-bus.ts';
 import { snapshot } from '../../src/bus/snapshot.ts';
 import { createEnvelope } from '../../src/bus/envelope.ts';
+import { isoTime } from '../../src/bus/iso-time.ts';
 import type { GatewayRequestEvent } from '../../src/core/events.ts';
 
 const { values: args } = parseArgs({ options: { baseline: { type: 'string' }, rounds: { type: 'string', default: '15' }, events: { type: 'string', default: '20000' } } });
@@ -71,8 +72,7 @@ function freezeDeep<T>(value: T): T {
   return value;
 }
 
-let lastMs = -1;
-let lastIso = '';
+const epoch = Date.now();
 const variants: Variant[] = [
   syncVariant('build payload only', (i) => request(i)),
   syncVariant('JSON.stringify(envelope) + 1× JSON.parse', (i) => JSON.parse(JSON.stringify(createEnvelope('bench', 'gateway.request', request(i))))),
@@ -82,7 +82,8 @@ const variants: Variant[] = [
   syncVariant('freeze payload in place + frozen envelope (no copy; reference)', (i) => Object.freeze(createEnvelope('bench', 'gateway.request', Object.freeze(request(i))))),
   syncVariant('randomUUIDv7()', () => randomUUIDv7()),
   syncVariant('new Date().toISOString()', () => new Date().toISOString()),
-  syncVariant('ISO time cached per millisecond', () => { const ms = Date.now(); if (ms !== lastMs) { lastMs = ms; lastIso = new Date(ms).toISOString(); } return lastIso; }),
+  syncVariant('isoTime(Date.now())', () => isoTime(Date.now())),
+  syncVariant('isoTime, a new millisecond every call', (i) => isoTime(epoch + i)),
   busVariant('MemoryEventBus (this tree), 1 subscriber', MemoryEventBus, 1),
   busVariant('MemoryEventBus (this tree), 2 subscribers', MemoryEventBus, 2),
 ];
