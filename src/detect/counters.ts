@@ -54,7 +54,12 @@ export class SlidingCounter {
 
   /** Records an event; returns the window start (time of the first counted event) when the threshold is reached. */
   hit(key: string, time: number): number | undefined {
-    const times = this.#times.get(key) ?? [];
+    // get() already marks the key as recently used; only a new key needs a set().
+    let times = this.#times.get(key);
+    if (times === undefined) {
+      times = [];
+      this.#times.set(key, times);
+    }
     times.push(time);
     while (times.length && times[0]! <= time - this.#windowMs) times.shift();
     if (times.length > this.#threshold) times.splice(0, times.length - this.#threshold);
@@ -62,7 +67,6 @@ export class SlidingCounter {
       this.#times.delete(key);
       return times[0]!;
     }
-    this.#times.set(key, times);
     return undefined;
   }
 }
@@ -80,7 +84,11 @@ export class DistinctCounter {
   }
 
   hit(key: string, value: string, time: number): { windowStart: number; distinct: number } | undefined {
-    const seen = this.#seen.get(key) ?? new Map<string, number>();
+    let seen = this.#seen.get(key);
+    if (seen === undefined) {
+      seen = new Map<string, number>();
+      this.#seen.set(key, seen);
+    }
     for (const [v, t] of seen) if (t <= time - this.#windowMs) seen.delete(v);
     seen.delete(value);
     seen.set(value, time);
@@ -90,7 +98,6 @@ export class DistinctCounter {
       this.#seen.delete(key);
       return { windowStart: Math.min(...seen.values()), distinct: seen.size };
     }
-    this.#seen.set(key, seen);
     return undefined;
   }
 }

@@ -1,0 +1,60 @@
+/** The bounded per-key counters behind the rules. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DistinctCounter, LruMap, RateBaseline, SlidingCounter } from '../../src/detect/counters.ts';
+
+describe('detection counters', () => {
+  it('an attacker spraying keys cannot grow a counter beyond maxKeys; the least recently used key goes first', () => {
+    const lru = new LruMap<number>(3);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    lru.set('c', 3);
+    assert.equal(lru.get('a'), 1); // a is now the most recent
+    for (let i = 0; i < 1000; i++) lru.set(`spray-${i}`, i);
+    assert.equal(lru.size, 3);
+    assert.equal(lru.get('a'), undefined);
+    assert.equal(lru.get('b'), undefined);
+    const lru2 = new LruMap<number>(3);
+    lru2.set('a', 1);
+    lru2.set('b', 2);
+    lru2.set('c', 3);
+    lru2.get('a');
+    lru2.set('d', 4);
+    assert.equal(lru2.get('b'), undefined, 'b was the least recently used');
+    assert.equal(lru2.get('a'), 1, 'reading a kept it');
+  });
+
+  it('a sliding counter keeps counting a key that is read between sprays, and forgets one that is not', () => {
+    const counter = new SlidingCounter(3, 60_000, 2);
+    assert.equal(counter.hit('victim', 1), undefined);
+    assert.equal(counter.hit('victim', 2), undefined);
+    assert.equal(counter.hit('victim', 3), 1);
+    // After firing the key starts over.
+    assert.equal(counter.hit('victim', 4), undefined);
+    // Two other keys push the untouched victim out: its count starts over too.
+    counter.hit('x', 5);
+    counter.hit('y', 6);
+    assert.equal(counter.hit('victim', 7), undefined);
+    assert.equal(counter.hit('victim', 8), undefined);
+    assert.equal(counter.hit('victim', 9), 7);
+  });
+
+  it('a distinct counter counts distinct values per key within the window', () => {
+    const counter = new DistinctCounter(3, 1000, 10);
+    assert.equal(counter.hit('addr', 'a', 0), undefined);
+    assert.equal(counter.hit('addr', 'a', 1), undefined);
+    assert.equal(counter.hit('addr', 'b', 2), undefined);
+    assert.deepEqual(counter.hit('addr', 'c', 3), { windowStart: 1, distinct: 3 });
+    assert.equal(counter.hit('addr', 'a', 2000), undefined);
+  });
+
+  it('the rate baseline keeps its state across hits of one bucket and fires once when the rate jumps', () => {
+    const rate = new RateBaseline({ bucketMs: 1000, factor: 3, minRequests: 5, alpha: 0.5, warmupBuckets: 2, maxKeys: 10 });
+    for (let b = 0; b < 3; b++) for (let i = 0; i < 2; i++) assert.equal(rate.hit('svc', b * 1000 + i), undefined);
+    const fired = [];
+    for (let i = 0; i < 20; i++) { const hit = rate.hit('svc', 3000 + i); if (hit) fired.push(hit); }
+    assert.equal(fired.length, 1);
+    assert.equal(fired[0]?.bucketStart, 3000);
+    assert.equal(fired[0]?.count, 7);
+  });
+});
