@@ -82,6 +82,13 @@ export class RequestContext {
   omitUpstreamHeaders: ReadonlySet<string> | undefined = undefined;
   /** The final upstream request header list, built by the enrich stage for the forward stage. */
   upstreamRequestHeaders: string[] | undefined = undefined;
+  /**
+   * Response headers stages add for the client (RateLimit…), as a flat [name, value, …] list.
+   * Whoever writes the response head writes them with it (forward, the error path, the
+   * upgrade head, the internal stage): a header set on the response in advance would send
+   * every writeHead down Node's slow path.
+   */
+  responseHeaders: string[] | undefined = undefined;
   /** Set when an internal handler (IdP, auth callback, JWKS) took over the response. */
   handled = false;
   /** Response body bytes sent to the client. */
@@ -112,6 +119,12 @@ export class RequestContext {
     this.res = res;
     this.gen = gen;
     this.startedAt = performance.now();
+  }
+
+  /** Adds a header to the response this request will get, whoever writes it (see responseHeaders). */
+  addResponseHeader(name: string, value: string): void {
+    if (this.responseHeaders === undefined) this.responseHeaders = [name, value];
+    else this.responseHeaders.push(name, value);
   }
 
   /** Milliseconds since accept. */

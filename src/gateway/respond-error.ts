@@ -16,7 +16,11 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
-export function writeErrorResponse(res: ServerResponse, error: GatehouseError, requestId: string, accept: string | undefined): void {
+/**
+ * @param added headers earlier stages collected for the client (RequestContext.responseHeaders,
+ *   e.g. RateLimit after an allowed rate-limit decision); the error's own headers win.
+ */
+export function writeErrorResponse(res: ServerResponse, error: GatehouseError, requestId: string, accept: string | undefined, added?: readonly string[]): void {
   if (res.headersSent) {
     // Too late for a clean error: the status line is gone. Cut the connection so the
     // client cannot mistake a truncated body for a complete one.
@@ -28,8 +32,9 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     'x-request-id': requestId,
-    ...error.headers,
   };
+  if (added !== undefined) for (let i = 0; i < added.length; i += 2) headers[added[i]!] = added[i + 1]!;
+  if (error.headers !== undefined) Object.assign(headers, error.headers);
   let body: string;
   if (wantsHtml(accept)) {
     headers['content-type'] = 'text/html; charset=utf-8';

@@ -9,13 +9,14 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../bus/types.ts';
 import { GatehouseError, isGatehouseError } from '../core/errors.ts';
 import type { RequestContext } from '../gateway/context.ts';
-import { formatRateLimitHeaders } from './headers.ts';
+import { RateLimitHeaderFormat } from './headers.ts';
 import type { RateLimit, RateLimiter, RateLimitResult } from './types.ts';
 import { UnavailableReporter } from './unavailable-reporter.ts';
 
 export class RateLimitDecider {
   readonly #scope: 'edge' | 'identity';
   readonly #policy: string;
+  readonly #format: RateLimitHeaderFormat;
   readonly #limiter: RateLimiter;
   readonly #bus: EventBus | undefined;
   readonly #headersOnSuccess: boolean;
@@ -24,6 +25,7 @@ export class RateLimitDecider {
   constructor(scope: 'edge' | 'identity', policy: string, deps: { limiter: RateLimiter; bus?: EventBus; logger?: Logger }, headersOnSuccess: boolean) {
     this.#scope = scope;
     this.#policy = policy;
+    this.#format = new RateLimitHeaderFormat(policy);
     this.#limiter = deps.limiter;
     this.#bus = deps.bus;
     this.#headersOnSuccess = headersOnSuccess;
@@ -49,8 +51,11 @@ export class RateLimitDecider {
       return;
     }
     if (result.allowed) {
-      if (this.#headersOnSuccess && !ctx.res.headersSent) {
-        for (const [name, value] of Object.entries(formatRateLimitHeaders(result, this.#policy))) ctx.res.setHeader(name, value);
+      // Collected on the context, not set on the response: the writer of the response head
+      // sends them in its one writeHead (see RequestContext.responseHeaders).
+      if (this.#headersOnSuccess) {
+        ctx.addResponseHeader('RateLimit-Policy', this.#format.policy(result));
+        ctx.addResponseHeader('RateLimit', this.#format.allowed(result));
       }
       return;
     }
@@ -66,7 +71,7 @@ export class RateLimitDecider {
     });
     throw new GatehouseError('ERR_RATELIMIT_EXCEEDED', {
       detail: `${this.#scope} limit ${limit.rate}/${limit.periodMs}ms burst ${limit.burst} exhausted; retry after ${result.retryAfterMs} ms`,
-      headers: formatRateLimitHeaders(result, this.#policy),
+      headers: this.#format.headers(result),
       data: { scope: this.#scope, policy: this.#policy },
     });
   }

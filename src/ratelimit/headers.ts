@@ -21,18 +21,38 @@ function sfString(value: string): string {
 
 const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 
-export function formatRateLimitHeaders(result: RateLimitResult, policyName: string): Record<string, string> {
-  const name = sfString(policyName);
-  const window = Math.max(1, seconds(result.windowMs));
-  const headers: Record<string, string> = {
-    'RateLimit-Policy': `${name};q=${result.limit};w=${window}`,
-  };
-  if (result.allowed) {
-    headers.RateLimit = `${name};r=${result.remaining};t=${seconds(result.resetAfterMs)}`;
-  } else {
-    const retryAfter = Math.max(1, seconds(result.retryAfterMs));
-    headers.RateLimit = `${name};r=0;t=${retryAfter}`;
-    headers['Retry-After'] = String(retryAfter);
+/** The header values of one policy; its name is quoted once, not per request. */
+export class RateLimitHeaderFormat {
+  readonly #name: string;
+
+  constructor(policyName: string) {
+    this.#name = sfString(policyName);
   }
-  return headers;
+
+  /** `RateLimit-Policy`: quota and window. */
+  policy(result: RateLimitResult): string {
+    return `${this.#name};q=${result.limit};w=${Math.max(1, seconds(result.windowMs))}`;
+  }
+
+  /** `RateLimit` of an allowed request: what remains and when the quota resets. */
+  allowed(result: RateLimitResult): string {
+    return `${this.#name};r=${result.remaining};t=${seconds(result.resetAfterMs)}`;
+  }
+
+  /** All headers of a decision, Retry-After included when it was refused. */
+  headers(result: RateLimitResult): Record<string, string> {
+    const headers: Record<string, string> = { 'RateLimit-Policy': this.policy(result) };
+    if (result.allowed) {
+      headers.RateLimit = this.allowed(result);
+    } else {
+      const retryAfter = Math.max(1, seconds(result.retryAfterMs));
+      headers.RateLimit = `${this.#name};r=0;t=${retryAfter}`;
+      headers['Retry-After'] = String(retryAfter);
+    }
+    return headers;
+  }
+}
+
+export function formatRateLimitHeaders(result: RateLimitResult, policyName: string): Record<string, string> {
+  return new RateLimitHeaderFormat(policyName).headers(result);
 }

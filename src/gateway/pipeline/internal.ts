@@ -10,5 +10,7 @@ export function internal(ctx: RequestContext): void | Promise<void> {
   ctx.handled = true;
   // Handlers write their own responses; the request id goes on them like on every other.
   ctx.res.setHeader('x-request-id', ctx.requestId);
+  const added = ctx.responseHeaders;
+  if (added !== undefined) for (let i = 0; i < added.length; i += 2) ctx.res.setHeader(added[i]!, added[i + 1]!);
   return handler.handle(ctx.req, ctx.res, ctx);
 }

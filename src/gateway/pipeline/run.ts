@@ -36,5 +36,5 @@ export function failRequest(ctx: RequestContext, err: unknown): void {
     ctx.completing = true;
     ctx.gen.record(ctx);
   }
-  writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept);
+  writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders);
 }

@@ -49,7 +49,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
     const res = ctx.res;
     if (res.destroyed) { controller.abort(new ClientGoneError()); return; }
-    res.writeHead(statusCode, responseHeaders(headers, ctx.requestId));
+    res.writeHead(statusCode, responseHeaders(headers, ctx.requestId, ctx.responseHeaders));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -72,7 +72,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const client = this.upgradeSocket!;
     this.ctx.upstreamStatus = statusCode;
     this.ctx.res.detachSocket(client as never);
-    client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId));
+    client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId, this.ctx.responseHeaders));
     // From here on it is a byte tunnel; either side closing closes the other.
     upstreamSocket.pipe(client).pipe(upstreamSocket);
     const closeBoth = () => { upstreamSocket.destroy(); client.destroy(); };

@@ -1,13 +1,14 @@
 /**
  * Response headers from the upstream, minus hop-by-hop fields (RFC 9110 §7.6.1), plus
- * the request id. Built as a flat [name, value, …] list for writeHead, which is the
- * cheapest form Node accepts and keeps repeated fields (set-cookie) intact.
+ * the request id and the headers stages added for the client (RateLimit…). Built as a flat
+ * [name, value, …] list for writeHead, which is the cheapest form Node accepts and keeps
+ * repeated fields (set-cookie) intact.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
-export function responseHeaders(headers: IncomingHttpHeaders, requestId: string): string[] {
+export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined): string[] {
   const out: string[] = [];
   const connection = headers.connection;
   const named = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
@@ -21,5 +22,11 @@ export function responseHeaders(headers: IncomingHttpHeaders, requestId: string)
     else for (const v of value) out.push(name, v);
   }
   out.push('x-request-id', requestId);
+  if (added !== undefined) {
+    // A field the upstream sent itself wins, as it did when stages set headers on the response.
+    for (let i = 0; i < added.length; i += 2) {
+      if (headers[added[i]!.toLowerCase()] === undefined) out.push(added[i]!, added[i + 1]!);
+    }
+  }
   return out;
 }

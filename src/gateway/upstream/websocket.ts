@@ -5,7 +5,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHeaders, requestId: string): string {
+const UNSAFE = /[\r\n\0]/;
+
+/** The 101 head for the client: the upstream's fields, the request id and the headers stages added (RateLimit…). */
+export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined): string {
   let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
   for (const name in headers) {
     if (name === 'x-request-id') continue;
@@ -13,8 +16,16 @@ export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHea
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
       // Values came through undici's parser, but a CR/LF here would split the response.
-      if (/[\r\n\0]/.test(v)) continue;
+      if (UNSAFE.test(v)) continue;
       head += `${name}: ${v}\r\n`;
+    }
+  }
+  if (added !== undefined) {
+    for (let i = 0; i < added.length; i += 2) {
+      const name = added[i]!;
+      const value = added[i + 1]!;
+      if (headers[name.toLowerCase()] !== undefined || UNSAFE.test(name) || UNSAFE.test(value)) continue;
+      head += `${name}: ${value}\r\n`;
     }
   }
   return head + `x-request-id: ${requestId}\r\n\r\n`;

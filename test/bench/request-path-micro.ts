@@ -1,0 +1,90 @@
+/**
+ * In-process A/B micro-benchmarks of pieces of the gateway's per-request path, for a
+ * machine too busy for throughput figures: each variant runs in alternating batches in the
+ * same process and reports CPU time per operation (process.cpuUsage, user + system) as the
+ * median over the batches. The "before" variants restate what the code did before the
+ * change they measure, so that both can be run from one tree.
+ *
+ * Each batch starts after a full GC; the scavenges a variant's garbage causes fall in its own batch.
+ *
+ * Usage: node --expose-gc test/bench/request-path-micro.ts [--batches 15] [--ops 20000] [--only name]
+ */
+import { parseArgs } from 'node:util';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { RequestContext } from '../../src/gateway/context.ts';
+import type { Generation } from '../../src/gateway/generation.ts';
+import { responseHeaders } from '../../src/gateway/upstream/response-headers.ts';
+import { RateLimitDecider } from '../../src/ratelimit/decider.ts';
+import { formatRateLimitHeaders } from '../../src/ratelimit/headers.ts';
+import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
+import type { RateLimitResult } from '../../src/ratelimit/types.ts';
+
+const { values } = parseArgs({ options: { batches: { type: 'string', default: '15' }, ops: { type: 'string', default: '20000' }, only: { type: 'string' } } });
+const batches = Number(values.batches);
+const ops = Number(values.ops);
+
+interface Case { name: string; variants: Record<string, () => void> }
+const cases: Case[] = [];
+
+// --- RateLimit headers: set on the response (slow writeHead) vs collected for the one writeHead.
+{
+  const socket = new Socket();
+  const upstream = { 'content-type': 'text/plain', 'content-length': '2', date: 'Sun, 22 Nov 2026 10:00:00 GMT', server: 'nginx' };
+  const limit = { rate: 1e9, periodMs: 1000, burst: 1e9 };
+  const limiter = new MemoryRateLimiter();
+  const decider = new RateLimitDecider('identity', 'identity', { limiter }, true);
+  const gen = {} as Generation;
+  const fresh = (): RequestContext => {
+    const req = new IncomingMessage(socket);
+    const ctx = new RequestContext(req, new ServerResponse(req), gen);
+    ctx.requestId = 'b7f3c1de-0c4a-4e0e-9a7e-2f1d6c5b4a39';
+    return ctx;
+  };
+  cases.push({
+    name: 'ratelimit-headers',
+    variants: {
+      'setHeader + writeHead (before)': () => {
+        const ctx = fresh();
+        const result = limiter.consume('id:alice', limit) as RateLimitResult;
+        for (const [name, value] of Object.entries(formatRateLimitHeaders(result, 'identity'))) ctx.res.setHeader(name, value);
+        ctx.res.writeHead(200, responseHeaders(upstream, ctx.requestId, undefined));
+      },
+      'collected, one writeHead (after)': () => {
+        const ctx = fresh();
+        decider.decide(ctx, 'id:alice', limit);
+        ctx.res.writeHead(200, responseHeaders(upstream, ctx.requestId, ctx.responseHeaders));
+      },
+    },
+  });
+}
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.stdout.write(`conditions: ${batches} alternating batches of ${ops} ops per variant, CPU µs/op median (min–max); loadavg ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}${gc ? '' : ' (no --expose-gc: GC of one batch may land in the next)'}\n`);
+for (const c of cases) {
+  if (values.only && c.name !== values.only) continue;
+  const names = Object.keys(c.variants);
+  const samples = new Map<string, number[]>(names.map((n) => [n, []]));
+  for (const n of names) for (let i = 0; i < ops; i++) c.variants[n]!(); // warm-up (JIT)
+  for (let b = 0; b < batches; b++) {
+    for (const n of (b % 2 ? [...names].reverse() : names)) {
+      gc?.();
+      const fn = c.variants[n]!;
+      const start = cpuUs();
+      for (let i = 0; i < ops; i++) fn();
+      samples.get(n)!.push((cpuUs() - start) / ops);
+    }
+  }
+  process.stdout.write(`${c.name}\n`);
+  for (const n of names) {
+    const xs = samples.get(n)!;
+    process.stdout.write(`  ${n.padEnd(44)} ${median(xs).toFixed(3)} µs/op (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})\n`);
+  }
+}
