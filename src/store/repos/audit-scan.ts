@@ -9,6 +9,14 @@
  *   dictionary of names, which costs more than the hash itself; arrays do not.
  * - PostgreSQL: the next page is requested as soon as a page arrives (its last seq is the
  *   next key), so the server reads and sends it while the caller hashes this one.
+ *
+ * A page is asked for as a seq range, `after < seq <= after + pageSize`, not only as
+ * `seq > after … limit pageSize`: seqs of an intact chain are dense, so the range holds
+ * exactly the page, and its cost cannot depend on the planner's statistics. Right after a
+ * large append PostgreSQL has none yet, and planned the open-ended form as a bitmap scan
+ * of every later record plus a sort, for each page: quadratic in the chain's length. Only
+ * after a short range (a gap, or the end) is the open-ended form used, once, to find what
+ * follows.
  */
 import type { StatementSync } from 'node:sqlite';
 import { sql, type Kysely } from 'kysely';
@@ -38,24 +46,59 @@ const COLUMNS = [
   'prev_hash', 'reasons', 'request_id', 'resource', 'time', 'trace_id', 'seq', 'hash',
 ] as const;
 
-const PAGE_SQL = `select ${COLUMNS.join(', ')} from audit_records where chain = ? and seq > ? order by seq limit ?`;
+const SELECT = `select ${COLUMNS.join(', ')} from audit_records where chain = ? and seq > ?`;
+const RANGE_SQL = `${SELECT} and seq <= ? order by seq limit ?`;
+const NEXT_SQL = `${SELECT} order by seq limit ?`;
+
+/** One page: the range after `after` (`bounded`), or the next `pageSize` records wherever they are. */
+type FetchPage = (after: number, bounded: boolean) => AuditScanRow[] | Promise<AuditScanRow[]>;
 
 /**
- * Pages of the records of `chain` with seq > `afterSeq`, in seq order, until a page comes
- * back empty (records appended meanwhile are read too, as a page-by-page reader would).
+ * Pages of the records of `chain` with seq > `afterSeq`, in seq order, until nothing
+ * follows (records appended meanwhile are read too, as a page-by-page reader would).
  * Stopping early (break, return, throw in the loop) releases what the scan holds.
  */
 export async function* scanAuditRecords(db: Kysely<Database>, dialect: StoreDialect, chain: string, afterSeq: number, pageSize: number): AsyncGenerator<AuditScanRow[]> {
   const sqlite = dialect === 'sqlite' ? await sharedSqlite(db) : undefined;
   if (sqlite) {
     try {
-      yield* sqlitePages(sqlite, chain, afterSeq, pageSize);
+      yield* walk(sqliteFetch(sqlite, chain, pageSize), afterSeq, pageSize);
     } finally {
       sqlite.release();
     }
     return;
   }
-  yield* kyselyPages(db, chain, afterSeq, pageSize);
+  yield* walk(kyselyFetch(db, chain, pageSize), afterSeq, pageSize);
+}
+
+/**
+ * Ranges while they come back full; after a short one, the next records wherever they are
+ * (none: the end). The next page is requested before this one is handed out, so an
+ * asynchronous backend fetches it while the caller works.
+ */
+async function* walk(fetch: FetchPage, afterSeq: number, pageSize: number): AsyncGenerator<AuditScanRow[]> {
+  const request = (after: number, bounded: boolean): Promise<AuditScanRow[]> => {
+    const pending = Promise.resolve(fetch(after, bounded));
+    // A prefetch the caller never awaits (it stopped early) must not become an unhandled rejection.
+    pending.catch(() => {});
+    return pending;
+  };
+  let after = afterSeq;
+  let bounded = true;
+  let next = request(after, bounded);
+  for (;;) {
+    const page = await next;
+    if (page.length === 0) {
+      if (!bounded) return;
+      bounded = false;
+      next = request(after, bounded);
+      continue;
+    }
+    after = page[page.length - 1]![SCAN_SEQ];
+    bounded = page.length === pageSize;
+    next = request(after, bounded);
+    yield page;
+  }
 }
 
 /**
@@ -76,49 +119,40 @@ async function sharedSqlite(db: Kysely<Database>): Promise<SqliteHandle | undefi
   }
 }
 
-async function* sqlitePages(handle: SqliteHandle, chain: string, afterSeq: number, pageSize: number): AsyncGenerator<AuditScanRow[]> {
-  let stmt: StatementSync;
+function sqliteFetch(handle: SqliteHandle, chain: string, pageSize: number): FetchPage {
+  let range: StatementSync;
+  let next: StatementSync;
   try {
-    stmt = handle.db.prepare(PAGE_SQL);
-    stmt.setReturnArrays(true);
+    range = handle.db.prepare(RANGE_SQL);
+    next = handle.db.prepare(NEXT_SQL);
+    range.setReturnArrays(true);
+    next.setReturnArrays(true);
   } catch (error) {
     throw toStoreError(error);
   }
-  let after = afterSeq;
-  for (;;) {
+  return async (after, bounded) => {
     // Under the store's mutex: never in the middle of one of its transactions (on this
     // same connection, a read there would see its uncommitted rows).
     await handle.mutex.lock();
-    let page: AuditScanRow[];
     try {
-      page = stmt.all(chain, after, pageSize) as unknown as AuditScanRow[];
+      const rows = bounded ? range.all(chain, after, after + pageSize, pageSize) : next.all(chain, after, pageSize);
+      return rows as unknown as AuditScanRow[];
     } catch (error) {
       throw toStoreError(error);
     } finally {
       handle.mutex.unlock();
     }
-    if (page.length === 0) return;
-    after = page[page.length - 1]![SCAN_SEQ];
-    yield page;
-  }
+  };
 }
 
-async function* kyselyPages(db: Kysely<Database>, chain: string, afterSeq: number, pageSize: number): AsyncGenerator<AuditScanRow[]> {
-  const fetch = (after: number): Promise<AuditScanRow[]> => {
-    const pending = db.selectFrom('audit_records').select(COLUMNS).where('chain', '=', chain).where('seq', '>', after).orderBy('seq').limit(pageSize).execute()
-      .then((rows) => rows.map((r): AuditScanRow => [
-        r.action, r.actor, r.actor_kind, r.chain, r.client_address, r.decision_id, r.details, r.event, r.event_id, r.instance, r.outcome,
-        r.prev_hash, r.reasons, r.request_id, r.resource, Number(r.time), r.trace_id, Number(r.seq), r.hash,
-      ]));
-    // A prefetch the caller never awaits (it stopped early) must not become an unhandled rejection.
-    pending.catch(() => {});
-    return pending;
+function kyselyFetch(db: Kysely<Database>, chain: string, pageSize: number): FetchPage {
+  return async (after, bounded) => {
+    let q = db.selectFrom('audit_records').select(COLUMNS).where('chain', '=', chain).where('seq', '>', after);
+    if (bounded) q = q.where('seq', '<=', after + pageSize);
+    const rows = await q.orderBy('seq').limit(pageSize).execute();
+    return rows.map((r): AuditScanRow => [
+      r.action, r.actor, r.actor_kind, r.chain, r.client_address, r.decision_id, r.details, r.event, r.event_id, r.instance, r.outcome,
+      r.prev_hash, r.reasons, r.request_id, r.resource, Number(r.time), r.trace_id, Number(r.seq), r.hash,
+    ]);
   };
-  let next = fetch(afterSeq);
-  for (;;) {
-    const page = await next;
-    if (page.length === 0) return;
-    next = fetch(page[page.length - 1]![SCAN_SEQ]);
-    yield page;
-  }
 }
