@@ -3,8 +3,8 @@
  *
  *   extensions.push(detectExtension(platform, { accountLocker: identity }));
  *
- * Every instance evaluates every event (live subscription: with NATS each instance sees
- * the events of all), so per-key counts are complete; alert ids are deterministic and
+ * Every instance evaluates every event the rules read (live subscription to RULE_EVENTS:
+ * with NATS each instance sees the events of all), so per-key counts are complete; alert ids are deterministic and
  * stored first-writer-wins, so one alert is acted on once across instances.
  *
  * Enforcement needs two stages from `blockStages` (see docs/detection.md): `blockAddress`
