@@ -19,6 +19,7 @@ import { RateLimitDecider } from '../../src/ratelimit/decider.ts';
 import { formatRateLimitHeaders } from '../../src/ratelimit/headers.ts';
 import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
 import type { RateLimitResult } from '../../src/ratelimit/types.ts';
+import { DeadlineList } from '../../src/gateway/upstream/deadlines.ts';
 
 const { values } = parseArgs({ options: { batches: { type: 'string', default: '15' }, ops: { type: 'string', default: '20000' }, only: { type: 'string' } } });
 const batches = Number(values.batches);
@@ -59,6 +60,49 @@ const cases: Case[] = [];
   });
 }
 
+// --- Total timeout: a Node timer per exchange vs the shared coarse deadline list. 128
+// exchanges are pending at any time (each op starts one and ends the oldest), as under load.
+{
+  const inflight = 128;
+  class TimerExchange {
+    timer: NodeJS.Timeout | undefined = undefined;
+    aborted = false;
+    onTotalTimeout = (): void => { this.aborted = true; };
+  }
+  class DeadlineExchange {
+    deadlineAt = 0;
+    deadlineSlot = -1;
+    aborted = false;
+    onDeadline(): void { this.aborted = true; }
+  }
+  const timers: (TimerExchange | undefined)[] = new Array(inflight);
+  const deadlines: (DeadlineExchange | undefined)[] = new Array(inflight);
+  const list = new DeadlineList();
+  let t = 0;
+  let d = 0;
+  cases.push({
+    name: 'total-timeout',
+    variants: {
+      'setTimeout + clearTimeout (before)': () => {
+        const old = timers[t];
+        if (old) clearTimeout(old.timer);
+        const x = new TimerExchange();
+        x.timer = setTimeout(x.onTotalTimeout, 120_000);
+        timers[t] = x;
+        t = (t + 1) % inflight;
+      },
+      'coarse deadline list (after)': () => {
+        const old = deadlines[d];
+        if (old) list.remove(old);
+        const x = new DeadlineExchange();
+        list.add(x, 120_000);
+        deadlines[d] = x;
+        d = (d + 1) % inflight;
+      },
+    },
+  });
+}
+
 function cpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -88,3 +132,5 @@ for (const c of cases) {
     process.stdout.write(`  ${n.padEnd(44)} ${median(xs).toFixed(3)} µs/op (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})\n`);
   }
 }
+// Pending timers of the timeout case would keep the process alive for two minutes.
+process.exit(0);

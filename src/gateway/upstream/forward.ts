@@ -17,6 +17,7 @@ import { upstreamError } from './upstream-error.ts';
 import { responseHeaders } from './response-headers.ts';
 import { upgradeResponseHead } from './websocket.ts';
 import { upstreamPathOf } from './upstream-path.ts';
+import { upstreamDeadlines, type DeadlineEntry } from './deadlines.ts';
 import { failRequest } from '../pipeline/run.ts';
 
 /** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
@@ -24,11 +25,13 @@ export class ClientGoneError extends Error {
   constructor() { super('client closed the connection'); this.name = 'ClientGoneError'; }
 }
 
-class UpstreamExchange implements Dispatcher.DispatchHandler {
+class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   readonly ctx: RequestContext;
   readonly upstream: UpstreamPool;
   controller: Dispatcher.DispatchController | undefined = undefined;
-  timer: NodeJS.Timeout | undefined = undefined;
+  /** The total timeout, on the shared coarse deadline list (see deadlines.ts for its granularity). */
+  deadlineAt = 0;
+  deadlineSlot = -1;
   settled = false;
   upgradeSocket: Duplex | undefined;
 
@@ -99,19 +102,20 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.settled = true;
-    clearTimeout(this.timer);
+    upstreamDeadlines.remove(this);
     failRequest(ctx, error);
   }
 
   finish(): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    upstreamDeadlines.remove(this);
   }
 
-  onTotalTimeout = (): void => {
+  /** The total timeout: a method, not a closure per exchange. */
+  onDeadline(): void {
     this.controller?.abort(new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail: `upstream ${this.upstream.name}: total time ${this.ctx.route!.config.timeouts.totalMs} ms exceeded` }));
-  };
+  }
 
   /** Called by the gateway when the client's response closes. */
   onClientClose(): void {
@@ -152,7 +156,7 @@ export function forward(ctx: RequestContext): void {
   const upgrade = ctx.upgradeSocket !== undefined;
   const timeouts = route.config.timeouts;
   const exchange = new UpstreamExchange(ctx, upstream, ctx.upgradeSocket);
-  exchange.timer = setTimeout(exchange.onTotalTimeout, timeouts.totalMs);
+  upstreamDeadlines.add(exchange, timeouts.totalMs);
   ctx.exchange = exchange;
   try {
     upstream.pool.dispatch({
