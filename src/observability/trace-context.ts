@@ -36,30 +36,46 @@ export function parseTraceparent(value: string | readonly string[] | undefined):
 }
 
 // Random ids come from a pooled buffer: one randomFillSync per 170 traces instead of one
-// per id. Trace ids are not secrets, but they must not be guessable to correlate or
-// collide with other users' traces, so they still come from the CSPRNG.
+// per id, and a new trace's two ids come from one hex conversion, sliced. Trace ids are not
+// secrets, but they must not be guessable to correlate or collide with other users'
+// traces, so they still come from the CSPRNG.
 const POOL_SIZE = 4096;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOffset = POOL_SIZE;
 
+/** `bytes` fresh random bytes as lower-case hex. */
 function randomHex(bytes: number): string {
-  for (;;) {
-    if (poolOffset + bytes > POOL_SIZE) { randomFillSync(pool); poolOffset = 0; }
-    const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
-    poolOffset += bytes;
-    // All-zero ids are invalid; the chance is 2^-64 or less, but the spec forbids them.
-    if (hex !== ZERO_TRACE_ID && hex !== ZERO_SPAN_ID) return hex;
-  }
+  if (poolOffset + bytes > POOL_SIZE) { randomFillSync(pool); poolOffset = 0; }
+  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return hex;
 }
 
 /** A new random 16-byte trace id (32 lower-case hex digits, never all zeros). */
 export function generateTraceId(): string {
-  return randomHex(16);
+  for (;;) {
+    const hex = randomHex(16);
+    // All-zero ids are invalid; the chance is 2^-64 or less, but the spec forbids them.
+    if (hex !== ZERO_TRACE_ID) return hex;
+  }
 }
 
 /** A new random 8-byte span id (16 lower-case hex digits, never all zeros). */
 export function generateSpanId(): string {
-  return randomHex(8);
+  for (;;) {
+    const hex = randomHex(8);
+    if (hex !== ZERO_SPAN_ID) return hex;
+  }
+}
+
+/** A new, unsampled trace: trace id and span id from one 24-byte conversion. */
+function newTraceContext(): TraceContext {
+  for (;;) {
+    const hex = randomHex(24);
+    const traceId = hex.slice(0, 32);
+    const spanId = hex.slice(32);
+    if (traceId !== ZERO_TRACE_ID && spanId !== ZERO_SPAN_ID) return { traceId, spanId, parentSpanId: undefined, sampled: false };
+  }
 }
 
 /**
@@ -69,7 +85,7 @@ export function generateSpanId(): string {
  */
 export function startTraceContext(traceparent: string | readonly string[] | undefined, accept: boolean): TraceContext {
   const parent = accept ? parseTraceparent(traceparent) : undefined;
-  if (parent === undefined) return { traceId: generateTraceId(), spanId: generateSpanId(), parentSpanId: undefined, sampled: false };
+  if (parent === undefined) return newTraceContext();
   return { traceId: parent.traceId, spanId: generateSpanId(), parentSpanId: parent.parentId, sampled: (parent.flags & 1) === 1 };
 }
 

@@ -20,6 +20,7 @@ import { formatRateLimitHeaders } from '../../src/ratelimit/headers.ts';
 import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
 import type { RateLimitResult } from '../../src/ratelimit/types.ts';
 import { DeadlineList } from '../../src/gateway/upstream/deadlines.ts';
+import { formatTraceparent, generateSpanId, generateTraceId, startTraceContext, type TraceContext } from '../../src/observability/trace-context.ts';
 
 const { values } = parseArgs({ options: { batches: { type: 'string', default: '15' }, ops: { type: 'string', default: '20000' }, only: { type: 'string' } } });
 const batches = Number(values.batches);
@@ -99,6 +100,20 @@ const cases: Case[] = [];
         deadlines[d] = x;
         d = (d + 1) % inflight;
       },
+    },
+  });
+}
+
+// --- A new trace: two hex conversions (one per id) vs one conversion sliced into both ids;
+// the traceparent for the upstream is formatted and flattened in both (as writing it would).
+{
+  let sink = 0;
+  const use = (trace: TraceContext): void => { sink += Buffer.byteLength(formatTraceparent(trace), 'latin1'); };
+  cases.push({
+    name: 'trace-ids',
+    variants: {
+      'two conversions (before)': () => { use({ traceId: generateTraceId(), spanId: generateSpanId(), parentSpanId: undefined, sampled: false }); },
+      'one conversion, sliced (after)': () => { use(startTraceContext(undefined, true)); },
     },
   });
 }

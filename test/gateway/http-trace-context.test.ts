@@ -71,6 +71,20 @@ describe('id generation', () => {
     assert.equal(traces.size, 5000);
     assert.equal(spans.size, 5000);
   });
+
+  test('new traces get valid, distinct ids that do not reuse each other\'s random bytes', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const trace = startTraceContext(undefined, true);
+      assert.match(trace.traceId, /^[0-9a-f]{32}$/);
+      assert.match(trace.spanId, /^[0-9a-f]{16}$/);
+      assert.ok(parseTraceparent(formatTraceparent(trace)));
+      assert.ok(!trace.traceId.includes(trace.spanId));
+      ids.add(trace.traceId);
+      ids.add(trace.spanId);
+    }
+    assert.equal(ids.size, 10_000, 'no id repeats, within or across traces');
+  });
 });
 
 describe('validTracestate', () => {
