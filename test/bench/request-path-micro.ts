@@ -19,6 +19,8 @@ import { RateLimitDecider } from '../../src/ratelimit/decider.ts';
 import { formatRateLimitHeaders } from '../../src/ratelimit/headers.ts';
 import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
 import type { RateLimitResult } from '../../src/ratelimit/types.ts';
+import { randomUUID } from 'node:crypto';
+import { generateRequestId } from '../../src/gateway/http/request-id.ts';
 import { DeadlineList } from '../../src/gateway/upstream/deadlines.ts';
 import { formatTraceparent, generateSpanId, generateTraceId, startTraceContext, type TraceContext } from '../../src/observability/trace-context.ts';
 
@@ -114,6 +116,19 @@ const cases: Case[] = [];
     variants: {
       'two conversions (before)': () => { use({ traceId: generateTraceId(), spanId: generateSpanId(), parentSpanId: undefined, sampled: false }); },
       'one conversion, sliced (after)': () => { use(startTraceContext(undefined, true)); },
+    },
+  });
+}
+
+// --- Request id: crypto.randomUUID (a cons-string tree) vs one flat string from a pooled
+// buffer; indexOf flattens the string as writing it into a header block does.
+{
+  let sink = 0;
+  cases.push({
+    name: 'request-id',
+    variants: {
+      'randomUUID (before)': () => { sink += randomUUID().indexOf('-', 30); },
+      'flat string from pooled bytes (after)': () => { sink += generateRequestId().indexOf('-', 30); },
     },
   });
 }
