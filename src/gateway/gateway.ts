@@ -116,7 +116,7 @@ export class Gateway {
     this.configFile = options.configFile;
     this.#env = options.env ?? process.env;
     this.logger = options.logger ?? createLogger({ level: config.logging.level, instanceId: config.instanceId, redact: config.audit.redact });
-    this.metrics = createMetrics();
+    this.metrics = createMetrics({ inflight: () => this.#inflight });
     this.health = new HealthRegistry(config.instanceId!);
     this.#requestMetrics = new RequestMetrics(this.metrics);
     this.extensions = options.extensions ?? [];
@@ -282,7 +282,6 @@ export class Gateway {
     const ctx = new RequestContext(req, res, this.#generation);
     ctx.upgradeSocket = upgradeSocket;
     this.#inflight++;
-    this.metrics.inflight.inc();
     // One listener per request for everything that happens at close ('on', not 'once': the
     // once-wrapper costs an allocation and a removal per request; #closed guards repeats).
     res.on('close', () => this.#closed(ctx));
@@ -295,7 +294,6 @@ export class Gateway {
     if (ctx.closed) return;
     ctx.closed = true;
     this.#inflight--;
-    this.metrics.inflight.dec();
     this.#record(ctx);
     // After recording, so that a response cut short is recorded as such before the abort.
     ctx.exchange?.onClientClose();

@@ -21,6 +21,7 @@ import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
 import type { RateLimitResult } from '../../src/ratelimit/types.ts';
 import { randomUUID } from 'node:crypto';
 import { generateRequestId } from '../../src/gateway/http/request-id.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { DeadlineList } from '../../src/gateway/upstream/deadlines.ts';
 import { formatTraceparent, generateSpanId, generateTraceId, startTraceContext, type TraceContext } from '../../src/observability/trace-context.ts';
 
@@ -129,6 +130,19 @@ const cases: Case[] = [];
     variants: {
       'randomUUID (before)': () => { sink += randomUUID().indexOf('-', 30); },
       'flat string from pooled bytes (after)': () => { sink += generateRequestId().indexOf('-', 30); },
+    },
+  });
+}
+
+// --- Requests in flight: a prom-client gauge inc + dec per request vs a plain count read at scrape.
+{
+  const metrics = createMetrics({ defaultMetrics: false });
+  let count = 0;
+  cases.push({
+    name: 'inflight-gauge',
+    variants: {
+      'gauge inc + dec (before)': () => { count++; metrics.inflight.inc(); count--; metrics.inflight.dec(); },
+      'count only, read at scrape (after)': () => { count++; count--; },
     },
   });
 }

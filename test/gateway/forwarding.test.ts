@@ -200,4 +200,20 @@ describe('forwarding', () => {
     assert.equal(onPublic.statusCode, 404);
     await onPublic.body.dump();
   });
+
+  it('reports requests in flight on /metrics while they are held, and none once they ended', async () => {
+    const inFlight = async (): Promise<number> => Number(/^gatehouse_http_requests_in_flight (\d+)$/m.exec(await (await request(`${gw.opsUrl}/metrics`)).body.text())?.[1]);
+    const until = async (ok: (n: number) => boolean): Promise<number> => {
+      const end = Date.now() + 3000;
+      let n = await inFlight();
+      while (!ok(n) && Date.now() < end) { await new Promise((r) => setTimeout(r, 20)); n = await inFlight(); }
+      return n;
+    };
+    const abort = new AbortController();
+    const held = request(`${gw.url}/hanging/x`, { dispatcher: insecureAgent, signal: abort.signal }).catch(() => undefined);
+    assert.equal(await until((n) => n === 1), 1, 'the held request is in flight');
+    abort.abort();
+    await held;
+    assert.equal(await until((n) => n === 0), 0, 'nothing in flight once the client went away');
+  });
 });
