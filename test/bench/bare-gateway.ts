@@ -5,6 +5,8 @@
  * front of the same upstream and the difference is the gateway's own per-request work.
  *
  * Usage: node test/bench/bare-gateway.ts --port P --upstream http://127.0.0.1:U --cert C --key K [--connections 256]
+ * With GATEHOUSE_BENCH_RATELIMIT=1 in the environment the edge and per-identity rate-limit
+ * stages run too (memory limiter, limits never reached), as in the default composition.
  * Prints "listening <port>" once it accepts connections. SIGTERM stops it gracefully (so
  * that --cpu-prof writes its profile).
  */
@@ -14,6 +16,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
+import { ratelimitSchema } from '../../src/core/config/ratelimit-schema.ts';
+import { createEdgeRateLimitStage } from '../../src/gateway/pipeline/edge-rate-limit.ts';
+import { createRateLimitStage } from '../../src/gateway/pipeline/rate-limit.ts';
+import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +49,12 @@ const loaded = parseConfig({
 }, { source: '(bare bench)' });
 // Validates the files exist before the gateway reads them (a clearer error than ENOENT later).
 await Promise.all([readFile(values.cert), readFile(values.key)]);
-const gateway = await Gateway.start({ config: loaded, watch: false });
+const limits = ratelimitSchema.parse({ edge: { rate: 1e6, periodMs: 1000, burst: 1e6 }, identity: { rate: 1e6, periodMs: 1000, burst: 1e6 } });
+const limiter = new MemoryRateLimiter();
+const extensions = process.env.GATEHOUSE_BENCH_RATELIMIT === '1'
+  ? [{ name: 'bench-ratelimit', stages: () => ({ edgeRateLimit: createEdgeRateLimitStage(limits, { limiter }), rateLimit: createRateLimitStage(limits, { limiter }) }) }]
+  : [];
+const gateway = await Gateway.start({ config: loaded, watch: false, extensions });
 process.stdout.write(`listening ${gateway.addresses().https.port}\n`);
 
 let stopping = false;
