@@ -74,6 +74,8 @@ export class AuditWriter {
   readonly #spool: Spool;
   #queue: Queued[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** Delay the armed `#timer` was set with. */
+  #timerDelay = 0;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #backoffMs = 0;
@@ -155,9 +157,13 @@ export class AuditWriter {
   #schedule(now = false): void {
     if (this.#halted) return;
     if (this.#running || this.#queue.length === 0) return;
-    if (this.#timer && !now && this.#queue.length < this.#o.batchMaxEvents) return;
-    clearTimeout(this.#timer);
     const delay = this.#backoffMs > 0 ? this.#backoffMs : now || this.#queue.length >= this.#o.batchMaxEvents ? 0 : this.#o.batchMaxDelayMs;
+    // A timer armed with no longer a delay fires no later: keep it. Re-arming on every append
+    // once the queue is full cost a clearTimeout + setTimeout per event, and during a store
+    // outage it kept pushing the retry back by the whole backoff.
+    if (this.#timer && this.#timerDelay <= delay) return;
+    clearTimeout(this.#timer);
+    this.#timerDelay = delay;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#running = this.#runBatch().finally(() => {

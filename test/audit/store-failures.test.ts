@@ -16,6 +16,21 @@ import { TcpRelay } from '../bus/tcp-relay.ts';
 import { backends, type TestDatabase } from './support/backends.ts';
 import { accessDraft } from './support/events.ts';
 
+/** A trigger that makes every insert of a record with this request id fail (and so its whole batch). */
+async function refuse(store: Store, requestId: string): Promise<void> {
+  if (store.dialect === 'sqlite') {
+    await sql`create trigger audit_refuse before insert on audit_records when new.request_id = ${sql.lit(requestId)} begin select raise(abort, 'refused'); end`.execute(store.db);
+  } else {
+    await sql`create or replace function audit_refuse() returns trigger language plpgsql as $$ begin if new.request_id = ${sql.lit(requestId)} then raise exception 'refused'; end if; return new; end $$`.execute(store.db);
+    await sql`create trigger audit_refuse before insert on audit_records for each row execute function audit_refuse()`.execute(store.db);
+  }
+}
+
+async function unrefuse(store: Store): Promise<void> {
+  await sql`drop trigger audit_refuse ${store.dialect === 'postgres' ? sql`on audit_records` : sql``}`.execute(store.db);
+  if (store.dialect === 'postgres') await sql`drop function audit_refuse()`.execute(store.db);
+}
+
 async function contiguous(store: Store, chain: string): Promise<number[]> {
   const seqs = (await createAuditRepo(store.db, store.dialect).page(chain, 0, 100_000)).map((r) => r.seq);
   assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'sequence numbers 1..n without gaps');
@@ -51,6 +66,28 @@ for (const backend of await backends()) {
       await writer.close();
       assert.equal((await contiguous(store, chain)).length, 30);
       assert.equal((await verifyAudit(store, { trustedKeys: [], chain })).ok, true);
+    });
+
+    it('keeps retrying a failing batch while events keep arriving (a steady stream of appends does not postpone the retry forever)', async () => {
+      const chain = 'starved';
+      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, 'spool-starved'), batchMaxEvents: 5 });
+      await refuse(store, 'req-starve');
+      try {
+        writer.append(accessDraft(0, { requestId: 'req-starve' }));
+        for (let i = 1; i < 5; i++) writer.append(accessDraft(i));
+        // One append every 10 ms, far more often than the 50 ms first backoff: the queue stays
+        // above batchMaxEvents the whole time.
+        for (let i = 5; i < 105; i++) {
+          writer.append(accessDraft(i));
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.ok(writer.stats().failedBatches >= 2, `retried while appends kept coming (failed batches: ${writer.stats().failedBatches})`);
+      } finally {
+        await unrefuse(store);
+        await writer.flush();
+        await writer.close();
+      }
+      assert.equal((await contiguous(store, chain)).length, 105);
     });
 
     it('two writers appending to one chain at once serialize on the chain head: one chain, no fork, no duplicate seq', async () => {
