@@ -44,7 +44,11 @@ export interface AuditWriterOptions {
 
 interface Queued {
   draft: AuditDraft;
-  /** The draft's canonical JSON (spool line and hash input), or undefined outside the fast shape. */
+  /**
+   * The draft's canonical JSON, already written as its spool line, for the hash at commit. Kept
+   * only while the queue is short (a long queue during a store outage would hold every draft's
+   * text twice); when absent it is computed again at commit.
+   */
   canonical: string | undefined;
   ref: SegmentRef;
   /** Recovered or delivered by the bus: may already be stored. */
@@ -65,6 +69,9 @@ export interface AuditWriterStats {
 }
 
 const MAX_BACKOFF_MS = 5_000;
+
+/** Queued drafts keep their serialized text while fewer than this many batches wait. */
+const KEEP_TEXT_BATCHES = 4;
 
 interface Waiter { target: number; resolve: () => void }
 
@@ -105,7 +112,7 @@ export class AuditWriter {
     const { spool, recovered } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
     const writer = new AuditWriter(options, spool);
     if (recovered.length) options.logger?.info({ events: recovered.length }, 'audit: replaying events left in the spool');
-    for (const r of recovered) writer.#enqueue({ draft: r.draft, canonical: canonicalDraftJson(r.draft), ref: r.ref, mayDuplicate: true });
+    for (const r of recovered) writer.#enqueue({ draft: r.draft, canonical: undefined, ref: r.ref, mayDuplicate: true });
     if (signingKeyPresent(options)) {
       writer.#checkpointTimer = setInterval(() => { void writer.#checkpointIfDue(true); }, Math.min(writer.#o.checkpointEveryMs, 60_000));
       writer.#checkpointTimer.unref();
@@ -133,7 +140,7 @@ export class AuditWriter {
       this.#accepted += 1;
       return;
     }
-    this.#enqueue({ draft, canonical, ref, mayDuplicate });
+    this.#enqueue({ draft, canonical: this.#queue.length < KEEP_TEXT_BATCHES * this.#o.batchMaxEvents ? canonical : undefined, ref, mayDuplicate });
   }
 
   #enqueue(item: Queued): void {
@@ -196,14 +203,15 @@ export class AuditWriter {
           const id = d.eventId;
           if (existing.has(id) || seen.has(id)) continue;
           seen.add(id);
-          const hash = q.canonical === undefined ? recordHash({ ...d, chain: this.chain, prevHash }) : linkedHash(q.canonical, this.chain, prevHash);
+          const canonical = q.canonical ?? canonicalDraftJson(d);
+          const hash = canonical === undefined ? recordHash({ ...d, chain: this.chain, prevHash }) : linkedHash(canonical, this.chain, prevHash);
           seq += 1;
           records.push({
             chain: this.chain, seq, time: d.time, instance: d.instance, event: d.event, eventId: id, requestId: d.requestId, traceId: d.traceId,
             actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
             reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
           });
-          texts.push(q.canonical);
+          texts.push(canonical);
           prevHash = hash;
         }
         skipped = batch.length - records.length;
@@ -229,7 +237,7 @@ export class AuditWriter {
       this.#wakeWaiters();
       if (this.#queue.length === 0 && this.#spool.spilling) {
         const spilled = this.#spool.takeSpilled();
-        for (const r of spilled) this.#queue.push({ draft: r.draft, canonical: canonicalDraftJson(r.draft), ref: r.ref, mayDuplicate: true });
+        for (const r of spilled) this.#queue.push({ draft: r.draft, canonical: undefined, ref: r.ref, mayDuplicate: true });
       }
       await this.#checkpointIfDue(false);
     } catch (err) {
