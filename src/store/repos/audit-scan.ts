@@ -62,21 +62,22 @@ export async function* scanAuditRecords(db: Kysely<Database>, dialect: StoreDial
   const sqlite = dialect === 'sqlite' ? await sharedSqlite(db) : undefined;
   if (sqlite) {
     try {
-      yield* walk(sqliteFetch(sqlite, chain, pageSize), afterSeq, pageSize);
+      yield* walk(sqliteFetch(sqlite, chain, pageSize), afterSeq, pageSize, false);
     } finally {
       sqlite.release();
     }
     return;
   }
-  yield* walk(kyselyFetch(db, chain, pageSize), afterSeq, pageSize);
+  yield* walk(kyselyFetch(db, chain, pageSize), afterSeq, pageSize, true);
 }
 
 /**
  * Ranges while they come back full; after a short one, the next records wherever they are
- * (none: the end). The next page is requested before this one is handed out, so an
- * asynchronous backend fetches it while the caller works.
+ * (none: the end). With `prefetch` the next page is requested before this one is handed
+ * out, so an asynchronous backend fetches it while the caller works; a synchronous one
+ * (node:sqlite) would only hold two pages in memory for nothing.
  */
-async function* walk(fetch: FetchPage, afterSeq: number, pageSize: number): AsyncGenerator<AuditScanRow[]> {
+async function* walk(fetch: FetchPage, afterSeq: number, pageSize: number, prefetch: boolean): AsyncGenerator<AuditScanRow[]> {
   const request = (after: number, bounded: boolean): Promise<AuditScanRow[]> => {
     const pending = Promise.resolve(fetch(after, bounded));
     // A prefetch the caller never awaits (it stopped early) must not become an unhandled rejection.
@@ -96,8 +97,9 @@ async function* walk(fetch: FetchPage, afterSeq: number, pageSize: number): Asyn
     }
     after = page[page.length - 1]![SCAN_SEQ];
     bounded = page.length === pageSize;
-    next = request(after, bounded);
+    if (prefetch) next = request(after, bounded);
     yield page;
+    if (!prefetch) next = request(after, bounded);
   }
 }
 
