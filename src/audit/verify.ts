@@ -1,7 +1,8 @@
 /**
  * `audit verify`: recomputes every hash and checks every link and checkpoint signature,
- * streaming each chain in seq order (keyset pages), and names the first record that was
- * modified, deleted, reordered or inserted, and truncation at the end of the chain.
+ * streaming each chain in seq order (seq-range pages read as arrays, audit-scan.ts; hashed
+ * by row-hash.ts), and names the first record that was modified, deleted, reordered or
+ * inserted, and truncation at the end of the chain.
  *
  * How a problem is told apart (the hash covers a record's fields and its prevHash, not
  * its seq — see hash.ts):
