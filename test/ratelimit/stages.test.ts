@@ -125,6 +125,30 @@ describe('per-identity rate limit stage', () => {
     assert.match(identityRateLimitKey(anon), /^ip:/);
   });
 
+  it('crafted issuers, routes, subjects and addresses that embed the key\'s separators and length prefixes never share a bucket', () => {
+    // Every combination of hostile parts must map to its own key (the key function is injective).
+    const parts = ['', 'a', ' ', ':', '1:a', 'a 1:b', '1:a 1:b', '0: ', '["a","b"]', 'a\u0000b'];
+    const seen = new Map<string, string>();
+    for (const issuer of parts) for (const route of parts) for (const subject of parts) {
+      const ctx = context('203.0.113.7', route || undefined, subject || 'x');
+      ctx.identity = { ...ctx.identity!, subject, issuer: issuer || undefined };
+      if (route === '') ctx.route = { id: '' } as CompiledRoute;
+      const who = JSON.stringify(['id', issuer, route, subject]);
+      const key = identityRateLimitKey(ctx);
+      assert.equal(seen.get(key) ?? who, who, `${who} shares a bucket with ${seen.get(key)}`);
+      seen.set(key, who);
+    }
+    for (const address of parts) for (const route of parts) {
+      const ctx = context(address, route || undefined);
+      ctx.route = { id: route } as CompiledRoute;
+      const who = JSON.stringify(['ip', address, route]);
+      const key = identityRateLimitKey(ctx);
+      assert.equal(seen.get(key) ?? who, who, `${who} shares a bucket with ${seen.get(key)}`);
+      seen.set(key, who);
+    }
+    assert.equal(seen.size, parts.length ** 3 + parts.length ** 2);
+  });
+
   it('fails closed with 503 ERR_RATELIMIT_UNAVAILABLE when the backend is down, and reports it once per interval', async () => {
     const bus = new MemoryEventBus({ instanceId: 't' });
     const events: Envelope[] = [];
