@@ -54,8 +54,12 @@ export class RateLimitDecider {
       // Collected on the context, not set on the response: the writer of the response head
       // sends them in its one writeHead (see RequestContext.responseHeaders).
       if (this.#headersOnSuccess) {
-        ctx.addResponseHeader('RateLimit-Policy', this.#format.policy(result));
-        ctx.addResponseHeader('RateLimit', this.#format.allowed(result));
+        const policy = this.#format.policy(result);
+        const allowed = this.#format.allowed(result);
+        // Usually the first headers of the request: one array of the final size, not one
+        // grown by a second push.
+        if (ctx.responseHeaders === undefined) ctx.responseHeaders = ['RateLimit-Policy', policy, 'RateLimit', allowed];
+        else ctx.responseHeaders.push('RateLimit-Policy', policy, 'RateLimit', allowed);
       }
       return;
     }

@@ -24,6 +24,11 @@ const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 /** The header values of one policy; its name is quoted once, not per request. */
 export class RateLimitHeaderFormat {
   readonly #name: string;
+  // The policy value depends on the limit only, so the last one is kept: a stage formats
+  // the same value on every allowed request.
+  #policyLimit = -1;
+  #policyWindowMs = -1;
+  #policy = '';
 
   constructor(policyName: string) {
     this.#name = sfString(policyName);
@@ -31,7 +36,12 @@ export class RateLimitHeaderFormat {
 
   /** `RateLimit-Policy`: quota and window. */
   policy(result: RateLimitResult): string {
-    return `${this.#name};q=${result.limit};w=${Math.max(1, seconds(result.windowMs))}`;
+    if (result.limit !== this.#policyLimit || result.windowMs !== this.#policyWindowMs) {
+      this.#policy = `${this.#name};q=${result.limit};w=${Math.max(1, seconds(result.windowMs))}`;
+      this.#policyLimit = result.limit;
+      this.#policyWindowMs = result.windowMs;
+    }
+    return this.#policy;
   }
 
   /** `RateLimit` of an allowed request: what remains and when the quota resets. */
