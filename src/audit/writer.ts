@@ -20,6 +20,7 @@ import { signCheckpoint } from './checkpoint.ts';
 import { canonicalDraftJson, GENESIS_HASH, linkedHash, recordHash } from './hash.ts';
 import type { AuditCheckpoint, AuditDraft, AuditRecord, ChainHead } from './record.ts';
 import type { AuditSigningKey } from './signing-key.ts';
+import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
 
 export interface AuditWriterOptions {
@@ -112,7 +113,8 @@ export class AuditWriter {
     const { spool, recovered } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
     const writer = new AuditWriter(options, spool);
     if (recovered.length) options.logger?.info({ events: recovered.length }, 'audit: replaying events left in the spool');
-    for (const r of recovered) writer.#enqueue({ draft: r.draft, canonical: undefined, ref: r.ref, mayDuplicate: true });
+    // Spools written before drafts were made storable may hold a NUL or a lone surrogate.
+    for (const r of recovered) writer.#enqueue({ draft: storableDraft(r.draft), canonical: undefined, ref: r.ref, mayDuplicate: true });
     if (signingKeyPresent(options)) {
       writer.#checkpointTimer = setInterval(() => { void writer.#checkpointIfDue(true); }, Math.min(writer.#o.checkpointEveryMs, 60_000));
       writer.#checkpointTimer.unref();
@@ -126,8 +128,9 @@ export class AuditWriter {
    * a killed process will write it at its next start. Never throws for a full queue.
    * `mayDuplicate`: the same event id may already be stored (bus redelivery).
    */
-  append(draft: AuditDraft, mayDuplicate = false): void {
+  append(input: AuditDraft, mayDuplicate = false): void {
     if (this.#closed) throw toGatehouseError(new Error('audit writer is closed'));
+    const draft = storableDraft(input);
     this.#stats.appended += 1;
     if (!this.#spool.spilling && this.#queue.length >= this.#o.maxQueued) {
       this.#o.logger?.warn({ queued: this.#queue.length }, 'audit: queue full; further events wait in the spool only');
