@@ -149,6 +149,26 @@ describe('per-identity rate limit stage', () => {
     assert.equal(seen.size, parts.length ** 3 + parts.length ** 2);
   });
 
+  it('charges the bucket identityRateLimitKey names, with the route\'s own limit, on every route and without one', () => {
+    const charged: string[] = [];
+    const recorder = new MemoryRateLimiter();
+    const limiter: RateLimiter = {
+      consume: (key, limit, cost) => {
+        charged.push(`${key} burst ${limit.burst}`);
+        return recorder.consume(key, limit, cost);
+      },
+      health: () => recorder.health(),
+      close: () => recorder.close(),
+    };
+    const stage = createRateLimitStage(config, { limiter });
+    assert.ok(stage);
+    const requests = [context('203.0.113.7', 'mail', 'alice'), context('203.0.113.7', 'login', 'alice'), context('203.0.113.7', 'mail'),
+      context('203.0.113.8', 'mail'), context('203.0.113.7'), context('203.0.113.7', undefined, 'alice'), context('203.0.113.9', 'mail', 'bob')];
+    for (const ctx of requests) stage(ctx);
+    assert.deepEqual(charged, requests.map((ctx) => `${identityRateLimitKey(ctx)} burst ${ctx.route?.id === 'login' ? 1 : 2}`));
+    void limiter.close();
+  });
+
   it('fails closed with 503 ERR_RATELIMIT_UNAVAILABLE when the backend is down, and reports it once per interval', async () => {
     const bus = new MemoryEventBus({ instanceId: 't' });
     const events: Envelope[] = [];

@@ -11,26 +11,48 @@ import type { RequestContext, Stage } from '../context.ts';
 import { RateLimitDecider } from '../../ratelimit/decider.ts';
 import type { RateLimitStageDeps } from './edge-rate-limit.ts';
 
+/** The start of the keys of a route's buckets, the part every request on it shares. */
+interface KeyPrefixes {
+  idPrefix: string;
+  ipPrefix: string;
+}
+
+function keyPrefixes(route: string): KeyPrefixes {
+  // Each part but the last is length-prefixed, so the parts stay unambiguous whatever
+  // characters a route, issuer or subject contains (kind is 'user' | 'service').
+  return { idPrefix: `id:${route.length}:${route} `, ipPrefix: `ip:${route.length}:${route} ` };
+}
+
+function bucketKey(ctx: RequestContext, prefixes: KeyPrefixes): string {
+  const id = ctx.identity;
+  if (id === undefined) return prefixes.ipPrefix + ctx.clientAddress;
+  const issuer = id.issuer ?? '';
+  return `${prefixes.idPrefix}${id.kind} ${issuer.length}:${issuer} ${id.subject}`;
+}
+
 /** The bucket of a request: who (verified identity, else client address) on which route. */
 export function identityRateLimitKey(ctx: RequestContext): string {
-  const route = ctx.route?.id ?? '';
-  const id = ctx.identity;
-  // Each part but the last is length-prefixed, so the parts stay unambiguous whatever
-  // characters an issuer, route or subject contains (kind is 'user' | 'service'). Plain
-  // concatenation: JSON.stringify of an array cost ~0.3 µs more per request.
-  if (id === undefined) return `ip:${route.length}:${route} ${ctx.clientAddress}`;
-  const issuer = id.issuer ?? '';
-  return `id:${id.kind} ${issuer.length}:${issuer} ${route.length}:${route} ${id.subject}`;
+  return bucketKey(ctx, keyPrefixes(ctx.route?.id ?? ''));
 }
 
 /** Returns the stage, or undefined when `ratelimit.identity.enabled` is false. */
 export function createRateLimitStage(config: RatelimitConfig, deps: RateLimitStageDeps): Stage | undefined {
   if (!config.identity.enabled) return undefined;
   const fallback: RateLimit = { rate: config.identity.rate, periodMs: config.identity.periodMs, burst: config.identity.burst };
-  const perRoute = new Map<string, RateLimit>(Object.entries(config.identity.routes));
+  const overrides = new Map<string, RateLimit>(Object.entries(config.identity.routes));
+  // Filled as routes are met, so a request builds only the part of its key that is its
+  // own; route ids come from the configuration, which bounds the map.
+  const routes = new Map<string, KeyPrefixes & { limit: RateLimit }>();
+  const noRoute = { ...keyPrefixes(''), limit: fallback };
   const decider = new RateLimitDecider('identity', 'identity', deps, true);
   return function rateLimit(ctx) {
-    const limit = (ctx.route && perRoute.get(ctx.route.id)) || fallback;
-    return decider.decide(ctx, identityRateLimitKey(ctx), limit);
+    let route = noRoute;
+    if (ctx.route !== undefined) {
+      const id = ctx.route.id;
+      const known = routes.get(id);
+      if (known !== undefined) route = known;
+      else routes.set(id, route = { ...keyPrefixes(id), limit: overrides.get(id) ?? fallback });
+    }
+    return decider.decide(ctx, bucketKey(ctx, route), route.limit);
   };
 }
