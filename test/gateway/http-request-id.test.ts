@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateRequestId, REQUEST_ID_PATTERN, resolveRequestId } from '../../src/gateway/http/request-id.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('resolveRequestId', () => {
   test('keeps a well-formed id from a trusted peer', () => {
@@ -23,6 +23,20 @@ describe('resolveRequestId', () => {
     assert.match(resolveRequestId(['lb-7f3a9c21e4', 'lb-7f3a9c21e5'], true), UUID);
     assert.match(resolveRequestId('lb-7f3a9c21e4, lb-7f3a9c21e5', true), UUID);
     assert.match(resolveRequestId(undefined, true), UUID);
+  });
+
+  test('generated ids are time-ordered v7 UUIDs carrying the current millisecond (append-only in the audit log\'s request-id index)', () => {
+    const before = Date.now();
+    const ids = Array.from({ length: 2_000 }, generateRequestId);
+    const after = Date.now();
+    for (const id of ids) {
+      const ms = parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+      assert.ok(ms >= before && ms <= after, `${id} carries ${ms}, not within [${before}, ${after}]`);
+    }
+    const firstMs = (id: string) => id.slice(0, 13);
+    for (let i = 1; i < ids.length; i++) assert.ok(firstMs(ids[i]!) >= firstMs(ids[i - 1]!), 'timestamps never go backwards');
+    // 74 random bits after the timestamp: ids of the same millisecond still differ there.
+    assert.equal(new Set(ids.map((id) => id.slice(14))).size, ids.length);
   });
 
   test('generated ids are unique and match the accepted grammar', () => {
