@@ -7,7 +7,8 @@ import { GatehouseError } from '../core/errors.ts';
 import type { Database } from './database.ts';
 import { guardDialect, transactionScope } from './guarded-dialect.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import { createPostgresBackend } from './postgres/postgres-dialect.ts';
+import { registerArrayQuery } from './postgres/array-query.ts';
+import { createPostgresBackend, type PostgresBackend } from './postgres/postgres-dialect.ts';
 import { NodeSqliteDialect } from './sqlite/node-sqlite-dialect.ts';
 import { acquireSqlite, type SqliteHandle } from './sqlite/shared-sqlite.ts';
 import { toStoreError } from './store-errors.ts';
@@ -29,6 +30,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   const owner = Symbol('store');
   let dialect: Dialect;
   let release = (): void => {};
+  let pool: PostgresBackend['pool'] | undefined;
   const state = { closed: false };
   if (parsed.dialect === 'sqlite') {
     let handle: SqliteHandle | undefined;
@@ -43,16 +45,21 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     // The driver releases it after its last statement; this covers a store never queried.
     release = () => opened.release();
   } else {
-    dialect = createPostgresBackend(parsed.location, {
+    const backend = createPostgresBackend(parsed.location, {
       poolMax: options.poolMax ?? 10,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? 60_000,
       idleTimeoutMs: 30_000,
-    }, logger).dialect;
+    }, logger);
+    dialect = backend.dialect;
+    pool = backend.pool;
   }
   logger.info({ store: parsed.display }, 'store: opened');
-  return new KyselyStore(parsed.dialect, new Kysely<Database>({ dialect: guardDialect(dialect, owner, () => state.closed) }), owner, logger, options.healthTimeoutMs ?? 2000, {
+  const db = new Kysely<Database>({ dialect: guardDialect(dialect, owner, () => state.closed) });
+  // Array rows straight from the pool for audit verify's scan (postgres/array-query.ts).
+  if (pool) registerArrayQuery(db, pool, owner, () => state.closed);
+  return new KyselyStore(parsed.dialect, db, owner, logger, options.healthTimeoutMs ?? 2000, {
     markClosed: () => { state.closed = true; },
     release: () => release(),
   });

@@ -2,7 +2,8 @@
  * The fast read and hash path of `audit verify` (src/store/repos/audit-scan.ts,
  * src/audit/row-hash.ts): the hash of a scanned row is byte for byte `recordHash` of the
  * record, the scan returns exactly the stored records across page boundaries, and
- * tampering at a page boundary is still named. Runs on SQLite and PostgreSQL.
+ * tampering at a page boundary is still named; the PostgreSQL array reader returns what the
+ * query builder does and keeps the store's guards. Runs on SQLite and PostgreSQL.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { FAST_ROW_HASH, scanRowHash, scanRowToRecord } from '../../src/audit/row
 import type { AuditRecord } from '../../src/audit/record.ts';
 import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
+import { arrayQueryOf } from '../../src/store/postgres/array-query.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { scanAuditRecords, type AuditScanRow } from '../../src/store/repos/audit-scan.ts';
 import { backends, type TestDatabase } from './support/backends.ts';
@@ -113,6 +115,36 @@ for (const backend of await backends()) {
       assert.deepEqual(rows.map(scanRowToRecord), records);
       for (const row of rows) assert.equal(scanRowHash(row), row[18]);
       assert.deepEqual((await collect(chain, 45, 100)).flat().map((r) => r[17]), [46, 47, 48, 49, 50]);
+    });
+
+    it('reads the same rows through the query builder as through the fast reader (PostgreSQL: array rows from the pool)', async () => {
+      const chain = `h${++chains}`;
+      await createAuditRepo(store.db, store.dialect).insertRecords(hostileChain(chain, 30));
+      // A Kysely instance of its own (same connection/pool) has no fast reader registered: the query-builder path.
+      const viaBuilder: AuditScanRow[][] = [];
+      for await (const page of scanAuditRecords(store.db.withoutPlugins(), store.dialect, chain, 0, 8)) viaBuilder.push(page);
+      assert.equal(arrayQueryOf(store.db) !== undefined, backend.name === 'postgres');
+      assert.deepEqual(await collect(chain, 0, 8), viaBuilder);
+      assert.equal(typeof viaBuilder[0]![0]![15], 'number');
+      assert.equal(typeof viaBuilder[0]![0]![17], 'number');
+    });
+
+    if (backend.name === 'postgres') {
+      it('refuses to scan a closed store with ERR_STORE_UNAVAILABLE (fail closed, nothing read from the pool)', async () => {
+        const chain = await chainOf(10);
+        const closed = await db.open();
+        await closed.close();
+        await assert.rejects(async () => {
+          for await (const page of scanAuditRecords(closed.db, closed.dialect, chain, 0, 5)) assert.fail(`read ${page.length} rows`);
+        }, { code: 'ERR_STORE_UNAVAILABLE' });
+      });
+    }
+
+    it('refuses a scan of the root store from inside store.transaction() with ERR_INTERNAL (it would read outside the transaction)', async () => {
+      const chain = await chainOf(10);
+      await assert.rejects(store.transaction(async () => {
+        for await (const page of scanAuditRecords(store.db, store.dialect, chain, 0, 5)) assert.fail(`read ${page.length} rows`);
+      }), { code: 'ERR_INTERNAL' });
     });
 
     it('verifies a chain of hostile values end to end (no false alarm from the fast hash)', async () => {

@@ -7,8 +7,11 @@
  * - SQLite: a prepared statement on the store's own connection (shared per file, see
  *   shared-sqlite.ts) with `setReturnArrays`: `node:sqlite` builds a row object through a
  *   dictionary of names, which costs more than the hash itself; arrays do not.
- * - PostgreSQL: the next page is requested as soon as a page arrives (its last seq is the
- *   next key), so the server reads and sends it while the caller hashes this one.
+ * - PostgreSQL: rows as arrays straight from the store's pg Pool (postgres/array-query.ts):
+ *   pg's row objects and Kysely's result handling cost about as much as the hash. The next
+ *   page is requested as soon as a page arrives (its last seq is the next key), so the
+ *   server reads and sends it while the caller hashes this one. A store opened otherwise
+ *   (no registered pool) goes through the query builder.
  *
  * A page is asked for as a seq range, `after < seq <= after + pageSize`, not only as
  * `seq > after … limit pageSize`: seqs of an intact chain are dense, so the range holds
@@ -21,6 +24,7 @@
 import type { StatementSync } from 'node:sqlite';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database.ts';
+import { arrayQueryOf, type ArrayQuery } from '../postgres/array-query.ts';
 import { acquireSqlite, type SqliteHandle } from '../sqlite/shared-sqlite.ts';
 import { toStoreError } from '../store-errors.ts';
 import type { StoreDialect } from '../types.ts';
@@ -49,6 +53,9 @@ const COLUMNS = [
 const SELECT = `select ${COLUMNS.join(', ')} from audit_records where chain = ? and seq > ?`;
 const RANGE_SQL = `${SELECT} and seq <= ? order by seq limit ?`;
 const NEXT_SQL = `${SELECT} order by seq limit ?`;
+const PG_SELECT = `select ${COLUMNS.join(', ')} from audit_records where chain = $1 and seq > $2`;
+const PG_RANGE_SQL = `${PG_SELECT} and seq <= $3 order by seq limit $4`;
+const PG_NEXT_SQL = `${PG_SELECT} order by seq limit $3`;
 
 /** One page: the range after `after` (`bounded`), or the next `pageSize` records wherever they are. */
 type FetchPage = (after: number, bounded: boolean) => AuditScanRow[] | Promise<AuditScanRow[]>;
@@ -68,7 +75,8 @@ export async function* scanAuditRecords(db: Kysely<Database>, dialect: StoreDial
     }
     return;
   }
-  yield* walk(kyselyFetch(db, chain, pageSize), afterSeq, pageSize, true);
+  const query = arrayQueryOf(db);
+  yield* walk(query ? postgresFetch(query, chain, pageSize) : kyselyFetch(db, chain, pageSize), afterSeq, pageSize, true);
 }
 
 /**
@@ -144,6 +152,14 @@ function sqliteFetch(handle: SqliteHandle, chain: string, pageSize: number): Fet
     } finally {
       handle.mutex.unlock();
     }
+  };
+}
+
+function postgresFetch(query: ArrayQuery, chain: string, pageSize: number): FetchPage {
+  return async (after, bounded) => {
+    // Columns in AuditScanRow order; int8 (time, seq) parsed to numbers by the pool's parser.
+    const rows = bounded ? await query(PG_RANGE_SQL, [chain, after, after + pageSize, pageSize]) : await query(PG_NEXT_SQL, [chain, after, pageSize]);
+    return rows as AuditScanRow[];
   };
 }
 
