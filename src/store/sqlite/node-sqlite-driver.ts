@@ -27,7 +27,7 @@ export class NodeSqliteDriver implements Driver {
 
   async init(): Promise<void> {
     this.#handle = this.#open();
-    this.#connection = new NodeSqliteConnection(this.#handle.db);
+    this.#connection = new NodeSqliteConnection(this.#handle.db, this.#handle.wrote);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -95,12 +95,17 @@ export class NodeSqliteDriver implements Driver {
 // when the schema changes.
 const STATEMENT_CACHE_SIZE = 256;
 
+/** Statements with columns that cannot write; the others (… RETURNING) count as writes for the WAL checkpointer. */
+const READ_ONLY = /^\s*(?:select|pragma|explain)\b/i;
+
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #wrote: () => void;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, wrote: () => void) {
     this.#db = db;
+    this.#wrote = wrote;
   }
 
   #prepare(text: string): StatementSync {
@@ -124,9 +129,12 @@ class NodeSqliteConnection implements DatabaseConnection {
     const params = compiledQuery.parameters as SQLInputValue[];
     // A statement that yields columns (SELECT, PRAGMA, … RETURNING) is read with all().
     if (stmt.columns().length > 0) {
-      return { rows: stmt.all(...params) as R[] };
+      const rows = stmt.all(...params) as R[];
+      if (!READ_ONLY.test(compiledQuery.sql)) this.#wrote();
+      return { rows };
     }
     const { changes, lastInsertRowid } = stmt.run(...params);
+    this.#wrote();
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 

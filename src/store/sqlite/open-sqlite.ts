@@ -13,11 +13,24 @@
 import { DatabaseSync } from 'node:sqlite';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { WalCheckpointerOptions } from './wal-checkpointer.ts';
 
 export interface SqliteOpenOptions {
   /** How long a statement waits for another process's write lock. */
   busyTimeoutMs: number;
+  /**
+   * Checkpoints of a file database run in a worker thread (see `WalCheckpointer`); false
+   * keeps SQLite's automatic checkpoint inside COMMIT. Only the first opener of a file decides.
+   */
+  walCheckpointer?: Partial<WalCheckpointerOptions> | false;
 }
+
+/**
+ * When a WAL is restarted it is cut back to this size: a burst (or a long reader starving
+ * the checkpoints) does not leave a file of its peak size behind for the process's lifetime.
+ * Well above the WAL of steady operation, so the cut is rare and the file is reused as is.
+ */
+export const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 export const MEMORY = ':memory:';
 
@@ -37,6 +50,7 @@ export function openSqlite(location: string, options: SqliteOpenOptions): Databa
     if (location !== MEMORY) {
       db.exec('pragma journal_mode = wal');
       db.exec('pragma synchronous = normal');
+      db.exec(`pragma journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
     }
     db.exec('pragma foreign_keys = on');
     return db;

@@ -6,16 +6,22 @@
  * never finish, and the waiter would fail after `busy_timeout` with "database is
  * locked". Sharing one connection and one mutex per file turns that into an orderly
  * queue. Other processes on the same file are still handled by `busy_timeout`.
+ * The one connection of a file also gets the file's one {@link WalCheckpointer}.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { realpathSync } from 'node:fs';
 import { Mutex } from './mutex.ts';
-import { MEMORY, openSqlite, type SqliteOpenOptions } from './open-sqlite.ts';
+import { JOURNAL_SIZE_LIMIT, MEMORY, openSqlite, type SqliteOpenOptions } from './open-sqlite.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
 
 export interface SqliteHandle {
   readonly db: DatabaseSync;
   /** Held for a statement or a whole transaction. */
   readonly mutex: Mutex;
+  /** To be called after each write statement: drives the WAL checkpointer. */
+  wrote(): void;
+  /** The file's WAL checkpointer; none for an in-memory database or when turned off. */
+  readonly checkpointer?: WalCheckpointer | undefined;
   /** Drops this user's reference; the last one closes the database. */
   release(): void;
 }
@@ -23,8 +29,11 @@ export interface SqliteHandle {
 interface Shared {
   db: DatabaseSync;
   mutex: Mutex;
+  checkpointer: WalCheckpointer | undefined;
   refs: number;
 }
+
+const nothing = (): void => {};
 
 const open = new Map<string, Shared>();
 
@@ -32,7 +41,7 @@ export function acquireSqlite(location: string, options: SqliteOpenOptions): Sql
   if (location === MEMORY) {
     // Every :memory: database is a separate database: nothing to share.
     const db = openSqlite(location, options);
-    return { db, mutex: new Mutex(), release: () => { if (db.isOpen) db.close(); } };
+    return { db, mutex: new Mutex(), wrote: nothing, release: () => { if (db.isOpen) db.close(); } };
   }
   const db = openSqlite(location, options);
   const key = realpathSync(location);
@@ -40,7 +49,9 @@ export function acquireSqlite(location: string, options: SqliteOpenOptions): Sql
   if (shared) {
     db.close();
   } else {
-    shared = { db, mutex: new Mutex(), refs: 0 };
+    const checkpointer = options.walCheckpointer === false ? undefined
+      : new WalCheckpointer(db, key, options.busyTimeoutMs, JOURNAL_SIZE_LIMIT, options.walCheckpointer);
+    shared = { db, mutex: new Mutex(), checkpointer, refs: 0 };
     open.set(key, shared);
   }
   shared.refs += 1;
@@ -49,12 +60,15 @@ export function acquireSqlite(location: string, options: SqliteOpenOptions): Sql
   return {
     db: entry.db,
     mutex: entry.mutex,
+    checkpointer: entry.checkpointer,
+    wrote: entry.checkpointer ? () => entry.checkpointer!.wrote() : nothing,
     release() {
       if (released) return;
       released = true;
       entry.refs -= 1;
       if (entry.refs === 0) {
         open.delete(key);
+        entry.checkpointer?.stop();
         entry.db.close();
       }
     },
