@@ -52,7 +52,8 @@ async function round(variant: string, index: number): Promise<Result> {
   const db = new Kysely<Database>({
     dialect: new NodeSqliteDialect(() => {
       handle = acquireSqlite(file, { busyTimeoutMs: 5000, walCheckpointer: variant.startsWith('worker') ? { afterWrites: 1 } : false });
-      if (variant.includes('cache')) handle.db.exec('pragma cache_size = -16384');
+      // The store's setting; 'cache' runs with it, the others with SQLite's default.
+      if (!variant.includes('cache')) handle.db.exec('pragma cache_size = -2000');
       if (variant.includes('mmap')) handle.db.exec('pragma mmap_size = 268435456');
       return handle;
     }),
