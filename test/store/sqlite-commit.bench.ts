@@ -51,7 +51,7 @@ async function round(variant: string, index: number): Promise<Result> {
   let handle: SqliteHandle | undefined;
   const db = new Kysely<Database>({
     dialect: new NodeSqliteDialect(() => {
-      handle = acquireSqlite(file, { busyTimeoutMs: 5000, walCheckpointer: variant.startsWith('worker') ? { afterWrites: 1 } : false });
+      handle = acquireSqlite(file, { busyTimeoutMs: 5000, walCheckpointer: variant.startsWith('worker') ? { afterRows: 1 } : false });
       // The store's setting; 'cache' runs with it, the others with SQLite's default.
       if (!variant.includes('cache')) handle.db.exec('pragma cache_size = -2000');
       if (variant.includes('mmap')) handle.db.exec('pragma mmap_size = 268435456');

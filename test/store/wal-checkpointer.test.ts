@@ -20,19 +20,19 @@ const run = promisify(execFile);
 
 function open(options: Partial<WalCheckpointerOptions> = {}): { handle: SqliteHandle; file: string } {
   const file = join(dir, `db-${++counter}`, 'gatehouse.db');
-  const handle = acquireSqlite(file, { busyTimeoutMs: 5000, walCheckpointer: { afterWrites: 1, minIntervalMs: 0, ...options } });
+  const handle = acquireSqlite(file, { busyTimeoutMs: 5000, walCheckpointer: { afterRows: 1, minIntervalMs: 0, ...options } });
   handle.db.exec('create table t (id integer primary key, v text not null)');
-  handle.wrote();
+  handle.wrote(1);
   return { handle, file };
 }
 
-/** What the driver does: a write statement, then `wrote()`. */
+/** What the driver does: a write statement, then `wrote(rows)`. */
 function insert(handle: SqliteHandle, rows: number): void {
   handle.db.exec('begin immediate');
   const stmt = handle.db.prepare('insert into t (v) values (?)');
   for (let i = 0; i < rows; i++) stmt.run('x'.repeat(200));
   handle.db.exec('commit');
-  handle.wrote();
+  handle.wrote(rows);
 }
 
 const autocheckpoint = (handle: SqliteHandle) => (handle.db.prepare('pragma wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
@@ -165,12 +165,12 @@ describe('sqlite WAL checkpointer', () => {
       import { once } from 'node:events';
       import { acquireSqlite } from ${JSON.stringify(new URL('../../src/store/sqlite/shared-sqlite.ts', import.meta.url).href)};
       const keep = setInterval(() => {}, 1000);
-      const h = acquireSqlite(${JSON.stringify(file)}, { busyTimeoutMs: 5000, walCheckpointer: { afterWrites: 1, minIntervalMs: 0 } });
+      const h = acquireSqlite(${JSON.stringify(file)}, { busyTimeoutMs: 5000, walCheckpointer: { afterRows: 1, minIntervalMs: 0 } });
       h.db.exec('create table t (v text)');
-      h.wrote();
+      h.wrote(1);
       while (!h.checkpointer.active) await once(h.checkpointer.worker, 'message');
       h.db.exec("insert into t values ('x')");
-      h.wrote();
+      h.wrote(1);
       clearInterval(keep);
       console.log('active');`;
     const child = join(dir, `child-${counter}.mjs`);

@@ -101,9 +101,9 @@ const READ_ONLY = /^\s*(?:select|pragma|explain)\b/i;
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
-  readonly #wrote: () => void;
+  readonly #wrote: (rows: number) => void;
 
-  constructor(db: DatabaseSync, wrote: () => void) {
+  constructor(db: DatabaseSync, wrote: (rows: number) => void) {
     this.#db = db;
     this.#wrote = wrote;
   }
@@ -130,11 +130,11 @@ class NodeSqliteConnection implements DatabaseConnection {
     // A statement that yields columns (SELECT, PRAGMA, … RETURNING) is read with all().
     if (stmt.columns().length > 0) {
       const rows = stmt.all(...params) as R[];
-      if (!READ_ONLY.test(compiledQuery.sql)) this.#wrote();
+      if (!READ_ONLY.test(compiledQuery.sql)) this.#wrote(rows.length);
       return { rows };
     }
     const { changes, lastInsertRowid } = stmt.run(...params);
-    this.#wrote();
+    this.#wrote(Number(changes));
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 

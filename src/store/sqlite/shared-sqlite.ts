@@ -18,8 +18,8 @@ export interface SqliteHandle {
   readonly db: DatabaseSync;
   /** Held for a statement or a whole transaction. */
   readonly mutex: Mutex;
-  /** To be called after each write statement: drives the WAL checkpointer. */
-  wrote(): void;
+  /** To be called after each write statement with the rows it changed: drives the WAL checkpointer. */
+  wrote(rows: number): void;
   /** The file's WAL checkpointer; none for an in-memory database or when turned off. */
   readonly checkpointer?: WalCheckpointer | undefined;
   /** Drops this user's reference; the last one closes the database. */
@@ -61,7 +61,7 @@ export function acquireSqlite(location: string, options: SqliteOpenOptions): Sql
     db: entry.db,
     mutex: entry.mutex,
     checkpointer: entry.checkpointer,
-    wrote: entry.checkpointer ? () => entry.checkpointer!.wrote() : nothing,
+    wrote: entry.checkpointer ? (rows) => entry.checkpointer!.wrote(rows) : nothing,
     release() {
       if (released) return;
       released = true;

@@ -17,8 +17,8 @@ import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 
 export interface WalCheckpointerOptions {
-  /** Write statements before the worker is started: a store that writes a little never pays for a thread. */
-  afterWrites: number;
+  /** Rows written (a statement counts at least one) before the worker is started: a store that writes a little never pays for a thread. */
+  afterRows: number;
   /** Least time between two checkpoints of the worker. */
   minIntervalMs: number;
   /** WAL length (in frames) at which the worker truncates it instead of a PASSIVE checkpoint. */
@@ -28,7 +28,7 @@ export interface WalCheckpointerOptions {
 }
 
 export const WAL_CHECKPOINTER_DEFAULTS: WalCheckpointerOptions = {
-  afterWrites: 256,
+  afterRows: 2000,
   minIntervalMs: 200,
   // 40 MiB of 4 KiB pages; the automatic checkpoint runs at 1000.
   truncateFrames: 10_000,
@@ -64,7 +64,7 @@ export class WalCheckpointer {
   readonly #options: WalCheckpointerOptions;
   #state: State = 'idle';
   #worker: Worker | undefined;
-  #writes = 0;
+  #rows = 0;
   /** When the outstanding checkpoint request was sent; 0 when none is. */
   #requestedAt = 0;
   /** Writes happened after the outstanding request was sent. */
@@ -90,7 +90,7 @@ export class WalCheckpointer {
   }
 
   /** Called after every write statement on the main connection: cheap unless a request is due. */
-  wrote(): void {
+  wrote(rows: number): void {
     if (this.#state === 'running') {
       if (this.#requestedAt === 0) this.#request();
       else {
@@ -98,7 +98,7 @@ export class WalCheckpointer {
         // A worker that does not answer (stuck on I/O, starved of CPU) must not let the WAL grow.
         if (!this.#automatic && performance.now() - this.#requestedAt > this.#options.staleMs) this.#setAutomatic(true);
       }
-    } else if (this.#state === 'idle' && ++this.#writes >= this.#options.afterWrites) {
+    } else if (this.#state === 'idle' && (this.#rows += Math.max(rows, 1)) >= this.#options.afterRows) {
       this.#start();
     }
   }
