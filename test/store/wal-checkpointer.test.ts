@@ -120,7 +120,8 @@ describe('sqlite WAL checkpointer', () => {
       }
       handle.release();
       closed = true;
-      const fresh = new DatabaseSync(file, { readOnly: true });
+      // A busy timeout, as every real reader has: the released worker may still be finishing a checkpoint.
+      const fresh = new DatabaseSync(file, { readOnly: true, timeout: 5000 });
       try {
         assert.deepEqual({ ...fresh.prepare('pragma integrity_check').get() }, { integrity_check: 'ok' });
         assert.deepEqual({ ...fresh.prepare('select count(*) as n from t').get() }, { n: 5000 });
@@ -178,7 +179,7 @@ describe('sqlite WAL checkpointer', () => {
     // A hanging child is killed (and fails the test) rather than left behind.
     const { stdout } = await run(process.execPath, [child], { timeout: 60_000 });
     assert.equal(stdout.trim(), 'active');
-    const fresh = new DatabaseSync(file, { readOnly: true });
+    const fresh = new DatabaseSync(file, { readOnly: true, timeout: 5000 });
     try {
       assert.deepEqual({ ...fresh.prepare('select count(*) as n from t').get() }, { n: 1 }, 'the committed row survived the exit');
     } finally {
