@@ -5,6 +5,7 @@ import { Kysely, Migrator, sql, type Dialect, type Transaction } from 'kysely';
 import pino, { type Logger } from 'pino';
 import { GatehouseError } from '../core/errors.ts';
 import type { Database } from './database.ts';
+import { closedStorePlugin } from './closed-store-plugin.ts';
 import { guardDialect, transactionScope } from './guarded-dialect.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { registerArrayQuery } from './postgres/array-query.ts';
@@ -56,7 +57,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     pool = backend.pool;
   }
   logger.info({ store: parsed.display }, 'store: opened');
-  const db = new Kysely<Database>({ dialect: guardDialect(dialect, owner, () => state.closed) });
+  const db = new Kysely<Database>({ dialect: guardDialect(dialect, owner, () => state.closed), plugins: [closedStorePlugin(() => state.closed)] });
   // Array rows straight from the pool for audit verify's scan (postgres/array-query.ts).
   if (pool) registerArrayQuery(db, pool, owner, () => state.closed);
   return new KyselyStore(parsed.dialect, db, owner, logger, options.healthTimeoutMs ?? 2000, {

@@ -205,6 +205,14 @@ export function registerStoreContract(backend: StoreBackend): void {
       assert.equal(health.ok, false);
     });
 
+    it('a query on a store closed after use fails with ERR_STORE_UNAVAILABLE, not a driver message', async () => {
+      const other = await database.open();
+      await other.db.selectFrom('kv_records').selectAll().execute();
+      await other.close();
+      await rejectsWithCode(other.db.selectFrom('kv_records').selectAll().execute(), 'ERR_STORE_UNAVAILABLE');
+      await rejectsWithCode(sql`select 1`.execute(other.db), 'ERR_STORE_UNAVAILABLE');
+    });
+
     registerKvContract(() => store);
   });
 }
