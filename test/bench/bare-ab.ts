@@ -10,6 +10,8 @@
  *          [--target name=script.ts …] [--profile name]
  * Default targets: minimal=test/bench/minimal-proxy.ts, bare=test/bench/bare-gateway.ts.
  * --profile NAME[,NAME] runs those targets with --cpu-prof into test/bench/results/profiles/bare-ab/.
+ * --config NAME=JSON hands JSON to that target as GATEHOUSE_BENCH_CONFIG (composed-gateway.ts
+ * merges it over its config), e.g. --target off=test/bench/composed-gateway.ts --config 'off={"audit":{"enabled":false}}'.
  * Not a test and no server runs in this process, so it waits on its children synchronously.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '100' },
     target: { type: 'string', multiple: true },
     profile: { type: 'string' },
+    config: { type: 'string', multiple: true },
   },
 });
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -35,6 +38,7 @@ const targets = (values.target ?? ['minimal=test/bench/minimal-proxy.ts', 'bare=
   return { name: t.slice(0, eq), script: resolve(repo, t.slice(eq + 1)) };
 });
 const node = join(repo, 'node_modules/.bin/node');
+const configs = new Map((values.config ?? []).map((c) => [c.slice(0, c.indexOf('=')), c.slice(c.indexOf('=') + 1)]));
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-ab-'));
 const children: ChildProcess[] = [];
 
@@ -84,7 +88,7 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
     const port = await freePort();
     const prof = (values.profile ?? '').split(',').includes(t.name) ? ['--cpu-prof', '--cpu-prof-dir', join(repo, 'test/bench/results/profiles/bare-ab')] : [];
     const child = spawn('taskset', ['-c', '1', node, ...prof, t.script, '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}`,
-      '--cert', join(tmp, 'cert.pem'), '--key', join(tmp, 'key.pem'), '--connections', '256'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: repo });
+      '--cert', join(tmp, 'cert.pem'), '--key', join(tmp, 'key.pem'), '--connections', '256'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: repo, env: { ...process.env, GATEHOUSE_BENCH_CONFIG: configs.get(t.name) ?? '{}' } });
     children.push(child);
     await waitFor(child, /listening (\d+)/);
     running.push({ name: t.name, url: `https://127.0.0.1:${port}/`, pid: child.pid! });
