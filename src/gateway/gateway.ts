@@ -286,7 +286,7 @@ export class Gateway {
     // once-wrapper costs an allocation and a removal per request; #closed guards repeats).
     res.on('close', () => this.#closed(ctx));
     if (this.#draining) res.shouldKeepAlive = false;
-    runPipeline(ctx, ctx.gen.stages);
+    runPipeline(ctx, ctx.gen.stages, ctx.gen.stageNames);
     return ctx;
   }
 

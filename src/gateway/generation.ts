@@ -24,6 +24,8 @@ export interface Generation {
   readonly upstreams: UpstreamPools;
   readonly isTrustedProxy: (address: string) => boolean;
   readonly stages: readonly Stage[];
+  /** The stages' names, in the same order (for ctx.stage, without a Function#name read per request). */
+  readonly stageNames: readonly string[];
   readonly metrics: RequestMetrics;
   readonly logger: Logger;
   /** Gatehouse's own endpoints (IdP, auth callback, JWKS), matched by path prefix before routes. */
@@ -58,5 +60,6 @@ export function buildGeneration(
   const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload);
   // Pools that the new generation does not use are closed once their requests finish.
   if (retired.length) setImmediate(() => { void closePools(retired); });
-  return { version, config, router, upstreams: pools, isTrustedProxy, stages: defaultStages(slots), internal, ...shared };
+  const stages = defaultStages(slots);
+  return { version, config, router, upstreams: pools, isTrustedProxy, stages, stageNames: stages.map((s) => s.name), internal, ...shared };
 }
