@@ -16,14 +16,58 @@ import { randomFillSync } from 'node:crypto';
  */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
 
-// Random bytes for 256 ids per randomFillSync (as crypto.randomUUID caches them), written
-// out as one flat string: randomUUID concatenates 20 pieces, a cons-string tree of some
-// 600 bytes that is flattened again each time the id goes into a header block.
+// The random parts of 256 ids are made at once, as one flat string of 23-character suffixes
+// (`-7xxx-yxxx-xxxxxxxxxxxx`, version and variant bits set) from one randomFillSync; the
+// timestamp part is formatted once per millisecond. An id is then the current timestamp
+// part joined to the next suffix: a slice and a two-part string instead of a Buffer-to-string
+// conversion per id (~130 ns on its own). Earlier forms: crypto.randomUUID concatenates 20
+// pieces, a cons-string tree of some 600 bytes that is flattened again in each header block.
 const BATCH = 256;
-const random = Buffer.allocUnsafe(16 * BATCH);
-let offset = random.length;
-const text = Buffer.allocUnsafe(36);
+const SUFFIX = 23;
+const random = Buffer.allocUnsafe(10 * BATCH);
+const suffixText = Buffer.allocUnsafe(SUFFIX * BATCH);
+let suffixes = '';
+let next = BATCH;
+const stamp = Buffer.allocUnsafe(13);
+let stampMs = -1;
+let stampText = '';
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+function writeHex(target: Buffer, at: number, byte: number): void {
+  target[at] = HEX[byte >> 4]!;
+  target[at + 1] = HEX[byte & 0x0f]!;
+}
+
+function refillSuffixes(): void {
+  randomFillSync(random);
+  for (let k = 0; k < BATCH; k++) {
+    const r = k * 10;
+    let at = k * SUFFIX;
+    suffixText[at++] = 0x2d; // '-'
+    writeHex(suffixText, at, (random[r]! & 0x0f) | 0x70); // version 7
+    writeHex(suffixText, at + 2, random[r + 1]!);
+    suffixText[at + 4] = 0x2d;
+    writeHex(suffixText, at + 5, (random[r + 2]! & 0x3f) | 0x80); // RFC 9562 variant
+    writeHex(suffixText, at + 7, random[r + 3]!);
+    suffixText[at + 9] = 0x2d;
+    for (let i = 0; i < 6; i++) writeHex(suffixText, at + 10 + 2 * i, random[r + 4 + i]!);
+  }
+  suffixes = suffixText.toString('latin1');
+  next = 0;
+}
+
+/** `tttttttt-tttt`: the 48-bit Unix milliseconds, big-endian hex (2^48 ms lasts until the year 10889). */
+function timestampPart(ms: number): string {
+  if (ms === stampMs) return stampText;
+  const high = Math.floor(ms / 0x10000);
+  for (let i = 0; i < 4; i++) writeHex(stamp, 2 * i, (high >>> (24 - 8 * i)) & 0xff);
+  stamp[8] = 0x2d;
+  writeHex(stamp, 9, (ms >>> 8) & 0xff);
+  writeHex(stamp, 11, ms & 0xff);
+  stampText = stamp.toString('latin1');
+  stampMs = ms;
+  return stampText;
+}
 
 /**
  * A fresh request id: a time-ordered (v7, RFC 9562) UUID — 48 bits of Unix milliseconds, then
@@ -34,22 +78,9 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
  * id reveals when the request arrived, which its response and logs say anyway.
  */
 export function generateRequestId(): string {
-  if (offset === random.length) { randomFillSync(random); offset = 0; }
-  const start = offset;
-  offset += 16;
-  // Bytes 0–5: the timestamp, big-endian (2^48 ms lasts until the year 10889).
-  const now = Date.now();
-  random.writeUIntBE(now, start, 6);
-  let at = 0;
-  for (let i = 0; i < 16; i++) {
-    let byte = random[start + i]!;
-    if (i === 6) byte = (byte & 0x0f) | 0x70; // version 7
-    else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 9562 variant
-    text[at++] = HEX[byte >> 4]!;
-    text[at++] = HEX[byte & 0x0f]!;
-    if (i === 3 || i === 5 || i === 7 || i === 9) text[at++] = 0x2d; // '-'
-  }
-  return text.toString('latin1', 0, 36);
+  if (next === BATCH) refillSuffixes();
+  const at = next++ * SUFFIX;
+  return timestampPart(Date.now()) + suffixes.slice(at, at + SUFFIX);
 }
 
 /**
