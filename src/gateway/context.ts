@@ -21,6 +21,8 @@ export interface TraceContext {
   /** Span id received from the client, if any. */
   parentSpanId: string | undefined;
   sampled: boolean;
+  /** The `traceparent` header for the upstream request: this trace and Gatehouse's span. */
+  traceparent: string;
 }
 
 /** Verified identity, set by the authenticate stage. */

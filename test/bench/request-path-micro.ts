@@ -115,7 +115,7 @@ const cases: Case[] = [];
   cases.push({
     name: 'trace-ids',
     variants: {
-      'two conversions (before)': () => { use({ traceId: generateTraceId(), spanId: generateSpanId(), parentSpanId: undefined, sampled: false }); },
+      'two conversions (before)': () => { use({ traceId: generateTraceId(), spanId: generateSpanId(), parentSpanId: undefined, sampled: false, traceparent: '' }); },
       'one conversion, sliced (after)': () => { use(startTraceContext(undefined, true)); },
     },
   });

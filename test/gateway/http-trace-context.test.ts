@@ -40,6 +40,7 @@ describe('startTraceContext', () => {
     assert.notEqual(trace.spanId, '00f067aa0ba902b7');
     assert.equal(trace.sampled, true);
     assert.equal(formatTraceparent(trace), `00-4bf92f3577b34da6a3ce929d0e0e4736-${trace.spanId}-01`);
+    assert.equal(trace.traceparent, formatTraceparent(trace));
   });
 
   test('an untrusted client cannot choose the trace id or force sampling', () => {
@@ -79,6 +80,8 @@ describe('id generation', () => {
       assert.match(trace.traceId, /^[0-9a-f]{32}$/);
       assert.match(trace.spanId, /^[0-9a-f]{16}$/);
       assert.ok(parseTraceparent(formatTraceparent(trace)));
+      // The upstream's header is made with the ids, not from them: it must say the same.
+      assert.equal(trace.traceparent, formatTraceparent(trace));
       assert.ok(!trace.traceId.includes(trace.spanId));
       ids.add(trace.traceId);
       ids.add(trace.spanId);

@@ -125,7 +125,7 @@ function hostParameter(host: string): string {
  * @example
  *   ctx.upstreamRequestHeaders = buildUpstreamHeaders(req.rawHeaders, {
  *     client, protocol: ctx.protocol, host: req.headers.host ?? '', requestId: ctx.requestId,
- *     traceparent: formatTraceparent(ctx.trace), extra: ctx.upstreamHeaders, maxHeaders: 100 });
+ *     traceparent: ctx.trace.traceparent, extra: ctx.upstreamHeaders, maxHeaders: 100 });
  */
 export function buildUpstreamHeaders(rawHeaders: readonly string[], options: UpstreamHeaderOptions): string[] {
   const count = rawHeaders.length >>> 1;

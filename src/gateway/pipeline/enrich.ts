@@ -6,7 +6,7 @@
  */
 import type { RequestContext } from '../context.ts';
 import { buildUpstreamHeaders } from '../http/upstream-headers.ts';
-import { formatTraceparent, validTracestate } from '../../observability/trace-context.ts';
+import { validTracestate } from '../../observability/trace-context.ts';
 
 export function enrich(ctx: RequestContext): void {
   const { req } = ctx;
@@ -15,7 +15,7 @@ export function enrich(ctx: RequestContext): void {
     protocol: ctx.protocol as 'http' | 'https',
     host: req.headers.host ?? '',
     requestId: ctx.requestId,
-    traceparent: formatTraceparent(ctx.trace!),
+    traceparent: ctx.trace!.traceparent,
     tracestate: ctx.trace!.parentSpanId ? validTracestate(req.headers.tracestate) : undefined,
     extra: ctx.upstreamHeaders,
     omit: ctx.omitUpstreamHeaders,
