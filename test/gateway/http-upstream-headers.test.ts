@@ -113,6 +113,19 @@ describe('buildUpstreamHeaders', () => {
     assert.doesNotThrow(() => buildUpstreamHeaders(['X-Tab', 'a\tb', 'X-Latin1', 'caf\u00e9'], options()));
   });
 
+  test('a Forwarded value reused from the previous request never carries another peer, host or protocol', () => {
+    const forwarded = (o: Partial<UpstreamHeaderOptions>) => grouped(buildUpstreamHeaders([], options(o))).get('forwarded');
+    assert.deepEqual(forwarded({}), ['for=203.0.113.7;host=app.example.com;proto=https']);
+    assert.deepEqual(forwarded({}), ['for=203.0.113.7;host=app.example.com;proto=https']);
+    assert.deepEqual(forwarded({ client: { address: '198.51.100.9', peerTrusted: false, chain: ['198.51.100.9'] } }), ['for=198.51.100.9;host=app.example.com;proto=https']);
+    assert.deepEqual(forwarded({ host: 'other.example' }), ['for=203.0.113.7;host=other.example;proto=https']);
+    assert.deepEqual(forwarded({ protocol: 'http' }), ['for=203.0.113.7;host=app.example.com;proto=http']);
+    assert.deepEqual(forwarded({ host: '' }), ['for=203.0.113.7;proto=https']);
+    assert.deepEqual(forwarded({ client: { address: '', peerTrusted: false, chain: [''] } }), ['for=unknown;host=app.example.com;proto=https']);
+    assert.deepEqual(forwarded({ client: { address: '203.0.113.7', peerTrusted: true, chain: ['203.0.113.7', '10.0.0.5'] } }), ['for=203.0.113.7, for=10.0.0.5;host=app.example.com;proto=https']);
+    assert.deepEqual(forwarded({}), ['for=203.0.113.7;host=app.example.com;proto=https']);
+  });
+
   test('too many header fields are refused with 431', () => {
     const raw = Array.from({ length: 11 }, (_, i) => [`x-h${i}`, 'v']).flat();
     assert.throws(() => buildUpstreamHeaders(raw, options({ maxHeaders: 10 })), (err: unknown) => err instanceof GatehouseError && err.code === 'ERR_REQUEST_HEADERS_TOO_LARGE' && err.status === 431);

@@ -117,6 +117,31 @@ function hostParameter(host: string): string {
 }
 
 /**
+ * The last one-hop Forwarded value (an untrusted or direct peer) and what it was made from:
+ * a connection sends many requests from the same peer to the same host, so the value is
+ * built once per distinct peer, host and protocol in a row, not once per request.
+ */
+let lastPeer = '';
+let lastHostPart = '';
+let lastProtocol = '';
+let lastForwarded = '';
+
+function forwardedValueOf(chain: readonly string[], hostPart: string, protocol: string): string {
+  if (chain.length === 1) {
+    const peer = chain[0]!;
+    if (peer === lastPeer && hostPart === lastHostPart && protocol === lastProtocol && lastForwarded !== '') return lastForwarded;
+    lastForwarded = `for=${forwardedNode(peer)}${hostPart};proto=${protocol}`;
+    lastPeer = peer;
+    lastHostPart = hostPart;
+    lastProtocol = protocol;
+    return lastForwarded;
+  }
+  let forwarded = '';
+  for (let i = 0; i < chain.length - 1; i++) forwarded += `for=${forwardedNode(chain[i]!)}, `;
+  return `${forwarded}for=${forwardedNode(chain[chain.length - 1]!)}${hostPart};proto=${protocol}`;
+}
+
+/**
  * Builds the upstream request headers.
  *
  * @throws GatehouseError `ERR_REQUEST_HEADERS_TOO_LARGE` (431) for more than `maxHeaders`
@@ -177,11 +202,7 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], options: Ups
   const host = options.host;
   const hostPart = host === '' ? '' : hostParameter(host);
   if (host !== '') out.push('x-forwarded-host', host);
-  let forwarded = '';
-  for (let i = 0; i < chain.length - 1; i++) forwarded += `for=${forwardedNode(chain[i]!)}, `;
-  forwarded += `for=${forwardedNode(chain[chain.length - 1]!)}`;
-  forwarded += hostPart;
-  out.push('forwarded', `${forwarded};proto=${options.protocol}`);
+  out.push('forwarded', forwardedValueOf(chain, hostPart, options.protocol));
 
   if (BAD_VALUE.test(options.requestId)) throw invalidValue('x-request-id', true);
   out.push('x-request-id', options.requestId);
