@@ -18,7 +18,7 @@ import { EVENT_NAMES, type EventName } from '../core/events.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { GatewayExtension } from '../gateway/gateway.ts';
 import type { Store } from '../store/types.ts';
-import { accessDraft } from './access-event.ts';
+import { accessRecord } from './access-event.ts';
 import { draftFromEnvelope } from './map-event.ts';
 import { createRedactor, type Redactor } from './redact.ts';
 import { AccessSampler } from './sampler.ts';
@@ -92,7 +92,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
       if (!writer || !sampler) return;
       if (!sampler.keep(ctx.route?.id, status)) return;
       try {
-        writer.append(accessDraft(ctx, status, durationMs, instance, redactor));
+        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor));
       } catch (err) {
         logger.error({ err, requestId: ctx.requestId }, 'audit: access event could not be spooled');
       }

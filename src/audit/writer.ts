@@ -19,6 +19,7 @@ import type { Store } from '../store/types.ts';
 import { signCheckpoint } from './checkpoint.ts';
 import { canonicalDraftJson, GENESIS_HASH, linkedHash, recordHash } from './hash.ts';
 import type { AuditCheckpoint, AuditDraft, AuditRecord, ChainHead } from './record.ts';
+import type { AccessRecord } from './access-event.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
@@ -131,13 +132,30 @@ export class AuditWriter {
   append(input: AuditDraft, mayDuplicate = false): void {
     if (this.#closed) throw toGatehouseError(new Error('audit writer is closed'));
     const draft = storableDraft(input);
+    // Serialized once: the same text is the spool line and, at commit, the body of the hash input.
+    this.#accept(draft, canonicalDraftJson(draft), mayDuplicate);
+  }
+
+  /**
+   * {@link append} of an access record built with its canonical text (access-event.ts): when
+   * `canonical` is given it is `canonicalDraftJson(draft)` of a storable draft, so neither
+   * is computed again here.
+   */
+  appendAccess(record: AccessRecord): void {
+    if (record.canonical === undefined) {
+      this.append(record.draft);
+      return;
+    }
+    if (this.#closed) throw toGatehouseError(new Error('audit writer is closed'));
+    this.#accept(record.draft, record.canonical, false);
+  }
+
+  #accept(draft: AuditDraft, canonical: string | undefined, mayDuplicate: boolean): void {
     this.#stats.appended += 1;
     if (!this.#spool.spilling && this.#queue.length >= this.#o.maxQueued) {
       this.#o.logger?.warn({ queued: this.#queue.length }, 'audit: queue full; further events wait in the spool only');
       this.#spool.startSpill();
     }
-    // Serialized once: the same text is the spool line and, at commit, the body of the hash input.
-    const canonical = canonicalDraftJson(draft);
     const ref = this.#spool.append(canonical ?? JSON.stringify(draft));
     if (this.#spool.spilling) {
       this.#accepted += 1;
