@@ -2,7 +2,9 @@
  * `audit verify`: recomputes every hash and checks every link and checkpoint signature,
  * streaming each chain in seq order (seq-range pages read as arrays, audit-scan.ts; hashed
  * by row-hash.ts), and names the first record that was modified, deleted, reordered or
- * inserted, and truncation at the end of the chain.
+ * inserted, and truncation at the end of the chain. On PostgreSQL a first pass hashes the
+ * records from their column bytes (verify-bytes.ts) and this loop only reads on from the
+ * page where that pass stopped, if it stopped.
  *
  * How a problem is told apart (the hash covers a record's fields and its prevHash, not
  * its seq — see hash.ts):
@@ -22,6 +24,7 @@ import { verifyCheckpoint } from './checkpoint.ts';
 import { GENESIS_HASH } from './hash.ts';
 import type { AuditCheckpoint, AuditRecord } from './record.ts';
 import { scanRowHash, scanRowToRecord } from './row-hash.ts';
+import { verifyBytes } from './verify-bytes.ts';
 
 export type TamperKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'checkpoint';
 
@@ -114,7 +117,8 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
   let cpIndex = valid.findIndex((c) => c.seq >= first);
   if (cpIndex === -1) cpIndex = valid.length;
   let expected = first;
-  for await (const page of scanAuditRecords(store.db, store.dialect, chain, first - 1, batchSize)) {
+  ({ expected, prevHash, prevPrev, cpIndex, records: summary.records } = await verifyBytes(store, chain, { expected, prevHash, prevPrev, cpIndex, records: 0 }, valid, batchSize));
+  for await (const page of scanAuditRecords(store.db, store.dialect, chain, expected - 1, batchSize)) {
     for (let i = 0; i < page.length; i++) {
       const r = page[i]!;
       const seq = r[SCAN_SEQ];

@@ -13,6 +13,10 @@
  *   server reads and sends it while the caller hashes this one. A store opened otherwise
  *   (no registered pool) goes through the query builder.
  *
+ * On PostgreSQL the same pages are also available as the column bytes of a binary COPY
+ * (`scanAuditRecordBytes`, postgres/binary-copy.ts): no value becomes a JS string, which
+ * is most of what the array rows still cost; audit/raw-row-hash.ts hashes those bytes.
+ *
  * A page is asked for as a seq range, `after < seq <= after + pageSize`, not only as
  * `seq > after … limit pageSize`: seqs of an intact chain are dense, so the range holds
  * exactly the page, and its cost cannot depend on the planner's statistics. Right after a
@@ -24,7 +28,8 @@
 import type { StatementSync } from 'node:sqlite';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database.ts';
-import { arrayQueryOf, type ArrayQuery } from '../postgres/array-query.ts';
+import { arrayQueryOf, binaryCopyOf, type ArrayQuery, type BinaryCopyQuery } from '../postgres/array-query.ts';
+import { binaryRowsBuffer, type BinaryRows } from '../postgres/binary-copy.ts';
 import { acquireSqlite, type SqliteHandle } from '../sqlite/shared-sqlite.ts';
 import { toStoreError } from '../store-errors.ts';
 import type { StoreDialect } from '../types.ts';
@@ -40,7 +45,8 @@ export type AuditScanRow = [
   traceId: string | null, seq: number, hash: string,
 ];
 
-/** Positions in {@link AuditScanRow} that the verifier reads by index. */
+/** Positions in {@link AuditScanRow} (and fields of an {@link AuditBytePage} row) that the verifier reads by index. */
+export const SCAN_TIME = 15;
 export const SCAN_PREV_HASH = 11;
 export const SCAN_SEQ = 17;
 export const SCAN_HASH = 18;
@@ -57,8 +63,19 @@ const PG_SELECT = `select ${COLUMNS.join(', ')} from audit_records where chain =
 const PG_RANGE_SQL = `${PG_SELECT} and seq <= $3 order by seq limit $4`;
 const PG_NEXT_SQL = `${PG_SELECT} order by seq limit $3`;
 
+/**
+ * A page of records as column bytes: each row's fields in {@link AuditScanRow} order;
+ * text as its UTF-8 bytes, `time` and `seq` as 8-byte big-endian integers, null as
+ * length -1. `seqs` holds each row's seq as a number (NaN: not a safe integer), its first
+ * `length` entries. The memory is reused: a page is valid until the next is asked for.
+ */
+export interface AuditBytePage extends BinaryRows {
+  readonly seqs: Float64Array;
+}
+
 /** One page: the range after `after` (`bounded`), or the next `pageSize` records wherever they are. */
-type FetchPage = (after: number, bounded: boolean) => AuditScanRow[] | Promise<AuditScanRow[]>;
+type FetchPage<P> = (after: number, bounded: boolean) => P | Promise<P>;
+interface Page { readonly length: number }
 
 /**
  * Pages of the records of `chain` with seq > `afterSeq`, in seq order, until nothing
@@ -69,15 +86,29 @@ export async function* scanAuditRecords(db: Kysely<Database>, dialect: StoreDial
   const sqlite = dialect === 'sqlite' ? await sharedSqlite(db) : undefined;
   if (sqlite) {
     try {
-      yield* walk(sqliteFetch(sqlite, chain, pageSize), afterSeq, pageSize, false);
+      yield* walk(sqliteFetch(sqlite, chain, pageSize), lastScanSeq, afterSeq, pageSize, false);
     } finally {
       sqlite.release();
     }
     return;
   }
   const query = arrayQueryOf(db);
-  yield* walk(query ? postgresFetch(query, chain, pageSize) : kyselyFetch(db, chain, pageSize), afterSeq, pageSize, true);
+  yield* walk(query ? postgresFetch(query, chain, pageSize) : kyselyFetch(db, chain, pageSize), lastScanSeq, afterSeq, pageSize, true);
 }
+
+/**
+ * The same pages as {@link scanAuditRecords} (same ranges, same order) as column bytes;
+ * undefined where there is no such reader (SQLite, a store not opened by openStore).
+ */
+export function scanAuditRecordBytes(db: Kysely<Database>, chain: string, afterSeq: number, pageSize: number): AsyncGenerator<AuditBytePage> | undefined {
+  const copy = binaryCopyOf(db);
+  // The chain goes into the statement as a literal; a name PostgreSQL text cannot hold (NUL, a
+  // lone surrogate) is left to the parameterised reader, which fails on it as it always did.
+  if (chain.includes('\0') || !chain.isWellFormed()) return undefined;
+  return copy ? walk(bytesFetch(copy, chain, pageSize), (p) => p.seqs[p.length - 1]!, afterSeq, pageSize, true) : undefined;
+}
+
+const lastScanSeq = (page: AuditScanRow[]): number => page[page.length - 1]![SCAN_SEQ];
 
 /**
  * Ranges while they come back full; after a short one, the next records wherever they are
@@ -85,8 +116,8 @@ export async function* scanAuditRecords(db: Kysely<Database>, dialect: StoreDial
  * out, so an asynchronous backend fetches it while the caller works; a synchronous one
  * (node:sqlite) would only hold two pages in memory for nothing.
  */
-async function* walk(fetch: FetchPage, afterSeq: number, pageSize: number, prefetch: boolean): AsyncGenerator<AuditScanRow[]> {
-  const request = (after: number, bounded: boolean): Promise<AuditScanRow[]> => {
+async function* walk<P extends Page>(fetch: FetchPage<P>, lastSeq: (page: P) => number, afterSeq: number, pageSize: number, prefetch: boolean): AsyncGenerator<P> {
+  const request = (after: number, bounded: boolean): Promise<P> => {
     const pending = Promise.resolve(fetch(after, bounded));
     // A prefetch the caller never awaits (it stopped early) must not become an unhandled rejection.
     pending.catch(() => {});
@@ -103,7 +134,7 @@ async function* walk(fetch: FetchPage, afterSeq: number, pageSize: number, prefe
       next = request(after, bounded);
       continue;
     }
-    after = page[page.length - 1]![SCAN_SEQ];
+    after = lastSeq(page);
     bounded = page.length === pageSize;
     if (prefetch) next = request(after, bounded);
     yield page;
@@ -129,7 +160,7 @@ async function sharedSqlite(db: Kysely<Database>): Promise<SqliteHandle | undefi
   }
 }
 
-function sqliteFetch(handle: SqliteHandle, chain: string, pageSize: number): FetchPage {
+function sqliteFetch(handle: SqliteHandle, chain: string, pageSize: number): FetchPage<AuditScanRow[]> {
   let range: StatementSync;
   let next: StatementSync;
   try {
@@ -155,7 +186,7 @@ function sqliteFetch(handle: SqliteHandle, chain: string, pageSize: number): Fet
   };
 }
 
-function postgresFetch(query: ArrayQuery, chain: string, pageSize: number): FetchPage {
+function postgresFetch(query: ArrayQuery, chain: string, pageSize: number): FetchPage<AuditScanRow[]> {
   return async (after, bounded) => {
     // Columns in AuditScanRow order; int8 (time, seq) parsed to numbers by the pool's parser.
     const rows = bounded ? await query(PG_RANGE_SQL, [chain, after, after + pageSize, pageSize]) : await query(PG_NEXT_SQL, [chain, after, pageSize]);
@@ -163,7 +194,7 @@ function postgresFetch(query: ArrayQuery, chain: string, pageSize: number): Fetc
   };
 }
 
-function kyselyFetch(db: Kysely<Database>, chain: string, pageSize: number): FetchPage {
+function kyselyFetch(db: Kysely<Database>, chain: string, pageSize: number): FetchPage<AuditScanRow[]> {
   return async (after, bounded) => {
     let q = db.selectFrom('audit_records').select(COLUMNS).where('chain', '=', chain).where('seq', '>', after);
     if (bounded) q = q.where('seq', '<=', after + pageSize);
@@ -173,4 +204,45 @@ function kyselyFetch(db: Kysely<Database>, chain: string, pageSize: number): Fet
       r.prev_hash, r.reasons, r.request_id, r.resource, Number(r.time), r.trace_id, Number(r.seq), r.hash,
     ]);
   };
+}
+
+/** Bytes of a typical record on the wire, to size a page's buffer once. */
+const ROW_BYTES_HINT = 800;
+
+/**
+ * Two buffers taken in turn: the walk has at most two pages out, the one the caller holds
+ * and the one being fetched; the next fetch starts only once the caller asked for the next
+ * page, so it may reuse the memory of the one before.
+ */
+function bytesFetch(copy: BinaryCopyQuery, chain: string, pageSize: number): FetchPage<AuditBytePage> {
+  // COPY takes no parameters: the chain is an escaped literal, the rest are integers checked here.
+  const where = `from audit_records where chain = ${escapeLiteral(chain)}`;
+  const slots = [0, 1].map(() => ({ ...binaryRowsBuffer(Math.min(pageSize, 10_000) * ROW_BYTES_HINT, Math.min(pageSize, 10_000), COLUMNS.length), seqs: new Float64Array(0) }));
+  let turn = 0;
+  return async (after, bounded) => {
+    if (!Number.isSafeInteger(after) || !Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError('scan bounds must be safe integers');
+    const slot = slots[turn++ % 2]!;
+    const select = bounded
+      ? `select ${COLUMNS.join(', ')} ${where} and seq > ${after} and seq <= ${after + pageSize} order by seq limit ${pageSize}`
+      : `select ${COLUMNS.join(', ')} ${where} and seq > ${after} order by seq limit ${pageSize}`;
+    const rows = await copy(select, COLUMNS.length, slot);
+    if (slot.seqs.length < rows.length) slot.seqs = new Float64Array(rows.length);
+    // NaN for a seq the array reader would refuse: the verifier then reads that page the other way.
+    for (let i = 0; i < rows.length; i++) slot.seqs[i] = int8At(rows, i, SCAN_SEQ);
+    return { ...rows, seqs: slot.seqs };
+  };
+}
+
+/** An int8 field of a byte page as a number; NaN for null, a field that is not 8 bytes, or a value outside the safe integers. */
+export function int8At(page: BinaryRows, row: number, field: number): number {
+  const at = (row * page.fields + field) * 2;
+  if (page.spans[at + 1] !== 8) return Number.NaN;
+  const start = page.spans[at]!;
+  const n = page.data.readInt32BE(start) * 4294967296 + page.data.readUInt32BE(start + 4);
+  return Number.isSafeInteger(n) ? n : Number.NaN;
+}
+
+/** A string literal for PostgreSQL (standard_conforming_strings on or off: E'' with doubled quotes and backslashes). */
+function escapeLiteral(value: string): string {
+  return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }

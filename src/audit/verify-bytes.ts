@@ -1,0 +1,92 @@
+/**
+ * The first pass of `audit verify` where the store can hand over column bytes (PostgreSQL
+ * binary COPY, audit-scan.ts): every record is hashed from its bytes (raw-row-hash.ts) and
+ * its seq, link and checkpoint checked, as verify.ts checks them. It only ever vouches for
+ * records that pass every check; at the first that does not (or anything it cannot read),
+ * it stops at the start of that record's page and hands back where it stands, and verify.ts
+ * reads on from there the other way — the same pages as it would have read from the start,
+ * so a problem is found and named exactly as without this pass.
+ */
+import type { Store } from '../store/types.ts';
+import { SCAN_HASH, SCAN_PREV_HASH, scanAuditRecordBytes, type AuditBytePage } from '../store/repos/audit-scan.ts';
+import { GatehouseError } from '../core/errors.ts';
+import { BYTE_ROW_HASH, byteRowHash } from './raw-row-hash.ts';
+import type { AuditCheckpoint } from './record.ts';
+
+/** Where the walk of a chain stands: the seq it expects next and what that record must link to. */
+export interface ChainCursor {
+  expected: number;
+  prevHash: string;
+  /** The link before `prevHash` (tells an inserted record apart). */
+  prevPrev: string | undefined;
+  /** Index in the valid checkpoints of the first with seq ≥ the records seen. */
+  cpIndex: number;
+  records: number;
+}
+
+/**
+ * Advances `from` over every record that verifies; returns the cursor at the start of the
+ * page where it stopped (or after the last record). `from` itself is not changed.
+ */
+export async function verifyBytes(store: Store, chain: string, from: ChainCursor, checkpoints: readonly AuditCheckpoint[], pageSize: number): Promise<ChainCursor> {
+  const pages = BYTE_ROW_HASH ? scanAuditRecordBytes(store.db, chain, from.expected - 1, pageSize) : undefined;
+  if (!pages) return from;
+  let pageStart = { ...from };
+  const c = { ...from };
+  try {
+    for await (const page of pages) {
+      pageStart = { ...c };
+      for (let from = 0; from < page.length; from += SLICE) {
+        // Between slices the event loop reads the next page off the socket: while this one
+        // is hashed in one go, the server can only send what the socket buffer holds.
+        if (from > 0) await new Promise(setImmediate);
+        if (!advance(page, from, Math.min(from + SLICE, page.length), c, checkpoints)) return pageStart;
+      }
+    }
+  } catch (error) {
+    // The other reader fails the same way when the store is unreachable; anything else
+    // (a server or proxy that does not speak binary COPY) is only this pass giving up.
+    if (error instanceof GatehouseError && error.code === 'ERR_STORE_UNAVAILABLE') throw error;
+    return pageStart;
+  }
+  return c;
+}
+
+/** Records hashed between two turns of the event loop. */
+const SLICE = 1000;
+
+/** Walks rows `from`..`to` of a page; false at the first record that does not verify (`c` is then mid-page). */
+function advance(page: AuditBytePage, from: number, to: number, c: ChainCursor, checkpoints: readonly AuditCheckpoint[]): boolean {
+  for (let i = from; i < to; i++) {
+    const seq = page.seqs[i]!;
+    if (seq !== c.expected) return false;
+    const hash = byteRowHash(page, i);
+    if (hash === undefined || !holds(page, i, SCAN_HASH, hash) || !holds(page, i, SCAN_PREV_HASH, c.prevHash)) return false;
+    while (c.cpIndex < checkpoints.length && checkpoints[c.cpIndex]!.seq < seq) c.cpIndex++;
+    const cp = checkpoints[c.cpIndex];
+    if (cp && cp.seq === seq && cp.hash !== hash) return false;
+    c.prevPrev = c.prevHash;
+    c.prevHash = hash;
+    c.expected += 1;
+    c.records += 1;
+  }
+  return true;
+}
+
+/**
+ * True when a text column holds exactly the ASCII string `s` (no string is made of it).
+ * Any byte above 0x7f is a mismatch: UTF-8 would decode it otherwise than its code, so
+ * only the other reader may judge such a value.
+ */
+function holds(page: AuditBytePage, row: number, field: number, s: string): boolean {
+  const at = (row * page.fields + field) * 2;
+  const length = page.spans[at + 1]!;
+  if (length !== s.length) return false;
+  const data = page.data;
+  const start = page.spans[at]!;
+  for (let k = 0; k < length; k++) {
+    const b = data[start + k]!;
+    if (b !== s.charCodeAt(k) || b > 0x7f) return false;
+  }
+  return true;
+}
