@@ -29,7 +29,7 @@ import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
 import { runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
-import { createPublicServer, createRedirectServer, answerClientError, type TlsMaterial } from './listeners.ts';
+import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { generateRequestId } from './http/request-id.ts';
 
@@ -319,6 +319,13 @@ export class Gateway {
 
   #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+    if (!isHttpClientError(err)) {
+      // A TLS failure: no request, so no access line; counted and logged as what it is.
+      socket.destroy();
+      this.#requestMetrics.error('none', 'ERR_TLS_HANDSHAKE_FAILED');
+      this.logger.info({ type: 'tls', code: 'ERR_TLS_HANDSHAKE_FAILED', detail: `${err.code ?? ''} ${err.message}`, client: (socket as { remoteAddress?: string }).remoteAddress }, 'TLS handshake failed');
+      return;
+    }
     const requestId = generateRequestId();
     const { status, code } = answerClientError(err, socket, requestId);
     this.#requestMetrics.request('none', '-', status, 0);

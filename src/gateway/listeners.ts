@@ -45,8 +45,14 @@ function applyLimits(server: HttpServer | HttpsServer, limits: LimitsConfig): vo
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  // Slow TLS handshakes and idle sockets that never send a request are slowloris too.
-  server.timeout = Math.max(limits.headersTimeoutMs, limits.keepAliveTimeoutMs) + 1000;
+  // No socket inactivity timer (Node's server.timeout). While a request waits for a slow
+  // upstream the client's socket is silent, and the route's timeouts (headersMs, idleMs,
+  // totalMs) decide how long that may last; a timer derived from the client-side limits cut
+  // such requests off with a reset (test/gateway/slow-upstream-client-socket.test.ts). The
+  // client side is covered without it: handshakeTimeout (no TLS handshake), headersTimeout
+  // (connected but no complete request, checked every connectionsCheckingInterval),
+  // keepAliveTimeout (idle between requests), requestTimeout (slow body).
+  server.timeout = 0;
 }
 
 export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onRequest: RequestHandler, onUpgrade: UpgradeHandler, onClientError: (err: NodeJS.ErrnoException, socket: Duplex) => void): HttpsServer {
@@ -87,6 +93,18 @@ export function createRedirectServer(httpsPort: number, limits: LimitsConfig): H
   });
   applyLimits(server, limits);
   return server;
+}
+
+/**
+ * Whether a 'clientError' comes from the HTTP parser (or Node's request timers) and can be
+ * answered in HTTP. The HTTPS server re-emits TLS failures (handshake timeout, a ClientHello
+ * it refuses) as 'clientError' too; on such a socket there is no HTTP connection to answer
+ * on — a response written before the handshake finished waits for it forever, and holds the
+ * connection open with it.
+ */
+export function isHttpClientError(err: NodeJS.ErrnoException): boolean {
+  const code = err.code ?? '';
+  return code.startsWith('HPE_') || code.startsWith('ERR_HTTP_');
 }
 
 /** Answers a request the HTTP parser refused (too-large headers, smuggling attempts, garbage). */

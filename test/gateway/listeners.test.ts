@@ -112,6 +112,55 @@ describe('listeners', () => {
     assert.ok(Date.now() - started < 8000);
     assert.match(answer, /^HTTP\/1\.1 408/);
   });
+  it('closes a TLS connection that completes its handshake and then never sends a byte (idle slowloris), within headersTimeoutMs', async () => {
+    const port = gw.gateway.addresses().https.port;
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    const started = Date.now();
+    socket.resume();
+    const closed = await new Promise<boolean>((r) => {
+      socket.once('close', () => r(true));
+      socket.on('error', () => undefined);
+      setTimeout(() => r(false), 6000).unref();
+    });
+    socket.destroy();
+    assert.equal(closed, true, 'an idle connection was still open after 6 s (headersTimeoutMs 1 s)');
+    assert.ok(Date.now() - started < 6000);
+  });
+
+  it('closes a TCP connection that never starts the TLS handshake (connection-hoarding slowloris), within headersTimeoutMs, and logs a TLS failure', async () => {
+    const port = gw.gateway.addresses().https.port;
+    const socket = netConnect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.resume();
+    const closed = await new Promise<boolean>((r) => {
+      socket.once('close', () => r(true));
+      socket.on('error', () => undefined);
+      setTimeout(() => r(false), 6000).unref();
+    });
+    socket.destroy();
+    assert.equal(closed, true, 'a connection without a handshake was still open after 6 s (headersTimeoutMs 1 s)');
+    const line = gw.logs.lines.find((l) => l.type === 'tls');
+    assert.equal(line?.code, 'ERR_TLS_HANDSHAKE_FAILED', 'logged as a TLS failure, not as a malformed HTTP request');
+    assert.match(String(line?.detail), /ERR_TLS_HANDSHAKE_TIMEOUT/);
+  });
+
+  it('closes a kept-alive connection that sends nothing after its first request, within keepAliveTimeoutMs', async () => {
+    const port = gw.gateway.addresses().https.port;
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    let answer = '';
+    socket.on('data', (d: Buffer) => { answer += d.toString(); });
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const closed = await new Promise<boolean>((r) => {
+      socket.once('close', () => r(true));
+      socket.on('error', () => undefined);
+      setTimeout(() => r(false), 10_000).unref();
+    });
+    socket.destroy();
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    assert.equal(closed, true, 'an idle kept-alive connection was still open after 10 s (keepAliveTimeoutMs default 5 s)');
+  });
 });
 
 describe('connection limit', () => {
