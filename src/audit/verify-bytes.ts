@@ -36,11 +36,11 @@ export async function verifyBytes(store: Store, chain: string, from: ChainCursor
   try {
     for await (const page of pages) {
       pageStart = { ...c };
-      for (let from = 0; from < page.length; from += SLICE) {
+      for (let row = 0; row < page.length; row += SLICE) {
         // Between slices the event loop reads the next page off the socket: while this one
         // is hashed in one go, the server can only send what the socket buffer holds.
-        if (from > 0) await new Promise(setImmediate);
-        if (!advance(page, from, Math.min(from + SLICE, page.length), c, checkpoints)) return pageStart;
+        if (row > 0) await new Promise(setImmediate);
+        if (!advance(page, row, Math.min(row + SLICE, page.length), c, checkpoints)) return pageStart;
       }
     }
   } catch (error) {

@@ -10,7 +10,11 @@
  * the runs alternate between trees (e.g. `git archive <commit> src | tar -x -C /tmp/before`
  * with a node_modules symlink next to it), so that both see the same machine load.
  *
- * Usage: node test/bench/audit-verify-pg.ts [--records 1000000] [--runs 3]
+ * With `--fresh` the chain is written anew before every run (about a minute and a half for a
+ * million records), so that each verify reads freshly written records as the bench section's
+ * does; otherwise every run reads the same vacuumed records.
+ *
+ * Usage: node test/bench/audit-verify-pg.ts [--records 1000000] [--runs 3] [--fresh]
  *          [--trees /tmp/before/src,src] [--url postgres://…/db] [--drop]
  */
 import { randomUUIDv7 } from 'node:crypto';
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     trees: { type: 'string', default: 'src' },
     url: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/gatehouse_verify_bench' },
     drop: { type: 'boolean', default: false },
+    fresh: { type: 'boolean', default: false },
   },
 });
 const records = Number(values.records);
@@ -72,44 +77,48 @@ function draft(i: number) {
 }
 
 const chain = 'verify';
-let trusted: JWK;
-{
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+
+/** Writes `records` records as the bench section does; returns the checkpoint key's public JWK. */
+async function fill(client: pg.Client): Promise<JWK> {
+  process.stderr.write(`filling ${records} records…\n`);
+  const { AuditWriter } = await import('../../src/audit/writer.ts');
+  const { generateSigningJwk, signingKeyFromJwk } = await import('../../src/audit/signing-key.ts');
+  await client.query('truncate audit_records, audit_checkpoints, audit_chain_heads, bench_verify_key');
+  const key = await signingKeyFromJwk(await generateSigningJwk());
+  const spool = await mkdtemp(join(tmpdir(), 'verify-bench-'));
   const store = await here.openStore(url.toString(), { poolMax: 4 });
   try {
-    await store.migrate();
-    // The checkpoint key lives in the bench database itself: it goes only with a refill.
-    await client.query('create table if not exists bench_verify_key (jwk text not null)');
-    const have = Number((await client.query<{ n: string }>('select count(*) as n from audit_records where chain = $1', [chain])).rows[0]!.n);
-    const keyRow = (await client.query<{ jwk: string }>('select jwk from bench_verify_key')).rows[0];
-    if (have !== records || !keyRow) {
-      process.stderr.write(`filling ${records} records (had ${have})…\n`);
-      const { AuditWriter } = await import('../../src/audit/writer.ts');
-      const { generateSigningJwk, signingKeyFromJwk } = await import('../../src/audit/signing-key.ts');
-      await client.query('truncate audit_records, audit_checkpoints, audit_chain_heads, bench_verify_key');
-      const key = await signingKeyFromJwk(await generateSigningJwk());
-      const spool = await mkdtemp(join(tmpdir(), 'verify-bench-'));
-      const writer = AuditWriter.open({ store, chain, instance: 'bench', spoolDir: spool, signingKey: key, fsync: false, batchMaxEvents: 5000, batchMaxDelayMs: 0, checkpointEveryRecords: 100_000 });
-      for (let i = 0; i < records; i++) {
-        writer.append(draft(i));
-        if (i % 500 === 499) await new Promise((r) => setImmediate(r));
-      }
-      await writer.flush();
-      await writer.close();
-      await rm(spool, { recursive: true, force: true });
-      await client.query('insert into bench_verify_key (jwk) values ($1)', [JSON.stringify(key.publicJwk)]);
-      trusted = key.publicJwk;
-    } else {
-      trusted = JSON.parse(keyRow.jwk) as JWK;
+    const writer = AuditWriter.open({ store, chain, instance: 'bench', spoolDir: spool, signingKey: key, fsync: false, batchMaxEvents: 5000, batchMaxDelayMs: 0, checkpointEveryRecords: 100_000 });
+    for (let i = 0; i < records; i++) {
+      writer.append(draft(i));
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
     }
-    // Every run then reads vacuumed records (hint bits set, statistics known); the bench
-    // section's single verify of freshly written records pays for setting them on top.
-    await client.query('vacuum analyze audit_records');
+    await writer.flush();
+    await writer.close();
   } finally {
     await store.close();
-    await client.end();
+    await rm(spool, { recursive: true, force: true });
   }
+  await client.query('insert into bench_verify_key (jwk) values ($1)', [JSON.stringify(key.publicJwk)]);
+  return key.publicJwk;
+}
+
+const client = new pg.Client({ connectionString: url.toString() });
+await client.connect();
+{
+  const store = await here.openStore(url.toString(), { poolMax: 1 });
+  try { await store.migrate(); } finally { await store.close(); }
+}
+// The checkpoint key lives in the bench database itself: it goes only with a refill.
+await client.query('create table if not exists bench_verify_key (jwk text not null)');
+let trusted: JWK | undefined;
+if (!values.fresh) {
+  const have = Number((await client.query<{ n: string }>('select count(*) as n from audit_records where chain = $1', [chain])).rows[0]!.n);
+  const keyRow = (await client.query<{ jwk: string }>('select jwk from bench_verify_key')).rows[0];
+  trusted = have === records && keyRow ? JSON.parse(keyRow.jwk) as JWK : await fill(client);
+  // Every run then reads vacuumed records (hint bits set, statistics known); with --fresh each
+  // run reads freshly written ones, as the bench section's single verify does.
+  await client.query('vacuum analyze audit_records');
 }
 
 const ticks = 100; // USER_HZ on Linux
@@ -126,11 +135,12 @@ const backendPids = async () => (await admin<{ pid: number }>('select pid from p
 
 for (let run = 0; run < Number(values.runs); run++) {
   for (const v of variants) {
+    if (values.fresh) trusted = await fill(client);
     const store = await v.openStore(url.toString(), { poolMax: 4 });
     // Connections opened during the run start from zero; those open before from their current count.
     const before = new Map((await backendPids()).map((p) => [p, procCpuMs(p)]));
     const cpu = process.cpuUsage();
-    const report = await v.verifyAudit(store, { trustedKeys: [trusted], chain });
+    const report = await v.verifyAudit(store, { trustedKeys: [trusted!], chain });
     const used = process.cpuUsage(cpu);
     let serverMs = 0;
     for (const p of await backendPids()) serverMs += procCpuMs(p) - (before.get(p) ?? 0);
@@ -141,3 +151,4 @@ for (let run = 0; run < Number(values.runs); run++) {
     process.stdout.write(`${line}\n`);
   }
 }
+await client.end();
