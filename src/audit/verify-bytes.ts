@@ -29,7 +29,9 @@ export interface ChainCursor {
  * page where it stopped (or after the last record). `from` itself is not changed.
  */
 export async function verifyBytes(store: Store, chain: string, from: ChainCursor, checkpoints: readonly AuditCheckpoint[], pageSize: number): Promise<ChainCursor> {
-  const pages = BYTE_ROW_HASH ? scanAuditRecordBytes(store.db, chain, from.expected - 1, pageSize) : undefined;
+  // Links are compared as latin1-decoded bytes, which agrees with how the other reader decodes
+  // them (UTF-8) only for ASCII: a start hash of anything else is left to that reader.
+  const pages = BYTE_ROW_HASH && ASCII.test(from.prevHash) ? scanAuditRecordBytes(store.db, chain, from.expected - 1, pageSize) : undefined;
   if (!pages) return from;
   let pageStart = { ...from };
   const c = { ...from };
@@ -60,8 +62,10 @@ function advance(page: AuditBytePage, from: number, to: number, c: ChainCursor, 
   for (let i = from; i < to; i++) {
     const seq = page.seqs[i]!;
     if (seq !== c.expected) return false;
+    // A computed hash is ASCII hex, so is every prevHash after the first (checked above): a
+    // stored value equal to one as latin1 is those very bytes, as UTF-8 would decode them.
     const hash = byteRowHash(page, i);
-    if (hash === undefined || !holds(page, i, SCAN_HASH, hash) || !holds(page, i, SCAN_PREV_HASH, c.prevHash)) return false;
+    if (hash === undefined || latin1(page, i, SCAN_HASH) !== hash || latin1(page, i, SCAN_PREV_HASH) !== c.prevHash) return false;
     while (c.cpIndex < checkpoints.length && checkpoints[c.cpIndex]!.seq < seq) c.cpIndex++;
     const cp = checkpoints[c.cpIndex];
     if (cp && cp.seq === seq && cp.hash !== hash) return false;
@@ -73,20 +77,13 @@ function advance(page: AuditBytePage, from: number, to: number, c: ChainCursor, 
   return true;
 }
 
-/**
- * True when a text column holds exactly the ASCII string `s` (no string is made of it).
- * Any byte above 0x7f is a mismatch: UTF-8 would decode it otherwise than its code, so
- * only the other reader may judge such a value.
- */
-function holds(page: AuditBytePage, row: number, field: number, s: string): boolean {
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A text column's bytes as a latin1 string (one native copy; undefined for null). */
+function latin1(page: AuditBytePage, row: number, field: number): string | undefined {
   const at = (row * page.fields + field) * 2;
   const length = page.spans[at + 1]!;
-  if (length !== s.length) return false;
-  const data = page.data;
+  if (length < 0) return undefined;
   const start = page.spans[at]!;
-  for (let k = 0; k < length; k++) {
-    const b = data[start + k]!;
-    if (b !== s.charCodeAt(k) || b > 0x7f) return false;
-  }
-  return true;
+  return page.data.toString('latin1', start, start + length);
 }

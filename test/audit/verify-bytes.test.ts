@@ -282,6 +282,13 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
     assert.equal(buffers[0], buffers[2]);
   });
 
+  it('leaves a walk that starts from a non-ASCII hash to the other reader (latin1 and UTF-8 would compare it differently)', async () => {
+    const chain = `h${++chains}`;
+    await storeHostile(chain, 5);
+    const from = { ...start(), prevHash: 'é'.repeat(64) };
+    assert.equal(await verifyBytes(store, chain, from, [], 5), from);
+  });
+
   it('has no byte reader for a chain name PostgreSQL text cannot hold', () => {
     assert.equal(scanAuditRecordBytes(store.db, 'a\u0000b', 0, 5), undefined);
     assert.equal(binaryRowsBuffer(10, 1, 2).spans.length, 4);
