@@ -25,7 +25,7 @@ import { SCAN_TIME, type AuditScanRow } from '../store/repos/audit-scan.ts';
 import { hashInput } from './hash.ts';
 import { scanRowToRecord } from './row-hash.ts';
 
-/** The hashed fields, in AuditScanRow order (the JCS key order), and what follows the last. */
+/** The hashed fields, in AuditScanRow order, which is the JCS key order. */
 const KEYS = ['action', 'actor', 'actorKind', 'chain', 'clientAddress', 'decisionId', 'details', 'event', 'eventId', 'instance', 'outcome', 'prevHash', 'reasons', 'requestId', 'resource', 'time', 'traceId'];
 const HASHED = KEYS.length;
 const TEMPLATE = new TextEncoder().encode(`${KEYS.map((k, i) => `${i === 0 ? '{' : ','}"${k}":`).join('')},"v":1}`);
