@@ -11,7 +11,12 @@ import type { Store } from '../store/types.ts';
 import { SCAN_HASH, SCAN_PREV_HASH, scanAuditRecordBytes, type AuditBytePage } from '../store/repos/audit-scan.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { BYTE_ROW_HASH, byteRowHash } from './raw-row-hash.ts';
-import type { AuditCheckpoint } from './record.ts';
+
+/** A seq whose record must have this hash (a valid signed checkpoint, or the chain head), in seq order. */
+export interface Anchor {
+  readonly seq: number;
+  readonly hash: string;
+}
 
 /** Where the walk of a chain stands: the seq it expects next and what that record must link to. */
 export interface ChainCursor {
@@ -19,7 +24,7 @@ export interface ChainCursor {
   prevHash: string;
   /** The link before `prevHash` (tells an inserted record apart). */
   prevPrev: string | undefined;
-  /** Index in the valid checkpoints of the first with seq ≥ the records seen. */
+  /** Index in the anchors of the first with seq ≥ the records seen. */
   cpIndex: number;
   records: number;
 }
@@ -28,7 +33,7 @@ export interface ChainCursor {
  * Advances `from` over every record that verifies; returns the cursor at the start of the
  * page where it stopped (or after the last record). `from` itself is not changed.
  */
-export async function verifyBytes(store: Store, chain: string, from: ChainCursor, checkpoints: readonly AuditCheckpoint[], pageSize: number): Promise<ChainCursor> {
+export async function verifyBytes(store: Store, chain: string, from: ChainCursor, checkpoints: readonly Anchor[], pageSize: number): Promise<ChainCursor> {
   // Links are compared as latin1-decoded bytes, which agrees with how the other reader decodes
   // them (UTF-8) only for ASCII: a start hash of anything else is left to that reader.
   const pages = BYTE_ROW_HASH && ASCII.test(from.prevHash) ? scanAuditRecordBytes(store.db, chain, from.expected - 1, pageSize) : undefined;
@@ -58,7 +63,7 @@ export async function verifyBytes(store: Store, chain: string, from: ChainCursor
 const SLICE = 1000;
 
 /** Walks rows `from`..`to` of a page; false at the first record that does not verify (`c` is then mid-page). */
-function advance(page: AuditBytePage, from: number, to: number, c: ChainCursor, checkpoints: readonly AuditCheckpoint[]): boolean {
+function advance(page: AuditBytePage, from: number, to: number, c: ChainCursor, checkpoints: readonly Anchor[]): boolean {
   for (let i = from; i < to; i++) {
     const seq = page.seqs[i]!;
     if (seq !== c.expected) return false;

@@ -117,7 +117,18 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
   let cpIndex = valid.findIndex((c) => c.seq >= first);
   if (cpIndex === -1) cpIndex = valid.length;
   let expected = first;
-  ({ expected, prevHash, prevPrev, cpIndex, records: summary.records } = await verifyBytes(store, chain, { expected, prevHash, prevPrev, cpIndex, records: 0 }, valid, batchSize));
+  // The byte pass must stop where the head (as read at the start) disagrees, too: the loop below names it.
+  // The head row is the weakest evidence (unsigned): a disagreement with it is reported only
+  // when the records and the signed checkpoints show nothing else.
+  let headProblem: { seq: number; message: string } | undefined;
+  const headDiffers = (seq: number) => { headProblem ??= { seq, message: `record ${seq}'s hash differs from the chain head` }; };
+  const cpAtHead = head && valid.find((c) => c.seq === head.seq);
+  if (head && cpAtHead && cpAtHead.hash !== head.hash) headDiffers(head.seq);
+  const anchors = head && !cpAtHead ? [...valid, head].sort((a, b) => a.seq - b.seq) : valid;
+  let anchorIndex = anchors.findIndex((c) => c.seq >= first);
+  if (anchorIndex === -1) anchorIndex = anchors.length;
+  ({ expected, prevHash, prevPrev, records: summary.records } = await verifyBytes(store, chain, { expected, prevHash, prevPrev, cpIndex: anchorIndex, records: 0 }, anchors, batchSize));
+  while (cpIndex < valid.length && valid[cpIndex]!.seq < expected) cpIndex++;
   for await (const page of scanAuditRecords(store.db, store.dialect, chain, expected - 1, batchSize)) {
     for (let i = 0; i < page.length; i++) {
       const r = page[i]!;
@@ -136,6 +147,7 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
       if (cp && cp.seq === seq && cp.hash !== hash) {
         return fail('modified', seq, `the chain up to record ${seq} was rewritten: its hash differs from the checkpoint signed at seq ${cp.seq}`);
       }
+      if (head && head.seq === seq && head.hash !== hash) headDiffers(seq);
       prevPrev = prevHash;
       prevHash = hash;
       expected += 1;
@@ -149,9 +161,17 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
   }
   if (head) {
     if (head.seq > last) return fail('truncated', last + 1, `the chain ends at seq ${last}, but its head says ${head.seq}`);
-    if (head.seq < last) return fail('inserted', head.seq + 1, `records ${head.seq + 1}..${last} were added after the chain head`);
-    if (head.hash !== prevHash) return fail('modified', last, `the last record's hash differs from the chain head`);
+    // Records after the head read at the start: a live writer's, committed while this ran, or
+    // added behind its back. A writer moves the head in the same transaction as its records
+    // (and only forward), so a head read now covers every record it wrote that the walk saw.
+    // (The record at the first head's seq was compared with that head during the walk.)
+    if (head.seq < last) {
+      const now = await repo.head(chain);
+      const covered = now?.seq ?? head.seq;
+      if (covered < last) return fail('inserted', covered + 1, `records ${covered + 1}..${last} were added after the chain head`);
+    }
   }
+  if (headProblem) return fail('modified', headProblem.seq, headProblem.message);
   summary.ok = true;
   return { summary, problem: undefined };
 }
