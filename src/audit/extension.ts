@@ -83,6 +83,9 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
       }
       gateway.health.register('audit', async () => {
         const s = w.stats();
+        if (s.spoolFailingSince !== undefined) {
+          return { ok: false, latencyMs: 0, detail: `spool writes failing since ${new Date(s.spoolFailingSince).toISOString()}; ${s.queued} events queued in memory` };
+        }
         return s.failingSince === undefined
           ? { ok: true, latencyMs: 0 }
           : { ok: false, latencyMs: 0, detail: `store writes failing since ${new Date(s.failingSince).toISOString()}; ${s.queued} events spooled` };

@@ -36,6 +36,8 @@ interface Segment extends SegmentRef {
   syncing: Promise<void> | undefined;
   /** Drafts written here while the writer's memory queue was full: read back later. */
   spill: boolean;
+  /** A short write (disk full) left part of a line: the next line must not be glued to it. */
+  torn?: boolean;
 }
 
 export interface SpoolOptions {
@@ -101,9 +103,17 @@ export class Spool {
    */
   append(draftJson: string): SegmentRef {
     const seg = this.#current;
-    const written = writeSync(seg.fd!, `${draftJson}\n`);
-    seg.pending += 1;
+    const line = seg.torn ? `\n${draftJson}\n` : `${draftJson}\n`;
+    const written = writeSync(seg.fd!, line);
     seg.size += written;
+    // A full disk (or a file size limit) first answers with a short write: that line is not
+    // on disk, and it is torn, so it fails like the write that fails outright.
+    if (written !== line.length && written !== Buffer.byteLength(line)) {
+      seg.torn = true;
+      throw Object.assign(new Error(`spool write short by ${Buffer.byteLength(line) - written} bytes (disk full?)`), { code: 'ENOSPC' });
+    }
+    seg.torn = false;
+    seg.pending += 1;
     if (seg.size >= this.#maxSegmentBytes) this.#rotate(seg.spill);
     return seg;
   }

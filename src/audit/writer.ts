@@ -68,7 +68,12 @@ export interface AuditWriterStats {
   checkpoints: number;
   /** Epoch ms of the last failed batch while the store is still failing, else undefined. */
   failingSince: number | undefined;
+  /** Epoch ms of the first spool write that failed (disk full, unwritable) while it still fails, else undefined. */
+  spoolFailingSince: number | undefined;
 }
+
+/** The segment of a draft the spool could not take: held in memory only, nothing to release. */
+const MEMORY_ONLY: SegmentRef = { id: -1 };
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -95,7 +100,7 @@ export class AuditWriter {
   #sinceCheckpoint = 0;
   #lastCheckpointAt = Date.now();
   #lastCheckpointSeq = 0;
-  readonly #stats: AuditWriterStats = { appended: 0, committed: 0, duplicatesSkipped: 0, batches: 0, failedBatches: 0, queued: 0, spilling: false, checkpoints: 0, failingSince: undefined };
+  readonly #stats: AuditWriterStats = { appended: 0, committed: 0, duplicatesSkipped: 0, batches: 0, failedBatches: 0, queued: 0, spilling: false, checkpoints: 0, failingSince: undefined, spoolFailingSince: undefined };
   /** Count of drafts ever taken out of the queue as committed or skipped (flush() targets). */
   #done = 0;
   #accepted = 0;
@@ -128,6 +133,11 @@ export class AuditWriter {
    * Accepts a draft. When this returns, the draft is in the spool (written to the OS):
    * a killed process will write it at its next start. Never throws for a full queue.
    * `mayDuplicate`: the same event id may already be stored (bus redelivery).
+   *
+   * When the spool cannot be written (disk full, directory unwritable), a draft delivered by
+   * the bus (`mayDuplicate`) makes this throw, so that the bus delivers it again; any other
+   * draft — an answered request has nobody to deliver it again — is kept in memory and
+   * written to the store all the same, and `stats().spoolFailingSince` is set.
    */
   append(input: AuditDraft, mayDuplicate = false): void {
     if (this.#closed) throw toGatehouseError(new Error('audit writer is closed'));
@@ -156,8 +166,22 @@ export class AuditWriter {
       this.#o.logger?.warn({ queued: this.#queue.length }, 'audit: queue full; further events wait in the spool only');
       this.#spool.startSpill();
     }
-    const ref = this.#spool.append(canonical ?? JSON.stringify(draft));
-    if (this.#spool.spilling) {
+    let ref: SegmentRef;
+    try {
+      ref = this.#spool.append(canonical ?? JSON.stringify(draft));
+      if (this.#stats.spoolFailingSince !== undefined) {
+        this.#stats.spoolFailingSince = undefined;
+        this.#o.logger?.info('audit: spool writable again');
+      }
+    } catch (err) {
+      if (this.#stats.spoolFailingSince === undefined) {
+        this.#stats.spoolFailingSince = Date.now();
+        this.#o.logger?.error({ err }, 'audit: cannot write to the spool; events are held in memory only until it is writable again');
+      }
+      if (mayDuplicate) throw err;
+      ref = MEMORY_ONLY;
+    }
+    if (this.#spool.spilling && ref !== MEMORY_ONLY) {
       this.#accepted += 1;
       return;
     }
