@@ -7,7 +7,8 @@
  *     at any depth, whatever its type;
  *   - patterns: secrets recognizable by their shape are cut out of every string, under
  *     any key: JWTs, `Bearer`/`Basic`/`DPoP` credentials, `ghs_` API tokens, PEM private
- *     keys and `token=`/`password=`/… pairs in query strings and form bodies.
+ *     keys, URL userinfo passwords and `token=`/`password=`/… pairs in query strings and
+ *     form bodies.
  *
  * Both lists grow from configuration (`audit.redact.keys`, `audit.redact.patterns`).
  * Redaction never mutates its input and never throws on odd input (cycles, getters,
@@ -23,7 +24,15 @@ const DEFAULT_SECRET_KEY = /authori[sz]ation|cookie|token|passw(or)?d|passphrase
 /** Keys that look secret by name but carry only a kind or an identifier meant for audit. */
 const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenId', 'tokenEndpoint', 'token_endpoint', 'sessionCount']);
 
+/**
+ * The password of a URL's userinfo (`scheme://user:password@host`: connection strings,
+ * upstream URLs), alone: scheme, user and host stay readable, and the whole password goes
+ * even when it holds an `=`.
+ */
+const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+(?=@)/g;
+
 const DEFAULT_PATTERNS: RegExp[] = [
+  USERINFO_PASSWORD,
   // PEM private keys (any label).
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
   // JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`.
@@ -83,6 +92,7 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
         re.lastIndex = 0;
         // Keep the key of a key=value pair, so the record still says *what* was there.
         out = out.replace(re, (match: string) => {
+          if (re === USERINFO_PASSWORD) return REDACTED;
           const eq = match.indexOf('=');
           return eq > 0 && /^[A-Za-z0-9_.-]+$/.test(match.slice(0, eq)) ? `${match.slice(0, eq)}=${REDACTED}` : REDACTED;
         });
