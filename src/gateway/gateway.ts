@@ -106,6 +106,8 @@ export class Gateway {
   #reloading: Promise<unknown> = Promise.resolve();
   #draining = false;
   #inflight = 0;
+  /** Sockets of upgrade requests (WebSocket tunnels once switched): Node's server no longer tracks them. */
+  #upgradeSockets = new Set<Duplex>();
   #tlsSource = '';
   #env: NodeJS.ProcessEnv;
   #onSighup = () => { void this.reload('SIGHUP'); };
@@ -311,6 +313,8 @@ export class Gateway {
     // same error path as every other request.
     const res = new NodeServerResponse(req);
     res.shouldKeepAlive = false;
+    this.#upgradeSockets.add(socket);
+    socket.once('close', () => this.#upgradeSockets.delete(socket));
     res.assignSocket(socket as never);
     const ctx = this.#handle(req, res, socket);
     // An upgrade refused with an error response is over: close the socket behind it.
@@ -348,6 +352,9 @@ export class Gateway {
     while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     this.#https.closeAllConnections();
     this.#http?.closeAllConnections();
+    // closeAllConnections does not reach an upgraded socket (its HTTP parser is gone), and
+    // server.close waits for it: a tunnel left open would hold shutdown for as long as the client likes.
+    for (const socket of this.#upgradeSockets) socket.destroy();
     await closed;
     for (const ext of [...this.extensions].reverse()) await ext.stop?.();
     await closePools(this.#generation.upstreams.values());
