@@ -18,8 +18,9 @@
  * libuv's thread pool: a flush on a slow disk takes milliseconds, and on the main thread it
  * would stall every request in flight.
  */
-import { close, closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlink, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { close, closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlink, unlinkSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GatehouseError } from '../core/errors.ts';
 import type { AuditDraft } from './record.ts';
 
 /** Which segment a draft lives in, so its commit can be accounted. */
@@ -57,6 +58,52 @@ export interface RecoveredDraft {
 
 const NAME = /^segment-(\d{16})\.jsonl$/;
 
+/**
+ * One spool directory, one writer: a second one would take the first one's segments for the
+ * leftovers of a dead process, replay them and delete them while the first still appends
+ * (test/audit/spool-shared.test.ts). The lock file holds the owner's pid; a pid that no
+ * longer runs, or is this process's own from an earlier life (a container's pid 1), is stale.
+ * Processes in different pid namespaces sharing one volume cannot see each other: give each
+ * instance its own `audit.spoolDir`.
+ */
+const LOCK = 'spool.lock';
+/** Spool directories open in this process (the pid in the lock cannot tell them apart). */
+const openHere = new Set<string>();
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockSpool(dir: string): () => void {
+  const key = resolve(dir);
+  const inUse = (by: string) => new GatehouseError('ERR_AUDIT_UNAVAILABLE', { detail: `audit spool ${key} is in use by ${by}; give each instance its own audit.spoolDir` });
+  if (openHere.has(key)) throw inUse('this process');
+  const path = join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      try { writeSync(fd, `${process.pid}\n`); } finally { closeSync(fd); }
+      openHere.add(key);
+      return () => {
+        openHere.delete(key);
+        try { unlinkSync(path); } catch { /* gone already: nothing to release */ }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let pid = Number.NaN;
+    try { pid = Number(readFileSync(path, 'utf8').trim()); } catch { /* removed meanwhile: try again */ }
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && running(pid)) throw inUse(`process ${pid}`);
+    try { unlinkSync(path); } catch { /* removed meanwhile */ }
+  }
+  throw inUse('another process');
+}
+
 export class Spool {
   readonly #dir: string;
   readonly #maxSegmentBytes: number;
@@ -64,6 +111,7 @@ export class Spool {
   readonly #segments = new Map<number, Segment>();
   #current!: Segment;
   #nextId: number;
+  #unlock: () => void = () => undefined;
 
   private constructor(dir: string, nextId: number, options: SpoolOptions) {
     this.#dir = dir;
@@ -76,12 +124,24 @@ export class Spool {
    * Opens the spool directory (created 0700) and returns the drafts left by an earlier
    * process: they were never confirmed committed, and the caller writes them again
    * (skipping the ones the store already has). A torn last line is ignored.
+   * Throws ERR_AUDIT_UNAVAILABLE when another running writer has the directory.
    */
   static open(dir: string, options: SpoolOptions = {}): { spool: Spool; recovered: RecoveredDraft[] } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const unlock = lockSpool(dir);
+    try {
+      return Spool.#openLocked(dir, options, unlock);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+  }
+
+  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): { spool: Spool; recovered: RecoveredDraft[] } {
     const names = readdirSync(dir).filter((n) => NAME.test(n)).sort();
     const last = names.length ? Number(NAME.exec(names[names.length - 1]!)![1]) : 0;
     const spool = new Spool(dir, last + 1, options);
+    spool.#unlock = unlock;
     const recovered: RecoveredDraft[] = [];
     for (const name of names) {
       const id = Number(NAME.exec(name)![1]);
@@ -185,6 +245,8 @@ export class Spool {
       }
       if (seg.pending === 0) this.#remove(seg);
     }
+    this.#unlock();
+    this.#unlock = () => undefined;
   }
 
   #newSegment(spill: boolean): Segment {
