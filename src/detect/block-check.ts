@@ -50,6 +50,11 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
   let refreshing: Promise<void> | undefined;
+  /**
+   * Blocks added and lifted while a refresh reads the store: its result may predate them, so
+   * they are applied to it again before it replaces the current set.
+   */
+  let during: ({ add: Entry } | { remove: string })[] | undefined;
 
   // Runs twice per request: one map lookup per kind, no key built, the clock read only on a hit.
   const lookup = (map: Map<string, Entry[]>, value: string): Entry | undefined => {
@@ -68,30 +73,39 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     list.push(e);
     map.set(e.value, list);
   };
+  const removeEntry = (sets: BlockSets, id: string) => {
+    for (const map of [sets.address, sets.subject]) {
+      for (const [k, list] of map) {
+        const rest = list.filter((e) => e.id !== id);
+        if (rest.length !== list.length) (rest.length ? map.set(k, rest) : map.delete(k));
+      }
+    }
+  };
 
   const check: BlockCheck = {
     isBlocked(address, subject) {
       return (address ? lookup(byKind.address, address) : undefined) ?? (subject ? lookup(byKind.subject, subject) : undefined);
     },
     add(b) {
-      addEntry(byKind, { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt });
+      const e: Entry = { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt };
+      addEntry(byKind, e);
+      during?.push({ add: e });
     },
     remove(id) {
-      for (const map of [byKind.address, byKind.subject]) {
-        for (const [k, list] of map) {
-          const rest = list.filter((e) => e.id !== id);
-          if (rest.length !== list.length) (rest.length ? map.set(k, rest) : map.delete(k));
-        }
-      }
+      removeEntry(byKind, id);
+      during?.push({ remove: id });
     },
     async refresh() {
       refreshing ??= (async () => {
+        during = [];
         try {
           const next = emptySets();
           for (const b of await repo.activeBlocks(now())) addEntry(next, b);
+          for (const op of during) ('add' in op ? addEntry(next, op.add) : removeEntry(next, op.remove));
           // Swapped whole: a block lifted elsewhere (event missed) disappears here too.
           byKind = next;
         } finally {
+          during = undefined;
           refreshing = undefined;
         }
       })();

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBlockCheck, type BlockCheck } from '../../src/detect/block-check.ts';
+import { addBlock } from '../../src/detect/blocks.ts';
 import type { BlockKind } from '../../src/detect/types.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 
@@ -59,5 +60,26 @@ describe('block check', () => {
     assert.doesNotThrow(() => check.add({ id: 'x', kind: '__proto__' as BlockKind, value: 'v', expiresAt: clock + 1000 }));
     assert.equal(check.size, 0);
     assert.equal(check.isBlocked('v', 'v'), undefined);
+  });
+
+  it('a block announced while a refresh reads the store is not dropped when the refresh result is swapped in (attacker keeps going until the next refresh)', async () => {
+    const check = fresh();
+    // The refresh reads the store before the block is stored; the announcement arrives before its result.
+    const refreshing = check.refresh();
+    check.add({ id: 'during', kind: 'address', value: '192.0.2.77', expiresAt: clock + 60_000 });
+    await refreshing;
+    assert.equal(check.isBlocked('192.0.2.77')?.id, 'during');
+  });
+
+  it('a block lifted while a refresh reads the store does not come back with the refresh result', async () => {
+    const check = fresh();
+    const b = await addBlock(store, undefined, { kind: 'subject', value: 'lifted-during-refresh', reason: 'test', durationMs: 60_000, createdBy: 'test', now: clock });
+    await check.refresh();
+    assert.equal(check.isBlocked(undefined, 'lifted-during-refresh')?.id, b.id);
+    // The refresh reads the block before it is lifted in the store; the lift is announced before the result.
+    const refreshing = check.refresh();
+    check.remove(b.id);
+    await refreshing;
+    assert.equal(check.isBlocked(undefined, 'lifted-during-refresh'), undefined);
   });
 });
