@@ -168,7 +168,8 @@ export class Spool {
     seg.size += written;
     // A full disk (or a file size limit) first answers with a short write: that line is not
     // on disk, and it is torn, so it fails like the write that fails outright.
-    if (written !== line.length && written !== Buffer.byteLength(line)) {
+    // (Compared in bytes: a short write of a line with multi-byte characters can equal its length in code units.)
+    if (written !== Buffer.byteLength(line)) {
       seg.torn = true;
       throw Object.assign(new Error(`spool write short by ${Buffer.byteLength(line) - written} bytes (disk full?)`), { code: 'ENOSPC' });
     }
