@@ -46,7 +46,7 @@ export const limitsSchema = z.object({
 export const timeoutsSchema = z.object({
   connectMs: durationMs.default(5_000).describe('Connecting to the upstream.'),
   headersMs: durationMs.default(30_000).describe('Waiting for the upstream response headers.'),
-  idleMs: durationMs.default(30_000).describe('Longest silence while streaming a body either way.'),
+  idleMs: durationMs.default(30_000).describe('Longest silence of the upstream while it sends the response body. A client that uploads slowly is bounded by limits.requestTimeoutMs, one that stops reading the response by totalMs.'),
   totalMs: durationMs.default(120_000).describe('Whole exchange, start to end of response body; checked every 100 ms, so it fires up to 100 ms late, never early (504 before the response starts, cut off after).'),
 }).strict();
 
