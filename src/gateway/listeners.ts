@@ -45,14 +45,23 @@ function applyLimits(server: HttpServer | HttpsServer, limits: LimitsConfig): vo
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  // No socket inactivity timer (Node's server.timeout). While a request waits for a slow
-  // upstream the client's socket is silent, and the route's timeouts (headersMs, idleMs,
-  // totalMs) decide how long that may last; a timer derived from the client-side limits cut
-  // such requests off with a reset (test/gateway/slow-upstream-client-socket.test.ts). The
-  // client side is covered without it: handshakeTimeout (no TLS handshake), headersTimeout
-  // (connected but no complete request, checked every connectionsCheckingInterval),
-  // keepAliveTimeout (idle between requests), requestTimeout (slow body).
-  server.timeout = 0;
+  // Node's socket inactivity timer, read only as slow-read protection: it fires after
+  // sendTimeoutMs without a read or write on the socket, and the socket is cut only when
+  // bytes for the client are waiting (it stopped reading). A socket that is silent because
+  // Gatehouse waits on a slow upstream is left alone — the route's timeouts (headersMs,
+  // idleMs, totalMs) decide that; the default action (destroy) cut such requests off
+  // (test/gateway/slow-upstream-client-socket.test.ts). The rest of the client side:
+  // handshakeTimeout (no TLS handshake), headersTimeout (connected but no complete request,
+  // checked every connectionsCheckingInterval), keepAliveTimeout (idle between requests),
+  // requestTimeout (slow body).
+  server.timeout = limits.sendTimeoutMs;
+  server.on('timeout', (socket: Duplex) => {
+    // Node also runs keepAliveTimeout on this timer, and a 'timeout' listener replaces its
+    // default action: a socket with no response in progress (`_httpMessage`, Node's own
+    // marker) is an idle keep-alive connection and is closed as Node would.
+    const busy = (socket as { _httpMessage?: unknown })._httpMessage;
+    if (!busy || socket.writableLength > 0) socket.destroy();
+  });
 }
 
 export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onRequest: RequestHandler, onUpgrade: UpgradeHandler, onClientError: (err: NodeJS.ErrnoException, socket: Duplex) => void): HttpsServer {

@@ -12,9 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, insecureAgent, type TestGateway } from '../support/gateway.ts';
 
-// Listener limits far below the upstream's delays: an idle-socket timer derived from them
-// (Node's server.timeout) would fire while the client waits.
-const LIMITS = { headersTimeoutMs: 300, keepAliveTimeoutMs: 200 };
+// Listener limits far below the upstream's delays, the slow-read timer (sendTimeoutMs, Node's
+// server.timeout) among them: it fires while the client waits, and must not cut it.
+const LIMITS = { headersTimeoutMs: 300, keepAliveTimeoutMs: 200, sendTimeoutMs: 300 };
 const DELAY_MS = 2000;
 
 describe('slow upstream behind short client-side limits', () => {

@@ -39,6 +39,7 @@ export const limitsSchema = z.object({
   requestTimeoutMs: durationMs.default(60_000).describe('Time a client has to send the whole request.'),
   headersTimeoutMs: durationMs.default(10_000).describe('Time a client has to send the request headers (slowloris protection).'),
   keepAliveTimeoutMs: durationMs.default(5_000).describe('Idle time before a client keep-alive connection is closed.'),
+  sendTimeoutMs: durationMs.default(60_000).describe('Longest a client may leave the response bytes Gatehouse has for it unread before it is disconnected (slow-read protection, like nginx send_timeout). A client waiting on a slow upstream is not affected: the route timeouts decide that.'),
   maxConnections: z.number().int().min(1).max(1_000_000).default(20_000).describe('Most concurrent client connections per listener.'),
   shutdownGraceMs: durationMs.default(10_000).describe('Time in-flight requests get to finish on shutdown.'),
 }).strict();
