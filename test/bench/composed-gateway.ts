@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { composeExtensions } from '../../src/gateway/compose.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
+import { merge } from './lib/gatehouse.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,16 +29,6 @@ const { values } = parseArgs({
 if (!values.upstream || !values.cert || !values.key) {
   process.stderr.write('usage: composed-gateway.ts --port P --upstream URL --cert FILE --key FILE [--connections N]\n');
   process.exit(2);
-}
-
-function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const current = out[key];
-    const bothObjects = [current, value].every((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
-    out[key] = bothObjects ? merge(current as Record<string, unknown>, value as Record<string, unknown>) : value;
-  }
-  return out;
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-composed-'));

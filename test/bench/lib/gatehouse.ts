@@ -77,7 +77,8 @@ export interface GatehouseOptions {
   config?: Record<string, unknown>;
 }
 
-function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+/** `over` merged into `base`: objects key by key, anything else (arrays too) replaced. */
+export function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];
