@@ -6,6 +6,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { request } from 'undici';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
@@ -33,6 +34,15 @@ function openssl(args: string[]): Promise<{ stdout: string; code: number | null 
     child.stdin.end('Q\n');
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.on('close', (code) => { clearTimeout(timer); resolve({ stdout, code }); });
+  });
+}
+
+/** Whether the server closes `socket` within `ms` (errors such as a reset count as closed). */
+function closedWithin(socket: Duplex, ms: number): Promise<boolean> {
+  return new Promise<boolean>((r) => {
+    socket.once('close', () => r(true));
+    socket.on('error', () => undefined);
+    setTimeout(() => r(false), ms).unref();
   });
 }
 
@@ -102,11 +112,7 @@ describe('listeners', () => {
     socket.on('data', (d: Buffer) => { answer += d.toString(); });
     socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n');
     const drip = setInterval(() => { if (!socket.destroyed) socket.write('X-Drip: 1\r\n'); }, 200);
-    const closed = await new Promise<boolean>((r) => {
-      socket.once('close', () => r(true));
-      socket.on('error', () => undefined);
-      setTimeout(() => r(false), 8000).unref();
-    });
+    const closed = await closedWithin(socket, 8000);
     clearInterval(drip);
     assert.equal(closed, true, 'connection still open after 8 s of dripping headers');
     assert.ok(Date.now() - started < 8000);
@@ -118,11 +124,7 @@ describe('listeners', () => {
     await new Promise<void>((r) => socket.once('secureConnect', () => r()));
     const started = Date.now();
     socket.resume();
-    const closed = await new Promise<boolean>((r) => {
-      socket.once('close', () => r(true));
-      socket.on('error', () => undefined);
-      setTimeout(() => r(false), 6000).unref();
-    });
+    const closed = await closedWithin(socket, 6000);
     socket.destroy();
     assert.equal(closed, true, 'an idle connection was still open after 6 s (headersTimeoutMs 1 s)');
     assert.ok(Date.now() - started < 6000);
@@ -133,11 +135,7 @@ describe('listeners', () => {
     const socket = netConnect({ host: '127.0.0.1', port });
     await new Promise<void>((r) => socket.once('connect', () => r()));
     socket.resume();
-    const closed = await new Promise<boolean>((r) => {
-      socket.once('close', () => r(true));
-      socket.on('error', () => undefined);
-      setTimeout(() => r(false), 6000).unref();
-    });
+    const closed = await closedWithin(socket, 6000);
     socket.destroy();
     assert.equal(closed, true, 'a connection without a handshake was still open after 6 s (headersTimeoutMs 1 s)');
     const line = gw.logs.lines.find((l) => l.type === 'tls');
@@ -152,11 +150,7 @@ describe('listeners', () => {
     let answer = '';
     socket.on('data', (d: Buffer) => { answer += d.toString(); });
     socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    const closed = await new Promise<boolean>((r) => {
-      socket.once('close', () => r(true));
-      socket.on('error', () => undefined);
-      setTimeout(() => r(false), 10_000).unref();
-    });
+    const closed = await closedWithin(socket, 10_000);
     socket.destroy();
     assert.match(answer, /^HTTP\/1\.1 200/);
     assert.equal(closed, true, 'an idle kept-alive connection was still open after 10 s (keepAliveTimeoutMs default 5 s)');
