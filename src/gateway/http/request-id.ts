@@ -17,7 +17,7 @@ import { randomFillSync } from 'node:crypto';
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
 
 // The random parts of 256 ids are made at once, as one flat string of 23-character suffixes
-// (`-7xxx-yxxx-xxxxxxxxxxxx`, version and variant bits set) from one randomFillSync; the
+// (`-7hhh-vhhh-hhhhhhhhhhhh`: h a hex digit, 7 the version, v the variant) from one randomFillSync; the
 // timestamp part is formatted once per millisecond. An id is then the current timestamp
 // part joined to the next suffix: a slice and a two-part string instead of a Buffer-to-string
 // conversion per id (~130 ns on its own). Earlier forms: crypto.randomUUID concatenates 20
