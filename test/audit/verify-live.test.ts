@@ -33,12 +33,17 @@ for (const backend of await backends()) {
       await db?.drop();
     });
 
-    it('records appended while verify runs are not reported as inserted: the report is ok and covers at least the records present at the start', async () => {
-      const chain = 'live';
-      const writer = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: join(db.dir, 'spool-live'), fsync: false });
-      for (let i = 0; i < 3000; i++) writer.append(accessDraft(i));
+    /** Writes `n` access records to `chain` and waits until they are committed. */
+    async function writeChain(chain: string, n: number): Promise<void> {
+      const writer = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: join(db.dir, `spool-${chain}`), fsync: false });
+      for (let i = 0; i < n; i++) writer.append(accessDraft(i));
       await writer.flush();
       await writer.close();
+    }
+
+    it('records appended while verify runs are not reported as inserted: the report is ok and covers at least the records present at the start', async () => {
+      const chain = 'live';
+      await writeChain(chain, 3000);
       // The gateway's writer, in its own process, keeps the chain growing.
       const child = spawn(process.execPath, [APPEND_LOOP, db.url, join(db.dir, 'spool-child'), chain], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -70,10 +75,7 @@ for (const backend of await backends()) {
 
     it('a record appended behind the writer\'s back (head not moved) is still reported as inserted', async () => {
       const chain = 'behind';
-      const writer = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: join(db.dir, 'spool-behind'), fsync: false });
-      for (let i = 0; i < 50; i++) writer.append(accessDraft(i));
-      await writer.flush();
-      await writer.close();
+      await writeChain(chain, 50);
       const repo = createAuditRepo(store.db, store.dialect);
       const head = (await repo.head(chain))!;
       const forged = { ...accessDraft(999, { subject: 'mallory' }), eventId: randomUUIDv7(), chain, prevHash: head.hash };
@@ -86,10 +88,7 @@ for (const backend of await backends()) {
 
     it('a chain head whose hash was rewritten (records intact, no checkpoint there) is reported as modified at the head\'s seq', async () => {
       const chain = 'head-hash';
-      const writer = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: join(db.dir, 'spool-head'), fsync: false });
-      for (let i = 0; i < 30; i++) writer.append(accessDraft(i));
-      await writer.flush();
-      await writer.close();
+      await writeChain(chain, 30);
       await store.db.updateTable('audit_chain_heads').set({ hash: 'f'.repeat(64) }).where('chain', '=', chain).execute();
       for (const batchSize of [7, 10_000]) {
         const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize });
