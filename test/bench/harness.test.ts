@@ -10,7 +10,7 @@ import { parseWrkOutput } from './lib/wrk.ts';
 import { parseOpenLoopOutput } from './lib/open-loop.ts';
 import { replaceBlock, table } from './lib/markdown.ts';
 import { parseBenchArgs } from './lib/args.ts';
-import { computeRatios, type TargetResult } from './sections/proxy-report.ts';
+import { computeRatios, median, type ClosedLoopEntry, type TargetResult } from './sections/proxy-report.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -54,11 +54,17 @@ test('escapes a pipe inside a markdown table cell', () => {
   assert.equal(table(['a', 'b'], [['x|y', '1']]), '| a | b |\n| --- | ---: |\n| x\\|y | 1 |');
 });
 
+const idleCpu = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
+
+function run(round: number, rps: number, p99: number): ClosedLoopEntry {
+  return { round, connections: 100, cpu: idleCpu, limitedBy: 'proxy', wrk: { durationS: 1, requests: rps, requestsPerSecond: rps, latencyMs: { p50: 1, p90: 1, p99, p999: p99, max: p99, mean: 1 }, errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 0 } } };
+}
+
 function target(id: TargetResult['id'], rps: number, p99: number, fixedP99: number | null): TargetResult {
-  const cpu = { proxyProcessPercent: null, otherProcessesPercent: 0, busyPercentPerCpu: [] };
+  const cpu = idleCpu;
   return {
     id, label: id, available: true, failures: [],
-    closedLoop: [{ connections: 100, cpu, limitedBy: 'proxy', wrk: { durationS: 1, requests: rps, requestsPerSecond: rps, latencyMs: { p50: 1, p90: 1, p99, p999: p99, max: p99, mean: 1 }, errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 0 } } }],
+    closedLoop: [run(1, rps, p99)],
     fixedRates: fixedP99 === null ? [] : [{
       targetRate: 5000, durationS: 1, sent: 5000, completed: 5000, completedPerSecond: 5000, non2xx: 0, errors: 0, errorKinds: {}, maxInFlight: 3,
       latencyMs: { p50: 1, p90: 1, p99: fixedP99, p999: fixedP99, max: fixedP99 }, generatorLagMs: { p99: 0, max: 0 }, cpu,
@@ -71,9 +77,9 @@ test('computes Gatehouse ÷ peer ratios from the same run, and none without Gate
   assert.equal(computeRatios(peers), null);
   const ratios = computeRatios([...peers, target('gatehouse', 5000, 20, 4)]);
   assert.deepEqual(ratios, [
-    { subject: 'gatehouse', peer: 'direct', requestsPerSecond: { 100: 0.125 }, p99: { 100: 10 }, fixedRateP99: { 5000: 4 } },
-    { subject: 'gatehouse', peer: 'minimal-node', requestsPerSecond: { 100: 0.5 }, p99: { 100: 2 }, fixedRateP99: { 5000: 2 } },
-    { subject: 'gatehouse', peer: 'nginx', requestsPerSecond: { 100: 0.25 }, p99: { 100: 4 }, fixedRateP99: { 5000: null } },
+    { subject: 'gatehouse', peer: 'direct', requestsPerSecond: { 100: 0.125 }, p99: { 100: 10 }, requestsPerSecondByRound: { 100: [0.125] }, fixedRateP99: { 5000: 4 } },
+    { subject: 'gatehouse', peer: 'minimal-node', requestsPerSecond: { 100: 0.5 }, p99: { 100: 2 }, requestsPerSecondByRound: { 100: [0.5] }, fixedRateP99: { 5000: 2 } },
+    { subject: 'gatehouse', peer: 'nginx', requestsPerSecond: { 100: 0.25 }, p99: { 100: 4 }, requestsPerSecondByRound: { 100: [0.25] }, fixedRateP99: { 5000: null } },
   ]);
 });
 
@@ -88,12 +94,29 @@ test('compares the bare gateway with the minimal Node proxy, and Gatehouse with 
   ]);
 });
 
+test('takes closed-loop ratios within each round and reports their median, not the ratio of unrelated runs', () => {
+  // Round 2 was slow for both (a neighbour on the VM): within-round ratios stay 0.9, 0.9, 0.8.
+  const minimal = { ...target('minimal-node', 0, 0, null), closedLoop: [run(1, 10000, 10), run(2, 5000, 20), run(3, 10000, 10)] };
+  const bare = { ...target('gatehouse-bare', 0, 0, null), closedLoop: [run(1, 9000, 11), run(2, 4500, 30), run(3, 8000, 12)] };
+  const [ratio] = computeRatios([minimal, bare])!;
+  assert.deepEqual(ratio!.requestsPerSecondByRound[100], [0.9, 0.9, 0.8]);
+  assert.equal(ratio!.requestsPerSecond[100], 0.9);
+  assert.equal(ratio!.p99[100], 1.2);
+  // A round the peer did not complete is left out rather than paired with another round.
+  const [partial] = computeRatios([{ ...minimal, closedLoop: minimal.closedLoop.slice(0, 1) }, bare])!;
+  assert.deepEqual(partial!.requestsPerSecondByRound[100], [0.9]);
+  assert.equal(median([3, 1, 2, 10]), 2.5);
+  assert.equal(median([]), undefined);
+});
+
 test('rejects unknown sections, nonsense durations and a git option posing as a revision', () => {
   assert.throws(() => parseBenchArgs(['--only', 'nope'], ['proxy']), /unknown section/);
   assert.throws(() => parseBenchArgs(['--duration=-3'], ['proxy']), /--duration must be a positive number/);
   assert.throws(() => parseBenchArgs(['--gatehouse-tree', 'elsewhere'], ['proxy']), /--gatehouse-tree/);
   assert.throws(() => parseBenchArgs(['--gatehouse-ref=--output=/tmp/x'], ['proxy']), /--gatehouse-ref must be a git revision/);
   const quick = parseBenchArgs(['--quick', '--only', 'proxy'], ['proxy']);
-  assert.deepEqual([quick.options.durationS, quick.options.warmupS, quick.only], [2, 1, ['proxy']]);
+  assert.deepEqual([quick.options.durationS, quick.options.warmupS, quick.options.rounds, quick.only], [2, 1, 1, ['proxy']]);
+  assert.equal(parseBenchArgs([], ['proxy']).options.rounds, 3);
+  assert.throws(() => parseBenchArgs(['--rounds', '0'], ['proxy']), /--rounds must be a positive number/);
   assert.deepEqual(parseBenchArgs(['--rate', '1000, 3000'], ['proxy']).options.rates, [1000, 3000]);
 });

@@ -12,6 +12,11 @@ import type { CertFiles } from './cert.ts';
 export interface BenchOptions {
   /** Seconds of each measured closed-loop run. */
   durationS: number;
+  /**
+   * Closed-loop rounds of sections that compare targets: each round runs every target once,
+   * in turn, and ratios are taken within a round (default 3; --quick: 1).
+   */
+  rounds: number;
   /** Seconds of warm-up before each target's measured runs (JIT, connection pools). */
   warmupS: number;
   /** Request rates of the fixed-rate (open-loop) latency runs, one run each. */

@@ -11,6 +11,8 @@ export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse' | 'gate
 
 /** One wrk run against one target, with where the CPU went. */
 export interface ClosedLoopEntry {
+  /** 1-based: every round runs each target once, in turn, so that a disturbance of the shared machine spreads over all of them. */
+  round: number;
   connections: number;
   wrk: WrkResult;
   cpu: CpuReport;
@@ -39,13 +41,19 @@ export interface TargetResult {
   failures: string[];
 }
 
-/** One target's figure divided by another's: req/s (higher is better) and p99 (lower is better). */
+/**
+ * One target's figure divided by another's: req/s (higher is better) and p99 (lower is better).
+ * Closed-loop ratios are taken round by round (runs minutes apart on a shared VM differ by
+ * ±15 %; runs of the same round, seconds apart, much less) and the median is reported.
+ */
 export interface Ratio {
   subject: TargetId;
   peer: TargetId;
-  /** By connection count. */
+  /** By connection count: the median of the per-round ratios. */
   requestsPerSecond: Record<string, number | null>;
   p99: Record<string, number | null>;
+  /** By connection count: the req/s ratio of every round that measured both, in round order. */
+  requestsPerSecondByRound: Record<string, number[]>;
   /** By request rate. */
   fixedRateP99: Record<string, number | null>;
 }
@@ -65,6 +73,30 @@ function divide(a: number | undefined, b: number | undefined): number | null {
   return Math.round((a / b) * 1000) / 1000;
 }
 
+/** The middle value (the mean of the two middle ones for an even count); undefined for none. */
+export function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Per-round ratios of one figure for one connection count, in round order. */
+function roundRatios(subject: TargetResult, peer: TargetResult, connections: number, figure: (e: ClosedLoopEntry) => number): number[] {
+  const out: number[] = [];
+  for (const entry of subject.closedLoop) {
+    if (entry.connections !== connections) continue;
+    const other = peer.closedLoop.find((e) => e.connections === connections && e.round === entry.round);
+    const peerFigure = other && figure(other);
+    if (peerFigure) out.push(figure(entry) / peerFigure);
+  }
+  return out;
+}
+
+function roundTo3(value: number | undefined): number | null {
+  return value === undefined ? null : Math.round(value * 1000) / 1000;
+}
+
 /** `null` when no pair could be compared (Gatehouse was not measured). */
 export function computeRatios(results: TargetResult[]): Ratio[] | null {
   const measured = (id: TargetId): TargetResult | undefined => results.find((r) => r.id === id && r.available);
@@ -74,17 +106,19 @@ export function computeRatios(results: TargetResult[]): Ratio[] | null {
     if (!subject || !peer) return [];
     const requestsPerSecond: Record<string, number | null> = {};
     const p99: Record<string, number | null> = {};
-    for (const entry of subject.closedLoop) {
-      const other = peer.closedLoop.find((e) => e.connections === entry.connections);
-      requestsPerSecond[entry.connections] = divide(entry.wrk.requestsPerSecond, other?.wrk.requestsPerSecond);
-      p99[entry.connections] = divide(entry.wrk.latencyMs.p99, other?.wrk.latencyMs.p99);
+    const requestsPerSecondByRound: Record<string, number[]> = {};
+    for (const connections of new Set(subject.closedLoop.map((e) => e.connections))) {
+      const rps = roundRatios(subject, peer, connections, (e) => e.wrk.requestsPerSecond);
+      requestsPerSecondByRound[connections] = rps.map((ratio) => roundTo3(ratio)!);
+      requestsPerSecond[connections] = roundTo3(median(rps));
+      p99[connections] = roundTo3(median(roundRatios(subject, peer, connections, (e) => e.wrk.latencyMs.p99)));
     }
     const fixedRateP99: Record<string, number | null> = {};
     for (const run of subject.fixedRates) {
       const other = peer.fixedRates.find((r) => r.targetRate === run.targetRate);
       fixedRateP99[run.targetRate] = divide(run.latencyMs?.p99, other?.latencyMs?.p99);
     }
-    return [{ subject: subjectId, peer: peerId, requestsPerSecond, p99, fixedRateP99 }];
+    return [{ subject: subjectId, peer: peerId, requestsPerSecond, p99, requestsPerSecondByRound, fixedRateP99 }];
   });
   return ratios.length ? ratios : null;
 }
@@ -109,13 +143,30 @@ function cpuCells(cpu: CpuReport): string[] {
   ];
 }
 
+/** The proxy's CPU time per answered request in a run (user + system, all its threads), in µs. */
+function cpuMicrosPerRequest(e: ClosedLoopEntry): number | undefined {
+  if (e.cpu.proxyProcessPercent === null || e.wrk.requests === 0) return undefined;
+  return (e.cpu.proxyProcessPercent / 100) * e.wrk.durationS * 1e6 / e.wrk.requests;
+}
+
+/**
+ * One row per target and connection count: the round with the median req/s stands for the
+ * others (its latencies and CPU), and the last column lists every round's req/s.
+ */
 function closedLoopTable(results: TargetResult[]): string {
-  const rows = results.flatMap((r) => r.closedLoop.map((e) => [
-    r.id, String(e.connections), fixed(e.wrk.requestsPerSecond, 0), fixed(e.wrk.latencyMs.p50), fixed(e.wrk.latencyMs.p99),
-    fixed(e.wrk.latencyMs.p999), errorsCell(e.wrk.errors),
-    ...cpuCells(e.cpu), r.id === 'direct' ? '–' : e.limitedBy,
-  ]));
-  return table(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', ...CPU_HEADERS, 'limited by'], rows);
+  const rows = results.flatMap((r) => [...new Set(r.closedLoop.map((e) => e.connections))].map((connections) => {
+    const runs = r.closedLoop.filter((e) => e.connections === connections);
+    const byRate = [...runs].sort((a, b) => a.wrk.requestsPerSecond - b.wrk.requestsPerSecond);
+    const e = byRate[(byRate.length - 1) >> 1]!;
+    const cpuPerRequest = cpuMicrosPerRequest(e);
+    return [
+      r.id, String(connections), fixed(e.wrk.requestsPerSecond, 0), fixed(e.wrk.latencyMs.p50), fixed(e.wrk.latencyMs.p99),
+      fixed(e.wrk.latencyMs.p999), errorsCell(e.wrk.errors),
+      ...cpuCells(e.cpu), cpuPerRequest === undefined ? '–' : fixed(cpuPerRequest, 0), r.id === 'direct' ? '–' : e.limitedBy,
+      runs.map((run) => fixed(run.wrk.requestsPerSecond, 0)).join(' / '),
+    ];
+  }));
+  return table(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', ...CPU_HEADERS, 'proxy CPU µs/req', 'limited by', 'req/s by round'], rows);
 }
 
 function fixedRateTable(results: TargetResult[]): string {
@@ -133,8 +184,9 @@ function fixedRateTable(results: TargetResult[]): string {
 function ratioTable(ratios: Ratio[], connections: number[], rates: number[]): string {
   const headers = ['target ÷ peer', ...connections.map((c) => `req/s @${c} conns`), ...connections.map((c) => `p99 @${c} conns`), ...rates.map((r) => `p99 @${r} req/s`)];
   const cell = (value: number | null | undefined): string => (value === null || value === undefined ? '–' : fixed(value, 2));
+  const spread = (values: number[] | undefined): string => (values && values.length > 1 ? ` (${fixed(Math.min(...values), 2)}–${fixed(Math.max(...values), 2)})` : '');
   const rows = ratios.map((r) => [
-    `${r.subject} ÷ ${r.peer}`, ...connections.map((c) => cell(r.requestsPerSecond[c])), ...connections.map((c) => cell(r.p99[c])), ...rates.map((rate) => cell(r.fixedRateP99[rate])),
+    `${r.subject} ÷ ${r.peer}`, ...connections.map((c) => `${cell(r.requestsPerSecond[c])}${spread(r.requestsPerSecondByRound[c])}`), ...connections.map((c) => cell(r.p99[c])), ...rates.map((rate) => cell(r.fixedRateP99[rate])),
   ]);
   return table(headers, rows);
 }
@@ -142,6 +194,7 @@ function ratioTable(ratios: Ratio[], connections: number[], rates: number[]): st
 /** Settings echoed under the tables so that a reader knows what was measured. */
 export interface ProxySettings {
   durationS: number;
+  rounds: number;
   warmupS: number;
   connections: number[];
   fixedRate: { rates: number[]; durationS: number; warmupS: number; connections: number };
@@ -156,11 +209,14 @@ export interface ProxySettings {
 /** The section's markdown: tables, ratios, targets and settings. */
 export function renderProxySection(results: TargetResult[], ratios: Ratio[] | null, settings: ProxySettings): string {
   const out: string[] = [];
-  out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections`, '', closedLoopTable(results), '');
+  const rounds = settings.rounds > 1
+    ? `${settings.rounds} rounds, each running every target in turn; each row is the target's round with the median req/s`
+    : 'one round';
+  out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections, ${rounds}`, '', closedLoopTable(results), '');
   const f = settings.fixedRate;
   out.push(`#### Fixed rate: ${f.rates.join(' and ')} req/s, ${f.durationS} s each after ${f.warmupS} s of warm-up (open loop, latency from each request's due time, up to ${f.connections} connections)`, '', fixedRateTable(results), '');
   out.push(`⚠ = processes outside the benchmark used more than ${DISTURBED_PERCENT} % of a core during that run: its percentiles say more about the shared machine than about the target. \`limited by\`: \`proxy\` = the proxy used ≥ 90 % of its core (the figure is its capacity); \`load core\` = the core of wrk and the upstream was full first, with their work and any other process's (the figure is a lower bound); \`unclear\` = neither, other processes took the difference.`, '');
-  out.push('#### Ratios, same run (req/s: higher is better; p99: lower is better)', '');
+  out.push(`#### Ratios, same run (req/s: higher is better; p99: lower is better)${settings.rounds > 1 ? '; closed loop: median of the per-round ratios, (lowest–highest round) for req/s' : ''}`, '');
   out.push(ratios ? ratioTable(ratios, settings.connections, settings.fixedRate.rates) : '_Gatehouse was not measured in this run, so there are no ratios._', '');
   out.push('#### Targets', '');
   for (const r of results) {

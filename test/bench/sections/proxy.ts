@@ -4,10 +4,11 @@
  * the minimal node:http + undici proxy (Node's floor). Every proxy terminates TLS with
  * the same certificate; clients keep their connections alive.
  *
- * For each target, one at a time: start it, check it answers 200 "ok" (and which TLS it
- * negotiated), warm up, wrk at each concurrency (closed loop), then the open-loop client
- * at a fixed rate, then stop it. A target that fails is reported with its reason; the
- * others still run.
+ * Every target is started and checked to answer 200 "ok" (and which TLS it negotiated);
+ * then `--rounds` rounds each run every target in turn with wrk at each concurrency
+ * (closed loop; warm-up before a target's first run), so that ratios can be taken between
+ * runs seconds apart; then the open-loop client at each fixed rate, target by target. A
+ * target that fails is reported with its reason; the others still run.
  */
 import type { BenchContext, Section, SectionResult } from '../lib/section.ts';
 import type { RunningServer } from '../lib/nginx.ts';
@@ -64,11 +65,11 @@ function targets(ctx: BenchContext): TargetSpec[] {
   ];
 }
 
-async function measureClosedLoop(ctx: BenchContext, url: string, connections: number, pids: Pids): Promise<ClosedLoopEntry> {
+async function measureClosedLoop(ctx: BenchContext, url: string, round: number, connections: number, pids: Pids): Promise<ClosedLoopEntry> {
   const meter = startCpuMeter(pids.proxy, [pids.upstream]);
   const wrk = await runWrk(ctx, { url, connections, durationS: ctx.options.durationS });
   const cpu = meter.stop();
-  return { connections, wrk, cpu, limitedBy: limitedBy(ctx, cpu) };
+  return { round, connections, wrk, cpu, limitedBy: limitedBy(ctx, cpu) };
 }
 
 /**
@@ -89,63 +90,80 @@ interface Pids {
   upstream: number;
 }
 
-async function measureTarget(ctx: BenchContext, spec: TargetSpec, upstream: RunningServer): Promise<TargetResult> {
-  const upstreamUrl = upstream.url;
-  const result: TargetResult = { id: spec.id, label: spec.label, available: false, closedLoop: [], fixedRates: [], failures: [] };
+/** A target that is up and answering, with where its measurements go. */
+interface Running {
+  spec: TargetSpec;
+  result: TargetResult;
+  server: RunningServer | undefined;
+  url: string;
+  pids: Pids;
+}
+
+/** Starts a target and checks that it answers 200 "ok"; undefined when it is not available (reason in `result`). */
+async function startTarget(ctx: BenchContext, spec: TargetSpec, upstream: RunningServer, result: TargetResult): Promise<Running | undefined> {
   const reason = await spec.unavailable?.();
   if (reason !== undefined) {
     result.reason = reason;
     ctx.log(`${spec.id}: not available (${reason})`);
-    return result;
+    return undefined;
   }
   let server: RunningServer | undefined;
   try {
     ctx.log(`${spec.id}: starting`);
-    server = spec.start ? await spec.start(upstreamUrl) : undefined;
-    const url = `${server?.url ?? upstreamUrl}/`;
-    const cert = await ctx.cert();
-    const answer = await probe(url, cert.pem);
+    server = spec.start ? await spec.start(upstream.url) : undefined;
+    const url = `${server?.url ?? upstream.url}/`;
+    const answer = await probe(url, (await ctx.cert()).pem);
     if (answer.status !== 200 || answer.body !== 'ok') throw new Error(`preflight GET / answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}, expected 200 "ok"`);
     if (answer.tls) result.tls = answer.tls;
     result.available = true;
-    const pids: Pids = { proxy: server?.process.pid, upstream: upstream.process.pid };
-    if (ctx.options.quietWaitS > 0) {
-      result.quietCheck = await waitForQuiet([pids.upstream, ...(pids.proxy === undefined ? [] : [pids.proxy])], ctx.options.quietWaitS);
-      ctx.log(`${spec.id}: machine ${result.quietCheck.quiet ? 'quiet' : 'still busy'} after ${result.quietCheck.waitedS}s (others at ${result.quietCheck.otherProcessesPercent} % of a core)`);
-    }
-    ctx.log(`${spec.id}: warm-up ${ctx.options.warmupS}s`);
-    await runWrk(ctx, { url, connections: 100, durationS: ctx.options.warmupS });
-    for (const connections of ctx.options.connections) {
-      ctx.log(`${spec.id}: wrk ${connections} connections, ${ctx.options.durationS}s`);
-      try {
-        result.closedLoop.push(await measureClosedLoop(ctx, url, connections, pids));
-      } catch (error) {
-        result.failures.push(`wrk at ${connections} connections: ${message(error)}`);
-        ctx.log(`${spec.id}: wrk at ${connections} connections failed: ${message(error)}`);
-      }
-    }
-    for (const rate of ctx.options.rates) {
-      ctx.log(`${spec.id}: fixed rate ${rate} req/s, ${ctx.options.rateDurationS}s`);
-      try {
-        const meter = startCpuMeter(pids.proxy, [pids.upstream]);
-        const fixedRate = await runOpenLoop(ctx, {
-          url, rate, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS),
-          connections: 100, ...(url.startsWith('https:') ? { caFile: cert.certFile } : {}),
-        });
-        result.fixedRates.push({ ...fixedRate, cpu: meter.stop() });
-      } catch (error) {
-        result.failures.push(`fixed rate ${rate}: ${message(error)}`);
-        ctx.log(`${spec.id}: fixed rate ${rate} failed: ${message(error)}`);
-      }
-    }
+    return { spec, result, server, url, pids: { proxy: server?.process.pid, upstream: upstream.process.pid } };
   } catch (error) {
-    result.available = false;
     result.reason = message(error);
     ctx.log(`${spec.id}: failed: ${result.reason}`);
-  } finally {
     await server?.stop();
+    return undefined;
   }
-  return result;
+}
+
+/** One round of closed-loop runs of one target (warm-up first in round 1: JIT, connection pools). */
+async function closedLoopRound(ctx: BenchContext, t: Running, round: number): Promise<void> {
+  const { spec, result } = t;
+  if (ctx.options.quietWaitS > 0) {
+    const quiet = await waitForQuiet([t.pids.upstream, ...(t.pids.proxy === undefined ? [] : [t.pids.proxy])], ctx.options.quietWaitS);
+    if (round === 1 || !quiet.quiet) result.quietCheck = quiet;
+    ctx.log(`${spec.id}: machine ${quiet.quiet ? 'quiet' : 'still busy'} after ${quiet.waitedS}s (others at ${quiet.otherProcessesPercent} % of a core)`);
+  }
+  if (round === 1) {
+    ctx.log(`${spec.id}: warm-up ${ctx.options.warmupS}s`);
+    await runWrk(ctx, { url: t.url, connections: 100, durationS: ctx.options.warmupS });
+  }
+  for (const connections of ctx.options.connections) {
+    ctx.log(`${spec.id}: round ${round}, wrk ${connections} connections, ${ctx.options.durationS}s`);
+    try {
+      result.closedLoop.push(await measureClosedLoop(ctx, t.url, round, connections, t.pids));
+    } catch (error) {
+      result.failures.push(`round ${round}, wrk at ${connections} connections: ${message(error)}`);
+      ctx.log(`${spec.id}: round ${round}, wrk at ${connections} connections failed: ${message(error)}`);
+    }
+  }
+}
+
+async function fixedRateRuns(ctx: BenchContext, t: Running): Promise<void> {
+  const cert = await ctx.cert();
+  for (const rate of ctx.options.rates) {
+    ctx.log(`${t.spec.id}: fixed rate ${rate} req/s, ${ctx.options.rateDurationS}s`);
+    try {
+      const meter = startCpuMeter(t.pids.proxy, [t.pids.upstream]);
+      const fixedRate = await runOpenLoop(ctx, {
+        url: t.url, rate, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS),
+        connections: 100, ...(t.url.startsWith('https:') ? { caFile: cert.certFile } : {}),
+      });
+      t.result.fixedRates.push({ ...fixedRate, cpu: meter.stop() });
+    } catch (error) {
+      t.result.failures.push(`fixed rate ${rate}: ${message(error)}`);
+      ctx.log(`${t.spec.id}: fixed rate ${rate} failed: ${message(error)}`);
+    }
+  }
 }
 
 function message(error: unknown): string {
@@ -158,15 +176,27 @@ export const proxySection: Section = {
   description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (defaults, audit off, bare) (TLS, wrk + fixed rate)',
   async run(ctx: BenchContext): Promise<SectionResult> {
     const upstream = await startUpstream(ctx);
-    const results: TargetResult[] = [];
+    const selected = targets(ctx).filter((spec) => ctx.options.targets === undefined || ctx.options.targets.includes(spec.id));
+    const results: TargetResult[] = selected.map((spec) => ({ id: spec.id, label: spec.label, available: false, closedLoop: [], fixedRates: [], failures: [] }));
+    const running: Running[] = [];
     try {
-      const selected = targets(ctx).filter((spec) => ctx.options.targets === undefined || ctx.options.targets.includes(spec.id));
-      for (const spec of selected) results.push(await measureTarget(ctx, spec, upstream));
+      // Every target up at once (idle ones cost nothing measurable), then rounds that run
+      // each in turn: a slow minute of the shared VM lands on all of them, not on one.
+      for (const [i, spec] of selected.entries()) {
+        const t = await startTarget(ctx, spec, upstream, results[i]!);
+        if (t) running.push(t);
+      }
+      for (let round = 1; round <= ctx.options.rounds; round++) {
+        for (const t of running) await closedLoopRound(ctx, t, round);
+      }
+      for (const t of running) await fixedRateRuns(ctx, t);
     } finally {
+      for (const t of running) await t.server?.stop();
       await upstream.stop();
     }
     const settings = {
       durationS: ctx.options.durationS,
+      rounds: ctx.options.rounds,
       warmupS: ctx.options.warmupS,
       connections: ctx.options.connections,
       fixedRate: { rates: ctx.options.rates, durationS: ctx.options.rateDurationS, warmupS: Math.min(2, ctx.options.warmupS), connections: 100 },
