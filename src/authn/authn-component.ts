@@ -11,6 +11,7 @@
  *   const authn = await createAuthnComponent(platform, {
  *     identity: identity.idp,
  *     verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
+ *     clientCertificateTrust: pki ? () => pki.workload.trust() : undefined,
  *   });
  *   extensions.push(authn.extension);
  */
@@ -47,6 +48,8 @@ export interface AuthnComponentOptions {
   identity?: IdentityProvider | undefined;
   /** Client certificates as credentials (wire to src/pki verifyPeer); absent: refused. */
   verifyClientCertificate?: ClientCertificateVerifier | undefined;
+  /** The trust it verifies against, so a CRL refresh re-checks open connections (see MtlsAuthenticatorOptions.trust). */
+  clientCertificateTrust?: (() => unknown) | undefined;
   /** fetch the login relying party uses to reach the IdP's token endpoint (default: global fetch). */
   loginFetch?: typeof fetch | undefined;
 }
@@ -119,6 +122,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     publish: channel.publish,
     loginClient: idp !== undefined && config.identity.enabled ? await loginClient(config, idp, origin, logger, options.loginFetch) : undefined,
     verifyClientCertificate: options.verifyClientCertificate,
+    clientCertificateTrust: options.clientCertificateTrust,
     logger,
   });
 

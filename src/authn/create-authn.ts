@@ -55,6 +55,8 @@ export interface AuthnDeps {
   dpopReplay?: ReplayCache | undefined;
   /** Wired to src/pki verifyPeer; absent: client certificates are refused. */
   verifyClientCertificate?: ClientCertificateVerifier | undefined;
+  /** The trust `verifyClientCertificate` uses (see MtlsAuthenticatorOptions.trust). */
+  clientCertificateTrust?: (() => unknown) | undefined;
   logger?: Logger | undefined;
   /** Replaces reading PEM files named in issuer configs (tests). */
   readText?: (path: string) => string;
@@ -107,7 +109,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
   const sessions = new SessionManager({
     ...common, store: deps.sessionStore, publish: deps.publish, logger: deps.logger, ...config.session,
   });
-  const mtls = deps.verifyClientCertificate === undefined ? undefined : new MtlsAuthenticator({ ...common, verify: deps.verifyClientCertificate });
+  const mtls = deps.verifyClientCertificate === undefined ? undefined : new MtlsAuthenticator({ ...common, verify: deps.verifyClientCertificate, trust: deps.clientCertificateTrust });
   const loginFlow = deps.loginClient === undefined ? undefined : new LoginFlow({
     client: deps.loginClient,
     publicOrigin: deps.publicOrigin,

@@ -3,7 +3,8 @@
  * the `verify` hook (wired to src/pki `verifyPeer` with Gatehouse's trust store) checks the
  * chain, validity, revocation and key usage and returns the SPIFFE id, which names the service
  * principal. The result is remembered per TLS connection, so keep-alive requests are
- * synchronous; a principal change makes every connection check again.
+ * synchronous; a principal change, or new trust (a CRL refresh), makes every connection
+ * check again: a certificate revoked while its connection is open is refused on it too.
  */
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -21,11 +22,17 @@ export type ClientCertificateVerifier = (certificate: X509Certificate) => { spif
 
 export interface MtlsAuthenticatorOptions {
   verify: ClientCertificateVerifier;
+  /**
+   * The trust `verify` judges against (roots and CRLs), read on every request: a connection
+   * verified under other trust is verified again. Wire to the CRL watcher's current TrustStore.
+   * Absent: a connection is verified once, for as long as its certificate is valid.
+   */
+  trust?: (() => unknown) | undefined;
   principals: PrincipalLookup;
   onInvalidate: OnInvalidate;
 }
 
-interface CachedPeer { identity: Identity; generation: number; notAfter: number }
+interface CachedPeer { identity: Identity; generation: number; notAfter: number; trust: unknown }
 
 function isTls(socket: Socket): socket is TLSSocket {
   return 'encrypted' in socket && (socket as TLSSocket).encrypted === true;
@@ -72,11 +79,15 @@ export class MtlsAuthenticator {
     if (!isTls(socket)) return undefined;
     const entry = this.#byConnection.get(socket);
     if (entry === undefined || entry.generation !== this.#generation || entry.notAfter <= nowMs) return undefined;
+    // Identity comparison: the CRL watcher builds a new TrustStore only when the CRL changed.
+    if (this.#o.trust !== undefined && entry.trust !== this.#o.trust()) return undefined;
     return entry.identity;
   }
 
   async authenticate(socket: Socket, certificate: X509Certificate): Promise<Identity> {
     const generation = this.#generation;
+    // Read before verifying: if the trust changes in between, the next request verifies again.
+    const trust = this.#o.trust?.();
     let spiffeId: string;
     try {
       spiffeId = this.#o.verify(certificate).spiffeId;
@@ -99,7 +110,7 @@ export class MtlsAuthenticator {
       issuer: undefined,
       attributes: Object.freeze({ ...principal.attributes, spiffeId }),
     });
-    if (isTls(socket)) this.#byConnection.set(socket, { identity, generation, notAfter: certificate.validToDate.getTime() });
+    if (isTls(socket)) this.#byConnection.set(socket, { identity, generation, notAfter: certificate.validToDate.getTime(), trust });
     return identity;
   }
 

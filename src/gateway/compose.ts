@@ -33,6 +33,8 @@ export async function composeExtensions(config: Config, logger: Logger, context:
       identity: identity.idp,
       // Client certificates from Gatehouse's CA name service principals by their SPIFFE id.
       verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
+      // A new CRL makes open connections verify their certificate again (revoked → 401 on them too).
+      clientCertificateTrust: pki ? () => pki.workload.trust() : undefined,
       // The browser-login relying party redeems codes at this gateway's own public URL.
       loginFetch: fetchTrusting(context.publicCertificatePem),
     });

@@ -5,6 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { Agent, request } from 'undici';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
@@ -71,6 +72,38 @@ describe('client certificates on the public listener', () => {
   it('refuses a request without any client certificate on an mTLS-only route', async () => {
     const res = await get(undefined);
     assert.equal(res.status, 401);
+  });
+
+  it('refuses a certificate revoked while its keep-alive connection is open, on that same connection, once the CRL has been refreshed', async () => {
+    const id = `spiffe://${TD}/svc/keep-alive`;
+    const { keyPem, csrPem } = await generateKeyAndCsr(id);
+    const issued = await ca.issue({ csr: csrPem, spiffeId: id });
+    // One socket, kept open: every request below must travel on the connection verified first.
+    const keepAlive = new HttpsAgent({ keepAlive: true, maxSockets: 1, cert: issued.chainPem, key: keyPem, rejectUnauthorized: false });
+    const onSameConnection = () => new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+      const req = httpsRequest(`${gw.url}/reports/x`, { agent: keepAlive }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    try {
+      assert.equal((await onSameConnection()).status, 200);
+      await ca.revoke({ serial: issued.serial }, 'keyCompromise');
+      let last = { status: 0, reused: false };
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        last = await onSameConnection();
+        if (last.status !== 200) break;
+        // Well inside limits.keepAliveTimeoutMs, so the connection stays open.
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(last.status, 401, 'revoked certificate still accepted on its open connection after 15 s');
+      assert.equal(last.reused, true, 'the refused request did not travel on the already verified connection');
+    } finally {
+      keepAlive.destroy();
+    }
   });
 
   it('refuses a revoked certificate on new connections once the CRL has been refreshed', async () => {
