@@ -39,6 +39,9 @@ declare module 'oidc-provider' {
     AccessToken: { find(value: string): Promise<any> };
     RefreshToken: { find(value: string): Promise<any> };
     Session: { find(id: string): Promise<any> };
+    emit(event: string, ...args: unknown[]): boolean;
+    /** The request context of the provider request in progress (AsyncLocalStorage), if any. */
+    static readonly ctx: { oidc?: { provider?: Provider } } | undefined;
   }
 
   /**

@@ -7,6 +7,7 @@
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
 import { clientFieldsMetadata } from './client-fields.ts';
+import { refuseLostConsume } from './lost-consume.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -23,11 +24,13 @@ export interface OidcAdapter {
 
 class KvAdapter implements OidcAdapter {
   readonly #kv: KvRepo;
+  readonly #model: string;
   readonly #ns: string;
 
-  constructor(kv: KvRepo, namespace: string) {
+  constructor(kv: KvRepo, model: string) {
     this.#kv = kv;
-    this.#ns = namespace;
+    this.#model = model;
+    this.#ns = `oidc:${model}`;
   }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
@@ -47,7 +50,8 @@ class KvAdapter implements OidcAdapter {
   }
 
   async consume(id: string): Promise<void> {
-    await this.#kv.consume(this.#ns, id);
+    // Only the first consume wins; oidc-provider's own check ran on an earlier read.
+    if (!(await this.#kv.consume(this.#ns, id))) await refuseLostConsume(this.#kv, this.#model, id);
   }
 
   async destroy(id: string): Promise<void> {
@@ -98,5 +102,5 @@ class ClientAdapter implements OidcAdapter {
 
 /** The factory handed to oidc-provider's `adapter` configuration. */
 export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo): (model: string) => OidcAdapter {
-  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new KvAdapter(kv, `oidc:${model}`));
+  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new KvAdapter(kv, model));
 }

@@ -1,0 +1,63 @@
+/**
+ * Single use of authorization codes and refresh tokens when the same one is presented by
+ * several requests at once (an attacker racing the client with a stolen code and verifier or
+ * refresh token). On PostgreSQL, where requests really overlap in the store; openid-client
+ * is the relying party.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import { serviceOrSkip } from '../support/services.ts';
+import { startHarness, type Harness } from './support/harness.ts';
+import { followToCallback, loginAndExchange, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
+
+const skip = await serviceOrSkip('postgres');
+/** Rounds per test, each a burst of PARALLEL requests: one round that overlaps is enough to show a double use. */
+const ROUNDS = 4;
+const PARALLEL = 4;
+
+describe('concurrent redemption on postgres', { skip }, () => {
+  let h: Harness;
+  let config: oidc.Configuration;
+
+  before(async () => {
+    h = await startHarness('postgres');
+    await h.idp.accounts.addUser({ username: 'alice', password: PASSWORD, roles: ['mail:user'] });
+    const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
+    config = await rpConfig(h, 'webapp', app.secret!);
+  });
+  after(() => h?.close());
+
+  it('an authorization code redeemed by concurrent requests yields tokens at most once, and the grant is revoked', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const start = await startAuth(h, config);
+      const callback = await followToCallback(h, start, (await submitLogin(h, start, 'alice', PASSWORD)).location);
+      const results = await Promise.allSettled(Array.from({ length: PARALLEL }, () =>
+        oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })));
+      const issued = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+      assert.ok(issued.length <= 1, `round ${round}: the code was redeemed ${issued.length} times`);
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { error?: string }).error, 'invalid_grant');
+      // The replay revoked what the code gave (RFC 6749 §4.1.2).
+      for (const tokens of issued) {
+        assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, false, `round ${round}: access token still active`);
+        await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (e: any) => e.error === 'invalid_grant');
+      }
+    }
+  });
+
+  it('a refresh token presented by concurrent requests rotates at most once, and the grant is revoked', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const { tokens } = await loginAndExchange(h, config, 'alice');
+      const before = h.events.filter((e) => e.name === 'identity.refresh.reused').length;
+      const results = await Promise.allSettled(Array.from({ length: PARALLEL }, () => oidc.refreshTokenGrant(config, tokens.refresh_token!)));
+      const rotated = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+      assert.ok(rotated.length <= 1, `round ${round}: the refresh token was used ${rotated.length} times`);
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { error?: string }).error, 'invalid_grant');
+      for (const next of rotated) {
+        await assert.rejects(oidc.refreshTokenGrant(config, next.refresh_token!), (e: any) => e.error === 'invalid_grant', `round ${round}: rotated refresh token still usable`);
+        assert.equal((await oidc.tokenIntrospection(config, next.access_token)).active, false, `round ${round}: access token still active`);
+      }
+      assert.ok(h.events.filter((e) => e.name === 'identity.refresh.reused').length > before, 'identity.refresh.reused emitted');
+    }
+  });
+});
