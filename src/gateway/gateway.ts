@@ -29,7 +29,7 @@ import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
 import { runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
-import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, type TlsMaterial } from './listeners.ts';
+import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, tlsOptions, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { generateRequestId } from './http/request-id.ts';
 
@@ -109,6 +109,8 @@ export class Gateway {
   /** Sockets of upgrade requests (WebSocket tunnels once switched): Node's server no longer tracks them. */
   #upgradeSockets = new Set<Duplex>();
   #tlsSource = '';
+  /** The listener's TLS settings as started (client CA included), the base of every certificate reload. */
+  #tls: TlsMaterial | undefined;
   #env: NodeJS.ProcessEnv;
   #onSighup = () => { void this.reload('SIGHUP'); };
   #sinks: AccessEventSink[] = [];
@@ -170,6 +172,7 @@ export class Gateway {
     // verifies them (chain, SPIFFE id, revocation) for routes that accept mTLS.
     const clientCa = config.listeners.https.clientCertificates === 'optional' ? this.extensions.map((e) => e.clientCaBundle?.()).find((b) => b) : undefined;
     if (clientCa) tls.ca = clientCa;
+    this.#tls = tls;
 
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
       (req, socket) => this.#handleUpgrade(req, socket), (err, socket) => this.#clientError(err, socket));
@@ -259,7 +262,11 @@ export class Gateway {
     const [cert, key] = await Promise.all([readFile(tls.cert!, 'utf8'), readFile(tls.key!, 'utf8')]);
     if (cert + key === this.#tlsSource) return;
     // Established connections keep their session; new handshakes get the new certificate.
-    this.#https.setSecureContext({ cert, key });
+    // setSecureContext replaces the whole context: whatever is not given again (lowest version,
+    // AEAD-only suites, curves, client CA) falls back to Node's defaults.
+    const next: TlsMaterial = { ...this.#tls!, cert, key, minVersion: tls.minVersion };
+    this.#https.setSecureContext(tlsOptions(next));
+    this.#tls = next;
     this.#tlsSource = cert + key;
     this.logger.info('TLS certificate reloaded');
   }
