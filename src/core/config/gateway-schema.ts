@@ -49,6 +49,7 @@ export const timeoutsSchema = z.object({
   headersMs: durationMs.default(30_000).describe('Waiting for the upstream response headers.'),
   idleMs: durationMs.default(30_000).describe('Longest silence of the upstream while it sends the response body. A client that uploads slowly is bounded by limits.requestTimeoutMs, one that stops reading the response by totalMs.'),
   totalMs: durationMs.default(120_000).describe('Whole exchange, start to end of response body; checked every 100 ms, so it fires up to 100 ms late, never early (504 before the response starts, cut off after).'),
+  tunnelIdleMs: durationMs.default(300_000).describe('After a WebSocket upgrade: longest time neither side sends anything before both connections are closed (like HAProxy `timeout tunnel`). Applications that keep a quiet socket open send pings more often than this.'),
 }).strict();
 
 export const upstreamSchema = z.object({
@@ -70,7 +71,7 @@ export const routeSchema = z.object({
   stripPrefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding.'),
   methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).optional().describe('Methods accepted; others get 405. Omitted: all.'),
   maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
-  timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000 }),
+  timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000, tunnelIdleMs: 300_000 }),
   websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),
   access: z.enum(['public', 'authenticated', 'policy']).default('policy').describe('`public`: no authentication; `authenticated`: any verified principal; `policy`: authenticated, then the policy set must allow (default deny).'),
   authentication: z.object({

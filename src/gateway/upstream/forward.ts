@@ -20,6 +20,9 @@ import { upstreamPathOf } from './upstream-path.ts';
 import { upstreamDeadlines, type DeadlineEntry } from './deadlines.ts';
 import { failRequest } from '../pipeline/run.ts';
 
+/** Both ends of a tunnel are sockets (net or TLS); the Duplex type does not say so. */
+type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
+
 /** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
 export class ClientGoneError extends Error {
   constructor() { super('client closed the connection'); this.name = 'ClientGoneError'; }
@@ -83,6 +86,16 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     client.once('close', closeBoth);
     upstreamSocket.on('error', closeBoth);
     client.on('error', closeBoth);
+    // A socket's timer restarts on every read and write, so the tunnel is idle only when
+    // neither side has sent anything for tunnelIdleMs: then both are closed, so that
+    // abandoned tunnels do not pile up to limits.maxConnections.
+    const idleMs = this.ctx.route!.config.timeouts.tunnelIdleMs;
+    const idle = () => {
+      this.ctx.gen.logger.info({ type: 'tunnel', requestId: this.ctx.requestId, route: this.ctx.route!.id, idleMs }, 'WebSocket tunnel closed: idle');
+      closeBoth();
+    };
+    (client as TimedSocket).setTimeout?.(idleMs, idle);
+    (upstreamSocket as TimedSocket).setTimeout?.(idleMs, idle);
     this.ctx.upgraded = true;
     this.finish();
     // The exchange is recorded at the switch; the tunnel's lifetime is not a request's.
