@@ -55,7 +55,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
     const res = ctx.res;
     if (res.destroyed) { controller.abort(new ClientGoneError()); return; }
-    res.writeHead(statusCode, responseHeaders(headers, ctx.requestId, ctx.responseHeaders));
+    res.writeHead(statusCode, responseHeaders(headers, ctx.requestId, ctx.responseHeaders, statusCode));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -3,13 +3,18 @@
  * the request id and the headers stages added for the client (RateLimit…). Built as a flat
  * [name, value, …] list for writeHead, which is the cheapest form Node accepts and keeps
  * repeated fields (set-cookie) intact.
+ *
+ * A 204 loses any Content-Length the upstream sent: RFC 9110 §8.6 forbids the field there,
+ * and Gatehouse is the server its clients judge (a 304 keeps it: there it describes the
+ * selected representation).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
-export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined): string[] {
+export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, status = 200): string[] {
   const out: string[] = [];
+  if (status === 204) delete headers['content-length'];
   const connection = headers.connection;
   const named = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
     ? new Set(connection.toLowerCase().split(',').map((s) => s.trim()))
