@@ -202,7 +202,16 @@ export class CertificateAuthority {
       if (!record || record.spiffeId !== peer.spiffeId) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is not a certificate this CA issued` });
       if (record.revokedAt !== null) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is revoked` });
       const csr = await parseCsr(csrInput);
-      return this.#sign(csr, peer.spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'renewal', options, peer.serial);
+      const issued = await this.#sign(csr, peer.spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'renewal', options, peer.serial);
+      // A revocation that ran between the check above and the insert in #sign did not see the
+      // new certificate (revoking an identity marks the rows stored at that moment), so a holder
+      // of a compromised key could renew out of it. Look again now that the new one is stored.
+      const after = await this.#repo.getCertificate(peer.serial);
+      if (after?.revokedAt !== null) {
+        await this.revoke({ serial: issued.serial }, after?.revocationReason ?? 'unspecified');
+        throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} was revoked while it was being renewed` });
+      }
+      return issued;
     });
   }
 
