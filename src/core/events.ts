@@ -538,7 +538,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     fields: {
       subject: { type: 'string', description: 'User id.' },
       clientAddress: { type: 'string', description: 'Client address.' },
-      reason: { type: 'string', description: '`invalid` or `replay` (a TOTP code of an already used time step).' },
+      reason: { type: 'string', description: '`invalid`, `replay` (a TOTP code of an already used time step) or `locked` (refused unchecked: the account is locked).' },
     },
   },
   'identity.token.issued': {

@@ -127,7 +127,8 @@ export class Rules {
   #mfaFailed(time: number, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     const r = this.#c.mfaFailures;
-    if (!subject || !r.enabled) return NONE;
+    // A code refused unchecked because the account is already locked is not another failure.
+    if (!subject || !r.enabled || p.reason === 'locked') return NONE;
     const start = this.#mfa.hit(subject, time);
     if (start === undefined) return NONE;
     return [{

@@ -13,7 +13,7 @@ export interface IdentityEventPayloads {
   'identity.address.blocked': { clientAddress: string; blockedUntil: string };
   'identity.mfa.enrolled': { subject: string };
   'identity.mfa.verified': { subject: string; method: 'totp' | 'recovery_code'; remainingRecoveryCodes?: number };
-  'identity.mfa.failed': { subject: string; clientAddress: string; reason: 'invalid' | 'replay' };
+  'identity.mfa.failed': { subject: string; clientAddress: string; reason: 'invalid' | 'replay' | 'locked' };
   'identity.token.issued': { tokenKind: 'access_token' | 'client_credentials' | 'refresh_token' | 'id_token'; clientId: string; subject?: string; grantId?: string; audience?: string; jti?: string };
   'identity.token.refreshed': { clientId: string; subject?: string; grantId: string };
   'identity.token.revoked': { clientId?: string; grantId?: string; tokenKind: string };

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
 import type * as oidc from 'openid-client';
+import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { followToCallback, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
 import { formAction, inputValue } from './support/browser.ts';
@@ -144,6 +145,53 @@ describe('sign-in attacks', () => {
         assert.ok(id.searchParams.get('code'));
       } finally {
         await h2.close();
+      }
+    });
+
+    it('guessing TOTP codes locks the account after lockAfterFailures wrong codes, even with the password entered again in between, and the right code is then refused', async () => {
+      const h3 = await startHarness('sqlite', { mfa: { required: true, recoveryCodes: 4 }, login: { delayAfterFailures: 100, lockAfterFailures: 3, lockSeconds: 60, maxDelayMs: 0 } });
+      try {
+        const erin = await h3.idp.accounts.addUser({ username: 'erin', password: PASSWORD });
+        const app = await h3.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
+        const cfg = await rpConfig(h3, 'webapp', app.secret!);
+        const start = await startAuth(h3, cfg);
+        const enroll = await submitLogin(h3, start, 'erin', PASSWORD);
+        const totp = /data-totp-secret="([A-Z2-7]+)"/.exec(enroll.body)![1]!;
+        const codes = await start.browser.request(new URL(formAction(enroll.body, 'enroll')!, h3.origin), { form: { csrf: inputValue(enroll.body, 'csrf')!, code: await generate({ secret: totp }) } });
+        await followToCallback(h3, start, (await start.browser.request(new URL(formAction(codes.body, 'continue')!, h3.origin), { form: { csrf: inputValue(codes.body, 'csrf')! } })).location);
+        // Forget the enrollment's time step, so that the current code is a valid, unused one.
+        await new IdentityUsersRepo(h3.store.db).update(erin.id, { totpLastStep: undefined });
+        const valid = new Set([await generate({ secret: totp }), await generate({ secret: totp, epoch: Math.floor(Date.now() / 1000) - 30 })]);
+        const wrong = ['000000', '111111', '222222', '333333'].filter((c) => !valid.has(c));
+        const guess = async (s: Awaited<ReturnType<typeof startAuth>>, page: string, code: string) =>
+          s.browser.request(new URL(formAction(page, 'mfa')!, h3.origin), { form: { csrf: inputValue(page, 'csrf')!, code } });
+
+        // The attacker knows the password and guesses codes, signing in again before the count reaches the lock.
+        const first = await startAuth(h3, cfg);
+        const mfa1 = await submitLogin(h3, first, 'erin', PASSWORD);
+        assert.equal(mfa1.status, 200);
+        for (const code of wrong.slice(0, 2)) assert.equal((await guess(first, mfa1.body, code)).status, 401);
+        const second = await startAuth(h3, cfg);
+        const mfa2 = await submitLogin(h3, second, 'erin', PASSWORD);
+        assert.equal(mfa2.status, 200, 'two wrong codes do not lock yet');
+        assert.equal((await guess(second, mfa2.body, wrong[2]!)).status, 429, 'the third wrong code locks the account');
+        assert.ok(h3.events.some((e) => e.name === 'identity.account.locked' && e.payload.subject === erin.id));
+
+        // Locked: the right code is refused in the open interaction, and so is the password.
+        const right = await guess(second, mfa2.body, await generate({ secret: totp }));
+        assert.equal(right.status, 429);
+        assert.equal(right.location, undefined);
+        assert.equal((await submitLogin(h3, await startAuth(h3, cfg), 'erin', PASSWORD)).status, 429);
+
+        // The code itself was good: once unlocked, it signs in.
+        await h3.idp.accounts.unlockUser('erin');
+        const third = await startAuth(h3, cfg);
+        const mfa3 = await submitLogin(h3, third, 'erin', PASSWORD);
+        const ok = await guess(third, mfa3.body, await generate({ secret: totp }));
+        assert.equal(ok.status, 303);
+        assert.ok((await followToCallback(h3, third, ok.location)).searchParams.get('code'));
+      } finally {
+        await h3.close();
       }
     });
   });

@@ -198,9 +198,10 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
           const user = await requireUserFromState(state, 'mfa');
           const code = field(form, 'code');
           const recoveryCode = field(form, 'recovery_code');
-          const ok = await o.login.verifySecondFactor(user, { ...(code ? { code } : {}), ...(recoveryCode ? { recoveryCode } : {}) }, clientAddress);
-          if (!ok) {
-            sendHtml(res, 401, mfaPage(uid, state.csrf, 'Invalid verification code.'));
+          const outcome = await o.login.verifySecondFactor(user, { ...(code ? { code } : {}), ...(recoveryCode ? { recoveryCode } : {}) }, clientAddress);
+          if (!outcome.ok) {
+            const locked = outcome.reason === 'locked';
+            sendHtml(res, locked ? 429 : 401, mfaPage(uid, state.csrf, locked ? 'Too many attempts. Try again later.' : 'Invalid verification code.'));
             return;
           }
           await finish(req, res, details, state, user, [...(state.amr ?? []), 'otp', 'mfa'], clientAddress);

@@ -4,11 +4,14 @@
  *   (doubling up to `maxDelayMs`); at `lockAfterFailures` the account locks for `lockSeconds`;
  * - per client address: `addressLockAfterFailures` failures within `addressWindowSeconds`
  *   block the address for `lockSeconds`, whatever account it tries.
+ * A wrong second factor counts like a wrong password, and a user with TOTP keeps the count
+ * until the second factor succeeds: otherwise someone who knows the password could guess
+ * 6-digit codes without limit, signing in with the password again whenever the count grew.
  * Unknown users cost the same time as known ones, and every refusal looks the same to the client.
  */
 import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { IdentityThrottleRepo } from '../../store/repos/identity-throttle-repo.ts';
-import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
+import type { IdentityUsersRepo, UserPatch, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import { needsRehash, hashPassword, verifyDummyPassword, verifyPassword } from '../accounts/passwords.ts';
 import { generateRecoveryCode, hashSecret, normalizeRecoveryCode } from '../accounts/secrets.ts';
 import { newTotpSecret, totpUri, verifyTotp } from '../accounts/totp.ts';
@@ -18,6 +21,8 @@ import type { KeySealer } from '../keys/key-sealer.ts';
 export type PasswordOutcome =
   | { ok: true; user: UserRecord }
   | { ok: false; reason: 'bad_credentials' | 'locked' | 'address_blocked' };
+
+export type SecondFactorOutcome = { ok: true } | { ok: false; reason: 'invalid' | 'locked' };
 
 export interface LoginServiceOptions {
   users: IdentityUsersRepo;
@@ -41,8 +46,7 @@ export class LoginService {
   }
 
   async checkPassword(identifier: string, password: string, clientAddress: string, clientId?: string): Promise<PasswordOutcome> {
-    const { users, throttle, config, emit } = this.#o;
-    const login = config.login;
+    const { users, throttle, emit } = this.#o;
     const username = identifier.trim().toLowerCase().slice(0, 256);
     const base = { username, clientAddress, ...(clientId ? { clientId } : {}) };
 
@@ -65,26 +69,43 @@ export class LoginService {
       emit('identity.login.failed', { ...base, subject: user.id, reason: 'locked' });
       return { ok: false, reason: 'locked' };
     }
-    if (user.failedLogins >= login.delayAfterFailures) {
-      const delayMs = Math.min(login.maxDelayMs, 250 * 2 ** (user.failedLogins - login.delayAfterFailures));
-      emit('identity.login.throttled', { subject: user.id, clientAddress, failures: user.failedLogins, delayMs });
-      await this.#sleep(delayMs);
-    }
+    await this.#throttle(user, clientAddress);
     if (!(await verifyPassword(user.passwordHash, password))) {
-      const lockUntil = Date.now() + login.lockSeconds * 1000;
-      const { failures, locked } = await users.recordFailure(user.id, login.lockAfterFailures, lockUntil);
-      await this.#addressFailure(clientAddress);
+      const locked = await this.#failure(user, clientAddress);
       emit('identity.login.failed', { ...base, subject: user.id, reason: 'bad_credentials' });
-      if (locked) emit('identity.account.locked', { subject: user.id, clientAddress, failures, lockedUntil: new Date(lockUntil).toISOString() });
       return { ok: false, reason: locked ? 'locked' : 'bad_credentials' };
     }
     if (user.disabled) {
       emit('identity.login.failed', { ...base, subject: user.id, reason: 'disabled' });
       return { ok: false, reason: 'bad_credentials' };
     }
-    const patch = { failedLogins: 0, lockedUntil: undefined, ...(needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(password) } : {}) };
-    const fresh = user.failedLogins || user.lockedUntil !== undefined || 'passwordHash' in patch ? await users.update(user.id, patch) : user;
+    // With TOTP the sign-in is not done yet: the count is cleared when the second factor succeeds.
+    const patch: UserPatch = {
+      ...(user.totpEnabled ? {} : { failedLogins: 0, lockedUntil: undefined }),
+      ...(needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(password) } : {}),
+    };
+    const changes = (patch.failedLogins === 0 && (user.failedLogins || user.lockedUntil !== undefined)) || 'passwordHash' in patch;
+    const fresh = changes ? await users.update(user.id, patch) : user;
     return { ok: true, user: fresh ?? user };
+  }
+
+  /** Progressive delay once an account has `delayAfterFailures` consecutive failures. */
+  async #throttle(user: UserRecord, clientAddress: string): Promise<void> {
+    const { login } = this.#o.config;
+    if (user.failedLogins < login.delayAfterFailures) return;
+    const delayMs = Math.min(login.maxDelayMs, 250 * 2 ** (user.failedLogins - login.delayAfterFailures));
+    this.#o.emit('identity.login.throttled', { subject: user.id, clientAddress, failures: user.failedLogins, delayMs });
+    await this.#sleep(delayMs);
+  }
+
+  /** Counts a wrong password or second factor for the account and the address; true when the account is now locked. */
+  async #failure(user: UserRecord, clientAddress: string): Promise<boolean> {
+    const { login } = this.#o.config;
+    const lockUntil = Date.now() + login.lockSeconds * 1000;
+    const { failures, locked } = await this.#o.users.recordFailure(user.id, login.lockAfterFailures, lockUntil);
+    await this.#addressFailure(clientAddress);
+    if (locked) this.#o.emit('identity.account.locked', { subject: user.id, clientAddress, failures, lockedUntil: new Date(lockUntil).toISOString() });
+    return locked;
   }
 
   async #addressFailure(address: string): Promise<void> {
@@ -93,32 +114,44 @@ export class LoginService {
     if (blocked) this.#o.emit('identity.address.blocked', { clientAddress: address, blockedUntil: new Date(Date.now() + login.lockSeconds * 1000).toISOString() });
   }
 
-  /** Verifies a TOTP code (refusing replays across instances) or a one-time recovery code. */
-  async verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<boolean> {
-    const { users, sealer, emit } = this.#o;
+  /**
+   * Verifies a TOTP code (refusing replays across instances) or a one-time recovery code.
+   * Refused while the account is locked; a wrong one counts towards the lock.
+   */
+  async verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<SecondFactorOutcome> {
+    const { users, emit } = this.#o;
+    // Read again: a lock (from here, another instance or anomaly detection) and the last TOTP
+    // step may have changed since the password step.
+    const current = (await users.findById(user.id)) ?? user;
+    if (current.lockedUntil !== undefined && current.lockedUntil > Date.now()) {
+      emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: 'locked' });
+      return { ok: false, reason: 'locked' };
+    }
+    await this.#throttle(current, clientAddress);
+    const result = await this.#checkSecondFactor(current, input);
+    if (result === 'totp' || result === 'recovery_code') {
+      if (current.failedLogins || current.lockedUntil !== undefined) await users.update(user.id, { failedLogins: 0, lockedUntil: undefined });
+      emit('identity.mfa.verified', { subject: user.id, method: result, ...(result === 'recovery_code' ? { remainingRecoveryCodes: await users.countUnusedRecoveryCodes(user.id) } : {}) });
+      return { ok: true };
+    }
+    const locked = await this.#failure(current, clientAddress);
+    emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: result });
+    return { ok: false, reason: locked ? 'locked' : 'invalid' };
+  }
+
+  /** Which second factor matched, or why none did. */
+  async #checkSecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }): Promise<'totp' | 'recovery_code' | 'invalid' | 'replay'> {
+    const { users, sealer } = this.#o;
     if (input.code && user.totpSecretSealed) {
       const secret = await sealer.open(user.totpSecretSealed);
-      const current = await users.findById(user.id);
-      const step = await verifyTotp(secret, input.code.trim(), current?.totpLastStep);
-      if (step !== undefined && (await users.acceptTotpStep(user.id, step))) {
-        emit('identity.mfa.verified', { subject: user.id, method: 'totp' });
-        return true;
-      }
+      const step = await verifyTotp(secret, input.code.trim(), user.totpLastStep);
+      if (step !== undefined && (await users.acceptTotpStep(user.id, step))) return 'totp';
       // A valid code for an already-used step is a replay; say so in the audit trail only.
       const replay = step === undefined && (await verifyTotp(secret, input.code.trim(), undefined)) !== undefined;
-      emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: replay || step !== undefined ? 'replay' : 'invalid' });
-      return false;
+      return replay || step !== undefined ? 'replay' : 'invalid';
     }
-    if (input.recoveryCode) {
-      if (await users.useRecoveryCode(user.id, hashSecret(normalizeRecoveryCode(input.recoveryCode)))) {
-        emit('identity.mfa.verified', { subject: user.id, method: 'recovery_code', remainingRecoveryCodes: await users.countUnusedRecoveryCodes(user.id) });
-        return true;
-      }
-      emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: 'invalid' });
-      return false;
-    }
-    emit('identity.mfa.failed', { subject: user.id, clientAddress, reason: 'invalid' });
-    return false;
+    if (input.recoveryCode && (await users.useRecoveryCode(user.id, hashSecret(normalizeRecoveryCode(input.recoveryCode))))) return 'recovery_code';
+    return 'invalid';
   }
 
   /** A new TOTP secret (plaintext for display, sealed for the interaction state). */
