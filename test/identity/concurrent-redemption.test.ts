@@ -1,12 +1,14 @@
 /**
- * Single use of authorization codes and refresh tokens when the same one is presented by
- * several requests at once (an attacker racing the client with a stolen code and verifier or
- * refresh token). On PostgreSQL, where requests really overlap in the store; openid-client
- * is the relying party.
+ * Single use of authorization codes, refresh tokens and private_key_jwt client assertions
+ * when the same one is presented by several requests at once (an attacker racing the client
+ * with a stolen code and verifier, refresh token or assertion). On PostgreSQL, where requests
+ * really overlap in the store; openid-client is the relying party.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { serviceOrSkip } from '../support/services.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { followToCallback, loginAndExchange, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
@@ -19,12 +21,17 @@ const PARALLEL = 4;
 describe('concurrent redemption on postgres', { skip }, () => {
   let h: Harness;
   let config: oidc.Configuration;
+  let inventoryKey: CryptoKey;
 
   before(async () => {
     h = await startHarness('postgres');
     await h.idp.accounts.addUser({ username: 'alice', password: PASSWORD, roles: ['mail:user'] });
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
     config = await rpConfig(h, 'webapp', app.secret!);
+    const pair = await generateKeyPair('ES256');
+    inventoryKey = pair.privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'inventory-1', alg: 'ES256', use: 'sig' };
+    await h.idp.accounts.addClient({ clientId: 'inventory', kind: 'service', roles: ['inventory:svc'], authMethod: 'private_key_jwt', jwks: { keys: [jwk] } });
   });
   after(() => h?.close());
 
@@ -58,6 +65,26 @@ describe('concurrent redemption on postgres', { skip }, () => {
         assert.equal((await oidc.tokenIntrospection(config, next.access_token)).active, false, `round ${round}: access token still active`);
       }
       assert.ok(h.events.filter((e) => e.name === 'identity.refresh.reused').length > before, 'identity.refresh.reused emitted');
+    }
+  });
+
+  it('a private_key_jwt client assertion presented by concurrent token requests authenticates once (replay refused)', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const assertion = await new SignJWT({ jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', kid: 'inventory-1' })
+        .setIssuer('inventory').setSubject('inventory').setAudience(h.origin)
+        .setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+        .sign(inventoryKey);
+      const body = new URLSearchParams({
+        grant_type: 'client_credentials', client_id: 'inventory',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
+      }).toString();
+      const responses = await Promise.all(Array.from({ length: PARALLEL }, async () => {
+        const res = await h.fetch(`${h.origin}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+        return { status: res.status, body: (await res.json()) as { error?: string } };
+      }));
+      assert.equal(responses.filter((r) => r.status === 200).length, 1, `round ${round}: ${responses.map((r) => r.status).join(' ')}`);
+      for (const r of responses) if (r.status !== 200) assert.equal(r.body.error, 'invalid_client');
     }
   });
 });

@@ -92,6 +92,17 @@ export function registerKvContract(getStore: () => Store): void {
       assert.equal(await kv().consume(n, 'old'), false);
     });
 
+    it('claim wins exactly once among concurrent claims of one id, and again after the record expired', async () => {
+      const { state, kv } = clock();
+      const n = ns();
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => kv().claim(n, 'jti', { i }, 60)));
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(await kv().claim(n, 'jti', {}, 60), false);
+      state.t += 60_000;
+      assert.equal(await kv().claim(n, 'jti', { again: true }, 60), true, 'an expired record is not a replay');
+      assert.deepEqual((await kv().find(n, 'jti'))?.payload, { again: true });
+    });
+
     it('findByUid and findByUserCode are scoped to their namespace', async () => {
       const { kv } = clock();
       const a = ns();

@@ -33,6 +33,9 @@ class KvAdapter implements OidcAdapter {
     this.#ns = `oidc:${model}`;
   }
 
+  protected get kv(): KvRepo { return this.#kv; }
+  protected get namespace(): string { return this.#ns; }
+
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
     await this.#kv.upsert(this.#ns, id, payload, expiresIn);
   }
@@ -60,6 +63,24 @@ class KvAdapter implements OidcAdapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.#kv.revokeByGrantId(grantId);
+  }
+}
+
+/**
+ * oidc-provider's `ReplayDetection.unique` (client assertions of private_key_jwt, DPoP proofs
+ * at the token endpoint) asks `find` and then saves: two requests carrying the same assertion
+ * at once both find nothing and both pass. Here `find` is itself the atomic claim: only the
+ * first caller is told "not seen" (and then saves the record with its real lifetime); every
+ * other caller gets a record, i.e. a replay.
+ */
+class ReplayAdapter extends KvAdapter {
+  /** Lifetime of a claim until `unique` saves the record; longer than any assertion or proof is accepted. */
+  static readonly CLAIM_SEC = 3600;
+
+  override async find(id: string): Promise<Payload | undefined> {
+    const iat = Math.floor(Date.now() / 1000);
+    if (await this.kv.claim(this.namespace, id, { jti: id, iat }, ReplayAdapter.CLAIM_SEC)) return undefined;
+    return { jti: id, iat };
   }
 }
 
@@ -102,5 +123,8 @@ class ClientAdapter implements OidcAdapter {
 
 /** The factory handed to oidc-provider's `adapter` configuration. */
 export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo): (model: string) => OidcAdapter {
-  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new KvAdapter(kv, model));
+  return (model) => {
+    if (model === 'Client') return new ClientAdapter(clients);
+    return model === 'ReplayDetection' ? new ReplayAdapter(kv, model) : new KvAdapter(kv, model);
+  };
 }

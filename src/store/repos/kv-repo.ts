@@ -54,6 +54,12 @@ export interface KvRepo {
    * replayed one-time code is detected even under concurrency.
    */
   consume(namespace: string, id: string): Promise<boolean>;
+  /**
+   * Writes a record only if no live one exists (an expired one is replaced). Atomic: of
+   * concurrent claims of one id exactly one returns true — "seen before?" and "remember it"
+   * in one step, for replay detection across requests and instances.
+   */
+  claim(namespace: string, id: string, payload: unknown, expiresInSec: number): Promise<boolean>;
   /** Deletes a record; returns whether one existed. */
   destroy(namespace: string, id: string): Promise<boolean>;
   /** Deletes every record of a grant, across namespaces; returns how many. */
@@ -125,6 +131,24 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
         .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', t)]))
         .executeTakeFirst();
       return result.numUpdatedRows === 1n;
+    },
+
+    async claim(namespace, id, payload, expiresInSec) {
+      if (!isValidKey(namespace) || !isValidKey(id)) {
+        throw new GatehouseError('ERR_STORE_VALUE_INVALID', { detail: 'kv key must be 1-512 well-formed characters without NUL' });
+      }
+      const t = now();
+      // An expired record of the same id is not "seen": clear it so the insert can win.
+      await db.deleteFrom('kv_records').where('namespace', '=', namespace).where('id', '=', id).where('expires_at', '<=', t).execute();
+      const k = keysFromPayload(payload);
+      const result = await db.insertInto('kv_records')
+        .values({
+          namespace, id, payload: toJsonText(payload), expires_at: t + toMs(expiresInSec),
+          uid: k.uid ?? null, grant_id: k.grantId ?? null, user_code: k.userCode ?? null, consumed_at: null, created_at: t, updated_at: t,
+        })
+        .onConflict((oc) => oc.columns(['namespace', 'id']).doNothing())
+        .executeTakeFirst();
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
     },
 
     async destroy(namespace, id) {
