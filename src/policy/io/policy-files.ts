@@ -64,9 +64,28 @@ export async function readPolicyDirectory(dir: string): Promise<Record<string, P
   return out;
 }
 
-/** Reads `dir` and applies it to `engine` with validate-then-swap per set. */
-export async function reloadPolicyDirectory(engine: PolicyEngine, dir: string): Promise<ReloadReport> {
-  return engine.replaceAll(await readPolicyDirectory(dir));
+/** Per engine: the newest reload started and the newest one applied. */
+const reloads = new WeakMap<PolicyEngine, { started: number; applied: number }>();
+
+/** What a reload did; `superseded` when a newer reload of the same engine was applied first. */
+export type DirectoryReloadReport = ReloadReport & { superseded?: true };
+
+/**
+ * Reads `dir` and applies it to `engine` with validate-then-swap per set.
+ *
+ * Reloads of one engine may overlap (the directory watcher and a config reload each start
+ * one). The newest one started wins: a read that started earlier but finishes after a newer
+ * one was applied is dropped, since it may hold files as they were before the change that
+ * started the newer read (a `forbid` just added would otherwise be lost).
+ */
+export async function reloadPolicyDirectory(engine: PolicyEngine, dir: string): Promise<DirectoryReloadReport> {
+  let state = reloads.get(engine);
+  if (state === undefined) reloads.set(engine, state = { started: 0, applied: 0 });
+  const generation = ++state.started;
+  const sources = await readPolicyDirectory(dir);
+  if (generation < state.applied) return { loaded: [], unchanged: [], removed: [], failed: {}, superseded: true };
+  state.applied = generation;
+  return engine.replaceAll(sources);
 }
 
 export interface PolicyWatcher {
@@ -90,7 +109,8 @@ export function watchPolicyDirectory(
       running = running.then(async () => {
         try {
           const report = await reloadPolicyDirectory(engine, dir);
-          options.logger?.info({ dir, ...report }, 'policy directory reloaded');
+          if (report.superseded) options.logger?.info({ dir }, 'policy directory read dropped; a newer reload was applied first');
+          else options.logger?.info({ dir, ...report }, 'policy directory reloaded');
           options.onReload?.(report);
         } catch (err) {
           options.logger?.error({ err, dir }, 'policy directory could not be read; policies unchanged');
