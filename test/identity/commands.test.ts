@@ -39,6 +39,17 @@ describe('identity commands', () => {
     await assert.rejects(cmd.clientAdd(h.idp, { clientId: 'web', kind: 'app', redirectUris: ['http://app.example/cb'] }), { code: 'ERR_IDENTITY_INPUT_INVALID' });
   });
 
+  it('refuses an app whose scopes leave out openid (every sign-in of it would fail with invalid_client_metadata), and stores nothing', async () => {
+    await assert.rejects(
+      cmd.clientAdd(h.idp, { clientId: 'mailer', kind: 'app', redirectUris: ['https://app.example/cb'], allowedScopes: ['mail:read'] }),
+      (err: { code?: string; publicMessage?: string }) => err.code === 'ERR_IDENTITY_INPUT_INVALID' && /openid/.test(err.publicMessage ?? ''),
+    );
+    assert.deepEqual((await cmd.clientList(h.idp)).filter((c) => c.clientId === 'mailer'), []);
+    const { client } = await cmd.clientAdd(h.idp, { clientId: 'mailer', kind: 'app', redirectUris: ['https://app.example/cb'], allowedScopes: ['openid', 'mail:read'] });
+    assert.deepEqual(client.allowedScopes, ['openid', 'mail:read']);
+    await cmd.clientRemove(h.idp, 'mailer');
+  });
+
   it('creates, lists and revokes API tokens by owner name', async () => {
     const t = await cmd.tokenCreate(h.idp, { owner: 'alice', name: 'ci', roles: ['admin'], lifetimeDays: 7 });
     assert.equal((await cmd.tokenList(h.idp, 'alice'))[0]!.tokenId, t.tokenId);

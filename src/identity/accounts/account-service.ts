@@ -201,6 +201,9 @@ export class AccountService {
     // Client metadata may only name the provider's own (OIDC) scopes; resource scopes are
     // bounded per resource in getResourceServerInfo from allowedScopes.
     const oidcScopes = allowedScopes.filter((s) => (OIDC_SCOPES as readonly string[]).includes(s));
+    // An app signs people in with OpenID Connect: without openid in its metadata the provider
+    // refuses every authorization request of it (invalid_client_metadata), so refuse it here.
+    if (input.kind === 'app' && !oidcScopes.includes('openid')) throw invalid('An app client needs the openid scope');
     if (input.kind === 'app') metadata.scope = oidcScopes.join(' ');
     const client = await this.#clients.insert({
       clientId: input.clientId, kind: input.kind, name: input.name ?? input.clientId, metadata,
