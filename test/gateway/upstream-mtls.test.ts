@@ -26,9 +26,9 @@ async function workload(ca: CertificateAuthority, spiffeId: string): Promise<Tls
   return { keyPem, chainPem: issued.chainPem, spiffeId, serial: issued.serial, notBefore: issued.notBefore, notAfter: issued.notAfter };
 }
 
-async function mtlsUpstream(ca: CertificateAuthority, spiffeId: string, allowed: string[], refusals: string[]): Promise<Server> {
+async function mtlsUpstream(ca: CertificateAuthority, spiffeId: string, allowed: string[], refusals: string[], material?: TlsMaterial): Promise<Server> {
   const guard = new MtlsServerGuard({
-    material: await workload(ca, spiffeId), trust: await ca.currentTrust(),
+    material: material ?? await workload(ca, spiffeId), trust: await ca.currentTrust(),
     policy: { allowedSpiffeIds: allowed },
     onEvent: (e) => { if (e.type === 'pki.peer.refused') refusals.push(e.code); },
   });
@@ -47,33 +47,44 @@ describe('mutual TLS to upstreams', () => {
   let ca: CertificateAuthority;
   let mail: Server;
   let impostor: Server;
+  let kept: Server;
+  let keptSerial: string;
   const refusals: string[] = [];
 
   before(async () => {
     // Start once without mTLS routes to create the CA (development auto-init), then add them.
-    gw = await startGateway({ ratelimit: { edge: { enabled: false } } }, { compose: true });
+    // CRL refreshed every second, so a revocation reaches the gateway within the test.
+    gw = await startGateway({ ratelimit: { edge: { enabled: false } }, pki: { crl: { refreshIntervalSeconds: 1 } } }, { compose: true });
     store = await openStoreFromConfig(gw.gateway.config);
     ca = await openAuthority(await openPkiCommandContext({ store, config: gw.gateway.config }));
     const gatewayId = gatewaySpiffeId(TD);
     mail = await mtlsUpstream(ca, `spiffe://${TD}/svc/mail`, [gatewayId], refusals);
     impostor = await mtlsUpstream(ca, `spiffe://${TD}/svc/other`, [gatewayId], refusals);
+    const keptMaterial = await workload(ca, `spiffe://${TD}/svc/kept`);
+    keptSerial = keptMaterial.serial;
+    kept = await mtlsUpstream(ca, `spiffe://${TD}/svc/kept`, [gatewayId], refusals, keptMaterial);
+    // Keeps idle connections far longer than the test runs: only revocation may end them.
+    kept.keepAliveTimeout = 60_000;
     const port = (s: Server) => (s.address() as AddressInfo).port;
     await gw.writeConfig({
       ratelimit: { edge: { enabled: false } },
+      pki: { crl: { refreshIntervalSeconds: 1 } },
       upstreams: {
         mail: { url: `https://127.0.0.1:${port(mail)}`, tls: { spiffeId: `spiffe://${TD}/svc/mail` } },
         impostor: { url: `https://127.0.0.1:${port(impostor)}`, tls: { spiffeId: `spiffe://${TD}/svc/mail` } },
+        kept: { url: `https://127.0.0.1:${port(kept)}`, tls: { spiffeId: `spiffe://${TD}/svc/kept` }, keepAliveTimeoutMs: 60_000 },
       },
       routes: [
         { id: 'mail', path: '/mail', upstream: 'mail', access: 'public' },
         { id: 'impostor', path: '/impostor', upstream: 'impostor', access: 'public' },
+        { id: 'kept', path: '/kept', upstream: 'kept', access: 'public' },
       ],
     });
     const reload = await gw.gateway.reload('test');
     assert.equal(reload.applied, true, JSON.stringify(reload.problems));
   });
   after(async () => {
-    mail.closeAllConnections(); mail.close(); impostor.closeAllConnections(); impostor.close();
+    mail.closeAllConnections(); mail.close(); impostor.closeAllConnections(); impostor.close(); kept.closeAllConnections(); kept.close();
     await store.close();
     await gw.close();
   });
@@ -108,6 +119,30 @@ describe('mutual TLS to upstreams', () => {
     const crossSiteForm = await request(`${gw.opsUrl}/certificates/rotate`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
     assert.equal(crossSiteForm.statusCode, 415, 'a cross-site form post cannot trigger a rotation');
     await crossSiteForm.body.dump();
+  });
+
+  it('stops using a pooled keep-alive connection to an upstream whose certificate is revoked, once the CRL has been refreshed (502, no request reaches it)', async () => {
+    let handshakes = 0;
+    let served = 0;
+    kept.on('secureConnection', () => { handshakes++; });
+    kept.on('request', () => { served++; });
+    for (let i = 0; i < 3; i++) assert.equal((await gw.fetch('/kept/x')).status, 200);
+    assert.equal(handshakes, 1, 'the requests before the revocation share one pooled connection');
+
+    await ca.revoke({ serial: keptSerial }, 'keyCompromise');
+    let last = { status: 200, body: '' };
+    const deadline = Date.now() + 6_000;
+    while (Date.now() < deadline) {
+      last = await gw.fetch('/kept/x');
+      if (last.status !== 200) break;
+      // Well inside the keep-alive timeouts of both ends, so the connection stays open.
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(last.status, 502, 'the revoked upstream was still used on its pooled connection 6 s after the revocation');
+    assert.equal(JSON.parse(last.body).error.code, 'ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH');
+    const before = served;
+    assert.equal((await gw.fetch('/kept/x')).status, 502);
+    assert.equal(served, before, 'a request reached the revoked upstream');
   });
 
   it('a client without a certificate cannot reach the upstream around the gateway', async () => {

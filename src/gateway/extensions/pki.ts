@@ -55,7 +55,17 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
   }
 
   let trust: TrustStore = await ca.currentTrust();
-  const watcher = new CrlWatcher({ ca, logger: log, onChange: (t) => { trust = t; } });
+  // Upstream pools re-verify their open connections under the new trust (revoked → closed).
+  const trustListeners = new Set<() => void>();
+  const watcher = new CrlWatcher({
+    ca, logger: log,
+    onChange: (t) => {
+      trust = t;
+      for (const listener of trustListeners) {
+        try { listener(); } catch (err) { log.error({ err }, 'trust change listener failed'); }
+      }
+    },
+  });
   trust = await watcher.start();
 
   const spiffeId = gatewaySpiffeId(config.pki.trustDomain);
@@ -76,6 +86,10 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
   const workload: WorkloadTls = {
     material: () => material!,
     trust: () => trust,
+    onTrustChange(listener) {
+      trustListeners.add(listener);
+      return () => { trustListeners.delete(listener); };
+    },
   };
   const handler = createPkiHttpHandler({ ca, logger: log });
   const extension: GatewayExtension = {
