@@ -27,9 +27,11 @@ const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenI
 /**
  * The password of a URL's userinfo (`scheme://user:password@host`: connection strings,
  * upstream URLs), alone: scheme, user and host stay readable, and the whole password goes
- * even when it holds an `=`.
+ * even when it holds an `=`. Userinfo ends at the last `@` before the path, as URL parsers
+ * read it: operators write e-mail user names (`smtp://a@b.example:pw@mail`) and `@` in
+ * passwords unescaped, and stopping at the first `@` left such a password whole or in part.
  */
-const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+(?=@)/g;
+const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#:]*:)[^\s/?#]+(?=@)/g;
 
 const DEFAULT_PATTERNS: RegExp[] = [
   USERINFO_PASSWORD,
