@@ -14,6 +14,7 @@ import type { EventBus } from '../bus/types.ts';
 import { toGatehouseError } from '../core/errors.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
+import { canonicalIp } from './address.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface BlockCheck {
@@ -68,10 +69,13 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   const addEntry = (sets: BlockSets, e: Entry) => {
     // A kind this version does not know (a newer peer's) can never match a lookup here.
     if (e.kind !== 'address' && e.kind !== 'subject') return;
+    // Keyed as accept spells client addresses: rows stored by older versions and peers' events
+    // may spell them otherwise.
+    const value = e.kind === 'address' ? canonicalIp(e.value) ?? e.value : e.value;
     const map = sets[e.kind];
-    const list = (map.get(e.value) ?? []).filter((x) => x.id !== e.id);
+    const list = (map.get(value) ?? []).filter((x) => x.id !== e.id);
     list.push(e);
-    map.set(e.value, list);
+    map.set(value, list);
   };
   const removeEntry = (sets: BlockSets, id: string) => {
     for (const map of [sets.address, sets.subject]) {

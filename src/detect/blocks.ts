@@ -4,9 +4,9 @@
  * by the admin commands (`gatehouse alerts block|unblock`).
  */
 import { randomUUIDv7 } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { EventBus } from '../bus/types.ts';
 import { GatehouseError } from '../core/errors.ts';
+import { canonicalIp } from './address.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
 import type { Block, BlockKind } from './types.ts';
@@ -23,12 +23,14 @@ export interface NewBlock {
 
 /** Validates, stores and announces a block. Throws ERR_DETECT_BLOCK_INVALID for a bad address or duration. */
 export async function addBlock(store: Store, bus: EventBus | undefined, b: NewBlock): Promise<Block> {
-  if (b.kind === 'address' && isIP(b.value) === 0) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address: ${JSON.stringify(b.value.slice(0, 64))}` });
+  // Stored as the client's requests spell it, so any way of writing the address matches.
+  const address = b.kind === 'address' ? canonicalIp(b.value) : undefined;
+  if (b.kind === 'address' && address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address: ${JSON.stringify(b.value.slice(0, 64))}` });
   if (b.kind === 'subject' && (b.value.length === 0 || b.value.length > 512)) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'subject must be 1..512 characters' });
   if (!Number.isSafeInteger(b.durationMs) || b.durationMs < 1000 || b.durationMs > 365 * 86_400_000) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'duration must be between 1 s and 365 days' });
   const now = b.now ?? Date.now();
   const block: Block = {
-    id: `blk_${randomUUIDv7()}`, kind: b.kind, value: b.value, reason: b.reason.slice(0, 200), alertId: b.alertId ?? null,
+    id: `blk_${randomUUIDv7()}`, kind: b.kind, value: address ?? b.value, reason: b.reason.slice(0, 200), alertId: b.alertId ?? null,
     createdBy: b.createdBy, createdAt: now, expiresAt: now + b.durationMs, liftedAt: null, liftedBy: null,
   };
   await createDetectRepo(store.db).insertBlock(block);
@@ -43,7 +45,9 @@ export async function addBlock(store: Store, bus: EventBus | undefined, b: NewBl
 export async function liftBlocks(store: Store, bus: EventBus | undefined, target: { id: string } | { kind: BlockKind; value: string }, by: string): Promise<Block[]> {
   const repo = createDetectRepo(store.db);
   const now = Date.now();
-  const lifted = 'id' in target ? [await repo.liftBlock(target.id, by, now)].filter((b): b is Block => b !== undefined) : await repo.liftBlocks(target.kind, target.value, by, now);
+  let lifted: Block[];
+  if ('id' in target) lifted = [await repo.liftBlock(target.id, by, now)].filter((b): b is Block => b !== undefined);
+  else lifted = await repo.liftBlocks(target.kind, target.kind === 'address' ? canonicalIp(target.value) ?? target.value : target.value, by, now);
   for (const b of lifted) bus?.publish('detect.block.lifted', { blockId: b.id, kind: b.kind, value: b.value, liftedBy: by });
   return lifted;
 }

@@ -5,7 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBlockCheck, type BlockCheck } from '../../src/detect/block-check.ts';
-import { addBlock } from '../../src/detect/blocks.ts';
+import { addBlock, liftBlocks } from '../../src/detect/blocks.ts';
+import { resolveClientAddress } from '../../src/gateway/http/client-address.ts';
+import { createDetectRepo } from '../../src/store/repos/detect-repo.ts';
 import type { BlockKind } from '../../src/detect/types.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 
@@ -81,5 +83,32 @@ describe('block check', () => {
     check.remove(b.id);
     await refreshing;
     assert.equal(check.isBlocked(undefined, 'lifted-during-refresh'), undefined);
+  });
+  it('an address block typed in another spelling of the address (upper-case or uncompressed IPv6, IPv4-mapped) refuses the client, and unblock in yet another spelling lifts it', async () => {
+    // What accept makes of the TCP peer, i.e. the string the block stage looks up.
+    const client = (peer: string) => resolveClientAddress(peer, undefined, () => false).address;
+    const check = fresh();
+    const typed = ['2001:DB8:0:0:0:0:0:abcd', '::FFFF:198.51.100.23', '2001:db8:0000:7::1'];
+    // Real time: liftBlocks lifts what is active now.
+    for (const value of typed) await addBlock(store, undefined, { kind: 'address', value, reason: 'operator', durationMs: 60_000, createdBy: 'admin:ops' });
+    await check.refresh();
+    assert.ok(check.isBlocked(client('2001:db8::abcd')), 'upper-case, uncompressed IPv6 block');
+    assert.ok(check.isBlocked(client('::ffff:198.51.100.23')), 'IPv4-mapped block, client on a dual-stack listener');
+    assert.ok(check.isBlocked(client('198.51.100.23')), 'IPv4-mapped block, client on an IPv4 listener');
+    assert.ok(check.isBlocked(client('2001:db8:0:7::1')));
+    const lifted = await liftBlocks(store, undefined, { kind: 'address', value: '2001:db8::ABCD' }, 'admin:ops');
+    assert.equal(lifted.length, 1);
+    await check.refresh();
+    assert.equal(check.isBlocked(client('2001:db8::abcd')), undefined);
+  });
+
+  it('an address block stored in a non-canonical spelling (by an older version) is still enforced', async () => {
+    const check = fresh();
+    await createDetectRepo(store.db).insertBlock({
+      id: 'blk_legacy', kind: 'address', value: '2001:DB8::BEEF', reason: 'operator', alertId: null, createdBy: 'admin:ops',
+      createdAt: clock, expiresAt: clock + 60_000, liftedAt: null, liftedBy: null,
+    });
+    await check.refresh();
+    assert.equal(check.isBlocked('2001:db8::beef')?.id, 'blk_legacy');
   });
 });
