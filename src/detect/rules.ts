@@ -85,19 +85,24 @@ export class Rules {
 
   #loginFailed(time: number, p: Record<string, unknown>): readonly Finding[] {
     const username = text(p.username)?.toLowerCase();
+    const subject = text(p.subject);
     const address = text(p.clientAddress);
     if (!ATTEMPT_REASONS.has(String(p.reason))) return NONE;
+    // The account tried: its subject when the login service found one, since one account
+    // answers to its user name and to its e-mail address (counting names let an attacker
+    // alternate them for twice the attempts); else the name typed.
+    const account = subject !== undefined ? `sub:${subject}` : username !== undefined ? `name:${username}` : undefined;
     const out: Finding[] = [];
     const c = this.#c;
-    if (username && c.bruteForceAccount.enabled) {
-      const start = this.#account.hit(username, time);
+    if (account && c.bruteForceAccount.enabled) {
+      const start = this.#account.hit(account, time);
       if (start !== undefined) {
-        const subject = text(p.subject);
+        const key = subject ?? username!;
         out.push({
-          rule: 'brute_force_account', severity: 'high', keyKind: 'account', key: username, count: c.bruteForceAccount.threshold, windowStart: start,
-          actions: c.bruteForceAccount.actions, durationMs: c.bruteForceAccount.blockMs, lockAccount: subject ?? username,
+          rule: 'brute_force_account', severity: 'high', keyKind: 'account', key, count: c.bruteForceAccount.threshold, windowStart: start,
+          actions: c.bruteForceAccount.actions, durationMs: c.bruteForceAccount.blockMs, lockAccount: key,
           ...(subject ? { block: { kind: 'subject' as const, value: subject } } : {}),
-          details: { lastClientAddress: address, windowMs: c.bruteForceAccount.windowMs },
+          details: { lastUsername: username, lastClientAddress: address, windowMs: c.bruteForceAccount.windowMs },
         });
       }
     }
@@ -111,8 +116,8 @@ export class Rules {
         });
       }
     }
-    if (address && username && c.credentialStuffing.enabled) {
-      const hit = this.#stuffing.hit(address, username, time);
+    if (address && account && c.credentialStuffing.enabled) {
+      const hit = this.#stuffing.hit(address, account, time);
       if (hit) {
         out.push({
           rule: 'credential_stuffing', severity: 'high', keyKind: 'address', key: address, count: hit.distinct, windowStart: hit.windowStart,

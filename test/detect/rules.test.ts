@@ -24,6 +24,24 @@ describe('detection rules', () => {
     assert.deepEqual(fired[2]![0]!.actions, ['alert', 'lock']);
   });
 
+  it('password brute force on one account split between its user name and its e-mail address (login accepts both) fires at the threshold and locks the account', () => {
+    const rules = new Rules(config);
+    // The login service reports a known account's failures with its subject, whichever identifier was typed.
+    const ids = ['alice', 'Alice@Example.com', 'alice'];
+    const fired = ids.flatMap((username, i) => rules.evaluate({ name: 'identity.login.failed', time: 1000 + i, payload: { ...fail(username, `198.51.100.${i}`), subject: 'u-alice' } }))
+      .filter((f) => f.rule === 'brute_force_account');
+    assert.equal(fired.length, 1);
+    assert.equal(fired[0]!.lockAccount, 'u-alice');
+    assert.deepEqual(fired[0]!.block, { kind: 'subject', value: 'u-alice' });
+  });
+
+  it('one account tried under its user name and its e-mail address from one address is one account, not two, for credential stuffing', () => {
+    const rules = new Rules(config);
+    const tries = [['alice', 'u-alice'], ['alice@example.com', 'u-alice'], ['bob', 'u-bob'], ['bob@example.com', 'u-bob']] as const;
+    const out = tries.flatMap(([username, subject], i) => rules.evaluate({ name: 'identity.login.failed', time: i, payload: { ...fail(username, '192.0.2.60'), subject } }));
+    assert.deepEqual(out.filter((f) => f.rule === 'credential_stuffing'), []);
+  });
+
   it('failures spread wider than the window do not add up to brute force', () => {
     const rules = new Rules(config);
     const out = [0, 1, 2, 3].flatMap((i) => rules.evaluate({ name: 'identity.login.failed', time: i * 40_000, payload: fail('bob', '203.0.113.9') }));
