@@ -13,6 +13,7 @@ import type { PolicyEngine } from '../../policy/engine.ts';
 import { policyDecisionEvent, type PolicyDecisionEvent } from '../../policy/decision-event.ts';
 import type { AuthorizationRequest } from '../../policy/types.ts';
 import type { RequestContext, Stage } from '../context.ts';
+import { policyTargetOf } from '../router/policy-target.ts';
 
 export interface AuthorizeStageDeps {
   engine: PolicyEngine;
@@ -36,11 +37,12 @@ export function authorizationRequestFor(ctx: RequestContext, contextHeaders: rea
     if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
   }
   const spiffeId = id.attributes.spiffeId;
+  const { policySet, resource } = policyTargetOf(route);
   return {
-    policySet: route.config.access === 'policy' ? route.config.policy : undefined,
+    policySet,
     principal: { kind: id.kind, id: id.subject, roles: id.roles, attributes: id.attributes },
     action: ctx.method,
-    resource: { routeId: route.id, upstream: route.upstreamName, path: route.prefix === '' ? '/' : route.prefix, host: route.config.host },
+    resource,
     context: {
       clientAddress: ctx.clientAddress,
       path: ctx.path,

@@ -7,6 +7,7 @@
 import type { Config } from '../../core/config/schema.ts';
 import { compileRouter } from '../../gateway/router/router.ts';
 import { normalizePath } from '../../gateway/router/normalize-path.ts';
+import { policyTargetOf } from '../../gateway/router/policy-target.ts';
 import type { PolicyRequestContext } from '../types.ts';
 import { directoryOf, engineFromDirectory, parsePrincipalSpec, policyDir, reportProblems, type CommandResult } from './shared.ts';
 
@@ -52,10 +53,9 @@ export async function policyExplainCommand(o: PolicyExplainOptions): Promise<Com
 
   const { engine, report } = await engineFromDirectory(policyDir(o.configFile, o.config.policy.dir), directoryOf(o.config.policy));
   const decision = engine.authorize({
-    policySet: route.config.policy,
+    ...policyTargetOf(route),
     principal: { ...principal, roles: o.roles ?? [], attributes: o.attributes ?? {} },
     action: method,
-    resource: { routeId: route.id, upstream: route.upstreamName, path: route.prefix === '' ? '/' : route.prefix, host: route.config.host },
     context: { path, host: host === '*' ? '' : host, ...o.context },
     ...(o.now === undefined ? {} : { now: o.now }),
   });
