@@ -60,16 +60,30 @@ function safeParse(text: string): unknown {
 }
 
 /**
+ * An ISO 8601 date, optionally with a time and an offset (RFC 3339 profile; `T` or a space).
+ * Matched whole: Date.parse alone also guesses at other text (`2026-01-01 12:00 PM`).
+ */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?$/;
+
+/**
  * Parses a CLI time: ISO 8601, or a duration back from now (`15m`, `2h`, `7d`).
- * Throws ERR_AUDIT_QUERY_INVALID.
+ * Throws ERR_AUDIT_QUERY_INVALID for anything else, including days that do not exist
+ * (Date.parse rolls `2026-02-30` over to 2 March) and durations before the earliest date.
  */
 export function parseTime(value: string, now = Date.now()): Date {
+  const invalid = () => new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `not a time: ${JSON.stringify(value.slice(0, 40))} (use ISO 8601 or 15m / 2h / 7d)` });
   const rel = /^(\d{1,9})(s|m|h|d)$/.exec(value);
-  if (rel) return new Date(now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd']);
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) {
-    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `not a time: ${JSON.stringify(value.slice(0, 40))} (use ISO 8601 or 15m / 2h / 7d)` });
+  if (rel) {
+    const t = new Date(now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd']);
+    if (Number.isNaN(t.getTime())) throw invalid();
+    return t;
   }
+  const iso = ISO_TIME.exec(value);
+  const t = Date.parse(value);
+  if (!iso || Number.isNaN(t)) throw invalid();
+  const [year, month, day] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (month < 1 || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) throw invalid();
   return new Date(t);
 }
 
