@@ -93,7 +93,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
     },
     onRequest(ctx, status, durationMs) {
       if (!writer || !sampler) return;
-      if (!sampler.keep(ctx.route?.id, status)) return;
+      if (!sampler.keep(ctx.route?.id, status, ctx.error !== undefined)) return;
       try {
         writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor));
       } catch (err) {

@@ -26,6 +26,8 @@ export function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcom
     if (status === 401 || status === 403 || status === 429) return 'denied';
     if (status >= 500 || status === 0) return 'error';
     if (status >= 400) return 'failure';
+    // A response cut off after its status line (upstream failed mid-body) carries the error's code.
+    if (p.errorCode !== undefined) return 'error';
     return 'success';
   }
   if (name === 'policy.decision') return p.allowed === true ? 'success' : 'denied';

@@ -27,9 +27,13 @@ export class AccessSampler {
     this.#random = options.random ?? Math.random;
   }
 
-  /** True when the event must be recorded; false counts it as sampled out. */
-  keep(routeId: string | undefined, status: number): boolean {
-    if (routeId === undefined || status >= 400) return true;
+  /**
+   * True when the event must be recorded; false counts it as sampled out. `failed`: the
+   * request ended in an error although its status is below 400 (a response cut off after
+   * its status line was sent, e.g. an upstream breaking off mid-body).
+   */
+  keep(routeId: string | undefined, status: number, failed = false): boolean {
+    if (routeId === undefined || status >= 400 || failed) return true;
     const rate = this.#routes[routeId];
     if (rate === undefined || rate >= 1) return true;
     if (rate > 0 && this.#random() < rate) return true;
