@@ -319,7 +319,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     fields: {
       blockId: { type: 'string', description: 'Block id (for `gatehouse alerts unblock`).' },
       kind: { type: "'address' | 'subject'", description: 'What is blocked.' },
-      value: { type: 'string', description: 'The blocked client address or subject.' },
+      value: { type: 'string', description: 'The blocked client address (a whole IPv6 /64 as `2001:db8:1:2::/64`) or subject.' },
       reason: { type: 'string', description: 'Rule or admin reason.' },
       alertId: { type: 'string', description: 'Alert that caused the block.', optional: true },
       createdBy: { type: 'string', description: '`detect:<rule>` or `admin:<name>`.' },

@@ -1,9 +1,16 @@
 /**
- * The one spelling of an IP address that blocks are stored and looked up under: the form
+ * Client addresses as detection counts and blocks them.
+ *
+ * The one spelling of an IP address that blocks are stored and looked up under is the form
  * the gateway's accept stage gives `ctx.clientAddress` (IPv4 dotted, IPv4-mapped IPv6 as
  * IPv4, IPv6 lower-case and compressed as RFC 5952 writes it). A block is a map lookup by
  * string, so `2001:DB8::1`, `2001:db8:0:0:0:0:0:1` or `::ffff:192.0.2.1` typed by an
  * operator must become the string the client's requests carry, or the block never matches.
+ *
+ * One IPv6 client is a /64, not an address: a subscriber line or a cloud VM gets at least
+ * a /64 (RFC 6177) and picks any of its 2^64 addresses per connection, so counting or
+ * blocking single IPv6 addresses lets one client spread its attempts below every threshold
+ * and step around every block.
  */
 import { isIP } from 'node:net';
 import { canonicalAddress } from '../gateway/http/client-address.ts';
@@ -25,4 +32,47 @@ export function canonicalIp(value: string): string | undefined {
   const hi = Number.parseInt(mapped[1]!, 16);
   const lo = Number.parseInt(mapped[2]!, 16);
   return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+/** A /64 network as blocks and counters spell it: `2001:db8:1:2::/64`. */
+const NETWORK_SUFFIX = '/64';
+
+/** The eight 16-bit groups of a valid IPv6 address without zone (as isIP accepts it). */
+function groups(v6: string): number[] {
+  const half = (part: string): number[] => (part === '' ? [] : part.split(':').flatMap((g) => {
+    if (!g.includes('.')) return [Number.parseInt(g, 16)];
+    const [a, b, c, d] = g.split('.').map(Number) as [number, number, number, number];
+    return [(a << 8) | b, (c << 8) | d];
+  }));
+  const gap = v6.indexOf('::');
+  if (gap === -1) return half(v6);
+  const head = half(v6.slice(0, gap));
+  const tail = half(v6.slice(gap + 2));
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/**
+ * What address-keyed rules count and block: an IPv4 address itself; for IPv6 its /64
+ * (`2001:db8:1:2::/64`). A link-local address with a zone and a NAT64 address stay as they are.
+ */
+export function clientNetwork(address: string): string {
+  if (!address.includes(':') || address.includes('%') || isIP(address) !== 6) return address;
+  const g = groups(address);
+  // NAT64 (64:ff9b::/96): each address stands for a different IPv4 client.
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) return address;
+  return network64(g);
+}
+
+function network64(g: readonly number[]): string {
+  return `${canonicalIp(`${g.slice(0, 4).map((x) => x.toString(16)).join(':')}::`)}${NETWORK_SUFFIX}`;
+}
+
+/**
+ * The canonical spelling of a block target: an IP address (see {@link canonicalIp}) or an
+ * IPv6 /64 written as `<address>/64` (host bits dropped); undefined for anything else.
+ */
+export function canonicalBlockAddress(value: string): string | undefined {
+  if (!value.endsWith(NETWORK_SUFFIX)) return canonicalIp(value);
+  const address = canonicalIp(value.slice(0, -NETWORK_SUFFIX.length));
+  return address !== undefined && address.includes(':') && !address.includes('%') ? network64(groups(address)) : undefined;
 }

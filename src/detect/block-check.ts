@@ -14,11 +14,11 @@ import type { EventBus } from '../bus/types.ts';
 import { toGatehouseError } from '../core/errors.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
-import { canonicalIp } from './address.ts';
+import { canonicalBlockAddress, clientNetwork } from './address.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface BlockCheck {
-  /** The active block on this address or subject, if any. Synchronous, O(1). */
+  /** The active block on this address (or its IPv6 /64) or subject, if any. Synchronous, O(1). */
   isBlocked(address: string | undefined, subject?: string): { kind: BlockKind; value: string; expiresAt: number; id: string } | undefined;
   /** Adds a block to this instance's set at once (the detector calls it after storing one). */
   add(block: Pick<Block, 'id' | 'kind' | 'value' | 'expiresAt'>): void;
@@ -39,9 +39,10 @@ export interface BlockCheckOptions {
 }
 
 type Entry = { id: string; kind: BlockKind; value: string; expiresAt: number };
-type BlockSets = Record<BlockKind, Map<string, Entry[]>>;
+/** Address blocks of an IPv6 /64 are kept apart: only IPv6 clients pay for their lookup. */
+type BlockSets = Record<BlockKind | 'network', Map<string, Entry[]>>;
 
-const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map() });
+const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map(), network: new Map() });
 
 export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   const now = options.now ?? Date.now;
@@ -71,14 +72,14 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     if (e.kind !== 'address' && e.kind !== 'subject') return;
     // Keyed as accept spells client addresses: rows stored by older versions and peers' events
     // may spell them otherwise.
-    const value = e.kind === 'address' ? canonicalIp(e.value) ?? e.value : e.value;
-    const map = sets[e.kind];
+    const value = e.kind === 'address' ? canonicalBlockAddress(e.value) ?? e.value : e.value;
+    const map = sets[e.kind === 'address' && value.endsWith('/64') ? 'network' : e.kind];
     const list = (map.get(value) ?? []).filter((x) => x.id !== e.id);
     list.push(e);
     map.set(value, list);
   };
   const removeEntry = (sets: BlockSets, id: string) => {
-    for (const map of [sets.address, sets.subject]) {
+    for (const map of [sets.address, sets.subject, sets.network]) {
       for (const [k, list] of map) {
         const rest = list.filter((e) => e.id !== id);
         if (rest.length !== list.length) (rest.length ? map.set(k, rest) : map.delete(k));
@@ -88,7 +89,11 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
 
   const check: BlockCheck = {
     isBlocked(address, subject) {
-      return (address ? lookup(byKind.address, address) : undefined) ?? (subject ? lookup(byKind.subject, subject) : undefined);
+      if (address) {
+        const hit = lookup(byKind.address, address) ?? (byKind.network.size !== 0 && address.includes(':') ? lookup(byKind.network, clientNetwork(address)) : undefined);
+        if (hit) return hit;
+      }
+      return subject ? lookup(byKind.subject, subject) : undefined;
     },
     add(b) {
       const e: Entry = { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt };
@@ -138,6 +143,7 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
       let n = 0;
       for (const list of byKind.address.values()) n += list.length;
       for (const list of byKind.subject.values()) n += list.length;
+      for (const list of byKind.network.values()) n += list.length;
       return n;
     },
   };

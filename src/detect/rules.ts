@@ -11,6 +11,7 @@
  */
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
+import { clientNetwork } from './address.ts';
 import { DistinctCounter, RateBaseline, SlidingCounter } from './counters.ts';
 
 export type Action = 'alert' | 'block' | 'lock';
@@ -88,6 +89,8 @@ export class Rules {
     const subject = text(p.subject);
     const address = text(p.clientAddress);
     if (!ATTEMPT_REASONS.has(String(p.reason))) return NONE;
+    // Address rules count (and block) the client's network: one IPv6 client owns a whole /64.
+    const network = address === undefined ? undefined : clientNetwork(address);
     // The account tried: its subject when the login service found one, since one account
     // answers to its user name and to its e-mail address (counting names let an attacker
     // alternate them for twice the attempts); else the name typed.
@@ -106,23 +109,23 @@ export class Rules {
         });
       }
     }
-    if (address && c.bruteForceAddress.enabled) {
-      const start = this.#address.hit(address, time);
+    if (network && c.bruteForceAddress.enabled) {
+      const start = this.#address.hit(network, time);
       if (start !== undefined) {
         out.push({
-          rule: 'brute_force_address', severity: 'high', keyKind: 'address', key: address, count: c.bruteForceAddress.threshold, windowStart: start,
-          actions: c.bruteForceAddress.actions, durationMs: c.bruteForceAddress.blockMs, block: { kind: 'address', value: address },
-          details: { windowMs: c.bruteForceAddress.windowMs },
+          rule: 'brute_force_address', severity: 'high', keyKind: 'address', key: network, count: c.bruteForceAddress.threshold, windowStart: start,
+          actions: c.bruteForceAddress.actions, durationMs: c.bruteForceAddress.blockMs, block: { kind: 'address', value: network },
+          details: { lastClientAddress: address, windowMs: c.bruteForceAddress.windowMs },
         });
       }
     }
-    if (address && account && c.credentialStuffing.enabled) {
-      const hit = this.#stuffing.hit(address, account, time);
+    if (network && account && c.credentialStuffing.enabled) {
+      const hit = this.#stuffing.hit(network, account, time);
       if (hit) {
         out.push({
-          rule: 'credential_stuffing', severity: 'high', keyKind: 'address', key: address, count: hit.distinct, windowStart: hit.windowStart,
-          actions: c.credentialStuffing.actions, durationMs: c.credentialStuffing.blockMs, block: { kind: 'address', value: address },
-          details: { distinctAccounts: hit.distinct, windowMs: c.credentialStuffing.windowMs },
+          rule: 'credential_stuffing', severity: 'high', keyKind: 'address', key: network, count: hit.distinct, windowStart: hit.windowStart,
+          actions: c.credentialStuffing.actions, durationMs: c.credentialStuffing.blockMs, block: { kind: 'address', value: network },
+          details: { lastClientAddress: address, distinctAccounts: hit.distinct, windowMs: c.credentialStuffing.windowMs },
         });
       }
     }

@@ -111,4 +111,21 @@ describe('block check', () => {
     await check.refresh();
     assert.equal(check.isBlocked('2001:db8::beef')?.id, 'blk_legacy');
   });
+  it('a block on an IPv6 /64 refuses every address of that /64 (the attacker picks a new one per connection), and no other', async () => {
+    const check = fresh();
+    const b = await addBlock(store, undefined, { kind: 'address', value: '2001:DB8:5:6:ffff::1/64', reason: 'operator', durationMs: 60_000, createdBy: 'admin:ops' });
+    assert.equal(b.value, '2001:db8:5:6::/64');
+    await check.refresh();
+    for (const a of ['2001:db8:5:6::1', '2001:db8:5:6:1234:5678:9abc:def0', '2001:db8:5:6::']) assert.equal(check.isBlocked(a)?.id, b.id, a);
+    for (const a of ['2001:db8:5:7::1', '2001:db8::5:6:0:1', '192.0.2.1']) assert.equal(check.isBlocked(a), undefined, a);
+    assert.equal((await liftBlocks(store, undefined, { kind: 'address', value: '2001:db8:5:6::/64' }, 'admin:ops')).length, 1);
+    await check.refresh();
+    assert.equal(check.isBlocked('2001:db8:5:6::1'), undefined);
+  });
+
+  it('an address block on anything but an address or an IPv6 /64 is refused', async () => {
+    for (const value of ['10.0.0.0/8', '2001:db8::/48', '2001:db8::1/128', 'fe80::1%eth0/64', 'example.com']) {
+      await assert.rejects(addBlock(store, undefined, { kind: 'address', value, reason: 'x', durationMs: 60_000, createdBy: 'admin:ops' }), { code: 'ERR_DETECT_BLOCK_INVALID' }, value);
+    }
+  });
 });

@@ -58,6 +58,24 @@ describe('detection rules', () => {
     assert.equal(stuffing[0]!.count, 4);
   });
 
+  it('credential stuffing from one client spread over the addresses of its IPv6 /64 fires and blocks the /64', () => {
+    const rules = new Rules(config);
+    const out = ['a', 'b', 'c', 'd'].flatMap((n, i) => rules.evaluate({ name: 'identity.login.failed', time: i, payload: fail(n, `2001:db8:7:8:${i + 1}::${i + 10}`, 'unknown_user') }));
+    const stuffing = out.filter((f) => f.rule === 'credential_stuffing');
+    assert.equal(stuffing.length, 1);
+    assert.deepEqual(stuffing[0]!.block, { kind: 'address', value: '2001:db8:7:8::/64' });
+  });
+
+  it('password guessing from rotating addresses of one IPv6 /64 adds up to brute force from that client; another /64 and IPv4 neighbours stay apart', () => {
+    const rules = new Rules(config);
+    const addresses = ['2001:db8:7:8::1', '2001:db8:7:8:aaaa::2', '2001:DB8:7:8:0:0:0:3', '2001:db8:7:9::1', '192.0.2.1', '192.0.2.2', '2001:db8:7:8:ffff:ffff:ffff:ffff'];
+    const out = addresses.flatMap((a, i) => rules.evaluate({ name: 'identity.login.failed', time: i, payload: fail('carol', a) }));
+    const fired = out.filter((f) => f.rule === 'brute_force_address');
+    assert.equal(fired.length, 0, 'four from the /64, below the threshold of 5');
+    const more = rules.evaluate({ name: 'identity.login.failed', time: 9, payload: fail('dave', '2001:db8:7:8:1234::5') }).filter((f) => f.rule === 'brute_force_address');
+    assert.deepEqual(more.map((f) => f.block), [{ kind: 'address', value: '2001:db8:7:8::/64' }]);
+  });
+
   it('failures that are consequences of a block or lock are not counted as attempts', () => {
     const rules = new Rules(config);
     const out = [0, 1, 2, 3, 4, 5].flatMap((i) => rules.evaluate({ name: 'identity.login.failed', time: i, payload: fail('carol', '192.0.2.1', 'locked') }));
