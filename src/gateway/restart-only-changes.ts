@@ -1,14 +1,34 @@
 /**
- * Settings a reload validates but cannot apply to running listeners or an open store:
- * they are reported in the log so an operator knows a restart is needed.
+ * Settings a reload validates but cannot apply to what is already running (listeners, the
+ * store, the bus, the components built at start): they are reported in the log so that an
+ * operator knows a restart is needed, instead of reading "configuration reloaded" and
+ * believing, say, new detection thresholds are in force.
+ *
+ * Applied live (and so not listed): routes, upstreams, trustedProxies, the listener's TLS
+ * certificate files, the body size and header count limits and the shutdown grace, the rate limits themselves (`ratelimit.edge`,
+ * `ratelimit.identity`: the stages are rebuilt per generation) and the policy directory,
+ * role hierarchy, route groups and operations (the policy extension's reload hook).
  */
 import type { Config } from '../core/config/schema.ts';
 
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Sections read once, when the components are built at start. */
+const AT_START = ['mode', 'instanceId', 'publicUrl', 'logging', 'pki', 'identity', 'authn', 'bus', 'audit', 'detect'] as const;
+
 export function restartOnlyChanges(a: Config, b: Config): string[] {
   const keys: string[] = [];
-  if (JSON.stringify(a.listeners) !== JSON.stringify({ ...b.listeners, https: { ...b.listeners.https, tls: a.listeners.https.tls } })) keys.push('listeners');
+  if (!same(a.listeners, { ...b.listeners, https: { ...b.listeners.https, tls: a.listeners.https.tls } })) keys.push('listeners');
   if (a.dataDir !== b.dataDir) keys.push('dataDir');
-  if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
-  if (JSON.stringify(a.limits) !== JSON.stringify(b.limits)) keys.push('limits (listener limits)');
+  if (!same(a.store, b.store)) keys.push('store');
+  const live = { maxBodyBytes: 0, maxHeaderCount: 0, shutdownGraceMs: 0 };
+  if (!same({ ...a.limits, ...live }, { ...b.limits, ...live })) keys.push('limits (listener limits)');
+  for (const key of AT_START) if (!same(a[key], b[key])) keys.push(key);
+  const { edge: _ea, identity: _ia, ...backendA } = a.ratelimit;
+  const { edge: _eb, identity: _ib, ...backendB } = b.ratelimit;
+  if (!same(backendA, backendB)) keys.push('ratelimit (backend: url, failOpen, timeoutMs, keyPrefix, maxKeys)');
+  const { dir: _da, roles: _ra, routeGroups: _ga, operations: _oa, ...policyA } = a.policy;
+  const { dir: _db, roles: _rb, routeGroups: _gb, operations: _ob, ...policyB } = b.policy;
+  if (!same(policyA, policyB)) keys.push('policy (contextHeaders, cacheSize, assertion)');
   return keys;
 }
