@@ -14,7 +14,7 @@ import type { EventBus } from '../bus/types.ts';
 import { toGatehouseError } from '../core/errors.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
-import { canonicalBlockAddress, clientNetwork } from './address.ts';
+import { canonicalBlockAddress, clientNetwork } from '../gateway/http/client-network.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface BlockCheck {

@@ -6,7 +6,7 @@
 import { randomUUIDv7 } from 'node:crypto';
 import type { EventBus } from '../bus/types.ts';
 import { GatehouseError } from '../core/errors.ts';
-import { canonicalBlockAddress } from './address.ts';
+import { canonicalBlockAddress } from '../gateway/http/client-network.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
 import type { Block, BlockKind } from './types.ts';

@@ -11,7 +11,7 @@
  */
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
-import { clientNetwork } from './address.ts';
+import { clientNetwork } from '../gateway/http/client-network.ts';
 import { DistinctCounter, RateBaseline, SlidingCounter } from './counters.ts';
 
 export type Action = 'alert' | 'block' | 'lock';

@@ -80,6 +80,17 @@ describe('edge rate limit stage', () => {
     assert.equal(stage(context('198.51.100.1')), undefined);
   });
 
+  it('an IPv6 client rotating through the addresses of its /64 shares one bucket and is refused after the burst; another /64 is not', () => {
+    const stage = createEdgeRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    for (let i = 1; i <= 3; i++) assert.equal(stage(context(`2001:db8:1:2::${i.toString(16)}`)), undefined);
+    assert.equal(refusal(() => stage(context('2001:db8:1:2:a:b:c:d'))).code, 'ERR_RATELIMIT_EXCEEDED');
+    assert.equal(stage(context('2001:db8:1:3::1')), undefined, 'the neighbouring /64 has its own bucket');
+    // NAT64 addresses each stand for another IPv4 client: not grouped.
+    for (let i = 1; i <= 3; i++) stage(context(`64:ff9b::c000:20${i}`));
+    assert.equal(stage(context('64:ff9b::c000:204')), undefined);
+  });
+
   it('is left out of the pipeline when disabled', () => {
     assert.equal(createEdgeRateLimitStage(ratelimitSchema.parse({ edge: { enabled: false } }), { limiter: new MemoryRateLimiter() }), undefined);
   });
@@ -108,6 +119,15 @@ describe('per-identity rate limit stage', () => {
     for (let i = 0; i < 2; i++) stage(context('192.0.2.1', 'mail', 'mallory'));
     refusal(() => stage(context('192.0.2.1', 'mail', 'mallory')));
     assert.equal(stage(context('192.0.2.1', 'mail', 'carol')), undefined);
+  });
+
+  it('anonymous requests from rotating addresses of one IPv6 /64 share one bucket per route', () => {
+    const stage = createRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    stage(context('2001:db8:5:6::1', 'mail'));
+    stage(context('2001:db8:5:6::2', 'mail'));
+    assert.equal(refusal(() => stage(context('2001:db8:5:6:ffff::9', 'mail'))).code, 'ERR_RATELIMIT_EXCEEDED');
+    assert.equal(identityRateLimitKey(context('2001:db8:5:6::1', 'mail')), identityRateLimitKey(context('2001:db8:5:6:1:2:3:4', 'mail')));
   });
 
   it('applies a per-route override', () => {

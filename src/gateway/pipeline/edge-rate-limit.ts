@@ -2,7 +2,8 @@
  * edgeRateLimit (shield slot): a per-client-address limit before any identity work, so a
  * flood is refused at the cost of one map lookup (memory) or one Redis call.
  * The address is the one accept derived from trusted proxies only; a client cannot pick
- * its own bucket with X-Forwarded-For.
+ * its own bucket with X-Forwarded-For. An IPv6 client's bucket is its /64 (clientNetwork):
+ * one host picks any of its 2^64 addresses per connection, one bucket each otherwise.
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../../bus/types.ts';
@@ -10,6 +11,7 @@ import type { RatelimitConfig } from '../../core/config/ratelimit-schema.ts';
 import type { RateLimiter } from '../../ratelimit/types.ts';
 import type { Stage } from '../context.ts';
 import { RateLimitDecider } from '../../ratelimit/decider.ts';
+import { clientNetwork } from '../http/client-network.ts';
 
 export interface RateLimitStageDeps {
   limiter: RateLimiter;
@@ -23,6 +25,6 @@ export function createEdgeRateLimitStage(config: RatelimitConfig, deps: RateLimi
   const limit = { rate: config.edge.rate, periodMs: config.edge.periodMs, burst: config.edge.burst };
   const decider = new RateLimitDecider('edge', 'edge', deps, false);
   return function edgeRateLimit(ctx) {
-    return decider.decide(ctx, `edge:${ctx.clientAddress}`, limit);
+    return decider.decide(ctx, `edge:${clientNetwork(ctx.clientAddress)}`, limit);
   };
 }

@@ -2,13 +2,14 @@
  * rateLimit (after authorize): a limit per identity and route. The bucket is keyed by the
  * verified identity (kind, issuer, subject) — never by anything the client merely claims —
  * so one principal cannot spend another's quota; requests without an identity (public
- * routes) are keyed by client address. Routes may override the limit by id.
+ * routes) are keyed by client address (an IPv6 client by its /64). Routes may override the limit by id.
  * Allowed responses carry RateLimit / RateLimit-Policy headers so clients can pace themselves.
  */
 import type { RatelimitConfig } from '../../core/config/ratelimit-schema.ts';
 import type { RateLimit } from '../../ratelimit/types.ts';
 import type { RequestContext, Stage } from '../context.ts';
 import { RateLimitDecider } from '../../ratelimit/decider.ts';
+import { clientNetwork } from '../http/client-network.ts';
 import type { RateLimitStageDeps } from './edge-rate-limit.ts';
 
 /** The start of the keys of a route's buckets, the part every request on it shares. */
@@ -25,7 +26,7 @@ function keyPrefixes(route: string): KeyPrefixes {
 
 function bucketKey(ctx: RequestContext, prefixes: KeyPrefixes): string {
   const id = ctx.identity;
-  if (id === undefined) return prefixes.ipPrefix + ctx.clientAddress;
+  if (id === undefined) return prefixes.ipPrefix + clientNetwork(ctx.clientAddress);
   const issuer = id.issuer ?? '';
   return `${prefixes.idPrefix}${id.kind} ${issuer.length}:${issuer} ${id.subject}`;
 }

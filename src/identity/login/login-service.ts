@@ -3,7 +3,8 @@
  * - per account: after `delayAfterFailures` consecutive failures each attempt is delayed
  *   (doubling up to `maxDelayMs`); at `lockAfterFailures` the account locks for `lockSeconds`;
  * - per client address: `addressLockAfterFailures` failures within `addressWindowSeconds`
- *   block the address for `lockSeconds`, whatever account it tries.
+ *   block the address for `lockSeconds`, whatever account it tries (an IPv6 client's
+ *   address is its /64: it can pick another address of it for every attempt).
  * A wrong second factor counts like a wrong password, and a user with TOTP keeps the count
  * until the second factor succeeds: otherwise someone who knows the password could guess
  * 6-digit codes without limit, signing in with the password again whenever the count grew.
@@ -17,6 +18,7 @@ import { generateRecoveryCode, hashSecret, normalizeRecoveryCode } from '../acco
 import { newTotpSecret, totpUri, verifyTotp } from '../accounts/totp.ts';
 import type { IdentityEmit } from '../events.ts';
 import type { KeySealer } from '../keys/key-sealer.ts';
+import { clientNetwork } from '../../gateway/http/client-network.ts';
 
 export type PasswordOutcome =
   | { ok: true; user: UserRecord }
@@ -50,7 +52,7 @@ export class LoginService {
     const username = identifier.trim().toLowerCase().slice(0, 256);
     const base = { username, clientAddress, ...(clientId ? { clientId } : {}) };
 
-    if (await throttle.blockedUntil(clientAddress)) {
+    if (await throttle.blockedUntil(clientNetwork(clientAddress))) {
       emit('identity.login.failed', { ...base, reason: 'address_blocked' });
       return { ok: false, reason: 'address_blocked' };
     }
@@ -108,8 +110,10 @@ export class LoginService {
     return locked;
   }
 
-  async #addressFailure(address: string): Promise<void> {
+  /** Counted per client network: one IPv6 client is its /64, not each address it picks. */
+  async #addressFailure(clientAddress: string): Promise<void> {
     const { login } = this.#o.config;
+    const address = clientNetwork(clientAddress);
     const { blocked } = await this.#o.throttle.recordFailure(address, login.addressLockAfterFailures, login.addressWindowSeconds * 1000, login.lockSeconds * 1000);
     if (blocked) this.#o.emit('identity.address.blocked', { clientAddress: address, blockedUntil: new Date(Date.now() + login.lockSeconds * 1000).toISOString() });
   }

@@ -1,5 +1,5 @@
 /**
- * Client addresses as detection counts and blocks them.
+ * Client addresses as detection counts and blocks them, and as the rate limiters key them.
  *
  * The one spelling of an IP address that blocks are stored and looked up under is the form
  * the gateway's accept stage gives `ctx.clientAddress` (IPv4 dotted, IPv4-mapped IPv6 as
@@ -13,7 +13,7 @@
  * and step around every block.
  */
 import { isIP } from 'node:net';
-import { canonicalAddress } from '../gateway/http/client-address.ts';
+import { canonicalAddress } from './client-address.ts';
 
 /** `::ffff:a.b.c.d` as the URL parser writes it: the IPv4 part in two hex groups. */
 const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
@@ -56,7 +56,24 @@ function groups(v6: string): number[] {
  * (`2001:db8:1:2::/64`). A link-local address with a zone and a NAT64 address stay as they are.
  */
 export function clientNetwork(address: string): string {
-  if (!address.includes(':') || address.includes('%') || isIP(address) !== 6) return address;
+  if (!address.includes(':') || address.includes('%')) return address;
+  // Per request on the rate limiters' path: an IPv6 client's network is worked out once
+  // (the URL serializer and the group split cost microseconds), then looked up.
+  let network = networks.get(address);
+  if (network === undefined) {
+    if (networks.size >= NETWORK_CACHE_SIZE) networks.clear();
+    network = ipv6Network(address);
+    networks.set(address, network);
+  }
+  return network;
+}
+
+/** Recently seen IPv6 addresses → their network. Cleared when full: bounded, and refilled by what is seen next. */
+const networks = new Map<string, string>();
+const NETWORK_CACHE_SIZE = 10_000;
+
+function ipv6Network(address: string): string {
+  if (isIP(address) !== 6) return address;
   const g = groups(address);
   // NAT64 (64:ff9b::/96): each address stands for a different IPv4 client.
   if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) return address;
