@@ -12,7 +12,7 @@
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
 import { clientNetwork } from '../gateway/http/client-network.ts';
-import { DistinctCounter, RateBaseline, SlidingCounter } from './counters.ts';
+import { DistinctCounter, LruMap, RateBaseline, SlidingCounter } from './counters.ts';
 
 export type Action = 'alert' | 'block' | 'lock';
 
@@ -59,6 +59,9 @@ export class Rules {
   readonly #mfa: SlidingCounter;
   readonly #denials: SlidingCounter;
   readonly #rate: RateBaseline;
+  /** `<rule> <key>` → time of its last finding. */
+  readonly #lastFired: LruMap<number>;
+  #suppressed = 0;
 
   constructor(config: DetectConfig) {
     this.#c = config;
@@ -70,17 +73,59 @@ export class Rules {
     this.#mfa = new SlidingCounter(config.mfaFailures.threshold, config.mfaFailures.windowMs, m);
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
     this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
+    this.#lastFired = new LruMap(m);
   }
 
   evaluate(e: RuleEvent): readonly Finding[] {
     if (!this.#c.enabled || typeof e.payload !== 'object' || e.payload === null) return NONE;
     const p = e.payload as Record<string, unknown>;
+    let found: readonly Finding[];
     switch (e.name) {
-      case 'identity.login.failed': return this.#loginFailed(e.time, p);
-      case 'identity.mfa.failed': return this.#mfaFailed(e.time, p);
-      case 'identity.refresh.reused': return this.#refreshReused(e.time, p);
-      case 'gateway.request': return this.#request(e.time, p);
+      case 'identity.login.failed': found = this.#loginFailed(e.time, p); break;
+      case 'identity.mfa.failed': found = this.#mfaFailed(e.time, p); break;
+      case 'identity.refresh.reused': found = this.#refreshReused(e.time, p); break;
+      case 'gateway.request': found = this.#request(e.time, p); break;
       default: return NONE;
+    }
+    return found.length === 0 ? found : this.#onePerWindow(found, e.time);
+  }
+
+  /** Findings left out by {@link #onePerWindow} since start. */
+  get suppressed(): number {
+    return this.#suppressed;
+  }
+
+  /**
+   * At most one finding per rule and key per window of that rule: an attack that goes on
+   * (a blocked identity whose requests keep being denied, a client that keeps guessing)
+   * is one alert, not one per `threshold` events — 6,000 denials in a minute made 200
+   * alerts, each a stored row, a log warning, a bus event and an audit record. A block that
+   * expires while the attack goes on is renewed by the first finding of the next window.
+   */
+  #onePerWindow(found: readonly Finding[], time: number): readonly Finding[] {
+    const kept = found.filter((f) => {
+      const key = `${f.rule} ${f.key}`;
+      const last = this.#lastFired.get(key);
+      if (last !== undefined && time - last < this.#cooldownMs(f.rule)) {
+        this.#suppressed += 1;
+        return false;
+      }
+      this.#lastFired.set(key, time);
+      return true;
+    });
+    return kept.length === 0 ? NONE : kept;
+  }
+
+  #cooldownMs(rule: string): number {
+    const c = this.#c;
+    switch (rule) {
+      case 'brute_force_account': return c.bruteForceAccount.windowMs;
+      case 'brute_force_address': return c.bruteForceAddress.windowMs;
+      case 'credential_stuffing': return c.credentialStuffing.windowMs;
+      case 'refresh_token_reuse': return c.refreshReuse.windowMs;
+      case 'mfa_failures': return c.mfaFailures.windowMs;
+      case 'denial_burst': return c.denialBurst.windowMs;
+      default: return c.rateAnomaly.bucketMs;
     }
   }
 

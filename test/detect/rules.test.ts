@@ -15,10 +15,10 @@ const config = detectSchema.parse({
 const fail = (username: string, clientAddress: string, reason = 'bad_credentials') => ({ username, clientAddress, reason });
 
 describe('detection rules', () => {
-  it('password brute force on one account from rotating addresses fires once per threshold, with a lock', () => {
+  it('password brute force on one account from rotating addresses fires at the threshold, once per window, with a lock', () => {
     const rules = new Rules(config);
     const fired = [0, 1, 2, 3, 4, 5].map((i) => rules.evaluate({ name: 'identity.login.failed', time: 1000 + i, payload: fail('Alice', `198.51.100.${i}`) }).filter((f) => f.rule === 'brute_force_account'));
-    assert.deepEqual(fired.map((f) => f.length), [0, 0, 1, 0, 0, 1]);
+    assert.deepEqual(fired.map((f) => f.length), [0, 0, 1, 0, 0, 0]);
     assert.equal(fired[2]![0]!.key, 'alice');
     assert.equal(fired[2]![0]!.lockAccount, 'alice');
     assert.deepEqual(fired[2]![0]!.actions, ['alert', 'lock']);
@@ -94,6 +94,19 @@ describe('detection rules', () => {
     const out = [0, 1, 2].flatMap((i) => rules.evaluate({ name: 'identity.mfa.failed', time: i, payload: { subject: 'u-9', clientAddress: '192.0.2.3', reason: 'invalid' } }));
     assert.equal(out.length, 1);
     assert.equal(out[0]!.lockAccount, 'u-9');
+  });
+
+  it('an identity denied 6,000 times in one window (a blocked client hammering) raises one alert, and one more in the next window if it goes on', () => {
+    const rules = new Rules(config);
+    const denied = (time: number) => rules.evaluate({ name: 'gateway.request', time, payload: { status: 403, subject: 'mallory', clientAddress: '192.0.2.9' } })
+      .filter((f) => f.rule === 'denial_burst');
+    const first = Array.from({ length: 6000 }, (_, i) => denied(1000 + i)).flat();
+    assert.equal(first.length, 1, 'one alert for the whole window');
+    assert.ok(rules.suppressed >= 1000, `the rest were counted as suppressed (${rules.suppressed})`);
+    // The window (10 s) is over: the attack still going on is reported (and its block renewed) again.
+    assert.equal(Array.from({ length: 8 }, (_, i) => denied(1000 + 10_000 + i)).flat().length, 1);
+    // Another identity is not held back by mallory's alert.
+    assert.equal(Array.from({ length: 4 }, (_, i) => rules.evaluate({ name: 'gateway.request', time: 2000 + i, payload: { status: 401, subject: 'eve', clientAddress: '192.0.2.9' } })).flat().filter((f) => f.rule === 'denial_burst').length, 1);
   });
 
   it('a burst of denials for one identity fires; anonymous denials and allowed requests do not count', () => {
