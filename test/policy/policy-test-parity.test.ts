@@ -8,12 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { stringify } from 'yaml';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { clientAdd } from '../../src/identity/commands/client.ts';
 import { policyTestCommand } from '../../src/policy/commands/test.ts';
-import { insecureAgent, startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { serviceToken } from '../support/service-token.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
 const POLICY = `
 @id("a-under-items") permit (principal == Gatehouse::Service::"svc-a", action == Gatehouse::Action::"GET", resource)
@@ -41,15 +39,7 @@ before(async () => {
     ],
     policy: { dir },
   }, { compose: true });
-  const idp = identityProviderOf(gw.gateway.extensions)!;
-  const { secret } = await clientAdd(idp, { clientId: 'svc-a', kind: 'service', name: 'svc-a' });
-  const res = await request(`${gw.url}/oidc/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`svc-a:${secret}`).toString('base64')}` },
-    body: 'grant_type=client_credentials',
-    dispatcher: insecureAgent,
-  });
-  token = ((await res.body.json()) as { access_token: string }).access_token;
+  token = await serviceToken(gw, 'svc-a');
 });
 
 after(async () => {

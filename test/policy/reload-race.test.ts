@@ -13,10 +13,8 @@ import { constants } from 'node:fs';
 import { mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { clientAdd } from '../../src/identity/commands/client.ts';
-import { insecureAgent, startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { serviceToken } from '../support/service-token.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
 const ALLOW = '@id("a-reads") permit (principal == Gatehouse::Service::"svc-a", action, resource == Gatehouse::Route::"items");\n';
 const FORBID = `${ALLOW}@id("lockdown") forbid (principal, action, resource);\n`;
@@ -65,15 +63,7 @@ before(async () => {
   // The start-up read of the directory waits on the pipe too.
   await feed(await pipeWriterOnceRead(join(dir, 'zz.cedar')), OTHER);
   gw = await starting;
-  const idp = identityProviderOf(gw.gateway.extensions)!;
-  const { secret } = await clientAdd(idp, { clientId: 'svc-a', kind: 'service', name: 'svc-a' });
-  const res = await request(`${gw.url}/oidc/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`svc-a:${secret}`).toString('base64')}` },
-    body: 'grant_type=client_credentials',
-    dispatcher: insecureAgent,
-  });
-  token = ((await res.body.json()) as { access_token: string }).access_token;
+  token = await serviceToken(gw, 'svc-a');
 });
 
 after(async () => {

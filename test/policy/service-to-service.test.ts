@@ -10,11 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { clientAdd } from '../../src/identity/commands/client.ts';
 import { createAssertionVerifier } from '../../src/sdk/index.ts';
-import { insecureAgent, startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { serviceToken } from '../support/service-token.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
 const POLICY = `
 // Service A may read B's items. Nothing else is allowed (default deny).
@@ -26,19 +24,6 @@ let gw: TestGateway;
 let b: TestUpstream;
 let policyDir: string;
 const tokens: Record<string, string> = {};
-
-async function clientCredentialsToken(clientId: string, secret: string): Promise<string> {
-  const res = await request(`${gw.url}/oidc/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
-    body: 'grant_type=client_credentials',
-    dispatcher: insecureAgent,
-  });
-  const body = await res.body.json() as { access_token?: string };
-  assert.equal(res.statusCode, 200, JSON.stringify(body));
-  assert.ok(body.access_token);
-  return body.access_token;
-}
 
 function call(method: string, path: string, token?: string) {
   return gw.fetch(path, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -57,12 +42,7 @@ before(async () => {
     ],
     policy: { dir: policyDir },
   }, { compose: true });
-  const idp = identityProviderOf(gw.gateway.extensions);
-  assert.ok(idp, 'the composed gateway has its identity provider');
-  for (const id of ['svc-a', 'svc-c']) {
-    const { secret } = await clientAdd(idp, { clientId: id, kind: 'service', name: id });
-    tokens[id] = await clientCredentialsToken(id, secret!);
-  }
+  for (const id of ['svc-a', 'svc-c']) tokens[id] = await serviceToken(gw, id);
 });
 
 after(async () => {
