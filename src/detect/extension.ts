@@ -20,6 +20,7 @@ import { createBlockCheck, type BlockCheck } from './block-check.ts';
 import { createBlockStages } from './block-stage.ts';
 import { Detector } from './detector.ts';
 import { RULE_EVENTS } from './rules.ts';
+import { startDetectRetention, type DetectRetention } from './retention.ts';
 import type { AccountLocker } from './types.ts';
 
 export interface DetectPlatform {
@@ -43,6 +44,7 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
   const blockStages = createBlockStages(blockCheck);
   let detector: Detector | undefined;
   let unsubscribe: (() => void) | undefined;
+  let retention: DetectRetention | undefined;
   return {
     name: 'detect',
     blockCheck,
@@ -52,6 +54,10 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
     stages: () => blockStages,
     async start() {
       await blockCheck.start();
+      // Blocks are also added by admins, with or without the rules: retention runs either way.
+      if (config.detect.retentionDays > 0) {
+        retention = startDetectRetention(store, { maxAgeMs: config.detect.retentionDays * 86_400_000, intervalMs: 3_600_000, logger });
+      }
       if (!config.detect.enabled) return;
       const d = new Detector({ config: config.detect, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
       detector = d;
@@ -61,6 +67,7 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
     async stop() {
       unsubscribe?.();
       blockCheck.stop();
+      await retention?.stop();
     },
   };
 }

@@ -36,6 +36,7 @@ export const detectSchema = z.object({
   }).strict().default({ enabled: true, bucketMs: 10_000, factor: 10, minRequests: 200, alpha: 0.1, warmupBuckets: 6, actions: ['alert'], blockMs: 300_000 }).describe('Request rate far above an identity\'s usual rate.'),
   maxKeys: z.number().int().min(1000).max(10_000_000).default(100_000).describe('Most counters kept per rule; the least recently used are forgotten.'),
   blockRefreshMs: z.number().int().min(500).max(600_000).default(5000).describe('How often each instance re-reads active blocks from the store (events on the bus update it at once).'),
+  retentionDays: z.number().int().min(0).max(36_500).default(90).describe('Alerts raised longer ago than this, and blocks that ended (expired or lifted) longer ago than this, are deleted from the store (checked every hour). The audit log keeps its own record of each. 0 keeps them forever.'),
 }).strict();
 
 export type DetectConfig = z.infer<typeof detectSchema>;

@@ -19,6 +19,8 @@ export interface DetectRepo {
   liftBlocks(kind: BlockKind, value: string, by: string, now: number): Promise<Block[]>;
   liftBlock(id: string, by: string, now: number): Promise<Block | undefined>;
   listBlocks(filter: { includeInactive?: boolean; now: number; limit: number }): Promise<Block[]>;
+  /** Deletes alerts created before `cutoff` and blocks that ended (expired or lifted) before it; never an active block. */
+  deleteEndedBefore(cutoff: number): Promise<{ alerts: number; blocks: number }>;
 }
 
 function toAlert(r: Selectable<DetectAlertsTable>): Alert {
@@ -76,6 +78,15 @@ export function createDetectRepo(db: Kysely<Database>): DetectRepo {
       const row = await db.updateTable('detect_blocks').set({ lifted_at: now, lifted_by: by })
         .where('id', '=', id).where('lifted_at', 'is', null).returningAll().executeTakeFirst();
       return row ? toBlock(row) : undefined;
+    },
+
+    async deleteEndedBefore(cutoff) {
+      const alerts = await db.deleteFrom('detect_alerts').where('created_at', '<', cutoff).executeTakeFirst();
+      // Ended before the cut-off: expired then, or lifted then (a lifted block may not have expired yet).
+      const blocks = await db.deleteFrom('detect_blocks')
+        .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb.and([eb('lifted_at', 'is not', null), eb('lifted_at', '<', cutoff)])]))
+        .executeTakeFirst();
+      return { alerts: Number(alerts.numDeletedRows), blocks: Number(blocks.numDeletedRows) };
     },
 
     async listBlocks(f) {
