@@ -17,6 +17,8 @@ type Headers = Record<string, string | string[] | undefined>;
 export interface RequestLike {
   method?: string | undefined;
   url?: string | undefined;
+  /** Express: the request target as received; `url` loses the mount path under `app.use('/api', …)`. */
+  originalUrl?: string | undefined;
   headers: Headers;
 }
 
@@ -32,6 +34,7 @@ export interface ResponseLike {
 export interface FastifyRequestLike {
   method: string;
   url: string;
+  originalUrl?: string | undefined;
   headers: Headers;
   raw?: object;
 }
@@ -66,7 +69,10 @@ async function verifyRequest(verifier: AssertionVerifier, req: RequestLike | Fas
   const token = single(req.headers, IDENTITY_ASSERTION_HEADER);
   if (token === undefined && options.optional) return undefined;
   const requestId = single(req.headers, 'x-request-id');
-  return verifier.verify(token, { method: req.method ?? 'GET', url: req.url ?? '/', ...(requestId === undefined ? {} : { requestId }) });
+  // A bound assertion names the path the gateway sent; a mounted middleware's `url` is only
+  // the rest of it, which would let an assertion for `/x` pass on `/api/x`.
+  const url = req.originalUrl ?? req.url ?? '/';
+  return verifier.verify(token, { method: req.method ?? 'GET', url, ...(requestId === undefined ? {} : { requestId }) });
 }
 
 function errorBody(err: GatehouseError): string {

@@ -262,6 +262,30 @@ describe('identity assertion: gateway signer → service SDK over node:http', ()
     }
   });
 
+  test('express middleware mounted on a sub-path: an assertion bound to /messages replayed on /api/messages is refused, one bound to /api/messages is accepted', async () => {
+    // What Express does for app.use('/api', middleware): req.url loses the mount path,
+    // req.originalUrl keeps the request target as received.
+    const middleware = gatehouseExpress(verifier);
+    const app = createServer((req, res) => {
+      const mounted = Object.assign(req, { originalUrl: req.url });
+      if (req.url?.startsWith('/api/')) req.url = req.url.slice('/api'.length);
+      middleware(mounted, res, () => res.end(JSON.stringify({ subject: identityOf(req)?.subject })));
+    });
+    const base = await listen(app);
+    try {
+      const elsewhere = await signer.signBound(identity(), 'mail-store', { requestId: 'req-m1', method: 'GET', path: '/messages' });
+      const replayed = await call(base, '/api/messages', { token: elsewhere, headers: { 'x-request-id': 'req-m1' } });
+      assert.equal(replayed.status, 401);
+      assert.equal(replayed.body.error.code, 'ERR_SDK_ASSERTION_BINDING');
+      const own = await signer.signBound(identity(), 'mail-store', { requestId: 'req-m2', method: 'GET', path: '/api/messages' });
+      const ok = await call(base, '/api/messages', { token: own, headers: { 'x-request-id': 'req-m2' } });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.subject, 'alice');
+    } finally {
+      app.close();
+    }
+  });
+
   test('fastify-style hook refuses without assertion, and optional mode lets it through without identity', async () => {
     const strictHook = gatehouseFastify(verifier);
     const optionalHook = gatehouseFastify(verifier, { optional: true });
