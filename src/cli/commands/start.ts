@@ -1,8 +1,8 @@
 /** `gatehouse start [--config FILE]`: runs the gateway until SIGINT/SIGTERM, reloads on SIGHUP. */
 import type { Command } from 'commander';
 import type { Gateway } from '../../gateway/gateway.ts';
-import { ConfigError, formatProblems } from '../../core/config/load.ts';
 import { resolveConfigFile } from '../context.ts';
+import { reportFailure } from '../output.ts';
 
 export function registerStart(program: Command): void {
   program.command('start')
@@ -28,11 +28,10 @@ export function registerStart(program: Command): void {
       try {
         gateway = await GatewayClass.start({ ...(configFile ? { configFile } : {}), handleSignals: true, compose: composeExtensions });
       } catch (err) {
-        if (err instanceof ConfigError) {
-          console.error(`configuration refused: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}`);
-          process.exit(1);
-        }
-        throw err;
+        // Whatever stopped the start (configuration, store, bus, a port in use) is reported as
+        // every command reports failure: one line on stderr, exit 1, no uncaught stack trace.
+        reportFailure(err);
+        process.exit(1);
       }
       if (stopping) {
         const signal = stopping;
