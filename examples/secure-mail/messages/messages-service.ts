@@ -42,7 +42,8 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
   const { config } = setup;
   if (config.faults && process.env.SECURE_MAIL_FAULTS !== '1') throw new Error('faults are for tests only; set SECURE_MAIL_FAULTS=1 to use them');
   const files = { metadata: join(config.dataDir, 'metadata.db'), content: join(config.dataDir, 'content.db') };
-  const metaDb = openDatabase(files.metadata, METADATA_SCHEMA);
+  // Metadata holds subjects in plain text: a deleted row must not stay readable in free pages or a WAL.
+  const metaDb = openDatabase(files.metadata, METADATA_SCHEMA, { secureDelete: true });
   // Content rows hold only ciphertext and wrapped keys; still overwritten on delete.
   const contentDb = openDatabase(files.content, CONTENT_SCHEMA, { secureDelete: true });
   const repo = new MessageRepo(metaDb, contentDb);

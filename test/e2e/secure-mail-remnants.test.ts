@@ -1,0 +1,45 @@
+/**
+ * Secure mail: what a read-once message leaves behind once it has been read. Nothing the
+ * sender wrote (not even the subject) may stay readable in the messages service's files
+ * after deletion.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startMailFabric, type MailFabric } from './secure-mail-support/fabric.ts';
+
+async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (check()) return true;
+  return check();
+}
+
+async function sendReadOnce(f: MailFabric, subject: string): Promise<string> {
+  const sent = await f.user('alice', 'POST', '/api/mail/messages', { to: ['bob'], subject, body: 'read me once', lifetimeSeconds: 3600, readOnce: true });
+  assert.equal(sent.status, 201);
+  return (sent.body as { id: string }).id;
+}
+
+describe('secure mail: files of the messages service after deletion', () => {
+  let f: MailFabric;
+  before(async () => { f = await startMailFabric(); });
+  after(async () => { await f?.close(); });
+
+  it('the subject of a shredded message is not left in metadata.db or its journal', async () => {
+    const subject = `remnant-${'q'.repeat(24)}`;
+    const id = await sendReadOnce(f, subject);
+    const file = f.messages.files.metadata;
+    const holds = async () => {
+      for (const name of [file, `${file}-wal`, `${file}-journal`]) {
+        if (existsSync(name) && (await readFile(name)).includes(subject)) return true;
+      }
+      return false;
+    };
+    assert.ok(await holds(), 'the subject is stored while the message exists (the test could fail)');
+    assert.equal((await f.user('bob', 'POST', `/api/mail/messages/${id}/read`)).status, 200);
+    assert.ok(await until(() => f.lifetime.repo.get(id)?.state === 'done'));
+    assert.equal(f.messages.repo.getMeta(id), undefined);
+    assert.equal(await holds(), false, 'the deleted subject is still readable in the file');
+  });
+});
