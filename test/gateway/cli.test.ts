@@ -49,6 +49,17 @@ describe('gatehouse CLI', () => {
     assert.match(r.stderr, /upstreams\.a\.url: not allowed in production/);
   });
 
+  it('an http:// federation issuer (allowInsecureHttp) is refused by config validate in production and a development warning otherwise', () => {
+    const file = join(dir, 'insecure-federation.yaml');
+    writeFileSync(file, 'listeners:\n  https: { tls: { cert: c.pem, key: k.pem } }\nidentity:\n  federation:\n    corp: { issuer: "http://idp.example", clientId: gatehouse, allowInsecureHttp: true }\n');
+    const prod = gatehouse(['config', 'validate', file], { NODE_ENV: 'production' });
+    assert.equal(prod.status, 1, prod.stdout + prod.stderr);
+    assert.match(prod.stderr, /identity\.federation\.corp\.allowInsecureHttp: not allowed in production/);
+    const dev = gatehouse(['config', 'validate', file], { NODE_ENV: 'development' });
+    assert.equal(dev.status, 0, dev.stderr);
+    assert.match(dev.stdout, /warning: identity\.federation\.corp\.allowInsecureHttp: /);
+  });
+
   it('config defaults prints a configuration that validates', () => {
     const r = gatehouse(['config', 'defaults']);
     assert.equal(r.status, 0, r.stderr);

@@ -129,6 +129,9 @@ function developmentConveniences(config: Config): ConfigWarning[] {
     const loopback = host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
     if (u.url.startsWith('http:') && !loopback) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
   }
+  for (const [name, p] of Object.entries(config.identity.federation)) {
+    if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
+  }
   return w;
 }
 
