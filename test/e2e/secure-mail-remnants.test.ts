@@ -1,13 +1,16 @@
 /**
- * Secure mail: what a read-once message leaves behind once it has been read. Nothing the
- * sender wrote (not even the subject) may stay readable in the messages service's files
- * after deletion.
+ * Secure mail: what a read-once message leaves behind once it has been read. The key must be
+ * destroyed and the rows deleted soon after the read even when the lifetime service could not
+ * be told at that moment, and nothing the sender wrote (not even the subject) may stay
+ * readable in the messages service's files after deletion.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import { startLifetimeService } from '../../examples/secure-mail/lifetime/lifetime-service.ts';
 import { startMailFabric, type MailFabric } from './secure-mail-support/fabric.ts';
 
 async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
@@ -20,6 +23,28 @@ async function sendReadOnce(f: MailFabric, subject: string): Promise<string> {
   assert.equal(sent.status, 201);
   return (sent.body as { id: string }).id;
 }
+
+describe('secure mail: a read-once message read while the lifetime service is down', () => {
+  let f: MailFabric;
+  before(async () => { f = await startMailFabric(); });
+  after(async () => { await f?.close(); });
+
+  it('is shredded once the lifetime service is back, not left with its key until its expiry', async () => {
+    const id = await sendReadOnce(f, 'outage');
+    await f.lifetime.close();
+    assert.equal((await f.user('bob', 'POST', `/api/mail/messages/${id}/read`)).status, 200);
+    // The request for deletion goes out after the answer; let it fail against the stopped service.
+    await sleep(500);
+
+    f.lifetime = await startLifetimeService(f.configs.lifetime, pino({ level: 'silent' }));
+    f.upstream('lifetime').url = `https://127.0.0.1:${f.lifetime.port}`;
+    // The message is due in an hour; only a renewed request from the messages service deletes it now.
+    assert.ok(await until(() => f.lifetime.repo.get(id)?.state === 'done'), 'consumed message still waits for its expiry');
+    await assert.rejects(f.keys.keys.unwrap(id, new Uint8Array(45)), { code: 'MAIL_KEY_DESTROYED' });
+    assert.equal(f.messages.repo.getMeta(id), undefined);
+    assert.equal(f.messages.repo.getContent(id), undefined);
+  });
+});
 
 describe('secure mail: files of the messages service after deletion', () => {
   let f: MailFabric;

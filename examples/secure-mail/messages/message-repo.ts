@@ -93,6 +93,11 @@ export class MessageRepo {
     });
   }
 
+  /** Read-once messages already read and not yet deleted by the lifetime service. */
+  consumedIds(limit = 100): string[] {
+    return (this.#meta.prepare('SELECT id FROM messages WHERE state = \'consumed\' ORDER BY id LIMIT ?').all(limit) as Row[]).map((r) => String(r.id));
+  }
+
   /** Visible messages addressed to `recipient` that have not expired at `now`. */
   inbox(recipient: string, now: number): MessageMeta[] {
     const ids = this.#meta.prepare('SELECT m.id FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.recipient = ? AND m.state = \'active\' AND m.expires_at > ? ORDER BY m.created_at DESC LIMIT 500').all(recipient, now) as Row[];

@@ -16,6 +16,7 @@ import type { Running } from '../shared/run-main.ts';
 import { Directory } from './directory.ts';
 import { MessageRepo } from './message-repo.ts';
 import { CONTENT_SCHEMA, METADATA_SCHEMA } from './schema.ts';
+import { requestDeletionOfConsumed } from './consumed-sweep.ts';
 import { SAGA_STEPS, SendSaga, type SagaFaults } from './send-saga.ts';
 import { httpSagaPorts, MESSAGES_INTERNAL_PATH } from './saga-ports.ts';
 import { DEFAULT_LIMITS, userRoutes } from './user-routes.ts';
@@ -79,7 +80,14 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
   });
 
   await saga.recover().catch((err: unknown) => setup.logger.error({ err }, 'saga recovery failed; retrying later'));
-  const timer = setInterval(() => { void saga.recover().catch((err: unknown) => setup.logger.error({ err }, 'saga recovery failed')); }, config.recoveryIntervalMs);
+  // One sweep at a time; not awaited at start, so an unreachable lifetime service cannot hold it up.
+  let sweeping: Promise<void> | undefined;
+  const sweep = () => { sweeping ??= requestDeletionOfConsumed(repo, ports.consumed, setup.logger).finally(() => { sweeping = undefined; }); };
+  sweep();
+  const timer = setInterval(() => {
+    void saga.recover().catch((err: unknown) => setup.logger.error({ err }, 'saga recovery failed'));
+    sweep();
+  }, config.recoveryIntervalMs);
   timer.unref();
   return {
     port: service.port, repo, audit, saga, files,

@@ -38,7 +38,7 @@ export interface UserRoutesDeps {
   directory: Directory;
   audit: AuditLog;
   limits: MailLimits;
-  /** Tells the lifetime service a read-once message was read (delete now). Failures are logged; expiry still deletes it. */
+  /** Tells the lifetime service a read-once message was read (delete now). Failures are logged; the consumed sweep asks again. */
   consumed(messageId: string): Promise<void>;
 }
 
@@ -128,7 +128,7 @@ export function userRoutes(deps: UserRoutesDeps) {
         if (!repo.markRead(m.id, me, m.readOnce, now)) throw new MailError('MAIL_GONE', { detail: `read-once message ${m.id} was read by someone else first` });
         sendJson(res, 200, { ...view(m, now, false), body });
         if (m.readOnce) {
-          deps.consumed(m.id).catch((err: unknown) => scope.logger.warn({ err, messageId: m.id }, 'could not ask for deletion of a consumed message; expiry will delete it'));
+          deps.consumed(m.id).catch((err: unknown) => scope.logger.warn({ err, messageId: m.id }, 'could not ask for deletion of a consumed message; the consumed sweep asks again'));
         }
       } else {
         throw new MailError('MAIL_NOT_FOUND', { detail: `${req.method} ${path}` });
