@@ -42,6 +42,18 @@ describe('configuration hot reload', () => {
     assert.equal((await gw.fetch('/svc/x')).body, 'from-a');
   });
 
+  it('a reload refused for a YAML error next to an inline secret keeps the secret out of the problems and the log', async () => {
+    const secret = 'inline-client-secret-5be1d0c7';
+    // A duplicate key on the line after the secret: the parser's message quotes the lines around it.
+    await gw.writeConfig(`authn:\n  login:\n    clientSecret: ${secret}\n    clientSecret: again\n`);
+    const result = await gw.gateway.reload('test');
+    assert.equal(result.applied, false);
+    const problems = result.problems!.map((p) => p.message).join('\n');
+    assert.match(problems, /not valid YAML\/JSON: .*line 4, column 5/);
+    assert.doesNotMatch(problems, new RegExp(secret));
+    assert.ok(!gw.logs.lines.some((l) => JSON.stringify(l).includes(secret)), 'the secret is in no log line');
+  });
+
   it('swaps to a valid configuration, while an in-flight request finishes on the old one', async () => {
     const inflight = gw.fetch('/held/x');
     await new Promise((r) => setTimeout(r, 100));

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
 import { GatehouseError } from '../errors.ts';
 
@@ -144,11 +144,16 @@ export async function loadConfigFile(file: string, options: Omit<ParseOptions, '
     throw new ConfigError([{ path: [], message: `cannot read ${file}: ${(cause as Error).message}` }], file);
   }
   let document: unknown;
+  const lines = new LineCounter();
   try {
     // YAML is a superset of JSON, so one parser serves both. Duplicate keys are refused.
-    document = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+    // prettyErrors off: its message quotes the lines around the error, and a secret written in
+    // the file would go with it into the reload log and the config.rejected event.
+    document = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, lineCounter: lines });
   } catch (cause) {
-    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}` }], file);
+    const at = (cause as { pos?: [number, number] }).pos;
+    const where = at ? lines.linePos(at[0]) : undefined;
+    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}${where ? ` at line ${where.line}, column ${where.col}` : ''}` }], file);
   }
   return parseConfig(document, { ...options, source: file });
 }
