@@ -9,9 +9,10 @@ import pino from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
+import { isGatehouseError } from '../../src/core/errors.ts';
 import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
 import { registerStoreContract, rejectsWithCode } from './contract.ts';
 
@@ -132,6 +133,42 @@ describe('store on PostgreSQL: hostile and broken servers', { skip }, () => {
       await store.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => blackhole.close(() => resolve()));
+    }
+  });
+
+  it('a server that stops answering mid-connection (network partition) fails queries with ERR_STORE_UNAVAILABLE instead of hanging them', async () => {
+    // A relay that drops every byte once frozen, keeping the sockets open as a partition does:
+    // no reset, no close, so only a client-side timeout can end the wait.
+    const target = new URL(POSTGRES_URL);
+    let frozen = false;
+    const sockets = new Set<import('node:net').Socket>();
+    const relay = createServer((client) => {
+      const server = connect(Number(target.port || 5432), target.hostname);
+      sockets.add(client).add(server);
+      client.on('data', (chunk) => { if (!frozen) server.write(chunk); });
+      server.on('data', (chunk) => { if (!frozen) client.write(chunk); });
+      client.on('error', () => {});
+      server.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const address = relay.address();
+    assert.ok(typeof address === 'object' && address);
+    const url = new URL(POSTGRES_URL);
+    url.host = `127.0.0.1:${address.port}`;
+    const store = await openStore(url.toString(), { poolMax: 1, statementTimeoutMs: 300, connectTimeoutMs: 300 });
+    try {
+      await sql`select 1`.execute(store.db);
+      frozen = true;
+      const outcome = await Promise.race([
+        sql`select 1`.execute(store.db).then(() => 'answered', (error: unknown) => error),
+        sleep(5_000).then(() => 'still waiting after 5 s'),
+      ]);
+      assert.ok(isGatehouseError(outcome), `expected ERR_STORE_UNAVAILABLE, got ${String(outcome)}`);
+      assert.equal(outcome.code, 'ERR_STORE_UNAVAILABLE');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await store.close();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
     }
   });
 

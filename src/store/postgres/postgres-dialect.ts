@@ -1,7 +1,8 @@
 /**
  * Kysely's PostgreSQL dialect over a `pg` Pool with Gatehouse's settings:
- * bounded pool, connect/statement/idle-in-transaction timeouts (a stuck query or a
- * forgotten transaction cannot hold a connection forever), and `int8` read as a
+ * bounded pool, connect/statement/idle-in-transaction timeouts and a client-side read
+ * timeout (a stuck query, a silent server or a forgotten transaction cannot hold a
+ * connection forever), and `int8` read as a
  * JS number so that epoch-millisecond columns look the same as on SQLite.
  */
 import pg from 'pg';
@@ -50,6 +51,10 @@ export function createPostgresBackend(url: string, options: PostgresPoolOptions,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs,
     statement_timeout: options.statementTimeoutMs,
+    // The server ends a long statement itself; this ends the wait for a server that no longer
+    // answers at all (network partition, a host gone without a reset), which TCP keepalive
+    // notices only after hours. It rejects with 'Query read timeout' (ERR_STORE_UNAVAILABLE).
+    query_timeout: options.statementTimeoutMs + options.connectTimeoutMs,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
     application_name: 'gatehouse',
     keepAlive: true,
