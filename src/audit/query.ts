@@ -3,6 +3,7 @@
  * record as it is shown (JSON lines) with `reasons` and `details` parsed.
  */
 import { GatehouseError } from '../core/errors.ts';
+import { parseIsoTime } from '../core/iso-time.ts';
 import { createAuditRepo, type AuditQueryFilter } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
 import type { AuditRecord } from './record.ts';
@@ -60,12 +61,6 @@ function safeParse(text: string): unknown {
 }
 
 /**
- * An ISO 8601 date, optionally with a time and an offset (RFC 3339 profile; `T` or a space).
- * Matched whole: Date.parse alone also guesses at other text (`2026-01-01 12:00 PM`).
- */
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?$/;
-
-/**
  * Parses a CLI time: ISO 8601, or a duration back from now (`15m`, `2h`, `7d`).
  * Throws ERR_AUDIT_QUERY_INVALID for anything else, including days that do not exist
  * (Date.parse rolls `2026-02-30` over to 2 March) and durations before the earliest date.
@@ -78,12 +73,8 @@ export function parseTime(value: string, now = Date.now()): Date {
     if (Number.isNaN(t.getTime())) throw invalid();
     return t;
   }
-  const iso = ISO_TIME.exec(value);
-  const t = Date.parse(value);
-  if (!iso || Number.isNaN(t)) throw invalid();
-  const [year, month, day] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  if (month < 1 || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) throw invalid();
+  const t = parseIsoTime(value);
+  if (t === undefined) throw invalid();
   return new Date(t);
 }
 

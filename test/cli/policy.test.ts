@@ -83,6 +83,22 @@ describe('policy commands', () => {
     assert.match(at.stderr, /--at: "not a time" is not a time/);
   });
 
+  it('policy explain --at and policy diff --since refuse a day that does not exist and text Date.parse only guesses at (exit 2), instead of evaluating another time', async () => {
+    const base = ['policy', 'explain', '--config', config, '--principal', 'user:alice', '--role', 'mail-user', '--method', 'GET', '--url', '/mail/inbox'];
+    for (const at of ['2026-02-30T10:00:00Z', '2026-01-01 12:00 PM', '12']) {
+      const r = await gatehouse([...base, '--at', at]);
+      assert.equal(r.status, 2, `--at ${at}\n${show(r)}`);
+      assert.match(r.stderr, /--at: .* is not a time/);
+    }
+    const ok = await gatehouse([...base, '--at', '2026-02-28T10:00:00Z']);
+    assert.equal(ok.status, 0, show(ok));
+    const diff = await gatehouse(['policy', 'diff', '--config', config, '--candidate', join(dir, 'policies'), '--since', '2026-02-30']);
+    assert.equal(diff.status, 2, show(diff));
+    assert.match(diff.stderr, /--since\/--until: not a time/);
+    const explain = await gatehouse(['policy', 'explain', '--config', config, '--decision', 'd1', '--since', '2026-04-31']);
+    assert.equal(explain.status, 2, show(explain));
+  });
+
   it('policy diff lists the decisions a candidate changes (exit 1) and none for the same policies (exit 0)', async () => {
     const request = (principal: object, action: string, routeId: string, path: string) => ({ policySet: 'mail', principal, action, resource: { routeId }, context: { path } });
     const replay = join(dir, 'replay.jsonl');

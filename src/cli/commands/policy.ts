@@ -10,6 +10,7 @@ import { policyExplainCommand } from '../../policy/commands/explain.ts';
 import { directoryOf, formatZodError, policyDir, requestContextSchema, type CommandResult } from '../../policy/commands/shared.ts';
 import { policyTestCommand } from '../../policy/commands/test.ts';
 import type { PolicyRequestContext } from '../../policy/types.ts';
+import { parseIsoTime } from '../../core/iso-time.ts';
 import { loadCliConfig, withCliContext } from '../context.ts';
 import { policyExplainDecisionCommand } from '../../policy/commands/explain-decision.ts';
 import { action } from '../output.ts';
@@ -64,8 +65,9 @@ export function registerPolicy(program: Command): void {
     .option('--at <time>', 'evaluate at this ISO 8601 time (time-based policies)')
     .action(action(async (o: ExplainOptions & { decision?: string; since?: string }) => {
       if (o.decision !== undefined) {
-        const since = o.since === undefined ? undefined : new Date(o.since);
-        if (since && Number.isNaN(since.getTime())) return finish(badInput(`--since: "${o.since}" is not a time`));
+        const sinceMs = o.since === undefined ? undefined : parseIsoTime(o.since);
+        if (o.since !== undefined && sinceMs === undefined) return finish(badInput(`--since: "${o.since}" is not a time`));
+        const since = sinceMs === undefined ? undefined : new Date(sinceMs);
         await withCliContext({ ...(o.config ? { config: o.config } : {}) }, async (ctx) => {
           finish(await policyExplainDecisionCommand({
             store: ctx.store, decisionId: o.decision!, ...(since ? { since } : {}),
@@ -79,8 +81,8 @@ export function registerPolicy(program: Command): void {
       const context = parseJsonOption('--context', o.context, requestContextSchema);
       const problem = attributes.problem ?? context.problem;
       if (problem) return finish(badInput(problem));
-      const now = o.at === undefined ? undefined : Date.parse(o.at);
-      if (now !== undefined && Number.isNaN(now)) return finish(badInput(`--at: "${o.at}" is not a time`));
+      const now = o.at === undefined ? undefined : parseIsoTime(o.at);
+      if (o.at !== undefined && now === undefined) return finish(badInput(`--at: "${o.at}" is not a time`));
       const loaded = await loadCliConfig(o.config);
       finish(await policyExplainCommand({
         config: loaded.config, ...(loaded.source ? { configFile: loaded.source } : {}),
@@ -117,9 +119,11 @@ export function registerPolicy(program: Command): void {
         }));
         return;
       }
-      const since = new Date(o.since!);
-      const until = o.until === undefined ? undefined : new Date(o.until);
-      if (Number.isNaN(since.getTime()) || (until && Number.isNaN(until.getTime()))) return finish(badInput('--since/--until: not a time'));
+      const sinceMs = parseIsoTime(o.since!);
+      const untilMs = o.until === undefined ? undefined : parseIsoTime(o.until);
+      if (sinceMs === undefined || (o.until !== undefined && untilMs === undefined)) return finish(badInput('--since/--until: not a time'));
+      const since = new Date(sinceMs);
+      const until = untilMs === undefined ? undefined : new Date(untilMs);
       await withCliContext({ ...(o.config ? { config: o.config } : {}) }, async (ctx) => {
         finish(await policyDiffCommand({
           current: o.current ?? policyDir(ctx.configFile, ctx.config.policy.dir),
