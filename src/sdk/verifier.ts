@@ -11,7 +11,7 @@ import { IDENTITY_ASSERTION_ALG, IDENTITY_ASSERTION_TYP } from './contract.ts';
 import type { GatehouseIdentity } from './identity.ts';
 
 export interface AssertionVerifierOptions {
-  /** The gateway's assertion JWKS URL, e.g. `https://gateway.example/.well-known/gatehouse/assertion-jwks.json`. */
+  /** The gateway's assertion JWKS URL, e.g. `https://gateway.example/.well-known/gatehouse/assertion-jwks.json`; https only, except on loopback. */
   jwksUrl?: string | URL;
   /** A fixed key set instead of `jwksUrl`. */
   jwks?: JSONWebKeySet;
@@ -74,6 +74,19 @@ function samePath(bound: string, actual: string): boolean {
   }
 }
 
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
+
+/**
+ * The keys decide whose identity a service believes: fetched in clear text, anyone on the
+ * path could hand over their own. https only, except on loopback (a gateway on the same host).
+ */
+function jwksLocation(jwksUrl: string | URL): URL {
+  const url = new URL(jwksUrl);
+  const loopback = LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname);
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return url;
+  throw new TypeError(`createAssertionVerifier: jwksUrl must be https (http only on loopback), got ${url.protocol}//${url.host}`);
+}
+
 function mapJoseError(err: unknown): GatehouseError {
   if (err instanceof errors.JWTExpired) return new GatehouseError('ERR_SDK_ASSERTION_EXPIRED', { detail: err.message, cause: err });
   if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') return new GatehouseError('ERR_SDK_ASSERTION_AUDIENCE', { detail: err.message, cause: err });
@@ -96,7 +109,7 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): Asse
   let keys: JWTVerifyGetKey;
   if (options.jwks) keys = createLocalJWKSet(options.jwks);
   else if (options.jwksUrl) {
-    keys = createRemoteJWKSet(new URL(options.jwksUrl), {
+    keys = createRemoteJWKSet(jwksLocation(options.jwksUrl), {
       timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000,
       ...(options.ca ? { [customFetch]: fetchTrusting(options.ca) } : {}),
     });

@@ -31,3 +31,13 @@ test('verifies assertions with keys fetched from a gateway whose certificate is 
   const identity = await trusting.verify(token, { method: 'GET', url: '/' });
   assert.equal(identity.subject, 'alice');
 });
+
+test('refuses a JWKS URL in clear text to another host (an on-path attacker could serve its own keys and forge any identity); https and loopback http are accepted', () => {
+  const base = { issuer: ISSUER, audience: 'app' };
+  for (const jwksUrl of ['http://gateway.example/.well-known/gatehouse/assertion-jwks.json', 'http://10.0.0.5:8080/jwks', 'ftp://gateway.example/jwks']) {
+    assert.throws(() => createAssertionVerifier({ ...base, jwksUrl }), TypeError, jwksUrl);
+  }
+  for (const jwksUrl of ['https://gateway.example/jwks', 'http://127.0.0.1:8080/jwks', 'http://[::1]:8080/jwks', 'http://localhost:8080/jwks']) {
+    assert.doesNotThrow(() => createAssertionVerifier({ ...base, jwksUrl }), jwksUrl);
+  }
+});
