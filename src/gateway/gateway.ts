@@ -29,7 +29,7 @@ import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
 import { runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
-import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, tlsOptions, type TlsMaterial } from './listeners.ts';
+import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { generateRequestId } from './http/request-id.ts';
 
@@ -183,14 +183,14 @@ export class Gateway {
       listen(this.#ops, config.listeners.ops.port, config.listeners.ops.host),
     ];
     if (config.listeners.http.enabled) {
-      this.#http = createRedirectServer(config.listeners.https.port || (0), config.limits);
+      this.#http = createRedirectServer(config.listeners.https.port || (0), config.limits, this.#logRedirect);
       listeners.push(listen(this.#http, config.listeners.http.port, config.listeners.http.host));
     }
     await Promise.all(listeners);
     // The redirect needs the real HTTPS port when it was ephemeral (tests).
     if (this.#http && config.listeners.https.port === 0) {
       this.#http.removeAllListeners('request');
-      const fresh = createRedirectServer(this.addresses().https.port, config.limits);
+      const fresh = createRedirectServer(this.addresses().https.port, config.limits, this.#logRedirect);
       for (const l of fresh.listeners('request')) this.#http.on('request', l as (req: IncomingMessage, res: ServerResponse) => void);
     }
     if (this.configFile && options.watch !== false) this.#watch();
@@ -309,6 +309,11 @@ export class Gateway {
   }
 
   #record = (ctx: RequestContext): void => { recordRequest(ctx, this.#dispatchRecord); };
+
+  /** The plain-HTTP listener's requests get their access line too (redirects and refusals). */
+  #logRedirect = (line: RedirectAccess): void => {
+    if (this.#generation.config.logging.accessLog) this.logger.info(line, 'request');
+  };
 
   #dispatchRecord: AccessEventSink = (ctx, status, durationMs) => {
     for (const sink of this.#sinks) sink(ctx, status, durationMs);

@@ -8,6 +8,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LimitsConfig } from '../core/config/gateway-schema.ts';
+import { generateRequestId } from './http/request-id.ts';
 
 /** TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 suites are all acceptable. */
 export const TLS12_CIPHERS = [
@@ -86,19 +87,40 @@ export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onReq
 const HOST = /^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^\[[0-9a-f:.]+\]$/i;
 
 /** Plain HTTP: every request gets a 308 to the same host and path on HTTPS. Nothing is proxied. */
-export function createRedirectServer(httpsPort: number, limits: LimitsConfig): HttpServer {
+/** One access line of the redirect listener (the HTTPS listener's lines come from pipeline/record.ts). */
+export interface RedirectAccess {
+  type: 'access';
+  listener: 'http';
+  requestId: string;
+  method: string;
+  host: string;
+  /** The path without its query string (which may carry secrets and is not needed to tell requests apart). */
+  path: string;
+  status: number;
+  client: string | undefined;
+  code?: string;
+}
+
+export function createRedirectServer(httpsPort: number, limits: LimitsConfig, log?: (line: RedirectAccess) => void): HttpServer {
   const server = createHttpServer({ maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) }, (req, res) => {
+    const requestId = generateRequestId();
     const hostHeader = req.headers.host ?? '';
     const hostname = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
     const url = req.url ?? '/';
+    const line = (status: number, code?: string): RedirectAccess => ({
+      type: 'access', listener: 'http', requestId, method: req.method ?? '', host: hostname, path: url.split('?', 1)[0]!.slice(0, 2048),
+      status, client: req.socket.remoteAddress, ...(code ? { code } : {}),
+    });
     // Only an origin-form path that cannot be read as a scheme-relative URL is carried over.
     if (!HOST.test(hostname) || !url.startsWith('/') || url.startsWith('//') || /[\r\n\0\\]/.test(url)) {
-      res.writeHead(400, { 'content-type': 'application/json', connection: 'close' })
-        .end(JSON.stringify({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'Malformed request' } }) + '\n');
+      res.writeHead(400, { 'content-type': 'application/json', connection: 'close', 'x-request-id': requestId, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' })
+        .end(JSON.stringify({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'Malformed request', requestId } }) + '\n');
+      log?.(line(400, 'ERR_REQUEST_MALFORMED'));
       return;
     }
     const port = httpsPort === 443 ? '' : `:${httpsPort}`;
-    res.writeHead(308, { location: `https://${hostname}${port}${url}`, 'content-length': '0', connection: 'close' }).end();
+    res.writeHead(308, { location: `https://${hostname}${port}${url}`, 'content-length': '0', connection: 'close', 'x-request-id': requestId }).end();
+    log?.(line(308));
   });
   applyLimits(server, limits);
   return server;

@@ -69,6 +69,28 @@ describe('listeners', () => {
     assert.equal(app.received.length, 0, 'plain HTTP never reaches an upstream');
   });
 
+  it('the plain-HTTP listener logs one access line per request (redirect or refusal) with a request id, without the query string', async () => {
+    const res = await request(`${gw.httpUrl}/login/cb?code=secret-code-123`, { headers: { host: 'gate.example' } });
+    await res.body.dump();
+    const id = res.headers['x-request-id'] as string;
+    assert.ok(id, 'the redirect carries a request id');
+    const redirect = gw.logs.lines.filter((l) => l.requestId === id);
+    assert.equal(redirect.length, 1, 'one access line');
+    const l = redirect[0]!;
+    assert.deepEqual([l.type, l.listener, l.method, l.host, l.path, l.status], ['access', 'http', 'GET', 'gate.example', '/login/cb', 308]);
+    assert.ok(!gw.logs.text().includes('secret-code-123'), 'the query string is not logged');
+
+    const refused = await rawHttp(gw.gateway.addresses().http!.port, 'GET //evil.example/x HTTP/1.1\r\nHost: gate.example\r\nConnection: close\r\n\r\n');
+    const refusedId = /x-request-id: (\S+)/i.exec(refused)?.[1];
+    assert.ok(refusedId, 'the refusal carries a request id');
+    assert.match(refused, /x-content-type-options: nosniff/i);
+    assert.match(refused, /cache-control: no-store/i);
+    assert.ok(refused.includes(`"requestId":"${refusedId}"`), 'and names it in the body');
+    const line = gw.logs.lines.find((l) => l.requestId === refusedId);
+    assert.equal(line?.status, 400);
+    assert.equal(line?.code, 'ERR_REQUEST_MALFORMED');
+  });
+
   it('refuses to redirect to a scheme-relative path (open redirect via //evil.example)', async () => {
     const res = await rawHttp(gw.gateway.addresses().http!.port, 'GET //evil.example/x HTTP/1.1\r\nHost: gate.example\r\nConnection: close\r\n\r\n');
     assert.match(res, /^HTTP\/1\.1 400/);
