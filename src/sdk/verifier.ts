@@ -120,7 +120,14 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): Asse
   const seen = new Map<string, number>();
 
   function rememberRequestId(rid: string, exp: number, now: number): void {
-    if (seen.size > 10_000) for (const [k, until] of seen) if (until <= now) seen.delete(k);
+    // Ids are remembered in arrival order and assertions share one lifetime, so the oldest
+    // expire first: forget from the front and stop at the first live one. (Scanning the whole
+    // map once it passed 10,000 ids cost O(live ids) per request when all were still live —
+    // 5,000 req/s with 60 s assertions is 300,000 ids.)
+    for (const [k, until] of seen) {
+      if (until > now) break;
+      seen.delete(k);
+    }
     if (seen.has(rid)) throw new GatehouseError('ERR_SDK_ASSERTION_REPLAYED', { detail: `request id ${rid} seen before` });
     seen.set(rid, (exp + tolerance) * 1000);
   }
