@@ -169,4 +169,18 @@ describe('browser sessions', () => {
     }
     assert.equal(safeReturnPath('/mail/inbox?x=1', ORIGIN), '/mail/inbox?x=1');
   });
+
+  it('refuses a return URL whose dot segments resolve to //host (open redirect at login and logout) with ERR_AUTHN_RETURN_URL_INVALID', async () => {
+    for (const evil of ['/.//evil.example', '/..//evil.example/x', '/a/..//evil.example', '/%2e//evil.example', '/%2E%2e//evil.example?x=1']) {
+      assert.throws(() => safeReturnPath(evil, ORIGIN), { code: 'ERR_AUTHN_RETURN_URL_INVALID' }, JSON.stringify(evil));
+      // Logout redirects at once, without any login: a link to it was a redirect to any site.
+      const out = await call(`${harness.url}/_gatehouse/auth/logout?return_to=${encodeURIComponent(evil)}`, { headers: { 'sec-fetch-site': 'none' } });
+      assert.equal(out.headers.get('location'), null, `logout redirected ${JSON.stringify(evil)} to ${out.headers.get('location')}`);
+      assert.equal(out.body.error.code, 'ERR_AUTHN_RETURN_URL_INVALID', JSON.stringify(evil));
+      // Login keeps the return path for after the callback; it must not accept it either.
+      const login = await call(`${harness.url}/_gatehouse/auth/login?return_to=${encodeURIComponent(evil)}`);
+      assert.equal(login.body.error?.code, 'ERR_AUTHN_RETURN_URL_INVALID', JSON.stringify(evil));
+    }
+    assert.equal(safeReturnPath('/a/../mail/./inbox', ORIGIN), '/mail/inbox');
+  });
 });

@@ -24,6 +24,9 @@ export function safeReturnPath(candidate: string, origin: string): string {
     throw new GatehouseError('ERR_AUTHN_RETURN_URL_INVALID', { detail: 'unparsable', cause: error });
   }
   if (url.origin !== new URL(origin).origin) throw refuse('leaves the origin');
+  // Dot segments are resolved by the parser: "/.//evil.com" becomes the path "//evil.com",
+  // which a browser reads in a Location header as another host.
+  if (url.pathname.startsWith('//')) throw refuse('resolves to a network-path reference');
   if (url.pathname.startsWith('/_gatehouse/auth/')) return '/';
   return url.pathname + url.search;
 }
