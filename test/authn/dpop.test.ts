@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { hash, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { MemoryReplayCache } from '../../src/authn/dpop/replay-cache.ts';
+import { normalizePath } from '../../src/gateway/router/normalize-path.ts';
 import { call } from './support/harness.ts';
 import { createSetup, sign, ORIGIN, type Setup } from './support/setup.ts';
 
@@ -98,6 +99,15 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
     assert.equal((await call(url('/items?page=2'), { headers: dpop(token, await proof(key, token)) })).status, 200);
     assert.equal((await call(url('/items'), { headers: dpop(token, await proof(key, token, { htu: `${ORIGIN}/items?x=1#f` })) })).status, 200);
     assert.equal((await call(url('/a/../items'), { headers: dpop(token, await proof(key, token)) })).status, 200);
+  });
+
+  it('refuses a proof for /items on the request target //x/items, which the gateway routes and forwards as /x/items', async () => {
+    assert.equal(normalizePath('//x/items').path, '/x/items', 'the path the gateway routes and forwards');
+    await expectCode(dpop(token, await proof(key, token, { htm: 'DELETE' })), 'ERR_AUTHN_DPOP_TARGET_MISMATCH', { path: '//x/items', method: 'DELETE' });
+    // The proof for the path the gateway actually serves is accepted, however the target spells it.
+    assert.equal((await call(url('//x/items'), { headers: dpop(token, await proof(key, token, { htu: `${ORIGIN}/x/items` })) })).status, 200);
+    assert.equal((await call(url('/x//items'), { headers: dpop(token, await proof(key, token, { htu: `${ORIGIN}/x/items` })) })).status, 200);
+    assert.equal((await call(url('/x/it%65ms'), { headers: dpop(token, await proof(key, token, { htu: `${ORIGIN}/x/items` })) })).status, 200);
   });
 
   it('refuses a proof signed by a key other than the one the token is bound to (a stolen token)', async () => {

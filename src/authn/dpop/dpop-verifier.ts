@@ -9,6 +9,7 @@
 import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { GatehouseError } from '../../core/errors.ts';
+import { normalizePath } from '../../gateway/router/normalize-path.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
 export interface DpopVerifierOptions {
@@ -26,7 +27,7 @@ export interface DpopPresentation {
   /** The `DPoP` header value(s); more than one is refused. */
   proof: string | string[] | undefined;
   method: string;
-  /** The request target as received (origin-form path and query, or absolute-form). */
+  /** The request target as received (`req.url`: origin-form path and query; any other form is refused). */
   target: string;
   accessToken: string;
   /** The token's `cnf.jkt`. */
@@ -42,10 +43,14 @@ function invalid(detail: string, cause?: unknown): GatehouseError {
   return new GatehouseError('ERR_AUTHN_DPOP_INVALID', { detail, cause });
 }
 
-/** The path of a request target, normalized by the same URL parser that normalizes `htu`. */
-function targetPath(target: string, origin: string): string | undefined {
+/**
+ * A path as the gateway routes and forwards it, or undefined when the gateway would refuse it.
+ * Both the request target and `htu` go through it: the URL parser alone reads a target
+ * `//host/admin` as host `host` and path `/admin`, while the gateway routes `/host/admin`.
+ */
+function routedPath(path: string): string | undefined {
   try {
-    return new URL(target, origin).pathname;
+    return normalizePath(path).path;
   } catch {
     return undefined;
   }
@@ -97,8 +102,8 @@ export class DpopVerifier {
     let url: URL;
     try { url = new URL(htu); } catch (error) { throw invalid('htu is not a URL', error); }
     const origin = url.origin;
-    const expectedPath = targetPath(p.target, origin);
-    if (!this.#origins.has(origin) || url.username !== '' || url.password !== '' || expectedPath === undefined || url.pathname !== expectedPath) {
+    const expectedPath = routedPath(p.target);
+    if (!this.#origins.has(origin) || url.username !== '' || url.password !== '' || expectedPath === undefined || routedPath(url.pathname) !== expectedPath) {
       throw new GatehouseError('ERR_AUTHN_DPOP_TARGET_MISMATCH', { detail: `htu ${JSON.stringify(htu.slice(0, 200))} for ${JSON.stringify(p.target.slice(0, 200))}` });
     }
 
