@@ -96,7 +96,10 @@ export function createAuthn(deps: AuthnDeps): Authn {
     });
   }
   const common = { onInvalidate: deps.onInvalidate, principals: deps.principals };
-  const revocations = new RevocationList({ store: deps.revokedTokens, onInvalidate: deps.onInvalidate, publish: deps.publish, logger: deps.logger });
+  const revocations = new RevocationList({
+    store: deps.revokedTokens, onInvalidate: deps.onInvalidate, publish: deps.publish, logger: deps.logger,
+    retainSec: Math.max(0, ...issuers.map((i) => i.clockSkewSec)),
+  });
   const jwt = new JwtAuthenticator({
     ...common,
     verifier: new JwtVerifier({ issuers, maxTokenBytes: config.maxTokenBytes }),

@@ -10,11 +10,17 @@ export interface RevocationListOptions {
   onInvalidate: OnInvalidate;
   publish: PublishInvalidation;
   logger?: Logger | undefined;
+  /**
+   * Seconds a revocation is kept after its token's `exp`: the longest `clockSkewSec` of the
+   * issuers, since a token is still accepted that long after `exp`. Default 0.
+   */
+  retainSec?: number | undefined;
 }
 
 export class RevocationList {
   readonly #store: RevokedTokenStore;
   readonly #publish: PublishInvalidation;
+  readonly #retainSec: number;
   /** jti → expiry (epoch seconds); after expiry the token is refused for `exp` anyway. */
   readonly #revoked = new Map<string, number>();
   readonly #unsubscribe: () => void;
@@ -22,6 +28,7 @@ export class RevocationList {
   constructor(options: RevocationListOptions) {
     this.#store = options.store;
     this.#publish = options.publish;
+    this.#retainSec = options.retainSec ?? 0;
     this.#unsubscribe = options.onInvalidate((event) => {
       if (event.type === 'token.revoked') this.#revoked.set(event.jti, event.expiresAt);
     });
@@ -29,7 +36,7 @@ export class RevocationList {
 
   /** Loads the active revocations from the store; call before serving traffic. */
   async load(nowSec = Math.floor(Date.now() / 1000)): Promise<void> {
-    for (const { jti, expiresAt } of await this.#store.listActive(nowSec)) this.#revoked.set(jti, expiresAt);
+    for (const { jti, expiresAt } of await this.#store.listActive(nowSec - this.#retainSec)) this.#revoked.set(jti, expiresAt);
   }
 
   isRevoked(jti: string): boolean {
@@ -46,10 +53,11 @@ export class RevocationList {
     await this.#publish({ type: 'token.revoked', jti, expiresAt });
   }
 
-  /** Forgets entries whose tokens have expired, here and in the store. */
+  /** Forgets entries whose tokens are refused as expired anyway (past `exp` + skew), here and in the store. */
   async prune(nowSec = Math.floor(Date.now() / 1000)): Promise<void> {
-    for (const [jti, exp] of this.#revoked) if (exp < nowSec) this.#revoked.delete(jti);
-    await this.#store.prune(nowSec);
+    const before = nowSec - this.#retainSec;
+    for (const [jti, exp] of this.#revoked) if (exp < before) this.#revoked.delete(jti);
+    await this.#store.prune(before);
   }
 
   close(): void { this.#unsubscribe(); }

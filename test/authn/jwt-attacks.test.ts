@@ -194,6 +194,20 @@ describe('bearer JWT verification', () => {
     await expectCode(fresh, 'ERR_AUTHN_TOKEN_REVOKED');
   });
 
+  it('keeps refusing a revoked token during the clock skew after its exp, when the revocations are pruned (ERR_AUTHN_TOKEN_REVOKED)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Past exp, but within the issuer's 5 s clock skew: still a valid token.
+    const token = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'revoked-in-skew', iat: now - 60, exp: now - 2 });
+    assert.equal((await call(s.harness.url, { headers: bearer(token) })).status, 200);
+    await s.authn.revocations.revoke('revoked-in-skew', now - 2);
+    await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
+    // The upkeep prunes every few minutes; a run in this window must not bring the token back.
+    await s.authn.revocations.prune(now);
+    await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
+    await s.authn.revocations.load(now);
+    await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
+  });
+
   it('refuses a request without credential with 401 ERR_AUTHN_REQUIRED and a Bearer challenge', async () => {
     const r = await call(s.harness.url);
     assert.equal(r.status, 401);
