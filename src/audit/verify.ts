@@ -58,8 +58,14 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Public keys whose checkpoint signatures are accepted. */
   trustedKeys: readonly JWK[];
-  /** Only this chain (default: every chain in the store). */
+  /** Only this chain (default: every chain in the store, and every chain these name). */
   chain?: string;
+  /**
+   * Checkpoints kept outside the database (`audit checkpoint export`), judged with
+   * `trustedKeys` like the stored ones. They catch what the database alone cannot: a chain cut
+   * back or rewritten together with its checkpoint rows and head.
+   */
+  exported?: readonly AuditCheckpoint[];
   batchSize?: number;
 }
 
@@ -69,12 +75,14 @@ export async function verifyAudit(store: Store, options: VerifyOptions): Promise
   const repo = createAuditRepo(store.db, store.dialect);
   const trusted = new Map<string, JWK>();
   for (const k of options.trustedKeys) if (k.kid) trusted.set(k.kid, k);
-  const chains = options.chain ? [options.chain] : await repo.chains();
+  const exported = options.exported ?? [];
+  // A chain deleted outright is still named by its exported checkpoints.
+  const chains = options.chain ? [options.chain] : [...new Set([...await repo.chains(), ...exported.map((c) => c.chain)])];
   const summaries: ChainSummary[] = [];
   const problems: VerifyProblem[] = [];
   let total = 0;
   for (const chain of chains) {
-    const { summary, problem } = await verifyChain(store, repo, chain, trusted, options.batchSize ?? 10_000);
+    const { summary, problem } = await verifyChain(store, repo, chain, trusted, exported.filter((c) => c.chain === chain), options.batchSize ?? 10_000);
     summaries.push(summary);
     total += summary.records;
     if (problem) problems.push(problem);
@@ -82,7 +90,7 @@ export async function verifyAudit(store: Store, options: VerifyOptions): Promise
   return { ok: problems.length === 0, chains: summaries, problems, records: total, durationMs: performance.now() - started };
 }
 
-async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted: ReadonlyMap<string, JWK>, batchSize: number): Promise<{ summary: ChainSummary; problem: VerifyProblem | undefined }> {
+async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted: ReadonlyMap<string, JWK>, exported: readonly AuditCheckpoint[], batchSize: number): Promise<{ summary: ChainSummary; problem: VerifyProblem | undefined }> {
   const summary: ChainSummary = { chain, records: 0, firstSeq: undefined, lastSeq: undefined, checkpoints: 0, startedFrom: 'genesis', ok: false };
   const fail = (kind: TamperKind, seq: number, message: string) => ({ summary, problem: { chain, kind, seq, message } });
 
@@ -91,6 +99,17 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
     const check = await verifyCheckpoint(cp, trusted);
     if (!check.ok) return fail('checkpoint', cp.seq, `checkpoint at seq ${cp.seq}: ${check.reason}`);
     valid.push(cp);
+  }
+  if (exported.length > 0) {
+    const stored = new Map(valid.map((c) => [c.seq, c]));
+    for (const cp of exported) {
+      const check = await verifyCheckpoint(cp, trusted);
+      if (!check.ok) return fail('checkpoint', cp.seq, `exported checkpoint at seq ${cp.seq}: ${check.reason}`);
+      const same = stored.get(cp.seq);
+      if (same === undefined) { stored.set(cp.seq, cp); valid.push(cp); }
+      else if (same.hash !== cp.hash) return fail('checkpoint', cp.seq, `the exported and the stored checkpoint at seq ${cp.seq} sign different hashes`);
+    }
+    valid.sort((a, b) => a.seq - b.seq);
   }
   summary.checkpoints = valid.length;
   const head = await repo.head(chain);

@@ -134,6 +134,7 @@ export const ERROR_CODES = {
   ERR_AUDIT_KEY_INVALID: { status: 500, message: 'Audit signing key invalid' },
   ERR_AUDIT_QUERY_INVALID: { status: 400, message: 'Invalid audit query' },
   ERR_AUDIT_EXPORT_FAILED: { status: 502, message: 'Audit export failed' },
+  ERR_AUDIT_CHECKPOINTS_INVALID: { status: 400, message: 'Invalid checkpoint export file' },
   ERR_DETECT_BLOCK_INVALID: { status: 400, message: 'Invalid block request' },
 
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },

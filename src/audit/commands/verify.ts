@@ -1,11 +1,13 @@
 /** `gatehouse audit verify`: exit code 0 when every chain verifies, 1 otherwise. */
 import type { Config } from '../../core/config/schema.ts';
 import type { Store } from '../../store/types.ts';
+import { readCheckpointExport } from '../checkpoint-file.ts';
 import { verifyAudit, type VerifyReport } from '../verify.ts';
 import { trustedKeysFor } from './trusted-keys.ts';
 
-export async function auditVerifyCommand(store: Store, config: Pick<Config, 'dataDir' | 'audit'>, options: { chain?: string; publicKeys?: string[] } = {}): Promise<{ exitCode: number; report: VerifyReport; output: string }> {
-  const report = await verifyAudit(store, { trustedKeys: await trustedKeysFor(config, options.publicKeys), ...(options.chain ? { chain: options.chain } : {}) });
+export async function auditVerifyCommand(store: Store, config: Pick<Config, 'dataDir' | 'audit'>, options: { chain?: string; publicKeys?: string[]; checkpointsFile?: string } = {}): Promise<{ exitCode: number; report: VerifyReport; output: string }> {
+  const exported = options.checkpointsFile === undefined ? undefined : await readCheckpointExport(options.checkpointsFile);
+  const report = await verifyAudit(store, { trustedKeys: await trustedKeysFor(config, options.publicKeys), ...(options.chain ? { chain: options.chain } : {}), ...(exported ? { exported } : {}) });
   const lines = report.chains.map((c) => `chain ${c.chain}: ${c.records} records (seq ${c.firstSeq ?? '-'}..${c.lastSeq ?? '-'}), ${c.checkpoints} checkpoints, from ${c.startedFrom === 'genesis' ? 'genesis' : `checkpoint ${c.startedFrom}`}: ${c.ok ? 'ok' : 'FAILED'}`);
   for (const p of report.problems) lines.push(`TAMPERED chain ${p.chain} seq ${p.seq}: ${p.kind} — ${p.message}`);
   lines.push(report.ok ? `verified ${report.records} records in ${Math.round(report.durationMs)} ms` : `verification FAILED (${report.problems.length} chain(s))`);

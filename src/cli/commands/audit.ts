@@ -45,9 +45,10 @@ export function registerAudit(program: Command): void {
 
   stateful(audit.command('verify').description('recompute every hash and checkpoint signature; exit 1 on any tampering')
     .option('--chain <name>', 'only this chain')
-    .option('--public-key <file>', 'also trust this public JWK (repeatable)', collect))
-    .action(action(async (o: StateOptions & { chain?: string; publicKey?: string[] }) => {
-      const r = await withCliContext(o, (ctx) => auditVerifyCommand(ctx.store, ctx.config, { ...(o.chain ? { chain: o.chain } : {}), ...(o.publicKey ? { publicKeys: o.publicKey } : {}) }));
+    .option('--public-key <file>', 'also trust this public JWK (repeatable)', collect)
+    .option('--checkpoints <file>', 'also hold the chain to the checkpoints in this `audit checkpoint export` file (its keys are not trusted)'))
+    .action(action(async (o: StateOptions & { chain?: string; publicKey?: string[]; checkpoints?: string }) => {
+      const r = await withCliContext(o, (ctx) => auditVerifyCommand(ctx.store, ctx.config, { ...(o.chain ? { chain: o.chain } : {}), ...(o.publicKey ? { publicKeys: o.publicKey } : {}), ...(o.checkpoints ? { checkpointsFile: o.checkpoints } : {}) }));
       emit(o.json, r.report, () => r.output);
       process.exitCode = r.exitCode;
     }));

@@ -1,0 +1,142 @@
+/**
+ * `audit verify --checkpoints FILE`: the checkpoints exported with `audit checkpoint export`
+ * and kept outside Gatehouse are what defeats an attacker who can rewrite the whole
+ * database (records, checkpoint rows and the chain head together). Judged only with the
+ * keys verify trusts, never with the keys the file itself carries. SQLite and PostgreSQL.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuditWriter } from '../../src/audit/writer.ts';
+import { recordHash } from '../../src/audit/hash.ts';
+import { signCheckpoint } from '../../src/audit/checkpoint.ts';
+import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
+import { auditCheckpointExportCommand, type CheckpointExport } from '../../src/audit/commands/checkpoint-export.ts';
+import { auditVerifyCommand } from '../../src/audit/commands/verify.ts';
+import { auditSchema } from '../../src/core/config/audit-schema.ts';
+import type { Store } from '../../src/store/index.ts';
+import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
+import { backends, type TestDatabase } from './support/backends.ts';
+import { accessDraft } from './support/events.ts';
+
+for (const backend of await backends()) {
+  describe(`audit verify against exported checkpoints on ${backend.name}`, { skip: backend.skip }, () => {
+    let db: TestDatabase;
+    let store: Store;
+    let key: AuditSigningKey;
+    let keyFile: string;
+    let files = 0;
+    let chains = 0;
+
+    before(async () => {
+      db = await backend.create();
+      store = await db.open();
+      const jwk = await generateSigningJwk();
+      key = await signingKeyFromJwk(jwk);
+      keyFile = join(db.dir, 'audit-signing-key.jwk');
+      await writeFile(keyFile, JSON.stringify(jwk), { mode: 0o600 });
+    });
+    after(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    const config = () => ({ dataDir: db.dir, audit: auditSchema.parse({ signingKeyFile: keyFile }) });
+
+    async function chainOf(n: number): Promise<string> {
+      const chain = `x${++chains}`;
+      const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key, checkpointEveryRecords: 100, batchMaxEvents: 100 });
+      for (let i = 1; i <= n; i++) {
+        writer.append(accessDraft(i));
+        if (i % 100 === 0) await writer.flush();
+      }
+      await writer.close();
+      return chain;
+    }
+
+    async function exported(chain: string, edit: (e: CheckpointExport) => void = () => {}): Promise<string> {
+      const e = await auditCheckpointExportCommand(store, config(), { chain });
+      edit(e);
+      const file = join(db.dir, `checkpoints-${++files}.json`);
+      await writeFile(file, JSON.stringify(e));
+      return file;
+    }
+
+    /** What an attacker with write access to the database (not the key) does: cut the chain back to `seq`, checkpoints and head included. */
+    async function cutBackTo(chain: string, seq: number): Promise<void> {
+      const head = (await createAuditRepo(store.db, store.dialect).page(chain, seq - 1, 1))[0]!;
+      await store.transaction(async (trx) => {
+        await trx.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '>', seq).execute();
+        await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '>', seq).execute();
+        await trx.updateTable('audit_chain_heads').set({ seq, hash: head.hash }).where('chain', '=', chain).execute();
+      });
+    }
+
+    const verify = (chain: string, checkpointsFile?: string) => auditVerifyCommand(store, config(), { chain, ...(checkpointsFile ? { checkpointsFile } : {}) });
+    const firstProblem = (r: Awaited<ReturnType<typeof verify>>) => r.report.problems[0] && { kind: r.report.problems[0].kind, seq: r.report.problems[0].seq };
+
+    it('verifies an untouched chain against its exported checkpoints', async () => {
+      const chain = await chainOf(300);
+      const r = await verify(chain, await exported(chain));
+      assert.equal(r.exitCode, 0, r.output);
+      assert.equal(r.report.chains[0]!.checkpoints, 3);
+    });
+
+    it('chain cut back together with its checkpoint rows and head is reported as truncated against the exported checkpoints', async () => {
+      const chain = await chainOf(300);
+      const file = await exported(chain);
+      await cutBackTo(chain, 150);
+      // The database alone cannot tell: this is the documented limit.
+      assert.equal((await verify(chain)).exitCode, 0);
+      const r = await verify(chain, file);
+      assert.equal(r.exitCode, 1);
+      assert.deepEqual(firstProblem(r), { kind: 'truncated', seq: 151 });
+    });
+
+    it('chain rewritten with recomputed hashes and its later checkpoint rows deleted is reported as modified at the exported checkpoint', async () => {
+      const chain = await chainOf(300);
+      const file = await exported(chain);
+      const records = [...await createAuditRepo(store.db, store.dialect).page(chain, 0, 1000)];
+      let prev = records[148]!.hash;
+      await store.transaction(async (trx) => {
+        for (const r of records.slice(149)) {
+          const fields = { ...r, prevHash: prev, details: r.seq === 150 ? '{"rewritten":true}' : r.details };
+          const hash = recordHash(fields);
+          await trx.updateTable('audit_records').set({ prev_hash: prev, hash, details: fields.details }).where('chain', '=', chain).where('seq', '=', r.seq).execute();
+          prev = hash;
+        }
+        await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '>', 100).execute();
+        await trx.updateTable('audit_chain_heads').set({ hash: prev }).where('chain', '=', chain).execute();
+      });
+      assert.equal((await verify(chain)).exitCode, 0);
+      assert.deepEqual(firstProblem(await verify(chain, file)), { kind: 'modified', seq: 200 });
+    });
+
+    it('exported checkpoint signed by a key that only the export file carries is refused', async () => {
+      const chain = await chainOf(200);
+      const forger = await signingKeyFromJwk(await generateSigningJwk());
+      const forged = await signCheckpoint(forger, { chain, seq: 900, hash: 'a'.repeat(64), time: Date.now(), instance: 'test-1' });
+      const file = await exported(chain, (e) => { e.keys.push(forger.publicJwk); e.checkpoints.push(forged); });
+      const r = await verify(chain, file);
+      assert.equal(r.exitCode, 1);
+      assert.deepEqual(firstProblem(r), { kind: 'checkpoint', seq: 900 });
+    });
+
+    it('exported checkpoint of another chain replayed under this chain is refused', async () => {
+      const other = await chainOf(100);
+      const chain = await chainOf(100);
+      const file = await exported(other, (e) => { for (const c of e.checkpoints) c.chain = chain; });
+      const r = await verify(chain, file);
+      assert.equal(r.exitCode, 1);
+      assert.deepEqual(firstProblem(r), { kind: 'checkpoint', seq: 100 });
+    });
+
+    it('a file that is not a checkpoint export is refused with ERR_AUDIT_CHECKPOINTS_INVALID', async () => {
+      const chain = await chainOf(100);
+      const file = join(db.dir, `checkpoints-${++files}.json`);
+      await writeFile(file, JSON.stringify({ format: 'something-else', checkpoints: [] }));
+      await assert.rejects(verify(chain, file), { code: 'ERR_AUDIT_CHECKPOINTS_INVALID' });
+    });
+  });
+}
