@@ -130,7 +130,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
     replay: deps.dpopReplay ?? new MemoryReplayCache(config.dpop.maxReplayEntries),
     origins: [deps.publicOrigin, ...config.dpop.allowedOrigins],
   });
-  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined });
+  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined, crossSiteCheck: config.session.crossSiteCheck });
 
   const internalHandler: InternalHandler = {
     name: 'authn',

@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   ERR_AUTHN_MFA_REQUIRED: { status: 401, message: 'Multi-factor authentication required' },
   ERR_AUTHN_MFA_INVALID: { status: 401, message: 'Invalid verification code' },
   ERR_AUTHN_CSRF: { status: 403, message: 'Invalid or missing CSRF token' },
+  ERR_AUTHN_CROSS_SITE_REQUEST: { status: 403, message: 'Cross-site request refused' },
   ERR_AUTHN_STEP_UP_REQUIRED: { status: 401, message: 'Recent multi-factor authentication required' },
   ERR_AUTHN_TOKEN_MALFORMED: { status: 401, message: 'Malformed token' },
   ERR_AUTHN_TOKEN_SIGNATURE: { status: 401, message: 'Token signature invalid' },

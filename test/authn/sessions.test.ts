@@ -125,6 +125,32 @@ describe('browser sessions', () => {
     assert.equal((await call(harness.url, { headers: cookie(value) })).status, 200);
   });
 
+  it('refuses a cross-origin write carried by the session cookie (CSRF from a sibling subdomain or a browser ignoring SameSite) with ERR_AUTHN_CROSS_SITE_REQUEST; same-origin writes and cross-site reads pass', async () => {
+    const value = await login('alice');
+    const host = new URL(harness.url).host;
+    const refused: Array<Record<string, string>> = [
+      { 'sec-fetch-site': 'same-site' },
+      { 'sec-fetch-site': 'cross-site' },
+      { origin: 'https://evil.example' },
+      { origin: `https://sub.${host}` },
+      { origin: 'null' },
+    ];
+    for (const h of refused) {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        const out = await call(harness.url, { method, headers: { ...cookie(value), ...h } });
+        assert.equal(out.status, 403, `${method} ${JSON.stringify(h)}`);
+        assert.equal(out.body.error.code, 'ERR_AUTHN_CROSS_SITE_REQUEST', `${method} ${JSON.stringify(h)}`);
+      }
+    }
+    const allowed: Array<Record<string, string>> = [{ 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin: `http://${host}` }, {}];
+    for (const h of allowed) {
+      const out = await call(harness.url, { method: 'POST', headers: { ...cookie(value), ...h } });
+      assert.equal(out.status, 200, `${JSON.stringify(h)}: ${JSON.stringify(out.body)}`);
+    }
+    // Reads are not writes: a cross-site GET (a link, an image) still authenticates.
+    assert.equal((await call(harness.url, { headers: { ...cookie(value), 'sec-fetch-site': 'cross-site' } })).status, 200);
+  });
+
   it('admin revocation of all sessions of a user is effective on the next request', async () => {
     const value = await login('bob');
     assert.equal((await call(harness.url, { headers: cookie(value) })).status, 200);

@@ -36,6 +36,8 @@ export interface AuthenticateStageDeps {
   jwt?: JwtAuthenticator | undefined;
   apiTokens?: ApiTokenAuthenticator | undefined;
   sessions?: SessionManager | undefined;
+  /** Refuse unsafe methods authenticated by a session cookie from another origin (default on; see crossSiteRefusal). */
+  crossSiteCheck?: boolean;
   mtls?: MtlsAuthenticator | undefined;
   /** Absent: DPoP-bound tokens are refused (their proofs cannot be checked). */
   dpop?: DpopVerifier | undefined;
@@ -75,6 +77,28 @@ function isBrowserNavigation(req: IncomingMessage): boolean {
 }
 
 /** Creates the stage; the gateway puts it in the `authenticate` slot. */
+/** Methods a browser sends cross-site without a preflight that must not change anything (RFC 9110 §9.2.1). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Why a request that a browser session's cookie authenticates is refused as a cross-site
+ * write (CSRF), or undefined. SameSite=Lax keeps the cookie off cross-site subrequests, but
+ * not off requests from a sibling subdomain (same site, another origin) or from browsers
+ * that ignore SameSite. The browser says where the request comes from: Sec-Fetch-Site when
+ * it sends it (same-origin, or none for a user's own navigation, pass), else Origin, which
+ * must name the host the request was sent to. Neither header: not a browser, or one too old
+ * to send either; let through (non-browser clients carry no ambient cookie).
+ */
+function crossSiteRefusal(req: IncomingMessage): string | undefined {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin' || site === 'none' ? undefined : `sec-fetch-site=${site}`;
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  let host: string;
+  try { host = new URL(origin).host; } catch { return 'origin unreadable'; }
+  return host !== '' && host.toLowerCase() === (req.headers.host ?? '').toLowerCase() ? undefined : `origin ${origin.slice(0, 200)}`;
+}
+
 export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
   const realm = deps.realm ?? 'gatehouse';
   const loginEnabled = deps.loginEnabled ?? true;
@@ -199,6 +223,10 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     if (cookies.length > 1) refuse(ctx, route, new GatehouseError('ERR_AUTHN_CREDENTIAL_AMBIGUOUS', { detail: `${cookies.length} session cookies` }));
     if (cookies.length === 1) {
       if (!accepted.includes('session') || deps.sessions === undefined) notAccepted(ctx, route, 'session');
+      if (deps.crossSiteCheck !== false && !SAFE_METHODS.has(req.method ?? '')) {
+        const refusal = crossSiteRefusal(req);
+        if (refusal !== undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_CROSS_SITE_REQUEST', { detail: refusal }));
+      }
       const id = SessionManager.sessionId(cookies[0]!);
       if (id === undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'malformed session cookie' }));
       const hit = deps.sessions.cached(id);
