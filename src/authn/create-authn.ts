@@ -9,16 +9,14 @@
  *   extension.stages = () => ({ authenticate: authn.stage });
  *   extension.internalHandlers = () => authn.loginFlow ? [authn.internalHandler] : [];
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONWebKeySet } from 'jose';
 import type { Configuration } from 'openid-client';
 import type { Logger } from 'pino';
 import type { AuthnConfig } from '../core/config/authn-schema.ts';
-import { GatehouseError, toGatehouseError } from '../core/errors.ts';
+import { GatehouseError } from '../core/errors.ts';
 import type { Stage } from '../gateway/context.ts';
 import type { InternalHandler } from '../gateway/internal-handler.ts';
 import { createAuthenticateStage } from '../gateway/pipeline/authenticate.ts';
-import { writeErrorResponse } from '../gateway/respond-error.ts';
 import { ApiTokenAuthenticator } from './api-token-authenticator.ts';
 import { compileIssuer, type CompiledIssuer } from './jwt/issuer.ts';
 import { createLocalJwksKeys } from './jwt/jwks-keys.ts';
@@ -71,8 +69,6 @@ export interface Authn {
   readonly mtls: MtlsAuthenticator | undefined;
   readonly loginFlow: LoginFlow | undefined;
   readonly dpop: DpopVerifier;
-  /** Serves `/_gatehouse/auth/…`; returns false for other paths. Writes errors itself. */
-  handleAuthRoutes(req: IncomingMessage, res: ServerResponse): boolean;
   readonly internalHandler: InternalHandler;
   /** Loads revocations; call before serving. */
   start(): Promise<void>;
@@ -144,17 +140,6 @@ export function createAuthn(deps: AuthnDeps): Authn {
 
   return {
     stage, jwt, revocations, sessions, apiTokens, mtls, loginFlow, dpop, internalHandler,
-    handleAuthRoutes(req, res) {
-      const pending = loginFlow?.handle(req, res);
-      if (pending === undefined || pending === false) return false;
-      pending.catch((error: unknown) => {
-        const e = toGatehouseError(error);
-        if (e.code === 'ERR_INTERNAL') deps.logger?.error({ err: error }, 'auth route failed');
-        else deps.logger?.info({ code: e.code, detail: e.detail }, 'auth route refused');
-        writeErrorResponse(res, e, String(req.headers['x-request-id'] ?? '-'), req.headers.accept);
-      });
-      return true;
-    },
     async start() { await revocations.load(); },
     close() { jwt.close(); apiTokens?.close(); sessions.close(); mtls?.close(); revocations.close(); },
   };
