@@ -3,10 +3,13 @@
  * whose record is older than the cut-off), and that checkpoint is kept: verification
  * then starts from it, so deleting old records never breaks `audit verify`.
  */
+import { randomUUIDv7 } from 'node:crypto';
 import type { Logger } from 'pino';
 import { toGatehouseError } from '../core/errors.ts';
 import { createAuditRepo } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
+import { GENESIS_HASH, recordHash } from './hash.ts';
+import type { AuditDraft } from './record.ts';
 
 export interface RetentionResult {
   chain: string;
@@ -16,16 +19,43 @@ export interface RetentionResult {
   deletedCheckpoints: number;
 }
 
-/** Deletes a chain's records older than `now - maxAgeMs`, up to the newest checkpoint before that time. */
-export async function applyRetention(store: Store, options: { chain: string; maxAgeMs: number; now?: number }): Promise<RetentionResult> {
-  const cutoff = (options.now ?? Date.now()) - options.maxAgeMs;
+/** Event of the record a retention run appends to the chain it cut (see {@link applyRetention}). */
+export const RETENTION_EVENT = 'audit.retention.applied';
+
+/**
+ * Deletes a chain's records older than `now - maxAgeMs`, up to the newest checkpoint before
+ * that time, and — in the same transaction — appends to the chain a record saying so
+ * (`audit.retention.applied`, details `{ cutAt, deletedRecords, deletedCheckpoints, maxAgeMs }`).
+ * That record is hash-chained and later checkpointed like any other, so `audit verify` can
+ * tell a chain shortened by retention from one whose start was deleted by someone who can
+ * write to the database but cannot sign: a missing start needs a signed checkpoint where the
+ * chain resumes *and* a retention record naming that checkpoint.
+ */
+export async function applyRetention(store: Store, options: { chain: string; maxAgeMs: number; now?: number; instance?: string; actor?: string }): Promise<RetentionResult> {
+  const now = options.now ?? Date.now();
+  const cutoff = now - options.maxAgeMs;
+  const { chain } = options;
   return store.transaction(async (trx) => {
     const repo = createAuditRepo(trx, store.dialect);
-    const cp = await repo.lastCheckpointBefore(options.chain, cutoff);
-    if (!cp) return { chain: options.chain, cutAt: undefined, deletedRecords: 0, deletedCheckpoints: 0 };
-    const deletedRecords = await repo.deleteThrough(options.chain, cp.seq);
-    const deletedCheckpoints = await repo.deleteCheckpointsBefore(options.chain, cp.seq);
-    return { chain: options.chain, cutAt: cp.seq, deletedRecords, deletedCheckpoints };
+    // The head first: writers of this chain wait until the cut and its record are committed.
+    const head = await repo.lockHead(chain, GENESIS_HASH);
+    const cp = await repo.lastCheckpointBefore(chain, cutoff);
+    if (!cp) return { chain, cutAt: undefined, deletedRecords: 0, deletedCheckpoints: 0 };
+    const deletedRecords = await repo.deleteThrough(chain, cp.seq);
+    const deletedCheckpoints = await repo.deleteCheckpointsBefore(chain, cp.seq);
+    // Nothing new cut (an earlier run already did): no record, or every hourly run would add one.
+    if (deletedRecords === 0) return { chain, cutAt: cp.seq, deletedRecords, deletedCheckpoints };
+    const draft: AuditDraft = {
+      time: now, instance: options.instance ?? 'retention', event: RETENTION_EVENT, eventId: randomUUIDv7(), requestId: null, traceId: null,
+      actor: options.actor ?? 'retention', actorKind: 'system', action: RETENTION_EVENT, resource: `audit:${chain}`, outcome: 'success',
+      decisionId: null, reasons: null, clientAddress: null,
+      details: JSON.stringify({ cutAt: cp.seq, deletedRecords, deletedCheckpoints, maxAgeMs: options.maxAgeMs }),
+    };
+    const seq = head.seq + 1;
+    const hash = recordHash({ ...draft, chain, prevHash: head.hash });
+    await repo.insertRecords([{ ...draft, chain, seq, prevHash: head.hash, hash }]);
+    await repo.setHead({ chain, seq, hash }, now);
+    return { chain, cutAt: cp.seq, deletedRecords, deletedCheckpoints };
   });
 }
 

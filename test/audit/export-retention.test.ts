@@ -18,6 +18,7 @@ import { auditExportCommand } from '../../src/audit/commands/export.ts';
 import { auditQueryCommand } from '../../src/audit/commands/query.ts';
 import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
 import type { Store } from '../../src/store/index.ts';
+import type { AuditRecord } from '../../src/audit/record.ts';
 import { Writable } from 'node:stream';
 import { sqliteBackend, type TestDatabase } from './support/backends.ts';
 import { accessDraft } from './support/events.ts';
@@ -121,7 +122,13 @@ describe('audit query, export, retention and sampling', () => {
     server.close();
   });
 
-  it('deletes old records only up to a signed checkpoint, and verification then starts from it', async () => {
+  async function retentionRecords(): Promise<AuditRecord[]> {
+    const out: AuditRecord[] = [];
+    for await (const r of queryAudit(store, { action: 'audit.retention.applied' })) out.push(r);
+    return out;
+  }
+
+  it('deletes old records only up to a signed checkpoint, records the cut in the chain, and verification then starts from it', async () => {
     const r = await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000 });
     assert.equal(r.cutAt, 30);
     assert.equal(r.deletedRecords, 30);
@@ -131,7 +138,14 @@ describe('audit query, export, retention and sampling', () => {
     const report = await verifyAudit(store, { trustedKeys: [key.publicJwk] });
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.chains[0]!.startedFrom, 30);
-    assert.equal(report.records, 5);
+    // The five new records and, before them, the record of the cut itself.
+    assert.equal(report.records, 6);
+    const [marker] = await retentionRecords();
+    assert.equal(marker?.seq, 31);
+    assert.deepEqual(JSON.parse(marker!.details), { cutAt: 30, deletedRecords: 30, deletedCheckpoints: 2, maxAgeMs: 0 });
+    // A second run finds nothing new to cut and adds no record.
+    assert.equal((await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000 })).deletedRecords, 0);
+    assert.equal((await retentionRecords()).length, 1);
   });
 
   it('samples allowed requests on a listed route, never denials, and records how many it left out', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
 import { sql } from 'kysely';
 import { AuditWriter } from '../../src/audit/writer.ts';
+import { applyRetention } from '../../src/audit/retention.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { recordHash } from '../../src/audit/hash.ts';
 import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
@@ -70,6 +71,22 @@ for (const backend of await backends()) {
       const chain = await chainOf(300);
       await store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '=', 150).execute();
       assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'deleted', seq: 150 });
+    });
+
+    it('reports the start of a chain deleted up to a signed checkpoint (as retention would cut, but without its record) as deleted; a real retention cut verifies', async () => {
+      const chain = await chainOf(300);
+      // With the checkpoint rows before it gone too, as retention leaves them.
+      await store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '<=', 100).execute();
+      await store.db.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '<', 100).execute();
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'deleted', seq: 1 });
+
+      const cut = await chainOf(300);
+      const r = await applyRetention(store, { chain: cut, maxAgeMs: 0, now: Date.now() + 1000 });
+      // The writer signs a checkpoint at close: everything up to it is cut, and the chain goes on with the record of the cut.
+      assert.equal(r.cutAt, 300);
+      const report = await verify(cut);
+      assert.equal(report.ok, true, JSON.stringify(report.problems));
+      assert.deepEqual(report.chains.map((c) => [c.startedFrom, c.firstSeq, c.records]), [[300, 301, 1]]);
     });
 
     it('reports two swapped records as reordered, at the first', async () => {

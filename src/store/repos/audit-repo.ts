@@ -46,6 +46,8 @@ export interface AuditRepo {
   /** Every chain that has records, a head or checkpoints. */
   chains(): Promise<string[]>;
   firstSeq(chain: string): Promise<number | undefined>;
+  /** Details (JSON text) of a chain's records of one event from `fromSeq` on, in seq order (retention markers). */
+  eventDetails(chain: string, event: string, fromSeq: number): Promise<string[]>;
   lastSeq(chain: string): Promise<number | undefined>;
   count(chain: string): Promise<number>;
   query(filter: AuditQueryFilter): Promise<AuditRecord[]>;
@@ -195,6 +197,12 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         db.selectFrom('audit_checkpoints').select('chain').distinct().execute(),
       ]);
       return [...new Set([...a, ...b, ...c].map((r) => r.chain))].sort();
+    },
+
+    async eventDetails(chain, event, fromSeq) {
+      const rows = await db.selectFrom('audit_records').select('details')
+        .where('chain', '=', chain).where('event', '=', event).where('seq', '>=', fromSeq).orderBy('seq').execute();
+      return rows.map((r) => r.details);
     },
 
     async firstSeq(chain) {
