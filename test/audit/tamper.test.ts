@@ -5,10 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
 import { sql } from 'kysely';
-import { AuditWriter } from '../../src/audit/writer.ts';
+import { writeChain } from './support/chain.ts';
 import { applyRetention } from '../../src/audit/retention.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { recordHash } from '../../src/audit/hash.ts';
@@ -38,12 +37,7 @@ for (const backend of await backends()) {
     /** A fresh chain of `n` records with checkpoints every 100 records. */
     async function chainOf(n: number): Promise<string> {
       const chain = `c${++chains}`;
-      const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key, checkpointEveryRecords: 100, batchMaxEvents: 100 });
-      for (let i = 1; i <= n; i++) {
-        writer.append(accessDraft(i));
-        if (i % 100 === 0) await writer.flush();
-      }
-      await writer.close();
+      await writeChain(store, { chain, records: n, key, spoolRoot: db.dir });
       const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
       assert.equal(report.records, n);

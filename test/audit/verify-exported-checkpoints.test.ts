@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuditWriter } from '../../src/audit/writer.ts';
+import { writeChain } from './support/chain.ts';
 import { recordHash } from '../../src/audit/hash.ts';
 import { signCheckpoint } from '../../src/audit/checkpoint.ts';
 import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
@@ -18,7 +18,6 @@ import { auditSchema } from '../../src/core/config/audit-schema.ts';
 import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { backends, type TestDatabase } from './support/backends.ts';
-import { accessDraft } from './support/events.ts';
 
 for (const backend of await backends()) {
   describe(`audit verify against exported checkpoints on ${backend.name}`, { skip: backend.skip }, () => {
@@ -46,12 +45,7 @@ for (const backend of await backends()) {
 
     async function chainOf(n: number): Promise<string> {
       const chain = `x${++chains}`;
-      const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key, checkpointEveryRecords: 100, batchMaxEvents: 100 });
-      for (let i = 1; i <= n; i++) {
-        writer.append(accessDraft(i));
-        if (i % 100 === 0) await writer.flush();
-      }
-      await writer.close();
+      await writeChain(store, { chain, records: n, key, spoolRoot: db.dir });
       return chain;
     }
 
