@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUIDv7 } from 'node:crypto';
 import { sql } from 'kysely';
-import { writeChain } from './support/chain.ts';
+import { rewriteChainFrom, writeChain } from './support/chain.ts';
 import { applyRetention } from '../../src/audit/retention.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { recordHash } from '../../src/audit/hash.ts';
@@ -124,18 +124,7 @@ for (const backend of await backends()) {
 
     it('reports a chain rewritten from a record onwards (every hash recomputed, head moved) as modified at the next signed checkpoint', async () => {
       const chain = await chainOf(300);
-      const repo = createAuditRepo(store.db, store.dialect);
-      const records = [...await repo.page(chain, 0, 1000)];
-      let prev = records[148]!.hash;
-      await store.transaction(async (trx) => {
-        for (const r of records.slice(149)) {
-          const fields = { ...r, prevHash: prev, details: r.seq === 150 ? '{"rewritten":true}' : r.details };
-          const hash = recordHash(fields);
-          await trx.updateTable('audit_records').set({ prev_hash: prev, hash, details: fields.details }).where('chain', '=', chain).where('seq', '=', r.seq).execute();
-          prev = hash;
-        }
-        await trx.updateTable('audit_chain_heads').set({ hash: prev }).where('chain', '=', chain).execute();
-      });
+      await rewriteChainFrom(store, chain, 150);
       assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'modified', seq: 200 });
     });
 

@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeChain } from './support/chain.ts';
-import { recordHash } from '../../src/audit/hash.ts';
+import { rewriteChainFrom, writeChain } from './support/chain.ts';
 import { signCheckpoint } from '../../src/audit/checkpoint.ts';
 import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
 import { auditCheckpointExportCommand, type CheckpointExport } from '../../src/audit/commands/checkpoint-export.ts';
@@ -91,17 +90,8 @@ for (const backend of await backends()) {
     it('chain rewritten with recomputed hashes and its later checkpoint rows deleted is reported as modified at the exported checkpoint', async () => {
       const chain = await chainOf(300);
       const file = await exported(chain);
-      const records = [...await createAuditRepo(store.db, store.dialect).page(chain, 0, 1000)];
-      let prev = records[148]!.hash;
-      await store.transaction(async (trx) => {
-        for (const r of records.slice(149)) {
-          const fields = { ...r, prevHash: prev, details: r.seq === 150 ? '{"rewritten":true}' : r.details };
-          const hash = recordHash(fields);
-          await trx.updateTable('audit_records').set({ prev_hash: prev, hash, details: fields.details }).where('chain', '=', chain).where('seq', '=', r.seq).execute();
-          prev = hash;
-        }
+      await rewriteChainFrom(store, chain, 150, async (trx) => {
         await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '>', 100).execute();
-        await trx.updateTable('audit_chain_heads').set({ hash: prev }).where('chain', '=', chain).execute();
       });
       assert.equal((await verify(chain)).exitCode, 0);
       assert.deepEqual(firstProblem(await verify(chain, file)), { kind: 'modified', seq: 200 });
