@@ -6,8 +6,8 @@
  *   GET  /api/mail/me                                   → {username, limits} (limits: so a client can check input before sending)
  *   POST /api/mail/messages  {to[], subject, body, lifetimeSeconds, readOnce} → 201 {id, expiresAt}
  *   GET  /api/mail/mailboxes/:username/inbox|outbox     → {messages: [...]}  (own mailbox only)
- *   GET  /api/mail/messages/:id                         → metadata (sender and recipients only)
- *   POST /api/mail/messages/:id/read                    → {body} (recipients only; read-once: first read only)
+ *   GET  /api/mail/messages/:id                         → metadata (sender and recipients only; others 410 as if gone)
+ *   POST /api/mail/messages/:id/read                    → {body} (recipients only; read-once: first read only; others as above)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -70,11 +70,19 @@ export function userRoutes(deps: UserRoutesDeps) {
     ...(forSender ? { readBy: m.recipients.filter((r) => r.readAt !== undefined).map((r) => directory.nameOf(r.subject)) } : {}),
   });
 
-  /** A visible message, or MAIL_GONE; expired messages are gone even before the lifetime service deletes them. */
-  const visible = (id: string, now: number): MessageMeta => {
+  /**
+   * A visible message `me` takes part in (sender or recipient), or MAIL_GONE; expired messages
+   * are gone even before the lifetime service deletes them. Anyone else gets MAIL_GONE whatever
+   * the state, the answer for an id that never existed (or was shredded, which cannot be told
+   * apart from it): a different answer for a live message would tell whoever holds an id
+   * whether someone else's message was read.
+   */
+  const visible = (id: string, me: string, now: number): MessageMeta => {
     if (!MESSAGE_ID.test(id)) throw new MailError('MAIL_NOT_FOUND', { detail: 'message id has the wrong form' });
     const m = repo.getMeta(id);
-    if (!m || m.state !== 'active' || m.expiresAt <= now) throw new MailError('MAIL_GONE', { detail: `message ${id} is ${m ? `${m.state}, expires ${m.expiresAt}` : 'absent'}` });
+    if (!m) throw new MailError('MAIL_GONE', { detail: `message ${id} is absent` });
+    if (m.sender !== me && !m.recipients.some((r) => r.subject === me)) throw new MailError('MAIL_GONE', { detail: `${me} is neither sender nor recipient of ${id}` });
+    if (m.state !== 'active' || m.expiresAt <= now) throw new MailError('MAIL_GONE', { detail: `message ${id} is ${m.state}, expires ${m.expiresAt}` });
     return m;
   };
 
@@ -110,14 +118,12 @@ export function userRoutes(deps: UserRoutesDeps) {
       } else if (req.method === 'GET' && /^\/api\/mail\/messages\/[^/]+$/.test(path)) {
         action = 'message.metadata';
         messageId = path.split('/')[4]!;
-        const m = visible(messageId, now);
-        const isSender = m.sender === me;
-        if (!isSender && !m.recipients.some((r) => r.subject === me)) throw new MailError('MAIL_FORBIDDEN', { detail: `${me} is neither sender nor recipient` });
-        sendJson(res, 200, view(m, now, isSender));
+        const m = visible(messageId, me, now);
+        sendJson(res, 200, view(m, now, m.sender === me));
       } else if (req.method === 'POST' && /^\/api\/mail\/messages\/[^/]+\/read$/.test(path)) {
         action = 'message.read';
         messageId = path.split('/')[4]!;
-        const m = visible(messageId, now);
+        const m = visible(messageId, me, now);
         // Only recipients read content — not even the sender.
         if (!m.recipients.some((r) => r.subject === me)) throw new MailError('MAIL_FORBIDDEN', { detail: `${me} is not a recipient` });
         const stored = repo.getContent(m.id);
