@@ -113,7 +113,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const clients = new IdentityClientsRepo(store.db);
   const sealer = createKeySealer({ mode, dataDir: config.dataDir, identity }, logger);
   const retireAfterMs = (Math.max(identity.ttl.accessToken, identity.ttl.clientCredentials, identity.ttl.idToken) + 60) * 1000;
-  const keys = new KeyManager(new IdentityKeysRepo(store.db), sealer, identity.signing.algorithm, retireAfterMs);
+  const keys = new KeyManager(new IdentityKeysRepo(store.db, store.dialect), sealer, identity.signing.algorithm, retireAfterMs);
   const accounts = new AccountService(users, clients, emit);
   const directory = createPrincipalDirectory(users, clients);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });

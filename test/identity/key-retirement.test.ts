@@ -27,7 +27,7 @@ describe('signing key retirement', () => {
     await store.migrate();
     const config = configSchema.parse({ mode: 'development', dataDir: dir, identity: { signing: { keyEncryptionSecret: randomBytes(32).toString('base64url') } } }) as any;
     const sealer = createKeySealer({ mode: 'development', dataDir: dir, identity: config.identity }, pino({ level: 'silent' }));
-    keys = new KeyManager(new IdentityKeysRepo(store.db), sealer, 'ES256', 300);
+    keys = new KeyManager(new IdentityKeysRepo(store.db, store.dialect), sealer, 'ES256', 300);
   });
   after(async () => {
     await store.close();

@@ -50,7 +50,12 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
   } catch (err) {
     if (!(err instanceof GatehouseError && err.code === 'ERR_PKI_NOT_INITIALIZED') || config.mode === 'production') throw err;
     log.warn('DEVELOPMENT SETTING: no certificate authority yet; creating one now (run `gatehouse ca init` yourself in production)');
-    await caInitCommand(ctx);
+    try {
+      await caInitCommand(ctx);
+    } catch (initErr) {
+      // Another instance starting at the same moment created it first: use theirs.
+      if (!(initErr instanceof GatehouseError && initErr.code === 'ERR_PKI_ALREADY_INITIALIZED')) throw initErr;
+    }
     ca = await openAuthority(ctx);
   }
 

@@ -3,6 +3,7 @@
  * The secret is never stored, only its SHA-256 (it is a 256-bit random value).
  */
 import type { Kysely, Selectable } from 'kysely';
+import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 import type { IdentityClientsTable } from '../tables/identity.ts';
 import type { Database } from '../database.ts';
 
@@ -43,12 +44,21 @@ export class IdentityClientsRepo {
     this.#db = db;
   }
 
+  /**
+   * Throws ERR_IDENTITY_CLIENT_EXISTS when the id is taken, also when another instance inserted
+   * it after the caller looked (instances starting at once all register the gateway's client).
+   */
   async insert(client: NewClient, now = Date.now()): Promise<ClientRecord> {
-    await this.#db.insertInto('identity_clients').values({
-      client_id: client.clientId, kind: client.kind, name: client.name, metadata: JSON.stringify(client.metadata),
-      secret_hash: client.secretHash ?? null, roles: JSON.stringify(client.roles), allowed_scopes: JSON.stringify(client.allowedScopes),
-      allowed_audiences: JSON.stringify(client.allowedAudiences), disabled: 0, created_at: now, updated_at: now,
-    }).execute();
+    try {
+      await this.#db.insertInto('identity_clients').values({
+        client_id: client.clientId, kind: client.kind, name: client.name, metadata: JSON.stringify(client.metadata),
+        secret_hash: client.secretHash ?? null, roles: JSON.stringify(client.roles), allowed_scopes: JSON.stringify(client.allowedScopes),
+        allowed_audiences: JSON.stringify(client.allowedAudiences), disabled: 0, created_at: now, updated_at: now,
+      }).execute();
+    } catch (error) {
+      if (isGatehouseError(error) && error.code === 'ERR_STORE_CONFLICT') throw new GatehouseError('ERR_IDENTITY_CLIENT_EXISTS', { detail: client.clientId, cause: error });
+      throw error;
+    }
     return (await this.find(client.clientId))!;
   }
 

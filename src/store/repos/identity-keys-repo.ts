@@ -1,7 +1,8 @@
 /** Signing keys and cookie secrets of the identity provider, sealed (encrypted) at rest. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { IdentityKeysTable } from '../tables/identity.ts';
 import type { Database } from '../database.ts';
+import type { StoreDialect } from '../types.ts';
 
 export interface StoredKey {
   kid: string;
@@ -24,9 +25,22 @@ function toRecord(row: Selectable<IdentityKeysTable>): StoredKey {
 
 export class IdentityKeysRepo {
   readonly #db: Kysely<Database>;
+  readonly #dialect: StoreDialect;
 
-  constructor(db: Kysely<Database>) {
+  /** @param dialect `store.dialect`: PostgreSQL needs an explicit lock, SQLite's write transactions already exclude each other. */
+  constructor(db: Kysely<Database>, dialect: StoreDialect) {
     this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  /**
+   * Makes key changes of concurrent transactions (other instances) wait for this one. Without
+   * it, on PostgreSQL two instances starting at once on an empty database both saw no active
+   * key and each inserted its own first key (each then signed with a key the other might not
+   * publish), and two rotations at once left two active keys. The lock does not block readers.
+   */
+  async #lockKeys(trx: Transaction<Database>): Promise<void> {
+    if (this.#dialect === 'postgres') await sql`lock table identity_keys in share row exclusive mode`.execute(trx);
   }
 
   /** Keys of one use, newest first; retiring keys whose time has passed are left out. */
@@ -43,6 +57,7 @@ export class IdentityKeysRepo {
    */
   async rotate(key: Omit<StoredKey, 'status' | 'retireAt'>, retireAt: number, now = Date.now()): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
+      await this.#lockKeys(trx);
       await trx.deleteFrom('identity_keys').where('use', '=', key.use).where('retire_at', '<=', now).execute();
       await trx.updateTable('identity_keys').set({ status: 'retiring', retire_at: retireAt })
         .where('use', '=', key.use).where('status', '=', 'active').execute();
@@ -62,6 +77,7 @@ export class IdentityKeysRepo {
   /** Inserts the first key of a use unless another instance did so first; returns false then. */
   async insertFirst(key: Omit<StoredKey, 'status' | 'retireAt'>): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
+      await this.#lockKeys(trx);
       const existing = await trx.selectFrom('identity_keys').select(['kid']).where('use', '=', key.use).where('status', '=', 'active').executeTakeFirst();
       if (existing) return false;
       await trx.insertInto('identity_keys').values({
