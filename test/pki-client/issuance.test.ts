@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkloadIdentity, type WorkloadIdentityOptions } from '../../src/pki/client/workload-identity.ts';
+import { PENDING_FILE } from '../../src/pki/client/material-store.ts';
 import type { PkiEvent } from '../../src/pki/events.ts';
 import type { TlsMaterial } from '../../src/pki/mtls/tls-material.ts';
 import { Agent, request } from 'undici';
@@ -120,6 +121,48 @@ describe('workload issuance client', () => {
       assert.equal(err.cause?.code, 'ERR_PKI_CLIENT_STATE_INVALID');
       return true;
     });
+  });
+
+  it('a crash between putting the new key and the new certificate in place is finished at the next start, without a token', async () => {
+    const id = spiffe('svc', 'crash');
+    const first = await start({ spiffeId: id, bootstrapToken: await pki.token(id), dataDir: dir('crash') });
+    await first.stop();
+    const next = await start({ spiffeId: id, bootstrapToken: await pki.token(id), dataDir: dir('crash-next') });
+    await next.stop();
+    // The state a save of `next` leaves when the process dies after the key's rename and before the certificate's.
+    await writeFile(join(dir('crash'), PENDING_FILE), JSON.stringify({ keyPem: next.material.keyPem, chainPem: next.material.chainPem }), { mode: 0o600 });
+    await writeFile(join(dir('crash'), 'key.pem'), next.material.keyPem, { mode: 0o600 });
+    assert.equal(await readFile(join(dir('crash'), 'cert.pem'), 'utf8'), first.material.chainPem);
+
+    const restarted = await start({ spiffeId: id, dataDir: dir('crash') });
+    assert.equal(restarted.material.serial, next.material.serial);
+    assert.equal(await readFile(join(dir('crash'), 'cert.pem'), 'utf8'), next.material.chainPem);
+    await assert.rejects(stat(join(dir('crash'), PENDING_FILE)), { code: 'ENOENT' });
+    const fromKey = await mustOpenssl(['pkey', '-in', join(dir('crash'), 'key.pem'), '-pubout']);
+    const fromCert = await mustOpenssl(['x509', '-in', join(dir('crash'), 'cert.pem'), '-noout', '-pubkey']);
+    assert.equal(fromKey, fromCert);
+  });
+
+  it('refuses a pending key file readable by others (ERR_PKI_CLIENT_KEY_PERMISSIONS) and a pending file that is not a key pair (ERR_PKI_CLIENT_STATE_INVALID)', async () => {
+    const id = spiffe('svc', 'pending-bad');
+    const first = await start({ spiffeId: id, bootstrapToken: await pki.token(id), dataDir: dir('pending-bad') });
+    await first.stop();
+    const pending = join(dir('pending-bad'), PENDING_FILE);
+    await writeFile(pending, JSON.stringify({ keyPem: first.material.keyPem, chainPem: first.material.chainPem }), { mode: 0o644 });
+    await chmod(pending, 0o644);
+    await assert.rejects(start({ spiffeId: id, dataDir: dir('pending-bad') }), { code: 'ERR_PKI_CLIENT_KEY_PERMISSIONS' });
+    await writeFile(pending, '{"keyPem":', { mode: 0o600 });
+    await chmod(pending, 0o600);
+    await assert.rejects(start({ spiffeId: id, dataDir: dir('pending-bad') }), { code: 'ERR_PKI_CLIENT_STATE_INVALID' });
+    // Neither refusal touched the working pair.
+    assert.equal(await readFile(join(dir('pending-bad'), 'cert.pem'), 'utf8'), first.material.chainPem);
+  });
+
+  it('leaves no pending file behind after a successful save', async () => {
+    const id = spiffe('svc', 'clean');
+    const first = await start({ spiffeId: id, bootstrapToken: await pki.token(id), dataDir: dir('clean') });
+    await first.stop();
+    await assert.rejects(stat(join(dir('clean'), PENDING_FILE)), { code: 'ENOENT' });
   });
 
   it('restarts with the saved trust and certificate while Gatehouse is unreachable', async () => {

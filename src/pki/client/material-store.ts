@@ -7,11 +7,14 @@
  *   <dir>/trust.json  last verified trust material (roots, intermediates, CRLs)
  *
  * Files are replaced atomically (write to a temporary name, fsync, rename), so a crash
- * never leaves half a key. The key and certificate are two renames apart; a crash between
- * them leaves a pair that does not match, which the loader detects (see checkMaterial).
+ * never leaves half a key. The key and certificate are two renames apart, so a new pair is
+ * first written whole to <dir>/pending.json (0600, one atomic rename) and removed only once
+ * both files are in place: a crash anywhere in between leaves pending.json behind, and the
+ * next load finishes the swap from it instead of finding a key that does not match its
+ * certificate (which would need a new bootstrap token to get out of).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../../core/errors.ts';
@@ -20,6 +23,10 @@ import type { TrustAnswer } from './pki-api-client.ts';
 export const KEY_FILE = 'key.pem';
 export const CERT_FILE = 'cert.pem';
 export const TRUST_FILE = 'trust.json';
+/** A new key and chain being put in place (see the header): `{ "keyPem": …, "chainPem": … }`. */
+export const PENDING_FILE = 'pending.json';
+
+const pendingSchema = z.object({ keyPem: z.string().min(1), chainPem: z.string().min(1) });
 
 const trustFileSchema = z.object({
   trustDomain: z.string(), roots: z.string(), intermediates: z.string(),
@@ -48,6 +55,17 @@ async function writeAtomic(path: string, data: string, mode: number): Promise<vo
   }
 }
 
+/** Makes the renames and removals done in `dir` so far survive a power cut. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } finally {
+    await handle?.close();
+  }
+}
+
 /** Reads and writes one workload's key, certificate chain and trust material. */
 export class MaterialStore {
   readonly dir: string;
@@ -67,6 +85,7 @@ export class MaterialStore {
    *   to group or others; ERR_PKI_CLIENT_STATE_INVALID when only one of the two exists.
    */
   async load(): Promise<{ keyPem: string; chainPem: string } | undefined> {
+    await this.#finishPending();
     const keyPath = join(this.dir, KEY_FILE);
     let mode: number;
     try {
@@ -88,12 +107,45 @@ export class MaterialStore {
     return { keyPem, chainPem };
   }
 
-  /** Replaces key and chain. */
+  /** Replaces key and chain; a crash part-way is finished by the next `load` (see the header). */
   async save(material: { keyPem: string; chainPem: string }): Promise<void> {
+    await writeAtomic(join(this.dir, PENDING_FILE), JSON.stringify({ keyPem: material.keyPem, chainPem: material.chainPem }), 0o600);
+    await syncDir(this.dir);
+    await this.#install(material);
+  }
+
+  /** Puts a pair in place, then drops the pending copy once both renames are durable. */
+  async #install(material: { keyPem: string; chainPem: string }): Promise<void> {
     await writeAtomic(join(this.dir, KEY_FILE), material.keyPem, 0o600);
     await writeAtomic(join(this.dir, CERT_FILE), material.chainPem, 0o600);
     // In case the files pre-existed with a wider mode and the umask kept it (rename keeps the new file's mode, but be explicit).
     await chmod(join(this.dir, KEY_FILE), 0o600);
+    await syncDir(this.dir);
+    await rm(join(this.dir, PENDING_FILE), { force: true });
+    await syncDir(this.dir);
+  }
+
+  /** A pair left pending by a save that did not finish is put in place before anything is read. */
+  async #finishPending(): Promise<void> {
+    const path = join(this.dir, PENDING_FILE);
+    let mode: number;
+    try {
+      mode = (await stat(path)).mode;
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    if ((mode & 0o077) !== 0) {
+      throw new GatehouseError('ERR_PKI_CLIENT_KEY_PERMISSIONS', { detail: `${path} has mode ${(mode & 0o777).toString(8)}; it holds a private key and must not be accessible to group or others (chmod 600)` });
+    }
+    let parsed: { keyPem: string; chainPem: string };
+    try {
+      parsed = pendingSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+    } catch (error) {
+      // Written by one atomic rename, so never half a file: something else wrote it.
+      throw new GatehouseError('ERR_PKI_CLIENT_STATE_INVALID', { detail: `${path} is not a pending key and certificate; remove it to use ${KEY_FILE} and ${CERT_FILE}`, cause: error });
+    }
+    await this.#install(parsed);
   }
 
   /** The last trust material saved, or undefined. It is verified again before use. */
