@@ -64,7 +64,7 @@ export const authnSchema = z.object({
     absoluteTimeoutMs: durationMs.default(12 * 3600_000).describe('A session ends this long after login, however active.'),
     touchIntervalMs: durationMs.default(60_000).describe('How often activity is written to the store (idle tracking across instances).'),
     maxCachedSessions: z.number().int().min(0).max(10_000_000).default(100_000),
-    crossSiteCheck: z.boolean().default(true).describe('Refuse requests with an unsafe method (not GET, HEAD, OPTIONS) that a session cookie authenticates when the browser says they come from another origin (`Sec-Fetch-Site` other than same-origin/none, or else an `Origin` naming another host): 403 ERR_AUTHN_CROSS_SITE_REQUEST. Turn off only for apps on sibling origins that post to the gateway with its session cookie.'),
+    crossSiteCheck: z.boolean().default(true).describe('Refuse requests with an unsafe method (not GET, HEAD, OPTIONS), and WebSocket handshakes, that a session cookie authenticates when the browser says they come from another origin (`Sec-Fetch-Site` other than same-origin/none, or else an `Origin` naming another host): 403 ERR_AUTHN_CROSS_SITE_REQUEST. Turn off only for apps on sibling origins that post to the gateway with its session cookie.'),
   }).strict().default({ idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3600_000, touchIntervalMs: 60_000, maxCachedSessions: 100_000, crossSiteCheck: true }),
   dpop: z.object({
     algorithms: z.array(jwsAlgorithmSchema).min(1).default(['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256']).describe('Signature algorithms accepted for DPoP proofs (RFC 9449); asymmetric only.'),

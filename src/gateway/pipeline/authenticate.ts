@@ -223,7 +223,9 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     if (cookies.length > 1) refuse(ctx, route, new GatehouseError('ERR_AUTHN_CREDENTIAL_AMBIGUOUS', { detail: `${cookies.length} session cookies` }));
     if (cookies.length === 1) {
       if (!accepted.includes('session') || deps.sessions === undefined) notAccepted(ctx, route, 'session');
-      if (deps.crossSiteCheck !== false && !SAFE_METHODS.has(req.method ?? '')) {
+      // A WebSocket handshake is a GET, but what it opens is a two-way channel acting as the
+      // user (cross-site WebSocket hijacking): it is judged like a write.
+      if (deps.crossSiteCheck !== false && (!SAFE_METHODS.has(req.method ?? '') || ctx.upgradeSocket !== undefined)) {
         const refusal = crossSiteRefusal(req);
         if (refusal !== undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_CROSS_SITE_REQUEST', { detail: refusal }));
       }
