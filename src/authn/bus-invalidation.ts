@@ -31,7 +31,7 @@ export function invalidationFromEvent(envelope: Pick<Envelope, 'name' | 'payload
     case 'identity.api_token.revoked': return str(p.tokenId) ? { type: 'api-token.revoked', tokenId: p.tokenId } : undefined;
     case 'authn.invalidated':
       switch (p.type) {
-        case 'token.revoked': return str(p.jti) && typeof p.expiresAt === 'number' && Number.isFinite(p.expiresAt) ? { type: 'token.revoked', jti: p.jti, expiresAt: p.expiresAt } : undefined;
+        case 'token.revoked': return str(p.issuer) && str(p.jti) && typeof p.expiresAt === 'number' && Number.isFinite(p.expiresAt) ? { type: 'token.revoked', issuer: p.issuer, jti: p.jti, expiresAt: p.expiresAt } : undefined;
         case 'session.revoked': return str(p.sessionId) ? { type: 'session.revoked', sessionId: p.sessionId } : undefined;
         case 'sessions.revoked': return str(p.subject) ? { type: 'sessions.revoked', subject: p.subject } : undefined;
         case 'principal.changed': return str(p.subject) ? { type: 'principal.changed', subject: p.subject } : undefined;
@@ -44,7 +44,7 @@ export function invalidationFromEvent(envelope: Pick<Envelope, 'name' | 'payload
 
 function toPayload(event: AuthnInvalidation): AuthnInvalidatedEvent {
   switch (event.type) {
-    case 'token.revoked': return { type: event.type, jti: event.jti, expiresAt: event.expiresAt };
+    case 'token.revoked': return { type: event.type, issuer: event.issuer, jti: event.jti, expiresAt: event.expiresAt };
     case 'session.revoked': return { type: event.type, sessionId: event.sessionId };
     case 'sessions.revoked':
     case 'principal.changed': return { type: event.type, subject: event.subject };

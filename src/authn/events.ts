@@ -6,10 +6,12 @@
  * `identity.api_token.revoked`); authn subscribes to them too.
  *
  * The payload carries no secret: session ids are SHA-256 hashes of cookie values (no cookie
- * can be made from them); token ids are `jti` values, not tokens.
+ * can be made from them); token ids are issuer and `jti` values, not tokens.
  */
 export interface AuthnInvalidatedEvent {
   type: 'token.revoked' | 'session.revoked' | 'sessions.revoked' | 'principal.changed' | 'api-token.revoked';
+  /** token.revoked: the revoked token's issuer (a jti is unique only within its issuer). */
+  issuer?: string;
   /** token.revoked */
   jti?: string;
   /** token.revoked: epoch seconds after which the entry can be forgotten. */

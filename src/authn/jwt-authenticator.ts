@@ -2,7 +2,8 @@
  * Bearer JWT authentication with a verified-token cache. A cache hit is synchronous: a hash of
  * the token, a map lookup, the expiry, the revocation set and the route's audiences. The cache
  * is keyed by a hash of the whole token and each entry lives until the token's `exp`; it is
- * emptied of a token on revocation and of a subject on any principal change, on every instance.
+ * emptied of a token on revocation (by issuer and jti) and of a subject on any principal change,
+ * on every instance.
  */
 import { hash } from 'node:crypto';
 import { GatehouseError } from '../core/errors.ts';
@@ -33,6 +34,8 @@ export interface AuthenticatedJwt {
 interface CachedJwt extends AuthenticatedJwt {
   aud: unknown;
   issuerAudiences: readonly string[] | undefined;
+  /** The verified issuer: with `jti`, what a revocation names. */
+  issuer: string;
   jti: string | undefined;
   subject: string;
 }
@@ -59,7 +62,7 @@ export class JwtAuthenticator {
     this.#options = options;
     this.#cache = new ExpiringLru(options.maxCacheEntries);
     this.#unsubscribe = options.onInvalidate((event) => {
-      if (event.type === 'token.revoked') this.#cache.deleteWhere((e) => e.jti === event.jti);
+      if (event.type === 'token.revoked') this.#cache.deleteWhere((e) => e.jti === event.jti && e.issuer === event.issuer);
       else if (event.type === 'principal.changed') this.#cache.deleteWhere((e) => e.subject === event.subject);
     });
   }
@@ -90,8 +93,8 @@ export class JwtAuthenticator {
   }
 
   #check(entry: CachedJwt, audiences: AudienceRule): void {
-    if (entry.jti !== undefined && this.#options.revocations.isRevoked(entry.jti)) {
-      throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${entry.jti}` });
+    if (entry.jti !== undefined && this.#options.revocations.isRevoked(entry.issuer, entry.jti)) {
+      throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${entry.jti} of ${entry.issuer}` });
     }
     const accepted = audiences.route ?? entry.issuerAudiences ?? audiences.fallback;
     if (!audienceAccepted(entry.aud, accepted)) {
@@ -101,8 +104,8 @@ export class JwtAuthenticator {
 
   async #toEntry({ payload, issuer }: VerifiedJwt): Promise<CachedJwt> {
     const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
-    if (jti !== undefined && this.#options.revocations.isRevoked(jti)) {
-      throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${jti}` });
+    if (jti !== undefined && this.#options.revocations.isRevoked(issuer.issuer, jti)) {
+      throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `jti ${jti} of ${issuer.issuer}` });
     }
     // Read before anything is cached: a token bound in a way we cannot check is refused, never cached.
     const binding = readTokenBinding(payload.cnf);
@@ -133,7 +136,7 @@ export class JwtAuthenticator {
       issuer: issuer.issuer,
       attributes: Object.freeze(attributes),
     });
-    return { identity, binding, aud: payload.aud, issuerAudiences: issuer.audiences, jti, subject: payload.sub };
+    return { identity, binding, aud: payload.aud, issuerAudiences: issuer.audiences, issuer: issuer.issuer, jti, subject: payload.sub };
   }
 
   close(): void { this.#unsubscribe(); }

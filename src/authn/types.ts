@@ -49,7 +49,7 @@ export interface ApiTokenVerifier {
  * Carried by the event bus; `src/authn` only needs this subscription shape.
  */
 export type AuthnInvalidation =
-  | { type: 'token.revoked'; jti: string; /** epoch seconds; the entry can be forgotten after */ expiresAt: number }
+  | { type: 'token.revoked'; issuer: string; jti: string; /** epoch seconds; the entry can be forgotten after */ expiresAt: number }
   | { type: 'principal.changed'; subject: string }
   | { type: 'session.revoked'; sessionId: string }
   | { type: 'sessions.revoked'; subject: string }
@@ -61,11 +61,23 @@ export type OnInvalidate = (listener: (event: AuthnInvalidation) => void) => () 
 /** Publishes an invalidation to every instance (including this one). */
 export type PublishInvalidation = (event: AuthnInvalidation) => Promise<void>;
 
-/** Revoked JWT ids, shared by all instances through the store. */
+/** A revoked JWT. A `jti` is unique only within its issuer, so both name the token. */
+export interface RevokedJwt {
+  /**
+   * The token's `iss`; undefined for a revocation recorded before revocations named the
+   * issuer, which applies to a token of that `jti` from any issuer.
+   */
+  issuer: string | undefined;
+  jti: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+/** Revoked JWTs, shared by all instances through the store. */
 export interface RevokedTokenStore {
-  add(jti: string, expiresAt: number): Promise<void>;
+  add(issuer: string, jti: string, expiresAt: number): Promise<void>;
   /** Every entry not yet expired at `now` (epoch seconds). */
-  listActive(now: number): Promise<{ jti: string; expiresAt: number }[]>;
+  listActive(now: number): Promise<RevokedJwt[]>;
   /** Deletes entries expired before `now`; returns how many. */
   prune(now: number): Promise<number>;
 }

@@ -225,6 +225,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     emittedBy: 'src/authn (revocation list, session manager)',
     fields: {
       type: { type: "'token.revoked' | 'session.revoked' | 'sessions.revoked' | 'principal.changed' | 'api-token.revoked'", description: 'What became invalid.' },
+      issuer: { type: 'string', description: 'Issuer of the revoked JWT (`token.revoked`): a jti is unique only within its issuer.', optional: true },
       jti: { type: 'string', description: 'Revoked JWT id (`token.revoked`).', optional: true },
       expiresAt: { type: 'number', description: 'Epoch seconds when the revoked token expires anyway (`token.revoked`).', optional: true },
       sessionId: { type: 'string', description: 'SHA-256 of the ended session\'s cookie value (`session.revoked`); not usable as a cookie.', optional: true },

@@ -90,7 +90,7 @@ function registerSuite(name: string, makeBus: (instanceId: string) => Promise<Ev
       const headers = { authorization: `Bearer ${await token('alice', jti)}` };
       assert.equal((await call(b.harness.url, { headers })).status, 200);
       assert.equal((await call(b.harness.url, { headers })).headers.get('x-stage-sync'), '1', 'cached on B');
-      await a.authn.revocations.revoke(jti, Math.floor(Date.now() / 1000) + 300);
+      await a.authn.revocations.revoke(ORIGIN, jti, Math.floor(Date.now() / 1000) + 300);
       assert.equal(await code(a, headers), 'ERR_AUTHN_TOKEN_REVOKED', 'refused at once on the revoking instance');
       await eventually(async () => (await code(b, headers)) === 'ERR_AUTHN_TOKEN_REVOKED', 'B refuses the revoked token');
     });
@@ -126,12 +126,13 @@ function registerSuite(name: string, makeBus: (instanceId: string) => Promise<Ev
     });
 
     it('ignores malformed invalidation events without breaking later ones', async () => {
-      a.bus.publish('authn.invalidated', { type: 'token.revoked', jti: '' });
+      a.bus.publish('authn.invalidated', { type: 'token.revoked', issuer: ORIGIN, jti: '' });
+      a.bus.publish('authn.invalidated', { type: 'token.revoked', jti: 'no-issuer', expiresAt: Math.floor(Date.now() / 1000) + 300 });
       a.bus.publish('authn.invalidated', { type: '__proto__' } as never);
       const jti = randomBytes(8).toString('hex');
       const headers = { authorization: `Bearer ${await token('alice', jti)}` };
       assert.equal((await call(b.harness.url, { headers })).status, 200);
-      await a.authn.revocations.revoke(jti, Math.floor(Date.now() / 1000) + 300);
+      await a.authn.revocations.revoke(ORIGIN, jti, Math.floor(Date.now() / 1000) + 300);
       await eventually(async () => (await code(b, headers)) === 'ERR_AUTHN_TOKEN_REVOKED', 'B refuses after malformed events');
     });
   });

@@ -10,7 +10,7 @@ import { call } from './support/harness.ts';
 import { certificateThumbprint } from '../../src/authn/jwt/thumbprint-keys.ts';
 import { x5cEntry } from './support/pki.ts';
 import { startHitCounter } from './support/servers.ts';
-import { createSetup, sign, ORIGIN, X5C_ISSUER, X5T_ISSUER, type Setup } from './support/setup.ts';
+import { createSetup, sign, JWKS_ISSUER, ORIGIN, X5C_ISSUER, X5T_ISSUER, type Setup } from './support/setup.ts';
 
 function bearer(token: string): Record<string, string> { return { authorization: `Bearer ${token}` }; }
 
@@ -188,7 +188,7 @@ describe('bearer JWT verification', () => {
     const token = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'to-revoke' });
     assert.equal((await call(s.harness.url, { headers: bearer(token) })).status, 200);
     assert.equal((await call(s.harness.url, { headers: bearer(token) })).headers.get('x-stage-sync'), '1');
-    await s.authn.revocations.revoke('to-revoke', now + 300);
+    await s.authn.revocations.revoke(JWKS_ISSUER, 'to-revoke', now + 300);
     await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
     const fresh = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'to-revoke', iat: now + 1 });
     await expectCode(fresh, 'ERR_AUTHN_TOKEN_REVOKED');
@@ -199,7 +199,7 @@ describe('bearer JWT verification', () => {
     // Past exp, but within the issuer's 5 s clock skew: still a valid token.
     const token = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'revoked-in-skew', iat: now - 60, exp: now - 2 });
     assert.equal((await call(s.harness.url, { headers: bearer(token) })).status, 200);
-    await s.authn.revocations.revoke('revoked-in-skew', now - 2);
+    await s.authn.revocations.revoke(JWKS_ISSUER, 'revoked-in-skew', now - 2);
     await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
     // The upkeep prunes every few minutes; a run in this window must not bring the token back.
     await s.authn.revocations.prune(now);

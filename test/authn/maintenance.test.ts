@@ -36,8 +36,8 @@ describe('authn maintenance', () => {
     await proofs.firstUse('old-proof', now - 1);
 
     // Another instance revokes; its event is lost. Only the store knows.
-    await revokedStore.add('lost-event', Math.floor(now / 1000) + 600);
-    assert.equal(revocations.isRevoked('lost-event'), false);
+    await revokedStore.add('https://idp.test', 'lost-event', Math.floor(now / 1000) + 600);
+    assert.equal(revocations.isRevoked('https://idp.test', 'lost-event'), false);
 
     const upkeep = startAuthnMaintenance({ revocations, sessions, logins, dpopProofs: proofs, idleTimeoutMs: 30 * 60_000, pruneIntervalMs: 3600_000, revocationRefreshMs: 50 });
     try {
@@ -46,8 +46,8 @@ describe('authn maintenance', () => {
       assert.ok(await sessions.get('live'));
       assert.equal(await logins.prune(Date.now()), 0, 'the expired login is already gone');
       assert.equal(await proofs.prune(Date.now()), 0, 'the expired proof record is already gone');
-      for (let i = 0; i < 100 && !revocations.isRevoked('lost-event'); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(revocations.isRevoked('lost-event'), true, 'the periodic refresh read the revocation from the store');
+      for (let i = 0; i < 100 && !revocations.isRevoked('https://idp.test', 'lost-event'); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(revocations.isRevoked('https://idp.test', 'lost-event'), true, 'the periodic refresh read the revocation from the store');
     } finally {
       await upkeep.stop();
       revocations.close();

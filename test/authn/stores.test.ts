@@ -5,8 +5,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { isGatehouseError } from '../../src/core/errors.ts';
+import { RevocationList } from '../../src/authn/revocation-list.ts';
 import type { GatewaySession, LoginStateStore, SessionStore } from '../../src/authn/session/session-store.ts';
 import type { RevokedTokenStore } from '../../src/authn/types.ts';
 import { MemoryLoginStateStore, MemorySessionStore } from '../../src/authn/session/memory-session-store.ts';
@@ -23,6 +25,10 @@ import { createTestDatabase, type Backend, type TestDatabase } from './support/s
 interface Stores { sessions: SessionStore; logins: LoginStateStore; revoked: RevokedTokenStore; proofs: ReplayCache }
 
 const id = () => randomBytes(32).toString('base64url');
+const ISSUER_A = 'https://idp.example';
+const ISSUER_B = 'https://partner.example';
+/** `n` random characters of three UTF-8 bytes each (U+0800…U+D7FF): incompressible, so PostgreSQL indexes them at full size. */
+const threeByteChars = (n: number) => String.fromCharCode(...Array.from({ length: n }, () => randomInt(0x800, 0xd800)));
 const HOUR = 3600_000;
 
 function session(overrides: Partial<GatewaySession> = {}): GatewaySession {
@@ -115,15 +121,27 @@ function registerContract(name: string, open: () => Promise<{ stores: Stores; cl
       const now = Math.floor(Date.now() / 1000);
       const a = `jti-${id()}`;
       const b = `jti-${id()}`;
-      await s.revoked.add(a, now + 100);
-      await s.revoked.add(a, now + 50);
-      await s.revoked.add(b, now - 10);
+      await s.revoked.add(ISSUER_A, a, now + 100);
+      await s.revoked.add(ISSUER_A, a, now + 50);
+      await s.revoked.add(ISSUER_A, b, now - 10);
       const active = await s.revoked.listActive(now);
-      assert.deepEqual(active.filter((e) => e.jti === a), [{ jti: a, expiresAt: now + 100 }]);
+      assert.deepEqual(active.filter((e) => e.jti === a), [{ issuer: ISSUER_A, jti: a, expiresAt: now + 100 }]);
       assert.equal(active.some((e) => e.jti === b), false);
       assert.ok(await s.revoked.prune(now) >= 1);
       assert.equal((await s.revoked.listActive(0)).some((e) => e.jti === b), false);
       assert.equal((await s.revoked.listActive(0)).some((e) => e.jti === a), true);
+    });
+
+    it('keeps the revocations of one jti by two issuers apart (a jti is unique only within its issuer)', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const jti = `jti-${id()}`;
+      await s.revoked.add(ISSUER_A, jti, now + 100);
+      await s.revoked.add(ISSUER_B, jti, now - 10);
+      const mine = (at: number) => s.revoked.listActive(at).then((all) => all.filter((e) => e.jti === jti).sort((x, y) => x.expiresAt - y.expiresAt));
+      assert.deepEqual(await mine(0), [{ issuer: ISSUER_B, jti, expiresAt: now - 10 }, { issuer: ISSUER_A, jti, expiresAt: now + 100 }]);
+      assert.deepEqual(await mine(now), [{ issuer: ISSUER_A, jti, expiresAt: now + 100 }]);
+      await s.revoked.prune(now);
+      assert.deepEqual(await mine(0), [{ issuer: ISSUER_A, jti, expiresAt: now + 100 }], 'pruning one issuer\'s entry kept the other');
     });
 
     it('accepts a DPoP proof key once, refuses its replay, and forgets it after it expired', async () => {
@@ -173,7 +191,7 @@ function registerSql(backend: Backend, skip: false | string): void {
       const proof = id();
       const first = sqlStores(store);
       await first.sessions.create(a);
-      await first.revoked.add(jti, Math.floor(Date.now() / 1000) + 600);
+      await first.revoked.add(ISSUER_A, jti, Math.floor(Date.now() / 1000) + 600);
       assert.equal(await first.proofs.firstUse(proof, Date.now() + 60_000), true);
       const loginId = id();
       await first.logins.put(loginId, { state: 's', nonce: 'n', codeVerifier: 'v', returnTo: '/', expiresAt: Date.now() + 60_000 });
@@ -192,14 +210,23 @@ function registerSql(backend: Backend, skip: false | string): void {
       assert.equal(await first.sessions.get(a.id), undefined);
     });
 
-    it('refuses a jti it cannot store with ERR_STORE_VALUE_INVALID and writes nothing', async () => {
+    it('refuses a jti or issuer it cannot store with ERR_STORE_VALUE_INVALID and writes nothing', async () => {
       const repo = createAuthnRevokedTokenRepo(store.db);
       const before = (await repo.listActive(0)).length;
+      const exp = Math.floor(Date.now() / 1000) + 60;
+      const invalid = (e: unknown) => isGatehouseError(e) && e.code === 'ERR_STORE_VALUE_INVALID';
       for (const hostile of ['a\0b', 'x'.repeat(513), '']) {
-        await assert.rejects(repo.add(hostile, Math.floor(Date.now() / 1000) + 60), (e: unknown) => isGatehouseError(e) && e.code === 'ERR_STORE_VALUE_INVALID');
+        await assert.rejects(repo.add(ISSUER_A, hostile, exp), invalid);
+        // '' would pass for a revocation recorded before revocations named the issuer (any issuer).
+        await assert.rejects(repo.add(hostile, 'fine', exp), invalid);
       }
-      await assert.rejects(repo.add('fine', 1e400), (e: unknown) => isGatehouseError(e) && e.code === 'ERR_STORE_VALUE_INVALID');
+      await assert.rejects(repo.add(threeByteChars(400), threeByteChars(512), exp), invalid, 'over the size of one index entry');
+      await assert.rejects(repo.add(ISSUER_A, 'fine', 1e400), invalid);
       assert.equal((await repo.listActive(0)).length, before);
+      // The longest jti (512 three-byte characters) next to an issuer of about 1 kB is one valid index entry.
+      const longIssuer = `https://${threeByteChars(338)}`;
+      await repo.add(longIssuer, threeByteChars(512), exp);
+      assert.ok((await repo.listActive(0)).some((e) => e.issuer === longIssuer));
     });
 
     it('prunes expired login states and DPoP proof records', async () => {
@@ -214,5 +241,43 @@ function registerSql(backend: Backend, skip: false | string): void {
   });
 }
 
+function registerUpgrade(backend: Backend, skip: false | string): void {
+  describe(`authn revocations recorded before they named the issuer (${backend})`, { skip }, () => {
+    it('keep refusing a token of that jti, from any issuer, after migration 0006, until they expire', async () => {
+      const db = await createTestDatabase(backend, { upTo: '0005-authn-sessions' });
+      const store = await db.open();
+      try {
+        const now = Math.floor(Date.now() / 1000);
+        // The table of 0005 is no longer in the typed schema.
+        await (store.db as unknown as Kysely<any>).insertInto('authn_revoked_tokens').values([
+          { jti: 'revoked-before', expires_at: (now + 600) * 1000, created_at: Date.now() },
+          { jti: 'expired-before', expires_at: (now - 600) * 1000, created_at: Date.now() },
+        ]).execute();
+        await store.migrate();
+
+        const repo = createAuthnRevokedTokenRepo(store.db);
+        assert.deepEqual(await repo.listActive(now), [{ issuer: undefined, jti: 'revoked-before', expiresAt: now + 600 }]);
+        const list = new RevocationList({ store: repo, onInvalidate: () => () => {}, publish: async () => {} });
+        await list.load(now);
+        for (const issuer of ['https://gw.test', ISSUER_A]) assert.equal(list.isRevoked(issuer, 'revoked-before'), true, issuer);
+        assert.equal(list.isRevoked(ISSUER_A, 'expired-before'), false);
+
+        // A revocation of the same jti by issuer lives next to it; pruning takes only what expired.
+        await repo.add(ISSUER_A, 'revoked-before', now + 900);
+        assert.equal(await repo.prune(now), 1);
+        assert.deepEqual((await repo.listActive(now)).sort((x, y) => x.expiresAt - y.expiresAt), [
+          { issuer: undefined, jti: 'revoked-before', expiresAt: now + 600 },
+          { issuer: ISSUER_A, jti: 'revoked-before', expiresAt: now + 900 },
+        ]);
+      } finally {
+        await store.close();
+        await db.drop();
+      }
+    });
+  });
+}
+
 registerSql('sqlite', false);
 registerSql('postgres', await serviceOrSkip('postgres'));
+registerUpgrade('sqlite', false);
+registerUpgrade('postgres', await serviceOrSkip('postgres'));

@@ -1,5 +1,5 @@
 /**
- * Revoking a JWT access token by its jti: `gatehouse token revoke-jwt` (the real CLI, another
+ * Revoking a JWT access token by its issuer and jti: `gatehouse token revoke-jwt` (the real CLI, another
  * process) records the revocation; the running gateway refuses the token from then on, even
  * though it had verified and cached it.
  */
@@ -69,5 +69,13 @@ describe('revoking a JWT access token at the gateway', () => {
     assert.equal(r.code, 1);
     assert.match(r.out, /ERR_ADMIN_INPUT_INVALID/);
     assert.match(r.out, /no jti/);
+  });
+
+  it('refuses to revoke a JWT that has no iss (a jti names a token only within its issuer)', async () => {
+    const noIss = await new SignJWT({ jti: 'j-1' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode('x'.repeat(32)));
+    const r = await gatehouse(['token', 'revoke-jwt', noIss, '--config', gw.configFile]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /ERR_ADMIN_INPUT_INVALID/);
+    assert.match(r.out, /no iss/);
   });
 });

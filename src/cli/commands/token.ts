@@ -64,21 +64,21 @@ export function registerToken(program: Command): void {
     }));
 
   stateful(token.command('revoke-jwt')
-    .argument('<jwt>', 'the bearer JWT to revoke (its signature is not checked: only its jti and exp are read)')
-    .description('revoke a JWT access token at the gateway by its jti: every instance refuses it from now on (within authn.maintenance.revocationRefreshMs if an instance misses the event)'))
+    .argument('<jwt>', 'the bearer JWT to revoke (its signature is not checked: only its iss, jti and exp are read)')
+    .description('revoke a JWT access token at the gateway by its issuer and jti: every instance refuses it from now on (within authn.maintenance.revocationRefreshMs if an instance misses the event)'))
     .action(action(async (jwt: string, o: StateOptions) => {
-      const { jti, exp } = jwtIdentity(jwt);
+      const { iss, jti, exp } = jwtIdentity(jwt);
       await withCliContext(o, async (ctx) => {
         // The store is the record every instance re-reads; the event makes running instances drop it from their caches at once.
-        await createAuthnRevokedTokenRepo(ctx.store.db).add(jti, exp);
-        ctx.bus.publish('authn.invalidated', { type: 'token.revoked', jti, expiresAt: exp });
+        await createAuthnRevokedTokenRepo(ctx.store.db).add(iss, jti, exp);
+        ctx.bus.publish('authn.invalidated', { type: 'token.revoked', issuer: iss, jti, expiresAt: exp });
       });
-      emit(o.json, { jti, expiresAt: new Date(exp * 1000).toISOString(), revoked: true }, () => `JWT ${jti} revoked until it expires (${new Date(exp * 1000).toISOString()})`);
+      emit(o.json, { issuer: iss, jti, expiresAt: new Date(exp * 1000).toISOString(), revoked: true }, () => `JWT ${jti} of ${iss} revoked until it expires (${new Date(exp * 1000).toISOString()})`);
     }));
 }
 
-/** jti and exp of a JWT, refusing one that has neither (it could not be revoked by id). */
-function jwtIdentity(jwt: string): { jti: string; exp: number } {
+/** iss, jti and exp of a JWT, refusing one that lacks any (it could not be revoked by id: a jti is unique only within its issuer). */
+function jwtIdentity(jwt: string): { iss: string; jti: string; exp: number } {
   let claims: ReturnType<typeof decodeJwt>;
   try {
     claims = decodeJwt(jwt.trim());
@@ -86,6 +86,7 @@ function jwtIdentity(jwt: string): { jti: string; exp: number } {
     throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'not a JWT' });
   }
   if (typeof claims.jti !== 'string' || claims.jti === '') throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'the JWT has no jti claim: it cannot be revoked by id' });
+  if (typeof claims.iss !== 'string' || claims.iss === '') throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'the JWT has no iss claim: its jti names no token by itself' });
   if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'the JWT has no exp claim' });
-  return { jti: claims.jti, exp: claims.exp };
+  return { iss: claims.iss, jti: claims.jti, exp: claims.exp };
 }

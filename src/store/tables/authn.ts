@@ -1,6 +1,6 @@
 /**
  * Tables of the gateway's authentication (src/authn): browser sessions, pending logins,
- * revoked JWT ids and seen DPoP proofs. Timestamps are epoch milliseconds in `bigint`
+ * revoked JWTs and seen DPoP proofs. Timestamps are epoch milliseconds in `bigint`
  * columns, JSON is `text` (docs/store.md conventions).
  */
 import type { ColumnType } from 'kysely';
@@ -29,8 +29,13 @@ export interface AuthnLoginStatesTable {
   expires_at: number;
 }
 
-/** A revoked JWT id, kept until the token would have expired anyway. */
-export interface AuthnRevokedTokensTable {
+/**
+ * A revoked JWT, by issuer and id (a `jti` is unique only within its issuer), kept until the
+ * token would have expired anyway. Issuer '' marks a revocation recorded before revocations
+ * named the issuer (migration 0006): it applies to every issuer.
+ */
+export interface AuthnRevokedJwtsTable {
+  issuer: string;
   jti: string;
   expires_at: number;
   created_at: ColumnType<number, number, never>;
@@ -46,6 +51,6 @@ export interface AuthnDpopProofsTable {
 export interface AuthnTables {
   authn_sessions: AuthnSessionsTable;
   authn_login_states: AuthnLoginStatesTable;
-  authn_revoked_tokens: AuthnRevokedTokensTable;
+  authn_revoked_jwts: AuthnRevokedJwtsTable;
   authn_dpop_proofs: AuthnDpopProofsTable;
 }
