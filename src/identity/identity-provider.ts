@@ -165,6 +165,19 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     if (typeof kid === 'string' && kid === activeKid) return;
     try { await build(); } catch (err) { logger.error({ err }, 'identity: reloading keys after rotation failed'); }
   });
+  // The event is live, not durable: an instance disconnected from the bus at that moment (or a
+  // `keys rotate` that could not publish) never hears of the rotation, and kept signing with
+  // the old key after it had left every other instance's JWKS. So the store is asked too.
+  let checking = false;
+  const keyCheck = setInterval(() => {
+    if (checking || closed) return;
+    checking = true;
+    keys.activeKid()
+      .then(async (kid) => { if (kid !== undefined && kid !== activeKid && !closed) await build(); })
+      .catch((err: unknown) => logger.warn({ err }, 'identity: checking the store for a rotated signing key failed; will retry'))
+      .finally(() => { checking = false; });
+  }, identity.signing.reloadCheckMs);
+  keyCheck.unref();
 
   const fail = (res: ServerResponse, err: unknown) => {
     logger.error({ err }, 'identity: request failed');
@@ -213,6 +226,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     async close() {
       closed = true;
       clearTimeout(retireTimer);
+      clearInterval(keyCheck);
       unsubscribe?.();
     },
   };

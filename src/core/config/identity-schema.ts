@@ -32,7 +32,8 @@ export const identitySchema = z.object({
     algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of newly generated signing keys.'),
     keyEncryptionSecret: z.string().min(43).optional().describe('Base64url secret (≥ 32 bytes) that encrypts private signing keys and cookie keys at rest in the store. Prefer `keyEncryptionSecretEnv`. Omitted in development: a generated secret in the data directory.'),
     keyEncryptionSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('GATEHOUSE_KEY_ENCRYPTION_SECRET').describe('Environment variable read for the key-encryption secret when `keyEncryptionSecret` is not set.'),
-  }).strict().default({ algorithm: 'ES256', keyEncryptionSecretEnv: 'GATEHOUSE_KEY_ENCRYPTION_SECRET' }),
+    reloadCheckMs: z.number().int().min(100).max(3_600_000).default(30_000).describe('How often each instance compares the signing key it uses with the active one in the store, and reloads its keys when they differ: a rotation reaches an instance that missed its `identity.keys.rotated` event (disconnected from the bus) within this time.'),
+  }).strict().default({ algorithm: 'ES256', keyEncryptionSecretEnv: 'GATEHOUSE_KEY_ENCRYPTION_SECRET', reloadCheckMs: 30_000 }),
   ttl: z.object({
     accessToken: seconds(DAY).default(600),
     clientCredentials: seconds(DAY).default(600),

@@ -54,6 +54,11 @@ export class KeyManager {
     return { jwks, cookieKeys, activeKid: sig[0]!.kid, nextRetireAt: retireTimes.length ? Math.min(...retireTimes) : undefined };
   }
 
+  /** Kid of the signing key the store says is active now (one indexed read). */
+  activeKid(): Promise<string | undefined> {
+    return this.#repo.activeKid('sig');
+  }
+
   /** Makes a new signing key (and cookie key) active; returns the new and the retired kid. */
   async rotate(alg: SigningAlgorithm = this.#alg): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }> {
     const previous = (await this.#repo.list('sig')).find((k) => k.status === 'active');

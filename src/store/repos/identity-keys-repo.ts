@@ -51,6 +51,13 @@ export class IdentityKeysRepo {
     return rows.map(toRecord);
   }
 
+  /** Kid of the newest active key of a use (the signer every instance should use), or undefined. */
+  async activeKid(use: 'sig' | 'cookie'): Promise<string | undefined> {
+    const row = await this.#db.selectFrom('identity_keys').select('kid').where('use', '=', use).where('status', '=', 'active')
+      .orderBy('created_at', 'desc').orderBy('kid').limit(1).executeTakeFirst();
+    return row?.kid;
+  }
+
   /**
    * Makes `key` the only active key of its use: the previous active keys become
    * retiring until `retireAt`, and expired ones are deleted — in one transaction.
