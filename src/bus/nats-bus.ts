@@ -22,6 +22,7 @@ import { SubscriberQueue } from './subscriber-queue.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 const HEALTH_TIMEOUT_MS = 2_000;
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -81,7 +82,8 @@ async function ensureStream(jsm: JetStreamManager, name: string, subject: string
     storage: StorageType.File,
     max_age: maxAgeMs * 1_000_000,
     // Retried publishes carry the same msgID; this is how long duplicates are recognised.
-    duplicate_window: 2 * 60 * 1_000_000_000,
+    // The server refuses a window longer than the max age (bus.maxAgeMs may be 60 s).
+    duplicate_window: Math.min(DUPLICATE_WINDOW_MS, maxAgeMs) * 1_000_000,
   });
 }
 

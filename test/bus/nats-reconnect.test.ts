@@ -67,6 +67,27 @@ describe('NATS event bus: failures', { skip }, () => {
     console.log(`# reconnect: ${publisher.stats().publishFailures} failed publish attempts retried, ${publisher.stats().dropped} dropped`);
   });
 
+  it('starts with bus.maxAgeMs at its configured minimum (60 s), shorter than the duplicate window, and delivers', async () => {
+    const shortStream = `${stream}_SHORT`;
+    const shortPrefix = `${subjectPrefix}short`;
+    try {
+      const bus = await createNatsEventBus(NATS_URL, { instanceId: 'short-age', stream: shortStream, subjectPrefix: shortPrefix, maxAgeMs: 60_000 });
+      buses.push(bus);
+      const seen: string[] = [];
+      bus.subscribe(['gateway.request'], (e) => {
+        seen.push((e.payload as GatewayRequestEvent).requestId);
+      }, { durable: `short-${run}` });
+      await bus.flush();
+      bus.publish('gateway.request', requestEvent(1));
+      await waitFor(() => seen.length === 1, 10_000, 'the event');
+      assert.deepEqual(seen, ['req-1']);
+    } finally {
+      const nc = await connect({ servers: target.host });
+      await (await jetstreamManager(nc)).streams.delete(shortStream).catch(() => {});
+      await nc.close();
+    }
+  });
+
   it('redelivers an event to a durable subscriber whose handler failed (at least once)', async () => {
     const bus = await createNatsEventBus(NATS_URL, { instanceId: 'retry', ...options });
     buses.push(bus);
