@@ -51,6 +51,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     const { ctx } = this;
+    // undici hands interim 1xx heads here too; the response's own head is the final one.
+    if (statusCode < 200) { relayInterim(ctx, statusCode, headers); return; }
     ctx.upstreamStatus = statusCode;
     ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
     const res = ctx.res;
@@ -133,6 +135,23 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   /** Called by the gateway when the client's response closes. */
   onClientClose(): void {
     if (!this.ctx.res.writableFinished && !this.settled) this.controller?.abort(new ClientGoneError());
+  }
+}
+
+/**
+ * An upstream's interim response: 103 Early Hints goes on to an HTTP/1.1 client with its
+ * Link fields only (what a browser acts on; anything else in it, a Set-Cookie say, would
+ * reach the client unchecked ahead of the final response). Other 1xx (102 Processing) say
+ * nothing the client needs and are dropped, as is everything for HTTP/1.0 clients, which
+ * must not get a 1xx (RFC 9110 §15.2).
+ */
+function relayInterim(ctx: RequestContext, statusCode: number, headers: IncomingHttpHeaders): void {
+  const link = headers.link;
+  if (statusCode !== 103 || link === undefined || ctx.req.httpVersion !== '1.1' || ctx.res.headersSent || ctx.res.destroyed) return;
+  try {
+    ctx.res.writeEarlyHints({ link });
+  } catch {
+    // Node refuses a Link value it cannot write safely; the hint is only an optimisation.
   }
 }
 
