@@ -68,12 +68,30 @@ export class SessionManager {
     entry.session.lastSeenAt = now;
     if (now - entry.persistedAt >= this.#o.touchIntervalMs) {
       entry.persistedAt = now;
-      this.#o.store.touch(id, now).then(
-        (exists) => { if (!exists) this.#cache.delete(id); },
-        (error: unknown) => this.#o.logger?.warn({ err: error }, 'session activity could not be recorded'),
-      );
+      void this.#recheck(id, entry, now);
     }
     return entry.identity;
+  }
+
+  /**
+   * The activity write of a cached session, which also reads its principal again: the
+   * `principal.changed` event that drops the entry can be lost (an instance disconnected from
+   * the bus, a CLI that could not publish), and the principal was read only at the first
+   * request here, so a user disabled elsewhere — or stripped of a role — stayed in, with the
+   * old roles, for as long as the session was used. Now that lasts at most `touchIntervalMs`.
+   * An unreachable store keeps the entry (logged), as a failed activity write always did.
+   */
+  async #recheck(id: string, entry: CachedSession, now: number): Promise<void> {
+    try {
+      if (!(await this.#o.store.touch(id, now))) { this.#cache.delete(id); return; }
+      const principal = await this.#o.principals.getPrincipal(entry.session.subject);
+      // Replaced or dropped meanwhile (an invalidation, a fresh authenticate): not ours to change.
+      if (this.#cache.get(id, this.#now()) !== entry) return;
+      if (principal === undefined || principal.disabled) { this.#cache.delete(id); return; }
+      entry.identity = sessionIdentity(entry.session, principal);
+    } catch (error) {
+      this.#o.logger?.warn({ err: error }, 'session activity could not be recorded');
+    }
   }
 
   /** Loads the session from the store, checks it and its principal, caches it. */
