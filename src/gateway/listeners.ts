@@ -79,6 +79,9 @@ export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onReq
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
   }, onRequest);
   applyLimits(server, limits);
+  // Requests with `Expect: 100-continue` go through the pipeline like any other; the 100 is
+  // sent only once their body is about to be read (http/expect-continue.ts), not by Node up front.
+  server.on('checkContinue', onRequest);
   server.on('upgrade', onUpgrade);
   server.on('clientError', onClientError);
   return server;

@@ -5,7 +5,7 @@
  * - hop-by-hop headers (RFC 9110 §7.6.1) and every header the `Connection` field names
  *   (except `TE: trailers`, kept as HTTP/2 and gRPC need it, as Envoy does);
  *   `Proxy-*`; `Host` (undici sets the upstream's; the original goes in X-Forwarded-Host);
- *   `Expect` (Node answers 100-continue itself); HTTP/2 pseudo-headers;
+ *   `Expect` (Gatehouse answers 100-continue itself, see expect-continue.ts); HTTP/2 pseudo-headers;
  * - Gatehouse's reserved namespace `x-gatehouse-*`, always, from anyone: identity headers
  *   reach an upstream only when Gatehouse itself sets them;
  * - the headers Gatehouse sets itself: X-Forwarded-For/-Proto/-Host, Forwarded,

@@ -3,6 +3,7 @@
  * they never reach the upstream stages.
  */
 import type { RequestContext } from '../context.ts';
+import { continueBody } from '../http/expect-continue.ts';
 
 export function internal(ctx: RequestContext): void | Promise<void> {
   const handler = ctx.internalHandler;
@@ -12,5 +13,7 @@ export function internal(ctx: RequestContext): void | Promise<void> {
   ctx.res.setHeader('x-request-id', ctx.requestId);
   const added = ctx.responseHeaders;
   if (added !== undefined) for (let i = 0; i < added.length; i += 2) ctx.res.setHeader(added[i]!, added[i + 1]!);
+  // Handlers read request bodies (token, login forms): a client waiting for 100 Continue may send it.
+  continueBody(ctx.req, ctx.res);
   return handler.handle(ctx.req, ctx.res, ctx);
 }

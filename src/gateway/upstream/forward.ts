@@ -19,6 +19,7 @@ import { upgradeResponseHead } from './websocket.ts';
 import { upstreamPathOf } from './upstream-path.ts';
 import { upstreamDeadlines, type DeadlineEntry } from './deadlines.ts';
 import { failRequest } from '../pipeline/run.ts';
+import { continueBody } from '../http/expect-continue.ts';
 
 /** Both ends of a tunnel are sockets (net or TLS); the Duplex type does not say so. */
 type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
@@ -188,6 +189,9 @@ export function forward(ctx: RequestContext): void {
   const upgrade = ctx.upgradeSocket !== undefined;
   const timeouts = route.config.timeouts;
   const exchange = new UpstreamExchange(ctx, upstream, ctx.upgradeSocket);
+  const body = upgrade ? null : requestBody(ctx);
+  // Every stage allowed the request: a client waiting for 100 Continue may send its body now.
+  if (body !== null) continueBody(ctx.req, ctx.res);
   upstreamDeadlines.add(exchange, timeouts.totalMs);
   ctx.exchange = exchange;
   try {
@@ -195,7 +199,7 @@ export function forward(ctx: RequestContext): void {
       path: upstreamPathOf(ctx) + (ctx.query ? '?' + ctx.query : ''),
       method: ctx.method,
       headers: ctx.upstreamRequestHeaders ?? [],
-      body: upgrade ? null : requestBody(ctx),
+      body,
       headersTimeout: timeouts.headersMs,
       bodyTimeout: timeouts.idleMs,
       upgrade: upgrade ? 'websocket' : null,
