@@ -63,7 +63,10 @@ export function platformExtension(platform: Platform): GatewayExtension {
       sweeper = startKvSweeper(createKvRepo(store.db), 300_000, logger);
       gateway.health.register('store', () => store.health());
       gateway.health.register('bus', () => bus.health());
-      gateway.health.register('ratelimit', () => limiter.health());
+      // With failOpen the instance serves without Redis, so Redis does not decide readiness:
+      // every instance shares it, and an unready fleet is drained by the load balancer all at
+      // once — the outage failOpen was chosen to avoid. It is still reported in /readyz.
+      gateway.health.register('ratelimit', () => limiter.health(), { critical: !platform.config.ratelimit.failOpen });
       new Gauge({
         name: 'gatehouse_bus_events', help: 'Event bus counters since start: published, dropped (buffer full), failed publishes, subscriber errors, buffered now.',
         labelNames: ['kind'], registers: [gateway.metrics.registry],

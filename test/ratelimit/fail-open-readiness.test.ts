@@ -1,0 +1,74 @@
+/**
+ * `ratelimit.failOpen: true` says: while Redis cannot answer, let requests through unchecked.
+ * Two instances behind a load balancer that polls `/readyz` share one Redis; Redis goes away.
+ * The instances must keep serving — and stay ready, or the load balancer takes every one of
+ * them out at the same moment and the outage failOpen was chosen to avoid happens anyway.
+ * Redis stays reported (not ok) in the readiness document.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { REDIS_URL, serviceOrSkip } from '../support/services.ts';
+import { TcpRelay } from '../bus/tcp-relay.ts';
+
+const skip = await serviceOrSkip('redis');
+
+async function readiness(gw: TestGateway): Promise<{ status: number; ready: boolean; ratelimitOk: boolean | undefined }> {
+  const res = await request(`${gw.opsUrl}/readyz`);
+  const body = await res.body.json() as { ready: boolean; dependencies: Record<string, { ok: boolean }> };
+  return { status: res.statusCode, ready: body.ready, ratelimitOk: body.dependencies.ratelimit?.ok };
+}
+
+for (const failOpen of [true, false]) {
+  describe(`two instances on one Redis that goes away, ratelimit.failOpen ${failOpen}`, { skip }, () => {
+    const target = new URL(REDIS_URL);
+    let relay: TcpRelay;
+    let app: TestUpstream;
+    const instances: TestGateway[] = [];
+
+    before(async () => {
+      relay = new TcpRelay(target.hostname, Number(target.port || 6379));
+      await relay.start();
+      app = await startUpstream();
+      for (const name of ['a', 'b']) {
+        instances.push(await startGateway({
+          instanceId: `rl-${name}`,
+          identity: { enabled: false },
+          pki: { enabled: false },
+          ratelimit: { url: `redis://127.0.0.1:${relay.port}`, failOpen, timeoutMs: 200, keyPrefix: `gh-test:${randomBytes(4).toString('hex')}:` },
+          upstreams: { app: { url: app.url } },
+          routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
+        }, { compose: true }));
+      }
+    });
+
+    after(async () => {
+      for (const gw of instances) await gw.close();
+      await app.close();
+      await relay.cut();
+    });
+
+    it(failOpen
+      ? 'keeps serving and stays ready (Redis reported not ok), so the load balancer does not drain every instance at once'
+      : 'refuses requests with 503 ERR_RATELIMIT_UNAVAILABLE and reports not ready', async () => {
+      for (const gw of instances) {
+        assert.equal((await gw.fetch('/app')).status, 200);
+        assert.deepEqual(await readiness(gw), { status: 200, ready: true, ratelimitOk: true });
+      }
+      await relay.cut();
+      for (const gw of instances) {
+        const res = await gw.fetch('/app');
+        if (failOpen) {
+          assert.equal(res.status, 200, 'let through unchecked');
+          assert.deepEqual(await readiness(gw), { status: 200, ready: true, ratelimitOk: false });
+        } else {
+          assert.equal(res.status, 503);
+          assert.match(res.body, /ERR_RATELIMIT_UNAVAILABLE/);
+          assert.deepEqual(await readiness(gw), { status: 503, ready: false, ratelimitOk: false });
+        }
+      }
+    });
+  });
+}
