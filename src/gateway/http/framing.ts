@@ -12,6 +12,10 @@
  * - a Content-Length that is not 1–15 ASCII digits (`+5`, `0x5`, ` 5 `, `5.0`, empty);
  * - Transfer-Encoding other than exactly one field `chunked` (`gzip, chunked`,
  *   `chunked, identity`, `xchunked`, `chunked` twice).
+ *
+ * The same pass refuses a second Host field (RFC 9112 §3.2: 400). Node keeps the first and
+ * drops the rest, other servers take the last: a proxy in front of Gatehouse could check
+ * or route one host while Gatehouse routes the other.
  */
 import { GatehouseError } from '../../core/errors.ts';
 
@@ -32,7 +36,8 @@ function smuggling(detail: string): GatehouseError {
 /**
  * Checks the framing headers of a request.
  *
- * @throws GatehouseError `ERR_REQUEST_SMUGGLING` for any ambiguous framing.
+ * @throws GatehouseError `ERR_REQUEST_SMUGGLING` for any ambiguous framing;
+ *   `ERR_REQUEST_HEADER_INVALID` for a second Host field.
  * @example
  *   const { contentLength } = checkFraming(req.rawHeaders);
  *   if (contentLength !== undefined && contentLength > route.maxBodyBytes) throw new GatehouseError('ERR_REQUEST_BODY_TOO_LARGE');
@@ -40,10 +45,14 @@ function smuggling(detail: string): GatehouseError {
 export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
+  let host = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    // Cheap filter on length before comparing: 14 = content-length, 17 = transfer-encoding.
-    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+    // Cheap filter on length before comparing: 4 = host, 14 = content-length, 17 = transfer-encoding.
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (host) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'more than one Host field' });
+      host = true;
+    } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
       if (contentLength !== undefined) throw smuggling('more than one Content-Length field');
       contentLength = rawHeaders[i + 1]!;
     } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
