@@ -40,6 +40,15 @@ describe('ambiguous or reflecting request heads', () => {
     });
   }
 
+  it('refuses TRACE with 405 ERR_REQUEST_METHOD_NOT_ALLOWED: an upstream that echoes it would hand the client what Gatehouse added (identity assertion, cookies) (cross-site tracing)', async () => {
+    const before = reached();
+    const out = await rawTlsRequest(port, 'TRACE /x HTTP/1.1\r\nHost: localhost\r\nCookie: session=secret\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(out), 405, out);
+    assert.match(out, /ERR_REQUEST_METHOD_NOT_ALLOWED/);
+    assert.doesNotMatch(out, /secret/);
+    assert.equal(reached(), before, 'no upstream was reached');
+  });
+
   it('still routes one Host field by its name', async () => {
     const out = await rawTlsRequest(port, 'GET /x HTTP/1.1\r\nHost: internal.example\r\nConnection: close\r\n\r\n');
     assert.equal(statusOf(out), 200, out);

@@ -23,6 +23,10 @@ export function route(ctx: RequestContext): void {
   if (matched.methods && !matched.methods.has(ctx.method)) {
     throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `${ctx.method} on route ${matched.id}`, headers: { allow: [...matched.methods].join(', ') } });
   }
+  // TRACE asks the upstream to echo the request it received, which carries what Gatehouse
+  // added (the identity assertion, injected credentials, forwarded cookies): never forwarded,
+  // also on routes that accept every method.
+  if (ctx.method === 'TRACE') throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `TRACE on route ${matched.id}` });
   if (ctx.upgradeSocket && !matched.config.websocket) {
     throw new GatehouseError('ERR_REQUEST_MALFORMED', { detail: `upgrade requested on route ${matched.id}, which does not allow WebSocket`, publicMessage: 'Upgrade not allowed on this route' });
   }
