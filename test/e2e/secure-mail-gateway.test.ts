@@ -68,6 +68,12 @@ describe('secure mail through the real Gatehouse', { timeout: 240_000 }, () => {
     assert.deepEqual(await call('web', 'DELETE', `/svc/messages/messages/msg_${'2'.repeat(32)}`), { status: 403, code: 'ERR_POLICY_DENIED' });
   });
 
+  it('the notification service asks the messages service, through Gatehouse, whether a notice may still go out (a message that is not there: 410 MAIL_GONE); the web service may not', async () => {
+    const path = `/svc/messages/messages/msg_${'3'.repeat(32)}`;
+    assert.deepEqual(await call('notification', 'GET', path), { status: 410, code: 'MAIL_GONE' });
+    assert.deepEqual(await call('web', 'GET', path), { status: 403, code: 'ERR_POLICY_DENIED' });
+  });
+
   it('a service certificate cannot use the people\'s mail API (ERR_AUTHN_METHOD_NOT_ALLOWED)', async () => {
     const r = await call('messages', 'GET', '/api/mail/me');
     assert.equal(r.status, 401);

@@ -93,6 +93,15 @@ export class MessageRepo {
     });
   }
 
+  /**
+   * Whether a notice about the message may still go out: it is being sent (the notice is a
+   * step of the send saga) or visible, and not expired. Not once read-once-consumed, deleted
+   * (shredded) or expired.
+   */
+  isNotifiable(id: string, now: number): boolean {
+    return this.#meta.prepare('SELECT 1 FROM messages WHERE id = ? AND state IN (\'sending\', \'active\') AND expires_at > ?').get(id, now) !== undefined;
+  }
+
   /** Read-once messages already read and not yet deleted by the lifetime service. */
   consumedIds(limit = 100): string[] {
     return (this.#meta.prepare('SELECT id FROM messages WHERE state = \'consumed\' ORDER BY id LIMIT ?').all(limit) as Row[]).map((r) => String(r.id));

@@ -1,7 +1,8 @@
 /**
  * The messages service process: metadata and encrypted content (two database files), the
- * send saga, the user API (/api/mail) and the internal API (/svc/messages) used by the
- * lifetime service to delete messages.
+ * send saga, the user API (/api/mail) and the internal API (/svc/messages):
+ *   DELETE /svc/messages/messages/:id   → 204                     callers: lifetime (shred)
+ *   GET    /svc/messages/messages/:id   → 204 | 410 MAIL_GONE     callers: notification (may a notice still go out?)
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -26,7 +27,7 @@ const step = z.enum(SAGA_STEPS);
 export const messagesConfigSchema = baseServiceConfigSchema.extend({
   name: z.literal('messages'),
   directoryFile: z.string(),
-  callers: z.object({ lifetime: z.string() }).strict(),
+  callers: z.object({ lifetime: z.string(), notification: z.string() }).strict(),
   limits: z.object({
     minLifetimeSeconds: z.number().int().min(1).default(DEFAULT_LIMITS.minLifetimeSeconds),
     maxLifetimeSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(DEFAULT_LIMITS.maxLifetimeSeconds),
@@ -60,6 +61,21 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
       const path = (req.url ?? '').split('?')[0]!;
       if (path.startsWith('/api/mail/')) return users(req, res, scope, path);
       const m = new RegExp(`^${MESSAGES_INTERNAL_PATH}/messages/(msg_[0-9a-f]{32})$`).exec(path);
+      if (m && req.method === 'GET') {
+        // Asked right before each notice is sent: one queued earlier must not go out about a
+        // message that was read once, shredded or expired since.
+        const action = 'message.notifiable';
+        try {
+          requireCaller(scope.identity, [config.callers.notification]);
+          if (!repo.isNotifiable(m[1]!, Date.now())) throw new MailError('MAIL_GONE', { detail: `no notice for ${m[1]}: consumed, deleted or expired` });
+        } catch (err) {
+          audit.record({ action, outcome: 'denied', actor: scope.identity.subject, messageId: m[1], reason: err instanceof MailError ? err.code : 'MAIL_INTERNAL', requestId: scope.requestId });
+          throw err;
+        }
+        audit.record({ action, outcome: 'allowed', actor: scope.identity.subject, messageId: m[1], requestId: scope.requestId });
+        res.writeHead(204).end();
+        return;
+      }
       if (m && req.method === 'DELETE') {
         try {
           requireCaller(scope.identity, [config.callers.lifetime]);

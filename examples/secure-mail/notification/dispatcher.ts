@@ -1,7 +1,11 @@
 /**
  * Sends due deliveries and retries failures with exponential backoff (2 s doubling, at
  * most 10 min) until `maxAttempts`, then marks them failed. A delivery for a message whose
- * lifetime is over is dropped: the notice would point at nothing.
+ * lifetime is over is dropped: the notice would point at nothing. Right before each send the
+ * messages service is asked whether the message is still there to be read: a notice queued
+ * (or retried) while its read-once message was read, or the message shredded, is cancelled
+ * instead of telling the recipient's mailbox about a message that is gone. When the answer
+ * cannot be had, nothing is sent and the attempt counts as failed.
  */
 import type { Logger } from 'pino';
 import { PeriodicJob } from '../shared/periodic.ts';
@@ -13,6 +17,8 @@ import type { Notifier } from './notifier.ts';
 export interface DispatcherOptions {
   repo: DeliveryRepo;
   notifier: Notifier;
+  /** Whether a notice about the message may still go out; throws when that cannot be told. */
+  isNotifiable(messageId: string): Promise<boolean>;
   directory: Directory;
   audit: AuditLog;
   logger: Logger;
@@ -45,6 +51,11 @@ export class Dispatcher {
         continue;
       }
       try {
+        if (!(await this.#o.isNotifiable(d.messageId))) {
+          this.#o.repo.cancel(d.messageId);
+          this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'denied', actor: 'notification', messageId: d.messageId, reason: 'MAIL_GONE' });
+          continue;
+        }
         const providerId = await this.#o.notifier.send({ messageId: d.messageId, to, from: this.#o.directory.nameOf(d.sender), expiresAt: new Date(d.expiresAt), appUrl: this.#o.appUrl });
         this.#o.repo.delivered(d, providerId, Date.now());
         this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'allowed', actor: 'notification', messageId: d.messageId });

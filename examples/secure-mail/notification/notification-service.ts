@@ -2,7 +2,9 @@
  * The notification service process (reached only through Gatehouse, callers: messages):
  *   POST   /svc/notification/notifications       {messageId, sender, recipients[], expiresAt} → 202
  *   DELETE /svc/notification/notifications/:id                                               → 204 (cancel pending)
- * Deliveries are recorded and sent by the dispatcher with retries.
+ * Deliveries are recorded and sent by the dispatcher with retries, each only after the
+ * messages service (GET /svc/messages/messages/:id, through Gatehouse) says its message is
+ * still there to be read.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -16,6 +18,7 @@ import { startSecureService } from '../shared/secure-service.ts';
 import { baseServiceConfigSchema, setupService } from '../shared/service-setup.ts';
 import type { Running } from '../shared/run-main.ts';
 import { Directory } from '../messages/directory.ts';
+import { MESSAGES_INTERNAL_PATH } from '../messages/saga-ports.ts';
 import { DeliveryRepo } from './delivery-repo.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { EmailNotifier, type Notifier } from './notifier.ts';
@@ -48,6 +51,12 @@ export async function startNotificationService(raw: unknown, logger?: Logger, no
   const channel = notifier ?? new EmailNotifier(config.smtp);
   const dispatcher = new Dispatcher({
     repo, notifier: channel, directory: Directory.fromFile(config.directoryFile), audit, logger: setup.logger,
+    async isNotifiable(messageId) {
+      const r = await setup.caller.call('GET', `${MESSAGES_INTERNAL_PATH}/messages/${messageId}`);
+      if (r.status === 204) return true;
+      if (r.status === 410) return false;
+      throw new MailError('MAIL_DEPENDENCY_FAILED', { detail: `is ${messageId} notifiable: status ${r.status}` });
+    },
     appUrl: config.appUrl, tickMs: config.tickMs, maxAttempts: config.maxAttempts, baseBackoffMs: config.baseBackoffMs,
   });
   const service = await startSecureService({

@@ -46,7 +46,7 @@ export async function writeServiceConfigs(input: ServiceConfigInput, services: r
       keys: { callers: { messages: id('messages'), lifetime: id('lifetime') } },
       lifetime: { callers: { messages: id('messages') } },
       messages: {
-        directoryFile: input.directoryFile, callers: { lifetime: id('lifetime') },
+        directoryFile: input.directoryFile, callers: { lifetime: id('lifetime'), notification: id('notification') },
         limits: { minLifetimeSeconds: input.minLifetimeSeconds, maxLifetimeSeconds: 7 * 86400, maxBodyChars: 32 * 1024, maxRecipients: 20 },
       },
       notification: {

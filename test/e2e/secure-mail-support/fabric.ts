@@ -71,7 +71,7 @@ export async function startMailFabric(options: { messages?: Record<string, unkno
   });
   const configs: MailFabric['configs'] = {
     keys: { ...base('keys'), callers: { messages: certs.messages.spiffeId, lifetime: certs.lifetime.spiffeId } },
-    messages: { ...base('messages'), directoryFile, callers: { lifetime: certs.lifetime.spiffeId }, limits: { minLifetimeSeconds: 1, maxLifetimeSeconds: 7 * 24 * 3600, maxBodyChars: 32 * 1024, maxRecipients: 20 }, recoveryIntervalMs: 500, ...options.messages },
+    messages: { ...base('messages'), directoryFile, callers: { lifetime: certs.lifetime.spiffeId, notification: certs.notification.spiffeId }, limits: { minLifetimeSeconds: 1, maxLifetimeSeconds: 7 * 24 * 3600, maxBodyChars: 32 * 1024, maxRecipients: 20 }, recoveryIntervalMs: 500, ...options.messages },
     lifetime: { ...base('lifetime'), callers: { messages: certs.messages.spiffeId }, tickMs: 200, ...options.lifetime },
     notification: {
       ...base('notification'), directoryFile, callers: { messages: certs.messages.spiffeId }, appUrl: 'https://localhost:8443/',
