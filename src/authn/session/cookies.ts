@@ -50,3 +50,15 @@ export function withoutGatehouseCookies(header: string): string | undefined {
 export function mayCarryGatehouseCookie(header: string | undefined): header is string {
   return header !== undefined && (header.includes('__Host-gatehouse-') || header.includes('gh_idp_'));
 }
+
+/**
+ * True when a Set-Cookie value (from an upstream) would set one of Gatehouse's own cookies.
+ * A service behind the gateway must not be able to plant a session of its choosing in the
+ * user's browser (session fixation) or overwrite the IdP's: such fields are dropped before the
+ * response reaches the client. Compared without case: browsers apply the `__Host-` rules to
+ * any spelling of the prefix, and an upstream gains nothing from a near-miss name either way.
+ */
+export function setsGatehouseCookie(setCookie: string): boolean {
+  const name = setCookie.trimStart().toLowerCase();
+  return name.startsWith('__host-gatehouse-') || name.startsWith('gh_idp_');
+}

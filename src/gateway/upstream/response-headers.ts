@@ -7,8 +7,12 @@
  * A 204 loses any Content-Length the upstream sent: RFC 9110 §8.6 forbids the field there,
  * and Gatehouse is the server its clients judge (a 304 keeps it: there it describes the
  * selected representation).
+ *
+ * Set-Cookie fields that would set Gatehouse's own session or IdP cookies are dropped: an
+ * upstream must not plant a session in the user's browser (see setsGatehouseCookie).
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { setsGatehouseCookie } from '../../authn/session/cookies.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
@@ -23,7 +27,9 @@ export function responseHeaders(headers: IncomingHttpHeaders, requestId: string,
     if (HOP_BY_HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
     const value = headers[name];
     if (value === undefined) continue;
-    if (typeof value === 'string') out.push(name, value);
+    if (name === 'set-cookie') {
+      for (const v of value as string[]) if (!setsGatehouseCookie(v)) out.push(name, v);
+    } else if (typeof value === 'string') out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
   out.push('x-request-id', requestId);

@@ -4,6 +4,7 @@
  * run on the upgrade request like on any other.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { setsGatehouseCookie } from '../../authn/session/cookies.ts';
 
 const UNSAFE = /[\r\n\0]/;
 
@@ -17,6 +18,8 @@ export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHea
     for (const v of Array.isArray(value) ? value : [value]) {
       // Values came through undici's parser, but a CR/LF here would split the response.
       if (UNSAFE.test(v)) continue;
+      // An upstream must not plant Gatehouse's session or IdP cookies (response-headers.ts).
+      if (name === 'set-cookie' && setsGatehouseCookie(v)) continue;
       head += `${name}: ${v}\r\n`;
     }
   }

@@ -1,0 +1,91 @@
+/**
+ * Session planting through the gateway: a service behind Gatehouse answers with Set-Cookie
+ * fields naming Gatehouse's own session or identity-provider cookies. Were they passed on, the
+ * service could log the user's browser into a session of its choosing (session fixation) or
+ * overwrite the IdP's session. They are dropped, on ordinary responses and on a WebSocket
+ * 101; the service's own cookies pass unchanged.
+ */
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { startGateway, type TestGateway } from '../support/gateway.ts';
+
+const PLANTED = [
+  '__Host-gatehouse-session=attacker-session; Path=/; Secure; HttpOnly',
+  '__HOST-Gatehouse-login=attacker-login; Path=/; Secure',
+  'gh_idp_session=attacker-idp; Path=/; Secure',
+  ' gh_idp_session.sig=forged; Path=/',
+];
+const OWN = 'app_pref=dark; Path=/; Secure';
+
+let upstream: Server;
+const sockets = new Set<Socket>();
+let gw: TestGateway;
+
+/** Raw upstream: every answer (a 200, or a 101 to an upgrade) sets the planted cookies and one of its own. */
+before(async () => {
+  upstream = createServer((socket) => {
+    sockets.add(socket);
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      head += d;
+      if (!head.includes('\r\n\r\n')) return;
+      const upgrade = /\r\nupgrade: websocket/i.test(head);
+      head = '';
+      const cookies = [...PLANTED, OWN].map((c) => `Set-Cookie: ${c}\r\n`).join('');
+      socket.write(upgrade
+        ? `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${cookies}\r\n`
+        : `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${cookies}\r\nok`);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  gw = await startGateway({
+    upstreams: { app: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } },
+    routes: [
+      { id: 'app', path: '/app', upstream: 'app', access: 'public' },
+      { id: 'ws', path: '/ws', upstream: 'app', access: 'public', websocket: true },
+    ],
+  });
+});
+
+after(async () => {
+  for (const s of sockets) s.destroy();
+  upstream.close();
+  await gw.close();
+});
+
+/** The raw response head the client receives for `request`. */
+async function responseHead(request: string): Promise<string> {
+  const socket = tlsConnect({ host: '127.0.0.1', port: gw.gateway.addresses().https.port, rejectUnauthorized: false });
+  socket.on('error', () => undefined);
+  try {
+    await new Promise<void>((r, j) => { socket.once('secureConnect', () => r()); socket.once('error', j); });
+    let data = '';
+    socket.on('data', (d: Buffer) => { data += d; });
+    socket.write(request);
+    const until = Date.now() + 3000;
+    while (!data.includes('\r\n\r\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(data.includes('\r\n\r\n'), 'a response head arrived');
+    return data.slice(0, data.indexOf('\r\n\r\n'));
+  } finally {
+    socket.destroy();
+  }
+}
+
+function setCookies(head: string): string[] {
+  return head.split('\r\n').filter((l) => /^set-cookie:/i.test(l)).map((l) => l.slice(l.indexOf(':') + 1).trim());
+}
+
+it("an upstream's Set-Cookie for Gatehouse's session or IdP cookies never reaches the browser (session planting refused); its own cookies do", async () => {
+  const head = await responseHead('GET /app/x HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(setCookies(head), [OWN]);
+});
+
+it("a WebSocket 101 from the upstream cannot plant Gatehouse's cookies either", async () => {
+  const head = await responseHead('GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 101 /);
+  assert.deepEqual(setCookies(head), [OWN]);
+});
