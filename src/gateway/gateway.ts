@@ -32,6 +32,7 @@ import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
 import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { generateRequestId } from './http/request-id.ts';
+import { createRequestTracer, type RequestTracer } from '../observability/tracing/request-tracer.ts';
 
 export interface GatewayOptions {
   /** Config file to load (and watch). Without it, built-in defaults are used. */
@@ -114,6 +115,8 @@ export class Gateway {
   #env: NodeJS.ProcessEnv;
   #onSighup = () => { void this.reload('SIGHUP'); };
   #sinks: AccessEventSink[] = [];
+  /** Span export (`tracing`), built once at start; undefined when off. */
+  #tracer: RequestTracer | undefined;
 
   private constructor(loaded: LoadedConfig, options: GatewayOptions) {
     const config = loaded.config;
@@ -123,6 +126,9 @@ export class Gateway {
     this.metrics = createMetrics({ inflight: () => this.#inflight });
     this.health = new HealthRegistry(config.instanceId!);
     this.#requestMetrics = new RequestMetrics(this.metrics);
+    this.#tracer = createRequestTracer(config.tracing, { logger: this.logger, metrics: this.metrics, instanceId: config.instanceId! });
+    // A sink like audit's: each recorded request's span is built then, from its context.
+    if (this.#tracer) this.#sinks.push(this.#tracer.record);
     this.extensions = options.extensions ?? [];
   }
 
@@ -214,7 +220,7 @@ export class Gateway {
 
   /** Compiles a configuration into a generation. Throws; changes nothing. */
   #compile(config: Config, version: number, previous: Generation | undefined): Generation {
-    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record });
+    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record, traceSampleRatio: this.#tracer?.sampleRatio ?? 0 });
   }
 
   /** Validates the configuration file again and swaps it in if (and only if) it is valid. */
@@ -368,6 +374,8 @@ export class Gateway {
     // server.close waits for it: a tunnel left open would hold shutdown for as long as the client likes.
     for (const socket of this.#upgradeSockets) socket.destroy();
     await closed;
+    // Every request is recorded by now: send their spans before the components stop.
+    await this.#tracer?.shutdown();
     for (const ext of [...this.extensions].reverse()) await ext.stop?.();
     await closePools(this.#generation.upstreams.values());
     await closeServer(this.#ops);

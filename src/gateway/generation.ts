@@ -37,6 +37,8 @@ export interface Generation {
    * records whatever ended otherwise (client gone, internal handlers).
    */
   readonly record: (ctx: RequestContext) => void;
+  /** Fraction of new traces sampled, fixed when span export starts (0 without it: see accept). */
+  readonly traceSampleRatio: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export function buildGeneration(
   version: number,
   previous: Generation | undefined,
   extensions: readonly GatewayExtension[],
-  shared: Pick<Generation, 'metrics' | 'logger' | 'record'>,
+  shared: Pick<Generation, 'metrics' | 'logger' | 'record' | 'traceSampleRatio'>,
 ): Generation {
   const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
   const isTrustedProxy = compileTrustedProxies(config.trustedProxies);

@@ -14,6 +14,8 @@ export interface GatewayMetrics {
   upstreamHealthy: Gauge<'upstream'>;
   inflight: Gauge;
   configReloads: Counter<'outcome'>;
+  tracingSpansExported: Counter;
+  tracingSpansDropped: Counter<'reason'>;
 }
 
 /**
@@ -40,5 +42,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; inflight?: ()
       collect() { if (inflight) this.set(inflight()); },
     }),
     configReloads: new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reload attempts by outcome (applied, rejected).', labelNames: ['outcome'], registers: [registry] }),
+    tracingSpansExported: new Counter({ name: 'gatehouse_tracing_spans_exported_total', help: 'Request spans the OTLP endpoint accepted.', registers: [registry] }),
+    tracingSpansDropped: new Counter({ name: 'gatehouse_tracing_spans_dropped_total', help: 'Request spans not exported, by reason (queue_full, export_failed, shutdown).', labelNames: ['reason'], registers: [registry] }),
   };
 }

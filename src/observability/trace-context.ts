@@ -76,8 +76,8 @@ const traceRandom = Buffer.allocUnsafe(24 * TRACE_BATCH);
 let traceHex = '';
 let nextTrace = TRACE_BATCH;
 
-/** A new, unsampled trace with fresh random ids. */
-function newTraceContext(): TraceContext {
+/** A new trace with fresh random ids, sampled or not. */
+function newTraceContext(sampled: boolean): TraceContext {
   for (;;) {
     if (nextTrace === TRACE_BATCH) {
       randomFillSync(traceRandom);
@@ -89,19 +89,22 @@ function newTraceContext(): TraceContext {
     const spanId = traceHex.slice(at + 32, at + 48);
     // All-zero ids are invalid; the chance is 2^-64 or less, but the spec forbids them.
     if (traceId !== ZERO_TRACE_ID && spanId !== ZERO_SPAN_ID) {
-      return { traceId, spanId, parentSpanId: undefined, sampled: false, traceparent: `00-${traceId}-${spanId}-00` };
+      return { traceId, spanId, parentSpanId: undefined, sampled, traceparent: `00-${traceId}-${spanId}-${sampled ? '01' : '00'}` };
     }
   }
 }
 
 /**
  * The trace context of a request: continues the incoming trace when `accept` is true
- * (trusted peer) and its `traceparent` is valid, else starts a new, unsampled trace.
+ * (trusted peer) and its `traceparent` is valid, keeping its sampled flag (parent-based
+ * sampling), else starts a new trace, sampled with probability `sampleRatio` (0 when spans
+ * are not exported).
  * Either way Gatehouse gets its own span id, the parent of the upstream's spans.
  */
-export function startTraceContext(traceparent: string | readonly string[] | undefined, accept: boolean): TraceContext {
+export function startTraceContext(traceparent: string | readonly string[] | undefined, accept: boolean, sampleRatio = 0): TraceContext {
   const parent = accept ? parseTraceparent(traceparent) : undefined;
-  if (parent === undefined) return newTraceContext();
+  // `sampleRatio > 0` first: without span export no random number is drawn.
+  if (parent === undefined) return newTraceContext(sampleRatio > 0 && Math.random() < sampleRatio);
   const spanId = generateSpanId();
   const sampled = (parent.flags & 1) === 1;
   return { traceId: parent.traceId, spanId, parentSpanId: parent.parentId, sampled, traceparent: `00-${parent.traceId}-${spanId}-${sampled ? '01' : '00'}` };

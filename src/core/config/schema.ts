@@ -14,6 +14,7 @@ import { ratelimitSchema } from './ratelimit-schema.ts';
 import { storeSchema } from './store-schema.ts';
 import { auditSchema } from './audit-schema.ts';
 import { detectSchema } from './detect-schema.ts';
+import { tracingSchema } from './tracing-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences.'),
@@ -28,6 +29,7 @@ export const configSchema = z.object({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     accessLog: z.boolean().default(true).describe('One structured line per request, including early exits.'),
   }).strict().default({ level: 'info', accessLog: true }),
+  tracing: tracingSchema.default(tracingSchema.parse({})),
   upstreams: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
   pki: pkiSchema.default(pkiSchema.parse({})),

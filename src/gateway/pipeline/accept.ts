@@ -24,8 +24,9 @@ export function accept(ctx: RequestContext): void {
   // the forwarded response, error responses, the upgrade head, and `internal` for handlers.
   ctx.requestId = resolveRequestId(headers['x-request-id'], client.peerTrusted);
   // Trace ids are correlation data, not authority: a client's valid traceparent is continued
-  // (so browser and backend spans join up); Gatehouse always opens its own span.
-  ctx.trace = startTraceContext(headers.traceparent, true);
+  // (so browser and backend spans join up); Gatehouse always opens its own span. New traces
+  // are sampled at the exported-span ratio (0 without tracing).
+  ctx.trace = startTraceContext(headers.traceparent, true, gen.traceSampleRatio);
   ctx.method = req.method ?? 'GET';
   ctx.protocol = resolveProtocol('https', headers['x-forwarded-proto'], client.peerTrusted);
   const host = headers.host ?? '';
