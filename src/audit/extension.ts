@@ -20,7 +20,7 @@ import type { GatewayExtension } from '../gateway/gateway.ts';
 import type { Store } from '../store/types.ts';
 import { accessRecord } from './access-event.ts';
 import { draftFromEnvelope } from './map-event.ts';
-import { createRedactor, type Redactor } from './redact.ts';
+import { createLiveRedactor, type LiveRedactor } from './live-redactor.ts';
 import { AccessSampler } from './sampler.ts';
 import { loadOrCreateSigningKey } from './signing-key.ts';
 import { AuditWriter } from './writer.ts';
@@ -37,7 +37,8 @@ export interface AuditPlatform {
 export interface AuditExtension extends GatewayExtension {
   /** The running writer (after start). */
   readonly writer: AuditWriter | undefined;
-  readonly redactor: Redactor;
+  /** Follows reloads of `audit.redact`. */
+  readonly redactor: LiveRedactor;
 }
 
 /** Default locations under the data directory. */
@@ -51,7 +52,9 @@ export function auditPaths(config: Pick<Config, 'dataDir' | 'audit'>): { spoolDi
 export function auditExtension(platform: AuditPlatform): AuditExtension {
   const { config, store, bus } = platform;
   const logger = platform.logger.child({ component: 'audit' });
-  const redactor = createRedactor(config.audit.redact);
+  const redactor = createLiveRedactor(config.audit.redact);
+  /** The sampling rates in force (they follow reloads). */
+  let samplingRoutes = config.audit.sampling.routes;
   const instance = config.instanceId ?? 'gatehouse';
   let writer: AuditWriter | undefined;
   let unsubscribe: (() => void) | undefined;
@@ -73,7 +76,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
         checkpointEveryRecords: config.audit.checkpoint.everyRecords, checkpointEveryMs: config.audit.checkpoint.everyMs,
       });
       writer = w;
-      sampler = new AccessSampler({ routes: config.audit.sampling.routes, instance });
+      sampler = new AccessSampler({ routes: samplingRoutes, instance });
       samplingTimer = setInterval(() => { for (const d of sampler!.drain()) w.append(d); }, config.audit.sampling.flushMs);
       samplingTimer.unref();
       const names = EVENT_NAMES.filter((n): n is EventName => n !== 'gateway.request');
@@ -90,6 +93,22 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
           ? { ok: true, latencyMs: 0 }
           : { ok: false, latencyMs: 0, detail: `store writes failing since ${new Date(s.failingSince).toISOString()}; ${s.queued} events spooled` };
       });
+    },
+    /**
+     * Redaction rules and per-route sampling rates follow a reload, for what is recorded
+     * after the swap; counts of events sampled out so far are recorded first, at the rates
+     * they were taken at. The writer (chain, spool, batching, checkpoints, signing key) and the
+     * timers (sampling flush, retention) keep their start settings: restart-only-changes.ts.
+     */
+    onReload(outcome) {
+      if (!outcome.applied) return;
+      const next = outcome.config.audit;
+      redactor.update(next.redact);
+      if (JSON.stringify(next.sampling.routes) === JSON.stringify(samplingRoutes)) return;
+      samplingRoutes = next.sampling.routes;
+      if (!writer || !sampler) return;
+      for (const d of sampler.drain()) writer.append(d);
+      sampler.setRoutes(samplingRoutes);
     },
     onRequest(ctx, status, durationMs) {
       if (!writer || !sampler) return;

@@ -15,7 +15,7 @@ export interface SamplerOptions {
 }
 
 export class AccessSampler {
-  readonly #routes: Readonly<Record<string, number>>;
+  #routes: Readonly<Record<string, number>>;
   readonly #instance: string;
   readonly #random: () => number;
   #counts = new Map<string, number>();
@@ -25,6 +25,15 @@ export class AccessSampler {
     this.#routes = options.routes;
     this.#instance = options.instance;
     this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * New per-route rates (configuration reload) for the requests that follow. Call
+   * {@link drain} first: the counts kept so far were taken at the old rates, which is what
+   * their `audit.sampled` records must say.
+   */
+  setRoutes(routes: Readonly<Record<string, number>>): void {
+    this.#routes = routes;
   }
 
   /**

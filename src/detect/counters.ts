@@ -5,7 +5,7 @@
 
 /** A Map with least-recently-used eviction. */
 export class LruMap<V> {
-  readonly #max: number;
+  #max: number;
   readonly #map = new Map<string, V>();
 
   constructor(max: number) {
@@ -31,6 +31,16 @@ export class LruMap<V> {
     this.#map.delete(key);
   }
 
+  /** A new bound (reload of `detect.maxKeys`); a lower one forgets the least recently used keys at once. */
+  resize(max: number): void {
+    this.#max = max;
+    while (this.#map.size > max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+
   get size(): number {
     return this.#map.size;
   }
@@ -43,13 +53,28 @@ export class LruMap<V> {
  */
 export class SlidingCounter {
   readonly #times: LruMap<number[]>;
-  readonly #threshold: number;
-  readonly #windowMs: number;
+  #threshold: number;
+  #windowMs: number;
 
   constructor(threshold: number, windowMs: number, maxKeys: number) {
     this.#threshold = threshold;
     this.#windowMs = windowMs;
     this.#times = new LruMap(maxKeys);
+  }
+
+  /**
+   * New settings for the events that follow (configuration reload). The times already kept
+   * stay: each key is measured against the new threshold and window at its next event, so
+   * a key already at or past a lowered threshold fires then.
+   */
+  configure(threshold: number, windowMs: number, maxKeys: number): void {
+    this.#threshold = threshold;
+    this.#windowMs = windowMs;
+    this.#times.resize(maxKeys);
+  }
+
+  clear(): void {
+    this.#times.clear();
   }
 
   /** Records an event; returns the window start (time of the first counted event) when the threshold is reached. */
@@ -74,13 +99,24 @@ export class SlidingCounter {
 /** "N distinct values for a key within W" (credential stuffing: names per address). */
 export class DistinctCounter {
   readonly #seen: LruMap<Map<string, number>>;
-  readonly #threshold: number;
-  readonly #windowMs: number;
+  #threshold: number;
+  #windowMs: number;
 
   constructor(threshold: number, windowMs: number, maxKeys: number) {
     this.#threshold = threshold;
     this.#windowMs = windowMs;
     this.#seen = new LruMap(maxKeys);
+  }
+
+  /** As {@link SlidingCounter.configure}: the values already seen are kept. */
+  configure(threshold: number, windowMs: number, maxKeys: number): void {
+    this.#threshold = threshold;
+    this.#windowMs = windowMs;
+    this.#seen.resize(maxKeys);
+  }
+
+  clear(): void {
+    this.#seen.clear();
   }
 
   hit(key: string, value: string, time: number): { windowStart: number; distinct: number } | undefined {
@@ -102,17 +138,35 @@ export class DistinctCounter {
   }
 }
 
+export interface RateBaselineOptions { bucketMs: number; factor: number; minRequests: number; alpha: number; warmupBuckets: number; maxKeys: number }
+
 /**
  * Request rate against an identity's usual rate: counts per bucket, an exponentially
  * weighted moving average of past buckets, and a firing test once per bucket.
  */
 export class RateBaseline {
   readonly #state: LruMap<{ bucket: number; count: number; ewma: number; buckets: number; fired: boolean }>;
-  readonly #o: { bucketMs: number; factor: number; minRequests: number; alpha: number; warmupBuckets: number };
+  #o: RateBaselineOptions;
 
-  constructor(options: { bucketMs: number; factor: number; minRequests: number; alpha: number; warmupBuckets: number; maxKeys: number }) {
+  constructor(options: RateBaselineOptions) {
     this.#o = options;
     this.#state = new LruMap(options.maxKeys);
+  }
+
+  /**
+   * New settings for the requests that follow (configuration reload). Baselines are kept,
+   * except when the bucket length changes: they are counts per bucket of the old length and
+   * bucket numbers of the old length, neither comparable with the new one, so every identity
+   * starts over (and warms up again).
+   */
+  configure(options: RateBaselineOptions): void {
+    if (options.bucketMs !== this.#o.bucketMs) this.#state.clear();
+    this.#o = options;
+    this.#state.resize(options.maxKeys);
+  }
+
+  clear(): void {
+    this.#state.clear();
   }
 
   /** Returns `{ rate, baseline, bucketStart }` the first time a bucket crosses the threshold. */

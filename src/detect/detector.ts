@@ -38,6 +38,11 @@ export class Detector {
     this.#rules = new Rules(options.config);
   }
 
+  /** A reloaded `detect` configuration, for the events that follow (counts kept: {@link Rules.configure}). */
+  configure(config: DetectConfig): void {
+    this.#rules.configure(config);
+  }
+
   get alertsRaised(): number {
     return this.#alerts;
   }

@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../bus/types.ts';
+import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { Stage } from '../gateway/context.ts';
 import type { GatewayExtension } from '../gateway/gateway.ts';
@@ -58,18 +59,41 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
       if (config.detect.retentionDays > 0) {
         retention = startDetectRetention(store, { maxAgeMs: config.detect.retentionDays * 86_400_000, intervalMs: 3_600_000, logger });
       }
-      if (!config.detect.enabled) return;
-      const d = new Detector({ config: config.detect, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
-      detector = d;
-      const timeOf = createTimeParser();
-      unsubscribe = bus.subscribe([...RULE_EVENTS], (event) => d.observe({ name: event.name, time: timeOf(event.time), payload: event.payload }));
+      if (config.detect.enabled) startDetector(config.detect);
+    },
+    /**
+     * The rules follow a reload for the events after the swap (the gateway calls this right
+     * after it): thresholds, windows, actions and durations of each rule, rules switched on
+     * or off, `maxKeys`, and `enabled` itself (switching detection off unsubscribes and
+     * forgets every count; on again starts from zero). `blockRefreshMs` and `retentionDays`
+     * are the periods of timers started at start: restart-only (restart-only-changes.ts).
+     */
+    onReload(outcome) {
+      if (!outcome.applied) return;
+      const next = outcome.config.detect;
+      if (!next.enabled) stopDetector();
+      else if (detector) detector.configure(next);
+      else startDetector(next);
     },
     async stop() {
-      unsubscribe?.();
+      stopDetector();
       blockCheck.stop();
       await retention?.stop();
     },
   };
+
+  function startDetector(detectConfig: DetectConfig): void {
+    const d = new Detector({ config: detectConfig, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
+    detector = d;
+    const timeOf = createTimeParser();
+    unsubscribe = bus.subscribe([...RULE_EVENTS], (event) => d.observe({ name: event.name, time: timeOf(event.time), payload: event.payload }));
+  }
+
+  function stopDetector(): void {
+    unsubscribe?.();
+    unsubscribe = undefined;
+    detector = undefined;
+  }
 }
 
 /** Events of one millisecond carry the same time string: parse each distinct one once. */

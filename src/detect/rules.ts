@@ -51,7 +51,7 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
 const ATTEMPT_REASONS = new Set(['bad_credentials', 'unknown_user']);
 
 export class Rules {
-  readonly #c: DetectConfig;
+  #c: DetectConfig;
   readonly #account: SlidingCounter;
   readonly #address: SlidingCounter;
   readonly #stuffing: DistinctCounter;
@@ -74,6 +74,33 @@ export class Rules {
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
     this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
     this.#lastFired = new LruMap(m);
+  }
+
+  /**
+   * Applies a reloaded configuration to the events that follow. What was counted so far is
+   * kept for every rule that stays enabled, and measured against the new threshold and
+   * window at its key's next event: tightening a threshold during an attack fires at the
+   * attacker's next attempt, not after a fresh `threshold` of them. A rule switched off
+   * forgets its counts (switching it on again starts from zero); the one-alert-per-window
+   * memory is kept for all, so a reload does not repeat an alert already raised. Changing
+   * `rateAnomaly.bucketMs` starts the rate baselines over (see {@link RateBaseline.configure}).
+   */
+  configure(config: DetectConfig): void {
+    const m = config.maxKeys;
+    const sliding: [SlidingCounter, DetectConfig['bruteForceAccount']][] = [
+      [this.#account, config.bruteForceAccount], [this.#address, config.bruteForceAddress], [this.#reuse, config.refreshReuse],
+      [this.#mfa, config.mfaFailures], [this.#denials, config.denialBurst],
+    ];
+    for (const [counter, rule] of sliding) {
+      counter.configure(rule.threshold, rule.windowMs, m);
+      if (!rule.enabled) counter.clear();
+    }
+    this.#stuffing.configure(config.credentialStuffing.threshold, config.credentialStuffing.windowMs, m);
+    if (!config.credentialStuffing.enabled) this.#stuffing.clear();
+    this.#rate.configure({ ...config.rateAnomaly, maxKeys: m });
+    if (!config.rateAnomaly.enabled) this.#rate.clear();
+    this.#lastFired.resize(m);
+    this.#c = config;
   }
 
   evaluate(e: RuleEvent): readonly Finding[] {

@@ -13,10 +13,11 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import { ServerResponse as NodeServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { loadConfigFile, parseConfig, ConfigError, formatProblems, type LoadedConfig, type ConfigProblem } from '../core/config/load.ts';
 import type { Config } from '../core/config/schema.ts';
 import { createLogger } from '../observability/logger.ts';
+import { createLiveRedactor, type LiveRedactor } from '../audit/live-redactor.ts';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.ts';
 import { HealthRegistry } from '../observability/health.ts';
 import { createOpsServer, type OpsAction } from '../observability/ops-server.ts';
@@ -39,7 +40,13 @@ export interface GatewayOptions {
   configFile?: string;
   /** An already-loaded config (tests). */
   config?: LoadedConfig;
+  /**
+   * The logger to use. Without it the gateway builds one whose redaction follows reloads of
+   * `audit.redact`; a logger given here keeps whatever redaction its owner gave it.
+   */
   logger?: Logger;
+  /** Where the gateway's own logger writes (default: stdout). Ignored with `logger`. */
+  logDestination?: DestinationStream;
   /** Extra environment for ${VAR} substitution (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
   /** Watch the config file and reload on change (default true when configFile is given). */
@@ -76,7 +83,11 @@ export interface GatewayExtension {
   validate?(config: Config): ConfigProblem[];
   /** Receives every finished request (access event). */
   onRequest?: AccessEventSink;
-  /** Told about every reload attempt, applied or refused. */
+  /**
+   * Told about every reload attempt, applied or refused. An applied one is told synchronously
+   * right after the swap, so settings applied here (detection rules, audit policy) are in
+   * force for every event after it.
+   */
   onReload?(outcome: ReloadOutcome): void;
   /** The gateway's own workload certificate for mutual TLS to upstreams (the PKI component). */
   workloadTls?(): WorkloadTls;
@@ -117,12 +128,19 @@ export class Gateway {
   #sinks: AccessEventSink[] = [];
   /** Span export (`tracing`), built once at start; undefined when off. */
   #tracer: RequestTracer | undefined;
+  /** The redaction of the logger the gateway built (none when it was given one). */
+  #logRedactor: LiveRedactor | undefined;
 
   private constructor(loaded: LoadedConfig, options: GatewayOptions) {
     const config = loaded.config;
     this.configFile = options.configFile;
     this.#env = options.env ?? process.env;
-    this.logger = options.logger ?? createLogger({ level: config.logging.level, instanceId: config.instanceId, redact: config.audit.redact });
+    if (options.logger) {
+      this.logger = options.logger;
+    } else {
+      this.#logRedactor = createLiveRedactor(config.audit.redact);
+      this.logger = createLogger({ level: config.logging.level, instanceId: config.instanceId, redactor: this.#logRedactor, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+    }
     this.metrics = createMetrics({ inflight: () => this.#inflight });
     this.health = new HealthRegistry(config.instanceId!);
     this.#requestMetrics = new RequestMetrics(this.metrics);
@@ -242,6 +260,8 @@ export class Gateway {
       const next = this.#compile(loaded.config, current.version + 1, current);
       if (loaded.config.listeners.https.tls.cert) await this.#maybeRotateTls(loaded.config);
       this.#generation = next;
+      // Before the first line logged under the new configuration.
+      this.#logRedactor?.update(loaded.config.audit.redact);
       this.metrics.configReloads.labels('applied').inc();
       this.logger.info({ reason, version: next.version, routes: loaded.config.routes.length, restartOnly }, 'configuration reloaded');
       if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings change only on restart');

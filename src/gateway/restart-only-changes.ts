@@ -2,19 +2,37 @@
  * Settings a reload validates but cannot apply to what is already running (listeners, the
  * store, the bus, the components built at start): they are reported in the log so that an
  * operator knows a restart is needed, instead of reading "configuration reloaded" and
- * believing, say, new detection thresholds are in force.
+ * believing, say, a new spool directory is in use.
  *
  * Applied live (and so not listed): routes, upstreams, trustedProxies, the listener's TLS
  * certificate files, the body size and header count limits and the shutdown grace, the rate limits themselves (`ratelimit.edge`,
- * `ratelimit.identity`: the stages are rebuilt per generation) and the policy directory,
- * role hierarchy, route groups and operations (the policy extension's reload hook).
+ * `ratelimit.identity`: the stages are rebuilt per generation), the policy directory,
+ * role hierarchy, route groups and operations (the policy extension's reload hook), the
+ * detection rules (`detect.enabled`, each rule's switch, threshold, window, actions and
+ * duration, `detect.maxKeys`: the detect extension's reload hook; counts are kept) and the
+ * audit policy (`audit.redact` for records and log lines, `audit.sampling.routes`: the audit
+ * extension's and the gateway's reload hooks).
+ *
+ * Not listed either: `audit.export` and `audit.trustedKeyFiles`, which only the `gatehouse
+ * audit` commands read, from the file, each time they run.
+ *
+ * Restart-only parts of `detect` and `audit` are named by sub-key, only those that changed:
+ * the periods of timers started at start (`detect.blockRefreshMs`, `detect.retentionDays`,
+ * `audit.sampling.flushMs`, `audit.retention`) and the audit writer, opened once on its chain,
+ * spool and signing key.
  */
 import type { Config } from '../core/config/schema.ts';
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** Sections read once, when the components are built at start. */
-const AT_START = ['mode', 'instanceId', 'publicUrl', 'logging', 'pki', 'identity', 'authn', 'bus', 'audit', 'detect'] as const;
+const AT_START = ['mode', 'instanceId', 'publicUrl', 'logging', 'pki', 'identity', 'authn', 'bus'] as const;
+
+/** `detect` keys read once at start (the rest follow reloads). */
+const DETECT_AT_START = ['blockRefreshMs', 'retentionDays'] as const;
+
+/** `audit` keys read once at start; `sampling.flushMs` is checked apart. */
+const AUDIT_AT_START = ['enabled', 'chain', 'spoolDir', 'fsync', 'batchMaxEvents', 'batchMaxDelayMs', 'maxQueuedEvents', 'checkpoint', 'signingKeyFile', 'retention'] as const;
 
 export function restartOnlyChanges(a: Config, b: Config): string[] {
   const keys: string[] = [];
@@ -30,5 +48,10 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   const { dir: _da, roles: _ra, routeGroups: _ga, operations: _oa, ...policyA } = a.policy;
   const { dir: _db, roles: _rb, routeGroups: _gb, operations: _ob, ...policyB } = b.policy;
   if (!same(policyA, policyB)) keys.push('policy (contextHeaders, cacheSize, assertion)');
+  const detect = DETECT_AT_START.filter((k) => !same(a.detect[k], b.detect[k]));
+  if (detect.length) keys.push(`detect (${detect.join(', ')})`);
+  const audit: string[] = AUDIT_AT_START.filter((k) => !same(a.audit[k], b.audit[k]));
+  if (a.audit.sampling.flushMs !== b.audit.sampling.flushMs) audit.push('sampling.flushMs');
+  if (audit.length) keys.push(`audit (${audit.join(', ')})`);
   return keys;
 }

@@ -4,7 +4,7 @@
  * censored wherever they appear in the first levels of an object.
  */
 import pino, { type Logger, type DestinationStream } from 'pino';
-import { createRedactor, type RedactionConfig } from '../audit/redact.ts';
+import { createRedactor, type RedactionConfig, type Redactor } from '../audit/redact.ts';
 
 /** Keys whose values are always replaced with "[REDACTED]". Matched case-sensitively on these spellings. */
 export const REDACTED_KEYS = [
@@ -27,6 +27,8 @@ export interface LoggerOptions {
   level?: string;
   /** Extra keys and value patterns to redact (config `audit.redact`); the built-in rules always apply. */
   redact?: RedactionConfig;
+  /** The redactor of every line, instead of one built from `redact` (a live one follows reloads: audit/live-redactor.ts). */
+  redactor?: Redactor;
   instanceId?: string;
   destination?: DestinationStream;
 }
@@ -39,7 +41,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     // The audit log's redactor also scrubs every log line: secret-looking keys at any depth,
     // JWTs, API tokens and configured patterns inside string values.
-    formatters: { level: (label) => ({ level: label }), log: createRedactor(options.redact ?? {}).logFormatter },
+    formatters: { level: (label) => ({ level: label }), log: (options.redactor ?? createRedactor(options.redact ?? {})).logFormatter },
     serializers: { err: pino.stdSerializers.err },
   }, options.destination ?? pino.destination({ sync: false }));
 }
