@@ -4,8 +4,9 @@
  * a subscriber never sees later changes to the publisher's object, and since nobody can
  * change the snapshot, every subscriber shares it. Delivery happens on later event-loop turns.
  *
- * Durable subscriptions are emulated within the process: members of a durable group take
- * events in turn, and while a group has no member its events wait in a bounded backlog.
+ * Durable subscriptions are emulated within the process: members of a durable group (same
+ * durable name and same event names, as on NATS: durable-name.ts) take events in turn, and
+ * while a group has no member its events wait in a bounded backlog.
  * Nothing survives a restart; use NATS for that.
  */
 import type { Logger } from 'pino';
@@ -14,7 +15,7 @@ import { createEnvelope, nameFilter } from './envelope.ts';
 import { Fifo } from './fifo.ts';
 import { snapshot } from './snapshot.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
-import { validateDurableName } from './durable-name.ts';
+import { durableGroupName } from './durable-name.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 import { IdleTracker } from './idle-tracker.ts';
 
@@ -29,7 +30,7 @@ interface Member {
 interface DurableGroup {
   members: Member[];
   next: number;
-  /** Filter of the most recent member; decides what the backlog keeps while nobody listens. */
+  /** The filter every member shares; decides what the backlog keeps while nobody listens. */
   accepts: (name: EventName) => boolean;
   backlog: Fifo<Envelope>;
 }
@@ -91,14 +92,13 @@ export class MemoryEventBus implements EventBus {
         this.#idle.done(member.queue.stop().length);
       };
     }
-    validateDurableName(durable);
-    let group = this.#groups.get(durable);
+    const name = durableGroupName(durable, names);
+    let group = this.#groups.get(name);
     if (group === undefined) {
       group = { members: [], next: 0, accepts, backlog: new Fifo() };
-      this.#groups.set(durable, group);
+      this.#groups.set(name, group);
     }
     group.members.push(member);
-    group.accepts = accepts;
     // Hand over what waited while the group had no member (or none that wanted it).
     const waiting = group.backlog.drain();
     this.#idle.done(waiting.length);

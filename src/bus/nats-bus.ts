@@ -5,7 +5,9 @@
  * - Live subscriptions (no durable name) are plain NATS subscriptions: cheap, ordered,
  *   re-established by the client after a reconnect, and see only events published while
  *   they exist.
- * - Durable subscriptions are JetStream durable pull consumers (see nats-durable.ts).
+ * - Durable subscriptions are JetStream durable pull consumers, one per durable name and
+ *   event filter (see nats-durable.ts, nats-consumer.ts). The server removes one nobody has
+ *   pulled from for the stream's max age: by then the events it was kept for are gone too.
  * - The client reconnects forever; status changes are logged and shown by `health()`.
  */
 import type { Logger } from 'pino';
@@ -15,7 +17,7 @@ import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, Rete
 import { GatehouseError } from '../core/errors.ts';
 import type { EventName, GatehouseEvents } from '../core/events.ts';
 import { createEnvelope, nameFilter, parseEnvelope } from './envelope.ts';
-import { validateDurableName } from './durable-name.ts';
+import { durableGroupName } from './durable-name.ts';
 import { NatsDurableSubscription } from './nats-durable.ts';
 import { NatsPublisher } from './nats-publisher.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
@@ -57,21 +59,22 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   }
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, stream, `${prefix}.>`, options.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
-    return new NatsEventBus(nc, jsm, { ...options, stream, subjectPrefix: prefix });
+    const maxAgeMs = await ensureStream(jsm, stream, `${prefix}.>`, options.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
+    return new NatsEventBus(nc, jsm, { ...options, stream, subjectPrefix: prefix, durableInactiveMs: maxAgeMs });
   } catch (error) {
     await nc.close().catch(() => {});
     throw new GatehouseError('ERR_BUS_UNAVAILABLE', { detail: `JetStream stream ${stream} unavailable on ${server}`, cause: error });
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeMs: number): Promise<void> {
+/** Returns the stream's max age in ms (the existing stream's, which may differ from `maxAgeMs`; the default for a stream without one). */
+async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeMs: number): Promise<number> {
   try {
     const info = await jsm.streams.info(name);
     if (!info.config.subjects?.includes(subject)) {
       throw new Error(`stream ${name} exists but does not capture ${subject} (subjects: ${info.config.subjects?.join(', ') ?? 'none'})`);
     }
-    return;
+    return info.config.max_age > 0 ? Math.ceil(info.config.max_age / 1_000_000) : DEFAULT_MAX_AGE_MS;
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
   }
@@ -85,6 +88,7 @@ async function ensureStream(jsm: JetStreamManager, name: string, subject: string
     // The server refuses a window longer than the max age (bus.maxAgeMs may be 60 s).
     duplicate_window: Math.min(DUPLICATE_WINDOW_MS, maxAgeMs) * 1_000_000,
   });
+  return maxAgeMs;
 }
 
 export class NatsEventBus implements EventBus {
@@ -95,6 +99,7 @@ export class NatsEventBus implements EventBus {
   readonly #prefix: string;
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
+  readonly #durableInactiveMs: number;
   readonly #publisher: NatsPublisher;
   readonly #live = new Set<LiveSubscription>();
   readonly #durables = new Set<NatsDurableSubscription>();
@@ -102,7 +107,8 @@ export class NatsEventBus implements EventBus {
   #connected = true;
   #closed = false;
 
-  constructor(nc: NatsConnection, jsm: JetStreamManager, options: EventBusOptions & { stream: string; subjectPrefix: string }) {
+  /** `durableInactiveMs`: how long a durable consumer nobody pulls from is kept (the stream's max age). */
+  constructor(nc: NatsConnection, jsm: JetStreamManager, options: EventBusOptions & { stream: string; subjectPrefix: string; durableInactiveMs: number }) {
     this.#nc = nc;
     this.#jsm = jsm;
     this.#instance = options.instanceId;
@@ -110,6 +116,7 @@ export class NatsEventBus implements EventBus {
     this.#prefix = options.subjectPrefix;
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
+    this.#durableInactiveMs = options.durableInactiveMs;
     this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger });
     void this.#watchStatus();
   }
@@ -152,13 +159,16 @@ export class NatsEventBus implements EventBus {
       this.#logger?.error({ err: error, event: event.name, eventId: event.id }, 'event bus: subscriber failed');
     };
     if (options.durable !== undefined) {
-      validateDurableName(options.durable);
+      const wanted = names === '*' ? names : [...new Set(names)];
       const durable = new NatsDurableSubscription({
         js: jetstream(this.#nc),
         jsm: this.#jsm,
         stream: this.#stream,
         durable: options.durable,
-        filterSubject: names !== '*' && names.length === 1 ? `${this.#prefix}.${names[0]}` : `${this.#prefix}.>`,
+        group: durableGroupName(options.durable, wanted),
+        // One subject per consumer: several filter subjects need NATS 2.10.
+        filterSubject: wanted !== '*' && wanted.length === 1 ? `${this.#prefix}.${wanted[0]}` : `${this.#prefix}.>`,
+        inactiveThresholdMs: this.#durableInactiveMs,
         accepts,
         handler,
         logger: this.#logger,

@@ -1,40 +1,28 @@
 /**
  * A durable subscription on JetStream: a durable pull consumer shared by every subscriber
- * (in any instance) that uses the same name, so each event is handled by one of them, and
- * events published while all of them were away wait in the stream.
+ * (in any instance) with the same durable name and the same event names (the consumer is
+ * the group `<durable>_<filter digest>`, made by nats-consumer.ts), so each event is handled
+ * by one of them, and events published while all of them were away wait in the stream.
  *
  * Delivery is at least once: an event is acknowledged after its handler settles; a handler
  * that throws gets the event again (after 1 s, at most MAX_DELIVER times in all). The loop
  * re-creates the consumer and resumes after connection loss or consumer deletion.
  */
 import type { Logger } from 'pino';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { isGatehouseError } from '../core/errors.ts';
 import type { Envelope, EventName } from '../core/events.ts';
 import { parseEnvelope } from './envelope.ts';
+import { ensureGroupConsumer, type DurableGroupSpec } from './nats-consumer.ts';
 import type { EventHandler } from './types.ts';
 
-export const MAX_DELIVER = 5;
-const ACK_WAIT_NS = 30_000 * 1_000_000;
 const RETRY_DELAY_MS = 1_000;
 /** Small batches so that several instances sharing the consumer each get work. */
 const BATCH = 16;
 
-export interface NatsDurableOptions {
+export interface NatsDurableOptions extends DurableGroupSpec {
   js: JetStreamClient;
   jsm: JetStreamManager;
-  stream: string;
-  durable: string;
-  /** One subject, or `<prefix>.>` when several names are wanted (filtered here). */
-  filterSubject: string;
   accepts: (name: EventName) => boolean;
   handler: EventHandler;
   logger: Logger | undefined;
@@ -69,8 +57,8 @@ export class NatsDurableSubscription {
     let backoff = 250;
     while (!this.#stopped) {
       try {
-        await this.#ensureConsumer();
-        const consumer = await this.#o.js.consumers.get(this.#o.stream, this.#o.durable);
+        await ensureGroupConsumer(this.#o.jsm, this.#o);
+        const consumer = await this.#o.js.consumers.get(this.#o.stream, this.#o.group);
         this.#messages = await consumer.consume({ max_messages: BATCH });
         this.#markReady();
         if (this.#stopped) this.#messages.stop();
@@ -86,35 +74,14 @@ export class NatsDurableSubscription {
       } catch (error) {
         this.#markReady();
         if (this.#stopped) break;
-        this.#o.logger?.warn({ err: error, durable: this.#o.durable }, 'event bus: durable consumer interrupted; retrying');
+        // A consumer this subscriber may not share needs an operator; anything else is transient.
+        const level = isGatehouseError(error) ? 'error' : 'warn';
+        this.#o.logger?.[level]({ err: error, durable: this.#o.durable, consumer: this.#o.group }, 'event bus: durable consumer interrupted; retrying');
       }
       if (this.#stopped) break;
       await new Promise((resolve) => setTimeout(resolve, backoff));
       backoff = Math.min(backoff * 2, 5_000);
     }
-  }
-
-  async #ensureConsumer(): Promise<void> {
-    const { jsm, stream, durable, filterSubject } = this.#o;
-    try {
-      const info = await jsm.consumers.info(stream, durable);
-      if (info.config.filter_subject !== filterSubject) {
-        await jsm.consumers.update(stream, durable, { filter_subject: filterSubject });
-      }
-      return;
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
-    }
-    // Two instances may race here; creating an identical consumer twice is not an error.
-    await jsm.consumers.add(stream, {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      // A new durable starts with the events published after it exists.
-      deliver_policy: DeliverPolicy.New,
-      filter_subject: filterSubject,
-      ack_wait: ACK_WAIT_NS,
-      max_deliver: MAX_DELIVER,
-    });
   }
 
   async #handle(m: JsMsg): Promise<void> {
@@ -125,6 +92,8 @@ export class NatsDurableSubscription {
       return;
     }
     if (!this.#o.accepts(event.name)) {
+      // The filter is `<prefix>.>` for several names; every member of this group has the
+      // same names (the group is named after them), so nobody here wants it.
       m.ack();
       return;
     }

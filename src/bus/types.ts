@@ -13,9 +13,11 @@ export type EventHandler = (event: Envelope) => void | Promise<unknown>;
 
 export interface SubscribeOptions {
   /**
-   * Name of a durable subscription. Subscribers that share a durable name share the work
-   * (each event goes to one of them), and events published while none is subscribed are
-   * kept for them (NATS: in the stream; memory: in a bounded in-process backlog).
+   * Name of a durable subscription. Subscribers that share a durable name and ask for the
+   * same event names share the work (each event goes to one of them), and events published
+   * while none is subscribed are kept for them (NATS: in the stream; memory: in a bounded
+   * in-process backlog). Subscribers of the name asking for other event names form another
+   * group that gets its own copy of every event it asks for (see durable-name.ts).
    * Without it a subscription is live only: it sees events published while it exists.
    * Letters, digits, `-` and `_` only.
    */

@@ -308,6 +308,40 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       assert.ok(byA.length > 0 && byB.length > 0, `both members got work (${byA.length}/${byB.length})`);
     });
 
+    it('two instances on one durable name asking for different events (a rolling upgrade) each get every event they asked for and none other', async () => {
+      const durable = `upgrade-${Math.random().toString(36).slice(2, 8)}`;
+      const older = await open('older-version');
+      const newer = await peer(older, 'newer-version');
+      const byOlder: Envelope[] = [];
+      const byNewer: Envelope[] = [];
+      // The newer version subscribes to one more event name (one subject vs. the whole prefix on NATS).
+      older.subscribe(['config.reloaded'], (e) => {
+        byOlder.push(e);
+      }, { durable });
+      newer.subscribe(['config.reloaded', 'config.rejected'], (e) => {
+        byNewer.push(e);
+      }, { durable });
+      await older.flush();
+      await newer.flush();
+      const n = 20;
+      for (let i = 0; i < n; i++) {
+        older.publish('config.reloaded', { generation: i, source: 'signal', routes: 1, changedKeys: [] });
+        newer.publish('config.rejected', { source: `file-${i}`, problems: [] });
+      }
+      await older.flush();
+      await newer.flush();
+      const done = () => byOlder.length >= n && byNewer.length >= 2 * n;
+      await waitFor(done, 20_000, 'every event to both versions').catch(() => {});
+      await sleep(300);
+      const generations = (got: Envelope[]) => got.filter((e) => e.name === 'config.reloaded').map((e) => (e.payload as { generation: number }).generation).sort((a, b) => a - b);
+      const all = Array.from({ length: n }, (_, i) => i);
+      assert.deepEqual(byOlder.map((e) => e.name).filter((name) => name !== 'config.reloaded'), [], 'the older version got only its event');
+      assert.deepEqual(generations(byOlder), all, 'the older version got each of its events once');
+      assert.deepEqual(generations(byNewer), all, 'the newer version got each config.reloaded once');
+      assert.equal(byNewer.filter((e) => e.name === 'config.rejected').length, n, 'the newer version got every config.rejected');
+      assert.equal(byNewer.length, 2 * n);
+    });
+
     it('reports health and refuses nothing after close (publish is a counted drop)', async () => {
       const bus = await factory.create('health');
       const h = await bus.health();
