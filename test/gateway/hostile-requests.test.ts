@@ -59,6 +59,16 @@ describe('gateway against hostile requests', () => {
     assert.equal(app.received.length, before);
   });
 
+  it('refuses Transfer-Encoding in an HTTP/1.0 request (request smuggling: HTTP/1.0 has no chunked framing) with 400, forwarding nothing', async () => {
+    const before = app.received.length;
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port,
+      'POST /app/x HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    assert.equal(statusOf(res), 400);
+    assert.match(res, /ERR_REQUEST_SMUGGLING/);
+    assert.equal(app.received.length, before);
+    assert.equal(admin.received.length, 0);
+  });
+
   it('refuses duplicate Content-Length headers (request smuggling) with 400', async () => {
     const res = await rawTlsRequest(gw.gateway.addresses().https.port,
       'POST /app/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello');

@@ -11,7 +11,11 @@
  * - more than one Content-Length field, even with equal values, or a list value (`5, 5`);
  * - a Content-Length that is not 1–15 ASCII digits (`+5`, `0x5`, ` 5 `, `5.0`, empty);
  * - Transfer-Encoding other than exactly one field `chunked` (`gzip, chunked`,
- *   `chunked, identity`, `xchunked`, `chunked` twice).
+ *   `chunked, identity`, `xchunked`, `chunked` twice);
+ * - Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: the framing is to be treated
+ *   as faulty). HTTP/1.0 has no chunked coding, so an HTTP/1.0 server or cache in front of
+ *   or behind Gatehouse reads the chunks as the body's bytes up to the connection's end or
+ *   its Content-Length, and the two disagree about where the request stops.
  *
  * The same pass refuses a second Host field (RFC 9112 §3.2: 400). Node keeps the first and
  * drops the rest, other servers take the last: a proxy in front of Gatehouse could check
@@ -42,7 +46,7 @@ function smuggling(detail: string): GatehouseError {
  *   const { contentLength } = checkFraming(req.rawHeaders);
  *   if (contentLength !== undefined && contentLength > route.maxBodyBytes) throw new GatehouseError('ERR_REQUEST_BODY_TOO_LARGE');
  */
-export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
+export function checkFraming(rawHeaders: readonly string[], http10 = false): RequestFraming {
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let host = false;
@@ -62,6 +66,7 @@ export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
   }
   if (contentLength !== undefined && transferEncoding !== undefined) throw smuggling('both Content-Length and Transfer-Encoding');
   if (transferEncoding !== undefined) {
+    if (http10) throw smuggling('Transfer-Encoding in an HTTP/1.0 request');
     if (transferEncoding.trim().toLowerCase() !== 'chunked') throw smuggling('Transfer-Encoding other than chunked');
     return { contentLength: undefined, chunked: true };
   }

@@ -39,5 +39,5 @@ export function accept(ctx: RequestContext): void {
   if (fields > gen.config.limits.maxHeaderCount) {
     throw new GatehouseError('ERR_REQUEST_HEADERS_TOO_LARGE', { detail: `${fields} header fields, limit ${gen.config.limits.maxHeaderCount}` });
   }
-  checkFraming(req.rawHeaders);
+  checkFraming(req.rawHeaders, req.httpVersionMinor === 0 && req.httpVersionMajor === 1);
 }
