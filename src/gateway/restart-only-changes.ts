@@ -26,7 +26,7 @@ import type { Config } from '../core/config/schema.ts';
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** Sections read once, when the components are built at start. */
-const AT_START = ['mode', 'instanceId', 'publicUrl', 'logging', 'pki', 'identity', 'authn', 'bus'] as const;
+const AT_START = ['mode', 'instanceId', 'publicUrl', 'logging', 'tracing', 'pki', 'identity', 'authn', 'bus'] as const;
 
 /** `detect` keys read once at start (the rest follow reloads). */
 const DETECT_AT_START = ['blockRefreshMs', 'retentionDays'] as const;

@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
+import { parseConfig } from '../../src/core/config/load.ts';
+import { restartOnlyChanges } from '../../src/gateway/restart-only-changes.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
@@ -180,6 +182,14 @@ describe('span export to an OTLP/HTTP receiver', () => {
     // The forwarded request really carried them (the test would prove nothing otherwise).
     assert.ok(app.received.at(-1)!.url.includes(canaries[0]!));
     assert.equal(app.received.at(-1)!.body, `secret=${canaries[4]}`);
+  });
+});
+
+describe('reload', () => {
+  it('names tracing as a setting that changes only on restart (the exporter and the sample ratio are fixed at start)', () => {
+    const a = parseConfig({}, { env: {} }).config;
+    const b = parseConfig({ tracing: { enabled: true, sampleRatio: 0.5 } }, { env: {} }).config;
+    assert.deepEqual(restartOnlyChanges(a, b), ['tracing']);
   });
 });
 
