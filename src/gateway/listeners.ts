@@ -83,6 +83,10 @@ export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onReq
   // sent only once their body is about to be read (http/expect-continue.ts), not by Node up front.
   server.on('checkContinue', onRequest);
   server.on('upgrade', onUpgrade);
+  // CONNECT (a forward-proxy tunnel request) hands over the raw socket like an upgrade; without
+  // a listener Node closes it with no answer and no access line. Through the upgrade path it
+  // is refused by the accept stage with an error response and recorded like any request.
+  server.on('connect', onUpgrade);
   server.on('clientError', onClientError);
   return server;
 }

@@ -69,6 +69,19 @@ describe('gateway against hostile requests', () => {
     assert.equal(admin.received.length, 0);
   });
 
+  it('answers CONNECT (a forward-proxy tunnel to a host the client names) with 405 and an access line, opening no tunnel', async () => {
+    const before = app.received.length;
+    const res = await rawTlsRequest(gw.gateway.addresses().https.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+    assert.equal(statusOf(res), 405);
+    assert.match(res, /ERR_REQUEST_METHOD_NOT_ALLOWED/);
+    const requestId = /x-request-id: ([^\r]+)/i.exec(res)?.[1];
+    assert.ok(requestId, 'the refusal carries a request id');
+    const line = gw.logs.lines.find((l) => l.type === 'access' && l.requestId === requestId);
+    assert.ok(line, 'the CONNECT has its access line');
+    assert.equal(line.status, 405);
+    assert.equal(app.received.length, before);
+  });
+
   it('refuses duplicate Content-Length headers (request smuggling) with 400', async () => {
     const res = await rawTlsRequest(gw.gateway.addresses().https.port,
       'POST /app/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello');

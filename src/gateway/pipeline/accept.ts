@@ -28,6 +28,8 @@ export function accept(ctx: RequestContext): void {
   // are sampled at the exported-span ratio (0 without tracing).
   ctx.trace = startTraceContext(headers.traceparent, true, gen.traceSampleRatio);
   ctx.method = req.method ?? 'GET';
+  // Gatehouse is a reverse proxy: it opens no tunnels to hosts a client names.
+  if (ctx.method === 'CONNECT') throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `CONNECT ${req.url ?? ''}`.slice(0, 300) });
   ctx.protocol = resolveProtocol('https', headers['x-forwarded-proto'], client.peerTrusted);
   const host = headers.host ?? '';
   // A Host with userinfo, commas or quotes would be copied into X-Forwarded-Host: refuse it
