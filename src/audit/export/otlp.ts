@@ -47,11 +47,48 @@ export function otlpBody(records: readonly AuditRecordView[], serviceInstance?: 
   };
 }
 
+/** Longest collector answer read: an ExportLogsServiceResponse is a few hundred bytes. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+async function readAnswer(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) break;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The records a 2xx answer says were rejected (OTLP partial success: the collector accepted
+ * the request but dropped `rejectedLogRecords` of them, and the client must not retry), or
+ * undefined when it rejected none. An answer that is not JSON (some collectors send an empty
+ * body or protobuf) says nothing about rejections.
+ */
+function rejectedRecords(answer: string): { count: string; message: string } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer);
+  } catch {
+    return undefined;
+  }
+  const partial = (parsed as { partialSuccess?: { rejectedLogRecords?: unknown; errorMessage?: unknown } } | null)?.partialSuccess;
+  // int64 in OTLP/JSON: a decimal string or a number.
+  const count = partial?.rejectedLogRecords;
+  if ((typeof count !== 'string' && typeof count !== 'number') || !/^[1-9][0-9]{0,18}$/.test(String(count))) return undefined;
+  const message = typeof partial?.errorMessage === 'string' ? partial.errorMessage : '';
+  // The collector's words end up on the operator's terminal: no control characters, kept short.
+  return { count: String(count), message: message.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 200) };
+}
+
 export function createOtlpSink(options: OtlpOptions): AuditSink {
   return {
     async write(records) {
       if (!records.length) return;
       let status: number;
+      let answer: string;
       try {
         const res = await request(options.url, {
           method: 'POST',
@@ -61,11 +98,16 @@ export function createOtlpSink(options: OtlpOptions): AuditSink {
           bodyTimeout: options.timeoutMs ?? 10_000,
         });
         status = res.statusCode;
-        await res.body.dump();
+        if (status >= 200 && status < 300) answer = await readAnswer(res.body);
+        else { answer = ''; await res.body.dump(); }
       } catch (cause) {
         throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint ${new URL(options.url).origin} unreachable`, cause });
       }
       if (status < 200 || status >= 300) throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint answered ${status}` });
+      const rejected = rejectedRecords(answer);
+      if (rejected !== undefined) {
+        throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint rejected ${rejected.count} of ${records.length} log records${rejected.message ? `: ${rejected.message}` : ''}` });
+      }
     },
     async close() {},
   };
