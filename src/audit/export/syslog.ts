@@ -3,9 +3,14 @@
  * framing, RFC 6587 §3.4.1). The record travels as JSON in MSG (UTF-8, with the BOM the
  * RFC asks for); chain position and outcome go in structured data, so a collector can
  * index them without parsing the body.
+ *
+ * Over TCP, a receiver that makes no progress for `timeoutMs` (connect, a write waiting for
+ * the socket to drain, or the receiver's close after ours) fails the export: a collector
+ * that accepts and then stops reading must not hold `audit export` forever. The receiver's
+ * close after our end of stream is what says it read everything we sent.
  */
 import { createSocket } from 'node:dgram';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { GatehouseError } from '../../core/errors.ts';
@@ -19,6 +24,8 @@ export interface SyslogOptions {
   url: string;
   appName?: string;
   facility?: number;
+  /** TCP: longest time without progress (connecting, sending, the receiver closing after us). */
+  timeoutMs?: number;
 }
 
 const printable = (s: string, max: number): string => (s.replace(/[^!-~]/g, '_').slice(0, max) || '-');
@@ -38,7 +45,7 @@ export async function createSyslogSink(options: SyslogOptions): Promise<AuditSin
   const [, proto, rawHost, port] = u;
   const host = rawHost!.replace(/^\[|\]$/g, '');
   const fmt = { appName: options.appName ?? 'gatehouse', facility: options.facility ?? 13 };
-  const fail = (cause: unknown) => new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `syslog ${proto}://${host}:${port}`, cause });
+  const fail = (cause: unknown) => new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `syslog ${proto}://${host}:${port}: ${reason(cause)}`, cause });
 
   if (proto === 'udp') {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
@@ -53,29 +60,42 @@ export async function createSyslogSink(options: SyslogOptions): Promise<AuditSin
     };
   }
 
-  let socket: Socket;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const socket = connect(Number(port), host);
+  let error: unknown;
+  socket.on('error', (err) => { error ??= err; });
+  // Node's idle timer restarts whenever bytes move; it fires when the receiver stops reading
+  // (the send buffer stays full) or never answers our end of stream with its own.
+  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`receiver made no progress for ${timeoutMs} ms`)));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   try {
-    socket = connect(Number(port), host);
     await once(socket, 'connect');
   } catch (err) {
     throw fail(err);
   }
-  let error: unknown;
-  socket.on('error', (err) => { error = err; });
   return {
     async write(records) {
-      if (error) throw fail(error);
+      if (error !== undefined || socket.destroyed) throw fail(error ?? 'connection closed by the receiver');
       const frames = records.map((r) => {
         const msg = Buffer.from(formatSyslog(r, fmt));
         return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
       });
-      if (!socket.write(Buffer.concat(frames))) await once(socket, 'drain');
-      if (error) throw fail(error);
+      if (!socket.write(Buffer.concat(frames))) {
+        // 'close' too: a socket destroyed while we wait never drains.
+        await Promise.race([once(socket, 'drain').catch(() => undefined), closed]);
+      }
+      if (error !== undefined || socket.destroyed) throw fail(error ?? 'connection closed by the receiver');
     },
     async close() {
       socket.end();
-      await once(socket, 'close').catch(() => {});
-      if (error) throw fail(error);
+      // Resolves when the receiver closes its side (it has read up to our end of stream), or
+      // when the idle timer gives up on it.
+      await closed;
+      if (error !== undefined) throw fail(error);
     },
   };
+}
+
+function reason(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }
