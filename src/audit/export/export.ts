@@ -1,4 +1,4 @@
-/** Streams matching records into a sink in batches; returns how many were sent. */
+/** Streams matching records into a sink in batches, until the sink wants no more; returns how many were sent. */
 import type { Store } from '../../store/types.ts';
 import { queryAudit, viewRecord, type AuditQuery, type AuditRecordView } from '../query.ts';
 import type { AuditSink } from './sink.ts';
@@ -10,15 +10,12 @@ export async function exportAudit(store: Store, query: AuditQuery, sink: AuditSi
     for await (const r of queryAudit(store, query)) {
       batch.push(viewRecord(r));
       if (batch.length >= batchSize) {
-        await sink.write(batch);
+        if (await sink.write(batch) === false) return sent;
         sent += batch.length;
         batch = [];
       }
     }
-    if (batch.length) {
-      await sink.write(batch);
-      sent += batch.length;
-    }
+    if (batch.length && await sink.write(batch) !== false) sent += batch.length;
   } finally {
     await sink.close();
   }

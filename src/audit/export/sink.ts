@@ -2,7 +2,8 @@
 import type { AuditRecordView } from '../query.ts';
 
 export interface AuditSink {
-  write(records: readonly AuditRecordView[]): Promise<void>;
+  /** Sends a batch; resolves to `false` when the receiver wants no more (a reader that closed the pipe). */
+  write(records: readonly AuditRecordView[]): Promise<boolean | void>;
   close(): Promise<void>;
 }
 
