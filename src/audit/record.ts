@@ -7,7 +7,9 @@
  * hashes exactly the stored bytes and never depends on a JSON round trip.
  */
 
-export type AuditOutcome = 'success' | 'failure' | 'denied' | 'error' | 'info';
+/** Every outcome a record can have. */
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied', 'error', 'info'] as const;
+export type AuditOutcome = typeof AUDIT_OUTCOMES[number];
 
 /** A record before it has a place in a chain (what the event mapper produces). */
 export interface AuditDraft {

@@ -10,7 +10,7 @@ import { openStore } from '../../src/store/index.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { generateSigningJwk, signingKeyFromJwk } from '../../src/audit/signing-key.ts';
 import { accessDraft } from '../audit/support/events.ts';
-import { createBackend, type Backend } from './support/cli.ts';
+import { createBackend, gatehouse, show, type Backend } from './support/cli.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 /** Far more than a pipe buffers (64 KiB), so the command is still writing when the reader leaves. */
@@ -51,4 +51,13 @@ describe('gatehouse audit query', () => {
     assert.equal(status, 0);
   });
 
+  it('an outcome that does not exist (--outcome deny) is refused with ERR_AUDIT_QUERY_INVALID instead of matching nothing', async () => {
+    const r = await gatehouse(['audit', 'query', '--config', config, '--outcome', 'deny']);
+    assert.equal(r.status, 1, show(r));
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error ERR_AUDIT_QUERY_INVALID: Invalid audit query \(.*success \| failure \| denied \| error \| info.*\)\n$/);
+    const denied = await gatehouse(['audit', 'query', '--config', config, '--outcome', 'denied']);
+    assert.equal(denied.status, 0, show(denied));
+    assert.equal(denied.stdout.trim().split('\n').length, 1);
+  });
 });

@@ -1,6 +1,8 @@
 /** `gatehouse audit query`: matching records as JSON lines. */
 import type { Writable } from 'node:stream';
+import { GatehouseError } from '../../core/errors.ts';
 import type { Store } from '../../store/types.ts';
+import { AUDIT_OUTCOMES } from '../record.ts';
 import { exportAudit } from '../export/export.ts';
 import { jsonLinesSink } from '../export/json-lines.ts';
 import { parseTime, type AuditQuery } from '../query.ts';
@@ -23,6 +25,10 @@ export function toAuditQuery(o: AuditQueryOptions): AuditQuery {
   const q: AuditQuery = {};
   if (o.since !== undefined) q.since = parseTime(o.since);
   if (o.until !== undefined) q.until = parseTime(o.until);
+  // A misspelt outcome ('deny', 'denial') would match nothing and read as "nothing was denied".
+  if (o.outcome !== undefined && !(AUDIT_OUTCOMES as readonly string[]).includes(o.outcome)) {
+    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `not an outcome: ${JSON.stringify(o.outcome.slice(0, 40))} (use ${AUDIT_OUTCOMES.join(' | ')})` });
+  }
   for (const k of ['actor', 'action', 'outcome', 'event', 'requestId', 'chain'] as const) if (o[k] !== undefined) q[k] = o[k];
   if (o.limit !== undefined) q.limit = o.limit;
   return q;
