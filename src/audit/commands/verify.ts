@@ -1,5 +1,7 @@
 /** `gatehouse audit verify`: exit code 0 when every chain verifies, 1 otherwise. */
 import type { Config } from '../../core/config/schema.ts';
+import { GatehouseError } from '../../core/errors.ts';
+import { createAuditRepo } from '../../store/repos/audit-repo.ts';
 import type { Store } from '../../store/types.ts';
 import { readCheckpointExport } from '../checkpoint-file.ts';
 import { verifyAudit, type VerifyReport } from '../verify.ts';
@@ -7,6 +9,14 @@ import { trustedKeysFor } from './trusted-keys.ts';
 
 export async function auditVerifyCommand(store: Store, config: Pick<Config, 'dataDir' | 'audit'>, options: { chain?: string; publicKeys?: string[]; checkpointsFile?: string } = {}): Promise<{ exitCode: number; report: VerifyReport; output: string }> {
   const exported = options.checkpointsFile === undefined ? undefined : await readCheckpointExport(options.checkpointsFile);
+  if (options.chain !== undefined) {
+    // A chain with no record, head or checkpoint anywhere verifies as "0 records: ok": for a
+    // misspelt name that reads as a clean bill. (Without --chain every stored chain is checked.)
+    const known = new Set([...await createAuditRepo(store.db, store.dialect).chains(), ...(exported ?? []).map((c) => c.chain)]);
+    if (!known.has(options.chain)) {
+      throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `no audit chain ${JSON.stringify(options.chain.slice(0, 64))}; chains: ${[...known].sort().join(', ') || 'none'}` });
+    }
+  }
   const report = await verifyAudit(store, { trustedKeys: await trustedKeysFor(config, options.publicKeys), ...(options.chain ? { chain: options.chain } : {}), ...(exported ? { exported } : {}) });
   const lines = report.chains.map((c) => `chain ${c.chain}: ${c.records} records (seq ${c.firstSeq ?? '-'}..${c.lastSeq ?? '-'}), ${c.checkpoints} checkpoints, from ${c.startedFrom === 'genesis' ? 'genesis' : `checkpoint ${c.startedFrom}`}: ${c.ok ? 'ok' : 'FAILED'}`);
   for (const p of report.problems) lines.push(`TAMPERED chain ${p.chain} seq ${p.seq}: ${p.kind} — ${p.message}`);
