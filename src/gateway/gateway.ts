@@ -6,7 +6,6 @@
  * generation keeps serving, an error is logged and a `config.rejected` event emitted).
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
@@ -24,6 +23,8 @@ import { createOpsServer, type OpsAction } from '../observability/ops-server.ts'
 import { RequestContext, type Stage } from './context.ts';
 import { buildGeneration, type Generation } from './generation.ts';
 import { restartOnlyChanges } from './restart-only-changes.ts';
+import { watchPath, type PathWatcher } from '../core/watch/path-watcher.ts';
+import { fileFingerprint } from '../core/watch/fingerprint.ts';
 import { listen, closeServer } from './server-lifecycle.ts';
 import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
@@ -113,8 +114,9 @@ export class Gateway {
   #https!: HttpsServer;
   #http: HttpServer | undefined;
   #ops!: HttpServer;
-  #watcher: FSWatcher | undefined;
-  #reloadTimer: NodeJS.Timeout | undefined;
+  #watcher: PathWatcher | undefined;
+  /** The config file's fingerprint when start read it (the watch's starting point). */
+  #startFingerprint: string | undefined;
   #reloading: Promise<unknown> = Promise.resolve();
   #draining = false;
   #inflight = 0;
@@ -152,10 +154,13 @@ export class Gateway {
 
   /** Loads the configuration, prepares the data directory and starts every listener. */
   static async start(options: GatewayOptions = {}): Promise<Gateway> {
+    // Before the file is read: a change made while starting is then reloaded once watched.
+    const fingerprint = options.configFile ? await fileFingerprint(resolve(options.configFile)) : undefined;
     const loaded = options.config ?? (options.configFile
       ? await loadConfigFile(resolve(options.configFile), { env: options.env ?? process.env })
       : parseConfig({}, { env: options.env ?? process.env, source: '(defaults)' }));
     const gateway = new Gateway(loaded, options);
+    gateway.#startFingerprint = fingerprint;
     try {
       await gateway.#start(loaded, options);
     } catch (err) {
@@ -217,7 +222,7 @@ export class Gateway {
       const fresh = createRedirectServer(this.addresses().https.port, config.limits, this.#logRedirect);
       for (const l of fresh.listeners('request')) this.#http.on('request', l as (req: IncomingMessage, res: ServerResponse) => void);
     }
-    if (this.configFile && options.watch !== false) this.#watch();
+    if (this.configFile && options.watch !== false) await this.#watch();
     if (options.handleSignals) process.on('SIGHUP', this.#onSighup);
     const a = this.addresses();
     this.logger.info({ https: `${a.https.address}:${a.https.port}`, http: a.http ? `${a.http.address}:${a.http.port}` : undefined, ops: `${a.ops.address}:${a.ops.port}`, mode: config.mode, routes: config.routes.length, config: loaded.source ?? '(defaults)' }, 'gatehouse started');
@@ -297,20 +302,24 @@ export class Gateway {
     this.logger.info('TLS certificate reloaded');
   }
 
-  #watch(): void {
+  /**
+   * Reloads when the file's content changes, whichever way it was replaced (see
+   * core/watch/path-watcher.ts): 150 ms after the last event, or at the latest at the next
+   * 5 s poll when no event could reach the watch.
+   */
+  async #watch(): Promise<void> {
     const file = resolve(this.configFile!);
-    // Editors replace files (rename), so watch and re-arm; debounce bursts of events.
-    const arm = () => {
-      try {
-        this.#watcher = watch(file, { persistent: false }, () => {
-          clearTimeout(this.#reloadTimer);
-          this.#reloadTimer = setTimeout(() => { this.#watcher?.close(); arm(); void this.reload('file changed'); }, 150);
-        });
-      } catch (err) {
-        this.logger.error({ err, file }, 'cannot watch configuration file');
-      }
-    };
-    arm();
+    this.#watcher = watchPath(file, {
+      fingerprint: () => fileFingerprint(file),
+      ...(this.#startFingerprint === undefined ? {} : { initial: this.#startFingerprint }),
+      debounceMs: 150,
+      pollMs: 5000,
+      // The listeners keep the process running; the watch must not hold it after stop().
+      persistent: false,
+      onChange: () => this.reload('file changed'),
+      onError: (err) => this.logger.error({ err, file }, 'configuration file watch failed; the poll still looks at it'),
+    });
+    await this.#watcher.ready;
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined): RequestContext {
@@ -381,7 +390,6 @@ export class Gateway {
     this.#draining = true;
     process.off('SIGHUP', this.#onSighup);
     this.#watcher?.close();
-    clearTimeout(this.#reloadTimer);
     const grace = this.#generation.config.limits.shutdownGraceMs;
     const closed = Promise.all([closeServer(this.#https), this.#http ? closeServer(this.#http) : undefined]);
     this.#https.closeIdleConnections();
