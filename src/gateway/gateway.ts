@@ -259,6 +259,7 @@ export class Gateway {
     try {
       const loaded = await loadConfigFile(resolve(this.configFile), {
         env: this.#env,
+        refuseEmpty: true,
         crossCheck: (c) => this.extensions.flatMap((e) => e.validate?.(c) ?? []),
       });
       const restartOnly = restartOnlyChanges(current.config, loaded.config);

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -127,6 +127,30 @@ describe('configuration file watch', () => {
       await exactlyReloads(n - 1);
       assert.equal(inForce(), `v${n}`);
     }
+  });
+
+  it('a file truncated, then written in pieces: the empty and the cut-short file are refused, the complete one applied', async () => {
+    const file = join(base, 'gatehouse.yaml');
+    await writeFile(file, configText(1));
+    await start(file);
+    const full = configText(2);
+    const handle = await open(file, 'w');
+    try {
+      await until(() => outcomes.length === 1, 'the reload of the empty file');
+      assert.equal(outcomes[0]!.applied, false, 'an empty file (a write under way) is refused');
+      assert.equal(inForce(), 'v1');
+      // Cut inside the route's flow mapping: not a document yet.
+      await handle.write(full.slice(0, full.indexOf('path:')));
+      await until(() => outcomes.length === 2, 'the reload of the cut-short file');
+      assert.equal(outcomes[1]!.applied, false);
+      assert.equal(inForce(), 'v1');
+      await handle.write(full.slice(full.indexOf('path:')));
+    } finally {
+      await handle.close();
+    }
+    await exactlyReloads(3);
+    assert.equal(outcomes[2]!.applied, true);
+    assert.equal(inForce(), 'v2');
   });
 
   it('a file deleted and written again 400 ms later is reloaded, and still watched after', async () => {

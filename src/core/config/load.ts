@@ -135,8 +135,18 @@ function developmentConveniences(config: Config): ConfigWarning[] {
   return w;
 }
 
+export interface LoadFileOptions extends Omit<ParseOptions, 'source'> {
+  /**
+   * Refuse a file that holds no document (empty, blank or comments only) instead of reading it
+   * as all defaults. Reloads set it: a file that turns empty while Gatehouse runs is a write
+   * under way (truncated, not yet written) far more often than a wish for the defaults.
+   */
+  refuseEmpty?: boolean;
+}
+
 /** Reads and validates a YAML or JSON file. */
-export async function loadConfigFile(file: string, options: Omit<ParseOptions, 'source'> = {}): Promise<LoadedConfig> {
+export async function loadConfigFile(file: string, options: LoadFileOptions = {}): Promise<LoadedConfig> {
+  const { refuseEmpty, ...parseOptions } = options;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -155,7 +165,10 @@ export async function loadConfigFile(file: string, options: Omit<ParseOptions, '
     const where = at ? lines.linePos(at[0]) : undefined;
     throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}${where ? ` at line ${where.line}, column ${where.col}` : ''}` }], file);
   }
-  return parseConfig(document, { ...options, source: file });
+  if (refuseEmpty && document == null) {
+    throw new ConfigError([{ path: [], message: 'the file is empty (a write under way?); an empty file is refused on reload' }], file);
+  }
+  return parseConfig(document, { ...parseOptions, source: file });
 }
 
 /** The documented defaults: what an empty configuration file means. */
