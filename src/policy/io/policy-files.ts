@@ -5,16 +5,19 @@
  * This folder is the only part of src/policy that touches the file system; the engine
  * itself takes text.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../core/errors.ts';
+import { directoryFingerprint } from '../../core/watch/fingerprint.ts';
+import { watchPath } from '../../core/watch/path-watcher.ts';
 import type { PolicyEngine, ReloadReport } from '../engine.ts';
 import type { PolicySetSource } from '../types.ts';
 
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const SET_FILE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.cedar$/;
+/** Every file a read of the directory may use: the sets and their schemas. */
+const READ_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.(?:cedar|cedarschema|cedarschema\.json)$/;
 
 async function readBounded(file: string): Promise<string> {
   const s = await stat(file);
@@ -64,8 +67,13 @@ export async function readPolicyDirectory(dir: string): Promise<Record<string, P
   return out;
 }
 
-/** Per engine: the newest reload started and the newest one applied. */
-const reloads = new WeakMap<PolicyEngine, { started: number; applied: number }>();
+const isReadFile = (name: string) => READ_FILE.test(name);
+
+/**
+ * Per engine: the newest reload started, the newest one applied, and the directory that one
+ * read with its fingerprint (taken before the read, so a change during the read shows as one).
+ */
+const reloads = new WeakMap<PolicyEngine, { started: number; applied: number; seen?: { dir: string; fingerprint: string } }>();
 
 /** What a reload did; `superseded` when a newer reload of the same engine was applied first. */
 export type DirectoryReloadReport = ReloadReport & { superseded?: true };
@@ -82,54 +90,48 @@ export async function reloadPolicyDirectory(engine: PolicyEngine, dir: string): 
   let state = reloads.get(engine);
   if (state === undefined) reloads.set(engine, state = { started: 0, applied: 0 });
   const generation = ++state.started;
+  const fingerprint = await directoryFingerprint(dir, isReadFile);
   const sources = await readPolicyDirectory(dir);
   if (generation < state.applied) return { loaded: [], unchanged: [], removed: [], failed: {}, superseded: true };
   state.applied = generation;
+  state.seen = { dir, fingerprint };
   return engine.replaceAll(sources);
 }
 
 export interface PolicyWatcher {
+  /** Settles once the directory is watched and its current content known. */
+  readonly ready: Promise<void>;
   close(): void;
 }
 
 /**
- * Reloads the directory whenever a file in it changes (debounced). A reload that fails
- * to read leaves every set as it was.
+ * Reloads the directory whenever a policy or schema file in it changes, however the
+ * directory was updated (a file written or renamed in, a ConfigMap volume's `..data` swap,
+ * the directory itself replaced or created after start; see core/watch/path-watcher.ts).
+ * `debounceMs` after the last event, or at the next `pollMs` poll when no event could reach
+ * the watch. A reload that fails to read leaves every set as it was.
  */
 export function watchPolicyDirectory(
   engine: PolicyEngine,
   dir: string,
-  options: { logger?: Logger; debounceMs?: number; onReload?: (report: ReloadReport) => void } = {},
+  options: { logger?: Logger; debounceMs?: number; pollMs?: number; onReload?: (report: ReloadReport) => void } = {},
 ): PolicyWatcher {
-  let timer: NodeJS.Timeout | undefined;
-  let running = Promise.resolve();
-  const trigger = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      running = running.then(async () => {
-        try {
-          const report = await reloadPolicyDirectory(engine, dir);
-          if (report.superseded) options.logger?.info({ dir }, 'policy directory read dropped; a newer reload was applied first');
-          else options.logger?.info({ dir, ...report }, 'policy directory reloaded');
-          options.onReload?.(report);
-        } catch (err) {
-          options.logger?.error({ err, dir }, 'policy directory could not be read; policies unchanged');
-        }
-      });
-    }, options.debounceMs ?? 200);
-    timer.unref();
-  };
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, trigger);
-    watcher.on('error', (err) => options.logger?.error({ err, dir }, 'policy directory watch failed'));
-  } catch (err) {
-    options.logger?.warn({ err, dir }, 'policy directory cannot be watched; reload on SIGHUP or config reload only');
-  }
-  return {
-    close() {
-      clearTimeout(timer);
-      watcher?.close();
+  const seen = reloads.get(engine)?.seen;
+  return watchPath(dir, {
+    fingerprint: () => directoryFingerprint(dir, isReadFile),
+    ...(seen?.dir === dir ? { initial: seen.fingerprint } : {}),
+    debounceMs: options.debounceMs ?? 200,
+    pollMs: options.pollMs ?? 5000,
+    onChange: async () => {
+      try {
+        const report = await reloadPolicyDirectory(engine, dir);
+        if (report.superseded) options.logger?.info({ dir }, 'policy directory read dropped; a newer reload was applied first');
+        else options.logger?.info({ dir, ...report }, 'policy directory reloaded');
+        options.onReload?.(report);
+      } catch (err) {
+        options.logger?.error({ err, dir }, 'policy directory could not be read; policies unchanged');
+      }
     },
-  };
+    onError: (err) => options.logger?.error({ err, dir }, 'policy directory watch failed; the poll still looks at it'),
+  });
 }
