@@ -60,6 +60,24 @@ describe('gatehouse CLI', () => {
     assert.match(dev.stdout, /warning: identity\.federation\.corp\.allowInsecureHttp: /);
   });
 
+  it('span export with a bearer token over plain HTTP to another host (credentials in clear text) is refused in production, warned in development; loopback and https pass', () => {
+    const file = join(dir, 'tracing-http.yaml');
+    const tls = 'listeners:\n  https: { tls: { cert: c.pem, key: k.pem } }\n';
+    writeFileSync(file, `${tls}tracing:\n  enabled: true\n  endpoint: "http://collector.example:4318/v1/traces"\n  headers: { authorization: "Bearer s3cret-token" }\n`);
+    const prod = gatehouse(['config', 'validate', file], { NODE_ENV: 'production' });
+    assert.equal(prod.status, 1, prod.stdout + prod.stderr);
+    assert.match(prod.stderr, /tracing\.endpoint: not allowed in production: plain HTTP .* with credentials/);
+    assert.doesNotMatch(prod.stdout + prod.stderr, /s3cret-token/);
+    const dev = gatehouse(['config', 'validate', file], { NODE_ENV: 'development' });
+    assert.equal(dev.status, 0, dev.stderr);
+    assert.match(dev.stdout, /warning: tracing\.endpoint: /);
+    for (const endpoint of ['https://collector.example/v1/traces', 'http://127.0.0.1:4318/v1/traces']) {
+      writeFileSync(file, `${tls}tracing:\n  enabled: true\n  endpoint: "${endpoint}"\n  headers: { authorization: "Bearer s3cret-token" }\n`);
+      const ok = gatehouse(['config', 'validate', file], { NODE_ENV: 'production' });
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    }
+  });
+
   it('config defaults prints a configuration that validates', () => {
     const r = gatehouse(['config', 'defaults']);
     assert.equal(r.status, 0, r.stderr);

@@ -116,6 +116,10 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   return { config: deepFreeze(config), warnings, source: options.source };
 }
 
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
 /** Settings that are fine on a laptop and dangerous in production. */
 function developmentConveniences(config: Config): ConfigWarning[] {
   const w: ConfigWarning[] = [];
@@ -125,9 +129,13 @@ function developmentConveniences(config: Config): ConfigWarning[] {
     // SQLite is a legitimate single-instance production store; only warn, never refuse.
   }
   for (const [name, u] of Object.entries(config.upstreams)) {
-    const host = new URL(u.url).hostname;
-    const loopback = host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
-    if (u.url.startsWith('http:') && !loopback) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
+    if (u.url.startsWith('http:') && !isLoopbackHost(new URL(u.url).hostname)) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
+  }
+  const t = config.tracing;
+  if (t.enabled && t.endpoint.startsWith('http:') && !isLoopbackHost(new URL(t.endpoint).hostname)) {
+    const url = new URL(t.endpoint);
+    const credentials = url.username !== '' || url.password !== '' || Object.keys(t.headers).length > 0;
+    w.push({ path: ['tracing', 'endpoint'], message: `plain HTTP to a non-loopback collector${credentials ? ' with credentials (userinfo or headers travel in clear text)' : ' (span contents can be read and altered in transit)'}; use https://` });
   }
   for (const [name, p] of Object.entries(config.identity.federation)) {
     if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
