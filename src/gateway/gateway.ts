@@ -29,9 +29,9 @@ import { listen, closeServer } from './server-lifecycle.ts';
 import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
-import { runPipeline } from './pipeline/run.ts';
+import { failRequest, runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
-import { createPublicServer, createRedirectServer, answerClientError, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
+import { createPublicServer, createRedirectServer, answerClientError, clientErrorOf, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { generateRequestId } from './http/request-id.ts';
 import { createRequestTracer, type RequestTracer } from '../observability/tracing/request-tracer.ts';
@@ -128,6 +128,8 @@ export class Gateway {
   #env: NodeJS.ProcessEnv;
   #onSighup = () => { void this.reload('SIGHUP'); };
   #sinks: AccessEventSink[] = [];
+  /** Each response's request, for a parser failure on its socket while it is in progress (see #clientError). */
+  #contexts = new WeakMap<ServerResponse, RequestContext>();
   /** Span export (`tracing`), built once at start; undefined when off. */
   #tracer: RequestTracer | undefined;
   /** The redaction of the logger the gateway built (none when it was given one). */
@@ -326,6 +328,7 @@ export class Gateway {
   #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined): RequestContext {
     const ctx = new RequestContext(req, res, this.#generation);
     ctx.upgradeSocket = upgradeSocket;
+    this.#contexts.set(res, ctx);
     this.#inflight++;
     // One listener per request for everything that happens at close ('on', not 'once': the
     // once-wrapper costs an allocation and a removal per request; #closed guards repeats).
@@ -376,6 +379,30 @@ export class Gateway {
       socket.destroy();
       this.#requestMetrics.error('none', 'ERR_TLS_HANDSHAKE_FAILED');
       this.logger.info({ type: 'tls', code: 'ERR_TLS_HANDSHAKE_FAILED', detail: `${err.code ?? ''} ${err.message}`, client: (socket as { remoteAddress?: string }).remoteAddress }, 'TLS handshake failed');
+      return;
+    }
+    // A failure inside the body of a request already being handled (a broken chunk, a body
+    // slower than requestTimeoutMs) is that request's outcome, recorded once, by the request:
+    // answered with its own id through the one error path while its response has not started,
+    // else cut (never a second response written inside one under way, as Node's own handler
+    // guards). Answered here instead, it was counted twice and its raw 400 landed in the
+    // middle of a streamed response body.
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    const ctx = inFlight ? this.#contexts.get(inFlight) : undefined;
+    if (ctx !== undefined) {
+      // Recorded: its response is complete and being written; close behind it.
+      if (ctx.recorded) { socket.end(); return; }
+      // The client hung up in the middle of its body: the request records itself as cut short (499).
+      if (err.code === 'HPE_INVALID_EOF_STATE') { socket.destroy(); return; }
+      const error = clientErrorOf(err);
+      if (ctx.handled) {
+        // An internal handler owns this response: cut it, and let the record say why.
+        ctx.error ??= error;
+        socket.destroy();
+        return;
+      }
+      ctx.exchange?.onClientClose();
+      failRequest(ctx, error);
       return;
     }
     const requestId = generateRequestId();

@@ -8,6 +8,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LimitsConfig } from '../core/config/gateway-schema.ts';
+import { GatehouseError } from '../core/errors.ts';
 import { generateRequestId } from './http/request-id.ts';
 
 /** TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 suites are all acceptable. */
@@ -145,15 +146,18 @@ export function isHttpClientError(err: NodeJS.ErrnoException): boolean {
   return code.startsWith('HPE_') || code.startsWith('ERR_HTTP_');
 }
 
-/** Answers a request the HTTP parser refused (too-large headers, smuggling attempts, garbage). */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, requestId: string): { status: number; code: string } {
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const code = tooLarge ? 'ERR_REQUEST_HEADERS_TOO_LARGE'
-    : status === 408 ? 'ERR_REQUEST_TIMEOUT'
+/** The error for a parser failure (too-large headers, smuggling attempts, garbage, a request too slow). */
+export function clientErrorOf(err: NodeJS.ErrnoException): GatehouseError {
+  const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_REQUEST_HEADERS_TOO_LARGE'
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_REQUEST_TIMEOUT'
     : /TRANSFER_ENCODING|CONTENT_LENGTH/.test(err.code ?? '') ? 'ERR_REQUEST_SMUGGLING'
     : 'ERR_REQUEST_MALFORMED';
-  const message = tooLarge ? 'Request headers too large' : status === 408 ? 'Request timeout' : code === 'ERR_REQUEST_SMUGGLING' ? 'Ambiguous message framing' : 'Malformed request';
+  return new GatehouseError(code, { detail: `${err.code ?? ''} ${err.message}` });
+}
+
+/** Answers a request the HTTP parser refused before it became a request (no response is under way on the socket). */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, requestId: string): { status: number; code: string } {
+  const { status, code, publicMessage: message } = clientErrorOf(err);
   if (socket.writable && err.code !== 'ECONNRESET') {
     const body = JSON.stringify({ error: { code, message, requestId } }) + '\n';
     socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
