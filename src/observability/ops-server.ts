@@ -9,6 +9,19 @@ import type { HealthRegistry } from './health.ts';
 /** An operator action on the ops listener (POST only), e.g. forcing a certificate rotation. */
 export type OpsAction = () => Promise<Record<string, unknown>>;
 
+/**
+ * True for a peer on the same host. Operator actions are accepted from such peers only: the
+ * listener itself is often bound beyond loopback (Kubernetes probes and Prometheus reach it on
+ * the pod's address), which must not let every pod in the cluster trigger actions. An
+ * operator runs them on the host, or in the pod (`kubectl exec … curl 127.0.0.1:9090/…`).
+ */
+export function isLoopbackPeer(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
 export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean; actions: () => ReadonlyMap<string, OpsAction> }): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -18,6 +31,7 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
     const action = deps.actions().get(path);
     if (action) {
       if (req.method !== 'POST') return send(405, 'text/plain', 'method not allowed\n');
+      if (!isLoopbackPeer(req.socket.remoteAddress)) return send(403, 'application/json', JSON.stringify({ error: { code: 'ERR_ADMIN_FORBIDDEN', message: 'Operator actions are accepted from this host only' } }));
       // A browser on the operator's machine must not be able to trigger actions cross-site:
       // simple cross-site forms cannot send this content type without a CORS preflight.
       if (req.headers['content-type'] !== 'application/json') return send(415, 'application/json', JSON.stringify({ error: { code: 'ERR_ADMIN_INPUT_INVALID', message: 'content-type must be application/json' } }));
