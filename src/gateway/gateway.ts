@@ -245,7 +245,7 @@ export class Gateway {
 
   /** Compiles a configuration into a generation. Throws; changes nothing. */
   #compile(config: Config, version: number, previous: Generation | undefined): Generation {
-    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record, traceSampleRatio: this.#tracer?.sampleRatio ?? 0 });
+    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record, traceSampleRatio: this.#tracer?.sampleRatio ?? 0, traceClientSampledFlag: this.#tracer?.clientSampledFlag ?? 'follow' });
   }
 
   /** Validates the configuration file again and swaps it in if (and only if) it is valid. */

@@ -39,6 +39,11 @@ export interface Generation {
   readonly record: (ctx: RequestContext) => void;
   /** Fraction of new traces sampled, fixed when span export starts (0 without it: see accept). */
   readonly traceSampleRatio: number;
+  /**
+   * Whose incoming sampled flag decides (`tracing.clientSampledFlag`); `follow` without span
+   * export, where Gatehouse only passes the trace context on.
+   */
+  readonly traceClientSampledFlag: 'follow' | 'trustedProxies' | 'ignore';
 }
 
 /**
@@ -51,7 +56,7 @@ export function buildGeneration(
   version: number,
   previous: Generation | undefined,
   extensions: readonly GatewayExtension[],
-  shared: Pick<Generation, 'metrics' | 'logger' | 'record' | 'traceSampleRatio'>,
+  shared: Pick<Generation, 'metrics' | 'logger' | 'record' | 'traceSampleRatio' | 'traceClientSampledFlag'>,
 ): Generation {
   const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
   const isTrustedProxy = compileTrustedProxies(config.trustedProxies);

@@ -96,17 +96,18 @@ function newTraceContext(sampled: boolean): TraceContext {
 
 /**
  * The trace context of a request: continues the incoming trace when `accept` is true
- * (trusted peer) and its `traceparent` is valid, keeping its sampled flag (parent-based
- * sampling), else starts a new trace, sampled with probability `sampleRatio` (0 when spans
- * are not exported).
+ * (trusted peer) and its `traceparent` is valid, keeping its sampled flag when
+ * `followSampled` (parent-based sampling) and else deciding with `sampleRatio`; without a
+ * valid `traceparent` starts a new trace, sampled with probability `sampleRatio` (0 when
+ * spans are not exported).
  * Either way Gatehouse gets its own span id, the parent of the upstream's spans.
  */
-export function startTraceContext(traceparent: string | readonly string[] | undefined, accept: boolean, sampleRatio = 0): TraceContext {
+export function startTraceContext(traceparent: string | readonly string[] | undefined, accept: boolean, sampleRatio = 0, followSampled = true): TraceContext {
   const parent = accept ? parseTraceparent(traceparent) : undefined;
   // `sampleRatio > 0` first: without span export no random number is drawn.
   if (parent === undefined) return newTraceContext(sampleRatio > 0 && Math.random() < sampleRatio);
   const spanId = generateSpanId();
-  const sampled = (parent.flags & 1) === 1;
+  const sampled = followSampled ? (parent.flags & 1) === 1 : sampleRatio > 0 && Math.random() < sampleRatio;
   return { traceId: parent.traceId, spanId, parentSpanId: parent.parentId, sampled, traceparent: `00-${parent.traceId}-${spanId}-${sampled ? '01' : '00'}` };
 }
 

@@ -58,7 +58,8 @@ describe('span export to an OTLP/HTTP receiver', () => {
     receiver = await startOtlpReceiver();
     app = await startUpstream();
     gw = await startGateway({
-      tracing: { enabled: true, endpoint: receiver.url, scheduledDelayMs: 20, serviceName: 'edge-gateway' },
+      // The test client is not a trusted proxy: follow its sampled flag here (the default follows trusted proxies only, tested below).
+      tracing: { enabled: true, endpoint: receiver.url, scheduledDelayMs: 20, serviceName: 'edge-gateway', clientSampledFlag: 'follow' },
       upstreams: { app: { url: app.url }, down: { url: `http://127.0.0.1:${await closedPort()}` } },
       routes: [
         { id: 'api', path: '/api', upstream: 'app', access: 'public' },
@@ -194,11 +195,39 @@ describe('reload', () => {
 });
 
 describe('sampling of new traces', () => {
+  it('a client that is not a trusted proxy cannot force its requests into export with a sampled traceparent (sampleRatio 0 holds; the trace id is continued); a trusted proxy\'s flag is followed', async () => {
+    const receiver = await startOtlpReceiver();
+    const app = await startUpstream();
+    const start = (trustedProxies: string[]) => startGateway({
+      trustedProxies,
+      tracing: { enabled: true, endpoint: receiver.url, scheduledDelayMs: 20, sampleRatio: 0 },
+      upstreams: { app: { url: app.url } },
+      routes: [{ id: 'api', path: '/api', upstream: 'app', access: 'public' }],
+    });
+    let gw = await start([]);
+    try {
+      const forced = await gw.fetch('/api/forced', { headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01` } });
+      assert.equal(forced.status, 200);
+      const upstream = traceIdOf(app.received.at(-1)!.headers.traceparent);
+      assert.deepEqual([upstream.traceId, upstream.flags], [TRACE_ID, '00'], 'trace continued, not sampled');
+      await gw.close();
+      gw = await start(['127.0.0.1/32', '::1/128']);
+      const proxied = await gw.fetch('/api/proxied', { headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01` } });
+      assert.equal(traceIdOf(app.received.at(-1)!.headers.traceparent).flags, '01');
+      await receiver.waitForSpan((s) => s.attributes['gatehouse.request_id'] === proxied.headers['x-request-id']);
+      assert.equal(receiver.spans.find((s) => s.attributes['gatehouse.request_id'] === forced.headers['x-request-id']), undefined);
+    } finally {
+      await gw.close();
+      await app.close();
+      await receiver.close();
+    }
+  });
+
   it('with sampleRatio 0 a request without traceparent is not sampled: the upstream gets flag 00 and no span is exported, while an incoming sampled trace still is', async () => {
     const receiver = await startOtlpReceiver();
     const app = await startUpstream();
     const gw = await startGateway({
-      tracing: { enabled: true, endpoint: receiver.url, scheduledDelayMs: 20, sampleRatio: 0 },
+      tracing: { enabled: true, endpoint: receiver.url, scheduledDelayMs: 20, sampleRatio: 0, clientSampledFlag: 'follow' },
       upstreams: { app: { url: app.url } },
       routes: [{ id: 'api', path: '/api', upstream: 'app', access: 'public' }],
     });

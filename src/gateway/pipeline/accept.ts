@@ -25,8 +25,11 @@ export function accept(ctx: RequestContext): void {
   ctx.requestId = resolveRequestId(headers['x-request-id'], client.peerTrusted);
   // Trace ids are correlation data, not authority: a client's valid traceparent is continued
   // (so browser and backend spans join up); Gatehouse always opens its own span. New traces
-  // are sampled at the exported-span ratio (0 without tracing).
-  ctx.trace = startTraceContext(headers.traceparent, true, gen.traceSampleRatio);
+  // are sampled at the exported-span ratio (0 without tracing); so is a continued trace whose
+  // sampled flag is not followed (by default only a trusted proxy's is: any client could
+  // otherwise force its requests into export, whatever the ratio).
+  const follow = gen.traceClientSampledFlag;
+  ctx.trace = startTraceContext(headers.traceparent, true, gen.traceSampleRatio, follow === 'follow' || (follow === 'trustedProxies' && client.peerTrusted));
   ctx.method = req.method ?? 'GET';
   // Gatehouse is a reverse proxy: it opens no tunnels to hosts a client names.
   if (ctx.method === 'CONNECT') throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `CONNECT ${req.url ?? ''}`.slice(0, 300) });

@@ -30,6 +30,8 @@ const MAX_ERROR_LENGTH = 300;
 export interface RequestTracer {
   /** Fraction of new traces sampled (accept uses it through the generation). */
   readonly sampleRatio: number;
+  /** Whose incoming sampled flag is followed (accept uses it through the generation). */
+  readonly clientSampledFlag: 'follow' | 'trustedProxies' | 'ignore';
   /** Records a finished request's span if its trace is sampled (an access event sink). */
   readonly record: (ctx: RequestContext, status: number, durationMs: number) => void;
   /** Sends what is queued (up to `tracing.shutdownTimeoutMs`) and stops. Never rejects. */
@@ -110,6 +112,7 @@ export function createRequestTracer(config: TracingConfig, deps: RequestTracerDe
 
   return {
     sampleRatio: config.sampleRatio,
+    clientSampledFlag: config.clientSampledFlag,
     record: (ctx, status, durationMs) => {
       const span = buildRequestSpan(ctx, status, durationMs, resource, scope);
       if (span !== undefined) queue.add(span);
