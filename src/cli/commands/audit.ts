@@ -13,7 +13,7 @@ import { auditPruneCommand } from '../../audit/commands/prune.ts';
 import { alertsListCommand, blockAddCommand, blockListCommand, blockLiftCommand } from '../../detect/commands/alerts.ts';
 import { GatehouseError } from '../../core/errors.ts';
 import { withCliContext } from '../context.ts';
-import { action, emit, formatRecord, formatTable } from '../output.ts';
+import { action, cell, emit, formatRecord, formatTable } from '../output.ts';
 import { collect, positiveInt, stateful, type StateOptions } from '../options.ts';
 
 function filters(cmd: Command): Command {
@@ -117,7 +117,7 @@ export function registerAlerts(program: Command): void {
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);
       const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx.store, ctx.bus, target, o.by));
-      emit(o.json, lifted, () => (lifted.length ? lifted.map((b) => `lifted ${b.kind}:${b.value} (${b.id})`).join('\n') : 'no active block matched'));
+      emit(o.json, lifted, () => (lifted.length ? lifted.map((b) => `lifted ${b.kind}:${cell(b.value)} (${cell(b.id)})`).join('\n') : 'no active block matched'));
     }));
 }
 

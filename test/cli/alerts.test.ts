@@ -1,0 +1,31 @@
+/**
+ * `gatehouse alerts block|unblock` through the real command. Block values come from requests
+ * (detection blocks the subjects and addresses attackers use), so what the commands print must
+ * not let such a value drive the operator's terminal.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createBackend, gatehouse, show, type Backend } from './support/cli.ts';
+
+const EVIL = 'mallory\u001b]0;pwned\u0007\u001b[2J';
+
+describe('gatehouse alerts unblock', () => {
+  let backend: Backend;
+  let config: string;
+
+  before(async () => {
+    backend = await createBackend('sqlite');
+    config = await backend.writeConfig();
+  });
+  after(async () => { await backend?.close(); });
+
+  it('a blocked subject carrying terminal escape sequences is printed without them when lifted (no control characters reach the terminal)', async () => {
+    const blocked = await gatehouse(['alerts', 'block', '--config', config, '--subject', EVIL, '--for', '5', '--reason', 'test', '--by', 'admin']);
+    assert.equal(blocked.status, 0, show(blocked));
+    const lifted = await gatehouse(['alerts', 'unblock', '--config', config, '--subject', EVIL, '--by', 'admin']);
+    assert.equal(lifted.status, 0, show(lifted));
+    assert.match(lifted.stdout, /^lifted subject:mallory\?\]0;pwned\?\?\[2J \(/m);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(blocked.stdout + lifted.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+});
