@@ -86,7 +86,7 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
   const logger = cliLogger(options.verbose === true);
   // The embedded store, generated development keys and the KEK live here (as for `start`).
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = await openStoreFromConfig(config, logger.child({ component: 'store' }));
+  const store = await openStoreFromConfig(config, logger);
   let bus: EventBus | undefined;
   let idp: Promise<IdentityProvider> | undefined;
   let pki: Promise<PkiCommandContext> | undefined;

@@ -28,4 +28,20 @@ describe('gatehouse alerts unblock', () => {
     // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(blocked.stdout + lifted.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
+
+  it('its log lines on stderr repeat no key (Elasticsearch and other strict JSON consumers refuse duplicate keys)', async () => {
+    const fresh = await createBackend('sqlite');
+    try {
+      const r = await gatehouse(['alerts', 'blocks', '--verbose', '--config', await fresh.writeConfig()]);
+      assert.equal(r.status, 0, show(r));
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
+      assert.ok(lines.some((l) => l.includes('migration applied')), 'a fresh store logs its migrations');
+      for (const line of lines) {
+        const keys = [...line.matchAll(/[{,]"([^"]+)":/g)].map((m) => m[1]);
+        assert.equal(new Set(keys).size, keys.length, line);
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
 });
