@@ -83,6 +83,9 @@ export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onReq
   // Requests with `Expect: 100-continue` go through the pipeline like any other; the 100 is
   // sent only once their body is about to be read (http/expect-continue.ts), not by Node up front.
   server.on('checkContinue', onRequest);
+  // Any other expectation: refused by the accept stage (417 with a request id and an access
+  // line) instead of Node's bare 417 that nothing records.
+  server.on('checkExpectation', onRequest);
   server.on('upgrade', onUpgrade);
   // CONNECT (a forward-proxy tunnel request) hands over the raw socket like an upgrade; without
   // a listener Node closes it with no answer and no access line. Through the upgrade path it

@@ -90,6 +90,20 @@ describe('Expect: 100-continue', () => {
     x.socket.destroy();
   });
 
+  it('answers an expectation other than 100-continue with 417 ERR_REQUEST_EXPECTATION_FAILED, a request id and an access line, forwarding nothing', async () => {
+    const before = app.received.length;
+    const x = await send(port, 'POST /app/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 200-ok\r\n\r\nhello');
+    const out = await x.waitFor(/\r\n\r\n\{.*\}\n/s);
+    assert.equal(statusOf(out), 417, out);
+    assert.match(out, /ERR_REQUEST_EXPECTATION_FAILED/);
+    const requestId = /x-request-id: ([^\r]+)/i.exec(out)?.[1];
+    assert.ok(requestId, 'the refusal carries a request id');
+    const line = gw.logs.lines.find((l) => l.type === 'access' && l.requestId === requestId);
+    assert.equal(line?.status, 417, 'the refusal has its access line');
+    assert.equal(app.received.length, before);
+    x.socket.destroy();
+  });
+
   it('answers 100 Continue once the request may go upstream, then forwards the body', async () => {
     const before = app.received.length;
     const x = await send(port, 'POST /app/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');

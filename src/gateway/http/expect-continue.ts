@@ -11,6 +11,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** The test Node applies before it emits 'checkContinue' (lib/_http_server.js). */
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
+/**
+ * True for an `Expect` field other than 100-continue (RFC 9110 §10.1.1: 417). Node sends its
+ * own bare 417 for these unless the server listens to 'checkExpectation'; the public listener
+ * does, so the refusal goes through the pipeline (request id, access line, metrics).
+ */
+export function unsupportedExpectation(expect: string | undefined): boolean {
+  return expect !== undefined && !CONTINUE.test(expect);
+}
+
 /** Sends 100 Continue when the client waits for it; a no-op otherwise. Call once, before reading the body. */
 export function continueBody(req: IncomingMessage, res: ServerResponse): void {
   const expect = req.headers.expect;

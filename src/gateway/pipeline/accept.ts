@@ -7,6 +7,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import type { RequestContext } from '../context.ts';
 import { resolveClientAddress, resolveProtocol } from '../http/client-address.ts';
 import { checkFraming } from '../http/framing.ts';
+import { unsupportedExpectation } from '../http/expect-continue.ts';
 import { resolveRequestId } from '../http/request-id.ts';
 import { normalizeHost, isValidHostHeader } from '../router/normalize-host.ts';
 import { startTraceContext } from '../../observability/trace-context.ts';
@@ -44,5 +45,6 @@ export function accept(ctx: RequestContext): void {
   if (fields > gen.config.limits.maxHeaderCount) {
     throw new GatehouseError('ERR_REQUEST_HEADERS_TOO_LARGE', { detail: `${fields} header fields, limit ${gen.config.limits.maxHeaderCount}` });
   }
+  if (unsupportedExpectation(headers.expect)) throw new GatehouseError('ERR_REQUEST_EXPECTATION_FAILED', { detail: `Expect: ${headers.expect!.slice(0, 100)}` });
   checkFraming(req.rawHeaders, req.httpVersionMinor === 0 && req.httpVersionMajor === 1);
 }
