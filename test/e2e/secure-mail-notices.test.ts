@@ -35,7 +35,9 @@ describe('secure mail: notices about a message that is gone', () => {
     // Bob reads it in the app without waiting for the notice; then it is shredded.
     assert.equal((await f.user('bob', 'POST', `/api/mail/messages/${id}/read`)).status, 200);
     await until('shredding', () => f.lifetime.repo.get(id)?.state === 'done');
-    assert.equal(delivery()?.state, 'pending', 'the notice is still waiting (the test could fail)');
+    // Not delivered yet (the test could fail): still waiting, or already cancelled by a retry
+    // that ran after the shredding (the dispatcher keeps retrying while the server is down).
+    assert.ok(['pending', 'cancelled'].includes(String(delivery()?.state)), `the notice is not delivered yet (${String(delivery()?.state)})`);
 
     smtp = await startDemoSmtpServer({ port });
     await until('the notice is settled', () => delivery()?.state !== 'pending', 20_000);
