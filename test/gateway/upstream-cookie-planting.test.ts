@@ -7,9 +7,9 @@
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { rawTlsResponseHead } from '../support/raw-tls.ts';
+import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
 
 const PLANTED = [
   '__Host-gatehouse-session=attacker-session; Path=/; Secure; HttpOnly',
@@ -19,14 +19,12 @@ const PLANTED = [
 ];
 const OWN = 'app_pref=dark; Path=/; Secure';
 
-let upstream: Server;
-const sockets = new Set<Socket>();
+let upstream: RawUpstream;
 let gw: TestGateway;
 
 /** Raw upstream: every answer (a 200, or a 101 to an upgrade) sets the planted cookies and one of its own. */
 before(async () => {
-  upstream = createServer((socket) => {
-    sockets.add(socket);
+  upstream = await startRawUpstream((socket) => {
     let head = '';
     socket.on('data', (d: Buffer) => {
       head += d;
@@ -38,11 +36,9 @@ before(async () => {
         ? `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${cookies}\r\n`
         : `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${cookies}\r\nok`);
     });
-    socket.on('error', () => undefined);
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   gw = await startGateway({
-    upstreams: { app: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } },
+    upstreams: { app: { url: upstream.url } },
     routes: [
       { id: 'app', path: '/app', upstream: 'app', access: 'public' },
       { id: 'ws', path: '/ws', upstream: 'app', access: 'public', websocket: true },
@@ -51,28 +47,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of sockets) s.destroy();
   upstream.close();
   await gw.close();
 });
 
 /** The raw response head the client receives for `request`. */
-async function responseHead(request: string): Promise<string> {
-  const socket = tlsConnect({ host: '127.0.0.1', port: gw.gateway.addresses().https.port, rejectUnauthorized: false });
-  socket.on('error', () => undefined);
-  try {
-    await new Promise<void>((r, j) => { socket.once('secureConnect', () => r()); socket.once('error', j); });
-    let data = '';
-    socket.on('data', (d: Buffer) => { data += d; });
-    socket.write(request);
-    const until = Date.now() + 3000;
-    while (!data.includes('\r\n\r\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(data.includes('\r\n\r\n'), 'a response head arrived');
-    return data.slice(0, data.indexOf('\r\n\r\n'));
-  } finally {
-    socket.destroy();
-  }
-}
+const responseHead = (request: string) => rawTlsResponseHead(gw.gateway.addresses().https.port, request);
 
 function setCookies(head: string): string[] {
   return head.split('\r\n').filter((l) => /^set-cookie:/i.test(l)).map((l) => l.slice(l.indexOf(':') + 1).trim());

@@ -6,9 +6,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
 import { rawTlsRequest } from '../support/raw-tls.ts';
 
 const FINAL = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfinal';
@@ -19,11 +18,10 @@ const ANSWERS: Record<string, string> = {
 
 describe('upstream sending an interim 1xx response', () => {
   let gw: TestGateway;
-  let upstream: Server;
+  let upstream: RawUpstream;
 
   before(async () => {
-    upstream = createServer((socket) => {
-      socket.on('error', () => undefined);
+    upstream = await startRawUpstream((socket) => {
       socket.once('data', (d: Buffer) => {
         const path = /^GET (\S+)/.exec(d.toString('latin1'))?.[1] ?? '';
         const [interim, final] = ANSWERS[path]!.split(/(?=HTTP\/1\.1 200)/);
@@ -32,9 +30,8 @@ describe('upstream sending an interim 1xx response', () => {
         setTimeout(() => socket.end(final!), 30);
       });
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     gw = await startGateway({
-      upstreams: { raw: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } },
+      upstreams: { raw: { url: upstream.url } },
       routes: [{ id: 'raw', path: '/', upstream: 'raw', access: 'public' }],
     });
   });

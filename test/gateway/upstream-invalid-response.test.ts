@@ -5,9 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
 
 const ANSWERS: Record<string, string> = {
   'a status line with a four-digit status': 'HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n',
@@ -18,17 +17,15 @@ const ANSWERS: Record<string, string> = {
 
 describe('upstream sending an invalid response', () => {
   let gw: TestGateway;
-  let upstream: Server;
+  let upstream: RawUpstream;
   const names = Object.keys(ANSWERS);
 
   before(async () => {
-    upstream = createServer((socket) => {
-      socket.on('error', () => undefined);
+    upstream = await startRawUpstream((socket) => {
       socket.once('data', (d: Buffer) => { socket.end(ANSWERS[names[Number(/GET \/(\d+)/.exec(d.toString('latin1'))?.[1])]!] ?? ''); });
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     gw = await startGateway({
-      upstreams: { raw: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } },
+      upstreams: { raw: { url: upstream.url } },
       routes: [{ id: 'raw', path: '/', upstream: 'raw', access: 'public' }],
     });
   });

@@ -6,18 +6,16 @@
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { rawTlsResponseHead } from '../support/raw-tls.ts';
+import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
 
-let upstream: Server;
-const sockets = new Set<Socket>();
+let upstream: RawUpstream;
 let gw: TestGateway;
 
 /** Raw upstream: the status comes from the request path, every answer carries Content-Length: 0. */
 before(async () => {
-  upstream = createServer((socket) => {
-    sockets.add(socket);
+  upstream = await startRawUpstream((socket) => {
     let head = '';
     socket.on('data', (d: Buffer) => {
       head += d;
@@ -29,36 +27,20 @@ before(async () => {
         socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nX-Upstream: yes\r\n\r\n`);
       }
     });
-    socket.on('error', () => undefined);
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   gw = await startGateway({
-    upstreams: { app: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } },
+    upstreams: { app: { url: upstream.url } },
     routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
   });
 });
 
 after(async () => {
-  for (const s of sockets) s.destroy();
   upstream.close();
   await gw.close();
 });
 
 /** The raw response head the client receives. */
-async function responseHead(path: string): Promise<string> {
-  const socket = tlsConnect({ host: '127.0.0.1', port: gw.gateway.addresses().https.port, rejectUnauthorized: false });
-  try {
-    await new Promise<void>((r, j) => { socket.once('secureConnect', () => r()); socket.once('error', j); });
-    let data = '';
-    socket.on('data', (d: Buffer) => { data += d; });
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
-    const until = Date.now() + 3000;
-    while (!data.includes('\r\n\r\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    return data.slice(0, data.indexOf('\r\n\r\n'));
-  } finally {
-    socket.destroy();
-  }
-}
+const responseHead = (path: string) => rawTlsResponseHead(gw.gateway.addresses().https.port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
 
 it('an upstream 204 with Content-Length reaches the client without it (RFC 9110 §8.6)', async () => {
   const head = await responseHead('/app/204');
