@@ -40,6 +40,16 @@ describe('ambiguous or reflecting request heads', () => {
     });
   }
 
+  for (const values of [['Bearer checked', 'Bearer unchecked'], ['Bearer same', 'Bearer same']]) {
+    it(`refuses two Authorization fields (${values.join(', ')}) with 400 ERR_REQUEST_HEADER_INVALID: Gatehouse reads the first, an upstream may read the last (credential confusion)`, async () => {
+      const before = reached();
+      const out = await rawTlsRequest(port, `GET /x HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${values[0]}\r\nauthorization: ${values[1]}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(out), 400, out);
+      assert.match(out, /ERR_REQUEST_HEADER_INVALID/);
+      assert.equal(reached(), before, 'no upstream was reached');
+    });
+  }
+
   it('refuses TRACE with 405 ERR_REQUEST_METHOD_NOT_ALLOWED: an upstream that echoes it would hand the client what Gatehouse added (identity assertion, cookies) (cross-site tracing)', async () => {
     const before = reached();
     const out = await rawTlsRequest(port, 'TRACE /x HTTP/1.1\r\nHost: localhost\r\nCookie: session=secret\r\nConnection: close\r\n\r\n');

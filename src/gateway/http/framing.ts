@@ -19,7 +19,9 @@
  *
  * The same pass refuses a second Host field (RFC 9112 §3.2: 400). Node keeps the first and
  * drops the rest, other servers take the last: a proxy in front of Gatehouse could check
- * or route one host while Gatehouse routes the other.
+ * or route one host while Gatehouse routes the other. A second Authorization field likewise
+ * (it is not a list field, RFC 9110 §11.6.2): Gatehouse would authenticate the first while
+ * an upstream that receives both may act on the last.
  */
 import { GatehouseError } from '../../core/errors.ts';
 
@@ -41,7 +43,7 @@ function smuggling(detail: string): GatehouseError {
  * Checks the framing headers of a request.
  *
  * @throws GatehouseError `ERR_REQUEST_SMUGGLING` for any ambiguous framing;
- *   `ERR_REQUEST_HEADER_INVALID` for a second Host field.
+ *   `ERR_REQUEST_HEADER_INVALID` for a second Host or Authorization field.
  * @example
  *   const { contentLength } = checkFraming(req.rawHeaders);
  *   if (contentLength !== undefined && contentLength > route.maxBodyBytes) throw new GatehouseError('ERR_REQUEST_BODY_TOO_LARGE');
@@ -50,12 +52,16 @@ export function checkFraming(rawHeaders: readonly string[], http10 = false): Req
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let host = false;
+  let authorization = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    // Cheap filter on length before comparing: 4 = host, 14 = content-length, 17 = transfer-encoding.
+    // Cheap filter on length before comparing: 4 = host, 13 = authorization, 14 = content-length, 17 = transfer-encoding.
     if (name.length === 4 && name.toLowerCase() === 'host') {
       if (host) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'more than one Host field' });
       host = true;
+    } else if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (authorization) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: 'more than one Authorization field' });
+      authorization = true;
     } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
       if (contentLength !== undefined) throw smuggling('more than one Content-Length field');
       contentLength = rawHeaders[i + 1]!;
