@@ -97,6 +97,8 @@ export class RequestContext {
   bytesOut = 0;
   /** The client socket of a WebSocket upgrade request (undefined for ordinary requests). */
   upgradeSocket: Duplex | undefined = undefined;
+  /** Bytes the client sent after the upgrade request's head, before any answer: the tunnel's first. */
+  upgradeHead: Buffer | undefined = undefined;
   /** True once a WebSocket upgrade switched protocols and the connection became a tunnel. */
   upgraded = false;
   /** Upstream response status, when one was received. */

@@ -212,7 +212,7 @@ export class Gateway {
     this.#tls = tls;
 
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
-      (req, socket) => this.#handleUpgrade(req, socket), (err, socket) => this.#clientError(err, socket));
+      (req, socket, head) => this.#handleUpgrade(req, socket, head), (err, socket) => this.#clientError(err, socket));
     const actions = new Map<string, OpsAction>(this.extensions.flatMap((e) => Object.entries(e.opsActions?.() ?? {})));
     this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions });
     const listeners: Promise<void>[] = [
@@ -331,9 +331,10 @@ export class Gateway {
     await this.#watcher.ready;
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined): RequestContext {
+  #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined, upgradeHead?: Buffer): RequestContext {
     const ctx = new RequestContext(req, res, this.#generation);
     ctx.upgradeSocket = upgradeSocket;
+    ctx.upgradeHead = upgradeHead;
     (res as ResponseWithContext)[CONTEXT] = ctx;
     this.#inflight++;
     // One listener per request for everything that happens at close ('on', not 'once': the
@@ -365,7 +366,7 @@ export class Gateway {
     for (const ext of this.extensions) ext.onRequest?.(ctx, status, durationMs);
   };
 
-  #handleUpgrade(req: IncomingMessage, socket: Duplex): void {
+  #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer | undefined): void {
     // Give the upgrade request a response object on its socket, so early exits use the
     // same error path as every other request.
     const res = new NodeServerResponse(req);
@@ -373,7 +374,8 @@ export class Gateway {
     this.#upgradeSockets.add(socket);
     socket.once('close', () => this.#upgradeSockets.delete(socket));
     res.assignSocket(socket as never);
-    const ctx = this.#handle(req, res, socket);
+    // #handle runs the pipeline's synchronous stages at once: the head must be on the context before.
+    const ctx = this.#handle(req, res, socket, head !== undefined && head.length > 0 ? head : undefined);
     // An upgrade refused with an error response is over: close the socket behind it.
     res.once('finish', () => { if (!ctx.upgraded) socket.end(); });
   }

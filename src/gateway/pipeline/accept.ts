@@ -34,6 +34,13 @@ export function accept(ctx: RequestContext): void {
   ctx.method = req.method ?? 'GET';
   // Gatehouse is a reverse proxy: it opens no tunnels to hosts a client names.
   if (ctx.method === 'CONNECT') throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `CONNECT ${req.url ?? ''}`.slice(0, 300) });
+  // Only WebSocket is tunnelled, and only from a GET (RFC 6455 §4.1). Any other protocol,
+  // h2c above all, would give the client a tunnel to the upstream in which it sends request
+  // after request past routing and policy (h2c smuggling); a list could let the upstream pick
+  // the other entry.
+  if (ctx.upgradeSocket !== undefined && (ctx.method !== 'GET' || headers.upgrade?.trim().toLowerCase() !== 'websocket')) {
+    throw new GatehouseError('ERR_REQUEST_MALFORMED', { detail: `Upgrade: ${String(headers.upgrade).slice(0, 100)} on ${ctx.method}`, publicMessage: 'Only WebSocket upgrades of GET requests are supported' });
+  }
   ctx.protocol = resolveProtocol('https', headers['x-forwarded-proto'], client.peerTrusted);
   const host = headers.host ?? '';
   // A Host with userinfo, commas or quotes would be copied into X-Forwarded-Host: refuse it

@@ -82,6 +82,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     this.ctx.upstreamStatus = statusCode;
     this.ctx.res.detachSocket(client as never);
     client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId, this.ctx.responseHeaders));
+    // A client may send its first frames right behind the handshake, before the 101: Node
+    // hands them over with the upgrade request; they are the tunnel's first bytes.
+    if (this.ctx.upgradeHead !== undefined) upstreamSocket.write(this.ctx.upgradeHead);
     // From here on it is a byte tunnel; either side closing closes the other.
     upstreamSocket.pipe(client).pipe(upstreamSocket);
     const closeBoth = () => { upstreamSocket.destroy(); client.destroy(); };
