@@ -89,6 +89,23 @@ describe('gateway against hostile requests', () => {
     assert.match(res, /ERR_REQUEST_SMUGGLING|ERR_REQUEST_MALFORMED/);
   });
 
+  // Once Gatehouse has found a request's framing ambiguous, it cannot know where the next
+  // request on that connection starts: a front proxy may have read the bytes differently.
+  for (const [name, head] of [
+    ['duplicate Content-Length', 'POST /app/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello'],
+    ['Transfer-Encoding in HTTP/1.0', 'POST /app/x HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+  ]) {
+    it(`forwards nothing that follows a request refused for ambiguous framing (${name}) on the same connection, and closes it (request smuggling)`, async () => {
+      const before = app.received.length;
+      const res = await rawTlsRequest(gw.gateway.addresses().https.port, head + 'GET /app/smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      assert.equal(statusOf(res), 400, res);
+      assert.match(res, /ERR_REQUEST_SMUGGLING/);
+      assert.match(res, /\r\nconnection: close\r\n/i);
+      assert.equal(res.match(/HTTP\/1\.1 /g)!.length, 1, `one response only: ${res}`);
+      assert.equal(app.received.length, before, `nothing reached the upstream: ${app.received.slice(before).map((r) => r.url).join(', ')}`);
+    });
+  }
+
   // The admin route requires authentication. An encoded traversal must either be refused or
   // be routed by the path it normalizes to (and so meet the admin route's rules): it must
   // never be treated as /app (public) while the upstream sees /admin.
