@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, createPrivateKey } from 'node:crypto';
-import { base64url, generateKeyPair, exportJWK, exportSPKI, UnsecuredJWT } from 'jose';
+import { base64url, CompactSign, generateKeyPair, exportJWK, exportSPKI, UnsecuredJWT } from 'jose';
 import { call } from './support/harness.ts';
 import { certificateThumbprint } from '../../src/authn/jwt/thumbprint-keys.ts';
 import { x5cEntry } from './support/pki.ts';
@@ -13,6 +13,13 @@ import { startHitCounter } from './support/servers.ts';
 import { createSetup, sign, JWKS_ISSUER, ORIGIN, X5C_ISSUER, X5T_ISSUER, type Setup } from './support/setup.ts';
 
 function bearer(token: string): Record<string, string> { return { authorization: `Bearer ${token}` }; }
+
+/** Signs claims written as raw JSON: SignJWT refuses to produce `1e400`, an issuer's serializer need not. */
+function signRaw(key: Parameters<CompactSign['sign']>[0], header: { alg: string; kid: string }, rawClaims: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const json = `{"iss":${JSON.stringify(JWKS_ISSUER)},"aud":"api","sub":"alice","iat":${now},${rawClaims}}`;
+  return new CompactSign(new TextEncoder().encode(json)).setProtectedHeader(header).sign(key);
+}
 
 describe('bearer JWT verification', () => {
   let s: Setup;
@@ -205,6 +212,37 @@ describe('bearer JWT verification', () => {
     await s.authn.revocations.prune(now);
     await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
     await s.authn.revocations.load(now);
+    await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
+  });
+
+  it('rejects a token whose exp is 1e400 (Infinity: cached for ever, no revocation can record it) with ERR_AUTHN_TOKEN_INVALID', async () => {
+    await expectCode(await signRaw(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, '"exp":1e400,"jti":"eternal-1"'), 'ERR_AUTHN_TOKEN_INVALID');
+  });
+
+  it('rejects a token whose exp lies beyond what a revocation can record (1e20 s) with ERR_AUTHN_TOKEN_INVALID', async () => {
+    await expectCode(await signRaw(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, '"exp":1e20,"jti":"eternal-2"'), 'ERR_AUTHN_TOKEN_INVALID');
+  });
+
+  it('rejects a token whose nbf or iat is not finite (-1e400, 1e400) with ERR_AUTHN_TOKEN_INVALID', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    await expectCode(await signRaw(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, `"exp":${exp},"nbf":-1e400`), 'ERR_AUTHN_TOKEN_INVALID');
+    // A later "iat" member wins over the default one (JSON.parse keeps the last).
+    await expectCode(await signRaw(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, `"exp":${exp},"iat":1e400`), 'ERR_AUTHN_TOKEN_INVALID');
+  });
+
+  it('rejects a token whose jti no revocation can name (a number, empty, 513 characters, NUL, a lone surrogate) with ERR_AUTHN_TOKEN_INVALID', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    for (const jti of ['123', '""', JSON.stringify('j'.repeat(513)), '"a\\u0000b"', '"\\ud800"']) {
+      await expectCode(await signRaw(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, `"exp":${exp},"jti":${jti}`), 'ERR_AUTHN_TOKEN_INVALID');
+    }
+  });
+
+  it('accepts a token with a 512-character jti and a far but recordable exp, and refuses it once revoked', async () => {
+    const jti = 'j'.repeat(512);
+    const exp = 2 ** 40;
+    const token = await signRaw(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, `"exp":${exp},"jti":"${jti}"`);
+    assert.equal((await call(s.harness.url, { headers: bearer(token) })).status, 200);
+    await s.authn.revocations.revoke(JWKS_ISSUER, jti, exp);
     await expectCode(token, 'ERR_AUTHN_TOKEN_REVOKED');
   });
 
