@@ -12,6 +12,12 @@
  *     failure is logged (at most every 10 s).
  * Commands are never queued while disconnected (enableOfflineQueue false), so an outage
  * costs each request one fast failure, not a pile-up.
+ *
+ * A connection that goes silent without closing (Redis's host gone without a reset, a
+ * partition, a firewall dropping the flow) is destroyed and reconnected once nothing has
+ * arrived for `socketTimeoutMs` while a command waits. commandTimeout alone only fails each
+ * command: the client would keep writing to the dead socket until TCP gives up (~15 min of
+ * retransmissions), failing every decision even though Redis answers at its address again.
  */
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
@@ -34,6 +40,15 @@ type GcraReply = [number, number, number, number];
 type RedisWithGcra = Redis & { gatehouseGcra(key: string, interval: string, burst: string, cost: string): Promise<GcraReply> };
 
 const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * How long a connection may stay silent with a command outstanding before it is replaced:
+ * a few decision timeouts, so that one slow reply (a fork for a snapshot, another client's
+ * slow command) fails a few decisions rather than costing a reconnect, with a floor of 1 s.
+ */
+function socketTimeoutMs(timeoutMs: number): number {
+  return Math.max(1_000, 2 * timeoutMs);
+}
 
 /** Connects and returns the limiter; throws ERR_RATELIMIT_UNAVAILABLE when Redis is unreachable and failOpen is false. */
 export async function createRedisRateLimiter(url: string, options: RedisRateLimiterOptions = {}): Promise<RedisRateLimiter> {
@@ -67,6 +82,7 @@ export class RedisRateLimiter implements RateLimiter {
       lazyConnect: true,
       enableOfflineQueue: false,
       commandTimeout: timeoutMs,
+      socketTimeout: socketTimeoutMs(timeoutMs),
       connectTimeout: Math.max(timeoutMs, 2_000),
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),

@@ -13,6 +13,7 @@ import { createRateLimiter } from '../../src/ratelimit/create-rate-limiter.ts';
 import { GatehouseError } from '../../src/core/errors.ts';
 import { REDIS_URL, serviceOrSkip } from '../support/services.ts';
 import { TcpRelay } from '../bus/tcp-relay.ts';
+import { StallRelay } from './stall-relay.ts';
 
 const skip = await serviceOrSkip('redis');
 const keyPrefix = `gh-test:${randomBytes(4).toString('hex')}:`;
@@ -86,6 +87,29 @@ describe('redis rate limiter: failures', { skip }, () => {
       assert.equal(r.degraded, true);
     } finally {
       await limiter.close();
+    }
+  });
+
+  it('a Redis connection that stops answering without being closed (host gone, no reset) is replaced: decisions resume within seconds, not after the kernel gives up on TCP', async () => {
+    const relay = new StallRelay(target.hostname, Number(target.port || 6379));
+    await relay.start();
+    const limiter = await createRedisRateLimiter(`redis://127.0.0.1:${relay.port}`, { keyPrefix, timeoutMs: 200 });
+    try {
+      assert.equal((await limiter.consume('stalled', limit)).remaining, 9);
+      relay.stall();
+      await assert.rejects(Promise.resolve(limiter.consume('stalled', limit)), (e: unknown) => e instanceof GatehouseError && e.code === 'ERR_RATELIMIT_UNAVAILABLE');
+      // Redis answers again on a new connection; the old one would stay silent for the ~15 min
+      // of TCP retransmissions, and every decision on it would fail after timeoutMs.
+      const deadline = performance.now() + 8_000;
+      let result;
+      while (!result && performance.now() < deadline) {
+        result = await Promise.resolve(limiter.consume('stalled', limit)).catch(() => undefined);
+        if (!result) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(result?.allowed, true, 'decides again on a new connection');
+    } finally {
+      await limiter.close();
+      await relay.close();
     }
   });
 
