@@ -9,7 +9,10 @@
  * - A new consumer starts where the durable's previous group left off, so that changing the
  *   filter (an upgrade, whether rolling or stop-then-start) loses no event published in
  *   between; events both groups get reach the subscriber twice (at least once delivery).
- *   With no previous group it starts with the events published after it exists.
+ *   With no previous group it starts with the events published after it exists. A consumer
+ *   deleted under a running subscriber (the server's inactivity removal after a long
+ *   partition, an operator) is made again where that subscriber last knew the group to be
+ *   (`resume`), not with new events only.
  * - It gets `inactive_threshold`: the server removes a consumer nobody has pulled from for
  *   that long, so the groups an upgrade leaves behind do not pile up (the consumer of a
  *   version before groups gets it when the first group after it is made).
@@ -41,16 +44,20 @@ export interface DurableGroupSpec {
 }
 
 /** Where a new consumer starts: a stream sequence, a time, or with new events only. */
-type StartPoint = { seq: number } | { time: string } | 'new';
+export type StartPoint = { seq: number } | { time: string } | 'new';
 
-/** Makes sure the group's consumer exists and may be shared by this subscriber; throws ERR_BUS_UNAVAILABLE when it may not. */
-export async function ensureGroupConsumer(jsm: JetStreamManager, spec: DurableGroupSpec): Promise<void> {
+/**
+ * Makes sure the group's consumer exists and may be shared by this subscriber; throws
+ * ERR_BUS_UNAVAILABLE when it may not. `resume`: where the consumer this subscriber was
+ * attached to had got, should it have to be made again.
+ */
+export async function ensureGroupConsumer(jsm: JetStreamManager, spec: DurableGroupSpec, resume?: StartPoint): Promise<void> {
   const existing = await consumerInfo(jsm, spec.stream, spec.group);
   if (existing !== undefined) {
     checkShareable(existing, spec);
     return;
   }
-  const start = await previousGroupEnd(jsm, spec);
+  const start = resume ?? await previousGroupEnd(jsm, spec);
   try {
     await jsm.consumers.add(spec.stream, consumerConfig(spec, start));
   } catch (error) {
@@ -105,7 +112,7 @@ async function previousGroupEnd(jsm: JetStreamManager, spec: DurableGroupSpec): 
 }
 
 /** The first event `info`'s consumer has not settled: everything before it was acknowledged (or given up after MAX_DELIVER). */
-function resumePoint(info: ConsumerInfo): StartPoint {
+export function resumePoint(info: ConsumerInfo): StartPoint {
   if (info.num_ack_pending === 0) return { seq: info.delivered.stream_seq + 1 };
   if (info.ack_floor.stream_seq > 0) return { seq: info.ack_floor.stream_seq + 1 };
   // Nothing acknowledged in order since it was created: from where it began.

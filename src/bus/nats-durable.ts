@@ -6,14 +6,16 @@
  *
  * Delivery is at least once: an event is acknowledged after its handler settles; a handler
  * that throws gets the event again (after 1 s, at most MAX_DELIVER times in all). The loop
- * re-creates the consumer and resumes after connection loss or consumer deletion.
+ * re-attaches after connection loss, and makes a consumer deleted under it again (the
+ * client's own recovery would wait for it to reappear forever) from the first event after the
+ * last one this subscriber settled, so the events published meanwhile are not lost.
  */
 import type { Logger } from 'pino';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { isGatehouseError } from '../core/errors.ts';
 import type { Envelope, EventName } from '../core/events.ts';
 import { parseEnvelope } from './envelope.ts';
-import { ensureGroupConsumer, type DurableGroupSpec } from './nats-consumer.ts';
+import { ensureGroupConsumer, resumePoint, type DurableGroupSpec, type StartPoint } from './nats-consumer.ts';
 import type { EventHandler } from './types.ts';
 
 const RETRY_DELAY_MS = 1_000;
@@ -32,6 +34,8 @@ export interface NatsDurableOptions extends DurableGroupSpec {
 export class NatsDurableSubscription {
   readonly #o: NatsDurableOptions;
   #messages: ConsumerMessages | undefined;
+  /** How far the group's consumer had got as far as this subscriber knows: its start should it be deleted. */
+  #resume: StartPoint | undefined;
   #stopped = false;
   #markReady: () => void = () => {};
   /** Settles when the first attempt to attach to the consumer has succeeded or failed. */
@@ -57,9 +61,11 @@ export class NatsDurableSubscription {
     let backoff = 250;
     while (!this.#stopped) {
       try {
-        await ensureGroupConsumer(this.#o.jsm, this.#o);
+        await ensureGroupConsumer(this.#o.jsm, this.#o, this.#resume);
         const consumer = await this.#o.js.consumers.get(this.#o.stream, this.#o.group);
-        this.#messages = await consumer.consume({ max_messages: BATCH });
+        this.#resume = resumePoint(await consumer.info(true));
+        // Without abort_on_missing_resource the client waits for a deleted consumer to come back.
+        this.#messages = await consumer.consume({ max_messages: BATCH, abort_on_missing_resource: true });
         this.#markReady();
         if (this.#stopped) this.#messages.stop();
         backoff = 250;
@@ -89,21 +95,30 @@ export class NatsDurableSubscription {
     if (event === undefined) {
       this.#o.logger?.error({ subject: m.subject, seq: m.seq }, 'event bus: malformed event discarded');
       m.term();
+      this.#settled(m.seq);
       return;
     }
     if (!this.#o.accepts(event.name)) {
       // The filter is `<prefix>.>` for several names; every member of this group has the
       // same names (the group is named after them), so nobody here wants it.
       m.ack();
+      this.#settled(m.seq);
       return;
     }
     try {
       const result = this.#o.handler(event);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
       m.ack();
+      this.#settled(m.seq);
     } catch (error) {
       this.#o.handlerError(error, event);
       m.nak(RETRY_DELAY_MS);
     }
+  }
+
+  /** Stream sequence `seq` is done with here: a consumer made again starts after it. */
+  #settled(seq: number): void {
+    const r = this.#resume;
+    if (r === undefined || r === 'new' || 'time' in r || r.seq <= seq) this.#resume = { seq: seq + 1 };
   }
 }

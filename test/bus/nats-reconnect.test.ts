@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
+import { durableGroupName } from '../../src/bus/durable-name.ts';
 import type { EventBus } from '../../src/bus/types.ts';
 import type { GatewayRequestEvent } from '../../src/core/events.ts';
 import { NATS_URL, serviceOrSkip } from '../support/services.ts';
@@ -102,6 +103,29 @@ describe('NATS event bus: failures', { skip }, () => {
     bus.publish('config.reloaded', { generation: 1, source: 'test', routes: 0, changedKeys: [] });
     await waitFor(() => handled, 15_000, 'redelivery');
     assert.equal(attempts, 2);
+  });
+
+  it('a durable consumer deleted under a running subscriber (server inactivity removal, an operator) is re-created, and the events published meanwhile are delivered', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'deleted', ...options });
+    buses.push(bus);
+    const durable = `gone-${run}`;
+    const seen: string[] = [];
+    bus.subscribe(['gateway.request'], (e) => {
+      seen.push((e.payload as GatewayRequestEvent).requestId);
+    }, { durable });
+    await bus.flush();
+    bus.publish('gateway.request', requestEvent(0));
+    await waitFor(() => seen.length === 1, 10_000, 'the first event');
+    const nc = await connect({ servers: target.host });
+    try {
+      await (await jetstreamManager(nc)).consumers.delete(stream, durableGroupName(durable, ['gateway.request']));
+    } finally {
+      await nc.close();
+    }
+    for (let i = 1; i <= 3; i++) bus.publish('gateway.request', requestEvent(i));
+    await bus.flush();
+    await waitFor(() => seen.length >= 4, 20_000, 'the events published after the consumer was deleted').catch(() => {});
+    assert.deepEqual([...new Set(seen)].sort(), ['req-0', 'req-1', 'req-2', 'req-3']);
   });
 
   it('discards a forged message on an event subject that is not a valid envelope, and keeps delivering', async () => {
