@@ -8,6 +8,14 @@
  *     max(TAT, now) + c·T − τ ≤ now
  * and then TAT becomes max(TAT, now) + c·T. A key whose TAT is in the past is a full bucket,
  * so state can be forgotten once TAT ≤ now.
+ *
+ * Under one limit TAT never runs more than τ ahead of now. A stored TAT further ahead was
+ * written under another limit (a reload, or instances on old and new configuration sharing
+ * Redis) or before the clock stepped back (a Redis failover to a host whose clock is behind);
+ * it is read as now + τ, an empty bucket under the limit in force, and stored so (also when
+ * the request is refused, or time would never catch up with it). Otherwise a loosened limit
+ * would refuse a client for the rest of the debt it ran up under the old one (a day, for a
+ * daily limit), with a Retry-After to match.
  */
 import type { RateLimit, RateLimitResult } from './types.ts';
 
@@ -16,7 +24,7 @@ const EPSILON = 1e-9;
 
 export interface GcraDecision {
   result: RateLimitResult;
-  /** The key's new TAT, or undefined when it does not change (denied, or cost 0). */
+  /** The key's new TAT, or undefined when it does not change (denied or cost 0, unless the stored TAT was capped). */
   tat: number | undefined;
 }
 
@@ -33,12 +41,13 @@ export function gcra(tat: number | undefined, now: number, limit: RateLimit, cos
   const interval = limit.periodMs / limit.rate;
   const tolerance = limit.burst * interval;
   const windowMs = Math.ceil(tolerance);
-  const base = tat === undefined || tat < now ? now : tat;
+  const capped = tat !== undefined && tat > now + tolerance;
+  const base = tat === undefined || tat < now ? now : capped ? now + tolerance : tat;
   const newTat = base + cost * interval;
   const allowAt = newTat - tolerance;
   if (allowAt > now + EPSILON) {
     return {
-      tat: undefined,
+      tat: capped ? base : undefined,
       result: {
         allowed: false,
         limit: limit.burst,
@@ -50,7 +59,7 @@ export function gcra(tat: number | undefined, now: number, limit: RateLimit, cos
     };
   }
   return {
-    tat: cost === 0 ? undefined : newTat,
+    tat: cost === 0 && !capped ? undefined : newTat,
     result: {
       allowed: true,
       limit: limit.burst,

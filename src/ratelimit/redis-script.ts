@@ -16,14 +16,23 @@ local cost = tonumber(ARGV[3])
 local tolerance = burst * interval
 local eps = 1e-9
 local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
+local capped = false
+if tat == nil or tat < now then
+  tat = now
+elseif tat > now + tolerance then
+  tat = now + tolerance
+  capped = true
+end
 local new_tat = tat + cost * interval
 local allow_at = new_tat - tolerance
 if allow_at > now + eps then
+  if capped then
+    redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+  end
   local remaining = math.max(0, math.floor((now + tolerance - tat) / interval + eps))
   return { 0, remaining, math.ceil(tat - now), math.max(1, math.ceil(allow_at - now)) }
 end
-if cost > 0 then
+if cost > 0 or capped then
   redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
 end
 local remaining = math.max(0, math.floor((now + tolerance - new_tat) / interval + eps))

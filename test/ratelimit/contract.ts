@@ -114,6 +114,23 @@ export function limiterContract(name: string, factory: LimiterFactory, skip: fal
       assert.equal((await take(k, limit)).allowed, true, 'allowed once retryAfterMs has passed');
     });
 
+    it('a limit loosened by a configuration reload applies at once: a client the old limit refused waits one interval of the new one, not the old debt', async () => {
+      const strict = { rate: 1, periodMs: 60_000, burst: 2 };
+      const loose = { rate: 100, periodMs: 1000, burst: 5 }; // one every 10 ms
+      const k = key('reload');
+      await take(k, strict);
+      await take(k, strict);
+      const refused = await take(k, strict);
+      assert.ok(refused.retryAfterMs > 59_000, `retryAfterMs ${refused.retryAfterMs}`);
+      // The bucket under the new limit counts as just emptied: one interval to wait, and the
+      // headers say so (not two minutes).
+      const first = await take(k, loose);
+      assert.ok(first.allowed || first.retryAfterMs <= 10, `retryAfterMs ${first.retryAfterMs} under a limit of one per 10 ms`);
+      assert.ok(first.resetAfterMs <= 60, `resetAfterMs ${first.resetAfterMs} under a limit whose bucket refills in 50 ms`);
+      await sleep(first.retryAfterMs + 30);
+      assert.equal((await take(k, loose)).allowed, true);
+    });
+
     it('rejects a limit or cost no configuration can produce', async () => {
       const k = key('invalid');
       await assert.rejects(async () => limiter.consume(k, { rate: 0, periodMs: 1000, burst: 1 }), TypeError);

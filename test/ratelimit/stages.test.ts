@@ -189,6 +189,22 @@ describe('per-identity rate limit stage', () => {
     void limiter.close();
   });
 
+  it('a limit loosened by a configuration reload lets a client the old limit refused back in after one interval of the new limit', () => {
+    let now = 1_000;
+    const limiter = new MemoryRateLimiter({ now: () => now });
+    // A reload builds the stages of the new generation on the same limiter.
+    const before = createRateLimitStage(config, { limiter });
+    const after = createRateLimitStage(ratelimitSchema.parse({ identity: { rate: 10, periodMs: 1000, burst: 5 } }), { limiter });
+    assert.ok(before && after);
+    for (let i = 0; i < 2; i++) before(context('203.0.113.7', 'mail', 'alice'));
+    assert.equal(refusal(() => before(context('203.0.113.7', 'mail', 'alice'))).headers?.['Retry-After'], '60');
+    const again = refusal(() => after(context('203.0.113.7', 'mail', 'alice')));
+    assert.equal(again.headers?.['Retry-After'], '1', 'one interval of the new limit (100 ms), rounded up');
+    now += 100;
+    assert.equal(after(context('203.0.113.7', 'mail', 'alice')), undefined);
+    void limiter.close();
+  });
+
   it('fails closed with 503 ERR_RATELIMIT_UNAVAILABLE when the backend is down, and reports it once per interval', async () => {
     const bus = new MemoryEventBus({ instanceId: 't' });
     const events: Envelope[] = [];
