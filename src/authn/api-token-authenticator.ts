@@ -28,13 +28,23 @@ export class ApiTokenAuthenticator {
   readonly #options: ApiTokenAuthenticatorOptions;
   readonly #cache: ExpiringLru<CachedApiToken>;
   readonly #unsubscribe: () => void;
+  /**
+   * Counts invalidations. A verification during which one arrived caches nothing: it may have
+   * read the token or its owner before the revocation the event announces.
+   */
+  #generation = 0;
 
   constructor(options: ApiTokenAuthenticatorOptions) {
     this.#options = options;
     this.#cache = new ExpiringLru(options.maxCacheEntries);
     this.#unsubscribe = options.onInvalidate((event) => {
-      if (event.type === 'api-token.revoked') this.#cache.deleteWhere((e) => e.tokenId === event.tokenId);
-      else if (event.type === 'principal.changed') this.#cache.deleteWhere((e) => e.subject === event.subject);
+      if (event.type === 'api-token.revoked') {
+        this.#generation++;
+        this.#cache.deleteWhere((e) => e.tokenId === event.tokenId);
+      } else if (event.type === 'principal.changed') {
+        this.#generation++;
+        this.#cache.deleteWhere((e) => e.subject === event.subject);
+      }
     });
   }
 
@@ -50,6 +60,7 @@ export class ApiTokenAuthenticator {
     if (token.length > MAX_API_TOKEN_LENGTH || !/^ghs_[A-Za-z0-9_-]+$/.test(token)) {
       throw new GatehouseError('ERR_AUTHN_API_TOKEN_INVALID', { detail: 'not an API token' });
     }
+    const generation = this.#generation;
     let info: ApiTokenInfo | undefined;
     try {
       info = await this.#options.verifier.verifyApiToken(token);
@@ -76,7 +87,7 @@ export class ApiTokenAuthenticator {
       attributes: Object.freeze({ ...principal.attributes }),
     });
     const until = Math.min(nowMs + this.#options.ttlMs, info.expiresAt === undefined ? Infinity : info.expiresAt * 1000);
-    this.#cache.set(key, { identity, tokenId: info.tokenId, subject: principal.subject }, until);
+    if (generation === this.#generation) this.#cache.set(key, { identity, tokenId: info.tokenId, subject: principal.subject }, until);
     return identity;
   }
 

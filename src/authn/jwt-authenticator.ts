@@ -57,13 +57,24 @@ export class JwtAuthenticator {
   readonly #options: JwtAuthenticatorOptions;
   readonly #cache: ExpiringLru<CachedJwt>;
   readonly #unsubscribe: () => void;
+  /**
+   * Counts invalidations. A verification during which one arrived caches nothing: the
+   * directory read it made may be from before the change the event announces, and the event
+   * has already emptied the cache, so nothing else would drop that entry before `exp`.
+   */
+  #generation = 0;
 
   constructor(options: JwtAuthenticatorOptions) {
     this.#options = options;
     this.#cache = new ExpiringLru(options.maxCacheEntries);
     this.#unsubscribe = options.onInvalidate((event) => {
-      if (event.type === 'token.revoked') this.#cache.deleteWhere((e) => e.jti === event.jti && e.issuer === event.issuer);
-      else if (event.type === 'principal.changed') this.#cache.deleteWhere((e) => e.subject === event.subject);
+      if (event.type === 'token.revoked') {
+        this.#generation++;
+        this.#cache.deleteWhere((e) => e.jti === event.jti && e.issuer === event.issuer);
+      } else if (event.type === 'principal.changed') {
+        this.#generation++;
+        this.#cache.deleteWhere((e) => e.subject === event.subject);
+      }
     });
   }
 
@@ -84,11 +95,12 @@ export class JwtAuthenticator {
 
   /** Full verification; caches the result. Rejects with an ERR_AUTHN_* GatehouseError. Its binding is still to be checked. */
   async authenticate(token: string, key: string, audiences: AudienceRule): Promise<AuthenticatedJwt> {
+    const generation = this.#generation;
     const verified = await this.#options.verifier.verify(token);
     const entry = await this.#toEntry(verified);
     this.#check(entry, audiences);
     // Cache only after every check passed; the entry outlives the audience check because audience is per route.
-    this.#cache.set(key, entry, (verified.payload.exp + verified.issuer.clockSkewSec) * 1000);
+    if (generation === this.#generation) this.#cache.set(key, entry, (verified.payload.exp + verified.issuer.clockSkewSec) * 1000);
     return entry;
   }
 

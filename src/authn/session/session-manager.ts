@@ -40,14 +40,25 @@ export class SessionManager {
   readonly #now: () => number;
   readonly #cache: ExpiringLru<CachedSession>;
   readonly #unsubscribe: () => void;
+  /**
+   * Counts invalidations. A verification during which one arrived caches nothing: it may have
+   * read the principal before the change the event announces (a disabled user stayed in, with
+   * the old roles, until the next activity write).
+   */
+  #generation = 0;
 
   constructor(options: SessionManagerOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#cache = new ExpiringLru(options.maxCachedSessions);
     this.#unsubscribe = options.onInvalidate((event) => {
-      if (event.type === 'session.revoked') this.#cache.delete(event.sessionId);
-      else if (event.type === 'sessions.revoked' || event.type === 'principal.changed') this.#cache.deleteWhere((e) => e.session.subject === event.subject);
+      if (event.type === 'session.revoked') {
+        this.#generation++;
+        this.#cache.delete(event.sessionId);
+      } else if (event.type === 'sessions.revoked' || event.type === 'principal.changed') {
+        this.#generation++;
+        this.#cache.deleteWhere((e) => e.session.subject === event.subject);
+      }
     });
   }
 
@@ -96,6 +107,7 @@ export class SessionManager {
 
   /** Loads the session from the store, checks it and its principal, caches it. */
   async authenticate(id: string): Promise<Identity> {
+    const generation = this.#generation;
     let session: GatewaySession | undefined;
     try {
       session = await this.#o.store.get(id);
@@ -115,7 +127,7 @@ export class SessionManager {
     });
     if (!exists) throw new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'session ended meanwhile' });
     const identity = sessionIdentity(session, principal);
-    this.#cache.set(id, { session, identity, persistedAt: now }, session.expiresAt);
+    if (generation === this.#generation) this.#cache.set(id, { session, identity, persistedAt: now }, session.expiresAt);
     return identity;
   }
 
