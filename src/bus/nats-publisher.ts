@@ -8,9 +8,13 @@
  *   buffer; new publishes wait during the backoff (NATS is likely down). A retry can put
  *   an event behind ones published after it (documented in docs/events.md).
  * - When the buffer is full, new events are dropped and counted.
+ * - An event NATS can never take (over the server's max_payload or the stream's message
+ *   size limit) is dropped and counted at once: retried, it kept flush() from ever settling
+ *   and held every later event behind its backoff.
  */
 import type { Logger } from 'pino';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import { InvalidArgumentError } from '@nats-io/transport-node';
 import { Fifo } from './fifo.ts';
 import { IdleTracker } from './idle-tracker.ts';
 
@@ -31,6 +35,13 @@ export interface NatsPublisherOptions {
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
+/** JetStream's "message size exceeds maximum allowed" (the stream's max_msg_size). */
+const JS_MESSAGE_TOO_LARGE = 10054;
+
+/** Refusals that no retry can change: the client's max_payload check, the stream's size limit. */
+function isPermanent(error: unknown): boolean {
+  return error instanceof InvalidArgumentError || (error instanceof JetStreamApiError && error.code === JS_MESSAGE_TOO_LARGE);
+}
 
 export class NatsPublisher {
   readonly #js: JetStreamClient;
@@ -130,6 +141,13 @@ export class NatsPublisher {
       },
       (error: unknown) => {
         this.#inFlight -= 1;
+        if (isPermanent(error)) {
+          this.dropped += 1;
+          this.#idle.done(1);
+          this.#logger?.error({ err: error, subject: item.subject, bytes: Buffer.byteLength(item.data) }, 'event bus: event refused by NATS; dropped');
+          this.#pump();
+          return;
+        }
         this.failures += 1;
         this.#failed.push(item);
         this.#logFailure(error);

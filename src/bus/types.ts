@@ -34,7 +34,7 @@ export interface BusHealth {
 /** Counters for metrics. All are totals since the bus was created. */
 export interface BusStats {
   published: number;
-  /** Events refused because the publish buffer was full, or left over at close. */
+  /** Events refused because the publish buffer was full, that the backend can never take (NATS: over its size limits), or left over at close. */
   dropped: number;
   /** Backend publish attempts that failed (each is retried while the event stays buffered). */
   publishFailures: number;

@@ -128,6 +128,42 @@ describe('NATS event bus: failures', { skip }, () => {
     assert.deepEqual([...new Set(seen)].sort(), ['req-0', 'req-1', 'req-2', 'req-3']);
   });
 
+  it('an event larger than the server\'s max_payload is dropped and counted, not retried forever ahead of every later event', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'oversized', ...options });
+    buses.push(bus);
+    const seen: string[] = [];
+    bus.subscribe(['gateway.request'], (e) => {
+      seen.push((e.payload as GatewayRequestEvent).requestId);
+    });
+    await bus.flush();
+    bus.publish('config.rejected', { source: 'file', problems: [{ path: 'routes', message: 'x'.repeat(2 * 1024 * 1024) }] });
+    for (let i = 0; i < 3; i++) bus.publish('gateway.request', requestEvent(i));
+    await bus.flush(5_000);
+    await waitFor(() => seen.length === 3, 10_000, 'the events published after the oversized one');
+    assert.equal(bus.stats().dropped, 1);
+    assert.equal(bus.stats().buffered, 0);
+  });
+
+  it('an event over the stream\'s own message size limit is dropped and counted, not retried forever', async () => {
+    const limited = `${stream}_LIMITED`;
+    const limitedPrefix = `${subjectPrefix}limited`;
+    const nc = await connect({ servers: target.host });
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.add({ name: limited, subjects: [`${limitedPrefix}.>`], max_msg_size: 4096 });
+      const bus = await createNatsEventBus(NATS_URL, { instanceId: 'limited', stream: limited, subjectPrefix: limitedPrefix });
+      buses.push(bus);
+      bus.publish('config.rejected', { source: 'file', problems: [{ path: 'routes', message: 'x'.repeat(8192) }] });
+      bus.publish('gateway.request', requestEvent(1));
+      await bus.flush(5_000);
+      assert.equal(bus.stats().dropped, 1);
+      assert.equal(bus.stats().published, 1);
+    } finally {
+      await jsm.streams.delete(limited).catch(() => {});
+      await nc.close();
+    }
+  });
+
   it('discards a forged message on an event subject that is not a valid envelope, and keeps delivering', async () => {
     const bus = await createNatsEventBus(NATS_URL, { instanceId: 'forgery', ...options });
     buses.push(bus);
