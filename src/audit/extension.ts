@@ -82,7 +82,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
       const names = EVENT_NAMES.filter((n): n is EventName => n !== 'gateway.request');
       unsubscribe = bus.subscribe(names, (event) => { w.append(draftFromEnvelope(event, redactor), true); }, { durable: 'audit' });
       if (config.audit.retention.maxAgeDays > 0) {
-        retention = startRetention(store, { chain: config.audit.chain, maxAgeMs: config.audit.retention.maxAgeDays * 86_400_000, intervalMs: 3_600_000, logger });
+        retention = startRetention(store, { chain: config.audit.chain, maxAgeMs: config.audit.retention.maxAgeDays * 86_400_000, intervalMs: 3_600_000, signingKey, logger });
       }
       gateway.health.register('audit', async () => {
         const s = w.stats();

@@ -1,7 +1,9 @@
 /**
  * Retention by age. Records are deleted only up to a signed checkpoint (the newest one
  * whose record is older than the cut-off), and that checkpoint is kept: verification
- * then starts from it, so deleting old records never breaks `audit verify`.
+ * then starts from it, so deleting old records never breaks `audit verify`. The cut is
+ * signed with the audit signing key (retention-cut.ts): only the key holder can shorten a
+ * chain in a way verify accepts.
  */
 import { randomUUIDv7 } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -10,6 +12,8 @@ import { createAuditRepo } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
 import { GENESIS_HASH, recordHash } from './hash.ts';
 import type { AuditDraft } from './record.ts';
+import { signRetentionCut } from './retention-cut.ts';
+import type { AuditSigningKey } from './signing-key.ts';
 
 export interface RetentionResult {
   chain: string;
@@ -25,13 +29,14 @@ export const RETENTION_EVENT = 'audit.retention.applied';
 /**
  * Deletes a chain's records older than `now - maxAgeMs`, up to the newest checkpoint before
  * that time, and — in the same transaction — appends to the chain a record saying so
- * (`audit.retention.applied`, details `{ cutAt, deletedRecords, deletedCheckpoints, maxAgeMs }`).
- * That record is hash-chained and later checkpointed like any other, so `audit verify` can
- * tell a chain shortened by retention from one whose start was deleted by someone who can
- * write to the database but cannot sign: a missing start needs a signed checkpoint where the
- * chain resumes *and* a retention record naming that checkpoint.
+ * (`audit.retention.applied`, details `{ cutAt, deletedRecords, deletedCheckpoints, maxAgeMs,
+ * kid, jws }`, the JWS signing the chain, `cutAt` and the checkpoint's hash). That record is
+ * hash-chained and later checkpointed like any other, so `audit verify` can tell a chain
+ * shortened by retention from one whose start was deleted by someone who can write to the
+ * database but cannot sign: a missing start needs a signed checkpoint where the chain resumes
+ * *and* a retention record whose signature names that checkpoint.
  */
-export async function applyRetention(store: Store, options: { chain: string; maxAgeMs: number; now?: number; instance?: string; actor?: string }): Promise<RetentionResult> {
+export async function applyRetention(store: Store, options: { chain: string; maxAgeMs: number; signingKey: AuditSigningKey; now?: number; instance?: string; actor?: string }): Promise<RetentionResult> {
   const now = options.now ?? Date.now();
   const cutoff = now - options.maxAgeMs;
   const { chain } = options;
@@ -45,11 +50,12 @@ export async function applyRetention(store: Store, options: { chain: string; max
     const deletedCheckpoints = await repo.deleteCheckpointsBefore(chain, cp.seq);
     // Nothing new cut (an earlier run already did): no record, or every hourly run would add one.
     if (deletedRecords === 0) return { chain, cutAt: cp.seq, deletedRecords, deletedCheckpoints };
+    const { kid, jws } = await signRetentionCut(options.signingKey, { chain, cutAt: cp.seq, hash: cp.hash }, now);
     const draft: AuditDraft = {
       time: now, instance: options.instance ?? 'retention', event: RETENTION_EVENT, eventId: randomUUIDv7(), requestId: null, traceId: null,
       actor: options.actor ?? 'retention', actorKind: 'system', action: RETENTION_EVENT, resource: `audit:${chain}`, outcome: 'success',
       decisionId: null, reasons: null, clientAddress: null,
-      details: JSON.stringify({ cutAt: cp.seq, deletedRecords, deletedCheckpoints, maxAgeMs: options.maxAgeMs }),
+      details: JSON.stringify({ cutAt: cp.seq, deletedRecords, deletedCheckpoints, maxAgeMs: options.maxAgeMs, kid, jws }),
     };
     const seq = head.seq + 1;
     const hash = recordHash({ ...draft, chain, prevHash: head.hash });
@@ -64,7 +70,7 @@ export interface RetentionTask {
 }
 
 /** Runs `applyRetention` every `intervalMs` (first run after one interval). */
-export function startRetention(store: Store, options: { chain: string; maxAgeMs: number; intervalMs: number; logger?: Logger }): RetentionTask {
+export function startRetention(store: Store, options: { chain: string; maxAgeMs: number; intervalMs: number; signingKey: AuditSigningKey; logger?: Logger }): RetentionTask {
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = applyRetention(store, options).then(

@@ -26,6 +26,7 @@ import type { AuditCheckpoint, AuditRecord } from './record.ts';
 import { scanRowHash, scanRowToRecord } from './row-hash.ts';
 import { verifyBytes } from './verify-bytes.ts';
 import { RETENTION_EVENT } from './retention.ts';
+import { verifyRetentionCut } from './retention-cut.ts';
 
 export type TamperKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'checkpoint';
 
@@ -130,12 +131,17 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
   if (first !== 1) {
     const start = valid.find((c) => c.seq === first - 1);
     if (!start) return fail('deleted', 1, `records 1..${first - 1} are missing and no signed checkpoint at seq ${first - 1} vouches for where the chain resumes`);
-    // Retention cuts at a checkpoint and records the cut in the chain (retention.ts); without
-    // that record the start was deleted by someone else. (If the record itself was altered,
-    // the scan below finds it modified.)
-    const cuts = (await repo.eventDetails(chain, RETENTION_EVENT, first)).map(cutAtOf);
-    if (!cuts.includes(first - 1)) {
-      return fail('deleted', 1, `records 1..${first - 1} are missing and no retention record in the chain accounts for them (a signed checkpoint at seq ${first - 1} alone does not: retention records every cut it makes)`);
+    // Retention cuts at a checkpoint and records the cut, signed, in the chain (retention.ts);
+    // without that record the start was deleted by someone else. The signature matters: anyone
+    // who can write to the database can append an unsigned record claiming a cut at the head.
+    // (If the record itself was altered, the scan below finds it modified.)
+    const cut = { chain, cutAt: first - 1, hash: start.hash };
+    let accounted = false;
+    for (const details of await repo.eventDetails(chain, RETENTION_EVENT, first)) {
+      if (await verifyRetentionCut(details, trusted, cut)) { accounted = true; break; }
+    }
+    if (!accounted) {
+      return fail('deleted', 1, `records 1..${first - 1} are missing and no retention record signed by a trusted key accounts for them (a signed checkpoint at seq ${first - 1} alone does not: retention signs every cut it makes)`);
     }
     prevHash = start.hash;
     summary.startedFrom = start.seq;
@@ -201,16 +207,6 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
   if (headProblem) return fail('modified', headProblem.seq, headProblem.message);
   summary.ok = true;
   return { summary, problem: undefined };
-}
-
-/** The `cutAt` of a retention record's details, or undefined. */
-function cutAtOf(details: string): number | undefined {
-  try {
-    const cutAt = (JSON.parse(details) as { cutAt?: unknown }).cutAt;
-    return typeof cutAt === 'number' ? cutAt : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function classifyBrokenLink(repo: AuditRepo, r: AuditRecord, prevHash: string, prevPrev: string | undefined, rest: AuditRecord[], batchSize: number): Promise<{ kind: TamperKind; seq: number; message: string }> {

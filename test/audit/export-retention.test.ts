@@ -129,7 +129,7 @@ describe('audit query, export, retention and sampling', () => {
   }
 
   it('deletes old records only up to a signed checkpoint, records the cut in the chain, and verification then starts from it', async () => {
-    const r = await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000 });
+    const r = await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000, signingKey: key });
     assert.equal(r.cutAt, 30);
     assert.equal(r.deletedRecords, 30);
     const writer = AuditWriter.open({ store, instance: 'gw-1', spoolDir: join(db.dir, 'spool'), signingKey: key, checkpointEveryRecords: 1000 });
@@ -142,9 +142,12 @@ describe('audit query, export, retention and sampling', () => {
     assert.equal(report.records, 6);
     const [marker] = await retentionRecords();
     assert.equal(marker?.seq, 31);
-    assert.deepEqual(JSON.parse(marker!.details), { cutAt: 30, deletedRecords: 30, deletedCheckpoints: 2, maxAgeMs: 0 });
+    const { kid, jws, ...counts } = JSON.parse(marker!.details) as Record<string, unknown>;
+    assert.deepEqual(counts, { cutAt: 30, deletedRecords: 30, deletedCheckpoints: 2, maxAgeMs: 0 });
+    assert.equal(kid, key.kid);
+    assert.equal(typeof jws, 'string');
     // A second run finds nothing new to cut and adds no record.
-    assert.equal((await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000 })).deletedRecords, 0);
+    assert.equal((await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000, signingKey: key })).deletedRecords, 0);
     assert.equal((await retentionRecords()).length, 1);
   });
 

@@ -75,13 +75,65 @@ for (const backend of await backends()) {
       assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'deleted', seq: 1 });
 
       const cut = await chainOf(300);
-      const r = await applyRetention(store, { chain: cut, maxAgeMs: 0, now: Date.now() + 1000 });
+      const r = await applyRetention(store, { chain: cut, maxAgeMs: 0, now: Date.now() + 1000, signingKey: key });
       // The writer signs a checkpoint at close: everything up to it is cut, and the chain goes on with the record of the cut.
       assert.equal(r.cutAt, 300);
       const report = await verify(cut);
       assert.equal(report.ok, true, JSON.stringify(report.problems));
       assert.deepEqual(report.chains.map((c) => [c.startedFrom, c.firstSeq, c.records]), [[300, 301, 1]]);
     });
+
+    it('reports the start of a chain deleted up to a signed checkpoint, with a forged retention record appended at the head (no signing key), as deleted, even against checkpoints exported before', async () => {
+      const chain = await chainOf(300);
+      const before = (await createAuditRepo(store.db, store.dialect).checkpoints(chain));
+      await forgeRetentionCut(chain, 200);
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'deleted', seq: 1 });
+      const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain, exported: before });
+      assert.deepEqual(pick(report.problems[0]), { kind: 'deleted', seq: 1 });
+    });
+
+    it('reports the start of a chain cut with a retention record signed by a key verify does not trust as deleted', async () => {
+      const chain = await chainOf(300);
+      const other = await signingKeyFromJwk(await generateSigningJwk());
+      await applyRetention(store, { chain, maxAgeMs: 0, now: Date.now() + 1000, signingKey: other });
+      assert.deepEqual(pick((await verify(chain)).problems[0]), { kind: 'deleted', seq: 1 });
+    });
+
+    it('reports a chain cut with a copy of another cut\'s signed retention record (another chain, or edited to name a deeper cut) as deleted', async () => {
+      const real = await chainOf(300);
+      await applyRetention(store, { chain: real, maxAgeMs: 0, now: Date.now() + 1000, signingKey: key });
+      const [record] = await createAuditRepo(store.db, store.dialect).page(real, 300, 1);
+      const details = JSON.parse(record!.details) as Record<string, unknown>;
+      assert.equal(details.cutAt, 300);
+      const copied = await chainOf(300);
+      await forgeRetentionCut(copied, 300, record!.details);
+      assert.deepEqual(pick((await verify(copied)).problems[0]), { kind: 'deleted', seq: 1 });
+      const edited = await chainOf(300);
+      await forgeRetentionCut(edited, 200, JSON.stringify({ ...details, cutAt: 200 }));
+      assert.deepEqual(pick((await verify(edited)).problems[0]), { kind: 'deleted', seq: 1 });
+    });
+
+    /**
+     * What someone who can write to the database but cannot sign does to hide the start of a
+     * chain: delete it up to a signed checkpoint, as retention would, and append (hash and
+     * link recomputed, head moved) a record that claims the cut.
+     */
+    async function forgeRetentionCut(chain: string, cutAt: number, details = JSON.stringify({ cutAt, deletedRecords: cutAt, deletedCheckpoints: 1, maxAgeMs: 0 })): Promise<void> {
+      const repo = createAuditRepo(store.db, store.dialect);
+      const head = (await repo.head(chain))!;
+      await store.transaction(async (trx) => {
+        await trx.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '<=', cutAt).execute();
+        await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '<', cutAt).execute();
+        const forged = {
+          time: Date.now(), instance: 'retention', event: 'audit.retention.applied', eventId: randomUUIDv7(), requestId: null, traceId: null,
+          actor: 'retention', actorKind: 'system', action: 'audit.retention.applied', resource: `audit:${chain}`, outcome: 'success' as const,
+          decisionId: null, reasons: null, clientAddress: null, details, chain, prevHash: head.hash,
+        };
+        const hash = recordHash(forged);
+        await createAuditRepo(trx, store.dialect).insertRecords([{ ...forged, seq: head.seq + 1, hash }]);
+        await trx.updateTable('audit_chain_heads').set({ seq: head.seq + 1, hash }).where('chain', '=', chain).execute();
+      });
+    }
 
     it('reports two swapped records as reordered, at the first', async () => {
       const chain = await chainOf(300);
