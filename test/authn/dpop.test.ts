@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import { hash, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { MemoryReplayCache } from '../../src/authn/dpop/replay-cache.ts';
+import { createAuthnDpopProofRepo } from '../../src/store/repos/authn-dpop-proofs-repo.ts';
+import type { Store } from '../../src/store/types.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createTestDatabase, type TestDatabase } from './support/stores.ts';
 import { normalizePath } from '../../src/gateway/router/normalize-path.ts';
 import { call } from './support/harness.ts';
 import { createSetup, sign, ORIGIN, type Setup } from './support/setup.ts';
@@ -185,5 +189,32 @@ describe('DPoP replay across gateway instances', () => {
       await a.close();
       await b.close();
     }
+  });
+});
+
+describe('DPoP replay cache in PostgreSQL (authn.dpop.replayCache: store)', { skip: await serviceOrSkip('postgres') }, () => {
+  let db: TestDatabase;
+  let store: Store;
+  let s: Setup;
+  before(async () => {
+    db = await createTestDatabase('postgres');
+    store = await db.open();
+    s = await createSetup({ dpopReplay: createAuthnDpopProofRepo(store.db) });
+  });
+  after(async () => {
+    await s.close();
+    await store.close();
+    await db.drop();
+  });
+
+  it('accepts a proof whose iat has a fraction of a second (a NumericDate may), then refuses its replay; it was a 503 ERR_AUTHN_UNAVAILABLE (fractional milliseconds into a bigint column)', async () => {
+    const key = await proofKey();
+    const token = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'dpop-frac', cnf: { jkt: key.jkt } });
+    const p = await proof(key, token, { iat: Math.floor(Date.now() / 1000) - 0.0004 });
+    const headers = { authorization: `DPoP ${token}`, dpop: p };
+    const first = await call(`${s.harness.url}/items`, { headers });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const replay = await call(`${s.harness.url}/items`, { headers });
+    assert.equal(replay.body?.error?.code, 'ERR_AUTHN_DPOP_REPLAYED');
   });
 });

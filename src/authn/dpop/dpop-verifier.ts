@@ -118,7 +118,8 @@ export class DpopVerifier {
     const key = hash('sha256', `${thumbprint}.${jti}`, 'base64url');
     let first: boolean;
     try {
-      first = await this.#o.replay.firstUse(key, (iat + this.#o.maxAgeSec + this.#o.clockSkewSec) * 1000);
+      // Whole milliseconds: `iat` may have a fraction (RFC 7519 NumericDate), the store's column may not.
+      first = await this.#o.replay.firstUse(key, Math.ceil((iat + this.#o.maxAgeSec + this.#o.clockSkewSec) * 1000));
     } catch (error) {
       throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: 'DPoP replay cache unreachable', cause: error });
     }
