@@ -181,7 +181,13 @@ export class NatsEventBus implements EventBus {
         if (this.#durables.delete(durable)) durable.stop();
       };
     }
-    const queue = new SubscriberQueue(handler, parseEnvelope, this.#maxBuffer, {
+    // The subject says nothing about the envelope inside: anyone who may publish on one of
+    // ours can put another event's envelope there, which this subscriber never asked for.
+    const decode = (data: string) => {
+      const event = parseEnvelope(data);
+      return event !== undefined && accepts(event.name) ? event : undefined;
+    };
+    const queue = new SubscriberQueue(handler, decode, this.#maxBuffer, {
       handlerError,
       malformed: () => this.#logger?.error('event bus: malformed event discarded'),
       settled: () => {},

@@ -12,7 +12,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
 import { durableGroupName } from '../../src/bus/durable-name.ts';
 import type { EventBus } from '../../src/bus/types.ts';
-import type { GatewayRequestEvent } from '../../src/core/events.ts';
+import type { Envelope, GatewayRequestEvent } from '../../src/core/events.ts';
 import { NATS_URL, serviceOrSkip } from '../support/services.ts';
 import { requestEvent, waitFor } from './contract.ts';
 import { TcpRelay } from './tcp-relay.ts';
@@ -162,6 +162,25 @@ describe('NATS event bus: failures', { skip }, () => {
       await jsm.streams.delete(limited).catch(() => {});
       await nc.close();
     }
+  });
+
+  it('a live subscriber never gets an event it did not ask for from a message whose envelope names another event than its subject', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'mismatch', ...options });
+    buses.push(bus);
+    const seen: Envelope[] = [];
+    bus.subscribe(['config.reloaded'], (e) => {
+      seen.push(e);
+    });
+    await bus.flush();
+    const nc = await connect({ servers: target.host });
+    const forged = { id: '01a2023b-befd-7f98-918b-f826a8ef68fc', time: new Date().toISOString(), instance: 'x', name: 'detect.block.lifted', payload: { blockId: 'b1', liftedBy: 'attacker' } };
+    nc.publish(`${subjectPrefix}.config.reloaded`, JSON.stringify(forged));
+    await nc.flush();
+    await nc.close();
+    bus.publish('config.reloaded', { generation: 7, source: 'test', routes: 0, changedKeys: [] });
+    await waitFor(() => seen.some((e) => e.name === 'config.reloaded'), 10_000, 'the genuine event');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(seen.map((e) => e.name), ['config.reloaded']);
   });
 
   it('discards a forged message on an event subject that is not a valid envelope, and keeps delivering', async () => {
