@@ -90,7 +90,13 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
       message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
     })), source);
   }
-  const mode = result.data.mode ?? (env.NODE_ENV === 'production' ? 'production' : 'development');
+  // NODE_ENV=production is the deployment's word; a file (perhaps copied from a laptop)
+  // saying `mode: development` must not lift every production refusal with it.
+  const productionEnv = env.NODE_ENV === 'production';
+  if (productionEnv && result.data.mode === 'development') {
+    problems.push({ path: ['mode'], message: 'development is not allowed when NODE_ENV=production' });
+  }
+  const mode = productionEnv ? 'production' : result.data.mode ?? 'development';
   const config: Config = {
     ...result.data,
     mode,
