@@ -28,18 +28,33 @@ export interface GcraDecision {
   tat: number | undefined;
 }
 
+/**
+ * The longest time an empty bucket may take to refill (τ = burst × periodMs / rate): ten
+ * years of 365 days. Far beyond any limit meant as one, and far below what breaks: τ
+ * overflowing to Infinity (every comparison with NaN allowed), a Retry-After or `w` beyond
+ * a Structured Field Integer (15 digits), a Redis expiry of 1e14 ms or more (Lua writes it
+ * as 1e+14, which PX refuses).
+ */
+export const MAX_WINDOW_MS = 3650 * 86_400_000;
+
+/** τ of a limit, computed as gcra() computes it. */
+export function windowOf(limit: RateLimit): number {
+  return limit.burst * (limit.periodMs / limit.rate);
+}
+
 /** Throws TypeError on a limit or cost no configuration should produce. */
 export function checkLimit(limit: RateLimit, cost: number): void {
   if (!(limit.rate > 0 && Number.isFinite(limit.rate))) throw new TypeError('rate limit: rate must be a positive number');
   if (!(limit.periodMs > 0 && Number.isFinite(limit.periodMs))) throw new TypeError('rate limit: periodMs must be a positive number');
   if (!(Number.isInteger(limit.burst) && limit.burst >= 1)) throw new TypeError('rate limit: burst must be an integer ≥ 1');
+  if (!(windowOf(limit) <= MAX_WINDOW_MS)) throw new TypeError('rate limit: an empty bucket must refill within ten years (burst × periodMs / rate)');
   if (!(Number.isInteger(cost) && cost >= 0 && cost <= limit.burst)) throw new TypeError('rate limit: cost must be an integer between 0 and burst');
 }
 
 /** Decides one request. `tat` is the stored TAT (undefined: unknown key); times in ms. */
 export function gcra(tat: number | undefined, now: number, limit: RateLimit, cost: number): GcraDecision {
   const interval = limit.periodMs / limit.rate;
-  const tolerance = limit.burst * interval;
+  const tolerance = windowOf(limit);
   const windowMs = Math.ceil(tolerance);
   const capped = tat !== undefined && tat > now + tolerance;
   const base = tat === undefined || tat < now ? now : capped ? now + tolerance : tat;

@@ -138,6 +138,10 @@ export function limiterContract(name: string, factory: LimiterFactory, skip: fal
       await assert.rejects(async () => limiter.consume(k, { rate: 1, periodMs: 1000, burst: 2 }, 3), TypeError);
       await assert.rejects(async () => limiter.consume(k, { rate: 1, periodMs: 1000, burst: 2 }, 1.5), TypeError);
       await assert.rejects(async () => limiter.consume(k, { rate: Number.POSITIVE_INFINITY, periodMs: 1000, burst: 2 }), TypeError);
+      // T and τ overflow to Infinity: every comparison with NaN said "allowed" (memory), or
+      // the expiry was written as 8.64e+14 and Redis refused the SET (every decision failed).
+      await assert.rejects(async () => limiter.consume(k, { rate: 1e-300, periodMs: 86_400_000, burst: 1_000_000 }), TypeError);
+      await assert.rejects(async () => limiter.consume(k, { rate: 0.1, periodMs: 86_400_000, burst: 1_000_000 }), TypeError);
     });
 
     it('three instances hammering one key for ~3 s together allow burst + rate × elapsed (within 5%)', async () => {

@@ -25,6 +25,16 @@ describe('ratelimit config schema', () => {
     assert.equal(ratelimitSchema.safeParse({ edge: { rate: JSON.parse('1e400') } }).success, false);
   });
 
+  it('refuses a limit whose empty bucket would take more than ten years to refill (tiny rates overflow the arithmetic, the headers and Redis expiries)', () => {
+    const tiny = ratelimitSchema.safeParse({ edge: { rate: 1e-300, periodMs: 86_400_000, burst: 1_000_000 } });
+    assert.equal(tiny.success, false);
+    assert.deepEqual(tiny.error?.issues[0]?.path, ['edge']);
+    assert.match(tiny.error?.issues[0]?.message ?? '', /ten years/);
+    assert.equal(ratelimitSchema.safeParse({ identity: { routes: { slow: { rate: 0.1, periodMs: 86_400_000, burst: 1_000_000 } } } }).success, false);
+    // One a day, up to 3 650 saved up: exactly ten years, still a limit someone may mean.
+    assert.equal(ratelimitSchema.safeParse({ identity: { rate: 1, periodMs: 86_400_000, burst: 3_650 } }).success, true);
+  });
+
   it('accepts per-route identity overrides', () => {
     const c = ratelimitSchema.parse({ url: 'redis://127.0.0.1:6379/2', identity: { routes: { login: { rate: 5, periodMs: 60_000, burst: 5 } } } });
     assert.deepEqual(c.identity.routes.login, { rate: 5, periodMs: 60_000, burst: 5 });

@@ -3,6 +3,7 @@
  * `periodMs` on average, up to `burst` at once (docs/rate-limiting.md).
  */
 import { z } from 'zod';
+import { MAX_WINDOW_MS, windowOf } from '../../ratelimit/gcra.ts';
 
 const limitFields = {
   rate: z.number().positive().max(1_000_000).describe('Requests allowed per period, on average.'),
@@ -10,7 +11,13 @@ const limitFields = {
   burst: z.number().int().min(1).max(1_000_000).describe('Most requests allowed at once (bucket size).'),
 };
 
-export const rateLimitSchema = z.object(limitFields).strict();
+/** Tiny rates overflow the arithmetic, the headers and Redis expiries (gcra.ts MAX_WINDOW_MS). */
+const refillsInTime = [
+  (limit: { rate: number; periodMs: number; burst: number }) => windowOf(limit) <= MAX_WINDOW_MS,
+  'burst × periodMs / rate (the time an empty bucket takes to refill) must be at most ten years',
+] as const;
+
+export const rateLimitSchema = z.object(limitFields).strict().refine(...refillsInTime);
 
 export const ratelimitSchema = z.object({
   url: z.string()
@@ -27,7 +34,7 @@ export const ratelimitSchema = z.object({
     rate: limitFields.rate.default(100),
     periodMs: limitFields.periodMs.default(1000),
     burst: limitFields.burst.default(200),
-  }).strict().default({ enabled: true, rate: 100, periodMs: 1000, burst: 200 }).describe('Per client address, before authentication (shield stage): cheap protection against floods.'),
+  }).strict().refine(...refillsInTime).default({ enabled: true, rate: 100, periodMs: 1000, burst: 200 }).describe('Per client address, before authentication (shield stage): cheap protection against floods.'),
   identity: z.object({
     enabled: z.boolean().default(true),
     ...limitFields,
@@ -35,7 +42,7 @@ export const ratelimitSchema = z.object({
     periodMs: limitFields.periodMs.default(1000),
     burst: limitFields.burst.default(100),
     routes: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a route id'), rateLimitSchema).default({}).describe('Per-route overrides of the identity limit, by route id.'),
-  }).strict().default({ enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {} }).describe('Per authenticated identity and route, after authorization (unauthenticated requests on public routes: per client address and route).'),
+  }).strict().refine(...refillsInTime).default({ enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {} }).describe('Per authenticated identity and route, after authorization (unauthenticated requests on public routes: per client address and route).'),
 }).strict();
 
 export type RatelimitConfig = z.infer<typeof ratelimitSchema>;
