@@ -92,6 +92,32 @@ describe('bearer JWT verification', () => {
     } finally { await counter.close(); }
   });
 
+  it('ignores a jwk header carrying the attacker\'s own key, and a kid that is a path or a URL', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    // Without a kid the issuer's one ES256 key is the candidate; the embedded key is never used.
+    await expectCode(await sign(privateKey, { alg: 'ES256', jwk }), 'ERR_AUTHN_TOKEN_SIGNATURE');
+    await expectCode(await sign(privateKey, { alg: 'ES256', kid: s.ec.kid, jwk }), 'ERR_AUTHN_TOKEN_SIGNATURE');
+    await expectCode(await sign(privateKey, { alg: 'ES256', kid: 'attacker', jwk }), 'ERR_AUTHN_TOKEN_KEY_UNKNOWN');
+    await expectCode(await sign(privateKey, { alg: 'ES256', kid: '../../../../dev/null' }), 'ERR_AUTHN_TOKEN_KEY_UNKNOWN');
+    await expectCode(await sign(privateKey, { alg: 'ES256', kid: 'https://evil.example/key.pem' }), 'ERR_AUTHN_TOKEN_KEY_UNKNOWN');
+    // The Gatehouse issuer too (in-process key set).
+    await expectCode(await sign(privateKey, { alg: 'ES256', typ: 'at+jwt', jwk }, { iss: ORIGIN, aud: ORIGIN }), 'ERR_AUTHN_TOKEN_SIGNATURE');
+  });
+
+  it('compares aud exactly (case and trailing slash) and accepts an array that contains the route\'s audience', async () => {
+    await expectCode(await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { aud: 'API' }), 'ERR_AUTHN_TOKEN_AUDIENCE');
+    await expectCode(await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { aud: `${ORIGIN}/` }), 'ERR_AUTHN_TOKEN_AUDIENCE');
+    await expectCode(await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { aud: [] }), 'ERR_AUTHN_TOKEN_AUDIENCE');
+    const multi = await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { aud: ['billing', 'api'] });
+    assert.equal((await call(s.harness.url, { headers: bearer(multi) })).status, 200);
+  });
+
+  it('rejects an iss that differs from a configured issuer only in case or a trailing slash with ERR_AUTHN_TOKEN_ISSUER', async () => {
+    await expectCode(await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { iss: JWKS_ISSUER.toUpperCase() }), 'ERR_AUTHN_TOKEN_ISSUER');
+    await expectCode(await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { iss: `${JWKS_ISSUER}/` }), 'ERR_AUTHN_TOKEN_ISSUER');
+  });
+
   it('rejects an expired token with ERR_AUTHN_TOKEN_EXPIRED', async () => {
     const now = Math.floor(Date.now() / 1000);
     await expectCode(await sign(s.ec.privateKey, { alg: 'ES256', kid: s.ec.kid }, { iat: now - 600, exp: now - 60 }), 'ERR_AUTHN_TOKEN_EXPIRED');
