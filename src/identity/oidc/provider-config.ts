@@ -137,9 +137,15 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Public clients may only introspect their own tokens; confidential clients any.
-        async allowedPolicy(ctx: any, client: any, token: any) {
-          return !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId);
+        // Only the client a token was issued to learns anything about it (RFC 7662 §4): the
+        // provider's opaque tokens are good here only (userinfo, refresh), so no resource server
+        // needs another client's token, and its subject, roles and scope are personal.
+        async allowedPolicy(_ctx: any, client: any, token: any) {
+          if (token.clientId !== client.clientId) return false;
+          if (token.accountId === undefined) return true;
+          // Userinfo and refresh refuse a disabled user's tokens; introspection must not call them active.
+          const user = await users.findById(token.accountId);
+          return user !== undefined && !user.disabled;
         },
       },
       revocation: {
