@@ -19,11 +19,12 @@ export function createAuthnDpopProofRepo(db: Kysely<Database>, options: { now?: 
   return {
     async firstUse(key, expiresAtMs) {
       // Not storable cannot be remembered; refusing is the only safe answer.
-      if (!isStorableKey(key)) return false;
+      if (!isStorableKey(key) || !Number.isFinite(expiresAtMs)) return false;
       // An expired record of the same key is not a replay; clear it so the insert can win.
       await db.deleteFrom('authn_dpop_proofs').where('id', '=', key).where('expires_at', '<=', now()).execute();
       const result = await db.insertInto('authn_dpop_proofs')
-        .values({ id: key, expires_at: expiresAtMs })
+        // A proof's iat may be fractional; PostgreSQL's int8 refuses a fraction (SQLite took it).
+        .values({ id: key, expires_at: Math.ceil(expiresAtMs) })
         .onConflict((oc) => oc.column('id').doNothing())
         .executeTakeFirst();
       return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;

@@ -25,6 +25,18 @@ function toSession(row: Selectable<AuthnSessionsTable>): GatewaySession {
 }
 
 /**
+ * `auth_time` comes from an ID token: a JSON number, possibly fractional (PostgreSQL's int8
+ * refuses a fraction that SQLite stores) or 1e400. Floored, a login never looks more recent
+ * than it was; one that is no time at all is unknown, which asks for a fresh login where
+ * it matters.
+ */
+function wholeSeconds(value: number | undefined): number | null {
+  if (value === undefined) return null;
+  const seconds = Math.floor(value);
+  return Number.isSafeInteger(seconds) ? seconds : null;
+}
+
+/**
  * @param db the store's `db`, or a transaction.
  * @example
  *   const sessions = createAuthnSessionRepo(store.db);
@@ -38,7 +50,7 @@ export function createAuthnSessionRepo(db: Kysely<Database>): SessionStore {
         subject: session.subject,
         issuer: session.issuer,
         amr: toJsonText(session.amr),
-        auth_time: session.authTime ?? null,
+        auth_time: wholeSeconds(session.authTime),
         created_at: session.createdAt,
         last_seen_at: session.lastSeenAt,
         expires_at: session.expiresAt,
