@@ -31,6 +31,10 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
       throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'store.url: not a valid postgres:// URL' });
     }
     if (parsed.password) parsed.password = '***';
+    // pg also takes the password as a parameter (`?password=`).
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (key.toLowerCase() === 'password') parsed.searchParams.set(key, '***');
+    }
     return { dialect: 'postgres', location: url, display: parsed.toString() };
   }
   throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'store.url: expected sqlite:<path>, sqlite::memory: or postgres://…' });

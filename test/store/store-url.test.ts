@@ -19,6 +19,14 @@ describe('store URL', () => {
     assert.equal(parseStoreUrl('postgresql://db/x').dialect, 'postgres');
   });
 
+  it('masks a password given as a connection-string parameter (?password=), which pg honours like the user info', () => {
+    const parsed = parseStoreUrl('postgres://gh@db.internal:5432/gatehouse?sslmode=require&password=s3cr3t&application_name=x');
+    assert.equal(parsed.location, 'postgres://gh@db.internal:5432/gatehouse?sslmode=require&password=s3cr3t&application_name=x');
+    assert.ok(!parsed.display.includes('s3cr3t'), parsed.display);
+    assert.ok(parsed.display.includes('sslmode=require'));
+    assert.ok(!parseStoreUrl('postgres://db/g?PASSWORD=s3cr3t').display.includes('s3cr3t'));
+  });
+
   for (const bad of ['', 'sqlite:', 'mysql://db/x', 'file:/tmp/x.db', 'sqlite:a\0b', 'postgres://[bad']) {
     it(`refuses ${JSON.stringify(bad)} with ERR_CONFIG_INVALID`, () => {
       assert.throws(() => parseStoreUrl(bad), (error) => isGatehouseError(error) && error.code === 'ERR_CONFIG_INVALID');
