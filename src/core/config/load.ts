@@ -38,14 +38,25 @@ export interface LoadedConfig {
   source: string | undefined;
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Every `${` with what follows it up to the next `}` (or the end): each must be a `${NAME}`. */
+const ENV_REF = /\$\{([^}]*)(\}?)/g;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Replaces `${NAME}` in every string value (never in keys). A missing variable is a problem. */
+/**
+ * Replaces `${NAME}` in every string value (never in keys). A variable that is not set or is
+ * empty is a problem, and so is any other `${…}`: kept as written, `${KEY:?must be set}` would
+ * have become the secret itself.
+ */
 function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_, name: string) => {
+    return value.replace(ENV_REF, (_, name: string, close: string) => {
+      if (!close || !ENV_NAME.test(name)) {
+        problems.push({ path, message: 'a "${" that is not a ${NAME} reference (forms like ${NAME:-default} are not supported; a literal "${" can come from an environment variable)' });
+        return '';
+      }
       const v = env[name];
       if (v === undefined) { problems.push({ path, message: `environment variable ${name} is not set` }); return ''; }
+      if (v === '') { problems.push({ path, message: `environment variable ${name} is empty` }); return ''; }
       return v;
     });
   }
