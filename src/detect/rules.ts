@@ -6,7 +6,7 @@
  *   identity.login.failed   { username, subject?, clientAddress, reason }
  *   identity.mfa.failed     { subject, clientAddress, reason }
  *   identity.refresh.reused { clientId, subject?, grantId }
- *   gateway.request         { status, subject?, clientAddress, … }
+ *   gateway.request         { status, subject?, errorCode?, clientAddress, … }
  * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
  */
 import type { DetectConfig } from '../core/config/detect-schema.ts';
@@ -46,6 +46,9 @@ export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'iden
 const NONE: readonly Finding[] = Object.freeze([]);
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined);
+
+/** The error of a request refused by a block (block-stage.ts). */
+const BLOCKED = 'ERR_SHIELD_BLOCKED';
 
 /** Failed-login reasons that are attempts (not consequences of an earlier block or lock). */
 const ATTEMPT_REASONS = new Set(['bad_credentials', 'unknown_user']);
@@ -124,7 +127,7 @@ export class Rules {
 
   /**
    * At most one finding per rule and key per window of that rule: an attack that goes on
-   * (a blocked identity whose requests keep being denied, a client that keeps guessing)
+   * (an identity whose requests keep being denied by policy, a client that keeps guessing)
    * is one alert, not one per `threshold` events — 6,000 denials in a minute made 200
    * alerts, each a stored row, a log warning, a bus event and an audit record. A block that
    * expires while the attack goes on is renewed by the first finding of the next window.
@@ -236,7 +239,10 @@ export class Rules {
   /** On every request: anonymous ones cost a property read, allowed ones one rate-counter update. */
   #request(time: number, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
-    if (!subject) return NONE;
+    // A request refused by a block is that block's consequence, not a denial or a request of
+    // its own: counted, a client retrying through its block renewed it (denialBurst, rateAnomaly
+    // with `block`) before it expired, so it never ended, and raised an alert every window.
+    if (!subject || p.errorCode === BLOCKED) return NONE;
     let out: Finding[] | undefined;
     const status = typeof p.status === 'number' ? p.status : 0;
     const d = this.#c.denialBurst;

@@ -96,7 +96,7 @@ describe('detection rules', () => {
     assert.equal(out[0]!.lockAccount, 'u-9');
   });
 
-  it('an identity denied 6,000 times in one window (a blocked client hammering) raises one alert, and one more in the next window if it goes on', () => {
+  it('an identity denied 6,000 times in one window (a client hammering a route it may not use) raises one alert, and one more in the next window if it goes on', () => {
     const rules = new Rules(config);
     const denied = (time: number) => rules.evaluate({ name: 'gateway.request', time, payload: { status: 403, subject: 'mallory', clientAddress: '192.0.2.9' } })
       .filter((f) => f.rule === 'denial_burst');
@@ -114,6 +114,14 @@ describe('detection rules', () => {
     const req = (status: number, subject?: string) => ({ name: 'gateway.request', time: 100, payload: { status, clientAddress: '192.0.2.7', ...(subject ? { subject } : {}) } });
     const out = [req(403), req(200, 'dave'), req(403, 'dave'), req(401, 'dave'), req(403, 'dave'), req(403), req(403, 'dave')].flatMap((e) => rules.evaluate(e));
     assert.deepEqual(out.filter((f) => f.rule === 'denial_burst').map((f) => f.key), ['dave']);
+  });
+
+  it('requests refused by a block (ERR_SHIELD_BLOCKED) count neither as denials nor towards the identity\'s rate: a client retrying through its block does not renew it', () => {
+    const rules = new Rules(config);
+    const blocked = (time: number) => ({ name: 'gateway.request', time, payload: { status: 403, errorCode: 'ERR_SHIELD_BLOCKED', stage: 'blockIdentity', subject: 'svc-b', clientAddress: '10.0.0.2' } });
+    for (let b = 0; b <= 4; b++) rules.evaluate({ name: 'gateway.request', time: b * 1000, payload: { status: 200, subject: 'svc-b', clientAddress: '10.0.0.2' } });
+    const out = Array.from({ length: 500 }, (_, i) => rules.evaluate(blocked(5000 + i))).flat();
+    assert.deepEqual(out, []);
   });
 
   it('a request rate far above the identity\'s usual rate fires once per bucket, only after warm-up', () => {
