@@ -169,6 +169,35 @@ describe('DPoP-bound access tokens (RFC 9449)', () => {
   });
 });
 
+describe('DPoP proofs on a gateway serving several origins', () => {
+  const OTHER = 'https://other.test';
+  let s: Setup;
+  let key: ProofKey;
+  let token: string;
+  before(async () => {
+    s = await createSetup({ dpopOrigins: [OTHER] });
+    key = await proofKey();
+    token = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'dpop-hosts', cnf: { jkt: key.jkt } });
+  });
+  after(async () => { await s.close(); });
+
+  const send = async (host: string, htu: string) => call(s.harness.url + '/items', { headers: { host, authorization: `DPoP ${token}`, dpop: await proof(key, token, { htu }) } });
+
+  it('refuses a proof made for one of its origins on a request addressed to another (RFC 9449 §4.3: htu is this request\'s URI; each host has its own routes)', async () => {
+    const r = await send('gw.test', `${OTHER}/items`);
+    assert.equal(r.status, 401);
+    assert.equal(r.body?.error?.code, 'ERR_AUTHN_DPOP_TARGET_MISMATCH');
+    const back = await send('other.test', `${ORIGIN}/items`);
+    assert.equal(back.body?.error?.code, 'ERR_AUTHN_DPOP_TARGET_MISMATCH');
+  });
+
+  it('accepts a proof naming the host the request was addressed to (letter case and port aside), and any allowed origin for a host outside the list (an address behind a load balancer)', async () => {
+    assert.equal((await send('other.test', `${OTHER}/items`)).status, 200);
+    assert.equal((await send('GW.test:443', `${ORIGIN}/items`)).status, 200);
+    assert.equal((await send('10.0.0.5:8443', `${OTHER}/items`)).status, 200);
+  });
+});
+
 describe('DPoP replay across gateway instances', () => {
   it('refuses on a second instance a proof already used on the first when they share the replay cache', async () => {
     const shared = new MemoryReplayCache();

@@ -10,6 +10,7 @@ import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { GatehouseError } from '../../core/errors.ts';
 import { normalizePath } from '../../gateway/router/normalize-path.ts';
+import { normalizeHost } from '../../gateway/router/normalize-host.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
 export interface DpopVerifierOptions {
@@ -29,6 +30,8 @@ export interface DpopPresentation {
   method: string;
   /** The request target as received (`req.url`: origin-form path and query; any other form is refused). */
   target: string;
+  /** The request's host name as the gateway routes it (normalized, without port); '' when unknown. */
+  host?: string;
   accessToken: string;
   /** The token's `cnf.jkt`. */
   jkt: string;
@@ -59,11 +62,14 @@ function routedPath(path: string): string | undefined {
 export class DpopVerifier {
   readonly #o: DpopVerifierOptions;
   readonly #origins: ReadonlySet<string>;
+  /** Host names of the allowed origins: a request addressed to one of them needs a proof naming it. */
+  readonly #hosts: ReadonlySet<string>;
   readonly #now: () => number;
 
   constructor(options: DpopVerifierOptions) {
     this.#o = options;
     this.#origins = new Set(options.origins.map((o) => new URL(o).origin));
+    this.#hosts = new Set(options.origins.map((o) => normalizeHost(new URL(o).hostname)));
     this.#now = options.now ?? Date.now;
   }
 
@@ -103,7 +109,13 @@ export class DpopVerifier {
     try { url = new URL(htu); } catch (error) { throw invalid('htu is not a URL', error); }
     const origin = url.origin;
     const expectedPath = routedPath(p.target);
-    if (!this.#origins.has(origin) || url.username !== '' || url.password !== '' || expectedPath === undefined || routedPath(url.pathname) !== expectedPath) {
+    // RFC 9449 §4.3: htu is the URI of this request. A gateway serving several of its origins
+    // routes each host name to its own routes, so a proof for one must not be spent on another;
+    // a request addressed by a name outside the list (an address behind a load balancer) can
+    // only be held to the list.
+    const host = p.host ?? '';
+    const otherHost = host !== '' && this.#hosts.has(host) && normalizeHost(url.hostname) !== host;
+    if (!this.#origins.has(origin) || otherHost || url.username !== '' || url.password !== '' || expectedPath === undefined || routedPath(url.pathname) !== expectedPath) {
       throw new GatehouseError('ERR_AUTHN_DPOP_TARGET_MISMATCH', { detail: `htu ${JSON.stringify(htu.slice(0, 200))} for ${JSON.stringify(p.target.slice(0, 200))}` });
     }
 

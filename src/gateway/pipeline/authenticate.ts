@@ -169,7 +169,7 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     if (deps.dpop === undefined) throw new GatehouseError('ERR_AUTHN_DPOP_REQUIRED', { detail: 'DPoP proofs are not checked on this gateway' });
     const identity = jwt.identity;
     return deps.dpop.verify({
-      proof: ctx.req.headers.dpop, method: ctx.req.method ?? '', target: ctx.req.url ?? '/', accessToken: token, jkt: binding.jkt,
+      proof: ctx.req.headers.dpop, method: ctx.req.method ?? '', target: ctx.req.url ?? '/', host: ctx.host, accessToken: token, jkt: binding.jkt,
     }).then(() => identity);
   }
 

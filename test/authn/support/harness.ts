@@ -4,6 +4,7 @@
  * answered as JSON (plus `x-stage-sync: 1` when the stage finished without a promise),
  * an error through the gateway's one error writer. `/_gatehouse/auth/…` goes to the auth routes.
  */
+import { normalizeHost } from '../../../src/gateway/router/normalize-host.ts';
 import { request, type Dispatcher } from 'undici';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -38,6 +39,7 @@ export async function startHarness(options: {
     const ctx = new RequestContext(req, res, {} as Generation);
     const url = new URL(req.url ?? '/', 'http://x');
     ctx.path = url.pathname;
+    ctx.host = normalizeHost(req.headers.host ?? '');
     ctx.query = url.search.slice(1);
     ctx.route = byId.get(String(req.headers['x-test-route'] ?? 'api'));
     const ok = (sync: boolean) => {

@@ -60,6 +60,8 @@ export interface SetupOptions {
   tls?: boolean;
   /** Shared DPoP replay cache (default: a fresh in-memory one). */
   dpopReplay?: ReplayCache;
+  /** `authn.dpop.allowedOrigins` (origins besides ORIGIN). */
+  dpopOrigins?: string[];
 }
 
 export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
@@ -86,6 +88,7 @@ export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
       { issuer: X5C_ISSUER, algorithms: ['ES256'], clockSkewSec: 5, keys: { type: 'x5c', caFiles: [ca.certFile] } },
     ],
     gatehouseIssuer: { clockSkewSec: 5 },
+    ...(options.dpopOrigins ? { dpop: { allowedOrigins: options.dpopOrigins } } : {}),
   });
   const authn = createAuthn({
     config,
