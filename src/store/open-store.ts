@@ -100,7 +100,10 @@ class KyselyStore implements Store {
     });
     const { error, results = [] } = await migrator.migrateToLatest();
     for (const r of results) {
-      if (r.status === 'Success') this.#logger.info({ migration: r.migrationName }, 'store: migration applied');
+      // Both adapters run the whole run in one transaction: when any step fails, the ones
+      // Kysely reports as 'Success' were rolled back with it.
+      if (r.status === 'Success' && error === undefined) this.#logger.info({ migration: r.migrationName }, 'store: migration applied');
+      else if (r.status === 'Success') this.#logger.warn({ migration: r.migrationName }, 'store: migration rolled back (a later one failed)');
       else if (r.status === 'Error') this.#logger.error({ migration: r.migrationName }, 'store: migration failed');
     }
     if (error !== undefined) {
