@@ -47,7 +47,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * empty is a problem, and so is any other `${…}`: kept as written, `${KEY:?must be set}` would
  * have become the secret itself.
  */
-function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[]): unknown {
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[], used: Map<string, string>): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_, name: string, close: string) => {
       if (!close || !ENV_NAME.test(name)) {
@@ -57,17 +57,31 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | n
       const v = env[name];
       if (v === undefined) { problems.push({ path, message: `environment variable ${name} is not set` }); return ''; }
       if (v === '') { problems.push({ path, message: `environment variable ${name} is empty` }); return ''; }
+      used.set(v, name);
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems));
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, used));
   if (value !== null && typeof value === 'object') {
     // Object.create(null) so a `__proto__` key in the file stays a plain (and then unknown) key.
     const out: Record<string, unknown> = Object.create(null);
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems);
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems, used);
     return out;
   }
   return value;
+}
+
+/**
+ * Problem messages go to stderr, the log and the config.rejected audit event, and some quote
+ * the value they refuse ("10.0.0.x" is not an IP address). A value that came from the
+ * environment is shown as the `${NAME}` it was written as: it is usually a secret, and may
+ * have been substituted into the wrong key.
+ */
+function withoutSubstitutedValues(problems: ConfigProblem[], used: Map<string, string>): ConfigProblem[] {
+  // Shorter values would mostly replace ordinary words of the messages; they hide no secret.
+  const values = [...used].filter(([v]) => v.length >= 4).sort(([a], [b]) => b.length - a.length);
+  if (values.length === 0) return problems;
+  return problems.map((p) => ({ path: p.path, message: values.reduce((m, [v, name]) => m.split(v).join(`\${${name}}`), p.message) }));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -90,16 +104,18 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   const env = options.env ?? process.env;
   const source = options.source ?? '(inline)';
   const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(document ?? {}, env, [], problems);
-  if (problems.length) throw new ConfigError(problems, source);
+  const used = new Map<string, string>();
+  const refuse = (list: ConfigProblem[]) => new ConfigError(withoutSubstitutedValues(list, used), source);
+  const substituted = substituteEnv(document ?? {}, env, [], problems, used);
+  if (problems.length) throw refuse(problems);
 
   const result = configSchema.safeParse(substituted);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => ({
+    throw refuse(result.error.issues.map((i) => ({
       path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
       // zod names unknown keys in `keys`; put each on its own path so the user sees where it is.
       message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
-    })), source);
+    })));
   }
   // NODE_ENV=production is the deployment's word; a file (perhaps copied from a laptop)
   // saying `mode: development` must not lift every production refusal with it.
@@ -129,7 +145,7 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   if (mode === 'production') {
     for (const w of warnings) problems.push({ path: w.path, message: `not allowed in production: ${w.message}` });
   }
-  if (problems.length) throw new ConfigError(problems, source);
+  if (problems.length) throw refuse(problems);
   return { config: deepFreeze(config), warnings, source: options.source };
 }
 
