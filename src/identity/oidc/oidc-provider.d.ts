@@ -57,5 +57,16 @@ declare module 'oidc-provider' {
     sign(data: Buffer): Promise<Buffer>;
   }
 
+  export namespace interactionPolicy {
+    class Check {
+      constructor(reason: string, description: string, error: string, check: (ctx: any) => boolean | Promise<boolean>);
+    }
+    interface Prompt {
+      name: string;
+      checks: Check[] & { add(check: Check, index?: number): void };
+    }
+    function base(): Prompt[] & { get(name: string): Prompt | undefined };
+  }
+
   export const errors: Record<string, new (description?: string, detail?: string) => Error & { error: string; status: number }>;
 }

@@ -13,6 +13,7 @@ import type { IdentityClientsRepo } from '../../store/repos/identity-clients-rep
 import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
 import { errorPage, logoutPage, postLogoutPage } from '../interaction/pages.ts';
 import type { OidcAdapter } from './store-adapter.ts';
+import { createInteractionPolicy } from './interaction-policy.ts';
 import { clientFields, GATEHOUSE_CLIENT_PROPERTIES, validateClientField, type GatehouseClientFields } from './client-fields.ts';
 import { OIDC_SCOPES } from './scopes.ts';
 
@@ -130,7 +131,7 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       Interaction: identity.ttl.interaction,
       Grant: identity.ttl.refreshToken,
     },
-    interactions: { url: async (_ctx: any, interaction: any) => `/oidc/interaction/${interaction.uid}` },
+    interactions: { policy: createInteractionPolicy(), url: async (_ctx: any, interaction: any) => `/oidc/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
