@@ -1,12 +1,28 @@
 /** The migration registry lists every migration file, once, in applicable order. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../../src/store/migrations/index.ts';
 
 const NAME = /^(\d{4})-[a-z0-9]+-[a-z0-9-]+$/;
 const dir = join(import.meta.dirname, '../../src/store/migrations');
+
+/**
+ * SHA-256 of each migration file (LF line ends). The migration table records names only, so
+ * an edited migration that already ran somewhere goes unnoticed there while new databases get
+ * the edited schema: the two drift apart. A changed hash here is that edit, made visible;
+ * add a new migration instead. A new migration's hash goes here once it is written.
+ */
+const APPLIED: Readonly<Record<string, string>> = {
+  '0001-store-kv-records': '93a13756f8c0597c1c056f310e101ec722a870673bed0d1bab31a251ae8f4973',
+  '0002-identity-accounts': '85fac150e1fa16518415f4e7cfc99ed5258f70f2752cb2a198ae65cd08b67caa',
+  '0003-pki-ca': 'acec9ce7f5c55717b082cc9275678e89f9adcbae5b4ec81dbfd925cdd66700e1',
+  '0004-audit-log': '763db038bacbe81bef965f328cc82767ff1d2dcc72f42e4760e70f6bd3037596',
+  '0005-authn-sessions': 'ff395f7db0f866e45d67a513e71137b8da964c9874ba4dcf14e3b59cdde4e668',
+  '0006-authn-revoked-jwts': 'e6f6d29af18a26a611783f00c43893b2bced8bf183d0200bb583ea6566235300',
+};
 
 describe('migration registry', () => {
   const names = Object.keys(MIGRATIONS);
@@ -24,6 +40,15 @@ describe('migration registry', () => {
   it('registers every migration file in src/store/migrations and nothing else', () => {
     const files = readdirSync(dir).filter((f) => /^\d{4}-.*\.ts$/.test(f)).map((f) => f.replace(/\.ts$/, '')).sort();
     assert.deepEqual([...names].sort(), files);
+  });
+
+  it('never edits a migration: each file still hashes to what was recorded when it was written', () => {
+    for (const name of names) {
+      const text = readFileSync(join(dir, `${name}.ts`), 'utf8').replaceAll('\r\n', '\n');
+      const hash = createHash('sha256').update(text).digest('hex');
+      assert.ok(APPLIED[name] !== undefined, `record the new migration ${name} in APPLIED: '${name}': '${hash}'`);
+      assert.equal(hash, APPLIED[name], `${name} was edited after it was recorded; add a new migration instead`);
+    }
   });
 
   it('gives every migration an up function', () => {
