@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { LineCounter, parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
 import { GatehouseError } from '../errors.ts';
 
@@ -194,17 +194,38 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   } catch (cause) {
     throw new ConfigError([{ path: [], message: `cannot read ${file}: ${(cause as Error).message}` }], file);
   }
-  let document: unknown;
   const lines = new LineCounter();
+  const at = (pos: [number, number] | undefined) => {
+    const where = pos ? lines.linePos(pos[0]) : undefined;
+    return where ? ` at line ${where.line}, column ${where.col}` : '';
+  };
+  // YAML is a superset of JSON, so one parser serves both, read as plain data: the YAML 1.2
+  // core schema whatever a %YAML directive says (1.1 reads `no` as false and merges `<<`),
+  // and no tag beyond it (!!set, !!omap, !!binary, !!timestamp build objects that are not
+  // plain data; an application tag like !vault would be dropped with only a warning).
+  // Duplicate keys are refused. prettyErrors off: its message quotes the lines around the
+  // error, and a secret written in the file would go with it into the reload log and the
+  // config.rejected event.
+  const parsed = parseDocument(text, {
+    version: '1.2', schema: 'core', merge: false, resolveKnownTags: false,
+    uniqueKeys: true, prettyErrors: false, lineCounter: lines,
+  });
+  const yamlProblems: ConfigProblem[] = [...parsed.errors, ...parsed.warnings].map((e) => {
+    const message = e.code === 'TAG_RESOLVE_FAILED' ? `${e.message} (only plain YAML 1.2 data is read: no tags)`
+      : e.code === 'MULTIPLE_DOCS' ? 'more than one document (---) in the file'
+      : e.message;
+    return { path: [], message: `not valid YAML/JSON: ${message}${at(e.pos)}` };
+  });
+  const version = parsed.directives?.yaml;
+  if (version?.explicit && version.version !== '1.2') {
+    yamlProblems.unshift({ path: [], message: `YAML ${version.version} is not read${at([0, 0])}: Gatehouse reads YAML 1.2 (true/false only, no << merge keys); remove the %YAML directive and check such values` });
+  }
+  if (yamlProblems.length) throw new ConfigError(yamlProblems, file);
+  let document: unknown;
   try {
-    // YAML is a superset of JSON, so one parser serves both. Duplicate keys are refused.
-    // prettyErrors off: its message quotes the lines around the error, and a secret written in
-    // the file would go with it into the reload log and the config.rejected event.
-    document = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, lineCounter: lines });
+    document = parsed.toJS({ maxAliasCount: 100 });
   } catch (cause) {
-    const at = (cause as { pos?: [number, number] }).pos;
-    const where = at ? lines.linePos(at[0]) : undefined;
-    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}${where ? ` at line ${where.line}, column ${where.col}` : ''}` }], file);
+    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}` }], file);
   }
   if (refuseEmpty && document == null) {
     throw new ConfigError([{ path: [], message: 'the file is empty (a write under way?); an empty file is refused on reload' }], file);
