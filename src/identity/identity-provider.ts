@@ -19,6 +19,7 @@ import { IdentityUsersRepo } from '../store/repos/identity-users-repo.ts';
 import { AccountService } from './accounts/account-service.ts';
 import { createPrincipalDirectory, type PrincipalDirectory } from './accounts/principal-directory.ts';
 import { secretMatches } from './accounts/secrets.ts';
+import { SignOutCutoffs } from './accounts/sign-out-cutoff.ts';
 import { ApiTokenService, type VerifiedApiToken } from './api-tokens.ts';
 import type { IdentityEmit, IdentityEventName, IdentityEventPayloads } from './events.ts';
 import { FederationService } from './federation/federation-service.ts';
@@ -114,7 +115,8 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const sealer = createKeySealer({ mode, dataDir: config.dataDir, identity }, logger);
   const retireAfterMs = (Math.max(identity.ttl.accessToken, identity.ttl.clientCredentials, identity.ttl.idToken) + 60) * 1000;
   const keys = new KeyManager(new IdentityKeysRepo(store.db, store.dialect), sealer, identity.signing.algorithm, retireAfterMs);
-  const accounts = new AccountService(users, clients, emit);
+  const cutoffs = new SignOutCutoffs(kv, Math.max(...Object.values(identity.ttl)) + 60);
+  const accounts = new AccountService(users, clients, emit, cutoffs);
   const directory = createPrincipalDirectory(users, clients);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
   const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), sealer, config: identity, emit });
@@ -141,7 +143,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       retireTimer = setTimeout(() => { build().catch((err) => logger.error({ err }, 'identity: reloading keys at retirement failed')); }, delay);
       retireTimer.unref();
     }
-    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients }));
+    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs }));
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
     // Client secrets are stored as SHA-256; compare the presented secret's hash.

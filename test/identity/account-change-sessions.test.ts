@@ -78,4 +78,47 @@ describe('sessions and tokens after an account change', () => {
     assert.equal(location.searchParams.get('error'), 'login_required');
     assert.equal(location.searchParams.get('code'), null);
   });
+
+  /** The next second: a sign-in in the same second as an account change counts as before it. */
+  const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+
+  for (const [change, apply] of [
+    ['an administrator reset the password', (ref: string) => h.idp.accounts.setPassword(ref, 'a brand new passphrase 2')],
+    ['an administrator reset the MFA', (ref: string) => h.idp.accounts.resetMfa(ref)],
+  ] as const) {
+    it(`ends every sign-in made before ${change}: refresh token, access token, SSO session`, async () => {
+      const name = `u${Math.random().toString(36).slice(2, 10)}`;
+      await h.idp.accounts.addUser({ username: name, password: PASSWORD });
+      const { start, tokens } = await loginAndExchange(h, config, name);
+      const sub = tokens.claims()!.sub;
+      await apply(name);
+
+      await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (e: any) => e.error === 'invalid_grant', 'refresh token of the old sign-in');
+      await assert.rejects(oidc.fetchUserInfo(config, tokens.access_token, sub), 'userinfo with the old access token');
+      assert.deepEqual(await oidc.tokenIntrospection(config, tokens.access_token), { active: false });
+      assert.deepEqual(await oidc.tokenIntrospection(config, tokens.refresh_token!), { active: false });
+      const { r } = await authorize(start.browser, { prompt: 'none' });
+      assert.equal(new URL(r.location!).searchParams.get('error'), 'login_required', 'the old SSO session gives no code');
+    });
+  }
+
+  it('keeps the tokens of a sign-in made before a user was disabled dead after the user is enabled again', async () => {
+    await h.idp.accounts.addUser({ username: 'fred', password: PASSWORD });
+    const { tokens } = await loginAndExchange(h, config, 'fred');
+    await h.idp.accounts.setUserDisabled('fred', true);
+    await h.idp.accounts.setUserDisabled('fred', false);
+    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (e: any) => e.error === 'invalid_grant');
+    assert.deepEqual(await oidc.tokenIntrospection(config, tokens.access_token), { active: false });
+  });
+
+  it('lets the user sign in again after the password reset, and those tokens work', async () => {
+    await h.idp.accounts.addUser({ username: 'gina', password: PASSWORD });
+    await loginAndExchange(h, config, 'gina');
+    await h.idp.accounts.setPassword('gina', 'a brand new passphrase 3');
+    await nextSecond();
+    const { tokens } = await loginAndExchange(h, config, 'gina', 'a brand new passphrase 3');
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    assert.equal((await oidc.tokenIntrospection(config, refreshed.access_token)).active, true);
+    await oidc.fetchUserInfo(config, refreshed.access_token, tokens.claims()!.sub);
+  });
 });

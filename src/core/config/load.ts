@@ -63,9 +63,13 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | n
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, used));
   if (value !== null && typeof value === 'object') {
-    // Object.create(null) so a `__proto__` key in the file stays a plain (and then unknown) key.
+    // Object.create(null) so a `__proto__` key in the file stays a plain key until refused here:
+    // schema maps (headers, role mappings) would drop it without a word.
     const out: Record<string, unknown> = Object.create(null);
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems, used);
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '__proto__') problems.push({ path: [...path, k], message: 'the key __proto__ is not allowed' });
+      else out[k] = substituteEnv(v, env, [...path, k], problems, used);
+    }
     return out;
   }
   return value;

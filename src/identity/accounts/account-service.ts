@@ -13,6 +13,7 @@ import { assertPasswordAcceptable, hashPassword } from './passwords.ts';
 import { USER_ID_PREFIX } from './principal-directory.ts';
 import { OIDC_SCOPES } from '../oidc/scopes.ts';
 import { generateClientSecret, hashSecret } from './secrets.ts';
+import type { SignOutCutoffs } from './sign-out-cutoff.ts';
 
 const USERNAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
 const EMAIL = /^[^\s@<>"]{1,64}@[a-z0-9.-]{1,190}\.[a-z]{2,63}$/i;
@@ -78,11 +79,17 @@ export class AccountService {
   readonly #users: IdentityUsersRepo;
   readonly #clients: IdentityClientsRepo;
   readonly #emit: IdentityEmit;
+  readonly #cutoffs: SignOutCutoffs | undefined;
 
-  constructor(users: IdentityUsersRepo, clients: IdentityClientsRepo, emit: IdentityEmit) {
+  /**
+   * @param cutoffs where a reset password or MFA and a disabled user end the user's existing
+   *   sign-ins; the identity provider passes its own. Without it they live on.
+   */
+  constructor(users: IdentityUsersRepo, clients: IdentityClientsRepo, emit: IdentityEmit, cutoffs?: SignOutCutoffs) {
     this.#users = users;
     this.#clients = clients;
     this.#emit = emit;
+    this.#cutoffs = cutoffs;
   }
 
   async addUser(input: AddUserInput): Promise<UserRecord> {
@@ -129,6 +136,7 @@ export class AccountService {
   async setUserDisabled(ref: string, disabled: boolean): Promise<UserRecord> {
     const user = await this.#requireUser(ref);
     const updated = (await this.#users.update(user.id, { disabled }))!;
+    if (disabled) await this.#cutoffs?.signOut(user.id);
     this.#emit('principal.changed', { subject: user.id, kind: 'user', change: disabled ? 'disabled' : 'enabled' });
     return updated;
   }
@@ -152,6 +160,8 @@ export class AccountService {
     assertPasswordAcceptable(password);
     const user = await this.#requireUser(ref);
     await this.#users.update(user.id, { passwordHash: await hashPassword(password), failedLogins: 0, lockedUntil: undefined });
+    // A reset password is usually a compromised one: whoever signed in with it is out too.
+    await this.#cutoffs?.signOut(user.id);
     this.#emit('principal.changed', { subject: user.id, kind: 'user', change: 'password' });
   }
 
@@ -160,6 +170,7 @@ export class AccountService {
     const user = await this.#requireUser(ref);
     await this.#users.update(user.id, { totpEnabled: false, totpSecretSealed: undefined, totpLastStep: undefined });
     await this.#users.replaceRecoveryCodes(user.id, []);
+    await this.#cutoffs?.signOut(user.id);
     this.#emit('principal.changed', { subject: user.id, kind: 'user', change: 'mfa_reset' });
   }
 

@@ -11,6 +11,7 @@ import { NodeSigningKey } from '../keys/signing-key.ts';
 import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
 import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
+import type { SignOutCutoffs } from '../accounts/sign-out-cutoff.ts';
 import { errorPage, logoutPage, postLogoutPage } from '../interaction/pages.ts';
 import type { OidcAdapter } from './store-adapter.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
@@ -47,6 +48,7 @@ export interface ProviderConfigInput {
   adapter: (model: string) => OidcAdapter;
   users: IdentityUsersRepo;
   clients: IdentityClientsRepo;
+  cutoffs: SignOutCutoffs;
 }
 
 /** The client certificate of the TLS connection the request came in on, if verified or not. */
@@ -57,7 +59,9 @@ function peerCertificate(ctx: any): X509Certificate | undefined {
 }
 
 export function buildProviderConfig(input: ProviderConfigInput): Record<string, unknown> {
-  const { identity, users, clients } = input;
+  const { identity, users, clients, cutoffs } = input;
+  /** When a code, token or session was signed in: refresh tokens and codes carry it, access tokens were issued after it. */
+  const signedInAt = (source: any): number | undefined => (typeof source?.authTime === 'number' ? source.authTime : source?.iat);
   /** Gatehouse fields of a client: from the client object the provider loaded, else from the store. */
   const fieldsOf = async (client: any): Promise<GatehouseClientFields | undefined> => {
     const fields = clientFields(client);
@@ -146,7 +150,7 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
           if (token.accountId === undefined) return true;
           // Userinfo and refresh refuse a disabled user's tokens; introspection must not call them active.
           const user = await users.findById(token.accountId);
-          return user !== undefined && !user.disabled;
+          return user !== undefined && !user.disabled && !(await cutoffs.ended(user.id, signedInAt(token)));
         },
       },
       revocation: {
@@ -211,10 +215,13 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
         },
       },
     },
-    async findAccount(_ctx: any, sub: string) {
+    async findAccount(ctx: any, sub: string, token?: any) {
       const user = await users.findById(sub);
       // A disabled user gets no new tokens: refresh and userinfo fail with invalid_grant/invalid_token.
       if (!user || user.disabled) return undefined;
+      // Neither does a sign-in made before the password or MFA was reset (the code, token, or
+      // else the browser's session, says when); the session is then asked to sign in again.
+      if (await cutoffs.ended(user.id, token ? signedInAt(token) : ctx?.oidc?.session?.authTime?.())) return undefined;
       return {
         accountId: user.id,
         // Read by extraTokenClaims in the same request (no second lookup of the user).
