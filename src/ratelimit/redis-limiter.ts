@@ -50,17 +50,45 @@ function socketTimeoutMs(timeoutMs: number): number {
   return Math.max(1_000, 2 * timeoutMs);
 }
 
-/** Connects and returns the limiter; throws ERR_RATELIMIT_UNAVAILABLE when Redis is unreachable and failOpen is false. */
+/**
+ * Key of the health probe's bucket, after the prefix. The stages' keys start with `edge:`,
+ * `id:` or `ip:`, so the probe never spends a client's quota.
+ */
+const PROBE_KEY = 'health-probe';
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Connects, checks that Redis can decide, and returns the limiter. Throws
+ * ERR_RATELIMIT_UNAVAILABLE when Redis is unreachable or cannot decide (a read-only replica,
+ * out of memory, scripts denied) and failOpen is false, and ERR_CONFIG_INVALID for a Redis
+ * Cluster node whatever failOpen says.
+ */
 export async function createRedisRateLimiter(url: string, options: RedisRateLimiterOptions = {}): Promise<RedisRateLimiter> {
   const limiter = new RedisRateLimiter(url, options);
+  let failure: { detail: string; error: unknown } | undefined;
   try {
     await limiter.connect();
   } catch (error) {
+    failure = { detail: 'cannot connect to Redis', error };
+  }
+  if (failure === undefined) {
+    if (await limiter.isCluster()) {
+      await limiter.close();
+      throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'ratelimit.url names a Redis Cluster node; Redis Cluster is not supported (keys on other shards answer MOVED): use a single Redis server or a primary behind one address' });
+    }
+    try {
+      await limiter.probe();
+    } catch (error) {
+      failure = { detail: `Redis cannot decide: ${messageOf(error)}`, error };
+    }
+  }
+  if (failure !== undefined) {
     if (!options.failOpen) {
       await limiter.close();
-      throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: 'cannot connect to Redis', cause: error });
+      throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: failure.detail, cause: failure.error });
     }
-    options.logger?.warn({ err: error }, 'rate limiter: Redis unreachable at start; failing open until it answers');
+    options.logger?.warn({ err: failure.error }, `rate limiter: ${failure.detail} at start; failing open until it decides`);
   }
   return limiter;
 }
@@ -109,19 +137,39 @@ export class RedisRateLimiter implements RateLimiter {
       if (this.#failOpen) {
         return { allowed: true, limit: limit.burst, remaining: limit.burst, resetAfterMs: 0, retryAfterMs: 0, windowMs, degraded: true };
       }
-      throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: error instanceof Error ? error.message : String(error), cause: error });
+      throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: messageOf(error), cause: error });
     }
     const [allowed, remaining, resetAfterMs, retryAfterMs] = reply;
     return { allowed: allowed === 1, limit: limit.burst, remaining, resetAfterMs, retryAfterMs, windowMs };
   }
 
+  /**
+   * Makes one decision on a bucket of its own; throws when Redis cannot decide. A PING is not
+   * enough: a replica (what a primary's address serves after a failover demoted it), a Redis
+   * out of memory or an ACL without EVAL answer PING and refuse every decision.
+   */
+  async probe(): Promise<void> {
+    // One per µs with a burst of a million: never refused, and the key lives about 1 ms.
+    const [allowed] = await this.#redis.gatehouseGcra(this.#prefix + PROBE_KEY, '0.001', '1000000', '1');
+    if (allowed !== 1) throw new Error('the health probe was refused');
+  }
+
+  /** Whether Redis is a Cluster node (INFO cluster); false when INFO cannot be read. */
+  async isCluster(): Promise<boolean> {
+    try {
+      return /^cluster_enabled:1\b/m.test(await this.#redis.info('cluster'));
+    } catch {
+      return false;
+    }
+  }
+
   async health(): Promise<RateLimiterHealth> {
     const started = performance.now();
     try {
-      const pong = await this.#redis.ping();
-      return { ok: pong === 'PONG', latencyMs: performance.now() - started };
+      await this.probe();
+      return { ok: true, latencyMs: performance.now() - started };
     } catch (error) {
-      return { ok: false, latencyMs: performance.now() - started, detail: `Redis: ${error instanceof Error ? error.message : String(error)}` };
+      return { ok: false, latencyMs: performance.now() - started, detail: `Redis: ${messageOf(error)}` };
     }
   }
 

@@ -14,6 +14,7 @@ import { GatehouseError } from '../../src/core/errors.ts';
 import { REDIS_URL, serviceOrSkip } from '../support/services.ts';
 import { TcpRelay } from '../bus/tcp-relay.ts';
 import { StallRelay } from './stall-relay.ts';
+import { spareRedisOrSkip, startSpareRedis } from './spare-redis.ts';
 
 const skip = await serviceOrSkip('redis');
 const keyPrefix = `gh-test:${randomBytes(4).toString('hex')}:`;
@@ -135,6 +136,66 @@ describe('redis rate limiter: failures', { skip }, () => {
       await limiter.consume('ttl', { rate: 1, periodMs: 1000, burst: 5 }, 3);
       const ttl = await admin.pttl(`${keyPrefix}ttl`);
       assert.ok(ttl > 2_500 && ttl <= 3_000, `pttl ${ttl}`);
+    } finally {
+      admin.disconnect();
+      await limiter.close();
+    }
+  });
+});
+
+describe('redis rate limiter: a Redis that answers PING but cannot decide', { skip: skip || await spareRedisOrSkip() }, () => {
+  // A replica of a primary that is gone: what the primary's address serves after a failover
+  // demoted it. It answers PING and reads; every decision (a write) is refused with READONLY.
+  const replicaArgs = ['--replicaof', '127.0.0.1', '1'];
+  const limit = { rate: 1, periodMs: 1000, burst: 1 };
+  /** The error createRedisRateLimiter rejects with; a limiter it returns instead is closed. */
+  const startError = (url: string, failOpen: boolean): Promise<unknown> =>
+    createRedisRateLimiter(url, { keyPrefix, failOpen }).then(async (limiter) => { await limiter.close(); return undefined; }, (error: unknown) => error);
+  const isError = (e: unknown, code: string, detail: RegExp): boolean => e instanceof GatehouseError && e.code === code && detail.test(e.detail ?? '');
+
+  it('a read-only replica is refused at start when failOpen is false (ERR_RATELIMIT_UNAVAILABLE naming READONLY), not accepted to refuse every request later', async () => {
+    const replica = await startSpareRedis(replicaArgs);
+    try {
+      const error = await startError(replica.url, false);
+      assert.ok(isError(error, 'ERR_RATELIMIT_UNAVAILABLE', /READONLY/), `start: ${String(error)}`);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('with failOpen, health reports the replica not ok (READONLY) instead of ok from a PING while every decision is let through unchecked', async () => {
+    const replica = await startSpareRedis(replicaArgs);
+    const limiter = await createRedisRateLimiter(replica.url, { keyPrefix, failOpen: true });
+    try {
+      assert.equal((await limiter.consume('replica', limit)).degraded, true);
+      const health = await limiter.health();
+      assert.equal(health.ok, false);
+      assert.match(health.detail ?? '', /READONLY/);
+    } finally {
+      await limiter.close();
+      await replica.stop();
+    }
+  });
+
+  it('a Redis Cluster node is refused at start whatever failOpen says (ERR_CONFIG_INVALID): keys on other shards would answer MOVED', async () => {
+    const node = await startSpareRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']);
+    try {
+      for (const failOpen of [false, true]) {
+        const error = await startError(node.url, failOpen);
+        assert.ok(isError(error, 'ERR_CONFIG_INVALID', /Cluster/), `failOpen ${failOpen}: ${String(error)}`);
+      }
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('the health probe of a working Redis decides without touching any bucket and leaves no key behind for long', async () => {
+    const limiter = await createRedisRateLimiter(REDIS_URL, { keyPrefix });
+    const admin = new Redis(REDIS_URL);
+    try {
+      assert.equal((await limiter.health()).ok, true);
+      const keys = await admin.keys(`${keyPrefix}*`);
+      for (const key of keys) assert.ok(await admin.pttl(key) <= 1_000, `${key} outlives the probe`);
     } finally {
       admin.disconnect();
       await limiter.close();
