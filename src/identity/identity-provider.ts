@@ -119,7 +119,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const accounts = new AccountService(users, clients, emit, cutoffs);
   const directory = createPrincipalDirectory(users, clients);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
-  const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), sealer, config: identity, emit });
+  const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), kv, sealer, config: identity, emit });
   const federation = new FederationService({
     config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,
     ...(options.federationFetch ? { fetch: options.federationFetch } : {}),

@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { IdentityThrottleRepo } from '../../src/store/repos/identity-throttle-repo.ts';
+import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
 import { LoginService } from '../../src/identity/login/login-service.ts';
 import { hashPassword } from '../../src/identity/accounts/passwords.ts';
 import { identitySchema } from '../../src/core/config/identity-schema.ts';
@@ -49,7 +50,7 @@ describe('sign-in: per-address lock shared by two instances on PostgreSQL', { sk
       if (instance === 'a') await users.insert({ id: 'u-alice', username: 'alice', passwordHash: await hashPassword(PASSWORD), roles: [] });
       const throttle = new IdentityThrottleRepo(store.db);
       throttles.push(throttle);
-      logins.push(new LoginService({ users, throttle, sealer: {} as KeySealer, config, emit: () => undefined, sleep: async () => undefined }));
+      logins.push(new LoginService({ users, throttle, kv: createKvRepo(store.db), sealer: {} as KeySealer, config, emit: () => undefined, sleep: async () => undefined }));
     }
   });
 

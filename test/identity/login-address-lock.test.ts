@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { IdentityThrottleRepo } from '../../src/store/repos/identity-throttle-repo.ts';
+import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
 import { LoginService } from '../../src/identity/login/login-service.ts';
 import { hashPassword } from '../../src/identity/accounts/passwords.ts';
 import { identitySchema } from '../../src/core/config/identity-schema.ts';
@@ -36,7 +37,7 @@ describe('sign-in: per-address lock', () => {
     // High per-account thresholds: only the address lock can stop these attempts.
     const config = identitySchema.parse({ login: { delayAfterFailures: 100, lockAfterFailures: 100, addressLockAfterFailures: 3, addressWindowSeconds: 60, lockSeconds: 60 } });
     login = new LoginService({
-      users, throttle: new IdentityThrottleRepo(store.db), sealer: {} as KeySealer, config,
+      users, throttle: new IdentityThrottleRepo(store.db), kv: createKvRepo(store.db), sealer: {} as KeySealer, config,
       emit: (name, payload) => { events.push({ name, payload: payload as Record<string, unknown> }); },
       sleep: async () => undefined,
     });

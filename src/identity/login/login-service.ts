@@ -8,10 +8,13 @@
  * A wrong second factor counts like a wrong password, and a user with TOTP keeps the count
  * until the second factor succeeds: otherwise someone who knows the password could guess
  * 6-digit codes without limit, signing in with the password again whenever the count grew.
- * Unknown users cost the same time as known ones, and every refusal looks the same to the client.
+ * Unknown users cost the same time as known ones, and every refusal looks the same to the client:
+ * a name without an account is delayed and locked by its own count like an account
+ * (unknown-names.ts), so repeated guesses do not tell which names exist either.
  */
 import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { IdentityThrottleRepo } from '../../store/repos/identity-throttle-repo.ts';
+import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserPatch, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import { needsRehash, hashPassword, verifyDummyPassword, verifyPassword } from '../accounts/passwords.ts';
 import { generateRecoveryCode, hashSecret, normalizeRecoveryCode } from '../accounts/secrets.ts';
@@ -19,6 +22,7 @@ import { newTotpSecret, totpUri, verifyTotp } from '../accounts/totp.ts';
 import type { IdentityEmit } from '../events.ts';
 import type { KeySealer } from '../keys/key-sealer.ts';
 import { clientNetwork } from '../../gateway/http/client-network.ts';
+import { UnknownNames } from './unknown-names.ts';
 
 export type PasswordOutcome =
   | { ok: true; user: UserRecord }
@@ -29,6 +33,8 @@ export type SecondFactorOutcome = { ok: true } | { ok: false; reason: 'invalid' 
 export interface LoginServiceOptions {
   users: IdentityUsersRepo;
   throttle: IdentityThrottleRepo;
+  /** Where failure counts of names without an account are kept. */
+  kv: KvRepo;
   sealer: KeySealer;
   config: IdentityConfig;
   emit: IdentityEmit;
@@ -41,10 +47,12 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export class LoginService {
   readonly #o: LoginServiceOptions;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #unknown: UnknownNames;
 
   constructor(options: LoginServiceOptions) {
     this.#o = options;
     this.#sleep = options.sleep ?? defaultSleep;
+    this.#unknown = new UnknownNames(options.kv);
   }
 
   async checkPassword(identifier: string, password: string, clientAddress: string, clientId?: string): Promise<PasswordOutcome> {
@@ -58,10 +66,8 @@ export class LoginService {
     }
     const user = (await users.findByUsername(username)) ?? (username.includes('@') ? await users.findByEmail(username) : undefined);
     if (!user || !user.passwordHash) {
-      await verifyDummyPassword(password);
-      await this.#addressFailure(clientAddress);
-      emit('identity.login.failed', { ...base, reason: 'unknown_user' });
-      return { ok: false, reason: 'bad_credentials' };
+      emit('identity.login.failed', { ...base, ...(user ? { subject: user.id } : {}), reason: 'unknown_user' });
+      return this.#unknownName(username, password, clientAddress);
     }
     const now = Date.now();
     if (user.lockedUntil !== undefined && user.lockedUntil > now) {
@@ -91,13 +97,34 @@ export class LoginService {
     return { ok: true, user: fresh ?? user };
   }
 
+  /** The refusal of a name without an account (or password), step for step what an account with a wrong password gets. */
+  async #unknownName(username: string, password: string, clientAddress: string): Promise<PasswordOutcome> {
+    const { login } = this.#o.config;
+    const state = await this.#unknown.get(username);
+    if (state.lockedUntil !== undefined && state.lockedUntil > Date.now()) {
+      await verifyDummyPassword(password);
+      await this.#addressFailure(clientAddress);
+      return { ok: false, reason: 'locked' };
+    }
+    await this.#sleep(this.#delayMs(state.failedLogins));
+    await verifyDummyPassword(password);
+    const { locked } = await this.#unknown.recordFailure(username, state, login.lockAfterFailures, Date.now() + login.lockSeconds * 1000);
+    await this.#addressFailure(clientAddress);
+    return { ok: false, reason: locked ? 'locked' : 'bad_credentials' };
+  }
+
   /** Progressive delay once an account has `delayAfterFailures` consecutive failures. */
   async #throttle(user: UserRecord, clientAddress: string): Promise<void> {
-    const { login } = this.#o.config;
-    if (user.failedLogins < login.delayAfterFailures) return;
-    const delayMs = Math.min(login.maxDelayMs, 250 * 2 ** (user.failedLogins - login.delayAfterFailures));
+    const delayMs = this.#delayMs(user.failedLogins);
+    if (!delayMs) return;
     this.#o.emit('identity.login.throttled', { subject: user.id, clientAddress, failures: user.failedLogins, delayMs });
     await this.#sleep(delayMs);
+  }
+
+  #delayMs(failures: number): number {
+    const { login } = this.#o.config;
+    if (failures < login.delayAfterFailures) return 0;
+    return Math.min(login.maxDelayMs, 250 * 2 ** (failures - login.delayAfterFailures));
   }
 
   /** Counts a wrong password or second factor for the account and the address; true when the account is now locked. */
