@@ -19,7 +19,8 @@ import { stdSerializers } from 'pino';
 /** What replaces a secret. */
 export const REDACTED = '[REDACTED]';
 
-const DEFAULT_SECRET_KEY = /authori[sz]ation|cookie|token|passw(or)?d|passphrase|secret|api[-_]?key|private[-_]?key|credential|session|^otp$|totp|recovery[-_]?code|code[-_]?verifier|assertion|^dpop$|x-gatehouse-identity|signature|^sig$|^key$|bearer/i;
+// Short names are anchored (`^auth$`, not `auth`: authMethod and author are not secrets).
+const DEFAULT_SECRET_KEY = /authori[sz]ation|cookie|token|passw(or)?d|passphrase|secret|api[-_]?key|private[-_]?key|credential|session|sess[-_]?id|^otp$|totp|recovery[-_]?code|code[-_]?verifier|assertion|^dpop$|x-gatehouse-identity|signature|^sig$|^key$|bearer|^pwd$|^pass$|^(x-)?auth$|^sid$|jwt$|access[-_]?key$/i;
 
 /** Keys that look secret by name but carry only a kind or an identifier meant for audit. */
 const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenId', 'tokenEndpoint', 'token_endpoint', 'sessionCount']);
@@ -33,18 +34,58 @@ const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenI
  */
 const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#:]*:)[^\s/?#]+(?=@)/g;
 
+/**
+ * `name=value` pairs with a secret-looking name (query strings, form bodies, cookies). A name is
+ * a whole run of `[A-Za-z0-9_.-]`, or what follows a percent escape (`%3Fcode%3D…` inside an
+ * encoded return URL); it is secret when it contains one of the long words, or its last
+ * `.`/`-` part is one of the short ones (`connect.sid`, `x-api-key`, not `my_key` or `monkey`).
+ * `=` may be percent-encoded once or twice, with blanks around it (RFC 6265 cookie parsers trim
+ * them); the value is quoted, or runs to a separator (an encoded `&` included).
+ * Groups: name, separator.
+ *
+ * Linear on purpose: every path a client sends goes through here. A start is only ever the
+ * beginning of a run (the lookbehinds), and the name test is a lookahead inside that run: the
+ * earlier `\b[A-Za-z0-9_.-]*(?:token|…)[A-Za-z0-9_.-]*=` backtracked cubically, and a 9 kB path of
+ * `token.token.…` held the event loop for 20 s.
+ */
+const PAIR_SEPARATOR = '[ \\t]*(?:=|%3D|%253D)[ \\t]*';
+const PAIR = new RegExp(
+  '(?:(?<![A-Za-z0-9_.%-])|(?<=%[0-9A-Fa-f]{2}))'
+  + '(?=[A-Za-z0-9_.-]*?(?:token|password|passwd|secret|api_?key|apikey|code_verifier|signature|session|sess_?id|assertion)'
+  + `|(?:[A-Za-z0-9_.-]*[.-])?(?:code|sig|key|otp|pwd|pass|auth|jwt|sid)${PAIR_SEPARATOR})`
+  + `([A-Za-z0-9_.-]+)(${PAIR_SEPARATOR})`
+  + '(?:"[^"\\r\\n]*"?|\'[^\'\\r\\n]*\'?|(?:(?!%26|%2526)[^&\\s;"\',])+)',
+  'gi',
+);
+
+/**
+ * Header lines that carry credentials, whatever the scheme (`Token`, `ApiKey`, `Digest`…) and
+ * whatever the cookies are called: everything after the colon to the end of the line.
+ * Group: the header name. Linear like {@link PAIR}: a start is the beginning of a name.
+ */
+const HEADER_LINE = /(?<![A-Za-z0-9-])(?=(?:(?:proxy-)?authori[sz]ation|set-cookie|cookie)(?![A-Za-z0-9-])|x-[A-Za-z0-9-]*?(?:token|api-?key|secret|auth|session|password))([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*[^\r\n]+/gi;
+
+/**
+ * A `"name": "value"` member of JSON text inside a string (a request body or an upstream answer
+ * quoted in an error message): the value goes when the name is a secret key by the same rules as
+ * object keys. Groups: the name, what lies between it and the value.
+ */
+const JSON_MEMBER = /"((?:[^"\\\r\n]|\\.){1,128})"(\s*:\s*)"(?:[^"\\]|\\.)*"/g;
+
 const DEFAULT_PATTERNS: RegExp[] = [
   USERINFO_PASSWORD,
   // PEM private keys (any label).
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-  // JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`.
-  /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g,
+  // JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`. Only at the
+  // start of a base64url run: from every `eyJ` inside one, a scan to its end was quadratic.
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g,
+  HEADER_LINE,
+  JSON_MEMBER,
   // HTTP credentials in header-like text.
   /\b(Bearer|Basic|DPoP|Digest|Negotiate)\s+[A-Za-z0-9._~+/=:-]+/gi,
   // Gatehouse API tokens and GitHub-style tokens.
   /\bgh[opsur]_[A-Za-z0-9_-]{8,}/g,
-  // key=value pairs with a secret-looking key, in query strings, form bodies and cookies.
-  /\b([A-Za-z0-9_.-]*(?:token|password|passwd|secret|api_?key|apikey|code_verifier|signature|session|assertion)[A-Za-z0-9_.-]*|code|sig|key|otp)=[^&\s;"',]+/gi,
+  PAIR,
 ];
 
 export interface RedactionConfig {
@@ -86,18 +127,22 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     return false;
   };
 
+  // Names are kept (a pair's, a header's, a JSON member's), so the record still says *what* was there.
+  const replacer = (re: RegExp) => {
+    if (re === PAIR) return (_m: string, name: string, sep: string) => `${name}${sep}${REDACTED}`;
+    if (re === HEADER_LINE) return (_m: string, name: string) => `${name}: ${REDACTED}`;
+    if (re === JSON_MEMBER) return (m: string, name: string, sep: string) => (isSecretKey(name) ? `"${name}"${sep}"${REDACTED}"` : m);
+    return () => REDACTED;
+  };
+  const replacers = new Map(patterns.map((re) => [re, replacer(re)]));
+
   const string = (text: string): string => {
     let out = text;
     for (const re of patterns) {
       re.lastIndex = 0;
       if (re.test(out)) {
         re.lastIndex = 0;
-        // Keep the key of a key=value pair, so the record still says *what* was there.
-        out = out.replace(re, (match: string) => {
-          if (re === USERINFO_PASSWORD) return REDACTED;
-          const eq = match.indexOf('=');
-          return eq > 0 && /^[A-Za-z0-9_.-]+$/.test(match.slice(0, eq)) ? `${match.slice(0, eq)}=${REDACTED}` : REDACTED;
-        });
+        out = out.replace(re, replacers.get(re)!);
       }
     }
     return out;

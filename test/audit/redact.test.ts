@@ -27,3 +27,71 @@ describe('redaction of URL userinfo', () => {
     for (const s of ['https://alice@example.com/x', 'https://example.com:8443/a:b@c', 'mailto:alice@example.com', 'https://alice@example.com:8443/a@b', 'see https://h/x and a:b@c']) assert.equal(redactor.string(s), s);
   });
 });
+
+/** Each planted secret is unique, so a leak is a plain substring check. */
+const S = (n: number) => `s3cretValue${n}x`;
+const leaks = (input: unknown): string[] => {
+  const out = JSON.stringify(redactor.value(input));
+  return Array.from({ length: 40 }, (_, i) => S(i)).filter((s) => out.includes(s));
+};
+
+describe('redaction evasion', () => {
+  it('cuts secrets out of percent-encoded query strings (an encoded return URL carrying ?code=, a %3D separator) and keeps the other parameters', () => {
+    const s = `/login?return_to=%2Fcallback%3Fcode%3D${S(1)}%26state%3Dabc&next=%2Fx%3Faccess_token%253D${S(2)}`;
+    assert.deepEqual(leaks(s), []);
+    assert.match(redactor.string(s), /state%3Dabc/);
+    assert.deepEqual(leaks(`access_token%3D${S(3)}`), []);
+  });
+
+  it('cuts quoted values and values with spaces around = (cookies as RFC 6265 allows them)', () => {
+    assert.deepEqual(leaks([`token="${S(1)}"`, `session='${S(2)}'`, `Cookie: theme=dark; session = ${S(3)}`, `sid=${S(4)}; PHPSESSID=${S(5)}; connect.sid=${S(6)}`]), []);
+    assert.deepEqual(leaks([`x?api-key=${S(7)}`, `a.key=${S(8)}`]), []);
+    assert.equal(redactor.string('theme=dark; my_key=k; monkey=m'), 'theme=dark; my_key=k; monkey=m');
+  });
+
+  it('cuts the value of credential header lines whatever the scheme or the case of the name (Token, ApiKey, Digest, cookies with any names)', () => {
+    const lines = [
+      `Authorization: Token ${S(1)}`, `authorization:ApiKey ${S(2)}`, `PROXY-AUTHORIZATION: Digest username="a", response="${S(3)}"`,
+      `GET / HTTP/1.1\r\nCookie: theme=dark; uid=${S(4)}\r\nHost: x`, `Set-Cookie: id=${S(5)}; Path=/`, `X-Api-Key: ${S(6)}`, `x-auth-token: ${S(7)}`,
+    ];
+    assert.deepEqual(leaks(lines), []);
+    assert.match(redactor.string(lines[3]!), /Host: x$/);
+  });
+
+  it('cuts secrets out of JSON text carried in a string (a request body or an upstream answer in an error message), at any depth of that text', () => {
+    const body = `upstream said {"user":"alice","password":"${S(1)}","nested":{"client_secret": "${S(2)}","deeper":[{"refresh_token":"${S(3)}"}]},"x-api-key":"${S(4)}"}`;
+    assert.deepEqual(leaks({ msg: body }), []);
+    assert.match(redactor.string(body), /"user":"alice"/);
+    assert.deepEqual(leaks(`{"password":"${S(5)} with \\"quotes\\" inside"}`), []);
+    // Identifiers that only look secret by name stay readable, as they do as object keys.
+    assert.equal(redactor.string('{"tokenType":"Bearer"}'), '{"tokenType":"Bearer"}');
+  });
+
+  it('replaces values under the short secret key names (pwd, pass, auth, jwt, sid, access_key) in objects and query strings', () => {
+    assert.deepEqual(leaks({ pwd: S(1), PASS: S(2), 'X-Auth': S(3), jwt: S(4), sid: S(5), access_key: S(6), AccessKey: S(7) }), []);
+    assert.deepEqual(leaks(`?pwd=${S(8)}&pass=${S(9)}&auth=${S(10)}&jwt=${S(11)}`), []);
+    // Not secrets: an auth method, an access key's id.
+    assert.deepEqual(redactor.value({ authMethod: 'jwt', accessKeyId: 'AKIA1', author: 'bob' }), { authMethod: 'jwt', accessKeyId: 'AKIA1', author: 'bob' });
+  });
+
+  it('replaces a value nested deeper than the walk goes, and secrets inside arrays of objects at any depth', () => {
+    let deep: unknown = { password: S(1) };
+    for (let i = 0; i < 40; i++) deep = { a: [deep] };
+    assert.deepEqual(leaks(deep), []);
+  });
+});
+
+describe('redaction cost', () => {
+  it('redacts request paths built to make its patterns backtrack (token.token.…, x-token-…, eyJ runs, 8 kB each) in linear time, not seconds of event loop per request', () => {
+    const shapes = ['token.', 'x-token-', 'eyJa', '%3Fcode', '"token":"', 'session ='];
+    for (const unit of shapes) {
+      for (const tail of ['', '=', ':', '\n']) {
+        const path = `/${unit.repeat(Math.ceil(8000 / unit.length))}${tail}`;
+        const started = performance.now();
+        redactor.string(path);
+        const ms = performance.now() - started;
+        assert.ok(ms < 250, `${JSON.stringify(unit)} + ${JSON.stringify(tail)}: ${ms.toFixed(0)} ms`);
+      }
+    }
+  });
+});
