@@ -4,9 +4,17 @@
  *
  * Memory is bounded: keys are kept in least-recently-used order; keys whose bucket has
  * refilled (TAT in the past) carry no information and are dropped as they are met and by a
- * periodic sweep; beyond `maxKeys` the least recently used key is evicted. Evicting a key
- * that is still limited forgives its debt, so size `maxKeys` above the number of clients
- * active within one window (`evictions` in stats() shows whether it happens).
+ * periodic sweep; beyond `maxKeys` refilled keys are dropped first, and only then the least
+ * recently used key is evicted. Evicting a key that is still limited forgives its debt, so
+ * size `maxKeys` above the number of clients active within one window (`evictions` in
+ * stats() shows whether it happens).
+ *
+ * Refilled keys go first because the incremental prune stops at the oldest key still in
+ * debt: behind it, refilled keys piled up, and a client rotating through fresh addresses
+ * (an IPv6 /48 holds 65 536 /64s) pushed that key out with one request per address, wiping
+ * the debt of a strict per-identity limit. The sweep that makes room is O(keys), so it runs
+ * at most once per maxKeys/8 new keys; between such sweeps the limiter is mostly keys in
+ * debt, and only then does eviction forgive one.
  *
  * The LRU order is a doubly linked list through the map's entries, not the Map's own
  * insertion order: moving a key to the young end is then a few pointer writes, where a
@@ -31,6 +39,9 @@ export interface MemoryRateLimiterOptions {
 /** Refilled keys checked at the old end of the list on each call; keeps sweeping incremental. */
 const PRUNE_PER_CALL = 4;
 
+/** A sweep to make room runs at most once per maxKeys / ROOM_SWEEP_DIVISOR new keys. */
+const ROOM_SWEEP_DIVISOR = 8;
+
 /** One key's state, and its place in the LRU list (older ← → younger). */
 class Bucket {
   readonly key: string;
@@ -53,11 +64,16 @@ export class MemoryRateLimiter implements RateLimiter {
   readonly #maxKeys: number;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #roomSweepEvery: number;
+  /** Keys added since the last sweep; starts full so that the first overflow sweeps. */
+  #addedSinceSweep: number;
   #evictions = 0;
   #closed = false;
 
   constructor(options: MemoryRateLimiterOptions = {}) {
     this.#maxKeys = options.maxKeys ?? 100_000;
+    this.#roomSweepEvery = Math.max(1, Math.floor(this.#maxKeys / ROOM_SWEEP_DIVISOR));
+    this.#addedSinceSweep = this.#roomSweepEvery;
     this.#now = options.now ?? (() => performance.now());
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 30_000);
     this.#sweeper.unref();
@@ -82,6 +98,7 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   #append(bucket: Bucket): void {
+    this.#addedSinceSweep += 1;
     this.#buckets.set(bucket.key, bucket);
     bucket.older = this.#youngest;
     if (this.#youngest === undefined) this.#oldest = bucket;
@@ -112,6 +129,7 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   #prune(now: number): void {
+    if (this.#buckets.size > this.#maxKeys && this.#addedSinceSweep >= this.#roomSweepEvery) this.#sweepAt(now);
     while (this.#buckets.size > this.#maxKeys) {
       const oldest = this.#oldest!;
       if (oldest.tat > now) this.#evictions += 1;
@@ -126,7 +144,11 @@ export class MemoryRateLimiter implements RateLimiter {
 
   /** Drops every key whose bucket has refilled. Runs periodically; public for tests. */
   sweep(): void {
-    const now = this.#now();
+    this.#sweepAt(this.#now());
+  }
+
+  #sweepAt(now: number): void {
+    this.#addedSinceSweep = 0;
     let bucket = this.#oldest;
     while (bucket !== undefined) {
       const next = bucket.younger;

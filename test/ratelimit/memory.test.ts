@@ -45,6 +45,26 @@ describe('memory rate limiter', () => {
     void limiter.close();
   });
 
+  it('a flood of fresh client networks beyond maxKeys cannot evict a key still in debt while the flood\'s own buckets have refilled (per-identity limit kept)', () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter({ maxKeys: 1_000, now: () => now, sweepIntervalMs: 3_600_000 });
+    const strict = { rate: 1, periodMs: 60_000, burst: 1 };
+    const victim = 'id:8:transfer user 0: alice';
+    assert.equal(limiter.consume(victim, strict).allowed, true);
+    assert.equal(limiter.consume(victim, strict).allowed, false);
+    // One request each from 5 000 /64s (a tunnel broker's /48 has 65 536), 1 ms apart: each
+    // edge bucket has refilled 10 ms later and holds nothing worth keeping.
+    const edge = { rate: 100, periodMs: 1000, burst: 200 };
+    for (let i = 0; i < 5_000; i++) {
+      now += 1;
+      assert.equal(limiter.consume(`edge:2001:db8:${i.toString(16)}::/64`, edge).allowed, true);
+    }
+    assert.ok(limiter.stats().keys <= 1_000, `${limiter.stats().keys} keys kept`);
+    assert.equal(limiter.consume(victim, strict).allowed, false, 'the debt of the strict limit survives the flood');
+    assert.equal(limiter.stats().evictions, 0, 'no key in debt was forgotten');
+    void limiter.close();
+  });
+
   it('forgets keys whose bucket has refilled', () => {
     let now = 0;
     const limiter = new MemoryRateLimiter({ now: () => now });
