@@ -29,14 +29,25 @@ export interface SyslogOptions {
 }
 
 const printable = (s: string, max: number): string => (s.replace(/[^!-~]/g, '_').slice(0, max) || '-');
-const sdValue = (s: string): string => s.replace(/[\\"\]]/g, (c) => `\\${c}`);
+/**
+ * A PARAM-VALUE: `"`, `\` and `]` escaped as RFC 5424 §6.3.3 requires. It has no escape for
+ * control characters or line separators, which a receiver writing lines to a file would pass
+ * on as line breaks (a forged entry): those become U+FFFD.
+ */
+const sdValue = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD').replace(/[\\"\]]/g, (c) => `\\${c}`);
+/**
+ * The MSG: the record's JSON, where JSON.stringify leaves DEL, the C1 controls (NEL, U+0085,
+ * is a line break to some readers) and U+2028/U+2029 raw; they are written as JSON escapes,
+ * so the message parses back to the same record and holds no line break of any kind.
+ */
+const messageJson = (r: AuditRecordView): string => JSON.stringify(r).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Formats one record as an RFC 5424 message (without transport framing). */
 export function formatSyslog(r: AuditRecordView, options: { appName: string; facility: number; host?: string }): string {
   const pri = options.facility * 8 + severityOf(r.outcome).syslog;
   const sd = `[${SD_ID} chain="${sdValue(r.chain)}" seq="${r.seq}" outcome="${sdValue(r.outcome)}" hash="${r.hash}"${r.requestId ? ` requestId="${sdValue(r.requestId)}"` : ''}]`;
   const host = printable(options.host ?? r.instance ?? hostname(), 255);
-  return `<${pri}>1 ${r.time} ${host} ${printable(options.appName, 48)} - ${printable(r.event, 32)} ${sd} \uFEFF${JSON.stringify(r)}`;
+  return `<${pri}>1 ${r.time} ${host} ${printable(options.appName, 48)} - ${printable(r.event, 32)} ${sd} \uFEFF${messageJson(r)}`;
 }
 
 export async function createSyslogSink(options: SyslogOptions): Promise<AuditSink> {
