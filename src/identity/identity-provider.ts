@@ -22,7 +22,7 @@ import { secretMatches } from './accounts/secrets.ts';
 import { SignOutCutoffs } from './accounts/sign-out-cutoff.ts';
 import { ApiTokenService, type VerifiedApiToken } from './api-tokens.ts';
 import type { IdentityEmit, IdentityEventName, IdentityEventPayloads } from './events.ts';
-import { FederationService } from './federation/federation-service.ts';
+import { CALLBACK_PREFIX, FederationService } from './federation/federation-service.ts';
 import { createInteractionRouter } from './interaction/interaction-router.ts';
 import { sendHtml } from './interaction/http.ts';
 import { messagePage } from './interaction/pages.ts';
@@ -203,7 +203,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       req.headers['x-forwarded-proto'] = publicUrl.protocol.slice(0, -1);
       req.headers['x-forwarded-host'] = publicUrl.host;
       req.headers['x-forwarded-for'] = clientAddress;
-      if (rawPath.startsWith('/oidc/interaction/') || rawPath === '/oidc/federation/callback') {
+      if (rawPath.startsWith('/oidc/interaction/') || rawPath.startsWith(CALLBACK_PREFIX)) {
         const url = new URL(req.url ?? '/', issuer);
         interactions(req, res, url, clientAddress).catch((err) => fail(res, err));
       } else {

@@ -32,9 +32,9 @@ describe('federation with an external OpenID provider', () => {
         },
       },
     });
-    const rp = await ext.idp.accounts.addClient({ clientId: 'gatehouse-a', kind: 'app', redirectUris: [`${h.origin}/oidc/federation/callback`] });
+    const rp = await ext.idp.accounts.addClient({ clientId: 'gatehouse-a', kind: 'app', redirectUris: [`${h.origin}/oidc/federation/callback/corp`] });
     process.env.GH_TEST_FED_SECRET = rp.secret!;
-    const legacy = await ext.idp.accounts.addClient({ clientId: 'gatehouse-legacy', kind: 'app', redirectUris: [`${h.origin}/oidc/federation/callback`] });
+    const legacy = await ext.idp.accounts.addClient({ clientId: 'gatehouse-legacy', kind: 'app', redirectUris: [`${h.origin}/oidc/federation/callback/legacy`] });
     process.env.GH_TEST_FED_SECRET_LEGACY = legacy.secret!;
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
     config = await rpConfig(h, 'webapp', app.secret!);
@@ -53,7 +53,7 @@ describe('federation with an external OpenID provider', () => {
     let r = await start.browser.request(new URL(formAction(page.body, 'login')!, ext.origin), { form: { csrf: inputValue(page.body, 'csrf')!, username, password: PASSWORD } });
     let hops = 0;
     while (r.location && r.location.startsWith(ext.origin) && hops++ < 8) r = await start.browser.request(r.location);
-    assert.ok(r.location!.startsWith(`${h.origin}/oidc/federation/callback?`), r.location);
+    assert.ok(r.location!.startsWith(`${h.origin}/oidc/federation/callback/${provider}?`), r.location);
     const back = await start.browser.request(r.location!);
     const final = await start.browser.request(back.location!);
     return { start, final };

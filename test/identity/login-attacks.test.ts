@@ -59,7 +59,7 @@ describe('sign-in attacks', () => {
   });
 
   it('refuses a federation callback with an unknown state instead of redirecting anywhere', async () => {
-    const r = await h.fetch(`${h.origin}/oidc/federation/callback?code=x&state=${'a'.repeat(43)}`, { redirect: 'manual' });
+    const r = await h.fetch(`${h.origin}/oidc/federation/callback/corp?code=x&state=${'a'.repeat(43)}`, { redirect: 'manual' });
     assert.equal(r.status, 400);
     assert.equal(r.headers.get('location'), null);
   });

@@ -14,6 +14,8 @@ import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-u
 import type { AccountService } from '../accounts/account-service.ts';
 
 const STATE_NS = 'identity:federation-state';
+/** Path of the redirect URIs, followed by the provider name. */
+export const CALLBACK_PREFIX = '/oidc/federation/callback/';
 
 export interface FederationState {
   uid: string;
@@ -47,8 +49,14 @@ export class FederationService {
     }
   }
 
-  get callbackUrl(): string {
-    return `${this.#o.publicUrl}/oidc/federation/callback`;
+  /**
+   * The redirect URI registered at provider `name`. One per provider, not one for all: a
+   * provider that sends no `iss` with its response (RFC 9207) could otherwise not be told from
+   * another, and a hostile provider could have an honest one's code sent to it (mix-up, RFC 9700
+   * §4.4.2); `finish` refuses a response that came back on another provider's URI.
+   */
+  callbackUrl(name: string): string {
+    return `${this.#o.publicUrl}${CALLBACK_PREFIX}${name}`;
   }
 
   providers(): { name: string; label: string }[] {
@@ -93,7 +101,7 @@ export class FederationService {
     const record: FederationState = { uid, provider: name, codeVerifier, nonce };
     await this.#o.kv.upsert(STATE_NS, state, record, this.#o.config.ttl.interaction);
     return oidc.buildAuthorizationUrl(config, {
-      redirect_uri: this.callbackUrl, scope: p.scopes.join(' '), state, nonce,
+      redirect_uri: this.callbackUrl(name), scope: p.scopes.join(' '), state, nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
     });
   }
@@ -106,20 +114,25 @@ export class FederationService {
   }
 
   /**
-   * Completes the code exchange for `query` (the callback's query string) and returns the
-   * Gatehouse user to sign in. One-time: a replayed callback fails.
+   * Completes the code exchange for `query`, the query string of the response that came back
+   * on provider `via`'s redirect URI, and returns the Gatehouse user to sign in. One-time: a
+   * replayed callback fails, and so does the state (burnt) of a response that came back on
+   * the redirect URI of another provider than the one it was made for (mix-up).
    */
-  async finish(uid: string, query: URLSearchParams): Promise<{ user: UserRecord; provider: string }> {
+  async finish(uid: string, via: string, query: URLSearchParams): Promise<{ user: UserRecord; provider: string }> {
     const state = query.get('state') ?? '';
     const pending = await this.pending(state);
     if (!pending || pending.uid !== uid || !(await this.#o.kv.consume(STATE_NS, state))) {
       throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: 'unknown, replayed or foreign federation state' });
     }
+    if (pending.provider !== via) {
+      throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: `response for ${pending.provider} came back from ${via} (mix-up)` });
+    }
     const p = this.#provider(pending.provider);
     let claims: oidc.IDToken;
     try {
       const config = await this.#configuration(pending.provider);
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(`${this.callbackUrl}?${query.toString()}`), {
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(`${this.callbackUrl(pending.provider)}?${query.toString()}`), {
         pkceCodeVerifier: pending.codeVerifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true,
       });
       claims = tokens.claims()!;

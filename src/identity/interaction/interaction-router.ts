@@ -17,7 +17,7 @@ import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import type { IdentityEmit } from '../events.ts';
-import type { FederationService } from '../federation/federation-service.ts';
+import { CALLBACK_PREFIX, type FederationService } from '../federation/federation-service.ts';
 import type { LoginService } from '../login/login-service.ts';
 import { field, readForm, redirectLocal, sendHtml } from './http.ts';
 import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
@@ -25,6 +25,8 @@ import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPa
 const STATE_NS = 'identity:interaction-state';
 const GENERIC_FAILURE = 'Invalid user name or password.';
 const UID = /^[A-Za-z0-9_-]{10,64}$/;
+/** Federation provider names (identity-schema.ts). */
+const PROVIDER = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 interface InteractionState {
   csrf: string;
@@ -129,12 +131,13 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
 
   return async function interactionRouter(req, res, url, clientAddress) {
     try {
-      if (url.pathname === '/oidc/federation/callback' && req.method === 'GET') {
-        // The external provider returns here (one registered redirect URI); hand the browser
-        // back to its interaction path, where the interaction cookie is sent.
+      if (url.pathname.startsWith(CALLBACK_PREFIX) && req.method === 'GET') {
+        // The external provider returns to its own redirect URI; hand the browser back to its
+        // interaction path, where the interaction cookie is sent, saying which provider's URI it was.
+        const via = url.pathname.slice(CALLBACK_PREFIX.length);
         const pending = await o.federation.pending(url.searchParams.get('state') ?? '');
-        if (!pending || !UID.test(pending.uid)) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'federation callback without pending state' });
-        redirectLocal(res, `/oidc/interaction/${pending.uid}/federated-return?${url.searchParams.toString()}`);
+        if (!pending || !UID.test(pending.uid) || !PROVIDER.test(via)) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'federation callback without pending state' });
+        redirectLocal(res, `/oidc/interaction/${pending.uid}/federated-return/${via}?${url.searchParams.toString()}`);
         return;
       }
       const parts = url.pathname.split('/').slice(3); // ['', 'oidc', 'interaction', uid, action, arg]
@@ -164,7 +167,7 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
         return;
       }
       if (req.method === 'GET' && action === 'federated-return') {
-        const { user, provider } = await o.federation.finish(uid, url.searchParams);
+        const { user, provider } = await o.federation.finish(uid, arg ?? '', url.searchParams);
         state.federatedProvider = provider;
         await afterPrimary(req, res, details, state, user, ['fed'], clientAddress);
         return;
