@@ -24,6 +24,42 @@ describe('detection counters', () => {
     assert.equal(lru2.get('a'), 1, 'reading a kept it');
   });
 
+  it('keys sprayed past maxKeys cost about what filling the map did: each eviction is constant time, not a walk over the entries evicted before it', () => {
+    const n = 50_000;
+    const keys = Array.from({ length: 2 * n }, (_, i) => `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/64`);
+    const ms = (f: () => void) => { const t = process.cpuUsage(); f(); const u = process.cpuUsage(t); return (u.user + u.system) / 1000; };
+    // Best of three: the machine is shared.
+    const ratios = [0, 1, 2].map(() => {
+      const lru = new LruMap<number>(n);
+      const fill = ms(() => { for (let i = 0; i < n; i++) lru.set(keys[i]!, i); });
+      const past = ms(() => { for (let i = n; i < 2 * n; i++) lru.set(keys[i]!, i); });
+      assert.equal(lru.size, n);
+      return past / Math.max(fill, 1);
+    });
+    // Before: over 25 times the cost of filling at this size, growing with it (every eviction walked the holes left by the previous ones).
+    assert.ok(Math.min(...ratios) < 10, `evicting costs ${Math.min(...ratios).toFixed(1)}× filling`);
+  });
+
+  it('an LRU map evicts in least-recently-used order across many evictions, reads and deletes', () => {
+    const lru = new LruMap<number>(4);
+    // The model: keys oldest first.
+    const order: string[] = [];
+    const touch = (k: string) => { const at = order.indexOf(k); if (at !== -1) order.push(order.splice(at, 1)[0]!); };
+    for (let i = 0; i < 60; i++) {
+      lru.set(`k${i}`, i);
+      order.push(`k${i}`);
+      if (order.length > 4) order.shift();
+      if (i % 3 === 0 && lru.get(`k${i - 2}`) !== undefined) touch(`k${i - 2}`);
+      if (i % 7 === 0) { lru.delete(`k${i - 1}`); const at = order.indexOf(`k${i - 1}`); if (at !== -1) order.splice(at, 1); }
+      assert.equal(lru.size, order.length);
+      // Reading every kept key in model order leaves the map in that order too.
+      for (const k of order) assert.notEqual(lru.get(k), undefined, `${k} kept after step ${i}`);
+    }
+    lru.clear();
+    for (let i = 0; i < 6; i++) lru.set(`n${i}`, i);
+    assert.deepEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5'].map((k) => lru.get(k) !== undefined), [false, false, true, true, true, true]);
+  });
+
   it('a sliding counter keeps counting a key that is read between sprays, and forgets one that is not', () => {
     const counter = new SlidingCounter(3, 60_000, 2);
     assert.equal(counter.hit('victim', 1), undefined);
