@@ -211,3 +211,36 @@ export class RateBaseline {
   }
 }
 
+/**
+ * The last `max` event ids seen: an event delivered again (a NATS publish retried after an
+ * unacknowledged attempt reaches live subscribers once per attempt) is recognised and not
+ * counted twice. Evicts oldest first, as {@link LruMap} does (an iterator kept between evictions).
+ */
+export class RecentIds {
+  readonly #ids = new Set<string>();
+  #max: number;
+  #oldest: SetIterator<string> | undefined;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** True when `id` was seen already; otherwise remembers it (forgetting the oldest beyond `max`). */
+  repeat(id: string): boolean {
+    if (this.#ids.has(id)) return true;
+    this.#ids.add(id);
+    if (this.#ids.size > this.#max) this.#evictOldest();
+    return false;
+  }
+
+  resize(max: number): void {
+    this.#max = max;
+    while (this.#ids.size > max) this.#evictOldest();
+  }
+
+  #evictOldest(): void {
+    let next = this.#oldest?.next();
+    if (next === undefined || next.done === true) next = (this.#oldest = this.#ids.values()).next();
+    if (next.done !== true) this.#ids.delete(next.value);
+  }
+}

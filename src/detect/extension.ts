@@ -86,7 +86,7 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
     const d = new Detector({ config: detectConfig, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
     detector = d;
     const timeOf = createTimeParser();
-    unsubscribe = bus.subscribe([...RULE_EVENTS], (event) => d.observe({ name: event.name, time: timeOf(event.time), payload: event.payload }));
+    unsubscribe = bus.subscribe([...RULE_EVENTS], (event) => d.observe({ id: event.id, name: event.name, time: timeOf(event.time), payload: event.payload }));
   }
 
   function stopDetector(): void {

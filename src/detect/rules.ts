@@ -12,7 +12,7 @@
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
 import { clientNetwork } from '../gateway/http/client-network.ts';
-import { DistinctCounter, LruMap, RateBaseline, SlidingCounter } from './counters.ts';
+import { DistinctCounter, LruMap, RateBaseline, RecentIds, SlidingCounter } from './counters.ts';
 
 export type Action = 'alert' | 'block' | 'lock';
 
@@ -34,6 +34,8 @@ export interface Finding {
 
 /** The parts of an envelope the rules read. */
 export interface RuleEvent {
+  /** The envelope id: an event delivered again under the same id is counted once. */
+  id?: string;
   name: string;
   time: number;
   payload: unknown;
@@ -64,6 +66,12 @@ export class Rules {
   readonly #rate: RateBaseline;
   /** `<rule> <key>` → time of its last finding. */
   readonly #lastFired: LruMap<number>;
+  /**
+   * Ids of the events counted, identity ones apart from denied requests: a flood of denials
+   * must not push out the ids of the few sign-in events whose repeats would lock an account.
+   */
+  readonly #identityIds: RecentIds;
+  readonly #requestIds: RecentIds;
   #suppressed = 0;
 
   constructor(config: DetectConfig) {
@@ -77,6 +85,8 @@ export class Rules {
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
     this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
     this.#lastFired = new LruMap(m);
+    this.#identityIds = new RecentIds(m);
+    this.#requestIds = new RecentIds(m);
   }
 
   /**
@@ -103,6 +113,8 @@ export class Rules {
     this.#rate.configure({ ...config.rateAnomaly, maxKeys: m });
     if (!config.rateAnomaly.enabled) this.#rate.clear();
     this.#lastFired.resize(m);
+    this.#identityIds.resize(m);
+    this.#requestIds.resize(m);
     this.#c = config;
   }
 
@@ -111,10 +123,10 @@ export class Rules {
     const p = e.payload as Record<string, unknown>;
     let found: readonly Finding[];
     switch (e.name) {
-      case 'identity.login.failed': found = this.#loginFailed(e.time, p); break;
-      case 'identity.mfa.failed': found = this.#mfaFailed(e.time, p); break;
-      case 'identity.refresh.reused': found = this.#refreshReused(e.time, p); break;
-      case 'gateway.request': found = this.#request(e.time, p); break;
+      case 'identity.login.failed': found = this.#loginFailed(e, p); break;
+      case 'identity.mfa.failed': found = this.#mfaFailed(e, p); break;
+      case 'identity.refresh.reused': found = this.#refreshReused(e, p); break;
+      case 'gateway.request': found = this.#request(e, p); break;
       default: return NONE;
     }
     return found.length === 0 ? found : this.#onePerWindow(found, e.time);
@@ -159,11 +171,17 @@ export class Rules {
     }
   }
 
-  #loginFailed(time: number, p: Record<string, unknown>): readonly Finding[] {
+  /** Whether the event was counted already (delivered again by the bus). */
+  #repeat(ids: RecentIds, e: RuleEvent): boolean {
+    return e.id !== undefined && ids.repeat(e.id);
+  }
+
+  #loginFailed(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
     const username = text(p.username)?.toLowerCase();
     const subject = text(p.subject);
     const address = text(p.clientAddress);
-    if (!ATTEMPT_REASONS.has(String(p.reason))) return NONE;
+    if (!ATTEMPT_REASONS.has(String(p.reason)) || this.#repeat(this.#identityIds, e)) return NONE;
+    const time = e.time;
     // Address rules count (and block) the client's network: one IPv6 client owns a whole /64.
     const network = address === undefined ? undefined : clientNetwork(address);
     // The account tried: its subject when the login service found one, since one account
@@ -207,12 +225,12 @@ export class Rules {
     return out;
   }
 
-  #mfaFailed(time: number, p: Record<string, unknown>): readonly Finding[] {
+  #mfaFailed(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     const r = this.#c.mfaFailures;
     // A code refused unchecked because the account is already locked is not another failure.
-    if (!subject || !r.enabled || p.reason === 'locked') return NONE;
-    const start = this.#mfa.hit(subject, time);
+    if (!subject || !r.enabled || p.reason === 'locked' || this.#repeat(this.#identityIds, e)) return NONE;
+    const start = this.#mfa.hit(subject, e.time);
     if (start === undefined) return NONE;
     return [{
       rule: 'mfa_failures', severity: 'high', keyKind: 'subject', key: subject, count: r.threshold, windowStart: start,
@@ -221,13 +239,13 @@ export class Rules {
     }];
   }
 
-  #refreshReused(time: number, p: Record<string, unknown>): readonly Finding[] {
+  #refreshReused(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     const grant = text(p.grantId);
     const r = this.#c.refreshReuse;
     const key = subject ?? (grant ? `grant:${grant}` : undefined);
-    if (!key || !r.enabled) return NONE;
-    const start = this.#reuse.hit(key, time);
+    if (!key || !r.enabled || this.#repeat(this.#identityIds, e)) return NONE;
+    const start = this.#reuse.hit(key, e.time);
     if (start === undefined) return NONE;
     return [{
       rule: 'refresh_token_reuse', severity: 'high', keyKind: 'subject', key, count: r.threshold, windowStart: start,
@@ -237,16 +255,22 @@ export class Rules {
   }
 
   /** On every request: anonymous ones cost a property read, allowed ones one rate-counter update. */
-  #request(time: number, p: Record<string, unknown>): readonly Finding[] {
+  #request(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     // A request refused by a block is that block's consequence, not a denial or a request of
     // its own: counted, a client retrying through its block renewed it (denialBurst, rateAnomaly
     // with `block`) before it expired, so it never ended, and raised an alert every window.
     if (!subject || p.errorCode === BLOCKED) return NONE;
-    let out: Finding[] | undefined;
     const status = typeof p.status === 'number' ? p.status : 0;
+    const denied = status === 401 || status === 403;
+    // Only denials are checked for a repeat: remembering the id of every request cost ~1.5 µs
+    // a request (mostly keeping 100,000 strings alive for the garbage collector), so a retried
+    // allowed request may count twice towards rateAnomaly (docs/detection.md).
+    if (denied && this.#repeat(this.#requestIds, e)) return NONE;
+    const time = e.time;
+    let out: Finding[] | undefined;
     const d = this.#c.denialBurst;
-    if (d.enabled && (status === 401 || status === 403)) {
+    if (d.enabled && denied) {
       const start = this.#denials.hit(subject, time);
       if (start !== undefined) {
         (out ??= []).push({

@@ -1,7 +1,7 @@
 /** The bounded per-key counters behind the rules. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DistinctCounter, LruMap, RateBaseline, SlidingCounter } from '../../src/detect/counters.ts';
+import { DistinctCounter, LruMap, RateBaseline, RecentIds, SlidingCounter } from '../../src/detect/counters.ts';
 
 describe('detection counters', () => {
   it('an attacker spraying keys cannot grow a counter beyond maxKeys; the least recently used key goes first', () => {
@@ -31,13 +31,21 @@ describe('detection counters', () => {
     // Best of three: the machine is shared.
     const ratios = [0, 1, 2].map(() => {
       const lru = new LruMap<number>(n);
-      const fill = ms(() => { for (let i = 0; i < n; i++) lru.set(keys[i]!, i); });
-      const past = ms(() => { for (let i = n; i < 2 * n; i++) lru.set(keys[i]!, i); });
+      const ids = new RecentIds(n);
+      const fill = ms(() => { for (let i = 0; i < n; i++) { lru.set(keys[i]!, i); ids.repeat(keys[i]!); } });
+      const past = ms(() => { for (let i = n; i < 2 * n; i++) { lru.set(keys[i]!, i); ids.repeat(keys[i]!); } });
       assert.equal(lru.size, n);
       return past / Math.max(fill, 1);
     });
     // Before: over 25 times the cost of filling at this size, growing with it (every eviction walked the holes left by the previous ones).
     assert.ok(Math.min(...ratios) < 10, `evicting costs ${Math.min(...ratios).toFixed(1)}× filling`);
+  });
+
+  it('recent ids: a repeat is recognised, the oldest id is forgotten first, a lower bound forgets at once', () => {
+    const ids = new RecentIds(3);
+    assert.deepEqual(['a', 'b', 'a', 'c', 'd', 'b', 'a'].map((id) => ids.repeat(id)), [false, false, true, false, false, true, false]);
+    ids.resize(1);
+    assert.deepEqual(['a', 'd'].map((id) => ids.repeat(id)), [true, false]);
   });
 
   it('an LRU map evicts in least-recently-used order across many evictions, reads and deletes', () => {

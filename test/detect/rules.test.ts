@@ -137,6 +137,19 @@ describe('detection rules', () => {
     assert.deepEqual(hits, ['5:rate_anomaly']);
   });
 
+  it('an event delivered again under its id (a retried NATS publish) counts once: one typo never reaches the brute-force threshold, one request never doubles a rate', () => {
+    const rules = new Rules(config);
+    const login = { id: '0193a1b2-c3d4-7e5f-8a9b-000000000001', name: 'identity.login.failed', time: 10, payload: { ...fail('erin', '192.0.2.70'), subject: 'u-erin' } };
+    assert.deepEqual([0, 1, 2, 3, 4, 5].flatMap(() => rules.evaluate(login)), []);
+    const mfa = { id: '0193a1b2-c3d4-7e5f-8a9b-000000000002', name: 'identity.mfa.failed', time: 11, payload: { subject: 'u-erin', clientAddress: '192.0.2.70', reason: 'invalid' } };
+    assert.deepEqual([0, 1, 2, 3].flatMap(() => rules.evaluate(mfa)), []);
+    const denied = { id: '0193a1b2-c3d4-7e5f-8a9b-000000000003', name: 'gateway.request', time: 12, payload: { status: 403, subject: 'u-erin', clientAddress: '192.0.2.70' } };
+    assert.deepEqual([0, 1, 2, 3, 4, 5].flatMap(() => rules.evaluate(denied)), []);
+    // Distinct events still count.
+    const more = [2, 3].flatMap((n) => rules.evaluate({ ...login, id: `0193a1b2-c3d4-7e5f-8a9b-00000000001${n}` }));
+    assert.deepEqual(more.map((f) => f.rule), ['brute_force_account']);
+  });
+
   it('ignores payloads of the wrong shape (hostile or foreign events)', () => {
     const rules = new Rules(config);
     assert.deepEqual(rules.evaluate({ name: 'identity.login.failed', time: 1, payload: { username: ['x'], clientAddress: { a: 1 }, reason: 'bad_credentials', __proto__: { polluted: true } } }), []);
