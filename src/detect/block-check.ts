@@ -15,6 +15,7 @@ import { toGatehouseError } from '../core/errors.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
 import { canonicalBlockAddress, clientNetwork } from '../gateway/http/client-network.ts';
+import { RecentIds } from './counters.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface BlockCheck {
@@ -57,6 +58,12 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
    * they are applied to it again before it replaces the current set.
    */
   let during: ({ add: Entry } | { remove: string })[] | undefined;
+  /**
+   * Blocks lifted here: an announcement of one that arrives after its lift (on NATS a publish
+   * retried after an unacknowledged attempt is delivered again, and may come after later events)
+   * must not put it back until the next refresh, which may be minutes away.
+   */
+  const lifted = new RecentIds(10_000);
 
   // Runs twice per request: one map lookup per kind, no key built, the clock read only on a hit.
   const lookup = (map: Map<string, Entry[]>, value: string): Entry | undefined => {
@@ -96,11 +103,13 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
       return subject ? lookup(byKind.subject, subject) : undefined;
     },
     add(b) {
+      if (lifted.has(b.id)) return;
       const e: Entry = { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt };
       addEntry(byKind, e);
       during?.push({ add: e });
     },
     remove(id) {
+      lifted.repeat(id);
       removeEntry(byKind, id);
       during?.push({ remove: id });
     },

@@ -233,6 +233,11 @@ export class RecentIds {
     return false;
   }
 
+  /** Whether `id` is among the remembered ones (without remembering it). */
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
   resize(max: number): void {
     this.#max = max;
     while (this.#ids.size > max) this.#evictOldest();

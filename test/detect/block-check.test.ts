@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createEventBus } from '../../src/bus/create-event-bus.ts';
 import { createBlockCheck, type BlockCheck } from '../../src/detect/block-check.ts';
 import { addBlock, liftBlocks } from '../../src/detect/blocks.ts';
 import { resolveClientAddress } from '../../src/gateway/http/client-address.ts';
@@ -84,6 +85,27 @@ describe('block check', () => {
     await refreshing;
     assert.equal(check.isBlocked(undefined, 'lifted-during-refresh'), undefined);
   });
+  it('a block-added announcement that arrives again after the lift (a retried NATS publish, delivered late or twice) does not bring the lifted block back', async () => {
+    const bus = await createEventBus('memory:', { instanceId: 'bc' });
+    // No refresh during the test: the store would otherwise correct the set within blockRefreshMs (up to 10 minutes).
+    const check = createBlockCheck({ store, bus, refreshMs: 600_000 });
+    try {
+      await check.start();
+      const b = await addBlock(store, bus, { kind: 'subject', value: 'lifted-then-announced', reason: 'test', durationMs: 60_000, createdBy: 'admin:ops' });
+      await bus.flush();
+      assert.equal(check.isBlocked(undefined, 'lifted-then-announced')?.id, b.id);
+      assert.equal((await liftBlocks(store, bus, { id: b.id }, 'admin:ops')).length, 1);
+      await bus.flush();
+      assert.equal(check.isBlocked(undefined, 'lifted-then-announced'), undefined);
+      bus.publish('detect.block.added', { blockId: b.id, kind: 'subject', value: b.value, reason: b.reason, createdBy: b.createdBy, expiresAt: new Date(b.expiresAt).toISOString() });
+      await bus.flush();
+      assert.equal(check.isBlocked(undefined, 'lifted-then-announced'), undefined, 'lifted stays lifted');
+    } finally {
+      check.stop();
+      await bus.close();
+    }
+  });
+
   it('an address block typed in another spelling of the address (upper-case or uncompressed IPv6, IPv4-mapped) refuses the client, and unblock in yet another spelling lifts it', async () => {
     // What accept makes of the TCP peer, i.e. the string the block stage looks up.
     const client = (peer: string) => resolveClientAddress(peer, undefined, () => false).address;
