@@ -78,7 +78,13 @@ export class FederationService {
         ...(this.#o.fetch ? { [oidc.customFetch]: this.#o.fetch as oidc.CustomFetch } : {}),
         ...(p.allowInsecureHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
       };
-      pending = oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options);
+      pending = oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options).then((config) => {
+        // openid-client trusts an ID token from the token endpoint on TLS alone (OIDC Core
+        // 3.1.3.7 allows it); its signature is checked against the provider's JWKS as well, so
+        // that whoever can answer for the token endpoint cannot sign anyone in.
+        oidc.enableNonRepudiationChecks(config);
+        return config;
+      });
       // A failed discovery is retried at the next sign-in rather than cached.
       pending.catch(() => this.#configs.delete(name));
       this.#configs.set(name, pending);
