@@ -9,6 +9,11 @@
  *   event filter (see nats-durable.ts, nats-consumer.ts). The server removes one nobody has
  *   pulled from for the stream's max age: by then the events it was kept for are gone too.
  * - The client reconnects forever; status changes are logged and shown by `health()`.
+ * - A stream lost while running (NATS restarted without persistent storage, deleted by
+ *   hand) is made again a second after a publish or a durable consumer fails: otherwise every
+ *   publish was retried for ever and the instance stayed unhealthy until restarted. The
+ *   delay lets the server finish removing a deleted stream's files first (a stream made
+ *   again at once could be left unable to store anything).
  */
 import type { Logger } from 'pino';
 import { connect } from '@nats-io/transport-node';
@@ -26,6 +31,7 @@ import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, Subs
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 const HEALTH_TIMEOUT_MS = 2_000;
+const RESTORE_DELAY_MS = 1_000;
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
@@ -59,7 +65,7 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   }
   try {
     const jsm = await jetstreamManager(nc);
-    const maxAgeMs = await ensureStream(jsm, stream, `${prefix}.>`, options.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
+    const { maxAgeMs } = await ensureStream(jsm, stream, `${prefix}.>`, options.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
     return new NatsEventBus(nc, jsm, { ...options, stream, subjectPrefix: prefix, durableInactiveMs: maxAgeMs });
   } catch (error) {
     await nc.close().catch(() => {});
@@ -67,14 +73,17 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   }
 }
 
-/** Returns the stream's max age in ms (the existing stream's, which may differ from `maxAgeMs`; the default for a stream without one). */
-async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeMs: number): Promise<number> {
+/**
+ * Returns the stream's max age in ms (the existing stream's, which may differ from `maxAgeMs`;
+ * the default for a stream without one), and whether the stream had to be created.
+ */
+async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeMs: number): Promise<{ maxAgeMs: number; created: boolean }> {
   try {
     const info = await jsm.streams.info(name);
     if (!info.config.subjects?.includes(subject)) {
       throw new Error(`stream ${name} exists but does not capture ${subject} (subjects: ${info.config.subjects?.join(', ') ?? 'none'})`);
     }
-    return info.config.max_age > 0 ? Math.ceil(info.config.max_age / 1_000_000) : DEFAULT_MAX_AGE_MS;
+    return { maxAgeMs: info.config.max_age > 0 ? Math.ceil(info.config.max_age / 1_000_000) : DEFAULT_MAX_AGE_MS, created: false };
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
   }
@@ -88,7 +97,7 @@ async function ensureStream(jsm: JetStreamManager, name: string, subject: string
     // The server refuses a window longer than the max age (bus.maxAgeMs may be 60 s).
     duplicate_window: Math.min(DUPLICATE_WINDOW_MS, maxAgeMs) * 1_000_000,
   });
-  return maxAgeMs;
+  return { maxAgeMs, created: true };
 }
 
 export class NatsEventBus implements EventBus {
@@ -100,12 +109,14 @@ export class NatsEventBus implements EventBus {
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
   readonly #durableInactiveMs: number;
+  readonly #maxAgeMs: number;
   readonly #publisher: NatsPublisher;
   readonly #live = new Set<LiveSubscription>();
   readonly #durables = new Set<NatsDurableSubscription>();
   readonly #stats = { dropped: 0, handlerErrors: 0 };
   #connected = true;
   #closed = false;
+  #restoring = false;
 
   /** `durableInactiveMs`: how long a durable consumer nobody pulls from is kept (the stream's max age). */
   constructor(nc: NatsConnection, jsm: JetStreamManager, options: EventBusOptions & { stream: string; subjectPrefix: string; durableInactiveMs: number }) {
@@ -117,8 +128,27 @@ export class NatsEventBus implements EventBus {
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
     this.#durableInactiveMs = options.durableInactiveMs;
-    this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger });
+    this.#maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger, onRetryableFailure: () => this.#restoreStream() });
     void this.#watchStatus();
+  }
+
+  /** Makes the stream again, RESTORE_DELAY_MS from now, if it is gone then; one check at a time, never throws. */
+  #restoreStream(): void {
+    if (this.#closed || this.#restoring || !this.#connected) return;
+    this.#restoring = true;
+    setTimeout(() => {
+      if (this.#closed) return;
+      ensureStream(this.#jsm, this.#stream, `${this.#prefix}.>`, this.#maxAgeMs).then(
+        ({ created }) => {
+          if (created) this.#logger?.warn({ stream: this.#stream }, 'event bus: JetStream stream was missing; created it again (events it held are lost)');
+        },
+        // NATS is unreachable or refuses: the next failure tries again.
+        () => {},
+      ).finally(() => {
+        this.#restoring = false;
+      });
+    }, RESTORE_DELAY_MS).unref();
   }
 
   async #watchStatus(): Promise<void> {
@@ -173,6 +203,7 @@ export class NatsEventBus implements EventBus {
         handler,
         logger: this.#logger,
         handlerError,
+        attachFailed: () => this.#restoreStream(),
       });
       this.#durables.add(durable);
       this.#publisher.hold(durable.ready);

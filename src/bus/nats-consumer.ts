@@ -48,16 +48,16 @@ export type StartPoint = { seq: number } | { time: string } | 'new';
 
 /**
  * Makes sure the group's consumer exists and may be shared by this subscriber; throws
- * ERR_BUS_UNAVAILABLE when it may not. `resume`: where the consumer this subscriber was
- * attached to had got, should it have to be made again.
+ * ERR_BUS_UNAVAILABLE when it may not. `resume`, asked only when the consumer has to be
+ * made: where the consumer this subscriber was attached to had got (undefined: never attached).
  */
-export async function ensureGroupConsumer(jsm: JetStreamManager, spec: DurableGroupSpec, resume?: StartPoint): Promise<void> {
+export async function ensureGroupConsumer(jsm: JetStreamManager, spec: DurableGroupSpec, resume?: () => Promise<StartPoint | undefined>): Promise<void> {
   const existing = await consumerInfo(jsm, spec.stream, spec.group);
   if (existing !== undefined) {
     checkShareable(existing, spec);
     return;
   }
-  const start = resume ?? await previousGroupEnd(jsm, spec);
+  const start = await resume?.() ?? await previousGroupEnd(jsm, spec);
   try {
     await jsm.consumers.add(spec.stream, consumerConfig(spec, start));
   } catch (error) {

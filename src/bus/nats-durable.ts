@@ -8,7 +8,8 @@
  * that throws gets the event again (after 1 s, at most MAX_DELIVER times in all). The loop
  * re-attaches after connection loss, and makes a consumer deleted under it again (the
  * client's own recovery would wait for it to reappear forever) from the first event after the
- * last one this subscriber settled, so the events published meanwhile are not lost.
+ * last one this subscriber settled, so the events published meanwhile are not lost (from the
+ * first event when the stream itself was made again: its sequence numbers start over).
  */
 import type { Logger } from 'pino';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
@@ -29,13 +30,21 @@ export interface NatsDurableOptions extends DurableGroupSpec {
   handler: EventHandler;
   logger: Logger | undefined;
   handlerError: (error: unknown, event: Envelope) => void;
+  /** Called when attaching failed: the stream may be gone (the bus makes it again). */
+  attachFailed?: () => void;
+}
+
+/** A resume point is a sequence number of one particular stream: the one created at `streamCreated`. */
+interface Resume {
+  point: StartPoint;
+  streamCreated: string;
 }
 
 export class NatsDurableSubscription {
   readonly #o: NatsDurableOptions;
   #messages: ConsumerMessages | undefined;
   /** How far the group's consumer had got as far as this subscriber knows: its start should it be deleted. */
-  #resume: StartPoint | undefined;
+  #resume: Resume | undefined;
   #stopped = false;
   #markReady: () => void = () => {};
   /** Settles when the first attempt to attach to the consumer has succeeded or failed. */
@@ -61,9 +70,10 @@ export class NatsDurableSubscription {
     let backoff = 250;
     while (!this.#stopped) {
       try {
-        await ensureGroupConsumer(this.#o.jsm, this.#o, this.#resume);
+        await ensureGroupConsumer(this.#o.jsm, this.#o, () => this.#resumePoint());
         const consumer = await this.#o.js.consumers.get(this.#o.stream, this.#o.group);
-        this.#resume = resumePoint(await consumer.info(true));
+        const streamCreated = (await this.#o.jsm.streams.info(this.#o.stream)).created;
+        this.#resume = { point: resumePoint(await consumer.info(true)), streamCreated };
         // Without abort_on_missing_resource the client waits for a deleted consumer to come back.
         this.#messages = await consumer.consume({ max_messages: BATCH, abort_on_missing_resource: true });
         this.#markReady();
@@ -80,6 +90,7 @@ export class NatsDurableSubscription {
       } catch (error) {
         this.#markReady();
         if (this.#stopped) break;
+        this.#o.attachFailed?.();
         // A consumer this subscriber may not share needs an operator; anything else is transient.
         const level = isGatehouseError(error) ? 'error' : 'warn';
         this.#o.logger?.[level]({ err: error, durable: this.#o.durable, consumer: this.#o.group }, 'event bus: durable consumer interrupted; retrying');
@@ -116,9 +127,19 @@ export class NatsDurableSubscription {
     }
   }
 
+  /** Where a consumer made again starts: undefined when this subscriber was never attached. */
+  async #resumePoint(): Promise<StartPoint | undefined> {
+    const resume = this.#resume;
+    if (resume === undefined) return undefined;
+    const created = (await this.#o.jsm.streams.info(this.#o.stream)).created;
+    return created === resume.streamCreated ? resume.point : { seq: 1 };
+  }
+
   /** Stream sequence `seq` is done with here: a consumer made again starts after it. */
   #settled(seq: number): void {
     const r = this.#resume;
-    if (r === undefined || r === 'new' || 'time' in r || r.seq <= seq) this.#resume = { seq: seq + 1 };
+    if (r === undefined) return;
+    const p = r.point;
+    if (p === 'new' || 'time' in p || p.seq <= seq) r.point = { seq: seq + 1 };
   }
 }

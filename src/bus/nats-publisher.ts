@@ -30,6 +30,8 @@ export interface NatsPublisherOptions {
   maxInFlight?: number;
   ackTimeoutMs?: number;
   logger?: Logger | undefined;
+  /** Called on each failed attempt that will be retried: the stream may be gone (the bus makes it again). */
+  onRetryableFailure?: () => void;
 }
 
 const MIN_BACKOFF_MS = 100;
@@ -49,6 +51,7 @@ export class NatsPublisher {
   readonly #maxInFlight: number;
   readonly #ackTimeoutMs: number;
   readonly #logger: Logger | undefined;
+  readonly #onRetryableFailure: () => void;
   readonly #queue = new Fifo<Outgoing>();
   readonly #idle = new IdleTracker();
   #failed: Outgoing[] = [];
@@ -70,6 +73,7 @@ export class NatsPublisher {
     this.#maxInFlight = options.maxInFlight ?? 512;
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
     this.#logger = options.logger;
+    this.#onRetryableFailure = options.onRetryableFailure ?? (() => {});
   }
 
   get buffered(): number {
@@ -151,6 +155,7 @@ export class NatsPublisher {
         this.failures += 1;
         this.#failed.push(item);
         this.#logFailure(error);
+        this.#onRetryableFailure();
         this.#scheduleRetry();
       },
     );

@@ -183,6 +183,30 @@ describe('NATS event bus: failures', { skip }, () => {
     assert.deepEqual(seen.map((e) => e.name), ['config.reloaded']);
   });
 
+  it('a stream lost under running instances (NATS restarted without persistent storage, an operator) is made again: events flow and health recovers', async () => {
+    const lostStream = `${stream}_LOST`;
+    const lostPrefix = `${subjectPrefix}lost`;
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'lost', stream: lostStream, subjectPrefix: lostPrefix, maxAgeMs: 10 * 60 * 1000 });
+    buses.push(bus);
+    const seen: string[] = [];
+    bus.subscribe(['gateway.request'], (e) => {
+      seen.push((e.payload as GatewayRequestEvent).requestId);
+    }, { durable: `lost-${run}` });
+    await bus.flush();
+    const nc = await connect({ servers: target.host });
+    try {
+      await (await jetstreamManager(nc)).streams.delete(lostStream);
+      for (let i = 1; i <= 3; i++) bus.publish('gateway.request', requestEvent(i));
+      await bus.flush(20_000);
+      await waitFor(() => seen.length >= 3, 20_000, 'the events published after the stream was lost').catch(() => {});
+      assert.deepEqual([...new Set(seen)].sort(), ['req-1', 'req-2', 'req-3']);
+      assert.equal((await bus.health()).ok, true);
+    } finally {
+      await (await jetstreamManager(nc)).streams.delete(lostStream).catch(() => {});
+      await nc.close();
+    }
+  });
+
   it('discards a forged message on an event subject that is not a valid envelope, and keeps delivering', async () => {
     const bus = await createNatsEventBus(NATS_URL, { instanceId: 'forgery', ...options });
     buses.push(bus);
