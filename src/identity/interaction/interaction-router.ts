@@ -212,6 +212,9 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
         }
         case 'enroll': {
           const user = await requireUserFromState(state, 'enroll');
+          // Enrolled meanwhile in another sign-in (perhaps by whoever else has the password):
+          // finishing this one would replace that second factor with this page's key.
+          if (user.totpEnabled) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `user ${user.id} enrolled TOTP in another sign-in` });
           const codes = state.enrollSealed ? await o.login.completeEnrollment(user, state.enrollSealed, field(form, 'code') ?? '') : undefined;
           if (!codes) {
             const again = await o.login.startEnrollment(user);
