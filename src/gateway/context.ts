@@ -72,6 +72,8 @@ export class RequestContext {
   route: CompiledRoute | undefined = undefined;
   /** Set by the route stage when one of Gatehouse's own endpoints owns the path. */
   internalHandler: InternalHandler | undefined = undefined;
+  /** What the route stage found wrong (no route, method or upgrade refused), thrown by `routed` after the edge checks. */
+  routeRefusal: GatehouseError | undefined = undefined;
   identity: Identity | undefined = undefined;
   /** Decision id from the authorize stage, for audit and for "why was I denied". */
   decisionId: string | undefined = undefined;

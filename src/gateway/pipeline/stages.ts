@@ -3,7 +3,7 @@
  * (see GatewayExtension); an empty slot is simply not in the list, so a route pays only
  * for the stages that exist.
  *
- *   accept → route → shield → [block address] → [edge rate limit] → internal → [authenticate]
+ *   accept → route → shield → [block address] → [edge rate limit] → routed → internal → [authenticate]
  *   → [block identity] → [step-up]
  *   → [authorize] → [approve] → [rate limit] → guard → [identity] → enrich → forward
  *   (record runs on every exit, from the response's close event)
@@ -13,6 +13,7 @@ import type { StageSlot } from '../gateway.ts';
 import { accept } from './accept.ts';
 import { route } from './route.ts';
 import { shield } from './shield.ts';
+import { routed } from './routed.ts';
 import { internal } from './internal.ts';
 import { enrich } from './enrich.ts';
 import { guard } from './guard.ts';
@@ -25,6 +26,7 @@ export function defaultStages(slots: Partial<Record<StageSlot, Stage>>): Stage[]
     shield,
     slots.blockAddress,
     slots.edgeRateLimit,
+    routed,
     internal,
     slots.authenticate,
     slots.blockIdentity,
