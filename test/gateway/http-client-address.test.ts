@@ -70,8 +70,14 @@ describe('address helpers', () => {
     assert.equal(canonicalAddress('2001:DB8::1'), '2001:db8::1');
     assert.equal(canonicalAddress('1.2.3.4'), '1.2.3.4');
   });
+  test('parseForwardedAddress writes every spelling of one address the same way: an address block or a per-address count cannot be dodged by a proxy spelling it differently, and mapped IPv4 in any form is IPv4 (not one shared ::/64 bucket)', () => {
+    for (const v of ['0:0:0:0:0:ffff:1.2.3.4', '::ffff:102:304', '::FFFF:0102:0304', '[0:0:0:0:0:FFFF:1.2.3.4]:443', '1.2.3.4']) assert.equal(parseForwardedAddress(v), '1.2.3.4', v);
+    for (const v of ['2001:DB8:0:0:0:0:0:1', '2001:db8::0:1', '[2001:0db8::1]', '2001:db8::1']) assert.equal(parseForwardedAddress(v), '2001:db8::1', v);
+    const isTrusted = compileTrustedProxies(['10.0.0.0/8']);
+    assert.equal(resolveClientAddress('10.0.0.1', '0:0:0:0:0:ffff:203.0.113.7', isTrusted).address, '203.0.113.7');
+  });
   test('parseForwardedAddress refuses anything that is not an address', () => {
-    for (const v of ['', 'unknown', '_hidden', '1.2.3.4.5', '[::1', 'example.com', '1.2.3.4:80:90']) assert.equal(parseForwardedAddress(v), undefined, v);
+    for (const v of ['fe80::1%eth0', '[fe80::1%25eth0]', '', 'unknown', '_hidden', '1.2.3.4.5', '[::1', 'example.com', '1.2.3.4:80:90']) assert.equal(parseForwardedAddress(v), undefined, v);
   });
   test('resolveProtocol believes X-Forwarded-Proto only from a trusted peer and only http/https', () => {
     assert.equal(resolveProtocol('http', 'https', true), 'https');

@@ -40,6 +40,26 @@ export function canonicalAddress(address: string): string {
   return address.includes(':') ? address.toLowerCase() : address;
 }
 
+const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * An IPv6 address from a header in its one canonical form (RFC 5952, via the URL parser),
+ * IPv4-mapped ones as IPv4. Unlike socket addresses, header text can spell one address many
+ * ways (`2001:DB8:0::1`, `0:0:0:0:0:ffff:1.2.3.4`, `::ffff:102:304`): each spelling would be
+ * another key for address blocks and per-address counts and limits.
+ */
+function canonicalForwardedIPv6(address: string): string | undefined {
+  // A zone id (`fe80::1%eth0`) passes isIPv6 but names no address another host could use.
+  const host = URL.parse(`http://[${address}]/`)?.hostname;
+  if (host === undefined) return undefined;
+  const v6 = host.slice(1, -1);
+  const mapped = MAPPED_HEX.exec(v6);
+  if (mapped === null) return v6;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
+
 /** One X-Forwarded-For entry as an address (port and IPv6 brackets removed), or undefined. */
 export function parseForwardedAddress(entry: string): string | undefined {
   let value = entry.trim();
@@ -47,12 +67,12 @@ export function parseForwardedAddress(entry: string): string | undefined {
     const close = value.indexOf(']');
     if (close === -1) return undefined;
     value = value.slice(1, close);
-    return isIPv6(value) ? canonicalAddress(value) : undefined;
+    return isIPv6(value) ? canonicalForwardedIPv6(value) : undefined;
   }
   const colon = value.indexOf(':');
   if (colon !== -1 && value.indexOf(':', colon + 1) === -1) value = value.slice(0, colon); // a.b.c.d:port
   if (isIPv4(value)) return value;
-  return isIPv6(value) ? canonicalAddress(value) : undefined;
+  return isIPv6(value) ? canonicalForwardedIPv6(value) : undefined;
 }
 
 /**
