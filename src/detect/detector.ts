@@ -4,7 +4,9 @@
  *           skip), `detect.alert` on the bus, a warning in the log;
  *   block → stored block + `detect.block.added` (every instance enforces it);
  *   lock  → `AccountLocker.lockAccount` (implemented by the identity provider).
- * Every action is an event on the bus, so the audit log records it.
+ * Every action is an event on the bus, so the audit log records it: `detect.alert` comes after
+ * the block and the lock were tried and lists those carried out (the stored alert keeps the
+ * actions decided, since it is stored first to elect the instance that acts).
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -87,16 +89,33 @@ export class Detector {
     // Instances that saw the same events compute the same id: only the first one acts.
     if (!await createDetectRepo(store.db).insertAlert(alert)) return undefined;
     this.#alerts += 1;
-    logger?.warn({ alertId: id, rule: f.rule, keyKind: f.keyKind, key: f.key, count: f.count, actions }, `detect: ${f.rule}`);
-    bus?.publish('detect.alert', { alertId: id, rule: f.rule, severity: f.severity, keyKind: f.keyKind, key: f.key, count: f.count, windowStart: new Date(f.windowStart).toISOString(), actions });
+    // Each action is tried whatever became of the others, and the event (the audit record of
+    // the alert) is published after them, listing those carried out: it said `lock` or `block`
+    // before either was tried, also when it then failed.
+    const done: string[] = ['alert'];
     if (actions.includes('block') && f.block) {
-      const block = await addBlock(store, bus, { kind: f.block.kind, value: f.block.value, reason: f.rule, durationMs: f.durationMs, createdBy: `detect:${f.rule}`, alertId: id });
-      this.#o.blockCheck?.add(block);
+      const block = f.block;
+      if (await this.#try(id, 'block', async () => {
+        this.#o.blockCheck?.add(await addBlock(store, bus, { kind: block.kind, value: block.value, reason: f.rule, durationMs: f.durationMs, createdBy: `detect:${f.rule}`, alertId: id }));
+      })) done.push('block');
     }
     if (actions.includes('lock') && f.lockAccount) {
-      await this.#o.accountLocker!.lockAccount({ account: f.lockAccount, until: new Date(Date.now() + f.durationMs), reason: f.rule, alertId: id });
+      const account = f.lockAccount;
+      if (await this.#try(id, 'lock', () => this.#o.accountLocker!.lockAccount({ account, until: new Date(Date.now() + f.durationMs), reason: f.rule, alertId: id }))) done.push('lock');
     }
+    logger?.warn({ alertId: id, rule: f.rule, keyKind: f.keyKind, key: f.key, count: f.count, actions: done }, `detect: ${f.rule}`);
+    bus?.publish('detect.alert', { alertId: id, rule: f.rule, severity: f.severity, keyKind: f.keyKind, key: f.key, count: f.count, windowStart: new Date(f.windowStart).toISOString(), actions: done });
     if (f.actions.includes('lock') && !this.#o.accountLocker) logger?.warn({ alertId: id }, 'detect: account lock requested but no account locker is wired');
-    return alert;
+    return { ...alert, actions: done };
+  }
+
+  async #try(alertId: string, action: string, run: () => Promise<void>): Promise<boolean> {
+    try {
+      await run();
+      return true;
+    } catch (err) {
+      this.#o.logger?.error({ err: toGatehouseError(err), alertId, action }, 'detect: could not carry out an action of an alert');
+      return false;
+    }
   }
 }
