@@ -11,7 +11,10 @@ export interface Principal {
   subject: string;
   kind: 'user' | 'service';
   roles: readonly string[];
-  /** Disabled, or (users) locked right now: refuse everywhere. */
+  /**
+   * Disabled by an administrator: refuse everywhere. A user locked by failed sign-ins is not
+   * disabled (`attributes.lockedUntil` says so): the lock stops password sign-in, not sessions.
+   */
   disabled: boolean;
   attributes: Readonly<{
     username?: string;
