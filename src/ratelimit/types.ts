@@ -45,4 +45,6 @@ export interface RateLimiter {
   consume(key: string, limit: RateLimit, cost?: number): RateLimitResult | Promise<RateLimitResult>;
   health(): Promise<RateLimiterHealth>;
   close(): Promise<void>;
+  /** In-memory backends: keys held now, and evictions of keys still in debt since start (each forgave a limited client). */
+  stats?(): { keys: number; evictions: number };
 }

@@ -75,6 +75,18 @@ export function platformExtension(platform: Platform): GatewayExtension {
           for (const [kind, value] of Object.entries(s)) if (typeof value === 'number') this.labels(kind).set(value);
         },
       });
+      if (limiter.stats !== undefined) {
+        const stats = limiter.stats.bind(limiter);
+        new Gauge({
+          name: 'gatehouse_ratelimit_memory', help: 'In-memory rate limiter: keys held now, and evictions since start of keys still in debt (each forgave a limited client: raise ratelimit.maxKeys when it grows).',
+          labelNames: ['kind'], registers: [gateway.metrics.registry],
+          collect() {
+            const s = stats();
+            this.labels('keys').set(s.keys);
+            this.labels('evictions').set(s.evictions);
+          },
+        });
+      }
     },
     stages(config) {
       const deps = { limiter, bus, logger };
