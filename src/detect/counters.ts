@@ -92,7 +92,13 @@ export class SlidingCounter {
     this.#times.clear();
   }
 
-  /** Records an event; returns the window start (time of the first counted event) when the threshold is reached. */
+  /**
+   * Records an event; returns the window start (time of the first counted event) when the
+   * threshold is reached. Times are kept in order and the window ends at the newest one: an
+   * event delivered late (a publish retried after a bus outage) counts with the events within
+   * the window of it, and one older than the window is not counted at all — measured against
+   * its own time, it made events far apart look like a burst.
+   */
   hit(key: string, time: number): number | undefined {
     // get() already marks the key as recently used; only a new key needs a set().
     let times = this.#times.get(key);
@@ -100,8 +106,14 @@ export class SlidingCounter {
       times = [];
       this.#times.set(key, times);
     }
-    times.push(time);
-    while (times.length && times[0]! <= time - this.#windowMs) times.shift();
+    const newest = Math.max(time, times.at(-1) ?? time);
+    const oldest = newest - this.#windowMs;
+    if (time <= oldest) return undefined;
+    let at = times.length;
+    while (at > 0 && times[at - 1]! > time) at -= 1;
+    if (at === times.length) times.push(time);
+    else times.splice(at, 0, time);
+    while (times.length && times[0]! <= oldest) times.shift();
     if (times.length > this.#threshold) times.splice(0, times.length - this.#threshold);
     if (times.length >= this.#threshold) {
       this.#times.delete(key);
@@ -134,15 +146,21 @@ export class DistinctCounter {
     this.#seen.clear();
   }
 
+  /** As {@link SlidingCounter.hit}, the window ends at the newest event of the key: a late one is measured against it. */
   hit(key: string, value: string, time: number): { windowStart: number; distinct: number } | undefined {
     let seen = this.#seen.get(key);
     if (seen === undefined) {
       seen = new Map<string, number>();
       this.#seen.set(key, seen);
     }
-    for (const [v, t] of seen) if (t <= time - this.#windowMs) seen.delete(v);
+    let newest = time;
+    for (const t of seen.values()) if (t > newest) newest = t;
+    const oldest = newest - this.#windowMs;
+    if (time <= oldest) return undefined;
+    for (const [v, t] of seen) if (t <= oldest) seen.delete(v);
+    const last = seen.get(value);
     seen.delete(value);
-    seen.set(value, time);
+    seen.set(value, last !== undefined && last > time ? last : time);
     // Bounded as well: only the threshold matters.
     while (seen.size > this.#threshold) seen.delete(seen.keys().next().value as string);
     if (seen.size >= this.#threshold) {

@@ -150,6 +150,22 @@ describe('detection rules', () => {
     assert.deepEqual(more.map((f) => f.rule), ['brute_force_account']);
   });
 
+  it('a failed sign-in delivered late (a publish retried after a bus outage) counts only with failures within the window of it, not with later ones outside it', () => {
+    const rules = new Rules(config);
+    const at = (time: number, username: string, address: string) => rules.evaluate({ name: 'identity.login.failed', time, payload: { ...fail(username, address), subject: `u-${username}` } });
+    // Two guesses now, then one made 100 s earlier (windows are 60 s) arrives: no brute force.
+    const account = [at(100_000, 'gina', '192.0.2.90'), at(101_000, 'gina', '192.0.2.91'), at(1_000, 'gina', '192.0.2.92')].flat();
+    assert.deepEqual(account.filter((f) => f.rule === 'brute_force_account'), []);
+    // Three accounts from one address now, a fourth from 100 s earlier: no credential stuffing.
+    const stuffing = [at(100_000, 'h1', '192.0.2.95'), at(100_500, 'h2', '192.0.2.95'), at(101_000, 'h3', '192.0.2.95'), at(1_000, 'h4', '192.0.2.95')].flat();
+    assert.deepEqual(stuffing.filter((f) => f.rule === 'credential_stuffing'), []);
+    // A late one within the window still counts, and the window starts at the earliest counted.
+    const within = at(90_000, 'gina', '192.0.2.93').filter((f) => f.rule === 'brute_force_account');
+    assert.deepEqual(within.map((f) => f.windowStart), [90_000]);
+    const withinStuffing = at(95_000, 'h5', '192.0.2.95').filter((f) => f.rule === 'credential_stuffing');
+    assert.deepEqual(withinStuffing.map((f) => [f.windowStart, f.count]), [[95_000, 4]]);
+  });
+
   it('ignores payloads of the wrong shape (hostile or foreign events)', () => {
     const rules = new Rules(config);
     assert.deepEqual(rules.evaluate({ name: 'identity.login.failed', time: 1, payload: { username: ['x'], clientAddress: { a: 1 }, reason: 'bad_credentials', __proto__: { polluted: true } } }), []);
