@@ -231,11 +231,13 @@ export class AuditWriter {
     const { store } = this.#o;
     let records: AuditRecord[] = [];
     let skipped = 0;
+    let overwritten: ChainHead | undefined;
     try {
       if (this.#o.fsync) await this.#spool.sync();
       const head = await store.transaction(async (trx) => {
         const repo = createAuditRepo(trx, store.dialect);
         const h = await repo.lockHead(this.chain, GENESIS_HASH);
+        overwritten = await this.#overwritten(repo, h);
         const candidates = batch.filter((q) => q.mayDuplicate).map((q) => q.draft.eventId);
         const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
         const seen = new Set<string>();
@@ -280,6 +282,7 @@ export class AuditWriter {
       this.#lastHead = head;
       this.#sinceCheckpoint += records.length;
       this.#wakeWaiters();
+      if (overwritten) await this.#signOverwritten(overwritten, head);
       if (this.#queue.length === 0 && this.#spool.spilling) {
         const spilled = this.#spool.takeSpilled();
         for (const r of spilled) this.#queue.push({ draft: r.draft, canonical: undefined, ref: r.ref, mayDuplicate: true });
@@ -295,6 +298,43 @@ export class AuditWriter {
         this.#o.logger?.error({ err: toGatehouseError(err), queued: this.#queue.length }, 'audit: cannot write to the store; events are kept in the spool and retried');
       }
       this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs ? this.#backoffMs * 2 : 50);
+    }
+  }
+
+  /**
+   * What this writer last wrote, when the chain it is about to extend no longer holds it: the
+   * head moved back, or to the same seq with another hash, or past it while the record at that
+   * seq now has another hash. Anyone who can write to the database can rewrite what follows the
+   * last checkpoint (hashes and links recomputed, head moved); without this, the next checkpoint
+   * would sign over the rewrite. Only a head another writer moved costs a read (of one record).
+   * A record that is gone is left to verify (a gap, or retention, which cuts and records it).
+   */
+  async #overwritten(repo: ReturnType<typeof createAuditRepo>, h: ChainHead): Promise<ChainHead | undefined> {
+    const own = this.#lastHead;
+    if (!own || own.seq === 0) return undefined;
+    if (h.seq < own.seq || (h.seq === own.seq && h.hash !== own.hash)) return own;
+    if (h.seq === own.seq) return undefined;
+    const [r] = await repo.page(this.chain, own.seq - 1, 1);
+    return r && r.seq === own.seq && r.hash !== own.hash ? own : undefined;
+  }
+
+  /**
+   * The chain was rewritten or cut behind this writer: sign a checkpoint at what it wrote (seq and
+   * hash from memory, not from the database), so that `audit verify` reports the record at that
+   * seq as modified, however consistent the rewritten chain is, and later checkpoints do not
+   * launder it. The chain goes on from the head as it found it.
+   */
+  async #signOverwritten(own: ChainHead, found: ChainHead): Promise<void> {
+    this.#o.logger?.error({ chain: own.chain, seq: own.seq, wrote: own.hash, headNow: found }, 'audit: the chain was rewritten or cut behind this writer since its last batch; signing a checkpoint at what it wrote, which audit verify will report');
+    const key = this.#o.signingKey;
+    if (!key) return;
+    try {
+      const cp = await signCheckpoint(key, { chain: own.chain, seq: own.seq, hash: own.hash, time: Date.now(), instance: this.#o.instance });
+      await createAuditRepo(this.#o.store.db, this.#o.store.dialect).insertCheckpoint(cp, Date.now());
+      this.#stats.checkpoints += 1;
+      this.#o.bus?.publish('audit.checkpoint', { chain: cp.chain, seq: cp.seq, hash: cp.hash, kid: cp.kid });
+    } catch (err) {
+      this.#o.logger?.error({ err: toGatehouseError(err) }, 'audit: the checkpoint at what this writer wrote could not be stored');
     }
   }
 
