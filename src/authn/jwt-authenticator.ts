@@ -10,7 +10,7 @@ import { GatehouseError } from '../core/errors.ts';
 import type { Identity } from '../gateway/context.ts';
 import { ExpiringLru } from './lru-cache.ts';
 import { audienceAccepted, type JwtVerifier, type VerifiedJwt } from './jwt/jwt-verifier.ts';
-import { requireEnabledPrincipal } from './principal.ts';
+import { requireEnabledPrincipal, signedOutSince } from './principal.ts';
 import { usedMfa } from './mfa.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { OnInvalidate, PrincipalLookup } from './types.ts';
@@ -129,6 +129,11 @@ export class JwtAuthenticator {
     if (issuer.principals === 'directory') {
       if (this.#options.principals === undefined) throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: 'no principal directory configured' });
       const principal = await requireEnabledPrincipal(this.#options.principals, payload.sub);
+      // Issued before the user's credentials were reset (or the user disabled): over, like
+      // every session and refresh token from before at the identity provider.
+      if (signedOutSince(principal, typeof payload.iat === 'number' ? payload.iat : undefined)) {
+        throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `issued before ${payload.sub} was signed out everywhere at ${principal.signedOutAt}` });
+      }
       kind = principal.kind;
       roles = principal.roles;
       attributes = { ...principal.attributes };

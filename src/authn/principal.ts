@@ -4,6 +4,16 @@
 import { GatehouseError } from '../core/errors.ts';
 import type { Principal, PrincipalLookup } from './types.ts';
 
+/**
+ * Whether a sign-in at `signedInAtSec` (epoch seconds) was ended by the principal's sign-out
+ * everywhere (`signedOutAt`). The second of the sign-out counts as before it; an unknown time
+ * counts as ended once there is one.
+ */
+export function signedOutSince(principal: Principal, signedInAtSec: number | undefined): boolean {
+  const at = principal.signedOutAt;
+  return at !== undefined && (signedInAtSec === undefined || signedInAtSec <= at);
+}
+
 /** Resolves the principal or throws ERR_AUTHN_PRINCIPAL_UNKNOWN / _DISABLED / ERR_AUTHN_UNAVAILABLE. */
 export async function requireEnabledPrincipal(lookup: PrincipalLookup, subject: string): Promise<Principal> {
   let principal: Principal | undefined;

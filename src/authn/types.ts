@@ -11,6 +11,11 @@ export interface Principal {
   roles: readonly string[];
   /** A disabled principal is refused everywhere, on the next request. */
   disabled: boolean;
+  /**
+   * Epoch seconds: every sign-in at or before it has ended (an administrator reset the
+   * password or MFA, or disabled the user) — sessions and tokens from before are refused.
+   */
+  signedOutAt?: number;
   attributes?: Readonly<Record<string, unknown>>;
 }
 

@@ -40,7 +40,7 @@ export interface IdentityEventSink {
 }
 
 export interface IdentityProviderOptions {
-  config: Pick<Config, 'mode' | 'dataDir' | 'identity'>;
+  config: Pick<Config, 'mode' | 'dataDir' | 'identity'> & Partial<Pick<Config, 'authn'>>;
   store: Store;
   logger: Logger;
   bus?: IdentityEventSink;
@@ -115,9 +115,12 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const sealer = createKeySealer({ mode, dataDir: config.dataDir, identity }, logger);
   const retireAfterMs = (Math.max(identity.ttl.accessToken, identity.ttl.clientCredentials, identity.ttl.idToken) + 60) * 1000;
   const keys = new KeyManager(new IdentityKeysRepo(store.db, store.dialect), sealer, identity.signing.algorithm, retireAfterMs);
-  const cutoffs = new SignOutCutoffs(kv, Math.max(...Object.values(identity.ttl)) + 60);
+  // Kept as long as anything signed in before it can live: the provider's sessions, grants and
+  // tokens, and the gateway's own browser sessions.
+  const gatewaySessionSec = Math.ceil((config.authn?.session.absoluteTimeoutMs ?? 0) / 1000);
+  const cutoffs = new SignOutCutoffs(kv, Math.max(...Object.values(identity.ttl), gatewaySessionSec) + 60);
   const accounts = new AccountService(users, clients, emit, cutoffs);
-  const directory = createPrincipalDirectory(users, clients);
+  const directory = createPrincipalDirectory(users, clients, cutoffs);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
   const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), kv, sealer, config: identity, emit });
   const federation = new FederationService({

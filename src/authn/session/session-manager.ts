@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../../core/errors.ts';
 import type { Identity } from '../../gateway/context.ts';
 import { ExpiringLru } from '../lru-cache.ts';
-import { requireEnabledPrincipal } from '../principal.ts';
+import { requireEnabledPrincipal, signedOutSince } from '../principal.ts';
 import { usedMfa } from '../mfa.ts';
 import type { OnInvalidate, Principal, PrincipalLookup, PublishInvalidation } from '../types.ts';
 import type { GatewaySession, SessionStore } from './session-store.ts';
@@ -99,6 +99,7 @@ export class SessionManager {
       // Replaced or dropped meanwhile (an invalidation, a fresh authenticate): not ours to change.
       if (this.#cache.get(id, this.#now()) !== entry) return;
       if (principal === undefined || principal.disabled) { this.#cache.delete(id); return; }
+      if (signedOutSince(principal, signedInAt(entry.session))) { this.#cache.delete(id); await this.#o.store.delete(id); return; }
       entry.identity = sessionIdentity(entry.session, principal);
     } catch (error) {
       this.#o.logger?.warn({ err: error }, 'session activity could not be recorded');
@@ -121,6 +122,12 @@ export class SessionManager {
       throw new GatehouseError('ERR_AUTHN_SESSION_EXPIRED', { detail: now >= session.expiresAt ? 'absolute timeout' : 'idle timeout', data: { subject: session.subject } });
     }
     const principal = await requireEnabledPrincipal(this.#o.principals, session.subject);
+    if (signedOutSince(principal, signedInAt(session))) {
+      // A password or MFA reset (or disabling) ended every sign-in before it: enabling the
+      // user again does not bring this one back.
+      await this.#o.store.delete(id).catch(() => false);
+      throw new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: `signed in before the sign-out everywhere at ${principal.signedOutAt} (credentials reset or user disabled)`, data: { subject: session.subject } });
+    }
     session.lastSeenAt = now;
     const exists = await this.#o.store.touch(id, now).catch((error: unknown) => {
       throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: 'session store unreachable', cause: error });
@@ -173,6 +180,11 @@ export class SessionManager {
   }
 
   close(): void { this.#unsubscribe(); }
+}
+
+/** When the session's sign-in happened, in epoch seconds: at the IdP if known, else when the session began. */
+function signedInAt(session: GatewaySession): number {
+  return session.authTime ?? Math.floor(session.createdAt / 1000);
 }
 
 function sessionIdentity(session: GatewaySession, principal: Principal): Identity {

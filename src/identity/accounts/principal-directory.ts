@@ -5,6 +5,7 @@
  */
 import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
 import type { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
+import type { SignOutCutoffs } from './sign-out-cutoff.ts';
 
 /** A user or service account as the gateway sees it. */
 export interface Principal {
@@ -16,6 +17,8 @@ export interface Principal {
    * disabled (`attributes.lockedUntil` says so): the lock stops password sign-in, not sessions.
    */
   disabled: boolean;
+  /** Epoch seconds of the user's last sign-out everywhere (password or MFA reset, disabled): earlier sign-ins are over. */
+  signedOutAt?: number;
   attributes: Readonly<{
     username?: string;
     email?: string;
@@ -35,14 +38,20 @@ export interface PrincipalDirectory {
 
 export const USER_ID_PREFIX = 'usr_';
 
-export function createPrincipalDirectory(users: IdentityUsersRepo, clients: IdentityClientsRepo): PrincipalDirectory {
+/**
+ * @param cutoffs where the provider keeps each user's sign-out everywhere; with it, principals
+ *   carry `signedOutAt` so that the gateway ends sessions and tokens from before a reset too.
+ */
+export function createPrincipalDirectory(users: IdentityUsersRepo, clients: IdentityClientsRepo, cutoffs?: SignOutCutoffs): PrincipalDirectory {
   return {
     async getPrincipal(subject) {
       if (subject.startsWith(USER_ID_PREFIX)) {
         const user = await users.findById(subject);
         if (!user) return undefined;
+        const signedOutAt = await cutoffs?.at(user.id);
         return Object.freeze({
           subject: user.id, kind: 'user' as const, roles: Object.freeze([...user.roles]), disabled: user.disabled,
+          ...(signedOutAt === undefined ? {} : { signedOutAt }),
           attributes: Object.freeze({
             username: user.username, ...(user.email ? { email: user.email, emailVerified: user.emailVerified } : {}),
             mfaEnrolled: user.totpEnabled, ...(user.lockedUntil && user.lockedUntil > Date.now() ? { lockedUntil: user.lockedUntil } : {}),

@@ -33,9 +33,15 @@ export class SignOutCutoffs {
    * itself counts as before it; an unknown time counts as ended once there is a cutoff.
    */
   async ended(userId: string, authTime: number | undefined): Promise<boolean> {
+    const at = await this.at(userId);
+    if (at === undefined) return false;
+    return typeof authTime !== 'number' || authTime <= at;
+  }
+
+  /** Epoch seconds of the user's last sign-out everywhere, if one is still on record. */
+  async at(userId: string): Promise<number | undefined> {
     const record = await this.#kv.find(NS, userId);
     const at = (record?.payload as { at?: unknown } | undefined)?.at;
-    if (typeof at !== 'number') return false;
-    return typeof authTime !== 'number' || authTime <= at;
+    return typeof at === 'number' ? at : undefined;
   }
 }

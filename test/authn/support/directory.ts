@@ -27,6 +27,14 @@ export class TestDirectory implements PrincipalLookup, ApiTokenVerifier {
     await this.#publish({ type: 'principal.changed', subject });
   }
 
+  /** Ends every sign-in of `subject` made at or before `atSec` (as a password or MFA reset does). */
+  async signOut(subject: string, atSec: number): Promise<void> {
+    const p = this.#principals.get(subject);
+    if (p === undefined) throw new Error(`no ${subject}`);
+    this.#principals.set(subject, { ...p, signedOutAt: atSec });
+    await this.#publish({ type: 'principal.changed', subject });
+  }
+
   async getPrincipal(subject: string): Promise<Principal | undefined> {
     this.lookups++;
     return this.#principals.get(subject);
