@@ -6,12 +6,12 @@
  * again before the command returns, also when it fails.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { loadConfigFile, parseConfig, type LoadedConfig } from '../core/config/load.ts';
 import { compileCheck } from '../core/config/compile-check.ts';
+import { prepareDataDirectory } from '../core/config/data-directory.ts';
 import type { Config } from '../core/config/schema.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openStoreFromConfig } from '../store/open-from-config.ts';
@@ -85,7 +85,8 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
   const config = loaded.config;
   const logger = cliLogger(options.verbose === true);
   // The embedded store, generated development keys and the KEK live here (as for `start`).
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const dataDir = await prepareDataDirectory(config.dataDir, loaded.source ?? '(defaults)');
+  for (const w of dataDir.warnings) process.stderr.write(`warning: ${w}\n`);
   const store = await openStoreFromConfig(config, logger);
   let bus: EventBus | undefined;
   let idp: Promise<IdentityProvider> | undefined;

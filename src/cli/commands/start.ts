@@ -1,7 +1,8 @@
 /** `gatehouse start [--config FILE]`: runs the gateway until SIGINT/SIGTERM, reloads on SIGHUP. */
 import type { Command } from 'commander';
 import type { Gateway } from '../../gateway/gateway.ts';
-import { resolveConfigFile } from '../context.ts';
+import { loadCliConfig, resolveConfigFile } from '../context.ts';
+import { prepareDataDirectory } from '../../core/config/data-directory.ts';
 import { reportFailure } from '../output.ts';
 
 export function registerStart(program: Command): void {
@@ -26,6 +27,11 @@ export function registerStart(program: Command): void {
       const [{ Gateway: GatewayClass }, { composeExtensions }] = await Promise.all([import('../../gateway/gateway.ts'), import('../../gateway/compose.ts')]);
       const configFile = resolveConfigFile(options.config);
       try {
+        // The data directory is checked before the gateway writes keys, a certificate or a
+        // store into it. The file is read again by the gateway, which watches it from then on.
+        const { config } = await loadCliConfig(options.config);
+        const dataDir = await prepareDataDirectory(config.dataDir, configFile ?? '(defaults)');
+        for (const w of dataDir.warnings) process.stderr.write(`warning: ${w}\n`);
         gateway = await GatewayClass.start({ ...(configFile ? { configFile } : {}), handleSignals: true, compose: composeExtensions });
       } catch (err) {
         // Whatever stopped the start (configuration, store, bus, a port in use) is reported as

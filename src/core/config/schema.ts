@@ -18,7 +18,7 @@ import { tracingSchema } from './tracing-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences; `development` is refused when NODE_ENV=production.'),
-  dataDir: z.string().default('./gatehouse-data').describe('Directory for the embedded store, generated keys and certificates.'),
+  dataDir: z.string().default('./gatehouse-data').describe('Directory for the embedded store, generated keys and certificates. Created 0700; refused when it is world-writable or belongs to another user (root excepted), warned about when group-writable.'),
   instanceId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('Name of this instance in logs, metrics and audit. Default: host name and process id.'),
   publicUrl: z.url().optional().describe('External origin of the gateway (issuer of tokens). Default: https://localhost:<https port>.'),
   store: storeSchema.default(storeSchema.parse({})),

@@ -24,6 +24,11 @@ export interface RunOptions {
   /** Written to the child's stdin, which is then closed. */
   input?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Ends the command with SIGTERM after this long, SIGKILL 15 s later (a `start` that should
+   * have refused to start but serves instead); it then resolves with whatever it printed.
+   */
+  timeoutMs?: number;
 }
 
 export function gatehouse(args: string[], options: RunOptions = {}): Promise<CliResult> {
@@ -37,8 +42,12 @@ export function gatehouse(args: string[], options: RunOptions = {}): Promise<Cli
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+      child.kill('SIGTERM');
+      timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    }, options.timeoutMs);
     child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
     child.stdin.end(options.input ?? '');
   });
 }
