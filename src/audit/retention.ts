@@ -8,10 +8,10 @@
 import { randomUUIDv7 } from 'node:crypto';
 import type { Logger } from 'pino';
 import { toGatehouseError } from '../core/errors.ts';
-import { createAuditRepo } from '../store/repos/audit-repo.ts';
+import { createAuditRepo, type AuditRepo } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
 import { GENESIS_HASH, recordHash } from './hash.ts';
-import type { AuditDraft } from './record.ts';
+import type { AuditCheckpoint, AuditDraft } from './record.ts';
 import { signRetentionCut } from './retention-cut.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 
@@ -44,7 +44,7 @@ export async function applyRetention(store: Store, options: { chain: string; max
     const repo = createAuditRepo(trx, store.dialect);
     // The head first: writers of this chain wait until the cut and its record are committed.
     const head = await repo.lockHead(chain, GENESIS_HASH);
-    const cp = await repo.lastCheckpointBefore(chain, cutoff);
+    const cp = await cutPoint(repo, chain, cutoff);
     if (!cp) return { chain, cutAt: undefined, deletedRecords: 0, deletedCheckpoints: 0 };
     const deletedRecords = await repo.deleteThrough(chain, cp.seq);
     const deletedCheckpoints = await repo.deleteCheckpointsBefore(chain, cp.seq);
@@ -63,6 +63,21 @@ export async function applyRetention(store: Store, options: { chain: string; max
     await repo.setHead({ chain, seq, hash }, now);
     return { chain, cutAt: cp.seq, deletedRecords, deletedCheckpoints };
   });
+}
+
+/**
+ * The newest checkpoint with no record at or before it younger than `cutoff`. A checkpoint's own
+ * record being old is not enough: time follows seq only roughly (an event the bus delivers again
+ * days after it was published, an instance whose clock is behind), and such a record at the head
+ * when a checkpoint is signed would let the cut take the younger records before it.
+ */
+async function cutPoint(repo: AuditRepo, chain: string, cutoff: number): Promise<AuditCheckpoint | undefined> {
+  const cp = await repo.lastCheckpointBefore(chain, cutoff);
+  if (!cp) return undefined;
+  const [young] = await repo.query({ chain, since: cutoff, limit: 1 });
+  if (!young || young.seq > cp.seq) return cp;
+  // Every record before the first young one is old, so is the record of any checkpoint there.
+  return (await repo.checkpoints(chain)).filter((c) => c.seq < young.seq).at(-1);
 }
 
 export interface RetentionTask {
