@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { Gateway } from '../../gateway/gateway.ts';
 import { loadCliConfig, resolveConfigFile } from '../context.ts';
 import { prepareDataDirectory } from '../../core/config/data-directory.ts';
+import { ConfigError } from '../../core/config/load.ts';
+import { checkCertificateFiles } from '../../gateway/tls/check-certificate.ts';
 import { reportFailure } from '../output.ts';
 
 export function registerStart(program: Command): void {
@@ -27,11 +29,7 @@ export function registerStart(program: Command): void {
       const [{ Gateway: GatewayClass }, { composeExtensions }] = await Promise.all([import('../../gateway/gateway.ts'), import('../../gateway/compose.ts')]);
       const configFile = resolveConfigFile(options.config);
       try {
-        // The data directory is checked before the gateway writes keys, a certificate or a
-        // store into it. The file is read again by the gateway, which watches it from then on.
-        const { config } = await loadCliConfig(options.config);
-        const dataDir = await prepareDataDirectory(config.dataDir, configFile ?? '(defaults)');
-        for (const w of dataDir.warnings) process.stderr.write(`warning: ${w}\n`);
+        await checkBeforeStart(options.config);
         gateway = await GatewayClass.start({ ...(configFile ? { configFile } : {}), handleSignals: true, compose: composeExtensions });
       } catch (err) {
         // Whatever stopped the start (configuration, store, bus, a port in use) is reported as
@@ -48,4 +46,21 @@ export function registerStart(program: Command): void {
       const a = gateway.addresses();
       console.log(`Gatehouse is listening on https://localhost:${a.https.port} (ops: http://${a.ops.address}:${a.ops.port}/readyz)`);
     });
+}
+
+/**
+ * What can be known to fail before anything is set up: the listener certificate and the data
+ * directory are checked before the gateway writes keys, a certificate or a store. The file is
+ * read again by the gateway, which watches it from then on.
+ */
+async function checkBeforeStart(option: string | undefined): Promise<void> {
+  const { config, source } = await loadCliConfig(option);
+  const { cert, key } = config.listeners.https.tls;
+  if (cert && key) {
+    const tls = await checkCertificateFiles({ cert, key });
+    if (tls.problems.length) throw new ConfigError(tls.problems, source ?? '(defaults)');
+    for (const w of tls.warnings) process.stderr.write(`warning: ${w}\n`);
+  }
+  const dataDir = await prepareDataDirectory(config.dataDir, source ?? '(defaults)');
+  for (const w of dataDir.warnings) process.stderr.write(`warning: ${w}\n`);
 }

@@ -29,6 +29,8 @@ export interface RunOptions {
    * have refused to start but serves instead); it then resolves with whatever it printed.
    */
   timeoutMs?: number;
+  /** Ends the command with SIGTERM once its stdout matches (a `start` that is listening). */
+  stopWhen?: RegExp;
 }
 
 export function gatehouse(args: string[], options: RunOptions = {}): Promise<CliResult> {
@@ -40,7 +42,10 @@ export function gatehouse(args: string[], options: RunOptions = {}): Promise<Cli
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (options.stopWhen?.test(stdout)) child.kill('SIGTERM');
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     let timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       child.kill('SIGTERM');
