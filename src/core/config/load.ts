@@ -135,6 +135,10 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
     publicUrl: result.data.publicUrl ?? `https://localhost${result.data.listeners.https.port === 443 ? '' : `:${result.data.listeners.https.port}`}`,
   };
 
+  // One without the other would be read as "no certificate" and replaced by a generated one.
+  const listenerTls = config.listeners.https.tls;
+  if (listenerTls.cert && !listenerTls.key) problems.push({ path: ['listeners', 'https', 'tls', 'key'], message: 'needed with listeners.https.tls.cert' });
+  if (listenerTls.key && !listenerTls.cert) problems.push({ path: ['listeners', 'https', 'tls', 'cert'], message: 'needed with listeners.https.tls.key' });
   for (const [name, u] of Object.entries(config.upstreams)) {
     if (new URL(u.url).search) problems.push({ path: ['upstreams', name, 'url'], message: 'must not contain a query string' });
     if (u.tls && !u.url.startsWith('https:')) problems.push({ path: ['upstreams', name, 'tls'], message: 'mutual TLS needs an https:// url' });
