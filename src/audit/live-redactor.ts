@@ -27,6 +27,7 @@ export function createLiveRedactor(config: RedactionConfig = {}): LiveRedactor {
     string: (text) => current.string(text),
     isSecretKey: (key) => current.isSecretKey(key),
     logFormatter: (object) => current.logFormatter(object),
+    logMethod(args, method) { current.logMethod.call(this, args, method); },
     update(next) {
       current = createRedactor(next);
     },

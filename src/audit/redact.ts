@@ -109,8 +109,18 @@ export interface Redactor {
    *
    * @example
    *   pino({ formatters: { log: createRedactor(config.audit.redact).logFormatter } })
+   *   (with {@link logMethod} as `hooks.logMethod`, for the message)
    */
   logFormatter(object: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * For pino's `hooks.logMethod`: pino hands `formatters.log` everything but the message, so
+   * a secret interpolated into the message (`logger.warn(\`cannot reach ${url}\`)`) or into its
+   * `%s`/`%o` arguments went out as written. This redacts those before pino formats them.
+   *
+   * @example
+   *   pino({ formatters: { log: redactor.logFormatter }, hooks: { logMethod: redactor.logMethod } })
+   */
+  logMethod(this: unknown, args: unknown[], method: (...args: unknown[]) => void): void;
 }
 
 const MAX_DEPTH = 16;
@@ -179,5 +189,16 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     string,
     isSecretKey,
     logFormatter: (object) => walk(object, 0, new Set()) as Record<string, unknown>,
+    // The merging object (first) is left to logFormatter. An Error there is also where pino takes
+    // the message from when none follows: it is passed as { err } with that message, redacted.
+    logMethod(args, method) {
+      const rest = args.map((a, i) => {
+        if (typeof a === 'string') return string(a);
+        return i > 0 && typeof a === 'object' && a !== null ? walk(a, 0, new Set()) : a;
+      });
+      const first = args[0];
+      if (first instanceof Error) rest.splice(0, 1, { err: first }, ...(typeof rest[1] === 'string' ? [] : [string(first.message)]));
+      method.apply(this, rest);
+    },
   };
 }

@@ -67,7 +67,7 @@ describe('canary secrets never reach logs or the store', () => {
     const loaded = parseConfig(input, { env: {}, source: 'canary' });
     const redactor = createRedactor(loaded.config.audit.redact);
     const sink = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); cb(); } });
-    const logger = pino({ level: 'debug', formatters: { log: redactor.logFormatter } }, sink);
+    const logger = pino({ level: 'debug', formatters: { log: redactor.logFormatter }, hooks: { logMethod: redactor.logMethod } }, sink);
     store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`, { logger });
     await store.migrate();
     const bus = new MemoryEventBus({ instanceId: 'canary', logger });

@@ -3,6 +3,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { createRedactor, REDACTED } from '../../src/audit/redact.ts';
 
 const redactor = createRedactor();
@@ -93,5 +95,23 @@ describe('redaction cost', () => {
         assert.ok(ms < 250, `${JSON.stringify(unit)} + ${JSON.stringify(tail)}: ${ms.toFixed(0)} ms`);
       }
     }
+  });
+});
+
+describe('redaction of log lines', () => {
+  it('redacts a secret interpolated into the log message itself, its %s/%o arguments and an Error\'s message, with the documented pino wiring', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(c: Buffer, _e, cb) { lines.push(c.toString('utf8')); cb(); } });
+    const logger = pino({ formatters: { log: redactor.logFormatter }, hooks: { logMethod: redactor.logMethod } }, sink);
+    logger.warn({ attempt: 2 }, `cannot reach redis://:${S(1)}@redis:6379 (token=${S(2)})`);
+    logger.warn('upstream said %s, headers %o', `password=${S(3)}`, { authorization: `Token ${S(4)}` });
+    logger.error(new Error(`refresh failed for refresh_token=${S(5)}`));
+    logger.child({ component: 'x' }).info(`Authorization: ApiKey ${S(6)}`);
+    await new Promise((r) => setImmediate(r));
+    const text = lines.join('');
+    assert.equal(lines.length, 4);
+    assert.deepEqual(Array.from({ length: 7 }, (_, i) => S(i)).filter((s) => text.includes(s)), []);
+    for (const line of lines) assert.equal(line.split('"msg":').length, 2, `one message: ${line}`);
+    assert.match(text, /cannot reach redis:\/\/:\[REDACTED\]@redis:6379/);
   });
 });
