@@ -21,7 +21,8 @@ describe('listener certificate configuration', () => {
   });
 
   it('both or neither are accepted', () => {
-    assert.equal(parseConfig({ listeners: { https: { tls: { cert: 'a', key: 'b' } } } }, { env: {} }).warnings.length, 0);
-    assert.equal(parseConfig({}, { env: {} }).warnings.length, 1);
+    const tlsWarnings = (document: unknown) => parseConfig(document, { env: {} }).warnings.filter((w) => w.path.join('.').startsWith('listeners.https.tls'));
+    assert.equal(tlsWarnings({ listeners: { https: { tls: { cert: 'a', key: 'b' } } } }).length, 0);
+    assert.equal(tlsWarnings({}).length, 1);
   });
 });

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
 import { GatehouseError } from '../errors.ts';
+import { PKI_KEY_ENV } from '../../pki/master-key.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -149,7 +150,7 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   });
   if (options.crossCheck) problems.push(...options.crossCheck(config));
 
-  const warnings = developmentConveniences(config);
+  const warnings = developmentConveniences(config, env);
   if (mode === 'production') {
     for (const w of warnings) problems.push({ path: w.path, message: `not allowed in production: ${w.message}` });
   }
@@ -161,9 +162,20 @@ function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
-/** Settings that are fine on a laptop and dangerous in production. */
-function developmentConveniences(config: Config): ConfigWarning[] {
+/**
+ * Settings that are fine on a laptop and dangerous in production. Secrets that would be
+ * generated into the data directory are listed too (their components refuse them again at
+ * start), so that `config validate` reports what start would refuse.
+ */
+function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): ConfigWarning[] {
   const w: ConfigWarning[] = [];
+  if (config.pki.enabled && config.pki.key === undefined && !env[PKI_KEY_ENV]) {
+    w.push({ path: ['pki', 'key'], message: `no CA master key (pki.key or ${PKI_KEY_ENV}): one is generated into the data directory, next to the CA keys it encrypts` });
+  }
+  const signing = config.identity.signing;
+  if (signing.keyEncryptionSecret === undefined && !env[signing.keyEncryptionSecretEnv]) {
+    w.push({ path: ['identity', 'signing', 'keyEncryptionSecret'], message: `no key-encryption secret (this key or ${signing.keyEncryptionSecretEnv}): one is generated into the data directory, next to the store it protects` });
+  }
   const tls = config.listeners.https.tls;
   if (!tls.cert || !tls.key) w.push({ path: ['listeners', 'https', 'tls'], message: 'no certificate configured: a self-signed localhost certificate is generated' });
   if (config.store.url === undefined || config.store.url.startsWith('sqlite:')) {
