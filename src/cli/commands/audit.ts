@@ -72,7 +72,7 @@ export function registerAudit(program: Command): void {
   stateful(audit.command('prune').description('delete records older than the retention (up to a checkpoint; verification starts from it)')
     .option('--older-than <days>', 'days (default audit.retention.maxAgeDays)', positiveInt))
     .action(action(async (o: StateOptions & { olderThan?: number }) => {
-      const r = await withCliContext(o, (ctx) => auditPruneCommand(ctx.store, ctx.config.audit, o.olderThan ? { olderThanDays: o.olderThan } : {}));
+      const r = await withCliContext(o, (ctx) => auditPruneCommand(ctx.store, ctx.config, o.olderThan ? { olderThanDays: o.olderThan } : {}));
       emit(o.json, r, () => formatRecord([['chain', r.chain], ['cut at checkpoint', r.cutAt ?? '-'], ['records deleted', r.deletedRecords], ['checkpoints deleted', r.deletedCheckpoints]]));
     }));
 }
