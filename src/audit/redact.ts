@@ -184,6 +184,11 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     }
   };
 
+  // The message of the last (fields, message) line found clean. Most lines are that shape with
+  // a constant message ('request' on every access line): checked once, not on every line
+  // (~0.6 µs a line otherwise).
+  let lastCleanMessage: string | undefined;
+
   return {
     value: (value) => walk(value, 0, new Set()),
     string,
@@ -192,12 +197,16 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     // The merging object (first) is left to logFormatter. An Error there is also where pino takes
     // the message from when none follows: it is passed as { err } with that message, redacted.
     logMethod(args, method) {
+      const fields = args[0];
+      const plainShape = args.length === 2 && typeof fields === 'object' && fields !== null && !(fields instanceof Error);
+      if (plainShape && args[1] === lastCleanMessage) { method.apply(this, args); return; }
       const rest = args.map((a, i) => {
         if (typeof a === 'string') return string(a);
         return i > 0 && typeof a === 'object' && a !== null ? walk(a, 0, new Set()) : a;
       });
       const first = args[0];
       if (first instanceof Error) rest.splice(0, 1, { err: first }, ...(typeof rest[1] === 'string' ? [] : [string(first.message)]));
+      if (plainShape && typeof args[1] === 'string' && rest[1] === args[1]) lastCleanMessage = args[1];
       method.apply(this, rest);
     },
   };

@@ -34,6 +34,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const redactor = options.redactor ?? createRedactor(options.redact ?? {});
   return pino({
     level: options.level ?? 'info',
     base: { instance: options.instanceId },
@@ -41,7 +42,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     // The audit log's redactor also scrubs every log line: secret-looking keys at any depth,
     // JWTs, API tokens and configured patterns inside string values.
-    formatters: { level: (label) => ({ level: label }), log: (options.redactor ?? createRedactor(options.redact ?? {})).logFormatter },
+    formatters: { level: (label) => ({ level: label }), log: redactor.logFormatter },
+    // pino hands formatters.log everything but the message: the message and its %s/%o
+    // arguments are scrubbed here (a connection URL with its password, an upstream's error text).
+    hooks: { logMethod: redactor.logMethod },
     serializers: { err: pino.stdSerializers.err },
   }, options.destination ?? pino.destination({ sync: false }));
 }
