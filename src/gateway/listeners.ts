@@ -7,6 +7,7 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { constants as cryptoConstants } from 'node:crypto';
 import type { LimitsConfig } from '../core/config/gateway-schema.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { generateRequestId } from './http/request-id.ts';
@@ -35,6 +36,9 @@ export function tlsOptions(tls: TlsMaterial) {
     ciphers: TLS12_CIPHERS,
     honorCipherOrder: true,
     ecdhCurve: 'X25519:P-256:P-384',
+    // TLS 1.2 client-initiated renegotiation: a full handshake of server CPU per request of
+    // the client, repeatable on one connection; nothing here needs it.
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
     ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
   };
 }
