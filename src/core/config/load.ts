@@ -148,6 +148,11 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   config.routes.forEach((r, i) => {
     if (!Object.hasOwn(config.upstreams, r.upstream)) problems.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${r.upstream}"` });
   });
+  // A mistyped id would leave its route at the default limit without a word.
+  const routeIds = new Set(config.routes.map((r) => r.id));
+  for (const id of Object.keys(config.ratelimit.identity.routes)) {
+    if (!routeIds.has(id)) problems.push({ path: ['ratelimit', 'identity', 'routes', id], message: `no route has the id "${id}"` });
+  }
   if (options.crossCheck) problems.push(...options.crossCheck(config));
 
   const warnings = developmentConveniences(config, env);
