@@ -12,8 +12,18 @@ export interface ReadinessReport {
   dependencies: Record<string, DependencyStatus>;
 }
 
+/** A check pending this long is given up on by later polls (see `#run`). */
+export const ABANDON_CHECK_AFTER_MS = 30_000;
+
+interface Dependency {
+  check: HealthCheck;
+  critical: boolean;
+  /** The check under way, shared by every poll that arrives before it settles. */
+  running?: { promise: Promise<DependencyStatus>; started: number } | undefined;
+}
+
 export class HealthRegistry {
-  readonly #checks = new Map<string, { check: HealthCheck; critical: boolean }>();
+  readonly #checks = new Map<string, Dependency>();
   readonly #started = Date.now();
   readonly instance: string;
 
@@ -26,28 +36,52 @@ export class HealthRegistry {
 
   unregister(name: string): void { this.#checks.delete(name); }
 
+  /**
+   * The check of `dep` under way, started if none is. Load balancers, the kubelet and
+   * Prometheus poll at once: each poll starting its own checks multiplied the queries sent
+   * to a store or Redis that may already be struggling, and a check that never settles
+   * (a half-open connection) was started again, and left pending, on every poll. One pending
+   * longer than {@link ABANDON_CHECK_AFTER_MS} is given up and a new one started: a check
+   * whose promise is lost must not pin the dependency at "timed out" after it recovered.
+   */
+  #run(dep: Dependency): { promise: Promise<DependencyStatus>; started: number } {
+    const now = performance.now();
+    if (dep.running && now - dep.running.started < ABANDON_CHECK_AFTER_MS) return dep.running;
+    const promise = (async () => {
+      try {
+        return await dep.check();
+      } catch (err) {
+        return { ok: false, latencyMs: performance.now() - now, detail: (err as Error).message };
+      }
+    })();
+    const running = { promise, started: now };
+    dep.running = running;
+    void promise.finally(() => { if (dep.running === running) dep.running = undefined; });
+    return running;
+  }
+
   async readiness(timeoutMs = 2000): Promise<ReadinessReport> {
     const entries = [...this.#checks.entries()];
-    const results = await Promise.all(entries.map(async ([name, { check }]) => {
-      const started = performance.now();
+    const results = await Promise.all(entries.map(async ([, dep]) => {
+      const { promise, started } = this.#run(dep);
       let timer: NodeJS.Timeout | undefined;
+      // A check that joined one under way gets what is left of the timeout since it started.
+      const left = Math.max(0, timeoutMs - (performance.now() - started));
       try {
-        const status = await Promise.race([
-          check(),
-          new Promise<DependencyStatus>((resolve) => { timer = setTimeout(() => resolve({ ok: false, latencyMs: timeoutMs, detail: 'timed out' }), timeoutMs); }),
+        return await Promise.race([
+          promise,
+          new Promise<DependencyStatus>((resolve) => { timer = setTimeout(() => resolve({ ok: false, latencyMs: performance.now() - started, detail: 'timed out' }), left); }),
         ]);
-        return [name, status] as const;
-      } catch (err) {
-        return [name, { ok: false, latencyMs: performance.now() - started, detail: (err as Error).message }] as const;
       } finally {
         clearTimeout(timer);
       }
     }));
     const dependencies: Record<string, DependencyStatus> = {};
     let ready = true;
-    for (const [i, [name, status]] of results.entries()) {
+    for (const [i, status] of results.entries()) {
+      const [name, dep] = entries[i]!;
       dependencies[name] = { ...status, latencyMs: Math.round(status.latencyMs * 100) / 100 };
-      if (!status.ok && entries[i]![1].critical) ready = false;
+      if (!status.ok && dep.critical) ready = false;
     }
     return { ready, instance: this.instance, uptimeSeconds: Math.round((Date.now() - this.#started) / 1000), dependencies };
   }
