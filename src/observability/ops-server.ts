@@ -22,8 +22,30 @@ export function isLoopbackPeer(address: string | undefined): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
-export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean; actions: () => ReadonlyMap<string, OpsAction> }): Server {
-  return createServer((req, res) => {
+/**
+ * True for a Host naming this host by loopback (`localhost`, `127.x.x.x`, `[::1]`, any port).
+ * Actions need it besides a loopback peer: after DNS rebinding, a web page open in the
+ * operator's browser sends same-origin requests (no CORS preflight, any content type) to
+ * 127.0.0.1 under its own name, which the peer address alone cannot tell apart.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  return host !== undefined && /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(?::\d{1,5})?$/i.test(host);
+}
+
+/** Time limits of the ops listener; Node's defaults (60 s for the head, 300 s for the request) let slow clients hold sockets. */
+export interface OpsServerLimits {
+  /** Time a client has to send the request head. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send the whole request. */
+  requestTimeoutMs?: number;
+}
+
+export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean; actions: () => ReadonlyMap<string, OpsAction> }, limits: OpsServerLimits = {}): Server {
+  // Probes and scrapes send a short head and no body: seconds are plenty. The expiry check
+  // runs every quarter of the header timeout (Node's default is every 30 s, whatever the limit).
+  const headersTimeout = limits.headersTimeoutMs ?? 5_000;
+  const requestTimeout = Math.max(headersTimeout, limits.requestTimeoutMs ?? 10_000);
+  return createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)), keepAliveTimeout: 5_000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
@@ -31,7 +53,7 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
     const action = deps.actions().get(path);
     if (action) {
       if (req.method !== 'POST') return send(405, 'text/plain', 'method not allowed\n');
-      if (!isLoopbackPeer(req.socket.remoteAddress)) return send(403, 'application/json', JSON.stringify({ error: { code: 'ERR_ADMIN_FORBIDDEN', message: 'Operator actions are accepted from this host only' } }));
+      if (!isLoopbackPeer(req.socket.remoteAddress) || !isLoopbackHost(req.headers.host)) return send(403, 'application/json', JSON.stringify({ error: { code: 'ERR_ADMIN_FORBIDDEN', message: 'Operator actions are accepted from this host only' } }));
       // A browser on the operator's machine must not be able to trigger actions cross-site:
       // simple cross-site forms cannot send this content type without a CORS preflight.
       if (req.headers['content-type'] !== 'application/json') return send(415, 'application/json', JSON.stringify({ error: { code: 'ERR_ADMIN_INPUT_INVALID', message: 'content-type must be application/json' } }));

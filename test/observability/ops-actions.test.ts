@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { createOpsServer, isLoopbackPeer } from '../../src/observability/ops-server.ts';
 import { HealthRegistry } from '../../src/observability/health.ts';
@@ -43,5 +43,23 @@ describe('ops listener actions', () => {
     assert.equal((await fetch(`${url}/act`)).status, 405);
     assert.equal((await fetch(`${url}/act`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' })).status, 415);
     assert.equal(calls, 1);
+  });
+
+  it('refuses an action whose Host is not a loopback name (DNS rebinding from a web page on the operator\'s machine) without running it', async () => {
+    const before = calls;
+    const post = (host: string | undefined) => new Promise<number>((resolve, reject) => {
+      const req = request(`${url}/act`, { method: 'POST', headers: { 'content-type': 'application/json', ...(host === undefined ? {} : { host }) }, setHost: host !== undefined }, (res) => { res.resume(); resolve(res.statusCode!); });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    // A page at rebind.example whose name now resolves to 127.0.0.1 is same-origin to the browser: no preflight.
+    for (const host of ['rebind.example:9090', 'rebind.example', '127.0.0.1.nip.io:9090', 'localhost.evil.example']) {
+      assert.equal(await post(host), 403, host);
+    }
+    // No Host at all: Node refuses the HTTP/1.1 request itself.
+    assert.equal(await post(undefined), 400);
+    assert.equal(calls, before);
+    for (const host of ['127.0.0.1:9090', 'localhost:9090', 'LOCALHOST', '[::1]:9090', '127.0.0.1']) assert.equal(await post(host), 200, host);
+    assert.equal(calls, before + 5);
   });
 });
