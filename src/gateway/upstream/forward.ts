@@ -20,6 +20,7 @@ import { upstreamPathOf } from './upstream-path.ts';
 import { upstreamDeadlines, type DeadlineEntry } from './deadlines.ts';
 import { failRequest } from '../pipeline/run.ts';
 import { continueBody } from '../http/expect-continue.ts';
+import { addTrailers, allowedTrailers } from './trailers.ts';
 
 /** Both ends of a tunnel are sockets (net or TLS); the Duplex type does not say so. */
 type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
@@ -38,6 +39,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   deadlineSlot = -1;
   settled = false;
   upgradeSocket: Duplex | undefined;
+  /** Trailer names announced to the client (trailers.ts); undefined for almost every response. */
+  trailers: Set<string> | undefined = undefined;
 
   constructor(ctx: RequestContext, upstream: UpstreamPool, upgradeSocket: Duplex | undefined) {
     this.ctx = ctx;
@@ -58,7 +61,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
     const res = ctx.res;
     if (res.destroyed) { controller.abort(new ClientGoneError()); return; }
-    res.writeHead(statusCode, responseHeaders(headers, ctx.requestId, ctx.responseHeaders, statusCode));
+    const out = responseHeaders(headers, ctx.requestId, ctx.responseHeaders, statusCode);
+    if (headers.trailer !== undefined) {
+      this.trailers = allowedTrailers(headers, statusCode, ctx.method, ctx.req.httpVersion);
+      if (this.trailers !== undefined) out.push('trailer', [...this.trailers].join(', '));
+    }
+    res.writeHead(statusCode, out);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -69,8 +77,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
     const { ctx } = this;
+    if (this.trailers !== undefined) {
+      const refused = addTrailers(ctx.res, this.trailers, trailers);
+      if (refused !== undefined) ctx.gen.logger.warn({ requestId: ctx.requestId, upstream: this.upstream.name, reason: refused }, 'upstream trailers dropped');
+    }
     ctx.completing = true;
     ctx.gen.record(ctx);
     ctx.res.end();
