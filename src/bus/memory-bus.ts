@@ -18,6 +18,7 @@ import { SubscriberQueue } from './subscriber-queue.ts';
 import { durableGroupName } from './durable-name.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 import { IdleTracker } from './idle-tracker.ts';
+import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
 
 /** Queued envelopes are frozen snapshots already: nothing to decode. */
 const asIs = (event: Envelope): Envelope => event;
@@ -39,16 +40,18 @@ export class MemoryEventBus implements EventBus {
   readonly #instance: string;
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
+  readonly #handlerTimeoutMs: number;
   readonly #live = new Set<Member>();
   readonly #groups = new Map<string, DurableGroup>();
   readonly #idle = new IdleTracker();
-  readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0 };
+  readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0, handlerTimeouts: 0 };
   #closed = false;
 
   constructor(options: EventBusOptions) {
     this.#instance = options.instanceId;
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
+    this.#handlerTimeoutMs = handlerTimeout(options.handlerTimeoutMs);
   }
 
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
@@ -78,11 +81,12 @@ export class MemoryEventBus implements EventBus {
       queue: new SubscriberQueue<Envelope>(handler, asIs, this.#maxBuffer, {
         handlerError: (error, event) => {
           this.#stats.handlerErrors += 1;
+          if (isHandlerTimeout(error)) this.#stats.handlerTimeouts += 1;
           this.#logger?.error({ err: error, event: event.name, eventId: event.id }, 'event bus: subscriber failed');
         },
         malformed: () => {},
         settled: (count) => this.#idle.done(count),
-      }),
+      }, this.#handlerTimeoutMs),
     };
     const durable = options.durable;
     if (durable === undefined) {

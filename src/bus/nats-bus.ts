@@ -26,6 +26,7 @@ import { durableGroupName } from './durable-name.ts';
 import { NatsDurableSubscription } from './nats-durable.ts';
 import { NatsPublisher } from './nats-publisher.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
+import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -46,6 +47,7 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   const prefix = options.subjectPrefix ?? 'gatehouse';
   if (!NAME.test(stream)) throw new TypeError(`stream name ${JSON.stringify(stream)} must be letters, digits, '-' or '_'`);
   if (!PREFIX.test(prefix)) throw new TypeError(`subject prefix ${JSON.stringify(prefix)} must be dot-separated tokens of letters, digits, '-' or '_'`);
+  handlerTimeout(options.handlerTimeoutMs);
   const u = new URL(url);
   const server = `${u.hostname}:${u.port || '4222'}`;
   let nc: NatsConnection;
@@ -108,12 +110,13 @@ export class NatsEventBus implements EventBus {
   readonly #prefix: string;
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
+  readonly #handlerTimeoutMs: number;
   readonly #durableInactiveMs: number;
   readonly #maxAgeMs: number;
   readonly #publisher: NatsPublisher;
   readonly #live = new Set<LiveSubscription>();
   readonly #durables = new Set<NatsDurableSubscription>();
-  readonly #stats = { dropped: 0, handlerErrors: 0 };
+  readonly #stats = { dropped: 0, handlerErrors: 0, handlerTimeouts: 0 };
   #connected = true;
   #closed = false;
   #restoring = false;
@@ -127,6 +130,7 @@ export class NatsEventBus implements EventBus {
     this.#prefix = options.subjectPrefix;
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
+    this.#handlerTimeoutMs = handlerTimeout(options.handlerTimeoutMs);
     this.#durableInactiveMs = options.durableInactiveMs;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger, onRetryableFailure: () => this.#restoreStream() });
@@ -186,6 +190,7 @@ export class NatsEventBus implements EventBus {
     const accepts = nameFilter(names);
     const handlerError = (error: unknown, event: { name: string; id: string }): void => {
       this.#stats.handlerErrors += 1;
+      if (isHandlerTimeout(error)) this.#stats.handlerTimeouts += 1;
       this.#logger?.error({ err: error, event: event.name, eventId: event.id }, 'event bus: subscriber failed');
     };
     if (options.durable !== undefined) {
@@ -201,6 +206,7 @@ export class NatsEventBus implements EventBus {
         inactiveThresholdMs: this.#durableInactiveMs,
         accepts,
         handler,
+        handlerTimeoutMs: this.#handlerTimeoutMs,
         logger: this.#logger,
         handlerError,
         attachFailed: () => this.#restoreStream(),
@@ -222,7 +228,7 @@ export class NatsEventBus implements EventBus {
       handlerError,
       malformed: () => this.#logger?.error('event bus: malformed event discarded'),
       settled: () => {},
-    });
+    }, this.#handlerTimeoutMs);
     const subjects = names === '*' ? [`${this.#prefix}.>`] : [...new Set(names)].map((n) => `${this.#prefix}.${n}`);
     const live: LiveSubscription = {
       queue,
@@ -271,6 +277,7 @@ export class NatsEventBus implements EventBus {
       dropped: this.#stats.dropped + this.#publisher.dropped,
       publishFailures: this.#publisher.failures,
       handlerErrors: this.#stats.handlerErrors,
+      handlerTimeouts: this.#stats.handlerTimeouts,
       buffered,
     };
   }

@@ -5,7 +5,8 @@
  * by one of them, and events published while all of them were away wait in the stream.
  *
  * Delivery is at least once: an event is acknowledged after its handler settles; a handler
- * that throws gets the event again (after 1 s, at most MAX_DELIVER times in all). The loop
+ * that throws, or does not settle within handlerTimeoutMs, gets the event again (after 1 s,
+ * at most MAX_DELIVER times in all). The loop
  * re-attaches after connection loss, and makes a consumer deleted under it again (the
  * client's own recovery would wait for it to reappear forever) from the first event after the
  * last one this subscriber settled, so the events published meanwhile are not lost (from the
@@ -16,6 +17,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import { isGatehouseError } from '../core/errors.ts';
 import type { Envelope, EventName } from '../core/events.ts';
 import { parseEnvelope } from './envelope.ts';
+import { callHandler } from './handler-timeout.ts';
 import { ensureGroupConsumer, resumePoint, type DurableGroupSpec, type StartPoint } from './nats-consumer.ts';
 import type { EventHandler } from './types.ts';
 
@@ -28,6 +30,8 @@ export interface NatsDurableOptions extends DurableGroupSpec {
   jsm: JetStreamManager;
   accepts: (name: EventName) => boolean;
   handler: EventHandler;
+  /** Past this a handler's delivery is nak'ed like a throw (handler-timeout.ts). */
+  handlerTimeoutMs: number;
   logger: Logger | undefined;
   handlerError: (error: unknown, event: Envelope) => void;
   /** Called when attaching failed: the stream may be gone (the bus makes it again). */
@@ -117,8 +121,8 @@ export class NatsDurableSubscription {
       return;
     }
     try {
-      const result = this.#o.handler(event);
-      if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+      const pending = callHandler(this.#o.handler, event, this.#o.handlerTimeoutMs);
+      if (pending !== undefined) await pending;
       m.ack();
       this.#settled(m.seq);
     } catch (error) {

@@ -6,9 +6,10 @@
 import type { Envelope } from '../core/events.ts';
 import type { EventHandler } from './types.ts';
 import { Fifo } from './fifo.ts';
+import { callHandler } from './handler-timeout.ts';
 
 export interface SubscriberQueueHooks<T = string> {
-  /** The handler threw or rejected. */
+  /** The handler threw, rejected or did not settle in time (ERR_BUS_HANDLER_TIMEOUT). */
   handlerError(error: unknown, event: Envelope): void;
   /** A queued item could not be decoded into an envelope. */
   malformed(item: T): void;
@@ -25,16 +26,21 @@ export class SubscriberQueue<T = string> {
   readonly #decode: (item: T) => Envelope | undefined;
   readonly #maxBuffer: number;
   readonly #hooks: SubscriberQueueHooks<T>;
+  readonly #timeoutMs: number;
   readonly #items = new Fifo<T>();
   #scheduled = false;
   #stopped = false;
 
-  /** `decode` turns a queued item into an envelope; undefined means malformed (skipped, reported). */
-  constructor(handler: EventHandler, decode: (item: T) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks<T>) {
+  /**
+   * `decode` turns a queued item into an envelope; undefined means malformed (skipped, reported).
+   * `timeoutMs`: how long a returned promise may take before the next event goes ahead (handler-timeout.ts).
+   */
+  constructor(handler: EventHandler, decode: (item: T) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks<T>, timeoutMs: number) {
     this.#handler = handler;
     this.#decode = decode;
     this.#maxBuffer = maxBuffer;
     this.#hooks = hooks;
+    this.#timeoutMs = timeoutMs;
   }
 
   get length(): number {
@@ -70,8 +76,8 @@ export class SubscriberQueue<T = string> {
         this.#hooks.malformed(item);
       } else {
         try {
-          const result = this.#handler(event);
-          if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') await result;
+          const pending = callHandler(this.#handler, event, this.#timeoutMs);
+          if (pending !== undefined) await pending;
         } catch (error) {
           this.#hooks.handlerError(error, event);
         }

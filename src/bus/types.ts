@@ -38,8 +38,10 @@ export interface BusStats {
   dropped: number;
   /** Backend publish attempts that failed (each is retried while the event stays buffered). */
   publishFailures: number;
-  /** Handler invocations that threw or rejected. */
+  /** Handler invocations that threw, rejected or did not settle within `handlerTimeoutMs`. */
   handlerErrors: number;
+  /** Of `handlerErrors`, those that did not settle in time (ERR_BUS_HANDLER_TIMEOUT). */
+  handlerTimeouts: number;
   /** Events waiting to be handed to the backend or to subscribers right now. */
   buffered: number;
 }
@@ -49,8 +51,9 @@ export interface EventBus {
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void;
   /**
    * Calls `handler` for each matching event, one at a time and in publication order per
-   * publisher (the next event waits until a returned promise settles). A handler that
-   * throws affects neither the publisher nor other subscribers.
+   * publisher (the next event waits until a returned promise settles, for at most
+   * `handlerTimeoutMs`). A handler that throws affects neither the publisher nor other
+   * subscribers; one that does not settle in time counts as failed like one that threw.
    * Returns a function that ends the subscription.
    */
   subscribe(names: EventName[] | '*', handler: EventHandler, options?: SubscribeOptions): () => void;
@@ -77,6 +80,13 @@ export interface EventBusOptions {
   subjectPrefix?: string;
   /** NATS: how long the stream keeps events (default 7 days). */
   maxAgeMs?: number;
+  /**
+   * How long a handler's returned promise may take (default 10 s, at most 25 s: below
+   * JetStream's ack_wait). Past it the delivery counts as failed (NATS durable: redelivered
+   * as after a throw), is logged as ERR_BUS_HANDLER_TIMEOUT with the event's name and id, and
+   * the next event goes ahead; the late handler is not cancelled.
+   */
+  handlerTimeoutMs?: number;
   /** Most events buffered for publication (NATS) or per subscriber (memory) before new ones are dropped. Default 10 000. */
   maxBuffer?: number;
 }

@@ -140,6 +140,8 @@ export const ERROR_CODES = {
   ERR_DETECT_BLOCK_INVALID: { status: 400, message: 'Invalid block request' },
 
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },
+  /** Logged and counted only: an event bus subscriber's handler did not settle in time (10 s by default); the delivery counts as failed. */
+  ERR_BUS_HANDLER_TIMEOUT: { status: 500, message: 'Event handler timed out' },
 
   ERR_IDENTITY_INPUT_INVALID: { status: 400, message: 'Invalid input' },
   ERR_IDENTITY_USER_EXISTS: { status: 409, message: 'A user with this name or e-mail already exists' },

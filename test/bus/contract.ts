@@ -4,12 +4,14 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import type { Envelope, GatewayRequestEvent } from '../../src/core/events.ts';
-import type { EventBus } from '../../src/bus/types.ts';
+import type { EventBus, EventBusOptions } from '../../src/bus/types.ts';
 
 export interface BusFactory {
-  /** A fresh bus for one test. */
-  create(instanceId: string): Promise<EventBus>;
+  /** A fresh bus for one test; `extra` adds options (logger, limits) to the backend's own. */
+  create(instanceId: string, extra?: Partial<EventBusOptions>): Promise<EventBus>;
   /**
    * Another instance attached to the same backend (NATS: new connection, same stream);
    * for the memory bus, the same object, since memory does not cross processes.
@@ -47,11 +49,23 @@ export function requestEvent(n: number): GatewayRequestEvent {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A real pino logger whose lines are kept for assertions. */
+export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
 export function busContract(name: string, factory: BusFactory, skip: false | string): void {
   describe(`event bus contract: ${name}`, { skip }, () => {
     const opened: EventBus[] = [];
-    const open = async (id = 'test-a') => {
-      const bus = await factory.create(id);
+    const open = async (id = 'test-a', extra?: Partial<EventBusOptions>) => {
+      const bus = await factory.create(id, extra);
       opened.push(bus);
       return bus;
     };
@@ -340,6 +354,43 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       assert.deepEqual(generations(byNewer), all, 'the newer version got each config.reloaded once');
       assert.equal(byNewer.filter((e) => e.name === 'config.rejected').length, n, 'the newer version got every config.rejected');
       assert.equal(byNewer.length, 2 * n);
+    });
+
+    it('a durable subscriber whose handler never settles fails that delivery after handlerTimeoutMs (logged with name and id, not the payload) and handles the next events', async () => {
+      const durable = `hung-${Math.random().toString(36).slice(2, 8)}`;
+      const { logger, lines } = captureLogger();
+      const bus = await open('hung', { logger, handlerTimeoutMs: 200 });
+      const handled: number[] = [];
+      let hung = 0;
+      bus.subscribe(['config.reloaded'], (e) => {
+        const generation = (e.payload as { generation: number }).generation;
+        if (generation === 1 && hung === 0) {
+          hung += 1;
+          return new Promise<void>(() => {});
+        }
+        handled.push(generation);
+        return Promise.resolve();
+      }, { durable });
+      await bus.flush();
+      bus.publish('config.reloaded', { generation: 1, source: 'secret-source-text', routes: 0, changedKeys: [] });
+      bus.publish('config.reloaded', { generation: 2, source: 'signal', routes: 0, changedKeys: [] });
+      await bus.flush();
+      await waitFor(() => handled.includes(2), 10_000, 'the event after the hung one');
+      assert.equal(bus.stats().handlerTimeouts, 1);
+      assert.ok(bus.stats().handlerErrors >= 1);
+      const line = lines.find((l) => (l.err as { code?: string } | undefined)?.code === 'ERR_BUS_HANDLER_TIMEOUT');
+      assert.ok(line, 'the timeout is logged with its code');
+      assert.equal(line.event, 'config.reloaded');
+      assert.match(String(line.eventId), /^[0-9a-f-]{36}$/);
+      assert.ok(!JSON.stringify(lines).includes('secret-source-text'), 'the payload is not logged');
+      if (factory.durableAcrossRestart) {
+        // NATS: the failed delivery is redelivered like one whose handler threw.
+        await waitFor(() => handled.includes(1), 10_000, 'redelivery of the timed-out event');
+      }
+    });
+
+    it('refuses a handler timeout that JetStream\'s ack_wait would overtake', async () => {
+      await assert.rejects(async () => open('bad-timeout', { handlerTimeoutMs: 60_000 }), TypeError);
     });
 
     it('reports health and refuses nothing after close (publish is a counted drop)', async () => {

@@ -16,7 +16,7 @@ const subjectPrefix = `ghtest.${run}`;
 const options = { stream, subjectPrefix, maxAgeMs: 10 * 60 * 1000 };
 
 busContract('nats', {
-  create: (instanceId) => createNatsEventBus(NATS_URL, { instanceId, ...options }),
+  create: (instanceId, extra) => createNatsEventBus(NATS_URL, { instanceId, ...options, ...extra }),
   peer: (_of, instanceId) => createNatsEventBus(NATS_URL, { instanceId, ...options }),
   durableAcrossRestart: true,
   teardown: async () => {
