@@ -13,6 +13,14 @@ import { RateLimitHeaderFormat } from './headers.ts';
 import type { RateLimit, RateLimiter, RateLimitResult } from './types.ts';
 import { UnavailableReporter } from './unavailable-reporter.ts';
 
+/**
+ * Runs `next` once `first` has allowed the request (a refusal throws or rejects, so `next`
+ * never runs): synchronously when `first` was.
+ */
+export function andThen(first: void | Promise<void>, next: () => void | Promise<void>): void | Promise<void> {
+  return first instanceof Promise ? first.then(next) : next();
+}
+
 export class RateLimitDecider {
   readonly #scope: 'edge' | 'identity';
   readonly #policy: string;

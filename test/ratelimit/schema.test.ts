@@ -3,12 +3,20 @@ import assert from 'node:assert/strict';
 import { ratelimitSchema } from '../../src/core/config/ratelimit-schema.ts';
 
 describe('ratelimit config schema', () => {
-  it('defaults to in-memory, fail closed, edge 100/s burst 200, identity 50/s burst 100', () => {
+  it('defaults to in-memory, fail closed, edge 100/s burst 200, identity 50/s burst 100, each /48 ten times that', () => {
     const c = ratelimitSchema.parse({});
     assert.equal(c.url, 'memory:');
     assert.equal(c.failOpen, false);
-    assert.deepEqual(c.edge, { enabled: true, rate: 100, periodMs: 1000, burst: 200 });
-    assert.deepEqual(c.identity, { enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {} });
+    const ipv6Prefix = { enabled: true, length: 48, factor: 10 };
+    assert.deepEqual(c.edge, { enabled: true, rate: 100, periodMs: 1000, burst: 200, ipv6Prefix });
+    assert.deepEqual(c.identity, { enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {}, ipv6Prefix });
+    assert.deepEqual(ratelimitSchema.parse({ edge: { rate: 5 } }).edge.ipv6Prefix, ipv6Prefix);
+  });
+
+  it('refuses an IPv6 aggregate prefix that is not shorter than a /64 or would span whole ISPs, and a factor below 1', () => {
+    for (const ipv6Prefix of [{ length: 64 }, { length: 31 }, { length: 48.5 }, { factor: 0 }, { factor: 1.5 }, { lenght: 48 }]) {
+      assert.equal(ratelimitSchema.safeParse({ edge: { ipv6Prefix } }).success, false, JSON.stringify(ipv6Prefix));
+    }
   });
 
   it('rejects an unknown key with its path', () => {

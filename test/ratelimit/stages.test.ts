@@ -91,6 +91,50 @@ describe('edge rate limit stage', () => {
     assert.equal(stage(context('64:ff9b::c000:204')), undefined);
   });
 
+  it('an IPv6 client rotating through the /64s of its /48 is refused once the /48\'s aggregate (factor × burst) is spent; the next /48 is not', () => {
+    const stage = createEdgeRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    // Default factor 10: 30 requests from 30 fresh /64s of 2001:db8:aa::/48, then refused.
+    for (let i = 1; i <= 30; i++) assert.equal(stage(context(`2001:db8:aa:${i.toString(16)}::1`)), undefined, `request ${i}`);
+    const error = refusal(() => stage(context('2001:db8:aa:ffff::1')));
+    assert.equal(error.code, 'ERR_RATELIMIT_EXCEEDED');
+    assert.equal(error.headers?.['RateLimit-Policy'], '"edge-ipv6-prefix";q=30;w=180', 'ten times the burst, refilled in the same time');
+    assert.equal(error.headers?.['Retry-After'], '6', 'one interval of the aggregate (60 s / 10)');
+    assert.equal(stage(context('2001:db8:ab:1::1')), undefined, 'the neighbouring /48 has its own aggregate');
+    assert.equal(stage(context('203.0.113.7')), undefined, 'IPv4 clients have none');
+  });
+
+  it('one host flooding from its /64 is refused by its own bucket and does not spend its /48 neighbours\' aggregate', () => {
+    const stage = createEdgeRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    let refused = 0;
+    for (let i = 0; i < 1000; i++) {
+      try { stage(context('2001:db8:cc:1::1')); } catch { refused++; }
+    }
+    assert.equal(refused, 997);
+    // 3 spent by the flooder: 27 left for the other /64s of the /48.
+    for (let i = 2; i <= 28; i++) assert.equal(stage(context(`2001:db8:cc:${i.toString(16)}::1`)), undefined, `neighbour ${i}`);
+    assert.equal(refusal(() => stage(context('2001:db8:cc:ff::1'))).code, 'ERR_RATELIMIT_EXCEEDED');
+  });
+
+  it('the prefix length and factor follow the configuration, and the aggregate can be switched off', () => {
+    const at56 = createEdgeRateLimitStage(ratelimitSchema.parse({ edge: { rate: 1, periodMs: 60_000, burst: 1, ipv6Prefix: { length: 56, factor: 2 } } }), { limiter: new MemoryRateLimiter() });
+    assert.ok(at56);
+    at56(context('2001:db8:1:100::1'));
+    at56(context('2001:db8:1:101::1'));
+    assert.equal(refusal(() => at56(context('2001:db8:1:1ff::1'))).code, 'ERR_RATELIMIT_EXCEEDED', 'same /56');
+    assert.equal(at56(context('2001:db8:1:200::1')), undefined, 'another /56');
+    const off = createEdgeRateLimitStage(ratelimitSchema.parse({ edge: { rate: 1, periodMs: 60_000, burst: 1, ipv6Prefix: { enabled: false } } }), { limiter: new MemoryRateLimiter() });
+    assert.ok(off);
+    for (let i = 1; i <= 100; i++) assert.equal(off(context(`2001:db8:2:${i.toString(16)}::1`)), undefined);
+  });
+
+  it('NAT64 clients (each another IPv4 client) are not aggregated into 64:ff9b::/48', () => {
+    const stage = createEdgeRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    for (let i = 1; i <= 40; i++) assert.equal(stage(context(`64:ff9b::c000:${(0x200 + i).toString(16)}`)), undefined);
+  });
+
   it('is left out of the pipeline when disabled', () => {
     assert.equal(createEdgeRateLimitStage(ratelimitSchema.parse({ edge: { enabled: false } }), { limiter: new MemoryRateLimiter() }), undefined);
   });
@@ -128,6 +172,17 @@ describe('per-identity rate limit stage', () => {
     stage(context('2001:db8:5:6::2', 'mail'));
     assert.equal(refusal(() => stage(context('2001:db8:5:6:ffff::9', 'mail'))).code, 'ERR_RATELIMIT_EXCEEDED');
     assert.equal(identityRateLimitKey(context('2001:db8:5:6::1', 'mail')), identityRateLimitKey(context('2001:db8:5:6:1:2:3:4', 'mail')));
+  });
+
+  it('anonymous requests from rotating /64s of one /48 are refused once the route\'s /48 aggregate is spent; authenticated ones are keyed by identity only', () => {
+    const stage = createRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    // The login override (burst 1) × factor 10: ten fresh /64s, then refused.
+    for (let i = 1; i <= 10; i++) assert.equal(stage(context(`2001:db8:77:${i.toString(16)}::1`, 'login')), undefined, `request ${i}`);
+    const error = refusal(() => stage(context('2001:db8:77:ff::1', 'login')));
+    assert.equal(error.headers?.['RateLimit-Policy'], '"identity-ipv6-prefix";q=10;w=60');
+    assert.equal(stage(context('2001:db8:77:ff::1', 'mail')), undefined, 'another route: its own aggregate');
+    assert.equal(stage(context('2001:db8:77:ff::1', 'login', 'alice')), undefined, 'an authenticated request is not keyed by address');
   });
 
   it('applies a per-route override', () => {

@@ -19,6 +19,21 @@ const refillsInTime = [
 
 export const rateLimitSchema = z.object(limitFields).strict().refine(...refillsInTime);
 
+/** Defaults of the IPv6 prefix aggregate (docs/rate-limiting.md, "IPv6 prefix rotation"). */
+const IPV6_PREFIX_DEFAULT = { enabled: true, length: 48, factor: 10 };
+
+/**
+ * One IPv6 client is a /64 bucket, but one customer often holds a /48: 65 536 /64s, so 65 536
+ * buckets. The prefix bucket holds all the /64s of the enclosing prefix to `factor` times the
+ * per-/64 limit, so rotating through them gains `factor`, not 65 536.
+ */
+const ipv6PrefixSchema = z.object({
+  enabled: z.boolean().default(IPV6_PREFIX_DEFAULT.enabled),
+  length: z.number().int().min(32).max(63).default(IPV6_PREFIX_DEFAULT.length).describe('Prefix length of the aggregate bucket (a customer\'s allocation; /48 is common, /56 for many residential lines).'),
+  factor: z.number().int().min(1).max(1000).default(IPV6_PREFIX_DEFAULT.factor).describe('The prefix bucket allows `factor` × the per-/64 rate and burst.'),
+}).strict().default(IPV6_PREFIX_DEFAULT)
+  .describe('Aggregate bucket per IPv6 prefix, on top of the per-/64 bucket: stops a client from multiplying its limit by rotating through the /64s of its prefix.');
+
 export const ratelimitSchema = z.object({
   url: z.string()
     .refine((u) => u === 'memory:' || /^rediss?:\/\/\S+$/.test(u), 'must be `memory:` or a `redis://` / `rediss://` URL')
@@ -34,7 +49,8 @@ export const ratelimitSchema = z.object({
     rate: limitFields.rate.default(100),
     periodMs: limitFields.periodMs.default(1000),
     burst: limitFields.burst.default(200),
-  }).strict().refine(...refillsInTime).default({ enabled: true, rate: 100, periodMs: 1000, burst: 200 }).describe('Per client address, before authentication (shield stage): cheap protection against floods.'),
+    ipv6Prefix: ipv6PrefixSchema,
+  }).strict().refine(...refillsInTime).default({ enabled: true, rate: 100, periodMs: 1000, burst: 200, ipv6Prefix: IPV6_PREFIX_DEFAULT }).describe('Per client address, before authentication (shield stage): cheap protection against floods.'),
   identity: z.object({
     enabled: z.boolean().default(true),
     ...limitFields,
@@ -42,7 +58,8 @@ export const ratelimitSchema = z.object({
     periodMs: limitFields.periodMs.default(1000),
     burst: limitFields.burst.default(100),
     routes: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a route id'), rateLimitSchema).default({}).describe('Per-route overrides of the identity limit, by route id.'),
-  }).strict().refine(...refillsInTime).default({ enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {} }).describe('Per authenticated identity and route, after authorization (unauthenticated requests on public routes: per client address and route).'),
+    ipv6Prefix: ipv6PrefixSchema.describe('Anonymous requests only (keyed by address): aggregate bucket per IPv6 prefix and route, on top of the per-/64 one.'),
+  }).strict().refine(...refillsInTime).default({ enabled: true, rate: 50, periodMs: 1000, burst: 100, routes: {}, ipv6Prefix: IPV6_PREFIX_DEFAULT }).describe('Per authenticated identity and route, after authorization (unauthenticated requests on public routes: per client address and route).'),
 }).strict();
 
 export type RatelimitConfig = z.infer<typeof ratelimitSchema>;

@@ -2,13 +2,15 @@
  * rateLimit (after authorize): a limit per identity and route. The bucket is keyed by the
  * verified identity (kind, issuer, subject) — never by anything the client merely claims —
  * so one principal cannot spend another's quota; requests without an identity (public
- * routes) are keyed by client address (an IPv6 client by its /64). Routes may override the limit by id.
+ * routes) are keyed by client address (an IPv6 client by its /64, and the /64s of its prefix
+ * share a second, larger bucket per route: src/ratelimit/ipv6-prefix.ts). Routes may override the limit by id.
  * Allowed responses carry RateLimit / RateLimit-Policy headers so clients can pace themselves.
  */
 import type { RatelimitConfig } from '../../core/config/ratelimit-schema.ts';
 import type { RateLimit } from '../../ratelimit/types.ts';
 import type { RequestContext, Stage } from '../context.ts';
-import { RateLimitDecider } from '../../ratelimit/decider.ts';
+import { andThen, RateLimitDecider } from '../../ratelimit/decider.ts';
+import { ipv6Prefix, prefixLimit } from '../../ratelimit/ipv6-prefix.ts';
 import { clientNetwork } from '../http/client-network.ts';
 import type { RateLimitStageDeps } from './edge-rate-limit.ts';
 
@@ -43,17 +45,25 @@ export function createRateLimitStage(config: RatelimitConfig, deps: RateLimitSta
   const overrides = new Map<string, RateLimit>(Object.entries(config.identity.routes));
   // Filled as routes are met, so a request builds only the part of its key that is its
   // own; route ids come from the configuration, which bounds the map.
-  const routes = new Map<string, KeyPrefixes & { limit: RateLimit }>();
-  const noRoute = { ...keyPrefixes(''), limit: fallback };
+  const prefix = config.identity.ipv6Prefix;
+  const routeEntry = (id: string, limit: RateLimit) => ({ ...keyPrefixes(id), limit, wideLimit: prefixLimit(limit, prefix.factor) });
+  const routes = new Map<string, ReturnType<typeof routeEntry>>();
+  const noRoute = routeEntry('', fallback);
   const decider = new RateLimitDecider('identity', 'identity', deps, true);
+  const wideDecider = new RateLimitDecider('identity', 'identity-ipv6-prefix', deps, false);
   return function rateLimit(ctx) {
     let route = noRoute;
     if (ctx.route !== undefined) {
       const id = ctx.route.id;
       const known = routes.get(id);
       if (known !== undefined) route = known;
-      else routes.set(id, route = { ...keyPrefixes(id), limit: overrides.get(id) ?? fallback });
+      else routes.set(id, route = routeEntry(id, overrides.get(id) ?? fallback));
     }
-    return decider.decide(ctx, bucketKey(ctx, route), route.limit);
+    const decided = decider.decide(ctx, bucketKey(ctx, route), route.limit);
+    if (!prefix.enabled || ctx.identity !== undefined) return decided;
+    const wide = ipv6Prefix(clientNetwork(ctx.clientAddress), prefix.length);
+    if (wide === undefined) return decided;
+    const { ipPrefix, wideLimit } = route;
+    return andThen(decided, () => wideDecider.decide(ctx, ipPrefix + wide, wideLimit));
   };
 }
