@@ -2,10 +2,12 @@
  * W3C Trace Context (https://www.w3.org/TR/trace-context/): `traceparent` parsing and
  * formatting, cheap id generation, `tracestate` validation.
  *
- * Accepted `traceparent`: version `00` only, exactly `00-<32 hex>-<16 hex>-<2 hex>`,
- * lower-case hex, trace id and parent id not all zeros. Version `ff` is invalid per the
- * spec; future versions are refused too (a new trace starts), which the spec permits and
- * which keeps the parser a single exact-length check.
+ * Accepted `traceparent`: version `00` exactly `00-<32 hex>-<16 hex>-<2 hex>`, lower-case
+ * hex, trace id and parent id not all zeros. Version `ff` is invalid. A later version is read
+ * as the spec's versioning rules say (§ Versioning of traceparent): its first four fields in
+ * the version-00 layout, followed by the end or a `-` and whatever that version adds; the
+ * trace is continued and passed on as version 00. Refusing it, as before, broke the trace
+ * at Gatehouse for every client on a newer version.
  */
 import { randomFillSync } from 'node:crypto';
 import type { TraceContext } from '../gateway/context.ts';
@@ -24,10 +26,15 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 
+/** A version after 00: the version-00 fields, then the end or `-` and the version's own. */
+const LATER_VERSION = /^(?!00|ff)[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-|$)/;
+
 /** Parses a `traceparent` header; undefined when absent, repeated or invalid. */
 export function parseTraceparent(value: string | readonly string[] | undefined): Traceparent | undefined {
-  if (typeof value !== 'string' || value.length !== 55) return undefined;
-  const m = TRACEPARENT.exec(value);
+  if (typeof value !== 'string' || value.length < 55) return undefined;
+  // Version 00 (every request with a traceparent today) is one exact-length match; only a
+  // value that is not goes on to the later-version rule.
+  const m = (value.length === 55 ? TRACEPARENT.exec(value) : null) ?? LATER_VERSION.exec(value);
   if (m === null) return undefined;
   const traceId = m[1]!;
   const parentId = m[2]!;

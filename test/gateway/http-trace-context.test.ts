@@ -12,10 +12,10 @@ describe('parseTraceparent', () => {
     assert.deepEqual(parseTraceparent(W3C_EXAMPLE), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentId: '00f067aa0ba902b7', flags: 1 });
   });
 
-  test('refuses version ff, other versions, upper-case hex, zero ids, wrong lengths and repeats', () => {
+  test('refuses version ff, upper-case hex, zero ids, wrong lengths, version 00 with extra fields and repeats', () => {
     const invalid = [
       'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
       '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
       '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
       '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
@@ -29,6 +29,32 @@ describe('parseTraceparent', () => {
     for (const value of invalid) assert.equal(parseTraceparent(value), undefined, value);
     assert.equal(parseTraceparent([W3C_EXAMPLE, W3C_EXAMPLE]), undefined);
     assert.equal(parseTraceparent(undefined), undefined);
+  });
+
+  // W3C Trace Context, "Versioning of traceparent": a later version is read by the version-00
+  // layout of its first four fields, which must end the value or be followed by "-".
+  test('continues a later version\'s trace (extra fields after a dash ignored) instead of breaking it at the gateway', () => {
+    const expected = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentId: '00f067aa0ba902b7', flags: 1 };
+    for (const value of [
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-will-be-like',
+      'cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-',
+    ]) assert.deepEqual(parseTraceparent(value), expected, value);
+    assert.equal(parseTraceparent('fe-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-08-x')?.flags, 8);
+    for (const value of [
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.what-the-future-will-be-like',
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0',
+      '01-00000000000000000000000000000000-00f067aa0ba902b7-01-x',
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01-x',
+      '01-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01-x',
+      'AB-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    ]) assert.equal(parseTraceparent(value), undefined, value);
+    // Passed on as the version Gatehouse speaks.
+    const trace = startTraceContext('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future', true);
+    assert.equal(trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(trace.parentSpanId, '00f067aa0ba902b7');
+    assert.match(trace.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
   });
 });
 
