@@ -46,7 +46,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // pino hands formatters.log everything but the message: the message and its %s/%o
     // arguments are scrubbed here (a connection URL with its password, an upstream's error text).
     hooks: { logMethod: redactor.logMethod },
-    serializers: { err: pino.stdSerializers.err },
+    // formatters.log has already serialized (and redacted) an Error under `err`: serializing
+    // the plain result again named every error's type "Object". A child binding is still an Error.
+    serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
   }, options.destination ?? pino.destination({ sync: false }));
 }
 

@@ -30,3 +30,24 @@ describe('createLogger', () => {
     assert.match(text, /redis:\/\/:\[REDACTED\]@redis:6379/);
   });
 });
+
+describe('createLogger errors', () => {
+  it('keeps a logged error\'s type (TypeError, AggregateError, an undici error) with its cause and sub-errors redacted', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({ write(c: Buffer, _e, cb) { lines.push(c.toString('utf8')); cb(); } });
+    const logger = createLogger({ destination: destination as never });
+    const secret = `canary${randomBytes(6).toString('hex')}`;
+    logger.error({ err: new TypeError('bad input', { cause: new Error(`upstream said authorization: Bearer ${secret}`) }) }, 'a');
+    logger.error({ err: new AggregateError([Object.assign(new Error('refused'), { headers: { cookie: `sid=${secret}` } })], 'all failed') }, 'b');
+    class UndiciLikeError extends Error { override name = 'ResponseError'; headers = { 'set-cookie': `sid=${secret}`, 'x-api-key': secret }; }
+    logger.error({ err: new UndiciLikeError('status 500') }, 'c');
+    logger.error(new RangeError('out of range'));
+    await new Promise((r) => setImmediate(r));
+    const text = lines.join('');
+    assert.equal(text.includes(secret), false, text);
+    const types = lines.map((l) => (JSON.parse(l) as { err: { type: string } }).err.type);
+    assert.deepEqual(types, ['TypeError', 'AggregateError', 'UndiciLikeError', 'RangeError']);
+    assert.match(text, /caused by: Error: upstream said authorization: \[REDACTED\]/);
+    assert.match(lines[1]!, /"aggregateErrors":\[\{"type":"Error","message":"refused"/);
+  });
+});
