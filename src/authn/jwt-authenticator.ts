@@ -10,7 +10,7 @@ import { GatehouseError } from '../core/errors.ts';
 import type { Identity } from '../gateway/context.ts';
 import { ExpiringLru } from './lru-cache.ts';
 import { audienceAccepted, type JwtVerifier, type VerifiedJwt } from './jwt/jwt-verifier.ts';
-import { requireEnabledPrincipal, signedOutSince } from './principal.ts';
+import { issuerQualifiedSubject, requireEnabledPrincipal, signedOutSince } from './principal.ts';
 import { usedMfa } from './mfa.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { OnInvalidate, PrincipalLookup } from './types.ts';
@@ -126,6 +126,10 @@ export class JwtAuthenticator {
     let kind = issuer.kind;
     let roles: readonly string[] = stringArray(payload[issuer.rolesClaim]);
     let attributes: Record<string, unknown> = {};
+    // An issuer that names its own principals names them in its own namespace: its `sub`
+    // "usr_…" or "spiffe://…/svc/mail" is not Gatehouse's principal of that id, nor another
+    // issuer's "alice" the same as this one's (blocks, counts, limits, policies, assertion).
+    let subject = issuerQualifiedSubject(issuer.issuer, payload.sub);
     if (issuer.principals === 'directory') {
       if (this.#options.principals === undefined) throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: 'no principal directory configured' });
       const principal = await requireEnabledPrincipal(this.#options.principals, payload.sub);
@@ -134,6 +138,7 @@ export class JwtAuthenticator {
       if (signedOutSince(principal, typeof payload.iat === 'number' ? payload.iat : undefined)) {
         throw new GatehouseError('ERR_AUTHN_TOKEN_REVOKED', { detail: `issued before ${payload.sub} was signed out everywhere at ${principal.signedOutAt}` });
       }
+      subject = principal.subject;
       kind = principal.kind;
       roles = principal.roles;
       attributes = { ...principal.attributes };
@@ -142,7 +147,7 @@ export class JwtAuthenticator {
     if (typeof payload.client_id === 'string') attributes.clientId = payload.client_id;
     if (binding !== undefined) attributes.tokenBinding = binding.jkt !== undefined ? 'dpop' : 'mtls';
     const identity: Identity = Object.freeze({
-      subject: payload.sub,
+      subject,
       kind,
       roles: Object.freeze([...roles]),
       method: binding?.jkt !== undefined ? 'dpop' : 'jwt',

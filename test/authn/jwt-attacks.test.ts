@@ -36,7 +36,7 @@ describe('bearer JWT verification', () => {
     const token = await sign(s.rsa.privateKey, { alg: 'RS256', kid: s.rsa.kid }, { jti: 'ok-1' });
     const first = await call(s.harness.url, { headers: bearer(token) });
     assert.equal(first.status, 200);
-    assert.equal(first.body.subject, 'alice');
+    assert.equal(first.body.subject, `${JWKS_ISSUER}#alice`, 'a principal of the issuer that named it');
     assert.equal(first.body.method, 'jwt');
     assert.equal(first.headers.get('x-stage-sync'), '0');
     const second = await call(s.harness.url, { headers: bearer(token) });
