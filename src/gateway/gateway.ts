@@ -5,7 +5,6 @@
  * complete generation before anything changes; an invalid file is refused (the old
  * generation keeps serving, an error is logged and a `config.rejected` event emitted).
  */
-import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
@@ -33,6 +32,8 @@ import { failRequest, runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
 import { createPublicServer, createRedirectServer, answerClientError, clientErrorOf, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
+import { assertCertificateServes, readCertificatePair } from './tls/check-certificate.ts';
+import { prepareDataDirectory } from '../core/config/data-directory.ts';
 import { generateRequestId } from './http/request-id.ts';
 import { createRequestTracer, type RequestTracer } from '../observability/tracing/request-tracer.ts';
 
@@ -200,8 +201,14 @@ export class Gateway {
     for (const w of loaded.warnings) {
       this.logger.warn({ path: w.path.join('.') }, `DEVELOPMENT SETTING: ${w.message} — refused when NODE_ENV=production`);
     }
-    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const tls = await this.#tlsMaterial(config);
+    // The checks `gatehouse start` makes before it calls this, made here too for embedders of
+    // Gateway.start: a listener certificate that cannot serve, then (before anything is written
+    // into it) a data directory others can write to.
+    const source = loaded.source ?? '(defaults)';
+    const configuredTls = await this.#configuredTls(config, source);
+    const dataDir = await prepareDataDirectory(config.dataDir, source);
+    for (const w of dataDir.warnings) this.logger.warn(w);
+    const tls = configuredTls ?? await this.#devTls(config);
     if (options.compose) this.extensions = [...this.extensions, ...await options.compose(config, this.logger, { configFile: this.configFile, publicCertificatePem: tls.cert })];
     for (const ext of this.extensions) await ext.start?.(this);
     this.#generation = this.#compile(config, 1, undefined);
@@ -236,13 +243,19 @@ export class Gateway {
     this.logger.info({ https: `${a.https.address}:${a.https.port}`, http: a.http ? `${a.http.address}:${a.http.port}` : undefined, ops: `${a.ops.address}:${a.ops.port}`, mode: config.mode, routes: config.routes.length, config: loaded.source ?? '(defaults)' }, 'gatehouse started');
   }
 
-  async #tlsMaterial(config: Config): Promise<TlsMaterial> {
+  /** The configured certificate, checked as start checks it; undefined when none is configured. */
+  async #configuredTls(config: Config, source: string): Promise<TlsMaterial | undefined> {
     const tls = config.listeners.https.tls;
-    if (tls.cert && tls.key) {
-      const [cert, key] = await Promise.all([readFile(tls.cert, 'utf8'), readFile(tls.key, 'utf8')]);
-      this.#tlsSource = cert + key;
-      return { cert, key, minVersion: tls.minVersion };
-    }
+    if (!tls.cert || !tls.key) return undefined;
+    const files = { cert: tls.cert, key: tls.key };
+    const { cert, key } = await readCertificatePair(files, source);
+    for (const w of assertCertificateServes({ cert, key }, files, source)) this.logger.warn(w);
+    this.#tlsSource = cert + key;
+    return { cert, key, minVersion: tls.minVersion };
+  }
+
+  async #devTls(config: Config): Promise<TlsMaterial> {
+    const tls = config.listeners.https.tls;
     const dev = await ensureDevCertificate(config.dataDir);
     if (dev.created) this.logger.warn({ dir: config.dataDir }, 'DEVELOPMENT SETTING: generated a self-signed TLS certificate for localhost');
     this.#tlsSource = dev.cert + dev.key;
@@ -299,8 +312,12 @@ export class Gateway {
 
   async #maybeRotateTls(config: Config): Promise<void> {
     const tls = config.listeners.https.tls;
-    const [cert, key] = await Promise.all([readFile(tls.cert!, 'utf8'), readFile(tls.key!, 'utf8')]);
+    const files = { cert: tls.cert!, key: tls.key! };
+    const { cert, key } = await readCertificatePair(files, this.configFile!);
     if (cert + key === this.#tlsSource) return;
+    // What start refuses, a reload refuses too (the caller logs it and emits config.rejected);
+    // the listener keeps the certificate it serves. Checked: the very bytes put in place.
+    for (const w of assertCertificateServes({ cert, key }, files, this.configFile!)) this.logger.warn(w);
     // Established connections keep their session; new handshakes get the new certificate.
     // setSecureContext replaces the whole context: whatever is not given again (lowest version,
     // AEAD-only suites, curves, client CA) falls back to Node's defaults.

@@ -3,12 +3,13 @@
  * not belong to the certificate, an expired or not-yet-valid certificate, or material the TLS
  * library refuses is a configuration problem naming the key, reported at start. Without this a
  * mismatched pair failed only once the store, CA and keys were set up (with OpenSSL's bare
- * message), and an expired certificate was served to every client.
+ * message), and an expired certificate was served to every client. The same checks run on a
+ * reload that brings new certificate files and in `Gateway.start` for embedders.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import type { ConfigProblem } from '../../core/config/load.ts';
+import { ConfigError, type ConfigProblem } from '../../core/config/load.ts';
 
 const CERT = ['listeners', 'https', 'tls', 'cert'];
 const KEY = ['listeners', 'https', 'tls', 'key'];
@@ -37,8 +38,22 @@ async function readText(file: string, path: string[], problems: ConfigProblem[])
  */
 export async function checkCertificateFiles(files: { cert: string; key: string }, now = Date.now()): Promise<CertificateCheck> {
   const problems: ConfigProblem[] = [];
-  const warnings: string[] = [];
   const [certPem, keyPem] = [await readText(files.cert, CERT, problems), await readText(files.key, KEY, problems)];
+  const check = checkCertificatePem({ cert: certPem, key: keyPem }, files, now);
+  return { problems: [...problems, ...check.problems], warnings: check.warnings };
+}
+
+/**
+ * The same checks on material already read (the listener checks exactly the bytes it is about
+ * to serve: the files may be replaced again between a check and a second read). An undefined
+ * half was unreadable and is reported by the caller.
+ *
+ * @param files the file names, for the messages.
+ */
+export function checkCertificatePem(pem: { cert: string | undefined; key: string | undefined }, files: { cert: string; key: string }, now = Date.now()): CertificateCheck {
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const { cert: certPem, key: keyPem } = pem;
   let cert: X509Certificate | undefined;
   let key: KeyObject | undefined;
   if (certPem !== undefined) {
@@ -66,4 +81,29 @@ export async function checkCertificateFiles(files: { cert: string; key: string }
     }
   }
   return { problems, warnings };
+}
+
+/**
+ * Reads the listener's certificate and key once, for the listener and its checks.
+ *
+ * @throws ConfigError naming the key of a file that cannot be read.
+ */
+export async function readCertificatePair(files: { cert: string; key: string }, source: string): Promise<{ cert: string; key: string }> {
+  const problems: ConfigProblem[] = [];
+  const [cert, key] = [await readText(files.cert, CERT, problems), await readText(files.key, KEY, problems)];
+  if (cert === undefined || key === undefined) throw new ConfigError(problems, source);
+  return { cert, key };
+}
+
+/**
+ * The listener's refusal of material that cannot serve, at start and on every reload that
+ * brings new material (so that a reload cannot put in place what start refuses).
+ *
+ * @returns the warnings (certificate about to expire).
+ * @throws ConfigError (ERR_CONFIG_INVALID) with the problems, naming `listeners.https.tls.*`.
+ */
+export function assertCertificateServes(pem: { cert: string; key: string }, files: { cert: string; key: string }, source: string, now = Date.now()): string[] {
+  const { problems, warnings } = checkCertificatePem(pem, files, now);
+  if (problems.length) throw new ConfigError(problems, source);
+  return warnings;
 }
