@@ -1,8 +1,8 @@
 /**
  * The part the two rate-limit stages share: consume, then allow (optionally with headers),
  * refuse with 429 + RateLimit headers + a `ratelimit.exceeded` event, or handle a backend
- * failure (503 ERR_RATELIMIT_UNAVAILABLE, or let through when the limiter fails open and
- * marks the result `degraded`).
+ * failure (503 ERR_RATELIMIT_UNAVAILABLE; or, when the limiter fails open, a `degraded`
+ * result decided by its per-instance fallback, reported and then applied like any other).
  * Stays synchronous when the limiter is (memory), so the request path awaits nothing.
  */
 import type { Logger } from 'pino';
@@ -55,8 +55,9 @@ export class RateLimitDecider {
 
   #apply(ctx: RequestContext, result: RateLimitResult, limit: RateLimit): void {
     if (result.degraded) {
-      this.#unavailable.report(true, 'backend unreachable; request let through (failOpen)');
-      return;
+      this.#unavailable.report(true, 'backend unreachable; decided by the per-instance in-memory limiter (failOpen)');
+      // No RateLimit headers from the fallback: its figures are this instance's, not the fleet's.
+      if (result.allowed) return;
     }
     if (result.allowed) {
       // Collected on the context, not set on the response: the writer of the response head

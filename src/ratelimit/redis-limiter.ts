@@ -8,8 +8,12 @@
  * When Redis cannot answer within `timeoutMs` (down, partitioned, overloaded):
  *   - failOpen false (default): consume rejects with ERR_RATELIMIT_UNAVAILABLE (503) —
  *     a limit that cannot be checked is not silently dropped;
- *   - failOpen true: the request is allowed, the result is marked `degraded`, and the
- *     failure is logged (at most every 10 s).
+ *   - failOpen true: an in-memory limiter of this instance decides instead (the configured
+ *     limits per instance, or divided by `fallbackInstances`), the result is marked
+ *     `degraded`, and the failure is logged (at most every 10 s). Each decision tries Redis
+ *     first, so the shared limits are back as soon as Redis answers. Before, failOpen let
+ *     every request through unchecked: a Redis outage (or a client able to cause one) lifted
+ *     every limit of the fleet.
  * Commands are never queued while disconnected (enableOfflineQueue false), so an outage
  * costs each request one fast failure, not a pile-up.
  *
@@ -23,6 +27,7 @@ import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { GatehouseError } from '../core/errors.ts';
 import { checkLimit } from './gcra.ts';
+import { MemoryRateLimiter } from './memory-limiter.ts';
 import { GCRA_SCRIPT } from './redis-script.ts';
 import type { RateLimit, RateLimiter, RateLimiterHealth, RateLimitResult } from './types.ts';
 
@@ -33,6 +38,13 @@ export interface RedisRateLimiterOptions {
   keyPrefix?: string;
   /** Longest wait for one decision (default 500 ms). */
   timeoutMs?: number;
+  /**
+   * failOpen: while Redis cannot decide, each instance enforces the limits divided by this
+   * (default 1: the full limits per instance, so N instances allow up to N times a limit).
+   */
+  fallbackInstances?: number;
+  /** failOpen: most keys of the in-memory fallback (default 100 000). */
+  maxKeys?: number;
   logger?: Logger;
 }
 
@@ -88,7 +100,7 @@ export async function createRedisRateLimiter(url: string, options: RedisRateLimi
       await limiter.close();
       throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: failure.detail, cause: failure.error });
     }
-    options.logger?.warn({ err: failure.error }, `rate limiter: ${failure.detail} at start; failing open until it decides`);
+    options.logger?.warn({ err: failure.error }, `rate limiter: ${failure.detail} at start; deciding with per-instance in-memory limits until it does`);
   }
   return limiter;
 }
@@ -98,6 +110,9 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #failOpen: boolean;
   readonly #prefix: string;
   readonly #logger: Logger | undefined;
+  /** Decides while Redis cannot (failOpen only). */
+  readonly #fallback: MemoryRateLimiter | undefined;
+  readonly #fallbackInstances: number;
   #lastFailureLog = 0;
   #suppressed = 0;
 
@@ -105,6 +120,8 @@ export class RedisRateLimiter implements RateLimiter {
     this.#failOpen = options.failOpen ?? false;
     this.#prefix = options.keyPrefix ?? 'gatehouse:rl:';
     this.#logger = options.logger;
+    this.#fallbackInstances = options.fallbackInstances ?? 1;
+    this.#fallback = this.#failOpen ? new MemoryRateLimiter({ maxKeys: options.maxKeys ?? 100_000 }) : undefined;
     const timeoutMs = options.timeoutMs ?? 500;
     const redis = new Redis(url, {
       lazyConnect: true,
@@ -134,13 +151,20 @@ export class RedisRateLimiter implements RateLimiter {
       reply = await this.#redis.gatehouseGcra(this.#prefix + key, String(interval), String(limit.burst), String(cost));
     } catch (error) {
       this.#logFailure(error);
-      if (this.#failOpen) {
-        return { allowed: true, limit: limit.burst, remaining: limit.burst, resetAfterMs: 0, retryAfterMs: 0, windowMs, degraded: true };
-      }
+      if (this.#fallback !== undefined) return this.#decideLocally(key, limit, cost);
       throw new GatehouseError('ERR_RATELIMIT_UNAVAILABLE', { detail: messageOf(error), cause: error });
     }
     const [allowed, remaining, resetAfterMs, retryAfterMs] = reply;
     return { allowed: allowed === 1, limit: limit.burst, remaining, resetAfterMs, retryAfterMs, windowMs };
+  }
+
+  /** The in-memory decision while Redis cannot decide; the limit is this instance's share. */
+  #decideLocally(key: string, limit: RateLimit, cost: number): RateLimitResult {
+    const n = this.#fallbackInstances;
+    // Rate and burst divided alike keep the refill time; a burst below 1 would be no limit's.
+    const share = n === 1 ? limit : { rate: limit.rate / n, periodMs: limit.periodMs, burst: Math.max(1, Math.floor(limit.burst / n)) };
+    const result = this.#fallback!.consume(key, share, Math.min(cost, share.burst));
+    return { ...result, degraded: true };
   }
 
   /**
@@ -169,11 +193,13 @@ export class RedisRateLimiter implements RateLimiter {
       await this.probe();
       return { ok: true, latencyMs: performance.now() - started };
     } catch (error) {
-      return { ok: false, latencyMs: performance.now() - started, detail: `Redis: ${messageOf(error)}` };
+      const fallback = this.#fallback === undefined ? '' : '; deciding with per-instance in-memory limits (failOpen)';
+      return { ok: false, latencyMs: performance.now() - started, detail: `Redis: ${messageOf(error)}${fallback}` };
     }
   }
 
   async close(): Promise<void> {
+    await this.#fallback?.close();
     if (this.#redis.status === 'end') return;
     try {
       await this.#redis.quit();

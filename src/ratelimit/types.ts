@@ -25,7 +25,7 @@ export interface RateLimitResult {
   retryAfterMs: number;
   /** Milliseconds an empty bucket takes to refill completely (`burst × periodMs / rate`). */
   windowMs: number;
-  /** Set when the backend was unreachable and `failOpen` let the request through unchecked. */
+  /** Set when the backend was unreachable and, with `failOpen`, the per-instance in-memory fallback decided. */
   degraded?: boolean;
 }
 

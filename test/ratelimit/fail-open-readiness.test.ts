@@ -27,6 +27,7 @@ for (const failOpen of [true, false]) {
     let relay: TcpRelay;
     let app: TestUpstream;
     const instances: TestGateway[] = [];
+    const keyPrefix = `gh-test:${randomBytes(4).toString('hex')}:`;
 
     before(async () => {
       relay = new TcpRelay(target.hostname, Number(target.port || 6379));
@@ -37,7 +38,7 @@ for (const failOpen of [true, false]) {
           instanceId: `rl-${name}`,
           identity: { enabled: false },
           pki: { enabled: false },
-          ratelimit: { url: `redis://127.0.0.1:${relay.port}`, failOpen, timeoutMs: 200, keyPrefix: `gh-test:${randomBytes(4).toString('hex')}:` },
+          ratelimit: { url: `redis://127.0.0.1:${relay.port}`, failOpen, timeoutMs: 200, keyPrefix, identity: { rate: 1, periodMs: 60_000, burst: 3 } },
           upstreams: { app: { url: app.url } },
           routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
         }, { compose: true }));
@@ -70,5 +71,24 @@ for (const failOpen of [true, false]) {
         }
       }
     });
+
+    if (failOpen) {
+      it('still limits while Redis is away: a client is refused with 429 after the burst on each instance, and the shared limit is back once Redis answers', async () => {
+        // Redis went away in the test before; one request per instance has been decided in memory since.
+        for (const gw of instances) {
+          assert.deepEqual([(await gw.fetch('/app')).status, (await gw.fetch('/app')).status, (await gw.fetch('/app')).status], [200, 200, 429]);
+          assert.deepEqual(await readiness(gw), { status: 200, ready: true, ratelimitOk: false });
+        }
+        await relay.restore();
+        for (const gw of instances) {
+          const deadline = Date.now() + 10_000;
+          while (!(await readiness(gw)).ratelimitOk && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+          assert.deepEqual(await readiness(gw), { status: 200, ready: true, ratelimitOk: true });
+        }
+        // Redis holds the bucket: 2 of 3 spent before the outage, so one more across the fleet.
+        assert.equal((await instances[0]!.fetch('/app')).status, 200, 'decided by Redis: the in-memory bucket of this instance is empty');
+        assert.equal((await instances[1]!.fetch('/app')).status, 429);
+      });
+    }
   });
 }

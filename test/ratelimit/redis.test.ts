@@ -77,15 +77,61 @@ describe('redis rate limiter: failures', { skip }, () => {
     }
   });
 
-  it('with failOpen, lets requests through marked degraded while Redis is away', async () => {
+  it('with failOpen, a client flooding while Redis is away is refused after its burst by the instance\'s in-memory limits (not let through unchecked), and Redis decides again once it is back', async () => {
     const relay = new TcpRelay(target.hostname, Number(target.port || 6379));
     await relay.start();
     const limiter = await createRedisRateLimiter(`redis://127.0.0.1:${relay.port}`, { keyPrefix, timeoutMs: 300, failOpen: true });
     try {
+      assert.equal((await limiter.consume('open', limit)).remaining, 9, 'Redis decides');
       await relay.cut();
-      const r = await limiter.consume('open', limit);
-      assert.equal(r.allowed, true);
-      assert.equal(r.degraded, true);
+      const during = [];
+      for (let i = 0; i < 15; i++) during.push(await limiter.consume('open', limit));
+      assert.ok(during.every((r) => r.degraded === true));
+      assert.deepEqual(during.map((r) => r.allowed), [...Array(10).fill(true), ...Array(5).fill(false)], 'the full burst per instance, then refused');
+      assert.ok(during[10]!.retryAfterMs > 5_000, 'with a Retry-After of the limit\'s interval');
+      assert.match((await limiter.health()).detail ?? '', /per-instance in-memory limits/);
+      await relay.restore();
+      const deadline = Date.now() + 10_000;
+      let back;
+      while (Date.now() < deadline) {
+        back = await limiter.consume('open', limit);
+        if (!back.degraded) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(back?.degraded, undefined, 'Redis decides again');
+      assert.equal(back?.remaining, 8, 'from the state it kept (one spent before the outage), not the exhausted local bucket');
+    } finally {
+      await limiter.close();
+      await relay.cut();
+    }
+  });
+
+  it('with failOpen and fallbackInstances 4, each instance holds a quarter of the limit while Redis is away', async () => {
+    const relay = new TcpRelay(target.hostname, Number(target.port || 6379));
+    await relay.start();
+    const port = relay.port;
+    await relay.cut();
+    const limiter = await createRedisRateLimiter(`redis://127.0.0.1:${port}`, { keyPrefix, timeoutMs: 300, failOpen: true, fallbackInstances: 4 });
+    try {
+      const allowed = [];
+      for (let i = 0; i < 5; i++) allowed.push((await limiter.consume('quarter', limit)).allowed);
+      assert.deepEqual(allowed, [true, true, false, false, false], 'burst 10 / 4 → 2');
+      // A burst smaller than the instance count still allows one request, and a cost above the share is capped to it.
+      assert.equal((await limiter.consume('tiny', { rate: 1, periodMs: 60_000, burst: 2 }, 2)).allowed, true);
+    } finally {
+      await limiter.close();
+    }
+  });
+
+  it('without failOpen, Redis away still fails closed: no in-memory fallback decides', async () => {
+    const relay = new TcpRelay(target.hostname, Number(target.port || 6379));
+    await relay.start();
+    const limiter = await createRedisRateLimiter(`redis://127.0.0.1:${relay.port}`, { keyPrefix, timeoutMs: 300, fallbackInstances: 4 });
+    try {
+      await relay.cut();
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(Promise.resolve(limiter.consume('closed-no-fallback', limit)), (e: unknown) => e instanceof GatehouseError && e.code === 'ERR_RATELIMIT_UNAVAILABLE');
+      }
     } finally {
       await limiter.close();
     }
@@ -163,7 +209,7 @@ describe('redis rate limiter: a Redis that answers PING but cannot decide', { sk
     }
   });
 
-  it('with failOpen, health reports the replica not ok (READONLY) instead of ok from a PING while every decision is let through unchecked', async () => {
+  it('with failOpen, health reports the replica not ok (READONLY) instead of ok from a PING while the in-memory fallback decides', async () => {
     const replica = await startSpareRedis(replicaArgs);
     const limiter = await createRedisRateLimiter(replica.url, { keyPrefix, failOpen: true });
     try {

@@ -39,7 +39,8 @@ export const ratelimitSchema = z.object({
     .refine((u) => u === 'memory:' || /^rediss?:\/\/\S+$/.test(u), 'must be `memory:` or a `redis://` / `rediss://` URL')
     .default('memory:')
     .describe('`memory:` (per instance) or `redis://[user:pass@]host:port[/db]` (shared by all instances; required for correct limits with several instances).'),
-  failOpen: z.boolean().default(false).describe('When Redis cannot answer: `false` refuses the request with 503 ERR_RATELIMIT_UNAVAILABLE; `true` lets it through unchecked (logged, `ratelimit.unavailable` event).'),
+  failOpen: z.boolean().default(false).describe('When Redis cannot answer: `false` refuses the request with 503 ERR_RATELIMIT_UNAVAILABLE; `true` lets an in-memory limiter of each instance decide until Redis answers again (logged, `ratelimit.unavailable` event).'),
+  fallbackInstances: z.number().int().min(1).max(1000).default(1).describe('failOpen: while Redis cannot answer, each instance enforces rate and burst divided by this. `1` keeps the full limits per instance (N instances allow up to N times a limit); set the instance count to hold the fleet-wide figure when the load balancer spreads each client evenly.'),
   timeoutMs: z.number().int().min(10).max(10_000).default(500).describe('Redis: longest wait for one decision before it counts as unavailable.'),
   keyPrefix: z.string().min(1).max(128).default('gatehouse:rl:').describe('Redis: prefix of every key.'),
   maxKeys: z.number().int().min(100).max(100_000_000).default(100_000).describe('Memory: most keys kept; beyond it the least recently used key is forgotten.'),

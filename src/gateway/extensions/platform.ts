@@ -40,7 +40,7 @@ export async function createPlatform(config: Config, logger: Logger): Promise<Pl
     try {
       const limiter = await createRateLimiter(config.ratelimit.url, {
         logger: logger.child({ component: 'ratelimit' }), keyPrefix: config.ratelimit.keyPrefix,
-        timeoutMs: config.ratelimit.timeoutMs, failOpen: config.ratelimit.failOpen, maxKeys: config.ratelimit.maxKeys,
+        timeoutMs: config.ratelimit.timeoutMs, failOpen: config.ratelimit.failOpen, maxKeys: config.ratelimit.maxKeys, fallbackInstances: config.ratelimit.fallbackInstances,
       });
       return { config, logger, store, bus, limiter };
     } catch (err) {
