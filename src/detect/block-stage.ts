@@ -7,6 +7,7 @@
 import { GatehouseError } from '../core/errors.ts';
 import type { Stage } from '../gateway/context.ts';
 import type { BlockCheck } from './block-check.ts';
+import { subjectKey } from './subject-key.ts';
 
 export function createBlockStages(check: BlockCheck): { blockAddress: Stage; blockIdentity: Stage } {
   return {
@@ -17,7 +18,8 @@ export function createBlockStages(check: BlockCheck): { blockAddress: Stage; blo
     blockIdentity: function blockIdentity(ctx) {
       const subject = ctx.identity?.subject;
       if (!subject) return;
-      const hit = check.isBlocked(undefined, subject);
+      // The key detection blocks it under (a long id by its digest); another issuer's principal is `<issuer>#<sub>`.
+      const hit = check.isBlocked(undefined, subjectKey(subject));
       if (hit) throw new GatehouseError('ERR_SHIELD_BLOCKED', { detail: `identity blocked until ${new Date(hit.expiresAt).toISOString()} (block ${hit.id})`, data: { blockId: hit.id } });
     },
   };

@@ -100,8 +100,8 @@ export class Detector {
       })) done.push('block');
     }
     if (actions.includes('lock') && f.lockAccount) {
-      const account = f.lockAccount;
-      if (await this.#try(id, 'lock', () => this.#o.accountLocker!.lockAccount({ account, until: new Date(Date.now() + f.durationMs), reason: f.rule, alertId: id }))) done.push('lock');
+      const { account, by } = f.lockAccount;
+      if (await this.#try(id, 'lock', () => this.#o.accountLocker!.lockAccount({ account, by, until: new Date(Date.now() + f.durationMs), reason: f.rule, alertId: id }))) done.push('lock');
     }
     logger?.warn({ alertId: id, rule: f.rule, keyKind: f.keyKind, key: f.key, count: f.count, actions: done }, `detect: ${f.rule}`);
     bus?.publish('detect.alert', { alertId: id, rule: f.rule, severity: f.severity, keyKind: f.keyKind, key: f.key, count: f.count, windowStart: new Date(f.windowStart).toISOString(), actions: done });

@@ -8,11 +8,18 @@
  *   identity.refresh.reused { clientId, subject?, grantId }
  *   gateway.request         { status, subject?, errorCode?, clientAddress, … }
  * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
+ *
+ * Subjects are principal ids as authentication made them: a principal of an external issuer
+ * that names its own principals is `<issuer>#<sub>` (src/authn/principal.ts), so its requests
+ * count, alert and block apart from Gatehouse's principal whose id is that `sub`, and never
+ * lock one of Gatehouse's accounts.
  */
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
+import { isIssuerQualified } from '../authn/principal.ts';
 import { clientNetwork } from '../gateway/http/client-network.ts';
 import { DistinctCounter, LruMap, RateBaseline, RecentIds, SlidingCounter } from './counters.ts';
+import { subjectKey } from './subject-key.ts';
 
 export type Action = 'alert' | 'block' | 'lock';
 
@@ -27,8 +34,12 @@ export interface Finding {
   durationMs: number;
   /** What a `block` action blocks. */
   block?: { kind: 'address' | 'subject'; value: string };
-  /** What a `lock` action locks (account name or subject, as the identity provider knows it). */
-  lockAccount?: string;
+  /**
+   * What a `lock` action locks: the account of a subject (user id), or the account of a name
+   * typed at sign-in. Kept apart so that a subject is never looked up as a user name: a
+   * service's client id "mail-api" denied again and again locked the user named "mail-api".
+   */
+  lockAccount?: { account: string; by: 'subject' | 'username' };
   details: Record<string, unknown>;
 }
 
@@ -48,6 +59,9 @@ export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'iden
 const NONE: readonly Finding[] = Object.freeze([]);
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined);
+
+/** The account of a subject (with its key), when it can have one: another issuer's principal has none here. */
+const accountOf = (subject: string, key: string): { lockAccount?: { account: string; by: 'subject' } } => (isIssuerQualified(subject) ? {} : { lockAccount: { account: key, by: 'subject' } });
 
 /** The error of a request refused by a block (block-stage.ts). */
 const BLOCKED = 'ERR_SHIELD_BLOCKED';
@@ -196,7 +210,7 @@ export class Rules {
         const key = subject ?? username!;
         out.push({
           rule: 'brute_force_account', severity: 'high', keyKind: 'account', key, count: c.bruteForceAccount.threshold, windowStart: start,
-          actions: c.bruteForceAccount.actions, durationMs: c.bruteForceAccount.blockMs, lockAccount: key,
+          actions: c.bruteForceAccount.actions, durationMs: c.bruteForceAccount.blockMs, lockAccount: { account: key, by: subject !== undefined ? 'subject' : 'username' },
           ...(subject ? { block: { kind: 'subject' as const, value: subject } } : {}),
           details: { lastUsername: username, lastClientAddress: address, windowMs: c.bruteForceAccount.windowMs },
         });
@@ -234,7 +248,7 @@ export class Rules {
     if (start === undefined) return NONE;
     return [{
       rule: 'mfa_failures', severity: 'high', keyKind: 'subject', key: subject, count: r.threshold, windowStart: start,
-      actions: r.actions, durationMs: r.blockMs, lockAccount: subject, block: { kind: 'subject', value: subject },
+      actions: r.actions, durationMs: r.blockMs, lockAccount: { account: subject, by: 'subject' }, block: { kind: 'subject', value: subject },
       details: { lastClientAddress: text(p.clientAddress), windowMs: r.windowMs },
     }];
   }
@@ -249,18 +263,21 @@ export class Rules {
     if (start === undefined) return NONE;
     return [{
       rule: 'refresh_token_reuse', severity: 'high', keyKind: 'subject', key, count: r.threshold, windowStart: start,
-      actions: r.actions, durationMs: r.blockMs, ...(subject ? { block: { kind: 'subject' as const, value: subject }, lockAccount: subject } : {}),
+      actions: r.actions, durationMs: r.blockMs, ...(subject ? { block: { kind: 'subject' as const, value: subject }, lockAccount: { account: subject, by: 'subject' as const } } : {}),
       details: { clientId: text(p.clientId), grantId: grant },
     }];
   }
 
   /** On every request: anonymous ones cost a property read, allowed ones one rate-counter update. */
   #request(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
-    const subject = text(p.subject);
+    const principal = p.subject;
     // A request refused by a block is that block's consequence, not a denial or a request of
     // its own: counted, a client retrying through its block renewed it (denialBurst, rateAnomaly
     // with `block`) before it expired, so it never ended, and raised an alert every window.
-    if (!subject || p.errorCode === BLOCKED) return NONE;
+    if (typeof principal !== 'string' || principal.length === 0 || p.errorCode === BLOCKED) return NONE;
+    // Any length: a long id (another issuer's `sub`) is counted and blocked under its digest.
+    const subject = subjectKey(principal);
+    const long = subject === principal ? undefined : principal.slice(0, 200);
     const status = typeof p.status === 'number' ? p.status : 0;
     const denied = status === 401 || status === 403;
     // Only denials are checked for a repeat: remembering the id of every request cost ~1.5 µs
@@ -275,8 +292,8 @@ export class Rules {
       if (start !== undefined) {
         (out ??= []).push({
           rule: 'denial_burst', severity: 'medium', keyKind: 'subject', key: subject, count: d.threshold, windowStart: start,
-          actions: d.actions, durationMs: d.blockMs, block: { kind: 'subject', value: subject }, lockAccount: subject,
-          details: { lastStatus: status, lastRoute: text(p.routeId), windowMs: d.windowMs },
+          actions: d.actions, durationMs: d.blockMs, block: { kind: 'subject', value: subject }, ...accountOf(principal, subject),
+          details: { lastStatus: status, lastRoute: text(p.routeId), windowMs: d.windowMs, ...(long === undefined ? {} : { subjectStart: long }) },
         });
       }
     }
@@ -286,8 +303,8 @@ export class Rules {
       if (hit) {
         (out ??= []).push({
           rule: 'rate_anomaly', severity: 'medium', keyKind: 'subject', key: subject, count: hit.count, windowStart: hit.bucketStart,
-          actions: r.actions, durationMs: r.blockMs, block: { kind: 'subject', value: subject }, lockAccount: subject,
-          details: { requestsInBucket: hit.count, usualPerBucket: Math.round(hit.baseline * 100) / 100, bucketMs: r.bucketMs, factor: r.factor },
+          actions: r.actions, durationMs: r.blockMs, block: { kind: 'subject', value: subject }, ...accountOf(principal, subject),
+          details: { requestsInBucket: hit.count, usualPerBucket: Math.round(hit.baseline * 100) / 100, bucketMs: r.bucketMs, factor: r.factor, ...(long === undefined ? {} : { subjectStart: long }) },
         });
       }
     }

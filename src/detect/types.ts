@@ -38,7 +38,11 @@ export interface Block {
  * Locks an account (implemented by the identity provider, e.g. by its account service).
  * Detection calls it for brute force and repeated MFA failures; it must not throw for
  * an unknown account (the name in a failed login may not exist).
+ *
+ * `by` says what `account` is: a subject (user id) is looked up as an id only, never as a
+ * user name, since a service's client id may be some user's name; `username` is a name
+ * typed at a sign-in that found no account.
  */
 export interface AccountLocker {
-  lockAccount(request: { account: string; until: Date; reason: string; alertId: string }): Promise<void>;
+  lockAccount(request: { account: string; by: 'subject' | 'username'; until: Date; reason: string; alertId: string }): Promise<void>;
 }

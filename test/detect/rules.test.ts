@@ -20,7 +20,7 @@ describe('detection rules', () => {
     const fired = [0, 1, 2, 3, 4, 5].map((i) => rules.evaluate({ name: 'identity.login.failed', time: 1000 + i, payload: fail('Alice', `198.51.100.${i}`) }).filter((f) => f.rule === 'brute_force_account'));
     assert.deepEqual(fired.map((f) => f.length), [0, 0, 1, 0, 0, 0]);
     assert.equal(fired[2]![0]!.key, 'alice');
-    assert.equal(fired[2]![0]!.lockAccount, 'alice');
+    assert.deepEqual(fired[2]![0]!.lockAccount, { account: 'alice', by: 'username' });
     assert.deepEqual(fired[2]![0]!.actions, ['alert', 'lock']);
   });
 
@@ -31,7 +31,7 @@ describe('detection rules', () => {
     const fired = ids.flatMap((username, i) => rules.evaluate({ name: 'identity.login.failed', time: 1000 + i, payload: { ...fail(username, `198.51.100.${i}`), subject: 'u-alice' } }))
       .filter((f) => f.rule === 'brute_force_account');
     assert.equal(fired.length, 1);
-    assert.equal(fired[0]!.lockAccount, 'u-alice');
+    assert.deepEqual(fired[0]!.lockAccount, { account: 'u-alice', by: 'subject' });
     assert.deepEqual(fired[0]!.block, { kind: 'subject', value: 'u-alice' });
   });
 
@@ -93,7 +93,7 @@ describe('detection rules', () => {
     const rules = new Rules(config);
     const out = [0, 1, 2].flatMap((i) => rules.evaluate({ name: 'identity.mfa.failed', time: i, payload: { subject: 'u-9', clientAddress: '192.0.2.3', reason: 'invalid' } }));
     assert.equal(out.length, 1);
-    assert.equal(out[0]!.lockAccount, 'u-9');
+    assert.deepEqual(out[0]!.lockAccount, { account: 'u-9', by: 'subject' });
   });
 
   it('an identity denied 6,000 times in one window (a client hammering a route it may not use) raises one alert, and one more in the next window if it goes on', () => {
