@@ -285,7 +285,7 @@ export class Gateway {
       });
       const restartOnly = restartOnlyChanges(current.config, loaded.config);
       const next = this.#compile(loaded.config, current.version + 1, current);
-      if (loaded.config.listeners.https.tls.cert) await this.#maybeRotateTls(loaded.config);
+      await this.#maybeRotateTls(loaded.config);
       this.#generation = next;
       // Before the first line logged under the new configuration.
       this.#logRedactor?.update(loaded.config.audit.redact);
@@ -310,22 +310,35 @@ export class Gateway {
     }
   }
 
+  /**
+   * Applies the reload's listener TLS settings: new certificate files and the lowest version
+   * (restart-only-changes.ts calls both live; a changed minVersion was ignored whenever the
+   * certificate stayed the same, so a listener tightened to TLSv1.3 went on accepting TLS 1.2).
+   */
   async #maybeRotateTls(config: Config): Promise<void> {
     const tls = config.listeners.https.tls;
-    const files = { cert: tls.cert!, key: tls.key! };
-    const { cert, key } = await readCertificatePair(files, this.configFile!);
-    if (cert + key === this.#tlsSource) return;
-    // What start refuses, a reload refuses too (the caller logs it and emits config.rejected);
-    // the listener keeps the certificate it serves. Checked: the very bytes put in place.
-    for (const w of assertCertificateServes({ cert, key }, files, this.configFile!)) this.logger.warn(w);
-    // Established connections keep their session; new handshakes get the new certificate.
+    let next: TlsMaterial = { ...this.#tls!, minVersion: tls.minVersion };
+    let source = this.#tlsSource;
+    // Without configured files the listener keeps the certificate it has (the development one).
+    if (tls.cert && tls.key) {
+      const files = { cert: tls.cert, key: tls.key };
+      const { cert, key } = await readCertificatePair(files, this.configFile!);
+      if (cert + key !== this.#tlsSource) {
+        // What start refuses, a reload refuses too (the caller logs it and emits config.rejected);
+        // the listener keeps the certificate it serves. Checked: the very bytes put in place.
+        for (const w of assertCertificateServes({ cert, key }, files, this.configFile!)) this.logger.warn(w);
+        next = { ...next, cert, key };
+        source = cert + key;
+      }
+    }
+    if (source === this.#tlsSource && next.minVersion === this.#tls!.minVersion) return;
+    // Established connections keep their session; new handshakes get the new settings.
     // setSecureContext replaces the whole context: whatever is not given again (lowest version,
     // AEAD-only suites, curves, client CA) falls back to Node's defaults.
-    const next: TlsMaterial = { ...this.#tls!, cert, key, minVersion: tls.minVersion };
     this.#https.setSecureContext(tlsOptions(next));
+    this.logger.info({ minVersion: next.minVersion, certificate: source !== this.#tlsSource }, 'TLS settings reloaded');
     this.#tls = next;
-    this.#tlsSource = cert + key;
-    this.logger.info('TLS certificate reloaded');
+    this.#tlsSource = source;
   }
 
   /**
