@@ -10,8 +10,23 @@
  * checked once at start (see `batchableHistograms`); with another layout (a prom-client
  * upgrade) every observation goes through prom-client's `observe` as before.
  */
+import { STATUS_CODES } from 'node:http';
 import { Histogram, type Counter } from 'prom-client';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+
+/**
+ * The `status` label of a response status: its own for a status HTTP registers (and 499, the
+ * access log's "client closed"), else its class (`5xx`). The status is the upstream's choice,
+ * which can be the client's (an upstream reflecting an error code or a `/status/{code}`):
+ * each of 900 statuses with its own series let one client multiply a route's series by 900.
+ * Applied when a cell is created, so a request costs nothing more; requests with different
+ * unregistered statuses keep their own cells but share the class's series.
+ */
+export function statusLabel(status: number): string {
+  const text = String(status);
+  if (status === 499 || Object.hasOwn(STATUS_CODES, text)) return text;
+  return status >= 100 && status <= 999 ? `${text[0]}xx` : 'other';
+}
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
@@ -148,8 +163,9 @@ export class RequestMetrics {
   #requestCell(route: string, method: string, status: number): RequestCell {
     const key = `${route} ${status}`;
     let duration = this.#durations.get(key);
-    if (!duration) this.#durations.set(key, duration = new HistogramCell(this.metrics.duration, { route, status: String(status) }, this.#batched));
-    return { child: this.metrics.requests.labels(route, method, String(status)), pending: 0, duration };
+    const label = statusLabel(status);
+    if (!duration) this.#durations.set(key, duration = new HistogramCell(this.metrics.duration, { route, status: label }, this.#batched));
+    return { child: this.metrics.requests.labels(route, method, label), pending: 0, duration };
   }
 
   error(route: string, code: string): void {
