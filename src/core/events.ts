@@ -486,7 +486,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       subject: { type: 'string', description: 'User id when the user exists.', optional: true },
       clientId: { type: 'string', description: 'Client the sign-in was for.', optional: true },
       clientAddress: { type: 'string', description: 'Client address.' },
-      reason: { type: 'string', description: '`bad_credentials`, `unknown_user`, `locked`, `disabled`, `address_blocked` or `federation`.' },
+      reason: { type: 'string', description: '`bad_credentials`, `unknown_user`, `locked`, `disabled`, `address_blocked`, `federation` (the external identity may not sign in here) or `federation_link_conflict` (its verified e-mail names an account that already has another external identity: a takeover attempt, or an address reassigned at a provider).' },
+      federatedProvider: { type: 'string', description: 'External provider name for a refused federated sign-in; `username` is then the e-mail it asserted.', optional: true },
     },
   },
   'identity.login.throttled': {

@@ -22,6 +22,7 @@ export const federationProviderSchema = z.object({
   roleClaim: z.string().min(1).default('groups').describe('Claim of the external ID token (or userinfo) holding group/role names.'),
   roleMapping: z.record(z.string(), z.array(roleName)).default({}).describe('External role/group name → Gatehouse roles. Unmapped names are ignored.'),
   defaultRoles: z.array(roleName).default([]).describe('Roles given to users provisioned just in time, in addition to mapped roles.'),
+  crossProviderLinking: z.boolean().default(false).describe('At a first sign-in through this provider, link the external identity to a Gatehouse account found by its verified e-mail even when that account already signs in through another provider. `false`: such a sign-in is refused (`ERR_IDENTITY_FEDERATION_LINK_CONFLICT`), since whoever controls an account with the same verified address at this provider would take over the account. An account never gets a second identity of the same provider, whatever this says.'),
   syncRoles: z.boolean().default(true).describe('At every sign-in through this provider, set the roles this provider manages (every role named in `roleMapping` and `defaultRoles`) from its current claims: mapped roles are added, managed roles it no longer asserts are removed. Roles granted locally that the provider does not manage are kept. `false`: roles are mapped only when a user is provisioned.'),
   allowInsecureHttp: z.boolean().default(false).describe('Allow an http:// issuer (development only; refused in production).'),
 }).strict();

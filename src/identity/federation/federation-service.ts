@@ -4,6 +4,13 @@
  * addresses are accepted, optionally limited to some domains; users are either matched to
  * pre-registered accounts (by verified e-mail, then linked by the provider's `sub`) or
  * provisioned just in time, per provider.
+ *
+ * Linking by e-mail trusts the provider's `email_verified` once, for an account that has no
+ * external identity yet. An account never gets a second identity of the same provider (an
+ * address recycled or reassigned there would take the account over), and by default none of
+ * another provider either: an account that signs in through `corp` is not taken over by
+ * whoever has an account with the same verified address at `partner`. A provider trusted for
+ * that opts in with `crossProviderLinking`. Refusals are ERR_IDENTITY_FEDERATION_LINK_CONFLICT.
  */
 import * as oidc from 'openid-client';
 import type { Logger } from 'pino';
@@ -156,20 +163,29 @@ export class FederationService {
   }
 
   async #resolveUser(name: string, p: FederationProviderConfig, claims: oidc.IDToken): Promise<UserRecord> {
-    const denied = (detail: string) => new GatehouseError('ERR_IDENTITY_FEDERATION_NOT_ALLOWED', { detail: `${name}: ${detail}` });
+    const email = typeof claims.email === 'string' ? claims.email.toLowerCase().slice(0, 256) : undefined;
+    // `data` is for the audit event (identity.login.failed), never for the client.
+    const denied = (detail: string, subject?: string) => new GatehouseError('ERR_IDENTITY_FEDERATION_NOT_ALLOWED', {
+      detail: `${name}: ${detail}`, data: { provider: name, ...(email ? { email } : {}), ...(subject ? { subject } : {}) },
+    });
     const linked = await this.#o.users.findLinkedUser(name, claims.sub);
     if (linked) {
-      if (linked.disabled) throw denied(`user ${linked.id} is disabled`);
+      if (linked.disabled) throw denied(`user ${linked.id} is disabled`, linked.id);
       return this.#syncRoles(name, p, linked, claims);
     }
-    const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined;
     if (!email || claims.email_verified !== true) throw denied('no verified e-mail in the ID token');
     const domain = email.slice(email.lastIndexOf('@') + 1);
     if (p.allowedEmailDomains.length && !p.allowedEmailDomains.includes(domain)) throw denied(`e-mail domain ${domain} not allowed`);
     const existing = await this.#o.users.findByEmail(email);
     if (existing) {
-      if (existing.disabled) throw denied(`user ${existing.id} is disabled`);
-      await this.#o.users.link(name, claims.sub, existing.id);
+      if (existing.disabled) throw denied(`user ${existing.id} is disabled`, existing.id);
+      // One conditional insert: two sign-ins racing to link the same account cannot both win.
+      if (!(await this.#o.users.linkIfFree(name, claims.sub, existing.id, p.crossProviderLinking ? 'provider' : 'any'))) {
+        throw new GatehouseError('ERR_IDENTITY_FEDERATION_LINK_CONFLICT', {
+          detail: `${name}: ${email} (sub ${claims.sub}) names user ${existing.id}, already linked to ${p.crossProviderLinking ? 'another identity of this provider' : 'an external identity'}`,
+          data: { provider: name, email, subject: existing.id },
+        });
+      }
       return this.#syncRoles(name, p, existing, claims);
     }
     if (p.provisioning !== 'jit') throw denied(`no pre-registered user with ${email}`);

@@ -167,7 +167,24 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
         return;
       }
       if (req.method === 'GET' && action === 'federated-return') {
-        const { user, provider } = await o.federation.finish(uid, arg ?? '', url.searchParams);
+        let finished: Awaited<ReturnType<FederationService['finish']>>;
+        try {
+          finished = await o.federation.finish(uid, arg ?? '', url.searchParams);
+        } catch (error) {
+          // An external identity refused here (domain, provisioning, disabled, link conflict) is audited like a failed sign-in.
+          if (isGatehouseError(error) && (error.code === 'ERR_IDENTITY_FEDERATION_NOT_ALLOWED' || error.code === 'ERR_IDENTITY_FEDERATION_LINK_CONFLICT')) {
+            const data = error.data ?? {};
+            o.emit('identity.login.failed', {
+              username: typeof data.email === 'string' ? data.email : '', clientAddress,
+              reason: error.code === 'ERR_IDENTITY_FEDERATION_LINK_CONFLICT' ? 'federation_link_conflict' : 'federation',
+              ...(typeof data.subject === 'string' ? { subject: data.subject } : {}),
+              ...(typeof data.provider === 'string' ? { federatedProvider: data.provider } : {}),
+              ...(details.params.client_id ? { clientId: String(details.params.client_id) } : {}),
+            });
+          }
+          throw error;
+        }
+        const { user, provider } = finished;
         state.federatedProvider = provider;
         await afterPrimary(req, res, details, state, user, ['fed'], clientAddress);
         return;

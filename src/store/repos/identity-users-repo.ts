@@ -2,7 +2,7 @@
  * Users of the identity provider: accounts, login counters, TOTP state, recovery codes
  * and links to external identity providers. Only this file writes `identity_users`.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from '../database.ts';
 import type { IdentityUsersTable } from '../tables/identity.ts';
 
@@ -165,5 +165,21 @@ export class IdentityUsersRepo {
 
   async link(provider: string, externalSubject: string, userId: string, now = Date.now()): Promise<void> {
     await this.#db.insertInto('identity_federated_links').values({ provider, external_subject: externalSubject, user_id: userId, created_at: now }).execute();
+  }
+
+  /**
+   * Links only while the user has no external identity at `provider` (`among: 'provider'`) or
+   * at any provider (`among: 'any'`), in one conditional INSERT; false when it was not free.
+   */
+  async linkIfFree(provider: string, externalSubject: string, userId: string, among: 'provider' | 'any', now = Date.now()): Promise<boolean> {
+    const result = await this.#db.insertInto('identity_federated_links')
+      .columns(['provider', 'external_subject', 'user_id', 'created_at'])
+      .expression(this.#db.selectNoFrom([
+        sql<string>`cast(${provider} as text)`.as('provider'), sql<string>`cast(${externalSubject} as text)`.as('external_subject'),
+        sql<string>`cast(${userId} as text)`.as('user_id'), sql<number>`cast(${now} as bigint)`.as('created_at'),
+      ]).where((eb) => eb.not(eb.exists(eb.selectFrom('identity_federated_links').select('user_id').where('user_id', '=', userId)
+        .$if(among === 'provider', (q) => q.where('provider', '=', provider))))))
+      .executeTakeFirst();
+    return result.numInsertedOrUpdatedRows === 1n;
   }
 }
