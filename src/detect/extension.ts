@@ -20,6 +20,7 @@ import type { Store } from '../store/types.ts';
 import { createBlockCheck, type BlockCheck } from './block-check.ts';
 import { createBlockStages } from './block-stage.ts';
 import { Detector } from './detector.ts';
+import { createEventTimeParser } from './event-time.ts';
 import { RULE_EVENTS } from './rules.ts';
 import { startDetectRetention, type DetectRetention } from './retention.ts';
 import type { AccountLocker } from './types.ts';
@@ -85,7 +86,7 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
   function startDetector(detectConfig: DetectConfig): void {
     const d = new Detector({ config: detectConfig, store, bus, instance: config.instanceId ?? 'gatehouse', blockCheck, logger, ...(options.accountLocker ? { accountLocker: options.accountLocker } : {}) });
     detector = d;
-    const timeOf = createTimeParser();
+    const timeOf = createEventTimeParser();
     unsubscribe = bus.subscribe([...RULE_EVENTS], (event) => d.observe({ id: event.id, name: event.name, time: timeOf(event.time), payload: event.payload }));
   }
 
@@ -94,19 +95,4 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
     unsubscribe = undefined;
     detector = undefined;
   }
-}
-
-/** Events of one millisecond carry the same time string: parse each distinct one once. */
-function createTimeParser(): (iso: string) => number {
-  let lastIso = '';
-  let lastMs = 0;
-  return (iso) => {
-    if (iso === lastIso) return lastMs;
-    const t = Date.parse(iso);
-    // A time that does not parse counts as now (and is not remembered).
-    if (!Number.isFinite(t)) return Date.now();
-    lastIso = iso;
-    lastMs = t;
-    return t;
-  };
 }
