@@ -33,6 +33,7 @@ import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
 import { createPublicServer, createRedirectServer, answerClientError, clientErrorOf, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { assertCertificateServes, readCertificatePair } from './tls/check-certificate.ts';
+import { TicketKeyRotation } from './tls/ticket-keys.ts';
 import { prepareDataDirectory } from '../core/config/data-directory.ts';
 import { generateRequestId } from './http/request-id.ts';
 import { createRequestTracer, type RequestTracer } from '../observability/tracing/request-tracer.ts';
@@ -134,6 +135,8 @@ export class Gateway {
   #tlsSource = '';
   /** The listener's TLS settings as started (client CA included), the base of every certificate reload. */
   #tls: TlsMaterial | undefined;
+  /** Replaces the listener's session ticket key on a schedule (see tls/ticket-keys.ts). */
+  #ticketKeys: TicketKeyRotation | undefined;
   #env: NodeJS.ProcessEnv;
   #onSighup = () => { void this.reload('SIGHUP'); };
   #sinks: AccessEventSink[] = [];
@@ -220,6 +223,7 @@ export class Gateway {
 
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
       (req, socket, head) => this.#handleUpgrade(req, socket, head), (err, socket) => this.#clientError(err, socket));
+    this.#ticketKeys = new TicketKeyRotation(this.#https, config.listeners.https.tls.ticketKeyRotationMs);
     const actions = new Map<string, OpsAction>(this.extensions.flatMap((e) => Object.entries(e.opsActions?.() ?? {})));
     this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions });
     const listeners: Promise<void>[] = [
@@ -311,9 +315,10 @@ export class Gateway {
   }
 
   /**
-   * Applies the reload's listener TLS settings: new certificate files and the lowest version
-   * (restart-only-changes.ts calls both live; a changed minVersion was ignored whenever the
-   * certificate stayed the same, so a listener tightened to TLSv1.3 went on accepting TLS 1.2).
+   * Applies the reload's listener TLS settings: new certificate files, the lowest version and
+   * the ticket key rotation interval (restart-only-changes.ts calls them live; a changed
+   * minVersion was ignored whenever the certificate stayed the same, so a listener tightened to
+   * TLSv1.3 went on accepting TLS 1.2).
    */
   async #maybeRotateTls(config: Config): Promise<void> {
     const tls = config.listeners.https.tls;
@@ -331,6 +336,7 @@ export class Gateway {
         source = cert + key;
       }
     }
+    this.#ticketKeys!.setInterval(tls.ticketKeyRotationMs);
     if (source === this.#tlsSource && next.minVersion === this.#tls!.minVersion) return;
     // Established connections keep their session; new handshakes get the new settings.
     // setSecureContext replaces the whole context: whatever is not given again (lowest version,
