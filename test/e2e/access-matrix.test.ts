@@ -129,7 +129,7 @@ describe('access matrix through the gateway', () => {
       { name: 'anonymous', method: 'GET', credential: undefined, expect: row(200, 401, 401, 401, 401) },
       { name: 'user without the role (API token)', method: 'GET', credential: bearer(bobToken), expect: row(200, 200, 403, 403, 403), subject: bob.id },
       { name: 'user with the role (API token)', method: 'GET', credential: bearer(aliceToken), expect: row(200, 200, 200, 403, 403), subject: alice.id },
-      { name: 'user with the role (external issuer JWT)', method: 'GET', credential: bearer(externalEditor), expect: row(200, 200, 200, 403, 403), subject: 'carol' },
+      { name: 'user with the role (external issuer JWT)', method: 'GET', credential: bearer(externalEditor), expect: row(200, 200, 200, 403, 403), subject: `${EXTERNAL}#carol` },
       { name: 'admin', method: 'GET', credential: bearer(rootToken), expect: row(200, 200, 200, 200, 200), subject: root.id },
       { name: 'service A (client credentials JWT)', method: 'GET', credential: bearer(svcA), expect: row(200, 200, 403, 403, 200), subject: 'svc-a' },
       { name: 'service B (client credentials JWT)', method: 'GET', credential: bearer(svcB), expect: row(200, 200, 403, 403, 403), subject: 'svc-b' },
