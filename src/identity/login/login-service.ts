@@ -12,6 +12,7 @@
  * a name without an account is delayed and locked by its own count like an account
  * (unknown-names.ts), so repeated guesses do not tell which names exist either.
  */
+import { GatehouseError } from '../../core/errors.ts';
 import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { IdentityThrottleRepo } from '../../store/repos/identity-throttle-repo.ts';
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
@@ -173,7 +174,8 @@ export class LoginService {
   /** Which second factor matched, or why none did. */
   async #checkSecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }): Promise<'totp' | 'recovery_code' | 'invalid' | 'replay'> {
     const { users, sealer } = this.#o;
-    if (input.code && user.totpSecretSealed) {
+    // A secret without totpEnabled is a pending enrollment, not a second factor.
+    if (input.code && user.totpEnabled && user.totpSecretSealed) {
       const secret = await sealer.open(user.totpSecretSealed);
       const step = await verifyTotp(secret, input.code.trim(), user.totpLastStep);
       if (step !== undefined && (await users.acceptTotpStep(user.id, step))) return 'totp';
@@ -185,18 +187,33 @@ export class LoginService {
     return 'invalid';
   }
 
-  /** A new TOTP secret (plaintext for display, sealed for the interaction state). */
+  /**
+   * A new TOTP secret (plaintext for display, sealed for the interaction state), stored as the
+   * user's pending secret: the enrollment of the latest sign-in is the only one that can be
+   * confirmed, and an MFA reset clears it.
+   */
   async startEnrollment(user: UserRecord): Promise<{ secret: string; uri: string; sealed: string }> {
     const secret = newTotpSecret();
-    return { secret, uri: totpUri(secret, this.#o.config.mfa.issuer, user.username), sealed: await this.#o.sealer.seal(secret) };
+    const sealed = await this.#o.sealer.seal(secret);
+    if (!(await this.#o.users.setPendingTotp(user.id, sealed))) {
+      throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `user ${user.id} enrolled TOTP in another sign-in` });
+    }
+    return { secret, uri: totpUri(secret, this.#o.config.mfa.issuer, user.username), sealed };
   }
 
-  /** Confirms enrollment with a first code; stores the secret and returns fresh recovery codes. */
+  /**
+   * Confirms enrollment with a first code; enables the secret and returns fresh recovery codes.
+   * Undefined for a wrong code. Enabling is a compare-and-set on the pending secret: when another
+   * sign-in enrolled or began enrolling meanwhile, or MFA was reset, nothing is stored and the
+   * sign-in must start again (ERR_IDENTITY_INTERACTION_INVALID) — never a key the user did not confirm.
+   */
   async completeEnrollment(user: UserRecord, sealedSecret: string, code: string): Promise<string[] | undefined> {
     const secret = await this.#o.sealer.open(sealedSecret);
     const step = await verifyTotp(secret, code.trim(), undefined);
     if (step === undefined) return undefined;
-    await this.#o.users.update(user.id, { totpSecretSealed: sealedSecret, totpEnabled: true, totpLastStep: step });
+    if (!(await this.#o.users.enableTotp(user.id, sealedSecret, step))) {
+      throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `TOTP enrollment of user ${user.id} superseded (enrolled or restarted in another sign-in, or MFA reset)` });
+    }
     const codes = Array.from({ length: this.#o.config.mfa.recoveryCodes }, generateRecoveryCode);
     await this.#o.users.replaceRecoveryCodes(user.id, codes.map((c) => hashSecret(normalizeRecoveryCode(c))));
     this.#o.emit('identity.mfa.enrolled', { subject: user.id });

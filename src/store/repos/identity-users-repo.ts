@@ -134,6 +134,29 @@ export class IdentityUsersRepo {
     return result.numUpdatedRows === 1n;
   }
 
+  /**
+   * Makes `sealed` the user's pending (unconfirmed) TOTP secret, only while TOTP is not
+   * enabled: an enrollment never overwrites a confirmed second factor. False when it is.
+   */
+  async setPendingTotp(id: string, sealed: string): Promise<boolean> {
+    const result = await this.#db.updateTable('identity_users').set({ totp_secret: sealed, totp_last_step: null })
+      .where('id', '=', id).where('totp_enabled', '=', 0)
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
+  /**
+   * Enables TOTP with the pending secret `sealed` in one conditional UPDATE (compare-and-set):
+   * only while TOTP is not enabled and `sealed` is still the pending secret — not replaced by
+   * a later enrollment, not cleared by an MFA reset. False otherwise.
+   */
+  async enableTotp(id: string, sealed: string, step: number, now = Date.now()): Promise<boolean> {
+    const result = await this.#db.updateTable('identity_users').set({ totp_enabled: 1, totp_last_step: step, updated_at: now })
+      .where('id', '=', id).where('totp_enabled', '=', 0).where('totp_secret', '=', sealed)
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
   async replaceRecoveryCodes(userId: string, hashes: string[]): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('identity_recovery_codes').where('user_id', '=', userId).execute();
