@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { Envelope, EventName, GatehouseEvents } from '../core/events.ts';
 import { createEnvelope, nameFilter } from './envelope.ts';
+import { checkPayload } from './payload-schema.ts';
 import { Fifo } from './fifo.ts';
 import { snapshot } from './snapshot.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
@@ -44,7 +45,7 @@ export class MemoryEventBus implements EventBus {
   readonly #live = new Set<Member>();
   readonly #groups = new Map<string, DurableGroup>();
   readonly #idle = new IdleTracker();
-  readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0, handlerTimeouts: 0 };
+  readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0, handlerTimeouts: 0, malformed: 0 };
   #closed = false;
 
   constructor(options: EventBusOptions) {
@@ -61,7 +62,17 @@ export class MemoryEventBus implements EventBus {
         return;
       }
       // Throws (a counted drop) for what JSON would refuse, as on NATS.
-      const event = Object.freeze(createEnvelope(this.#instance, name, snapshot(payload) as GatehouseEvents[N])) as Envelope;
+      const copy = snapshot(payload);
+      // What a NATS subscriber would refuse on receipt is refused here, where it can be traced to its publisher.
+      const checked = checkPayload(name, copy);
+      if (!checked.ok) {
+        this.#stats.malformed += 1;
+        this.#logger?.error({ code: 'ERR_BUS_EVENT_INVALID', problem: checked.problem, event: name }, 'event bus: invalid event refused');
+        return;
+      }
+      // A copy without undocumented keys is partly new: snapshot it again to freeze all of it.
+      const clean = checked.payload === copy ? copy : snapshot(checked.payload);
+      const event = Object.freeze(createEnvelope(this.#instance, name, clean as GatehouseEvents[N])) as Envelope;
       this.#stats.published += 1;
       for (const member of this.#live) {
         if (member.accepts(name)) this.#deliver(member, event);

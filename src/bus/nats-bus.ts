@@ -21,7 +21,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { GatehouseError } from '../core/errors.ts';
 import type { EventName, GatehouseEvents } from '../core/events.ts';
-import { createEnvelope, nameFilter, parseEnvelope } from './envelope.ts';
+import { createEnvelope, nameFilter, parseEnvelope, type ParsedEnvelope } from './envelope.ts';
 import { durableGroupName } from './durable-name.ts';
 import { NatsDurableSubscription } from './nats-durable.ts';
 import { NatsPublisher } from './nats-publisher.ts';
@@ -116,7 +116,7 @@ export class NatsEventBus implements EventBus {
   readonly #publisher: NatsPublisher;
   readonly #live = new Set<LiveSubscription>();
   readonly #durables = new Set<NatsDurableSubscription>();
-  readonly #stats = { dropped: 0, handlerErrors: 0, handlerTimeouts: 0 };
+  readonly #stats = { dropped: 0, handlerErrors: 0, handlerTimeouts: 0, malformed: 0 };
   #connected = true;
   #closed = false;
   #restoring = false;
@@ -209,6 +209,7 @@ export class NatsEventBus implements EventBus {
         handlerTimeoutMs: this.#handlerTimeoutMs,
         logger: this.#logger,
         handlerError,
+        refused: (refusal, where) => this.#refused(refusal, where),
         attachFailed: () => this.#restoreStream(),
       });
       this.#durables.add(durable);
@@ -221,12 +222,17 @@ export class NatsEventBus implements EventBus {
     // The subject says nothing about the envelope inside: anyone who may publish on one of
     // ours can put another event's envelope there, which this subscriber never asked for.
     const decode = (data: string) => {
-      const event = parseEnvelope(data);
-      return event !== undefined && accepts(event.name) ? event : undefined;
+      const parsed = parseEnvelope(data);
+      if (!parsed.ok) {
+        this.#refused(parsed, {});
+        return undefined;
+      }
+      return accepts(parsed.event.name) ? parsed.event : undefined;
     };
     const queue = new SubscriberQueue(handler, decode, this.#maxBuffer, {
       handlerError,
-      malformed: () => this.#logger?.error('event bus: malformed event discarded'),
+      // Refusals are counted and logged by decode; another event's envelope is just not ours.
+      malformed: () => {},
       settled: () => {},
     }, this.#handlerTimeoutMs);
     const subjects = names === '*' ? [`${this.#prefix}.>`] : [...new Set(names)].map((n) => `${this.#prefix}.${n}`);
@@ -250,6 +256,15 @@ export class NatsEventBus implements EventBus {
       for (const sub of live.subs) sub.unsubscribe();
       queue.stop();
     };
+  }
+
+  /** A received message that is not a valid event: counted and logged with what was wrong, never with its content. */
+  #refused(refusal: ParsedEnvelope & { ok: false }, where: { subject?: string; seq?: number }): void {
+    this.#stats.malformed += 1;
+    this.#logger?.error(
+      { code: 'ERR_BUS_EVENT_INVALID', problem: refusal.problem, event: refusal.name, eventId: refusal.id, ...where },
+      'event bus: invalid event refused',
+    );
   }
 
   async health(): Promise<BusHealth> {
@@ -278,6 +293,7 @@ export class NatsEventBus implements EventBus {
       publishFailures: this.#publisher.failures,
       handlerErrors: this.#stats.handlerErrors,
       handlerTimeouts: this.#stats.handlerTimeouts,
+      malformed: this.#stats.malformed,
       buffered,
     };
   }

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { isGatehouseError } from '../core/errors.ts';
 import type { Envelope, EventName } from '../core/events.ts';
-import { parseEnvelope } from './envelope.ts';
+import { parseEnvelope, type ParsedEnvelope } from './envelope.ts';
 import { callHandler } from './handler-timeout.ts';
 import { ensureGroupConsumer, resumePoint, type DurableGroupSpec, type StartPoint } from './nats-consumer.ts';
 import type { EventHandler } from './types.ts';
@@ -34,6 +34,8 @@ export interface NatsDurableOptions extends DurableGroupSpec {
   handlerTimeoutMs: number;
   logger: Logger | undefined;
   handlerError: (error: unknown, event: Envelope) => void;
+  /** A message that is not a valid event (counted and logged by the bus); it is terminated here. */
+  refused: (refusal: ParsedEnvelope & { ok: false }, where: { subject: string; seq: number }) => void;
   /** Called when attaching failed: the stream may be gone (the bus makes it again). */
   attachFailed?: () => void;
 }
@@ -106,13 +108,15 @@ export class NatsDurableSubscription {
   }
 
   async #handle(m: JsMsg): Promise<void> {
-    const event = parseEnvelope(m.string());
-    if (event === undefined) {
-      this.#o.logger?.error({ subject: m.subject, seq: m.seq }, 'event bus: malformed event discarded');
+    const parsed = parseEnvelope(m.string());
+    if (!parsed.ok) {
+      // Terminated: no delivery can make it valid, so it must not come back MAX_DELIVER times.
+      this.#o.refused(parsed, { subject: m.subject, seq: m.seq });
       m.term();
       this.#settled(m.seq);
       return;
     }
+    const event = parsed.event;
     if (!this.#o.accepts(event.name)) {
       // The filter is `<prefix>.>` for several names; every member of this group has the
       // same names (the group is named after them), so nobody here wants it.

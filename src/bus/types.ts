@@ -42,6 +42,12 @@ export interface BusStats {
   handlerErrors: number;
   /** Of `handlerErrors`, those that did not settle in time (ERR_BUS_HANDLER_TIMEOUT). */
   handlerTimeouts: number;
+  /**
+   * Events refused because their envelope or payload does not match the event table
+   * (ERR_BUS_EVENT_INVALID), never handed to a subscriber: NATS counts them on receipt, per
+   * subscription; the in-process bus at publish.
+   */
+  malformed: number;
   /** Events waiting to be handed to the backend or to subscribers right now. */
   buffered: number;
 }

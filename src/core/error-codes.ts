@@ -142,6 +142,8 @@ export const ERROR_CODES = {
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },
   /** Logged and counted only: an event bus subscriber's handler did not settle in time (10 s by default); the delivery counts as failed. */
   ERR_BUS_HANDLER_TIMEOUT: { status: 500, message: 'Event handler timed out' },
+  /** Logged and counted only: an event whose envelope or payload does not match the event table was refused (never delivered, never redelivered). */
+  ERR_BUS_EVENT_INVALID: { status: 500, message: 'Invalid event' },
 
   ERR_IDENTITY_INPUT_INVALID: { status: 400, message: 'Invalid input' },
   ERR_IDENTITY_USER_EXISTS: { status: 409, message: 'A user with this name or e-mail already exists' },

@@ -248,23 +248,47 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       assert.deepEqual(seen[0], { generation: 2, source: 'signal', routes: 1, changedKeys: ['routes'] });
     });
 
-    it('a payload with an own __proto__ key (prototype pollution) arrives as plain data', async () => {
+    it('a payload with an own __proto__ key (prototype pollution) arrives as plain data, without the undocumented key', async () => {
       const bus = await open();
       const got: Envelope[] = [];
       bus.subscribe(['gateway.request'], (e) => {
         got.push(e);
       });
       await bus.flush();
-      const hostile = JSON.parse('{"requestId":"req-proto","__proto__":{"isAdmin":true,"status":403}}') as GatewayRequestEvent;
+      const hostile = JSON.parse(`{${JSON.stringify(requestEvent(1)).slice(1, -1)},"__proto__":{"isAdmin":true,"status":403}}`) as GatewayRequestEvent;
       bus.publish('gateway.request', hostile);
       await bus.flush();
       await waitFor(() => got.length === 1);
       const payload = got[0]?.payload as unknown as Record<string, unknown>;
       assert.equal(Object.getPrototypeOf(payload), Object.prototype);
       assert.equal(payload.isAdmin, undefined);
-      assert.equal(payload.status, undefined);
-      assert.deepEqual(Object.getOwnPropertyDescriptor(payload, '__proto__')?.value, { isAdmin: true, status: 403 });
+      assert.equal(payload.status, 200);
+      assert.equal(Object.hasOwn(payload, '__proto__'), false);
       assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
+    });
+
+    it('an event whose payload has the wrong shape (a number for a string, a missing field) never reaches a typed subscriber: refused as ERR_BUS_EVENT_INVALID, counted, logged without the payload', async () => {
+      const { logger, lines } = captureLogger();
+      const bus = await open('shapes', { logger });
+      const got: Envelope[] = [];
+      bus.subscribe(['gateway.request'], (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      bus.publish('gateway.request', { ...requestEvent(1), path: 12345 } as unknown as GatewayRequestEvent);
+      const { method: _method, ...noMethod } = requestEvent(2);
+      bus.publish('gateway.request', noMethod as GatewayRequestEvent);
+      bus.publish('gateway.request', { ...requestEvent(3), blob: 'z'.repeat(100_000) } as GatewayRequestEvent);
+      bus.publish('gateway.request', requestEvent(4));
+      await bus.flush();
+      await waitFor(() => got.length === 2, 10_000, 'the valid events');
+      await sleep(200);
+      assert.deepEqual(got.map((e) => (e.payload as GatewayRequestEvent).requestId), ['req-3', 'req-4']);
+      assert.deepEqual(got[0]?.payload, requestEvent(3), 'an undocumented (huge) field is left out');
+      assert.equal(bus.stats().malformed, 2);
+      const refusals = lines.filter((l) => l.code === 'ERR_BUS_EVENT_INVALID');
+      assert.deepEqual(refusals.map((l) => [l.event, l.problem]), [['gateway.request', 'payload path: not of the documented type'], ['gateway.request', 'payload method: missing']]);
+      assert.ok(!/req-1|req-2|192\.0\.2\.10/.test(JSON.stringify(lines)), 'the payload is not logged');
     });
 
     it('a durable subscriber receives the events published while it was away', async () => {

@@ -207,6 +207,33 @@ describe('NATS event bus: failures', { skip }, () => {
     }
   });
 
+  it('a forged, well-formed envelope whose payload has the wrong shape never reaches a durable subscriber: terminated (not redelivered), counted, and later events flow', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'shapes', ...options });
+    buses.push(bus);
+    const durable = `shapes-${run}`;
+    const seen: unknown[] = [];
+    bus.subscribe(['detect.block.lifted'], (e) => {
+      seen.push(e.payload);
+    }, { durable });
+    await bus.flush();
+    const nc = await connect({ servers: target.host });
+    const envelope = (payload: unknown) => JSON.stringify({ id: '01a2023b-befd-7f98-918b-f826a8ef68fc'.replace('8fc', `${Math.floor(Math.random() * 900) + 100}`), time: new Date().toISOString(), instance: 'x', name: 'detect.block.lifted', payload });
+    const subject = `${subjectPrefix}.detect.block.lifted`;
+    nc.publish(subject, envelope({ blockId: 'b1', kind: 'address', value: 42, liftedBy: 'admin:x' }));
+    nc.publish(subject, envelope({ blockId: 'b2', liftedBy: 'attacker' }));
+    await nc.flush();
+    bus.publish('detect.block.lifted', { blockId: 'b3', kind: 'subject', value: 'carol', liftedBy: 'admin:x' });
+    await bus.flush();
+    await waitFor(() => seen.length === 1, 10_000, 'the genuine event');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.deepEqual(seen, [{ blockId: 'b3', kind: 'subject', value: 'carol', liftedBy: 'admin:x' }]);
+    assert.equal(bus.stats().malformed, 2);
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, durableGroupName(durable, ['detect.block.lifted']));
+    await nc.close();
+    assert.equal(info.num_ack_pending, 0, 'nothing left to redeliver');
+    assert.equal(info.num_redelivered, 0);
+  });
+
   it('discards a forged message on an event subject that is not a valid envelope, and keeps delivering', async () => {
     const bus = await createNatsEventBus(NATS_URL, { instanceId: 'forgery', ...options });
     buses.push(bus);
