@@ -381,20 +381,33 @@ export class AuditWriter {
   }
 
   /**
-   * Writes what is queued (waiting at most `timeoutMs`), then closes the spool. Whatever
-   * could not be written stays in the spool for the next start.
+   * Writes what is queued (waiting at most `timeoutMs`), signs a checkpoint at the last record
+   * written if any was written since the last checkpoint, then closes the spool. Whatever could
+   * not be written stays in the spool for the next start.
+   *
+   * The final checkpoint: without it the records of the last minutes before a clean shutdown
+   * stayed unsigned, and cutting them off together with the head row left nothing for
+   * `audit verify` to notice.
    */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.#closed) return;
+    const deadline = Date.now() + timeoutMs;
     const flushed = this.flush();
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([flushed, new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
+    const timeLeft = () => new Promise<void>((r) => { timer = setTimeout(r, Math.max(0, deadline - Date.now())); });
+    await Promise.race([flushed, timeLeft()]);
     clearTimeout(timer);
     this.#halted = true;
     clearTimeout(this.#timer);
     await this.#running;
+    const head = this.#lastHead;
+    if (signingKeyPresent(this.#o) && head && head.seq > 0 && head.seq !== this.#lastCheckpointSeq) {
+      // Bounded like the flush: a store that stopped answering must not hold the shutdown.
+      await Promise.race([this.#checkpoint(head), timeLeft()]);
+      clearTimeout(timer);
+    }
     this.#spool.close();
     if (this.#queue.length) this.#o.logger?.warn({ events: this.#queue.length }, 'audit: events left in the spool for the next start');
   }

@@ -146,9 +146,14 @@ describe('audit query, export, retention and sampling', () => {
     assert.deepEqual(counts, { cutAt: 30, deletedRecords: 30, deletedCheckpoints: 2, maxAgeMs: 0 });
     assert.equal(kid, key.kid);
     assert.equal(typeof jws, 'string');
-    // A second run finds nothing new to cut and adds no record.
+    // The writer signed a checkpoint at close (seq 36): a second run may cut up to it, and records that cut.
+    const second = await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000, signingKey: key });
+    assert.deepEqual([second.cutAt, second.deletedRecords], [36, 6]);
+    // A third run finds nothing new to cut and adds no record.
     assert.equal((await applyRetention(store, { chain: 'main', maxAgeMs: 0, now: Date.now() + 1000, signingKey: key })).deletedRecords, 0);
-    assert.equal((await retentionRecords()).length, 1);
+    // The record of the first cut went with the second; the second's is the one left.
+    assert.deepEqual((await retentionRecords()).map((m) => (JSON.parse(m.details) as { cutAt: number }).cutAt), [36]);
+    assert.equal((await verifyAudit(store, { trustedKeys: [key.publicJwk] })).ok, true);
   });
 
   it('samples allowed requests on a listed route, never denials, and records how many it left out', () => {
