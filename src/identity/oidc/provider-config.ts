@@ -17,6 +17,7 @@ import type { OidcAdapter } from './store-adapter.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
 import { clientFields, GATEHOUSE_CLIENT_PROPERTIES, validateClientField, type GatehouseClientFields } from './client-fields.ts';
 import { OIDC_SCOPES } from './scopes.ts';
+import { assertClientCredentialsScope } from './client-credentials-scope.ts';
 
 export { OIDC_SCOPES };
 
@@ -205,8 +206,10 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
             throw new errors.InvalidTarget!('resource indicator is not allowed for this client');
           }
           const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials';
+          const scopes = record.allowedScopes.filter((s) => !OIDC_SCOPE_SET.has(s));
+          if (isClientCredentials) assertClientCredentialsScope(ctx.oidc.params?.scope, scopes);
           return {
-            scope: record.allowedScopes.filter((s) => !OIDC_SCOPE_SET.has(s)).join(' '),
+            scope: scopes.join(' '),
             audience: resource,
             accessTokenTTL: isClientCredentials ? identity.ttl.clientCredentials : identity.ttl.accessToken,
             accessTokenFormat: 'jwt',
