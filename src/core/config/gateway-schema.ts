@@ -12,7 +12,7 @@ export const tlsSchema = z.object({
   cert: z.string().min(1).optional().describe('PEM certificate chain file. Omitted: a self-signed localhost certificate is generated in the data directory (development only).'),
   key: z.string().min(1).optional().describe('PEM private key file for `cert`.'),
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted. TLS 1.0/1.1 are never accepted.'),
-  ticketKeyRotationMs: z.number().int().min(1000).max(24 * 3600 * 1000).default(3_600_000).describe('How often the key that encrypts TLS session tickets is replaced by a fresh random one; the old key is discarded. A key read from memory decrypts (TLS 1.2) or forges only the tickets of its own interval. Node keeps one key, so a client returning across a rotation makes a full handshake instead of resuming (tickets live 300 s).'),
+  ticketKeyRotationMs: z.number().int().min(1000).max(24 * 3600 * 1000).default(3_600_000).describe('How often the key that encrypts TLS session tickets is replaced by a fresh random one; the old key is discarded. A key read from memory decrypts (TLS 1.2) or forges only the tickets of its own interval. Node keeps one key, so a client returning across a rotation makes a full handshake instead of resuming.'),
 }).strict();
 
 export const listenersSchema = z.object({

@@ -16,8 +16,9 @@
  * decryption. Node cannot: `setTicketKeys` takes exactly one 48-byte key (16 name, 16 HMAC, 16
  * AES) and its ticket callback decrypts with that key or not at all. So the key's life is one
  * interval, and a client that comes back across a rotation makes a full handshake instead of
- * resuming. Tickets live 300 s (Node's `sessionTimeout`), so with the hourly default that is at
- * most the clients returning in the last 5 minutes of each hour, once.
+ * resuming: one that returns d minutes after its last connection misses resumption with a chance
+ * of d/60 under the hourly default. (Tickets carry OpenSSL's lifetime hint of 7200 s; none
+ * outlives its key.)
  *
  * A certificate reload (setSecureContext) builds a new context with a new random key of its own;
  * the schedule goes on with it (`server.setTicketKeys` always reaches the current context).
