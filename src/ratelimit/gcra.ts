@@ -22,6 +22,20 @@ import type { RateLimit, RateLimitResult } from './types.ts';
 /** Absorbs floating-point error so that e.g. 2.9999999997 slots count as 3. */
 const EPSILON = 1e-9;
 
+/**
+ * How early (ms) a request may be and still count as on time: what rounding can add to a
+ * TAT over a burst. TAT + c·T − τ is computed at the magnitude of τ and of the clock (a
+ * double's step is 15 ns at τ = one day, 0.24 µs at Redis's epoch ms), and Redis stores a
+ * TAT to 1 µs; with a fixed 1e-9 the last request of a fresh client's burst was refused
+ * whenever rounding went up (memory backend: a 10-a-day limit refused 3 fresh clients in 8
+ * their tenth request, Retry-After 1 s; a burst-1 limit near the ten-year maximum every
+ * other first request). 1 µs per request of the burst, at most half an interval: never a
+ * whole request more than the limit.
+ */
+export function slackOf(limit: RateLimit, interval: number): number {
+  return Math.min(limit.burst * 0.001, interval / 2);
+}
+
 export interface GcraDecision {
   result: RateLimitResult;
   /** The key's new TAT, or undefined when it does not change (denied or cost 0, unless the stored TAT was capped). */
@@ -56,11 +70,12 @@ export function gcra(tat: number | undefined, now: number, limit: RateLimit, cos
   const interval = limit.periodMs / limit.rate;
   const tolerance = windowOf(limit);
   const windowMs = Math.ceil(tolerance);
+  const slack = slackOf(limit, interval);
   const capped = tat !== undefined && tat > now + tolerance;
   const base = tat === undefined || tat < now ? now : capped ? now + tolerance : tat;
   const newTat = base + cost * interval;
   const allowAt = newTat - tolerance;
-  if (allowAt > now + EPSILON) {
+  if (allowAt > now + slack) {
     return {
       tat: capped ? base : undefined,
       result: {

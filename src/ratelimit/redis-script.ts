@@ -15,6 +15,7 @@ local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local tolerance = burst * interval
 local eps = 1e-9
+local slack = math.min(burst * 0.001, interval / 2)
 local tat = tonumber(redis.call('GET', KEYS[1]))
 local capped = false
 if tat == nil or tat < now then
@@ -25,7 +26,7 @@ elseif tat > now + tolerance then
 end
 local new_tat = tat + cost * interval
 local allow_at = new_tat - tolerance
-if allow_at > now + eps then
+if allow_at > now + slack then
   if capped then
     redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
   end

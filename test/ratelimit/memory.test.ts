@@ -17,6 +17,30 @@ describe('memory rate limiter', () => {
     void limiter.close();
   });
 
+  it('a fresh client of a daily or decade limit gets its whole burst at once, whatever the clock reads (rounding of a long refill time refused its last request with Retry-After 1 s)', () => {
+    for (const limit of [{ rate: 10, periodMs: 86_400_000, burst: 10 }, { rate: 3, periodMs: 3_600_000, burst: 24 }, { rate: 1 / 3650, periodMs: 86_400_000, burst: 1 }]) {
+      for (let i = 0; i < 200; i++) {
+        const now = 1_000 + i * 12_345.678_9;
+        const limiter = new MemoryRateLimiter({ now: () => now });
+        const allowed = Array.from({ length: limit.burst + 1 }, () => limiter.consume('k', limit).allowed);
+        assert.deepEqual(allowed, [...Array(limit.burst).fill(true), false], `${JSON.stringify(limit)} at ${now}`);
+        void limiter.close();
+      }
+    }
+  });
+
+  it('counts a request as early only beyond rounding: 2 µs early is still refused for a burst of 1', () => {
+    let now = 5_000;
+    const limiter = new MemoryRateLimiter({ now: () => now });
+    const limit = { rate: 10, periodMs: 1000, burst: 1 };
+    assert.equal(limiter.consume('k', limit).allowed, true);
+    now += 99.998;
+    assert.equal(limiter.consume('k', limit).allowed, false);
+    now += 0.002;
+    assert.equal(limiter.consume('k', limit).allowed, true);
+    void limiter.close();
+  });
+
   it('follows GCRA exactly on a controlled clock', () => {
     let now = 1_000;
     const limiter = new MemoryRateLimiter({ now: () => now });
