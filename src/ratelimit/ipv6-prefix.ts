@@ -13,6 +13,7 @@
  * NAT64 addresses (each another IPv4 client) and link-local addresses with a zone are not
  * networks (clientNetwork leaves them whole) and get no aggregate.
  */
+import { windowOf } from './gcra.ts';
 import type { RateLimit } from './types.ts';
 
 export interface Ipv6PrefixConfig {
@@ -72,5 +73,11 @@ function prefixOf(address: string, length: number): string {
 
 /** The prefix bucket's limit: `factor` times the rate and the burst of the per-/64 limit (same refill time). */
 export function prefixLimit(limit: RateLimit, factor: number): RateLimit {
-  return { rate: limit.rate * factor, periodMs: limit.periodMs, burst: limit.burst * factor };
+  const wide = { rate: limit.rate * factor, periodMs: limit.periodMs, burst: limit.burst * factor };
+  // rate × factor may round down, putting the window an ulp above the limit's own: past the
+  // ten-year maximum for a limit configured at it, where checkLimit would fail every request
+  // of every IPv6 client (500). Nudged up until it is not longer (called per stage and route, not per request).
+  const window = windowOf(limit);
+  while (windowOf(wide) > window) wide.rate += wide.rate * Number.EPSILON;
+  return wide;
 }

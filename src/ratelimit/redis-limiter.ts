@@ -26,7 +26,7 @@
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { GatehouseError } from '../core/errors.ts';
-import { checkLimit } from './gcra.ts';
+import { checkLimit, MAX_WINDOW_MS, windowOf } from './gcra.ts';
 import { MemoryRateLimiter } from './memory-limiter.ts';
 import { GCRA_SCRIPT } from './redis-script.ts';
 import type { RateLimit, RateLimiter, RateLimiterHealth, RateLimitResult } from './types.ts';
@@ -162,7 +162,10 @@ export class RedisRateLimiter implements RateLimiter {
   #decideLocally(key: string, limit: RateLimit, cost: number): RateLimitResult {
     const n = this.#fallbackInstances;
     // Rate and burst divided alike keep the refill time; a burst below 1 would be no limit's.
-    const share = n === 1 ? limit : { rate: limit.rate / n, periodMs: limit.periodMs, burst: Math.max(1, Math.floor(limit.burst / n)) };
+    let share = n === 1 ? limit : { rate: limit.rate / n, periodMs: limit.periodMs, burst: Math.max(1, Math.floor(limit.burst / n)) };
+    // A burst below n raised to 1 lengthens the refill time up to n-fold, past the ten-year
+    // maximum for a limit near it (checkLimit would fail the request): keep the whole limit then.
+    if (!(windowOf(share) <= MAX_WINDOW_MS)) share = limit;
     const result = this.#fallback!.consume(key, share, Math.min(cost, share.burst));
     return { ...result, degraded: true };
   }

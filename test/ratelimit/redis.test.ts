@@ -118,6 +118,9 @@ describe('redis rate limiter: failures', { skip }, () => {
       assert.deepEqual(allowed, [true, true, false, false, false], 'burst 10 / 4 → 2');
       // A burst smaller than the instance count still allows one request, and a cost above the share is capped to it.
       assert.equal((await limiter.consume('tiny', { rate: 1, periodMs: 60_000, burst: 2 }, 2)).allowed, true);
+      // One a decade (burst 1): a quarter would refill in forty years, beyond what GCRA accepts; the whole limit applies, not a 500.
+      const decade = { rate: 1 / 3650, periodMs: 86_400_000, burst: 1 };
+      assert.deepEqual([(await limiter.consume('decade', decade)).allowed, (await limiter.consume('decade', decade)).allowed], [true, false]);
     } finally {
       await limiter.close();
     }
