@@ -19,6 +19,8 @@ const USERNAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
 const EMAIL = /^[^\s@<>"]{1,64}@[a-z0-9.-]{1,190}\.[a-z]{2,63}$/i;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/;
 const CLIENT_ID = /^[a-z0-9][a-z0-9._-]{2,63}$/;
+/** Host names of loopback redirect URIs (as URL.hostname gives them; oidc-provider's list). */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth' | 'none';
 
@@ -34,6 +36,13 @@ export interface AddUserInput {
 export interface AddClientInput {
   clientId: string;
   kind: 'service' | 'app';
+  /**
+   * Apps only. `native` (RFC 8252): an app on the user's device that receives the response on
+   * a loopback listener; its `http://127.0.0.1/…` (or `[::1]`) redirect URIs match any port,
+   * since the operating system picks the port at each run (§7.3) — scheme, host, path and query
+   * still match exactly. Default `web`: exact match, port included.
+   */
+  applicationType?: 'web' | 'native';
   name?: string;
   /** Default: client_secret_basic. */
   authMethod?: ClientAuthMethod;
@@ -68,7 +77,7 @@ function checkUris(uris: string[], what: string): string[] {
     let url: URL;
     try { url = new URL(uri); } catch { throw invalid(`${what}: not an absolute URL`); }
     if (url.hash) throw invalid(`${what}: must not contain a fragment`);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))) {
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.includes(url.hostname))) {
       throw invalid(`${what}: must be https (http only for localhost)`);
     }
   }
@@ -192,6 +201,14 @@ export class AccountService {
     } else {
       const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI');
       if (!redirectUris.length) throw invalid('An app needs at least one redirect URI');
+      if (input.applicationType === 'native') {
+        // oidc-provider's rules for native clients (it would refuse the stored client on every request).
+        for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
+          const url = new URL(uri);
+          if ((url.protocol === 'https:') === LOOPBACK_HOSTS.includes(url.hostname)) throw invalid('A native app\'s redirect URIs are http on a loopback address, or https elsewhere');
+        }
+        metadata.application_type = 'native';
+      }
       metadata.grant_types = ['authorization_code', 'refresh_token'];
       metadata.response_types = ['code'];
       metadata.redirect_uris = redirectUris;
