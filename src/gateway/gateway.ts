@@ -293,6 +293,8 @@ export class Gateway {
       this.#generation = next;
       // Before the first line logged under the new configuration.
       this.#logRedactor?.update(loaded.config.audit.redact);
+      // Only a logger the gateway made is its to change (an embedder's is the embedder's).
+      if (this.#logRedactor && this.logger.level !== loaded.config.logging.level) this.logger.level = loaded.config.logging.level;
       this.metrics.configReloads.labels('applied').inc();
       this.logger.info({ reason, version: next.version, routes: loaded.config.routes.length, restartOnly }, 'configuration reloaded');
       if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings change only on restart');

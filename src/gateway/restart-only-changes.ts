@@ -4,7 +4,8 @@
  * operator knows a restart is needed, instead of reading "configuration reloaded" and
  * believing, say, a new spool directory is in use.
  *
- * Applied live (and so not listed): routes, upstreams, trustedProxies, the listener's TLS
+ * Applied live (and so not listed): `logging` (the level is set on the gateway's logger, which its
+ * component loggers read; the access log switch is read per request), routes, upstreams, trustedProxies, the listener's TLS
  * certificate files, the body size and header count limits and the shutdown grace, the rate limits themselves (`ratelimit.edge`,
  * `ratelimit.identity`: the stages are rebuilt per generation), the policy directory,
  * role hierarchy, route groups and operations (the policy extension's reload hook), the
@@ -26,7 +27,7 @@ import type { Config } from '../core/config/schema.ts';
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** Sections read once, when the components are built at start. */
-const AT_START = ['mode', 'instanceId', 'publicUrl', 'logging', 'tracing', 'pki', 'identity', 'authn', 'bus'] as const;
+const AT_START = ['mode', 'instanceId', 'publicUrl', 'tracing', 'pki', 'identity', 'authn', 'bus'] as const;
 
 /** `detect` keys read once at start (the rest follow reloads). */
 const DETECT_AT_START = ['blockRefreshMs', 'retentionDays'] as const;

@@ -17,7 +17,7 @@ import { startGateway } from '../support/gateway.ts';
 const base = (doc: Record<string, unknown> = {}): Config => parseConfig(doc, { env: {} }).config;
 
 describe('settings that change only on restart', () => {
-  it('names the sections built at start (identity, authn, pki, bus, logging) and the restart-only sub-keys of detect and audit when they change', () => {
+  it('names the sections built at start (identity, authn, pki, bus) and the restart-only sub-keys of detect and audit when they change', () => {
     const a = base();
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ detect: { blockRefreshMs: 1000 } }, 'detect (blockRefreshMs)'],
@@ -26,7 +26,6 @@ describe('settings that change only on restart', () => {
       [{ audit: { signingKeyFile: '/etc/gatehouse/audit.jwk', redact: { patterns: ['acme-[0-9]{8}'] } } }, 'audit (signingKeyFile)'],
       [{ audit: { chain: 'edge-1', checkpoint: { everyRecords: 5 } } }, 'audit (chain, checkpoint)'],
       [{ audit: { enabled: false, retention: { maxAgeDays: 30 }, sampling: { flushMs: 5000 } } }, 'audit (enabled, retention, sampling.flushMs)'],
-      [{ logging: { level: 'debug' } }, 'logging'],
       [{ identity: { enabled: false } }, 'identity'],
       [{ bus: { url: 'nats://127.0.0.1:4222' } }, 'bus'],
       [{ ratelimit: { url: 'redis://127.0.0.1:6379' } }, 'ratelimit (backend: url, failOpen, timeoutMs, keyPrefix, maxKeys)'],
