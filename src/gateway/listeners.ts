@@ -8,6 +8,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { constants as cryptoConstants } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { LimitsConfig } from '../core/config/gateway-schema.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { generateRequestId } from './http/request-id.ts';
@@ -18,6 +19,24 @@ export const TLS12_CIPHERS = [
   'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
   'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
+
+/** Whether the OpenSSL underneath knows a key exchange group (ML-KEM came with OpenSSL 3.5). */
+function knowsGroup(group: string): boolean {
+  try {
+    createSecureContext({ ecdhCurve: group });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Key exchange groups, best first. X25519MLKEM768 (hybrid post-quantum, TLS 1.3 only) is what
+ * browsers offer first and what Node selects by default; a list without it held every TLS 1.3
+ * handshake to classical X25519, so traffic recorded today could be decrypted by a future quantum
+ * computer ("harvest now, decrypt later"). Left out only where OpenSSL lacks it (before 3.5).
+ */
+export const KEY_EXCHANGE_GROUPS = [...(knowsGroup('X25519MLKEM768') ? ['X25519MLKEM768'] : []), 'X25519', 'P-256', 'P-384'].join(':');
 
 export interface TlsMaterial {
   cert: string;
@@ -35,7 +54,7 @@ export function tlsOptions(tls: TlsMaterial) {
     maxVersion: 'TLSv1.3' as const,
     ciphers: TLS12_CIPHERS,
     honorCipherOrder: true,
-    ecdhCurve: 'X25519:P-256:P-384',
+    ecdhCurve: KEY_EXCHANGE_GROUPS,
     // TLS 1.2 client-initiated renegotiation: a full handshake of server CPU per request of
     // the client, repeatable on one connection; nothing here needs it.
     secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
