@@ -122,6 +122,18 @@ export class ApiTokenService {
     return records.map((r) => ({ tokenId: r.id, name: r.name, ownerKind: r.ownerKind, ownerId: r.ownerId, roles: r.roles, expiresAt: r.expiresAt, lastUsedAt: r.lastUsedAt, revokedAt: r.revokedAt, createdAt: r.createdAt }));
   }
 
+  /**
+   * Revokes every token of an owner that is going away. A service account's id is its client
+   * id, which can be registered again: its old tokens must not then stand for the new client.
+   */
+  async revokeAllOf(ownerKind: 'user' | 'service', ownerId: string): Promise<void> {
+    for (const record of await this.#o.repo.listByOwner(ownerKind, ownerId)) {
+      if (record.revokedAt === undefined && (await this.#o.repo.revoke(record.id))) {
+        this.#o.emit('identity.api_token.revoked', { tokenId: record.id, ownerKind, ownerId });
+      }
+    }
+  }
+
   async revoke(tokenId: string): Promise<void> {
     const record = await this.#o.repo.find(tokenId);
     if (!record) throw new GatehouseError('ERR_IDENTITY_API_TOKEN_NOT_FOUND', { detail: tokenId });

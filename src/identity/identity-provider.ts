@@ -119,9 +119,9 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   // tokens, and the gateway's own browser sessions.
   const gatewaySessionSec = Math.ceil((config.authn?.session.absoluteTimeoutMs ?? 0) / 1000);
   const cutoffs = new SignOutCutoffs(kv, Math.max(...Object.values(identity.ttl), gatewaySessionSec) + 60);
-  const accounts = new AccountService(users, clients, emit, cutoffs);
   const directory = createPrincipalDirectory(users, clients, cutoffs);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
+  const accounts = new AccountService(users, clients, emit, cutoffs, apiTokens);
   const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), kv, sealer, config: identity, emit });
   const federation = new FederationService({
     config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,

@@ -24,6 +24,15 @@ describe('API tokens', () => {
     assert.ok(rows.every((r) => !JSON.stringify(r).includes(created.token)), 'the token itself is not stored');
   });
 
+  it('does not bring a removed service account\'s API tokens back to life when a client with the same id is registered again', async () => {
+    await h.idp.accounts.addClient({ clientId: 'builder', kind: 'service', roles: ['ci:deploy'] });
+    const created = await h.idp.apiTokens.create({ ownerSubject: 'builder', name: 'deploy', roles: ['ci:deploy'] });
+    await h.idp.accounts.removeClient('builder');
+    await h.idp.accounts.addClient({ clientId: 'builder', kind: 'service', roles: ['ci:deploy'] });
+    assert.deepEqual(await h.idp.inspectApiToken(created.token), { code: 'ERR_AUTHN_TOKEN_REVOKED' });
+    assert.ok(h.events.some((e) => e.name === 'identity.api_token.revoked' && e.payload.tokenId === created.tokenId), 'gateway caches drop the token');
+  });
+
   it('refuses to create a token with a role the owner does not hold (privilege escalation)', async () => {
     await assert.rejects(h.idp.apiTokens.create({ ownerSubject: alice, name: 'esc', roles: ['root'] }), { code: 'ERR_IDENTITY_API_TOKEN_SCOPE' });
   });

@@ -8,6 +8,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import { toStoreError } from '../../store/store-errors.ts';
 import type { ClientRecord, IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
+import type { ApiTokenService } from '../api-tokens.ts';
 import type { IdentityEmit } from '../events.ts';
 import { assertPasswordAcceptable, hashPassword } from './passwords.ts';
 import { USER_ID_PREFIX } from './principal-directory.ts';
@@ -89,16 +90,20 @@ export class AccountService {
   readonly #clients: IdentityClientsRepo;
   readonly #emit: IdentityEmit;
   readonly #cutoffs: SignOutCutoffs | undefined;
+  readonly #apiTokens: Pick<ApiTokenService, 'revokeAllOf'> | undefined;
 
   /**
    * @param cutoffs where a reset password or MFA and a disabled user end the user's existing
    *   sign-ins; the identity provider passes its own. Without it they live on.
+   * @param apiTokens revokes a removed service account's API tokens (its client id can be
+   *   registered again); the identity provider passes its own.
    */
-  constructor(users: IdentityUsersRepo, clients: IdentityClientsRepo, emit: IdentityEmit, cutoffs?: SignOutCutoffs) {
+  constructor(users: IdentityUsersRepo, clients: IdentityClientsRepo, emit: IdentityEmit, cutoffs?: SignOutCutoffs, apiTokens?: Pick<ApiTokenService, 'revokeAllOf'>) {
     this.#users = users;
     this.#clients = clients;
     this.#emit = emit;
     this.#cutoffs = cutoffs;
+    this.#apiTokens = apiTokens;
   }
 
   async addUser(input: AddUserInput): Promise<UserRecord> {
@@ -264,6 +269,7 @@ export class AccountService {
   async removeClient(clientId: string): Promise<void> {
     const client = await this.#clients.find(clientId);
     if (!client || !(await this.#clients.remove(clientId))) throw new GatehouseError('ERR_IDENTITY_CLIENT_NOT_FOUND', { detail: clientId });
+    if (client.kind === 'service') await this.#apiTokens?.revokeAllOf('service', clientId);
     if (client.kind === 'service') this.#emit('principal.changed', { subject: clientId, kind: 'service', change: 'removed' });
   }
 }
