@@ -20,6 +20,7 @@ import { durableGroupName } from './durable-name.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 import { IdleTracker } from './idle-tracker.ts';
 import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
+import { maxEventBytes, oversizedBy } from './event-size.ts';
 
 /** Queued envelopes are frozen snapshots already: nothing to decode. */
 const asIs = (event: Envelope): Envelope => event;
@@ -42,6 +43,7 @@ export class MemoryEventBus implements EventBus {
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
   readonly #handlerTimeoutMs: number;
+  readonly #maxEventBytes: number;
   readonly #live = new Set<Member>();
   readonly #groups = new Map<string, DurableGroup>();
   readonly #idle = new IdleTracker();
@@ -53,6 +55,7 @@ export class MemoryEventBus implements EventBus {
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
     this.#handlerTimeoutMs = handlerTimeout(options.handlerTimeoutMs);
+    this.#maxEventBytes = maxEventBytes(options.maxEventBytes);
   }
 
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
@@ -73,6 +76,13 @@ export class MemoryEventBus implements EventBus {
       // A copy without undocumented keys is partly new: snapshot it again to freeze all of it.
       const clean = checked.payload === copy ? copy : snapshot(checked.payload);
       const event = Object.freeze(createEnvelope(this.#instance, name, clean as GatehouseEvents[N])) as Envelope;
+      // What NATS would refuse for its size is refused here too, the same way.
+      const bytes = oversizedBy(event, this.#maxEventBytes);
+      if (bytes !== undefined) {
+        this.#stats.dropped += 1;
+        this.#logger?.error({ code: 'ERR_BUS_EVENT_TOO_LARGE', event: name, eventId: event.id, bytes, limit: this.#maxEventBytes }, 'event bus: event over the size limit dropped');
+        return;
+      }
       this.#stats.published += 1;
       for (const member of this.#live) {
         if (member.accepts(name)) this.#deliver(member, event);

@@ -27,6 +27,7 @@ import { NatsDurableSubscription } from './nats-durable.ts';
 import { NatsPublisher } from './nats-publisher.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
 import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
+import { maxEventBytes, serializedOver } from './event-size.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -48,6 +49,7 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   if (!NAME.test(stream)) throw new TypeError(`stream name ${JSON.stringify(stream)} must be letters, digits, '-' or '_'`);
   if (!PREFIX.test(prefix)) throw new TypeError(`subject prefix ${JSON.stringify(prefix)} must be dot-separated tokens of letters, digits, '-' or '_'`);
   handlerTimeout(options.handlerTimeoutMs);
+  maxEventBytes(options.maxEventBytes);
   const u = new URL(url);
   const server = `${u.hostname}:${u.port || '4222'}`;
   let nc: NatsConnection;
@@ -111,6 +113,7 @@ export class NatsEventBus implements EventBus {
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
   readonly #handlerTimeoutMs: number;
+  readonly #maxEventBytes: number;
   readonly #durableInactiveMs: number;
   readonly #maxAgeMs: number;
   readonly #publisher: NatsPublisher;
@@ -131,6 +134,7 @@ export class NatsEventBus implements EventBus {
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
     this.#handlerTimeoutMs = handlerTimeout(options.handlerTimeoutMs);
+    this.#maxEventBytes = maxEventBytes(options.maxEventBytes);
     this.#durableInactiveMs = options.durableInactiveMs;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger, onRetryableFailure: () => this.#restoreStream() });
@@ -178,7 +182,16 @@ export class NatsEventBus implements EventBus {
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
     try {
       const envelope = createEnvelope(this.#instance, name, payload);
-      this.#publisher.enqueue(`${this.#prefix}.${name}`, JSON.stringify(envelope), envelope.id);
+      const data = JSON.stringify(envelope);
+      // The bus's own limit, as in process; a server configured with a smaller max_payload lowers it.
+      const limit = Math.min(this.#maxEventBytes, this.#nc.info?.max_payload ?? Infinity);
+      const bytes = serializedOver(data, limit);
+      if (bytes !== undefined) {
+        this.#stats.dropped += 1;
+        this.#logger?.error({ code: 'ERR_BUS_EVENT_TOO_LARGE', event: name, eventId: envelope.id, bytes, limit }, 'event bus: event over the size limit dropped');
+        return;
+      }
+      this.#publisher.enqueue(`${this.#prefix}.${name}`, data, envelope.id);
     } catch (error) {
       this.#stats.dropped += 1;
       this.#logger?.error({ err: error, event: name }, 'event bus: event could not be published');

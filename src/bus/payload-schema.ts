@@ -88,7 +88,8 @@ function recordOf(fields: readonly Field[]): (value: unknown) => { value?: unkno
     if (!isRecord(value)) return { problem: 'not an object' };
     let kept = 0;
     let out: Record<string, unknown> | undefined;
-    for (const { key, check, optional } of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const { key, check, optional } = fields[i] as Field;
       if (!Object.hasOwn(value, key)) {
         if (optional) continue;
         return { problem: `${key}: missing` };

@@ -34,7 +34,7 @@ export interface BusHealth {
 /** Counters for metrics. All are totals since the bus was created. */
 export interface BusStats {
   published: number;
-  /** Events refused because the publish buffer was full, that the backend can never take (NATS: over its size limits), or left over at close. */
+  /** Events refused because the publish buffer was full, over `maxEventBytes` (or what NATS can take), or left over at close. */
   dropped: number;
   /** Backend publish attempts that failed (each is retried while the event stays buffered). */
   publishFailures: number;
@@ -93,6 +93,13 @@ export interface EventBusOptions {
    * the next event goes ahead; the late handler is not cancelled.
    */
   handlerTimeoutMs?: number;
+  /**
+   * Largest envelope, in bytes of its JSON (default 1 000 000: below NATS's default
+   * max_payload of 1 MiB). A larger event is refused at publish on every backend: a counted
+   * drop logged as ERR_BUS_EVENT_TOO_LARGE with its name, id and size. NATS: a server with a
+   * smaller max_payload lowers the limit.
+   */
+  maxEventBytes?: number;
   /** Most events buffered for publication (NATS) or per subscriber (memory) before new ones are dropped. Default 10 000. */
   maxBuffer?: number;
 }

@@ -144,6 +144,8 @@ export const ERROR_CODES = {
   ERR_BUS_HANDLER_TIMEOUT: { status: 500, message: 'Event handler timed out' },
   /** Logged and counted only: an event whose envelope or payload does not match the event table was refused (never delivered, never redelivered). */
   ERR_BUS_EVENT_INVALID: { status: 500, message: 'Invalid event' },
+  /** Logged and counted only: an event over the bus's size limit (1 000 000 bytes by default) was refused at publish. */
+  ERR_BUS_EVENT_TOO_LARGE: { status: 500, message: 'Event too large' },
 
   ERR_IDENTITY_INPUT_INVALID: { status: 400, message: 'Invalid input' },
   ERR_IDENTITY_USER_EXISTS: { status: 409, message: 'A user with this name or e-mail already exists' },

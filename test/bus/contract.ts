@@ -207,6 +207,47 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       assert.equal(bus.stats().dropped, droppedBefore + 3);
     });
 
+    it('an event over the size limit is refused by every backend the same way: a counted drop, logged as ERR_BUS_EVENT_TOO_LARGE with its size, never delivered; later events flow', async () => {
+      const { logger, lines } = captureLogger();
+      const bus = await open('oversized', { logger });
+      const got: Envelope[] = [];
+      bus.subscribe(['config.rejected'], (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      const dropped = bus.stats().dropped;
+      // Over the default 1 000 000 bytes, yet under NATS's own max_payload (1 MiB): NATS used to take it.
+      bus.publish('config.rejected', { source: 'too-big', problems: [{ path: 'routes', message: 'x'.repeat(1_000_500) }] });
+      bus.publish('config.rejected', { source: 'big-but-fits', problems: [{ path: 'routes', message: 'x'.repeat(990_000) }] });
+      bus.publish('config.rejected', { source: 'small', problems: [] });
+      await bus.flush();
+      await waitFor(() => got.length === 2, 10_000, 'the events within the limit');
+      await sleep(200);
+      assert.deepEqual(got.map((e) => (e.payload as { source: string }).source), ['big-but-fits', 'small']);
+      assert.equal(bus.stats().dropped, dropped + 1);
+      const refusal = lines.find((l) => l.code === 'ERR_BUS_EVENT_TOO_LARGE');
+      assert.ok(refusal, 'logged with its code');
+      assert.equal(refusal.event, 'config.rejected');
+      assert.ok(Number(refusal.bytes) > 1_000_000);
+      assert.ok(!JSON.stringify(refusal).includes('too-big'), 'the payload is not logged');
+    });
+
+    it('honours a configured maxEventBytes on every backend', async () => {
+      const bus = await open('small-limit', { maxEventBytes: 4096 });
+      const got: Envelope[] = [];
+      bus.subscribe(['config.rejected'], (e) => {
+        got.push(e);
+      });
+      await bus.flush();
+      bus.publish('config.rejected', { source: 'over', problems: [{ path: 'p', message: 'é'.repeat(2_100) }] });
+      bus.publish('config.rejected', { source: 'under', problems: [{ path: 'p', message: 'x'.repeat(3_000) }] });
+      await bus.flush();
+      await waitFor(() => got.length === 1, 10_000, 'the event within the limit');
+      await sleep(200);
+      assert.deepEqual(got.map((e) => (e.payload as { source: string }).source), ['under']);
+      await assert.rejects(async () => open('bad-limit', { maxEventBytes: 10 }), TypeError);
+    });
+
     it('changing the published object after publish changes nothing a subscriber receives', async () => {
       const bus = await open();
       const got: Envelope[] = [];
