@@ -162,7 +162,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   };
   await build();
 
-  const interactions = createInteractionRouter({ provider: () => provider, kv, users, login, federation, config: identity, emit, logger });
+  const interactions = createInteractionRouter({ provider: () => provider, kv, users, login, federation, cutoffs, config: identity, emit, logger });
 
   const unsubscribe = bus?.subscribe?.(['identity.keys.rotated'], async (event) => {
     // This instance's own rotation (or a repeated event) is already in effect.

@@ -20,6 +20,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) describe(`TOTP enable
     h = await startHarness(backend, { mfa: { required: true, recoveryCodes: 4 } });
     await h.idp.accounts.addUser({ username: 'dana', password: PASSWORD });
     await h.idp.accounts.addUser({ username: 'eli', password: PASSWORD });
+    await h.idp.accounts.addUser({ username: 'finn', password: PASSWORD });
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
     config = await rpConfig(h, 'webapp', app.secret!);
   });
@@ -35,6 +36,8 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) describe(`TOTP enable
   // code is not a replay at the next sign-in.
   const confirm = async (e: { start: AuthStart; page: string; secret: string }) =>
     e.start.browser.request(new URL(formAction(e.page, 'enroll')!, h.origin), { form: { csrf: inputValue(e.page, 'csrf')!, code: await generate({ secret: e.secret, epoch: Math.floor(Date.now() / 1000) - 30 }) } });
+
+  const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
 
   /** Status of the second-factor step of a fresh sign-in with a code from `secret`. */
   async function mfaWith(username: string, secret: string, password = PASSWORD): Promise<number> {
@@ -64,9 +67,30 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) describe(`TOTP enable
     assert.equal(late.status, 400);
     assert.doesNotMatch(late.body, /data-recovery-code/);
     assert.equal((await h.idp.accounts.findUser('eli'))?.totpEnabled, false);
-    // The user enrolls afresh with the new password.
+    // The user enrolls afresh with the new password (a second later: a sign-in in the second of a reset counts as before it).
+    await nextSecond();
     const fresh = await toEnrollment('eli', `${PASSWORD} renewed`);
     assert.equal((await confirm(fresh)).status, 200);
     assert.equal(await mfaWith('eli', fresh.secret, `${PASSWORD} renewed`), 303);
+  });
+
+  it('refuses the second-factor steps of a sign-in whose password step was passed before an administrator reset the password (enrollment, then the code)', async () => {
+    const stale = await toEnrollment('finn');
+    await h.idp.accounts.setPassword('finn', `${PASSWORD} renewed`);
+    const late = await confirm(stale);
+    assert.equal(late.status, 400);
+    assert.equal((await h.idp.accounts.findUser('finn'))?.totpEnabled, false);
+
+    // Enrolled afresh; a sign-in at its code step when the password is reset again.
+    await nextSecond();
+    const fresh = await toEnrollment('finn', `${PASSWORD} renewed`);
+    assert.equal((await confirm(fresh)).status, 200);
+    const start = await startAuth(h, config);
+    const mfa = await submitLogin(h, start, 'finn', `${PASSWORD} renewed`);
+    assert.match(mfa.body, /action="[^"]*\/mfa"/);
+    await h.idp.accounts.setPassword('finn', `${PASSWORD} renewed twice`);
+    const code = await start.browser.request(new URL(formAction(mfa.body, 'mfa')!, h.origin), { form: { csrf: inputValue(mfa.body, 'csrf')!, code: await generate({ secret: fresh.secret }) } });
+    assert.equal(code.status, 400);
+    assert.equal(code.location, undefined);
   });
 });

@@ -16,6 +16,7 @@ import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 import type { IdentityConfig } from '../../core/config/identity-schema.ts';
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
+import type { SignOutCutoffs } from '../accounts/sign-out-cutoff.ts';
 import type { IdentityEmit } from '../events.ts';
 import { CALLBACK_PREFIX, type FederationService } from '../federation/federation-service.ts';
 import type { LoginService } from '../login/login-service.ts';
@@ -34,6 +35,8 @@ interface InteractionState {
   userId?: string;
   stage?: 'mfa' | 'enroll' | 'recovery-codes';
   amr?: string[];
+  /** Epoch seconds of the password (or federation) step: a sign-out everywhere after it ends this sign-in too. */
+  primaryAt?: number;
   federatedProvider?: string;
   enrollSealed?: string;
 }
@@ -44,6 +47,7 @@ export interface InteractionRouterOptions {
   users: IdentityUsersRepo;
   login: LoginService;
   federation: FederationService;
+  cutoffs: SignOutCutoffs;
   config: IdentityConfig;
   emit: IdentityEmit;
   logger: Logger;
@@ -76,6 +80,7 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
   const afterPrimary = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails, state: InteractionState, user: UserRecord, amr: string[], clientAddress: string) => {
     state.userId = user.id;
     state.amr = amr;
+    state.primaryAt = Math.floor(Date.now() / 1000);
     if (user.totpEnabled) {
       state.stage = 'mfa';
       await saveState(details.uid, state);
@@ -126,6 +131,9 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
   const requireUserFromState = async (state: InteractionState, stage: InteractionState['stage']): Promise<UserRecord> => {
     const user = state.userId && state.stage === stage ? await o.users.findById(state.userId) : undefined;
     if (!user || user.disabled) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `no ${stage} step pending` });
+    // A password or MFA reset (or disabling) after the password step ends this sign-in as it
+    // ends sessions: whoever had the old password must not finish it with a second factor.
+    if (await o.cutoffs.ended(user.id, state.primaryAt)) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: `user ${user.id} signed out everywhere after the ${stage} step began` });
     return user;
   };
 
