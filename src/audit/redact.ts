@@ -8,13 +8,17 @@
  *   - patterns: secrets recognizable by their shape are cut out of every string, under
  *     any key: JWTs, `Bearer`/`Basic`/`DPoP` credentials, `ghs_` API tokens, PEM private
  *     keys, URL userinfo passwords and `token=`/`password=`/… pairs in query strings and
- *     form bodies.
+ *     form bodies (names percent-encoded too: `tok%65n=`, encoded-pair.ts).
+ *
+ * Header lists (`rawHeaders`, `[name, value]` and `{ name, value }` entries) are judged by the
+ * name next to each value, so a repeated `Set-Cookie` or token header loses every value.
  *
  * Both lists grow from configuration (`audit.redact.keys`, `audit.redact.patterns`).
  * Redaction never mutates its input and never throws on odd input (cycles, getters,
  * `__proto__` keys): it fails closed by replacing what it cannot walk.
  */
 import { stdSerializers } from 'pino';
+import { decodeName, redactEncodedPairs } from './encoded-pair.ts';
 
 /** What replaces a secret. */
 export const REDACTED = '[REDACTED]';
@@ -49,14 +53,30 @@ const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#:]*:)[^\s/?#
  * `token.token.…` held the event loop for 20 s.
  */
 const PAIR_SEPARATOR = '[ \\t]*(?:=|%3D|%253D)[ \\t]*';
+const PAIR_LONG_WORDS = '(?:token|password|passwd|secret|api_?key|apikey|code_verifier|signature|session|sess_?id|assertion)';
+const PAIR_SHORT_WORDS = '(?:code|sig|key|otp|pwd|pass|auth|jwt|sid)';
 const PAIR = new RegExp(
   '(?:(?<![A-Za-z0-9_.%-])|(?<=%[0-9A-Fa-f]{2}))'
-  + '(?=[A-Za-z0-9_.-]*?(?:token|password|passwd|secret|api_?key|apikey|code_verifier|signature|session|sess_?id|assertion)'
-  + `|(?:[A-Za-z0-9_.-]*[.-])?(?:code|sig|key|otp|pwd|pass|auth|jwt|sid)${PAIR_SEPARATOR})`
+  + `(?=[A-Za-z0-9_.-]*?${PAIR_LONG_WORDS}`
+  + `|(?:[A-Za-z0-9_.-]*[.-])?${PAIR_SHORT_WORDS}${PAIR_SEPARATOR})`
   + `([A-Za-z0-9_.-]+)(${PAIR_SEPARATOR})`
   + '(?:"[^"\\r\\n]*"?|\'[^\'\\r\\n]*\'?|(?:(?!%26|%2526)[^&\\s;"\',])+)',
   'gi',
 );
+
+/**
+ * The same test as {@link PAIR}'s on a whole (decoded) name, for names written with percent
+ * escapes (`tok%65n`), which PAIR reads as written (encoded-pair.ts).
+ */
+const SECRET_PAIR_NAME = new RegExp(`${PAIR_LONG_WORDS}|(?:^|[.-])${PAIR_SHORT_WORDS}$`, 'i');
+const isSecretPairName = (name: string): boolean => SECRET_PAIR_NAME.test(name);
+
+/**
+ * A header name as HTTP writes it (RFC 9110 token): an array whose even elements are all such
+ * names is read as a header list (Node's `rawHeaders`, undici's `headers` arrays, `[name, value]`
+ * entries), and the element after a secret name is replaced.
+ */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
 
 /**
  * Header lines that carry credentials, whatever the scheme (`Token`, `ApiKey`, `Digest`…) and
@@ -130,18 +150,31 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
   const extraKeys = (config.keys ?? []).map((k) => new RegExp(k, 'i'));
   const patterns = [...DEFAULT_PATTERNS, ...(config.patterns ?? []).map((p) => new RegExp(p, 'g'))];
 
-  const isSecretKey = (key: string): boolean => {
+  const isSecretKeyAsWritten = (key: string): boolean => {
     if (NON_SECRET_KEYS.has(key)) return false;
     if (DEFAULT_SECRET_KEY.test(key)) return true;
     for (const re of extraKeys) if (re.test(key)) return true;
     return false;
+  };
+  // A key written with percent escapes (`tok%65n`, from a query string parsed but not decoded) is judged decoded too.
+  const isSecretKey = (key: string): boolean => isSecretKeyAsWritten(key) || (key.includes('%') && isSecretKeyAsWritten(decodeName(key)));
+
+  /** A JSON member name as JSON text wrote it: `\u0074oken` is `token`. */
+  const isSecretJsonName = (name: string): boolean => {
+    if (isSecretKey(name)) return true;
+    if (!name.includes('\\')) return false;
+    try {
+      return isSecretKey(JSON.parse(`"${name}"`) as string);
+    } catch {
+      return false;
+    }
   };
 
   // Names are kept (a pair's, a header's, a JSON member's), so the record still says *what* was there.
   const replacer = (re: RegExp) => {
     if (re === PAIR) return (_m: string, name: string, sep: string) => `${name}${sep}${REDACTED}`;
     if (re === HEADER_LINE) return (_m: string, name: string) => `${name}: ${REDACTED}`;
-    if (re === JSON_MEMBER) return (m: string, name: string, sep: string) => (isSecretKey(name) ? `"${name}"${sep}"${REDACTED}"` : m);
+    if (re === JSON_MEMBER) return (m: string, name: string, sep: string) => (isSecretJsonName(name) ? `"${name}"${sep}"${REDACTED}"` : m);
     return () => REDACTED;
   };
   const replacers = new Map(patterns.map((re) => [re, replacer(re)]));
@@ -155,7 +188,25 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
         out = out.replace(re, replacers.get(re)!);
       }
     }
-    return out;
+    return redactEncodedPairs(out, isSecretPairName, REDACTED);
+  };
+
+  /** A value that would be replaced under a secret key (empty ones say nothing and stay). */
+  const secretValue = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
+
+  /**
+   * A header list (`['Set-Cookie', 'a', 'Set-Cookie', 'b', 'X-Upstream-Token', 't']`, or one
+   * `[name, value]` entry): the values after secret names are replaced one by one, the names and
+   * the other values stay. Every even element must look like a header name, so ordinary lists
+   * of words are rarely taken for one (and then only lose values after secret-looking words).
+   */
+  const headerList = (list: unknown[], depth: number, seen: Set<object>): unknown[] | undefined => {
+    if (list.length < 2 || list.length % 2 !== 0) return undefined;
+    for (let i = 0; i < list.length; i += 2) {
+      const name = list[i];
+      if (typeof name !== 'string' || !HEADER_NAME.test(name)) return undefined;
+    }
+    return list.map((v, i) => (i % 2 === 1 && isSecretKey(list[i - 1] as string) && secretValue(v) ? REDACTED : walk(v, depth + 1, seen)));
   };
 
   const walk = (value: unknown, depth: number, seen: Set<object>): unknown => {
@@ -164,19 +215,23 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     if (depth > MAX_DEPTH || seen.has(value)) return REDACTED;
     seen.add(value);
     try {
-      if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, seen));
+      if (Array.isArray(value)) return headerList(value, depth, seen) ?? value.map((v) => walk(v, depth + 1, seen));
       if (value instanceof Error) return walk(stdSerializers.err(value), depth + 1, seen);
       if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
       const out: Record<string, unknown> = {};
-      for (const key of Object.keys(value)) {
+      const keys = Object.keys(value);
+      const entry = keys.includes('value') ? entryName(value as Record<string, unknown>, keys) : undefined;
+      for (const key of keys) {
         let v: unknown;
         try {
           v = (value as Record<string, unknown>)[key];
         } catch {
           v = REDACTED;
         }
+        // A `{ name, value }` entry (HAR headers, cookie jars) or `{ key, value }` attribute (OTLP): the name says whether the value is secret.
+        const secret = isSecretKey(key) || (key === 'value' && entry !== undefined && isSecretKey(entry));
         // defineProperty: a `__proto__` key stays an own property, never a prototype.
-        Object.defineProperty(out, key, { value: isSecretKey(key) && v !== undefined && v !== null && v !== '' ? REDACTED : walk(v, depth + 1, seen), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, key, { value: secret && secretValue(v) ? REDACTED : walk(v, depth + 1, seen), enumerable: true, writable: true, configurable: true });
       }
       return out;
     } finally {
@@ -210,4 +265,18 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
       method.apply(this, rest);
     },
   };
+}
+
+/** The `name` (or `key`) of a `{ name, value }` entry, when it is a string; a throwing getter counts as none. */
+function entryName(entry: Record<string, unknown>, keys: readonly string[]): string | undefined {
+  for (const k of ['name', 'key']) {
+    if (!keys.includes(k)) continue;
+    try {
+      const n = entry[k];
+      if (typeof n === 'string') return n;
+    } catch {
+      // Read as no name: the value is walked like any other.
+    }
+  }
+  return undefined;
 }

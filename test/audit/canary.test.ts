@@ -38,6 +38,10 @@ const C = {
   basic: Buffer.from(`admin:canaryBasic${tag}`).toString('base64'),
   configSecret: `canaryConfigSecret${tag}`,
   customPattern: `ACME-${tag}-SECRET`,
+  encodedQueryToken: `canaryEncodedQueryToken${tag}`,
+  encodedQueryPassword: `canaryEncodedQueryPassword${tag}`,
+  repeatedHeaderToken: `canaryRepeatedHeaderToken${tag}`,
+  repeatedCookie: `canaryRepeatedCookie${tag}`,
 };
 
 describe('canary secrets never reach logs or the store', () => {
@@ -85,7 +89,7 @@ describe('canary secrets never reach logs or the store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<number> {
+  async function send(path: string, init: { method?: string; headers?: Record<string, string> | string[]; body?: string } = {}): Promise<number> {
     try {
       const res = await request(base + path, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher: insecureAgent });
       await res.body.text();
@@ -110,6 +114,9 @@ describe('canary secrets never reach logs or the store', () => {
       await send(`/down/x?api_key=${C.queryToken}`, { headers: { authorization: `Bearer ${C.jwt}` } }),
       await send('/app/big', { method: 'POST', headers: { 'content-length': String(100 * 1024 * 1024), authorization: `Bearer ${C.bearer}` }, body: 'x' }),
       await send(`/app/%2e%2e/%2fetc?password=${C.queryPassword}`, { headers: { cookie: `session=${C.cookie}` } }),
+      // Secret names percent-encoded, and credential headers sent twice (a header list, not an object).
+      await send(`/nowhere/x?tok%65n=${C.encodedQueryToken}&pass%77ord=${C.encodedQueryPassword}`, { headers: ['x-upstream-token', C.repeatedHeaderToken, 'x-upstream-token', C.repeatedHeaderToken, 'cookie', `a=${C.repeatedCookie}`, 'cookie', `b=${C.repeatedCookie}`] }),
+      await send(`/down/x?tok%65n=${C.encodedQueryToken}&pass%77ord=${C.encodedQueryPassword}`, { headers: ['x-upstream-token', C.repeatedHeaderToken, 'x-upstream-token', C.repeatedHeaderToken] }),
     ];
     assert.ok(statuses.includes(200) && statuses.includes(404) && statuses.includes(502), `statuses ${statuses.join(',')}`);
     // The access sink runs from each response's close event, just after the client has it.

@@ -83,9 +83,54 @@ describe('redaction evasion', () => {
   });
 });
 
+describe('redaction of headers given as arrays', () => {
+  it('replaces each value of a repeated credential header in a raw header list (two Set-Cookie, a custom token header twice, as Node rawHeaders and undici header arrays carry them) and keeps the other headers', () => {
+    const raw = ['Host', 'mail.example', 'Set-Cookie', `id=${S(1)}; Path=/`, 'Set-Cookie', `sid=${S(2)}`, 'X-Upstream-Token', S(3), 'X-Upstream-Token', S(4), 'Private-Token', S(5), 'Accept', 'text/html'];
+    assert.deepEqual(leaks({ rawHeaders: raw }), []);
+    assert.deepEqual(redactor.value(raw), ['Host', 'mail.example', 'Set-Cookie', REDACTED, 'Set-Cookie', REDACTED, 'X-Upstream-Token', REDACTED, 'X-Upstream-Token', REDACTED, 'Private-Token', REDACTED, 'Accept', 'text/html']);
+  });
+
+  it('replaces the values of secret headers given as [name, value] entries, { name, value } entries (HAR, cookie jars) and { key, value } attributes (OTLP)', () => {
+    assert.deepEqual(leaks({ headers: [['set-cookie', `a=${S(1)}`], ['set-cookie', `b=${S(2)}`], ['x-api-key', S(3)], ['accept', '*/*']] }), []);
+    assert.deepEqual(leaks({ headers: [{ name: 'Set-Cookie', value: `a=${S(4)}` }, { name: 'X-Session-Id', value: [S(5), S(6)] }] }), []);
+    assert.deepEqual(leaks({ attributes: [{ key: 'http.request.header.authorization', value: { stringValue: `Token ${S(7)}` } }] }), []);
+    assert.deepEqual(redactor.value([['accept', '*/*'], { name: 'Accept', value: 'text/html' }]), [['accept', '*/*'], { name: 'Accept', value: 'text/html' }]);
+  });
+
+  it('still replaces a credential header whose value is an array under its name (headersDistinct, set-cookie) whole', () => {
+    assert.deepEqual(leaks({ headers: { 'set-cookie': [`a=${S(1)}`, `b=${S(2)}`], 'x-upstream-token': [S(3), S(4)], accept: ['*/*'] } }), []);
+  });
+});
+
+describe('redaction of percent-encoded secret names', () => {
+  it('cuts values whose name is percent-encoded in a query string or form body (?tok%65n=, ?pass%77ord=, %74oken, api%5Fkey, connect%2Esid) and keeps the names', () => {
+    const s = `/x?tok%65n=${S(1)}&pass%77ord=${S(2)}&%74oken=${S(3)}&api%5Fkey=${S(4)}&connect%2Esid=${S(5)}&PASS%57ORD = ${S(6)}&q=mail`;
+    assert.deepEqual(leaks(s), []);
+    assert.match(redactor.string(s), /^\/x\?tok%65n=\[REDACTED\]&pass%77ord=\[REDACTED\]&.*&q=mail$/);
+  });
+
+  it('cuts values behind encoded names inside an encoded return URL, encoded once or twice (%3Ftok%65n%3D…, %253Fpass%2577ord%253D…)', () => {
+    const s = `/login?return_to=%2Fcb%3Fstate%3Dabc%26tok%65n%3D${S(1)}%26x%3D1&next=%2Fy%253Fpass%2577ord%253D${S(2)}%2526z%253D2`;
+    assert.deepEqual(leaks(s), []);
+    assert.match(redactor.string(s), /state%3Dabc%26/);
+    assert.match(redactor.string(s), /%26x%3D1&/);
+  });
+
+  it('judges JSON member names written with \\u escapes ({"tok\\u0065n": …}) and object keys left percent-encoded by their decoded name', () => {
+    assert.deepEqual(leaks([`{"tok\\u0065n":"${S(1)}","\\u0070assword":"${S(2)}"}`, { 'tok%65n': S(3), 'client%5Fsecret': S(4) }]), []);
+  });
+
+  it('a malformed escape in a name or value (%ZZ, a cut UTF-8 sequence, a lone %) neither throws nor hides the secret after it', () => {
+    const s = `/x?a=%E0%A4%A&b%ZZ=1&c%=2&%=3&tok%65n=${S(1)}&pass%7=${S(2)}`;
+    assert.doesNotThrow(() => redactor.string(s));
+    assert.deepEqual(leaks(s).filter((x) => x === S(1)), []);
+    assert.equal(redactor.string('/x?q%5Fterm=hello&na%6De=bob&100%=x'), '/x?q%5Fterm=hello&na%6De=bob&100%=x');
+  });
+});
+
 describe('redaction cost', () => {
   it('redacts request paths built to make its patterns backtrack (token.token.…, x-token-…, eyJ runs, 8 kB each) in linear time, not seconds of event loop per request', () => {
-    const shapes = ['token.', 'x-token-', 'eyJa', '%3Fcode', '"token":"', 'session ='];
+    const shapes = ['token.', 'x-token-', 'eyJa', '%3Fcode', '"token":"', 'session =', '%41', 'tok%65n%3D', 'a%3D', 'tok%65n ', '["x-token",'];
     for (const unit of shapes) {
       for (const tail of ['', '=', ':', '\n']) {
         const path = `/${unit.repeat(Math.ceil(8000 / unit.length))}${tail}`;
