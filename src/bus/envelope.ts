@@ -44,9 +44,15 @@ export function parseEnvelope(data: string): ParsedEnvelope {
   return { ok: true, event: { id, time: v.time, instance: v.instance, name, payload: payload.payload } as Envelope };
 }
 
-/** Compiles a subscription filter into a predicate. */
+/**
+ * Compiles a subscription filter into a predicate. Throws a TypeError for a name that is no
+ * event: on NATS names become subjects, and `gateway.>` would have been a wildcard.
+ */
 export function nameFilter(names: readonly EventName[] | '*'): (name: EventName) => boolean {
   if (names === '*') return () => true;
+  for (const name of names) {
+    if (typeof name !== 'string' || !isEventName(name)) throw new TypeError(`${JSON.stringify(name)} is not an event name`);
+  }
   const set = new Set<string>(names);
   return (name) => set.has(name);
 }

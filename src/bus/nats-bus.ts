@@ -20,7 +20,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { GatehouseError } from '../core/errors.ts';
-import type { EventName, GatehouseEvents } from '../core/events.ts';
+import { isEventName, type EventName, type GatehouseEvents } from '../core/events.ts';
 import { createEnvelope, nameFilter, parseEnvelope, type ParsedEnvelope } from './envelope.ts';
 import { durableGroupName } from './durable-name.ts';
 import { NatsDurableSubscription } from './nats-durable.ts';
@@ -181,6 +181,13 @@ export class NatsEventBus implements EventBus {
 
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
     try {
+      // The name becomes the subject: a name that is no event (`x.>`, whitespace, CRLF) put
+      // wildcards or protocol lines on the wire, and its publish failed and was retried for ever.
+      if (typeof name !== 'string' || !isEventName(name)) {
+        this.#stats.malformed += 1;
+        this.#logger?.error({ code: 'ERR_BUS_EVENT_INVALID', problem: 'name: not a known event' }, 'event bus: invalid event refused');
+        return;
+      }
       const envelope = createEnvelope(this.#instance, name, payload);
       const data = JSON.stringify(envelope);
       // The bus's own limit, as in process; a server configured with a smaller max_payload lowers it.

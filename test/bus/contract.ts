@@ -248,6 +248,28 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       await assert.rejects(async () => open('bad-limit', { maxEventBytes: 10 }), TypeError);
     });
 
+    it('publishing under a name that is no event (NATS wildcards, whitespace, CRLF: subject injection) is refused on every backend: counted as malformed, never delivered, flush settles', async () => {
+      const bus = await open('injection');
+      const got: string[] = [];
+      bus.subscribe('*', (e) => {
+        got.push(e.name);
+      });
+      await bus.flush();
+      const payload = { generation: 1, source: 'signal', routes: 0, changedKeys: [] };
+      for (const name of ['config.reloaded.>', 'config.*', 'config.reloaded x', 'config.reloaded\r\nPUB gatehouse.config.reloaded 2\r\n{}', '__proto__']) {
+        assert.doesNotThrow(() => bus.publish(name as 'config.reloaded', payload));
+      }
+      bus.publish('config.reloaded', payload);
+      await bus.flush(5_000);
+      await waitFor(() => got.length === 1, 10_000, 'the genuine event');
+      await sleep(200);
+      assert.deepEqual(got, ['config.reloaded']);
+      assert.equal(bus.stats().malformed, 5);
+      assert.equal(bus.stats().buffered, 0);
+      assert.throws(() => bus.subscribe(['config.>' as 'config.reloaded'], () => {}), TypeError);
+      assert.throws(() => bus.subscribe(['config.reloaded x' as 'config.reloaded'], () => {}, { durable: 'injected' }), TypeError);
+    });
+
     it('changing the published object after publish changes nothing a subscriber receives', async () => {
       const bus = await open();
       const got: Envelope[] = [];
