@@ -22,6 +22,7 @@ import { createOpsServer, type OpsAction } from '../observability/ops-server.ts'
 import { RequestContext, type Stage } from './context.ts';
 import { buildGeneration, type Generation } from './generation.ts';
 import { restartOnlyChanges } from './restart-only-changes.ts';
+import { selfUpstreamProblems } from '../core/config/self-upstream.ts';
 import { watchPath, type PathWatcher } from '../core/watch/path-watcher.ts';
 import { fileFingerprint } from '../core/watch/fingerprint.ts';
 import { listen, closeServer } from './server-lifecycle.ts';
@@ -285,7 +286,7 @@ export class Gateway {
       const loaded = await loadConfigFile(resolve(this.configFile), {
         env: this.#env,
         refuseEmpty: true,
-        crossCheck: (c) => this.extensions.flatMap((e) => e.validate?.(c) ?? []),
+        crossCheck: (c) => [...selfUpstreamProblems(c), ...this.extensions.flatMap((e) => e.validate?.(c) ?? [])],
       });
       const restartOnly = restartOnlyChanges(current.config, loaded.config);
       const next = this.#compile(loaded.config, current.version + 1, current);

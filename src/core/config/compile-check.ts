@@ -1,12 +1,14 @@
 /**
  * Validation beyond the schema: everything the gateway will compile from a config
- * (routes, trusted proxies) is compiled once here so `config validate` reports the same
+ * (routes, trusted proxies) is compiled once here, and upstreams that are Gatehouse itself
+ * are refused (self-upstream.ts), so `config validate` reports the same
  * problems a start or reload would.
  */
 import type { Config } from './schema.ts';
 import type { ConfigProblem } from './load.ts';
 import { compileRouter } from '../../gateway/router/router.ts';
 import { compileTrustedProxies } from '../../gateway/http/trusted-proxies.ts';
+import { selfUpstreamProblems } from './self-upstream.ts';
 
 export function compileCheck(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -19,5 +21,6 @@ export function compileCheck(config: Config): ConfigProblem[] {
   };
   collect(() => compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes }), ['routes']);
   collect(() => compileTrustedProxies(config.trustedProxies), ['trustedProxies']);
+  problems.push(...selfUpstreamProblems(config));
   return problems;
 }
