@@ -39,7 +39,7 @@ export function registerAudit(program: Command): void {
   filters(stateful(audit.command('export').description('send matching records as JSON lines (stdout) or to the configured syslog / OTLP endpoint')
     .option('--to <target>', 'jsonl | syslog | otlp', 'jsonl')))
     .action(action(async (o: StateOptions & AuditQueryOptions & { to: ExportTarget }) => {
-      const r = await withCliContext(o, (ctx) => auditExportCommand(ctx.store, ctx.config.audit, o, process.stdout));
+      const r = await withCliContext(o, (ctx) => auditExportCommand(ctx.store, ctx.config.audit, o, process.stdout, ctx.logger));
       if (o.to !== 'jsonl') process.stderr.write(`exported ${r.exported} records to ${r.to}\n`);
     }));
 
