@@ -15,6 +15,7 @@ import type { GatewayExtension, StageSlot } from './gateway.ts';
 import { compileRouter } from './router/router.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { buildPools, closePools } from './upstream/pools.ts';
+import { hstsValue } from './http/strict-transport-security.ts';
 import { defaultStages } from './pipeline/stages.ts';
 
 export interface Generation {
@@ -37,6 +38,8 @@ export interface Generation {
    * records whatever ended otherwise (client gone, internal handlers).
    */
   readonly record: (ctx: RequestContext) => void;
+  /** Strict-Transport-Security value for HTTPS responses (http/strict-transport-security.ts), or undefined when off. */
+  readonly hsts: string | undefined;
   /** Fraction of new traces sampled, fixed when span export starts (0 without it: see accept). */
   readonly traceSampleRatio: number;
   /**
@@ -68,5 +71,5 @@ export function buildGeneration(
   // Pools that the new generation does not use are closed once their requests finish.
   if (retired.length) setImmediate(() => { void closePools(retired); });
   const stages = defaultStages(slots);
-  return { version, config, router, upstreams: pools, isTrustedProxy, stages, stageNames: stages.map((s) => s.name), internal, ...shared };
+  return { version, config, router, upstreams: pools, isTrustedProxy, stages, stageNames: stages.map((s) => s.name), internal, hsts: hstsValue(config), ...shared };
 }

@@ -17,10 +17,11 @@ export function escapeHtml(s: string): string {
 }
 
 /**
+ * @param hsts the Strict-Transport-Security value for this request (http/strict-transport-security.ts)
  * @param added headers earlier stages collected for the client (RequestContext.responseHeaders,
  *   e.g. RateLimit after an allowed rate-limit decision); the error's own headers win.
  */
-export function writeErrorResponse(res: ServerResponse, error: GatehouseError, requestId: string, accept: string | undefined, added?: readonly string[]): void {
+export function writeErrorResponse(res: ServerResponse, error: GatehouseError, requestId: string, accept: string | undefined, added?: readonly string[], hsts?: string): void {
   if (res.headersSent) {
     // Too late for a clean error: the status line is gone. Cut the connection so the
     // client cannot mistake a truncated body for a complete one.
@@ -33,6 +34,7 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
     'x-content-type-options': 'nosniff',
     'x-request-id': requestId,
   };
+  if (hsts !== undefined) headers['strict-transport-security'] = hsts;
   if (added !== undefined) for (let i = 0; i < added.length; i += 2) headers[added[i]!] = added[i + 1]!;
   if (error.headers !== undefined) Object.assign(headers, error.headers);
   let body: string;

@@ -15,13 +15,23 @@ export const tlsSchema = z.object({
   ticketKeyRotationMs: z.number().int().min(1000).max(24 * 3600 * 1000).default(3_600_000).describe('How often the key that encrypts TLS session tickets is replaced by a fresh random one; the old key is discarded. A key read from memory decrypts (TLS 1.2) or forges only the tickets of its own interval. Node keeps one key, so a client returning across a rotation makes a full handshake instead of resuming.'),
 }).strict();
 
+export const hstsSchema = z.object({
+  enabled: z.boolean().default(true).describe('Send Strict-Transport-Security on every HTTPS response, so that browsers never again try plain HTTP for the host (an `http://` link or typed address would otherwise be open to SSL stripping through the redirect listener). Not sent for `localhost` and IP addresses (browsers ignore it there, and on `localhost` it would force HTTPS on every local port). Replaces an upstream\'s own field: the gateway owns the host\'s transport.'),
+  maxAgeSeconds: z.number().int().min(0).max(2 * 365 * 24 * 3600).default(365 * 24 * 3600).describe('How long browsers remember it (max-age). 0 tells them to forget it.'),
+  includeSubDomains: z.boolean().default(false).describe('Also every subdomain of the host (only if all of them serve HTTPS).'),
+  preload: z.boolean().default(false).describe('Ask to be in browsers\' built-in HSTS lists (needs includeSubDomains and a max-age of at least a year).'),
+}).strict().refine((h) => !h.preload || (h.includeSubDomains && h.maxAgeSeconds >= 365 * 24 * 3600), { message: 'preload needs includeSubDomains and maxAgeSeconds of at least 31536000', path: ['preload'] });
+
+const HSTS_DEFAULT = { enabled: true, maxAgeSeconds: 365 * 24 * 3600, includeSubDomains: false, preload: false };
+
 export const listenersSchema = z.object({
   https: z.object({
     host: z.string().default('0.0.0.0').describe('Address of the public HTTPS listener.'),
     port: port.default(8443),
     tls: tlsSchema.default({ minVersion: 'TLSv1.2', ticketKeyRotationMs: 3_600_000 }),
+    hsts: hstsSchema.default(HSTS_DEFAULT),
     clientCertificates: z.enum(['off', 'optional']).default('optional').describe('`optional`: ask clients for a certificate from Gatehouse\'s CA (services authenticate with their SPIFFE identity; browsers without one are unaffected). `off`: never ask.'),
-  }).strict().default({ host: '0.0.0.0', port: 8443, tls: { minVersion: 'TLSv1.2', ticketKeyRotationMs: 3_600_000 }, clientCertificates: 'optional' }),
+  }).strict().default({ host: '0.0.0.0', port: 8443, tls: { minVersion: 'TLSv1.2', ticketKeyRotationMs: 3_600_000 }, clientCertificates: 'optional', hsts: HSTS_DEFAULT }),
   http: z.object({
     enabled: z.boolean().default(true).describe('Plain-HTTP listener that only redirects to HTTPS.'),
     host: z.string().default('0.0.0.0'),

@@ -5,6 +5,7 @@
 import { toGatehouseError } from '../../core/errors.ts';
 import type { RequestContext, Stage } from '../context.ts';
 import { writeErrorResponse } from '../respond-error.ts';
+import { hstsFor } from '../http/strict-transport-security.ts';
 
 /**
  * @param names `stages[i].name` for each stage, read once per generation: `Function#name` is
@@ -40,5 +41,5 @@ export function failRequest(ctx: RequestContext, err: unknown): void {
     ctx.completing = true;
     ctx.gen.record(ctx);
   }
-  writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders);
+  writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx));
 }

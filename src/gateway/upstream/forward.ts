@@ -21,6 +21,7 @@ import { upstreamDeadlines, type DeadlineEntry } from './deadlines.ts';
 import { failRequest } from '../pipeline/run.ts';
 import { continueBody } from '../http/expect-continue.ts';
 import { addTrailers, allowedTrailers } from './trailers.ts';
+import { hstsFor } from '../http/strict-transport-security.ts';
 
 /** Both ends of a tunnel are sockets (net or TLS); the Duplex type does not say so. */
 type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
@@ -61,7 +62,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
     const res = ctx.res;
     if (res.destroyed) { controller.abort(new ClientGoneError()); return; }
-    const out = responseHeaders(headers, ctx.requestId, ctx.responseHeaders, statusCode);
+    const out = responseHeaders(headers, ctx.requestId, ctx.responseHeaders, statusCode, hstsFor(ctx));
     if (headers.trailer !== undefined) {
       this.trailers = allowedTrailers(headers, statusCode, ctx.method, ctx.req.httpVersion);
       if (this.trailers !== undefined) out.push('trailer', [...this.trailers].join(', '));

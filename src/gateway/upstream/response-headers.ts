@@ -8,6 +8,9 @@
  * and Gatehouse is the server its clients judge (a 304 keeps it: there it describes the
  * selected representation).
  *
+ * With HSTS on, Gatehouse's Strict-Transport-Security replaces the upstream's: the gateway
+ * owns the host's transport, and an upstream's `max-age=0` must not switch it off.
+ *
  * Set-Cookie fields that would set Gatehouse's own session or IdP cookies are dropped: an
  * upstream must not plant a session in the user's browser (see setsGatehouseCookie).
  */
@@ -16,7 +19,7 @@ import { setsGatehouseCookie } from '../../authn/session/cookies.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
-export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, status = 200): string[] {
+export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, status = 200, hsts?: string): string[] {
   const out: string[] = [];
   if (status === 204) delete headers['content-length'];
   const connection = headers.connection;
@@ -25,6 +28,7 @@ export function responseHeaders(headers: IncomingHttpHeaders, requestId: string,
     : undefined;
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
+    if (hsts !== undefined && name === 'strict-transport-security') continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (name === 'set-cookie') {
@@ -33,6 +37,7 @@ export function responseHeaders(headers: IncomingHttpHeaders, requestId: string,
     else for (const v of value) out.push(name, v);
   }
   out.push('x-request-id', requestId);
+  if (hsts !== undefined) out.push('strict-transport-security', hsts);
   if (added !== undefined) {
     // A field the upstream sent itself wins, as it did when stages set headers on the response.
     for (let i = 0; i < added.length; i += 2) {
