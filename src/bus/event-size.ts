@@ -10,8 +10,8 @@
  */
 
 export const DEFAULT_MAX_EVENT_BYTES = 1_000_000;
-const MIN_MAX_EVENT_BYTES = 1_024;
-const MAX_MAX_EVENT_BYTES = 64 * 1024 * 1024;
+export const MIN_MAX_EVENT_BYTES = 1_024;
+export const MAX_MAX_EVENT_BYTES = 64 * 1024 * 1024;
 
 /** Validates `EventBusOptions.maxEventBytes` (a programming or wiring error, so it throws). */
 export function maxEventBytes(bytes: number | undefined): number {
