@@ -200,15 +200,30 @@ describe('per-identity rate limit stage', () => {
     assert.match(identityRateLimitKey(anon), /^ip:/);
   });
 
-  it('crafted issuers, routes, subjects and addresses that embed the key\'s separators and length prefixes never share a bucket', () => {
+  it('one principal switching credentials (session, Gatehouse JWT, API token: other issuer fields) spends one bucket, not one per credential', () => {
+    const session = context('203.0.113.7', 'mail', 'usr_alice');
+    const jwt = context('203.0.113.7', 'mail', 'usr_alice');
+    jwt.identity = { ...jwt.identity!, issuer: 'https://gatehouse.example.com' };
+    assert.equal(identityRateLimitKey(session), identityRateLimitKey(jwt));
+    const stage = createRateLimitStage(config, { limiter: new MemoryRateLimiter() });
+    assert.ok(stage);
+    stage(session);
+    stage(jwt);
+    const third = context('203.0.113.7', 'mail', 'usr_alice');
+    third.identity = { ...third.identity!, issuer: 'https://gatehouse.example.com/other' };
+    assert.equal(refusal(() => stage(third)).code, 'ERR_RATELIMIT_EXCEEDED');
+  });
+
+  it('crafted routes, subjects and addresses that embed the key\'s separators and length prefixes never share a bucket', () => {
     // Every combination of hostile parts must map to its own key (the key function is injective).
+    // Issuers are not part of it: another issuer's subjects are `<issuer>#<sub>` already (authn/principal.ts).
     const parts = ['', 'a', ' ', ':', '1:a', 'a 1:b', '1:a 1:b', '0: ', '["a","b"]', 'a\u0000b'];
     const seen = new Map<string, string>();
-    for (const issuer of parts) for (const route of parts) for (const subject of parts) {
+    for (const route of parts) for (const subject of parts) {
       const ctx = context('203.0.113.7', route || undefined, subject || 'x');
-      ctx.identity = { ...ctx.identity!, subject, issuer: issuer || undefined };
+      ctx.identity = { ...ctx.identity!, subject };
       if (route === '') ctx.route = { id: '' } as CompiledRoute;
-      const who = JSON.stringify(['id', issuer, route, subject]);
+      const who = JSON.stringify(['id', route, subject]);
       const key = identityRateLimitKey(ctx);
       assert.equal(seen.get(key) ?? who, who, `${who} shares a bucket with ${seen.get(key)}`);
       seen.set(key, who);
@@ -221,7 +236,7 @@ describe('per-identity rate limit stage', () => {
       assert.equal(seen.get(key) ?? who, who, `${who} shares a bucket with ${seen.get(key)}`);
       seen.set(key, who);
     }
-    assert.equal(seen.size, parts.length ** 3 + parts.length ** 2);
+    assert.equal(seen.size, parts.length ** 2 * 2);
   });
 
   it('charges the bucket identityRateLimitKey names, with the route\'s own limit, on every route and without one', () => {

@@ -1,6 +1,6 @@
 /**
  * rateLimit (after authorize): a limit per identity and route. The bucket is keyed by the
- * verified identity (kind, issuer, subject) — never by anything the client merely claims —
+ * verified identity (kind and principal id) — never by anything the client merely claims —
  * so one principal cannot spend another's quota; requests without an identity (public
  * routes) are keyed by client address (an IPv6 client by its /64, and the /64s of its prefix
  * share a second, larger bucket per route: src/ratelimit/ipv6-prefix.ts). Routes may override the limit by id.
@@ -22,15 +22,17 @@ interface KeyPrefixes {
 
 function keyPrefixes(route: string): KeyPrefixes {
   // Each part but the last is length-prefixed, so the parts stay unambiguous whatever
-  // characters a route, issuer or subject contains (kind is 'user' | 'service').
+  // characters a route or subject contains (kind is 'user' | 'service').
   return { idPrefix: `id:${route.length}:${route} `, ipPrefix: `ip:${route.length}:${route} ` };
 }
 
 function bucketKey(ctx: RequestContext, prefixes: KeyPrefixes): string {
   const id = ctx.identity;
   if (id === undefined) return prefixes.ipPrefix + clientNetwork(ctx.clientAddress);
-  const issuer = id.issuer ?? '';
-  return `${prefixes.idPrefix}${id.kind} ${issuer.length}:${issuer} ${id.subject}`;
+  // Not the issuer: the subject is already the principal id, unique across issuers (another
+  // issuer's principals are `<issuer>#<sub>`, authn/principal.ts). Keyed by issuer too, one user
+  // got a bucket per credential (session, Gatehouse JWT, API token): twice the quota or more.
+  return `${prefixes.idPrefix}${id.kind} ${id.subject}`;
 }
 
 /** The bucket of a request: who (verified identity, else client address) on which route. */
