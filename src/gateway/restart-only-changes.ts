@@ -45,7 +45,7 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   for (const key of AT_START) if (!same(a[key], b[key])) keys.push(key);
   const { edge: _ea, identity: _ia, ...backendA } = a.ratelimit;
   const { edge: _eb, identity: _ib, ...backendB } = b.ratelimit;
-  if (!same(backendA, backendB)) keys.push('ratelimit (backend: url, failOpen, timeoutMs, keyPrefix, maxKeys)');
+  if (!same(backendA, backendB)) keys.push('ratelimit (backend: url, failOpen, fallbackInstances, timeoutMs, keyPrefix, maxKeys)');
   const { dir: _da, roles: _ra, routeGroups: _ga, operations: _oa, ...policyA } = a.policy;
   const { dir: _db, roles: _rb, routeGroups: _gb, operations: _ob, ...policyB } = b.policy;
   if (!same(policyA, policyB)) keys.push('policy (contextHeaders, cacheSize, assertion)');

@@ -28,7 +28,8 @@ describe('settings that change only on restart', () => {
       [{ audit: { enabled: false, retention: { maxAgeDays: 30 }, sampling: { flushMs: 5000 } } }, 'audit (enabled, retention, sampling.flushMs)'],
       [{ identity: { enabled: false } }, 'identity'],
       [{ bus: { url: 'nats://127.0.0.1:4222' } }, 'bus'],
-      [{ ratelimit: { url: 'redis://127.0.0.1:6379' } }, 'ratelimit (backend: url, failOpen, timeoutMs, keyPrefix, maxKeys)'],
+      [{ ratelimit: { fallbackInstances: 3 } }, 'ratelimit (backend: url, failOpen, fallbackInstances, timeoutMs, keyPrefix, maxKeys)'],
+      [{ ratelimit: { url: 'redis://127.0.0.1:6379' } }, 'ratelimit (backend: url, failOpen, fallbackInstances, timeoutMs, keyPrefix, maxKeys)'],
       [{ policy: { contextHeaders: ['x-tenant'] } }, 'policy (contextHeaders, cacheSize, assertion)'],
       [{ limits: { maxConnections: 10 } }, 'limits (listener limits)'],
     ];
