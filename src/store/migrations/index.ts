@@ -11,6 +11,7 @@ import * as m0003 from './0003-pki-ca.ts';
 import * as m0004 from './0004-audit-log.ts';
 import * as m0005 from './0005-authn-sessions.ts';
 import * as m0006 from './0006-authn-revoked-jwts.ts';
+import * as m0007 from './0007-identity-federated-link-unique.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -19,4 +20,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-audit-log': m0004,
   '0005-authn-sessions': m0005,
   '0006-authn-revoked-jwts': m0006,
+  '0007-identity-federated-link-unique': m0007,
 };

@@ -3,6 +3,7 @@
  * and links to external identity providers. Only this file writes `identity_users`.
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { isGatehouseError } from '../../core/errors.ts';
 import type { Database } from '../database.ts';
 import type { IdentityUsersTable } from '../tables/identity.ts';
 
@@ -36,6 +37,9 @@ export interface NewUser {
 }
 
 export type UserPatch = Partial<Pick<UserRecord, 'email' | 'emailVerified' | 'displayName' | 'passwordHash' | 'roles' | 'disabled' | 'failedLogins' | 'lockedUntil' | 'totpSecretSealed' | 'totpEnabled' | 'totpLastStep'>>;
+
+/** The violated index as PostgreSQL and SQLite name it. */
+const PROVIDER_USER_UNIQUE = /identity_federated_links_provider_user|identity_federated_links\.provider, identity_federated_links\.user_id/;
 
 const num = (v: unknown): number => Number(v);
 const opt = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
@@ -192,17 +196,29 @@ export class IdentityUsersRepo {
 
   /**
    * Links only while the user has no external identity at `provider` (`among: 'provider'`) or
-   * at any provider (`among: 'any'`), in one conditional INSERT; false when it was not free.
+   * at any provider (`among: 'any'`); false when it was not free. Concurrent links to one user
+   * are serialised on the user's row: under PostgreSQL's READ COMMITTED the conditional INSERT
+   * alone let two of them both see no link and both insert. The unique index on (provider,
+   * user_id) (migration 0007) backs the per-provider rule; its violation is a lost race, so false.
    */
   async linkIfFree(provider: string, externalSubject: string, userId: string, among: 'provider' | 'any', now = Date.now()): Promise<boolean> {
-    const result = await this.#db.insertInto('identity_federated_links')
-      .columns(['provider', 'external_subject', 'user_id', 'created_at'])
-      .expression(this.#db.selectNoFrom([
-        sql<string>`cast(${provider} as text)`.as('provider'), sql<string>`cast(${externalSubject} as text)`.as('external_subject'),
-        sql<string>`cast(${userId} as text)`.as('user_id'), sql<number>`cast(${now} as bigint)`.as('created_at'),
-      ]).where((eb) => eb.not(eb.exists(eb.selectFrom('identity_federated_links').select('user_id').where('user_id', '=', userId)
-        .$if(among === 'provider', (q) => q.where('provider', '=', provider))))))
-      .executeTakeFirst();
-    return result.numInsertedOrUpdatedRows === 1n;
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        // A no-op UPDATE takes the row lock on both backends; the INSERT after it reads what the winner committed.
+        await trx.updateTable('identity_users').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', userId).execute();
+        const result = await trx.insertInto('identity_federated_links')
+          .columns(['provider', 'external_subject', 'user_id', 'created_at'])
+          .expression(trx.selectNoFrom([
+            sql<string>`cast(${provider} as text)`.as('provider'), sql<string>`cast(${externalSubject} as text)`.as('external_subject'),
+            sql<string>`cast(${userId} as text)`.as('user_id'), sql<number>`cast(${now} as bigint)`.as('created_at'),
+          ]).where((eb) => eb.not(eb.exists(eb.selectFrom('identity_federated_links').select('user_id').where('user_id', '=', userId)
+            .$if(among === 'provider', (q) => q.where('provider', '=', provider))))))
+          .executeTakeFirst();
+        return result.numInsertedOrUpdatedRows === 1n;
+      });
+    } catch (error) {
+      if (isGatehouseError(error) && error.code === 'ERR_STORE_CONFLICT' && PROVIDER_USER_UNIQUE.test(error.detail ?? '')) return false;
+      throw error;
+    }
   }
 }
