@@ -32,6 +32,7 @@ export interface GatewayRequestEvent {
   durationMs: number;
   clientAddress: string;
   subject?: string;
+  issuer?: string;
   errorCode?: string;
   stage: string;
   bytesIn: number;
@@ -245,7 +246,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       status: { type: 'number', description: 'Status code sent to the client.' },
       durationMs: { type: 'number', description: 'Milliseconds from accept to the end of the response.' },
       clientAddress: { type: 'string', description: 'Client address after applying trusted proxies.' },
-      subject: { type: 'string', description: 'Authenticated subject, when authentication succeeded.', optional: true },
+      subject: { type: 'string', description: 'Principal id, when authentication succeeded: a directory id (`usr_…`, a client id, a SPIFFE id), or `<issuer>#<sub>` for a principal an external issuer names itself.', optional: true },
+      issuer: { type: 'string', description: 'Issuer of the credential that authenticated the request (a JWT\'s `iss`), when it has one.', optional: true },
       errorCode: { type: 'string', description: 'Gatehouse error code when the request ended in an error.', optional: true },
       stage: { type: 'string', description: 'Pipeline stage that ended the request (`forward` for a normal exchange).' },
       bytesIn: { type: 'number', description: 'Request body bytes received from the client.' },

@@ -112,7 +112,10 @@ export function platformExtension(platform: Platform): GatewayExtension {
         bytesOut: ctx.bytesOut,
       };
       if (ctx.route) event.routeId = ctx.route.id;
-      if (ctx.identity) event.subject = ctx.identity.subject;
+      if (ctx.identity) {
+        event.subject = ctx.identity.subject;
+        if (ctx.identity.issuer !== undefined) event.issuer = ctx.identity.issuer;
+      }
       if (ctx.error) event.errorCode = ctx.error.code;
       if (ctx.upstreamStatus) event.upstreamStatus = ctx.upstreamStatus;
       bus.publish('gateway.request', event);

@@ -1,0 +1,40 @@
+/**
+ * The `gateway.request` bus event says which issuer vouched for the principal: detection and
+ * other subscribers key on the principal id, and an operator reading an event needs to see
+ * whether "alice" came from Gatehouse's own tokens or from an external issuer's.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { platformExtension, type Platform } from '../../src/gateway/extensions/platform.ts';
+import type { RequestContext } from '../../src/gateway/context.ts';
+import type { GatewayRequestEvent } from '../../src/core/events.ts';
+
+function capture(): { platform: Platform; published: GatewayRequestEvent[] } {
+  const published: GatewayRequestEvent[] = [];
+  const bus = { publish: (name: string, payload: GatewayRequestEvent) => { if (name === 'gateway.request') published.push(payload); } };
+  return { platform: { bus } as unknown as Platform, published };
+}
+
+const ctx = (identity?: { subject: string; issuer?: string }) => ({
+  requestId: 'r1', trace: { traceId: 't1' }, method: 'GET', path: '/mail', clientAddress: '203.0.113.7', stage: 'forward',
+  bytesIn: 0, bytesOut: 2, route: { id: 'mail' }, identity: identity && { kind: 'user', roles: [], ...identity },
+}) as unknown as RequestContext;
+
+it('an authenticated request\'s event names the principal and the issuer of its credential', () => {
+  const { platform, published } = capture();
+  const ext = platformExtension(platform);
+  ext.onRequest!(ctx({ subject: 'https://idp.example.com#alice', issuer: 'https://idp.example.com' }), 200, 1.5);
+  assert.equal(published[0]!.subject, 'https://idp.example.com#alice');
+  assert.equal(published[0]!.issuer, 'https://idp.example.com');
+});
+
+it('a credential without an issuer (session, API token, mTLS) and an anonymous request add no issuer field', () => {
+  const { platform, published } = capture();
+  const ext = platformExtension(platform);
+  ext.onRequest!(ctx({ subject: 'usr_alice' }), 200, 1);
+  ext.onRequest!(ctx(), 404, 1);
+  assert.equal(published[0]!.subject, 'usr_alice');
+  assert.equal('issuer' in published[0]!, false);
+  assert.equal('subject' in published[1]!, false);
+  assert.equal('issuer' in published[1]!, false);
+});
