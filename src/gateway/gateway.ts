@@ -232,12 +232,12 @@ export class Gateway {
       listen(this.#ops, config.listeners.ops.port, config.listeners.ops.host),
     ];
     if (config.listeners.http.enabled) {
-      this.#http = createRedirectServer(config.listeners.https.port || (0), config.limits, this.#logRedirect);
+      this.#http = createRedirectServer(redirectPort(config, config.listeners.https.port), config.limits, this.#logRedirect);
       listeners.push(listen(this.#http, config.listeners.http.port, config.listeners.http.host));
     }
     await Promise.all(listeners);
     // The redirect needs the real HTTPS port when it was ephemeral (tests).
-    if (this.#http && config.listeners.https.port === 0) {
+    if (this.#http && config.listeners.https.port === 0 && redirectPort(config, 0) === 0) {
       this.#http.removeAllListeners('request');
       const fresh = createRedirectServer(this.addresses().https.port, config.limits, this.#logRedirect);
       for (const l of fresh.listeners('request')) this.#http.on('request', l as (req: IncomingMessage, res: ServerResponse) => void);
@@ -485,4 +485,17 @@ export class Gateway {
     this.logger.info({ abandoned: this.#inflight }, 'gatehouse stopped');
     this.logger.flush?.();
   }
+}
+
+/**
+ * The HTTPS port the redirect listener sends clients to: the public one when `publicUrl` says
+ * it (behind a load balancer that maps 443 to the listener's 8443, redirecting to 8443 would
+ * send browsers to a port nobody serves), else the listener's own.
+ */
+export function redirectPort(config: Config, httpsPort: number): number {
+  if (config.publicUrl === undefined) return httpsPort;
+  const port = new URL(config.publicUrl).port;
+  const publicPort = port === '' ? 443 : Number(port);
+  // The default publicUrl carries the listener's configured port (0 when ephemeral, in tests).
+  return publicPort === config.listeners.https.port ? httpsPort : publicPort;
 }

@@ -20,7 +20,7 @@ export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences; `development` is refused when NODE_ENV=production.'),
   dataDir: z.string().default('./gatehouse-data').describe('Directory for the embedded store, generated keys and certificates. Created 0700; refused when it is world-writable or belongs to another user (root excepted), warned about when group-writable.'),
   instanceId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('Name of this instance in logs, metrics and audit. Default: host name and process id.'),
-  publicUrl: z.url().optional().describe('External origin of the gateway (issuer of tokens). Default: https://localhost:<https port>.'),
+  publicUrl: z.url().optional().describe('External origin of the gateway (issuer of tokens); its port is also where the HTTP listener redirects to (behind a load balancer mapping 443 to the listener). Default: https://localhost:<https port>.'),
   store: storeSchema.default(storeSchema.parse({})),
   listeners: listenersSchema.default(listenersSchema.parse({})),
   trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies whose X-Forwarded-*, Forwarded and X-Request-Id headers are believed. Others are overwritten.'),
