@@ -7,6 +7,7 @@
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
 import { clientFieldsMetadata } from './client-fields.ts';
+import { ofCurrentRegistration, stampRegistration } from './client-registration.ts';
 import { refuseLostConsume } from './lost-consume.ts';
 
 type Payload = Record<string, unknown>;
@@ -24,11 +25,13 @@ export interface OidcAdapter {
 
 class KvAdapter implements OidcAdapter {
   readonly #kv: KvRepo;
+  readonly #clients: IdentityClientsRepo;
   readonly #model: string;
   readonly #ns: string;
 
-  constructor(kv: KvRepo, model: string) {
+  constructor(kv: KvRepo, clients: IdentityClientsRepo, model: string) {
     this.#kv = kv;
+    this.#clients = clients;
     this.#model = model;
     this.#ns = `oidc:${model}`;
   }
@@ -37,19 +40,29 @@ class KvAdapter implements OidcAdapter {
   protected get namespace(): string { return this.#ns; }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
-    await this.#kv.upsert(this.#ns, id, payload, expiresIn);
+    await this.#kv.upsert(this.#ns, id, await stampRegistration(this.#clients, payload), expiresIn);
   }
 
   async find(id: string): Promise<Payload | undefined> {
-    return withConsumed(await this.#kv.find(this.#ns, id));
+    return this.#ofCurrentClient(id, withConsumed(await this.#kv.find(this.#ns, id)));
   }
 
   async findByUserCode(userCode: string): Promise<Payload | undefined> {
-    return withConsumed(await this.#kv.findByUserCode(this.#ns, userCode));
+    const record = await this.#kv.findByUserCode(this.#ns, userCode);
+    return this.#ofCurrentClient(record?.id, withConsumed(record));
   }
 
   async findByUid(uid: string): Promise<Payload | undefined> {
-    return withConsumed(await this.#kv.findByUid(this.#ns, uid));
+    const record = await this.#kv.findByUid(this.#ns, uid);
+    return this.#ofCurrentClient(record?.id, withConsumed(record));
+  }
+
+  /** A record of a removed client (or of an earlier registration of its id) is gone, with its grant. */
+  async #ofCurrentClient(id: string | undefined, payload: Payload | undefined): Promise<Payload | undefined> {
+    if (!payload || (await ofCurrentRegistration(this.#clients, payload))) return payload;
+    if (typeof payload.grantId === 'string') await this.#kv.revokeByGrantId(payload.grantId);
+    else if (id !== undefined) await this.#kv.destroy(this.#ns, id);
+    return undefined;
   }
 
   async consume(id: string): Promise<void> {
@@ -125,6 +138,6 @@ class ClientAdapter implements OidcAdapter {
 export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo): (model: string) => OidcAdapter {
   return (model) => {
     if (model === 'Client') return new ClientAdapter(clients);
-    return model === 'ReplayDetection' ? new ReplayAdapter(kv, model) : new KvAdapter(kv, model);
+    return model === 'ReplayDetection' ? new ReplayAdapter(kv, clients, model) : new KvAdapter(kv, clients, model);
   };
 }
