@@ -159,6 +159,7 @@ export class Gateway {
     this.metrics = createMetrics({ inflight: () => this.#inflight });
     this.health = new HealthRegistry(config.instanceId!);
     this.#requestMetrics = new RequestMetrics(this.metrics);
+    this.health.setTraffic(() => this.#requestMetrics.traffic.summary(Date.now()));
     this.#tracer = createRequestTracer(config.tracing, { logger: this.logger, metrics: this.metrics, instanceId: config.instanceId! });
     // A sink like audit's: each recorded request's span is built then, from its context.
     if (this.#tracer) this.#sinks.push(this.#tracer.record);

@@ -13,6 +13,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Histogram, type Counter } from 'prom-client';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { TrafficWindow } from '../observability/traffic-window.ts';
 
 /**
  * The `status` label of a response status: its own for a status HTTP registers (and 499, the
@@ -135,6 +136,8 @@ export class RequestMetrics {
   /** `route status` → duration cell (shared by the methods of a route and status). */
   readonly #durations = new Map<string, HistogramCell>();
   readonly #upstream = new Map<string, HistogramCell>();
+  /** The last minute, for /readyz. */
+  readonly traffic = new TrafficWindow();
 
   constructor(metrics: GatewayMetrics) {
     this.metrics = metrics;
@@ -158,6 +161,7 @@ export class RequestMetrics {
     }
     cell.pending++;
     cell.duration.observe(seconds);
+    this.traffic.record(status, seconds * 1000, Date.now());
   }
 
   #requestCell(route: string, method: string, status: number): RequestCell {

@@ -10,7 +10,11 @@ export interface ReadinessReport {
   instance: string;
   uptimeSeconds: number;
   dependencies: Record<string, DependencyStatus>;
+  /** The last minute of requests, error rate and latency (traffic-window.ts); reported, never a reason to be unready. */
+  traffic?: TrafficSummary;
 }
+
+import type { TrafficSummary } from './traffic-window.ts';
 
 /** A check pending this long is given up on by later polls (see `#run`). */
 export const ABANDON_CHECK_AFTER_MS = 30_000;
@@ -27,7 +31,16 @@ export class HealthRegistry {
   readonly #started = Date.now();
   readonly instance: string;
 
+  #traffic: (() => TrafficSummary) | undefined;
+
   constructor(instance: string) { this.instance = instance; }
+
+  /**
+   * What the instance served lately. Not a readiness condition: an instance whose upstream
+   * fails answers 502s, and taking it out of the load balancer would only move the same
+   * failures to its siblings.
+   */
+  setTraffic(summary: () => TrafficSummary): void { this.#traffic = summary; }
 
   /** A non-critical dependency is reported but does not make the instance unready. */
   register(name: string, check: HealthCheck, options: { critical?: boolean } = {}): void {
@@ -83,6 +96,8 @@ export class HealthRegistry {
       dependencies[name] = { ...status, latencyMs: Math.round(status.latencyMs * 100) / 100 };
       if (!status.ok && dep.critical) ready = false;
     }
-    return { ready, instance: this.instance, uptimeSeconds: Math.round((Date.now() - this.#started) / 1000), dependencies };
+    const report: ReadinessReport = { ready, instance: this.instance, uptimeSeconds: Math.round((Date.now() - this.#started) / 1000), dependencies };
+    if (this.#traffic) report.traffic = this.#traffic();
+    return report;
   }
 }
