@@ -119,7 +119,7 @@ function identitySuite(name: 'sqlite' | 'postgres', skip: false | string) {
       assert.equal(countOf(add.stdout + add.stderr, secret), 1);
 
       const list = await run(['client', 'list']);
-      assert.match(list.stdout, /billing\s+service\s+billing\s+client_secret_basic\s+svc/);
+      assert.match(list.stdout, /billing\s+service\s+-\s+billing\s+client_secret_basic\s+svc/);
       assert.ok(!list.stdout.includes('ghcs_'), 'list never shows a secret');
 
       const rotate = await run(['client', 'rotate-secret', 'billing', '--json']);
@@ -141,6 +141,35 @@ function identitySuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const again = await run(['client', 'remove', 'billing']);
       assert.equal(again.status, 1);
       assert.match(again.stderr, /ERR_IDENTITY_CLIENT_NOT_FOUND/);
+    });
+
+    it('client add --native registers a public native app whose loopback redirect URI matches any port (RFC 8252), shown as native by list', async () => {
+      const add = await run(['client', 'add', 'desktop', '--kind', 'app', '--native', '--redirect-uri', 'http://127.0.0.1/callback', '--json']);
+      assert.equal(add.status, 0, show(add));
+      const added = JSON.parse(add.stdout) as { client: { applicationType: string; authMethod: string }; secret?: string };
+      assert.equal(added.client.applicationType, 'native');
+      assert.equal(added.client.authMethod, 'none', 'a native app cannot keep a secret (RFC 8252 §8.5): public by default');
+      assert.equal(added.secret, undefined);
+      await withIdentity(config, async (idp) => {
+        const stored = (await idp.accounts.listClients()).find((c) => c.clientId === 'desktop')!;
+        assert.equal(stored.metadata.application_type, 'native');
+      });
+
+      const list = await run(['client', 'list']);
+      assert.match(list.stdout, /^CLIENT ID\s+KIND\s+TYPE\s+NAME/m);
+      assert.match(list.stdout, /desktop\s+app\s+native\s+desktop\s+none/);
+      const listed = JSON.parse((await run(['client', 'list', '--json'])).stdout) as { clientId: string; applicationType?: string }[];
+      assert.equal(listed.find((c) => c.clientId === 'desktop')?.applicationType, 'native');
+
+      // A web app stays web; a service account has no application type and refuses --native.
+      assert.equal((await run(['client', 'add', 'portal', '--kind', 'app', '--redirect-uri', 'https://portal.example/cb'])).status, 0);
+      assert.match((await run(['client', 'list'])).stdout, /portal\s+app\s+web\s+portal\s+client_secret_basic/);
+      const service = await run(['client', 'add', 'svc-native', '--kind', 'service', '--native']);
+      assert.equal(service.status, 1);
+      assert.match(service.stderr, /ERR_ADMIN_INPUT_INVALID: --native is for apps/);
+      // Loopback http for a native app is refused on other hosts, like the provider does.
+      const plain = await run(['client', 'add', 'desktop2', '--kind', 'app', '--native', '--redirect-uri', 'http://app.example/cb']);
+      assert.equal(plain.status, 1);
     });
 
     it('token create prints a ghs_ token once; list shows it without the secret; revoke stops it', async () => {

@@ -17,6 +17,7 @@ const AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_
 const COLUMNS: Column<ClientSummary>[] = [
   { header: 'client id', value: (c) => c.clientId },
   { header: 'kind', value: (c) => c.kind },
+  { header: 'type', value: (c) => c.applicationType },
   { header: 'name', value: (c) => c.name },
   { header: 'auth', value: (c) => c.authMethod },
   { header: 'roles', value: (c) => c.roles },
@@ -28,6 +29,7 @@ const COLUMNS: Column<ClientSummary>[] = [
 
 interface AddOptions extends StateOptions {
   kind: 'service' | 'app';
+  native?: boolean;
   name?: string;
   authMethod?: ClientAuthMethod;
   redirectUri?: string[];
@@ -62,10 +64,14 @@ async function readJwks(file: string): Promise<{ keys: Record<string, unknown>[]
 }
 
 async function addInput(clientId: string, o: AddOptions): Promise<AddClientInput> {
+  if (o.native && o.kind !== 'app') throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--native is for apps (--kind app)' });
+  // A secret shipped inside a native app is no secret (RFC 8252 §8.5): public unless told otherwise.
+  const authMethod = o.authMethod ?? (o.native ? 'none' : undefined);
   return {
     clientId, kind: o.kind,
+    ...(o.native ? { applicationType: 'native' as const } : {}),
     ...(o.name ? { name: o.name } : {}),
-    ...(o.authMethod ? { authMethod: o.authMethod } : {}),
+    ...(authMethod ? { authMethod } : {}),
     ...(o.redirectUri ? { redirectUris: o.redirectUri } : {}),
     ...(o.postLogoutRedirectUri ? { postLogoutRedirectUris: o.postLogoutRedirectUri } : {}),
     ...(o.role ? { roles: o.role } : {}),
@@ -87,8 +93,9 @@ export function registerClient(program: Command): void {
     .argument('<client-id>', 'client id (3–64 lower-case letters, digits, dot, dash, underscore)')
     .description('register a client; a generated client secret is printed once')
     .addOption(new Option('--kind <kind>', 'service (client credentials) or app (sign-in with code + PKCE)').choices(['service', 'app']).makeOptionMandatory())
+    .option('--native', 'app: a native (desktop or mobile) app; its http loopback redirect URIs match any port (RFC 8252); auth method none unless --auth-method')
     .option('--name <name>', 'display name')
-    .addOption(new Option('--auth-method <method>', 'token endpoint authentication (default client_secret_basic)').choices(AUTH_METHODS))
+    .addOption(new Option('--auth-method <method>', 'token endpoint authentication (default client_secret_basic; none with --native)').choices(AUTH_METHODS))
     .option('--redirect-uri <uri>', 'app: exact redirect URI (repeatable)', collect)
     .option('--post-logout-redirect-uri <uri>', 'app: redirect URI after logout (repeatable)', collect)
     .option('--role <role>', 'service: role to grant (repeatable, or comma-separated)', collect)

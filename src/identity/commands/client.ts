@@ -7,6 +7,8 @@ type Idp = Pick<IdentityProvider, 'accounts'>;
 export interface ClientSummary {
   clientId: string;
   kind: 'service' | 'app';
+  /** Apps only: `native` matches its http loopback redirect URIs on any port (RFC 8252 §7.3). */
+  applicationType: 'web' | 'native' | undefined;
   name: string;
   authMethod: string;
   redirectUris: string[];
@@ -18,7 +20,9 @@ export interface ClientSummary {
 
 function summary(c: { clientId: string; kind: 'service' | 'app'; name: string; metadata: Record<string, unknown>; roles: string[]; allowedScopes: string[]; allowedAudiences: string[]; disabled: boolean }): ClientSummary {
   return {
-    clientId: c.clientId, kind: c.kind, name: c.name, authMethod: String(c.metadata.token_endpoint_auth_method ?? ''),
+    clientId: c.clientId, kind: c.kind,
+    applicationType: c.kind === 'app' ? (c.metadata.application_type === 'native' ? 'native' : 'web') : undefined,
+    name: c.name, authMethod: String(c.metadata.token_endpoint_auth_method ?? ''),
     redirectUris: (c.metadata.redirect_uris as string[] | undefined) ?? [], roles: c.roles, allowedScopes: c.allowedScopes,
     allowedAudiences: c.allowedAudiences, disabled: c.disabled,
   };
