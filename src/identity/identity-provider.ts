@@ -113,7 +113,9 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const users = new IdentityUsersRepo(store.db);
   const clients = new IdentityClientsRepo(store.db);
   const sealer = createKeySealer({ mode, dataDir: config.dataDir, identity }, logger);
-  const retireAfterMs = (Math.max(identity.ttl.accessToken, identity.ttl.clientCredentials, identity.ttl.idToken) + 60) * 1000;
+  // An instance that missed the rotation event signs with the previous key until its next store
+  // check (reloadCheckMs): the key stays published until the last token it may sign so has expired.
+  const retireAfterMs = (Math.max(identity.ttl.accessToken, identity.ttl.clientCredentials, identity.ttl.idToken) + 60) * 1000 + identity.signing.reloadCheckMs;
   const keys = new KeyManager(new IdentityKeysRepo(store.db, store.dialect), sealer, identity.signing.algorithm, retireAfterMs);
   // Kept as long as anything signed in before it can live: the provider's sessions, grants and
   // tokens, and the gateway's own browser sessions.
