@@ -18,10 +18,10 @@
  * libuv's thread pool: a flush on a slow disk takes milliseconds, and on the main thread it
  * would stall every request in flight.
  */
-import { close, closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlink, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GatehouseError } from '../core/errors.ts';
-import type { AuditDraft } from './record.ts';
+import { AUDIT_OUTCOMES, type AuditDraft } from './record.ts';
 
 /** Which segment a draft lives in, so its commit can be accounted. */
 export interface SegmentRef {
@@ -54,6 +54,22 @@ function fdatasyncAsync(fd: number): Promise<void> {
 export interface RecoveredDraft {
   draft: AuditDraft;
   ref: SegmentRef;
+}
+
+/**
+ * Whatever is in the spool is replayed into the chain at the next start and signed over by the
+ * next checkpoint: a user who can write to the directory could plant forged records there (or a
+ * segment that is a symbolic link to any file the writer would then append to). The same rule as
+ * the data directory's (core/config/data-directory.ts), for an `audit.spoolDir` outside it too:
+ * refused when every user can write to it or it belongs to another user (root excepted).
+ */
+function checkSpoolDirectory(dir: string): void {
+  const refuse = (why: string) => new GatehouseError('ERR_AUDIT_UNAVAILABLE', { detail: `audit spool ${resolve(dir)} ${why}` });
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw refuse('is not a directory');
+  if ((st.mode & 0o002) !== 0) throw refuse(`is world-writable (mode ${(st.mode & 0o7777).toString(8)}): any user could plant records to be replayed into the audit log; chmod 700 it`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0) throw refuse(`is owned by user ${st.uid}, not by the user Gatehouse runs as (${uid}); chown it or use a directory of this user`);
 }
 
 const NAME = /^segment-(\d{16})\.jsonl$/;
@@ -126,8 +142,9 @@ export class Spool {
    * (skipping the ones the store already has). A torn last line is ignored.
    * Throws ERR_AUDIT_UNAVAILABLE when another running writer has the directory.
    */
-  static open(dir: string, options: SpoolOptions = {}): { spool: Spool; recovered: RecoveredDraft[] } {
+  static open(dir: string, options: SpoolOptions = {}): { spool: Spool; recovered: RecoveredDraft[]; unreadable: number } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    checkSpoolDirectory(dir);
     const unlock = lockSpool(dir);
     try {
       return Spool.#openLocked(dir, options, unlock);
@@ -137,24 +154,27 @@ export class Spool {
     }
   }
 
-  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): { spool: Spool; recovered: RecoveredDraft[] } {
+  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): { spool: Spool; recovered: RecoveredDraft[]; unreadable: number } {
     const names = readdirSync(dir).filter((n) => NAME.test(n)).sort();
     const last = names.length ? Number(NAME.exec(names[names.length - 1]!)![1]) : 0;
     const spool = new Spool(dir, last + 1, options);
     spool.#unlock = unlock;
     const recovered: RecoveredDraft[] = [];
+    let unreadable = 0;
     for (const name of names) {
       const id = Number(NAME.exec(name)![1]);
       const seg: Segment = { id, path: join(dir, name), fd: undefined, pending: 0, size: 0, spill: false, syncing: undefined };
       spool.#segments.set(id, seg);
-      for (const draft of readSegment(seg.path)) {
+      const read = readSegment(seg.path);
+      unreadable += read.unreadable;
+      for (const draft of read.drafts) {
         recovered.push({ draft, ref: seg });
         seg.pending += 1;
       }
       if (seg.pending === 0) spool.#remove(seg);
     }
     spool.#current = spool.#newSegment(false);
-    return { spool, recovered };
+    return { spool, recovered, unreadable };
   }
 
   /**
@@ -220,7 +240,7 @@ export class Spool {
     for (const seg of this.#segments.values()) {
       if (!seg.spill) continue;
       seg.spill = false;
-      for (const draft of readSegment(seg.path)) out.push({ draft, ref: seg });
+      for (const draft of readSegment(seg.path).drafts) out.push({ draft, ref: seg });
       if (seg.pending === 0) this.#remove(seg);
     }
     return out;
@@ -284,22 +304,44 @@ export class Spool {
   }
 }
 
-function readSegment(path: string): AuditDraft[] {
+/**
+ * The drafts of a segment, and how many lines are not one: a torn final line from a crash
+ * mid-write (that draft was never acknowledged), or a line damaged on disk. A line is a draft
+ * only when every field has its type: one with, say, a text time would fail its batch on every
+ * retry and hold up the chain behind it.
+ */
+function readSegment(path: string): { drafts: AuditDraft[]; unreadable: number } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    return [];
+    return { drafts: [], unreadable: 0 };
   }
-  const out: AuditDraft[] = [];
+  const drafts: AuditDraft[] = [];
+  let unreadable = 0;
   for (const line of text.split('\n')) {
     if (!line) continue;
+    let d: unknown;
     try {
-      const d = JSON.parse(line) as AuditDraft;
-      if (typeof d.eventId === 'string' && typeof d.event === 'string' && typeof d.details === 'string') out.push(d);
+      d = JSON.parse(line);
     } catch {
-      // A torn final line from a crash mid-write: that draft was never acknowledged.
+      d = undefined;
     }
+    if (isDraft(d)) drafts.push(d);
+    else unreadable += 1;
   }
-  return out;
+  return { drafts, unreadable };
+}
+
+const TEXT = ['instance', 'event', 'eventId', 'action', 'outcome', 'details'] as const;
+const TEXT_OR_NULL = ['requestId', 'traceId', 'actor', 'actorKind', 'resource', 'decisionId', 'reasons', 'clientAddress'] as const;
+
+function isDraft(d: unknown): d is AuditDraft {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
+  const r = d as Record<string, unknown>;
+  if (!Number.isSafeInteger(r.time)) return false;
+  for (const k of TEXT) if (typeof r[k] !== 'string') return false;
+  // Absent is null (as the writer's generic path reads it).
+  for (const k of TEXT_OR_NULL) if (r[k] !== null && r[k] !== undefined && typeof r[k] !== 'string') return false;
+  return (AUDIT_OUTCOMES as readonly unknown[]).includes(r.outcome);
 }
