@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { Envelope, EventName, GatehouseEvents } from '../core/events.ts';
-import { createEnvelope, nameFilter } from './envelope.ts';
+import { createEnvelope, instanceId, nameFilter } from './envelope.ts';
 import { checkPayload } from './payload-schema.ts';
 import { Fifo } from './fifo.ts';
 import { snapshot } from './snapshot.ts';
@@ -51,7 +51,7 @@ export class MemoryEventBus implements EventBus {
   #closed = false;
 
   constructor(options: EventBusOptions) {
-    this.#instance = options.instanceId;
+    this.#instance = instanceId(options.instanceId);
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
     this.#handlerTimeoutMs = handlerTimeout(options.handlerTimeoutMs);

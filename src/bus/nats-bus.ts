@@ -21,7 +21,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { GatehouseError } from '../core/errors.ts';
 import { isEventName, type EventName, type GatehouseEvents } from '../core/events.ts';
-import { createEnvelope, nameFilter, parseEnvelope, type ParsedEnvelope } from './envelope.ts';
+import { createEnvelope, instanceId, nameFilter, parseEnvelope, type ParsedEnvelope } from './envelope.ts';
 import { durableGroupName } from './durable-name.ts';
 import { NatsDurableSubscription } from './nats-durable.ts';
 import { NatsPublisher } from './nats-publisher.ts';
@@ -48,6 +48,7 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   const prefix = options.subjectPrefix ?? 'gatehouse';
   if (!NAME.test(stream)) throw new TypeError(`stream name ${JSON.stringify(stream)} must be letters, digits, '-' or '_'`);
   if (!PREFIX.test(prefix)) throw new TypeError(`subject prefix ${JSON.stringify(prefix)} must be dot-separated tokens of letters, digits, '-' or '_'`);
+  instanceId(options.instanceId);
   handlerTimeout(options.handlerTimeoutMs);
   maxEventBytes(options.maxEventBytes);
   const u = new URL(url);

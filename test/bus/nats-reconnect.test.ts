@@ -14,7 +14,7 @@ import { durableGroupName } from '../../src/bus/durable-name.ts';
 import type { EventBus } from '../../src/bus/types.ts';
 import type { Envelope, GatewayRequestEvent } from '../../src/core/events.ts';
 import { NATS_URL, serviceOrSkip } from '../support/services.ts';
-import { requestEvent, waitFor } from './contract.ts';
+import { captureLogger, requestEvent, waitFor } from './contract.ts';
 import { TcpRelay } from './tcp-relay.ts';
 
 const skip = await serviceOrSkip('nats');
@@ -205,6 +205,41 @@ describe('NATS event bus: failures', { skip }, () => {
       await (await jetstreamManager(nc)).streams.delete(lostStream).catch(() => {});
       await nc.close();
     }
+  });
+
+  it('a forged envelope with a far-future or non-ISO time, or a CRLF or overlong instance, never reaches a durable subscriber: terminated, counted, logged without the payload', async () => {
+    const { logger, lines } = captureLogger();
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'times', ...options, logger });
+    buses.push(bus);
+    const durable = `times-${run}`;
+    const seen: unknown[] = [];
+    bus.subscribe(['detect.block.lifted'], (e) => {
+      seen.push(e.payload);
+    }, { durable });
+    await bus.flush();
+    const nc = await connect({ servers: target.host });
+    const payload = { blockId: 'b1', kind: 'subject', value: 'forged-secret', liftedBy: 'attacker' };
+    const envelope = (fields: Record<string, unknown>) => JSON.stringify({ id: `01a2023b-befd-7f98-918b-f826a8ef6${Math.floor(Math.random() * 900) + 100}`, time: new Date().toISOString(), instance: 'x', name: 'detect.block.lifted', payload, ...fields });
+    const subject = `${subjectPrefix}.detect.block.lifted`;
+    nc.publish(subject, envelope({ time: '9999-12-31T23:59:59.999Z' }));
+    nc.publish(subject, envelope({ time: 'Dec 31 9999' }));
+    nc.publish(subject, envelope({ instance: 'gw-1\r\nforged: line' }));
+    nc.publish(subject, envelope({ instance: 'x'.repeat(100_000) }));
+    await nc.flush();
+    bus.publish('detect.block.lifted', { blockId: 'b3', kind: 'subject', value: 'carol', liftedBy: 'admin:x' });
+    await bus.flush();
+    await waitFor(() => seen.length === 1, 10_000, 'the genuine event');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.deepEqual(seen, [{ blockId: 'b3', kind: 'subject', value: 'carol', liftedBy: 'admin:x' }]);
+    assert.equal(bus.stats().malformed, 4);
+    assert.deepEqual(lines.filter((l) => l.code === 'ERR_BUS_EVENT_INVALID').map((l) => l.problem), [
+      'time: too far in the future', 'time: not an ISO 8601 UTC timestamp', 'instance: not 1 to 256 printable ASCII characters', 'instance: not 1 to 256 printable ASCII characters',
+    ]);
+    assert.ok(!JSON.stringify(lines).includes('forged'), 'the payload and instance are not logged');
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, durableGroupName(durable, ['detect.block.lifted']));
+    await nc.close();
+    assert.equal(info.num_ack_pending, 0, 'nothing left to redeliver');
+    assert.equal(info.num_redelivered, 0);
   });
 
   it('a forged, well-formed envelope whose payload has the wrong shape never reaches a durable subscriber: terminated (not redelivered), counted, and later events flow', async () => {
