@@ -6,7 +6,8 @@
  *
  * Delivery is at least once: an event is acknowledged after its handler settles; a handler
  * that throws, or does not settle within handlerTimeoutMs, gets the event again (after 1 s,
- * at most MAX_DELIVER times in all). The loop
+ * at most MAX_DELIVER times in all), behind the events delivered meanwhile: redelivery breaks
+ * publication order (docs/events.md). The loop
  * re-attaches after connection loss, and makes a consumer deleted under it again (the
  * client's own recovery would wait for it to reappear forever) from the first event after the
  * last one this subscriber settled, so the events published meanwhile are not lost (from the

@@ -56,9 +56,11 @@ export interface EventBus {
   /** Never blocks, never throws; the event is delivered asynchronously. */
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void;
   /**
-   * Calls `handler` for each matching event, one at a time and in publication order per
-   * publisher (the next event waits until a returned promise settles, for at most
-   * `handlerTimeoutMs`). A handler that throws affects neither the publisher nor other
+   * Calls `handler` for each matching event, one at a time (the next event waits until a
+   * returned promise settles, for at most `handlerTimeoutMs`). In publication order per
+   * publisher, except on NATS for a publish that was retried and, on a durable subscription,
+   * for an event redelivered after a failed delivery: those arrive after later events
+   * (docs/events.md, Delivery). A handler that throws affects neither the publisher nor other
    * subscribers; one that does not settle in time counts as failed like one that threw.
    * Returns a function that ends the subscription.
    */

@@ -7,6 +7,8 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
@@ -205,6 +207,29 @@ describe('NATS event bus: failures', { skip }, () => {
       await (await jetstreamManager(nc)).streams.delete(lostStream).catch(() => {});
       await nc.close();
     }
+  });
+
+  it('an event redelivered to a durable subscriber after its handler threw arrives after events published later (the documented ordering, not publication order)', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'order', ...options });
+    buses.push(bus);
+    const handled: number[] = [];
+    let thrown = false;
+    bus.subscribe(['config.reloaded'], (e) => {
+      const generation = (e.payload as { generation: number }).generation;
+      if (generation === 1 && !thrown) {
+        thrown = true;
+        throw new Error('transient');
+      }
+      handled.push(generation);
+    }, { durable: `order-${run}` });
+    await bus.flush();
+    for (let g = 1; g <= 3; g++) bus.publish('config.reloaded', { generation: g, source: 'signal', routes: 0, changedKeys: [] });
+    await bus.flush();
+    await waitFor(() => handled.length === 3, 10_000, 'the redelivery');
+    assert.deepEqual(handled, [2, 3, 1]);
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'events.md'), 'utf8');
+    assert.ok(!doc.includes('in publication order per publisher. A slow'), 'docs/events.md does not promise publication order to durable subscribers');
+    assert.match(doc, /redelivered[^.]*arrives after/);
   });
 
   it('a forged envelope with a far-future or non-ISO time, or a CRLF or overlong instance, never reaches a durable subscriber: terminated, counted, logged without the payload', async () => {
