@@ -2,6 +2,12 @@
  * OTLP logs over HTTP with the JSON encoding (OTLP/HTTP, `application/json`): each record
  * is a LogRecord whose body is the record's JSON, with its chain position, event and
  * outcome as attributes.
+ *
+ * Retries as the OTLP/HTTP specification asks: a batch answered 429, 502, 503 or 504, or lost to
+ * a connection error, is sent again with exponential backoff (a `Retry-After` the collector sends
+ * is honoured, up to a bound); any other answer fails at once. Without this one collector
+ * restart, or one throttling answer, failed the whole `audit export`. A retried batch may reach
+ * the collector twice (it may have taken the first copy): records carry chain, seq and hash.
  */
 import { request } from 'undici';
 import { GatehouseError } from '../../core/errors.ts';
@@ -13,6 +19,25 @@ export interface OtlpOptions {
   url: string;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** Attempts per batch, the first one included (default 5). */
+  attempts?: number;
+  /** First backoff (default 250 ms), doubled after each retry up to {@link MAX_BACKOFF_MS}. */
+  backoffMs?: number;
+}
+
+/** The answers OTLP/HTTP says to retry (throttled, or the collector or a proxy unavailable). */
+const RETRYABLE = new Set([429, 502, 503, 504]);
+const MAX_BACKOFF_MS = 5_000;
+/** Longest `Retry-After` honoured: a collector must not hold an export for hours. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** `Retry-After` as milliseconds (delay-seconds or an HTTP date), or undefined. */
+function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined) return undefined;
+  if (/^\d{1,9}$/.test(v.trim())) return Math.min(Number(v.trim()) * 1000, MAX_RETRY_AFTER_MS);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS) : undefined;
 }
 
 const attr = (key: string, value: string | number | null) =>
@@ -27,7 +52,9 @@ export function otlpBody(records: readonly AuditRecordView[], serviceInstance?: 
         scope: { name: 'gatehouse.audit', version: VERSION },
         logRecords: records.map((r) => {
           const sev = severityOf(r.outcome);
-          const nanos = `${BigInt(Date.parse(r.time)) * 1_000_000n}`;
+          // A time that is not a date (a crafted row) is sent as 0, OTLP's "unknown", instead of failing the batch.
+          const ms = Date.parse(r.time);
+          const nanos = Number.isSafeInteger(ms) ? `${BigInt(ms) * 1_000_000n}` : '0';
           return {
             timeUnixNano: nanos,
             observedTimeUnixNano: nanos,
@@ -84,26 +111,37 @@ function rejectedRecords(answer: string): { count: string; message: string } | u
 }
 
 export function createOtlpSink(options: OtlpOptions): AuditSink {
+  const attempts = Math.max(1, options.attempts ?? 5);
   return {
     async write(records) {
       if (!records.length) return;
-      let status: number;
-      let answer: string;
-      try {
-        const res = await request(options.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...options.headers },
-          body: JSON.stringify(otlpBody(records, records[0]!.instance)),
-          headersTimeout: options.timeoutMs ?? 10_000,
-          bodyTimeout: options.timeoutMs ?? 10_000,
-        });
-        status = res.statusCode;
-        if (status >= 200 && status < 300) answer = await readAnswer(res.body);
-        else { answer = ''; await res.body.dump(); }
-      } catch (cause) {
-        throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint ${new URL(options.url).origin} unreachable`, cause });
+      const body = JSON.stringify(otlpBody(records, records[0]!.instance));
+      let status = 0;
+      let answer = '';
+      let backoff = options.backoffMs ?? 250;
+      for (let attempt = 1; ; attempt++) {
+        let wait: number | undefined;
+        try {
+          const res = await request(options.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...options.headers },
+            body,
+            headersTimeout: options.timeoutMs ?? 10_000,
+            bodyTimeout: options.timeoutMs ?? 10_000,
+          });
+          status = res.statusCode;
+          if (status >= 200 && status < 300) answer = await readAnswer(res.body);
+          else { wait = retryAfterMs(res.headers['retry-after']); await res.body.dump(); }
+        } catch (cause) {
+          if (attempt >= attempts) throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint ${new URL(options.url).origin} unreachable (${attempts} attempts)`, cause });
+          status = 0;
+        }
+        if ((status >= 200 && status < 300) || (status !== 0 && !RETRYABLE.has(status))) break;
+        if (attempt >= attempts) break;
+        await new Promise((r) => setTimeout(r, wait ?? backoff));
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
-      if (status < 200 || status >= 300) throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint answered ${status}` });
+      if (status < 200 || status >= 300) throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint answered ${status}${RETRYABLE.has(status) ? ` (${attempts} attempts)` : ''}` });
       const rejected = rejectedRecords(answer);
       if (rejected !== undefined) {
         throw new GatehouseError('ERR_AUDIT_EXPORT_FAILED', { detail: `OTLP endpoint rejected ${rejected.count} of ${records.length} log records${rejected.message ? `: ${rejected.message}` : ''}` });
