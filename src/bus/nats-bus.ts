@@ -28,6 +28,7 @@ import { NatsPublisher } from './nats-publisher.ts';
 import { SubscriberQueue } from './subscriber-queue.ts';
 import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
 import { maxEventBytes, serializedOver } from './event-size.ts';
+import { maxBufferBytes, OverflowLog } from './buffer-budget.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -51,6 +52,7 @@ export async function createNatsEventBus(url: string, options: EventBusOptions):
   instanceId(options.instanceId);
   handlerTimeout(options.handlerTimeoutMs);
   maxEventBytes(options.maxEventBytes);
+  maxBufferBytes(options.maxBufferBytes);
   const u = new URL(url);
   const server = `${u.hostname}:${u.port || '4222'}`;
   let nc: NatsConnection;
@@ -113,6 +115,7 @@ export class NatsEventBus implements EventBus {
   readonly #prefix: string;
   readonly #logger: Logger | undefined;
   readonly #maxBuffer: number;
+  readonly #maxBufferBytes: number;
   readonly #handlerTimeoutMs: number;
   readonly #maxEventBytes: number;
   readonly #durableInactiveMs: number;
@@ -134,11 +137,12 @@ export class NatsEventBus implements EventBus {
     this.#prefix = options.subjectPrefix;
     this.#logger = options.logger;
     this.#maxBuffer = options.maxBuffer ?? 10_000;
+    this.#maxBufferBytes = maxBufferBytes(options.maxBufferBytes);
     this.#handlerTimeoutMs = handlerTimeout(options.handlerTimeoutMs);
     this.#maxEventBytes = maxEventBytes(options.maxEventBytes);
     this.#durableInactiveMs = options.durableInactiveMs;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
-    this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, logger: this.#logger, onRetryableFailure: () => this.#restoreStream() });
+    this.#publisher = new NatsPublisher(jetstream(nc), { maxBuffer: this.#maxBuffer, maxBufferBytes: this.#maxBufferBytes, logger: this.#logger, onRetryableFailure: () => this.#restoreStream() });
     void this.#watchStatus();
   }
 
@@ -193,13 +197,13 @@ export class NatsEventBus implements EventBus {
       const data = JSON.stringify(envelope);
       // The bus's own limit, as in process; a server configured with a smaller max_payload lowers it.
       const limit = Math.min(this.#maxEventBytes, this.#nc.info?.max_payload ?? Infinity);
-      const bytes = serializedOver(data, limit);
-      if (bytes !== undefined) {
+      const over = serializedOver(data, limit);
+      if (over !== undefined) {
         this.#stats.dropped += 1;
-        this.#logger?.error({ code: 'ERR_BUS_EVENT_TOO_LARGE', event: name, eventId: envelope.id, bytes, limit }, 'event bus: event over the size limit dropped');
+        this.#logger?.error({ code: 'ERR_BUS_EVENT_TOO_LARGE', event: name, eventId: envelope.id, bytes: over, limit }, 'event bus: event over the size limit dropped');
         return;
       }
-      this.#publisher.enqueue(`${this.#prefix}.${name}`, data, envelope.id);
+      this.#publisher.enqueue(`${this.#prefix}.${name}`, data, envelope.id, Buffer.byteLength(data));
     } catch (error) {
       this.#stats.dropped += 1;
       this.#logger?.error({ err: error, event: name }, 'event bus: event could not be published');
@@ -255,7 +259,8 @@ export class NatsEventBus implements EventBus {
       // Refusals are counted and logged by decode; another event's envelope is just not ours.
       malformed: () => {},
       settled: () => {},
-    }, this.#handlerTimeoutMs);
+    }, this.#handlerTimeoutMs, this.#maxBufferBytes);
+    const overflow = new OverflowLog(this.#logger, 'subscriber');
     const subjects = names === '*' ? [`${this.#prefix}.>`] : [...new Set(names)].map((n) => `${this.#prefix}.${n}`);
     const live: LiveSubscription = {
       queue,
@@ -266,7 +271,9 @@ export class NatsEventBus implements EventBus {
               this.#logger?.error({ err: error }, 'event bus: subscription error');
               return;
             }
-            if (!queue.enqueue(msg.string())) this.#stats.dropped += 1;
+            if (queue.enqueue(msg.string(), msg.data.length)) return;
+            this.#stats.dropped += 1;
+            overflow.dropped({ buffered: queue.length, bufferedBytes: queue.bytes, maxBuffer: this.#maxBuffer, maxBufferBytes: this.#maxBufferBytes });
           },
         }),
       ),

@@ -7,7 +7,8 @@
  * - A failed publish is retried with capped exponential backoff while it stays in the
  *   buffer; new publishes wait during the backoff (NATS is likely down). A retry can put
  *   an event behind ones published after it (documented in docs/events.md).
- * - When the buffer is full, new events are dropped and counted.
+ * - When the buffer is full (maxBuffer events or maxBufferBytes of JSON), new events are
+ *   dropped, counted and logged (buffer-budget.ts).
  * - An event NATS can never take (over the server's max_payload or the stream's message
  *   size limit) is dropped and counted at once: retried, it kept flush() from ever settling
  *   and held every later event behind its backoff.
@@ -17,16 +18,21 @@ import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { InvalidArgumentError } from '@nats-io/transport-node';
 import { Fifo } from './fifo.ts';
 import { IdleTracker } from './idle-tracker.ts';
+import { fits, OverflowLog } from './buffer-budget.ts';
 
 interface Outgoing {
   seq: number;
   subject: string;
   data: string;
   id: string;
+  /** UTF-8 length of `data`: what it holds of the byte budget until settled. */
+  bytes: number;
 }
 
 export interface NatsPublisherOptions {
   maxBuffer: number;
+  /** Most bytes of JSON buffered or awaiting an ack. */
+  maxBufferBytes: number;
   maxInFlight?: number;
   ackTimeoutMs?: number;
   logger?: Logger | undefined;
@@ -48,6 +54,8 @@ function isPermanent(error: unknown): boolean {
 export class NatsPublisher {
   readonly #js: JetStreamClient;
   readonly #maxBuffer: number;
+  readonly #maxBufferBytes: number;
+  readonly #overflow: OverflowLog;
   readonly #maxInFlight: number;
   readonly #ackTimeoutMs: number;
   readonly #logger: Logger | undefined;
@@ -56,6 +64,7 @@ export class NatsPublisher {
   readonly #idle = new IdleTracker();
   #failed: Outgoing[] = [];
   #inFlight = 0;
+  #bytes = 0;
   #seq = 0;
   #holds = 0;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -70,6 +79,8 @@ export class NatsPublisher {
   constructor(js: JetStreamClient, options: NatsPublisherOptions) {
     this.#js = js;
     this.#maxBuffer = options.maxBuffer;
+    this.#maxBufferBytes = options.maxBufferBytes;
+    this.#overflow = new OverflowLog(options.logger, 'publish');
     this.#maxInFlight = options.maxInFlight ?? 512;
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
     this.#logger = options.logger;
@@ -80,14 +91,25 @@ export class NatsPublisher {
     return this.#idle.pending;
   }
 
-  /** Buffers one event; false when it had to be dropped. */
-  enqueue(subject: string, data: string, id: string): boolean {
-    if (this.#closed || this.#idle.pending >= this.#maxBuffer) {
+  /** Bytes of JSON buffered or awaiting an ack. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Buffers one event (`bytes`: the UTF-8 length of `data`); false when it had to be dropped. */
+  enqueue(subject: string, data: string, id: string, bytes: number): boolean {
+    if (this.#closed) {
       this.dropped += 1;
       return false;
     }
+    if (!fits(this.#idle.pending, this.#bytes, bytes, this.#maxBuffer, this.#maxBufferBytes)) {
+      this.dropped += 1;
+      this.#overflow.dropped({ buffered: this.#idle.pending, bufferedBytes: this.#bytes, maxBuffer: this.#maxBuffer, maxBufferBytes: this.#maxBufferBytes });
+      return false;
+    }
     this.#seq += 1;
-    this.#queue.push({ seq: this.#seq, subject, data, id });
+    this.#queue.push({ seq: this.#seq, subject, data, id, bytes });
+    this.#bytes += bytes;
     this.#idle.add(1);
     this.#pump();
     return true;
@@ -124,6 +146,7 @@ export class NatsPublisher {
     clearTimeout(this.#retryTimer);
     this.#queue.drain();
     this.#failed = [];
+    this.#bytes = 0;
   }
 
   #pump(): void {
@@ -140,6 +163,7 @@ export class NatsPublisher {
         this.#inFlight -= 1;
         this.published += 1;
         this.#backoffMs = MIN_BACKOFF_MS;
+        this.#bytes -= item.bytes;
         this.#idle.done(1);
         this.#pump();
       },
@@ -147,8 +171,9 @@ export class NatsPublisher {
         this.#inFlight -= 1;
         if (isPermanent(error)) {
           this.dropped += 1;
+          this.#bytes -= item.bytes;
           this.#idle.done(1);
-          this.#logger?.error({ err: error, subject: item.subject, bytes: Buffer.byteLength(item.data) }, 'event bus: event refused by NATS; dropped');
+          this.#logger?.error({ err: error, subject: item.subject, bytes: item.bytes }, 'event bus: event refused by NATS; dropped');
           this.#pump();
           return;
         }

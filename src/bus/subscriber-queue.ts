@@ -7,6 +7,7 @@ import type { Envelope } from '../core/events.ts';
 import type { EventHandler } from './types.ts';
 import { Fifo } from './fifo.ts';
 import { callHandler } from './handler-timeout.ts';
+import { fits } from './buffer-budget.ts';
 
 export interface SubscriberQueueHooks<T = string> {
   /** The handler threw, rejected or did not settle in time (ERR_BUS_HANDLER_TIMEOUT). */
@@ -27,30 +28,43 @@ export class SubscriberQueue<T = string> {
   readonly #maxBuffer: number;
   readonly #hooks: SubscriberQueueHooks<T>;
   readonly #timeoutMs: number;
+  readonly #maxBytes: number;
   readonly #items = new Fifo<T>();
+  /** Each queued item's size in bytes, in step with #items. */
+  readonly #sizes = new Fifo<number>();
+  #bytes = 0;
   #scheduled = false;
   #stopped = false;
 
   /**
    * `decode` turns a queued item into an envelope; undefined means malformed (skipped, reported).
    * `timeoutMs`: how long a returned promise may take before the next event goes ahead (handler-timeout.ts).
+   * `maxBytes`: the byte budget of what waits (buffer-budget.ts), counted from the sizes given to enqueue().
    */
-  constructor(handler: EventHandler, decode: (item: T) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks<T>, timeoutMs: number) {
+  constructor(handler: EventHandler, decode: (item: T) => Envelope | undefined, maxBuffer: number, hooks: SubscriberQueueHooks<T>, timeoutMs: number, maxBytes = Infinity) {
     this.#handler = handler;
     this.#decode = decode;
     this.#maxBuffer = maxBuffer;
     this.#hooks = hooks;
     this.#timeoutMs = timeoutMs;
+    this.#maxBytes = maxBytes;
   }
 
   get length(): number {
     return this.#items.length;
   }
 
-  /** Queues an envelope; false when the inbox is full or stopped (the caller counts a drop). */
-  enqueue(item: T): boolean {
-    if (this.#stopped || this.#items.length >= this.#maxBuffer) return false;
+  /** Bytes waiting (as given to enqueue). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues an envelope of `bytes` bytes; false when the inbox is full or stopped (the caller counts a drop). */
+  enqueue(item: T, bytes = 0): boolean {
+    if (this.#stopped || !fits(this.#items.length, this.#bytes, bytes, this.#maxBuffer, this.#maxBytes)) return false;
     this.#items.push(item);
+    this.#sizes.push(bytes);
+    this.#bytes += bytes;
     this.#schedule();
     return true;
   }
@@ -58,6 +72,8 @@ export class SubscriberQueue<T = string> {
   /** Stops delivery; returns what was still waiting (the handler call in progress finishes). */
   stop(): T[] {
     this.#stopped = true;
+    this.#sizes.drain();
+    this.#bytes = 0;
     return this.#items.drain();
   }
 
@@ -71,6 +87,7 @@ export class SubscriberQueue<T = string> {
     let handled = 0;
     while (!this.#stopped && this.#items.length > 0) {
       const item = this.#items.shift() as T;
+      this.#bytes -= this.#sizes.shift() as number;
       const event = this.#decode(item);
       if (event === undefined) {
         this.#hooks.malformed(item);

@@ -34,7 +34,7 @@ export interface BusHealth {
 /** Counters for metrics. All are totals since the bus was created. */
 export interface BusStats {
   published: number;
-  /** Events refused because the publish buffer was full, over `maxEventBytes` (or what NATS can take), or left over at close. */
+  /** Events refused because the publish buffer or a subscriber's inbox was full (`maxBuffer`, NATS also `maxBufferBytes`), over `maxEventBytes` (or what NATS can take), or left over at close. */
   dropped: number;
   /** Backend publish attempts that failed (each is retried while the event stays buffered). */
   publishFailures: number;
@@ -104,4 +104,11 @@ export interface EventBusOptions {
   maxEventBytes?: number;
   /** Most events buffered for publication (NATS) or per subscriber (memory) before new ones are dropped. Default 10 000. */
   maxBuffer?: number;
+  /**
+   * NATS: most bytes of event JSON buffered for publication, and waiting in each live
+   * subscriber's inbox, before new events are dropped (counted in `dropped`, logged); default
+   * 64 MiB. Without it `maxBuffer` events of up to `maxEventBytes` each could pile up (10 GB).
+   * An empty queue takes any event.
+   */
+  maxBufferBytes?: number;
 }

@@ -96,7 +96,7 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
     const openedBus = await createEventBus(config.bus.url, {
       instanceId: cliInstanceId(), logger: logger.child({ component: 'bus' }),
       stream: config.bus.stream, subjectPrefix: config.bus.subjectPrefix, maxAgeMs: config.bus.maxAgeMs, maxBuffer: config.bus.maxBuffer,
-      handlerTimeoutMs: config.bus.handlerTimeoutMs, maxEventBytes: config.bus.maxEventBytes,
+      maxBufferBytes: config.bus.maxBufferBytes, handlerTimeoutMs: config.bus.handlerTimeoutMs, maxEventBytes: config.bus.maxEventBytes,
     });
     bus = openedBus;
     const ctx: CliContext = {

@@ -36,7 +36,7 @@ export async function createPlatform(config: Config, logger: Logger): Promise<Pl
     const bus = await createEventBus(config.bus.url, {
       instanceId: config.instanceId!, logger: logger.child({ component: 'bus' }),
       stream: config.bus.stream, subjectPrefix: config.bus.subjectPrefix, maxAgeMs: config.bus.maxAgeMs, maxBuffer: config.bus.maxBuffer,
-      handlerTimeoutMs: config.bus.handlerTimeoutMs, maxEventBytes: config.bus.maxEventBytes,
+      maxBufferBytes: config.bus.maxBufferBytes, handlerTimeoutMs: config.bus.handlerTimeoutMs, maxEventBytes: config.bus.maxEventBytes,
     });
     try {
       const limiter = await createRateLimiter(config.ratelimit.url, {
@@ -69,7 +69,7 @@ export function platformExtension(platform: Platform): GatewayExtension {
       // once — the outage failOpen was chosen to avoid. It is still reported in /readyz.
       gateway.health.register('ratelimit', () => limiter.health(), { critical: !platform.config.ratelimit.failOpen });
       new Gauge({
-        name: 'gatehouse_bus_events', help: 'Event bus counters since start: published, dropped (buffer full, too large, left at close), failed publishes, subscriber errors (handlerErrors; of them handlerTimeouts: not settled within bus.handlerTimeoutMs), malformed (refused as ERR_BUS_EVENT_INVALID), buffered now.',
+        name: 'gatehouse_bus_events', help: 'Event bus counters since start: published, dropped (buffer full in events or bytes, too large, left at close), failed publishes, subscriber errors (handlerErrors; of them handlerTimeouts: not settled within bus.handlerTimeoutMs), malformed (refused as ERR_BUS_EVENT_INVALID), buffered now.',
         labelNames: ['kind'], registers: [gateway.metrics.registry],
         collect() {
           const s = bus.stats();
