@@ -43,9 +43,19 @@ export interface AuditRecordView {
   hash: string;
 }
 
+/**
+ * ISO 8601, or `invalid time <n>` for a stored time no Date can hold (beyond ±8.64e15 ms: only a
+ * row edited in the database): toISOString threw, and one such row stopped every query and export
+ * at it, the ones an investigation of that tampering needs.
+ */
+function viewTime(t: number): string {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? `invalid time ${String(t)}` : d.toISOString();
+}
+
 export function viewRecord(r: AuditRecord): AuditRecordView {
   return {
-    chain: r.chain, seq: r.seq, time: new Date(r.time).toISOString(), instance: r.instance, event: r.event, eventId: r.eventId,
+    chain: r.chain, seq: r.seq, time: viewTime(r.time), instance: r.instance, event: r.event, eventId: r.eventId,
     requestId: r.requestId, traceId: r.traceId, actor: { subject: r.actor, kind: r.actorKind }, action: r.action, resource: r.resource,
     outcome: r.outcome, decisionId: r.decisionId, reasons: r.reasons === null ? null : safeParse(r.reasons), clientAddress: r.clientAddress,
     details: safeParse(r.details), prevHash: r.prevHash, hash: r.hash,
