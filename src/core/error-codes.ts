@@ -157,9 +157,9 @@ export const ERROR_CODES = {
   ERR_IDENTITY_ADDRESS_BLOCKED: { status: 429, message: 'Too many attempts; try again later' },
   ERR_IDENTITY_FEDERATION_FAILED: { status: 401, message: 'Sign-in with the external provider failed' },
   ERR_IDENTITY_FEDERATION_NOT_ALLOWED: { status: 403, message: 'This account may not sign in here' },
+  ERR_IDENTITY_FEDERATION_LINK_CONFLICT: { status: 403, message: 'This account is already linked to another external identity' },
   ERR_IDENTITY_KEY_ENCRYPTION: { status: 500, message: 'Signing keys could not be decrypted' },
   ERR_IDENTITY_API_TOKEN_SCOPE: { status: 403, message: 'Token roles exceed the owner\'s roles' },
-  ERR_IDENTITY_FEDERATION_LINK_CONFLICT: { status: 403, message: 'This account is already linked to another external identity' },
   ERR_IDENTITY_API_TOKEN_NOT_FOUND: { status: 404, message: 'API token not found' },
 
   ERR_ADMIN_UNAUTHORIZED: { status: 401, message: 'Admin authentication required' },
