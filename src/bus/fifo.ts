@@ -34,6 +34,11 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Everything queued, oldest first, without removing it. */
+  peekAll(): T[] {
+    return this.#items.slice(this.#head) as T[];
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out = this.#items.slice(this.#head) as T[];

@@ -29,7 +29,7 @@ import {
 import { GatehouseError } from '../core/errors.ts';
 import { isGroupOf } from './durable-name.ts';
 
-const ACK_WAIT_NS = 30_000 * 1_000_000;
+export const ACK_WAIT_NS = 30_000 * 1_000_000;
 export const MAX_DELIVER = 5;
 
 export interface DurableGroupSpec {

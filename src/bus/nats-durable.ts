@@ -12,6 +12,14 @@
  * client's own recovery would wait for it to reappear forever) from the first event after the
  * last one this subscriber settled, so the events published meanwhile are not lost (from the
  * first event when the stream itself was made again: its sequence numbers start over).
+ *
+ * Every event this subscriber holds, the one being handled and those of its pulled batch
+ * waiting behind it, gets an in-progress ack (`working()`) every third of the consumer's
+ * ack_wait: the ack_wait clock of a batch runs from its delivery, so a batch whose handlers
+ * were slow but progressing (16 × 2 s) was redelivered, duplicates and all, while still being
+ * handled. A handler past handlerTimeoutMs still fails its delivery (nak); its event is then no
+ * longer held. Batches are fetched one at a time, not consumed, so every received event is
+ * in hand (a consume iterator's buffer cannot be reached) and the batch bounds what is held.
  */
 import type { Logger } from 'pino';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
@@ -19,12 +27,15 @@ import { isGatehouseError } from '../core/errors.ts';
 import type { Envelope, EventName } from '../core/events.ts';
 import { parseEnvelope, type ParsedEnvelope } from './envelope.ts';
 import { callHandler } from './handler-timeout.ts';
-import { ensureGroupConsumer, resumePoint, type DurableGroupSpec, type StartPoint } from './nats-consumer.ts';
+import { ACK_WAIT_NS, ensureGroupConsumer, resumePoint, type DurableGroupSpec, type StartPoint } from './nats-consumer.ts';
+import { Fifo } from './fifo.ts';
 import type { EventHandler } from './types.ts';
 
 const RETRY_DELAY_MS = 1_000;
 /** Small batches so that several instances sharing the consumer each get work. */
 const BATCH = 16;
+/** How long one fetch waits for its batch to fill; events are handled as they arrive meanwhile. */
+const FETCH_EXPIRES_MS = 5_000;
 
 export interface NatsDurableOptions extends DurableGroupSpec {
   js: JetStreamClient;
@@ -49,6 +60,7 @@ interface Resume {
 
 export class NatsDurableSubscription {
   readonly #o: NatsDurableOptions;
+  /** The batch being fetched (stopped by stop()). */
   #messages: ConsumerMessages | undefined;
   /** How far the group's consumer had got as far as this subscriber knows: its start should it be deleted. */
   #resume: Resume | undefined;
@@ -80,19 +92,18 @@ export class NatsDurableSubscription {
         await ensureGroupConsumer(this.#o.jsm, this.#o, () => this.#resumePoint());
         const consumer = await this.#o.js.consumers.get(this.#o.stream, this.#o.group);
         const streamCreated = (await this.#o.jsm.streams.info(this.#o.stream)).created;
-        this.#resume = { point: resumePoint(await consumer.info(true)), streamCreated };
-        // Without abort_on_missing_resource the client waits for a deleted consumer to come back.
-        this.#messages = await consumer.consume({ max_messages: BATCH, abort_on_missing_resource: true });
-        this.#markReady();
-        if (this.#stopped) this.#messages.stop();
-        backoff = 250;
-        for await (const m of this.#messages) {
-          if (this.#stopped) {
-            // Give it back at once rather than after ack_wait.
-            m.nak();
-            continue;
-          }
-          await this.#handle(m);
+        const info = await consumer.info(true);
+        this.#resume = { point: resumePoint(info), streamCreated };
+        // The consumer's own ack_wait: one made by hand or by another version may differ from ours.
+        const workingEveryMs = Math.max(100, Math.floor((info.config.ack_wait ?? ACK_WAIT_NS) / 1_000_000 / 3));
+        while (!this.#stopped) {
+          // A fetch, unlike consume, ends with an error when the consumer or stream is deleted.
+          const batch = await consumer.fetch({ max_messages: BATCH, expires: FETCH_EXPIRES_MS });
+          this.#messages = batch;
+          this.#markReady();
+          if (this.#stopped) batch.stop();
+          await this.#handleBatch(batch, workingEveryMs);
+          backoff = 250;
         }
       } catch (error) {
         this.#markReady();
@@ -106,6 +117,60 @@ export class NatsDurableSubscription {
       await new Promise((resolve) => setTimeout(resolve, backoff));
       backoff = Math.min(backoff * 2, 5_000);
     }
+  }
+
+  /**
+   * Handles a batch in order while it is still arriving; every event received and not yet
+   * settled gets working() every `workingEveryMs`. Throws what ended the fetch abnormally.
+   */
+  async #handleBatch(batch: ConsumerMessages, workingEveryMs: number): Promise<void> {
+    const held = new Fifo<JsMsg>();
+    let current: JsMsg | undefined;
+    let ended = false;
+    let failure: unknown;
+    let wake: () => void = () => {};
+    const reading = (async () => {
+      try {
+        for await (const m of batch) {
+          held.push(m);
+          wake();
+        }
+      } catch (error) {
+        failure = error;
+      } finally {
+        ended = true;
+        wake();
+      }
+    })();
+    const heartbeat = setInterval(() => {
+      current?.working();
+      for (const m of held.peekAll()) m.working();
+    }, workingEveryMs);
+    heartbeat.unref();
+    try {
+      for (;;) {
+        const m = held.shift();
+        if (m === undefined) {
+          if (ended) break;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        if (this.#stopped) {
+          // Give it back at once rather than after ack_wait.
+          m.nak();
+          continue;
+        }
+        current = m;
+        await this.#handle(m);
+        current = undefined;
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await reading;
+    if (failure !== undefined) throw failure;
   }
 
   async #handle(m: JsMsg): Promise<void> {
