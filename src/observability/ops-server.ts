@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health.ts';
+import { isLoopbackAddress } from '../core/loopback.ts';
 
 /** An operator action on the ops listener (POST only), e.g. forcing a certificate rotation. */
 export type OpsAction = () => Promise<Record<string, unknown>>;
@@ -16,10 +17,7 @@ export type OpsAction = () => Promise<Record<string, unknown>>;
  * operator runs them on the host, or in the pod (`kubectl exec … curl 127.0.0.1:9090/…`).
  */
 export function isLoopbackPeer(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  if (address === '::1') return true;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+  return address !== undefined && isLoopbackAddress(address);
 }
 
 /**

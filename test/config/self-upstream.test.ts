@@ -43,9 +43,9 @@ describe('upstreams that are Gatehouse itself', () => {
     assert.match(problemsOf('http://127.0.0.1:8080')[0]!, /own HTTP redirect listener/);
   });
 
-  it("a listener on every address is matched by this machine's own interface addresses", () => {
+  it("a listener on every address is matched by this machine's own interface addresses", (t) => {
     const address = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-    if (address === undefined) return assert.ok(true, 'no external IPv4 interface on this machine');
+    if (address === undefined) { t.skip('this machine has no non-loopback IPv4 interface to point an upstream at'); return; }
     assert.equal(problemsOf(`https://${address}:8443`).length, 1);
   });
 

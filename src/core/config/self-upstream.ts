@@ -11,16 +11,14 @@
  * port 0 (chosen by the system) cannot be told apart and is skipped.
  */
 import { networkInterfaces } from 'node:os';
-import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../loopback.ts';
 import type { Config } from './schema.ts';
 import type { ConfigProblem } from './load.ts';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);
 
 function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true;
-  if (host.startsWith('::ffff:')) return isLoopback(host.slice(7));
-  return isIP(host) === 4 && host.startsWith('127.');
+  return host === 'localhost' || host.endsWith('.localhost') || isLoopbackAddress(host);
 }
 
 function localAddresses(): Set<string> {
