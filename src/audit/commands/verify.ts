@@ -7,6 +7,15 @@ import { readCheckpointExport } from '../checkpoint-file.ts';
 import { verifyAudit, type VerifyReport } from '../verify.ts';
 import { trustedKeysFor } from './trusted-keys.ts';
 
+/**
+ * Text from the database or the checkpoints file (chain names, key ids) as it may be printed:
+ * control characters, DEL, C1 and U+2028/U+2029 as escapes. Those are what an attacker who can
+ * write either controls; printed raw, a line feed forges an "ok" line, and an escape sequence
+ * (SGR 8 conceals the text after it, cursor-up and erase-line remove lines) hides the TAMPERED
+ * and FAILED lines, so the operator reads a failed verification as a clean one.
+ */
+const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c < ' ' ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+
 export async function auditVerifyCommand(store: Store, config: Pick<Config, 'dataDir' | 'audit'>, options: { chain?: string; publicKeys?: string[]; checkpointsFile?: string } = {}): Promise<{ exitCode: number; report: VerifyReport; output: string }> {
   const exported = options.checkpointsFile === undefined ? undefined : await readCheckpointExport(options.checkpointsFile);
   if (options.chain !== undefined) {
@@ -14,12 +23,12 @@ export async function auditVerifyCommand(store: Store, config: Pick<Config, 'dat
     // misspelt name that reads as a clean bill. (Without --chain every stored chain is checked.)
     const known = new Set([...await createAuditRepo(store.db, store.dialect).chains(), ...(exported ?? []).map((c) => c.chain)]);
     if (!known.has(options.chain)) {
-      throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `no audit chain ${JSON.stringify(options.chain.slice(0, 64))}; chains: ${[...known].sort().join(', ') || 'none'}` });
+      throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `no audit chain ${JSON.stringify(options.chain.slice(0, 64))}; chains: ${printable([...known].sort().join(', ')) || 'none'}` });
     }
   }
   const report = await verifyAudit(store, { trustedKeys: await trustedKeysFor(config, options.publicKeys), ...(options.chain ? { chain: options.chain } : {}), ...(exported ? { exported } : {}) });
   const lines = report.chains.map((c) => `chain ${c.chain}: ${c.records} records (seq ${c.firstSeq ?? '-'}..${c.lastSeq ?? '-'}), ${c.checkpoints} checkpoints, from ${c.startedFrom === 'genesis' ? 'genesis' : `checkpoint ${c.startedFrom}`}: ${c.ok ? 'ok' : 'FAILED'}`);
   for (const p of report.problems) lines.push(`TAMPERED chain ${p.chain} seq ${p.seq}: ${p.kind} — ${p.message}`);
   lines.push(report.ok ? `verified ${report.records} records in ${Math.round(report.durationMs)} ms` : `verification FAILED (${report.problems.length} chain(s))`);
-  return { exitCode: report.ok ? 0 : 1, report, output: lines.join('\n') };
+  return { exitCode: report.ok ? 0 : 1, report, output: lines.map(printable).join('\n') };
 }
