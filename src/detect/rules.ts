@@ -17,7 +17,7 @@
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
 import { isIssuerQualified } from '../authn/principal.ts';
-import { clientNetwork } from '../gateway/http/client-network.ts';
+import { canonicalIp, clientNetwork } from '../gateway/http/client-network.ts';
 import { DistinctCounter, LruMap, RateBaseline, RecentIds, SlidingCounter } from './counters.ts';
 import { subjectKey } from './subject-key.ts';
 
@@ -197,7 +197,10 @@ export class Rules {
     if (!ATTEMPT_REASONS.has(String(p.reason)) || this.#repeat(this.#identityIds, e)) return NONE;
     const time = e.time;
     // Address rules count (and block) the client's network: one IPv6 client owns a whole /64.
-    const network = address === undefined ? undefined : clientNetwork(address);
+    // Spelled as accept spells it first: the identity provider embedded without the gateway
+    // reports a dual-stack socket's ::ffff:a.b.c.d, which counted apart from a.b.c.d and, as
+    // an IPv6 address, fell into the one /64 (::/64) of every IPv4 client.
+    const network = address === undefined ? undefined : clientNetwork(canonicalIp(address) ?? address);
     // The account tried: its subject when the login service found one, since one account
     // answers to its user name and to its e-mail address (counting names let an attacker
     // alternate them for twice the attempts); else the name typed.
