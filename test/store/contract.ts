@@ -9,6 +9,7 @@ import { sql, type Kysely } from 'kysely';
 import { isGatehouseError } from '../../src/core/errors.ts';
 import { openStore, type Store, type StoreDialect } from '../../src/store/index.ts';
 import { MIGRATIONS } from '../../src/store/migrations/index.ts';
+import { registerIdentityLookupContract } from './identity-lookup-contract.ts';
 import { registerKvContract } from './kv-contract.ts';
 
 export interface TestDatabase {
@@ -214,6 +215,7 @@ export function registerStoreContract(backend: StoreBackend): void {
     });
 
     registerKvContract(() => store);
+    registerIdentityLookupContract(() => store);
   });
 }
 

@@ -6,6 +6,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 import type { IdentityClientsTable } from '../tables/identity.ts';
 import type { Database } from '../database.ts';
+import { canMatch } from './lookup-value.ts';
 
 export type ClientKind = 'service' | 'app';
 
@@ -63,6 +64,7 @@ export class IdentityClientsRepo {
   }
 
   async find(clientId: string): Promise<ClientRecord | undefined> {
+    if (!canMatch(clientId)) return undefined;
     const row = await this.#db.selectFrom('identity_clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }

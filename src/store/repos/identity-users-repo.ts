@@ -6,6 +6,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { isGatehouseError } from '../../core/errors.ts';
 import type { Database } from '../database.ts';
 import type { IdentityUsersTable } from '../tables/identity.ts';
+import { canMatch } from './lookup-value.ts';
 
 /** A user as the rest of Gatehouse sees it (parsed, no SQL types). */
 export interface UserRecord {
@@ -72,16 +73,19 @@ export class IdentityUsersRepo {
   }
 
   async findById(id: string): Promise<UserRecord | undefined> {
+    if (!canMatch(id)) return undefined;
     const row = await this.#db.selectFrom('identity_users').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
 
   async findByUsername(username: string): Promise<UserRecord | undefined> {
+    if (!canMatch(username)) return undefined;
     const row = await this.#db.selectFrom('identity_users').selectAll().where('username', '=', username).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
 
   async findByEmail(email: string): Promise<UserRecord | undefined> {
+    if (!canMatch(email)) return undefined;
     const row = await this.#db.selectFrom('identity_users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
@@ -185,6 +189,7 @@ export class IdentityUsersRepo {
   }
 
   async findLinkedUser(provider: string, externalSubject: string): Promise<UserRecord | undefined> {
+    if (!canMatch(provider) || !canMatch(externalSubject)) return undefined;
     const link = await this.#db.selectFrom('identity_federated_links').select(['user_id'])
       .where('provider', '=', provider).where('external_subject', '=', externalSubject).executeTakeFirst();
     return link ? this.findById(link.user_id) : undefined;
