@@ -9,6 +9,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
 import { GatehouseError } from '../errors.ts';
 import { PKI_KEY_ENV } from '../../pki/master-key.ts';
+import { yamlKeyProblems } from './yaml-keys.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -245,6 +246,8 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   if (version?.explicit && version.version !== '1.2') {
     yamlProblems.unshift({ path: [], message: `YAML ${version.version} is not read${at([0, 0])}: Gatehouse reads YAML 1.2 (true/false only, no << merge keys); remove the %YAML directive and check such values` });
   }
+  // Only on a document that parsed: keys that collide once they are strings, or are not names.
+  if (!yamlProblems.length) yamlProblems.push(...yamlKeyProblems(parsed, lines));
   if (yamlProblems.length) throw new ConfigError(yamlProblems, file);
   let document: unknown;
   try {
