@@ -71,8 +71,8 @@ function safeParse(text: string): unknown {
 }
 
 /**
- * Parses a CLI time: ISO 8601, or a duration back from now (`15m`, `2h`, `7d`).
- * Throws ERR_AUDIT_QUERY_INVALID for anything else, including days that do not exist
+ * Parses a CLI time: ISO 8601 (a time of day with `Z` or an offset), or a duration back from
+ * now (`15m`, `2h`, `7d`). Throws ERR_AUDIT_QUERY_INVALID for anything else, including days that do not exist
  * (Date.parse rolls `2026-02-30` over to 2 March) and durations before the earliest date.
  */
 export function parseTime(value: string, now = Date.now()): Date {
@@ -85,6 +85,12 @@ export function parseTime(value: string, now = Date.now()): Date {
   }
   const t = parseIsoTime(value);
   if (t === undefined) throw invalid();
+  // A time of day needs its zone: Date.parse reads one without as local time (a date alone as
+  // UTC, and records are shown in UTC), so the same command line meant another range on a
+  // machine set to another zone, and an investigation silently missed the hour it was after.
+  if (/[Tt ]\d/.test(value) && !/(?:[Zz]|[+-]\d\d:\d\d)$/.test(value)) {
+    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `time without a zone: ${JSON.stringify(value.slice(0, 40))} (end it with Z for UTC, or an offset such as +02:00)` });
+  }
   return new Date(t);
 }
 

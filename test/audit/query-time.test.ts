@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTime } from '../../src/audit/query.ts';
+import { toAuditQuery } from '../../src/audit/commands/query.ts';
 
 const NOW = Date.parse('2026-06-15T12:00:00.000Z');
 
@@ -31,7 +32,24 @@ describe('audit query times', () => {
     }
   });
 
+  it('a time of day without a zone (2026-02-28T10:00:00, 2026-02-28 10:00) is refused, not read in whatever zone the machine running the command is set to', () => {
+    // Date.parse reads these as local time, while a date alone is UTC and every record is shown
+    // in UTC: the same command line covered another hour on a laptop in Berlin than on the server.
+    for (const v of ['2026-02-28T10:00:00', '2026-02-28 10:00', '2026-02-28T10:00:00.250']) {
+      assert.throws(() => parseTime(v, NOW), { code: 'ERR_AUDIT_QUERY_INVALID', detail: /zone/ }, v);
+    }
+    assert.equal(parseTime('2026-02-28 10:00Z', NOW).toISOString(), '2026-02-28T10:00:00.000Z');
+    assert.equal(parseTime('2026-02-28T10:00:00-05:00', NOW).toISOString(), '2026-02-28T15:00:00.000Z');
+  });
+
   it('a duration reaching before the first representable time is refused, not turned into an invalid date that matches nothing', () => {
     assert.throws(() => parseTime('999999999d', NOW), { code: 'ERR_AUDIT_QUERY_INVALID' });
+  });
+
+  it('--since at or after --until (1h and 2h the wrong way round) is refused, not answered with no records that read as "nothing happened"', () => {
+    assert.throws(() => toAuditQuery({ since: '1h', until: '2h' }), { code: 'ERR_AUDIT_QUERY_INVALID', detail: /--since .* is not before --until/ });
+    assert.throws(() => toAuditQuery({ since: '2026-03-01', until: '2026-03-01T00:00:00Z' }), { code: 'ERR_AUDIT_QUERY_INVALID' });
+    const q = toAuditQuery({ since: '2h', until: '1h' });
+    assert.ok(q.since! < q.until!);
   });
 });

@@ -20,11 +20,17 @@ export interface AuditQueryOptions {
   limit?: number;
 }
 
-/** Parses CLI filter options; throws ERR_AUDIT_QUERY_INVALID on a bad time or outcome. */
+/** Parses CLI filter options; throws ERR_AUDIT_QUERY_INVALID on a bad time or outcome, or an empty time range. */
 export function toAuditQuery(o: AuditQueryOptions): AuditQuery {
   const q: AuditQuery = {};
-  if (o.since !== undefined) q.since = parseTime(o.since);
-  if (o.until !== undefined) q.until = parseTime(o.until);
+  // One "now" for both: `--since 1h --until 1h` is the empty range it says, not a microsecond.
+  const now = Date.now();
+  if (o.since !== undefined) q.since = parseTime(o.since, now);
+  if (o.until !== undefined) q.until = parseTime(o.until, now);
+  // Swapped bounds (`--since 1h --until 2h`) match nothing, which reads as "nothing happened".
+  if (q.since && q.until && q.since.getTime() >= q.until.getTime()) {
+    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `--since ${q.since.toISOString()} is not before --until ${q.until.toISOString()} (--until is exclusive)` });
+  }
   // A misspelt outcome ('deny', 'denial') would match nothing and read as "nothing was denied".
   if (o.outcome !== undefined && !(AUDIT_OUTCOMES as readonly string[]).includes(o.outcome)) {
     throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `not an outcome: ${JSON.stringify(o.outcome.slice(0, 40))} (use ${AUDIT_OUTCOMES.join(' | ')})` });
