@@ -162,7 +162,7 @@ export class Rules {
     const kept = found.filter((f) => {
       const key = `${f.rule} ${f.key}`;
       const last = this.#lastFired.get(key);
-      if (last !== undefined && time - last < this.#cooldownMs(f.rule)) {
+      if (last !== undefined && time - last < this.#cooldownMs(f)) {
         this.#suppressed += 1;
         return false;
       }
@@ -172,7 +172,19 @@ export class Rules {
     return kept.length === 0 ? NONE : kept;
   }
 
-  #cooldownMs(rule: string): number {
+  /**
+   * The rule's window, but no longer than the block or lock the finding brings: one shorter
+   * than the window ended while later findings were still held back, so a client that went on
+   * after its block or lock expired was left alone for the rest of the window, however much
+   * it guessed (requests refused by the block count for nothing, so a block cannot renew itself).
+   */
+  #cooldownMs(f: Finding): number {
+    const window = this.#windowMs(f.rule);
+    const enforces = (f.block !== undefined && f.actions.includes('block')) || (f.lockAccount !== undefined && f.actions.includes('lock'));
+    return enforces ? Math.min(window, f.durationMs) : window;
+  }
+
+  #windowMs(rule: string): number {
     const c = this.#c;
     switch (rule) {
       case 'brute_force_account': return c.bruteForceAccount.windowMs;
