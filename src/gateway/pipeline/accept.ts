@@ -8,6 +8,7 @@ import type { RequestContext } from '../context.ts';
 import { resolveClientAddress, resolveProtocol } from '../http/client-address.ts';
 import { checkFraming } from '../http/framing.ts';
 import { unsupportedExpectation } from '../http/expect-continue.ts';
+import { behindClosingResponse } from '../http/closing-connection.ts';
 import { resolveRequestId } from '../http/request-id.ts';
 import { normalizeHost, isValidHostHeader } from '../router/normalize-host.ts';
 import { startTraceContext } from '../../observability/trace-context.ts';
@@ -32,6 +33,8 @@ export function accept(ctx: RequestContext): void {
   const follow = gen.traceClientSampledFlag;
   ctx.trace = startTraceContext(headers.traceparent, true, gen.traceSampleRatio, follow === 'follow' || (follow === 'trustedProxies' && client.peerTrusted));
   ctx.method = req.method ?? 'GET';
+  // Its answer would never be sent, and after a framing refusal its bytes may be a smuggled request.
+  if (behindClosingResponse(req, ctx.res)) throw new GatehouseError('ERR_REQUEST_MALFORMED', { detail: 'pipelined behind a response that closes the connection' });
   // Gatehouse is a reverse proxy: it opens no tunnels to hosts a client names.
   if (ctx.method === 'CONNECT') throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `CONNECT ${req.url ?? ''}`.slice(0, 300) });
   // Only WebSocket is tunnelled, and only from a GET (RFC 6455 §4.1). Any other protocol,
