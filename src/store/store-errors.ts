@@ -1,7 +1,7 @@
 /**
  * Translates driver errors (node:sqlite, pg, sockets) into the store's stable codes:
  * - `ERR_STORE_UNAVAILABLE`: the database cannot be reached or used right now
- *   (refused/lost connection, authentication, missing database, busy, I/O, timeouts);
+ *   (refused/lost connection, TLS failure, authentication, missing database, busy, I/O, timeouts);
  * - `ERR_STORE_CONFLICT`: a unique/primary-key/foreign-key constraint or a
  *   serialization failure — the caller's write collides with existing data.
  * - `ERR_STORE_VALUE_INVALID`: a value PostgreSQL cannot store (NUL in text, bad encoding).
@@ -12,6 +12,16 @@ import { GatehouseError } from '../core/errors.ts';
 
 // Node socket / DNS errors seen when the server is down or unreachable.
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
+
+// TLS to the server failed: its certificate is not trusted (expired, self-signed, wrong name: a
+// misconfiguration or someone in the network path) or the handshake broke. The database cannot
+// be used, like when it cannot be reached; it is no bug in Gatehouse.
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'INVALID_PURPOSE', 'PATH_LENGTH_EXCEEDED', 'HOSTNAME_MISMATCH',
+]);
+const isTlsCode = (code: string): boolean => TLS_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 
 // PostgreSQL SQLSTATEs that mean "cannot use the database now", not "bad query".
 const PG_UNAVAILABLE = new Set([
@@ -28,7 +38,8 @@ const PG_CONFLICT = new Set(['23505', '23503', '40001', '40P01']);
 const PG_VALUE_INVALID = new Set(['22021', '22P05', '54000', '22001']);
 
 // pg reports client-side connection trouble with plain Errors; these are its messages.
-const PG_CLIENT_UNAVAILABLE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|connect ECONNREFUSED|Query read timeout/i;
+// 'The server does not support SSL connections': sslmode asks for TLS and the server has none.
+const PG_CLIENT_UNAVAILABLE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|connect ECONNREFUSED|Query read timeout|server does not support SSL connections|error establishing an SSL connection/i;
 
 // SQLite primary result codes (low byte of the extended code).
 const SQLITE_CONSTRAINT = 19;
@@ -63,7 +74,7 @@ export function toStoreError(error: unknown): GatehouseError {
   if (code && PG_VALUE_INVALID.has(code)) {
     return new GatehouseError('ERR_STORE_VALUE_INVALID', { detail: message, cause: error });
   }
-  if (code && (PG_UNAVAILABLE.has(code) || code.startsWith('08') || NETWORK_CODES.has(code))) {
+  if (code && (PG_UNAVAILABLE.has(code) || code.startsWith('08') || NETWORK_CODES.has(code) || isTlsCode(code))) {
     return new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: message, cause: error });
   }
   if (error instanceof AggregateError && error.errors.some((inner) => toStoreError(inner).code === 'ERR_STORE_UNAVAILABLE')) {

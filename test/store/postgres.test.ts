@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
 import { isGatehouseError } from '../../src/core/errors.ts';
@@ -169,6 +171,49 @@ describe('store on PostgreSQL: hostile and broken servers', { skip }, () => {
       for (const socket of sockets) socket.destroy();
       await store.close();
       await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+
+  it('sslmode=require against a server without TLS is ERR_STORE_UNAVAILABLE (not ERR_INTERNAL), and the password stays out of the error', async () => {
+    const url = new URL(POSTGRES_URL);
+    url.password = 'Tls-Secret-Pw';
+    url.searchParams.set('sslmode', 'require');
+    const store = await openStore(url.toString(), { connectTimeoutMs: 2000 });
+    try {
+      const error = await rejectsWithCode(sql`select 1`.execute(store.db), 'ERR_STORE_UNAVAILABLE');
+      assert.ok(!JSON.stringify({ message: error.message, cause: String(error.cause) }).includes('Tls-Secret-Pw'));
+      assert.equal((await store.health()).detail, 'ERR_STORE_UNAVAILABLE');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a server presenting a certificate the client does not trust (impostor on the network path) is ERR_STORE_UNAVAILABLE, not ERR_INTERNAL', async () => {
+    // A stand-in that accepts PostgreSQL's SSLRequest and then shakes hands with a self-signed certificate.
+    const pem = execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', '-', '-out', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const key = /-----BEGIN PRIVATE KEY-----[^]+?-----END PRIVATE KEY-----/.exec(pem)?.[0];
+    const cert = /-----BEGIN CERTIFICATE-----[^]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+    assert.ok(key && cert);
+    const sockets = new Set<import('node:net').Socket>();
+    const impostor = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        socket.write('S');
+        const tls = new TLSSocket(socket, { isServer: true, key, cert });
+        tls.on('error', () => {});
+      });
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const address = impostor.address();
+    assert.ok(typeof address === 'object' && address);
+    const store = await openStore(`postgres://gatehouse:pw@localhost:${address.port}/x?sslmode=verify-full`, { connectTimeoutMs: 2000 });
+    try {
+      await rejectsWithCode(sql`select 1`.execute(store.db), 'ERR_STORE_UNAVAILABLE');
+    } finally {
+      await store.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => impostor.close(() => resolve()));
     }
   });
 
