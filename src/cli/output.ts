@@ -54,7 +54,8 @@ export function showSecretOnce(label: string, secret: string): void {
 export function reportFailure(err: unknown, verbose = false): void {
   process.exitCode = 1;
   if (err instanceof ConfigError) {
-    process.stderr.write(`configuration refused: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}\n`);
+    // The code first, as for every other failure: scripts and docs/errors.md key on it.
+    process.stderr.write(`error ${err.code}: configuration refused: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}\n`);
     return;
   }
   if (isGatehouseError(err)) {

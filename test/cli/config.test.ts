@@ -23,6 +23,20 @@ describe('CLI configuration', () => {
     assert.equal(r.stdout, '');
   });
 
+  it('a --config that is missing, a directory or invalid is reported with the stable code ERR_CONFIG_INVALID by start, stateful commands and config validate', async () => {
+    const bad = join(dir, 'bad-key.yaml');
+    await writeFile(bad, 'identty: {}\n');
+    for (const file of [join(dir, 'nope.yaml'), dir, bad]) {
+      for (const args of [['start', '--config', file], ['user', 'list', '--config', file], ['config', 'validate', file]]) {
+        const r = await gatehouse(args, { cwd: dir, timeoutMs: 20_000 });
+        assert.equal(r.status, 1, show(r));
+        assert.match(r.stderr, /^error ERR_CONFIG_INVALID: /, `${args.join(' ')}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+        assert.equal(r.stdout, '');
+      }
+    }
+  });
+
   it('an invalid configuration exits 1 listing every problem by key path, before any store is created', async () => {
     const sub = join(dir, 'invalid');
     await mkdir(sub);

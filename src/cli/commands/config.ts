@@ -17,7 +17,7 @@ export function registerConfig(program: Command): void {
         console.log(`${file}: valid (${loaded.config.routes.length} routes, mode ${loaded.config.mode})`);
       } catch (err) {
         if (err instanceof ConfigError) {
-          console.error(`${file}: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}`);
+          console.error(`error ${err.code}: ${file}: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}`);
           process.exitCode = 1;
           return;
         }
