@@ -165,6 +165,7 @@ export const ERROR_CODES = {
   ERR_ADMIN_UNAUTHORIZED: { status: 401, message: 'Admin authentication required' },
   ERR_ADMIN_INPUT_INVALID: { status: 400, message: 'Invalid input' },
   ERR_ADMIN_FORBIDDEN: { status: 403, message: 'Operator actions are accepted from this host only' },
+  ERR_OPS_HOST_UNKNOWN: { status: 421, message: 'This listener does not serve that host name' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

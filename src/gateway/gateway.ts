@@ -227,7 +227,7 @@ export class Gateway {
       (req, socket, head) => this.#handleUpgrade(req, socket, head), (err, socket) => this.#clientError(err, socket));
     this.#ticketKeys = new TicketKeyRotation(this.#https, config.listeners.https.tls.ticketKeyRotationMs);
     const actions = new Map<string, OpsAction>(this.extensions.flatMap((e) => Object.entries(e.opsActions?.() ?? {})));
-    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions });
+    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions }, { allowedHosts: config.listeners.ops.allowedHosts });
     const listeners: Promise<void>[] = [
       listen(this.#https, config.listeners.https.port, config.listeners.https.host),
       listen(this.#ops, config.listeners.ops.port, config.listeners.ops.host),

@@ -3,6 +3,7 @@
  * /readyz (readiness with each dependency), /metrics (Prometheus).
  */
 import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health.ts';
 import { isLoopbackAddress } from '../core/loopback.ts';
@@ -30,8 +31,31 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return host !== undefined && /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(?::\d{1,5})?$/i.test(host);
 }
 
+/**
+ * True for a Host the ops listener answers to: absent (HTTP/1.0), `localhost`, an IP address
+ * (what probes and Prometheus's pod discovery send), or one of `allowed` (DNS names, any port,
+ * case and a trailing dot ignored). Everything the listener serves is refused under any other
+ * name: after DNS rebinding, a web page open in a browser on this host reads same-origin
+ * responses from 127.0.0.1 under its own name, and /metrics and /readyz describe the routes,
+ * the traffic and the dependencies.
+ */
+export function isOpsHost(host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (host === undefined) return true;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 0 && /^(?::\d{1,5})?$/.test(host.slice(end + 1)) && isIP(host.slice(1, end)) === 6;
+  }
+  const colon = host.indexOf(':');
+  if (colon >= 0 && !/^:\d{1,5}$/.test(host.slice(colon))) return false;
+  let name = (colon >= 0 ? host.slice(0, colon) : host).toLowerCase();
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  return name === 'localhost' || isIP(name) === 4 || allowed.has(name);
+}
+
 /** Time limits of the ops listener; Node's defaults (60 s for the head, 300 s for the request) let slow clients hold sockets. */
 export interface OpsServerLimits {
+  /** `listeners.ops.allowedHosts`: DNS names accepted in Host besides localhost and IP addresses. */
+  allowedHosts?: readonly string[];
   /** Time a client has to send the request head. */
   headersTimeoutMs?: number;
   /** Time a client has to send the whole request. */
@@ -43,11 +67,15 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
   // runs every quarter of the header timeout (Node's default is every 30 s, whatever the limit).
   const headersTimeout = limits.headersTimeoutMs ?? 5_000;
   const requestTimeout = Math.max(headersTimeout, limits.requestTimeoutMs ?? 10_000);
+  const allowedHosts = new Set((limits.allowedHosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')));
   return createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)), keepAliveTimeout: 5_000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     };
+    if (!isOpsHost(req.headers.host, allowedHosts)) {
+      return send(421, 'application/json', JSON.stringify({ error: { code: 'ERR_OPS_HOST_UNKNOWN', message: 'This listener does not serve that host name' } }));
+    }
     const action = deps.actions().get(path);
     if (action) {
       if (req.method !== 'POST') return send(405, 'text/plain', 'method not allowed\n');

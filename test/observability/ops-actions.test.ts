@@ -53,9 +53,12 @@ describe('ops listener actions', () => {
       req.end('{}');
     });
     // A page at rebind.example whose name now resolves to 127.0.0.1 is same-origin to the browser: no preflight.
+    // Refused for every path under a name the listener does not serve (ops-host.test.ts).
     for (const host of ['rebind.example:9090', 'rebind.example', '127.0.0.1.nip.io:9090', 'localhost.evil.example']) {
-      assert.equal(await post(host), 403, host);
+      assert.equal(await post(host), 421, host);
     }
+    // Other hosts' addresses pass that check (probes use them) but are no loopback name for an action.
+    for (const host of ['10.0.0.5:9090', '[fd00::7]:9090']) assert.equal(await post(host), 403, host);
     // No Host at all: Node refuses the HTTP/1.1 request itself.
     assert.equal(await post(undefined), 400);
     assert.equal(calls, before);

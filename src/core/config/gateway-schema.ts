@@ -40,7 +40,9 @@ export const listenersSchema = z.object({
   ops: z.object({
     host: z.string().default('127.0.0.1').describe('Operations listener (/healthz, /readyz, /metrics); keep it off public networks.'),
     port: port.default(9090),
-  }).strict().default({ host: '127.0.0.1', port: 9090 }),
+    allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?$/, 'a DNS name (no port, no scheme)').max(253)).max(100).default([])
+      .describe('DNS names, besides `localhost` and IP addresses, that clients may put in Host to reach the ops listener (a Kubernetes Service name that Prometheus scrapes, say; ports are ignored). Any other Host is refused with 421: after DNS rebinding, a web page in the browser of someone on this host could otherwise read /metrics and /readyz under its own name.'),
+  }).strict().default({ host: '127.0.0.1', port: 9090, allowedHosts: [] }),
 }).strict();
 
 export const limitsSchema = z.object({
