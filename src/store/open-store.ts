@@ -107,10 +107,31 @@ class KyselyStore implements Store {
       else if (r.status === 'Error') this.#logger.error({ migration: r.migrationName }, 'store: migration failed');
     }
     if (error !== undefined) {
-      const mapped = toStoreError(error);
+      const mapped = (await this.#newerSchemaError(error)) ?? toStoreError(error);
       this.#logger.error({ err: mapped }, 'store: migrate failed');
       throw mapped;
     }
+  }
+
+  /**
+   * A database already migrated by a newer release (a rollback of the deployment) holds
+   * migrations this code does not know. Kysely refuses it as "corrupted migrations", which
+   * reads like damage and came out as ERR_INTERNAL, a bug; it is neither. Nothing was changed.
+   */
+  async #newerSchemaError(error: unknown): Promise<GatehouseError | undefined> {
+    let applied: string[];
+    try {
+      applied = (await sql<{ name: string }>`select name from gatehouse_migrations`.execute(this.db)).rows.map((r) => r.name);
+    } catch {
+      return undefined;
+    }
+    const unknown = applied.filter((name) => !Object.hasOwn(MIGRATIONS, name)).sort();
+    if (unknown.length === 0) return undefined;
+    const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+    return new GatehouseError('ERR_STORE_UNAVAILABLE', {
+      detail: `database schema is newer than this Gatehouse (it has migration ${shown}, unknown here): run the release that migrated it or a later one, or restore a backup taken before it`,
+      cause: error,
+    });
   }
 
   async health(): Promise<StoreHealth> {

@@ -80,6 +80,24 @@ export function registerStoreContract(backend: StoreBackend): void {
       }
     });
 
+    it('a database already migrated by a newer Gatehouse is refused by migrate() with ERR_STORE_UNAVAILABLE naming the unknown migration, and left as it is', async () => {
+      const fresh = await backend.createDatabase();
+      const older = await fresh.open();
+      try {
+        await older.migrate();
+        // What a later release leaves behind: a migration this code does not have.
+        await sql`insert into gatehouse_migrations (name, timestamp) values ('9999-future-area-thing', '2031-01-01T00:00:00.000Z')`.execute(older.db);
+        const error = await rejectsWithCode(older.migrate(), 'ERR_STORE_UNAVAILABLE');
+        assert.match(error.message, /newer/);
+        assert.match(error.message, /9999-future-area-thing/);
+        const rows = await sql<{ name: string }>`select name from gatehouse_migrations order by name`.execute(older.db);
+        assert.deepEqual(rows.rows.map((r) => r.name), [...Object.keys(MIGRATIONS).sort(), '9999-future-area-thing']);
+      } finally {
+        await older.close();
+        await fresh.drop();
+      }
+    });
+
     it('health() reports ok with a latency', async () => {
       const health = await store.health();
       assert.equal(health.ok, true, health.detail);
