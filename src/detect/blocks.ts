@@ -9,6 +9,7 @@ import { GatehouseError } from '../core/errors.ts';
 import { canonicalBlockAddress } from '../gateway/http/client-network.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
+import { subjectKey } from './subject-key.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface NewBlock {
@@ -23,17 +24,15 @@ export interface NewBlock {
 
 /**
  * Validates, stores and announces a block. An address block is an IP address or an IPv6 /64
- * (`2001:db8:1:2::/64`). Throws ERR_DETECT_BLOCK_INVALID for a bad address or duration.
+ * (`2001:db8:1:2::/64`); a subject is a principal id of any length (a long one is stored under
+ * its digest, as detection counts it). Throws ERR_DETECT_BLOCK_INVALID for a bad value or duration.
  */
 export async function addBlock(store: Store, bus: EventBus | undefined, b: NewBlock): Promise<Block> {
-  // Stored as the client's requests spell it, so any way of writing the address matches.
-  const address = b.kind === 'address' ? canonicalBlockAddress(b.value) : undefined;
-  if (b.kind === 'address' && address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address or IPv6 /64: ${JSON.stringify(b.value.slice(0, 64))}` });
-  if (b.kind === 'subject' && (b.value.length === 0 || b.value.length > 512)) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'subject must be 1..512 characters' });
+  const value = blockValue(b.kind, b.value);
   if (!Number.isSafeInteger(b.durationMs) || b.durationMs < 1000 || b.durationMs > 365 * 86_400_000) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'duration must be between 1 s and 365 days' });
   const now = b.now ?? Date.now();
   const block: Block = {
-    id: `blk_${randomUUIDv7()}`, kind: b.kind, value: address ?? b.value, reason: b.reason.slice(0, 200), alertId: b.alertId ?? null,
+    id: `blk_${randomUUIDv7()}`, kind: b.kind, value, reason: b.reason.slice(0, 200), alertId: b.alertId ?? null,
     createdBy: b.createdBy, createdAt: now, expiresAt: now + b.durationMs, liftedAt: null, liftedBy: null,
   };
   await createDetectRepo(store.db).insertBlock(block);
@@ -44,13 +43,34 @@ export async function addBlock(store: Store, bus: EventBus | undefined, b: NewBl
   return block;
 }
 
+/** Longest subject an admin may name (a principal id; bearer tokens are at most 8 KiB). */
+const MAX_SUBJECT_INPUT = 16_384;
+
+/**
+ * The value a block on (kind, value) is stored and matched under: an address as the client's
+ * requests spell it (any way of writing it matches), a subject as the block stage looks it up
+ * (a long principal id by its digest, subject-key.ts). Throws ERR_DETECT_BLOCK_INVALID for a
+ * value no block can be on, for `unblock` as for `block`: answered "no active block matched",
+ * a mistyped address (a /48 for a blocked /64) let the operator believe the client was free.
+ */
+function blockValue(kind: BlockKind, value: string): string {
+  if (kind === 'address') {
+    const address = canonicalBlockAddress(value);
+    if (address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address or IPv6 /64: ${JSON.stringify(value.slice(0, 64))}` });
+    return address;
+  }
+  if (kind !== 'subject') throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'kind must be address or subject' });
+  if (value.length === 0 || value.length > MAX_SUBJECT_INPUT) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `subject must be 1..${MAX_SUBJECT_INPUT} characters` });
+  return subjectKey(value);
+}
+
 /** Lifts one block by id, or every active block on (kind, value). Returns the lifted blocks. */
 export async function liftBlocks(store: Store, bus: EventBus | undefined, target: { id: string } | { kind: BlockKind; value: string }, by: string): Promise<Block[]> {
   const repo = createDetectRepo(store.db);
   const now = Date.now();
   let lifted: Block[];
   if ('id' in target) lifted = [await repo.liftBlock(target.id, by, now)].filter((b): b is Block => b !== undefined);
-  else lifted = await repo.liftBlocks(target.kind, target.kind === 'address' ? canonicalBlockAddress(target.value) ?? target.value : target.value, by, now);
+  else lifted = await repo.liftBlocks(target.kind, blockValue(target.kind, target.value), by, now);
   for (const b of lifted) bus?.publish('detect.block.lifted', { blockId: b.id, kind: b.kind, value: b.value, liftedBy: by });
   return lifted;
 }
