@@ -22,7 +22,10 @@ const OWN = 'app_pref=dark; Path=/; Secure';
 let upstream: RawUpstream;
 let gw: TestGateway;
 
-/** Raw upstream: every answer (a 200, or a 101 to an upgrade) sets the planted cookies and one of its own. */
+/**
+ * Raw upstream: every answer (a 200, or a 101 to an upgrade) sets the planted cookies and one of
+ * its own; /app/single-own and /app/single-planted get exactly one Set-Cookie field.
+ */
 before(async () => {
   upstream = await startRawUpstream((socket) => {
     let head = '';
@@ -30,8 +33,9 @@ before(async () => {
       head += d;
       if (!head.includes('\r\n\r\n')) return;
       const upgrade = /\r\nupgrade: websocket/i.test(head);
+      const single = /^GET \/app\/single-(own|planted) /.exec(head)?.[1];
       head = '';
-      const cookies = [...PLANTED, OWN].map((c) => `Set-Cookie: ${c}\r\n`).join('');
+      const cookies = (single === 'own' ? [OWN] : single === 'planted' ? [PLANTED[0]!] : [...PLANTED, OWN]).map((c) => `Set-Cookie: ${c}\r\n`).join('');
       socket.write(upgrade
         ? `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${cookies}\r\n`
         : `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${cookies}\r\nok`);
@@ -68,4 +72,19 @@ it("a WebSocket 101 from the upstream cannot plant Gatehouse's cookies either", 
   const head = await responseHead('GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
   assert.match(head, /^HTTP\/1\.1 101 /);
   assert.deepEqual(setCookies(head), [OWN]);
+});
+
+// undici hands a field sent once as a string, not a one-element list: iterated as a list, one
+// Set-Cookie became one field per character (the service's cookie never set) and a single
+// planted Gatehouse cookie went through the filter character by character.
+it("an upstream's only Set-Cookie reaches the browser whole, as one field", async () => {
+  const head = await responseHead('GET /app/single-own HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(setCookies(head), [OWN]);
+});
+
+it("an upstream's only Set-Cookie, for Gatehouse's session cookie, never reaches the browser (session planting refused)", async () => {
+  const head = await responseHead('GET /app/single-planted HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(setCookies(head), []);
 });

@@ -31,10 +31,12 @@ export function responseHeaders(headers: IncomingHttpHeaders, requestId: string,
     if (hsts !== undefined && name === 'strict-transport-security') continue;
     const value = headers[name];
     if (value === undefined) continue;
-    if (name === 'set-cookie') {
-      for (const v of value as string[]) if (!setsGatehouseCookie(v)) out.push(name, v);
-    } else if (typeof value === 'string') out.push(name, value);
-    else for (const v of value) out.push(name, v);
+    if (typeof value === 'string') {
+      // undici hands a field sent once as a string, Set-Cookie included.
+      if (name !== 'set-cookie' || !setsGatehouseCookie(value)) out.push(name, value);
+    } else if (name === 'set-cookie') {
+      for (const v of value) if (!setsGatehouseCookie(v)) out.push(name, v);
+    } else for (const v of value) out.push(name, v);
   }
   out.push('x-request-id', requestId);
   if (hsts !== undefined) out.push('strict-transport-security', hsts);
