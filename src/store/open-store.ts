@@ -11,6 +11,7 @@ import { MIGRATIONS } from './migrations/index.ts';
 import { registerArrayQuery } from './postgres/array-query.ts';
 import { createPostgresBackend, type PostgresBackend } from './postgres/postgres-dialect.ts';
 import { NodeSqliteDialect } from './sqlite/node-sqlite-dialect.ts';
+import { looseFileMode } from './sqlite/loose-file-mode.ts';
 import { acquireSqlite, type SqliteHandle } from './sqlite/shared-sqlite.ts';
 import { toStoreError } from './store-errors.ts';
 import { parseStoreUrl } from './store-url.ts';
@@ -40,6 +41,10 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     } catch (error) {
       // Any failure to open the file (missing directory, permissions, not a database).
       throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `cannot open ${parsed.display}: ${toStoreError(error).detail ?? ''}`, cause: error });
+    }
+    const mode = looseFileMode(parsed.location);
+    if (mode !== undefined) {
+      logger.warn({ store: parsed.display, mode: mode.toString(8) }, 'store: the database file is open to other users of this machine; it holds live tokens: chmod 600 it (and its -wal, -shm files)');
     }
     const opened = handle;
     dialect = new NodeSqliteDialect(() => opened);

@@ -1,7 +1,8 @@
 /** The store contract on SQLite (node:sqlite), plus SQLite-specific settings. */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import pino from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -50,6 +51,25 @@ describe('sqlite store settings', () => {
     const store = await openStore(`sqlite:${file}`);
     await store.close();
     assert.equal(statSync(file).mode & 0o077, 0);
+  });
+
+  it('an existing database file other local users can read (it holds live tokens and sessions) is reported with a warning at open', async () => {
+    const file = join(dir, 'loose-mode', 'gatehouse.db');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, '');
+    chmodSync(file, 0o644);
+    const lines: { level: number; msg: string; mode?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line)); } });
+    const store = await openStore(`sqlite:${file}`, { logger });
+    await store.close();
+    const warning = lines.find((l) => l.level === 40 && /other users/.test(l.msg));
+    assert.ok(warning, JSON.stringify(lines));
+    assert.equal(warning.mode, '644');
+    // A file only its owner can use is not reported.
+    chmodSync(file, 0o600);
+    lines.length = 0;
+    await (await openStore(`sqlite:${file}`, { logger })).close();
+    assert.deepEqual(lines.filter((l) => l.level >= 40), []);
   });
 
   it('runs the contract basics on sqlite::memory: too', async () => {
