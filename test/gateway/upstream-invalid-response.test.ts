@@ -13,6 +13,10 @@ const ANSWERS: Record<string, string> = {
   'no HTTP at all': 'NOT HTTP AT ALL\r\n\r\n',
   'a bare CR inside a header value (response splitting)': 'HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: injected=1\r\nContent-Length: 0\r\n\r\n',
   'both Content-Length and Transfer-Encoding (response smuggling)': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  // Gatehouse never sends Expect upstream; undici refuses a 100 it did not ask for ('bad response').
+  'an unsolicited 100 Continue': 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  // A switch of protocols nobody asked for: the bytes after it must not reach the client ('bad upgrade').
+  'a 101 Switching Protocols to a request that asked for no upgrade': 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nHTTP/1.1 200 OK\r\nSet-Cookie: injected=1\r\n\r\n',
 };
 
 describe('upstream sending an invalid response', () => {
