@@ -22,8 +22,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, status = 200, hsts?: string): string[] {
   const out: string[] = [];
   if (status === 204) delete headers['content-length'];
-  const connection = headers.connection;
-  const named = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+  // Sent twice, Connection arrives as a list: the names in each field are hop-by-hop.
+  const field = headers.connection;
+  const connection = Array.isArray(field) ? field.join(',') : field;
+  const named = connection !== undefined && connection !== 'keep-alive' && connection !== 'close'
     ? new Set(connection.toLowerCase().split(',').map((s) => s.trim()))
     : undefined;
   for (const name in headers) {
