@@ -7,6 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../src/store/index.ts';
+import { IdentityApiTokensRepo } from '../../src/store/repos/identity-api-tokens-repo.ts';
 import { IdentityClientsRepo } from '../../src/store/repos/identity-clients-repo.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 
@@ -40,6 +41,16 @@ export function registerIdentityLookupContract(getStore: () => Store): void {
       });
       for (const value of HOSTILE) assert.equal(await clients.find(value), undefined, JSON.stringify(value));
       assert.equal((await clients.find('svc-\uFFFDx'))?.name, 'lookup');
+    });
+
+    it('an API token id or hash with NUL or a lone surrogate (token revoke by id) is not found, not a store error', async () => {
+      const tokens = new IdentityApiTokensRepo(getStore().db);
+      await tokens.insert({ id: 'tok-\uFFFDx', tokenHash: 'hash-\uFFFDx', name: 'lookup', ownerKind: 'user', ownerId: 'u-lookup-1', roles: [], expiresAt: 2e12, createdAt: 1e12 });
+      for (const value of HOSTILE) {
+        assert.equal(await tokens.find(value), undefined, JSON.stringify(value));
+        assert.equal(await tokens.findByHash(value), undefined, JSON.stringify(value));
+      }
+      assert.equal((await tokens.find('tok-\uFFFDx'))?.name, 'lookup');
     });
   });
 }

@@ -2,6 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { IdentityApiTokensTable } from '../tables/identity.ts';
 import type { Database } from '../database.ts';
+import { canMatch } from './lookup-value.ts';
 
 export interface ApiTokenRecord {
   id: string;
@@ -40,11 +41,13 @@ export class IdentityApiTokensRepo {
   }
 
   async findByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
+    if (!canMatch(tokenHash)) return undefined;
     const row = await this.#db.selectFrom('identity_api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
 
   async find(id: string): Promise<ApiTokenRecord | undefined> {
+    if (!canMatch(id)) return undefined;
     const row = await this.#db.selectFrom('identity_api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
