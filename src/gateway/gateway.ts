@@ -24,6 +24,7 @@ import { buildGeneration, type Generation } from './generation.ts';
 import { restartOnlyChanges } from './restart-only-changes.ts';
 import { selfUpstreamProblems } from '../core/config/self-upstream.ts';
 import { watchPath, type PathWatcher } from '../core/watch/path-watcher.ts';
+import { CertificateFilesWatch } from './tls/certificate-watch.ts';
 import { fileFingerprint } from '../core/watch/fingerprint.ts';
 import { listen, closeServer } from './server-lifecycle.ts';
 import type { InternalHandler } from './internal-handler.ts';
@@ -126,6 +127,7 @@ export class Gateway {
   #http: HttpServer | undefined;
   #ops!: HttpServer;
   #watcher: PathWatcher | undefined;
+  #certificateWatch: CertificateFilesWatch | undefined;
   /** The config file's fingerprint when start read it (the watch's starting point). */
   #startFingerprint: string | undefined;
   #reloading: Promise<unknown> = Promise.resolve();
@@ -293,6 +295,8 @@ export class Gateway {
       const next = this.#compile(loaded.config, current.version + 1, current);
       await this.#maybeRotateTls(loaded.config);
       this.#generation = next;
+      // Files a reload named anew are watched from here on; a failed watch leaves the reload applied (the 5 s poll still looks).
+      await this.#certificateWatch?.sync(certificateFiles(loaded.config)).catch((err: unknown) => this.logger.error({ err }, 'certificate file watch failed'));
       // Before the first line logged under the new configuration.
       this.#logRedactor?.update(loaded.config.audit.redact);
       // Only a logger the gateway made is its to change (an embedder's is the embedder's).
@@ -369,6 +373,8 @@ export class Gateway {
       onError: (err) => this.logger.error({ err, file }, 'configuration file watch failed; the poll still looks at it'),
     });
     await this.#watcher.ready;
+    this.#certificateWatch = new CertificateFilesWatch((changed) => this.reload(`certificate file changed: ${changed}`), this.logger);
+    await this.#certificateWatch.sync(certificateFiles(this.#generation.config));
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, upgradeSocket: Duplex | undefined, upgradeHead?: Buffer): RequestContext {
@@ -466,6 +472,7 @@ export class Gateway {
     this.#draining = true;
     process.off('SIGHUP', this.#onSighup);
     this.#watcher?.close();
+    this.#certificateWatch?.close();
     const grace = this.#generation.config.limits.shutdownGraceMs;
     const closed = Promise.all([closeServer(this.#https), this.#http ? closeServer(this.#http) : undefined]);
     this.#https.closeIdleConnections();
@@ -493,7 +500,13 @@ export class Gateway {
  * it (behind a load balancer that maps 443 to the listener's 8443, redirecting to 8443 would
  * send browsers to a port nobody serves), else the listener's own.
  */
-export function redirectPort(config: Config, httpsPort: number): number {
+export /** The listener's configured certificate and key files (none: the development certificate). */
+function certificateFiles(config: Config): string[] {
+  const { cert, key } = config.listeners.https.tls;
+  return cert && key ? [cert, key] : [];
+}
+
+function redirectPort(config: Config, httpsPort: number): number {
   if (config.publicUrl === undefined) return httpsPort;
   const port = new URL(config.publicUrl).port;
   const publicPort = port === '' ? 443 : Number(port);
