@@ -75,6 +75,11 @@ const NETWORK_CACHE_SIZE = 10_000;
 function ipv6Network(address: string): string {
   if (isIP(address) !== 6) return address;
   const g = groups(address);
+  // IPv4-mapped (`::ffff:a.b.c.d`, what a dual-stack socket reports for an IPv4 peer): the
+  // IPv4 client itself. Its /64 would be `::/64`, one bucket for every IPv4 client, so that
+  // one of them could block or throttle all (callers without the accept stage's canonical
+  // address, such as the identity provider embedded without the gateway, pass this form).
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) return `${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`;
   // NAT64 (64:ff9b::/96): each address stands for a different IPv4 client.
   if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) return address;
   return network64(g);
