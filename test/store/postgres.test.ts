@@ -174,6 +174,40 @@ describe('store on PostgreSQL: hostile and broken servers', { skip }, () => {
     }
   });
 
+  it('after a query read timeout on a connection lost in a partition, that connection is dropped and the next query gets a fresh one instead of timing out again', async () => {
+    // Connections opened before the partition stay silent for good (state lost in a NAT or
+    // firewall: no reset ever comes, TCP keep-alive notices after hours); new ones get through.
+    const target = new URL(POSTGRES_URL);
+    const silenced = new WeakSet<import('node:net').Socket>();
+    const sockets = new Set<import('node:net').Socket>();
+    const relay = createServer((client) => {
+      const server = connect(Number(target.port || 5432), target.hostname);
+      sockets.add(client).add(server);
+      client.on('data', (chunk) => { if (!silenced.has(client)) server.write(chunk); });
+      server.on('data', (chunk) => { if (!silenced.has(client)) client.write(chunk); });
+      client.on('error', () => {});
+      server.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const address = relay.address();
+    assert.ok(typeof address === 'object' && address);
+    const url = new URL(POSTGRES_URL);
+    url.host = `127.0.0.1:${address.port}`;
+    const store = await openStore(url.toString(), { poolMax: 1, statementTimeoutMs: 300, connectTimeoutMs: 300 });
+    try {
+      await sql`select 1`.execute(store.db);
+      // The partition: every socket open now goes silent.
+      for (const socket of sockets) silenced.add(socket);
+      await rejectsWithCode(sql`select 1`.execute(store.db), 'ERR_STORE_UNAVAILABLE');
+      const after = await sql<{ n: number }>`select 1 as n`.execute(store.db).then((r) => r.rows[0]?.n, (error: unknown) => error);
+      assert.equal(after, 1, `the store did not recover: ${String(after)}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await store.close();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+
   it('sslmode=require against a server without TLS is ERR_STORE_UNAVAILABLE (not ERR_INTERNAL), and the password stays out of the error', async () => {
     const url = new URL(POSTGRES_URL);
     url.password = 'Tls-Secret-Pw';

@@ -5,6 +5,8 @@
  * connection forever), and `int8` read as a
  * JS number so that epoch-millisecond columns look the same as on SQLite.
  */
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PostgresDialect } from 'kysely';
@@ -68,6 +70,37 @@ export function createPostgresBackend(url: string, options: PostgresPoolOptions,
   // A connection lost while checked out (idle-in-transaction timeout, admin kill) is
   // emitted on the client itself, where nothing listens: it would crash the process.
   // The running query still fails (ERR_STORE_UNAVAILABLE) and pg drops the client.
-  pool.on('connect', (client) => client.on('error', onError));
+  pool.on('connect', (client) => {
+    client.on('error', onError);
+    dropOnReadTimeout(client);
+  });
   return { dialect: new PostgresDialect({ pool }), pool };
+}
+
+/**
+ * pg answers a query past `query_timeout` with 'Query read timeout' but keeps the connection,
+ * and the pool takes it back: after a partition that left the socket half-open (state lost in
+ * a NAT or firewall, no reset ever arrives) every later query handed that connection timed out
+ * again, for as long as TCP keep-alive took to notice (hours). A connection that stopped
+ * answering is not trusted again: its socket is destroyed, so pg marks it unusable and the pool
+ * drops it on release and opens a fresh one.
+ */
+function dropOnReadTimeout(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const socket = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    // Callback and cursor forms return no promise; only Kysely's promise form is watched.
+    if (!(result instanceof Promise)) return result;
+    return result.catch(async (error: unknown) => {
+      if (error instanceof Error && error.message === 'Query read timeout' && socket && !socket.destroyed) {
+        // Rethrown once pg has seen the socket close: the caller then releases a client the
+        // pool knows to be dead, instead of one it would hand out again.
+        const closed = once(socket, 'close');
+        socket.destroy();
+        await closed;
+      }
+      throw error;
+    });
+  };
 }
