@@ -82,6 +82,7 @@ function cliInstanceId(): string {
  */
 export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const loaded = await loadCliConfig(options.config);
+  for (const w of loaded.fileWarnings ?? []) process.stderr.write(`warning: ${w}\n`);
   const config = loaded.config;
   const logger = cliLogger(options.verbose === true);
   // The embedded store, generated development keys and the KEK live here (as for `start`).

@@ -14,6 +14,7 @@ export function registerConfig(program: Command): void {
       try {
         const loaded = await loadConfigFile(file, { crossCheck: compileCheck });
         for (const w of loaded.warnings) console.log(`warning: ${w.path.join('.')}: ${w.message} (development only)`);
+        for (const w of loaded.fileWarnings ?? []) console.log(`warning: ${w}`);
         console.log(`${file}: valid (${loaded.config.routes.length} routes, mode ${loaded.config.mode})`);
       } catch (err) {
         if (err instanceof ConfigError) {

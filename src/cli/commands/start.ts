@@ -54,7 +54,8 @@ export function registerStart(program: Command): void {
  * read again by the gateway, which watches it from then on.
  */
 async function checkBeforeStart(option: string | undefined): Promise<void> {
-  const { config, source } = await loadCliConfig(option);
+  const { config, source, fileWarnings } = await loadCliConfig(option);
+  for (const w of fileWarnings ?? []) process.stderr.write(`warning: ${w}\n`);
   const { cert, key } = config.listeners.https.tls;
   if (cert && key) {
     const tls = await checkCertificateFiles({ cert, key });

@@ -10,6 +10,7 @@ import { configSchema, type Config } from './schema.ts';
 import { GatehouseError } from '../errors.ts';
 import { PKI_KEY_ENV } from '../../pki/master-key.ts';
 import { yamlKeyProblems } from './yaml-keys.ts';
+import { secretFileModeWarnings } from './secret-file-mode.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -38,6 +39,8 @@ export interface LoadedConfig {
   warnings: ConfigWarning[];
   /** File it came from, or undefined for built-in defaults. */
   source: string | undefined;
+  /** About the file itself (secrets written in a file others can read); warnings in every mode. */
+  fileWarnings?: string[];
 }
 
 /** Every `${` with what follows it up to the next `}` (or the end): each must be a `${NAME}`. */
@@ -258,7 +261,8 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   if (refuseEmpty && document == null) {
     throw new ConfigError([{ path: [], message: 'the file is empty (a write under way?); an empty file is refused on reload' }], file);
   }
-  return parseConfig(document, { ...parseOptions, source: file });
+  const loaded = parseConfig(document, { ...parseOptions, source: file });
+  return { ...loaded, fileWarnings: await secretFileModeWarnings(file, document) };
 }
 
 /** The documented defaults: what an empty configuration file means. */
