@@ -5,7 +5,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import type { Store } from '../../store/types.ts';
 import { auditPaths } from '../extension.ts';
 import { applyRetention, type RetentionResult } from '../retention.ts';
-import { loadOrCreateSigningKey } from '../signing-key.ts';
+import { loadOrCreateSigningKey, loadTrustedKeys } from '../signing-key.ts';
 
 /**
  * The cut is signed with the audit signing key (verify accepts no other), so the key file must
@@ -20,5 +20,7 @@ export async function auditPruneCommand(store: Store, config: Pick<Config, 'data
   if (keyFile === undefined) throw new GatehouseError('ERR_AUDIT_KEY_MISSING', { detail: 'retention signs its cut with the audit signing key: set audit.signingKeyFile' });
   // Production mode: a missing key is an error, never a new key (a cut signed by a key nobody trusts fails verification).
   const signingKey = await loadOrCreateSigningKey(keyFile, { mode: 'production' });
-  return applyRetention(store, { chain: audit.chain, maxAgeMs: days * 86_400_000, signingKey });
+  // Cuts only at checkpoints signed by a key verify trusts: the old keys too, after a rotation.
+  const trustedKeys = [signingKey.publicJwk, ...await loadTrustedKeys(audit.trustedKeyFiles)];
+  return applyRetention(store, { chain: audit.chain, maxAgeMs: days * 86_400_000, signingKey, trustedKeys });
 }
