@@ -6,6 +6,8 @@
 import { z } from 'zod';
 
 const durationMs = z.number().int().min(1).max(30 * 24 * 3600 * 1000);
+// Run as setInterval periods: Node sets a longer one (~24.8 days) to 1 ms, with only a warning.
+const timerMs = z.number().int().min(1).max(2 ** 31 - 1);
 
 /**
  * Asymmetric JWS algorithms only. HMAC algorithms are left out on purpose: with a shared secret
@@ -75,8 +77,8 @@ export const authnSchema = z.object({
     allowedOrigins: z.array(z.url()).default([]).describe('Origins besides `publicUrl` that DPoP proofs may name in `htu` (other host names the gateway serves).'),
   }).strict().default({ algorithms: ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'], maxAgeSec: 60, clockSkewSec: 5, replayCache: 'memory', maxReplayEntries: 1_000_000, allowedOrigins: [] }),
   maintenance: z.object({
-    pruneIntervalMs: durationMs.default(5 * 60_000).describe('How often expired sessions, pending logins, revocations and seen DPoP proofs are deleted from the store.'),
-    revocationRefreshMs: durationMs.default(30_000).describe('How often revoked token ids are re-read from the store: the bound on how late a revocation takes effect when an event is lost.'),
+    pruneIntervalMs: timerMs.default(5 * 60_000).describe('How often expired sessions, pending logins, revocations and seen DPoP proofs are deleted from the store.'),
+    revocationRefreshMs: timerMs.default(30_000).describe('How often revoked token ids are re-read from the store: the bound on how late a revocation takes effect when an event is lost.'),
   }).strict().default({ pruneIntervalMs: 5 * 60_000, revocationRefreshMs: 30_000 }),
   login: z.object({
     clientId: z.string().min(1).default('gatehouse-gateway').describe('Client id of the gateway at its own identity provider.'),
