@@ -94,7 +94,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     const client = this.upgradeSocket!;
     this.ctx.upstreamStatus = statusCode;
     this.ctx.res.detachSocket(client as never);
-    client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId, this.ctx.responseHeaders));
+    client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId, this.ctx.responseHeaders, hstsFor(this.ctx)));
     // A client may send its first frames right behind the handshake, before the 101: Node
     // hands them over with the upgrade request; they are the tunnel's first bytes.
     if (this.ctx.upgradeHead !== undefined) upstreamSocket.write(this.ctx.upgradeHead);

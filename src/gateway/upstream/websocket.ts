@@ -8,11 +8,16 @@ import { setsGatehouseCookie } from '../../authn/session/cookies.ts';
 
 const UNSAFE = /[\r\n\0]/;
 
-/** The 101 head for the client: the upstream's fields, the request id and the headers stages added (RateLimit…). */
-export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined): string {
+/**
+ * The 101 head for the client: the upstream's fields, the request id and the headers stages
+ * added (RateLimit…). With `hsts`, Gatehouse's Strict-Transport-Security replaces the
+ * upstream's, as on every other response (response-headers.ts).
+ */
+export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, hsts?: string): string {
   let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
+  if (hsts !== undefined) head += `strict-transport-security: ${hsts}\r\n`;
   for (const name in headers) {
-    if (name === 'x-request-id') continue;
+    if (name === 'x-request-id' || (hsts !== undefined && name === 'strict-transport-security')) continue;
     const value = headers[name];
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
