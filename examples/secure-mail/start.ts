@@ -71,53 +71,78 @@ const onExit = (child: Child, code: number | null, signal: NodeJS.Signals | null
   void stopAll(1);
 };
 
+/** A start that failed after provisioning: say why in one line, show new passwords, stop what runs. */
+async function failStart(err: unknown, newPasswords: Record<string, string>): Promise<never> {
+  const why = err instanceof Error ? err.message : String(err);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ready: false, error: why, passwords: newPasswords })}\n`);
+  } else {
+    process.stderr.write(`secure-mail: could not start: ${why}\n`);
+    if (/EADDRINUSE/.test(why)) process.stderr.write('secure-mail: a port is in use; `npm start -- --ephemeral` picks free ports for everything\n');
+    const created = Object.entries(newPasswords);
+    if (created.length) {
+      say('');
+      say('The demo users were created before the failure. Their passwords are shown this once and stored nowhere:');
+      for (const [user, password] of created) say(`  ${user.padEnd(6)} ${password}`);
+    }
+  }
+  return stopAll(1);
+}
+
 await mkdir(join(dataDir, 'logs'), { recursive: true, mode: 0o700 });
 const runtime = await writeRuntimeConfig({ dataDir, ephemeral: args.ephemeral, port });
 say('Setting up Gatehouse (certificate authority, service identities, demo users)…');
 const setup = await provision(runtime.file, SERVICES);
 
-const devCert = await ensureDevCertificate(runtime.config.dataDir);
-const gatewayCaFile = join(runtime.config.dataDir, 'tls', 'localhost.crt');
-
 const mailboxFile = join(dataDir, 'mailbox.jsonl');
-smtp = await startDemoSmtpServer({
-  file: mailboxFile,
-  onMail: (m) => say(`  ✉  notice e-mailed to ${m.to.join(', ')} (demo SMTP server; full text in ${mailboxFile})`),
-});
+try {
+  const devCert = await ensureDevCertificate(runtime.config.dataDir);
+  const gatewayCaFile = join(runtime.config.dataDir, 'tls', 'localhost.crt');
 
-const directoryFile = join(dataDir, 'directory.json');
-await writeFile(directoryFile, JSON.stringify({ users: setup.users }, null, 2), { mode: 0o600 });
-const configFiles = await writeServiceConfigs({
-  dataDir, trustDomain: runtime.config.pki.trustDomain, publicUrl: runtime.publicUrl,
-  assertionIssuer: runtime.config.policy.assertion.issuer ?? runtime.publicUrl, gatewayCaFile, directoryFile,
-  ports: runtime.servicePorts, tokens: setup.tokens, smtpPort: smtp.port, minLifetimeSeconds,
-}, SERVICES);
+  smtp = await startDemoSmtpServer({
+    file: mailboxFile,
+    onMail: (m) => say(`  ✉  notice e-mailed to ${m.to.join(', ')} (demo SMTP server; full text in ${mailboxFile})`),
+  });
 
-// The services verify assertions with keys fetched from Gatehouse's JWKS over HTTPS; its
-// development certificate is the one root they need for that.
-const env = { ...process.env, NODE_EXTRA_CA_CERTS: gatewayCaFile };
-const log = (name: string) => join(dataDir, 'logs', `${name}.log`);
+  const directoryFile = join(dataDir, 'directory.json');
+  await writeFile(directoryFile, JSON.stringify({ users: setup.users }, null, 2), { mode: 0o600 });
+  const configFiles = await writeServiceConfigs({
+    dataDir, trustDomain: runtime.config.pki.trustDomain, publicUrl: runtime.publicUrl,
+    assertionIssuer: runtime.config.policy.assertion.issuer ?? runtime.publicUrl, gatewayCaFile, directoryFile,
+    ports: runtime.servicePorts, tokens: setup.tokens, smtpPort: smtp.port, minLifetimeSeconds,
+  }, SERVICES);
 
-say('Starting Gatehouse…');
-children.push(await startChild({
-  name: 'gatehouse', args: [join(SAMPLE_DIR, 'supervisor', 'gateway-main.ts'), '--config', runtime.file], env,
-  logFile: log('gatehouse'), ready: (line) => line.includes('"msg":"gatehouse started"') || line.startsWith('Gatehouse is listening'), timeoutMs: 60_000, onExit,
-}));
-const trusting = new Agent({ connect: { ca: devCert.cert } });
-for (let i = 0; ; i++) {
-  const ok = await request(runtime.publicUrl + IDENTITY_ASSERTION_JWKS_PATH, { dispatcher: trusting }).then(async (r) => { await r.body.dump(); return r.statusCode === 200; }, () => false);
-  if (ok) break;
-  if (i > 100) { process.stderr.write('secure-mail: Gatehouse does not answer\n'); await stopAll(1); }
-  await new Promise((r) => setTimeout(r, 100));
-}
-await trusting.close();
+  // The services verify assertions with keys fetched from Gatehouse's JWKS over HTTPS; its
+  // development certificate is the one root they need for that.
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: gatewayCaFile };
+  const log = (name: string) => join(dataDir, 'logs', `${name}.log`);
 
-for (const name of SERVICES) {
-  say(`Starting the ${name} service…`);
+  say('Starting Gatehouse…');
   children.push(await startChild({
-    name, args: [join(SAMPLE_DIR, name, 'main.ts'), '--config', configFiles[name]], env,
-    logFile: log(name), ready: (line) => line.startsWith('{"ready":true'), timeoutMs: 60_000, onExit,
+    name: 'gatehouse', args: [join(SAMPLE_DIR, 'supervisor', 'gateway-main.ts'), '--config', runtime.file], env,
+    logFile: log('gatehouse'), ready: (line) => line.includes('"msg":"gatehouse started"') || line.startsWith('Gatehouse is listening'), timeoutMs: 60_000, onExit,
   }));
+  const trusting = new Agent({ connect: { ca: devCert.cert } });
+  for (let i = 0; ; i++) {
+    const ok = await request(runtime.publicUrl + IDENTITY_ASSERTION_JWKS_PATH, { dispatcher: trusting }).then(async (r) => { await r.body.dump(); return r.statusCode === 200; }, () => false);
+    if (ok) break;
+    if (i > 100) throw new Error(`Gatehouse does not answer at ${runtime.publicUrl}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await trusting.close();
+
+  for (const name of SERVICES) {
+    say(`Starting the ${name} service…`);
+    children.push(await startChild({
+      name, args: [join(SAMPLE_DIR, name, 'main.ts'), '--config', configFiles[name]], env,
+      logFile: log(name), ready: (line) => line.startsWith('{"ready":true'), timeoutMs: 60_000, onExit,
+    }));
+  }
+} catch (err) {
+  // The demo users exist from here on and their passwords are stored nowhere: a start that
+  // fails now (a port in use) must still show them, or the next start finds the users and
+  // says the passwords were printed when nobody saw them.
+  await failStart(err, setup.newPasswords);
 }
 
 if (args.json) {

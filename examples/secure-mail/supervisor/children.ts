@@ -45,8 +45,13 @@ export function startChild(options: StartChildOptions): Promise<Child> {
     }, 100);
     const timer = setTimeout(() => { proc.kill('SIGKILL'); finish(new Error(`${options.name} was not ready within ${options.timeoutMs} ms (log: ${options.logFile})`)); }, options.timeoutMs);
     proc.once('exit', (code, signal) => {
-      if (!isReady) finish(new Error(`${options.name} exited (${signal ?? code}) before it was ready; see ${options.logFile}`));
-      else options.onExit(child, code, signal);
+      // The child's last line says why (a port in use, a bad file): the person at the terminal
+      // should not have to open the log to learn it.
+      if (!isReady) {
+        const last = readFileSync(options.logFile, 'utf8').slice(from).trimEnd().split('\n').at(-1)?.trim();
+        const why = last ? `: ${last.slice(0, 500)}` : '';
+        finish(new Error(`${options.name} exited (${signal ?? code}) before it was ready${why} (log: ${options.logFile})`));
+      } else options.onExit(child, code, signal);
     });
   });
 }
