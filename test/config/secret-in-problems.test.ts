@@ -4,7 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig, type ConfigProblem } from '../../src/core/config/load.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfigFile, parseConfig, type ConfigProblem } from '../../src/core/config/load.ts';
 import { compileCheck } from '../../src/core/config/compile-check.ts';
 
 function problemsOf(fn: () => unknown): ConfigProblem[] {
@@ -35,5 +38,25 @@ describe('secrets in configuration problems', () => {
       crossCheck: (c) => [{ path: ['instanceId'], message: `"${c.instanceId}" is taken` }],
     }));
     assert.deepEqual(problems, [{ path: ['instanceId'], message: '"${GH_TOKEN}" is taken' }]);
+  });
+
+  it('an unquoted secret that starts with "!" or "*" (read by YAML as a tag or an alias) is not quoted back in the parse error; its line is', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-secret-yaml-'));
+    try {
+      for (const value of ['!hunter2-Passw0rd', '*hunter2-Passw0rd', '!!hunter2-Passw0rd', '!<hunter2-Passw0rd>']) {
+        const file = join(dir, 'c.yaml');
+        await writeFile(file, `dataDir: ./data\npki:\n  key: ${value}\n`);
+        const problems = await loadConfigFile(file, { env: { NODE_ENV: 'test' } }).then(() => assert.fail(`accepted ${value}`), (err: unknown) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.doesNotMatch(err.message + String(err.detail), /hunter2/);
+          return err.problems;
+        });
+        const text = problems.map((p) => p.message).join('\n');
+        assert.doesNotMatch(text, /hunter2/, `${value}: ${text}`);
+        assert.match(text, value.startsWith('*') ? /alias/ : /tag.*line 3/, `${value}: ${text}`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -240,7 +240,8 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
     uniqueKeys: true, prettyErrors: false, lineCounter: lines,
   });
   const yamlProblems: ConfigProblem[] = [...parsed.errors, ...parsed.warnings].map((e) => {
-    const message = e.code === 'TAG_RESOLVE_FAILED' ? `${e.message} (only plain YAML 1.2 data is read: no tags)`
+    // The tag is not named: an unquoted secret that starts with "!" is read as one.
+    const message = e.code === 'TAG_RESOLVE_FAILED' ? 'a tag (only plain YAML 1.2 data is read: no tags; quote a value that starts with "!")'
       : e.code === 'MULTIPLE_DOCS' ? 'more than one document (---) in the file'
       : e.message;
     return { path: [], message: `not valid YAML/JSON: ${message}${at(e.pos)}` };
@@ -256,7 +257,11 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   try {
     document = parsed.toJS({ maxAliasCount: 100 });
   } catch (cause) {
-    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${(cause as Error).message}` }], file);
+    // yaml names the missing anchor, and an unquoted secret that starts with "*" is read as an alias.
+    const reason = (cause as Error).message.startsWith('Unresolved alias')
+      ? 'an alias with no anchor before it (quote a value that starts with "*")'
+      : (cause as Error).message;
+    throw new ConfigError([{ path: [], message: `not valid YAML/JSON: ${reason}` }], file);
   }
   if (refuseEmpty && document == null) {
     throw new ConfigError([{ path: [], message: 'the file is empty (a write under way?); an empty file is refused on reload' }], file);
