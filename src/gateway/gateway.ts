@@ -5,6 +5,7 @@
  * complete generation before anything changes; an invalid file is refused (the old
  * generation keeps serving, an error is logged and a `config.rejected` event emitted).
  */
+import { X509Certificate } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
@@ -224,6 +225,7 @@ export class Gateway {
     const clientCa = config.listeners.https.clientCertificates === 'optional' ? this.extensions.map((e) => e.clientCaBundle?.()).find((b) => b) : undefined;
     if (clientCa) tls.ca = clientCa;
     this.#tls = tls;
+    this.#reportCertificateExpiry(tls.cert);
 
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
       (req, socket, head) => this.#handleUpgrade(req, socket, head), (err, socket) => this.#clientError(err, socket));
@@ -353,6 +355,17 @@ export class Gateway {
     this.logger.info({ minVersion: next.minVersion, certificate: source !== this.#tlsSource }, 'TLS settings reloaded');
     this.#tls = next;
     this.#tlsSource = source;
+    this.#reportCertificateExpiry(next.cert);
+  }
+
+  /** The served certificate's expiry as a gauge: what an operator alerts on before clients see it expired. */
+  #reportCertificateExpiry(pem: string | Buffer): void {
+    try {
+      this.metrics.tlsCertificateNotAfter.set(Date.parse(new X509Certificate(pem).validTo) / 1000);
+    } catch (err) {
+      // Checked before it was put in place; a chain Node serves but cannot parse here is only not reported.
+      this.logger.warn({ err }, 'the served certificate\'s expiry could not be read for the metrics');
+    }
   }
 
   /**

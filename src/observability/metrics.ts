@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   configReloads: Counter<'outcome'>;
   tracingSpansExported: Counter;
   tracingSpansDropped: Counter<'reason'>;
+  tlsCertificateNotAfter: Gauge;
 }
 
 /**
@@ -44,5 +45,6 @@ export function createMetrics(options: { defaultMetrics?: boolean; inflight?: ()
     configReloads: new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reload attempts by outcome (applied, rejected).', labelNames: ['outcome'], registers: [registry] }),
     tracingSpansExported: new Counter({ name: 'gatehouse_tracing_spans_exported_total', help: 'Request spans the OTLP endpoint accepted.', registers: [registry] }),
     tracingSpansDropped: new Counter({ name: 'gatehouse_tracing_spans_dropped_total', help: 'Request spans not exported, by reason (queue_full, export_failed, shutdown).', labelNames: ['reason'], registers: [registry] }),
+    tlsCertificateNotAfter: new Gauge({ name: 'gatehouse_tls_certificate_not_after_seconds', help: 'Expiry (Unix time) of the certificate the public HTTPS listener serves now; alert before it comes (e.g. gatehouse_tls_certificate_not_after_seconds - time() < 14 * 86400): a certificate renewed on disk is served at once, one that expires in place keeps being served.', registers: [registry] }),
   };
 }

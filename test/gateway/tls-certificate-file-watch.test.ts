@@ -36,7 +36,7 @@ describe('listener certificate files watched', () => {
   const cleanup: (() => Promise<void>)[] = [];
   after(async () => { for (const c of cleanup.reverse()) await c(); });
 
-  it('serves a certificate renewed on disk without a restart or a configuration edit; a half-written pair and an expired renewal are refused and the served one stays', async () => {
+  it('serves a certificate renewed on disk without a restart or a configuration edit, and reports its expiry in /metrics; a half-written pair and an expired renewal are refused and the served one stays', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-cert-watch-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
@@ -47,12 +47,15 @@ describe('listener certificate files watched', () => {
     cleanup.push(() => gw.close());
     const port = gw.gateway.addresses().https.port;
     assert.equal(await servedFingerprint(port), fingerprint(first.cert));
+    const notAfterGauge = async () => Number(/^gatehouse_tls_certificate_not_after_seconds (\S+)$/m.exec(await gw.gateway.metrics.registry.getSingleMetricAsString('gatehouse_tls_certificate_not_after_seconds'))?.[1]);
+    assert.equal(await notAfterGauge(), Date.parse(new X509Certificate(first.cert).validTo) / 1000);
 
     // Renewal: key, then certificate (the new certificate does not match the old key in between).
     const renewed = await selfSignedCertificate(new Date(Date.now() - DAY), new Date(Date.now() + 90 * DAY));
     await replace(files.key, renewed.key);
     await replace(files.cert, renewed.cert);
     assert.equal(await servedWithin(port, fingerprint(renewed.cert), 8000), fingerprint(renewed.cert), 'the renewed certificate was not served');
+    assert.equal(await notAfterGauge(), Date.parse(new X509Certificate(renewed.cert).validTo) / 1000, 'the expiry gauge still shows the old certificate');
 
     // Only the certificate of the next pair written: it does not belong to the key on disk.
     const next = await selfSignedCertificate(new Date(Date.now() - DAY), new Date(Date.now() + 90 * DAY));
