@@ -49,7 +49,7 @@ export function startChild(options: StartChildOptions): Promise<Child> {
       // should not have to open the log to learn it.
       if (!isReady) {
         const last = readFileSync(options.logFile, 'utf8').slice(from).trimEnd().split('\n').at(-1)?.trim();
-        const why = last ? `: ${last.slice(0, 500)}` : '';
+        const why = last ? `: ${reasonOf(last).slice(0, 500)}` : '';
         finish(new Error(`${options.name} exited (${signal ?? code}) before it was ready${why} (log: ${options.logFile})`));
       } else options.onExit(child, code, signal);
     });
@@ -63,4 +63,14 @@ export async function stopChild(child: Child, graceMs = 10_000): Promise<void> {
   const timer = setTimeout(() => child.process.kill('SIGKILL'), graceMs);
   await child.exited;
   clearTimeout(timer);
+}
+
+/** A JSON log line (the services log with pino) reads best as its error's message. */
+function reasonOf(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { err?: { message?: unknown }; msg?: unknown };
+    if (typeof entry.err?.message === 'string') return entry.err.message;
+    if (typeof entry.msg === 'string') return entry.msg;
+  } catch { /* a plain line */ }
+  return line;
 }
