@@ -18,8 +18,19 @@ export function cell(value: unknown): string {
   if (Array.isArray(value)) return value.length ? value.map(cell).join(',') : '-';
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  // Control characters from stored data must not rewrite the operator's terminal.
-  return String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  // Control characters from stored data must not rewrite the operator's terminal, and
+  // bidirectional overrides must not make a stored name read as another (`\u202eexe.txt`).
+  return String(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '?');
+}
+
+/**
+ * JSON that a terminal shows as it is: JSON.stringify leaves DEL, the C1 controls (U+009B is
+ * CSI to many terminals), line separators and bidirectional overrides as raw characters, so
+ * attacker-typed values in `--json` output could still drive the operator's terminal. They are
+ * written as `\uXXXX` escapes, which parse back to the same values.
+ */
+export function terminalSafeJson(data: unknown, indent?: number): string {
+  return JSON.stringify(data, null, indent).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** An aligned text table with a header line; `(none)` when there are no rows. */
@@ -39,7 +50,7 @@ export function formatRecord(entries: readonly (readonly [string, unknown])[]): 
 
 /** Prints `data` as JSON when `json` is set, else the human form. */
 export function emit(json: boolean | undefined, data: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
+  process.stdout.write(`${json ? terminalSafeJson(data, 2) : human()}\n`);
 }
 
 /**
