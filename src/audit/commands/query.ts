@@ -2,10 +2,12 @@
 import type { Writable } from 'node:stream';
 import { GatehouseError } from '../../core/errors.ts';
 import type { Store } from '../../store/types.ts';
+import { createAuditRepo } from '../../store/repos/audit-repo.ts';
 import { AUDIT_OUTCOMES } from '../record.ts';
 import { exportAudit } from '../export/export.ts';
 import { jsonLinesSink } from '../export/json-lines.ts';
 import { parseTime, type AuditQuery } from '../query.ts';
+import { printable } from './printable.ts';
 
 /** CLI-level filter: times as text (ISO 8601 or `15m`/`2h`/`7d` back from now). */
 export interface AuditQueryOptions {
@@ -40,7 +42,21 @@ export function toAuditQuery(o: AuditQueryOptions): AuditQuery {
   return q;
 }
 
+/**
+ * Refuses a `--chain` that no record, head or checkpoint carries: a misspelt name printed
+ * nothing and exited 0, which reads as "nothing happened on that chain".
+ */
+export async function checkChain(store: Store, chain: string | undefined): Promise<void> {
+  if (chain === undefined) return;
+  const known = await createAuditRepo(store.db, store.dialect).chains();
+  if (!known.includes(chain)) {
+    throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `no audit chain ${JSON.stringify(chain.slice(0, 64))}; chains: ${printable(known.join(', ')) || 'none'}` });
+  }
+}
+
 /** Writes matching records to `out`, one JSON object a line; returns the count. */
-export function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable): Promise<number> {
-  return exportAudit(store, toAuditQuery(options), jsonLinesSink(out));
+export async function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable): Promise<number> {
+  const query = toAuditQuery(options);
+  await checkChain(store, options.chain);
+  return exportAudit(store, query, jsonLinesSink(out));
 }

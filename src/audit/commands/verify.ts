@@ -5,16 +5,8 @@ import { createAuditRepo } from '../../store/repos/audit-repo.ts';
 import type { Store } from '../../store/types.ts';
 import { readCheckpointExport } from '../checkpoint-file.ts';
 import { verifyAudit, type VerifyReport } from '../verify.ts';
+import { printable } from './printable.ts';
 import { trustedKeysFor } from './trusted-keys.ts';
-
-/**
- * Text from the database or the checkpoints file (chain names, key ids) as it may be printed:
- * control characters, DEL, C1 and U+2028/U+2029 as escapes. Those are what an attacker who can
- * write either controls; printed raw, a line feed forges an "ok" line, and an escape sequence
- * (SGR 8 conceals the text after it, cursor-up and erase-line remove lines) hides the TAMPERED
- * and FAILED lines, so the operator reads a failed verification as a clean one.
- */
-const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c < ' ' ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 
 export async function auditVerifyCommand(store: Store, config: Pick<Config, 'dataDir' | 'audit'>, options: { chain?: string; publicKeys?: string[]; checkpointsFile?: string } = {}): Promise<{ exitCode: number; report: VerifyReport; output: string }> {
   const exported = options.checkpointsFile === undefined ? undefined : await readCheckpointExport(options.checkpointsFile);
