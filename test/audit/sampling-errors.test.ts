@@ -41,8 +41,8 @@ describe('audit sampling and failed responses', () => {
     const loaded = parseConfig(testConfig(dir, {
       instanceId: 'sampling',
       upstreams: { app: { url: upstream.url } },
-      routes: [{ id: 'feed', path: '/feed', upstream: 'app', access: 'public' }],
-      audit: { sampling: { routes: { feed: 0 } } },
+      routes: [{ id: 'feed', path: '/feed', upstream: 'app', access: 'public' }, { id: 'api', path: '/api', upstream: 'app' }],
+      audit: { sampling: { routes: { feed: 0, api: 0 } } },
     }), { env: {}, source: 'sampling' });
     const logger = pino({ level: 'silent' });
     store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`, { logger });
@@ -71,6 +71,17 @@ describe('audit sampling and failed responses', () => {
     assert.deepEqual(records.map((r) => r.details.path), ['/feed/broken'], 'the allowed, complete request is sampled out; the failed one is not');
     assert.match(records[0]!.details.errorCode ?? '', /^ERR_GATEWAY_UPSTREAM/);
     assert.equal(records[0]!.outcome, 'error', 'a response cut off by an upstream failure is an error, whatever its status line said');
+  });
+
+  it('a request refused for want of a credential (401) on a route sampled at 0 is recorded as denied, never sampled out', async () => {
+    const refused = await request(`${base}/api/x`, { dispatcher: insecureAgent });
+    await refused.body.dump();
+    assert.equal(refused.statusCode, 401);
+    let records = await accessRecords();
+    for (const deadline = Date.now() + 3000; !records.some((r) => r.details.path === '/api/x') && Date.now() < deadline; records = await accessRecords()) await new Promise((r) => setTimeout(r, 20));
+    const denied = records.find((r) => r.details.path === '/api/x');
+    assert.equal(denied?.outcome, 'denied', 'a denial is never sampled out, whatever the route\'s rate');
+    assert.equal(denied?.details.errorCode, 'ERR_AUTHN_REQUIRED');
   });
 
   async function accessRecords(): Promise<{ outcome: string; details: { path: string; errorCode?: string } }[]> {
