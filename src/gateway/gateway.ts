@@ -426,6 +426,21 @@ export class Gateway {
   };
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer | undefined): void {
+    // An upgrade (or CONNECT) pipelined behind a request whose response is still being written:
+    // Node hands the socket over at once. It is handled in order, once that response is done;
+    // assigning it a response now threw out of Node's parser callback (uncaught: the process
+    // ended). If that response closes the connection, the upgrade's answer could never be sent.
+    const pending = (socket as { _httpMessage?: (ServerResponse & { _last?: boolean }) | null })._httpMessage;
+    if (pending) {
+      this.#upgradeSockets.add(socket);
+      socket.once('close', () => this.#upgradeSockets.delete(socket));
+      pending.once('finish', () => {
+        if (pending._last || !socket.writable) { socket.destroy(); return; }
+        this.#handleUpgrade(req, socket, head);
+      });
+      pending.once('close', () => { if (!pending.writableFinished) socket.destroy(); });
+      return;
+    }
     // Give the upgrade request a response object on its socket, so early exits use the
     // same error path as every other request.
     const res = new NodeServerResponse(req);
