@@ -218,6 +218,11 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
       if (Array.isArray(value)) return headerList(value, depth, seen) ?? value.map((v) => walk(v, depth + 1, seen));
       if (value instanceof Error) return walk(stdSerializers.err(value), depth + 1, seen);
       if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
+      // Own enumerable keys are all that is copied below, and a Date or URL has none: a
+      // certificate's notAfter was logged as {}. Their text, as JSON.stringify would write it
+      // (a URL's text redacted like any string: it may carry a password or a token).
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+      if (value instanceof URL) return string(value.href);
       const out: Record<string, unknown> = {};
       const keys = Object.keys(value);
       const entry = keys.includes('value') ? entryName(value as Record<string, unknown>, keys) : undefined;
