@@ -123,9 +123,27 @@ export class SlidingCounter {
   }
 }
 
-/** "N distinct values for a key within W" (credential stuffing: names per address). */
+/**
+ * One key of a {@link DistinctCounter}: the last time of each value, the newest time of the
+ * key, and a min-heap of (time, value) pairs that finds the oldest value without a scan. A value
+ * seen again leaves its older pair in the heap; such a stale pair is dropped when it reaches the
+ * top, and the heap is rebuilt from `last` when stale pairs outnumber live ones.
+ */
+interface DistinctKey {
+  readonly last: Map<string, number>;
+  newest: number;
+  times: number[];
+  values: string[];
+}
+
+/**
+ * "N distinct values for a key within W" (credential stuffing: names per address). Each event
+ * costs O(log n) for the n values a key holds: a scan of every value per event (and
+ * `Math.min(...values)`, which threw RangeError past ~120,000 of them) made a threshold of
+ * 1,000,000 cost seconds per attempt, and the key's counts were lost with the throw.
+ */
 export class DistinctCounter {
-  readonly #seen: LruMap<Map<string, number>>;
+  readonly #seen: LruMap<DistinctKey>;
   #threshold: number;
   #windowMs: number;
 
@@ -148,27 +166,87 @@ export class DistinctCounter {
 
   /** As {@link SlidingCounter.hit}, the window ends at the newest event of the key: a late one is measured against it. */
   hit(key: string, value: string, time: number): { windowStart: number; distinct: number } | undefined {
-    let seen = this.#seen.get(key);
-    if (seen === undefined) {
-      seen = new Map<string, number>();
-      this.#seen.set(key, seen);
+    let k = this.#seen.get(key);
+    if (k === undefined) {
+      k = { last: new Map(), newest: time, times: [], values: [] };
+      this.#seen.set(key, k);
     }
-    let newest = time;
-    for (const t of seen.values()) if (t > newest) newest = t;
-    const oldest = newest - this.#windowMs;
+    // A value's time only grows, so the newest event's value is never dropped below: `newest` stays one of the kept times.
+    if (time > k.newest) k.newest = time;
+    const oldest = k.newest - this.#windowMs;
     if (time <= oldest) return undefined;
-    for (const [v, t] of seen) if (t <= oldest) seen.delete(v);
-    const last = seen.get(value);
-    seen.delete(value);
-    seen.set(value, last !== undefined && last > time ? last : time);
-    // Bounded as well: only the threshold matters.
-    while (seen.size > this.#threshold) seen.delete(seen.keys().next().value as string);
-    if (seen.size >= this.#threshold) {
+    while (k.times.length > 0 && k.times[0]! <= oldest) {
+      const v = popMin(k);
+      if (k.last.get(v.value) === v.time) k.last.delete(v.value);
+    }
+    const last = k.last.get(value);
+    if (last === undefined || last < time) {
+      k.last.set(value, time);
+      pushPair(k, time, value);
+      if (k.times.length > 2 * k.last.size + 64) rebuild(k);
+    }
+    // Bounded as well: only the threshold matters (a lowered one keeps the newest values).
+    while (k.last.size > this.#threshold) {
+      const v = popMin(k);
+      if (k.last.get(v.value) === v.time) k.last.delete(v.value);
+    }
+    if (k.last.size >= this.#threshold) {
       this.#seen.delete(key);
-      return { windowStart: Math.min(...seen.values()), distinct: seen.size };
+      return { windowStart: liveMin(k), distinct: k.last.size };
     }
     return undefined;
   }
+}
+
+/** The oldest kept time: stale pairs on top are dropped first. */
+function liveMin(k: DistinctKey): number {
+  while (k.times.length > 0 && k.last.get(k.values[0]!) !== k.times[0]) popMin(k);
+  return k.times[0] ?? k.newest;
+}
+
+function pushPair(k: DistinctKey, time: number, value: string): void {
+  const { times, values } = k;
+  let i = times.length;
+  times.push(time);
+  values.push(value);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (times[parent]! <= time) break;
+    times[i] = times[parent]!;
+    values[i] = values[parent]!;
+    i = parent;
+  }
+  times[i] = time;
+  values[i] = value;
+}
+
+function popMin(k: DistinctKey): { time: number; value: string } {
+  const { times, values } = k;
+  const top = { time: times[0]!, value: values[0]! };
+  const t = times.pop()!;
+  const v = values.pop()!;
+  const n = times.length;
+  if (n === 0) return top;
+  let i = 0;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && times[child + 1]! < times[child]!) child += 1;
+    if (times[child]! >= t) break;
+    times[i] = times[child]!;
+    values[i] = values[child]!;
+    i = child;
+  }
+  times[i] = t;
+  values[i] = v;
+  return top;
+}
+
+/** A heap of the live pairs only (O(n), paid for by the n stale pushes before it). */
+function rebuild(k: DistinctKey): void {
+  k.times = [];
+  k.values = [];
+  for (const [value, time] of k.last) pushPair(k, time, value);
 }
 
 export interface RateBaselineOptions { bucketMs: number; factor: number; minRequests: number; alpha: number; warmupBuckets: number; maxKeys: number }
