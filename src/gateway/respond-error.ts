@@ -50,8 +50,10 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
     body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId, ...(decisionId ? { decisionId } : {}) } }) + '\n';
   }
   headers['content-length'] = String(Buffer.byteLength(body));
-  // The request body may be unread; closing keeps us from reading an attacker's body.
-  if (!res.req.complete) headers.connection = 'close';
+  // The request body may be unread; closing keeps us from reading an attacker's body. After a
+  // framing refusal the connection closes whatever was read: where this request ends is the
+  // very thing in doubt, so no byte after it may be taken for the next request.
+  if (!res.req.complete || error.code === 'ERR_REQUEST_SMUGGLING') headers.connection = 'close';
   res.writeHead(error.status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
