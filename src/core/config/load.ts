@@ -11,6 +11,7 @@ import { GatehouseError } from '../errors.ts';
 import { PKI_KEY_ENV } from '../../pki/master-key.ts';
 import { yamlKeyProblems } from './yaml-keys.ts';
 import { secretFileModeWarnings } from './secret-file-mode.ts';
+import { configFileWriters } from './config-file-writers.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -122,7 +123,7 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   if (!result.success) {
     throw refuse(result.error.issues.map((i) => ({
       path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
-      // zod names unknown keys in `keys`; put each on its own path so the user sees where it is.
+      // zod names unknown keys in `keys`, at the path of the object that holds them: name them in the message.
       message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
     })));
   }
@@ -223,6 +224,7 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   } catch (cause) {
     throw new ConfigError([{ path: [], message: `cannot read ${file}: ${(cause as Error).message}` }], file);
   }
+  const writers = await configFileWriters(file);
   const lines = new LineCounter();
   const at = (pos: [number, number] | undefined) => {
     const where = pos ? lines.linePos(pos[0]) : undefined;
@@ -266,8 +268,20 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   if (refuseEmpty && document == null) {
     throw new ConfigError([{ path: [], message: 'the file is empty (a write under way?); an empty file is refused on reload' }], file);
   }
-  const loaded = parseConfig(document, { ...parseOptions, source: file });
-  return { ...loaded, fileWarnings: await secretFileModeWarnings(file, document) };
+  // Others able to change the file: a development convenience like the ones parseConfig lists.
+  const production = (parseOptions.env ?? process.env).NODE_ENV === 'production'
+    || (document !== null && typeof document === 'object' && (document as { mode?: unknown }).mode === 'production');
+  const refusals = writers.problems.map((p) => ({ path: p.path, message: `not allowed in production: ${p.message}` }));
+  let loaded: LoadedConfig;
+  try {
+    loaded = parseConfig(document, { ...parseOptions, source: file });
+  } catch (err) {
+    if (err instanceof ConfigError && production && refusals.length) throw new ConfigError([...refusals, ...err.problems], file);
+    throw err;
+  }
+  if (loaded.config.mode === 'production' && refusals.length) throw new ConfigError(refusals, file);
+  const unsafe = writers.problems.map((p) => `${p.message} (refused when NODE_ENV=production)`);
+  return { ...loaded, fileWarnings: [...unsafe, ...writers.warnings, ...await secretFileModeWarnings(file, document)] };
 }
 
 /** The documented defaults: what an empty configuration file means. */
