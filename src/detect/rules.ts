@@ -225,8 +225,8 @@ export class Rules {
         const key = subject ?? username!;
         out.push({
           rule: 'brute_force_account', severity: 'high', keyKind: 'account', key, count: c.bruteForceAccount.threshold, windowStart: start,
+          // No `block`: it would be the victim's subject (the schema refuses `block` for this rule).
           actions: c.bruteForceAccount.actions, durationMs: c.bruteForceAccount.blockMs, lockAccount: { account: key, by: subject !== undefined ? 'subject' : 'username' },
-          ...(subject ? { block: { kind: 'subject' as const, value: subject } } : {}),
           details: { lastUsername: username, lastClientAddress: address, windowMs: c.bruteForceAccount.windowMs },
         });
       }

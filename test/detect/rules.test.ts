@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectSchema } from '../../src/core/config/detect-schema.ts';
+import { parseConfig } from '../../src/core/config/load.ts';
 import { Rules } from '../../src/detect/rules.ts';
 
 const config = detectSchema.parse({
@@ -32,7 +33,22 @@ describe('detection rules', () => {
       .filter((f) => f.rule === 'brute_force_account');
     assert.equal(fired.length, 1);
     assert.deepEqual(fired[0]!.lockAccount, { account: 'u-alice', by: 'subject' });
-    assert.deepEqual(fired[0]!.block, { kind: 'subject', value: 'u-alice' });
+    assert.equal(fired[0]!.block, undefined, 'the account brute-force rule never blocks the attacked subject');
+  });
+
+  it('an attacker failing a victim\'s password cannot get the victim\'s subject blocked: `block` in detect.bruteForceAccount.actions is refused naming the key, and the finding carries no block', () => {
+    assert.throws(() => parseConfig({ detect: { bruteForceAccount: { actions: ['alert', 'block'] } } }), (err: Error) => {
+      assert.match(err.message, /detect\.bruteForceAccount\.actions: must not include `block`/);
+      return true;
+    });
+    // The other rules may still block (their keys are the attacker's own address or identity).
+    assert.deepEqual(parseConfig({ detect: { bruteForceAddress: { actions: ['alert', 'block'] }, bruteForceAccount: { actions: ['alert'] } } }).config.detect.bruteForceAccount.actions, ['alert']);
+    // A configuration built without the schema does not bring it back either.
+    const rules = new Rules({ ...config, bruteForceAccount: { ...config.bruteForceAccount, actions: ['alert', 'block', 'lock'] } });
+    const fired = [0, 1, 2].flatMap((i) => rules.evaluate({ name: 'identity.login.failed', time: 1000 + i, payload: { ...fail('victim', `198.51.100.${i}`), subject: 'u-victim' } }))
+      .filter((f) => f.rule === 'brute_force_account');
+    assert.equal(fired.length, 1);
+    assert.equal(fired[0]!.block, undefined);
   });
 
   it('one account tried under its user name and its e-mail address from one address is one account, not two, for credential stuffing', () => {

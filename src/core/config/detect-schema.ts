@@ -5,25 +5,43 @@
 import { z } from 'zod';
 
 const action = z.enum(['alert', 'block', 'lock']);
+type Action = z.infer<typeof action>;
 
-function rule(defaults: { threshold: number; windowMs: number; actions: ('alert' | 'block' | 'lock')[]; blockMs: number }) {
+const actionsDoc = '`alert` (event + stored alert), `block` (temporary block of the address or identity), `lock` (account lock through the identity provider).';
+
+/**
+ * `bruteForceAccount` counts failures per account from any address, so its `block` would block
+ * the account's subject — the victim's sessions and API tokens at the gateway — for anyone who
+ * types the victim's name a few times. Refused rather than redirected to the attacking address:
+ * blocking addresses is what bruteForceAddress and credentialStuffing are for.
+ */
+const accountActions = z.array(action).min(1)
+  .refine((a) => !a.includes('block'), 'must not include `block`: it would block the attacked account (its subject, every session and API token of the victim), which anyone who knows the name could set off; block attacking addresses with bruteForceAddress / credentialStuffing')
+  .default(['alert', 'lock'])
+  .describe('`alert` (event + stored alert) or `lock` (account lock through the identity provider); `block` is refused (it would block the victim, not the attacker).');
+
+
+/** A rule's `actions`: any of the three, by default `defaults`. */
+const actionsOf = (defaults: Action[]) => z.array(action).min(1).default(defaults).describe(actionsDoc);
+
+function rule<A extends z.ZodType<Action[], Action[] | undefined>>(defaults: { threshold: number; windowMs: number; actions: Action[]; blockMs: number }, actions: A) {
   return z.object({
     enabled: z.boolean().default(true),
     threshold: z.number().int().min(1).max(1_000_000).default(defaults.threshold).describe('Events in the window that fire the rule.'),
     windowMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(defaults.windowMs).describe('Length of the counting window.'),
-    actions: z.array(action).min(1).default(defaults.actions).describe('`alert` (event + stored alert), `block` (temporary block of the address or identity), `lock` (account lock through the identity provider).'),
+    actions,
     blockMs: z.number().int().min(1000).max(30 * 24 * 3600 * 1000).default(defaults.blockMs).describe('Duration of a block or lock.'),
   }).strict().default({ enabled: true, ...defaults });
 }
 
 export const detectSchema = z.object({
   enabled: z.boolean().default(true).describe('Run the detection rules over the event stream.'),
-  bruteForceAccount: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }).describe('Failed logins for one account name.'),
-  bruteForceAddress: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }).describe('Failed logins from one client address.'),
-  credentialStuffing: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 3_600_000 }).describe('Distinct account names failing from one client address.'),
-  refreshReuse: rule({ threshold: 1, windowMs: 60_000, actions: ['alert', 'block'], blockMs: 900_000 }).describe('A rotated refresh token presented again (the grant is revoked by the identity provider; the subject is blocked here).'),
-  mfaFailures: rule({ threshold: 5, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }).describe('Failed MFA verifications for one subject.'),
-  denialBurst: rule({ threshold: 30, windowMs: 60_000, actions: ['alert'], blockMs: 300_000 }).describe('Requests denied (401/403) for one identity.'),
+  bruteForceAccount: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, accountActions).describe('Failed logins for one account name.'),
+  bruteForceAddress: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('Failed logins from one client address.'),
+  credentialStuffing: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 3_600_000 }, actionsOf(['alert', 'block'])).describe('Distinct account names failing from one client address.'),
+  refreshReuse: rule({ threshold: 1, windowMs: 60_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('A rotated refresh token presented again (the grant is revoked by the identity provider; the subject is blocked here).'),
+  mfaFailures: rule({ threshold: 5, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, actionsOf(['alert', 'lock'])).describe('Failed MFA verifications for one subject.'),
+  denialBurst: rule({ threshold: 30, windowMs: 60_000, actions: ['alert'], blockMs: 300_000 }, actionsOf(['alert'])).describe('Requests denied (401/403) for one identity.'),
   rateAnomaly: z.object({
     enabled: z.boolean().default(true),
     bucketMs: z.number().int().min(1000).max(3600_000).default(10_000).describe('Rate is counted per identity in buckets of this length.'),
