@@ -8,16 +8,36 @@ import { setsGatehouseCookie } from '../../authn/session/cookies.ts';
 
 const UNSAFE = /[\r\n\0]/;
 
+/** Fields that never cross a proxy (RFC 9110 §7.6.1); `upgrade` does, on a 101. */
+const HOP_BY_HOP = new Set(['keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
+
+/**
+ * The names an upstream's Connection field(s) declare hop-by-hop, but `upgrade`: like on every
+ * other response (response-headers.ts), they are the upstream's own and stop here. Gatehouse
+ * writes its own `Connection: Upgrade`.
+ */
+function connectionNames(value: string | string[] | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const field of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+    for (const n of field.split(',')) {
+      const name = n.trim().toLowerCase();
+      if (name && name !== 'upgrade') names.add(name);
+    }
+  }
+  return names;
+}
+
 /**
  * The 101 head for the client: the upstream's fields, the request id and the headers stages
  * added (RateLimit…). With `hsts`, Gatehouse's Strict-Transport-Security replaces the
  * upstream's, as on every other response (response-headers.ts).
  */
 export function upgradeResponseHead(statusCode: number, headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, hsts?: string): string {
-  let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
+  let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\nconnection: Upgrade\r\n`;
   if (hsts !== undefined) head += `strict-transport-security: ${hsts}\r\n`;
+  const hopByHop = connectionNames(headers.connection);
   for (const name in headers) {
-    if (name === 'x-request-id' || (hsts !== undefined && name === 'strict-transport-security')) continue;
+    if (name === 'x-request-id' || name === 'connection' || HOP_BY_HOP.has(name) || hopByHop.has(name) || (hsts !== undefined && name === 'strict-transport-security')) continue;
     const value = headers[name];
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
