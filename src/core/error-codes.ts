@@ -138,6 +138,7 @@ export const ERROR_CODES = {
   ERR_AUDIT_EXPORT_FAILED: { status: 502, message: 'Audit export failed' },
   ERR_AUDIT_CHECKPOINTS_INVALID: { status: 400, message: 'Invalid checkpoint export file' },
   ERR_DETECT_BLOCK_INVALID: { status: 400, message: 'Invalid block request' },
+  ERR_DETECT_QUERY_INVALID: { status: 400, message: 'Invalid alert query' },
 
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },
   /** Logged and counted only: an event bus subscriber's handler did not settle in time (10 s by default); the delivery counts as failed. */
