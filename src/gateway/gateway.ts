@@ -290,6 +290,7 @@ export class Gateway {
     try {
       const loaded = await loadConfigFile(resolve(this.configFile), {
         env: this.#env,
+        runningMode: current.config.mode,
         refuseEmpty: true,
         crossCheck: (c) => [...selfUpstreamProblems(c), ...this.extensions.flatMap((e) => e.validate?.(c) ?? [])],
       });

@@ -107,6 +107,11 @@ export interface ParseOptions {
   source?: string;
   /** Extra validation run after the schema (e.g. route compilation); returns problems. */
   crossCheck?: (config: Config) => ConfigProblem[];
+  /**
+   * The mode of the gateway a reload is for. `production`: the file is checked as production
+   * whatever it says, and saying `development` is refused (mode changes only on restart).
+   */
+  runningMode?: Config['mode'];
 }
 
 /** Validates an already-parsed document. Throws ConfigError listing every problem. */
@@ -133,7 +138,14 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   if (productionEnv && result.data.mode === 'development') {
     problems.push({ path: ['mode'], message: 'development is not allowed when NODE_ENV=production' });
   }
-  const mode = productionEnv ? 'production' : result.data.mode ?? 'development';
+  // A reload must not lift the running gateway's production refusals either: the file's new
+  // `mode: development` would otherwise let a plain-HTTP upstream in live, mode itself being
+  // restart-only.
+  const runningProduction = options.runningMode === 'production';
+  if (runningProduction && !productionEnv && result.data.mode !== 'production') {
+    problems.push({ path: ['mode'], message: 'the running gateway is in production mode; a reload cannot leave it (mode changes only on restart)' });
+  }
+  const mode = productionEnv || runningProduction ? 'production' : result.data.mode ?? 'development';
   const config: Config = {
     ...result.data,
     mode,
