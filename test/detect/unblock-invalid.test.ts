@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEventBus } from '../../src/bus/create-event-bus.ts';
 import type { EventBus } from '../../src/bus/types.ts';
+import { parseConfig } from '../../src/core/config/load.ts';
+import type { AdminContext } from '../../src/detect/commands/admin-audit.ts';
 import { isGatehouseError } from '../../src/core/errors.ts';
 import { blockAddCommand, blockLiftCommand, blockListCommand } from '../../src/detect/commands/alerts.ts';
 import { subjectKey } from '../../src/detect/subject-key.ts';
@@ -22,12 +24,14 @@ describe('alerts unblock with an invalid address', () => {
   let dir: string;
   let store: Store;
   let bus: EventBus;
+  let ctx: AdminContext;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gatehouse-detect-unblock-'));
     store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
     await store.migrate();
     bus = await createEventBus('memory:', { instanceId: 'unblock-0' });
+    ctx = { config: parseConfig({ dataDir: dir }).config, store, bus };
   });
 
   after(async () => {
@@ -39,22 +43,22 @@ describe('alerts unblock with an invalid address', () => {
   const invalid = (err: unknown) => isGatehouseError(err) && err.code === 'ERR_DETECT_BLOCK_INVALID';
 
   it('unblock of a /48 typed for a blocked /64 fails with ERR_DETECT_BLOCK_INVALID and the /64 stays blocked', async () => {
-    await blockAddCommand(store, bus, { kind: 'address', value: '2001:db8:1:2::/64', durationMs: 600_000, reason: 'test', by: 'ops' });
-    await assert.rejects(blockLiftCommand(store, bus, { kind: 'address', value: '2001:db8:1:2::/48' }, 'ops'), invalid);
-    await assert.rejects(blockLiftCommand(store, bus, { kind: 'address', value: '203.0.113.300' }, 'ops'), invalid);
+    await blockAddCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/64', durationMs: 600_000, reason: 'test', by: 'ops' });
+    await assert.rejects(blockLiftCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/48' }, 'ops'), invalid);
+    await assert.rejects(blockLiftCommand(ctx, { kind: 'address', value: '203.0.113.300' }, 'ops'), invalid);
     assert.deepEqual((await blockListCommand(store, { all: false })).map((b) => b.value), ['2001:db8:1:2::/64']);
     // Any spelling of the /64 lifts it.
-    assert.equal((await blockLiftCommand(store, bus, { kind: 'address', value: '2001:DB8:1:2:0:0:0:0/64' }, 'ops')).length, 1);
+    assert.equal((await blockLiftCommand(ctx, { kind: 'address', value: '2001:DB8:1:2:0:0:0:0/64' }, 'ops')).length, 1);
   });
 
   it('unblock of an empty subject fails with ERR_DETECT_BLOCK_INVALID', async () => {
-    await assert.rejects(blockLiftCommand(store, bus, { kind: 'subject', value: '' }, 'ops'), invalid);
+    await assert.rejects(blockLiftCommand(ctx, { kind: 'subject', value: '' }, 'ops'), invalid);
   });
 
   it('an admin can block and unblock a principal whose id is longer than 512 characters (another issuer\'s long sub): stored under the key the block stage looks up', async () => {
     const long = `https://idp.example.com#${'s'.repeat(600)}`;
-    const b = await blockAddCommand(store, bus, { kind: 'subject', value: long, durationMs: 600_000, reason: 'test', by: 'ops' });
+    const b = await blockAddCommand(ctx, { kind: 'subject', value: long, durationMs: 600_000, reason: 'test', by: 'ops' });
     assert.equal(b.value, subjectKey(long));
-    assert.equal((await blockLiftCommand(store, bus, { kind: 'subject', value: long }, 'ops')).length, 1);
+    assert.equal((await blockLiftCommand(ctx, { kind: 'subject', value: long }, 'ops')).length, 1);
   });
 });

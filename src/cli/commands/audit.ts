@@ -107,7 +107,7 @@ export function registerAlerts(program: Command): void {
     .requiredOption('--by <admin>', 'who is blocking (recorded)'))
     .action(action(async (o: StateOptions & { address?: string; subject?: string; for: number; reason: string; by: string }) => {
       const target = targetOf(o);
-      const b = await withCliContext(o, (ctx) => blockAddCommand(ctx.store, ctx.bus, { ...target, durationMs: o.for * 60_000, reason: o.reason, by: o.by }));
+      const b = await withCliContext(o, (ctx) => blockAddCommand(ctx, { ...target, durationMs: o.for * 60_000, reason: o.reason, by: o.by }));
       emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ['until', new Date(b.expiresAt)], ['id', b.id]]));
     }));
 
@@ -116,7 +116,7 @@ export function registerAlerts(program: Command): void {
     .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);
-      const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx.store, ctx.bus, target, o.by));
+      const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx, target, o.by));
       emit(o.json, lifted, () => (lifted.length ? lifted.map((b) => `lifted ${b.kind}:${cell(b.value)} (${cell(b.id)})`).join('\n') : 'no active block matched'));
     }));
 }

@@ -1,10 +1,10 @@
 /** Command functions behind `gatehouse alerts …`: list alerts, list / add / lift blocks. */
-import type { EventBus } from '../../bus/types.ts';
 import { parseTime } from '../../audit/query.ts';
 import { createDetectRepo } from '../../store/repos/detect-repo.ts';
 import type { Store } from '../../store/types.ts';
 import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 import { addBlock, liftBlocks } from '../blocks.ts';
+import { withAdminAudit, type AdminContext } from './admin-audit.ts';
 import type { Alert, Block, BlockKind } from '../types.ts';
 
 /** Throws ERR_DETECT_QUERY_INVALID for a `--since` that is not a time. */
@@ -26,10 +26,12 @@ export function blockListCommand(store: Store, o: { all: boolean }): Promise<Blo
   return createDetectRepo(store.db).listBlocks({ includeInactive: o.all, now: Date.now(), limit: 1000 });
 }
 
-export function blockAddCommand(store: Store, bus: EventBus, o: { kind: BlockKind; value: string; durationMs: number; reason: string; by: string }): Promise<Block> {
-  return addBlock(store, bus, { kind: o.kind, value: o.value, durationMs: o.durationMs, reason: o.reason, createdBy: `admin:${o.by}` });
+/** Blocks on every instance; audited in the store's chain also on the in-process bus (admin-audit.ts). */
+export function blockAddCommand(ctx: AdminContext, o: { kind: BlockKind; value: string; durationMs: number; reason: string; by: string }): Promise<Block> {
+  return withAdminAudit(ctx, () => addBlock(ctx.store, ctx.bus, { kind: o.kind, value: o.value, durationMs: o.durationMs, reason: o.reason, createdBy: `admin:${o.by}` }));
 }
 
-export function blockLiftCommand(store: Store, bus: EventBus, target: { id: string } | { kind: BlockKind; value: string }, by: string): Promise<Block[]> {
-  return liftBlocks(store, bus, target, `admin:${by}`);
+/** Lifts blocks on every instance; audited as {@link blockAddCommand} is. */
+export function blockLiftCommand(ctx: AdminContext, target: { id: string } | { kind: BlockKind; value: string }, by: string): Promise<Block[]> {
+  return withAdminAudit(ctx, () => liftBlocks(ctx.store, ctx.bus, target, `admin:${by}`));
 }
