@@ -23,7 +23,8 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? 
 export function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcome {
   if (name === 'gateway.request') {
     const status = typeof p.status === 'number' ? p.status : 0;
-    if (status === 401 || status === 403 || status === 429) return 'denied';
+    // The login redirect is the browser's 401: an unauthenticated (or forged-cookie) request refused.
+    if (status === 401 || status === 403 || status === 429 || p.errorCode === 'ERR_AUTHN_LOGIN_REDIRECT') return 'denied';
     if (status >= 500 || status === 0) return 'error';
     if (status >= 400) return 'failure';
     // A response cut off after its status line (upstream failed mid-body) carries the error's code.
