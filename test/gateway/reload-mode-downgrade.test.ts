@@ -29,14 +29,14 @@ describe('reload under the running mode', () => {
     const app = await startUpstream();
     cleanup.push(() => app.close());
     const listeners = { https: { host: '127.0.0.1', port: 0, tls }, http: { enabled: false }, ops: { host: '127.0.0.1', port: 0 } };
-    const base = { mode: 'production' as const, listeners, upstreams: { app: { url: app.url } }, routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }] };
+    const base = { mode: 'production' as const, listeners, upstreams: { app: { url: app.url } }, routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' as const }] };
     const env = { NODE_ENV: '', GATEHOUSE_PKI_KEY: randomBytes(32).toString('base64url'), GATEHOUSE_KEY_ENCRYPTION_SECRET: randomBytes(32).toString('base64url') };
     const gw = await startGateway(base, { env });
     cleanup.push(() => gw.close());
     assert.equal(gw.gateway.config.mode, 'production');
     assert.equal((await gw.fetch('/app/x')).status, 200);
 
-    await gw.writeConfig({ ...base, mode: 'development' as const, upstreams: { app: { url: app.url }, far: { url: 'http://far.example:8080' } }, routes: [...base.routes, { id: 'far', path: '/far', upstream: 'far', access: 'public' }] });
+    await gw.writeConfig({ ...base, mode: 'development' as const, upstreams: { app: { url: app.url }, far: { url: 'http://far.example:8080' } }, routes: [...base.routes, { id: 'far', path: '/far', upstream: 'far', access: 'public' as const }] });
     const result = await gw.gateway.reload('test');
     assert.equal(result.applied, false, 'a reload left production mode');
     assert.ok(result.problems?.some((p) => p.path.join('.') === 'mode'), JSON.stringify(result.problems));

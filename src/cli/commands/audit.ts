@@ -13,7 +13,7 @@ import { auditPruneCommand } from '../../audit/commands/prune.ts';
 import { alertsListCommand, blockAddCommand, blockListCommand, blockLiftCommand } from '../../detect/commands/alerts.ts';
 import { GatehouseError } from '../../core/errors.ts';
 import { withCliContext } from '../context.ts';
-import { action, cell, emit, formatRecord, formatTable } from '../output.ts';
+import { action, cell, emit, formatRecord, formatTable, terminalSafeJson } from '../output.ts';
 import { collect, positiveInt, stateful, type StateOptions } from '../options.ts';
 
 function filters(cmd: Command): Command {
@@ -58,7 +58,8 @@ export function registerAudit(program: Command): void {
     .option('--chain <name>', 'only this chain'))
     .action(action(async (o: StateOptions & { chain?: string }) => {
       const r = await withCliContext(o, (ctx) => auditCheckpointExportCommand(ctx.store, ctx.config, o.chain ? { chain: o.chain } : {}));
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      // Always JSON (it is the anchor), with stored chain names and key ids terminal-safe.
+      process.stdout.write(`${terminalSafeJson(r, 2)}\n`);
     }));
 
   audit.command('keygen').description('create a new Ed25519 checkpoint signing key (private JWK, mode 0600)')
