@@ -7,27 +7,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { gatehouse, show } from './support/cli.ts';
+import { selfSignedCertificate } from '../support/self-signed.ts';
 
-/** A self-signed localhost certificate valid from `notBefore` to `notAfter`, and its key (PEM files). */
+/** A self-signed localhost certificate valid from `notBefore` to `notAfter`, and its key, as PEM files. */
 async function certificate(dir: string, name: string, notBefore: Date, notAfter: Date): Promise<{ cert: string; key: string }> {
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01', name: 'CN=localhost', notBefore, notAfter, signingAlgorithm: alg, keys,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'localhost' }])],
-  });
+  const pem = await selfSignedCertificate(notBefore, notAfter);
   const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-  await writeFile(files.cert, cert.toString('pem'));
-  await writeFile(files.key, x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'), { mode: 0o600 });
+  await writeFile(files.cert, pem.cert);
+  await writeFile(files.key, pem.key, { mode: 0o600 });
   return files;
 }
 

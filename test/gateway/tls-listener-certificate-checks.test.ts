@@ -6,43 +6,18 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { captureLogger, startGateway, testConfig } from '../support/gateway.ts';
+import { selfSignedCertificate as certificate, servedFingerprint } from '../support/self-signed.ts';
 import { Gateway, type GatewayExtension, type ReloadOutcome } from '../../src/gateway/gateway.ts';
 import { parseConfig, ConfigError } from '../../src/core/config/load.ts';
 
 const DAY = 86_400_000;
-
-/** A self-signed localhost certificate valid from `notBefore` to `notAfter`, and its key (PEM). */
-async function certificate(notBefore: Date, notAfter: Date): Promise<{ cert: string; key: string }> {
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01', name: 'CN=localhost', notBefore, notAfter, signingAlgorithm: alg, keys,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'localhost' }])],
-  });
-  return { cert: cert.toString('pem'), key: x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY') };
-}
-
-/** The fingerprint of the certificate a real TLS client is served. */
-function servedFingerprint(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
-      resolve(new X509Certificate(socket.getPeerCertificate().raw).fingerprint256);
-      socket.destroy();
-    });
-    socket.on('error', reject);
-  });
-}
 
 describe('listener certificate checks on reload', () => {
   const cleanup: (() => Promise<void>)[] = [];
