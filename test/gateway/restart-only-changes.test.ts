@@ -45,7 +45,7 @@ describe('settings that change only on restart', () => {
     const b = base({
       detect: {
         maxKeys: 5000,
-        bruteForceAccount: { threshold: 3, windowMs: 120_000, actions: ['alert', 'block'], blockMs: 60_000 },
+        bruteForceAccount: { threshold: 3, windowMs: 120_000, actions: ['alert'], blockMs: 60_000 },
         denialBurst: { enabled: false },
         rateAnomaly: { factor: 4, bucketMs: 5000 },
       },
