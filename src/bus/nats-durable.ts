@@ -82,6 +82,9 @@ export class NatsDurableSubscription {
 
   stop(): void {
     this.#stopped = true;
+    // Stopped before its first fetch, the loop ends without marking it ready: the publisher,
+    // held until then (nats-bus.ts), would hold every later event for ever.
+    this.#markReady();
     this.#messages?.stop();
   }
 
