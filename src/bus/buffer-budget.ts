@@ -33,16 +33,18 @@ export function fits(count: number, bytes: number, size: number, maxCount: numbe
 /** Logs drops for a full queue, rate-limited. */
 export class OverflowLog {
   readonly #logger: Logger | undefined;
-  readonly #queue: 'publish' | 'subscriber';
+  readonly #queue: 'publish' | 'subscriber' | 'backlog';
   #last = -Infinity;
   #unlogged = 0;
 
-  constructor(logger: Logger | undefined, queue: 'publish' | 'subscriber') {
+  /** `backlog`: an in-process durable group's events waiting for a member. */
+  constructor(logger: Logger | undefined, queue: 'publish' | 'subscriber' | 'backlog') {
     this.#logger = logger;
     this.#queue = queue;
   }
 
-  dropped(state: { buffered: number; bufferedBytes: number; maxBuffer: number; maxBufferBytes: number }): void {
+  /** The in-process bus has no byte budget: it leaves the byte fields out. */
+  dropped(state: { buffered: number; bufferedBytes?: number; maxBuffer: number; maxBufferBytes?: number }): void {
     const now = Date.now();
     if (now - this.#last < LOG_INTERVAL_MS) {
       this.#unlogged += 1;

@@ -21,6 +21,7 @@ import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, Subs
 import { IdleTracker } from './idle-tracker.ts';
 import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
 import { maxEventBytes, oversizedBy } from './event-size.ts';
+import { OverflowLog } from './buffer-budget.ts';
 
 /** Queued envelopes are frozen snapshots already: nothing to decode. */
 const asIs = (event: Envelope): Envelope => event;
@@ -28,6 +29,8 @@ const asIs = (event: Envelope): Envelope => event;
 interface Member {
   accepts: (name: EventName) => boolean;
   queue: SubscriberQueue<Envelope>;
+  /** A full inbox drops events: logged (rate-limited) as on NATS, not only counted. */
+  overflow: OverflowLog;
 }
 
 interface DurableGroup {
@@ -36,6 +39,7 @@ interface DurableGroup {
   /** The filter every member shares; decides what the backlog keeps while nobody listens. */
   accepts: (name: EventName) => boolean;
   backlog: Fifo<Envelope>;
+  overflow: OverflowLog;
 }
 
 export class MemoryEventBus implements EventBus {
@@ -108,6 +112,7 @@ export class MemoryEventBus implements EventBus {
         malformed: () => {},
         settled: (count) => this.#idle.done(count),
       }, this.#handlerTimeoutMs),
+      overflow: new OverflowLog(this.#logger, 'subscriber'),
     };
     const durable = options.durable;
     if (durable === undefined) {
@@ -120,7 +125,7 @@ export class MemoryEventBus implements EventBus {
     const name = durableGroupName(durable, names);
     let group = this.#groups.get(name);
     if (group === undefined) {
-      group = { members: [], next: 0, accepts, backlog: new Fifo() };
+      group = { members: [], next: 0, accepts, backlog: new Fifo(), overflow: new OverflowLog(this.#logger, 'backlog') };
       this.#groups.set(name, group);
     }
     group.members.push(member);
@@ -146,6 +151,7 @@ export class MemoryEventBus implements EventBus {
       return true;
     }
     this.#stats.dropped += 1;
+    member.overflow.dropped({ buffered: member.queue.length, maxBuffer: this.#maxBuffer });
     return false;
   }
 
@@ -163,6 +169,7 @@ export class MemoryEventBus implements EventBus {
     if (!group.accepts(name)) return;
     if (group.backlog.length >= this.#maxBuffer) {
       this.#stats.dropped += 1;
+      group.overflow.dropped({ buffered: group.backlog.length, maxBuffer: this.#maxBuffer });
       return;
     }
     group.backlog.push(event);

@@ -193,6 +193,35 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       assert.equal(slowStarted, true);
     });
 
+    it('a subscriber whose inbox is full (a stuck handler) loses new events on every backend the same way: counted in dropped and logged as buffer full, never silently', async () => {
+      const { logger, lines } = captureLogger();
+      const bus = await open('full-inbox', { logger, maxBuffer: 10 });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const got: number[] = [];
+      bus.subscribe(['config.reloaded'], async (e) => {
+        got.push((e.payload as { generation: number }).generation);
+        await gate;
+      });
+      await bus.flush();
+      // In rounds below maxBuffer, so that the NATS publish buffer itself never overflows.
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 8; i++) bus.publish('config.reloaded', { generation: round * 8 + i, source: 'signal', routes: 0, changedKeys: [] });
+        // Not flush: in process it waits for the stuck handler.
+        await waitFor(() => bus.stats().published >= (round + 1) * 8, 10_000, 'a round accepted by the backend');
+      }
+      await waitFor(() => bus.stats().dropped > 0, 10_000, 'a drop at the full inbox');
+      release();
+      const line = lines.find((l) => l.msg === 'event bus: buffer full; events dropped');
+      assert.ok(line, 'the drop is logged');
+      assert.equal(line.queue, 'subscriber');
+      await waitFor(() => got.length + bus.stats().dropped >= 24, 10_000, 'every event handled or dropped');
+      assert.ok(got.length >= 10, `the events that fitted are handled (${got.length})`);
+      assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => i), 'in order, the later ones dropped');
+    });
+
     it('publish never throws, even for a payload that cannot be serialized; the drop is counted', async () => {
       const bus = await open();
       const cyclic: Record<string, unknown> = { requestId: 'x' };
