@@ -236,6 +236,10 @@ export class NatsEventBus implements EventBus {
         handlerError,
         refused: (refusal, where) => this.#refused(refusal, where),
         attachFailed: () => this.#restoreStream(),
+        givenUp: (event, deliveries) => {
+          this.#stats.dropped += 1;
+          this.#logger?.error({ durable: options.durable, event: event.name, eventId: event.id, deliveries }, 'event bus: event given up after its last delivery failed');
+        },
       });
       this.#durables.add(durable);
       this.#publisher.hold(durable.ready);

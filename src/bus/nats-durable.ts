@@ -50,6 +50,8 @@ export interface NatsDurableOptions extends DurableGroupSpec {
   refused: (refusal: ParsedEnvelope & { ok: false }, where: { subject: string; seq: number }) => void;
   /** Called when attaching failed: the stream may be gone (the bus makes it again). */
   attachFailed?: () => void;
+  /** The last delivery the consumer allows failed: the event is terminated, lost to this group (counted and logged by the bus). */
+  givenUp?: (event: Envelope, deliveries: number) => void;
 }
 
 /** A resume point is a sequence number of one particular stream: the one created at `streamCreated`. */
@@ -99,13 +101,15 @@ export class NatsDurableSubscription {
         this.#resume = { point: resumePoint(info), streamCreated };
         // The consumer's own ack_wait: one made by hand or by another version may differ from ours.
         const workingEveryMs = Math.max(100, Math.floor((info.config.ack_wait ?? ACK_WAIT_NS) / 1_000_000 / 3));
+        // Likewise its max_deliver (-1 or 0: unlimited).
+        const maxDeliver = (info.config.max_deliver ?? 0) > 0 ? info.config.max_deliver as number : Infinity;
         while (!this.#stopped) {
           // A fetch, unlike consume, ends with an error when the consumer or stream is deleted.
           const batch = await consumer.fetch({ max_messages: BATCH, expires: FETCH_EXPIRES_MS });
           this.#messages = batch;
           this.#markReady();
           if (this.#stopped) batch.stop();
-          await this.#handleBatch(batch, workingEveryMs);
+          await this.#handleBatch(batch, workingEveryMs, maxDeliver);
           backoff = 250;
         }
       } catch (error) {
@@ -126,7 +130,7 @@ export class NatsDurableSubscription {
    * Handles a batch in order while it is still arriving; every event received and not yet
    * settled gets working() every `workingEveryMs`. Throws what ended the fetch abnormally.
    */
-  async #handleBatch(batch: ConsumerMessages, workingEveryMs: number): Promise<void> {
+  async #handleBatch(batch: ConsumerMessages, workingEveryMs: number, maxDeliver: number): Promise<void> {
     const held = new Fifo<JsMsg>();
     let current: JsMsg | undefined;
     let ended = false;
@@ -166,7 +170,7 @@ export class NatsDurableSubscription {
           continue;
         }
         current = m;
-        await this.#handle(m);
+        await this.#handle(m, maxDeliver);
         current = undefined;
       }
     } finally {
@@ -176,7 +180,7 @@ export class NatsDurableSubscription {
     if (failure !== undefined) throw failure;
   }
 
-  async #handle(m: JsMsg): Promise<void> {
+  async #handle(m: JsMsg, maxDeliver: number): Promise<void> {
     const parsed = parseEnvelope(m.string());
     if (!parsed.ok) {
       // Terminated: no delivery can make it valid, so it must not come back MAX_DELIVER times.
@@ -200,7 +204,16 @@ export class NatsDurableSubscription {
       this.#settled(m.seq);
     } catch (error) {
       this.#o.handlerError(error, event);
-      m.nak(RETRY_DELAY_MS);
+      const deliveries = m.info.deliveryCount;
+      if (deliveries < maxDeliver) {
+        m.nak(RETRY_DELAY_MS);
+        return;
+      }
+      // The server would drop it silently after this nak: the group loses the event (the
+      // audit log a record) with nothing but the handler errors to say so.
+      m.term();
+      this.#settled(m.seq);
+      this.#o.givenUp?.(event, deliveries);
     }
   }
 

@@ -34,7 +34,7 @@ export interface BusHealth {
 /** Counters for metrics. All are totals since the bus was created. */
 export interface BusStats {
   published: number;
-  /** Events refused because the publish buffer or a subscriber's inbox was full (`maxBuffer`, NATS also `maxBufferBytes`), over `maxEventBytes` (or what NATS can take), or left over at close. */
+  /** Events refused because the publish buffer or a subscriber's inbox was full (`maxBuffer`, NATS also `maxBufferBytes`), over `maxEventBytes` (or what NATS can take), left over at close, or (NATS durable) given up after the consumer's last delivery failed. */
   dropped: number;
   /** Backend publish attempts that failed (each is retried while the event stays buffered). */
   publishFailures: number;

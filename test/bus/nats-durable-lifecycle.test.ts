@@ -11,7 +11,7 @@ import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
 import type { Envelope } from '../../src/core/events.ts';
 import type { EventBus } from '../../src/bus/types.ts';
 import { NATS_URL, serviceOrSkip } from '../support/services.ts';
-import { waitFor } from './contract.ts';
+import { captureLogger, waitFor } from './contract.ts';
 
 const skip = await serviceOrSkip('nats');
 const run = randomBytes(4).toString('hex');
@@ -44,5 +44,36 @@ describe('NATS event bus: durable subscription lifecycle', { skip }, () => {
     await bus.flush(5_000);
     await waitFor(() => got.length === 1, 10_000, 'the event published after the short-lived subscription');
     assert.equal(bus.stats().buffered, 0);
+  });
+
+  it('a poison event whose handler fails every delivery is given up after the last one, and that is reported: logged as given up with its name and id (never the payload), counted in dropped; later events flow', async () => {
+    const { logger, lines } = captureLogger();
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'poison', stream, subjectPrefix, maxAgeMs: 10 * 60 * 1000, logger });
+    buses.push(bus);
+    const attempts: number[] = [];
+    const handled: number[] = [];
+    bus.subscribe(['config.reloaded'], (e) => {
+      const generation = (e.payload as { generation: number }).generation;
+      if (generation === 1) {
+        attempts.push(generation);
+        throw new Error('audit store refuses this event');
+      }
+      handled.push(generation);
+    }, { durable: `poison-${run}` });
+    await bus.flush();
+    const droppedBefore = bus.stats().dropped;
+    bus.publish('config.reloaded', { generation: 1, source: 'poison-secret', routes: 0, changedKeys: [] });
+    bus.publish('config.reloaded', { generation: 2, source: 'signal', routes: 0, changedKeys: [] });
+    await bus.flush();
+    await waitFor(() => handled.includes(2), 10_000, 'the event after the poison one');
+    const givenUp = () => lines.find((l) => l.msg === 'event bus: event given up after its last delivery failed');
+    await waitFor(() => givenUp() !== undefined, 20_000, 'the give-up to be logged');
+    const line = givenUp() as Record<string, unknown>;
+    assert.equal(line.event, 'config.reloaded');
+    assert.match(String(line.eventId), /^[0-9a-f-]{36}$/);
+    assert.equal(line.deliveries, 5);
+    assert.equal(attempts.length, 5);
+    assert.equal(bus.stats().dropped, droppedBefore + 1);
+    assert.ok(!JSON.stringify(lines).includes('poison-secret'), 'the payload is not logged');
   });
 });
