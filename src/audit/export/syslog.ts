@@ -1,6 +1,7 @@
 /**
- * RFC 5424 syslog over UDP (one datagram per record, RFC 5426) or TCP (octet-counting
- * framing, RFC 6587 §3.4.1). The record travels as JSON in MSG (UTF-8, with the BOM the
+ * RFC 5424 syslog over UDP (one datagram per record, RFC 5426), TCP (octet-counting
+ * framing, RFC 6587 §3.4.1) or TLS (RFC 5425: the same framing inside TLS 1.2+, the
+ * receiver's certificate checked against `ca` or Node's roots and its name against the host). The record travels as JSON in MSG (UTF-8, with the BOM the
  * RFC asks for); chain position and outcome go in structured data, so a collector can
  * index them without parsing the body.
  *
@@ -17,6 +18,8 @@
 import { createSocket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { connect } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { GatehouseError } from '../../core/errors.ts';
@@ -30,6 +33,8 @@ export interface SyslogOptions {
   url: string;
   appName?: string;
   facility?: number;
+  /** TLS: PEM file of the CA certificates that may sign the receiver's certificate (default: Node's roots). */
+  ca?: string;
   /** TCP: longest time without progress (connecting, sending, the receiver closing after us). */
   timeoutMs?: number;
   /** UDP: longest datagram sent (default: the most UDP carries over the address family). */
@@ -99,8 +104,8 @@ export function syslogDatagram(r: AuditRecordView, options: FormatOptions, limit
 }
 
 export async function createSyslogSink(options: SyslogOptions): Promise<SyslogSink> {
-  const u = /^(udp|tcp):\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(options.url);
-  if (!u) throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'syslog url must be udp://host:port or tcp://host:port' });
+  const u = /^(udp|tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(options.url);
+  if (!u) throw new GatehouseError('ERR_CONFIG_INVALID', { detail: 'syslog url must be udp://host:port, tcp://host:port or tls://host:port' });
   const [, proto, rawHost, port] = u;
   const host = rawHost!.replace(/^\[|\]$/g, '');
   const fmt = { appName: options.appName ?? 'gatehouse', facility: options.facility ?? 13 };
@@ -134,7 +139,18 @@ export async function createSyslogSink(options: SyslogOptions): Promise<SyslogSi
   }
 
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const socket = connect(Number(port), host);
+  let ca: string | undefined;
+  if (options.ca !== undefined) {
+    try {
+      ca = await readFile(options.ca, 'utf8');
+    } catch (err) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', { detail: `audit.export.syslog.ca: cannot read ${options.ca}: ${reason(err)}`, cause: err });
+    }
+  }
+  // RFC 5425: TLS with the receiver authenticated by its certificate, never without.
+  const socket = proto === 'tls'
+    ? connectTls({ host, port: Number(port), minVersion: 'TLSv1.2', rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}), ...(host.includes(':') || /^[\d.]+$/.test(host) ? {} : { servername: host }) })
+    : connect(Number(port), host);
   let error: unknown;
   socket.on('error', (err) => { error ??= err; });
   // Node's idle timer restarts whenever bytes move; it fires when the receiver stops reading
@@ -142,7 +158,8 @@ export async function createSyslogSink(options: SyslogOptions): Promise<SyslogSi
   socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`receiver made no progress for ${timeoutMs} ms`)));
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   try {
-    await once(socket, 'connect');
+    // TLS: after the handshake, with the receiver's certificate verified.
+    await once(socket, proto === 'tls' ? 'secureConnect' : 'connect');
   } catch (err) {
     throw fail(err);
   }

@@ -40,10 +40,11 @@ export const auditSchema = z.object({
   }).strict().default({ keys: [], patterns: [] }),
   export: z.object({
     syslog: z.object({
-      url: z.string().regex(/^(udp|tcp):\/\/[^/\s]+:\d+$/, 'udp://host:port or tcp://host:port').describe('RFC 5424 syslog receiver.'),
+      url: z.string().regex(/^(udp|tcp|tls):\/\/[^/\s]+:\d+$/, 'udp://host:port, tcp://host:port or tls://host:port').describe('RFC 5424 syslog receiver: `udp://` (RFC 5426), `tcp://` (RFC 6587) or `tls://` (RFC 5425, the receiver\'s certificate checked against `ca` or the system roots). Clear text to a non-loopback host is refused in production.'),
+      ca: z.string().optional().describe('`tls://` only: PEM file of the CA certificates that may sign the receiver\'s certificate (default: Node\'s built-in roots).'),
       appName: z.string().regex(/^[!-~]{1,48}$/).default('gatehouse'),
       facility: z.number().int().min(0).max(23).default(13).describe('Syslog facility (13: log audit).'),
-    }).strict().optional(),
+    }).strict().refine((s) => s.ca === undefined || s.url.startsWith('tls:'), { message: 'only read with a tls:// url', path: ['ca'] }).optional(),
     otlp: z.object({
       url: z.url().describe('OTLP/HTTP logs endpoint, e.g. `http://collector:4318/v1/logs`.'),
       headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers (e.g. an API key).'),

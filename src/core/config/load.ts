@@ -12,6 +12,7 @@ import { PKI_KEY_ENV } from '../../pki/master-key.ts';
 import { yamlKeyProblems } from './yaml-keys.ts';
 import { secretFileModeWarnings } from './secret-file-mode.ts';
 import { configFileWriters } from './config-file-writers.ts';
+import { cleartextLinkWarnings, isLoopbackUrlHost } from './cleartext-links.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -180,9 +181,6 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   return { config: deepFreeze(config), warnings, source: options.source };
 }
 
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
-}
 
 /**
  * Settings that are fine on a laptop and dangerous in production. Secrets that would be
@@ -200,14 +198,13 @@ function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): Config
   }
   const tls = config.listeners.https.tls;
   if (!tls.cert || !tls.key) w.push({ path: ['listeners', 'https', 'tls'], message: 'no certificate configured: a self-signed localhost certificate is generated' });
-  if (config.store.url === undefined || config.store.url.startsWith('sqlite:')) {
-    // SQLite is a legitimate single-instance production store; only warn, never refuse.
-  }
+  // SQLite is a legitimate single-instance production store: nothing to say about it.
+  w.push(...cleartextLinkWarnings(config));
   for (const [name, u] of Object.entries(config.upstreams)) {
-    if (u.url.startsWith('http:') && !isLoopbackHost(new URL(u.url).hostname)) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
+    if (u.url.startsWith('http:') && !isLoopbackUrlHost(new URL(u.url).hostname)) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
   }
   const t = config.tracing;
-  if (t.enabled && t.endpoint.startsWith('http:') && !isLoopbackHost(new URL(t.endpoint).hostname)) {
+  if (t.enabled && t.endpoint.startsWith('http:') && !isLoopbackUrlHost(new URL(t.endpoint).hostname)) {
     const url = new URL(t.endpoint);
     const credentials = url.username !== '' || url.password !== '' || Object.keys(t.headers).length > 0;
     w.push({ path: ['tracing', 'endpoint'], message: `plain HTTP to a non-loopback collector${credentials ? ' with credentials (userinfo or headers travel in clear text)' : ' (span contents can be read and altered in transit)'}; use https://` });

@@ -3,11 +3,19 @@
  * The values map one to one onto `openStore(url, options)` (src/store/types.ts).
  */
 import { z } from 'zod';
+import { parseStoreUrl } from '../../store/store-url.ts';
 
 const ms = (max: number) => z.number().int().min(1).max(max);
 
 export const storeSchema = z.object({
-  url: z.string().optional().describe('`sqlite:<file>` (default: <dataDir>/gatehouse.db), `sqlite::memory:` or `postgres://…`. See docs/store.md.'),
+  url: z.string().superRefine((url, ctx) => {
+    // The same parse as openStore's, so that `config validate` reports what start would refuse.
+    try {
+      parseStoreUrl(url);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as { detail?: string }).detail?.replace(/^store\.url: /, '') ?? 'not a store URL' });
+    }
+  }).optional().describe('`sqlite:<file>` (default: <dataDir>/gatehouse.db), `sqlite::memory:` or `postgres://…`. See docs/store.md.'),
   busyTimeoutMs: ms(600_000).default(5_000).describe('SQLite: how long a write waits for another process holding the database file.'),
   poolMax: z.number().int().min(1).max(1_000).default(10).describe('PostgreSQL: most connections this instance opens.'),
   connectTimeoutMs: ms(600_000).default(5_000).describe('PostgreSQL: time to obtain a connection before failing with ERR_STORE_UNAVAILABLE.'),

@@ -1,0 +1,75 @@
+/**
+ * Connections to the infrastructure around Gatehouse that would cross a network in clear
+ * text: the database, the shared rate-limit store, the event bus and the audit exports. Each
+ * carries credentials or security records (audit events, blocks, revocations), so over a
+ * network an eavesdropper reads them and anyone on the path can alter or forge them. On
+ * loopback there is no network to cross. These are development conveniences: warned about,
+ * and refused in production (load.ts).
+ */
+import type { Config } from './schema.ts';
+import type { ConfigWarning } from './load.ts';
+
+/** Loopback as written in a URL's host: the name, 127.0.0.0/8 or ::1. */
+export function isLoopbackUrlHost(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The host a URL names, or undefined when it does not parse (the schema reports that). */
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a URL of this scheme would reach a non-loopback host without TLS. */
+function clearToNetwork(url: string, clearScheme: string): boolean {
+  if (!url.startsWith(`${clearScheme}:`)) return false;
+  const host = hostOf(url);
+  return host !== undefined && !isLoopbackUrlHost(host);
+}
+
+/** sslmode values under which `pg` checks the server's certificate (docs/store.md). */
+const VERIFYING_SSLMODES = new Set(['verify-full', 'verify-ca']);
+
+/**
+ * A PostgreSQL URL reaching a non-loopback host without a verified TLS connection. A Unix
+ * socket (no host, or a `host=/path` parameter) crosses no network.
+ */
+function postgresWithoutVerifiedTls(url: string): boolean {
+  if (!/^postgres(ql)?:\/\//.test(url)) return false;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const params = new Map([...parsed.searchParams].map(([k, v]) => [k.toLowerCase(), v]));
+  const host = params.get('host') ?? parsed.hostname;
+  if (host === '' || host.startsWith('/') || isLoopbackUrlHost(host)) return false;
+  return !VERIFYING_SSLMODES.has((params.get('sslmode') ?? '').toLowerCase());
+}
+
+export function cleartextLinkWarnings(config: Config): ConfigWarning[] {
+  const w: ConfigWarning[] = [];
+  if (config.store.url !== undefined && postgresWithoutVerifiedTls(config.store.url)) {
+    w.push({ path: ['store', 'url'], message: 'PostgreSQL on a non-loopback host without a verified TLS connection (the password and every record, audit included, cross the network readable and alterable); add sslmode=verify-full (with sslrootcert=<file> for a private CA)' });
+  }
+  if (clearToNetwork(config.ratelimit.url, 'redis')) {
+    w.push({ path: ['ratelimit', 'url'], message: 'Redis on a non-loopback host over plain TCP (its password and the limits can be read and altered in transit); use rediss://' });
+  }
+  if (clearToNetwork(config.bus.url, 'nats')) {
+    w.push({ path: ['bus', 'url'], message: 'NATS on a non-loopback host over plain TCP (security events, blocks and revocations can be read, altered and forged in transit); use tls://' });
+  }
+  const syslog = config.audit.export.syslog;
+  if (syslog && (clearToNetwork(syslog.url, 'udp') || clearToNetwork(syslog.url, 'tcp'))) {
+    w.push({ path: ['audit', 'export', 'syslog', 'url'], message: 'audit records to a non-loopback syslog receiver in clear text (they can be read, dropped and forged in transit); use tls://host:port (RFC 5425) or a local relay that forwards over TLS' });
+  }
+  const otlp = config.audit.export.otlp;
+  if (otlp && clearToNetwork(otlp.url, 'http')) {
+    const credentials = Object.keys(otlp.headers).length > 0 || /^http:\/\/[^/@]*@/.test(otlp.url);
+    w.push({ path: ['audit', 'export', 'otlp', 'url'], message: `audit records to a non-loopback collector over plain HTTP${credentials ? ' with credentials (headers or userinfo travel in clear text)' : ' (they can be read and altered in transit)'}; use https://` });
+  }
+  return w;
+}
