@@ -50,7 +50,14 @@ export class MemoryEventBus implements EventBus {
   readonly #maxEventBytes: number;
   readonly #live = new Set<Member>();
   readonly #groups = new Map<string, DurableGroup>();
+  /** Events handed to subscriber inboxes and not yet handled: what flush() waits for. */
   readonly #idle = new IdleTracker();
+  /**
+   * Events waiting in durable backlogs for a member, kept apart from #idle: flush() used to
+   * wait for #idle to fall to the backlog size at its call, so an event a handler published
+   * into a backlog meanwhile kept it (and close()) waiting until the timeout.
+   */
+  #backlogged = 0;
   readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0, handlerTimeouts: 0, malformed: 0 };
   #closed = false;
 
@@ -131,7 +138,7 @@ export class MemoryEventBus implements EventBus {
     group.members.push(member);
     // Hand over what waited while the group had no member (or none that wanted it).
     const waiting = group.backlog.drain();
-    this.#idle.done(waiting.length);
+    this.#backlogged -= waiting.length;
     for (const event of waiting) this.#deliverToGroup(group, event);
     const g = group;
     return () => {
@@ -173,7 +180,7 @@ export class MemoryEventBus implements EventBus {
       return;
     }
     group.backlog.push(event);
-    this.#idle.add(1);
+    this.#backlogged += 1;
   }
 
   async health(): Promise<BusHealth> {
@@ -181,14 +188,12 @@ export class MemoryEventBus implements EventBus {
   }
 
   stats(): BusStats {
-    return { ...this.#stats, buffered: this.#idle.pending };
+    return { ...this.#stats, buffered: this.#idle.pending + this.#backlogged };
   }
 
   /** Memory: resolves when every queued event has been handled (events waiting in durable backlogs for a member excluded). */
   flush(timeoutMs = 10_000): Promise<void> {
-    let backlog = 0;
-    for (const group of this.#groups.values()) backlog += group.backlog.length;
-    return this.#idle.waitUntilAtMost(backlog, timeoutMs);
+    return this.#idle.waitUntilAtMost(0, timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -205,6 +210,7 @@ export class MemoryEventBus implements EventBus {
       for (const member of group.members) this.#stats.dropped += member.queue.stop().length;
       this.#stats.dropped += group.backlog.drain().length;
     }
+    this.#backlogged = 0;
     this.#groups.clear();
   }
 }

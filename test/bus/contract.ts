@@ -383,6 +383,30 @@ export function busContract(name: string, factory: BusFactory, skip: false | str
       assert.ok(!/req-1|req-2|192\.0\.2\.10/.test(JSON.stringify(lines)), 'the payload is not logged');
     });
 
+    it('flush settles when a handler publishes, during the flush, an event for a durable group that has no member now (re-entrant publish into a backlog); the group gets it when a member returns', async () => {
+      const durable = `resting-${Math.random().toString(36).slice(2, 8)}`;
+      const bus = await open('reentrant');
+      const kept: string[] = [];
+      const unsubscribe = bus.subscribe(['config.rejected'], (e) => {
+        kept.push((e.payload as { source: string }).source);
+      }, { durable });
+      await bus.flush();
+      unsubscribe();
+      bus.subscribe(['config.reloaded'], () => {
+        bus.publish('config.rejected', { source: 'published-by-a-handler', problems: [] });
+      });
+      await bus.flush();
+      bus.publish('config.reloaded', { generation: 1, source: 'signal', routes: 0, changedKeys: [] });
+      await bus.flush(5_000);
+      await waitFor(() => bus.stats().published === 2, 10_000, 'the handler\'s publish');
+      await bus.flush(5_000);
+      bus.subscribe(['config.rejected'], (e) => {
+        kept.push((e.payload as { source: string }).source);
+      }, { durable });
+      await waitFor(() => kept.length === 1, 10_000, 'the kept event');
+      assert.deepEqual(kept, ['published-by-a-handler']);
+    });
+
     it('a durable subscriber receives the events published while it was away', async () => {
       const durable = `audit-${Math.random().toString(36).slice(2, 8)}`;
       const first = await open('first');
