@@ -9,6 +9,7 @@ import { closedStorePlugin } from './closed-store-plugin.ts';
 import { guardDialect, transactionScope } from './guarded-dialect.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { registerArrayQuery } from './postgres/array-query.ts';
+import { assertTlsFilesReadable } from './postgres/tls-files.ts';
 import { createPostgresBackend, type PostgresBackend } from './postgres/postgres-dialect.ts';
 import { NodeSqliteDialect } from './sqlite/node-sqlite-dialect.ts';
 import { looseFileMode } from './sqlite/loose-file-mode.ts';
@@ -51,6 +52,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     // The driver releases it after its last statement; this covers a store never queried.
     release = () => opened.release();
   } else {
+    assertTlsFilesReadable(parsed.location);
     const backend = createPostgresBackend(parsed.location, {
       poolMax: options.poolMax ?? 10,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
