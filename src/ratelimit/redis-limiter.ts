@@ -113,7 +113,8 @@ export class RedisRateLimiter implements RateLimiter {
   /** Decides while Redis cannot (failOpen only). */
   readonly #fallback: MemoryRateLimiter | undefined;
   readonly #fallbackInstances: number;
-  #lastFailureLog = 0;
+  /** performance.now() of the last failure logged: on the wall clock, a step back silenced the log for its length. */
+  #lastFailureLog = Number.NEGATIVE_INFINITY;
   #suppressed = 0;
 
   constructor(url: string, options: RedisRateLimiterOptions = {}) {
@@ -212,7 +213,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   #logFailure(error: unknown): void {
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.#lastFailureLog < FAILURE_LOG_INTERVAL_MS) {
       this.#suppressed += 1;
       return;
