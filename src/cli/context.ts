@@ -21,6 +21,7 @@ import type { EventBus } from '../bus/types.ts';
 import type { EventName } from '../core/events.ts';
 import type { IdentityEventSink, IdentityProvider } from '../identity/identity-provider.ts';
 import type { PkiCommandContext } from '../pki/commands/context.ts';
+import { withAdminRecord, type AdminAction } from './admin-record.ts';
 
 /** The file `gatehouse` reads when no `--config` is given, when it exists in the working directory. */
 export const DEFAULT_CONFIG_FILE = 'gatehouse.yaml';
@@ -77,10 +78,15 @@ function cliInstanceId(): string {
  * Opens configuration, store and bus, runs `fn`, and closes everything (identity provider,
  * bus — after flushing what was published — and store) whatever `fn` did.
  *
+ * A command that changes state passes `admin`: its run is then recorded in the audit chain,
+ * success or failure, with the OS user as actor (admin-record.ts). Read-only commands pass
+ * nothing and record nothing.
+ *
  * @example
  *   await withCliContext({ config: 'gatehouse.yaml' }, async (ctx) => userList(await ctx.identity()));
+ *   await withCliContext(o, async (ctx) => userDisable(await ctx.identity(), ref), { action: 'user.disable', resource: ref });
  */
-export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>, admin?: AdminAction<T>): Promise<T> {
   const loaded = await loadCliConfig(options.config);
   for (const w of loaded.fileWarnings ?? []) process.stderr.write(`warning: ${w}\n`);
   const config = loaded.config;
@@ -121,7 +127,8 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
         return pki;
       },
     };
-    return await fn(ctx);
+    if (admin === undefined) return await fn(ctx);
+    return await withAdminRecord({ config, store, logger, instance: cliInstanceId() }, admin, () => fn(ctx));
   } finally {
     if (idp) await idp.then((p) => p.close(), () => undefined);
     if (bus) {

@@ -73,7 +73,8 @@ export function registerAudit(program: Command): void {
   stateful(audit.command('prune').description('delete records older than the retention (up to a checkpoint; verification starts from it)')
     .option('--older-than <days>', 'days (default audit.retention.maxAgeDays)', positiveInt))
     .action(action(async (o: StateOptions & { olderThan?: number }) => {
-      const r = await withCliContext(o, (ctx) => auditPruneCommand(ctx.store, ctx.config, o.olderThan ? { olderThanDays: o.olderThan } : {}));
+      const r = await withCliContext(o, (ctx) => auditPruneCommand(ctx.store, ctx.config, o.olderThan ? { olderThanDays: o.olderThan } : {}),
+        { action: 'audit.prune', details: { olderThanDays: o.olderThan }, result: (p) => ({ resource: `chain:${p.chain}`, details: { cutAt: p.cutAt, deletedRecords: p.deletedRecords, deletedCheckpoints: p.deletedCheckpoints } }) });
       emit(o.json, r, () => formatRecord([['chain', r.chain], ['cut at checkpoint', r.cutAt ?? '-'], ['records deleted', r.deletedRecords], ['checkpoints deleted', r.deletedCheckpoints]]));
     }));
 }
@@ -108,7 +109,8 @@ export function registerAlerts(program: Command): void {
     .requiredOption('--by <admin>', 'who is blocking (recorded)'))
     .action(action(async (o: StateOptions & { address?: string; subject?: string; for: number; reason: string; by: string }) => {
       const target = targetOf(o);
-      const b = await withCliContext(o, (ctx) => blockAddCommand(ctx, { ...target, durationMs: o.for * 60_000, reason: o.reason, by: o.by }));
+      const b = await withCliContext(o, (ctx) => blockAddCommand(ctx, { ...target, durationMs: o.for * 60_000, reason: o.reason, by: o.by }),
+        { action: 'alerts.block', resource: target.value, details: { ...target, minutes: o.for, reason: o.reason, by: o.by }, result: (v) => ({ resource: v.id }) });
       emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ['until', new Date(b.expiresAt)], ['id', b.id]]));
     }));
 
@@ -117,7 +119,8 @@ export function registerAlerts(program: Command): void {
     .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);
-      const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx, target, o.by));
+      const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx, target, o.by),
+        { action: 'alerts.unblock', resource: 'id' in target ? target.id : target.value, details: { ...target, by: o.by }, result: (v) => ({ details: { lifted: v.map((b) => b.id) } }) });
       emit(o.json, lifted, () => (lifted.length ? lifted.map((b) => `lifted ${b.kind}:${cell(b.value)} (${cell(b.id)})`).join('\n') : 'no active block matched'));
     }));
 }

@@ -17,7 +17,7 @@ export function registerBootstrapToken(program: Command): void {
     .action(action(async (o: StateOptions & { id: string; dns?: string[]; ip?: string[]; ttl?: number }) => {
       const t = await withCliContext(o, async (ctx) => bootstrapTokenCreateCommand(await ctx.pki(), {
         spiffeId: o.id, ...(o.dns ? { dnsNames: o.dns } : {}), ...(o.ip ? { ipAddresses: o.ip } : {}), ...(o.ttl ? { ttlSeconds: o.ttl } : {}),
-      }));
+      }), { action: 'bootstrap-token.create', resource: o.id, details: { spiffeId: o.id, dns: o.dns ?? [], ip: o.ip ?? [], ttlSeconds: o.ttl }, result: (t) => ({ details: { id: t.id } }) });
       const expiresAt = t.expiresAt.toISOString();
       emit(o.json, { id: t.id, token: t.token, spiffeId: t.spiffeId, expiresAt }, () => formatRecord([['token id', t.id], ['spiffe id', t.spiffeId], ['expires', expiresAt]]));
       if (!o.json) showSecretOnce('bootstrap token', t.token);

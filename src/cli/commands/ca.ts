@@ -14,7 +14,8 @@ export function registerCa(program: Command): void {
     .description('create the root and intermediate CA in the store (once; every instance then uses them)')
     .option('--root-out <file>', 'also write the root certificate (the trust anchor, public) to this file'))
     .action(action(async (o: StateOptions & { rootOut?: string }) => {
-      const r = await withCliContext(o, async (ctx) => caInitCommand(await ctx.pki()));
+      const r = await withCliContext(o, async (ctx) => caInitCommand(await ctx.pki()),
+        { action: 'ca.init', result: (c) => ({ resource: c.rootSerial, details: { rootSerial: c.rootSerial, intermediateSerial: c.intermediateSerial } }) });
       if (o.rootOut) await writeFile(o.rootOut, r.rootCertPem, { mode: 0o644 });
       emit(o.json, r, () => [
         formatRecord([['root serial', r.rootSerial], ['intermediate serial', r.intermediateSerial], ...(o.rootOut ? [['root written to', o.rootOut] as const] : [])]),
@@ -34,7 +35,8 @@ export function registerCa(program: Command): void {
         passphrase = process.env[o.passphraseEnv];
         if (!passphrase) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `environment variable ${o.passphraseEnv} is not set` });
       }
-      const r = await withCliContext(o, async (ctx) => caExportRootCommand(await ctx.pki(), { out: o.out, ...(passphrase !== undefined ? { passphrase } : {}), ...(o.remove ? { remove: true } : {}) }));
+      const r = await withCliContext(o, async (ctx) => caExportRootCommand(await ctx.pki(), { out: o.out, ...(passphrase !== undefined ? { passphrase } : {}), ...(o.remove ? { remove: true } : {}) }),
+        { action: 'ca.export-root', resource: 'root', details: { out: o.out, encrypted: passphrase !== undefined, remove: o.remove === true } });
       emit(o.json, r, () => formatRecord([['written to', r.file], ['encrypted', r.encrypted], ['removed from store', r.removed]]));
     }));
 }

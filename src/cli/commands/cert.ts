@@ -82,7 +82,7 @@ export function registerCert(program: Command): void {
       await assertWritable(o.out, o.bundleOut);
       const issued = await withCliContext(o, async (ctx) => certIssueCommand(await ctx.pki(), {
         csrPem, spiffeId: o.id, ...(o.dns ? { dnsNames: o.dns } : {}), ...(o.ip ? { ipAddresses: o.ip } : {}), ...(o.lifetime ? { lifetimeSeconds: o.lifetime } : {}),
-      }));
+      }), { action: 'cert.issue', resource: o.id, details: { spiffeId: o.id, dns: o.dns ?? [], ip: o.ip ?? [], lifetimeSeconds: o.lifetime }, result: (c) => ({ resource: c.serial, details: { notAfter: c.notAfter } }) });
       await printIssued(issued, o);
     }));
 
@@ -95,7 +95,8 @@ export function registerCert(program: Command): void {
       const csrPem = await readPem(o.csr, 'CSR');
       const currentCertPem = await readPem(o.cert, 'certificate');
       await assertWritable(o.out, o.bundleOut);
-      const issued = await withCliContext(o, async (ctx) => certRenewCommand(await ctx.pki(), { csrPem, currentCertPem, ...(o.lifetime ? { lifetimeSeconds: o.lifetime } : {}) }));
+      const issued = await withCliContext(o, async (ctx) => certRenewCommand(await ctx.pki(), { csrPem, currentCertPem, ...(o.lifetime ? { lifetimeSeconds: o.lifetime } : {}) }),
+        { action: 'cert.renew', details: { lifetimeSeconds: o.lifetime }, result: (c) => ({ resource: c.serial, details: { spiffeId: c.spiffeId, notAfter: c.notAfter } }) });
       await printIssued(issued, o);
     }));
 
@@ -108,7 +109,7 @@ export function registerCert(program: Command): void {
       if ((o.serial === undefined) === (o.id === undefined)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: 'give exactly one of --serial or --id' });
       const r = await withCliContext(o, async (ctx) => certRevokeCommand(await ctx.pki(), {
         ...(o.serial !== undefined ? { serial: o.serial } : {}), ...(o.id !== undefined ? { spiffeId: o.id } : {}), reason: o.reason,
-      }));
+      }), { action: 'cert.revoke', resource: o.serial ?? o.id!, details: { reason: o.reason }, result: (v) => ({ details: { revoked: v.revoked } }) });
       emit(o.json, r, () => (r.revoked.length ? `revoked (${o.reason}): ${r.revoked.join(', ')}` : 'nothing to revoke'));
     }));
 

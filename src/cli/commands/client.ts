@@ -109,7 +109,10 @@ export function registerClient(program: Command): void {
     .option('--dpop-bound', 'require DPoP-bound access tokens (RFC 9449)'))
     .action(action(async (clientId: string, o: AddOptions) => {
       const input = await addInput(clientId, o);
-      const { client: added, secret } = await withCliContext(o, async (ctx) => clientAdd(await ctx.identity(), input));
+      const { client: added, secret } = await withCliContext(o, async (ctx) => clientAdd(await ctx.identity(), input), {
+        action: 'client.add', resource: clientId,
+        details: { kind: o.kind, authMethod: input.authMethod, roles: o.role ?? [], scopes: o.scope ?? [], audiences: o.audience ?? [], redirectUris: o.redirectUri ?? [] },
+      });
       emit(o.json, { client: added, ...(secret ? { secret } : {}) }, () => formatRecord(COLUMNS.map((c) => [c.header, c.value(added)] as const)));
       if (secret && !o.json) showSecretOnce('client secret', secret);
     }));
@@ -124,7 +127,7 @@ export function registerClient(program: Command): void {
     .argument('<client-id>', 'client id')
     .description('replace the client secret (the old one stops working at once); the new one is printed once'))
     .action(action(async (clientId: string, o: StateOptions) => {
-      const { secret } = await withCliContext(o, async (ctx) => clientRotateSecret(await ctx.identity(), clientId));
+      const { secret } = await withCliContext(o, async (ctx) => clientRotateSecret(await ctx.identity(), clientId), { action: 'client.rotate-secret', resource: clientId });
       emit(o.json, { clientId, secret }, () => `secret of ${clientId} rotated`);
       if (!o.json) showSecretOnce('client secret', secret);
     }));
@@ -133,7 +136,7 @@ export function registerClient(program: Command): void {
     .argument('<client-id>', 'client id')
     .description('delete a client'))
     .action(action(async (clientId: string, o: StateOptions) => {
-      await withCliContext(o, async (ctx) => clientRemove(await ctx.identity(), clientId));
+      await withCliContext(o, async (ctx) => clientRemove(await ctx.identity(), clientId), { action: 'client.remove', resource: clientId });
       emit(o.json, { clientId, removed: true }, () => `client ${clientId} removed`);
     }));
 }

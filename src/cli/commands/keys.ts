@@ -12,7 +12,8 @@ export function registerKeys(program: Command): void {
     .description('generate a new signing key and make it active; running instances reload their keys')
     .addOption(new Option('--algorithm <alg>', 'algorithm of the new key (default identity.signing.algorithm)').choices(['ES256', 'EdDSA', 'RS256'])))
     .action(action(async (o: StateOptions & { algorithm?: 'ES256' | 'EdDSA' | 'RS256' }) => {
-      const r = await withCliContext(o, async (ctx) => keysRotate(await ctx.identity(), o.algorithm));
+      const r = await withCliContext(o, async (ctx) => keysRotate(await ctx.identity(), o.algorithm),
+        { action: 'keys.rotate', details: { algorithm: o.algorithm }, result: (k) => ({ resource: k.kid, details: { previousKid: k.previousKid } }) });
       emit(o.json, r, () => formatRecord([['active key', r.kid], ['previous key', r.previousKid], ['previous retires', r.retireAt]]));
     }));
 }

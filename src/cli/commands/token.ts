@@ -31,7 +31,7 @@ export function registerToken(program: Command): void {
     .action(action(async (o: StateOptions & { owner: string; name: string; role?: string[]; days?: number }) => {
       const created = await withCliContext(o, async (ctx) => tokenCreate(await ctx.identity(), {
         owner: o.owner, name: o.name, ...(o.role ? { roles: o.role } : {}), ...(o.days ? { lifetimeDays: o.days } : {}),
-      }));
+      }), { action: 'token.create', details: { owner: o.owner, name: o.name, roles: o.role ?? [], days: o.days }, result: (t) => ({ resource: t.tokenId }) });
       const expiresAt = new Date(created.expiresAt * 1000).toISOString();
       emit(o.json, { tokenId: created.tokenId, token: created.token, roles: created.roles, expiresAt },
         () => formatRecord([['token id', created.tokenId], ['owner', o.owner], ['roles', created.roles], ['expires', expiresAt]]));
@@ -59,7 +59,7 @@ export function registerToken(program: Command): void {
     .argument('<token-id>', 'token id (tok_…), as shown by `token list`')
     .description('revoke an API token; every instance refuses it from now on'))
     .action(action(async (tokenId: string, o: StateOptions) => {
-      await withCliContext(o, async (ctx) => tokenRevoke(await ctx.identity(), tokenId));
+      await withCliContext(o, async (ctx) => tokenRevoke(await ctx.identity(), tokenId), { action: 'token.revoke', resource: tokenId });
       emit(o.json, { tokenId, revoked: true }, () => `token ${tokenId} revoked`);
     }));
 
@@ -72,7 +72,7 @@ export function registerToken(program: Command): void {
         // The store is the record every instance re-reads; the event makes running instances drop it from their caches at once.
         await createAuthnRevokedTokenRepo(ctx.store.db).add(iss, jti, exp);
         ctx.bus.publish('authn.invalidated', { type: 'token.revoked', issuer: iss, jti, expiresAt: exp });
-      });
+      }, { action: 'token.revoke-jwt', resource: jti, details: { issuer: iss, jti, expiresAt: new Date(exp * 1000).toISOString() } }); // never the JWT itself
       emit(o.json, { issuer: iss, jti, expiresAt: new Date(exp * 1000).toISOString(), revoked: true }, () => `JWT ${jti} of ${iss} revoked until it expires (${new Date(exp * 1000).toISOString()})`);
     }));
 }

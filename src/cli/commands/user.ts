@@ -27,7 +27,7 @@ function describeUser(u: UserSummary): string {
 function userChange(group: Command, name: string, description: string, fn: typeof userDisable): void {
   stateful(group.command(name).argument('<user>', 'user name, e-mail or id').description(description))
     .action(action(async (ref: string, o: StateOptions) => {
-      const user = await withCliContext(o, async (ctx) => fn(await ctx.identity(), ref));
+      const user = await withCliContext(o, async (ctx) => fn(await ctx.identity(), ref), { action: `user.${name}`, resource: ref, details: { user: ref }, result: (u) => ({ resource: u.id }) });
       emit(o.json, user, () => describeUser(user));
     }));
 }
@@ -48,7 +48,7 @@ export function registerUser(program: Command): void {
       const created = await withCliContext(o, async (ctx) => userAdd(await ctx.identity(), {
         username, password,
         ...(o.email ? { email: o.email } : {}), ...(o.displayName ? { displayName: o.displayName } : {}), ...(o.role ? { roles: o.role } : {}),
-      }));
+      }), { action: 'user.add', resource: username, details: { username, roles: o.role ?? [] }, result: (u) => ({ resource: u.id }) });
       const generated = o.passwordStdin ? undefined : password;
       emit(o.json, { user: created, ...(generated ? { password: generated } : {}) }, () => describeUser(created));
       if (generated && !o.json) showSecretOnce('password', generated);
@@ -70,7 +70,8 @@ export function registerUser(program: Command): void {
     .option('--password-stdin', 'read the password from stdin (one line) instead of generating one'))
     .action(action(async (ref: string, o: StateOptions & { passwordStdin?: boolean }) => {
       const password = o.passwordStdin ? await readSecretFromStdin() : generatePassword();
-      await withCliContext(o, async (ctx) => userSetPassword(await ctx.identity(), ref, password));
+      await withCliContext(o, async (ctx) => userSetPassword(await ctx.identity(), ref, password),
+        { action: 'user.set-password', resource: ref, details: { user: ref, generated: !o.passwordStdin } });
       const generated = o.passwordStdin ? undefined : password;
       emit(o.json, { user: ref, passwordChanged: true, ...(generated ? { password: generated } : {}) }, () => `password of ${ref} changed`);
       if (generated && !o.json) showSecretOnce('password', generated);
@@ -80,7 +81,7 @@ export function registerUser(program: Command): void {
     .argument('<user>', 'user name, e-mail or id')
     .description('remove TOTP and recovery codes; the user enrols again at the next sign-in if MFA is required'))
     .action(action(async (ref: string, o: StateOptions) => {
-      await withCliContext(o, async (ctx) => userResetMfa(await ctx.identity(), ref));
+      await withCliContext(o, async (ctx) => userResetMfa(await ctx.identity(), ref), { action: 'user.reset-mfa', resource: ref, details: { user: ref } });
       emit(o.json, { user: ref, mfaReset: true }, () => `MFA of ${ref} reset`);
     }));
 }

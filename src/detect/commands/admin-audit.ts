@@ -7,6 +7,9 @@
  *
  * On NATS nothing is done here: the events go to the stream, and the instances' durable `audit`
  * subscription records them (also those published while no instance runs).
+ *
+ * The command itself (who ran it, success or failure) is recorded apart, as every state-changing
+ * command is, by `src/cli/admin-record.ts` (`admin.alerts.block`, `admin.alerts.unblock`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
