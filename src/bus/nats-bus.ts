@@ -29,6 +29,7 @@ import { SubscriberQueue } from './subscriber-queue.ts';
 import { handlerTimeout, isHandlerTimeout } from './handler-timeout.ts';
 import { maxEventBytes, serializedOver } from './event-size.ts';
 import { maxBufferBytes, OverflowLog } from './buffer-budget.ts';
+import { IdleTracker } from './idle-tracker.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -123,6 +124,8 @@ export class NatsEventBus implements EventBus {
   readonly #publisher: NatsPublisher;
   readonly #live = new Set<LiveSubscription>();
   readonly #durables = new Set<NatsDurableSubscription>();
+  /** Events received by live subscriptions and not yet handled: what close() lets them finish. */
+  readonly #liveIdle = new IdleTracker();
   readonly #stats = { dropped: 0, handlerErrors: 0, handlerTimeouts: 0, malformed: 0 };
   #connected = true;
   #closed = false;
@@ -262,7 +265,7 @@ export class NatsEventBus implements EventBus {
       handlerError,
       // Refusals are counted and logged by decode; another event's envelope is just not ours.
       malformed: () => {},
-      settled: () => {},
+      settled: (count) => this.#liveIdle.done(count),
     }, this.#handlerTimeoutMs, this.#maxBufferBytes);
     const overflow = new OverflowLog(this.#logger, 'subscriber');
     const subjects = names === '*' ? [`${this.#prefix}.>`] : [...new Set(names)].map((n) => `${this.#prefix}.${n}`);
@@ -275,7 +278,10 @@ export class NatsEventBus implements EventBus {
               this.#logger?.error({ err: error }, 'event bus: subscription error');
               return;
             }
-            if (queue.enqueue(msg.string(), msg.data.length)) return;
+            if (queue.enqueue(msg.string(), msg.data.length)) {
+              this.#liveIdle.add(1);
+              return;
+            }
             this.#stats.dropped += 1;
             overflow.dropped({ buffered: queue.length, bufferedBytes: queue.bytes, maxBuffer: this.#maxBuffer, maxBufferBytes: this.#maxBufferBytes });
           },
@@ -286,7 +292,7 @@ export class NatsEventBus implements EventBus {
     return () => {
       if (!this.#live.delete(live)) return;
       for (const sub of live.subs) sub.unsubscribe();
-      queue.stop();
+      this.#liveIdle.done(queue.stop().length);
     };
   }
 
@@ -343,9 +349,18 @@ export class NatsEventBus implements EventBus {
     await this.#publisher.close(5_000);
     for (const durable of this.#durables) durable.stop();
     this.#durables.clear();
+    // Events published just before close reach live subscribers as the memory bus's do: the
+    // round trip brings in what the server sent before it (our own events included), then
+    // the inboxes get a bounded time to be handled. They were dropped at once.
+    await withTimeout(this.#nc.flush(), 5_000).catch(() => {});
+    for (const live of this.#live) for (const sub of live.subs) sub.unsubscribe();
+    await this.#liveIdle.waitUntilAtMost(0, 5_000).catch((error: unknown) => {
+      this.#logger?.warn({ err: error }, 'event bus: live subscribers still busy at close');
+    });
     for (const live of this.#live) {
-      for (const sub of live.subs) sub.unsubscribe();
-      this.#stats.dropped += live.queue.stop().length;
+      const left = live.queue.stop().length;
+      this.#stats.dropped += left;
+      this.#liveIdle.done(left);
     }
     this.#live.clear();
     try {
