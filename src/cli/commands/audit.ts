@@ -75,7 +75,11 @@ export function registerAudit(program: Command): void {
     .action(action(async (o: StateOptions & { olderThan?: number }) => {
       const r = await withCliContext(o, (ctx) => auditPruneCommand(ctx.store, ctx.config, o.olderThan ? { olderThanDays: o.olderThan } : {}),
         { action: 'audit.prune', details: { olderThanDays: o.olderThan }, result: (p) => ({ resource: `chain:${p.chain}`, details: { cutAt: p.cutAt, deletedRecords: p.deletedRecords, deletedCheckpoints: p.deletedCheckpoints } }) });
-      emit(o.json, r, () => formatRecord([['chain', r.chain], ['cut at checkpoint', r.cutAt ?? '-'], ['records deleted', r.deletedRecords], ['checkpoints deleted', r.deletedCheckpoints]]));
+      emit(o.json, r, () => formatRecord([
+        ['chain', r.chain], ['cut at checkpoint', r.cutAt ?? '-'], ['records deleted', r.deletedRecords], ['checkpoints deleted', r.deletedCheckpoints],
+        // Where the chain stopped proving itself: retention goes no further until `audit verify` has been looked at.
+        ...(r.heldAt ? [['held at record', `${r.heldAt.seq} (${r.heldAt.reason}; run gatehouse audit verify)`] as const] : []),
+      ]));
     }));
 }
 
