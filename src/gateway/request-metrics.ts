@@ -40,16 +40,33 @@ function entries(histogram: Histogram<string>): Record<string, HistogramEntry> |
   return typeof map === 'object' && map !== null ? map as Record<string, HistogramEntry> : undefined;
 }
 
-/** The entry of `labels`, created through the public `zero` when it does not exist yet. */
-function entryOf(histogram: Histogram<string>, labels: Record<string, string>): HistogramEntry | undefined {
-  const find = (): HistogramEntry | undefined => {
+/** The key prom-client 15 files `labels` under (`hashObject` with the sorted label names). */
+function keyOf(labels: Record<string, string>): string {
+  let key = '';
+  for (const name of Object.keys(labels).sort()) key += `${name}:${labels[name]},`;
+  return key;
+}
+
+function sameLabels(entry: HistogramEntry | undefined, labels: Record<string, string>): entry is HistogramEntry {
+  if (entry === undefined) return false;
+  for (const name in labels) if (entry.labels?.[name] !== labels[name]) return false;
+  return true;
+}
+
+/**
+ * The entry of `labels`, created through the public `zero` when it does not exist yet. Looked
+ * up by prom-client's own key; a full scan of the state only if that key does not hold it
+ * (another prom-client): a scan per label set per scrape, with a route's statuses reflected
+ * by its upstream, held the event loop for seconds on every scrape.
+ */
+function entryOf(histogram: Histogram<string>, labels: Record<string, string>): { key: string; entry: HistogramEntry } | undefined {
+  const key = keyOf(labels);
+  const find = (): { key: string; entry: HistogramEntry } | undefined => {
     const map = entries(histogram);
-    for (const key in map) {
-      const entry = map[key]!;
-      let same = true;
-      for (const name in labels) if (entry.labels?.[name] !== labels[name]) { same = false; break; }
-      if (same) return entry;
-    }
+    if (map === undefined) return undefined;
+    const byKey = Object.hasOwn(map, key) ? map[key] : undefined;
+    if (sameLabels(byKey, labels)) return { key, entry: byKey };
+    for (const k in map) if (sameLabels(map[k], labels)) return { key: k, entry: map[k]! };
     return undefined;
   };
   const found = find();
@@ -63,7 +80,7 @@ function batchableHistograms(): boolean {
   try {
     const probe = new Histogram({ name: 'gatehouse_probe', help: 'layout probe', labelNames: ['l'], buckets: [1, 2], registers: [] });
     probe.observe({ l: 'x' }, 1.5);
-    const entry = entryOf(probe, { l: 'x' });
+    const entry = entryOf(probe, { l: 'x' })?.entry;
     return entry !== undefined && entry.count === 1 && entry.sum === 1.5 && entry.bucketValues['1'] === 0 && entry.bucketValues['2'] === 1;
   } catch {
     return false;
@@ -80,6 +97,8 @@ class HistogramCell {
   count = 0;
   /** Direct mode only. */
   readonly child: HistogramChild | undefined;
+  /** prom-client's entry of these labels when last flushed and its key, checked before use (a reset or remove drops it). */
+  #entry: { key: string; entry: HistogramEntry } | undefined;
 
   constructor(histogram: Histogram<string>, labels: Record<string, string>, batched: boolean) {
     this.labels = labels;
@@ -100,8 +119,13 @@ class HistogramCell {
 
   flush(histogram: Histogram<string>): void {
     if (this.count === 0) return;
-    const entry = entryOf(histogram, this.labels);
-    if (entry === undefined) return;
+    const cached = this.#entry;
+    let entry = cached !== undefined && entries(histogram)?.[cached.key] === cached.entry ? cached.entry : undefined;
+    if (entry === undefined) {
+      this.#entry = entryOf(histogram, this.labels);
+      if (this.#entry === undefined) return;
+      entry = this.#entry.entry;
+    }
     for (let i = 0; i < this.bounds.length; i++) {
       if (this.counts[i]) entry.bucketValues[String(this.bounds[i])]! += this.counts[i]!;
     }
