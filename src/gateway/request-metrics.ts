@@ -160,6 +160,8 @@ export class RequestMetrics {
   /** `route status` → duration cell (shared by the methods of a route and status). */
   readonly #durations = new Map<string, HistogramCell>();
   readonly #upstream = new Map<string, HistogramCell>();
+  /** Upstreams whose `gatehouse_upstream_healthy` is 1. */
+  readonly #healthy = new Set<string>();
   /** The last minute, for /readyz. */
   readonly traffic = new TrafficWindow();
 
@@ -205,6 +207,11 @@ export class RequestMetrics {
     if (!cell) {
       cell = new HistogramCell(this.metrics.upstreamDuration, { upstream }, this.#batched);
       this.#upstream.set(upstream, cell);
+    }
+    // Set on the first answer and on the first after a failure: a gauge left at 0 once the
+    // upstream answers again would keep an alert on it firing for good.
+    if (!this.#healthy.has(upstream)) {
+      this.#healthy.add(upstream);
       this.metrics.upstreamHealthy.labels(upstream).set(1);
     }
     cell.observe(ms / 1000);
@@ -212,6 +219,9 @@ export class RequestMetrics {
 
   upstreamFailed(upstream: string, code: string): void {
     this.metrics.upstreamErrors.labels(upstream, code).inc();
-    if (code === 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE') this.metrics.upstreamHealthy.labels(upstream).set(0);
+    if (code === 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE') {
+      this.#healthy.delete(upstream);
+      this.metrics.upstreamHealthy.labels(upstream).set(0);
+    }
   }
 }
