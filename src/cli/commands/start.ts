@@ -20,8 +20,7 @@ export function registerStart(program: Command): void {
         if (stopping) return;
         stopping = signal;
         if (!gateway) return; // start() finishes first, then sees `stopping`
-        gateway.logger.info({ signal }, 'shutting down');
-        gateway.stop().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });
+        stopGateway(gateway, signal);
       };
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -46,6 +45,20 @@ export function registerStart(program: Command): void {
       const a = gateway.addresses();
       console.log(`Gatehouse is listening on https://localhost:${a.https.port} (ops: http://${a.ops.address}:${a.ops.port}/readyz)`);
     });
+}
+
+/**
+ * Stops the gateway on a signal and ends the process: 0 when it stopped cleanly, else 1 with
+ * the failure as one structured, redacted log line (a raw `console.error` bypassed the log's
+ * format and redaction, and log collectors saw an unparsable multi-line stack).
+ */
+export function stopGateway(gateway: Pick<Gateway, 'stop' | 'logger'>, signal: string, exit: (code: number) => void = (code) => process.exit(code)): Promise<void> {
+  gateway.logger.info({ signal }, 'shutting down');
+  return gateway.stop().then(() => exit(0), (err: unknown) => {
+    gateway.logger.error({ err, signal }, 'shutdown failed');
+    gateway.logger.flush?.();
+    exit(1);
+  });
 }
 
 /**
