@@ -248,7 +248,7 @@ export class NatsEventBus implements EventBus {
       this.#publisher.hold(durable.ready);
       durable.start();
       return () => {
-        if (this.#durables.delete(durable)) durable.stop();
+        if (this.#durables.delete(durable)) void durable.stop();
       };
     }
     // The subject says nothing about the envelope inside: anyone who may publish on one of
@@ -347,7 +347,10 @@ export class NatsEventBus implements EventBus {
     if (this.#closed) return;
     this.#closed = true;
     await this.#publisher.close(5_000);
-    for (const durable of this.#durables) durable.stop();
+    // Handlers in progress finish and their acks go out before the connection closes.
+    await withTimeout(Promise.all([...this.#durables].map((d) => d.stop())), 5_000).catch(() => {
+      this.#logger?.warn('event bus: durable handlers still busy at close; their events will be redelivered');
+    });
     this.#durables.clear();
     // Events published just before close reach live subscribers as the memory bus's do: the
     // round trip brings in what the server sent before it (our own events included), then

@@ -68,6 +68,10 @@ export class NatsDurableSubscription {
   #resume: Resume | undefined;
   #stopped = false;
   #markReady: () => void = () => {};
+  /** Settles when the loop has ended (after stop(): the handler in progress has settled and been acked or nak'ed). */
+  #done: Promise<void> = Promise.resolve();
+  /** Ends the wait between attempts (stop() should not wait out a backoff). */
+  #wake: () => void = () => {};
   /** Settles when the first attempt to attach to the consumer has succeeded or failed. */
   readonly ready: Promise<void>;
 
@@ -79,15 +83,23 @@ export class NatsDurableSubscription {
   }
 
   start(): void {
-    void this.#loop();
+    this.#done = this.#loop();
   }
 
-  stop(): void {
+  /**
+   * Stops fetching; the events held behind the one being handled are given back. The promise
+   * settles once that handler has settled and its event has been acknowledged (or given back):
+   * the bus waits for it (bounded) before closing the connection, else the ack was lost with
+   * it and the event went to another instance after ack_wait, handled twice.
+   */
+  stop(): Promise<void> {
     this.#stopped = true;
     // Stopped before its first fetch, the loop ends without marking it ready: the publisher,
     // held until then (nats-bus.ts), would hold every later event for ever.
     this.#markReady();
     this.#messages?.stop();
+    this.#wake();
+    return this.#done;
   }
 
   async #loop(): Promise<void> {
@@ -121,7 +133,13 @@ export class NatsDurableSubscription {
         this.#o.logger?.[level]({ err: error, durable: this.#o.durable, consumer: this.#o.group }, 'event bus: durable consumer interrupted; retrying');
       }
       if (this.#stopped) break;
-      await new Promise((resolve) => setTimeout(resolve, backoff));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoff);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
       backoff = Math.min(backoff * 2, 5_000);
     }
   }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
+import { durableGroupName } from '../../src/bus/durable-name.ts';
 import type { Envelope } from '../../src/core/events.ts';
 import type { EventBus } from '../../src/bus/types.ts';
 import { NATS_URL, serviceOrSkip } from '../support/services.ts';
@@ -75,5 +76,32 @@ describe('NATS event bus: durable subscription lifecycle', { skip }, () => {
     assert.equal(attempts.length, 5);
     assert.equal(bus.stats().dropped, droppedBefore + 1);
     assert.ok(!JSON.stringify(lines).includes('poison-secret'), 'the payload is not logged');
+  });
+  it('close lets a durable handler in progress finish and acknowledges its event: not counted as a handler failure, not redelivered to another instance', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'closing-durable', stream, subjectPrefix, maxAgeMs: 10 * 60 * 1000 });
+    const durable = `closing-${run}`;
+    let started = false;
+    let finished = false;
+    bus.subscribe(['config.reloaded'], async () => {
+      started = true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      finished = true;
+    }, { durable });
+    await bus.flush();
+    bus.publish('config.reloaded', { generation: 1, source: 'signal', routes: 0, changedKeys: [] });
+    await bus.flush();
+    await waitFor(() => started, 10_000, 'the handler to start');
+    await bus.close();
+    await waitFor(() => finished, 10_000, 'the handler to finish');
+    assert.equal(bus.stats().handlerErrors, 0);
+    const nc = await connect({ servers: new URL(NATS_URL).host });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.consumers.info(stream, durableGroupName(durable, ['config.reloaded']));
+      assert.equal(info.num_ack_pending, 0, 'acknowledged, not left for redelivery');
+      assert.equal(info.ack_floor.stream_seq, info.delivered.stream_seq);
+    } finally {
+      await nc.close();
+    }
   });
 });
