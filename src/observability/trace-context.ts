@@ -130,16 +130,22 @@ const TRACESTATE_MEMBER = /^[ \t]*(?:[a-z0-9][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a
 
 /**
  * `tracestate` to pass on, or undefined: it must be a single field of at most
- * {@link MAX_TRACESTATE_LENGTH} characters and at most 32 well-formed list members.
+ * {@link MAX_TRACESTATE_LENGTH} characters and at most 32 well-formed list members with
+ * distinct keys.
  * Pass it on only together with an accepted `traceparent` (the spec ties them).
  */
 export function validTracestate(value: string | readonly string[] | undefined): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TRACESTATE_LENGTH) return undefined;
   const members = value.split(',');
   if (members.length > 32) return undefined;
+  const keys = new Set<string>();
   for (const member of members) {
     if (member.trim() === '') continue;
     if (!TRACESTATE_MEMBER.test(member)) return undefined;
+    // Each key at most once (§ tracestate list): a list with a key twice is not one to pass on.
+    const key = member.slice(0, member.indexOf('=')).trim();
+    if (keys.has(key)) return undefined;
+    keys.add(key);
   }
   return value;
 }
