@@ -3,7 +3,6 @@
  * cross-field checks → production refusals → deep-freeze. Nothing half-valid escapes:
  * either every problem is reported (each with the path of its key) or a frozen Config is returned.
  */
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
@@ -12,6 +11,7 @@ import { PKI_KEY_ENV } from '../../pki/master-key.ts';
 import { yamlKeyProblems } from './yaml-keys.ts';
 import { secretFileModeWarnings } from './secret-file-mode.ts';
 import { configFileWriters } from './config-file-writers.ts';
+import { readConfigText } from './read-config-text.ts';
 import { cleartextLinkWarnings, isLoopbackUrlHost } from './cleartext-links.ts';
 
 export interface ConfigProblem {
@@ -229,7 +229,7 @@ export async function loadConfigFile(file: string, options: LoadFileOptions = {}
   const { refuseEmpty, ...parseOptions } = options;
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readConfigText(file);
   } catch (cause) {
     throw new ConfigError([{ path: [], message: `cannot read ${file}: ${(cause as Error).message}` }], file);
   }
