@@ -21,6 +21,30 @@ export function andThen(first: void | Promise<void>, next: () => void | Promise<
   return first instanceof Promise ? first.then(next) : next();
 }
 
+/** One bucket a request is decided against: who decides, its key and its limit. */
+export interface Bucket {
+  decider: RateLimitDecider;
+  key: string;
+  limit: RateLimit;
+}
+
+/**
+ * Decides a client's own bucket, then the aggregate it shares with the other /64s of its IPv6
+ * prefix (ipv6-prefix.ts) — unless the aggregate has nothing left (a look at it, cost 0): then
+ * the aggregate decides first and its refusal leaves the client's own bucket untouched. Charged
+ * first, every /64 a client rotated through after its /48 was spent became a key in debt
+ * (65 536 per /48 and window): in memory they pushed out other clients' keys in debt,
+ * forgiving their limits (the rotating client's own identity's included); in Redis each
+ * stayed until it refilled.
+ */
+export function decideWithAggregate(ctx: RequestContext, own: Bucket, aggregate: Bucket): void | Promise<void> {
+  const decide = (aggregateEmpty: boolean): void | Promise<void> => aggregateEmpty
+    ? andThen(aggregate.decider.decide(ctx, aggregate.key, aggregate.limit), () => own.decider.decide(ctx, own.key, own.limit))
+    : andThen(own.decider.decide(ctx, own.key, own.limit), () => aggregate.decider.decide(ctx, aggregate.key, aggregate.limit));
+  const empty = aggregate.decider.isEmpty(aggregate.key, aggregate.limit);
+  return empty instanceof Promise ? empty.then(decide) : decide(empty);
+}
+
 export class RateLimitDecider {
   readonly #scope: 'edge' | 'identity';
   readonly #policy: string;
@@ -51,6 +75,20 @@ export class RateLimitDecider {
       return result.then((r) => this.#apply(ctx, r, limit), (error: unknown) => this.#failed(error));
     }
     this.#apply(ctx, result, limit);
+  }
+
+  /**
+   * Whether `key` has nothing left for one request: a look (cost 0) that charges nothing and
+   * stores nothing. False when the backend cannot tell; the decision that follows reports that.
+   */
+  isEmpty(key: string, limit: RateLimit): boolean | Promise<boolean> {
+    let result: RateLimitResult | Promise<RateLimitResult>;
+    try {
+      result = this.#limiter.consume(key, limit, 0);
+    } catch {
+      return false;
+    }
+    return result instanceof Promise ? result.then((r) => r.remaining < 1, () => false) : result.remaining < 1;
   }
 
   #apply(ctx: RequestContext, result: RateLimitResult, limit: RateLimit): void {

@@ -6,7 +6,8 @@
  * 65 536 /64s, and with a bucket each it multiplies every per-address limit by 65 536 by
  * picking a new /64 per request. The prefix bucket bounds that at `factor`. It is spent
  * only once the /64's own bucket allowed the request, so a single host flooding from its /64
- * is refused by its own bucket and does not drain its neighbours' shared one; an ISP's other
+ * is refused by its own bucket and does not drain its neighbours' shared one. Once it is empty
+ * it refuses first, leaving the /64's bucket unstored (decider.ts decideWithAggregate); an ISP's other
  * customers sit in other /48s and are never touched. (Many users behind one IPv4 NAT address
  * already share one per-address bucket; a /48 gets `factor` of them.)
  *

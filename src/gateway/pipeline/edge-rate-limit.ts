@@ -12,7 +12,7 @@ import type { EventBus } from '../../bus/types.ts';
 import type { RatelimitConfig } from '../../core/config/ratelimit-schema.ts';
 import type { RateLimiter } from '../../ratelimit/types.ts';
 import type { Stage } from '../context.ts';
-import { andThen, RateLimitDecider } from '../../ratelimit/decider.ts';
+import { decideWithAggregate, RateLimitDecider } from '../../ratelimit/decider.ts';
 import { ipv6Prefix, prefixLimit } from '../../ratelimit/ipv6-prefix.ts';
 import { clientNetwork } from '../http/client-network.ts';
 
@@ -37,8 +37,8 @@ export function createEdgeRateLimitStage(config: RatelimitConfig, deps: RateLimi
   const wideDecider = new RateLimitDecider('edge', 'edge-ipv6-prefix', deps, false);
   return function edgeRateLimit(ctx) {
     const network = clientNetwork(ctx.clientAddress);
-    const decided = decider.decide(ctx, `edge:${network}`, limit);
     const wide = ipv6Prefix(network, prefix.length);
-    return wide === undefined ? decided : andThen(decided, () => wideDecider.decide(ctx, `edge:${wide}`, wideLimit));
+    if (wide === undefined) return decider.decide(ctx, `edge:${network}`, limit);
+    return decideWithAggregate(ctx, { decider, key: `edge:${network}`, limit }, { decider: wideDecider, key: `edge:${wide}`, limit: wideLimit });
   };
 }

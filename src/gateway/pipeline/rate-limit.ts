@@ -9,7 +9,7 @@
 import type { RatelimitConfig } from '../../core/config/ratelimit-schema.ts';
 import type { RateLimit } from '../../ratelimit/types.ts';
 import type { RequestContext, Stage } from '../context.ts';
-import { andThen, RateLimitDecider } from '../../ratelimit/decider.ts';
+import { decideWithAggregate, RateLimitDecider } from '../../ratelimit/decider.ts';
 import { ipv6Prefix, prefixLimit } from '../../ratelimit/ipv6-prefix.ts';
 import { clientNetwork } from '../http/client-network.ts';
 import type { RateLimitStageDeps } from './edge-rate-limit.ts';
@@ -61,11 +61,9 @@ export function createRateLimitStage(config: RatelimitConfig, deps: RateLimitSta
       if (known !== undefined) route = known;
       else routes.set(id, route = routeEntry(id, overrides.get(id) ?? fallback));
     }
-    const decided = decider.decide(ctx, bucketKey(ctx, route), route.limit);
-    if (!prefix.enabled || ctx.identity !== undefined) return decided;
-    const wide = ipv6Prefix(clientNetwork(ctx.clientAddress), prefix.length);
-    if (wide === undefined) return decided;
-    const { ipPrefix, wideLimit } = route;
-    return andThen(decided, () => wideDecider.decide(ctx, ipPrefix + wide, wideLimit));
+    const key = bucketKey(ctx, route);
+    const wide = !prefix.enabled || ctx.identity !== undefined ? undefined : ipv6Prefix(clientNetwork(ctx.clientAddress), prefix.length);
+    if (wide === undefined) return decider.decide(ctx, key, route.limit);
+    return decideWithAggregate(ctx, { decider, key, limit: route.limit }, { decider: wideDecider, key: route.ipPrefix + wide, limit: route.wideLimit });
   };
 }
