@@ -35,7 +35,7 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const redactor = options.redactor ?? createRedactor(options.redact ?? {});
-  return pino({
+  const logger = pino({
     level: options.level ?? 'info',
     base: { instance: options.instanceId },
     redact: { paths: redactPaths(), censor: '[REDACTED]' },
@@ -50,6 +50,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // the plain result again named every error's type "Object". A child binding is still an Error.
     serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
   }, options.destination ?? pino.destination({ sync: false }));
+  // A child's bindings are written on each of its lines but never reach formatters.log (pino
+  // gives children no bindings formatter either): they are redacted here, once, when the
+  // child is made. Children inherit this `child`, so grandchildren are covered too.
+  const child = logger.child as unknown as (this: Logger, bindings: unknown, options?: unknown) => Logger;
+  const redactedChild = function redactedChild(this: Logger, bindings: unknown, childOptions?: unknown): Logger {
+    const redacted = typeof bindings === 'object' && bindings !== null ? redactor.logFormatter(bindings as Record<string, unknown>) : bindings;
+    return child.call(this, redacted, childOptions);
+  };
+  logger.child = redactedChild as unknown as Logger['child'];
+  return logger;
 }
 
 export type { Logger };
