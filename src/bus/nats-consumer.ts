@@ -9,7 +9,8 @@
  * - A new consumer starts where the durable's previous group left off, so that changing the
  *   filter (an upgrade, whether rolling or stop-then-start) loses no event published in
  *   between; events both groups get reach the subscriber twice (at least once delivery).
- *   With no previous group it starts with the events published after it exists. A consumer
+ *   With no previous group it starts after
+ *   what the stream held when its subscriber first tried to attach (nats-durable.ts). A consumer
  *   deleted under a running subscriber (the server's inactivity removal after a long
  *   partition, an operator) is made again where that subscriber last knew the group to be
  *   (`resume`), not with new events only.
@@ -51,13 +52,19 @@ export type StartPoint = { seq: number } | { time: string } | 'new';
  * ERR_BUS_UNAVAILABLE when it may not. `resume`, asked only when the consumer has to be
  * made: where the consumer this subscriber was attached to had got (undefined: never attached).
  */
-export async function ensureGroupConsumer(jsm: JetStreamManager, spec: DurableGroupSpec, resume?: () => Promise<StartPoint | undefined>): Promise<void> {
+export async function ensureGroupConsumer(
+  jsm: JetStreamManager,
+  spec: DurableGroupSpec,
+  resume?: () => Promise<StartPoint | undefined>,
+  /** Where a group with no previous group starts (default: with new events only). */
+  fresh?: () => Promise<StartPoint>,
+): Promise<void> {
   const existing = await consumerInfo(jsm, spec.stream, spec.group);
   if (existing !== undefined) {
     checkShareable(existing, spec);
     return;
   }
-  const start = await resume?.() ?? await previousGroupEnd(jsm, spec);
+  const start = await resume?.() ?? await previousGroupEnd(jsm, spec) ?? await fresh?.() ?? 'new';
   try {
     await jsm.consumers.add(spec.stream, consumerConfig(spec, start));
   } catch (error) {
@@ -97,7 +104,7 @@ function checkShareable(info: ConsumerInfo, spec: DurableGroupSpec): void {
  * holds what the older ones left of the names it asks for, while an abandoned group's old
  * position would replay up to `inactive_threshold` worth of events.
  */
-async function previousGroupEnd(jsm: JetStreamManager, spec: DurableGroupSpec): Promise<StartPoint> {
+async function previousGroupEnd(jsm: JetStreamManager, spec: DurableGroupSpec): Promise<StartPoint | undefined> {
   let previous: ConsumerInfo | undefined;
   const unlimited: string[] = [];
   for await (const info of jsm.consumers.list(spec.stream)) {
@@ -108,7 +115,7 @@ async function previousGroupEnd(jsm: JetStreamManager, spec: DurableGroupSpec): 
   // Consumers of versions before groups (named just `<durable>`) would stay forever once
   // their members are gone. An inactivity limit changes nothing for members still using one.
   for (const name of unlimited) await jsm.consumers.update(spec.stream, name, { inactive_threshold: spec.inactiveThresholdMs * 1_000_000 });
-  return previous === undefined ? 'new' : resumePoint(previous);
+  return previous === undefined ? undefined : resumePoint(previous);
 }
 
 /** The first event `info`'s consumer has not settled: everything before it was acknowledged (or given up after MAX_DELIVER). */

@@ -66,6 +66,14 @@ export class NatsDurableSubscription {
   #messages: ConsumerMessages | undefined;
   /** How far the group's consumer had got as far as this subscriber knows: its start should it be deleted. */
   #resume: Resume | undefined;
+  /**
+   * The end of the stream when this subscriber first tried to attach: where a group with no
+   * previous group starts. It used to start with new events only, as of the consumer's
+   * creation, so when the first attempt failed (a conflicting consumer the operator then
+   * deletes, a JetStream error) everything published until a retry succeeded was skipped:
+   * the publisher stops waiting for a subscription once its first attempt has failed.
+   */
+  #since: Resume | undefined;
   #stopped = false;
   #markReady: () => void = () => {};
   /** Settles when the loop has ended (after stop(): the handler in progress has settled and been acked or nak'ed). */
@@ -106,7 +114,11 @@ export class NatsDurableSubscription {
     let backoff = 250;
     while (!this.#stopped) {
       try {
-        await ensureGroupConsumer(this.#o.jsm, this.#o, () => this.#resumePoint());
+        if (this.#since === undefined) {
+          const stream = await this.#o.jsm.streams.info(this.#o.stream);
+          this.#since = { point: { seq: stream.state.last_seq + 1 }, streamCreated: stream.created };
+        }
+        await ensureGroupConsumer(this.#o.jsm, this.#o, () => this.#resumePoint(), () => this.#freshStart());
         const consumer = await this.#o.js.consumers.get(this.#o.stream, this.#o.group);
         const streamCreated = (await this.#o.jsm.streams.info(this.#o.stream)).created;
         const info = await consumer.info(true);
@@ -241,6 +253,14 @@ export class NatsDurableSubscription {
     if (resume === undefined) return undefined;
     const created = (await this.#o.jsm.streams.info(this.#o.stream)).created;
     return created === resume.streamCreated ? resume.point : { seq: 1 };
+  }
+
+  /** Where a group with no previous group starts: after what the stream held at the first attempt (all of it, if made again since). */
+  async #freshStart(): Promise<StartPoint> {
+    const since = this.#since;
+    if (since === undefined) return 'new';
+    const created = (await this.#o.jsm.streams.info(this.#o.stream)).created;
+    return created === since.streamCreated ? since.point : { seq: 1 };
   }
 
   /** Stream sequence `seq` is done with here: a consumer made again starts after it. */

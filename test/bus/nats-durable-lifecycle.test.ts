@@ -6,7 +6,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
 import { durableGroupName } from '../../src/bus/durable-name.ts';
 import type { Envelope } from '../../src/core/events.ts';
@@ -100,6 +100,30 @@ describe('NATS event bus: durable subscription lifecycle', { skip }, () => {
       const info = await jsm.consumers.info(stream, durableGroupName(durable, ['config.reloaded']));
       assert.equal(info.num_ack_pending, 0, 'acknowledged, not left for redelivery');
       assert.equal(info.ack_floor.stream_seq, info.delivered.stream_seq);
+    } finally {
+      await nc.close();
+    }
+  });
+  it('events published while a new durable subscription could not attach yet (a conflicting consumer the operator then deletes, as the error tells them) are delivered once it attaches, not skipped', async () => {
+    const bus = await createNatsEventBus(NATS_URL, { instanceId: 'late-attach', stream, subjectPrefix, maxAgeMs: 10 * 60 * 1000 });
+    buses.push(bus);
+    const durable = `late-${run}`;
+    const group = durableGroupName(durable, ['config.reloaded']);
+    const nc = await connect({ servers: new URL(NATS_URL).host });
+    try {
+      const jsm = await jetstreamManager(nc);
+      // Same name, another filter: refused with ERR_BUS_UNAVAILABLE until deleted.
+      await jsm.consumers.add(stream, { durable_name: group, ack_policy: AckPolicy.Explicit, filter_subject: `${subjectPrefix}.config.rejected` });
+      const got: number[] = [];
+      bus.subscribe(['config.reloaded'], (e) => {
+        got.push((e.payload as { generation: number }).generation);
+      }, { durable });
+      await bus.flush();
+      for (let i = 1; i <= 3; i++) bus.publish('config.reloaded', { generation: i, source: 'signal', routes: 0, changedKeys: [] });
+      await bus.flush();
+      await jsm.consumers.delete(stream, group);
+      await waitFor(() => got.length === 3, 20_000, 'the events published before it attached');
+      assert.deepEqual(got, [1, 2, 3]);
     } finally {
       await nc.close();
     }
