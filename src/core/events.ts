@@ -296,7 +296,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     emittedBy: 'src/gateway/pipeline/edge-rate-limit.ts, src/gateway/pipeline/rate-limit.ts',
     fields: {
       scope: { type: "'edge' | 'identity'", description: 'Which limit could not be decided.' },
-      failOpen: { type: 'boolean', description: '`true`: the requests were let through; `false`: they were refused with 503.' },
+      failOpen: { type: 'boolean', description: '`true`: the requests were decided by each instance\'s in-memory limiter (rate and burst divided by `ratelimit.fallbackInstances`) until Redis answers again; `false`: they were refused with 503.' },
       detail: { type: 'string', description: 'Error message of the backend failure (no key names, no credentials).' },
       suppressed: { type: 'number', description: 'Failures since the previous event of this kind that did not produce their own event.' },
     },
