@@ -312,6 +312,10 @@ export class NatsEventBus implements EventBus {
       await withTimeout(Promise.all([this.#nc.rtt(), this.#jsm.streams.info(this.#stream)]), HEALTH_TIMEOUT_MS);
       const latencyMs = performance.now() - started;
       const buffered = this.#publisher.buffered;
+      const failing = this.#publisher.failing;
+      if (failing !== undefined) {
+        return { ok: false, latencyMs, detail: `JetStream publish failing since ${new Date(failing.since).toISOString()} (${failing.error}); ${buffered} events awaiting publication` };
+      }
       return buffered > 0 ? { ok: true, latencyMs, detail: `${buffered} events awaiting publication` } : { ok: true, latencyMs };
     } catch (error) {
       return {

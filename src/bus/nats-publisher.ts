@@ -72,6 +72,8 @@ export class NatsPublisher {
   #lastFailureLog = 0;
   #unloggedFailures = 0;
   #closed = false;
+  /** Since when publishes fail and are retried (undefined once one succeeds again), and the last error: for health(). */
+  #failing: { since: number; error: string } | undefined;
   published = 0;
   dropped = 0;
   failures = 0;
@@ -89,6 +91,15 @@ export class NatsPublisher {
 
   get buffered(): number {
     return this.#idle.pending;
+  }
+
+  /**
+   * Set while publishes fail and are retried: the server may well answer (health's round trip
+   * and stream info succeed) while JetStream refuses every event (a full stream that discards
+   * new messages, no space), and health reported ok while the buffer filled and dropped.
+   */
+  get failing(): { since: number; error: string } | undefined {
+    return this.#failing;
   }
 
   /** Bytes of JSON buffered or awaiting an ack. */
@@ -163,6 +174,7 @@ export class NatsPublisher {
         this.#inFlight -= 1;
         this.published += 1;
         this.#backoffMs = MIN_BACKOFF_MS;
+        if (this.#failed.length === 0) this.#failing = undefined;
         this.#bytes -= item.bytes;
         this.#idle.done(1);
         this.#pump();
@@ -179,6 +191,7 @@ export class NatsPublisher {
         }
         this.failures += 1;
         this.#failed.push(item);
+        this.#failing = { since: this.#failing?.since ?? Date.now(), error: error instanceof Error ? error.message : String(error) };
         this.#logFailure(error);
         this.#onRetryableFailure();
         this.#scheduleRetry();

@@ -6,7 +6,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { createNatsEventBus } from '../../src/bus/nats-bus.ts';
 import { durableGroupName } from '../../src/bus/durable-name.ts';
 import type { Envelope } from '../../src/core/events.ts';
@@ -125,6 +125,30 @@ describe('NATS event bus: durable subscription lifecycle', { skip }, () => {
       await waitFor(() => got.length === 3, 20_000, 'the events published before it attached');
       assert.deepEqual(got, [1, 2, 3]);
     } finally {
+      await nc.close();
+    }
+  });
+  it('health is not ok while JetStream refuses every publish although the server answers (stream full with discard new): events pile up and are dropped, /readyz must say so', async () => {
+    const fullStream = `GH_TEST_FULL_${run}`;
+    const fullPrefix = `ghtest.full${run}`;
+    const nc = await connect({ servers: new URL(NATS_URL).host });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: fullStream, subjects: [`${fullPrefix}.>`], max_msgs: 1, discard: DiscardPolicy.New, duplicate_window: 60_000_000_000, max_age: 600_000_000_000 });
+      const bus = await createNatsEventBus(NATS_URL, { instanceId: 'full', stream: fullStream, subjectPrefix: fullPrefix });
+      buses.push(bus);
+      assert.equal((await bus.health()).ok, true);
+      bus.publish('config.reloaded', { generation: 1, source: 'signal', routes: 0, changedKeys: [] });
+      bus.publish('config.reloaded', { generation: 2, source: 'signal', routes: 0, changedKeys: [] });
+      await waitFor(() => bus.stats().publishFailures > 0, 10_000, 'a refused publish');
+      const health = await bus.health();
+      assert.equal(health.ok, false, health.detail);
+      assert.match(String(health.detail), /publish/);
+      await jsm.streams.purge(fullStream);
+      await bus.flush();
+      assert.equal((await bus.health()).ok, true, 'healthy again once events are stored');
+    } finally {
+      await (await jetstreamManager(nc)).streams.delete(fullStream).catch(() => {});
       await nc.close();
     }
   });
