@@ -22,4 +22,10 @@ describe('clientNetwork of IPv4-mapped addresses', () => {
     assert.equal(clientNetwork('64:ff9b::cb00:7109'), '64:ff9b::cb00:7109');
     assert.equal(clientNetwork('::ffff:0:cb00:7109'), '::/64', 'IPv4-translated (::ffff:0:0/96) is not IPv4-mapped');
   });
+
+  it('IPv4 clients behind a translator with the local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) are one client each: one abuser cannot get them all throttled or blocked', () => {
+    assert.equal(clientNetwork('64:ff9b:1:a::cb00:7109'), '64:ff9b:1:a::cb00:7109');
+    assert.notEqual(clientNetwork('64:ff9b:1:a::cb00:7109'), clientNetwork('64:ff9b:1:a::c633:6407'));
+    assert.equal(clientNetwork('64:ff9b:2::1'), '64:ff9b:2::/64', 'outside 64:ff9b:1::/48 the /64 rule holds');
+  });
 });

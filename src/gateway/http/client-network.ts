@@ -80,8 +80,12 @@ function ipv6Network(address: string): string {
   // one of them could block or throttle all (callers without the accept stage's canonical
   // address, such as the identity provider embedded without the gateway, pass this form).
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) return `${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`;
-  // NAT64 (64:ff9b::/96): each address stands for a different IPv4 client.
-  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) return address;
+  // NAT64 (64:ff9b::/96): each address stands for a different IPv4 client. The same for the
+  // local-use prefix 64:ff9b:1::/48 (RFC 8215), whose /96s translators are given: keyed by its
+  // /64 every IPv4 client behind such a translator shared one bucket, and one abuser got them
+  // all throttled or blocked. Where the IPv4 bits sit depends on the translator's prefix
+  // length, so the whole address is the client.
+  if (g[0] === 0x64 && g[1] === 0xff9b && ((g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) || g[2] === 1)) return address;
   return network64(g);
 }
 
