@@ -34,8 +34,9 @@ describe('RateLimit headers through the gateway', () => {
 
   before(async () => {
     app = await startUpstream((req, res) => {
-      // An upstream that paces its own clients: its RateLimit field is passed on as it is.
-      if (req.url?.startsWith('/own')) res.writeHead(200, { ratelimit: '"upstream";r=9;t=1' }).end('own');
+      // An upstream that paces its own clients: its RateLimit fields are passed on as they are.
+      if (req.url?.startsWith('/own')) res.writeHead(200, { ratelimit: '"upstream";r=9;t=1', 'ratelimit-policy': '"upstream";q=10;w=1' }).end('own');
+      else if (req.url?.startsWith('/policy-only')) res.writeHead(200, { 'ratelimit-policy': '"upstream";q=10;w=1' }).end('own');
       else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
     ws = createServer();
@@ -70,6 +71,7 @@ describe('RateLimit headers through the gateway', () => {
         { id: 'flood', path: '/flood', upstream: 'app', access: 'public' },
         { id: 'edge-flood', path: '/edge-flood', upstream: 'app', access: 'public' },
         { id: 'own', path: '/own', upstream: 'app', access: 'public' },
+        { id: 'policy-only', path: '/policy-only', upstream: 'app', access: 'public' },
         { id: 'down', path: '/down', upstream: 'down', access: 'public' },
         { id: 'ws', path: '/ws', upstream: 'ws', access: 'public', websocket: true },
       ],
@@ -121,11 +123,18 @@ describe('RateLimit headers through the gateway', () => {
     assert.deepEqual(fields(raw, 'RateLimit'), ['"identity";r=1;t=60']);
   });
 
-  it('an upstream\'s own RateLimit field wins over the gateway\'s and is not duplicated', async () => {
+  it('an upstream with its own limits cannot hide the gateway\'s: RateLimit and RateLimit-Policy carry both parties\' policies (lists, each item once)', async () => {
     const raw = await rawTlsRequest(gw.gateway.addresses().https.port, get('/own/x'));
     assert.equal(statusOf(raw), 200);
-    assert.deepEqual(fields(raw, 'RateLimit'), ['"upstream";r=9;t=1']);
-    assert.deepEqual(fields(raw, 'RateLimit-Policy'), ['"identity";q=2;w=120']);
+    assert.deepEqual(fields(raw, 'RateLimit'), ['"upstream";r=9;t=1', '"identity";r=1;t=60']);
+    assert.deepEqual(fields(raw, 'RateLimit-Policy'), ['"upstream";q=10;w=1', '"identity";q=2;w=120']);
+  });
+
+  it('an upstream that sends only RateLimit-Policy: the gateway\'s RateLimit still names a policy the client is told about', async () => {
+    const raw = await rawTlsRequest(gw.gateway.addresses().https.port, get('/policy-only/x'));
+    assert.equal(statusOf(raw), 200);
+    assert.deepEqual(fields(raw, 'RateLimit-Policy'), ['"upstream";q=10;w=1', '"identity";q=2;w=120']);
+    assert.deepEqual(fields(raw, 'RateLimit'), ['"identity";r=1;t=60']);
   });
 
   it('the 101 head of a WebSocket upgrade carries the RateLimit headers', async () => {

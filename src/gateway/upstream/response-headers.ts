@@ -17,6 +17,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { setsGatehouseCookie } from '../../authn/session/cookies.ts';
 
+/** Fields the gateway adds to whatever the upstream sent (one list once combined, RFC 9110 §5.3). */
+const LIST_FIELDS = new Set(['ratelimit', 'ratelimit-policy']);
+
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
 export function responseHeaders(headers: IncomingHttpHeaders, requestId: string, added: readonly string[] | undefined, status = 200, hsts?: string): string[] {
@@ -43,9 +46,13 @@ export function responseHeaders(headers: IncomingHttpHeaders, requestId: string,
   out.push('x-request-id', requestId);
   if (hsts !== undefined) out.push('strict-transport-security', hsts);
   if (added !== undefined) {
-    // A field the upstream sent itself wins, as it did when stages set headers on the response.
+    // A field the upstream sent itself wins, as it did when stages set headers on the response;
+    // except RateLimit and RateLimit-Policy, lists to which every party adds its own policies
+    // (draft-ietf-httpapi-ratelimit-headers): an upstream's own limits must neither hide the
+    // gateway's nor leave its RateLimit naming a policy that RateLimit-Policy does not list.
     for (let i = 0; i < added.length; i += 2) {
-      if (headers[added[i]!.toLowerCase()] === undefined) out.push(added[i]!, added[i + 1]!);
+      const name = added[i]!.toLowerCase();
+      if (headers[name] === undefined || LIST_FIELDS.has(name)) out.push(added[i]!, added[i + 1]!);
     }
   }
   return out;
