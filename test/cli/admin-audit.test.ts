@@ -12,10 +12,13 @@ import { execFileSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { accessDraft } from '../audit/support/events.ts';
 import { createBackend, gatehouse, show, type Backend, type CliResult } from './support/cli.ts';
 import { withStore } from './support/state.ts';
+import { NATS_URL, serviceOrSkip } from '../support/services.ts';
 
 /** Every command that changes nothing (or is no admin action on Gatehouse's state): they record nothing. */
 const NOT_RECORDED = new Set([
@@ -220,6 +223,58 @@ describe('admin commands leave audit records (in-process bus)', () => {
       }
       assert.ok(appended > 0);
     });
+    const verified = await run(['audit', 'verify']);
+    assert.equal(verified.status, 0, show(verified));
+  });
+});
+
+describe('admin records on PostgreSQL, with NATS', { skip: await serviceOrSkip('postgres') }, () => {
+  let b: Backend;
+  const stream = `GH_ADMIN_${process.pid}`;
+  let natsSkip: false | string = false;
+
+  before(async () => {
+    b = await createBackend('postgres');
+    natsSkip = await serviceOrSkip('nats');
+  });
+  after(async () => {
+    await b?.close();
+    if (natsSkip) return;
+    const nc = await connect({ servers: new URL(NATS_URL).host });
+    try { await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false); } finally { await nc.close(); }
+  });
+
+  it('admin records appended while an instance writes to the same PostgreSQL chain keep it whole (the head row lock), and on the NATS bus a command is recorded exactly once', async () => {
+    if (natsSkip) console.log(`# NATS part skipped (in-process bus instead): ${natsSkip}`);
+    const config = await b.writeConfig(natsSkip ? {} : { bus: { url: NATS_URL, stream, subjectPrefix: `gh-admin-${process.pid}` } });
+    const run = (args: string[], input?: string) => gatehouse([...args, '--config', config], { cwd: b.dir, ...(input !== undefined ? { input } : {}) });
+    const added = await run(['user', 'add', 'carol', '--password-stdin'], 'a-long-enough-password-1\n');
+    assert.equal(added.status, 0, show(added));
+    await withStore(config, async (store) => {
+      const writer = AuditWriter.open({ store, instance: 'gw-1', spoolDir: join(b.dir, 'instance-spool'), batchMaxDelayMs: 1 });
+      let done = false;
+      let appended = 0;
+      const instance = (async () => {
+        while (!done) {
+          writer.append(accessDraft(appended++));
+          await writer.flush();
+        }
+      })();
+      try {
+        for (const args of [['user', 'disable', 'carol'], ['user', 'enable', 'carol']]) {
+          const r = await run(args);
+          assert.equal(r.status, 0, show(r));
+        }
+      } finally {
+        done = true;
+        await instance;
+        await writer.close();
+      }
+      assert.ok(appended > 0);
+    });
+    const q = await run(['audit', 'query', '--action', 'admin.user.disable']);
+    assert.equal(q.status, 0, show(q));
+    assert.equal(q.stdout.split('\n').filter((l) => l.startsWith('{')).length, 1, q.stdout);
     const verified = await run(['audit', 'verify']);
     assert.equal(verified.status, 0, show(verified));
   });
