@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../../core/errors.ts';
 import type { PolicyEngine } from '../../policy/engine.ts';
 import { policyDecisionEvent, type PolicyDecisionEvent } from '../../policy/decision-event.ts';
-import type { AuthorizationRequest } from '../../policy/types.ts';
+import type { AuthorizationRequest, PolicyDecision } from '../../policy/types.ts';
 import type { RequestContext, Stage } from '../context.ts';
 import { policyTargetOf } from '../router/policy-target.ts';
 
@@ -27,8 +27,33 @@ export interface AuthorizeStageDeps {
 /** Headers that carry credentials or Gatehouse's own identity: never policy input. */
 const NEVER_COPIED = /^(authorization|proxy-authorization|cookie|set-cookie|dpop|x-gatehouse-.*)$/;
 
+/**
+ * Headers with which frameworks (Express's method-override, Symfony, Spring's
+ * HiddenHttpMethodFilter…) let a client replace the request line's method. The gateway
+ * forwards them, so the upstream may act on the method they name.
+ */
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+
+/**
+ * Every method the upstream may act on for this request: the request line's, any method an
+ * override header names, and GET for HEAD (servers answer HEAD by running their GET handler,
+ * so a forbid on GET or on a GET operation must hold for HEAD too). Each one must be allowed.
+ */
+export function methodsToAuthorize(ctx: RequestContext): string[] {
+  const methods = [ctx.method];
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    const v = ctx.req.headers[name];
+    if (v === undefined) continue;
+    // Upper-cased as the frameworks do; anything that is not one method names no permitted action.
+    const m = (Array.isArray(v) ? v.join(', ') : v).trim().toUpperCase();
+    if (!methods.includes(m)) methods.push(m);
+  }
+  if (methods.includes('HEAD') && !methods.includes('GET')) methods.push('GET');
+  return methods;
+}
+
 /** Builds the engine's request from what the earlier stages verified. */
-export function authorizationRequestFor(ctx: RequestContext, contextHeaders: readonly string[] = []): AuthorizationRequest {
+export function authorizationRequestFor(ctx: RequestContext, contextHeaders: readonly string[] = [], method: string = ctx.method): AuthorizationRequest {
   const route = ctx.route!;
   const id = ctx.identity!;
   const headers: Record<string, string> = {};
@@ -41,7 +66,7 @@ export function authorizationRequestFor(ctx: RequestContext, contextHeaders: rea
   return {
     policySet,
     principal: { kind: id.kind, id: id.subject, roles: id.roles, attributes: id.attributes },
-    action: ctx.method,
+    action: method,
     resource,
     context: {
       clientAddress: ctx.clientAddress,
@@ -78,23 +103,28 @@ export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
     if (route.config.access !== 'policy') return;
     if (ctx.identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'authorize stage ran without an identity' });
 
-    let decision;
-    let request: AuthorizationRequest;
-    try {
-      request = authorizationRequestFor(ctx, contextHeaders);
-      decision = engine.authorize(request);
-    } catch (err) {
-      if (err instanceof GatehouseError && err.code === 'ERR_POLICY_UNAVAILABLE') throw err;
-      throw new GatehouseError('ERR_POLICY_UNAVAILABLE', { detail: err instanceof Error ? err.message : String(err), cause: err });
-    }
-    ctx.decisionId = decision.id;
-    if (publish) {
+    let decision: PolicyDecision | undefined;
+    // The first denial decides; otherwise the last allow (one decision per method, each published).
+    for (const method of methodsToAuthorize(ctx)) {
+      let request: AuthorizationRequest;
       try {
-        publish(policyDecisionEvent(decision, { requestId: ctx.requestId, routeId: route.id, input: engine.replayInput(decision, request) }));
+        request = authorizationRequestFor(ctx, contextHeaders, method);
+        decision = engine.authorize(request);
       } catch (err) {
-        logger?.error({ err, decisionId: decision.id }, 'policy.decision event could not be published');
+        if (err instanceof GatehouseError && err.code === 'ERR_POLICY_UNAVAILABLE') throw err;
+        throw new GatehouseError('ERR_POLICY_UNAVAILABLE', { detail: err instanceof Error ? err.message : String(err), cause: err });
       }
+      ctx.decisionId = decision.id;
+      if (publish) {
+        try {
+          publish(policyDecisionEvent(decision, { requestId: ctx.requestId, routeId: route.id, input: engine.replayInput(decision, request) }));
+        } catch (err) {
+          logger?.error({ err, decisionId: decision.id }, 'policy.decision event could not be published');
+        }
+      }
+      if (!decision.allowed) break;
     }
+    if (decision === undefined) throw new GatehouseError('ERR_INTERNAL', { detail: 'authorize stage made no decision' });
     if (!decision.allowed) {
       throw new GatehouseError('ERR_POLICY_DENIED', {
         detail: `${decision.basis}${decision.reasons.length > 0 ? ` by ${decision.reasons.join(', ')}` : ''} (set ${decision.policySet ?? 'none'})`,
