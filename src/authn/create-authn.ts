@@ -101,6 +101,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
     verifier: new JwtVerifier({ issuers, maxTokenBytes: config.maxTokenBytes }),
     revocations,
     maxCacheEntries: config.tokenCache.maxEntries,
+    principalTtlMs: config.tokenCache.principalTtlMs,
   });
   const apiTokens = deps.apiTokens === undefined ? undefined : new ApiTokenAuthenticator({
     ...common, verifier: deps.apiTokens, ttlMs: config.tokenCache.apiTokenTtlMs, maxCacheEntries: config.tokenCache.maxEntries,

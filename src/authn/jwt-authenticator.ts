@@ -1,9 +1,10 @@
 /**
  * Bearer JWT authentication with a verified-token cache. A cache hit is synchronous: a hash of
  * the token, a map lookup, the expiry, the revocation set and the route's audiences. The cache
- * is keyed by a hash of the whole token and each entry lives until the token's `exp`; it is
- * emptied of a token on revocation (by issuer and jti) and of a subject on any principal change,
- * on every instance.
+ * is keyed by a hash of the whole token and each entry lives until the token's `exp` (for an
+ * issuer whose principals are in the directory, at most `principalTtlMs`); it is emptied of a
+ * token on revocation (by issuer and jti) and of a subject on any principal change, on every
+ * instance.
  */
 import { hash } from 'node:crypto';
 import { GatehouseError } from '../core/errors.ts';
@@ -47,7 +48,17 @@ export interface JwtAuthenticatorOptions {
   principals: PrincipalLookup | undefined;
   onInvalidate: OnInvalidate;
   maxCacheEntries: number;
+  /**
+   * Longest a token of a `principals: directory` issuer stays cached before its principal is
+   * read again (default 30 s). Its `principal.changed` event empties the cache at once, but
+   * such an event may never come: a change made by the CLI while the gateway runs on the
+   * in-process bus, or an event lost in a bus partition. Without this bound a disabled user's
+   * or removed service's cached tokens were accepted until `exp`.
+   */
+  principalTtlMs?: number | undefined;
 }
+
+const DEFAULT_PRINCIPAL_TTL_MS = 30_000;
 
 function stringArray(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
@@ -100,7 +111,11 @@ export class JwtAuthenticator {
     const entry = await this.#toEntry(verified);
     this.#check(entry, audiences);
     // Cache only after every check passed; the entry outlives the audience check because audience is per route.
-    if (generation === this.#generation) this.#cache.set(key, entry, (verified.payload.exp + verified.issuer.clockSkewSec) * 1000);
+    if (generation === this.#generation) {
+      const expiresAt = (verified.payload.exp + verified.issuer.clockSkewSec) * 1000;
+      const principalReadUntil = verified.issuer.principals === 'directory' ? Date.now() + (this.#options.principalTtlMs ?? DEFAULT_PRINCIPAL_TTL_MS) : Infinity;
+      this.#cache.set(key, entry, Math.min(expiresAt, principalReadUntil));
+    }
     return entry;
   }
 

@@ -60,7 +60,8 @@ export const authnSchema = z.object({
   tokenCache: z.object({
     maxEntries: z.number().int().min(0).max(10_000_000).default(100_000).describe('Verified tokens kept (LRU), each until its `exp`. 0 disables the cache.'),
     apiTokenTtlMs: durationMs.default(30_000).describe('How long a verified API token is trusted without asking the directory again.'),
-  }).strict().default({ maxEntries: 100_000, apiTokenTtlMs: 30_000 }),
+    principalTtlMs: durationMs.default(30_000).describe('How long a cached JWT of Gatehouse\'s own identity provider (or any `principals: directory` issuer) is trusted before its principal is read again: the bound on how late a change nobody announced to this instance takes effect (a user disabled or signed out everywhere, or a service removed, by the CLI while the gateway runs on the in-process bus, or an event lost with the bus). Changes announced on the bus apply at once.'),
+  }).strict().default({ maxEntries: 100_000, apiTokenTtlMs: 30_000, principalTtlMs: 30_000 }),
   session: z.object({
     idleTimeoutMs: durationMs.default(30 * 60_000).describe('A session unused this long ends.'),
     absoluteTimeoutMs: durationMs.default(12 * 3600_000).describe('A session ends this long after login, however active.'),

@@ -27,6 +27,13 @@ export class TestDirectory implements PrincipalLookup, ApiTokenVerifier {
     await this.#publish({ type: 'principal.changed', subject });
   }
 
+  /** Disables `subject` without announcing it (as the CLI does while the gateway runs on the in-process bus, or when the event is lost). */
+  setDisabledUnannounced(subject: string, disabled: boolean): void {
+    const p = this.#principals.get(subject);
+    if (p === undefined) throw new Error(`no ${subject}`);
+    this.#principals.set(subject, { ...p, disabled });
+  }
+
   /** Ends every sign-in of `subject` made at or before `atSec` (as a password or MFA reset does). */
   async signOut(subject: string, atSec: number): Promise<void> {
     const p = this.#principals.get(subject);

@@ -62,6 +62,8 @@ export interface SetupOptions {
   dpopReplay?: ReplayCache;
   /** `authn.dpop.allowedOrigins` (origins besides ORIGIN). */
   dpopOrigins?: string[];
+  /** `authn.tokenCache.principalTtlMs`. */
+  principalTtlMs?: number;
 }
 
 export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
@@ -89,6 +91,7 @@ export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
     ],
     gatehouseIssuer: { clockSkewSec: 5 },
     ...(options.dpopOrigins ? { dpop: { allowedOrigins: options.dpopOrigins } } : {}),
+    ...(options.principalTtlMs !== undefined ? { tokenCache: { principalTtlMs: options.principalTtlMs } } : {}),
   });
   const authn = createAuthn({
     config,
