@@ -153,7 +153,12 @@ export class FederationService {
       // fetchUserInfo checks that userinfo's `sub` is the ID token's.
       if (claims.email === undefined || claims[p.roleClaim] === undefined) {
         const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-        claims = { ...info, ...claims, email: claims.email ?? info.email, email_verified: claims.email_verified ?? info.email_verified, [p.roleClaim]: claims[p.roleClaim] ?? info[p.roleClaim] } as oidc.IDToken;
+        // email_verified vouches for the address it came with only: userinfo's is not taken for
+        // another address the ID token names (that would link the account owning that address).
+        const fromToken = claims.email !== undefined;
+        const email = fromToken ? claims.email : info.email;
+        const emailVerified = fromToken ? claims.email_verified ?? (info.email === claims.email ? info.email_verified : undefined) : info.email_verified;
+        claims = { ...info, ...claims, email, email_verified: emailVerified, [p.roleClaim]: claims[p.roleClaim] ?? info[p.roleClaim] } as oidc.IDToken;
       }
     } catch (cause) {
       throw new GatehouseError('ERR_IDENTITY_FEDERATION_FAILED', { detail: `code exchange with ${pending.provider} failed`, cause });
