@@ -5,8 +5,9 @@
  * verdict (with the precise reason), adds what OpenSSL cannot know (the SPIFFE id policy),
  * and destroys a refused connection synchronously in `secureConnection`, before the HTTP
  * parser has read a byte. It also swaps material/trust into attached servers without a
- * restart (`setSecureContext`: existing connections keep going) and, after a CRL update,
- * closes live connections whose certificate has since been revoked.
+ * restart (`setSecureContext`: existing connections keep going) and, after each trust
+ * update (CRL refresh), closes live connections whose certificate has since been revoked
+ * or has expired.
  */
 import type { Server, TLSSocket } from 'node:tls';
 import type { ErrorCode } from '../../core/error-codes.ts';
@@ -91,9 +92,15 @@ export class MtlsServerGuard {
     const context = secureContextOptions(this.#material, this.#trust);
     for (const server of this.#servers) server.setSecureContext(context);
     if (change.trust) {
+      // The whole verdict again, not only the CRL: a keep-alive connection or TCP tunnel
+      // must not outlive its certificate's expiry or its intermediate's revocation.
       for (const [socket, peer] of this.#live) {
-        if (this.#trust.isRevoked(peer.serial)) {
-          this.#refuse(socket, 'ERR_PKI_PEER_CERT_REVOKED', 'revoked while connected', peer.spiffeId, peer.serial);
+        try {
+          verifyPeer(socket.getPeerCertificate(), this.#trust, { ...(this.#policy ?? {}), purpose: 'client' });
+        } catch (error) {
+          const e = toGatehouseError(error);
+          const reason = e.code === 'ERR_PKI_PEER_CERT_REVOKED' ? 'revoked while connected' : `no longer valid while connected: ${e.detail ?? e.code}`;
+          this.#refuse(socket, e.code, reason, peer.spiffeId, peer.serial);
         }
       }
     }
