@@ -31,10 +31,23 @@ export interface LoggerOptions {
   redactor?: Redactor;
   instanceId?: string;
   destination?: DestinationStream;
+  /** Bound of the default output's in-memory buffer ({@link MAX_BUFFERED_LOG_BYTES}); not used with `destination`. */
+  maxBufferedBytes?: number;
 }
+
+/**
+ * Most bytes of log lines held in memory while the output does not take them (a stalled pipe
+ * or log shipper). Beyond, lines are dropped and counted, and the count is logged once the
+ * output has caught up: unbounded, every request's access line piled up until the process
+ * ran out of memory.
+ */
+export const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const redactor = options.redactor ?? createRedactor(options.redact ?? {});
+  let stdout: ReturnType<typeof pino.destination> | undefined;
+  const maxBufferedBytes = options.maxBufferedBytes ?? MAX_BUFFERED_LOG_BYTES;
+  if (options.destination === undefined) stdout = pino.destination({ sync: false, maxLength: maxBufferedBytes });
   const logger = pino({
     level: options.level ?? 'info',
     base: { instance: options.instanceId },
@@ -49,7 +62,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // formatters.log has already serialized (and redacted) an Error under `err`: serializing
     // the plain result again named every error's type "Object". A child binding is still an Error.
     serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
-  }, options.destination ?? pino.destination({ sync: false }));
+  }, options.destination ?? stdout!);
+  if (stdout !== undefined) {
+    let dropped = 0;
+    stdout.on('drop', () => { dropped++; });
+    // 'drain': everything buffered has been written, so this line is not dropped in turn.
+    stdout.on('drain', () => {
+      if (dropped === 0) return;
+      const lines = dropped;
+      dropped = 0;
+      logger.warn({ type: 'logging', dropped: lines, maxBufferedBytes }, 'log lines dropped: the output did not take them fast enough');
+    });
+  }
   // A child's bindings are written on each of its lines but never reach formatters.log (pino
   // gives children no bindings formatter either): they are redacted here, once, when the
   // child is made. Children inherit this `child`, so grandchildren are covered too.
