@@ -171,8 +171,9 @@ export class CertificateAuthority {
    */
   async issueWithBootstrapToken(csrInput: string | Uint8Array, token: string, options: IssueOptions = {}): Promise<IssuedCertificate> {
     return this.#guard(undefined, async () => {
-      // Parse and check the CSR first: a malformed request must not burn the token.
+      // Parse and check the CSR and lifetime first: a malformed request must not burn the token.
       const csr = await parseCsr(csrInput);
+      this.#lifetime(options);
       if (typeof token !== 'string' || bootstrapTokenId(token) === undefined) {
         throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_INVALID', { detail: 'malformed token' });
       }
@@ -307,6 +308,15 @@ export class CertificateAuthority {
     }
   }
 
+  /** The requested (or default) lifetime in seconds, checked against the configured bounds. */
+  #lifetime(options: IssueOptions): number {
+    const lifetime = options.lifetimeSeconds ?? this.config.leafLifetimeSeconds;
+    if (!Number.isInteger(lifetime) || lifetime < MIN_LEAF_SECONDS || lifetime > this.config.maxLeafLifetimeSeconds) {
+      throw new GatehouseError('ERR_PKI_LIFETIME_INVALID', { detail: `lifetime ${lifetime}s outside ${MIN_LEAF_SECONDS}..${this.config.maxLeafLifetimeSeconds}` });
+    }
+    return lifetime;
+  }
+
   async #guard<T>(spiffeId: string | undefined, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -327,10 +337,7 @@ export class CertificateAuthority {
     if (dnsDenied.length > 0 || ipDenied.length > 0) {
       throw new GatehouseError('ERR_PKI_IDENTITY_NOT_ALLOWED', { detail: `names not allowed for ${spiffe.uri}: ${[...dnsDenied, ...ipDenied].join(', ')}` });
     }
-    const lifetime = options.lifetimeSeconds ?? this.config.leafLifetimeSeconds;
-    if (!Number.isInteger(lifetime) || lifetime < MIN_LEAF_SECONDS || lifetime > this.config.maxLeafLifetimeSeconds) {
-      throw new GatehouseError('ERR_PKI_LIFETIME_INVALID', { detail: `lifetime ${lifetime}s outside ${MIN_LEAF_SECONDS}..${this.config.maxLeafLifetimeSeconds}` });
-    }
+    const lifetime = this.#lifetime(options);
     const now = this.#clock();
     const notBefore = new Date(now.getTime() - this.config.backdateSeconds * 1000);
     // Never outlive the issuer: a chain with an expired intermediate fails everywhere.

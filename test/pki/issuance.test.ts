@@ -124,6 +124,14 @@ describe('certificate issuance (openssl as judge)', () => {
     await assert.rejects(f.ca.issueWithBootstrapToken(csr.csrPem, token, { lifetimeSeconds: 365 * 86400 }), { code: 'ERR_PKI_LIFETIME_INVALID' });
   });
 
+  it('refuses a too-long lifetime without burning the bootstrap token: the corrected request succeeds', async () => {
+    const csr = await makeCsr(f.dir, 'long-then-ok', 'ec-p256', `URI:${ID}`);
+    const { token } = await f.ca.createBootstrapToken({ spiffeId: ID });
+    await assert.rejects(f.ca.issueWithBootstrapToken(csr.csrPem, token, { lifetimeSeconds: 365 * 86400 }), { code: 'ERR_PKI_LIFETIME_INVALID' });
+    const issued = await f.ca.issueWithBootstrapToken(csr.csrPem, token, { lifetimeSeconds: 3600 });
+    assert.equal(issued.spiffeId, ID);
+  });
+
   it('refuses garbage instead of a CSR', async () => {
     const { token } = await f.ca.createBootstrapToken({ spiffeId: ID });
     await assert.rejects(f.ca.issueWithBootstrapToken('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', token), { code: 'ERR_PKI_CSR_INVALID' });
