@@ -12,7 +12,7 @@
 import { isIP } from 'node:net';
 import type { CedarValueJson, EntityJson } from './cedar.ts';
 import { toCedarRecord } from './cedar-value.ts';
-import type { AuthorizationRequest, OperationDeclaration, PolicyDirectory } from './types.ts';
+import type { AuthorizationRequest, PolicyDirectory } from './types.ts';
 
 export const NS = 'Gatehouse';
 export const TYPE_USER = `${NS}::User`;
@@ -32,12 +32,15 @@ export function uidText(uid: Uid): string {
   return `${uid.type}::${JSON.stringify(uid.id)}`;
 }
 
+/** An operation with its path lower-cased: `prefix` for `…*` paths, else `exact` (without a trailing slash). */
+interface CompiledOperation { name: string; method: string; prefix?: string; exact?: string }
+
 /** Directory data compiled for fast lookups; rebuilt when roles or groups change. */
 export class CompiledDirectory {
   /** role → the Role entities needed to evaluate `in` for it (itself and its ancestors). */
   readonly #roleClosure = new Map<string, ReadonlyMap<string, EntityJson>>();
   readonly #groupsOfRoute = new Map<string, Uid[]>();
-  readonly #operations: Readonly<Record<string, readonly OperationDeclaration[]>>;
+  readonly #operations = new Map<string, readonly CompiledOperation[]>();
 
   constructor(dir: PolicyDirectory) {
     const roles = dir.roles ?? {};
@@ -64,16 +67,26 @@ export class CompiledDirectory {
         this.#groupsOfRoute.set(route, list);
       }
     }
-    this.#operations = dir.operations ?? {};
+    for (const [routeId, ops] of Object.entries(dir.operations ?? {})) {
+      this.#operations.set(routeId, ops.map((op) => {
+        const path = op.path.toLowerCase();
+        return path.endsWith('*')
+          ? { name: op.name, method: op.method, prefix: path.slice(0, -1) }
+          : { name: op.name, method: op.method, exact: path.endsWith('/') && path.length > 1 ? path.slice(0, -1) : path };
+      }));
+    }
   }
 
   /** The named operation a request matches, if the route declares one. */
   operationFor(routeId: string, method: string, path: string | undefined): string | undefined {
-    const ops = this.#operations[routeId];
-    if (!ops) return undefined;
+    const ops = this.#operations.get(routeId);
+    if (ops === undefined || path === undefined) return undefined;
+    // Upstream routers commonly ignore case and a trailing slash (Express, ASP.NET by default):
+    // `/docs/EXPORT/` must be the `export` operation too, or its forbids are walked around.
+    const p = path.toLowerCase();
     for (const op of ops) {
       if (op.method !== method) continue;
-      if (op.path.endsWith('*') ? path?.startsWith(op.path.slice(0, -1)) : path === op.path) return op.name;
+      if (op.prefix !== undefined ? p.startsWith(op.prefix) : p === op.exact || p === `${op.exact}/`) return op.name;
     }
     return undefined;
   }
