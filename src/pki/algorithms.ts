@@ -24,16 +24,27 @@ export function caImportAlgorithm(kind: CaKeyAlgorithm): EcKeyImportParams {
   return { name: 'ECDSA', namedCurve: kind === 'ECDSA-P384' ? 'P-384' : 'P-256' };
 }
 
+/**
+ * An odd RSA public exponent of at least 65537 (CA/Browser Forum baseline, NIST SP 800-89):
+ * e = 3 invites the low-exponent attacks of broken padding implementations.
+ */
+function strongExponent(exponent: Uint8Array | undefined): boolean {
+  if (!(exponent instanceof Uint8Array) || exponent.length === 0) return false;
+  const e = BigInt(`0x${Buffer.from(exponent).toString('hex')}`);
+  return e >= 65537n && e % 2n === 1n;
+}
+
 /** The kinds of subject keys the CA certifies. */
 export type SubjectKeyKind = 'EC-P256' | 'EC-P384' | 'RSA' | 'Ed25519';
 
 /**
  * Classifies a CSR's public key and refuses anything outside the accepted set:
- * EC P-256/P-384, RSA with a modulus of at least 2048 bits (at most 8192), Ed25519.
+ * EC P-256/P-384, RSA with a modulus of at least 2048 bits (at most 8192) and an odd public
+ * exponent of at least 65537, Ed25519.
  * @throws GatehouseError ERR_PKI_KEY_UNSUPPORTED
  */
 export function classifySubjectKey(publicKey: x509.PublicKey): SubjectKeyKind {
-  const alg = publicKey.algorithm as Algorithm & { namedCurve?: string; modulusLength?: number };
+  const alg = publicKey.algorithm as Algorithm & { namedCurve?: string; modulusLength?: number; publicExponent?: Uint8Array };
   switch (alg.name) {
     case 'ECDSA':
     case 'ECDH':
@@ -43,12 +54,12 @@ export function classifySubjectKey(publicKey: x509.PublicKey): SubjectKeyKind {
     case 'RSASSA-PKCS1-v1_5':
     case 'RSA-PSS':
     case 'RSA-OAEP':
-      if (typeof alg.modulusLength === 'number' && alg.modulusLength >= 2048 && alg.modulusLength <= 8192) return 'RSA';
+      if (typeof alg.modulusLength === 'number' && alg.modulusLength >= 2048 && alg.modulusLength <= 8192 && strongExponent(alg.publicExponent)) return 'RSA';
       break;
     case 'Ed25519':
       return 'Ed25519';
   }
   throw new GatehouseError('ERR_PKI_KEY_UNSUPPORTED', {
-    detail: `subject key ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength} bits` : ''} is not EC P-256/P-384, RSA ≥ 2048 or Ed25519`,
+    detail: `subject key ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength} bits` : ''} is not EC P-256/P-384, RSA ≥ 2048 (e ≥ 65537) or Ed25519`,
   });
 }

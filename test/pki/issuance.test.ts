@@ -83,6 +83,13 @@ describe('certificate issuance (openssl as judge)', () => {
     }
   });
 
+  it('refuses an RSA 2048 key with public exponent 3 (low-exponent attacks) with ERR_PKI_KEY_UNSUPPORTED', async () => {
+    const csr = await makeCsr(f.dir, 'weak-rsa-e3', 'rsa-2048-e3', `URI:${ID}`);
+    assert.match(await mustOpenssl(['req', '-in', csr.csrPath, '-noout', '-text']), /Exponent: 3 \(0x3\)/);
+    const { token } = await f.ca.createBootstrapToken({ spiffeId: ID });
+    await assert.rejects(f.ca.issueWithBootstrapToken(csr.csrPem, token), { code: 'ERR_PKI_KEY_UNSUPPORTED' });
+  });
+
   it('refuses a CSR whose self-signature was tampered with (no proof of key possession)', async () => {
     const csr = await makeCsr(f.dir, 'tamper', 'ec-p256', `URI:${ID}`);
     const der = Buffer.from(csr.csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');

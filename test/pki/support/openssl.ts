@@ -42,13 +42,14 @@ export async function scratch(): Promise<{ dir: string; path: (name: string) => 
   };
 }
 
-export type KeySpec = 'ec-p256' | 'ec-p384' | 'ec-secp256k1' | 'rsa-2048' | 'rsa-1024' | 'ed25519';
+export type KeySpec = 'ec-p256' | 'ec-p384' | 'ec-secp256k1' | 'rsa-2048' | 'rsa-2048-e3' | 'rsa-1024' | 'ed25519';
 
 const NEWKEY: Record<KeySpec, string[]> = {
   'ec-p256': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
   'ec-p384': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'],
   'ec-secp256k1': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'],
   'rsa-2048': ['-newkey', 'rsa:2048'],
+  'rsa-2048-e3': ['-newkey', 'rsa:2048', '-pkeyopt', 'rsa_keygen_pubexp:3'],
   'rsa-1024': ['-newkey', 'rsa:1024'],
   ed25519: ['-newkey', 'ed25519'],
 };
