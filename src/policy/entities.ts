@@ -152,8 +152,14 @@ export function buildEntities(dir: CompiledDirectory, req: AuthorizationRequest,
   return [principal, resource, ...actionEntities(action, req.action), ...roles.values()];
 }
 
+/** How far ahead of our clock a login or MFA time may be and still count (clock skew), in seconds. */
+export const MAX_FUTURE_AUTH_SKEW_SEC = 60;
+
 function age(nowSec: number, then: number | undefined): number | undefined {
   if (then === undefined || !Number.isSafeInteger(then)) return undefined;
+  // A time further ahead than clock skew explains is not a fact: as age 0 it would keep
+  // `context.mfaAge < 300` true until long after the real login (an issuer's `auth_time`).
+  if (then - nowSec > MAX_FUTURE_AUTH_SKEW_SEC) return undefined;
   return Math.max(0, nowSec - then);
 }
 
