@@ -31,6 +31,8 @@ import { maxEventBytes, serializedOver } from './event-size.ts';
 import { maxBufferBytes, OverflowLog } from './buffer-budget.ts';
 import { IdleTracker } from './idle-tracker.ts';
 import type { BusHealth, BusStats, EventBus, EventBusOptions, EventHandler, SubscribeOptions } from './types.ts';
+import { checkPayload } from './payload-schema.ts';
+import { snapshot } from './snapshot.ts';
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
@@ -196,7 +198,16 @@ export class NatsEventBus implements EventBus {
         this.#logger?.error({ code: 'ERR_BUS_EVENT_INVALID', problem: 'name: not a known event' }, 'event bus: invalid event refused');
         return;
       }
-      const envelope = createEnvelope(this.#instance, name, payload);
+      // What every subscriber would refuse on receipt is refused here, as in process: where it can
+      // be traced to its publisher, and before it takes a place in the stream. The check reads
+      // what JSON makes of the payload (the snapshot), as the subscribers will.
+      const checked = checkPayload(name, snapshot(payload));
+      if (!checked.ok) {
+        this.#stats.malformed += 1;
+        this.#logger?.error({ code: 'ERR_BUS_EVENT_INVALID', problem: checked.problem, event: name }, 'event bus: invalid event refused');
+        return;
+      }
+      const envelope = createEnvelope(this.#instance, name, checked.payload as GatehouseEvents[N]);
       const data = JSON.stringify(envelope);
       // The bus's own limit, as in process; a server configured with a smaller max_payload lowers it.
       const limit = Math.min(this.#maxEventBytes, this.#nc.info?.max_payload ?? Infinity);
