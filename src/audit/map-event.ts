@@ -43,7 +43,9 @@ export function actorOf(name: string, p: Record<string, unknown>): { actor: stri
   if (name === 'gateway.request' || name === 'ratelimit.exceeded') {
     return subject ? { actor: subject, kind: str(p.actorKind) ?? 'subject' } : { actor: null, kind: 'anonymous' };
   }
-  if (name === 'policy.decision') return { actor: str(p.principal), kind: 'principal' };
+  if (name === 'policy.decision') return policyActor(p);
+  // Detection is who acted; what it acted on (the alert's key) stays in details.
+  if (name === 'detect.alert' && str(p.rule)) return { actor: `detect:${str(p.rule)!}`, kind: 'system' };
   if (subject) return { actor: subject, kind: str(p.ownerKind) ?? str(p.kind) ?? 'user' };
   // A failed login names an account that may not exist: the name is the actor.
   if (str(p.username)) return { actor: str(p.username), kind: 'account' };
@@ -51,6 +53,37 @@ export function actorOf(name: string, p: Record<string, unknown>): { actor: stri
   if (str(p.spiffeId)) return { actor: str(p.spiffeId), kind: 'service' };
   if (str(p.liftedBy) ?? str(p.createdBy)) return { actor: str(p.liftedBy) ?? str(p.createdBy), kind: 'system' };
   return { actor: null, kind: 'system' };
+}
+
+/**
+ * The decision's principal by the id every other record of it carries (`usr_…`, a client id,
+ * `<issuer>#<sub>`), so that `audit query --actor usr_…` finds its policy decisions too; the
+ * Cedar entity (`Gatehouse::User::"usr_…"`) stays in details.principal.
+ */
+function policyActor(p: Record<string, unknown>): { actor: string | null; kind: string | null } {
+  const input = p.input;
+  const principal = typeof input === 'object' && input !== null ? (input as Record<string, unknown>).principal : undefined;
+  if (typeof principal === 'object' && principal !== null) {
+    const { id, kind } = principal as Record<string, unknown>;
+    if (str(id)) return { actor: str(id), kind: str(kind) ?? 'principal' };
+  }
+  const uid = /^Gatehouse::(\w+)::"((?:[^"\\]|\\.)*)"$/.exec(str(p.principal) ?? '');
+  if (uid && !uid[2]!.includes('\\')) return { actor: uid[2]!, kind: uid[1]!.toLowerCase() };
+  return { actor: str(p.principal), kind: 'principal' };
+}
+
+/**
+ * Detection keys (a client address, a subject, an account name) are identifiers, not secrets,
+ * though the field is called `key`: whole-value redaction under that name hid whom an alert was
+ * about from the audit log. The string rules (JWTs, credentials in text) still apply.
+ */
+function detailsOf(name: string, payload: Record<string, unknown>, redactor: Redactor): unknown {
+  const details = redactor.value(payload);
+  if (name === 'detect.alert' && typeof payload.key === 'string' && typeof details === 'object' && details !== null
+    && (payload.keyKind === 'address' || payload.keyKind === 'subject' || payload.keyKind === 'account')) {
+    (details as Record<string, unknown>).key = redactor.string(payload.key.toWellFormed());
+  }
+  return details;
 }
 
 export function resourceOf(name: string, p: Record<string, unknown>): string | null {
@@ -87,6 +120,6 @@ export function draftFromEnvelope(e: AuditEnvelope, redactor: Redactor): AuditDr
     decisionId: str(payload.decisionId),
     reasons: reasons ? JSON.stringify(reasons.map((r) => redactor.string(r))) : null,
     clientAddress: str(payload.clientAddress) ?? str(payload.remoteAddress),
-    details: JSON.stringify(redactor.value(payload)),
+    details: JSON.stringify(detailsOf(e.name, payload, redactor)),
   };
 }

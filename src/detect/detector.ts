@@ -103,7 +103,8 @@ export class Detector {
       const { account, by } = f.lockAccount;
       if (await this.#try(id, 'lock', () => this.#o.accountLocker!.lockAccount({ account, by, until: new Date(Date.now() + f.durationMs), reason: f.rule, alertId: id }))) done.push('lock');
     }
-    logger?.warn({ alertId: id, rule: f.rule, keyKind: f.keyKind, key: f.key, count: f.count, actions: done }, `detect: ${f.rule}`);
+    // Logged under its kind (`address`, `subject`, `account`), not `key`: the log's redaction replaces a value named `key` whole, which hid whom the alert was about.
+    logger?.warn({ alertId: id, rule: f.rule, keyKind: f.keyKind, [f.keyKind]: f.key, count: f.count, actions: done }, `detect: ${f.rule}`);
     bus?.publish('detect.alert', { alertId: id, rule: f.rule, severity: f.severity, keyKind: f.keyKind, key: f.key, count: f.count, windowStart: new Date(f.windowStart).toISOString(), actions: done });
     if (f.actions.includes('lock') && !this.#o.accountLocker) logger?.warn({ alertId: id }, 'detect: account lock requested but no account locker is wired');
     return { ...alert, actions: done };
