@@ -22,7 +22,7 @@ export interface TrafficSummary {
   clientErrors: number;
   /** serverErrors ÷ requests (0 without requests). */
   serverErrorRate: number;
-  /** Upper bound of the latency bucket of the median and 99th percentile, in ms (undefined without requests). */
+  /** Upper bound of the latency bucket of the median and 99th percentile, in ms (undefined without requests); 10000 for the last bucket (over 10 s), where it is a lower bound. */
   p50Ms: number | undefined;
   p99Ms: number | undefined;
 }
