@@ -2,8 +2,8 @@
  * Outbound: a plain TCP port on 127.0.0.1 for the local service; each connection is carried
  * to a named peer over mTLS with this workload's current certificate, and only if the peer's
  * certificate chains to Gatehouse's roots, is not revoked, and names exactly the expected
- * SPIFFE id. Nothing is forwarded before that check. After a CRL update, open tunnels to a
- * peer that has since been revoked are closed.
+ * SPIFFE id. Nothing is forwarded before that check. After a trust update (CRL refresh),
+ * open tunnels to a peer whose certificate has since been revoked or has expired are closed.
  *
  * The plain port is on loopback only: any process on this host that can reach it acts as
  * this workload towards the peer, which is the sidecar model's trust boundary.
@@ -14,7 +14,9 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { WorkloadIdentity } from '../pki/client/workload-identity.ts';
 import { mtlsClientOptions } from '../pki/mtls/tls-options.ts';
+import { verifyPeer } from '../pki/mtls/verify-peer.ts';
 import { normalizeSerial } from '../pki/serial.ts';
+import { toGatehouseError } from '../core/errors.ts';
 import type { OutboundSpec } from './specs.ts';
 
 export interface OutboundOptions {
@@ -63,9 +65,14 @@ export async function startOutbound(options: OutboundOptions): Promise<OutboundP
 
   const unsubscribe = identity.onChange((change) => {
     if (!change.trust) return;
+    // The peer's whole certificate is judged again, not only the CRL: a tunnel must not
+    // outlive the peer certificate's expiry or its intermediate's revocation.
     for (const [remote, tunnel] of tunnels) {
-      if (change.trust.isRevoked(tunnel.serial)) {
-        log.warn({ serial: tunnel.serial, code: 'ERR_PKI_PEER_CERT_REVOKED' }, 'peer revoked; closing its tunnel');
+      try {
+        verifyPeer(remote.getPeerCertificate(), change.trust, { expectedSpiffeId: spec.peerSpiffeId, purpose: 'server' });
+      } catch (error) {
+        const e = toGatehouseError(error);
+        log.warn({ serial: tunnel.serial, code: e.code, detail: e.detail }, e.code === 'ERR_PKI_PEER_CERT_REVOKED' ? 'peer revoked; closing its tunnel' : 'peer certificate no longer valid; closing its tunnel');
         remote.destroy();
         tunnel.local.destroy();
       }
