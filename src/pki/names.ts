@@ -18,6 +18,8 @@ export function canonicalDnsName(value: string): string | undefined {
 
 /** Canonical text of an IPv4 or IPv6 address, or undefined when it is not one. */
 export function canonicalIp(value: string): string | undefined {
+  // A zone index ("fe80::1%eth0") has no place in a certificate's 4- or 16-byte iPAddress.
+  if (value.includes('%')) return undefined;
   const family = isIP(value);
   if (family === 4) return value.split('.').map((p) => String(Number(p))).join('.');
   // The WHATWG URL parser prints IPv6 in RFC 5952 form (lower case, compressed zeros).

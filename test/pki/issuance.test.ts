@@ -139,6 +139,12 @@ describe('certificate issuance (openssl as judge)', () => {
     assert.equal(issued.spiffeId, ID);
   });
 
+  it('refuses to grant a scoped IPv6 address (fe80::1%eth0) with ERR_ADMIN_INPUT_INVALID, not an internal error', async () => {
+    await assert.rejects(f.ca.createBootstrapToken({ spiffeId: ID, ipAddresses: ['fe80::1%eth0'] }), { code: 'ERR_ADMIN_INPUT_INVALID' });
+    const csr = await makeCsr(f.dir, 'scoped-ip', 'ec-p256', `URI:${ID}`);
+    await assert.rejects(f.ca.issue({ csr: csr.csrPem, spiffeId: ID, allowedIpAddresses: ['fe80::1%25eth0'] }), { code: 'ERR_ADMIN_INPUT_INVALID' });
+  });
+
   it('refuses garbage instead of a CSR', async () => {
     const { token } = await f.ca.createBootstrapToken({ spiffeId: ID });
     await assert.rejects(f.ca.issueWithBootstrapToken('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', token), { code: 'ERR_PKI_CSR_INVALID' });
