@@ -43,20 +43,22 @@ export class CompiledDirectory {
   readonly #operations = new Map<string, readonly CompiledOperation[]>();
 
   constructor(dir: PolicyDirectory) {
-    const roles = dir.roles ?? {};
+    const declared = dir.roles ?? {};
+    // Own keys only: a parent role named `constructor` or `toString` is a role, not Object's method.
+    const roles = (role: string): readonly string[] => (Object.hasOwn(declared, role) ? declared[role]! : []);
     const entityOf = (role: string): EntityJson => ({
       uid: { type: TYPE_ROLE, id: role },
       attrs: {},
-      parents: (roles[role] ?? []).map((p) => ({ type: TYPE_ROLE, id: p })),
+      parents: roles(role).map((p) => ({ type: TYPE_ROLE, id: p })),
     });
-    for (const role of Object.keys(roles)) {
+    for (const role of Object.keys(declared)) {
       const seen = new Map<string, EntityJson>();
       const stack = [role];
       while (stack.length > 0) {
         const r = stack.pop()!;
         if (seen.has(r)) continue;
         seen.set(r, entityOf(r));
-        stack.push(...(roles[r] ?? []));
+        stack.push(...roles(r));
       }
       this.#roleClosure.set(role, seen);
     }
