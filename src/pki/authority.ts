@@ -180,6 +180,7 @@ export class CertificateAuthority {
       const record = await this.#repo.consumeBootstrapToken(hashBootstrapToken(token), this.#clock());
       if (!record) throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_INVALID', { detail: `token ${bootstrapTokenId(token)} unknown, used or expired` });
       const spiffe = parseSpiffeId(record.spiffeId, this.trustDomain);
+      this.#checkKind(spiffe);
       return this.#sign(csr, spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'bootstrap', options);
     });
   }
@@ -202,6 +203,8 @@ export class CertificateAuthority {
       const record = await this.#repo.getCertificate(peer.serial);
       if (!record || record.spiffeId !== peer.spiffeId) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is not a certificate this CA issued` });
       if (record.revokedAt !== null) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is revoked` });
+      // A kind the operator has since removed from pki.kinds is no longer issued, also not by renewal.
+      if (!this.config.kinds.includes(peer.spiffe.kind)) throw new GatehouseError('ERR_PKI_IDENTITY_NOT_ALLOWED', { detail: `kind ${peer.spiffe.kind} is not one of ${this.config.kinds.join(', ')}` });
       const csr = await parseCsr(csrInput);
       const issued = await this.#sign(csr, peer.spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'renewal', options, peer.serial);
       // A revocation that ran between the check above and the insert in #sign did not see the
