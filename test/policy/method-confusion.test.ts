@@ -21,13 +21,14 @@ const docs = router.routes.find((r) => r.id === 'docs')!;
 
 const alice: Identity = { subject: 'alice', kind: 'user', roles: ['editor'], method: 'session', amr: ['pwd'], authTime: undefined, mfaTime: undefined, credentialId: 's1', issuer: undefined, attributes: {} };
 
-function ctxFor(method: string, path: string, headers: Record<string, string> = {}): RequestContext {
+function ctxFor(method: string, path: string, headers: Record<string, string> = {}, query = ''): RequestContext {
   const message = new IncomingMessage(new Socket());
   Object.assign(message.headers, headers);
   const ctx = new RequestContext(message, new ServerResponse(message), {} as Generation);
   ctx.requestId = 'req-1';
   ctx.method = method;
   ctx.path = path;
+  ctx.query = query;
   ctx.clientAddress = '192.0.2.10';
   ctx.route = docs;
   ctx.identity = alice;
@@ -71,6 +72,17 @@ describe('authorize: method confusion', () => {
     denied(stage, ctxFor('POST', '/docs/a', { 'x-http-method-override': 'delete' }));
     denied(stage, ctxFor('POST', '/docs/a', { 'x-http-method': ' Delete ' }));
     denied(stage, ctxFor('POST', '/docs/a', { 'x-method-override': 'PUT' }));
+  });
+
+  test('denies a permitted POST carrying ?_method=DELETE in the query (any case, encoded name, array form)', () => {
+    const stage = createAuthorizeStage({ engine: engine() });
+    denied(stage, ctxFor('POST', '/docs/a', {}, '_method=DELETE'));
+    denied(stage, ctxFor('POST', '/docs/a', {}, 'a=1&_method=delete'));
+    denied(stage, ctxFor('POST', '/docs/a', {}, '%5Fmethod=PUT'));
+    denied(stage, ctxFor('POST', '/docs/a', {}, '_method[]=PATCH'));
+    const ok = ctxFor('POST', '/docs/a', {}, 'method=DELETE&_method=post');
+    stage(ok);
+    assert.equal(ok.authorized, true);
   });
 
   test('denies a permitted POST overridden to GET on a forbidden GET operation', () => {

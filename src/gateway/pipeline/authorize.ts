@@ -36,7 +36,7 @@ const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-m
 
 /**
  * Every method the upstream may act on for this request: the request line's, any method an
- * override header names, and GET for HEAD (servers answer HEAD by running their GET handler,
+ * override header or a `_method` query parameter names, and GET for HEAD (servers answer HEAD by running their GET handler,
  * so a forbid on GET or on a GET operation must hold for HEAD too). Each one must be allowed.
  */
 export function methodsToAuthorize(ctx: RequestContext): string[] {
@@ -47,6 +47,14 @@ export function methodsToAuthorize(ctx: RequestContext): string[] {
     // Upper-cased as the frameworks do; anything that is not one method names no permitted action.
     const m = (Array.isArray(v) ? v.join(', ') : v).trim().toUpperCase();
     if (!methods.includes(m)) methods.push(m);
+  }
+  // `?_method=DELETE` (Express's methodOverride('_method'), Symfony): same effect from the query.
+  if (/method/i.test(ctx.query)) {
+    for (const [key, value] of new URLSearchParams(ctx.query)) {
+      if (!/^_method(\[.*\])?$/i.test(key)) continue;
+      const m = value.trim().toUpperCase();
+      if (!methods.includes(m)) methods.push(m);
+    }
   }
   if (methods.includes('HEAD') && !methods.includes('GET')) methods.push('GET');
   return methods;
