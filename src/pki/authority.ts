@@ -278,7 +278,9 @@ export class CertificateAuthority {
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.#clock();
       const latest = await this.#repo.latestCrl();
-      const entries = await this.#repo.listRevoked(now);
+      // Entries stay until the certificate has expired for every host within the clock skew
+      // the CA tolerates (backdateSeconds): a host whose clock lags still accepts it until then.
+      const entries = await this.#repo.listRevoked(new Date(now.getTime() - this.config.backdateSeconds * 1000));
       const number = (latest?.number ?? 0) + 1;
       const crl = await buildCrl({
         issuer: this.#intermediate, signingKey: this.#intermediateKey, signingAlgorithm: caAlgorithm(this.config.keyAlgorithm),
