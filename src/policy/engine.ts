@@ -184,7 +184,7 @@ export class PolicyEngine {
   replayInput(decision: PolicyDecision, request: AuthorizationRequest): PolicyReplayInput {
     const set = decision.policySet === undefined ? undefined : this.#sets.get(decision.policySet);
     const refs = set !== undefined && set.compiled.version === decision.policySetVersion ? set.compiled.references : undefined;
-    return replayInputFor(request, refs, decision.at);
+    return replayInputFor(request, refs, decision.at, { path: this.#dir.hasOperations(request.resource.routeId) });
   }
 
   explain(decision: PolicyDecision): string {

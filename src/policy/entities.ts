@@ -93,6 +93,11 @@ export class CompiledDirectory {
     return undefined;
   }
 
+  /** Whether the route declares named operations (then the request path decides the action). */
+  hasOperations(routeId: string): boolean {
+    return this.#operations.has(routeId);
+  }
+
   roleEntities(roles: readonly string[], into: Map<string, EntityJson>): void {
     for (const role of roles) {
       const closure = this.#roleClosure.get(role);

@@ -35,8 +35,11 @@ const EVERYTHING: References = { context: 'all', principalAttributes: 'all' };
  *   decided, or it changed since): everything is recorded then, so a replay lacks nothing.
  * @param nowMs when the decision was made.
  */
-export function replayInputFor(req: AuthorizationRequest, references: References | undefined, nowMs: number): PolicyReplayInput {
-  const refs = references ?? EVERYTHING;
+export function replayInputFor(req: AuthorizationRequest, references: References | undefined, nowMs: number, options: { path?: boolean } = {}): PolicyReplayInput {
+  let refs = references ?? EVERYTHING;
+  // The path also picks the action when the route declares operations: without it a replay
+  // decides a plain method where the engine decided the operation (and its forbids).
+  if (options.path === true && refs.context !== 'all' && !refs.context.has('path')) refs = { ...refs, context: new Set([...refs.context, 'path']) };
   const attrs = req.principal.attributes ?? {};
   let attributes: Record<string, unknown>;
   if (refs.principalAttributes === 'all') {
