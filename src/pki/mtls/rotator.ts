@@ -101,7 +101,8 @@ export class CertificateRotator {
     } catch (error) {
       const e = toGatehouseError(error);
       const remaining = this.#current ? this.#current.notAfter.getTime() - Date.now() : Number.POSITIVE_INFINITY;
-      const delay = Math.max(100, Math.min(this.#retryMs, remaining / 10));
+      // Retry sooner as expiry nears; once expired, plain backoff (not a 100 ms loop against the CA).
+      const delay = Math.max(100, Math.min(this.#retryMs, remaining > 0 ? remaining / 10 : Number.POSITIVE_INFINITY));
       this.#retryMs = Math.min(this.#retryMs * 2, 5 * 60_000);
       this.#options.logger?.warn({ spiffeId, code: e.code, detail: e.detail, retryInMs: delay }, 'certificate rotation failed');
       emitSafely(this.#options.onEvent, { type: 'pki.rotation.failed', spiffeId, code: e.code, retryInMs: delay });
