@@ -92,6 +92,9 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
     if (identity.issuer !== undefined) payload.issuer = identity.issuer;
   }
   if (ctx.error) payload.errorCode = ctx.error.code;
+  // Which block refused it (generated `blk_…` id, never client text): `alerts blocks` / `alerts unblock --id` take it.
+  const blockId = ctx.error?.code === 'ERR_SHIELD_BLOCKED' && typeof ctx.error.data?.blockId === 'string' ? ctx.error.data.blockId : undefined;
+  if (blockId !== undefined) payload.blockId = blockId;
   if (ctx.upstreamStatus) payload.upstreamStatus = ctx.upstreamStatus;
   if (ctx.decisionId) payload.decisionId = ctx.decisionId;
   // The same classification as every other event (map-event.ts), so queries treat them alike.
@@ -117,6 +120,7 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
     texts.add('issuer', identity.issuer);
   }
   if (ctx.error) texts.add('errorCode', ctx.error.code);
+  if (blockId !== undefined) texts.add('blockId', blockId);
   if (ctx.upstreamStatus) texts.add('upstreamStatus', ctx.upstreamStatus);
   if (ctx.decisionId) texts.add('decisionId', ctx.decisionId);
   const draft: AuditDraft = {
