@@ -159,6 +159,29 @@ export function buildEntities(dir: CompiledDirectory, req: AuthorizationRequest,
   return [principal, resource, ...actionEntities(action, req.action), ...roles.values()];
 }
 
+const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * An address as Cedar's ip() accepts it, or undefined. Cedar refuses a zone id (`fe80::1%eth0`,
+ * how a link-local peer can be reported) and IPv4-mapped IPv6 (`::ffff:10.1.2.3`) and would
+ * fail the whole decision: the zone is dropped, and a mapped address is its IPv4 address, so
+ * `isInRange(ip("10.0.0.0/8"))` holds for it as for the IPv4 peer it is.
+ */
+function cedarIp(address: string): string | undefined {
+  const pct = address.indexOf('%');
+  const bare = pct === -1 ? address : address.slice(0, pct);
+  const family = isIP(bare);
+  if (family !== 6) return family === 4 ? bare : undefined;
+  const host = URL.parse(`http://[${bare}]/`)?.hostname;
+  if (host === undefined) return undefined;
+  const v6 = host.slice(1, -1);
+  const mapped = MAPPED_HEX.exec(v6);
+  if (mapped === null) return v6;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
+
 /** How far ahead of our clock a login or MFA time may be and still count (clock skew), in seconds. */
 export const MAX_FUTURE_AUTH_SKEW_SEC = 60;
 
@@ -179,7 +202,8 @@ export function buildContext(req: AuthorizationRequest, method: string, nowMs: n
   const nowSec = Math.floor(nowMs / 1000);
   const out: Record<string, CedarValueJson> = { method, now: nowSec };
   // Cedar's ip() fails the whole request on a malformed address; a bad address is simply absent.
-  if (c.clientAddress !== undefined && isIP(c.clientAddress) !== 0) out.clientAddress = { __extn: { fn: 'ip', arg: c.clientAddress } };
+  const ip = c.clientAddress === undefined ? undefined : cedarIp(c.clientAddress);
+  if (ip !== undefined) out.clientAddress = { __extn: { fn: 'ip', arg: ip } };
   if (c.path !== undefined) out.path = c.path;
   if (c.host !== undefined) out.host = c.host;
   if (c.authMethod !== undefined) out.authMethod = c.authMethod;
