@@ -26,6 +26,14 @@ export interface AuthorizeStageDeps {
 
 /** Headers that carry credentials or Gatehouse's own identity: never policy input. */
 const NEVER_COPIED = /^(authorization|proxy-authorization|cookie|set-cookie|dpop|x-gatehouse-.*)$/;
+/**
+ * Proxy headers, as the upstream request treats them (http/upstream-headers.ts): X-Forwarded-For,
+ * -Proto, -Host and Forwarded are Gatehouse's to write (the client's are replaced; policies read
+ * `context.clientAddress` and `context.host`), and the other `x-forwarded-*` and X-Real-IP count
+ * only from a trusted proxy. From anyone else they are whatever the client typed.
+ */
+const NEVER_FROM_CLIENT = /^(x-forwarded-(for|proto|host)|forwarded)$/;
+const ONLY_FROM_TRUSTED_PROXY = /^(x-forwarded-.*|x-real-ip)$/;
 
 /**
  * Headers with which frameworks (Express's method-override, Symfony, Spring's
@@ -66,6 +74,7 @@ export function authorizationRequestFor(ctx: RequestContext, contextHeaders: rea
   const id = ctx.identity!;
   const headers: Record<string, string> = {};
   for (const name of contextHeaders) {
+    if (!ctx.peerTrusted && ONLY_FROM_TRUSTED_PROXY.test(name)) continue;
     const v = ctx.req.headers[name];
     if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
   }
@@ -99,6 +108,10 @@ export function authorizationRequestFor(ctx: RequestContext, contextHeaders: rea
  */
 export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
   const contextHeaders = (deps.contextHeaders ?? []).filter((h) => {
+    if (NEVER_FROM_CLIENT.test(h)) {
+      deps.logger?.warn({ header: h }, 'policy.contextHeaders: proxy header ignored (policies read context.clientAddress and context.host)');
+      return false;
+    }
     const ok = !NEVER_COPIED.test(h);
     if (!ok) deps.logger?.warn({ header: h }, 'policy.contextHeaders: credential header ignored');
     return ok;
