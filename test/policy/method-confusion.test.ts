@@ -79,6 +79,8 @@ describe('authorize: method confusion', () => {
     denied(stage, ctxFor('POST', '/docs/a', {}, '_method=DELETE'));
     denied(stage, ctxFor('POST', '/docs/a', {}, 'a=1&_method=delete'));
     denied(stage, ctxFor('POST', '/docs/a', {}, '%5Fmethod=PUT'));
+    denied(stage, ctxFor('POST', '/docs/a', {}, '_%6Dethod=DELETE'));
+    denied(stage, ctxFor('POST', '/docs/a', {}, '_method=%44ELETE'));
     denied(stage, ctxFor('POST', '/docs/a', {}, '_method[]=PATCH'));
     const ok = ctxFor('POST', '/docs/a', {}, 'method=DELETE&_method=post');
     stage(ok);

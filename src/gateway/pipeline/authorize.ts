@@ -44,8 +44,9 @@ const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-m
 
 /**
  * Every method the upstream may act on for this request: the request line's, any method an
- * override header or a `_method` query parameter names, and GET for HEAD (servers answer HEAD by running their GET handler,
- * so a forbid on GET or on a GET operation must hold for HEAD too). Each one must be allowed.
+ * override header or a `_method` query parameter names, and GET for HEAD (servers answer HEAD
+ * by running their GET handler, so a forbid on GET or on a GET operation must hold for HEAD
+ * too). Each one must be allowed.
  */
 export function methodsToAuthorize(ctx: RequestContext): string[] {
   const methods = [ctx.method];
@@ -57,7 +58,8 @@ export function methodsToAuthorize(ctx: RequestContext): string[] {
     if (!methods.includes(m)) methods.push(m);
   }
   // `?_method=DELETE` (Express's methodOverride('_method'), Symfony): same effect from the query.
-  if (/method/i.test(ctx.query)) {
+  // Parsed only when it could name one: the word itself, or any percent-encoding (`_%6Dethod`).
+  if (/method|%/i.test(ctx.query)) {
     for (const [key, value] of new URLSearchParams(ctx.query)) {
       if (!/^_method(\[.*\])?$/i.test(key)) continue;
       const m = value.trim().toUpperCase();
