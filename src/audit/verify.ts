@@ -178,7 +178,12 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
       while (cpIndex < valid.length && valid[cpIndex]!.seq < seq) cpIndex++;
       const cp = valid[cpIndex];
       if (cp && cp.seq === seq && cp.hash !== hash) {
-        return fail('modified', seq, `the chain up to record ${seq} was rewritten: its hash differs from the checkpoint signed at seq ${cp.seq}`);
+        // Every earlier checkpoint matched (the walk stops at the first that does not), so the rewrite lies after the last of them:
+        // with the hashes recomputed that range is all the chain can tell, and the operator compares it with a backup or export.
+        const matched = cpIndex > 0 ? valid[cpIndex - 1]!.seq : 0;
+        const from = Math.max(matched + 1, first);
+        const where = from < seq ? `one or more of records ${from}..${seq} were changed${matched >= first ? ` (the checkpoint at seq ${matched} still matches)` : ''}` : `record ${seq} was changed`;
+        return fail('modified', seq, `the chain up to record ${seq} was rewritten: its hash differs from the checkpoint signed at seq ${cp.seq}; ${where}`);
       }
       if (head && head.seq === seq && head.hash !== hash) headDiffers(seq);
       prevPrev = prevHash;
