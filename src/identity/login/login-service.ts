@@ -8,6 +8,9 @@
  * A wrong second factor counts like a wrong password, and a user with TOTP keeps the count
  * until the second factor succeeds: otherwise someone who knows the password could guess
  * 6-digit codes without limit, signing in with the password again whenever the count grew.
+ * Attempts on one account (or one unknown name) run one after the other on an instance: the lock
+ * is read when an attempt begins and counted when it has failed, so a burst of parallel guesses
+ * would otherwise each read "not locked" and all be checked, far past `lockAfterFailures`.
  * Unknown users cost the same time as known ones, and every refusal looks the same to the client:
  * a name without an account is delayed and locked by its own count like an account
  * (unknown-names.ts), so repeated guesses do not tell which names exist either.
@@ -49,6 +52,8 @@ export class LoginService {
   readonly #o: LoginServiceOptions;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #unknown: UnknownNames;
+  /** Per account (or unknown name): the end of the attempts queued on this instance. */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: LoginServiceOptions) {
     this.#o = options;
@@ -68,8 +73,29 @@ export class LoginService {
     const user = (await users.findByUsername(username)) ?? (username.includes('@') ? await users.findByEmail(username) : undefined);
     if (!user || !user.passwordHash) {
       emit('identity.login.failed', { ...base, ...(user ? { subject: user.id } : {}), reason: 'unknown_user' });
-      return this.#unknownName(username, password, clientAddress);
+      return this.#oneAtATime(`name:${username}`, () => this.#unknownName(username, password, clientAddress));
     }
+    return this.#oneAtATime(user.id, async () => {
+      // Read again in turn: the attempts before this one may have locked the account.
+      const current = await users.findById(user.id);
+      return current?.passwordHash ? this.#checkAccountPassword({ ...current, passwordHash: current.passwordHash }, password, clientAddress, base) : this.#unknownName(username, password, clientAddress);
+    });
+  }
+
+  /** Runs `attempt` after every earlier attempt queued under `key` on this instance has finished. */
+  async #oneAtATime<T>(key: string, attempt: () => Promise<T>): Promise<T> {
+    const run = (this.#queues.get(key) ?? Promise.resolve()).then(attempt);
+    const tail = run.catch(() => undefined);
+    this.#queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    }
+  }
+
+  async #checkAccountPassword(user: UserRecord & { passwordHash: string }, password: string, clientAddress: string, base: { username: string; clientAddress: string; clientId?: string }): Promise<PasswordOutcome> {
+    const { users, emit } = this.#o;
     const now = Date.now();
     if (user.lockedUntil !== undefined && user.lockedUntil > now) {
       // Still hash, so a locked account answers in the same time as any other.
@@ -151,6 +177,10 @@ export class LoginService {
    * Refused while the account is locked; a wrong one counts towards the lock.
    */
   async verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<SecondFactorOutcome> {
+    return this.#oneAtATime(user.id, () => this.#verifySecondFactor(user, input, clientAddress));
+  }
+
+  async #verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<SecondFactorOutcome> {
     const { users, emit } = this.#o;
     // Read again: a lock (from here, another instance or anomaly detection) and the last TOTP
     // step may have changed since the password step.
