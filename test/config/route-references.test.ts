@@ -26,3 +26,17 @@ describe('route ids in per-route settings', () => {
     assert.deepEqual(problemsOf({ ...base, ratelimit: { identity: { routes: { login: { rate: 5, periodMs: 60_000, burst: 5 } } } } }), []);
   });
 });
+
+describe('a policy named on a route that never consults it', () => {
+  it('refuses `policy` with access: authenticated (read as protection, it let every signed-in principal through) or public, naming the route\'s policy key', () => {
+    for (const access of ['authenticated', 'public']) {
+      const problems = problemsOf({ ...base, routes: [{ id: 'admin', path: '/admin', upstream: 'app', access, policy: 'admins-only' }] });
+      assert.deepEqual(problems, [`routes.0.policy: policy "admins-only" is never consulted with access: ${access}; set access: policy (or remove policy)`]);
+    }
+  });
+
+  it('accepts it with access: policy (also the default)', () => {
+    assert.deepEqual(problemsOf({ ...base, routes: [{ id: 'admin', path: '/admin', upstream: 'app', access: 'policy', policy: 'admins-only' }] }), []);
+    assert.deepEqual(problemsOf({ ...base, routes: [{ id: 'admin', path: '/admin', upstream: 'app', policy: 'admins-only' }] }), []);
+  });
+});

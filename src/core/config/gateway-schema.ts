@@ -92,7 +92,7 @@ export const routeSchema = z.object({
     browserLogin: z.boolean().default(false).describe('Redirect a browser without a session to the login flow instead of answering 401.'),
     audiences: z.array(z.string()).optional().describe('Accepted `aud` values for bearer JWTs (default: the route id and the public URL).'),
   }).strict().default({ methods: ['session', 'jwt', 'api_token', 'mtls'], browserLogin: false }),
-  policy: z.string().optional().describe('Name of the policy set that authorizes this route (access: policy). Missing set: every request is denied.'),
+  policy: z.string().optional().describe('Name of the policy set that authorizes this route; only with access: policy (with another access it would never be consulted, and is refused). Missing set: every request is denied.'),
   upstreamIdentity: z.object({
     assertion: z.enum(['cached', 'per-request', 'none']).default('cached').describe('Signed identity assertion sent to the upstream: cached per principal session and upstream (~1 min), bound to each request (method, path, request id), or none.'),
     headers: z.boolean().default(false).describe('Also send plain identity headers (x-gatehouse-subject, -roles, -kind) for legacy upstreams.'),

@@ -165,6 +165,9 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   }
   config.routes.forEach((r, i) => {
     if (!Object.hasOwn(config.upstreams, r.upstream)) problems.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${r.upstream}"` });
+    // A policy named on a route that does not consult policies would be read as protection
+    // that is not there: `access: authenticated` lets every signed-in principal through.
+    if (r.policy !== undefined && r.access !== 'policy') problems.push({ path: ['routes', i, 'policy'], message: `policy "${r.policy}" is never consulted with access: ${r.access}; set access: policy (or remove policy)` });
   });
   // A mistyped id would leave its route at the default limit without a word.
   const routeIds = new Set(config.routes.map((r) => r.id));

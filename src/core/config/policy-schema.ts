@@ -11,7 +11,7 @@ const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS
 export const operationSchema = z.object({
   name: name.describe('Action id in policies: `Gatehouse::Action::"<name>"` (a child of its method\'s action).'),
   method,
-  path: z.string().regex(/^\/[^\s?#]*$/, 'must start with / and have no query, fragment or whitespace').describe('Exact request path, or a prefix ending in `*`.'),
+  path: z.string().regex(/^\/[^\s?#]*$/, 'must start with / and have no query, fragment or whitespace').describe('Exact request path, or a prefix ending in `*`; matched ignoring letter case and a trailing slash (`/docs/EXPORT/` is `/docs/export`), as most upstream frameworks route.'),
 }).strict();
 
 export const assertionSchema = z.object({
