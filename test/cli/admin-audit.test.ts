@@ -215,7 +215,7 @@ describe('admin commands leave audit records (in-process bus)', () => {
       try {
         await ok(['user', 'disable', 'alice']);
         await ok(['user', 'enable', 'alice']);
-        await ok(['alerts', 'block', '--subject', 'usr_x', '--for', '1', '--reason', 'test', '--by', 'carol']);
+        await ok(['alerts', 'block', '--subject', 'alice', '--for', '1', '--reason', 'test', '--by', 'carol']);
       } finally {
         done = true;
         await instance;

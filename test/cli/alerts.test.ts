@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBackend, gatehouse, show, type Backend } from './support/cli.ts';
 
-const EVIL = 'mallory\u001b]0;pwned\u0007\u001b[2J';
+// An external issuer's principal (`<issuer>#<sub>`): taken as given, since Gatehouse cannot look it up.
+const EVIL = 'https://idp.example#mallory\u001b]0;pwned\u0007\u001b[2J';
 
 describe('gatehouse alerts unblock', () => {
   let backend: Backend;
@@ -24,7 +25,7 @@ describe('gatehouse alerts unblock', () => {
     assert.equal(blocked.status, 0, show(blocked));
     const lifted = await gatehouse(['alerts', 'unblock', '--config', config, '--subject', EVIL, '--by', 'admin']);
     assert.equal(lifted.status, 0, show(lifted));
-    assert.match(lifted.stdout, /^lifted subject:mallory\?\]0;pwned\?\?\[2J \(/m);
+    assert.match(lifted.stdout, /^lifted subject:https:\/\/idp\.example#mallory\?\]0;pwned\?\?\[2J \(/m);
     // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(blocked.stdout + lifted.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
@@ -43,5 +44,42 @@ describe('gatehouse alerts unblock', () => {
     } finally {
       await fresh.close();
     }
+  });
+});
+
+describe('gatehouse alerts block --subject with what an operator types', () => {
+  let backend: Backend;
+  let config: string;
+  let aliceId: string;
+  const run = (args: string[], input?: string) => gatehouse([...args, '--config', config], input !== undefined ? { input } : {});
+
+  before(async () => {
+    backend = await createBackend('sqlite');
+    config = await backend.writeConfig();
+    const added = await run(['user', 'add', 'alice', '--password-stdin', '--json'], 'a-long-enough-password-1\n');
+    assert.equal(added.status, 0, show(added));
+    aliceId = (JSON.parse(added.stdout) as { user: { id: string } }).user.id;
+  });
+  after(async () => { await backend?.close(); });
+
+  it('a user name is blocked by the user\'s id (a block stored on the name matched none of alice\'s requests while the operator believed her blocked), and unblock by name lifts it', async () => {
+    const blocked = await run(['alerts', 'block', '--subject', 'alice', '--for', '5', '--reason', 'test', '--by', 'ops']);
+    assert.equal(blocked.status, 0, show(blocked));
+    assert.match(blocked.stdout, new RegExp(`blocked:\\s+subject:${aliceId}`));
+    assert.match(blocked.stdout, /user:\s+alice/);
+    const listed = await run(['alerts', 'blocks', '--json']);
+    assert.deepEqual((JSON.parse(listed.stdout) as { value: string }[]).map((b) => b.value), [aliceId]);
+    const lifted = await run(['alerts', 'unblock', '--subject', 'alice', '--by', 'ops']);
+    assert.equal(lifted.status, 0, show(lifted));
+    assert.match(lifted.stdout, new RegExp(`^lifted subject:${aliceId} `, 'm'));
+  });
+
+  it('a subject that names no principal (a mistyped name) is refused with ERR_DETECT_BLOCK_INVALID and nothing is blocked', async () => {
+    const r = await run(['alerts', 'block', '--subject', 'alcie', '--for', '5', '--reason', 'test', '--by', 'ops']);
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, /ERR_DETECT_BLOCK_INVALID/);
+    assert.match(r.stderr, /no principal "alcie"/);
+    const listed = await run(['alerts', 'blocks', '--json']);
+    assert.deepEqual(JSON.parse(listed.stdout), []);
   });
 });

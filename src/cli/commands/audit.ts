@@ -11,6 +11,7 @@ import { auditCheckpointExportCommand } from '../../audit/commands/checkpoint-ex
 import { auditKeygenCommand } from '../../audit/commands/keygen.ts';
 import { auditPruneCommand } from '../../audit/commands/prune.ts';
 import { alertsListCommand, blockAddCommand, blockListCommand, blockLiftCommand } from '../../detect/commands/alerts.ts';
+import { resolveBlockSubject, resolveLiftSubject } from '../../detect/commands/block-subject.ts';
 import { GatehouseError } from '../../core/errors.ts';
 import { withCliContext } from '../context.ts';
 import { action, cell, emit, formatRecord, formatTable, terminalSafeJson } from '../output.ts';
@@ -107,15 +108,20 @@ export function registerAlerts(program: Command): void {
     }));
 
   stateful(alerts.command('block').description('block a client address or subject on every instance')
-    .option('--address <ip>', 'client address, or an IPv6 /64 (2001:db8:1:2::/64)').option('--subject <id>', 'subject')
+    .option('--address <ip>', 'client address, or an IPv6 /64 (2001:db8:1:2::/64)').option('--subject <id>', 'principal id (usr_…, client id, SPIFFE id, <issuer>#<sub>) or a user name or e-mail (blocked by its id)')
     .requiredOption('--for <minutes>', 'duration in minutes', positiveInt)
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .requiredOption('--by <admin>', 'who is blocking (recorded)'))
     .action(action(async (o: StateOptions & { address?: string; subject?: string; for: number; reason: string; by: string }) => {
       const target = targetOf(o);
-      const b = await withCliContext(o, (ctx) => blockAddCommand(ctx, { ...target, durationMs: o.for * 60_000, reason: o.reason, by: o.by }),
-        { action: 'alerts.block', resource: target.value, details: { ...target, minutes: o.for, reason: o.reason, by: o.by }, result: (v) => ({ resource: v.id }) });
-      emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ['until', new Date(b.expiresAt)], ['id', b.id]]));
+      let from: string | undefined;
+      const b = await withCliContext(o, async (ctx) => {
+        // A user name resolves to the user's id: a block on the name would match nothing.
+        const resolved = target.kind === 'subject' ? await resolveBlockSubject(ctx.store, target.value) : { id: target.value };
+        from = resolved.from;
+        return blockAddCommand(ctx, { ...target, value: resolved.id, durationMs: o.for * 60_000, reason: o.reason, by: o.by });
+      }, { action: 'alerts.block', resource: target.value, details: { ...target, minutes: o.for, reason: o.reason, by: o.by }, result: (v) => ({ resource: v.id, details: { blocked: v.value } }) });
+      emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ...(from !== undefined ? [['user', from] as [string, string]] : []), ['until', new Date(b.expiresAt)], ['id', b.id]]));
     }));
 
   stateful(alerts.command('unblock').description('lift a block (by id, or every active block on an address or subject)')
@@ -123,7 +129,7 @@ export function registerAlerts(program: Command): void {
     .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);
-      const lifted = await withCliContext(o, (ctx) => blockLiftCommand(ctx, target, o.by),
+      const lifted = await withCliContext(o, async (ctx) => blockLiftCommand(ctx, 'kind' in target && target.kind === 'subject' ? { ...target, value: (await resolveLiftSubject(ctx.store, target.value)).id } : target, o.by),
         { action: 'alerts.unblock', resource: 'id' in target ? target.id : target.value, details: { ...target, by: o.by }, result: (v) => ({ details: { lifted: v.map((b) => b.id) } }) });
       emit(o.json, lifted, () => (lifted.length ? lifted.map((b) => `lifted ${b.kind}:${cell(b.value)} (${cell(b.id)})`).join('\n') : 'no active block matched'));
     }));
