@@ -17,7 +17,7 @@
  */
 import { createSocket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -149,7 +149,7 @@ export async function createSyslogSink(options: SyslogOptions): Promise<SyslogSi
   }
   // RFC 5425: TLS with the receiver authenticated by its certificate, never without.
   const socket = proto === 'tls'
-    ? connectTls({ host, port: Number(port), minVersion: 'TLSv1.2', rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}), ...(host.includes(':') || /^[\d.]+$/.test(host) ? {} : { servername: host }) })
+    ? connectTls({ host, port: Number(port), minVersion: 'TLSv1.2', rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}), ...(isIP(host) ? {} : { servername: host }) })
     : connect(Number(port), host);
   let error: unknown;
   socket.on('error', (err) => { error ??= err; });

@@ -1,17 +1,18 @@
 /**
- * Connections to the infrastructure around Gatehouse that would cross a network in clear
- * text: the database, the shared rate-limit store, the event bus and the audit exports. Each
+ * Connections that would cross a network in clear text: to upstreams, the trace collector,
+ * the database, the shared rate-limit store, the event bus and the audit exports. Each
  * carries credentials or security records (audit events, blocks, revocations), so over a
  * network an eavesdropper reads them and anyone on the path can alter or forge them. On
  * loopback there is no network to cross. These are development conveniences: warned about,
  * and refused in production (load.ts).
  */
+import { isLoopbackAddress } from '../loopback.ts';
 import type { Config } from './schema.ts';
 import type { ConfigWarning } from './load.ts';
 
-/** Loopback as written in a URL's host: the name, 127.0.0.0/8 or ::1. */
-export function isLoopbackUrlHost(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+/** Loopback as written in a URL's host (IPv6 in brackets): the name, or a loopback address. */
+function isLoopbackUrlHost(host: string): boolean {
+  return host === 'localhost' || isLoopbackAddress(host.replace(/^\[(.*)\]$/, '$1'));
 }
 
 /** The host a URL names, or undefined when it does not parse (the schema reports that). */
@@ -53,6 +54,15 @@ function postgresWithoutVerifiedTls(url: string): boolean {
 
 export function cleartextLinkWarnings(config: Config): ConfigWarning[] {
   const w: ConfigWarning[] = [];
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    if (clearToNetwork(u.url, 'http')) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
+  }
+  const t = config.tracing;
+  if (t.enabled && clearToNetwork(t.endpoint, 'http')) {
+    const url = new URL(t.endpoint);
+    const credentials = url.username !== '' || url.password !== '' || Object.keys(t.headers).length > 0;
+    w.push({ path: ['tracing', 'endpoint'], message: `plain HTTP to a non-loopback collector${credentials ? ' with credentials (userinfo or headers travel in clear text)' : ' (span contents can be read and altered in transit)'}; use https://` });
+  }
   if (config.store.url !== undefined && postgresWithoutVerifiedTls(config.store.url)) {
     w.push({ path: ['store', 'url'], message: 'PostgreSQL on a non-loopback host without a verified TLS connection (the password and every record, audit included, cross the network readable and alterable); add sslmode=verify-full (with sslrootcert=<file> for a private CA)' });
   }

@@ -12,7 +12,7 @@ import { yamlKeyProblems } from './yaml-keys.ts';
 import { secretFileModeWarnings } from './secret-file-mode.ts';
 import { configFileWriters } from './config-file-writers.ts';
 import { readConfigText } from './read-config-text.ts';
-import { cleartextLinkWarnings, isLoopbackUrlHost } from './cleartext-links.ts';
+import { cleartextLinkWarnings } from './cleartext-links.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -201,17 +201,9 @@ function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): Config
   }
   const tls = config.listeners.https.tls;
   if (!tls.cert || !tls.key) w.push({ path: ['listeners', 'https', 'tls'], message: 'no certificate configured: a self-signed localhost certificate is generated' });
-  // SQLite is a legitimate single-instance production store: nothing to say about it.
+  // Upstreams, tracing, the store, Redis, NATS and the audit exports (SQLite is a legitimate
+  // single-instance production store: nothing to say about it).
   w.push(...cleartextLinkWarnings(config));
-  for (const [name, u] of Object.entries(config.upstreams)) {
-    if (u.url.startsWith('http:') && !isLoopbackUrlHost(new URL(u.url).hostname)) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
-  }
-  const t = config.tracing;
-  if (t.enabled && t.endpoint.startsWith('http:') && !isLoopbackUrlHost(new URL(t.endpoint).hostname)) {
-    const url = new URL(t.endpoint);
-    const credentials = url.username !== '' || url.password !== '' || Object.keys(t.headers).length > 0;
-    w.push({ path: ['tracing', 'endpoint'], message: `plain HTTP to a non-loopback collector${credentials ? ' with credentials (userinfo or headers travel in clear text)' : ' (span contents can be read and altered in transit)'}; use https://` });
-  }
   for (const [name, p] of Object.entries(config.identity.federation)) {
     if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
   }
