@@ -82,11 +82,15 @@ export class MessageRepo {
   }
 
   /**
-   * Marks `recipient`'s read. For a read-once message the first read also moves it to
-   * `consumed` in the same transaction; a concurrent second reader loses (returns false).
+   * Marks `recipient`'s read, only while the message is still visible and unexpired at `now`
+   * (checked here, after the slow key unwrap, not only before it). For a read-once message the
+   * first read also moves it to `consumed` in the same transaction; a concurrent second reader
+   * loses. @returns false when the text must not be handed out.
    */
   markRead(id: string, recipient: string, readOnce: boolean, now: number): boolean {
     return transaction(this.#meta, () => {
+      const live = this.#meta.prepare('SELECT 1 FROM messages WHERE id = ? AND state = \'active\' AND expires_at > ?').get(id, now) !== undefined;
+      if (!live) return false;
       if (readOnce && this.#meta.prepare('UPDATE messages SET state = \'consumed\' WHERE id = ? AND state = \'active\'').run(id).changes !== 1) return false;
       this.#meta.prepare('UPDATE recipients SET read_at = COALESCE(read_at, ?) WHERE message_id = ? AND recipient = ?').run(now, id, recipient);
       return true;

@@ -131,7 +131,9 @@ export function userRoutes(deps: UserRoutesDeps) {
         const dataKey = await deps.keys.unwrap(m.id, stored.wrappedKey);
         let body: string;
         try { body = openContent(dataKey, stored, m.id).toString('utf8'); } finally { dataKey.fill(0); }
-        if (!repo.markRead(m.id, me, m.readOnce, now)) throw new MailError('MAIL_GONE', { detail: `read-once message ${m.id} was read by someone else first` });
+        // Checked again with the time after the unwrap: a read that started before the expiry
+        // must not hand out the text after it, however slow the key service was.
+        if (!repo.markRead(m.id, me, m.readOnce, Date.now())) throw new MailError('MAIL_GONE', { detail: `message ${m.id} expired, or was read once by someone else, during the read` });
         sendJson(res, 200, { ...view(m, now, false), body });
         if (m.readOnce) {
           deps.consumed(m.id).catch((err: unknown) => scope.logger.warn({ err, messageId: m.id }, 'could not ask for deletion of a consumed message; the consumed sweep asks again'));
