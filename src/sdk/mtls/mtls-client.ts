@@ -7,7 +7,8 @@
  * Each new connection is made with the material and trust in force at that moment (the
  * connector is rebuilt whenever the WorkloadIdentity renews or fetches CRLs), so a rotation
  * needs no new agent and drops no request; pooled connections to a server that has since
- * been revoked are closed when the new CRL arrives. TLS session resumption is off: Node
+ * been revoked, or whose certificate has expired, are closed when new trust arrives (the
+ * whole peer check runs again, not only the CRL lookup). TLS session resumption is off: Node
  * skips `checkServerIdentity` on a resumed session, which would skip the SPIFFE check.
  */
 import type { TLSSocket } from 'node:tls';
@@ -15,7 +16,7 @@ import { Agent, buildConnector, fetch as undiciFetch, request as undiciRequest, 
 import type { WorkloadIdentity } from '../../pki/client/workload-identity.ts';
 import type { SpiffeIdentityPolicy } from '../../pki/mtls/check-server-identity.ts';
 import { mtlsClientOptions } from '../../pki/mtls/tls-options.ts';
-import { normalizeSerial } from '../../pki/serial.ts';
+import { verifyPeer } from '../../pki/mtls/verify-peer.ts';
 import { resolveIdentity, type IdentitySource } from './identity-source.ts';
 
 export type MtlsClientOptions = IdentitySource & {
@@ -61,12 +62,19 @@ export async function createMtlsClient(options: MtlsClientOptions): Promise<Mtls
     maxCachedSessions: 0,
   });
   let connector = build();
-  const live = new Map<TLSSocket, string>();
+  const live = new Set<TLSSocket>();
 
   const unsubscribe = identity.onChange((change) => {
     connector = build();
-    if (change.trust) {
-      for (const [socket, serial] of live) if (change.trust.isRevoked(serial)) socket.destroy();
+    if (!change.trust) return;
+    // The server's whole certificate is judged again, not only the CRL: a keep-alive
+    // connection must not outlive the certificate's expiry or its intermediate's revocation.
+    for (const socket of live) {
+      try {
+        verifyPeer(socket.getPeerCertificate(), change.trust, { ...policy, purpose: 'server' });
+      } catch {
+        socket.destroy();
+      }
     }
   });
 
@@ -76,11 +84,8 @@ export async function createMtlsClient(options: MtlsClientOptions): Promise<Mtls
       connector(connectOptions, (error, socket) => {
         if (error || !socket) { callback(error ?? new Error('no socket'), null); return; }
         const tls = socket as TLSSocket;
-        const serial = normalizeSerial(tls.getPeerCertificate?.().serialNumber ?? '');
-        if (serial) {
-          live.set(tls, serial);
-          tls.once('close', () => live.delete(tls));
-        }
+        live.add(tls);
+        tls.once('close', () => live.delete(tls));
         callback(null, socket);
       });
     },
