@@ -11,7 +11,8 @@ import type { AuditRecord } from './record.ts';
 export interface AuditQuery {
   since?: Date;
   until?: Date;
-  actor?: string;
+  /** One actor, or any of several names of the same principal (see commands/actor-names.ts). */
+  actor?: string | readonly string[];
   action?: string;
   outcome?: string;
   event?: string;
@@ -104,7 +105,7 @@ export async function* queryAudit(store: Store, q: AuditQuery, pageSize = 1000):
     if (q.chain !== undefined) filter.chain = q.chain;
     if (q.since) filter.since = q.since.getTime();
     if (q.until) filter.until = q.until.getTime();
-    if (q.actor !== undefined) filter.actor = q.actor;
+    if (q.actor !== undefined) filter.actor = typeof q.actor === 'string' ? [q.actor] : q.actor;
     if (q.action !== undefined) filter.action = q.action;
     if (q.outcome !== undefined) filter.outcome = q.outcome;
     if (q.event !== undefined) filter.event = q.event;

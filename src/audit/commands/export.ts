@@ -8,7 +8,7 @@ import { exportAudit } from '../export/export.ts';
 import { jsonLinesSink } from '../export/json-lines.ts';
 import { createOtlpSink } from '../export/otlp.ts';
 import { createSyslogSink } from '../export/syslog.ts';
-import { checkChain, toAuditQuery, type AuditQueryOptions } from './query.ts';
+import { resolveAuditQuery, type AuditQueryOptions } from './query.ts';
 
 export type ExportTarget = 'jsonl' | 'syslog' | 'otlp';
 
@@ -16,8 +16,7 @@ export type ExportTarget = 'jsonl' | 'syslog' | 'otlp';
  * `truncated`: records sent cut to fit a syslog datagram (UDP), also logged on `logger`.
  */
 export async function auditExportCommand(store: Store, config: AuditConfig, options: AuditQueryOptions & { to: ExportTarget }, out: Writable, logger?: Logger): Promise<{ exported: number; to: ExportTarget; truncated: number }> {
-  const query = toAuditQuery(options);
-  await checkChain(store, options.chain);
+  const query = await resolveAuditQuery(store, options);
   let sink;
   let truncated = () => 0;
   if (options.to === 'jsonl') sink = jsonLinesSink(out);

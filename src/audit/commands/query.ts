@@ -8,6 +8,7 @@ import { exportAudit } from '../export/export.ts';
 import { jsonLinesSink } from '../export/json-lines.ts';
 import { parseTime, type AuditQuery } from '../query.ts';
 import { printable } from './printable.ts';
+import { actorNames } from './actor-names.ts';
 
 /** CLI-level filter: times as text (ISO 8601 or `15m`/`2h`/`7d` back from now). */
 export interface AuditQueryOptions {
@@ -54,9 +55,19 @@ export async function checkChain(store: Store, chain: string | undefined): Promi
   }
 }
 
-/** Writes matching records to `out`, one JSON object a line; returns the count. */
-export async function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable): Promise<number> {
+/**
+ * The query the options ask for, checked against the store: the chain must exist, and an actor
+ * matches every name its principal is recorded under ({@link actorNames}).
+ */
+export async function resolveAuditQuery(store: Store, options: AuditQueryOptions): Promise<AuditQuery> {
   const query = toAuditQuery(options);
   await checkChain(store, options.chain);
+  if (options.actor !== undefined) query.actor = await actorNames(store, options.actor);
+  return query;
+}
+
+/** Writes matching records to `out`, one JSON object a line; returns the count. */
+export async function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable): Promise<number> {
+  const query = await resolveAuditQuery(store, options);
   return exportAudit(store, query, jsonLinesSink(out));
 }

@@ -18,7 +18,8 @@ export interface AuditQueryFilter {
   chain?: string;
   since?: number;
   until?: number;
-  actor?: string;
+  /** Any of these actors. */
+  actor?: readonly string[];
   action?: string;
   outcome?: string;
   event?: string;
@@ -225,7 +226,7 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
       if (f.chain !== undefined) q = q.where('chain', '=', f.chain);
       if (f.since !== undefined) q = q.where('time', '>=', f.since);
       if (f.until !== undefined) q = q.where('time', '<', f.until);
-      if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
+      if (f.actor !== undefined) q = q.where('actor', 'in', f.actor);
       if (f.action !== undefined) q = q.where('action', '=', f.action);
       if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
       if (f.event !== undefined) q = q.where('event', '=', f.event);
