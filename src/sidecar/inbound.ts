@@ -7,7 +7,8 @@
  * Two modes:
  * - `tcp` (default): bytes in both directions, protocol-agnostic (HTTP, gRPC, databases…).
  * - `http`: each request is forwarded to the local HTTP service with `x-gatehouse-peer: <SPIFFE id>`
- *   set by the sidecar (a value sent by the peer is removed first, so the service can trust it).
+ *   set by the sidecar (a value sent by the peer is removed first, in any spelling — also
+ *   `x_gatehouse_peer` — so the service can trust it).
  *   No protocol upgrades (WebSocket): use tcp mode for those.
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -44,7 +45,10 @@ function forwardHeaders(headers: IncomingHttpHeaders): Record<string, string | s
   const listed = new Set(String(headers.connection ?? '').toLowerCase().split(',').map((h) => h.trim()).filter(Boolean));
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    // CGI-style servers (WSGI, Rack, PHP…) read `x_gatehouse_peer` as HTTP_X_GATEHOUSE_PEER, the
+    // same variable as ours: a peer must not reach the service with a second spelling of it.
+    const dashed = name.replaceAll('_', '-');
+    if (value === undefined || HOP_BY_HOP.has(dashed) || listed.has(name)) continue;
     out[name] = value;
   }
   return out;

@@ -137,6 +137,23 @@ describe('sidecar (in process)', () => {
         assert.equal(service.seen.at(-1)?.peer, API);
       } finally { await client.close(); }
     });
+
+    it('drops a forged x_gatehouse_peer (underscore spelling), which CGI/WSGI/Rack/PHP servers read as x-gatehouse-peer', async () => {
+      const service = await plainService('legacy-http');
+      const { logger } = captureLogger();
+      const sidecar = await startSidecar({ identity: await sidecarOptions('in-http-underscore'), inbound: [{ listenHost: '127.0.0.1', listenPort: 0, localPort: service.port }], allowPeers: [API], http: true, logger });
+      cleanups.push(() => sidecar.close(), () => service.close());
+      const client = await createMtlsClient({ identity: await identity(API), expectedPeer: LEGACY });
+      try {
+        const res = await client.request(`https://127.0.0.1:${sidecar.inbound[0]!.port}/x`, { headers: { 'x_gatehouse_peer': 'spiffe://test.gatehouse/svc/admin', 'X_Gatehouse-Peer': 'spiffe://test.gatehouse/svc/admin' } });
+        assert.equal(res.statusCode, 200);
+        await res.body.text();
+        const headers = service.seen.at(-1)!.headers;
+        assert.equal(headers['x_gatehouse_peer'], undefined);
+        assert.equal(headers['x_gatehouse-peer'], undefined);
+        assert.equal(service.seen.at(-1)?.peer, API);
+      } finally { await client.close(); }
+    });
   });
 
   it('answers 502 ERR_SIDECAR_LOCAL_UNREACHABLE in http mode when the local service is down', async () => {
