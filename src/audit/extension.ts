@@ -21,6 +21,7 @@ import type { Store } from '../store/types.ts';
 import { accessRecord } from './access-event.ts';
 import { draftFromEnvelope } from './map-event.ts';
 import { createLiveRedactor, type LiveRedactor } from './live-redactor.ts';
+import { redactionWithCredentials } from '../gateway/upstream/credentials.ts';
 import { AccessSampler } from './sampler.ts';
 import { loadOrCreateSigningKey } from './signing-key.ts';
 import { AuditWriter } from './writer.ts';
@@ -52,7 +53,8 @@ export function auditPaths(config: Pick<Config, 'dataDir' | 'audit'>): { spoolDi
 export function auditExtension(platform: AuditPlatform): AuditExtension {
   const { config, store, bus } = platform;
   const logger = platform.logger.child({ component: 'audit' });
-  const redactor = createLiveRedactor(config.audit.redact);
+  // Upstream credentials too: a record quoting one (an upstream's error, say) must not keep it.
+  const redactor = createLiveRedactor(redactionWithCredentials(config));
   /** The sampling rates in force (they follow reloads). */
   let samplingRoutes = config.audit.sampling.routes;
   const instance = config.instanceId ?? 'gatehouse';
@@ -103,7 +105,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
     onReload(outcome) {
       if (!outcome.applied) return;
       const next = outcome.config.audit;
-      redactor.update(next.redact);
+      redactor.update(redactionWithCredentials(outcome.config));
       if (JSON.stringify(next.sampling.routes) === JSON.stringify(samplingRoutes)) return;
       samplingRoutes = next.sampling.routes;
       if (!writer || !sampler) return;

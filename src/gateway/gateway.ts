@@ -22,6 +22,7 @@ import { HealthRegistry } from '../observability/health.ts';
 import { createOpsServer, type OpsAction } from '../observability/ops-server.ts';
 import { RequestContext, type Stage } from './context.ts';
 import { buildGeneration, type Generation } from './generation.ts';
+import { redactionWithCredentials } from './upstream/credentials.ts';
 import { restartOnlyChanges } from './restart-only-changes.ts';
 import { selfUpstreamProblems } from '../core/config/self-upstream.ts';
 import { watchPath, type PathWatcher } from '../core/watch/path-watcher.ts';
@@ -156,7 +157,7 @@ export class Gateway {
     if (options.logger) {
       this.logger = options.logger;
     } else {
-      this.#logRedactor = createLiveRedactor(config.audit.redact);
+      this.#logRedactor = createLiveRedactor(redactionWithCredentials(config));
       this.logger = createLogger({ level: config.logging.level, instanceId: config.instanceId, redactor: this.#logRedactor, ...(options.logDestination ? { destination: options.logDestination } : {}) });
     }
     this.metrics = createMetrics({ inflight: () => this.#inflight });
@@ -301,7 +302,7 @@ export class Gateway {
       // Files a reload named anew are watched from here on; a failed watch leaves the reload applied (the 5 s poll still looks).
       await this.#certificateWatch?.sync(certificateFiles(loaded.config)).catch((err: unknown) => this.logger.error({ err }, 'certificate file watch failed'));
       // Before the first line logged under the new configuration.
-      this.#logRedactor?.update(loaded.config.audit.redact);
+      this.#logRedactor?.update(redactionWithCredentials(loaded.config));
       // Only a logger the gateway made is its to change (an embedder's is the embedder's).
       if (this.#logRedactor && this.logger.level !== loaded.config.logging.level) this.logger.level = loaded.config.logging.level;
       this.metrics.configReloads.labels('applied').inc();

@@ -17,12 +17,15 @@ import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { buildPools, closePools } from './upstream/pools.ts';
 import { hstsValue } from './http/strict-transport-security.ts';
 import { defaultStages } from './pipeline/stages.ts';
+import { resolveUpstreamCredentials, type UpstreamCredentials } from './upstream/credentials.ts';
 
 export interface Generation {
   readonly version: number;
   readonly config: Config;
   readonly router: Router;
   readonly upstreams: UpstreamPools;
+  /** Headers injected on requests to each upstream (`upstreams.<name>.credentials`), file-held values as read for this generation. */
+  readonly credentials: UpstreamCredentials;
   readonly isTrustedProxy: (address: string) => boolean;
   readonly stages: readonly Stage[];
   /** The stages' names, in the same order (for ctx.stage, without a Function#name read per request). */
@@ -61,6 +64,8 @@ export function buildGeneration(
   extensions: readonly GatewayExtension[],
   shared: Pick<Generation, 'metrics' | 'logger' | 'record' | 'traceSampleRatio' | 'traceClientSampledFlag'>,
 ): Generation {
+  // First: a credential file that cannot be used refuses the configuration before any pool is built.
+  const credentials = resolveUpstreamCredentials(config);
   const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
   const isTrustedProxy = compileTrustedProxies(config.trustedProxies);
   const slots: Partial<Record<StageSlot, Stage>> = {};
@@ -71,5 +76,5 @@ export function buildGeneration(
   // Pools that the new generation does not use are closed once their requests finish.
   if (retired.length) setImmediate(() => { void closePools(retired); });
   const stages = defaultStages(slots);
-  return { version, config, router, upstreams: pools, isTrustedProxy, stages, stageNames: stages.map((s) => s.name), internal, hsts: hstsValue(config), ...shared };
+  return { version, config, router, upstreams: pools, credentials, isTrustedProxy, stages, stageNames: stages.map((s) => s.name), internal, hsts: hstsValue(config), ...shared };
 }

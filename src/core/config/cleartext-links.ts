@@ -55,7 +55,10 @@ function postgresWithoutVerifiedTls(url: string): boolean {
 export function cleartextLinkWarnings(config: Config): ConfigWarning[] {
   const w: ConfigWarning[] = [];
   for (const [name, u] of Object.entries(config.upstreams)) {
-    if (clearToNetwork(u.url, 'http')) w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
+    if (!clearToNetwork(u.url, 'http')) continue;
+    // Credentials the gateway injects (credential-isolation) would be read by anyone on the path.
+    if (u.credentials !== undefined) w.push({ path: ['upstreams', name, 'credentials'], message: 'upstream credentials sent over plain HTTP to a non-loopback upstream (anyone on the path reads them and can replay them); use https:// with mTLS' });
+    else w.push({ path: ['upstreams', name, 'url'], message: 'plain HTTP to a non-loopback upstream (use https:// with mTLS)' });
   }
   const t = config.tracing;
   if (t.enabled && clearToNetwork(t.endpoint, 'http')) {

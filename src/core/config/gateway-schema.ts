@@ -3,6 +3,8 @@
  * Every object is `.strict()` so that an unknown key is an error naming its path.
  */
 import { z } from 'zod';
+import { upstreamCredentialsSchema } from './upstream-credentials-schema.ts';
+import { approvalSchema } from './approval-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(1).max(24 * 3600 * 1000);
@@ -74,6 +76,7 @@ export const upstreamSchema = z.object({
     spiffeId: z.string().regex(/^spiffe:\/\/[^/\s]+\/[^\s]+$/, 'a SPIFFE id: spiffe://<trust domain>/<path>').describe('Expected SPIFFE id of the upstream. Gatehouse connects with mutual TLS, presenting its own workload certificate from the built-in CA, and refuses an upstream with another identity (502 ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH). Requires an https:// url and pki.enabled.'),
     checkHostname: z.boolean().default(false).describe('Also check the upstream host name against its certificate (by default the SPIFFE id alone is checked, for upstreams addressed by IP).'),
   }).strict().optional().describe('Mutual TLS to this upstream.'),
+  credentials: upstreamCredentialsSchema.optional(),
 }).strict();
 
 export const routeSchema = z.object({

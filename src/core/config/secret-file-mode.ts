@@ -40,6 +40,12 @@ export function literalSecretPaths(document: unknown): string[] {
   }
   for (const [name, value] of entries(at('tracing', 'headers'))) if (literal(value)) paths.push(`tracing.headers.${name}`);
   for (const [name, value] of entries(at('audit', 'export', 'otlp', 'headers'))) if (literal(value)) paths.push(`audit.export.otlp.headers.${name}`);
+  for (const [name, upstream] of entries(at('upstreams'))) {
+    const c = child(upstream, 'credentials');
+    for (const [header, value] of entries(child(c, 'headers'))) if (literal(value)) paths.push(`upstreams.${name}.credentials.headers.${header}`);
+    if (literal(child(c, 'bearer'))) paths.push(`upstreams.${name}.credentials.bearer`);
+    if (literal(child(child(c, 'basic'), 'password'))) paths.push(`upstreams.${name}.credentials.basic.password`);
+  }
   for (const keys of [['store', 'url'], ['ratelimit', 'url'], ['bus', 'url'], ['tracing', 'endpoint'], ['audit', 'export', 'otlp', 'url']]) {
     if (literalUrlPassword(at(...keys))) paths.push(keys.join('.'));
   }

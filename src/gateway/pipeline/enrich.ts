@@ -7,6 +7,7 @@
 import type { RequestContext } from '../context.ts';
 import { buildUpstreamHeaders } from '../http/upstream-headers.ts';
 import { validTracestate } from '../../observability/trace-context.ts';
+import { withUpstreamCredentials } from '../upstream/credentials.ts';
 
 export function enrich(ctx: RequestContext): void {
   const { req } = ctx;
@@ -17,7 +18,8 @@ export function enrich(ctx: RequestContext): void {
     requestId: ctx.requestId,
     traceparent: ctx.trace!.traceparent,
     tracestate: ctx.trace!.parentSpanId ? validTracestate(req.headers.tracestate) : undefined,
-    extra: ctx.upstreamHeaders,
+    // Only here, after every stage that may refuse: a refused request never carries the credential.
+    extra: withUpstreamCredentials(ctx.upstreamHeaders, ctx.route === undefined ? undefined : ctx.gen.credentials.headers.get(ctx.route.upstreamName)),
     omit: ctx.omitUpstreamHeaders,
     maxHeaders: ctx.gen.config.limits.maxHeaderCount,
   });
