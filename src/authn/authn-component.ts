@@ -33,6 +33,7 @@ import { createAuthn, type Authn } from './create-authn.ts';
 import { startAuthnMaintenance, type AuthnMaintenance } from './maintenance.ts';
 import type { ClientCertificateVerifier } from './mtls-authenticator.ts';
 import { CALLBACK_PATH } from './session/login-flow.ts';
+import { createStepUpStage } from './step-up-stage.ts';
 import type { PrincipalLookup } from './types.ts';
 
 /** What the component needs from the platform (`Platform` of src/gateway/extensions/platform.ts satisfies it). */
@@ -126,6 +127,12 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     logger,
   });
 
+  const stepUp = createStepUpStage({
+    publicOrigin: origin,
+    loginEnabled: authn.loginFlow !== undefined,
+    publish: (event) => bus.publish('authn.step_up.required', event),
+  });
+
   let upkeep: AuthnMaintenance | undefined;
   const extension: GatewayExtension = {
     name: 'authn',
@@ -136,7 +143,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
         idleTimeoutMs: config.authn.session.idleTimeoutMs, ...config.authn.maintenance, logger,
       });
     },
-    stages: () => ({ authenticate: authn.stage }),
+    stages: () => ({ authenticate: authn.stage, stepUp }),
     internalHandlers: () => (authn.loginFlow === undefined ? [] : [authn.internalHandler]),
     async stop() {
       await upkeep?.stop();

@@ -27,3 +27,20 @@ export interface AuthnInvalidatedEvent {
 export interface AuthnEventPayloads {
   'authn.invalidated': AuthnInvalidatedEvent;
 }
+
+/** A step-up route refused a principal without a recent second factor (src/authn/step-up-stage.ts). */
+export interface AuthnStepUpRequiredEvent {
+  requestId: string;
+  routeId: string;
+  subject: string;
+  /** How the request was authenticated: session, jwt, dpop, api_token, mtls. */
+  credential: string;
+  reason: 'no_mfa' | 'mfa_too_old' | 'mfa_time_in_future' | 'not_capable';
+  maxAgeSeconds: number;
+  response: 'challenge' | 'login_redirect';
+  clientAddress: string;
+}
+
+export interface AuthnEventPayloads {
+  'authn.step_up.required': AuthnStepUpRequiredEvent;
+}

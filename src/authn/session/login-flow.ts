@@ -36,9 +36,17 @@ export interface LoginFlowOptions {
   logger?: Logger | undefined;
 }
 
-/** Where a browser without a session is sent: the login start, carrying its same-origin return path. */
-export function loginRedirectLocation(returnPath: string): string {
-  return `${LOGIN_PATH}?return_to=${encodeURIComponent(returnPath)}`;
+/** The `step_up` value of the login start that asks the IdP for a fresh login with its second factor. */
+export const STEP_UP_MFA = 'mfa';
+/** The acr Gatehouse's IdP sets for a login with its second factor (src/identity/interaction). */
+export const MFA_ACR = 'urn:gatehouse:mfa';
+
+/**
+ * Where a browser without a session is sent: the login start, carrying its same-origin return
+ * path; with `stepUp`, a login that must be fresh and use the second factor (step-up stage).
+ */
+export function loginRedirectLocation(returnPath: string, options: { stepUp?: boolean } = {}): string {
+  return `${LOGIN_PATH}?return_to=${encodeURIComponent(returnPath)}${options.stepUp === true ? `&step_up=${STEP_UP_MFA}` : ''}`;
 }
 
 function redirect(res: ServerResponse, location: string, cookies: string[]): void {
@@ -97,6 +105,9 @@ export class LoginFlow {
       code_challenge_method: 'S256',
       state,
       nonce,
+      // Step-up: the IdP must sign the user in again (an IdP session from before does not
+      // count) and ask for the second factor; the new session carries the new login time.
+      ...(url.searchParams.get('step_up') === STEP_UP_MFA ? { prompt: 'login', max_age: '0', acr_values: MFA_ACR } : {}),
     });
     redirect(res, authorizationUrl.href, [serializeCookie(LOGIN_COOKIE, loginId, this.#o.loginTimeoutMs / 1000)]);
   }

@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { upstreamCredentialsSchema } from './upstream-credentials-schema.ts';
-import { approvalSchema } from './approval-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(1).max(24 * 3600 * 1000);

@@ -168,6 +168,8 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
     // A policy named on a route that does not consult policies would be read as protection
     // that is not there: `access: authenticated` lets every signed-in principal through.
     if (r.policy !== undefined && r.access !== 'policy') problems.push({ path: ['routes', i, 'policy'], message: `policy "${r.policy}" is never consulted with access: ${r.access}; set access: policy (or remove policy)` });
+    // Nothing is authenticated on a public route, so a step-up there could never be checked.
+    if (r.stepUp !== undefined && r.access === 'public') problems.push({ path: ['routes', i, 'stepUp'], message: 'step-up needs an authenticated principal; not possible with access: public' });
   });
   // A mistyped id would leave its route at the default limit without a word.
   const routeIds = new Set(config.routes.map((r) => r.id));

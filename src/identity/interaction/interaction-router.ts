@@ -53,6 +53,14 @@ export interface InteractionRouterOptions {
   logger: Logger;
 }
 
+/** The acr of a login with the second factor; a client asking for it (step-up) gets the second factor, or enrolment. */
+const MFA_ACR = 'urn:gatehouse:mfa';
+
+function asksForMfa(details: InteractionDetails): boolean {
+  const requested = details.params.acr_values;
+  return typeof requested === 'string' && requested.split(' ').includes(MFA_ACR);
+}
+
 export type InteractionHandler = (req: IncomingMessage, res: ServerResponse, url: URL, clientAddress: string) => Promise<void>;
 
 export function createInteractionRouter(o: InteractionRouterOptions): InteractionHandler {
@@ -87,7 +95,7 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
       sendHtml(res, 200, mfaPage(details.uid, state.csrf));
       return;
     }
-    if (o.config.mfa.required) {
+    if (o.config.mfa.required || asksForMfa(details)) {
       const enrollment = await o.login.startEnrollment(user);
       state.stage = 'enroll';
       state.enrollSealed = enrollment.sealed;
@@ -106,7 +114,7 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
       ...(state.federatedProvider ? { federatedProvider: state.federatedProvider } : {}),
     });
     await o.provider().interactionFinished(req, res, {
-      login: { accountId: user.id, amr, ts: Math.floor(Date.now() / 1000), ...(amr.includes('otp') ? { acr: 'urn:gatehouse:mfa' } : {}) },
+      login: { accountId: user.id, amr, ts: Math.floor(Date.now() / 1000), ...(amr.includes('otp') ? { acr: MFA_ACR } : {}) },
     }, { mergeWithLastSubmission: false });
   };
 

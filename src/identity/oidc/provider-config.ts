@@ -88,8 +88,12 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
     },
     routes: OIDC_ROUTES,
     scopes: [...OIDC_SCOPES],
+    // How and when the user signed in travel in every ID token (with the openid scope): the
+    // gateway's sessions take their MFA time from `amr` and `auth_time` (step-up), other
+    // clients may check `acr`. oidc-provider otherwise adds them only when a client asks.
+    acrValues: ['urn:gatehouse:mfa'],
     claims: {
-      openid: ['sub'],
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['preferred_username', 'name'],
       email: ['email', 'email_verified'],
       roles: ['roles'],

@@ -1,0 +1,249 @@
+/**
+ * Step-up MFA (routes' `stepUp`) through a real gateway over real TLS, with the real identity
+ * provider and authn components over a real store: bearer JWTs of the gateway's own issuer
+ * (its JWKS carries the test's key as well, so claims such as `amr` and `auth_time` can be
+ * chosen), an API token from the IdP, and a browser that logs in over HTTP through the real
+ * sign-in pages, TOTP step included.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { generate } from 'otplib';
+import { Agent, buildConnector, fetch as undiciFetch, request } from 'undici';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { parseConfig } from '../../src/core/config/load.ts';
+import type { ConfigInput } from '../../src/core/config/schema.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { MemoryEventBus } from '../../src/bus/memory-bus.ts';
+import type { Envelope } from '../../src/core/events.ts';
+import { createIdentityComponent, type IdentityComponent } from '../../src/gateway/extensions/identity.ts';
+import type { Platform } from '../../src/gateway/extensions/platform.ts';
+import type { IdentityProvider } from '../../src/identity/identity-provider.ts';
+import { createAuthnComponent } from '../../src/authn/authn-component.ts';
+import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
+
+const PUBLIC = 'https://gw.test';
+const PASSWORD = 'correct horse battery staple';
+const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', accept: 'text/html' };
+const MAX_AGE = 300;
+
+describe('step-up MFA on a route through a real gateway and the real identity provider', () => {
+  let dir: string;
+  let store: Store;
+  let bus: MemoryEventBus;
+  let upstream: TestUpstream;
+  let gw: TestGateway;
+  let identity: IdentityComponent;
+  let port = 0;
+  let userId = '';
+  let key: { privateKey: CryptoKey; kid: string };
+  const events: Envelope[] = [];
+  const connector = buildConnector({ rejectUnauthorized: false });
+  const dispatcher = new Agent({ connect: (opts, cb) => connector({ ...opts, hostname: '127.0.0.1', port: String(port), servername: 'localhost' }, cb) });
+  const viaGateway = ((url: string | URL, init: Record<string, unknown> = {}) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
+  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
+    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
+    }
+    const text = await res.body.text();
+    return { status: res.statusCode, headers, text: async () => text };
+  }) as unknown as typeof fetch;
+
+  async function call(path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+    const res = await request(PUBLIC + path, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, dispatcher });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  }
+
+  /** A token of the gateway's own issuer for the user, with the given login facts. */
+  async function ownToken(claims: Record<string, unknown>): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: identity.idp.issuer, aud: PUBLIC, sub: userId, iat: now, exp: now + 300, jti: `t-${Math.random()}`, ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
+  }
+
+  /** The memory bus delivers on a later tick. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  function stepUpEvents(): Envelope<'authn.step_up.required'>[] {
+    return events.filter((e): e is Envelope<'authn.step_up.required'> => e.name === 'authn.step_up.required');
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-step-up-'));
+    upstream = await startUpstream();
+    const input: ConfigInput = {
+      mode: 'development',
+      publicUrl: PUBLIC,
+      dataDir: dir,
+      upstreams: { app: { url: upstream.url } },
+      routes: [
+        {
+          id: 'admin', path: '/admin', upstream: 'app', access: 'authenticated',
+          authentication: { methods: ['session', 'jwt', 'api_token'], browserLogin: true },
+          stepUp: { maxAgeSeconds: MAX_AGE, methods: ['GET', 'HEAD', 'POST', 'DELETE'] },
+        },
+      ],
+    };
+    const config = parseConfig({ ...input, listeners: { https: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, ops: { host: '127.0.0.1', port: 0 } } }, { env: process.env, source: 'test' }).config;
+    store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
+    await store.migrate();
+    bus = new MemoryEventBus({ instanceId: 'gw-test' });
+    bus.subscribe(['authn.step_up.required'], (e) => { events.push(e); });
+    const logger = pino({ level: process.env.GH_TEST_LOG ?? 'silent' });
+    const platform = { config, store, bus, logger } as unknown as Platform;
+    identity = await createIdentityComponent(platform);
+    userId = (await identity.idp.accounts.addUser({ username: 'alice', password: PASSWORD, roles: ['admin'] })).id;
+    const pair = await generateKeyPair('ES256');
+    key = { privateKey: pair.privateKey, kid: 'test-own' };
+    const testJwk = { ...(await exportJWK(pair.publicKey)), kid: key.kid, alg: 'ES256', use: 'sig' };
+    // The IdP's own keys plus the test's: tokens the test signs are tokens of the gateway's own issuer.
+    const idp: IdentityProvider = { ...identity.idp, issuer: identity.idp.issuer, publicJwks: () => ({ keys: [...identity.idp.publicJwks().keys, testJwk] }) };
+    const authn = await createAuthnComponent(platform, { identity: idp, loginFetch: viaGateway });
+    gw = await startGateway(input, { extensions: [identity.extension, authn.extension] });
+    port = Number(new URL(gw.url).port);
+  });
+
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await bus?.close();
+    await store?.close();
+    await dispatcher.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function assertChallenge(r: { status: number; headers: Record<string, unknown>; body: string }): void {
+    assert.equal(r.status, 401, r.body);
+    assert.equal(JSON.parse(r.body).error.code, 'ERR_AUTHN_STEP_UP_REQUIRED');
+    const header = String(r.headers['www-authenticate']);
+    assert.match(header, /^Bearer error="insufficient_user_authentication", error_description="[^"]+"/);
+    assert.match(header, new RegExp(`max_age=${MAX_AGE}\\b`));
+    assert.match(header, /acr_values="urn:gatehouse:mfa"/);
+  }
+
+  it('refuses an own-IdP token whose login had no second factor (amr pwd) with 401 and the RFC 9470 challenge', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const before = upstream.received.length;
+    const r = await call('/admin/users', { headers: { authorization: `Bearer ${await ownToken({ amr: ['pwd'], auth_time: now - 10 })}` } });
+    assertChallenge(r);
+    assert.equal(upstream.received.length, before, 'nothing reached the upstream');
+    await settle();
+    const e = stepUpEvents().at(-1)!;
+    assert.equal(e.payload.reason, 'no_mfa');
+    assert.equal(e.payload.subject, userId);
+    assert.equal(e.payload.response, 'challenge');
+  });
+
+  it('forwards an own-IdP token with a recent second factor (amr pwd+otp, fresh auth_time)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const r = await call('/admin/users', { headers: { authorization: `Bearer ${await ownToken({ amr: ['pwd', 'otp'], auth_time: now - 30 })}` } });
+    assert.equal(r.status, 200, r.body);
+  });
+
+  it('refuses a token whose second factor is older than maxAgeSeconds', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    assertChallenge(await call('/admin/users', { headers: { authorization: `Bearer ${await ownToken({ amr: ['pwd', 'otp'], auth_time: now - MAX_AGE - 60 })}` } }));
+    await settle();
+    assert.equal(stepUpEvents().at(-1)!.payload.reason, 'mfa_too_old');
+  });
+
+  it('refuses forged freshness: an auth_time a day in the future does not count as a recent second factor', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    assertChallenge(await call('/admin/users', { headers: { authorization: `Bearer ${await ownToken({ amr: ['pwd', 'otp'], auth_time: now + 86_400 })}` } }));
+    await settle();
+    assert.equal(stepUpEvents().at(-1)!.payload.reason, 'mfa_time_in_future');
+  });
+
+  it('refuses an API token on a step-up route (it cannot show a second factor): fail closed with 401', async () => {
+    const created = await identity.idp.apiTokens.create({ ownerSubject: userId, name: 'ci' });
+    const r = await call('/admin/users', { headers: { authorization: `Bearer ${created.token}` } });
+    assertChallenge(r);
+    await settle();
+    assert.equal(stepUpEvents().at(-1)!.payload.reason, 'not_capable');
+    await settle();
+    assert.equal(stepUpEvents().at(-1)!.payload.credential, 'api_token');
+  });
+
+  it('does not demand step-up for a method the rule does not list (PUT with a password-only token is forwarded)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const r = await call('/admin/users', { method: 'PUT', headers: { authorization: `Bearer ${await ownToken({ amr: ['pwd'], auth_time: now - 10 })}` } });
+    assert.equal(r.status, 200, r.body);
+  });
+
+  /** Logs in through the IdP's form with the password only; returns the browser on a session without MFA. */
+  async function passwordOnlySession(): Promise<Browser> {
+    const browser = new Browser(browserFetch);
+    const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=%2Fhome`, { headers: NAVIGATE });
+    let next = await browser.request(start.location!, { headers: NAVIGATE });
+    let hops = 0;
+    while (next.location && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.equal(next.status, 200, 'login page');
+    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    next = await followToCallback(browser, next);
+    assert.equal((await browser.request(next.location!, { headers: NAVIGATE })).status, 303);
+    assert.ok(browser.cookies.has(SESSION_COOKIE));
+    return browser;
+  }
+
+  async function followToCallback(browser: Browser, from: Awaited<ReturnType<Browser['request']>>): Promise<Awaited<ReturnType<Browser['request']>>> {
+    let next = from;
+    let hops = 0;
+    while (next.location && !next.location.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`) && hops++ < 8) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.ok(next.location?.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`), `reached the callback: ${next.status} ${next.location} ${next.body.slice(0, 300)}`);
+    return next;
+  }
+
+  it('sends a browser on a password-only session into a fresh login that demands TOTP (enrolment first), then serves the original path', async () => {
+    const browser = await passwordOnlySession();
+    const path = '/admin/settings?tab=keys';
+    const first = await browser.request(PUBLIC + path, { headers: NAVIGATE });
+    assert.equal(first.status, 302, first.body.slice(0, 200));
+    assert.equal(first.location, `${PUBLIC}/_gatehouse/auth/login?return_to=${encodeURIComponent(path)}&step_up=mfa`);
+    await settle();
+    assert.equal(stepUpEvents().at(-1)!.payload.response, 'login_redirect');
+
+    // An unsafe method from the same browser is not redirected (its body would be lost).
+    const post = await browser.request(`${PUBLIC}/admin/settings`, { method: 'POST', form: { a: '1' }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    assert.equal(post.status, 401);
+    assert.equal(JSON.parse(post.body).error.code, 'ERR_AUTHN_STEP_UP_REQUIRED');
+
+    const start = await browser.request(first.location!, { headers: NAVIGATE });
+    const authorize = new URL(start.location!);
+    assert.equal(authorize.searchParams.get('prompt'), 'login');
+    assert.equal(authorize.searchParams.get('acr_values'), 'urn:gatehouse:mfa');
+    // The IdP session from the password login must not count: the sign-in page again.
+    let next = await browser.request(start.location!, { headers: NAVIGATE });
+    let hops = 0;
+    while (next.location && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.equal(next.status, 200, `login page again: ${next.location} ${next.body.slice(0, 300)}`);
+    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    // Alice has no second factor yet and MFA is not required globally: the step-up asks her to enrol.
+    assert.equal(next.status, 200, next.body.slice(0, 300));
+    const secret = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
+    assert.ok(secret, 'the enrolment page');
+    const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret }) } });
+    assert.equal(codes.status, 200, codes.body.slice(0, 300));
+    next = await browser.request(new URL(formAction(codes.body, 'continue')!, PUBLIC), { form: { csrf: inputValue(codes.body, 'csrf')! } });
+    next = await followToCallback(browser, next);
+    const callback = await browser.request(next.location!, { headers: NAVIGATE });
+    assert.equal(callback.status, 303, callback.body.slice(0, 300));
+    assert.equal(callback.location, PUBLIC + path);
+    const before = upstream.received.length;
+    const page = await browser.request(PUBLIC + path, { headers: NAVIGATE });
+    await settle();
+    assert.equal(page.status, 200, JSON.stringify(stepUpEvents().at(-1)));
+    assert.equal(upstream.received[before]!.url, path);
+
+    // Enrolled now: the next step-up of a password-only session asks for the TOTP code itself.
+    const other = await passwordOnlySession().catch(() => undefined);
+    assert.equal(other, undefined, 'an enrolled user cannot finish a password-only login');
+  });
+});
