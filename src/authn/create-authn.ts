@@ -18,7 +18,7 @@ import type { Stage } from '../gateway/context.ts';
 import type { InternalHandler } from '../gateway/internal-handler.ts';
 import { createAuthenticateStage } from '../gateway/pipeline/authenticate.ts';
 import { ApiTokenAuthenticator } from './api-token-authenticator.ts';
-import { compileIssuer, type CompiledIssuer } from './jwt/issuer.ts';
+import { compileIssuer, rolesAsNamed, type CompiledIssuer } from './jwt/issuer.ts';
 import { createLocalJwksKeys } from './jwt/jwks-keys.ts';
 import { JwtVerifier } from './jwt/jwt-verifier.ts';
 import { JwtAuthenticator } from './jwt-authenticator.ts';
@@ -88,6 +88,8 @@ export function createAuthn(deps: AuthnDeps): Authn {
       keys: createLocalJwksKeys(deps.ownJwks, 'Gatehouse IdP keys'),
       principals: 'directory',
       rolesClaim: 'roles',
+      // Directory principals: the roles are the directory's, never the token's.
+      mapRoles: rolesAsNamed,
       kind: 'user',
     });
   }

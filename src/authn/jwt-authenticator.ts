@@ -139,7 +139,7 @@ export class JwtAuthenticator {
     const amr = stringArray(payload.amr);
     const authTime = typeof payload.auth_time === 'number' ? payload.auth_time : undefined;
     let kind = issuer.kind;
-    let roles: readonly string[] = stringArray(payload[issuer.rolesClaim]);
+    let roles: readonly string[] = issuer.mapRoles(stringArray(payload[issuer.rolesClaim]));
     let attributes: Record<string, unknown> = {};
     // An issuer that names its own principals names them in its own namespace: its `sub`
     // "usr_…" or "spiffe://…/svc/mail" is not Gatehouse's principal of that id, nor another

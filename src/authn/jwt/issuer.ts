@@ -18,7 +18,20 @@ export interface CompiledIssuer {
   /** `directory`: the subject must be an enabled principal of the directory. */
   readonly principals: 'directory' | 'claims';
   readonly rolesClaim: string;
+  /** The token's role names as Gatehouse roles (`roleMapping`; as they are without one). */
+  readonly mapRoles: (names: readonly string[]) => readonly string[];
   readonly kind: 'user' | 'service';
+}
+
+/** Roles taken as the token names them: only for issuers whose roles are replaced by the directory's, or unmapped by choice. */
+export const rolesAsNamed = (names: readonly string[]): readonly string[] => names;
+
+/** `roleMapping` as a function: mapped names become their roles, others are dropped. */
+export function roleMapper(mapping: Readonly<Record<string, readonly string[]>> | undefined): (names: readonly string[]) => readonly string[] {
+  if (mapping === undefined) return rolesAsNamed;
+  // Own keys only: a role named "constructor" or "__proto__" maps to nothing.
+  const table = new Map(Object.entries(mapping));
+  return (names) => [...new Set(names.flatMap((n) => table.get(n) ?? []))];
 }
 
 /** Reads the files an issuer's key strategy names; `readText` is replaceable for tests. */
@@ -38,6 +51,7 @@ export function compileIssuer(config: IssuerConfig, readText: (path: string) => 
     keys,
     principals: config.principals,
     rolesClaim: config.rolesClaim,
+    mapRoles: roleMapper(config.roleMapping),
     kind: config.kind,
   };
 }

@@ -45,6 +45,7 @@ export const issuerSchema = z.object({
   keys: z.discriminatedUnion('type', [jwksKeysSchema, thumbprintKeysSchema, chainKeysSchema]).describe('Where the verification keys come from.'),
   principals: z.enum(['directory', 'claims']).default('claims').describe('`directory`: the subject must be a known, enabled principal of Gatehouse; `claims`: roles come from the token.'),
   rolesClaim: z.string().min(1).default('roles').describe('Claim holding the roles when `principals: claims`.'),
+  roleMapping: z.record(z.string(), z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/, 'letters, digits, colon, dot, dash, underscore'))).optional().describe('With `principals: claims`: the token\'s role names → Gatehouse roles; names not mapped are dropped (`{ admin: [] }` drops one explicitly). Omitted: every role the token names is taken as it is, so the issuer can grant itself any role your policies trust (`admin`) — a development convenience, warned about, and refused in production.'),
   kind: z.enum(['user', 'service']).default('user').describe('Kind of principal tokens of this issuer name when `principals: claims`.'),
 }).strict();
 

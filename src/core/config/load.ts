@@ -208,6 +208,11 @@ function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): Config
   w.push(...cleartextLinkWarnings(config));
   for (const [name, p] of Object.entries(config.identity.federation)) {
     if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
+  config.authn.issuers.forEach((issuer, i) => {
+    if (issuer.principals === 'claims' && issuer.roleMapping === undefined) {
+      w.push({ path: ['authn', 'issuers', i, 'roleMapping'], message: `issuer ${issuer.issuer} names its own principals and no roleMapping says which roles it may grant: every role in its tokens is taken, admin included` });
+    }
+  });
   }
   return w;
 }

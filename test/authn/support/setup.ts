@@ -64,6 +64,8 @@ export interface SetupOptions {
   dpopOrigins?: string[];
   /** `authn.tokenCache.principalTtlMs`. */
   principalTtlMs?: number;
+  /** `roleMapping` of the x5t#S256 issuer (X5T_ISSUER). */
+  x5tRoleMapping?: Record<string, string[]>;
 }
 
 export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
@@ -86,7 +88,7 @@ export async function createSetup(options: SetupOptions = {}): Promise<Setup> {
   const config = authnSchema.parse({
     issuers: [
       { issuer: JWKS_ISSUER, algorithms: ['RS256', 'ES256'], clockSkewSec: 5, keys: { type: 'jwks', url: jwks.url, caFile: tlsCa.certFile, cooldownMs: 60_000 } },
-      { issuer: X5T_ISSUER, algorithms: ['ES256'], clockSkewSec: 5, keys: { type: 'x5t#S256', certificateFiles: [trusted.certFile] } },
+      { issuer: X5T_ISSUER, algorithms: ['ES256'], clockSkewSec: 5, keys: { type: 'x5t#S256', certificateFiles: [trusted.certFile] }, ...(options.x5tRoleMapping ? { roleMapping: options.x5tRoleMapping } : {}) },
       { issuer: X5C_ISSUER, algorithms: ['ES256'], clockSkewSec: 5, keys: { type: 'x5c', caFiles: [ca.certFile] } },
     ],
     gatehouseIssuer: { clockSkewSec: 5 },
