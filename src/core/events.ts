@@ -16,6 +16,7 @@
 import type { IdentityEventPayloads } from '../identity/events.ts';
 import type { PkiEventPayloads } from '../pki/events.ts';
 import type { AuthnEventPayloads } from '../authn/events.ts';
+import type { ApprovalEventPayloads } from '../approvals/events.ts';
 
 // ---------------------------------------------------------------------------------------
 // Payload types
@@ -175,6 +176,9 @@ export interface GatehouseEvents extends PkiEventPayloads {}
 
 // Gateway authentication events (payload types in src/authn/events.ts).
 export interface GatehouseEvents extends AuthnEventPayloads {}
+
+// Two-person approval events (payload types in src/approvals/events.ts).
+export interface GatehouseEvents extends ApprovalEventPayloads {}
 
 export type EventName = keyof GatehouseEvents;
 
