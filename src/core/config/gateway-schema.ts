@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { upstreamCredentialsSchema } from './upstream-credentials-schema.ts';
-import { approvalSchema } from './approval-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(1).max(24 * 3600 * 1000);
@@ -89,13 +88,16 @@ export const routeSchema = z.object({
   maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
   timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000, tunnelIdleMs: 300_000 }),
   websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),
-  approval: approvalSchema.optional().describe('Two-person approval: matching requests wait for a second person\'s approval and then run once (docs/approvals.md).'),
   access: z.enum(['public', 'authenticated', 'policy']).default('policy').describe('`public`: no authentication; `authenticated`: any verified principal; `policy`: authenticated, then the policy set must allow (default deny).'),
   authentication: z.object({
     methods: z.array(z.enum(['session', 'jwt', 'api_token', 'mtls'])).min(1).default(['session', 'jwt', 'api_token', 'mtls']).describe('Credential kinds accepted on this route.'),
     browserLogin: z.boolean().default(false).describe('Redirect a browser without a session to the login flow instead of answering 401.'),
     audiences: z.array(z.string()).optional().describe('Accepted `aud` values for bearer JWTs (default: the route id and the public URL).'),
   }).strict().default({ methods: ['session', 'jwt', 'api_token', 'mtls'], browserLogin: false }),
+  stepUp: z.object({
+    maxAgeSeconds: z.number().int().min(1).max(86_400).describe('Longest time since the principal\'s last second factor (TOTP, security key…) before the request needs a fresh one.'),
+    methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).min(1).optional().describe('Methods that need the fresh second factor (omitted: all). Split a route by path prefix for per-path rules.'),
+  }).strict().optional().describe('Step-up: a recent second factor for this route. Principals that cannot show one (services on mTLS or client credentials, API tokens) are refused with 401 ERR_AUTHN_STEP_UP_REQUIRED; not with access: public.'),
   policy: z.string().optional().describe('Name of the policy set that authorizes this route; only with access: policy (with another access it would never be consulted, and is refused). Missing set: every request is denied.'),
   upstreamIdentity: z.object({
     assertion: z.enum(['cached', 'per-request', 'none']).default('cached').describe('Signed identity assertion sent to the upstream: cached per principal session and upstream (~1 min), bound to each request (method, path, request id), or none.'),
