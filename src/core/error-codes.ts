@@ -97,6 +97,15 @@ export const ERROR_CODES = {
   ERR_SDK_FORBIDDEN: { status: 403, message: 'Forbidden' },
 
   ERR_APPROVAL_PENDING: { status: 403, message: 'This operation needs a second person\'s approval' },
+  ERR_APPROVAL_INVALID: { status: 403, message: 'Approval id unknown or malformed' },
+  ERR_APPROVAL_NOT_FOUND: { status: 404, message: 'Approval not found' },
+  ERR_APPROVAL_DENIED: { status: 403, message: 'This operation was denied by an approver' },
+  ERR_APPROVAL_EXPIRED: { status: 403, message: 'The approval has expired' },
+  ERR_APPROVAL_USED: { status: 403, message: 'The approval was already used' },
+  ERR_APPROVAL_MISMATCH: { status: 403, message: 'The approval is for another request' },
+  ERR_APPROVAL_SELF: { status: 403, message: 'An approver cannot approve their own request' },
+  ERR_APPROVAL_NOT_APPROVER: { status: 403, message: 'Not allowed to decide this approval' },
+  ERR_APPROVAL_NOT_PENDING: { status: 409, message: 'The approval was already decided' },
 
   ERR_PKI_CSR_INVALID: { status: 400, message: 'Certificate signing request invalid' },
   ERR_PKI_IDENTITY_NOT_ALLOWED: { status: 403, message: 'Identity not allowed for this requester' },

@@ -16,6 +16,7 @@
 import type { IdentityEventPayloads } from '../identity/events.ts';
 import type { PkiEventPayloads } from '../pki/events.ts';
 import type { AuthnEventPayloads } from '../authn/events.ts';
+import type { ApprovalEventPayloads } from '../approvals/events.ts';
 
 // ---------------------------------------------------------------------------------------
 // Payload types
@@ -176,6 +177,9 @@ export interface GatehouseEvents extends PkiEventPayloads {}
 // Gateway authentication events (payload types in src/authn/events.ts).
 export interface GatehouseEvents extends AuthnEventPayloads {}
 
+// Two-person approval events (payload types in src/approvals/events.ts).
+export interface GatehouseEvents extends ApprovalEventPayloads {}
+
 export type EventName = keyof GatehouseEvents;
 
 /**
@@ -246,6 +250,87 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       maxAgeSeconds: { type: 'number', description: 'The route\'s `stepUp.maxAgeSeconds`.' },
       response: { type: "'challenge' | 'login_redirect'", description: 'What the client got: the 401 with `WWW-Authenticate`, or a redirect into a fresh login.' },
       clientAddress: { type: 'string', description: 'Client address after applying trusted proxies.' },
+    },
+  },
+  'approval.requested': {
+    description: 'A request on a route with `approval` was held: a pending approval bound to its requester, method, host, path, query and body digest was created, and the client got 403 ERR_APPROVAL_PENDING with its id.',
+    emittedBy: 'src/approvals (approve stage)',
+    fields: {
+      approvalId: { type: 'string', description: 'Approval id (`apv_…`).' },
+      routeId: { type: 'string', description: 'Route the request is for.' },
+      requester: { type: 'string', description: 'Subject who asked.' },
+      method: { type: 'string', description: 'Bound HTTP method.' },
+      host: { type: 'string', description: 'Bound host.' },
+      path: { type: 'string', description: 'Bound normalized path.' },
+      query: { type: 'string', description: 'Bound query string (without `?`).' },
+      bodySha256: { type: 'string', description: 'Hex SHA-256 of the bound body bytes.' },
+      requestId: { type: 'string', description: 'Request id of the held request.' },
+      expiresAt: { type: 'string', description: 'ISO 8601 time until which it may be decided.' },
+    },
+  },
+  'approval.approved': {
+    description: 'A second person holding one of the route\'s approver roles approved a pending request.',
+    emittedBy: 'src/approvals (approvals API)',
+    fields: {
+      approvalId: { type: 'string', description: 'Approval id (`apv_…`).' },
+      routeId: { type: 'string', description: 'Route the request is for.' },
+      requester: { type: 'string', description: 'Subject who asked.' },
+      method: { type: 'string', description: 'Bound HTTP method.' },
+      host: { type: 'string', description: 'Bound host.' },
+      path: { type: 'string', description: 'Bound normalized path.' },
+      query: { type: 'string', description: 'Bound query string (without `?`).' },
+      bodySha256: { type: 'string', description: 'Hex SHA-256 of the bound body bytes.' },
+      approver: { type: 'string', description: 'Subject who approved.' },
+      requestId: { type: 'string', description: 'Request id of the approving request.' },
+    },
+  },
+  'approval.denied': {
+    description: 'A second person holding one of the route\'s approver roles denied a pending request.',
+    emittedBy: 'src/approvals (approvals API)',
+    fields: {
+      approvalId: { type: 'string', description: 'Approval id (`apv_…`).' },
+      routeId: { type: 'string', description: 'Route the request is for.' },
+      requester: { type: 'string', description: 'Subject who asked.' },
+      method: { type: 'string', description: 'Bound HTTP method.' },
+      host: { type: 'string', description: 'Bound host.' },
+      path: { type: 'string', description: 'Bound normalized path.' },
+      query: { type: 'string', description: 'Bound query string (without `?`).' },
+      bodySha256: { type: 'string', description: 'Hex SHA-256 of the bound body bytes.' },
+      approver: { type: 'string', description: 'Subject who denied.' },
+      requestId: { type: 'string', description: 'Request id of the denying request.' },
+    },
+  },
+  'approval.used': {
+    description: 'An approved request was sent and let through; the approval is spent.',
+    emittedBy: 'src/approvals (approve stage)',
+    fields: {
+      approvalId: { type: 'string', description: 'Approval id (`apv_…`).' },
+      routeId: { type: 'string', description: 'Route the request is for.' },
+      requester: { type: 'string', description: 'Subject who asked.' },
+      method: { type: 'string', description: 'Bound HTTP method.' },
+      host: { type: 'string', description: 'Bound host.' },
+      path: { type: 'string', description: 'Bound normalized path.' },
+      query: { type: 'string', description: 'Bound query string (without `?`).' },
+      bodySha256: { type: 'string', description: 'Hex SHA-256 of the bound body bytes.' },
+      approver: { type: 'string', description: 'Subject who had approved it.' },
+      requestId: { type: 'string', description: 'Request id of the request that used it.' },
+    },
+  },
+  'approval.refused': {
+    description: 'A request carried an approval id that did not let it through: unknown, pending, denied, expired, already used, or bound to another requester, method, path, query or body.',
+    emittedBy: 'src/approvals (approve stage)',
+    fields: {
+      approvalId: { type: 'string', description: 'The approval id sent (truncated when malformed).' },
+      requestId: { type: 'string', description: 'Request id of the refused request.' },
+      code: { type: 'string', description: 'Error code the client got.' },
+      subject: { type: 'string', description: 'Subject who sent it.' },
+      routeId: { type: 'string', description: 'Route of the refused request.' },
+      method: { type: 'string', description: 'Its method.' },
+      host: { type: 'string', description: 'Its host.' },
+      path: { type: 'string', description: 'Its normalized path.' },
+      query: { type: 'string', description: 'Its query string.' },
+      bodySha256: { type: 'string', description: 'Hex SHA-256 of its body.' },
+      requester: { type: 'string', description: 'Requester the approval was made for, when the id is known.', optional: true },
     },
   },
   'gateway.request': {

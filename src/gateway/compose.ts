@@ -17,6 +17,7 @@ import { detectExtension } from '../detect/extension.ts';
 import { createStoreAccountLocker } from '../detect/store-account-locker.ts';
 import { createIdentityComponent } from './extensions/identity.ts';
 import { createPkiComponent } from './extensions/pki.ts';
+import { approvalsExtension } from '../approvals/approvals-component.ts';
 
 export async function composeExtensions(config: Config, logger: Logger, context: ComposeContext): Promise<GatewayExtension[]> {
   const platform = await createPlatform(config, logger);
@@ -39,6 +40,7 @@ export async function composeExtensions(config: Config, logger: Logger, context:
       loginFetch: fetchTrusting(context.publicCertificatePem),
     });
     extensions.push(authn.extension);
+    extensions.push(approvalsExtension(platform, authn.authn.stage));
     const policy = await createPolicyComponent(platform, context.configFile);
     extensions.push(policy.extension);
     return extensions;

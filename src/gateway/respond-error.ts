@@ -29,6 +29,8 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
     return;
   }
   const decisionId = typeof error.data?.decisionId === 'string' ? error.data.decisionId : undefined;
+  // A held request's approval id (ERR_APPROVAL_PENDING): what the client hands to an approver.
+  const approvalId = typeof error.data?.approvalId === 'string' ? error.data.approvalId : undefined;
   const headers: Record<string, string> = {
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
@@ -47,7 +49,7 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
       + `<p>Request id: <code>${escapeHtml(requestId)}</code>${decisionId ? `<br>Decision id: <code>${escapeHtml(decisionId)}</code>` : ''}</p></body></html>\n`;
   } else {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId, ...(decisionId ? { decisionId } : {}) } }) + '\n';
+    body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId, ...(decisionId ? { decisionId } : {}), ...(approvalId ? { approvalId } : {}) } }) + '\n';
   }
   headers['content-length'] = String(Buffer.byteLength(body));
   // The request body may be unread; closing keeps us from reading an attacker's body. After a

@@ -9,10 +9,12 @@ import type { PkiTables } from './tables/pki.ts';
 import type { IdentityTables } from './tables/identity.ts';
 import type { AuditTables } from './tables/audit.ts';
 import type { AuthnTables } from './tables/authn.ts';
+import type { ApprovalTables } from './tables/approvals.ts';
 
 export interface Database extends
   StoreTables,
   PkiTables,
   IdentityTables,
   AuditTables,
-  AuthnTables {}
+  AuthnTables,
+  ApprovalTables {}

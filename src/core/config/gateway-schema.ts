@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { upstreamCredentialsSchema } from './upstream-credentials-schema.ts';
+import { approvalSchema } from './approval-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(1).max(24 * 3600 * 1000);
@@ -88,6 +89,7 @@ export const routeSchema = z.object({
   maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
   timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000, tunnelIdleMs: 300_000 }),
   websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),
+  approval: approvalSchema.optional().describe('Two-person approval: matching requests wait for a second person\'s approval and then run once (docs/approvals.md).'),
   access: z.enum(['public', 'authenticated', 'policy']).default('policy').describe('`public`: no authentication; `authenticated`: any verified principal; `policy`: authenticated, then the policy set must allow (default deny).'),
   authentication: z.object({
     methods: z.array(z.enum(['session', 'jwt', 'api_token', 'mtls'])).min(1).default(['session', 'jwt', 'api_token', 'mtls']).describe('Credential kinds accepted on this route.'),

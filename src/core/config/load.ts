@@ -13,6 +13,7 @@ import { secretFileModeWarnings } from './secret-file-mode.ts';
 import { configFileWriters } from './config-file-writers.ts';
 import { readConfigText } from './read-config-text.ts';
 import { cleartextLinkWarnings } from './cleartext-links.ts';
+import { approvalProblems } from './approval-schema.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -171,6 +172,7 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
     // Nothing is authenticated on a public route, so a step-up there could never be checked.
     if (r.stepUp !== undefined && r.access === 'public') problems.push({ path: ['routes', i, 'stepUp'], message: 'step-up needs an authenticated principal; not possible with access: public' });
   });
+  config.routes.forEach((r, i) => { problems.push(...approvalProblems(r, i)); });
   // A mistyped id would leave its route at the default limit without a word.
   const routeIds = new Set(config.routes.map((r) => r.id));
   for (const id of Object.keys(config.ratelimit.identity.routes)) {
@@ -206,13 +208,13 @@ function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): Config
   // Upstreams, tracing, the store, Redis, NATS and the audit exports (SQLite is a legitimate
   // single-instance production store: nothing to say about it).
   w.push(...cleartextLinkWarnings(config));
-  for (const [name, p] of Object.entries(config.identity.federation)) {
-    if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
   config.authn.issuers.forEach((issuer, i) => {
     if (issuer.principals === 'claims' && issuer.roleMapping === undefined) {
       w.push({ path: ['authn', 'issuers', i, 'roleMapping'], message: `issuer ${issuer.issuer} names its own principals and no roleMapping says which roles it may grant: every role in its tokens is taken, admin included` });
     }
   });
+  for (const [name, p] of Object.entries(config.identity.federation)) {
+    if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
   }
   return w;
 }

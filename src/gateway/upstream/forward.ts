@@ -172,9 +172,26 @@ function relayInterim(ctx: RequestContext, statusCode: number, headers: Incoming
   }
 }
 
+/**
+ * Bodies an earlier stage read in full because it had to judge them (the approve stage binds
+ * an approval to the body's digest): exactly these bytes are sent, never the stream again. A
+ * WeakMap entry exists only for such requests; every other request pays one failed lookup.
+ */
+const bufferedBodies = new WeakMap<RequestContext, Buffer>();
+
+/** Makes the forward stage send `body` as this request's body (the client's stream is already read). */
+export function forwardBufferedBody(ctx: RequestContext, body: Buffer): void {
+  bufferedBodies.set(ctx, body);
+}
+
 /** Request body as undici should send it: the raw stream, or a counting one when the size is unknown. */
 function requestBody(ctx: RequestContext): Dispatcher.DispatchOptions['body'] {
   const { req } = ctx;
+  const buffered = bufferedBodies.get(ctx);
+  if (buffered !== undefined) {
+    ctx.bytesIn = buffered.length;
+    return buffered.length === 0 ? null : buffered;
+  }
   const length = req.headers['content-length'];
   if (length !== undefined) {
     ctx.bytesIn = Number(length);
@@ -206,8 +223,9 @@ export function forward(ctx: RequestContext): void {
   const timeouts = route.config.timeouts;
   const exchange = new UpstreamExchange(ctx, upstream, ctx.upgradeSocket);
   const body = upgrade ? null : requestBody(ctx);
-  // Every stage allowed the request: a client waiting for 100 Continue may send its body now.
-  if (body !== null) continueBody(ctx.req, ctx.res);
+  // Every stage allowed the request: a client waiting for 100 Continue may send its body now
+  // (a buffered body was read, and the 100 sent, by the stage that buffered it).
+  if (body !== null && !Buffer.isBuffer(body)) continueBody(ctx.req, ctx.res);
   upstreamDeadlines.add(exchange, timeouts.totalMs);
   ctx.exchange = exchange;
   try {

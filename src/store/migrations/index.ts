@@ -12,6 +12,7 @@ import * as m0004 from './0004-audit-log.ts';
 import * as m0005 from './0005-authn-sessions.ts';
 import * as m0006 from './0006-authn-revoked-jwts.ts';
 import * as m0007 from './0007-identity-federated-link-unique.ts';
+import * as m0008 from './0008-approvals-requests.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -21,4 +22,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-authn-sessions': m0005,
   '0006-authn-revoked-jwts': m0006,
   '0007-identity-federated-link-unique': m0007,
+  '0008-approvals-requests': m0008,
 };

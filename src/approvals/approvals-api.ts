@@ -1,0 +1,97 @@
+/**
+ * The approver's API on the public listener, authenticated like the route the approval is
+ * for (the authn component's own authenticate stage runs with that route, so the same
+ * credentials, issuers, DPoP and the cross-site refusal for browser sessions apply):
+ *
+ *   GET  /_gatehouse/approvals/<id>          what exactly is asked (requester or approver)
+ *   POST /_gatehouse/approvals/<id>/approve  a second person with an approver role approves
+ *   POST /_gatehouse/approvals/<id>/deny     … or denies
+ *
+ * The requester can never decide their own request. A decision is one conditional UPDATE on
+ * a still pending, unexpired approval: of two approvers racing, one decides.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { GatehouseError } from '../core/errors.ts';
+import type { EventBus } from '../bus/types.ts';
+import type { RequestContext, Stage } from '../gateway/context.ts';
+import type { InternalHandler } from '../gateway/internal-handler.ts';
+import type { ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
+import { isApprovalId } from './approval-id.ts';
+import { approvalView } from './approval-view.ts';
+
+export const APPROVALS_PREFIX = '/_gatehouse/approvals/';
+const PATH = /^\/_gatehouse\/approvals\/([^/]+)(?:\/(approve|deny))?$/;
+
+export interface ApprovalsApiDeps {
+  repo: ApprovalsRepo;
+  bus: Pick<EventBus, 'publish'>;
+  /** The authn component's authenticate stage. */
+  authenticate: Stage;
+  logger: Logger;
+  now?: () => number;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, head: boolean): void {
+  const body = JSON.stringify(value) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(head ? undefined : body);
+}
+
+export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
+  const now = deps.now ?? Date.now;
+  const { repo, bus } = deps;
+
+  async function handle(ctx: RequestContext): Promise<void> {
+    const match = PATH.exec(ctx.path);
+    if (match === null) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `no approvals endpoint ${ctx.path}` });
+    const [, id, action] = match as unknown as [string, string, 'approve' | 'deny' | undefined];
+    const allowed = action === undefined ? ['GET', 'HEAD'] : ['POST'];
+    if (!allowed.includes(ctx.method)) throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { headers: { allow: allowed.join(', ') } });
+    // Nothing is read from the body; it is drained so the connection stays usable.
+    ctx.req.resume();
+    const row = isApprovalId(id) ? await repo.get(id) : undefined;
+    if (row === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: `no approval ${id.slice(0, 64)}` });
+    const route = ctx.gen.router.routes.find((r) => r.id === row.route_id);
+    const approval = route?.config.approval;
+    // Fail closed: a route gone or no longer under approval names no approver roles.
+    if (route === undefined || approval === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: `route ${row.route_id} of ${id} no longer requires approval` });
+    ctx.route = route;
+    await deps.authenticate(ctx);
+    const identity = ctx.identity;
+    if (identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'approvals API without an identity' });
+    const isApprover = identity.roles.some((r) => approval.approverRoles.includes(r));
+    const isRequester = identity.subject === row.requester;
+
+    if (action === undefined) {
+      if (!isApprover && !isRequester) throw new GatehouseError('ERR_APPROVAL_NOT_APPROVER', { detail: `${identity.subject} may not view ${id}` });
+      sendJson(ctx.res, 200, approvalView(row, now()), ctx.method === 'HEAD');
+      return;
+    }
+    // Two people: whatever roles the requester holds, their own request needs someone else.
+    if (isRequester) throw new GatehouseError('ERR_APPROVAL_SELF', { detail: `${identity.subject} tried to ${action} their own ${id}` });
+    if (!isApprover) throw new GatehouseError('ERR_APPROVAL_NOT_APPROVER', { detail: `${identity.subject} holds none of ${approval.approverRoles.join(', ')} for ${id}` });
+    const at = now();
+    const decision = action === 'approve' ? 'approved' : 'denied';
+    if (!await repo.decide(id, decision, identity.subject, at, at + approval.useWithinSeconds * 1000)) {
+      const fresh = await repo.get(id);
+      if (fresh !== undefined && fresh.status === 'pending' && fresh.expires_at <= at) {
+        await repo.expire(id, at);
+        throw new GatehouseError('ERR_APPROVAL_EXPIRED', { detail: `${id} expired before it was decided` });
+      }
+      throw new GatehouseError(fresh?.status === 'expired' ? 'ERR_APPROVAL_EXPIRED' : 'ERR_APPROVAL_NOT_PENDING', { detail: `${id} is ${fresh?.status ?? 'gone'}` });
+    }
+    bus.publish(decision === 'approved' ? 'approval.approved' : 'approval.denied', {
+      approvalId: id, routeId: row.route_id, requester: row.requester, method: row.method, host: row.host, path: row.path,
+      query: row.query, bodySha256: row.body_sha256, approver: identity.subject, requestId: ctx.requestId,
+    });
+    const decided: ApprovalRow = { ...row, status: decision, approver: identity.subject, decided_at: at, use_by: decision === 'approved' ? at + approval.useWithinSeconds * 1000 : null };
+    sendJson(ctx.res, 200, approvalView(decided, at), false);
+  }
+
+  return {
+    name: 'approvals',
+    prefixes: [APPROVALS_PREFIX],
+    handle: (_req, _res, ctx) => handle(ctx),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The approve stage: on a route with `approval`, a request with one of its methods runs only
+ * with a second person's approval, and each approval runs exactly one request.
+ *
+ *   - No `Gatehouse-Approval` header: the request is held. A pending approval bound to the
+ *     requester, method, host, path, query and the SHA-256 of the body is stored, and the
+ *     client gets 403 ERR_APPROVAL_PENDING with the id (JSON body and the same header).
+ *   - `Gatehouse-Approval: apv_…`: the request passes only if that approval is approved, still
+ *     within its use window, and bound to exactly this request; it is consumed by one
+ *     conditional UPDATE, so of two requests (or instances) racing, one wins. The body read
+ *     here is what is forwarded (forwardBufferedBody): the bytes approved are the bytes sent.
+ *
+ * The header never reaches the upstream; the upstream is told the approval and its approver
+ * in `x-gatehouse-approval` (Gatehouse's reserved namespace, which no client can set).
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { GatehouseError, type ErrorCode } from '../core/errors.ts';
+import type { EventBus } from '../bus/types.ts';
+import type { RequestContext, Stage } from '../gateway/context.ts';
+import { continueBody } from '../gateway/http/expect-continue.ts';
+import { forwardBufferedBody } from '../gateway/upstream/forward.ts';
+import type { ApprovalBinding, ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
+import { isApprovalId, newApprovalId } from './approval-id.ts';
+import { readBody } from './read-body.ts';
+
+/** The client's header naming an approval; consumed here, never forwarded. */
+export const APPROVAL_HEADER = 'gatehouse-approval';
+/** What the upstream is told: `<id>; approver=<subject>`. */
+export const UPSTREAM_APPROVAL_HEADER = 'x-gatehouse-approval';
+
+export interface ApproveStageDeps {
+  repo: ApprovalsRepo;
+  bus: Pick<EventBus, 'publish'>;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Why a stored approval does not let this request through (its status and binding decide). */
+function refusalCode(row: ApprovalRow, binding: ApprovalBinding, now: number): ErrorCode {
+  if (row.requester !== binding.requester || row.requester_issuer !== binding.requesterIssuer || row.route_id !== binding.routeId
+    || row.method !== binding.method || row.host !== binding.host || row.path !== binding.path || row.query !== binding.query
+    || row.body_sha256 !== binding.bodySha256) return 'ERR_APPROVAL_MISMATCH';
+  switch (row.status) {
+    case 'pending': return row.expires_at <= now ? 'ERR_APPROVAL_EXPIRED' : 'ERR_APPROVAL_PENDING';
+    case 'denied': return 'ERR_APPROVAL_DENIED';
+    case 'used': return 'ERR_APPROVAL_USED';
+    case 'expired': return 'ERR_APPROVAL_EXPIRED';
+    // Approved and matching, yet not consumed: past its use window, or another request took it first.
+    case 'approved': return row.use_by !== null && row.use_by <= now ? 'ERR_APPROVAL_EXPIRED' : 'ERR_APPROVAL_USED';
+  }
+}
+
+export function createApproveStage(deps: ApproveStageDeps): Stage {
+  const now = deps.now ?? Date.now;
+  const { repo, bus } = deps;
+
+  async function approveAsync(ctx: RequestContext): Promise<void> {
+    const route = ctx.route!;
+    const approval = route.config.approval!;
+    const identity = ctx.identity;
+    // Fail closed: config refuses approval on public routes, so no identity means something is wrong.
+    if (identity === undefined) throw new GatehouseError('ERR_APPROVAL_INVALID', { detail: `no identity on approval route ${route.id}` });
+    const header = ctx.req.headers[APPROVAL_HEADER];
+    // The client decides the upload only now that every earlier stage let it through.
+    continueBody(ctx.req, ctx.res);
+    const body = await readBody(ctx.req, route.maxBodyBytes);
+    ctx.bytesIn = body.length;
+    const binding: ApprovalBinding = {
+      routeId: route.id, requester: identity.subject, requesterIssuer: identity.issuer ?? '',
+      method: ctx.method, host: ctx.host, path: ctx.path, query: ctx.query,
+      bodySha256: createHash('sha256').update(body).digest('hex'),
+    };
+    const fields = { routeId: binding.routeId, method: binding.method, host: binding.host, path: binding.path, query: binding.query, bodySha256: binding.bodySha256 };
+
+    if (header === undefined) {
+      const at = now();
+      const id = newApprovalId();
+      const expiresAt = at + approval.requestTtlSeconds * 1000;
+      await repo.create({ ...binding, id, bodyBytes: body.length, expiresAt });
+      bus.publish('approval.requested', { approvalId: id, requester: binding.requester, ...fields, requestId: ctx.requestId, expiresAt: new Date(expiresAt).toISOString() });
+      throw new GatehouseError('ERR_APPROVAL_PENDING', {
+        detail: `approval ${id} requested by ${binding.requester} on route ${route.id}`,
+        headers: { [APPROVAL_HEADER]: id },
+        data: { approvalId: id },
+      });
+    }
+
+    const refuse = (code: ErrorCode, approvalId: string, row: ApprovalRow | undefined): never => {
+      bus.publish('approval.refused', {
+        approvalId: approvalId.slice(0, 64), requestId: ctx.requestId, code, subject: identity.subject, ...fields,
+        ...(row ? { requester: row.requester } : {}),
+      });
+      throw new GatehouseError(code, { detail: `approval ${approvalId.slice(0, 64)} refused for ${identity.subject} on route ${route.id}` });
+    };
+
+    const id = Array.isArray(header) ? '' : header.trim();
+    if (!isApprovalId(id)) return refuse('ERR_APPROVAL_INVALID', id, undefined);
+    const at = now();
+    if (await repo.use(id, binding, at)) {
+      const row = await repo.get(id);
+      const approver = row?.approver ?? '';
+      bus.publish('approval.used', { approvalId: id, requester: binding.requester, ...fields, approver, requestId: ctx.requestId });
+      forwardBufferedBody(ctx, body);
+      ctx.omitUpstreamHeaders = new Set([...(ctx.omitUpstreamHeaders ?? []), APPROVAL_HEADER]);
+      ctx.upstreamHeaders[UPSTREAM_APPROVAL_HEADER] = `${id}; approver=${approver}`;
+      return;
+    }
+    const row = await repo.get(id);
+    if (row === undefined) return refuse('ERR_APPROVAL_INVALID', id, undefined);
+    const code = refusalCode(row, binding, at);
+    if (code === 'ERR_APPROVAL_EXPIRED') await repo.expire(id, at);
+    refuse(code, id, row);
+  }
+
+  return function approve(ctx: RequestContext): void | Promise<void> {
+    const approval = ctx.route?.config.approval;
+    // Most routes and methods need none: no promise, no work.
+    if (approval === undefined || !approval.methods.includes(ctx.method as never)) return undefined;
+    // A held request must never reach the upstream as a tunnel (config refuses GET on websocket routes too).
+    if (ctx.upgradeSocket !== undefined) throw new GatehouseError('ERR_APPROVAL_INVALID', { detail: 'upgrade on an approval route' });
+    return approveAsync(ctx);
+  };
+}

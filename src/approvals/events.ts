@@ -1,0 +1,57 @@
+/**
+ * Events of two-person approvals. Each carries the request binding (route, requester,
+ * method, host, path, query, body digest) so that the audit log alone says who asked for
+ * what, who decided, and which request used it. No body bytes, only their SHA-256.
+ */
+export interface ApprovalBindingFields {
+  approvalId: string;
+  routeId: string;
+  requester: string;
+  method: string;
+  host: string;
+  path: string;
+  query: string;
+  bodySha256: string;
+}
+
+export interface ApprovalRequestedEvent extends ApprovalBindingFields {
+  requestId: string;
+  /** ISO 8601 time until which it may be decided. */
+  expiresAt: string;
+}
+
+export interface ApprovalDecidedEvent extends ApprovalBindingFields {
+  approver: string;
+  requestId: string;
+}
+
+export interface ApprovalUsedEvent extends ApprovalBindingFields {
+  approver: string;
+  requestId: string;
+}
+
+/** A request carried an approval id that did not let it through. */
+export interface ApprovalRefusedEvent {
+  approvalId: string;
+  requestId: string;
+  /** The refusal's error code (ERR_APPROVAL_MISMATCH, _USED, _DENIED, _EXPIRED, _INVALID, _PENDING). */
+  code: string;
+  /** Who sent it, and what they sent. */
+  subject: string;
+  routeId: string;
+  method: string;
+  host: string;
+  path: string;
+  query: string;
+  bodySha256: string;
+  /** The requester the approval was made for, when the id is known. */
+  requester?: string;
+}
+
+export interface ApprovalEventPayloads {
+  'approval.requested': ApprovalRequestedEvent;
+  'approval.approved': ApprovalDecidedEvent;
+  'approval.denied': ApprovalDecidedEvent;
+  'approval.used': ApprovalUsedEvent;
+  'approval.refused': ApprovalRefusedEvent;
+}

@@ -1,0 +1,30 @@
+/**
+ * Schema of `routes[].approval`: two-person approval of sensitive operations
+ * (docs/approvals.md). A request with one of `methods` on the route is held until a second
+ * person holding one of `approverRoles` approves it; the approval is then good for exactly
+ * one request with the same requester, method, path, query and body.
+ */
+import { z } from 'zod';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export const approvalSchema = z.object({
+  methods: z.array(z.enum(METHODS)).min(1).default(['POST', 'PUT', 'PATCH', 'DELETE']).describe('Methods that need an approval (others pass as usual).'),
+  approverRoles: z.array(z.string().min(1)).min(1).describe('Roles that may approve or deny; the requester can never approve their own request.'),
+  requestTtlSeconds: z.number().int().min(60).max(7 * 86_400).default(3600).describe('How long a request waits for a decision before it expires.'),
+  useWithinSeconds: z.number().int().min(10).max(86_400).default(900).describe('How long an approved request may be sent (once) after the approval.'),
+}).strict();
+
+export type ApprovalConfig = z.infer<typeof approvalSchema>;
+
+/** Cross-field problems of one route's approval (paths relative to the config root). */
+export function approvalProblems(route: { access: string; approval?: ApprovalConfig | undefined; websocket: boolean }, index: number): { path: (string | number)[]; message: string }[] {
+  const a = route.approval;
+  if (a === undefined) return [];
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  // Nobody is authenticated on a public route: there is no requester to bind an approval to.
+  if (route.access === 'public') problems.push({ path: ['routes', index, 'approval'], message: 'an approval needs an authenticated requester; not possible with access: public' });
+  // A WebSocket handshake is a GET whose tunnel carries anything: one approval cannot bind it.
+  if (route.websocket && a.methods.includes('GET')) problems.push({ path: ['routes', index, 'approval', 'methods'], message: 'GET on a websocket route opens a tunnel an approval cannot bind; remove GET or websocket' });
+  return problems;
+}

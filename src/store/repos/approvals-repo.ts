@@ -1,0 +1,88 @@
+/**
+ * Two-person approvals in SQL. Every state change is one conditional UPDATE (`… WHERE id = ?
+ * AND status = ?` and, for a use, every bound field): of two instances racing to approve or to
+ * use the same approval, exactly one changes a row and the other sees zero rows changed.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { Database } from '../database.ts';
+import type { ApprovalsTable, ApprovalStatus } from '../tables/approvals.ts';
+
+export type ApprovalRow = Selectable<ApprovalsTable>;
+
+/** What a request asked for: an approval is good only for a request equal in all of it. */
+export interface ApprovalBinding {
+  routeId: string;
+  requester: string;
+  requesterIssuer: string;
+  method: string;
+  host: string;
+  path: string;
+  query: string;
+  bodySha256: string;
+}
+
+export interface ApprovalsRepo {
+  create(input: ApprovalBinding & { id: string; bodyBytes: number; expiresAt: number }): Promise<ApprovalRow>;
+  get(id: string): Promise<ApprovalRow | undefined>;
+  list(options?: { status?: ApprovalStatus; limit?: number }): Promise<ApprovalRow[]>;
+  /** pending → approved|denied, only while pending and not expired; false when another decision (or expiry) came first. */
+  decide(id: string, decision: 'approved' | 'denied', approver: string, now: number, useBy: number | undefined): Promise<boolean>;
+  /** approved → used, only while approved, within use_by and for exactly the bound request; false otherwise. */
+  use(id: string, binding: ApprovalBinding, now: number): Promise<boolean>;
+  /** pending|approved past its deadline → expired (so it reads as what it is); false when it is not. */
+  expire(id: string, now: number): Promise<boolean>;
+}
+
+export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
+  const get = (id: string) => db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
+  return {
+    async create(input) {
+      const row = {
+        id: input.id, route_id: input.routeId, requester: input.requester, requester_issuer: input.requesterIssuer,
+        method: input.method, host: input.host, path: input.path, query: input.query,
+        body_sha256: input.bodySha256, body_bytes: input.bodyBytes, status: 'pending' as const, approver: null,
+        created_at: Date.now(), expires_at: input.expiresAt, decided_at: null, use_by: null, used_at: null,
+      };
+      await db.insertInto('approvals').values(row).execute();
+      return row;
+    },
+
+    get,
+
+    async list(options = {}) {
+      let q = db.selectFrom('approvals').selectAll().orderBy('created_at', 'desc').limit(options.limit ?? 100);
+      if (options.status !== undefined) q = q.where('status', '=', options.status);
+      return q.execute();
+    },
+
+    async decide(id, decision, approver, now, useBy) {
+      const result = await db.updateTable('approvals')
+        .set({ status: decision, approver, decided_at: now, use_by: decision === 'approved' ? useBy ?? null : null })
+        .where('id', '=', id).where('status', '=', 'pending').where('expires_at', '>', now)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async use(id, b, now) {
+      const result = await db.updateTable('approvals')
+        .set({ status: 'used', used_at: now })
+        .where('id', '=', id).where('status', '=', 'approved').where('use_by', '>', now)
+        .where('route_id', '=', b.routeId).where('requester', '=', b.requester).where('requester_issuer', '=', b.requesterIssuer)
+        .where('method', '=', b.method).where('host', '=', b.host).where('path', '=', b.path).where('query', '=', b.query)
+        .where('body_sha256', '=', b.bodySha256)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async expire(id, now) {
+      const result = await db.updateTable('approvals').set({ status: 'expired' })
+        .where('id', '=', id)
+        .where((eb) => eb.or([
+          eb.and([eb('status', '=', 'pending'), eb('expires_at', '<=', now)]),
+          eb.and([eb('status', '=', 'approved'), eb('use_by', '<=', now)]),
+        ]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+  };
+}

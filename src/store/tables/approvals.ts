@@ -1,0 +1,38 @@
+/**
+ * Two-person approvals (src/approvals): one row per held request, bound to what it asked
+ * for. Timestamps are epoch milliseconds in `bigint` columns (docs/store.md conventions).
+ */
+import type { ColumnType } from 'kysely';
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'used' | 'expired';
+
+export interface ApprovalsTable {
+  /** `apv_` + 128 random bits (base64url): unguessable, it is all an approver is sent. */
+  id: string;
+  route_id: string;
+  requester: string;
+  /** Issuer of the requester's credential ('' when none), so a subject of another issuer is another person. */
+  requester_issuer: string;
+  method: string;
+  host: string;
+  /** Normalized path, as routed and forwarded. */
+  path: string;
+  /** Raw query string without '?', as forwarded. */
+  query: string;
+  /** Hex SHA-256 of the exact body bytes. */
+  body_sha256: string;
+  body_bytes: number;
+  status: ApprovalStatus;
+  approver: string | null;
+  created_at: ColumnType<number, number, never>;
+  /** Until when a pending request may be decided. */
+  expires_at: number;
+  decided_at: number | null;
+  /** Until when an approved request may be sent (set on approval). */
+  use_by: number | null;
+  used_at: number | null;
+}
+
+export interface ApprovalTables {
+  approvals: ApprovalsTable;
+}

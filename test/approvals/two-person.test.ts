@@ -1,0 +1,235 @@
+/**
+ * Two-person approvals through a real composed gateway (real TLS, SQLite store, IdP API tokens)
+ * in front of a real upstream: held requests, who may decide, and that one approval runs
+ * exactly one request — the one that was approved, byte for byte.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
+import { userAdd } from '../../src/identity/commands/user.ts';
+import { tokenCreate } from '../../src/identity/commands/token.ts';
+import { parseConfig, ConfigError } from '../../src/core/config/load.ts';
+import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
+import type { Store } from '../../src/store/types.ts';
+import { queryAudit } from '../../src/audit/query.ts';
+import { startGateway, startUpstream, testConfig, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+
+type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+
+describe('two-person approvals', () => {
+  let gw: TestGateway;
+  let upstream: TestUpstream;
+  let store: Store;
+  const tokens: Record<string, string> = {};
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway({
+      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
+      upstreams: { app: { url: upstream.url } },
+      routes: [{ id: 'payments', path: '/payments', upstream: 'app', access: 'authenticated', approval: { approverRoles: ['approver'] } }],
+    }, { compose: true });
+    store = await openStoreFromConfig(gw.gateway.config);
+    const idp = identityProviderOf(gw.gateway.extensions)!;
+    // alice holds the approver role herself: self-approval must still be refused.
+    for (const [name, roles] of [['alice', ['ops', 'approver']], ['bob', ['approver']], ['carol', ['ops']], ['dave', ['approver']]] as const) {
+      await userAdd(idp, { username: name, roles: [...roles] });
+      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
+    }
+  });
+
+  after(async () => {
+    await store?.close();
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  function call(who: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
+    return gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body !== undefined ? { body } : {}) });
+  }
+  const code = (r: Reply) => (JSON.parse(r.body) as { error?: { code: string } }).error?.code;
+
+  /** alice asks; returns the approval id from the 403. */
+  async function held(path = '/payments/transfer', body = '{"amount":100}', who = 'alice'): Promise<string> {
+    const r = await call(who, 'POST', path, body);
+    assert.equal(r.status, 403, r.body);
+    assert.equal(code(r), 'ERR_APPROVAL_PENDING');
+    const id = (JSON.parse(r.body) as { error: { approvalId: string } }).error.approvalId;
+    assert.match(id, /^apv_[A-Za-z0-9_-]{22}$/);
+    assert.equal(r.headers['gatehouse-approval'], id);
+    return id;
+  }
+  async function approved(path?: string, body?: string): Promise<string> {
+    const id = await held(path, body);
+    const r = await call('bob', 'POST', `/_gatehouse/approvals/${id}/approve`);
+    assert.equal(r.status, 200, r.body);
+    return id;
+  }
+
+  it('a sensitive request without an approval is held (403 ERR_APPROVAL_PENDING with its id) and never reaches the upstream', async () => {
+    const before = upstream.received.length;
+    const id = await held();
+    assert.equal(upstream.received.length, before);
+    const view = await call('bob', 'GET', `/_gatehouse/approvals/${id}`);
+    assert.equal(view.status, 200, view.body);
+    const v = JSON.parse(view.body) as { status: string; requester: string; request: { method: string; path: string; bodySha256: string } };
+    assert.equal(v.status, 'pending');
+    assert.equal(v.request.method, 'POST');
+    assert.equal(v.request.path, '/payments/transfer');
+    assert.match(v.request.bodySha256, /^[0-9a-f]{64}$/);
+  });
+
+  it('a method the approval does not cover (GET) passes without one', async () => {
+    const r = await call('alice', 'GET', '/payments/list');
+    assert.equal(r.status, 200, r.body);
+  });
+
+  it('self-approval: the requester approving their own request, though holding an approver role, is refused with ERR_APPROVAL_SELF', async () => {
+    const id = await held();
+    const r = await call('alice', 'POST', `/_gatehouse/approvals/${id}/approve`);
+    assert.equal(r.status, 403);
+    assert.equal(code(r), 'ERR_APPROVAL_SELF');
+    const use = await call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id });
+    assert.equal(code(use), 'ERR_APPROVAL_PENDING', 'still pending: nothing was approved');
+  });
+
+  it('an approver without an approver role is refused with ERR_APPROVAL_NOT_APPROVER (deciding and viewing)', async () => {
+    const id = await held();
+    const r = await call('carol', 'POST', `/_gatehouse/approvals/${id}/approve`);
+    assert.equal(r.status, 403);
+    assert.equal(code(r), 'ERR_APPROVAL_NOT_APPROVER');
+    assert.equal(code(await call('carol', 'GET', `/_gatehouse/approvals/${id}`)), 'ERR_APPROVAL_NOT_APPROVER');
+  });
+
+  it('an unauthenticated decision is refused with 401 and decides nothing', async () => {
+    const id = await held();
+    const r = await gw.fetch(`/_gatehouse/approvals/${id}/approve`, { method: 'POST' });
+    assert.equal(r.status, 401);
+    const view = JSON.parse((await call('bob', 'GET', `/_gatehouse/approvals/${id}`)).body) as { status: string };
+    assert.equal(view.status, 'pending');
+  });
+
+  it('an approved request runs once: the upstream gets the exact body bytes, no Gatehouse-Approval header, and the approver', async () => {
+    const body = '{"amount": 100, "to": "DE89 3704 0044 0532 0130 00", "note": "ünïcödé"}';
+    const id = await approved('/payments/transfer', body);
+    const n = upstream.received.length;
+    const r = await call('alice', 'POST', '/payments/transfer', body, { 'gatehouse-approval': id });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(upstream.received.length, n + 1);
+    const got = upstream.received.at(-1)!;
+    assert.equal(got.body, body);
+    assert.equal(got.headers['gatehouse-approval'], undefined);
+    assert.equal(got.headers['x-gatehouse-approval'], `${id}; approver=${(JSON.parse((await call('bob', 'GET', `/_gatehouse/approvals/${id}`)).body) as { approver: string }).approver}`);
+    const view = JSON.parse((await call('bob', 'GET', `/_gatehouse/approvals/${id}`)).body) as { status: string };
+    assert.equal(view.status, 'used');
+  });
+
+  it('replay of a used approval is refused with ERR_APPROVAL_USED and does not reach the upstream', async () => {
+    const id = await approved();
+    assert.equal((await call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id })).status, 200);
+    const n = upstream.received.length;
+    const r = await call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id });
+    assert.equal(r.status, 403);
+    assert.equal(code(r), 'ERR_APPROVAL_USED');
+    assert.equal(upstream.received.length, n);
+  });
+
+  it('approval laundering: the approved id with another path, query, body, method or requester is refused with ERR_APPROVAL_MISMATCH, and stays good for the approved request', async () => {
+    const id = await approved('/payments/transfer', '{"amount":100}');
+    const n = upstream.received.length;
+    const attempts: Reply[] = [
+      await call('alice', 'POST', '/payments/transfer-all', '{"amount":100}', { 'gatehouse-approval': id }),
+      await call('alice', 'POST', '/payments/transfer?to=mallory', '{"amount":100}', { 'gatehouse-approval': id }),
+      await call('alice', 'POST', '/payments/transfer', '{"amount":1000000}', { 'gatehouse-approval': id }),
+      await call('alice', 'PUT', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id }),
+      await call('carol', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id }),
+      await call('bob', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id }),
+    ];
+    for (const r of attempts) {
+      assert.equal(r.status, 403, r.body);
+      assert.equal(code(r), 'ERR_APPROVAL_MISMATCH');
+    }
+    assert.equal(upstream.received.length, n);
+    assert.equal((await call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id })).status, 200);
+  });
+
+  it('a malformed or unknown approval id is refused with ERR_APPROVAL_INVALID', async () => {
+    for (const value of ['nope', 'apv_AAAAAAAAAAAAAAAAAAAAAA', 'apv_\'; drop table approvals; --']) {
+      const r = await call('alice', 'POST', '/payments/transfer', '{}', { 'gatehouse-approval': value });
+      assert.equal(code(r), 'ERR_APPROVAL_INVALID', value);
+    }
+  });
+
+  it('a denied request is refused with ERR_APPROVAL_DENIED and cannot be approved afterwards', async () => {
+    const id = await held();
+    assert.equal((await call('bob', 'POST', `/_gatehouse/approvals/${id}/deny`)).status, 200);
+    const r = await call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id });
+    assert.equal(code(r), 'ERR_APPROVAL_DENIED');
+    const late = await call('dave', 'POST', `/_gatehouse/approvals/${id}/approve`);
+    assert.equal(late.status, 409);
+    assert.equal(code(late), 'ERR_APPROVAL_NOT_PENDING');
+  });
+
+  it('an expired request cannot be approved, and an approval past its use window is refused with ERR_APPROVAL_EXPIRED', async () => {
+    const pending = await held();
+    await store.db.updateTable('approvals').set({ expires_at: Date.now() - 1 }).where('id', '=', pending).execute();
+    assert.equal(code(await call('bob', 'POST', `/_gatehouse/approvals/${pending}/approve`)), 'ERR_APPROVAL_EXPIRED');
+
+    const id = await approved();
+    await store.db.updateTable('approvals').set({ use_by: Date.now() - 1 }).where('id', '=', id).execute();
+    const r = await call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id });
+    assert.equal(code(r), 'ERR_APPROVAL_EXPIRED');
+    const row = await store.db.selectFrom('approvals').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(row.status, 'expired');
+  });
+
+  it('two concurrent uses of one approval: exactly one reaches the upstream, the other is refused', async () => {
+    const id = await approved();
+    const n = upstream.received.length;
+    const results = await Promise.all(Array.from({ length: 8 }, () => call('alice', 'POST', '/payments/transfer', '{"amount":100}', { 'gatehouse-approval': id })));
+    assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.body).join('\n'));
+    for (const r of results.filter((x) => x.status !== 200)) assert.equal(code(r), 'ERR_APPROVAL_USED');
+    assert.equal(upstream.received.length, n + 1);
+  });
+
+  it('every step is audited: requested, approved, used and a refused replay, with requester, approver and binding', async () => {
+    const id = await approved('/payments/audited', '{"amount":7}');
+    assert.equal((await call('alice', 'POST', '/payments/audited', '{"amount":7}', { 'gatehouse-approval': id })).status, 200);
+    assert.equal((await call('alice', 'POST', '/payments/audited', '{"amount":7}', { 'gatehouse-approval': id })).status, 403);
+    const want = ['approval.requested', 'approval.approved', 'approval.used', 'approval.refused'];
+    const found = new Map<string, Record<string, unknown>>();
+    for (const deadline = Date.now() + 10_000; found.size < want.length && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      for (const event of want) {
+        for await (const r of queryAudit(store, { event })) {
+          const details = (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as Record<string, unknown>;
+          if (details.approvalId === id) found.set(event, details);
+        }
+      }
+    }
+    assert.deepEqual([...found.keys()].sort(), [...want].sort());
+    for (const event of ['approval.requested', 'approval.approved', 'approval.used']) {
+      assert.equal(found.get(event)!.path, '/payments/audited', event);
+      assert.match(String(found.get(event)!.requester), /\S/, event);
+    }
+    assert.equal(found.get('approval.approved')!.approver, found.get('approval.used')!.approver);
+    assert.equal(found.get('approval.refused')!.code, 'ERR_APPROVAL_USED');
+  });
+});
+
+describe('approval configuration', () => {
+  it('an approval on an access: public route is refused, naming routes.<i>.approval', () => {
+    const input = testConfig('/tmp/x', {
+      upstreams: { app: { url: 'http://127.0.0.1:1' } },
+      routes: [{ id: 'open', path: '/open', upstream: 'app', access: 'public', approval: { approverRoles: ['approver'] } }],
+    });
+    assert.throws(() => parseConfig(input), (err: unknown) => err instanceof ConfigError && JSON.stringify(err.problems).includes('"routes",0,"approval"'));
+  });
+
+  it('an approval without approver roles is refused', () => {
+    const input = testConfig('/tmp/x', {
+      upstreams: { app: { url: 'http://127.0.0.1:1' } },
+      routes: [{ id: 'r', path: '/r', upstream: 'app', access: 'authenticated', approval: { approverRoles: [] } }],
+    });
+    assert.throws(() => parseConfig(input), ConfigError);
+  });
+});
