@@ -132,7 +132,7 @@ export interface UpgradeSocketLike {
 
 /**
  * Wraps a node:http `'upgrade'` listener (WebSocket). Upgrade requests are not 'request'
- * events: they never pass through withGatehouseIdentity (or Express/Fastify middleware), so
+ * events: they never pass through withGatehouseIdentity (or Express middleware), so
  * without this a WebSocket endpoint would take any connection. A refused upgrade gets the
  * JSON error as a plain HTTP response and the socket is closed; the handler never runs.
  * @example
