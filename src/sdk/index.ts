@@ -33,11 +33,13 @@ export {
   identityOf,
   sendError,
   withGatehouseIdentity,
+  withGatehouseUpgrade,
   type FastifyReplyLike,
   type FastifyRequestLike,
   type MiddlewareOptions,
   type RequestLike,
   type ResponseLike,
+  type UpgradeSocketLike,
 } from './middleware.ts';
 export { GatehouseError, isGatehouseError } from '../core/errors.ts';
 // mTLS between services with certificates Gatehouse issues and renews (src/sdk/mtls, docs/sdk.md).

@@ -6,6 +6,7 @@
  *
  * No dependency on Express or Fastify: only the few members used are typed here.
  */
+import { STATUS_CODES } from 'node:http';
 import { GatehouseError, toGatehouseError } from '../core/errors.ts';
 import { IDENTITY_ASSERTION_HEADER } from './contract.ts';
 import type { GatehouseIdentity } from './identity.ts';
@@ -119,6 +120,47 @@ export function withGatehouseIdentity<Req extends RequestLike, Res extends Respo
     }
     attach(req, identity);
     await handler(req, res);
+  };
+}
+
+/** The parts of the socket of node's 'upgrade' event that are used. */
+export interface UpgradeSocketLike {
+  writable?: boolean;
+  end(data: string): unknown;
+  destroy(): unknown;
+}
+
+/**
+ * Wraps a node:http `'upgrade'` listener (WebSocket). Upgrade requests are not 'request'
+ * events: they never pass through withGatehouseIdentity (or Express middleware), so
+ * without this a WebSocket endpoint would take any connection. A refused upgrade gets the
+ * JSON error as a plain HTTP response and the socket is closed; the handler never runs.
+ * @example
+ *   server.on('upgrade', withGatehouseUpgrade(verifier, (req, socket, head) => {
+ *     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+ *   }));
+ */
+export function withGatehouseUpgrade<Req extends RequestLike, Sock extends UpgradeSocketLike, Head>(
+  verifier: AssertionVerifier,
+  handler: (req: Req, socket: Sock, head: Head) => unknown,
+  options: MiddlewareOptions = {},
+): (req: Req, socket: Sock, head: Head) => Promise<void> {
+  return async (req, socket, head) => {
+    let identity: GatehouseIdentity | undefined;
+    try {
+      identity = await verifyRequest(verifier, req, options);
+    } catch (error) {
+      const err = toGatehouseError(error);
+      options.onRefused?.(err, req);
+      const body = errorBody(err);
+      if (socket.writable !== false) {
+        socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n`
+          + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      } else socket.destroy();
+      return;
+    }
+    attach(req, identity);
+    await handler(req, socket, head);
   };
 }
 
