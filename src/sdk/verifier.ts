@@ -33,6 +33,14 @@ export interface AssertionVerifierOptions {
    * memory is per process.
    */
   rejectReplayedRequestIds?: boolean;
+  /**
+   * Accept only per-request assertions (`upstreamIdentity.assertion: per-request` on every
+   * route to this service), and only with the request's `x-request-id`. Without it a cached
+   * assertion — valid for any method and path for about a minute — is accepted as well, so
+   * anyone holding one could use it where the gateway binds assertions to the request.
+   * Default false.
+   */
+  requireRequestBinding?: boolean;
   /** Unix ms; for tests. */
   clock?: () => number;
 }
@@ -159,6 +167,10 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): Asse
         throw new GatehouseError('ERR_SDK_ASSERTION_INVALID', { detail: 'assertion claims have the wrong shape' });
       }
       const bound = p.htm !== undefined || p.htu !== undefined || p.rid !== undefined;
+      if (options.requireRequestBinding) {
+        if (!bound) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: 'assertion not bound to a request (cached mode) where a bound one is required' });
+        if (request?.requestId === undefined) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: 'bound assertion without the request id' });
+      }
       if (bound) {
         if (request === undefined) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: 'request-bound assertion verified without the request' });
         if (p.htm !== request.method) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: `bound to method ${String(p.htm)}, used with ${request.method}` });

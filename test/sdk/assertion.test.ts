@@ -206,6 +206,27 @@ describe('identity assertion: gateway signer → service SDK over node:http', ()
     await assert.rejects(strict.verify(token, { method: 'GET', url: '/x' }), { code: 'ERR_SDK_ASSERTION_REPLAYED' });
   });
 
+  test('with requireRequestBinding, refuses a cached (unbound) assertion passed off on a per-request route, and a bound one without x-request-id', async () => {
+    const strict = createAssertionVerifier({ jwksUrl, issuer: ISSUER, audience: 'mail-store', requireRequestBinding: true });
+    const strictService = createServer(withGatehouseIdentity(strict, (req, res) => res.end(identityOf(req)!.subject)));
+    const base = await listen(strictService);
+    try {
+      const cached = await signer.sign(identity(), 'mail-store');
+      const r1 = await call(base, '/messages/42', { method: 'DELETE', token: cached });
+      assert.equal(r1.status, 401);
+      assert.equal(r1.body.error.code, 'ERR_SDK_ASSERTION_BINDING');
+      const bound = await signer.signBound(identity(), 'mail-store', { requestId: 'req-8', method: 'DELETE', path: '/messages/42' });
+      const r2 = await call(base, '/messages/42', { method: 'DELETE', token: bound });
+      assert.equal(r2.status, 401);
+      assert.equal(r2.body.error.code, 'ERR_SDK_ASSERTION_BINDING');
+      const res = await fetch(base + '/messages/42', { method: 'DELETE', headers: { [IDENTITY_ASSERTION_HEADER]: bound, 'x-request-id': 'req-8' } });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'alice');
+    } finally {
+      strictService.close();
+    }
+  });
+
   test('refuses two assertion headers', async () => {
     const token = await signer.sign(identity(), 'mail-store');
     const { connect } = await import('node:net');
