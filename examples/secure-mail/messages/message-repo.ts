@@ -111,6 +111,11 @@ export class MessageRepo {
     return (this.#meta.prepare('SELECT id FROM messages WHERE state = \'consumed\' ORDER BY id LIMIT ?').all(limit) as Row[]).map((r) => String(r.id));
   }
 
+  /** How many of `sender`'s messages are visible and unexpired at `now` (the per-sender limit). */
+  countLive(sender: string, now: number): number {
+    return Number((this.#meta.prepare('SELECT COUNT(*) AS n FROM messages WHERE sender = ? AND state = \'active\' AND expires_at > ?').get(sender, now) as Row).n);
+  }
+
   /** Visible messages addressed to `recipient` that have not expired at `now`. */
   inbox(recipient: string, now: number): MessageMeta[] {
     const ids = this.#meta.prepare('SELECT m.id FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.recipient = ? AND m.state = \'active\' AND m.expires_at > ? ORDER BY m.created_at DESC LIMIT 500').all(recipient, now) as Row[];

@@ -33,6 +33,7 @@ export const messagesConfigSchema = baseServiceConfigSchema.extend({
     maxLifetimeSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(DEFAULT_LIMITS.maxLifetimeSeconds),
     maxBodyChars: z.number().int().min(1).max(1024 * 1024).default(DEFAULT_LIMITS.maxBodyChars),
     maxRecipients: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxRecipients),
+    maxLiveMessages: z.number().int().min(1).max(100_000).default(DEFAULT_LIMITS.maxLiveMessages),
   }).strict().default(DEFAULT_LIMITS),
   recoveryIntervalMs: z.number().int().min(100).default(30_000),
   /** Test-only: refused unless SECURE_MAIL_FAULTS=1. */

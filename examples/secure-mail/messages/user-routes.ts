@@ -27,9 +27,11 @@ export interface MailLimits {
   maxLifetimeSeconds: number;
   maxBodyChars: number;
   maxRecipients: number;
+  /** Messages one sender may have live (sent, unexpired, unread-once) at a time: bounds what one account can store and how far it can flood inboxes. */
+  maxLiveMessages: number;
 }
 
-export const DEFAULT_LIMITS: MailLimits = { minLifetimeSeconds: 60, maxLifetimeSeconds: 7 * 24 * 3600, maxBodyChars: 32 * 1024, maxRecipients: 20 };
+export const DEFAULT_LIMITS: MailLimits = { minLifetimeSeconds: 60, maxLifetimeSeconds: 7 * 24 * 3600, maxBodyChars: 32 * 1024, maxRecipients: 20, maxLiveMessages: 500 };
 
 export interface UserRoutesDeps {
   repo: MessageRepo;
@@ -57,6 +59,8 @@ function composeSchema(l: MailLimits) {
 export function userRoutes(deps: UserRoutesDeps) {
   const { repo, directory, audit } = deps;
   const compose = composeSchema(deps.limits);
+  /** Sends under way per sender: not yet `active` in the store, but counted against the limit so a burst cannot overshoot it. */
+  const sending = new Map<string, number>();
 
   const view = (m: MessageMeta, now: number, forSender: boolean) => ({
     id: m.id,
@@ -104,10 +108,21 @@ export function userRoutes(deps: UserRoutesDeps) {
           if (!entry) throw new MailError('MAIL_RECIPIENT_UNKNOWN', { detail: `no user ${name}` });
           return entry.subject;
         });
+        // Checked and counted with no await in between: concurrent sends see each other.
+        const inFlight = sending.get(me) ?? 0;
+        if (repo.countLive(me, Date.now()) + inFlight >= deps.limits.maxLiveMessages) {
+          throw new MailError('MAIL_QUOTA_EXCEEDED', { detail: `${me} has ${deps.limits.maxLiveMessages} live messages (${inFlight} being sent)` });
+        }
+        sending.set(me, inFlight + 1);
         const expiresAt = now + input.lifetimeSeconds * 1000;
-        const { id } = await deps.saga.send({ sender: me, recipients, subject: input.subject, body: input.body, expiresAt, readOnce: input.readOnce });
-        messageId = id;
-        sendJson(res, 201, { id, expiresAt: new Date(expiresAt).toISOString() });
+        try {
+          const { id } = await deps.saga.send({ sender: me, recipients, subject: input.subject, body: input.body, expiresAt, readOnce: input.readOnce });
+          messageId = id;
+        } finally {
+          const left = (sending.get(me) ?? 1) - 1;
+          if (left > 0) sending.set(me, left); else sending.delete(me);
+        }
+        sendJson(res, 201, { id: messageId, expiresAt: new Date(expiresAt).toISOString() });
       } else if (req.method === 'GET' && /^\/api\/mail\/mailboxes\/[^/]+\/(inbox|outbox)$/.test(path)) {
         const [, , , , owner, box] = path.split('/');
         action = `mailbox.${box}`;
