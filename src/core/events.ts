@@ -681,6 +681,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       clientId: { type: 'string', description: 'Client.' },
       subject: { type: 'string', description: 'User id.', optional: true },
       grantId: { type: 'string', description: 'Revoked grant.' },
+      clientAddress: { type: 'string', description: 'Address that presented the used token (the thief or the victim: whichever came second).', optional: true },
     },
   },
   'identity.grant.revoked': {

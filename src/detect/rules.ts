@@ -5,7 +5,7 @@
  * Inputs (published by the identity provider and the gateway):
  *   identity.login.failed   { username, subject?, clientAddress, reason }
  *   identity.mfa.failed     { subject, clientAddress, reason }
- *   identity.refresh.reused { clientId, subject?, grantId }
+ *   identity.refresh.reused { clientId, subject?, grantId, clientAddress? }
  *   gateway.request         { status, subject?, errorCode?, clientAddress, … }
  * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
  *
@@ -279,7 +279,7 @@ export class Rules {
     return [{
       rule: 'refresh_token_reuse', severity: 'high', keyKind: 'subject', key, count: r.threshold, windowStart: start,
       actions: r.actions, durationMs: r.blockMs, ...(subject ? { block: { kind: 'subject' as const, value: subject }, lockAccount: { account: subject, by: 'subject' as const } } : {}),
-      details: { clientId: text(p.clientId), grantId: grant },
+      details: { clientId: text(p.clientId), grantId: grant, ...(text(p.clientAddress) ? { clientAddress: text(p.clientAddress) } : {}) },
     }];
   }
 

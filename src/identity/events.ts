@@ -17,7 +17,7 @@ export interface IdentityEventPayloads {
   'identity.token.issued': { tokenKind: 'access_token' | 'client_credentials' | 'refresh_token' | 'id_token'; clientId: string; subject?: string; grantId?: string; audience?: string; jti?: string };
   'identity.token.refreshed': { clientId: string; subject?: string; grantId: string };
   'identity.token.revoked': { clientId?: string; grantId?: string; tokenKind: string };
-  'identity.refresh.reused': { clientId: string; subject?: string; grantId: string };
+  'identity.refresh.reused': { clientId: string; subject?: string; grantId: string; clientAddress?: string };
   'identity.grant.revoked': { grantId: string; clientId?: string; reason: string };
   'identity.keys.rotated': { kid: string; previousKid?: string; retireAt: string; algorithm: string };
   'identity.api_token.created': { tokenId: string; ownerKind: 'user' | 'service'; ownerId: string; roles: string[]; expiresAt: string };

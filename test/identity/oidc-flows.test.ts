@@ -69,6 +69,8 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!), (e: any) => e.error === 'invalid_grant');
       const reuse = h.events.find((e) => e.name === 'identity.refresh.reused');
       assert.ok(reuse, 'identity.refresh.reused emitted');
+      // Who presented the used token, for the audit record's client address and the investigation.
+      assert.match(String((reuse.payload as Record<string, unknown>).clientAddress), /^(::ffff:)?127\.0\.0\.1$/);
       const introspected = await oidc.tokenIntrospection(config, second.access_token);
       assert.equal(introspected.active, false, 'access tokens of the revoked grant are dead too');
     });

@@ -20,6 +20,8 @@ export function forwardProviderEvents(provider: Provider, emit: IdentityEmit, lo
       const rt = ctx.oidc?.entities?.RefreshToken;
       emit('identity.refresh.reused', {
         clientId: ctx.oidc?.client?.clientId ?? 'unknown', grantId: rt?.grantId ?? 'unknown', ...(rt?.accountId ? { subject: rt.accountId } : {}),
+        // Who presented it (the gateway's client address: identity-provider.ts pins X-Forwarded-For, Koa's proxy mode reads it).
+        ...(typeof ctx.ip === 'string' && ctx.ip !== '' ? { clientAddress: ctx.ip } : {}),
       });
     }
   });
