@@ -1,0 +1,108 @@
+{{- define "gatehouse.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gatehouse.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatehouse.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gatehouse.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "gatehouse.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "gatehouse.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "gatehouse.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "gatehouse.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatehouse.opsServiceName" -}}
+{{- printf "%s-ops" (include "gatehouse.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gatehouse.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails the render when a required value is missing (the schema checks types, this the combinations). */}}
+{{- define "gatehouse.required" -}}
+{{- $_ := required "publicUrl is required (the https:// origin every instance answers as)" .Values.publicUrl -}}
+{{- if and (gt (int .Values.replicaCount) 1) (or (not .Values.redis.host) (not .Values.nats.host)) -}}
+{{- fail "several replicas need redis.host (shared rate limits) and nats.host (shared events)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the shared secrets: secrets.existingSecret, else <fullname>-secrets. */}}
+{{- define "gatehouse.secretsName" -}}
+{{- default (printf "%s-secrets" (include "gatehouse.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{- define "gatehouse.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "gatehouse.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}
+
+{{/* user[:${ENV}]@ for a URL, or nothing. */}}
+{{- define "gatehouse.userinfo" -}}
+{{- $user := index . 0 -}}{{- $secret := index . 1 -}}{{- $env := index . 2 -}}
+{{- if $secret.name -}}
+{{- printf "%s:${%s}@" $user $env -}}
+{{- else if $user -}}
+{{- printf "%s@" $user -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatehouse.storeUrl" -}}
+{{- $s := .Values.store -}}
+{{- $q := printf "sslmode=%s" $s.sslmode -}}
+{{- if $s.caSecret.name -}}{{- $q = printf "%s&sslrootcert=/etc/gatehouse/db-ca/%s" $q $s.caSecret.key -}}{{- end -}}
+{{- printf "postgres://%s%s:%v/%s?%s" (include "gatehouse.userinfo" (list $s.user $s.passwordSecret "GATEHOUSE_DB_PASSWORD")) $s.host (int $s.port) $s.database $q -}}
+{{- end -}}
+
+{{/* The gatehouse.yaml the chart writes, with .Values.config deep-merged over it. */}}
+{{- define "gatehouse.config" -}}
+{{- $ops := include "gatehouse.opsServiceName" . -}}
+{{- $c := dict
+  "dataDir" "/data/gatehouse"
+  "publicUrl" .Values.publicUrl
+  "listeners" (dict
+    "https" (dict "host" "0.0.0.0" "port" (int .Values.ports.https)
+      "tls" (dict "cert" "/etc/gatehouse/tls/tls.crt" "key" "/etc/gatehouse/tls/tls.key"))
+    "http" (dict "enabled" .Values.httpRedirect.enabled "host" "0.0.0.0" "port" (int .Values.ports.http))
+    "ops" (dict "host" "0.0.0.0" "port" (int .Values.ports.ops)
+      "allowedHosts" (list $ops (printf "%s.%s.svc" $ops .Release.Namespace) (printf "%s.%s.svc.cluster.local" $ops .Release.Namespace))))
+  "limits" (dict "shutdownGraceMs" (int .Values.shutdownGraceMs))
+  "store" (dict "url" (include "gatehouse.storeUrl" .) "poolMax" (int .Values.store.poolMax))
+  "audit" (dict "signingKeyFile" "/etc/gatehouse/audit/audit-signing-key.jwk")
+  "policy" (dict "dir" "/etc/gatehouse/policies")
+-}}
+{{- if .Values.redis.host -}}
+{{- $_ := set $c "ratelimit" (dict "url" (printf "rediss://%s%s:%v/%v" (include "gatehouse.userinfo" (list .Values.redis.username .Values.redis.passwordSecret "GATEHOUSE_REDIS_PASSWORD")) .Values.redis.host (int .Values.redis.port) (int .Values.redis.db))) -}}
+{{- end -}}
+{{- if .Values.nats.host -}}
+{{- $_ := set $c "bus" (dict "url" (printf "tls://%s%s:%v" (include "gatehouse.userinfo" (list .Values.nats.user .Values.nats.passwordSecret "GATEHOUSE_NATS_PASSWORD")) .Values.nats.host (int .Values.nats.port))) -}}
+{{- end -}}
+{{- toYaml (mustMergeOverwrite $c (deepCopy .Values.config)) -}}
+{{- end -}}

@@ -1,0 +1,271 @@
+/**
+ * The Helm chart (deploy/helm/gatehouse) rendered by the real `helm` binary: lint, the values
+ * schema refusing bad values, the rendered objects checked against the Kubernetes OpenAPI
+ * schemas (kubernetes-models' validators; no cluster needed), the properties docs/deployment.md
+ * promises (probes on the ops port, hardened pods, no secret inlined, NetworkPolicies, PDB),
+ * and the gatehouse.yaml it writes accepted by the real `gatehouse config validate` in
+ * production mode, so the chart cannot ship a configuration Gatehouse refuses.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parse, parseAllDocuments } from 'yaml';
+import { deployTool } from './tools.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const chart = join(root, 'deploy', 'helm', 'gatehouse');
+const multiInstance = join(chart, 'ci', 'multi-instance-values.yaml');
+const PUBLIC_URL = 'https://gatehouse.example.com';
+
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [key: string]: any };
+
+let helmBin = '';
+let work = '';
+
+function helm(args: string[]): { status: number | null; out: string } {
+  // HELM_* homes inside a temporary directory: the test reads and writes nothing of the user's helm.
+  const env = { ...process.env, HELM_CACHE_HOME: join(work, 'cache'), HELM_CONFIG_HOME: join(work, 'config'), HELM_DATA_HOME: join(work, 'data') };
+  const r = spawnSync(helmBin, args, { encoding: 'utf8', env, timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+function render(...valueArgs: string[]): K8sObject[] {
+  const r = helm(['template', 'gh', chart, '--namespace', 'edge', ...valueArgs]);
+  assert.equal(r.status, 0, r.out);
+  return parseAllDocuments(r.out).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+}
+
+const one = (objects: K8sObject[], kind: string, name?: string) => {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  assert.equal(found.length, 1, `one ${kind}${name ? ` ${name}` : ''}`);
+  return found[0]!;
+};
+const container = (objects: K8sObject[]) => one(objects, 'Deployment').spec.template.spec.containers[0];
+const gatehouseYaml = (objects: K8sObject[]) => one(objects, 'ConfigMap', 'gh-gatehouse').data['gatehouse.yaml'] as string;
+
+/** Every object through the validator generated from the Kubernetes OpenAPI schema of its kind. */
+async function validateAgainstOpenApi(objects: K8sObject[]): Promise<string[]> {
+  const checked: string[] = [];
+  for (const o of objects) {
+    if (o.apiVersion === 'monitoring.coreos.com/v1') continue; // a CRD: checked by hand below
+    const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+    const module = await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${o.kind}`) as Record<string, new (data: unknown) => { validate(): void }>;
+    const Model = module[o.kind]!;
+    assert.doesNotThrow(() => new Model(o).validate(), `${o.kind} ${o.metadata.name} against the ${o.apiVersion} schema`);
+    checked.push(o.kind);
+  }
+  return checked;
+}
+
+/** `gatehouse config validate` on the rendered file, as production with the env the pod gets. */
+function gatehouseValidate(text: string, extraEnv: Record<string, string> = {}) {
+  const file = join(work, `gatehouse-${randomBytes(4).toString('hex')}.yaml`);
+  writeFileSync(file, text, { mode: 0o600 });
+  const env = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    GATEHOUSE_PKI_KEY: randomBytes(32).toString('base64url'),
+    GATEHOUSE_KEY_ENCRYPTION_SECRET: randomBytes(32).toString('base64url'),
+    GATEHOUSE_DB_PASSWORD: 'db-password',
+    GATEHOUSE_REDIS_PASSWORD: 'redis-password',
+    GATEHOUSE_NATS_PASSWORD: 'nats-password',
+    ...extraEnv,
+  };
+  const r = spawnSync(join(root, 'node_modules', '.bin', 'node'), [join(root, 'bin', 'gatehouse.mjs'), 'config', 'validate', file], { encoding: 'utf8', env, timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('Helm chart deploy/helm/gatehouse', () => {
+  let defaults: K8sObject[];
+  let multi: K8sObject[];
+
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'gatehouse-helm-'));
+    helmBin = deployTool('helm');
+    defaults = render('--set', `publicUrl=${PUBLIC_URL}`);
+    multi = render('-f', multiInstance);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it('passes helm lint --strict with the default values and with the multi-instance values', () => {
+    const lintDefaults = helm(['lint', '--strict', chart, '--set', `publicUrl=${PUBLIC_URL}`]);
+    assert.equal(lintDefaults.status, 0, lintDefaults.out);
+    const lintMulti = helm(['lint', '--strict', chart, '-f', multiInstance]);
+    assert.equal(lintMulti.status, 0, lintMulti.out);
+  });
+
+  it('refuses to render without publicUrl, the origin every instance must share', () => {
+    const r = helm(['template', 'gh', chart]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /publicUrl is required/);
+  });
+
+  for (const [what, args, error] of [
+    ['a string for replicaCount', ['--set', 'replicaCount=two'], /replicaCount/],
+    ['sslmode=require (no certificate check on the database link)', ['--set', 'store.sslmode=require'], /sslmode/],
+    ['a writable root filesystem', ['--set', 'securityContext.readOnlyRootFilesystem=false'], /readOnlyRootFilesystem/],
+    ['running as root', ['--set', 'podSecurityContext.runAsNonRoot=false'], /runAsNonRoot/],
+    ['an http:// publicUrl', ['--set', 'publicUrl=http://gatehouse.example.com'], /publicUrl/],
+    ['an unknown top-level value (a typo is not silently ignored)', ['--set', 'replicas=3'], /replicas/],
+    ['a secret value where a Secret name belongs', ['--set', 'store.passwordSecret=hunter2'], /passwordSecret/],
+  ] as const) {
+    it(`fails helm lint and helm template on ${what}`, () => {
+      const lint = helm(['lint', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);
+      assert.notEqual(lint.status, 0, lint.out);
+      assert.match(lint.out, error);
+      assert.notEqual(helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]).status, 0);
+    });
+  }
+
+  it('renders objects valid against the Kubernetes OpenAPI schemas', async () => {
+    const kinds = [...await validateAgainstOpenApi(defaults), ...await validateAgainstOpenApi(multi)];
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'ServiceAccount']) {
+      assert.ok(kinds.includes(kind), `${kind} rendered and validated`);
+    }
+    const monitor = one(multi, 'ServiceMonitor');
+    assert.deepEqual(monitor.spec.endpoints, [{ port: 'ops', path: '/metrics', scheme: 'http', interval: '30s' }]);
+    assert.equal(monitor.spec.selector.matchLabels['app.kubernetes.io/component'], 'ops');
+  });
+
+  it('runs several instances by default, rolling one at a time, spread over nodes, with a PodDisruptionBudget', () => {
+    const deployment = one(defaults, 'Deployment');
+    assert.ok(deployment.spec.replicas >= 2);
+    assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const spread = deployment.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+    assert.equal(spread.topologyKey, 'kubernetes.io/hostname');
+    assert.deepEqual(spread.labelSelector.matchLabels, deployment.spec.selector.matchLabels);
+    assert.deepEqual(one(defaults, 'PodDisruptionBudget').spec, { maxUnavailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
+    // Multi-instance: required anti-affinity, and the HPA owns the replica count.
+    const hard = one(multi, 'Deployment');
+    assert.equal(hard.spec.replicas, undefined);
+    assert.equal(hard.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, 'kubernetes.io/hostname');
+    assert.equal(one(multi, 'HorizontalPodAutoscaler').spec.minReplicas, 3);
+  });
+
+  it('probes /healthz and /readyz on the ops port, which the config binds to the pod address', () => {
+    const c = container(defaults);
+    const opsPort = c.ports.find((p: { name: string }) => p.name === 'ops');
+    const config = parse(gatehouseYaml(defaults));
+    assert.equal(opsPort.containerPort, config.listeners.ops.port);
+    assert.equal(config.listeners.ops.host, '0.0.0.0', 'probes come from the kubelet, not from loopback');
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'ops' });
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'ops' });
+    assert.deepEqual(c.startupProbe.httpGet, { path: '/healthz', port: 'ops' });
+    assert.equal(c.ports.find((p: { name: string }) => p.name === 'https').containerPort, config.listeners.https.port);
+    // The ops Service answers to its own name (listeners.ops.allowedHosts), else 421.
+    assert.ok(config.listeners.ops.allowedHosts.includes('gh-gatehouse-ops.edge.svc'));
+  });
+
+  it('keeps the ops port off the public Service: only a ClusterIP ops Service has it', () => {
+    const publicService = one(defaults, 'Service', 'gh-gatehouse');
+    assert.deepEqual(publicService.spec.ports.map((p: { targetPort: string }) => p.targetPort).sort(), ['http', 'https']);
+    const ops = one(defaults, 'Service', 'gh-gatehouse-ops');
+    assert.equal(ops.spec.type, 'ClusterIP');
+    assert.deepEqual(ops.spec.ports.map((p: { targetPort: string }) => p.targetPort), ['ops']);
+  });
+
+  it('gives the pod time to drain: preStop sleep + shutdownGraceMs + flush before the kill', () => {
+    for (const [objects, grace] of [[defaults, 10_000], [render('--set', `publicUrl=${PUBLIC_URL}`, '--set', 'shutdownGraceMs=45500'), 45_500]] as const) {
+      const spec = one(objects, 'Deployment').spec.template.spec;
+      const sleep = spec.containers[0].lifecycle.preStop.sleep.seconds;
+      assert.equal(parse(gatehouseYaml(objects)).limits.shutdownGraceMs, grace);
+      assert.ok(spec.terminationGracePeriodSeconds >= sleep + Math.ceil(grace / 1000) + 5, `${spec.terminationGracePeriodSeconds}s leaves Gatehouse its drain`);
+    }
+  });
+
+  it('hardens the pod: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, no API token', () => {
+    const pod = one(defaults, 'Deployment').spec.template.spec;
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+    assert.equal(pod.automountServiceAccountToken, false);
+    const sc = pod.containers[0].securityContext;
+    assert.equal(sc.runAsNonRoot, true);
+    assert.ok(sc.runAsUser > 0);
+    assert.equal(sc.readOnlyRootFilesystem, true);
+    assert.equal(sc.allowPrivilegeEscalation, false);
+    assert.deepEqual(sc.capabilities.drop, ['ALL']);
+    assert.equal(sc.seccompProfile.type, 'RuntimeDefault');
+    // Writable: the data directory (inside the volume, so Gatehouse creates it 0700) and /tmp only.
+    const writable = pod.containers[0].volumeMounts.filter((m: { readOnly?: boolean }) => !m.readOnly).map((m: { mountPath: string }) => m.mountPath).sort();
+    assert.deepEqual(writable, ['/data', '/tmp']);
+    assert.match(parse(gatehouseYaml(defaults)).dataDir, /^\/data\/.+/);
+    assert.equal(pod.containers[0].env.find((e: { name: string }) => e.name === 'NODE_ENV').value, 'production');
+  });
+
+  it('inlines no secret: no Secret object, every secret env var from a secretKeyRef, passwords in URLs only as ${ENV}', () => {
+    for (const objects of [defaults, multi]) {
+      assert.equal(objects.filter((o) => o.kind === 'Secret').length, 0);
+      const env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] = container(objects).env;
+      const literal = env.filter((e) => e.value !== undefined).map((e) => e.name).sort();
+      assert.deepEqual(literal.filter((n) => !['NODE_ENV', 'NODE_EXTRA_CA_CERTS'].includes(n)), []);
+      for (const name of ['GATEHOUSE_PKI_KEY', 'GATEHOUSE_KEY_ENCRYPTION_SECRET', 'GATEHOUSE_DB_PASSWORD']) {
+        assert.ok(env.find((e) => e.name === name)?.valueFrom?.secretKeyRef, `${name} from a Secret`);
+      }
+      const text = gatehouseYaml(objects);
+      for (const [, password] of text.matchAll(/:\/\/[^/@\s:]*:([^@\s]+)@/g)) assert.match(password!, /^\$\{GATEHOUSE_[A-Z_]+_PASSWORD\}$/);
+      const config = parse(text);
+      assert.equal(config.pki?.key, undefined);
+      assert.equal(config.identity?.signing?.keyEncryptionSecret, undefined);
+    }
+    const env = container(multi).env as { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[];
+    assert.equal(env.find((e) => e.name === 'GATEHOUSE_REDIS_PASSWORD')?.valueFrom?.secretKeyRef?.name, 'gatehouse-redis');
+    assert.equal(env.find((e) => e.name === 'GATEHOUSE_NATS_PASSWORD')?.valueFrom?.secretKeyRef?.name, 'gatehouse-nats');
+    // The audit signing key and the certificate are mounted from Secrets, read-only.
+    const volumes = one(multi, 'Deployment').spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[];
+    assert.equal(volumes.find((v) => v.name === 'audit-signing-key')?.secret?.secretName, 'gatehouse-shared');
+    assert.equal(volumes.find((v) => v.name === 'tls')?.secret?.secretName, 'gatehouse-example-com-tls');
+  });
+
+  it('writes the links production requires: PostgreSQL verify-full, rediss://, NATS tls://', () => {
+    const config = parse(gatehouseYaml(multi));
+    assert.match(config.store.url, /^postgres:\/\/gatehouse:\$\{GATEHOUSE_DB_PASSWORD\}@pg\.databases\.svc\.cluster\.local:5432\/gatehouse\?sslmode=verify-full&sslrootcert=\/etc\/gatehouse\/db-ca\/ca\.crt$/);
+    assert.match(config.ratelimit.url, /^rediss:\/\//);
+    assert.match(config.bus.url, /^tls:\/\//);
+    assert.equal(config.publicUrl, PUBLIC_URL);
+  });
+
+  it('lets only Gatehouse reach the upstreams, and the ops port only from the monitoring namespace', () => {
+    const selector = one(multi, 'Deployment').spec.selector.matchLabels;
+    const own = one(multi, 'NetworkPolicy', 'gh-gatehouse');
+    assert.deepEqual(own.spec.podSelector.matchLabels, selector);
+    const opsRule = own.spec.ingress.find((r: { ports: { port: string }[] }) => r.ports.some((p) => p.port === 'ops'));
+    assert.deepEqual(opsRule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    assert.equal(opsRule.ports.length, 1, 'the ops rule opens the ops port only');
+    // Upstream in another namespace: only pods with Gatehouse's labels in Gatehouse's namespace (one peer, both selectors).
+    const upstream = one(multi, 'NetworkPolicy', 'gh-gatehouse-upstream-mail');
+    assert.equal(upstream.metadata.namespace, 'apps');
+    assert.deepEqual(upstream.spec.podSelector, { matchLabels: { app: 'mail' } });
+    assert.deepEqual(upstream.spec.policyTypes, ['Ingress']);
+    assert.deepEqual(upstream.spec.ingress, [{
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'edge' } }, podSelector: { matchLabels: selector } }],
+      ports: [{ port: 8443, protocol: 'TCP' }],
+    }]);
+    // Pods labelled as behind the gateway in the release namespace.
+    const labelled = one(defaults, 'NetworkPolicy', 'gh-gatehouse-behind-gateway');
+    assert.deepEqual(labelled.spec.podSelector.matchLabels, { 'gatehouse.dev/behind-gateway': 'true' });
+    assert.deepEqual(labelled.spec.ingress, [{ from: [{ podSelector: { matchLabels: selector } }] }]);
+  });
+
+  it('writes a gatehouse.yaml that the real gatehouse config validate accepts in production', () => {
+    for (const objects of [defaults, multi]) {
+      const r = gatehouseValidate(gatehouseYaml(objects));
+      assert.equal(r.status, 0, r.out);
+      assert.match(r.out, /mode production/);
+    }
+  });
+
+  it('catches chart values that make Gatehouse refuse its configuration (plain redis:// in production)', () => {
+    const objects = render('-f', multiInstance, '--set', 'config.ratelimit.url=redis://redis.databases.svc.cluster.local:6379');
+    const r = gatehouseValidate(gatehouseYaml(objects));
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /ratelimit\.url/);
+    // And without the secrets the pod gets from Secrets, production refuses to start.
+    const missing = gatehouseValidate(gatehouseYaml(defaults), { GATEHOUSE_PKI_KEY: '', GATEHOUSE_KEY_ENCRYPTION_SECRET: '' });
+    assert.equal(missing.status, 1, missing.out);
+  });
+});
+
