@@ -24,6 +24,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   audit: async () => (await import('./commands/audit.ts')).registerAudit,
   alerts: async () => (await import('./commands/audit.ts')).registerAlerts,
   sidecar: async () => (await import('./commands/sidecar.ts')).registerSidecar,
+  approvals: async () => (await import('./commands/approvals.ts')).registerApprovals,
 };
 
 const program = new Command()

@@ -1,0 +1,99 @@
+/**
+ * The approvals store on SQLite and PostgreSQL (skipped without one, failing under
+ * GATEHOUSE_REQUIRE_SERVICES=1): two instances — two separate store connections — racing to
+ * use or to decide one approval, and the read-only `gatehouse approvals list|show`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
+import { loadConfigFile } from '../../src/core/config/load.ts';
+import type { Store } from '../../src/store/types.ts';
+import { createApprovalsRepo, type ApprovalBinding } from '../../src/store/repos/approvals-repo.ts';
+import { newApprovalId } from '../../src/approvals/approval-id.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createBackend, gatehouse, show, type Backend } from '../cli/support/cli.ts';
+
+const binding: ApprovalBinding = {
+  routeId: 'payments', requester: 'usr_alice', requesterIssuer: 'https://gatehouse.test', method: 'POST',
+  host: 'gatehouse.test', path: '/payments/transfer', query: '', bodySha256: 'a'.repeat(64),
+};
+
+for (const name of ['sqlite', 'postgres'] as const) {
+  const skip = name === 'postgres' ? await serviceOrSkip('postgres') : false;
+  describe(`approvals store and CLI on ${name}`, { skip }, () => {
+    let backend: Backend;
+    let configFile: string;
+    let one: Store;
+    let two: Store;
+
+    before(async () => {
+      backend = await createBackend(name);
+      configFile = await backend.writeConfig();
+      const { config } = await loadConfigFile(configFile);
+      one = await openStoreFromConfig(config);
+      await one.migrate();
+      two = await openStoreFromConfig(config);
+    });
+
+    after(async () => {
+      await one?.close();
+      await two?.close();
+      await backend?.close();
+    });
+
+    it('two instances racing to use one approval: exactly one use succeeds', async () => {
+      const a = createApprovalsRepo(one.db);
+      const b = createApprovalsRepo(two.db);
+      for (let round = 0; round < 5; round++) {
+        const id = newApprovalId();
+        const now = Date.now();
+        await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+        assert.equal(await a.decide(id, 'approved', 'usr_bob', now, now + 60_000), true);
+        const results = await Promise.all([a.use(id, binding, now), b.use(id, binding, now), a.use(id, binding, now), b.use(id, binding, now)]);
+        assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results.join(',')}`);
+        assert.equal((await a.get(id))!.status, 'used');
+      }
+    });
+
+    it('two approvers racing to decide: exactly one decision counts', async () => {
+      const a = createApprovalsRepo(one.db);
+      const b = createApprovalsRepo(two.db);
+      const id = newApprovalId();
+      const now = Date.now();
+      await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      const results = await Promise.all([a.decide(id, 'approved', 'usr_bob', now, now + 60_000), b.decide(id, 'denied', 'usr_dave', now, undefined)]);
+      assert.equal(results.filter(Boolean).length, 1);
+    });
+
+    it('a use with any bound field changed changes nothing', async () => {
+      const a = createApprovalsRepo(one.db);
+      const id = newApprovalId();
+      const now = Date.now();
+      await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
+      for (const change of [{ requester: 'usr_mallory' }, { requesterIssuer: 'https://evil.test' }, { path: '/payments/other' }, { query: 'x=1' }, { bodySha256: 'b'.repeat(64) }, { method: 'DELETE' }, { host: 'other.test' }, { routeId: 'other' }]) {
+        assert.equal(await a.use(id, { ...binding, ...change }, now), false, JSON.stringify(change));
+      }
+      assert.equal((await a.get(id))!.status, 'approved');
+    });
+
+    it('gatehouse approvals list and show print what is asked and who decided', async () => {
+      const a = createApprovalsRepo(one.db);
+      const id = newApprovalId();
+      const now = Date.now();
+      await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
+      const list = await gatehouse(['approvals', 'list', '--config', configFile, '--json']);
+      assert.equal(list.status, 0, show(list));
+      const rows = JSON.parse(list.stdout) as { id: string; status: string }[];
+      assert.equal(rows.find((r) => r.id === id)?.status, 'approved');
+      const one_ = await gatehouse(['approvals', 'show', id, '--config', configFile]);
+      assert.equal(one_.status, 0, show(one_));
+      assert.match(one_.stdout, /usr_bob/);
+      assert.match(one_.stdout, /\/payments\/transfer/);
+      const missing = await gatehouse(['approvals', 'show', 'apv_AAAAAAAAAAAAAAAAAAAAAA', '--config', configFile]);
+      assert.notEqual(missing.status, 0);
+      assert.match(missing.stderr + missing.stdout, /ERR_APPROVAL_NOT_FOUND/);
+    });
+  });
+}
