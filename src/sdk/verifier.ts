@@ -72,14 +72,23 @@ function pathOf(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-/** Paths are equal as sent, or after decoding everything except reserved characters (%2F stays %2F). */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * RFC 3986 §6.2.2 normalization: hex digits upper case, escaped unreserved characters decoded;
+ * every other escape stays an escape. (decodeURI also decoded %25, so `%252F` — a literal
+ * "%2F" — became `%2F`, an encoded slash, and matched a different path.)
+ */
+function normalizePath(path: string): string {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
+}
+
+/** Paths are equal as sent, or after normalizing escapes (%2F stays %2F, %25 stays %25). */
 function samePath(bound: string, actual: string): boolean {
-  if (bound === actual) return true;
-  try {
-    return decodeURI(bound) === decodeURI(actual);
-  } catch {
-    return false;
-  }
+  return bound === actual || normalizePath(bound) === normalizePath(actual);
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);

@@ -220,12 +220,14 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     assert.equal(volumes.find((v) => v.name === 'tls')?.secret?.secretName, 'gatehouse-example-com-tls');
   });
 
-  it('writes the links production requires: PostgreSQL verify-full, rediss://, NATS tls://', () => {
+  it('writes what several instances need: PostgreSQL verify-full, rediss://, NATS tls://, the shared DPoP replay cache', () => {
     const config = parse(gatehouseYaml(multi));
     assert.match(config.store.url, /^postgres:\/\/gatehouse:\$\{GATEHOUSE_DB_PASSWORD\}@pg\.databases\.svc\.cluster\.local:5432\/gatehouse\?sslmode=verify-full&sslrootcert=\/etc\/gatehouse\/db-ca\/ca\.crt$/);
     assert.match(config.ratelimit.url, /^rediss:\/\//);
     assert.match(config.bus.url, /^tls:\/\//);
     assert.equal(config.publicUrl, PUBLIC_URL);
+    // Several instances: a DPoP proof seen by one is refused by all (in memory: replayable once per instance).
+    assert.equal(config.authn.dpop.replayCache, 'store');
   });
 
   it('lets only Gatehouse reach the upstreams, and the ops port only from the monitoring namespace', () => {

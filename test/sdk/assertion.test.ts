@@ -199,6 +199,19 @@ describe('identity assertion: gateway signer → service SDK over node:http', ()
     assert.equal(r.body.error.code, 'ERR_SDK_ASSERTION_BINDING');
   });
 
+  test('refuses a bound path with an encoded percent (%252F) replayed on the encoded slash it decodes to (%2F)', async () => {
+    const token = await signer.signBound(identity(), 'mail-store', { requestId: 'req-6b', method: 'GET', path: '/messages/a%252Fb' });
+    const r = await call(serviceUrl, '/messages/a%2Fb', { token });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error.code, 'ERR_SDK_ASSERTION_BINDING');
+  });
+
+  test('accepts a bound path that differs only in how unreserved characters or hex digits are escaped', async () => {
+    const token = await signer.signBound(identity(), 'mail-store', { requestId: 'req-6c', method: 'GET', path: '/messages/%7Ealice/caf%c3%a9' });
+    const r = await call(serviceUrl, '/messages/~alice/caf%C3%A9', { token });
+    assert.equal(r.status, 200);
+  });
+
   test('refuses a second use of a per-request assertion when replay protection is on', async () => {
     const strict = createAssertionVerifier({ jwksUrl, issuer: ISSUER, audience: 'mail-store', rejectReplayedRequestIds: true });
     const token = await signer.signBound(identity(), 'mail-store', { requestId: 'req-7', method: 'GET', path: '/x' });

@@ -81,7 +81,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "postgres://%s%s:%v/%s?%s" (include "gatehouse.userinfo" (list $s.user $s.passwordSecret "GATEHOUSE_DB_PASSWORD")) $s.host (int $s.port) $s.database $q -}}
 {{- end -}}
 
-{{/* The gatehouse.yaml the chart writes, with .Values.config deep-merged over it. */}}
+{{/* The gatehouse.yaml the chart writes, with .Values.config deep-merged over it. Seen DPoP
+proofs go to the shared store: in memory, a proof could be replayed once per instance. */}}
 {{- define "gatehouse.config" -}}
 {{- $ops := include "gatehouse.opsServiceName" . -}}
 {{- $c := dict
@@ -97,6 +98,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   "store" (dict "url" (include "gatehouse.storeUrl" .) "poolMax" (int .Values.store.poolMax))
   "audit" (dict "signingKeyFile" "/etc/gatehouse/audit/audit-signing-key.jwk")
   "policy" (dict "dir" "/etc/gatehouse/policies")
+  "authn" (dict "dpop" (dict "replayCache" "store"))
 -}}
 {{- if .Values.redis.host -}}
 {{- $_ := set $c "ratelimit" (dict "url" (printf "rediss://%s%s:%v/%v" (include "gatehouse.userinfo" (list .Values.redis.username .Values.redis.passwordSecret "GATEHOUSE_REDIS_PASSWORD")) .Values.redis.host (int .Values.redis.port) (int .Values.redis.db))) -}}
