@@ -299,6 +299,7 @@ export class Gateway {
       const next = this.#compile(loaded.config, current.version + 1, current);
       await this.#maybeRotateTls(loaded.config);
       this.#generation = next;
+      this.#requestMetrics.keepUpstreams(Object.keys(loaded.config.upstreams));
       // Files a reload named anew are watched from here on; a failed watch leaves the reload applied (the 5 s poll still looks).
       await this.#certificateWatch?.sync(certificateFiles(loaded.config)).catch((err: unknown) => this.logger.error({ err }, 'certificate file watch failed'));
       // Before the first line logged under the new configuration.

@@ -162,6 +162,10 @@ export class RequestMetrics {
   readonly #upstream = new Map<string, HistogramCell>();
   /** Upstreams whose `gatehouse_upstream_healthy` is 1. */
   readonly #healthy = new Set<string>();
+  /** Upstreams whose health gauge has a series (healthy or not). */
+  readonly #reported = new Set<string>();
+  /** The current configuration's upstreams; undefined until told (every name counts). */
+  #upstreams: ReadonlySet<string> | undefined;
   /** The last minute, for /readyz. */
   readonly traffic = new TrafficWindow();
 
@@ -210,7 +214,7 @@ export class RequestMetrics {
     }
     // Set on the first answer and on the first after a failure: a gauge left at 0 once the
     // upstream answers again would keep an alert on it firing for good.
-    if (!this.#healthy.has(upstream)) {
+    if (!this.#healthy.has(upstream) && this.#configured(upstream)) {
       this.#healthy.add(upstream);
       this.metrics.upstreamHealthy.labels(upstream).set(1);
     }
@@ -219,9 +223,32 @@ export class RequestMetrics {
 
   upstreamFailed(upstream: string, code: string): void {
     this.metrics.upstreamErrors.labels(upstream, code).inc();
-    if (code === 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE') {
+    if (code === 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE' && this.#configured(upstream)) {
       this.#healthy.delete(upstream);
       this.metrics.upstreamHealthy.labels(upstream).set(0);
     }
+  }
+
+  /**
+   * The upstreams the current configuration has (called at start and after each applied
+   * reload). An upstream a reload removed loses its health series: left at 0 (it was down
+   * when removed), an alert on it would fire for good about an upstream that no longer
+   * exists. A request of the previous generation still under way does not bring it back.
+   * Its counters and latencies stay (history, like any counter until restart).
+   */
+  keepUpstreams(names: Iterable<string>): void {
+    this.#upstreams = new Set(names);
+    for (const name of [...this.#healthy, ...this.#reported]) {
+      if (this.#upstreams.has(name)) continue;
+      this.#healthy.delete(name);
+      this.#reported.delete(name);
+      this.metrics.upstreamHealthy.remove(name);
+    }
+  }
+
+  #configured(upstream: string): boolean {
+    if (this.#upstreams !== undefined && !this.#upstreams.has(upstream)) return false;
+    this.#reported.add(upstream);
+    return true;
   }
 }

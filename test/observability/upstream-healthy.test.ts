@@ -37,3 +37,23 @@ describe('gatehouse_upstream_healthy', () => {
     assert.equal(await healthy(metrics, 'mail'), 1);
   });
 });
+
+describe('gatehouse_upstream_healthy after a reload removed the upstream', () => {
+  it('an upstream removed while down loses its series (an alert on it would fire for good), and a late failure of an old request does not bring it back', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const counted = new RequestMetrics(metrics);
+    counted.upstreamFailed('legacy', 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE');
+    counted.observeUpstream('orders', 5);
+    assert.equal(await healthy(metrics, 'legacy'), 0);
+    counted.keepUpstreams(['orders']);
+    assert.equal(await healthy(metrics, 'legacy'), undefined);
+    assert.equal(await healthy(metrics, 'orders'), 1);
+    counted.upstreamFailed('legacy', 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE');
+    counted.observeUpstream('legacy', 5);
+    assert.equal(await healthy(metrics, 'legacy'), undefined);
+    // Added again by a later reload: reported as before.
+    counted.keepUpstreams(['orders', 'legacy']);
+    counted.upstreamFailed('legacy', 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE');
+    assert.equal(await healthy(metrics, 'legacy'), 0);
+  });
+});
