@@ -22,6 +22,7 @@ import type { ConfigInput } from '../../src/core/config/schema.ts';
 import { queryAudit } from '../../src/audit/query.ts';
 import type { AuditExtension } from '../../src/audit/extension.ts';
 import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
+import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
 import { insecureAgent, startGateway, startUpstream, testConfig, type TestUpstream } from '../support/gateway.ts';
 
 const SECRET = 'legacy-key-7f3a9c2e51b84d06';
@@ -114,6 +115,16 @@ describe('upstream credentials injected by the gateway', () => {
   it('a client that sends its own Authorization to a bearer-credentialed upstream is replaced by the gateway\'s token', async () => {
     assert.equal((await fetch('/tokened/a', { authorization: 'Bearer attacker-token' })).status, 200);
     assert.deepEqual(receivedValues(upstream, 'authorization'), [`Bearer ${FILE_SECRET}`]);
+  });
+
+  it('a client that names the credential header in Connection (hop-by-hop stripping) cannot make the gateway drop it', async () => {
+    const port = Number(new URL(url).port);
+    const send = (path: string, extra: string) => rawTlsRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: x-api-key, authorization, close\r\n${extra}\r\n`);
+    assert.equal(statusOf(await send('/legacy/a', '')), 200);
+    assert.deepEqual(receivedValues(upstream, 'x-api-key'), [SECRET]);
+    // The same Connection field does strip a client's own header where no credential is injected: it reached the gateway.
+    assert.equal(statusOf(await send('/plain/a', 'X-Api-Key: the-clients-own\r\n')), 200);
+    assert.deepEqual(receivedValues(upstream, 'x-api-key'), []);
   });
 
   it('a route to an upstream without credentials gets none, and the client\'s own header passes as before', async () => {
