@@ -76,6 +76,18 @@ async function verifyRequest(verifier: AssertionVerifier, req: RequestLike | Fas
   return verifier.verify(token, { method: req.method ?? 'GET', url, ...(requestId === undefined ? {} : { requestId }) });
 }
 
+/**
+ * A hook that throws (a broken logger) must not keep the refusal from being sent: the request
+ * would hang, and the rejection would be unhandled, which ends the process.
+ */
+function notifyRefused(options: MiddlewareOptions, err: GatehouseError, req: RequestLike | FastifyRequestLike): void {
+  try {
+    options.onRefused?.(err, req);
+  } catch {
+    // The refusal itself is what matters; the hook's own failure is its caller's to see.
+  }
+}
+
 function errorBody(err: GatehouseError): string {
   return JSON.stringify({ error: { code: err.code, message: err.publicMessage } });
 }
@@ -114,7 +126,7 @@ export function withGatehouseIdentity<Req extends RequestLike, Res extends Respo
       identity = await verifyRequest(verifier, req, options);
     } catch (error) {
       const err = toGatehouseError(error);
-      options.onRefused?.(err, req);
+      notifyRefused(options, err, req);
       sendError(res, err);
       return;
     }
@@ -151,7 +163,7 @@ export function withGatehouseUpgrade<Req extends RequestLike, Sock extends Upgra
       identity = await verifyRequest(verifier, req, options);
     } catch (error) {
       const err = toGatehouseError(error);
-      options.onRefused?.(err, req);
+      notifyRefused(options, err, req);
       const body = errorBody(err);
       if (socket.writable !== false) {
         socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n`
@@ -177,7 +189,7 @@ export function gatehouseExpress(verifier: AssertionVerifier, options: Middlewar
       next();
     }, (error: unknown) => {
       const err = toGatehouseError(error);
-      options.onRefused?.(err, req);
+      notifyRefused(options, err, req);
       sendError(res, err);
     });
   };
@@ -201,7 +213,7 @@ export function gatehouseFastify(verifier: AssertionVerifier, options: Middlewar
       return undefined;
     } catch (error) {
       const err = toGatehouseError(error);
-      options.onRefused?.(err, request);
+      notifyRefused(options, err, request);
       return reply.code(err.status).header('content-type', 'application/json').header('cache-control', 'no-store').send(errorBody(err));
     }
   };

@@ -260,6 +260,30 @@ describe('identity assertion: gateway signer → service SDK over node:http', ()
     assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'ERR_SDK_ASSERTION_INVALID');
   });
 
+  test('a throwing onRefused hook still answers the refused request with 401 and neither hangs it nor crashes the service (express and node:http)', async () => {
+    const onRefused = () => { throw new Error('logger broke'); };
+    const mw = gatehouseExpress(verifier, { onRefused });
+    const express = createServer((req, res) => mw(req, res, () => res.end('passed')));
+    const plain = createServer(withGatehouseIdentity(verifier, (_req, res) => res.end('passed'), { onRefused }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => { unhandled.push(e); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const server of [express, plain]) {
+        const base = await listen(server);
+        const res = await fetch(base + '/messages', { signal: AbortSignal.timeout(3000) });
+        assert.equal(res.status, 401);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'ERR_SDK_ASSERTION_MISSING');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      express.close();
+      plain.close();
+    }
+  });
+
   test('local role check refuses a user without the role with 403 ERR_SDK_FORBIDDEN', async () => {
     const r = await call(serviceUrl, '/admin', { token: await signer.sign(identity(), 'mail-store') });
     assert.equal(r.status, 403);
