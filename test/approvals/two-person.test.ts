@@ -12,7 +12,12 @@ import { parseConfig, ConfigError } from '../../src/core/config/load.ts';
 import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
 import type { Store } from '../../src/store/types.ts';
 import { queryAudit } from '../../src/audit/query.ts';
-import { startGateway, startUpstream, testConfig, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { SessionManager } from '../../src/authn/session/session-manager.ts';
+import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
+import { createAuthnSessionRepo } from '../../src/store/repos/authn-sessions-repo.ts';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { insecureAgent, startGateway, startUpstream, testConfig, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
 type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
@@ -109,6 +114,27 @@ describe('two-person approvals', () => {
     assert.equal(view.status, 'pending');
   });
 
+  it('a browser session approving from another site (CSRF) is refused with ERR_AUTHN_CROSS_SITE_REQUEST and decides nothing; from the same origin it approves', async () => {
+    const idp = identityProviderOf(gw.gateway.extensions)!;
+    const bob = await idp.directory.getPrincipal((await idp.accounts.findUser('bob'))!.id);
+    const sessions = new SessionManager({
+      store: createAuthnSessionRepo(store.db), principals: idp.directory, onInvalidate: () => () => undefined, publish: async () => undefined,
+      idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000, touchIntervalMs: 60_000, maxCachedSessions: 10,
+    });
+    const { cookieValue } = await sessions.create(bob!, { issuer: idp.issuer, amr: ['pwd'], authTime: Math.floor(Date.now() / 1000) });
+    sessions.close();
+    const id = await held();
+    const cookie = `${SESSION_COOKIE}=${cookieValue}`;
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }] as Record<string, string>[]) {
+      const r = await gw.fetch(`/_gatehouse/approvals/${id}/approve`, { method: 'POST', headers: { cookie, ...headers } });
+      assert.equal(r.status, 403, JSON.stringify(headers));
+      assert.equal(code(r), 'ERR_AUTHN_CROSS_SITE_REQUEST');
+    }
+    assert.equal((JSON.parse((await call('bob', 'GET', `/_gatehouse/approvals/${id}`)).body) as { status: string }).status, 'pending');
+    const ok = await gw.fetch(`/_gatehouse/approvals/${id}/approve`, { method: 'POST', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    assert.equal(ok.status, 200, ok.body);
+  });
+
   it('an approved request runs once: the upstream gets the exact body bytes, no Gatehouse-Approval header, and the approver', async () => {
     const body = '{"amount": 100, "to": "DE89 3704 0044 0532 0130 00", "note": "ünïcödé"}';
     const id = await approved('/payments/transfer', body);
@@ -122,6 +148,27 @@ describe('two-person approvals', () => {
     assert.equal(got.headers['x-gatehouse-approval'], `${id}; approver=${(JSON.parse((await call('bob', 'GET', `/_gatehouse/approvals/${id}`)).body) as { approver: string }).approver}`);
     const view = JSON.parse((await call('bob', 'GET', `/_gatehouse/approvals/${id}`)).body) as { status: string };
     assert.equal(view.status, 'used');
+  });
+
+  it('a chunked body (no Content-Length) is bound and forwarded byte for byte, and a chunked body over maxBodyBytes is refused with 413', async () => {
+    const chunked = async (approvalId?: string, parts = ['{"amount":', '42}']) => {
+      const res = await request(`${gw.url}/payments/chunked`, {
+        method: 'POST', dispatcher: insecureAgent, body: Readable.from(parts.map((p) => Buffer.from(p))),
+        headers: { authorization: `Bearer ${tokens.alice}`, ...(approvalId ? { 'gatehouse-approval': approvalId } : {}) },
+      });
+      return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await res.body.text() };
+    };
+    const first = await chunked();
+    assert.equal(code(first), 'ERR_APPROVAL_PENDING');
+    const id = (JSON.parse(first.body) as { error: { approvalId: string } }).error.approvalId;
+    assert.equal((await call('bob', 'POST', `/_gatehouse/approvals/${id}/approve`)).status, 200);
+    const n = upstream.received.length;
+    const r = await chunked(id, ['{"am', 'ount":4', '2}']);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(upstream.received.length, n + 1);
+    assert.equal(upstream.received.at(-1)!.body, '{"amount":42}');
+    const big = await chunked(undefined, Array.from({ length: 20 }, () => 'x'.repeat(1024 * 1024)));
+    assert.equal(big.status, 413);
   });
 
   it('replay of a used approval is refused with ERR_APPROVAL_USED and does not reach the upstream', async () => {
