@@ -112,6 +112,9 @@ export async function setupService<S extends z.ZodType<BaseServiceConfig>>(raw: 
   const verifier = createAssertionVerifier({
     issuer: config.gateway.issuer,
     audience: config.name,
+    // Every route to a service is per-request (gatehouse.yaml): a cached assertion, valid for
+    // any method and path for about a minute, is refused.
+    requireRequestBinding: true,
     ...(config.gateway.jwks ? { jwks: config.gateway.jwks as unknown as JSONWebKeySet } : { jwksUrl: config.gateway.jwksUrl! }),
   });
   const caller = createServiceCaller({

@@ -8,6 +8,7 @@
  *
  * Tests also use `asUser()` to send what the gateway sends for a logged-in user.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -55,14 +56,18 @@ export async function startAssertionRelay(material: TlsMaterial, trust: TrustSto
   const relay: AssertionRelay = {
     url: '', signer, jwks: JSON.parse(signer.jwksJson()) as { keys: Record<string, unknown>[] }, upstreams: [],
     async asUser(subject, upstream, method, path, body) {
-      return send(upstream, method, path, await signer.sign(identity(subject, 'user'), upstream.name), body === undefined ? undefined : JSON.stringify(body));
+      return send(upstream, method, path, identity(subject, 'user'), body === undefined ? undefined : JSON.stringify(body));
     },
     close: async () => { server.closeAllConnections(); await new Promise<void>((r) => server.close(() => r())); await Promise.all([...agents.values()].map((a) => a.close())); signer.close(); },
   };
-  async function send(u: Upstream, method: string, path: string, assertion: string, body: string | Buffer | undefined): Promise<Response> {
+  // As Gatehouse with upstreamIdentity.assertion: per-request (gatehouse.yaml): bound to the
+  // method, path and request id, which goes along in x-request-id.
+  async function send(u: Upstream, method: string, path: string, who: Identity, body: string | Buffer | undefined): Promise<Response> {
+    const requestId = randomUUID();
+    const assertion = await signer.signBound(who, u.name, { requestId, method, path: path.split('?')[0]! });
     const res = await request(u.url + path, {
       method: method as 'GET', dispatcher: agentFor(u),
-      headers: { [IDENTITY_ASSERTION_HEADER]: assertion, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { [IDENTITY_ASSERTION_HEADER]: assertion, 'x-request-id': requestId, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body ?? null,
     });
     const text = await res.body.text();
@@ -80,7 +85,7 @@ export async function startAssertionRelay(material: TlsMaterial, trust: TrustSto
       const chunks: Buffer[] = [];
       for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
       try {
-        const r = await send(u, req.method ?? 'GET', path, await signer.sign(identity(peer.spiffeId, 'service'), u.name), chunks.length ? Buffer.concat(chunks) : undefined);
+        const r = await send(u, req.method ?? 'GET', path, identity(peer.spiffeId, 'service'), chunks.length ? Buffer.concat(chunks) : undefined);
         res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.text);
       } catch {
         res.writeHead(502).end();
