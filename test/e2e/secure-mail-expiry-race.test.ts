@@ -21,7 +21,7 @@ describe('secure mail: reading across the expiry', () => {
       return r.body as { id: string; expiresAt: string };
     };
     // The second lives longer: the first read waits for the first expiry.
-    const messages = [await send(false, 2), await send(true, 5)];
+    const messages = [await send(false, 5), await send(true, 12)];
     // Without the lifetime service the key stays: only the messages service's own checks stand.
     await f.lifetime.close();
     const keys = f.keys.keys;
