@@ -3,8 +3,8 @@
  *
  *   1. writes Gatehouse's configuration (examples/secure-mail/gatehouse.yaml + data dir),
  *   2. sets Gatehouse up through its CLI functions: CA (first start), service principals,
- *      demo users alice and bob (first start: random passwords printed once), one-use
- *      bootstrap tokens,
+ *      demo users alice and bob, mail admins carol and dave (first start: random passwords
+ *      printed once), one-use bootstrap tokens,
  *   3. starts a demo SMTP server (loopback; received notices go to <data>/mailbox.jsonl),
  *   4. starts Gatehouse, then each service as its own process on loopback — each obtains
  *      its certificate from Gatehouse's CA with its bootstrap token,
@@ -83,7 +83,7 @@ async function failStart(err: unknown, newPasswords: Record<string, string>): Pr
     if (created.length) {
       say('');
       say('The demo users were created before the failure. Their passwords are shown this once and stored nowhere:');
-      for (const [user, password] of created) say(`  ${user.padEnd(6)} ${password}`);
+      for (const [user, password] of created) say(`  ${user.padEnd(6)} ${password}${user === 'carol' || user === 'dave' ? '   (mail admin: may purge a mailbox, with TOTP and the other admin\'s approval)' : ''}`);
     }
   }
   return stopAll(1);
@@ -157,10 +157,10 @@ if (args.json) {
   if (created.length) {
     say('');
     say('Demo users — the passwords are shown this once and stored nowhere:');
-    for (const [user, password] of created) say(`  ${user.padEnd(6)} ${password}`);
+    for (const [user, password] of created) say(`  ${user.padEnd(6)} ${password}${user === 'carol' || user === 'dave' ? '   (mail admin: may purge a mailbox, with TOTP and the other admin\'s approval)' : ''}`);
     say('(Forgot them? `npm run gatehouse -- user set-password alice --config ' + runtime.file + '` while the demo is stopped.)');
   } else {
-    say('Demo users alice and bob exist already (their passwords were printed at the first start).');
+    say('Demo users alice, bob, carol and dave exist already (their passwords were printed at the first start).');
   }
   say('');
   say(`Logs: ${join(dataDir, 'logs')}   Notices e-mailed by the demo SMTP server: ${mailboxFile}`);

@@ -92,6 +92,17 @@ describe('secure mail: direct calls that bypass Gatehouse', () => {
     const del = await f.relay.asUser('usr_alice0000000000000000', f.upstream('messages'), 'DELETE', `/svc/messages/messages/msg_${'1'.repeat(32)}`);
     assert.equal(del.status, 403);
   });
+
+  it('a mail user let through to the admin API by a misconfigured gateway cannot purge a mailbox: the messages service checks the role itself (403 MAIL_FORBIDDEN), nothing destroyed', async () => {
+    const sent = await f.user('alice', 'POST', '/api/mail/messages', { to: ['bob'], subject: 'Keep', body: 'still here', lifetimeSeconds: 3600, readOnce: false });
+    assert.equal(sent.status, 201, sent.text);
+    const before = f.messages.repo.counts();
+    const r = await f.relay.asUser('usr_alice0000000000000000', f.upstream('messages'), 'POST', '/api/admin/purge', { username: 'bob' });
+    assert.equal(r.status, 403, r.text);
+    assert.equal((r.body as { error: { code: string } }).error.code, 'MAIL_FORBIDDEN');
+    assert.deepEqual(f.messages.repo.counts(), before);
+    assert.ok(f.messages.audit.list().some((e) => e.action === 'mailbox.purge' && e.outcome === 'denied' && e.reason === 'MAIL_FORBIDDEN'));
+  });
 });
 
 describe('secure mail: crypto-shredding', () => {

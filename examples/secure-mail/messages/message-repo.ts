@@ -116,6 +116,19 @@ export class MessageRepo {
     return Number((this.#meta.prepare('SELECT COUNT(*) AS n FROM messages WHERE sender = ? AND state = \'active\' AND expires_at > ?').get(sender, now) as Row).n);
   }
 
+  /**
+   * Every message `subject` sent or received, in any state but `sending` (a send under way is
+   * left to its saga, which either completes it — a later purge takes it — or compensates it).
+   */
+  idsOf(subject: string): string[] {
+    return (this.#meta.prepare('SELECT id FROM messages WHERE state <> \'sending\' AND (sender = ? OR id IN (SELECT message_id FROM recipients WHERE recipient = ?)) ORDER BY id').all(subject, subject) as Row[]).map((r) => String(r.id));
+  }
+
+  /** Hides a message at once (it is `consumed`: no longer listed or readable) until it is deleted. */
+  hide(id: string): void {
+    this.#meta.prepare('UPDATE messages SET state = \'consumed\' WHERE id = ? AND state = \'active\'').run(id);
+  }
+
   /** Visible messages addressed to `recipient` that have not expired at `now`. */
   inbox(recipient: string, now: number): MessageMeta[] {
     const ids = this.#meta.prepare('SELECT m.id FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.recipient = ? AND m.state = \'active\' AND m.expires_at > ? ORDER BY m.created_at DESC LIMIT 500').all(recipient, now) as Row[];

@@ -3,6 +3,7 @@
  * send saga, the user API (/api/mail) and the internal API (/svc/messages):
  *   DELETE /svc/messages/messages/:id   → 204                     callers: lifetime (shred)
  *   GET    /svc/messages/messages/:id   → 204 | 410 MAIL_GONE     callers: notification (may a notice still go out?)
+ * and the administrators' API (/api/admin, admin-routes.ts).
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -21,6 +22,7 @@ import { requestDeletionOfConsumed } from './consumed-sweep.ts';
 import { SAGA_STEPS, SendSaga, type SagaFaults } from './send-saga.ts';
 import { httpSagaPorts, MESSAGES_INTERNAL_PATH } from './saga-ports.ts';
 import { DEFAULT_LIMITS, userRoutes } from './user-routes.ts';
+import { adminRoutes } from './admin-routes.ts';
 
 const step = z.enum(SAGA_STEPS);
 
@@ -53,7 +55,9 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
   const audit = new AuditLog({ service: 'messages', db: metaDb, logger: setup.logger });
   const ports = httpSagaPorts(setup.caller);
   const saga = new SendSaga({ repo, ports, logger: setup.logger, faults: config.faults as SagaFaults | undefined });
-  const users = userRoutes({ repo, saga, keys: ports.keys, directory: Directory.fromFile(config.directoryFile), audit, limits: config.limits, consumed: ports.consumed });
+  const directory = Directory.fromFile(config.directoryFile);
+  const users = userRoutes({ repo, saga, keys: ports.keys, directory, audit, limits: config.limits, consumed: ports.consumed });
+  const admin = adminRoutes({ repo, directory, audit, shredNow: ports.shredNow });
 
   const service = await startSecureService({
     name: 'messages', host: config.host, port: config.port, tls: setup.tls,
@@ -61,6 +65,7 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
     async handler(req, res, scope) {
       const path = (req.url ?? '').split('?')[0]!;
       if (path.startsWith('/api/mail/')) return users(req, res, scope, path);
+      if (path.startsWith('/api/admin/')) return admin(req, res, scope, path);
       const m = new RegExp(`^${MESSAGES_INTERNAL_PATH}/messages/(msg_[0-9a-f]{32})$`).exec(path);
       if (m && req.method === 'GET') {
         // Asked right before each notice is sent: one queued earlier must not go out about a

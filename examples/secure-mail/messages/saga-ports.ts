@@ -12,7 +12,7 @@ function expect(status: number, ok: number[], what: string): void {
   if (!ok.includes(status)) throw new MailError('MAIL_DEPENDENCY_FAILED', { detail: `${what}: status ${status}` });
 }
 
-export function httpSagaPorts(caller: ServiceCaller): SagaPorts & { consumed(id: string): Promise<void> } {
+export function httpSagaPorts(caller: ServiceCaller): SagaPorts & { consumed(id: string): Promise<void>; shredNow(id: string): Promise<boolean> } {
   return {
     keys: new HttpKeyService(caller),
     async schedule(messageId, expiresAt) {
@@ -34,6 +34,12 @@ export function httpSagaPorts(caller: ServiceCaller): SagaPorts & { consumed(id:
     async consumed(messageId) {
       const r = await caller.call('POST', `${LIFETIME_PATH}/schedules/${messageId}/expire-now`);
       expect(r.status, [202, 204], 'expire now');
+    },
+    /** Same call as `consumed`; true when the message is gone now (204), false when the lifetime service retries (202). */
+    async shredNow(messageId) {
+      const r = await caller.call('POST', `${LIFETIME_PATH}/schedules/${messageId}/expire-now`);
+      expect(r.status, [202, 204], 'expire now');
+      return r.status === 204;
     },
   };
 }

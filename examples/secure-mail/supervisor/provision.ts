@@ -1,7 +1,7 @@
 /**
  * What the supervisor sets up in Gatehouse before anything runs, through the same command
  * functions and store the `gatehouse` CLI uses (`withCliContext`): the CA (created on first
- * start), a service principal per service, the demo users, and a fresh one-use bootstrap
+ * start), a service principal per service, the demo users (created when missing; an existing user keeps its roles), and a fresh one-use bootstrap
  * token per service. Gatehouse itself is not running yet, so nothing races for the store.
  */
 import { randomBytes } from 'node:crypto';
@@ -26,8 +26,13 @@ export interface Provisioned {
   caCreated: boolean;
 }
 
-export const DEMO_USERS = ['alice', 'bob'] as const;
 export const MAIL_ROLE = 'mail-user';
+/** May purge a mailbox (route mail-admin); two of them, so that one can approve the other's purge. */
+export const ADMIN_ROLE = 'mail-admin';
+/** Demo users and their roles: alice and bob write mail; carol and dave administer it (and write mail). */
+export const DEMO_USERS: Readonly<Record<string, readonly string[]>> = {
+  alice: [MAIL_ROLE], bob: [MAIL_ROLE], carol: [MAIL_ROLE, ADMIN_ROLE], dave: [MAIL_ROLE, ADMIN_ROLE],
+};
 
 export function serviceSpiffeId(trustDomain: string, name: ServiceName): string {
   return `spiffe://${trustDomain}/svc/${name}`;
@@ -56,12 +61,12 @@ export async function provision(configFile: string, services: readonly ServiceNa
     const existing = new Map((await userList(idp)).map((u) => [u.username, u]));
     const newPasswords: Record<string, string> = {};
     const users: DemoUser[] = [];
-    for (const username of DEMO_USERS) {
+    for (const [username, roles] of Object.entries(DEMO_USERS)) {
       const email = `${username}@secure-mail.test`;
       let user = existing.get(username);
       if (!user) {
         const password = randomBytes(12).toString('base64url');
-        user = await userAdd(idp, { username, email, password, roles: [MAIL_ROLE] });
+        user = await userAdd(idp, { username, email, password, roles: [...roles] });
         newPasswords[username] = password;
       }
       users.push({ username, subject: user.id, email: user.email ?? email });

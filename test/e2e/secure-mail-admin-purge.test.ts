@@ -1,0 +1,163 @@
+/**
+ * Secure mail's most destructive operation — an administrator purging a compromised or
+ * departed account's mailbox (POST /api/admin/purge, route mail-admin) — through the real
+ * Gatehouse as `npm start` runs it, over HTTP without a browser: the real sign-in pages of
+ * Gatehouse's own IdP (TOTP enrolment at the step-up login), step-up, policy and two-person
+ * approval, then crypto-shredding in the services. Demo users: alice and bob write mail; carol
+ * and dave are mail admins.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generate } from 'otplib';
+import { Agent, request } from 'undici';
+import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
+import { startDemo, type RunningDemo } from './secure-mail-support/demo.ts';
+
+const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', accept: 'text/html' };
+
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: any }
+
+describe('secure mail: purging a mailbox needs a fresh second factor and a second admin', { timeout: 300_000 }, () => {
+  let demo: RunningDemo;
+  let PUBLIC = '';
+  let dispatcher: Agent;
+  const sessions: Record<string, Browser> = {};
+  const mfaSessions: Record<string, Browser> = {};
+  let toBob = '';
+  let fromBob = '';
+  let approvalId = '';
+  const purgeBody = JSON.stringify({ username: 'bob' });
+
+  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
+    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
+    }
+    const text = await res.body.text();
+    return { status: res.statusCode, headers, text: async () => text };
+  }) as unknown as typeof fetch;
+
+  /**
+   * Signs `username` in through the IdP's own pages. With `stepUp`, the login Gatehouse starts
+   * for a step-up (prompt=login, acr urn:gatehouse:mfa): TOTP enrolment on first use.
+   */
+  async function logIn(username: string, stepUp: boolean): Promise<Browser> {
+    const browser = new Browser(browserFetch);
+    const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=%2F${stepUp ? '&step_up=mfa' : ''}`, { headers: NAVIGATE });
+    let next = await browser.request(start.location!, { headers: NAVIGATE });
+    for (let hops = 0; next.location && hops < 5; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.equal(next.status, 200, `login page: ${next.body.slice(0, 200)}`);
+    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username, password: demo.passwords[username]! }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    if (stepUp) {
+      // No second factor yet and none required globally: the step-up login makes the user enrol.
+      assert.equal(next.status, 200, next.body.slice(0, 300));
+      const secret = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
+      assert.ok(secret, 'the TOTP enrolment page');
+      const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret: secret! }) } });
+      assert.equal(codes.status, 200, codes.body.slice(0, 300));
+      next = await browser.request(new URL(formAction(codes.body, 'continue')!, PUBLIC), { form: { csrf: inputValue(codes.body, 'csrf')! } });
+    }
+    for (let hops = 0; next.location && !next.location.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`) && hops < 8; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.ok(next.location?.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`), `reached the callback: ${next.status} ${next.location} ${next.body.slice(0, 300)}`);
+    assert.equal((await browser.request(next.location!, { headers: NAVIGATE })).status, 303);
+    return browser;
+  }
+
+  /** A JSON request with the browser's session cookie, as the web page's script sends it. */
+  async function call(browser: Browser, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+    const cookie = [...browser.cookies].map(([name, c]) => `${name}=${c.value}`).join('; ');
+    const res = await request(PUBLIC + path, {
+      method: method as 'GET', dispatcher,
+      headers: { cookie, 'sec-fetch-site': 'same-origin', origin: PUBLIC, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body ?? null,
+    });
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.statusCode, headers: res.headers, body: parsed };
+  }
+
+  const code = (a: Answer) => (a.body as { error?: { code?: string } }).error?.code;
+  const purge = (who: Browser, headers: Record<string, string> = {}) => call(who, 'POST', '/api/admin/purge', purgeBody, headers);
+
+  before(async () => {
+    demo = await startDemo();
+    PUBLIC = demo.url.replace(/\/$/, '');
+    dispatcher = new Agent({ connect: { ca: await readFile(join(demo.dataDir, 'gatehouse', 'tls', 'localhost.crt'), 'utf8') } });
+    for (const u of ['alice', 'bob', 'carol', 'dave']) sessions[u] = await logIn(u, false);
+    const send = (from: string, to: string) => call(sessions[from]!, 'POST', '/api/mail/messages', JSON.stringify({ to: [to], subject: `from ${from}`, body: `secret of ${from}`, lifetimeSeconds: 3600, readOnce: false }));
+    const a = await send('alice', 'bob');
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    toBob = (a.body as { id: string }).id;
+    const b = await send('bob', 'alice');
+    assert.equal(b.status, 201, JSON.stringify(b.body));
+    fromBob = (b.body as { id: string }).id;
+  });
+  after(async () => { await dispatcher?.close(); await demo?.close(); });
+
+  it('an admin session without a recent second factor (a stolen password-only session) cannot purge: 401 ERR_AUTHN_STEP_UP_REQUIRED with the RFC 9470 challenge, nothing held', async () => {
+    const r = await purge(sessions.carol!);
+    assert.equal(r.status, 401, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_AUTHN_STEP_UP_REQUIRED');
+    assert.match(String(r.headers['www-authenticate']), /error="insufficient_user_authentication".*max_age=300/);
+    assert.equal(r.headers['gatehouse-approval'], undefined);
+  });
+
+  it('a mail user with a fresh second factor is denied by policy (403 ERR_POLICY_DENIED) before anything is held', async () => {
+    mfaSessions.bob = await logIn('bob', true);
+    const r = await purge(mfaSessions.bob);
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_POLICY_DENIED');
+    assert.equal(r.headers['gatehouse-approval'], undefined);
+    assert.equal((r.body as { error: { approvalId?: string } }).error.approvalId, undefined);
+  });
+
+  it('an admin after a TOTP login is not let through alone: the purge is held (403 ERR_APPROVAL_PENDING with an approval id) and nothing is purged', async () => {
+    mfaSessions.carol = await logIn('carol', true);
+    const r = await purge(mfaSessions.carol);
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_APPROVAL_PENDING');
+    approvalId = (r.body as { error: { approvalId: string } }).error.approvalId;
+    assert.match(approvalId, /^apv_/);
+    assert.equal(r.headers['gatehouse-approval'], approvalId);
+    const inbox = await call(sessions.bob!, 'GET', '/api/mail/mailboxes/bob/inbox');
+    assert.deepEqual((inbox.body as { messages: { id: string }[] }).messages.map((m) => m.id), [toBob]);
+  });
+
+  it('the requesting admin cannot approve her own purge (403 ERR_APPROVAL_SELF)', async () => {
+    const r = await call(mfaSessions.carol!, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_APPROVAL_SELF');
+  });
+
+  it('a mail user cannot approve a purge (403 ERR_APPROVAL_NOT_APPROVER)', async () => {
+    const r = await call(mfaSessions.bob!, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_APPROVAL_NOT_APPROVER');
+  });
+
+  it('the approved purge, repeated by the requester with the approval, crypto-shreds every message of the user: none is readable afterwards', async () => {
+    const approve = await call(sessions.dave!, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
+    assert.equal(approve.status, 200, JSON.stringify(approve.body));
+    const r = await purge(mfaSessions.carol!, { 'gatehouse-approval': approvalId });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, { username: 'bob', purged: 2, retrying: 0 });
+    // Both messages bob took part in are gone for everybody: the one he received and the one he sent.
+    const inbox = await call(sessions.bob!, 'GET', '/api/mail/mailboxes/bob/inbox');
+    assert.deepEqual((inbox.body as { messages: unknown[] }).messages, []);
+    for (const [who, id] of [['bob', toBob], ['alice', fromBob]] as const) {
+      const read = await call(sessions[who]!, 'POST', `/api/mail/messages/${id}/read`);
+      assert.equal(read.status, 410, JSON.stringify(read.body));
+      assert.equal(code(read), 'MAIL_GONE');
+    }
+  });
+
+  it('replaying the used approval is refused (403 ERR_APPROVAL_USED)', async () => {
+    const r = await purge(mfaSessions.carol!, { 'gatehouse-approval': approvalId });
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_APPROVAL_USED');
+  });
+});
