@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { generate } from 'otplib';
 import { Agent, request } from 'undici';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
@@ -153,6 +154,17 @@ describe('secure mail: purging a mailbox needs a fresh second factor and a secon
       assert.equal(read.status, 410, JSON.stringify(read.body));
       assert.equal(code(read), 'MAIL_GONE');
     }
+    // Shredded, not just hidden: the lifetime service destroyed each key and had the message deleted,
+    // and the messages service recorded the purge with its approval and approver.
+    const audit = (service: string, file: string) => {
+      const db = new DatabaseSync(join(demo.dataDir, 'services', service, 'data', file), { readOnly: true });
+      try { return db.prepare('SELECT action, outcome, actor, message_id AS messageId, reason FROM audit_events').all() as { action: string; outcome: string; actor: string; messageId: string | null; reason: string | null }[]; } finally { db.close(); }
+    };
+    const shredded = audit('lifetime', 'lifetime.db').filter((e) => e.action === 'message.shred' && e.outcome === 'allowed').map((e) => e.messageId);
+    assert.deepEqual([toBob, fromBob].filter((id) => !shredded.includes(id)), []);
+    const purges = audit('messages', 'metadata.db').filter((e) => e.action === 'mailbox.purge');
+    assert.equal(purges.length, 1);
+    assert.match(purges[0]!.reason!, new RegExp(`^user=bob messages=2 approval=${approvalId}; approver=\\S+$`));
   });
 
   it('replaying the used approval is refused (403 ERR_APPROVAL_USED)', async () => {
