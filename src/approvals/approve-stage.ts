@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { GatehouseError, type ErrorCode } from '../core/errors.ts';
 import type { EventBus } from '../bus/types.ts';
 import type { RequestContext, Stage } from '../gateway/context.ts';
+import { methodsToAuthorize } from '../gateway/http/effective-methods.ts';
 import { continueBody } from '../gateway/http/expect-continue.ts';
 import { forwardBufferedBody } from '../gateway/upstream/forward.ts';
 import type { ApprovalBinding, ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
@@ -55,7 +56,7 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
   const now = deps.now ?? Date.now;
   const { repo, bus } = deps;
 
-  async function approveAsync(ctx: RequestContext): Promise<void> {
+  async function approveAsync(ctx: RequestContext, effective: readonly string[]): Promise<void> {
     const route = ctx.route!;
     const approval = route.config.approval!;
     const identity = ctx.identity;
@@ -68,7 +69,9 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
     ctx.bytesIn = body.length;
     const binding: ApprovalBinding = {
       routeId: route.id, requester: identity.subject, requesterIssuer: identity.issuer ?? '',
-      method: ctx.method, host: ctx.host, path: ctx.path, query: ctx.query,
+      // What the approver sees and the use must repeat: the request line's method and any an
+      // override names (`POST X-HTTP-Method-Override: DELETE` is approved as "POST DELETE", not as a POST).
+      method: effective.join(' '), host: ctx.host, path: ctx.path, query: ctx.query,
       bodySha256: createHash('sha256').update(body).digest('hex'),
     };
     const fields = { routeId: binding.routeId, method: binding.method, host: binding.host, path: binding.path, query: binding.query, bodySha256: binding.bodySha256 };
@@ -116,9 +119,13 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
   return function approve(ctx: RequestContext): void | Promise<void> {
     const approval = ctx.route?.config.approval;
     // Most routes and methods need none: no promise, no work.
-    if (approval === undefined || !approval.methods.includes(ctx.method as never)) return undefined;
+    if (approval === undefined) return undefined;
+    // Every method the upstream may act on (an override header, `?_method=`, GET for HEAD), as authorize decides.
+    const methods: readonly string[] = approval.methods;
+    const effective = methodsToAuthorize(ctx);
+    if (!effective.some((m) => methods.includes(m))) return undefined;
     // A held request must never reach the upstream as a tunnel (config refuses GET on websocket routes too).
     if (ctx.upgradeSocket !== undefined) throw new GatehouseError('ERR_APPROVAL_INVALID', { detail: 'upgrade on an approval route' });
-    return approveAsync(ctx);
+    return approveAsync(ctx, effective);
   };
 }

@@ -19,6 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../core/errors.ts';
 import type { RequestContext, Stage } from '../gateway/context.ts';
+import { methodsToAuthorize } from '../gateway/http/effective-methods.ts';
 import { MAX_FUTURE_AUTH_SKEW_SEC } from '../policy/entities.ts';
 import type { AuthnStepUpRequiredEvent } from './events.ts';
 import { usedMfa } from './mfa.ts';
@@ -64,7 +65,9 @@ export function createStepUpStage(deps: StepUpStageDeps): Stage {
   return function stepUp(ctx: RequestContext): void {
     const rule = ctx.route?.config.stepUp;
     if (rule === undefined) return;
-    if (rule.methods !== undefined && !rule.methods.includes(ctx.req.method as (typeof rule.methods)[number])) return;
+    // Every method the upstream may act on (an override header, `?_method=`, GET for HEAD), as authorize decides.
+    const methods = rule.methods;
+    if (methods !== undefined && !methodsToAuthorize(ctx).some((m) => (methods as readonly string[]).includes(m))) return;
     const identity = ctx.identity;
     // The authenticate stage runs first on every non-public route; no identity here is a wiring fault.
     if (identity === undefined) throw new GatehouseError('ERR_AUTHN_STEP_UP_REQUIRED', { detail: 'step-up route without a verified identity' });

@@ -179,6 +179,16 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     assert.equal(r.status, 200, r.body);
   });
 
+  it('a PUT with X-HTTP-Method-Override: DELETE (or ?_method=DELETE) is held to the DELETE rule: 401 step-up, not forwarded (attack: method override past step-up)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const auth = `Bearer ${await ownToken({ amr: ['pwd'], auth_time: now - 10 })}`;
+    const viaHeader = await call('/admin/users', { method: 'PUT', headers: { authorization: auth, 'x-http-method-override': 'DELETE' } });
+    assert.equal(viaHeader.status, 401, viaHeader.body);
+    assert.equal(JSON.parse(viaHeader.body).error.code, 'ERR_AUTHN_STEP_UP_REQUIRED');
+    const viaQuery = await call('/admin/users?_method=delete', { method: 'PUT', headers: { authorization: auth } });
+    assert.equal(viaQuery.status, 401, viaQuery.body);
+  });
+
   /** Logs in through the IdP's form with the password only; returns the browser on a session without MFA. */
   async function passwordOnlySession(): Promise<Browser> {
     const browser = new Browser(browserFetch);

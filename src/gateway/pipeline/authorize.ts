@@ -12,6 +12,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import type { PolicyEngine } from '../../policy/engine.ts';
 import { policyDecisionEvent, type PolicyDecisionEvent } from '../../policy/decision-event.ts';
 import type { AuthorizationRequest, PolicyDecision } from '../../policy/types.ts';
+import { methodsToAuthorize } from '../http/effective-methods.ts';
 import type { RequestContext, Stage } from '../context.ts';
 import { policyTargetOf } from '../router/policy-target.ts';
 
@@ -34,41 +35,6 @@ const NEVER_COPIED = /^(authorization|proxy-authorization|cookie|set-cookie|dpop
  */
 const NEVER_FROM_CLIENT = /^(x-forwarded-(for|proto|host)|forwarded)$/;
 const ONLY_FROM_TRUSTED_PROXY = /^(x-forwarded-.*|x-real-ip)$/;
-
-/**
- * Headers with which frameworks (Express's method-override, Symfony, Spring's
- * HiddenHttpMethodFilter…) let a client replace the request line's method. The gateway
- * forwards them, so the upstream may act on the method they name.
- */
-const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
-
-/**
- * Every method the upstream may act on for this request: the request line's, any method an
- * override header or a `_method` query parameter names, and GET for HEAD (servers answer HEAD
- * by running their GET handler, so a forbid on GET or on a GET operation must hold for HEAD
- * too). Each one must be allowed.
- */
-export function methodsToAuthorize(ctx: RequestContext): string[] {
-  const methods = [ctx.method];
-  for (const name of METHOD_OVERRIDE_HEADERS) {
-    const v = ctx.req.headers[name];
-    if (v === undefined) continue;
-    // Upper-cased as the frameworks do; anything that is not one method names no permitted action.
-    const m = (Array.isArray(v) ? v.join(', ') : v).trim().toUpperCase();
-    if (!methods.includes(m)) methods.push(m);
-  }
-  // `?_method=DELETE` (Express's methodOverride('_method'), Symfony): same effect from the query.
-  // Parsed only when it could name one: the word itself, or any percent-encoding (`_%6Dethod`).
-  if (/method|%/i.test(ctx.query)) {
-    for (const [key, value] of new URLSearchParams(ctx.query)) {
-      if (!/^_method(\[.*\])?$/i.test(key)) continue;
-      const m = value.trim().toUpperCase();
-      if (!methods.includes(m)) methods.push(m);
-    }
-  }
-  if (methods.includes('HEAD') && !methods.includes('GET')) methods.push('GET');
-  return methods;
-}
 
 /** Builds the engine's request from what the earlier stages verified. */
 export function authorizationRequestFor(ctx: RequestContext, contextHeaders: readonly string[] = [], method: string = ctx.method): AuthorizationRequest {
