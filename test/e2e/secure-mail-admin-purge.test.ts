@@ -140,9 +140,13 @@ describe('secure mail: purging a mailbox needs a fresh second factor and a secon
     assert.equal(code(r), 'ERR_APPROVAL_NOT_APPROVER');
   });
 
-  it('the approved purge, repeated by the requester with the approval, crypto-shreds every message of the user: none is readable afterwards', async () => {
+  it('the approved purge cannot be moved onto another user (ERR_APPROVAL_MISMATCH); repeated as approved by the requester, it crypto-shreds every message of the user: none is readable afterwards', async () => {
     const approve = await call(sessions.dave!, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
     assert.equal(approve.status, 200, JSON.stringify(approve.body));
+    // Laundering the approval of bob's purge onto alice's mailbox is refused and does not spend it.
+    const other = await call(mfaSessions.carol!, 'POST', '/api/admin/purge', JSON.stringify({ username: 'alice' }), { 'gatehouse-approval': approvalId });
+    assert.equal(other.status, 403, JSON.stringify(other.body));
+    assert.equal(code(other), 'ERR_APPROVAL_MISMATCH');
     const r = await purge(mfaSessions.carol!, { 'gatehouse-approval': approvalId });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body, { username: 'bob', purged: 2, retrying: 0 });
