@@ -76,6 +76,9 @@ export async function startInbound(options: InboundOptions): Promise<InboundProx
         headers: { ...forwardHeaders(req.headers), [PEER_HEADER]: peer.spiffeId },
       }, (upstreamRes) => {
         res.writeHead(upstreamRes.statusCode ?? 502, forwardHeaders(upstreamRes.headers));
+        // pipe() does not pass on an abort: a local service dying mid-response would leave the
+        // peer's response open for ever (and a chunked one indistinguishable from a slow one).
+        upstreamRes.on('close', () => { if (!upstreamRes.complete) res.destroy(); });
         upstreamRes.pipe(res);
       });
       upstream.on('error', (cause) => {

@@ -172,6 +172,31 @@ describe('sidecar (in process)', () => {
     assert.ok(lines.some((l) => l.code === 'ERR_SIDECAR_LOCAL_UNREACHABLE' && l.peer === API));
   });
 
+  it('in http mode, a local service that dies mid-response makes the sidecar abort the peer\'s response instead of leaving it open forever', async () => {
+    const { createServer } = await import('node:http');
+    const local = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial');
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const localPort = (local.address() as { port: number }).port;
+    const { logger } = captureLogger();
+    const sidecar = await startSidecar({ identity: await sidecarOptions('in-http-midway'), inbound: [{ listenHost: '127.0.0.1', listenPort: 0, localPort }], allowPeers: [API], http: true, logger });
+    cleanups.push(() => sidecar.close(), () => new Promise<void>((resolve) => { local.closeAllConnections(); local.close(() => resolve()); }));
+    const client = await createMtlsClient({ identity: await identity(API), expectedPeer: LEGACY });
+    try {
+      const res = await client.request(`https://127.0.0.1:${sidecar.inbound[0]!.port}/x`);
+      assert.equal(res.statusCode, 200);
+      const outcome = await Promise.race([
+        res.body.text().then(() => 'ended as if complete', () => 'aborted'),
+        new Promise((resolve) => setTimeout(() => resolve('still open'), 3000)),
+      ]);
+      if (outcome === 'still open') res.body.destroy();
+      assert.equal(outcome, 'aborted');
+    } finally { await client.close(); }
+  });
+
   describe('outbound', () => {
     let store: MtlsServer;
     let storePort: number;
