@@ -78,6 +78,11 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
 
     if (header === undefined) {
       const at = now();
+      // Held requests come before the per-identity rate limit: without a bound, one principal could store rows without end.
+      if (await repo.countOpen(binding.requester, at) >= approval.maxOpenPerRequester) {
+        bus.publish('approval.refused', { approvalId: '', requestId: ctx.requestId, code: 'ERR_APPROVAL_LIMIT', subject: identity.subject, ...fields });
+        throw new GatehouseError('ERR_APPROVAL_LIMIT', { detail: `${binding.requester} has ${approval.maxOpenPerRequester} open approvals` });
+      }
       const id = newApprovalId();
       const expiresAt = at + approval.requestTtlSeconds * 1000;
       await repo.create({ ...binding, id, bodyBytes: body.length, expiresAt });

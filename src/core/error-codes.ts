@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   ERR_APPROVAL_SELF: { status: 403, message: 'An approver cannot approve their own request' },
   ERR_APPROVAL_NOT_APPROVER: { status: 403, message: 'Not allowed to decide this approval' },
   ERR_APPROVAL_NOT_PENDING: { status: 409, message: 'The approval was already decided' },
+  ERR_APPROVAL_LIMIT: { status: 429, message: 'Too many approvals waiting; wait for a decision or let some expire' },
 
   ERR_PKI_CSR_INVALID: { status: 400, message: 'Certificate signing request invalid' },
   ERR_PKI_IDENTITY_NOT_ALLOWED: { status: 403, message: 'Identity not allowed for this requester' },

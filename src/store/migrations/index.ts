@@ -13,6 +13,7 @@ import * as m0005 from './0005-authn-sessions.ts';
 import * as m0006 from './0006-authn-revoked-jwts.ts';
 import * as m0007 from './0007-identity-federated-link-unique.ts';
 import * as m0008 from './0008-approvals-requests.ts';
+import * as m0009 from './0009-approvals-requester-index.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -23,4 +24,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-authn-revoked-jwts': m0006,
   '0007-identity-federated-link-unique': m0007,
   '0008-approvals-requests': m0008,
+  '0009-approvals-requester-index': m0009,
 };

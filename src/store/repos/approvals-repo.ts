@@ -31,6 +31,10 @@ export interface ApprovalsRepo {
   use(id: string, binding: ApprovalBinding, now: number): Promise<boolean>;
   /** pending|approved past its deadline → expired (so it reads as what it is); false when it is not. */
   expire(id: string, now: number): Promise<boolean>;
+  /** How many of the requester's approvals are still open: pending and not expired, or approved and not yet used. */
+  countOpen(requester: string, now: number): Promise<number>;
+  /** Deletes approvals created before `before` that can no longer change anything (decided and over, used, expired); returns how many. */
+  prune(before: number): Promise<number>;
 }
 
 export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
@@ -83,6 +87,30 @@ export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
         ]))
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
+    },
+
+    async countOpen(requester, now) {
+      const row = await db.selectFrom('approvals').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('requester', '=', requester)
+        .where((eb) => eb.or([
+          eb.and([eb('status', '=', 'pending'), eb('expires_at', '>', now)]),
+          eb.and([eb('status', '=', 'approved'), eb('use_by', '>', now)]),
+        ]))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async prune(before) {
+      // An approval created before `before` whose deadlines are also before it is over whatever its status says.
+      const result = await db.deleteFrom('approvals')
+        .where('created_at', '<', before)
+        .where((eb) => eb.or([
+          eb('status', 'in', ['used', 'denied', 'expired']),
+          eb.and([eb('status', '=', 'pending'), eb('expires_at', '<', before)]),
+          eb.and([eb('status', '=', 'approved'), eb('use_by', '<', before)]),
+        ]))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }

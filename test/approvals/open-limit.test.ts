@@ -1,0 +1,89 @@
+/**
+ * Held requests come before the per-identity rate limit, and each stored a row: one principal
+ * (or a stolen token) could fill the approvals table without bound and bury real requests in
+ * the approvers' list. A requester now has at most `maxOpenPerRequester` open approvals; and
+ * approvals that are over are pruned from the table after 30 days (the audit log keeps them).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
+import { userAdd } from '../../src/identity/commands/user.ts';
+import { tokenCreate } from '../../src/identity/commands/token.ts';
+import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
+import type { Store } from '../../src/store/types.ts';
+import { createApprovalsRepo } from '../../src/store/repos/approvals-repo.ts';
+import { newApprovalId } from '../../src/approvals/approval-id.ts';
+import { RETAIN_MS } from '../../src/approvals/approvals-component.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+
+type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+
+describe('open approvals per requester', () => {
+  let gw: TestGateway;
+  let upstream: TestUpstream;
+  let store: Store;
+  const tokens: Record<string, string> = {};
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway({
+      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
+      upstreams: { app: { url: upstream.url } },
+      routes: [{ id: 'payments', path: '/payments', upstream: 'app', access: 'authenticated', approval: { approverRoles: ['approver'], maxOpenPerRequester: 2 } }],
+    }, { compose: true });
+    store = await openStoreFromConfig(gw.gateway.config);
+    const idp = identityProviderOf(gw.gateway.extensions)!;
+    for (const [name, roles] of [['alice', ['ops']], ['bob', ['approver']], ['carol', ['ops']]] as const) {
+      await userAdd(idp, { username: name, roles: [...roles] });
+      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
+    }
+  });
+
+  after(async () => {
+    await store?.close();
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  const call = (who: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> =>
+    gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}`, ...headers } });
+  const error = (r: Reply) => (JSON.parse(r.body) as { error: { code: string; approvalId?: string } }).error;
+  const rows = async () => (await store.db.selectFrom('approvals').select('id').execute()).length;
+
+  it('a requester flooding held requests is refused with 429 ERR_APPROVAL_LIMIT past the bound, and nothing more is stored (attack: approval-table flood)', async () => {
+    const first = error(await call('alice', 'POST', '/payments/1')).approvalId!;
+    assert.equal(error(await call('alice', 'POST', '/payments/2')).code, 'ERR_APPROVAL_PENDING');
+    const stored = await rows();
+    const third = await call('alice', 'POST', '/payments/3');
+    assert.equal(third.status, 429, third.body);
+    assert.equal(error(third).code, 'ERR_APPROVAL_LIMIT');
+    assert.equal(await rows(), stored, 'nothing stored');
+    // Another requester is not affected.
+    assert.equal(error(await call('carol', 'POST', '/payments/9')).code, 'ERR_APPROVAL_PENDING');
+    // An approval that is used no longer counts: alice may ask again.
+    assert.equal((await call('bob', 'POST', `/_gatehouse/approvals/${first}/approve`)).status, 200);
+    assert.equal(error(await call('alice', 'POST', '/payments/3')).code, 'ERR_APPROVAL_LIMIT', 'approved but unused still counts');
+    assert.equal((await call('alice', 'POST', '/payments/1', { 'gatehouse-approval': first })).status, 200);
+    assert.equal(error(await call('alice', 'POST', '/payments/3')).code, 'ERR_APPROVAL_PENDING');
+  });
+
+  it('prune removes approvals that are over and older than the retention, and keeps the open ones', async () => {
+    const repo = createApprovalsRepo(store.db);
+    const now = Date.now();
+    const old = now - RETAIN_MS - 60_000;
+    const make = async (status: 'used' | 'denied' | 'pending' | 'approved', expiresAt: number, useBy: number | null) => {
+      const id = newApprovalId();
+      await repo.create({ routeId: 'payments', requester: 'usr_x', requesterIssuer: '', method: 'POST', host: 'h', path: '/p', query: '', bodySha256: 'b'.repeat(64), id, bodyBytes: 0, expiresAt });
+      await store.db.updateTable('approvals').set({ status, created_at: old, use_by: useBy }).where('id', '=', id).execute();
+      return id;
+    };
+    const used = await make('used', old + 1000, null);
+    const denied = await make('denied', old + 1000, null);
+    const stalePending = await make('pending', old + 1000, null);
+    const openApproved = await make('approved', old + 1000, now + 60_000);
+    const removed = await repo.prune(now - RETAIN_MS);
+    assert.ok(removed >= 3);
+    for (const id of [used, denied, stalePending]) assert.equal(await repo.get(id), undefined, id);
+    assert.ok(await repo.get(openApproved), 'an approval that can still be used is kept');
+  });
+});
