@@ -28,6 +28,8 @@ export interface ApprovalsApiDeps {
   bus: Pick<EventBus, 'publish'>;
   /** The authn component's authenticate stage. */
   authenticate: Stage;
+  /** Detection's identity block stage: a blocked subject decides nothing (as it reaches no route). */
+  blockIdentity?: Stage | undefined;
   logger: Logger;
   now?: () => number;
 }
@@ -58,6 +60,7 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
     if (route === undefined || approval === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: `route ${row.route_id} of ${id} no longer requires approval` });
     ctx.route = route;
     await deps.authenticate(ctx);
+    await deps.blockIdentity?.(ctx);
     const identity = ctx.identity;
     if (identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'approvals API without an identity' });
     const isApprover = identity.roles.some((r) => approval.approverRoles.includes(r));

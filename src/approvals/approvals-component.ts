@@ -4,7 +4,7 @@
  *
  * @example
  *   // src/gateway/compose.ts, after authn:
- *   extensions.push(approvalsExtension(platform, authn.authn.stage));
+ *   extensions.push(approvalsExtension(platform, { authenticate: authn.authn.stage, blockIdentity: detect.blockStages.blockIdentity }));
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../bus/types.ts';
@@ -22,11 +22,11 @@ import { createApprovalsApi } from './approvals-api.ts';
 export const RETAIN_MS = 30 * 86_400_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
 
-export function approvalsExtension(platform: { store: Store; bus: EventBus; logger: Logger }, authenticate: Stage): GatewayExtension {
+export function approvalsExtension(platform: { store: Store; bus: EventBus; logger: Logger }, stages: { authenticate: Stage; blockIdentity?: Stage | undefined }): GatewayExtension {
   const logger = platform.logger.child({ component: 'approvals' });
   const repo = createApprovalsRepo(platform.store.db);
   const approve = createApproveStage({ repo, bus: platform.bus, logger });
-  const api = createApprovalsApi({ repo, bus: platform.bus, authenticate, logger });
+  const api = createApprovalsApi({ repo, bus: platform.bus, authenticate: stages.authenticate, blockIdentity: stages.blockIdentity, logger });
   let pruneTimer: NodeJS.Timeout | undefined;
   const prune = async () => {
     try {

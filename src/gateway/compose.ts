@@ -25,7 +25,8 @@ export async function composeExtensions(config: Config, logger: Logger, context:
   try {
     // Audit first among the components: it must be listening before anything emits events.
     extensions.push(auditExtension(platform));
-    extensions.push(detectExtension(platform, { accountLocker: createStoreAccountLocker(platform.store) }));
+    const detect = detectExtension(platform, { accountLocker: createStoreAccountLocker(platform.store) });
+    extensions.push(detect);
     const pki = await createPkiComponent(platform);
     if (pki) extensions.push(pki.extension);
     const identity = await createIdentityComponent(platform);
@@ -40,7 +41,8 @@ export async function composeExtensions(config: Config, logger: Logger, context:
       loginFetch: fetchTrusting(context.publicCertificatePem),
     });
     extensions.push(authn.extension);
-    extensions.push(approvalsExtension(platform, authn.authn.stage));
+    // An approver is authenticated as on the approval's route, and a subject blocked by detection decides nothing.
+    extensions.push(approvalsExtension(platform, { authenticate: authn.authn.stage, blockIdentity: detect.blockStages.blockIdentity }));
     const policy = await createPolicyComponent(platform, context.configFile);
     extensions.push(policy.extension);
     return extensions;

@@ -74,7 +74,8 @@ describe('open approvals per requester', () => {
     const make = async (status: 'used' | 'denied' | 'pending' | 'approved', expiresAt: number, useBy: number | null) => {
       const id = newApprovalId();
       await repo.create({ routeId: 'payments', requester: 'usr_x', requesterIssuer: '', method: 'POST', host: 'h', path: '/p', query: '', bodySha256: 'b'.repeat(64), id, bodyBytes: 0, expiresAt });
-      await store.db.updateTable('approvals').set({ status, created_at: old, use_by: useBy }).where('id', '=', id).execute();
+      // created_at is insert-only in the table's type; the test ages the row as time would.
+      await store.db.updateTable('approvals').set({ status, use_by: useBy, ...({ created_at: old } as object) }).where('id', '=', id).execute();
       return id;
     };
     const used = await make('used', old + 1000, null);
