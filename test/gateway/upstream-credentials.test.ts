@@ -112,6 +112,21 @@ describe('upstream credentials injected by the gateway', () => {
     assert.doesNotMatch(JSON.stringify(upstream.received.at(-1)), /attacker-/);
   });
 
+  it('a client that spells the credential header with underscores (x_api_key, read by CGI-style servers as X-API-Key) never reaches the upstream with it', async () => {
+    const res = await fetch('/legacy/a', { x_api_key: 'attacker-underscore', X_Api_Key: 'attacker-mixed' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(receivedValues(upstream, 'x-api-key'), [SECRET]);
+    assert.doesNotMatch(JSON.stringify(upstream.received.at(-1)), /attacker-/);
+  });
+
+  it('reserved and forwarded headers in their underscore spelling (x_gatehouse_subject, x_forwarded_for) from a client never reach the upstream', async () => {
+    const res = await fetch('/plain/a', { x_gatehouse_subject: 'admin', x_gatehouse_roles: 'admin', x_forwarded_for: '10.0.0.1', x_real_ip: '10.0.0.2', x_custom_ok: 'kept' });
+    assert.equal(res.status, 200);
+    const sent = JSON.stringify(upstream.received.at(-1)!.rawHeaders);
+    assert.doesNotMatch(sent, /x_gatehouse|x_forwarded_for|x_real_ip|10\.0\.0\./i);
+    assert.match(sent, /x_custom_ok/, 'other underscore names pass as before');
+  });
+
   it('a client that sends its own Authorization to a bearer-credentialed upstream is replaced by the gateway\'s token', async () => {
     assert.equal((await fetch('/tokened/a', { authorization: 'Bearer attacker-token' })).status, 200);
     assert.deepEqual(receivedValues(upstream, 'authorization'), [`Bearer ${FILE_SECRET}`]);

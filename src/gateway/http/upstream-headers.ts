@@ -12,7 +12,9 @@
  *   X-Request-Id, traceparent, tracestate (from a trusted peer their content was already
  *   taken into account by client-address, request-id and trace-context);
  * - from an untrusted peer also every other `x-forwarded-*` and X-Real-IP;
- * - any header the caller sets in `extra` or lists in `omit`.
+ * - any header the caller sets in `extra` or lists in `omit`;
+ * - each of these also in its underscore spelling (`x_gatehouse_subject`, `x_api_key`), which
+ *   CGI-style servers read as the dashed one.
  *
  * Then appended: X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded
  * (RFC 7239), X-Request-Id, traceparent, tracestate, then `extra`.
@@ -167,7 +169,16 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], options: Ups
     const name = rawHeaders[i]!.toLowerCase();
     const value = rawHeaders[i + 1]!;
     if (BAD_VALUE.test(value)) throw invalidValue(name, false);
-    const kind = classify(name);
+    let kind = classify(name);
+    if (kind === 0 && name.includes('_')) {
+      // CGI-style servers (WSGI, Rack, PHP, and frameworks on them) read `x_gatehouse_subject`
+      // as the same HTTP_X_GATEHOUSE_SUBJECT as `x-gatehouse-subject`: a name whose dashed
+      // spelling would be dropped or replaced is dropped in its underscore spelling too.
+      const dashed = name.replaceAll('_', '-');
+      const alias = classify(dashed);
+      if (alias === DROP_UNLESS_TRUSTED) kind = DROP_UNLESS_TRUSTED;
+      else if (alias !== 0 || omit?.has(dashed) === true || (extra !== undefined && Object.hasOwn(extra, dashed))) continue;
+    }
     if (kind === DROP || (kind === DROP_UNLESS_TRUSTED && !trusted)) continue;
     if (kind === CONNECTION) {
       for (const token of value.split(',')) {
