@@ -16,6 +16,14 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
+// A browser user sees no response headers: the page itself must say which id to pass on and what then.
+function approvalHtml(approvalId: string): string {
+  const id = escapeHtml(approvalId);
+  return `<p>Approval id: <code>${id}</code></p>`
+    + '<p>Send this id to a person who can approve the request. Once they have approved it, send the same request again '
+    + `with the header <code>Gatehouse-Approval: ${id}</code>; it is let through once.</p>`;
+}
+
 /**
  * @param hsts the Strict-Transport-Security value for this request (http/strict-transport-security.ts)
  * @param added headers earlier stages collected for the client (RequestContext.responseHeaders,
@@ -46,7 +54,8 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
     body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${error.status} ${escapeHtml(error.publicMessage)}</title>`
       + '<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1rem .3rem}</style></head>'
       + `<body><h1>${escapeHtml(error.publicMessage)}</h1><p>Status ${error.status} · <code>${error.code}</code></p>`
-      + `<p>Request id: <code>${escapeHtml(requestId)}</code>${decisionId ? `<br>Decision id: <code>${escapeHtml(decisionId)}</code>` : ''}</p></body></html>\n`;
+      + `<p>Request id: <code>${escapeHtml(requestId)}</code>${decisionId ? `<br>Decision id: <code>${escapeHtml(decisionId)}</code>` : ''}</p>`
+      + (approvalId ? approvalHtml(approvalId) : '') + '</body></html>\n';
   } else {
     headers['content-type'] = 'application/json';
     body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId, ...(decisionId ? { decisionId } : {}), ...(approvalId ? { approvalId } : {}) } }) + '\n';
