@@ -32,6 +32,8 @@ export interface InboundOptions {
   spec: InboundSpec;
   allowedPeers: readonly string[] | ((spiffeId: string) => boolean);
   mode: 'tcp' | 'http';
+  /** ALPN protocols accepted in tcp mode (SidecarOptions.alpn). */
+  alpn?: readonly string[];
   logger: Logger;
   onEvent?: PkiEventListener;
 }
@@ -91,7 +93,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundProx
       req.pipe(upstream);
     });
   } else {
-    server = createTlsServer(guard.serverOptions());
+    server = createTlsServer({ ...guard.serverOptions(), ...(options.alpn?.length ? { ALPNProtocols: [...options.alpn] } : {}) });
   }
   guard.attach(server);
   // Runs after the guard's prepended check: a socket still open here was accepted.

@@ -25,6 +25,8 @@ export interface OutboundOptions {
   logger: Logger;
   /** Handshake timeout. Default 10 s. */
   connectTimeoutMs?: number;
+  /** ALPN protocols offered to the peer (SidecarOptions.alpn). */
+  alpn?: readonly string[];
 }
 
 export interface OutboundProxy {
@@ -43,6 +45,7 @@ export async function startOutbound(options: OutboundOptions): Promise<OutboundP
       ...(isIP(spec.peerHost) === 0 ? { servername: spec.peerHost } : {}),
       // Material and trust as of now: a rotation applies to every new tunnel.
       ...mtlsClientOptions(identity.material, () => identity.trust, { expectedSpiffeId: spec.peerSpiffeId }, { checkHostname: false }),
+      ...(options.alpn?.length ? { ALPNProtocols: [...options.alpn] } : {}),
     });
     remote.setTimeout(options.connectTimeoutMs ?? 10_000, () => remote.destroy(new Error('handshake timeout')));
     remote.once('secureConnect', () => {

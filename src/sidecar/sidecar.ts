@@ -23,6 +23,13 @@ export interface SidecarOptions {
   outbound?: readonly OutboundSpec[];
   /** Inbound as HTTP with an `x-gatehouse-peer` header instead of plain TCP. */
   http?: boolean;
+  /**
+   * ALPN protocols offered (outbound) and accepted (inbound, tcp mode), e.g. `['h2']` for gRPC,
+   * whose clients and servers refuse a TLS connection that did not negotiate h2. The bytes are
+   * forwarded as they are: behind `h2` the local service must speak HTTP/2 in clear (h2c).
+   * Default none: nothing is negotiated, as before.
+   */
+  alpn?: readonly string[];
   logger: Logger;
   onEvent?: PkiEventListener;
 }
@@ -45,6 +52,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   if (inboundSpecs.length === 0 && outboundSpecs.length === 0) throw new GatehouseError('ERR_SIDECAR_ARGUMENT_INVALID', { detail: 'nothing to do: give --inbound and/or --outbound' });
   // Fail closed: an inbound listener never defaults to "anyone with a certificate".
   if (inboundSpecs.length > 0 && (options.allowPeers ?? []).length === 0) throw new GatehouseError('ERR_SIDECAR_ARGUMENT_INVALID', { detail: '--inbound needs at least one --allow-peer' });
+  const alpn = options.alpn ?? [];
+  // RFC 7301: 1–255 bytes each; printable ASCII keeps a typo (or a pasted newline) from being offered.
+  for (const p of alpn) if (!/^[\x21-\x7e]{1,255}$/.test(p)) throw new GatehouseError('ERR_SIDECAR_ARGUMENT_INVALID', { detail: `--alpn ${JSON.stringify(p.slice(0, 40))}: not a protocol id` });
+  if (alpn.length > 0 && options.http) throw new GatehouseError('ERR_SIDECAR_ARGUMENT_INVALID', { detail: '--alpn is for tcp mode (--http speaks HTTP/1.1 itself)' });
 
   const log = options.logger.child({ component: 'sidecar', spiffeId: options.identity.spiffeId });
   const identity = await WorkloadIdentity.start({
@@ -59,9 +70,9 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   };
   try {
     for (const spec of inboundSpecs) {
-      inbound.push(await startInbound({ identity, spec, allowedPeers: options.allowPeers ?? [], mode: options.http ? 'http' : 'tcp', logger: options.logger, ...(options.onEvent ? { onEvent: options.onEvent } : {}) }));
+      inbound.push(await startInbound({ identity, spec, allowedPeers: options.allowPeers ?? [], mode: options.http ? 'http' : 'tcp', alpn, logger: options.logger, ...(options.onEvent ? { onEvent: options.onEvent } : {}) }));
     }
-    for (const spec of outboundSpecs) outbound.push(await startOutbound({ identity, spec, logger: options.logger }));
+    for (const spec of outboundSpecs) outbound.push(await startOutbound({ identity, spec, alpn, logger: options.logger }));
   } catch (error) {
     await close();
     throw error;

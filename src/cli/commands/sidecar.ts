@@ -24,6 +24,7 @@ interface SidecarCliOptions {
   allowPeer: string[];
   outbound: string[];
   http?: boolean;
+  alpn: string[];
   dns: string[];
   ip: string[];
   lifetime?: string;
@@ -61,6 +62,7 @@ export function registerSidecar(program: Command): void {
     .option('--allow-peer <spiffe-id>', 'SPIFFE id allowed through inbound listeners (repeatable)', collect, [])
     .option('--outbound <local:host:port:spiffe-id>', 'plain 127.0.0.1:local to mTLS host:port, which must be spiffe-id (repeatable)', collect, [])
     .option('--http', 'inbound as HTTP, adding x-gatehouse-peer with the verified SPIFFE id')
+    .option('--alpn <protocol>', 'ALPN protocol to offer outbound and accept inbound in tcp mode, e.g. h2 for gRPC (repeatable; the local service then speaks it in clear, h2c)', collect, [])
     .option('--dns <name>', 'DNS name for the certificate (repeatable; must be allowed by the token)', collect, [])
     .option('--ip <address>', 'IP address for the certificate (repeatable; must be allowed by the token)', collect, [])
     .option('--lifetime <seconds>', 'requested certificate lifetime')
@@ -90,7 +92,7 @@ export function registerSidecar(program: Command): void {
             trustRefreshMs: refresh * 1000, renewAtFraction: renewAt, keyAlgorithm,
           },
           inbound: o.inbound.map(parseInbound), outbound: o.outbound.map(parseOutbound), allowPeers: o.allowPeer,
-          ...(o.http ? { http: true } : {}), logger,
+          ...(o.http ? { http: true } : {}), ...(o.alpn.length ? { alpn: o.alpn } : {}), logger,
         });
         logger.info({ inbound: sidecar.inbound, outbound: sidecar.outbound }, 'sidecar listening');
         const shutdown = (signal: string) => {
