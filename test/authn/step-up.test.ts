@@ -190,14 +190,14 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
   });
 
   /** Logs in through the IdP's form with the password only; returns the browser on a session without MFA. */
-  async function passwordOnlySession(): Promise<Browser> {
+  async function passwordOnlySession(username = 'alice'): Promise<Browser> {
     const browser = new Browser(browserFetch);
     const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=%2Fhome`, { headers: NAVIGATE });
     let next = await browser.request(start.location!, { headers: NAVIGATE });
     let hops = 0;
     while (next.location && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
     assert.equal(next.status, 200, 'login page');
-    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username, password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
     next = await followToCallback(browser, next);
     assert.equal((await browser.request(next.location!, { headers: NAVIGATE })).status, 303);
     assert.ok(browser.cookies.has(SESSION_COOKIE));
@@ -277,5 +277,25 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     const callback = await browser.request(next.location!, { headers: NAVIGATE });
     assert.equal(callback.location, `${PUBLIC}/admin/audit`);
     assert.equal((await browser.request(`${PUBLIC}/admin/audit`, { headers: NAVIGATE })).status, 200);
+  });
+
+  it('an RP sending acr_values=urn:gatehouse:mfa alone (no prompt, no max_age) on a password-only IdP session is asked for the second factor, not handed a login without it (attack: acr downgrade by an existing session)', async () => {
+    await identity.idp.accounts.addUser({ username: 'bob', password: PASSWORD, roles: [] });
+    const browser = await passwordOnlySession('bob');
+    const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=%2Fadmin%2Fkeys&step_up=mfa`, { headers: NAVIGATE });
+    const authorize = new URL(start.location!);
+    // What any other relying party sends when it merely asks for the acr (RFC 9470 challenge → authorization request).
+    authorize.searchParams.delete('prompt');
+    authorize.searchParams.delete('max_age');
+    assert.equal(authorize.searchParams.get('acr_values'), 'urn:gatehouse:mfa');
+    let next = await browser.request(authorize, { headers: NAVIGATE });
+    let hops = 0;
+    while (next.location && !next.location.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`) && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.equal(next.location, undefined, `the IdP must not return a code for a password-only session: ${next.location}`);
+    assert.equal(next.status, 200);
+    assert.ok(formAction(next.body, 'login'), 'the sign-in page');
+    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'bob', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    assert.equal(next.status, 200, next.body.slice(0, 300));
+    assert.match(next.body, /data-totp-secret="[A-Z2-7]+"/, 'bob (no TOTP yet) is asked to enrol');
   });
 });

@@ -20,6 +20,7 @@ import type { SignOutCutoffs } from '../accounts/sign-out-cutoff.ts';
 import type { IdentityEmit } from '../events.ts';
 import { CALLBACK_PREFIX, type FederationService } from '../federation/federation-service.ts';
 import type { LoginService } from '../login/login-service.ts';
+import { MFA_ACR, requestsMfaAcr } from '../oidc/interaction-policy.ts';
 import { field, readForm, redirectLocal, sendHtml } from './http.ts';
 import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
 
@@ -53,12 +54,9 @@ export interface InteractionRouterOptions {
   logger: Logger;
 }
 
-/** The acr of a login with the second factor; a client asking for it (step-up) gets the second factor, or enrolment. */
-const MFA_ACR = 'urn:gatehouse:mfa';
-
+/** A client asking for the MFA acr (step-up) gets the second factor, or enrolment. */
 function asksForMfa(details: InteractionDetails): boolean {
-  const requested = details.params.acr_values;
-  return typeof requested === 'string' && requested.split(' ').includes(MFA_ACR);
+  return requestsMfaAcr(details.params.acr_values);
 }
 
 export type InteractionHandler = (req: IncomingMessage, res: ServerResponse, url: URL, clientAddress: string) => Promise<void>;
