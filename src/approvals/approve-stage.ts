@@ -10,8 +10,11 @@
  *     conditional UPDATE, so of two requests (or instances) racing, one wins. The body read
  *     here is what is forwarded (forwardBufferedBody): the bytes approved are the bytes sent.
  *
- * The header never reaches the upstream; the upstream is told the approval and its approver
- * in `x-gatehouse-approval` (Gatehouse's reserved namespace, which no client can set).
+ * The header never reaches the upstream. The used approval is recorded on the context
+ * (`ctx.approval`): the identity stage signs it into a request-bound assertion (claim
+ * `approval`), which is what a service should trust. The upstream is also told it in
+ * `x-gatehouse-approval` (Gatehouse's reserved namespace, which no client can set) — unsigned,
+ * kept for upstreams that do not verify assertions.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -110,6 +113,7 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
       const approver = row?.approver ?? '';
       bus.publish('approval.used', { approvalId: id, requester: binding.requester, ...fields, approver, requestId: ctx.requestId });
       forwardBufferedBody(ctx, body);
+      ctx.approval = { id, approver };
       ctx.omitUpstreamHeaders = new Set([...(ctx.omitUpstreamHeaders ?? []), APPROVAL_HEADER]);
       ctx.upstreamHeaders[UPSTREAM_APPROVAL_HEADER] = `${id}; approver=${approver}`;
       return;

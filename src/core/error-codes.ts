@@ -95,6 +95,7 @@ export const ERROR_CODES = {
   ERR_SDK_ASSERTION_REPLAYED: { status: 401, message: 'Identity assertion already used' },
   ERR_SDK_KEYS_UNAVAILABLE: { status: 503, message: 'Identity assertion keys unavailable' },
   ERR_SDK_FORBIDDEN: { status: 403, message: 'Forbidden' },
+  ERR_SDK_APPROVAL_REQUIRED: { status: 403, message: 'This operation needs a second person\'s approval' },
 
   ERR_APPROVAL_PENDING: { status: 403, message: 'This operation needs a second person\'s approval' },
   ERR_APPROVAL_INVALID: { status: 403, message: 'Approval id unknown or malformed' },

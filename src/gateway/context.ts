@@ -79,6 +79,8 @@ export class RequestContext {
   decisionId: string | undefined = undefined;
   /** Set to true only by the authorize stage on an allow decision; the guard stage checks it. */
   authorized = false;
+  /** The second person's approval this request consumed (approve stage); signed into the upstream's assertion. */
+  approval: { id: string; approver: string } | undefined = undefined;
 
   /** Headers Gatehouse adds to the upstream request (identity assertion, credentials…). */
   readonly upstreamHeaders: Record<string, string> = {};

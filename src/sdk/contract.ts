@@ -48,4 +48,9 @@ export interface IdentityAssertionClaims {
   htm?: string;
   /** Per-request binding: path as sent to the upstream (no query). */
   htu?: string;
+  /**
+   * The second person's approval this request consumed (routes with `approval`): its id and
+   * the approver's subject. Only ever in a request-bound assertion (`rid`, `htm`, `htu`).
+   */
+  approval?: { id: string; approver: string };
 }

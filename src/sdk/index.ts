@@ -26,7 +26,7 @@ export {
   type IdentityAssertionClaims,
 } from './contract.ts';
 export { createAssertionVerifier, type AssertionVerifier, type AssertionVerifierOptions, type RequestFacts } from './verifier.ts';
-export { hasRole, requireRole, requireService, type GatehouseIdentity } from './identity.ts';
+export { hasRole, requireApproval, requireRole, requireService, type GatehouseApproval, type GatehouseIdentity } from './identity.ts';
 export {
   gatehouseExpress,
   gatehouseFastify,

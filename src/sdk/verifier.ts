@@ -2,13 +2,14 @@
  * Verifies the identity assertion Gatehouse puts on every request it forwards: signature
  * (ES256 only, keys from the gateway's JWKS or a given key set), `typ`, issuer, audience
  * (this service), expiry with a small skew, and — when the assertion is bound to a
- * request — method, path and request id.
+ * request — method, path and request id. An `approval` claim is accepted only on a
+ * request-bound assertion.
  */
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../core/errors.ts';
 import { fetchTrusting } from '../core/http/trusting-fetch.ts';
 import { IDENTITY_ASSERTION_ALG, IDENTITY_ASSERTION_TYP } from './contract.ts';
-import type { GatehouseIdentity } from './identity.ts';
+import type { GatehouseApproval, GatehouseIdentity } from './identity.ts';
 
 export interface AssertionVerifierOptions {
   /** The gateway's assertion JWKS URL, e.g. `https://gateway.example/.well-known/gatehouse/assertion-jwks.json`; https only, except on loopback. */
@@ -65,6 +66,15 @@ const MAX_TOKEN_LENGTH = 8192;
 
 function stringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** The `approval` claim: absent, or exactly `{ id, approver }` with two non-empty strings. */
+function approvalOf(v: unknown): GatehouseApproval | undefined | null {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const { id, approver } = v as Record<string, unknown>;
+  if (typeof id !== 'string' || id === '' || typeof approver !== 'string' || approver === '') return null;
+  return Object.freeze({ id, approver });
 }
 
 function pathOf(url: string): string {
@@ -175,7 +185,11 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): Asse
         || typeof p.auth_method !== 'string' || (p.auth_time !== undefined && typeof p.auth_time !== 'number')) {
         throw new GatehouseError('ERR_SDK_ASSERTION_INVALID', { detail: 'assertion claims have the wrong shape' });
       }
+      const approval = approvalOf(p.approval);
+      if (approval === null) throw new GatehouseError('ERR_SDK_ASSERTION_INVALID', { detail: 'approval claim has the wrong shape' });
       const bound = p.htm !== undefined || p.htu !== undefined || p.rid !== undefined;
+      // An approval is for one request; on an unbound assertion it could be replayed on any other.
+      if (approval !== undefined && !bound) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: 'approval claim on an assertion not bound to a request' });
       if (options.requireRequestBinding) {
         if (!bound) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: 'assertion not bound to a request (cached mode) where a bound one is required' });
         if (request?.requestId === undefined) throw new GatehouseError('ERR_SDK_ASSERTION_BINDING', { detail: 'bound assertion without the request id' });
@@ -202,6 +216,7 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): Asse
         issuer: String(p.iss),
         audience: options.audience,
         requestId: typeof p.rid === 'string' ? p.rid : undefined,
+        approval,
         expiresAt: Number(p.exp),
         assertionId: String(p.jti),
       });

@@ -4,7 +4,8 @@
  *
  * Cached mode reuses one signed assertion per (credential, upstream, claims) until a
  * quarter of its lifetime is left, so most requests cost a Map lookup and no signature.
- * Per-request mode binds the request id, method and path and signs every time.
+ * Per-request mode binds the request id, method and path and signs every time; it alone
+ * carries a request's second-person approval (claim `approval`), which must never be reused.
  *
  * @example
  *   const signer = await createAssertionSigner({ issuer: 'https://gateway.example' });
@@ -39,6 +40,8 @@ export interface RequestBinding {
   method: string;
   /** Path as sent to the upstream, without query. */
   path: string;
+  /** The approval this request consumed (approve stage), signed as the `approval` claim. */
+  approval?: { id: string; approver: string } | undefined;
 }
 
 export interface AssertionSigner {
@@ -153,6 +156,7 @@ export async function createAssertionSigner(options: AssertionSignerOptions): Pr
     claims.rid = binding.requestId;
     claims.htm = binding.method;
     claims.htu = binding.path;
+    if (binding.approval !== undefined) claims.approval = { id: binding.approval.id, approver: binding.approval.approver };
     return signClaims(claims, audience, clock());
   }
 

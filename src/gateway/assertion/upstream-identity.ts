@@ -58,6 +58,12 @@ export function createUpstreamIdentityStage(deps: UpstreamIdentityDeps): Stage {
       ctx.upstreamHeaders[IDENTITY_ROLES_HEADER] = identity.roles.map((r) => encodeURIComponent(r)).join(',');
     }
     const audience = route.upstreamName;
+    // An approval belongs to this one request: a cached assertion, valid for any request for
+    // a minute, must not carry it — so an approved request gets a bound one whatever the mode.
+    if (ctx.approval !== undefined && opts.assertion !== 'none') {
+      const binding = { requestId: ctx.requestId, method: ctx.method, path: upstreamPathOf(ctx), approval: ctx.approval };
+      return signer.signBound(identity, audience, binding).then((jwt) => { ctx.upstreamHeaders[IDENTITY_ASSERTION_HEADER] = jwt; }, signFailed);
+    }
     if (opts.assertion === 'cached') {
       const hit = signer.cached(identity, audience);
       if (hit !== undefined) {
