@@ -12,6 +12,7 @@
  * `[REDACTED]` instead.
  */
 import { readFileSync, statSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../../core/config/schema.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/load.ts';
 import type { UpstreamCredentialsConfig } from '../../core/config/upstream-credentials-schema.ts';
@@ -23,9 +24,11 @@ export interface UpstreamCredentials {
   readonly headers: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** Every secret string (raw values, passwords, whole header values), for the redaction. */
   readonly secretValues: readonly string[];
+  /** Upstream name → its own secret strings, longest first: what its responses must not hand back (dropReflectedCredentials). */
+  readonly secretsByUpstream: ReadonlyMap<string, readonly string[]>;
 }
 
-export const NO_CREDENTIALS: UpstreamCredentials = { headers: new Map(), secretValues: [] };
+export const NO_CREDENTIALS: UpstreamCredentials = { headers: new Map(), secretValues: [], secretsByUpstream: new Map() };
 
 /**
  * Reads a secret file: refused when other users may read or change it (mode o+rwx), as the
@@ -86,13 +89,17 @@ export function resolveUpstreamCredentials(config: Pick<Config, 'upstreams'>, so
   const headers = new Map<string, Readonly<Record<string, string>>>();
   const secretValues: string[] = [];
   const problems: ConfigProblem[] = [];
+  const secretsByUpstream = new Map<string, readonly string[]>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     if (upstream.credentials === undefined) continue;
-    headers.set(name, Object.freeze(resolveOne(upstream.credentials, ['upstreams', name, 'credentials'], problems, secretValues)));
+    const own: string[] = [];
+    headers.set(name, Object.freeze(resolveOne(upstream.credentials, ['upstreams', name, 'credentials'], problems, own)));
+    secretsByUpstream.set(name, [...new Set(own)].sort((a, b) => b.length - a.length));
+    secretValues.push(...own);
   }
   if (problems.length) throw new ConfigError(problems, source);
   // Longest first: a value that contains another is replaced whole, not around the shorter one.
-  return { headers, secretValues: [...new Set(secretValues)].sort((a, b) => b.length - a.length) };
+  return { headers, secretValues: [...new Set(secretValues)].sort((a, b) => b.length - a.length), secretsByUpstream };
 }
 
 /**
@@ -102,6 +109,24 @@ export function resolveUpstreamCredentials(config: Pick<Config, 'upstreams'>, so
 export function withUpstreamCredentials(stageHeaders: Readonly<Record<string, string>>, credentials: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
   if (credentials === undefined) return stageHeaders;
   return { ...stageHeaders, ...credentials };
+}
+
+/**
+ * Removes, in place, every field of an upstream's response head or trailers that would hand
+ * the client the credential the gateway presented: a field of a credential header's name (an
+ * echo), and any field whose value contains one of the secrets (a debug dump of the request
+ * headers, a redirect whose Location carries the key in its query). The field goes whole: an
+ * edited value could still leak a part of it. Bodies are not inspected (see
+ * docs/credential-isolation.md). Only called for upstreams that have credentials.
+ */
+export function dropReflectedCredentials(fields: IncomingHttpHeaders, names: Readonly<Record<string, string>>, secrets: readonly string[]): void {
+  for (const name in fields) {
+    const value = fields[name];
+    if (name in names) { delete fields[name]; continue; }
+    if (value === undefined) continue;
+    const quotes = (v: string) => secrets.some((secret) => v.includes(secret));
+    if (typeof value === 'string' ? quotes(value) : value.some(quotes)) delete fields[name];
+  }
 }
 
 /**

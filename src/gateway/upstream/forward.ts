@@ -22,6 +22,7 @@ import { failRequest } from '../pipeline/run.ts';
 import { continueBody } from '../http/expect-continue.ts';
 import { addTrailers, allowedTrailers } from './trailers.ts';
 import { hstsFor } from '../http/strict-transport-security.ts';
+import { dropReflectedCredentials } from './credentials.ts';
 
 /** Both ends of a tunnel are sockets (net or TLS); the Duplex type does not say so. */
 type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
@@ -29,6 +30,15 @@ type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) =
 /** Raised into the exchange when the client disconnects; never rendered (nobody is listening). */
 export class ClientGoneError extends Error {
   constructor() { super('client closed the connection'); this.name = 'ClientGoneError'; }
+}
+
+/**
+ * Credential isolation, response side: an upstream with credentials must not hand them back to
+ * the client in a header, redirect, trailer or handshake (credentials.ts). Free for the others.
+ */
+function withoutReflectedCredentials(ctx: RequestContext, upstream: string, fields: IncomingHttpHeaders): void {
+  const names = ctx.gen.credentials.headers.get(upstream);
+  if (names !== undefined) dropReflectedCredentials(fields, names, ctx.gen.credentials.secretsByUpstream.get(upstream) ?? []);
 }
 
 class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
@@ -62,6 +72,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     ctx.gen.metrics.observeUpstream(this.upstream.name, ctx.elapsedMs());
     const res = ctx.res;
     if (res.destroyed) { controller.abort(new ClientGoneError()); return; }
+    withoutReflectedCredentials(ctx, this.upstream.name, headers);
     const out = responseHeaders(headers, ctx.requestId, ctx.responseHeaders, statusCode, hstsFor(ctx));
     if (headers.trailer !== undefined) {
       this.trailers = allowedTrailers(headers, statusCode, ctx.method, ctx.req.httpVersion);
@@ -81,6 +92,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
     const { ctx } = this;
     if (this.trailers !== undefined) {
+      if (trailers !== undefined) withoutReflectedCredentials(ctx, this.upstream.name, trailers);
       const refused = addTrailers(ctx.res, this.trailers, trailers);
       if (refused !== undefined) ctx.gen.logger.warn({ requestId: ctx.requestId, upstream: this.upstream.name, reason: refused }, 'upstream trailers dropped');
     }
@@ -94,6 +106,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     const client = this.upgradeSocket!;
     this.ctx.upstreamStatus = statusCode;
     this.ctx.res.detachSocket(client as never);
+    withoutReflectedCredentials(this.ctx, this.upstream.name, headers);
     client.write(upgradeResponseHead(statusCode, headers, this.ctx.requestId, this.ctx.responseHeaders, hstsFor(this.ctx)));
     // A client may send its first frames right behind the handshake, before the 101: Node
     // hands them over with the upgrade request; they are the tunnel's first bytes.
