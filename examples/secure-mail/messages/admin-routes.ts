@@ -10,8 +10,9 @@
  * so it is gone for all of them.
  *
  * Gatehouse demands a recent second factor and a second administrator's approval before the
- * request gets here; this service still checks the asserted roles itself (defense in depth: a
- * misconfigured route must not let a mail user purge anyone's mail).
+ * request gets here; this service still checks the asserted roles itself, and refuses a purge
+ * whose verified assertion carries no approval (defense in depth: a misconfigured route must
+ * not let a mail user purge anyone's mail, nor one administrator alone).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -44,6 +45,10 @@ export function adminRoutes(deps: AdminRoutesDeps) {
       requireUser(scope.identity);
       if (!scope.identity.roles.includes(ADMIN_ROLE)) throw new MailError('MAIL_FORBIDDEN', { detail: `${me} lacks ${ADMIN_ROLE}` });
       if (action !== 'mailbox.purge') throw new MailError('MAIL_NOT_FOUND', { detail: `${req.method} ${path}` });
+      // The approval Gatehouse signed into this request's (request-bound) assertion — not the
+      // unsigned x-gatehouse-approval header, which only the connection vouches for.
+      const approval = scope.identity.approval;
+      if (approval === undefined) throw new MailError('MAIL_FORBIDDEN', { detail: `${me}: purge without a second administrator's approval` });
       const { username } = await readJson(req, purgeBody, 1024);
       const target = directory.byUsername(username);
       if (!target) throw new MailError('MAIL_RECIPIENT_UNKNOWN', { detail: `no user ${username}` });
@@ -57,9 +62,8 @@ export function adminRoutes(deps: AdminRoutesDeps) {
         if (!gone) retrying++;
         audit.record({ action: 'message.purge', outcome: 'allowed', actor: me, messageId: id, reason: gone ? undefined : 'retrying', requestId: scope.requestId });
       }
-      // Gatehouse tells who approved (x-gatehouse-approval: <id>; approver=<subject>); kept with the purge.
-      const approval = req.headers['x-gatehouse-approval'];
-      audit.record({ action, outcome: 'allowed', actor: me, reason: `user=${target.username} messages=${ids.length}${typeof approval === 'string' ? ` approval=${approval}` : ''}`, requestId: scope.requestId });
+      // Who approved is kept with the purge.
+      audit.record({ action, outcome: 'allowed', actor: me, reason: `user=${target.username} messages=${ids.length} approval=${approval.id}; approver=${approval.approver}`, requestId: scope.requestId });
       sendJson(res, 200, { username: target.username, purged: ids.length, retrying });
     } catch (err) {
       const status = err instanceof MailError ? err.status : 500;
