@@ -13,6 +13,7 @@ import { secretFileModeWarnings } from './secret-file-mode.ts';
 import { configFileWriters } from './config-file-writers.ts';
 import { readConfigText } from './read-config-text.ts';
 import { cleartextLinkWarnings } from './cleartext-links.ts';
+import { publicCredentialRouteWarnings } from './upstream-credentials-schema.ts';
 import { approvalProblems } from './approval-schema.ts';
 
 export interface ConfigProblem {
@@ -208,6 +209,7 @@ function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): Config
   // Upstreams, tracing, the store, Redis, NATS and the audit exports (SQLite is a legitimate
   // single-instance production store: nothing to say about it).
   w.push(...cleartextLinkWarnings(config));
+  w.push(...publicCredentialRouteWarnings(config));
   config.authn.issuers.forEach((issuer, i) => {
     if (issuer.principals === 'claims' && issuer.roleMapping === undefined) {
       w.push({ path: ['authn', 'issuers', i, 'roleMapping'], message: `issuer ${issuer.issuer} names its own principals and no roleMapping says which roles it may grant: every role in its tokens is taken, admin included` });

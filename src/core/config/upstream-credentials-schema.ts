@@ -57,6 +57,7 @@ export const upstreamCredentialsSchema = z.object({
     passwordFile: filePath.optional(),
   }).strict().refine((b) => (b.password === undefined) !== (b.passwordFile === undefined), { message: 'exactly one of password and passwordFile', path: ['password'] })
     .optional().describe('Sent as `Authorization: Basic base64(username:password)`.'),
+  publicRoutes: z.boolean().default(false).describe('Allow routes with `access: public` to this upstream, on which anyone, unauthenticated, acts with this credential (a public proxy for a third-party API key, say). Without it such a route is warned about, and refused in production.'),
 }).strict().superRefine((c, ctx) => {
   // Each header has one source: two would leave it to key order which credential is sent.
   const seen = new Map<string, string>();
@@ -76,3 +77,18 @@ export const upstreamCredentialsSchema = z.object({
 }).describe('Credentials the gateway adds to every request it forwards to this upstream, replacing any header of the same name the client sent: clients never hold them (docs/credential-isolation.md).');
 
 export type UpstreamCredentialsConfig = z.infer<typeof upstreamCredentialsSchema>;
+
+/**
+ * Routes with `access: public` to an upstream with credentials: anyone on the network acts with
+ * the credential through the gateway, unauthenticated. A warning (refused in production) unless
+ * the upstream says `credentials.publicRoutes: true`.
+ */
+export function publicCredentialRouteWarnings(config: { upstreams: Record<string, { credentials?: UpstreamCredentialsConfig | undefined }>; routes: readonly { id: string; upstream: string; access: string }[] }): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  config.routes.forEach((route, i) => {
+    const credentials = route.access === 'public' ? config.upstreams[route.upstream]?.credentials : undefined;
+    if (credentials === undefined || credentials.publicRoutes) return;
+    out.push({ path: ['routes', i, 'access'], message: `route ${route.id} is public and its upstream ${route.upstream} has credentials: anyone, unauthenticated, uses them through the gateway (set upstreams.${route.upstream}.credentials.publicRoutes: true if that is the intent)` });
+  });
+  return out;
+}
