@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -90,6 +91,11 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
           id: 'admin', path: '/admin', upstream: 'app', access: 'authenticated',
           authentication: { methods: ['session', 'jwt', 'api_token'], browserLogin: true },
           stepUp: { maxAgeSeconds: MAX_AGE, methods: ['GET', 'HEAD', 'POST', 'DELETE'] },
+        },
+        {
+          id: 'admin-ws', path: '/admin-ws', upstream: 'app', access: 'authenticated', websocket: true,
+          authentication: { methods: ['session', 'jwt', 'api_token'], browserLogin: true },
+          stepUp: { maxAgeSeconds: MAX_AGE },
         },
       ],
     };
@@ -297,5 +303,24 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'bob', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
     assert.equal(next.status, 200, next.body.slice(0, 300));
     assert.match(next.body, /data-totp-secret="[A-Z2-7]+"/, 'bob (no TOTP yet) is asked to enrol');
+  });
+
+  it('a WebSocket upgrade on a step-up route with a password-only token (or a browser session) is refused with 401 before any upstream handshake, never redirected', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await ownToken({ amr: ['pwd'], auth_time: now - 10 });
+    let upgrades = 0;
+    upstream.server.on('upgrade', (_req, socket) => { upgrades++; socket.destroy(); });
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
+        socket.write(`GET /admin-ws/feed HTTP/1.1\r\nhost: gw.test\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-fetch-mode: websocket\r\nauthorization: Bearer ${token}\r\n\r\n`);
+      });
+      let data = '';
+      socket.on('data', (c: Buffer) => { data += c.toString('latin1'); if (data.includes('\r\n\r\n')) { socket.destroy(); resolve(data); } });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(data));
+    });
+    assert.match(head, /^HTTP\/1\.1 401 /, head);
+    assert.match(head, /www-authenticate: Bearer error="insufficient_user_authentication"/i);
+    assert.equal(upgrades, 0, 'the upstream saw no handshake');
   });
 });
