@@ -19,6 +19,8 @@ import type { InternalHandler } from '../gateway/internal-handler.ts';
 import type { ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
 import { isApprovalId } from './approval-id.ts';
 import { approvalView } from './approval-view.ts';
+import { stepUpShortfall } from '../authn/step-up-stage.ts';
+import { MFA_ACR } from '../authn/session/login-flow.ts';
 
 export const APPROVALS_PREFIX = '/_gatehouse/approvals/';
 const PATH = /^\/_gatehouse\/approvals\/([^/]+)(?:\/(approve|deny))?$/;
@@ -70,6 +72,21 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
       if (!isApprover && !isRequester) throw new GatehouseError('ERR_APPROVAL_NOT_APPROVER', { detail: `${identity.subject} may not view ${id}` });
       sendJson(ctx.res, 200, approvalView(row, now()), ctx.method === 'HEAD');
       return;
+    }
+    // Deciding is at least as sensitive as the operation: on a route with `stepUp`, the approver
+    // needs the same fresh second factor the requester needed (a password alone must not approve
+    // what a password alone cannot do). Bearer-style challenge: this API answers JSON, not pages.
+    const stepUp = route.config.stepUp;
+    const shortfall = stepUp === undefined ? undefined : stepUpShortfall(identity, stepUp.maxAgeSeconds, Math.floor(now() / 1000));
+    if (stepUp !== undefined && shortfall !== undefined) {
+      bus.publish('authn.step_up.required', {
+        requestId: ctx.requestId, routeId: route.id, subject: identity.subject, credential: identity.method,
+        reason: shortfall, maxAgeSeconds: stepUp.maxAgeSeconds, response: 'challenge', clientAddress: ctx.clientAddress,
+      });
+      throw new GatehouseError('ERR_AUTHN_STEP_UP_REQUIRED', {
+        detail: `${identity.subject} may not ${action} ${id} without a recent second factor: ${shortfall}`,
+        headers: { 'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="A more recent multi-factor authentication is required to decide approvals", max_age=${stepUp.maxAgeSeconds}, acr_values="${MFA_ACR}"` },
+      });
     }
     // Two people: whatever roles the requester holds, their own request needs someone else.
     if (isRequester) throw new GatehouseError('ERR_APPROVAL_SELF', { detail: `${identity.subject} tried to ${action} their own ${id}` });

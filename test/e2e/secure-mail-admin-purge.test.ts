@@ -140,8 +140,15 @@ describe('secure mail: purging a mailbox needs a fresh second factor and a secon
     assert.equal(code(r), 'ERR_APPROVAL_NOT_APPROVER');
   });
 
+  it('a second admin on a password-only session cannot approve (401 ERR_AUTHN_STEP_UP_REQUIRED: deciding needs the route\'s fresh second factor too)', async () => {
+    const r = await call(sessions.dave!, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
+    assert.equal(r.status, 401, JSON.stringify(r.body));
+    assert.equal(code(r), 'ERR_AUTHN_STEP_UP_REQUIRED');
+  });
+
   it('the approved purge cannot be moved onto another user (ERR_APPROVAL_MISMATCH); repeated as approved by the requester, it crypto-shreds every message of the user: none is readable afterwards', async () => {
-    const approve = await call(sessions.dave!, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
+    mfaSessions.dave = await logIn('dave', true);
+    const approve = await call(mfaSessions.dave, 'POST', `/_gatehouse/approvals/${approvalId}/approve`);
     assert.equal(approve.status, 200, JSON.stringify(approve.body));
     // Laundering the approval of bob's purge onto alice's mailbox is refused and does not spend it.
     const other = await call(mfaSessions.carol!, 'POST', '/api/admin/purge', JSON.stringify({ username: 'alice' }), { 'gatehouse-approval': approvalId });
