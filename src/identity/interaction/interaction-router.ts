@@ -234,7 +234,8 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
           const recoveryCode = field(form, 'recovery_code');
           const outcome = await o.login.verifySecondFactor(user, { ...(code ? { code } : {}), ...(recoveryCode ? { recoveryCode } : {}) }, clientAddress);
           if (!outcome.ok) {
-            const locked = outcome.reason === 'locked';
+            // A blocked address gets what the password step gives it (429, "Too many attempts").
+            const locked = outcome.reason === 'locked' || outcome.reason === 'address_blocked';
             sendHtml(res, locked ? 429 : 401, mfaPage(uid, state.csrf, locked ? 'Too many attempts. Try again later.' : 'Invalid verification code.'));
             return;
           }

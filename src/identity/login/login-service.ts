@@ -32,7 +32,7 @@ export type PasswordOutcome =
   | { ok: true; user: UserRecord }
   | { ok: false; reason: 'bad_credentials' | 'locked' | 'address_blocked' };
 
-export type SecondFactorOutcome = { ok: true } | { ok: false; reason: 'invalid' | 'locked' };
+export type SecondFactorOutcome = { ok: true } | { ok: false; reason: 'invalid' | 'locked' | 'address_blocked' };
 
 export interface LoginServiceOptions {
   users: IdentityUsersRepo;
@@ -174,14 +174,21 @@ export class LoginService {
 
   /**
    * Verifies a TOTP code (refusing replays across instances) or a one-time recovery code.
-   * Refused while the account is locked; a wrong one counts towards the lock.
+   * Refused while the account is locked or the client's address blocked; a wrong one counts towards both.
    */
   async verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<SecondFactorOutcome> {
     return this.#oneAtATime(user.id, () => this.#verifySecondFactor(user, input, clientAddress));
   }
 
   async #verifySecondFactor(user: UserRecord, input: { code?: string; recoveryCode?: string }, clientAddress: string): Promise<SecondFactorOutcome> {
-    const { users, emit } = this.#o;
+    const { users, throttle, emit } = this.#o;
+    // An address blocked since the password step (by guesses at any account, this one's codes
+    // included) is refused here as there: otherwise it could go on guessing codes in a sign-in
+    // it opened before the block. Audited as the password step audits it.
+    if (await throttle.blockedUntil(clientNetwork(clientAddress))) {
+      emit('identity.login.failed', { username: user.username, subject: user.id, clientAddress, reason: 'address_blocked' });
+      return { ok: false, reason: 'address_blocked' };
+    }
     // Read again: a lock (from here, another instance or anomaly detection) and the last TOTP
     // step may have changed since the password step.
     const current = (await users.findById(user.id)) ?? user;
