@@ -239,8 +239,9 @@ export class CertificateAuthority {
   }
 
   /**
-   * Revokes one certificate (by serial) or every live certificate of a SPIFFE id, then
-   * publishes a new CRL at once.
+   * Revokes one certificate (by serial) with every certificate renewed from it, directly or
+   * through other renewals, or every live certificate of a SPIFFE id; then publishes a new
+   * CRL at once.
    * @returns the serials revoked now.
    * @throws GatehouseError ERR_PKI_CERT_NOT_FOUND when a serial is unknown
    */
@@ -253,11 +254,45 @@ export class CertificateAuthority {
     } else {
       normalized = { spiffeId: parseSpiffeId(target.spiffeId, this.trustDomain).uri };
     }
-    const serials = await this.#repo.revoke(normalized, this.#clock(), reason);
+    const at = this.#clock();
+    const serials = await this.#repo.revoke(normalized, at, reason);
+    if ('serial' in normalized) serials.push(...(await this.#revokeRenewals(normalized.serial, at, reason)));
     this.#logger?.info({ serials, target: normalized, reason }, 'certificates revoked');
     emitSafely(this.#onEvent, { type: 'pki.certificate.revoked', serials, target: 'serial' in normalized ? normalized.serial : normalized.spiffeId, reason });
     await this.publishCrl();
     return serials;
+  }
+
+  /**
+   * Revokes the descendants of `serial` by renewal. Whoever holds a revoked certificate's key
+   * may already have renewed it, and the renewed certificate is theirs as much as the old
+   * one. Already revoked descendants are walked through too: their own renewals may predate
+   * it. A renewal that lands after this walk is caught by `renew`, which looks at its
+   * parent again once the new certificate is stored.
+   */
+  async #revokeRenewals(serial: string, at: Date, reason: RevocationReason): Promise<string[]> {
+    const root = await this.#repo.getCertificate(serial);
+    if (root && root.renewedFrom === undefined) {
+      this.#logger?.warn({ serial }, 'the PKI repository keeps no renewal lineage: certificates renewed from this serial were not revoked; revoke the identity (--id) to be sure');
+      return [];
+    }
+    const revoked: string[] = [];
+    const seen = new Set([serial]);
+    let frontier = [serial];
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const parent of frontier) {
+        const children = await this.#repo.listCertificates({ renewedFrom: parent, limit: 10_000 });
+        // Filtered again here: a repository that ignored the query must not revoke strangers.
+        for (const child of children.filter((c) => c.renewedFrom === parent && !seen.has(c.serial))) {
+          seen.add(child.serial);
+          next.push(child.serial);
+          revoked.push(...(await this.#repo.revoke({ serial: child.serial }, at, reason)));
+        }
+      }
+      frontier = next;
+    }
+    return revoked;
   }
 
   list(query: CertificateQuery = {}): Promise<CertificateRecord[]> {
@@ -362,6 +397,7 @@ export class CertificateAuthority {
     await this.#repo.insertCertificate({
       serial: normalizeSerial(serial)!, spiffeId: spiffe.uri, dnsNames: csr.dnsNames, ipAddresses: csr.ipAddresses,
       notBefore, notAfter, certPem: certificatePem, issuedVia: via, createdAt: now, revokedAt: null, revocationReason: null,
+      renewedFrom: previousSerial ?? null,
     });
     const issued: IssuedCertificate = {
       serial: normalizeSerial(serial)!, spiffeId: spiffe.uri, notBefore, notAfter, certificatePem,

@@ -41,6 +41,7 @@ export class MemoryPkiRepository implements PkiRepository {
     const at = query.liveAt?.getTime();
     return [...this.#certs.values()]
       .filter((c) => query.spiffeId === undefined || c.spiffeId === query.spiffeId)
+      .filter((c) => query.renewedFrom === undefined || c.renewedFrom === query.renewedFrom)
       .filter((c) => at === undefined || (c.revokedAt === null && c.notAfter.getTime() > at && c.notBefore.getTime() <= at))
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.serial < b.serial ? -1 : 1))
       .slice(0, query.limit ?? Number.MAX_SAFE_INTEGER)

@@ -35,6 +35,12 @@ export interface CertificateRecord {
   createdAt: Date;
   revokedAt: Date | null;
   revocationReason: RevocationReason | null;
+  /**
+   * Serial of the certificate presented to obtain this one by renewal; null when issued
+   * otherwise. Revoking a serial follows this link to every certificate renewed from it
+   * (a stolen key renews first). Undefined means the repository does not keep lineage.
+   */
+  renewedFrom?: string | null;
 }
 
 export interface RevokedEntry {
@@ -69,6 +75,8 @@ export interface CertificateQuery {
   spiffeId?: string;
   /** Only certificates valid (not expired, not revoked) at this instant. */
   liveAt?: Date;
+  /** Only certificates renewed directly from this serial. */
+  renewedFrom?: string;
   limit?: number;
 }
 

@@ -25,6 +25,7 @@ const APPLIED: Readonly<Record<string, string>> = {
   '0007-identity-federated-link-unique': 'f53ae88df52013de43a600754992dd844c13d6752a58e9433f013996f19a7928',
   '0008-approvals-requests': 'af918ceade3e3c0cb386021604aac5bdb756b8f4b4aa9048a3c732f64b204b47',
   '0009-approvals-requester-index': '7929ddd681b69f8d498ad0ac670bb636d1c6ad4666fac55af25a16d59f3b5e8d',
+  '0010-pki-certificates-renewed-from': '4314f28b4c649245e4df6bedbf13d57e213f3cfa98e1c31ff7084ae660970f72',
 };
 
 describe('migration registry', () => {

@@ -1,4 +1,4 @@
-/** `gatehouse cert revoke (--serial <hex> | --id <spiffe id>) [--reason …]`: revokes and publishes a new CRL. */
+/** `gatehouse cert revoke (--serial <hex> | --id <spiffe id>) [--reason …]`: revokes (a serial with every certificate renewed from it) and publishes a new CRL. */
 import { GatehouseError } from '../../core/errors.ts';
 import { REVOCATION_REASONS, type RevocationReason } from '../crl-builder.ts';
 import { openAuthority, type PkiCommandContext } from './context.ts';

@@ -14,6 +14,7 @@ import * as m0006 from './0006-authn-revoked-jwts.ts';
 import * as m0007 from './0007-identity-federated-link-unique.ts';
 import * as m0008 from './0008-approvals-requests.ts';
 import * as m0009 from './0009-approvals-requester-index.ts';
+import * as m0010 from './0010-pki-certificates-renewed-from.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -25,4 +26,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-identity-federated-link-unique': m0007,
   '0008-approvals-requests': m0008,
   '0009-approvals-requester-index': m0009,
+  '0010-pki-certificates-renewed-from': m0010,
 };
