@@ -84,7 +84,7 @@ export function createStepUpStage(deps: StepUpStageDeps): Stage {
     if (redirect) {
       let returnTo = '/';
       try { returnTo = safeReturnPath(ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, deps.publicOrigin); } catch { /* '/' */ }
-      throw new GatehouseError('ERR_AUTHN_LOGIN_REDIRECT', { detail, headers: { location: loginRedirectLocation(returnTo, { stepUp: true }) } });
+      throw new GatehouseError('ERR_AUTHN_LOGIN_REDIRECT', { detail, headers: { location: loginRedirectLocation(returnTo, { stepUp: true, maxAgeSeconds: rule.maxAgeSeconds }) } });
     }
     // RFC 9470 §3: the client learns what a new token must show (a login at most max_age ago, with the MFA acr).
     const description = reason === 'not_capable' ? 'A recent multi-factor user login is required' : 'A more recent multi-factor authentication is required';

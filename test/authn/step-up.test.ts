@@ -93,6 +93,12 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
           stepUp: { maxAgeSeconds: MAX_AGE, methods: ['GET', 'HEAD', 'POST', 'DELETE'] },
         },
         {
+          // A maxAgeSeconds shorter than a sign-in takes: the step-up login cannot satisfy it.
+          id: 'flash', path: '/flash', upstream: 'app', access: 'authenticated',
+          authentication: { methods: ['session'], browserLogin: true },
+          stepUp: { maxAgeSeconds: 1 },
+        },
+        {
           id: 'admin-ws', path: '/admin-ws', upstream: 'app', access: 'authenticated', websocket: true,
           authentication: { methods: ['session', 'jwt', 'api_token'], browserLogin: true },
           stepUp: { maxAgeSeconds: MAX_AGE },
@@ -226,7 +232,7 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     const path = '/admin/settings?tab=keys';
     const first = await browser.request(PUBLIC + path, { headers: NAVIGATE });
     assert.equal(first.status, 302, first.body.slice(0, 200));
-    assert.equal(first.location, `${PUBLIC}/_gatehouse/auth/login?return_to=${encodeURIComponent(path)}&step_up=mfa`);
+    assert.equal(first.location, `${PUBLIC}/_gatehouse/auth/login?return_to=${encodeURIComponent(path)}&step_up=mfa&max_age=${MAX_AGE}`);
     await settle();
     assert.equal(stepUpEvents().at(-1)!.payload.response, 'login_redirect');
 
@@ -283,6 +289,56 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     const callback = await browser.request(next.location!, { headers: NAVIGATE });
     assert.equal(callback.location, `${PUBLIC}/admin/audit`);
     assert.equal((await browser.request(`${PUBLIC}/admin/audit`, { headers: NAVIGATE })).status, 200);
+  });
+
+  it('a step-up login that ends without a fresh enough second factor is refused at its callback with 401 ERR_AUTHN_STEP_UP_REQUIRED after one round trip, not sent back into the step-up again (attack/fault: endless login loop)', async () => {
+    // Runs after the enrolment above. Alice signs in with TOTP; two seconds later her second factor is too old for /flash.
+    const users = new IdentityUsersRepo(store.db);
+    await users.update(userId, { totpLastStep: undefined });
+    const secret = await totpSecret;
+    const browser = new Browser(browserFetch);
+    const signIn = async (startUrl: string) => {
+      const start = await browser.request(startUrl, { headers: NAVIGATE });
+      let next = await browser.request(start.location!, { headers: NAVIGATE });
+      let hops = 0;
+      while (next.location && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
+      next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+      assert.ok(formAction(next.body, 'mfa'), 'the TOTP page');
+      next = await browser.request(new URL(formAction(next.body, 'mfa')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret }) } });
+      return followToCallback(browser, next);
+    };
+    const callback = await signIn(`${PUBLIC}/_gatehouse/auth/login?return_to=%2Fhome`);
+    assert.equal((await browser.request(callback.location!, { headers: NAVIGATE })).status, 303);
+    const session = browser.cookies.get(SESSION_COOKIE)?.value;
+    assert.ok(session);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+
+    const first = await browser.request(`${PUBLIC}/flash/inbox`, { headers: NAVIGATE });
+    assert.equal(first.status, 302);
+    assert.equal(first.location, `${PUBLIC}/_gatehouse/auth/login?return_to=%2Fflash%2Finbox&step_up=mfa&max_age=1`);
+    await users.update(userId, { totpLastStep: undefined });
+    const stepUpCallback = await signIn(first.location!);
+    // The round trip takes longer than the route's one second.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const before = upstream.received.length;
+    const end = await browser.request(stepUpCallback.location!, { headers: NAVIGATE });
+    assert.equal(end.status, 401, end.body.slice(0, 300));
+    assert.equal(end.location, undefined, 'not redirected back into the step-up');
+    assert.match(end.body, /ERR_AUTHN_STEP_UP_REQUIRED/);
+    assert.match(end.body, /did not provide a fresh second factor/);
+    assert.equal(browser.cookies.get(SESSION_COOKIE)?.value, session, 'no session from the refused login; the one before is kept');
+    assert.equal(upstream.received.length, before, 'nothing reached the upstream');
+  });
+
+  it('a step-up login whose login id lost its step-up mark finds no pending login (the mark cannot be stripped to skip the check)', async () => {
+    const browser = new Browser(browserFetch);
+    const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=%2Fflash&step_up=mfa&max_age=1`, { headers: NAVIGATE });
+    const cookie = [...start.headers.getSetCookie()].find((c) => c.startsWith('__Host-gatehouse-login='))!;
+    const value = cookie.split(';')[0]!.split('=')[1]!;
+    assert.match(value, /\.su1$/);
+    const stripped = await call('/_gatehouse/auth/callback?code=x&state=y', { headers: { ...NAVIGATE, cookie: `__Host-gatehouse-login=${value.slice(0, -4)}` } });
+    assert.equal(stripped.status, 400, stripped.body.slice(0, 200));
+    assert.match(stripped.body, /ERR_AUTHN_LOGIN_STATE_INVALID/);
   });
 
   it('an RP sending acr_values=urn:gatehouse:mfa alone (no prompt, no max_age) on a password-only IdP session is asked for the second factor, not handed a login without it (attack: acr downgrade by an existing session)', async () => {

@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../../core/errors.ts';
+import { MAX_FUTURE_AUTH_SKEW_SEC } from '../../policy/entities.ts';
+import { usedMfa } from '../mfa.ts';
 import { requireEnabledPrincipal } from '../principal.ts';
 import type { PrincipalLookup } from '../types.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE, readCookie, serializeCookie } from './cookies.ts';
@@ -40,13 +42,30 @@ export interface LoginFlowOptions {
 export const STEP_UP_MFA = 'mfa';
 /** The acr Gatehouse's IdP sets for a login with its second factor (src/identity/interaction). */
 export const MFA_ACR = 'urn:gatehouse:mfa';
+/** A step-up route's `maxAgeSeconds` as the login start carries it (schema: 1…86 400). */
+const MAX_AGE = /^[1-9][0-9]{0,4}$/;
+/**
+ * Marks the login id (cookie value) of a step-up login: `<random>.su` or `<random>.su<maxAge>`.
+ * The pending login is stored under the hash of the whole value, so the mark cannot be removed
+ * or changed without losing the login; every LoginStateStore carries it unchanged.
+ */
+const STEP_UP_MARK = '.su';
+
+/** What a step-up login must show at its callback, read back from its login id; undefined for an ordinary login. */
+function stepUpOf(loginId: string): { maxAgeSeconds: number | undefined } | undefined {
+  const at = loginId.lastIndexOf(STEP_UP_MARK);
+  if (at < 0) return undefined;
+  const age = loginId.slice(at + STEP_UP_MARK.length);
+  return { maxAgeSeconds: MAX_AGE.test(age) ? Number(age) : undefined };
+}
 
 /**
  * Where a browser without a session is sent: the login start, carrying its same-origin return
  * path; with `stepUp`, a login that must be fresh and use the second factor (step-up stage).
  */
-export function loginRedirectLocation(returnPath: string, options: { stepUp?: boolean } = {}): string {
-  return `${LOGIN_PATH}?return_to=${encodeURIComponent(returnPath)}${options.stepUp === true ? `&step_up=${STEP_UP_MFA}` : ''}`;
+export function loginRedirectLocation(returnPath: string, options: { stepUp?: boolean; maxAgeSeconds?: number } = {}): string {
+  const maxAge = options.stepUp === true && options.maxAgeSeconds !== undefined ? `&max_age=${options.maxAgeSeconds}` : '';
+  return `${LOGIN_PATH}?return_to=${encodeURIComponent(returnPath)}${options.stepUp === true ? `&step_up=${STEP_UP_MFA}${maxAge}` : ''}`;
 }
 
 function redirect(res: ServerResponse, location: string, cookies: string[]): void {
@@ -95,7 +114,11 @@ export class LoginFlow {
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    const loginId = randomBytes(32).toString('base64url');
+    const stepUp = url.searchParams.get('step_up') === STEP_UP_MFA;
+    const maxAge = url.searchParams.get('max_age') ?? '';
+    // A step-up login is remembered as one: its callback must not send the browser back into
+    // the step-up (and so to this login again, forever) when the sign-in gave no fresh second factor.
+    const loginId = randomBytes(32).toString('base64url') + (stepUp ? STEP_UP_MARK + (MAX_AGE.test(maxAge) ? maxAge : '') : '');
     await this.#o.logins.put(loginId, { state, nonce, codeVerifier, returnTo, expiresAt: Date.now() + this.#o.loginTimeoutMs });
     const authorizationUrl = oidc.buildAuthorizationUrl(this.#o.client, {
       redirect_uri: this.callbackUrl,
@@ -107,7 +130,7 @@ export class LoginFlow {
       nonce,
       // Step-up: the IdP must sign the user in again (an IdP session from before does not
       // count) and ask for the second factor; the new session carries the new login time.
-      ...(url.searchParams.get('step_up') === STEP_UP_MFA ? { prompt: 'login', max_age: '0', acr_values: MFA_ACR } : {}),
+      ...(stepUp ? { prompt: 'login', max_age: '0', acr_values: MFA_ACR } : {}),
     });
     redirect(res, authorizationUrl.href, [serializeCookie(LOGIN_COOKIE, loginId, this.#o.loginTimeoutMs / 1000)]);
   }
@@ -131,22 +154,48 @@ export class LoginFlow {
     }
     if (claims === undefined) throw new GatehouseError('ERR_AUTHN_LOGIN_STATE_INVALID', { detail: 'no ID token' });
     const principal = await requireEnabledPrincipal(this.#o.principals, claims.sub);
+    const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
+    const authTime = typeof claims.auth_time === 'number' ? claims.auth_time : undefined;
+    const stepUp = stepUpOf(loginId!);
+    if (stepUp !== undefined) this.#requireFreshSecondFactor(login.expiresAt - this.#o.loginTimeoutMs, amr, authTime, stepUp.maxAgeSeconds, principal.subject);
     // Rotation: whatever session id the browser brought (possibly planted) ends here.
     for (const previous of readCookie(req.headers.cookie, SESSION_COOKIE)) {
       const id = SessionManager.sessionId(previous);
       if (id !== undefined) await this.#o.sessions.revoke(id);
     }
-    const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
     const { cookieValue, session } = await this.#o.sessions.create(principal, {
       issuer: claims.iss,
       amr,
-      authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
+      authTime,
     });
     this.#o.logger?.info({ subject: principal.subject, sessionId: session.id }, 'browser session started');
     redirect(res, login.returnTo, [
       serializeCookie(SESSION_COOKIE, cookieValue, this.#o.sessions.cookieMaxAgeSec(session)),
       serializeCookie(LOGIN_COOKIE, '', 0),
     ]);
+  }
+
+  /**
+   * The end of a step-up login: the sign-in must have used a second factor during this round
+   * trip (the IdP was asked for a fresh one), recent enough for the route's `maxAgeSeconds`.
+   * Otherwise the step-up stage would send the browser to this login again, and again: refused
+   * here instead, with no session started (the browser keeps the one it had).
+   */
+  #requireFreshSecondFactor(startedAtMs: number, amr: string[], authTime: number | undefined, maxAgeSeconds: number | undefined, subject: string): void {
+    const nowSec = Math.floor(Date.now() / 1000);
+    const startedSec = Math.floor(startedAtMs / 1000);
+    let shortfall: string | undefined;
+    if (authTime === undefined || !Number.isSafeInteger(authTime) || !usedMfa(amr)) shortfall = 'no second factor';
+    else if (authTime - nowSec > MAX_FUTURE_AUTH_SKEW_SEC) shortfall = 'login time in the future';
+    // The IdP's clock may differ from ours by up to the skew.
+    else if (authTime < startedSec - MAX_FUTURE_AUTH_SKEW_SEC) shortfall = 'login from before the step-up began (not a fresh sign-in)';
+    else if (maxAgeSeconds !== undefined && nowSec - authTime > maxAgeSeconds) shortfall = `second factor ${nowSec - authTime}s old at the callback, more than maxAgeSeconds ${maxAgeSeconds}`;
+    if (shortfall === undefined) return;
+    throw new GatehouseError('ERR_AUTHN_STEP_UP_REQUIRED', {
+      detail: `step-up login of ${subject} ended without a fresh second factor: ${shortfall} (amr ${amr.join(' ') || 'none'})`,
+      publicMessage: 'The sign-in did not provide a fresh second factor, which this page requires',
+      headers: { 'set-cookie': serializeCookie(LOGIN_COOKIE, '', 0), 'cache-control': 'no-store' },
+    });
   }
 
   async #logout(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
