@@ -95,3 +95,28 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
     });
   });
 }
+
+/**
+ * Renewal lineage (`renewedFrom`), which revocation by serial follows. Registered for every
+ * backend that keeps it; the SQL repository joins once it maps `renewed_from`.
+ */
+export function registerPkiLineageContract(backend: PkiBackend, skip: false | string = false): void {
+  describe(`PKI repository lineage contract (${backend.name})`, { skip }, () => {
+    let repo: PkiRepository;
+    let close: () => Promise<void>;
+    before(async () => { ({ repo, close } = await backend.create()); });
+    after(async () => { await close?.(); });
+
+    it('keeps the serial a certificate was renewed from and lists the direct renewals of a serial', async () => {
+      const later = new Date(Date.now() + HOUR);
+      await repo.insertCertificate({ ...cert('r1', 'spiffe://td/svc/r', later), renewedFrom: null });
+      await repo.insertCertificate({ ...cert('r2', 'spiffe://td/svc/r', later), issuedVia: 'renewal', renewedFrom: 'r1' });
+      await repo.insertCertificate({ ...cert('r3', 'spiffe://td/svc/r', later), issuedVia: 'renewal', renewedFrom: 'r2' });
+      await repo.insertCertificate({ ...cert('r4', 'spiffe://td/svc/r', later), issuedVia: 'renewal', renewedFrom: 'r1' });
+      assert.equal((await repo.getCertificate('r1'))?.renewedFrom, null);
+      assert.equal((await repo.getCertificate('r3'))?.renewedFrom, 'r2');
+      assert.deepEqual((await repo.listCertificates({ renewedFrom: 'r1' })).map((c) => c.serial).sort(), ['r2', 'r4']);
+      assert.deepEqual((await repo.listCertificates({ renewedFrom: 'r3' })).map((c) => c.serial), []);
+    });
+  });
+}

@@ -6,9 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { pkiSchema } from '../../src/core/config/pki-schema.ts';
+import { CertificateAuthority, type IssuedCertificate } from '../../src/pki/authority.ts';
 import { crlToPem } from '../../src/pki/crl-builder.ts';
-import type { IssuedCertificate } from '../../src/pki/authority.ts';
-import { caFixture, TRUST_DOMAIN, type CaFixture } from './support/ca-fixture.ts';
+import { MemoryPkiRepository } from '../../src/pki/memory-repository.ts';
+import type { CertificateQuery, CertificateRecord } from '../../src/pki/repository.ts';
+import { caFixture, PUBLIC_URL, TRUST_DOMAIN, type CaFixture } from './support/ca-fixture.ts';
 import { startGuardedServer, type GuardedServer } from './support/mtls-server.ts';
 import { makeCsr, openssl } from './support/openssl.ts';
 
@@ -134,5 +138,48 @@ describe('revocation by serial follows renewals (openssl s_client as client)', (
     const revoked = await f.ca.revoke({ serial: first.issued.serial }, 'keyCompromise');
     assert.deepEqual(revoked.sort(), [first.issued.serial, third.issued.serial].sort());
     assert.equal((await f.ca.get(second.issued.serial))?.revocationReason, 'superseded');
+  });
+});
+
+/** A store from before migration 0010, as far as the CA can tell: it returns no lineage. */
+class LineagelessRepository extends MemoryPkiRepository {
+  static #strip(c: CertificateRecord): CertificateRecord {
+    const { renewedFrom: _dropped, ...rest } = c;
+    return rest;
+  }
+
+  override async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    const found = await super.getCertificate(serial);
+    return found && LineagelessRepository.#strip(found);
+  }
+
+  override async listCertificates(query: CertificateQuery): Promise<CertificateRecord[]> {
+    const { renewedFrom: _ignored, ...rest } = query;
+    return (await super.listCertificates(rest)).map((c) => LineagelessRepository.#strip(c));
+  }
+}
+
+describe('revocation by serial on a repository without lineage', () => {
+  it('revokes the serial only, never certificates it cannot place in the lineage, and warns the operator to revoke the identity', async () => {
+    const repo = new LineagelessRepository();
+    const f = await caFixture({ repo });
+    try {
+      const lines: string[] = [];
+      const ca = await CertificateAuthority.open({
+        repo, masterKey: f.masterKey, config: pkiSchema.parse({ trustDomain: TRUST_DOMAIN }), publicUrl: PUBLIC_URL,
+        logger: pino({ level: 'warn' }, { write: (line: string) => { lines.push(line); } }),
+      });
+      const first = await makeCsr(f.dir, 'first', 'ec-p256');
+      const stolen = await ca.issue({ csr: first.csrPem, spiffeId: MAIL });
+      const next = await makeCsr(f.dir, 'next', 'ec-p256');
+      const renewed = await ca.renew(next.csrPem, stolen.certificatePem);
+      assert.deepEqual(await ca.revoke({ serial: stolen.serial }, 'keyCompromise'), [stolen.serial]);
+      assert.equal((await ca.get(renewed.serial))?.revokedAt, null);
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, /keeps no renewal lineage/);
+      assert.match(lines[0]!, new RegExp(stolen.serial));
+    } finally {
+      await f.cleanup();
+    }
   });
 });
