@@ -60,6 +60,8 @@ export class MemoryEventBus implements EventBus {
   #backlogged = 0;
   readonly #stats = { published: 0, dropped: 0, publishFailures: 0, handlerErrors: 0, handlerTimeouts: 0, malformed: 0 };
   #closed = false;
+  /** wants() per event name, until the next subscribe or unsubscribe. */
+  readonly #wanted = new Map<EventName, boolean>();
 
   constructor(options: EventBusOptions) {
     this.#instance = instanceId(options.instanceId);
@@ -105,8 +107,21 @@ export class MemoryEventBus implements EventBus {
     }
   }
 
+  wants(name: EventName): boolean {
+    let wanted = this.#wanted.get(name);
+    if (wanted === undefined) {
+      wanted = false;
+      for (const member of this.#live) if (member.accepts(name)) wanted = true;
+      // A group takes its events into its backlog while it has no member: it wants them too.
+      for (const group of this.#groups.values()) if (group.accepts(name)) wanted = true;
+      this.#wanted.set(name, wanted);
+    }
+    return wanted && !this.#closed;
+  }
+
   subscribe(names: EventName[] | '*', handler: EventHandler, options: SubscribeOptions = {}): () => void {
     if (this.#closed) throw new Error('event bus is closed');
+    this.#wanted.clear();
     const accepts = nameFilter(names);
     const member: Member = {
       accepts,
@@ -126,6 +141,7 @@ export class MemoryEventBus implements EventBus {
       this.#live.add(member);
       return () => {
         if (!this.#live.delete(member)) return;
+        this.#wanted.clear();
         this.#idle.done(member.queue.stop().length);
       };
     }

@@ -189,6 +189,11 @@ export class NatsEventBus implements EventBus {
     }
   }
 
+  /** Other instances and the stream may take any event: wanted while open. */
+  wants(_name: EventName): boolean {
+    return !this.#closed;
+  }
+
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void {
     try {
       // The name becomes the subject: a name that is no event (`x.>`, whitespace, CRLF) put

@@ -56,6 +56,14 @@ export interface EventBus {
   /** Never blocks, never throws; the event is delivered asynchronously. */
   publish<N extends EventName>(name: N, payload: GatehouseEvents[N]): void;
   /**
+   * False only when publishing `name` now would reach nobody: the in-process bus with no
+   * subscriber and no durable group for it (whose backlog would keep it). A publisher of a
+   * per-request event may then skip building the payload at all — the request path's
+   * `gateway.request` costs ~12 µs of copying, checking and enveloping per request that way.
+   * NATS: always true while open (other instances, and the stream, may take it).
+   */
+  wants(name: EventName): boolean;
+  /**
    * Calls `handler` for each matching event, one at a time (the next event waits until a
    * returned promise settles, for at most `handlerTimeoutMs`). In publication order per
    * publisher, except on NATS for a publish that was retried and, on a durable subscription,

@@ -144,7 +144,7 @@ registerSuite('in-process', async (instanceId) => {
   memory ??= new MemoryEventBus({ instanceId });
   const shared = memory;
   // Closing one instance must not close the bus under the other.
-  return { ...shared, publish: shared.publish.bind(shared), subscribe: shared.subscribe.bind(shared), flush: shared.flush.bind(shared), health: shared.health.bind(shared), stats: shared.stats.bind(shared), close: async () => {} };
+  return { ...shared, publish: shared.publish.bind(shared), wants: shared.wants.bind(shared), subscribe: shared.subscribe.bind(shared), flush: shared.flush.bind(shared), health: shared.health.bind(shared), stats: shared.stats.bind(shared), close: async () => {} };
 }, false, async () => { await memory?.close(); });
 
 const natsSkip = await serviceOrSkip('nats');

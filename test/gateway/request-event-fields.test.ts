@@ -9,9 +9,12 @@ import { platformExtension, type Platform } from '../../src/gateway/extensions/p
 import type { RequestContext } from '../../src/gateway/context.ts';
 import type { GatewayRequestEvent } from '../../src/core/events.ts';
 
-function capture(): { platform: Platform; published: GatewayRequestEvent[] } {
+function capture(wanted = true): { platform: Platform; published: GatewayRequestEvent[] } {
   const published: GatewayRequestEvent[] = [];
-  const bus = { publish: (name: string, payload: GatewayRequestEvent) => { if (name === 'gateway.request') published.push(payload); } };
+  const bus = {
+    wants: (name: string) => wanted && name === 'gateway.request',
+    publish: (name: string, payload: GatewayRequestEvent) => { if (name === 'gateway.request') published.push(payload); },
+  };
   return { platform: { bus } as unknown as Platform, published };
 }
 
@@ -37,4 +40,11 @@ it('a credential without an issuer (session, API token, mTLS) and an anonymous r
   assert.equal('issuer' in published[0]!, false);
   assert.equal('subject' in published[1]!, false);
   assert.equal('issuer' in published[1]!, false);
+});
+
+it('with nobody on the bus wanting gateway.request (detection off), the request path does not build or publish it', () => {
+  const { platform, published } = capture(false);
+  const ext = platformExtension(platform);
+  ext.onRequest!(ctx({ subject: 'usr_alice' }), 200, 1);
+  assert.equal(published.length, 0);
 });

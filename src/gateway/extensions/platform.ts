@@ -97,6 +97,8 @@ export function platformExtension(platform: Platform): GatewayExtension {
       };
     },
     onRequest(ctx, status, durationMs) {
+      // Nobody on the in-process bus takes it (detection off): not built at all.
+      if (!bus.wants('gateway.request')) return;
       // Once per request: optional fields are added only when present (no undefined values for
       // the bus to strip), by assignment: spreading conditional objects cost ~40× as much.
       const event: GatewayRequestEvent = {
