@@ -5,5 +5,6 @@ import { memoryBackend, postgresBackend, sqliteBackend } from './support/backend
 registerPkiRepositoryContract(memoryBackend);
 registerPkiRepositoryContract(sqliteBackend);
 registerPkiRepositoryContract(postgresBackend, await serviceOrSkip('postgres'));
-// The SQL backends join when src/store/repos/pki-repo.ts maps renewed_from (migration 0010).
 registerPkiLineageContract(memoryBackend);
+registerPkiLineageContract(sqliteBackend);
+registerPkiLineageContract(postgresBackend, await serviceOrSkip('postgres'));

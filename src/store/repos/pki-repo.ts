@@ -32,6 +32,7 @@ function toCertificate(row: Selectable<PkiCertificatesTable>): CertificateRecord
     createdAt: new Date(row.created_at),
     revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at),
     revocationReason: row.revocation_reason as RevocationReason | null,
+    renewedFrom: row.renewed_from,
   };
 }
 
@@ -86,6 +87,7 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
         serial: r.serial, spiffe_id: r.spiffeId, dns_names: toJsonText(r.dnsNames), ip_addresses: toJsonText(r.ipAddresses),
         not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(), cert_pem: r.certPem, issued_via: r.issuedVia,
         created_at: r.createdAt.getTime(), revoked_at: r.revokedAt?.getTime() ?? null, revocation_reason: r.revocationReason,
+        renewed_from: r.renewedFrom ?? null,
       }).execute();
     },
 
@@ -97,6 +99,7 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
     async listCertificates(query) {
       let q = db.selectFrom('pki_certificates').selectAll();
       if (query.spiffeId !== undefined) q = q.where('spiffe_id', '=', query.spiffeId);
+      if (query.renewedFrom !== undefined) q = q.where('renewed_from', '=', query.renewedFrom);
       if (query.liveAt !== undefined) {
         const t = query.liveAt.getTime();
         q = q.where('revoked_at', 'is', null).where('not_after', '>', t).where('not_before', '<=', t);

@@ -32,6 +32,8 @@ export interface PkiCertificatesTable {
   created_at: ColumnType<number, number, never>;
   revoked_at: number | null;
   revocation_reason: string | null;
+  /** Serial of the certificate this one was renewed from (migration 0010); null otherwise, and for older rows. */
+  renewed_from: string | null;
 }
 
 export interface PkiCrlsTable {
