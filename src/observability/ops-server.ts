@@ -2,10 +2,11 @@
  * The operations listener, apart from public traffic: /healthz (liveness),
  * /readyz (readiness with each dependency), /metrics (Prometheus).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health.ts';
+import { metricsText } from './metrics-text.ts';
 import { isLoopbackAddress } from '../core/loopback.ts';
 
 /** An operator action on the ops listener (POST only), e.g. forcing a certificate rotation. */
@@ -96,9 +97,29 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
       return;
     }
     if (path === '/metrics') {
-      deps.registry.metrics().then((text) => send(200, deps.registry.contentType, text), () => send(500, 'text/plain', 'metrics failed\n'));
+      void serveMetrics(deps.registry, res);
       return;
     }
     send(404, 'text/plain', 'not found\n');
   });
+}
+
+/**
+ * /metrics, written piece by piece as it is rendered: prom-client's rendering, and encoding
+ * its megabytes in one write, held the event loop, and every request in flight, for the whole
+ * scrape. A failure before the first piece is a 500; after it, the connection is cut so that
+ * the scraper records a failed scrape rather than reading a truncated one.
+ */
+async function serveMetrics(registry: Registry, res: ServerResponse): Promise<void> {
+  try {
+    for await (const piece of metricsText(registry)) {
+      if (piece === '') continue;
+      if (!res.headersSent) res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+      res.write(piece);
+    }
+    res.end();
+  } catch {
+    if (res.headersSent) res.destroy();
+    else res.writeHead(500, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('metrics failed\n');
+  }
 }

@@ -61,4 +61,18 @@ describe('request metrics cardinality', () => {
     const total = series(text, 'gatehouse_http_request_duration_seconds_count').reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     assert.equal(total, 2 * 10 * 900);
   });
+
+  it('the first scrape after many new label sets does not scan the histogram state once per new series (1,200 new series held the event loop for 200–300 ms)', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const histogram = metrics.duration as unknown as { hashMap: object };
+    let walks = 0;
+    histogram.hashMap = new Proxy(histogram.hashMap, { ownKeys(target) { walks++; return Reflect.ownKeys(target); } });
+    const counted = new RequestMetrics(metrics);
+    for (let r = 0; r < 200; r++) for (const status of [200, 201, 304, 404, 502, 503]) counted.request(`route${r}`, 'GET', status, 0.01);
+    const text = await metrics.registry.metrics();
+    assert.ok(walks <= 2, `${walks} walks of the histogram state for 1,200 new series`);
+    const counts = series(text, 'gatehouse_http_request_duration_seconds_count');
+    assert.equal(counts.length, 1200);
+    assert.ok(counts.every((l) => l.endsWith(' 1')), 'each new series holds its one observation');
+  });
 });
