@@ -188,9 +188,10 @@ describe('/metrics rendering', () => {
       const total = (end.user - start.user + end.system - start.system) / 1000;
       const { samples } = checkExposition(text);
       assert.ok(samples > 20_000, `${samples} samples`);
-      // Before, one run was nearly all of it (84 of 98 ms); now slices of ~4 ms, and a garbage
-      // collection's pause (~10 ms) can still fall into one of them.
-      assert.ok(longest < total / 2, `longest run without an event-loop turn: ${longest.toFixed(1)} ms of ${total.toFixed(1)} ms`);
+      // Before, one run was nearly all of it (84 of 98 ms, 78 of 86: 0.86–0.91); now slices of
+      // ~4 ms, but a garbage collection's pause (~10 ms) can fall into one of them, and other
+      // test files share the machine: the bound sits between the two, away from both.
+      assert.ok(longest < total * 0.7, `longest run without an event-loop turn: ${longest.toFixed(1)} ms of ${total.toFixed(1)} ms`);
     } finally {
       server.close();
     }
