@@ -102,6 +102,9 @@ export function userRoutes(deps: UserRoutesDeps) {
         sendJson(res, 200, { username: directory.nameOf(me), limits: deps.limits });
       } else if (req.method === 'POST' && path === '/api/mail/messages') {
         action = 'message.send';
+        // The role alone does not make a mailbox: only users in the directory send, so every
+        // message has a sender the recipients can name, reply to and a purge can find.
+        if (!directory.bySubject(me)) throw new MailError('MAIL_SENDER_UNKNOWN', { detail: `${me} is not in the mail directory` });
         const input = await readJson(req, compose, deps.limits.maxBodyChars * 4 + 4096);
         const recipients = [...new Set(input.to)].map((name) => {
           const entry = directory.byUsername(name);

@@ -12,6 +12,7 @@ export const MAIL_ERRORS = {
   MAIL_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   MAIL_FORBIDDEN: { status: 403, message: 'Forbidden' },
   MAIL_RECIPIENT_UNKNOWN: { status: 400, message: 'Unknown recipient' },
+  MAIL_SENDER_UNKNOWN: { status: 403, message: 'Your account has no mailbox' },
   MAIL_QUOTA_EXCEEDED: { status: 429, message: 'Too many of your messages are still live; wait until some expire or are read' },
   MAIL_GONE: { status: 410, message: 'This message no longer exists' },
   MAIL_KEY_DESTROYED: { status: 410, message: 'The key of this message was destroyed' },
