@@ -52,7 +52,9 @@ export function adminRoutes(deps: AdminRoutesDeps) {
       const { username } = await readJson(req, purgeBody, 1024);
       const target = directory.byUsername(username);
       if (!target) throw new MailError('MAIL_RECIPIENT_UNKNOWN', { detail: `no user ${username}` });
-      const ids = repo.idsOf(target.subject);
+      // Recorded with the list, so a send still in flight now cannot complete afterwards
+      // (its saga is refused and compensated, the sender gets 502 MAIL_SEND_FAILED).
+      const ids = repo.beginPurge(target.subject, Date.now());
       // Hidden first, all of them, before the slower shredding: none stays readable meanwhile.
       for (const id of ids) repo.hide(id);
       let retrying = 0;

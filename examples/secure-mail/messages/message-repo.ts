@@ -117,11 +117,16 @@ export class MessageRepo {
   }
 
   /**
-   * Every message `subject` sent or received, in any state but `sending` (a send under way is
-   * left to its saga, which either completes it — a later purge takes it — or compensates it).
+   * Starts the purge of `subject`'s mailbox: records it, then returns every stored message the
+   * subject sent or received, in any state but `sending`. Both in one transaction, so every
+   * send is either returned here (already visible) or refused completion by `sagaComplete`
+   * (begun at or before the purge) and compensated by its saga: none survives the purge.
    */
-  idsOf(subject: string): string[] {
-    return (this.#meta.prepare('SELECT id FROM messages WHERE state <> \'sending\' AND (sender = ? OR id IN (SELECT message_id FROM recipients WHERE recipient = ?)) ORDER BY id').all(subject, subject) as Row[]).map((r) => String(r.id));
+  beginPurge(subject: string, now: number): string[] {
+    return transaction(this.#meta, () => {
+      this.#meta.prepare('INSERT INTO purges (subject, purged_at) VALUES (?, ?) ON CONFLICT (subject) DO UPDATE SET purged_at = max(purged_at, excluded.purged_at)').run(subject, now);
+      return (this.#meta.prepare('SELECT id FROM messages WHERE state <> \'sending\' AND (sender = ? OR id IN (SELECT message_id FROM recipients WHERE recipient = ?)) ORDER BY id').all(subject, subject) as Row[]).map((r) => String(r.id));
+    });
   }
 
   /** Hides a message at once (it is `consumed`: no longer listed or readable) until it is deleted. */
@@ -150,11 +155,19 @@ export class MessageRepo {
     this.#meta.prepare('UPDATE sagas SET state = ?, steps_done = ?, error = ?, updated_at = ? WHERE id = ?').run(state, JSON.stringify(stepsDone), error ?? null, now, id);
   }
 
-  /** Marks the message visible and the saga completed, atomically. */
-  sagaComplete(id: string, messageId: string, stepsDone: string[], now: number): void {
-    transaction(this.#meta, () => {
-      this.#meta.prepare('UPDATE messages SET state = \'active\' WHERE id = ? AND state = \'sending\'').run(messageId);
+  /**
+   * Marks the message visible and the saga completed, atomically — unless the mailbox of its
+   * sender or of a recipient was purged since the send began, or the message is no longer
+   * `sending`: then nothing changes and it returns false (the saga compensates).
+   */
+  sagaComplete(id: string, messageId: string, stepsDone: string[], now: number): boolean {
+    return transaction(this.#meta, () => {
+      const purged = this.#meta.prepare(`SELECT 1 FROM messages m JOIN purges p ON p.purged_at >= m.created_at
+        AND (p.subject = m.sender OR p.subject IN (SELECT recipient FROM recipients WHERE message_id = m.id)) WHERE m.id = ?`).get(messageId) !== undefined;
+      if (purged) return false;
+      if (this.#meta.prepare('UPDATE messages SET state = \'active\' WHERE id = ? AND state = \'sending\'').run(messageId).changes !== 1) return false;
       this.sagaUpdate(id, 'completed', stepsDone, undefined, now);
+      return true;
     });
   }
 

@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS sagas (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sagas_open ON sagas (state);
+-- The last purge of each mailbox: a send begun at or before it (still in flight then) must not complete.
+CREATE TABLE IF NOT EXISTS purges (
+  subject TEXT PRIMARY KEY,
+  purged_at INTEGER NOT NULL
+);
 `;
 
 export const CONTENT_SCHEMA = `

@@ -99,7 +99,9 @@ export class SendSaga {
         this.#repo.sagaUpdate(sagaId, 'running', done, undefined, Date.now());
         if (this.#faults.crashAfter === step) process.kill(process.pid, 'SIGKILL');
       }
-      this.#repo.sagaComplete(sagaId, id, done, Date.now());
+      // Refused when a participant's mailbox was purged during the send: then it is undone
+      // like any failed send, its key destroyed, and the sender told nothing was kept.
+      if (!this.#repo.sagaComplete(sagaId, id, done, Date.now())) throw new Error('a mailbox of the message was purged during the send');
       this.#repo.sagaClearInput(sagaId);
       return { id, sagaId };
     } catch (err) {
@@ -187,8 +189,7 @@ export class SendSaga {
       for (const saga of this.#repo.openSagas()) {
         if (this.#inFlight.has(saga.id)) continue;
         const done = saga.stepsDone.filter((s): s is SagaStep => (SAGA_STEPS as readonly string[]).includes(s));
-        if (saga.state === 'running' && done.length === SAGA_STEPS.length) {
-          this.#repo.sagaComplete(saga.id, saga.messageId, done, Date.now());
+        if (saga.state === 'running' && done.length === SAGA_STEPS.length && this.#repo.sagaComplete(saga.id, saga.messageId, done, Date.now())) {
           this.#repo.sagaClearInput(saga.id);
           this.#logger.info({ sagaId: saga.id, messageId: saga.messageId }, 'recovered saga completed forward');
           continue;
