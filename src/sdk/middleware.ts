@@ -11,6 +11,7 @@ import { GatehouseError, toGatehouseError } from '../core/errors.ts';
 import { IDENTITY_ASSERTION_HEADER } from './contract.ts';
 import type { GatehouseIdentity } from './identity.ts';
 import type { AssertionVerifier } from './verifier.ts';
+import { dropUnsignedIdentityHeaders } from './unsigned-headers.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -50,6 +51,15 @@ export interface MiddlewareOptions {
   optional?: boolean;
   /** Called with every refusal (log it: the cause is in `err.detail`, never sent). */
   onRefused?: (err: GatehouseError, req: RequestLike | FastifyRequestLike) => void;
+  /**
+   * Leave unsigned `x-gatehouse-*` headers (subject, roles, kind, approval, peer, …) on the
+   * request: `true` for all of them, or a list of the names to keep (e.g. `['x-gatehouse-peer']`
+   * behind the sidecar). Default: none; they are removed from every request that passes,
+   * because nothing signs them and anyone who reaches the service without the gateway can set
+   * them. Only for an application that cannot yet stop reading them, on a connection only the
+   * gateway (or the sidecar) can open.
+   */
+  keepUnsignedIdentityHeaders?: boolean | readonly string[];
 }
 
 const identities = new WeakMap<object, GatehouseIdentity>();
@@ -102,7 +112,17 @@ export function sendError(res: ResponseLike, error: unknown): void {
   res.end(errorBody(err));
 }
 
-function attach(req: RequestLike & { gatehouse?: GatehouseIdentity }, identity: GatehouseIdentity | undefined): void {
+/** Removes the unsigned headers the options do not keep from a request that passed. */
+function dropUnsigned(req: object, options: MiddlewareOptions): void {
+  const keep = options.keepUnsignedIdentityHeaders;
+  if (keep === true) return;
+  dropUnsignedIdentityHeaders(req, new Set(Array.isArray(keep) ? keep.map((n) => n.toLowerCase()) : []));
+}
+
+function attach(req: RequestLike & { gatehouse?: GatehouseIdentity }, identity: GatehouseIdentity | undefined, options: MiddlewareOptions): void {
+  // Also without identity (`optional`): unsigned identity headers on an anonymous request are
+  // exactly what an application must not believe.
+  dropUnsigned(req, options);
   if (identity === undefined) return;
   identities.set(req, identity);
   req.gatehouse = identity;
@@ -130,7 +150,7 @@ export function withGatehouseIdentity<Req extends RequestLike, Res extends Respo
       sendError(res, err);
       return;
     }
-    attach(req, identity);
+    attach(req, identity, options);
     await handler(req, res);
   };
 }
@@ -171,7 +191,7 @@ export function withGatehouseUpgrade<Req extends RequestLike, Sock extends Upgra
       } else socket.destroy();
       return;
     }
-    attach(req, identity);
+    attach(req, identity, options);
     await handler(req, socket, head);
   };
 }
@@ -185,7 +205,7 @@ export function withGatehouseUpgrade<Req extends RequestLike, Sock extends Upgra
 export function gatehouseExpress(verifier: AssertionVerifier, options: MiddlewareOptions = {}) {
   return (req: RequestLike, res: ResponseLike, next: (err?: unknown) => void): void => {
     verifyRequest(verifier, req, options).then((identity) => {
-      attach(req, identity);
+      attach(req, identity, options);
       next();
     }, (error: unknown) => {
       const err = toGatehouseError(error);
@@ -205,6 +225,9 @@ export function gatehouseFastify(verifier: AssertionVerifier, options: Middlewar
   return async (request: FastifyRequestLike & { gatehouse?: GatehouseIdentity }, reply: FastifyReplyLike): Promise<FastifyReplyLike | undefined> => {
     try {
       const identity = await verifyRequest(verifier, request, options);
+      // Fastify's `request.headers` is normally `raw.headers`; both are cleaned in case not.
+      dropUnsigned(request, options);
+      if (request.raw) dropUnsigned(request.raw, options);
       if (identity !== undefined) {
         identities.set(request, identity);
         if (request.raw) identities.set(request.raw, identity);
