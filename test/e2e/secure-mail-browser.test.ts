@@ -171,6 +171,29 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
     await shot(alice, 'compose-error-phone');
   });
 
+  it('an opened message\'s text is removed from the screen when the message expires, though the page stays open on it', async () => {
+    const alice = await logIn('alice');
+    await compose(alice, { to: 'bob', subject: 'Brief', body: 'Visible only until my expiry.', amount: '15', unit: 'seconds', readOnce: false });
+    const bob = await logIn('bob');
+    await bob.goto(`${demo.url}#inbox`);
+    await until('the message in bob\'s inbox', async () => (await subjects(bob, 'inbox')).includes('Brief'));
+    const expiresAt = await bob.evaluate(async () => {
+      const list = await (await fetch('/api/mail/mailboxes/bob/inbox')).json() as { messages: { subject: string; expiresAt: string }[] };
+      return list.messages.find((m) => m.subject === 'Brief')!.expiresAt;
+    });
+    await bob.click('#inbox-list li:has-text("Brief") button.open');
+    await bob.waitForSelector('#view-read:not([hidden])');
+    assert.equal(await bob.textContent('#read-body'), 'Visible only until my expiry.');
+    assert.ok(Date.now() < Date.parse(expiresAt), 'opened before its expiry');
+    await until('the text gone from bob\'s screen', async () => !(await bob.textContent('#read-body'))?.includes('Visible only'), Date.parse(expiresAt) - Date.now() + 5_000);
+    // Gone at the expiry, not on some later refresh: within the page's one-second tick.
+    assert.ok(Date.now() - Date.parse(expiresAt) < 1_500, `removed ${Date.now() - Date.parse(expiresAt)} ms after the expiry`);
+    assert.ok(await bob.isVisible('#view-read'), 'the page stayed on the message view');
+    assert.match(await bob.textContent('#read-body') ?? '', /expired/);
+    assert.equal(await bob.textContent('#read-meta'), '');
+    await until('the expiry announced', async () => /expired/.test(await bob.textContent('#status') ?? ''), 5_000);
+  });
+
   it('Ctrl-C/SIGTERM stops the supervisor and every child process (no orphans)', async () => {
     const pids = Object.values(demo.pids);
     assert.ok(pids.every(alive), 'every child runs before the stop');

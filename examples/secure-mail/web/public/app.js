@@ -10,6 +10,9 @@ const VIEWS = ['inbox', 'outbox', 'compose', 'read'];
 let me = '';
 let limits = { minLifetimeSeconds: 60, maxLifetimeSeconds: 7 * 86400 };
 const boxes = { inbox: [], outbox: [] };
+/** The opened message's expiry (ms) while its text is on screen; the text must not outlive it. */
+let openedExpiresAt;
+let openedTimer;
 
 class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
@@ -121,6 +124,8 @@ async function read(id) {
       el('dt', {}, 'Subject'), el('dd', {}, msg.subject),
       el('dt', {}, 'Destroyed'), el('dd', {}, msg.readOnce ? 'now that it has been read' : timeLeft(secondsUntil(msg.expiresAt)).replace(' left', ' from now')));
     $('read-body').textContent = msg.body;
+    openedExpiresAt = Date.parse(msg.expiresAt);
+    dropOpenedIfExpired();
     boxes.inbox = boxes.inbox.filter((x) => !(x.id === id && msg.readOnce));
     renderBox('inbox');
     show('read');
@@ -129,6 +134,23 @@ async function read(id) {
     announce(err.code === 'MAIL_GONE' ? 'This message no longer exists.' : `Could not open the message: ${err.message}`);
     await load('inbox', { quiet: true });
   }
+}
+
+/**
+ * Removes the opened message's text once its expiry has passed: the server destroys it then,
+ * and the copy on screen must go with it. A timer for the exact moment (re-armed in steps, as
+ * timers cannot wait longer than about 24 days), and tick() checks too in case timers were held
+ * back (a background tab, a suspended laptop).
+ */
+function dropOpenedIfExpired() {
+  clearTimeout(openedTimer);
+  if (openedExpiresAt === undefined) return;
+  const wait = openedExpiresAt - Date.now();
+  if (wait > 0) { openedTimer = setTimeout(dropOpenedIfExpired, Math.min(wait, 2 ** 31 - 1)); return; }
+  openedExpiresAt = undefined;
+  $('read-meta').replaceChildren();
+  $('read-body').replaceChildren(el('p', { class: 'expired' }, 'This message has expired and was destroyed.'));
+  if (!$('view-read').hidden) announce('The message you were reading has expired and was removed from the screen.');
 }
 
 function lifetimeSeconds() {
@@ -176,6 +198,7 @@ async function send(event) {
 }
 
 function tick() {
+  dropOpenedIfExpired();
   for (const node of document.querySelectorAll('[data-expires]')) node.textContent = timeLeft(secondsUntil(node.dataset.expires));
   for (const box of ['inbox', 'outbox']) {
     if (boxes[box].some((m) => secondsUntil(m.expiresAt) === 0)) renderBox(box);
