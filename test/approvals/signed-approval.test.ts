@@ -39,7 +39,11 @@ describe('the upstream learns the approval from the signed assertion', () => {
     } catch (err) {
       sendError(s, err);
     }
-  }, { onRefused: (err, r) => seen.push({ identity: undefined, claims: undefined, requestId: r.headers['x-request-id'], approvalHeader: err.code }) })(req, res);
+  }, {
+    // This stand-in reads the unsigned header to show the gateway replaced a forged one; real services read identity.approval.
+    keepUnsignedIdentityHeaders: ['x-gatehouse-approval'],
+    onRefused: (err, r) => seen.push({ identity: undefined, claims: undefined, requestId: r.headers['x-request-id'], approvalHeader: err.code }),
+  })(req, res);
 
   before(async () => {
     upstream = await startUpstream((req, res) => { void service(req, res); });
