@@ -116,7 +116,10 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
       if (!writer || !sampler) return;
       if (!sampler.keep(ctx.route?.id, status, ctx.error !== undefined)) return;
       try {
-        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor));
+        // A response about to finish (forward's end, the error path) is held — its socket
+        // corked — until this turn's grouped spool write: one write(2) a turn instead of one a
+        // request, and still no answer out before its record is in the OS (test/audit/kill.test.ts).
+        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor), ctx.completing ? ctx.res.socket ?? undefined : undefined);
       } catch (err) {
         logger.error({ err, requestId: ctx.requestId }, 'audit: access event could not be spooled');
       }

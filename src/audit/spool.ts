@@ -13,6 +13,11 @@
  * past `recycleBytes` — committed lines left in it until then are skipped as duplicates
  * if they are ever replayed.
  *
+ * Access records of one event-loop turn can be grouped instead (appendGrouped, then one
+ * writeGrouped for all of them): one write(2) for the turn instead of one per request, which
+ * measured ~15 µs of the main thread's time per request here (the writer holds those requests'
+ * responses until the write, so the acknowledgement still comes after the line is in the OS).
+ *
  * Only the append is synchronous (it is the acknowledgement, and page-cache data survives a
  * killed process). Everything that waits on the disk — fdatasync, close, unlink — runs on
  * libuv's thread pool: a flush on a slow disk takes milliseconds, and on the main thread it
@@ -128,6 +133,8 @@ export class Spool {
   #current!: Segment;
   #nextId: number;
   #unlock: () => void = () => undefined;
+  /** Lines taken by appendGrouped, not yet written; all of them belong to #current. */
+  #grouped: string[] = [];
 
   private constructor(dir: string, nextId: number, options: SpoolOptions) {
     this.#dir = dir;
@@ -183,7 +190,9 @@ export class Spool {
    */
   append(draftJson: string): SegmentRef {
     const seg = this.#current;
-    const line = seg.torn ? `\n${draftJson}\n` : `${draftJson}\n`;
+    // Lines taken by appendGrouped go first, in the same write, so that the file keeps their order.
+    const grouped = this.#takeGrouped();
+    const line = seg.torn ? `\n${grouped}${draftJson}\n` : `${grouped}${draftJson}\n`;
     const written = writeSync(seg.fd!, line);
     seg.size += written;
     // A full disk (or a file size limit) first answers with a short write: that line is not
@@ -200,10 +209,65 @@ export class Spool {
   }
 
   /**
+   * Takes a draft's line for the current segment without writing it: the caller must call
+   * {@link writeGrouped} before it acknowledges the draft (the writer does so once per
+   * event-loop turn). Does no I/O and never throws. Until written, the draft is in memory only.
+   */
+  appendGrouped(draftJson: string): SegmentRef {
+    const seg = this.#current;
+    this.#grouped.push(`${draftJson}\n`);
+    seg.pending += 1;
+    return seg;
+  }
+
+  /** Lines taken by {@link appendGrouped} and not yet written (all belong to the current segment). */
+  get groupedLines(): number {
+    return this.#grouped.length;
+  }
+
+  /**
+   * Writes every line {@link appendGrouped} took, in one `write(2)`. Throws as {@link append}
+   * does (disk full, unwritable): those drafts are then in memory only, and the next line
+   * written starts on a line of its own.
+   */
+  writeGrouped(): void {
+    if (this.#grouped.length === 0) return;
+    const seg = this.#current;
+    const text = this.#takeGrouped();
+    const line = seg.torn ? `\n${text}` : text;
+    const bytes = Buffer.byteLength(line);
+    const written = writeSync(seg.fd!, line);
+    seg.size += written;
+    if (written !== bytes) {
+      seg.torn = true;
+      throw Object.assign(new Error(`spool write short by ${bytes - written} bytes (disk full?)`), { code: 'ENOSPC' });
+    }
+    seg.torn = false;
+    if (seg.size >= this.#maxSegmentBytes) this.#rotate(seg.spill);
+  }
+
+  #takeGrouped(): string {
+    if (this.#grouped.length === 0) return '';
+    const text = this.#grouped.join('');
+    this.#grouped = [];
+    return text;
+  }
+
+  /** Before the current segment changes or closes: its grouped lines go to it (a failure leaves them in memory only). */
+  #writeGroupedOrLeave(): void {
+    try {
+      this.writeGrouped();
+    } catch {
+      // The writer holds these drafts in memory and reports spool failures on its own writes.
+    }
+  }
+
+  /**
    * fdatasync of the current segment, off the main thread (earlier segments are synced
    * when rotated). Resolves once every line written before the call is on disk.
    */
   async sync(): Promise<void> {
+    this.#writeGroupedOrLeave();
     const seg = this.#current;
     if (seg.fd === undefined || seg.size === 0) return;
     const run = (seg.syncing ?? Promise.resolve()).then(() => (seg.fd === undefined ? undefined : fdatasyncAsync(seg.fd)));
@@ -258,6 +322,7 @@ export class Spool {
   }
 
   close(): void {
+    this.#writeGroupedOrLeave();
     for (const seg of this.#segments.values()) {
       if (seg.fd !== undefined) {
         try { fdatasyncSync(seg.fd); } catch { /* closing anyway */ }
@@ -279,6 +344,7 @@ export class Spool {
   }
 
   #rotate(spill: boolean): void {
+    this.#writeGroupedOrLeave();
     const old = this.#current;
     this.#current = this.#newSegment(spill);
     if (old.pending === 0 && !old.spill) this.#remove(old);

@@ -3,6 +3,8 @@
  * to the hash chain in the store by group commit.
  *
  *   append(draft)  → spool line written (sync) → memory queue   [the acknowledgement]
+ *   appendAccess(record, hold) → spool line taken → memory queue; once per event-loop turn
+ *       one write(2) of the turn's lines, then the held responses go out [the acknowledgement]
  *   every batchMaxDelayMs or batchMaxEvents → one transaction:
  *       lock chain head → skip already-stored event ids → assign seq + prevHash + hash
  *       → insert → move head                              [no gap, no fork on failure]
@@ -23,6 +25,16 @@ import type { AccessRecord } from './access-event.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
+
+/**
+ * What waits for an access record's grouped spool write: the client socket of a response
+ * about to finish. Corked at append, uncorked once the line is in the OS, so the client never
+ * has an answer whose record a killed process could lose.
+ */
+export interface Holdable {
+  cork(): void;
+  uncork(): void;
+}
 
 export interface AuditWriterOptions {
   store: Store;
@@ -104,6 +116,9 @@ export class AuditWriter {
   /** Count of drafts ever taken out of the queue as committed or skipped (flush() targets). */
   #done = 0;
   #accepted = 0;
+  /** Responses held until this turn's grouped spool write (see {@link Holdable}). */
+  #held: Holdable[] = [];
+  #groupArmed = false;
 
   private constructor(options: AuditWriterOptions, spool: Spool) {
     this.chain = options.chain ?? 'main';
@@ -153,19 +168,62 @@ export class AuditWriter {
    * `canonical` is given it is `canonicalDraftJson(draft)` of a storable draft, so neither
    * is computed again here.
    */
-  appendAccess(record: AccessRecord): void {
+  appendAccess(record: AccessRecord, hold?: Holdable): void {
     if (record.canonical === undefined) {
       this.append(record.draft);
       return;
     }
     if (this.#closed) throw toGatehouseError(new Error('audit writer is closed'));
+    // Grouped with the turn's other access records into one write(2) (src/audit/spool.ts),
+    // while the spool is healthy and the drafts are also held in memory; `hold` waits for it.
+    if (hold !== undefined && !this.#spool.spilling && this.#stats.spoolFailingSince === undefined && this.#queue.length < this.#o.maxQueued) {
+      this.#stats.appended += 1;
+      const ref = this.#spool.appendGrouped(record.canonical);
+      hold.cork();
+      this.#held.push(hold);
+      if (!this.#groupArmed) {
+        this.#groupArmed = true;
+        setImmediate(this.#writeGroup);
+      }
+      this.#enqueue({ draft: record.draft, canonical: this.#queue.length < KEEP_TEXT_BATCHES * this.#o.batchMaxEvents ? record.canonical : undefined, ref, mayDuplicate: false });
+      return;
+    }
     this.#accept(record.draft, record.canonical, false);
+  }
+
+  /**
+   * The grouped spool write of this turn's access records, then the responses that waited for
+   * it. Also called before anything that needs those lines on disk or in their segment (a
+   * batch's fdatasync, spilling, close). A failure leaves those drafts in memory only, as a
+   * failed append does; the responses go out regardless (their requests are done).
+   */
+  #writeGroup = (): void => {
+    this.#groupArmed = false;
+    try {
+      this.#spool.writeGrouped();
+    } catch (err) {
+      this.#spoolFailed(err);
+    } finally {
+      const held = this.#held;
+      if (held.length > 0) {
+        this.#held = [];
+        for (const h of held) h.uncork();
+      }
+    }
+  };
+
+  #spoolFailed(err: unknown): void {
+    if (this.#stats.spoolFailingSince === undefined) {
+      this.#stats.spoolFailingSince = Date.now();
+      this.#o.logger?.error({ err }, 'audit: cannot write to the spool; events are held in memory only until it is writable again');
+    }
   }
 
   #accept(draft: AuditDraft, canonical: string | undefined, mayDuplicate: boolean): void {
     this.#stats.appended += 1;
     if (!this.#spool.spilling && this.#queue.length >= this.#o.maxQueued) {
       this.#o.logger?.warn({ queued: this.#queue.length }, 'audit: queue full; further events wait in the spool only');
+      this.#writeGroup();
       this.#spool.startSpill();
     }
     let ref: SegmentRef;
@@ -176,10 +234,7 @@ export class AuditWriter {
         this.#o.logger?.info('audit: spool writable again');
       }
     } catch (err) {
-      if (this.#stats.spoolFailingSince === undefined) {
-        this.#stats.spoolFailingSince = Date.now();
-        this.#o.logger?.error({ err }, 'audit: cannot write to the spool; events are held in memory only until it is writable again');
-      }
+      this.#spoolFailed(err);
       if (mayDuplicate) throw err;
       ref = MEMORY_ONLY;
     }
@@ -235,6 +290,8 @@ export class AuditWriter {
     let skipped = 0;
     let overwritten: ChainHead | undefined;
     try {
+      // The turn's grouped lines first, so that the fdatasync covers them too.
+      if (this.#spool.groupedLines > 0) this.#writeGroup();
       if (this.#o.fsync) await this.#spool.sync();
       const head = await store.transaction(async (trx) => {
         const repo = createAuditRepo(trx, store.dialect);
@@ -286,6 +343,7 @@ export class AuditWriter {
       this.#wakeWaiters();
       if (overwritten) await this.#signOverwritten(overwritten, head);
       if (this.#queue.length === 0 && this.#spool.spilling) {
+        this.#writeGroup();
         const spilled = this.#spool.takeSpilled();
         for (const r of spilled) this.#queue.push({ draft: r.draft, canonical: undefined, ref: r.ref, mayDuplicate: true });
       }
@@ -410,6 +468,7 @@ export class AuditWriter {
       await Promise.race([this.#checkpoint(head), timeLeft()]);
       clearTimeout(timer);
     }
+    this.#writeGroup();
     this.#spool.close();
     if (this.#queue.length) this.#o.logger?.warn({ events: this.#queue.length }, 'audit: events left in the spool for the next start');
   }

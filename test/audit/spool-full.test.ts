@@ -43,4 +43,19 @@ describe('audit spool on a full disk', { skip: backend.skip }, () => {
     assert.equal(result.thrown, 0, 'the access sink never lost an event to an exception');
     assert.equal(result.spoolFailing, true, 'the writer reports that its spool cannot be written');
   });
+
+  it('with grouped writes (responses held for their records), a full disk still loses no event and releases every held response', async () => {
+    const count = 400;
+    const run = await runUnderFileLimit(64, [db.url, join(db.dir, 'spool-grouped'), String(count), 'grouped']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { thrown: number; spoolFailing: boolean; corked: number; released: number };
+    const rows = await createAuditRepo(store.db, store.dialect).page('full', 0, 10_000);
+    const ids = rows.map((r) => r.requestId).filter((id) => id !== null && id.startsWith('req-full-'));
+    assert.equal(ids.length, 2 * count, 'both runs\' access events stored (the first test\'s and this one\'s)');
+    assert.equal(result.thrown, 0, 'the access sink never lost an event to an exception');
+    assert.equal(result.spoolFailing, true, 'the writer reports that its spool cannot be written');
+    // Until the spool failed, the events were grouped and their responses held; after it, each takes the synchronous path.
+    assert.ok(result.corked > 0, 'responses were held while the spool could be written');
+    assert.equal(result.released, result.corked, 'every held response was released, the ones whose grouped write failed too');
+  });
 });
