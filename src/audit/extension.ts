@@ -11,6 +11,7 @@
  * `gateway.request` is not taken from the bus, where the platform publishes it too:
  * each instance records its own requests from its sink.
  */
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventBus } from '../bus/types.ts';
@@ -24,7 +25,8 @@ import { createLiveRedactor, type LiveRedactor } from './live-redactor.ts';
 import { redactionWithCredentials } from '../gateway/upstream/credentials.ts';
 import { AccessSampler } from './sampler.ts';
 import { loadOrCreateSigningKey } from './signing-key.ts';
-import { AuditWriter } from './writer.ts';
+import { AuditWriter, type Holdable } from './writer.ts';
+import type { RequestContext } from '../gateway/context.ts';
 import { startRetention, type RetentionTask } from './retention.ts';
 
 /** What the extension needs from the platform (`Platform` satisfies it). */
@@ -119,7 +121,8 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
         // A response about to finish (forward's end, the error path) is held — its socket
         // corked — until this turn's grouped spool write: one write(2) a turn instead of one a
         // request, and still no answer out before its record is in the OS (test/audit/kill.test.ts).
-        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor), ctx.completing ? ctx.res.socket ?? undefined : undefined);
+        const socket = ctx.completing ? ctx.res.socket : null;
+        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor), socket ? holdResponse(ctx, socket) : undefined);
       } catch (err) {
         logger.error({ err, requestId: ctx.requestId }, 'audit: access event could not be spooled');
       }
@@ -133,4 +136,29 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
     },
   };
   return ext;
+}
+
+/**
+ * Holds a finishing response until its record's grouped spool write: what is already buffered
+ * on the socket (the last body bytes, written this turn) stays corked, and the final write
+ * (`res.end()`, which uncorks the socket fully) waits in `ctx.finishHold` until released.
+ */
+function holdResponse(ctx: RequestContext, socket: Socket): Holdable {
+  let released = false;
+  let finishes: (() => void)[] | undefined;
+  return {
+    cork() {
+      socket.cork();
+      ctx.finishHold = (finish) => {
+        if (released) finish();
+        else (finishes ??= []).push(finish);
+      };
+    },
+    uncork() {
+      released = true;
+      ctx.finishHold = undefined;
+      socket.uncork();
+      if (finishes !== undefined) for (const finish of finishes) finish();
+    },
+  };
 }

@@ -207,7 +207,14 @@ export class AuditWriter {
       const held = this.#held;
       if (held.length > 0) {
         this.#held = [];
-        for (const h of held) h.uncork();
+        for (const h of held) {
+          try {
+            h.uncork();
+          } catch (err) {
+            // One response that cannot be finished (its socket gone) must not hold up the others.
+            this.#o.logger?.warn({ err }, 'audit: a held response could not be released');
+          }
+        }
       }
     }
   };

@@ -115,6 +115,14 @@ export class RequestContext {
   recorded = false;
   /** Set just before the final write of a complete response (recorded as completed). */
   completing = false;
+  /**
+   * Set while recording a completing response by an access sink that must have the record
+   * written before the response's last bytes leave, but writes it later in the turn (the
+   * audit's grouped spool write): forward and the error path hand it their final write
+   * instead of making it now. `res.end()` uncorks the socket whatever corked it, so it is the
+   * final write itself that has to wait.
+   */
+  finishHold: ((finish: () => void) => void) | undefined = undefined;
   /** Bytes received from the client in the request body. */
   bytesIn = 0;
   /** The upstream exchange in progress, told when the client's response closes (forward sets it). */

@@ -41,5 +41,7 @@ export function failRequest(ctx: RequestContext, err: unknown): void {
     ctx.completing = true;
     ctx.gen.record(ctx);
   }
-  writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx));
+  const hold = ctx.finishHold;
+  if (hold === undefined) writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx));
+  else hold(() => writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx)));
 }

@@ -98,7 +98,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     }
     ctx.completing = true;
     ctx.gen.record(ctx);
-    ctx.res.end();
+    const hold = ctx.finishHold;
+    if (hold === undefined) ctx.res.end();
+    else hold(() => ctx.res.end());
     this.finish();
   }
 
