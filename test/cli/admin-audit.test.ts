@@ -154,10 +154,12 @@ describe('admin commands leave audit records (in-process bus)', () => {
     const issued = await step('cert.issue', ['cert', 'issue', '--csr', makeCsr(b.dir, 'mail'), '--id', 'spiffe://gatehouse.internal/svc/mail', '--out', chain, '--json']);
     const serial = (JSON.parse(issued.stdout) as { serial: string }).serial;
     assert.equal((await last('admin.cert.issue')).resource, serial);
-    await step('cert.renew', ['cert', 'renew', '--csr', makeCsr(b.dir, 'mail2'), '--cert', chain, '--out', join(b.dir, 'mail2.pem'), '--json']);
+    const renewed = await step('cert.renew', ['cert', 'renew', '--csr', makeCsr(b.dir, 'mail2'), '--cert', chain, '--out', join(b.dir, 'mail2.pem'), '--json']);
+    const renewedSerial = (JSON.parse(renewed.stdout) as { serial: string }).serial;
+    // Revoking a serial revokes what was renewed from it too, in the same one record.
     await step('cert.revoke', ['cert', 'revoke', '--serial', serial, '--reason', 'keyCompromise'], undefined, (row) => {
       assert.equal(row.resource, serial);
-      assert.deepEqual(row.details.revoked, [serial]);
+      assert.deepEqual(row.details.revoked, [serial, renewedSerial]);
     });
     await step('ca.export-root', ['ca', 'export-root', '--out', join(b.dir, 'root.key'), '--json']);
 
