@@ -118,9 +118,10 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
       if (!writer || !sampler) return;
       if (!sampler.keep(ctx.route?.id, status, ctx.error !== undefined)) return;
       try {
-        // A response about to finish (forward's end, the error path) is held — its socket
-        // corked — until this turn's grouped spool write: one write(2) a turn instead of one a
-        // request, and still no answer out before its record is in the OS (test/audit/kill.test.ts).
+        // A response about to finish (forward's end, the error path) is held — its socket corked
+        // and its final write deferred — until this turn's grouped spool write: one write(2) a turn
+        // instead of one a request, and still no answer out before its record is in the OS
+        // (test/audit/kill.test.ts).
         const socket = ctx.completing ? ctx.res.socket : null;
         writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor), socket ? holdResponse(ctx, socket) : undefined);
       } catch (err) {

@@ -27,9 +27,10 @@ import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
 
 /**
- * What waits for an access record's grouped spool write: the client socket of a response
- * about to finish. Corked at append, uncorked once the line is in the OS, so the client never
- * has an answer whose record a killed process could lose.
+ * What waits for an access record's grouped spool write: a response about to finish.
+ * `cork` at append (the gateway corks its socket and defers its final write), `uncork` once the
+ * line is in the OS (socket released, final write made), so the client never has an answer
+ * whose record a killed process could lose.
  */
 export interface Holdable {
   cork(): void;
