@@ -9,6 +9,7 @@
  *       lock chain head → skip already-stored event ids → assign seq + prevHash + hash
  *       → insert → move head                              [no gap, no fork on failure]
  *   → spool segment released → checkpoint signed when due
+ *   → every ACTOR_INDEX_EVERY records: the actor index filled in bulk (actor-index.ts)
  *
  * While the store fails, batches are retried with backoff and the spool keeps every
  * event (beyond `maxQueued` they live only there and are read back when the queue drains).
@@ -25,6 +26,7 @@ import type { AccessRecord } from './access-event.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
+import { ActorIndexer } from './actor-index.ts';
 
 /**
  * What waits for an access record's grouped spool write: a response about to finish.
@@ -55,6 +57,8 @@ export interface AuditWriterOptions {
   checkpointEveryMs?: number;
   /** Spool segment size (tests make it small). */
   maxSegmentBytes?: number;
+  /** Records behind the actor index that start a bulk run (tests make it small; see actor-index.ts). */
+  actorIndexEvery?: number;
 }
 
 interface Queued {
@@ -120,9 +124,11 @@ export class AuditWriter {
   /** Responses held until this turn's grouped spool write (see {@link Holdable}). */
   #held: Holdable[] = [];
   #groupArmed = false;
+  readonly #actorIndex: ActorIndexer;
 
   private constructor(options: AuditWriterOptions, spool: Spool) {
     this.chain = options.chain ?? 'main';
+    this.#actorIndex = new ActorIndexer({ store: options.store, chain: this.chain, ...(options.logger ? { logger: options.logger } : {}), ...(options.actorIndexEvery ? { every: options.actorIndexEvery } : {}) });
     this.#o = {
       fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 25, maxQueued: 200_000, checkpointEveryRecords: 10_000, checkpointEveryMs: 60_000,
       ...options,
@@ -347,6 +353,7 @@ export class AuditWriter {
       }
       this.#backoffMs = 0;
       this.#lastHead = head;
+      this.#actorIndex.note(head.seq);
       this.#sinceCheckpoint += records.length;
       this.#wakeWaiters();
       if (overwritten) await this.#signOverwritten(overwritten, head);
@@ -476,6 +483,10 @@ export class AuditWriter {
       await Promise.race([this.#checkpoint(head), timeLeft()]);
       clearTimeout(timer);
     }
+    // The actor index caught up, so a restart starts with an empty tail; bounded like the rest.
+    if (head && head.seq > 0) await Promise.race([this.#actorIndex.drain(head.seq), timeLeft()]);
+    await Promise.race([this.#actorIndex.stop(), timeLeft()]);
+    clearTimeout(timer);
     this.#writeGroup();
     this.#spool.close();
     if (this.#queue.length) this.#o.logger?.warn({ events: this.#queue.length }, 'audit: events left in the spool for the next start');

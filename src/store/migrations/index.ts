@@ -15,6 +15,7 @@ import * as m0007 from './0007-identity-federated-link-unique.ts';
 import * as m0008 from './0008-approvals-requests.ts';
 import * as m0009 from './0009-approvals-requester-index.ts';
 import * as m0010 from './0010-pki-certificates-renewed-from.ts';
+import * as m0011 from './0011-audit-actor-index.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -27,4 +28,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008-approvals-requests': m0008,
   '0009-approvals-requester-index': m0009,
   '0010-pki-certificates-renewed-from': m0010,
+  '0011-audit-actor-index': m0011,
 };

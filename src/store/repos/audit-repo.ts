@@ -7,7 +7,7 @@
  * Sequence numbers and previous hashes are assigned after the lock and inserted in the
  * same transaction, so a failed insert rolls back everything: no gap, no fork.
  */
-import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
+import { CompiledQuery, sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { AuditCheckpoint, AuditOutcome, AuditRecord, ChainHead } from '../../audit/record.ts';
 import type { Database } from '../database.ts';
 import type { AuditCheckpointsTable, AuditRecordsTable } from '../tables/audit.ts';
@@ -27,6 +27,13 @@ export interface AuditQueryFilter {
   /** Keyset cursor: only records after this (chain, seq). */
   after?: { chain: string; seq: number };
   limit: number;
+}
+
+/** One `audit_actor_index` entry of a chain. */
+export interface ActorEntry {
+  actor: string;
+  time: number;
+  seq: number;
 }
 
 export interface AuditRepo {
@@ -52,8 +59,16 @@ export interface AuditRepo {
   lastSeq(chain: string): Promise<number | undefined>;
   count(chain: string): Promise<number>;
   query(filter: AuditQueryFilter): Promise<AuditRecord[]>;
-  /** Deletes a chain's records with seq ≤ `seq` (retention). Returns how many. */
+  /** Deletes a chain's records with seq ≤ `seq`, and their actor index entries (retention). Returns how many records. */
   deleteThrough(chain: string, seq: number): Promise<number>;
+  /** Records of the chain with seq ≤ this have their actor index entry (0: none yet, or no head). */
+  actorIndexedSeq(chain: string): Promise<number>;
+  /** Actor, time and seq of the chain's records in (afterSeq, throughSeq] that name an actor, in seq order, at most `limit`. */
+  actorWindow(chain: string, afterSeq: number, throughSeq: number, limit: number): Promise<ActorEntry[]>;
+  /** Adds actor index entries of one chain; an entry already there is left as it is. */
+  insertActorEntries(chain: string, entries: readonly ActorEntry[]): Promise<void>;
+  /** Moves the chain's actor index mark forward to `seq` (never back). */
+  advanceActorIndex(chain: string, seq: number): Promise<void>;
   insertCheckpoint(checkpoint: AuditCheckpoint, now: number): Promise<void>;
   /** Checkpoints of a chain in seq order. */
   checkpoints(chain: string): Promise<AuditCheckpoint[]>;
@@ -110,6 +125,39 @@ const POSTGRES_INSERT = `insert into audit_records (${RECORD_COLUMNS})
 function postgresRow(r: AuditRecord, draftJson: string | undefined): string {
   if (draftJson === undefined) return JSON.stringify(r);
   return `{"chain":${JSON.stringify(r.chain)},"seq":${r.seq},"prevHash":${JSON.stringify(r.prevHash)},"hash":${JSON.stringify(r.hash)},${draftJson.slice(1)}`;
+}
+
+/** SQLite: the actor index's multi-row insert, power-of-two sizes like the records'. */
+const sqliteActorInsertText = new Map<number, string>();
+function sqliteActorInsert(rows: number): string {
+  let text = sqliteActorInsertText.get(rows);
+  if (text === undefined) {
+    text = `insert into audit_actor_index (actor, time, chain, seq) values ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')} on conflict do nothing`;
+    sqliteActorInsertText.set(rows, text);
+  }
+  return text;
+}
+
+const POSTGRES_ACTOR_INSERT = `insert into audit_actor_index (actor, time, chain, seq)
+  select u.actor, u.time, $3, u.seq from unnest($1::text[], $2::int8[], $4::int8[]) as u(actor, time, seq)
+  on conflict do nothing`;
+
+/**
+ * The filter's conditions on the records (alias `r`) other than the actor, which each branch of
+ * an actor query applies its own way.
+ */
+function recordConditions(f: AuditQueryFilter): Expression<SqlBool> {
+  const c = [sql<SqlBool>`1 = 1`];
+  if (f.chain !== undefined) c.push(sql`r.chain = ${f.chain}`);
+  if (f.since !== undefined) c.push(sql`r.time >= ${f.since}`);
+  if (f.until !== undefined) c.push(sql`r.time < ${f.until}`);
+  if (f.action !== undefined) c.push(sql`r.action = ${f.action}`);
+  if (f.outcome !== undefined) c.push(sql`r.outcome = ${f.outcome}`);
+  if (f.event !== undefined) c.push(sql`r.event = ${f.event}`);
+  if (f.requestId !== undefined) c.push(sql`r.request_id = ${f.requestId}`);
+  const after = f.after;
+  if (after !== undefined) c.push(sql`(r.chain > ${after.chain} or (r.chain = ${after.chain} and r.seq > ${after.seq}))`);
+  return sql<SqlBool>`(${sql.join(c, sql` and `)})`;
 }
 
 function toRecord(r: Selectable<AuditRecordsTable>): AuditRecord {
@@ -222,11 +270,48 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
     },
 
     async query(f) {
+      if (f.actor !== undefined) {
+        const actors = f.actor;
+        if (actors.length === 0) return [];
+        // Each chain's mark, read once and used by both branches as constants, so that the two
+        // partition the records exactly even if a run moves a mark meanwhile; as constants they
+        // also give both planners a primary-key range per chain for the tail (with the mark as a
+        // join column, PostgreSQL and SQLite each chose to scan every record).
+        let marksQuery = db.selectFrom('audit_chain_heads').select(['chain', 'actor_indexed_seq']);
+        if (f.chain !== undefined) marksQuery = marksQuery.where('chain', '=', f.chain);
+        const marks = (await marksQuery.execute()).map((m) => ({ chain: m.chain, seq: Number(m.actor_indexed_seq) }));
+        // Indexed records: entries up to their chain's mark (a bulk run that stopped half way
+        // left entries past it, which the tail covers), by the entry's actor and time. Entries of
+        // a chain without a head (indexed by migration 0011) all count.
+        let indexed = db.selectFrom('audit_actor_index as i')
+          .innerJoin('audit_records as r', (j) => j.onRef('r.chain', '=', 'i.chain').onRef('r.seq', '=', 'i.seq'))
+          .selectAll('r')
+          .where('i.actor', 'in', actors)
+          // The record itself must still name the actor: the index is a way in, not the truth.
+          .where('r.actor', 'in', actors)
+          .where(recordConditions(f));
+        if (marks.length) {
+          indexed = indexed.where((eb) => eb.or([
+            ...marks.map((m) => eb.and([eb('i.chain', '=', m.chain), eb('i.seq', '<=', m.seq)])),
+            eb('i.chain', 'not in', marks.map((m) => m.chain)),
+          ]));
+        }
+        if (f.since !== undefined) indexed = indexed.where('i.time', '>=', f.since);
+        if (f.until !== undefined) indexed = indexed.where('i.time', '<', f.until);
+        if (!marks.length) return (await indexed.orderBy('chain').orderBy('seq').limit(f.limit).execute()).map(toRecord);
+        // The tail: each chain's records past its mark, a primary-key range each.
+        const tail = db.selectFrom('audit_records as r')
+          .selectAll('r')
+          .where((eb) => eb.or(marks.map((m) => eb.and([eb('r.chain', '=', m.chain), eb('r.seq', '>', m.seq)]))))
+          .where('r.actor', 'in', actors)
+          .where(recordConditions(f));
+        const rows = await indexed.unionAll(tail).orderBy('chain').orderBy('seq').limit(f.limit).execute();
+        return rows.map(toRecord);
+      }
       let q = db.selectFrom('audit_records').selectAll();
       if (f.chain !== undefined) q = q.where('chain', '=', f.chain);
       if (f.since !== undefined) q = q.where('time', '>=', f.since);
       if (f.until !== undefined) q = q.where('time', '<', f.until);
-      if (f.actor !== undefined) q = q.where('actor', 'in', f.actor);
       if (f.action !== undefined) q = q.where('action', '=', f.action);
       if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
       if (f.event !== undefined) q = q.where('event', '=', f.event);
@@ -240,8 +325,51 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
     },
 
     async deleteThrough(chain, seq) {
+      // The entries first, found from the records they point at: the index is keyed by actor and
+      // time, so each actor of the cut range is one range of it.
+      await sql`delete from audit_actor_index where chain = ${chain} and seq <= ${seq}
+        and actor in (select distinct actor from audit_records where chain = ${chain} and seq <= ${seq} and actor is not null)
+        and time <= (select max(time) from audit_records where chain = ${chain} and seq <= ${seq})`.execute(db);
       const r = await db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '<=', seq).executeTakeFirst();
       return Number(r.numDeletedRows);
+    },
+
+    async actorIndexedSeq(chain) {
+      const row = await db.selectFrom('audit_chain_heads').select('actor_indexed_seq').where('chain', '=', chain).executeTakeFirst();
+      return row ? Number(row.actor_indexed_seq) : 0;
+    },
+
+    async actorWindow(chain, afterSeq, throughSeq, limit) {
+      const rows = await db.selectFrom('audit_records').select(['actor', 'time', 'seq'])
+        .where('chain', '=', chain).where('seq', '>', afterSeq).where('seq', '<=', throughSeq).where('actor', 'is not', null)
+        .orderBy('seq').limit(limit).execute();
+      return rows.map((r) => ({ actor: r.actor!, time: Number(r.time), seq: Number(r.seq) }));
+    },
+
+    async insertActorEntries(chain, entries) {
+      if (dialect === 'postgres') {
+        for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+          const part = entries.slice(i, i + INSERT_CHUNK);
+          await db.executeQuery(CompiledQuery.raw(POSTGRES_ACTOR_INSERT, [part.map((e) => e.actor), part.map((e) => e.time), chain, part.map((e) => e.seq)]));
+        }
+        return;
+      }
+      let i = 0;
+      while (i < entries.length) {
+        const left = entries.length - i;
+        let rows = SQLITE_MAX_ROWS;
+        while (rows > left) rows >>= 1;
+        const params: unknown[] = [];
+        for (const end = i + rows; i < end; i++) {
+          const e = entries[i]!;
+          params.push(e.actor, e.time, chain, e.seq);
+        }
+        await db.executeQuery(CompiledQuery.raw(sqliteActorInsert(rows), params));
+      }
+    },
+
+    async advanceActorIndex(chain, seq) {
+      await db.updateTable('audit_chain_heads').set({ actor_indexed_seq: seq }).where('chain', '=', chain).where('actor_indexed_seq', '<', seq).execute();
     },
 
     async insertCheckpoint(c, now) {

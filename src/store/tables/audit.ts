@@ -36,6 +36,19 @@ export interface AuditChainHeadsTable {
   seq: number;
   hash: string;
   updated_at: number;
+  /** Every record of the chain with seq ≤ this has its `audit_actor_index` entry (src/audit/actor-index.ts). */
+  actor_indexed_seq: ColumnType<number, number | undefined, number>;
+}
+
+/**
+ * Which records name an actor, added in bulk behind the chain rather than by every insert
+ * (migration 0011): records with seq ≤ their chain head's `actor_indexed_seq` are here.
+ */
+export interface AuditActorIndexTable {
+  actor: string;
+  time: number;
+  chain: string;
+  seq: number;
 }
 
 /** A signed statement "chain C had hash H at seq S at time T". */
@@ -85,6 +98,7 @@ export interface DetectBlocksTable {
 export interface AuditTables {
   audit_records: AuditRecordsTable;
   audit_chain_heads: AuditChainHeadsTable;
+  audit_actor_index: AuditActorIndexTable;
   audit_checkpoints: AuditCheckpointsTable;
   detect_alerts: DetectAlertsTable;
   detect_blocks: DetectBlocksTable;

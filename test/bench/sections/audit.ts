@@ -59,7 +59,7 @@ export const auditSection: Section = {
     }
     const k = (n: number) => Math.round(n).toLocaleString('en-US');
     const markdown = [
-      `Audit writer in one Node process pinned to the proxy CPU: ${k(append)} access records appended in bursts, spool fdatasync before every group commit (≤ 1000 events or 5 ms per transaction); CPU µs/append: the worker's user + system CPU time (all threads) from the first append to the last commit, divided by the appends (PostgreSQL's own CPU not included); store-down: the same appends with the store unreachable (spool only), then replayed into the store; verify: ${k(verify)} records, streamed in pages of 10,000.`,
+      `Audit writer in one Node process pinned to the proxy CPU: ${k(append)} access records appended in bursts, spool fdatasync before every group commit (≤ 1000 events or 5 ms per transaction); CPU µs/append: the worker's user + system CPU time (all threads) from the first append until the writer closed (last commit, the actor index's last bulk run, final checkpoint), divided by the appends (PostgreSQL's own CPU not included); store-down: the same appends with the store unreachable (spool only), then replayed into the store; verify: ${k(verify)} records, streamed in pages of 10,000.`,
       '',
       '| backend | durable appends/s | CPU µs/append | spool-only appends/s | replay/s | verify records | verify s |',
       '|---|---:|---:|---:|---:|---:|---:|',

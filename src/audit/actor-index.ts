@@ -1,0 +1,118 @@
+/**
+ * Fills `audit_actor_index` behind a chain, in bulk (migration 0011 says why).
+ *
+ * After each committed batch the writer reports the chain's head. Once `every` records have
+ * accumulated past the chain's mark, one run reads them (actor, time, seq only; pages of
+ * {@link READ_PAGE} by primary key), groups them by actor, and inserts the entries in actor
+ * order, {@link INSERT_CHUNK} per transaction; the last transaction moves the mark. Grouped,
+ * each actor's entries of the run land on the same few index pages, where one insert per
+ * record had dirtied a page per record. Every step is short and yields to the event loop
+ * (on SQLite they run on the main thread), so no request waits for a whole run.
+ *
+ * A run that stops half way (crash, store down, shutdown) leaves entries past the mark; queries
+ * ignore those (the tail scan covers them) and the next run inserts them again as no-ops. Several
+ * writers of one chain may run at once: entries are idempotent and the mark only moves forward.
+ */
+import type { Logger } from 'pino';
+import { toGatehouseError } from '../core/errors.ts';
+import { createAuditRepo, type ActorEntry } from '../store/repos/audit-repo.ts';
+import type { Store } from '../store/types.ts';
+
+/** Records past the mark that start a run. Also bounds the tail a query scans by primary key. */
+export const ACTOR_INDEX_EVERY = 50_000;
+/** Most records one run takes (a long tail, e.g. after a store outage, is done in several runs). */
+const MAX_RUN = 2 * ACTOR_INDEX_EVERY;
+const READ_PAGE = 5_000;
+const INSERT_CHUNK = 2_048;
+
+export interface ActorIndexerOptions {
+  store: Store;
+  chain: string;
+  logger?: Logger;
+  /** Records past the mark that start a run (tests make it small). */
+  every?: number;
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class ActorIndexer {
+  readonly #o: ActorIndexerOptions;
+  readonly #every: number;
+  /** The chain's mark as last read or written; undefined until read (and after a failure). */
+  #mark: number | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  runs = 0;
+
+  constructor(options: ActorIndexerOptions) {
+    this.#o = options;
+    this.#every = options.every ?? ACTOR_INDEX_EVERY;
+  }
+
+  /** The chain now ends at `headSeq` (committed): starts a run when enough is behind. */
+  note(headSeq: number): void {
+    if (this.#running || this.#stopped) return;
+    if (this.#mark !== undefined && headSeq - this.#mark < this.#every) return;
+    this.#running = this.#run(headSeq, false).finally(() => { this.#running = undefined; });
+  }
+
+  /** Indexes everything up to `headSeq` (a clean shutdown leaves no tail), unless stopped. */
+  async drain(headSeq: number): Promise<void> {
+    await this.#running;
+    while (!this.#stopped && (this.#mark === undefined || this.#mark < headSeq)) {
+      const before = this.#mark;
+      await this.#run(headSeq, true);
+      if (this.#mark === undefined || this.#mark === before) return;
+    }
+  }
+
+  /** No new step starts after this; a step under way finishes. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  async #run(headSeq: number, force: boolean): Promise<void> {
+    const { store, chain } = this.#o;
+    try {
+      const repo = createAuditRepo(store.db, store.dialect);
+      const mark = await repo.actorIndexedSeq(chain);
+      this.#mark = mark;
+      if (headSeq <= mark || (!force && headSeq - mark < this.#every)) return;
+      const through = Math.min(headSeq, mark + MAX_RUN);
+      const byActor = new Map<string, ActorEntry[]>();
+      for (let after = mark; ;) {
+        if (this.#stopped) return;
+        const page = await repo.actorWindow(chain, after, through, READ_PAGE);
+        for (const e of page) {
+          const list = byActor.get(e.actor);
+          if (list) list.push(e);
+          else byActor.set(e.actor, [e]);
+        }
+        await turn();
+        if (page.length < READ_PAGE) break;
+        after = page[page.length - 1]!.seq;
+      }
+      const entries: ActorEntry[] = [];
+      for (const actor of [...byActor.keys()].sort()) for (const e of byActor.get(actor)!) entries.push(e);
+      for (let i = 0; ; i += INSERT_CHUNK) {
+        if (this.#stopped) return;
+        const chunk = entries.slice(i, i + INSERT_CHUNK);
+        const last = i + INSERT_CHUNK >= entries.length;
+        await store.transaction(async (trx) => {
+          const t = createAuditRepo(trx, store.dialect);
+          if (chunk.length) await t.insertActorEntries(chain, chunk);
+          if (last) await t.advanceActorIndex(chain, through);
+        });
+        if (last) break;
+        await turn();
+      }
+      this.#mark = through;
+      this.runs += 1;
+    } catch (err) {
+      // Nothing is lost: the records stay in the tail, which queries scan, and a later run retries.
+      this.#mark = undefined;
+      this.#o.logger?.warn({ err: toGatehouseError(err), chain }, 'audit: the actor index could not be brought up to date; queries by actor scan the records past it');
+    }
+  }
+}

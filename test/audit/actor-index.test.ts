@@ -1,0 +1,177 @@
+/**
+ * The actor index filled in bulk behind the chain (src/audit/actor-index.ts, migration 0011):
+ * `audit query --actor` must find every record of the actor exactly once, whether its entry is
+ * in the index, still in the tail past the mark, or left past the mark by a run that stopped half
+ * way; retention removes the entries of what it cuts; existing records are indexed by the migration.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Migrator, sql } from 'kysely';
+import { AuditWriter } from '../../src/audit/writer.ts';
+import { MIGRATIONS } from '../../src/store/migrations/index.ts';
+import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+import type { AuditRecord } from '../../src/audit/record.ts';
+import { backends, type TestDatabase } from './support/backends.ts';
+import { accessDraft } from './support/events.ts';
+
+const repoOf = (store: Store) => createAuditRepo(store.db, store.dialect);
+
+async function byActor(store: Store, actor: string, extra: { since?: number; until?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+  return repoOf(store).query({ actor: [actor], limit: extra.limit ?? 1000, ...extra });
+}
+
+async function entries(store: Store, chain: string): Promise<{ actor: string; seq: number }[]> {
+  const rows = await store.db.selectFrom('audit_actor_index').select(['actor', 'seq']).where('chain', '=', chain).orderBy('seq').execute();
+  return rows.map((r) => ({ actor: r.actor, seq: Number(r.seq) }));
+}
+
+/** Seqs of the actor's records, read from the records table itself (no index involved). */
+async function truth(store: Store, chain: string, actor: string): Promise<number[]> {
+  const rows = await store.db.selectFrom('audit_records').select('seq').where('chain', '=', chain).where('actor', '=', actor).orderBy('seq').execute();
+  return rows.map((r) => Number(r.seq));
+}
+
+async function until(what: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const backend of await backends()) {
+  describe(`audit actor index on ${backend.name}`, { skip: backend.skip }, () => {
+    let db: TestDatabase;
+    let store: Store;
+    before(async () => {
+      db = await backend.create();
+      store = await db.open();
+    });
+    after(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    it('query by actor finds each record once, indexed or still in the tail, and close leaves no tail', async () => {
+      const writer = AuditWriter.open({ store, chain: 'a', instance: 'test-1', spoolDir: join(db.dir, 'spool-a'), batchMaxEvents: 7, batchMaxDelayMs: 0, actorIndexEvery: 10 });
+      try {
+        // 3 actors, and every fifth record without one (a login failure for an unknown account).
+        for (let i = 0; i < 43; i++) writer.append(accessDraft(i, i % 5 === 4 ? { subject: undefined } : { subject: `user-${i % 3}` }));
+        await writer.flush();
+        await until(async () => (await repoOf(store).actorIndexedSeq('a')) >= 30);
+        const mark = await repoOf(store).actorIndexedSeq('a');
+        assert.ok(mark < 43, `some records are still in the tail (mark ${mark})`);
+        const tail: number[] = [];
+        for (const actor of ['user-0', 'user-1', 'user-2']) {
+          const expected = await truth(store, 'a', actor);
+          tail.push(...expected.filter((s) => s > mark));
+          assert.deepEqual((await byActor(store, actor)).map((r) => r.seq), expected, actor);
+        }
+        assert.ok(tail.length > 0, `records past the mark ${mark} were found too`);
+        assert.ok((await entries(store, 'a')).every((e) => e.actor.startsWith('user-')), 'records without an actor have no entry');
+      } finally {
+        await writer.close();
+      }
+      assert.equal(await repoOf(store).actorIndexedSeq('a'), 43, 'close indexes the tail');
+      assert.equal((await entries(store, 'a')).length, (await store.db.selectFrom('audit_records').select('seq').where('chain', '=', 'a').where('actor', 'is not', null).execute()).length);
+      for (const actor of ['user-0', 'user-1', 'user-2']) assert.deepEqual((await byActor(store, actor)).map((r) => r.seq), await truth(store, 'a', actor));
+    });
+
+    it('entries left past the mark by a run that stopped half way are not returned twice', async () => {
+      const writer = AuditWriter.open({ store, chain: 'b', instance: 'test-1', spoolDir: join(db.dir, 'spool-b'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      try {
+        for (let i = 0; i < 12; i++) writer.append(accessDraft(i, { subject: 'user-7' }));
+        await writer.flush();
+        const repo = repoOf(store);
+        assert.equal(await repo.actorIndexedSeq('b'), 0);
+        // What a run inserts before its last transaction moves the mark.
+        const records = await repo.page('b', 0, 100);
+        await repo.insertActorEntries('b', records.slice(0, 8).map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq })));
+        assert.deepEqual((await byActor(store, 'user-7')).map((r) => r.seq), records.map((r) => r.seq));
+        // The next run inserts them again as no-ops and moves the mark.
+        await repo.insertActorEntries('b', records.map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq })));
+        await repo.advanceActorIndex('b', 12);
+        assert.deepEqual((await byActor(store, 'user-7')).map((r) => r.seq), records.map((r) => r.seq));
+        await repo.advanceActorIndex('b', 5);
+        assert.equal(await repo.actorIndexedSeq('b'), 12, 'the mark never moves back');
+      } finally {
+        await writer.close();
+      }
+    });
+
+    it('time range, limit and the keyset cursor apply to indexed and tail records alike', async () => {
+      const writer = AuditWriter.open({ store, chain: 'c', instance: 'test-1', spoolDir: join(db.dir, 'spool-c'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      const t0 = Date.now() - 100_000;
+      try {
+        for (let i = 0; i < 20; i++) writer.append({ ...accessDraft(i, { subject: 'user-9' }), time: t0 + i * 1000 });
+        await writer.flush();
+        const repo = repoOf(store);
+        const records = await repo.page('c', 0, 100);
+        await repo.insertActorEntries('c', records.slice(0, 10).map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq })));
+        await repo.advanceActorIndex('c', 10);
+        // since/until straddle the mark (seq 10 has time t0 + 9 s).
+        const window = await byActor(store, 'user-9', { since: t0 + 5000, until: t0 + 15_000 });
+        assert.deepEqual(window.map((r) => r.seq), [6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+        const first = await byActor(store, 'user-9', { limit: 7 });
+        assert.deepEqual(first.map((r) => r.seq), [1, 2, 3, 4, 5, 6, 7]);
+        const next = await repo.query({ actor: ['user-9'], chain: 'c', after: { chain: 'c', seq: 7 }, limit: 7 });
+        assert.deepEqual(next.map((r) => r.seq), [8, 9, 10, 11, 12, 13, 14]);
+      } finally {
+        await writer.close();
+      }
+    });
+
+    it('a record rewritten to another actor is not returned for the old one through its stale entry', async () => {
+      const writer = AuditWriter.open({ store, chain: 'd', instance: 'test-1', spoolDir: join(db.dir, 'spool-d'), batchMaxDelayMs: 0 });
+      for (let i = 0; i < 4; i++) writer.append(accessDraft(i, { subject: 'user-4' }));
+      await writer.close();
+      assert.equal(await repoOf(store).actorIndexedSeq('d'), 4);
+      await store.db.updateTable('audit_records').set({ actor: 'user-5' }).where('chain', '=', 'd').where('seq', '=', 2).execute();
+      assert.deepEqual((await byActor(store, 'user-4')).filter((r) => r.chain === 'd').map((r) => r.seq), [1, 3, 4]);
+    });
+
+    it('retention deletes the entries of the records it cuts', async () => {
+      const writer = AuditWriter.open({ store, chain: 'e', instance: 'test-1', spoolDir: join(db.dir, 'spool-e'), batchMaxDelayMs: 0 });
+      for (let i = 0; i < 10; i++) writer.append(accessDraft(i, { subject: `user-${i % 2}` }));
+      await writer.close();
+      await store.transaction(async (trx) => { await createAuditRepo(trx, store.dialect).deleteThrough('e', 6); });
+      assert.deepEqual((await entries(store, 'e')).map((e) => e.seq), [7, 8, 9, 10]);
+      assert.deepEqual((await byActor(store, 'user-0')).filter((r) => r.chain === 'e').map((r) => r.seq), [7, 9]);
+    });
+  });
+
+  describe(`migration 0011 on ${backend.name}: records stored before it`, { skip: backend.skip }, () => {
+    let db: TestDatabase;
+    after(async () => { await db?.drop(); });
+
+    it('are indexed by the migration, and the old (actor, time) index is gone', async () => {
+      db = await backend.create();
+      const store = await openStore(db.url, { poolMax: 2 });
+      try {
+        const before0011 = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < '0011'));
+        const migrator = new Migrator({ db: store.db, provider: { getMigrations: async () => before0011 }, migrationTableName: 'gatehouse_migrations', migrationLockTableName: 'gatehouse_migrations_lock' });
+        const { error } = await migrator.migrateToLatest();
+        assert.equal(error, undefined);
+        // Written as the release before would: records and head only.
+        const now = Date.now();
+        for (let seq = 1; seq <= 6; seq++) {
+          await sql`insert into audit_records (chain, seq, time, instance, event, event_id, actor, action, outcome, details, prev_hash, hash)
+            values ('old', ${seq}, ${now + seq}, 'i', 'gateway.request', ${`ev-${seq}`}, ${seq === 3 ? null : `user-${seq % 2}`}, 'gateway.request', 'success', '{}', 'p', 'h')`.execute(store.db);
+        }
+        await sql`insert into audit_chain_heads (chain, seq, hash, updated_at) values ('old', 6, 'h', ${now})`.execute(store.db);
+        await store.migrate();
+        assert.equal(await repoOf(store).actorIndexedSeq('old'), 6);
+        assert.deepEqual((await entries(store, 'old')).map((e) => e.seq), [1, 2, 4, 5, 6]);
+        assert.deepEqual((await byActor(store, 'user-1')).map((r) => r.seq), [1, 5]);
+        const indexes = store.dialect === 'postgres'
+          ? (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'audit_records'`.execute(store.db)).rows
+          : (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'audit_records'`.execute(store.db)).rows;
+        assert.ok(!indexes.some((i) => i.name === 'audit_records_actor'), JSON.stringify(indexes));
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
