@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { BenchContext, Section, SectionResult } from '../lib/section.ts';
+import { gatehouseRoot } from '../lib/gatehouse.ts';
 
 const POSTGRES_URL = process.env.GATEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -27,8 +28,11 @@ async function admin(statement: string): Promise<void> {
 async function runWorker(ctx: BenchContext, label: string, url: string, append: number, verify: number): Promise<WorkerResult> {
   const scratch = join(ctx.tmpDir, `audit-${label}`);
   await mkdir(scratch, { recursive: true });
-  const worker = join(ctx.repoRoot, 'test/bench/sections/audit-worker.ts');
-  const { code, output } = await ctx.processes.run(`audit-${label}`, ctx.nodeBin, [worker, url, String(append), String(verify), scratch], { cpu: ctx.cpus.proxy, cwd: ctx.repoRoot });
+  // The measured revision's own worker and writer (HEAD or --gatehouse-ref), not the work tree's:
+  // from the work tree, `--gatehouse-ref` compared the work tree with itself.
+  const root = await gatehouseRoot(ctx);
+  const worker = join(root, 'test/bench/sections/audit-worker.ts');
+  const { code, output } = await ctx.processes.run(`audit-${label}`, ctx.nodeBin, [worker, url, String(append), String(verify), scratch], { cpu: ctx.cpus.proxy, cwd: root });
   if (code !== 0) throw new Error(`audit bench (${label}) failed: ${output}`);
   return JSON.parse(output.slice(output.lastIndexOf('{"url"'))) as WorkerResult;
 }
