@@ -106,6 +106,17 @@ function sqliteInsert(rows: number): string {
 }
 const SQLITE_MAX_ROWS = 512;
 
+/** Runs `insert(start, rows)` over `count` rows in chunks of power-of-two sizes ≤ SQLITE_MAX_ROWS, largest first. */
+async function inSqliteChunks(count: number, insert: (start: number, rows: number) => Promise<void>): Promise<void> {
+  let start = 0;
+  while (start < count) {
+    let rows = SQLITE_MAX_ROWS;
+    while (rows > count - start) rows >>= 1;
+    await insert(start, rows);
+    start += rows;
+  }
+}
+
 function pushRow(params: unknown[], r: AuditRecord): void {
   params.push(r.chain, r.seq, r.time, r.instance, r.event, r.eventId, r.requestId, r.traceId, r.actor, r.actorKind, r.action,
     r.resource, r.outcome, r.decisionId, r.reasons, r.clientAddress, r.details, r.prevHash, r.hash);
@@ -222,15 +233,11 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         }
         return;
       }
-      let i = 0;
-      while (i < records.length) {
-        const left = records.length - i;
-        let rows = SQLITE_MAX_ROWS;
-        while (rows > left) rows >>= 1;
+      await inSqliteChunks(records.length, async (start, rows) => {
         const params: unknown[] = [];
-        for (const end = i + rows; i < end; i++) pushRow(params, records[i]!);
+        for (let i = start; i < start + rows; i++) pushRow(params, records[i]!);
         await db.executeQuery(CompiledQuery.raw(sqliteInsert(rows), params));
-      }
+      });
     },
 
     async page(chain, afterSeq, limit) {
@@ -354,18 +361,14 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         }
         return;
       }
-      let i = 0;
-      while (i < entries.length) {
-        const left = entries.length - i;
-        let rows = SQLITE_MAX_ROWS;
-        while (rows > left) rows >>= 1;
+      await inSqliteChunks(entries.length, async (start, rows) => {
         const params: unknown[] = [];
-        for (const end = i + rows; i < end; i++) {
+        for (let i = start; i < start + rows; i++) {
           const e = entries[i]!;
           params.push(e.actor, e.time, chain, e.seq);
         }
         await db.executeQuery(CompiledQuery.raw(sqliteActorInsert(rows), params));
-      }
+      });
     },
 
     async advanceActorIndex(chain, seq) {
