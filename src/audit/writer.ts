@@ -484,7 +484,11 @@ export class AuditWriter {
       clearTimeout(timer);
     }
     // The actor index caught up, so a restart starts with an empty tail; bounded like the rest.
-    if (head && head.seq > 0) await Promise.race([this.#actorIndex.drain(head.seq), timeLeft()]);
+    // Each race's timer is cleared before the next: a pending one would hold the process up to the deadline.
+    if (head && head.seq > 0) {
+      await Promise.race([this.#actorIndex.drain(head.seq), timeLeft()]);
+      clearTimeout(timer);
+    }
     await Promise.race([this.#actorIndex.stop(), timeLeft()]);
     clearTimeout(timer);
     this.#writeGroup();
