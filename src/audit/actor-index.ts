@@ -42,7 +42,6 @@ export class ActorIndexer {
   #mark: number | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
-  runs = 0;
 
   constructor(options: ActorIndexerOptions) {
     this.#o = options;
@@ -108,7 +107,6 @@ export class ActorIndexer {
         await turn();
       }
       this.#mark = through;
-      this.runs += 1;
     } catch (err) {
       // Nothing is lost: the records stay in the tail, which queries scan, and a later run retries.
       this.#mark = undefined;
