@@ -26,7 +26,7 @@ import { redactionWithCredentials } from '../gateway/upstream/credentials.ts';
 import { AccessSampler } from './sampler.ts';
 import { loadOrCreateSigningKey } from './signing-key.ts';
 import { AuditWriter, type Holdable } from './writer.ts';
-import type { RequestContext } from '../gateway/context.ts';
+import type { FinishHold, RequestContext } from '../gateway/context.ts';
 import { startRetention, type RetentionTask } from './retention.ts';
 
 /** What the extension needs from the platform (`Platform` satisfies it). */
@@ -123,7 +123,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
         // instead of one a request, and still no answer out before its record is in the OS
         // (test/audit/kill.test.ts).
         const socket = ctx.completing ? ctx.res.socket : null;
-        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor), socket ? holdResponse(ctx, socket) : undefined);
+        writer.appendAccess(accessRecord(ctx, status, durationMs, instance, redactor), socket ? new HeldResponse(ctx, socket) : undefined);
       } catch (err) {
         logger.error({ err, requestId: ctx.requestId }, 'audit: access event could not be spooled');
       }
@@ -143,23 +143,41 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
  * Holds a finishing response until its record's grouped spool write: what is already buffered
  * on the socket (the last body bytes, written this turn) stays corked, and the final write
  * (`res.end()`, which uncorks the socket fully) waits in `ctx.finishHold` until released.
+ * A class rather than an object of closures: see FinishHold (context.ts) for what per-request
+ * closures kept by held objects cost.
  */
-function holdResponse(ctx: RequestContext, socket: Socket): Holdable {
-  let released = false;
-  let finishes: (() => void)[] | undefined;
-  return {
-    cork() {
-      socket.cork();
-      ctx.finishHold = (finish) => {
-        if (released) finish();
-        else (finishes ??= []).push(finish);
-      };
-    },
-    uncork() {
-      released = true;
-      ctx.finishHold = undefined;
-      socket.uncork();
-      if (finishes !== undefined) for (const finish of finishes) finish();
-    },
-  };
+class HeldResponse implements Holdable, FinishHold {
+  readonly #ctx: RequestContext;
+  readonly #socket: Socket;
+  #released = false;
+  /** The final write (forward's end or the error page); a second one is not expected but kept. */
+  #finish: ((ctx: RequestContext) => void) | undefined = undefined;
+  #more: ((ctx: RequestContext) => void)[] | undefined = undefined;
+
+  constructor(ctx: RequestContext, socket: Socket) {
+    this.#ctx = ctx;
+    this.#socket = socket;
+  }
+
+  cork(): void {
+    this.#socket.cork();
+    this.#ctx.finishHold = this;
+  }
+
+  defer(finish: (ctx: RequestContext) => void): void {
+    if (this.#released) finish(this.#ctx);
+    else if (this.#finish === undefined) this.#finish = finish;
+    else (this.#more ??= []).push(finish);
+  }
+
+  uncork(): void {
+    this.#released = true;
+    const ctx = this.#ctx;
+    ctx.finishHold = undefined;
+    this.#socket.uncork();
+    const finish = this.#finish;
+    this.#finish = undefined;
+    if (finish !== undefined) finish(ctx);
+    if (this.#more !== undefined) for (const f of this.#more) f(ctx);
+  }
 }

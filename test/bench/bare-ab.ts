@@ -2,7 +2,7 @@
  * Back-to-back A/B of proxies that take minimal-proxy.ts's command line (the minimal Node
  * proxy, the bare gateway, a bare gateway from another tree…) in front of one nginx
  * upstream. Load (wrk, one thread) and upstream share CPU 0, the proxies CPU 1. Each round
- * runs every target once, in turn, so that a neighbour's load spreads over all of them;
+ * runs every target once, in turn (reversed every other round), so that a neighbour's load spreads over all of them;
  * besides req/s and p99 it reports the proxy process's CPU time per request (user + system
  * from /proc, all threads), which a busy machine disturbs much less than throughput.
  *
@@ -102,14 +102,16 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
   const extraCpu = new Map<string, number[]>();
   for (let round = 1; round <= Number(values.rounds); round++) {
     const row: Record<string, { rps: number; p99: number; cpuUs: number; errors: number }> = {};
-    for (const r of running) {
+    // Every other round runs the targets in reverse: whichever ran second had measured faster in
+    // both orders of one A/B (the machine warming up, or a neighbour's rhythm), which a fixed order pins on one target.
+    for (const r of round % 2 === 1 ? running : [...running].reverse()) {
       const before = cpuTicks(r.pid);
       const w = wrk(r.url, seconds);
       const cpuUs = ((cpuTicks(r.pid) - before) * 1e6 / 100) / w.requests; // 100 ticks per second
       row[r.name] = { rps: w.rps, p99: w.p99, cpuUs, errors: w.errors };
       served.set(r.name, served.get(r.name)! + w.requests);
     }
-    const parts = Object.entries(row).map(([n, v]) => `${n} ${Math.round(v.rps)} req/s p99 ${v.p99.toFixed(1)} ms cpu ${v.cpuUs.toFixed(1)} µs/req${v.errors ? ` errors ${v.errors}` : ''}${n === base ? '' : ` (×${(v.rps / row[base]!.rps).toFixed(3)}, +${(v.cpuUs - row[base]!.cpuUs).toFixed(1)} µs)`}`);
+    const parts = running.map((r) => [r.name, row[r.name]!] as const).map(([n, v]) => `${n} ${Math.round(v.rps)} req/s p99 ${v.p99.toFixed(1)} ms cpu ${v.cpuUs.toFixed(1)} µs/req${v.errors ? ` errors ${v.errors}` : ''}${n === base ? '' : ` (×${(v.rps / row[base]!.rps).toFixed(3)}, +${(v.cpuUs - row[base]!.cpuUs).toFixed(1)} µs)`}`);
     process.stdout.write(`round ${round}: ${parts.join(' | ')}\n`);
     for (const [n, v] of Object.entries(row)) {
       if (n === base) continue;

@@ -42,6 +42,11 @@ export function failRequest(ctx: RequestContext, err: unknown): void {
     ctx.gen.record(ctx);
   }
   const hold = ctx.finishHold;
-  if (hold === undefined) writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx));
-  else hold(() => writeErrorResponse(ctx.res, error, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx)));
+  if (hold === undefined) writeError(ctx);
+  else hold.defer(writeError);
+}
+
+/** The error path's final write (`ctx.error` is set), handed to a hold as it is (context.ts FinishHold). */
+function writeError(ctx: RequestContext): void {
+  writeErrorResponse(ctx.res, ctx.error!, ctx.requestId || '-', ctx.req.headers.accept, ctx.responseHeaders, hstsFor(ctx));
 }

@@ -41,6 +41,9 @@ function withoutReflectedCredentials(ctx: RequestContext, upstream: string, fiel
   if (names !== undefined) dropReflectedCredentials(fields, names, ctx.gen.credentials.secretsByUpstream.get(upstream) ?? []);
 }
 
+/** The final write of a forwarded response, handed to a hold (context.ts FinishHold). */
+function endResponse(ctx: RequestContext): void { ctx.res.end(); }
+
 class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   readonly ctx: RequestContext;
   readonly upstream: UpstreamPool;
@@ -100,7 +103,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     ctx.gen.record(ctx);
     const hold = ctx.finishHold;
     if (hold === undefined) ctx.res.end();
-    else hold(() => ctx.res.end());
+    else hold.defer(endResponse);
     this.finish();
   }
 
