@@ -116,7 +116,7 @@ test('rejects unknown sections, nonsense durations and a git option posing as a 
   assert.throws(() => parseBenchArgs(['--gatehouse-ref=--output=/tmp/x'], ['proxy']), /--gatehouse-ref must be a git revision/);
   const quick = parseBenchArgs(['--quick', '--only', 'proxy'], ['proxy']);
   assert.deepEqual([quick.options.durationS, quick.options.warmupS, quick.options.rounds, quick.only], [2, 1, 1, ['proxy']]);
-  assert.equal(parseBenchArgs([], ['proxy']).options.rounds, 3);
+  assert.equal(parseBenchArgs([], ['proxy']).options.rounds, 4);
   assert.throws(() => parseBenchArgs(['--rounds', '0'], ['proxy']), /--rounds must be a positive number/);
   assert.deepEqual(parseBenchArgs(['--rate', '1000, 3000'], ['proxy']).options.rates, [1000, 3000]);
 });

@@ -23,7 +23,8 @@ export function usage(sections: Section[]): string {
 
   --duration S        seconds of each measured wrk run (default 10; --quick: 2)
   --rounds N          closed-loop rounds of the proxy section: each runs every target once,
-                      in turn; ratios are medians of per-round ratios (default 3; --quick: 1)
+                      in turn, every other round in reverse order; ratios are medians of
+                      per-round ratios (default 4; --quick: 1)
   --warmup S          seconds of warm-up per target (default 3; --quick: 1)
   --connections LIST  comma-separated concurrency levels (default 100,1000)
   --rate LIST         comma-separated request rates of the fixed-rate latency runs
@@ -102,7 +103,7 @@ export function parseBenchArgs(argv: string[], sectionNames: string[]): ParsedAr
     help: values.help,
     options: {
       durationS,
-      rounds: Math.max(1, Math.round(positive('rounds', values.rounds, quick ? 1 : 3))),
+      rounds: Math.max(1, Math.round(positive('rounds', values.rounds, quick ? 1 : 4))),
       warmupS: positive('warmup', values.warmup, quick ? 1 : 3),
       rates: (values.rate ?? '2000,5000').split(',').map((r) => Math.round(positive('rate', r.trim(), 1))),
       rateDurationS: positive('rate-duration', values['rate-duration'], quick ? 2 : 6),

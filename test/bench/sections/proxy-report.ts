@@ -150,8 +150,8 @@ function cpuMicrosPerRequest(e: ClosedLoopEntry): number | undefined {
 }
 
 /**
- * One row per target and connection count: the round with the median req/s stands for the
- * others (its latencies and CPU), and the last column lists every round's req/s.
+ * One row per target and connection count: the round with the median req/s (the lower middle
+ * one for an even count) stands for the others (its latencies and CPU), and the last column lists every round's req/s.
  */
 function closedLoopTable(results: TargetResult[]): string {
   const rows = results.flatMap((r) => [...new Set(r.closedLoop.map((e) => e.connections))].map((connections) => {
@@ -210,7 +210,7 @@ export interface ProxySettings {
 export function renderProxySection(results: TargetResult[], ratios: Ratio[] | null, settings: ProxySettings): string {
   const out: string[] = [];
   const rounds = settings.rounds > 1
-    ? `${settings.rounds} rounds, each running every target in turn; each row is the target's round with the median req/s`
+    ? `${settings.rounds} rounds, each running every target in turn, every other round in reverse order; each row is the target's round with the median req/s (for an even count, the lower of the middle two)`
     : 'one round';
   out.push(`#### Closed loop: wrk, ${settings.durationS} s per run, keep-alive connections, ${rounds}`, '', closedLoopTable(results), '');
   const f = settings.fixedRate;

@@ -186,8 +186,11 @@ export const proxySection: Section = {
         const t = await startTarget(ctx, spec, upstream, results[i]!);
         if (t) running.push(t);
       }
+      // Every other round runs the targets in reverse: in a fixed order a target always ran right
+      // after the same neighbour and at the same point of the round, and back-to-back A/B runs
+      // (bare-ab.ts) measured whichever target ran second as faster, in both orders.
       for (let round = 1; round <= ctx.options.rounds; round++) {
-        for (const t of running) await closedLoopRound(ctx, t, round);
+        for (const t of round % 2 === 1 ? running : [...running].reverse()) await closedLoopRound(ctx, t, round);
       }
       for (const t of running) await fixedRateRuns(ctx, t);
     } finally {
