@@ -23,6 +23,7 @@ import { continueBody } from '../http/expect-continue.ts';
 import { addTrailers, allowedTrailers } from './trailers.ts';
 import { hstsFor } from '../http/strict-transport-security.ts';
 import { dropReflectedCredentials } from './credentials.ts';
+import { endAtTurnEnd } from '../http/turn-end.ts';
 
 /** Both ends of a tunnel are sockets (net or TLS); the Duplex type does not say so. */
 type TimedSocket = Duplex & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
@@ -102,7 +103,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     ctx.completing = true;
     ctx.gen.record(ctx);
     const hold = ctx.finishHold;
-    if (hold === undefined) ctx.res.end();
+    if (hold === undefined) endAtTurnEnd(ctx);
     else hold.defer(endResponse);
     this.finish();
   }
