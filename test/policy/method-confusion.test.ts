@@ -87,6 +87,16 @@ describe('authorize: method confusion', () => {
     assert.equal(ok.authorized, true);
   });
 
+  test('denies a permitted POST whose query names DELETE in a spelling PHP reads as _method (?.method=, ?+_method=, ?%20_method=, ?_method%00x=)', () => {
+    const stage = createAuthorizeStage({ engine: engine() });
+    for (const query of ['.method=DELETE', '+_method=DELETE', '%20_method=DELETE', '%20%20.method=DELETE', '_method%00x=DELETE', '_method.=DELETE'.replace('.', '%00')]) {
+      denied(stage, ctxFor('POST', '/docs/a', {}, query));
+    }
+    const ok = ctxFor('POST', '/docs/a', {}, 'x.method=DELETE&method_=DELETE');
+    stage(ok);
+    assert.equal(ok.authorized, true, 'keys that are not _method in any spelling name no method');
+  });
+
   test('denies a permitted POST overridden to GET on a forbidden GET operation', () => {
     const stage = createAuthorizeStage({ engine: engine() });
     denied(stage, ctxFor('POST', '/docs/export', { 'x-http-method-override': 'GET' }));

@@ -85,7 +85,7 @@ export const routeSchema = z.object({
   path: z.string().regex(/^\/([^\s?#]*)$/, 'must start with / and have no query, fragment or whitespace').default('/').describe('Path prefix, matched on whole segments after normalization; the longest prefix wins.'),
   upstream: z.string().min(1).describe('Name of an entry in `upstreams`.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding.'),
-  methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).optional().describe('Methods accepted; others get 405. Omitted: all but TRACE, which is never forwarded (the upstream would echo the identity assertion and other headers Gatehouse adds).'),
+  methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).optional().describe('Methods accepted; others get 405, also when a method-override header or `_method` query parameter names them (docs/request-path.md). Omitted: all but TRACE, which is never forwarded, nor named by an override (the upstream would echo the identity assertion and other headers Gatehouse adds).'),
   maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
   timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000, tunnelIdleMs: 300_000 }),
   websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),

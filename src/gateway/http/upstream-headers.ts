@@ -12,9 +12,15 @@
  *   X-Request-Id, traceparent, tracestate (from a trusted peer their content was already
  *   taken into account by client-address, request-id and trace-context);
  * - from an untrusted peer also every other `x-forwarded-*` and X-Real-IP;
+ * - `X-Original-URL` and `X-Rewrite-URL`, with which some frameworks (older Symfony and Zend,
+ *   IIS rewrite setups) route by another path than the request line's, past the one path
+ *   Gatehouse normalized and matched (docs/path-normalization.md);
  * - any header the caller sets in `extra` or lists in `omit`;
  * - each of these also in its underscore spelling (`x_gatehouse_subject`, `x_api_key`), which
- *   CGI-style servers read as the dashed one.
+ *   CGI-style servers read as the dashed one; so too the underscore spellings of the headers
+ *   whose dashed value a stage decided on and forwards: the method-override headers
+ *   (effective-methods.ts) and the policy's context headers (`judged`). Otherwise
+ *   `X_HTTP_METHOD_OVERRIDE: DELETE` would reach PHP as the override that authorization never saw.
  *
  * Then appended: X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded
  * (RFC 7239), X-Request-Id, traceparent, tracestate, then `extra`.
@@ -29,6 +35,7 @@
 import { GatehouseError } from '../../core/errors.ts';
 import type { ClientAddress } from './client-address.ts';
 import { isValidHostHeader } from '../router/normalize-host.ts';
+import { METHOD_OVERRIDE_HEADERS } from './effective-methods.ts';
 
 export interface UpstreamHeaderOptions {
   /** From `resolveClientAddress`. */
@@ -48,6 +55,11 @@ export interface UpstreamHeaderOptions {
   extra?: Readonly<Record<string, string>> | undefined;
   /** Further lower-case names to remove from the client's headers (e.g. `authorization`). */
   omit?: ReadonlySet<string> | undefined;
+  /**
+   * Lower-case names whose values a stage decided on and which are forwarded as they are
+   * (`policy.contextHeaders`): their underscore spellings are removed.
+   */
+  judged?: readonly string[] | undefined;
   /** Most header fields accepted from the client (`limits.maxHeaderCount`). */
   maxHeaders: number;
 }
@@ -65,6 +77,7 @@ const SPECIAL = new Map<string, number>([
   ['x-forwarded-for', DROP], ['x-forwarded-proto', DROP], ['x-forwarded-host', DROP], ['forwarded', DROP],
   ['x-request-id', DROP], ['traceparent', DROP], ['tracestate', DROP],
   ['x-real-ip', DROP_UNLESS_TRUSTED],
+  ['x-original-url', DROP], ['x-rewrite-url', DROP],
   ['cookie', COOKIE],
 ]);
 
@@ -177,7 +190,8 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], options: Ups
       const dashed = name.replaceAll('_', '-');
       const alias = classify(dashed);
       if (alias === DROP_UNLESS_TRUSTED) kind = DROP_UNLESS_TRUSTED;
-      else if (alias !== 0 || omit?.has(dashed) === true || (extra !== undefined && Object.hasOwn(extra, dashed))) continue;
+      else if (alias !== 0 || omit?.has(dashed) === true || (extra !== undefined && Object.hasOwn(extra, dashed))
+        || METHOD_OVERRIDE_HEADERS.includes(dashed) || options.judged?.includes(dashed) === true) continue;
     }
     if (kind === DROP || (kind === DROP_UNLESS_TRUSTED && !trusted)) continue;
     if (kind === CONNECTION) {

@@ -21,6 +21,7 @@ export function enrich(ctx: RequestContext): void {
     // Only here, after every stage that may refuse: a refused request never carries the credential.
     extra: withUpstreamCredentials(ctx.upstreamHeaders, ctx.route === undefined ? undefined : ctx.gen.credentials.headers.get(ctx.route.upstreamName)),
     omit: ctx.omitUpstreamHeaders,
+    judged: ctx.gen.config.policy.contextHeaders,
     maxHeaders: ctx.gen.config.limits.maxHeaderCount,
   });
 }

@@ -9,6 +9,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import type { RequestContext } from '../context.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import { normalizePath } from '../router/normalize-path.ts';
+import { overrideMethods } from '../http/effective-methods.ts';
 
 export function route(ctx: RequestContext): void {
   const { path, query } = normalizePath(ctx.req.url ?? '');
@@ -31,15 +32,40 @@ export function route(ctx: RequestContext): void {
 
 /** Why the matched route does not take this request, if it does not. */
 function refusalOf(ctx: RequestContext, matched: CompiledRoute): GatehouseError | undefined {
-  if (matched.methods && !matched.methods.has(ctx.method)) {
-    return new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `${ctx.method} on route ${matched.id}`, headers: { allow: [...matched.methods].join(', ') } });
-  }
-  // TRACE asks the upstream to echo the request it received, which carries what Gatehouse
-  // added (the identity assertion, injected credentials, forwarded cookies): never forwarded,
-  // also on routes that accept every method.
-  if (ctx.method === 'TRACE') return new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `TRACE on route ${matched.id}` });
+  const refused = refusedMethod(ctx.method, matched) ?? refusedOverride(ctx, matched);
+  if (refused !== undefined) return refused;
   if (ctx.upgradeSocket && !matched.config.websocket) {
     return new GatehouseError('ERR_REQUEST_MALFORMED', { detail: `upgrade requested on route ${matched.id}, which does not allow WebSocket`, publicMessage: 'Upgrade not allowed on this route' });
+  }
+  return undefined;
+}
+
+/**
+ * The route's method list, and TRACE, which asks the upstream to echo the request it received,
+ * carrying what Gatehouse added (the identity assertion, injected credentials, forwarded
+ * cookies): never forwarded, also on routes that accept every method.
+ */
+function refusedMethod(method: string, matched: CompiledRoute): GatehouseError | undefined {
+  if (matched.methods && !matched.methods.has(method)) {
+    return new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `${method} on route ${matched.id}`, headers: { allow: [...matched.methods].join(', ') } });
+  }
+  if (method === 'TRACE') return new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `TRACE on route ${matched.id}` });
+  return undefined;
+}
+
+/**
+ * The same rules for a method that an override header or a `_method` query parameter names
+ * (effective-methods.ts): the upstream's framework may run it instead of the request line's,
+ * so a POST naming DELETE must not pass a route that takes GET and POST only.
+ */
+function refusedOverride(ctx: RequestContext, matched: CompiledRoute): GatehouseError | undefined {
+  const named = overrideMethods(ctx);
+  if (named === undefined) return undefined;
+  for (const method of named) {
+    const refused = refusedMethod(method, matched);
+    if (refused !== undefined) {
+      return new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { detail: `${ctx.method} naming ${method} (method override) on route ${matched.id}`, ...(refused.headers ? { headers: refused.headers } : {}) });
+    }
   }
   return undefined;
 }
