@@ -184,6 +184,10 @@ describe('isValidHostHeader', () => {
   test('accepts host[:port] for names, IPv4 and bracketed IPv6', () => {
     for (const v of ['example.com', 'EXAMPLE.com:8443', '127.0.0.1:80', '[::1]', '[2001:db8::1]:443', 'svc_a.internal']) assert.equal(isValidHostHeader(v), true, v);
   });
+  test('refuses a host with an empty label (secure.example.. would match secure.example while policies see another host)', () => {
+    for (const v of ['secure.example..', 'secure.example..:8443', 'a..b', '..']) assert.equal(isValidHostHeader(v), false, v);
+    assert.equal(isValidHostHeader('secure.example.'), true, 'one trailing dot is a fully qualified name');
+  });
   test('refuses userinfo, repeated values, escapes, bad ports and broken IPv6 (host-header injection)', () => {
     for (const v of ['', 'a@b', 'a.com:80@b.com', 'a,b', 'a b', 'a%2eb', 'a:', 'a:123456', '[::1', '[zz::1]', '::1', 'a/b', 'a"b']) assert.equal(isValidHostHeader(v), false, v);
   });

@@ -40,7 +40,7 @@ const HOST_HEADER = /^(?:[A-Za-z0-9._~-]+|\[([0-9A-Fa-f:.]+)\])(?::[0-9]{1,5})?$
 /**
  * Whether a Host header value (or HTTP/2 `:authority`) is a plain `host[:port]`: a name
  * of letters, digits, `-`, `.`, `_`, `~`, or a bracketed IPv6 address, and an optional
- * numeric port. Anything else (userinfo `a@b`, spaces, quotes, percent-escapes, commas
+ * numeric port, without empty labels. Anything else (userinfo `a@b`, spaces, quotes, percent-escapes, commas
  * from repeated fields) is refused: RFC 9112 §3.2 requires a 400 for an invalid Host, and
  * such values would otherwise reach upstreams in X-Forwarded-Host, where applications
  * build absolute URLs from them (host-header injection).
@@ -52,6 +52,9 @@ export function isValidHostHeader(value: string): boolean {
   if (value.length === 0 || value.length > 261) return false;
   const m = HOST_HEADER.exec(value);
   if (m === null) return false;
+  // An empty label (`a..b`, `secure.example..`) names no host; normalizeHost drops one trailing
+  // dot, so `secure.example..` would have matched `secure.example` while policies saw another host.
+  if (m[1] === undefined && value.includes('..')) return false;
   const valid = m[1] === undefined || isIPv6(m[1]);
   if (valid) lastValidHost = value;
   return valid;
