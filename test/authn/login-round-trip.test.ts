@@ -24,6 +24,7 @@ import { createUpstreamIdentityStage } from '../../src/gateway/assertion/upstrea
 import type { GatewayExtension } from '../../src/gateway/gateway.ts';
 import { createAuthnComponent, type AuthnComponent } from '../../src/authn/authn-component.ts';
 import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
+import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
 
@@ -146,6 +147,19 @@ describe('browser login round trip through a real gateway and the real identity 
     assert.equal(seen.headers['x-gatehouse-subject'], userId);
     assert.ok(seen.headers['x-gatehouse-identity'] ?? Object.keys(seen.headers).some((h) => h.startsWith('x-gatehouse-') && h !== 'x-gatehouse-subject'), 'a signed assertion travels too');
     assert.equal(seen.headers.cookie, 'theme=dark', 'the application\'s cookies pass, Gatehouse\'s own (session, IdP) do not');
+  });
+
+  it("does not forward the IdP's cookies (__Host-gh_idp_session and .sig, __Secure- interaction/resume, the old gh_idp_* names) to an upstream (IdP session leaking to a service)", async () => {
+    const browser = new Browser(browserFetch);
+    await logIn(browser);
+    assert.ok(browser.cookies.has(IDP_COOKIE_NAMES.session) && browser.cookies.has(`${IDP_COOKIE_NAMES.session}.sig`), 'the browser holds the IdP session');
+    // Path-scoped cookies and the names from before the rename, as a browser may still send them.
+    for (const name of [IDP_COOKIE_NAMES.interaction, IDP_COOKIE_NAMES.resume, 'gh_idp_session', 'gh_idp_session.sig']) browser.cookies.set(name, { value: 'x', path: '/' });
+    browser.cookies.set('theme', { value: 'dark', path: '/' });
+    const before = upstream.received.length;
+    const page = await browser.request(`${PUBLIC}/app/inbox?folder=1`, { headers: NAVIGATE });
+    assert.equal(page.status, 200, page.body.slice(0, 300));
+    assert.equal(upstream.received[before]!.headers.cookie, 'theme=dark');
   });
 
   it('rotates the session id at login: a session the browser brought (possibly planted) ends', async () => {

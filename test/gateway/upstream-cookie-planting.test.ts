@@ -16,6 +16,10 @@ const PLANTED = [
   '__HOST-Gatehouse-login=attacker-login; Path=/; Secure',
   'gh_idp_session=attacker-idp; Path=/; Secure',
   ' gh_idp_session.sig=forged; Path=/',
+  '__Host-gh_idp_session=attacker-idp; Path=/; Secure',
+  '__Host-gh_idp_session.sig=forged; Path=/; Secure',
+  '__secure-gh_idp_resume=attacker-uid; Path=/oidc/auth/attacker-uid; Secure',
+  '__Secure-gh_idp_interaction=attacker-uid; Path=/oidc/interaction/attacker-uid; Secure',
 ];
 const OWN = 'app_pref=dark; Path=/; Secure';
 

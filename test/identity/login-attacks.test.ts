@@ -2,11 +2,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
-import type * as oidc from 'openid-client';
+import * as oidc from 'openid-client';
+import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { followToCallback, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
-import { formAction, inputValue } from './support/browser.ts';
+import { Browser, formAction, inputValue } from './support/browser.ts';
 
 describe('sign-in attacks', () => {
   let h: Harness;
@@ -68,14 +69,63 @@ describe('sign-in attacks', () => {
     // The attacker signs in as themselves and plants their session cookie in the victim's browser.
     const attacker = await startAuth(h, config);
     await followToCallback(h, attacker, (await submitLogin(h, attacker, 'mallory', PASSWORD)).location);
-    const planted = attacker.browser.cookies.get('gh_idp_session')!;
+    const planted = attacker.browser.cookies.get(IDP_COOKIE_NAMES.session)!;
     assert.ok(planted);
     const victim = await startAuth(h, config);
-    victim.browser.cookies.set('gh_idp_session', { ...planted });
+    victim.browser.cookies.set(IDP_COOKIE_NAMES.session, { ...planted });
     const fresh = await startAuth(h, config, undefined, victim.browser);
     await followToCallback(h, fresh, (await submitLogin(h, fresh, 'alice', PASSWORD)).location);
-    const after = fresh.browser.cookies.get('gh_idp_session')!;
+    const after = fresh.browser.cookies.get(IDP_COOKIE_NAMES.session)!;
     assert.notEqual(after.value, planted.value, 'session id changed at login');
+  });
+
+  it("sets the IdP session cookie and its .sig as __Host- (Secure, Path=/, no Domain), so a sibling subdomain cannot set them; the path-scoped interaction and resume cookies as __Secure-", async () => {
+    const start = await startAuth(h, config);
+    const r = await submitLogin(h, start, 'mallory', PASSWORD);
+    const seen: string[] = [];
+    let location = r.location;
+    for (let hops = 0; location?.startsWith(h.origin) && hops < 8; hops++) {
+      const next = await start.browser.request(location);
+      seen.push(...next.headers.getSetCookie().filter((c) => c.includes('gh_idp_session')));
+      location = next.location;
+    }
+    const names = new Set(seen.map((c) => c.slice(0, c.indexOf('='))));
+    assert.deepEqual([...names].sort(), [IDP_COOKIE_NAMES.session, `${IDP_COOKIE_NAMES.session}.sig`]);
+    for (const c of seen) {
+      assert.match(c, /; path=\/(;|$)/i, c);
+      assert.match(c, /; secure(;|$)/i, c);
+      assert.doesNotMatch(c, /; domain=/i, c);
+    }
+    // The interaction and resume cookies are scoped to one interaction's path, which __Host- forbids: __Secure-.
+    const first = await new Browser(h.fetch).request(oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT, scope: 'openid', state: oidc.randomState(), nonce: oidc.randomNonce(),
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    }));
+    const scoped = first.headers.getSetCookie();
+    assert.deepEqual([...new Set(scoped.map((c) => c.slice(0, c.indexOf('='))))].sort(), [IDP_COOKIE_NAMES.interaction, `${IDP_COOKIE_NAMES.interaction}.sig`, IDP_COOKIE_NAMES.resume, `${IDP_COOKIE_NAMES.resume}.sig`].sort());
+    for (const c of scoped) assert.match(c, /; secure(;|$)/i, c);
+  });
+
+  it('ignores an attacker\'s signed IdP session planted from a sibling subdomain (Domain=.<site>): the victim gets the sign-in page, not a login as the attacker (login CSRF by cookie tossing)', async () => {
+    // The attacker signs in in their own browser and keeps the session cookie and its .sig.
+    const attacker = await startAuth(h, config);
+    await followToCallback(h, attacker, (await submitLogin(h, attacker, 'mallory', PASSWORD)).location);
+    const own = [...attacker.browser.cookies].filter(([name]) => name.includes('gh_idp_session'));
+    assert.equal(own.length, 2, 'the session cookie and its signature');
+    // A sibling subdomain can set any name but a __Host- one (browsers refuse __Host- with Domain).
+    const victim = new Browser(h.fetch);
+    for (const [name, cookie] of own) victim.cookies.set(name.replace(/^__Host-/, ''), { ...cookie });
+    // The victim starts an ordinary sign-in at a relying party (no prompt).
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT, scope: 'openid', state: oidc.randomState(), nonce: oidc.randomNonce(),
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    let r = await victim.request(url);
+    for (let hops = 0; r.location?.startsWith(h.origin) && hops < 8; hops++) r = await victim.request(r.location);
+    assert.equal(r.location, undefined, `no code for the relying party: ${r.location}`);
+    assert.equal(r.status, 200);
+    assert.ok(formAction(r.body, 'login'), 'the sign-in page');
   });
 
   it('delays, then locks an account after repeated wrong passwords, and unlocks after the lock time', async () => {

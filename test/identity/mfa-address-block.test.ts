@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
 import type * as oidc from 'openid-client';
+import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { followToCallback, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
@@ -58,9 +59,9 @@ describe('sign-in: second factor from a blocked address', () => {
       assert.equal(r.status, 429);
       assert.match(r.body, /Too many attempts/);
       assert.equal(r.location, undefined, 'no redirect back to the client');
-      assert.equal(r.headers.getSetCookie().some((c) => c.startsWith('gh_idp_session=') && !/expires=thu, 01 jan 1970/i.test(c)), false, 'no session cookie');
+      assert.equal(r.headers.getSetCookie().some((c) => c.startsWith(`${IDP_COOKIE_NAMES.session}=`) && !/expires=thu, 01 jan 1970/i.test(c)), false, 'no session cookie');
     }
-    assert.equal(s.browser.cookies.has('gh_idp_session'), false, 'no IdP session in the browser');
+    assert.equal(s.browser.cookies.has(IDP_COOKIE_NAMES.session), false, 'no IdP session in the browser');
     assert.equal(h.events.filter((e) => e.name === 'identity.login.succeeded').length, succeededBefore, 'no sign-in succeeded');
     assert.ok(h.events.some((e) => e.name === 'identity.login.failed' && e.payload.subject === erinId && e.payload.reason === 'address_blocked'), 'audited as the password step audits a blocked address');
     assert.equal(h.events.some((e) => e.name === 'identity.mfa.verified' && e.payload.subject === erinId && h.events.indexOf(e) > h.events.findIndex((x) => x.name === 'identity.address.blocked')), false, 'no code was even checked');
@@ -98,6 +99,6 @@ describe('sign-in through a composed gateway: second factor from an address dete
     assert.equal(r.status, 403, r.body.slice(0, 200));
     assert.match(r.body, /ERR_SHIELD_BLOCKED/);
     assert.equal(r.location, undefined);
-    assert.equal(s.browser.cookies.has('gh_idp_session'), false, 'no IdP session');
+    assert.equal(s.browser.cookies.has(IDP_COOKIE_NAMES.session), false, 'no IdP session');
   });
 });

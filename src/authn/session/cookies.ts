@@ -24,12 +24,14 @@ export function serializeCookie(name: string, value: string, maxAgeSec: number):
 
 /**
  * Cookies that belong to Gatehouse itself: the gateway's session and login cookies, and the
- * identity provider's (`gh_idp_session`, `gh_idp_interaction`, `gh_idp_resume`, their `.sig`
- * companions; see src/identity/oidc/provider-config.ts). The IdP's session cookie is scoped
- * to `/`, so browsers send it with every request; an upstream that saw it could act at the
- * IdP as the user.
+ * identity provider's (`__Host-gh_idp_session`, `__Secure-gh_idp_interaction`,
+ * `__Secure-gh_idp_resume`, their `.sig` companions; see src/identity/oidc/cookie-names.ts).
+ * The IdP's session cookie is scoped to `/`, so browsers send it with every request; an
+ * upstream that saw it could act at the IdP as the user. The names from before the prefixes
+ * (`gh_idp_*`) are still in browsers until they expire; they are kept from upstreams too.
  */
-const OUR_PREFIXES = ['__Host-gatehouse-', 'gh_idp_'] as const;
+const OUR_PREFIXES = ['__Host-gatehouse-', '__Host-gh_idp_', '__Secure-gh_idp_', 'gh_idp_'] as const;
+const OUR_PREFIXES_LOWER = OUR_PREFIXES.map((prefix) => prefix.toLowerCase());
 
 function isOurs(part: string): boolean {
   const name = part.trimStart();
@@ -60,5 +62,5 @@ export function mayCarryGatehouseCookie(header: string | undefined): header is s
  */
 export function setsGatehouseCookie(setCookie: string): boolean {
   const name = setCookie.trimStart().toLowerCase();
-  return name.startsWith('__host-gatehouse-') || name.startsWith('gh_idp_');
+  return OUR_PREFIXES_LOWER.some((prefix) => name.startsWith(prefix));
 }

@@ -17,6 +17,7 @@ import type { OidcAdapter } from './store-adapter.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
 import { clientFields, GATEHOUSE_CLIENT_PROPERTIES, validateClientField, type GatehouseClientFields } from './client-fields.ts';
 import { OIDC_SCOPES } from './scopes.ts';
+import { IDP_COOKIE_NAMES } from './cookie-names.ts';
 import { assertClientCredentialsScope } from './client-credentials-scope.ts';
 
 export { OIDC_SCOPES };
@@ -81,7 +82,7 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
     // Signatures through node:crypto (see signing-key.ts); the JWS itself is oidc-provider's.
     jwks: { keys: input.jwks.map((jwk) => new NodeSigningKey(jwk)) },
     cookies: {
-      names: { session: 'gh_idp_session', interaction: 'gh_idp_interaction', resume: 'gh_idp_resume' },
+      names: { ...IDP_COOKIE_NAMES },
       long: { httpOnly: true, sameSite: 'lax', secure: true },
       short: { httpOnly: true, sameSite: 'lax', secure: true },
       keys: input.cookieKeys,
