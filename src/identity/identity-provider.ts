@@ -25,6 +25,7 @@ import type { IdentityEmit, IdentityEventName, IdentityEventPayloads } from './e
 import { CALLBACK_PREFIX, FederationService } from './federation/federation-service.ts';
 import { createInteractionRouter } from './interaction/interaction-router.ts';
 import { sendHtml } from './interaction/http.ts';
+import { providerPageHeaders } from './oidc/page-headers.ts';
 import { messagePage } from './interaction/pages.ts';
 import { createKeySealer } from './keys/key-sealer.ts';
 import { KeyManager, type SigningAlgorithm } from './keys/key-manager.ts';
@@ -151,6 +152,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs }));
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
+    next.use(providerPageHeaders);
     // Client secrets are stored as SHA-256; compare the presented secret's hash.
     next.Client.prototype.compareClientSecret = function compareClientSecret(actual: string) {
       return typeof this.clientSecret === 'string' && typeof actual === 'string' && secretMatches(actual, this.clientSecret);

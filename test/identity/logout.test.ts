@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { Browser, inputValue } from './support/browser.ts';
 import { loginAndExchange, PASSWORD, REDIRECT } from './support/flows.ts';
@@ -58,6 +59,50 @@ describe('RP-initiated logout', () => {
     assert.equal(`${back.origin}${back.pathname}`, SIGNED_OUT);
     assert.equal(back.searchParams.get('state'), 'bye-123');
     assert.equal((await silentAuthorization(browser)).searchParams.get('error'), 'login_required', 'the session is gone');
+  });
+
+  /** What sendHtml sends with every sign-in page: not framed, not cached, nothing loaded from elsewhere. */
+  function assertUnframeable(res: { headers: Headers }, what: string): void {
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /frame-ancestors 'none'/, `${what}: CSP ${csp}`);
+    assert.match(csp, /default-src 'none'/, `${what}: CSP ${csp}`);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY', what);
+    assert.equal(res.headers.get('cache-control'), 'no-store', what);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', what);
+  }
+
+  it("the logout confirmation and its success page cannot be framed or cached (attack: clickjacking the \"Sign out\" button)", async () => {
+    const { idToken, browser } = await signedIn();
+    const page = await browser.request(endSessionUrl(idToken));
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Sign out/);
+    assertUnframeable(page, 'logout confirmation');
+    assert.doesNotMatch(page.headers.get('content-security-policy')!, /script-src(?! 'none'(;|$))/, 'no script allowed on the confirmation page');
+    const success = await browser.request(`${idp.origin}/oidc/session/end/success`);
+    assert.equal(success.status, 200);
+    assertUnframeable(success, 'logout success');
+  });
+
+  it('error pages of the IdP (unknown client, unregistered post-logout URI) cannot be framed or cached either', async () => {
+    const html = { headers: { accept: 'text/html' } };
+    const unknown = await new Browser(idp.fetch).request(`${idp.origin}/oidc/auth?client_id=nope&response_type=code&scope=openid`, html);
+    assert.equal(unknown.status, 400);
+    assertUnframeable(unknown, 'authorization error page');
+    const { idToken, browser } = await signedIn();
+    const bad = await browser.request(endSessionUrl(idToken, 'https://evil.example/phish'), html);
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get('content-type')!, /^text\/html/);
+    assertUnframeable(bad, 'logout error page');
+  });
+
+  it("oidc-provider's auto-submitting form (logout without a session) runs its own inline script, allowed by hash, and no other", async () => {
+    const page = await new Browser(idp.fetch).request(`${idp.origin}/oidc/session/end`);
+    assert.equal(page.status, 200);
+    assertUnframeable(page, 'auto-submit page');
+    const script = /<script>([\s\S]*?)<\/script>/.exec(page.body)?.[1];
+    assert.ok(script !== undefined, 'an inline script');
+    const scriptSrc = /script-src ([^;]+)/.exec(page.headers.get('content-security-policy')!)?.[1];
+    assert.equal(scriptSrc, `'sha256-${createHash('sha256').update(script!).digest('base64')}'`);
   });
 
   it('refuses to redirect to an unregistered post-logout URI (no open redirect)', async () => {

@@ -34,6 +34,8 @@ declare module 'oidc-provider' {
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
     interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
     on(event: string, listener: (...args: any[]) => void): this;
+    /** Koa middleware around every route of the provider (oidc-provider runs it before its own). */
+    use(middleware: (ctx: any, next: () => Promise<unknown>) => Promise<void>): this;
     Grant: { new (properties: { accountId: string; clientId: string }): GrantInstance; find(id: string): Promise<GrantInstance | undefined> };
     Client: { prototype: { compareClientSecret(this: { clientSecret?: string }, actual: string): boolean | Promise<boolean> }; find(id: string): Promise<any> };
     AccessToken: { find(value: string): Promise<any> };
