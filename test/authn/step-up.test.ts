@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { generate } from 'otplib';
 import { Agent, buildConnector, fetch as undiciFetch, request } from 'undici';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import * as oidc from 'openid-client';
 import { parseConfig } from '../../src/core/config/load.ts';
 import type { ConfigInput } from '../../src/core/config/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -359,6 +360,75 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'bob', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
     assert.equal(next.status, 200, next.body.slice(0, 300));
     assert.match(next.body, /data-totp-secret="[A-Z2-7]+"/, 'bob (no TOTP yet) is asked to enrol');
+  });
+
+  /**
+   * A relying party of the IdP (openid-client) signs a new user in through the real sign-in
+   * pages and gets a JWT access token for the gateway (`resource`). With `acr_values` the user
+   * enrols TOTP and signs in with the code; without, with the password only.
+   */
+  async function accessTokenFromRealLogin(username: string, withTotp: boolean): Promise<string> {
+    const redirect = 'https://cli.example/cb';
+    await identity.idp.accounts.addUser({ username, password: PASSWORD, roles: ['admin'] });
+    const client = await identity.idp.accounts.addClient({ clientId: `cli-${username}`, kind: 'app', redirectUris: [redirect] });
+    const conf = await oidc.discovery(new URL(PUBLIC), `cli-${username}`, client.secret!, undefined, { [oidc.customFetch]: viaGateway as oidc.CustomFetch });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(conf, {
+      redirect_uri: redirect, scope: 'openid', resource: PUBLIC, state, nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      ...(withTotp ? { acr_values: 'urn:gatehouse:mfa' } : {}),
+    });
+    const browser = new Browser(browserFetch);
+    let next = await browser.request(url, { headers: NAVIGATE });
+    for (let hops = 0; next.location?.startsWith(PUBLIC) && hops < 5; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
+    next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username, password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    if (withTotp) {
+      const secret = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
+      assert.ok(secret, `the enrolment page: ${next.status} ${next.body.slice(0, 200)}`);
+      const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret: secret! }) } });
+      next = await browser.request(new URL(formAction(codes.body, 'continue')!, PUBLIC), { form: { csrf: inputValue(codes.body, 'csrf')! } });
+    }
+    for (let hops = 0; next.location?.startsWith(PUBLIC) && hops < 8; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
+    assert.ok(next.location?.startsWith(redirect), `back at the relying party: ${next.status} ${next.location} ${next.body.slice(0, 200)}`);
+    const tokens = await oidc.authorizationCodeGrant(conf, new URL(next.location!), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    return tokens.access_token;
+  }
+
+  it("passes a step-up route with the IdP's own JWT access token right after a real TOTP login (the token carries amr, auth_time and acr; no forged claims)", async () => {
+    const token = await accessTokenFromRealLogin('dora', true);
+    const claims = decodeJwt(token);
+    assert.ok(Array.isArray(claims.amr) && (claims.amr as string[]).includes('otp'), JSON.stringify(claims));
+    assert.equal(typeof claims.auth_time, 'number');
+    assert.ok(Math.abs(Number(claims.auth_time) - Date.now() / 1000) < 60, 'auth_time is the sign-in just made');
+    assert.equal(claims.acr, 'urn:gatehouse:mfa');
+    const before = upstream.received.length;
+    const r = await call('/admin/users', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(upstream.received.length, before + 1, 'forwarded');
+  });
+
+  it("refuses the IdP's own JWT access token of a password-only login on a step-up route with 401 and the RFC 9470 challenge", async () => {
+    const token = await accessTokenFromRealLogin('ezra', false);
+    const claims = decodeJwt(token);
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.equal(claims.acr, undefined);
+    const before = upstream.received.length;
+    assertChallenge(await call('/admin/users', { headers: { authorization: `Bearer ${token}` } }));
+    assert.equal(upstream.received.length, before, 'nothing reached the upstream');
+    await settle();
+    assert.equal(stepUpEvents().at(-1)!.payload.reason, 'no_mfa');
+  });
+
+  it('gives a client-credentials token no amr, auth_time or acr, so a service cannot pass step-up (fail closed)', async () => {
+    const service = await identity.idp.accounts.addClient({ clientId: 'svc-step-up', kind: 'service', roles: ['admin'] });
+    const conf = await oidc.discovery(new URL(PUBLIC), 'svc-step-up', service.secret!, undefined, { [oidc.customFetch]: viaGateway as oidc.CustomFetch });
+    const { access_token: token } = await oidc.clientCredentialsGrant(conf, {});
+    const claims = decodeJwt(token);
+    assert.equal(claims.gh_kind, 'service');
+    for (const name of ['amr', 'auth_time', 'acr']) assert.equal(claims[name], undefined, name);
+    assertChallenge(await call('/admin/users', { headers: { authorization: `Bearer ${token}` } }));
   });
 
   it('a WebSocket upgrade on a step-up route with a password-only token (or a browser session) is refused with 401 before any upstream handshake, never redirected', async () => {

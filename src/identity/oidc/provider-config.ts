@@ -71,6 +71,21 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
     const record = client?.clientId ? await clients.find(client.clientId) : undefined;
     return record && !record.disabled ? { kind: record.kind, roles: record.roles, allowedScopes: record.allowedScopes, allowedAudiences: record.allowedAudiences } : undefined;
   };
+  /**
+   * The sign-in behind a user's access token being issued: the code, refresh token, device code
+   * or CIBA request of the grant in progress carries the session's `acr`, `amr` and `authTime`
+   * (the access token itself does not). A refreshed token keeps the original sign-in's time.
+   */
+  const signInOf = (ctx: any, accountId: string): { auth_time?: number; amr?: string[]; acr?: string } => {
+    const entities = ctx?.oidc?.entities ?? {};
+    const source = entities.AuthorizationCode ?? entities.RefreshToken ?? entities.DeviceCode ?? entities.BackchannelAuthenticationRequest;
+    if (!source || source.accountId !== accountId) return {};
+    return {
+      ...(typeof source.authTime === 'number' ? { auth_time: source.authTime } : {}),
+      ...(Array.isArray(source.amr) && source.amr.every((m: unknown) => typeof m === 'string') ? { amr: [...source.amr] } : {}),
+      ...(typeof source.acr === 'string' ? { acr: source.acr } : {}),
+    };
+  };
   const alg = identity.signing.algorithm;
   const publicResource = new URL(input.publicUrl).href.replace(/\/$/, '');
   const resources = new Set([publicResource, ...identity.resources.map((r) => new URL(r).href.replace(/\/$/, ''))]);
@@ -242,13 +257,16 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
         },
       };
     },
-    // Roles and principal kind in JWT access tokens (RFC 9068 §2.2.3.1) and introspection.
+    // Roles and principal kind in JWT access tokens (RFC 9068 §2.2.3.1) and introspection; for
+    // a user's token also how and when the user signed in (RFC 9068 §2.2.1: `auth_time`, `acr`,
+    // `amr`), which the gateway's step-up reads from bearer tokens.
     async extraTokenClaims(ctx: any, token: any) {
       if (token.accountId) {
+        const login = signInOf(ctx, token.accountId);
         const account = ctx.oidc?.account;
-        if (account?.accountId === token.accountId && Array.isArray(account.gatehouseRoles)) return { roles: account.gatehouseRoles, gh_kind: 'user' };
+        if (account?.accountId === token.accountId && Array.isArray(account.gatehouseRoles)) return { roles: account.gatehouseRoles, gh_kind: 'user', ...login };
         const user = await users.findById(token.accountId);
-        return user ? { roles: user.roles, gh_kind: 'user' } : undefined;
+        return user ? { roles: user.roles, gh_kind: 'user', ...login } : undefined;
       }
       if (token.kind === 'ClientCredentials') {
         const client = ctx.oidc?.client?.clientId === token.clientId ? ctx.oidc.client : { clientId: token.clientId };
