@@ -122,6 +122,9 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     onInvalidate: channel.onInvalidate,
     publish: channel.publish,
     loginClient: idp !== undefined && config.identity.enabled ? await loginClient(config, idp, origin, logger, options.loginFetch) : undefined,
+    // The IdP's sign-in session ends with the gateway's: a logout that left it would let the
+    // next visitor of the browser through the login without a password.
+    endIdpSession: idp === undefined ? undefined : (req, res) => idp.endBrowserSession(req, res),
     verifyClientCertificate: options.verifyClientCertificate,
     clientCertificateTrust: options.clientCertificateTrust,
     logger,

@@ -26,7 +26,7 @@ import { MtlsAuthenticator, type ClientCertificateVerifier } from './mtls-authen
 import { RevocationList } from './revocation-list.ts';
 import { DpopVerifier } from './dpop/dpop-verifier.ts';
 import { MemoryReplayCache, type ReplayCache } from './dpop/replay-cache.ts';
-import { AUTH_PREFIX, LoginFlow } from './session/login-flow.ts';
+import { AUTH_PREFIX, LoginFlow, type LoginFlowOptions } from './session/login-flow.ts';
 import { SessionManager } from './session/session-manager.ts';
 import type { LoginStateStore, SessionStore } from './session/session-store.ts';
 import type { ApiTokenVerifier, OnInvalidate, PrincipalLookup, PublishInvalidation, RevokedTokenStore } from './types.ts';
@@ -49,6 +49,8 @@ export interface AuthnDeps {
   publish: PublishInvalidation;
   /** openid-client configuration of the gateway at its own IdP; absent: no browser login. */
   loginClient?: Configuration | undefined;
+  /** Ends the in-process IdP's sign-in session of the browser at logout (see LoginFlowOptions.endIdpSession). */
+  endIdpSession?: LoginFlowOptions['endIdpSession'];
   /** Where seen DPoP proofs are remembered; default: in memory (one instance). */
   dpopReplay?: ReplayCache | undefined;
   /** Wired to src/pki verifyPeer; absent: client certificates are refused. */
@@ -120,6 +122,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
     principals: deps.principals,
     scopes: config.login.scopes,
     loginTimeoutMs: config.login.loginTimeoutMs,
+    endIdpSession: deps.endIdpSession,
     logger: deps.logger,
   });
   const dpop = new DpopVerifier({

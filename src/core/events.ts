@@ -690,7 +690,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     fields: {
       grantId: { type: 'string', description: 'Grant.' },
       clientId: { type: 'string', description: 'Client.', optional: true },
-      reason: { type: 'string', description: 'Provider route that revoked it (`token` for refresh reuse, `revocation`, `end_session`).' },
+      reason: { type: 'string', description: 'Provider route that revoked it (`token` for refresh reuse, `revocation`, `end_session`), or `gateway_logout` (the gateway\'s logout ended the browser\'s sign-in session).' },
     },
   },
   'identity.keys.rotated': {

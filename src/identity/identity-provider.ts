@@ -30,6 +30,7 @@ import { messagePage } from './interaction/pages.ts';
 import { createKeySealer } from './keys/key-sealer.ts';
 import { KeyManager, type SigningAlgorithm } from './keys/key-manager.ts';
 import { LoginService } from './login/login-service.ts';
+import { endBrowserSession, type EndedBrowserSession } from './oidc/end-browser-session.ts';
 import { buildProviderConfig } from './oidc/provider-config.ts';
 import { forwardProviderEvents } from './oidc/provider-events.ts';
 import { createAdapterFactory } from './oidc/store-adapter.ts';
@@ -79,6 +80,13 @@ export interface IdentityProvider {
   rotateKeys(algorithm?: SigningAlgorithm): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }>;
   /** Re-reads keys from the store (another instance rotated them). */
   reloadKeys(): Promise<void>;
+  /**
+   * Ends the sign-in session of the browser that sent `req` (its `gh_idp_session` cookie), as
+   * the provider's own sign-out does, on every instance (the session lives in the store); the
+   * gateway's logout calls it. Nothing to end is no error. Send the returned `clearCookies`
+   * with the response. See `oidc/end-browser-session.ts`.
+   */
+  endBrowserSession(req: IncomingMessage, res: ServerResponse): Promise<EndedBrowserSession>;
   close(): Promise<void>;
 }
 
@@ -231,6 +239,8 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     },
 
     reloadKeys: build,
+
+    endBrowserSession: (req, res) => endBrowserSession(provider, emit, req, res),
 
     async close() {
       closed = true;

@@ -3,6 +3,7 @@
  */
 export { createIdentityProvider } from './identity-provider.ts';
 export type { IdentityProvider, IdentityProviderOptions, IdentityEventSink, RequestInfo } from './identity-provider.ts';
+export type { EndedBrowserSession } from './oidc/end-browser-session.ts';
 export type { Principal, PrincipalDirectory } from './accounts/principal-directory.ts';
 export { USER_ID_PREFIX } from './accounts/principal-directory.ts';
 export type { VerifiedApiToken, CreatedApiToken, ApiTokenInfo, ApiTokenService } from './api-tokens.ts';

@@ -11,10 +11,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import * as oidc from 'openid-client';
 import { Agent, buildConnector, fetch as undiciFetch, request } from 'undici';
 import { parseConfig } from '../../src/core/config/load.ts';
 import type { ConfigInput } from '../../src/core/config/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
 import type { Store } from '../../src/store/types.ts';
 import { MemoryEventBus } from '../../src/bus/memory-bus.ts';
 import { createIdentityComponent, type IdentityComponent } from '../../src/gateway/extensions/identity.ts';
@@ -30,6 +32,7 @@ import { Browser, formAction, inputValue } from '../identity/support/browser.ts'
 
 const PUBLIC = 'https://gw.test';
 const PASSWORD = 'correct horse battery staple';
+const REDIRECT = 'https://app.example/cb';
 const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', accept: 'text/html' };
 
 describe('browser login round trip through a real gateway and the real identity provider', () => {
@@ -189,6 +192,118 @@ describe('browser login round trip through a real gateway and the real identity 
     assert.equal(JSON.parse(r.body).error.code, 'ERR_AUTHN_SESSION_INVALID');
     const nav = await replay.request(`${PUBLIC}/app/x`, { headers: NAVIGATE });
     assert.equal(nav.status, 302, 'a browser is sent to log in again');
+  });
+
+  /** The IdP's sign-in session cookies of a browser (`__Host-gh_idp_session` and its signature). */
+  function idpCookies(browser: Browser): Map<string, { value: string; path: string }> {
+    return new Map([...browser.cookies].filter(([name]) => name.startsWith(IDP_COOKIE_NAMES.session)));
+  }
+
+  /** A browser that carries only the given cookies (what a shared machine kept, or a copy of them). */
+  function browserWith(cookies: Map<string, { value: string; path: string }>): Browser {
+    const browser = new Browser(browserFetch);
+    for (const [name, cookie] of cookies) browser.cookies.set(name, { ...cookie });
+    return browser;
+  }
+
+  /**
+   * A visit to a protected page, through the gateway's login and the IdP: 'password' when the
+   * IdP shows its sign-in form, 'no password' when it sends the browser straight back to the
+   * gateway's callback (single sign-on from an IdP session), which then starts a session.
+   */
+  async function nextLogin(browser: Browser): Promise<'password' | 'no password'> {
+    let r = await browser.request(`${PUBLIC}/app/x`, { headers: NAVIGATE });
+    assert.equal(r.status, 302, 'sent to the login');
+    for (let hops = 0; r.location !== undefined && hops < 10; hops++) {
+      if (r.location.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`)) {
+        const callback = await browser.request(r.location, { headers: NAVIGATE });
+        assert.equal(callback.status, 303, `callback: ${callback.body.slice(0, 200)}`);
+        return 'no password';
+      }
+      r = await browser.request(r.location, { headers: NAVIGATE });
+    }
+    assert.equal(r.status, 200, `ended at ${r.status} ${r.body.slice(0, 200)}`);
+    assert.ok(formAction(r.body, 'login') && /name="password"/.test(r.body), 'the IdP\'s sign-in form');
+    return 'password';
+  }
+
+  it('after gateway logout the next browser login asks for the password again (shared-machine sign-in reuse)', async () => {
+    const browser = new Browser(browserFetch);
+    await logIn(browser);
+    const kept = idpCookies(browser);
+    assert.ok(kept.has(IDP_COOKIE_NAMES.session), 'the login left an IdP sign-in session in the browser');
+    const out = await browser.request(`${PUBLIC}/_gatehouse/auth/logout`, { headers: NAVIGATE });
+    assert.equal(out.status, 303);
+    assert.equal(browser.cookies.has(SESSION_COOKIE), false, 'the gateway session cookie is removed');
+    assert.deepEqual([...idpCookies(browser).keys()], [], 'the IdP session cookies are removed');
+    assert.equal(await nextLogin(browser), 'password', 'the next visitor of this browser must sign in');
+    // Ended at the IdP, not only forgotten by the browser: its old cookie signs nobody in.
+    assert.equal(await nextLogin(browserWith(kept)), 'password', 'the IdP session the cookie named is gone');
+  });
+
+  it('refuses a cross-site logout (forced-logout CSRF): the gateway session and the IdP sign-in both survive', async () => {
+    const browser = new Browser(browserFetch);
+    await logIn(browser);
+    const forged: Record<string, string>[] = [
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', accept: 'application/json' },
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', accept: 'application/json' },
+      // A browser too old for Sec-Fetch-Site still says where a form post came from.
+      { origin: 'https://evil.example', accept: 'application/json' },
+    ];
+    for (const headers of forged) {
+      const r = await browser.request(`${PUBLIC}/_gatehouse/auth/logout`, { method: 'POST', headers });
+      assert.equal(r.status, 403, JSON.stringify(headers));
+      assert.equal(JSON.parse(r.body).error.code, 'ERR_AUTHN_CSRF');
+      assert.equal(r.headers.getSetCookie().length, 0, 'no cookie removed');
+    }
+    assert.equal((await browser.request(`${PUBLIC}/app/x`)).status, 200, 'still signed in at the gateway');
+    assert.equal(await nextLogin(browserWith(idpCookies(browser))), 'no password', 'still signed in at the IdP');
+  });
+
+  it('logs out when the IdP sign-in session is already gone (expired or ended at the IdP)', async () => {
+    const browser = new Browser(browserFetch);
+    const cookie = await logIn(browser);
+    // What expiry does to it: the record leaves the store, the browser keeps its cookie.
+    assert.equal(await createKvRepo(store.db).destroy('oidc:Session', browser.cookies.get(IDP_COOKIE_NAMES.session)!.value), true);
+    const out = await browser.request(`${PUBLIC}/_gatehouse/auth/logout?return_to=/bye`, { headers: NAVIGATE });
+    assert.equal(out.status, 303, out.body.slice(0, 200));
+    assert.equal(out.location, `${PUBLIC}/bye`);
+    const replay = browserWith(new Map([[SESSION_COOKIE, { value: cookie, path: '/' }]]));
+    assert.equal((await replay.request(`${PUBLIC}/app/x`, { headers: { accept: 'application/json' } })).status, 401, 'the gateway session ended');
+    // A browser with no IdP session at all logs out too.
+    const bare = await new Browser(browserFetch).request(`${PUBLIC}/_gatehouse/auth/logout`, { headers: NAVIGATE });
+    assert.equal(bare.status, 303);
+    assert.equal(await nextLogin(browser), 'password');
+  });
+
+  it('at gateway logout, another application signed in through the same IdP session loses its grant and must sign in again; an offline_access grant keeps its refresh token', async () => {
+    const clientId = 'webapp';
+    const webapp = await identity.idp.accounts.addClient({ clientId, kind: 'app', redirectUris: [REDIRECT] });
+    const rp = await oidc.discovery(new URL(PUBLIC), clientId, webapp.secret!, undefined, { [oidc.customFetch]: viaGateway as oidc.CustomFetch });
+    /** The webapp's authorization in this browser: tokens when the IdP answers without asking, else the error it sent back. */
+    const authorize = async (browser: Browser, params: Record<string, string>) => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const state = oidc.randomState();
+      let r = await browser.request(oidc.buildAuthorizationUrl(rp, { redirect_uri: REDIRECT, state, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...params }), { headers: NAVIGATE });
+      for (let hops = 0; r.location?.startsWith(PUBLIC) && hops < 8; hops++) r = await browser.request(r.location, { headers: NAVIGATE });
+      assert.ok(r.location?.startsWith(REDIRECT), `the webapp got an answer without a sign-in form: ${r.status} ${r.location}`);
+      const back = new URL(r.location!);
+      if (back.searchParams.has('error')) return { error: back.searchParams.get('error')! };
+      return { tokens: await oidc.authorizationCodeGrant(rp, back, { pkceCodeVerifier: verifier, expectedState: state }) };
+    };
+    const browser = new Browser(browserFetch);
+    await logIn(browser);
+    // Single sign-on: the webapp signs alice in from the IdP session the gateway's login made.
+    const online = (await authorize(browser, { scope: 'openid' })).tokens!;
+    const offline = (await authorize(browser, { scope: 'openid offline_access', prompt: 'consent' })).tokens!;
+    assert.ok(offline.refresh_token, 'offline_access gave a refresh token');
+    assert.ok(await oidc.fetchUserInfo(rp, online.access_token, oidc.skipSubjectCheck));
+
+    assert.equal((await browser.request(`${PUBLIC}/_gatehouse/auth/logout`, { headers: NAVIGATE })).status, 303);
+    assert.deepEqual(await authorize(browser, { scope: 'openid', prompt: 'none' }), { error: 'login_required' }, 'the webapp\'s next sign-in needs the password');
+    await assert.rejects(oidc.fetchUserInfo(rp, online.access_token, oidc.skipSubjectCheck), 'the access token of the ended sign-in is revoked');
+    // oidc-provider keeps offline_access grants across logouts (it is what offline access means).
+    assert.ok((await oidc.refreshTokenGrant(rp, offline.refresh_token!)).access_token);
   });
 
   it('refuses a replayed callback (the pending login is single use)', async () => {

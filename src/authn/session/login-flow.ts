@@ -4,7 +4,9 @@
  * `/logout`. The pending login lives server-side, found by an id in a short-lived
  * `__Host-` cookie, and is used once; a session starts only after the code exchange and the
  * ID token checks succeeded, with a fresh id (fixation-proof), and the browser goes back to
- * a same-origin path only.
+ * a same-origin path only. Logout ends the gateway's session and, when the IdP runs in this
+ * process, the IdP's sign-in session of the same browser (else the next login would pass the
+ * IdP without a password: a shared machine would stay signed in).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -35,6 +37,12 @@ export interface LoginFlowOptions {
   principals: PrincipalLookup;
   scopes: readonly string[];
   loginTimeoutMs: number;
+  /**
+   * Ends the IdP's sign-in session of the browser that sent the logout request (the in-process
+   * IdP's `endBrowserSession`); its `clearCookies` go with the logout's response. Absent: logout
+   * ends the gateway's session only.
+   */
+  endIdpSession?: ((req: IncomingMessage, res: ServerResponse) => Promise<{ subject: string | undefined; clearCookies: string[] }>) | undefined;
   logger?: Logger | undefined;
 }
 
@@ -199,15 +207,35 @@ export class LoginFlow {
   }
 
   async #logout(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
-    // A cross-site page must not be able to log the user out (nuisance CSRF): browsers say where a request came from.
+    // A cross-site page must not be able to log the user out (nuisance CSRF; with the IdP's
+    // session ending too, every application signed in through it): browsers say where a
+    // request came from, in Sec-Fetch-Site, or in Origin when they are too old for that.
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout from sec-fetch-site=${site}` });
+    const origin = req.headers.origin;
+    if (site === undefined && origin !== undefined && origin !== this.#origin) throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout from origin ${origin.slice(0, 200)}` });
     const returnTo = safeReturnPath(url.searchParams.get('return_to') ?? '/', this.#origin);
     for (const value of readCookie(req.headers.cookie, SESSION_COOKIE)) {
       const id = SessionManager.sessionId(value);
       if (id !== undefined) await this.#o.sessions.revoke(id);
     }
-    redirect(res, returnTo, [serializeCookie(SESSION_COOKIE, '', 0)]);
+    const cookies = [serializeCookie(SESSION_COOKIE, '', 0)];
+    if (this.#o.endIdpSession !== undefined) {
+      let ended: { subject: string | undefined; clearCookies: string[] };
+      try {
+        ended = await this.#o.endIdpSession(req, res);
+      } catch (error) {
+        // Not a logout if the IdP would sign the next visitor in: say so (the gateway session is gone already).
+        throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', {
+          detail: `logout could not end the IdP sign-in session: ${error instanceof Error ? error.message : String(error)}`,
+          cause: error,
+          headers: { 'set-cookie': cookies[0]!, 'cache-control': 'no-store' },
+        });
+      }
+      cookies.push(...ended.clearCookies);
+      if (ended.subject !== undefined) this.#o.logger?.info({ subject: ended.subject }, 'IdP sign-in session ended at gateway logout');
+    }
+    redirect(res, returnTo, cookies);
   }
 }
 

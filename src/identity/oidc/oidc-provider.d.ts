@@ -36,10 +36,19 @@ declare module 'oidc-provider' {
     on(event: string, listener: (...args: any[]) => void): this;
     /** Koa middleware around every route of the provider (oidc-provider runs it before its own). */
     use(middleware: (ctx: any, next: () => Promise<unknown>) => Promise<void>): this;
-    Grant: { new (properties: { accountId: string; clientId: string }): GrantInstance; find(id: string): Promise<GrantInstance | undefined> };
+    /** The configured name of one of its cookies (`session`, `interaction`, `resume`). */
+    cookieName(type: 'session' | 'interaction' | 'resume'): string;
+    /** Koa's request context; its `cookies` read (and check the signature of) the provider's cookies. */
+    createContext(req: IncomingMessage, res: ServerResponse): { cookies: { get(name: string, options?: { signed?: boolean }): string | undefined } };
+    Grant: {
+      new (properties: { accountId: string; clientId: string }): GrantInstance;
+      find(id: string): Promise<GrantInstance | undefined>;
+      readonly adapter: { destroy(id: string): Promise<void> };
+    };
     Client: { prototype: { compareClientSecret(this: { clientSecret?: string }, actual: string): boolean | Promise<boolean> }; find(id: string): Promise<any> };
-    AccessToken: { find(value: string): Promise<any> };
-    RefreshToken: { find(value: string): Promise<any> };
+    AccessToken: { find(value: string): Promise<any>; revokeByGrantId(grantId: string): Promise<void> };
+    RefreshToken: { find(value: string): Promise<any>; revokeByGrantId(grantId: string): Promise<void> };
+    AuthorizationCode: { revokeByGrantId(grantId: string): Promise<void> };
     Session: { find(id: string): Promise<any> };
     emit(event: string, ...args: unknown[]): boolean;
     /** The request context of the provider request in progress (AsyncLocalStorage), if any. */
