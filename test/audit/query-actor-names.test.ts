@@ -1,8 +1,10 @@
 /**
  * "What did alice do?" Records name a user by id (`usr_…`), but a failed login with no subject
- * (unknown account, blocked address) by the name as typed. `audit query --actor alice` found
- * only those failures and `--actor usr_…` missed them; either name now finds the user's records
- * under both, and a name no principal has still finds what was recorded under it.
+ * (unknown account, blocked address) by the name as typed — her user name or her e-mail, which
+ * sign-in takes too, lower-cased. `audit query --actor alice` found only those failures and
+ * `--actor usr_…` missed them, and the ones typed with her e-mail were missed by both; any of her
+ * names now finds the user's records under all of them, and a name no principal has still finds
+ * what was recorded under it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +51,8 @@ describe('audit query --actor finds a user under every name it is recorded by', 
     writer.append(accessDraft(2, { subject: ALICE }));
     writer.append(loginFailed({ username: 'alice', subject: ALICE, reason: 'bad_credentials' }));
     writer.append(loginFailed({ username: 'alice', reason: 'address_blocked' }));
+    // What LoginService.checkPassword emits for `Alice@Example.COM` typed from a blocked address: no subject, the identifier lower-cased.
+    writer.append(loginFailed({ username: 'alice@example.com', reason: 'address_blocked', clientAddress: '198.51.100.23' }));
     writer.append(loginFailed({ username: 'mallory', reason: 'unknown_user' }));
     writer.append(accessDraft(3, { subject: 'usr_bob00000000000001' }));
     await writer.close();
@@ -60,15 +64,22 @@ describe('audit query --actor finds a user under every name it is recorded by', 
 
   it('--actor alice (a user name) lists her requests and sign-in failures, not only the failures recorded under the name', async () => {
     const records = await query(store, 'alice');
-    assert.deepEqual(records.map((r) => r.event).sort(), ['gateway.request', 'gateway.request', 'identity.login.failed', 'identity.login.failed']);
+    assert.deepEqual(records.map((r) => r.event).sort(), ['gateway.request', 'gateway.request', 'identity.login.failed', 'identity.login.failed', 'identity.login.failed']);
   });
 
-  it('--actor usr_… also lists the failed sign-ins recorded under her user name', async () => {
-    assert.equal((await query(store, ALICE)).length, 4);
+  it('--actor usr_… also lists the failed sign-ins recorded under her user name and her e-mail', async () => {
+    assert.equal((await query(store, ALICE)).length, 5);
   });
 
   it('--actor with her e-mail finds the same records', async () => {
-    assert.equal((await query(store, 'ALICE@example.com')).length, 4);
+    assert.equal((await query(store, 'ALICE@example.com')).length, 5);
+  });
+
+  it('a sign-in attempt typed with her e-mail from a blocked address (recorded under the e-mail, no subject) is not hidden from --actor alice or --actor usr_…', async () => {
+    for (const actor of ['alice', ALICE, 'Alice']) {
+      const typed = (await query(store, actor)).filter((r) => r.actor.subject === 'alice@example.com');
+      assert.equal(typed.length, 1, actor);
+    }
   });
 
   it('a name no principal has still finds what was recorded under it (attempts on an unknown account), and nobody else\'s', async () => {
@@ -80,6 +91,6 @@ describe('audit query --actor finds a user under every name it is recorded by', 
     const out = new PassThrough();
     out.resume();
     const { exported } = await auditExportCommand(store, auditSchema.parse({}), { actor: 'alice', to: 'jsonl' }, out);
-    assert.equal(exported, 4);
+    assert.equal(exported, 5);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * The actor values `audit query --actor` / `audit export --actor` match. Records name a user
- * by id (`usr_…`) — except a failed login, which names the account as typed (`alice`) when it
- * carries no subject (unknown account, blocked address). An operator asking "what did alice
- * do" with `--actor alice` got only those failures and read the rest as "nothing"; with
- * `--actor usr_…` the failures were missing. A user is matched by every name it is recorded
- * under: its id, its user name, and the name or e-mail given.
+ * by id (`usr_…`) — except a failed login, which names the account as typed (`alice`, or
+ * `alice@example.com`: sign-in takes either) when it carries no subject (unknown account,
+ * blocked address). An operator asking "what did alice do" with `--actor alice` got only those
+ * failures and read the rest as "nothing"; with `--actor usr_…` the failures were missing. A
+ * user is matched by every name it is recorded under: its id, its user name, its e-mail, and
+ * the name given.
  */
 import { resolvePrincipalName } from '../../identity/accounts/principal-name.ts';
 import { IdentityUsersRepo } from '../../store/repos/identity-users-repo.ts';
@@ -17,7 +18,11 @@ export async function actorNames(store: Store, actor: string): Promise<readonly 
   const names = new Set([actor, resolved.id]);
   if (resolved.id.startsWith('usr_')) {
     const user = await new IdentityUsersRepo(store.db).findById(resolved.id);
-    if (user) names.add(user.username);
+    if (user) {
+      names.add(user.username);
+      // As the login service records a typed identifier: lower-cased (trimmed, at most 256 characters).
+      if (user.email !== undefined) names.add(user.email.trim().toLowerCase().slice(0, 256));
+    }
   }
   return [...names];
 }
