@@ -408,7 +408,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       rule: { type: 'string', description: 'Rule that fired, e.g. `brute_force_account`.' },
       severity: { type: "'low' | 'medium' | 'high'", description: 'Severity of the rule.' },
       keyKind: { type: "'address' | 'subject' | 'account'", description: 'What the rule counts per.' },
-      key: { type: 'string', description: 'Client address, subject or account name.' },
+      key: { type: 'string', description: 'Client address (an IPv6 client\'s /64, or its prefix for the prefix level of the address rules: `2001:db8:1::/48`), subject or account name.' },
       count: { type: 'number', description: 'Events counted in the window (observed rate for `rate_anomaly`).' },
       windowStart: { type: 'string', description: 'ISO 8601 start of the counting window.' },
       actions: { type: 'string[]', description: 'Actions taken: `alert`, `block`, `lock`.' },
@@ -421,7 +421,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     fields: {
       blockId: { type: 'string', description: 'Block id (for `gatehouse alerts unblock`).' },
       kind: { type: "'address' | 'subject'", description: 'What is blocked.' },
-      value: { type: 'string', description: 'The blocked client address (a whole IPv6 /64 as `2001:db8:1:2::/64`) or subject.' },
+      value: { type: 'string', description: 'The blocked client address (a whole IPv6 /64 as `2001:db8:1:2::/64`, a prefix as `2001:db8:1::/48`) or subject.' },
       reason: { type: 'string', description: 'Rule or admin reason.' },
       alertId: { type: 'string', description: 'Alert that caused the block.', optional: true },
       createdBy: { type: 'string', description: '`detect:<rule>` or `admin:<name>`.' },

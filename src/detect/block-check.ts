@@ -14,12 +14,16 @@ import type { EventBus } from '../bus/types.ts';
 import { toGatehouseError } from '../core/errors.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
-import { canonicalBlockAddress, clientNetwork } from '../gateway/http/client-network.ts';
+import { blockPrefixLength, canonicalBlockAddress, clientNetwork } from '../gateway/http/client-network.ts';
+import { ipv6Prefix } from '../ratelimit/ipv6-prefix.ts';
 import { RecentIds } from './counters.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface BlockCheck {
-  /** The active block on this address (or its IPv6 /64) or subject, if any. Synchronous, O(1). */
+  /**
+   * The active block on this address (or an IPv6 prefix holding it: its /64, a /48…) or subject,
+   * if any. Synchronous: one lookup per kind, plus one per prefix length blocked for IPv6 clients.
+   */
   isBlocked(address: string | undefined, subject?: string): { kind: BlockKind; value: string; expiresAt: number; id: string } | undefined;
   /** Adds a block to this instance's set at once (the detector calls it after storing one). */
   add(block: Pick<Block, 'id' | 'kind' | 'value' | 'expiresAt'>): void;
@@ -40,10 +44,15 @@ export interface BlockCheckOptions {
 }
 
 type Entry = { id: string; kind: BlockKind; value: string; expiresAt: number };
-/** Address blocks of an IPv6 /64 are kept apart: only IPv6 clients pay for their lookup. */
-type BlockSets = Record<BlockKind | 'network', Map<string, Entry[]>>;
+/**
+ * Address blocks of IPv6 prefixes are kept apart, by prefix length (64 for a /64, 48 for a /48…):
+ * only IPv6 clients pay for their lookup, one per length that has a block.
+ */
+type BlockSets = Record<BlockKind, Map<string, Entry[]>> & { prefixes: PrefixBlocks[] };
+/** The blocks on prefixes of one length; kept longest first, so the most specific block is the one reported. */
+type PrefixBlocks = { length: number; map: Map<string, Entry[]> };
 
-const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map(), network: new Map() });
+const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map(), prefixes: [] });
 
 export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   const now = options.now ?? Date.now;
@@ -79,25 +88,52 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     if (e.kind !== 'address' && e.kind !== 'subject') return;
     // Keyed as accept spells client addresses: rows stored by older versions and peers' events
     // may spell them otherwise.
-    const value = e.kind === 'address' ? canonicalBlockAddress(e.value) ?? e.value : e.value;
-    const map = sets[e.kind === 'address' && value.endsWith('/64') ? 'network' : e.kind];
+    const canonical = e.kind === 'address' ? canonicalBlockAddress(e.value) : undefined;
+    const value = canonical ?? e.value;
+    const length = canonical === undefined ? undefined : blockPrefixLength(canonical);
+    let map = sets[e.kind];
+    if (length !== undefined) {
+      let blocks = sets.prefixes.find((p) => p.length === length);
+      if (blocks === undefined) {
+        blocks = { length, map: new Map() };
+        sets.prefixes.push(blocks);
+        sets.prefixes.sort((x, y) => y.length - x.length);
+      }
+      map = blocks.map;
+    }
     const list = (map.get(value) ?? []).filter((x) => x.id !== e.id);
     list.push(e);
     map.set(value, list);
   };
   const removeEntry = (sets: BlockSets, id: string) => {
-    for (const map of [sets.address, sets.subject, sets.network]) {
+    for (const map of [sets.address, sets.subject, ...sets.prefixes.map((p) => p.map)]) {
       for (const [k, list] of map) {
         const rest = list.filter((e) => e.id !== id);
         if (rest.length !== list.length) (rest.length ? map.set(k, rest) : map.delete(k));
       }
     }
+    // An emptied length costs IPv6 clients nothing more.
+    sets.prefixes = sets.prefixes.filter((p) => p.map.size !== 0);
+  };
+  /** The block on a prefix holding this IPv6 address, if any. */
+  const prefixLookup = (address: string): Entry | undefined => {
+    const network = clientNetwork(address);
+    const prefixes = byKind.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const { length, map } = prefixes[i]!;
+      const prefix = length === 64 ? network : ipv6Prefix(network, length);
+      // NAT64 and zoned addresses are no network (clientNetwork leaves them whole): no prefix holds them.
+      if (prefix === undefined) return undefined;
+      const hit = lookup(map, prefix);
+      if (hit) return hit;
+    }
+    return undefined;
   };
 
   const check: BlockCheck = {
     isBlocked(address, subject) {
       if (address) {
-        const hit = lookup(byKind.address, address) ?? (byKind.network.size !== 0 && address.includes(':') ? lookup(byKind.network, clientNetwork(address)) : undefined);
+        const hit = lookup(byKind.address, address) ?? (byKind.prefixes.length !== 0 && address.includes(':') ? prefixLookup(address) : undefined);
         if (hit) return hit;
       }
       return subject ? lookup(byKind.subject, subject) : undefined;
@@ -152,7 +188,7 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
       let n = 0;
       for (const list of byKind.address.values()) n += list.length;
       for (const list of byKind.subject.values()) n += list.length;
-      for (const list of byKind.network.values()) n += list.length;
+      for (const { map } of byKind.prefixes) for (const list of map.values()) n += list.length;
       return n;
     },
   };

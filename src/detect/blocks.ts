@@ -6,7 +6,7 @@
 import { randomUUIDv7 } from 'node:crypto';
 import type { EventBus } from '../bus/types.ts';
 import { GatehouseError } from '../core/errors.ts';
-import { canonicalBlockAddress } from '../gateway/http/client-network.ts';
+import { canonicalBlockAddress, MIN_BLOCK_PREFIX } from '../gateway/http/client-network.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
 import { subjectKey } from './subject-key.ts';
@@ -23,8 +23,8 @@ export interface NewBlock {
 }
 
 /**
- * Validates, stores and announces a block. An address block is an IP address or an IPv6 /64
- * (`2001:db8:1:2::/64`); a subject is a principal id of any length (a long one is stored under
+ * Validates, stores and announces a block. An address block is an IP address or an IPv6 prefix
+ * from /32 to /64 (`2001:db8:1:2::/64`, `2001:db8:1::/48`); a subject is a principal id of any length (a long one is stored under
  * its digest, as detection counts it). Throws ERR_DETECT_BLOCK_INVALID for a bad value or duration.
  */
 export async function addBlock(store: Store, bus: EventBus | undefined, b: NewBlock): Promise<Block> {
@@ -51,12 +51,12 @@ const MAX_SUBJECT_INPUT = 16_384;
  * requests spell it (any way of writing it matches), a subject as the block stage looks it up
  * (a long principal id by its digest, subject-key.ts). Throws ERR_DETECT_BLOCK_INVALID for a
  * value no block can be on, for `unblock` as for `block`: answered "no active block matched",
- * a mistyped address (a /48 for a blocked /64) let the operator believe the client was free.
+ * a mistyped address (a /16 for a blocked /64) let the operator believe the client was free.
  */
 function blockValue(kind: BlockKind, value: string): string {
   if (kind === 'address') {
     const address = canonicalBlockAddress(value);
-    if (address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address or IPv6 /64: ${JSON.stringify(value.slice(0, 64))}` });
+    if (address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address or IPv6 prefix /${MIN_BLOCK_PREFIX}…/64: ${JSON.stringify(value.slice(0, 64))}` });
     return address;
   }
   if (kind !== 'subject') throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'kind must be address or subject' });

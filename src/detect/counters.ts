@@ -28,6 +28,11 @@ export class LruMap<V> {
     return v;
   }
 
+  /** The value, without marking the key as recently used. */
+  peek(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+
   set(key: string, value: V): void {
     this.#map.delete(key);
     this.#map.set(key, value);

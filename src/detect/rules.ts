@@ -18,6 +18,7 @@ import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
 import { isIssuerQualified } from '../authn/principal.ts';
 import { canonicalIp, clientNetwork } from '../gateway/http/client-network.ts';
+import { ipv6Prefix } from '../ratelimit/ipv6-prefix.ts';
 import { DistinctCounter, LruMap, RateBaseline, RecentIds, SlidingCounter } from './counters.ts';
 import { subjectKey } from './subject-key.ts';
 
@@ -74,6 +75,9 @@ export class Rules {
   readonly #account: SlidingCounter;
   readonly #address: SlidingCounter;
   readonly #stuffing: DistinctCounter;
+  /** bruteForceAddress and credentialStuffing per IPv6 prefix (`detect.ipv6Prefix`), at `factor` × their thresholds. */
+  readonly #prefixAddress: SlidingCounter;
+  readonly #prefixStuffing: DistinctCounter;
   readonly #reuse: SlidingCounter;
   readonly #mfa: SlidingCounter;
   readonly #denials: SlidingCounter;
@@ -94,6 +98,9 @@ export class Rules {
     this.#account = new SlidingCounter(config.bruteForceAccount.threshold, config.bruteForceAccount.windowMs, m);
     this.#address = new SlidingCounter(config.bruteForceAddress.threshold, config.bruteForceAddress.windowMs, m);
     this.#stuffing = new DistinctCounter(config.credentialStuffing.threshold, config.credentialStuffing.windowMs, m);
+    const f = config.ipv6Prefix.factor;
+    this.#prefixAddress = new SlidingCounter(config.bruteForceAddress.threshold * f, config.bruteForceAddress.windowMs, m);
+    this.#prefixStuffing = new DistinctCounter(config.credentialStuffing.threshold * f, config.credentialStuffing.windowMs, m);
     this.#reuse = new SlidingCounter(config.refreshReuse.threshold, config.refreshReuse.windowMs, m);
     this.#mfa = new SlidingCounter(config.mfaFailures.threshold, config.mfaFailures.windowMs, m);
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
@@ -124,6 +131,12 @@ export class Rules {
     }
     this.#stuffing.configure(config.credentialStuffing.threshold, config.credentialStuffing.windowMs, m);
     if (!config.credentialStuffing.enabled) this.#stuffing.clear();
+    const p = config.ipv6Prefix;
+    this.#prefixAddress.configure(config.bruteForceAddress.threshold * p.factor, config.bruteForceAddress.windowMs, m);
+    this.#prefixStuffing.configure(config.credentialStuffing.threshold * p.factor, config.credentialStuffing.windowMs, m);
+    // Counts of another prefix length are of other keys: started over, as a switched-off level is.
+    if (!p.enabled || !config.bruteForceAddress.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixAddress.clear();
+    if (!p.enabled || !config.credentialStuffing.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixStuffing.clear();
     this.#rate.configure({ ...config.rateAnomaly, maxKeys: m });
     if (!config.rateAnomaly.enabled) this.#rate.clear();
     this.#lastFired.resize(m);
@@ -182,6 +195,12 @@ export class Rules {
     const window = this.#windowMs(f.rule);
     const enforces = (f.block !== undefined && f.actions.includes('block')) || (f.lockAccount !== undefined && f.actions.includes('lock'));
     return enforces ? Math.min(window, f.durationMs) : window;
+  }
+
+  /** Whether `rule` reported `key` within the cooldown of its finding (see {@link #cooldownMs}; address findings carry a block). */
+  #reported(rule: string, key: string, r: { windowMs: number; blockMs: number; actions: readonly Action[] }, time: number): boolean {
+    const last = this.#lastFired.peek(`${rule} ${key}`);
+    return last !== undefined && time - last < (r.actions.includes('block') ? Math.min(r.windowMs, r.blockMs) : r.windowMs);
   }
 
   #windowMs(rule: string): number {
@@ -251,7 +270,51 @@ export class Rules {
         });
       }
     }
+    // The same two rules over the client's IPv6 prefix: one customer holds a /48 of 65 536 /64s
+    // and, counted per /64 only, stayed below both thresholds by moving to a fresh /64 in time.
+    // IPv4, NAT64 and zoned addresses have no prefix (one `endsWith` each).
+    const p6 = c.ipv6Prefix;
+    const prefix = network !== undefined && p6.enabled ? ipv6Prefix(network, p6.length) : undefined;
+    if (prefix !== undefined) this.#prefixFindings(out, prefix, network!, address, account, time);
     return out;
+  }
+
+  /**
+   * Findings of the prefix level: the address rules' names, keyed by the prefix, at `factor` ×
+   * their thresholds, with `detect.ipv6Prefix.actions` (alert only unless `block` is opted into,
+   * since a prefix block refuses every client of it) and the rule's `blockMs`.
+   *
+   * A /64 already reported by a rule (within that finding's cooldown) does not count for the
+   * rule's prefix: it is dealt with under its own key, and one host going on from its /64 (its
+   * own rule alerting only) would otherwise set off its whole prefix — blocking it, where `block`
+   * is opted into. As the rate limiter's per-/64 bucket decides before the prefix's, so that one
+   * host cannot lock its neighbours out, the prefix fires on attempts spread over /64s.
+   */
+  #prefixFindings(out: Finding[], prefix: string, network: string, address: string | undefined, account: string | undefined, time: number): void {
+    const c = this.#c;
+    const { length, factor, actions } = c.ipv6Prefix;
+    const r = c.bruteForceAddress;
+    if (r.enabled && !this.#reported('brute_force_address', network, r, time)) {
+      const start = this.#prefixAddress.hit(prefix, time);
+      if (start !== undefined) {
+        out.push({
+          rule: 'brute_force_address', severity: 'high', keyKind: 'address', key: prefix, count: r.threshold * factor, windowStart: start,
+          actions, durationMs: r.blockMs, block: { kind: 'address', value: prefix },
+          details: { lastClientAddress: address, lastNetwork: network, prefixLength: length, factor, windowMs: r.windowMs },
+        });
+      }
+    }
+    const s = c.credentialStuffing;
+    if (account && s.enabled && !this.#reported('credential_stuffing', network, s, time)) {
+      const hit = this.#prefixStuffing.hit(prefix, account, time);
+      if (hit) {
+        out.push({
+          rule: 'credential_stuffing', severity: 'high', keyKind: 'address', key: prefix, count: hit.distinct, windowStart: hit.windowStart,
+          actions, durationMs: s.blockMs, block: { kind: 'address', value: prefix },
+          details: { lastClientAddress: address, lastNetwork: network, distinctAccounts: hit.distinct, prefixLength: length, factor, windowMs: s.windowMs },
+        });
+      }
+    }
   }
 
   #mfaFailed(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {

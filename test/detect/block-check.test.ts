@@ -145,8 +145,38 @@ describe('block check', () => {
     assert.equal(check.isBlocked('2001:db8:5:6::1'), undefined);
   });
 
-  it('an address block on anything but an address or an IPv6 /64 is refused', async () => {
-    for (const value of ['10.0.0.0/8', '2001:db8::/48', '2001:db8::1/128', 'fe80::1%eth0/64', 'example.com']) {
+  it('a block on an IPv6 /48 refuses every /64 of it (a customer rotating through its /64s), and no address outside it', async () => {
+    const check = fresh();
+    const b = await addBlock(store, undefined, { kind: 'address', value: '2001:DB8:A0:FF00:0:0:0:7/48', reason: 'operator', durationMs: 60_000, createdBy: 'admin:ops' });
+    assert.equal(b.value, '2001:db8:a0::/48', 'stored as its prefix, host bits dropped');
+    await check.refresh();
+    for (const a of ['2001:db8:a0::1', '2001:db8:a0:1::1', '2001:db8:a0:ffff:ffff:ffff:ffff:ffff', '2001:db8:a0:1234:5678::9']) assert.equal(check.isBlocked(a)?.id, b.id, a);
+    // Next to it, IPv4, an IPv4 client behind NAT64 (each such address is another IPv4 client).
+    for (const a of ['2001:db8:a1::1', '2001:db8:9f:ffff::1', '2001:db8::a0:0:0:1', '192.0.2.1', '64:ff9b::c000:201']) assert.equal(check.isBlocked(a), undefined, a);
+    // Lifting a /64 inside it matches nothing; the /48 itself, in any spelling, lifts it.
+    assert.equal((await liftBlocks(store, undefined, { kind: 'address', value: '2001:db8:a0:1::/64' }, 'admin:ops')).length, 0);
+    assert.equal((await liftBlocks(store, undefined, { kind: 'address', value: '2001:db8:a0:0:0:0:0:0/48' }, 'admin:ops')).length, 1);
+    await check.refresh();
+    assert.equal(check.isBlocked('2001:db8:a0:1::1'), undefined);
+  });
+
+  it('blocks on prefixes of several lengths each hold their own addresses; the most specific one is reported, and a lifted one stops refusing at once', () => {
+    const check = fresh();
+    check.add({ id: 'p48', kind: 'address', value: '2001:db8:b0::/48', expiresAt: clock + 1000 });
+    check.add({ id: 'p56', kind: 'address', value: '2001:db8:c0:1200::/56', expiresAt: clock + 1000 });
+    check.add({ id: 'p64', kind: 'address', value: '2001:db8:b0:7::/64', expiresAt: clock + 1000 });
+    assert.equal(check.isBlocked('2001:db8:b0:7::1')?.id, 'p64');
+    assert.equal(check.isBlocked('2001:db8:b0:8::1')?.id, 'p48');
+    assert.equal(check.isBlocked('2001:db8:c0:12ff::1')?.id, 'p56');
+    assert.equal(check.isBlocked('2001:db8:c0:1300::1'), undefined);
+    check.remove('p48');
+    assert.equal(check.isBlocked('2001:db8:b0:8::1'), undefined);
+    assert.equal(check.isBlocked('2001:db8:b0:7::1')?.id, 'p64');
+    assert.equal(check.size, 2);
+  });
+
+  it('an address block on anything but an address or an IPv6 prefix from /32 to /64 is refused', async () => {
+    for (const value of ['10.0.0.0/8', '2001:db8::/16', '2001:db8::/31', '2001:db8::/65', '2001:db8::/048', '2001:db8::/', '::ffff:192.0.2.1/48', '2001:db8::1/128', 'fe80::1%eth0/64', 'example.com']) {
       await assert.rejects(addBlock(store, undefined, { kind: 'address', value, reason: 'x', durationMs: 60_000, createdBy: 'admin:ops' }), { code: 'ERR_DETECT_BLOCK_INVALID' }, value);
     }
   });

@@ -1,6 +1,6 @@
 /**
- * `gatehouse alerts unblock --address`: an address no block can be on (a typo, a prefix other
- * than /64) is refused with ERR_DETECT_BLOCK_INVALID, as `block` refuses it. Answered with
+ * `gatehouse alerts unblock --address`: an address no block can be on (a typo, an IPv6 prefix
+ * shorter than /32 or longer than /64, an IPv4 prefix) is refused with ERR_DETECT_BLOCK_INVALID, as `block` refuses it. Answered with
  * "no active block matched" and exit 0, it told the operator the client was not blocked while
  * its block stayed in force. A subject is blocked and lifted under the key the block stage looks
  * it up by. Real SQLite store and in-process bus.
@@ -42,10 +42,13 @@ describe('alerts unblock with an invalid address', () => {
 
   const invalid = (err: unknown) => isGatehouseError(err) && err.code === 'ERR_DETECT_BLOCK_INVALID';
 
-  it('unblock of a /48 typed for a blocked /64 fails with ERR_DETECT_BLOCK_INVALID and the /64 stays blocked', async () => {
+  it('unblock of a /16 or /128 typed for a blocked /64 fails with ERR_DETECT_BLOCK_INVALID and the /64 stays blocked', async () => {
     await blockAddCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/64', durationMs: 600_000, reason: 'test', by: 'ops' });
-    await assert.rejects(blockLiftCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/48' }, 'ops'), invalid);
+    await assert.rejects(blockLiftCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/16' }, 'ops'), invalid);
+    await assert.rejects(blockLiftCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/128' }, 'ops'), invalid);
     await assert.rejects(blockLiftCommand(ctx, { kind: 'address', value: '203.0.113.300' }, 'ops'), invalid);
+    // A /48 is a block value of its own (detection's prefix level): it lifts only a block on that /48.
+    assert.deepEqual(await blockLiftCommand(ctx, { kind: 'address', value: '2001:db8:1:2::/48' }, 'ops'), []);
     assert.deepEqual((await blockListCommand(store, { all: false })).map((b) => b.value), ['2001:db8:1:2::/64']);
     // Any spelling of the /64 lifts it.
     assert.equal((await blockLiftCommand(ctx, { kind: 'address', value: '2001:DB8:1:2:0:0:0:0/64' }, 'ops')).length, 1);

@@ -108,7 +108,7 @@ export function registerAlerts(program: Command): void {
     }));
 
   stateful(alerts.command('block').description('block a client address or subject on every instance')
-    .option('--address <ip>', 'client address, or an IPv6 /64 (2001:db8:1:2::/64)').option('--subject <id>', 'principal id (usr_…, client id, SPIFFE id, <issuer>#<sub>) or a user name or e-mail (blocked by its id)')
+    .option('--address <ip>', 'client address, or an IPv6 prefix /32…/64 (2001:db8:1:2::/64, 2001:db8:1::/48)').option('--subject <id>', 'principal id (usr_…, client id, SPIFFE id, <issuer>#<sub>) or a user name or e-mail (blocked by its id)')
     .requiredOption('--for <minutes>', 'duration in minutes', positiveInt)
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .requiredOption('--by <admin>', 'who is blocking (recorded)'))
@@ -125,7 +125,7 @@ export function registerAlerts(program: Command): void {
     }));
 
   stateful(alerts.command('unblock').description('lift a block (by id, or every active block on an address or subject)')
-    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address, or an IPv6 /64').option('--subject <id>', 'subject')
+    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address, or an IPv6 prefix /32…/64 (as `alerts blocks` lists it)').option('--subject <id>', 'subject')
     .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);

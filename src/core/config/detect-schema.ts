@@ -34,11 +34,30 @@ function rule<A extends z.ZodType<Action[], Action[] | undefined>>(defaults: { t
   }).strict().default({ enabled: true, ...defaults });
 }
 
+/** Defaults of the IPv6 prefix level of the address rules (docs/detection.md, "IPv6 prefixes"). */
+const IPV6_PREFIX_DEFAULT: { enabled: boolean; length: number; factor: number; actions: ('alert' | 'block')[] } = { enabled: true, length: 48, factor: 10, actions: ['alert'] };
+
+/**
+ * An IPv6 client is counted by its /64, but one customer commonly holds a /48 (65 536 /64s):
+ * moving to a fresh /64 before each threshold keeps every /64 under bruteForceAddress and
+ * credentialStuffing forever. The two rules count the enclosing prefix too, at `factor` × their
+ * threshold. A prefix is many users' (a hoster's customers, a campus), so it alerts by default
+ * and blocks only when `block` is listed.
+ */
+const ipv6PrefixSchema = z.object({
+  enabled: z.boolean().default(IPV6_PREFIX_DEFAULT.enabled),
+  length: z.number().int().min(32).max(63).default(IPV6_PREFIX_DEFAULT.length).describe('Prefix counted as one customer (/48 is common, /56 for many residential lines).'),
+  factor: z.number().int().min(1).max(1000).default(IPV6_PREFIX_DEFAULT.factor).describe('The prefix fires at `factor` × the rule\'s `threshold` (failures for bruteForceAddress, distinct accounts for credentialStuffing), within the rule\'s `windowMs`.'),
+  actions: z.array(z.enum(['alert', 'block'])).min(1).default(IPV6_PREFIX_DEFAULT.actions).describe('`alert`; add `block` to block the whole prefix for the rule\'s `blockMs` (every client in it, not only the attacker).'),
+}).strict().default(IPV6_PREFIX_DEFAULT)
+  .describe('bruteForceAddress and credentialStuffing also count per IPv6 prefix (on top of the per-/64 count), so a client rotating through the /64s of its prefix is still seen.');
+
 export const detectSchema = z.object({
   enabled: z.boolean().default(true).describe('Run the detection rules over the event stream.'),
   bruteForceAccount: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, accountActions).describe('Failed logins for one account name.'),
   bruteForceAddress: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('Failed logins from one client address.'),
   credentialStuffing: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 3_600_000 }, actionsOf(['alert', 'block'])).describe('Distinct account names failing from one client address.'),
+  ipv6Prefix: ipv6PrefixSchema,
   refreshReuse: rule({ threshold: 1, windowMs: 60_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('A rotated refresh token presented again (the grant is revoked by the identity provider; the subject is blocked here).'),
   mfaFailures: rule({ threshold: 5, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, actionsOf(['alert', 'lock'])).describe('Failed MFA verifications for one subject.'),
   denialBurst: rule({ threshold: 30, windowMs: 60_000, actions: ['alert'], blockMs: 300_000 }, actionsOf(['alert'])).describe('Requests denied (401/403) for one identity.'),

@@ -13,6 +13,7 @@
  * and step around every block.
  */
 import { isIP } from 'node:net';
+import { ipv6Prefix } from '../../ratelimit/ipv6-prefix.ts';
 import { canonicalAddress } from './client-address.ts';
 
 /** `::ffff:a.b.c.d` as the URL parser writes it: the IPv4 part in two hex groups. */
@@ -94,11 +95,32 @@ function network64(g: readonly number[]): string {
 }
 
 /**
- * The canonical spelling of a block target: an IP address (see {@link canonicalIp}) or an
- * IPv6 /64 written as `<address>/64` (host bits dropped); undefined for anything else.
+ * The shortest IPv6 prefix a block may cover: an ISP's whole allocation (/32). Shorter ones
+ * (a typo for /64, `::/0`) would block a whole region's clients at once.
+ */
+export const MIN_BLOCK_PREFIX = 32;
+
+/** `/48` of `2001:db8:1::/48`: the prefix length of a canonical block value, undefined for an address. */
+export function blockPrefixLength(value: string): number | undefined {
+  const slash = value.lastIndexOf('/');
+  return slash === -1 ? undefined : Number(value.slice(slash + 1));
+}
+
+/**
+ * The canonical spelling of a block target: an IP address (see {@link canonicalIp}), or an
+ * IPv6 prefix from /32 to /64 written as `<address>/<length>` with the host bits dropped
+ * (`2001:db8:1:2::/64`; `2001:db8:1::/48`, as detection's prefix rules block a customer that
+ * rotates through its /64s); undefined for anything else (IPv4 prefixes, /65 and longer, /31
+ * and shorter, a zone).
  */
 export function canonicalBlockAddress(value: string): string | undefined {
-  if (!value.endsWith(NETWORK_SUFFIX)) return canonicalIp(value);
-  const address = canonicalIp(value.slice(0, -NETWORK_SUFFIX.length));
-  return address !== undefined && address.includes(':') && !address.includes('%') ? network64(groups(address)) : undefined;
+  const slash = value.lastIndexOf('/');
+  if (slash === -1) return canonicalIp(value);
+  const bits = value.slice(slash + 1);
+  const length = /^[1-9][0-9]$/.test(bits) ? Number(bits) : 0;
+  if (length < MIN_BLOCK_PREFIX || length > 64) return undefined;
+  const address = canonicalIp(value.slice(0, slash));
+  if (address === undefined || !address.includes(':') || address.includes('%')) return undefined;
+  const network = network64(groups(address));
+  return length === 64 ? network : ipv6Prefix(network, length);
 }

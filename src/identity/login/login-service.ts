@@ -4,7 +4,9 @@
  *   (doubling up to `maxDelayMs`); at `lockAfterFailures` the account locks for `lockSeconds`;
  * - per client address: `addressLockAfterFailures` failures within `addressWindowSeconds`
  *   block the address for `lockSeconds`, whatever account it tries (an IPv6 client's
- *   address is its /64: it can pick another address of it for every attempt).
+ *   address is its /64: it can pick another address of it for every attempt). Not its /48: the
+ *   only action here is refusing sign-in, which for a /48 refuses many users; detection counts
+ *   the prefix and alerts, blocking it only where opted into (docs/detection.md, IPv6 prefixes).
  * A wrong second factor counts like a wrong password, and a user with TOTP keeps the count
  * until the second factor succeeds: otherwise someone who knows the password could guess
  * 6-digit codes without limit, signing in with the password again whenever the count grew.
