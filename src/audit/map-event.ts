@@ -91,7 +91,8 @@ function detailsOf(name: string, payload: Record<string, unknown>, redactor: Red
 export function resourceOf(name: string, p: Record<string, unknown>): string | null {
   if (name === 'gateway.request') {
     const route = str(p.routeId);
-    return `${route ? `route:${route} ` : ''}${str(p.method) ?? ''} ${str(p.path) ?? ''}`.trim();
+    // Nothing known (a head Node's parser refused has no method, path or route): no resource.
+    return `${route ? `route:${route} ` : ''}${str(p.method) ?? ''} ${str(p.path) ?? ''}`.trim() || null;
   }
   if (name === 'policy.decision') return str(p.resource);
   return str(p.routeId) ?? str(p.resource) ?? str(p.serial) ?? str(p.grantId) ?? str(p.tokenId) ?? str(p.blockId) ?? str(p.alertId)

@@ -34,12 +34,12 @@ import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
 import { failRequest, runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
-import { createPublicServer, createRedirectServer, answerClientError, clientErrorOf, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
+import { createPublicServer, createRedirectServer, clientErrorOf, isHttpClientError, tlsOptions, type RedirectAccess, type TlsMaterial } from './listeners.ts';
+import { parserRefusalContext } from './http/parser-refusal.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { assertCertificateServes, readCertificatePair } from './tls/check-certificate.ts';
 import { TicketKeyRotation } from './tls/ticket-keys.ts';
 import { prepareDataDirectory } from '../core/config/data-directory.ts';
-import { generateRequestId } from './http/request-id.ts';
 import { createRequestTracer, type RequestTracer } from '../observability/tracing/request-tracer.ts';
 
 /**
@@ -149,6 +149,8 @@ export class Gateway {
   #tracer: RequestTracer | undefined;
   /** The redaction of the logger the gateway built (none when it was given one). */
   #logRedactor: LiveRedactor | undefined;
+  /** Held responses whose socket a parser error closes once they are written (see #clientError; rare, so a WeakSet). */
+  #endAfterFinish = new WeakSet<ServerResponse>();
 
   private constructor(loaded: LoadedConfig, options: GatewayOptions) {
     const config = loaded.config;
@@ -475,8 +477,18 @@ export class Gateway {
     const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
     const ctx = inFlight ? (inFlight as ResponseWithContext)[CONTEXT] : undefined;
     if (ctx !== undefined) {
-      // Recorded: its response is complete and being written; close behind it.
-      if (ctx.recorded) { socket.end(); return; }
+      // Recorded: its response is complete and being written; close behind it. A response
+      // still held for its audit record (ctx.finishHold) has not been written yet: ended now,
+      // the socket would take the held answer's bytes as a write after end and drop them (a
+      // parser error repeats for every later chunk of a refused head, within the same turn).
+      if (ctx.recorded) {
+        if (ctx.finishHold === undefined) socket.end();
+        else if (!this.#endAfterFinish.has(ctx.res)) {
+          this.#endAfterFinish.add(ctx.res);
+          ctx.res.once('finish', () => socket.end());
+        }
+        return;
+      }
       // The client hung up in the middle of its body: the request records itself as cut short (499).
       if (err.code === 'HPE_INVALID_EOF_STATE') { socket.destroy(); return; }
       const error = clientErrorOf(err);
@@ -490,11 +502,17 @@ export class Gateway {
       failRequest(ctx, error);
       return;
     }
-    const requestId = generateRequestId();
-    const { status, code } = answerClientError(err, socket, requestId);
-    this.#requestMetrics.request('none', '-', status, 0);
-    this.#requestMetrics.error('none', code);
-    this.logger.info({ type: 'access', requestId, route: 'none', status, code, detail: `${err.code ?? ''} ${err.message}`, client: (socket as { remoteAddress?: string }).remoteAddress }, 'request');
+    // A response Gatehouse did not make (none: #handle marks every one). No second response
+    // may be assigned to its socket; Node's assignSocket would throw out of this listener.
+    if (inFlight) { socket.destroy(); return; }
+    // No request in flight: a head the parser refused. It is answered and recorded like any
+    // early exit (one access line, metrics, the `gateway.request` event and its audit record,
+    // the answer held until that record is spooled): see http/parser-refusal.ts.
+    const refused = parserRefusalContext(socket, this.#generation);
+    // Marked like a request's response: a second parser error or timeout on this socket finds
+    // it in flight (recorded) and only closes behind it, instead of answering again.
+    (refused.res as ResponseWithContext)[CONTEXT] = refused;
+    failRequest(refused, clientErrorOf(err));
   }
 
   /** Stops accepting, lets in-flight requests finish (up to the grace period), then closes. */

@@ -1,8 +1,8 @@
 /**
  * The public listeners: HTTPS (TLS 1.2+ with AEAD ciphers only) and a plain-HTTP listener
  * that only redirects. Limits that Node enforces itself (header size, header and request
- * timeouts, connection count) are set here; parser failures are answered in Gatehouse's
- * error format by `answerClientError`.
+ * timeouts, connection count) are set here; what the parser refuses is answered and recorded
+ * through the gateway's error path (http/parser-refusal.ts), its code chosen by `clientErrorOf`.
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -179,16 +179,4 @@ export function clientErrorOf(err: NodeJS.ErrnoException): GatehouseError {
     : /TRANSFER_ENCODING|CONTENT_LENGTH/.test(err.code ?? '') ? 'ERR_REQUEST_SMUGGLING'
     : 'ERR_REQUEST_MALFORMED';
   return new GatehouseError(code, { detail: `${err.code ?? ''} ${err.message}` });
-}
-
-/** Answers a request the HTTP parser refused before it became a request (no response is under way on the socket). */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, requestId: string): { status: number; code: string } {
-  const { status, code, publicMessage: message } = clientErrorOf(err);
-  if (socket.writable && err.code !== 'ECONNRESET') {
-    const body = JSON.stringify({ error: { code, message, requestId } }) + '\n';
-    socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
-  } else {
-    socket.destroy();
-  }
-  return { status, code };
 }

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { accessRecord } from '../../src/audit/access-event.ts';
+import { GatehouseError } from '../../src/core/errors.ts';
 import { canonicalDraftJson } from '../../src/audit/hash.ts';
 import { createRedactor } from '../../src/audit/redact.ts';
 import { storableDraft } from '../../src/audit/storable.ts';
@@ -88,6 +89,19 @@ describe('access record built by concatenation', () => {
     const { draft, canonical } = accessRecord(ctx(), 200, Number.NaN, 'gw-1', redactor);
     assert.equal(canonical, undefined);
     assert.equal(JSON.parse(draft.details).durationMs, null);
+  });
+
+  it('a head Node\'s parser refused (no method, no path, no route): identical on both paths, with no resource', () => {
+    const refused = ctx({ method: '', path: '', route: undefined, stage: 'parse', upstreamStatus: 0, bytesOut: 0, error: new GatehouseError('ERR_REQUEST_HEADERS_TOO_LARGE') });
+    const { draft, canonical } = accessRecord(refused, 431, 0.1, 'gw-1', redactor);
+    assert.ok(canonical);
+    assert.equal(canonical, generic(draft));
+    assert.equal(draft.resource, null);
+    assert.equal(draft.outcome, 'failure');
+    assert.deepEqual(JSON.parse(draft.details), {
+      requestId: '019a1b2c-3d4e-7f00-8abc-0123456789ab', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', method: '', path: '', status: 431, durationMs: 0.1,
+      clientAddress: '127.0.0.1', stage: 'parse', bytesIn: 10, bytesOut: 0, errorCode: 'ERR_REQUEST_HEADERS_TOO_LARGE',
+    });
   });
 
   it('a secret in the path is redacted before either text is built', () => {

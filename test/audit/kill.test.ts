@@ -1,7 +1,8 @@
 /**
  * Durability: a Gatehouse process is killed with SIGKILL while under load; after a
  * restart, every request that got a complete response has its access record, exactly
- * once, and the chain verifies (no gap, no fork from the transaction the kill cut).
+ * once, and the chain verifies (no gap, no fork from the transaction the kill cut). The load
+ * includes request heads Node's HTTP parser refuses (431): their answers too.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { verifyAudit } from '../../src/audit/verify.ts';
 import { trustedKeysFor } from '../../src/audit/commands/trusted-keys.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { startUpstream, type TestUpstream } from '../support/gateway.ts';
+import { rawTlsRequest } from '../support/raw-tls.ts';
 
 const CONCURRENCY = 16;
 const CHILD = join(import.meta.dirname, 'fixtures', 'gateway-child.ts');
@@ -84,7 +86,22 @@ describe('audit durability under kill -9', () => {
         }
       }
     };
-    const workers = Array.from({ length: CONCURRENCY }, worker);
+    // Heads Node's HTTP parser refuses (431, no request ever made) take the same error path:
+    // answered only once their record is in the spool.
+    const refused = new Set<string>();
+    const refusalWorker = async () => {
+      while (!stop) {
+        try {
+          const raw = await rawTlsRequest(first.port, `GET /app/x HTTP/1.1\r\nHost: localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 2000);
+          const id = /\r\nx-request-id: ([^\r]+)/i.exec(raw)?.[1];
+          // Counted only once the whole answer arrived: its JSON body ends the response.
+          if (raw.startsWith('HTTP/1.1 431 ') && id !== undefined && raw.endsWith('}}\n')) refused.add(id);
+        } catch {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+    };
+    const workers = [...Array.from({ length: CONCURRENCY }, worker), refusalWorker(), refusalWorker()];
     // Let load build up, then kill in the middle of it.
     while (answered.size < 1000) await new Promise((r) => setTimeout(r, 20));
     first.child.kill('SIGKILL');
@@ -92,6 +109,7 @@ describe('audit durability under kill -9', () => {
     stop = true;
     await Promise.all(workers);
     assert.ok(answered.size >= 1000);
+    assert.ok(refused.size > 0, 'some refused heads were answered before the kill');
 
     // Restart: the spool left by the killed process is replayed; then stop gracefully.
     const second = await startChild(configFile);
@@ -108,10 +126,12 @@ describe('audit durability under kill -9', () => {
       // The gateway records a request (spool line written synchronously) before it writes the
       // last bytes of the response, so every answer a client received has its access event.
       assert.deepEqual(missing, [], `${missing.length} of ${answered.size} answered requests have no access record`);
+      const missingRefused = [...refused].filter((id) => !recorded.has(id));
+      assert.deepEqual(missingRefused, [], `${missingRefused.length} of ${refused.size} answered parser refusals have no access record`);
       assert.deepEqual([...recorded.values()].filter((n) => n !== 1), [], 'no request recorded twice');
       const report = await verifyAudit(store, { trustedKeys: await trustedKeysFor(config) });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
-      console.log(`# answered ${answered.size} requests before SIGKILL (${errors} client errors after it); ${recorded.size} access records after restart; ${missing.length} answered without record (response sent, sink not yet run); chain verified (${report.records} records)`);
+      console.log(`# answered ${answered.size} requests and ${refused.size} parser refusals before SIGKILL (${errors} client errors after it); ${recorded.size} access records after restart; ${missing.length} answered without record (response sent, sink not yet run); chain verified (${report.records} records)`);
     } finally {
       await store.close();
     }

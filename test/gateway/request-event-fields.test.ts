@@ -1,13 +1,16 @@
 /**
  * The `gateway.request` bus event says which issuer vouched for the principal: detection and
  * other subscribers key on the principal id, and an operator reading an event needs to see
- * whether "alice" came from Gatehouse's own tokens or from an external issuer's.
+ * whether "alice" came from Gatehouse's own tokens or from an external issuer's. It fits the
+ * documented schema also for a head Node's parser refused (no method, no path).
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { platformExtension, type Platform } from '../../src/gateway/extensions/platform.ts';
 import type { RequestContext } from '../../src/gateway/context.ts';
 import type { GatewayRequestEvent } from '../../src/core/events.ts';
+import { GatehouseError } from '../../src/core/errors.ts';
+import { checkPayload } from '../../src/bus/payload-schema.ts';
 
 function capture(wanted = true): { platform: Platform; published: GatewayRequestEvent[] } {
   const published: GatewayRequestEvent[] = [];
@@ -47,4 +50,12 @@ it('with nobody on the bus wanting gateway.request (detection off), the request 
   const ext = platformExtension(platform);
   ext.onRequest!(ctx({ subject: 'usr_alice' }), 200, 1);
   assert.equal(published.length, 0);
+});
+
+it('a head Node\'s parser refused (no method, no path) publishes an event the bus\'s payload check accepts, without path refusal fields', () => {
+  const { platform, published } = capture();
+  const ext = platformExtension(platform);
+  ext.onRequest!({ ...ctx(), method: '', path: '', route: undefined, stage: 'parse', error: new GatehouseError('ERR_REQUEST_SMUGGLING') } as unknown as RequestContext, 400, 0.1);
+  assert.equal(checkPayload('gateway.request', published[0]).ok, true);
+  assert.deepEqual([published[0]!.method, published[0]!.path, published[0]!.stage, 'pathRefusal' in published[0]!], ['', '', 'parse', false]);
 });

@@ -1,7 +1,7 @@
 /**
  * Span export over real sockets: a real gateway, a real upstream and a real OTLP/HTTP
  * receiver decoding what the exporter sends. The span's ids must be the ones the access log
- * and the upstream saw, early exits get spans too, unsampled traces get none, secrets sent by
+ * and the upstream saw, early exits (request heads the HTTP parser refused included) get spans too, unsampled traces get none, secrets sent by
  * the client never reach the tracing backend, and an endpoint that is down or stalls never
  * costs a request anything (drops are counted instead).
  */
@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
+import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { restartOnlyChanges } from '../../src/gateway/restart-only-changes.ts';
 
@@ -146,6 +147,19 @@ describe('span export to an OTLP/HTTP receiver', () => {
       const access = gw.logs.lines.find((l) => l.type === 'access' && l.requestId === span.attributes['gatehouse.request_id']);
       assert.equal(span.traceId, access?.traceId);
     }
+  });
+
+  it('exports a span for a request head the HTTP parser refused (431): named HTTP, no method, path or route, stage parse, the trace id of its access line', async () => {
+    const raw = await rawTlsRequest(gw.gateway.addresses().https.port, `GET /api/x HTTP/1.1\r\nHost: localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(statusOf(raw), 431, raw);
+    const requestId = /\r\nx-request-id: ([^\r]+)/i.exec(raw)![1];
+    const span = await receiver.waitForSpan((s) => s.attributes['gatehouse.request_id'] === requestId);
+    assert.equal(span.name, 'HTTP');
+    assert.equal(span.attributes['http.request.method'], '_OTHER');
+    assert.equal('http.request.method_original' in span.attributes, false);
+    assert.equal('url.path' in span.attributes || 'gatehouse.route.id' in span.attributes || 'server.address' in span.attributes, false);
+    assert.deepEqual([span.attributes['http.response.status_code'], span.attributes['gatehouse.error.code'], span.attributes['gatehouse.stage']], [431, 'ERR_REQUEST_HEADERS_TOO_LARGE', 'parse']);
+    assert.equal(span.traceId, gw.logs.lines.find((l) => l.type === 'access' && l.requestId === requestId)?.traceId);
   });
 
   it('exports no span for an incoming traceparent whose sampled flag is off, and passes the flag on unchanged', async () => {

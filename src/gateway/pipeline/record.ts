@@ -20,7 +20,8 @@ export function recordRequest(ctx: RequestContext, sink: AccessEventSink | undef
     : completed || res.headersSent ? res.statusCode : 499;
   const routeId = ctx.route?.id ?? (ctx.handled && !ctx.error ? 'internal' : 'none');
   const gen = ctx.gen;
-  gen.metrics.request(routeId, ctx.method, status, durationMs / 1000);
+  // No method: a head Node's parser refused (http/parser-refusal.ts), counted under `-`.
+  gen.metrics.request(routeId, ctx.method || '-', status, durationMs / 1000);
   if (ctx.error) gen.metrics.error(routeId, ctx.error.code);
   if (gen.config.logging.accessLog) {
     gen.logger.info({
@@ -28,7 +29,7 @@ export function recordRequest(ctx: RequestContext, sink: AccessEventSink | undef
       requestId: ctx.requestId,
       traceId: ctx.trace?.traceId,
       route: routeId,
-      method: ctx.method,
+      method: ctx.method || undefined,
       host: ctx.host,
       path: ctx.path || undefined,
       status,

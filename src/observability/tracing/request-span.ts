@@ -90,7 +90,8 @@ export function buildRequestSpan(ctx: RequestContext, status: number, durationMs
     [ATTR_CLIENT_ADDRESS]: ctx.clientAddress,
     'gatehouse.request_id': ctx.requestId,
   };
-  if (method === '_OTHER') attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = ctx.method;
+  // No method at all: a head Node's parser refused before its request line was handed over.
+  if (method === '_OTHER' && ctx.method !== '') attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = ctx.method;
   // The normalized path, never req.url: the query string stays out of the span.
   if (ctx.path) attributes[ATTR_URL_PATH] = ctx.path;
   if (ctx.host) attributes[ATTR_SERVER_ADDRESS] = ctx.host;
