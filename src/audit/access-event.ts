@@ -8,6 +8,7 @@ import { randomUUIDv7 } from 'node:crypto';
 import type { RequestContext } from '../gateway/context.ts';
 import type { AuditDraft } from './record.ts';
 import { actorOf, outcomeOf, resourceOf } from './map-event.ts';
+import { pathRefusalOf } from '../gateway/router/normalize-path.ts';
 import type { Redactor } from './redact.ts';
 
 /** A draft with, when it could be built directly, its {@link canonicalDraftJson} text. */
@@ -95,6 +96,12 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
   // Which block refused it (generated `blk_…` id, never client text): `alerts blocks` / `alerts unblock --id` take it.
   const blockId = ctx.error?.code === 'ERR_SHIELD_BLOCKED' && typeof ctx.error.data?.blockId === 'string' ? ctx.error.data.blockId : undefined;
   if (blockId !== undefined) payload.blockId = blockId;
+  // Why a request target was refused (a fixed name, never the target: it may carry a token) and where.
+  const refusal = ctx.error === undefined ? undefined : pathRefusalOf(ctx.error);
+  if (refusal !== undefined) {
+    payload.pathRefusal = refusal.reason;
+    payload.pathOffset = refusal.offset;
+  }
   if (ctx.upstreamStatus) payload.upstreamStatus = ctx.upstreamStatus;
   if (ctx.decisionId) payload.decisionId = ctx.decisionId;
   // The same classification as every other event (map-event.ts), so queries treat them alike.
@@ -121,6 +128,10 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
   }
   if (ctx.error) texts.add('errorCode', ctx.error.code);
   if (blockId !== undefined) texts.add('blockId', blockId);
+  if (refusal !== undefined) {
+    texts.add('pathRefusal', refusal.reason);
+    texts.add('pathOffset', refusal.offset);
+  }
   if (ctx.upstreamStatus) texts.add('upstreamStatus', ctx.upstreamStatus);
   if (ctx.decisionId) texts.add('decisionId', ctx.decisionId);
   const draft: AuditDraft = {

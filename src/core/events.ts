@@ -17,6 +17,7 @@ import type { IdentityEventPayloads } from '../identity/events.ts';
 import type { PkiEventPayloads } from '../pki/events.ts';
 import type { AuthnEventPayloads } from '../authn/events.ts';
 import type { ApprovalEventPayloads } from '../approvals/events.ts';
+import type { PathRefusal } from '../gateway/router/normalize-path.ts';
 
 // ---------------------------------------------------------------------------------------
 // Payload types
@@ -35,6 +36,10 @@ export interface GatewayRequestEvent {
   subject?: string;
   issuer?: string;
   errorCode?: string;
+  /** Why the request target was refused (ERR_REQUEST_PATH_INVALID only). */
+  pathRefusal?: PathRefusal;
+  /** Where in the target it was refused (ERR_REQUEST_PATH_INVALID only). */
+  pathOffset?: number;
   stage: string;
   bytesIn: number;
   bytesOut: number;
@@ -348,6 +353,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       subject: { type: 'string', description: 'Principal id, when authentication succeeded: a directory id (`usr_…`, a client id, a SPIFFE id), or `<issuer>#<sub>` for a principal an external issuer names itself.', optional: true },
       issuer: { type: 'string', description: 'Issuer of the credential that authenticated the request (a JWT\'s `iss`), when it has one.', optional: true },
       errorCode: { type: 'string', description: 'Gatehouse error code when the request ended in an error.', optional: true },
+      pathRefusal: { type: 'string', description: 'Why the request target was refused (`ERR_REQUEST_PATH_INVALID` only): one of the fixed names in [path normalization](path-normalization.md) (`above-root`, `semicolon`, `invalid-utf8`, …), never text from the request.', optional: true },
+      pathOffset: { type: 'number', description: 'Character offset in the request target at which it was refused (`ERR_REQUEST_PATH_INVALID` only); the target itself is never recorded.', optional: true },
       stage: { type: 'string', description: 'Pipeline stage that ended the request (`forward` for a normal exchange; `parse` when Node\'s HTTP parser refused the request head, before the pipeline).' },
       bytesIn: { type: 'number', description: 'Request body bytes received from the client.' },
       bytesOut: { type: 'number', description: 'Response body bytes sent to the client.' },

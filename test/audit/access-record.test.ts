@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { accessRecord } from '../../src/audit/access-event.ts';
 import { GatehouseError } from '../../src/core/errors.ts';
+import { normalizePath } from '../../src/gateway/router/normalize-path.ts';
 import { canonicalDraftJson } from '../../src/audit/hash.ts';
 import { createRedactor } from '../../src/audit/redact.ts';
 import { storableDraft } from '../../src/audit/storable.ts';
@@ -102,6 +103,36 @@ describe('access record built by concatenation', () => {
       requestId: '019a1b2c-3d4e-7f00-8abc-0123456789ab', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', method: '', path: '', status: 431, durationMs: 0.1,
       clientAddress: '127.0.0.1', stage: 'parse', bytesIn: 10, bytesOut: 0, errorCode: 'ERR_REQUEST_HEADERS_TOO_LARGE',
     });
+  });
+
+  it('a refused request target (path traversal, path parameter, overlong UTF-8): its reason and offset in the details on both paths, never the target', () => {
+    for (const [target, reason] of [['/app/%2e%2e/%2e%2e/etc/passwd?token=s3cret', 'above-root'], ['/app/..;/admin', 'semicolon'], ['/app/%c0%ae%c0%ae/x', 'invalid-utf8']] as const) {
+      let error: unknown;
+      try { normalizePath(target); } catch (err) { error = err; }
+      assert.ok(error instanceof GatehouseError, target);
+      const { draft, canonical } = accessRecord(ctx({ error, path: '', route: undefined, stage: 'route', upstreamStatus: 0 }), 400, 0.2, 'gw-1', redactor);
+      assert.ok(canonical, `${target}: the fast path is taken`);
+      assert.equal(canonical, generic(draft));
+      const details = JSON.parse(draft.details) as Record<string, unknown>;
+      assert.equal(details.errorCode, 'ERR_REQUEST_PATH_INVALID');
+      assert.equal(details.pathRefusal, reason);
+      assert.equal(details.pathOffset, error.data?.offset);
+      assert.equal(typeof details.pathOffset, 'number');
+      assert.ok(!canonical.includes('passwd') && !canonical.includes('s3cret') && !canonical.includes('admin'), canonical);
+    }
+  });
+
+  it('a reason that is not one of the fixed names (client text planted in the error data) is not recorded, nor its offset', () => {
+    for (const data of [{ reason: '/etc/passwd', offset: 3 }, { reason: 'above-root', offset: '3' }, { reason: 'above-root' }, { reason: '__proto__', offset: 1 }]) {
+      const error = new GatehouseError('ERR_REQUEST_PATH_INVALID', { data });
+      const { draft, canonical } = accessRecord(ctx({ error }), 400, 1, 'gw-1', redactor);
+      assert.equal(canonical, generic(draft));
+      const details = JSON.parse(draft.details) as Record<string, unknown>;
+      assert.equal('pathRefusal' in details || 'pathOffset' in details, false, JSON.stringify(data));
+    }
+    // Another error's data with the same names is not a path refusal.
+    const other = accessRecord(ctx({ error: new GatehouseError('ERR_REQUEST_MALFORMED', { data: { reason: 'above-root', offset: 1 } }) }), 400, 1, 'gw-1', redactor);
+    assert.equal('pathRefusal' in JSON.parse(other.draft.details), false);
   });
 
   it('a secret in the path is redacted before either text is built', () => {

@@ -1,8 +1,9 @@
 /**
  * The `gateway.request` bus event says which issuer vouched for the principal: detection and
  * other subscribers key on the principal id, and an operator reading an event needs to see
- * whether "alice" came from Gatehouse's own tokens or from an external issuer's. It fits the
- * documented schema also for a head Node's parser refused (no method, no path).
+ * whether "alice" came from Gatehouse's own tokens or from an external issuer's. It also says
+ * why a request target was refused (a fixed name and an offset, never the target), and fits
+ * the documented schema for a head Node's parser refused (no method, no path).
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { platformExtension, type Platform } from '../../src/gateway/extensions/p
 import type { RequestContext } from '../../src/gateway/context.ts';
 import type { GatewayRequestEvent } from '../../src/core/events.ts';
 import { GatehouseError } from '../../src/core/errors.ts';
+import { normalizePath } from '../../src/gateway/router/normalize-path.ts';
 import { checkPayload } from '../../src/bus/payload-schema.ts';
 
 function capture(wanted = true): { platform: Platform; published: GatewayRequestEvent[] } {
@@ -50,6 +52,19 @@ it('with nobody on the bus wanting gateway.request (detection off), the request 
   const ext = platformExtension(platform);
   ext.onRequest!(ctx({ subject: 'usr_alice' }), 200, 1);
   assert.equal(published.length, 0);
+});
+
+it('a refused request target\'s event names the reason and offset (never the target), and the bus\'s payload check keeps both', () => {
+  const { platform, published } = capture();
+  const ext = platformExtension(platform);
+  let error: unknown;
+  try { normalizePath('/mail/%2e%2e/%2e%2e/etc/passwd?token=s3cret'); } catch (err) { error = err; }
+  ext.onRequest!({ ...ctx(), path: '', route: undefined, stage: 'route', error } as unknown as RequestContext, 400, 0.2);
+  assert.deepEqual([published[0]!.errorCode, published[0]!.pathRefusal, published[0]!.pathOffset], ['ERR_REQUEST_PATH_INVALID', 'above-root', 19]);
+  assert.doesNotMatch(JSON.stringify(published[0]), /passwd|s3cret/);
+  const checked = checkPayload('gateway.request', published[0]);
+  assert.ok(checked.ok);
+  assert.deepEqual([checked.payload.pathRefusal, checked.payload.pathOffset], ['above-root', 19]);
 });
 
 it('a head Node\'s parser refused (no method, no path) publishes an event the bus\'s payload check accepts, without path refusal fields', () => {

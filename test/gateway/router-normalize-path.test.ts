@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { GatehouseError } from '../../src/core/errors.ts';
-import { MAX_PATH_LENGTH, normalizePath, type PathRefusal } from '../../src/gateway/router/normalize-path.ts';
+import { MAX_PATH_LENGTH, normalizePath, PATH_REFUSALS, pathRefusalOf, type PathRefusal } from '../../src/gateway/router/normalize-path.ts';
 
 function refusal(target: string): PathRefusal | undefined {
   try {
@@ -168,6 +168,29 @@ describe('normalizePath: hostile targets', () => {
       assert.ok(err instanceof GatehouseError);
       assert.doesNotMatch(err.message, /secret-value|%zz/);
     }
+  });
+  test('every refusal carries one of the fixed reason names and the offset in the target where it was found, which pathRefusalOf passes on', () => {
+    for (const [target, reason, offset] of [
+      ['', 'empty', 0], ['*', 'asterisk-form', 0], ['/a%zz', 'invalid-escape', 2], ['/a/%2e%2e/%2e%2e/b', 'above-root', 16], ['/a;b', 'semicolon', 2],
+      ['/a?x=\u0001', 'query-character', 5], ['/a/%c0%ae', 'invalid-utf8', 3], ['/x%2fy', 'encoded-separator', 2],
+    ] as const) {
+      try {
+        normalizePath(target);
+        assert.fail(`${target} accepted`);
+      } catch (err) {
+        assert.ok(err instanceof GatehouseError);
+        assert.deepEqual(err.data, { reason, offset }, target);
+        assert.ok(PATH_REFUSALS.includes(reason));
+        assert.deepEqual(pathRefusalOf(err), { reason, offset });
+      }
+    }
+  });
+  test('pathRefusalOf passes on no reason outside the fixed names, and nothing for another error', () => {
+    assert.equal(pathRefusalOf(new GatehouseError('ERR_REQUEST_PATH_INVALID', { data: { reason: '<script>', offset: 1 } })), undefined);
+    assert.equal(pathRefusalOf(new GatehouseError('ERR_REQUEST_PATH_INVALID', { data: { reason: 'toString', offset: 1 } })), undefined);
+    assert.equal(pathRefusalOf(new GatehouseError('ERR_REQUEST_PATH_INVALID', { data: { reason: 'semicolon', offset: -1 } })), undefined);
+    assert.equal(pathRefusalOf(new GatehouseError('ERR_REQUEST_PATH_INVALID')), undefined);
+    assert.equal(pathRefusalOf(new GatehouseError('ERR_REQUEST_MALFORMED', { data: { reason: 'semicolon', offset: 1 } })), undefined);
   });
 });
 

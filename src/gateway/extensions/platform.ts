@@ -18,6 +18,7 @@ import { createRateLimiter } from '../../ratelimit/create-rate-limiter.ts';
 import type { RateLimiter } from '../../ratelimit/types.ts';
 import { createEdgeRateLimitStage } from '../pipeline/edge-rate-limit.ts';
 import { createRateLimitStage } from '../pipeline/rate-limit.ts';
+import { pathRefusalOf } from '../router/normalize-path.ts';
 import type { GatewayExtension } from '../gateway.ts';
 
 export interface Platform {
@@ -118,7 +119,14 @@ export function platformExtension(platform: Platform): GatewayExtension {
         event.subject = ctx.identity.subject;
         if (ctx.identity.issuer !== undefined) event.issuer = ctx.identity.issuer;
       }
-      if (ctx.error) event.errorCode = ctx.error.code;
+      if (ctx.error) {
+        event.errorCode = ctx.error.code;
+        const refusal = pathRefusalOf(ctx.error);
+        if (refusal !== undefined) {
+          event.pathRefusal = refusal.reason;
+          event.pathOffset = refusal.offset;
+        }
+      }
       if (ctx.upstreamStatus) event.upstreamStatus = ctx.upstreamStatus;
       bus.publish('gateway.request', event);
     },

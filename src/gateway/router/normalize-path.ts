@@ -26,11 +26,17 @@ export interface NormalizedTarget {
   query: string;
 }
 
+/** Why a target is refused: the closed set of `data.reason` values (docs/path-normalization.md). */
+export const PATH_REFUSALS = [
+  'empty', 'asterisk-form', 'absolute-form', 'too-long', 'fragment', 'raw-character',
+  'backslash', 'semicolon', 'invalid-escape', 'encoded-separator', 'control-character',
+  'invalid-utf8', 'above-root', 'query-character',
+] as const;
+
 /** Why a target was refused; goes to logs and audit (`data.reason`), never to the client. */
-export type PathRefusal =
-  | 'empty' | 'asterisk-form' | 'absolute-form' | 'too-long' | 'fragment' | 'raw-character'
-  | 'backslash' | 'semicolon' | 'invalid-escape' | 'encoded-separator' | 'control-character'
-  | 'invalid-utf8' | 'above-root' | 'query-character';
+export type PathRefusal = typeof PATH_REFUSALS[number];
+
+const PATH_REFUSAL_NAMES: ReadonlySet<string> = new Set(PATH_REFUSALS);
 
 const OK = 0;
 const REFUSE = 1;
@@ -85,13 +91,29 @@ const REASON_TEXT: Record<PathRefusal, string> = {
 
 function refuse(reason: PathRefusal, at: number): GatehouseError {
   // The target itself is not logged: queries carry tokens, paths sometimes do too.
-  return new GatehouseError('ERR_REQUEST_PATH_INVALID', { detail: `${REASON_TEXT[reason]} (at offset ${at})`, data: { reason } });
+  return new GatehouseError('ERR_REQUEST_PATH_INVALID', { detail: `${REASON_TEXT[reason]} (at offset ${at})`, data: { reason, offset: at } });
+}
+
+/**
+ * The reason and offset of a refused target, for the `gateway.request` event and its audit
+ * record; undefined for any other error. Checked against {@link PATH_REFUSALS} on the way out,
+ * so that only one of those names, never text from the request, can be recorded as the reason.
+ *
+ * @example
+ *   pathRefusalOf(error) // → { reason: 'above-root', offset: 7 } for the target `/%2e%2e/x`
+ */
+export function pathRefusalOf(error: GatehouseError): { reason: PathRefusal; offset: number } | undefined {
+  if (error.code !== 'ERR_REQUEST_PATH_INVALID' || error.data === undefined) return undefined;
+  const { reason, offset } = error.data;
+  if (typeof reason !== 'string' || !PATH_REFUSAL_NAMES.has(reason) || typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return undefined;
+  return { reason: reason as PathRefusal, offset };
 }
 
 /**
  * Splits a request target (Node's `req.url`) into a normalized path and a raw query.
  *
- * @throws GatehouseError `ERR_REQUEST_PATH_INVALID` with `data.reason` a {@link PathRefusal}.
+ * @throws GatehouseError `ERR_REQUEST_PATH_INVALID` with `data.reason` a {@link PathRefusal} and
+ *   `data.offset` the index in `target` at which it was found.
  * @example
  *   normalizePath('/api/%2e%2e/admin?x=1') // → { path: '/admin', query: 'x=1' }
  *   normalizePath('/a%252e')               // → { path: '/a%252e', query: '' } (decoded once)
