@@ -53,6 +53,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   deadlineAt = 0;
   deadlineSlot = -1;
   settled = false;
+  /** The client went away (or its request broke) before undici started the request. */
+  clientGone = false;
   upgradeSocket: Duplex | undefined;
   /** Trailer names announced to the client (trailers.ts); undefined for almost every response. */
   trailers: Set<string> | undefined = undefined;
@@ -65,7 +67,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.ctx.res.destroyed || this.ctx.req.destroyed && !this.ctx.req.complete) controller.abort(new ClientGoneError());
+    if (this.clientGone || this.ctx.res.destroyed || this.ctx.req.destroyed && !this.ctx.req.complete) controller.abort(new ClientGoneError());
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
@@ -168,9 +170,17 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     this.controller?.abort(new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail: `upstream ${this.upstream.name}: total time ${this.ctx.route!.config.timeouts.totalMs} ms exceeded` }));
   }
 
-  /** Called by the gateway when the client's response closes. */
+  /**
+   * Called by the gateway when the client's response closes, or when the client's request fails
+   * under way (a broken chunked body). Before undici has started the request (the pool still
+   * connecting) there is no controller yet: the exchange remembers it and `onRequestStart`
+   * aborts. It had been lost, and the upstream kept a connection open, waiting for a body that
+   * never came, until the route's `totalMs`.
+   */
   onClientClose(): void {
-    if (!this.ctx.res.writableFinished && !this.settled) this.controller?.abort(new ClientGoneError());
+    if (this.ctx.res.writableFinished || this.settled) return;
+    if (this.controller === undefined) this.clientGone = true;
+    else this.controller.abort(new ClientGoneError());
   }
 }
 

@@ -1,0 +1,41 @@
+/**
+ * A request whose chunked body breaks under way (a malformed chunk size) is answered 400 by
+ * the error path; the upstream request started for it must be aborted too. With the composed
+ * gateway the error answer waits for its audit record (held until the turn's spool write), and
+ * the abort, asked for before undici had started the request, was lost: the upstream kept the
+ * connection open waiting for the rest of the body until the route's totalMs (120 s by
+ * default), so a client could tie up upstream connections with a few bytes each.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
+
+const openConnections = (app: TestUpstream): Promise<number> => new Promise((resolve, reject) => app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+
+describe('broken request body and the upstream connection', () => {
+  let gw: TestGateway;
+  let app: TestUpstream;
+
+  before(async () => {
+    app = await startUpstream();
+    gw = await startGateway({
+      upstreams: { app: { url: app.url } },
+      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
+    }, { compose: true });
+  });
+  after(async () => { app.server.closeAllConnections(); await gw.close(); await app.close(); });
+
+  it('aborts the upstream request of a chunked body broken mid-way (malformed chunk size), leaving no upstream connection open (upstream connection exhaustion)', async () => {
+    const port = gw.gateway.addresses().https.port;
+    for (let i = 0; i < 5; i++) {
+      const res = await rawTlsRequest(port, 'POST /app/upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ-not-a-chunk-size\r\n');
+      assert.equal(statusOf(res), 400);
+    }
+    // The upstream's side of an aborted request closes within a turn or two; give it a generous second.
+    const deadline = Date.now() + 1000;
+    while (await openConnections(app) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await openConnections(app), 0, 'upstream connections left waiting for the rest of a broken body');
+    assert.equal(app.received.length, 0, 'no broken body reached the upstream as complete');
+  });
+});
