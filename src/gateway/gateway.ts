@@ -499,6 +499,9 @@ export class Gateway {
         return;
       }
       ctx.exchange?.onClientClose();
+      // The parser is done with this connection: the answer says so (it said keep-alive, and the
+      // socket closed behind it all the same).
+      ctx.res.shouldKeepAlive = false;
       failRequest(ctx, error);
       return;
     }
