@@ -166,6 +166,8 @@ export const ERROR_CODES = {
   ERR_IDENTITY_CLIENT_NOT_FOUND: { status: 404, message: 'Client not found' },
   ERR_IDENTITY_PASSWORD_WEAK: { status: 400, message: 'Password does not meet the requirements' },
   ERR_IDENTITY_INTERACTION_INVALID: { status: 400, message: 'The sign-in session expired or is invalid; start again' },
+  /** The interaction (its sign-in page, forms or resume) was reached from a browser other than the one that started it: cookies planted by a sibling subdomain (login CSRF), or started before the upgrade that added the binding. */
+  ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH: { status: 403, message: 'This sign-in was started in another browser; start again' },
   ERR_IDENTITY_ADDRESS_BLOCKED: { status: 429, message: 'Too many attempts; try again later' },
   ERR_IDENTITY_FEDERATION_FAILED: { status: 401, message: 'Sign-in with the external provider failed' },
   ERR_IDENTITY_FEDERATION_NOT_ALLOWED: { status: 403, message: 'This account may not sign in here' },

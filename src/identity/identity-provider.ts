@@ -26,6 +26,8 @@ import { CALLBACK_PREFIX, FederationService } from './federation/federation-serv
 import { createInteractionRouter } from './interaction/interaction-router.ts';
 import { sendHtml } from './interaction/http.ts';
 import { providerPageHeaders } from './oidc/page-headers.ts';
+import { resumeBrowserBinding } from './oidc/resume-binding.ts';
+import { BrowserBinding } from './interaction/browser-binding.ts';
 import { messagePage } from './interaction/pages.ts';
 import { createKeySealer } from './keys/key-sealer.ts';
 import { KeyManager, type SigningAlgorithm } from './keys/key-manager.ts';
@@ -139,6 +141,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     ...(options.federationFetch ? { fetch: options.federationFetch } : {}),
   });
   const adapter = createAdapterFactory(kv, clients);
+  const binding = new BrowserBinding(kv, identity.ttl.interaction);
 
   let provider!: Provider;
   let callback!: (req: IncomingMessage, res: ServerResponse) => void;
@@ -157,10 +160,11 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       retireTimer = setTimeout(() => { build().catch((err) => logger.error({ err }, 'identity: reloading keys at retirement failed')); }, delay);
       retireTimer.unref();
     }
-    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs }));
+    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs, binding }));
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
     next.use(providerPageHeaders);
+    next.use(resumeBrowserBinding(binding, logger));
     // Client secrets are stored as SHA-256; compare the presented secret's hash.
     next.Client.prototype.compareClientSecret = function compareClientSecret(actual: string) {
       return typeof this.clientSecret === 'string' && typeof actual === 'string' && secretMatches(actual, this.clientSecret);
@@ -174,7 +178,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   };
   await build();
 
-  const interactions = createInteractionRouter({ provider: () => provider, kv, users, login, federation, cutoffs, config: identity, emit, logger });
+  const interactions = createInteractionRouter({ provider: () => provider, binding, kv, users, login, federation, cutoffs, config: identity, emit, logger });
 
   const unsubscribe = bus?.subscribe?.(['identity.keys.rotated'], async (event) => {
     // This instance's own rotation (or a repeated event) is already in effect.

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
 import * as oidc from 'openid-client';
-import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
+import { IDP_BROWSER_COOKIE, IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { followToCallback, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
@@ -79,7 +79,7 @@ describe('sign-in attacks', () => {
     assert.notEqual(after.value, planted.value, 'session id changed at login');
   });
 
-  it("sets the IdP session cookie and its .sig as __Host- (Secure, Path=/, no Domain), so a sibling subdomain cannot set them; the path-scoped interaction and resume cookies as __Secure-", async () => {
+  it("sets the IdP session cookie and its .sig as __Host- (Secure, Path=/, no Domain), so a sibling subdomain cannot set them; the path-scoped interaction and resume cookies as __Secure-, next to the __Host- browser binding", async () => {
     const start = await startAuth(h, config);
     const r = await submitLogin(h, start, 'mallory', PASSWORD);
     const seen: string[] = [];
@@ -101,8 +101,9 @@ describe('sign-in attacks', () => {
       redirect_uri: REDIRECT, scope: 'openid', state: oidc.randomState(), nonce: oidc.randomNonce(),
       code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
     }));
+    // Next to them, the __Host- cookie that binds the interaction to this browser (interaction-binding.test.ts).
     const scoped = first.headers.getSetCookie();
-    assert.deepEqual([...new Set(scoped.map((c) => c.slice(0, c.indexOf('='))))].sort(), [IDP_COOKIE_NAMES.interaction, `${IDP_COOKIE_NAMES.interaction}.sig`, IDP_COOKIE_NAMES.resume, `${IDP_COOKIE_NAMES.resume}.sig`].sort());
+    assert.deepEqual([...new Set(scoped.map((c) => c.slice(0, c.indexOf('='))))].sort(), [IDP_BROWSER_COOKIE, IDP_COOKIE_NAMES.interaction, `${IDP_COOKIE_NAMES.interaction}.sig`, IDP_COOKIE_NAMES.resume, `${IDP_COOKIE_NAMES.resume}.sig`].sort());
     for (const c of scoped) assert.match(c, /; secure(;|$)/i, c);
   });
 

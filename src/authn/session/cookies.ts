@@ -25,7 +25,8 @@ export function serializeCookie(name: string, value: string, maxAgeSec: number):
 /**
  * Cookies that belong to Gatehouse itself: the gateway's session and login cookies, and the
  * identity provider's (`__Host-gh_idp_session`, `__Secure-gh_idp_interaction`,
- * `__Secure-gh_idp_resume`, their `.sig` companions; see src/identity/oidc/cookie-names.ts).
+ * `__Secure-gh_idp_resume`, their `.sig` companions, and `__Host-gh_idp_browser`, which binds
+ * sign-ins to the browser; see src/identity/oidc/cookie-names.ts).
  * The IdP's session cookie is scoped to `/`, so browsers send it with every request; an
  * upstream that saw it could act at the IdP as the user. The names from before the prefixes
  * (`gh_idp_*`) are still in browsers until they expire; they are kept from upstreams too.

@@ -3,7 +3,9 @@
  *
  * Protections: every POST carries a CSRF token that is bound to the interaction (random,
  * stored with the interaction state, compared in constant time) and the interaction itself
- * is bound to the browser by oidc-provider's interaction cookie; failures say the same
+ * is bound to the browser by oidc-provider's interaction cookie and by Gatehouse's `__Host-`
+ * browser cookie (browser-binding.ts; the first can be planted by a sibling subdomain, the
+ * second cannot); failures say the same
  * thing whatever went wrong; the only redirects are to this origin's own paths or to
  * oidc-provider's resume URL (which ends at the client's exactly registered redirect URI).
  */
@@ -20,6 +22,7 @@ import type { SignOutCutoffs } from '../accounts/sign-out-cutoff.ts';
 import type { IdentityEmit } from '../events.ts';
 import { CALLBACK_PREFIX, type FederationService } from '../federation/federation-service.ts';
 import type { LoginService } from '../login/login-service.ts';
+import type { BrowserBinding } from './browser-binding.ts';
 import { MFA_ACR, requestsMfaAcr } from '../oidc/interaction-policy.ts';
 import { field, readForm, redirectLocal, sendHtml } from './http.ts';
 import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
@@ -44,6 +47,8 @@ interface InteractionState {
 
 export interface InteractionRouterOptions {
   provider: () => Provider;
+  /** Which browser started each interaction; every page, form and return refuses any other. */
+  binding: BrowserBinding;
   kv: KvRepo;
   users: IdentityUsersRepo;
   login: LoginService;
@@ -164,6 +169,8 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
         throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'interaction cookie missing or expired', cause });
       }
       if (details.uid !== uid) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'interaction cookie for another interaction' });
+      // The interaction cookie is __Secure-, which a sibling subdomain can plant; the binding is __Host-.
+      if (!(await o.binding.matches(uid, req.headers.cookie))) throw new GatehouseError('ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH', { detail: `interaction ${uid} started in another browser` });
       const state = await loadState(uid);
 
       if (req.method === 'GET' && action === '') {

@@ -18,6 +18,7 @@ import { createInteractionPolicy } from './interaction-policy.ts';
 import { clientFields, GATEHOUSE_CLIENT_PROPERTIES, validateClientField, type GatehouseClientFields } from './client-fields.ts';
 import { OIDC_SCOPES } from './scopes.ts';
 import { IDP_COOKIE_NAMES } from './cookie-names.ts';
+import type { BrowserBinding } from '../interaction/browser-binding.ts';
 import { assertClientCredentialsScope } from './client-credentials-scope.ts';
 
 export { OIDC_SCOPES };
@@ -51,6 +52,8 @@ export interface ProviderConfigInput {
   users: IdentityUsersRepo;
   clients: IdentityClientsRepo;
   cutoffs: SignOutCutoffs;
+  /** Binds each interaction to the browser that starts it (`__Host-` cookie). */
+  binding: BrowserBinding;
 }
 
 /** The client certificate of the TLS connection the request came in on, if verified or not. */
@@ -61,7 +64,7 @@ function peerCertificate(ctx: any): X509Certificate | undefined {
 }
 
 export function buildProviderConfig(input: ProviderConfigInput): Record<string, unknown> {
-  const { identity, users, clients, cutoffs } = input;
+  const { identity, users, clients, cutoffs, binding } = input;
   /** When a code, token or session was signed in: refresh tokens and codes carry it, access tokens were issued after it. */
   const signedInAt = (source: any): number | undefined => (typeof source?.authTime === 'number' ? source.authTime : source?.iat);
   /** Gatehouse fields of a client: from the client object the provider loaded, else from the store. */
@@ -156,7 +159,14 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       Interaction: identity.ttl.interaction,
       Grant: identity.ttl.refreshToken,
     },
-    interactions: { policy: createInteractionPolicy(), url: async (_ctx: any, interaction: any) => `/oidc/interaction/${interaction.uid}` },
+    interactions: {
+      policy: createInteractionPolicy(),
+      // Called once as each interaction starts, in the browser that starts it.
+      url: async (ctx: any, interaction: any) => {
+        ctx.append('Set-Cookie', await binding.bind(interaction.uid, ctx.get('cookie') || undefined));
+        return `/oidc/interaction/${interaction.uid}`;
+      },
+    },
     features: {
       devInteractions: { enabled: false },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },

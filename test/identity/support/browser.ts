@@ -13,6 +13,16 @@ export class Browser {
     this.#fetch = f;
   }
 
+  /** The path-scoped cookies the browser holds (name, value, path). */
+  scopedCookies(): { name: string; value: string; path: string }[] {
+    return [...this.#scoped.values()].map((c) => ({ ...c }));
+  }
+
+  /** Stores a path-scoped cookie as if a response (or a sibling subdomain) had set it. */
+  setScoped(name: string, value: string, path: string): void {
+    this.#scoped.set(`${name} ${path}`, { name, value, path });
+  }
+
   #cookieHeader(url: URL): string {
     const all = [...[...this.cookies].map(([name, c]) => ({ name, ...c })), ...this.#scoped.values()];
     return all.filter((c) => url.pathname.startsWith(c.path)).map((c) => `${c.name}=${c.value}`).join('; ');
