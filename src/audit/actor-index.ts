@@ -15,6 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { toGatehouseError } from '../core/errors.ts';
+import { GENESIS_HASH } from './hash.ts';
 import { createAuditRepo, type ActorEntry } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
 
@@ -31,6 +32,8 @@ export interface ActorIndexerOptions {
   logger?: Logger;
   /** Records past the mark that start a run (tests make it small). */
   every?: number;
+  /** Tests: awaited after a run has read its records and before it inserts their entries. */
+  afterRead?: () => Promise<void>;
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -94,13 +97,24 @@ export class ActorIndexer {
       }
       const entries: ActorEntry[] = [];
       for (const actor of [...byActor.keys()].sort()) for (const e of byActor.get(actor)!) entries.push(e);
+      await this.#o.afterRead?.();
       for (let i = 0; ; i += INSERT_CHUNK) {
         if (this.#stopped) return;
         const chunk = entries.slice(i, i + INSERT_CHUNK);
         const last = i + INSERT_CHUNK >= entries.length;
         await store.transaction(async (trx) => {
           const t = createAuditRepo(trx, store.dialect);
-          if (chunk.length) await t.insertActorEntries(chain, chunk);
+          if (chunk.length) {
+            // Retention may have cut records since they were read. Its cut holds the chain head for
+            // its whole transaction, so under the head the chain's first record is final: entries
+            // below it would name actors of deleted records for good (retention only finds entries
+            // through the records it deletes), and are left out. A cut after this commit finds
+            // these entries through their records.
+            await t.lockHead(chain, GENESIS_HASH);
+            const first = (await t.firstSeq(chain)) ?? Number.POSITIVE_INFINITY;
+            const kept = chunk.filter((e) => e.seq >= first);
+            if (kept.length) await t.insertActorEntries(chain, kept);
+          }
           if (last) await t.advanceActorIndex(chain, through);
         });
         if (last) break;

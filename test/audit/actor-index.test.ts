@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Migrator, sql } from 'kysely';
+import { ActorIndexer } from '../../src/audit/actor-index.ts';
+import { GENESIS_HASH } from '../../src/audit/hash.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { MIGRATIONS } from '../../src/store/migrations/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
@@ -149,6 +151,39 @@ for (const backend of await backends()) {
       await store.transaction(async (trx) => { await createAuditRepo(trx, store.dialect).deleteThrough('e', 6); });
       assert.deepEqual((await entries(store, 'e')).map((e) => e.seq), [7, 8, 9, 10]);
       assert.deepEqual((await byActor(store, 'user-0')).filter((r) => r.chain === 'e').map((r) => r.seq), [7, 9]);
+    });
+    it('retention cutting records while an index run is between reading and inserting leaves no entry naming the cut records\' actors', async () => {
+      // Retention exists to forget old records, actors (e-mail addresses) included: an entry
+      // inserted after the cut deleted its record would keep the actor and time for good.
+      const writer = AuditWriter.open({ store, chain: 'f', instance: 'test-1', spoolDir: join(db.dir, 'spool-f'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      try {
+        for (let i = 0; i < 12; i++) writer.append(accessDraft(i, { subject: i < 6 ? `gone-${i}@example.com` : 'user-kept' }));
+        await writer.flush();
+      } finally {
+        await writer.close();
+      }
+      // close() indexed the chain: start it over, as if this run were the first.
+      await store.db.deleteFrom('audit_actor_index').where('chain', '=', 'f').execute();
+      await store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', 'f').execute();
+      let cut = 0;
+      const indexer = new ActorIndexer({
+        store, chain: 'f', every: 1,
+        afterRead: async () => {
+          // What applyRetention's transaction does: the head, then the records through the cut.
+          cut = await store.transaction(async (trx) => {
+            const t = createAuditRepo(trx, store.dialect);
+            await t.lockHead('f', GENESIS_HASH);
+            return t.deleteThrough('f', 6);
+          });
+        },
+      });
+      await indexer.drain(12);
+      assert.equal(cut, 6, 'the cut ran between the read and the insert');
+      assert.equal(await repoOf(store).actorIndexedSeq('f'), 12);
+      const left = await entries(store, 'f');
+      assert.deepEqual(left.filter((e) => e.seq <= 6), [], `entries of cut records: ${JSON.stringify(left)}`);
+      assert.deepEqual(left.map((e) => e.seq), [7, 8, 9, 10, 11, 12]);
+      assert.deepEqual((await byActor(store, 'user-kept')).filter((r) => r.chain === 'f').map((r) => r.seq), [7, 8, 9, 10, 11, 12]);
     });
   });
 
