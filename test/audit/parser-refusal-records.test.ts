@@ -3,7 +3,8 @@
  * over maxHeaderBytes, Content-Length with Transfer-Encoding, a raw CR in a header value, a head
  * slower than headersTimeoutMs) are answered with a request id. Each such answer has one
  * `gateway.request` audit record, one access line and its count in the metrics, like every
- * other early exit; a request in flight keeps its one record. Real TLS client, real gateway
+ * other early exit; a request in flight keeps its one record, and bytes refused behind a complete
+ * request get their own answer and record after its answer. Real TLS client, real gateway
  * composed with the audit log.
  */
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ import type { AuditExtension } from '../../src/audit/extension.ts';
 import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
 import type { Store } from '../../src/store/types.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
-import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
+import { rawTlsRequest, responsesOf, statusOf } from '../support/raw-tls.ts';
 
 const H = 'Host: localhost\r\n';
 const idOf = (response: string): string => /\r\nx-request-id: ([^\r]+)/i.exec(response)?.[1] ?? '';
@@ -134,12 +135,16 @@ describe('request heads refused by the HTTP parser, in the audit log', () => {
     assert.equal(parseLines(), before, 'no access line for a refused head besides the request\'s own');
   });
 
-  it('a request whose answer is held for its audit record still gets it whole when bytes behind it fail the parser, then the connection closes', async () => {
+  it('a request whose answer is held for its audit record still gets it whole when bytes behind it fail the parser, then one 400 for those bytes, and the connection closes', async () => {
     for (let i = 0; i < 5; i++) {
+      // 100 KB behind the request: the parser fails again on every later TLS record while the answer waits.
       const response = await rawTlsRequest(port, `GET /app/x HTTP/1.1\r\n${H}\r\n\x01garbage\r\n\r\n${'z'.repeat(100_000)}`);
-      assert.ok(isComplete(response), `one whole answer (round ${i}):\n${response}`);
-      const requestId = idOf(response);
-      assert.equal((await recordsOf(requestId)).length, 1);
+      const { responses, rest } = responsesOf(response);
+      assert.deepEqual(responses.map((r) => r.status), [200, 400], `the request's whole answer, then the refusal's (round ${i}):\n${response}`);
+      assert.equal(rest, '', response);
+      assert.equal(responses[1]!.headers.connection, 'close');
+      assert.equal((await recordsOf(responses[0]!.headers['x-request-id']!)).length, 1);
+      assert.equal((await recordsOf(responses[1]!.headers['x-request-id']!)).length, 1);
     }
   });
 });
