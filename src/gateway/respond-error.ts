@@ -25,6 +25,16 @@ function approvalHtml(approvalId: string): string {
 }
 
 /**
+ * Whether the error answer closes the connection. The request body may be unread; closing keeps
+ * us from reading an attacker's body. After a framing refusal the connection closes whatever was
+ * read: where this request ends is the very thing in doubt, so no byte after it may be taken for
+ * the next request.
+ */
+export function errorClosesConnection(res: ServerResponse, error: GatehouseError): boolean {
+  return !res.req.complete || error.code === 'ERR_REQUEST_SMUGGLING';
+}
+
+/**
  * @param hsts the Strict-Transport-Security value for this request (http/strict-transport-security.ts)
  * @param added headers earlier stages collected for the client (RequestContext.responseHeaders,
  *   e.g. RateLimit after an allowed rate-limit decision); the error's own headers win.
@@ -61,10 +71,7 @@ export function writeErrorResponse(res: ServerResponse, error: GatehouseError, r
     body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId, ...(decisionId ? { decisionId } : {}), ...(approvalId ? { approvalId } : {}) } }) + '\n';
   }
   headers['content-length'] = String(Buffer.byteLength(body));
-  // The request body may be unread; closing keeps us from reading an attacker's body. After a
-  // framing refusal the connection closes whatever was read: where this request ends is the
-  // very thing in doubt, so no byte after it may be taken for the next request.
-  if (!res.req.complete || error.code === 'ERR_REQUEST_SMUGGLING') headers.connection = 'close';
+  if (errorClosesConnection(res, error)) headers.connection = 'close';
   res.writeHead(error.status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -2,7 +2,9 @@
  * Requests a client pipelines behind one Gatehouse refuses with `Connection: close`: Node's
  * parser still emits them, but their answers are never sent, and after a framing refusal their
  * bytes are where a front proxy and Gatehouse may disagree (request smuggling). None of them
- * may reach an upstream.
+ * may reach an upstream: neither with the bare gateway nor with the audit log, which holds the
+ * refusal's answer (and with it the `Connection: close` of its head) until its record is spooled,
+ * while the parser emits the requests behind it.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { rawTlsRequest, statusOf } from '../support/raw-tls.ts';
 
 const H = 'Host: localhost\r\n';
 
-describe('requests pipelined behind a refused one', () => {
+for (const composed of [false, true]) describe(`requests pipelined behind a refused one (${composed ? 'with the audit log holding answers' : 'bare gateway'})`, () => {
   let gw: TestGateway;
   let app: TestUpstream;
 
@@ -20,7 +22,8 @@ describe('requests pipelined behind a refused one', () => {
     gw = await startGateway({
       upstreams: { app: { url: app.url } },
       routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
-    });
+      ...(composed ? { audit: { fsync: false } } : {}),
+    }, { compose: composed });
   });
   after(async () => { await gw.close(); await app.close(); });
 

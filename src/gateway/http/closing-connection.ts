@@ -16,10 +16,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** Node's own markers: the response being written on a socket, and a response that ends its connection. */
 type NodeSocket = { _httpMessage?: (ServerResponse & { _last?: boolean }) | null };
 
-/** True when an earlier response on `req`'s connection closes it, so `res` would never be sent. */
+/**
+ * True when an earlier response on `req`'s connection closes it, so `res` would never be sent:
+ * its head says so (`_last`), or, not written yet (an answer the audit log holds until its
+ * record is spooled), it is to (`shouldKeepAlive` false, which its head will turn into
+ * `Connection: close`).
+ */
 export function behindClosingResponse(req: IncomingMessage, res: ServerResponse): boolean {
   const socket = req.socket as unknown as NodeSocket | null;
   if (socket === null) return false;
   const current = socket._httpMessage;
-  return current !== undefined && current !== null && current !== res && current._last === true;
+  return current !== undefined && current !== null && current !== res && (current._last === true || !current.shouldKeepAlive);
 }

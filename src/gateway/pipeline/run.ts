@@ -4,7 +4,7 @@
  */
 import { toGatehouseError } from '../../core/errors.ts';
 import type { RequestContext, Stage } from '../context.ts';
-import { writeErrorResponse } from '../respond-error.ts';
+import { errorClosesConnection, writeErrorResponse } from '../respond-error.ts';
 import { hstsFor } from '../http/strict-transport-security.ts';
 
 /**
@@ -37,6 +37,10 @@ export function failRequest(ctx: RequestContext, err: unknown): void {
   ctx.handled = true;
   if (error.code === 'ERR_INTERNAL') ctx.gen.logger.error({ err, requestId: ctx.requestId, stage: ctx.stage }, 'unexpected error in pipeline');
   if (!ctx.res.headersSent) {
+    // Decided now, not when the answer is written: the audit log holds it until its record is
+    // spooled (context.ts FinishHold), and requests the parser emits behind it meanwhile must
+    // see that it closes the connection (http/closing-connection.ts), or they were forwarded.
+    if (errorClosesConnection(ctx.res, error)) ctx.res.shouldKeepAlive = false;
     // Recorded before the answer leaves (see Generation.record).
     ctx.completing = true;
     ctx.gen.record(ctx);
