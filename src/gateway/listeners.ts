@@ -177,6 +177,9 @@ export function clientErrorOf(err: NodeJS.ErrnoException): GatehouseError {
   const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_REQUEST_HEADERS_TOO_LARGE'
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_REQUEST_TIMEOUT'
     : /TRANSFER_ENCODING|CONTENT_LENGTH/.test(err.code ?? '') ? 'ERR_REQUEST_SMUGGLING'
+    // A version Node's parser does not take (`HTTP/1.2`, `HTTP/3.0`, `HTTP/11`), and the HTTP/2
+    // prior-knowledge preface (`PRI * HTTP/2.0`, SM), on which it stops: only HTTP/1.0 and 1.1 are served.
+    : err.code === 'HPE_INVALID_VERSION' || err.code === 'HPE_PAUSED_H2_UPGRADE' ? 'ERR_REQUEST_HTTP_VERSION_UNSUPPORTED'
     : 'ERR_REQUEST_MALFORMED';
   return new GatehouseError(code, { detail: `${err.code ?? ''} ${err.message}` });
 }

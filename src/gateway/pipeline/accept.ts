@@ -1,7 +1,8 @@
 /**
  * accept: who is at the other end and what did they send. Sets the request id first, so
  * that every later refusal carries it; believes forwarding headers only from trusted
- * proxies; refuses ambiguous framing (request smuggling) and too many header fields.
+ * proxies; refuses HTTP versions other than 1.0 and 1.1, ambiguous framing (request smuggling)
+ * and too many header fields.
  */
 import { GatehouseError } from '../../core/errors.ts';
 import type { RequestContext } from '../context.ts';
@@ -33,6 +34,15 @@ export function accept(ctx: RequestContext): void {
   const follow = gen.traceClientSampledFlag;
   ctx.trace = startTraceContext(headers.traceparent, true, gen.traceSampleRatio, follow === 'follow' || (follow === 'trustedProxies' && client.peerTrusted));
   ctx.method = req.method ?? 'GET';
+  // Only HTTP/1.0 and 1.1. Node's parser passes `HTTP/2.0`, `HTTP/0.9` and a request line with
+  // no version (read as 0.9) on as requests, and the upstream request would be HTTP/1.1: another
+  // protocol's bytes, or a client expecting another framing, read as HTTP/1.1 by both sides.
+  // Before routing and every identity check; the connection closes (Node's answer to 2.0 and 0.9
+  // says so already; the parser reads on behind a 2.0 request with Connection: keep-alive).
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
+    ctx.res.shouldKeepAlive = false;
+    throw new GatehouseError('ERR_REQUEST_HTTP_VERSION_UNSUPPORTED', { detail: `HTTP/${req.httpVersionMajor}.${req.httpVersionMinor}` });
+  }
   // Its answer would never be sent, and after a framing refusal its bytes may be a smuggled request.
   if (behindClosingResponse(req, ctx.res)) throw new GatehouseError('ERR_REQUEST_MALFORMED', { detail: 'pipelined behind a response that closes the connection' });
   // Gatehouse is a reverse proxy: it opens no tunnels to hosts a client names.
