@@ -1,0 +1,69 @@
+/**
+ * A request without a Host field. Node's HTTP server answered an HTTP/1.1 one itself
+ * (`requireHostHeader`) with a bare 400: no request id, no access line, no audit record — a
+ * probe that left no trace in the tamper-evident log. The accept stage refuses it instead
+ * (400 ERR_REQUEST_HEADER_INVALID), recorded like every other early exit, never forwarded.
+ * Real TLS client sending raw bytes, real gateway composed with the audit log, real upstream.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { queryAudit, viewRecord, type AuditRecordView } from '../../src/audit/query.ts';
+import type { AuditExtension } from '../../src/audit/extension.ts';
+import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
+import type { Store } from '../../src/store/types.ts';
+import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { rawTlsExchange, responsesOf } from '../support/raw-tls.ts';
+
+describe('requests without a Host field', () => {
+  let gw: TestGateway;
+  let app: TestUpstream;
+  let store: Store;
+  let port: number;
+  const heads: string[] = [];
+
+  before(async () => {
+    app = await startUpstream();
+    app.server.on('request', (req: IncomingMessage) => heads.push(req.url!));
+    gw = await startGateway({
+      audit: { fsync: false },
+      upstreams: { app: { url: app.url } },
+      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
+    }, { compose: true });
+    store = await openStoreFromConfig(gw.gateway.config);
+    port = gw.gateway.addresses().https.port;
+  });
+  after(async () => {
+    await store?.close();
+    await gw?.close();
+    await app?.close();
+  });
+
+  async function recordsOf(requestId: string): Promise<AuditRecordView[]> {
+    await (gw.gateway.extensions.find((e) => e.name === 'audit') as AuditExtension).writer!.flush();
+    const out: AuditRecordView[] = [];
+    for await (const r of queryAudit(store, { requestId })) out.push(viewRecord(r));
+    return out;
+  }
+
+  for (const version of ['1.1', '1.0']) {
+    it(`refuses an HTTP/${version} request with no Host field with 400 and a request id, recorded at stage accept and never forwarded`, async () => {
+      const before = heads.length;
+      const { raw } = await rawTlsExchange(port, `GET /app/no-host HTTP/${version}\r\nAccept: application/json\r\n\r\n`);
+      const { responses } = responsesOf(raw);
+      assert.deepEqual(responses.map((r) => r.status), [400], raw);
+      const res = responses[0]!;
+      assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'ERR_REQUEST_HEADER_INVALID');
+      const requestId = res.headers['x-request-id'];
+      assert.ok(requestId, `the answer carries a request id: ${raw}`);
+      const records = await recordsOf(requestId);
+      assert.equal(records.length, 1, JSON.stringify(records));
+      const d = records[0]!.details as Record<string, unknown>;
+      assert.deepEqual([d.status, d.errorCode, d.stage], [400, 'ERR_REQUEST_HEADER_INVALID', 'accept']);
+      const lines = gw.logs.lines.filter((l) => l.type === 'access' && l.requestId === requestId);
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      await new Promise((r) => setTimeout(r, 150));
+      assert.deepEqual(heads.slice(before), [], 'nothing reached the upstream');
+    });
+  }
+});
