@@ -151,6 +151,8 @@ export const ERROR_CODES = {
   ERR_AUDIT_CHECKPOINTS_INVALID: { status: 400, message: 'Invalid checkpoint export file' },
   ERR_DETECT_BLOCK_INVALID: { status: 400, message: 'Invalid block request' },
   ERR_DETECT_QUERY_INVALID: { status: 400, message: 'Invalid alert query' },
+  /** `alerts unblock` of an address or prefix that a wider active block holds: lifting it alone would leave it refused, so nothing is lifted. */
+  ERR_DETECT_BLOCK_COVERED: { status: 409, message: 'A wider active block covers this address' },
 
   ERR_BUS_UNAVAILABLE: { status: 503, message: 'Event bus unavailable' },
   /** Logged and counted only: an event bus subscriber's handler did not settle in time (10 s by default); the delivery counts as failed. */

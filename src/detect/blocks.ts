@@ -6,8 +6,8 @@
 import { randomUUIDv7 } from 'node:crypto';
 import type { EventBus } from '../bus/types.ts';
 import { GatehouseError } from '../core/errors.ts';
-import { canonicalBlockAddress, MIN_BLOCK_PREFIX } from '../gateway/http/client-network.ts';
-import { createDetectRepo } from '../store/repos/detect-repo.ts';
+import { blockCovers, canonicalBlockAddress, MIN_BLOCK_PREFIX } from '../gateway/http/client-network.ts';
+import { createDetectRepo, type DetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
 import { subjectKey } from './subject-key.ts';
 import type { Block, BlockKind } from './types.ts';
@@ -64,13 +64,38 @@ function blockValue(kind: BlockKind, value: string): string {
   return subjectKey(value);
 }
 
-/** Lifts one block by id, or every active block on (kind, value). Returns the lifted blocks. */
+/**
+ * Lifts one block by id, or every active block on (kind, value). Returns the lifted blocks.
+ *
+ * An address lifts every active block it covers: an IPv6 prefix its own block and each narrower
+ * one inside it (a /48 its /56s, /64s and single addresses), as an operator freeing a customer's
+ * prefix means. Matched exactly, a /48 lifted nothing while detection held a /64 of it, and the
+ * operator was told "no active block matched". An address or prefix that a wider active block
+ * holds is refused with ERR_DETECT_BLOCK_COVERED naming that block, and nothing is lifted:
+ * lifting the narrower blocks would leave its clients refused all the same, and lifting the
+ * wider one would free its neighbours too, which the operator did not ask for.
+ */
 export async function liftBlocks(store: Store, bus: EventBus | undefined, target: { id: string } | { kind: BlockKind; value: string }, by: string): Promise<Block[]> {
   const repo = createDetectRepo(store.db);
   const now = Date.now();
   let lifted: Block[];
   if ('id' in target) lifted = [await repo.liftBlock(target.id, by, now)].filter((b): b is Block => b !== undefined);
+  else if (target.kind === 'address') lifted = await liftAddressBlocks(repo, blockValue('address', target.value), by, now);
   else lifted = await repo.liftBlocks(target.kind, blockValue(target.kind, target.value), by, now);
   for (const b of lifted) bus?.publish('detect.block.lifted', { blockId: b.id, kind: b.kind, value: b.value, liftedBy: by });
   return lifted;
+}
+
+async function liftAddressBlocks(repo: DetectRepo, value: string, by: string, now: number): Promise<Block[]> {
+  // Rows of older versions may spell an address otherwise: compared as the block check keys them.
+  const active = (await repo.activeBlocks(now)).filter((b) => b.kind === 'address').map((b) => ({ block: b, value: canonicalBlockAddress(b.value) ?? b.value }));
+  const covering = active.filter((a) => a.value !== value && blockCovers(a.value, value));
+  if (covering.length > 0) {
+    const named = covering.map((a) => `${a.value} (${a.block.id}, until ${new Date(a.block.expiresAt).toISOString()})`).join(', ');
+    throw new GatehouseError('ERR_DETECT_BLOCK_COVERED', {
+      publicMessage: `${value} is inside the active block ${named}; nothing was lifted. Lifting ${value} alone would leave it blocked: lift the covering block with --id (which frees every client in it) or wait for it to expire`,
+      data: { value, covering: covering.map((a) => a.block.id) },
+    });
+  }
+  return repo.liftActiveBlocks(active.filter((a) => blockCovers(value, a.value)).map((a) => a.block.id), by, now);
 }

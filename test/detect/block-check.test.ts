@@ -153,8 +153,8 @@ describe('block check', () => {
     for (const a of ['2001:db8:a0::1', '2001:db8:a0:1::1', '2001:db8:a0:ffff:ffff:ffff:ffff:ffff', '2001:db8:a0:1234:5678::9']) assert.equal(check.isBlocked(a)?.id, b.id, a);
     // Next to it, IPv4, an IPv4 client behind NAT64 (each such address is another IPv4 client).
     for (const a of ['2001:db8:a1::1', '2001:db8:9f:ffff::1', '2001:db8::a0:0:0:1', '192.0.2.1', '64:ff9b::c000:201']) assert.equal(check.isBlocked(a), undefined, a);
-    // Lifting a /64 inside it matches nothing; the /48 itself, in any spelling, lifts it.
-    assert.equal((await liftBlocks(store, undefined, { kind: 'address', value: '2001:db8:a0:1::/64' }, 'admin:ops')).length, 0);
+    // Lifting a /64 inside it is refused, naming the /48 (it would stay blocked); the /48 itself, in any spelling, lifts it.
+    await assert.rejects(liftBlocks(store, undefined, { kind: 'address', value: '2001:db8:a0:1::/64' }, 'admin:ops'), { code: 'ERR_DETECT_BLOCK_COVERED' });
     assert.equal((await liftBlocks(store, undefined, { kind: 'address', value: '2001:db8:a0:0:0:0:0:0/48' }, 'admin:ops')).length, 1);
     await check.refresh();
     assert.equal(check.isBlocked('2001:db8:a0:1::1'), undefined);

@@ -124,8 +124,8 @@ export function registerAlerts(program: Command): void {
       emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ...(from !== undefined ? [['user', from] as [string, string]] : []), ['until', new Date(b.expiresAt)], ['id', b.id]]));
     }));
 
-  stateful(alerts.command('unblock').description('lift a block (by id, or every active block on an address or subject)')
-    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address, or an IPv6 prefix /32…/64 (as `alerts blocks` lists it)').option('--subject <id>', 'subject')
+  stateful(alerts.command('unblock').description('lift a block (by id, or every active block on a subject, or on an address or inside an IPv6 prefix)')
+    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address, or an IPv6 prefix /32…/64: lifts every active block inside it (refused, lifting nothing, when a wider active block holds it)').option('--subject <id>', 'subject')
     .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);

@@ -124,3 +124,28 @@ export function canonicalBlockAddress(value: string): string | undefined {
   const network = network64(groups(address));
   return length === 64 ? network : ipv6Prefix(network, length);
 }
+
+/**
+ * Whether the block value `outer` covers the block value `inner` (both canonical, as
+ * {@link canonicalBlockAddress} writes them): the same value, or a prefix holding the other — an
+ * address whose requests the prefix's block refuses, or a prefix at least as long inside it.
+ * Exactly what the block check matches: IPv4 addresses, NAT64 addresses and zoned addresses are
+ * held by no prefix (`clientNetwork` leaves them whole), so they cover and are covered by
+ * themselves only.
+ *
+ * @example
+ *   blockCovers('2001:db8:1::/48', '2001:db8:1:2::/64'); // true
+ *   blockCovers('2001:db8:1::/48', '2001:db8:1:7::9');   // true
+ *   blockCovers('2001:db8:1:2::/64', '2001:db8:1::/48'); // false
+ */
+export function blockCovers(outer: string, inner: string): boolean {
+  if (outer === inner) return true;
+  const outerLength = blockPrefixLength(outer);
+  if (outerLength === undefined) return false;
+  const innerLength = blockPrefixLength(inner);
+  if (innerLength !== undefined && innerLength < outerLength) return false;
+  // A prefix's host bits are zero, so its first /64 is its address with /64.
+  const network = innerLength === undefined ? clientNetwork(inner) : `${inner.slice(0, inner.lastIndexOf('/'))}${NETWORK_SUFFIX}`;
+  if (!network.endsWith(NETWORK_SUFFIX)) return false;
+  return (outerLength === 64 ? network : ipv6Prefix(network, outerLength)) === outer;
+}

@@ -18,6 +18,8 @@ export interface DetectRepo {
   /** Lifts every active block on (kind, value); returns the lifted blocks. */
   liftBlocks(kind: BlockKind, value: string, by: string, now: number): Promise<Block[]>;
   liftBlock(id: string, by: string, now: number): Promise<Block | undefined>;
+  /** Lifts those of these blocks that are still active at `now`, in one statement; returns them. */
+  liftActiveBlocks(ids: readonly string[], by: string, now: number): Promise<Block[]>;
   listBlocks(filter: { includeInactive?: boolean; now: number; limit: number }): Promise<Block[]>;
   /** Deletes alerts created before `cutoff` and blocks that ended (expired or lifted) before it; never an active block. */
   deleteEndedBefore(cutoff: number): Promise<{ alerts: number; blocks: number }>;
@@ -78,6 +80,14 @@ export function createDetectRepo(db: Kysely<Database>): DetectRepo {
       const row = await db.updateTable('detect_blocks').set({ lifted_at: now, lifted_by: by })
         .where('id', '=', id).where('lifted_at', 'is', null).returningAll().executeTakeFirst();
       return row ? toBlock(row) : undefined;
+    },
+
+    async liftActiveBlocks(ids, by, now) {
+      if (ids.length === 0) return [];
+      const rows = await db.updateTable('detect_blocks').set({ lifted_at: now, lifted_by: by })
+        .where('id', 'in', [...ids]).where('lifted_at', 'is', null).where('expires_at', '>', now)
+        .returningAll().execute();
+      return rows.map(toBlock);
     },
 
     async deleteEndedBefore(cutoff) {
