@@ -33,8 +33,9 @@ export function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcom
   }
   if (name === 'policy.decision') return p.allowed === true ? 'success' : 'denied';
   if (name === 'ratelimit.exceeded' || name.endsWith('.blocked') || name.endsWith('.locked') || name.endsWith('.throttled')) return 'denied';
-  // A request refused for want of a fresh second factor, an approval a second person refused.
-  if (name === 'authn.step_up.required' || name === 'approval.denied') return 'denied';
+  // A request refused for want of a fresh second factor, an approval a second person refused, a
+  // sign-in reached from another browser than the one that started it (403).
+  if (name === 'authn.step_up.required' || name === 'approval.denied' || name === 'identity.interaction.browser_mismatch') return 'denied';
   if (/\.(failed|rejected|refused|reused|unavailable)$/.test(name)) return 'failure';
   if (name.startsWith('detect.') || name.startsWith('audit.')) return 'info';
   return 'success';

@@ -626,6 +626,17 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       blockedUntil: { type: 'string', description: 'ISO 8601 end of the block.' },
     },
   },
+  'identity.interaction.browser_mismatch': {
+    description: 'A sign-in interaction (its pages and forms, or the resume at `/oidc/auth/<uid>`) was reached from a browser other than the one that started it, and refused with 403 ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH: interaction or resume cookies planted by a sibling subdomain (login CSRF by cookie tossing), or a sign-in begun before the upgrade that added the binding. Nothing was issued. Never carries cookie values.',
+    emittedBy: 'src/identity (interaction router, resume check)',
+    fields: {
+      interactionId: { type: 'string', description: 'The interaction refused (its uid, as in `/oidc/interaction/<uid>`; not a cookie value).' },
+      clientAddress: { type: 'string', description: 'Client address.' },
+      reason: { type: "'no_cookie' | 'not_bound' | 'other_browser'", description: 'The browser sent no `__Host-gh_idp_browser` value (never started a sign-in here: typically the victim of planted cookies); no binding is stored for the interaction (expired, or begun before the upgrade); or the browser\'s value is not the one the interaction is bound to.' },
+      step: { type: "'interaction' | 'resume'", description: 'Where: a sign-in page or form (`/oidc/interaction/<uid>/…`), or the resume (`/oidc/auth/<uid>`).' },
+      clientId: { type: 'string', description: 'Client the interaction was for (sign-in pages and forms; the resume does not load the interaction).', optional: true },
+    },
+  },
   'identity.mfa.enrolled': {
     description: 'A user enrolled TOTP (and received new recovery codes).',
     emittedBy: 'src/identity',

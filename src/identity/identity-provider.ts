@@ -164,7 +164,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
     next.use(providerPageHeaders);
-    next.use(resumeBrowserBinding(binding, logger));
+    next.use(resumeBrowserBinding(binding, logger, emit));
     // Client secrets are stored as SHA-256; compare the presented secret's hash.
     next.Client.prototype.compareClientSecret = function compareClientSecret(actual: string) {
       return typeof this.clientSecret === 'string' && typeof actual === 'string' && secretMatches(actual, this.clientSecret);

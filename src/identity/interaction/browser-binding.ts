@@ -33,6 +33,15 @@ export function browserValue(cookieHeader: string | undefined): string | undefin
   return undefined;
 }
 
+/**
+ * The outcome of a binding check. Refusals: `no_cookie` (the browser has no binding value: a
+ * browser that never started a sign-in here, such as a victim sent to an attacker's planted
+ * sign-in), `not_bound` (no binding stored for the interaction: expired, or begun before the
+ * upgrade that added it), `other_browser` (the browser has a value, not the one the interaction
+ * is bound to).
+ */
+export type BindingCheck = 'match' | 'no_cookie' | 'not_bound' | 'other_browser';
+
 export class BrowserBinding {
   readonly #kv: KvRepo;
   readonly #ttlSeconds: number;
@@ -54,15 +63,18 @@ export class BrowserBinding {
     return `${IDP_BROWSER_COOKIE}=${value}; Max-Age=${this.#ttlSeconds}; Path=/; Secure; HttpOnly; SameSite=Lax`;
   }
 
-  /** Whether interaction `uid` was started by the browser that sent `cookieHeader`. Fails closed: no binding stored, no match. */
-  async matches(uid: string, cookieHeader: string | undefined): Promise<boolean> {
+  /**
+   * Whether interaction `uid` was started by the browser that sent `cookieHeader`: `match`, or why
+   * not. Fails closed: no binding stored is no match.
+   */
+  async check(uid: string, cookieHeader: string | undefined): Promise<BindingCheck> {
     const value = browserValue(cookieHeader);
-    if (!value) return false;
+    if (!value) return 'no_cookie';
     const record = await this.#kv.find(BINDING_NS, uid);
     const stored = (record?.payload as { browser?: unknown } | undefined)?.browser;
-    if (typeof stored !== 'string') return false;
+    if (typeof stored !== 'string') return 'not_bound';
     const a = Buffer.from(stored);
     const b = Buffer.from(digest(value));
-    return a.length === b.length && timingSafeEqual(a, b);
+    return a.length === b.length && timingSafeEqual(a, b) ? 'match' : 'other_browser';
   }
 }

@@ -170,7 +170,14 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
       }
       if (details.uid !== uid) throw new GatehouseError('ERR_IDENTITY_INTERACTION_INVALID', { detail: 'interaction cookie for another interaction' });
       // The interaction cookie is __Secure-, which a sibling subdomain can plant; the binding is __Host-.
-      if (!(await o.binding.matches(uid, req.headers.cookie))) throw new GatehouseError('ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH', { detail: `interaction ${uid} started in another browser` });
+      const binding = await o.binding.check(uid, req.headers.cookie);
+      if (binding !== 'match') {
+        o.emit('identity.interaction.browser_mismatch', {
+          interactionId: uid, clientAddress, reason: binding, step: 'interaction',
+          ...(details.params.client_id ? { clientId: String(details.params.client_id) } : {}),
+        });
+        throw new GatehouseError('ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH', { detail: `interaction ${uid} started in another browser (${binding})` });
+      }
       const state = await loadState(uid);
 
       if (req.method === 'GET' && action === '') {

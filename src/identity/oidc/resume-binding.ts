@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../../core/error-codes.ts';
+import type { IdentityEmit } from '../events.ts';
 import type { BrowserBinding } from '../interaction/browser-binding.ts';
 import { errorPage } from '../interaction/pages.ts';
 import { IDP_COOKIE_NAMES } from './cookie-names.ts';
@@ -20,14 +21,17 @@ function underAuthorization(path: string): boolean {
   return decoded.toLowerCase().startsWith(`${OIDC_ROUTES.authorization}/`);
 }
 
-/** Koa middleware for the Provider (`provider.use`, before its routes). */
-export function resumeBrowserBinding(binding: BrowserBinding, logger: Logger) {
+/** Koa middleware for the Provider (`provider.use`, before its routes). Each refusal is logged and published (`identity.interaction.browser_mismatch`). */
+export function resumeBrowserBinding(binding: BrowserBinding, logger: Logger, emit: IdentityEmit) {
   return async function resumeBindingCheck(ctx: any, next: () => Promise<unknown>): Promise<void> {
     if (underAuthorization(ctx.path)) {
       // Read exactly as oidc-provider's resume reads it (signed): the interaction it will resume.
       const uid: unknown = ctx.cookies.get(IDP_COOKIE_NAMES.resume);
-      if (typeof uid === 'string' && uid && !(await binding.matches(uid, ctx.get('cookie') || undefined))) {
-        logger.warn({ code: CODE, path: ctx.path }, 'identity: resume refused, interaction started in another browser');
+      const check = typeof uid === 'string' && uid ? await binding.check(uid, ctx.get('cookie') || undefined) : 'match';
+      if (check !== 'match') {
+        logger.warn({ code: CODE, path: ctx.path, reason: check }, 'identity: resume refused, interaction started in another browser');
+        // The client address the gateway established (identity-provider.ts pins X-Forwarded-For; Koa's proxy mode reads it).
+        emit('identity.interaction.browser_mismatch', { interactionId: uid as string, clientAddress: typeof ctx.ip === 'string' && ctx.ip !== '' ? ctx.ip : 'unknown', reason: check, step: 'resume' });
         ctx.status = ERROR_CODES[CODE].status;
         ctx.type = 'html';
         ctx.body = errorPage(CODE, ERROR_CODES[CODE].message);
