@@ -120,6 +120,8 @@ export const ERROR_CODES = {
   ERR_PKI_SPIFFE_ID_INVALID: { status: 400, message: 'Invalid SPIFFE ID' },
   ERR_PKI_LIFETIME_INVALID: { status: 400, message: 'Requested certificate lifetime not allowed' },
   ERR_PKI_RENEWAL_UNAUTHORIZED: { status: 401, message: 'A valid certificate of the same identity is required' },
+  /** Renewal or bootstrap issuance for a SPIFFE id under a temporary block (detection, `gatehouse alerts block`). */
+  ERR_PKI_IDENTITY_BLOCKED: { status: 403, message: 'Identity temporarily blocked' },
   ERR_PKI_MASTER_KEY_MISSING: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_KEY_UNSEAL_FAILED: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_ROOT_KEY_OFFLINE: { status: 409, message: 'The root key is offline' },

@@ -626,6 +626,20 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       blockedUntil: { type: 'string', description: 'ISO 8601 end of the block.' },
     },
   },
+  'identity.subject.blocked': {
+    description: 'The identity provider refused a subject under a temporary block (detection or `gatehouse alerts block`), or one whose block it could not check (the store unreachable: refused, fail closed): no tokens from any grant (refresh, authorization code, client credentials: `invalid_grant`, or 503 `temporarily_unavailable`), no sign-in (the client gets `access_denied`), no userinfo (`invalid_token`); a browser session of the subject is asked to sign in again at the authorization endpoint. A refused refresh token is not consumed.',
+    emittedBy: 'src/identity (token endpoint, authorization, userinfo, sign-in pages)',
+    fields: {
+      subject: { type: 'string', description: 'The refused principal: a user id, or the client id of a service (client credentials).' },
+      endpoint: { type: 'string', description: 'Where: `token`, `userinfo`, `authorization` (a session of the subject; sign-in asked again), `resume`, or `sign_in` (the password, federation or second-factor step).' },
+      reason: { type: "'blocked' | 'unavailable'", description: 'An active block holds the subject, or the blocks could not be read.' },
+      blockId: { type: 'string', description: 'The block (`alerts blocks` lists it, `alerts unblock --id` lifts it).', optional: true },
+      blockedUntil: { type: 'string', description: 'ISO 8601 end of the block.', optional: true },
+      clientId: { type: 'string', description: 'Client of the request.', optional: true },
+      grantType: { type: 'string', description: 'Grant type at the token endpoint.', optional: true },
+      clientAddress: { type: 'string', description: 'Client address.', optional: true },
+    },
+  },
   'identity.interaction.browser_mismatch': {
     description: 'A sign-in interaction (its pages and forms, or the resume at `/oidc/auth/<uid>`) was reached from a browser other than the one that started it, and refused with 403 ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH: interaction or resume cookies planted by a sibling subdomain (login CSRF by cookie tossing), or a sign-in begun before the upgrade that added the binding. Nothing was issued. Never carries cookie values.',
     emittedBy: 'src/identity (interaction router, resume check)',

@@ -11,6 +11,7 @@ export interface IdentityEventPayloads {
   'identity.login.throttled': { subject: string; clientAddress: string; failures: number; delayMs: number };
   'identity.account.locked': { subject: string; clientAddress: string; failures: number; lockedUntil: string };
   'identity.address.blocked': { clientAddress: string; blockedUntil: string };
+  'identity.subject.blocked': { subject: string; endpoint: string; reason: 'blocked' | 'unavailable'; blockId?: string; blockedUntil?: string; clientId?: string; grantType?: string; clientAddress?: string };
   'identity.interaction.browser_mismatch': { interactionId: string; clientAddress: string; reason: 'no_cookie' | 'not_bound' | 'other_browser'; step: 'interaction' | 'resume'; clientId?: string };
   'identity.mfa.enrolled': { subject: string };
   'identity.mfa.verified': { subject: string; method: 'totp' | 'recovery_code'; remainingRecoveryCodes?: number };

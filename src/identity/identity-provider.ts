@@ -36,6 +36,8 @@ import { endBrowserSession, type EndedBrowserSession } from './oidc/end-browser-
 import { buildProviderConfig } from './oidc/provider-config.ts';
 import { forwardProviderEvents } from './oidc/provider-events.ts';
 import { createAdapterFactory } from './oidc/store-adapter.ts';
+import { createSubjectBlockGuard } from './oidc/subject-block-guard.ts';
+import { createStoreSubjectBlocks, type SubjectBlocks } from '../detect/subject-blocks.ts';
 
 /** Where events go: the gateway's EventBus satisfies this. */
 export interface IdentityEventSink {
@@ -52,6 +54,11 @@ export interface IdentityProviderOptions {
   publicUrl: string;
   /** Fetch for talking to external identity providers (default: global fetch). */
   federationFetch?: typeof fetch;
+  /**
+   * Temporary blocks of subjects (detection, `gatehouse alerts block`): a blocked subject gets no
+   * tokens and is not signed in. Default: read from `store` (`detect_blocks`) at each issuance.
+   */
+  subjectBlocks?: SubjectBlocks;
 }
 
 export interface RequestInfo {
@@ -142,6 +149,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   });
   const adapter = createAdapterFactory(kv, clients);
   const binding = new BrowserBinding(kv, identity.ttl.interaction);
+  const blockGuard = createSubjectBlockGuard({ blocks: options.subjectBlocks ?? createStoreSubjectBlocks(store), emit, logger });
 
   let provider!: Provider;
   let callback!: (req: IncomingMessage, res: ServerResponse) => void;
@@ -160,7 +168,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       retireTimer = setTimeout(() => { build().catch((err) => logger.error({ err }, 'identity: reloading keys at retirement failed')); }, delay);
       retireTimer.unref();
     }
-    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs, binding }));
+    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs, binding, blockGuard }));
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
     next.use(providerPageHeaders);
@@ -178,7 +186,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   };
   await build();
 
-  const interactions = createInteractionRouter({ provider: () => provider, binding, kv, users, login, federation, cutoffs, config: identity, emit, logger });
+  const interactions = createInteractionRouter({ provider: () => provider, binding, blockGuard, kv, users, login, federation, cutoffs, config: identity, emit, logger });
 
   const unsubscribe = bus?.subscribe?.(['identity.keys.rotated'], async (event) => {
     // This instance's own rotation (or a repeated event) is already in effect.

@@ -21,6 +21,7 @@ import type { CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepos
 import { normalizeSerial, randomSerial } from './serial.ts';
 import { parseSpiffeId, type SpiffeId } from './spiffe.ts';
 import { TrustStore } from './trust-store.ts';
+import type { SubjectBlocks } from '../detect/subject-blocks.ts';
 import { x509 } from './x509.ts';
 
 export interface CertificateAuthorityOptions {
@@ -33,6 +34,13 @@ export interface CertificateAuthorityOptions {
   onEvent?: PkiEventListener;
   /** Injectable clock (tests of expiry); defaults to the system clock. */
   clock?: () => Date;
+  /**
+   * Temporary blocks of identities (detection, `gatehouse alerts block --subject spiffe://…`):
+   * renewal and bootstrap issuance refuse a blocked SPIFFE id, and refuse when the blocks cannot
+   * be read. Internal issuance (`issue`: the gateway's own certificate, `cert issue`) is not
+   * asked: whoever calls it holds the CA.
+   */
+  subjectBlocks?: SubjectBlocks;
 }
 
 /** What a workload receives: its certificate, the chain to send, and the bundle to trust. */
@@ -91,6 +99,7 @@ export class CertificateAuthority {
   readonly #onEvent: PkiEventListener | undefined;
   readonly #clock: () => Date;
   readonly #anchors: TrustStore;
+  readonly #subjectBlocks: SubjectBlocks | undefined;
 
   private constructor(options: CertificateAuthorityOptions, ca: CaRecord, intermediateKey: webcrypto.CryptoKey) {
     this.config = options.config;
@@ -104,6 +113,7 @@ export class CertificateAuthority {
     this.#logger = options.logger;
     this.#onEvent = options.onEvent;
     this.#clock = options.clock ?? (() => new Date());
+    this.#subjectBlocks = options.subjectBlocks;
     this.#anchors = new TrustStore({ trustDomain: options.config.trustDomain, rootPems: [ca.rootCertPem], intermediatePems: [ca.intermediateCertPem], crlPems: [ca.rootCrlPem] });
   }
 
@@ -177,7 +187,12 @@ export class CertificateAuthority {
       if (typeof token !== 'string' || bootstrapTokenId(token) === undefined) {
         throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_INVALID', { detail: 'malformed token' });
       }
-      const record = await this.#repo.consumeBootstrapToken(hashBootstrapToken(token), this.#clock());
+      const hash = hashBootstrapToken(token);
+      // Looked up before it is consumed: a token for a blocked identity is refused unspent, and
+      // works once the block has ended.
+      const found = await this.#repo.findBootstrapToken(hash, this.#clock());
+      if (found) await this.#refuseBlocked(found.spiffeId);
+      const record = found && await this.#repo.consumeBootstrapToken(hash, this.#clock());
       if (!record) throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_INVALID', { detail: `token ${bootstrapTokenId(token)} unknown, used or expired` });
       const spiffe = parseSpiffeId(record.spiffeId, this.trustDomain);
       this.#checkKind(spiffe);
@@ -205,6 +220,7 @@ export class CertificateAuthority {
       if (record.revokedAt !== null) throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} is revoked` });
       // A kind the operator has since removed from pki.kinds is no longer issued, also not by renewal.
       if (!this.config.kinds.includes(peer.spiffe.kind)) throw new GatehouseError('ERR_PKI_IDENTITY_NOT_ALLOWED', { detail: `kind ${peer.spiffe.kind} is not one of ${this.config.kinds.join(', ')}` });
+      await this.#refuseBlocked(peer.spiffeId);
       const csr = await parseCsr(csrInput);
       const issued = await this.#sign(csr, peer.spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'renewal', options, peer.serial);
       // A revocation that ran between the check above and the insert in #sign did not see the
@@ -357,11 +373,30 @@ export class CertificateAuthority {
     return lifetime;
   }
 
-  async #guard<T>(spiffeId: string | undefined, work: () => Promise<T>): Promise<T> {
+  /**
+   * Throws ERR_PKI_IDENTITY_BLOCKED for an identity under a temporary block, and
+   * ERR_STORE_UNAVAILABLE when the blocks cannot be read (fail closed). The gateway refuses a
+   * blocked identity on its routes, but the CA's endpoints are served before authentication, and
+   * a renewed certificate also works between services that never pass the gateway.
+   */
+  async #refuseBlocked(spiffeId: string): Promise<void> {
+    if (!this.#subjectBlocks) return;
+    let block;
+    try {
+      block = await this.#subjectBlocks.blockOn(spiffeId);
+    } catch (cause) {
+      throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `cannot check the blocks of ${spiffeId}; refused`, cause, data: { spiffeId } });
+    }
+    if (block) throw new GatehouseError('ERR_PKI_IDENTITY_BLOCKED', { detail: `${spiffeId} is blocked until ${new Date(block.expiresAt).toISOString()} (block ${block.id})`, data: { spiffeId, blockId: block.id } });
+  }
+
+  async #guard<T>(knownSpiffeId: string | undefined, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
       const e = toGatehouseError(error);
+      // Renewal and bootstrap learn the identity on the way: a refusal after that names it.
+      const spiffeId = knownSpiffeId ?? (typeof e.data?.spiffeId === 'string' ? e.data.spiffeId : undefined);
       this.#logger?.warn({ code: e.code, detail: e.detail, spiffeId }, 'certificate request refused');
       emitSafely(this.#onEvent, { type: 'pki.certificate.refused', code: e.code, ...(spiffeId ? { spiffeId } : {}), ...(e.detail ? { detail: e.detail } : {}) });
       throw e;

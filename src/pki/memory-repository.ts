@@ -83,6 +83,11 @@ export class MemoryPkiRepository implements PkiRepository {
     this.#tokens.set(record.tokenHash, copy(record));
   }
 
+  async findBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined> {
+    const token = this.#tokens.get(tokenHash);
+    return !token || token.usedAt !== null || token.expiresAt.getTime() <= now.getTime() ? undefined : copy(token);
+  }
+
   async consumeBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined> {
     const token = this.#tokens.get(tokenHash);
     if (!token || token.usedAt !== null || token.expiresAt.getTime() <= now.getTime()) return undefined;

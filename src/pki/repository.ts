@@ -111,4 +111,9 @@ export interface PkiRepository {
    * expired at `now`; otherwise returns undefined and changes nothing.
    */
   consumeBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined>;
+  /**
+   * The token, when it exists, is unused and has not expired at `now`; changes nothing. Lets the
+   * CA learn the identity a token is for (and refuse a blocked one) without spending it.
+   */
+  findBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined>;
 }

@@ -87,6 +87,18 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
       assert.equal(await repo.consumeBootstrapToken(record.tokenHash, now), undefined);
     });
 
+    it('finds an unused, unexpired bootstrap token without spending it, and no used, expired or unknown one', async () => {
+      const now = new Date();
+      const record = { id: 'tok3', tokenHash: 'f'.repeat(64), spiffeId: 'spiffe://td/svc/b', dnsNames: ['b.internal'], ipAddresses: [], createdAt: now, expiresAt: new Date(now.getTime() + HOUR), usedAt: null };
+      await repo.insertBootstrapToken(record);
+      assert.equal((await repo.findBootstrapToken(record.tokenHash, now))?.spiffeId, 'spiffe://td/svc/b');
+      assert.equal((await repo.findBootstrapToken(record.tokenHash, now))?.usedAt, null, 'still unused');
+      assert.equal((await repo.findBootstrapToken(record.tokenHash, new Date(now.getTime() + HOUR))), undefined, 'expired');
+      assert.equal((await repo.findBootstrapToken('1'.repeat(64), now)), undefined, 'unknown');
+      assert.ok(await repo.consumeBootstrapToken(record.tokenHash, now), 'finding did not spend it');
+      assert.equal(await repo.findBootstrapToken(record.tokenHash, now), undefined, 'used');
+    });
+
     it('refuses an expired bootstrap token and an unknown one', async () => {
       const now = new Date();
       await repo.insertBootstrapToken({ id: 'tok2', tokenHash: 'e'.repeat(64), spiffeId: 'spiffe://td/svc/a', dnsNames: [], ipAddresses: [], createdAt: now, expiresAt: new Date(now.getTime() + 1000), usedAt: null });

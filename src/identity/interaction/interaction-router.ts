@@ -23,6 +23,7 @@ import type { IdentityEmit } from '../events.ts';
 import { CALLBACK_PREFIX, type FederationService } from '../federation/federation-service.ts';
 import type { LoginService } from '../login/login-service.ts';
 import type { BrowserBinding } from './browser-binding.ts';
+import type { SubjectBlockGuard } from '../oidc/subject-block-guard.ts';
 import { MFA_ACR, requestsMfaAcr } from '../oidc/interaction-policy.ts';
 import { field, readForm, redirectLocal, sendHtml } from './http.ts';
 import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
@@ -49,6 +50,8 @@ export interface InteractionRouterOptions {
   provider: () => Provider;
   /** Which browser started each interaction; every page, form and return refuses any other. */
   binding: BrowserBinding;
+  /** Whether a subject is blocked (detection, `alerts block`): it is then not signed in. */
+  blockGuard: SubjectBlockGuard;
   kv: KvRepo;
   users: IdentityUsersRepo;
   login: LoginService;
@@ -87,8 +90,26 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
     sendHtml(res, status, loginPage({ uid, csrf: state.csrf, providers: o.federation.providers(), ...(error ? { error } : {}), ...(username ? { username } : {}) }));
   };
 
+  /**
+   * A subject under a block (detection, `alerts block`) is not signed in: the sign-in ends and the
+   * client gets `access_denied` at its redirect URI (`temporarily_unavailable` when the blocks
+   * cannot be read), before an IdP session exists. Asked after the password (or federation) step,
+   * so that no second factor is asked of a blocked user, and again as the sign-in finishes, for a
+   * block that began in between. True when refused (the response is sent).
+   */
+  const refusedAsBlocked = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails, user: UserRecord, clientAddress: string): Promise<boolean> => {
+    const refusal = await o.blockGuard(req, user.id, { endpoint: 'sign_in', clientAddress, ...(details.params.client_id ? { clientId: String(details.params.client_id) } : {}) });
+    if (!refusal) return false;
+    await o.kv.destroy(STATE_NS, details.uid);
+    await o.provider().interactionFinished(req, res, refusal.reason === 'blocked'
+      ? { error: 'access_denied', error_description: 'the subject is temporarily blocked' }
+      : { error: 'temporarily_unavailable', error_description: 'the sign-in cannot be checked now; try again later' }, { mergeWithLastSubmission: false });
+    return true;
+  };
+
   /** Ends the login step: second factor first when the user has (or must set up) one. */
   const afterPrimary = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails, state: InteractionState, user: UserRecord, amr: string[], clientAddress: string) => {
+    if (await refusedAsBlocked(req, res, details, user, clientAddress)) return;
     state.userId = user.id;
     state.amr = amr;
     state.primaryAt = Math.floor(Date.now() / 1000);
@@ -110,6 +131,7 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
   };
 
   const finish = async (req: IncomingMessage, res: ServerResponse, details: InteractionDetails, state: InteractionState, user: UserRecord, amr: string[], clientAddress: string) => {
+    if (await refusedAsBlocked(req, res, details, user, clientAddress)) return;
     await o.kv.destroy(STATE_NS, details.uid);
     o.emit('identity.login.succeeded', {
       subject: user.id, username: user.username, clientAddress, amr,

@@ -11,6 +11,7 @@ import { CertificateAuthority } from '../authority.ts';
 import type { PkiEventListener } from '../events.ts';
 import { resolveMasterKey } from '../master-key.ts';
 import type { PkiRepository } from '../repository.ts';
+import { createStoreSubjectBlocks, type SubjectBlocks } from '../../detect/subject-blocks.ts';
 
 export interface PkiCommandContext {
   repo: PkiRepository;
@@ -19,6 +20,8 @@ export interface PkiCommandContext {
   masterKey: Uint8Array;
   logger?: Logger;
   onEvent?: PkiEventListener;
+  /** Temporary blocks of identities: renewal and bootstrap issuance refuse a blocked one. */
+  subjectBlocks?: SubjectBlocks;
 }
 
 export interface OpenPkiCommandContextOptions {
@@ -36,6 +39,8 @@ export async function openPkiCommandContext(options: OpenPkiCommandContextOption
   const masterKey = await resolveMasterKey({ configured: config.pki.key, mode: config.mode, dataDir: config.dataDir, ...(options.logger ? { logger: options.logger } : {}) });
   return {
     repo: createPkiRepo(options.store.db), config: config.pki, publicUrl: config.publicUrl ?? DEFAULT_PUBLIC_URL, masterKey,
+    // The blocks live in the same store: every instance and the CLI refuse a blocked identity alike.
+    subjectBlocks: createStoreSubjectBlocks(options.store),
     ...(options.logger ? { logger: options.logger } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   };
 }
@@ -45,5 +50,6 @@ export function openAuthority(ctx: PkiCommandContext): Promise<CertificateAuthor
   return CertificateAuthority.open({
     repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config, publicUrl: ctx.publicUrl,
     ...(ctx.logger ? { logger: ctx.logger } : {}), ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
+    ...(ctx.subjectBlocks ? { subjectBlocks: ctx.subjectBlocks } : {}),
   });
 }

@@ -15,6 +15,8 @@ export interface DetectRepo {
   insertBlock(block: Block): Promise<void>;
   /** Blocks not lifted and not expired at `now`. */
   activeBlocks(now: number): Promise<Block[]>;
+  /** The active block on exactly (kind, value) at `now` that lasts longest, if any (one indexed read). */
+  activeBlockOn(kind: BlockKind, value: string, now: number): Promise<Block | undefined>;
   /** Lifts every active block on (kind, value); returns the lifted blocks. */
   liftBlocks(kind: BlockKind, value: string, by: string, now: number): Promise<Block[]>;
   liftBlock(id: string, by: string, now: number): Promise<Block | undefined>;
@@ -67,6 +69,13 @@ export function createDetectRepo(db: Kysely<Database>): DetectRepo {
     async activeBlocks(now) {
       const rows = await db.selectFrom('detect_blocks').selectAll().where('expires_at', '>', now).where('lifted_at', 'is', null).execute();
       return rows.map(toBlock);
+    },
+
+    async activeBlockOn(kind, value, now) {
+      const row = await db.selectFrom('detect_blocks').selectAll()
+        .where('kind', '=', kind).where('value', '=', value).where('expires_at', '>', now).where('lifted_at', 'is', null)
+        .orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
+      return row ? toBlock(row) : undefined;
     },
 
     async liftBlocks(kind, value, by, now) {

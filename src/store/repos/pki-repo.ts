@@ -141,6 +141,13 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
       }).execute();
     },
 
+    async findBootstrapToken(tokenHash, now) {
+      const row = await db.selectFrom('pki_bootstrap_tokens').selectAll()
+        .where('token_hash', '=', tokenHash).where('used_at', 'is', null).where('expires_at', '>', now.getTime())
+        .executeTakeFirst();
+      return row && toToken(row);
+    },
+
     async consumeBootstrapToken(tokenHash, now) {
       const t = now.getTime();
       const row = await db.updateTable('pki_bootstrap_tokens').set({ used_at: t })
