@@ -20,7 +20,7 @@ import { OIDC_SCOPES } from './scopes.ts';
 import { IDP_COOKIE_NAMES } from './cookie-names.ts';
 import type { BrowserBinding } from '../interaction/browser-binding.ts';
 import { assertClientCredentialsScope } from './client-credentials-scope.ts';
-import type { SubjectBlockGuard } from './subject-block-guard.ts';
+import { providerBlockCheck, type SubjectBlockGuard } from './subject-block-guard.ts';
 
 export { OIDC_SCOPES };
 
@@ -59,28 +59,6 @@ export interface ProviderConfigInput {
   blockGuard: SubjectBlockGuard;
 }
 
-/** What a blocked subject's client is told (the gateway's 403 says no more: that it is blocked, not why or until when). */
-const BLOCKED_DESCRIPTION = 'the subject is temporarily blocked';
-
-/** invalid_grant (token endpoint) or invalid_token (userinfo) for a blocked subject. */
-function blockedError(kind: 'InvalidGrant' | 'InvalidToken', detail: string): Error {
-  const e = new errors[kind]!(undefined, detail) as Error & { error_description?: string; error_detail?: string };
-  e.error_description = BLOCKED_DESCRIPTION;
-  e.error_detail = detail;
-  return e;
-}
-
-/**
- * 503 temporarily_unavailable: the blocks could not be read, so nothing is issued (fail closed).
- * Not invalid_grant: a client told that drops its refresh token, which is still good.
- */
-function blockCheckUnavailable(): Error {
-  const e = new errors.TemporarilyUnavailable!('the request cannot be checked now; try again later') as Error & { status: number; statusCode?: number };
-  e.status = 503;
-  e.statusCode = 503;
-  return e;
-}
-
 /** The client certificate of the TLS connection the request came in on, if verified or not. */
 function peerCertificate(ctx: any): X509Certificate | undefined {
   const socket = ctx.req.socket as Partial<TLSSocket>;
@@ -90,30 +68,8 @@ function peerCertificate(ctx: any): X509Certificate | undefined {
 
 export function buildProviderConfig(input: ProviderConfigInput): Record<string, unknown> {
   const { identity, users, clients, cutoffs, binding, blockGuard } = input;
-  /**
-   * A subject under a block gets nothing from the provider (subject-block-guard.ts). At the token
-   * endpoint its grant is refused: a refresh token before it is consumed (oidc-provider asks for
-   * the account first), so the same token works once the block ends; an authorization code is
-   * spent (consumed before the account is asked for). Userinfo refuses its access token. Anywhere
-   * else (an authorization request carrying a session of the subject) the account is treated as
-   * unavailable: sign-in is asked for again, and the sign-in pages refuse the subject. Returns
-   * true there; throws the protocol's error at the token and userinfo endpoints.
-   */
-  const refusedAsBlocked = async (ctx: any, subject: string): Promise<boolean> => {
-    const route: string = typeof ctx?.oidc?.route === 'string' ? ctx.oidc.route : 'unknown';
-    const clientId: unknown = ctx?.oidc?.client?.clientId;
-    const grantType: unknown = route === 'token' ? ctx?.oidc?.params?.grant_type : undefined;
-    const refusal = await blockGuard(typeof ctx === 'object' && ctx !== null ? ctx : {}, subject, {
-      endpoint: route,
-      ...(typeof clientId === 'string' ? { clientId } : {}),
-      ...(typeof grantType === 'string' ? { grantType } : {}),
-      ...(typeof ctx?.ip === 'string' && ctx.ip !== '' ? { clientAddress: ctx.ip } : {}),
-    });
-    if (!refusal) return false;
-    if (route !== 'token' && route !== 'userinfo') return true;
-    if (refusal.reason === 'unavailable') throw blockCheckUnavailable();
-    throw blockedError(route === 'token' ? 'InvalidGrant' : 'InvalidToken', `subject ${subject} is blocked (block ${refusal.blockId ?? '?'})`);
-  };
+  // A blocked subject gets no tokens (subject-block-guard.ts).
+  const refusedAsBlocked = providerBlockCheck(blockGuard);
   /** When a code, token or session was signed in: refresh tokens and codes carry it, access tokens were issued after it. */
   const signedInAt = (source: any): number | undefined => (typeof source?.authTime === 'number' ? source.authTime : source?.iat);
   /** Gatehouse fields of a client: from the client object the provider loaded, else from the store. */

@@ -10,6 +10,7 @@
  * Asked once per request and subject (oidc-provider may look the account up more than once in a
  * request); each refusal is published as `identity.subject.blocked`.
  */
+import { errors } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { SubjectBlocks } from '../../detect/subject-blocks.ts';
 import type { IdentityEmit } from '../events.ts';
@@ -62,5 +63,55 @@ export function createSubjectBlockGuard(o: { blocks: SubjectBlocks; emit: Identi
     let answer = bySubject.get(subject);
     if (!answer) bySubject.set(subject, answer = ask(subject, site));
     return answer;
+  };
+}
+
+/** What a blocked subject's client is told (the gateway's 403 says no more: that it is blocked, not why or until when). */
+const BLOCKED_DESCRIPTION = 'the subject is temporarily blocked';
+
+/** invalid_grant (token endpoint) or invalid_token (userinfo) for a blocked subject. */
+function blockedError(kind: 'InvalidGrant' | 'InvalidToken', detail: string): Error {
+  const e = new errors[kind]!(undefined, detail) as Error & { error_description?: string; error_detail?: string };
+  e.error_description = BLOCKED_DESCRIPTION;
+  e.error_detail = detail;
+  return e;
+}
+
+/**
+ * 503 temporarily_unavailable: the blocks could not be read, so nothing is issued (fail closed).
+ * Not invalid_grant: a client told that drops its refresh token, which is still good.
+ */
+function blockCheckUnavailable(): Error {
+  const e = new errors.TemporarilyUnavailable!('the request cannot be checked now; try again later') as Error & { status: number; statusCode?: number };
+  e.status = 503;
+  e.statusCode = 503;
+  return e;
+}
+
+/**
+ * The check inside oidc-provider (its `findAccount` and, for client credentials,
+ * `extraTokenClaims`; `ctx` is its request context). At the token endpoint a blocked subject's
+ * grant is refused with `invalid_grant` — a refresh token before it is consumed (oidc-provider
+ * asks for the account first), so the same token works once the block ends; an authorization
+ * code is spent (consumed before the account is asked for). Userinfo refuses its access token
+ * with `invalid_token`. Both throw. Anywhere else (an authorization request carrying a session of
+ * the subject) it returns true: the account is then unavailable, sign-in is asked for again, and
+ * the sign-in pages refuse the subject.
+ */
+export function providerBlockCheck(guard: SubjectBlockGuard): (ctx: any, subject: string) => Promise<boolean> {
+  return async (ctx, subject) => {
+    const route: string = typeof ctx?.oidc?.route === 'string' ? ctx.oidc.route : 'unknown';
+    const clientId: unknown = ctx?.oidc?.client?.clientId;
+    const grantType: unknown = route === 'token' ? ctx?.oidc?.params?.grant_type : undefined;
+    const refusal = await guard(typeof ctx === 'object' && ctx !== null ? ctx : {}, subject, {
+      endpoint: route,
+      ...(typeof clientId === 'string' ? { clientId } : {}),
+      ...(typeof grantType === 'string' ? { grantType } : {}),
+      ...(typeof ctx?.ip === 'string' && ctx.ip !== '' ? { clientAddress: ctx.ip } : {}),
+    });
+    if (!refusal) return false;
+    if (route !== 'token' && route !== 'userinfo') return true;
+    if (refusal.reason === 'unavailable') throw blockCheckUnavailable();
+    throw blockedError(route === 'token' ? 'InvalidGrant' : 'InvalidToken', `subject ${subject} is blocked (block ${refusal.blockId ?? '?'})`);
   };
 }
