@@ -36,6 +36,8 @@ export function outcomeOf(name: string, p: Record<string, unknown>): AuditOutcom
   // A request refused for want of a fresh second factor, an approval a second person refused, a
   // sign-in reached from another browser than the one that started it (403).
   if (name === 'authn.step_up.required' || name === 'approval.denied' || name === 'identity.interaction.browser_mismatch') return 'denied';
+  // A certificate refused because its identity is under a block is a denial (`audit query --outcome denied`), not a failed request.
+  if (name === 'pki.certificate.refused' && p.code === 'ERR_PKI_IDENTITY_BLOCKED') return 'denied';
   if (/\.(failed|rejected|refused|reused|unavailable)$/.test(name)) return 'failure';
   if (name.startsWith('detect.') || name.startsWith('audit.')) return 'info';
   return 'success';

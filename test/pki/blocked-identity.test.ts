@@ -53,6 +53,7 @@ describe('a blocked workload identity at the certificate authority', () => {
     }
     assert.ok(found, 'the refusal is in the audit log');
     assert.equal(found.actor, ID);
+    assert.equal(found.outcome, 'denied', 'found with audit query --outcome denied');
     assert.match(found.details, new RegExp(b.id), 'the record names the block');
 
     await lift(b.id);
