@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   ERR_AUTHN_CREDENTIAL_AMBIGUOUS: { status: 401, message: 'More than one credential presented' },
   ERR_AUTHN_LOGIN_REDIRECT: { status: 302, message: 'Login required' },
   ERR_AUTHN_LOGIN_STATE_INVALID: { status: 400, message: 'Login attempt invalid or expired' },
+  ERR_AUTHN_LOGIN_DENIED: { status: 403, message: 'Sign-in refused' },
   ERR_AUTHN_RETURN_URL_INVALID: { status: 400, message: 'Return URL not allowed' },
   ERR_AUTHN_UNAVAILABLE: { status: 503, message: 'Authentication unavailable' },
   ERR_AUTHN_TOKEN_BINDING_UNSUPPORTED: { status: 401, message: 'Token is bound by a confirmation method that is not supported' },

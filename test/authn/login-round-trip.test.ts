@@ -29,6 +29,7 @@ import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
 import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
+import { addBlock, liftBlocks } from '../../src/detect/blocks.ts';
 
 const PUBLIC = 'https://gw.test';
 const PASSWORD = 'correct horse battery staple';
@@ -304,6 +305,33 @@ describe('browser login round trip through a real gateway and the real identity 
     await assert.rejects(oidc.fetchUserInfo(rp, online.access_token, oidc.skipSubjectCheck), 'the access token of the ended sign-in is revoked');
     // oidc-provider keeps offline_access grants across logouts (it is what offline access means).
     assert.ok((await oidc.refreshTokenGrant(rp, offline.refresh_token!)).access_token);
+  });
+
+  it('a blocked user who types the right password gets 403 ERR_AUTHN_LOGIN_DENIED at the callback and no session (not a login-state error)', async () => {
+    const b = await addBlock(store, undefined, { kind: 'subject', value: userId, reason: 'brute_force', durationMs: 60_000, createdBy: 'admin:test' });
+    try {
+      const browser = new Browser(browserFetch);
+      const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=/app/inbox`, { headers: NAVIGATE });
+      assert.equal(start.status, 303);
+      let next = await browser.request(start.location!, { headers: NAVIGATE });
+      for (let hops = 0; next.location && hops < 5; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
+      assert.equal(next.status, 200, 'the IdP\'s login page');
+      next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+      for (let hops = 0; next.location && !next.location.startsWith(`${PUBLIC}/_gatehouse/auth/callback`) && hops < 8; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
+      assert.ok(next.location?.startsWith(`${PUBLIC}/_gatehouse/auth/callback?`), `reached the callback: ${next.status} ${next.location}`);
+      assert.equal(new URL(next.location!).searchParams.get('error'), 'access_denied');
+      const callback = await browser.request(next.location!, { headers: { accept: 'application/json' } });
+      assert.equal(callback.status, 403, callback.body.slice(0, 300));
+      assert.equal(JSON.parse(callback.body).error.code, 'ERR_AUTHN_LOGIN_DENIED');
+      assert.equal(browser.cookies.get(SESSION_COOKIE), undefined, 'no gateway session');
+      // A forged error response (no matching state) is still a login-state error, not a believed denial.
+      const forged = new Browser(browserFetch);
+      await forged.request(`${PUBLIC}/_gatehouse/auth/login?return_to=/app`, { headers: NAVIGATE });
+      const planted = await forged.request(`${PUBLIC}/_gatehouse/auth/callback?error=access_denied&state=forged`, { headers: { accept: 'application/json' } });
+      assert.equal(JSON.parse(planted.body).error.code, 'ERR_AUTHN_LOGIN_STATE_INVALID');
+    } finally {
+      await liftBlocks(store, undefined, { id: b.id }, 'admin:test');
+    }
   });
 
   it('refuses a replayed callback (the pending login is single use)', async () => {

@@ -158,6 +158,11 @@ export class LoginFlow {
       });
       claims = tokens.claims();
     } catch (error) {
+      // The IdP refused the sign-in itself (a blocked or disabled subject): believed only once the
+      // response's state and issuer matched this browser's pending login, which openid-client checks first.
+      if (error instanceof oidc.AuthorizationResponseError && error.error === 'access_denied') {
+        throw new GatehouseError('ERR_AUTHN_LOGIN_DENIED', { detail: `the identity provider refused the sign-in: ${error.error_description ?? error.error}`, cause: error });
+      }
       throw new GatehouseError('ERR_AUTHN_LOGIN_STATE_INVALID', { detail: `code exchange refused: ${error instanceof Error ? error.message : String(error)}`, cause: error });
     }
     if (claims === undefined) throw new GatehouseError('ERR_AUTHN_LOGIN_STATE_INVALID', { detail: 'no ID token' });
