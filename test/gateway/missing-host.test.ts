@@ -8,43 +8,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { queryAudit, viewRecord, type AuditRecordView } from '../../src/audit/query.ts';
-import type { AuditExtension } from '../../src/audit/extension.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { startAuditedGateway, type AuditedGateway } from '../support/audited-gateway.ts';
 import { rawTlsExchange, responsesOf } from '../support/raw-tls.ts';
 
 describe('requests without a Host field', () => {
+  let t: AuditedGateway;
   let gw: TestGateway;
-  let app: TestUpstream;
-  let store: Store;
   let port: number;
   const heads: string[] = [];
 
   before(async () => {
-    app = await startUpstream();
-    app.server.on('request', (req: IncomingMessage) => heads.push(req.url!));
-    gw = await startGateway({
-      audit: { fsync: false },
-      upstreams: { app: { url: app.url } },
-      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
-    }, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
-    port = gw.gateway.addresses().https.port;
+    t = await startAuditedGateway();
+    ({ gw, port } = t);
+    t.app.server.on('request', (req: IncomingMessage) => heads.push(req.url!));
   });
-  after(async () => {
-    await store?.close();
-    await gw?.close();
-    await app?.close();
-  });
-
-  async function recordsOf(requestId: string): Promise<AuditRecordView[]> {
-    await (gw.gateway.extensions.find((e) => e.name === 'audit') as AuditExtension).writer!.flush();
-    const out: AuditRecordView[] = [];
-    for await (const r of queryAudit(store, { requestId })) out.push(viewRecord(r));
-    return out;
-  }
+  after(async () => { await t?.close(); });
+  const recordsOf = (requestId: string) => t.recordsOf(requestId);
 
   for (const version of ['1.1', '1.0']) {
     it(`refuses an HTTP/${version} request with no Host field with 400 and a request id, recorded at stage accept and never forwarded`, async () => {

@@ -11,55 +11,32 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { queryAudit, viewRecord, type AuditRecordView } from '../../src/audit/query.ts';
-import type { AuditExtension } from '../../src/audit/extension.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { startAuditedGateway, type AuditedGateway } from '../support/audited-gateway.ts';
 import { rawTlsExchange, responsesOf, type WireResponse } from '../support/raw-tls.ts';
 
 const H = 'Host: localhost\r\n';
 const GARBAGE = '\x01garbage\r\n\r\n';
 
 describe('garbage pipelined behind complete requests on a kept-alive connection', () => {
-  let gw: TestGateway;
-  let app: TestUpstream;
-  let store: Store;
+  let t: AuditedGateway;
   let port: number;
   /** Every request head the upstream saw (also those whose body never ended), and whether it closed before its body was complete. */
   const heads: { url: string; method: string; cutShort: boolean }[] = [];
 
   before(async () => {
-    app = await startUpstream();
-    app.server.on('request', (req: IncomingMessage) => {
+    t = await startAuditedGateway();
+    port = t.port;
+    t.app.server.on('request', (req: IncomingMessage) => {
       const head = { url: req.url!, method: req.method!, cutShort: false };
       heads.push(head);
       req.once('close', () => { head.cutShort = !req.complete; });
     });
-    gw = await startGateway({
-      audit: { fsync: false },
-      upstreams: { app: { url: app.url } },
-      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
-    }, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
-    port = gw.gateway.addresses().https.port;
   });
-  after(async () => {
-    await store?.close();
-    app?.server.closeAllConnections();
-    await gw?.close();
-    await app?.close();
-  });
-
-  async function recordsOf(requestId: string): Promise<AuditRecordView[]> {
-    await (gw.gateway.extensions.find((e) => e.name === 'audit') as AuditExtension).writer!.flush();
-    const out: AuditRecordView[] = [];
-    for await (const r of queryAudit(store, { requestId })) out.push(viewRecord(r));
-    return out;
-  }
+  after(async () => { await t?.close(); });
+  const recordsOf = (requestId: string) => t.recordsOf(requestId);
   /** The upstream's request heads under one test's own path prefix (a request of an earlier test may still arrive). */
   const headsOf = (prefix: string) => heads.filter((h) => h.url.startsWith(prefix));
-  const accessLines = (requestId: string) => gw.logs.lines.filter((l) => l.type === 'access' && l.requestId === requestId);
+  const accessLines = (requestId: string) => t.accessLines(requestId);
 
   /** A forwarded request's answer: the upstream's own echo, with one record and one access line. */
   async function assertForwarded(res: WireResponse | undefined, method: string, url: string): Promise<void> {
@@ -164,7 +141,7 @@ describe('garbage pipelined behind complete requests on a kept-alive connection'
     const uploads = () => headsOf('/app/t5-upload');
     while (uploads().some((h) => !h.cutShort) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     assert.deepEqual(uploads().filter((h) => !h.cutShort), [], 'an upload still open at the upstream');
-    assert.deepEqual(app.received.filter((r) => r.url.startsWith('/app/t5-')).map((r) => r.url), ['/app/t5-first'], 'the broken body never reached the upstream as complete');
+    assert.deepEqual(t.app.received.filter((r) => r.url.startsWith('/app/t5-')).map((r) => r.url), ['/app/t5-first'], 'the broken body never reached the upstream as complete');
   });
 
   it('still refuses a first request whose own head has Content-Length and Transfer-Encoding, forwarding neither it nor the GET pipelined behind it (regression guard)', async () => {

@@ -12,11 +12,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import { queryAudit, viewRecord, type AuditRecordView } from '../../src/audit/query.ts';
-import type { AuditExtension } from '../../src/audit/extension.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { startAuditedGateway, type AuditedGateway } from '../support/audited-gateway.ts';
 import { rawTlsExchange, responsesOf } from '../support/raw-tls.ts';
 
 const H = 'Host: localhost\r\n';
@@ -25,35 +22,18 @@ const CODE = 'ERR_REQUEST_HTTP_VERSION_UNSUPPORTED';
 const H2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);
 
 describe('request lines with an HTTP version other than 1.0 and 1.1', () => {
+  let t: AuditedGateway;
   let gw: TestGateway;
-  let app: TestUpstream;
-  let store: Store;
   let port: number;
   const heads: string[] = [];
 
   before(async () => {
-    app = await startUpstream();
-    app.server.on('request', (req: IncomingMessage) => heads.push(req.url!));
-    gw = await startGateway({
-      audit: { fsync: false },
-      upstreams: { app: { url: app.url } },
-      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
-    }, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
-    port = gw.gateway.addresses().https.port;
+    t = await startAuditedGateway();
+    ({ gw, port } = t);
+    t.app.server.on('request', (req: IncomingMessage) => heads.push(req.url!));
   });
-  after(async () => {
-    await store?.close();
-    await gw?.close();
-    await app?.close();
-  });
-
-  async function recordsOf(requestId: string): Promise<AuditRecordView[]> {
-    await (gw.gateway.extensions.find((e) => e.name === 'audit') as AuditExtension).writer!.flush();
-    const out: AuditRecordView[] = [];
-    for await (const r of queryAudit(store, { requestId })) out.push(viewRecord(r));
-    return out;
-  }
+  after(async () => { await t?.close(); });
+  const recordsOf = (requestId: string) => t.recordsOf(requestId);
 
   /** One 505 on the connection, which then closes; one record and one access line at `stage`; nothing upstream. */
   async function assertRefused(payload: string | Buffer, stage: string, method: string): Promise<void> {
