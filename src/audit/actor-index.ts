@@ -105,15 +105,18 @@ export class ActorIndexer {
         await store.transaction(async (trx) => {
           const t = createAuditRepo(trx, store.dialect);
           if (chunk.length) {
-            // Retention may have cut records since they were read. Its cut holds the chain head for
-            // its whole transaction, so under the head the chain's first record is final: entries
-            // below it would name actors of deleted records for good (retention only finds entries
-            // through the records it deletes), and are left out. A cut after this commit finds
-            // these entries through their records.
+            await t.insertActorEntries(chain, chunk);
+            // Retention may have cut records since they were read: entries of deleted records would
+            // keep their actors past retention for good (a cut finds entries only through the records
+            // it deletes). The cut holds the chain head for its whole transaction, so under the head
+            // the chain's first record is final, and entries below it are taken out again; a cut
+            // after this commit finds these entries through their records. The head is taken last,
+            // and so held only for that check: held over the insert, it stalled the chain's appends
+            // on PostgreSQL for each chunk.
             await t.lockHead(chain, GENESIS_HASH);
             const first = (await t.firstSeq(chain)) ?? Number.POSITIVE_INFINITY;
-            const kept = chunk.filter((e) => e.seq >= first);
-            if (kept.length) await t.insertActorEntries(chain, kept);
+            const cut = chunk.filter((e) => e.seq < first);
+            if (cut.length) await t.deleteActorEntries(chain, cut);
           }
           if (last) await t.advanceActorIndex(chain, through);
         });

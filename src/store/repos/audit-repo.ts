@@ -67,6 +67,8 @@ export interface AuditRepo {
   actorWindow(chain: string, afterSeq: number, throughSeq: number, limit: number): Promise<ActorEntry[]>;
   /** Adds actor index entries of one chain; an entry already there is left as it is. */
   insertActorEntries(chain: string, entries: readonly ActorEntry[]): Promise<void>;
+  /** Removes these actor index entries of one chain (those of records retention cut while they were being inserted). */
+  deleteActorEntries(chain: string, entries: readonly ActorEntry[]): Promise<void>;
   /** Moves the chain's actor index mark forward to `seq` (never back). */
   advanceActorIndex(chain: string, seq: number): Promise<void>;
   insertCheckpoint(checkpoint: AuditCheckpoint, now: number): Promise<void>;
@@ -369,6 +371,14 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         }
         await db.executeQuery(CompiledQuery.raw(sqliteActorInsert(rows), params));
       });
+    },
+
+    async deleteActorEntries(chain, entries) {
+      for (let i = 0; i < entries.length; i += 500) {
+        const part = entries.slice(i, i + 500);
+        await db.deleteFrom('audit_actor_index').where('chain', '=', chain)
+          .where((eb) => eb.or(part.map((e) => eb.and([eb('actor', '=', e.actor), eb('time', '=', e.time), eb('seq', '=', e.seq)])))).execute();
+      }
     },
 
     async advanceActorIndex(chain, seq) {
