@@ -25,7 +25,22 @@ export interface RunningDemo {
   close(): Promise<void>;
 }
 
+/**
+ * Ephemeral ports are picked free and bound a moment later by another process: a suite running in
+ * parallel can take one in between (EADDRINUSE, reported in the `ready: false` line). Such a start
+ * is tried again, on fresh ports and, unless one was given, a fresh data directory.
+ */
 export async function startDemo(options: { minLifetimeSeconds?: number; dataDir?: string } = {}): Promise<RunningDemo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDemoOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDemoOnce(options: { minLifetimeSeconds?: number; dataDir?: string }): Promise<RunningDemo> {
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'secure-mail-demo-'));
   const supervisor = spawn(process.execPath, [
     'examples/secure-mail/start.ts', '--data-dir', dataDir, '--ephemeral', '--json', '--min-lifetime', String(options.minLifetimeSeconds ?? 60),
@@ -39,6 +54,8 @@ export async function startDemo(options: { minLifetimeSeconds?: number; dataDir?
       try {
         const m = JSON.parse(line) as Record<string, unknown>;
         if (m.ready === true) { clearTimeout(timer); resolve(m); }
+        // With --json the supervisor reports a failed start on stdout (its stderr has only warnings).
+        if (m.ready === false) { clearTimeout(timer); reject(new Error(`demo could not start: ${String(m.error)}\n${stderr.slice(-2000)}`)); }
       } catch { /* not the ready line */ }
     });
     supervisor.once('exit', (code) => { clearTimeout(timer); reject(new Error(`supervisor exited (${code}) before it was ready\n${stderr.slice(-2000)}`)); });
