@@ -627,8 +627,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     },
   },
   'identity.subject.blocked': {
-    description: 'The identity provider refused a subject under a temporary block (detection or `gatehouse alerts block`), or one whose block it could not check (the store unreachable: refused, fail closed): no tokens from any grant (refresh, authorization code, client credentials: `invalid_grant`, or 503 `temporarily_unavailable`), no sign-in (the client gets `access_denied`), no userinfo (`invalid_token`); a browser session of the subject is asked to sign in again at the authorization endpoint. A refused refresh token is not consumed.',
-    emittedBy: 'src/identity (token endpoint, authorization, userinfo, sign-in pages)',
+    description: 'The identity provider refused a subject under a temporary block (detection or `gatehouse alerts block`), or one whose block it could not check (the store unreachable: refused, fail closed): no tokens from any grant (refresh, authorization code, client credentials: `invalid_grant`, or 503 `temporarily_unavailable`), no sign-in (the client gets `access_denied`), no userinfo (`invalid_token`), introspection answers `active: false`; a browser session of the subject is asked to sign in again at the authorization endpoint. A refused refresh token is not consumed.',
+    emittedBy: 'src/identity (token endpoint, authorization, userinfo, introspection, sign-in pages)',
     fields: {
       subject: { type: 'string', description: 'The refused principal: a user id, or the client id of a service (client credentials).' },
       endpoint: { type: 'string', description: 'Where: `token`, `userinfo`, `authorization` (a session of the subject; sign-in asked again), `resume`, or `sign_in` (the password, federation or second-factor step).' },

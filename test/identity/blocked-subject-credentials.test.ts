@@ -150,6 +150,25 @@ describe('a blocked subject at the identity provider', () => {
     }
   });
 
+  // (Client-credentials tokens are JWTs, which the provider does not introspect: a blocked service's
+  // tokens are refused by the gateway, and it gets no new ones.)
+  it('introspection of a blocked user\'s access and refresh tokens answers active: false, audited; active again after the lift', async () => {
+    const { tokens } = await loginAndExchange(h, config, 'alice');
+    assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, true, 'control: active before the block');
+    const b = await block(aliceId);
+    const n = h.events.length;
+    try {
+      assert.deepEqual(await oidc.tokenIntrospection(config, tokens.access_token), { active: false });
+      assert.deepEqual(await oidc.tokenIntrospection(config, tokens.refresh_token!), { active: false });
+      const refused = since(n, 'identity.subject.blocked');
+      assert.deepEqual(refused.map((e) => [e.payload.subject, e.payload.endpoint, e.payload.reason]),
+        [[aliceId, 'introspection', 'blocked'], [aliceId, 'introspection', 'blocked']]);
+    } finally {
+      await lift(b.id);
+    }
+    assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, true, 'the token is active again once the block is lifted');
+  });
+
   it('when the blocks cannot be read, nothing is issued (fail closed): refresh and client credentials get 503 temporarily_unavailable, and the refresh token is kept for later', async () => {
     const { tokens } = await loginAndExchange(h, config, 'alice');
     const refreshToken = tokens.refresh_token!;

@@ -181,8 +181,11 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
         // Only the client a token was issued to learns anything about it (RFC 7662 §4): the
         // provider's opaque tokens are good here only (userinfo, refresh), so no resource server
         // needs another client's token, and its subject, roles and scope are personal.
-        async allowedPolicy(_ctx: any, client: any, token: any) {
+        async allowedPolicy(ctx: any, client: any, token: any) {
           if (token.clientId !== client.clientId) return false;
+          // A blocked subject's tokens are refused by the gateway, userinfo and refresh; a resource
+          // server asking here must not be told they are active either (nor when blocks cannot be read).
+          if (await refusedAsBlocked(ctx, token.accountId ?? token.clientId)) return false;
           if (token.accountId === undefined) return true;
           // Userinfo and refresh refuse a disabled user's tokens; introspection must not call them active.
           const user = await users.findById(token.accountId);
