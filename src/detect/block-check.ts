@@ -14,15 +14,16 @@ import type { EventBus } from '../bus/types.ts';
 import { toGatehouseError } from '../core/errors.ts';
 import { createDetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
-import { blockPrefixLength, canonicalBlockAddress, clientNetwork } from '../gateway/http/client-network.ts';
+import { blockPrefixLength, canonicalBlockAddress, clientNetwork, ipv4Number, ipv4Prefix } from '../gateway/http/client-network.ts';
 import { ipv6Prefix } from '../ratelimit/ipv6-prefix.ts';
 import { RecentIds } from './counters.ts';
 import type { Block, BlockKind } from './types.ts';
 
 export interface BlockCheck {
   /**
-   * The active block on this address (or an IPv6 prefix holding it: its /64, a /48…) or subject,
-   * if any. Synchronous: one lookup per kind, plus one per prefix length blocked for IPv6 clients.
+   * The active block on this address (or a prefix holding it: an IPv6 client's /64, a /48…, an
+   * IPv4 client's /24…) or subject, if any. Synchronous: one lookup per kind, plus one per
+   * prefix length blocked in the client's address family.
    */
   isBlocked(address: string | undefined, subject?: string): { kind: BlockKind; value: string; expiresAt: number; id: string } | undefined;
   /** Adds a block to this instance's set at once (the detector calls it after storing one). */
@@ -45,14 +46,15 @@ export interface BlockCheckOptions {
 
 type Entry = { id: string; kind: BlockKind; value: string; expiresAt: number };
 /**
- * Address blocks of IPv6 prefixes are kept apart, by prefix length (64 for a /64, 48 for a /48…):
- * only IPv6 clients pay for their lookup, one per length that has a block.
+ * Address blocks of prefixes are kept apart, by family and prefix length (64 for an IPv6 /64, 48
+ * for a /48, 24 for an IPv4 /24…): a client pays for one lookup per length that has a block in
+ * its own family, and none while there is none.
  */
-type BlockSets = Record<BlockKind, Map<string, Entry[]>> & { prefixes: PrefixBlocks[] };
+type BlockSets = Record<BlockKind, Map<string, Entry[]>> & { prefixes: PrefixBlocks[]; prefixes4: PrefixBlocks[] };
 /** The blocks on prefixes of one length; kept longest first, so the most specific block is the one reported. */
 type PrefixBlocks = { length: number; map: Map<string, Entry[]> };
 
-const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map(), prefixes: [] });
+const emptySets = (): BlockSets => ({ address: new Map(), subject: new Map(), prefixes: [], prefixes4: [] });
 
 export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   const now = options.now ?? Date.now;
@@ -93,11 +95,12 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     const length = canonical === undefined ? undefined : blockPrefixLength(canonical);
     let map = sets[e.kind];
     if (length !== undefined) {
-      let blocks = sets.prefixes.find((p) => p.length === length);
+      const family = value.includes(':') ? sets.prefixes : sets.prefixes4;
+      let blocks = family.find((p) => p.length === length);
       if (blocks === undefined) {
         blocks = { length, map: new Map() };
-        sets.prefixes.push(blocks);
-        sets.prefixes.sort((x, y) => y.length - x.length);
+        family.push(blocks);
+        family.sort((x, y) => y.length - x.length);
       }
       map = blocks.map;
     }
@@ -106,14 +109,15 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     map.set(value, list);
   };
   const removeEntry = (sets: BlockSets, id: string) => {
-    for (const map of [sets.address, sets.subject, ...sets.prefixes.map((p) => p.map)]) {
+    for (const map of [sets.address, sets.subject, ...sets.prefixes.map((p) => p.map), ...sets.prefixes4.map((p) => p.map)]) {
       for (const [k, list] of map) {
         const rest = list.filter((e) => e.id !== id);
         if (rest.length !== list.length) (rest.length ? map.set(k, rest) : map.delete(k));
       }
     }
-    // An emptied length costs IPv6 clients nothing more.
+    // An emptied length costs clients nothing more.
     sets.prefixes = sets.prefixes.filter((p) => p.map.size !== 0);
+    sets.prefixes4 = sets.prefixes4.filter((p) => p.map.size !== 0);
   };
   /** The block on a prefix holding this IPv6 address, if any. */
   const prefixLookup = (address: string): Entry | undefined => {
@@ -129,11 +133,24 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
     }
     return undefined;
   };
+  /** The block on a prefix holding this IPv4 address, if any. */
+  const prefixLookup4 = (address: string): Entry | undefined => {
+    const n = ipv4Number(address);
+    const prefixes = byKind.prefixes4;
+    for (let i = 0; i < prefixes.length; i++) {
+      const hit = lookup(prefixes[i]!.map, ipv4Prefix(n, prefixes[i]!.length));
+      if (hit) return hit;
+    }
+    return undefined;
+  };
 
   const check: BlockCheck = {
     isBlocked(address, subject) {
       if (address) {
-        const hit = lookup(byKind.address, address) ?? (byKind.prefixes.length !== 0 && address.includes(':') ? prefixLookup(address) : undefined);
+        const hit = lookup(byKind.address, address)
+          ?? (address.includes(':')
+            ? (byKind.prefixes.length !== 0 ? prefixLookup(address) : undefined)
+            : (byKind.prefixes4.length !== 0 ? prefixLookup4(address) : undefined));
         if (hit) return hit;
       }
       return subject ? lookup(byKind.subject, subject) : undefined;
@@ -188,7 +205,7 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
       let n = 0;
       for (const list of byKind.address.values()) n += list.length;
       for (const list of byKind.subject.values()) n += list.length;
-      for (const { map } of byKind.prefixes) for (const list of map.values()) n += list.length;
+      for (const { map } of [...byKind.prefixes, ...byKind.prefixes4]) for (const list of map.values()) n += list.length;
       return n;
     },
   };

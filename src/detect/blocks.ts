@@ -6,7 +6,7 @@
 import { randomUUIDv7 } from 'node:crypto';
 import type { EventBus } from '../bus/types.ts';
 import { GatehouseError } from '../core/errors.ts';
-import { blockCovers, canonicalBlockAddress, MIN_BLOCK_PREFIX } from '../gateway/http/client-network.ts';
+import { blockCovers, canonicalBlockAddress, MIN_BLOCK_PREFIX, MIN_BLOCK_PREFIX_V4 } from '../gateway/http/client-network.ts';
 import { createDetectRepo, type DetectRepo } from '../store/repos/detect-repo.ts';
 import type { Store } from '../store/types.ts';
 import { subjectKey } from './subject-key.ts';
@@ -23,8 +23,9 @@ export interface NewBlock {
 }
 
 /**
- * Validates, stores and announces a block. An address block is an IP address or an IPv6 prefix
- * from /32 to /64 (`2001:db8:1:2::/64`, `2001:db8:1::/48`); a subject is a principal id of any length (a long one is stored under
+ * Validates, stores and announces a block. An address block is an IP address, an IPv6 prefix
+ * from /32 to /64 (`2001:db8:1:2::/64`, `2001:db8:1::/48`) or an IPv4 prefix from /8 to /32
+ * (`198.51.100.0/24`); a subject is a principal id of any length (a long one is stored under
  * its digest, as detection counts it). Throws ERR_DETECT_BLOCK_INVALID for a bad value or duration.
  */
 export async function addBlock(store: Store, bus: EventBus | undefined, b: NewBlock): Promise<Block> {
@@ -56,7 +57,7 @@ const MAX_SUBJECT_INPUT = 16_384;
 function blockValue(kind: BlockKind, value: string): string {
   if (kind === 'address') {
     const address = canonicalBlockAddress(value);
-    if (address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address or IPv6 prefix /${MIN_BLOCK_PREFIX}…/64: ${JSON.stringify(value.slice(0, 64))}` });
+    if (address === undefined) throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: `not an IP address, IPv6 prefix /${MIN_BLOCK_PREFIX}…/64 or IPv4 prefix /${MIN_BLOCK_PREFIX_V4}…/32: ${JSON.stringify(value.slice(0, 64))}` });
     return address;
   }
   if (kind !== 'subject') throw new GatehouseError('ERR_DETECT_BLOCK_INVALID', { detail: 'kind must be address or subject' });
@@ -67,8 +68,9 @@ function blockValue(kind: BlockKind, value: string): string {
 /**
  * Lifts one block by id, or every active block on (kind, value). Returns the lifted blocks.
  *
- * An address lifts every active block it covers: an IPv6 prefix its own block and each narrower
- * one inside it (a /48 its /56s, /64s and single addresses), as an operator freeing a customer's
+ * An address lifts every active block it covers: a prefix its own block and each narrower
+ * one inside it (an IPv6 /48 its /56s, /64s and single addresses, an IPv4 /16 its /24s and
+ * addresses), as an operator freeing a customer's
  * prefix means. Matched exactly, a /48 lifted nothing while detection held a /64 of it, and the
  * operator was told "no active block matched". An address or prefix that a wider active block
  * holds is refused with ERR_DETECT_BLOCK_COVERED naming that block, and nothing is lifted:

@@ -175,8 +175,43 @@ describe('block check', () => {
     assert.equal(check.size, 2);
   });
 
-  it('an address block on anything but an address or an IPv6 prefix from /32 to /64 is refused', async () => {
-    for (const value of ['10.0.0.0/8', '2001:db8::/16', '2001:db8::/31', '2001:db8::/65', '2001:db8::/048', '2001:db8::/', '::ffff:192.0.2.1/48', '2001:db8::1/128', 'fe80::1%eth0/64', 'example.com']) {
+  it('an IPv4 /24 block refuses every client inside it and none next to it; IPv6 and NAT64 clients are untouched; a /32 is the address itself', async () => {
+    const check = fresh();
+    const b = await addBlock(store, undefined, { kind: 'address', value: '198.51.100.77/24', reason: 'operator', durationMs: 60_000, createdBy: 'admin:ops' });
+    assert.equal(b.value, '198.51.100.0/24', 'stored as its prefix, host bits dropped');
+    const single = await addBlock(store, undefined, { kind: 'address', value: '203.0.113.9/32', reason: 'operator', durationMs: 60_000, createdBy: 'admin:ops' });
+    assert.equal(single.value, '203.0.113.9', 'a /32 is stored as the address');
+    await check.refresh();
+    for (const a of ['198.51.100.0', '198.51.100.1', '198.51.100.77', '198.51.100.255']) assert.equal(check.isBlocked(a)?.id, b.id, a);
+    assert.equal(check.isBlocked('203.0.113.9')?.id, single.id);
+    for (const a of ['198.51.101.0', '198.51.99.255', '203.0.113.10', '2001:db8::c633:644d', '64:ff9b::c633:644d', '::1']) assert.equal(check.isBlocked(a), undefined, a);
+    await liftBlocks(store, undefined, { kind: 'address', value: '198.51.100.0/24' }, 'admin:ops');
+    await liftBlocks(store, undefined, { kind: 'address', value: '203.0.113.9' }, 'admin:ops');
+    await check.refresh();
+    assert.equal(check.isBlocked('198.51.100.77'), undefined);
+  });
+
+  it('IPv4 blocks of several lengths (/8, /16, /24, an address) each hold their own clients; the most specific is reported, and IPv6 prefix blocks never hold an IPv4 client', () => {
+    const check = fresh();
+    check.add({ id: 'v8', kind: 'address', value: '10.0.0.0/8', expiresAt: clock + 1000 });
+    check.add({ id: 'v16', kind: 'address', value: '10.20.0.0/16', expiresAt: clock + 1000 });
+    check.add({ id: 'v24', kind: 'address', value: '10.20.30.0/24', expiresAt: clock + 1000 });
+    check.add({ id: 'one', kind: 'address', value: '10.20.30.40', expiresAt: clock + 1000 });
+    check.add({ id: 'v6', kind: 'address', value: '2001:db8::/32', expiresAt: clock + 1000 });
+    assert.equal(check.isBlocked('10.20.30.40')?.id, 'one');
+    assert.equal(check.isBlocked('10.20.30.41')?.id, 'v24');
+    assert.equal(check.isBlocked('10.20.31.1')?.id, 'v16');
+    assert.equal(check.isBlocked('10.21.0.1')?.id, 'v8');
+    assert.equal(check.isBlocked('11.0.0.1'), undefined);
+    assert.equal(check.isBlocked('9.255.255.255'), undefined);
+    check.remove('v8');
+    assert.equal(check.isBlocked('10.21.0.1'), undefined);
+    assert.equal(check.isBlocked('10.20.31.1')?.id, 'v16');
+    assert.equal(check.size, 4);
+  });
+
+  it('an address block on anything but an address, an IPv6 prefix from /32 to /64 or an IPv4 prefix from /8 to /32 is refused', async () => {
+    for (const value of ['10.0.0.0/7', '0.0.0.0/0', '10.0.0.0/33', '10.0.0.0/08', '10.0.0/8', '::ffff:192.0.2.0/120', '::ffff:192.0.2.0/24', '2001:db8::/16', '2001:db8::/31', '2001:db8::/65', '2001:db8::/048', '2001:db8::/', '::ffff:192.0.2.1/48', '2001:db8::1/128', 'fe80::1%eth0/64', 'example.com']) {
       await assert.rejects(addBlock(store, undefined, { kind: 'address', value, reason: 'x', durationMs: 60_000, createdBy: 'admin:ops' }), { code: 'ERR_DETECT_BLOCK_INVALID' }, value);
     }
   });

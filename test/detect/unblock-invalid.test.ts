@@ -1,6 +1,6 @@
 /**
  * `gatehouse alerts unblock --address`: an address no block can be on (a typo, an IPv6 prefix
- * shorter than /32 or longer than /64, an IPv4 prefix) is refused with ERR_DETECT_BLOCK_INVALID, as `block` refuses it. Answered with
+ * shorter than /32 or longer than /64, an IPv4 prefix shorter than /8) is refused with ERR_DETECT_BLOCK_INVALID, as `block` refuses it. Answered with
  * "no active block matched" and exit 0, it told the operator the client was not blocked while
  * its block stayed in force. A subject is blocked and lifted under the key the block stage looks
  * it up by. Real SQLite store and in-process bus.

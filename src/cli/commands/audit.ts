@@ -108,7 +108,7 @@ export function registerAlerts(program: Command): void {
     }));
 
   stateful(alerts.command('block').description('block a client address or subject on every instance')
-    .option('--address <ip>', 'client address, or an IPv6 prefix /32…/64 (2001:db8:1:2::/64, 2001:db8:1::/48)').option('--subject <id>', 'principal id (usr_…, client id, SPIFFE id, <issuer>#<sub>) or a user name or e-mail (blocked by its id)')
+    .option('--address <ip>', 'client address, an IPv6 prefix /32…/64 (2001:db8:1:2::/64, 2001:db8:1::/48) or an IPv4 prefix /8…/32 (198.51.100.0/24)').option('--subject <id>', 'principal id (usr_…, client id, SPIFFE id, <issuer>#<sub>) or a user name or e-mail (blocked by its id)')
     .requiredOption('--for <minutes>', 'duration in minutes', positiveInt)
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .requiredOption('--by <admin>', 'who is blocking (recorded)'))
@@ -124,8 +124,8 @@ export function registerAlerts(program: Command): void {
       emit(o.json, b, () => formatRecord([['blocked', `${b.kind}:${b.value}`], ...(from !== undefined ? [['user', from] as [string, string]] : []), ['until', new Date(b.expiresAt)], ['id', b.id]]));
     }));
 
-  stateful(alerts.command('unblock').description('lift a block (by id, or every active block on a subject, or on an address or inside an IPv6 prefix)')
-    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address, or an IPv6 prefix /32…/64: lifts every active block inside it (refused, lifting nothing, when a wider active block holds it)').option('--subject <id>', 'subject')
+  stateful(alerts.command('unblock').description('lift a block (by id, or every active block on a subject, or on an address or inside a prefix)')
+    .option('--id <blockId>', 'block id').option('--address <ip>', 'client address, or an IPv6 prefix /32…/64 or IPv4 prefix /8…/32: lifts every active block inside it (refused, lifting nothing, when a wider active block holds it)').option('--subject <id>', 'subject')
     .requiredOption('--by <admin>', 'who is lifting it (recorded)'))
     .action(action(async (o: StateOptions & { id?: string; address?: string; subject?: string; by: string }) => {
       const target = o.id ? { id: o.id } : targetOf(o);

@@ -99,44 +99,73 @@ function network64(g: readonly number[]): string {
  * (a typo for /64, `::/0`) would block a whole region's clients at once.
  */
 export const MIN_BLOCK_PREFIX = 32;
+/**
+ * The shortest IPv4 prefix a block may cover (/8, 16.7 million addresses). A hosting network
+ * an operator blocks is a /12 to a /24; shorter ones (`0.0.0.0/0`, a typo for /24) would block
+ * a sixteenth of the IPv4 internet or more.
+ */
+export const MIN_BLOCK_PREFIX_V4 = 8;
 
-/** `/48` of `2001:db8:1::/48`: the prefix length of a canonical block value, undefined for an address. */
+/** `/48` of `2001:db8:1::/48`, 24 of `192.0.2.0/24`: the prefix length of a canonical block value, undefined for an address. */
 export function blockPrefixLength(value: string): number | undefined {
   const slash = value.lastIndexOf('/');
   return slash === -1 ? undefined : Number(value.slice(slash + 1));
 }
 
 /**
- * The canonical spelling of a block target: an IP address (see {@link canonicalIp}), or an
- * IPv6 prefix from /32 to /64 written as `<address>/<length>` with the host bits dropped
+ * The canonical spelling of a block target: an IP address (see {@link canonicalIp}), an IPv6
+ * prefix from /32 to /64 written as `<address>/<length>` with the host bits dropped
  * (`2001:db8:1:2::/64`; `2001:db8:1::/48`, as detection's prefix rules block a customer that
- * rotates through its /64s); undefined for anything else (IPv4 prefixes, /65 and longer, /31
- * and shorter, a zone).
+ * rotates through its /64s), or an IPv4 prefix from /8 to /31 written the same way
+ * (`192.0.2.0/24`; `192.0.2.77/24` is that too, and a /32 is the address itself); undefined for
+ * anything else (an IPv6 /65 or longer, /31 or shorter, an IPv4 /7 or shorter, a zone).
  */
 export function canonicalBlockAddress(value: string): string | undefined {
   const slash = value.lastIndexOf('/');
   if (slash === -1) return canonicalIp(value);
   const bits = value.slice(slash + 1);
-  const length = /^[1-9][0-9]$/.test(bits) ? Number(bits) : 0;
-  if (length < MIN_BLOCK_PREFIX || length > 64) return undefined;
+  const length = /^(?:[1-9]|[1-9][0-9])$/.test(bits) ? Number(bits) : 0;
   const address = canonicalIp(value.slice(0, slash));
-  if (address === undefined || !address.includes(':') || address.includes('%')) return undefined;
+  if (address === undefined || address.includes('%')) return undefined;
+  if (!address.includes(':')) {
+    // An IPv4-mapped prefix (`::ffff:192.0.2.0/120`) is not accepted: canonicalIp turned it into IPv4, its length is the IPv6 one.
+    if (value.slice(0, slash).includes(':') || length < MIN_BLOCK_PREFIX_V4 || length > 32) return undefined;
+    return length === 32 ? address : ipv4Prefix(ipv4Number(address), length);
+  }
+  if (length < MIN_BLOCK_PREFIX || length > 64) return undefined;
   const network = network64(groups(address));
   return length === 64 ? network : ipv6Prefix(network, length);
+}
+
+/** A canonical IPv4 address as a 32-bit unsigned number. */
+export function ipv4Number(address: string): number {
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) { n = n * 256 + octet; octet = 0; } else octet = octet * 10 + (c - 48);
+  }
+  return n * 256 + octet;
+}
+
+/** The /`length` prefix holding an IPv4 address (its number), as block values spell it: `192.0.2.0/24`. */
+export function ipv4Prefix(address: number, length: number): string {
+  const network = length === 0 ? 0 : (address & (0xffffffff << (32 - length))) >>> 0;
+  return `${network >>> 24}.${(network >>> 16) & 0xff}.${(network >>> 8) & 0xff}.${network & 0xff}/${length}`;
 }
 
 /**
  * Whether the block value `outer` covers the block value `inner` (both canonical, as
  * {@link canonicalBlockAddress} writes them): the same value, or a prefix holding the other — an
  * address whose requests the prefix's block refuses, or a prefix at least as long inside it.
- * Exactly what the block check matches: IPv4 addresses, NAT64 addresses and zoned addresses are
- * held by no prefix (`clientNetwork` leaves them whole), so they cover and are covered by
- * themselves only.
+ * Exactly what the block check matches: NAT64 addresses and zoned addresses are held by no
+ * prefix (`clientNetwork` leaves them whole), so they cover and are covered by themselves only.
  *
  * @example
  *   blockCovers('2001:db8:1::/48', '2001:db8:1:2::/64'); // true
  *   blockCovers('2001:db8:1::/48', '2001:db8:1:7::9');   // true
  *   blockCovers('2001:db8:1:2::/64', '2001:db8:1::/48'); // false
+ *   blockCovers('192.0.2.0/24', '192.0.2.128/25');        // true
  */
 export function blockCovers(outer: string, inner: string): boolean {
   if (outer === inner) return true;
@@ -144,8 +173,12 @@ export function blockCovers(outer: string, inner: string): boolean {
   if (outerLength === undefined) return false;
   const innerLength = blockPrefixLength(inner);
   if (innerLength !== undefined && innerLength < outerLength) return false;
+  const innerAddress = innerLength === undefined ? inner : inner.slice(0, inner.lastIndexOf('/'));
+  const innerV4 = !innerAddress.includes(':');
+  if (!outer.includes(':')) return innerV4 && ipv4Prefix(ipv4Number(innerAddress), outerLength) === outer;
+  if (innerV4) return false;
   // A prefix's host bits are zero, so its first /64 is its address with /64.
-  const network = innerLength === undefined ? clientNetwork(inner) : `${inner.slice(0, inner.lastIndexOf('/'))}${NETWORK_SUFFIX}`;
+  const network = innerLength === undefined ? clientNetwork(inner) : `${innerAddress}${NETWORK_SUFFIX}`;
   if (!network.endsWith(NETWORK_SUFFIX)) return false;
   return (outerLength === 64 ? network : ipv6Prefix(network, outerLength)) === outer;
 }
