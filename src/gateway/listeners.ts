@@ -1,17 +1,16 @@
 /**
- * The public listeners: HTTPS (TLS 1.2+ with AEAD ciphers only) and a plain-HTTP listener
- * that only redirects. Limits that Node enforces itself (header size, header and request
+ * The public HTTPS listener (TLS 1.2+ with AEAD ciphers only); the plain-HTTP listener that
+ * only redirects is redirect-server.ts. Limits that Node enforces itself (header size, header and request
  * timeouts, connection count) are set here; what the parser refuses is answered and recorded
  * through the gateway's error path (http/parser-refusal.ts), its code chosen by `clientErrorOf`.
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { constants as cryptoConstants } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { LimitsConfig } from '../core/config/gateway-schema.ts';
 import { GatehouseError } from '../core/errors.ts';
-import { generateRequestId } from './http/request-id.ts';
 
 /** TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 suites are all acceptable. */
 export const TLS12_CIPHERS = [
@@ -65,7 +64,7 @@ export function tlsOptions(tls: TlsMaterial) {
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-function applyLimits(server: HttpServer | HttpsServer, limits: LimitsConfig): void {
+export function applyLimits(server: HttpServer | HttpsServer, limits: LimitsConfig): void {
   server.maxConnections = limits.maxConnections;
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
@@ -117,48 +116,6 @@ export function createPublicServer(tls: TlsMaterial, limits: LimitsConfig, onReq
   // is refused by the accept stage with an error response and recorded like any request.
   server.on('connect', onUpgrade);
   server.on('clientError', onClientError);
-  return server;
-}
-
-const HOST = /^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^\[[0-9a-f:.]+\]$/i;
-
-/** Plain HTTP: every request gets a 308 to the same host and path on HTTPS. Nothing is proxied. */
-/** One access line of the redirect listener (the HTTPS listener's lines come from pipeline/record.ts). */
-export interface RedirectAccess {
-  type: 'access';
-  listener: 'http';
-  requestId: string;
-  method: string;
-  host: string;
-  /** The path without its query string (which may carry secrets and is not needed to tell requests apart). */
-  path: string;
-  status: number;
-  client: string | undefined;
-  code?: string;
-}
-
-export function createRedirectServer(httpsPort: number, limits: LimitsConfig, log?: (line: RedirectAccess) => void): HttpServer {
-  const server = createHttpServer({ maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) }, (req, res) => {
-    const requestId = generateRequestId();
-    const hostHeader = req.headers.host ?? '';
-    const hostname = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
-    const url = req.url ?? '/';
-    const line = (status: number, code?: string): RedirectAccess => ({
-      type: 'access', listener: 'http', requestId, method: req.method ?? '', host: hostname, path: url.split('?', 1)[0]!.slice(0, 2048),
-      status, client: req.socket.remoteAddress, ...(code ? { code } : {}),
-    });
-    // Only an origin-form path that cannot be read as a scheme-relative URL is carried over.
-    if (!HOST.test(hostname) || !url.startsWith('/') || url.startsWith('//') || /[\r\n\0\\]/.test(url)) {
-      res.writeHead(400, { 'content-type': 'application/json', connection: 'close', 'x-request-id': requestId, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' })
-        .end(JSON.stringify({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'Malformed request', requestId } }) + '\n');
-      log?.(line(400, 'ERR_REQUEST_MALFORMED'));
-      return;
-    }
-    const port = httpsPort === 443 ? '' : `:${httpsPort}`;
-    res.writeHead(308, { location: `https://${hostname}${port}${url}`, 'content-length': '0', connection: 'close', 'x-request-id': requestId }).end();
-    log?.(line(308));
-  });
-  applyLimits(server, limits);
   return server;
 }
 

@@ -91,6 +91,37 @@ describe('listeners', () => {
     assert.equal(line?.code, 'ERR_REQUEST_MALFORMED');
   });
 
+  it('the plain-HTTP listener answers what Node would refuse bare and unrecorded (no Host, oversized head, Content-Length with Transfer-Encoding, garbage, a head too slow, CONNECT, an unknown expectation) with its own code and request id, and logs one access line each', async () => {
+    const port = gw.gateway.addresses().http!.port;
+    const cases: [string, string, number, string][] = [
+      ['no Host on HTTP/1.1', 'GET /x HTTP/1.1\r\n\r\n', 400, 'ERR_REQUEST_MALFORMED'],
+      ['oversized head', `GET /x HTTP/1.1\r\nHost: gate.example\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`, 431, 'ERR_REQUEST_HEADERS_TOO_LARGE'],
+      ['smuggling (CL + TE)', 'POST /x HTTP/1.1\r\nHost: gate.example\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'ERR_REQUEST_SMUGGLING'],
+      ['garbage', 'HELLO THERE\r\n\r\n', 400, 'ERR_REQUEST_MALFORMED'],
+      ['slowloris head', 'GET /x HTTP/1.1\r\nHost: gate.example\r\n', 408, 'ERR_REQUEST_TIMEOUT'],
+      ['CONNECT tunnel', 'CONNECT upstream.example:443 HTTP/1.1\r\nHost: upstream.example:443\r\n\r\n', 405, 'ERR_REQUEST_METHOD_NOT_ALLOWED'],
+      ['unknown expectation', 'GET /x HTTP/1.1\r\nHost: gate.example\r\nExpect: teapot\r\n\r\n', 417, 'ERR_REQUEST_EXPECTATION_FAILED'],
+    ];
+    for (const [name, payload, status, code] of cases) {
+      const res = await rawHttp(port, payload);
+      assert.match(res, new RegExp(`^HTTP/1\\.1 ${status} `), `${name}: ${res.slice(0, 80)}`);
+      const id = /x-request-id: (\S+)/i.exec(res)?.[1];
+      assert.ok(id, `${name}: the answer carries a request id`);
+      assert.ok(res.includes(`"code":"${code}"`) && res.includes(`"requestId":"${id}"`), `${name}: ${res}`);
+      assert.match(res, /connection: close/i, name);
+      const lines = gw.logs.lines.filter((l) => l.requestId === id);
+      assert.equal(lines.length, 1, `${name}: one access line`);
+      assert.deepEqual([lines[0]!.listener, lines[0]!.status, lines[0]!.code], ['http', status, code], name);
+    }
+    assert.equal(app.received.length, 0, 'nothing reached the upstream');
+  });
+
+  it('an Expect: 100-continue upload to the plain-HTTP listener is redirected at once, without a 100 inviting the body', async () => {
+    const res = await rawHttp(gw.gateway.addresses().http!.port, 'POST /upload HTTP/1.1\r\nHost: gate.example\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    assert.match(res, /^HTTP\/1\.1 308 /, res);
+    assert.doesNotMatch(res, /100 Continue/);
+  });
+
   it('refuses to redirect to a scheme-relative path (open redirect via //evil.example)', async () => {
     const res = await rawHttp(gw.gateway.addresses().http!.port, 'GET //evil.example/x HTTP/1.1\r\nHost: gate.example\r\nConnection: close\r\n\r\n');
     assert.match(res, /^HTTP\/1\.1 400/);
