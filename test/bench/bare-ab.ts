@@ -12,10 +12,12 @@
  * --profile NAME[,NAME] runs those targets with --cpu-prof into test/bench/results/profiles/bare-ab/.
  * --config NAME=JSON hands JSON to that target as GATEHOUSE_BENCH_CONFIG (composed-gateway.ts
  * merges it over its config), e.g. --target off=test/bench/composed-gateway.ts --config 'off={"audit":{"enabled":false}}'.
+ * --threads also prints each target's CPU per request by thread name (main thread, libuv's
+ * thread pool, V8's platform workers, worker threads), summed over all rounds.
  * Not a test and no server runs in this process, so it waits on its children synchronously.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     target: { type: 'string', multiple: true },
     profile: { type: 'string' },
     config: { type: 'string', multiple: true },
+    threads: { type: 'boolean', default: false },
   },
 });
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -50,6 +53,19 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
+}
+
+/** CPU ticks (utime + stime) of each thread of a process, summed by thread name (`comm`). */
+function threadTicks(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; } // the thread ended
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+  }
+  return byName;
 }
 
 function waitFor(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -100,14 +116,21 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
   const base = running[0]!.name;
   const ratios = new Map<string, number[]>();
   const extraCpu = new Map<string, number[]>();
+  const threadCpu = new Map<string, { ticks: Map<string, number>; requests: number }>();
   for (let round = 1; round <= Number(values.rounds); round++) {
     const row: Record<string, { rps: number; p99: number; cpuUs: number; errors: number }> = {};
     // Every other round runs the targets in reverse: whichever ran second had measured faster in
     // both orders of one A/B (the machine warming up, or a neighbour's rhythm), which a fixed order pins on one target.
     for (const r of round % 2 === 1 ? running : [...running].reverse()) {
       const before = cpuTicks(r.pid);
+      const threadsBefore = values.threads ? threadTicks(r.pid) : undefined;
       const w = wrk(r.url, seconds);
       const cpuUs = ((cpuTicks(r.pid) - before) * 1e6 / 100) / w.requests; // 100 ticks per second
+      if (threadsBefore) {
+        const acc = threadCpu.get(r.name) ?? threadCpu.set(r.name, { ticks: new Map(), requests: 0 }).get(r.name)!;
+        for (const [name, t] of threadTicks(r.pid)) acc.ticks.set(name, (acc.ticks.get(name) ?? 0) + t - (threadsBefore.get(name) ?? 0));
+        acc.requests += w.requests;
+      }
       row[r.name] = { rps: w.rps, p99: w.p99, cpuUs, errors: w.errors };
       served.set(r.name, served.get(r.name)! + w.requests);
     }
@@ -122,6 +145,10 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
   // Medians: one disturbed round (a neighbour's burst) does not move them.
   const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
   for (const [n, xs] of ratios) process.stdout.write(`median ${n}÷${base}: ×${median(xs).toFixed(3)} req/s, ${median(extraCpu.get(n)!) >= 0 ? '+' : ''}${median(extraCpu.get(n)!).toFixed(1)} µs CPU/req\n`);
+  for (const [n, { ticks, requests }] of threadCpu) {
+    const parts = [...ticks].filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1]).map(([name, t]) => `${name} ${(t * 1e6 / 100 / requests).toFixed(1)}`);
+    process.stdout.write(`threads ${n} (µs CPU/req): ${parts.join(', ')}\n`);
+  }
   // For dividing a profile's totals into per-request figures (profile-summary.ts --requests).
   process.stdout.write(`requests served (warm-up included): ${[...served].map(([n, c]) => `${n} ${c} (pid ${running.find((r) => r.name === n)!.pid})`).join(', ')}\n`);
 } finally {
