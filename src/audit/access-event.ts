@@ -96,6 +96,9 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
   // Which block refused it (generated `blk_…` id, never client text): `alerts blocks` / `alerts unblock --id` take it.
   const blockId = ctx.error?.code === 'ERR_SHIELD_BLOCKED' && typeof ctx.error.data?.blockId === 'string' ? ctx.error.data.blockId : undefined;
   if (blockId !== undefined) payload.blockId = blockId;
+  // Which IP rule refused it (`route deny 10.0.0.0/8`: configuration text, never client text).
+  const ipRule = ctx.error?.code === 'ERR_SHIELD_IP_DENIED' && typeof ctx.error.data?.ipRule === 'string' ? ctx.error.data.ipRule : undefined;
+  if (ipRule !== undefined) payload.ipRule = ipRule;
   // Why a request target was refused (a fixed name, never the target: it may carry a token) and where.
   const refusal = ctx.error === undefined ? undefined : pathRefusalOf(ctx.error);
   if (refusal !== undefined) {
@@ -128,6 +131,7 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
   }
   if (ctx.error) texts.add('errorCode', ctx.error.code);
   if (blockId !== undefined) texts.add('blockId', blockId);
+  if (ipRule !== undefined) texts.add('ipRule', ipRule);
   if (refusal !== undefined) {
     texts.add('pathRefusal', refusal.reason);
     texts.add('pathOffset', refusal.offset);

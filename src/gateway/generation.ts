@@ -1,6 +1,6 @@
 /**
  * A generation is everything compiled from one configuration: router, upstream pools,
- * trusted-proxy matcher, stage list. A request takes the current generation when it is
+ * trusted-proxy matcher, IP rules, stage list. A request takes the current generation when it is
  * accepted and keeps it to the end, so a reload never changes a request mid-flight;
  * swapping generations is one assignment.
  */
@@ -14,6 +14,7 @@ import type { InternalHandler } from './internal-handler.ts';
 import type { GatewayExtension, StageSlot } from './gateway.ts';
 import { compileRouter } from './router/router.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
+import { compileIpRules, type IpRules } from './http/ip-rules.ts';
 import { buildPools, closePools } from './upstream/pools.ts';
 import { hstsValue } from './http/strict-transport-security.ts';
 import { defaultStages } from './pipeline/stages.ts';
@@ -27,6 +28,8 @@ export interface Generation {
   /** Headers injected on requests to each upstream (`upstreams.<name>.credentials`), file-held values as read for this generation. */
   readonly credentials: UpstreamCredentials;
   readonly isTrustedProxy: (address: string) => boolean;
+  /** The top-level `ipRules`, checked by the shield stage on every request; undefined when there are none. */
+  readonly ipRules: IpRules | undefined;
   readonly stages: readonly Stage[];
   /** The stages' names, in the same order (for ctx.stage, without a Function#name read per request). */
   readonly stageNames: readonly string[];
@@ -68,6 +71,7 @@ export function buildGeneration(
   const credentials = resolveUpstreamCredentials(config);
   const router = compileRouter(config.routes, config.upstreams, { maxBodyBytes: config.limits.maxBodyBytes });
   const isTrustedProxy = compileTrustedProxies(config.trustedProxies);
+  const ipRules = compileIpRules(config.ipRules);
   const slots: Partial<Record<StageSlot, Stage>> = {};
   for (const ext of extensions) Object.assign(slots, ext.stages?.(config));
   const internal = extensions.flatMap((e) => e.internalHandlers?.() ?? []);
@@ -76,5 +80,5 @@ export function buildGeneration(
   // Pools that the new generation does not use are closed once their requests finish.
   if (retired.length) setImmediate(() => { void closePools(retired); });
   const stages = defaultStages(slots);
-  return { version, config, router, upstreams: pools, credentials, isTrustedProxy, stages, stageNames: stages.map((s) => s.name), internal, hsts: hstsValue(config), ...shared };
+  return { version, config, router, upstreams: pools, credentials, isTrustedProxy, ipRules, stages, stageNames: stages.map((s) => s.name), internal, hsts: hstsValue(config), ...shared };
 }

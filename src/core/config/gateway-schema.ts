@@ -3,6 +3,7 @@
  * Every object is `.strict()` so that an unknown key is an error naming its path.
  */
 import { z } from 'zod';
+import { ipRulesSchema } from './ip-rules-schema.ts';
 import { upstreamCredentialsSchema } from './upstream-credentials-schema.ts';
 import { approvalSchema } from './approval-schema.ts';
 
@@ -87,6 +88,7 @@ export const routeSchema = z.object({
   stripPrefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding.'),
   methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])).optional().describe('Methods accepted; others get 405, also when a method-override header or `_method` query parameter names them (docs/request-path.md). Omitted: all but TRACE, which is never forwarded, nor named by an override (the upstream would echo the identity assertion and other headers Gatehouse adds).'),
   maxBodyBytes: bytes.optional().describe('Largest request body for this route (default: limits.maxBodyBytes).'),
+  ipRules: ipRulesSchema.optional().describe('Which clients may use this route, on top of the top-level `ipRules` (a client must pass both): e.g. an admin route only from the office network. Checked by the shield stage, before any identity work.'),
   timeouts: timeoutsSchema.default({ connectMs: 5_000, headersMs: 30_000, idleMs: 30_000, totalMs: 120_000, tunnelIdleMs: 300_000 }),
   websocket: z.boolean().default(false).describe('Allow WebSocket upgrades on this route.'),
   approval: approvalSchema.optional().describe('Two-person approval: matching requests wait for a second person\'s approval and then run once (docs/approvals.md).'),

@@ -15,6 +15,7 @@ import { storeSchema } from './store-schema.ts';
 import { auditSchema } from './audit-schema.ts';
 import { detectSchema } from './detect-schema.ts';
 import { tracingSchema } from './tracing-schema.ts';
+import { ipRulesSchema } from './ip-rules-schema.ts';
 
 export const configSchema = z.object({
   mode: z.enum(['development', 'production']).optional().describe('Defaults to `production` when NODE_ENV=production, else `development`. Production refuses development conveniences; `development` is refused when NODE_ENV=production.'),
@@ -24,6 +25,7 @@ export const configSchema = z.object({
   store: storeSchema.default(storeSchema.parse({})),
   listeners: listenersSchema.default(listenersSchema.parse({})),
   trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies whose X-Forwarded-*, Forwarded and X-Request-Id headers are believed. Others are overwritten.'),
+  ipRules: ipRulesSchema.default({ allow: [], deny: [] }).describe('Which clients may use the public listener at all, by the client address the accept stage resolved (the TCP peer, or the client a trusted proxy names): checked by the shield stage on every request, before routing answers 404 and before any identity work; a route\'s own `ipRules` apply on top. IPv4-mapped IPv6 addresses match IPv4 ranges and the reverse. The ops listener and the plain-HTTP redirect listener are not subject to them.'),
   limits: limitsSchema.default(limitsSchema.parse({})),
   logging: z.object({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

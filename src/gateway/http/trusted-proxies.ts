@@ -3,7 +3,8 @@
  * `net.BlockList`. IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`, what a dual-stack
  * listener reports for IPv4 peers) match IPv4 ranges and the reverse.
  */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { BlockList } from 'node:net';
+import { parseCidr, type CidrRange } from '../../core/net/cidr.ts';
 import { GatehouseError } from '../../core/errors.ts';
 
 /** True when the address belongs to a trusted proxy. Never throws; invalid input is untrusted. */
@@ -24,25 +25,11 @@ export class TrustedProxiesError extends GatehouseError {
   }
 }
 
-interface Range { address: string; prefix: number; family: 'ipv4' | 'ipv6' }
-
-function parseRange(cidr: string): Range | string {
-  const slash = cidr.indexOf('/');
-  const address = slash === -1 ? cidr : cidr.slice(0, slash);
-  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) && !address.includes('%') ? 'ipv6' : undefined;
-  if (family === undefined) return `"${cidr}" is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`;
-  const max = family === 'ipv4' ? 32 : 128;
-  if (slash === -1) return { address, prefix: max, family };
-  const bits = cidr.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `"${cidr}" has an invalid prefix length (0–${max})`;
-  return { address, prefix: Number(bits), family };
-}
-
 /** Every invalid entry of `trustedProxies`, as config problems. */
 export function validateTrustedProxies(cidrs: readonly string[]): TrustedProxyProblem[] {
   const problems: TrustedProxyProblem[] = [];
   cidrs.forEach((cidr, index) => {
-    const range = parseRange(cidr);
+    const range = parseCidr(cidr);
     if (typeof range === 'string') problems.push({ path: ['trustedProxies', index], message: range });
   });
   return problems;
@@ -66,7 +53,7 @@ export function compileTrustedProxies(cidrs: readonly string[]): TrustPredicate 
 
   const list = new BlockList();
   for (const cidr of cidrs) {
-    const range = parseRange(cidr) as Range;
+    const range = parseCidr(cidr) as CidrRange;
     list.addSubnet(range.address, range.prefix, range.family);
   }
   // BlockList.check parses its argument every time (100–400 ns); peers repeat, so remember.

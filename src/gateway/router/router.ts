@@ -15,6 +15,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import { normalizePath } from './normalize-path.ts';
 import { normalizeHost } from './normalize-host.ts';
 import type { CompiledRoute, RouteProblem, Router } from './types.ts';
+import { compileIpRules } from '../http/ip-rules.ts';
 import { routePrefix, validateRoutes } from './validate-routes.ts';
 
 export type { CompiledRoute, RouteProblem, Router } from './types.ts';
@@ -86,6 +87,7 @@ export function compileRouter(
       prefix: routePrefix(normalizePath(config.path).path),
       methods: config.methods ? new Set(config.methods) : undefined,
       maxBodyBytes: config.maxBodyBytes ?? defaults.maxBodyBytes,
+      ipRules: compileIpRules(config.ipRules),
     });
     compiled.push(route);
     let table = tables.get(host);

@@ -1,4 +1,5 @@
 import type { RouteConfig, UpstreamConfig } from '../../core/config/gateway-schema.ts';
+import type { IpRules } from '../http/ip-rules.ts';
 
 /** A route after config compilation: what the router returns for a request. */
 export interface CompiledRoute {
@@ -12,6 +13,8 @@ export interface CompiledRoute {
   readonly prefix: string;
   readonly methods: ReadonlySet<string> | undefined;
   readonly maxBodyBytes: number;
+  /** The route's own `ipRules` (on top of the top-level ones); undefined when it has none. */
+  readonly ipRules: IpRules | undefined;
 }
 
 /** A configuration problem, with the path of the offending key (e.g. ['routes', 2, 'path']). */

@@ -20,7 +20,7 @@ export function compiledRoute(input: Record<string, unknown>): CompiledRoute {
   const config = routeSchema.parse({ upstream: 'app', ...input });
   return {
     id: config.id, config, upstreamName: 'app', upstream: upstreamSchema.parse({ url: 'http://127.0.0.1:9' }),
-    host: '*', prefix: config.path === '/' ? '' : config.path, methods: undefined, maxBodyBytes: 1024,
+    host: '*', prefix: config.path === '/' ? '' : config.path, methods: undefined, maxBodyBytes: 1024, ipRules: undefined,
   };
 }
 
