@@ -29,7 +29,6 @@ export const ERROR_CODES = {
   ERR_GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'Upstream timeout' },
   ERR_GATEWAY_UPSTREAM_PROTOCOL: { status: 502, message: 'Upstream sent an invalid response' },
   ERR_GATEWAY_UPSTREAM_IDENTITY_MISMATCH: { status: 502, message: 'Upstream identity could not be verified' },
-  ERR_GATEWAY_SHUTTING_DOWN: { status: 503, message: 'Shutting down' },
 
   ERR_SHIELD_IP_DENIED: { status: 403, message: 'Forbidden' },
   ERR_SHIELD_BLOCKED: { status: 403, message: 'Forbidden' },
@@ -52,10 +51,6 @@ export const ERROR_CODES = {
   ERR_AUTHN_METHOD_NOT_ALLOWED: { status: 401, message: 'This authentication method is not accepted on this route' },
   ERR_AUTHN_CLIENT_CERT_INVALID: { status: 401, message: 'Client certificate not accepted' },
   ERR_AUTHN_DPOP_INVALID: { status: 401, message: 'Invalid DPoP proof' },
-  ERR_AUTHN_LOGIN_FAILED: { status: 401, message: 'Invalid username or password' },
-  ERR_AUTHN_ACCOUNT_LOCKED: { status: 429, message: 'Too many attempts; try again later' },
-  ERR_AUTHN_MFA_REQUIRED: { status: 401, message: 'Multi-factor authentication required' },
-  ERR_AUTHN_MFA_INVALID: { status: 401, message: 'Invalid verification code' },
   ERR_AUTHN_CSRF: { status: 403, message: 'Invalid or missing CSRF token' },
   ERR_AUTHN_CROSS_SITE_REQUEST: { status: 403, message: 'Cross-site request refused' },
   ERR_AUTHN_STEP_UP_REQUIRED: { status: 401, message: 'Recent multi-factor authentication required' },
@@ -142,7 +137,6 @@ export const ERROR_CODES = {
 
   ERR_STORE_UNAVAILABLE: { status: 503, message: 'Storage unavailable' },
   ERR_STORE_CONFLICT: { status: 409, message: 'Conflict' },
-  ERR_STORE_NOT_FOUND: { status: 404, message: 'Not found' },
   ERR_STORE_VALUE_INVALID: { status: 500, message: 'Internal error' },
 
   ERR_AUDIT_UNAVAILABLE: { status: 503, message: 'Audit log unavailable' },
@@ -174,7 +168,6 @@ export const ERROR_CODES = {
   ERR_IDENTITY_INTERACTION_INVALID: { status: 400, message: 'The sign-in session expired or is invalid; start again' },
   /** The interaction (its sign-in page, forms or resume) was reached from a browser other than the one that started it: cookies planted by a sibling subdomain (login CSRF), or started before the upgrade that added the binding. */
   ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH: { status: 403, message: 'This sign-in was started in another browser; start again' },
-  ERR_IDENTITY_ADDRESS_BLOCKED: { status: 429, message: 'Too many attempts; try again later' },
   ERR_IDENTITY_FEDERATION_FAILED: { status: 401, message: 'Sign-in with the external provider failed' },
   ERR_IDENTITY_FEDERATION_NOT_ALLOWED: { status: 403, message: 'This account may not sign in here' },
   ERR_IDENTITY_FEDERATION_LINK_CONFLICT: { status: 403, message: 'This account is already linked to another external identity' },
@@ -182,7 +175,6 @@ export const ERROR_CODES = {
   ERR_IDENTITY_API_TOKEN_SCOPE: { status: 403, message: 'Token roles exceed the owner\'s roles' },
   ERR_IDENTITY_API_TOKEN_NOT_FOUND: { status: 404, message: 'API token not found' },
 
-  ERR_ADMIN_UNAUTHORIZED: { status: 401, message: 'Admin authentication required' },
   ERR_ADMIN_INPUT_INVALID: { status: 400, message: 'Invalid input' },
   ERR_ADMIN_FORBIDDEN: { status: 403, message: 'Operator actions are accepted from this host only' },
   ERR_OPS_HOST_UNKNOWN: { status: 421, message: 'This listener does not serve that host name' },
