@@ -15,7 +15,7 @@ import type { GatewayExtension, StageSlot } from './gateway.ts';
 import { compileRouter } from './router/router.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { compileIpRules, type IpRules } from './http/ip-rules.ts';
-import { buildPools, closePools } from './upstream/pools.ts';
+import { buildPools, closePools, connectTimeoutsOf } from './upstream/pools.ts';
 import { hstsValue } from './http/strict-transport-security.ts';
 import { defaultStages } from './pipeline/stages.ts';
 import { resolveUpstreamCredentials, type UpstreamCredentials } from './upstream/credentials.ts';
@@ -76,7 +76,7 @@ export function buildGeneration(
   for (const ext of extensions) Object.assign(slots, ext.stages?.(config));
   const internal = extensions.flatMap((e) => e.internalHandlers?.() ?? []);
   const workload = extensions.map((e) => e.workloadTls?.()).find((w) => w !== undefined);
-  const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload);
+  const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload, connectTimeoutsOf(config.routes));
   // Pools that the new generation does not use are closed once their requests finish.
   if (retired.length) setImmediate(() => { void closePools(retired); });
   const stages = defaultStages(slots);

@@ -73,7 +73,7 @@ for (const [tree, root] of Object.entries(trees)) {
       return true;
     },
   };
-  const gen = { ...built, upstreams: new Map([['bench', { ...built.upstreams.get('bench'), pool }]]) };
+  const gen = { ...built, upstreams: new Map([['bench', { ...built.upstreams.get('bench'), pool, byConnectMs: new Map([[5_000, pool]]) }]]) };
   const peer = new Socket();
   Object.defineProperty(peer, 'remoteAddress', { value: '127.0.0.1' });
   const sink = new Sink();

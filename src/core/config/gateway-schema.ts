@@ -61,7 +61,7 @@ export const limitsSchema = z.object({
 }).strict();
 
 export const timeoutsSchema = z.object({
-  connectMs: durationMs.default(5_000).describe('Connecting to the upstream.'),
+  connectMs: durationMs.default(5_000).describe('Opening a connection to the upstream: TCP connect and, for mutual TLS, the handshake (504 ERR_GATEWAY_UPSTREAM_TIMEOUT). A request that finds a free kept-alive connection does not wait for one. Routes to one upstream with different values get a connection pool each (each with the upstream\'s `connections`).'),
   headersMs: durationMs.default(30_000).describe('Waiting for the upstream response headers.'),
   idleMs: durationMs.default(30_000).describe('Longest silence of the upstream while it sends the response body. A client that uploads slowly is bounded by limits.requestTimeoutMs, one that stops reading the response by totalMs.'),
   totalMs: durationMs.default(120_000).describe('Whole exchange, start to end of response body; checked every 100 ms, so it fires up to 100 ms late, never early (504 before the response starts, cut off after).'),

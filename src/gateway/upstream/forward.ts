@@ -144,6 +144,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const { ctx } = this;
+    // Answered already (the total timeout before undici started the request), or gone.
+    if (this.settled) return;
     if (err instanceof ClientGoneError) { this.finish(); return; }
     const error = upstreamError(err, this.upstream.name);
     ctx.gen.metrics.upstreamFailed(this.upstream.name, error.code);
@@ -167,7 +169,20 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
 
   /** The total timeout: a method, not a closure per exchange. */
   onDeadline(): void {
-    this.controller?.abort(new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail: `upstream ${this.upstream.name}: total time ${this.ctx.route!.config.timeouts.totalMs} ms exceeded` }));
+    const error = new GatehouseError('ERR_GATEWAY_UPSTREAM_TIMEOUT', { detail: `upstream ${this.upstream.name}: total time ${this.ctx.route!.config.timeouts.totalMs} ms exceeded` });
+    if (this.controller !== undefined) {
+      this.controller.abort(error);
+      return;
+    }
+    // Not started yet: the pool is still connecting (a connectMs beyond totalMs) or the request
+    // waits for a free connection. undici gives no handle to abort with before it starts the
+    // request, so the client is answered now and the request is aborted as soon as undici
+    // starts it (onRequestStart), or its connect failure is ignored (onResponseError). Before,
+    // the total timeout did nothing until a connection was there.
+    this.clientGone = true;
+    this.settled = true;
+    this.ctx.gen.metrics.upstreamFailed(this.upstream.name, error.code);
+    failRequest(this.ctx, error);
   }
 
   /**
@@ -258,7 +273,8 @@ export function forward(ctx: RequestContext): void {
   upstreamDeadlines.add(exchange, timeouts.totalMs);
   ctx.exchange = exchange;
   try {
-    upstream.pool.dispatch({
+    // The pool whose connector times out connecting at this route's connectMs (pools.ts).
+    (upstream.byConnectMs.get(timeouts.connectMs) ?? upstream.pool).dispatch({
       path: upstreamPathOf(ctx) + (ctx.query ? '?' + ctx.query : ''),
       method: ctx.method,
       headers: ctx.upstreamRequestHeaders ?? [],
