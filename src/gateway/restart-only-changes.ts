@@ -5,7 +5,7 @@
  * believing, say, a new spool directory is in use.
  *
  * Applied live (and so not listed): `logging` (the level is set on the gateway's logger, which its
- * component loggers read; the access log switch is read per request), routes, upstreams, trustedProxies, the listener's TLS
+ * component loggers read; the access log switch is read per request), routes, upstreams, trustedProxies, ipRules, the listener's TLS
  * certificate files, the body size and header count limits and the shutdown grace, the rate limits themselves (`ratelimit.edge`,
  * `ratelimit.identity`: the stages are rebuilt per generation), the policy directory,
  * role hierarchy, route groups and operations (the policy extension's reload hook), the
