@@ -10,6 +10,7 @@ import { queryAudit } from '../../src/audit/query.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
 import type { Store } from '../../src/store/types.ts';
+import { connect as tlsConnect } from 'node:tls';
 import { compileIpRules } from '../../src/gateway/http/ip-rules.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 
@@ -74,6 +75,7 @@ describe('IP rules at the gateway', () => {
   const routes = [
     { id: 'admin', path: '/admin', upstream: 'app', access: 'public', ipRules: { allow: ['10.20.0.0/16'] } },
     { id: 'office', path: '/office', upstream: 'app', access: 'public', ipRules: { allow: ['127.0.0.0/8'], deny: ['127.0.0.1'] } },
+    { id: 'ws', path: '/ws', upstream: 'app', access: 'public', websocket: true, ipRules: { allow: ['10.20.0.0/16'] } },
     { id: 'app', path: '/', upstream: 'app', access: 'public' },
   ];
   const config = (extra: Record<string, unknown> = {}) => ({
@@ -111,6 +113,23 @@ describe('IP rules at the gateway', () => {
     assert.equal(res.status, 403);
     const line = lineFor((JSON.parse(res.body) as { error: { requestId: string } }).error.requestId);
     assert.match(String(line?.detail), /route deny 127\.0\.0\.1 of route office/);
+  });
+
+  it('a WebSocket handshake from outside a route\'s allowed network is refused with 403 before any tunnel is opened', async () => {
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: gw.gateway.addresses().https.port, rejectUnauthorized: false, servername: 'localhost' });
+      let data = '';
+      const done = () => { socket.destroy(); resolve(data); };
+      const timer = setTimeout(done, 3000);
+      socket.once('secureConnect', () => socket.write('GET /ws/chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+      socket.on('data', (d: Buffer) => { data += d.toString('latin1'); if (data.includes('\r\n\r\n')) { clearTimeout(timer); done(); } });
+      socket.once('error', (err) => { clearTimeout(timer); if (data) resolve(data); else reject(err); });
+    });
+    assert.match(head, /^HTTP\/1\.1 403 /, head);
+    assert.doesNotMatch(head, /101 Switching/);
+    const id = /x-request-id: (\S+)/i.exec(head)?.[1];
+    const line = id === undefined ? undefined : lineFor(id);
+    assert.deepEqual([line?.route, line?.stage, line?.code], ['ws', 'shield', 'ERR_SHIELD_IP_DENIED'], head);
   });
 
   it('a spoofed X-Forwarded-For naming an allowed address, from an untrusted peer, does not get past an allow list', async () => {
