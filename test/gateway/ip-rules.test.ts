@@ -6,13 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { queryAudit } from '../../src/audit/query.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
 import { connect as tlsConnect } from 'node:tls';
 import { compileIpRules } from '../../src/gateway/http/ip-rules.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { startAuditedGateway, type AuditedGateway } from '../support/audited-gateway.ts';
 
 describe('IP rules matching', () => {
   it('deny wins over allow; with an allow list only its ranges pass; the refusal names the range that matched', () => {
@@ -170,39 +168,26 @@ describe('IP rules at the gateway', () => {
 });
 
 describe('IP rules with the components composed (audit, identity provider)', () => {
-  let upstream: TestUpstream;
-  let gw: TestGateway;
-  let store: Store;
+  let g: AuditedGateway;
 
   before(async () => {
-    upstream = await startUpstream();
-    gw = await startGateway({
+    g = await startAuditedGateway({
       ipRules: { allow: ['127.0.0.0/8'], deny: ['127.0.0.2'] },
       ratelimit: { edge: { enabled: false } },
-      upstreams: { app: { url: upstream.url } },
       routes: [{ id: 'ops-console', path: '/console', upstream: 'app', access: 'public', ipRules: { allow: ['10.0.0.0/8'] } }],
-    } as never, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
+    } as never);
   });
-  after(async () => {
-    await store?.close();
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(async () => { await g?.close(); });
 
   it('the refused request\'s audit record names the rule that refused it; the identity provider\'s endpoints still serve an allowed client', async () => {
-    const res = await gw.fetch('/console/');
+    const res = await g.gw.fetch('/console/');
     assert.equal(res.status, 403);
-    const requestId = (JSON.parse(res.body) as { error: { requestId: string } }).error.requestId;
-    let record: { details: string; outcome: string } | undefined;
-    for (const deadline = Date.now() + 10_000; !record && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      for await (const r of queryAudit(store, { requestId })) record = r;
-    }
+    const [record] = await g.recordsOf((JSON.parse(res.body) as { error: { requestId: string } }).error.requestId);
     assert.ok(record, 'the refused request was recorded');
-    const details = JSON.parse(record.details) as Record<string, unknown>;
+    const details = record.details as Record<string, unknown>;
     assert.equal(details.errorCode, 'ERR_SHIELD_IP_DENIED');
     assert.equal(details.ipRule, 'route allow');
     assert.equal(record.outcome, 'denied');
-    assert.equal((await gw.fetch('/.well-known/openid-configuration')).status, 200, 'the top-level allow list lets 127.0.0.1 reach the IdP');
+    assert.equal((await g.gw.fetch('/.well-known/openid-configuration')).status, 200, 'the top-level allow list lets 127.0.0.1 reach the IdP');
   });
 });
