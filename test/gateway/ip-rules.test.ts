@@ -65,6 +65,18 @@ describe('IP rules matching', () => {
     assert.ok(route.some((p) => p.startsWith('routes.0.ipRules.allow.0:')), route.join('\n'));
     assert.ok(problems({ ipRules: { allowed: ['10.0.0.0/8'] } }).some((p) => p.startsWith('ipRules')), 'an unknown key is an error too');
   });
+
+  it('a range with bits set past its prefix (10.20.1.0/16, a typo for a /24 that would allow the whole /16) fails validation naming the network it would mean', () => {
+    let message = '';
+    try {
+      parseConfig({ ipRules: { allow: ['10.20.0.0/16', '10.20.1.0/16', '2001:db8:1::/32'] } }, { source: '(test)' });
+    } catch (err) {
+      message = ((err as { problems?: { path: (string | number)[]; message: string }[] }).problems ?? []).map((p) => `${p.path.join('.')}: ${p.message}`).join('\n');
+    }
+    assert.match(message, /ipRules\.allow\.1: .*10\.20\.0\.0\/16/);
+    assert.match(message, /ipRules\.allow\.2: .*2001:db8::\/32/);
+    assert.doesNotMatch(message, /ipRules\.allow\.0/, 'a network without host bits is fine');
+  });
 });
 
 describe('IP rules at the gateway', () => {

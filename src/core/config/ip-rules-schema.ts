@@ -4,15 +4,21 @@
  * (src/gateway/http/ip-rules.ts, docs/request-path.md#ip-rules).
  */
 import { z } from 'zod';
-import { parseCidr } from '../net/cidr.ts';
+import { hostBitsNetwork, parseCidr } from '../net/cidr.ts';
 
 const cidr = z.string().superRefine((value, ctx) => {
   const range = parseCidr(value);
-  if (typeof range === 'string') ctx.addIssue({ code: 'custom', message: range });
+  if (typeof range === 'string') {
+    ctx.addIssue({ code: 'custom', message: range });
+    return;
+  }
+  // A typo such as 10.20.1.0/16 for a /24 would widen an allow list to the whole /16 without a word.
+  const network = hostBitsNetwork(range);
+  if (network !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" has bits set past its /${range.prefix}: write ${network}, or the longer prefix meant (e.g. ${range.address}/${range.family === 'ipv4' ? 32 : 128})` });
 });
 
 export const ipRulesSchema = z.object({
-  allow: z.array(cidr).max(10_000).default([]).describe('Client addresses or CIDRs served (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`); any other client is refused with 403 ERR_SHIELD_IP_DENIED. Empty: every client not denied.'),
+  allow: z.array(cidr).max(10_000).default([]).describe('Client addresses or CIDRs served (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`; a CIDR is written as its network: `10.20.1.0/16` is refused); any other client is refused with 403 ERR_SHIELD_IP_DENIED. Empty: every client not denied.'),
   deny: z.array(cidr).max(10_000).default([]).describe('Client addresses or CIDRs refused with 403 ERR_SHIELD_IP_DENIED, also when `allow` lists them (deny wins).'),
 }).strict();
 

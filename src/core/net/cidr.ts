@@ -28,3 +28,36 @@ export function parseCidr(text: string): CidrRange | string {
   if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `"${text}" has an invalid prefix length (0–${max})`;
   return { address, prefix: Number(bits), family };
 }
+
+/** The 4 or 16 bytes of a valid address (as `parseCidr` accepted it: no zone). */
+function addressBytes(range: CidrRange): number[] {
+  if (range.family === 'ipv4') return range.address.split('.').map(Number);
+  const half = (part: string): number[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? g.split('.').map(Number) : [Number.parseInt(g, 16) >> 8, Number.parseInt(g, 16) & 0xff])));
+  const gap = range.address.indexOf('::');
+  if (gap === -1) return half(range.address);
+  const head = half(range.address.slice(0, gap));
+  const tail = half(range.address.slice(gap + 2));
+  return [...head, ...new Array<number>(16 - head.length - tail.length).fill(0), ...tail];
+}
+
+/** The address spelled back from bytes (IPv6 in its RFC 5952 form, through the URL serializer). */
+function spell(bytes: readonly number[], family: 'ipv4' | 'ipv6'): string {
+  if (family === 'ipv4') return bytes.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+}
+
+/**
+ * The network of a range whose address has bits set past its prefix (`10.20.1.0/16` is
+ * `10.20.0.0/16`), or undefined when it has none. In an allow list such a typo widens the
+ * range silently (a /24 meant, a /16 allowed), so IP rules refuse it naming both readings.
+ */
+export function hostBitsNetwork(range: CidrRange): string | undefined {
+  const bytes = addressBytes(range);
+  const network = bytes.map((b, i) => {
+    const bitsHere = Math.max(0, Math.min(8, range.prefix - i * 8));
+    return b & ((0xff << (8 - bitsHere)) & 0xff);
+  });
+  return network.every((b, i) => b === bytes[i]) ? undefined : `${spell(network, range.family)}/${range.prefix}`;
+}
