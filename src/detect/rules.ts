@@ -17,7 +17,7 @@
 import type { DetectConfig } from '../core/config/detect-schema.ts';
 import type { EventName } from '../core/events.ts';
 import { isIssuerQualified } from '../authn/principal.ts';
-import { canonicalIp, clientNetwork } from '../gateway/http/client-network.ts';
+import { canonicalIp, clientNetwork, ipv4Number, ipv4Prefix } from '../gateway/http/client-network.ts';
 import { ipv6Prefix } from '../ratelimit/ipv6-prefix.ts';
 import { DistinctCounter, LruMap, RateBaseline, RecentIds, SlidingCounter } from './counters.ts';
 import { subjectKey } from './subject-key.ts';
@@ -78,6 +78,9 @@ export class Rules {
   /** bruteForceAddress and credentialStuffing per IPv6 prefix (`detect.ipv6Prefix`), at `factor` × their thresholds. */
   readonly #prefixAddress: SlidingCounter;
   readonly #prefixStuffing: DistinctCounter;
+  /** The same per IPv4 network (`detect.ipv4Prefix`). */
+  readonly #prefixAddress4: SlidingCounter;
+  readonly #prefixStuffing4: DistinctCounter;
   readonly #reuse: SlidingCounter;
   readonly #mfa: SlidingCounter;
   readonly #denials: SlidingCounter;
@@ -101,6 +104,9 @@ export class Rules {
     const f = config.ipv6Prefix.factor;
     this.#prefixAddress = new SlidingCounter(config.bruteForceAddress.threshold * f, config.bruteForceAddress.windowMs, m);
     this.#prefixStuffing = new DistinctCounter(config.credentialStuffing.threshold * f, config.credentialStuffing.windowMs, m);
+    const f4 = config.ipv4Prefix.factor;
+    this.#prefixAddress4 = new SlidingCounter(config.bruteForceAddress.threshold * f4, config.bruteForceAddress.windowMs, m);
+    this.#prefixStuffing4 = new DistinctCounter(config.credentialStuffing.threshold * f4, config.credentialStuffing.windowMs, m);
     this.#reuse = new SlidingCounter(config.refreshReuse.threshold, config.refreshReuse.windowMs, m);
     this.#mfa = new SlidingCounter(config.mfaFailures.threshold, config.mfaFailures.windowMs, m);
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
@@ -137,6 +143,11 @@ export class Rules {
     // Counts of another prefix length are of other keys: started over, as a switched-off level is.
     if (!p.enabled || !config.bruteForceAddress.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixAddress.clear();
     if (!p.enabled || !config.credentialStuffing.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixStuffing.clear();
+    const p4 = config.ipv4Prefix;
+    this.#prefixAddress4.configure(config.bruteForceAddress.threshold * p4.factor, config.bruteForceAddress.windowMs, m);
+    this.#prefixStuffing4.configure(config.credentialStuffing.threshold * p4.factor, config.credentialStuffing.windowMs, m);
+    if (!p4.enabled || !config.bruteForceAddress.enabled || p4.length !== this.#c.ipv4Prefix.length) this.#prefixAddress4.clear();
+    if (!p4.enabled || !config.credentialStuffing.enabled || p4.length !== this.#c.ipv4Prefix.length) this.#prefixStuffing4.clear();
     this.#rate.configure({ ...config.rateAnomaly, maxKeys: m });
     if (!config.rateAnomaly.enabled) this.#rate.clear();
     this.#lastFired.resize(m);
@@ -272,17 +283,25 @@ export class Rules {
     }
     // The same two rules over the client's IPv6 prefix: one customer holds a /48 of 65 536 /64s
     // and, counted per /64 only, stayed below both thresholds by moving to a fresh /64 in time.
-    // IPv4, NAT64 and zoned addresses have no prefix (one `endsWith` each).
+    // NAT64 and zoned addresses have no prefix (one `endsWith` each). An IPv4 client is counted
+    // by its network (a /24 of a hoster's, through whose addresses an attacker moves the same way).
+    if (network === undefined) return out;
+    if (!network.includes(':')) {
+      const p4 = c.ipv4Prefix;
+      if (p4.enabled) this.#prefixFindings(out, ipv4Prefix(ipv4Number(network), p4.length), network, address, account, time, p4, this.#prefixAddress4, this.#prefixStuffing4);
+      return out;
+    }
     const p6 = c.ipv6Prefix;
-    const prefix = network !== undefined && p6.enabled ? ipv6Prefix(network, p6.length) : undefined;
-    if (prefix !== undefined) this.#prefixFindings(out, prefix, network!, address, account, time);
+    const prefix = p6.enabled ? ipv6Prefix(network, p6.length) : undefined;
+    if (prefix !== undefined) this.#prefixFindings(out, prefix, network, address, account, time, p6, this.#prefixAddress, this.#prefixStuffing);
     return out;
   }
 
   /**
-   * Findings of the prefix level: the address rules' names, keyed by the prefix, at `factor` ×
-   * their thresholds, with `detect.ipv6Prefix.actions` (alert only unless `block` is opted into,
-   * since a prefix block refuses every client of it) and the rule's `blockMs`.
+   * Findings of a prefix level (`detect.ipv6Prefix`, `detect.ipv4Prefix`: `level`, with its own
+   * counters): the address rules' names, keyed by the prefix, at `factor` × their thresholds,
+   * with the level's `actions` (alert only unless `block` is opted into, since a prefix block
+   * refuses every client of it) and the rule's `blockMs`.
    *
    * A /64 already reported by a rule (within that finding's cooldown) does not count for the
    * rule's prefix: it is dealt with under its own key, and one host going on from its /64 (its
@@ -290,12 +309,15 @@ export class Rules {
    * is opted into. As the rate limiter's per-/64 bucket decides before the prefix's, so that one
    * host cannot lock its neighbours out, the prefix fires on attempts spread over /64s.
    */
-  #prefixFindings(out: Finding[], prefix: string, network: string, address: string | undefined, account: string | undefined, time: number): void {
+  #prefixFindings(
+    out: Finding[], prefix: string, network: string, address: string | undefined, account: string | undefined, time: number,
+    level: DetectConfig['ipv6Prefix'], failures: SlidingCounter, accounts: DistinctCounter,
+  ): void {
     const c = this.#c;
-    const { length, factor, actions } = c.ipv6Prefix;
+    const { length, factor, actions } = level;
     const r = c.bruteForceAddress;
     if (r.enabled && !this.#reported('brute_force_address', network, r, time)) {
-      const start = this.#prefixAddress.hit(prefix, time);
+      const start = failures.hit(prefix, time);
       if (start !== undefined) {
         out.push({
           rule: 'brute_force_address', severity: 'high', keyKind: 'address', key: prefix, count: r.threshold * factor, windowStart: start,
@@ -306,7 +328,7 @@ export class Rules {
     }
     const s = c.credentialStuffing;
     if (account && s.enabled && !this.#reported('credential_stuffing', network, s, time)) {
-      const hit = this.#prefixStuffing.hit(prefix, account, time);
+      const hit = accounts.hit(prefix, account, time);
       if (hit) {
         out.push({
           rule: 'credential_stuffing', severity: 'high', keyKind: 'address', key: prefix, count: hit.distinct, windowStart: hit.windowStart,

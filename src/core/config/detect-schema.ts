@@ -52,12 +52,32 @@ const ipv6PrefixSchema = z.object({
 }).strict().default(IPV6_PREFIX_DEFAULT)
   .describe('bruteForceAddress and credentialStuffing also count per IPv6 prefix (on top of the per-/64 count), so a client rotating through the /64s of its prefix is still seen.');
 
+/** Defaults of the IPv4 prefix level of the address rules (docs/detection.md, "IPv4 networks"). */
+const IPV4_PREFIX_DEFAULT: { enabled: boolean; length: number; factor: number; actions: ('alert' | 'block')[] } = { enabled: true, length: 24, factor: 10, actions: ['alert'] };
+
+/**
+ * An IPv4 client is counted by its address, but an attacker renting from a hoster or cloud
+ * commonly has many addresses of one /24: moving to the next address before each threshold
+ * kept every address under bruteForceAddress and credentialStuffing. The two rules count the
+ * /24 (or `length`) too, at `factor` × their threshold. A /24 is also many unrelated users
+ * behind carrier-grade NAT or a campus, so it alerts by default and blocks only when `block`
+ * is listed.
+ */
+const ipv4PrefixSchema = z.object({
+  enabled: z.boolean().default(IPV4_PREFIX_DEFAULT.enabled),
+  length: z.number().int().min(8).max(31).default(IPV4_PREFIX_DEFAULT.length).describe('Network counted as one (/24 is a hoster\'s or cloud\'s usual unit).'),
+  factor: z.number().int().min(1).max(1000).default(IPV4_PREFIX_DEFAULT.factor).describe('The network fires at `factor` × the rule\'s `threshold` (failures for bruteForceAddress, distinct accounts for credentialStuffing), within the rule\'s `windowMs`.'),
+  actions: z.array(z.enum(['alert', 'block'])).min(1).default(IPV4_PREFIX_DEFAULT.actions).describe('`alert`; add `block` to block the whole network for the rule\'s `blockMs` (every client in it, not only the attacker).'),
+}).strict().default(IPV4_PREFIX_DEFAULT)
+  .describe('bruteForceAddress and credentialStuffing also count per IPv4 network (on top of the per-address count), so a client rotating through the addresses of its network is still seen.');
+
 export const detectSchema = z.object({
   enabled: z.boolean().default(true).describe('Run the detection rules over the event stream.'),
   bruteForceAccount: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, accountActions).describe('Failed logins for one account name.'),
   bruteForceAddress: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('Failed logins from one client address.'),
   credentialStuffing: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 3_600_000 }, actionsOf(['alert', 'block'])).describe('Distinct account names failing from one client address.'),
   ipv6Prefix: ipv6PrefixSchema,
+  ipv4Prefix: ipv4PrefixSchema,
   refreshReuse: rule({ threshold: 1, windowMs: 60_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('A rotated refresh token presented again (the grant is revoked by the identity provider; the subject is blocked here).'),
   mfaFailures: rule({ threshold: 5, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, actionsOf(['alert', 'lock'])).describe('Failed MFA verifications for one subject.'),
   denialBurst: rule({ threshold: 30, windowMs: 60_000, actions: ['alert'], blockMs: 300_000 }, actionsOf(['alert'])).describe('Requests denied (401/403) for one identity.'),
