@@ -32,21 +32,24 @@ export interface RedirectAccess {
 const HOST = /^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^\[[0-9a-f:.]+\]$/i;
 
 export function createRedirectServer(httpsPort: number, limits: LimitsConfig, log?: (line: RedirectAccess) => void): HttpServer {
-  const record = (req: IncomingMessage | undefined, socket: Duplex, requestId: string, host: string, status: number, code?: string): void => {
+  const record = (req: IncomingMessage | undefined, client: string | undefined, requestId: string, host: string, status: number, code?: string): void => {
     log?.({
       type: 'access', listener: 'http', requestId, method: req?.method ?? '', host, path: (req?.url ?? '').split('?', 1)[0]!.slice(0, 2048),
-      status, client: (socket as Socket).remoteAddress, ...(code ? { code } : {}),
+      status, client, ...(code ? { code } : {}),
     });
   };
+  /** Read before the answer is written: a finished response lets go of its socket. */
+  const clientOf = (res: ServerResponse, req: IncomingMessage | undefined): string | undefined => ((res.socket ?? req?.socket) as Socket | null | undefined)?.remoteAddress;
   /** The error answer of this listener: JSON with the code and request id, and the connection closed behind it. */
   const refuse = (req: IncomingMessage | undefined, res: ServerResponse, requestId: string, host: string, error: GatehouseError): void => {
     res.shouldKeepAlive = false;
+    const client = clientOf(res, req);
     const body = JSON.stringify({ error: { code: error.code, message: error.publicMessage, requestId } }) + '\n';
     res.writeHead(error.status, {
       'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close',
       'x-request-id': requestId, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store',
     }).end(body);
-    record(req, res.socket ?? (req?.socket as Duplex), requestId, host, error.status, error.code);
+    record(req, client, requestId, host, error.status, error.code);
   };
   /** A response of its own for a socket Node handed over without one (a refused head, CONNECT). */
   const detachedResponse = (socket: Duplex, req?: IncomingMessage): { req: IncomingMessage; res: ServerResponse } => {
@@ -74,8 +77,9 @@ export function createRedirectServer(httpsPort: number, limits: LimitsConfig, lo
       return;
     }
     const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+    const client = clientOf(res, req);
     res.writeHead(308, { location: `https://${hostname}${port}${url}`, 'content-length': '0', connection: 'close', 'x-request-id': requestId }).end();
-    record(req, res.socket!, requestId, hostname, 308);
+    record(req, client, requestId, hostname, 308);
   };
 
   const server = createHttpServer({
