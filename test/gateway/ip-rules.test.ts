@@ -73,7 +73,7 @@ describe('IP rules matching', () => {
     } catch (err) {
       message = ((err as { problems?: { path: (string | number)[]; message: string }[] }).problems ?? []).map((p) => `${p.path.join('.')}: ${p.message}`).join('\n');
     }
-    assert.match(message, /ipRules\.allow\.1: .*10\.20\.0\.0\/16/);
+    assert.match(message, /ipRules\.allow\.1: .*10\.20\.0\.0\/16.*10\.20\.1\.0\/24\?/);
     assert.match(message, /ipRules\.allow\.2: .*2001:db8::\/32/);
     assert.doesNotMatch(message, /ipRules\.allow\.0/, 'a network without host bits is fine');
   });

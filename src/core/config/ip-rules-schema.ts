@@ -4,7 +4,7 @@
  * (src/gateway/http/ip-rules.ts, docs/request-path.md#ip-rules).
  */
 import { z } from 'zod';
-import { hostBitsNetwork, parseCidr } from '../net/cidr.ts';
+import { hostBitsNetwork, networkPrefixOf, parseCidr } from '../net/cidr.ts';
 
 const cidr = z.string().superRefine((value, ctx) => {
   const range = parseCidr(value);
@@ -14,7 +14,7 @@ const cidr = z.string().superRefine((value, ctx) => {
   }
   // A typo such as 10.20.1.0/16 for a /24 would widen an allow list to the whole /16 without a word.
   const network = hostBitsNetwork(range);
-  if (network !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" has bits set past its /${range.prefix}: write ${network}, or the longer prefix meant (e.g. ${range.address}/${range.family === 'ipv4' ? 32 : 128})` });
+  if (network !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" has bits set past its /${range.prefix}: write ${network}, or the longer prefix meant (${range.address}/${networkPrefixOf(range)}?)` });
 });
 
 export const ipRulesSchema = z.object({

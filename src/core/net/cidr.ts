@@ -61,3 +61,20 @@ export function hostBitsNetwork(range: CidrRange): string | undefined {
   });
   return network.every((b, i) => b === bytes[i]) ? undefined : `${spell(network, range.family)}/${range.prefix}`;
 }
+
+/**
+ * The shortest prefix at which `range`'s address is a network (its trailing zero bits kept
+ * out): `10.20.1.0` → 24, `2001:db8:1::` → 48. What an operator who wrote `10.20.1.0/16` most
+ * likely meant, offered beside the network their text reads as.
+ */
+export function networkPrefixOf(range: CidrRange): number {
+  const bytes = addressBytes(range);
+  let zeros = 0;
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const b = bytes[i]!;
+    if (b === 0) { zeros += 8; continue; }
+    zeros += Math.clz32(b & -b) ^ 31; // trailing zeros of the byte
+    break;
+  }
+  return bytes.length * 8 - zeros;
+}
