@@ -9,21 +9,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { createEventBus } from '../../src/bus/create-event-bus.ts';
-import type { EventBus } from '../../src/bus/types.ts';
 import { detectSchema } from '../../src/core/config/detect-schema.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
-import type { Envelope, EventName } from '../../src/core/events.ts';
-import { detectExtension, type DetectExtension } from '../../src/detect/extension.ts';
+import type { EventName } from '../../src/core/events.ts';
 import { Rules, type Finding } from '../../src/detect/rules.ts';
-import type { Gateway } from '../../src/gateway/gateway.ts';
 import { createDetectRepo } from '../../src/store/repos/detect-repo.ts';
-import { openStore } from '../../src/store/open-store.ts';
-import type { Store } from '../../src/store/types.ts';
+import { startDetector, type TestDetector } from './support/detector.ts';
 
 /** Per address: 5 failures, 4 accounts; per network with the default factor 10: 50 failures, 40 accounts. */
 const base = {
@@ -90,40 +81,18 @@ describe('IPv4 network rotation (rules)', () => {
 });
 
 describe('IPv4 network rotation (detector, store and block check)', () => {
-  let dir: string;
-  let store: Store;
-  let bus: EventBus;
-  let ext: DetectExtension;
-  const alerts: Envelope[] = [];
+  let d: TestDetector;
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gatehouse-detect-prefix4-'));
-    store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
-    await store.migrate();
-    bus = await createEventBus('memory:', { instanceId: 'prefix4-0' });
-    const c = parseConfig({ dataDir: dir, instanceId: 'prefix4-0', detect: { ...base, ipv4Prefix: { actions: ['alert', 'block'] } } }, { env: {}, source: 'test' }).config;
-    ext = detectExtension({ config: c, logger: pino({ level: 'silent' }), store, bus }, {});
-    await ext.start!(undefined as unknown as Gateway);
-    bus.subscribe(['detect.alert'], (e) => { alerts.push(e); });
-    await bus.flush();
-  });
-
-  after(async () => {
-    await ext?.stop!();
-    await bus?.close();
-    await store?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  before(async () => { d = await startDetector({ ...base, ipv4Prefix: { actions: ['alert', 'block'] } }, 'prefix4-0'); });
+  after(async () => { await d?.close(); });
 
   it('an attacker rotating through the addresses of its /24 is blocked as a whole once `block` is opted into: an address it has not used yet is refused, the next /24 is not', async () => {
-    for (let i = 0; i < 40; i++) (bus.publish as (n: EventName, p: unknown) => void)('identity.login.failed', rotating(i, 3, '192.0.2').payload);
-    await bus.flush();
-    for (const deadline = Date.now() + 5000; alerts.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 25));
-    await bus.flush();
-    assert.deepEqual(alerts.map((a) => { const p = a.payload as { rule: string; key: string; actions: string[] }; return [p.rule, p.key, p.actions]; }), [['credential_stuffing', '192.0.2.0/24', ['alert', 'block']]]);
-    const blocks = await createDetectRepo(store.db).activeBlocks(Date.now());
+    for (let i = 0; i < 40; i++) (d.bus.publish as (n: EventName, p: unknown) => void)('identity.login.failed', rotating(i, 3, '192.0.2').payload);
+    await d.settle();
+    assert.deepEqual(d.alerts.map((a) => { const p = a.payload as { rule: string; key: string; actions: string[] }; return [p.rule, p.key, p.actions]; }), [['credential_stuffing', '192.0.2.0/24', ['alert', 'block']]]);
+    const blocks = await createDetectRepo(d.store.db).activeBlocks(Date.now());
     assert.deepEqual(blocks.map((b) => [b.kind, b.value]), [['address', '192.0.2.0/24']]);
-    assert.equal(ext.blockCheck.isBlocked('192.0.2.250')?.value, '192.0.2.0/24', 'an address the attacker has not used yet');
-    assert.equal(ext.blockCheck.isBlocked('192.0.3.1'), undefined);
+    assert.equal(d.ext.blockCheck.isBlocked('192.0.2.250')?.value, '192.0.2.0/24', 'an address the attacker has not used yet');
+    assert.equal(d.ext.blockCheck.isBlocked('192.0.3.1'), undefined);
   });
 });

@@ -34,42 +34,34 @@ function rule<A extends z.ZodType<Action[], Action[] | undefined>>(defaults: { t
   }).strict().default({ enabled: true, ...defaults });
 }
 
-/** Defaults of the IPv6 prefix level of the address rules (docs/detection.md, "IPv6 prefixes"). */
-const IPV6_PREFIX_DEFAULT: { enabled: boolean; length: number; factor: number; actions: ('alert' | 'block')[] } = { enabled: true, length: 48, factor: 10, actions: ['alert'] };
-
 /**
- * An IPv6 client is counted by its /64, but one customer commonly holds a /48 (65 536 /64s):
- * moving to a fresh /64 before each threshold keeps every /64 under bruteForceAddress and
- * credentialStuffing forever. The two rules count the enclosing prefix too, at `factor` × their
- * threshold. A prefix is many users' (a hoster's customers, a campus), so it alerts by default
- * and blocks only when `block` is listed.
+ * A prefix level of the address rules: bruteForceAddress and credentialStuffing also count the
+ * network that holds each client, at `factor` × their threshold, so that a client moving
+ * through the addresses of its network before each threshold is still seen. A network is many
+ * users' (a hoster's customers, a campus, carrier-grade NAT), so a level alerts by default and
+ * blocks only when `block` is listed (docs/detection.md, "IPv6 prefixes", "IPv4 networks").
  */
-const ipv6PrefixSchema = z.object({
-  enabled: z.boolean().default(IPV6_PREFIX_DEFAULT.enabled),
-  length: z.number().int().min(32).max(63).default(IPV6_PREFIX_DEFAULT.length).describe('Prefix counted as one customer (/48 is common, /56 for many residential lines).'),
-  factor: z.number().int().min(1).max(1000).default(IPV6_PREFIX_DEFAULT.factor).describe('The prefix fires at `factor` × the rule\'s `threshold` (failures for bruteForceAddress, distinct accounts for credentialStuffing), within the rule\'s `windowMs`.'),
-  actions: z.array(z.enum(['alert', 'block'])).min(1).default(IPV6_PREFIX_DEFAULT.actions).describe('`alert`; add `block` to block the whole prefix for the rule\'s `blockMs` (every client in it, not only the attacker).'),
-}).strict().default(IPV6_PREFIX_DEFAULT)
-  .describe('bruteForceAddress and credentialStuffing also count per IPv6 prefix (on top of the per-/64 count), so a client rotating through the /64s of its prefix is still seen.');
+function prefixLevel(o: { length: number; min: number; max: number; unit: string; lengthText: string; describe: string }) {
+  const defaults: { enabled: boolean; length: number; factor: number; actions: ('alert' | 'block')[] } = { enabled: true, length: o.length, factor: 10, actions: ['alert'] };
+  return z.object({
+    enabled: z.boolean().default(defaults.enabled),
+    length: z.number().int().min(o.min).max(o.max).default(defaults.length).describe(o.lengthText),
+    factor: z.number().int().min(1).max(1000).default(defaults.factor).describe(`The ${o.unit} fires at \`factor\` × the rule's \`threshold\` (failures for bruteForceAddress, distinct accounts for credentialStuffing), within the rule's \`windowMs\`.`),
+    actions: z.array(z.enum(['alert', 'block'])).min(1).default(defaults.actions).describe(`\`alert\`; add \`block\` to block the whole ${o.unit} for the rule's \`blockMs\` (every client in it, not only the attacker).`),
+  }).strict().default(defaults).describe(o.describe);
+}
 
-/** Defaults of the IPv4 prefix level of the address rules (docs/detection.md, "IPv4 networks"). */
-const IPV4_PREFIX_DEFAULT: { enabled: boolean; length: number; factor: number; actions: ('alert' | 'block')[] } = { enabled: true, length: 24, factor: 10, actions: ['alert'] };
+/** One IPv6 customer commonly holds a /48 (65 536 /64s, each counted as one client). */
+const ipv6PrefixSchema = prefixLevel({
+  length: 48, min: 32, max: 63, unit: 'prefix', lengthText: 'Prefix counted as one customer (/48 is common, /56 for many residential lines).',
+  describe: 'bruteForceAddress and credentialStuffing also count per IPv6 prefix (on top of the per-/64 count), so a client rotating through the /64s of its prefix is still seen.',
+});
 
-/**
- * An IPv4 client is counted by its address, but an attacker renting from a hoster or cloud
- * commonly has many addresses of one /24: moving to the next address before each threshold
- * kept every address under bruteForceAddress and credentialStuffing. The two rules count the
- * /24 (or `length`) too, at `factor` × their threshold. A /24 is also many unrelated users
- * behind carrier-grade NAT or a campus, so it alerts by default and blocks only when `block`
- * is listed.
- */
-const ipv4PrefixSchema = z.object({
-  enabled: z.boolean().default(IPV4_PREFIX_DEFAULT.enabled),
-  length: z.number().int().min(8).max(31).default(IPV4_PREFIX_DEFAULT.length).describe('Network counted as one (/24 is a hoster\'s or cloud\'s usual unit).'),
-  factor: z.number().int().min(1).max(1000).default(IPV4_PREFIX_DEFAULT.factor).describe('The network fires at `factor` × the rule\'s `threshold` (failures for bruteForceAddress, distinct accounts for credentialStuffing), within the rule\'s `windowMs`.'),
-  actions: z.array(z.enum(['alert', 'block'])).min(1).default(IPV4_PREFIX_DEFAULT.actions).describe('`alert`; add `block` to block the whole network for the rule\'s `blockMs` (every client in it, not only the attacker).'),
-}).strict().default(IPV4_PREFIX_DEFAULT)
-  .describe('bruteForceAddress and credentialStuffing also count per IPv4 network (on top of the per-address count), so a client rotating through the addresses of its network is still seen.');
+/** An attacker renting from a hoster or cloud commonly has many addresses of one /24. */
+const ipv4PrefixSchema = prefixLevel({
+  length: 24, min: 8, max: 31, unit: 'network', lengthText: 'Network counted as one (/24 is a hoster\'s or cloud\'s usual unit).',
+  describe: 'bruteForceAddress and credentialStuffing also count per IPv4 network (on top of the per-address count), so a client rotating through the addresses of its network is still seen.',
+});
 
 export const detectSchema = z.object({
   enabled: z.boolean().default(true).describe('Run the detection rules over the event stream.'),
