@@ -15,7 +15,7 @@ import type { GatewayExtension, StageSlot } from './gateway.ts';
 import { compileRouter } from './router/router.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { compileIpRules, type IpRules } from './http/ip-rules.ts';
-import { buildPools, closePools, connectTimeoutsOf } from './upstream/pools.ts';
+import { buildPools, closeEntries, connectTimeoutsOf } from './upstream/pools.ts';
 import { hstsValue } from './http/strict-transport-security.ts';
 import { defaultStages } from './pipeline/stages.ts';
 import { resolveUpstreamCredentials, type UpstreamCredentials } from './upstream/credentials.ts';
@@ -78,7 +78,7 @@ export function buildGeneration(
   const workload = extensions.map((e) => e.workloadTls?.()).find((w) => w !== undefined);
   const { pools, retired } = buildPools(config.upstreams, previous?.upstreams, workload, connectTimeoutsOf(config.routes));
   // Pools that the new generation does not use are closed once their requests finish.
-  if (retired.length) setImmediate(() => { void closePools(retired); });
+  if (retired.length) setImmediate(() => { void closeEntries(retired); });
   const stages = defaultStages(slots);
   return { version, config, router, upstreams: pools, credentials, isTrustedProxy, ipRules, stages, stageNames: stages.map((s) => s.name), internal, hsts: hstsValue(config), ...shared };
 }

@@ -2,9 +2,10 @@
  * Keep-alive connection pools, one per upstream — or one per upstream and connect timeout,
  * when routes to it set different `timeouts.connectMs` (undici's connect timeout belongs to
  * the pool's connector, not to a request). This folder is the only place that opens upstream
- * connections. On a config reload, an upstream whose settings and connect timeouts did not
- * change keeps its pools (no reconnect storm); pools no longer used are closed gracefully,
- * which lets their in-flight requests finish.
+ * connections. On a config reload, a pool whose upstream settings did not change keeps
+ * serving each connect timeout its routes still use, whatever the order of the routes or
+ * the other timeouts added or dropped (no reconnect storm); pools no longer used are closed
+ * gracefully, which lets their in-flight requests finish.
  */
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import { Pool, buildConnector } from 'undici';
@@ -22,6 +23,12 @@ export interface WorkloadTls {
   onTrustChange(listener: () => void): () => void;
 }
 
+/** One undici pool and the function that stops its reaction to trust changes. */
+export interface PoolEntry {
+  readonly pool: Pool;
+  readonly detach: () => void;
+}
+
 export interface UpstreamPool {
   readonly name: string;
   readonly config: UpstreamConfig;
@@ -32,9 +39,10 @@ export interface UpstreamPool {
   readonly pool: Pool;
   /** A pool per connect timeout of the routes to this upstream (`routes[].timeouts.connectMs`). */
   readonly byConnectMs: ReadonlyMap<number, Pool>;
+  /** The same pools with their detach functions, by connect timeout (what a reload reuses or closes). */
+  readonly entries: ReadonlyMap<number, PoolEntry>;
+  /** The upstream's settings: a pool is reused only by an upstream with the same ones. */
   readonly key: string;
-  /** Stops the pool's reaction to trust changes (called when the pool is closed). */
-  readonly detach: () => void;
 }
 
 export type UpstreamPools = ReadonlyMap<string, UpstreamPool>;
@@ -42,8 +50,8 @@ export type UpstreamPools = ReadonlyMap<string, UpstreamPool>;
 /** Connect timeout of a pool no route names (an upstream without routes; `timeouts.connectMs`'s default). */
 export const DEFAULT_CONNECT_MS = 5_000;
 
-function poolKey(config: UpstreamConfig, connectTimeouts: readonly number[]): string {
-  return JSON.stringify([config, connectTimeouts]);
+function settingsKey(config: UpstreamConfig): string {
+  return JSON.stringify(config);
 }
 
 /** The connect timeouts the routes to each upstream use, in route order, without repeats. */
@@ -100,31 +108,41 @@ function mtlsConnector(config: UpstreamConfig, workload: WorkloadTls, connectMs:
   return { connect, recheck };
 }
 
-function createPool(name: string, config: UpstreamConfig, workload: WorkloadTls | undefined, connectTimeouts: readonly number[]): UpstreamPool {
+function createEntry(config: UpstreamConfig, workload: WorkloadTls | undefined, connectMs: number): PoolEntry {
+  const url = new URL(config.url);
+  const mtls = config.tls ? mtlsConnector(config, workload!, connectMs) : undefined;
+  const pool = new Pool(url.origin, {
+    connections: config.connections,
+    pipelining: config.pipelining,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Per-request timeouts are set on each dispatch from the route; these are the ceilings.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    // TCP connect and, for mutual TLS, the handshake: the route's connectMs (this pool's).
+    connect: mtls ? mtls.connect : { timeout: connectMs },
+    // A proxy must pass large upstream headers through as long as clients can take them.
+    maxHeaderSize: 64 * 1024,
+  });
+  return { pool, detach: mtls ? workload!.onTrustChange(mtls.recheck) : () => {} };
+}
+
+/**
+ * The pools of one upstream: `reusable` (the previous generation's, when the upstream's
+ * settings are unchanged) gives the ones whose connect timeout is still used.
+ */
+function createPool(name: string, config: UpstreamConfig, workload: WorkloadTls | undefined, connectTimeouts: readonly number[], reusable?: ReadonlyMap<number, PoolEntry>): UpstreamPool {
   const url = new URL(config.url);
   if (config.tls && !workload) throw new Error(`upstream ${name} asks for mutual TLS but the certificate authority is not running`);
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
   const timeouts = connectTimeouts.length > 0 ? connectTimeouts : [DEFAULT_CONNECT_MS];
-  const byConnectMs = new Map<number, Pool>();
-  const detachers: (() => void)[] = [];
-  for (const connectMs of timeouts) {
-    const mtls = config.tls ? mtlsConnector(config, workload!, connectMs) : undefined;
-    byConnectMs.set(connectMs, new Pool(url.origin, {
-      connections: config.connections,
-      pipelining: config.pipelining,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      // Per-request timeouts are set on each dispatch from the route; these are the ceilings.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      // TCP connect and, for mutual TLS, the handshake: the route's connectMs (this pool's).
-      connect: mtls ? mtls.connect : { timeout: connectMs },
-      // A proxy must pass large upstream headers through as long as clients can take them.
-      maxHeaderSize: 64 * 1024,
-    }));
-    if (mtls) detachers.push(workload!.onTrustChange(mtls.recheck));
-  }
-  const detach = () => { for (const d of detachers) d(); };
-  return { name, config, origin: url.origin, basePath, pool: byConnectMs.get(timeouts[0]!)!, byConnectMs, key: poolKey(config, timeouts), detach };
+  const entries = new Map<number, PoolEntry>();
+  for (const connectMs of timeouts) entries.set(connectMs, reusable?.get(connectMs) ?? createEntry(config, workload, connectMs));
+  const byConnectMs = new Map([...entries].map(([ms, e]) => [ms, e.pool]));
+  return { name, config, origin: url.origin, basePath, pool: byConnectMs.get(timeouts[0]!)!, byConnectMs, entries, key: settingsKey(config) };
+}
+
+function sameEntries(a: ReadonlyMap<number, PoolEntry>, b: ReadonlyMap<number, PoolEntry>): boolean {
+  return a.size === b.size && [...a].every(([ms, e]) => b.get(ms) === e);
 }
 
 /**
@@ -133,18 +151,25 @@ function createPool(name: string, config: UpstreamConfig, workload: WorkloadTls 
  * timeouts; an upstream missing from it gets one pool with {@link DEFAULT_CONNECT_MS}.
  * Returns the new map and the pools to close once the old generation has drained.
  */
-export function buildPools(upstreams: Readonly<Record<string, UpstreamConfig>>, previous?: UpstreamPools, workload?: WorkloadTls, connectTimeouts?: ReadonlyMap<string, readonly number[]>): { pools: UpstreamPools; retired: UpstreamPool[] } {
+export function buildPools(upstreams: Readonly<Record<string, UpstreamConfig>>, previous?: UpstreamPools, workload?: WorkloadTls, connectTimeouts?: ReadonlyMap<string, readonly number[]>): { pools: UpstreamPools; retired: PoolEntry[] } {
   const pools = new Map<string, UpstreamPool>();
   for (const [name, config] of Object.entries(upstreams)) {
     const old = previous?.get(name);
-    const timeouts = connectTimeouts?.get(name) ?? [];
-    const key = poolKey(config, timeouts.length > 0 ? timeouts : [DEFAULT_CONNECT_MS]);
-    pools.set(name, old && old.key === key ? old : createPool(name, config, workload, timeouts));
+    const reusable = old && old.key === settingsKey(config) ? old.entries : undefined;
+    const built = createPool(name, config, workload, connectTimeouts?.get(name) ?? [], reusable);
+    // Same pools, same default: keep the old object, so an unchanged upstream is the same value in both generations.
+    pools.set(name, old && reusable && built.pool === old.pool && sameEntries(built.entries, old.entries) ? old : built);
   }
-  const retired = previous ? [...previous.values()].filter((p) => pools.get(p.name) !== p) : [];
+  const kept = new Set([...pools.values()].flatMap((p) => [...p.entries.values()]));
+  const retired = previous ? [...previous.values()].flatMap((p) => [...p.entries.values()]).filter((e) => !kept.has(e)) : [];
   return { pools, retired };
 }
 
+/** Closes pools gracefully (their in-flight requests finish) and stops their trust-change reactions. */
+export async function closeEntries(entries: Iterable<PoolEntry>): Promise<void> {
+  await Promise.allSettled([...entries].map((e) => { e.detach(); return e.pool.close(); }));
+}
+
 export async function closePools(pools: Iterable<UpstreamPool>): Promise<void> {
-  await Promise.allSettled([...pools].flatMap((p) => { p.detach(); return [...p.byConnectMs.values()].map((pool) => pool.close()); }));
+  await closeEntries([...pools].flatMap((p) => [...p.entries.values()]));
 }
