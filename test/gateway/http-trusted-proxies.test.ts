@@ -54,4 +54,12 @@ describe('compileTrustedProxies', () => {
       return true;
     });
   });
+
+  test('a range with host bits (10.0.0.5/8, a typo that would trust every host of the /8 to name its clients) is refused, naming both readings', () => {
+    const problems = validateTrustedProxies(['10.0.0.0/8', '10.0.0.5/8', 'fd00::1/8', '192.0.2.7/32']);
+    assert.deepEqual(problems.map((p) => p.path), [['trustedProxies', 1], ['trustedProxies', 2]]);
+    assert.match(problems[0]!.message, /"10\.0\.0\.5\/8" has bits set past its \/8: write 10\.0\.0\.0\/8, or the longer prefix meant \(10\.0\.0\.5\/32\?\)/);
+    assert.match(problems[1]!.message, /write fd00::\/8/);
+    assert.throws(() => compileTrustedProxies(['10.0.0.5/8']), TrustedProxiesError);
+  });
 });

@@ -4,7 +4,7 @@
  * (src/gateway/http/ip-rules.ts, docs/request-path.md#ip-rules).
  */
 import { z } from 'zod';
-import { hostBitsNetwork, networkPrefixOf, parseCidr } from '../net/cidr.ts';
+import { hostBitsProblem, parseCidr } from '../net/cidr.ts';
 
 const cidr = z.string().superRefine((value, ctx) => {
   const range = parseCidr(value);
@@ -13,8 +13,8 @@ const cidr = z.string().superRefine((value, ctx) => {
     return;
   }
   // A typo such as 10.20.1.0/16 for a /24 would widen an allow list to the whole /16 without a word.
-  const network = hostBitsNetwork(range);
-  if (network !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" has bits set past its /${range.prefix}: write ${network}, or the longer prefix meant (${range.address}/${networkPrefixOf(range)}?)` });
+  const problem = hostBitsProblem(value, range);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 export const ipRulesSchema = z.object({

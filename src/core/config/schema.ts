@@ -24,7 +24,7 @@ export const configSchema = z.object({
   publicUrl: z.url().optional().describe('External origin of the gateway (issuer of tokens); its port is also where the HTTP listener redirects to (behind a load balancer mapping 443 to the listener). Default: https://localhost:<https port>.'),
   store: storeSchema.default(storeSchema.parse({})),
   listeners: listenersSchema.default(listenersSchema.parse({})),
-  trustedProxies: z.array(z.string()).default([]).describe('CIDRs of proxies whose X-Forwarded-*, Forwarded and X-Request-Id headers are believed. Others are overwritten.'),
+  trustedProxies: z.array(z.string()).default([]).describe('CIDRs (or addresses) of proxies whose X-Forwarded-*, Forwarded and X-Request-Id headers are believed; a CIDR is written as its network (`10.0.0.5/8` is refused). Others are overwritten.'),
   ipRules: ipRulesSchema.default({ allow: [], deny: [] }).describe('Which clients may use the public listener at all, by the client address the accept stage resolved (the TCP peer, or the client a trusted proxy names): checked by the shield stage on every request, before routing answers 404 and before any identity work; a route\'s own `ipRules` apply on top. IPv4-mapped IPv6 addresses match IPv4 ranges and the reverse. The ops listener and the plain-HTTP redirect listener are not subject to them.'),
   limits: limitsSchema.default(limitsSchema.parse({})),
   logging: z.object({

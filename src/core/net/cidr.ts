@@ -78,3 +78,14 @@ export function networkPrefixOf(range: CidrRange): number {
   }
   return bytes.length * 8 - zeros;
 }
+
+/**
+ * The problem with a range whose address has bits set past its prefix, naming both readings
+ * (`"10.20.1.0/16" has bits set past its /16: write 10.20.0.0/16, or … (10.20.1.0/24?)`), or
+ * undefined when it has none. Allow lists and trusted proxies refuse such a range: read as its
+ * network it would silently widen what was meant.
+ */
+export function hostBitsProblem(value: string, range: CidrRange): string | undefined {
+  const network = hostBitsNetwork(range);
+  return network === undefined ? undefined : `"${value}" has bits set past its /${range.prefix}: write ${network}, or the longer prefix meant (${range.address}/${networkPrefixOf(range)}?)`;
+}

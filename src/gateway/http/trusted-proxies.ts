@@ -4,7 +4,7 @@
  * listener reports for IPv4 peers) match IPv4 ranges and the reverse.
  */
 import { BlockList } from 'node:net';
-import { parseCidr, type CidrRange } from '../../core/net/cidr.ts';
+import { hostBitsProblem, parseCidr, type CidrRange } from '../../core/net/cidr.ts';
 import { GatehouseError } from '../../core/errors.ts';
 
 /** True when the address belongs to a trusted proxy. Never throws; invalid input is untrusted. */
@@ -30,7 +30,10 @@ export function validateTrustedProxies(cidrs: readonly string[]): TrustedProxyPr
   const problems: TrustedProxyProblem[] = [];
   cidrs.forEach((cidr, index) => {
     const range = parseCidr(cidr);
-    if (typeof range === 'string') problems.push({ path: ['trustedProxies', index], message: range });
+    // 10.0.0.5/8 read as 10.0.0.0/8 would let every host of the /8 speak for its clients
+    // (X-Forwarded-For: any address, past IP rules, blocks and per-address limits).
+    const message = typeof range === 'string' ? range : hostBitsProblem(cidr, range);
+    if (message !== undefined) problems.push({ path: ['trustedProxies', index], message });
   });
   return problems;
 }
