@@ -51,6 +51,14 @@ function targets(ctx: BenchContext): TargetSpec[] {
       start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream }),
     },
     {
+      // The audit log on, the route's allowed (2xx/3xx) access events kept 1 in 100 and the rest
+      // counted (audit.sampling); denials, errors and security events are all still recorded.
+      id: 'gatehouse-audit-sampled',
+      label: 'Gatehouse, public route, audit log on with the route\'s allowed access events sampled 1 in 100 (TLS)',
+      unavailable: () => gatehouseUnavailableReason(ctx),
+      start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream, name: 'gatehouse-audit-sampled', config: { audit: { sampling: { routes: { bench: 0.01 } } } } }),
+    },
+    {
       id: 'gatehouse-no-audit',
       label: 'Gatehouse, public route, audit log off (TLS)',
       unavailable: () => gatehouseUnavailableReason(ctx),
@@ -173,7 +181,7 @@ function message(error: unknown): string {
 /** The `proxy` section, registered in run.ts. */
 export const proxySection: Section = {
   name: 'proxy',
-  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (defaults, audit off, bare) (TLS, wrk + fixed rate)',
+  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (defaults, audit sampled, audit off, bare) (TLS, wrk + fixed rate)',
   async run(ctx: BenchContext): Promise<SectionResult> {
     const upstream = await startUpstream(ctx);
     const selected = targets(ctx).filter((spec) => ctx.options.targets === undefined || ctx.options.targets.includes(spec.id));
