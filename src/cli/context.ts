@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { loadConfigFile, parseConfig, type LoadedConfig } from '../core/config/load.ts';
 import { compileCheck } from '../core/config/compile-check.ts';
@@ -15,6 +15,7 @@ import { prepareDataDirectory } from '../core/config/data-directory.ts';
 import type { Config } from '../core/config/schema.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openStoreFromConfig } from '../store/open-from-config.ts';
+import { GatehouseError } from '../core/errors.ts';
 import type { Store } from '../store/types.ts';
 import { createEventBus } from '../bus/create-event-bus.ts';
 import type { EventBus } from '../bus/types.ts';
@@ -25,6 +26,15 @@ import { withAdminRecord, type AdminAction } from './admin-record.ts';
 
 /** The file `gatehouse` reads when no `--config` is given, when it exists in the working directory. */
 export const DEFAULT_CONFIG_FILE = 'gatehouse.yaml';
+
+/**
+ * For commands that only read what a running Gatehouse wrote (audit query, verify and export,
+ * alerts, blocks, approvals): the embedded store must already exist. Opened as usual it would
+ * be created empty in the working directory — run from the wrong directory or with the wrong
+ * `--config`, `audit verify` then verified "0 records" of a log made a moment before, and
+ * exited 0.
+ */
+export const READS_EXISTING_STORE = { existingStore: true } as const;
 
 /** Options every stateful command accepts. */
 export interface CliGlobalOptions {
@@ -86,10 +96,16 @@ function cliInstanceId(): string {
  *   await withCliContext({ config: 'gatehouse.yaml' }, async (ctx) => userList(await ctx.identity()));
  *   await withCliContext(o, async (ctx) => userDisable(await ctx.identity(), ref), { action: 'user.disable', resource: ref });
  */
-export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>, admin?: AdminAction<T>): Promise<T> {
+export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: CliContext) => Promise<T>, admin?: AdminAction<T>, opening: { existingStore?: boolean } = {}): Promise<T> {
   const loaded = await loadCliConfig(options.config);
   for (const w of loaded.fileWarnings ?? []) process.stderr.write(`warning: ${w}\n`);
   const config = loaded.config;
+  if (opening.existingStore === true && config.store.url === undefined) {
+    const file = join(resolve(config.dataDir), 'gatehouse.db');
+    if (!existsSync(file)) {
+      throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `no Gatehouse store at ${file} (${resolveConfigFile(options.config) === undefined ? `built-in defaults: no ./${DEFAULT_CONFIG_FILE} here` : `dataDir of ${loaded.source}`}); run this where Gatehouse keeps its data, or pass --config` });
+    }
+  }
   const logger = cliLogger(options.verbose === true);
   // The embedded store, generated development keys and the KEK live here (as for `start`).
   const dataDir = await prepareDataDirectory(config.dataDir, loaded.source ?? '(defaults)');

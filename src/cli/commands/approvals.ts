@@ -9,7 +9,7 @@ import { approvalView } from '../../approvals/approval-view.ts';
 import { isApprovalId } from '../../approvals/approval-id.ts';
 import { createApprovalsRepo } from '../../store/repos/approvals-repo.ts';
 import type { ApprovalStatus } from '../../store/tables/approvals.ts';
-import { withCliContext } from '../context.ts';
+import { READS_EXISTING_STORE, withCliContext } from '../context.ts';
 import { action, emit, formatRecord, formatTable } from '../output.ts';
 import { positiveInt, stateful, type StateOptions } from '../options.ts';
 
@@ -28,7 +28,7 @@ export function registerApprovals(program: Command): void {
       }
       const rows = await withCliContext(o, async (ctx) => createApprovalsRepo(ctx.store.db).list({
         ...(o.status ? { status: o.status as ApprovalStatus } : {}), ...(o.limit ? { limit: o.limit } : {}),
-      }));
+      }), undefined, READS_EXISTING_STORE);
       const now = Date.now();
       const views = rows.map((r) => approvalView(r, now));
       emit(o.json, views, () => formatTable(views, [
@@ -43,7 +43,7 @@ export function registerApprovals(program: Command): void {
     .description('show one approval: exactly what is asked, its status, who decided and when'))
     .action(action(async (id: string, o: StateOptions) => {
       if (!isApprovalId(id)) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: 'malformed id' });
-      const row = await withCliContext(o, async (ctx) => createApprovalsRepo(ctx.store.db).get(id));
+      const row = await withCliContext(o, async (ctx) => createApprovalsRepo(ctx.store.db).get(id), undefined, READS_EXISTING_STORE);
       if (row === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: id });
       const v = approvalView(row, Date.now());
       emit(o.json, v, () => formatRecord([

@@ -13,7 +13,7 @@ import { auditPruneCommand } from '../../audit/commands/prune.ts';
 import { alertsListCommand, blockAddCommand, blockListCommand, blockLiftCommand } from '../../detect/commands/alerts.ts';
 import { resolveBlockSubject, resolveLiftSubject } from '../../detect/commands/block-subject.ts';
 import { GatehouseError } from '../../core/errors.ts';
-import { withCliContext } from '../context.ts';
+import { READS_EXISTING_STORE, withCliContext } from '../context.ts';
 import { action, cell, emit, formatRecord, formatTable, terminalSafeJson } from '../output.ts';
 import { collect, positiveInt, stateful, type StateOptions } from '../options.ts';
 
@@ -34,13 +34,13 @@ export function registerAudit(program: Command): void {
 
   filters(stateful(audit.command('query').description('print matching records as JSON lines')))
     .action(action(async (o: StateOptions & AuditQueryOptions) => {
-      await withCliContext(o, (ctx) => auditQueryCommand(ctx.store, o, process.stdout));
+      await withCliContext(o, (ctx) => auditQueryCommand(ctx.store, o, process.stdout), undefined, READS_EXISTING_STORE);
     }));
 
   filters(stateful(audit.command('export').description('send matching records as JSON lines (stdout) or to the configured syslog / OTLP endpoint')
     .option('--to <target>', 'jsonl | syslog | otlp', 'jsonl')))
     .action(action(async (o: StateOptions & AuditQueryOptions & { to: ExportTarget }) => {
-      const r = await withCliContext(o, (ctx) => auditExportCommand(ctx.store, ctx.config.audit, o, process.stdout, ctx.logger));
+      const r = await withCliContext(o, (ctx) => auditExportCommand(ctx.store, ctx.config.audit, o, process.stdout, ctx.logger), undefined, READS_EXISTING_STORE);
       if (o.to !== 'jsonl') process.stderr.write(`exported ${r.exported} records to ${r.to}\n`);
     }));
 
@@ -49,7 +49,7 @@ export function registerAudit(program: Command): void {
     .option('--public-key <file>', 'also trust this public JWK (repeatable)', collect)
     .option('--checkpoints <file>', 'also hold the chain to the checkpoints in this `audit checkpoint export` file (its keys are not trusted)'))
     .action(action(async (o: StateOptions & { chain?: string; publicKey?: string[]; checkpoints?: string }) => {
-      const r = await withCliContext(o, (ctx) => auditVerifyCommand(ctx.store, ctx.config, { ...(o.chain ? { chain: o.chain } : {}), ...(o.publicKey ? { publicKeys: o.publicKey } : {}), ...(o.checkpoints ? { checkpointsFile: o.checkpoints } : {}) }));
+      const r = await withCliContext(o, (ctx) => auditVerifyCommand(ctx.store, ctx.config, { ...(o.chain ? { chain: o.chain } : {}), ...(o.publicKey ? { publicKeys: o.publicKey } : {}), ...(o.checkpoints ? { checkpointsFile: o.checkpoints } : {}) }), undefined, READS_EXISTING_STORE);
       emit(o.json, r.report, () => r.output);
       process.exitCode = r.exitCode;
     }));
@@ -58,7 +58,7 @@ export function registerAudit(program: Command): void {
   stateful(checkpoint.command('export').description('print every checkpoint and the public keys that verify them (JSON), for anchoring outside Gatehouse')
     .option('--chain <name>', 'only this chain'))
     .action(action(async (o: StateOptions & { chain?: string }) => {
-      const r = await withCliContext(o, (ctx) => auditCheckpointExportCommand(ctx.store, ctx.config, o.chain ? { chain: o.chain } : {}));
+      const r = await withCliContext(o, (ctx) => auditCheckpointExportCommand(ctx.store, ctx.config, o.chain ? { chain: o.chain } : {}), undefined, READS_EXISTING_STORE);
       // Always JSON (it is the anchor), with stored chain names and key ids terminal-safe.
       process.stdout.write(`${terminalSafeJson(r, 2)}\n`);
     }));
@@ -91,7 +91,7 @@ export function registerAlerts(program: Command): void {
     .option('--since <time>', 'ISO 8601 time, or 15m / 2h / 7d back from now')
     .option('--limit <n>', 'at most this many', positiveInt))
     .action(action(async (o: StateOptions & { since?: string; limit?: number }) => {
-      const rows = await withCliContext(o, (ctx) => alertsListCommand(ctx.store, o));
+      const rows = await withCliContext(o, (ctx) => alertsListCommand(ctx.store, o), undefined, READS_EXISTING_STORE);
       emit(o.json, rows, () => formatTable(rows, [
         { header: 'time', value: (a) => new Date(a.createdAt) }, { header: 'rule', value: (a) => a.rule }, { header: 'severity', value: (a) => a.severity },
         { header: 'key', value: (a) => `${a.keyKind}:${a.key}` }, { header: 'count', value: (a) => a.count }, { header: 'actions', value: (a) => a.actions }, { header: 'id', value: (a) => a.id },
@@ -100,7 +100,7 @@ export function registerAlerts(program: Command): void {
 
   stateful(alerts.command('blocks').description('active blocks (with --all: also lifted and expired)').option('--all', 'include inactive blocks'))
     .action(action(async (o: StateOptions & { all?: boolean }) => {
-      const rows = await withCliContext(o, (ctx) => blockListCommand(ctx.store, { all: o.all === true }));
+      const rows = await withCliContext(o, (ctx) => blockListCommand(ctx.store, { all: o.all === true }), undefined, READS_EXISTING_STORE);
       emit(o.json, rows, () => formatTable(rows, [
         { header: 'kind', value: (b) => b.kind }, { header: 'value', value: (b) => b.value }, { header: 'until', value: (b) => new Date(b.expiresAt) },
         { header: 'reason', value: (b) => b.reason }, { header: 'by', value: (b) => b.createdBy }, { header: 'lifted', value: (b) => (b.liftedAt ? new Date(b.liftedAt) : '') }, { header: 'id', value: (b) => b.id },
