@@ -7,7 +7,8 @@
  *   POST /_gatehouse/approvals/<id>/approve  a second person with an approver role approves
  *   POST /_gatehouse/approvals/<id>/deny     … or denies
  *
- * The requester can never decide their own request. A decision is one conditional UPDATE on
+ * The requester can never decide their own request, and only a person (a `user` principal)
+ * decides: a service holding an approver role does not. A decision is one conditional UPDATE on
  * a still pending, unexpired approval: of two approvers racing, one decides.
  */
 import type { ServerResponse } from 'node:http';
@@ -65,7 +66,10 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
     await deps.blockIdentity?.(ctx);
     const identity = ctx.identity;
     if (identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'approvals API without an identity' });
-    const isApprover = identity.roles.some((r) => approval.approverRoles.includes(r));
+    // A second *person*: a service account or workload holding an approver role (often a role
+    // shared with policies) is a machine credential, and whoever holds its secret or runs it
+    // could approve their own request with it.
+    const isApprover = identity.kind === 'user' && identity.roles.some((r) => approval.approverRoles.includes(r));
     const isRequester = identity.subject === row.requester;
 
     if (action === undefined) {

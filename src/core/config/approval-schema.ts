@@ -10,7 +10,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
 
 export const approvalSchema = z.object({
   methods: z.array(z.enum(METHODS)).min(1).default(['POST', 'PUT', 'PATCH', 'DELETE']).describe('Methods that need an approval (others pass as usual).'),
-  approverRoles: z.array(z.string().min(1)).min(1).describe('Roles that may approve or deny; the requester can never approve their own request.'),
+  approverRoles: z.array(z.string().min(1)).min(1).describe('Roles that may approve or deny (held by a person: a service account with one does not decide); the requester can never approve their own request.'),
   requestTtlSeconds: z.number().int().min(60).max(7 * 86_400).default(3600).describe('How long a request waits for a decision before it expires.'),
   useWithinSeconds: z.number().int().min(10).max(86_400).default(900).describe('How long an approved request may be sent (once) after the approval.'),
   maxOpenPerRequester: z.number().int().min(1).max(10_000).default(20).describe('Most approvals one requester may have open (waiting for a decision, or approved and not yet used) at once; another request is refused with 429 ERR_APPROVAL_LIMIT and nothing is stored. Held requests come before the per-identity rate limit, so this bounds what one principal can store.'),
