@@ -1,7 +1,8 @@
 /**
  * The approver's API on the public listener, authenticated like the route the approval is
  * for (the authn component's own authenticate stage runs with that route, so the same
- * credentials, issuers, DPoP and the cross-site refusal for browser sessions apply):
+ * credentials, issuers, DPoP and the cross-site refusal for browser sessions apply, and the
+ * route's `ipRules`):
  *
  *   GET  /_gatehouse/approvals/<id>          what exactly is asked (requester or approver)
  *   POST /_gatehouse/approvals/<id>/approve  a second person with an approver role approves
@@ -18,6 +19,7 @@ import type { EventBus } from '../bus/types.ts';
 import type { RequestContext, Stage } from '../gateway/context.ts';
 import type { InternalHandler } from '../gateway/internal-handler.ts';
 import type { ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
+import { checkIpRules } from '../gateway/pipeline/shield.ts';
 import { isApprovalId } from './approval-id.ts';
 import { approvalView } from './approval-view.ts';
 import { stepUpShortfall } from '../authn/step-up-stage.ts';
@@ -62,6 +64,9 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
     // Fail closed: a route gone or no longer under approval names no approver roles.
     if (route === undefined || approval === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: `route ${row.route_id} of ${id} no longer requires approval` });
     ctx.route = route;
+    // The shield ran before this path named a route: a route usable only from some networks is
+    // decided only from them too (and, as there, before any identity work).
+    if (route.ipRules !== undefined) checkIpRules(ctx, route.ipRules, 'route');
     await deps.authenticate(ctx);
     await deps.blockIdentity?.(ctx);
     const identity = ctx.identity;

@@ -20,8 +20,11 @@ export function shield(ctx: RequestContext): void {
   }
 }
 
-/** 403 ERR_SHIELD_IP_DENIED, nothing about why on the wire; which rule goes to the log and the access record. */
-function checkIpRules(ctx: RequestContext, rules: IpRules, scope: 'global' | 'route'): void {
+/**
+ * 403 ERR_SHIELD_IP_DENIED, nothing about why on the wire; which rule goes to the log and the access record.
+ * Exported for Gatehouse's own endpoints that act for a route (the approvers' API), which the shield saw without one.
+ */
+export function checkIpRules(ctx: RequestContext, rules: IpRules, scope: 'global' | 'route'): void {
   const refusal = rules.refusal(ctx.clientAddress);
   if (refusal === undefined) return;
   const ipRule = `${scope} ${refusal}`;
