@@ -26,7 +26,7 @@ export const policySchema = z.object({
   roles: z.record(name, z.array(name)).default({}).describe('Role hierarchy: role → roles it inherits (`admin: [editor]` makes every admin `in Gatehouse::Role::"editor"`).'),
   routeGroups: z.record(name, z.array(routeId)).default({}).describe('Route group → route ids; a route is `in Gatehouse::RouteGroup::"<group>"`.'),
   operations: z.record(routeId, z.array(operationSchema)).default({}).describe('Named operations per route id; a matching request\'s action is the operation instead of the bare method.'),
-  contextHeaders: z.array(z.string().regex(/^[a-z0-9-]{1,64}$/, 'a lower-case header name')).max(32).default([]).describe('Request headers copied into `context.headers` for attribute-based rules. Identity headers are never copied.'),
+  contextHeaders: z.array(z.string().regex(/^[a-z0-9-]{1,64}$/, 'a lower-case header name')).max(32).default([]).describe('Request headers copied into `context.headers` for attribute-based rules. Identity headers are never copied. A request sending one of them more than once is refused (400 ERR_REQUEST_HEADER_INVALID).'),
   cacheSize: z.number().int().min(0).max(10_000_000).default(10_000).describe('Most cached policy decisions; 0 disables the decision cache.'),
   assertion: assertionSchema.default({ ttlSeconds: 60, keyRotationHours: 24, cacheSize: 10_000 }),
 }).strict();

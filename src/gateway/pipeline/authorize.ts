@@ -36,6 +36,25 @@ const NEVER_COPIED = /^(authorization|proxy-authorization|cookie|set-cookie|dpop
 const NEVER_FROM_CLIENT = /^(x-forwarded-(for|proto|host)|forwarded)$/;
 const ONLY_FROM_TRUSTED_PROXY = /^(x-forwarded-.*|x-real-ip)$/;
 
+/**
+ * The first context header the client sent more than once, if any. Node hands the policy one
+ * value (the copies joined, "evil, acme", or only the first for fields it does not join), while
+ * the upstream gets every copy, and Go's Header.Get or a servlet's getHeader read the first: a
+ * `forbid` on "evil" would pass a request the upstream runs for "evil". Such a request is
+ * refused, so that the policy and the upstream read the same one value.
+ */
+function repeatedContextHeader(ctx: RequestContext, contextHeaders: readonly string[]): string | undefined {
+  const raw = ctx.req.rawHeaders;
+  let seen: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!contextHeaders.includes(name) || (!ctx.peerTrusted && ONLY_FROM_TRUSTED_PROXY.test(name))) continue;
+    if (seen?.includes(name)) return name;
+    (seen ??= []).push(name);
+  }
+  return undefined;
+}
+
 /** Builds the engine's request from what the earlier stages verified. */
 export function authorizationRequestFor(ctx: RequestContext, contextHeaders: readonly string[] = [], method: string = ctx.method): AuthorizationRequest {
   const route = ctx.route!;
@@ -91,6 +110,8 @@ export function createAuthorizeStage(deps: AuthorizeStageDeps): Stage {
     if (route === undefined) throw new GatehouseError('ERR_INTERNAL', { detail: 'authorize stage ran without a route' });
     if (route.config.access !== 'policy') return;
     if (ctx.identity === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'authorize stage ran without an identity' });
+    const repeated = contextHeaders.length === 0 ? undefined : repeatedContextHeader(ctx, contextHeaders);
+    if (repeated !== undefined) throw new GatehouseError('ERR_REQUEST_HEADER_INVALID', { detail: `policy context header ${repeated} sent more than once` });
 
     let decision: PolicyDecision | undefined;
     // The first denial decides; otherwise the last allow (one decision per method, each published).
