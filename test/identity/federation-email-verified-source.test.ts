@@ -41,7 +41,8 @@ describe('federation: email_verified belongs to the address it came with', () =>
     op.userinfo = { sub, ...userinfo };
     op.tokenResponse = async () => {
       const now = Math.floor(Date.now() / 1000);
-      const idToken = await new SignJWT({ nonce, ...idTokenClaims })
+      // auth_time: startAuth asks for prompt=login, which the provider must show it honoured.
+      const idToken = await new SignJWT({ nonce, auth_time: now, ...idTokenClaims })
         .setProtectedHeader({ alg: 'ES256', kid: 'op-1' })
         .setIssuer(op.issuer).setAudience(CLIENT_ID).setSubject(sub).setIssuedAt(now).setExpirationTime(now + 300)
         .sign(op.key);

@@ -43,7 +43,8 @@ describe('federation: ID token checks', () => {
     op.tokenResponse = async () => {
       const now = Math.floor(Date.now() / 1000);
       const claims = forge.claims?.(nonce) ?? {};
-      const idToken = await new SignJWT({ nonce, email: 'mallory@example.com', email_verified: true, groups: [], ...claims })
+      // auth_time: startAuth asks for prompt=login, which the provider must show it honoured.
+      const idToken = await new SignJWT({ nonce, email: 'mallory@example.com', email_verified: true, groups: [], auth_time: now, ...claims })
         .setProtectedHeader({ alg: 'ES256', kid: forge.kid ?? 'op-1' })
         .setIssuer((claims.iss as string | undefined) ?? op.issuer).setAudience((claims.aud as string | undefined) ?? CLIENT_ID)
         .setSubject((claims.sub as string | undefined) ?? 'ext-user-1').setIssuedAt(now).setExpirationTime(now + 300)

@@ -19,6 +19,7 @@ import type { FederationProviderConfig, IdentityConfig } from '../../core/config
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import type { AccountService } from '../accounts/account-service.ts';
+import { reauthenticationParams, staleReauthentication, type Reauthentication } from './reauthentication.ts';
 
 const STATE_NS = 'identity:federation-state';
 /** Path of the redirect URIs, followed by the provider name. */
@@ -29,6 +30,10 @@ export interface FederationState {
   provider: string;
   codeVerifier: string;
   nonce: string;
+  /** The client's demand for a fresh sign-in, passed on to the provider and checked at the return. */
+  reauthentication?: Reauthentication;
+  /** Epoch seconds when the browser was sent to the provider. */
+  startedAt?: number;
 }
 
 export interface FederationServiceOptions {
@@ -99,8 +104,11 @@ export class FederationService {
     return pending;
   }
 
-  /** Starts sign-in at `name` for interaction `uid`; returns the external authorization URL. */
-  async start(name: string, uid: string): Promise<URL> {
+  /**
+   * Starts sign-in at `name` for interaction `uid`; returns the external authorization URL.
+   * `reauthentication`: what the client's request demands of the sign-in's freshness.
+   */
+  async start(name: string, uid: string, reauthentication: Reauthentication = { login: false }): Promise<URL> {
     const p = this.#provider(name);
     let config: oidc.Configuration;
     try {
@@ -111,11 +119,12 @@ export class FederationService {
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    const record: FederationState = { uid, provider: name, codeVerifier, nonce };
+    const record: FederationState = { uid, provider: name, codeVerifier, nonce, reauthentication, startedAt: Math.floor(Date.now() / 1000) };
     await this.#o.kv.upsert(STATE_NS, state, record, this.#o.config.ttl.interaction);
     return oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.callbackUrl(name), scope: p.scopes.join(' '), state, nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+      ...reauthenticationParams(reauthentication),
     });
   }
 
@@ -147,8 +156,11 @@ export class FederationService {
       const config = await this.#configuration(pending.provider);
       const tokens = await oidc.authorizationCodeGrant(config, new URL(`${this.callbackUrl(pending.provider)}?${query.toString()}`), {
         pkceCodeVerifier: pending.codeVerifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true,
+        ...(pending.reauthentication?.maxAge !== undefined ? { maxAge: pending.reauthentication.maxAge } : {}),
       });
       claims = tokens.claims()!;
+      const stale = pending.reauthentication ? staleReauthentication(pending.reauthentication, claims.auth_time, pending.startedAt ?? 0) : undefined;
+      if (stale !== undefined) throw new Error(stale);
       // Conforming providers put scope claims (email, groups …) in userinfo, not the ID token;
       // fetchUserInfo checks that userinfo's `sub` is the ID token's.
       if (claims.email === undefined || claims[p.roleClaim] === undefined) {

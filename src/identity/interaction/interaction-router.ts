@@ -21,6 +21,7 @@ import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-u
 import type { SignOutCutoffs } from '../accounts/sign-out-cutoff.ts';
 import type { IdentityEmit } from '../events.ts';
 import { CALLBACK_PREFIX, type FederationService } from '../federation/federation-service.ts';
+import { reauthenticationOf } from '../federation/reauthentication.ts';
 import type { LoginService } from '../login/login-service.ts';
 import type { BrowserBinding } from './browser-binding.ts';
 import type { SubjectBlockGuard } from '../oidc/subject-block-guard.ts';
@@ -303,7 +304,8 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
           return;
         }
         case 'federated': {
-          const target = await o.federation.start(arg ?? '', uid);
+          // A client's prompt=login or max_age holds for the external provider's sign-in too.
+          const target = await o.federation.start(arg ?? '', uid, reauthenticationOf(details.params));
           res.statusCode = 303;
           res.setHeader('Location', target.href);
           res.setHeader('Cache-Control', 'no-store');
