@@ -114,7 +114,6 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
       bus.publish('approval.used', { approvalId: id, requester: binding.requester, ...fields, approver, requestId: ctx.requestId });
       forwardBufferedBody(ctx, body);
       ctx.approval = { id, approver };
-      ctx.omitUpstreamHeaders = new Set([...(ctx.omitUpstreamHeaders ?? []), APPROVAL_HEADER]);
       ctx.upstreamHeaders[UPSTREAM_APPROVAL_HEADER] = `${id}; approver=${approver}`;
       return;
     }

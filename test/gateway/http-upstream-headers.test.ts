@@ -35,6 +35,22 @@ describe('buildUpstreamHeaders', () => {
     }
   });
 
+  test('another authenticating proxy\'s identity headers claimed by a client (Remote-User, X-Auth-Request-Email, X-SSL-Client-S-DN, X-Amzn-Oidc-Identity, X-MS-Client-Principal-Name, Cf-Access-Authenticated-User-Email…) never reach the upstream, in either spelling, even from a trusted proxy; ordinary x- headers pass', () => {
+    const forged = [
+      'Remote-User', 'admin', 'Remote-Groups', 'admins', 'X-Remote-User', 'admin', 'X-Auth-Request-User', 'admin', 'X-Auth-Request-Email', 'ceo@example.com',
+      'X-SSL-Client-S-DN', 'CN=admin', 'X-SSL-Client-Verify', 'SUCCESS', 'SSL-Client-Cert', 'pem', 'X-Client-Cert', 'pem', 'X-Client-Verify', 'SUCCESS', 'X-Client-DN', 'CN=admin',
+      'X-ARR-ClientCert', 'pem', 'X-Amzn-Oidc-Identity', 'admin', 'X-Amzn-Mtls-Clientcert', 'pem', 'X-Goog-Authenticated-User-Email', 'accounts.google.com:ceo@example.com',
+      'X-Goog-IAP-JWT-Assertion', 'jwt', 'X-MS-Client-Principal-Name', 'admin', 'Cf-Access-Authenticated-User-Email', 'ceo@example.com', 'X-WebAuth-User', 'admin',
+      'remote_user', 'admin', 'x_auth_request_user', 'admin', 'Gatehouse-Approval', 'apv_123',
+    ];
+    const kept = ['X-Requested-With', 'XMLHttpRequest', 'X-Api-Version', '2', 'Accept', '*/*'];
+    for (const peerTrusted of [false, true]) {
+      const h = grouped(buildUpstreamHeaders([...forged, ...kept], options({ client: { address: '10.0.0.1', peerTrusted, chain: ['10.0.0.1'] } })));
+      for (let i = 0; i < forged.length; i += 2) assert.equal(h.has(forged[i]!.toLowerCase()), false, `${forged[i]} reached the upstream (peer trusted: ${peerTrusted})`);
+      assert.deepEqual([h.get('x-requested-with'), h.get('x-api-version'), h.get('accept')], [['XMLHttpRequest'], ['2'], ['*/*']]);
+    }
+  });
+
   test('Gatehouse-added identity headers replace client-sent headers of the same name', () => {
     const raw = ['Authorization', 'Bearer client-token', 'X-Gatehouse-Assertion', 'forged'];
     const h = grouped(buildUpstreamHeaders(raw, options({ extra: { 'authorization': 'Basic dXBzdHJlYW0=', 'x-gatehouse-assertion': 'signed' } })));

@@ -15,6 +15,12 @@
  * - `X-Original-URL` and `X-Rewrite-URL`, with which some frameworks (older Symfony and Zend,
  *   IIS rewrite setups) route by another path than the request line's, past the one path
  *   Gatehouse normalized and matched (docs/path-normalization.md);
+ * - the identity headers other authenticating proxies set for their upstreams (`Remote-User`,
+ *   oauth2-proxy's `X-Auth-Request-*`, client-certificate fields such as `X-SSL-Client-*`,
+ *   `X-Client-Cert`, AWS ALB's `X-Amzn-Oidc-*`, IAP's `X-Goog-Authenticated-User-*`, Azure's
+ *   `X-MS-Client-Principal*`, Cloudflare Access's `Cf-Access-*`, `X-WebAuth-*`), from anyone:
+ *   an upstream moved behind Gatehouse from such a proxy may still trust them, and Gatehouse
+ *   sets its own (signed) identity instead; `Gatehouse-Approval`, which is for Gatehouse;
  * - any header the caller sets in `extra` or lists in `omit`;
  * - each of these also in its underscore spelling (`x_gatehouse_subject`, `x_api_key`), which
  *   CGI-style servers read as the dashed one; so too the underscore spellings of the headers
@@ -78,6 +84,9 @@ const SPECIAL = new Map<string, number>([
   ['x-request-id', DROP], ['traceparent', DROP], ['tracestate', DROP],
   ['x-real-ip', DROP_UNLESS_TRUSTED],
   ['x-original-url', DROP], ['x-rewrite-url', DROP],
+  // Another proxy's identity, claimed by a client (the prefixes are in classify).
+  ['x-remote-user', DROP], ['x-client-cert', DROP], ['x-client-verify', DROP], ['x-client-dn', DROP],
+  ['x-arr-clientcert', DROP], ['x-goog-iap-jwt-assertion', DROP], ['gatehouse-approval', DROP],
   ['cookie', COOKIE],
 ]);
 
@@ -85,6 +94,9 @@ const SPECIAL = new Map<string, number>([
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const TCHAR_VALUE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** `x-` prefixes of other proxies' identity headers (Authelia's `Remote-*`, `SSL-Client-*` and `Cf-Access-*` are checked beside them). */
+const FOREIGN_IDENTITY_X = ['x-auth-request-', 'x-ssl-client-', 'x-amzn-oidc-', 'x-amzn-mtls-', 'x-goog-authenticated-user-', 'x-ms-client-principal', 'x-webauth-'];
 
 function classify(lower: string): number {
   const special = SPECIAL.get(lower);
@@ -95,7 +107,9 @@ function classify(lower: string): number {
   if (c === 0x78) {
     if (lower.startsWith('x-gatehouse-')) return DROP;
     if (lower.startsWith('x-forwarded-')) return DROP_UNLESS_TRUSTED;
+    if (FOREIGN_IDENTITY_X.some((p) => lower.startsWith(p))) return DROP;
   }
+  if ((c === 0x72 && lower.startsWith('remote-')) || (c === 0x73 && lower.startsWith('ssl-client-')) || (c === 0x63 && lower.startsWith('cf-access-'))) return DROP;
   return 0;
 }
 
