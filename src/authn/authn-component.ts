@@ -10,7 +10,7 @@
  *   // src/gateway/compose.ts, after the identity (and PKI) components:
  *   const authn = await createAuthnComponent(platform, {
  *     identity: identity.idp,
- *     verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
+ *     verifyClientCertificate: pki ? (cert) => verifyPeer(cert, pki.workload.trust()) : undefined,
  *     clientCertificateTrust: pki ? () => pki.workload.trust() : undefined,
  *   });
  *   extensions.push(authn.extension);

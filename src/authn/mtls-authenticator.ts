@@ -4,7 +4,9 @@
  * chain, validity, revocation and key usage and returns the SPIFFE id, which names the service
  * principal. The result is remembered per TLS connection, so keep-alive requests are
  * synchronous; a principal change, or new trust (a CRL refresh), makes every connection
- * check again: a certificate revoked while its connection is open is refused on it too.
+ * check again: a certificate revoked while its connection is open is refused on it too. So
+ * does the end of the verdict's validity (`validUntil`: the CRLs' nextUpdate), so a
+ * connection opened before the CRL refresh stopped (store unreachable) is refused like new ones.
  */
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -15,10 +17,11 @@ import type { Principal } from './types.ts';
 import type { OnInvalidate, PrincipalLookup } from './types.ts';
 
 /**
- * Verifies a peer certificate and returns its SPIFFE id; throws (any error) when it is not
- * acceptable. Wire: `(cert) => ({ spiffeId: verifyPeer(cert, trustStore).spiffeId })`.
+ * Verifies a peer certificate and returns its SPIFFE id, and until when that verdict holds
+ * (default: the certificate's notAfter); throws (any error) when it is not acceptable.
+ * Wire: `(cert) => verifyPeer(cert, trustStore)`.
  */
-export type ClientCertificateVerifier = (certificate: X509Certificate) => { spiffeId: string };
+export type ClientCertificateVerifier = (certificate: X509Certificate) => { spiffeId: string; validUntil?: Date };
 
 export interface MtlsAuthenticatorOptions {
   verify: ClientCertificateVerifier;
@@ -89,8 +92,11 @@ export class MtlsAuthenticator {
     // Read before verifying: if the trust changes in between, the next request verifies again.
     const trust = this.#o.trust?.();
     let spiffeId: string;
+    let validUntil = certificate.validToDate.getTime();
     try {
-      spiffeId = this.#o.verify(certificate).spiffeId;
+      const verdict = this.#o.verify(certificate);
+      spiffeId = verdict.spiffeId;
+      if (verdict.validUntil !== undefined) validUntil = Math.min(validUntil, verdict.validUntil.getTime());
     } catch (error) {
       throw new GatehouseError('ERR_AUTHN_CLIENT_CERT_INVALID', {
         detail: isGatehouseError(error) ? `${error.code}: ${error.detail ?? ''}` : String(error),
@@ -110,7 +116,7 @@ export class MtlsAuthenticator {
       issuer: undefined,
       attributes: Object.freeze({ ...principal.attributes, spiffeId }),
     });
-    if (isTls(socket)) this.#byConnection.set(socket, { identity, generation, notAfter: certificate.validToDate.getTime(), trust });
+    if (isTls(socket)) this.#byConnection.set(socket, { identity, generation, notAfter: validUntil, trust });
     return identity;
   }
 

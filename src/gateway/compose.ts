@@ -34,7 +34,7 @@ export async function composeExtensions(config: Config, logger: Logger, context:
     const authn = await createAuthnComponent(platform, {
       identity: identity.idp,
       // Client certificates from Gatehouse's CA name service principals by their SPIFFE id.
-      verifyClientCertificate: pki ? (cert) => ({ spiffeId: verifyPeer(cert, pki.workload.trust()).spiffeId }) : undefined,
+      verifyClientCertificate: pki ? (cert) => verifyPeer(cert, pki.workload.trust()) : undefined,
       // A new CRL makes open connections verify their certificate again (revoked → 401 on them too).
       clientCertificateTrust: pki ? () => pki.workload.trust() : undefined,
       // The browser-login relying party redeems codes at this gateway's own public URL.

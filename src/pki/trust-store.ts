@@ -28,6 +28,11 @@ export class TrustStore {
   readonly bundlePem: string;
   /** Concatenated intermediate certificates, sent after a leaf in a chain. */
   readonly intermediatesPem: string;
+  /**
+   * The earliest nextUpdate of the CRLs (undefined without CRLs). After it, revocation can no
+   * longer be judged: OpenSSL refuses every peer, and so does `verifyPeer`.
+   */
+  readonly crlNextUpdate: Date | undefined;
   readonly #revoked: ReadonlySet<string>;
 
   constructor(init: TrustStoreInit) {
@@ -38,15 +43,20 @@ export class TrustStore {
     this.intermediatesPem = this.intermediates.map((c) => c.toString()).join('');
     this.crlPems = [...init.crlPems];
     const revoked = new Set<string>();
+    let nextUpdate: Date | undefined;
     for (const pem of init.crlPems) {
       // Signature and issuer of each CRL were checked by whoever built or loaded it
       // (CertificateAuthority / CrlWatcher); here they only feed the lookup set.
-      for (const entry of new x509.X509Crl(pem).entries) {
+      const crl = new x509.X509Crl(pem);
+      // A CRL without nextUpdate never goes stale (RFC 5280 asks for one; ours always have it).
+      if (crl.nextUpdate && (!nextUpdate || crl.nextUpdate < nextUpdate)) nextUpdate = crl.nextUpdate;
+      for (const entry of crl.entries) {
         const serial = normalizeSerial(entry.serialNumber);
         if (serial) revoked.add(serial);
       }
     }
     this.#revoked = revoked;
+    this.crlNextUpdate = nextUpdate;
   }
 
   /** True when the serial (any spelling) is on one of the CRLs. */

@@ -59,8 +59,8 @@ export class CrlWatcher {
       }
       return this.#trust;
     } catch (error) {
-      // Keep the last good trust: its CRL stays valid for a while (nextUpdate); OpenSSL
-      // itself refuses peers once it expires, so an outage fails closed, not open.
+      // Keep the last good trust: its CRL stays valid for a while (nextUpdate); OpenSSL and
+      // verifyPeer refuse peers once it expires, so an outage fails closed, not open.
       this.#options.logger?.warn({ code: toGatehouseError(error).code }, 'CRL refresh failed; keeping the previous one');
       if (this.#trust) return this.#trust;
       throw error;

@@ -2,7 +2,9 @@
  * Application-level verification of a peer certificate against Gatehouse's trust:
  * chain to a trusted root through a known intermediate, validity at `now`, not revoked,
  * a leaf (CA:false) with the right extended key usage, and exactly one SPIFFE URI SAN in
- * our trust domain that the caller accepts.
+ * our trust domain that the caller accepts. Revocation is judged only with current CRLs: past
+ * the trust's earliest CRL nextUpdate (the store unreachable for that long), every peer is
+ * refused, as OpenSSL refuses them in a handshake with the same CRLs.
  *
  * TLS already checks most of this during the handshake when the secure context carries
  * our bundle and CRLs; this function is for what TLS cannot know (which SPIFFE ids are
@@ -39,6 +41,11 @@ export interface VerifiedPeer {
   notAfter: Date;
   dnsNames: string[];
   ipAddresses: string[];
+  /**
+   * Until when this verdict holds without new trust: the certificate's notAfter or the CRLs'
+   * nextUpdate, whichever comes first. A caller that caches the verdict must not use it later.
+   */
+  validUntil: Date;
 }
 
 export type PeerCertificateInput = X509Certificate | Uint8Array | string | Pick<PeerCertificate, 'raw'>;
@@ -93,6 +100,11 @@ export function verifyPeer(input: PeerCertificateInput | undefined | null, trust
   if (!within(leaf, now)) throw refuse('ERR_PKI_PEER_CERT_EXPIRED', `certificate valid ${leaf.validFrom} – ${leaf.validTo}`, { serial });
   if (!within(intermediate, now) || !within(root, now)) throw refuse('ERR_PKI_PEER_CERT_EXPIRED', 'a CA certificate in the chain is outside its validity', { serial });
 
+  // Stale revocation data cannot show a revocation made since: fail closed, as OpenSSL does.
+  const crlNextUpdate = trust.crlNextUpdate?.getTime();
+  if (crlNextUpdate !== undefined && now > crlNextUpdate) {
+    throw refuse('ERR_PKI_PEER_CERT_UNTRUSTED', `the CRLs in force expired at ${new Date(crlNextUpdate).toISOString()}; revocation cannot be checked`, { serial });
+  }
   if (trust.isRevoked(serial)) throw refuse('ERR_PKI_PEER_CERT_REVOKED', `serial ${serial} is revoked`, { serial });
   if (trust.isRevoked(intermediate.serialNumber)) throw refuse('ERR_PKI_PEER_CERT_REVOKED', 'the issuing intermediate is revoked', { serial });
 
@@ -124,6 +136,7 @@ export function verifyPeer(input: PeerCertificateInput | undefined | null, trust
   return {
     spiffe, spiffeId: spiffe.uri, serial,
     notBefore: leaf.validFromDate, notAfter: leaf.validToDate,
+    validUntil: new Date(Math.min(leaf.validToDate.getTime(), crlNextUpdate ?? Number.POSITIVE_INFINITY)),
     dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
     ipAddresses: names.filter((n) => n.type === 'ip').map((n) => n.value),
   };
