@@ -203,8 +203,8 @@ export class CertificateAuthority {
   /**
    * Renewal: the requester proves its identity with its current certificate (normally the
    * mTLS client certificate of the request). It must be ours, unexpired, unrevoked; the new
-   * certificate has the same SPIFFE id and at most the same DNS/IP names.
-   * @throws GatehouseError ERR_PKI_RENEWAL_UNAUTHORIZED | ERR_PKI_CSR_INVALID | ERR_PKI_IDENTITY_NOT_ALLOWED
+   * certificate has the same SPIFFE id, at most the same DNS/IP names, and a new key.
+   * @throws GatehouseError ERR_PKI_RENEWAL_UNAUTHORIZED | ERR_PKI_CSR_INVALID (also for the current key) | ERR_PKI_IDENTITY_NOT_ALLOWED
    */
   async renew(csrInput: string | Uint8Array, current: PeerCertificateInput | undefined, options: IssueOptions = {}): Promise<IssuedCertificate> {
     return this.#guard(undefined, async () => {
@@ -222,6 +222,12 @@ export class CertificateAuthority {
       if (!this.config.kinds.includes(peer.spiffe.kind)) throw new GatehouseError('ERR_PKI_IDENTITY_NOT_ALLOWED', { detail: `kind ${peer.spiffe.kind} is not one of ${this.config.kinds.join(', ')}` });
       await this.#refuseBlocked(peer.spiffeId);
       const csr = await parseCsr(csrInput);
+      // Each renewal certifies a new key: renewing the same one would keep one key in use for
+      // ever, however short-lived each certificate is, so a key copied once stays good.
+      const currentKey = new x509.X509Certificate(record.certPem).publicKey.rawData;
+      if (Buffer.from(currentKey).equals(Buffer.from(csr.publicKey.rawData))) {
+        throw new GatehouseError('ERR_PKI_CSR_INVALID', { detail: `the CSR is for the key of ${peer.serial}; a renewal needs a new key`, data: { spiffeId: peer.spiffeId } });
+      }
       const issued = await this.#sign(csr, peer.spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'renewal', options, peer.serial);
       // A revocation that ran between the check above and the insert in #sign did not see the
       // new certificate (revoking an identity marks the rows stored at that moment), so a holder
