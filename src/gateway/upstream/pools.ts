@@ -86,7 +86,10 @@ function mtlsConnector(config: UpstreamConfig, workload: WorkloadTls, connectMs:
     if (!cached || cached.material !== material || cached.trust !== trust) {
       const { checkServerIdentity, ...contextOptions } = mtlsClientOptions(material, () => workload.trust(), policy, { checkHostname: config.tls!.checkHostname });
       const secureContext = createSecureContext(contextOptions);
-      cached = { material, trust, connect: buildConnector({ secureContext, rejectUnauthorized: true, checkServerIdentity, timeout: connectMs } as buildConnector.BuildOptions) };
+      // No session cache (undici keeps 100 by default): Node skips checkServerIdentity on a
+      // resumed session and OpenSSL does not verify its certificate again, so a resumed
+      // connection would reach an upstream whose certificate has expired since, unjudged.
+      cached = { material, trust, connect: buildConnector({ secureContext, rejectUnauthorized: true, checkServerIdentity, timeout: connectMs, maxCachedSessions: 0 } as buildConnector.BuildOptions) };
     }
     cached.connect(options, (...args: Parameters<buildConnector.Callback>) => {
       const socket = args[1] as TLSSocket | null;
