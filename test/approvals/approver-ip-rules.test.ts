@@ -6,51 +6,28 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { userAdd } from '../../src/identity/commands/user.ts';
-import { tokenCreate } from '../../src/identity/commands/token.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { errorOf as error, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
 
 type Reply = { status: number; body: string };
 
 describe('approvals on a route with ipRules', () => {
-  let gw: TestGateway;
-  let upstream: TestUpstream;
-  let store: Store;
-  const tokens: Record<string, string> = {};
+  let t: ApprovalsGateway;
 
   before(async () => {
-    upstream = await startUpstream();
-    gw = await startGateway({
-      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
+    t = await startApprovalsGateway(() => ({
       // The test client connects from loopback, a trusted proxy: X-Forwarded-For names the client.
       trustedProxies: ['127.0.0.1'],
-      upstreams: { app: { url: upstream.url } },
       routes: [{
         id: 'payments', path: '/payments', upstream: 'app', access: 'authenticated',
         ipRules: { allow: ['10.20.0.0/16'] }, approval: { approverRoles: ['approver'] },
       }],
-    }, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
-    const idp = identityProviderOf(gw.gateway.extensions)!;
-    for (const [name, roles] of [['alice', ['ops']], ['bob', ['approver']]] as const) {
-      await userAdd(idp, { username: name, roles: [...roles] });
-      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
-    }
+    }), [['alice', ['ops']], ['bob', ['approver']]]);
   });
-
-  after(async () => {
-    await store?.close();
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => t?.close());
 
   const call = (who: string, method: string, path: string, from: string): Promise<Reply> =>
-    gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}`, 'x-forwarded-for': from } });
-  const error = (r: Reply) => (JSON.parse(r.body) as { error: { code: string; approvalId?: string } }).error;
-  const statusOf = async (id: string) => (await store.db.selectFrom('approvals').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+    t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens[who]}`, 'x-forwarded-for': from } });
+  const statusOf = async (id: string) => (await t.store.db.selectFrom('approvals').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
 
   it('an approver outside the route\'s allowed network cannot view, approve or deny (403 ERR_SHIELD_IP_DENIED) and the request stays pending; from inside it approves (attack: approving an office-only operation from anywhere)', async () => {
     assert.equal((await call('alice', 'POST', '/payments/1', '203.0.113.9')).status, 403, 'the route itself refuses the outside address');
@@ -65,7 +42,7 @@ describe('approvals on a route with ipRules', () => {
     assert.equal(await statusOf(id), 'pending');
     const ok = await call('bob', 'POST', `/_gatehouse/approvals/${id}/approve`, '10.20.0.6');
     assert.equal(ok.status, 200, ok.body);
-    const used = await gw.fetch('/payments/1', { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}`, 'x-forwarded-for': '10.20.0.5', 'gatehouse-approval': id } });
+    const used = await t.gw.fetch('/payments/1', { method: 'POST', headers: { authorization: `Bearer ${t.tokens.alice}`, 'x-forwarded-for': '10.20.0.5', 'gatehouse-approval': id } });
     assert.equal(used.status, 200, used.body);
   });
 });

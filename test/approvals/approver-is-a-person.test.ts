@@ -8,37 +8,21 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { userAdd } from '../../src/identity/commands/user.ts';
-import { tokenCreate } from '../../src/identity/commands/token.ts';
 import { clientAdd } from '../../src/identity/commands/client.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
-import { insecureAgent, startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { insecureAgent } from '../support/gateway.ts';
+import { errorOf as error, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
 
 type Reply = { status: number; body: string };
 
 describe('approvers are people', () => {
-  let gw: TestGateway;
-  let upstream: TestUpstream;
-  let store: Store;
-  const tokens: Record<string, string> = {};
+  let t: ApprovalsGateway;
 
   before(async () => {
-    upstream = await startUpstream();
-    gw = await startGateway({
-      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
-      upstreams: { app: { url: upstream.url } },
+    t = await startApprovalsGateway(() => ({
       routes: [{ id: 'payments', path: '/payments', upstream: 'app', access: 'authenticated', approval: { approverRoles: ['approver'] } }],
-    }, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
-    const idp = identityProviderOf(gw.gateway.extensions)!;
-    for (const [name, roles] of [['alice', ['ops']], ['bob', ['approver']]] as const) {
-      await userAdd(idp, { username: name, roles: [...roles] });
-      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
-    }
-    const { secret } = await clientAdd(idp, { clientId: 'payout-bot', kind: 'service', name: 'payout-bot', roles: ['approver'] });
-    const res = await request(`${gw.url}/oidc/token`, {
+    }), [['alice', ['ops']], ['bob', ['approver']]]);
+    const { secret } = await clientAdd(t.idp, { clientId: 'payout-bot', kind: 'service', name: 'payout-bot', roles: ['approver'] });
+    const res = await request(`${t.gw.url}/oidc/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`payout-bot:${secret}`).toString('base64')}` },
       body: 'grant_type=client_credentials',
@@ -46,19 +30,14 @@ describe('approvers are people', () => {
     });
     const json = (await res.body.json()) as { access_token?: string };
     assert.ok(json.access_token, JSON.stringify(json));
-    tokens['payout-bot'] = json.access_token;
+    t.tokens['payout-bot'] = json.access_token;
   });
 
-  after(async () => {
-    await store?.close();
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => t?.close());
 
   const call = (who: string, method: string, path: string): Promise<Reply> =>
-    gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}` } });
-  const error = (r: Reply) => (JSON.parse(r.body) as { error: { code: string; approvalId?: string } }).error;
-  const statusOf = async (id: string) => (await store.db.selectFrom('approvals').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+    t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens[who]}` } });
+  const statusOf = async (id: string) => (await t.store.db.selectFrom('approvals').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
 
   it('a service account holding an approver role cannot approve or deny (403 ERR_APPROVAL_NOT_APPROVER) and the request stays pending (attack: a machine credential as the second person)', async () => {
     const id = error(await call('alice', 'POST', '/payments/1')).approvalId!;

@@ -7,51 +7,34 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { userAdd } from '../../src/identity/commands/user.ts';
-import { tokenCreate } from '../../src/identity/commands/token.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { errorOf, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
 
 type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
 describe('approvals and method override', () => {
-  let gw: TestGateway;
-  let upstream: TestUpstream;
-  const tokens: Record<string, string> = {};
+  let t: ApprovalsGateway;
 
   before(async () => {
-    upstream = await startUpstream();
-    gw = await startGateway({
-      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
-      upstreams: { app: { url: upstream.url } },
+    t = await startApprovalsGateway(() => ({
       routes: [{ id: 'accounts', path: '/accounts', upstream: 'app', access: 'authenticated', approval: { methods: ['DELETE'], approverRoles: ['approver'] } }],
-    }, { compose: true });
-    const idp = identityProviderOf(gw.gateway.extensions)!;
-    for (const [name, roles] of [['alice', ['ops']], ['bob', ['approver']]] as const) {
-      await userAdd(idp, { username: name, roles: [...roles] });
-      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
-    }
+    }), [['alice', ['ops']], ['bob', ['approver']]]);
   });
-
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => t?.close());
 
   const call = (who: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> =>
-    gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}`, ...headers } });
-  const error = (r: Reply) => (JSON.parse(r.body) as { error: { code: string; approvalId: string } }).error;
+    t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens[who]}`, ...headers } });
+  const error = (r: Reply) => errorOf(r) as { code: string; approvalId: string };
 
   for (const [what, path, headers] of [
     ['X-HTTP-Method-Override: DELETE', '/accounts/42', { 'x-http-method-override': 'DELETE' }],
     ['?_method=DELETE', '/accounts/42?_method=DELETE', {}],
   ] as const) {
     it(`a POST with ${what} on a route approving DELETE is held, not forwarded (attack: method override past the approval)`, async () => {
-      const before = upstream.received.length;
+      const before = t.upstream.received.length;
       const r = await call('alice', 'POST', path, headers);
       assert.equal(r.status, 403, r.body);
       assert.equal(error(r).code, 'ERR_APPROVAL_PENDING');
-      assert.equal(upstream.received.length, before, 'nothing reached the upstream');
+      assert.equal(t.upstream.received.length, before, 'nothing reached the upstream');
       const view = await call('bob', 'GET', `/_gatehouse/approvals/${error(r).approvalId}`);
       assert.equal((JSON.parse(view.body) as { request: { method: string } }).request.method, 'POST DELETE', 'the approver sees the method the upstream will act on');
     });

@@ -6,49 +6,27 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { userAdd } from '../../src/identity/commands/user.ts';
-import { tokenCreate } from '../../src/identity/commands/token.ts';
-import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
-import type { Store } from '../../src/store/types.ts';
 import { createApprovalsRepo } from '../../src/store/repos/approvals-repo.ts';
 import { newApprovalId } from '../../src/approvals/approval-id.ts';
 import { RETAIN_MS } from '../../src/approvals/approvals-component.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { errorOf, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
 
 type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
 describe('open approvals per requester', () => {
-  let gw: TestGateway;
-  let upstream: TestUpstream;
-  let store: Store;
-  const tokens: Record<string, string> = {};
+  let t: ApprovalsGateway;
 
   before(async () => {
-    upstream = await startUpstream();
-    gw = await startGateway({
-      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
-      upstreams: { app: { url: upstream.url } },
+    t = await startApprovalsGateway(() => ({
       routes: [{ id: 'payments', path: '/payments', upstream: 'app', access: 'authenticated', approval: { approverRoles: ['approver'], maxOpenPerRequester: 2 } }],
-    }, { compose: true });
-    store = await openStoreFromConfig(gw.gateway.config);
-    const idp = identityProviderOf(gw.gateway.extensions)!;
-    for (const [name, roles] of [['alice', ['ops']], ['bob', ['approver']], ['carol', ['ops']]] as const) {
-      await userAdd(idp, { username: name, roles: [...roles] });
-      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
-    }
+    }), [['alice', ['ops']], ['bob', ['approver']], ['carol', ['ops']]]);
   });
-
-  after(async () => {
-    await store?.close();
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => t?.close());
 
   const call = (who: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> =>
-    gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}`, ...headers } });
-  const error = (r: Reply) => (JSON.parse(r.body) as { error: { code: string; approvalId?: string } }).error;
-  const rows = async () => (await store.db.selectFrom('approvals').select('id').execute()).length;
+    t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens[who]}`, ...headers } });
+  const error = errorOf;
+  const rows = async () => (await t.store.db.selectFrom('approvals').select('id').execute()).length;
 
   it('a requester flooding held requests is refused with 429 ERR_APPROVAL_LIMIT past the bound, and nothing more is stored (attack: approval-table flood)', async () => {
     const first = error(await call('alice', 'POST', '/payments/1')).approvalId!;
@@ -68,14 +46,14 @@ describe('open approvals per requester', () => {
   });
 
   it('prune removes approvals that are over and older than the retention, and keeps the open ones', async () => {
-    const repo = createApprovalsRepo(store.db);
+    const repo = createApprovalsRepo(t.store.db);
     const now = Date.now();
     const old = now - RETAIN_MS - 60_000;
     const make = async (status: 'used' | 'denied' | 'pending' | 'approved', expiresAt: number, useBy: number | null) => {
       const id = newApprovalId();
       await repo.create({ routeId: 'payments', requester: 'usr_x', requesterIssuer: '', method: 'POST', host: 'h', path: '/p', query: '', bodySha256: 'b'.repeat(64), id, bodyBytes: 0, expiresAt });
       // created_at is insert-only in the table's type; the test ages the row as time would.
-      await store.db.updateTable('approvals').set({ status, use_by: useBy, ...({ created_at: old } as object) }).where('id', '=', id).execute();
+      await t.store.db.updateTable('approvals').set({ status, use_by: useBy, ...({ created_at: old } as object) }).where('id', '=', id).execute();
       return id;
     };
     const used = await make('used', old + 1000, null);

@@ -9,22 +9,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, type JSONWebKeySet } from 'jose';
-import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { userAdd } from '../../src/identity/commands/user.ts';
-import { tokenCreate } from '../../src/identity/commands/token.ts';
 import {
   createAssertionVerifier, identityOf, IDENTITY_ASSERTION_HEADER, IDENTITY_ASSERTION_JWKS_PATH, requireApproval, sendError,
   withGatehouseIdentity, type AssertionVerifier, type GatehouseIdentity,
 } from '../../src/sdk/index.ts';
-import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
+import { startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
 
 type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
 describe('the upstream learns the approval from the signed assertion', () => {
-  let gw: TestGateway;
-  let upstream: TestUpstream;
+  let t: ApprovalsGateway;
   let verifier: AssertionVerifier | undefined;
-  const tokens: Record<string, string> = {};
   /** What the service verified, per request it received. */
   const seen: { identity: GatehouseIdentity | undefined; claims: Record<string, unknown> | undefined; requestId: unknown; approvalHeader: unknown }[] = [];
 
@@ -46,34 +41,23 @@ describe('the upstream learns the approval from the signed assertion', () => {
   })(req, res);
 
   before(async () => {
-    upstream = await startUpstream((req, res) => { void service(req, res); });
-    gw = await startGateway({
-      ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
-      upstreams: { app: { url: upstream.url } },
+    t = await startApprovalsGateway(() => ({
       routes: [
         // Cached mode (the default) on both: an approved request must still get a bound assertion.
         { id: 'payments', path: '/payments', upstream: 'app', access: 'authenticated', approval: { approverRoles: ['approver'] } },
         { id: 'open', path: '/open', upstream: 'app', access: 'authenticated' },
       ],
-    }, { compose: true });
-    const idp = identityProviderOf(gw.gateway.extensions)!;
-    for (const [name, roles] of [['alice', ['ops']], ['bob', ['approver']]] as const) {
-      await userAdd(idp, { username: name, roles: [...roles] });
-      tokens[name] = (await tokenCreate(idp, { owner: name, name: 'test' })).token;
-    }
-    const jwks = await gw.fetch(IDENTITY_ASSERTION_JWKS_PATH);
+    }), [['alice', ['ops']], ['bob', ['approver']]], (req, res) => { void service(req, res); });
+    const jwks = await t.gw.fetch(IDENTITY_ASSERTION_JWKS_PATH);
     assert.equal(jwks.status, 200, jwks.body);
-    const config = gw.gateway.config;
+    const config = t.gw.gateway.config;
     verifier = createAssertionVerifier({ jwks: JSON.parse(jwks.body) as JSONWebKeySet, issuer: config.policy.assertion.issuer ?? config.publicUrl!, audience: 'app' });
   });
 
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => t?.close());
 
   function call(who: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
-    return gw.fetch(path, { method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body !== undefined ? { body } : {}) });
+    return t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body !== undefined ? { body } : {}) });
   }
   const code = (r: Reply) => (JSON.parse(r.body) as { error?: { code: string } }).error?.code;
 
@@ -121,7 +105,7 @@ describe('the upstream learns the approval from the signed assertion', () => {
     const r = await call('alice', 'POST', '/open/transfer', '{"amount":1}', { 'x-gatehouse-approval': 'apv_AAAAAAAAAAAAAAAAAAAAAA; approver=bob', x_gatehouse_approval: 'apv_B; approver=bob' });
     assert.equal(r.status, 403, r.body);
     assert.equal(code(r), 'ERR_SDK_APPROVAL_REQUIRED');
-    const received = upstream.received.at(-1)!;
+    const received = t.upstream.received.at(-1)!;
     assert.equal(received.headers['x-gatehouse-approval'], undefined);
     assert.equal(received.headers['x_gatehouse_approval'], undefined);
     assert.equal(seen[from]!.identity!.approval, undefined);
