@@ -139,6 +139,33 @@ export function registerKvContract(getStore: () => Store): void {
       assert.equal(await kv().revokeByGrantId(grant), 0);
     });
 
+    it('revokeByGrantId leaves the records of the namespaces it is told to keep', async () => {
+      const { kv } = clock();
+      const grant = `grant-${randomUUID()}`;
+      const [at, kept] = [ns(), ns()];
+      await kv().upsert(at, 'a1', { grantId: grant }, 60);
+      await kv().upsert(kept, 'k1', { grantId: grant }, 60);
+      assert.equal(await kv().revokeByGrantId(grant, [kept]), 1);
+      assert.equal(await kv().find(at, 'a1'), undefined);
+      assert.ok(await kv().find(kept, 'k1'));
+      assert.equal(await kv().revokeByGrantId(grant), 1, 'without keep, they go too');
+    });
+
+    it('findByGrantId lists the live records of one grant in one namespace, oldest first', async () => {
+      const { state, kv } = clock();
+      const grant = `grant-${randomUUID()}`;
+      const [n, other] = [ns(), ns()];
+      await kv().upsert(n, 'j1', { jti: 'j1' }, 60, { grantId: grant });
+      state.t += 1;
+      await kv().upsert(n, 'j2', { jti: 'j2' }, 10, { grantId: grant });
+      await kv().upsert(n, 'x', {}, 60, { grantId: `grant-${randomUUID()}` });
+      await kv().upsert(other, 'o', {}, 60, { grantId: grant });
+      assert.deepEqual((await kv().findByGrantId(n, grant)).map((r) => [r.id, r.grantId, r.payload]), [['j1', grant, { jti: 'j1' }], ['j2', grant, { jti: 'j2' }]]);
+      state.t += 10_000;
+      assert.deepEqual((await kv().findByGrantId(n, grant)).map((r) => r.id), ['j1'], 'an expired record is not listed');
+      assert.deepEqual(await kv().findByGrantId(n, `grant-${randomUUID()}`), []);
+    });
+
     it('destroy deletes one record and reports whether it existed', async () => {
       const { kv } = clock();
       const n = ns();
@@ -229,6 +256,7 @@ export function registerKvContract(getStore: () => Store): void {
         assert.equal(await kv().consume(n, key), false);
         assert.equal(await kv().destroy(n, key), false);
         assert.equal(await kv().revokeByGrantId(key), 0);
+        assert.deepEqual(await kv().findByGrantId(n, key), []);
       }
       assert.equal(await kv().find(n, 'ok-id'), undefined, 'a refused upsert writes nothing');
       assert.ok(await kv().find(n, 'real'));

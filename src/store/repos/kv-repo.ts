@@ -49,6 +49,8 @@ export interface KvRepo {
   find(namespace: string, id: string): Promise<KvRecord | undefined>;
   findByUid(namespace: string, uid: string): Promise<KvRecord | undefined>;
   findByUserCode(namespace: string, userCode: string): Promise<KvRecord | undefined>;
+  /** Every live record of `namespace` whose grant id is `grantId` (oldest first). */
+  findByGrantId(namespace: string, grantId: string): Promise<KvRecord[]>;
   /**
    * Marks a live record consumed. Atomic: returns true only for the first consume, so a
    * replayed one-time code is detected even under concurrency.
@@ -62,8 +64,11 @@ export interface KvRepo {
   claim(namespace: string, id: string, payload: unknown, expiresInSec: number): Promise<boolean>;
   /** Deletes a record; returns whether one existed. */
   destroy(namespace: string, id: string): Promise<boolean>;
-  /** Deletes every record of a grant, across namespaces; returns how many. */
-  revokeByGrantId(grantId: string): Promise<number>;
+  /**
+   * Deletes every record of a grant, across namespaces except those in `keep`; returns how
+   * many. (`keep`: records that must outlive the grant's deletion, to be read after it.)
+   */
+  revokeByGrantId(grantId: string, keep?: readonly string[]): Promise<number>;
   /** Sweeps expired records; returns how many were deleted. */
   deleteExpired(): Promise<number>;
 }
@@ -122,6 +127,12 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
       return row && toRecord(row);
     },
 
+    async findByGrantId(namespace, grantId) {
+      if (!isValidKey(namespace) || !isValidKey(grantId)) return [];
+      const rows = await live(now()).where('namespace', '=', namespace).where('grant_id', '=', grantId).orderBy('created_at').orderBy('id').execute();
+      return rows.map(toRecord);
+    },
+
     async consume(namespace, id) {
       if (!isValidKey(namespace) || !isValidKey(id)) return false;
       const t = now();
@@ -157,9 +168,11 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
       return result.numDeletedRows > 0n;
     },
 
-    async revokeByGrantId(grantId) {
+    async revokeByGrantId(grantId, keep = []) {
       if (!isValidKey(grantId)) return 0;
-      const result = await db.deleteFrom('kv_records').where('grant_id', '=', grantId).executeTakeFirst();
+      let query = db.deleteFrom('kv_records').where('grant_id', '=', grantId);
+      if (keep.length > 0) query = query.where('namespace', 'not in', [...keep]);
+      const result = await query.executeTakeFirst();
       return Number(result.numDeletedRows);
     },
 
