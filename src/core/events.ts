@@ -231,8 +231,8 @@ export interface EventSpec<P> {
 
 export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents[N]> } = {
   'authn.invalidated': {
-    description: 'Something authentication caches must forget, on every instance: a revoked JWT id, an ended browser session (logout, admin), all sessions of a subject. Each instance drops the entries from its verified-token, API-token and session caches.',
-    emittedBy: 'src/authn (revocation list, session manager)',
+    description: 'Something authentication caches must forget, on every instance: a revoked JWT id (also each JWT access token of a grant the identity provider revoked), an ended browser session (logout, admin), all sessions of a subject. Each instance drops the entries from its verified-token, API-token and session caches.',
+    emittedBy: 'src/authn (revocation list, session manager), src/identity (JWT access tokens of a revoked grant), src/cli (token revoke-jwt)',
     fields: {
       type: { type: "'token.revoked' | 'session.revoked' | 'sessions.revoked' | 'principal.changed' | 'api-token.revoked'", description: 'What became invalid.' },
       issuer: { type: 'string', description: 'Issuer of the revoked JWT (`token.revoked`): a jti is unique only within its issuer.', optional: true },

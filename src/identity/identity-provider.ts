@@ -36,6 +36,8 @@ import { endBrowserSession, type EndedBrowserSession } from './oidc/end-browser-
 import { buildProviderConfig } from './oidc/provider-config.ts';
 import { forwardProviderEvents } from './oidc/provider-events.ts';
 import { createAdapterFactory } from './oidc/store-adapter.ts';
+import { GrantJwts } from './oidc/grant-jwts.ts';
+import { createAuthnRevokedTokenRepo } from '../store/repos/authn-revoked-tokens-repo.ts';
 import { createSubjectBlockGuard } from './oidc/subject-block-guard.ts';
 import { createStoreSubjectBlocks, type SubjectBlocks } from '../detect/subject-blocks.ts';
 
@@ -147,7 +149,19 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,
     ...(options.federationFetch ? { fetch: options.federationFetch } : {}),
   });
-  const adapter = createAdapterFactory(kv, clients);
+  // Revoking a grant revokes its JWT access tokens at every gateway instance too: in the store
+  // every instance re-reads (authn.maintenance.revocationRefreshMs), and at once over the bus.
+  const grantJwts = new GrantJwts({
+    kv, revoked: createAuthnRevokedTokenRepo(store.db), issuer,
+    announce: (jwt) => {
+      try {
+        bus?.publish('authn.invalidated', { type: 'token.revoked', ...jwt });
+      } catch (err) {
+        logger.warn({ err, jti: jwt.jti }, 'identity: JWT revocation not announced; instances pick it up from the store');
+      }
+    },
+  });
+  const adapter = createAdapterFactory(kv, clients, grantJwts);
   const binding = new BrowserBinding(kv, identity.ttl.interaction);
   const blockGuard = createSubjectBlockGuard({ blocks: options.subjectBlocks ?? createStoreSubjectBlocks(store), emit, logger });
 
@@ -168,7 +182,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       retireTimer = setTimeout(() => { build().catch((err) => logger.error({ err }, 'identity: reloading keys at retirement failed')); }, delay);
       retireTimer.unref();
     }
-    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs, binding, blockGuard }));
+    const next = new Provider(issuer, buildProviderConfig({ identity, publicUrl: issuer, jwks: material.jwks, cookieKeys: material.cookieKeys, adapter, users, clients, cutoffs, binding, blockGuard, grantJwts }));
     // The gateway sets X-Forwarded-* itself from the public URL (see handle), so trusting them is safe.
     next.proxy = true;
     next.use(providerPageHeaders);

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { createAuthnRevokedTokenRepo } from '../../src/store/repos/authn-revoked-tokens-repo.ts';
 import { serviceOrSkip } from '../support/services.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { followToCallback, loginAndExchange, PASSWORD, REDIRECT, rpConfig, startAuth, submitLogin } from './support/flows.ts';
@@ -48,6 +49,23 @@ describe('concurrent redemption on postgres', { skip }, () => {
       for (const tokens of issued) {
         assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, false, `round ${round}: access token still active`);
         await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (e: any) => e.error === 'invalid_grant');
+      }
+    }
+  });
+
+  it('a JWT access token issued to the winner of concurrent redemptions of a code is revoked at the gateway with the grant (attack: racing the client with a stolen code)', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const start = await startAuth(h, config, 'openid offline_access', undefined, { resource: h.origin });
+      const callback = await followToCallback(h, start, (await submitLogin(h, start, 'alice', PASSWORD)).location);
+      const results = await Promise.allSettled(Array.from({ length: PARALLEL }, () =>
+        oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })));
+      const issued = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+      assert.ok(issued.length <= 1, `round ${round}: the code was redeemed ${issued.length} times`);
+      const revoked = await createAuthnRevokedTokenRepo(h.store.db).listActive(Math.floor(Date.now() / 1000));
+      for (const tokens of issued) {
+        const { jti, iss } = decodeJwt(tokens.access_token);
+        assert.ok(revoked.some((r) => r.issuer === iss && r.jti === jti), `round ${round}: the JWT issued while the grant was being revoked is not on the revocation list`);
+        assert.ok(h.events.some((e) => e.name === 'authn.invalidated' && (e.payload as { jti?: string }).jti === jti), `round ${round}: the revocation was not announced`);
       }
     }
   });

@@ -9,6 +9,7 @@
  */
 import Provider, { errors } from 'oidc-provider';
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
+import type { GrantJwts } from './grant-jwts.ts';
 
 /** Models whose records come from a grant; a replay of one revokes that grant. */
 const GRANT_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
@@ -28,15 +29,14 @@ function refusal(model: string): Error {
  * Called when the atomic consume of `oidc:<model>`/`id` found the record already consumed
  * (or gone): revokes its grant and throws the provider error that ends the request.
  */
-export async function refuseLostConsume(kv: KvRepo, model: string, id: string): Promise<never> {
+export async function refuseLostConsume(kv: KvRepo, grantJwts: GrantJwts, model: string, id: string): Promise<never> {
   const record = GRANT_SOURCES.has(model) ? await kv.find(`oidc:${model}`, id) : undefined;
   // Gone (expired at this very moment, or its grant already revoked by the winner's replay
   // check): nothing left to revoke. Present and consumed: someone else redeemed it.
   const grantId = record?.consumedAt != null ? record.grantId ?? undefined : undefined;
   if (grantId !== undefined) {
-    // What oidc-provider's revoke does: every token, code and the grant itself.
-    await kv.revokeByGrantId(grantId);
-    await kv.destroy('oidc:Grant', grantId);
+    // What oidc-provider's revoke does: every token (JWT access tokens included), code and the grant itself.
+    await grantJwts.revokeGrant(grantId);
     const ctx = Provider.ctx;
     ctx?.oidc?.provider?.emit('grant.revoked', ctx, grantId);
   }

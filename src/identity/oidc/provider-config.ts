@@ -21,6 +21,7 @@ import { IDP_COOKIE_NAMES } from './cookie-names.ts';
 import type { BrowserBinding } from '../interaction/browser-binding.ts';
 import { assertClientCredentialsScope } from './client-credentials-scope.ts';
 import { providerBlockCheck, type SubjectBlockGuard } from './subject-block-guard.ts';
+import type { GrantJwts } from './grant-jwts.ts';
 
 export { OIDC_SCOPES };
 
@@ -57,6 +58,8 @@ export interface ProviderConfigInput {
   binding: BrowserBinding;
   /** Whether a subject is blocked (detection, `alerts block`): it then gets no tokens. */
   blockGuard: SubjectBlockGuard;
+  /** Records each JWT access token under its grant, so that revoking the grant revokes it. */
+  grantJwts: GrantJwts;
 }
 
 /** The client certificate of the TLS connection the request came in on, if verified or not. */
@@ -67,7 +70,7 @@ function peerCertificate(ctx: any): X509Certificate | undefined {
 }
 
 export function buildProviderConfig(input: ProviderConfigInput): Record<string, unknown> {
-  const { identity, users, clients, cutoffs, binding, blockGuard } = input;
+  const { identity, users, clients, cutoffs, binding, blockGuard, grantJwts } = input;
   // A blocked subject gets no tokens (subject-block-guard.ts).
   const refusedAsBlocked = providerBlockCheck(blockGuard);
   /** When a code, token or session was signed in: refresh tokens and codes carry it, access tokens were issued after it. */
@@ -111,6 +114,12 @@ export function buildProviderConfig(input: ProviderConfigInput): Record<string, 
       keys: input.cookieKeys,
     },
     routes: OIDC_ROUTES,
+    // Runs before a JWT access token is signed; a grant's token that could not be recorded is not issued.
+    formats: {
+      customizers: {
+        async jwt(_ctx: any, token: any, jwt: { payload: Record<string, unknown> }) { await grantJwts.record(token, jwt.payload); },
+      },
+    },
     scopes: [...OIDC_SCOPES],
     // How and when the user signed in travel in every ID token (with the openid scope): the
     // gateway's sessions take their MFA time from `amr` and `auth_time` (step-up), other

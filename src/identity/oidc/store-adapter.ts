@@ -9,6 +9,7 @@ import type { IdentityClientsRepo } from '../../store/repos/identity-clients-rep
 import { clientFieldsMetadata } from './client-fields.ts';
 import { ofCurrentRegistration, stampRegistration } from './client-registration.ts';
 import { refuseLostConsume } from './lost-consume.ts';
+import { GRANT_JWT_NAMESPACE, type GrantJwts } from './grant-jwts.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -26,18 +27,21 @@ export interface OidcAdapter {
 class KvAdapter implements OidcAdapter {
   readonly #kv: KvRepo;
   readonly #clients: IdentityClientsRepo;
+  readonly #grantJwts: GrantJwts;
   readonly #model: string;
   readonly #ns: string;
 
-  constructor(kv: KvRepo, clients: IdentityClientsRepo, model: string) {
+  constructor(kv: KvRepo, clients: IdentityClientsRepo, grantJwts: GrantJwts, model: string) {
     this.#kv = kv;
     this.#clients = clients;
+    this.#grantJwts = grantJwts;
     this.#model = model;
     this.#ns = `oidc:${model}`;
   }
 
   protected get kv(): KvRepo { return this.#kv; }
   protected get namespace(): string { return this.#ns; }
+  protected get grantJwts(): GrantJwts { return this.#grantJwts; }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
     await this.#kv.upsert(this.#ns, id, await stampRegistration(this.#clients, payload), expiresIn);
@@ -67,15 +71,34 @@ class KvAdapter implements OidcAdapter {
 
   async consume(id: string): Promise<void> {
     // Only the first consume wins; oidc-provider's own check ran on an earlier read.
-    if (!(await this.#kv.consume(this.#ns, id))) await refuseLostConsume(this.#kv, this.#model, id);
+    if (!(await this.#kv.consume(this.#ns, id))) await refuseLostConsume(this.#kv, this.#grantJwts, this.#model, id);
   }
 
   async destroy(id: string): Promise<void> {
     await this.#kv.destroy(this.#ns, id);
   }
 
+  /**
+   * oidc-provider revokes a grant's tokens by calling this for each token model at once (and
+   * `Grant.destroy` alongside when the grant goes too). JWT access tokens are access tokens:
+   * the AccessToken model's call revokes them at the gateway. Their records are left for the
+   * Grant's destroy, which runs at the same time and must still find them (see grant-jwts.ts).
+   */
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#kv.revokeByGrantId(grantId);
+    if (this.#model === 'AccessToken') await this.#grantJwts.revoke(grantId);
+    await this.#kv.revokeByGrantId(grantId, [GRANT_JWT_NAMESPACE]);
+  }
+}
+
+/**
+ * A grant destroyed (replay, reuse, RFC 7009 on a refresh token, logout) takes its JWT access
+ * tokens with it: listed after the grant is gone, so that one issued at the same moment is
+ * either listed here or refused at issuance (grant-jwts.ts).
+ */
+class GrantAdapter extends KvAdapter {
+  override async destroy(id: string): Promise<void> {
+    await super.destroy(id);
+    await this.grantJwts.revoke(id);
   }
 }
 
@@ -135,9 +158,13 @@ class ClientAdapter implements OidcAdapter {
 }
 
 /** The factory handed to oidc-provider's `adapter` configuration. */
-export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo): (model: string) => OidcAdapter {
+export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo, grantJwts: GrantJwts): (model: string) => OidcAdapter {
   return (model) => {
-    if (model === 'Client') return new ClientAdapter(clients);
-    return model === 'ReplayDetection' ? new ReplayAdapter(kv, clients, model) : new KvAdapter(kv, clients, model);
+    switch (model) {
+      case 'Client': return new ClientAdapter(clients);
+      case 'ReplayDetection': return new ReplayAdapter(kv, clients, grantJwts, model);
+      case 'Grant': return new GrantAdapter(kv, clients, grantJwts, model);
+      default: return new KvAdapter(kv, clients, grantJwts, model);
+    }
   };
 }

@@ -15,13 +15,14 @@ export async function rpConfig(h: RpTarget, clientId: string, secret: string): P
 
 export interface AuthStart { browser: Browser; loginPage: string; uid: string; verifier: string; state: string; nonce: string }
 
-export async function startAuth(h: RpTarget, config: oidc.Configuration, scope = 'openid email offline_access', browser = new Browser(h.fetch)): Promise<AuthStart> {
+/** `extra`: further authorization request parameters (e.g. `resource`). */
+export async function startAuth(h: RpTarget, config: oidc.Configuration, scope = 'openid email offline_access', browser = new Browser(h.fetch), extra: Record<string, string> = {}): Promise<AuthStart> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: REDIRECT, scope, state, nonce, prompt: 'login consent',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
   });
   const first = await browser.request(url);
   if (first.status !== 303 || !first.location) throw new Error(`authorization did not redirect: ${first.status} ${first.body.slice(0, 200)}`);
