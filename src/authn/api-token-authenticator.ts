@@ -85,6 +85,7 @@ export class ApiTokenAuthenticator {
       credentialId: info.tokenId,
       issuer: undefined,
       attributes: Object.freeze({ ...principal.attributes }),
+      expiresAt: info.expiresAt === undefined ? undefined : info.expiresAt * 1000,
     });
     const until = Math.min(nowMs + this.#options.ttlMs, info.expiresAt === undefined ? Infinity : info.expiresAt * 1000);
     if (generation === this.#generation) this.#cache.set(key, { identity, tokenId: info.tokenId, subject: principal.subject }, until);

@@ -34,6 +34,7 @@ import { startAuthnMaintenance, type AuthnMaintenance } from './maintenance.ts';
 import type { ClientCertificateVerifier } from './mtls-authenticator.ts';
 import { CALLBACK_PATH } from './session/login-flow.ts';
 import { createStepUpStage } from './step-up-stage.ts';
+import { tunnelsEndedBy } from './tunnel-invalidation.ts';
 import type { PrincipalLookup } from './types.ts';
 
 /** What the component needs from the platform (`Platform` of src/gateway/extensions/platform.ts satisfies it). */
@@ -137,10 +138,18 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
   });
 
   let upkeep: AuthnMaintenance | undefined;
+  let stopClosingTunnels: (() => void) | undefined;
   const extension: GatewayExtension = {
     name: 'authn',
-    async start() {
+    async start(gateway) {
       await authn.start();
+      // A tunnel whose credential is revoked, ended or whose principal changed is closed on
+      // every instance, as the credential stops working for requests.
+      stopClosingTunnels = channel.onInvalidate((event) => {
+        const { match, reason } = tunnelsEndedBy(event);
+        const closed = gateway.tunnels.closeWhere(match, reason);
+        if (closed > 0) logger.info({ type: event.type, closed }, 'authn: WebSocket tunnels of an invalidated credential closed');
+      });
       upkeep = startAuthnMaintenance({
         revocations: authn.revocations, sessions: sessionStore, logins: loginStore, dpopProofs,
         idleTimeoutMs: config.authn.session.idleTimeoutMs, ...config.authn.maintenance, logger,
@@ -149,6 +158,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     stages: () => ({ authenticate: authn.stage, stepUp }),
     internalHandlers: () => (authn.loginFlow === undefined ? [] : [authn.internalHandler]),
     async stop() {
+      stopClosingTunnels?.();
       await upkeep?.stop();
       authn.close();
       channel.close();

@@ -172,6 +172,7 @@ export class JwtAuthenticator {
       credentialId: jti,
       issuer: issuer.issuer,
       attributes: Object.freeze(attributes),
+      expiresAt: payload.exp * 1000,
     });
     return { identity, binding, aud: payload.aud, issuerAudiences: issuer.audiences, issuer: issuer.issuer, jti, subject: payload.sub };
   }

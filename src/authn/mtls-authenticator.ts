@@ -115,6 +115,7 @@ export class MtlsAuthenticator {
       credentialId: certificate.serialNumber,
       issuer: undefined,
       attributes: Object.freeze({ ...principal.attributes, spiffeId }),
+      expiresAt: validUntil,
     });
     if (isTls(socket)) this.#byConnection.set(socket, { identity, generation, notAfter: validUntil, trust });
     return identity;

@@ -28,6 +28,12 @@ export interface BlockCheck {
   isBlocked(address: string | undefined, subject?: string): { kind: BlockKind; value: string; expiresAt: number; id: string } | undefined;
   /** Adds a block to this instance's set at once (the detector calls it after storing one). */
   add(block: Pick<Block, 'id' | 'kind' | 'value' | 'expiresAt'>): void;
+  /**
+   * Calls `listener` after a block was added and after each re-read of the store (which may
+   * bring blocks whose events this instance missed), for what is already open and will not
+   * ask again (WebSocket tunnels). Returns the function that stops it.
+   */
+  onBlocksChanged(listener: () => void): () => void;
   remove(id: string): void;
   /** Re-reads active blocks from the store. */
   refresh(): Promise<void>;
@@ -62,6 +68,12 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
   /** Per kind, value → blocks (several may overlap; the longest wins). */
   let byKind = emptySets();
   let timer: NodeJS.Timeout | undefined;
+  const listeners = new Set<() => void>();
+  const changed = () => {
+    for (const listener of listeners) {
+      try { listener(); } catch (err) { options.logger?.error({ err }, 'detect: block listener failed'); }
+    }
+  };
   let unsubscribe: (() => void) | undefined;
   let refreshing: Promise<void> | undefined;
   /**
@@ -160,6 +172,11 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
       const e: Entry = { id: b.id, kind: b.kind, value: b.value, expiresAt: b.expiresAt };
       addEntry(byKind, e);
       during?.push({ add: e });
+      changed();
+    },
+    onBlocksChanged(listener) {
+      listeners.add(listener);
+      return () => { listeners.delete(listener); };
     },
     remove(id) {
       lifted.repeat(id);
@@ -175,6 +192,7 @@ export function createBlockCheck(options: BlockCheckOptions): BlockCheck {
           for (const op of during) ('add' in op ? addEntry(next, op.add) : removeEntry(next, op.remove));
           // Swapped whole: a block lifted elsewhere (event missed) disappears here too.
           byKind = next;
+          changed();
         } finally {
           during = undefined;
           refreshing = undefined;

@@ -47,6 +47,7 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
   let detector: Detector | undefined;
   let unsubscribe: (() => void) | undefined;
   let retention: DetectRetention | undefined;
+  let stopClosingTunnels: (() => void) | undefined;
   return {
     name: 'detect',
     blockCheck,
@@ -54,8 +55,13 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
     get detector() { return detector; },
     // Blocks are enforced twice: by client address before any identity work, by subject after authentication.
     stages: () => blockStages,
-    async start() {
+    async start(gateway) {
       await blockCheck.start();
+      // A tunnel is checked at its handshake only: one whose client or subject is blocked later is closed.
+      stopClosingTunnels = blockCheck.onBlocksChanged(() => {
+        const closed = gateway.tunnels.closeWhere((t) => blockCheck.isBlocked(t.clientAddress, t.identity?.subject) !== undefined, 'blocked');
+        if (closed > 0) logger.info({ closed }, 'detect: WebSocket tunnels of a blocked client or subject closed');
+      });
       // Blocks are also added by admins, with or without the rules: retention runs either way.
       if (config.detect.retentionDays > 0) {
         retention = startDetectRetention(store, { maxAgeMs: config.detect.retentionDays * 86_400_000, intervalMs: 3_600_000, logger });
@@ -77,6 +83,7 @@ export function detectExtension(platform: DetectPlatform, options: { accountLock
       else startDetector(next);
     },
     async stop() {
+      stopClosingTunnels?.();
       stopDetector();
       blockCheck.stop();
       await retention?.stop();

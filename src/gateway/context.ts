@@ -40,6 +40,12 @@ export interface Identity {
   credentialId: string | undefined;
   issuer: string | undefined;
   attributes: Readonly<Record<string, unknown>>;
+  /**
+   * When the credential stops being valid, epoch milliseconds (a JWT's `exp`, a session's
+   * absolute end, an API token's or client certificate's expiry); undefined when it has none.
+   * A WebSocket tunnel it opened is closed then (upstream/tunnels.ts).
+   */
+  expiresAt?: number | undefined;
 }
 
 /**

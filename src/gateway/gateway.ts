@@ -32,6 +32,7 @@ import { listen, closeServer } from './server-lifecycle.ts';
 import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
+import { TunnelRegistry } from './upstream/tunnels.ts';
 import { failRequest, runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
 import { createPublicServer, clientErrorOf, isHttpClientError, tlsOptions, type TlsMaterial } from './listeners.ts';
@@ -129,6 +130,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly health: HealthRegistry;
   readonly configFile: string | undefined;
+  /** Open WebSocket tunnels: extensions close those whose credential ends (revocation, block). */
+  readonly tunnels = new TunnelRegistry();
   extensions: GatewayExtension[];
   #generation!: Generation;
   #requestMetrics: RequestMetrics;
@@ -286,7 +289,7 @@ export class Gateway {
 
   /** Compiles a configuration into a generation. Throws; changes nothing. */
   #compile(config: Config, version: number, previous: Generation | undefined): Generation {
-    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record, traceSampleRatio: this.#tracer?.sampleRatio ?? 0, traceClientSampledFlag: this.#tracer?.clientSampledFlag ?? 'follow' });
+    return buildGeneration(config, version, previous, this.extensions, { metrics: this.#requestMetrics, logger: this.logger, record: this.#record, tunnels: this.tunnels, traceSampleRatio: this.#tracer?.sampleRatio ?? 0, traceClientSampledFlag: this.#tracer?.clientSampledFlag ?? 'follow' });
   }
 
   /** Validates the configuration file again and swaps it in if (and only if) it is valid. */

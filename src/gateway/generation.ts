@@ -16,6 +16,7 @@ import { compileRouter } from './router/router.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { compileIpRules, type IpRules } from './http/ip-rules.ts';
 import { buildPools, closeEntries, connectTimeoutsOf } from './upstream/pools.ts';
+import type { TunnelRegistry } from './upstream/tunnels.ts';
 import { hstsValue } from './http/strict-transport-security.ts';
 import { defaultStages } from './pipeline/stages.ts';
 import { resolveUpstreamCredentials, type UpstreamCredentials } from './upstream/credentials.ts';
@@ -35,6 +36,8 @@ export interface Generation {
   readonly stageNames: readonly string[];
   readonly metrics: RequestMetrics;
   readonly logger: Logger;
+  /** The gateway's open WebSocket tunnels (one registry for every generation). */
+  readonly tunnels: TunnelRegistry;
   /** Gatehouse's own endpoints (IdP, auth callback, JWKS), matched by path prefix before routes. */
   readonly internal: readonly InternalHandler[];
   /**
@@ -65,7 +68,7 @@ export function buildGeneration(
   version: number,
   previous: Generation | undefined,
   extensions: readonly GatewayExtension[],
-  shared: Pick<Generation, 'metrics' | 'logger' | 'record' | 'traceSampleRatio' | 'traceClientSampledFlag'>,
+  shared: Pick<Generation, 'metrics' | 'logger' | 'record' | 'traceSampleRatio' | 'traceClientSampledFlag' | 'tunnels'>,
 ): Generation {
   // First: a credential file that cannot be used refuses the configuration before any pool is built.
   const credentials = resolveUpstreamCredentials(config);

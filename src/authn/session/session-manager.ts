@@ -199,5 +199,6 @@ function sessionIdentity(session: GatewaySession, principal: Principal): Identit
     credentialId: session.id,
     issuer: session.issuer,
     attributes: Object.freeze({ ...principal.attributes }),
+    expiresAt: session.expiresAt,
   });
 }

@@ -121,7 +121,16 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     if (this.ctx.upgradeHead !== undefined) upstreamSocket.write(this.ctx.upgradeHead);
     // From here on it is a byte tunnel; either side closing closes the other.
     upstreamSocket.pipe(client).pipe(upstreamSocket);
-    const closeBoth = () => { upstreamSocket.destroy(); client.destroy(); };
+    const { ctx } = this;
+    // The tunnel lives no longer than the credential that opened it (tunnels.ts).
+    const unregister = ctx.gen.tunnels.add(
+      { identity: ctx.identity, clientAddress: ctx.clientAddress, routeId: ctx.route!.id, requestId: ctx.requestId },
+      (reason) => {
+        ctx.gen.logger.info({ type: 'tunnel', requestId: ctx.requestId, route: ctx.route!.id, subject: ctx.identity?.subject, reason }, `WebSocket tunnel closed: ${reason}`);
+        closeBoth();
+      },
+    );
+    const closeBoth = () => { unregister(); upstreamSocket.destroy(); client.destroy(); };
     upstreamSocket.once('close', closeBoth);
     client.once('close', closeBoth);
     upstreamSocket.on('error', closeBoth);
