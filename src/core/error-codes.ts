@@ -121,6 +121,8 @@ export const ERROR_CODES = {
   ERR_PKI_MASTER_KEY_MISSING: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_KEY_UNSEAL_FAILED: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_ROOT_KEY_OFFLINE: { status: 409, message: 'The root key is offline' },
+  /** The issuing intermediate has expired (or expires too soon to issue): `gatehouse ca rotate-intermediate`. */
+  ERR_PKI_INTERMEDIATE_EXPIRED: { status: 503, message: 'Certificate authority cannot issue until it is rotated' },
   ERR_PKI_PEER_CERT_MISSING: { status: 401, message: 'Client certificate required' },
   ERR_PKI_PEER_CERT_UNTRUSTED: { status: 401, message: 'Certificate not accepted' },
   ERR_PKI_PEER_CERT_EXPIRED: { status: 401, message: 'Certificate not accepted' },

@@ -489,6 +489,15 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
   },
   'pki.ca.root_key_exported': { description: 'The root key was exported (encrypted) for offline keeping.', emittedBy: 'src/pki (ca export-root)', fields: {} },
   'pki.ca.root_key_removed': { description: 'The root key was removed from the store (offline root).', emittedBy: 'src/pki (ca export-root --remove)', fields: {} },
+  'pki.ca.intermediate_rotated': {
+    description: 'A new intermediate CA issues from now on; the previous one stays trusted (and signs CRLs) until it expires.',
+    emittedBy: 'src/pki (ca rotate-intermediate)',
+    fields: {
+      intermediateSerial: { type: 'string', description: 'Serial of the new issuing intermediate (hex).' },
+      previousSerial: { type: 'string', description: 'Serial of the intermediate it replaces (hex).' },
+      notAfter: { type: 'string', description: 'Expiry of the new intermediate (ISO 8601).' },
+    },
+  },
   'pki.certificate.issued': {
     description: 'A workload certificate was issued.',
     emittedBy: 'src/pki (authority)',

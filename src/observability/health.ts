@@ -2,7 +2,13 @@
  * Readiness: every dependency reports its own status and latency. A dependency is a
  * name plus a check; the gateway registers the store, bus, rate limiter and upstreams.
  */
-export interface DependencyStatus { ok: boolean; latencyMs: number; detail?: string }
+export interface DependencyStatus {
+  ok: boolean;
+  latencyMs: number;
+  detail?: string;
+  /** Works now, but needs an operator soon (e.g. a CA about to expire); `detail` says what to do. Never makes the instance unready. */
+  degraded?: boolean;
+}
 export type HealthCheck = () => Promise<DependencyStatus>;
 
 export interface ReadinessReport {

@@ -10,7 +10,7 @@ import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError, toGatehouseError } from '../core/errors.ts';
 import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
 import { bootstrapTokenId, generateBootstrapToken, hashBootstrapToken } from './bootstrap-token.ts';
-import { buildCrl, crlToPem, type RevocationReason } from './crl-builder.ts';
+import { buildCrl, crlRecordPems, type RevocationReason } from './crl-builder.ts';
 import { parseCsr, type ParsedCsr } from './csr.ts';
 import { emitSafely, type PkiEventListener } from './events.ts';
 import { unsealPrivateKey } from './key-sealing.ts';
@@ -18,6 +18,7 @@ import { createLeafCertificate } from './leaf-certificate.ts';
 import { verifyPeer, type PeerCertificateInput } from './mtls/verify-peer.ts';
 import { canonicalDnsName, canonicalIp } from './names.ts';
 import type { CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository } from './repository.ts';
+import { intermediateExpiredError, MIN_ISSUING_SECONDS } from './intermediate-expiry.ts';
 import { normalizeSerial, randomSerial } from './serial.ts';
 import { parseSpiffeId, type SpiffeId } from './spiffe.ts';
 import { TrustStore } from './trust-store.ts';
@@ -76,7 +77,56 @@ export interface CreateBootstrapTokenRequest {
   ttlSeconds?: number;
 }
 
-const MIN_LEAF_SECONDS = 300;
+const MIN_LEAF_SECONDS = MIN_ISSUING_SECONDS;
+
+/** An intermediate this instance can sign with. */
+interface SigningIntermediate {
+  cert: x509.X509Certificate;
+  pem: string;
+  key: webcrypto.CryptoKey;
+  /** Subject key identifier (hex): matches the authority key identifier of its CRLs. */
+  keyId: string;
+}
+
+/**
+ * The CA material as last read from the store. Replaced as a whole (never patched) when
+ * `reload` finds a rotation, so one operation always signs and chains with one intermediate.
+ */
+interface CaState {
+  record: CaRecord;
+  issuing: SigningIntermediate;
+  /** Previous intermediates that have not expired: trusted, sign CRLs, issue nothing. */
+  previous: SigningIntermediate[];
+  anchors: TrustStore;
+}
+
+async function signingIntermediate(pem: string, sealed: string, masterKey: Uint8Array, kind: CaRecord['keyAlgorithm']): Promise<SigningIntermediate> {
+  const cert = new x509.X509Certificate(pem);
+  const keyId = cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? '';
+  const pkcs8 = unsealPrivateKey(sealed, masterKey, 'intermediate');
+  try {
+    // Imported non-extractable: nothing in this process can read it back out.
+    const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, caImportAlgorithm(kind), false, ['sign']);
+    return { cert, pem, key, keyId };
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+async function loadState(ca: CaRecord, masterKey: Uint8Array, trustDomain: string, now: Date): Promise<CaState> {
+  const issuing = await signingIntermediate(ca.intermediateCertPem, ca.intermediateKeySealed, masterKey, ca.keyAlgorithm);
+  // An expired intermediate is left out: no certificate it issued outlives it.
+  const previous = await Promise.all(ca.previousIntermediates
+    .filter((p) => new x509.X509Certificate(p.certPem).notAfter.getTime() > now.getTime())
+    .map((p) => signingIntermediate(p.certPem, p.keySealed, masterKey, ca.keyAlgorithm)));
+  const anchors = new TrustStore({ trustDomain, rootPems: [ca.rootCertPem], intermediatePems: [issuing.pem, ...previous.map((p) => p.pem)], crlPems: [ca.rootCrlPem] });
+  return { record: ca, issuing, previous, anchors };
+}
+
+function sameCa(a: CaRecord, b: CaRecord): boolean {
+  return a.intermediateCertPem === b.intermediateCertPem && a.rootCrlPem === b.rootCrlPem
+    && a.previousIntermediates.map((p) => p.certPem).join() === b.previousIntermediates.map((p) => p.certPem).join();
+}
 
 function canonicalList(values: readonly string[] | undefined, canon: (v: string) => string | undefined, what: string): string[] {
   return [...new Set((values ?? []).map((v) => {
@@ -89,32 +139,25 @@ function canonicalList(values: readonly string[] | undefined, canon: (v: string)
 export class CertificateAuthority {
   readonly config: PkiConfig;
   readonly crlUrl: string;
-  readonly rootCertPem: string;
-  readonly intermediateCertPem: string;
   readonly #repo: PkiRepository;
-  readonly #intermediate: x509.X509Certificate;
-  readonly #intermediateKey: webcrypto.CryptoKey;
-  readonly #rootCrlPem: string;
+  readonly #masterKey: Uint8Array;
   readonly #logger: Logger | undefined;
   readonly #onEvent: PkiEventListener | undefined;
   readonly #clock: () => Date;
-  readonly #anchors: TrustStore;
   readonly #subjectBlocks: SubjectBlocks | undefined;
+  #state: CaState;
+  #generation = 0;
 
-  private constructor(options: CertificateAuthorityOptions, ca: CaRecord, intermediateKey: webcrypto.CryptoKey) {
+  private constructor(options: CertificateAuthorityOptions, state: CaState) {
     this.config = options.config;
     this.crlUrl = new URL(options.config.crl.path, options.publicUrl).href;
-    this.rootCertPem = ca.rootCertPem;
-    this.intermediateCertPem = ca.intermediateCertPem;
     this.#repo = options.repo;
-    this.#intermediate = new x509.X509Certificate(ca.intermediateCertPem);
-    this.#intermediateKey = intermediateKey;
-    this.#rootCrlPem = ca.rootCrlPem;
+    this.#masterKey = options.masterKey;
+    this.#state = state;
     this.#logger = options.logger;
     this.#onEvent = options.onEvent;
     this.#clock = options.clock ?? (() => new Date());
     this.#subjectBlocks = options.subjectBlocks;
-    this.#anchors = new TrustStore({ trustDomain: options.config.trustDomain, rootPems: [ca.rootCertPem], intermediatePems: [ca.intermediateCertPem], crlPems: [ca.rootCrlPem] });
   }
 
   /**
@@ -124,18 +167,51 @@ export class CertificateAuthority {
   static async open(options: CertificateAuthorityOptions): Promise<CertificateAuthority> {
     const ca = await options.repo.getCa();
     if (!ca) throw new GatehouseError('ERR_PKI_NOT_INITIALIZED', { detail: 'run `gatehouse ca init` first' });
-    const pkcs8 = unsealPrivateKey(ca.intermediateKeySealed, options.masterKey, 'intermediate');
-    try {
-      // Imported non-extractable: nothing in this process can read it back out.
-      const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, caImportAlgorithm(ca.keyAlgorithm), false, ['sign']);
-      return new CertificateAuthority(options, ca, key);
-    } finally {
-      pkcs8.fill(0);
-    }
+    return new CertificateAuthority(options, await loadState(ca, options.masterKey, options.config.trustDomain, (options.clock ?? (() => new Date()))()));
+  }
+
+  /**
+   * Reads the CA material from the store again and switches to it when an intermediate was
+   * rotated meanwhile (by the CLI or another instance), so running instances follow a
+   * rotation without restart. `CrlWatcher` calls it at every refresh.
+   * @returns true when the material changed.
+   */
+  async reload(): Promise<boolean> {
+    const ca = await this.#repo.getCa();
+    if (!ca || sameCa(ca, this.#state.record)) return false;
+    this.#state = await loadState(ca, this.#masterKey, this.trustDomain, this.#clock());
+    this.#generation++;
+    this.#logger?.info({ intermediateSerial: normalizeSerial(this.#state.issuing.cert.serialNumber), previous: this.#state.previous.length }, 'certificate authority material reloaded (intermediate rotated)');
+    return true;
+  }
+
+  /** Counts the changes `reload` found: a trust built under an older generation misses an intermediate. */
+  get generation(): number {
+    return this.#generation;
   }
 
   get trustDomain(): string {
     return this.config.trustDomain;
+  }
+
+  get rootCertPem(): string {
+    return this.#state.record.rootCertPem;
+  }
+
+  /** The intermediate that issues new certificates. */
+  get intermediateCertPem(): string {
+    return this.#state.issuing.pem;
+  }
+
+  /** Every trusted intermediate: the issuing one first, then previous ones until they expire. */
+  get intermediatesPem(): string {
+    return [this.#state.issuing, ...this.#state.previous].map((i) => i.pem).join('');
+  }
+
+  /** Serial and expiry of the issuing intermediate (expiry warnings, `/readyz`). */
+  get issuingIntermediate(): { serial: string; notAfter: Date } {
+    const cert = this.#state.issuing.cert;
+    return { serial: normalizeSerial(cert.serialNumber) ?? cert.serialNumber, notAfter: cert.notAfter };
   }
 
   /** Root certificate(s) that relying parties trust. */
@@ -143,19 +219,20 @@ export class CertificateAuthority {
     return this.rootCertPem;
   }
 
-  /** The root-signed CRL that covers the intermediate. */
+  /** The root-signed CRL that covers the intermediates. */
   get rootCrlPem(): string {
-    return this.#rootCrlPem;
+    return this.#state.record.rootCrlPem;
   }
 
-  /** Trust anchors with the given workload CRL (PEM) added to the root's. */
-  trustStore(workloadCrlPem?: string): TrustStore {
-    return this.#anchors.withCrls(workloadCrlPem ? [workloadCrlPem, this.#rootCrlPem] : [this.#rootCrlPem]);
+  /** Trust anchors with the given workload CRLs (PEM) added to the root's. */
+  trustStore(workloadCrlPems: string | readonly string[] = []): TrustStore {
+    const pems = typeof workloadCrlPems === 'string' ? [workloadCrlPems] : workloadCrlPems;
+    return this.#state.anchors.withCrls([...pems, this.rootCrlPem]);
   }
 
-  /** Trust anchors with the current workload CRL: what TLS endpoints of this instance should use. */
+  /** Trust anchors with the current workload CRLs: what TLS endpoints of this instance should use. */
   async currentTrust(): Promise<TrustStore> {
-    return this.trustStore(crlToPem((await this.currentCrl()).der));
+    return this.trustStore(crlRecordPems(await this.currentCrl()));
   }
 
   /**
@@ -210,7 +287,8 @@ export class CertificateAuthority {
     return this.#guard(undefined, async () => {
       let peer;
       try {
-        peer = verifyPeer(current, this.#anchors, { now: this.#clock() });
+        // Certificates of a previous intermediate renew too: that is how workloads move to the new one.
+        peer = verifyPeer(current, this.#state.anchors, { now: this.#clock() });
       } catch (cause) {
         throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `current certificate not accepted: ${toGatehouseError(cause).message}`, cause });
       }
@@ -332,6 +410,10 @@ export class CertificateAuthority {
    * same number first, its CRL is as good as ours: return the stored one.
    */
   async publishCrl(): Promise<CrlRecord> {
+    // A rotation elsewhere must not leave the new intermediate's certificates without a CRL.
+    await this.reload();
+    const state = this.#state;
+    const algorithm = caAlgorithm(this.config.keyAlgorithm);
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.#clock();
       const latest = await this.#repo.latestCrl();
@@ -339,12 +421,18 @@ export class CertificateAuthority {
       // the CA tolerates (backdateSeconds): a host whose clock lags still accepts it until then.
       const entries = await this.#repo.listRevoked(new Date(now.getTime() - this.config.backdateSeconds * 1000));
       const number = (latest?.number ?? 0) + 1;
-      const crl = await buildCrl({
-        issuer: this.#intermediate, signingKey: this.#intermediateKey, signingAlgorithm: caAlgorithm(this.config.keyAlgorithm),
-        number, thisUpdate: new Date(now.getTime() - this.config.backdateSeconds * 1000),
-        nextUpdate: new Date(now.getTime() + this.config.crl.lifetimeSeconds * 1000), entries,
-      });
-      const record: CrlRecord = { number, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate!, der: new Uint8Array(crl.rawData) };
+      const thisUpdate = new Date(now.getTime() - this.config.backdateSeconds * 1000);
+      const nextUpdate = new Date(now.getTime() + this.config.crl.lifetimeSeconds * 1000);
+      // Every intermediate signs the same entries: serials are unique across the CA (the
+      // store's key), so a serial another intermediate issued matches nothing of this one's,
+      // and no revocation depends on knowing which intermediate issued it.
+      const [crl, ...previous] = await Promise.all([state.issuing, ...state.previous].map((i) => buildCrl({
+        issuer: i.cert, signingKey: i.key, signingAlgorithm: algorithm, number, thisUpdate, nextUpdate, entries,
+      })));
+      const record: CrlRecord = {
+        number, thisUpdate: crl!.thisUpdate, nextUpdate: crl!.nextUpdate!, der: new Uint8Array(crl!.rawData),
+        previousDers: previous.map((c) => new Uint8Array(c.rawData)),
+      };
       if (await this.#repo.insertCrl(record)) {
         emitSafely(this.#onEvent, { type: 'pki.crl.published', number, entries: entries.length, nextUpdate: record.nextUpdate.toISOString() });
         return record;
@@ -360,8 +448,18 @@ export class CertificateAuthority {
   async currentCrl(): Promise<CrlRecord> {
     const latest = await this.#repo.latestCrl();
     const now = this.#clock().getTime();
-    if (latest && now < latest.nextUpdate.getTime() - (this.config.crl.lifetimeSeconds * 1000) / 2) return latest;
+    if (latest && now < latest.nextUpdate.getTime() - (this.config.crl.lifetimeSeconds * 1000) / 2 && this.#coversEveryIntermediate(latest)) return latest;
     return this.publishCrl();
+  }
+
+  /**
+   * True when the CRL set has one CRL by each intermediate this instance trusts. Not so when
+   * it was published before a rotation (or by an instance that had not seen it yet): OpenSSL
+   * then finds no CRL for the new intermediate's certificates and refuses them all.
+   */
+  #coversEveryIntermediate(crl: CrlRecord): boolean {
+    const issuers = new Set(crlRecordPems(crl).map((pem) => new x509.X509Crl(pem).getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId));
+    return [this.#state.issuing, ...this.#state.previous].every((i) => issuers.has(i.keyId));
   }
 
   #checkKind(spiffe: SpiffeId): void {
@@ -422,15 +520,17 @@ export class CertificateAuthority {
     const now = this.#clock();
     const notBefore = new Date(now.getTime() - this.config.backdateSeconds * 1000);
     // Never outlive the issuer: a chain with an expired intermediate fails everywhere.
-    const notAfter = new Date(Math.min(now.getTime() + lifetime * 1000, this.#intermediate.notAfter.getTime()));
-    if (notAfter.getTime() - now.getTime() < MIN_LEAF_SECONDS * 1000) {
-      throw new GatehouseError('ERR_PKI_NOT_INITIALIZED', { detail: 'the intermediate CA expires too soon to issue; rotate the CA' });
-    }
+    const tooSoon = (i: SigningIntermediate) => i.cert.notAfter.getTime() - now.getTime() < MIN_LEAF_SECONDS * 1000;
+    // Rotated since this instance last looked? Then the new intermediate issues.
+    if (tooSoon(this.#state.issuing)) await this.reload();
+    const issuer = this.#state.issuing;
+    if (tooSoon(issuer)) throw intermediateExpiredError(this.issuingIntermediate, now);
+    const notAfter = new Date(Math.min(now.getTime() + lifetime * 1000, issuer.cert.notAfter.getTime()));
     const serial = randomSerial();
     const cert = await createLeafCertificate({
       serial, spiffe, dnsNames: csr.dnsNames, ipAddresses: csr.ipAddresses,
       publicKey: csr.publicKey, keyKind: csr.keyKind, notBefore, notAfter,
-      issuer: this.#intermediate, issuerKey: this.#intermediateKey,
+      issuer: issuer.cert, issuerKey: issuer.key,
       signingAlgorithm: caAlgorithm(this.config.keyAlgorithm), crlUrl: this.crlUrl,
     });
     const certificatePem = cert.toString('pem') + '\n';
@@ -442,7 +542,7 @@ export class CertificateAuthority {
     });
     const issued: IssuedCertificate = {
       serial: normalizeSerial(serial)!, spiffeId: spiffe.uri, notBefore, notAfter, certificatePem,
-      chainPem: certificatePem + this.intermediateCertPem, trustBundlePem: this.rootCertPem,
+      chainPem: certificatePem + issuer.pem, trustBundlePem: this.rootCertPem,
     };
     this.#logger?.info({ serial: issued.serial, spiffeId: spiffe.uri, via, notAfter }, 'certificate issued');
     emitSafely(this.#onEvent, { type: 'pki.certificate.issued', serial: issued.serial, spiffeId: spiffe.uri, via, notAfter: notAfter.toISOString(), ...(previousSerial ? { previousSerial } : {}) });

@@ -57,6 +57,12 @@ export interface CreateIntermediateParams {
   trustDomain: string;
   now: Date;
   lifetimeDays: number;
+  /**
+   * Common name; default `Gatehouse Intermediate CA`. Rotated intermediates get a name of
+   * their own: OpenSSL finds a certificate's issuer and CRL by name first, and two live
+   * intermediates with one name leave that to the key identifiers alone.
+   */
+  commonName?: string;
 }
 
 /** Intermediate CA certificate signed by the root. */
@@ -66,7 +72,7 @@ export async function createIntermediateCertificate(p: CreateIntermediateParams)
   const notAfter = Math.min(p.now.getTime() + p.lifetimeDays * DAY, p.root.notAfter.getTime());
   return x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    subject: caName(p.trustDomain, 'Intermediate'),
+    subject: p.commonName ? [{ O: [`Gatehouse ${p.trustDomain}`] }, { CN: [p.commonName] }] : caName(p.trustDomain, 'Intermediate'),
     issuer: p.root.subjectName,
     notBefore: p.now,
     notAfter: new Date(notAfter),

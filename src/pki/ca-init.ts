@@ -65,6 +65,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     intermediateKeySealed: sealPrivateKey(await exportKey(intermediateKeys.privateKey), options.masterKey, 'intermediate'),
     rootCrlPem: crlToPem(rootCrl.rawData),
     createdAt: now,
+    previousIntermediates: [],
   };
   await options.repo.insertCa(record);
   const result: InitCaResult = {

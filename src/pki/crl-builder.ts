@@ -5,6 +5,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import type { webcrypto } from 'node:crypto';
+import type { CrlRecord } from './repository.ts';
 import { x509 } from './x509.ts';
 
 /** Revocation reasons Gatehouse records (RFC 5280 CRLReason names). */
@@ -60,4 +61,9 @@ type CryptoKeyLike = Parameters<typeof x509.X509CrlGenerator.create>[0]['signing
  */
 export function crlToPem(der: Uint8Array | ArrayBuffer): string {
   return x509.PemConverter.encode(der instanceof Uint8Array ? new Uint8Array(der) : der, 'X509 CRL') + '\n';
+}
+
+/** PEM of each CRL of a publication: the issuing intermediate's first, then the previous intermediates'. */
+export function crlRecordPems(record: CrlRecord): string[] {
+  return [record.der, ...record.previousDers].map((der) => crlToPem(der));
 }

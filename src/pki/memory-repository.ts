@@ -3,7 +3,7 @@
  * a single process that does not need to keep its CA (tests, one-shot tools).
  */
 import { GatehouseError } from '../core/errors.ts';
-import type { BootstrapTokenRecord, CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from './repository.ts';
+import type { BootstrapTokenRecord, CaRecord, IntermediateRotation, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from './repository.ts';
 import type { RevocationReason } from './crl-builder.ts';
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -25,6 +25,15 @@ export class MemoryPkiRepository implements PkiRepository {
 
   async dropRootKey(): Promise<void> {
     if (this.#ca) this.#ca.rootKeySealed = null;
+  }
+
+  async rotateIntermediate(r: IntermediateRotation): Promise<boolean> {
+    if (!this.#ca || this.#ca.intermediateCertPem !== r.expectedIntermediateCertPem) return false;
+    Object.assign(this.#ca, copy({
+      intermediateCertPem: r.intermediateCertPem, intermediateKeySealed: r.intermediateKeySealed,
+      previousIntermediates: r.previousIntermediates, rootCrlPem: r.rootCrlPem,
+    }));
+    return true;
   }
 
   async insertCertificate(record: CertificateRecord): Promise<void> {

@@ -15,9 +15,31 @@ export interface CaRecord {
   rootKeySealed: string | null;
   intermediateCertPem: string;
   intermediateKeySealed: string;
-  /** CRL signed by the root for the intermediate, valid as long as the intermediate. */
+  /** CRL signed by the root for the intermediates, valid as long as the newest of them. */
   rootCrlPem: string;
   createdAt: Date;
+  /**
+   * Intermediates replaced by `ca rotate-intermediate` that have not expired yet: no longer
+   * issuing, but still trusted and still signing CRLs for the certificates they issued.
+   * Newest first.
+   */
+  previousIntermediates: PreviousIntermediate[];
+}
+
+/** A retired intermediate, kept until it expires (no certificate it issued outlives it). */
+export interface PreviousIntermediate {
+  certPem: string;
+  keySealed: string;
+}
+
+/** What `ca rotate-intermediate` writes, in one conditional update. */
+export interface IntermediateRotation {
+  /** The intermediate the rotation replaces; nothing is written when it is no longer the issuing one. */
+  expectedIntermediateCertPem: string;
+  intermediateCertPem: string;
+  intermediateKeySealed: string;
+  previousIntermediates: PreviousIntermediate[];
+  rootCrlPem: string;
 }
 
 /** One issued workload certificate. */
@@ -55,7 +77,13 @@ export interface CrlRecord {
   number: number;
   thisUpdate: Date;
   nextUpdate: Date;
+  /** Signed by the issuing intermediate. */
   der: Uint8Array;
+  /**
+   * The same CRL (number, dates, entries) signed by each previous intermediate still in the
+   * trust: OpenSSL wants a CRL from the issuer of every certificate it checks.
+   */
+  previousDers: Uint8Array[];
 }
 
 export interface BootstrapTokenRecord {
@@ -86,6 +114,12 @@ export interface PkiRepository {
   insertCa(ca: CaRecord): Promise<void>;
   /** Forgets the sealed root key (offline root). */
   dropRootKey(): Promise<void>;
+  /**
+   * Makes a new intermediate the issuing one, atomically, only if the issuing one is still
+   * `expectedIntermediateCertPem` (two rotations at once: one wins).
+   * @returns false when another rotation came first (nothing written).
+   */
+  rotateIntermediate(rotation: IntermediateRotation): Promise<boolean>;
 
   insertCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;

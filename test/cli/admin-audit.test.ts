@@ -161,6 +161,11 @@ describe('admin commands leave audit records (in-process bus)', () => {
       assert.equal(row.resource, serial);
       assert.deepEqual(row.details.revoked, [serial, renewedSerial]);
     });
+    await step('ca.rotate-intermediate', ['ca', 'rotate-intermediate', '--json'], undefined, (row, r) => {
+      const rotated = JSON.parse(r.stdout) as { intermediateSerial: string; previousSerial: string };
+      assert.equal(row.resource, rotated.intermediateSerial);
+      assert.equal(row.details.previousSerial, rotated.previousSerial);
+    });
     await step('ca.export-root', ['ca', 'export-root', '--out', join(b.dir, 'root.key'), '--json']);
 
     const blocked = await step('alerts.block', ['alerts', 'block', '--address', '203.0.113.9', '--for', '5', '--reason', 'ticket 7', '--by', 'carol', '--json']);

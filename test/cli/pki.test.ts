@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crlToPem } from '../../src/pki/index.ts';
+import { crlRecordPems } from '../../src/pki/crl-builder.ts';
 import { serviceOrSkip } from '../support/services.ts';
 import { createBackend, gatehouse, show, type Backend } from './support/cli.ts';
 import { withAuthority } from './support/state.ts';
@@ -182,6 +183,34 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const unset = await run(['ca', 'export-root', '--out', join(b.dir, 'x.pem'), '--passphrase-env', 'GH_TEST_UNSET_VARIABLE']);
       assert.equal(unset.status, 1);
       assert.match(unset.stderr, /GH_TEST_UNSET_VARIABLE is not set/);
+    });
+
+    it('ca rotate-intermediate with the root offline names --root-key; with the exported key file it rotates, and certificates of both intermediates verify with their CRLs', async () => {
+      const offline = await run(['ca', 'rotate-intermediate']);
+      assert.equal(offline.status, 1);
+      assert.match(offline.stderr, /ERR_PKI_ROOT_KEY_OFFLINE/);
+      assert.match(offline.stderr, /--root-key FILE/);
+      const env = { GH_TEST_ROOT_PASSPHRASE: 'a long test passphrase' };
+      const r = await run(['ca', 'rotate-intermediate', '--root-key', join(b.dir, 'root-key.pem'), '--passphrase-env', 'GH_TEST_ROOT_PASSPHRASE'], env);
+      assert.equal(r.status, 0, show(r));
+      assert.match(r.stdout, /intermediate serial:\s+[0-9a-f]+/);
+      assert.match(r.stdout, /root key from:\s+file/);
+      const issue = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'rotated'), '--id', ID, '--out', join(b.dir, 'rotated.pem')]);
+      assert.equal(issue.status, 0, show(issue));
+
+      const intermediates = join(b.dir, 'intermediates.pem');
+      const crlFiles = await withAuthority(config, async (ca) => {
+        await writeFile(intermediates, ca.intermediatesPem);
+        const pems = [...crlRecordPems(await ca.currentCrl()), ca.rootCrlPem];
+        return Promise.all(pems.map(async (pem, i) => { const f = join(b.dir, `rotated-crl-${i}.pem`); await writeFile(f, pem); return f; }));
+      });
+      assert.equal(crlFiles.length, 3, 'a CRL of each intermediate and the root\'s');
+      for (const file of ['after.pem', 'rotated.pem']) {
+        const v = spawnSync('openssl', ['verify', '-crl_check_all', '-CAfile', join(b.dir, 'root.pem'), '-untrusted', intermediates, ...crlFiles.flatMap((f) => ['-CRLfile', f]), join(b.dir, file)], { encoding: 'utf8' });
+        assert.equal(v.status, 0, `${file}: ${v.stdout}${v.stderr}`);
+      }
+      const root = await withAuthority(config, async (ca) => ca.rootCertPem);
+      assert.equal(root, await readFile(join(b.dir, 'root.pem'), 'utf8'), 'the trust anchor is unchanged');
     });
   });
 }

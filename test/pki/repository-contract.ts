@@ -25,13 +25,30 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
 
     it('stores the CA once and refuses a second one (ERR_PKI_ALREADY_INITIALIZED)', async () => {
       assert.equal(await repo.getCa(), undefined);
-      const ca = { keyAlgorithm: 'ECDSA-P256' as const, rootCertPem: 'R', rootKeySealed: '{"sealed":1}', intermediateCertPem: 'I', intermediateKeySealed: '{"sealed":2}', rootCrlPem: 'C', createdAt: new Date(1_700_000_000_000) };
+      const ca = { keyAlgorithm: 'ECDSA-P256' as const, rootCertPem: 'R', rootKeySealed: '{"sealed":1}', intermediateCertPem: 'I', intermediateKeySealed: '{"sealed":2}', rootCrlPem: 'C', createdAt: new Date(1_700_000_000_000), previousIntermediates: [] };
       await repo.insertCa(ca);
       await assert.rejects(repo.insertCa({ ...ca, rootCertPem: 'evil' }), { code: 'ERR_PKI_ALREADY_INITIALIZED' });
       assert.deepEqual(await repo.getCa(), ca);
       await repo.dropRootKey();
       assert.equal((await repo.getCa())?.rootKeySealed, null);
       assert.equal((await repo.getCa())?.intermediateKeySealed, '{"sealed":2}');
+    });
+
+    it('rotates the intermediate only over the one expected: of two rotations racing, exactly one is stored', async () => {
+      const rotation = (name: string) => ({
+        expectedIntermediateCertPem: 'I', intermediateCertPem: name, intermediateKeySealed: `{"sealed":"${name}"}`,
+        previousIntermediates: [{ certPem: 'I', keySealed: '{"sealed":2}' }], rootCrlPem: `C-${name}`,
+      });
+      const other = await another();
+      const results = await Promise.all([repo.rotateIntermediate(rotation('I2')), other.rotateIntermediate(rotation('I3'))]);
+      assert.deepEqual(results.filter(Boolean).length, 1);
+      const winner = results[0] ? 'I2' : 'I3';
+      const ca = await other.getCa();
+      assert.equal(ca?.intermediateCertPem, winner);
+      assert.equal(ca?.intermediateKeySealed, `{"sealed":"${winner}"}`);
+      assert.equal(ca?.rootCrlPem, `C-${winner}`);
+      assert.deepEqual(ca?.previousIntermediates, [{ certPem: 'I', keySealed: '{"sealed":2}' }]);
+      assert.equal(ca?.rootKeySealed, null, 'the root key stays offline');
     });
 
     it('stores, finds and lists certificates, newest first, and filters live ones', async () => {
@@ -66,12 +83,13 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
     it('numbers CRLs uniquely: a second CRL with a taken number is not stored', async () => {
       assert.equal(await repo.latestCrl(), undefined);
       const base = { thisUpdate: new Date(1000), nextUpdate: new Date(2000) };
-      assert.equal(await repo.insertCrl({ number: 1, ...base, der: new Uint8Array([1, 2, 3]) }), true);
-      assert.equal(await repo.insertCrl({ number: 1, ...base, der: new Uint8Array([9]) }), false);
-      assert.equal(await repo.insertCrl({ number: 2, ...base, der: new Uint8Array([4, 5]) }), true);
+      assert.equal(await repo.insertCrl({ number: 1, ...base, der: new Uint8Array([1, 2, 3]), previousDers: [] }), true);
+      assert.equal(await repo.insertCrl({ number: 1, ...base, der: new Uint8Array([9]), previousDers: [] }), false);
+      assert.equal(await repo.insertCrl({ number: 2, ...base, der: new Uint8Array([4, 5]), previousDers: [new Uint8Array([6]), new Uint8Array([7, 8])] }), true);
       const latest = await repo.latestCrl();
       assert.equal(latest?.number, 2);
       assert.deepEqual([...latest!.der], [4, 5]);
+      assert.deepEqual(latest!.previousDers.map((d) => [...d]), [[6], [7, 8]]);
     });
 
     it('consumes a bootstrap token exactly once, even when two instances race for it', async () => {

@@ -1,11 +1,19 @@
-/** `gatehouse ca init|export-root` — the certificate authority's root and intermediate. */
-import { writeFile } from 'node:fs/promises';
+/** `gatehouse ca init|export-root|rotate-intermediate` — the certificate authority's root and intermediate. */
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
-import { caExportRootCommand, caInitCommand } from '../../pki/commands/index.ts';
+import { caExportRootCommand, caInitCommand, caRotateIntermediateCommand } from '../../pki/commands/index.ts';
 import { withCliContext } from '../context.ts';
 import { action, emit, formatRecord } from '../output.ts';
 import { stateful, type StateOptions } from '../options.ts';
+
+/** A passphrase is read from the environment, never an argument (it would land in shell history and `ps`). */
+function passphraseFrom(variable: string | undefined): string | undefined {
+  if (variable === undefined) return undefined;
+  const passphrase = process.env[variable];
+  if (!passphrase) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `environment variable ${variable} is not set` });
+  return passphrase;
+}
 
 export function registerCa(program: Command): void {
   const ca = program.command('ca').description('manage the certificate authority');
@@ -29,14 +37,33 @@ export function registerCa(program: Command): void {
     .option('--passphrase-env <var>', 'encrypt the key (AES-256) with the passphrase in this environment variable (≥ 12 characters)')
     .option('--remove', 'delete the root key from the store after writing it; the intermediate keeps issuing'))
     .action(action(async (o: StateOptions & { out: string; passphraseEnv?: string; remove?: boolean }) => {
-      // A passphrase is read from the environment, never an argument (it would land in shell history and `ps`).
-      let passphrase: string | undefined;
-      if (o.passphraseEnv !== undefined) {
-        passphrase = process.env[o.passphraseEnv];
-        if (!passphrase) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `environment variable ${o.passphraseEnv} is not set` });
-      }
+      const passphrase = passphraseFrom(o.passphraseEnv);
       const r = await withCliContext(o, async (ctx) => caExportRootCommand(await ctx.pki(), { out: o.out, ...(passphrase !== undefined ? { passphrase } : {}), ...(o.remove ? { remove: true } : {}) }),
         { action: 'ca.export-root', resource: 'root', details: { out: o.out, encrypted: passphrase !== undefined, remove: o.remove === true } });
       emit(o.json, r, () => formatRecord([['written to', r.file], ['encrypted', r.encrypted], ['removed from store', r.removed]]));
+    }));
+
+  stateful(ca.command('rotate-intermediate')
+    .description('create a new intermediate CA signed by the root; it issues from now on, the previous one stays trusted until it expires')
+    .option('--root-key <file>', 'the root key exported with `ca export-root` (required once the root is offline)')
+    .option('--passphrase-env <var>', 'passphrase of the root key file, read from this environment variable'))
+    .action(action(async (o: StateOptions & { rootKey?: string; passphraseEnv?: string }) => {
+      const passphrase = passphraseFrom(o.passphraseEnv);
+      let rootKeyPem: string | undefined;
+      if (o.rootKey !== undefined) {
+        try { rootKeyPem = await readFile(o.rootKey, 'utf8'); } catch (cause) {
+          throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `cannot read the root key file ${o.rootKey}`, cause });
+        }
+      }
+      const r = await withCliContext(o, async (ctx) => caRotateIntermediateCommand(await ctx.pki(), {
+        ...(rootKeyPem !== undefined ? { rootKeyPem } : {}), ...(passphrase !== undefined ? { passphrase } : {}),
+      }), {
+        action: 'ca.rotate-intermediate', details: { rootKeyFile: o.rootKey !== undefined },
+        result: (v) => ({ resource: v.intermediateSerial, details: { intermediateSerial: v.intermediateSerial, previousSerial: v.previousSerial, notAfter: v.notAfter.toISOString(), rootKey: v.rootKey } }),
+      });
+      emit(o.json, r, () => formatRecord([
+        ['intermediate serial', r.intermediateSerial], ['not after', r.notAfter.toISOString()], ['replaces', r.previousSerial],
+        ['still trusted', r.retained.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)], ['root key from', r.rootKey], ['crl number', r.crlNumber],
+      ]));
     }));
 }

@@ -17,6 +17,7 @@ import type { TlsMaterial } from '../../pki/mtls/tls-material.ts';
 import type { TrustStore } from '../../pki/trust-store.ts';
 import type { PkiEvent } from '../../pki/events.ts';
 import { createPkiHttpHandler } from '../../pki/http/pki-http-handler.ts';
+import { judgeIntermediateExpiry, type IntermediateExpiry } from '../../pki/intermediate-expiry.ts';
 import type { EventName, GatehouseEvents } from '../../core/events.ts';
 import type { GatewayExtension } from '../gateway.ts';
 import type { WorkloadTls } from '../upstream/pools.ts';
@@ -96,6 +97,22 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
       return () => { trustListeners.delete(listener); };
     },
   };
+  // The issuing intermediate's end is announced well before it stops issuance: a warning at
+  // start and then once a day while it is near (or past), and a degraded `pki` in /readyz.
+  const intermediateExpiry = (): IntermediateExpiry => judgeIntermediateExpiry(ca.issuingIntermediate, new Date(), config.pki.intermediateWarningDays);
+  let lastWarned: { serial: string; state: string; at: number } | undefined;
+  const warnIfExpiring = () => {
+    const e = intermediateExpiry();
+    if (e.state === 'ok') { lastWarned = undefined; return; }
+    const now = Date.now();
+    if (lastWarned && lastWarned.serial === e.serial && lastWarned.state === e.state && now - lastWarned.at < 86_400_000) return;
+    lastWarned = { serial: e.serial, state: e.state, at: now };
+    (e.state === 'expired' ? log.error.bind(log) : log.warn.bind(log))({ intermediateSerial: e.serial, notAfter: e.notAfter, daysLeft: e.daysLeft }, e.message);
+  };
+  warnIfExpiring();
+  const expiryTimer = setInterval(warnIfExpiring, 3_600_000);
+  expiryTimer.unref();
+
   const handler = createPkiHttpHandler({ ca, logger: log });
   const extension: GatewayExtension = {
     name: 'pki',
@@ -112,7 +129,15 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
       gateway.health.register('pki', async () => {
         const current = material;
         const left = current ? Math.round((current.notAfter.getTime() - Date.now()) / 1000) : 0;
-        return { ok: left > 0, latencyMs: 0, detail: `workload certificate valid for ${left} s` };
+        const issuer = intermediateExpiry();
+        // Degraded, not unready: the instance serves as before, and taking every instance out
+        // of the load balancer would turn a warning into the outage it warns of. (No workload
+        // certificate outlives the intermediate, so once it has expired `ok` is false anyway.)
+        return {
+          ok: left > 0, latencyMs: 0,
+          detail: `workload certificate valid for ${left} s; ${issuer.message}`,
+          ...(issuer.state !== 'ok' ? { degraded: true } : {}),
+        };
       });
     },
     internalHandlers: () => [{
@@ -123,6 +148,7 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
       },
     }],
     async stop() {
+      clearInterval(expiryTimer);
       rotator.stop();
       watcher.stop();
     },

@@ -18,7 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { GatehouseError, toGatehouseError } from '../../core/errors.ts';
 import type { CertificateAuthority, IssuedCertificate } from '../authority.ts';
-import { crlToPem } from '../crl-builder.ts';
+import { crlRecordPems, crlToPem } from '../crl-builder.ts';
 
 const MAX_BODY = 64 * 1024;
 
@@ -105,8 +105,8 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
           expect('GET');
           const crl = await ca.currentCrl();
           send(res, 200, 'application/json', JSON.stringify({
-            trustDomain: ca.trustDomain, roots: ca.trustBundlePem, intermediates: ca.intermediateCertPem,
-            crls: [crlToPem(crl.der), ca.rootCrlPem], crlNumber: crl.number,
+            trustDomain: ca.trustDomain, roots: ca.trustBundlePem, intermediates: ca.intermediatesPem,
+            crls: [...crlRecordPems(crl), ca.rootCrlPem], crlNumber: crl.number,
           }));
           return true;
         }

@@ -1,14 +1,15 @@
 /**
- * Keeps every instance's revocation data current. Every `refreshIntervalSeconds` it asks
- * the CA for the current CRL (read from the shared store; re-signed by whichever instance
- * first finds it half-expired) and, when its number changed, hands a new TrustStore to
+ * Keeps every instance's revocation data and CA material current. Every
+ * `refreshIntervalSeconds` it reloads the CA (an intermediate rotated meanwhile) and asks it
+ * for the current CRLs (read from the shared store; re-signed by whichever instance first
+ * finds them half-expired) and, when either changed, hands a new TrustStore to
  * `onChange` (typically `guard.update({ trust })` and client agents). A revocation on one
  * instance is thus enforced by all within one interval (default 30 s).
  */
 import type { Logger } from 'pino';
 import { toGatehouseError } from '../../core/errors.ts';
 import type { CertificateAuthority } from '../authority.ts';
-import { crlToPem } from '../crl-builder.ts';
+import { crlRecordPems } from '../crl-builder.ts';
 import type { TrustStore } from '../trust-store.ts';
 
 export interface CrlWatcherOptions {
@@ -22,6 +23,7 @@ export interface CrlWatcherOptions {
 export class CrlWatcher {
   readonly #options: CrlWatcherOptions;
   #number = -1;
+  #generation = -1;
   #trust: TrustStore | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -51,10 +53,15 @@ export class CrlWatcher {
   /** Reads the current CRL now; calls `onChange` when it is new. */
   async refresh(): Promise<TrustStore> {
     try {
-      const crl = await this.#options.ca.currentCrl();
-      if (crl.number !== this.#number || !this.#trust) {
-        this.#trust = this.#options.ca.trustStore(crlToPem(crl.der));
+      const { ca } = this.#options;
+      // An intermediate rotated elsewhere (CLI, another instance) reaches this instance here:
+      // its certificates are trusted, and its CRL read, without a restart.
+      await ca.reload();
+      const crl = await ca.currentCrl();
+      if (crl.number !== this.#number || ca.generation !== this.#generation || !this.#trust) {
+        this.#trust = ca.trustStore(crlRecordPems(crl));
         this.#number = crl.number;
+        this.#generation = ca.generation;
         this.#options.onChange(this.#trust);
       }
       return this.#trust;

@@ -7,7 +7,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 import type { CaKeyAlgorithm } from '../../pki/algorithms.ts';
 import type { RevocationReason } from '../../pki/crl-builder.ts';
-import type { BootstrapTokenRecord, CaRecord, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from '../../pki/repository.ts';
+import type { BootstrapTokenRecord, CaRecord, CertificateRecord, CrlRecord, PkiRepository, PreviousIntermediate, RevokedEntry } from '../../pki/repository.ts';
 import type { Database } from '../database.ts';
 import { fromJsonText, toJsonText } from '../json-text.ts';
 import type { PkiBootstrapTokensTable, PkiCertificatesTable } from '../tables/pki.ts';
@@ -36,6 +36,13 @@ function toCertificate(row: Selectable<PkiCertificatesTable>): CertificateRecord
   };
 }
 
+function previousIntermediates(text: string | null): PreviousIntermediate[] {
+  const value = text === null ? [] : fromJsonText(text);
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is PreviousIntermediate => typeof v?.certPem === 'string' && typeof v?.keySealed === 'string')
+    .map((v) => ({ certPem: v.certPem, keySealed: v.keySealed }));
+}
+
 function toToken(row: Selectable<PkiBootstrapTokensTable>): BootstrapTokenRecord {
   return {
     id: row.id, tokenHash: row.token_hash, spiffeId: row.spiffe_id,
@@ -62,6 +69,7 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
         intermediateKeySealed: row.intermediate_key_sealed,
         rootCrlPem: row.root_crl_pem,
         createdAt: new Date(row.created_at),
+        previousIntermediates: previousIntermediates(row.previous_intermediates),
       } satisfies CaRecord;
     },
 
@@ -71,6 +79,7 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
           id: CA_ID, key_algorithm: ca.keyAlgorithm, root_cert_pem: ca.rootCertPem, root_key_sealed: ca.rootKeySealed,
           intermediate_cert_pem: ca.intermediateCertPem, intermediate_key_sealed: ca.intermediateKeySealed,
           root_crl_pem: ca.rootCrlPem, created_at: ca.createdAt.getTime(),
+          previous_intermediates: ca.previousIntermediates.length > 0 ? toJsonText(ca.previousIntermediates) : null,
         }).execute();
       } catch (error) {
         if (isGatehouseError(error) && error.code === 'ERR_STORE_CONFLICT') throw new GatehouseError('ERR_PKI_ALREADY_INITIALIZED', { cause: error });
@@ -80,6 +89,15 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
 
     async dropRootKey() {
       await db.updateTable('pki_ca').set({ root_key_sealed: null }).where('id', '=', CA_ID).execute();
+    },
+
+    async rotateIntermediate(r) {
+      const result = await db.updateTable('pki_ca').set({
+        intermediate_cert_pem: r.intermediateCertPem, intermediate_key_sealed: r.intermediateKeySealed,
+        previous_intermediates: r.previousIntermediates.length > 0 ? toJsonText(r.previousIntermediates) : null,
+        root_crl_pem: r.rootCrlPem,
+      }).where('id', '=', CA_ID).where('intermediate_cert_pem', '=', r.expectedIntermediateCertPem).executeTakeFirst();
+      return (result.numUpdatedRows ?? 0n) > 0n;
     },
 
     async insertCertificate(r) {
@@ -124,12 +142,17 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
     async latestCrl() {
       const row = await db.selectFrom('pki_crls').selectAll().orderBy('number', 'desc').limit(1).executeTakeFirst();
       if (!row) return undefined;
-      return { number: Number(row.number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update), der: new Uint8Array(Buffer.from(row.der, 'base64')) } satisfies CrlRecord;
+      const previous = row.previous_ders === null ? [] : fromJsonText(row.previous_ders);
+      return {
+        number: Number(row.number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update), der: new Uint8Array(Buffer.from(row.der, 'base64')),
+        previousDers: (Array.isArray(previous) ? previous : []).filter((d): d is string => typeof d === 'string').map((d) => new Uint8Array(Buffer.from(d, 'base64'))),
+      } satisfies CrlRecord;
     },
 
     async insertCrl(r) {
       const result = await db.insertInto('pki_crls').values({
         number: r.number, this_update: r.thisUpdate.getTime(), next_update: r.nextUpdate.getTime(), der: Buffer.from(r.der).toString('base64'),
+        previous_ders: r.previousDers.length > 0 ? toJsonText(r.previousDers.map((d) => Buffer.from(d).toString('base64'))) : null,
       }).onConflict((oc) => oc.column('number').doNothing()).executeTakeFirst();
       return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
     },

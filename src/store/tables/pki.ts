@@ -16,6 +16,8 @@ export interface PkiCaTable {
   intermediate_key_sealed: string;
   root_crl_pem: string;
   created_at: ColumnType<number, number, never>;
+  /** JSON text array of {certPem, keySealed}, newest first (migration 0012); null for none. */
+  previous_intermediates: string | null;
 }
 
 export interface PkiCertificatesTable {
@@ -42,6 +44,8 @@ export interface PkiCrlsTable {
   next_update: number;
   /** Base64 DER (text on both backends). */
   der: string;
+  /** JSON text array of base64 DER: the same CRL signed by each previous intermediate (migration 0012); null for none. */
+  previous_ders: string | null;
 }
 
 export interface PkiBootstrapTokensTable {

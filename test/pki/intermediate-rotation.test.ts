@@ -1,0 +1,243 @@
+/**
+ * Rotating the intermediate CA (`ca rotate-intermediate`), judged by openssl: an expired
+ * intermediate is reported as such with the command to run; after a rotation new certificates
+ * chain through the new intermediate, those of the previous one keep verifying (with a CRL of
+ * each intermediate checked) and both can be revoked; an offline root is brought in from its
+ * exported key file; running instances on the same store follow without restart.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { after, describe, it } from 'node:test';
+import { pkiSchema } from '../../src/core/config/pki-schema.ts';
+import { CertificateAuthority } from '../../src/pki/authority.ts';
+import { caExportRootCommand, caInitCommand, caRotateIntermediateCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
+import { crlRecordPems } from '../../src/pki/crl-builder.ts';
+import type { PkiEvent } from '../../src/pki/events.ts';
+import { judgeIntermediateExpiry } from '../../src/pki/intermediate-expiry.ts';
+import { rotateIntermediate } from '../../src/pki/intermediate-rotation.ts';
+import { CrlWatcher } from '../../src/pki/mtls/crl-watcher.ts';
+import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
+import type { TrustStore } from '../../src/pki/trust-store.ts';
+import { x509 } from '../../src/pki/x509.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { postgresBackend, sqliteBackend, type PkiBackend } from './support/backends.ts';
+import { caFixture, TRUST_DOMAIN, PUBLIC_URL } from './support/ca-fixture.ts';
+import { startGuardedServer } from './support/mtls-server.ts';
+import { openssl, scratch } from './support/openssl.ts';
+
+const ID = `spiffe://${TRUST_DOMAIN}/svc/mail`;
+
+async function issue(ca: CertificateAuthority, spiffeId = ID) {
+  const csr = await generateKeyAndCsr(spiffeId);
+  return { ...(await ca.issue({ csr: csr.csrPem, spiffeId })), keyPem: csr.keyPem };
+}
+
+function commandContext(f: { repo: PkiCommandContext['repo']; masterKey: Uint8Array }, config = pkiSchema.parse({ trustDomain: TRUST_DOMAIN })): PkiCommandContext {
+  return { repo: f.repo, config, publicUrl: PUBLIC_URL, masterKey: f.masterKey };
+}
+
+/** openssl verify with the root as the only anchor, every intermediate as untrusted and each CRL checked. */
+async function verifyWithCrls(dir: Awaited<ReturnType<typeof scratch>>, ca: CertificateAuthority, certPem: string, name: string) {
+  const crls = [...crlRecordPems(await ca.currentCrl()), ca.rootCrlPem];
+  const crlArgs = (await Promise.all(crls.map((pem, i) => dir.write(`${name}-crl-${i}.pem`, pem)))).flatMap((p) => ['-CRLfile', p]);
+  return openssl(['verify', '-x509_strict', '-crl_check_all', '-CAfile', await dir.write('root.pem', ca.rootCertPem),
+    '-untrusted', await dir.write(`${name}-intermediates.pem`, ca.intermediatesPem), ...crlArgs, await dir.write(`${name}.pem`, certPem)]);
+}
+
+describe('intermediate CA expiry', () => {
+  it('refuses issuance once the intermediate has expired with ERR_PKI_INTERMEDIATE_EXPIRED naming `gatehouse ca rotate-intermediate`, not ERR_PKI_NOT_INITIALIZED', async () => {
+    const f = await caFixture();
+    try {
+      const notAfter = new x509.X509Certificate(f.ca.intermediateCertPem).notAfter;
+      f.setNow(new Date(notAfter.getTime() + 1000));
+      const csr = await generateKeyAndCsr(ID);
+      await assert.rejects(f.ca.issue({ csr: csr.csrPem, spiffeId: ID }), (e: { code: string; detail?: string; status: number }) => {
+        assert.equal(e.code, 'ERR_PKI_INTERMEDIATE_EXPIRED');
+        assert.equal(e.status, 503);
+        assert.match(e.detail ?? '', /gatehouse ca rotate-intermediate/);
+        return true;
+      });
+    } finally { await f.cleanup(); }
+  });
+
+  it('reports an intermediate with fewer than intermediateWarningDays left as expiring (degraded) and names the command; one with more as ok', () => {
+    const issuing = { serial: 'abc', notAfter: new Date(Date.UTC(2030, 0, 31)) };
+    const ok = judgeIntermediateExpiry(issuing, new Date(Date.UTC(2029, 11, 1)), 30);
+    assert.equal(ok.state, 'ok');
+    const soon = judgeIntermediateExpiry(issuing, new Date(Date.UTC(2030, 0, 11)), 30);
+    assert.equal(soon.state, 'expiring');
+    assert.equal(soon.daysLeft, 20);
+    assert.match(soon.message, /20 days left.*gatehouse ca rotate-intermediate/);
+    const gone = judgeIntermediateExpiry(issuing, new Date(Date.UTC(2030, 1, 1)), 30);
+    assert.equal(gone.state, 'expired');
+    assert.match(gone.message, /expired.*gatehouse ca rotate-intermediate/);
+  });
+
+  it('lets a CA whose intermediate expired issue again after rotate-intermediate', async () => {
+    const f = await caFixture();
+    try {
+      const old = new x509.X509Certificate(f.ca.intermediateCertPem);
+      const at = new Date(old.notAfter.getTime() + 1000);
+      f.setNow(at);
+      await rotateIntermediate({ repo: f.repo, masterKey: f.masterKey, config: f.ca.config, now: at });
+      // No reload by hand: issuance looks at the store again before refusing.
+      const csr = await generateKeyAndCsr(ID);
+      const issued = await f.ca.issue({ csr: csr.csrPem, spiffeId: ID });
+      assert.notEqual(issued.chainPem.slice(issued.certificatePem.length), old.toString('pem') + '\n');
+      assert.equal((await f.repo.getCa())?.previousIntermediates.length, 0, 'an expired intermediate is not kept');
+    } finally { await f.cleanup(); }
+  });
+});
+
+describe('ca rotate-intermediate', () => {
+  const dirs: Awaited<ReturnType<typeof scratch>>[] = [];
+  after(async () => { for (const d of dirs) await d.cleanup(); });
+
+  it('issues new certificates from a new intermediate that chains to the root, while certificates of the previous one still verify, every CRL checked by openssl', async () => {
+    const f = await caFixture();
+    const dir = await scratch(); dirs.push(dir);
+    try {
+      const before = await issue(f.ca);
+      const oldIntermediate = f.ca.intermediateCertPem;
+      const events: PkiEvent[] = [];
+      const r = await caRotateIntermediateCommand({ ...commandContext(f), onEvent: (e) => events.push(e) });
+      assert.deepEqual(events.filter((e) => e.type === 'pki.ca.intermediate_rotated'), [{ type: 'pki.ca.intermediate_rotated', intermediateSerial: r.intermediateSerial, previousSerial: r.previousSerial, notAfter: r.notAfter.toISOString() }]);
+      assert.equal(await f.ca.reload(), true);
+      assert.notEqual(f.ca.intermediateCertPem, oldIntermediate);
+      assert.equal(f.ca.issuingIntermediate.serial, r.intermediateSerial);
+      assert.deepEqual(r.retained.map((p) => p.serial), [r.previousSerial]);
+      const afterRotation = await issue(f.ca);
+
+      // The new chain (leaf + new intermediate) verifies against the root alone.
+      const newChain = await dir.write('new-chain.pem', afterRotation.chainPem);
+      assert.ok(afterRotation.chainPem.endsWith(f.ca.intermediateCertPem));
+      const v = await openssl(['verify', '-x509_strict', '-CAfile', await dir.write('root.pem', f.ca.rootCertPem), '-untrusted', newChain, newChain]);
+      assert.equal(v.code, 0, v.stderr + v.stdout);
+      // The two intermediates have names of their own (OpenSSL finds issuers and CRLs by name).
+      assert.notEqual(new x509.X509Certificate(f.ca.intermediateCertPem).subject, new x509.X509Certificate(oldIntermediate).subject);
+
+      for (const [name, cert] of [['old', before], ['new', afterRotation]] as const) {
+        const ok = await verifyWithCrls(dir, f.ca, cert.certificatePem, `${name}-valid`);
+        assert.equal(ok.code, 0, `${name}: ${ok.stderr}${ok.stdout}`);
+      }
+      // Revocation reaches certificates of both intermediates, each on its issuer's CRL.
+      await f.ca.revoke({ serial: before.serial }, 'keyCompromise');
+      await f.ca.revoke({ serial: afterRotation.serial }, 'keyCompromise');
+      const crl = await f.ca.currentCrl();
+      assert.equal(crl.previousDers.length, 1);
+      for (const [name, cert] of [['old', before], ['new', afterRotation]] as const) {
+        const refused = await verifyWithCrls(dir, f.ca, cert.certificatePem, `${name}-revoked`);
+        assert.notEqual(refused.code, 0, name);
+        assert.match(refused.stderr + refused.stdout, /certificate revoked/, name);
+      }
+      // The root CRL covers the new intermediate for its whole life.
+      const rootCrl = new x509.X509Crl(f.ca.rootCrlPem);
+      assert.ok(rootCrl.nextUpdate!.getTime() >= new x509.X509Certificate(f.ca.intermediateCertPem).notAfter.getTime());
+    } finally { await f.cleanup(); }
+  });
+
+  it('renews a certificate of the previous intermediate into one of the new intermediate', async () => {
+    const f = await caFixture();
+    try {
+      const before = await issue(f.ca);
+      await caRotateIntermediateCommand(commandContext(f));
+      await f.ca.reload();
+      const csr = await generateKeyAndCsr(ID);
+      const renewed = await f.ca.renew(csr.csrPem, before.certificatePem);
+      assert.ok(renewed.chainPem.endsWith(f.ca.intermediateCertPem));
+    } finally { await f.cleanup(); }
+  });
+
+  it('refuses with ERR_PKI_ROOT_KEY_OFFLINE naming --root-key when the root is offline; rotates with the exported key file and passphrase; refuses a key of another CA', async () => {
+    const f = await caFixture();
+    const dir = await scratch(); dirs.push(dir);
+    try {
+      const ctx = commandContext(f);
+      await caExportRootCommand(ctx, { out: dir.path('root-key.pem'), passphrase: 'correct horse battery', remove: true });
+      await assert.rejects(caRotateIntermediateCommand(ctx), (e: { code: string; publicMessage: string }) => {
+        assert.equal(e.code, 'ERR_PKI_ROOT_KEY_OFFLINE');
+        assert.match(e.publicMessage, /--root-key/);
+        return true;
+      });
+      const { readFile } = await import('node:fs/promises');
+      const rootKeyPem = await readFile(dir.path('root-key.pem'), 'utf8');
+      await assert.rejects(caRotateIntermediateCommand(ctx, { rootKeyPem, passphrase: 'wrong passphrase!' }), { code: 'ERR_ADMIN_INPUT_INVALID' });
+      const other = await caFixture();
+      try {
+        const otherDir = await scratch(); dirs.push(otherDir);
+        await caExportRootCommand(commandContext(other), { out: otherDir.path('other-key.pem') });
+        await assert.rejects(caRotateIntermediateCommand(ctx, { rootKeyPem: await readFile(otherDir.path('other-key.pem'), 'utf8') }), { code: 'ERR_ADMIN_INPUT_INVALID' });
+      } finally { await other.cleanup(); }
+      const before = f.ca.intermediateCertPem;
+      const r = await caRotateIntermediateCommand(ctx, { rootKeyPem, passphrase: 'correct horse battery' });
+      assert.equal(r.rootKey, 'file');
+      const ca = await f.repo.getCa();
+      assert.equal(ca?.rootKeySealed, null, 'the root key stays offline');
+      assert.notEqual(ca?.intermediateCertPem, before);
+      const issued = await issue(await openAuthority(ctx));
+      const v = await verifyWithCrls(dir, await openAuthority(ctx), issued.certificatePem, 'offline-root');
+      assert.equal(v.code, 0, v.stderr + v.stdout);
+    } finally { await f.cleanup(); }
+  });
+
+  it('replaces a CRL that no intermediate rotated since has signed: the next read publishes one for every intermediate', async () => {
+    const f = await caFixture();
+    try {
+      const first = await f.ca.currentCrl();
+      // Rotated without the command's CRL (an instance publishing at that moment, a crash).
+      await rotateIntermediate({ repo: f.repo, masterKey: f.masterKey, config: f.ca.config });
+      const other = await CertificateAuthority.open({ repo: f.repo, masterKey: f.masterKey, config: f.ca.config, publicUrl: PUBLIC_URL });
+      const next = await other.currentCrl();
+      assert.equal(next.number, first.number + 1);
+      assert.equal(next.previousDers.length, 1);
+    } finally { await f.cleanup(); }
+  });
+});
+
+function registerRunningInstance(backend: PkiBackend, skip: false | string): void {
+  describe(`a running instance follows ca rotate-intermediate without restart (${backend.name})`, { skip }, () => {
+    it('trusts the new intermediate, issues from it and accepts its certificates over mTLS after one CRL refresh', async () => {
+      const created = await backend.create();
+      const masterKey = Buffer.from(randomBytes(32).toString('base64url'));
+      const config = pkiSchema.parse({ trustDomain: TRUST_DOMAIN });
+      const cli: PkiCommandContext = { repo: created.repo, config, publicUrl: PUBLIC_URL, masterKey };
+      let server: Awaited<ReturnType<typeof startGuardedServer>> | undefined;
+      try {
+        await caInitCommand(cli);
+        // The instance: its own store connection, CA and watcher, started before the rotation.
+        const instance = await CertificateAuthority.open({ repo: await created.another(), masterKey, config, publicUrl: PUBLIC_URL });
+        let trust: TrustStore | undefined;
+        const watcher = new CrlWatcher({ ca: instance, onChange: (t) => { trust = t; server?.guard.update({ trust: t }); } });
+        await watcher.start();
+        watcher.stop();
+        const own = await issue(instance, `spiffe://${TRUST_DOMAIN}/gateway/edge`);
+        const fromOld = await issue(instance);
+        server = await startGuardedServer({ material: { keyPem: own.keyPem, chainPem: own.chainPem, spiffeId: own.spiffeId, serial: own.serial, notBefore: own.notBefore, notAfter: own.notAfter }, trust: trust! });
+
+        await caRotateIntermediateCommand(cli);
+        const fromNew = await issue(await openAuthority(cli));
+        const get = (client: { keyPem: string; chainPem: string }) => new Promise<number>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port: server!.port, path: '/', ca: instance.rootCertPem, servername: 'localhost', checkServerIdentity: () => undefined, key: client.keyPem, cert: client.chainPem, agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+          req.on('error', reject);
+          req.end();
+        });
+        // Before the refresh the instance does not know the new intermediate: refused.
+        await assert.rejects(get(fromNew));
+        await watcher.refresh();
+        assert.equal(trust!.intermediates.length, 2);
+        assert.equal(await get(fromNew), 200);
+        assert.equal(await get(fromOld), 200, 'a certificate of the previous intermediate is still accepted');
+        assert.equal(instance.intermediateCertPem, (await created.repo.getCa())!.intermediateCertPem);
+        const issuedThere = await issue(instance);
+        assert.ok(issuedThere.chainPem.endsWith(instance.intermediateCertPem));
+      } finally {
+        await server?.close();
+        await created.close();
+      }
+    });
+  });
+}
+
+registerRunningInstance(sqliteBackend, false);
+registerRunningInstance(postgresBackend, await serviceOrSkip('postgres'));
