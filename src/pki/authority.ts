@@ -123,6 +123,13 @@ async function loadState(ca: CaRecord, masterKey: Uint8Array, trustDomain: strin
   return { record: ca, issuing, previous, anchors };
 }
 
+/** Of a CRL publication: the intermediates that signed it (key ids) and the serials it lists. */
+interface ParsedCrl {
+  number: number;
+  issuers: Set<string | undefined>;
+  serials: Set<string | undefined>;
+}
+
 function sameCa(a: CaRecord, b: CaRecord): boolean {
   return a.intermediateCertPem === b.intermediateCertPem && a.rootCrlPem === b.rootCrlPem
     && a.previousIntermediates.map((p) => p.certPem).join() === b.previousIntermediates.map((p) => p.certPem).join();
@@ -147,6 +154,8 @@ export class CertificateAuthority {
   readonly #subjectBlocks: SubjectBlocks | undefined;
   #state: CaState;
   #generation = 0;
+  /** What the newest CRL seen says, parsed once per CRL number. */
+  #parsedCrl: ParsedCrl | undefined;
 
   private constructor(options: CertificateAuthorityOptions, state: CaState) {
     this.config = options.config;
@@ -359,7 +368,14 @@ export class CertificateAuthority {
     if ('serial' in normalized) serials.push(...(await this.#revokeRenewals(normalized.serial, at, reason)));
     this.#logger?.info({ serials, target: normalized, reason }, 'certificates revoked');
     emitSafely(this.#onEvent, { type: 'pki.certificate.revoked', serials, target: 'serial' in normalized ? normalized.serial : normalized.spiffeId, reason });
-    await this.publishCrl();
+    try {
+      await this.publishCrl();
+    } catch (error) {
+      // The revocation is stored: the next CRL read by any instance (or the CRL endpoint)
+      // publishes a CRL with it, because currentCrl re-publishes one that misses a revocation.
+      this.#logger?.error({ serials, code: toGatehouseError(error).code }, 'revocation saved, but publishing the CRL failed; the next CRL read publishes it');
+      throw error;
+    }
     return serials;
   }
 
@@ -448,8 +464,21 @@ export class CertificateAuthority {
   async currentCrl(): Promise<CrlRecord> {
     const latest = await this.#repo.latestCrl();
     const now = this.#clock().getTime();
-    if (latest && now < latest.nextUpdate.getTime() - (this.config.crl.lifetimeSeconds * 1000) / 2 && this.#coversEveryIntermediate(latest)) return latest;
+    if (latest && now < latest.nextUpdate.getTime() - (this.config.crl.lifetimeSeconds * 1000) / 2
+      && this.#coversEveryIntermediate(latest) && await this.#listsEveryRevocation(latest, now)) return latest;
     return this.publishCrl();
+  }
+
+  #parse(crl: CrlRecord): ParsedCrl {
+    if (this.#parsedCrl?.number !== crl.number) {
+      const parsed = crlRecordPems(crl).map((pem) => new x509.X509Crl(pem));
+      this.#parsedCrl = {
+        number: crl.number,
+        issuers: new Set(parsed.map((c) => c.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId)),
+        serials: new Set(parsed[0]!.entries.map((e) => normalizeSerial(e.serialNumber))),
+      };
+    }
+    return this.#parsedCrl;
   }
 
   /**
@@ -458,8 +487,21 @@ export class CertificateAuthority {
    * then finds no CRL for the new intermediate's certificates and refuses them all.
    */
   #coversEveryIntermediate(crl: CrlRecord): boolean {
-    const issuers = new Set(crlRecordPems(crl).map((pem) => new x509.X509Crl(pem).getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId));
+    const { issuers } = this.#parse(crl);
     return [this.#state.issuing, ...this.#state.previous].every((i) => issuers.has(i.keyId));
+  }
+
+  /**
+   * True when the CRL lists every revocation in the store. Not so when a revocation was saved
+   * but its CRL could not be published (store hiccup, crash between the two): without this
+   * check the revocation stayed unpublished until the CRL was half expired (minutes by
+   * default, days at the longest lifetime).
+   */
+  async #listsEveryRevocation(crl: CrlRecord, now: number): Promise<boolean> {
+    const { serials } = this.#parse(crl);
+    // The cut-off publishCrl uses: entries leave the CRL once expired beyond the tolerated skew.
+    const revoked = await this.#repo.listRevoked(new Date(now - this.config.backdateSeconds * 1000));
+    return revoked.every((r) => serials.has(r.serial));
   }
 
   #checkKind(spiffe: SpiffeId): void {
