@@ -15,6 +15,7 @@
  *   });
  *   extensions.push(authn.extension);
  */
+import type { TLSSocket } from 'node:tls';
 import * as oidc from 'openid-client';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/schema.ts';
@@ -52,6 +53,8 @@ export interface AuthnComponentOptions {
   verifyClientCertificate?: ClientCertificateVerifier | undefined;
   /** The trust it verifies against, so a CRL refresh re-checks open connections (see MtlsAuthenticatorOptions.trust). */
   clientCertificateTrust?: (() => unknown) | undefined;
+  /** Calls the listener when that trust changed (a new CRL); returns the function that stops it. Open WebSocket tunnels are checked again then. */
+  onClientCertificateTrustChange?: ((listener: () => void) => () => void) | undefined;
   /** fetch the login relying party uses to reach the IdP's token endpoint (default: global fetch). */
   loginFetch?: typeof fetch | undefined;
 }
@@ -139,6 +142,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
 
   let upkeep: AuthnMaintenance | undefined;
   let stopClosingTunnels: (() => void) | undefined;
+  let stopRecheckingTunnels: (() => void) | undefined;
   const extension: GatewayExtension = {
     name: 'authn',
     async start(gateway) {
@@ -150,6 +154,15 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
         const closed = gateway.tunnels.closeWhere(match, reason);
         if (closed > 0) logger.info({ type: event.type, closed }, 'authn: WebSocket tunnels of an invalidated credential closed');
       });
+      // Requests on a kept-alive connection verify its certificate again under new trust; a
+      // tunnel makes no more requests, so it is verified here (revoked → closed).
+      const verify = options.verifyClientCertificate;
+      if (verify !== undefined) {
+        stopRecheckingTunnels = options.onClientCertificateTrustChange?.(() => {
+          const closed = gateway.tunnels.closeWhere((t) => t.identity?.method === 'mtls' && !clientCertificateStillValid(verify, t.clientSocket), 'client certificate no longer trusted');
+          if (closed > 0) logger.info({ closed }, 'authn: WebSocket tunnels of a client certificate no longer trusted closed');
+        });
+      }
       upkeep = startAuthnMaintenance({
         revocations: authn.revocations, sessions: sessionStore, logins: loginStore, dpopProofs,
         idleTimeoutMs: config.authn.session.idleTimeoutMs, ...config.authn.maintenance, logger,
@@ -159,10 +172,23 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     internalHandlers: () => (authn.loginFlow === undefined ? [] : [authn.internalHandler]),
     async stop() {
       stopClosingTunnels?.();
+      stopRecheckingTunnels?.();
       await upkeep?.stop();
       authn.close();
       channel.close();
     },
   };
   return { authn, extension };
+}
+
+/** Whether the tunnel's client certificate still verifies (false when it has none to show). */
+function clientCertificateStillValid(verify: ClientCertificateVerifier, socket: unknown): boolean {
+  const certificate = (socket as Partial<TLSSocket> | undefined)?.getPeerX509Certificate?.();
+  if (certificate === undefined) return false;
+  try {
+    verify(certificate);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -37,6 +37,7 @@ export async function composeExtensions(config: Config, logger: Logger, context:
       verifyClientCertificate: pki ? (cert) => verifyPeer(cert, pki.workload.trust()) : undefined,
       // A new CRL makes open connections verify their certificate again (revoked → 401 on them too).
       clientCertificateTrust: pki ? () => pki.workload.trust() : undefined,
+      onClientCertificateTrustChange: pki ? (listener) => pki.workload.onTrustChange(listener) : undefined,
       // The browser-login relying party redeems codes at this gateway's own public URL.
       loginFetch: fetchTrusting(context.publicCertificatePem),
     });

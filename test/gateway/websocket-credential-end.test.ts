@@ -124,7 +124,7 @@ describe('TunnelRegistry', () => {
     subject: 'usr_1', kind: 'user', roles: [], method: 'jwt', amr: [], authTime: undefined, mfaTime: undefined, credentialId: 'j1', issuer: 'https://idp', attributes: {}, expiresAt,
   });
   const open = (registry: TunnelRegistry, expiresAt: number | undefined, closed: string[]) =>
-    registry.add({ identity: identity(expiresAt), clientAddress: '192.0.2.1', routeId: 'ws', requestId: 'r' }, (reason) => closed.push(reason));
+    registry.add({ identity: identity(expiresAt), clientAddress: '192.0.2.1', routeId: 'ws', requestId: 'r', clientSocket: undefined }, (reason) => closed.push(reason));
 
   it('closes a tunnel when the credential that opened it expires (a token\'s exp, a session\'s end), not before', async () => {
     const registry = new TunnelRegistry();

@@ -124,7 +124,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     const { ctx } = this;
     // The tunnel lives no longer than the credential that opened it (tunnels.ts).
     const unregister = ctx.gen.tunnels.add(
-      { identity: ctx.identity, clientAddress: ctx.clientAddress, routeId: ctx.route!.id, requestId: ctx.requestId },
+      { identity: ctx.identity, clientAddress: ctx.clientAddress, routeId: ctx.route!.id, requestId: ctx.requestId, clientSocket: client },
       (reason) => {
         ctx.gen.logger.info({ type: 'tunnel', requestId: ctx.requestId, route: ctx.route!.id, subject: ctx.identity?.subject, reason }, `WebSocket tunnel closed: ${reason}`);
         closeBoth();

@@ -17,6 +17,8 @@ export interface OpenTunnel {
   readonly clientAddress: string;
   readonly routeId: string;
   readonly requestId: string;
+  /** The client's connection (a TLS socket on the public listener: its client certificate). */
+  readonly clientSocket: unknown;
 }
 
 interface Entry extends OpenTunnel {
