@@ -33,7 +33,8 @@ describe('gatehouse alerts unblock', () => {
   it('its log lines on stderr repeat no key (Elasticsearch and other strict JSON consumers refuse duplicate keys)', async () => {
     const fresh = await createBackend('sqlite');
     try {
-      const r = await gatehouse(['alerts', 'blocks', '--verbose', '--config', await fresh.writeConfig()]);
+      // A command that may create the store (read-only ones refuse a missing one).
+      const r = await gatehouse(['alerts', 'block', '--verbose', '--config', await fresh.writeConfig(), '--address', '192.0.2.7', '--for', '5', '--reason', 'test', '--by', 'admin']);
       assert.equal(r.status, 0, show(r));
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
       assert.ok(lines.some((l) => l.includes('migration applied')), 'a fresh store logs its migrations');
