@@ -69,6 +69,12 @@ function consumeCredentials(ctx: RequestContext, authorization: boolean): void {
   else if (dropCookie) ctx.omitUpstreamHeaders = new Set(['cookie']);
 }
 
+/** `Bearer ghs_…` (any letter case of the scheme, as CREDENTIAL reads it). */
+function isApiTokenCredential(authorization: string): boolean {
+  const match = CREDENTIAL.exec(authorization);
+  return match !== null && match[2]!.startsWith(API_TOKEN_PREFIX);
+}
+
 function isBrowserNavigation(req: IncomingMessage): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const mode = req.headers['sec-fetch-mode'];
@@ -179,7 +185,9 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     if (route === undefined) throw new GatehouseError('ERR_AUTHN_REQUIRED', { detail: 'no route on context' });
     const req = ctx.req;
     const authorization = req.headers.authorization;
-    consumeCredentials(ctx, authorization !== undefined && route.config.access !== 'public');
+    // A public route's upstream gets a client's Authorization as sent (it may be its own), except
+    // a Gatehouse API token: valid only here, long-lived, of no use to any upstream but to replay.
+    consumeCredentials(ctx, authorization !== undefined && (route.config.access !== 'public' || isApiTokenCredential(authorization)));
     if (route.config.access === 'public') return undefined;
     const accepted = route.config.authentication.methods;
 
