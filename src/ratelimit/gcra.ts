@@ -21,6 +21,12 @@ import type { RateLimit, RateLimitResult } from './types.ts';
 
 /** Absorbs floating-point error so that e.g. 2.9999999997 slots count as 3. */
 const EPSILON = 1e-9;
+/**
+ * Whole milliseconds until a moment, rounded up — less 1 µs of floating-point noise: `now` has
+ * a fraction (performance.now(); Redis keeps µs), so `now + 60000 − now` came out 60000.0000001
+ * about once in a hundred and a reset 60 s away was reported as 60.001 s, `t=61`.
+ */
+const ceilMs = (ms: number): number => Math.ceil(ms - 1e-3);
 
 /**
  * How early (ms) a request may be and still count as on time: what rounding can add to a
@@ -82,8 +88,8 @@ export function gcra(tat: number | undefined, now: number, limit: RateLimit, cos
         allowed: false,
         limit: limit.burst,
         remaining: Math.max(0, Math.floor((now + tolerance - base) / interval + EPSILON)),
-        resetAfterMs: Math.ceil(base - now),
-        retryAfterMs: Math.max(1, Math.ceil(allowAt - now)),
+        resetAfterMs: ceilMs(base - now),
+        retryAfterMs: Math.max(1, ceilMs(allowAt - now)),
         windowMs,
       },
     };
@@ -94,7 +100,7 @@ export function gcra(tat: number | undefined, now: number, limit: RateLimit, cos
       allowed: true,
       limit: limit.burst,
       remaining: Math.max(0, Math.floor((now + tolerance - newTat) / interval + EPSILON)),
-      resetAfterMs: Math.ceil(newTat - now),
+      resetAfterMs: ceilMs(newTat - now),
       retryAfterMs: 0,
       windowMs,
     },

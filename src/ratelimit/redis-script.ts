@@ -16,6 +16,8 @@ local cost = tonumber(ARGV[3])
 local tolerance = burst * interval
 local eps = 1e-9
 local slack = math.min(burst * 0.001, interval / 2)
+-- Whole ms until a moment, rounded up less 1 µs of floating-point noise (as gcra.ts's ceilMs).
+local function ceil_ms(x) return math.ceil(x - 0.001) end
 local tat = tonumber(redis.call('GET', KEYS[1]))
 local capped = false
 if tat == nil or tat < now then
@@ -31,11 +33,11 @@ if allow_at > now + slack then
     redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
   end
   local remaining = math.max(0, math.floor((now + tolerance - tat) / interval + eps))
-  return { 0, remaining, math.ceil(tat - now), math.max(1, math.ceil(allow_at - now)) }
+  return { 0, remaining, ceil_ms(tat - now), math.max(1, ceil_ms(allow_at - now)) }
 end
 if cost > 0 or capped then
   redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
 end
 local remaining = math.max(0, math.floor((now + tolerance - new_tat) / interval + eps))
-return { 1, remaining, math.ceil(new_tat - now), 0 }
+return { 1, remaining, ceil_ms(new_tat - now), 0 }
 `;

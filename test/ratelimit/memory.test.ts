@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { limiterContract } from './contract.ts';
 import { MemoryRateLimiter } from '../../src/ratelimit/memory-limiter.ts';
+import { gcra } from '../../src/ratelimit/gcra.ts';
 
 limiterContract('memory', {
   create: async () => new MemoryRateLimiter(),
@@ -112,4 +113,17 @@ describe('memory rate limiter', () => {
     }
     void limiter.close();
   });
+});
+
+it('a reset 60 s away is reported as 60 000 ms whatever the fraction of the clock (floating-point noise rounded 60000.0000001 up to 60 001: RateLimit t=61)', async () => {
+  const limit = { rate: 1, periodMs: 60_000, burst: 1 };
+  let off = 0;
+  for (let i = 0; i < 20_000; i++) {
+    // performance.now()-sized and epoch-sized clocks, with fractions, as the two backends see them.
+    const now = (i % 2 === 0 ? 0 : 1_763_900_000_000) + ((i * 7919.123456789) % 1e7);
+    const first = gcra(undefined, now, limit, 1);
+    const second = gcra(first.tat, now, limit, 1);
+    if (first.result.resetAfterMs !== 60_000 || second.result.retryAfterMs !== 60_000) off++;
+  }
+  assert.equal(off, 0);
 });
