@@ -55,9 +55,10 @@ export const identitySchema = z.object({
   }).strict().default({ delayAfterFailures: 3, lockAfterFailures: 10, lockSeconds: 900, addressLockAfterFailures: 50, addressWindowSeconds: 900, maxDelayMs: 5_000 }),
   mfa: z.object({
     required: z.boolean().default(false).describe('Every user must enroll TOTP at the next login.'),
+    requiredForRoles: z.array(roleName).default([]).describe('Users holding any of these roles must enroll TOTP at their next login, as `required` demands of every user. Name the roles that reach routes with `stepUp` (or approve on them).'),
     issuer: z.string().min(1).max(64).default('Gatehouse').describe('Issuer label shown in authenticator apps.'),
     recoveryCodes: z.number().int().min(4).max(20).default(10),
-  }).strict().default({ required: false, issuer: 'Gatehouse', recoveryCodes: 10 }),
+  }).strict().default({ required: false, requiredForRoles: [], issuer: 'Gatehouse', recoveryCodes: 10 }),
   federation: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), federationProviderSchema).default({}),
   apiTokens: z.object({
     defaultLifetimeDays: z.number().int().min(1).max(3650).default(90),

@@ -27,6 +27,7 @@ import type { BrowserBinding } from './browser-binding.ts';
 import type { SubjectBlockGuard } from '../oidc/subject-block-guard.ts';
 import { MFA_ACR, requestsMfaAcr } from '../oidc/interaction-policy.ts';
 import { field, readForm, redirectLocal, sendHtml } from './http.ts';
+import { secondFactorStep } from './second-factor-step.ts';
 import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
 
 const STATE_NS = 'identity:interaction-state';
@@ -114,13 +115,14 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
     state.userId = user.id;
     state.amr = amr;
     state.primaryAt = Math.floor(Date.now() / 1000);
-    if (user.totpEnabled) {
+    const step = secondFactorStep(o.config.mfa, user, asksForMfa(details));
+    if (step === 'verify') {
       state.stage = 'mfa';
       await saveState(details.uid, state);
       sendHtml(res, 200, mfaPage(details.uid, state.csrf));
       return;
     }
-    if (o.config.mfa.required || asksForMfa(details)) {
+    if (step === 'enroll') {
       const enrollment = await o.login.startEnrollment(user);
       state.stage = 'enroll';
       state.enrollSealed = enrollment.sealed;
