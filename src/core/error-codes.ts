@@ -170,6 +170,7 @@ export const ERROR_CODES = {
   ERR_IDENTITY_INTERACTION_INVALID: { status: 400, message: 'The sign-in session expired or is invalid; start again' },
   /** The interaction (its sign-in page, forms or resume) was reached from a browser other than the one that started it: cookies planted by a sibling subdomain (login CSRF), or started before the upgrade that added the binding. */
   ERR_IDENTITY_INTERACTION_BROWSER_MISMATCH: { status: 403, message: 'This sign-in was started in another browser; start again' },
+  ERR_IDENTITY_MFA_NOT_ENROLLED: { status: 403, message: 'This needs a second factor and the account has none yet: set up an authenticator at an ordinary sign-in first (or ask an administrator), then try again' },
   ERR_IDENTITY_FEDERATION_FAILED: { status: 401, message: 'Sign-in with the external provider failed' },
   ERR_IDENTITY_FEDERATION_NOT_ALLOWED: { status: 403, message: 'This account may not sign in here' },
   ERR_IDENTITY_FEDERATION_LINK_CONFLICT: { status: 403, message: 'This account is already linked to another external identity' },

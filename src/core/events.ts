@@ -596,14 +596,14 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     },
   },
   'identity.login.failed': {
-    description: 'A sign-in attempt failed. The client saw one generic message whatever the reason.',
+    description: 'A sign-in attempt failed. The client saw one generic message whatever the reason, except `mfa_not_enrolled` (only told after a correct password).',
     emittedBy: 'src/identity',
     fields: {
       username: { type: 'string', description: 'User name as typed (lower-cased, at most 256 characters).' },
       subject: { type: 'string', description: 'User id when the user exists.', optional: true },
       clientId: { type: 'string', description: 'Client the sign-in was for.', optional: true },
       clientAddress: { type: 'string', description: 'Client address.' },
-      reason: { type: 'string', description: '`bad_credentials`, `unknown_user`, `locked`, `disabled`, `address_blocked`, `federation` (the external identity may not sign in here) or `federation_link_conflict` (its verified e-mail names an account that already has another external identity: a takeover attempt, or an address reassigned at a provider).' },
+      reason: { type: 'string', description: '`bad_credentials`, `unknown_user`, `locked`, `disabled`, `address_blocked`, `federation` (the external identity may not sign in here), `federation_link_conflict` (its verified e-mail names an account that already has another external identity: a takeover attempt, or an address reassigned at a provider) or `mfa_not_enrolled` (a step-up sign-in — the client asked for the second factor — of an account without one, which it may not enroll there: `identity.mfa.enrollDuringStepUp`).' },
       federatedProvider: { type: 'string', description: 'External provider name for a refused federated sign-in; `username` is then the e-mail it asserted.', optional: true },
     },
   },

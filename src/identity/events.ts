@@ -7,7 +7,7 @@
  */
 export interface IdentityEventPayloads {
   'identity.login.succeeded': { subject: string; username: string; clientId?: string; clientAddress: string; amr: string[]; federatedProvider?: string };
-  'identity.login.failed': { username: string; subject?: string; clientId?: string; clientAddress: string; reason: 'bad_credentials' | 'unknown_user' | 'locked' | 'disabled' | 'address_blocked' | 'federation' | 'federation_link_conflict'; federatedProvider?: string };
+  'identity.login.failed': { username: string; subject?: string; clientId?: string; clientAddress: string; reason: 'bad_credentials' | 'unknown_user' | 'locked' | 'disabled' | 'address_blocked' | 'federation' | 'federation_link_conflict' | 'mfa_not_enrolled'; federatedProvider?: string };
   'identity.login.throttled': { subject: string; clientAddress: string; failures: number; delayMs: number };
   'identity.account.locked': { subject: string; clientAddress: string; failures: number; lockedUntil: string };
   'identity.address.blocked': { clientAddress: string; blockedUntil: string };

@@ -3,7 +3,9 @@
  * provider and authn components over a real store: bearer JWTs of the gateway's own issuer
  * (its JWKS carries the test's key as well, so claims such as `amr` and `auth_time` can be
  * chosen), an API token from the IdP, and a browser that logs in over HTTP through the real
- * sign-in pages, TOTP step included.
+ * sign-in pages, TOTP step included. Users holding the role `mfa` (identity.mfa.requiredForRoles)
+ * enrol TOTP at their first ordinary sign-in, which is not itself a second factor; a step-up
+ * sign-in never enrols (step-up-enrolment.test.ts).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,6 +88,7 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
       mode: 'development',
       publicUrl: PUBLIC,
       dataDir: dir,
+      identity: { mfa: { requiredForRoles: ['mfa'] } },
       upstreams: { app: { url: upstream.url } },
       routes: [
         {
@@ -114,7 +117,7 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     const logger = pino({ level: process.env.GH_TEST_LOG ?? 'silent' });
     const platform = { config, store, bus, logger } as unknown as Platform;
     identity = await createIdentityComponent(platform);
-    userId = (await identity.idp.accounts.addUser({ username: 'alice', password: PASSWORD, roles: ['admin'] })).id;
+    userId = (await identity.idp.accounts.addUser({ username: 'alice', password: PASSWORD, roles: ['admin', 'mfa'] })).id;
     const pair = await generateKeyPair('ES256');
     key = { privateKey: pair.privateKey, kid: 'test-own' };
     const testJwk = { ...(await exportJWK(pair.publicKey)), kid: key.kid, alg: 'ES256', use: 'sig' };
@@ -202,7 +205,13 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     assert.equal(viaQuery.status, 401, viaQuery.body);
   });
 
-  /** Logs in through the IdP's form with the password only; returns the browser on a session without MFA. */
+  let resolveSecret: (secret: string) => void = () => {};
+  const totpSecret = new Promise<string>((resolve) => { resolveSecret = resolve; });
+
+  /**
+   * Logs in through the IdP's form with the password only; returns the browser on a session without MFA.
+   * Alice (role mfa) enrols TOTP at this first ordinary sign-in: an enrolment is not a second factor.
+   */
   async function passwordOnlySession(username = 'alice'): Promise<Browser> {
     const browser = new Browser(browserFetch);
     const start = await browser.request(`${PUBLIC}/_gatehouse/auth/login?return_to=%2Fhome`, { headers: NAVIGATE });
@@ -211,6 +220,13 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     while (next.location && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
     assert.equal(next.status, 200, 'login page');
     next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username, password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
+    const secret = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
+    if (secret) {
+      resolveSecret(secret);
+      const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret }) } });
+      assert.equal(codes.status, 200, codes.body.slice(0, 300));
+      next = await browser.request(new URL(formAction(codes.body, 'continue')!, PUBLIC), { form: { csrf: inputValue(codes.body, 'csrf')! } });
+    }
     next = await followToCallback(browser, next);
     assert.equal((await browser.request(next.location!, { headers: NAVIGATE })).status, 303);
     assert.ok(browser.cookies.has(SESSION_COOKIE));
@@ -225,10 +241,7 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     return next;
   }
 
-  let resolveSecret: (secret: string) => void = () => {};
-  const totpSecret = new Promise<string>((resolve) => { resolveSecret = resolve; });
-
-  it('sends a browser on a password-only session into a fresh login that demands TOTP (enrolment first), then serves the original path', async () => {
+  it('sends a browser on a password-only session (its sign-in enrolled TOTP, which is no second factor) into a fresh login that demands the TOTP code, then serves the original path', async () => {
     const browser = await passwordOnlySession();
     const path = '/admin/settings?tab=keys';
     const first = await browser.request(PUBLIC + path, { headers: NAVIGATE });
@@ -251,15 +264,12 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     let hops = 0;
     while (next.location && hops++ < 5) next = await browser.request(next.location, { headers: NAVIGATE });
     assert.equal(next.status, 200, `login page again: ${next.location} ${next.body.slice(0, 300)}`);
+    // The enrolment's time step is spent; the next code is what she would type.
+    await new IdentityUsersRepo(store.db).update(userId, { totpLastStep: undefined });
     next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'alice', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
-    // Alice has no second factor yet and MFA is not required globally: the step-up asks her to enrol.
     assert.equal(next.status, 200, next.body.slice(0, 300));
-    const secret = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
-    assert.ok(secret, 'the enrolment page');
-    resolveSecret(secret!);
-    const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret }) } });
-    assert.equal(codes.status, 200, codes.body.slice(0, 300));
-    next = await browser.request(new URL(formAction(codes.body, 'continue')!, PUBLIC), { form: { csrf: inputValue(codes.body, 'csrf')! } });
+    assert.ok(formAction(next.body, 'mfa'), 'the TOTP page');
+    next = await browser.request(new URL(formAction(next.body, 'mfa')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret: await totpSecret }) } });
     next = await followToCallback(browser, next);
     const callback = await browser.request(next.location!, { headers: NAVIGATE });
     assert.equal(callback.status, 303, callback.body.slice(0, 300));
@@ -358,20 +368,33 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     assert.equal(next.status, 200);
     assert.ok(formAction(next.body, 'login'), 'the sign-in page');
     next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username: 'bob', password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
-    assert.equal(next.status, 200, next.body.slice(0, 300));
-    assert.match(next.body, /data-totp-secret="[A-Z2-7]+"/, 'bob (no TOTP yet) is asked to enrol');
+    // Bob has no TOTP and may not make one up here (step-up-enrolment.test.ts): refused, no code.
+    assert.equal(next.status, 403, next.body.slice(0, 300));
+    assert.match(next.body, /ERR_IDENTITY_MFA_NOT_ENROLLED/);
+    assert.equal(next.location, undefined);
   });
 
   /**
    * A relying party of the IdP (openid-client) signs a new user in through the real sign-in
-   * pages and gets a JWT access token for the gateway (`resource`). With `acr_values` the user
-   * enrols TOTP and signs in with the code; without, with the password only.
+   * pages and gets a JWT access token for the gateway (`resource`). With `withTotp` the user
+   * (role mfa) enrols TOTP at a first sign-in, then signs in again with `acr_values` and the
+   * code; without, with the password only.
    */
   async function accessTokenFromRealLogin(username: string, withTotp: boolean): Promise<string> {
     const redirect = 'https://cli.example/cb';
-    await identity.idp.accounts.addUser({ username, password: PASSWORD, roles: ['admin'] });
+    const id = (await identity.idp.accounts.addUser({ username, password: PASSWORD, roles: withTotp ? ['admin', 'mfa'] : ['admin'] })).id;
     const client = await identity.idp.accounts.addClient({ clientId: `cli-${username}`, kind: 'app', redirectUris: [redirect] });
-    const conf = await oidc.discovery(new URL(PUBLIC), `cli-${username}`, client.secret!, undefined, { [oidc.customFetch]: viaGateway as oidc.CustomFetch });
+    let secret: string | undefined;
+    if (withTotp) {
+      secret = await signInAtRp(username, redirect, client.secret!, false);
+      await new IdentityUsersRepo(store.db).update(id, { totpLastStep: undefined });
+    }
+    return signInAtRp(username, redirect, client.secret!, withTotp, secret);
+  }
+
+  /** One sign-in at the relying party `cli-<username>`: the access token, or (enrolling) the TOTP secret. */
+  async function signInAtRp(username: string, redirect: string, clientSecret: string, withTotp: boolean, secret?: string): Promise<string> {
+    const conf = await oidc.discovery(new URL(PUBLIC), `cli-${username}`, clientSecret, undefined, { [oidc.customFetch]: viaGateway as oidc.CustomFetch });
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -384,16 +407,18 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
     let next = await browser.request(url, { headers: NAVIGATE });
     for (let hops = 0; next.location?.startsWith(PUBLIC) && hops < 5; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
     next = await browser.request(new URL(formAction(next.body, 'login')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, username, password: PASSWORD }, headers: { 'sec-fetch-site': 'same-origin', origin: PUBLIC } });
-    if (withTotp) {
-      const secret = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
-      assert.ok(secret, `the enrolment page: ${next.status} ${next.body.slice(0, 200)}`);
-      const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret: secret! }) } });
+    const enrolling = /data-totp-secret="([A-Z2-7]+)"/.exec(next.body)?.[1];
+    if (enrolling) {
+      const codes = await browser.request(new URL(formAction(next.body, 'enroll')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret: enrolling }) } });
       next = await browser.request(new URL(formAction(codes.body, 'continue')!, PUBLIC), { form: { csrf: inputValue(codes.body, 'csrf')! } });
+    } else if (withTotp) {
+      assert.ok(formAction(next.body, 'mfa') && secret, `the TOTP page: ${next.status} ${next.body.slice(0, 200)}`);
+      next = await browser.request(new URL(formAction(next.body, 'mfa')!, PUBLIC), { form: { csrf: inputValue(next.body, 'csrf')!, code: await generate({ secret: secret! }) } });
     }
     for (let hops = 0; next.location?.startsWith(PUBLIC) && hops < 8; hops++) next = await browser.request(next.location, { headers: NAVIGATE });
     assert.ok(next.location?.startsWith(redirect), `back at the relying party: ${next.status} ${next.location} ${next.body.slice(0, 200)}`);
     const tokens = await oidc.authorizationCodeGrant(conf, new URL(next.location!), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
-    return tokens.access_token;
+    return enrolling ?? tokens.access_token;
   }
 
   it("passes a step-up route with the IdP's own JWT access token right after a real TOTP login (the token carries amr, auth_time and acr; no forged claims)", async () => {

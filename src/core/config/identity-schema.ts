@@ -55,10 +55,11 @@ export const identitySchema = z.object({
   }).strict().default({ delayAfterFailures: 3, lockAfterFailures: 10, lockSeconds: 900, addressLockAfterFailures: 50, addressWindowSeconds: 900, maxDelayMs: 5_000 }),
   mfa: z.object({
     required: z.boolean().default(false).describe('Every user must enroll TOTP at the next login.'),
-    requiredForRoles: z.array(roleName).default([]).describe('Users holding any of these roles must enroll TOTP at their next login, as `required` demands of every user. Name the roles that reach routes with `stepUp` (or approve on them).'),
+    requiredForRoles: z.array(roleName).default([]).describe('Users holding any of these roles must enroll TOTP at their next login, as `required` demands of every user. Name the roles that reach routes with `stepUp` (or approve on them): a step-up sign-in does not let an account without TOTP enroll one (see `enrollDuringStepUp`).'),
+    enrollDuringStepUp: z.boolean().default(false).describe('Let a sign-in that asks for the second factor (a step-up login; a client sending `acr_values=urn:gatehouse:mfa`) be met by enrolling a new TOTP, and count every enrollment as its sign-in\'s second factor. Whoever has only the password (or a federated session) of an account without TOTP then enrolls an authenticator of their own and passes step-up routes and approvals on them. `false`: such a sign-in is refused with `ERR_IDENTITY_MFA_NOT_ENROLLED`, and an enrollment (at an ordinary login, under `required` or `requiredForRoles`) counts only from the next login that uses the code. Development only: warned about, refused in production.'),
     issuer: z.string().min(1).max(64).default('Gatehouse').describe('Issuer label shown in authenticator apps.'),
     recoveryCodes: z.number().int().min(4).max(20).default(10),
-  }).strict().default({ required: false, requiredForRoles: [], issuer: 'Gatehouse', recoveryCodes: 10 }),
+  }).strict().default({ required: false, requiredForRoles: [], enrollDuringStepUp: false, issuer: 'Gatehouse', recoveryCodes: 10 }),
   federation: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), federationProviderSchema).default({}),
   apiTokens: z.object({
     defaultLifetimeDays: z.number().int().min(1).max(3650).default(90),

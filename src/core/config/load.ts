@@ -215,6 +215,9 @@ function developmentConveniences(config: Config, env: NodeJS.ProcessEnv): Config
       w.push({ path: ['authn', 'issuers', i, 'roleMapping'], message: `issuer ${issuer.issuer} names its own principals and no roleMapping says which roles it may grant: every role in its tokens is taken, admin included` });
     }
   });
+  if (config.identity.enabled && config.identity.mfa.enrollDuringStepUp) {
+    w.push({ path: ['identity', 'mfa', 'enrollDuringStepUp'], message: 'a step-up sign-in can be met by enrolling a new TOTP: whoever has only the password of an account without one enrolls an authenticator of their own and passes step-up routes (and decides approvals on them)' });
+  }
   for (const [name, p] of Object.entries(config.identity.federation)) {
     if (p.allowInsecureHttp) w.push({ path: ['identity', 'federation', name, 'allowInsecureHttp'], message: 'an external provider reached over plain HTTP (its discovery, keys and token exchange can be altered in transit)' });
   }

@@ -27,7 +27,7 @@ import type { BrowserBinding } from './browser-binding.ts';
 import type { SubjectBlockGuard } from '../oidc/subject-block-guard.ts';
 import { MFA_ACR, requestsMfaAcr } from '../oidc/interaction-policy.ts';
 import { field, readForm, redirectLocal, sendHtml } from './http.ts';
-import { secondFactorStep } from './second-factor-step.ts';
+import { enrollmentIsSecondFactor, secondFactorStep } from './second-factor-step.ts';
 import { enrollPage, errorPage, loginPage, messagePage, mfaPage, recoveryCodesPage } from './pages.ts';
 
 const STATE_NS = 'identity:interaction-state';
@@ -64,7 +64,7 @@ export interface InteractionRouterOptions {
   logger: Logger;
 }
 
-/** A client asking for the MFA acr (step-up) gets the second factor, or enrolment. */
+/** A client asking for the MFA acr (step-up) gets the second factor, never a sign-in without it. */
 function asksForMfa(details: InteractionDetails): boolean {
   return requestsMfaAcr(details.params.acr_values);
 }
@@ -121,6 +121,16 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
       await saveState(details.uid, state);
       sendHtml(res, 200, mfaPage(details.uid, state.csrf));
       return;
+    }
+    if (step === 'not_enrolled') {
+      // Enrolling here would be the step-up's proof, and whoever has the password can enrol.
+      await o.kv.destroy(STATE_NS, details.uid);
+      o.emit('identity.login.failed', {
+        username: user.username, subject: user.id, clientAddress, reason: 'mfa_not_enrolled',
+        ...(details.params.client_id ? { clientId: String(details.params.client_id) } : {}),
+        ...(state.federatedProvider ? { federatedProvider: state.federatedProvider } : {}),
+      });
+      throw new GatehouseError('ERR_IDENTITY_MFA_NOT_ENROLLED', { detail: `step-up sign-in of user ${user.id}, who has no second factor (identity.mfa.enrollDuringStepUp is off)` });
     }
     if (step === 'enroll') {
       const enrollment = await o.login.startEnrollment(user);
@@ -297,12 +307,15 @@ export function createInteractionRouter(o: InteractionRouterOptions): Interactio
           state.stage = 'recovery-codes';
           delete state.enrollSealed;
           await saveState(uid, state);
-          sendHtml(res, 200, recoveryCodesPage(uid, state.csrf, codes));
+          sendHtml(res, 200, recoveryCodesPage(uid, state.csrf, codes, !enrollmentIsSecondFactor(o.config.mfa)));
           return;
         }
         case 'continue': {
           const user = await requireUserFromState(state, 'recovery-codes');
-          await finish(req, res, details, state, user, [...(state.amr ?? []), 'otp', 'mfa'], clientAddress);
+          // The code that confirmed the enrolment came from the authenticator just added by
+          // whoever passed the first step: by default not a second factor of this sign-in.
+          const amr = enrollmentIsSecondFactor(o.config.mfa) ? [...(state.amr ?? []), 'otp', 'mfa'] : [...(state.amr ?? [])];
+          await finish(req, res, details, state, user, amr, clientAddress);
           return;
         }
         case 'federated': {

@@ -63,9 +63,11 @@ export function enrollPage(uid: string, csrf: string, secret: string, uri: strin
 <button type="submit">Enable</button></form>`);
 }
 
-export function recoveryCodesPage(uid: string, csrf: string, codes: string[]): string {
+/** `fromNextSignIn`: the enrolment is not this sign-in's second factor; say when it starts to count. */
+export function recoveryCodesPage(uid: string, csrf: string, codes: string[], fromNextSignIn = false): string {
   const base = `/oidc/interaction/${encodeURIComponent(uid)}`;
-  return layout('Recovery codes', `<p>Keep these codes somewhere safe. Each works once if you lose your authenticator. They are not shown again.</p>
+  const next = fromNextSignIn ? '<p>Your authenticator is set up. From your next sign-in on you will be asked for its code; an action that needs a second factor will ask you to sign in again.</p>' : '';
+  return layout('Recovery codes', `${next}<p>Keep these codes somewhere safe. Each works once if you lose your authenticator. They are not shown again.</p>
 <ul>${codes.map((c) => `<li><code data-recovery-code>${esc(c)}</code></li>`).join('')}</ul>
 <form method="post" action="${base}/continue">${hidden(csrf)}<button type="submit">Continue</button></form>`);
 }

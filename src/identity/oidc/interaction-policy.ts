@@ -10,7 +10,7 @@
  * `urn:gatehouse:mfa`, what an RFC 9470 challenge tells it to send) while the browser's session
  * was signed in without it. oidc-provider treats `acr_values` as voluntary and would hand out a
  * code for the password-only session (the client silently downgraded); now the sign-in pages run
- * again and demand TOTP or enrolment (src/identity/interaction).
+ * again and demand TOTP (src/identity/interaction; an account without one is refused there).
  */
 import { interactionPolicy } from 'oidc-provider';
 
