@@ -6,7 +6,12 @@ export interface ApprovalView {
   status: string;
   routeId: string;
   requester: string;
-  request: { method: string; host: string; path: string; query: string; bodySha256: string; bodyBytes: number };
+  request: {
+    method: string; host: string; path: string; query: string;
+    /** Content-Type and Content-Encoding as bound (null: the request had none, and the one that uses it must have none). */
+    contentType: string | null; contentEncoding: string | null;
+    bodySha256: string; bodyBytes: number;
+  };
   approver: string | null;
   createdAt: string;
   expiresAt: string;
@@ -23,7 +28,11 @@ export function approvalView(row: ApprovalRow, now: number): ApprovalView {
   if ((status === 'pending' && row.expires_at <= now) || (status === 'approved' && row.use_by !== null && row.use_by <= now)) status = 'expired';
   return {
     id: row.id, status, routeId: row.route_id, requester: row.requester,
-    request: { method: row.method, host: row.host, path: row.path, query: row.query, bodySha256: row.body_sha256, bodyBytes: Number(row.body_bytes) },
+    request: {
+      method: row.method, host: row.host, path: row.path, query: row.query,
+      contentType: row.content_type, contentEncoding: row.content_encoding,
+      bodySha256: row.body_sha256, bodyBytes: Number(row.body_bytes),
+    },
     approver: row.approver,
     createdAt: iso(row.created_at)!, expiresAt: iso(row.expires_at)!, decidedAt: iso(row.decided_at), useBy: iso(row.use_by), usedAt: iso(row.used_at),
   };

@@ -113,6 +113,8 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
     bus.publish(decision === 'approved' ? 'approval.approved' : 'approval.denied', {
       approvalId: id, routeId: row.route_id, requester: row.requester, method: row.method, host: row.host, path: row.path,
       query: row.query, bodySha256: row.body_sha256, approver: identity.subject, requestId: ctx.requestId,
+      ...(row.content_type !== null ? { contentType: row.content_type } : {}),
+      ...(row.content_encoding !== null ? { contentEncoding: row.content_encoding } : {}),
     });
     const decided: ApprovalRow = { ...row, status: decision, approver: identity.subject, decided_at: at, use_by: decision === 'approved' ? at + approval.useWithinSeconds * 1000 : null };
     sendJson(ctx.res, 200, approvalView(decided, at), false);

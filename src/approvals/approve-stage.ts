@@ -3,8 +3,9 @@
  * with a second person's approval, and each approval runs exactly one request.
  *
  *   - No `Gatehouse-Approval` header: the request is held. A pending approval bound to the
- *     requester, method, host, path, query and the SHA-256 of the body is stored, and the
- *     client gets 403 ERR_APPROVAL_PENDING with the id (JSON body and the same header).
+ *     requester, method, host, path, query, Content-Type, Content-Encoding and the SHA-256 of
+ *     the body is stored, and the client gets 403 ERR_APPROVAL_PENDING with the id (JSON body
+ *     and the same header).
  *   - `Gatehouse-Approval: apv_…`: the request passes only if that approval is approved, still
  *     within its use window, and bound to exactly this request; it is consumed by one
  *     conditional UPDATE, so of two requests (or instances) racing, one wins. The body read
@@ -27,6 +28,7 @@ import { forwardBufferedBody } from '../gateway/upstream/forward.ts';
 import type { ApprovalBinding, ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
 import { isApprovalId, newApprovalId } from './approval-id.ts';
 import { readBody } from './read-body.ts';
+import { boundHeaderValue } from './content-headers.ts';
 
 /** The client's header naming an approval; consumed here, never forwarded. */
 export const APPROVAL_HEADER = 'gatehouse-approval';
@@ -44,7 +46,8 @@ export interface ApproveStageDeps {
 function refusalCode(row: ApprovalRow, binding: ApprovalBinding, now: number): ErrorCode {
   if (row.requester !== binding.requester || row.requester_issuer !== binding.requesterIssuer || row.route_id !== binding.routeId
     || row.method !== binding.method || row.host !== binding.host || row.path !== binding.path || row.query !== binding.query
-    || row.body_sha256 !== binding.bodySha256) return 'ERR_APPROVAL_MISMATCH';
+    || row.body_sha256 !== binding.bodySha256 || row.content_type !== binding.contentType
+    || row.content_encoding !== binding.contentEncoding) return 'ERR_APPROVAL_MISMATCH';
   switch (row.status) {
     case 'pending': return row.expires_at <= now ? 'ERR_APPROVAL_EXPIRED' : 'ERR_APPROVAL_PENDING';
     case 'denied': return 'ERR_APPROVAL_DENIED';
@@ -76,8 +79,15 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
       // override names (`POST X-HTTP-Method-Override: DELETE` is approved as "POST DELETE", not as a POST).
       method: effective.join(' '), host: ctx.host, path: ctx.path, query: ctx.query,
       bodySha256: createHash('sha256').update(body).digest('hex'),
+      // What the bytes mean: another boundary, charset or encoding makes the same bytes another request.
+      contentType: boundHeaderValue(ctx.req.rawHeaders, 'content-type'),
+      contentEncoding: boundHeaderValue(ctx.req.rawHeaders, 'content-encoding'),
     };
-    const fields = { routeId: binding.routeId, method: binding.method, host: binding.host, path: binding.path, query: binding.query, bodySha256: binding.bodySha256 };
+    const fields = {
+      routeId: binding.routeId, method: binding.method, host: binding.host, path: binding.path, query: binding.query, bodySha256: binding.bodySha256,
+      ...(binding.contentType !== null ? { contentType: binding.contentType } : {}),
+      ...(binding.contentEncoding !== null ? { contentEncoding: binding.contentEncoding } : {}),
+    };
 
     if (header === undefined) {
       const at = now();

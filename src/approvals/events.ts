@@ -1,7 +1,8 @@
 /**
  * Events of two-person approvals. Each carries the request binding (route, requester,
- * method, host, path, query, body digest) so that the audit log alone says who asked for
- * what, who decided, and which request used it. No body bytes, only their SHA-256.
+ * method, host, path, query, body digest, Content-Type and Content-Encoding when sent) so
+ * that the audit log alone says who asked for what, who decided, and which request used it.
+ * No body bytes, only their SHA-256.
  */
 export interface ApprovalBindingFields {
   approvalId: string;
@@ -12,6 +13,10 @@ export interface ApprovalBindingFields {
   path: string;
   query: string;
   bodySha256: string;
+  /** Bound Content-Type; absent when the request had none. */
+  contentType?: string;
+  /** Bound Content-Encoding; absent when the request had none. */
+  contentEncoding?: string;
 }
 
 export interface ApprovalRequestedEvent extends ApprovalBindingFields {
@@ -44,6 +49,8 @@ export interface ApprovalRefusedEvent {
   path: string;
   query: string;
   bodySha256: string;
+  contentType?: string;
+  contentEncoding?: string;
   /** The requester the approval was made for, when the id is known. */
   requester?: string;
 }

@@ -16,6 +16,7 @@ import { createBackend, gatehouse, show, type Backend } from '../cli/support/cli
 const binding: ApprovalBinding = {
   routeId: 'payments', requester: 'usr_alice', requesterIssuer: 'https://gatehouse.test', method: 'POST',
   host: 'gatehouse.test', path: '/payments/transfer', query: '', bodySha256: 'a'.repeat(64),
+  contentType: 'application/json', contentEncoding: null,
 };
 
 for (const name of ['sqlite', 'postgres'] as const) {
@@ -71,10 +72,25 @@ for (const name of ['sqlite', 'postgres'] as const) {
       const now = Date.now();
       await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
       await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
-      for (const change of [{ requester: 'usr_mallory' }, { requesterIssuer: 'https://evil.test' }, { path: '/payments/other' }, { query: 'x=1' }, { bodySha256: 'b'.repeat(64) }, { method: 'DELETE' }, { host: 'other.test' }, { routeId: 'other' }]) {
+      for (const change of [{ requester: 'usr_mallory' }, { requesterIssuer: 'https://evil.test' }, { path: '/payments/other' }, { query: 'x=1' }, { bodySha256: 'b'.repeat(64) }, { method: 'DELETE' }, { host: 'other.test' }, { routeId: 'other' },
+        // The same bytes under another type or encoding; a field the approved request did not have (absent stays absent), or lacking one it had.
+        { contentType: 'multipart/form-data; boundary=x' }, { contentType: null }, { contentType: 'application/json\ntext/plain' }, { contentEncoding: 'gzip' }, { contentEncoding: '' }]) {
         assert.equal(await a.use(id, { ...binding, ...change }, now), false, JSON.stringify(change));
       }
       assert.equal((await a.get(id))!.status, 'approved');
+    });
+
+    it('an approval of a request without Content-Type or Content-Encoding is used only by a request without them (absent matches absent, not NULL = NULL)', async () => {
+      const a = createApprovalsRepo(one.db);
+      const bare: ApprovalBinding = { ...binding, contentType: null, contentEncoding: null };
+      const id = newApprovalId();
+      const now = Date.now();
+      await a.create({ ...bare, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
+      for (const change of [{ contentType: '' }, { contentType: 'application/json' }, { contentEncoding: 'identity' }]) {
+        assert.equal(await a.use(id, { ...bare, ...change }, now), false, JSON.stringify(change));
+      }
+      assert.equal(await a.use(id, bare, now), true);
     });
 
     it('gatehouse approvals list and show print what is asked and who decided', async () => {

@@ -17,6 +17,7 @@ import * as m0009 from './0009-approvals-requester-index.ts';
 import * as m0010 from './0010-pki-certificates-renewed-from.ts';
 import * as m0011 from './0011-audit-actor-index.ts';
 import * as m0012 from './0012-pki-ca-previous-intermediates.ts';
+import * as m0013 from './0013-approvals-content-headers.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -31,4 +32,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010-pki-certificates-renewed-from': m0010,
   '0011-audit-actor-index': m0011,
   '0012-pki-ca-previous-intermediates': m0012,
+  '0013-approvals-content-headers': m0013,
 };

@@ -19,6 +19,9 @@ export interface ApprovalBinding {
   path: string;
   query: string;
   bodySha256: string;
+  /** Content-Type and Content-Encoding as sent (trimmed; several fields joined by LF); null when absent, which must stay absent. */
+  contentType: string | null;
+  contentEncoding: string | null;
 }
 
 export interface ApprovalsRepo {
@@ -44,7 +47,7 @@ export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
       const row = {
         id: input.id, route_id: input.routeId, requester: input.requester, requester_issuer: input.requesterIssuer,
         method: input.method, host: input.host, path: input.path, query: input.query,
-        body_sha256: input.bodySha256, body_bytes: input.bodyBytes, status: 'pending' as const, approver: null,
+        body_sha256: input.bodySha256, body_bytes: input.bodyBytes, content_type: input.contentType, content_encoding: input.contentEncoding, status: 'pending' as const, approver: null,
         created_at: Date.now(), expires_at: input.expiresAt, decided_at: null, use_by: null, used_at: null,
       };
       await db.insertInto('approvals').values(row).execute();
@@ -74,6 +77,9 @@ export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
         .where('route_id', '=', b.routeId).where('requester', '=', b.requester).where('requester_issuer', '=', b.requesterIssuer)
         .where('method', '=', b.method).where('host', '=', b.host).where('path', '=', b.path).where('query', '=', b.query)
         .where('body_sha256', '=', b.bodySha256)
+        // `= NULL` matches nothing in SQL: an absent field is matched by IS NULL, a present one only by its exact value.
+        .where('content_type', b.contentType === null ? 'is' : '=', b.contentType)
+        .where('content_encoding', b.contentEncoding === null ? 'is' : '=', b.contentEncoding)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

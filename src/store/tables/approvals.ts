@@ -22,6 +22,10 @@ export interface ApprovalsTable {
   /** Hex SHA-256 of the exact body bytes. */
   body_sha256: string;
   body_bytes: number;
+  /** Content-Type as sent, trimmed (several fields joined by LF, which no field value holds); null when absent. */
+  content_type: string | null;
+  /** Content-Encoding, the same way. */
+  content_encoding: string | null;
   status: ApprovalStatus;
   approver: string | null;
   created_at: ColumnType<number, number, never>;
