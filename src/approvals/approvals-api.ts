@@ -4,7 +4,7 @@
  * credentials, issuers, DPoP and the cross-site refusal for browser sessions apply, and the
  * route's `ipRules`):
  *
- *   GET  /_gatehouse/approvals/<id>          what exactly is asked (requester or approver)
+ *   GET  /_gatehouse/approvals/<id>          what exactly is asked, with the held body (requester or approver)
  *   POST /_gatehouse/approvals/<id>/approve  a second person with an approver role approves
  *   POST /_gatehouse/approvals/<id>/deny     … or denies
  *
@@ -39,8 +39,13 @@ export interface ApprovalsApiDeps {
   now?: () => number;
 }
 
+/**
+ * JSON with `<`, `>` and `&` escaped: the view carries a requester's body, which must not turn
+ * into markup in a page that embeds the JSON or a client that sniffs it (the escapes parse back
+ * to the same values).
+ */
 function sendJson(res: ServerResponse, status: number, value: unknown, head: boolean): void {
-  const body = JSON.stringify(value) + '\n';
+  const body = JSON.stringify(value).replace(/[<>&]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(head ? undefined : body);
 }
@@ -57,7 +62,8 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
     if (!allowed.includes(ctx.method)) throw new GatehouseError('ERR_REQUEST_METHOD_NOT_ALLOWED', { headers: { allow: allowed.join(', ') } });
     // Nothing is read from the body; it is drained so the connection stays usable.
     ctx.req.resume();
-    const row = isApprovalId(id) ? await repo.get(id) : undefined;
+    // With the held body: the requester and the approvers are shown it (checked below), nobody else.
+    const row = isApprovalId(id) ? await repo.getWithBody(id) : undefined;
     if (row === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: `no approval ${id.slice(0, 64)}` });
     const route = ctx.gen.router.routes.find((r) => r.id === row.route_id);
     const approval = route?.config.approval;
@@ -79,7 +85,7 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
 
     if (action === undefined) {
       if (!isApprover && !isRequester) throw new GatehouseError('ERR_APPROVAL_NOT_APPROVER', { detail: `${identity.subject} may not view ${id}` });
-      sendJson(ctx.res, 200, approvalView(row, now()), ctx.method === 'HEAD');
+      sendJson(ctx.res, 200, approvalView(row, now(), { binaryBody: 'base64' }), ctx.method === 'HEAD');
       return;
     }
     // Deciding is at least as sensitive as the operation: on a route with `stepUp`, the approver
@@ -117,7 +123,7 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
       ...(row.content_encoding !== null ? { contentEncoding: row.content_encoding } : {}),
     });
     const decided: ApprovalRow = { ...row, status: decision, approver: identity.subject, decided_at: at, use_by: decision === 'approved' ? at + approval.useWithinSeconds * 1000 : null };
-    sendJson(ctx.res, 200, approvalView(decided, at), false);
+    sendJson(ctx.res, 200, approvalView(decided, at, { binaryBody: 'base64' }), false);
   }
 
   return {

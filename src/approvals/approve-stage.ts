@@ -25,7 +25,7 @@ import type { RequestContext, Stage } from '../gateway/context.ts';
 import { methodsToAuthorize } from '../gateway/http/effective-methods.ts';
 import { continueBody } from '../gateway/http/expect-continue.ts';
 import { forwardBufferedBody } from '../gateway/upstream/forward.ts';
-import type { ApprovalBinding, ApprovalRow, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
+import type { ApprovalBinding, ApprovalSummary, ApprovalsRepo } from '../store/repos/approvals-repo.ts';
 import { isApprovalId, newApprovalId } from './approval-id.ts';
 import { readBody } from './read-body.ts';
 import { boundHeaderValue } from './content-headers.ts';
@@ -43,7 +43,7 @@ export interface ApproveStageDeps {
 }
 
 /** Why a stored approval does not let this request through (its status and binding decide). */
-function refusalCode(row: ApprovalRow, binding: ApprovalBinding, now: number): ErrorCode {
+function refusalCode(row: ApprovalSummary, binding: ApprovalBinding, now: number): ErrorCode {
   if (row.requester !== binding.requester || row.requester_issuer !== binding.requesterIssuer || row.route_id !== binding.routeId
     || row.method !== binding.method || row.host !== binding.host || row.path !== binding.path || row.query !== binding.query
     || row.body_sha256 !== binding.bodySha256 || row.content_type !== binding.contentType
@@ -69,9 +69,16 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
     // Fail closed: config refuses approval on public routes, so no identity means something is wrong.
     if (identity === undefined) throw new GatehouseError('ERR_APPROVAL_INVALID', { detail: `no identity on approval route ${route.id}` });
     const header = ctx.req.headers[APPROVAL_HEADER];
+    // The body is kept with the approval for the approver to read: bounded by the approval's own
+    // limit too (a requester may hold `maxOpenPerRequester` of them). The same limit for the use:
+    // a larger body could never have been approved. A declared length over it is refused before
+    // the client is told to send the body (the framing was checked in accept).
+    const maxBody = Math.min(route.maxBodyBytes, approval.maxBodyBytes);
+    const declared = ctx.req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxBody) throw new GatehouseError('ERR_REQUEST_BODY_TOO_LARGE', { detail: `body of ${declared} bytes over the approval limit of ${maxBody}` });
     // The client decides the upload only now that every earlier stage let it through.
     continueBody(ctx.req, ctx.res);
-    const body = await readBody(ctx.req, route.maxBodyBytes);
+    const body = await readBody(ctx.req, maxBody);
     ctx.bytesIn = body.length;
     const binding: ApprovalBinding = {
       routeId: route.id, requester: identity.subject, requesterIssuer: identity.issuer ?? '',
@@ -98,7 +105,8 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
       }
       const id = newApprovalId();
       const expiresAt = at + approval.requestTtlSeconds * 1000;
-      await repo.create({ ...binding, id, bodyBytes: body.length, expiresAt });
+      // The bytes themselves, for the approver: never in an event or a log line, only their digest.
+      await repo.create({ ...binding, id, body, expiresAt });
       bus.publish('approval.requested', { approvalId: id, requester: binding.requester, ...fields, requestId: ctx.requestId, expiresAt: new Date(expiresAt).toISOString() });
       throw new GatehouseError('ERR_APPROVAL_PENDING', {
         detail: `approval ${id} requested by ${binding.requester} on route ${route.id}`,
@@ -107,7 +115,7 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
       });
     }
 
-    const refuse = (code: ErrorCode, approvalId: string, row: ApprovalRow | undefined): never => {
+    const refuse = (code: ErrorCode, approvalId: string, row: ApprovalSummary | undefined): never => {
       bus.publish('approval.refused', {
         approvalId: approvalId.slice(0, 64), requestId: ctx.requestId, code, subject: identity.subject, ...fields,
         ...(row ? { requester: row.requester } : {}),

@@ -33,6 +33,21 @@ export function terminalSafeJson(data: unknown, indent?: number): string {
   return JSON.stringify(data, null, indent).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * Multi-line text from stored data (a request body an approver reads) as lines a terminal shows
+ * as they are: split at line feeds, every other control character, DEL, the C1 controls, line
+ * separators and bidirectional overrides written as visible escapes (`\r`, `\t`, `\u001b`,
+ * `\u202e`). `cell` would turn them into `?`, losing what was sent; printed raw, an escape
+ * sequence rewrites or hides lines on the operator's terminal (SGR 8 conceals, cursor-up and
+ * erase-line remove what was printed above) and a carriage return overwrites a line.
+ */
+export function printableLines(text: string): string[] {
+  return text.split('\n').map((line) => line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const short = ({ '\r': '\\r', '\t': '\\t' } as Record<string, string>)[c];
+    return short ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  }));
+}
+
 /** An aligned text table with a header line; `(none)` when there are no rows. */
 export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
   if (rows.length === 0) return '(none)';

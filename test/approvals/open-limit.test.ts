@@ -51,7 +51,7 @@ describe('open approvals per requester', () => {
     const old = now - RETAIN_MS - 60_000;
     const make = async (status: 'used' | 'denied' | 'pending' | 'approved', expiresAt: number, useBy: number | null) => {
       const id = newApprovalId();
-      await repo.create({ routeId: 'payments', requester: 'usr_x', requesterIssuer: '', method: 'POST', host: 'h', path: '/p', query: '', bodySha256: 'b'.repeat(64), contentType: null, contentEncoding: null, id, bodyBytes: 0, expiresAt });
+      await repo.create({ routeId: 'payments', requester: 'usr_x', requesterIssuer: '', method: 'POST', host: 'h', path: '/p', query: '', bodySha256: 'b'.repeat(64), contentType: null, contentEncoding: null, id, body: Buffer.alloc(0), expiresAt });
       // created_at is insert-only in the table's type; the test ages the row as time would.
       await t.store.db.updateTable('approvals').set({ status, use_by: useBy, ...({ created_at: old } as object) }).where('id', '=', id).execute();
       return id;

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { openStoreFromConfig } from '../../src/store/open-from-config.ts';
 import { loadConfigFile } from '../../src/core/config/load.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -48,7 +49,7 @@ for (const name of ['sqlite', 'postgres'] as const) {
       for (let round = 0; round < 5; round++) {
         const id = newApprovalId();
         const now = Date.now();
-        await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+        await a.create({ ...binding, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
         assert.equal(await a.decide(id, 'approved', 'usr_bob', now, now + 60_000), true);
         const results = await Promise.all([a.use(id, binding, now), b.use(id, binding, now), a.use(id, binding, now), b.use(id, binding, now)]);
         assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results.join(',')}`);
@@ -61,7 +62,7 @@ for (const name of ['sqlite', 'postgres'] as const) {
       const b = createApprovalsRepo(two.db);
       const id = newApprovalId();
       const now = Date.now();
-      await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.create({ ...binding, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
       const results = await Promise.all([a.decide(id, 'approved', 'usr_bob', now, now + 60_000), b.decide(id, 'denied', 'usr_dave', now, undefined)]);
       assert.equal(results.filter(Boolean).length, 1);
     });
@@ -70,7 +71,7 @@ for (const name of ['sqlite', 'postgres'] as const) {
       const a = createApprovalsRepo(one.db);
       const id = newApprovalId();
       const now = Date.now();
-      await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.create({ ...binding, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
       await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
       for (const change of [{ requester: 'usr_mallory' }, { requesterIssuer: 'https://evil.test' }, { path: '/payments/other' }, { query: 'x=1' }, { bodySha256: 'b'.repeat(64) }, { method: 'DELETE' }, { host: 'other.test' }, { routeId: 'other' },
         // The same bytes under another type or encoding; a field the approved request did not have (absent stays absent), or lacking one it had.
@@ -85,7 +86,7 @@ for (const name of ['sqlite', 'postgres'] as const) {
       const bare: ApprovalBinding = { ...binding, contentType: null, contentEncoding: null };
       const id = newApprovalId();
       const now = Date.now();
-      await a.create({ ...bare, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.create({ ...bare, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
       await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
       for (const change of [{ contentType: '' }, { contentType: 'application/json' }, { contentEncoding: 'identity' }]) {
         assert.equal(await a.use(id, { ...bare, ...change }, now), false, JSON.stringify(change));
@@ -93,20 +94,36 @@ for (const name of ['sqlite', 'postgres'] as const) {
       assert.equal(await a.use(id, bare, now), true);
     });
 
-    it('gatehouse approvals list and show print what is asked and who decided', async () => {
+    it('the held body is stored byte for byte (every byte value) and read back only by getWithBody, not by get or list', async () => {
+      const a = createApprovalsRepo(one.db);
+      const b = createApprovalsRepo(two.db);
+      const id = newApprovalId();
+      const body = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(256 * 1024)]);
+      await a.create({ ...binding, id, body, expiresAt: Date.now() + 60_000 });
+      const row = await b.getWithBody(id);
+      assert.deepEqual(Buffer.from(row!.body!, 'base64url'), body);
+      assert.equal(row!.body_bytes, body.length);
+      assert.equal('body' in (await b.get(id))!, false);
+      assert.equal((await b.list()).some((r) => 'body' in r), false);
+    });
+
+    it('gatehouse approvals list and show print what is asked, the body, and who decided', async () => {
       const a = createApprovalsRepo(one.db);
       const id = newApprovalId();
       const now = Date.now();
-      await a.create({ ...binding, id, bodyBytes: 2, expiresAt: now + 60_000 });
+      await a.create({ ...binding, id, body: Buffer.from('{"amount":100}'), expiresAt: now + 60_000 });
       await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
       const list = await gatehouse(['approvals', 'list', '--config', configFile, '--json']);
       assert.equal(list.status, 0, show(list));
-      const rows = JSON.parse(list.stdout) as { id: string; status: string }[];
+      const rows = JSON.parse(list.stdout) as { id: string; status: string; request: { body?: unknown } }[];
       assert.equal(rows.find((r) => r.id === id)?.status, 'approved');
+      assert.equal(rows.find((r) => r.id === id)?.request.body, undefined, 'lists carry no bodies');
       const one_ = await gatehouse(['approvals', 'show', id, '--config', configFile]);
       assert.equal(one_.status, 0, show(one_));
       assert.match(one_.stdout, /usr_bob/);
       assert.match(one_.stdout, /\/payments\/transfer/);
+      assert.match(one_.stdout, /^content type: +application\/json$/m);
+      assert.match(one_.stdout, /^body:\n  \| \{"amount":100\}$/m);
       const missing = await gatehouse(['approvals', 'show', 'apv_AAAAAAAAAAAAAAAAAAAAAA', '--config', configFile]);
       assert.notEqual(missing.status, 0);
       assert.match(missing.stderr + missing.stdout, /ERR_APPROVAL_NOT_FOUND/);

@@ -29,6 +29,7 @@ const APPLIED: Readonly<Record<string, string>> = {
   '0011-audit-actor-index': '7d3a0aef6a9e2d2ddcc7711816279da537953663fbb3ac803b5d9de9a2a19dc7',
   '0012-pki-ca-previous-intermediates': '7581a9c4ce0e8c76eeb4d6f8cb8ed3245e31dcd3dc7468c38fb42cc8ef3c431e',
   '0013-approvals-content-headers': '39b91ba9a5de25e9c39d74ddee8088d05fa5e084d98edf5f3e8c2fe8d047a0c0',
+  '0014-approvals-body': '783df5f30a54ab4db92c0ba22fa0b94ecb7edf817b22274abbd8444fe314095a',
 };
 
 describe('migration registry', () => {

@@ -5,12 +5,12 @@
  */
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
-import { approvalView } from '../../approvals/approval-view.ts';
+import { approvalView, type ApprovalView } from '../../approvals/approval-view.ts';
 import { isApprovalId } from '../../approvals/approval-id.ts';
 import { createApprovalsRepo } from '../../store/repos/approvals-repo.ts';
 import type { ApprovalStatus } from '../../store/tables/approvals.ts';
 import { READS_EXISTING_STORE, withCliContext } from '../context.ts';
-import { action, emit, formatRecord, formatTable } from '../output.ts';
+import { action, cell, emit, formatRecord, formatTable, printableLines } from '../output.ts';
 import { positiveInt, stateful, type StateOptions } from '../options.ts';
 
 const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'used', 'expired'];
@@ -40,10 +40,10 @@ export function registerApprovals(program: Command): void {
 
   stateful(approvals.command('show')
     .argument('<id>', 'approval id (apv_…)')
-    .description('show one approval: exactly what is asked, its status, who decided and when'))
+    .description('show one approval: exactly what is asked (with the body, as text when it is text), its status, who decided and when'))
     .action(action(async (id: string, o: StateOptions) => {
       if (!isApprovalId(id)) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: 'malformed id' });
-      const row = await withCliContext(o, async (ctx) => createApprovalsRepo(ctx.store.db).get(id), undefined, READS_EXISTING_STORE);
+      const row = await withCliContext(o, async (ctx) => createApprovalsRepo(ctx.store.db).getWithBody(id), undefined, READS_EXISTING_STORE);
       if (row === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', { detail: id });
       const v = approvalView(row, Date.now());
       emit(o.json, v, () => formatRecord([
@@ -52,6 +52,23 @@ export function registerApprovals(program: Command): void {
         ['content type', v.request.contentType ?? ''], ['content encoding', v.request.contentEncoding ?? ''],
         ['body sha-256', v.request.bodySha256], ['body bytes', v.request.bodyBytes], ['approver', v.approver ?? ''],
         ['created', v.createdAt], ['expires', v.expiresAt], ['decided', v.decidedAt ?? ''], ['use by', v.useBy ?? ''], ['used', v.usedAt ?? ''],
-      ]));
+      ]) + '\n' + formatBody(v));
     }));
+}
+
+/**
+ * The held body under the record: each line behind `| ` (a line in the body cannot pass for a
+ * field of the record), through printableLines (no escape sequence reaches the terminal). A body
+ * that is not text is described, never printed: its bytes are in the approvers' JSON API only.
+ */
+function formatBody(v: ApprovalView): string {
+  const body = v.request.body;
+  switch (body?.kind) {
+    case 'text': return body.text === '' ? 'body: (empty)' : `body:\n${printableLines(body.text).map((l) => `  | ${l}`).join('\n')}`;
+    case 'binary': {
+      const encoding = v.request.contentEncoding === null ? '' : `, content encoding ${cell(v.request.contentEncoding)}`;
+      return `body: not text (${v.request.contentType === null ? 'no content type' : cell(v.request.contentType)}${encoding}, ${v.request.bodyBytes} bytes, sha-256 ${v.request.bodySha256}); not printed`;
+    }
+    default: return 'body: not stored (held before bodies were kept with approvals); only its sha-256 is known';
+  }
 }

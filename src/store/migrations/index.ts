@@ -18,6 +18,7 @@ import * as m0010 from './0010-pki-certificates-renewed-from.ts';
 import * as m0011 from './0011-audit-actor-index.ts';
 import * as m0012 from './0012-pki-ca-previous-intermediates.ts';
 import * as m0013 from './0013-approvals-content-headers.ts';
+import * as m0014 from './0014-approvals-body.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -33,4 +34,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011-audit-actor-index': m0011,
   '0012-pki-ca-previous-intermediates': m0012,
   '0013-approvals-content-headers': m0013,
+  '0014-approvals-body': m0014,
 };

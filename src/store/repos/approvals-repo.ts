@@ -7,7 +7,15 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../database.ts';
 import type { ApprovalsTable, ApprovalStatus } from '../tables/approvals.ts';
 
+/** A whole approval, with the held request's body (base64url): what an approver is shown. */
 export type ApprovalRow = Selectable<ApprovalsTable>;
+/** An approval without its body: what checks, decisions and lists need (a body may be megabytes). */
+export type ApprovalSummary = Omit<ApprovalRow, 'body'>;
+
+const SUMMARY_COLUMNS = [
+  'id', 'route_id', 'requester', 'requester_issuer', 'method', 'host', 'path', 'query', 'body_sha256', 'body_bytes',
+  'content_type', 'content_encoding', 'status', 'approver', 'created_at', 'expires_at', 'decided_at', 'use_by', 'used_at',
+] as const satisfies readonly (keyof ApprovalSummary)[];
 
 /** What a request asked for: an approval is good only for a request equal in all of it. */
 export interface ApprovalBinding {
@@ -25,9 +33,13 @@ export interface ApprovalBinding {
 }
 
 export interface ApprovalsRepo {
-  create(input: ApprovalBinding & { id: string; bodyBytes: number; expiresAt: number }): Promise<ApprovalRow>;
-  get(id: string): Promise<ApprovalRow | undefined>;
-  list(options?: { status?: ApprovalStatus; limit?: number }): Promise<ApprovalRow[]>;
+  /** Stores a pending approval with the held request's body (its digest is `bodySha256`). */
+  create(input: ApprovalBinding & { id: string; body: Buffer; expiresAt: number }): Promise<ApprovalSummary>;
+  get(id: string): Promise<ApprovalSummary | undefined>;
+  /** The approval with the held request's body (base64url; null when stored before bodies were kept). */
+  getWithBody(id: string): Promise<ApprovalRow | undefined>;
+  /** Newest first, without bodies. */
+  list(options?: { status?: ApprovalStatus; limit?: number }): Promise<ApprovalSummary[]>;
   /** pending → approved|denied, only while pending and not expired; false when another decision (or expiry) came first. */
   decide(id: string, decision: 'approved' | 'denied', approver: string, now: number, useBy: number | undefined): Promise<boolean>;
   /** approved → used, only while approved, within use_by and for exactly the bound request; false otherwise. */
@@ -41,23 +53,25 @@ export interface ApprovalsRepo {
 }
 
 export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
-  const get = (id: string) => db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
+  const get = (id: string) => db.selectFrom('approvals').select(SUMMARY_COLUMNS).where('id', '=', id).executeTakeFirst();
   return {
     async create(input) {
       const row = {
         id: input.id, route_id: input.routeId, requester: input.requester, requester_issuer: input.requesterIssuer,
         method: input.method, host: input.host, path: input.path, query: input.query,
-        body_sha256: input.bodySha256, body_bytes: input.bodyBytes, content_type: input.contentType, content_encoding: input.contentEncoding, status: 'pending' as const, approver: null,
+        body_sha256: input.bodySha256, body_bytes: input.body.length, content_type: input.contentType, content_encoding: input.contentEncoding, status: 'pending' as const, approver: null,
         created_at: Date.now(), expires_at: input.expiresAt, decided_at: null, use_by: null, used_at: null,
       };
-      await db.insertInto('approvals').values(row).execute();
+      await db.insertInto('approvals').values({ ...row, body: input.body.toString('base64url') }).execute();
       return row;
     },
 
     get,
 
+    getWithBody: (id) => db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst(),
+
     async list(options = {}) {
-      let q = db.selectFrom('approvals').selectAll().orderBy('created_at', 'desc').limit(options.limit ?? 100);
+      let q = db.selectFrom('approvals').select(SUMMARY_COLUMNS).orderBy('created_at', 'desc').limit(options.limit ?? 100);
       if (options.status !== undefined) q = q.where('status', '=', options.status);
       return q.execute();
     },

@@ -26,6 +26,11 @@ export interface ApprovalsTable {
   content_type: string | null;
   /** Content-Encoding, the same way. */
   content_encoding: string | null;
+  /**
+   * The held request's body bytes, base64url, for the approver to read (at most the route's
+   * `approval.maxBodyBytes`); null for rows stored before bodies were kept. Never in an event.
+   */
+  body: string | null;
   status: ApprovalStatus;
   approver: string | null;
   created_at: ColumnType<number, number, never>;
