@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import * as oidc from 'openid-client';
-import { Agent, buildConnector, fetch as undiciFetch, request } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { parseConfig } from '../../src/core/config/load.ts';
 import type { ConfigInput } from '../../src/core/config/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -30,6 +30,7 @@ import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
 import { addBlock, liftBlocks } from '../../src/detect/blocks.ts';
+import { browserFetchVia } from './support/browser-fetch.ts';
 
 const PUBLIC = 'https://gw.test';
 const PASSWORD = 'correct horse battery staple';
@@ -50,19 +51,7 @@ describe('browser login round trip through a real gateway and the real identity 
   const connector = buildConnector({ rejectUnauthorized: false });
   const dispatcher = new Agent({ connect: (opts, cb) => connector({ ...opts, hostname: '127.0.0.1', port: String(port), servername: 'localhost' }, cb) });
   const viaGateway = ((url: string | URL, init: Record<string, unknown> = {}) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
-  /**
-   * What the browser stand-in uses: undici's `request` behind a fetch-shaped function, because
-   * fetch overwrites Sec-Fetch-Mode (a navigation must say `navigate`) and follows no cookies.
-   */
-  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
-    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
-    }
-    const text = await res.body.text();
-    return { status: res.statusCode, headers, text: async () => text };
-  }) as unknown as typeof fetch;
+  const browserFetch = browserFetchVia(dispatcher);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-login-'));

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import { Agent, buildConnector, fetch as undiciFetch, request } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { IDP_COOKIE_NAMES } from '../../src/identity/oidc/cookie-names.ts';
 import type { ConfigInput } from '../../src/core/config/schema.ts';
@@ -26,6 +26,7 @@ import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
 import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { browserFetchVia } from './support/browser-fetch.ts';
 
 const skip = await serviceOrSkip('postgres');
 const PUBLIC = 'https://gw.test';
@@ -49,15 +50,7 @@ describe('gateway logout on another instance than the login (one PostgreSQL data
   // Every connection goes to the instance the test picks (`target`), whatever the host name.
   const connector = buildConnector({ rejectUnauthorized: false });
   const dispatcher = new Agent({ connect: (opts, cb) => connector({ ...opts, hostname: '127.0.0.1', port: String(instances[target]!.port), servername: 'localhost' }, cb) });
-  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
-    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
-    }
-    const text = await res.body.text();
-    return { status: res.statusCode, headers, text: async () => text };
-  }) as unknown as typeof fetch;
+  const browserFetch = browserFetchVia(dispatcher);
 
   async function startInstance(storeUrl: string, name: string): Promise<Instance> {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-logout-'));

@@ -31,6 +31,7 @@ import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
+import { browserFetchVia } from './support/browser-fetch.ts';
 
 const PUBLIC = 'https://gw.test';
 const PASSWORD = 'correct horse battery staple';
@@ -74,15 +75,7 @@ async function startStack(mfa: NonNullable<ConfigInput['identity']>['mfa']) {
   const gw: TestGateway = await startGateway(input, { extensions: [identity.extension, authn.extension, approvalsExtension(platform, { authenticate: authn.authn.stage })] });
   port = Number(new URL(gw.url).port);
 
-  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
-    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
-    }
-    const text = await res.body.text();
-    return { status: res.statusCode, headers, text: async () => text };
-  }) as unknown as typeof fetch;
+  const browserFetch = browserFetchVia(dispatcher);
 
   const users = new IdentityUsersRepo(store.db);
   const ids: Record<string, string> = {};

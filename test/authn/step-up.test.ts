@@ -32,6 +32,7 @@ import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
+import { browserFetchVia } from './support/browser-fetch.ts';
 
 const PUBLIC = 'https://gw.test';
 const PASSWORD = 'correct horse battery staple';
@@ -52,15 +53,7 @@ describe('step-up MFA on a route through a real gateway and the real identity pr
   const connector = buildConnector({ rejectUnauthorized: false });
   const dispatcher = new Agent({ connect: (opts, cb) => connector({ ...opts, hostname: '127.0.0.1', port: String(port), servername: 'localhost' }, cb) });
   const viaGateway = ((url: string | URL, init: Record<string, unknown> = {}) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
-  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
-    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
-    }
-    const text = await res.body.text();
-    return { status: res.statusCode, headers, text: async () => text };
-  }) as unknown as typeof fetch;
+  const browserFetch = browserFetchVia(dispatcher);
 
   async function call(path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
     const res = await request(PUBLIC + path, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, dispatcher });

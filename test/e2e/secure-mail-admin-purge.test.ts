@@ -16,6 +16,7 @@ import { generate } from 'otplib';
 import { Agent, request } from 'undici';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
 import { startDemo, type RunningDemo } from './secure-mail-support/demo.ts';
+import { browserFetchVia } from '../authn/support/browser-fetch.ts';
 
 const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', accept: 'text/html' };
 
@@ -32,15 +33,7 @@ describe('secure mail: purging a mailbox needs a fresh second factor and a secon
   let approvalId = '';
   const purgeBody = JSON.stringify({ username: 'bob' });
 
-  const browserFetch = (async (url: URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
-    const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {}, body: init.body ?? null, dispatcher });
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (Array.isArray(v)) for (const x of v) headers.append(k, x); else if (v !== undefined) headers.set(k, v);
-    }
-    const text = await res.body.text();
-    return { status: res.statusCode, headers, text: async () => text };
-  }) as unknown as typeof fetch;
+  const browserFetch = browserFetchVia(() => dispatcher);
 
   /** TOTP secret of each mail admin (enrolled at the first sign-in) and the last time step used. */
   const totp: Record<string, { secret: string; step: number }> = {};

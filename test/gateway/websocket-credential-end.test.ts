@@ -9,9 +9,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import type { AddressInfo, Socket } from 'node:net';
 import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
 import type { IdentityProvider } from '../../src/identity/identity-provider.ts';
 import { userAdd, userDisable } from '../../src/identity/commands/user.ts';
@@ -22,29 +19,20 @@ import type { Store } from '../../src/store/types.ts';
 import { TunnelRegistry } from '../../src/gateway/upstream/tunnels.ts';
 import type { Identity } from '../../src/gateway/context.ts';
 import { startGateway, type TestGateway } from '../support/gateway.ts';
-
-interface Tunnel { client: TLSSocket; clientClosed: () => boolean; upstreamClosed: () => boolean }
+import { openWebSocketTunnel, startEchoWebSocketUpstream, waitFor, type EchoUpstream, type OpenTunnel } from '../support/websocket-tunnel.ts';
 
 describe('WebSocket tunnels end with the credential that opened them', () => {
-  let upstream: Server;
-  const upstreamSockets = new Set<Socket>();
+  let upstream: EchoUpstream;
   let gw: TestGateway;
   let idp: IdentityProvider;
   let store: Store;
 
   before(async () => {
-    upstream = createServer();
-    upstream.on('upgrade', (_req, socket: Socket) => {
-      upstreamSockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.on('data', (d: Buffer) => socket.write(d));
-    });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    upstream = await startEchoWebSocketUpstream();
     gw = await startGateway({
       ratelimit: { edge: { enabled: false }, identity: { enabled: false } },
       detect: { blockRefreshMs: 500 },
-      upstreams: { ws: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } },
+      upstreams: { ws: { url: upstream.url } },
       routes: [{ id: 'ws', path: '/ws', upstream: 'ws', access: 'authenticated', websocket: true }],
     }, { compose: true });
     idp = identityProviderOf(gw.gateway.extensions)!;
@@ -52,7 +40,6 @@ describe('WebSocket tunnels end with the credential that opened them', () => {
   });
 
   after(async () => {
-    for (const s of upstreamSockets) s.destroy();
     upstream.close();
     await store.close();
     await gw.close();
@@ -64,31 +51,12 @@ describe('WebSocket tunnels end with the credential that opened them', () => {
     return { id, token: created.token, tokenId: created.tokenId };
   }
 
-  async function openTunnel(token: string): Promise<Tunnel> {
-    const known = new Set(upstreamSockets);
-    const client = tlsConnect({ host: '127.0.0.1', port: gw.gateway.addresses().https.port, rejectUnauthorized: false });
-    client.on('error', () => undefined);
-    await new Promise<void>((r) => client.once('secureConnect', () => r()));
-    let data = '';
-    let clientClosed = false;
-    client.on('data', (d: Buffer) => { data += d; });
-    client.on('close', () => { clientClosed = true; });
-    client.write(`GET /ws HTTP/1.1\r\nHost: localhost\r\nOrigin: ${new URL(gw.gateway.config.publicUrl!).origin}\r\nAuthorization: Bearer ${token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`);
-    assert.ok(await waitFor(() => /\r\n\r\n/.test(data), 5000), `no handshake answer: ${data}`);
-    assert.match(data, /^HTTP\/1\.1 101/, data);
-    const upstreamSocket = [...upstreamSockets].find((s) => !known.has(s))!;
-    let upstreamClosed = false;
-    // The upstream's server socket allows half-open connections: the gateway's close arrives as 'end'.
-    upstreamSocket.on('end', () => { upstreamClosed = true; });
-    upstreamSocket.on('close', () => { upstreamClosed = true; });
-    // The tunnel carries traffic: no idle timeout is what closes it.
-    const before = data.length;
-    client.write('ping');
-    assert.ok(await waitFor(() => data.length >= before + 4, 2000), 'the tunnel echoes');
-    return { client, clientClosed: () => clientClosed, upstreamClosed: () => upstreamClosed };
-  }
+  // The tunnel carries traffic (it echoed): no idle timeout is what closes it.
+  const openTunnel = (token: string): Promise<OpenTunnel> => openWebSocketTunnel(gw.gateway.addresses().https.port, upstream, '/ws', {
+    origin: new URL(gw.gateway.config.publicUrl!).origin, authorization: `Bearer ${token}`,
+  });
 
-  async function assertClosed(t: Tunnel, what: string): Promise<void> {
+  async function assertClosed(t: OpenTunnel, what: string): Promise<void> {
     assert.ok(await waitFor(() => t.clientClosed() && t.upstreamClosed(), 5000), `${what}: tunnel still open (client closed ${t.clientClosed()}, upstream closed ${t.upstreamClosed()})`);
   }
 
@@ -152,8 +120,3 @@ describe('TunnelRegistry', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!condition() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  return condition();
-}
