@@ -11,6 +11,7 @@ import { GatehouseError, toGatehouseError } from '../core/errors.ts';
 import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
 import { bootstrapTokenId, generateBootstrapToken, hashBootstrapToken } from './bootstrap-token.ts';
 import { buildCrl, crlRecordPems, type RevocationReason } from './crl-builder.ts';
+import { issuerCrlPath } from './crl-distribution-point.ts';
 import { parseCsr, type ParsedCsr } from './csr.ts';
 import { emitSafely, type PkiEventListener } from './events.ts';
 import { unsealPrivateKey } from './key-sealing.ts';
@@ -123,10 +124,10 @@ async function loadState(ca: CaRecord, masterKey: Uint8Array, trustDomain: strin
   return { record: ca, issuing, previous, anchors };
 }
 
-/** Of a CRL publication: the intermediates that signed it (key ids) and the serials it lists. */
+/** Of a CRL publication: the intermediates that signed it (key id → index of its DER) and the serials it lists. */
 interface ParsedCrl {
   number: number;
-  issuers: Set<string | undefined>;
+  issuers: Map<string | undefined, number>;
   serials: Set<string | undefined>;
 }
 
@@ -145,7 +146,7 @@ function canonicalList(values: readonly string[] | undefined, canon: (v: string)
 
 export class CertificateAuthority {
   readonly config: PkiConfig;
-  readonly crlUrl: string;
+  readonly #publicUrl: string;
   readonly #repo: PkiRepository;
   readonly #masterKey: Uint8Array;
   readonly #logger: Logger | undefined;
@@ -159,7 +160,7 @@ export class CertificateAuthority {
 
   private constructor(options: CertificateAuthorityOptions, state: CaState) {
     this.config = options.config;
-    this.crlUrl = new URL(options.config.crl.path, options.publicUrl).href;
+    this.#publicUrl = options.publicUrl;
     this.#repo = options.repo;
     this.#masterKey = options.masterKey;
     this.#state = state;
@@ -469,12 +470,38 @@ export class CertificateAuthority {
     return this.publishCrl();
   }
 
+  /** The CRL distribution point written into the certificates of the intermediate with this key id. */
+  crlUrlOf(keyId: string): string {
+    return new URL(issuerCrlPath(this.config.crl.path, keyId), this.#publicUrl).href;
+  }
+
+  /**
+   * The current CRL signed by one trusted intermediate (key id, hex): what its certificates'
+   * distribution point serves. Undefined for an intermediate this CA does not trust (unknown,
+   * or expired together with every certificate it issued).
+   *
+   * Without a key id: the CRL behind the bare `pki.crl.path`, the distribution point of every
+   * certificate issued before intermediates had their own. Those were issued by the intermediate
+   * of `ca init`, which is the oldest trusted one until it expires; with one intermediate it is
+   * the issuing one, as before. (Serving the issuing intermediate's CRL there broke every such
+   * certificate at the first rotation.) docs/pki.md names the one case this misses.
+   */
+  async currentCrlOf(keyId?: string): Promise<{ der: Uint8Array; number: number; nextUpdate: Date } | undefined> {
+    const crl = await this.currentCrl();
+    const signers = [this.#state.issuing, ...this.#state.previous];
+    const wanted = keyId?.toLowerCase() ?? signers.at(-1)!.keyId.toLowerCase();
+    if (!signers.some((s) => s.keyId.toLowerCase() === wanted)) return undefined;
+    const index = this.#parse(crl).issuers.get(wanted);
+    const der = index === undefined ? undefined : index === 0 ? crl.der : crl.previousDers[index - 1];
+    return der && { der, number: crl.number, nextUpdate: crl.nextUpdate };
+  }
+
   #parse(crl: CrlRecord): ParsedCrl {
     if (this.#parsedCrl?.number !== crl.number) {
       const parsed = crlRecordPems(crl).map((pem) => new x509.X509Crl(pem));
       this.#parsedCrl = {
         number: crl.number,
-        issuers: new Set(parsed.map((c) => c.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId)),
+        issuers: new Map(parsed.map((c, i) => [c.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase(), i])),
         serials: new Set(parsed[0]!.entries.map((e) => normalizeSerial(e.serialNumber))),
       };
     }
@@ -488,7 +515,7 @@ export class CertificateAuthority {
    */
   #coversEveryIntermediate(crl: CrlRecord): boolean {
     const { issuers } = this.#parse(crl);
-    return [this.#state.issuing, ...this.#state.previous].every((i) => issuers.has(i.keyId));
+    return [this.#state.issuing, ...this.#state.previous].every((i) => issuers.has(i.keyId.toLowerCase()));
   }
 
   /**
@@ -573,7 +600,7 @@ export class CertificateAuthority {
       serial, spiffe, dnsNames: csr.dnsNames, ipAddresses: csr.ipAddresses,
       publicKey: csr.publicKey, keyKind: csr.keyKind, notBefore, notAfter,
       issuer: issuer.cert, issuerKey: issuer.key,
-      signingAlgorithm: caAlgorithm(this.config.keyAlgorithm), crlUrl: this.crlUrl,
+      signingAlgorithm: caAlgorithm(this.config.keyAlgorithm), crlUrl: this.crlUrlOf(issuer.keyId),
     });
     const certificatePem = cert.toString('pem') + '\n';
     // Stored before it is handed out, so a certificate in the wild is always on record (and revocable).

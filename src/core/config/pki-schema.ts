@@ -19,7 +19,7 @@ export const pkiSchema = z.object({
   maxLeafLifetimeSeconds: seconds(300, 30 * 86400).default(7 * 86400).describe('Longest validity a caller may request.'),
   backdateSeconds: seconds(0, 600).default(60).describe('notBefore is set this far in the past to tolerate clock skew between hosts.'),
   crl: z.object({
-    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default('/.well-known/gatehouse/crl').describe('Path (on the public URL) where the CRL is served; written into every certificate as its CRL distribution point.'),
+    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/).default('/.well-known/gatehouse/crl').describe('Path (on the public URL) of the CRLs: `<path>/<intermediate key id>` serves each intermediate\'s CRL and is written into the certificates it issues as their CRL distribution point; `<path>` itself serves certificates issued before intermediates had their own.'),
     lifetimeSeconds: seconds(120, 7 * 86400).default(900).describe('nextUpdate of each CRL; it is regenerated well before.'),
     refreshIntervalSeconds: seconds(1, 60).default(30).describe('How often each instance reads the shared CRL from the store (revocations reach every instance within this time).'),
   }).strict().default({ path: '/.well-known/gatehouse/crl', lifetimeSeconds: 900, refreshIntervalSeconds: 30 }),

@@ -8,7 +8,10 @@
  *   GET  <apiPath>/trust   JSON {trustDomain, roots, intermediates, crls, crlNumber}: everything a
  *                          relying party in another process needs for OpenSSL's CRL checks
  *                          (which cover every certificate in the chain, so the root's CRL too)
- *   GET  <crl.path>        CRL, DER (application/pkix-crl); `<crl.path>.pem` for PEM
+ *   GET  <crl.path>/<key id>  CRL of the intermediate with that key id, DER (application/pkix-crl);
+ *                          `….pem` for PEM: the distribution point of its certificates
+ *   GET  <crl.path>        the same for certificates issued before per-intermediate URLs
+ *                          (`<crl.path>.pem` for PEM); see CertificateAuthority.currentCrlOf
  *
  * Errors are JSON `{ "error": code, "message": public message }` with the registry's status;
  * the detail goes to the log only.
@@ -19,6 +22,7 @@ import type { Logger } from 'pino';
 import { GatehouseError, toGatehouseError } from '../../core/errors.ts';
 import type { CertificateAuthority, IssuedCertificate } from '../authority.ts';
 import { crlRecordPems, crlToPem } from '../crl-builder.ts';
+import { parseCrlPath, type CrlRequest } from '../crl-distribution-point.ts';
 
 const MAX_BODY = 64 * 1024;
 
@@ -71,6 +75,13 @@ function issuedJson(issued: IssuedCertificate): string {
   });
 }
 
+async function sendCrl(ca: CertificateAuthority, res: ServerResponse, request: CrlRequest): Promise<void> {
+  const crl = await ca.currentCrlOf(request.keyId);
+  if (!crl) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `no CRL of a trusted intermediate with key id ${request.keyId}` });
+  if (request.pem) return send(res, 200, 'application/x-pem-file', crlToPem(crl.der));
+  send(res, 200, 'application/pkix-crl', crl.der, { 'cache-control': `public, max-age=${Math.max(0, Math.floor((crl.nextUpdate.getTime() - Date.now()) / 2000))}` });
+}
+
 /** Builds the PKI HTTP handler. */
 export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHandler {
   const { ca, logger } = options;
@@ -79,7 +90,8 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
 
   return async function pkiHttpHandler(req, res) {
     const path = (req.url ?? '/').split('?')[0]!;
-    const route = path === crlPath ? 'crl' : path === `${crlPath}.pem` ? 'crl.pem' : path.startsWith(`${api}/`) ? path.slice(api.length + 1) : undefined;
+    const crlRequest = parseCrlPath(crlPath, path);
+    const route = crlRequest ? 'crl' : path.startsWith(`${api}/`) ? path.slice(api.length + 1) : undefined;
     if (route === undefined) return false;
     try {
       const method = req.method ?? 'GET';
@@ -87,13 +99,7 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
       switch (route) {
         case 'crl': {
           expect('GET');
-          const crl = await ca.currentCrl();
-          send(res, 200, 'application/pkix-crl', crl.der, { 'cache-control': `public, max-age=${Math.max(0, Math.floor((crl.nextUpdate.getTime() - Date.now()) / 2000))}` });
-          return true;
-        }
-        case 'crl.pem': {
-          expect('GET');
-          send(res, 200, 'application/x-pem-file', crlToPem((await ca.currentCrl()).der));
+          await sendCrl(ca, res, crlRequest!);
           return true;
         }
         case 'bundle': {
