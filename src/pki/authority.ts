@@ -224,6 +224,12 @@ export class CertificateAuthority {
     return { serial: normalizeSerial(cert.serialNumber) ?? cert.serialNumber, notAfter: cert.notAfter };
   }
 
+  /** Serial and expiry of the root (expiry warnings, `/readyz`). */
+  get root(): { serial: string; notAfter: Date } {
+    const cert = new x509.X509Certificate(this.#state.record.rootCertPem);
+    return { serial: normalizeSerial(cert.serialNumber) ?? cert.serialNumber, notAfter: cert.notAfter };
+  }
+
   /** Root certificate(s) that relying parties trust. */
   get trustBundlePem(): string {
     return this.rootCertPem;

@@ -15,6 +15,7 @@ export const pkiSchema = z.object({
   rootLifetimeDays: seconds(1, 36500).default(3650).describe('Validity of the root CA certificate, in days.'),
   intermediateLifetimeDays: seconds(1, 3650).default(365).describe('Validity of the intermediate CA certificate, in days; must be shorter than the root\'s.'),
   intermediateWarningDays: seconds(1, 3650).default(30).describe('When the issuing intermediate CA has fewer days left than this, each instance logs a warning and reports the `pki` dependency as degraded in `/readyz`: run `gatehouse ca rotate-intermediate`.'),
+  rootWarningDays: seconds(1, 36500).default(90).describe('When the root CA has fewer days left than this, each instance logs a warning and reports the `pki` dependency as degraded in `/readyz`: replace the root (docs/pki.md, "Root expiry"; there is no command for it). Replacing it means handing a new trust bundle to every relying party, so warn early.'),
   leafLifetimeSeconds: seconds(300, 30 * 86400).default(86400).describe('Default validity of issued workload certificates (24 h).'),
   maxLeafLifetimeSeconds: seconds(300, 30 * 86400).default(7 * 86400).describe('Longest validity a caller may request.'),
   backdateSeconds: seconds(0, 600).default(60).describe('notBefore is set this far in the past to tolerate clock skew between hosts.'),

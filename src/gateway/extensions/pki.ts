@@ -18,6 +18,7 @@ import type { TrustStore } from '../../pki/trust-store.ts';
 import type { PkiEvent } from '../../pki/events.ts';
 import { createPkiHttpHandler } from '../../pki/http/pki-http-handler.ts';
 import { judgeIntermediateExpiry, type IntermediateExpiry } from '../../pki/intermediate-expiry.ts';
+import { judgeRootExpiry, type RootExpiry } from '../../pki/root-expiry.ts';
 import type { EventName, GatehouseEvents } from '../../core/events.ts';
 import type { GatewayExtension } from '../gateway.ts';
 import type { WorkloadTls } from '../upstream/pools.ts';
@@ -97,18 +98,26 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
       return () => { trustListeners.delete(listener); };
     },
   };
-  // The issuing intermediate's end is announced well before it stops issuance: a warning at
-  // start and then once a day while it is near (or past), and a degraded `pki` in /readyz.
+  // The ends of the issuing intermediate and of the root are announced well before: a warning
+  // at start and then once a day while one is near (or past), and a degraded `pki` in /readyz.
   const intermediateExpiry = (): IntermediateExpiry => judgeIntermediateExpiry(ca.issuingIntermediate, new Date(), config.pki.intermediateWarningDays);
-  let lastWarned: { serial: string; state: string; at: number } | undefined;
-  const warnIfExpiring = () => {
-    const e = intermediateExpiry();
-    if (e.state === 'ok') { lastWarned = undefined; return; }
-    const now = Date.now();
-    if (lastWarned && lastWarned.serial === e.serial && lastWarned.state === e.state && now - lastWarned.at < 86_400_000) return;
-    lastWarned = { serial: e.serial, state: e.state, at: now };
-    (e.state === 'expired' ? log.error.bind(log) : log.warn.bind(log))({ intermediateSerial: e.serial, notAfter: e.notAfter, daysLeft: e.daysLeft }, e.message);
-  };
+  const rootExpiry = (): RootExpiry => judgeRootExpiry(ca.root, new Date(), config.pki.rootWarningDays);
+  const warners = [
+    expiryWarner(() => intermediateExpiry(), 'intermediateSerial'),
+    expiryWarner(() => rootExpiry(), 'rootSerial'),
+  ];
+  function expiryWarner(judge: () => IntermediateExpiry | RootExpiry, serialKey: string): () => void {
+    let lastWarned: { serial: string; state: string; at: number } | undefined;
+    return () => {
+      const e = judge();
+      if (e.state === 'ok') { lastWarned = undefined; return; }
+      const now = Date.now();
+      if (lastWarned && lastWarned.serial === e.serial && lastWarned.state === e.state && now - lastWarned.at < 86_400_000) return;
+      lastWarned = { serial: e.serial, state: e.state, at: now };
+      (e.state === 'expired' ? log.error.bind(log) : log.warn.bind(log))({ [serialKey]: e.serial, notAfter: e.notAfter, daysLeft: e.daysLeft }, e.message);
+    };
+  }
+  const warnIfExpiring = () => { for (const warn of warners) warn(); };
   warnIfExpiring();
   const expiryTimer = setInterval(warnIfExpiring, 3_600_000);
   expiryTimer.unref();
@@ -130,13 +139,14 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
         const current = material;
         const left = current ? Math.round((current.notAfter.getTime() - Date.now()) / 1000) : 0;
         const issuer = intermediateExpiry();
+        const root = rootExpiry();
         // Degraded, not unready: the instance serves as before, and taking every instance out
         // of the load balancer would turn a warning into the outage it warns of. (No workload
-        // certificate outlives the intermediate, so once it has expired `ok` is false anyway.)
+        // certificate outlives the intermediate or the root, so once one has expired `ok` is false anyway.)
         return {
           ok: left > 0, latencyMs: 0,
-          detail: `workload certificate valid for ${left} s; ${issuer.message}`,
-          ...(issuer.state !== 'ok' ? { degraded: true } : {}),
+          detail: `workload certificate valid for ${left} s; ${issuer.message}; ${root.message}`,
+          ...(issuer.state !== 'ok' || root.state !== 'ok' ? { degraded: true } : {}),
         };
       });
     },
