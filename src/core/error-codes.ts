@@ -111,6 +111,7 @@ export const ERROR_CODES = {
   ERR_PKI_BOOTSTRAP_TOKEN_INVALID: { status: 401, message: 'Bootstrap token invalid or used' },
   ERR_PKI_NOT_INITIALIZED: { status: 503, message: 'Certificate authority not initialized' },
   ERR_PKI_CERT_NOT_FOUND: { status: 404, message: 'Certificate not found' },
+  ERR_PKI_BOOTSTRAP_TOKEN_NOT_FOUND: { status: 404, message: 'Bootstrap token not found' },
   ERR_PKI_ALREADY_INITIALIZED: { status: 409, message: 'Certificate authority already initialized' },
   ERR_PKI_KEY_UNSUPPORTED: { status: 400, message: 'Key type or size not accepted' },
   ERR_PKI_SPIFFE_ID_INVALID: { status: 400, message: 'Invalid SPIFFE ID' },

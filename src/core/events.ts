@@ -546,6 +546,14 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       expiresAt: { type: 'string', description: 'Expiry (ISO 8601).' },
     },
   },
+  'pki.bootstrap_token.revoked': {
+    description: 'Unused bootstrap tokens were revoked (deleted): an issuance presenting one is refused with ERR_PKI_BOOTSTRAP_TOKEN_INVALID.',
+    emittedBy: 'src/pki (bootstrap-token revoke, cert revoke --id)',
+    fields: {
+      tokenIds: { type: 'string[]', description: 'Token ids revoked (never the tokens).' },
+      target: { type: 'string', description: 'What was asked to revoke: a token id or a SPIFFE id.' },
+    },
+  },
   'pki.crl.published': {
     description: 'A new certificate revocation list was signed.',
     emittedBy: 'src/pki (authority)',

@@ -18,7 +18,7 @@ import { unsealPrivateKey } from './key-sealing.ts';
 import { createLeafCertificate } from './leaf-certificate.ts';
 import { verifyPeer, type PeerCertificateInput } from './mtls/verify-peer.ts';
 import { canonicalDnsName, canonicalIp } from './names.ts';
-import type { CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository } from './repository.ts';
+import type { BootstrapTokenQuery, BootstrapTokenRecord, CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository } from './repository.ts';
 import { intermediateExpiredError, MIN_ISSUING_SECONDS } from './intermediate-expiry.ts';
 import { normalizeSerial, randomSerial } from './serial.ts';
 import { parseSpiffeId, type SpiffeId } from './spiffe.ts';
@@ -352,6 +352,43 @@ export class CertificateAuthority {
     });
     emitSafely(this.#onEvent, { type: 'pki.bootstrap_token.created', tokenId: generated.id, spiffeId: spiffe.uri, expiresAt: expiresAt.toISOString() });
     return { id: generated.id, token: generated.token, spiffeId: spiffe.uri, expiresAt };
+  }
+
+  /** Bootstrap tokens, newest first: what each is for and whether it was used (never the token). */
+  listBootstrapTokens(query: BootstrapTokenQuery = {}): Promise<BootstrapTokenRecord[]> {
+    return this.#repo.listBootstrapTokens(query);
+  }
+
+  /**
+   * Revokes an unused bootstrap token (one handed to the wrong place, or no longer needed):
+   * an issuance presenting it is refused with ERR_PKI_BOOTSTRAP_TOKEN_INVALID.
+   * @throws GatehouseError ERR_PKI_BOOTSTRAP_TOKEN_NOT_FOUND | ERR_ADMIN_INPUT_INVALID (already used)
+   */
+  async revokeBootstrapToken(id: string): Promise<BootstrapTokenRecord> {
+    const [revoked] = await this.#repo.revokeBootstrapTokens({ id });
+    if (!revoked) {
+      const [known] = await this.#repo.listBootstrapTokens({ id, limit: 1 });
+      if (!known) throw new GatehouseError('ERR_PKI_BOOTSTRAP_TOKEN_NOT_FOUND', { detail: `no bootstrap token ${id.slice(0, 80)}` });
+      throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: `bootstrap token ${id} was used at ${known.usedAt?.toISOString()}; revoke the certificate it obtained: cert revoke --id ${known.spiffeId}` });
+    }
+    this.#logger?.info({ tokenId: id, spiffeId: revoked.spiffeId }, 'bootstrap token revoked');
+    emitSafely(this.#onEvent, { type: 'pki.bootstrap_token.revoked', tokenIds: [id], target: id });
+    return revoked;
+  }
+
+  /**
+   * Revokes every unused bootstrap token of an identity. Revoking an identity's certificates
+   * while a token of it stays valid left it a way to a new certificate.
+   * @returns the ids of the tokens revoked.
+   */
+  async revokeBootstrapTokensOf(spiffeId: string): Promise<string[]> {
+    const uri = parseSpiffeId(spiffeId, this.trustDomain).uri;
+    const ids = (await this.#repo.revokeBootstrapTokens({ spiffeId: uri })).map((t) => t.id);
+    if (ids.length > 0) {
+      this.#logger?.info({ tokenIds: ids, spiffeId: uri }, 'bootstrap tokens revoked');
+      emitSafely(this.#onEvent, { type: 'pki.bootstrap_token.revoked', tokenIds: ids, target: uri });
+    }
+    return ids;
   }
 
   /**

@@ -22,7 +22,9 @@ export function hashBootstrapToken(token: string): string {
 }
 
 export function generateBootstrapToken(): NewBootstrapToken {
-  const id = randomBytes(12).toString('base64url');
+  let id: string;
+  // An id starting with '-' reads as an option on a command line (`bootstrap-token revoke <id>`).
+  do { id = randomBytes(12).toString('base64url'); } while (id.startsWith('-'));
   const token = `${BOOTSTRAP_TOKEN_PREFIX}${id}_${randomBytes(32).toString('base64url')}`;
   return { id, token, tokenHash: hashBootstrapToken(token) };
 }

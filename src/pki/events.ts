@@ -14,6 +14,7 @@ export type PkiEvent =
   | { type: 'pki.certificate.refused'; code: ErrorCode; spiffeId?: string; detail?: string }
   | { type: 'pki.certificate.revoked'; serials: string[]; target: string; reason: RevocationReason }
   | { type: 'pki.bootstrap_token.created'; tokenId: string; spiffeId: string; expiresAt: string }
+  | { type: 'pki.bootstrap_token.revoked'; tokenIds: string[]; target: string }
   | { type: 'pki.crl.published'; number: number; entries: number; nextUpdate: string }
   | { type: 'pki.peer.refused'; code: ErrorCode; reason: string; remoteAddress?: string; spiffeId?: string; serial?: string }
   | { type: 'pki.peer.accepted'; spiffeId: string; serial: string; remoteAddress?: string }

@@ -3,7 +3,7 @@
  * a single process that does not need to keep its CA (tests, one-shot tools).
  */
 import { GatehouseError } from '../core/errors.ts';
-import type { BootstrapTokenRecord, CaRecord, IntermediateRotation, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from './repository.ts';
+import type { BootstrapTokenQuery, BootstrapTokenRecord, CaRecord, IntermediateRotation, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from './repository.ts';
 import type { RevocationReason } from './crl-builder.ts';
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -102,5 +102,18 @@ export class MemoryPkiRepository implements PkiRepository {
     if (!token || token.usedAt !== null || token.expiresAt.getTime() <= now.getTime()) return undefined;
     token.usedAt = new Date(now);
     return copy(token);
+  }
+
+  async listBootstrapTokens(query: BootstrapTokenQuery): Promise<BootstrapTokenRecord[]> {
+    return [...this.#tokens.values()]
+      .filter((t) => (query.id === undefined || t.id === query.id) && (query.spiffeId === undefined || t.spiffeId === query.spiffeId))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || a.id.localeCompare(b.id))
+      .slice(0, Math.min(query.limit ?? 1000, 10_000)).map(copy);
+  }
+
+  async revokeBootstrapTokens(target: { id: string } | { spiffeId: string }): Promise<BootstrapTokenRecord[]> {
+    const revoked = [...this.#tokens.values()].filter((t) => t.usedAt === null && ('id' in target ? t.id === target.id : t.spiffeId === target.spiffeId));
+    for (const t of revoked) this.#tokens.delete(t.tokenHash);
+    return revoked.map(copy);
   }
 }

@@ -150,4 +150,19 @@ export interface PkiRepository {
    * CA learn the identity a token is for (and refuse a blocked one) without spending it.
    */
   findBootstrapToken(tokenHash: string, now: Date): Promise<BootstrapTokenRecord | undefined>;
+  /** Bootstrap tokens, newest first, used and expired ones included. */
+  listBootstrapTokens(query: BootstrapTokenQuery): Promise<BootstrapTokenRecord[]>;
+  /**
+   * Revokes unused tokens: one by id, or every one of a SPIFFE id. A revoked token is deleted,
+   * so neither `findBootstrapToken` nor `consumeBootstrapToken` can find it again; of a
+   * revocation and a consumption racing for one token, exactly one wins. Used tokens are left.
+   * @returns the tokens revoked by this call.
+   */
+  revokeBootstrapTokens(target: { id: string } | { spiffeId: string }): Promise<BootstrapTokenRecord[]>;
+}
+
+export interface BootstrapTokenQuery {
+  id?: string;
+  spiffeId?: string;
+  limit?: number;
 }

@@ -23,7 +23,7 @@ import { NATS_URL, serviceOrSkip } from '../support/services.ts';
 
 /** Every command that changes nothing (or is no admin action on Gatehouse's state): they record nothing. */
 const NOT_RECORDED = new Set([
-  'version', 'start', 'sidecar', 'config validate', 'config defaults', 'user list', 'client list', 'token list', 'cert list', 'cert inspect',
+  'version', 'start', 'sidecar', 'config validate', 'config defaults', 'user list', 'client list', 'token list', 'cert list', 'cert inspect', 'bootstrap-token list',
   'policy explain', 'policy test', 'policy diff', 'audit query', 'audit export', 'audit verify', 'audit checkpoint export',
   // Writes a new key file only; Gatehouse uses it once the configuration names it.
   'audit keygen',
@@ -150,6 +150,11 @@ describe('admin commands leave audit records (in-process bus)', () => {
     await step('ca.init', ['ca', 'init', '--json']);
     const boot = await step('bootstrap-token.create', ['bootstrap-token', 'create', '--id', 'spiffe://gatehouse.internal/svc/mail', '--json']);
     secrets.push((JSON.parse(boot.stdout) as { token: string }).token);
+    const bootId = (JSON.parse(boot.stdout) as { id: string }).id;
+    await step('bootstrap-token.revoke', ['bootstrap-token', 'revoke', bootId], undefined, (row) => {
+      assert.equal(row.resource, bootId);
+      assert.equal(row.details.spiffeId, 'spiffe://gatehouse.internal/svc/mail');
+    });
     const chain = join(b.dir, 'mail.pem');
     const issued = await step('cert.issue', ['cert', 'issue', '--csr', makeCsr(b.dir, 'mail'), '--id', 'spiffe://gatehouse.internal/svc/mail', '--out', chain, '--json']);
     const serial = (JSON.parse(issued.stdout) as { serial: string }).serial;

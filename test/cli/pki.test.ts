@@ -65,6 +65,45 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       assert.equal(foreign.status, 1, 'an identity of another trust domain is refused');
     });
 
+    it('bootstrap-token revoke: the CA refuses the revoked token with ERR_PKI_BOOTSTRAP_TOKEN_INVALID; list shows tokens (never the token) and a used one cannot be revoked', async () => {
+      const payroll = 'spiffe://gatehouse.internal/svc/payroll';
+      const created = JSON.parse((await run(['bootstrap-token', 'create', '--id', payroll, '--json'])).stdout) as { id: string; token: string };
+      const listed = await run(['bootstrap-token', 'list', '--id', payroll]);
+      assert.equal(listed.status, 0, show(listed));
+      assert.match(listed.stdout, new RegExp(`^${created.id}\\s+${payroll.replace(/[/.]/g, '\\$&')}\\s+-\\s+unused\\s`, 'm'));
+      assert.equal(listed.stdout.includes(created.token), false);
+      const r = await gatehouse(['bootstrap-token', 'revoke', '--config', config, '--', created.id], { cwd: b.dir });
+      assert.equal(r.status, 0, show(r));
+      assert.match(r.stdout, new RegExp(`bootstrap token ${created.id} \\(${payroll.replace(/[/.]/g, '\\$&')}\\) revoked`));
+      await withAuthority(config, async (ca) => {
+        await assert.rejects(ca.issueWithBootstrapToken(await readFile(makeCsr(b.dir, 'payroll'), 'utf8'), created.token), { code: 'ERR_PKI_BOOTSTRAP_TOKEN_INVALID' });
+      });
+      const again = await gatehouse(['bootstrap-token', 'revoke', '--config', config, '--', created.id], { cwd: b.dir });
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /^error ERR_PKI_BOOTSTRAP_TOKEN_NOT_FOUND/m);
+      const used = (await run(['bootstrap-token', 'list', '--json'])).stdout;
+      const usedId = (JSON.parse(used) as { id: string; status: string }[]).find((t) => t.status === 'used')?.id;
+      assert.ok(usedId, used);
+      // Ids are base64url: one may start with '-', which only an argument after `--` can.
+      const late = await gatehouse(['bootstrap-token', 'revoke', '--config', config, '--', usedId], { cwd: b.dir });
+      assert.equal(late.status, 1);
+      assert.match(late.stderr, /^error ERR_ADMIN_INPUT_INVALID: .*was used at/m);
+    });
+
+    it('cert revoke --id revokes the identity\'s unused bootstrap tokens too and says so; the CA then refuses them', async () => {
+      const payroll = 'spiffe://gatehouse.internal/svc/billing';
+      const created = JSON.parse((await run(['bootstrap-token', 'create', '--id', payroll, '--json'])).stdout) as { id: string; token: string };
+      const r = await run(['cert', 'revoke', '--id', payroll]);
+      assert.equal(r.status, 0, show(r));
+      assert.match(r.stdout, /^no live certificate to revoke$/m);
+      assert.match(r.stdout, new RegExp(`^unused bootstrap tokens revoked: ${created.id}$`, 'm'));
+      await withAuthority(config, async (ca) => {
+        await assert.rejects(ca.issueWithBootstrapToken(await readFile(makeCsr(b.dir, 'payroll2'), 'utf8'), created.token), { code: 'ERR_PKI_BOOTSTRAP_TOKEN_INVALID' });
+      });
+      const json = JSON.parse((await run(['cert', 'revoke', '--id', payroll, '--json'])).stdout) as { revoked: string[]; bootstrapTokensRevoked: string[] };
+      assert.deepEqual(json, { revoked: [], bootstrapTokensRevoked: [] });
+    });
+
     let serial = '';
     let renewedSerial = '';
 

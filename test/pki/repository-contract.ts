@@ -117,6 +117,37 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
       assert.equal(await repo.findBootstrapToken(record.tokenHash, now), undefined, 'used');
     });
 
+    it('revokes an unused bootstrap token by id so that it can be neither found nor consumed; leaves a used one; lists both before', async () => {
+      const now = new Date();
+      const token = (id: string, hash: string, spiffeId: string, at = now) => ({ id, tokenHash: hash.repeat(64), spiffeId, dnsNames: [], ipAddresses: [], createdAt: at, expiresAt: new Date(now.getTime() + HOUR), usedAt: null });
+      const unused = token('rv-unused', '2', 'spiffe://td/svc/rv');
+      const used = token('rv-used', '3', 'spiffe://td/svc/rv', new Date(now.getTime() + 1000));
+      await repo.insertBootstrapToken(unused);
+      await repo.insertBootstrapToken(used);
+      assert.ok(await repo.consumeBootstrapToken(used.tokenHash, now));
+      assert.deepEqual((await repo.listBootstrapTokens({ spiffeId: 'spiffe://td/svc/rv' })).map((t) => [t.id, t.usedAt !== null]), [['rv-used', true], ['rv-unused', false]]);
+      assert.deepEqual((await repo.revokeBootstrapTokens({ id: 'rv-used' })).map((t) => t.id), [], 'a used token is left');
+      assert.deepEqual((await repo.revokeBootstrapTokens({ id: 'rv-unused' })).map((t) => t.id), ['rv-unused']);
+      assert.equal(await repo.findBootstrapToken(unused.tokenHash, now), undefined);
+      assert.equal(await repo.consumeBootstrapToken(unused.tokenHash, now), undefined);
+      assert.deepEqual((await repo.revokeBootstrapTokens({ id: 'rv-unused' })).map((t) => t.id), [], 'once');
+      assert.deepEqual((await repo.listBootstrapTokens({ id: 'rv-used' })).map((t) => t.id), ['rv-used']);
+    });
+
+    it('revokes every unused bootstrap token of a SPIFFE id and no other identity\'s; of a revocation and a consumption racing, exactly one wins', async () => {
+      const now = new Date();
+      const token = (id: string, hash: string, spiffeId: string) => ({ id, tokenHash: hash.repeat(64), spiffeId, dnsNames: [], ipAddresses: [], createdAt: now, expiresAt: new Date(now.getTime() + HOUR), usedAt: null });
+      await repo.insertBootstrapToken(token('ri-1', '4', 'spiffe://td/svc/ri'));
+      await repo.insertBootstrapToken(token('ri-2', '5', 'spiffe://td/svc/ri'));
+      await repo.insertBootstrapToken(token('ri-other', '6', 'spiffe://td/svc/other'));
+      const other = await another();
+      const [revoked, consumed] = await Promise.all([repo.revokeBootstrapTokens({ spiffeId: 'spiffe://td/svc/ri' }), other.consumeBootstrapToken('4'.repeat(64), now)]);
+      const ids = revoked.map((t) => t.id).sort();
+      assert.deepEqual(consumed ? ids : ids.filter((id) => id !== 'ri-1'), ['ri-2'], 'ri-1 was revoked or consumed, not both');
+      assert.equal(consumed !== undefined, !ids.includes('ri-1'));
+      assert.ok(await repo.findBootstrapToken('6'.repeat(64), now), 'another identity\'s token stays');
+    });
+
     it('refuses an expired bootstrap token and an unknown one', async () => {
       const now = new Date();
       await repo.insertBootstrapToken({ id: 'tok2', tokenHash: 'e'.repeat(64), spiffeId: 'spiffe://td/svc/a', dnsNames: [], ipAddresses: [], createdAt: now, expiresAt: new Date(now.getTime() + 1000), usedAt: null });

@@ -1,8 +1,8 @@
-/** `gatehouse bootstrap-token create` — a one-time token with which a workload obtains its first certificate. */
+/** `gatehouse bootstrap-token create|list|revoke` — one-time tokens with which a workload obtains its first certificate. */
 import type { Command } from 'commander';
-import { bootstrapTokenCreateCommand } from '../../pki/commands/index.ts';
+import { bootstrapTokenCreateCommand, bootstrapTokenListCommand, bootstrapTokenRevokeCommand, type BootstrapTokenListRow } from '../../pki/commands/index.ts';
 import { withCliContext } from '../context.ts';
-import { action, emit, formatRecord, showSecretOnce } from '../output.ts';
+import { action, emit, formatRecord, formatTable, showSecretOnce } from '../output.ts';
 import { collect, positiveInt, stateful, type StateOptions } from '../options.ts';
 
 export function registerBootstrapToken(program: Command): void {
@@ -22,4 +22,31 @@ export function registerBootstrapToken(program: Command): void {
       emit(o.json, { id: t.id, token: t.token, spiffeId: t.spiffeId, expiresAt }, () => formatRecord([['token id', t.id], ['spiffe id', t.spiffeId], ['expires', expiresAt]]));
       if (!o.json) showSecretOnce('bootstrap token', t.token);
     }));
+
+  stateful(group.command('list')
+    .description('bootstrap tokens, newest first, with status (unused, used, expired); never the token, and revoked ones are gone')
+    .option('--id <spiffe-id>', 'only this identity')
+    .option('--limit <n>', 'at most this many (default 100)', positiveInt))
+    .action(action(async (o: StateOptions & { id?: string; limit?: number }) => {
+      const rows = await withCliContext(o, async (ctx) => bootstrapTokenListCommand(await ctx.pki(), { ...(o.id ? { spiffeId: o.id } : {}), ...(o.limit ? { limit: o.limit } : {}) }));
+      emit(o.json, rows, () => formatTable(rows, LIST_COLUMNS));
+    }));
+
+  stateful(group.command('revoke')
+    .argument('<id>', 'token id, as shown by `bootstrap-token create` and `bootstrap-token list`; one starting with "-" (made before ids avoided it) goes after `--`')
+    .description('revoke an unused bootstrap token: an issuance presenting it is refused from now on'))
+    .action(action(async (id: string, o: StateOptions) => {
+      const r = await withCliContext(o, async (ctx) => bootstrapTokenRevokeCommand(await ctx.pki(), id),
+        { action: 'bootstrap-token.revoke', resource: id, result: (v) => ({ details: { spiffeId: v.spiffeId } }) });
+      emit(o.json, { ...r, revoked: true }, () => `bootstrap token ${r.id} (${r.spiffeId}) revoked`);
+    }));
 }
+
+const LIST_COLUMNS = [
+  { header: 'token id', value: (r: BootstrapTokenListRow) => r.id },
+  { header: 'spiffe id', value: (r: BootstrapTokenListRow) => r.spiffeId },
+  { header: 'names', value: (r: BootstrapTokenListRow) => [...r.dnsNames, ...r.ipAddresses] },
+  { header: 'status', value: (r: BootstrapTokenListRow) => r.status },
+  { header: 'expires', value: (r: BootstrapTokenListRow) => r.expiresAt },
+  { header: 'used', value: (r: BootstrapTokenListRow) => r.usedAt },
+];

@@ -101,16 +101,20 @@ export function registerCert(program: Command): void {
     }));
 
   stateful(cert.command('revoke')
-    .description('revoke one certificate (--serial) or every live certificate of an identity (--id) and publish a new CRL')
+    .description('revoke one certificate (--serial) or every live certificate and unused bootstrap token of an identity (--id) and publish a new CRL')
     .option('--serial <hex>', 'serial number (hex, as in `cert list`)')
-    .option('--id <spiffe-id>', 'revoke all live certificates of this identity')
+    .option('--id <spiffe-id>', 'revoke all live certificates and unused bootstrap tokens of this identity')
     .addOption(new Option('--reason <reason>', 'revocation reason').choices([...REVOCATION_REASONS]).default('unspecified')))
     .action(action(async (o: StateOptions & { serial?: string; id?: string; reason: string }) => {
       if ((o.serial === undefined) === (o.id === undefined)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: 'give exactly one of --serial or --id' });
       const r = await withCliContext(o, async (ctx) => certRevokeCommand(await ctx.pki(), {
         ...(o.serial !== undefined ? { serial: o.serial } : {}), ...(o.id !== undefined ? { spiffeId: o.id } : {}), reason: o.reason,
-      }), { action: 'cert.revoke', resource: o.serial ?? o.id!, details: { reason: o.reason }, result: (v) => ({ details: { revoked: v.revoked } }) });
-      emit(o.json, r, () => (r.revoked.length ? `revoked (${o.reason}): ${r.revoked.join(', ')}` : 'nothing to revoke'));
+      }), { action: 'cert.revoke', resource: o.serial ?? o.id!, details: { reason: o.reason }, result: (v) => ({ details: { revoked: v.revoked, ...(v.bootstrapTokensRevoked ? { bootstrapTokensRevoked: v.bootstrapTokensRevoked } : {}) } }) });
+      emit(o.json, r, () => [
+        r.revoked.length ? `revoked (${o.reason}): ${r.revoked.join(', ')}` : 'no live certificate to revoke',
+        // --id only: the identity's unused bootstrap tokens would have got it a new certificate.
+        ...(r.bootstrapTokensRevoked ? [r.bootstrapTokensRevoked.length ? `unused bootstrap tokens revoked: ${r.bootstrapTokensRevoked.join(', ')}` : 'no unused bootstrap token to revoke'] : []),
+      ].join('\n'));
     }));
 
   stateful(cert.command('list')

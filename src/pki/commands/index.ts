@@ -9,3 +9,5 @@ export { certRevokeCommand } from './cert-revoke.ts';
 export { certListCommand, type CertListRow } from './cert-list.ts';
 export { certInspectCommand, type CertInspection } from './cert-inspect.ts';
 export { bootstrapTokenCreateCommand } from './bootstrap-token-create.ts';
+export { bootstrapTokenListCommand, type BootstrapTokenListRow } from './bootstrap-token-list.ts';
+export { bootstrapTokenRevokeCommand } from './bootstrap-token-revoke.ts';

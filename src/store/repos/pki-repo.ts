@@ -178,5 +178,21 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
         .returningAll().executeTakeFirst();
       return row && toToken(row);
     },
+
+    async listBootstrapTokens(query) {
+      let q = db.selectFrom('pki_bootstrap_tokens').selectAll();
+      if (query.id !== undefined) q = q.where('id', '=', query.id);
+      if (query.spiffeId !== undefined) q = q.where('spiffe_id', '=', query.spiffeId);
+      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'asc').limit(Math.min(query.limit ?? 1000, 10_000)).execute();
+      return rows.map(toToken);
+    },
+
+    async revokeBootstrapTokens(target) {
+      // One conditional DELETE … RETURNING: a consumption racing it either marked the row used
+      // first (left here) or finds no row (refused).
+      let q = db.deleteFrom('pki_bootstrap_tokens').where('used_at', 'is', null);
+      q = 'id' in target ? q.where('id', '=', target.id) : q.where('spiffe_id', '=', target.spiffeId);
+      return (await q.returningAll().execute()).map(toToken);
+    },
   };
 }
