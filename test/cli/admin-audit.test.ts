@@ -99,7 +99,9 @@ describe('admin commands leave audit records (in-process bus)', () => {
     return rows.at(-1)!;
   };
 
-  it('an operator cannot change accounts, clients, tokens, keys, the CA or blocks unrecorded: each command leaves exactly one record naming the OS user, and every command is either recorded or read-only', async () => {
+  // About forty CLI processes in a row, each starting Node and opening the store: 1.5–2 min on a
+  // quiet machine, more beside other suites; the default 3 min is too close.
+  it('an operator cannot change accounts, clients, tokens, keys, the CA or blocks unrecorded: each command leaves exactly one record naming the OS user, and every command is either recorded or read-only', { timeout: 480_000 }, async () => {
     const seen = new Map<string, number>();
     let before = (await admin()).length;
     const step = async (action: string, args: string[], input?: string, check?: (row: Row, r: CliResult) => void) => {
