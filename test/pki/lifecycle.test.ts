@@ -173,6 +173,17 @@ function registerLifecycle(backend: PkiBackend, skip: false | string): void {
       assert.ok(changes.length >= 2);
     });
 
+    it('in production, exporting the root key without a passphrase is refused (ERR_CONFIG_INSECURE_IN_PRODUCTION) and writes nothing, unless --unencrypted says so (attack surface: the root key in clear on a disk or its backups)', async () => {
+      const refused = tmp.path('clear-refused.pem');
+      await assert.rejects(caExportRootCommand(ctx, { out: refused, mode: 'production' }), { code: 'ERR_CONFIG_INSECURE_IN_PRODUCTION' });
+      await assert.rejects(stat(refused), { code: 'ENOENT' });
+      const accepted = tmp.path('clear-accepted.pem');
+      const result = await caExportRootCommand(ctx, { out: accepted, mode: 'production', unencrypted: true });
+      assert.deepEqual(result, { file: accepted, encrypted: false, removed: false });
+      assert.match(await readFile(accepted, 'utf8'), /BEGIN PRIVATE KEY/);
+      assert.notEqual((await ctx.repo.getCa())?.rootKeySealed, null, 'the root key stays in the store');
+    });
+
     it('exports the root key (encrypted, 0600) and removes it; the CA keeps issuing with the intermediate', async () => {
       const out = tmp.path('root-key.pem');
       const result = await caExportRootCommand(ctx, { out, passphrase: 'correct horse battery staple', remove: true });

@@ -35,10 +35,13 @@ export function registerCa(program: Command): void {
     .description('write the root CA private key to a new 0600 file; with --remove delete it from the store (offline root)')
     .requiredOption('--out <file>', 'file to create (never overwritten)')
     .option('--passphrase-env <var>', 'encrypt the key (AES-256) with the passphrase in this environment variable (≥ 12 characters)')
-    .option('--remove', 'delete the root key from the store after writing it; the intermediate keeps issuing'))
-    .action(action(async (o: StateOptions & { out: string; passphraseEnv?: string; remove?: boolean }) => {
+    .option('--remove', 'delete the root key from the store after writing it; the intermediate keeps issuing')
+    .option('--unencrypted', 'write the key without a passphrase (refused in production without this flag)'))
+    .action(action(async (o: StateOptions & { out: string; passphraseEnv?: string; remove?: boolean; unencrypted?: boolean }) => {
       const passphrase = passphraseFrom(o.passphraseEnv);
-      const r = await withCliContext(o, async (ctx) => caExportRootCommand(await ctx.pki(), { out: o.out, ...(passphrase !== undefined ? { passphrase } : {}), ...(o.remove ? { remove: true } : {}) }),
+      const r = await withCliContext(o, async (ctx) => caExportRootCommand(await ctx.pki(), {
+        out: o.out, mode: ctx.config.mode, ...(passphrase !== undefined ? { passphrase } : {}), ...(o.remove ? { remove: true } : {}), ...(o.unencrypted ? { unencrypted: true } : {}),
+      }),
         { action: 'ca.export-root', resource: 'root', details: { out: o.out, encrypted: passphrase !== undefined, remove: o.remove === true } });
       emit(o.json, r, () => formatRecord([['written to', r.file], ['encrypted', r.encrypted], ['removed from store', r.removed]]));
     }));

@@ -15,6 +15,9 @@ export interface ExportRootOptions {
   out: string;
   passphrase?: string;
   remove?: boolean;
+  /** Write the key without a passphrase, knowingly (`--unencrypted`); required in production. */
+  unencrypted?: boolean;
+  mode?: 'development' | 'production';
 }
 
 export async function caExportRootCommand(ctx: PkiCommandContext, options: ExportRootOptions): Promise<{ file: string; encrypted: boolean; removed: boolean }> {
@@ -23,6 +26,14 @@ export async function caExportRootCommand(ctx: PkiCommandContext, options: Expor
   if (ca.rootKeySealed === null) throw new GatehouseError('ERR_PKI_ROOT_KEY_OFFLINE', { detail: 'the root key was already exported and removed' });
   if (options.passphrase !== undefined && options.passphrase.length < 12) {
     throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: 'passphrase shorter than 12 characters' });
+  }
+  // The root key in clear on a disk (or a backup of it) is every certificate Gatehouse will ever
+  // trust: in production only when the operator says so; otherwise with a warning.
+  if (options.passphrase === undefined && options.unencrypted !== true) {
+    if (options.mode === 'production') {
+      throw new GatehouseError('ERR_CONFIG_INSECURE_IN_PRODUCTION', { detail: 'ca export-root without --passphrase-env writes the root key unencrypted: pass --passphrase-env VAR, or --unencrypted to accept that' });
+    }
+    ctx.logger?.warn({ file: options.out }, 'DEVELOPMENT ONLY: the root CA key is written unencrypted (refused in production without --unencrypted; use --passphrase-env)');
   }
   const pkcs8 = unsealPrivateKey(ca.rootKeySealed, ctx.masterKey, 'root');
   try {
