@@ -6,35 +6,24 @@
  * a degraded `pki` dependency in `/readyz` from `pki.intermediateWarningDays` before.
  */
 import { GatehouseError } from '../core/errors.ts';
+import { judgeCaExpiry, type CaExpiry, type CaExpiryWording } from './ca-expiry.ts';
 
 /** The CA cannot issue a certificate shorter than this, so less left counts as expired. */
 export const MIN_ISSUING_SECONDS = 300;
 
-const DAY_MS = 86_400_000;
-const ROTATE = 'run `gatehouse ca rotate-intermediate`';
+const WORDING: CaExpiryWording = {
+  what: 'the issuing intermediate CA',
+  expired: 'no certificate can be issued or renewed',
+  expiring: 'after that no certificate can be issued or renewed',
+  action: 'run `gatehouse ca rotate-intermediate`',
+  ok: (until) => `issuing intermediate CA valid until ${until}`,
+  minLeftMs: MIN_ISSUING_SECONDS * 1000,
+};
 
-export interface IntermediateExpiry {
-  state: 'ok' | 'expiring' | 'expired';
-  serial: string;
-  notAfter: Date;
-  /** Whole days left (0 on the last day; negative once expired). */
-  daysLeft: number;
-  /** For the log and `/readyz`: what is wrong and what to run. */
-  message: string;
-}
+export type IntermediateExpiry = CaExpiry;
 
 export function judgeIntermediateExpiry(issuing: { serial: string; notAfter: Date }, now: Date, warningDays: number): IntermediateExpiry {
-  const leftMs = issuing.notAfter.getTime() - now.getTime();
-  const daysLeft = Math.floor(leftMs / DAY_MS);
-  const base = { serial: issuing.serial, notAfter: issuing.notAfter, daysLeft };
-  const until = issuing.notAfter.toISOString();
-  if (leftMs < MIN_ISSUING_SECONDS * 1000) {
-    return { ...base, state: 'expired', message: `the issuing intermediate CA (serial ${issuing.serial}) expired at ${until}; no certificate can be issued or renewed: ${ROTATE}` };
-  }
-  if (leftMs < warningDays * DAY_MS) {
-    return { ...base, state: 'expiring', message: `the issuing intermediate CA (serial ${issuing.serial}) expires at ${until} (${daysLeft} days left); after that no certificate can be issued or renewed: ${ROTATE}` };
-  }
-  return { ...base, state: 'ok', message: `issuing intermediate CA valid until ${until}` };
+  return judgeCaExpiry(issuing, now, warningDays, WORDING);
 }
 
 /** What issuance throws once the intermediate has (nearly) expired. */
