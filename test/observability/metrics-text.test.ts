@@ -171,27 +171,32 @@ describe('/metrics rendering', () => {
       await scrape();
       traffic();
       // Main-thread CPU between event-loop turns (not wall time: a busy machine preempts the process).
-      let longest = 0;
-      let last = process.threadCpuUsage();
-      let scraping = true;
-      const spin = () => {
-        const now = process.threadCpuUsage();
-        longest = Math.max(longest, (now.user - last.user + now.system - last.system) / 1000);
-        last = now;
-        if (scraping) setImmediate(spin);
+      const measure = async (): Promise<{ longest: number; total: number }> => {
+        let longest = 0;
+        let last = process.threadCpuUsage();
+        let scraping = true;
+        const spin = () => {
+          const now = process.threadCpuUsage();
+          longest = Math.max(longest, (now.user - last.user + now.system - last.system) / 1000);
+          last = now;
+          if (scraping) setImmediate(spin);
+        };
+        const start = process.threadCpuUsage();
+        setImmediate(spin);
+        const text = await scrape();
+        scraping = false;
+        const end = process.threadCpuUsage();
+        const { samples } = checkExposition(text);
+        assert.ok(samples > 20_000, `${samples} samples`);
+        return { longest, total: (end.user - start.user + end.system - start.system) / 1000 };
       };
-      const start = process.threadCpuUsage();
-      setImmediate(spin);
-      const text = await scrape();
-      scraping = false;
-      const end = process.threadCpuUsage();
-      const total = (end.user - start.user + end.system - start.system) / 1000;
-      const { samples } = checkExposition(text);
-      assert.ok(samples > 20_000, `${samples} samples`);
-      // Before, one run was nearly all of it (84 of 98 ms, 78 of 86: 0.86–0.91); now slices of
-      // ~4 ms, but a garbage collection's pause (~10 ms) can fall into one of them, and other
-      // test files share the machine: the bound sits between the two, away from both.
-      assert.ok(longest < total * 0.7, `longest run without an event-loop turn: ${longest.toFixed(1)} ms of ${total.toFixed(1)} ms`);
+      // Before, one run was nearly all of it (84 of 98 ms, 78 of 86: 0.86–0.91) on every scrape; now
+      // slices of ~4 ms, but a garbage collection's pause (~10 ms, a full one more) can fall into one
+      // of them while other test files share the machine. The best of three scrapes must be under
+      // 0.7: a render that holds the loop again fails all three, a stray pause only one.
+      const runs: { longest: number; total: number }[] = [];
+      for (let i = 0; i < 3 && !runs.some((r) => r.longest < r.total * 0.7); i++) runs.push(await measure());
+      assert.ok(runs.some((r) => r.longest < r.total * 0.7), `longest run without an event-loop turn, per scrape: ${runs.map((r) => `${r.longest.toFixed(1)} of ${r.total.toFixed(1)} ms`).join('; ')}`);
     } finally {
       server.close();
     }
