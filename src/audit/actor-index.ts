@@ -44,6 +44,8 @@ export class ActorIndexer {
   /** The chain's mark as last read or written; undefined until read (and after a failure). */
   #mark: number | undefined;
   #running: Promise<void> | undefined;
+  /** The highest head noted while a run was under way. */
+  #noted: number | undefined;
   #stopped = false;
 
   constructor(options: ActorIndexerOptions) {
@@ -51,16 +53,30 @@ export class ActorIndexer {
     this.#every = options.every ?? ACTOR_INDEX_EVERY;
   }
 
-  /** The chain now ends at `headSeq` (committed): starts a run when enough is behind. */
+  /**
+   * The chain now ends at `headSeq` (committed): starts a run when enough is behind. A head
+   * noted while a run is under way is looked at again when it ends: otherwise commits that
+   * came during the run waited for the next commit (a quiet chain's for its close).
+   */
   note(headSeq: number): void {
-    if (this.#running || this.#stopped) return;
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#noted = Math.max(this.#noted ?? 0, headSeq);
+      return;
+    }
     if (this.#mark !== undefined && headSeq - this.#mark < this.#every) return;
-    this.#running = this.#run(headSeq, false).finally(() => { this.#running = undefined; });
+    this.#running = this.#run(headSeq, false).finally(() => {
+      this.#running = undefined;
+      const noted = this.#noted;
+      this.#noted = undefined;
+      if (noted !== undefined && noted > headSeq) this.note(noted);
+    });
   }
 
   /** Indexes everything up to `headSeq` (a clean shutdown leaves no tail), unless stopped. */
   async drain(headSeq: number): Promise<void> {
-    await this.#running;
+    // A run that ends may start the next one for a head noted meanwhile: wait for those too.
+    while (this.#running) await this.#running;
     while (!this.#stopped && (this.#mark === undefined || this.#mark < headSeq)) {
       const before = this.#mark;
       await this.#run(headSeq, true);
@@ -71,7 +87,7 @@ export class ActorIndexer {
   /** No new step starts after this; a step under way finishes. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#running;
+    while (this.#running) await this.#running;
   }
 
   async #run(headSeq: number, force: boolean): Promise<void> {

@@ -185,6 +185,31 @@ for (const backend of await backends()) {
       assert.deepEqual(left.map((e) => e.seq), [7, 8, 9, 10, 11, 12]);
       assert.deepEqual((await byActor(store, 'user-kept')).filter((r) => r.chain === 'f').map((r) => r.seq), [7, 8, 9, 10, 11, 12]);
     });
+    it('commits noted while an index run is under way are indexed when it ends, without waiting for the next commit (before, a quiet chain kept them in the tail until close)', async () => {
+      const writer = AuditWriter.open({ store, chain: 'g', instance: 'test-1', spoolDir: join(db.dir, 'spool-g'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      try {
+        for (let i = 0; i < 20; i++) writer.append(accessDraft(i, { subject: 'user-g' }));
+        await writer.flush();
+      } finally {
+        await writer.close();
+      }
+      await store.db.deleteFrom('audit_actor_index').where('chain', '=', 'g').execute();
+      await store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', 'g').execute();
+      let release: () => void = () => undefined;
+      let reads = 0;
+      const indexer = new ActorIndexer({
+        store, chain: 'g', every: 5,
+        // The first run reads through 10 and waits here while the chain's head moves on to 20.
+        afterRead: () => (++reads === 1 ? new Promise<void>((r) => { release = r; }) : Promise.resolve()),
+      });
+      indexer.note(10);
+      await until(async () => reads === 1);
+      indexer.note(20); // committed meanwhile; no commit follows
+      release();
+      await until(async () => (await repoOf(store).actorIndexedSeq('g')) === 20, 5_000);
+      await indexer.stop();
+      assert.deepEqual((await entries(store, 'g')).map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+    });
   });
 
   describe(`migration 0011 on ${backend.name}: records stored before it`, { skip: backend.skip }, () => {
