@@ -122,6 +122,10 @@ export const ERROR_CODES = {
   ERR_PKI_MASTER_KEY_MISSING: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_KEY_UNSEAL_FAILED: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_ROOT_KEY_OFFLINE: { status: 409, message: 'The root key is offline' },
+  /** `ca rotate-root` while a prepared root waits for `--activate`: one root rotation at a time. */
+  ERR_PKI_ROOT_ROTATION_PENDING: { status: 409, message: 'A root rotation is already under way' },
+  /** `ca rotate-root --activate` with no prepared root, or before relying parties had time to trust it (`--force`). */
+  ERR_PKI_ROOT_ROTATION_NOT_READY: { status: 409, message: 'No root rotation can be activated now' },
   /** The issuing intermediate has expired (or expires too soon to issue): `gatehouse ca rotate-intermediate`. */
   ERR_PKI_INTERMEDIATE_EXPIRED: { status: 503, message: 'Certificate authority cannot issue until it is rotated' },
   ERR_PKI_PEER_CERT_MISSING: { status: 401, message: 'Client certificate required' },

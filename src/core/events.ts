@@ -508,6 +508,24 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       notAfter: { type: 'string', description: 'Expiry of the new intermediate (ISO 8601).' },
     },
   },
+  'pki.ca.root_rotation_prepared': {
+    description: 'A new root CA (and an intermediate it signed) was made: trusted from now on next to the current root, issuing nothing until `ca rotate-root --activate`.',
+    emittedBy: 'src/pki (ca rotate-root)',
+    fields: {
+      rootSerial: { type: 'string', description: 'Serial of the new root (hex).' },
+      currentRootSerial: { type: 'string', description: 'Serial of the root still in force (hex).' },
+      notAfter: { type: 'string', description: 'Expiry of the new root (ISO 8601).' },
+    },
+  },
+  'pki.ca.root_rotated': {
+    description: 'The prepared root and its intermediate are in force: the intermediate issues from now on; the replaced root stays trusted while intermediates it signed are, and its key is gone from the store.',
+    emittedBy: 'src/pki (ca rotate-root --activate)',
+    fields: {
+      rootSerial: { type: 'string', description: 'Serial of the root now in force (hex).' },
+      previousRootSerial: { type: 'string', description: 'Serial of the root it replaces (hex).' },
+      intermediateSerial: { type: 'string', description: 'Serial of the new issuing intermediate (hex).' },
+    },
+  },
   'pki.certificate.issued': {
     description: 'A workload certificate was issued.',
     emittedBy: 'src/pki (authority)',

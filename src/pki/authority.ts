@@ -20,6 +20,7 @@ import { verifyPeer, type PeerCertificateInput } from './mtls/verify-peer.ts';
 import { canonicalDnsName, canonicalIp } from './names.ts';
 import type { BootstrapTokenQuery, BootstrapTokenRecord, CaRecord, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository } from './repository.ts';
 import { intermediateExpiredError, MIN_ISSUING_SECONDS } from './intermediate-expiry.ts';
+import { rootsStillNeeded } from './root-rotation.ts';
 import { normalizeSerial, randomSerial } from './serial.ts';
 import { parseSpiffeId, type SpiffeId } from './spiffe.ts';
 import { TrustStore } from './trust-store.ts';
@@ -99,6 +100,8 @@ interface CaState {
   /** Previous intermediates that have not expired: trusted, sign CRLs, issue nothing. */
   previous: SigningIntermediate[];
   anchors: TrustStore;
+  /** The CRLs of every trusted root (in force, pending, previous): each covers the intermediates it signed. */
+  rootCrlPems: string[];
 }
 
 async function signingIntermediate(pem: string, sealed: string, masterKey: Uint8Array, kind: CaRecord['keyAlgorithm']): Promise<SigningIntermediate> {
@@ -120,8 +123,13 @@ async function loadState(ca: CaRecord, masterKey: Uint8Array, trustDomain: strin
   const previous = await Promise.all(ca.previousIntermediates
     .filter((p) => new x509.X509Certificate(p.certPem).notAfter.getTime() > now.getTime())
     .map((p) => signingIntermediate(p.certPem, p.keySealed, masterKey, ca.keyAlgorithm)));
-  const anchors = new TrustStore({ trustDomain, rootPems: [ca.rootCertPem], intermediatePems: [issuing.pem, ...previous.map((p) => p.pem)], crlPems: [ca.rootCrlPem] });
-  return { record: ca, issuing, previous, anchors };
+  // Roots: the one in force; one prepared by `ca rotate-root` (trusted before it issues, so that
+  // relying parties have it when it does); replaced ones while an intermediate they signed is trusted.
+  const previousRoots = await rootsStillNeeded(ca.previousRoots, previous.map((p) => p.cert), now);
+  const roots = [{ certPem: ca.rootCertPem, crlPem: ca.rootCrlPem }, ...(ca.pendingRoot ? [{ certPem: ca.pendingRoot.rootCertPem, crlPem: ca.pendingRoot.rootCrlPem }] : []), ...previousRoots];
+  const rootCrlPems = roots.map((r) => r.crlPem);
+  const anchors = new TrustStore({ trustDomain, rootPems: roots.map((r) => r.certPem), intermediatePems: [issuing.pem, ...previous.map((p) => p.pem)], crlPems: rootCrlPems });
+  return { record: ca, issuing, previous, anchors, rootCrlPems };
 }
 
 /** Of a CRL publication: the intermediates that signed it (key id → index of its DER) and the serials it lists. */
@@ -132,7 +140,9 @@ interface ParsedCrl {
 }
 
 function sameCa(a: CaRecord, b: CaRecord): boolean {
-  return a.intermediateCertPem === b.intermediateCertPem && a.rootCrlPem === b.rootCrlPem
+  return a.intermediateCertPem === b.intermediateCertPem && a.rootCrlPem === b.rootCrlPem && a.rootCertPem === b.rootCertPem
+    && a.pendingRoot?.rootCertPem === b.pendingRoot?.rootCertPem
+    && a.previousRoots.map((r) => r.certPem).join() === b.previousRoots.map((r) => r.certPem).join()
     && a.previousIntermediates.map((p) => p.certPem).join() === b.previousIntermediates.map((p) => p.certPem).join();
 }
 
@@ -191,7 +201,10 @@ export class CertificateAuthority {
     if (!ca || sameCa(ca, this.#state.record)) return false;
     this.#state = await loadState(ca, this.#masterKey, this.trustDomain, this.#clock());
     this.#generation++;
-    this.#logger?.info({ intermediateSerial: normalizeSerial(this.#state.issuing.cert.serialNumber), previous: this.#state.previous.length }, 'certificate authority material reloaded (intermediate rotated)');
+    this.#logger?.info({
+      intermediateSerial: normalizeSerial(this.#state.issuing.cert.serialNumber), previous: this.#state.previous.length,
+      rootSerial: this.root.serial, roots: this.#state.anchors.roots.length,
+    }, 'certificate authority material reloaded (intermediate or root rotated)');
     return true;
   }
 
@@ -230,20 +243,23 @@ export class CertificateAuthority {
     return { serial: normalizeSerial(cert.serialNumber) ?? cert.serialNumber, notAfter: cert.notAfter };
   }
 
-  /** Root certificate(s) that relying parties trust. */
+  /**
+   * Every root certificate relying parties trust: the one in force, one a root rotation has
+   * prepared, and replaced ones still vouching for a trusted intermediate.
+   */
   get trustBundlePem(): string {
-    return this.rootCertPem;
+    return this.#state.anchors.bundlePem;
   }
 
-  /** The root-signed CRL that covers the intermediates. */
-  get rootCrlPem(): string {
-    return this.#state.record.rootCrlPem;
+  /** The root-signed CRLs that cover the intermediates, one per trusted root. */
+  get rootCrlPems(): readonly string[] {
+    return this.#state.rootCrlPems;
   }
 
-  /** Trust anchors with the given workload CRLs (PEM) added to the root's. */
+  /** Trust anchors with the given workload CRLs (PEM) added to the roots'. */
   trustStore(workloadCrlPems: string | readonly string[] = []): TrustStore {
     const pems = typeof workloadCrlPems === 'string' ? [workloadCrlPems] : workloadCrlPems;
-    return this.#state.anchors.withCrls([...pems, this.rootCrlPem]);
+    return this.#state.anchors.withCrls([...pems, ...this.#state.rootCrlPems]);
   }
 
   /** Trust anchors with the current workload CRLs: what TLS endpoints of this instance should use. */
@@ -654,7 +670,7 @@ export class CertificateAuthority {
     });
     const issued: IssuedCertificate = {
       serial: normalizeSerial(serial)!, spiffeId: spiffe.uri, notBefore, notAfter, certificatePem,
-      chainPem: certificatePem + issuer.pem, trustBundlePem: this.rootCertPem,
+      chainPem: certificatePem + issuer.pem, trustBundlePem: this.trustBundlePem,
     };
     this.#logger?.info({ serial: issued.serial, spiffeId: spiffe.uri, via, notAfter }, 'certificate issued');
     emitSafely(this.#onEvent, { type: 'pki.certificate.issued', serial: issued.serial, spiffeId: spiffe.uri, via, notAfter: notAfter.toISOString(), ...(previousSerial ? { previousSerial } : {}) });

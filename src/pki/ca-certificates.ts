@@ -30,13 +30,18 @@ export interface CreateRootParams {
   trustDomain: string;
   now: Date;
   lifetimeDays: number;
+  /**
+   * Common name; default `Gatehouse Root CA`. A rotated root gets a name of its own: while
+   * both are trusted, OpenSSL looks issuers and CRLs up by name first.
+   */
+  commonName?: string;
 }
 
 /** Self-signed root CA certificate. */
 export async function createRootCertificate(p: CreateRootParams): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
-    name: caName(p.trustDomain, 'Root'),
+    name: p.commonName ? [{ O: [`Gatehouse ${p.trustDomain}`] }, { CN: [p.commonName] }] : caName(p.trustDomain, 'Root'),
     notBefore: p.now,
     notAfter: new Date(p.now.getTime() + p.lifetimeDays * DAY),
     keys: p.keys as unknown as LibKeyPair,

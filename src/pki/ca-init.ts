@@ -66,6 +66,8 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     rootCrlPem: crlToPem(rootCrl.rawData),
     createdAt: now,
     previousIntermediates: [],
+    pendingRoot: null,
+    previousRoots: [],
   };
   await options.repo.insertCa(record);
   const result: InitCaResult = {

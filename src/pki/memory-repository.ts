@@ -3,7 +3,7 @@
  * a single process that does not need to keep its CA (tests, one-shot tools).
  */
 import { GatehouseError } from '../core/errors.ts';
-import type { BootstrapTokenQuery, BootstrapTokenRecord, CaRecord, IntermediateRotation, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry } from './repository.ts';
+import type { BootstrapTokenQuery, BootstrapTokenRecord, CaRecord, IntermediateRotation, CertificateQuery, CertificateRecord, CrlRecord, PkiRepository, RevokedEntry, RootActivation, RootPreparation } from './repository.ts';
 import type { RevocationReason } from './crl-builder.ts';
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -32,6 +32,23 @@ export class MemoryPkiRepository implements PkiRepository {
     Object.assign(this.#ca, copy({
       intermediateCertPem: r.intermediateCertPem, intermediateKeySealed: r.intermediateKeySealed,
       previousIntermediates: r.previousIntermediates, rootCrlPem: r.rootCrlPem,
+    }));
+    return true;
+  }
+
+  async prepareRoot(r: RootPreparation): Promise<boolean> {
+    if (!this.#ca || this.#ca.pendingRoot !== null || this.#ca.rootCertPem !== r.expectedRootCertPem) return false;
+    this.#ca.pendingRoot = copy(r.pendingRoot);
+    return true;
+  }
+
+  async activateRoot(r: RootActivation): Promise<boolean> {
+    const pending = this.#ca?.pendingRoot;
+    if (!this.#ca || !pending || pending.rootCertPem !== r.expectedPendingRootCertPem || this.#ca.intermediateCertPem !== r.expectedIntermediateCertPem) return false;
+    Object.assign(this.#ca, copy({
+      rootCertPem: pending.rootCertPem, rootKeySealed: pending.rootKeySealed, rootCrlPem: pending.rootCrlPem,
+      intermediateCertPem: pending.intermediateCertPem, intermediateKeySealed: pending.intermediateKeySealed,
+      previousIntermediates: r.previousIntermediates, previousRoots: r.previousRoots, pendingRoot: null,
     }));
     return true;
   }

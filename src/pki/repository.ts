@@ -24,6 +24,52 @@ export interface CaRecord {
    * Newest first.
    */
   previousIntermediates: PreviousIntermediate[];
+  /**
+   * A new root and the intermediate it signed, made by `ca rotate-root` and not in force yet:
+   * relying parties already trust the root (bundle, `/trust`) while the CA still issues from
+   * the current one, until `ca rotate-root --activate`. Null when no root rotation is under way.
+   */
+  pendingRoot: PendingRoot | null;
+  /**
+   * Roots replaced by `ca rotate-root --activate`: trusted (certificate and CRL) while an
+   * intermediate they signed is; their keys are gone. Newest first.
+   */
+  previousRoots: PreviousRoot[];
+}
+
+/** The next root, prepared: everything `--activate` puts in force. */
+export interface PendingRoot {
+  rootCertPem: string;
+  rootKeySealed: string;
+  /** Signed by the new root, covering its intermediate for its whole life. */
+  rootCrlPem: string;
+  intermediateCertPem: string;
+  intermediateKeySealed: string;
+  preparedAt: Date;
+}
+
+/** A replaced root: what relying parties need to keep verifying the chains under it. */
+export interface PreviousRoot {
+  certPem: string;
+  crlPem: string;
+}
+
+/** What `ca rotate-root` writes: the pending root, only while the root is still `expectedRootCertPem` and none is pending. */
+export interface RootPreparation {
+  expectedRootCertPem: string;
+  pendingRoot: PendingRoot;
+}
+
+/**
+ * What `ca rotate-root --activate` writes, in one conditional update: the pending root and its
+ * intermediate in force, the replaced ones kept as previous. Nothing is written unless the
+ * pending root is still `expectedPendingRootCertPem` and the issuing intermediate still `expectedIntermediateCertPem`.
+ */
+export interface RootActivation {
+  expectedPendingRootCertPem: string;
+  expectedIntermediateCertPem: string;
+  previousIntermediates: PreviousIntermediate[];
+  previousRoots: PreviousRoot[];
 }
 
 /** A retired intermediate, kept until it expires (no certificate it issued outlives it). */
@@ -120,6 +166,17 @@ export interface PkiRepository {
    * @returns false when another rotation came first (nothing written).
    */
   rotateIntermediate(rotation: IntermediateRotation): Promise<boolean>;
+  /**
+   * Stores a pending root, atomically, only if none is pending and the root is still the expected one.
+   * @returns false when that no longer holds (nothing written).
+   */
+  prepareRoot(preparation: RootPreparation): Promise<boolean>;
+  /**
+   * Puts the pending root and its intermediate in force (root key, CRL, issuing intermediate),
+   * clears the pending root and stores the previous roots and intermediates, atomically.
+   * @returns false when another rotation came first (nothing written).
+   */
+  activateRoot(activation: RootActivation): Promise<boolean>;
 
   insertCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;

@@ -173,6 +173,19 @@ describe('admin commands leave audit records (in-process bus)', () => {
       assert.equal(row.resource, rotated.intermediateSerial);
       assert.equal(row.details.previousSerial, rotated.previousSerial);
     });
+    const rootBefore = await step('ca.rotate-root', ['ca', 'rotate-root', '--json'], undefined, (row, r) => {
+      const prepared = JSON.parse(r.stdout) as { rootSerial: string; currentRootSerial: string };
+      assert.equal(row.resource, prepared.rootSerial);
+      assert.equal(row.details.activate, false);
+      assert.equal(row.details.currentRootSerial, prepared.currentRootSerial);
+    });
+    const preparedSerial = (JSON.parse(rootBefore.stdout) as { rootSerial: string }).rootSerial;
+    await step('ca.rotate-root', ['ca', 'rotate-root', '--activate', '--force', '--json'], undefined, (row) => {
+      assert.equal(row.resource, preparedSerial);
+      assert.equal(row.details.activate, true);
+      assert.equal(row.details.force, true);
+      assert.equal(row.details.previousRootKeyDropped, true);
+    });
     await step('ca.export-root', ['ca', 'export-root', '--out', join(b.dir, 'root.key'), '--json']);
 
     const blocked = await step('alerts.block', ['alerts', 'block', '--address', '203.0.113.9', '--for', '5', '--reason', 'ticket 7', '--by', 'carol', '--json']);

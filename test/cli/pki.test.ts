@@ -240,7 +240,7 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const intermediates = join(b.dir, 'intermediates.pem');
       const crlFiles = await withAuthority(config, async (ca) => {
         await writeFile(intermediates, ca.intermediatesPem);
-        const pems = [...crlRecordPems(await ca.currentCrl()), ca.rootCrlPem];
+        const pems = [...crlRecordPems(await ca.currentCrl()), ...ca.rootCrlPems];
         return Promise.all(pems.map(async (pem, i) => { const f = join(b.dir, `rotated-crl-${i}.pem`); await writeFile(f, pem); return f; }));
       });
       assert.equal(crlFiles.length, 3, 'a CRL of each intermediate and the root\'s');
@@ -250,6 +250,45 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       }
       const root = await withAuthority(config, async (ca) => ca.rootCertPem);
       assert.equal(root, await readFile(join(b.dir, 'root.pem'), 'utf8'), 'the trust anchor is unchanged');
+    });
+
+    it('ca rotate-root needs no old root key: it prints and writes the two-root bundle, refuses a second one and an early --activate, and after --activate --force certificates of both roots verify with the bundle', async () => {
+      const bundle = join(b.dir, 'bundle.pem');
+      const prepared = await run(['ca', 'rotate-root', '--bundle-out', bundle]);
+      assert.equal(prepared.status, 0, `the old root is offline and is not needed\n${show(prepared)}`);
+      assert.match(prepared.stdout, /new root serial:\s+[0-9a-f]+/);
+      assert.match(prepared.stdout, /gatehouse ca rotate-root --activate/);
+      assert.equal((await readFile(bundle, 'utf8')).match(/BEGIN CERTIFICATE/g)?.length, 2);
+      const again = await run(['ca', 'rotate-root']);
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /ERR_PKI_ROOT_ROTATION_PENDING/);
+      const early = await run(['ca', 'rotate-root', '--activate']);
+      assert.equal(early.status, 1);
+      assert.match(early.stderr, /ERR_PKI_ROOT_ROTATION_NOT_READY/);
+      assert.match(early.stderr, /--force/);
+      const forceAlone = await run(['ca', 'rotate-root', '--force']);
+      assert.equal(forceAlone.status, 1);
+      assert.match(forceAlone.stderr, /--force only goes with --activate/);
+      const activated = await run(['ca', 'rotate-root', '--activate', '--force']);
+      assert.equal(activated.status, 0, show(activated));
+      assert.match(activated.stdout, /replaces root:\s+[0-9a-f]+/);
+      const issue = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'new-root'), '--id', ID, '--out', join(b.dir, 'new-root.pem')]);
+      assert.equal(issue.status, 0, show(issue));
+
+      const intermediates = join(b.dir, 'intermediates-after-root.pem');
+      const crlFiles = await withAuthority(config, async (ca) => {
+        await writeFile(intermediates, ca.intermediatesPem);
+        const blocks = (pem: string) => (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).sort();
+        assert.deepEqual(blocks(ca.trustBundlePem), blocks(await readFile(bundle, 'utf8')), 'the bundle handed out at step 1 is the one in force after step 2');
+        const pems = [...crlRecordPems(await ca.currentCrl()), ...ca.rootCrlPems];
+        return Promise.all(pems.map(async (pem, i) => { const f = join(b.dir, `root-rotated-crl-${i}.pem`); await writeFile(f, pem); return f; }));
+      });
+      for (const file of ['after.pem', 'rotated.pem', 'new-root.pem']) {
+        const v = spawnSync('openssl', ['verify', '-crl_check_all', '-CAfile', bundle, '-untrusted', intermediates, ...crlFiles.flatMap((f) => ['-CRLfile', f]), join(b.dir, file)], { encoding: 'utf8' });
+        assert.equal(v.status, 0, `${file}: ${v.stdout}${v.stderr}`);
+      }
+      const oldOnly = spawnSync('openssl', ['verify', '-crl_check_all', '-CAfile', join(b.dir, 'root.pem'), '-untrusted', intermediates, ...crlFiles.flatMap((f) => ['-CRLfile', f]), join(b.dir, 'new-root.pem')], { encoding: 'utf8' });
+      assert.notEqual(oldOnly.status, 0, 'the old root alone does not vouch for the new chain');
     });
   });
 }

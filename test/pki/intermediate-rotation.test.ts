@@ -39,7 +39,7 @@ function commandContext(f: { repo: PkiCommandContext['repo']; masterKey: Uint8Ar
 
 /** openssl verify with the root as the only anchor, every intermediate as untrusted and each CRL checked. */
 async function verifyWithCrls(dir: Awaited<ReturnType<typeof scratch>>, ca: CertificateAuthority, certPem: string, name: string) {
-  const crls = [...crlRecordPems(await ca.currentCrl()), ca.rootCrlPem];
+  const crls = [...crlRecordPems(await ca.currentCrl()), ...ca.rootCrlPems];
   const crlArgs = (await Promise.all(crls.map((pem, i) => dir.write(`${name}-crl-${i}.pem`, pem)))).flatMap((p) => ['-CRLfile', p]);
   return openssl(['verify', '-x509_strict', '-crl_check_all', '-CAfile', await dir.write('root.pem', ca.rootCertPem),
     '-untrusted', await dir.write(`${name}-intermediates.pem`, ca.intermediatesPem), ...crlArgs, await dir.write(`${name}.pem`, certPem)]);
@@ -132,7 +132,7 @@ describe('ca rotate-intermediate', () => {
         assert.match(refused.stderr + refused.stdout, /certificate revoked/, name);
       }
       // The root CRL covers the new intermediate for its whole life.
-      const rootCrl = new x509.X509Crl(f.ca.rootCrlPem);
+      const rootCrl = new x509.X509Crl(f.ca.rootCrlPems[0]!);
       assert.ok(rootCrl.nextUpdate!.getTime() >= new x509.X509Certificate(f.ca.intermediateCertPem).notAfter.getTime());
     } finally { await f.cleanup(); }
   });

@@ -142,7 +142,7 @@ function registerLifecycle(backend: PkiBackend, skip: false | string): void {
       assert.match(sig.stderr + sig.stdout, /verify OK/);
       const pem = await call(port, 'GET', '/.well-known/gatehouse/crl.pem', undefined, { ca: ca.rootCertPem });
       const crlPemPath = await tmp.write('crl.pem', pem.body);
-      const rootCrlPath = await tmp.write('root-crl.pem', ca.rootCrlPem);
+      const rootCrlPath = await tmp.write('root-crl.pem', ca.rootCrlPems.join(''));
       const certPath = await tmp.write('revoked.crt', current.certPem);
       const v = await openssl(['verify', '-crl_check_all', '-CAfile', rootPath, '-untrusted', intermediatePath, '-CRLfile', crlPemPath, '-CRLfile', rootCrlPath, certPath]);
       assert.notEqual(v.code, 0);

@@ -25,7 +25,7 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
 
     it('stores the CA once and refuses a second one (ERR_PKI_ALREADY_INITIALIZED)', async () => {
       assert.equal(await repo.getCa(), undefined);
-      const ca = { keyAlgorithm: 'ECDSA-P256' as const, rootCertPem: 'R', rootKeySealed: '{"sealed":1}', intermediateCertPem: 'I', intermediateKeySealed: '{"sealed":2}', rootCrlPem: 'C', createdAt: new Date(1_700_000_000_000), previousIntermediates: [] };
+      const ca = { keyAlgorithm: 'ECDSA-P256' as const, rootCertPem: 'R', rootKeySealed: '{"sealed":1}', intermediateCertPem: 'I', intermediateKeySealed: '{"sealed":2}', rootCrlPem: 'C', createdAt: new Date(1_700_000_000_000), previousIntermediates: [], pendingRoot: null, previousRoots: [] };
       await repo.insertCa(ca);
       await assert.rejects(repo.insertCa({ ...ca, rootCertPem: 'evil' }), { code: 'ERR_PKI_ALREADY_INITIALIZED' });
       assert.deepEqual(await repo.getCa(), ca);
@@ -49,6 +49,40 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
       assert.equal(ca?.rootCrlPem, `C-${winner}`);
       assert.deepEqual(ca?.previousIntermediates, [{ certPem: 'I', keySealed: '{"sealed":2}' }]);
       assert.equal(ca?.rootKeySealed, null, 'the root key stays offline');
+    });
+
+    it('prepares one pending root at a time over the expected root, and activates it only once (two racing: exactly one)', async () => {
+      const current = (await repo.getCa())!;
+      const pending = (name: string) => ({
+        rootCertPem: `R-${name}`, rootKeySealed: `{"sealed":"r-${name}"}`, rootCrlPem: `RC-${name}`,
+        intermediateCertPem: `I-${name}`, intermediateKeySealed: `{"sealed":"i-${name}"}`, preparedAt: new Date(1_700_000_100_000),
+      });
+      assert.equal(await repo.prepareRoot({ expectedRootCertPem: 'not-the-root', pendingRoot: pending('x') }), false, 'a root other than the one in force');
+      const other = await another();
+      const prepared = await Promise.all([repo.prepareRoot({ expectedRootCertPem: current.rootCertPem, pendingRoot: pending('a') }), other.prepareRoot({ expectedRootCertPem: current.rootCertPem, pendingRoot: pending('b') })]);
+      assert.equal(prepared.filter(Boolean).length, 1, 'one pending root at a time');
+      const name = prepared[0] ? 'a' : 'b';
+      assert.deepEqual((await other.getCa())?.pendingRoot, pending(name));
+      assert.equal((await other.getCa())?.rootCertPem, current.rootCertPem, 'preparing changes nothing in force');
+
+      const activation = (previousRoots: { certPem: string; crlPem: string }[]) => ({
+        expectedPendingRootCertPem: `R-${name}`, expectedIntermediateCertPem: current.intermediateCertPem,
+        previousIntermediates: [{ certPem: current.intermediateCertPem, keySealed: current.intermediateKeySealed }], previousRoots,
+      });
+      assert.equal(await repo.activateRoot({ ...activation([]), expectedPendingRootCertPem: 'R-other' }), false, 'another pending root');
+      assert.equal(await repo.activateRoot({ ...activation([]), expectedIntermediateCertPem: 'I-other' }), false, 'the issuing intermediate moved meanwhile');
+      const activated = await Promise.all([repo.activateRoot(activation([{ certPem: current.rootCertPem, crlPem: current.rootCrlPem }])), other.activateRoot(activation([{ certPem: 'late', crlPem: 'late' }]))]);
+      assert.equal(activated.filter(Boolean).length, 1, 'activated once');
+      const ca = await other.getCa();
+      assert.equal(ca?.pendingRoot, null);
+      assert.equal(ca?.rootCertPem, `R-${name}`);
+      assert.equal(ca?.rootKeySealed, `{"sealed":"r-${name}"}`);
+      assert.equal(ca?.rootCrlPem, `RC-${name}`);
+      assert.equal(ca?.intermediateCertPem, `I-${name}`);
+      assert.equal(ca?.intermediateKeySealed, `{"sealed":"i-${name}"}`);
+      assert.deepEqual(ca?.previousIntermediates, [{ certPem: current.intermediateCertPem, keySealed: current.intermediateKeySealed }]);
+      assert.deepEqual(ca?.previousRoots, [activated[0] ? { certPem: current.rootCertPem, crlPem: current.rootCrlPem } : { certPem: 'late', crlPem: 'late' }]);
+      assert.equal(await repo.activateRoot(activation([])), false, 'nothing pending any more');
     });
 
     it('stores, finds and lists certificates, newest first, and filters live ones', async () => {

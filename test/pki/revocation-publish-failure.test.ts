@@ -52,7 +52,7 @@ describe('a revocation whose CRL could not be published', () => {
 
       // openssl agrees: the certificate is revoked on the CRL now served.
       const crlPath = await f.write('crl.pem', crlToPem(next.der));
-      const rootCrlPath = await f.write('root-crl.pem', f.ca.rootCrlPem);
+      const rootCrlPath = await f.write('root-crl.pem', f.ca.rootCrlPems.join(''));
       const leafPath = await f.write('leaf.pem', issued.certificatePem);
       const v = await openssl(['verify', '-crl_check_all', '-CAfile', f.rootPath, '-untrusted', f.intermediatePath, '-CRLfile', crlPath, '-CRLfile', rootCrlPath, leafPath]);
       assert.notEqual(v.code, 0);

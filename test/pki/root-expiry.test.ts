@@ -19,6 +19,7 @@ describe('root CA expiry', () => {
     assert.equal(soon.state, 'expiring');
     assert.equal(soon.daysLeft, 20);
     assert.match(soon.message, /root CA \(serial abc\) expires .*20 days left.*docs\/pki\.md/);
+    assert.match(soon.message, /gatehouse ca rotate-root.*--activate/, 'the warning names the commands that act on it');
     const gone = judgeRootExpiry(root, new Date(Date.UTC(2030, 1, 1)), 90);
     assert.equal(gone.state, 'expired');
     assert.match(gone.message, /expired.*no certificate of this CA verifies/);

@@ -1,8 +1,8 @@
-/** `gatehouse ca init|export-root|rotate-intermediate` — the certificate authority's root and intermediate. */
+/** `gatehouse ca init|export-root|rotate-intermediate|rotate-root` — the certificate authority's root and intermediate. */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
-import { caExportRootCommand, caInitCommand, caRotateIntermediateCommand } from '../../pki/commands/index.ts';
+import { caActivateRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand } from '../../pki/commands/index.ts';
 import { withCliContext } from '../context.ts';
 import { action, emit, formatRecord } from '../output.ts';
 import { stateful, type StateOptions } from '../options.ts';
@@ -68,5 +68,40 @@ export function registerCa(program: Command): void {
         ['intermediate serial', r.intermediateSerial], ['not after', r.notAfter.toISOString()], ['replaces', r.previousSerial],
         ['still trusted', r.retained.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)], ['root key from', r.rootKey], ['crl number', r.crlNumber],
       ]));
+    }));
+
+  stateful(ca.command('rotate-root')
+    .description('replace the root CA in two steps: without --activate, make a new root (and an intermediate it signs) that is trusted from now on and issues nothing; with --activate, put it in force once every relying party trusts it')
+    .option('--activate', 'put the prepared root and its intermediate in force; the replaced root stays trusted while intermediates it signed are, its key leaves the store')
+    .option('--force', 'with --activate: before pki.rootRotationMinWaitSeconds have passed since the root was prepared')
+    .option('--bundle-out <file>', 'without --activate: also write the trust bundle (current and new root) to this file, for relying parties outside Gatehouse'))
+    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; bundleOut?: string }) => {
+      if (o.force && !o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--force only goes with --activate' });
+      if (o.bundleOut && o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--bundle-out only goes without --activate (the bundle is `GET <pki.apiPath>/bundle` at any time)' });
+      if (o.activate) {
+        const r = await withCliContext(o, async (ctx) => caActivateRootCommand(await ctx.pki(), { force: o.force === true }), {
+          action: 'ca.rotate-root', details: { activate: true, force: o.force === true },
+          result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, previousRootSerial: v.previousRootSerial, intermediateSerial: v.intermediateSerial, previousRootKeyDropped: v.previousRootKeyDropped } }),
+        });
+        emit(o.json, r, () => formatRecord([
+          ['root serial', r.rootSerial], ['intermediate serial', r.intermediateSerial], ['replaces root', r.previousRootSerial],
+          ['still trusted', r.retainedRoots.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)],
+          ['replaced root key removed from store', r.previousRootKeyDropped], ['crl number', r.crlNumber],
+        ]));
+        return;
+      }
+      const r = await withCliContext(o, async (ctx) => caRotateRootCommand(await ctx.pki()), {
+        action: 'ca.rotate-root', details: { activate: false },
+        result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, currentRootSerial: v.currentRootSerial, intermediateSerial: v.intermediateSerial } }),
+      });
+      if (o.bundleOut) await writeFile(o.bundleOut, r.trustBundlePem, { mode: 0o644 });
+      emit(o.json, r, () => [
+        formatRecord([
+          ['new root serial', r.rootSerial], ['not after', r.rootNotAfter.toISOString()], ['current root', r.currentRootSerial],
+          ['activate after', r.activateAfter.toISOString()], ...(o.bundleOut ? [['bundle written to', o.bundleOut] as const] : []),
+        ]),
+        '', 'Every Gatehouse instance and workload trusts the new root at its next refresh. Give the bundle below to every other relying party, then run `gatehouse ca rotate-root --activate`.',
+        '', r.trustBundlePem.trim(),
+      ].join('\n'));
     }));
 }

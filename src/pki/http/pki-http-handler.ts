@@ -112,7 +112,7 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
           const crl = await ca.currentCrl();
           send(res, 200, 'application/json', JSON.stringify({
             trustDomain: ca.trustDomain, roots: ca.trustBundlePem, intermediates: ca.intermediatesPem,
-            crls: [...crlRecordPems(crl), ca.rootCrlPem], crlNumber: crl.number,
+            crls: [...crlRecordPems(crl), ...ca.rootCrlPems], crlNumber: crl.number,
           }));
           return true;
         }

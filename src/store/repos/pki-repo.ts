@@ -7,7 +7,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { GatehouseError, isGatehouseError } from '../../core/errors.ts';
 import type { CaKeyAlgorithm } from '../../pki/algorithms.ts';
 import type { RevocationReason } from '../../pki/crl-builder.ts';
-import type { BootstrapTokenRecord, CaRecord, CertificateRecord, CrlRecord, PkiRepository, PreviousIntermediate, RevokedEntry } from '../../pki/repository.ts';
+import type { BootstrapTokenRecord, CaRecord, CertificateRecord, CrlRecord, PendingRoot, PkiRepository, PreviousIntermediate, PreviousRoot, RevokedEntry } from '../../pki/repository.ts';
 import type { Database } from '../database.ts';
 import { fromJsonText, toJsonText } from '../json-text.ts';
 import type { PkiBootstrapTokensTable, PkiCertificatesTable } from '../tables/pki.ts';
@@ -43,6 +43,32 @@ function previousIntermediates(text: string | null): PreviousIntermediate[] {
     .map((v) => ({ certPem: v.certPem, keySealed: v.keySealed }));
 }
 
+function previousRoots(text: string | null): PreviousRoot[] {
+  const value = text === null ? [] : fromJsonText(text);
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is PreviousRoot => typeof v?.certPem === 'string' && typeof v?.crlPem === 'string')
+    .map((v) => ({ certPem: v.certPem, crlPem: v.crlPem }));
+}
+
+/** The pending root as stored: every field a string, `preparedAt` epoch ms. */
+function pendingRoot(text: string | null): PendingRoot | null {
+  if (text === null) return null;
+  const v = fromJsonText(text) as Record<string, unknown> | null;
+  const fields = ['rootCertPem', 'rootKeySealed', 'rootCrlPem', 'intermediateCertPem', 'intermediateKeySealed'] as const;
+  // A damaged row must not pass for "no rotation under way": the CA would drop a root its relying parties were told to trust.
+  if (v === null || typeof v !== 'object' || fields.some((f) => typeof v[f] !== 'string') || typeof v.preparedAt !== 'number') {
+    throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'pki_ca.pending_root does not hold a pending root' });
+  }
+  return {
+    rootCertPem: v.rootCertPem as string, rootKeySealed: v.rootKeySealed as string, rootCrlPem: v.rootCrlPem as string,
+    intermediateCertPem: v.intermediateCertPem as string, intermediateKeySealed: v.intermediateKeySealed as string, preparedAt: new Date(v.preparedAt),
+  };
+}
+
+function pendingRootText(p: PendingRoot | null): string | null {
+  return p === null ? null : toJsonText({ ...p, preparedAt: p.preparedAt.getTime() });
+}
+
 function toToken(row: Selectable<PkiBootstrapTokensTable>): BootstrapTokenRecord {
   return {
     id: row.id, tokenHash: row.token_hash, spiffeId: row.spiffe_id,
@@ -70,6 +96,8 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
         rootCrlPem: row.root_crl_pem,
         createdAt: new Date(row.created_at),
         previousIntermediates: previousIntermediates(row.previous_intermediates),
+        pendingRoot: pendingRoot(row.pending_root),
+        previousRoots: previousRoots(row.previous_roots),
       } satisfies CaRecord;
     },
 
@@ -80,6 +108,8 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
           intermediate_cert_pem: ca.intermediateCertPem, intermediate_key_sealed: ca.intermediateKeySealed,
           root_crl_pem: ca.rootCrlPem, created_at: ca.createdAt.getTime(),
           previous_intermediates: ca.previousIntermediates.length > 0 ? toJsonText(ca.previousIntermediates) : null,
+          pending_root: pendingRootText(ca.pendingRoot),
+          previous_roots: ca.previousRoots.length > 0 ? toJsonText(ca.previousRoots) : null,
         }).execute();
       } catch (error) {
         if (isGatehouseError(error) && error.code === 'ERR_STORE_CONFLICT') throw new GatehouseError('ERR_PKI_ALREADY_INITIALIZED', { cause: error });
@@ -98,6 +128,30 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
         root_crl_pem: r.rootCrlPem,
       }).where('id', '=', CA_ID).where('intermediate_cert_pem', '=', r.expectedIntermediateCertPem).executeTakeFirst();
       return (result.numUpdatedRows ?? 0n) > 0n;
+    },
+
+    async prepareRoot(r) {
+      const result = await db.updateTable('pki_ca').set({ pending_root: pendingRootText(r.pendingRoot) })
+        .where('id', '=', CA_ID).where('root_cert_pem', '=', r.expectedRootCertPem).where('pending_root', 'is', null).executeTakeFirst();
+      return (result.numUpdatedRows ?? 0n) > 0n;
+    },
+
+    async activateRoot(r) {
+      // Read and written in one transaction: the pending root's fields move into the columns in force.
+      return db.transaction().execute(async (tx) => {
+        const row = await tx.selectFrom('pki_ca').select(['pending_root', 'intermediate_cert_pem']).where('id', '=', CA_ID).executeTakeFirst();
+        const pending = pendingRoot(row?.pending_root ?? null);
+        if (!row || !pending || pending.rootCertPem !== r.expectedPendingRootCertPem || row.intermediate_cert_pem !== r.expectedIntermediateCertPem) return false;
+        const result = await tx.updateTable('pki_ca').set({
+          root_cert_pem: pending.rootCertPem, root_key_sealed: pending.rootKeySealed, root_crl_pem: pending.rootCrlPem,
+          intermediate_cert_pem: pending.intermediateCertPem, intermediate_key_sealed: pending.intermediateKeySealed,
+          previous_intermediates: r.previousIntermediates.length > 0 ? toJsonText(r.previousIntermediates) : null,
+          previous_roots: r.previousRoots.length > 0 ? toJsonText(r.previousRoots) : null,
+          pending_root: null,
+        // Conditional again: on SQLite the select takes no lock, and another activation may have written since.
+        }).where('id', '=', CA_ID).where('pending_root', '=', row.pending_root).where('intermediate_cert_pem', '=', r.expectedIntermediateCertPem).executeTakeFirst();
+        return (result.numUpdatedRows ?? 0n) > 0n;
+      });
     },
 
     async insertCertificate(r) {

@@ -18,6 +18,10 @@ export interface PkiCaTable {
   created_at: ColumnType<number, number, never>;
   /** JSON text array of {certPem, keySealed}, newest first (migration 0012); null for none. */
   previous_intermediates: string | null;
+  /** JSON text of the PendingRoot of a root rotation under way (migration 0015); null for none. */
+  pending_root: string | null;
+  /** JSON text array of {certPem, crlPem}, newest first (migration 0015); null for none. */
+  previous_roots: string | null;
 }
 
 export interface PkiCertificatesTable {
