@@ -517,6 +517,11 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       notAfter: { type: 'string', description: 'Expiry of the new root (ISO 8601).' },
     },
   },
+  'pki.ca.root_rotation_cancelled': {
+    description: 'A prepared root was withdrawn before activation: no longer trusted (from each relying party\'s next refresh), its key deleted.',
+    emittedBy: 'src/pki (ca rotate-root --cancel)',
+    fields: { rootSerial: { type: 'string', description: 'Serial of the withdrawn root (hex).' } },
+  },
   'pki.ca.root_rotated': {
     description: 'The prepared root and its intermediate are in force: the intermediate issues from now on; the replaced root stays trusted while intermediates it signed are, and its key is gone from the store.',
     emittedBy: 'src/pki (ca rotate-root --activate)',

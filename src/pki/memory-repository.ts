@@ -53,6 +53,12 @@ export class MemoryPkiRepository implements PkiRepository {
     return true;
   }
 
+  async cancelRoot(expectedPendingRootCertPem: string): Promise<boolean> {
+    if (!this.#ca || this.#ca.pendingRoot?.rootCertPem !== expectedPendingRootCertPem) return false;
+    this.#ca.pendingRoot = null;
+    return true;
+  }
+
   async insertCertificate(record: CertificateRecord): Promise<void> {
     if (this.#certs.has(record.serial)) throw new GatehouseError('ERR_STORE_CONFLICT', { detail: `serial ${record.serial} exists` });
     this.#certs.set(record.serial, copy(record));

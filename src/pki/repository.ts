@@ -177,6 +177,11 @@ export interface PkiRepository {
    * @returns false when another rotation came first (nothing written).
    */
   activateRoot(activation: RootActivation): Promise<boolean>;
+  /**
+   * Forgets the pending root (certificate, key, CRL, intermediate), only if it is still `expectedPendingRootCertPem`.
+   * @returns false when no such root is pending (nothing written).
+   */
+  cancelRoot(expectedPendingRootCertPem: string): Promise<boolean>;
 
   insertCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;

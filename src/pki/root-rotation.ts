@@ -13,6 +13,9 @@
  *      signing CRLs for what they issued, as after `ca rotate-intermediate` — and its key, when
  *      it was still in the store, is gone: nothing is signed with it again.
  *
+ * Until step 2, `ca rotate-root --cancel` withdraws the prepared root (a mistake, or its key
+ * exposed): its key is deleted and relying parties stop trusting it at their next refresh.
+ *
  * No cross-certificate is made: step 1 is what a cross-signature would buy (chains to the new
  * root verifying where only the old one is trusted), without a certificate that ties the two
  * roots together for the old root's whole life. The new root's key is sealed in the store like
@@ -133,6 +136,28 @@ export async function prepareRootRotation(options: RootRotationOptions): Promise
   };
   options.logger?.warn({ rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, activateAfter: result.activateAfter }, 'root CA rotation prepared: the new root is trusted from now on and issues nothing until activated');
   emitSafely(options.onEvent, { type: 'pki.ca.root_rotation_prepared', rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, notAfter: root.notAfter.toISOString() });
+  return result;
+}
+
+export interface CancelRootResult {
+  /** The withdrawn root. */
+  rootSerial: string;
+}
+
+/**
+ * Withdraws the prepared root before it is activated.
+ * @throws GatehouseError ERR_PKI_NOT_INITIALIZED | ERR_PKI_ROOT_ROTATION_NOT_READY (nothing prepared) | ERR_STORE_CONFLICT
+ */
+export async function cancelRootRotation(options: RootRotationOptions): Promise<CancelRootResult> {
+  const ca = await caOf(options.repo);
+  if (ca.pendingRoot === null) throw new GatehouseError('ERR_PKI_ROOT_ROTATION_NOT_READY', { publicMessage: 'no root rotation is prepared: there is nothing to cancel' });
+  const root = new x509.X509Certificate(ca.pendingRoot.rootCertPem);
+  if (!(await options.repo.cancelRoot(ca.pendingRoot.rootCertPem))) {
+    throw new GatehouseError('ERR_STORE_CONFLICT', { detail: 'the prepared root was activated or cancelled meanwhile; nothing was changed by this one' });
+  }
+  const result = { rootSerial: serialOf(root) };
+  options.logger?.warn(result, 'root CA rotation cancelled: the prepared root is no longer trusted and its key is deleted');
+  emitSafely(options.onEvent, { type: 'pki.ca.root_rotation_cancelled', rootSerial: result.rootSerial });
   return result;
 }
 

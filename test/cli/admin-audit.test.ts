@@ -173,6 +173,11 @@ describe('admin commands leave audit records (in-process bus)', () => {
       assert.equal(row.resource, rotated.intermediateSerial);
       assert.equal(row.details.previousSerial, rotated.previousSerial);
     });
+    const withdrawn = await step('ca.rotate-root', ['ca', 'rotate-root', '--json'], undefined, (row) => assert.equal(row.details.activate, false));
+    await step('ca.rotate-root', ['ca', 'rotate-root', '--cancel', '--json'], undefined, (row) => {
+      assert.equal(row.resource, (JSON.parse(withdrawn.stdout) as { rootSerial: string }).rootSerial);
+      assert.equal(row.details.cancel, true);
+    });
     const rootBefore = await step('ca.rotate-root', ['ca', 'rotate-root', '--json'], undefined, (row, r) => {
       const prepared = JSON.parse(r.stdout) as { rootSerial: string; currentRootSerial: string };
       assert.equal(row.resource, prepared.rootSerial);

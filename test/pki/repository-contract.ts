@@ -83,6 +83,14 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
       assert.deepEqual(ca?.previousIntermediates, [{ certPem: current.intermediateCertPem, keySealed: current.intermediateKeySealed }]);
       assert.deepEqual(ca?.previousRoots, [activated[0] ? { certPem: current.rootCertPem, crlPem: current.rootCrlPem } : { certPem: 'late', crlPem: 'late' }]);
       assert.equal(await repo.activateRoot(activation([])), false, 'nothing pending any more');
+
+      // A pending root can be withdrawn, once, and only by naming it.
+      assert.equal(await repo.prepareRoot({ expectedRootCertPem: `R-${name}`, pendingRoot: pending('c') }), true);
+      assert.equal(await repo.cancelRoot('R-other'), false);
+      const cancelled = await Promise.all([repo.cancelRoot('R-c'), other.cancelRoot('R-c')]);
+      assert.equal(cancelled.filter(Boolean).length, 1);
+      assert.equal((await other.getCa())?.pendingRoot, null);
+      assert.equal((await other.getCa())?.rootCertPem, `R-${name}`, 'the root in force stays');
     });
 
     it('stores, finds and lists certificates, newest first, and filters live ones', async () => {

@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import { pkiSchema } from '../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../src/pki/authority.ts';
 import { buildVerifiedTrust } from '../../src/pki/client/verified-trust.ts';
-import { caActivateRootCommand, caInitCommand, caRotateRootCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
+import { caActivateRootCommand, caCancelRootCommand, caInitCommand, caRotateRootCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
 import { crlRecordPems } from '../../src/pki/crl-builder.ts';
 import type { PkiEvent } from '../../src/pki/events.ts';
 import { CrlWatcher } from '../../src/pki/mtls/crl-watcher.ts';
@@ -117,6 +117,25 @@ describe('ca rotate-root', () => {
     // Once the wait is over no --force is needed.
     const waited = await caActivateRootCommand(commandContext(f, { rootRotationMinWaitSeconds: 0 }));
     assert.equal(waited.rootSerial, r.rootSerial);
+  });
+
+  it('withdraws a prepared root with --cancel: no longer in the bundle or the CRLs, its key gone, activation refused; a new rotation can be prepared', async () => {
+    const { f } = await setup();
+    const ctx = commandContext(f, { rootRotationMinWaitSeconds: 0 });
+    await assert.rejects(caCancelRootCommand(ctx), { code: 'ERR_PKI_ROOT_ROTATION_NOT_READY' });
+    const prepared = await caRotateRootCommand(ctx);
+    await f.ca.reload();
+    assert.equal(roots(f.ca.trustBundlePem).length, 2);
+    const events: PkiEvent[] = [];
+    assert.deepEqual(await caCancelRootCommand({ ...ctx, onEvent: (e) => events.push(e) }), { rootSerial: prepared.rootSerial });
+    assert.deepEqual(events, [{ type: 'pki.ca.root_rotation_cancelled', rootSerial: prepared.rootSerial }]);
+    assert.equal(await f.ca.reload(), true, 'a running CA sees the withdrawal');
+    assert.deepEqual(serialsOf(f.ca.trustBundlePem), [prepared.currentRootSerial]);
+    assert.equal(f.ca.rootCrlPems.length, 1);
+    assert.equal((await f.repo.getCa())?.pendingRoot, null, 'the prepared root and its sealed key are gone');
+    await assert.rejects(caActivateRootCommand(ctx), { code: 'ERR_PKI_ROOT_ROTATION_NOT_READY' });
+    const again = await caRotateRootCommand(ctx);
+    assert.notEqual(again.rootSerial, prepared.rootSerial);
   });
 
   it('step 2 issues under the new root; certificates of the old chain still verify (both roots trusted, every CRL checked by openssl), renew into the new chain, and both chains can be revoked', async () => {

@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
-import { caActivateRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand } from '../../pki/commands/index.ts';
+import { caActivateRootCommand, caCancelRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand } from '../../pki/commands/index.ts';
 import { withCliContext } from '../context.ts';
 import { action, emit, formatRecord } from '../output.ts';
 import { stateful, type StateOptions } from '../options.ts';
@@ -74,10 +74,19 @@ export function registerCa(program: Command): void {
     .description('replace the root CA in two steps: without --activate, make a new root (and an intermediate it signs) that is trusted from now on and issues nothing; with --activate, put it in force once every relying party trusts it')
     .option('--activate', 'put the prepared root and its intermediate in force; the replaced root stays trusted while intermediates it signed are, its key leaves the store')
     .option('--force', 'with --activate: before pki.rootRotationMinWaitSeconds have passed since the root was prepared')
+    .option('--cancel', 'withdraw the prepared root before activation: no longer trusted, its key deleted')
     .option('--bundle-out <file>', 'without --activate: also write the trust bundle (current and new root) to this file, for relying parties outside Gatehouse'))
-    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; bundleOut?: string }) => {
+    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; cancel?: boolean; bundleOut?: string }) => {
       if (o.force && !o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--force only goes with --activate' });
-      if (o.bundleOut && o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--bundle-out only goes without --activate (the bundle is `GET <pki.apiPath>/bundle` at any time)' });
+      if (o.cancel && o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--cancel and --activate exclude each other' });
+      if (o.bundleOut && (o.activate || o.cancel)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--bundle-out only goes without --activate or --cancel (the bundle is `GET <pki.apiPath>/bundle` at any time)' });
+      if (o.cancel) {
+        const r = await withCliContext(o, async (ctx) => caCancelRootCommand(await ctx.pki()), {
+          action: 'ca.rotate-root', details: { cancel: true }, result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial } }),
+        });
+        emit(o.json, r, () => formatRecord([['withdrawn root', r.rootSerial]]));
+        return;
+      }
       if (o.activate) {
         const r = await withCliContext(o, async (ctx) => caActivateRootCommand(await ctx.pki(), { force: o.force === true }), {
           action: 'ca.rotate-root', details: { activate: true, force: o.force === true },

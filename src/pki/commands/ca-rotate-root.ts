@@ -1,11 +1,11 @@
 /**
- * `gatehouse ca rotate-root [--activate [--force]]`: the two steps of a root rotation
+ * `gatehouse ca rotate-root [--activate [--force] | --cancel]`: the two steps of a root rotation
  * (src/pki/root-rotation.ts). Activation ends with a CRL signed by every intermediate still
  * trusted, the new issuing one included, so that instances and workloads that pick the new
  * root up at their next refresh find a CRL for each CA of its chains already there.
  */
 import { openAuthority, type PkiCommandContext } from './context.ts';
-import { activateRootRotation, prepareRootRotation, type ActivateRootResult, type PrepareRootResult } from '../root-rotation.ts';
+import { activateRootRotation, cancelRootRotation, prepareRootRotation, type ActivateRootResult, type CancelRootResult, type PrepareRootResult } from '../root-rotation.ts';
 
 export async function caRotateRootCommand(ctx: PkiCommandContext): Promise<PrepareRootResult> {
   return prepareRootRotation({ repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config, ...(ctx.logger ? { logger: ctx.logger } : {}), ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}) });
@@ -18,4 +18,8 @@ export async function caActivateRootCommand(ctx: PkiCommandContext, options: { f
   });
   const crl = await (await openAuthority(ctx)).publishCrl();
   return { ...result, crlNumber: crl.number };
+}
+
+export async function caCancelRootCommand(ctx: PkiCommandContext): Promise<CancelRootResult> {
+  return cancelRootRotation({ repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config, ...(ctx.logger ? { logger: ctx.logger } : {}), ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}) });
 }

@@ -3,7 +3,7 @@ export { openPkiCommandContext, openAuthority, type PkiCommandContext, type Open
 export { caInitCommand } from './ca-init.ts';
 export { caExportRootCommand, type ExportRootOptions } from './ca-export-root.ts';
 export { caRotateIntermediateCommand, type CaRotateIntermediateOptions } from './ca-rotate-intermediate.ts';
-export { caActivateRootCommand, caRotateRootCommand } from './ca-rotate-root.ts';
+export { caActivateRootCommand, caCancelRootCommand, caRotateRootCommand } from './ca-rotate-root.ts';
 export { certIssueCommand, type CertIssueOptions } from './cert-issue.ts';
 export { certRenewCommand } from './cert-renew.ts';
 export { certRevokeCommand } from './cert-revoke.ts';

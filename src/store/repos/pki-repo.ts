@@ -154,6 +154,16 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
       });
     },
 
+    async cancelRoot(expectedPendingRootCertPem) {
+      // Matched on the certificate inside the JSON, read and cleared in one transaction, as activation is.
+      return db.transaction().execute(async (tx) => {
+        const row = await tx.selectFrom('pki_ca').select('pending_root').where('id', '=', CA_ID).executeTakeFirst();
+        if (pendingRoot(row?.pending_root ?? null)?.rootCertPem !== expectedPendingRootCertPem) return false;
+        const result = await tx.updateTable('pki_ca').set({ pending_root: null }).where('id', '=', CA_ID).where('pending_root', '=', row!.pending_root).executeTakeFirst();
+        return (result.numUpdatedRows ?? 0n) > 0n;
+      });
+    },
+
     async insertCertificate(r) {
       await db.insertInto('pki_certificates').values({
         serial: r.serial, spiffe_id: r.spiffeId, dns_names: toJsonText(r.dnsNames), ip_addresses: toJsonText(r.ipAddresses),
