@@ -2,16 +2,18 @@
  * Secure mail: what a read-once message leaves behind once it has been read. The key must be
  * destroyed and the rows deleted soon after the read even when the lifetime service could not
  * be told at that moment, and nothing the sender wrote (not even the subject) may stay
- * readable in the messages service's files after deletion.
+ * readable in the messages service's files after deletion — nor, in the notification service's,
+ * who was told about whose message.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { startLifetimeService } from '../../examples/secure-mail/lifetime/lifetime-service.ts';
-import { startMailFabric, type MailFabric } from './secure-mail-support/fabric.ts';
+import { startMailFabric, USERS, type MailFabric } from './secure-mail-support/fabric.ts';
 
 async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (check()) return true;
@@ -66,5 +68,35 @@ describe('secure mail: files of the messages service after deletion', () => {
     assert.ok(await until(() => f.lifetime.repo.get(id)?.state === 'done'));
     assert.equal(f.messages.repo.getMeta(id), undefined);
     assert.equal(await holds(), false, 'the deleted subject is still readable in the file');
+  });
+});
+
+describe('secure mail: what the notification service keeps about a shredded message', () => {
+  let f: MailFabric;
+  before(async () => { f = await startMailFabric(); });
+  after(async () => { await f?.close(); });
+
+  it('after its notice went out and the message was shredded, notification.db no longer names its sender or recipient (who wrote to whom outlived the message there)', async () => {
+    const sent = await f.user('alice', 'POST', '/api/mail/messages', { to: ['carol'], subject: 'told', body: 'read me once', lifetimeSeconds: 3600, readOnce: true });
+    assert.equal(sent.status, 201, sent.text);
+    const { id } = sent.body as { id: string };
+    assert.ok(await until(() => f.smtp.received.some((m) => m.to.includes(USERS.carol.email))), 'the notice went out');
+    const file = join(f.dir, 'data', 'notification', 'notification.db');
+    const names = async () => {
+      const found: string[] = [];
+      for (const name of [file, `${file}-wal`, `${file}-journal`]) {
+        if (!existsSync(name)) continue;
+        const bytes = await readFile(name);
+        for (const who of [USERS.alice.subject, USERS.carol.subject]) if (bytes.includes(who)) found.push(`${who} in ${name}`);
+      }
+      return found;
+    };
+    assert.equal((await f.user('carol', 'POST', `/api/mail/messages/${id}/read`)).status, 200);
+    assert.ok(await until(() => f.lifetime.repo.get(id)?.state === 'done'), 'shredded');
+    assert.equal(f.messages.repo.getMeta(id), undefined, 'the messages service forgot who wrote to whom');
+    assert.deepEqual(f.notification.repo.forMessage(id), [], 'a delivery row outlives the message');
+    assert.deepEqual(await names(), [], 'sender or recipient still readable in the notification service\'s files');
+    // What happened to the notice is still known — by message id only.
+    assert.ok(f.notification.audit.list().some((e) => e.action === 'notify.email' && e.outcome === 'allowed' && e.messageId === id));
   });
 });

@@ -1,4 +1,10 @@
-/** Deliveries (one per recipient and message), with their retry state, in the notification service's own file. */
+/**
+ * Deliveries (one per recipient and message), with their retry state, in the notification
+ * service's own file. A row says who is told about whose message, so it lives only while the
+ * notice is still to be sent: once it is sent, given up or cancelled the row is deleted (the
+ * outcome stays in the audit log, by message id only). Kept, it would name sender and
+ * recipient long after the message itself was shredded.
+ */
 import type { DatabaseSync } from 'node:sqlite';
 import { transaction } from '../shared/sqlite.ts';
 
@@ -9,6 +15,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   sender TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
   channel TEXT NOT NULL,
+  -- Only 'pending' rows are kept now (settled ones are deleted); the other states, provider_id
+  -- and delivered_at stay in the schema for files an earlier version wrote.
   state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'cancelled')),
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,
@@ -35,7 +43,12 @@ const toDelivery = (r: Row): Delivery => ({
 
 export class DeliveryRepo {
   readonly #db: DatabaseSync;
-  constructor(db: DatabaseSync) { this.#db = db; db.exec(NOTIFICATION_SCHEMA); }
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    db.exec(NOTIFICATION_SCHEMA);
+    // Settled rows an earlier version kept.
+    db.exec('DELETE FROM deliveries WHERE state <> \'pending\'');
+  }
 
   /** Idempotent per (message, recipient, channel). */
   enqueue(n: { messageId: string; sender: string; recipients: string[]; expiresAt: number; channel: string }, now: number): void {
@@ -45,8 +58,9 @@ export class DeliveryRepo {
     });
   }
 
+  /** Forgets the message's notices still to be sent. */
   cancel(messageId: string): void {
-    this.#db.prepare('UPDATE deliveries SET state = \'cancelled\' WHERE message_id = ? AND state = \'pending\'').run(messageId);
+    this.#db.prepare('DELETE FROM deliveries WHERE message_id = ?').run(messageId);
   }
 
   due(now: number, limit = 50): Delivery[] {
@@ -61,13 +75,13 @@ export class DeliveryRepo {
     return (this.#db.prepare('SELECT * FROM deliveries WHERE message_id = ? ORDER BY recipient').all(messageId) as Row[]).map(toDelivery);
   }
 
-  delivered(d: Delivery, providerId: string, now: number): void {
-    this.#db.prepare('UPDATE deliveries SET state = \'delivered\', provider_id = ?, delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE message_id = ? AND recipient = ? AND channel = ? AND state = \'pending\'')
-      .run(providerId, now, d.messageId, d.recipient, d.channel);
+  /** Sent, or given up: nothing is left to do, so nothing is kept. */
+  settled(d: Delivery): void {
+    this.#db.prepare('DELETE FROM deliveries WHERE message_id = ? AND recipient = ? AND channel = ?').run(d.messageId, d.recipient, d.channel);
   }
 
-  retry(d: Delivery, nextAttemptAt: number, error: string, giveUp: boolean): void {
-    this.#db.prepare('UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE message_id = ? AND recipient = ? AND channel = ? AND state = \'pending\'')
-      .run(giveUp ? 'failed' : 'pending', nextAttemptAt, error.slice(0, 500), d.messageId, d.recipient, d.channel);
+  retry(d: Delivery, nextAttemptAt: number, error: string): void {
+    this.#db.prepare('UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE message_id = ? AND recipient = ? AND channel = ? AND state = \'pending\'')
+      .run(nextAttemptAt, error.slice(0, 500), d.messageId, d.recipient, d.channel);
   }
 }

@@ -5,7 +5,8 @@
  * messages service is asked whether the message is still there to be read: a notice queued
  * (or retried) while its read-once message was read, or the message shredded, is cancelled
  * instead of telling the recipient's mailbox about a message that is gone. When the answer
- * cannot be had, nothing is sent and the attempt counts as failed.
+ * cannot be had, nothing is sent and the attempt counts as failed. A delivery that is settled
+ * (sent, dropped, cancelled, given up) is deleted, its outcome audited by message id only.
  */
 import type { Logger } from 'pino';
 import { PeriodicJob } from '../shared/periodic.ts';
@@ -47,7 +48,8 @@ export class Dispatcher {
     for (const d of this.#o.repo.due(now)) {
       const to = this.#o.directory.bySubject(d.recipient);
       if (!to || d.expiresAt <= now) {
-        this.#o.repo.retry(d, now, !to ? 'recipient has no address' : 'message expired before delivery', true);
+        this.#o.repo.settled(d);
+        this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'denied', actor: 'notification', messageId: d.messageId, reason: !to ? 'MAIL_RECIPIENT_UNKNOWN' : 'MAIL_GONE' });
         continue;
       }
       try {
@@ -57,12 +59,14 @@ export class Dispatcher {
           continue;
         }
         const providerId = await this.#o.notifier.send({ messageId: d.messageId, to, from: this.#o.directory.nameOf(d.sender), expiresAt: new Date(d.expiresAt), appUrl: this.#o.appUrl });
-        this.#o.repo.delivered(d, providerId, Date.now());
+        this.#o.repo.settled(d);
+        // The provider's id lets an operator follow the notice in the mail server's logs.
+        this.#o.logger.info({ messageId: d.messageId, providerId }, 'notice sent');
         this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'allowed', actor: 'notification', messageId: d.messageId });
       } catch (err) {
         const giveUp = d.attempts + 1 >= this.#o.maxAttempts;
         const delay = Math.min((this.#o.baseBackoffMs ?? 2000) * 2 ** d.attempts, 600_000);
-        this.#o.repo.retry(d, Date.now() + delay, (err as Error).message, giveUp);
+        if (giveUp) this.#o.repo.settled(d); else this.#o.repo.retry(d, Date.now() + delay, (err as Error).message);
         this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'failed', actor: 'notification', messageId: d.messageId, reason: giveUp ? 'GAVE_UP' : 'RETRYING' });
         this.#o.logger.warn({ err, messageId: d.messageId, attempts: d.attempts + 1, giveUp, retryInMs: delay }, 'notification failed');
       }

@@ -45,7 +45,8 @@ const CANCEL = /^\/svc\/notification\/notifications\/(msg_[0-9a-f]{32})$/;
 export async function startNotificationService(raw: unknown, logger?: Logger, notifier?: Notifier): Promise<Running & { repo: DeliveryRepo; dispatcher: Dispatcher; audit: AuditLog }> {
   const setup = await setupService(raw, notificationConfigSchema, logger);
   const { config } = setup;
-  const db = openDatabase(join(config.dataDir, 'notification.db'), '');
+  // Its rows name who is told about whose message: a deleted one must not stay readable in free pages or a WAL.
+  const db = openDatabase(join(config.dataDir, 'notification.db'), '', { secureDelete: true });
   const repo = new DeliveryRepo(db);
   const audit = new AuditLog({ service: 'notification', db, logger: setup.logger });
   const channel = notifier ?? new EmailNotifier(config.smtp);
