@@ -109,6 +109,12 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
     await until('read-once notice in the status region', async () => /destroyed/.test(await bob.textContent('#status') ?? ''), 5_000);
     await shot(bob, 'read-phone');
 
+    // Leaving it by the page's own link takes the text off the page, not only out of sight: the
+    // server destroyed it, and a hidden copy stays readable (devtools, an extension, a script).
+    await bob.click('#view-read a[href="#inbox"]');
+    await bob.waitForSelector('#view-inbox:not([hidden])');
+    assert.ok(!(await bob.evaluate(() => document.getElementById('main').textContent as string)).includes('The cake is a lie.'), 'the read-once text is still in the page');
+
     // Gone for both: bob's inbox and alice's outbox (as the server says, after a reload).
     await bob.goto(`${demo.url}#inbox`);
     await until('read-once message gone from bob\'s inbox', async () => !(await subjects(bob, 'inbox')).includes('Launch codes'));

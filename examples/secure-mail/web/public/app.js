@@ -95,6 +95,9 @@ async function load(box, { quiet = false } = {}) {
 }
 
 function show(view) {
+  // Leaving a message takes its text off the page, not only out of sight: a read-once
+  // message is destroyed on the server, and a hidden copy would stay readable in the DOM.
+  if (view !== 'read') dropOpened();
   for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
   for (const t of ['inbox', 'outbox', 'compose']) {
     const tab = $(`tab-${t}`);
@@ -129,11 +132,18 @@ async function read(id) {
     boxes.inbox = boxes.inbox.filter((x) => !(x.id === id && msg.readOnce));
     renderBox('inbox');
     show('read');
-    announce(msg.readOnce ? 'Message opened. It has been destroyed on the server; this copy disappears when you leave the page.' : 'Message opened.');
+    announce(msg.readOnce ? 'Message opened. It has been destroyed on the server; this copy disappears when you leave it.' : 'Message opened.');
   } catch (err) {
     announce(err.code === 'MAIL_GONE' ? 'This message no longer exists.' : `Could not open the message: ${err.message}`);
     await load('inbox', { quiet: true });
   }
+}
+
+function dropOpened() {
+  clearTimeout(openedTimer);
+  openedExpiresAt = undefined;
+  $('read-meta').replaceChildren();
+  $('read-body').replaceChildren();
 }
 
 /**
