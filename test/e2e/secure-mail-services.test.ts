@@ -101,6 +101,16 @@ describe('secure mail services', () => {
     await assert.rejects(f.keys.keys.unwrap(id, new Uint8Array(60)), { code: 'MAIL_KEY_DESTROYED' });
   });
 
+  it('a sender-chosen subject with markup comes back in JSON that a browser neither sniffs as HTML nor runs script from (nosniff, CSP default-src \'none\')', async () => {
+    const subject = '<img src=x onerror=alert(document.cookie)><script>alert(1)</script>';
+    const { id } = (await send('alice', { to: ['bob'], subject })).body as { id: string };
+    for (const answer of [await f.user('bob', 'GET', `/api/mail/messages/${id}`), await f.user('bob', 'GET', '/api/mail/mailboxes/bob/inbox'), await f.user('bob', 'GET', '/api/mail/messages/msg_nope')]) {
+      assert.match(String(answer.headers['content-type']), /^application\/json/);
+      assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+      assert.match(String(answer.headers['content-security-policy']), /default-src 'none'/);
+    }
+  });
+
   it('refuses hostile compose input with MAIL_INPUT_INVALID and keeps nothing', async () => {
     const before = f.messages.repo.counts();
     const cases: unknown[] = [

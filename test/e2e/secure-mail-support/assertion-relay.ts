@@ -25,7 +25,7 @@ export const ISSUER = 'https://gatehouse.mail.test';
 
 export interface Upstream { name: string; prefix: string; url: string; spiffeId: string }
 
-export interface Response { status: number; body: unknown; text: string }
+export interface Response { status: number; body: unknown; text: string; headers: Record<string, string | string[] | undefined> }
 
 export interface AssertionRelay {
   url: string;
@@ -73,7 +73,7 @@ export async function startAssertionRelay(material: TlsMaterial, trust: TrustSto
     const text = await res.body.text();
     let parsed: unknown;
     try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
-    return { status: res.statusCode, body: parsed, text };
+    return { status: res.statusCode, body: parsed, text, headers: res.headers };
   }
   const guard = new MtlsServerGuard({ material, trust, policy: { allowedSpiffeIds: (id) => id.startsWith(`spiffe://${trustDomain}/svc/`) } });
   const server = createServer(guard.serverOptions(), (req, res) => {
