@@ -775,6 +775,17 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       reason: { type: 'string', description: 'Provider route that revoked it (`token` for refresh reuse, `revocation`, `end_session`), or `gateway_logout` (the gateway\'s logout ended the browser\'s sign-in session).' },
     },
   },
+  'identity.client.tokens_revoked': {
+    description: 'A client was removed or disabled, and everything issued to it was ended: its grants with their codes, refresh and access tokens, and every JWT access token it was issued (with a grant or not), which the gateway refuses from now on (each also announced as `authn.invalidated` `token.revoked`).',
+    emittedBy: 'src/identity',
+    fields: {
+      clientId: { type: 'string', description: 'Client.' },
+      kind: { type: 'string', description: '`service` or `app`.' },
+      reason: { type: 'string', description: '`removed` or `disabled`.' },
+      grants: { type: 'number', description: 'Grants ended.' },
+      accessTokens: { type: 'number', description: 'JWT access tokens that could still be accepted, now revoked at the gateway.' },
+    },
+  },
   'identity.keys.rotated': {
     description: 'A new token signing key became active; the previous one keeps verifying until `retireAt`. Other instances reload their keys.',
     emittedBy: 'src/identity',

@@ -21,6 +21,7 @@ export interface IdentityEventPayloads {
   'identity.token.revoked': { clientId?: string; grantId?: string; tokenKind: string };
   'identity.refresh.reused': { clientId: string; subject?: string; grantId: string; clientAddress?: string };
   'identity.grant.revoked': { grantId: string; clientId?: string; reason: string };
+  'identity.client.tokens_revoked': { clientId: string; kind: 'service' | 'app'; reason: 'removed' | 'disabled'; grants: number; accessTokens: number };
   'identity.keys.rotated': { kid: string; previousKid?: string; retireAt: string; algorithm: string };
   'identity.api_token.created': { tokenId: string; ownerKind: 'user' | 'service'; ownerId: string; roles: string[]; expiresAt: string };
   'identity.api_token.revoked': { tokenId: string; ownerKind: 'user' | 'service'; ownerId: string };

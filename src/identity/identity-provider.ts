@@ -37,6 +37,7 @@ import { buildProviderConfig } from './oidc/provider-config.ts';
 import { forwardProviderEvents } from './oidc/provider-events.ts';
 import { createAdapterFactory } from './oidc/store-adapter.ts';
 import { GrantJwts } from './oidc/grant-jwts.ts';
+import { ClientGrants } from './oidc/client-grants.ts';
 import { createAuthnRevokedTokenRepo } from '../store/repos/authn-revoked-tokens-repo.ts';
 import { createSubjectBlockGuard } from './oidc/subject-block-guard.ts';
 import { createStoreSubjectBlocks, type SubjectBlocks } from '../detect/subject-blocks.ts';
@@ -143,16 +144,10 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const cutoffs = new SignOutCutoffs(kv, Math.max(...Object.values(identity.ttl), gatewaySessionSec) + 60);
   const directory = createPrincipalDirectory(users, clients, cutoffs);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
-  const accounts = new AccountService(users, clients, emit, cutoffs, apiTokens);
-  const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), kv, sealer, config: identity, emit });
-  const federation = new FederationService({
-    config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,
-    ...(options.federationFetch ? { fetch: options.federationFetch } : {}),
-  });
   // Revoking a grant revokes its JWT access tokens at every gateway instance too: in the store
   // every instance re-reads (authn.maintenance.revocationRefreshMs), and at once over the bus.
   const grantJwts = new GrantJwts({
-    kv, revoked: createAuthnRevokedTokenRepo(store.db), issuer,
+    kv, clients, revoked: createAuthnRevokedTokenRepo(store.db), issuer,
     announce: (jwt) => {
       try {
         bus?.publish('authn.invalidated', { type: 'token.revoked', ...jwt });
@@ -161,7 +156,14 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       }
     },
   });
-  const adapter = createAdapterFactory(kv, clients, grantJwts);
+  const clientGrants = new ClientGrants(kv, grantJwts);
+  const accounts = new AccountService(users, clients, emit, cutoffs, apiTokens, clientGrants);
+  const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), kv, sealer, config: identity, emit });
+  const federation = new FederationService({
+    config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,
+    ...(options.federationFetch ? { fetch: options.federationFetch } : {}),
+  });
+  const adapter = createAdapterFactory(kv, clients, grantJwts, clientGrants);
   const binding = new BrowserBinding(kv, identity.ttl.interaction);
   const blockGuard = createSubjectBlockGuard({ blocks: options.subjectBlocks ?? createStoreSubjectBlocks(store), emit, logger });
 

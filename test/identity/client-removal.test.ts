@@ -32,6 +32,9 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) describe(`removing an
     const callback = await followToCallback(h, start, (await submitLogin(h, start, 'rita', PASSWORD)).location);
 
     await h.idp.accounts.removeClient('spa');
+    // The mass revocation is on the record (audit): both sign-ins' grants.
+    assert.deepEqual(h.events.filter((e) => e.name === 'identity.client.tokens_revoked').map((e) => e.payload),
+      [{ clientId: 'spa', kind: 'app', reason: 'removed', grants: 2, accessTokens: 0 }]);
     await addSpa();
     config = await discover();
 

@@ -1,6 +1,7 @@
 /**
  * GrantJwts (src/identity/oidc/grant-jwts.ts) over a real SQLite store: what is recorded when a
- * JWT access token is issued, that issuance fails closed, and what revoking a grant revokes.
+ * JWT access token is issued, that issuance fails closed, and what revoking a grant or ending a
+ * client's tokens (ClientGrants) revokes.
  * The end-to-end behaviour at the gateway is in grant-revocation-jwt.test.ts.
  */
 import { after, before, describe, it } from 'node:test';
@@ -11,11 +12,13 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { createKvRepo, type KvRepo } from '../../src/store/repos/kv-repo.ts';
-import { GRANT_JWT_NAMESPACE, GrantJwts, type RevokedGrantJwt } from '../../src/identity/oidc/grant-jwts.ts';
+import { CLIENT_JWT_NAMESPACE, GRANT_JWT_NAMESPACE, GrantJwts, type RevokedGrantJwt } from '../../src/identity/oidc/grant-jwts.ts';
+import { ClientGrants } from '../../src/identity/oidc/client-grants.ts';
+import type { ClientRecord } from '../../src/store/repos/identity-clients-repo.ts';
 
 const ISSUER = 'https://gw.test';
 
-describe('JWT access tokens recorded under their grant', () => {
+describe('JWT access tokens recorded under their grant and their client', () => {
   let dir: string;
   let store: Store;
   let kv: KvRepo;
@@ -33,11 +36,14 @@ describe('JWT access tokens recorded under their grant', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The clients there are (id → disabled); what is not here was removed. */
+  const clients = new Map<string, boolean>([['spa', false], ['other', false], ['svc', false]]);
+
   function grantJwts(over: Partial<{ kv: KvRepo }> = {}) {
     const added: [string, string, number][] = [];
     const announced: RevokedGrantJwt[] = [];
     const jwts = new GrantJwts({
-      kv: over.kv ?? kv, issuer: ISSUER, now: () => now,
+      kv: over.kv ?? kv, issuer: ISSUER, now: () => now, clients: { find: async (id) => (clients.has(id) ? { clientId: id, disabled: clients.get(id)! } as ClientRecord : undefined) },
       revoked: { add: async (issuer, jti, exp) => { added.push([issuer, jti, exp]); } },
       announce: (jwt) => { announced.push(jwt); },
     });
@@ -88,5 +94,43 @@ describe('JWT access tokens recorded under their grant', () => {
     assert.equal(await kv.find('oidc:Grant', 'g-a'), undefined, 'the grant is gone');
     assert.ok(await kv.find('oidc:Grant', 'g-b'));
     assert.equal((await kv.findByGrantId(GRANT_JWT_NAMESPACE, 'g-b')).length, 1);
+  });
+
+  it('issues no JWT access token to a client removed or disabled while it was being issued (race with a removal)', async () => {
+    await grant('g-race');
+    const { jwts } = grantJwts();
+    clients.set('suspended', true);
+    await assert.rejects(jwts.record({ grantId: 'g-race', clientId: 'suspended' }, { jti: 'j-suspended', exp: nowSec + 600 }), (e: any) => e.error === 'invalid_client');
+    await assert.rejects(jwts.record({ clientId: 'gone' }, { jti: 'j-gone-client', exp: nowSec + 600 }), (e: any) => e.error === 'invalid_client');
+  });
+
+  it("ends a client's grants with their records and every JWT it was issued, with a grant or none, and nothing of another client", async () => {
+    const { jwts, added, announced } = grantJwts();
+    const clientGrants = new ClientGrants(kv, jwts);
+    for (const [g, client] of [['g-spa1', 'spa'], ['g-spa2', 'spa'], ['g-other', 'other']] as const) {
+      await clientGrants.record(client, g, 3600);
+      await grant(g);
+      await kv.upsert('oidc:RefreshToken', `rt-${g}`, { grantId: g, clientId: client }, 3600);
+    }
+    await jwts.record({ grantId: 'g-spa1', clientId: 'spa' }, { jti: 's1', exp: nowSec + 600 });
+    await jwts.record({ grantId: 'g-spa2', clientId: 'spa' }, { jti: 's2', exp: nowSec + 600 });
+    await jwts.record({ grantId: 'g-other', clientId: 'other' }, { jti: 'o1', exp: nowSec + 600 });
+    await jwts.record({ clientId: 'svc' }, { jti: 'cc1', exp: nowSec + 600 });
+    clients.delete('spa');
+    assert.deepEqual(await clientGrants.endAll('spa'), { grants: 2, accessTokens: 2 });
+    assert.deepEqual(added.map(([, jti]) => jti).sort(), ['s1', 's2']);
+    assert.deepEqual(announced.map((j) => j.jti).sort(), ['s1', 's2'], 'each once, though recorded under grant and client');
+    for (const g of ['g-spa1', 'g-spa2']) {
+      assert.equal(await kv.find('oidc:Grant', g), undefined);
+      assert.equal(await kv.find('oidc:RefreshToken', `rt-${g}`), undefined);
+    }
+    assert.ok(await kv.find('oidc:Grant', 'g-other'));
+    assert.ok(await kv.find('oidc:RefreshToken', 'rt-g-other'));
+    assert.equal((await kv.findByGrantId(CLIENT_JWT_NAMESPACE, 'client:spa')).length, 0, 'a client registered again starts with nothing');
+    assert.deepEqual(await clientGrants.endAll('spa'), { grants: 0, accessTokens: 0 }, 'repeating it finds nothing more');
+
+    clients.delete('svc');
+    assert.deepEqual(await clientGrants.endAll('svc'), { grants: 0, accessTokens: 1 }, 'a client-credentials JWT has no grant');
+    assert.equal(announced.at(-1)?.jti, 'cc1');
   });
 });

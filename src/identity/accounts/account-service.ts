@@ -15,6 +15,7 @@ import { USER_ID_PREFIX } from './principal-directory.ts';
 import { OIDC_SCOPES } from '../oidc/scopes.ts';
 import { generateClientSecret, hashSecret } from './secrets.ts';
 import type { SignOutCutoffs } from './sign-out-cutoff.ts';
+import type { ClientGrants } from '../oidc/client-grants.ts';
 
 const USERNAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
 const EMAIL = /^[^\s@<>"]{1,64}@[a-z0-9.-]{1,190}\.[a-z]{2,63}$/i;
@@ -91,19 +92,24 @@ export class AccountService {
   readonly #emit: IdentityEmit;
   readonly #cutoffs: SignOutCutoffs | undefined;
   readonly #apiTokens: Pick<ApiTokenService, 'revokeAllOf'> | undefined;
+  readonly #clientGrants: Pick<ClientGrants, 'endAll'> | undefined;
 
   /**
    * @param cutoffs where a reset password or MFA and a disabled user end the user's existing
    *   sign-ins; the identity provider passes its own. Without it they live on.
    * @param apiTokens revokes a removed service account's API tokens (its client id can be
    *   registered again); the identity provider passes its own.
+   * @param clientGrants ends everything issued to a removed or disabled client (grants, codes,
+   *   refresh and access tokens, JWT access tokens at the gateway); the identity provider passes
+   *   its own. Without it they live on until they expire.
    */
-  constructor(users: IdentityUsersRepo, clients: IdentityClientsRepo, emit: IdentityEmit, cutoffs?: SignOutCutoffs, apiTokens?: Pick<ApiTokenService, 'revokeAllOf'>) {
+  constructor(users: IdentityUsersRepo, clients: IdentityClientsRepo, emit: IdentityEmit, cutoffs?: SignOutCutoffs, apiTokens?: Pick<ApiTokenService, 'revokeAllOf'>, clientGrants?: Pick<ClientGrants, 'endAll'>) {
     this.#users = users;
     this.#clients = clients;
     this.#emit = emit;
     this.#cutoffs = cutoffs;
     this.#apiTokens = apiTokens;
+    this.#clientGrants = clientGrants;
   }
 
   async addUser(input: AddUserInput): Promise<UserRecord> {
@@ -261,15 +267,33 @@ export class AccountService {
     return secret;
   }
 
+  /**
+   * Disabling a client also ends everything issued to it, as removing it does: enabling it again
+   * revives none of it (its users sign in again), as a disabled user's sign-ins stay over.
+   */
   async setClientDisabled(clientId: string, disabled: boolean): Promise<void> {
-    if (!(await this.#clients.update(clientId, { disabled }))) throw new GatehouseError('ERR_IDENTITY_CLIENT_NOT_FOUND', { detail: clientId });
-    this.#emit('principal.changed', { subject: clientId, kind: 'service', change: disabled ? 'disabled' : 'enabled' });
+    const client = await this.#clients.update(clientId, { disabled });
+    if (!client) throw new GatehouseError('ERR_IDENTITY_CLIENT_NOT_FOUND', { detail: clientId });
+    if (disabled) await this.#endClientTokens(client, 'disabled');
+    if (client.kind === 'service') this.#emit('principal.changed', { subject: clientId, kind: 'service', change: disabled ? 'disabled' : 'enabled' });
   }
 
+  /**
+   * Removes a client and ends everything issued to it, whatever its kind: its id may be
+   * registered again, by another administrator for another app.
+   */
   async removeClient(clientId: string): Promise<void> {
     const client = await this.#clients.find(clientId);
     if (!client || !(await this.#clients.remove(clientId))) throw new GatehouseError('ERR_IDENTITY_CLIENT_NOT_FOUND', { detail: clientId });
     if (client.kind === 'service') await this.#apiTokens?.revokeAllOf('service', clientId);
+    await this.#endClientTokens(client, 'removed');
     if (client.kind === 'service') this.#emit('principal.changed', { subject: clientId, kind: 'service', change: 'removed' });
+  }
+
+  /** After the client was changed in the store (so nothing issued meanwhile escapes: grant-jwts.ts). */
+  async #endClientTokens(client: ClientRecord, reason: 'removed' | 'disabled'): Promise<void> {
+    if (this.#clientGrants === undefined) return;
+    const ended = await this.#clientGrants.endAll(client.clientId);
+    this.#emit('identity.client.tokens_revoked', { clientId: client.clientId, kind: client.kind, reason, ...ended });
   }
 }

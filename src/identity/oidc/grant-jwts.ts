@@ -10,16 +10,32 @@
  * gateway's revocation list (`authn_revoked_jwts`) and announces it with
  * `authn.invalidated {type: 'token.revoked'}`, as `gatehouse token revoke-jwt` does.
  *
- * Issuance that races a revocation: `record` writes the record and only then checks that the
- * grant still exists; `revokeGrant` deletes the grant and only then lists the records. Either
- * the issuer sees the grant gone (and issues nothing), or its record was written before the
- * grant was deleted, and so before the list that revokes it.
+ * Each one is recorded under its client too (namespace `identity:client-jwt`), grant or not
+ * (client-credentials tokens have none): removing or disabling a client revokes them all
+ * (`revokeClient`), and a client registered again under the same id does not make them good
+ * again.
+ *
+ * Issuance that races a revocation: `record` writes the records and only then checks that the
+ * grant still exists and the client is still there and enabled; `revokeGrant` deletes the grant,
+ * and removing or disabling a client changes the client, and only then are the records listed.
+ * Either the issuer sees the grant or client gone (and issues nothing), or its record was
+ * written before that change, and so before the list that revokes it.
  */
 import { errors } from 'oidc-provider';
 import type { RevokedTokenStore } from '../../authn/types.ts';
-import type { KvRepo } from '../../store/repos/kv-repo.ts';
+import type { IdentityClientsRepo } from '../../store/repos/identity-clients-repo.ts';
+import type { KvRecord, KvRepo } from '../../store/repos/kv-repo.ts';
 
 export const GRANT_JWT_NAMESPACE = 'identity:grant-jwt';
+export const CLIENT_JWT_NAMESPACE = 'identity:client-jwt';
+
+/**
+ * The key a client's records are listed by, in the kv's grant-id column (the only list the
+ * store offers). No grant id of oidc-provider (base64url) contains `:`, so none is a client's.
+ */
+export function clientIndexKey(clientId: string): string {
+  return `client:${clientId}`;
+}
 
 /**
  * How long past `exp` a record (and so a revocation) is kept: the largest `clockSkewSec` a
@@ -32,6 +48,8 @@ export interface RevokedGrantJwt { issuer: string; jti: string; expiresAt: numbe
 
 export interface GrantJwtsOptions {
   kv: KvRepo;
+  /** Where issuance checks that the client is still there and enabled. */
+  clients: Pick<IdentityClientsRepo, 'find'>;
   /** The gateway's revoked-JWT store (`authn_revoked_jwts`). */
   revoked: Pick<RevokedTokenStore, 'add'>;
   /** The provider's issuer: the `iss` of every token it signs. */
@@ -44,6 +62,7 @@ export interface GrantJwtsOptions {
 
 export class GrantJwts {
   readonly #kv: KvRepo;
+  readonly #clients: Pick<IdentityClientsRepo, 'find'>;
   readonly #revoked: Pick<RevokedTokenStore, 'add'>;
   readonly #issuer: string;
   readonly #announce: (jwt: RevokedGrantJwt) => void;
@@ -51,6 +70,7 @@ export class GrantJwts {
 
   constructor(options: GrantJwtsOptions) {
     this.#kv = options.kv;
+    this.#clients = options.clients;
     this.#revoked = options.revoked;
     this.#issuer = options.issuer;
     this.#announce = options.announce;
@@ -58,19 +78,22 @@ export class GrantJwts {
   }
 
   /**
-   * oidc-provider's `formats.customizers.jwt`, run before the token is signed: records a grant's
-   * JWT. Throws — and so no token is issued — when the record cannot be written, or when the
-   * grant was revoked meanwhile. Tokens of no grant (client credentials) are not recorded:
-   * nothing revokes a grant they belong to.
+   * oidc-provider's `formats.customizers.jwt`, run before the token is signed: records a JWT
+   * under its grant (if any) and its client. Throws — and so no token is issued — when a record
+   * cannot be written, or when the grant was revoked or the client removed or disabled meanwhile.
    */
-  async record(token: { grantId?: unknown }, payload: { jti?: unknown; exp?: unknown }): Promise<void> {
-    const { grantId } = token;
-    if (typeof grantId !== 'string') return;
+  async record(token: { grantId?: unknown; clientId?: unknown }, payload: { jti?: unknown; exp?: unknown }): Promise<void> {
+    const { grantId, clientId } = token;
     const { jti, exp } = payload;
-    if (typeof jti !== 'string' || typeof exp !== 'number' || !Number.isFinite(exp)) throw new Error('a JWT access token of a grant has no jti or exp');
+    if (typeof jti !== 'string' || typeof exp !== 'number' || !Number.isFinite(exp)) throw new Error('a JWT access token has no jti or exp');
     const ttlSec = Math.max(0, exp - this.#now() / 1000) + RETAIN_AFTER_EXP_SEC;
-    await this.#kv.upsert(GRANT_JWT_NAMESPACE, jti, { jti, exp }, ttlSec, { grantId });
-    if ((await this.#kv.find('oidc:Grant', grantId)) === undefined) throw new errors.InvalidGrant!('grant not found');
+    if (typeof grantId === 'string') await this.#kv.upsert(GRANT_JWT_NAMESPACE, jti, { jti, exp }, ttlSec, { grantId });
+    if (typeof clientId === 'string') await this.#kv.upsert(CLIENT_JWT_NAMESPACE, jti, { jti, exp }, ttlSec, { grantId: clientIndexKey(clientId) });
+    if (typeof grantId === 'string' && (await this.#kv.find('oidc:Grant', grantId)) === undefined) throw new errors.InvalidGrant!('grant not found');
+    if (typeof clientId === 'string') {
+      const client = await this.#clients.find(clientId);
+      if (!client || client.disabled) throw new errors.InvalidClient!('client not found');
+    }
   }
 
   /**
@@ -78,16 +101,33 @@ export class GrantJwts {
    * returns how many. Revoking one twice is harmless (the store keeps one entry).
    */
   async revoke(grantId: string): Promise<number> {
+    return this.#revokeRecords(await this.#kv.findByGrantId(GRANT_JWT_NAMESPACE, grantId));
+  }
+
+  /**
+   * Revokes at the gateway every JWT access token issued to the client that can still be
+   * accepted, with a grant or without, and those recorded under `grantIds` (its grants); returns
+   * how many. Call after the client was removed or disabled and those grants deleted (see the
+   * file's comment).
+   */
+  async revokeClient(clientId: string, grantIds: readonly string[] = []): Promise<number> {
+    const records = await this.#kv.findByGrantId(CLIENT_JWT_NAMESPACE, clientIndexKey(clientId));
+    for (const grantId of grantIds) records.push(...(await this.#kv.findByGrantId(GRANT_JWT_NAMESPACE, grantId)));
+    return this.#revokeRecords(records);
+  }
+
+  async #revokeRecords(records: KvRecord[]): Promise<number> {
     const oldest = this.#now() / 1000 - RETAIN_AFTER_EXP_SEC;
-    const jwts: RevokedGrantJwt[] = [];
-    for (const record of await this.#kv.findByGrantId(GRANT_JWT_NAMESPACE, grantId)) {
+    // By jti: a token of a client's grant is recorded under both.
+    const jwts = new Map<string, RevokedGrantJwt>();
+    for (const record of records) {
       const { jti, exp } = (record.payload ?? {}) as { jti?: unknown; exp?: unknown };
-      if (typeof jti === 'string' && typeof exp === 'number' && exp >= oldest) jwts.push({ issuer: this.#issuer, jti, expiresAt: exp });
+      if (typeof jti === 'string' && typeof exp === 'number' && exp >= oldest) jwts.set(jti, { issuer: this.#issuer, jti, expiresAt: exp });
     }
     // The store first: it is what an instance that misses the announcement reads.
-    for (const jwt of jwts) await this.#revoked.add(jwt.issuer, jwt.jti, jwt.expiresAt);
-    for (const jwt of jwts) this.#announce(jwt);
-    return jwts.length;
+    for (const jwt of jwts.values()) await this.#revoked.add(jwt.issuer, jwt.jti, jwt.expiresAt);
+    for (const jwt of jwts.values()) this.#announce(jwt);
+    return jwts.size;
   }
 
   /**

@@ -10,6 +10,7 @@ import { clientFieldsMetadata } from './client-fields.ts';
 import { ofCurrentRegistration, stampRegistration } from './client-registration.ts';
 import { refuseLostConsume } from './lost-consume.ts';
 import { GRANT_JWT_NAMESPACE, type GrantJwts } from './grant-jwts.ts';
+import type { ClientGrants } from './client-grants.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -61,10 +62,15 @@ class KvAdapter implements OidcAdapter {
     return this.#ofCurrentClient(record?.id, withConsumed(record));
   }
 
-  /** A record of a removed client (or of an earlier registration of its id) is gone, with its grant. */
+  /**
+   * A record of a removed client (or of an earlier registration of its id) is gone, with its
+   * grant and the grant's JWT access tokens. Removing a client ends its grants at once
+   * (client-grants.ts); this catches what that missed (saved in the same moment, or before
+   * grants were listed by client).
+   */
   async #ofCurrentClient(id: string | undefined, payload: Payload | undefined): Promise<Payload | undefined> {
     if (!payload || (await ofCurrentRegistration(this.#clients, payload))) return payload;
-    if (typeof payload.grantId === 'string') await this.#kv.revokeByGrantId(payload.grantId);
+    if (typeof payload.grantId === 'string') await this.#grantJwts.revokeGrant(payload.grantId);
     else if (id !== undefined) await this.#kv.destroy(this.#ns, id);
     return undefined;
   }
@@ -91,11 +97,25 @@ class KvAdapter implements OidcAdapter {
 }
 
 /**
- * A grant destroyed (replay, reuse, RFC 7009 on a refresh token, logout) takes its JWT access
- * tokens with it: listed after the grant is gone, so that one issued at the same moment is
- * either listed here or refused at issuance (grant-jwts.ts).
+ * A grant is listed under its client when saved, and a grant destroyed (replay, reuse, RFC 7009
+ * on a refresh token, logout) takes its JWT access tokens with it: listed after the grant is
+ * gone, so that one issued at the same moment is either listed here or refused at issuance
+ * (grant-jwts.ts).
  */
 class GrantAdapter extends KvAdapter {
+  readonly #clientGrants: ClientGrants;
+
+  constructor(kv: KvRepo, clients: IdentityClientsRepo, grantJwts: GrantJwts, clientGrants: ClientGrants) {
+    super(kv, clients, grantJwts, 'Grant');
+    this.#clientGrants = clientGrants;
+  }
+
+  /** Listed under its client first, so that removing the client finds it (client-grants.ts). */
+  override async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    if (typeof payload.clientId === 'string') await this.#clientGrants.record(payload.clientId, id, expiresIn);
+    await super.upsert(id, payload, expiresIn);
+  }
+
   override async destroy(id: string): Promise<void> {
     await super.destroy(id);
     await this.grantJwts.revoke(id);
@@ -158,12 +178,12 @@ class ClientAdapter implements OidcAdapter {
 }
 
 /** The factory handed to oidc-provider's `adapter` configuration. */
-export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo, grantJwts: GrantJwts): (model: string) => OidcAdapter {
+export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo, grantJwts: GrantJwts, clientGrants: ClientGrants): (model: string) => OidcAdapter {
   return (model) => {
     switch (model) {
       case 'Client': return new ClientAdapter(clients);
       case 'ReplayDetection': return new ReplayAdapter(kv, clients, grantJwts, model);
-      case 'Grant': return new GrantAdapter(kv, clients, grantJwts, model);
+      case 'Grant': return new GrantAdapter(kv, clients, grantJwts, clientGrants);
       default: return new KvAdapter(kv, clients, grantJwts, model);
     }
   };
