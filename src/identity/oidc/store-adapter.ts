@@ -11,6 +11,7 @@ import { ofCurrentRegistration, stampRegistration } from './client-registration.
 import { refuseLostConsume } from './lost-consume.ts';
 import { GRANT_JWT_NAMESPACE, type GrantJwts } from './grant-jwts.ts';
 import type { ClientGrants } from './client-grants.ts';
+import { asRedeemedCode, keepRedeemedCode } from './redeemed-codes.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -122,6 +123,18 @@ class GrantAdapter extends KvAdapter {
   }
 }
 
+/** A redeemed code is kept, and read, so that its replay is caught after it expired too (redeemed-codes.ts). */
+class AuthorizationCodeAdapter extends KvAdapter {
+  override async find(id: string): Promise<Payload | undefined> {
+    return asRedeemedCode(await super.find(id));
+  }
+
+  override async consume(id: string): Promise<void> {
+    await super.consume(id);
+    await keepRedeemedCode(this.kv, this.namespace, id);
+  }
+}
+
 /**
  * oidc-provider's `ReplayDetection.unique` (client assertions of private_key_jwt, DPoP proofs
  * at the token endpoint) asks `find` and then saves: two requests carrying the same assertion
@@ -184,6 +197,7 @@ export function createAdapterFactory(kv: KvRepo, clients: IdentityClientsRepo, g
       case 'Client': return new ClientAdapter(clients);
       case 'ReplayDetection': return new ReplayAdapter(kv, clients, grantJwts, model);
       case 'Grant': return new GrantAdapter(kv, clients, grantJwts, clientGrants);
+      case 'AuthorizationCode': return new AuthorizationCodeAdapter(kv, clients, grantJwts, model);
       default: return new KvAdapter(kv, clients, grantJwts, model);
     }
   };
