@@ -75,16 +75,23 @@ describe('removing or disabling a client ends what was issued to it', () => {
 
   const openTunnel = (token: string) => openWebSocketTunnel(gw.gw.gateway.addresses().https.port, wsUpstream, '/ws', { origin: PUBLIC_URL, authorization: `Bearer ${token}` });
 
-  it("refuses at the gateway a removed app's JWT access tokens, and does not accept them again when the id is registered again (attack: tokens of a decommissioned app)", async () => {
+  it("refuses a removed app's JWT access tokens at the gateway, and its refresh and opaque access tokens at the token, userinfo and introspection endpoints, also once the id is registered again (attack: tokens of a decommissioned app)", async () => {
     const config = await addApp('webapp-removed');
-    const { jwt } = await jwtFor(config);
+    const { jwt, refresh } = await jwtFor(config);
+    const opaque = await signIn(config);
     const other = await addApp('webapp-kept');
     const kept = await jwtFor(other);
     await idp.accounts.removeClient('webapp-removed');
     assert.equal(await atGateway(jwt), 'ERR_AUTHN_TOKEN_REVOKED');
     assert.equal(await atGateway(kept.jwt), 200, "another client's token is not touched");
+    assert.ok(await oidc.refreshTokenGrant(other, kept.refresh), "another client's refresh token is not touched");
+    await assert.rejects(oidc.fetchUserInfo(config, opaque.access_token, oidc.skipSubjectCheck), (e: any) => e.status === 401 || e.error === 'invalid_token');
     const again = await addApp('webapp-removed');
     assert.equal(await atGateway(jwt), 'ERR_AUTHN_TOKEN_REVOKED', 'the new registration does not revive it');
+    // Nor anything else issued to the removed registration, asked by the new one.
+    for (const token of [refresh, opaque.refresh_token!]) await assert.rejects(oidc.refreshTokenGrant(again, token), (e: any) => e.error === 'invalid_grant');
+    for (const token of [opaque.access_token, opaque.refresh_token!]) assert.equal((await oidc.tokenIntrospection(again, token)).active, false);
+    await assert.rejects(oidc.fetchUserInfo(again, opaque.access_token, oidc.skipSubjectCheck), (e: any) => e.status === 401 || e.error === 'invalid_token');
     assert.equal(await atGateway((await jwtFor(again)).jwt), 200, 'what the new registration gets is good');
   });
 
