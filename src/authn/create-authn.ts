@@ -80,14 +80,17 @@ export interface Authn {
 export function createAuthn(deps: AuthnDeps): Authn {
   const { config } = deps;
   const issuers: CompiledIssuer[] = config.issuers.map((i) => compileIssuer(i, deps.readText));
-  if (config.gatehouseIssuer.enabled && deps.ownJwks !== undefined) {
+  // Gatehouse's own tokens, when accepted: verified here, and removed before public upstreams (authenticate.ts).
+  const ownJwks = config.gatehouseIssuer.enabled ? deps.ownJwks : undefined;
+  const ownIssuer = ownJwks !== undefined ? deps.ownIssuer ?? deps.publicOrigin : undefined;
+  if (ownIssuer !== undefined && ownJwks !== undefined) {
     issuers.push({
-      issuer: deps.ownIssuer ?? deps.publicOrigin,
+      issuer: ownIssuer,
       algorithms: config.gatehouseIssuer.algorithms,
       audiences: undefined,
       clockSkewSec: config.gatehouseIssuer.clockSkewSec,
       typ: config.gatehouseIssuer.typ,
-      keys: createLocalJwksKeys(deps.ownJwks, 'Gatehouse IdP keys'),
+      keys: createLocalJwksKeys(ownJwks, 'Gatehouse IdP keys'),
       principals: 'directory',
       rolesClaim: 'roles',
       // Directory principals: the roles are the directory's, never the token's.
@@ -132,7 +135,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
     replay: deps.dpopReplay ?? new MemoryReplayCache(config.dpop.maxReplayEntries),
     origins: [deps.publicOrigin, ...config.dpop.allowedOrigins],
   });
-  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined, crossSiteCheck: config.session.crossSiteCheck });
+  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, ownIssuer, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined, crossSiteCheck: config.session.crossSiteCheck });
 
   const internalHandler: InternalHandler = {
     name: 'authn',

@@ -43,6 +43,11 @@ export interface AuthenticateStageDeps {
   dpop?: DpopVerifier | undefined;
   /** Public origin of the gateway: default audience of bearer JWTs, base of login redirects. */
   publicOrigin: string;
+  /**
+   * Issuer of the JWTs Gatehouse's own identity provider signs, when the gateway accepts them:
+   * such a token sent to a public route is removed before the upstream, like an API token.
+   */
+  ownIssuer?: string | undefined;
   /** Longest bearer credential looked at (config `authn.maxTokenBytes`). */
   maxTokenBytes: number;
   /** False when no login flow is served: browsers then get the 401 like everybody. Default true. */
@@ -69,10 +74,28 @@ function consumeCredentials(ctx: RequestContext, authorization: boolean): void {
   else if (dropCookie) ctx.omitUpstreamHeaders = new Set(['cookie']);
 }
 
-/** `Bearer ghs_…` (any letter case of the scheme, as CREDENTIAL reads it). */
-function isApiTokenCredential(authorization: string): boolean {
+/** A compact JWS: its payload is the second part. */
+const JWS_PAYLOAD = /^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*$/;
+
+/**
+ * A credential only Gatehouse honours: an API token (`Bearer ghs_…`), or a JWT its own identity
+ * provider issued (`iss` is `ownIssuer`; read, not verified: a forged one is no one's credential
+ * and goes too). Any letter case of the scheme, as CREDENTIAL reads it.
+ */
+function isGatehouseCredential(authorization: string, ownIssuer: string | undefined, maxTokenBytes: number): boolean {
   const match = CREDENTIAL.exec(authorization);
-  return match !== null && match[2]!.startsWith(API_TOKEN_PREFIX);
+  if (match === null) return false;
+  const token = match[2]!;
+  if (token.startsWith(API_TOKEN_PREFIX)) return true;
+  if (ownIssuer === undefined || token.length > maxTokenBytes) return false;
+  const payload = JWS_PAYLOAD.exec(token)?.[1];
+  if (payload === undefined) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown } | null;
+    return claims !== null && typeof claims === 'object' && claims.iss === ownIssuer;
+  } catch {
+    return false;
+  }
 }
 
 function isBrowserNavigation(req: IncomingMessage): boolean {
@@ -186,8 +209,9 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     const req = ctx.req;
     const authorization = req.headers.authorization;
     // A public route's upstream gets a client's Authorization as sent (it may be its own), except
-    // a Gatehouse API token: valid only here, long-lived, of no use to any upstream but to replay.
-    consumeCredentials(ctx, authorization !== undefined && (route.config.access !== 'public' || isApiTokenCredential(authorization)));
+    // a Gatehouse API token or access token: valid only here, of no use to any upstream but to
+    // replay against the routes that accept it.
+    consumeCredentials(ctx, authorization !== undefined && (route.config.access !== 'public' || isGatehouseCredential(authorization, deps.ownIssuer, deps.maxTokenBytes)));
     if (route.config.access === 'public') return undefined;
     const accepted = route.config.authentication.methods;
 
