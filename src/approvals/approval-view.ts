@@ -32,6 +32,8 @@ export interface ApprovalView {
   decidedAt: string | null;
   useBy: string | null;
   usedAt: string | null;
+  /** Request id of the request that used it (`gateway.request`, `approval.used`). */
+  usedRequestId: string | null;
 }
 
 export interface ApprovalViewOptions {
@@ -66,5 +68,6 @@ export function approvalView(row: ApprovalSummary | ApprovalRow, now: number, op
     },
     approver: row.approver,
     createdAt: iso(row.created_at)!, expiresAt: iso(row.expires_at)!, decidedAt: iso(row.decided_at), useBy: iso(row.use_by), usedAt: iso(row.used_at),
+    usedRequestId: row.used_request_id,
   };
 }

@@ -10,6 +10,8 @@
  *     within its use window, and bound to exactly this request; it is consumed by one
  *     conditional UPDATE, so of two requests (or instances) racing, one wins. The body read
  *     here is what is forwarded (forwardBufferedBody): the bytes approved are the bytes sent.
+ *     A request refused by a later stage before it is sent upstream gives the approval back
+ *     (release.ts); once sent, it stays used.
  *
  * The header never reaches the upstream. The used approval is recorded on the context
  * (`ctx.approval`): the identity stage signs it into a request-bound assertion (claim
@@ -29,6 +31,7 @@ import type { ApprovalBinding, ApprovalSummary, ApprovalsRepo } from '../store/r
 import { isApprovalId, newApprovalId } from './approval-id.ts';
 import { readBody } from './read-body.ts';
 import { boundHeaderValue } from './content-headers.ts';
+import { releaseOnRefusal } from './release.ts';
 
 /** The client's header naming an approval; consumed here, never forwarded. */
 export const APPROVAL_HEADER = 'gatehouse-approval';
@@ -126,9 +129,14 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
     const id = Array.isArray(header) ? '' : header.trim();
     if (!isApprovalId(id)) return refuse('ERR_APPROVAL_INVALID', id, undefined);
     const at = now();
-    if (await repo.use(id, binding, at)) {
+    if (await repo.use(id, binding, at, ctx.requestId)) {
+      // Armed at once: from here any refusal before the forward stage sends the request gives the
+      // approval back (release.ts); the approver is filled in below, before anything can publish it.
+      const use = { approvalId: id, requester: binding.requester, ...fields, approver: '' };
+      ctx.undoIfRefused = releaseOnRefusal(deps, use, at);
       const row = await repo.get(id);
       const approver = row?.approver ?? '';
+      use.approver = approver;
       bus.publish('approval.used', { approvalId: id, requester: binding.requester, ...fields, approver, requestId: ctx.requestId });
       forwardBufferedBody(ctx, body);
       ctx.approval = { id, approver };

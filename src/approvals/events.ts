@@ -35,6 +35,21 @@ export interface ApprovalUsedEvent extends ApprovalBindingFields {
   requestId: string;
 }
 
+/**
+ * A request that had used an approval was refused before anything of it was sent upstream
+ * (rate limit, guard, identity, enrich, or forward before dispatch): the approval is approved
+ * again, with the same use window.
+ */
+export interface ApprovalReleasedEvent extends ApprovalBindingFields {
+  approver: string;
+  /** Request id of the refused request (the one `approval.used` named). */
+  requestId: string;
+  /** The refusal's error code (ERR_RATELIMIT_EXCEEDED, ERR_GATEWAY_UPSTREAM_UNAVAILABLE, …). */
+  code: string;
+  /** The stage that refused it. */
+  stage: string;
+}
+
 /** A request carried an approval id that did not let it through. */
 export interface ApprovalRefusedEvent {
   approvalId: string;
@@ -60,5 +75,6 @@ export interface ApprovalEventPayloads {
   'approval.approved': ApprovalDecidedEvent;
   'approval.denied': ApprovalDecidedEvent;
   'approval.used': ApprovalUsedEvent;
+  'approval.released': ApprovalReleasedEvent;
   'approval.refused': ApprovalRefusedEvent;
 }

@@ -61,6 +61,9 @@ export interface FinishHold {
   defer(finish: (ctx: RequestContext) => void): void;
 }
 
+/** Undoes what a stage did for a request that is refused before it is sent; must not reject (see {@link RequestContext.undoIfRefused}). */
+export type RefusalUndo = (ctx: RequestContext, error: GatehouseError) => Promise<void>;
+
 export class RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -100,6 +103,14 @@ export class RequestContext {
   authorized = false;
   /** The second person's approval this request consumed (approve stage); signed into the upstream's assertion. */
   approval: { id: string; approver: string } | undefined = undefined;
+  /**
+   * What a refusal must undo while nothing of the request has been sent upstream: the approve
+   * stage gives back the approval it consumed. The error path (run.ts `failRequest`) calls it
+   * and answers once it settles; the forward stage clears it as it hands the request to the
+   * upstream pool, after which nothing is undone (fail closed: bytes may have reached it).
+   * Undefined for every request that consumed nothing, which then pays nothing.
+   */
+  undoIfRefused: RefusalUndo | undefined = undefined;
 
   /** Headers Gatehouse adds to the upstream request (identity assertion, credentials…). */
   readonly upstreamHeaders: Record<string, string> = {};

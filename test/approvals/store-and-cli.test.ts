@@ -51,10 +51,37 @@ for (const name of ['sqlite', 'postgres'] as const) {
         const now = Date.now();
         await a.create({ ...binding, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
         assert.equal(await a.decide(id, 'approved', 'usr_bob', now, now + 60_000), true);
-        const results = await Promise.all([a.use(id, binding, now), b.use(id, binding, now), a.use(id, binding, now), b.use(id, binding, now)]);
+        const results = await Promise.all([a.use(id, binding, now, 'req-1'), b.use(id, binding, now, 'req-2'), a.use(id, binding, now, 'req-3'), b.use(id, binding, now, 'req-4')]);
         assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results.join(',')}`);
         assert.equal((await a.get(id))!.status, 'used');
       }
+    });
+
+    it('a release gives the approval back only to the request that used it, with the same use window, and only once', async () => {
+      const a = createApprovalsRepo(one.db);
+      const b = createApprovalsRepo(two.db);
+      const id = newApprovalId();
+      const now = Date.now();
+      await a.create({ ...binding, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
+      await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
+      assert.equal(await a.use(id, binding, now, 'req-1'), true);
+      assert.equal((await b.get(id))!.used_request_id, 'req-1');
+      // Another request's refusal, or the same request id with another use's time, gives nothing back.
+      assert.equal(await b.release(id, 'req-2', now), false);
+      assert.equal(await b.release(id, 'req-1', now + 1), false);
+      assert.equal((await b.get(id))!.status, 'used');
+      // Two instances releasing the same use at once: one changes the row.
+      const released = await Promise.all([a.release(id, 'req-1', now), b.release(id, 'req-1', now)]);
+      assert.deepEqual(released.filter(Boolean).length, 1);
+      const row = (await a.get(id))!;
+      assert.equal(row.status, 'approved');
+      assert.equal(row.used_at, null);
+      assert.equal(row.used_request_id, null);
+      assert.equal(Number(row.use_by), now + 60_000);
+      // A late second release of the first use cannot undo the next one.
+      assert.equal(await b.use(id, binding, now + 5, 'req-3'), true);
+      assert.equal(await a.release(id, 'req-1', now), false);
+      assert.equal((await a.get(id))!.status, 'used');
     });
 
     it('two approvers racing to decide: exactly one decision counts', async () => {
@@ -76,7 +103,7 @@ for (const name of ['sqlite', 'postgres'] as const) {
       for (const change of [{ requester: 'usr_mallory' }, { requesterIssuer: 'https://evil.test' }, { path: '/payments/other' }, { query: 'x=1' }, { bodySha256: 'b'.repeat(64) }, { method: 'DELETE' }, { host: 'other.test' }, { routeId: 'other' },
         // The same bytes under another type or encoding; a field the approved request did not have (absent stays absent), or lacking one it had.
         { contentType: 'multipart/form-data; boundary=x' }, { contentType: null }, { contentType: 'application/json\ntext/plain' }, { contentEncoding: 'gzip' }, { contentEncoding: '' }]) {
-        assert.equal(await a.use(id, { ...binding, ...change }, now), false, JSON.stringify(change));
+        assert.equal(await a.use(id, { ...binding, ...change }, now, 'req'), false, JSON.stringify(change));
       }
       assert.equal((await a.get(id))!.status, 'approved');
     });
@@ -89,9 +116,9 @@ for (const name of ['sqlite', 'postgres'] as const) {
       await a.create({ ...bare, id, body: Buffer.from('{}'), expiresAt: now + 60_000 });
       await a.decide(id, 'approved', 'usr_bob', now, now + 60_000);
       for (const change of [{ contentType: '' }, { contentType: 'application/json' }, { contentEncoding: 'identity' }]) {
-        assert.equal(await a.use(id, { ...bare, ...change }, now), false, JSON.stringify(change));
+        assert.equal(await a.use(id, { ...bare, ...change }, now, 'req'), false, JSON.stringify(change));
       }
-      assert.equal(await a.use(id, bare, now), true);
+      assert.equal(await a.use(id, bare, now, 'req'), true);
     });
 
     it('the held body is stored byte for byte (every byte value) and read back only by getWithBody, not by get or list', async () => {

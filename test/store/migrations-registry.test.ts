@@ -31,6 +31,7 @@ const APPLIED: Readonly<Record<string, string>> = {
   '0013-approvals-content-headers': '39b91ba9a5de25e9c39d74ddee8088d05fa5e084d98edf5f3e8c2fe8d047a0c0',
   '0014-approvals-body': '783df5f30a54ab4db92c0ba22fa0b94ecb7edf817b22274abbd8444fe314095a',
   '0015-pki-ca-root-rotation': '455ad1164b4b1b08b21b8015a50c54c30e45322918dd2a6500c3bf9a2fb65367',
+  '0016-approvals-used-request': '5b106a7f5f4bfaa9934f8f03d99fa48f60b22f6fc5e3e8a74c23630b7273c459',
 };
 
 describe('migration registry', () => {

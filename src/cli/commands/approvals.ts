@@ -51,7 +51,7 @@ export function registerApprovals(program: Command): void {
         ['method', v.request.method], ['host', v.request.host], ['path', v.request.path], ['query', v.request.query],
         ['content type', v.request.contentType ?? ''], ['content encoding', v.request.contentEncoding ?? ''],
         ['body sha-256', v.request.bodySha256], ['body bytes', v.request.bodyBytes], ['approver', v.approver ?? ''],
-        ['created', v.createdAt], ['expires', v.expiresAt], ['decided', v.decidedAt ?? ''], ['use by', v.useBy ?? ''], ['used', v.usedAt ?? ''],
+        ['created', v.createdAt], ['expires', v.expiresAt], ['decided', v.decidedAt ?? ''], ['use by', v.useBy ?? ''], ['used', v.usedAt ?? ''], ['used by request', v.usedRequestId ?? ''],
       ]) + '\n' + formatBody(v));
     }));
 }

@@ -30,17 +30,34 @@ export function runPipeline(ctx: RequestContext, stages: readonly Stage[], names
   }
 }
 
-/** The one error path: remember the error for the record, answer with its public form. */
+/**
+ * The one error path: remember the error for the record, answer with its public form. A
+ * request refused before it was sent upstream that holds something to give back (an approval
+ * it consumed: `ctx.undoIfRefused`) is answered once that is done, so that a client retrying
+ * on the answer finds the approval back.
+ */
 export function failRequest(ctx: RequestContext, err: unknown): void {
   const error = toGatehouseError(err);
   ctx.error = error;
   ctx.handled = true;
   if (error.code === 'ERR_INTERNAL') ctx.gen.logger.error({ err, requestId: ctx.requestId, stage: ctx.stage }, 'unexpected error in pipeline');
+  // Decided now, not when the answer is written: the audit log holds it until its record is
+  // spooled (context.ts FinishHold), and requests the parser emits behind it meanwhile must
+  // see that it closes the connection (http/closing-connection.ts), or they were forwarded.
+  if (!ctx.res.headersSent && errorClosesConnection(ctx.res, error)) ctx.res.shouldKeepAlive = false;
+  const undo = ctx.undoIfRefused;
+  if (undo === undefined) {
+    answerError(ctx);
+    return;
+  }
+  ctx.undoIfRefused = undefined;
+  // An undo reports its own failures; the answer goes out whatever became of it.
+  undo(ctx, error).then(() => answerError(ctx), () => answerError(ctx));
+}
+
+/** Records the failed request (unless its response had started) and writes the answer `ctx.error` says. */
+function answerError(ctx: RequestContext): void {
   if (!ctx.res.headersSent) {
-    // Decided now, not when the answer is written: the audit log holds it until its record is
-    // spooled (context.ts FinishHold), and requests the parser emits behind it meanwhile must
-    // see that it closes the connection (http/closing-connection.ts), or they were forwarded.
-    if (errorClosesConnection(ctx.res, error)) ctx.res.shouldKeepAlive = false;
     // Recorded before the answer leaves (see Generation.record).
     ctx.completing = true;
     ctx.gen.record(ctx);

@@ -281,6 +281,9 @@ export function forward(ctx: RequestContext): void {
   if (body !== null && !Buffer.isBuffer(body)) continueBody(ctx.req, ctx.res);
   upstreamDeadlines.add(exchange, timeouts.totalMs);
   ctx.exchange = exchange;
+  // From here on bytes may reach the upstream, whatever fails next: nothing a stage did for this
+  // request is undone any more (a consumed approval stays spent; fail closed).
+  ctx.undoIfRefused = undefined;
   try {
     // The pool whose connector times out connecting at this route's connectMs (pools.ts).
     (upstream.byConnectMs.get(timeouts.connectMs) ?? upstream.pool).dispatch({

@@ -20,6 +20,7 @@ import * as m0012 from './0012-pki-ca-previous-intermediates.ts';
 import * as m0013 from './0013-approvals-content-headers.ts';
 import * as m0014 from './0014-approvals-body.ts';
 import * as m0015 from './0015-pki-ca-root-rotation.ts';
+import * as m0016 from './0016-approvals-used-request.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -37,4 +38,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0013-approvals-content-headers': m0013,
   '0014-approvals-body': m0014,
   '0015-pki-ca-root-rotation': m0015,
+  '0016-approvals-used-request': m0016,
 };

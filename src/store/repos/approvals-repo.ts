@@ -14,7 +14,7 @@ export type ApprovalSummary = Omit<ApprovalRow, 'body'>;
 
 const SUMMARY_COLUMNS = [
   'id', 'route_id', 'requester', 'requester_issuer', 'method', 'host', 'path', 'query', 'body_sha256', 'body_bytes',
-  'content_type', 'content_encoding', 'status', 'approver', 'created_at', 'expires_at', 'decided_at', 'use_by', 'used_at',
+  'content_type', 'content_encoding', 'status', 'approver', 'created_at', 'expires_at', 'decided_at', 'use_by', 'used_at', 'used_request_id',
 ] as const satisfies readonly (keyof ApprovalSummary)[];
 
 /** What a request asked for: an approval is good only for a request equal in all of it. */
@@ -42,8 +42,14 @@ export interface ApprovalsRepo {
   list(options?: { status?: ApprovalStatus; limit?: number }): Promise<ApprovalSummary[]>;
   /** pending → approved|denied, only while pending and not expired; false when another decision (or expiry) came first. */
   decide(id: string, decision: 'approved' | 'denied', approver: string, now: number, useBy: number | undefined): Promise<boolean>;
-  /** approved → used, only while approved, within use_by and for exactly the bound request; false otherwise. */
-  use(id: string, binding: ApprovalBinding, now: number): Promise<boolean>;
+  /** approved → used by `requestId` at `now`, only while approved, within use_by and for exactly the bound request; false otherwise. */
+  use(id: string, binding: ApprovalBinding, now: number, requestId: string): Promise<boolean>;
+  /**
+   * used → approved again, with the same use window: the request that used it (`requestId`, at
+   * `usedAt`) was refused before it was sent upstream. Only while it is still used by that very
+   * request, so a release can never hand back an approval another use holds; false otherwise.
+   */
+  release(id: string, requestId: string, usedAt: number): Promise<boolean>;
   /** pending|approved past its deadline → expired (so it reads as what it is); false when it is not. */
   expire(id: string, now: number): Promise<boolean>;
   /** How many of the requester's approvals are still open: pending and not expired, or approved and not yet used. */
@@ -60,7 +66,7 @@ export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
         id: input.id, route_id: input.routeId, requester: input.requester, requester_issuer: input.requesterIssuer,
         method: input.method, host: input.host, path: input.path, query: input.query,
         body_sha256: input.bodySha256, body_bytes: input.body.length, content_type: input.contentType, content_encoding: input.contentEncoding, status: 'pending' as const, approver: null,
-        created_at: Date.now(), expires_at: input.expiresAt, decided_at: null, use_by: null, used_at: null,
+        created_at: Date.now(), expires_at: input.expiresAt, decided_at: null, use_by: null, used_at: null, used_request_id: null,
       };
       await db.insertInto('approvals').values({ ...row, body: input.body.toString('base64url') }).execute();
       return row;
@@ -84,9 +90,9 @@ export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async use(id, b, now) {
+    async use(id, b, now, requestId) {
       const result = await db.updateTable('approvals')
-        .set({ status: 'used', used_at: now })
+        .set({ status: 'used', used_at: now, used_request_id: requestId })
         .where('id', '=', id).where('status', '=', 'approved').where('use_by', '>', now)
         .where('route_id', '=', b.routeId).where('requester', '=', b.requester).where('requester_issuer', '=', b.requesterIssuer)
         .where('method', '=', b.method).where('host', '=', b.host).where('path', '=', b.path).where('query', '=', b.query)
@@ -94,6 +100,14 @@ export function createApprovalsRepo(db: Kysely<Database>): ApprovalsRepo {
         // `= NULL` matches nothing in SQL: an absent field is matched by IS NULL, a present one only by its exact value.
         .where('content_type', b.contentType === null ? 'is' : '=', b.contentType)
         .where('content_encoding', b.contentEncoding === null ? 'is' : '=', b.contentEncoding)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async release(id, requestId, usedAt) {
+      const result = await db.updateTable('approvals')
+        .set({ status: 'approved', used_at: null, used_request_id: null })
+        .where('id', '=', id).where('status', '=', 'used').where('used_request_id', '=', requestId).where('used_at', '=', usedAt)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

@@ -40,6 +40,8 @@ export interface ApprovalsTable {
   /** Until when an approved request may be sent (set on approval). */
   use_by: number | null;
   used_at: number | null;
+  /** Request id of the request that used it (null until used, and again once a refused request gives it back). */
+  used_request_id: string | null;
 }
 
 export interface ApprovalTables {
