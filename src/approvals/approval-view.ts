@@ -11,7 +11,9 @@ export type ApprovalBodyView =
   | { kind: 'text'; text: string }
   | { kind: 'binary'; base64?: string }
   /** Held before bodies were kept with approvals (migration 0014): only the digest is known. */
-  | { kind: 'not-stored' };
+  | { kind: 'not-stored' }
+  /** Erased when the approval could no longer be used (used, denied, expired): only the digest is known. */
+  | { kind: 'erased'; erasedAt: string };
 
 export interface ApprovalView {
   id: string;
@@ -44,7 +46,7 @@ export interface ApprovalViewOptions {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(Number(ms)).toISOString());
 
 function bodyView(row: ApprovalRow, binary: 'base64' | 'omit'): ApprovalBodyView {
-  if (row.body === null) return { kind: 'not-stored' };
+  if (row.body === null) return row.body_erased_at === null ? { kind: 'not-stored' } : { kind: 'erased', erasedAt: iso(row.body_erased_at)! };
   const bytes = Buffer.from(row.body, 'base64url');
   const text = bodyAsText(bytes, row.content_type, row.content_encoding);
   if (text !== undefined) return { kind: 'text', text };

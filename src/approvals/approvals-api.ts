@@ -85,7 +85,11 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
 
     if (action === undefined) {
       if (!isApprover && !isRequester) throw new GatehouseError('ERR_APPROVAL_NOT_APPROVER', { detail: `${identity.subject} may not view ${id}` });
-      sendJson(ctx.res, 200, approvalView(row, now(), { binaryBody: 'base64' }), ctx.method === 'HEAD');
+      // Past its deadline and not swept yet: expired now, which erases the body, rather than shown once more.
+      const at = now();
+      let shown = row;
+      if (approvalView(row, at).status === 'expired' && row.status !== 'expired' && await repo.expire(id, at)) shown = await repo.getWithBody(id) ?? row;
+      sendJson(ctx.res, 200, approvalView(shown, at, { binaryBody: 'base64' }), ctx.method === 'HEAD');
       return;
     }
     // Deciding is at least as sensitive as the operation: on a route with `stepUp`, the approver
@@ -122,7 +126,11 @@ export function createApprovalsApi(deps: ApprovalsApiDeps): InternalHandler {
       ...(row.content_type !== null ? { contentType: row.content_type } : {}),
       ...(row.content_encoding !== null ? { contentEncoding: row.content_encoding } : {}),
     });
-    const decided: ApprovalRow = { ...row, status: decision, approver: identity.subject, decided_at: at, use_by: decision === 'approved' ? at + approval.useWithinSeconds * 1000 : null };
+    const decided: ApprovalRow = {
+      ...row, status: decision, approver: identity.subject, decided_at: at, use_by: decision === 'approved' ? at + approval.useWithinSeconds * 1000 : null,
+      // A denial erased the body in the same UPDATE (approvals-repo.ts).
+      ...(decision === 'denied' ? { body: null, body_erased_at: at } : {}),
+    };
     sendJson(ctx.res, 200, approvalView(decided, at, { binaryBody: 'base64' }), false);
   }
 

@@ -16,11 +16,18 @@ import { createApproveStage } from './approve-stage.ts';
 import { createApprovalsApi } from './approvals-api.ts';
 
 /**
- * How long a finished approval stays in the table (`gatehouse approvals list|show`). Every
- * request, decision and use is also in the audit log, which keeps its own retention.
+ * How long a finished approval stays in the table (`gatehouse approvals list|show`), without
+ * its body, which went when it finished. Every request, decision and use is also in the audit
+ * log, which keeps its own retention.
  */
 export const RETAIN_MS = 30 * 86_400_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
+/**
+ * How often approvals past their deadline are marked expired, erasing their held bodies: a
+ * body is kept at most this long after its approval could last be used (sooner when a use,
+ * decision or view meets it first).
+ */
+export const SWEEP_INTERVAL_MS = 60_000;
 
 export function approvalsExtension(platform: { store: Store; bus: EventBus; logger: Logger }, stages: { authenticate: Stage; blockIdentity?: Stage | undefined }): GatewayExtension {
   const logger = platform.logger.child({ component: 'approvals' });
@@ -28,6 +35,15 @@ export function approvalsExtension(platform: { store: Store; bus: EventBus; logg
   const approve = createApproveStage({ repo, bus: platform.bus, logger });
   const api = createApprovalsApi({ repo, bus: platform.bus, authenticate: stages.authenticate, blockIdentity: stages.blockIdentity, logger });
   let pruneTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const sweep = async () => {
+    try {
+      const { expired, erased } = await repo.sweep(Date.now());
+      if (expired > 0 || erased > 0) logger.info({ expired, erased }, 'approvals past their deadline expired, their bodies erased');
+    } catch (err) {
+      logger.warn({ err }, 'approvals sweep failed; retried at the next interval');
+    }
+  };
   const prune = async () => {
     try {
       const removed = await repo.prune(Date.now() - RETAIN_MS);
@@ -41,10 +57,11 @@ export function approvalsExtension(platform: { store: Store; bus: EventBus; logg
     stages: () => ({ approve }),
     internalHandlers: () => [api],
     async start() {
-      // Every instance prunes; the DELETE is idempotent, so several doing it at once is harmless.
+      // Every instance sweeps and prunes; both are conditional and idempotent, so several doing it at once is harmless.
+      sweepTimer = setInterval(() => { void sweep(); }, SWEEP_INTERVAL_MS).unref();
       pruneTimer = setInterval(() => { void prune(); }, PRUNE_INTERVAL_MS).unref();
-      void prune();
+      void sweep().then(prune);
     },
-    async stop() { clearInterval(pruneTimer); },
+    async stop() { clearInterval(sweepTimer); clearInterval(pruneTimer); },
   };
 }

@@ -133,7 +133,7 @@ export function createApproveStage(deps: ApproveStageDeps): Stage {
       // Armed at once: from here any refusal before the forward stage sends the request gives the
       // approval back (release.ts); the approver is filled in below, before anything can publish it.
       const use = { approvalId: id, requester: binding.requester, ...fields, approver: '' };
-      ctx.undoIfRefused = releaseOnRefusal(deps, use, at);
+      ctx.undoIfRefused = releaseOnRefusal(deps, use, at, body);
       const row = await repo.get(id);
       const approver = row?.approver ?? '';
       use.approver = approver;

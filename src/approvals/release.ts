@@ -21,17 +21,19 @@ export interface ReleaseDeps {
 }
 
 /**
- * The undo for one use: `approved` again, with the same use window, only while the approval is
- * still used by this request at `usedAt` (one conditional UPDATE: of several instances, none can
- * release a use that is not its own, so a release never lets a second request through).
+ * The undo for one use: `approved` again, with the same use window and its body kept again, only
+ * while the approval is still used by this request at `usedAt` (one conditional UPDATE: of several
+ * instances, none can release a use that is not its own, so a release never lets a second request
+ * through).
  *
  * @example
- *   if (await repo.use(id, binding, at, ctx.requestId)) ctx.undoIfRefused = releaseOnRefusal(deps, use, at);
+ *   if (await repo.use(id, binding, at, ctx.requestId)) ctx.undoIfRefused = releaseOnRefusal(deps, use, at, body);
  */
-export function releaseOnRefusal(deps: ReleaseDeps, use: ApprovalBindingFields & { approver: string }, usedAt: number): RefusalUndo {
+export function releaseOnRefusal(deps: ReleaseDeps, use: ApprovalBindingFields & { approver: string }, usedAt: number, body: Buffer): RefusalUndo {
   return async (ctx, error) => {
     try {
-      if (await deps.repo.release(use.approvalId, ctx.requestId, usedAt)) {
+      // The use erased the stored body; these are the same bytes (the use matched their digest), kept again for the approvers.
+      if (await deps.repo.release(use.approvalId, ctx.requestId, usedAt, body)) {
         deps.bus.publish('approval.released', { ...use, requestId: ctx.requestId, code: error.code, stage: ctx.stage });
         return;
       }

@@ -164,6 +164,41 @@ describe('approvers see the held body', () => {
     assert.equal(errorOf(await send('/small/x', 'x'.repeat(1024), ['content-type', 'text/plain'])).code, 'ERR_APPROVAL_PENDING');
   });
 
+  it('the held body is shown while the approval can be used and erased once it is used, denied or expired: the view says erased, the digest stays', async () => {
+    const body = '{"amount":900,"iban":"DE89 3704 0044 0532 0130 00"}';
+    const fields = ['content-type', 'application/json'];
+    const decide = (id: string, action: 'approve' | 'deny') => t.gw.fetch(`/_gatehouse/approvals/${id}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${t.tokens.bob}` } });
+    const viewOf = async (id: string, who = 'bob') => JSON.parse((await view(id, who)).body) as View;
+    const erased = (v: View) => { assert.equal(v.request.body?.kind, 'erased', JSON.stringify(v)); assert.equal(v.request.bodySha256, createHash('sha256').update(body).digest('hex')); };
+    const stored = async (id: string) => (await createApprovalsRepo(t.store.db).getWithBody(id))!.body;
+
+    const used = await held('/payments/erase', body, fields);
+    assert.deepEqual((await viewOf(used)).request.body, { kind: 'text', text: body });
+    const approved = JSON.parse((await decide(used, 'approve')).body) as View;
+    assert.deepEqual(approved.request.body, { kind: 'text', text: body });
+    assert.deepEqual((await viewOf(used, 'alice')).request.body, { kind: 'text', text: body });
+    assert.equal((await send('/payments/erase', body, fields, 'alice', used)).status, 200);
+    erased(await viewOf(used));
+    erased(await viewOf(used, 'alice'));
+    assert.equal(await stored(used), null);
+    const shown = await cli(used);
+    assert.match(shown.stdout, /^body: erased \S+, when the approval could no longer be used; only its sha-256 is known$/m, show(shown));
+    assert.ok(!shown.stdout.includes('DE89'));
+
+    const denied = await held('/payments/erase', body, fields);
+    erased(JSON.parse((await decide(denied, 'deny')).body) as View);
+    erased(await viewOf(denied));
+    assert.equal(await stored(denied), null);
+
+    // Past its deadline, not yet swept: looking at it expires it rather than showing the body once more.
+    const expired = await held('/payments/erase', body, fields);
+    await t.store.db.updateTable('approvals').set({ expires_at: Date.now() - 1 }).where('id', '=', expired).execute();
+    const v = await viewOf(expired);
+    assert.equal(v.status, 'expired');
+    erased(v);
+    assert.equal(await stored(expired), null);
+  });
+
   it('the stored body is deleted with its approval by the retention pruning', async () => {
     const id = await held('/payments/pruned', '{"amount":3}', ['content-type', 'application/json']);
     const repo = createApprovalsRepo(t.store.db);

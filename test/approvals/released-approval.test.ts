@@ -95,6 +95,10 @@ describe('an approval spent by a request that never reached the upstream', () =>
     assert.equal(released.used_at, null);
     assert.equal(released.used_request_id, null);
     assert.equal(Number(released.use_by), Number(before.use_by));
+    // The use erased the held body; the give-back keeps it again for the approvers.
+    const restored = await t.store.db.selectFrom('approvals').select(['body', 'body_erased_at']).where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(Buffer.from(restored.body!, 'base64url').toString(), body);
+    assert.equal(restored.body_erased_at, null);
     const events = await audited('approval.released', id, 1);
     assert.equal(events.length, 1);
     assert.equal(events[0]!.code, 'ERR_RATELIMIT_EXCEEDED');

@@ -67,11 +67,11 @@ for (const name of ['sqlite', 'postgres'] as const) {
       assert.equal(await a.use(id, binding, now, 'req-1'), true);
       assert.equal((await b.get(id))!.used_request_id, 'req-1');
       // Another request's refusal, or the same request id with another use's time, gives nothing back.
-      assert.equal(await b.release(id, 'req-2', now), false);
-      assert.equal(await b.release(id, 'req-1', now + 1), false);
+      assert.equal(await b.release(id, 'req-2', now, Buffer.from('{}')), false);
+      assert.equal(await b.release(id, 'req-1', now + 1, Buffer.from('{}')), false);
       assert.equal((await b.get(id))!.status, 'used');
       // Two instances releasing the same use at once: one changes the row.
-      const released = await Promise.all([a.release(id, 'req-1', now), b.release(id, 'req-1', now)]);
+      const released = await Promise.all([a.release(id, 'req-1', now, Buffer.from('{}')), b.release(id, 'req-1', now, Buffer.from('{}'))]);
       assert.deepEqual(released.filter(Boolean).length, 1);
       const row = (await a.get(id))!;
       assert.equal(row.status, 'approved');
@@ -80,7 +80,7 @@ for (const name of ['sqlite', 'postgres'] as const) {
       assert.equal(Number(row.use_by), now + 60_000);
       // A late second release of the first use cannot undo the next one.
       assert.equal(await b.use(id, binding, now + 5, 'req-3'), true);
-      assert.equal(await a.release(id, 'req-1', now), false);
+      assert.equal(await a.release(id, 'req-1', now, Buffer.from('{}')), false);
       assert.equal((await a.get(id))!.status, 'used');
     });
 

@@ -32,6 +32,7 @@ const APPLIED: Readonly<Record<string, string>> = {
   '0014-approvals-body': '783df5f30a54ab4db92c0ba22fa0b94ecb7edf817b22274abbd8444fe314095a',
   '0015-pki-ca-root-rotation': '455ad1164b4b1b08b21b8015a50c54c30e45322918dd2a6500c3bf9a2fb65367',
   '0016-approvals-used-request': '5b106a7f5f4bfaa9934f8f03d99fa48f60b22f6fc5e3e8a74c23630b7273c459',
+  '0017-approvals-body-erased': '6794c0ec98f618a347c3c29d80eb7b0dded3d397be00f41968f770d1099b4cc5',
 };
 
 describe('migration registry', () => {

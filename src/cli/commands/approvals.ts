@@ -69,6 +69,7 @@ function formatBody(v: ApprovalView): string {
       const encoding = v.request.contentEncoding === null ? '' : `, content encoding ${cell(v.request.contentEncoding)}`;
       return `body: not text (${v.request.contentType === null ? 'no content type' : cell(v.request.contentType)}${encoding}, ${v.request.bodyBytes} bytes, sha-256 ${v.request.bodySha256}); not printed`;
     }
+    case 'erased': return `body: erased ${body.erasedAt}, when the approval could no longer be used; only its sha-256 is known`;
     default: return 'body: not stored (held before bodies were kept with approvals); only its sha-256 is known';
   }
 }

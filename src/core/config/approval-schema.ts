@@ -13,7 +13,7 @@ export const approvalSchema = z.object({
   approverRoles: z.array(z.string().min(1)).min(1).describe('Roles that may approve or deny (held by a person: a service account with one does not decide); the requester can never approve their own request.'),
   requestTtlSeconds: z.number().int().min(60).max(7 * 86_400).default(3600).describe('How long a request waits for a decision before it expires.'),
   useWithinSeconds: z.number().int().min(10).max(86_400).default(900).describe('How long an approved request may be sent (once) after the approval.'),
-  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024).describe('Largest body of a request under approval (also bounded by the route\'s maxBodyBytes): the held body is stored with the approval for the approvers to read, until the approval is pruned. Larger is refused with 413, held or used.'),
+  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024).describe('Largest body of a request under approval (also bounded by the route\'s maxBodyBytes): the held body is stored with the approval for the approvers to read while it can be used, and erased once it is used, denied or expires. Larger is refused with 413, held or used.'),
   maxOpenPerRequester: z.number().int().min(1).max(10_000).default(20).describe('Most approvals one requester may have open (waiting for a decision, or approved and not yet used) at once; another request is refused with 429 ERR_APPROVAL_LIMIT and nothing is stored. Held requests come before the per-identity rate limit, so this bounds what one principal can store.'),
 }).strict();
 

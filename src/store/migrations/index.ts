@@ -21,6 +21,7 @@ import * as m0013 from './0013-approvals-content-headers.ts';
 import * as m0014 from './0014-approvals-body.ts';
 import * as m0015 from './0015-pki-ca-root-rotation.ts';
 import * as m0016 from './0016-approvals-used-request.ts';
+import * as m0017 from './0017-approvals-body-erased.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-store-kv-records': m0001,
@@ -39,4 +40,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014-approvals-body': m0014,
   '0015-pki-ca-root-rotation': m0015,
   '0016-approvals-used-request': m0016,
+  '0017-approvals-body-erased': m0017,
 };

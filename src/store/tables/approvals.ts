@@ -28,9 +28,12 @@ export interface ApprovalsTable {
   content_encoding: string | null;
   /**
    * The held request's body bytes, base64url, for the approver to read (at most the route's
-   * `approval.maxBodyBytes`); null for rows stored before bodies were kept. Never in an event.
+   * `approval.maxBodyBytes`), while the approval can still be used: null once it is used,
+   * denied or expired (`body_erased_at`), and for rows stored before bodies were kept. Never in an event.
    */
   body: string | null;
+  /** When the body was erased (the approval was used, denied or expired); null while it is kept or was never stored. */
+  body_erased_at: number | null;
   status: ApprovalStatus;
   approver: string | null;
   created_at: ColumnType<number, number, never>;
