@@ -146,6 +146,8 @@ describe('admin commands leave audit records (in-process bus)', () => {
     const bearer = jwt();
     secrets.push(bearer, bearer.split('.')[2]!);
     await step('token.revoke-jwt', ['token', 'revoke-jwt', bearer], undefined, (row) => assert.equal(row.resource, 'jti-admin-audit-1'));
+    await step('client.disable', ['client', 'disable', 'svc-reports'], undefined, (row) => assert.equal(row.resource, 'svc-reports'));
+    await step('client.enable', ['client', 'enable', 'svc-reports'], undefined, (row) => assert.equal(row.resource, 'svc-reports'));
     await step('client.remove', ['client', 'remove', 'svc-reports']);
     await step('keys.rotate', ['keys', 'rotate', '--json']);
 

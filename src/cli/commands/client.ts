@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
-import { clientAdd, clientList, clientRemove, clientRotateSecret, type ClientSummary } from '../../identity/commands/index.ts';
+import { clientAdd, clientList, clientRemove, clientSetDisabled, clientRotateSecret, type ClientSummary } from '../../identity/commands/index.ts';
 import type { AddClientInput, ClientAuthMethod } from '../../identity/index.ts';
 import { withCliContext } from '../context.ts';
 import { action, emit, formatRecord, formatTable, showSecretOnce, type Column } from '../output.ts';
@@ -131,6 +131,19 @@ export function registerClient(program: Command): void {
       emit(o.json, { clientId, secret }, () => `secret of ${clientId} rotated`);
       if (!o.json) showSecretOnce('client secret', secret);
     }));
+
+  for (const [verb, disabled, description] of [
+    ['disable', true, 'stop a client: it gets no token, and what it was issued ends at once (grants, refresh and access tokens, its JWTs at every gateway, tunnels opened with them)'],
+    ['enable', false, 'let a disabled client get tokens again (nothing issued before it was disabled comes back)'],
+  ] as const) {
+    stateful(client.command(verb)
+      .argument('<client-id>', 'client id')
+      .description(description))
+      .action(action(async (clientId: string, o: StateOptions) => {
+        await withCliContext(o, async (ctx) => clientSetDisabled(await ctx.identity(), clientId, disabled), { action: `client.${verb}`, resource: clientId });
+        emit(o.json, { clientId, disabled }, () => `client ${clientId} ${verb}d`);
+      }));
+  }
 
   stateful(client.command('remove')
     .argument('<client-id>', 'client id')

@@ -1,4 +1,4 @@
-/** `gatehouse client add|list|rotate-secret|remove`. The secret is returned once, at add/rotate. */
+/** `gatehouse client add|list|rotate-secret|disable|enable|remove`. The secret is returned once, at add/rotate. */
 import type { AddClientInput } from '../accounts/account-service.ts';
 import type { IdentityProvider } from '../identity-provider.ts';
 
@@ -43,4 +43,9 @@ export async function clientRotateSecret(idp: Idp, clientId: string): Promise<{ 
 
 export async function clientRemove(idp: Idp, clientId: string): Promise<void> {
   await idp.accounts.removeClient(clientId);
+}
+
+/** Disabling ends what was issued to the client (grants, refresh and access tokens, its JWTs at every gateway); enabling issues again, it revives nothing. */
+export async function clientSetDisabled(idp: Idp, clientId: string, disabled: boolean): Promise<void> {
+  await idp.accounts.setClientDisabled(clientId, disabled);
 }
