@@ -33,6 +33,7 @@ import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
 import { closePools, type WorkloadTls } from './upstream/pools.ts';
 import { TunnelRegistry } from './upstream/tunnels.ts';
+import { tunnelsEndedByReload } from './upstream/tunnels-after-reload.ts';
 import { failRequest, runPipeline } from './pipeline/run.ts';
 import { recordRequest, type AccessEventSink } from './pipeline/record.ts';
 import { createPublicServer, clientErrorOf, isHttpClientError, tlsOptions, type TlsMaterial } from './listeners.ts';
@@ -313,6 +314,10 @@ export class Gateway {
       const next = this.#compile(loaded.config, current.version + 1, current);
       await this.#maybeRotateTls(loaded.config);
       this.#generation = next;
+      // Tunnels authorized under settings this reload changed are judged again, by reconnecting.
+      const ended = tunnelsEndedByReload(current.config, loaded.config);
+      const closedTunnels = this.tunnels.closeWhere((t) => ended(t.routeId), 'configuration changed');
+      if (closedTunnels > 0) this.logger.info({ tunnels: closedTunnels }, 'WebSocket tunnels closed: the configuration that authorized them changed');
       this.#requestMetrics.keepUpstreams(Object.keys(loaded.config.upstreams));
       // Files a reload named anew are watched from here on; a failed watch leaves the reload applied (the 5 s poll still looks).
       await this.#certificateWatch?.sync(certificateFiles(loaded.config)).catch((err: unknown) => this.logger.error({ err }, 'certificate file watch failed'));

@@ -6,7 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Config } from '../../core/config/schema.ts';
-import { PolicyEngine } from '../../policy/engine.ts';
+import { PolicyEngine, type ReloadReport } from '../../policy/engine.ts';
 import { reloadPolicyDirectory, watchPolicyDirectory, type PolicyWatcher } from '../../policy/io/policy-files.ts';
 import { createAuthorizeStage } from '../pipeline/authorize.ts';
 import { createAssertionSigner, type AssertionSigner } from '../assertion/signer.ts';
@@ -14,7 +14,8 @@ import type { StoredSigningKey } from '../assertion/key-ring.ts';
 import { createUpstreamIdentityStage } from '../assertion/upstream-identity.ts';
 import { createAssertionJwksHandler } from '../assertion/jwks-handler.ts';
 import { createKvRepo } from '../../store/repos/kv-repo.ts';
-import type { GatewayExtension } from '../gateway.ts';
+import type { Gateway, GatewayExtension } from '../gateway.ts';
+import { tunnelsEndedByPolicyChange } from '../upstream/tunnels-after-reload.ts';
 import type { Platform } from './platform.ts';
 
 const KEYS_NS = 'assertion-keys';
@@ -57,11 +58,21 @@ export async function createPolicyComponent(platform: Platform, configFile: stri
   });
 
   let watcher: PolicyWatcher | undefined;
-  const watch = () => { watcher = watchPolicyDirectory(engine, dir, { logger: log }); };
+  let running: Gateway | undefined;
+  /** Tunnels a reloaded or removed policy set authorized are judged again, by reconnecting (tunnels-after-reload.ts). */
+  const closeTunnelsOf = (report: ReloadReport): void => {
+    const changed = new Set([...report.loaded, ...report.removed]);
+    if (running === undefined || changed.size === 0) return;
+    const ended = tunnelsEndedByPolicyChange(running.config, changed);
+    const closed = running.tunnels.closeWhere((t) => ended(t.routeId), 'policy changed');
+    if (closed > 0) log.info({ tunnels: closed, policySets: [...changed] }, 'WebSocket tunnels closed: the policy that authorized them changed');
+  };
+  const watch = () => { watcher = watchPolicyDirectory(engine, dir, { logger: log, onReload: closeTunnelsOf }); };
 
   const extension: GatewayExtension = {
     name: 'policy',
     async start(gateway) {
+      running = gateway;
       gateway.health.register('policy', async () => {
         const stats = engine.cacheStats();
         return { ok: true, latencyMs: 0, detail: `decision cache hit rate ${(stats.hitRate * 100).toFixed(1)}%` };
@@ -78,7 +89,7 @@ export async function createPolicyComponent(platform: Platform, configFile: stri
       applyDirectory(engine, outcome.config);
       const newDir = policyDirectory(outcome.config, configFile);
       if (newDir !== dir) { watcher?.close(); dir = newDir; watch(); }
-      reloadPolicyDirectory(engine, dir).catch((err: unknown) => log.error({ err }, 'policy reload after a config change failed; previous policies keep serving'));
+      reloadPolicyDirectory(engine, dir).then(closeTunnelsOf, (err: unknown) => log.error({ err }, 'policy reload after a config change failed; previous policies keep serving'));
     },
     async stop() {
       watcher?.close();
