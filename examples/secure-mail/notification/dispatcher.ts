@@ -14,6 +14,7 @@ import type { AuditLog } from '../shared/audit.ts';
 import type { Directory } from '../messages/directory.ts';
 import type { DeliveryRepo } from './delivery-repo.ts';
 import type { Notifier } from './notifier.ts';
+import { describeSendFailure } from './send-failure.ts';
 
 export interface DispatcherOptions {
   repo: DeliveryRepo;
@@ -66,9 +67,11 @@ export class Dispatcher {
       } catch (err) {
         const giveUp = d.attempts + 1 >= this.#o.maxAttempts;
         const delay = Math.min((this.#o.baseBackoffMs ?? 2000) * 2 ** d.attempts, 600_000);
-        if (giveUp) this.#o.repo.settled(d); else this.#o.repo.retry(d, Date.now() + delay, (err as Error).message);
+        // Redacted: the mail library's error names the recipient's address.
+        const failure = describeSendFailure(err);
+        if (giveUp) this.#o.repo.settled(d); else this.#o.repo.retry(d, Date.now() + delay, failure.message);
         this.#o.audit.record({ action: `notify.${d.channel}`, outcome: 'failed', actor: 'notification', messageId: d.messageId, reason: giveUp ? 'GAVE_UP' : 'RETRYING' });
-        this.#o.logger.warn({ err, messageId: d.messageId, attempts: d.attempts + 1, giveUp, retryInMs: delay }, 'notification failed');
+        this.#o.logger.warn({ failure, messageId: d.messageId, attempts: d.attempts + 1, giveUp, retryInMs: delay }, 'notification failed');
       }
     }
   }
