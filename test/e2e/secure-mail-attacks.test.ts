@@ -13,7 +13,7 @@ import { mtlsClientOptions } from '../../src/pki/mtls/tls-options.ts';
 import { IDENTITY_ASSERTION_HEADER } from '../../src/sdk/contract.ts';
 import { createServiceCaller } from '../../examples/secure-mail/shared/service-caller.ts';
 import { staticServiceTls } from '../../examples/secure-mail/shared/service-tls.ts';
-import { openContent } from '../../examples/secure-mail/crypto/envelope.ts';
+import { openContent, openField } from '../../examples/secure-mail/crypto/envelope.ts';
 import { unseal } from '../../examples/secure-mail/crypto/local-key-service.ts';
 import { startMailFabric, type MailFabric, type ServiceKey } from './secure-mail-support/fabric.ts';
 import type { IssuedFiles } from './secure-mail-support/pki.ts';
@@ -110,11 +110,15 @@ describe('secure mail: crypto-shredding', () => {
   before(async () => { f = await startMailFabric(); });
   after(async () => { await f?.close(); });
 
-  it('after deletion, ciphertext from a backup taken before cannot be decrypted with anything left', async () => {
+  it('after deletion, ciphertext of the text and the subject from a backup taken before cannot be decrypted with anything left', async () => {
     const sent = await f.user('alice', 'POST', '/api/mail/messages', { to: ['bob'], subject: 'backup me', body: 'only bob may know', lifetimeSeconds: 3600, readOnce: true });
     const { id } = sent.body as { id: string };
     const backup = join(f.dir, 'content-backup.db');
     await copyFile(f.messages.files.content, backup);
+    const metaBackup = join(f.dir, 'metadata-backup.db');
+    await copyFile(f.messages.files.metadata, metaBackup);
+    // Neither file of the backup holds the subject in plain text: only its ciphertext, beside the text's.
+    for (const file of [backup, metaBackup]) assert.equal((await readFile(file)).indexOf('backup me'), -1, `the subject is in plain text in ${file}`);
     const keysBackup = join(f.dir, 'keys-backup.db');
     await copyFile(f.keys.dbFile, keysBackup);
 
@@ -124,7 +128,7 @@ describe('secure mail: crypto-shredding', () => {
     assert.equal(f.lifetime.repo.get(id)?.state, 'done');
 
     const old = new DatabaseSync(backup, { readOnly: true });
-    const row = old.prepare('SELECT iv, ciphertext, tag, wrapped_key FROM contents WHERE message_id = ?').get(id) as Record<string, Uint8Array>;
+    const row = old.prepare('SELECT iv, ciphertext, tag, wrapped_key, subject_iv, subject_ciphertext, subject_tag FROM contents WHERE message_id = ?').get(id) as Record<string, Uint8Array>;
     old.close();
     assert.ok(row, 'the backup holds the ciphertext');
 
@@ -154,5 +158,7 @@ describe('secure mail: crypto-shredding', () => {
     before.close();
     const dek = unseal(unseal(masterKey, kekRow.sealed, `kek/${id}`), row.wrapped_key!, `dek/${id}`);
     assert.equal(openContent(dek, { iv: row.iv!, ciphertext: row.ciphertext!, tag: row.tag! }, id).toString(), 'only bob may know');
+    // The subject is sealed under that same data key, which only the destroyed KEK unwrapped.
+    assert.equal(openField(dek, { iv: row.subject_iv!, ciphertext: row.subject_ciphertext!, tag: row.subject_tag! }, id, 'subject').toString(), 'backup me');
   });
 });

@@ -80,11 +80,15 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
     await page.selectOption('#unit', { label: m.unit });
     if (m.readOnce) await page.check('#readOnce');
     if (screenshot) await shot(page, screenshot);
+    const answer = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/mail/messages');
     await page.click('#send');
-    await page.waitForFunction((s) => [...document.querySelectorAll('#outbox-list .subject')].some((e) => e.textContent === s), m.subject);
+    const { id } = await (await answer).json() as { id: string };
+    await page.waitForSelector(`#outbox-list li[data-id="${id}"]`);
+    return id;
   }
 
-  const subjects = (page: Page, box: 'inbox' | 'outbox') => page.$$eval(`#${box}-list .subject`, (els) => els.map((e) => e.textContent));
+  // Listed messages carry no subject (it is sealed with the text): they are told apart by id.
+  const listed = (page: Page, box: 'inbox' | 'outbox') => page.$$eval(`#${box}-list li.message`, (els) => els.map((e) => e.getAttribute('data-id')));
 
   it('alice sends bob a read-once message; bob reads it once and it is gone for both; an unread one expires; the notice reached SMTP', async () => {
     const alice = await logIn('alice', undefined, 'login');
@@ -93,18 +97,21 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
     assert.match(page.headers()['content-security-policy'] ?? '', /script-src 'self'/);
     assert.doesNotMatch(await page.text(), /<script(?![^>]*\bsrc=)/);
 
-    await compose(alice, { to: 'bob', subject: 'Launch codes', body: 'The cake is a lie.', amount: '10', unit: 'minutes', readOnce: true }, 'compose');
-    await compose(alice, { to: 'bob', subject: 'Gone soon', body: 'Read me within seconds.', amount: '12', unit: 'seconds', readOnce: false });
+    const launch = await compose(alice, { to: 'bob', subject: 'Launch codes', body: 'The cake is a lie.', amount: '10', unit: 'minutes', readOnce: true }, 'compose');
+    const goneSoon = await compose(alice, { to: 'bob', subject: 'Gone soon', body: 'Read me within seconds.', amount: '12', unit: 'seconds', readOnce: false });
     await shot(alice, 'outbox');
 
     const bob = await logIn('bob', { width: 390, height: 700 });
-    await until('both messages in bob\'s inbox', async () => (await subjects(bob, 'inbox')).length === 2);
+    await until('both messages in bob\'s inbox', async () => (await listed(bob, 'inbox')).length === 2);
     await shot(bob, 'inbox-phone');
+    // The subject is sealed with the text: no listing shows it, only the read.
+    for (const page of [alice, bob]) assert.ok(!(await page.evaluate(() => document.getElementById('main').textContent as string)).includes('Launch codes'), 'a listing shows the subject');
 
     // Bob reads the read-once message.
-    await bob.click('#inbox-list li:has-text("Launch codes") button.open');
+    await bob.click(`#inbox-list li[data-id="${launch}"] button.open`);
     await bob.waitForSelector('#view-read:not([hidden])');
     assert.equal(await bob.textContent('#read-body'), 'The cake is a lie.');
+    assert.match(await bob.textContent('#read-meta') ?? '', /Launch codes/);
     // The live region is filled a moment later on purpose (so screen readers announce it).
     await until('read-once notice in the status region', async () => /destroyed/.test(await bob.textContent('#status') ?? ''), 5_000);
     await shot(bob, 'read-phone');
@@ -117,14 +124,15 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
 
     // Gone for both: bob's inbox and alice's outbox (as the server says, after a reload).
     await bob.goto(`${demo.url}#inbox`);
-    await until('read-once message gone from bob\'s inbox', async () => !(await subjects(bob, 'inbox')).includes('Launch codes'));
+    await until('read-once message gone from bob\'s inbox', async () => !(await listed(bob, 'inbox')).includes(launch));
     await alice.goto(`${demo.url}#outbox`);
     await until('read-once message gone from alice\'s outbox', async () => {
-      const list = await subjects(alice, 'outbox');
-      return list.includes('Gone soon') || list.length === 0 ? !list.includes('Launch codes') : false;
+      const list = await listed(alice, 'outbox');
+      return list.includes(goneSoon) || list.length === 0 ? !list.includes(launch) : false;
     });
-    const again = await bob.evaluate(async () => (await fetch('/api/mail/mailboxes/bob/inbox')).json() as Promise<{ messages: { subject: string }[] }>);
-    assert.ok(!again.messages.some((m) => m.subject === 'Launch codes'));
+    const again = await bob.evaluate(async () => (await fetch('/api/mail/mailboxes/bob/inbox')).json() as Promise<{ messages: { id: string; subject?: string }[] }>);
+    assert.ok(!again.messages.some((m) => m.id === launch));
+    assert.ok(again.messages.every((m) => m.subject === undefined), 'the listing carries subjects');
 
     // Bob cannot open alice's outbox.
     const forbidden = await bob.evaluate(async () => {
@@ -135,7 +143,7 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
     assert.equal(forbidden.body.error.code, 'MAIL_FORBIDDEN');
 
     // The unread message reaches its lifetime and disappears (the page drops it, the server too).
-    await until('unread message expired in bob\'s inbox', async () => !(await subjects(bob, 'inbox')).includes('Gone soon'), 40_000);
+    await until('unread message expired in bob\'s inbox', async () => !(await listed(bob, 'inbox')).includes(goneSoon), 40_000);
     // The page hides a message when its countdown shows 0, up to a second before its exact
     // expiry; the server must never return one past its expiry, and drops it right after.
     const serverInbox = () => bob.evaluate(async () => {
@@ -179,15 +187,15 @@ describe('secure mail in a real browser', { skip, timeout: 300_000 }, () => {
 
   it('an opened message\'s text is removed from the screen when the message expires, though the page stays open on it', async () => {
     const alice = await logIn('alice');
-    await compose(alice, { to: 'bob', subject: 'Brief', body: 'Visible only until my expiry.', amount: '15', unit: 'seconds', readOnce: false });
+    const brief = await compose(alice, { to: 'bob', subject: 'Brief', body: 'Visible only until my expiry.', amount: '15', unit: 'seconds', readOnce: false });
     const bob = await logIn('bob');
     await bob.goto(`${demo.url}#inbox`);
-    await until('the message in bob\'s inbox', async () => (await subjects(bob, 'inbox')).includes('Brief'));
-    const expiresAt = await bob.evaluate(async () => {
-      const list = await (await fetch('/api/mail/mailboxes/bob/inbox')).json() as { messages: { subject: string; expiresAt: string }[] };
-      return list.messages.find((m) => m.subject === 'Brief')!.expiresAt;
-    });
-    await bob.click('#inbox-list li:has-text("Brief") button.open');
+    await until('the message in bob\'s inbox', async () => (await listed(bob, 'inbox')).includes(brief));
+    const expiresAt = await bob.evaluate(async (id) => {
+      const list = await (await fetch('/api/mail/mailboxes/bob/inbox')).json() as { messages: { id: string; expiresAt: string }[] };
+      return list.messages.find((m) => m.id === id)!.expiresAt;
+    }, brief);
+    await bob.click(`#inbox-list li[data-id="${brief}"] button.open`);
     await bob.waitForSelector('#view-read:not([hidden])');
     assert.equal(await bob.textContent('#read-body'), 'Visible only until my expiry.');
     assert.ok(Date.now() < Date.parse(expiresAt), 'opened before its expiry');

@@ -11,7 +11,6 @@ export type MessageState = 'sending' | 'active' | 'consumed';
 export interface MessageMeta {
   id: string;
   sender: string;
-  subject: string;
   createdAt: number;
   expiresAt: number;
   readOnce: boolean;
@@ -19,7 +18,8 @@ export interface MessageMeta {
   recipients: { subject: string; readAt: number | undefined }[];
 }
 
-export interface StoredContent extends SealedContent { wrappedKey: Uint8Array }
+/** The sealed body, the wrapped data key and the sealed subject (absent only in a row from before subjects were sealed). */
+export interface StoredContent extends SealedContent { wrappedKey: Uint8Array; subject: SealedContent | undefined }
 
 export type SagaState = 'running' | 'compensating' | 'completed' | 'compensated';
 export interface SagaRecord { id: string; messageId: string; state: SagaState; stepsDone: string[]; input: string; error: string | undefined; updatedAt: number }
@@ -39,13 +39,16 @@ export class MessageRepo {
 
   /** Idempotent: a second insert of the same message id keeps the first. */
   putContent(id: string, c: StoredContent, now: number): void {
-    this.#content.prepare('INSERT INTO contents (message_id, iv, ciphertext, tag, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING')
-      .run(id, c.iv, c.ciphertext, c.tag, c.wrappedKey, now);
+    this.#content.prepare('INSERT INTO contents (message_id, iv, ciphertext, tag, wrapped_key, created_at, subject_iv, subject_ciphertext, subject_tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING')
+      .run(id, c.iv, c.ciphertext, c.tag, c.wrappedKey, now, c.subject?.iv ?? null, c.subject?.ciphertext ?? null, c.subject?.tag ?? null);
   }
 
   getContent(id: string): StoredContent | undefined {
-    const r = this.#content.prepare('SELECT iv, ciphertext, tag, wrapped_key FROM contents WHERE message_id = ?').get(id) as Row | undefined;
-    return r ? { iv: r.iv as Uint8Array, ciphertext: r.ciphertext as Uint8Array, tag: r.tag as Uint8Array, wrappedKey: r.wrapped_key as Uint8Array } : undefined;
+    const r = this.#content.prepare('SELECT iv, ciphertext, tag, wrapped_key, subject_iv, subject_ciphertext, subject_tag FROM contents WHERE message_id = ?').get(id) as Row | undefined;
+    if (!r) return undefined;
+    const subject = r.subject_ciphertext === null ? undefined
+      : { iv: r.subject_iv as Uint8Array, ciphertext: r.subject_ciphertext as Uint8Array, tag: r.subject_tag as Uint8Array };
+    return { iv: r.iv as Uint8Array, ciphertext: r.ciphertext as Uint8Array, tag: r.tag as Uint8Array, wrappedKey: r.wrapped_key as Uint8Array, subject };
   }
 
   deleteContent(id: string): void {
@@ -57,8 +60,8 @@ export class MessageRepo {
   /** Inserts the message (state `sending`) and its recipients; idempotent per id. */
   createMeta(m: Omit<MessageMeta, 'recipients' | 'state'> & { recipients: string[] }): void {
     transaction(this.#meta, () => {
-      const inserted = this.#meta.prepare('INSERT INTO messages (id, sender, subject, created_at, expires_at, read_once, state) VALUES (?, ?, ?, ?, ?, ?, \'sending\') ON CONFLICT (id) DO NOTHING')
-        .run(m.id, m.sender, m.subject, m.createdAt, m.expiresAt, m.readOnce ? 1 : 0);
+      const inserted = this.#meta.prepare('INSERT INTO messages (id, sender, created_at, expires_at, read_once, state) VALUES (?, ?, ?, ?, ?, \'sending\') ON CONFLICT (id) DO NOTHING')
+        .run(m.id, m.sender, m.createdAt, m.expiresAt, m.readOnce ? 1 : 0);
       if (inserted.changes === 0) return;
       const add = this.#meta.prepare('INSERT INTO recipients (message_id, recipient) VALUES (?, ?)');
       for (const r of m.recipients) add.run(m.id, r);
@@ -74,7 +77,7 @@ export class MessageRepo {
   }
 
   getMeta(id: string): MessageMeta | undefined {
-    const r = this.#meta.prepare('SELECT id, sender, subject, created_at, expires_at, read_once, state FROM messages WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#meta.prepare('SELECT id, sender, created_at, expires_at, read_once, state FROM messages WHERE id = ?').get(id) as Row | undefined;
     if (!r) return undefined;
     const recipients = (this.#meta.prepare('SELECT recipient, read_at FROM recipients WHERE message_id = ? ORDER BY recipient').all(id) as Row[])
       .map((x) => ({ subject: String(x.recipient), readAt: x.read_at === null ? undefined : Number(x.read_at) }));
@@ -184,7 +187,7 @@ export class MessageRepo {
     return r ? toSaga(r) : undefined;
   }
 
-  /** Saga input holds the message body in plain text only while the saga runs; cleared after. */
+  /** Saga input (who, to whom, until when; never the subject or body) is cleared once the saga ends. */
   sagaClearInput(id: string): void {
     this.#meta.prepare('UPDATE sagas SET input = \'{}\' WHERE id = ?').run(id);
   }
@@ -200,7 +203,7 @@ export class MessageRepo {
 
 function toMeta(r: Row, recipients: MessageMeta['recipients']): MessageMeta {
   return {
-    id: String(r.id), sender: String(r.sender), subject: String(r.subject), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
+    id: String(r.id), sender: String(r.sender), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
     readOnce: Number(r.read_once) === 1, state: r.state as MessageState, recipients,
   };
 }

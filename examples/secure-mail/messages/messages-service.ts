@@ -19,6 +19,7 @@ import { Directory } from './directory.ts';
 import { MessageRepo } from './message-repo.ts';
 import { CONTENT_SCHEMA, METADATA_SCHEMA } from './schema.ts';
 import { requestDeletionOfConsumed } from './consumed-sweep.ts';
+import { LegacySubjects } from './subject-migration.ts';
 import { SAGA_STEPS, SendSaga, type SagaFaults } from './send-saga.ts';
 import { httpSagaPorts, MESSAGES_INTERNAL_PATH } from './saga-ports.ts';
 import { DEFAULT_LIMITS, userRoutes } from './user-routes.ts';
@@ -42,21 +43,23 @@ export const messagesConfigSchema = baseServiceConfigSchema.extend({
   faults: z.object({ failAt: step.optional(), crashAfter: step.optional() }).strict().optional(),
 });
 
-export async function startMessagesService(raw: unknown, logger?: Logger): Promise<Running & { repo: MessageRepo; audit: AuditLog; saga: SendSaga; files: { metadata: string; content: string } }> {
+export async function startMessagesService(raw: unknown, logger?: Logger): Promise<Running & { repo: MessageRepo; audit: AuditLog; saga: SendSaga; legacySubjects: LegacySubjects; files: { metadata: string; content: string } }> {
   const setup = await setupService(raw, messagesConfigSchema, logger);
   const { config } = setup;
   if (config.faults && process.env.SECURE_MAIL_FAULTS !== '1') throw new Error('faults are for tests only; set SECURE_MAIL_FAULTS=1 to use them');
   const files = { metadata: join(config.dataDir, 'metadata.db'), content: join(config.dataDir, 'content.db') };
-  // Metadata holds subjects in plain text: a deleted row must not stay readable in free pages or a WAL.
+  // Metadata says who wrote to whom until when: a deleted row must not stay readable in free
+  // pages or a WAL (nor a plain-text subject from before subjects were sealed, once moved).
   const metaDb = openDatabase(files.metadata, METADATA_SCHEMA, { secureDelete: true });
   // Content rows hold only ciphertext and wrapped keys; still overwritten on delete.
   const contentDb = openDatabase(files.content, CONTENT_SCHEMA, { secureDelete: true });
+  const legacy = new LegacySubjects(metaDb, contentDb);
   const repo = new MessageRepo(metaDb, contentDb);
   const audit = new AuditLog({ service: 'messages', db: metaDb, logger: setup.logger });
   const ports = httpSagaPorts(setup.caller);
   const saga = new SendSaga({ repo, ports, logger: setup.logger, faults: config.faults as SagaFaults | undefined });
   const directory = Directory.fromFile(config.directoryFile);
-  const users = userRoutes({ repo, saga, keys: ports.keys, directory, audit, limits: config.limits, consumed: ports.consumed });
+  const users = userRoutes({ repo, saga, keys: ports.keys, directory, audit, limits: config.limits, consumed: ports.consumed, legacySubject: (id) => legacy.get(id) });
   const admin = adminRoutes({ repo, directory, audit, shredNow: ports.shredNow });
 
   const service = await startSecureService({
@@ -106,13 +109,25 @@ export async function startMessagesService(raw: unknown, logger?: Logger): Promi
   let sweeping: Promise<void> | undefined;
   const sweep = () => { sweeping ??= requestDeletionOfConsumed(repo, ports.consumed, setup.logger).finally(() => { sweeping = undefined; }); };
   sweep();
+  // Plain-text subjects from an older data directory are sealed as soon as the key service answers.
+  let sealing: Promise<unknown> | undefined;
+  let legacyLeft = legacy.count();
+  const sealLegacy = () => {
+    if (legacyLeft === 0) return;
+    sealing ??= legacy.sealAll(repo, ports.keys, setup.logger)
+      .then((left) => { legacyLeft = left; }, (err: unknown) => setup.logger.error({ err }, 'sealing plain-text subjects failed; retrying later'))
+      .finally(() => { sealing = undefined; });
+  };
+  if (legacyLeft > 0) setup.logger.warn({ subjects: legacyLeft }, 'this data directory holds plain-text subjects from before subjects were sealed; sealing them');
+  sealLegacy();
   const timer = setInterval(() => {
     void saga.recover().catch((err: unknown) => setup.logger.error({ err }, 'saga recovery failed'));
     sweep();
+    sealLegacy();
   }, config.recoveryIntervalMs);
   timer.unref();
   return {
-    port: service.port, repo, audit, saga, files,
-    async close() { clearInterval(timer); await service.close(); await setup.close(); metaDb.close(); contentDb.close(); },
+    port: service.port, repo, audit, saga, files, legacySubjects: legacy,
+    async close() { clearInterval(timer); await sealing; await service.close(); await setup.close(); metaDb.close(); contentDb.close(); },
   };
 }

@@ -1,13 +1,13 @@
 /**
  * The messages service keeps metadata and content in two separate database files: who
  * wrote to whom and until when is never stored next to what was written, and the content
- * file holds only ciphertext and wrapped keys.
+ * file holds only ciphertext and wrapped keys. The subject is content: it is sealed under
+ * the message's data key with the body and stored beside it, never in the metadata.
  */
 export const METADATA_SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY,
   sender TEXT NOT NULL,
-  subject TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   read_once INTEGER NOT NULL CHECK (read_once IN (0, 1)),
@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS contents (
   ciphertext BLOB NOT NULL,
   tag BLOB NOT NULL,
   wrapped_key BLOB NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  -- The sealed subject (same data key, AAD secure-mail/subject/<id>). NULL only in a row from
+  -- before subjects were sealed, until subject-migration.ts has sealed its plain-text subject.
+  subject_iv BLOB,
+  subject_ciphertext BLOB,
+  subject_tag BLOB
 );
 `;

@@ -13,12 +13,13 @@
  *                               (run at start and every `recoveryIntervalMs`).
  *
  * The message stays in state `sending` (invisible to everyone) until the last step, so
- * nobody ever sees a half-sent message. The body is never written to the saga log: it is
- * only needed by the first step, and recovery never runs steps forward.
+ * nobody ever sees a half-sent message. Neither the body nor the subject is ever written to
+ * the saga log: both are sealed under the message's data key by the first step, the only one
+ * that needs them, and recovery never runs steps forward.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { generateDataKey, sealContent } from '../crypto/envelope.ts';
+import { generateDataKey, sealField } from '../crypto/envelope.ts';
 import type { KeyService } from '../crypto/key-service.ts';
 import { MailError } from '../shared/errors.ts';
 import type { MessageRepo } from './message-repo.ts';
@@ -52,7 +53,10 @@ export interface SendInput {
   readOnce: boolean;
 }
 
-type SagaInput = Omit<SendInput, 'body'> & { createdAt: number };
+/** What the saga log keeps while the saga runs: who, to whom, until when — never what was written. */
+type SagaInput = Omit<SendInput, 'body' | 'subject'> & { createdAt: number };
+/** What was written: held in memory only, for the first step. */
+type Written = Pick<SendInput, 'subject' | 'body'>;
 
 export function newMessageId(): string {
   return `msg_${randomBytes(16).toString('hex')}`;
@@ -79,22 +83,22 @@ export class SendSaga {
     const id = newMessageId();
     const sagaId = `saga_${randomBytes(12).toString('hex')}`;
     const now = Date.now();
-    const sagaInput: SagaInput = { sender: input.sender, recipients: input.recipients, subject: input.subject, expiresAt: input.expiresAt, readOnce: input.readOnce, createdAt: now };
+    const sagaInput: SagaInput = { sender: input.sender, recipients: input.recipients, expiresAt: input.expiresAt, readOnce: input.readOnce, createdAt: now };
     this.#inFlight.add(sagaId);
     try {
-      return await this.#send(sagaId, id, sagaInput, input.body);
+      return await this.#send(sagaId, id, sagaInput, { subject: input.subject, body: input.body });
     } finally {
       this.#inFlight.delete(sagaId);
     }
   }
 
-  async #send(sagaId: string, id: string, sagaInput: SagaInput, body: string): Promise<{ id: string; sagaId: string }> {
+  async #send(sagaId: string, id: string, sagaInput: SagaInput, written: Written): Promise<{ id: string; sagaId: string }> {
     this.#repo.sagaStart(sagaId, id, JSON.stringify(sagaInput), sagaInput.createdAt);
     const done: SagaStep[] = [];
     try {
       for (const step of SAGA_STEPS) {
         if (this.#faults.failAt === step) throw new Error(`injected failure at ${step}`);
-        await this.#run(step, id, sagaInput, body);
+        await this.#run(step, id, sagaInput, written);
         done.push(step);
         this.#repo.sagaUpdate(sagaId, 'running', done, undefined, Date.now());
         if (this.#faults.crashAfter === step) process.kill(process.pid, 'SIGKILL');
@@ -112,21 +116,23 @@ export class SendSaga {
     }
   }
 
-  async #run(step: SagaStep, id: string, input: SagaInput, body: string): Promise<void> {
+  async #run(step: SagaStep, id: string, input: SagaInput, written: Written): Promise<void> {
     switch (step) {
       case 'storeContent': {
         const dataKey = generateDataKey();
         try {
           const wrappedKey = await this.#ports.keys.wrap(id, dataKey);
-          const sealed = sealContent(dataKey, Buffer.from(body, 'utf8'), id);
-          this.#repo.putContent(id, { ...sealed, wrappedKey }, Date.now());
+          // One data key for both fields, so destroying the message's key shreds the subject too.
+          const sealed = sealField(dataKey, Buffer.from(written.body, 'utf8'), id, 'content');
+          const subject = sealField(dataKey, Buffer.from(written.subject, 'utf8'), id, 'subject');
+          this.#repo.putContent(id, { ...sealed, wrappedKey, subject }, Date.now());
         } finally {
           dataKey.fill(0);
         }
         return;
       }
       case 'createMetadata':
-        this.#repo.createMeta({ id, sender: input.sender, subject: input.subject, createdAt: input.createdAt, expiresAt: input.expiresAt, readOnce: input.readOnce, recipients: input.recipients });
+        this.#repo.createMeta({ id, sender: input.sender, createdAt: input.createdAt, expiresAt: input.expiresAt, readOnce: input.readOnce, recipients: input.recipients });
         return;
       case 'scheduleExpiry':
         await this.#ports.schedule(id, input.expiresAt);

@@ -7,7 +7,11 @@
  *   POST /api/mail/messages  {to[], subject, body, lifetimeSeconds, readOnce} → 201 {id, expiresAt}
  *   GET  /api/mail/mailboxes/:username/inbox|outbox     → {messages: [...]}  (own mailbox only)
  *   GET  /api/mail/messages/:id                         → metadata (sender and recipients only; others 410 as if gone)
- *   POST /api/mail/messages/:id/read                    → {body} (recipients only; read-once: first read only; others as above)
+ *   POST /api/mail/messages/:id/read                    → {subject, body} (recipients only; read-once: first read only; others as above)
+ *
+ * The subject is content, sealed with the body under the message's key: listings and metadata
+ * never carry it (they touch no key, so listing a read-once message reveals and consumes
+ * nothing of it), only a read does — once, for a read-once message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -16,7 +20,7 @@ import { requireUser } from '../shared/authorize.ts';
 import { MailError } from '../shared/errors.ts';
 import { readJson, sendJson } from '../shared/http.ts';
 import type { RequestScope } from '../shared/secure-service.ts';
-import { openContent } from '../crypto/envelope.ts';
+import { openField } from '../crypto/envelope.ts';
 import type { KeyService } from '../crypto/key-service.ts';
 import { USERNAME_PATTERN, type Directory } from './directory.ts';
 import type { MessageMeta, MessageRepo } from './message-repo.ts';
@@ -40,6 +44,8 @@ export interface UserRoutesDeps {
   directory: Directory;
   audit: AuditLog;
   limits: MailLimits;
+  /** A subject still in plain text from before subjects were sealed (subject-migration.ts), until its turn to be sealed. */
+  legacySubject(messageId: string): string | undefined;
   /** Tells the lifetime service a read-once message was read (delete now). Failures are logged; the consumed sweep asks again. */
   consumed(messageId: string): Promise<void>;
 }
@@ -66,7 +72,6 @@ export function userRoutes(deps: UserRoutesDeps) {
     id: m.id,
     from: directory.nameOf(m.sender),
     to: m.recipients.map((r) => directory.nameOf(r.subject)),
-    subject: m.subject,
     createdAt: new Date(m.createdAt).toISOString(),
     expiresAt: new Date(m.expiresAt).toISOString(),
     secondsLeft: Math.max(0, Math.floor((m.expiresAt - now) / 1000)),
@@ -148,11 +153,20 @@ export function userRoutes(deps: UserRoutesDeps) {
         if (!stored) throw new MailError('MAIL_GONE', { detail: `content of ${m.id} is gone` });
         const dataKey = await deps.keys.unwrap(m.id, stored.wrappedKey);
         let body: string;
-        try { body = openContent(dataKey, stored, m.id).toString('utf8'); } finally { dataKey.fill(0); }
+        let subject: string;
+        try {
+          body = openField(dataKey, stored, m.id, 'content').toString('utf8');
+          const legacy = stored.subject ? undefined : deps.legacySubject(m.id);
+          if (stored.subject) subject = openField(dataKey, stored.subject, m.id, 'subject').toString('utf8');
+          else if (legacy !== undefined) subject = legacy;
+          else throw new MailError('MAIL_DECRYPT_FAILED', { detail: `message ${m.id} has no subject` });
+        } finally {
+          dataKey.fill(0);
+        }
         // Checked again with the time after the unwrap: a read that started before the expiry
         // must not hand out the text after it, however slow the key service was.
         if (!repo.markRead(m.id, me, m.readOnce, Date.now())) throw new MailError('MAIL_GONE', { detail: `message ${m.id} expired, or was read once by someone else, during the read` });
-        sendJson(res, 200, { ...view(m, now, false), body });
+        sendJson(res, 200, { ...view(m, now, false), subject, body });
         if (m.readOnce) {
           deps.consumed(m.id).catch((err: unknown) => scope.logger.warn({ err, messageId: m.id }, 'could not ask for deletion of a consumed message; the consumed sweep asks again'));
         }

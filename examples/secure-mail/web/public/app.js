@@ -61,6 +61,14 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+function sentAt(iso) {
+  const d = new Date(iso);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+// A listed message shows who, when and how long it has left, never its subject: the subject
+// is sealed with the text under the message's key and comes only with a read (once, for a
+// read-once message), so listing a mailbox reveals and consumes nothing of what was written.
 function renderBox(box) {
   const list = $(`${box}-list`);
   const messages = boxes[box].filter((m) => secondsUntil(m.expiresAt) > 0);
@@ -71,11 +79,12 @@ function renderBox(box) {
       m.readOnce ? el('span', { class: 'badge' }, 'read once') : null,
       box === 'outbox' && m.readBy?.length ? el('span', { class: 'badge' }, `read by ${m.readBy.join(', ')}`) : null);
     const left = el('span', { class: 'left', 'data-expires': m.expiresAt }, timeLeft(secondsUntil(m.expiresAt)));
+    const sent = sentAt(m.createdAt);
     const item = el('li', { class: 'message', 'data-id': m.id },
-      el('span', { class: 'subject' }, m.subject),
-      el('span', { class: 'who' }, who), badges, left);
+      el('span', { class: 'who' }, who),
+      el('span', { class: 'sent' }, `sent ${sent}`), badges, left);
     if (box === 'inbox') {
-      item.append(el('button', { type: 'button', class: 'open', 'data-id': m.id, 'aria-label': `Read "${m.subject}" from ${m.from}` }, 'Read'));
+      item.append(el('button', { type: 'button', class: 'open', 'data-id': m.id, 'aria-label': `Read the message from ${m.from} sent ${sent}` }, 'Read'));
     }
     return item;
   }));
