@@ -27,7 +27,7 @@ const NOT_RECORDED = new Set([
   'policy explain', 'policy test', 'policy diff', 'audit query', 'audit export', 'audit verify', 'audit checkpoint export',
   // Writes a new key file only; Gatehouse uses it once the configuration names it.
   'audit keygen',
-  'alerts list', 'alerts blocks',
+  'alerts list', 'alerts blocks', 'ca status',
 ]);
 
 const OPERATOR = `os:${userInfo().username}`;

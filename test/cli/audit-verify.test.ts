@@ -51,7 +51,7 @@ describe('gatehouse audit verify where there is nothing to verify', () => {
   it('run in a directory without Gatehouse data (no --config, no ./gatehouse.yaml), verify refuses with ERR_STORE_UNAVAILABLE and exit 1, creating nothing — before, it created an empty store there and reported "verified 0 records" with exit 0', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'gh-cli-nodata-'));
     try {
-      for (const args of [['audit', 'verify'], ['audit', 'query'], ['alerts', 'list'], ['approvals', 'list']]) {
+      for (const args of [['audit', 'verify'], ['audit', 'query'], ['alerts', 'list'], ['approvals', 'list'], ['ca', 'status']]) {
         const r = await gatehouse(args, { cwd });
         assert.equal(r.status, 1, show(r));
         assert.match(r.stderr, /^error ERR_STORE_UNAVAILABLE: Storage unavailable \(no Gatehouse store at .*gatehouse-data\/gatehouse\.db \(built-in defaults: no \.\/gatehouse\.yaml here\)/, args.join(' '));

@@ -269,9 +269,19 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const forceAlone = await run(['ca', 'rotate-root', '--force']);
       assert.equal(forceAlone.status, 1);
       assert.match(forceAlone.stderr, /--force only goes with --activate/);
+      const status = await run(['ca', 'status', '--json']);
+      assert.equal(status.status, 0, show(status));
+      const pendingView = JSON.parse(status.stdout) as { root: { keyInStore: boolean }; pendingRoot?: { serial: string; activateWithoutForceFrom: string } };
+      assert.equal(pendingView.pendingRoot?.serial, prepared.stdout.match(/new root serial:\s+([0-9a-f]+)/)?.[1]);
+      assert.equal(pendingView.root.keyInStore, false, 'the root in force is still offline');
+      assert.ok(Date.parse(pendingView.pendingRoot!.activateWithoutForceFrom) > Date.now(), 'activation needs --force for now');
       const activated = await run(['ca', 'rotate-root', '--activate', '--force']);
       assert.equal(activated.status, 0, show(activated));
       assert.match(activated.stdout, /replaces root:\s+[0-9a-f]+/);
+      const after = await run(['ca', 'status']);
+      assert.equal(after.status, 0, show(after));
+      assert.match(after.stdout, /root rotation:\s+none under way/);
+      assert.match(after.stdout, new RegExp(`previous roots:[\\s\\S]*${activated.stdout.match(/replaces root:\s+([0-9a-f]+)/)![1]}`));
       const issue = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'new-root'), '--id', ID, '--out', join(b.dir, 'new-root.pem')]);
       assert.equal(issue.status, 0, show(issue));
 

@@ -1,9 +1,9 @@
-/** `gatehouse ca init|export-root|rotate-intermediate|rotate-root` — the certificate authority's root and intermediate. */
+/** `gatehouse ca init|status|export-root|rotate-intermediate|rotate-root` — the certificate authority's root and intermediate. */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
-import { caActivateRootCommand, caCancelRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand } from '../../pki/commands/index.ts';
-import { withCliContext } from '../context.ts';
+import { caActivateRootCommand, caCancelRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand, caStatusCommand, type CaCertificateStatus } from '../../pki/commands/index.ts';
+import { READS_EXISTING_STORE, withCliContext } from '../context.ts';
 import { action, emit, formatRecord } from '../output.ts';
 import { stateful, type StateOptions } from '../options.ts';
 
@@ -29,6 +29,23 @@ export function registerCa(program: Command): void {
         formatRecord([['root serial', r.rootSerial], ['intermediate serial', r.intermediateSerial], ...(o.rootOut ? [['root written to', o.rootOut] as const] : [])]),
         '', r.rootCertPem.trim(),
       ].join('\n'));
+    }));
+
+  stateful(ca.command('status')
+    .description('the root, intermediates and any root rotation under way, with serials and validity (reads only)'))
+    .action(action(async (o: StateOptions) => {
+      const r = await withCliContext(o, async (ctx) => caStatusCommand(await ctx.pki()), undefined, READS_EXISTING_STORE);
+      const line = (c: CaCertificateStatus) => `${c.serial} ${c.subject} (until ${c.notAfter}, ${c.daysLeft} days left)`;
+      emit(o.json, r, () => formatRecord([
+        ['trust domain', r.trustDomain], ['key algorithm', r.keyAlgorithm],
+        ['root', line(r.root)], ['root key in store', r.root.keyInStore],
+        ['issuing intermediate', line(r.issuingIntermediate)],
+        ['previous intermediates', r.previousIntermediates.map(line)], ['previous roots', r.previousRoots.map(line)],
+        ...(r.pendingRoot ? [
+          ['prepared root', line(r.pendingRoot)] as const, ['its intermediate', line(r.pendingRoot.intermediate)] as const,
+          ['prepared at', r.pendingRoot.preparedAt] as const, ['activate without --force from', r.pendingRoot.activateWithoutForceFrom] as const,
+        ] : [['root rotation', 'none under way'] as const]),
+      ]));
     }));
 
   stateful(ca.command('export-root')

@@ -4,6 +4,7 @@ export { caInitCommand } from './ca-init.ts';
 export { caExportRootCommand, type ExportRootOptions } from './ca-export-root.ts';
 export { caRotateIntermediateCommand, type CaRotateIntermediateOptions } from './ca-rotate-intermediate.ts';
 export { caActivateRootCommand, caCancelRootCommand, caRotateRootCommand } from './ca-rotate-root.ts';
+export { caStatusCommand, type CaStatus, type CaCertificateStatus } from './ca-status.ts';
 export { certIssueCommand, type CertIssueOptions } from './cert-issue.ts';
 export { certRenewCommand } from './cert-renew.ts';
 export { certRevokeCommand } from './cert-revoke.ts';
