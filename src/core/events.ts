@@ -40,6 +40,8 @@ export interface GatewayRequestEvent {
   pathRefusal?: PathRefusal;
   /** Where in the target it was refused (ERR_REQUEST_PATH_INVALID only). */
   pathOffset?: number;
+  /** Digest of a credential refused as never issued (authn/refused-credential.ts). */
+  refusedCredential?: string;
   stage: string;
   bytesIn: number;
   bytesOut: number;
@@ -389,6 +391,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       bytesIn: { type: 'number', description: 'Request body bytes received from the client.' },
       bytesOut: { type: 'number', description: 'Response body bytes sent to the client.' },
       upstreamStatus: { type: 'number', description: 'Status the upstream answered, when it was reached.', optional: true },
+      refusedCredential: { type: 'string', description: 'When the request was refused for a credential Gatehouse never issued (`ERR_AUTHN_API_TOKEN_INVALID`: an unknown, expired or revoked API token; `ERR_AUTHN_TOKEN_SIGNATURE`: a JWT whose signature does not verify): 16 hex digits of the SHA-256 of the Authorization header, which tell one credential from another and reveal nothing of it. Counted by detection (`credentialGuessing`).', optional: true },
     },
   },
 
@@ -774,6 +777,17 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       clientId: { type: 'string', description: 'Client of the token.', optional: true },
       grantId: { type: 'string', description: 'Grant of the token.', optional: true },
       tokenKind: { type: 'string', description: '`access_token`, `refresh_token` or `client_credentials`.' },
+    },
+  },
+  'identity.client.auth_failed': {
+    description: 'A client failed to authenticate (`invalid_client`) at the token, introspection or revocation endpoint: unknown client, wrong secret, or an assertion or certificate that is not its own.',
+    emittedBy: 'src/identity',
+    fields: {
+      endpoint: { type: "'token' | 'introspection' | 'revocation'", description: 'Endpoint that refused it.' },
+      clientId: { type: 'string', description: 'Client id it claimed (at most 200 characters), when it named one.', optional: true },
+      clientAddress: { type: 'string', description: 'Client address.', optional: true },
+      refusedCredential: { type: 'string', description: '16 hex digits of the SHA-256 of what it presented (the secret, the assertion, or the Basic `Authorization` header), which tell one credential from another and reveal nothing of it. Counted by detection (`credentialGuessing`).', optional: true },
+      detail: { type: 'string', description: 'Why, as the identity provider says it (`invalid secret provided`, `client not found`, …).' },
     },
   },
   'identity.refresh.reused': {

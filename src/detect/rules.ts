@@ -6,7 +6,8 @@
  *   identity.login.failed   { username, subject?, clientAddress, reason }
  *   identity.mfa.failed     { subject, clientAddress, reason }
  *   identity.refresh.reused { clientId, subject?, grantId, clientAddress? }
- *   gateway.request         { status, subject?, errorCode?, clientAddress, … }
+ *   identity.client.auth_failed { clientAddress?, refusedCredential?, … }
+ *   gateway.request         { status, subject?, errorCode?, clientAddress, refusedCredential?, … }
  * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
  *
  * Subjects are principal ids as authentication made them: a principal of an external issuer
@@ -54,7 +55,7 @@ export interface RuleEvent {
 }
 
 /** The events the rules read; detection subscribes to these only. */
-export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'identity.mfa.failed', 'identity.refresh.reused', 'gateway.request'];
+export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'identity.mfa.failed', 'identity.refresh.reused', 'identity.client.auth_failed', 'gateway.request'];
 
 /** Nearly every event finds nothing: one shared answer instead of an array per event. */
 const NONE: readonly Finding[] = Object.freeze([]);
@@ -82,6 +83,8 @@ export class Rules {
   readonly #prefixAddress4: SlidingCounter;
   readonly #prefixStuffing4: DistinctCounter;
   readonly #reuse: SlidingCounter;
+  /** Distinct never-issued credentials per client network (credentialGuessing). */
+  readonly #guesses: DistinctCounter;
   readonly #mfa: SlidingCounter;
   readonly #denials: SlidingCounter;
   readonly #rate: RateBaseline;
@@ -108,6 +111,7 @@ export class Rules {
     this.#prefixAddress4 = new SlidingCounter(config.bruteForceAddress.threshold * f4, config.bruteForceAddress.windowMs, m);
     this.#prefixStuffing4 = new DistinctCounter(config.credentialStuffing.threshold * f4, config.credentialStuffing.windowMs, m);
     this.#reuse = new SlidingCounter(config.refreshReuse.threshold, config.refreshReuse.windowMs, m);
+    this.#guesses = new DistinctCounter(config.credentialGuessing.threshold, config.credentialGuessing.windowMs, m);
     this.#mfa = new SlidingCounter(config.mfaFailures.threshold, config.mfaFailures.windowMs, m);
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
     this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
@@ -137,6 +141,8 @@ export class Rules {
     }
     this.#stuffing.configure(config.credentialStuffing.threshold, config.credentialStuffing.windowMs, m);
     if (!config.credentialStuffing.enabled) this.#stuffing.clear();
+    this.#guesses.configure(config.credentialGuessing.threshold, config.credentialGuessing.windowMs, m);
+    if (!config.credentialGuessing.enabled) this.#guesses.clear();
     const p = config.ipv6Prefix;
     this.#prefixAddress.configure(config.bruteForceAddress.threshold * p.factor, config.bruteForceAddress.windowMs, m);
     this.#prefixStuffing.configure(config.credentialStuffing.threshold * p.factor, config.credentialStuffing.windowMs, m);
@@ -164,6 +170,7 @@ export class Rules {
       case 'identity.login.failed': found = this.#loginFailed(e, p); break;
       case 'identity.mfa.failed': found = this.#mfaFailed(e, p); break;
       case 'identity.refresh.reused': found = this.#refreshReused(e, p); break;
+      case 'identity.client.auth_failed': found = this.#credentialRefused(e, p, this.#identityIds); break;
       case 'gateway.request': found = this.#request(e, p); break;
       default: return NONE;
     }
@@ -220,6 +227,7 @@ export class Rules {
       case 'brute_force_account': return c.bruteForceAccount.windowMs;
       case 'brute_force_address': return c.bruteForceAddress.windowMs;
       case 'credential_stuffing': return c.credentialStuffing.windowMs;
+      case 'credential_guessing': return c.credentialGuessing.windowMs;
       case 'refresh_token_reuse': return c.refreshReuse.windowMs;
       case 'mfa_failures': return c.mfaFailures.windowMs;
       case 'denial_burst': return c.denialBurst.windowMs;
@@ -339,6 +347,28 @@ export class Rules {
     }
   }
 
+  /**
+   * A credential Gatehouse never issued, refused (its digest in `refusedCredential`): counted as
+   * one value per client network, so a client retrying one dead token is one credential, and
+   * one trying unknown API tokens, forged JWTs or client secrets is many. Before, these refusals
+   * counted for no rule (a 401 without a subject is no identity's denial): a guesser was held
+   * back by the edge rate limit only.
+   */
+  #credentialRefused(e: RuleEvent, p: Record<string, unknown>, ids: RecentIds): readonly Finding[] {
+    const r = this.#c.credentialGuessing;
+    const digest = text(p.refusedCredential);
+    const address = text(p.clientAddress);
+    if (!r.enabled || digest === undefined || address === undefined || this.#repeat(ids, e)) return NONE;
+    const network = clientNetwork(canonicalIp(address) ?? address);
+    const hit = this.#guesses.hit(network, digest, e.time);
+    if (!hit) return NONE;
+    return [{
+      rule: 'credential_guessing', severity: 'high', keyKind: 'address', key: network, count: hit.distinct, windowStart: hit.windowStart,
+      actions: r.actions, durationMs: r.blockMs, block: { kind: 'address', value: network },
+      details: { lastClientAddress: address, distinctCredentials: hit.distinct, lastEvent: e.name, windowMs: r.windowMs },
+    }];
+  }
+
   #mfaFailed(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
     const subject = text(p.subject);
     const r = this.#c.mfaFailures;
@@ -371,6 +401,7 @@ export class Rules {
   /** On every request: anonymous ones cost a property read, allowed ones one rate-counter update. */
   #request(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {
     const principal = p.subject;
+    if (p.refusedCredential !== undefined && principal === undefined) return this.#credentialRefused(e, p, this.#requestIds);
     // A request refused by a block is that block's consequence, not a denial or a request of
     // its own: counted, a client retrying through its block renewed it (denialBurst, rateAnomaly
     // with `block`) before it expired, so it never ended, and raised an alert every window.

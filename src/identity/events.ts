@@ -19,6 +19,7 @@ export interface IdentityEventPayloads {
   'identity.token.issued': { tokenKind: 'access_token' | 'client_credentials' | 'refresh_token' | 'id_token'; clientId: string; subject?: string; grantId?: string; audience?: string; jti?: string };
   'identity.token.refreshed': { clientId: string; subject?: string; grantId: string };
   'identity.token.revoked': { clientId?: string; grantId?: string; tokenKind: string };
+  'identity.client.auth_failed': { endpoint: 'token' | 'introspection' | 'revocation'; clientId?: string; clientAddress?: string; refusedCredential?: string; detail: string };
   'identity.refresh.reused': { clientId: string; subject?: string; grantId: string; clientAddress?: string };
   'identity.grant.revoked': { grantId: string; clientId?: string; reason: string };
   'identity.client.tokens_revoked': { clientId: string; kind: 'service' | 'app'; reason: 'removed' | 'disabled'; grants: number; accessTokens: number };

@@ -12,6 +12,7 @@ import { openStoreFromConfig } from '../../store/open-from-config.ts';
 import type { Store } from '../../store/types.ts';
 import { createKvRepo } from '../../store/repos/kv-repo.ts';
 import { startKvSweeper, type KvSweeper } from '../../store/repos/kv-sweeper.ts';
+import { credentialDigest, UNISSUED_CREDENTIAL_CODES } from '../../authn/refused-credential.ts';
 import { createEventBus } from '../../bus/create-event-bus.ts';
 import type { EventBus } from '../../bus/types.ts';
 import { createRateLimiter } from '../../ratelimit/create-rate-limiter.ts';
@@ -125,6 +126,11 @@ export function platformExtension(platform: Platform): GatewayExtension {
         if (refusal !== undefined) {
           event.pathRefusal = refusal.reason;
           event.pathOffset = refusal.offset;
+        }
+        // A credential that was never issued: its digest lets detection count distinct guesses (credentialGuessing).
+        if (ctx.identity === undefined && UNISSUED_CREDENTIAL_CODES.has(ctx.error.code)) {
+          const authorization = ctx.req.headers.authorization;
+          if (authorization !== undefined) event.refusedCredential = credentialDigest(authorization);
         }
       }
       if (ctx.upstreamStatus) event.upstreamStatus = ctx.upstreamStatus;

@@ -2,6 +2,7 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { IdentityEmit } from '../events.ts';
+import { forwardClientAuthFailures } from './client-auth-failures.ts';
 
 export function forwardProviderEvents(provider: Provider, emit: IdentityEmit, logger: Logger): void {
   // Opaque tokens are 'saved' and their jti IS the bearer secret: never put it in an event.
@@ -25,6 +26,7 @@ export function forwardProviderEvents(provider: Provider, emit: IdentityEmit, lo
       });
     }
   });
+  forwardClientAuthFailures(provider, emit);
   provider.on('grant.revoked', (ctx: any, grantId: string) => {
     emit('identity.grant.revoked', { grantId, reason: ctx.oidc?.route ?? 'unknown', ...(ctx.oidc?.client?.clientId ? { clientId: ctx.oidc.client.clientId } : {}) });
   });
