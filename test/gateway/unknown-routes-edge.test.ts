@@ -1,9 +1,10 @@
 /**
  * Requests for paths no route serves, or with a method the route refuses, meet the same edge
  * protection as any other: a blocked address stays blocked and the per-address limit keeps
- * counting. Before, route answered 404 / 405 ahead of the block and limit stages, so a scanner
- * probing for routes (or a blocked client) was never refused as such. Real, fully composed
- * gateway (detection, rate limiting, store).
+ * counting; so do request targets Gatehouse refuses outright (traversal, NUL). Before, route
+ * answered 404 / 405 — and later still 400 ERR_REQUEST_PATH_INVALID — ahead of the block and
+ * limit stages, so a scanner probing for routes or for path traversal (or a blocked client) was
+ * never refused as such. Real, fully composed gateway (detection, rate limiting, store).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +38,34 @@ describe('unknown routes and the edge limit', () => {
     assert.equal(codeOf(unknown.body), 'ERR_RATELIMIT_EXCEEDED');
     const method = await gw.fetch('/app/x', { method: 'DELETE' });
     assert.equal(method.status, 429, method.body);
+    const probe = await gw.fetch('/app/..%3b/admin');
+    assert.equal(probe.status, 429, probe.body);
+  });
+});
+
+describe('refused request targets and the edge limit', () => {
+  let gw: TestGateway;
+  let upstream: TestUpstream;
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway({
+      ratelimit: { edge: { rate: 1, periodMs: 60_000, burst: 3 } },
+      upstreams: { app: { url: upstream.url } },
+      routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
+    }, { compose: true });
+  });
+  after(async () => { await gw?.close(); await upstream?.close(); });
+
+  it('counts path-traversal and NUL probes against the edge limit: after the burst they get 429, and so does the client\'s next real request (attack: a traversal scanner never throttled)', async () => {
+    for (const target of ['/app/..%3b/admin', '/app/a%00b', '/app/a%2f..%2fb']) {
+      const r = await gw.fetch(target);
+      assert.equal(r.status, 400, `${target}: ${r.body}`);
+      assert.equal(codeOf(r.body), 'ERR_REQUEST_PATH_INVALID');
+    }
+    const fourth = await gw.fetch('/app/a%00b');
+    assert.equal(fourth.status, 429, `the fourth probe: ${fourth.body}`);
+    assert.equal((await gw.fetch('/app/x')).status, 429, 'the probes spent the client\'s allowance');
   });
 });
 
@@ -60,7 +89,7 @@ describe('unknown routes and address blocks', () => {
     assert.equal((await gw.fetch('/no-such-route')).status, 404, 'unknown before the block');
     const block = await addBlock(store, undefined, { kind: 'address', value: '127.0.0.1', reason: 'test', durationMs: 60_000, createdBy: 'admin:test' });
     (gw.gateway.extensions.find((e) => e.name === 'detect') as DetectExtension).blockCheck.add(block);
-    for (const [path, method] of [['/app/x', 'GET'], ['/no-such-route', 'GET'], ['/app/x', 'DELETE']] as const) {
+    for (const [path, method] of [['/app/x', 'GET'], ['/no-such-route', 'GET'], ['/app/x', 'DELETE'], ['/app/..%3b/admin', 'GET']] as const) {
       const res = await gw.fetch(path, { method });
       assert.equal(res.status, 403, `${method} ${path}: ${res.body}`);
       assert.equal(codeOf(res.body), 'ERR_SHIELD_BLOCKED');

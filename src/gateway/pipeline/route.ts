@@ -1,9 +1,11 @@
 /**
  * route: normalize the path once, then host + longest prefix → route. Gatehouse's own
- * endpoints (internal handlers) are matched first by prefix. An unknown host or path (404),
- * a method (405) or upgrade the route refuses is not answered here but noted for `routed`,
- * which comes after the shield, block and edge-limit stages and before any authentication
- * work: answered here, a route scan or a blocked address escaped both.
+ * endpoints (internal handlers) are matched first by prefix. A request target normalization
+ * refuses (400 ERR_REQUEST_PATH_INVALID: traversal, NUL, encoded slashes…), an unknown host or
+ * path (404), a method (405) or upgrade the route refuses is not answered here but noted for
+ * `routed`, which comes after the shield, block and edge-limit stages and before any
+ * authentication work: answered here, a route scan, a traversal probe or a blocked address
+ * escaped both.
  */
 import { GatehouseError } from '../../core/errors.ts';
 import type { RequestContext } from '../context.ts';
@@ -12,7 +14,16 @@ import { normalizePath } from '../router/normalize-path.ts';
 import { overrideMethods } from '../http/effective-methods.ts';
 
 export function route(ctx: RequestContext): void {
-  const { path, query } = normalizePath(ctx.req.url ?? '');
+  let target: ReturnType<typeof normalizePath>;
+  try {
+    target = normalizePath(ctx.req.url ?? '');
+  } catch (err) {
+    // No path, no route: the shield judges the client by the global rules alone.
+    if (!(err instanceof GatehouseError)) throw err;
+    ctx.routeRefusal = err;
+    return;
+  }
+  const { path, query } = target;
   ctx.path = path;
   ctx.query = query;
   const gen = ctx.gen;
