@@ -18,7 +18,7 @@ import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
 import { createIntermediateCertificate, generateCaKeyPair } from './ca-certificates.ts';
-import { buildCrl, crlToPem } from './crl-builder.ts';
+import { buildCrl, crlToPem, type CrlEntryInput, type RevocationReason } from './crl-builder.ts';
 import { emitSafely, type PkiEventListener } from './events.ts';
 import { sealPrivateKey, unsealPrivateKey } from './key-sealing.ts';
 import type { PkiRepository } from './repository.ts';
@@ -33,6 +33,13 @@ export interface RotateIntermediateOptions {
   rootKeyPem?: string;
   /** Passphrase of an encrypted `rootKeyPem`. */
   passphrase?: string;
+  /**
+   * The replaced intermediates' keys are no longer trusted (one leaked): they leave the trust at
+   * once and the root's CRL lists them revoked, so a chain through one fails wherever it is
+   * presented; every certificate they issued stops verifying and cannot renew (workloads need
+   * a bootstrap token again).
+   */
+  retirePrevious?: boolean;
   logger?: Logger;
   onEvent?: PkiEventListener;
   now?: Date;
@@ -44,6 +51,8 @@ export interface RotateIntermediateResult {
   previousSerial: string;
   /** Previous intermediates still trusted (each until it expires), newest first. */
   retained: { serial: string; notAfter: Date }[];
+  /** With `retirePrevious`: the intermediates revoked on the root's CRL. */
+  retired: string[];
   /** Where the root key came from. */
   rootKey: 'store' | 'file';
 }
@@ -108,13 +117,20 @@ export async function rotateIntermediate(options: RotateIntermediateOptions): Pr
     lifetimeDays: config.intermediateLifetimeDays, commonName: `Gatehouse Intermediate CA ${notBefore.toISOString().slice(0, 10)} ${tag}`,
   });
   // The replaced intermediate and earlier ones stay until they expire: their certificates may be in use.
-  const previous = [{ certPem: ca.intermediateCertPem, keySealed: ca.intermediateKeySealed }, ...ca.previousIntermediates]
+  const replaced = [{ certPem: ca.intermediateCertPem, keySealed: ca.intermediateKeySealed }, ...ca.previousIntermediates]
     .filter((p) => new x509.X509Certificate(p.certPem).notAfter.getTime() > now.getTime());
+  // Unless their keys are no longer trusted: then they go, and the root says so on its CRL —
+  // a peer presents its intermediate with its chain, and the root's signature on it still holds.
+  const previous = options.retirePrevious === true ? [] : replaced;
+  const retired = options.retirePrevious === true ? replaced.map((p) => serialOf(new x509.X509Certificate(p.certPem))) : [];
   const previousCerts = previous.map((p) => new x509.X509Certificate(p.certPem));
-  const nextUpdate = new Date(Math.max(intermediate.notAfter.getTime(), ...previousCerts.map((c) => c.notAfter.getTime())));
+  // Valid while any intermediate it vouches for or revokes may still be presented.
+  const nextUpdate = new Date(Math.max(intermediate.notAfter.getTime(), ...previousCerts.map((c) => c.notAfter.getTime()), latestEnd(ca, now)));
   const rootCrl = await buildCrl({
     issuer: root, signingKey: rootKey, signingAlgorithm: caAlgorithm(kind),
-    number: rootCrlNumber(ca.rootCrlPem) + 1, thisUpdate: notBefore, nextUpdate, entries: [],
+    number: rootCrlNumber(ca.rootCrlPem) + 1, thisUpdate: notBefore, nextUpdate,
+    // What the root revoked before stays revoked: a re-signed CRL without it would un-revoke it.
+    entries: [...rootCrlEntries(ca.rootCrlPem), ...retired.map((serial) => ({ serial, revokedAt: now, reason: 'keyCompromise' as const }))],
   });
 
   const pkcs8New = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
@@ -128,11 +144,29 @@ export async function rotateIntermediate(options: RotateIntermediateOptions): Pr
 
   const result: RotateIntermediateResult = {
     intermediateSerial: serialOf(intermediate), notAfter: intermediate.notAfter, previousSerial: serialOf(current),
-    retained: previousCerts.map((c) => ({ serial: serialOf(c), notAfter: c.notAfter })), rootKey: from,
+    retained: previousCerts.map((c) => ({ serial: serialOf(c), notAfter: c.notAfter })), retired, rootKey: from,
   };
-  options.logger?.warn({ intermediateSerial: result.intermediateSerial, previousSerial: result.previousSerial, notAfter: result.notAfter, rootKey: from }, 'intermediate CA rotated');
+  options.logger?.warn({ intermediateSerial: result.intermediateSerial, previousSerial: result.previousSerial, notAfter: result.notAfter, rootKey: from, retired }, retired.length > 0 ? 'intermediate CA rotated; the replaced intermediates are revoked and no longer trusted' : 'intermediate CA rotated');
   emitSafely(options.onEvent, { type: 'pki.ca.intermediate_rotated', intermediateSerial: result.intermediateSerial, previousSerial: result.previousSerial, notAfter: result.notAfter.toISOString() });
   return result;
+}
+
+/** The entries of the root's CRL as it stands (intermediates it revoked). */
+function rootCrlEntries(pem: string): CrlEntryInput[] {
+  return new x509.X509Crl(pem).entries.map((e) => ({ serial: normalizeSerial(e.serialNumber) ?? e.serialNumber, revokedAt: e.revocationDate, reason: reasonName(e.reason) }));
+}
+
+function reasonName(code: number | undefined): RevocationReason {
+  const names: Record<number, RevocationReason> = { 1: 'keyCompromise', 3: 'affiliationChanged', 4: 'superseded', 5: 'cessationOfOperation', 9: 'privilegeWithdrawn' };
+  return (code !== undefined ? names[code] : undefined) ?? 'unspecified';
+}
+
+/**
+ * Until when a root CRL listing revoked intermediates must stay valid: the end of the latest
+ * intermediate the root signed that is known here — a revoked one is a threat until it expires.
+ */
+function latestEnd(ca: { intermediateCertPem: string; previousIntermediates: { certPem: string }[] }, now: Date): number {
+  return Math.max(now.getTime(), ...[ca.intermediateCertPem, ...ca.previousIntermediates.map((p) => p.certPem)].map((pem) => new x509.X509Certificate(pem).notAfter.getTime()));
 }
 
 function rootCrlNumber(pem: string): number {

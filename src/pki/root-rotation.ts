@@ -177,6 +177,12 @@ export async function rootsStillNeeded(roots: readonly PreviousRoot[], intermedi
 export interface ActivateRootOptions extends RootRotationOptions {
   /** Activate before `pki.rootRotationMinWaitSeconds` have passed since step 1. */
   force?: boolean;
+  /**
+   * The replaced root and its intermediates leave the trust at once (a leaked key): every
+   * certificate of the old chain stops verifying and cannot renew (workloads need a bootstrap
+   * token again).
+   */
+  retirePrevious?: boolean;
 }
 
 /**
@@ -206,10 +212,12 @@ export async function activateRootRotation(options: ActivateRootOptions): Promis
   }
 
   const previousRoot = new x509.X509Certificate(ca.rootCertPem);
-  // The intermediates in force stay trusted until they expire: certificates they issued are in use.
-  const previousIntermediates: PreviousIntermediate[] = [{ certPem: ca.intermediateCertPem, keySealed: ca.intermediateKeySealed }, ...ca.previousIntermediates]
+  // The intermediates in force stay trusted until they expire: certificates they issued are in
+  // use. Retired, they go with the roots that signed them: no anchor is left for their chains.
+  const retire = options.retirePrevious === true;
+  const previousIntermediates: PreviousIntermediate[] = retire ? [] : [{ certPem: ca.intermediateCertPem, keySealed: ca.intermediateKeySealed }, ...ca.previousIntermediates]
     .filter((p) => new x509.X509Certificate(p.certPem).notAfter.getTime() > now.getTime());
-  const previousRoots = await rootsStillNeeded(
+  const previousRoots = retire ? [] : await rootsStillNeeded(
     [{ certPem: ca.rootCertPem, crlPem: ca.rootCrlPem }, ...ca.previousRoots],
     previousIntermediates.map((p) => new x509.X509Certificate(p.certPem)), now,
   );

@@ -300,6 +300,30 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const oldOnly = spawnSync('openssl', ['verify', '-crl_check_all', '-CAfile', join(b.dir, 'root.pem'), '-untrusted', intermediates, ...crlFiles.flatMap((f) => ['-CRLfile', f]), join(b.dir, 'new-root.pem')], { encoding: 'utf8' });
       assert.notEqual(oldOnly.status, 0, 'the old root alone does not vouch for the new chain');
     });
+
+    it('ca rotate-intermediate --retire-previous revokes the replaced intermediate on the root\'s CRL: its certificates stop verifying, new ones verify; --retire-previous without --activate is refused for rotate-root', async () => {
+      const alone = await run(['ca', 'rotate-root', '--retire-previous']);
+      assert.equal(alone.status, 1);
+      assert.match(alone.stderr, /--retire-previous only goes with --activate/);
+      const r = await run(['ca', 'rotate-intermediate', '--retire-previous', '--json']);
+      assert.equal(r.status, 0, show(r));
+      const rotated = JSON.parse(r.stdout) as { previousSerial: string; retired: string[] };
+      assert.deepEqual(rotated.retired, [rotated.previousSerial]);
+      const issue = await run(['cert', 'issue', '--csr', makeCsr(b.dir, 'after-retire'), '--id', ID, '--out', join(b.dir, 'after-retire.pem')]);
+      assert.equal(issue.status, 0, show(issue));
+      const files = await withAuthority(config, async (ca) => {
+        const intermediates = join(b.dir, 'intermediates-after-retire.pem');
+        await writeFile(intermediates, ca.intermediatesPem);
+        const bundle = join(b.dir, 'bundle-after-retire.pem');
+        await writeFile(bundle, ca.trustBundlePem);
+        const pems = [...crlRecordPems(await ca.currentCrl()), ...ca.rootCrlPems];
+        const crls = await Promise.all(pems.map(async (pem, i) => { const f = join(b.dir, `retired-crl-${i}.pem`); await writeFile(f, pem); return f; }));
+        return { intermediates, bundle, crls };
+      });
+      const verify = (file: string) => spawnSync('openssl', ['verify', '-crl_check_all', '-CAfile', files.bundle, '-untrusted', files.intermediates, ...files.crls.flatMap((f) => ['-CRLfile', f]), join(b.dir, file)], { encoding: 'utf8' });
+      assert.equal(verify('after-retire.pem').status, 0, 'a certificate of the new intermediate verifies');
+      assert.notEqual(verify('new-root.pem').status, 0, 'a certificate of the retired intermediate still verifies');
+    });
   });
 }
 

@@ -17,6 +17,7 @@ import type { PkiEvent } from '../../src/pki/events.ts';
 import { judgeIntermediateExpiry } from '../../src/pki/intermediate-expiry.ts';
 import { rotateIntermediate } from '../../src/pki/intermediate-rotation.ts';
 import { CrlWatcher } from '../../src/pki/mtls/crl-watcher.ts';
+import { verifyPeer } from '../../src/pki/mtls/verify-peer.ts';
 import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
 import type { TrustStore } from '../../src/pki/trust-store.ts';
 import { x509 } from '../../src/pki/x509.ts';
@@ -178,6 +179,44 @@ describe('ca rotate-intermediate', () => {
       const issued = await issue(await openAuthority(ctx));
       const v = await verifyWithCrls(dir, await openAuthority(ctx), issued.certificatePem, 'offline-root');
       assert.equal(v.code, 0, v.stderr + v.stdout);
+    } finally { await f.cleanup(); }
+  });
+
+  it('--retire-previous (attack: a leaked intermediate key): the replaced intermediate is revoked on the root\'s CRL and leaves the trust, its certificates fail wherever presented and cannot renew, and a later rotation keeps it revoked', async () => {
+    const f = await caFixture();
+    const dir = await scratch(); dirs.push(dir);
+    try {
+      const before = await issue(f.ca);
+      const oldIntermediate = f.ca.intermediateCertPem;
+      // What a relying party held before: the old intermediate's workload CRL (the leaf's own CRL stays checkable).
+      const staleCrls = crlRecordPems(await f.ca.currentCrl());
+      const r = await caRotateIntermediateCommand(commandContext(f), { retirePrevious: true });
+      assert.deepEqual(r.retained, []);
+      assert.deepEqual(r.retired, [r.previousSerial]);
+      await f.ca.reload();
+      assert.equal(f.ca.intermediatesPem, f.ca.intermediateCertPem, 'only the new intermediate is trusted');
+      const rootCrl = new x509.X509Crl(f.ca.rootCrlPems[0]!);
+      assert.deepEqual(rootCrl.entries.map((e) => e.serialNumber.replace(/^0+/, '').toLowerCase()), [r.previousSerial]);
+
+      // The peer presents its chain (leaf + old intermediate): the root's signature on it holds, its CRL does not.
+      const crlArgs = (await Promise.all([...staleCrls, ...crlRecordPems(await f.ca.currentCrl()), ...f.ca.rootCrlPems].map((pem, i) => dir.write(`retired-crl-${i}.pem`, pem)))).flatMap((p) => ['-CRLfile', p]);
+      const v = await openssl(['verify', '-crl_check_all', '-CAfile', await dir.write('root.pem', f.ca.rootCertPem), '-untrusted', await dir.write('old-intermediate.pem', oldIntermediate), ...crlArgs, await dir.write('old-leaf.pem', before.certificatePem)]);
+      assert.notEqual(v.code, 0, 'a certificate of the retired intermediate still verifies');
+      assert.match(v.stderr + v.stdout, /certificate revoked/);
+      const trust = await f.ca.currentTrust();
+      assert.throws(() => verifyPeer(before.certificatePem, trust), { code: 'ERR_PKI_PEER_CERT_UNTRUSTED' });
+      const csr = await generateKeyAndCsr(ID);
+      await assert.rejects(f.ca.renew(csr.csrPem, before.certificatePem), { code: 'ERR_PKI_RENEWAL_UNAUTHORIZED' });
+      const fresh = await issue(f.ca);
+      const ok = await verifyWithCrls(dir, f.ca, fresh.certificatePem, 'after-retire');
+      assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+
+      // A later ordinary rotation re-signs the root's CRL: the revocation stays on it.
+      await caRotateIntermediateCommand(commandContext(f));
+      await f.ca.reload();
+      const again = new x509.X509Crl(f.ca.rootCrlPems[0]!);
+      assert.ok(again.entries.some((e) => e.serialNumber.replace(/^0+/, '').toLowerCase() === r.previousSerial), 'the retired intermediate was un-revoked');
+      assert.ok(again.nextUpdate!.getTime() >= new x509.X509Certificate(oldIntermediate).notAfter.getTime(), 'the root\'s CRL lasts as long as the intermediate it revokes');
     } finally { await f.cleanup(); }
   });
 

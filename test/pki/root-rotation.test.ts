@@ -190,6 +190,28 @@ describe('ca rotate-root', () => {
     assert.equal(expiry.state, 'ok');
   });
 
+  it('--activate --retire-previous (attack: a leaked root key): the old root and its intermediates leave the trust at once; certificates of the old chain fail verification and cannot renew', async () => {
+    const { f, dir } = await setup();
+    const ctx = commandContext(f);
+    const before = await issue(f.ca);
+    const oldRoot = f.ca.rootCertPem;
+    await caRotateRootCommand(ctx);
+    const r = await caActivateRootCommand(ctx, { force: true, retirePrevious: true });
+    assert.deepEqual(r.retainedRoots, []);
+    await f.ca.reload();
+    assert.equal(roots(f.ca.trustBundlePem).length, 1, 'only the new root is trusted');
+    assert.equal(f.ca.intermediatesPem, f.ca.intermediateCertPem, 'only the new intermediate is trusted');
+    assert.deepEqual((await f.repo.getCa())!.previousIntermediates, [], 'the old intermediates\' keys are gone from the store');
+    const v = await verifyWith(dir, f.ca, f.ca.trustBundlePem, before.certificatePem, 'retired-old');
+    assert.notEqual(v.code, 0, 'a certificate of the retired root still verifies');
+    assert.ok(!f.ca.trustBundlePem.includes(oldRoot.trim().split('\n')[1]!));
+    const csr = await generateKeyAndCsr(ID);
+    await assert.rejects(f.ca.renew(csr.csrPem, before.certificatePem), { code: 'ERR_PKI_RENEWAL_UNAUTHORIZED' });
+    const fresh = await issue(f.ca);
+    const ok = await verifyWith(dir, f.ca, f.ca.trustBundlePem, fresh.certificatePem, 'retired-new');
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  });
+
   it('drops a replaced root once no intermediate it signed is trusted any more', async () => {
     const { f } = await setup();
     // The new intermediate outlives the old one, as it would a rotation later in the old one's life.

@@ -66,8 +66,9 @@ export function registerCa(program: Command): void {
   stateful(ca.command('rotate-intermediate')
     .description('create a new intermediate CA signed by the root; it issues from now on, the previous one stays trusted until it expires')
     .option('--root-key <file>', 'the root key exported with `ca export-root` (required once the root is offline)')
-    .option('--passphrase-env <var>', 'passphrase of the root key file, read from this environment variable'))
-    .action(action(async (o: StateOptions & { rootKey?: string; passphraseEnv?: string }) => {
+    .option('--passphrase-env <var>', 'passphrase of the root key file, read from this environment variable')
+    .option('--retire-previous', 'the replaced intermediates\' keys are no longer trusted (leaked): revoke them on the root\'s CRL and drop them from the trust at once; their certificates stop working and cannot renew'))
+    .action(action(async (o: StateOptions & { rootKey?: string; passphraseEnv?: string; retirePrevious?: boolean }) => {
       const passphrase = passphraseFrom(o.passphraseEnv);
       let rootKeyPem: string | undefined;
       if (o.rootKey !== undefined) {
@@ -76,14 +77,15 @@ export function registerCa(program: Command): void {
         }
       }
       const r = await withCliContext(o, async (ctx) => caRotateIntermediateCommand(await ctx.pki(), {
-        ...(rootKeyPem !== undefined ? { rootKeyPem } : {}), ...(passphrase !== undefined ? { passphrase } : {}),
+        ...(rootKeyPem !== undefined ? { rootKeyPem } : {}), ...(passphrase !== undefined ? { passphrase } : {}), ...(o.retirePrevious ? { retirePrevious: true } : {}),
       }), {
-        action: 'ca.rotate-intermediate', details: { rootKeyFile: o.rootKey !== undefined },
-        result: (v) => ({ resource: v.intermediateSerial, details: { intermediateSerial: v.intermediateSerial, previousSerial: v.previousSerial, notAfter: v.notAfter.toISOString(), rootKey: v.rootKey } }),
+        action: 'ca.rotate-intermediate', details: { rootKeyFile: o.rootKey !== undefined, retirePrevious: o.retirePrevious === true },
+        result: (v) => ({ resource: v.intermediateSerial, details: { intermediateSerial: v.intermediateSerial, previousSerial: v.previousSerial, notAfter: v.notAfter.toISOString(), rootKey: v.rootKey, retired: v.retired } }),
       });
       emit(o.json, r, () => formatRecord([
         ['intermediate serial', r.intermediateSerial], ['not after', r.notAfter.toISOString()], ['replaces', r.previousSerial],
-        ['still trusted', r.retained.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)], ['root key from', r.rootKey], ['crl number', r.crlNumber],
+        ['still trusted', r.retained.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)], ...(r.retired.length > 0 ? [['revoked', r.retired] as const] : []),
+        ['root key from', r.rootKey], ['crl number', r.crlNumber],
       ]));
     }));
 
@@ -92,9 +94,11 @@ export function registerCa(program: Command): void {
     .option('--activate', 'put the prepared root and its intermediate in force; the replaced root stays trusted while intermediates it signed are, its key leaves the store')
     .option('--force', 'with --activate: before pki.rootRotationMinWaitSeconds have passed since the root was prepared')
     .option('--cancel', 'withdraw the prepared root before activation: no longer trusted, its key deleted')
+    .option('--retire-previous', 'with --activate: the replaced root and its intermediates leave the trust at once (a leaked key); every certificate of the old chain stops working and cannot renew')
     .option('--bundle-out <file>', 'without --activate: also write the trust bundle (current and new root) to this file, for relying parties outside Gatehouse'))
-    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; cancel?: boolean; bundleOut?: string }) => {
+    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; cancel?: boolean; retirePrevious?: boolean; bundleOut?: string }) => {
       if (o.force && !o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--force only goes with --activate' });
+      if (o.retirePrevious && !o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--retire-previous only goes with --activate' });
       if (o.cancel && o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--cancel and --activate exclude each other' });
       if (o.bundleOut && (o.activate || o.cancel)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--bundle-out only goes without --activate or --cancel (the bundle is `GET <pki.apiPath>/bundle` at any time)' });
       if (o.cancel) {
@@ -105,8 +109,8 @@ export function registerCa(program: Command): void {
         return;
       }
       if (o.activate) {
-        const r = await withCliContext(o, async (ctx) => caActivateRootCommand(await ctx.pki(), { force: o.force === true }), {
-          action: 'ca.rotate-root', details: { activate: true, force: o.force === true },
+        const r = await withCliContext(o, async (ctx) => caActivateRootCommand(await ctx.pki(), { force: o.force === true, retirePrevious: o.retirePrevious === true }), {
+          action: 'ca.rotate-root', details: { activate: true, force: o.force === true, retirePrevious: o.retirePrevious === true },
           result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, previousRootSerial: v.previousRootSerial, intermediateSerial: v.intermediateSerial, previousRootKeyDropped: v.previousRootKeyDropped } }),
         });
         emit(o.json, r, () => formatRecord([

@@ -10,6 +10,8 @@ import { rotateIntermediate, type RotateIntermediateResult } from '../intermedia
 export interface CaRotateIntermediateOptions {
   rootKeyPem?: string;
   passphrase?: string;
+  /** The replaced intermediates leave the trust at once and are revoked on the root's CRL (a leaked key). */
+  retirePrevious?: boolean;
 }
 
 export async function caRotateIntermediateCommand(ctx: PkiCommandContext, options: CaRotateIntermediateOptions = {}): Promise<RotateIntermediateResult & { crlNumber: number }> {
@@ -17,6 +19,7 @@ export async function caRotateIntermediateCommand(ctx: PkiCommandContext, option
     repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config,
     ...(options.rootKeyPem !== undefined ? { rootKeyPem: options.rootKeyPem } : {}),
     ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+    ...(options.retirePrevious === true ? { retirePrevious: true } : {}),
     ...(ctx.logger ? { logger: ctx.logger } : {}), ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
   });
   const crl = await (await openAuthority(ctx)).publishCrl();

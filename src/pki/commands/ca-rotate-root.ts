@@ -11,9 +11,9 @@ export async function caRotateRootCommand(ctx: PkiCommandContext): Promise<Prepa
   return prepareRootRotation({ repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config, ...(ctx.logger ? { logger: ctx.logger } : {}), ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}) });
 }
 
-export async function caActivateRootCommand(ctx: PkiCommandContext, options: { force?: boolean } = {}): Promise<ActivateRootResult & { crlNumber: number }> {
+export async function caActivateRootCommand(ctx: PkiCommandContext, options: { force?: boolean; retirePrevious?: boolean } = {}): Promise<ActivateRootResult & { crlNumber: number }> {
   const result = await activateRootRotation({
-    repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config, ...(options.force ? { force: true } : {}),
+    repo: ctx.repo, masterKey: ctx.masterKey, config: ctx.config, ...(options.force ? { force: true } : {}), ...(options.retirePrevious ? { retirePrevious: true } : {}),
     ...(ctx.logger ? { logger: ctx.logger } : {}), ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
   });
   const crl = await (await openAuthority(ctx)).publishCrl();
