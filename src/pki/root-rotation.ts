@@ -22,26 +22,19 @@
  * `ca init`'s; take it offline again with `ca export-root --remove` after activation.
  */
 import { webcrypto } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { caAlgorithm } from './algorithms.ts';
 import { createIntermediateCertificate, createRootCertificate, generateCaKeyPair } from './ca-certificates.ts';
 import { buildCrl, crlToPem } from './crl-builder.ts';
-import { emitSafely, type PkiEventListener } from './events.ts';
+import type { InitCaOptions } from './ca-init.ts';
+import { emitSafely } from './events.ts';
 import { sealPrivateKey, unsealPrivateKey } from './key-sealing.ts';
 import type { CaRecord, PendingRoot, PkiRepository, PreviousIntermediate, PreviousRoot } from './repository.ts';
 import { normalizeSerial } from './serial.ts';
 import { x509 } from './x509.ts';
 
-export interface RootRotationOptions {
-  repo: PkiRepository;
-  masterKey: Uint8Array;
-  config: PkiConfig;
-  logger?: Logger;
-  onEvent?: PkiEventListener;
-  now?: Date;
-}
+/** What `ca init` takes: the store, the master key, the configuration, and where to report. */
+export type RootRotationOptions = InitCaOptions;
 
 export interface PrepareRootResult {
   rootSerial: string;

@@ -6,25 +6,21 @@
  * exported key file; running instances on the same store follow without restart.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import { after, describe, it } from 'node:test';
 import { pkiSchema } from '../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../src/pki/authority.ts';
-import { caExportRootCommand, caInitCommand, caRotateIntermediateCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
+import { caExportRootCommand, caRotateIntermediateCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
 import { crlRecordPems } from '../../src/pki/crl-builder.ts';
 import type { PkiEvent } from '../../src/pki/events.ts';
 import { judgeIntermediateExpiry } from '../../src/pki/intermediate-expiry.ts';
 import { rotateIntermediate } from '../../src/pki/intermediate-rotation.ts';
-import { CrlWatcher } from '../../src/pki/mtls/crl-watcher.ts';
 import { verifyPeer } from '../../src/pki/mtls/verify-peer.ts';
 import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
-import type { TrustStore } from '../../src/pki/trust-store.ts';
 import { x509 } from '../../src/pki/x509.ts';
 import { serviceOrSkip } from '../support/services.ts';
 import { postgresBackend, sqliteBackend, type PkiBackend } from './support/backends.ts';
 import { caFixture, TRUST_DOMAIN, PUBLIC_URL } from './support/ca-fixture.ts';
-import { startGuardedServer } from './support/mtls-server.ts';
+import { startRunningInstance } from './support/running-instance.ts';
 import { openssl, scratch } from './support/openssl.ts';
 
 const ID = `spiffe://${TRUST_DOMAIN}/svc/mail`;
@@ -237,42 +233,21 @@ describe('ca rotate-intermediate', () => {
 function registerRunningInstance(backend: PkiBackend, skip: false | string): void {
   describe(`a running instance follows ca rotate-intermediate without restart (${backend.name})`, { skip }, () => {
     it('trusts the new intermediate, issues from it and accepts its certificates over mTLS after one CRL refresh', async () => {
-      const created = await backend.create();
-      const masterKey = Buffer.from(randomBytes(32).toString('base64url'));
-      const config = pkiSchema.parse({ trustDomain: TRUST_DOMAIN });
-      const cli: PkiCommandContext = { repo: created.repo, config, publicUrl: PUBLIC_URL, masterKey };
-      let server: Awaited<ReturnType<typeof startGuardedServer>> | undefined;
+      const r = await startRunningInstance(backend);
       try {
-        await caInitCommand(cli);
-        // The instance: its own store connection, CA and watcher, started before the rotation.
-        const instance = await CertificateAuthority.open({ repo: await created.another(), masterKey, config, publicUrl: PUBLIC_URL });
-        let trust: TrustStore | undefined;
-        const watcher = new CrlWatcher({ ca: instance, onChange: (t) => { trust = t; server?.guard.update({ trust: t }); } });
-        await watcher.start();
-        watcher.stop();
-        const own = await issue(instance, `spiffe://${TRUST_DOMAIN}/gateway/edge`);
-        const fromOld = await issue(instance);
-        server = await startGuardedServer({ material: { keyPem: own.keyPem, chainPem: own.chainPem, spiffeId: own.spiffeId, serial: own.serial, notBefore: own.notBefore, notAfter: own.notAfter }, trust: trust! });
-
-        await caRotateIntermediateCommand(cli);
-        const fromNew = await issue(await openAuthority(cli));
-        const get = (client: { keyPem: string; chainPem: string }) => new Promise<number>((resolve, reject) => {
-          const req = httpsRequest({ host: '127.0.0.1', port: server!.port, path: '/', ca: instance.rootCertPem, servername: 'localhost', checkServerIdentity: () => undefined, key: client.keyPem, cert: client.chainPem, agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-          req.on('error', reject);
-          req.end();
-        });
+        await caRotateIntermediateCommand(r.cli);
+        const fromNew = await issue(await openAuthority(r.cli));
         // Before the refresh the instance does not know the new intermediate: refused.
-        await assert.rejects(get(fromNew));
-        await watcher.refresh();
-        assert.equal(trust!.intermediates.length, 2);
-        assert.equal(await get(fromNew), 200);
-        assert.equal(await get(fromOld), 200, 'a certificate of the previous intermediate is still accepted');
-        assert.equal(instance.intermediateCertPem, (await created.repo.getCa())!.intermediateCertPem);
-        const issuedThere = await issue(instance);
-        assert.ok(issuedThere.chainPem.endsWith(instance.intermediateCertPem));
+        await assert.rejects(r.get(fromNew, r.instance.rootCertPem));
+        await r.watcher.refresh();
+        assert.equal(r.trust().intermediates.length, 2);
+        assert.equal(await r.get(fromNew, r.instance.rootCertPem), 200);
+        assert.equal(await r.get(r.issuedBefore, r.instance.rootCertPem), 200, 'a certificate of the previous intermediate is still accepted');
+        assert.equal(r.instance.intermediateCertPem, (await r.cli.repo.getCa())!.intermediateCertPem);
+        const issuedThere = await issue(r.instance);
+        assert.ok(issuedThere.chainPem.endsWith(r.instance.intermediateCertPem));
       } finally {
-        await server?.close();
-        await created.close();
+        await r.close();
       }
     });
   });

@@ -7,24 +7,20 @@
  * store follow without restart.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import { after, describe, it } from 'node:test';
 import { pkiSchema } from '../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../src/pki/authority.ts';
 import { buildVerifiedTrust } from '../../src/pki/client/verified-trust.ts';
-import { caActivateRootCommand, caCancelRootCommand, caInitCommand, caRotateRootCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
+import { caActivateRootCommand, caCancelRootCommand, caRotateRootCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
 import { crlRecordPems } from '../../src/pki/crl-builder.ts';
 import type { PkiEvent } from '../../src/pki/events.ts';
-import { CrlWatcher } from '../../src/pki/mtls/crl-watcher.ts';
 import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
 import { judgeRootExpiry } from '../../src/pki/root-expiry.ts';
-import type { TrustStore } from '../../src/pki/trust-store.ts';
 import { x509 } from '../../src/pki/x509.ts';
 import { serviceOrSkip } from '../support/services.ts';
 import { postgresBackend, sqliteBackend, type PkiBackend } from './support/backends.ts';
 import { caFixture, TRUST_DOMAIN, PUBLIC_URL, type CaFixture } from './support/ca-fixture.ts';
-import { startGuardedServer } from './support/mtls-server.ts';
+import { startRunningInstance } from './support/running-instance.ts';
 import { openssl, scratch } from './support/openssl.ts';
 
 const ID = `spiffe://${TRUST_DOMAIN}/svc/mail`;
@@ -233,43 +229,23 @@ describe('ca rotate-root', () => {
 function registerRunningInstance(backend: PkiBackend, skip: false | string): void {
   describe(`a running instance follows ca rotate-root without restart (${backend.name})`, { skip }, () => {
     it('trusts the prepared root at its next refresh, then accepts certificates of both chains over mTLS and issues from the new one after activation', async () => {
-      const created = await backend.create();
-      const masterKey = Buffer.from(randomBytes(32).toString('base64url'));
-      const config = pkiSchema.parse({ trustDomain: TRUST_DOMAIN });
-      const cli: PkiCommandContext = { repo: created.repo, config, publicUrl: PUBLIC_URL, masterKey };
-      let server: Awaited<ReturnType<typeof startGuardedServer>> | undefined;
+      const r = await startRunningInstance(backend);
       try {
-        await caInitCommand(cli);
-        const instance = await CertificateAuthority.open({ repo: await created.another(), masterKey, config, publicUrl: PUBLIC_URL });
-        let trust: TrustStore | undefined;
-        const watcher = new CrlWatcher({ ca: instance, onChange: (t) => { trust = t; server?.guard.update({ trust: t }); } });
-        await watcher.start();
-        watcher.stop();
-        const own = await issue(instance, `spiffe://${TRUST_DOMAIN}/gateway/edge`);
-        const fromOld = await issue(instance);
-        server = await startGuardedServer({ material: { keyPem: own.keyPem, chainPem: own.chainPem, spiffeId: own.spiffeId, serial: own.serial, notBefore: own.notBefore, notAfter: own.notAfter }, trust: trust! });
-        const get = (client: { keyPem: string; chainPem: string }, ca: string) => new Promise<number>((resolve, reject) => {
-          const req = httpsRequest({ host: '127.0.0.1', port: server!.port, path: '/', ca, servername: 'localhost', checkServerIdentity: () => undefined, key: client.keyPem, cert: client.chainPem, agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-          req.on('error', reject);
-          req.end();
-        });
-
-        await caRotateRootCommand(cli);
-        await watcher.refresh();
-        assert.equal(trust!.roots.length, 2, 'the instance trusts the prepared root after one refresh');
-        await caActivateRootCommand(cli, { force: true });
-        const fromNew = await issue(await openAuthority(cli));
+        await caRotateRootCommand(r.cli);
+        await r.watcher.refresh();
+        assert.equal(r.trust().roots.length, 2, 'the instance trusts the prepared root after one refresh');
+        await caActivateRootCommand(r.cli, { force: true });
+        const fromNew = await issue(await openAuthority(r.cli));
         // Before its refresh the instance does not know the new intermediate: refused, as for an intermediate rotation.
-        await assert.rejects(get(fromNew, instance.trustBundlePem));
-        await watcher.refresh();
-        assert.equal(await get(fromNew, instance.trustBundlePem), 200, 'a certificate of the new root is accepted');
-        assert.equal(await get(fromOld, instance.trustBundlePem), 200, 'a certificate of the old root is still accepted');
-        assert.equal(instance.root.serial, (await openAuthority(cli)).root.serial);
-        const issuedThere = await issue(instance);
-        assert.ok(issuedThere.chainPem.endsWith(instance.intermediateCertPem));
+        await assert.rejects(r.get(fromNew, r.instance.trustBundlePem));
+        await r.watcher.refresh();
+        assert.equal(await r.get(fromNew, r.instance.trustBundlePem), 200, 'a certificate of the new root is accepted');
+        assert.equal(await r.get(r.issuedBefore, r.instance.trustBundlePem), 200, 'a certificate of the old root is still accepted');
+        assert.equal(r.instance.root.serial, (await openAuthority(r.cli)).root.serial);
+        const issuedThere = await issue(r.instance);
+        assert.ok(issuedThere.chainPem.endsWith(r.instance.intermediateCertPem));
       } finally {
-        await server?.close();
-        await created.close();
+        await r.close();
       }
     });
   });
