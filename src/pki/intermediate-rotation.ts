@@ -51,7 +51,7 @@ export interface RotateIntermediateResult {
   previousSerial: string;
   /** Previous intermediates still trusted (each until it expires), newest first. */
   retained: { serial: string; notAfter: Date }[];
-  /** With `retirePrevious`: the intermediates revoked on the root's CRL. */
+  /** With `retirePrevious`: the intermediates taken out of the trust (those the root signed also revoked on its CRL). */
   retired: string[];
   /** Where the root key came from. */
   rootKey: 'store' | 'file';
@@ -122,7 +122,15 @@ export async function rotateIntermediate(options: RotateIntermediateOptions): Pr
   // Unless their keys are no longer trusted: then they go, and the root says so on its CRL —
   // a peer presents its intermediate with its chain, and the root's signature on it still holds.
   const previous = options.retirePrevious === true ? [] : replaced;
-  const retired = options.retirePrevious === true ? replaced.map((p) => serialOf(new x509.X509Certificate(p.certPem))) : [];
+  const retiredCerts = options.retirePrevious === true ? replaced.map((p) => new x509.X509Certificate(p.certPem)) : [];
+  const retired = retiredCerts.map(serialOf);
+  // Only what this root signed can be revoked on its CRL. Intermediates of a root replaced by
+  // `ca rotate-root` are out of the trust with it: that root only stays while a trusted
+  // intermediate of its own is left (authority.ts), and none is now.
+  const revocable: string[] = [];
+  for (const cert of retiredCerts) {
+    if (cert.issuer === root.subject && await cert.verify({ publicKey: root, signatureOnly: true })) revocable.push(serialOf(cert));
+  }
   const previousCerts = previous.map((p) => new x509.X509Certificate(p.certPem));
   // Valid while any intermediate it vouches for or revokes may still be presented.
   const nextUpdate = new Date(Math.max(intermediate.notAfter.getTime(), ...previousCerts.map((c) => c.notAfter.getTime()), latestEnd(ca, now)));
@@ -130,7 +138,7 @@ export async function rotateIntermediate(options: RotateIntermediateOptions): Pr
     issuer: root, signingKey: rootKey, signingAlgorithm: caAlgorithm(kind),
     number: rootCrlNumber(ca.rootCrlPem) + 1, thisUpdate: notBefore, nextUpdate,
     // What the root revoked before stays revoked: a re-signed CRL without it would un-revoke it.
-    entries: [...rootCrlEntries(ca.rootCrlPem), ...retired.map((serial) => ({ serial, revokedAt: now, reason: 'keyCompromise' as const }))],
+    entries: [...rootCrlEntries(ca.rootCrlPem), ...revocable.map((serial) => ({ serial, revokedAt: now, reason: 'keyCompromise' as const }))],
   });
 
   const pkcs8New = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { pkiSchema } from '../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../src/pki/authority.ts';
 import { buildVerifiedTrust } from '../../src/pki/client/verified-trust.ts';
-import { caActivateRootCommand, caCancelRootCommand, caRotateRootCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
+import { caActivateRootCommand, caCancelRootCommand, caRotateIntermediateCommand, caRotateRootCommand, openAuthority, type PkiCommandContext } from '../../src/pki/commands/index.ts';
 import { crlRecordPems } from '../../src/pki/crl-builder.ts';
 import type { PkiEvent } from '../../src/pki/events.ts';
 import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
@@ -206,6 +206,24 @@ describe('ca rotate-root', () => {
     const fresh = await issue(f.ca);
     const ok = await verifyWith(dir, f.ca, f.ca.trustBundlePem, fresh.certificatePem, 'retired-new');
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  });
+
+  it('rotate-intermediate --retire-previous after a root rotation takes the replaced root\'s intermediates out, and that root with them (attack: a leaked key of an old-root intermediate)', async () => {
+    const { f, dir } = await setup();
+    const before = await issue(f.ca);
+    const staleCrls = crlRecordPems(await f.ca.currentCrl());
+    const oldIntermediate = f.ca.intermediateCertPem;
+    const ctx = commandContext(f);
+    await caRotateRootCommand(ctx);
+    await caActivateRootCommand(ctx, { force: true });
+    const r = await caRotateIntermediateCommand(ctx, { retirePrevious: true });
+    assert.equal(r.retired.length, 2, 'the new root\'s first intermediate and the old root\'s');
+    await f.ca.reload();
+    assert.equal(roots(f.ca.trustBundlePem).length, 1, 'the old root left with its last intermediate');
+    // The peer presents leaf + old intermediate; a relying party that refreshed has only the new root.
+    const crlArgs = (await Promise.all([...staleCrls, ...crlRecordPems(await f.ca.currentCrl()), ...f.ca.rootCrlPems].map((pem, i) => dir.write(`old-root-retired-crl-${i}.pem`, pem)))).flatMap((p) => ['-CRLfile', p]);
+    const v = await openssl(['verify', '-crl_check_all', '-CAfile', await dir.write('old-root-retired-bundle.pem', f.ca.trustBundlePem), '-untrusted', await dir.write('old-root-int.pem', oldIntermediate), ...crlArgs, await dir.write('old-root-leaf.pem', before.certificatePem)]);
+    assert.notEqual(v.code, 0, 'a certificate of a retired old-root intermediate still verifies');
   });
 
   it('drops a replaced root once no intermediate it signed is trusted any more', async () => {
