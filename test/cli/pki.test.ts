@@ -325,6 +325,9 @@ function pkiSuite(name: 'sqlite' | 'postgres', skip: false | string) {
       const verify = (file: string) => spawnSync('openssl', ['verify', '-crl_check_all', '-CAfile', files.bundle, '-untrusted', files.intermediates, ...files.crls.flatMap((f) => ['-CRLfile', f]), join(b.dir, file)], { encoding: 'utf8' });
       assert.equal(verify('after-retire.pem').status, 0, 'a certificate of the new intermediate verifies');
       assert.notEqual(verify('new-root.pem').status, 0, 'a certificate of the retired intermediate still verifies');
+      const status = JSON.parse((await run(['ca', 'status', '--json'])).stdout) as { revokedIntermediates: { serial: string }[]; previousIntermediates: unknown[]; previousRoots: unknown[] };
+      assert.deepEqual(status.revokedIntermediates.map((x) => x.serial), [rotated.previousSerial], 'the root in force revoked the one it signed');
+      assert.deepEqual(status.previousIntermediates, []);
     });
   });
 }

@@ -41,6 +41,7 @@ export function registerCa(program: Command): void {
         ['root', line(r.root)], ['root key in store', r.root.keyInStore],
         ['issuing intermediate', line(r.issuingIntermediate)],
         ['previous intermediates', r.previousIntermediates.map(line)], ['previous roots', r.previousRoots.map(line)],
+        ['revoked intermediates', r.revokedIntermediates.map((x) => `${x.serial} (at ${x.revokedAt})`)],
         ...(r.pendingRoot ? [
           ['prepared root', line(r.pendingRoot)] as const, ['its intermediate', line(r.pendingRoot.intermediate)] as const,
           ['prepared at', r.pendingRoot.preparedAt] as const, ['activate without --force from', r.pendingRoot.activateWithoutForceFrom] as const,

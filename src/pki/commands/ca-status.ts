@@ -28,6 +28,8 @@ export interface CaStatus {
   previousIntermediates: CaCertificateStatus[];
   /** Roots replaced by `ca rotate-root --activate`, trusted while an intermediate they signed is. */
   previousRoots: CaCertificateStatus[];
+  /** Intermediates the root in force revoked on its CRL (`ca rotate-intermediate --retire-previous`). */
+  revokedIntermediates: { serial: string; revokedAt: string }[];
   /** A root prepared by `ca rotate-root`, trusted and not yet issuing. */
   pendingRoot?: CaCertificateStatus & { intermediate: CaCertificateStatus; preparedAt: string; activateWithoutForceFrom: string };
 }
@@ -53,6 +55,7 @@ export async function caStatusCommand(ctx: PkiCommandContext, now = new Date()):
     issuingIntermediate: describe(ca.intermediateCertPem, now),
     previousIntermediates: ca.previousIntermediates.map((p) => describe(p.certPem, now)),
     previousRoots: ca.previousRoots.map((r) => describe(r.certPem, now)),
+    revokedIntermediates: new x509.X509Crl(ca.rootCrlPem).entries.map((e) => ({ serial: normalizeSerial(e.serialNumber) ?? e.serialNumber, revokedAt: e.revocationDate.toISOString() })),
     ...(pending !== null ? {
       pendingRoot: {
         ...describe(pending.rootCertPem, now), intermediate: describe(pending.intermediateCertPem, now), preparedAt: pending.preparedAt.toISOString(),
