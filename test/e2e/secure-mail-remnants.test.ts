@@ -8,11 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { startLifetimeService } from '../../examples/secure-mail/lifetime/lifetime-service.ts';
+import { filesHolding as filesHoldingIn } from './secure-mail-support/files-holding.ts';
 import { startMailFabric, USERS, type MailFabric } from './secure-mail-support/fabric.ts';
 
 async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
@@ -53,16 +54,7 @@ describe('secure mail: what the files hold of what the sender wrote', () => {
   before(async () => { f = await startMailFabric(); });
   after(async () => { await f?.close(); });
 
-  /** Every file under the services' data directories (databases, journals, keys, logs) that holds `marker`. */
-  const filesHolding = async (marker: string): Promise<string[]> => {
-    const found: string[] = [];
-    for (const entry of await readdir(join(f.dir, 'data'), { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const name = join(entry.parentPath, entry.name);
-      if ((await readFile(name)).includes(marker)) found.push(name);
-    }
-    return found;
-  };
+  const filesHolding = (marker: string): Promise<string[]> => filesHoldingIn(join(f.dir, 'data'), marker);
 
   it('after sending, the subject and the text are in no file of the data directory (a backup or disk image taken now holds only ciphertext)', async () => {
     const subject = `subject-marker-${'s'.repeat(24)}`;

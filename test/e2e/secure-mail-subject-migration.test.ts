@@ -6,10 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { filesHolding as filesHoldingIn } from './secure-mail-support/files-holding.ts';
 import { startMailFabric, type MailFabric } from './secure-mail-support/fabric.ts';
 
 async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
@@ -22,13 +22,7 @@ describe('secure mail: plain-text subjects from an older data directory', () => 
   before(async () => { f = await startMailFabric(); });
   after(async () => { await f?.close(); });
 
-  const filesHolding = async (marker: string): Promise<string[]> => {
-    const found: string[] = [];
-    for (const entry of await readdir(join(f.dir, 'data'), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && (await readFile(join(entry.parentPath, entry.name))).includes(marker)) found.push(join(entry.parentPath, entry.name));
-    }
-    return found;
-  };
+  const filesHolding = (marker: string): Promise<string[]> => filesHoldingIn(join(f.dir, 'data'), marker);
   const send = async (subject: string) => {
     const r = await f.user('alice', 'POST', '/api/mail/messages', { to: ['bob'], subject, body: `text under ${subject}`, lifetimeSeconds: 3600, readOnce: false });
     assert.equal(r.status, 201, r.text);
