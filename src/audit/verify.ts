@@ -14,7 +14,9 @@
  *   inserted   the record after it links past it, or it links nowhere while its true
  *              successor follows;
  *   reordered  the record links to a record that appears later;
- *   truncated  the chain ends before its head row or its last signed checkpoint.
+ *   truncated  the chain ends before its head row or its last signed checkpoint;
+ *   index      the actor index (which no hash covers) does not match the verified records, so
+ *              `audit query --actor` would leave records out or list them under another name.
  */
 import type { JWK } from 'jose';
 import { createAuditRepo, type AuditRepo } from '../store/repos/audit-repo.ts';
@@ -28,7 +30,7 @@ import { verifyBytes } from './verify-bytes.ts';
 import { RETENTION_EVENT } from './retention.ts';
 import { verifyRetentionCut } from './retention-cut.ts';
 
-export type TamperKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'checkpoint';
+export type TamperKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'checkpoint' | 'index';
 
 export interface VerifyProblem {
   chain: string;
@@ -210,6 +212,16 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
     }
   }
   if (headProblem) return fail('modified', headProblem.seq, headProblem.message);
+  // Queries by actor read records up to the mark through the index alone: an entry deleted, or
+  // its time moved, hides a record the chain above just vouched for, and a mark moved on hides
+  // the records it skips (and, past the head, every one appended later).
+  const index = await repo.actorIndexProblem(chain);
+  if (index?.kind === 'mark') return fail('index', index.head + 1, `the actor index mark is at seq ${index.mark}, past the chain head (${index.head}): records appended after it would never be indexed, and audit query --actor would not find them`);
+  if (index?.kind === 'missing') {
+    const why = index.headless ? 'and the chain has no head row, so audit query --actor reads all of it through the index' : 'though the index mark says it has one';
+    return fail('index', index.seq, `record ${index.seq} has no actor index entry for its actor and time, ${why}: audit query --actor does not return it`);
+  }
+  if (index?.kind === 'mismatch') return fail('index', index.seq, `an actor index entry for record ${index.seq} names another actor or time than the record: audit query --actor may list the record twice or miss it`);
   summary.ok = true;
   return { summary, problem: undefined };
 }

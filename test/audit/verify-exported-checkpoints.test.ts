@@ -62,7 +62,9 @@ for (const backend of await backends()) {
       await store.transaction(async (trx) => {
         await trx.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '>', seq).execute();
         await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '>', seq).execute();
-        await trx.updateTable('audit_chain_heads').set({ seq, hash: head.hash }).where('chain', '=', chain).execute();
+        // The actor index too: its mark past the head would give the cut away.
+        await trx.deleteFrom('audit_actor_index').where('chain', '=', chain).where('seq', '>', seq).execute();
+        await trx.updateTable('audit_chain_heads').set({ seq, hash: head.hash, actor_indexed_seq: seq }).where('chain', '=', chain).execute();
       });
     }
 

@@ -29,6 +29,17 @@ export interface AuditQueryFilter {
   limit: number;
 }
 
+/**
+ * Where a chain's actor index does not say what its records say (`actorIndexProblem`): the mark
+ * past the chain head, a record up to the mark without its entry, or an entry up to the mark that
+ * gives its record another actor or time.
+ */
+export type ActorIndexProblem =
+  | { kind: 'mark'; mark: number; head: number }
+  /** `headless`: the chain has records but no head row, so queries read all of it through the index. */
+  | { kind: 'missing'; seq: number; headless: boolean }
+  | { kind: 'mismatch'; seq: number };
+
 /** One `audit_actor_index` entry of a chain. */
 export interface ActorEntry {
   actor: string;
@@ -69,6 +80,13 @@ export interface AuditRepo {
   insertActorEntries(chain: string, entries: readonly ActorEntry[]): Promise<void>;
   /** Removes these actor index entries of one chain (those of records retention cut while they were being inserted). */
   deleteActorEntries(chain: string, entries: readonly ActorEntry[]): Promise<void>;
+  /**
+   * The chain's actor index as a query by actor reads it (entries up to the head's mark; every
+   * entry of a chain without a head) checked against the records, which the hash chain vouches
+   * for: the first place where it differs, or undefined. Entries past the mark and entries of
+   * records no longer there are never read by a query and are not judged.
+   */
+  actorIndexProblem(chain: string): Promise<ActorIndexProblem | undefined>;
   /** Moves the chain's actor index mark forward to `seq` (never back). */
   advanceActorIndex(chain: string, seq: number): Promise<void>;
   insertCheckpoint(checkpoint: AuditCheckpoint, now: number): Promise<void>;
@@ -379,6 +397,27 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         await db.deleteFrom('audit_actor_index').where('chain', '=', chain)
           .where((eb) => eb.or(part.map((e) => eb.and([eb('actor', '=', e.actor), eb('time', '=', e.time), eb('seq', '=', e.seq)])))).execute();
       }
+    },
+
+    async actorIndexProblem(chain) {
+      // Head and mark from one row: a run moves the mark only up to a head it saw committed.
+      const head = await db.selectFrom('audit_chain_heads').select(['seq', 'actor_indexed_seq']).where('chain', '=', chain).executeTakeFirst();
+      // query() reads a chain without a head from the index alone, as if it were indexed to the end.
+      const mark = head ? Number(head.actor_indexed_seq) : Number.MAX_SAFE_INTEGER;
+      if (head && mark > Number(head.seq)) return { kind: 'mark', mark, head: Number(head.seq) };
+      // Each a single statement (one snapshot): retention deletes records and their entries together.
+      const missing = await sql<{ seq: number | string }>`select r.seq from audit_records r
+        where r.chain = ${chain} and r.seq <= ${mark} and r.actor is not null
+        and not exists (select 1 from audit_actor_index i where i.actor = r.actor and i.time = r.time and i.chain = r.chain and i.seq = r.seq)
+        order by r.seq limit 1`.execute(db);
+      const mismatch = await sql<{ seq: number | string }>`select i.seq from audit_actor_index i
+        inner join audit_records r on r.chain = i.chain and r.seq = i.seq
+        where i.chain = ${chain} and i.seq <= ${mark} and (r.actor is null or r.actor <> i.actor or r.time <> i.time)
+        order by i.seq limit 1`.execute(db);
+      const m = missing.rows[0] ? Number(missing.rows[0].seq) : undefined;
+      const x = mismatch.rows[0] ? Number(mismatch.rows[0].seq) : undefined;
+      if (m !== undefined && (x === undefined || m <= x)) return { kind: 'missing', seq: m, headless: !head };
+      return x === undefined ? undefined : { kind: 'mismatch', seq: x };
     },
 
     async advanceActorIndex(chain, seq) {
