@@ -23,7 +23,7 @@
  * libuv's thread pool: a flush on a slow disk takes milliseconds, and on the main thread it
  * would stall every request in flight.
  */
-import { close, closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, constants, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GatehouseError } from '../core/errors.ts';
 import { AUDIT_OUTCOMES, type AuditDraft } from './record.ts';
@@ -125,6 +125,30 @@ function lockSpool(dir: string): () => void {
   throw inUse('another process');
 }
 
+/** A file named like a segment that the writer did not make, and why it was not replayed. */
+export interface RefusedSegment {
+  file: string;
+  why: string;
+}
+
+export interface OpenedSpool {
+  spool: Spool;
+  recovered: RecoveredDraft[];
+  /** Lines of the writer's own segments that are not a whole draft. */
+  unreadable: number;
+  refused: RefusedSegment[];
+}
+
+/**
+ * A new segment: created here or not at all (O_EXCL, which also refuses a symbolic link,
+ * dangling or not). Whoever can write to the directory could otherwise plant a link at the
+ * name of a segment the writer creates later, and have it append audit records to any file
+ * this user may write (the signing key, the store).
+ */
+const NEW_SEGMENT = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+/** Reading a segment back: never through a link, and never blocking on a FIFO (fstat refuses it next). */
+const READ_SEGMENT = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
 export class Spool {
   readonly #dir: string;
   readonly #maxSegmentBytes: number;
@@ -149,7 +173,7 @@ export class Spool {
    * (skipping the ones the store already has). A torn last line is ignored.
    * Throws ERR_AUDIT_UNAVAILABLE when another running writer has the directory.
    */
-  static open(dir: string, options: SpoolOptions = {}): { spool: Spool; recovered: RecoveredDraft[]; unreadable: number } {
+  static open(dir: string, options: SpoolOptions = {}): OpenedSpool {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     checkSpoolDirectory(dir);
     const unlock = lockSpool(dir);
@@ -161,18 +185,24 @@ export class Spool {
     }
   }
 
-  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): { spool: Spool; recovered: RecoveredDraft[]; unreadable: number } {
+  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): OpenedSpool {
     const names = readdirSync(dir).filter((n) => NAME.test(n)).sort();
     const last = names.length ? Number(NAME.exec(names[names.length - 1]!)![1]) : 0;
     const spool = new Spool(dir, last + 1, options);
     spool.#unlock = unlock;
     const recovered: RecoveredDraft[] = [];
+    const refused: RefusedSegment[] = [];
     let unreadable = 0;
     for (const name of names) {
       const id = Number(NAME.exec(name)![1]);
       const seg: Segment = { id, path: join(dir, name), fd: undefined, pending: 0, size: 0, spill: false, syncing: undefined };
-      spool.#segments.set(id, seg);
       const read = readSegment(seg.path);
+      // Not the writer's: left where it is (for whoever investigates), never replayed, never deleted.
+      if (read.refused) {
+        refused.push({ file: name, why: read.refused });
+        continue;
+      }
+      spool.#segments.set(id, seg);
       unreadable += read.unreadable;
       for (const draft of read.drafts) {
         recovered.push({ draft, ref: seg });
@@ -181,7 +211,7 @@ export class Spool {
       if (seg.pending === 0) spool.#remove(seg);
     }
     spool.#current = spool.#newSegment(false);
-    return { spool, recovered, unreadable };
+    return { spool, recovered, unreadable, refused };
   }
 
   /**
@@ -336,11 +366,21 @@ export class Spool {
   }
 
   #newSegment(spill: boolean): Segment {
-    const id = this.#nextId++;
-    const path = join(this.#dir, `segment-${String(id).padStart(16, '0')}.jsonl`);
-    const seg: Segment = { id, path, fd: openSync(path, 'a', 0o600), pending: 0, size: 0, spill, syncing: undefined };
-    this.#segments.set(id, seg);
-    return seg;
+    for (let attempt = 0; ; attempt++) {
+      const id = this.#nextId++;
+      const path = join(this.#dir, `segment-${String(id).padStart(16, '0')}.jsonl`);
+      let fd: number;
+      try {
+        fd = openSync(path, NEW_SEGMENT, 0o600);
+      } catch (err) {
+        // Something is already there that the writer did not make: leave it, take the next name.
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 1000) continue;
+        throw err;
+      }
+      const seg: Segment = { id, path, fd, pending: 0, size: 0, spill, syncing: undefined };
+      this.#segments.set(id, seg);
+      return seg;
+    }
   }
 
   #rotate(spill: boolean): void {
@@ -376,12 +416,28 @@ export class Spool {
  * only when every field has its type: one with, say, a text time would fail its batch on every
  * retry and hold up the chain behind it.
  */
-function readSegment(path: string): { drafts: AuditDraft[]; unreadable: number } {
+function readSegment(path: string): { drafts: AuditDraft[]; unreadable: number; refused?: string } {
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, READ_SEGMENT);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') return { drafts: [], unreadable: 0, refused: 'a symbolic link' };
+    return { drafts: [], unreadable: 0 };
+  }
+  try {
+    // The writer makes its segments as regular files of its own user: anything else was planted
+    // (a group member of a group-writable spool, a FIFO that would hold the start forever).
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { drafts: [], unreadable: 0, refused: 'not a regular file' };
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return { drafts: [], unreadable: 0, refused: `owned by user ${st.uid}, not by the user Gatehouse runs as (${uid})` };
+    text = readFileSync(fd, 'utf8');
   } catch {
     return { drafts: [], unreadable: 0 };
+  } finally {
+    closeSync(fd);
   }
   const drafts: AuditDraft[] = [];
   let unreadable = 0;

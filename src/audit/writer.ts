@@ -138,11 +138,12 @@ export class AuditWriter {
 
   /** Opens the spool and queues whatever an earlier process left in it. */
   static open(options: AuditWriterOptions): AuditWriter {
-    const { spool, recovered, unreadable } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
+    const { spool, recovered, unreadable, refused } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
     const writer = new AuditWriter(options, spool);
     if (recovered.length) options.logger?.info({ events: recovered.length }, 'audit: replaying events left in the spool');
     // A torn last line is a draft never acknowledged; more than one such line a segment means drafts damaged on disk.
     if (unreadable) options.logger?.warn({ lines: unreadable, spoolDir: options.spoolDir }, 'audit: spool lines that are not a whole draft were skipped (a write torn by a crash, or damage on disk)');
+    if (refused.length) options.logger?.error({ files: refused, spoolDir: options.spoolDir }, 'audit: files in the spool that the writer did not make were not replayed (left in place): someone who can write to the spool directory planted them');
     // Spools written before drafts were made storable may hold a NUL or a lone surrogate.
     for (const r of recovered) writer.#enqueue({ draft: storableDraft(r.draft), canonical: undefined, ref: r.ref, mayDuplicate: true });
     if (signingKeyPresent(options)) {
