@@ -9,13 +9,20 @@
  * past the previous separator or redacted value, so no character is looked at twice.
  */
 
-/** `=`, percent-encoded once or twice (the same separators as the pair rule). */
-const SEPARATOR = /=|%3D|%253D/gi;
+/** `=`, percent-encoded any number of times (the same separators as the pair rule). */
+const SEPARATOR = /=|%(?:25)*3D/gi;
 
 /** A value: quoted, or up to a separator (an encoded `&` included). Anchored at the separator's end. */
-const VALUE = /"[^"\r\n]*"?|'[^'\r\n]*'?|(?:(?!%26|%2526)[^&\s;"',])+/y;
+const VALUE = /"[^"\r\n]*"?|'[^'\r\n]*'?|(?:(?!%(?:25)*26)[^&\s;"',])+/y;
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
+
+/**
+ * Levels of percent-encoding a name is decoded through: each level of a nested return URL adds
+ * one (`%3D`, `%253D`, `%25253D`…); a name that takes more than this to read is left as written.
+ * Each level is one pass over the name, so the bound keeps the work linear.
+ */
+const MAX_LEVELS = 8;
 
 /** Letters, digits, `_ . -`: what a name is made of once decoded. */
 function isPlainNameChar(c: number): boolean {
@@ -23,13 +30,14 @@ function isPlainNameChar(c: number): boolean {
 }
 
 /**
- * Percent escapes decoded, at most two levels deep (the separator may be encoded twice, so may
- * the name: `pass%2577ord%253D`). Byte by byte: a malformed escape (`%ZZ`, a broken UTF-8
- * sequence) stays as it is instead of throwing, and only ASCII matters to the name rules.
+ * Percent escapes decoded, level after level while any is left (the separator may be encoded
+ * several times, so may the name: `pass%2577ord%253D`), at most {@link MAX_LEVELS}. Byte by byte:
+ * a malformed escape (`%ZZ`, a broken UTF-8 sequence) stays as it is instead of throwing, and only
+ * ASCII matters to the name rules.
  */
 export function decodeName(name: string): string {
   let out = name;
-  for (let level = 0; level < 2 && out.includes('%'); level++) {
+  for (let level = 0; level < MAX_LEVELS && out.includes('%'); level++) {
     let next = '';
     for (let i = 0; i < out.length; i++) {
       if (out[i] === '%' && HEX.test(out.slice(i + 1, i + 3))) {
@@ -39,6 +47,8 @@ export function decodeName(name: string): string {
         next += out[i];
       }
     }
+    // Nothing decoded: no deeper level to read (`%` left only in malformed escapes).
+    if (next === out) break;
     out = next;
   }
   return out;

@@ -26,6 +26,19 @@ export const REDACTED = '[REDACTED]';
 // Short names are anchored (`^auth$`, not `auth`: authMethod and author are not secrets).
 const DEFAULT_SECRET_KEY = /authori[sz]ation|cookie|token|passw(or)?d|passphrase|secret|api[-_]?key|private[-_]?key|credential|session|sess[-_]?id|^otp$|totp|recovery[-_]?code|code[-_]?verifier|assertion|^dpop$|x-gatehouse-identity|signature|^sig$|^key$|bearer|^pwd$|^pass$|^(x-)?auth$|^sid$|jwt$|access[-_]?key$/i;
 
+/**
+ * Invisible characters (zero-width space and joiners, soft hyphen, BOM, word joiner, variation
+ * selectors…): a key spelled with them reads as the secret word it hides to a person and often to
+ * the program that takes it (a trimmed or normalized name), but not to the rules above.
+ */
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** A key as the rules read it: compatibility forms folded (full-width `ｔｏｋｅｎ` is `token`), invisible characters dropped. */
+function foldKey(key: string): string {
+  return key.normalize('NFKC').replace(IGNORABLE, '');
+}
+
 /** Keys that look secret by name but carry only a kind or an identifier meant for audit. */
 const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenId', 'tokenEndpoint', 'token_endpoint', 'sessionCount']);
 
@@ -43,7 +56,7 @@ const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#:]*:)[^\s/?#
  * a whole run of `[A-Za-z0-9_.-]`, or what follows a percent escape (`%3Fcode%3D…` inside an
  * encoded return URL); it is secret when it contains one of the long words, or its last
  * `.`/`-` part is one of the short ones (`connect.sid`, `x-api-key`, not `my_key` or `monkey`).
- * `=` may be percent-encoded once or twice, with blanks around it (RFC 6265 cookie parsers trim
+ * `=` may be percent-encoded any number of times (a return URL inside a return URL inside…), with blanks around it (RFC 6265 cookie parsers trim
  * them); the value is quoted, or runs to a separator (an encoded `&` included).
  * Groups: name, separator.
  *
@@ -52,7 +65,7 @@ const USERINFO_PASSWORD = /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#:]*:)[^\s/?#
  * earlier `\b[A-Za-z0-9_.-]*(?:token|…)[A-Za-z0-9_.-]*=` backtracked cubically, and a 9 kB path of
  * `token.token.…` held the event loop for 20 s.
  */
-const PAIR_SEPARATOR = '[ \\t]*(?:=|%3D|%253D)[ \\t]*';
+const PAIR_SEPARATOR = '[ \\t]*(?:=|%(?:25)*3D)[ \\t]*';
 const PAIR_LONG_WORDS = '(?:token|password|passwd|secret|api_?key|apikey|code_verifier|signature|session|sess_?id|assertion)';
 const PAIR_SHORT_WORDS = '(?:code|sig|key|otp|pwd|pass|auth|jwt|sid)';
 const PAIR = new RegExp(
@@ -60,7 +73,7 @@ const PAIR = new RegExp(
   + `(?=[A-Za-z0-9_.-]*?${PAIR_LONG_WORDS}`
   + `|(?:[A-Za-z0-9_.-]*[.-])?${PAIR_SHORT_WORDS}${PAIR_SEPARATOR})`
   + `([A-Za-z0-9_.-]+)(${PAIR_SEPARATOR})`
-  + '(?:"[^"\\r\\n]*"?|\'[^\'\\r\\n]*\'?|(?:(?!%26|%2526)[^&\\s;"\',])+)',
+  + '(?:"[^"\\r\\n]*"?|\'[^\'\\r\\n]*\'?|(?:(?!%(?:25)*26)[^&\\s;"\',])+)',
   'gi',
 );
 
@@ -88,9 +101,10 @@ const HEADER_LINE = /(?<![A-Za-z0-9-])(?=(?:(?:proxy-)?authori[sz]ation|set-cook
 /**
  * A `"name": "value"` member of JSON text inside a string (a request body or an upstream answer
  * quoted in an error message): the value goes when the name is a secret key by the same rules as
- * object keys. Groups: the name, what lies between it and the value.
+ * object keys. A number goes too (a one-time code or PIN sent as `"otp": 123456`), replaced by the
+ * quoted marker. Groups: the name, what lies between it and the value.
  */
-const JSON_MEMBER = /"((?:[^"\\\r\n]|\\.){1,128})"(\s*:\s*)"(?:[^"\\]|\\.)*"/g;
+const JSON_MEMBER = /"((?:[^"\\\r\n]|\\.){1,128})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[0-9.eE+-]*)/g;
 
 const DEFAULT_PATTERNS: RegExp[] = [
   USERINFO_PASSWORD,
@@ -98,7 +112,10 @@ const DEFAULT_PATTERNS: RegExp[] = [
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
   // JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`. Only at the
   // start of a base64url run: from every `eyJ` inside one, a scan to its end was quadratic.
-  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g,
+  // Blanks and line breaks at its two dots are taken in (a log line folded there, a token pasted
+  // with spaces): the signature after them is the secret. The pattern stays linear: each blank run
+  // sits between a base64url run and a literal dot, which neither contains.
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g,
   HEADER_LINE,
   JSON_MEMBER,
   // HTTP credentials in header-like text.
@@ -156,8 +173,12 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     for (const re of extraKeys) if (re.test(key)) return true;
     return false;
   };
-  // A key written with percent escapes (`tok%65n`, from a query string parsed but not decoded) is judged decoded too.
-  const isSecretKey = (key: string): boolean => isSecretKeyAsWritten(key) || (key.includes('%') && isSecretKeyAsWritten(decodeName(key)));
+  // A key written with percent escapes (`tok%65n`, from a query string parsed but not decoded) is judged decoded too,
+  // and one with characters beyond ASCII folded (`pass\u200Bword`, `ｐａｓｓｗｏｒｄ`). Look-alike letters of other
+  // scripts (Cyrillic `о` in `passwоrd`) are not folded: no normalization maps them.
+  const isSecretKey = (key: string): boolean => isSecretKeyAsWritten(key)
+    || (key.includes('%') && isSecretKeyAsWritten(decodeName(key)))
+    || (NON_ASCII.test(key) && isSecretKeyAsWritten(foldKey(key)));
 
   /** A JSON member name as JSON text wrote it: `\u0074oken` is `token`. */
   const isSecretJsonName = (name: string): boolean => {
