@@ -111,21 +111,24 @@ export function draftFromEnvelope(e: AuditEnvelope, redactor: Redactor): AuditDr
   const { actor, kind } = actorOf(e.name, payload);
   const reasons = Array.isArray(payload.reasons) ? payload.reasons.filter((r): r is string => typeof r === 'string') : null;
   const time = Date.parse(e.time);
+  // Every column taken from the payload is redacted like details: an export sends the columns as
+  // they are (syslog structured data, OTLP attributes), and "redacted before stored" must hold for them too.
+  const text = (v: unknown) => { const t = str(v); return t === null ? null : redactor.string(t); };
   return {
     time: Number.isFinite(time) ? time : Date.now(),
     instance: e.instance.toWellFormed(),
     event: e.name.toWellFormed(),
     eventId: e.id.toWellFormed(),
-    requestId: str(payload.requestId),
-    traceId: str(payload.traceId),
+    requestId: text(payload.requestId),
+    traceId: text(payload.traceId),
     actor: actor === null ? null : redactor.string(actor),
     actorKind: kind,
     action: e.name,
     resource: (() => { const r = resourceOf(e.name, payload); return r === null ? null : redactor.string(r); })(),
     outcome: outcomeOf(e.name, payload),
-    decisionId: str(payload.decisionId),
+    decisionId: text(payload.decisionId),
     reasons: reasons ? JSON.stringify(reasons.map((r) => redactor.string(r))) : null,
-    clientAddress: str(payload.clientAddress) ?? str(payload.remoteAddress),
+    clientAddress: text(payload.clientAddress) ?? text(payload.remoteAddress),
     details: JSON.stringify(detailsOf(e.name, payload, redactor)),
   };
 }

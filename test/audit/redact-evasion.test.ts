@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { draftFromEnvelope } from '../../src/audit/map-event.ts';
 import { createRedactor, REDACTED } from '../../src/audit/redact.ts';
 
 const redactor = createRedactor();
@@ -62,5 +63,25 @@ describe('redaction against evasive spellings', () => {
     assert.equal(redactor.string('{"otp":123456,"user":"a"}'), `{"otp":"${REDACTED}","user":"a"}`);
     assert.equal(redactor.string('{"pin": -1.5e3}'.replace('pin', 'password')), `{"password": "${REDACTED}"}`);
     assert.equal(redactor.string('{"status":200}'), '{"status":200}');
+  });
+});
+
+describe('redaction of the record columns taken from an event payload', () => {
+  it('redacts requestId, traceId, decisionId and clientAddress as it redacts details (an export sends columns as they are)', () => {
+    const d = draftFromEnvelope({
+      id: '0199c3a0-0000-7000-8000-000000000001', time: new Date().toISOString(), instance: 'gw-1', name: 'identity.login.failed',
+      payload: { requestId: `req ${JWT}`, traceId: 'Bearer s3cretTrace', decisionId: 'token=s3cretDecision', clientAddress: 'https://u:s3cretAddr@h', reason: 'x' },
+    }, redactor);
+    const columns = JSON.stringify([d.requestId, d.traceId, d.decisionId, d.clientAddress]);
+    for (const secret of [SIG, 's3cretTrace', 's3cretDecision', 's3cretAddr']) assert.ok(!columns.includes(secret), columns);
+    assert.ok(!d.details.includes(SIG));
+  });
+
+  it('leaves ordinary ids and addresses as they are', () => {
+    const d = draftFromEnvelope({
+      id: '0199c3a0-0000-7000-8000-000000000002', time: new Date().toISOString(), instance: 'gw-1', name: 'gateway.request',
+      payload: { requestId: 'req-0199c3a0', traceId: '0af7651916cd43dd8448eb211c80319c', decisionId: 'dec_01', clientAddress: '2001:db8::1', status: 200 },
+    }, redactor);
+    assert.deepEqual([d.requestId, d.traceId, d.decisionId, d.clientAddress], ['req-0199c3a0', '0af7651916cd43dd8448eb211c80319c', 'dec_01', '2001:db8::1']);
   });
 });
