@@ -410,9 +410,11 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         where r.chain = ${chain} and r.seq <= ${mark} and r.actor is not null
         and not exists (select 1 from audit_actor_index i where i.actor = r.actor and i.time = r.time and i.chain = r.chain and i.seq = r.seq)
         order by r.seq limit 1`.execute(db);
+      // Driven from the entries, each record found by its primary key: as a join, SQLite scanned the
+      // whole index once per record (the index has no (chain, seq) key), quadratic in the chain.
       const mismatch = await sql<{ seq: number | string }>`select i.seq from audit_actor_index i
-        inner join audit_records r on r.chain = i.chain and r.seq = i.seq
-        where i.chain = ${chain} and i.seq <= ${mark} and (r.actor is null or r.actor <> i.actor or r.time <> i.time)
+        where i.chain = ${chain} and i.seq <= ${mark}
+        and exists (select 1 from audit_records r where r.chain = i.chain and r.seq = i.seq and (r.actor is null or r.actor <> i.actor or r.time <> i.time))
         order by i.seq limit 1`.execute(db);
       const m = missing.rows[0] ? Number(missing.rows[0].seq) : undefined;
       const x = mismatch.rows[0] ? Number(mismatch.rows[0].seq) : undefined;
