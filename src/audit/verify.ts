@@ -27,6 +27,7 @@ import { GENESIS_HASH } from './hash.ts';
 import type { AuditCheckpoint, AuditRecord } from './record.ts';
 import { scanRowHash, scanRowToRecord } from './row-hash.ts';
 import { verifyBytes } from './verify-bytes.ts';
+import { readsAsReplacement, storedAsRead } from './stored-text.ts';
 import { RETENTION_EVENT } from './retention.ts';
 import { verifyRetentionCut } from './retention-cut.ts';
 
@@ -173,6 +174,9 @@ async function verifyChain(store: Store, repo: AuditRepo, chain: string, trusted
       }
       const hash = r[SCAN_HASH];
       if (scanRowHash(r) !== hash) return fail('modified', seq, `record ${seq} was modified (its fields no longer match its hash)`);
+      if (store.dialect === 'sqlite' && readsAsReplacement(r) && !(await storedAsRead(store, r))) {
+        return fail('modified', seq, `record ${seq} was modified (a value that reads as U+FFFD is stored as bytes that are not its UTF-8, which queries no longer match)`);
+      }
       if (r[SCAN_PREV_HASH] !== prevHash) {
         const { kind, seq: at, message } = await classifyBrokenLink(repo, scanRowToRecord(r), prevHash, prevPrev, page.slice(i + 1, i + 1001).map(scanRowToRecord), batchSize);
         return fail(kind, at, message);

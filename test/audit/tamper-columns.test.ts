@@ -113,6 +113,30 @@ for (const backend of await backends()) {
 
     }
 
+    if (backend.name === 'sqlite') {
+      it('SQLite: reports a value holding U+FFFD rewritten as bytes that are not UTF-8 (read back as the same text, but no longer equal to it in a query) as modified', async () => {
+        const chain = `k${++chains}`;
+        const { AuditWriter } = await import('../../src/audit/writer.ts');
+        const { accessDraft } = await import('./support/events.ts');
+        const { queryAudit } = await import('../../src/audit/query.ts');
+        const { join } = await import('node:path');
+        const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key });
+        // A lone surrogate in a subject is stored as U+FFFD (storable.ts).
+        writer.append(accessDraft(1, { subject: 'evil\ud800' }));
+        writer.append(accessDraft(2));
+        await writer.close();
+        const byActor = async () => { const out = []; for await (const r of queryAudit(store, { chain, actor: 'evil\uFFFD' })) out.push(r.seq); return out; };
+        assert.deepEqual(await byActor(), [1]);
+        // The index would give it away below the mark: keep the record in the tail, as an unclean stop leaves it.
+        await store.db.deleteFrom('audit_actor_index').where('chain', '=', chain).execute();
+        await store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', chain).execute();
+        assert.equal((await verify(chain)).ok, true);
+        await sql`update audit_records set actor = cast(x'6576696cff' as text) where chain = ${chain} and seq = 1`.execute(store.db);
+        assert.deepEqual(await byActor(), [], 'the attack works: the record is hidden from query --actor');
+        assert.deepEqual(first(await verify(chain)), { kind: 'modified', seq: 1 });
+      });
+    }
+
     it('reports a checkpoint row with the key id of a trusted key and a signature that is not its own', async () => {
       const chain = await chainOf(250);
       const other = await signingKeyFromJwk(await generateSigningJwk());

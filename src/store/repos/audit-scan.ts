@@ -246,3 +246,20 @@ export function int8At(page: BinaryRows, row: number, field: number): number {
 function escapeLiteral(value: string): string {
   return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
+
+/** The text columns of {@link AuditScanRow}, by position (every field but `time` and `seq`). */
+export const SCAN_TEXT_FIELDS: readonly number[] = COLUMNS.map((_, i) => i).filter((i) => i !== SCAN_TIME && i !== SCAN_SEQ);
+
+/**
+ * The stored bytes of one record's text columns, in {@link SCAN_TEXT_FIELDS} order (null for
+ * null; a value stored as a number comes back as its text's bytes), or undefined when the record
+ * is gone. SQLite keeps whatever bytes it is given in a text column, also bytes that are not UTF-8,
+ * which read back as U+FFFD: the verifier asks for them when a value reads as that character.
+ */
+export async function auditRecordTextBytes(db: Kysely<Database>, chain: string, seq: number): Promise<(Uint8Array | null)[] | undefined> {
+  const casts = SCAN_TEXT_FIELDS.map((i) => sql`cast(${sql.ref(COLUMNS[i]!)} as blob)`);
+  const { rows } = await sql<Record<string, unknown>>`select ${sql.join(casts)} from audit_records where chain = ${chain} and seq = ${seq}`.execute(db);
+  const row = rows[0];
+  if (!row) return undefined;
+  return Object.values(row).map((v) => (v === null ? null : v instanceof Uint8Array ? v : new TextEncoder().encode(String(v))));
+}
