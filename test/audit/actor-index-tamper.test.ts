@@ -9,9 +9,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeChain } from './support/chain.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { auditVerifyCommand } from '../../src/audit/commands/verify.ts';
+import { auditExportCommand } from '../../src/audit/commands/export.ts';
+import { auditSchema } from '../../src/core/config/audit-schema.ts';
 import { queryAudit } from '../../src/audit/query.ts';
 import { verifyAudit, type VerifyReport } from '../../src/audit/verify.ts';
 import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
+import { Writable } from 'node:stream';
 import type { Store } from '../../src/store/index.ts';
 import { backends, type TestDatabase } from './support/backends.ts';
 
@@ -119,6 +125,24 @@ for (const backend of await backends()) {
       const seqs = await seqsOf(chain, [actor!, 'alice@example.com']);
       assert.equal(seqs.filter((s) => s === 88).length, 2, 'the attack works: the record is listed twice');
       assert.deepEqual(problem(await verify(chain)), { kind: 'index', seq: 88 });
+    });
+
+    it('gatehouse audit verify exits 1 and names the record whose entry was deleted; audit export --actor leaves the record out meanwhile', async () => {
+      const chain = await indexedChain();
+      // The chain's public key, given as verify --public-key takes it; no signing key file.
+      const publicKey = join(db.dir, `public-${chain}.jwk`);
+      await writeFile(publicKey, JSON.stringify(key.publicJwk));
+      const config = { dataDir: db.dir, audit: auditSchema.parse({ signingKeyFile: join(db.dir, 'absent.jwk') }) };
+      const { actor } = await recordAt(chain, 42);
+      await store.db.deleteFrom('audit_actor_index').where('chain', '=', chain).where('seq', '=', 42).execute();
+      let text = '';
+      const out = new Writable({ write(chunk: Buffer, _e, done) { text += chunk.toString(); done(); } });
+      await auditExportCommand(store, config.audit, { to: 'jsonl', chain, actor: actor! }, out);
+      const seqs = text.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+      assert.ok(seqs.length > 0 && !seqs.includes(42), 'the attack works on export too');
+      const r = await auditVerifyCommand(store, config, { chain, publicKeys: [publicKey] });
+      assert.equal(r.exitCode, 1, r.output);
+      assert.match(r.output, new RegExp(`TAMPERED chain ${chain} seq 42: index — record 42 has no actor index entry`));
     });
 
     it('leaves entries past the mark (a run that stopped half way) and entries of records retention already cut alone', async () => {
