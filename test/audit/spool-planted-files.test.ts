@@ -102,6 +102,30 @@ describe('audit spool: planted segment files', () => {
     assert.ok((await readdir(dir)).includes(name(1)));
   });
 
+  it('skips a planted line that carries the event id of a stored record with other content: the stored record stays as it was, and the chain verifies', async () => {
+    const { verifyAudit } = await import('../../src/audit/verify.ts');
+    const { generateSigningJwk, signingKeyFromJwk } = await import('../../src/audit/signing-key.ts');
+    const key = await signingKeyFromJwk(await generateSigningJwk());
+    const chain = 'planted-same-id';
+    const first = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: await spoolDir(), signingKey: key });
+    first.append(accessDraft(1, { requestId: 'original', subject: 'alice' }));
+    await first.close();
+    const [original] = await stored('original');
+    const forged = { ...JSON.parse(line('forged-same-id')) as Record<string, unknown>, eventId: original!.eventId, actor: 'mallory' };
+    const dir = await spoolDir();
+    await writeFile(join(dir, name(1)), `${JSON.stringify(forged)}\n`, { mode: 0o600 });
+    const second = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: dir, signingKey: key });
+    second.append(accessDraft(2, { requestId: 'after' }));
+    await second.flush();
+    await second.close();
+    assert.deepEqual(await stored('forged-same-id'), []);
+    assert.deepEqual(await stored('original'), [original]);
+    assert.equal((await stored('after')).length, 1);
+    const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain });
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    assert.equal(report.records, 2);
+  });
+
   it('still replays its own segment (control)', async () => {
     const dir = await spoolDir();
     await writeFile(join(dir, name(1)), line('own-segment'), { mode: 0o600 });
