@@ -410,14 +410,16 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         where r.chain = ${chain} and r.seq <= ${mark} and r.actor is not null
         and not exists (select 1 from audit_actor_index i where i.actor = r.actor and i.time = r.time and i.chain = r.chain and i.seq = r.seq)
         order by r.seq limit 1`.execute(db);
-      // Driven from the entries, each record found by its primary key: as a join, SQLite scanned the
-      // whole index once per record (the index has no (chain, seq) key), quadratic in the chain.
-      const mismatch = await sql<{ seq: number | string }>`select i.seq from audit_actor_index i
-        where i.chain = ${chain} and i.seq <= ${mark}
-        and exists (select 1 from audit_records r where r.chain = i.chain and r.seq = i.seq and (r.actor is null or r.actor <> i.actor or r.time <> i.time))
-        order by i.seq limit 1`.execute(db);
+      // Driven from the entries, each record found by its primary key. The index has no (chain, seq)
+      // key, so a plan driven from the records scans it once per record, quadratic in the chain:
+      // SQLite chose that for a plain join (CROSS JOIN fixes its order: entries outside), and
+      // PostgreSQL for `order by … limit 1` (it walked the records in order to stop early; 1,000,000
+      // records ran past the statement timeout). min() leaves it nothing to stop early for: a hash join.
+      const mismatch = await sql<{ seq: number | string | null }>`select min(i.seq) as seq from audit_actor_index i cross join audit_records r
+        where r.chain = i.chain and r.seq = i.seq and i.chain = ${chain} and i.seq <= ${mark}
+        and (r.actor is null or r.actor <> i.actor or r.time <> i.time)`.execute(db);
       const m = missing.rows[0] ? Number(missing.rows[0].seq) : undefined;
-      const x = mismatch.rows[0] ? Number(mismatch.rows[0].seq) : undefined;
+      const x = mismatch.rows[0]?.seq != null ? Number(mismatch.rows[0].seq) : undefined;
       if (m !== undefined && (x === undefined || m <= x)) return { kind: 'missing', seq: m, headless: !head };
       return x === undefined ? undefined : { kind: 'mismatch', seq: x };
     },
