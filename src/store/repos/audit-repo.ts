@@ -74,6 +74,8 @@ export interface AuditRepo {
   deleteThrough(chain: string, seq: number): Promise<number>;
   /** Records of the chain with seq ≤ this have their actor index entry (0: none yet, or no head). */
   actorIndexedSeq(chain: string): Promise<number>;
+  /** The chain head's seq and actor index mark, read together; undefined: no head row. */
+  actorIndexHead(chain: string): Promise<{ seq: number; mark: number } | undefined>;
   /** Actor, time and seq of the chain's records in (afterSeq, throughSeq] that name an actor, in seq order, at most `limit`. */
   actorWindow(chain: string, afterSeq: number, throughSeq: number, limit: number): Promise<ActorEntry[]>;
   /** Adds actor index entries of one chain; an entry already there is left as it is. */
@@ -359,6 +361,11 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         and time <= (select max(time) from audit_records where chain = ${chain} and seq <= ${seq})`.execute(db);
       const r = await db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '<=', seq).executeTakeFirst();
       return Number(r.numDeletedRows);
+    },
+
+    async actorIndexHead(chain) {
+      const row = await db.selectFrom('audit_chain_heads').select(['seq', 'actor_indexed_seq']).where('chain', '=', chain).executeTakeFirst();
+      return row ? { seq: Number(row.seq), mark: Number(row.actor_indexed_seq) } : undefined;
     },
 
     async actorIndexedSeq(chain) {

@@ -46,6 +46,7 @@ export type AuditScanRow = [
 ];
 
 /** Positions in {@link AuditScanRow} (and fields of an {@link AuditBytePage} row) that the verifier reads by index. */
+export const SCAN_ACTOR = 1;
 export const SCAN_TIME = 15;
 export const SCAN_PREV_HASH = 11;
 export const SCAN_SEQ = 17;
@@ -147,7 +148,7 @@ async function* walk<P extends Page>(fetch: FetchPage<P>, lastSeq: (page: P) => 
  * the store already holds (one per file per process), with the mutex its transactions
  * hold. An in-memory database (no file) has no shareable handle: undefined.
  */
-async function sharedSqlite(db: Kysely<Database>): Promise<SqliteHandle | undefined> {
+export async function sharedSqlite(db: Kysely<Database>): Promise<SqliteHandle | undefined> {
   const { rows } = await sql<{ file: string }>`select file from pragma_database_list where name = 'main'`.execute(db);
   const file = rows[0]?.file;
   if (!file) return undefined;
