@@ -1,12 +1,13 @@
 /**
  * Giving back an approval whose request was refused before anything of it was sent upstream
  * (the per-identity rate limit, the guard, the identity or enrich stage, or the forward stage
- * before it handed the request to the upstream pool). The operation did not run, so the
- * approval is not spent: without this a 429 cost the requester a second person's approval.
+ * before it handed the request to the upstream pool, or the pool before undici started writing it:
+ * forward.ts `UpstreamExchange.undo`). The operation did not run, so the approval is not spent:
+ * without this a 429 cost the requester a second person's approval.
  *
- * The forward stage disarms it as it dispatches (context.ts `undoIfRefused`): from then on
- * bytes may have reached the upstream, and the approval stays used whatever happens after — a
- * 502, a timeout, a response cut off midway (fail closed: never run an approved operation twice).
+ * It is disarmed when undici starts writing the request (`onRequestStart`): from then on bytes
+ * may have reached the upstream, and the approval stays used whatever happens after — a 502, a
+ * timeout, a response cut off midway (fail closed: never run an approved operation twice).
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../bus/types.ts';

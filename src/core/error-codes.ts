@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   ERR_REQUEST_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   ERR_REQUEST_EXPECTATION_FAILED: { status: 417, message: 'Only the 100-continue expectation is supported' },
   ERR_REQUEST_HTTP_VERSION_UNSUPPORTED: { status: 505, message: 'HTTP version not supported' },
+  /** Never sent (nobody is listening): names why a request ended in records and events, e.g. an approval given back (`approval.released`). */
+  ERR_REQUEST_CLIENT_CLOSED: { status: 400, message: 'The client closed the connection' },
   /** Logged and counted only: a connection whose TLS handshake failed has no HTTP to answer on. */
   ERR_TLS_HANDSHAKE_FAILED: { status: 400, message: 'TLS handshake failed' },
 

@@ -332,7 +332,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     },
   },
   'approval.released': {
-    description: 'A request that had used an approval was refused before anything of it was sent upstream (per-identity rate limit, guard, identity, enrich, or the forward stage before it handed the request to the upstream pool): the approval is approved again, with the same use window, for a retry of the same request. Once a request was sent upstream the approval stays used, whatever the outcome.',
+    description: 'A request that had used an approval was refused before anything of it was sent upstream (per-identity rate limit, guard, identity, enrich, the forward stage, or the upstream pool before undici started writing it: connection refused or not made in time, total timeout while waiting for a connection, the client gone while it waited): the approval is approved again, with the same use window, for a retry of the same request. Once undici started writing a request the approval stays used, whatever the outcome.',
     emittedBy: 'src/approvals (approve stage, on the refusal)',
     fields: {
       approvalId: { type: 'string', description: 'Approval id (`apv_…`).' },

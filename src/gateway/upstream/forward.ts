@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatehouseError } from '../../core/errors.ts';
-import type { RequestContext } from '../context.ts';
+import type { RefusalUndo, RequestContext } from '../context.ts';
 import type { UpstreamPool } from './pools.ts';
 import { upstreamError } from './upstream-error.ts';
 import { responseHeaders } from './response-headers.ts';
@@ -58,6 +58,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   upgradeSocket: Duplex | undefined;
   /** Trailer names announced to the client (trailers.ts); undefined for almost every response. */
   trailers: Set<string> | undefined = undefined;
+  /**
+   * What a stage would give back if the request is refused unsent (an approval it used:
+   * context.ts `undoIfRefused`), kept until undici starts writing it (`onRequestStart`). undici
+   * calls that before the first byte goes to a socket, and a request aborted there is never
+   * written; every failure before it (connect refused or timed out, a closed pool, arguments
+   * undici refuses, the total timeout while waiting for a connection, a client that left) sent
+   * nothing upstream.
+   */
+  undo: RefusalUndo | undefined = undefined;
 
   constructor(ctx: RequestContext, upstream: UpstreamPool, upgradeSocket: Duplex | undefined) {
     this.ctx = ctx;
@@ -67,7 +76,30 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.clientGone || this.ctx.res.destroyed || this.ctx.req.destroyed && !this.ctx.req.complete) controller.abort(new ClientGoneError());
+    if (this.clientGone || this.ctx.res.destroyed || this.ctx.req.destroyed && !this.ctx.req.complete) {
+      // Aborted before undici writes anything: nothing reached the upstream.
+      this.giveBack();
+      controller.abort(new ClientGoneError());
+      return;
+    }
+    // From here bytes may reach the upstream, whatever fails next: what a stage did stays done (fail closed).
+    this.undo = undefined;
+  }
+
+  /** Runs the undo now (nobody waits for an answer: the client is gone). */
+  giveBack(): void {
+    const undo = this.undo;
+    if (undo === undefined) return;
+    this.undo = undefined;
+    // A RefusalUndo reports its own failures and never rejects.
+    void undo(this.ctx, new GatehouseError('ERR_REQUEST_CLIENT_CLOSED', { detail: 'the client left before the request was sent upstream' }));
+  }
+
+  /** Hands the undo to the pipeline's error path, which answers once it is done (run.ts failRequest). */
+  undoBeforeAnswer(): void {
+    if (this.undo === undefined) return;
+    this.ctx.undoIfRefused = this.undo;
+    this.undo = undefined;
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
@@ -167,6 +199,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     }
     this.settled = true;
     upstreamDeadlines.remove(this);
+    // Failed before undici started writing it (connect refused, pool closed, …): nothing was sent.
+    if (this.controller === undefined) this.undoBeforeAnswer();
     failRequest(ctx, error);
   }
 
@@ -191,6 +225,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
     this.clientGone = true;
     this.settled = true;
     this.ctx.gen.metrics.upstreamFailed(this.upstream.name, error.code);
+    // onRequestStart will abort it unwritten: what was used for it is given back before the answer.
+    this.undoBeforeAnswer();
     failRequest(this.ctx, error);
   }
 
@@ -203,8 +239,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
    */
   onClientClose(): void {
     if (this.ctx.res.writableFinished || this.settled) return;
-    if (this.controller === undefined) this.clientGone = true;
-    else this.controller.abort(new ClientGoneError());
+    if (this.controller === undefined) {
+      this.clientGone = true;
+      this.giveBack();
+    } else this.controller.abort(new ClientGoneError());
   }
 }
 
@@ -281,8 +319,9 @@ export function forward(ctx: RequestContext): void {
   if (body !== null && !Buffer.isBuffer(body)) continueBody(ctx.req, ctx.res);
   upstreamDeadlines.add(exchange, timeouts.totalMs);
   ctx.exchange = exchange;
-  // From here on bytes may reach the upstream, whatever fails next: nothing a stage did for this
-  // request is undone any more (a consumed approval stays spent; fail closed).
+  // The exchange keeps it until undici starts writing the request (onRequestStart); after that
+  // nothing a stage did for this request is undone any more (a consumed approval stays spent).
+  exchange.undo = ctx.undoIfRefused;
   ctx.undoIfRefused = undefined;
   try {
     // The pool whose connector times out connecting at this route's connectMs (pools.ts).
@@ -296,8 +335,9 @@ export function forward(ctx: RequestContext): void {
       upgrade: upgrade ? 'websocket' : null,
     }, exchange);
   } catch (err) {
-    // Refused before it started: the pipeline answers it; nothing is left to time out.
+    // Refused before it started: the pipeline answers it (after the undo); nothing is left to time out.
     exchange.finish();
+    exchange.undoBeforeAnswer();
     throw err;
   }
 }
