@@ -137,8 +137,14 @@ export async function withCliContext<T>(options: CliGlobalOptions, fn: (ctx: Cli
       pki() {
         pki ??= import('../pki/commands/context.ts').then(({ openPkiCommandContext }) => openPkiCommandContext({
           store, config, logger,
-          // PKI events are not on the bus's event table (yet); the log keeps them. None carries a secret.
-          onEvent: (event) => logger.info({ event }, event.type),
+          // On the bus like a running instance's (and logged): running instances refresh their
+          // CA and trust at once on a rotation or revocation (pki/ca-change-subscription.ts).
+          // None carries a secret.
+          onEvent: (event) => {
+            logger.info({ event }, event.type);
+            const { type, ...payload } = event;
+            openedBus.publish(type, payload as never);
+          },
         }));
         return pki;
       },

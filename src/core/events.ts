@@ -523,8 +523,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
   'pki.ca.root_key_exported': { description: 'The root key was exported (encrypted) for offline keeping.', emittedBy: 'src/pki (ca export-root)', fields: {} },
   'pki.ca.root_key_removed': { description: 'The root key was removed from the store (offline root).', emittedBy: 'src/pki (ca export-root --remove)', fields: {} },
   'pki.ca.intermediate_rotated': {
-    description: 'A new intermediate CA issues from now on; the previous one stays trusted (and signs CRLs) until it expires.',
-    emittedBy: 'src/pki (ca rotate-intermediate)',
+    description: 'A new intermediate CA issues from now on; the previous one stays trusted (and signs CRLs) until it expires. Every running instance that receives it reads the CA and CRLs from the store at once (src/pki/ca-change-subscription.ts).',
+    emittedBy: 'src/pki (ca rotate-intermediate, published by the CLI)',
     fields: {
       intermediateSerial: { type: 'string', description: 'Serial of the new issuing intermediate (hex).' },
       previousSerial: { type: 'string', description: 'Serial of the intermediate it replaces (hex).' },
@@ -532,8 +532,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     },
   },
   'pki.ca.root_rotation_prepared': {
-    description: 'A new root CA (and an intermediate it signed) was made: trusted from now on next to the current root, issuing nothing until `ca rotate-root --activate`.',
-    emittedBy: 'src/pki (ca rotate-root)',
+    description: 'A new root CA (and an intermediate it signed) was made: trusted from now on next to the current root, issuing nothing until `ca rotate-root --activate`. Every running instance that receives it reads the CA from the store at once.',
+    emittedBy: 'src/pki (ca rotate-root, published by the CLI)',
     fields: {
       rootSerial: { type: 'string', description: 'Serial of the new root (hex).' },
       currentRootSerial: { type: 'string', description: 'Serial of the root still in force (hex).' },
@@ -541,13 +541,13 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     },
   },
   'pki.ca.root_rotation_cancelled': {
-    description: 'A prepared root was withdrawn before activation: no longer trusted (from each relying party\'s next refresh), its key deleted.',
-    emittedBy: 'src/pki (ca rotate-root --cancel)',
+    description: 'A prepared root was withdrawn before activation: no longer trusted (from each relying party\'s next refresh; running instances that receive it at once), its key deleted.',
+    emittedBy: 'src/pki (ca rotate-root --cancel, published by the CLI)',
     fields: { rootSerial: { type: 'string', description: 'Serial of the withdrawn root (hex).' } },
   },
   'pki.ca.root_rotated': {
-    description: 'The prepared root and its intermediate are in force: the intermediate issues from now on; the replaced root stays trusted while intermediates it signed are, and its key is gone from the store.',
-    emittedBy: 'src/pki (ca rotate-root --activate)',
+    description: 'The prepared root and its intermediate are in force: the intermediate issues from now on; the replaced root stays trusted while intermediates it signed are, and its key is gone from the store. Every running instance that receives it reads the CA and CRLs from the store at once.',
+    emittedBy: 'src/pki (ca rotate-root --activate, published by the CLI)',
     fields: {
       rootSerial: { type: 'string', description: 'Serial of the root now in force (hex).' },
       previousRootSerial: { type: 'string', description: 'Serial of the root it replaces (hex).' },
@@ -575,8 +575,8 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
     },
   },
   'pki.certificate.revoked': {
-    description: 'Certificates were revoked; the next CRL lists them.',
-    emittedBy: 'src/pki (authority)',
+    description: 'Certificates were revoked; the next CRL lists them. Every running instance that receives it reads the CRLs from the store at once.',
+    emittedBy: 'src/pki (authority; cert revoke, published by the CLI)',
     fields: {
       serials: { type: 'string[]', description: 'Revoked serials.' },
       target: { type: 'string', description: 'What was asked to revoke: a serial or a SPIFFE id.' },

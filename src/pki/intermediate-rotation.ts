@@ -8,7 +8,8 @@
  * (`ca export-root --remove`), the exported key file the operator brings back for this one
  * command; it is used in memory and never stored again. The root re-signs its CRL so that it
  * covers the new intermediate for its whole life (it is the only other thing the root signs).
- * Every instance picks the rotation up from the store at its next CRL refresh.
+ * Every instance picks the rotation up from the store when the command's event reaches it on the
+ * bus (ca-change-subscription.ts), or at its next CRL refresh.
  */
 import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';

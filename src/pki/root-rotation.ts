@@ -3,7 +3,8 @@
  * certificate it cannot verify.
  *
  *   1. prepare (`ca rotate-root`): a new self-signed root and an intermediate it signs are made
- *      and stored as pending. From the next refresh every instance and workload trusts the new
+ *      and stored as pending. Once announced on the bus (or from the next refresh) every instance,
+ *      and from its next refresh every workload, trusts the new
  *      root next to the current one (`/bundle`, `/trust`, TLS endpoints); nothing is issued
  *      under it yet. Relying parties outside Gatehouse are handed the new bundle meanwhile.
  *   2. activate (`ca rotate-root --activate`, not before `pki.rootRotationMinWaitSeconds`): the

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
 import { caActivateRootCommand, caCancelRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand, caStatusCommand, type CaCertificateStatus } from '../../pki/commands/index.ts';
+import { caChangeNotice } from '../ca-change-notice.ts';
 import { READS_EXISTING_STORE, withCliContext } from '../context.ts';
 import { action, emit, formatRecord } from '../output.ts';
 import { stateful, type StateOptions } from '../options.ts';
@@ -77,16 +78,16 @@ export function registerCa(program: Command): void {
           throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: `cannot read the root key file ${o.rootKey}`, cause });
         }
       }
-      const r = await withCliContext(o, async (ctx) => caRotateIntermediateCommand(await ctx.pki(), {
+      const r = await withCliContext(o, async (ctx) => ({ ...await caRotateIntermediateCommand(await ctx.pki(), {
         ...(rootKeyPem !== undefined ? { rootKeyPem } : {}), ...(passphrase !== undefined ? { passphrase } : {}), ...(o.retirePrevious ? { retirePrevious: true } : {}),
-      }), {
+      }), ...caChangeNotice(ctx.config) }), {
         action: 'ca.rotate-intermediate', details: { rootKeyFile: o.rootKey !== undefined, retirePrevious: o.retirePrevious === true },
         result: (v) => ({ resource: v.intermediateSerial, details: { intermediateSerial: v.intermediateSerial, previousSerial: v.previousSerial, notAfter: v.notAfter.toISOString(), rootKey: v.rootKey, retired: v.retired } }),
       });
       emit(o.json, r, () => formatRecord([
         ['intermediate serial', r.intermediateSerial], ['not after', r.notAfter.toISOString()], ['replaces', r.previousSerial],
         ['still trusted', r.retained.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)], ...(r.retired.length > 0 ? [['revoked', r.retired] as const] : []),
-        ['root key from', r.rootKey], ['crl number', r.crlNumber],
+        ['root key from', r.rootKey], ['crl number', r.crlNumber], ['running instances', r.runningInstances],
       ]));
     }));
 
@@ -103,25 +104,27 @@ export function registerCa(program: Command): void {
       if (o.cancel && o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--cancel and --activate exclude each other' });
       if (o.bundleOut && (o.activate || o.cancel)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--bundle-out only goes without --activate or --cancel (the bundle is `GET <pki.apiPath>/bundle` at any time)' });
       if (o.cancel) {
-        const r = await withCliContext(o, async (ctx) => caCancelRootCommand(await ctx.pki()), {
+        const r = await withCliContext(o, async (ctx) => ({ ...await caCancelRootCommand(await ctx.pki()), ...caChangeNotice(ctx.config) }), {
           action: 'ca.rotate-root', details: { cancel: true }, result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial } }),
         });
-        emit(o.json, r, () => formatRecord([['withdrawn root', r.rootSerial]]));
+        emit(o.json, r, () => formatRecord([['withdrawn root', r.rootSerial], ['running instances', r.runningInstances]]));
         return;
       }
       if (o.activate) {
-        const r = await withCliContext(o, async (ctx) => caActivateRootCommand(await ctx.pki(), { force: o.force === true, retirePrevious: o.retirePrevious === true }), {
+        const r = await withCliContext(o, async (ctx) => ({
+          ...await caActivateRootCommand(await ctx.pki(), { force: o.force === true, retirePrevious: o.retirePrevious === true }), ...caChangeNotice(ctx.config),
+        }), {
           action: 'ca.rotate-root', details: { activate: true, force: o.force === true, retirePrevious: o.retirePrevious === true },
           result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, previousRootSerial: v.previousRootSerial, intermediateSerial: v.intermediateSerial, previousRootKeyDropped: v.previousRootKeyDropped } }),
         });
         emit(o.json, r, () => formatRecord([
           ['root serial', r.rootSerial], ['intermediate serial', r.intermediateSerial], ['replaces root', r.previousRootSerial],
           ['still trusted', r.retainedRoots.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)],
-          ['replaced root key removed from store', r.previousRootKeyDropped], ['crl number', r.crlNumber],
+          ['replaced root key removed from store', r.previousRootKeyDropped], ['crl number', r.crlNumber], ['running instances', r.runningInstances],
         ]));
         return;
       }
-      const r = await withCliContext(o, async (ctx) => caRotateRootCommand(await ctx.pki()), {
+      const r = await withCliContext(o, async (ctx) => ({ ...await caRotateRootCommand(await ctx.pki()), ...caChangeNotice(ctx.config) }), {
         action: 'ca.rotate-root', details: { activate: false },
         result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, currentRootSerial: v.currentRootSerial, intermediateSerial: v.intermediateSerial } }),
       });
@@ -130,8 +133,9 @@ export function registerCa(program: Command): void {
         formatRecord([
           ['new root serial', r.rootSerial], ['not after', r.rootNotAfter.toISOString()], ['current root', r.currentRootSerial],
           ['activate after', r.activateAfter.toISOString()], ...(o.bundleOut ? [['bundle written to', o.bundleOut] as const] : []),
+          ['running instances', r.runningInstances],
         ]),
-        '', 'Every Gatehouse instance and workload trusts the new root at its next refresh. Give the bundle below to every other relying party, then run `gatehouse ca rotate-root --activate`.',
+        '', `${r.announced ? 'Running Gatehouse instances were told and trust the new root now' : 'Every Gatehouse instance trusts the new root at its next refresh'}; workloads at their next trust refresh. Give the bundle below to every other relying party, then run \`gatehouse ca rotate-root --activate\`.`,
         '', r.trustBundlePem.trim(),
       ].join('\n'));
     }));

@@ -1,8 +1,9 @@
 /**
  * The certificate authority as a gateway component: the issuance API and CRL on the public
  * listener, the gateway's own workload certificate (renewed at 2/3 of its lifetime) used
- * for mutual TLS to upstreams, and a CRL watcher so revocations reach every instance
- * within `pki.crl.refreshIntervalSeconds`.
+ * for mutual TLS to upstreams, and a CRL watcher so revocations and rotations reach every
+ * instance at once when announced on the bus, and within `pki.crl.refreshIntervalSeconds`
+ * when not.
  *
  * The CA must be created once with `gatehouse ca init`; in development mode a missing CA
  * is created at start, with a warning (refused in production).
@@ -12,6 +13,7 @@ import { openPkiCommandContext, openAuthority } from '../../pki/commands/context
 import { caInitCommand } from '../../pki/commands/ca-init.ts';
 import type { CertificateAuthority } from '../../pki/authority.ts';
 import { CrlWatcher } from '../../pki/mtls/crl-watcher.ts';
+import { followCaChanges } from '../../pki/ca-change-subscription.ts';
 import { CertificateRotator } from '../../pki/mtls/rotator.ts';
 import type { TlsMaterial } from '../../pki/mtls/tls-material.ts';
 import type { TrustStore } from '../../pki/trust-store.ts';
@@ -74,6 +76,8 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
     },
   });
   trust = await watcher.start();
+  // Rotations and revocations made by the CLI (another process) arrive as bus events.
+  const unfollowCaChanges = followCaChanges(bus, watcher, log);
 
   const spiffeId = gatewaySpiffeId(config.pki.trustDomain);
   let material: TlsMaterial | undefined;
@@ -159,6 +163,7 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
     }],
     async stop() {
       clearInterval(expiryTimer);
+      unfollowCaChanges();
       rotator.stop();
       watcher.stop();
     },

@@ -5,6 +5,9 @@
  * finds them half-expired) and, when either changed, hands a new TrustStore to
  * `onChange` (typically `guard.update({ trust })` and client agents). A revocation on one
  * instance is thus enforced by all within one interval (default 30 s).
+ *
+ * `refreshSoon` is the same refresh out of schedule, for a change announced on the bus
+ * (ca-change-subscription.ts): the poll stays as the fallback for an announcement lost.
  */
 import type { Logger } from 'pino';
 import { toGatehouseError } from '../../core/errors.ts';
@@ -26,6 +29,8 @@ export class CrlWatcher {
   #generation = -1;
   #trust: TrustStore | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #running: Promise<TrustStore> | undefined;
+  #queued: Promise<void> | undefined;
 
   constructor(options: CrlWatcherOptions) {
     this.#options = options;
@@ -50,8 +55,31 @@ export class CrlWatcher {
     this.#timer = undefined;
   }
 
+  /**
+   * Refreshes once more, after the refresh under way if there is one: that one may have read
+   * the store before the change that prompted this call. Calls made while one is queued share
+   * it, so a burst of announcements costs at most two reads. Never rejects (refresh logs).
+   */
+  refreshSoon(): Promise<void> {
+    this.#queued ??= (this.#running ?? Promise.resolve()).catch(() => undefined).then(() => {
+      this.#queued = undefined;
+      return this.refresh();
+    }).then(() => undefined, () => undefined);
+    return this.#queued;
+  }
+
   /** Reads the current CRL now; calls `onChange` when it is new. */
   async refresh(): Promise<TrustStore> {
+    const run = this.#refresh();
+    this.#running = run;
+    try {
+      return await run;
+    } finally {
+      if (this.#running === run) this.#running = undefined;
+    }
+  }
+
+  async #refresh(): Promise<TrustStore> {
     try {
       const { ca } = this.#options;
       // An intermediate rotated elsewhere (CLI, another instance) reaches this instance here:
