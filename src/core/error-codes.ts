@@ -124,6 +124,8 @@ export const ERROR_CODES = {
   ERR_PKI_MASTER_KEY_MISSING: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_KEY_UNSEAL_FAILED: { status: 500, message: 'Certificate authority key unavailable' },
   ERR_PKI_ROOT_KEY_OFFLINE: { status: 409, message: 'The root key is offline' },
+  /** `ca rotate-root --key-type` names a key type the CA does not make for its roots and intermediates. */
+  ERR_PKI_CA_KEY_TYPE_INVALID: { status: 400, message: 'Key type not available for the certificate authority' },
   /** `ca rotate-root` while a prepared root waits for `--activate`: one root rotation at a time. */
   ERR_PKI_ROOT_ROTATION_PENDING: { status: 409, message: 'A root rotation is already under way' },
   /** `ca rotate-root --activate` with no prepared root, or before relying parties had time to trust it (`--force`). */

@@ -12,6 +12,32 @@ type Algorithm = webcrypto.Algorithm;
 
 export type CaKeyAlgorithm = 'ECDSA-P256' | 'ECDSA-P384';
 
+/** The key types the CA makes for its roots and intermediates (`pki.keyAlgorithm`, `ca rotate-root --key-type`). */
+export const CA_KEY_ALGORITHMS: readonly CaKeyAlgorithm[] = ['ECDSA-P256', 'ECDSA-P384'];
+
+/**
+ * The key type of a CA certificate's key, read from the certificate itself: a root rotation may
+ * change the key type, and the CA then holds keys of both kinds (the replaced intermediates keep
+ * signing CRLs), so no single setting can say how to import and sign with each one.
+ * @throws GatehouseError ERR_PKI_KEY_UNSUPPORTED for a key the CA never makes
+ */
+export function caKeyAlgorithmOf(cert: x509.X509Certificate): CaKeyAlgorithm {
+  const alg = cert.publicKey.algorithm as Algorithm & { namedCurve?: string };
+  if (alg.name === 'ECDSA' && alg.namedCurve === 'P-256') return 'ECDSA-P256';
+  if (alg.name === 'ECDSA' && alg.namedCurve === 'P-384') return 'ECDSA-P384';
+  throw new GatehouseError('ERR_PKI_KEY_UNSUPPORTED', { detail: `CA certificate ${cert.subject} has a ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''} key, not one of ${CA_KEY_ALGORITHMS.join(', ')}` });
+}
+
+/**
+ * Parses an operator's choice of CA key type (`--key-type`), case-insensitively.
+ * @throws GatehouseError ERR_PKI_CA_KEY_TYPE_INVALID
+ */
+export function parseCaKeyAlgorithm(input: string): CaKeyAlgorithm {
+  const found = CA_KEY_ALGORITHMS.find((a) => a.toLowerCase() === input.trim().toLowerCase());
+  if (!found) throw new GatehouseError('ERR_PKI_CA_KEY_TYPE_INVALID', { publicMessage: `key type ${JSON.stringify(input.slice(0, 40))} is not one the CA makes: ${CA_KEY_ALGORITHMS.join(', ')}` });
+  return found;
+}
+
 /** WebCrypto parameters to generate and sign with a CA key of the given kind. */
 export function caAlgorithm(kind: CaKeyAlgorithm): EcKeyGenParams & EcdsaParams {
   return kind === 'ECDSA-P384'

@@ -8,7 +8,7 @@ import { webcrypto } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError, toGatehouseError } from '../core/errors.ts';
-import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
+import { caAlgorithm, caImportAlgorithm, caKeyAlgorithmOf, type CaKeyAlgorithm } from './algorithms.ts';
 import { bootstrapTokenId, generateBootstrapToken, hashBootstrapToken } from './bootstrap-token.ts';
 import { buildCrl, crlRecordPems, type RevocationReason } from './crl-builder.ts';
 import { issuerCrlPath } from './crl-distribution-point.ts';
@@ -88,6 +88,8 @@ interface SigningIntermediate {
   key: webcrypto.CryptoKey;
   /** Subject key identifier (hex): matches the authority key identifier of its CRLs. */
   keyId: string;
+  /** Its own key type: after a root rotation with `--key-type` the CA signs with keys of both kinds. */
+  algorithm: CaKeyAlgorithm;
 }
 
 /**
@@ -104,25 +106,26 @@ interface CaState {
   rootCrlPems: string[];
 }
 
-async function signingIntermediate(pem: string, sealed: string, masterKey: Uint8Array, kind: CaRecord['keyAlgorithm']): Promise<SigningIntermediate> {
+async function signingIntermediate(pem: string, sealed: string, masterKey: Uint8Array): Promise<SigningIntermediate> {
   const cert = new x509.X509Certificate(pem);
   const keyId = cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? '';
+  const kind = caKeyAlgorithmOf(cert);
   const pkcs8 = unsealPrivateKey(sealed, masterKey, 'intermediate');
   try {
     // Imported non-extractable: nothing in this process can read it back out.
     const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, caImportAlgorithm(kind), false, ['sign']);
-    return { cert, pem, key, keyId };
+    return { cert, pem, key, keyId, algorithm: kind };
   } finally {
     pkcs8.fill(0);
   }
 }
 
 async function loadState(ca: CaRecord, masterKey: Uint8Array, trustDomain: string, now: Date): Promise<CaState> {
-  const issuing = await signingIntermediate(ca.intermediateCertPem, ca.intermediateKeySealed, masterKey, ca.keyAlgorithm);
+  const issuing = await signingIntermediate(ca.intermediateCertPem, ca.intermediateKeySealed, masterKey);
   // An expired intermediate is left out: no certificate it issued outlives it.
   const previous = await Promise.all(ca.previousIntermediates
     .filter((p) => new x509.X509Certificate(p.certPem).notAfter.getTime() > now.getTime())
-    .map((p) => signingIntermediate(p.certPem, p.keySealed, masterKey, ca.keyAlgorithm)));
+    .map((p) => signingIntermediate(p.certPem, p.keySealed, masterKey)));
   // Roots: the one in force; one prepared by `ca rotate-root` (trusted before it issues, so that
   // relying parties have it when it does); replaced ones while an intermediate they signed is trusted.
   const previousRoots = await rootsStillNeeded(ca.previousRoots, previous.map((p) => p.cert), now);
@@ -489,7 +492,6 @@ export class CertificateAuthority {
     // A rotation elsewhere must not leave the new intermediate's certificates without a CRL.
     await this.reload();
     const state = this.#state;
-    const algorithm = caAlgorithm(this.config.keyAlgorithm);
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.#clock();
       const latest = await this.#repo.latestCrl();
@@ -503,7 +505,7 @@ export class CertificateAuthority {
       // store's key), so a serial another intermediate issued matches nothing of this one's,
       // and no revocation depends on knowing which intermediate issued it.
       const [crl, ...previous] = await Promise.all([state.issuing, ...state.previous].map((i) => buildCrl({
-        issuer: i.cert, signingKey: i.key, signingAlgorithm: algorithm, number, thisUpdate, nextUpdate, entries,
+        issuer: i.cert, signingKey: i.key, signingAlgorithm: caAlgorithm(i.algorithm), number, thisUpdate, nextUpdate, entries,
       })));
       const record: CrlRecord = {
         number, thisUpdate: crl!.thisUpdate, nextUpdate: crl!.nextUpdate!, der: new Uint8Array(crl!.rawData),
@@ -659,7 +661,7 @@ export class CertificateAuthority {
       serial, spiffe, dnsNames: csr.dnsNames, ipAddresses: csr.ipAddresses,
       publicKey: csr.publicKey, keyKind: csr.keyKind, notBefore, notAfter,
       issuer: issuer.cert, issuerKey: issuer.key,
-      signingAlgorithm: caAlgorithm(this.config.keyAlgorithm), crlUrl: this.crlUrlOf(issuer.keyId),
+      signingAlgorithm: caAlgorithm(issuer.algorithm), crlUrl: this.crlUrlOf(issuer.keyId),
     });
     const certificatePem = cert.toString('pem') + '\n';
     // Stored before it is handed out, so a certificate in the wild is always on record (and revocable).

@@ -17,7 +17,7 @@ import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import type { Logger } from 'pino';
 import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError } from '../core/errors.ts';
-import { caAlgorithm, caImportAlgorithm } from './algorithms.ts';
+import { caAlgorithm, caImportAlgorithm, caKeyAlgorithmOf } from './algorithms.ts';
 import { createIntermediateCertificate, generateCaKeyPair } from './ca-certificates.ts';
 import { buildCrl, crlToPem, type CrlEntryInput, type RevocationReason } from './crl-builder.ts';
 import { emitSafely, type PkiEventListener } from './events.ts';
@@ -96,10 +96,11 @@ export async function rotateIntermediate(options: RotateIntermediateOptions): Pr
   const ca = await options.repo.getCa();
   if (!ca) throw new GatehouseError('ERR_PKI_NOT_INITIALIZED', { detail: 'run `gatehouse ca init` first' });
   const { config } = options;
-  const kind = ca.keyAlgorithm;
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - config.backdateSeconds * 1000);
   const root = new x509.X509Certificate(ca.rootCertPem);
+  // The root's own key type, which the new intermediate follows (a root rotation may have changed it).
+  const kind = caKeyAlgorithmOf(root);
   const current = new x509.X509Certificate(ca.intermediateCertPem);
 
   const { pkcs8, from } = rootKeyPkcs8(options, ca.rootKeySealed, root);

@@ -48,7 +48,7 @@ export class MemoryPkiRepository implements PkiRepository {
     Object.assign(this.#ca, copy({
       rootCertPem: pending.rootCertPem, rootKeySealed: pending.rootKeySealed, rootCrlPem: pending.rootCrlPem,
       intermediateCertPem: pending.intermediateCertPem, intermediateKeySealed: pending.intermediateKeySealed,
-      previousIntermediates: r.previousIntermediates, previousRoots: r.previousRoots, pendingRoot: null,
+      previousIntermediates: r.previousIntermediates, previousRoots: r.previousRoots, pendingRoot: null, keyAlgorithm: r.keyAlgorithm,
     }));
     return true;
   }

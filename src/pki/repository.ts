@@ -9,6 +9,12 @@ import type { RevocationReason } from './crl-builder.ts';
 
 /** The CA's own material. Private keys are sealed (see key-sealing.ts). */
 export interface CaRecord {
+  /**
+   * Key type of the root in force, which `ca rotate-intermediate` gives new intermediates:
+   * `pki.keyAlgorithm` at `ca init`, the new root's after `ca rotate-root --key-type … --activate`.
+   * Each certificate's key is imported and used by the type its certificate names
+   * (`caKeyAlgorithmOf`): replaced intermediates of another type keep signing CRLs.
+   */
   keyAlgorithm: CaKeyAlgorithm;
   rootCertPem: string;
   /** Sealed root key; null once the root has been taken offline. */
@@ -70,6 +76,8 @@ export interface RootActivation {
   expectedIntermediateCertPem: string;
   previousIntermediates: PreviousIntermediate[];
   previousRoots: PreviousRoot[];
+  /** Key type of the pending root: the CA's from now on (`CaRecord.keyAlgorithm`). */
+  keyAlgorithm: CaKeyAlgorithm;
 }
 
 /** A retired intermediate, kept until it expires (no certificate it issued outlives it). */

@@ -24,7 +24,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { GatehouseError } from '../core/errors.ts';
-import { caAlgorithm } from './algorithms.ts';
+import { caAlgorithm, caKeyAlgorithmOf, type CaKeyAlgorithm } from './algorithms.ts';
 import { createIntermediateCertificate, createRootCertificate, generateCaKeyPair } from './ca-certificates.ts';
 import { buildCrl, crlToPem } from './crl-builder.ts';
 import type { InitCaOptions } from './ca-init.ts';
@@ -37,10 +37,22 @@ import { x509 } from './x509.ts';
 /** What `ca init` takes: the store, the master key, the configuration, and where to report. */
 export type RootRotationOptions = InitCaOptions;
 
+export interface PrepareRootOptions extends RootRotationOptions {
+  /**
+   * Key type of the new root and its intermediate (`--key-type`), to move to a stronger key at a
+   * root rotation; default: the current root's. Intermediates rotated later follow the root in force.
+   */
+  keyType?: CaKeyAlgorithm;
+}
+
 export interface PrepareRootResult {
   rootSerial: string;
   rootNotAfter: Date;
   intermediateSerial: string;
+  /** Key type of the new root and its intermediate. */
+  keyAlgorithm: CaKeyAlgorithm;
+  /** Key type of the root still in force. */
+  currentKeyAlgorithm: CaKeyAlgorithm;
   /** The root still in force. */
   currentRootSerial: string;
   /** Every root relying parties must trust from now on (current and new), PEM. */
@@ -52,6 +64,8 @@ export interface PrepareRootResult {
 export interface ActivateRootResult {
   rootSerial: string;
   intermediateSerial: string;
+  /** Key type of the root now in force (and of the intermediates rotated under it). */
+  keyAlgorithm: CaKeyAlgorithm;
   previousRootSerial: string;
   /** Roots still trusted next to the new one (each while an intermediate it signed is). */
   retainedRoots: { serial: string; notAfter: Date }[];
@@ -84,7 +98,7 @@ async function sealed(key: webcrypto.CryptoKey, masterKey: Uint8Array, label: 'r
  * Step 1: makes the next root and its intermediate and stores them as pending.
  * @throws GatehouseError ERR_PKI_NOT_INITIALIZED | ERR_PKI_ROOT_ROTATION_PENDING | ERR_STORE_CONFLICT
  */
-export async function prepareRootRotation(options: RootRotationOptions): Promise<PrepareRootResult> {
+export async function prepareRootRotation(options: PrepareRootOptions): Promise<PrepareRootResult> {
   const ca = await caOf(options.repo);
   const current = new x509.X509Certificate(ca.rootCertPem);
   if (ca.pendingRoot !== null) {
@@ -94,8 +108,10 @@ export async function prepareRootRotation(options: RootRotationOptions): Promise
     });
   }
   const { config } = options;
-  // The CA's key type: every sealed key of the record is imported with it.
-  const kind = ca.keyAlgorithm;
+  // Kept unless asked otherwise. Each key is later imported by the type its certificate names,
+  // so the intermediates of the replaced root keep signing CRLs with theirs.
+  const currentKind = caKeyAlgorithmOf(current);
+  const kind = options.keyType ?? currentKind;
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - config.backdateSeconds * 1000);
   const rootKeys = await generateCaKeyPair(kind);
@@ -124,11 +140,11 @@ export async function prepareRootRotation(options: RootRotationOptions): Promise
     throw new GatehouseError('ERR_STORE_CONFLICT', { detail: 'another root rotation ran at the same time; it is in force, nothing was changed by this one' });
   }
   const result: PrepareRootResult = {
-    rootSerial: serialOf(root), rootNotAfter: root.notAfter, intermediateSerial: serialOf(intermediate), currentRootSerial: serialOf(current),
+    rootSerial: serialOf(root), rootNotAfter: root.notAfter, intermediateSerial: serialOf(intermediate), keyAlgorithm: kind, currentKeyAlgorithm: currentKind, currentRootSerial: serialOf(current),
     trustBundlePem: ca.rootCertPem + pendingRoot.rootCertPem,
     activateAfter: new Date(now.getTime() + config.rootRotationMinWaitSeconds * 1000),
   };
-  options.logger?.warn({ rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, activateAfter: result.activateAfter }, 'root CA rotation prepared: the new root is trusted from now on and issues nothing until activated');
+  options.logger?.warn({ rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, keyAlgorithm: kind, activateAfter: result.activateAfter }, 'root CA rotation prepared: the new root is trusted from now on and issues nothing until activated');
   emitSafely(options.onEvent, { type: 'pki.ca.root_rotation_prepared', rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, notAfter: root.notAfter.toISOString() });
   return result;
 }
@@ -217,11 +233,12 @@ export async function activateRootRotation(options: ActivateRootOptions): Promis
   );
   const stored = await options.repo.activateRoot({
     expectedPendingRootCertPem: pending.rootCertPem, expectedIntermediateCertPem: ca.intermediateCertPem, previousIntermediates, previousRoots,
+    keyAlgorithm: caKeyAlgorithmOf(root),
   });
   if (!stored) throw new GatehouseError('ERR_STORE_CONFLICT', { detail: 'the CA changed while the root was being activated (another activation or an intermediate rotation); nothing was changed by this one' });
 
   const result: ActivateRootResult = {
-    rootSerial: serialOf(root), intermediateSerial: serialOf(intermediate), previousRootSerial: serialOf(previousRoot),
+    rootSerial: serialOf(root), intermediateSerial: serialOf(intermediate), keyAlgorithm: caKeyAlgorithmOf(root), previousRootSerial: serialOf(previousRoot),
     retainedRoots: previousRoots.map((r) => new x509.X509Certificate(r.certPem)).map((c) => ({ serial: serialOf(c), notAfter: c.notAfter })),
     previousRootKeyDropped: ca.rootKeySealed !== null,
   };

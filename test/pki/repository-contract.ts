@@ -67,7 +67,7 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
 
       const activation = (previousRoots: { certPem: string; crlPem: string }[]) => ({
         expectedPendingRootCertPem: `R-${name}`, expectedIntermediateCertPem: current.intermediateCertPem,
-        previousIntermediates: [{ certPem: current.intermediateCertPem, keySealed: current.intermediateKeySealed }], previousRoots,
+        previousIntermediates: [{ certPem: current.intermediateCertPem, keySealed: current.intermediateKeySealed }], previousRoots, keyAlgorithm: 'ECDSA-P256' as const,
       });
       assert.equal(await repo.activateRoot({ ...activation([]), expectedPendingRootCertPem: 'R-other' }), false, 'another pending root');
       assert.equal(await repo.activateRoot({ ...activation([]), expectedIntermediateCertPem: 'I-other' }), false, 'the issuing intermediate moved meanwhile');
@@ -91,6 +91,24 @@ export function registerPkiRepositoryContract(backend: PkiBackend, skip: false |
       assert.equal(cancelled.filter(Boolean).length, 1);
       assert.equal((await other.getCa())?.pendingRoot, null);
       assert.equal((await other.getCa())?.rootCertPem, `R-${name}`, 'the root in force stays');
+    });
+
+    it('makes the key type of an activated root the CA\'s (ca rotate-root --key-type), read alike by another instance', async () => {
+      const current = (await repo.getCa())!;
+      assert.equal(current.keyAlgorithm, 'ECDSA-P256');
+      const pendingRoot = {
+        rootCertPem: 'R-p384', rootKeySealed: '{"sealed":"r-p384"}', rootCrlPem: 'RC-p384',
+        intermediateCertPem: 'I-p384', intermediateKeySealed: '{"sealed":"i-p384"}', preparedAt: new Date(1_700_000_200_000),
+      };
+      assert.equal(await repo.prepareRoot({ expectedRootCertPem: current.rootCertPem, pendingRoot }), true);
+      assert.equal((await repo.getCa())?.keyAlgorithm, 'ECDSA-P256', 'preparing does not change the key type in force');
+      assert.equal(await repo.activateRoot({
+        expectedPendingRootCertPem: 'R-p384', expectedIntermediateCertPem: current.intermediateCertPem,
+        previousIntermediates: [{ certPem: current.intermediateCertPem, keySealed: current.intermediateKeySealed }], previousRoots: [], keyAlgorithm: 'ECDSA-P384',
+      }), true);
+      const ca = await (await another()).getCa();
+      assert.equal(ca?.keyAlgorithm, 'ECDSA-P384');
+      assert.equal(ca?.rootCertPem, 'R-p384');
     });
 
     it('stores, finds and lists certificates, newest first, and filters live ones', async () => {

@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GatehouseError } from '../../core/errors.ts';
+import { CA_KEY_ALGORITHMS, parseCaKeyAlgorithm } from '../../pki/algorithms.ts';
 import { caActivateRootCommand, caCancelRootCommand, caExportRootCommand, caInitCommand, caRotateIntermediateCommand, caRotateRootCommand, caStatusCommand, type CaCertificateStatus } from '../../pki/commands/index.ts';
 import { caChangeNotice } from '../ca-change-notice.ts';
 import { READS_EXISTING_STORE, withCliContext } from '../context.ts';
@@ -36,7 +37,7 @@ export function registerCa(program: Command): void {
     .description('the root, intermediates and any root rotation under way, with serials and validity (reads only)'))
     .action(action(async (o: StateOptions) => {
       const r = await withCliContext(o, async (ctx) => caStatusCommand(await ctx.pki()), undefined, READS_EXISTING_STORE);
-      const line = (c: CaCertificateStatus) => `${c.serial} ${c.subject} (until ${c.notAfter}, ${c.daysLeft} days left)`;
+      const line = (c: CaCertificateStatus) => `${c.serial} ${c.subject} ${c.keyAlgorithm} (until ${c.notAfter}, ${c.daysLeft} days left)`;
       emit(o.json, r, () => formatRecord([
         ['trust domain', r.trustDomain], ['key algorithm', r.keyAlgorithm],
         ['root', line(r.root)], ['root key in store', r.root.keyInStore],
@@ -97,12 +98,16 @@ export function registerCa(program: Command): void {
     .option('--force', 'with --activate: before pki.rootRotationMinWaitSeconds have passed since the root was prepared')
     .option('--cancel', 'withdraw the prepared root before activation: no longer trusted, its key deleted')
     .option('--retire-previous', 'with --activate: the replaced root and its intermediates leave the trust at once (a leaked key); every certificate of the old chain stops working and cannot renew')
-    .option('--bundle-out <file>', 'without --activate: also write the trust bundle (current and new root) to this file, for relying parties outside Gatehouse'))
-    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; cancel?: boolean; retirePrevious?: boolean; bundleOut?: string }) => {
+    .option('--bundle-out <file>', 'without --activate: also write the trust bundle (current and new root) to this file, for relying parties outside Gatehouse')
+    .option('--key-type <type>', `without --activate: key type of the new root and its intermediate (${CA_KEY_ALGORITHMS.join(', ')}; default: the current root's), to move to a stronger key`))
+    .action(action(async (o: StateOptions & { activate?: boolean; force?: boolean; cancel?: boolean; retirePrevious?: boolean; bundleOut?: string; keyType?: string }) => {
       if (o.force && !o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--force only goes with --activate' });
       if (o.retirePrevious && !o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--retire-previous only goes with --activate' });
       if (o.cancel && o.activate) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--cancel and --activate exclude each other' });
       if (o.bundleOut && (o.activate || o.cancel)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--bundle-out only goes without --activate or --cancel (the bundle is `GET <pki.apiPath>/bundle` at any time)' });
+      if (o.keyType !== undefined && (o.activate || o.cancel)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: '--key-type only goes without --activate or --cancel: the key type is chosen when the root is prepared' });
+      // Checked before anything is opened: a mistyped key type must not prepare a root of the old one.
+      const keyType = o.keyType === undefined ? undefined : parseCaKeyAlgorithm(o.keyType);
       if (o.cancel) {
         const r = await withCliContext(o, async (ctx) => ({ ...await caCancelRootCommand(await ctx.pki()), ...caChangeNotice(ctx.config) }), {
           action: 'ca.rotate-root', details: { cancel: true }, result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial } }),
@@ -118,20 +123,21 @@ export function registerCa(program: Command): void {
           result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, previousRootSerial: v.previousRootSerial, intermediateSerial: v.intermediateSerial, previousRootKeyDropped: v.previousRootKeyDropped } }),
         });
         emit(o.json, r, () => formatRecord([
-          ['root serial', r.rootSerial], ['intermediate serial', r.intermediateSerial], ['replaces root', r.previousRootSerial],
+          ['root serial', r.rootSerial], ['key type', r.keyAlgorithm], ['intermediate serial', r.intermediateSerial], ['replaces root', r.previousRootSerial],
           ['still trusted', r.retainedRoots.map((p) => `${p.serial} (until ${p.notAfter.toISOString()})`)],
           ['replaced root key removed from store', r.previousRootKeyDropped], ['crl number', r.crlNumber], ['running instances', r.runningInstances],
         ]));
         return;
       }
-      const r = await withCliContext(o, async (ctx) => ({ ...await caRotateRootCommand(await ctx.pki()), ...caChangeNotice(ctx.config) }), {
-        action: 'ca.rotate-root', details: { activate: false },
-        result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, currentRootSerial: v.currentRootSerial, intermediateSerial: v.intermediateSerial } }),
+      const r = await withCliContext(o, async (ctx) => ({ ...await caRotateRootCommand(await ctx.pki(), keyType ? { keyType } : {}), ...caChangeNotice(ctx.config) }), {
+        action: 'ca.rotate-root', details: { activate: false, ...(keyType ? { keyType } : {}) },
+        result: (v) => ({ resource: v.rootSerial, details: { rootSerial: v.rootSerial, currentRootSerial: v.currentRootSerial, intermediateSerial: v.intermediateSerial, keyAlgorithm: v.keyAlgorithm } }),
       });
       if (o.bundleOut) await writeFile(o.bundleOut, r.trustBundlePem, { mode: 0o644 });
       emit(o.json, r, () => [
         formatRecord([
-          ['new root serial', r.rootSerial], ['not after', r.rootNotAfter.toISOString()], ['current root', r.currentRootSerial],
+          ['new root serial', r.rootSerial], ['not after', r.rootNotAfter.toISOString()], ['key type', r.keyAlgorithm === r.currentKeyAlgorithm ? r.keyAlgorithm : `${r.keyAlgorithm} (current root: ${r.currentKeyAlgorithm})`],
+          ['current root', r.currentRootSerial],
           ['activate after', r.activateAfter.toISOString()], ...(o.bundleOut ? [['bundle written to', o.bundleOut] as const] : []),
           ['running instances', r.runningInstances],
         ]),

@@ -11,7 +11,7 @@ export const pkiSchema = z.object({
   trustDomain: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,254}$/, 'lower-case letters, digits, dot, dash, underscore').default('gatehouse.internal').describe('SPIFFE trust domain: identities are spiffe://<trustDomain>/<kind>/<name>.'),
   kinds: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).min(1).default(['svc', 'gateway', 'sidecar']).describe('Workload kinds accepted in SPIFFE IDs.'),
   key: z.string().min(32).optional().describe('Master key (≥ 32 characters, high entropy) that encrypts the CA keys at rest. Prefer the GATEHOUSE_PKI_KEY environment variable. Omitted in development: a key file is generated in the data directory (refused in production).'),
-  keyAlgorithm: z.enum(['ECDSA-P256', 'ECDSA-P384']).default('ECDSA-P256').describe('Key type of the root and intermediate CA.'),
+  keyAlgorithm: z.enum(['ECDSA-P256', 'ECDSA-P384']).default('ECDSA-P256').describe('Key type of the root and intermediate CA made by `gatehouse ca init`. Changed later with `gatehouse ca rotate-root --key-type`; this setting does not change an existing CA (each CA key is used by the type its certificate names).'),
   rootLifetimeDays: seconds(1, 36500).default(3650).describe('Validity of the root CA certificate, in days.'),
   intermediateLifetimeDays: seconds(1, 3650).default(365).describe('Validity of the intermediate CA certificate, in days; must be shorter than the root\'s.'),
   intermediateWarningDays: seconds(1, 3650).default(30).describe('When the issuing intermediate CA has fewer days left than this, each instance logs a warning and reports the `pki` dependency as degraded in `/readyz`: run `gatehouse ca rotate-intermediate`.'),

@@ -6,6 +6,7 @@
  * each with its serial, name and validity. Reads only.
  */
 import { GatehouseError } from '../../core/errors.ts';
+import { caKeyAlgorithmOf } from '../algorithms.ts';
 import { normalizeSerial } from '../serial.ts';
 import { x509 } from '../x509.ts';
 import type { PkiCommandContext } from './context.ts';
@@ -17,10 +18,13 @@ export interface CaCertificateStatus {
   notAfter: string;
   /** Whole days left (negative once expired). */
   daysLeft: number;
+  /** Its key type: a root rotation with `--key-type` leaves certificates of two types trusted side by side. */
+  keyAlgorithm: string;
 }
 
 export interface CaStatus {
   trustDomain: string;
+  /** Key type of the root in force, which rotated intermediates follow. */
   keyAlgorithm: string;
   root: CaCertificateStatus & { keyInStore: boolean };
   issuingIntermediate: CaCertificateStatus;
@@ -42,6 +46,7 @@ function describe(pem: string, now: Date): CaCertificateStatus {
     serial: normalizeSerial(cert.serialNumber) ?? cert.serialNumber, subject: cert.subject,
     notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(),
     daysLeft: Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY),
+    keyAlgorithm: caKeyAlgorithmOf(cert),
   };
 }
 

@@ -147,7 +147,7 @@ export function createPkiRepo(db: Kysely<Database>): PkiRepository {
           intermediate_cert_pem: pending.intermediateCertPem, intermediate_key_sealed: pending.intermediateKeySealed,
           previous_intermediates: r.previousIntermediates.length > 0 ? toJsonText(r.previousIntermediates) : null,
           previous_roots: r.previousRoots.length > 0 ? toJsonText(r.previousRoots) : null,
-          pending_root: null,
+          pending_root: null, key_algorithm: r.keyAlgorithm,
         // Conditional again: on SQLite the select takes no lock, and another activation may have written since.
         }).where('id', '=', CA_ID).where('pending_root', '=', row.pending_root).where('intermediate_cert_pem', '=', r.expectedIntermediateCertPem).executeTakeFirst();
         return (result.numUpdatedRows ?? 0n) > 0n;
