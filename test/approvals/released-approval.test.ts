@@ -9,11 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { queryAudit } from '../../src/audit/query.ts';
 import type { UpstreamPool } from '../../src/gateway/upstream/pools.ts';
 import { errorOf, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
+import { requester, type Reply } from './support/requester.ts';
 
-type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
 /** The limited route's bucket: one request per PERIOD_MS, so a refill takes that long. */
 const PERIOD_MS = 2000;
@@ -46,36 +45,12 @@ describe('an approval spent by a request that never reached the upstream', () =>
   });
   after(() => t?.close());
 
-  const call = (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> =>
-    t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens.alice}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body !== undefined ? { body } : {}) });
-  const use = (path: string, body: string, id: string) => call('POST', path, body, { 'gatehouse-approval': id });
-
-  /** alice asks, bob approves; the approval id. */
-  async function approved(path: string, body: string): Promise<string> {
-    const held = await call('POST', path, body);
-    assert.equal(errorOf(held).code, 'ERR_APPROVAL_PENDING', held.body);
-    const id = errorOf(held).approvalId!;
-    const r = await t.gw.fetch(`/_gatehouse/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${t.tokens.bob}` } });
-    assert.equal(r.status, 200, r.body);
-    return id;
-  }
+  const { call, use, approved, audited } = requester(() => t, { requester: 'alice', approver: 'bob' });
   const row = (id: string) => t.store.db.selectFrom('approvals').select(['status', 'use_by', 'used_at', 'used_request_id']).where('id', '=', id).executeTakeFirstOrThrow();
   /** Empties alice's bucket on the limited route with requests no approval covers (GET). */
   async function exhaust(): Promise<void> {
     for (let i = 0; i < 5; i++) if ((await call('GET', '/limited/list')).status === 429) return;
     assert.fail('the limited route never refused');
-  }
-  /** The audit records of `event` about approval `id`, once at least `count` are there. */
-  async function audited(event: string, id: string, count: number): Promise<Record<string, unknown>[]> {
-    let found: Record<string, unknown>[] = [];
-    for (const deadline = Date.now() + 10_000; found.length < count && Date.now() < deadline; await sleep(100)) {
-      found = [];
-      for await (const r of queryAudit(t.store, { event })) {
-        const details = (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as Record<string, unknown>;
-        if (details.approvalId === id) found.push(details);
-      }
-    }
-    return found;
   }
 
   it('an approved request refused with 429 by the rate limit keeps its approval, and the retry after the limit resets reaches the upstream exactly once', async () => {

@@ -12,11 +12,9 @@ import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { queryAudit } from '../../src/audit/query.ts';
 import { errorOf, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
+import { requester, type Reply } from './support/requester.ts';
 
-type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
 /** A loopback port nothing listens on (taken and given back). */
 async function closedPort(): Promise<number> {
@@ -30,7 +28,6 @@ async function closedPort(): Promise<number> {
 describe('an approval whose request failed in the upstream pool before anything was sent', () => {
   let t: ApprovalsGateway;
   let downPort: number;
-  const slowClient = new Agent({ connect: { rejectUnauthorized: false } });
   /** Answers of the slow request that holds the single connection, released by the test. */
   const held: (() => void)[] = [];
 
@@ -51,41 +48,18 @@ describe('an approval whose request failed in the upstream pool before anything 
   after(async () => {
     for (const release of held.splice(0)) release();
     await t?.close();
-    await slowClient.close();
   });
 
-  const call = (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> =>
-    t.gw.fetch(path, { method, headers: { authorization: `Bearer ${t.tokens.alice}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body !== undefined ? { body } : {}) });
-  const use = (path: string, body: string, id: string) => call('POST', path, body, { 'gatehouse-approval': id });
-
-  async function approved(path: string, body: string): Promise<string> {
-    const pending = await call('POST', path, body);
-    assert.equal(errorOf(pending).code, 'ERR_APPROVAL_PENDING', pending.body);
-    const id = errorOf(pending).approvalId!;
-    const r = await t.gw.fetch(`/_gatehouse/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${t.tokens.bob}` } });
-    assert.equal(r.status, 200, r.body);
-    return id;
-  }
+  const { call, use, approved, audited } = requester(() => t, { requester: 'alice', approver: 'bob' });
   const status = async (id: string) => (await t.store.db.selectFrom('approvals').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
   const posts = (path: string) => t.upstream.received.filter((r) => r.method === 'POST' && r.url === path).length;
 
-  async function released(id: string): Promise<Record<string, unknown>[]> {
-    let found: Record<string, unknown>[] = [];
-    for (const deadline = Date.now() + 10_000; found.length === 0 && Date.now() < deadline; await sleep(100)) {
-      for await (const r of queryAudit(t.store, { event: 'approval.released' })) {
-        const details = (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as Record<string, unknown>;
-        if (details.approvalId === id) found.push(details);
-      }
-    }
-    return found;
-  }
+  const released = (id: string) => audited('approval.released', id, 1);
 
   /** Occupies the single upstream connection with a GET (no approval needed) until `held` is released. */
   async function occupy(path: string): Promise<{ slow: Promise<Reply> }> {
     const n = held.length;
-    // Its own client connection: the suite's shared client agent keeps one connection per origin busy with it otherwise.
-    const slow = request(t.gw.url + path, { headers: { authorization: `Bearer ${t.tokens.alice}` }, dispatcher: slowClient })
-      .then(async (r) => ({ status: r.statusCode, headers: r.headers as Reply['headers'], body: await r.body.text() }));
+    const slow = call('GET', path);
     for (const deadline = Date.now() + 5000; held.length === n; await sleep(10)) if (Date.now() > deadline) assert.fail('the slow request never reached the upstream');
     // Wrapped: an async function returning the promise itself would wait for it.
     return { slow };
