@@ -85,6 +85,9 @@ export class Rules {
   readonly #reuse: SlidingCounter;
   /** Distinct never-issued credentials per client network (credentialGuessing). */
   readonly #guesses: DistinctCounter;
+  /** The same per IPv6 prefix and per IPv4 network, at the levels' `factor` × its threshold. */
+  readonly #prefixGuesses: DistinctCounter;
+  readonly #prefixGuesses4: DistinctCounter;
   readonly #mfa: SlidingCounter;
   readonly #denials: SlidingCounter;
   readonly #rate: RateBaseline;
@@ -112,6 +115,8 @@ export class Rules {
     this.#prefixStuffing4 = new DistinctCounter(config.credentialStuffing.threshold * f4, config.credentialStuffing.windowMs, m);
     this.#reuse = new SlidingCounter(config.refreshReuse.threshold, config.refreshReuse.windowMs, m);
     this.#guesses = new DistinctCounter(config.credentialGuessing.threshold, config.credentialGuessing.windowMs, m);
+    this.#prefixGuesses = new DistinctCounter(config.credentialGuessing.threshold * f, config.credentialGuessing.windowMs, m);
+    this.#prefixGuesses4 = new DistinctCounter(config.credentialGuessing.threshold * f4, config.credentialGuessing.windowMs, m);
     this.#mfa = new SlidingCounter(config.mfaFailures.threshold, config.mfaFailures.windowMs, m);
     this.#denials = new SlidingCounter(config.denialBurst.threshold, config.denialBurst.windowMs, m);
     this.#rate = new RateBaseline({ ...config.rateAnomaly, maxKeys: m });
@@ -149,11 +154,15 @@ export class Rules {
     // Counts of another prefix length are of other keys: started over, as a switched-off level is.
     if (!p.enabled || !config.bruteForceAddress.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixAddress.clear();
     if (!p.enabled || !config.credentialStuffing.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixStuffing.clear();
+    this.#prefixGuesses.configure(config.credentialGuessing.threshold * p.factor, config.credentialGuessing.windowMs, m);
+    if (!p.enabled || !config.credentialGuessing.enabled || p.length !== this.#c.ipv6Prefix.length) this.#prefixGuesses.clear();
     const p4 = config.ipv4Prefix;
     this.#prefixAddress4.configure(config.bruteForceAddress.threshold * p4.factor, config.bruteForceAddress.windowMs, m);
     this.#prefixStuffing4.configure(config.credentialStuffing.threshold * p4.factor, config.credentialStuffing.windowMs, m);
     if (!p4.enabled || !config.bruteForceAddress.enabled || p4.length !== this.#c.ipv4Prefix.length) this.#prefixAddress4.clear();
     if (!p4.enabled || !config.credentialStuffing.enabled || p4.length !== this.#c.ipv4Prefix.length) this.#prefixStuffing4.clear();
+    this.#prefixGuesses4.configure(config.credentialGuessing.threshold * p4.factor, config.credentialGuessing.windowMs, m);
+    if (!p4.enabled || !config.credentialGuessing.enabled || p4.length !== this.#c.ipv4Prefix.length) this.#prefixGuesses4.clear();
     this.#rate.configure({ ...config.rateAnomaly, maxKeys: m });
     if (!config.rateAnomaly.enabled) this.#rate.clear();
     this.#lastFired.resize(m);
@@ -293,16 +302,26 @@ export class Rules {
     // and, counted per /64 only, stayed below both thresholds by moving to a fresh /64 in time.
     // NAT64 and zoned addresses have no prefix (one `endsWith` each). An IPv4 client is counted
     // by its network (a /24 of a hoster's, through whose addresses an attacker moves the same way).
-    if (network === undefined) return out;
-    if (!network.includes(':')) {
-      const p4 = c.ipv4Prefix;
-      if (p4.enabled) this.#prefixFindings(out, ipv4Prefix(ipv4Number(network), p4.length), network, address, account, time, p4, this.#prefixAddress4, this.#prefixStuffing4);
-      return out;
-    }
-    const p6 = c.ipv6Prefix;
-    const prefix = p6.enabled ? ipv6Prefix(network, p6.length) : undefined;
-    if (prefix !== undefined) this.#prefixFindings(out, prefix, network, address, account, time, p6, this.#prefixAddress, this.#prefixStuffing);
+    const held = network === undefined ? undefined : this.#prefixOf(network);
+    if (held === undefined) return out;
+    if (held.v4) this.#prefixFindings(out, held.prefix, network!, address, account, time, held.level, this.#prefixAddress4, this.#prefixStuffing4);
+    else this.#prefixFindings(out, held.prefix, network!, address, account, time, held.level, this.#prefixAddress, this.#prefixStuffing);
     return out;
+  }
+
+  /**
+   * The prefix level that holds a client network (an address, an IPv6 client's /64) and its
+   * prefix there: the IPv4 network (`detect.ipv4Prefix`) or the IPv6 prefix (`detect.ipv6Prefix`).
+   * Undefined when the level is off, and for NAT64 and zoned addresses, which have no prefix.
+   */
+  #prefixOf(network: string): { prefix: string; level: DetectConfig['ipv6Prefix']; v4: boolean } | undefined {
+    if (!network.includes(':')) {
+      const level = this.#c.ipv4Prefix;
+      return level.enabled ? { prefix: ipv4Prefix(ipv4Number(network), level.length), level, v4: true } : undefined;
+    }
+    const level = this.#c.ipv6Prefix;
+    const prefix = level.enabled ? ipv6Prefix(network, level.length) : undefined;
+    return prefix === undefined ? undefined : { prefix, level, v4: false };
   }
 
   /**
@@ -360,13 +379,33 @@ export class Rules {
     const address = text(p.clientAddress);
     if (!r.enabled || digest === undefined || address === undefined || this.#repeat(ids, e)) return NONE;
     const network = clientNetwork(canonicalIp(address) ?? address);
-    const hit = this.#guesses.hit(network, digest, e.time);
-    if (!hit) return NONE;
-    return [{
-      rule: 'credential_guessing', severity: 'high', keyKind: 'address', key: network, count: hit.distinct, windowStart: hit.windowStart,
-      actions: r.actions, durationMs: r.blockMs, block: { kind: 'address', value: network },
-      details: { lastClientAddress: address, distinctCredentials: hit.distinct, lastEvent: e.name, windowMs: r.windowMs },
-    }];
+    const time = e.time;
+    const hit = this.#guesses.hit(network, digest, time);
+    const out: Finding[] = [];
+    if (hit) {
+      out.push({
+        rule: 'credential_guessing', severity: 'high', keyKind: 'address', key: network, count: hit.distinct, windowStart: hit.windowStart,
+        actions: r.actions, durationMs: r.blockMs, block: { kind: 'address', value: network },
+        details: { lastClientAddress: address, distinctCredentials: hit.distinct, lastEvent: e.name, windowMs: r.windowMs },
+      });
+    }
+    // The network's prefix too, as for the address rules: an attacker moving to the next address
+    // of its /24 (or /64 of its /48) before each reached the threshold guessed unseen for as long
+    // as the addresses lasted. A network its own finding deals with (this one, or one within its
+    // cooldown) adds nothing, so one guessing host does not set off its neighbours' prefix.
+    const held = hit || this.#reported('credential_guessing', network, r, time) ? undefined : this.#prefixOf(network);
+    if (held !== undefined) {
+      const { prefix, level } = held;
+      const wide = (held.v4 ? this.#prefixGuesses4 : this.#prefixGuesses).hit(prefix, digest, time);
+      if (wide) {
+        out.push({
+          rule: 'credential_guessing', severity: 'high', keyKind: 'address', key: prefix, count: wide.distinct, windowStart: wide.windowStart,
+          actions: level.actions, durationMs: r.blockMs, block: { kind: 'address', value: prefix },
+          details: { lastClientAddress: address, lastNetwork: network, distinctCredentials: wide.distinct, prefixLength: level.length, factor: level.factor, lastEvent: e.name, windowMs: r.windowMs },
+        });
+      }
+    }
+    return out.length === 0 ? NONE : out;
   }
 
   #mfaFailed(e: RuleEvent, p: Record<string, unknown>): readonly Finding[] {

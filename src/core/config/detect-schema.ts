@@ -35,8 +35,8 @@ function rule<A extends z.ZodType<Action[], Action[] | undefined>>(defaults: { t
 }
 
 /**
- * A prefix level of the address rules: bruteForceAddress and credentialStuffing also count the
- * network that holds each client, at `factor` × their threshold, so that a client moving
+ * A prefix level of the address rules: bruteForceAddress, credentialStuffing and credentialGuessing
+ * also count the network that holds each client, at `factor` × their threshold, so that a client moving
  * through the addresses of its network before each threshold is still seen. A network is many
  * users' (a hoster's customers, a campus, carrier-grade NAT), so a level alerts by default and
  * blocks only when `block` is listed (docs/detection.md, "IPv6 prefixes", "IPv4 networks").
@@ -46,7 +46,7 @@ function prefixLevel(o: { length: number; min: number; max: number; unit: string
   return z.object({
     enabled: z.boolean().default(defaults.enabled),
     length: z.number().int().min(o.min).max(o.max).default(defaults.length).describe(o.lengthText),
-    factor: z.number().int().min(1).max(1000).default(defaults.factor).describe(`The ${o.unit} fires at \`factor\` × the rule's \`threshold\` (failures for bruteForceAddress, distinct accounts for credentialStuffing), within the rule's \`windowMs\`.`),
+    factor: z.number().int().min(1).max(1000).default(defaults.factor).describe(`The ${o.unit} fires at \`factor\` × the rule's \`threshold\` (failures for bruteForceAddress, distinct accounts for credentialStuffing, distinct credentials for credentialGuessing), within the rule's \`windowMs\`.`),
     actions: z.array(z.enum(['alert', 'block'])).min(1).default(defaults.actions).describe(`\`alert\`; add \`block\` to block the whole ${o.unit} for the rule's \`blockMs\` (every client in it, not only the attacker).`),
   }).strict().default(defaults).describe(o.describe);
 }
@@ -54,13 +54,13 @@ function prefixLevel(o: { length: number; min: number; max: number; unit: string
 /** One IPv6 customer commonly holds a /48 (65 536 /64s, each counted as one client). */
 const ipv6PrefixSchema = prefixLevel({
   length: 48, min: 32, max: 63, unit: 'prefix', lengthText: 'Prefix counted as one customer (/48 is common, /56 for many residential lines).',
-  describe: 'bruteForceAddress and credentialStuffing also count per IPv6 prefix (on top of the per-/64 count), so a client rotating through the /64s of its prefix is still seen.',
+  describe: 'bruteForceAddress, credentialStuffing and credentialGuessing also count per IPv6 prefix (on top of the per-/64 count), so a client rotating through the /64s of its prefix is still seen.',
 });
 
 /** An attacker renting from a hoster or cloud commonly has many addresses of one /24. */
 const ipv4PrefixSchema = prefixLevel({
   length: 24, min: 8, max: 31, unit: 'network', lengthText: 'Network counted as one (/24 is a hoster\'s or cloud\'s usual unit).',
-  describe: 'bruteForceAddress and credentialStuffing also count per IPv4 network (on top of the per-address count), so a client rotating through the addresses of its network is still seen.',
+  describe: 'bruteForceAddress, credentialStuffing and credentialGuessing also count per IPv4 network (on top of the per-address count), so a client rotating through the addresses of its network is still seen.',
 });
 
 export const detectSchema = z.object({
@@ -68,7 +68,7 @@ export const detectSchema = z.object({
   bruteForceAccount: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'lock'], blockMs: 900_000 }, accountActions).describe('Failed logins for one account name.'),
   bruteForceAddress: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('Failed logins from one client address.'),
   credentialStuffing: rule({ threshold: 10, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 3_600_000 }, actionsOf(['alert', 'block'])).describe('Distinct account names failing from one client address.'),
-  credentialGuessing: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('Distinct credentials that Gatehouse never issued presented from one client address: unknown, expired or revoked API tokens and JWTs with a forged signature at the gateway, wrong client secrets and assertions at the token, introspection and revocation endpoints. One credential retried counts once.'),
+  credentialGuessing: rule({ threshold: 20, windowMs: 600_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('Distinct credentials that Gatehouse never issued presented from one client address (and, at `factor` × `threshold`, from its network: `ipv4Prefix`, `ipv6Prefix`): unknown, expired or revoked API tokens and JWTs with a forged signature at the gateway, wrong client secrets and assertions at the token, introspection and revocation endpoints. One credential retried counts once.'),
   ipv6Prefix: ipv6PrefixSchema,
   ipv4Prefix: ipv4PrefixSchema,
   refreshReuse: rule({ threshold: 1, windowMs: 60_000, actions: ['alert', 'block'], blockMs: 900_000 }, actionsOf(['alert', 'block'])).describe('A rotated refresh token presented again (the grant is revoked by the identity provider; the subject is blocked here).'),
