@@ -391,7 +391,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       bytesIn: { type: 'number', description: 'Request body bytes received from the client.' },
       bytesOut: { type: 'number', description: 'Response body bytes sent to the client.' },
       upstreamStatus: { type: 'number', description: 'Status the upstream answered, when it was reached.', optional: true },
-      refusedCredential: { type: 'string', description: 'When the request was refused for a credential Gatehouse never issued (`ERR_AUTHN_API_TOKEN_INVALID`: an unknown, expired or revoked API token; `ERR_AUTHN_TOKEN_SIGNATURE`: a JWT whose signature does not verify): 16 hex digits of the SHA-256 of the Authorization header, which tell one credential from another and reveal nothing of it. Counted by detection (`credentialGuessing`).', optional: true },
+      refusedCredential: { type: 'string', description: 'When the request was refused for a credential Gatehouse never issued (`ERR_AUTHN_API_TOKEN_INVALID`: an unknown, expired or revoked API token; `ERR_AUTHN_TOKEN_SIGNATURE`: a JWT whose signature does not verify; `ERR_AUTHN_SESSION_INVALID` for a session cookie no session answers to, malformed or unknown, also when it was answered with the login redirect): 16 hex digits of the SHA-256 of the Authorization header (of `__Host-gatehouse-session=<value>` for a session cookie), which tell one credential from another and reveal nothing of it. Counted by detection (`credentialGuessing`).', optional: true },
     },
   },
 

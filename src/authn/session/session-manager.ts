@@ -115,7 +115,8 @@ export class SessionManager {
     } catch (error) {
       throw new GatehouseError('ERR_AUTHN_UNAVAILABLE', { detail: 'session store unreachable', cause: error });
     }
-    if (session === undefined) throw new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'no such session' });
+    // Marked: a cookie no session answers to may be forged, and counts as a guess (refused-credential.ts).
+    if (session === undefined) throw new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'no such session', data: { unknownSession: true } });
     const now = this.#now();
     if (now >= session.expiresAt || now - session.lastSeenAt >= this.#o.idleTimeoutMs) {
       await this.#o.store.delete(id).catch(() => false);

@@ -12,7 +12,6 @@ import { openStoreFromConfig } from '../../store/open-from-config.ts';
 import type { Store } from '../../store/types.ts';
 import { createKvRepo } from '../../store/repos/kv-repo.ts';
 import { startKvSweeper, type KvSweeper } from '../../store/repos/kv-sweeper.ts';
-import { credentialDigest, UNISSUED_CREDENTIAL_CODES } from '../../authn/refused-credential.ts';
 import { createEventBus } from '../../bus/create-event-bus.ts';
 import type { EventBus } from '../../bus/types.ts';
 import { createRateLimiter } from '../../ratelimit/create-rate-limiter.ts';
@@ -20,6 +19,7 @@ import type { RateLimiter } from '../../ratelimit/types.ts';
 import { createEdgeRateLimitStage } from '../pipeline/edge-rate-limit.ts';
 import { createRateLimitStage } from '../pipeline/rate-limit.ts';
 import { pathRefusalOf } from '../router/normalize-path.ts';
+import { refusedCredentialOf } from '../refused-credential.ts';
 import type { GatewayExtension } from '../gateway.ts';
 
 export interface Platform {
@@ -128,10 +128,8 @@ export function platformExtension(platform: Platform): GatewayExtension {
           event.pathOffset = refusal.offset;
         }
         // A credential that was never issued: its digest lets detection count distinct guesses (credentialGuessing).
-        if (ctx.identity === undefined && UNISSUED_CREDENTIAL_CODES.has(ctx.error.code)) {
-          const authorization = ctx.req.headers.authorization;
-          if (authorization !== undefined) event.refusedCredential = credentialDigest(authorization);
-        }
+        const refused = refusedCredentialOf(ctx);
+        if (refused !== undefined) event.refusedCredential = refused;
       }
       if (ctx.upstreamStatus) event.upstreamStatus = ctx.upstreamStatus;
       bus.publish('gateway.request', event);

@@ -262,7 +262,7 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
         if (refusal !== undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_CROSS_SITE_REQUEST', { detail: refusal }));
       }
       const id = SessionManager.sessionId(cookies[0]!);
-      if (id === undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'malformed session cookie' }));
+      if (id === undefined) refuse(ctx, route, new GatehouseError('ERR_AUTHN_SESSION_INVALID', { detail: 'malformed session cookie', data: { unknownSession: true } }));
       const hit = deps.sessions.cached(id);
       if (hit !== undefined) { ctx.identity = hit; return undefined; }
       return settle(ctx, route, deps.sessions.authenticate(id));
