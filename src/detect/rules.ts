@@ -2,12 +2,13 @@
  * The detection rules: pure functions of the event stream (no I/O). Each event goes in,
  * zero or more findings come out; the detector turns findings into actions.
  *
- * Inputs (published by the identity provider and the gateway):
+ * Inputs (published by the identity provider, the gateway and the CA):
  *   identity.login.failed   { username, subject?, clientAddress, reason }
  *   identity.mfa.failed     { subject, clientAddress, reason }
  *   identity.refresh.reused { clientId, subject?, grantId, clientAddress? }
  *   identity.client.auth_failed { clientAddress?, refusedCredential?, … }
  *   gateway.request         { status, subject?, errorCode?, clientAddress, refusedCredential?, … }
+ *   pki.certificate.refused { code, clientAddress?, refusedCredential?, … } (a bootstrap token refused at the CA)
  * Payloads are read defensively: a field of the wrong type makes the rule ignore the event.
  *
  * Subjects are principal ids as authentication made them: a principal of an external issuer
@@ -55,7 +56,7 @@ export interface RuleEvent {
 }
 
 /** The events the rules read; detection subscribes to these only. */
-export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'identity.mfa.failed', 'identity.refresh.reused', 'identity.client.auth_failed', 'gateway.request'];
+export const RULE_EVENTS: readonly EventName[] = ['identity.login.failed', 'identity.mfa.failed', 'identity.refresh.reused', 'identity.client.auth_failed', 'pki.certificate.refused', 'gateway.request'];
 
 /** Nearly every event finds nothing: one shared answer instead of an array per event. */
 const NONE: readonly Finding[] = Object.freeze([]);
@@ -179,7 +180,8 @@ export class Rules {
       case 'identity.login.failed': found = this.#loginFailed(e, p); break;
       case 'identity.mfa.failed': found = this.#mfaFailed(e, p); break;
       case 'identity.refresh.reused': found = this.#refreshReused(e, p); break;
-      case 'identity.client.auth_failed': found = this.#credentialRefused(e, p, this.#identityIds); break;
+      case 'identity.client.auth_failed':
+      case 'pki.certificate.refused': found = this.#credentialRefused(e, p, this.#identityIds); break;
       case 'gateway.request': found = this.#request(e, p); break;
       default: return NONE;
     }

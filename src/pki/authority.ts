@@ -8,6 +8,7 @@ import { webcrypto } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PkiConfig } from '../core/config/pki-schema.ts';
 import { GatehouseError, toGatehouseError } from '../core/errors.ts';
+import { credentialDigest } from '../authn/refused-credential.ts';
 import { caAlgorithm, caImportAlgorithm, caKeyAlgorithmOf, type CaKeyAlgorithm } from './algorithms.ts';
 import { bootstrapTokenId, generateBootstrapToken, hashBootstrapToken } from './bootstrap-token.ts';
 import { buildCrl, crlRecordPems, type RevocationReason } from './crl-builder.ts';
@@ -62,6 +63,18 @@ export interface IssuedCertificate {
 export interface IssueOptions {
   /** Requested validity; default `pki.leafLifetimeSeconds`, at most `pki.maxLeafLifetimeSeconds`. */
   lifetimeSeconds?: number;
+}
+
+/** Who asked, as the HTTP API knows it: named in the refusal's event. */
+export interface Requester {
+  /** The client address (after trusted proxies, as the gateway determined it). */
+  clientAddress?: string;
+}
+
+/** What a refusal's event adds about who asked and what it presented. */
+interface RefusalContext {
+  clientAddress?: string;
+  refusedCredential?: string;
 }
 
 export interface InternalIssueRequest extends IssueOptions {
@@ -291,7 +304,15 @@ export class CertificateAuthority {
    * also across instances), before the CSR is signed.
    * @throws GatehouseError ERR_PKI_BOOTSTRAP_TOKEN_INVALID | ERR_PKI_CSR_INVALID | ERR_PKI_KEY_UNSUPPORTED | ERR_PKI_IDENTITY_NOT_ALLOWED
    */
-  async issueWithBootstrapToken(csrInput: string | Uint8Array, token: string, options: IssueOptions = {}): Promise<IssuedCertificate> {
+  async issueWithBootstrapToken(csrInput: string | Uint8Array, token: string, options: IssueOptions = {}, requester: Requester = {}): Promise<IssuedCertificate> {
+    // A refused token is named by its digest, with the address that presented it: detection
+    // counts the distinct tokens one address tries (credentialGuessing). Without the address,
+    // guessing bootstrap tokens counted for nothing. The digest is of `bootstrap <token>`, so that it
+    // is not a prefix of the token's stored hash (SHA-256 of the token).
+    const refused = (e: GatehouseError): RefusalContext => ({
+      ...(requester.clientAddress ? { clientAddress: requester.clientAddress } : {}),
+      ...(e.code === 'ERR_PKI_BOOTSTRAP_TOKEN_INVALID' && typeof token === 'string' ? { refusedCredential: credentialDigest(`bootstrap ${token}`) } : {}),
+    });
     return this.#guard(undefined, async () => {
       // Parse and check the CSR and lifetime first: a malformed request must not burn the token.
       const csr = await parseCsr(csrInput);
@@ -309,7 +330,7 @@ export class CertificateAuthority {
       const spiffe = parseSpiffeId(record.spiffeId, this.trustDomain);
       this.#checkKind(spiffe);
       return this.#sign(csr, spiffe, { dnsNames: record.dnsNames, ipAddresses: record.ipAddresses }, 'bootstrap', options);
-    });
+    }, refused);
   }
 
   /**
@@ -624,7 +645,7 @@ export class CertificateAuthority {
     if (block) throw new GatehouseError('ERR_PKI_IDENTITY_BLOCKED', { detail: `${spiffeId} is blocked until ${new Date(block.expiresAt).toISOString()} (block ${block.id})`, data: { spiffeId, blockId: block.id } });
   }
 
-  async #guard<T>(knownSpiffeId: string | undefined, work: () => Promise<T>): Promise<T> {
+  async #guard<T>(knownSpiffeId: string | undefined, work: () => Promise<T>, context?: (e: GatehouseError) => RefusalContext): Promise<T> {
     try {
       return await work();
     } catch (error) {
@@ -632,7 +653,7 @@ export class CertificateAuthority {
       // Renewal and bootstrap learn the identity on the way: a refusal after that names it.
       const spiffeId = knownSpiffeId ?? (typeof e.data?.spiffeId === 'string' ? e.data.spiffeId : undefined);
       this.#logger?.warn({ code: e.code, detail: e.detail, spiffeId }, 'certificate request refused');
-      emitSafely(this.#onEvent, { type: 'pki.certificate.refused', code: e.code, ...(spiffeId ? { spiffeId } : {}), ...(e.detail ? { detail: e.detail } : {}) });
+      emitSafely(this.#onEvent, { type: 'pki.certificate.refused', code: e.code, ...(spiffeId ? { spiffeId } : {}), ...(e.detail ? { detail: e.detail } : {}), ...context?.(e) });
       throw e;
     }
   }

@@ -14,7 +14,7 @@ export type PkiEvent =
   | { type: 'pki.ca.root_rotation_cancelled'; rootSerial: string }
   | { type: 'pki.ca.root_rotated'; rootSerial: string; previousRootSerial: string; intermediateSerial: string }
   | { type: 'pki.certificate.issued'; serial: string; spiffeId: string; via: 'bootstrap' | 'renewal' | 'internal'; notAfter: string; previousSerial?: string }
-  | { type: 'pki.certificate.refused'; code: ErrorCode; spiffeId?: string; detail?: string }
+  | { type: 'pki.certificate.refused'; code: ErrorCode; spiffeId?: string; detail?: string; clientAddress?: string; refusedCredential?: string }
   | { type: 'pki.certificate.revoked'; serials: string[]; target: string; reason: RevocationReason }
   | { type: 'pki.bootstrap_token.created'; tokenId: string; spiffeId: string; expiresAt: string }
   | { type: 'pki.bootstrap_token.revoked'; tokenIds: string[]; target: string }

@@ -158,7 +158,7 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
       name: 'pki',
       prefixes: [`${config.pki.apiPath}/`, config.pki.crl.path],
       async handle(req, res, ctx) {
-        if (!await handler(req, res)) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `no PKI endpoint ${ctx.path}` });
+        if (!await handler(req, res, { clientAddress: ctx.clientAddress })) throw new GatehouseError('ERR_GATEWAY_ROUTE_NOT_FOUND', { detail: `no PKI endpoint ${ctx.path}` });
       },
     }],
     async stop() {

@@ -31,7 +31,11 @@ export interface PkiHttpHandlerOptions {
   logger?: Logger;
 }
 
-export type PkiHttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+/**
+ * `request.clientAddress`: the client's address as the gateway determined it (trusted proxies
+ * applied); without it, the TCP peer's. Named in the refusal event of a bootstrap token.
+ */
+export type PkiHttpHandler = (req: IncomingMessage, res: ServerResponse, request?: { clientAddress?: string }) => Promise<boolean>;
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -88,7 +92,7 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
   const api = ca.config.apiPath;
   const crlPath = ca.config.crl.path;
 
-  return async function pkiHttpHandler(req, res) {
+  return async function pkiHttpHandler(req, res, request) {
     const path = (req.url ?? '/').split('?')[0]!;
     const crlRequest = parseCrlPath(crlPath, path);
     const route = crlRequest ? 'crl' : path.startsWith(`${api}/`) ? path.slice(api.length + 1) : undefined;
@@ -119,7 +123,8 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
         case 'issue': {
           expect('POST');
           const body = await readJson(req);
-          send(res, 201, 'application/json', issuedJson(await ca.issueWithBootstrapToken(field(body, 'csr'), field(body, 'token'), lifetime(body))));
+          const clientAddress = request?.clientAddress ?? req.socket.remoteAddress;
+          send(res, 201, 'application/json', issuedJson(await ca.issueWithBootstrapToken(field(body, 'csr'), field(body, 'token'), lifetime(body), clientAddress ? { clientAddress } : {})));
           return true;
         }
         case 'renew': {
