@@ -9,6 +9,7 @@ import type { RequestContext } from '../gateway/context.ts';
 import type { AuditDraft } from './record.ts';
 import { actorOf, outcomeOf, resourceOf } from './map-event.ts';
 import { pathRefusalOf } from '../gateway/router/normalize-path.ts';
+import { refusedCredentialOf } from '../gateway/refused-credential.ts';
 import type { Redactor } from './redact.ts';
 
 /** A draft with, when it could be built directly, its {@link canonicalDraftJson} text. */
@@ -57,7 +58,7 @@ class DetailsText {
 }
 
 /**
- * Same payload as the `gateway.request` event, plus the actor kind, authentication method,
+ * Same payload as the `gateway.request` event (`refusedCredential` included), plus the actor kind, authentication method,
  * credential issuer and decision id the context knows. The subject is the principal's id,
  * `<issuer>#<sub>` for another issuer's principal (src/authn/principal.ts), so the actor
  * column says whose; `issuer` also names the issuer of a local principal's token or session. Built directly (not through the generic envelope mapping) because it runs once per
@@ -105,6 +106,10 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
     payload.pathRefusal = refusal.reason;
     payload.pathOffset = refusal.offset;
   }
+  // The digest of a credential Gatehouse never issued (16 hex digits, as on the bus event), so that
+  // `audit query` can tell whether one credential was tried from many addresses. Refused requests only.
+  const refusedCredential = ctx.error === undefined ? undefined : refusedCredentialOf(ctx);
+  if (refusedCredential !== undefined) payload.refusedCredential = refusedCredential;
   if (ctx.upstreamStatus) payload.upstreamStatus = ctx.upstreamStatus;
   if (ctx.decisionId) payload.decisionId = ctx.decisionId;
   // The same classification as every other event (map-event.ts), so queries treat them alike.
@@ -136,6 +141,7 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
     texts.add('pathRefusal', refusal.reason);
     texts.add('pathOffset', refusal.offset);
   }
+  if (refusedCredential !== undefined) texts.add('refusedCredential', refusedCredential);
   if (ctx.upstreamStatus) texts.add('upstreamStatus', ctx.upstreamStatus);
   if (ctx.decisionId) texts.add('decisionId', ctx.decisionId);
   const draft: AuditDraft = {

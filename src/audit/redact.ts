@@ -39,8 +39,12 @@ function foldKey(key: string): string {
   return key.normalize('NFKC').replace(IGNORABLE, '');
 }
 
-/** Keys that look secret by name but carry only a kind or an identifier meant for audit. */
-const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenId', 'tokenEndpoint', 'token_endpoint', 'sessionCount']);
+/**
+ * Keys that look secret by name but carry only a kind or an identifier meant for audit.
+ * `refusedCredential` is 16 hex digits of a SHA-256 (src/authn/refused-credential.ts): replaced,
+ * a record could not say which credential was tried from where.
+ */
+const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenId', 'tokenEndpoint', 'token_endpoint', 'sessionCount', 'refusedCredential']);
 
 /**
  * The password of a URL's userinfo (`scheme://user:password@host`: connection strings,
