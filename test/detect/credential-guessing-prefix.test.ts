@@ -51,6 +51,21 @@ describe('credential guessing rotating through a network (rules)', () => {
     assert.deepEqual(found.map(({ at, f }) => [at, f.key]), [[19, '203.0.113.7']], 'reported under its address once per window; the /24 never');
   });
 
+  it('a reload lowering the /24\'s factor during the rotation fires at the next guess (guesses before it count); switching the level off forgets them', () => {
+    const rules = new Rules(detectSchema.parse({}));
+    assert.deepEqual(run(rules, 150, 10, (n) => `198.51.100.${n + 1}`), []);
+    rules.configure(detectSchema.parse({ ipv4Prefix: { factor: 5 } }));
+    const next = rules.evaluate(guessing(150, 10, (n) => `198.51.100.${n + 1}`));
+    // The count is the new threshold: a distinct counter keeps the newest `threshold` values (counters.ts).
+    assert.deepEqual(next.map((f) => [f.key, f.count]), [['198.51.100.0/24', 100]]);
+
+    const off = new Rules(detectSchema.parse({}));
+    run(off, 150, 10, (n) => `203.0.113.${n + 1}`);
+    off.configure(detectSchema.parse({ ipv4Prefix: { enabled: false } }));
+    off.configure(detectSchema.parse({ ipv4Prefix: { factor: 5 } }));
+    assert.deepEqual(off.evaluate(guessing(150, 10, (n) => `203.0.113.${n + 1}`)), [], 'counted from zero after the level was off');
+  });
+
   it('the network level off (`ipv4Prefix.enabled: false`): rotation is not counted at the /24', () => {
     assert.deepEqual(run(new Rules(detectSchema.parse({ ipv4Prefix: { enabled: false } })), 300, 10, (n) => `198.51.100.${n + 1}`), []);
   });
