@@ -95,7 +95,7 @@ export class Rules {
   /** `<rule> <key>` → time of its last finding. */
   readonly #lastFired: LruMap<number>;
   /**
-   * Ids of the events counted, identity ones apart from denied requests: a flood of denials
+   * Ids of the events counted, identity ones (and the CA's refusals) apart from denied requests: a flood of denials
    * must not push out the ids of the few sign-in events whose repeats would lock an account.
    */
   readonly #identityIds: RecentIds;
