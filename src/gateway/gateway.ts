@@ -43,6 +43,7 @@ import { requestInBody, whenAnswered } from './http/pipelined-parse-error.ts';
 import { ensureDevCertificate } from './tls/dev-certificate.ts';
 import { assertCertificateServes, readCertificatePair } from './tls/check-certificate.ts';
 import { TicketKeyRotation } from './tls/ticket-keys.ts';
+import { clientCaBundle, followClientCaBundle } from './tls/client-ca-names.ts';
 import { prepareDataDirectory } from '../core/config/data-directory.ts';
 import { createRequestTracer, type RequestTracer } from '../observability/tracing/request-tracer.ts';
 
@@ -117,6 +118,11 @@ export interface GatewayExtension {
   workloadTls?(): WorkloadTls;
   /** CA certificates (PEM) whose client certificates the public listener asks for. */
   clientCaBundle?(): string;
+  /**
+   * Calls `listener` whenever `clientCaBundle()` may have changed (the CA was read again);
+   * returns the function that stops calling it. The listener then offers the new names.
+   */
+  onClientCaBundleChange?(listener: () => void): () => void;
   /** Operator actions served on the ops listener as `POST <path>`. */
   opsActions?(): Record<string, OpsAction>;
   stop?(): Promise<void>;
@@ -153,6 +159,8 @@ export class Gateway {
   #tls: TlsMaterial | undefined;
   /** Replaces the listener's session ticket key on a schedule (see tls/ticket-keys.ts). */
   #ticketKeys: TicketKeyRotation | undefined;
+  /** Stops the listener's client CA names following the CA (see tls/client-ca-names.ts). */
+  #unfollowClientCa: () => void = () => {};
   #env: NodeJS.ProcessEnv;
   #onSighup = () => { void this.reload('SIGHUP'); };
   #sinks: AccessEventSink[] = [];
@@ -238,7 +246,7 @@ export class Gateway {
     this.#generation = this.#compile(config, 1, undefined);
     // Client certificates are requested but not enforced by TLS: the authenticate stage
     // verifies them (chain, SPIFFE id, revocation) for routes that accept mTLS.
-    const clientCa = config.listeners.https.clientCertificates === 'optional' ? this.extensions.map((e) => e.clientCaBundle?.()).find((b) => b) : undefined;
+    const clientCa = config.listeners.https.clientCertificates === 'optional' ? clientCaBundle(this.extensions) : undefined;
     if (clientCa) tls.ca = clientCa;
     this.#tls = tls;
     this.#reportCertificateExpiry(tls.cert);
@@ -246,6 +254,8 @@ export class Gateway {
     this.#https = createPublicServer(tls, config.limits, (req, res) => this.#handle(req, res, undefined),
       (req, socket, head) => this.#handleUpgrade(req, socket, head), (err, socket) => this.#clientError(err, socket));
     this.#ticketKeys = new TicketKeyRotation(this.#https, config.listeners.https.tls.ticketKeyRotationMs);
+    // `clientCertificates` is restart-only: a listener that asks for none never starts asking.
+    if (clientCa) this.#unfollowClientCa = followClientCaBundle(this.extensions, () => this.#tls!.ca, (ca) => this.#setClientCa(ca));
     const actions = new Map<string, OpsAction>(this.extensions.flatMap((e) => Object.entries(e.opsActions?.() ?? {})));
     this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions }, { allowedHosts: config.listeners.ops.allowedHosts });
     const listeners: Promise<void>[] = [
@@ -354,7 +364,7 @@ export class Gateway {
    */
   async #maybeRotateTls(config: Config): Promise<void> {
     const tls = config.listeners.https.tls;
-    let next: TlsMaterial = { ...this.#tls!, minVersion: tls.minVersion };
+    let replaced: { cert: string; key: string } | undefined;
     let source = this.#tlsSource;
     // Without configured files the listener keeps the certificate it has (the development one).
     if (tls.cert && tls.key) {
@@ -364,10 +374,12 @@ export class Gateway {
         // What start refuses, a reload refuses too (the caller logs it and emits config.rejected);
         // the listener keeps the certificate it serves. Checked: the very bytes put in place.
         for (const w of assertCertificateServes({ cert, key }, files, this.configFile!)) this.logger.warn(w);
-        next = { ...next, cert, key };
+        replaced = { cert, key };
         source = cert + key;
       }
     }
+    // Built after the files were read: client CA names the CA changed meanwhile are kept.
+    const next: TlsMaterial = { ...this.#tls!, minVersion: tls.minVersion, ...replaced };
     this.#ticketKeys!.setInterval(tls.ticketKeyRotationMs);
     if (source === this.#tlsSource && next.minVersion === this.#tls!.minVersion) return;
     // Established connections keep their session; new handshakes get the new settings.
@@ -378,6 +390,29 @@ export class Gateway {
     this.#tls = next;
     this.#tlsSource = source;
     this.#reportCertificateExpiry(next.cert);
+  }
+
+  /**
+   * Offers the CA's current roots as the acceptable client CA names (tls/client-ca-names.ts).
+   * Only `ca` changes; every other setting is given again from the same material. Established
+   * connections keep their session. The new context has its own session ticket key and session
+   * cache, so clients resume no session from before: each makes a full handshake, the one that
+   * carries the new names (a resumed session keeps the certificate, or the absence of one, it was
+   * made with). This happens only when the set of trusted roots changes, a rare event; the key
+   * rotation schedule reaches the new context (tls/ticket-keys.ts).
+   */
+  #setClientCa(ca: string): void {
+    if (this.#draining) return;
+    const next: TlsMaterial = { ...this.#tls!, ca };
+    try {
+      this.#https.setSecureContext(tlsOptions(next));
+    } catch (err) {
+      // A bundle OpenSSL cannot load: the listener keeps the names it has, and says so.
+      this.logger.error({ err }, 'the listener\'s client certificate CA names could not be updated; it offers the previous ones');
+      return;
+    }
+    this.#tls = next;
+    this.logger.info({ roots: ca.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0 }, 'client certificate CA names updated to the trusted roots');
   }
 
   /** The served certificate's expiry as a gauge: what an operator alerts on before clients see it expired. */
@@ -565,6 +600,7 @@ export class Gateway {
     process.off('SIGHUP', this.#onSighup);
     this.#watcher?.close();
     this.#certificateWatch?.close();
+    this.#unfollowClientCa();
     const grace = this.#generation.config.limits.shutdownGraceMs;
     const closed = Promise.all([closeServer(this.#https), this.#http ? closeServer(this.#http) : undefined]);
     this.#https.closeIdleConnections();

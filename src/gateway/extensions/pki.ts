@@ -131,6 +131,8 @@ export async function createPkiComponent(platform: Platform): Promise<PkiCompone
     name: 'pki',
     workloadTls: () => workload,
     clientCaBundle: () => trust.bundlePem,
+    // Every trust change (a CRL too): the gateway compares the bundle and swaps only when the roots changed.
+    onClientCaBundleChange: (listener) => workload.onTrustChange(listener),
     opsActions: () => ({
       '/certificates/rotate': async () => {
         const next = await rotator.rotateNow();

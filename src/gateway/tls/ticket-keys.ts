@@ -20,8 +20,9 @@
  * of d/60 under the hourly default. (Tickets carry OpenSSL's lifetime hint of 7200 s; none
  * outlives its key.)
  *
- * A certificate reload (setSecureContext) builds a new context with a new random key of its own;
- * the schedule goes on with it (`server.setTicketKeys` always reaches the current context).
+ * A certificate reload, or new client CA names after a root rotation (setSecureContext), builds a
+ * new context with a new random key of its own, so no session from before it resumes; the
+ * schedule goes on with it (`server.setTicketKeys` always reaches the current context).
  * Instances behind a load balancer each have their own key: a client resumes only with the
  * instance that issued its ticket.
  */
