@@ -538,6 +538,9 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       rootSerial: { type: 'string', description: 'Serial of the new root (hex).' },
       currentRootSerial: { type: 'string', description: 'Serial of the root still in force (hex).' },
       notAfter: { type: 'string', description: 'Expiry of the new root (ISO 8601).' },
+      // An audit reader sees a change of key type (`--key-type`) without opening the certificates.
+      keyAlgorithm: { type: 'string', description: 'Key algorithm of the new root and its intermediate (`ECDSA-P256`, `ECDSA-P384`).' },
+      currentKeyAlgorithm: { type: 'string', description: 'Key algorithm of the root still in force.' },
     },
   },
   'pki.ca.root_rotation_cancelled': {

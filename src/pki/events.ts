@@ -10,7 +10,7 @@ export type PkiEvent =
   | { type: 'pki.ca.root_key_exported' }
   | { type: 'pki.ca.root_key_removed' }
   | { type: 'pki.ca.intermediate_rotated'; intermediateSerial: string; previousSerial: string; notAfter: string }
-  | { type: 'pki.ca.root_rotation_prepared'; rootSerial: string; currentRootSerial: string; notAfter: string }
+  | { type: 'pki.ca.root_rotation_prepared'; rootSerial: string; currentRootSerial: string; notAfter: string; keyAlgorithm: string; currentKeyAlgorithm: string }
   | { type: 'pki.ca.root_rotation_cancelled'; rootSerial: string }
   | { type: 'pki.ca.root_rotated'; rootSerial: string; previousRootSerial: string; intermediateSerial: string }
   | { type: 'pki.certificate.issued'; serial: string; spiffeId: string; via: 'bootstrap' | 'renewal' | 'internal'; notAfter: string; previousSerial?: string }

@@ -145,7 +145,7 @@ export async function prepareRootRotation(options: PrepareRootOptions): Promise<
     activateAfter: new Date(now.getTime() + config.rootRotationMinWaitSeconds * 1000),
   };
   options.logger?.warn({ rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, keyAlgorithm: kind, activateAfter: result.activateAfter }, 'root CA rotation prepared: the new root is trusted from now on and issues nothing until activated');
-  emitSafely(options.onEvent, { type: 'pki.ca.root_rotation_prepared', rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, notAfter: root.notAfter.toISOString() });
+  emitSafely(options.onEvent, { type: 'pki.ca.root_rotation_prepared', rootSerial: result.rootSerial, currentRootSerial: result.currentRootSerial, notAfter: root.notAfter.toISOString(), keyAlgorithm: kind, currentKeyAlgorithm: currentKind });
   return result;
 }
 

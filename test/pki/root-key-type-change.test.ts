@@ -12,6 +12,7 @@ import { pkiSchema } from '../../src/core/config/pki-schema.ts';
 import { CertificateAuthority } from '../../src/pki/authority.ts';
 import { caActivateRootCommand, caRotateIntermediateCommand, caRotateRootCommand, caStatusCommand, type PkiCommandContext } from '../../src/pki/commands/index.ts';
 import { crlRecordPems } from '../../src/pki/crl-builder.ts';
+import type { PkiEvent } from '../../src/pki/events.ts';
 import { serviceOrSkip } from '../support/services.ts';
 import { memoryBackend, postgresBackend, type PkiBackend } from './support/backends.ts';
 import { caFixture, PUBLIC_URL, TRUST_DOMAIN } from './support/ca-fixture.ts';
@@ -48,7 +49,8 @@ function keyTypeSuite(backend: PkiBackend, skip: false | string) {
       cleanups.push(f.cleanup);
       const dir = await scratch();
       cleanups.push(dir.cleanup);
-      const ctx: PkiCommandContext = { repo: f.repo, config: pkiSchema.parse({ trustDomain: TRUST_DOMAIN }), publicUrl: PUBLIC_URL, masterKey: f.masterKey };
+      const events: PkiEvent[] = [];
+      const ctx: PkiCommandContext = { repo: f.repo, config: pkiSchema.parse({ trustDomain: TRUST_DOMAIN }), publicUrl: PUBLIC_URL, masterKey: f.masterKey, onEvent: (e) => events.push(e) };
       const oldRoot = f.ca.rootCertPem;
       assert.equal((await described(dir, oldRoot, 'old-root')).curve, 'P-256');
       const before = await issueFrom(f.ca);
@@ -56,6 +58,8 @@ function keyTypeSuite(backend: PkiBackend, skip: false | string) {
       const prepared = await caRotateRootCommand(ctx, { keyType: 'ECDSA-P384' });
       assert.equal(prepared.keyAlgorithm, 'ECDSA-P384');
       assert.equal(prepared.currentKeyAlgorithm, 'ECDSA-P256');
+      const announced = events.find((e) => e.type === 'pki.ca.root_rotation_prepared');
+      assert.deepEqual(announced && { keyAlgorithm: announced.keyAlgorithm, currentKeyAlgorithm: announced.currentKeyAlgorithm }, { keyAlgorithm: 'ECDSA-P384', currentKeyAlgorithm: 'ECDSA-P256' }, 'the audit event names the change of key type');
       const pending = (await caStatusCommand(ctx)).pendingRoot!;
       assert.deepEqual([pending.keyAlgorithm, pending.intermediate.keyAlgorithm], ['ECDSA-P384', 'ECDSA-P384']);
       const activated = await caActivateRootCommand(ctx, { force: true });

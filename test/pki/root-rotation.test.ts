@@ -73,7 +73,7 @@ describe('ca rotate-root', () => {
     const oldIntermediate = f.ca.intermediateCertPem;
     const events: PkiEvent[] = [];
     const r = await caRotateRootCommand({ ...commandContext(f), onEvent: (e) => events.push(e) });
-    assert.deepEqual(events, [{ type: 'pki.ca.root_rotation_prepared', rootSerial: r.rootSerial, currentRootSerial: r.currentRootSerial, notAfter: r.rootNotAfter.toISOString() }]);
+    assert.deepEqual(events, [{ type: 'pki.ca.root_rotation_prepared', rootSerial: r.rootSerial, currentRootSerial: r.currentRootSerial, notAfter: r.rootNotAfter.toISOString(), keyAlgorithm: r.keyAlgorithm, currentKeyAlgorithm: r.currentKeyAlgorithm }]);
     assert.equal(await f.ca.reload(), true, 'a running CA sees the prepared root');
     assert.deepEqual(serialsOf(f.ca.trustBundlePem), [r.currentRootSerial, r.rootSerial]);
     assert.equal(f.ca.rootCertPem, oldRoot, 'the root in force is unchanged');
