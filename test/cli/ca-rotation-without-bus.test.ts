@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBackend, gatehouse, show, type Backend } from './support/cli.ts';
 
-describe('ca rotate-root and rotate-intermediate without a shared bus', () => {
+describe('ca rotate-root, rotate-intermediate and cert revoke without a shared bus', () => {
   let b: Backend;
   let config: string;
   before(async () => {
@@ -33,5 +33,13 @@ describe('ca rotate-root and rotate-intermediate without a shared bus', () => {
     const rotated = await run(['ca', 'rotate-intermediate', '--json']);
     assert.equal(rotated.status, 0, show(rotated));
     assert.equal((JSON.parse(rotated.stdout) as { announced: boolean }).announced, false);
+  });
+
+  it('cert revoke says the same: running instances were not told and read the new CRL at their next refresh', async () => {
+    const revoked = await run(['cert', 'revoke', '--id', 'spiffe://gatehouse.internal/svc/gone']);
+    assert.equal(revoked.status, 0, show(revoked));
+    assert.match(revoked.stdout, /^running instances: not told: no shared bus is configured \(bus\.url is memory:\); each picks the change up at its next refresh, within pki\.crl\.refreshIntervalSeconds \(45 s\)$/m);
+    const json = await run(['cert', 'revoke', '--id', 'spiffe://gatehouse.internal/svc/gone', '--json']);
+    assert.equal((JSON.parse(json.stdout) as { announced: boolean }).announced, false);
   });
 });

@@ -128,4 +128,10 @@ describe('CA rotations from the command line reach two running instances over NA
       return trusted[0] === rotation.intermediateSerial && !trusted.includes(rotation.previousSerial);
     });
   });
+
+  it('cert revoke says running instances were told over the bus', async () => {
+    const revoked = await cli(['cert', 'revoke', '--id', 'spiffe://gatehouse.internal/svc/gone']);
+    assert.equal(revoked.status, 0, show(revoked));
+    assert.match(revoked.stdout, /^running instances: told over the bus: each reads the CA and CRLs again at once/m);
+  });
 });

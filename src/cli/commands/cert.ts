@@ -7,6 +7,7 @@ import type { IssuedCertificate } from '../../pki/authority.ts';
 import { REVOCATION_REASONS } from '../../pki/crl-builder.ts';
 import { certInspectCommand, certIssueCommand, certListCommand, certRenewCommand, certRevokeCommand, type CertListRow } from '../../pki/commands/index.ts';
 import { withCliContext } from '../context.ts';
+import { caChangeNotice } from '../ca-change-notice.ts';
 import { action, emit, formatRecord, formatTable } from '../output.ts';
 import { collect, positiveInt, stateful, type StateOptions } from '../options.ts';
 
@@ -107,13 +108,15 @@ export function registerCert(program: Command): void {
     .addOption(new Option('--reason <reason>', 'revocation reason').choices([...REVOCATION_REASONS]).default('unspecified')))
     .action(action(async (o: StateOptions & { serial?: string; id?: string; reason: string }) => {
       if ((o.serial === undefined) === (o.id === undefined)) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { publicMessage: 'give exactly one of --serial or --id' });
-      const r = await withCliContext(o, async (ctx) => certRevokeCommand(await ctx.pki(), {
+      const r = await withCliContext(o, async (ctx) => ({ ...await certRevokeCommand(await ctx.pki(), {
         ...(o.serial !== undefined ? { serial: o.serial } : {}), ...(o.id !== undefined ? { spiffeId: o.id } : {}), reason: o.reason,
-      }), { action: 'cert.revoke', resource: o.serial ?? o.id!, details: { reason: o.reason }, result: (v) => ({ details: { revoked: v.revoked, ...(v.bootstrapTokensRevoked ? { bootstrapTokensRevoked: v.bootstrapTokensRevoked } : {}) } }) });
+      }), ...caChangeNotice(ctx.config) }), { action: 'cert.revoke', resource: o.serial ?? o.id!, details: { reason: o.reason }, result: (v) => ({ details: { revoked: v.revoked, ...(v.bootstrapTokensRevoked ? { bootstrapTokensRevoked: v.bootstrapTokensRevoked } : {}) } }) });
       emit(o.json, r, () => [
         r.revoked.length ? `revoked (${o.reason}): ${r.revoked.join(', ')}` : 'no live certificate to revoke',
         // --id only: the identity's unused bootstrap tokens would have got it a new certificate.
         ...(r.bootstrapTokensRevoked ? [r.bootstrapTokensRevoked.length ? `unused bootstrap tokens revoked: ${r.bootstrapTokensRevoked.join(', ')}` : 'no unused bootstrap token to revoke'] : []),
+        // Whether instances refuse the certificate now or only after their next CRL read.
+        `running instances: ${r.runningInstances}`,
       ].join('\n'));
     }));
 
