@@ -9,7 +9,7 @@
  * update (CRL refresh), closes live connections whose certificate has since been revoked
  * or has expired.
  */
-import type { Server, TLSSocket } from 'node:tls';
+import type { SecureContextOptions, Server, TLSSocket } from 'node:tls';
 import type { ErrorCode } from '../../core/error-codes.ts';
 import { toGatehouseError } from '../../core/errors.ts';
 import { emitSafely, type PkiEvent, type PkiEventListener } from '../events.ts';
@@ -31,6 +31,13 @@ export interface MtlsServerGuardOptions {
   requireClientCert?: boolean;
   /** Called for every refused connection (audit). */
   onEvent?: PkiEventListener;
+  /**
+   * The server's other TLS settings (suites, versions, groups, ticket keys…), given again at every
+   * swap: `setSecureContext` replaces the whole context, and a setting given only to
+   * `createServer` would fall back to Node's default at the first renewal or CRL refresh.
+   * Material, trust and the guard's own settings win over these.
+   */
+  tlsSettings?: SecureContextOptions;
 }
 
 const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
@@ -48,6 +55,7 @@ export class MtlsServerGuard {
   readonly #policy: SpiffeIdentityPolicy | undefined;
   readonly #requireClientCert: boolean;
   readonly #onEvent: PkiEventListener | undefined;
+  readonly #tlsSettings: SecureContextOptions;
   readonly #servers = new Set<Server>();
   readonly #live = new Map<TLSSocket, VerifiedPeer>();
   readonly #peers = new WeakMap<TLSSocket, VerifiedPeer>();
@@ -58,11 +66,12 @@ export class MtlsServerGuard {
     this.#policy = options.policy;
     this.#requireClientCert = options.requireClientCert ?? true;
     this.#onEvent = options.onEvent;
+    this.#tlsSettings = options.tlsSettings ?? {};
   }
 
   /** Options to create the server with (`https.createServer(guard.serverOptions(), …)`). */
   serverOptions() {
-    return mtlsServerOptions(this.#material, this.#trust);
+    return { ...this.#tlsSettings, ...mtlsServerOptions(this.#material, this.#trust) };
   }
 
   get trust(): TrustStore {
@@ -89,7 +98,7 @@ export class MtlsServerGuard {
   update(change: { material?: TlsMaterial; trust?: TrustStore }): void {
     if (change.material) this.#material = change.material;
     if (change.trust) this.#trust = change.trust;
-    const context = secureContextOptions(this.#material, this.#trust);
+    const context = { ...this.#tlsSettings, ...secureContextOptions(this.#material, this.#trust) };
     for (const server of this.#servers) server.setSecureContext(context);
     if (change.trust) {
       // The whole verdict again, not only the CRL: a keep-alive connection or TCP tunnel

@@ -75,6 +75,8 @@ export async function createMtlsServer(options: MtlsServerOptions, handler: (req
   const policy = { allowedSpiffeIds: options.allowedPeers };
   const guard = new MtlsServerGuard({
     material: identity.material, trust: identity.trust, policy,
+    // Kept at every renewal and trust refresh, not only at creation (setSecureContext replaces the context).
+    ...(options.serverOptions ? { tlsSettings: options.serverOptions } : {}),
     onEvent: (event) => {
       if (event.type === 'pki.peer.refused') options.onPeerRefused?.(event);
       options.onEvent?.(event);
