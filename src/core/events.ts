@@ -1,7 +1,7 @@
 /**
  * The typed event table: every event a Gatehouse component publishes on the bus, with the
  * shape of its payload and a runtime description from which docs/events.md is generated
- * (`npx node scripts/gen-events-doc.ts`; a test fails when the doc is stale).
+ * (`npm run docs`; a test fails when the doc is stale).
  *
  * Adding an event takes two blocks, each self-contained so that several people can add
  * events at once without touching each other's lines:

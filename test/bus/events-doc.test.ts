@@ -1,4 +1,4 @@
-/** docs/events.md is generated from the event table: regenerate with `npx node scripts/gen-events-doc.ts` when this fails. */
+/** docs/events.md is generated from the event table: regenerate with `npm run docs` when this fails. */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { EVENT_NAMES, EVENT_TABLE, isEventName } from '../../src/core/events.ts'
 
 it('docs/events.md is up to date with the event table', () => {
   const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'events.md'), 'utf8');
-  assert.equal(doc, renderEventsDoc(), 'stale: run npx node scripts/gen-events-doc.ts');
+  assert.equal(doc, renderEventsDoc(), 'stale: run npm run docs');
 });
 
 it('every event is documented with a description, an emitter and described fields', () => {
