@@ -3,8 +3,8 @@
  * or written to a log line. Two kinds of rule:
  *
  *   - keys: a value under a secret-looking key (authorization, cookie, token, password,
- *     secret, api key, private key, credential, session, otp…) is replaced whole,
- *     at any depth, whatever its type;
+ *     secret, api key, private key, credential, session, otp…, also as a person reads the
+ *     name: key-fold.ts) is replaced whole, at any depth, whatever its type;
  *   - patterns: secrets recognizable by their shape are cut out of every string, under
  *     any key: JWTs, `Bearer`/`Basic`/`DPoP` credentials, `ghs_` API tokens, PEM private
  *     keys, URL userinfo passwords and `token=`/`password=`/… pairs in query strings and
@@ -19,6 +19,7 @@
  */
 import { stdSerializers } from 'pino';
 import { decodeName, redactEncodedPairs } from './encoded-pair.ts';
+import { foldKey } from './key-fold.ts';
 
 /** What replaces a secret. */
 export const REDACTED = '[REDACTED]';
@@ -27,17 +28,16 @@ export const REDACTED = '[REDACTED]';
 const DEFAULT_SECRET_KEY = /authori[sz]ation|cookie|token|passw(or)?d|passphrase|secret|api[-_]?key|private[-_]?key|credential|session|sess[-_]?id|^otp$|totp|recovery[-_]?code|code[-_]?verifier|assertion|^dpop$|x-gatehouse-identity|signature|^sig$|^key$|bearer|^pwd$|^pass$|^(x-)?auth$|^sid$|jwt$|access[-_]?key$/i;
 
 /**
- * Invisible characters (zero-width space and joiners, soft hyphen, BOM, word joiner, variation
- * selectors…): a key spelled with them reads as the secret word it hides to a person and often to
- * the program that takes it (a trimmed or normalized name), but not to the rules above.
+ * The same rules for a key as a person reads it (key-fold.ts: `Pass-Word`, `pass_word`, `pаssword` with a
+ * Cyrillic `а`, `ｐａｓｓｗｏｒｄ`, `pass\u200Bword` are all `password`): separators are gone from that form.
  */
-const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
-const NON_ASCII = /[^\x00-\x7f]/;
+const FOLDED_SECRET_KEY = new RegExp(DEFAULT_SECRET_KEY.source.replaceAll('[-_]?', '').replaceAll('-', ''), 'i');
+/** Whether a key needs its folded form judged too: separators, or characters beyond ASCII. */
+const FOLDABLE = /[\s_.\-]|[^\x00-\x7f]/;
 
-/** A key as the rules read it: compatibility forms folded (full-width `ｔｏｋｅｎ` is `token`), invisible characters dropped. */
-function foldKey(key: string): string {
-  return key.normalize('NFKC').replace(IGNORABLE, '');
-}
+/** A verdict per key name: a record has a dozen keys, nearly all of them seen on every request. */
+const KEY_CACHE_SIZE = 2048;
+const KEY_CACHE_MAX_LENGTH = 64;
 
 /**
  * Keys that look secret by name but carry only a kind or an identifier meant for audit.
@@ -45,6 +45,7 @@ function foldKey(key: string): string {
  * a record could not say which credential was tried from where.
  */
 const NON_SECRET_KEYS = new Set(['tokenKind', 'tokenType', 'token_type', 'tokenId', 'tokenEndpoint', 'token_endpoint', 'sessionCount', 'refusedCredential']);
+const NON_SECRET_FOLDED = new Set([...NON_SECRET_KEYS].map(foldKey));
 
 /**
  * The password of a URL's userinfo (`scheme://user:password@host`: connection strings,
@@ -177,12 +178,33 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
     for (const re of extraKeys) if (re.test(key)) return true;
     return false;
   };
+  const isSecretKeyFolded = (folded: string): boolean => {
+    if (FOLDED_SECRET_KEY.test(folded)) return true;
+    for (const re of extraKeys) if (re.test(folded)) return true;
+    return false;
+  };
   // A key written with percent escapes (`tok%65n`, from a query string parsed but not decoded) is judged decoded too,
-  // and one with characters beyond ASCII folded (`pass\u200Bword`, `ｐａｓｓｗｏｒｄ`). Look-alike letters of other
-  // scripts (Cyrillic `о` in `passwоrd`) are not folded: no normalization maps them.
-  const isSecretKey = (key: string): boolean => isSecretKeyAsWritten(key)
-    || (key.includes('%') && isSecretKeyAsWritten(decodeName(key)))
-    || (NON_ASCII.test(key) && isSecretKeyAsWritten(foldKey(key)));
+  // and one with separators or characters beyond ASCII as a person reads it (key-fold.ts): `token_kind` is
+  // `tokenKind`, not a secret, and `pass_word` is a password.
+  const judge = (key: string): boolean => {
+    const folded = FOLDABLE.test(key) ? foldKey(key) : undefined;
+    if (folded !== undefined && NON_SECRET_FOLDED.has(folded)) return false;
+    return isSecretKeyAsWritten(key)
+      || (key.includes('%') && isSecretKeyAsWritten(decodeName(key)))
+      || (folded !== undefined && isSecretKeyFolded(folded));
+  };
+  const verdicts = new Map<string, boolean>();
+  const isSecretKey = (key: string): boolean => {
+    if (key.length > KEY_CACHE_MAX_LENGTH) return judge(key);
+    let v = verdicts.get(key);
+    if (v === undefined) {
+      // Cleared when full: names a client invents (JSON body keys, header names) must not grow it without bound.
+      if (verdicts.size >= KEY_CACHE_SIZE) verdicts.clear();
+      v = judge(key);
+      verdicts.set(key, v);
+    }
+    return v;
+  };
 
   /** A JSON member name as JSON text wrote it: `\u0074oken` is `token`. */
   const isSecretJsonName = (name: string): boolean => {
