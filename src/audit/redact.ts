@@ -7,8 +7,9 @@
  *     name: key-fold.ts) is replaced whole, at any depth, whatever its type;
  *   - patterns: secrets recognizable by their shape are cut out of every string, under
  *     any key: JWTs, `Bearer`/`Basic`/`DPoP` credentials, `ghs_` API tokens, PEM private
- *     keys, URL userinfo passwords and `token=`/`password=`/… pairs in query strings and
- *     form bodies (names percent-encoded too: `tok%65n=`, encoded-pair.ts).
+ *     keys, URL userinfo passwords, `token=`/`password=`/… pairs in query strings and
+ *     form bodies (names percent-encoded too: `tok%65n=`, encoded-pair.ts), credential header
+ *     lines, and `password: x` in free text.
  *
  * Header lists (`rawHeaders`, `[name, value]` and `{ name, value }` entries) are judged by the
  * name next to each value, so a repeated `Set-Cookie` or token header loses every value.
@@ -98,10 +99,42 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
 
 /**
  * Header lines that carry credentials, whatever the scheme (`Token`, `ApiKey`, `Digest`…) and
- * whatever the cookies are called: everything after the colon to the end of the line.
+ * whatever the cookies are called: everything after the colon to the end of the line. Names:
+ * Authorization, Proxy-Authorization, Cookie, Set-Cookie, Api-Key/Apikey, any `x-` name with a
+ * secret word in it, and any hyphenated name whose last part is one (`Private-Token` of GitLab,
+ * `Auth-Token`, `X-Amz-Security-Token`, `Client-Secret`): services name their credential headers
+ * without the `x-` prefix as often as with it.
  * Group: the header name. Linear like {@link PAIR}: a start is the beginning of a name.
  */
-const HEADER_LINE = /(?<![A-Za-z0-9-])(?=(?:(?:proxy-)?authori[sz]ation|set-cookie|cookie)(?![A-Za-z0-9-])|x-[A-Za-z0-9-]*?(?:token|api-?key|secret|auth|session|password))([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*[^\r\n]+/gi;
+const HEADER_LINE = new RegExp(
+  '(?<![A-Za-z0-9-])(?='
+  + '(?:(?:proxy-)?authori[sz]ation|set-cookie|cookie|api-?key|(?:[A-Za-z0-9]+-)+(?:token|api-?key|apikey|secret|password|auth|credentials?))[ \\t]*:'
+  + '|x-[A-Za-z0-9-]*?(?:token|api-?key|secret|auth|session|password))'
+  + '([A-Za-z][A-Za-z0-9-]*)[ \\t]*:[ \\t]*[^\\r\\n]+',
+  'gi',
+);
+
+/**
+ * `name: value` in free text (a YAML line, a Python dict as `{'password': 'x'}` prints, a
+ * message `login failed, password: hunter2`, JSON with escaped quotes inside a string) under a
+ * name with a secret word in it: the value alone goes, one quoted string or one word (to the
+ * next blank or `, ; ) ] }`), and the name stays. A secret word with no colon after it
+ * is prose and stays whole (`password reset requested for alice`). Fewer words than for
+ * {@link PAIR}: `session:`, `key:`, `code:` and `signature:` begin ordinary messages (`could not
+ * end the sign-in session: …`, `code: ERR_…`), where `code=` in a query string is an OAuth code.
+ * Groups: name, separator, the opening quote of a quoted value (two alternatives).
+ */
+const TEXT_LONG_WORDS = '(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credential|code[_-]?verifier)';
+const TEXT_SHORT_WORDS = '(?:pwd|pass|otp|jwt|sid)';
+const COLON_PAIR = new RegExp(
+  '(?<![A-Za-z0-9_.-])'
+  + `(?=[A-Za-z0-9_.-]*?${TEXT_LONG_WORDS}|(?:[A-Za-z0-9_.-]*[_.-])?${TEXT_SHORT_WORDS}\\\\?["']?[ \\t]*:)`
+  + `([A-Za-z0-9_.-]+)(\\\\?["']?[ \\t]*:[ \\t]*)`
+  // Not a value an earlier rule has already replaced (`Private-Token: [REDACTED]`).
+  + '(?!\\[REDACTED\\])'
+  + `(?:(\\\\?")[^"\\r\\n]*"?|(\\\\?')[^'\\r\\n]*'?|[^\\s,;'")\\]}]+)`,
+  'gi',
+);
 
 /**
  * A `"name": "value"` member of JSON text inside a string (a request body or an upstream answer
@@ -111,24 +144,36 @@ const HEADER_LINE = /(?<![A-Za-z0-9-])(?=(?:(?:proxy-)?authori[sz]ation|set-cook
  */
 const JSON_MEMBER = /"((?:[^"\\\r\n]|\\.){1,128})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[0-9.eE+-]*)/g;
 
-const DEFAULT_PATTERNS: RegExp[] = [
-  USERINFO_PASSWORD,
-  // PEM private keys (any label).
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-  // JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`. Only at the
-  // start of a base64url run: from every `eyJ` inside one, a scan to its end was quadratic.
-  // Blanks and line breaks at its two dots are taken in (a log line folded there, a token pasted
-  // with spaces): the signature after them is the secret. The pattern stays linear: each blank run
-  // sits between a base64url run and a literal dot, which neither contains.
-  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g,
-  HEADER_LINE,
-  JSON_MEMBER,
-  // HTTP credentials in header-like text.
-  /\b(Bearer|Basic|DPoP|Digest|Negotiate)\s+[A-Za-z0-9._~+/=:-]+/gi,
-  // Gatehouse API tokens and GitHub-style tokens.
-  /\bgh[opsur]_[A-Za-z0-9_-]{8,}/g,
-  PAIR,
-];
+// PEM private keys (any label).
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+// JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`. Only at the
+// start of a base64url run: from every `eyJ` inside one, a scan to its end was quadratic.
+// Blanks and line breaks at its two dots are taken in (a log line folded there, a token pasted
+// with spaces): the signature after them is the secret. The pattern stays linear: each blank run
+// sits between a base64url run and a literal dot, which neither contains.
+const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g;
+// HTTP credentials in header-like text.
+const SCHEME_CREDENTIAL = /\b(Bearer|Basic|DPoP|Digest|Negotiate)\s+[A-Za-z0-9._~+/=:-]+/gi;
+// Gatehouse API tokens and GitHub-style tokens.
+const GH_TOKEN = /\bgh[opsur]_[A-Za-z0-9_-]{8,}/g;
+
+const DEFAULT_PATTERNS: RegExp[] = [USERINFO_PASSWORD, PEM_PRIVATE_KEY, JWT, HEADER_LINE, JSON_MEMBER, SCHEME_CREDENTIAL, GH_TOKEN, COLON_PAIR, PAIR];
+
+/**
+ * A character or word every match of a pattern contains: `includes` is an order of magnitude
+ * cheaper than a regex scan, and most strings of a record (ids, routes, user agents) hold none,
+ * so most patterns are never run on them. Patterns not listed always run.
+ */
+const NEEDS = new Map<RegExp, (s: string) => boolean>([
+  [USERINFO_PASSWORD, (s) => s.includes('@')],
+  [PEM_PRIVATE_KEY, (s) => s.includes('-----BEGIN ')],
+  [JWT, (s) => s.includes('eyJ')],
+  [HEADER_LINE, (s) => s.includes(':')],
+  [JSON_MEMBER, (s) => s.includes(':')],
+  [GH_TOKEN, (s) => s.includes('_')],
+  [COLON_PAIR, (s) => s.includes(':')],
+  [PAIR, (s) => s.includes('=') || s.includes('%')],
+]);
 
 export interface RedactionConfig {
   /** Extra key patterns (regular expression sources, case-insensitive). */
@@ -221,6 +266,14 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
   const replacer = (re: RegExp) => {
     if (re === PAIR) return (_m: string, name: string, sep: string) => `${name}${sep}${REDACTED}`;
     if (re === HEADER_LINE) return (_m: string, name: string) => `${name}: ${REDACTED}`;
+    // A name that only looks secret (`tokenType: Bearer`, `urn:…:token-type:jwt`) keeps its value, as the key does.
+    if (re === COLON_PAIR) {
+      return (m: string, name: string, sep: string, dq?: string, sq?: string) => {
+        if (NON_SECRET_FOLDED.has(foldKey(name))) return m;
+        const q = dq ?? sq ?? '';
+        return `${name}${sep}${q}${REDACTED}${q}`;
+      };
+    }
     if (re === JSON_MEMBER) return (m: string, name: string, sep: string) => (isSecretJsonName(name) ? `"${name}"${sep}"${REDACTED}"` : m);
     return () => REDACTED;
   };
@@ -229,6 +282,8 @@ export function createRedactor(config: RedactionConfig = {}): Redactor {
   const string = (text: string): string => {
     let out = text;
     for (const re of patterns) {
+      const needs = NEEDS.get(re);
+      if (needs !== undefined && !needs(out)) continue;
       re.lastIndex = 0;
       if (re.test(out)) {
         re.lastIndex = 0;
