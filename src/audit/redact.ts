@@ -146,18 +146,44 @@ const JSON_MEMBER = /"((?:[^"\\\r\n]|\\.){1,128})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|
 
 // PEM private keys (any label).
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
-// JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`. Only at the
-// start of a base64url run: from every `eyJ` inside one, a scan to its end was quadratic.
-// Blanks and line breaks at its two dots are taken in (a log line folded there, a token pasted
-// with spaces): the signature after them is the secret. The pattern stays linear: each blank run
-// sits between a base64url run and a literal dot, which neither contains.
-const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*[ \t\r\n]*\.[ \t\r\n]*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?/g;
-// HTTP credentials in header-like text.
-const SCHEME_CREDENTIAL = /\b(Bearer|Basic|DPoP|Digest|Negotiate)\s+[A-Za-z0-9._~+/=:-]+/gi;
+/**
+ * JWS / JWE compact serializations: a base64url JSON header starting `{"` is `eyJ`. Only at the
+ * start of a base64url run (or right after a percent escape, `%3DeyJ…`): from every `eyJ` inside
+ * one, a scan to its end was quadratic. A dot may be percent-encoded (`%2E`, `%252E`…), as in a
+ * token carried inside an encoded URL.
+ * Blanks and line breaks at its two dots are taken in (a log line folded there, a token pasted
+ * with spaces): the signature after them is the secret. So are the next lines of a signature
+ * folded at a line width, when such a line is nothing but base64url. The pattern stays linear:
+ * each blank run sits between a base64url run and a literal dot, which neither contains, and
+ * the folded lines are at most 16.
+ */
+const JWT_START = '(?:(?<![A-Za-z0-9_-])|(?<=%[0-9A-Fa-f]{2}))eyJ';
+const JWT_DOT = '(?:\\.|%(?:25)*2[Ee])';
+const JWT_FOLDED_LINES = '(?:[ \\t]*(?:\\r\\n|\\r|\\n)[ \\t]*[A-Za-z0-9_-]+(?=[ \\t]*(?:[\\r\\n]|$))){0,16}';
+const JWT = new RegExp(
+  `${JWT_START}[A-Za-z0-9_-]{4,}[ \\t\\r\\n]*${JWT_DOT}[ \\t\\r\\n]*[A-Za-z0-9_-]*[ \\t\\r\\n]*${JWT_DOT}[ \\t\\r\\n]*[A-Za-z0-9_-]*`
+  + `(?:${JWT_DOT}[A-Za-z0-9_-]*${JWT_DOT}[A-Za-z0-9_-]*|${JWT_FOLDED_LINES})`,
+  'g',
+);
+/**
+ * A JWS broken inside its header or payload by blanks or line breaks (a token pasted across
+ * lines, a log line folded at a fixed width, which falls anywhere in a part): {@link JWT} stops at
+ * the break and left the rest, signature included. Both parts are base64url of JSON here (`eyJ…`),
+ * which keeps prose that starts with `eyJ` out; up to 16 breaks a part, so each start scans a
+ * bounded number of words and the whole stays linear.
+ */
+const JWT_PART_WITH_BREAKS = '[A-Za-z0-9_-]+(?:[ \\t\\r\\n]+[A-Za-z0-9_-]+){0,16}[ \\t\\r\\n]*';
+const JWT_BROKEN = new RegExp(
+  `${JWT_START}${JWT_PART_WITH_BREAKS}${JWT_DOT}[ \\t\\r\\n]*eyJ${JWT_PART_WITH_BREAKS}${JWT_DOT}[ \\t\\r\\n]*[A-Za-z0-9_-]*${JWT_FOLDED_LINES}`,
+  'g',
+);
+// HTTP credentials in header-like text; the blank after the scheme may be percent-encoded
+// (`?authorization=Bearer%20…` in a URL), and so may the credential's characters.
+const SCHEME_CREDENTIAL = /\b(Bearer|Basic|DPoP|Digest|Negotiate)(?:\s+|%20)[A-Za-z0-9._~+/=:%-]+/gi;
 // Gatehouse API tokens and GitHub-style tokens.
 const GH_TOKEN = /\bgh[opsur]_[A-Za-z0-9_-]{8,}/g;
 
-const DEFAULT_PATTERNS: RegExp[] = [USERINFO_PASSWORD, PEM_PRIVATE_KEY, JWT, HEADER_LINE, JSON_MEMBER, SCHEME_CREDENTIAL, GH_TOKEN, COLON_PAIR, PAIR];
+const DEFAULT_PATTERNS: RegExp[] = [USERINFO_PASSWORD, PEM_PRIVATE_KEY, JWT_BROKEN, JWT, HEADER_LINE, JSON_MEMBER, SCHEME_CREDENTIAL, GH_TOKEN, COLON_PAIR, PAIR];
 
 /**
  * A character or word every match of a pattern contains: `includes` is an order of magnitude
@@ -167,6 +193,7 @@ const DEFAULT_PATTERNS: RegExp[] = [USERINFO_PASSWORD, PEM_PRIVATE_KEY, JWT, HEA
 const NEEDS = new Map<RegExp, (s: string) => boolean>([
   [USERINFO_PASSWORD, (s) => s.includes('@')],
   [PEM_PRIVATE_KEY, (s) => s.includes('-----BEGIN ')],
+  [JWT_BROKEN, (s) => s.includes('eyJ')],
   [JWT, (s) => s.includes('eyJ')],
   [HEADER_LINE, (s) => s.includes(':')],
   [JSON_MEMBER, (s) => s.includes(':')],
