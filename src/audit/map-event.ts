@@ -82,11 +82,13 @@ function policyActor(p: Record<string, unknown>): { actor: string | null; kind: 
  * though the field is called `key`: whole-value redaction under that name hid whom an alert was
  * about from the audit log. The string rules (JWTs, credentials in text) still apply.
  */
-function detailsOf(name: string, payload: Record<string, unknown>, redactor: Redactor): unknown {
+export function detailsOf(name: string, payload: unknown, redactor: Redactor): unknown {
   const details = redactor.value(payload);
-  if (name === 'detect.alert' && typeof payload.key === 'string' && typeof details === 'object' && details !== null
-    && (payload.keyKind === 'address' || payload.keyKind === 'subject' || payload.keyKind === 'account')) {
-    (details as Record<string, unknown>).key = redactor.string(payload.key.toWellFormed());
+  if (name === 'detect.alert' && typeof payload === 'object' && payload !== null && typeof details === 'object' && details !== null) {
+    const p = payload as Record<string, unknown>;
+    if (typeof p.key === 'string' && (p.keyKind === 'address' || p.keyKind === 'subject' || p.keyKind === 'account')) {
+      (details as Record<string, unknown>).key = redactor.string(p.key.toWellFormed());
+    }
   }
   return details;
 }

@@ -42,6 +42,8 @@ export interface AuditRecordView {
   details: unknown;
   prevHash: string;
   hash: string;
+  /** Set on output when the current redaction rules cut more than those the record was written under (export/re-redact.ts). */
+  reRedacted?: true;
 }
 
 /**

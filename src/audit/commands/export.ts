@@ -5,6 +5,7 @@ import type { AuditConfig } from '../../core/config/audit-schema.ts';
 import { GatehouseError } from '../../core/errors.ts';
 import type { Store } from '../../store/types.ts';
 import { exportAudit } from '../export/export.ts';
+import { createRedactor } from '../redact.ts';
 import { jsonLinesSink } from '../export/json-lines.ts';
 import { createOtlpSink } from '../export/otlp.ts';
 import { createSyslogSink } from '../export/syslog.ts';
@@ -13,6 +14,7 @@ import { resolveAuditQuery, type AuditQueryOptions } from './query.ts';
 export type ExportTarget = 'jsonl' | 'syslog' | 'otlp';
 
 /**
+ * Records go out redacted again by the current rules (built-in and `config.redact`): see export/re-redact.ts.
  * `truncated`: records sent cut to fit a syslog datagram (UDP), also logged on `logger`.
  */
 export async function auditExportCommand(store: Store, config: AuditConfig, options: AuditQueryOptions & { to: ExportTarget }, out: Writable, logger?: Logger): Promise<{ exported: number; to: ExportTarget; truncated: number }> {
@@ -33,5 +35,5 @@ export async function auditExportCommand(store: Store, config: AuditConfig, opti
   } else {
     throw new GatehouseError('ERR_AUDIT_QUERY_INVALID', { detail: `unknown export target ${String(options.to)}` });
   }
-  return { exported: await exportAudit(store, query, sink), to: options.to, truncated: truncated() };
+  return { exported: await exportAudit(store, query, sink, createRedactor(config.redact)), to: options.to, truncated: truncated() };
 }

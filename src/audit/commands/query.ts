@@ -4,6 +4,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import type { Store } from '../../store/types.ts';
 import { createAuditRepo } from '../../store/repos/audit-repo.ts';
 import { AUDIT_OUTCOMES } from '../record.ts';
+import { createRedactor, type RedactionConfig } from '../redact.ts';
 import { exportAudit } from '../export/export.ts';
 import { jsonLinesSink } from '../export/json-lines.ts';
 import { parseTime, type AuditQuery } from '../query.ts';
@@ -66,8 +67,11 @@ export async function resolveAuditQuery(store: Store, options: AuditQueryOptions
   return query;
 }
 
-/** Writes matching records to `out`, one JSON object a line; returns the count. */
-export async function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable): Promise<number> {
+/**
+ * Writes matching records to `out`, one JSON object a line, redacted again by the current rules
+ * (built-in and `redact`, the configured `audit.redact`: export/re-redact.ts); returns the count.
+ */
+export async function auditQueryCommand(store: Store, options: AuditQueryOptions, out: Writable, redact: RedactionConfig = {}): Promise<number> {
   const query = await resolveAuditQuery(store, options);
-  return exportAudit(store, query, jsonLinesSink(out));
+  return exportAudit(store, query, jsonLinesSink(out), createRedactor(redact));
 }

@@ -34,7 +34,7 @@ export function registerAudit(program: Command): void {
 
   filters(stateful(audit.command('query').description('print matching records as JSON lines')))
     .action(action(async (o: StateOptions & AuditQueryOptions) => {
-      await withCliContext(o, (ctx) => auditQueryCommand(ctx.store, o, process.stdout), undefined, READS_EXISTING_STORE);
+      await withCliContext(o, (ctx) => auditQueryCommand(ctx.store, o, process.stdout, ctx.config.audit.redact), undefined, READS_EXISTING_STORE);
     }));
 
   filters(stateful(audit.command('export').description('send matching records as JSON lines (stdout) or to the configured syslog / OTLP endpoint')
