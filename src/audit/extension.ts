@@ -75,7 +75,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
       const paths = auditPaths(config);
       const signingKey = await loadOrCreateSigningKey(paths.signingKeyFile, { mode: config.mode, logger });
       const w = AuditWriter.open({
-        store, bus, logger, instance, signingKey, chain: config.audit.chain, spoolDir: paths.spoolDir, fsync: config.audit.fsync,
+        store, bus, logger, instance, signingKey, chain: config.audit.chain, spoolDir: paths.spoolDir, mode: config.mode, fsync: config.audit.fsync,
         batchMaxEvents: config.audit.batchMaxEvents, batchMaxDelayMs: config.audit.batchMaxDelayMs, maxQueued: config.audit.maxQueuedEvents,
         checkpointEveryRecords: config.audit.checkpoint.everyRecords, checkpointEveryMs: config.audit.checkpoint.everyMs,
       });

@@ -23,10 +23,11 @@
  * libuv's thread pool: a flush on a slow disk takes milliseconds, and on the main thread it
  * would stall every request in flight.
  */
-import { close, closeSync, constants, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, constants, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlink, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GatehouseError } from '../core/errors.ts';
 import { AUDIT_OUTCOMES, type AuditDraft } from './record.ts';
+import { checkSpoolDirectory } from './spool-directory.ts';
 
 /** Which segment a draft lives in, so its commit can be accounted. */
 export interface SegmentRef {
@@ -50,6 +51,8 @@ export interface SpoolOptions {
   maxSegmentBytes?: number;
   /** A fully committed current segment larger than this is rotated out and deleted. Default 1 MiB. */
   recycleBytes?: number;
+  /** Production refuses a group-writable directory (spool-directory.ts). Default: from NODE_ENV. */
+  mode?: 'development' | 'production';
 }
 
 function fdatasyncAsync(fd: number): Promise<void> {
@@ -59,22 +62,6 @@ function fdatasyncAsync(fd: number): Promise<void> {
 export interface RecoveredDraft {
   draft: AuditDraft;
   ref: SegmentRef;
-}
-
-/**
- * Whatever is in the spool is replayed into the chain at the next start and signed over by the
- * next checkpoint: a user who can write to the directory could plant forged records there (or a
- * segment that is a symbolic link to any file the writer would then append to). The same rule as
- * the data directory's (core/config/data-directory.ts), for an `audit.spoolDir` outside it too:
- * refused when every user can write to it or it belongs to another user (root excepted).
- */
-function checkSpoolDirectory(dir: string): void {
-  const refuse = (why: string) => new GatehouseError('ERR_AUDIT_UNAVAILABLE', { detail: `audit spool ${resolve(dir)} ${why}` });
-  const st = statSync(dir);
-  if (!st.isDirectory()) throw refuse('is not a directory');
-  if ((st.mode & 0o002) !== 0) throw refuse(`is world-writable (mode ${(st.mode & 0o7777).toString(8)}): any user could plant records to be replayed into the audit log; chmod 700 it`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid && st.uid !== 0) throw refuse(`is owned by user ${st.uid}, not by the user Gatehouse runs as (${uid}); chown it or use a directory of this user`);
 }
 
 const NAME = /^segment-(\d{16})\.jsonl$/;
@@ -137,6 +124,8 @@ export interface OpenedSpool {
   /** Lines of the writer's own segments that are not a whole draft. */
   unreadable: number;
   refused: RefusedSegment[];
+  /** Said at start: a directory allowed but unsafe (spool-directory.ts). */
+  warnings: string[];
 }
 
 /**
@@ -175,17 +164,17 @@ export class Spool {
    */
   static open(dir: string, options: SpoolOptions = {}): OpenedSpool {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    checkSpoolDirectory(dir);
+    const warnings = checkSpoolDirectory(dir, options.mode ?? (process.env.NODE_ENV === 'production' ? 'production' : 'development'));
     const unlock = lockSpool(dir);
     try {
-      return Spool.#openLocked(dir, options, unlock);
+      return { ...Spool.#openLocked(dir, options, unlock), warnings };
     } catch (err) {
       unlock();
       throw err;
     }
   }
 
-  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): OpenedSpool {
+  static #openLocked(dir: string, options: SpoolOptions, unlock: () => void): Omit<OpenedSpool, 'warnings'> {
     const names = readdirSync(dir).filter((n) => NAME.test(n)).sort();
     const last = names.length ? Number(NAME.exec(names[names.length - 1]!)![1]) : 0;
     const spool = new Spool(dir, last + 1, options);

@@ -47,6 +47,8 @@ export interface AuditWriterOptions {
   instance: string;
   signingKey?: AuditSigningKey;
   logger?: Logger;
+  /** `config.mode`: production refuses a group-writable spool directory. Default: from NODE_ENV. */
+  mode?: 'development' | 'production';
   /** Publishes `audit.checkpoint`. */
   bus?: EventBus;
   fsync?: boolean;
@@ -138,8 +140,11 @@ export class AuditWriter {
 
   /** Opens the spool and queues whatever an earlier process left in it. */
   static open(options: AuditWriterOptions): AuditWriter {
-    const { spool, recovered, unreadable, refused } = Spool.open(options.spoolDir, options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {});
+    const { spool, recovered, unreadable, refused, warnings } = Spool.open(options.spoolDir, {
+      ...(options.maxSegmentBytes ? { maxSegmentBytes: options.maxSegmentBytes } : {}), ...(options.mode ? { mode: options.mode } : {}),
+    });
     const writer = new AuditWriter(options, spool);
+    for (const w of warnings) options.logger?.warn({ spoolDir: options.spoolDir }, w);
     if (recovered.length) options.logger?.info({ events: recovered.length }, 'audit: replaying events left in the spool');
     // A torn last line is a draft never acknowledged; more than one such line a segment means drafts damaged on disk.
     if (unreadable) options.logger?.warn({ lines: unreadable, spoolDir: options.spoolDir }, 'audit: spool lines that are not a whole draft were skipped (a write torn by a crash, or damage on disk)');

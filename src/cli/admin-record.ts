@@ -74,7 +74,7 @@ export async function withAdminRecord<T>(ctx: RecordContext, what: AdminAction<T
   let writer: AuditWriter | undefined;
   try {
     // No signing key: the CLI never creates one, and the instances' next checkpoint covers the record.
-    writer = AuditWriter.open({ store, spoolDir, chain: config.audit.chain, instance: config.instanceId ?? 'gatehouse', logger, batchMaxDelayMs: 0 });
+    writer = AuditWriter.open({ store, spoolDir, mode: config.mode, chain: config.audit.chain, instance: config.instanceId ?? 'gatehouse', logger, batchMaxDelayMs: 0 });
     let result: T;
     try {
       result = await change();

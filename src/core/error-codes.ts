@@ -151,6 +151,8 @@ export const ERROR_CODES = {
   ERR_STORE_VALUE_INVALID: { status: 500, message: 'Internal error' },
 
   ERR_AUDIT_UNAVAILABLE: { status: 503, message: 'Audit log unavailable' },
+  /** The spool directory others can write to (world- or group-writable, another owner): records could be planted there and replayed into the chain. */
+  ERR_AUDIT_SPOOL_INSECURE: { status: 500, message: 'Audit spool directory is not safe' },
   ERR_AUDIT_TAMPERED: { status: 500, message: 'Audit log verification failed' },
   ERR_AUDIT_KEY_MISSING: { status: 500, message: 'Audit signing key missing' },
   ERR_AUDIT_KEY_INVALID: { status: 500, message: 'Audit signing key invalid' },

@@ -48,17 +48,45 @@ describe('audit spool replay', () => {
     return out;
   };
 
-  it('a planted draft in a world-writable spool directory is refused with ERR_AUDIT_UNAVAILABLE before anything is replayed into the chain', async () => {
+  it('a planted draft in a world-writable spool directory is refused with ERR_AUDIT_SPOOL_INSECURE before anything is replayed into the chain', async () => {
     const dir = await spoolWith([canonicalDraftJson(accessDraft(1, { requestId: 'forged-world', subject: 'nobody' }))!], 0o777);
-    assert.throws(() => AuditWriter.open({ store, chain: 'spool-world', instance: 'gw-1', spoolDir: dir }), { code: 'ERR_AUDIT_UNAVAILABLE', detail: /world-writable/ });
+    assert.throws(() => AuditWriter.open({ store, chain: 'spool-world', instance: 'gw-1', spoolDir: dir }), { code: 'ERR_AUDIT_SPOOL_INSECURE', detail: /world-writable/ });
     assert.deepEqual(await stored('forged-world'), []);
   });
 
-  it('a spool directory owned by another user is refused with ERR_AUDIT_UNAVAILABLE', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
+  it('a spool directory owned by another user is refused with ERR_AUDIT_SPOOL_INSECURE', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
     const dir = await spoolWith([canonicalDraftJson(accessDraft(1, { requestId: 'forged-owner' }))!]);
     await chown(dir, 4242, 4242);
-    assert.throws(() => AuditWriter.open({ store, chain: 'spool-owner', instance: 'gw-1', spoolDir: dir }), { code: 'ERR_AUDIT_UNAVAILABLE', detail: /owned by user 4242/ });
+    assert.throws(() => AuditWriter.open({ store, chain: 'spool-owner', instance: 'gw-1', spoolDir: dir }), { code: 'ERR_AUDIT_SPOOL_INSECURE', detail: /owned by user 4242/ });
     assert.deepEqual(await stored('forged-owner'), []);
+  });
+
+  it('a planted draft in a group-writable spool directory is refused with ERR_AUDIT_SPOOL_INSECURE in production, before anything is replayed', async () => {
+    const dir = await spoolWith([canonicalDraftJson(accessDraft(1, { requestId: 'forged-group' }))!], 0o770);
+    assert.throws(() => AuditWriter.open({ store, chain: 'spool-group', instance: 'gw-1', spoolDir: dir, mode: 'production' }), { code: 'ERR_AUDIT_SPOOL_INSECURE', detail: /writable by its group \(mode 770\)/ });
+    assert.deepEqual(await stored('forged-group'), []);
+  });
+
+  it('a group-writable spool directory (2770, as a Kubernetes fsGroup volume has it) is warned about at start in development, naming the directory and the production refusal', async () => {
+    const dir = await spoolWith([], 0o2770);
+    const { logger, capture } = captureLogger();
+    const writer = AuditWriter.open({ store, chain: 'spool-group-dev', instance: 'gw-1', spoolDir: dir, mode: 'development', logger });
+    await writer.close();
+    const warning = capture.lines.find((l) => /writable by its group/.test(String(l.msg)));
+    assert.ok(warning, JSON.stringify(capture.lines));
+    assert.match(String(warning.msg), /mode 2770.*refused when NODE_ENV=production/);
+    assert.equal(warning.spoolDir, dir);
+  });
+
+  it('without a mode, NODE_ENV=production refuses a group-writable spool directory', async () => {
+    const dir = await spoolWith([], 0o770);
+    const before = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      assert.throws(() => AuditWriter.open({ store, chain: 'spool-group-env', instance: 'gw-1', spoolDir: dir }), { code: 'ERR_AUDIT_SPOOL_INSECURE' });
+    } finally {
+      if (before === undefined) delete process.env.NODE_ENV; else process.env.NODE_ENV = before;
+    }
   });
 
   it('replays the whole drafts around a damaged middle line, a draft with a text time and a torn last line, and warns how many lines it skipped', async () => {

@@ -53,7 +53,7 @@ export async function withAdminAudit<T>(ctx: AdminContext, change: () => Promise
   let unsubscribe: (() => void) | undefined;
   try {
     // No signing key: the CLI never creates one, and the instances' next checkpoint covers these records.
-    writer = AuditWriter.open({ store, spoolDir, chain: config.audit.chain, instance: config.instanceId ?? 'gatehouse', ...(logger ? { logger } : {}), batchMaxDelayMs: 0 });
+    writer = AuditWriter.open({ store, spoolDir, mode: config.mode, chain: config.audit.chain, instance: config.instanceId ?? 'gatehouse', ...(logger ? { logger } : {}), batchMaxDelayMs: 0 });
     const redactor = createLiveRedactor(config.audit.redact);
     const envelopes: Envelope[] = [];
     // The bus's own envelopes: their ids, times and validated payloads are what is recorded.
