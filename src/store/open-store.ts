@@ -32,7 +32,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'store' });
   const owner = Symbol('store');
   let dialect: Dialect;
-  let release = (): void => {};
+  let release = (): Promise<void> | void => {};
   let pool: PostgresBackend['pool'] | undefined;
   const state = { closed: false };
   if (parsed.dialect === 'sqlite') {
@@ -76,8 +76,8 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
 interface CloseHooks {
   /** Makes every later query fail with ERR_STORE_UNAVAILABLE. */
   markClosed(): void;
-  /** Frees what the driver may never have taken over (the SQLite handle). */
-  release(): void;
+  /** Frees what the driver may never have taken over (the SQLite handle); close waits for it. */
+  release(): Promise<void> | void;
 }
 
 class KyselyStore implements Store {

@@ -3,7 +3,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -158,6 +158,26 @@ describe('sqlite WAL checkpointer', () => {
     const exited = once(worker, 'exit');
     await store.close();
     assert.deepEqual(await exited, [0]);
+  });
+
+  it('a store closed while its worker is still starting: once close() resolves the worker has exited, and the emptied directory stays empty (no database file opened again behind it)', async () => {
+    const folder = join(dir, `db-${++counter}`);
+    const file = join(folder, 'gatehouse.db');
+    const store = await openStore(`sqlite:${file}`);
+    await sql`create table t (id integer primary key, v text not null)`.execute(store.db);
+    const handle = acquireSqlite(file, { busyTimeoutMs: 5000 });
+    while (!handle.checkpointer?.worker) await sql`insert into t (v) values (${'x'})`.execute(store.db);
+    // Closed in the same turn as the worker was started: its thread has not even opened the file yet.
+    const worker = handle.checkpointer!.worker!;
+    let exited = false;
+    worker.once('exit', () => { exited = true; });
+    handle.release();
+    await store.close();
+    assert.equal(exited, true, 'close() resolved before the checkpoint worker had exited');
+    // What a test's teardown (or an operator's cleanup) does next.
+    for (const name of readdirSync(folder)) rmSync(join(folder, name), { force: true });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(readdirSync(folder), []);
   });
 
   it('a process that never closes its store still exits: the worker does not keep it alive', async () => {

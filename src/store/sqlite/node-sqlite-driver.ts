@@ -80,13 +80,15 @@ export class NodeSqliteDriver implements Driver {
     if (!handle) return;
     // Wait for the running transaction or statement so that close() never cuts one in half.
     await handle.mutex.lock();
+    let released: Promise<void>;
     try {
       this.#connection = undefined;
       this.#handle = undefined;
-      handle.release();
+      released = handle.release();
     } finally {
       handle.mutex.unlock();
     }
+    await released;
   }
 }
 

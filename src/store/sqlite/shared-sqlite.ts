@@ -22,8 +22,11 @@ export interface SqliteHandle {
   wrote(rows: number): void;
   /** The file's WAL checkpointer; none for an in-memory database or when turned off. */
   readonly checkpointer?: WalCheckpointer | undefined;
-  /** Drops this user's reference; the last one closes the database. */
-  release(): void;
+  /**
+   * Drops this user's reference; the last one closes the database, and the promise resolves
+   * once the file's checkpoint worker has exited too (nothing touches the file after that).
+   */
+  release(): Promise<void>;
 }
 
 interface Shared {
@@ -41,7 +44,7 @@ export function acquireSqlite(location: string, options: SqliteOpenOptions): Sql
   if (location === MEMORY) {
     // Every :memory: database is a separate database: nothing to share.
     const db = openSqlite(location, options);
-    return { db, mutex: new Mutex(), wrote: nothing, release: () => { if (db.isOpen) db.close(); } };
+    return { db, mutex: new Mutex(), wrote: nothing, release: () => { if (db.isOpen) db.close(); return Promise.resolve(); } };
   }
   const db = openSqlite(location, options);
   const key = realpathSync(location);
@@ -63,14 +66,14 @@ export function acquireSqlite(location: string, options: SqliteOpenOptions): Sql
     checkpointer: entry.checkpointer,
     wrote: entry.checkpointer ? (rows) => entry.checkpointer!.wrote(rows) : nothing,
     release() {
-      if (released) return;
+      if (released) return Promise.resolve();
       released = true;
       entry.refs -= 1;
-      if (entry.refs === 0) {
-        open.delete(key);
-        entry.checkpointer?.stop();
-        entry.db.close();
-      }
+      if (entry.refs !== 0) return Promise.resolve();
+      open.delete(key);
+      const stopped = entry.checkpointer?.stop() ?? Promise.resolve();
+      entry.db.close();
+      return stopped;
     },
   };
 }

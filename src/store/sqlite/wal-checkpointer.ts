@@ -103,12 +103,21 @@ export class WalCheckpointer {
     }
   }
 
-  /** Stops the worker (which closes its connection). The main connection is the caller's to close. */
-  stop(): void {
+  /**
+   * Stops the worker (which closes its connection); resolves once its thread has exited. The
+   * main connection is the caller's to close. Awaited by the store's close: a worker still
+   * starting opens the file after the store has closed it (and, as the last connection, writes
+   * and removes the -wal and -shm files on its own close), so without the wait a caller that
+   * removes the database's directory right after close found it not empty again.
+   */
+  stop(): Promise<void> {
     const worker = this.#worker;
     this.#state = 'stopped';
     this.#worker = undefined;
-    worker?.postMessage('stop');
+    if (worker === undefined) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage('stop');
+    return exited;
   }
 
   #start(): void {
