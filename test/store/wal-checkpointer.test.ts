@@ -207,6 +207,27 @@ describe('sqlite WAL checkpointer', () => {
     }
   });
 
+  it('a process whose last work is closing its store gets past close(): the stopping worker keeps it alive until it has exited', async () => {
+    const file = join(dir, `db-${++counter}`, 'gatehouse.db');
+    const script = `
+      import { sql } from ${JSON.stringify(import.meta.resolve('kysely'))};
+      import { openStore } from ${JSON.stringify(new URL('../../src/store/index.ts', import.meta.url).href)};
+      import { acquireSqlite } from ${JSON.stringify(new URL('../../src/store/sqlite/shared-sqlite.ts', import.meta.url).href)};
+      const store = await openStore(${JSON.stringify(`sqlite:${file}`)});
+      await sql\`create table t (id integer primary key, v text not null)\`.execute(store.db);
+      const handle = acquireSqlite(${JSON.stringify(file)}, { busyTimeoutMs: 5000 });
+      while (!handle.checkpointer?.worker) await sql\`insert into t (v) values ('x')\`.execute(store.db);
+      handle.release();
+      await store.close();
+      console.log('closed');`;
+    const child = join(dir, `child-${counter}.mjs`);
+    writeFileSync(child, script);
+    // Before: the unreferenced worker let the process end inside close(), with exit code 13
+    // (an unsettled top-level await) and nothing printed, which execFile reports as an error.
+    const { stdout } = await run(process.execPath, [child], { timeout: 60_000 });
+    assert.equal(stdout.trim(), 'closed');
+  });
+
   it('an in-memory database has no checkpointer and keeps working', async () => {
     const store = await openStore('sqlite::memory:');
     try {

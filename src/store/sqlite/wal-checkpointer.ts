@@ -37,6 +37,8 @@ export const WAL_CHECKPOINTER_DEFAULTS: WalCheckpointerOptions = {
 
 /** SQLite's default `wal_autocheckpoint`, restored on fallback. */
 const AUTOCHECKPOINT_PAGES = 1000;
+/** How long close() lets the worker finish a checkpoint under way before terminating it. */
+const STOP_GRACE_MS = 10_000;
 
 /** @internal the worker's `workerData`. */
 export interface CheckpointerWorkerData {
@@ -109,13 +111,21 @@ export class WalCheckpointer {
    * starting opens the file after the store has closed it (and, as the last connection, writes
    * and removes the -wal and -shm files on its own close), so without the wait a caller that
    * removes the database's directory right after close found it not empty again.
+   *
+   * The worker is referenced again while it stops: unreferenced, a process with nothing else
+   * to do exited before the worker's 'exit' event, so close() never settled (a script's
+   * `await store.close()` ended it with exit code 13 and nothing after it ran). A worker that
+   * has not exited after {@link STOP_GRACE_MS} (stuck in a checkpoint's I/O) is terminated.
    */
   stop(): Promise<void> {
     const worker = this.#worker;
     this.#state = 'stopped';
     this.#worker = undefined;
     if (worker === undefined) return Promise.resolve();
+    worker.ref();
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const grace = setTimeout(() => { void worker.terminate(); }, STOP_GRACE_MS);
+    void exited.then(() => clearTimeout(grace));
     worker.postMessage('stop');
     return exited;
   }
