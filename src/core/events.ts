@@ -575,7 +575,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       code: { type: 'ErrorCode', description: 'Why (ERR_PKI_*).' },
       spiffeId: { type: 'string', description: 'Identity asked for, when known.', optional: true },
       detail: { type: 'string', description: 'Internal reason.', optional: true },
-      clientAddress: { type: 'string', description: 'Address of the client that asked at `POST <apiPath>/issue` (after trusted proxies; the TCP peer\'s when the CA\'s handler runs without the gateway). Absent for renewals and internal issuance.', optional: true },
+      clientAddress: { type: 'string', description: 'Address of the client that asked at `POST <apiPath>/issue` or `POST <apiPath>/renew` (after trusted proxies; the TCP peer\'s when the CA\'s handler runs without the gateway). Absent for internal issuance (CLI, sidecar in process).', optional: true },
       refusedCredential: { type: 'string', description: 'For `ERR_PKI_BOOTSTRAP_TOKEN_INVALID` (a bootstrap token malformed, unknown, used or expired): 16 hex digits of the SHA-256 of `bootstrap <token presented>` (not a prefix of the stored hash of a token), which tell one token from another and reveal nothing of it. Counted by detection (`credentialGuessing`) per `clientAddress`.', optional: true },
     },
   },

@@ -339,7 +339,10 @@ export class CertificateAuthority {
    * certificate has the same SPIFFE id, at most the same DNS/IP names, and a new key.
    * @throws GatehouseError ERR_PKI_RENEWAL_UNAUTHORIZED | ERR_PKI_CSR_INVALID (also for the current key) | ERR_PKI_IDENTITY_NOT_ALLOWED
    */
-  async renew(csrInput: string | Uint8Array, current: PeerCertificateInput | undefined, options: IssueOptions = {}): Promise<IssuedCertificate> {
+  async renew(csrInput: string | Uint8Array, current: PeerCertificateInput | undefined, options: IssueOptions = {}, requester: Requester = {}): Promise<IssuedCertificate> {
+    // A refusal names the address it came from, as the bootstrap path's do: an operator looking
+    // at refused renewals (a revoked or foreign certificate) wants to know where they came from.
+    const refused = (): RefusalContext => (requester.clientAddress ? { clientAddress: requester.clientAddress } : {});
     return this.#guard(undefined, async () => {
       let peer;
       try {
@@ -372,7 +375,7 @@ export class CertificateAuthority {
         throw new GatehouseError('ERR_PKI_RENEWAL_UNAUTHORIZED', { detail: `serial ${peer.serial} was revoked while it was being renewed` });
       }
       return issued;
-    });
+    }, refused);
   }
 
   /** Creates a one-time bootstrap token bound to one SPIFFE id. The token is returned once and never stored. */

@@ -133,7 +133,8 @@ export function createPkiHttpHandler(options: PkiHttpHandlerOptions): PkiHttpHan
           const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
           const raw = peer && Object.keys(peer).length > 0 ? peer : undefined;
           const body = await readJson(req);
-          send(res, 201, 'application/json', issuedJson(await ca.renew(field(body, 'csr'), raw, lifetime(body))));
+          const clientAddress = request?.clientAddress ?? req.socket.remoteAddress;
+          send(res, 201, 'application/json', issuedJson(await ca.renew(field(body, 'csr'), raw, lifetime(body), clientAddress ? { clientAddress } : {})));
           return true;
         }
         default:
