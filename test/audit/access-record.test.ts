@@ -5,7 +5,7 @@
  * for requests carrying every kind of hostile text (which must take the generic path), and
  * records written through the fast path must verify on SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { accessRecord } from '../../src/audit/access-event.ts';
@@ -17,9 +17,9 @@ import { storableDraft } from '../../src/audit/storable.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import type { RequestContext } from '../../src/gateway/context.ts';
-import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 
 const redactor = createRedactor();
 
@@ -144,14 +144,11 @@ describe('access record built by concatenation', () => {
 
 for (const backend of await backends()) {
   describe(`access records written through the fast path on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => { db = await backend.create(); store = await db.open(); });
-    after(async () => { await store?.close(); await db?.drop(); });
+    const env = useAuditBackend(backend);
 
     it('plain and hostile access records (fast and generic path mixed) are stored as drafted and the chain verifies', async () => {
       const chain = 'access-fast';
-      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, 'spool-access'), fsync: false });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-access'), fsync: false });
       const records = [
         accessRecord(ctx(), 200, 1.5, 'gw-1', redactor),
         accessRecord(ctx({ identity, decisionId: 'd-1' }), 403, 2.25, 'gw-1', redactor),
@@ -162,7 +159,7 @@ for (const backend of await backends()) {
       for (const r of records) writer.appendAccess(r);
       await writer.flush();
       await writer.close();
-      const stored = await createAuditRepo(store.db, store.dialect).page(chain, 0, 100);
+      const stored = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 0, 100);
       assert.equal(stored.length, records.length);
       for (const [i, r] of records.entries()) {
         const expected = storableDraft(r.draft);
@@ -170,7 +167,7 @@ for (const backend of await backends()) {
         assert.equal(stored[i]!.resource, expected.resource, `record ${i} resource`);
         assert.equal(stored[i]!.eventId, expected.eventId);
       }
-      const report = await verifyAudit(store, { trustedKeys: [], chain });
+      const report = await verifyAudit(env.store, { trustedKeys: [], chain });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
       assert.equal(report.records, records.length);
     });

@@ -4,7 +4,7 @@
  * in the index, still in the tail past the mark, or left past the mark by a run that stopped half
  * way; retention removes the entries of what it cuts; existing records are indexed by the migration.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Migrator, sql } from 'kysely';
@@ -16,6 +16,7 @@ import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
 import { backends, type TestDatabase } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 const repoOf = (store: Store) => createAuditRepo(store.db, store.dialect);
@@ -45,27 +46,18 @@ async function until(what: () => Promise<boolean>, ms = 10_000): Promise<void> {
 
 for (const backend of await backends()) {
   describe(`audit actor index on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => {
-      db = await backend.create();
-      store = await db.open();
-    });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
-    });
+    const env = useAuditBackend(backend);
 
     it('query by actor finds each record once, indexed or still in the tail, and close leaves no tail', async () => {
-      const writer = AuditWriter.open({ store, chain: 'a', instance: 'test-1', spoolDir: join(db.dir, 'spool-a'), batchMaxEvents: 7, batchMaxDelayMs: 0, actorIndexEvery: 10 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'a', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-a'), batchMaxEvents: 7, batchMaxDelayMs: 0, actorIndexEvery: 10 });
       let total = 43;
       try {
         // 3 actors, and every fifth record without one (a login failure for an unknown account).
         const append = (from: number, to: number) => { for (let i = from; i < to; i++) writer.append(accessDraft(i, i % 5 === 4 ? { subject: undefined } : { subject: `user-${i % 3}` })); };
         append(0, 43);
         await writer.flush();
-        await until(async () => (await repoOf(store).actorIndexedSeq('a')) >= 30);
-        const mark = await repoOf(store).actorIndexedSeq('a');
+        await until(async () => (await repoOf(env.store).actorIndexedSeq('a')) >= 30);
+        const mark = await repoOf(env.store).actorIndexedSeq('a');
         // Batches of 7 end at 7, 14, … 42, 43; a run starts once the head is 10 past the mark, and
         // one that was still busy when 42 was committed starts again at 43 and indexes everything.
         // Then fewer records than `actorIndexEvery` are added: they stay in the tail.
@@ -77,35 +69,35 @@ for (const backend of await backends()) {
         assert.ok(mark < total, `some records are still in the tail (mark ${mark}, head ${total})`);
         const tail: number[] = [];
         for (const actor of ['user-0', 'user-1', 'user-2']) {
-          const expected = await truth(store, 'a', actor);
+          const expected = await truth(env.store, 'a', actor);
           tail.push(...expected.filter((s) => s > mark));
-          assert.deepEqual((await byActor(store, actor)).map((r) => r.seq), expected, actor);
+          assert.deepEqual((await byActor(env.store, actor)).map((r) => r.seq), expected, actor);
         }
         assert.ok(tail.length > 0, `records past the mark ${mark} were found too`);
-        assert.ok((await entries(store, 'a')).every((e) => e.actor.startsWith('user-')), 'records without an actor have no entry');
+        assert.ok((await entries(env.store, 'a')).every((e) => e.actor.startsWith('user-')), 'records without an actor have no entry');
       } finally {
         await writer.close();
       }
-      assert.equal(await repoOf(store).actorIndexedSeq('a'), total, 'close indexes the tail');
-      assert.equal((await entries(store, 'a')).length, (await store.db.selectFrom('audit_records').select('seq').where('chain', '=', 'a').where('actor', 'is not', null).execute()).length);
-      for (const actor of ['user-0', 'user-1', 'user-2']) assert.deepEqual((await byActor(store, actor)).map((r) => r.seq), await truth(store, 'a', actor));
+      assert.equal(await repoOf(env.store).actorIndexedSeq('a'), total, 'close indexes the tail');
+      assert.equal((await entries(env.store, 'a')).length, (await env.store.db.selectFrom('audit_records').select('seq').where('chain', '=', 'a').where('actor', 'is not', null).execute()).length);
+      for (const actor of ['user-0', 'user-1', 'user-2']) assert.deepEqual((await byActor(env.store, actor)).map((r) => r.seq), await truth(env.store, 'a', actor));
     });
 
     it('entries left past the mark by a run that stopped half way are not returned twice', async () => {
-      const writer = AuditWriter.open({ store, chain: 'b', instance: 'test-1', spoolDir: join(db.dir, 'spool-b'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'b', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-b'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
       try {
         for (let i = 0; i < 12; i++) writer.append(accessDraft(i, { subject: 'user-7' }));
         await writer.flush();
-        const repo = repoOf(store);
+        const repo = repoOf(env.store);
         assert.equal(await repo.actorIndexedSeq('b'), 0);
         // What a run inserts before its last transaction moves the mark.
         const records = await repo.page('b', 0, 100);
         await repo.insertActorEntries('b', records.slice(0, 8).map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq })));
-        assert.deepEqual((await byActor(store, 'user-7')).map((r) => r.seq), records.map((r) => r.seq));
+        assert.deepEqual((await byActor(env.store, 'user-7')).map((r) => r.seq), records.map((r) => r.seq));
         // The next run inserts them again as no-ops and moves the mark.
         await repo.insertActorEntries('b', records.map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq })));
         await repo.advanceActorIndex('b', 12);
-        assert.deepEqual((await byActor(store, 'user-7')).map((r) => r.seq), records.map((r) => r.seq));
+        assert.deepEqual((await byActor(env.store, 'user-7')).map((r) => r.seq), records.map((r) => r.seq));
         await repo.advanceActorIndex('b', 5);
         assert.equal(await repo.actorIndexedSeq('b'), 12, 'the mark never moves back');
       } finally {
@@ -114,19 +106,19 @@ for (const backend of await backends()) {
     });
 
     it('time range, limit and the keyset cursor apply to indexed and tail records alike', async () => {
-      const writer = AuditWriter.open({ store, chain: 'c', instance: 'test-1', spoolDir: join(db.dir, 'spool-c'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'c', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-c'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
       const t0 = Date.now() - 100_000;
       try {
         for (let i = 0; i < 20; i++) writer.append({ ...accessDraft(i, { subject: 'user-9' }), time: t0 + i * 1000 });
         await writer.flush();
-        const repo = repoOf(store);
+        const repo = repoOf(env.store);
         const records = await repo.page('c', 0, 100);
         await repo.insertActorEntries('c', records.slice(0, 10).map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq })));
         await repo.advanceActorIndex('c', 10);
         // since/until straddle the mark (seq 10 has time t0 + 9 s).
-        const window = await byActor(store, 'user-9', { since: t0 + 5000, until: t0 + 15_000 });
+        const window = await byActor(env.store, 'user-9', { since: t0 + 5000, until: t0 + 15_000 });
         assert.deepEqual(window.map((r) => r.seq), [6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
-        const first = await byActor(store, 'user-9', { limit: 7 });
+        const first = await byActor(env.store, 'user-9', { limit: 7 });
         assert.deepEqual(first.map((r) => r.seq), [1, 2, 3, 4, 5, 6, 7]);
         const next = await repo.query({ actor: ['user-9'], chain: 'c', after: { chain: 'c', seq: 7 }, limit: 7 });
         assert.deepEqual(next.map((r) => r.seq), [8, 9, 10, 11, 12, 13, 14]);
@@ -136,26 +128,26 @@ for (const backend of await backends()) {
     });
 
     it('a record rewritten to another actor is not returned for the old one through its stale entry', async () => {
-      const writer = AuditWriter.open({ store, chain: 'd', instance: 'test-1', spoolDir: join(db.dir, 'spool-d'), batchMaxDelayMs: 0 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'd', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-d'), batchMaxDelayMs: 0 });
       for (let i = 0; i < 4; i++) writer.append(accessDraft(i, { subject: 'user-4' }));
       await writer.close();
-      assert.equal(await repoOf(store).actorIndexedSeq('d'), 4);
-      await store.db.updateTable('audit_records').set({ actor: 'user-5' }).where('chain', '=', 'd').where('seq', '=', 2).execute();
-      assert.deepEqual((await byActor(store, 'user-4')).filter((r) => r.chain === 'd').map((r) => r.seq), [1, 3, 4]);
+      assert.equal(await repoOf(env.store).actorIndexedSeq('d'), 4);
+      await env.store.db.updateTable('audit_records').set({ actor: 'user-5' }).where('chain', '=', 'd').where('seq', '=', 2).execute();
+      assert.deepEqual((await byActor(env.store, 'user-4')).filter((r) => r.chain === 'd').map((r) => r.seq), [1, 3, 4]);
     });
 
     it('retention deletes the entries of the records it cuts', async () => {
-      const writer = AuditWriter.open({ store, chain: 'e', instance: 'test-1', spoolDir: join(db.dir, 'spool-e'), batchMaxDelayMs: 0 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'e', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-e'), batchMaxDelayMs: 0 });
       for (let i = 0; i < 10; i++) writer.append(accessDraft(i, { subject: `user-${i % 2}` }));
       await writer.close();
-      await store.transaction(async (trx) => { await createAuditRepo(trx, store.dialect).deleteThrough('e', 6); });
-      assert.deepEqual((await entries(store, 'e')).map((e) => e.seq), [7, 8, 9, 10]);
-      assert.deepEqual((await byActor(store, 'user-0')).filter((r) => r.chain === 'e').map((r) => r.seq), [7, 9]);
+      await env.store.transaction(async (trx) => { await createAuditRepo(trx, env.store.dialect).deleteThrough('e', 6); });
+      assert.deepEqual((await entries(env.store, 'e')).map((e) => e.seq), [7, 8, 9, 10]);
+      assert.deepEqual((await byActor(env.store, 'user-0')).filter((r) => r.chain === 'e').map((r) => r.seq), [7, 9]);
     });
     it('retention cutting records while an index run is between reading and inserting leaves no entry naming the cut records\' actors', async () => {
       // Retention exists to forget old records, actors (e-mail addresses) included: an entry
       // inserted after the cut deleted its record would keep the actor and time for good.
-      const writer = AuditWriter.open({ store, chain: 'f', instance: 'test-1', spoolDir: join(db.dir, 'spool-f'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'f', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-f'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
       try {
         for (let i = 0; i < 12; i++) writer.append(accessDraft(i, { subject: i < 6 ? `gone-${i}@example.com` : 'user-kept' }));
         await writer.flush();
@@ -163,15 +155,15 @@ for (const backend of await backends()) {
         await writer.close();
       }
       // close() indexed the chain: start it over, as if this run were the first.
-      await store.db.deleteFrom('audit_actor_index').where('chain', '=', 'f').execute();
-      await store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', 'f').execute();
+      await env.store.db.deleteFrom('audit_actor_index').where('chain', '=', 'f').execute();
+      await env.store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', 'f').execute();
       let cut = 0;
       const indexer = new ActorIndexer({
-        store, chain: 'f', every: 1,
+        store: env.store, chain: 'f', every: 1,
         afterRead: async () => {
           // What applyRetention's transaction does: the head, then the records through the cut.
-          cut = await store.transaction(async (trx) => {
-            const t = createAuditRepo(trx, store.dialect);
+          cut = await env.store.transaction(async (trx) => {
+            const t = createAuditRepo(trx, env.store.dialect);
             await t.lockHead('f', GENESIS_HASH);
             return t.deleteThrough('f', 6);
           });
@@ -179,26 +171,26 @@ for (const backend of await backends()) {
       });
       await indexer.drain(12);
       assert.equal(cut, 6, 'the cut ran between the read and the insert');
-      assert.equal(await repoOf(store).actorIndexedSeq('f'), 12);
-      const left = await entries(store, 'f');
+      assert.equal(await repoOf(env.store).actorIndexedSeq('f'), 12);
+      const left = await entries(env.store, 'f');
       assert.deepEqual(left.filter((e) => e.seq <= 6), [], `entries of cut records: ${JSON.stringify(left)}`);
       assert.deepEqual(left.map((e) => e.seq), [7, 8, 9, 10, 11, 12]);
-      assert.deepEqual((await byActor(store, 'user-kept')).filter((r) => r.chain === 'f').map((r) => r.seq), [7, 8, 9, 10, 11, 12]);
+      assert.deepEqual((await byActor(env.store, 'user-kept')).filter((r) => r.chain === 'f').map((r) => r.seq), [7, 8, 9, 10, 11, 12]);
     });
     it('commits noted while an index run is under way are indexed when it ends, without waiting for the next commit (before, a quiet chain kept them in the tail until close)', async () => {
-      const writer = AuditWriter.open({ store, chain: 'g', instance: 'test-1', spoolDir: join(db.dir, 'spool-g'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      const writer = AuditWriter.open({ store: env.store, chain: 'g', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-g'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
       try {
         for (let i = 0; i < 20; i++) writer.append(accessDraft(i, { subject: 'user-g' }));
         await writer.flush();
       } finally {
         await writer.close();
       }
-      await store.db.deleteFrom('audit_actor_index').where('chain', '=', 'g').execute();
-      await store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', 'g').execute();
+      await env.store.db.deleteFrom('audit_actor_index').where('chain', '=', 'g').execute();
+      await env.store.db.updateTable('audit_chain_heads').set({ actor_indexed_seq: 0 }).where('chain', '=', 'g').execute();
       let release: () => void = () => undefined;
       let reads = 0;
       const indexer = new ActorIndexer({
-        store, chain: 'g', every: 5,
+        store: env.store, chain: 'g', every: 5,
         // The first run reads through 10 and waits here while the chain's head moves on to 20.
         afterRead: () => (++reads === 1 ? new Promise<void>((r) => { release = r; }) : Promise.resolve()),
       });
@@ -206,9 +198,9 @@ for (const backend of await backends()) {
       await until(async () => reads === 1);
       indexer.note(20); // committed meanwhile; no commit follows
       release();
-      await until(async () => (await repoOf(store).actorIndexedSeq('g')) === 20, 5_000);
+      await until(async () => (await repoOf(env.store).actorIndexedSeq('g')) === 20, 5_000);
       await indexer.stop();
-      assert.deepEqual((await entries(store, 'g')).map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual((await entries(env.store, 'g')).map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 1));
     });
   });
 

@@ -4,16 +4,16 @@
  * hashed: hostile strings survive byte for byte and the chain verifies, for batch sizes that
  * split into several statements. Runs on SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import type { AuditDraft } from '../../src/audit/record.ts';
-import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 
 // Quotes, backslashes, JSON look-alikes, SQL look-alikes, control and non-BMP characters.
 // NUL is left out: PostgreSQL text cannot hold it on either path.
@@ -30,19 +30,16 @@ function hostileDraft(i: number): AuditDraft {
 
 for (const backend of await backends()) {
   describe(`audit batch inserts on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => { db = await backend.create(); store = await db.open(); });
-    after(async () => { await store?.close(); await db?.drop(); });
+    const env = useAuditBackend(backend);
 
     for (const batch of [1, 7, 1000]) {
       it(`stores ${batch === 1000 ? 1000 : batch}-event batches of hostile strings byte for byte, and the chain verifies`, async () => {
         const chain = `hostile-${batch}`;
-        const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, `spool-${chain}`), batchMaxEvents: batch, fsync: false });
+        const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, `spool-${chain}`), batchMaxEvents: batch, fsync: false });
         const drafts = Array.from({ length: batch === 1000 ? 1000 : 3 * batch + 2 }, (_, i) => hostileDraft(i));
         for (const d of drafts) writer.append(d);
         await writer.close();
-        const stored = await createAuditRepo(store.db, store.dialect).page(chain, 0, 10_000);
+        const stored = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 0, 10_000);
         assert.equal(stored.length, drafts.length);
         stored.forEach((r, i) => {
           const { chain: c, seq, prevHash, hash, ...fields } = r;
@@ -52,7 +49,7 @@ for (const backend of await backends()) {
           assert.equal(prevHash, i ? stored[i - 1]!.hash : '0'.repeat(64));
           assert.match(hash, /^[0-9a-f]{64}$/);
         });
-        const report = await verifyAudit(store, { trustedKeys: [], chain });
+        const report = await verifyAudit(env.store, { trustedKeys: [], chain });
         assert.equal(report.ok, true, JSON.stringify(report.problems));
       });
     }

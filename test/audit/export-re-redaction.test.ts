@@ -3,7 +3,7 @@
  * syslog, OTLP) and `audit query` redacted by the rules in force now, while the stored bytes and
  * the hash chain stay as they were. Real writer, real receivers on loopback, SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer } from 'node:http';
@@ -19,10 +19,9 @@ import { createSyslogSink } from '../../src/audit/export/syslog.ts';
 import { draftFromEnvelope } from '../../src/audit/map-event.ts';
 import { createRedactor } from '../../src/audit/redact.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
-import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
 import { auditSchema } from '../../src/core/config/audit-schema.ts';
-import type { Store } from '../../src/store/index.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
@@ -38,16 +37,11 @@ const collect = () => {
 
 for (const backend of await backends()) {
   describe(`re-redaction on export on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    let key: AuditSigningKey;
+    const env = useAuditBackend(backend, { key: true });
     let storedBefore: string;
 
     before(async () => {
-      db = await backend.create();
-      store = await db.open();
-      key = await signingKeyFromJwk(await generateSigningJwk());
-      const writer = AuditWriter.open({ store, instance: 'gw-1', spoolDir: join(db.dir, 'spool'), signingKey: key });
+      const writer = AuditWriter.open({ store: env.store, instance: 'gw-1', spoolDir: join(env.db.dir, 'spool'), signingKey: env.key });
       writer.append(draftFromEnvelope({
         id: '0199c3a0-0000-7000-8000-0000000000e1', time: new Date().toISOString(), instance: 'gw-1', name: 'identity.login.failed',
         payload: {
@@ -62,18 +56,14 @@ for (const backend of await backends()) {
       }, createRedactor()));
       await writer.close();
       // The access draft above was redacted by today's rules: store what an older version wrote.
-      await store.db.updateTable('audit_records').set({ resource: `route:inbox GET /cb?t=${JWT.replaceAll('.', '%2E')}&state=abc` }).where('seq', '=', 2).execute();
-      storedBefore = JSON.stringify(await store.db.selectFrom('audit_records').selectAll().where('seq', '<>', 2).orderBy('seq').execute());
-    });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
+      await env.store.db.updateTable('audit_records').set({ resource: `route:inbox GET /cb?t=${JWT.replaceAll('.', '%2E')}&state=abc` }).where('seq', '=', 2).execute();
+      storedBefore = JSON.stringify(await env.store.db.selectFrom('audit_records').selectAll().where('seq', '<>', 2).orderBy('seq').execute());
     });
 
     it('a secret an older version stored (password: x, a Python dict, a Cyrillic-spelled key, a %2E JWT, a Private-Token line, a newly configured pattern) does not leave through audit export --to jsonl', async () => {
       const config = auditSchema.parse({ redact: { patterns: ['CANARY-\\d+'] } });
       const { out, text } = collect();
-      const r = await auditExportCommand(store, config, { to: 'jsonl' }, out);
+      const r = await auditExportCommand(env.store, config, { to: 'jsonl' }, out);
       assert.equal(r.exported, 3);
       assert.deepEqual(OLD.filter((s) => text().includes(s)), []);
       const lines = text().trim().split('\n').map((l) => JSON.parse(l) as { details: Record<string, unknown>; resource: string; reRedacted?: true });
@@ -97,15 +87,15 @@ for (const backend of await backends()) {
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
-        assert.equal(await exportAudit(store, {}, await createSyslogSink({ url: `udp://127.0.0.1:${udp.address().port}` })), 3);
-        assert.equal(await exportAudit(store, {}, createOtlpSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs` })), 3);
+        assert.equal(await exportAudit(env.store, {}, await createSyslogSink({ url: `udp://127.0.0.1:${udp.address().port}` })), 3);
+        assert.equal(await exportAudit(env.store, {}, createOtlpSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs` })), 3);
         for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
         assert.equal(got.length, 3);
         const builtIn = OLD.slice(0, 5);
         assert.deepEqual(builtIn.filter((s) => got.join('\n').includes(s)), [], 'syslog');
         assert.deepEqual(builtIn.filter((s) => bodies.join('\n').includes(s)), [], 'otlp');
         const q = collect();
-        await auditQueryCommand(store, {}, q.out, { patterns: ['CANARY-\\d+'] });
+        await auditQueryCommand(env.store, {}, q.out, { patterns: ['CANARY-\\d+'] });
         assert.deepEqual(OLD.filter((s) => q.text().includes(s)), [], 'audit query');
       } finally {
         udp.close();
@@ -114,11 +104,11 @@ for (const backend of await backends()) {
     });
 
     it('the stored records are untouched by an export: the chain still verifies and the rows are byte for byte what they were', async () => {
-      const report = await verifyAudit(store, { trustedKeys: [key.publicJwk] });
+      const report = await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk] });
       // Row 2 was edited above to stand for an older version's record: only it is reported.
       assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 2]]);
-      assert.equal(JSON.stringify(await store.db.selectFrom('audit_records').selectAll().where('seq', '<>', 2).orderBy('seq').execute()), storedBefore);
-      const raw = JSON.stringify(await store.db.selectFrom('audit_records').select(['details']).where('seq', '=', 1).execute());
+      assert.equal(JSON.stringify(await env.store.db.selectFrom('audit_records').selectAll().where('seq', '<>', 2).orderBy('seq').execute()), storedBefore);
+      const raw = JSON.stringify(await env.store.db.selectFrom('audit_records').select(['details']).where('seq', '=', 1).execute());
       assert.ok(raw.includes(OLD[0]!), 'the stored record still holds what it was written with');
     });
   });

@@ -4,7 +4,7 @@
  * used to fail its batch on every retry, so one failed login with such a user name (or a
  * token whose subject held one) blocked every later event. Runs on SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
@@ -14,9 +14,9 @@ import { createRedactor } from '../../src/audit/redact.ts';
 import { Spool } from '../../src/audit/spool.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import type { AuditDraft } from '../../src/audit/record.ts';
-import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 
 function draft(fields: Partial<AuditDraft>): AuditDraft {
   return {
@@ -27,14 +27,11 @@ function draft(fields: Partial<AuditDraft>): AuditDraft {
 
 for (const backend of await backends()) {
   describe(`audit log on ${backend.name} with characters the store cannot hold`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => { db = await backend.create(); store = await db.open(); });
-    after(async () => { await store?.close(); await db?.drop(); });
+    const env = useAuditBackend(backend);
 
     it('a NUL or lone surrogate in a failed login\'s user name, a subject or a path cannot block the chain: stored as U+FFFD, later events still written, the chain verifies', async () => {
       const chain = 'poison';
-      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, 'spool-poison'), fsync: false });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-poison'), fsync: false });
       const login = { id: randomUUIDv7(), time: new Date().toISOString(), instance: 'gw', name: 'identity.login.failed', payload: { username: 'adm\u0000in', reason: 'bad password', clientAddress: '10.0.0.9' } };
       writer.append(draftFromEnvelope(login, createRedactor()), true);
       writer.append(draft({ actor: 'svc\ud800', actorKind: 'subject', requestId: 'r\u00002' }));
@@ -44,30 +41,30 @@ for (const backend of await backends()) {
       const stats = writer.stats();
       await writer.close();
       assert.equal(stats.failedBatches, 0, 'no batch failed');
-      const stored = await createAuditRepo(store.db, store.dialect).page(chain, 0, 100);
+      const stored = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 0, 100);
       assert.deepEqual(stored.map((r) => [r.actor, r.requestId, r.resource, r.clientAddress]), [
         ['adm\uFFFDin', null, null, '10.0.0.9'],
         ['svc\uFFFD', 'r\uFFFD2', 'GET /', '127.0.0.1'],
         [null, 'r1', 'GET /a\uFFFDb\uFFFD', '\uFFFD'],
         [null, 'after-the-poison', 'GET /', '127.0.0.1'],
       ]);
-      const report = await verifyAudit(store, { trustedKeys: [], chain });
+      const report = await verifyAudit(env.store, { trustedKeys: [], chain });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
     });
 
     it('a NUL left in the spool by an earlier version is repaired on replay, and the events behind it are written', async () => {
       const chain = 'poison-replay';
-      const spoolDir = join(db.dir, 'spool-replay');
+      const spoolDir = join(env.db.dir, 'spool-replay');
       const { spool } = Spool.open(spoolDir);
       spool.append(JSON.stringify(draft({ actor: 'x\u0000y', actorKind: 'subject', requestId: 'old-1' })));
       spool.append(JSON.stringify(draft({ requestId: 'old-2' })));
       spool.close();
-      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir, fsync: false });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir, fsync: false });
       await writer.flush();
       await writer.close();
-      const stored = await createAuditRepo(store.db, store.dialect).page(chain, 0, 100);
+      const stored = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 0, 100);
       assert.deepEqual(stored.map((r) => [r.requestId, r.actor]), [['old-1', 'x\uFFFDy'], ['old-2', null]]);
-      assert.equal((await verifyAudit(store, { trustedKeys: [], chain })).ok, true);
+      assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain })).ok, true);
     });
   });
 }

@@ -3,7 +3,7 @@
  * operator queries and exports to investigate: a crafted value must not stop the query or the
  * export at that row. Real writer, real receivers on loopback, SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer } from 'node:http';
@@ -16,37 +16,27 @@ import { exportAudit } from '../../src/audit/export/export.ts';
 import { createOtlpSink } from '../../src/audit/export/otlp.ts';
 import { createSyslogSink } from '../../src/audit/export/syslog.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
-import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
-import type { Store } from '../../src/store/index.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 for (const backend of await backends()) {
   describe(`audit query and export of crafted rows on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    let key: AuditSigningKey;
+    const env = useAuditBackend(backend, { key: true });
 
     before(async () => {
-      db = await backend.create();
-      store = await db.open();
-      key = await signingKeyFromJwk(await generateSigningJwk());
-      const writer = AuditWriter.open({ store, instance: 'gw-1', spoolDir: join(db.dir, 'spool'), signingKey: key });
+      const writer = AuditWriter.open({ store: env.store, instance: 'gw-1', spoolDir: join(env.db.dir, 'spool'), signingKey: env.key });
       for (let i = 1; i <= 3; i++) writer.append(accessDraft(i));
       await writer.close();
       // Beyond what a Date can hold (±8.64e15 ms), within what the column and a JS number can.
-      await store.db.updateTable('audit_records').set({ time: 9e15 }).where('seq', '=', 2).execute();
-    });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
+      await env.store.db.updateTable('audit_records').set({ time: 9e15 }).where('seq', '=', 2).execute();
     });
 
     it('a record whose time was set beyond the range of a date: verify reports it modified, and audit query prints every record, that one with an invalid time, instead of stopping with a RangeError', async () => {
-      const report = await verifyAudit(store, { trustedKeys: [key.publicJwk] });
+      const report = await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk] });
       assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 2]]);
       const chunks: string[] = [];
-      const n = await auditQueryCommand(store, {}, new Writable({ write(c: Buffer, _e, cb) { chunks.push(c.toString()); cb(); } }));
+      const n = await auditQueryCommand(env.store, {}, new Writable({ write(c: Buffer, _e, cb) { chunks.push(c.toString()); cb(); } }));
       assert.equal(n, 3);
       const times = chunks.join('').trim().split('\n').map((l) => (JSON.parse(l) as { time: string }).time);
       assert.equal(times[1], 'invalid time 9000000000000000');
@@ -69,8 +59,8 @@ for (const backend of await backends()) {
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
-        assert.equal(await exportAudit(store, {}, await createSyslogSink({ url: `udp://127.0.0.1:${udp.address().port}` })), 3);
-        assert.equal(await exportAudit(store, {}, createOtlpSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs` })), 3);
+        assert.equal(await exportAudit(env.store, {}, await createSyslogSink({ url: `udp://127.0.0.1:${udp.address().port}` })), 3);
+        assert.equal(await exportAudit(env.store, {}, createOtlpSink({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs` })), 3);
         for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
         assert.equal(got.length, 3);
         assert.match(got[1]!, /^<\d+>1 - /);

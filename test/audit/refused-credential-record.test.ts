@@ -24,10 +24,10 @@ import type { AuditExtension } from '../../src/audit/extension.ts';
 import { credentialDigest } from '../../src/authn/refused-credential.ts';
 import { GatehouseError } from '../../src/core/errors.ts';
 import type { RequestContext } from '../../src/gateway/context.ts';
-import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { startAuditedGateway, type AuditedGateway } from '../support/audited-gateway.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 
 const redactor = createRedactor();
 const TOKEN = 'Bearer ghs_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
@@ -70,14 +70,11 @@ describe('refusedCredential in the access record', () => {
 
 for (const backend of await backends()) {
   describe(`a chain of old-shape and new access records on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => { db = await backend.create(); store = await db.open(); });
-    after(async () => { await store?.close(); await db?.drop(); });
+    const env = useAuditBackend(backend);
 
     it('records written as before the change (a refused token without the digest) followed by new ones verify', async () => {
       const chain = 'refused-credential';
-      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, 'spool-refused'), fsync: false });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-refused'), fsync: false });
       // What the sink wrote before: the same refusal without the key (the canonical text rebuilt by the writer).
       const old = accessRecord(refusedCtx(), 401, 1, 'gw-1', redactor);
       const { refusedCredential: _, ...oldDetails } = JSON.parse(old.draft.details) as Record<string, unknown>;
@@ -86,10 +83,10 @@ for (const backend of await backends()) {
       writer.appendAccess(accessRecord(refusedCtx(), 401, 2, 'gw-1', redactor));
       await writer.flush();
       await writer.close();
-      const stored = await createAuditRepo(store.db, store.dialect).page(chain, 0, 10);
+      const stored = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 0, 10);
       assert.equal(stored.length, 3);
       assert.ok(!stored[0]!.details.includes('refusedCredential') && stored[2]!.details.includes(credentialDigest(TOKEN)));
-      const report = await verifyAudit(store, { trustedKeys: [], chain });
+      const report = await verifyAudit(env.store, { trustedKeys: [], chain });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
     });
   });

@@ -4,7 +4,7 @@
  * cut off (TCP relay) events wait in the spool and are written once it returns; two
  * writers appending to one chain concurrently never fork it.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -13,7 +13,8 @@ import { verifyAudit } from '../../src/audit/verify.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { TcpRelay } from '../bus/tcp-relay.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 /** A trigger that makes every insert of a record with this request id fail (and so its whole batch). */
@@ -39,39 +40,36 @@ async function contiguous(store: Store, chain: string): Promise<number[]> {
 
 for (const backend of await backends()) {
   describe(`audit writes under failure on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => { db = await backend.create(); store = await db.open(); });
-    after(async () => { await store?.close(); await db?.drop(); });
+    const env = useAuditBackend(backend);
 
     it('rolls back a batch whose insert fails (no seq consumed, head unchanged) and writes it once the failure is gone', async () => {
       const chain = 'failing';
-      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, 'spool-failing'), batchMaxEvents: 50 });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-failing'), batchMaxEvents: 50 });
       for (let i = 0; i < 20; i++) writer.append(accessDraft(i));
       await writer.flush();
       // A trigger that refuses one particular record makes its whole batch fail.
-      if (store.dialect === 'sqlite') {
-        await sql`create trigger audit_refuse before insert on audit_records when new.request_id = 'req-poison' begin select raise(abort, 'refused'); end`.execute(store.db);
+      if (env.store.dialect === 'sqlite') {
+        await sql`create trigger audit_refuse before insert on audit_records when new.request_id = 'req-poison' begin select raise(abort, 'refused'); end`.execute(env.store.db);
       } else {
-        await sql`create function audit_refuse() returns trigger language plpgsql as $$ begin if new.request_id = 'req-poison' then raise exception 'refused'; end if; return new; end $$`.execute(store.db);
-        await sql`create trigger audit_refuse before insert on audit_records for each row execute function audit_refuse()`.execute(store.db);
+        await sql`create function audit_refuse() returns trigger language plpgsql as $$ begin if new.request_id = 'req-poison' then raise exception 'refused'; end if; return new; end $$`.execute(env.store.db);
+        await sql`create trigger audit_refuse before insert on audit_records for each row execute function audit_refuse()`.execute(env.store.db);
       }
       for (let i = 20; i < 30; i++) writer.append(accessDraft(i, i === 25 ? { requestId: 'req-poison' } : {}));
       const deadline = Date.now() + 5000;
       while (writer.stats().failedBatches < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.ok(writer.stats().failedBatches >= 2, 'the batch failed and was retried');
-      assert.deepEqual(await createAuditRepo(store.db, store.dialect).head(chain), { chain, seq: 20, hash: (await createAuditRepo(store.db, store.dialect).page(chain, 19, 1))[0]!.hash });
-      await sql`drop trigger audit_refuse ${store.dialect === 'postgres' ? sql`on audit_records` : sql``}`.execute(store.db);
+      assert.deepEqual(await createAuditRepo(env.store.db, env.store.dialect).head(chain), { chain, seq: 20, hash: (await createAuditRepo(env.store.db, env.store.dialect).page(chain, 19, 1))[0]!.hash });
+      await sql`drop trigger audit_refuse ${env.store.dialect === 'postgres' ? sql`on audit_records` : sql``}`.execute(env.store.db);
       await writer.flush();
       await writer.close();
-      assert.equal((await contiguous(store, chain)).length, 30);
-      assert.equal((await verifyAudit(store, { trustedKeys: [], chain })).ok, true);
+      assert.equal((await contiguous(env.store, chain)).length, 30);
+      assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain })).ok, true);
     });
 
     it('keeps retrying a failing batch while events keep arriving (a steady stream of appends does not postpone the retry forever)', async () => {
       const chain = 'starved';
-      const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(db.dir, 'spool-starved'), batchMaxEvents: 5 });
-      await refuse(store, 'req-starve');
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-starved'), batchMaxEvents: 5 });
+      await refuse(env.store, 'req-starve');
       try {
         writer.append(accessDraft(0, { requestId: 'req-starve' }));
         for (let i = 1; i < 5; i++) writer.append(accessDraft(i));
@@ -83,27 +81,27 @@ for (const backend of await backends()) {
         }
         assert.ok(writer.stats().failedBatches >= 2, `retried while appends kept coming (failed batches: ${writer.stats().failedBatches})`);
       } finally {
-        await unrefuse(store);
+        await unrefuse(env.store);
         await writer.flush();
         await writer.close();
       }
-      assert.equal((await contiguous(store, chain)).length, 105);
+      assert.equal((await contiguous(env.store, chain)).length, 105);
     });
 
     it('two writers appending to one chain at once serialize on the chain head: one chain, no fork, no duplicate seq', async () => {
       const chain = 'shared';
-      const other = await db.open();
+      const other = await env.db.open();
       try {
-        const a = AuditWriter.open({ store, chain, instance: 'a', spoolDir: join(db.dir, 'spool-a'), batchMaxEvents: 7 });
-        const b = AuditWriter.open({ store: other, chain, instance: 'b', spoolDir: join(db.dir, 'spool-b'), batchMaxEvents: 5 });
+        const a = AuditWriter.open({ store: env.store, chain, instance: 'a', spoolDir: join(env.db.dir, 'spool-a'), batchMaxEvents: 7 });
+        const b = AuditWriter.open({ store: other, chain, instance: 'b', spoolDir: join(env.db.dir, 'spool-b'), batchMaxEvents: 5 });
         for (let i = 0; i < 200; i++) (i % 2 ? a : b).append(accessDraft(i));
         await Promise.all([a.flush(), b.flush()]);
         await Promise.all([a.close(), b.close()]);
       } finally {
         await other.close();
       }
-      assert.equal((await contiguous(store, chain)).length, 200);
-      assert.equal((await verifyAudit(store, { trustedKeys: [], chain })).ok, true);
+      assert.equal((await contiguous(env.store, chain)).length, 200);
+      assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain })).ok, true);
     });
   });
 }

@@ -5,7 +5,7 @@
  * back; a record it cannot vouch for — modified, or rewritten so that a naive writer would
  * produce the original text — stops the pass at its page and is named as before.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
@@ -15,12 +15,11 @@ import { verifyBytes, type ChainCursor } from '../../src/audit/verify-bytes.ts';
 import { GENESIS_HASH, recordHash } from '../../src/audit/hash.ts';
 import { BYTE_ROW_HASH, bytePageOf, byteRowHash } from '../../src/audit/raw-row-hash.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
-import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
-import type { Store } from '../../src/store/index.ts';
 import { BinaryCopyFormatError, binaryRowsBuffer, parseBinaryCopy } from '../../src/store/postgres/binary-copy.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { scanAuditRecordBytes, type AuditScanRow } from '../../src/store/repos/audit-scan.ts';
-import { postgresBackend, type TestDatabase } from './support/backends.ts';
+import { postgresBackend } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 /** What PostgreSQL text can hold (no NUL) and JSON writers get wrong. */
@@ -129,34 +128,22 @@ describe('binary COPY stream parsing', () => {
 
 const backend = await postgresBackend();
 describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
-  let db: TestDatabase;
-  let store: Store;
-  let key: AuditSigningKey;
+  const env = useAuditBackend(backend, { key: true });
   let chains = 0;
-
-  before(async () => {
-    db = await backend.create();
-    store = await db.open();
-    key = await signingKeyFromJwk(await generateSigningJwk());
-  });
-  after(async () => {
-    await store?.close();
-    await db?.drop();
-  });
 
   const start = (): ChainCursor => ({ expected: 1, prevHash: GENESIS_HASH, prevPrev: undefined, cpIndex: 0, records: 0 });
 
   async function storeHostile(chain: string, n: number): Promise<AuditRecord[]> {
     const records = hostileChain(chain, n);
-    await createAuditRepo(store.db, store.dialect).insertRecords(records);
-    await store.db.insertInto('audit_chain_heads').values({ chain, seq: n, hash: records.at(-1)!.hash, updated_at: Date.now() }).execute();
+    await createAuditRepo(env.store.db, env.store.dialect).insertRecords(records);
+    await env.store.db.insertInto('audit_chain_heads').values({ chain, seq: n, hash: records.at(-1)!.hash, updated_at: Date.now() }).execute();
     return records;
   }
 
   /** A fresh chain written by the writer, checkpoints every 50 records. */
   async function chainOf(n: number): Promise<string> {
     const chain = `c${++chains}`;
-    const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key, checkpointEveryRecords: 50, batchMaxEvents: 50 });
+    const writer = AuditWriter.open({ store: env.store, chain, instance: 'test-1', spoolDir: join(env.db.dir, `spool-${chain}`), signingKey: env.key, checkpointEveryRecords: 50, batchMaxEvents: 50 });
     for (let i = 1; i <= n; i++) {
       writer.append(accessDraft(i));
       if (i % 50 === 0) await writer.flush();
@@ -169,7 +156,7 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
     const chain = `h${++chains}`;
     const records = await storeHostile(chain, 40);
     const hashes: string[] = [];
-    for await (const page of scanAuditRecordBytes(store.db, chain, 0, 7)!) {
+    for await (const page of scanAuditRecordBytes(env.store.db, chain, 0, 7)!) {
       for (let i = 0; i < page.length; i++) {
         assert.equal(page.seqs[i], hashes.length + 1);
         hashes.push(byteRowHash(page, i)!);
@@ -181,10 +168,10 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
   it('vouches for every stored hostile record without falling back, and verify reports the chain intact', async () => {
     const chain = `h${++chains}`;
     await storeHostile(chain, 40);
-    const cursor = await verifyBytes(store, chain, start(), [], 16);
+    const cursor = await verifyBytes(env.store, chain, start(), [], 16);
     assert.equal(cursor.records, 40);
     assert.equal(cursor.expected, 41);
-    const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize: 16 });
+    const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 16 });
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.records, 40);
   });
@@ -194,28 +181,28 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
     await storeHostile(other, 5);
     const chain = `it's a \\' or chain = '${other}' -- \\`;
     await storeHostile(chain, 12);
-    const cursor = await verifyBytes(store, chain, start(), [], 5);
+    const cursor = await verifyBytes(env.store, chain, start(), [], 5);
     assert.equal(cursor.records, 12);
-    const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize: 5 });
+    const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 5 });
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.records, 12);
   });
 
   it('stops at the start of the page of a modified record, which verify then names as modified', async () => {
     const chain = await chainOf(100);
-    await store.db.updateTable('audit_records').set({ actor: 'mallory' }).where('chain', '=', chain).where('seq', '=', 40).execute();
-    const cursor = await verifyBytes(store, chain, start(), [], 32);
+    await env.store.db.updateTable('audit_records').set({ actor: 'mallory' }).where('chain', '=', chain).where('seq', '=', 40).execute();
+    const cursor = await verifyBytes(env.store, chain, start(), [], 32);
     assert.deepEqual([cursor.expected, cursor.records], [33, 32]);
-    const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 32 });
+    const report = await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk], chain, batchSize: 32 });
     assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 40]]);
   });
 
   it('reports a record modified at the last row of a page as modified at its seq, not as a broken link on the next page', async () => {
     const chain = await chainOf(100);
-    await store.db.updateTable('audit_records').set({ details: '{}' }).where('chain', '=', chain).where('seq', '=', 32).execute();
-    const cursor = await verifyBytes(store, chain, start(), [], 32);
+    await env.store.db.updateTable('audit_records').set({ details: '{}' }).where('chain', '=', chain).where('seq', '=', 32).execute();
+    const cursor = await verifyBytes(env.store, chain, start(), [], 32);
     assert.deepEqual([cursor.expected, cursor.records], [1, 0]);
-    const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 32 });
+    const report = await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk], chain, batchSize: 32 });
     assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 32]]);
   });
 
@@ -223,42 +210,42 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
     const chain = `h${++chains}`;
     const records = await storeHostile(chain, 30);
     const target = records.find((r) => r.seq > 3 && r.details.includes('"'))!;
-    await store.db.updateTable('audit_records').set({ details: target.details.replaceAll('"', '\\"') }).where('chain', '=', chain).where('seq', '=', target.seq).execute();
-    const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize: 8 });
+    await env.store.db.updateTable('audit_records').set({ details: target.details.replaceAll('"', '\\"') }).where('chain', '=', chain).where('seq', '=', target.seq).execute();
+    const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 8 });
     assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', target.seq]]);
   });
 
   it('reports a record modified to hold U+2028 and an emoji as modified', async () => {
     const chain = `h${++chains}`;
     await storeHostile(chain, 30);
-    await store.db.updateTable('audit_records').set({ resource: 'route\u2028😀' }).where('chain', '=', chain).where('seq', '=', 17).execute();
-    const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize: 8 });
+    await env.store.db.updateTable('audit_records').set({ resource: 'route\u2028😀' }).where('chain', '=', chain).where('seq', '=', 17).execute();
+    const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 8 });
     assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 17]]);
   });
 
   it('reports a hash replaced to match modified fields as modified at the next signed checkpoint, through the byte path', async () => {
     const chain = await chainOf(100);
-    const [r] = await createAuditRepo(store.db, store.dialect).page(chain, 49, 1);
+    const [r] = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 49, 1);
     const forged = { ...r!, actor: 'mallory' };
-    await store.db.updateTable('audit_records').set({ actor: forged.actor, hash: recordHash(forged) }).where('chain', '=', chain).where('seq', '=', 50).execute();
-    const checkpoints = await createAuditRepo(store.db, store.dialect).checkpoints(chain);
-    const cursor = await verifyBytes(store, chain, start(), checkpoints, 32);
+    await env.store.db.updateTable('audit_records').set({ actor: forged.actor, hash: recordHash(forged) }).where('chain', '=', chain).where('seq', '=', 50).execute();
+    const checkpoints = await createAuditRepo(env.store.db, env.store.dialect).checkpoints(chain);
+    const cursor = await verifyBytes(env.store, chain, start(), checkpoints, 32);
     assert.deepEqual([cursor.expected, cursor.records], [33, 32]);
-    const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 32 });
+    const report = await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk], chain, batchSize: 32 });
     assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 50]]);
   });
 
   it('fails a time moved outside the safe integers with ERR_INTERNAL, as the array reader alone does', async () => {
     const chain = await chainOf(20);
-    await store.db.updateTable('audit_records').set({ time: 2 ** 60 }).where('chain', '=', chain).where('seq', '=', 7).execute();
-    const cursor = await verifyBytes(store, chain, start(), [], 10);
+    await env.store.db.updateTable('audit_records').set({ time: 2 ** 60 }).where('chain', '=', chain).where('seq', '=', 7).execute();
+    const cursor = await verifyBytes(env.store, chain, start(), [], 10);
     assert.deepEqual([cursor.expected, cursor.records], [1, 0]);
-    await assert.rejects(verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 10 }), { code: 'ERR_INTERNAL' });
+    await assert.rejects(verifyAudit(env.store, { trustedKeys: [env.key.publicJwk], chain, batchSize: 10 }), { code: 'ERR_INTERNAL' });
   });
 
   it('refuses a byte scan of a closed store with ERR_STORE_UNAVAILABLE (fail closed, nothing read from the pool)', async () => {
     const chain = await chainOf(10);
-    const closed = await db.open();
+    const closed = await env.db.open();
     await closed.close();
     await assert.rejects(async () => {
       for await (const page of scanAuditRecordBytes(closed.db, chain, 0, 5)!) assert.fail(`read ${page.length} rows`);
@@ -268,15 +255,15 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
 
   it('refuses a byte scan of the root store inside store.transaction() with ERR_INTERNAL', async () => {
     const chain = await chainOf(10);
-    await assert.rejects(store.transaction(async () => {
-      for await (const page of scanAuditRecordBytes(store.db, chain, 0, 5)!) assert.fail(`read ${page.length} rows`);
+    await assert.rejects(env.store.transaction(async () => {
+      for await (const page of scanAuditRecordBytes(env.store.db, chain, 0, 5)!) assert.fail(`read ${page.length} rows`);
     }), { code: 'ERR_INTERNAL' });
   });
 
   it('reuses page memory: a second scan page lands in the other buffer, the third in the first', async () => {
     const chain = await chainOf(30);
     const buffers: ArrayBufferLike[] = [];
-    for await (const page of scanAuditRecordBytes(store.db, chain, 0, 10)!) buffers.push(page.data.buffer);
+    for await (const page of scanAuditRecordBytes(env.store.db, chain, 0, 10)!) buffers.push(page.data.buffer);
     assert.equal(buffers.length, 3);
     assert.notEqual(buffers[0], buffers[1]);
     assert.equal(buffers[0], buffers[2]);
@@ -286,11 +273,11 @@ describe('audit verify byte path on postgres', { skip: backend.skip }, () => {
     const chain = `h${++chains}`;
     await storeHostile(chain, 5);
     const from = { ...start(), prevHash: 'é'.repeat(64) };
-    assert.equal(await verifyBytes(store, chain, from, [], 5), from);
+    assert.equal(await verifyBytes(env.store, chain, from, [], 5), from);
   });
 
   it('has no byte reader for a chain name PostgreSQL text cannot hold', () => {
-    assert.equal(scanAuditRecordBytes(store.db, 'a\u0000b', 0, 5), undefined);
+    assert.equal(scanAuditRecordBytes(env.store.db, 'a\u0000b', 0, 5), undefined);
     assert.equal(binaryRowsBuffer(10, 1, 2).spans.length, 4);
   });
 });

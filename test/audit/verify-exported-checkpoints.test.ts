@@ -4,7 +4,7 @@
  * database (records, checkpoint rows and the chain head together). Judged only with the
  * keys verify trusts, never with the keys the file itself carries. SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,52 +14,46 @@ import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../
 import { auditCheckpointExportCommand, type CheckpointExport } from '../../src/audit/commands/checkpoint-export.ts';
 import { auditVerifyCommand } from '../../src/audit/commands/verify.ts';
 import { auditSchema } from '../../src/core/config/audit-schema.ts';
-import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 
 for (const backend of await backends()) {
   describe(`audit verify against exported checkpoints on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
+    const env = useAuditBackend(backend);
     let key: AuditSigningKey;
     let keyFile: string;
     let files = 0;
     let chains = 0;
 
+    // Its own key, not the helper's: the commands under test read it from a key file.
     before(async () => {
-      db = await backend.create();
-      store = await db.open();
       const jwk = await generateSigningJwk();
       key = await signingKeyFromJwk(jwk);
-      keyFile = join(db.dir, 'audit-signing-key.jwk');
+      keyFile = join(env.db.dir, 'audit-signing-key.jwk');
       await writeFile(keyFile, JSON.stringify(jwk), { mode: 0o600 });
     });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
-    });
 
-    const config = () => ({ dataDir: db.dir, audit: auditSchema.parse({ signingKeyFile: keyFile }) });
+    const config = () => ({ dataDir: env.db.dir, audit: auditSchema.parse({ signingKeyFile: keyFile }) });
 
     async function chainOf(n: number): Promise<string> {
       const chain = `x${++chains}`;
-      await writeChain(store, { chain, records: n, key, spoolRoot: db.dir });
+      await writeChain(env.store, { chain, records: n, key, spoolRoot: env.db.dir });
       return chain;
     }
 
     async function exported(chain: string, edit: (e: CheckpointExport) => void = () => {}): Promise<string> {
-      const e = await auditCheckpointExportCommand(store, config(), { chain });
+      const e = await auditCheckpointExportCommand(env.store, config(), { chain });
       edit(e);
-      const file = join(db.dir, `checkpoints-${++files}.json`);
+      const file = join(env.db.dir, `checkpoints-${++files}.json`);
       await writeFile(file, JSON.stringify(e));
       return file;
     }
 
     /** What an attacker with write access to the database (not the key) does: cut the chain back to `seq`, checkpoints and head included. */
     async function cutBackTo(chain: string, seq: number): Promise<void> {
-      const head = (await createAuditRepo(store.db, store.dialect).page(chain, seq - 1, 1))[0]!;
-      await store.transaction(async (trx) => {
+      const head = (await createAuditRepo(env.store.db, env.store.dialect).page(chain, seq - 1, 1))[0]!;
+      await env.store.transaction(async (trx) => {
         await trx.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '>', seq).execute();
         await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '>', seq).execute();
         // The actor index too: its mark past the head would give the cut away.
@@ -68,7 +62,7 @@ for (const backend of await backends()) {
       });
     }
 
-    const verify = (chain: string, checkpointsFile?: string) => auditVerifyCommand(store, config(), { chain, ...(checkpointsFile ? { checkpointsFile } : {}) });
+    const verify = (chain: string, checkpointsFile?: string) => auditVerifyCommand(env.store, config(), { chain, ...(checkpointsFile ? { checkpointsFile } : {}) });
     const firstProblem = (r: Awaited<ReturnType<typeof verify>>) => r.report.problems[0] && { kind: r.report.problems[0].kind, seq: r.report.problems[0].seq };
 
     it('verifies an untouched chain against its exported checkpoints', async () => {
@@ -92,7 +86,7 @@ for (const backend of await backends()) {
     it('chain rewritten with recomputed hashes and its later checkpoint rows deleted is reported as modified at the exported checkpoint', async () => {
       const chain = await chainOf(300);
       const file = await exported(chain);
-      await rewriteChainFrom(store, chain, 150, async (trx) => {
+      await rewriteChainFrom(env.store, chain, 150, async (trx) => {
         await trx.deleteFrom('audit_checkpoints').where('chain', '=', chain).where('seq', '>', 100).execute();
       });
       assert.equal((await verify(chain)).exitCode, 0);
@@ -120,7 +114,7 @@ for (const backend of await backends()) {
 
     it('a file that is not a checkpoint export is refused with ERR_AUDIT_CHECKPOINTS_INVALID', async () => {
       const chain = await chainOf(100);
-      const file = join(db.dir, `checkpoints-${++files}.json`);
+      const file = join(env.db.dir, `checkpoints-${++files}.json`);
       await writeFile(file, JSON.stringify({ format: 'something-else', checkpoints: [] }));
       await assert.rejects(verify(chain, file), { code: 'ERR_AUDIT_CHECKPOINTS_INVALID' });
     });

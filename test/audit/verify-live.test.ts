@@ -4,7 +4,7 @@
  * verify must not report them as "inserted after the chain head" — while a record added
  * behind the writer's back (the head not moved) still is.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
@@ -13,29 +13,20 @@ import { fileURLToPath } from 'node:url';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { recordHash } from '../../src/audit/hash.ts';
-import type { Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 const APPEND_LOOP = fileURLToPath(new URL('./fixtures/append-loop.ts', import.meta.url));
 
 for (const backend of await backends()) {
   describe(`audit verify while the chain grows, on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    before(async () => {
-      db = await backend.create();
-      store = await db.open();
-    });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
-    });
+    const env = useAuditBackend(backend);
 
     /** Writes `n` access records to `chain` and waits until they are committed. */
     async function writeChain(chain: string, n: number): Promise<void> {
-      const writer = AuditWriter.open({ store, chain, instance: 'gw-1', spoolDir: join(db.dir, `spool-${chain}`), fsync: false });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 'gw-1', spoolDir: join(env.db.dir, `spool-${chain}`), fsync: false });
       for (let i = 0; i < n; i++) writer.append(accessDraft(i));
       await writer.flush();
       await writer.close();
@@ -45,7 +36,7 @@ for (const backend of await backends()) {
       const chain = 'live';
       await writeChain(chain, 3000);
       // The gateway's writer, in its own process, keeps the chain growing.
-      const child = spawn(process.execPath, [APPEND_LOOP, db.url, join(db.dir, 'spool-child'), chain], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [APPEND_LOOP, env.db.url, join(env.db.dir, 'spool-child'), chain], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('appending')) resolve(); });
@@ -56,9 +47,9 @@ for (const backend of await backends()) {
       try {
         // Small pages: verify runs long enough for many of the appender's commits.
         for (let round = 0; round < 3; round++) {
-          const before = (await createAuditRepo(store.db, store.dialect).head(chain))!.seq;
-          reports.push(await verifyAudit(store, { trustedKeys: [], chain, batchSize: 50 }));
-          grewDuring = Math.max(grewDuring, (await createAuditRepo(store.db, store.dialect).head(chain))!.seq - before);
+          const before = (await createAuditRepo(env.store.db, env.store.dialect).head(chain))!.seq;
+          reports.push(await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 50 }));
+          grewDuring = Math.max(grewDuring, (await createAuditRepo(env.store.db, env.store.dialect).head(chain))!.seq - before);
         }
       } finally {
         child.kill('SIGTERM');
@@ -69,18 +60,18 @@ for (const backend of await backends()) {
         assert.ok(report.records >= 3000);
       }
       assert.ok(grewDuring > 0, 'the chain grew while verify ran (else this test shows nothing)');
-      const settled = await verifyAudit(store, { trustedKeys: [], chain });
+      const settled = await verifyAudit(env.store, { trustedKeys: [], chain });
       assert.equal(settled.ok, true, JSON.stringify(settled.problems));
     });
 
     it('a record appended behind the writer\'s back (head not moved) is still reported as inserted', async () => {
       const chain = 'behind';
       await writeChain(chain, 50);
-      const repo = createAuditRepo(store.db, store.dialect);
+      const repo = createAuditRepo(env.store.db, env.store.dialect);
       const head = (await repo.head(chain))!;
       const forged = { ...accessDraft(999, { subject: 'mallory' }), eventId: randomUUIDv7(), chain, prevHash: head.hash };
       await repo.insertRecords([{ ...forged, seq: head.seq + 1, hash: recordHash(forged) }]);
-      const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize: 20 });
+      const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 20 });
       assert.equal(report.ok, false);
       assert.equal(report.problems[0]?.kind, 'inserted');
       assert.equal(report.problems[0]?.seq, head.seq + 1);
@@ -89,9 +80,9 @@ for (const backend of await backends()) {
     it('a chain head whose hash was rewritten (records intact, no checkpoint there) is reported as modified at the head\'s seq', async () => {
       const chain = 'head-hash';
       await writeChain(chain, 30);
-      await store.db.updateTable('audit_chain_heads').set({ hash: 'f'.repeat(64) }).where('chain', '=', chain).execute();
+      await env.store.db.updateTable('audit_chain_heads').set({ hash: 'f'.repeat(64) }).where('chain', '=', chain).execute();
       for (const batchSize of [7, 10_000]) {
-        const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize });
+        const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize });
         assert.deepEqual(report.problems.map((p) => [p.kind, p.seq]), [['modified', 30]], `pages of ${batchSize}`);
       }
     });

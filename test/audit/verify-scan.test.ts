@@ -5,7 +5,7 @@
  * tampering at a page boundary is still named; the PostgreSQL array reader returns what the
  * query builder does and keeps the store's guards. Runs on SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
@@ -14,12 +14,12 @@ import { verifyAudit } from '../../src/audit/verify.ts';
 import { GENESIS_HASH, recordHash } from '../../src/audit/hash.ts';
 import { FAST_ROW_HASH, scanRowHash, scanRowToRecord } from '../../src/audit/row-hash.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
-import { generateSigningJwk, signingKeyFromJwk, type AuditSigningKey } from '../../src/audit/signing-key.ts';
-import { openStore, type Store } from '../../src/store/index.ts';
+import { openStore } from '../../src/store/index.ts';
 import { arrayQueryOf } from '../../src/store/postgres/array-query.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { scanAuditRecords, type AuditScanRow } from '../../src/store/repos/audit-scan.ts';
-import { backends, type TestDatabase } from './support/backends.ts';
+import { backends } from './support/backends.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
 import { accessDraft } from './support/events.ts';
 
 const HOSTILE = [
@@ -84,31 +84,19 @@ describe('audit verify row hash', () => {
 
 for (const backend of await backends()) {
   describe(`audit verify scan on ${backend.name}`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-    let key: AuditSigningKey;
+    const env = useAuditBackend(backend, { key: true });
     let chains = 0;
-
-    before(async () => {
-      db = await backend.create();
-      store = await db.open();
-      key = await signingKeyFromJwk(await generateSigningJwk());
-    });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
-    });
 
     async function collect(chain: string, afterSeq: number, pageSize: number): Promise<AuditScanRow[][]> {
       const pages: AuditScanRow[][] = [];
-      for await (const page of scanAuditRecords(store.db, store.dialect, chain, afterSeq, pageSize)) pages.push(page);
+      for await (const page of scanAuditRecords(env.store.db, env.store.dialect, chain, afterSeq, pageSize)) pages.push(page);
       return pages;
     }
 
     it('reads back every stored value unchanged, in seq order across page boundaries, and each row hashes to its stored hash', async () => {
       const chain = `h${++chains}`;
       const records = hostileChain(chain, 50);
-      await createAuditRepo(store.db, store.dialect).insertRecords(records);
+      await createAuditRepo(env.store.db, env.store.dialect).insertRecords(records);
       const pages = await collect(chain, 0, 7);
       assert.deepEqual(pages.map((p) => p.length), [7, 7, 7, 7, 7, 7, 7, 1]);
       const rows = pages.flat();
@@ -119,11 +107,11 @@ for (const backend of await backends()) {
 
     it('reads the same rows through the query builder as through the fast reader (PostgreSQL: array rows from the pool)', async () => {
       const chain = `h${++chains}`;
-      await createAuditRepo(store.db, store.dialect).insertRecords(hostileChain(chain, 30));
+      await createAuditRepo(env.store.db, env.store.dialect).insertRecords(hostileChain(chain, 30));
       // A Kysely instance of its own (same connection/pool) has no fast reader registered: the query-builder path.
       const viaBuilder: AuditScanRow[][] = [];
-      for await (const page of scanAuditRecords(store.db.withoutPlugins(), store.dialect, chain, 0, 8)) viaBuilder.push(page);
-      assert.equal(arrayQueryOf(store.db) !== undefined, backend.name === 'postgres');
+      for await (const page of scanAuditRecords(env.store.db.withoutPlugins(), env.store.dialect, chain, 0, 8)) viaBuilder.push(page);
+      assert.equal(arrayQueryOf(env.store.db) !== undefined, backend.name === 'postgres');
       assert.deepEqual(await collect(chain, 0, 8), viaBuilder);
       assert.equal(typeof viaBuilder[0]![0]![15], 'number');
       assert.equal(typeof viaBuilder[0]![0]![17], 'number');
@@ -132,7 +120,7 @@ for (const backend of await backends()) {
     if (backend.name === 'postgres') {
       it('refuses to scan a closed store with ERR_STORE_UNAVAILABLE (fail closed, nothing read from the pool)', async () => {
         const chain = await chainOf(10);
-        const closed = await db.open();
+        const closed = await env.db.open();
         await closed.close();
         await assert.rejects(async () => {
           for await (const page of scanAuditRecords(closed.db, closed.dialect, chain, 0, 5)) assert.fail(`read ${page.length} rows`);
@@ -142,34 +130,34 @@ for (const backend of await backends()) {
 
     it('refuses a scan of the root store from inside store.transaction() with ERR_INTERNAL (it would read outside the transaction)', async () => {
       const chain = await chainOf(10);
-      await assert.rejects(store.transaction(async () => {
-        for await (const page of scanAuditRecords(store.db, store.dialect, chain, 0, 5)) assert.fail(`read ${page.length} rows`);
+      await assert.rejects(env.store.transaction(async () => {
+        for await (const page of scanAuditRecords(env.store.db, env.store.dialect, chain, 0, 5)) assert.fail(`read ${page.length} rows`);
       }), { code: 'ERR_INTERNAL' });
     });
 
     it('verifies a chain of hostile values end to end (no false alarm from the fast hash)', async () => {
       const chain = `h${++chains}`;
-      await createAuditRepo(store.db, store.dialect).insertRecords(hostileChain(chain, 40));
-      await store.db.insertInto('audit_chain_heads').values({ chain, seq: 40, hash: (await collect(chain, 39, 1))[0]![0]![18], updated_at: Date.now() }).execute();
-      const report = await verifyAudit(store, { trustedKeys: [], chain, batchSize: 16 });
+      await createAuditRepo(env.store.db, env.store.dialect).insertRecords(hostileChain(chain, 40));
+      await env.store.db.insertInto('audit_chain_heads').values({ chain, seq: 40, hash: (await collect(chain, 39, 1))[0]![0]![18], updated_at: Date.now() }).execute();
+      const report = await verifyAudit(env.store, { trustedKeys: [], chain, batchSize: 16 });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
       assert.equal(report.records, 40);
     });
 
     it('stops cleanly when the reader breaks off with a page still being fetched', async () => {
       const chain = await chainOf(60);
-      for await (const page of scanAuditRecords(store.db, store.dialect, chain, 0, 10)) {
+      for await (const page of scanAuditRecords(env.store.db, env.store.dialect, chain, 0, 10)) {
         assert.equal(page.length, 10);
         break;
       }
       // The store is still usable (nothing left locked or checked out).
-      assert.equal((await verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 10 })).ok, true);
+      assert.equal((await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk], chain, batchSize: 10 })).ok, true);
     });
 
     /** A fresh chain written by the writer, checkpoints every 50 records. */
     async function chainOf(n: number): Promise<string> {
       const chain = `c${++chains}`;
-      const writer = AuditWriter.open({ store, chain, instance: 'test-1', spoolDir: join(db.dir, `spool-${chain}`), signingKey: key, checkpointEveryRecords: 50, batchMaxEvents: 50 });
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 'test-1', spoolDir: join(env.db.dir, `spool-${chain}`), signingKey: env.key, checkpointEveryRecords: 50, batchMaxEvents: 50 });
       for (let i = 1; i <= n; i++) {
         writer.append(accessDraft(i));
         if (i % 50 === 0) await writer.flush();
@@ -179,26 +167,26 @@ for (const backend of await backends()) {
     }
 
     const verify = async (chain: string) => {
-      const report = await verifyAudit(store, { trustedKeys: [key.publicJwk], chain, batchSize: 32 });
+      const report = await verifyAudit(env.store, { trustedKeys: [env.key.publicJwk], chain, batchSize: 32 });
       const p = report.problems[0];
       return p ? { kind: p.kind, seq: p.seq } : undefined;
     };
 
     it('reports a record modified at the first row of a page as modified, at its seq', async () => {
       const chain = await chainOf(100);
-      await store.db.updateTable('audit_records').set({ actor: 'mallory' }).where('chain', '=', chain).where('seq', '=', 33).execute();
+      await env.store.db.updateTable('audit_records').set({ actor: 'mallory' }).where('chain', '=', chain).where('seq', '=', 33).execute();
       assert.deepEqual(await verify(chain), { kind: 'modified', seq: 33 });
     });
 
     it('reports a record deleted at the end of a page as deleted, at its seq', async () => {
       const chain = await chainOf(100);
-      await store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '=', 64).execute();
+      await env.store.db.deleteFrom('audit_records').where('chain', '=', chain).where('seq', '=', 64).execute();
       assert.deepEqual(await verify(chain), { kind: 'deleted', seq: 64 });
     });
 
     it('reports two records swapped across a page boundary as reordered, at the first', async () => {
       const chain = await chainOf(100);
-      await store.transaction(async (trx) => {
+      await env.store.transaction(async (trx) => {
         const swap = (from: number, to: number) => trx.updateTable('audit_records').set({ seq: to }).where('chain', '=', chain).where('seq', '=', from).execute();
         await swap(64, -1);
         await swap(65, 64);
@@ -209,17 +197,17 @@ for (const backend of await backends()) {
 
     it('reports a record whose hash was replaced to match its modified fields as modified at the next signed checkpoint', async () => {
       const chain = await chainOf(100);
-      const [r] = await createAuditRepo(store.db, store.dialect).page(chain, 49, 1);
+      const [r] = await createAuditRepo(env.store.db, env.store.dialect).page(chain, 49, 1);
       const forged = { ...r!, actor: 'mallory' };
       // The record itself is consistent again; the link of record 51 and the checkpoint at 50 are not.
-      await store.db.updateTable('audit_records').set({ actor: forged.actor, hash: recordHash(forged) }).where('chain', '=', chain).where('seq', '=', 50).execute();
+      await env.store.db.updateTable('audit_records').set({ actor: forged.actor, hash: recordHash(forged) }).where('chain', '=', chain).where('seq', '=', 50).execute();
       assert.deepEqual(await verify(chain), { kind: 'modified', seq: 50 });
     });
 
     if (backend.name === 'sqlite') {
       it('reports a text field overwritten with a number (SQLite keeps the type) as modified, without failing', async () => {
         const chain = await chainOf(50);
-        await store.db.updateTable('audit_records').set({ details: 42 as unknown as string }).where('chain', '=', chain).where('seq', '=', 20).execute();
+        await env.store.db.updateTable('audit_records').set({ details: 42 as unknown as string }).where('chain', '=', chain).where('seq', '=', 20).execute();
         assert.deepEqual(await verify(chain), { kind: 'modified', seq: 20 });
       });
 

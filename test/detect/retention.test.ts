@@ -3,13 +3,13 @@
  * ago are deleted so the tables do not grow for ever; an active block never is, however old,
  * and neither is a block lifted recently. On SQLite and PostgreSQL.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDetectRepo } from '../../src/store/repos/detect-repo.ts';
 import { startDetectRetention } from '../../src/detect/retention.ts';
 import type { Alert, Block } from '../../src/detect/types.ts';
-import type { Store } from '../../src/store/index.ts';
-import { backends, type TestDatabase } from '../audit/support/backends.ts';
+import { backends } from '../audit/support/backends.ts';
+import { useAuditBackend } from '../audit/support/use-audit-backend.ts';
 
 const DAY = 86_400_000;
 const NOW = 1_800_000_000_000;
@@ -25,20 +25,10 @@ const block = (id: string, createdAt: number, expiresAt: number, liftedAt: numbe
 
 for (const backend of await backends()) {
   describe(`detection retention (${backend.name})`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
-    let store: Store;
-
-    before(async () => {
-      db = await backend.create();
-      store = await db.open();
-    });
-    after(async () => {
-      await store?.close();
-      await db?.drop();
-    });
+    const env = useAuditBackend(backend);
 
     it('deletes alerts older than the cut-off and blocks that ended before it; keeps active and recently ended blocks', async () => {
-      const repo = createDetectRepo(store.db);
+      const repo = createDetectRepo(env.store.db);
       await repo.insertAlert(alert('old', NOW - 100 * DAY));
       await repo.insertAlert(alert('recent', NOW - 10 * DAY));
       await repo.insertBlock(block('expired-long-ago', NOW - 100 * DAY, NOW - 99 * DAY));
@@ -55,9 +45,9 @@ for (const backend of await backends()) {
     });
 
     it('the retention task deletes on its interval and stops cleanly', async () => {
-      const repo = createDetectRepo(store.db);
+      const repo = createDetectRepo(env.store.db);
       await repo.insertAlert(alert('stale', NOW - 40 * DAY));
-      const task = startDetectRetention(store, { maxAgeMs: 30 * DAY, intervalMs: 20, now: () => NOW });
+      const task = startDetectRetention(env.store, { maxAgeMs: 30 * DAY, intervalMs: 20, now: () => NOW });
       const until = Date.now() + 3000;
       while ((await repo.listAlerts({ limit: 10 })).some((a) => a.id === 'stale') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await task.stop();
