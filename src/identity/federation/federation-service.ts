@@ -19,6 +19,7 @@ import type { FederationProviderConfig, IdentityConfig } from '../../core/config
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import type { AccountService } from '../accounts/account-service.ts';
+import { boundedFetch } from './bounded-fetch.ts';
 import { reauthenticationParams, staleReauthentication, type Reauthentication } from './reauthentication.ts';
 
 const STATE_NS = 'identity:federation-state';
@@ -86,8 +87,9 @@ export class FederationService {
     if (!pending) {
       const p = this.#provider(name);
       const secret = p.clientSecret ?? (p.clientSecretEnv ? process.env[p.clientSecretEnv] : undefined);
+      // Every request to the provider (discovery, JWKS, token, userinfo) reads at most a bounded body.
       const options: oidc.DiscoveryRequestOptions = {
-        ...(this.#o.fetch ? { [oidc.customFetch]: this.#o.fetch as oidc.CustomFetch } : {}),
+        [oidc.customFetch]: boundedFetch(this.#o.fetch ?? fetch) as oidc.CustomFetch,
         ...(p.allowInsecureHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
       };
       pending = oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options).then((config) => {
