@@ -118,6 +118,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     principals: idp?.directory ?? NOBODY,
     apiTokens: idp === undefined ? undefined : { verifyApiToken: (token) => idp.verifyApiToken(token) },
     ownJwks: idp === undefined ? undefined : () => idp.publicJwks(),
+    ownKeysChanged: idp === undefined ? undefined : () => idp.reloadKeysForUnknownKid(),
     ownIssuer: idp?.issuer,
     revokedTokens: createAuthnRevokedTokenRepo(store.db),
     sessionStore,

@@ -40,6 +40,8 @@ export interface AuthnDeps {
   apiTokens?: ApiTokenVerifier | undefined;
   /** Public signing keys of Gatehouse's own IdP (read on every key miss, so rotation is seen). */
   ownJwks?: (() => JSONWebKeySet) | undefined;
+  /** Asked on a kid `ownJwks` lacks: true when the IdP's keys changed since (rotated on another instance). */
+  ownKeysChanged?: (() => Promise<boolean>) | undefined;
   /** Issuer of Gatehouse's own tokens when it differs from `publicOrigin` (e.g. `${origin}/oidc`). */
   ownIssuer?: string | undefined;
   revokedTokens: RevokedTokenStore;
@@ -90,7 +92,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
       audiences: undefined,
       clockSkewSec: config.gatehouseIssuer.clockSkewSec,
       typ: config.gatehouseIssuer.typ,
-      keys: createLocalJwksKeys(ownJwks, 'Gatehouse IdP keys'),
+      keys: createLocalJwksKeys(ownJwks, 'Gatehouse IdP keys', deps.ownKeysChanged),
       principals: 'directory',
       rolesClaim: 'roles',
       // Directory principals: the roles are the directory's, never the token's.

@@ -88,6 +88,11 @@ export interface IdentityProvider {
   inspectApiToken(token: string): Promise<VerifiedApiToken | { code: ErrorCode }>;
   /** Public signing keys currently published (active first). */
   publicJwks(): { keys: JWK[] };
+  /**
+   * For a token whose kid is not in `publicJwks()`: asks the store whether another instance made a
+   * new key active, and reloads the keys if so; true when it did. At most one store check a second.
+   */
+  reloadKeysForUnknownKid(): Promise<boolean>;
   /** New signing key now; the old one keeps verifying until its tokens expired. */
   rotateKeys(algorithm?: SigningAlgorithm): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }>;
   /** Re-reads keys from the store (another instance rotated them). */
@@ -224,6 +229,31 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   }, identity.signing.reloadCheckMs);
   keyCheck.unref();
 
+  // A token signed with a key another instance just made (its event missed or not yet here) is
+  // otherwise refused by this instance's gateway until the next keyCheck. One store check a
+  // second at most, shared by concurrent misses: tokens with made-up kids cannot turn into a
+  // store query each. A rotation in the second after a check of a made-up kid waits for the next.
+  const UNKNOWN_KID_CHECK_MS = 1000;
+  let unknownKidCheckAt = 0;
+  let unknownKidCheck: Promise<boolean> | undefined;
+  const reloadKeysForUnknownKid = (): Promise<boolean> => {
+    if (unknownKidCheck) return unknownKidCheck;
+    if (closed || Date.now() - unknownKidCheckAt < UNKNOWN_KID_CHECK_MS) return Promise.resolve(false);
+    unknownKidCheckAt = Date.now();
+    unknownKidCheck = keys.activeKid()
+      .then(async (kid) => {
+        if (kid === undefined || kid === activeKid || closed) return false;
+        await build();
+        return true;
+      })
+      .catch((err: unknown) => {
+        logger.warn({ err }, 'identity: checking the store for a key another instance made failed');
+        return false;
+      })
+      .finally(() => { unknownKidCheck = undefined; });
+    return unknownKidCheck;
+  };
+
   const fail = (res: ServerResponse, err: unknown) => {
     logger.error({ err }, 'identity: request failed');
     if (!res.headersSent) sendHtml(res, 500, messagePage('Error', 'Something went wrong.'));
@@ -258,6 +288,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     verifyApiToken: (token) => apiTokens.verify(token),
     inspectApiToken: (token) => apiTokens.inspect(token),
     publicJwks: () => ({ keys: publicKeys }),
+    reloadKeysForUnknownKid,
 
     async rotateKeys(algorithm) {
       const result = await keys.rotate(algorithm);

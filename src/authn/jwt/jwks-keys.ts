@@ -55,14 +55,24 @@ export function createJwksKeys(options: JwksKeysOptions): KeyResolver {
 
 /**
  * Creates a resolver over a key set held in process (Gatehouse's own IdP keys), read again on
- * every miss so that rotation is picked up without a fetch.
+ * every miss so that rotation is picked up without a fetch. `onUnknownKid`, when given, is asked
+ * on a kid the set lacks whether the set changed (a key made by another instance); the key is
+ * then looked up once more.
  */
-export function createLocalJwksKeys(getJwks: () => JSONWebKeySet, source = 'local JWKS'): KeyResolver {
+export function createLocalJwksKeys(getJwks: () => JSONWebKeySet, source = 'local JWKS', onUnknownKid?: () => Promise<boolean>): KeyResolver {
   let current: JSONWebKeySet | undefined;
   let resolver: ReturnType<typeof createLocalJWKSet> | undefined;
-  return wrap(async (header, token) => {
+  const resolve: KeyResolver = async (header, token) => {
     const jwks = getJwks();
     if (jwks !== current || resolver === undefined) { current = jwks; resolver = createLocalJWKSet(jwks); }
     return resolver(header, token);
+  };
+  return wrap(async (header, token) => {
+    try {
+      return await resolve(header, token);
+    } catch (error) {
+      if (onUnknownKid === undefined || errorCode(error) !== 'ERR_JWKS_NO_MATCHING_KEY' || !(await onUnknownKid())) throw error;
+      return resolve(header, token);
+    }
   }, source);
 }
