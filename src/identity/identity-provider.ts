@@ -107,6 +107,9 @@ export interface IdentityProvider {
   close(): Promise<void>;
 }
 
+/** oidc-provider's JWKS route (provider-config.ts). */
+const JWKS_PATH = '/oidc/jwks';
+
 function isProviderPath(path: string): boolean {
   return path === '/.well-known/openid-configuration' || path.startsWith('/oidc/');
 }
@@ -231,8 +234,8 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
 
   // A token signed with a key another instance just made (its event missed or not yet here) is
   // otherwise refused by this instance's gateway until the next keyCheck. One store check a
-  // second at most, shared by concurrent misses: tokens with made-up kids cannot turn into a
-  // store query each. A rotation in the second after a check of a made-up kid waits for the next.
+  // second at most, shared by concurrent misses: tokens with made-up kids (and JWKS requests,
+  // see handle) cannot turn into a store query each. A rotation in the second after a check of a made-up kid waits for the next.
   const UNKNOWN_KID_CHECK_MS = 1000;
   let unknownKidCheckAt = 0;
   let unknownKidCheck: Promise<boolean> | undefined;
@@ -262,7 +265,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
 
   return {
     issuer,
-    jwksUri: `${issuer}/oidc/jwks`,
+    jwksUri: `${issuer}${JWKS_PATH}`,
     directory,
     accounts,
     apiTokens,
@@ -279,6 +282,11 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       if (rawPath.startsWith('/oidc/interaction/') || rawPath.startsWith(CALLBACK_PREFIX)) {
         const url = new URL(req.url ?? '/', issuer);
         interactions(req, res, url, clientAddress).catch((err) => fail(res, err));
+      } else if (rawPath === JWKS_PATH) {
+        // A relying party fetches the JWKS when it meets a kid it does not know, perhaps one
+        // another instance just made: this instance looks in the store first (same limit as the
+        // gateway's misses), or it would answer without that key until its next keyCheck.
+        reloadKeysForUnknownKid().then(() => callback(req, res)).catch((err: unknown) => fail(res, err));
       } else {
         try { callback(req, res); } catch (err) { fail(res, err); }
       }
