@@ -183,6 +183,11 @@ export class FederationService {
 
   async #resolveUser(name: string, p: FederationProviderConfig, claims: oidc.IDToken): Promise<UserRecord> {
     const email = typeof claims.email === 'string' ? claims.email.toLowerCase().slice(0, 256) : undefined;
+    // String#toLowerCase (here and in the store's e-mail lookup) maps some non-ASCII letters onto
+    // others, even onto ASCII (KELVIN SIGN U+212A → "k"): the provider vouched for
+    // "\u212Aevin@…", a mailbox other than kevin@…, whose account it must not reach. Only
+    // ASCII case is folded; an address that folds otherwise is refused.
+    const foldsOnlyAscii = typeof claims.email !== 'string' || claims.email.toLowerCase() === claims.email.replace(/[A-Z]/g, (c) => c.toLowerCase());
     // `data` is for the audit event (identity.login.failed), never for the client.
     const denied = (detail: string, subject?: string) => new GatehouseError('ERR_IDENTITY_FEDERATION_NOT_ALLOWED', {
       detail: `${name}: ${detail}`, data: { provider: name, ...(email ? { email } : {}), ...(subject ? { subject } : {}) },
@@ -193,6 +198,7 @@ export class FederationService {
       return this.#syncRoles(name, p, linked, claims);
     }
     if (!email || claims.email_verified !== true) throw denied('no verified e-mail in the ID token');
+    if (!foldsOnlyAscii) throw denied(`e-mail ${JSON.stringify(claims.email)} changes under Unicode case folding`);
     const domain = email.slice(email.lastIndexOf('@') + 1);
     if (p.allowedEmailDomains.length && !p.allowedEmailDomains.includes(domain)) throw denied(`e-mail domain ${domain} not allowed`);
     const existing = await this.#o.users.findByEmail(email);
