@@ -25,6 +25,8 @@ import { reauthenticationParams, staleReauthentication, type Reauthentication } 
 const STATE_NS = 'identity:federation-state';
 /** Path of the redirect URIs, followed by the provider name. */
 export const CALLBACK_PREFIX = '/oidc/federation/callback/';
+/** Longest e-mail address taken from a provider (RFC 5321 §4.5.3.1.3: a path of 256 octets with its angle brackets). */
+const MAX_EMAIL_LENGTH = 254;
 
 export interface FederationState {
   uid: string;
@@ -182,7 +184,9 @@ export class FederationService {
   }
 
   async #resolveUser(name: string, p: FederationProviderConfig, claims: oidc.IDToken): Promise<UserRecord> {
-    const email = typeof claims.email === 'string' ? claims.email.toLowerCase().slice(0, 256) : undefined;
+    // Never cut: the first 256 characters of an address the provider verified (`<someone's
+    // 256-character address>.evil.test`) are someone else's address. Longer than RFC 5321 allows: none.
+    const email = typeof claims.email === 'string' && claims.email.length <= MAX_EMAIL_LENGTH ? claims.email.toLowerCase() : undefined;
     // String#toLowerCase (here and in the store's e-mail lookup) maps some non-ASCII letters onto
     // others, even onto ASCII (KELVIN SIGN U+212A → "k"): the provider vouched for
     // "\u212Aevin@…", a mailbox other than kevin@…, whose account it must not reach. Only
@@ -197,6 +201,7 @@ export class FederationService {
       if (linked.disabled) throw denied(`user ${linked.id} is disabled`, linked.id);
       return this.#syncRoles(name, p, linked, claims);
     }
+    if (typeof claims.email === 'string' && claims.email.length > MAX_EMAIL_LENGTH) throw denied(`e-mail longer than ${MAX_EMAIL_LENGTH} characters`);
     if (!email || claims.email_verified !== true) throw denied('no verified e-mail in the ID token');
     if (!foldsOnlyAscii) throw denied(`e-mail ${JSON.stringify(claims.email)} changes under Unicode case folding`);
     const domain = email.slice(email.lastIndexOf('@') + 1);
