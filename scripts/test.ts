@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { COMPILE_CACHE_DIR } from '../src/cli/compile-cache.ts';
 
 const root = join(import.meta.dirname, '..');
 const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
@@ -20,5 +21,12 @@ const run = spawnSync(process.execPath, [
   '--test-timeout=180000',
   ...args,
   ...files,
-], { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_ENV: 'test' } });
+], {
+  stdio: 'inherit',
+  cwd: root,
+  // Every test file is a process that strips and compiles hundreds of TypeScript modules, and the
+  // CLI suites start `gatehouse` some 200 times: Node's compile cache (src/cli/compile-cache.ts)
+  // keeps that work between processes (test/cli/config.test.ts: 23.3 → 18.4 s of CPU).
+  env: { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, ...process.env, NODE_ENV: 'test' },
+});
 process.exit(run.status ?? 1);

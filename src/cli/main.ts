@@ -6,6 +6,9 @@
  */
 import { Command } from 'commander';
 import { VERSION } from '../core/version.ts';
+import { enableGatehouseCompileCache } from './compile-cache.ts';
+
+enableGatehouseCompileCache();
 
 type Register = (program: Command) => void;
 
