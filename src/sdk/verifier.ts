@@ -7,6 +7,7 @@
  */
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../core/errors.ts';
+import { boundedFetch } from '../core/http/bounded-fetch.ts';
 import { fetchTrusting } from '../core/http/trusting-fetch.ts';
 import { IDENTITY_ASSERTION_ALG, IDENTITY_ASSERTION_TYP } from './contract.ts';
 import type { GatehouseApproval, GatehouseIdentity } from './identity.ts';
@@ -138,7 +139,8 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): Asse
   else if (options.jwksUrl) {
     keys = createRemoteJWKSet(jwksLocation(options.jwksUrl), {
       timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000,
-      ...(options.ca ? { [customFetch]: fetchTrusting(options.ca) } : {}),
+      // jose reads the whole answer before parsing it: bounded, so that a broken or hostile endpoint cannot exhaust the service's memory.
+      [customFetch]: boundedFetch(options.ca ? fetchTrusting(options.ca) : fetch) as never,
     });
   }
   else throw new TypeError('createAssertionVerifier: jwksUrl or jwks is required');

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, type FetchImplementation, type JSONWebKeySet, createLocalJWKSet } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { GatehouseError } from '../../core/errors.ts';
+import { boundedFetch } from '../../core/http/bounded-fetch.ts';
 import type { KeyResolver } from './key-resolver.ts';
 
 export interface JwksKeysOptions {
@@ -42,13 +43,15 @@ export function createJwksKeys(options: JwksKeysOptions): KeyResolver {
     cooldownDuration: options.cooldownMs,
     timeoutDuration: options.timeoutMs,
   };
+  let fetchKeys: typeof fetch = fetch;
   if (options.caFile !== undefined) {
     const dispatcher = new Agent({ connect: { ca: readFileSync(options.caFile, 'utf8') } });
     // undici's Headers/Response types differ nominally from the DOM ones jose declares; same objects at runtime.
-    const fetchWithCa: FetchImplementation = (url, init) =>
-      undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: Object.fromEntries(init.headers), dispatcher }) as unknown as Promise<Response>;
-    jwksOptions[customFetch] = fetchWithCa;
+    fetchKeys = ((url: string, init: RequestInit) =>
+      undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: Object.fromEntries(new Headers(init.headers)), dispatcher })) as unknown as typeof fetch;
   }
+  // jose reads the whole answer before parsing it: an issuer's endpoint answering with gigabytes must not exhaust the gateway's memory.
+  jwksOptions[customFetch] = boundedFetch(fetchKeys) as unknown as FetchImplementation;
   const remote = createRemoteJWKSet(new URL(options.url), jwksOptions);
   return wrap((header, token) => remote(header, token), options.url);
 }

@@ -19,7 +19,7 @@ import type { FederationProviderConfig, IdentityConfig } from '../../core/config
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import type { AccountService } from '../accounts/account-service.ts';
-import { boundedFetch } from './bounded-fetch.ts';
+import { boundedFetch } from '../../core/http/bounded-fetch.ts';
 import { reauthenticationParams, staleReauthentication, type Reauthentication } from './reauthentication.ts';
 
 const STATE_NS = 'identity:federation-state';

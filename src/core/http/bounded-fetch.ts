@@ -1,18 +1,20 @@
 /**
- * The fetch used towards external OpenID providers, with a cap on the size of what it reads.
+ * A fetch with a cap on the size of what it reads, for every key set and provider document
+ * Gatehouse fetches from elsewhere: external OpenID providers (federation), the JWKS of
+ * `authn.issuers`, the gateway's assertion JWKS read by the SDK.
  *
- * openid-client reads every response (discovery, JWKS, token, userinfo) whole into memory
- * before parsing it, with nothing but its 30 s timeout as a bound: a provider that is hostile,
- * compromised or merely broken, and answers a JWKS request with gigabytes, would make the
- * identity provider (and every sign-in it serves) run out of memory. No legitimate answer of
- * these endpoints comes near the cap (the largest public JWKS are a few tens of kilobytes).
+ * openid-client and jose read each response (discovery, JWKS, token, userinfo) whole into memory
+ * before parsing it, with nothing but a timeout as a bound: an endpoint that is hostile,
+ * compromised or merely broken, and answers with gigabytes, would make the process (and every
+ * request it serves) run out of memory. No legitimate answer of these endpoints comes near the cap
+ * (the largest public JWKS are a few tens of kilobytes).
  */
 
-/** Largest response body read from an external provider, in bytes. */
-export const MAX_FEDERATION_RESPONSE_BYTES = 1024 * 1024;
+/** Largest response body read from such an endpoint, in bytes. */
+export const MAX_FETCHED_RESPONSE_BYTES = 1024 * 1024;
 
 /** Wraps `inner` so that a response body larger than `maxBytes` fails the request instead of being read. */
-export function boundedFetch(inner: typeof fetch, maxBytes = MAX_FEDERATION_RESPONSE_BYTES): typeof fetch {
+export function boundedFetch(inner: typeof fetch, maxBytes = MAX_FETCHED_RESPONSE_BYTES): typeof fetch {
   return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
     const response = await inner(input, init);
     const tooLarge = () => new Error(`response of ${String(input)} exceeds ${maxBytes} bytes`);
