@@ -6,7 +6,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health.ts';
-import { metricsText } from './metrics-text.ts';
+import { sharedMetricsText } from './shared-metrics-text.ts';
 import { isLoopbackAddress } from '../core/loopback.ts';
 
 /** An operator action on the ops listener (POST only), e.g. forcing a certificate rotation. */
@@ -108,12 +108,12 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
  * /metrics, written piece by piece as it is rendered: prom-client's rendering, and encoding
  * its megabytes in one write, held the event loop, and every request in flight, for the whole
  * scrape. A failure before the first piece is a 500; after it, the connection is cut so that
- * the scraper records a failed scrape rather than reading a truncated one.
+ * the scraper records a failed scrape rather than reading a truncated one. Scrapes that arrive
+ * together share one render (shared-metrics-text.ts).
  */
 async function serveMetrics(registry: Registry, res: ServerResponse): Promise<void> {
   try {
-    for await (const piece of metricsText(registry)) {
-      if (piece === '') continue;
+    for await (const piece of sharedMetricsText(registry)) {
       if (!res.headersSent) res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
       res.write(piece);
     }
