@@ -3,7 +3,7 @@
  * /readyz (readiness with each dependency), /metrics (Prometheus).
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { HealthRegistry } from './health.ts';
 import { sharedMetricsText } from './shared-metrics-text.ts';
@@ -61,6 +61,8 @@ export interface OpsServerLimits {
   headersTimeoutMs?: number;
   /** Time a client has to send the whole request. */
   requestTimeoutMs?: number;
+  /** Longest a client may leave the answer's bytes unread before it is disconnected (slow read). */
+  sendTimeoutMs?: number;
 }
 
 export function createOpsServer(deps: { health: HealthRegistry; registry: Registry; isDraining: () => boolean; actions: () => ReadonlyMap<string, OpsAction> }, limits: OpsServerLimits = {}): Server {
@@ -69,7 +71,7 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
   const headersTimeout = limits.headersTimeoutMs ?? 5_000;
   const requestTimeout = Math.max(headersTimeout, limits.requestTimeoutMs ?? 10_000);
   const allowedHosts = new Set((limits.allowedHosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')));
-  return createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)), keepAliveTimeout: 5_000 }, (req, res) => {
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)), keepAliveTimeout: 5_000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
@@ -102,6 +104,18 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
     }
     send(404, 'text/plain', 'not found\n');
   });
+  // Slow read: a client that asks for /metrics (megabytes) and reads nothing kept the socket
+  // and the unsent text in memory for good (no timeout applies once the request is in); one
+  // such connection after another grew the process. Node's inactivity timer fires after
+  // sendTimeoutMs without a read or a write; the socket is cut when bytes wait for the client,
+  // or when no answer is under way (an idle keep-alive connection, which Node's default action
+  // closes too). An action that takes long to answer is left alone.
+  server.timeout = limits.sendTimeoutMs ?? 10_000;
+  server.on('timeout', (socket: Socket) => {
+    const busy = (socket as { _httpMessage?: unknown })._httpMessage;
+    if (!busy || socket.writableLength > 0) socket.destroy();
+  });
+  return server;
 }
 
 /**
