@@ -80,6 +80,9 @@ interface CloseHooks {
   release(): Promise<void> | void;
 }
 
+/** Most one warning about failed health checks per this many milliseconds (see `#logFailure`). */
+const HEALTH_FAILURE_LOG_INTERVAL_MS = 60_000;
+
 class KyselyStore implements Store {
   readonly dialect: StoreDialect;
   readonly db: Kysely<Database>;
@@ -87,6 +90,10 @@ class KyselyStore implements Store {
   readonly #logger: Logger;
   readonly #healthTimeoutMs: number;
   readonly #hooks: CloseHooks;
+  /** When the last failed health check was logged (performance.now()), -Infinity while healthy. */
+  #lastFailureLog = -Infinity;
+  /** Failed health checks not logged since then. */
+  #suppressedFailures = 0;
   #closing: Promise<void> | undefined;
 
   constructor(dialect: StoreDialect, db: Kysely<Database>, owner: symbol, logger: Logger, healthTimeoutMs: number, hooks: CloseHooks) {
@@ -149,14 +156,32 @@ class KyselyStore implements Store {
     });
     try {
       await Promise.race([sql`select 1`.execute(this.db), timeout]);
+      this.#lastFailureLog = -Infinity;
       return { ok: true, latencyMs: performance.now() - started };
     } catch (error) {
       const mapped = toStoreError(error);
-      this.#logger.warn({ err: mapped }, 'store: health check failed');
+      this.#logFailure(mapped);
       return { ok: false, latencyMs: performance.now() - started, detail: mapped.code };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * One warning per outage and then at most one per {@link HEALTH_FAILURE_LOG_INTERVAL_MS},
+   * with the number of failures left unsaid: readiness polled in a loop runs a check per poll,
+   * and one line per failed check let a poller fill the log output. A check that succeeds
+   * ends the outage, so the next failure is told at once.
+   */
+  #logFailure(error: GatehouseError): void {
+    const now = performance.now();
+    if (now - this.#lastFailureLog < HEALTH_FAILURE_LOG_INTERVAL_MS) {
+      this.#suppressedFailures += 1;
+      return;
+    }
+    this.#logger.warn({ err: error, suppressed: this.#suppressedFailures || undefined }, 'store: health check failed');
+    this.#lastFailureLog = now;
+    this.#suppressedFailures = 0;
   }
 
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
