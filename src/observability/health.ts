@@ -20,16 +20,25 @@ export interface ReadinessReport {
   traffic?: TrafficSummary;
 }
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrafficSummary } from './traffic-window.ts';
 
 /** A check pending this long is given up on by later polls (see `#run`). */
 export const ABANDON_CHECK_AFTER_MS = 30_000;
 
+/**
+ * Least time from one check of a dependency settling to the start of the next (see `#run`):
+ * at most four checks a second however fast /readyz is polled.
+ */
+export const MIN_CHECK_SPACING_MS = 250;
+
 interface Dependency {
   check: HealthCheck;
   critical: boolean;
-  /** The check under way, shared by every poll that arrives before it settles. */
+  /** The check under way (or about to start), shared by every poll that arrives before it settles. */
   running?: { promise: Promise<DependencyStatus>; started: number } | undefined;
+  /** When the last check settled (performance.now()). */
+  settled: number;
 }
 
 export class HealthRegistry {
@@ -50,7 +59,7 @@ export class HealthRegistry {
 
   /** A non-critical dependency is reported but does not make the instance unready. */
   register(name: string, check: HealthCheck, options: { critical?: boolean } = {}): void {
-    this.#checks.set(name, { check, critical: options.critical ?? true });
+    this.#checks.set(name, { check, critical: options.critical ?? true, settled: -Infinity });
   }
 
   unregister(name: string): void { this.#checks.delete(name); }
@@ -62,20 +71,35 @@ export class HealthRegistry {
    * (a half-open connection) was started again, and left pending, on every poll. One pending
    * longer than {@link ABANDON_CHECK_AFTER_MS} is given up and a new one started: a check
    * whose promise is lost must not pin the dependency at "timed out" after it recovered.
+   *
+   * Polls one after another were not bounded by that: a loop polling /readyz (a misconfigured
+   * probe, or anyone who reaches the ops listener) ran a round trip to the database, Redis and
+   * NATS per poll, as fast as they answered, against dependencies every instance shares. A
+   * check that would start within {@link MIN_CHECK_SPACING_MS} of the last one settling starts
+   * when that time is up instead, and every poll arriving meanwhile shares it. The result is
+   * never older than the poll: a poll waits for a new check rather than get the last one's.
    */
   #run(dep: Dependency): { promise: Promise<DependencyStatus>; started: number } {
     const now = performance.now();
     if (dep.running && now - dep.running.started < ABANDON_CHECK_AFTER_MS) return dep.running;
+    const wait = Math.max(0, dep.settled + MIN_CHECK_SPACING_MS - now);
+    const started = now + wait;
     const promise = (async () => {
+      if (wait > 0) await sleep(wait);
       try {
         return await dep.check();
       } catch (err) {
-        return { ok: false, latencyMs: performance.now() - now, detail: (err as Error).message };
+        return { ok: false, latencyMs: performance.now() - started, detail: (err as Error).message };
       }
     })();
-    const running = { promise, started: now };
+    // `started` is when the check itself starts: a poll's timeout counts from there, not from the wait.
+    const running = { promise, started };
     dep.running = running;
-    void promise.finally(() => { if (dep.running === running) dep.running = undefined; });
+    void promise.finally(() => {
+      if (dep.running !== running) return;
+      dep.running = undefined;
+      dep.settled = performance.now();
+    });
     return running;
   }
 
