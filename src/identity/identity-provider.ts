@@ -177,7 +177,12 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
 
   let provider!: Provider;
   let callback!: (req: IncomingMessage, res: ServerResponse) => void;
-  let publicKeys: JWK[] = [];
+  /**
+   * One object per loaded key set, kept until the keys change: the gateway's verifier rebuilds
+   * jose's key set (importing every key again) whenever it gets a different object, and a fresh
+   * `{ keys }` per call made it do so for every Gatehouse token it had not cached.
+   */
+  let publicSet: { keys: JWK[] } = { keys: [] };
   let activeKid: string | undefined;
   let retireTimer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -204,7 +209,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     forwardProviderEvents(next, emit, logger);
     provider = next;
     callback = next.callback();
-    publicKeys = material.jwks.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => pub);
+    publicSet = Object.freeze({ keys: Object.freeze(material.jwks.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => Object.freeze(pub))) }) as { keys: JWK[] };
     activeKid = material.activeKid;
     logger.info({ kid: material.activeKid, keys: material.jwks.length }, 'identity: signing keys loaded');
   };
@@ -295,7 +300,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
 
     verifyApiToken: (token) => apiTokens.verify(token),
     inspectApiToken: (token) => apiTokens.inspect(token),
-    publicJwks: () => ({ keys: publicKeys }),
+    publicJwks: () => publicSet,
     reloadKeysForUnknownKid,
 
     async rotateKeys(algorithm) {

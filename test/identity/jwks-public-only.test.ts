@@ -23,4 +23,14 @@ describe('JWKS publishes no private key material', () => {
       for (const key of keys) assert.deepEqual(PRIVATE_MEMBERS.filter((m) => m in key), [], `${where}: ${key.kid} (${key.alg}) carries private members`);
     }
   });
+
+  it('hands the gateway one key set object until the keys change, so that verifying a token does not import every key again', async () => {
+    const first = h.idp.publicJwks();
+    assert.equal(h.idp.publicJwks(), first, 'the same keys, the same object');
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.keys), 'shared, so nobody may change it');
+    await h.idp.rotateKeys();
+    const rotated = h.idp.publicJwks();
+    assert.notEqual(rotated, first, 'a rotation gives a new set');
+    assert.equal(rotated.keys.length, first.keys.length + 1);
+  });
 });
