@@ -34,7 +34,9 @@ const HOST = /^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^\[[0-9a-f:.]+\]$/i;
 export function createRedirectServer(httpsPort: number, limits: LimitsConfig, log?: (line: RedirectAccess) => void): HttpServer {
   const record = (req: IncomingMessage | undefined, client: string | undefined, requestId: string, host: string, status: number, code?: string): void => {
     log?.({
-      type: 'access', listener: 'http', requestId, method: req?.method ?? '', host, path: (req?.url ?? '').split('?', 1)[0]!.slice(0, 2048),
+      // Capped like the path: a refused Host can be as long as the header limit allows (16 KB), and
+      // each such request would write it whole. 261 = a 253-character name and ":65535".
+      type: 'access', listener: 'http', requestId, method: req?.method ?? '', host: host.slice(0, 261), path: (req?.url ?? '').split('?', 1)[0]!.slice(0, 2048),
       status, client, ...(code ? { code } : {}),
     });
   };

@@ -122,6 +122,16 @@ describe('listeners', () => {
     assert.doesNotMatch(res, /100 Continue/);
   });
 
+  it('a refused 12 kB Host on the plain-HTTP listener is logged cut to 261 characters, not whole (log volume amplification)', async () => {
+    const host = `${'a'.repeat(63)}.`.repeat(192);
+    const res = await rawHttp(gw.gateway.addresses().http!.port, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.match(res, /^HTTP\/1\.1 400/);
+    const id = /x-request-id: (\S+)/i.exec(res)?.[1];
+    const line = gw.logs.lines.find((l) => l.requestId === id);
+    assert.equal(line?.code, 'ERR_REQUEST_MALFORMED');
+    assert.equal(line?.host, host.slice(0, 261));
+  });
+
   it('refuses to redirect to a scheme-relative path (open redirect via //evil.example)', async () => {
     const res = await rawHttp(gw.gateway.addresses().http!.port, 'GET //evil.example/x HTTP/1.1\r\nHost: gate.example\r\nConnection: close\r\n\r\n');
     assert.match(res, /^HTTP\/1\.1 400/);
