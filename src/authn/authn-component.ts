@@ -135,6 +135,11 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     logger,
   });
 
+  // Gatehouse's own tokens are verified again after its keys change (a rotation, a key withdrawn
+  // at once by `keys rotate --retire-previous`, a retirement), not trusted from the cache.
+  const ownIssuer = idp?.issuer;
+  const stopForgettingOwnTokens = idp !== undefined && ownIssuer !== undefined ? idp.onKeysLoaded(() => authn.jwt.forgetIssuer(ownIssuer)) : undefined;
+
   const stepUp = createStepUpStage({
     publicOrigin: origin,
     loginEnabled: authn.loginFlow !== undefined,
@@ -172,6 +177,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     stages: () => ({ authenticate: authn.stage, stepUp }),
     internalHandlers: () => (authn.loginFlow === undefined ? [] : [authn.internalHandler]),
     async stop() {
+      stopForgettingOwnTokens?.();
       stopClosingTunnels?.();
       stopRecheckingTunnels?.();
       await upkeep?.stop();

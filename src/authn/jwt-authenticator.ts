@@ -89,6 +89,16 @@ export class JwtAuthenticator {
     });
   }
 
+  /**
+   * Forgets every verified token of `issuer`: the next use verifies it again, against the keys
+   * published then. Called when Gatehouse's own keys are loaded again, so that a withdrawn key's
+   * tokens are refused at once instead of when their cache entries lapse.
+   */
+  forgetIssuer(issuer: string): void {
+    this.#generation++;
+    this.#cache.deleteWhere((e) => e.issuer === issuer);
+  }
+
   static cacheKey(token: string): string {
     return hash('sha256', token, 'base64url');
   }

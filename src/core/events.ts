@@ -833,6 +833,7 @@ export const EVENT_TABLE: { readonly [N in EventName]: EventSpec<GatehouseEvents
       previousKid: { type: 'string', description: 'Retiring key id.', optional: true },
       retireAt: { type: 'string', description: 'ISO 8601 time the previous key leaves the JWKS.' },
       algorithm: { type: 'string', description: '`ES256`, `EdDSA` or `RS256`.' },
+      previousRetired: { type: 'boolean', description: 'Set by `keys rotate --retire-previous`: every earlier key was withdrawn at once (`retireAt` is the rotation\'s time); tokens they signed are refused, IdP sign-in sessions end.', optional: true },
     },
   },
   'identity.api_token.created': {

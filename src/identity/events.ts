@@ -23,7 +23,7 @@ export interface IdentityEventPayloads {
   'identity.refresh.reused': { clientId: string; subject?: string; grantId: string; clientAddress?: string };
   'identity.grant.revoked': { grantId: string; clientId?: string; reason: string };
   'identity.client.tokens_revoked': { clientId: string; kind: 'service' | 'app'; reason: 'removed' | 'disabled'; grants: number; accessTokens: number };
-  'identity.keys.rotated': { kid: string; previousKid?: string; retireAt: string; algorithm: string };
+  'identity.keys.rotated': { kid: string; previousKid?: string; retireAt: string; algorithm: string; previousRetired?: boolean };
   'identity.api_token.created': { tokenId: string; ownerKind: 'user' | 'service'; ownerId: string; roles: string[]; expiresAt: string };
   'identity.api_token.revoked': { tokenId: string; ownerKind: 'user' | 'service'; ownerId: string };
   'principal.changed': { subject: string; kind: 'user' | 'service'; change: 'created' | 'updated' | 'disabled' | 'enabled' | 'removed' | 'password' | 'mfa_reset' | 'secret_rotated' | 'unlocked' };

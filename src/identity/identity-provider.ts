@@ -93,10 +93,19 @@ export interface IdentityProvider {
    * new key active, and reloads the keys if so; true when it did. At most one store check a second.
    */
   reloadKeysForUnknownKid(): Promise<boolean>;
-  /** New signing key now; the old one keeps verifying until its tokens expired. */
-  rotateKeys(algorithm?: SigningAlgorithm): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }>;
+  /**
+   * New signing key now; the old one keeps verifying until its tokens expired, or, with
+   * `retirePrevious`, every earlier key is withdrawn at once (see KeyManager.rotate).
+   */
+  rotateKeys(algorithm?: SigningAlgorithm, options?: { retirePrevious?: boolean }): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }>;
   /** Re-reads keys from the store (another instance rotated them). */
   reloadKeys(): Promise<void>;
+  /**
+   * Calls `listener` each time the keys are loaded again (a rotation here or elsewhere, a
+   * retirement); returns the unsubscribe function. The gateway forgets the Gatehouse tokens it
+   * has verified then, so that a withdrawn key's tokens are refused at once.
+   */
+  onKeysLoaded(listener: () => void): () => void;
   /**
    * Ends the sign-in session of the browser that sent `req` (its `gh_idp_session` cookie), as
    * the provider's own sign-out does, on every instance (the session lives in the store); the
@@ -187,6 +196,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   let retireTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const keysLoaded = new Set<() => void>();
   const build = async () => {
     const material = await keys.load();
     // Reload when the next retiring key retires, so it leaves the JWKS (and the store) on time
@@ -212,6 +222,9 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     publicSet = Object.freeze({ keys: Object.freeze(material.jwks.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => Object.freeze(pub))) }) as { keys: JWK[] };
     activeKid = material.activeKid;
     logger.info({ kid: material.activeKid, keys: material.jwks.length }, 'identity: signing keys loaded');
+    for (const listener of keysLoaded) {
+      try { listener(); } catch (err) { logger.error({ err }, 'identity: a keys-loaded listener failed'); }
+    }
   };
   await build();
 
@@ -303,11 +316,19 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     publicJwks: () => publicSet,
     reloadKeysForUnknownKid,
 
-    async rotateKeys(algorithm) {
-      const result = await keys.rotate(algorithm);
+    async rotateKeys(algorithm, rotateOptions = {}) {
+      const result = await keys.rotate(algorithm, rotateOptions);
       await build();
-      emit('identity.keys.rotated', { kid: result.kid, retireAt: new Date(result.retireAt).toISOString(), algorithm: algorithm ?? identity.signing.algorithm, ...(result.previousKid ? { previousKid: result.previousKid } : {}) });
+      emit('identity.keys.rotated', {
+        kid: result.kid, retireAt: new Date(result.retireAt).toISOString(), algorithm: algorithm ?? identity.signing.algorithm,
+        ...(result.previousKid ? { previousKid: result.previousKid } : {}), ...(rotateOptions.retirePrevious ? { previousRetired: true } : {}),
+      });
       return result;
+    },
+
+    onKeysLoaded(listener) {
+      keysLoaded.add(listener);
+      return () => { keysLoaded.delete(listener); };
     },
 
     reloadKeys: build,

@@ -220,6 +220,16 @@ function identitySuite(name: 'sqlite' | 'postgres', skip: false | string) {
         assert.equal(keys[0]?.alg, 'EdDSA');
         assert.ok(keys.some((k) => k.kid === a.kid), 'the previous key still verifies');
       });
+
+      // A key that may be compromised: every earlier key is withdrawn at once.
+      const withdrawn = await run(['keys', 'rotate', '--retire-previous', '--json']);
+      assert.equal(withdrawn.status, 0, show(withdrawn));
+      const w = JSON.parse(withdrawn.stdout) as { kid: string; previousKid?: string; retireAt: string };
+      assert.equal(w.previousKid, kid);
+      assert.ok(Date.parse(w.retireAt) <= Date.now(), `retired now, not at ${w.retireAt}`);
+      await withIdentity(config, async (idp) => {
+        assert.deepEqual(idp.publicJwks().keys.map((k) => k.kid), [w.kid], 'only the new key is published');
+      });
     });
   });
 }

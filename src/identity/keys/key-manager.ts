@@ -59,14 +59,19 @@ export class KeyManager {
     return this.#repo.activeKid('sig');
   }
 
-  /** Makes a new signing key (and cookie key) active; returns the new and the retired kid. */
-  async rotate(alg: SigningAlgorithm = this.#alg): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }> {
+  /**
+   * Makes a new signing key (and cookie key) active; returns the new and the retired kid.
+   * `retirePrevious`: every earlier key retires now instead of once its tokens have expired, so
+   * that tokens and IdP cookies they signed stop working at once (a key that may be compromised).
+   */
+  async rotate(alg: SigningAlgorithm = this.#alg, options: { retirePrevious?: boolean } = {}): Promise<{ kid: string; previousKid: string | undefined; retireAt: number }> {
     const previous = (await this.#repo.list('sig')).find((k) => k.status === 'active');
     const now = Date.now();
-    const retireAt = now + this.#retireAfterMs;
+    const retirePrevious = options.retirePrevious === true;
+    const retireAt = retirePrevious ? now : now + this.#retireAfterMs;
     const key = await this.#newSigningKey(alg);
-    await this.#repo.rotate(key, retireAt, now);
-    await this.#repo.rotate(await this.#newCookieKey(), retireAt, now);
+    await this.#repo.rotate(key, retireAt, now, retirePrevious);
+    await this.#repo.rotate(await this.#newCookieKey(), retireAt, now, retirePrevious);
     return { kid: key.kid, previousKid: previous?.kid, retireAt };
   }
 

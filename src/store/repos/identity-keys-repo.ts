@@ -62,12 +62,18 @@ export class IdentityKeysRepo {
    * Makes `key` the only active key of its use: the previous active keys become
    * retiring until `retireAt`, and expired ones are deleted — in one transaction.
    */
-  async rotate(key: Omit<StoredKey, 'status' | 'retireAt'>, retireAt: number, now = Date.now()): Promise<void> {
+  async rotate(key: Omit<StoredKey, 'status' | 'retireAt'>, retireAt: number, now = Date.now(), retireEarlier = false): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       await this.#lockKeys(trx);
       await trx.deleteFrom('identity_keys').where('use', '=', key.use).where('retire_at', '<=', now).execute();
       await trx.updateTable('identity_keys').set({ status: 'retiring', retire_at: retireAt })
         .where('use', '=', key.use).where('status', '=', 'active').execute();
+      // Every key of this use still retiring goes too: a rotation that withdraws the keys (one
+      // may be compromised) leaves only the new one.
+      if (retireEarlier) {
+        await trx.updateTable('identity_keys').set({ retire_at: retireAt })
+          .where('use', '=', key.use).where('status', '=', 'retiring').where('retire_at', '>', retireAt).execute();
+      }
       await trx.insertInto('identity_keys').values({
         kid: key.kid, use: key.use, alg: key.alg, status: 'active', sealed: key.sealed,
         public_jwk: JSON.stringify(key.publicJwk), created_at: key.createdAt, retire_at: null,
