@@ -31,7 +31,7 @@ import { fileFingerprint } from '../core/watch/fingerprint.ts';
 import { listen, closeServer } from './server-lifecycle.ts';
 import type { InternalHandler } from './internal-handler.ts';
 import { RequestMetrics } from './request-metrics.ts';
-import { closePools, type WorkloadTls } from './upstream/pools.ts';
+import { destroyPools, type WorkloadTls } from './upstream/pools.ts';
 import { TunnelRegistry } from './upstream/tunnels.ts';
 import { tunnelsEndedByReload } from './upstream/tunnels-after-reload.ts';
 import { failRequest, runPipeline } from './pipeline/run.ts';
@@ -616,7 +616,7 @@ export class Gateway {
     // Every request is recorded by now: send their spans before the components stop.
     await this.#tracer?.shutdown();
     for (const ext of [...this.extensions].reverse()) await ext.stop?.();
-    await closePools(this.#generation.upstreams.values());
+    await destroyPools(this.#generation.upstreams.values());
     await closeServer(this.#ops);
     this.logger.info({ abandoned: this.#inflight }, 'gatehouse stopped');
     this.logger.flush?.();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { upstreamSchema } from '../../src/core/config/gateway-schema.ts';
-import { buildPools, closePools, type UpstreamPools, type WorkloadTls } from '../../src/gateway/upstream/pools.ts';
+import { buildPools, destroyPools, type UpstreamPools, type WorkloadTls } from '../../src/gateway/upstream/pools.ts';
 import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
 import type { TlsMaterial } from '../../src/pki/mtls/tls-material.ts';
 import type { TrustStore } from '../../src/pki/trust-store.ts';
@@ -42,7 +42,7 @@ describe('gateway mTLS pools and TLS session resumption', () => {
     const workload: WorkloadTls = { material: () => gateway, trust: () => trust, onTrustChange: () => () => {} };
     pools = buildPools({ mail: upstreamSchema.parse({ url: `https://127.0.0.1:${upstream.port}`, tls: { spiffeId: MAIL } }) }, undefined, workload).pools;
   });
-  after(async () => { await closePools(pools.values()); await upstream?.close(); await f?.cleanup(); });
+  after(async () => { await destroyPools(pools.values()); await upstream?.close(); await f?.cleanup(); });
 
   /** One request on a connection of its own (closed after it). */
   async function call(): Promise<number> {

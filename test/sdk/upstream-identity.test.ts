@@ -12,7 +12,7 @@ import type { Generation } from '../../src/gateway/generation.ts';
 import { createAssertionSigner, type AssertionSigner } from '../../src/gateway/assertion/signer.ts';
 import { createUpstreamIdentityStage, isReservedIdentityHeader, upstreamPathOf } from '../../src/gateway/assertion/upstream-identity.ts';
 import { compileRouter } from '../../src/gateway/router/router.ts';
-import { buildPools, closePools } from '../../src/gateway/upstream/pools.ts';
+import { buildPools, destroyPools } from '../../src/gateway/upstream/pools.ts';
 import { createAssertionVerifier, IDENTITY_ASSERTION_HEADER, type AssertionVerifier } from '../../src/sdk/index.ts';
 
 const upstreams = { app: upstreamSchema.parse({ url: 'http://127.0.0.1:1/base/' }) };
@@ -23,7 +23,7 @@ const router = compileRouter([
 ], upstreams, { maxBodyBytes: 1024 });
 // The forwarder's pools know each upstream's base path; the assertion binds the same path.
 const { pools } = buildPools(upstreams);
-after(() => closePools(pools.values()));
+after(() => destroyPools(pools.values()));
 
 const alice: Identity = { subject: 'alice', kind: 'user', roles: ['a', 'b,c'], method: 'session', amr: ['pwd'], authTime: 1, mfaTime: undefined, credentialId: 's1', issuer: undefined, attributes: {} };
 let signer: AssertionSigner;

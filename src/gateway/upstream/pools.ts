@@ -173,6 +173,13 @@ export async function closeEntries(entries: Iterable<PoolEntry>): Promise<void> 
   await Promise.allSettled([...entries].map((e) => { e.detach(); return e.pool.close(); }));
 }
 
-export async function closePools(pools: Iterable<UpstreamPool>): Promise<void> {
-  await closeEntries([...pools].flatMap((p) => [...p.entries.values()]));
+/**
+ * Destroys pools at shutdown, once every client connection is closed: nothing can use them any
+ * more. Closing them gracefully instead waited for whatever they still had under way, such as a
+ * connection attempt an answered request left behind (a silent upstream, a route whose
+ * connectMs is long): the gateway's stop hung for up to that connect timeout after the drain.
+ */
+export async function destroyPools(pools: Iterable<UpstreamPool>): Promise<void> {
+  const entries = [...pools].flatMap((p) => [...p.entries.values()]);
+  await Promise.allSettled(entries.map((e) => { e.detach(); return e.pool.destroy(); }));
 }
