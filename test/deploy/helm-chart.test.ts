@@ -121,6 +121,16 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     });
   }
 
+  it('refuses an autoscaled release without Redis or NATS (the HPA runs several instances whatever replicaCount says)', () => {
+    for (const missing of ['redis.host=', 'nats.host=']) {
+      const r = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=true', '--set', missing]);
+      assert.notEqual(r.status, 0, `${missing}: ${r.out}`);
+      assert.match(r.out, /several replicas need redis\.host/);
+    }
+    // One instance, no autoscaler: Redis and NATS are optional.
+    render('--set', `publicUrl=${PUBLIC_URL}`, '--set', 'replicaCount=1', '--set', 'redis.host=', '--set', 'nats.host=');
+  });
+
   it('renders objects valid against the Kubernetes OpenAPI schemas', async () => {
     const kinds = [...await validateAgainstOpenApi(defaults), ...await validateAgainstOpenApi(multi)];
     for (const kind of ['Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'ServiceAccount']) {

@@ -50,7 +50,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Fails the render when a required value is missing (the schema checks types, this the combinations). */}}
 {{- define "gatehouse.required" -}}
 {{- $_ := required "publicUrl is required (the https:// origin every instance answers as)" .Values.publicUrl -}}
-{{- if and (gt (int .Values.replicaCount) 1) (or (not .Values.redis.host) (not .Values.nats.host)) -}}
+{{- /* An HPA scales out whatever replicaCount says (maxReplicas is always > 1 in practice). */ -}}
+{{- $several := or (gt (int .Values.replicaCount) 1) (and .Values.autoscaling.enabled (gt (int .Values.autoscaling.maxReplicas) 1)) -}}
+{{- if and $several (or (not .Values.redis.host) (not .Values.nats.host)) -}}
 {{- fail "several replicas need redis.host (shared rate limits) and nats.host (shared events)" -}}
 {{- end -}}
 {{- end -}}
