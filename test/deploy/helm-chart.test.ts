@@ -170,6 +170,15 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     assert.ok(config.listeners.ops.allowedHosts.includes('gh-gatehouse-ops.edge.svc'));
   });
 
+  it('renders every probe value the schema accepts (none silently dropped)', () => {
+    const c = container(render('--set', `publicUrl=${PUBLIC_URL}`,
+      '--set', 'probes.startup.periodSeconds=4', '--set', 'probes.startup.timeoutSeconds=7', '--set', 'probes.startup.failureThreshold=90',
+      '--set', 'probes.liveness.timeoutSeconds=6', '--set', 'probes.readiness.timeoutSeconds=5'));
+    assert.deepEqual([c.startupProbe.periodSeconds, c.startupProbe.timeoutSeconds, c.startupProbe.failureThreshold], [4, 7, 90]);
+    assert.equal(c.livenessProbe.timeoutSeconds, 6);
+    assert.equal(c.readinessProbe.timeoutSeconds, 5);
+  });
+
   it('keeps the ops port off the public Service: only a ClusterIP ops Service has it', () => {
     const publicService = one(defaults, 'Service', 'gh-gatehouse');
     assert.deepEqual(publicService.spec.ports.map((p: { targetPort: string }) => p.targetPort).sort(), ['http', 'https']);
