@@ -274,6 +274,33 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     assert.deepEqual(labelled.spec.ingress, [{ from: [{ podSelector: { matchLabels: selector } }] }]);
   });
 
+  it('restricts egress when asked to: DNS, PostgreSQL, Redis, NATS, OTLP, the upstreams and listed rules only', () => {
+    assert.equal(defaults.filter((o) => o.kind === 'NetworkPolicy' && o.spec.policyTypes.includes('Egress')).length, 0, 'off by default');
+    const selector = one(multi, 'Deployment').spec.selector.matchLabels;
+    const egress = one(multi, 'NetworkPolicy', 'gh-gatehouse-egress');
+    assert.deepEqual(egress.spec.podSelector.matchLabels, selector);
+    assert.deepEqual(egress.spec.policyTypes, ['Egress']);
+    type Rule = { to?: unknown[]; ports?: { port: number | string; protocol: string }[] };
+    const rules: Rule[] = egress.spec.egress;
+    for (const rule of rules) assert.ok(rule.ports?.length || rule.to?.length, `no rule opens every port to everyone: ${JSON.stringify(rule)}`);
+    const byPort = (port: number, protocol = 'TCP') => rules.filter((r) => (r.ports ?? []).some((p) => p.port === port && p.protocol === protocol));
+    const dns = byPort(53, 'UDP');
+    assert.equal(dns.length, 1);
+    assert.deepEqual(dns[0]!.ports, [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
+    assert.deepEqual(dns[0]!.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+    // The ports come from the values that write the URLs (store 5432, redis 6380, nats 4222), with the peers given.
+    assert.deepEqual(byPort(5432)[0]!.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } }, podSelector: { matchLabels: { app: 'postgresql' } } }]);
+    assert.equal(byPort(6380).length, 1);
+    assert.equal(byPort(4222).length, 1);
+    assert.equal(byPort(4317).length, 1, 'the OTLP collector');
+    // Each networkPolicy.upstreams entry is reachable: the same pods the ingress policy protects.
+    assert.deepEqual(byPort(8443)[0]!.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'apps' } }, podSelector: { matchLabels: { app: 'mail' } } }]);
+    assert.equal(byPort(443).length, 1, 'networkPolicy.egress.extra (the OIDC provider)');
+    // Without Redis and NATS (one instance), no rule for their ports.
+    const single = one(render('--set', `publicUrl=${PUBLIC_URL}`, '--set', 'replicaCount=1', '--set', 'redis.host=', '--set', 'nats.host=', '--set', 'networkPolicy.egress.enabled=true'), 'NetworkPolicy', 'gh-gatehouse-egress');
+    assert.deepEqual(single.spec.egress.flatMap((r: Rule) => r.ports!.map((p) => p.port)).sort(), [53, 53, 5432]);
+  });
+
   it('writes a gatehouse.yaml that the real gatehouse config validate accepts in production', () => {
     for (const objects of [defaults, multi]) {
       const r = gatehouseValidate(gatehouseYaml(objects));
