@@ -112,6 +112,8 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     ['an Unconfined seccomp profile on the container', ['--set', 'securityContext.seccompProfile.type=Unconfined'], /seccompProfile/],
     ['an Unconfined seccomp profile on the pod', ['--set', 'podSecurityContext.seccompProfile.type=Unconfined'], /seccompProfile/],
     ['no seccomp profile on the pod (the containers would run Unconfined)', ['--set', 'podSecurityContext.seccompProfile=null'], /seccompProfile/],
+    ['preStopSleepSeconds=0 (no time for endpoints to drop the pod; a zero sleep is refused by Kubernetes < 1.33)', ['--set', 'preStopSleepSeconds=0'], /preStopSleepSeconds/],
+    ['terminationExtraSeconds=0 (the kill would cut the audit flush after the drain)', ['--set', 'terminationExtraSeconds=0'], /terminationExtraSeconds/],
     ['an http:// publicUrl', ['--set', 'publicUrl=http://gatehouse.example.com'], /publicUrl/],
     ['an unknown top-level value (a typo is not silently ignored)', ['--set', 'replicas=3'], /replicas/],
     ['a secret value where a Secret name belongs', ['--set', 'store.passwordSecret=hunter2'], /passwordSecret/],
