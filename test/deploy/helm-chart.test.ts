@@ -112,6 +112,12 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     ['an Unconfined seccomp profile on the container', ['--set', 'securityContext.seccompProfile.type=Unconfined'], /seccompProfile/],
     ['an Unconfined seccomp profile on the pod', ['--set', 'podSecurityContext.seccompProfile.type=Unconfined'], /seccompProfile/],
     ['no seccomp profile on the pod (the containers would run Unconfined)', ['--set', 'podSecurityContext.seccompProfile=null'], /seccompProfile/],
+    ['an Unconfined AppArmor profile on the pod', ['--set', 'podSecurityContext.appArmorProfile.type=Unconfined'], /appArmorProfile/],
+    ['an Unconfined AppArmor profile on the container', ['--set', 'securityContext.appArmorProfile.type=Unconfined'], /appArmorProfile/],
+    ['an unmasked /proc in the container', ['--set', 'securityContext.procMount=Unmasked'], /procMount/],
+    ['root\'s group as a supplemental group', ['--set', 'podSecurityContext.supplementalGroups={0}'], /supplementalGroups/],
+    ['the super-privileged SELinux type spc_t', ['--set', 'securityContext.seLinuxOptions.type=spc_t'], /seLinuxOptions|type/],
+    ['a key the container security context does not know (a typo is not silently ignored)', ['--set', 'securityContext.readOnlyRootFileSystem=true'], /readOnlyRootFileSystem/],
     ['preStopSleepSeconds=0 (no time for endpoints to drop the pod; a zero sleep is refused by Kubernetes < 1.33)', ['--set', 'preStopSleepSeconds=0'], /preStopSleepSeconds/],
     ['terminationExtraSeconds=0 (the kill would cut the audit flush after the drain)', ['--set', 'terminationExtraSeconds=0'], /terminationExtraSeconds/],
     ['an http:// publicUrl', ['--set', 'publicUrl=http://gatehouse.example.com'], /publicUrl/],
@@ -199,6 +205,16 @@ describe('Helm chart deploy/helm/gatehouse', () => {
       assert.equal(parse(gatehouseYaml(objects)).limits.shutdownGraceMs, grace);
       assert.ok(spec.terminationGracePeriodSeconds >= sleep + Math.ceil(grace / 1000) + 5, `${spec.terminationGracePeriodSeconds}s leaves Gatehouse its drain`);
     }
+  });
+
+  it('renders the confining security context settings an operator may add (RuntimeDefault AppArmor, an MCS level, a namespaced sysctl, OnRootMismatch)', () => {
+    const r = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`,
+      '--set', 'podSecurityContext.appArmorProfile.type=RuntimeDefault', '--set', 'securityContext.seLinuxOptions.level=s0:c123',
+      '--set', 'podSecurityContext.sysctls[0].name=net.ipv4.ip_local_port_range', '--set', 'podSecurityContext.sysctls[0].value=1024 65000',
+      '--set', 'podSecurityContext.fsGroupChangePolicy=OnRootMismatch', '--set', 'securityContext.procMount=Default']);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /appArmorProfile:\s+type: RuntimeDefault/);
+    assert.match(r.out, /net\.ipv4\.ip_local_port_range/);
   });
 
   it('hardens the pod: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, no API token', () => {
