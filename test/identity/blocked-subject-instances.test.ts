@@ -13,7 +13,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import pg from 'pg';
 import { createEventBus } from '../../src/bus/create-event-bus.ts';
 import type { EventBus } from '../../src/bus/types.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
@@ -22,21 +21,16 @@ import { blockAddCommand, blockLiftCommand } from '../../src/detect/commands/ale
 import { generateKeyAndCsr } from '../../src/pki/mtls/rotator.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { followToCallback, PASSWORD, REDIRECT, startAuth, submitLogin } from './support/flows.ts';
 import { discover, issueClientCertificate, startIdpGateway, TRUST_DOMAIN, type ClientTls, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = await serviceOrSkip('postgres');
 const WORKLOAD = `spiffe://${TRUST_DOMAIN}/svc/reports`;
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('a block placed from the CLI, at two instances sharing one PostgreSQL database', { skip }, () => {
-  const database = `gh_blocked_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   let a: IdpGateway;
   let b: IdpGateway;
   let cli: { ctx: AdminContext; store: Store; bus: EventBus; dir: string };
@@ -46,11 +40,9 @@ describe('a block placed from the CLI, at two instances sharing one PostgreSQL d
   let workload: ClientTls;
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase('gh_blocked');
     const shared = {
-      store: { url: url.href },
+      store: { url: database.url },
       identity: { signing: { keyEncryptionSecret: randomBytes(32).toString('base64url') } },
       pki: { trustDomain: TRUST_DOMAIN, key: randomBytes(32).toString('base64url') },
       // Far beyond the test: the instances' in-memory block sets never learn of the CLI's block.
@@ -64,9 +56,9 @@ describe('a block placed from the CLI, at two instances sharing one PostgreSQL d
     workload = await issueClientCertificate(await a.ca(), WORKLOAD);
     // What `gatehouse alerts block|unblock` opens: the store, and an in-process bus of its own.
     const dir = await mkdtemp(join(tmpdir(), 'gh-blocked-cli-'));
-    const store = await openStore(url.href);
+    const store = await openStore(database.url);
     const bus = await createEventBus('memory:', { instanceId: 'cli' });
-    cli = { ctx: { config: parseConfig({ dataDir: dir, store: { url: url.href } }).config, store, bus }, store, bus, dir };
+    cli = { ctx: { config: parseConfig({ dataDir: dir, store: { url: database.url } }).config, store, bus }, store, bus, dir };
   });
 
   after(async () => {
@@ -75,7 +67,7 @@ describe('a block placed from the CLI, at two instances sharing one PostgreSQL d
     await cli?.bus.close();
     await cli?.store.close();
     if (cli) await rm(cli.dir, { recursive: true, force: true });
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    await database?.drop();
   });
 
   const renew = async (at: IdpGateway) => {

@@ -11,34 +11,26 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import pino from 'pino';
 import { openStore } from '../../src/store/open-store.ts';
 import { createIdentityProvider } from '../../src/identity/index.ts';
 import { keysRotate } from '../../src/identity/commands/index.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { discover, startIdpGateway, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = await serviceOrSkip('postgres');
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('a key rotation no instance hears of (no shared bus)', { skip }, () => {
-  const database = `gh_missed_rotation_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   let storeUrl: string;
   let a: IdpGateway;
   let b: IdpGateway;
   let secret: string;
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
-    storeUrl = url.href;
+    database = await createScratchDatabase('gh_missed_rotation');
+    storeUrl = database.url;
     // Each instance has its own in-process bus: nothing published elsewhere reaches it.
     const shared = {
       store: { url: storeUrl },
@@ -53,7 +45,7 @@ describe('a key rotation no instance hears of (no shared bus)', { skip }, () => 
   after(async () => {
     await a?.close();
     await b?.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    await database?.drop();
   });
 
   it('every instance publishes and signs with the rotated key within identity.signing.reloadCheckMs, without the identity.keys.rotated event', async () => {

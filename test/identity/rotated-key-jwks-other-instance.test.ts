@@ -15,32 +15,24 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import pg from 'pg';
 import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { discover, PUBLIC_URL, startIdpGateway, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = await serviceOrSkip('postgres');
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('the JWKS served by an instance that did not hear of a rotation', { skip }, () => {
-  const database = `gh_rotated_jwks_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   let a: IdpGateway;
   let b: IdpGateway;
   let secret: string;
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase('gh_rotated_jwks');
     // Each instance has its own in-process bus, and checks the store only once an hour.
     const shared = {
-      store: { url: url.href },
+      store: { url: database.url },
       identity: { signing: { keyEncryptionSecret: randomBytes(32).toString('base64url'), reloadCheckMs: 3_600_000 } },
       pki: { enabled: false },
     };
@@ -51,7 +43,7 @@ describe('the JWKS served by an instance that did not hear of a rotation', { ski
   after(async () => {
     await a?.close();
     await b?.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    await database?.drop();
   });
 
   it('holds the key the other instance just made, so that a relying party verifies the token it signed', async () => {

@@ -13,35 +13,27 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
-import pg from 'pg';
 import { identityProviderOf } from '../../src/gateway/extensions/identity.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { startUpstream, type TestUpstream } from '../support/gateway.ts';
 import { discover, PUBLIC_URL, startIdpGateway, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = await serviceOrSkip('postgres');
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('a token signed with a key rotated on another instance', { skip }, () => {
-  const database = `gh_rotated_other_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   let upstream: TestUpstream;
   let a: IdpGateway;
   let b: IdpGateway;
   let secret: string;
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase('gh_rotated_other');
     upstream = await startUpstream();
     // Each instance has its own in-process bus, and checks the store only once an hour.
     const shared = {
-      store: { url: url.href },
+      store: { url: database.url },
       identity: { signing: { keyEncryptionSecret: randomBytes(32).toString('base64url'), reloadCheckMs: 3_600_000 } },
       pki: { enabled: false },
       upstreams: { app: { url: upstream.url } },
@@ -55,7 +47,7 @@ describe('a token signed with a key rotated on another instance', { skip }, () =
     await a?.close();
     await b?.close();
     await upstream?.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    await database?.drop();
   });
 
   /** Instance `gw`'s gateway answer to `token` on the protected route: 200 or the error code. */
