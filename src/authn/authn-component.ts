@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config/schema.ts';
 import { GatehouseError, isGatehouseError } from '../core/errors.ts';
 import type { EventBus } from '../bus/types.ts';
-import type { GatewayExtension } from '../gateway/gateway.ts';
+import type { Gateway, GatewayExtension } from '../gateway/gateway.ts';
 import type { IdentityProvider } from '../identity/identity-provider.ts';
 import { OIDC_ROUTES } from '../identity/oidc/provider-config.ts';
 import type { Store } from '../store/types.ts';
@@ -137,8 +137,17 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
 
   // Gatehouse's own tokens are verified again after its keys change (a rotation, a key withdrawn
   // at once by `keys rotate --retire-previous`, a retirement), not trusted from the cache.
+  // A tunnel opened with a Gatehouse token makes no more requests to be refused: when a key is
+  // withdrawn, every tunnel of a Gatehouse JWT is closed (a tunnel does not record which key signed
+  // its token), and its client opens a new one with a fresh token.
   const ownIssuer = idp?.issuer;
-  const stopForgettingOwnTokens = idp !== undefined && ownIssuer !== undefined ? idp.onKeysLoaded(() => authn.jwt.forgetIssuer(ownIssuer)) : undefined;
+  let running: Gateway | undefined;
+  const stopForgettingOwnTokens = idp !== undefined && ownIssuer !== undefined ? idp.onKeysLoaded(({ withdrawnKids }) => {
+    authn.jwt.forgetIssuer(ownIssuer);
+    if (withdrawnKids.length === 0 || running === undefined) return;
+    const closed = running.tunnels.closeWhere(({ identity: i }) => i !== undefined && i.issuer === ownIssuer && (i.method === 'jwt' || i.method === 'dpop'), 'signing key withdrawn');
+    if (closed > 0) logger.info({ closed, withdrawnKids }, 'authn: WebSocket tunnels of Gatehouse tokens closed: a signing key was withdrawn');
+  }) : undefined;
 
   const stepUp = createStepUpStage({
     publicOrigin: origin,
@@ -153,6 +162,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     name: 'authn',
     async start(gateway) {
       await authn.start();
+      running = gateway;
       // A tunnel whose credential is revoked, ended or whose principal changed is closed on
       // every instance, as the credential stops working for requests.
       stopClosingTunnels = channel.onInvalidate((event) => {

@@ -105,7 +105,7 @@ export interface IdentityProvider {
    * retirement); returns the unsubscribe function. The gateway forgets the Gatehouse tokens it
    * has verified then, so that a withdrawn key's tokens are refused at once.
    */
-  onKeysLoaded(listener: () => void): () => void;
+  onKeysLoaded(listener: (change: KeysLoaded) => void): () => void;
   /**
    * Ends the sign-in session of the browser that sent `req` (its `gh_idp_session` cookie), as
    * the provider's own sign-out does, on every instance (the session lives in the store); the
@@ -114,6 +114,15 @@ export interface IdentityProvider {
    */
   endBrowserSession(req: IncomingMessage, res: ServerResponse): Promise<EndedBrowserSession>;
   close(): Promise<void>;
+}
+
+/** What changed when the keys were loaded again. */
+export interface KeysLoaded {
+  /**
+   * Signing keys gone before their planned retirement: withdrawn (`keys rotate --retire-previous`),
+   * here or on another instance. Whatever they authenticated must not go on.
+   */
+  withdrawnKids: readonly string[];
 }
 
 /** oidc-provider's JWKS route (provider-config.ts). */
@@ -196,9 +205,15 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   let retireTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const keysLoaded = new Set<() => void>();
+  const keysLoaded = new Set<(change: KeysLoaded) => void>();
+  /** The signing keys of the last load and their planned retirement. */
+  let loadedRetireAt: ReadonlyMap<string, number | undefined> = new Map();
   const build = async () => {
     const material = await keys.load();
+    const loadedAt = Date.now();
+    // A key that is gone although its retirement was still ahead was withdrawn, not retired.
+    const withdrawnKids = [...loadedRetireAt].filter(([kid, at]) => !material.signingRetireAt.has(kid) && (at === undefined || at > loadedAt)).map(([kid]) => kid);
+    loadedRetireAt = material.signingRetireAt;
     // Reload when the next retiring key retires, so it leaves the JWKS (and the store) on time
     // on every instance, not only at the next rotation.
     clearTimeout(retireTimer);
@@ -223,7 +238,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
     activeKid = material.activeKid;
     logger.info({ kid: material.activeKid, keys: material.jwks.length }, 'identity: signing keys loaded');
     for (const listener of keysLoaded) {
-      try { listener(); } catch (err) { logger.error({ err }, 'identity: a keys-loaded listener failed'); }
+      try { listener({ withdrawnKids }); } catch (err) { logger.error({ err }, 'identity: a keys-loaded listener failed'); }
     }
   };
   await build();

@@ -22,6 +22,8 @@ export interface KeyMaterial {
   activeKid: string;
   /** Earliest time (epoch ms) a loaded key retires; reload then so it leaves the JWKS on time. */
   nextRetireAt: number | undefined;
+  /** Each signing key's planned retirement (undefined: the active key), to tell a withdrawal from a retirement. */
+  signingRetireAt: ReadonlyMap<string, number | undefined>;
 }
 
 export class KeyManager {
@@ -51,7 +53,10 @@ export class KeyManager {
     const jwks = await Promise.all(sig.map(async (k) => JSON.parse(await this.#sealer.open(k.sealed)) as JWK));
     const cookieKeys = await Promise.all(cookie.map((k) => this.#sealer.open(k.sealed)));
     const retireTimes = [...sig, ...cookie].map((k) => k.retireAt).filter((t): t is number => t !== undefined);
-    return { jwks, cookieKeys, activeKid: sig[0]!.kid, nextRetireAt: retireTimes.length ? Math.min(...retireTimes) : undefined };
+    return {
+      jwks, cookieKeys, activeKid: sig[0]!.kid, nextRetireAt: retireTimes.length ? Math.min(...retireTimes) : undefined,
+      signingRetireAt: new Map(sig.map((k) => [k.kid, k.retireAt])),
+    };
   }
 
   /** Kid of the signing key the store says is active now (one indexed read). */
