@@ -125,6 +125,25 @@ describe('browser sessions', () => {
     assert.equal((await call(harness.url, { headers: cookie(value) })).status, 200);
   });
 
+  it('refuses a logout that does not say where it comes from (a cross-site link or image in a browser without Sec-Fetch-Site, which sends no Origin on a GET) with ERR_AUTHN_CSRF; the session survives', async () => {
+    const value = await login('alice');
+    for (const method of ['GET', 'POST']) {
+      const out = await call(`${harness.url}/_gatehouse/auth/logout`, { method, headers: { ...cookie(value), accept: 'text/html' } });
+      assert.equal(out.status, 403, method);
+      assert.equal(out.body.error.code, 'ERR_AUTHN_CSRF', method);
+      assert.equal(out.headers.get('set-cookie'), null, method);
+      assert.equal((await call(harness.url, { headers: cookie(value) })).status, 200, `${method}: the session was ended`);
+    }
+    // The browser's word that it is the gateway's own page, by either header, still logs out.
+    const provenances: Array<Record<string, string>> = [{ 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin: ORIGIN }];
+    for (const h of provenances) {
+      const other = await login('alice');
+      const out = await call(`${harness.url}/_gatehouse/auth/logout`, { method: 'POST', headers: { ...cookie(other), ...h } });
+      assert.equal(out.status, 303, JSON.stringify(h));
+      assert.equal((await call(harness.url, { headers: cookie(other) })).body.error.code, 'ERR_AUTHN_SESSION_INVALID', JSON.stringify(h));
+    }
+  });
+
   it('refuses a cross-origin write carried by the session cookie (CSRF from a sibling subdomain or a browser ignoring SameSite) with ERR_AUTHN_CROSS_SITE_REQUEST; same-origin writes and cross-site reads pass', async () => {
     const value = await login('alice');
     const host = new URL(harness.url).host;

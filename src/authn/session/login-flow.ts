@@ -215,10 +215,12 @@ export class LoginFlow {
     // A cross-site page must not be able to log the user out (nuisance CSRF; with the IdP's
     // session ending too, every application signed in through it): browsers say where a
     // request came from, in Sec-Fetch-Site, or in Origin when they are too old for that.
+    // Neither header is no answer, and is refused: a browser without Sec-Fetch-Site sends no
+    // Origin on a GET, and its cross-site link or image carries the (Lax) cookies all the same.
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout from sec-fetch-site=${site}` });
     const origin = req.headers.origin;
-    if (site === undefined && origin !== undefined && origin !== this.#origin) throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout from origin ${origin.slice(0, 200)}` });
+    if (site === undefined && origin !== this.#origin) throw new GatehouseError('ERR_AUTHN_CSRF', { detail: origin === undefined ? 'logout without Sec-Fetch-Site or Origin' : `logout from origin ${origin.slice(0, 200)}` });
     const returnTo = safeReturnPath(url.searchParams.get('return_to') ?? '/', this.#origin);
     for (const value of readCookie(req.headers.cookie, SESSION_COOKIE)) {
       const id = SessionManager.sessionId(value);
