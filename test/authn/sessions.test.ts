@@ -144,6 +144,25 @@ describe('browser sessions', () => {
     }
   });
 
+  it('refuses a logout fetched ahead of a click (prefetch or prerender of a same-origin "Sign out" link, by speculation rules or <link rel=prefetch>) with ERR_AUTHN_CSRF; the session survives', async () => {
+    const value = await login('alice');
+    const ahead: Array<Record<string, string>> = [
+      { 'sec-purpose': 'prefetch' },
+      { 'sec-purpose': 'prefetch;prerender' },
+      { 'sec-purpose': 'prefetch;anonymous-client-ip' },
+      { purpose: 'prefetch' },
+      { 'x-moz': 'prefetch' },
+      { 'x-purpose': 'preview' },
+    ];
+    for (const h of ahead) {
+      const out = await call(`${harness.url}/_gatehouse/auth/logout`, { headers: { ...cookie(value), 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate', ...h } });
+      assert.equal(out.status, 403, JSON.stringify(h));
+      assert.equal(out.body.error.code, 'ERR_AUTHN_CSRF', JSON.stringify(h));
+      assert.equal(out.headers.get('set-cookie'), null, JSON.stringify(h));
+      assert.equal((await call(harness.url, { headers: cookie(value) })).status, 200, `${JSON.stringify(h)}: the session was ended`);
+    }
+  });
+
   it('refuses a cross-origin write carried by the session cookie (CSRF from a sibling subdomain or a browser ignoring SameSite) with ERR_AUTHN_CROSS_SITE_REQUEST; same-origin writes and cross-site reads pass', async () => {
     const value = await login('alice');
     const host = new URL(harness.url).host;

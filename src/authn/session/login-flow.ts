@@ -81,6 +81,18 @@ function redirect(res: ServerResponse, location: string, cookies: string[]): voi
   res.end();
 }
 
+/** The header by which a browser marks a request it made ahead of the user (prefetch, prerender, preview), or undefined. */
+function prefetchOf(req: IncomingMessage): string | undefined {
+  const h = req.headers;
+  // Sec-Purpose (Fetch; Chromium's speculation rules, Firefox) and the older names: Purpose
+  // (Chromium, Safari), X-Moz (old Firefox), X-Purpose (Safari's previews).
+  for (const [name, pattern] of [['sec-purpose', /prefetch/i], ['purpose', /prefetch|preview/i], ['x-moz', /prefetch/i], ['x-purpose', /preview|prefetch/i]] as const) {
+    const value = h[name];
+    if (typeof value === 'string' && pattern.test(value)) return `${name}: ${value.slice(0, 100)}`;
+  }
+  return undefined;
+}
+
 function singleCookie(req: IncomingMessage, name: string): string | undefined {
   const values = readCookie(req.headers.cookie, name);
   return values.length === 1 ? values[0] : undefined;
@@ -221,6 +233,11 @@ export class LoginFlow {
     if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout from sec-fetch-site=${site}` });
     const origin = req.headers.origin;
     if (site === undefined && origin !== this.#origin) throw new GatehouseError('ERR_AUTHN_CSRF', { detail: origin === undefined ? 'logout without Sec-Fetch-Site or Origin' : `logout from origin ${origin.slice(0, 200)}` });
+    // A same-origin "Sign out" link fetched ahead of a click (speculation rules, which an app may
+    // apply to all its links, or <link rel=prefetch>) would end the sessions of whoever merely
+    // hovered over it or loaded the page: a prefetch is not the user asking.
+    const ahead = prefetchOf(req);
+    if (ahead !== undefined) throw new GatehouseError('ERR_AUTHN_CSRF', { detail: `logout fetched ahead of a click (${ahead})` });
     const returnTo = safeReturnPath(url.searchParams.get('return_to') ?? '/', this.#origin);
     for (const value of readCookie(req.headers.cookie, SESSION_COOKIE)) {
       const id = SessionManager.sessionId(value);
