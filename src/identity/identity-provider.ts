@@ -55,8 +55,6 @@ export interface IdentityProviderOptions {
   bus?: IdentityEventSink;
   /** External origin, e.g. `https://gatehouse.example.com`; becomes the issuer. */
   publicUrl: string;
-  /** Fetch for talking to external identity providers (default: global fetch). */
-  federationFetch?: typeof fetch;
   /**
    * Temporary blocks of subjects (detection, `gatehouse alerts block`): a blocked subject gets no
    * tokens and is not signed in. Default: read from `store` (`detect_blocks`) at each issuance.
@@ -187,7 +185,6 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const login = new LoginService({ users, throttle: new IdentityThrottleRepo(store.db), kv, sealer, config: identity, emit });
   const federation = new FederationService({
     config: identity, mode, publicUrl: issuer, kv, users, accounts, logger,
-    ...(options.federationFetch ? { fetch: options.federationFetch } : {}),
   });
   const adapter = createAdapterFactory(kv, clients, grantJwts, clientGrants);
   const binding = new BrowserBinding(kv, identity.ttl.interaction);
@@ -355,6 +352,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
       clearTimeout(retireTimer);
       clearInterval(keyCheck);
       unsubscribe?.();
+      await federation.close();
     },
   };
 }

@@ -4,6 +4,7 @@
  * Every object is `.strict()` so that an unknown key is an error naming its path.
  */
 import { z } from 'zod';
+import { cidr } from './ip-rules-schema.ts';
 
 const seconds = (max: number) => z.number().int().min(1).max(max);
 const DAY = 86_400;
@@ -25,6 +26,8 @@ export const federationProviderSchema = z.object({
   crossProviderLinking: z.boolean().default(false).describe('At a first sign-in through this provider, link the external identity to a Gatehouse account found by its verified e-mail even when that account already signs in through another provider. `false`: such a sign-in is refused (`ERR_IDENTITY_FEDERATION_LINK_CONFLICT`), since whoever controls an account with the same verified address at this provider would take over the account. An account never gets a second identity of the same provider, whatever this says.'),
   syncRoles: z.boolean().default(true).describe('At every sign-in through this provider, set the roles this provider manages (every role named in `roleMapping` and `defaultRoles`) from its current claims: mapped roles are added, managed roles it no longer asserts are removed. Roles granted locally that the provider does not manage are kept. `false`: roles are mapped only when a user is provisioned.'),
   allowInsecureHttp: z.boolean().default(false).describe('Allow an http:// issuer (development only; refused in production).'),
+  privateNetworks: z.array(cidr).max(100).default([]).describe('Networks outside the public internet where this provider may be reached (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`): for a provider run inside your own network, such as an in-cluster Keycloak. Empty (the default): every request to the provider (discovery, keys, token, userinfo) connects only to public addresses, so a discovery document naming an endpoint on loopback, a private or link-local network (cloud metadata at 169.254.169.254) or any other non-public address fails the sign-in with `ERR_IDENTITY_FEDERATION_FAILED` instead of having Gatehouse send requests, with its client secret, into its own network. The address connected to is the one checked, so DNS answers that change between lookups do not get around it.'),
+  caFile: z.string().min(1).optional().describe('PEM file of the CA certificates trusted for this provider\'s TLS, for a provider with a private CA (default: the system trust store).'),
 }).strict();
 
 export const identitySchema = z.object({

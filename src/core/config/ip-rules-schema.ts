@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { hostBitsProblem, parseCidr } from '../net/cidr.ts';
 
-const cidr = z.string().superRefine((value, ctx) => {
+/** An address or CIDR written as its network (a range with host bits set is refused). */
+export const cidr = z.string().superRefine((value, ctx) => {
   const range = parseCidr(value);
   if (typeof range === 'string') {
     ctx.addIssue({ code: 'custom', message: range });

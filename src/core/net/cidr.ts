@@ -30,7 +30,7 @@ export function parseCidr(text: string): CidrRange | string {
 }
 
 /** The 4 or 16 bytes of a valid address (as `parseCidr` accepted it: no zone). */
-function addressBytes(range: CidrRange): number[] {
+export function addressBytes(range: CidrRange): number[] {
   if (range.family === 'ipv4') return range.address.split('.').map(Number);
   const half = (part: string): number[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? g.split('.').map(Number) : [Number.parseInt(g, 16) >> 8, Number.parseInt(g, 16) & 0xff])));
   const gap = range.address.indexOf('::');

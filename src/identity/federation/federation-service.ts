@@ -19,7 +19,10 @@ import type { FederationProviderConfig, IdentityConfig } from '../../core/config
 import type { KvRepo } from '../../store/repos/kv-repo.ts';
 import type { IdentityUsersRepo, UserRecord } from '../../store/repos/identity-users-repo.ts';
 import type { AccountService } from '../accounts/account-service.ts';
+import { readFileSync } from 'node:fs';
+import { fetch as undiciFetch, type Agent } from 'undici';
 import { boundedFetch } from '../../core/http/bounded-fetch.ts';
+import { addressGuardedAgent } from '../../core/http/address-guard.ts';
 import { reauthenticationParams, staleReauthentication, type Reauthentication } from './reauthentication.ts';
 
 const STATE_NS = 'identity:federation-state';
@@ -47,13 +50,13 @@ export interface FederationServiceOptions {
   users: IdentityUsersRepo;
   accounts: AccountService;
   logger: Logger;
-  /** Fetch used towards external providers (tests pass one that trusts their CA). */
-  fetch?: typeof fetch;
 }
 
 export class FederationService {
   readonly #o: FederationServiceOptions;
   readonly #configs = new Map<string, Promise<oidc.Configuration>>();
+  /** One connection pool per provider, connecting only where its `privateNetworks` allow. */
+  readonly #agents = new Map<string, Agent>();
 
   constructor(options: FederationServiceOptions) {
     this.#o = options;
@@ -91,7 +94,7 @@ export class FederationService {
       const secret = p.clientSecret ?? (p.clientSecretEnv ? process.env[p.clientSecretEnv] : undefined);
       // Every request to the provider (discovery, JWKS, token, userinfo) reads at most a bounded body.
       const options: oidc.DiscoveryRequestOptions = {
-        [oidc.customFetch]: boundedFetch(this.#o.fetch ?? fetch) as oidc.CustomFetch,
+        [oidc.customFetch]: boundedFetch(this.#fetch(name, p)) as oidc.CustomFetch,
         ...(p.allowInsecureHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
       };
       pending = oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options).then((config) => {
@@ -106,6 +109,32 @@ export class FederationService {
       this.#configs.set(name, pending);
     }
     return pending;
+  }
+
+  /**
+   * The fetch towards provider `name`: discovery says where its token, key and userinfo
+   * endpoints are, so every connection is checked against public addresses and the provider's
+   * `privateNetworks` (src/core/http/address-guard.ts), not only the issuer's.
+   */
+  #fetch(name: string, p: FederationProviderConfig): typeof fetch {
+    let agent = this.#agents.get(name);
+    if (!agent) {
+      agent = addressGuardedAgent({
+        allowedNetworks: p.privateNetworks, allowListPath: `identity.federation.${name}.privateNetworks`,
+        ...(p.caFile !== undefined ? { tls: { ca: readFileSync(p.caFile, 'utf8') } } : {}),
+      });
+      this.#agents.set(name, agent);
+    }
+    const dispatcher = agent;
+    // undici's Request/Response types differ nominally from the DOM ones openid-client declares; same objects at runtime.
+    return ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => undiciFetch(input as string, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+  }
+
+  /** Closes the connections to the providers. */
+  async close(): Promise<void> {
+    const agents = [...this.#agents.values()];
+    this.#agents.clear();
+    await Promise.all(agents.map((a) => a.destroy().catch(() => {})));
   }
 
   /**

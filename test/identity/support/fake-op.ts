@@ -11,6 +11,8 @@ import { selfSignedCert } from './harness.ts';
 
 export interface FakeOp {
   issuer: string;
+  /** Paths of every request received, in order. */
+  requests: string[];
   /** Form bodies the token endpoint received. */
   tokenRequests: URLSearchParams[];
   /** The signing key published in the JWKS (kid `op-1`). */
@@ -28,7 +30,7 @@ export async function startFakeOp(metadata: Record<string, unknown> = {}): Promi
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'op-1', alg: 'ES256', use: 'sig' };
   let issuer = '';
   const op: FakeOp = {
-    issuer: '', tokenRequests: [], key: privateKey, userinfo: {},
+    issuer: '', requests: [], tokenRequests: [], key: privateKey, userinfo: {},
     tokenResponse: () => ({ status: 400, body: { error: 'invalid_grant' } }),
     close: async () => {},
   };
@@ -37,7 +39,8 @@ export async function startFakeOp(metadata: Record<string, unknown> = {}): Promi
     res.end(JSON.stringify(body));
   };
   const server: Server = createServer({ key: tlsKey, cert }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    op.requests.push(path);
     if (path === '/.well-known/openid-configuration') {
       json(res, 200, {
         issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`,

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,11 +86,16 @@ export async function startHarness(backend: Backend = 'sqlite', identity: Config
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const events: RecordedEvent[] = [];
-  const config = configSchema.parse({ mode: 'development', dataDir: dir, identity }) as any;
+  // The test providers run on this host with the test certificate: each is configured as an
+  // operator would a provider inside their own network (its address listed in
+  // privateNetworks, its CA in caFile), unless the test says otherwise.
+  const caFile = join(dir, 'provider-ca.pem');
+  writeFileSync(caFile, cert);
+  const federation = Object.fromEntries(Object.entries(identity.federation ?? {}).map(([name, p]) => [name, { privateNetworks: ['127.0.0.1/32'], caFile, ...p }]));
+  const config = configSchema.parse({ mode: 'development', dataDir: dir, identity: { ...identity, federation } }) as any;
   const idp = await createIdentityProvider({
     config, store, logger: pino({ level: process.env.GH_TEST_LOG ?? 'silent' }), publicUrl: origin,
     bus: { publish: (name, payload) => { events.push({ name, payload }); } },
-    federationFetch: trustingFetch(),
   });
   handler = (req, res) => {
     if (!idp.handle(req, res)) { res.statusCode = 404; res.end('not identity'); }

@@ -1,0 +1,82 @@
+/**
+ * An HTTP agent that connects only to public addresses, for requests whose destination someone
+ * outside Gatehouse chose: the token, key and userinfo endpoints named by an external OpenID
+ * provider's discovery document. Whoever controls that document (a compromised or hostile
+ * provider, or whoever can alter it) could otherwise make Gatehouse send requests, with its client
+ * secret, into the network it sits in: a cloud metadata service, the ops listener, a database's
+ * HTTP port, an internal admin API (server-side request forgery).
+ *
+ * The check is made where the connection is made, on the address actually connected to: the
+ * name is resolved here, every address it resolves to is judged, and the socket is opened to an
+ * address that passed (TLS still verifies the certificate against the name). A name that resolves
+ * to a public address when checked and to a private one when connecting (DNS rebinding) therefore
+ * gets nowhere, and neither does a redirect, which is a new connection. Networks an operator runs
+ * a provider in (an in-cluster Keycloak) are allowed by listing them.
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { Agent, buildConnector } from 'undici';
+import { parseCidr } from '../net/cidr.ts';
+import { isPublicAddress } from '../net/public-address.ts';
+
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+export interface AddressGuardOptions {
+  /** Networks (CIDRs, as config validated them) reached although not public. */
+  allowedNetworks: readonly string[];
+  /** Config path of the allow list, named in the refusal so an operator knows what to change. */
+  allowListPath: string;
+  /** TLS options of the connections (a private CA's certificates). */
+  tls?: { ca?: string };
+  /** Name resolution (default: the system resolver, every address). */
+  resolve?: (hostname: string) => Promise<ResolvedAddress[]>;
+}
+
+/** The error a refused connection fails with (the cause of the request's failure). */
+export class AddressNotAllowedError extends Error {
+  readonly code = 'ERR_ADDRESS_NOT_ALLOWED';
+}
+
+const systemResolve = (hostname: string): Promise<ResolvedAddress[]> => dnsLookup(hostname, { all: true, order: 'verbatim' });
+
+/** A BlockList of `cidrs`, each already checked by the config schema. */
+function networkList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const text of cidrs) {
+    const range = parseCidr(text);
+    if (typeof range === 'string') throw new Error(range);
+    list.addSubnet(range.address, range.prefix, range.family);
+  }
+  return list;
+}
+
+/** An undici connector that opens sockets only to public or listed addresses. */
+export function addressGuardedConnector(options: AddressGuardOptions): buildConnector.connector {
+  const allowed = networkList(options.allowedNetworks);
+  const resolve = options.resolve ?? systemResolve;
+  const connect = buildConnector({ ...(options.tls?.ca ? { ca: options.tls.ca } : {}) });
+  const permitted = (a: ResolvedAddress) => isPublicAddress(a.address) || allowed.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4');
+  return (target, callback) => {
+    const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const literal = isIP(hostname);
+    const addresses = literal ? Promise.resolve([{ address: hostname, family: literal }]) : resolve(hostname);
+    addresses.then((all) => {
+      const chosen = all.find(permitted);
+      if (chosen === undefined) {
+        const list = all.map((a) => a.address).join(', ') || 'no address';
+        callback(new AddressNotAllowedError(`connection to ${hostname} (${list}) refused: not a public address, and ${options.allowListPath} does not list it`), null);
+        return;
+      }
+      // Connect to the address judged; the certificate is still checked against the name.
+      connect({ ...target, hostname: chosen.address, ...(literal ? {} : { servername: target.servername ?? hostname }) }, callback);
+    }, (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), null));
+  };
+}
+
+/** An undici Agent whose connections go through {@link addressGuardedConnector}. */
+export function addressGuardedAgent(options: AddressGuardOptions): Agent {
+  return new Agent({ connect: addressGuardedConnector(options) });
+}
