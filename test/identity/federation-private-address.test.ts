@@ -18,6 +18,9 @@ import { selfSignedCert, startHarness, type Harness } from './support/harness.ts
 import { REDIRECT, rpConfig, startAuth } from './support/flows.ts';
 import { formAction, inputValue } from './support/browser.ts';
 import { startFakeOp, type FakeOp } from './support/fake-op.ts';
+import pino from 'pino';
+import { identitySchema } from '../../src/core/config/identity-schema.ts';
+import { FederationService } from '../../src/identity/federation/federation-service.ts';
 
 const CLIENT_ID = 'gatehouse-at-ext';
 
@@ -115,5 +118,15 @@ describe('federation: a provider naming endpoints on a private address', () => {
     internalConnections = 0;
     await signIn('listed', tokenOp, 'listed@example.com');
     assert.ok(internalConnections > 0);
+  });
+});
+
+describe('federation: a provider\'s caFile', () => {
+  it('an unreadable caFile stops the start with ERR_CONFIG_INVALID naming the setting, not the first sign-in', () => {
+    const config = identitySchema.parse({ federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', caFile: '/nonexistent/ca.pem' } } });
+    assert.throws(
+      () => new FederationService({ config, mode: 'development', publicUrl: 'https://gatehouse.example', kv: {} as never, users: {} as never, accounts: {} as never, logger: pino({ level: 'silent' }) }),
+      (e: { code?: string; message?: string; detail?: string }) => e.code === 'ERR_CONFIG_INVALID' && /identity\.federation\.corp\.caFile/.test(`${e.detail ?? ''} ${e.message ?? ''}`),
+    );
   });
 });

@@ -64,6 +64,8 @@ export class FederationService {
       if (provider.allowInsecureHttp && options.mode === 'production') {
         throw new GatehouseError('ERR_CONFIG_INSECURE_IN_PRODUCTION', { detail: `identity.federation.${name}.allowInsecureHttp` });
       }
+      // Made now, so that an unreadable caFile stops the start instead of the first sign-in.
+      this.#fetch(name, provider);
     }
   }
 
@@ -121,7 +123,7 @@ export class FederationService {
     if (!agent) {
       agent = addressGuardedAgent({
         allowedNetworks: p.privateNetworks, allowListPath: `identity.federation.${name}.privateNetworks`,
-        ...(p.caFile !== undefined ? { tls: { ca: readFileSync(p.caFile, 'utf8') } } : {}),
+        ...(p.caFile !== undefined ? { tls: { ca: readCa(name, p.caFile) } } : {}),
       });
       this.#agents.set(name, agent);
     }
@@ -279,4 +281,12 @@ function providerRoles(p: FederationProviderConfig, claims: oidc.IDToken): strin
   const external = claims[p.roleClaim];
   const names = Array.isArray(external) ? external.filter((v): v is string => typeof v === 'string') : typeof external === 'string' ? [external] : [];
   return [...new Set([...p.defaultRoles, ...names.flatMap((n) => (Object.hasOwn(p.roleMapping, n) ? p.roleMapping[n]! : []))])];
+}
+
+function readCa(name: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', { detail: `identity.federation.${name}.caFile: cannot read ${file}`, cause });
+  }
 }
