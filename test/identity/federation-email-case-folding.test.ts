@@ -11,14 +11,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as oidc from 'openid-client';
-import { SignJWT } from 'jose';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startHarness, type Harness } from './support/harness.ts';
-import { REDIRECT, rpConfig, startAuth } from './support/flows.ts';
-import { formAction, inputValue } from './support/browser.ts';
+import { REDIRECT, rpConfig } from './support/flows.ts';
 import { startFakeOp, type FakeOp } from './support/fake-op.ts';
+import { fakeProviderConfig, federatedSignIn } from './support/federated-sign-in.ts';
 
-const CLIENT_ID = 'gatehouse-at-ext';
 const KELVIN = '\u212A';
 
 describe('federation: e-mail addresses that Unicode case folding would turn into another', () => {
@@ -30,7 +28,7 @@ describe('federation: e-mail addresses that Unicode case folding would turn into
   before(async () => {
     op = await startFakeOp();
     h = await startHarness('sqlite', {
-      federation: { ext: { issuer: op.issuer, clientId: CLIENT_ID, clientSecret: 'ext-secret', provisioning: 'jit', allowedEmailDomains: ['example.com'], scopes: ['openid', 'email'] } },
+      federation: { ext: fakeProviderConfig(op.issuer) },
     });
     await h.idp.accounts.addUser({ username: 'kevin', email: 'kevin@example.com', emailVerified: true, roles: ['finance'] });
     await h.idp.accounts.addUser({ username: 'lena', email: 'lena@example.com', emailVerified: true });
@@ -41,23 +39,8 @@ describe('federation: e-mail addresses that Unicode case folding would turn into
   after(async () => { await h?.close(); await op?.close(); });
 
   /** A federated sign-in in which the provider vouches for `email` (verified) of external subject `sub`; returns Gatehouse's last answer. */
-  async function signIn(sub: string, email: string) {
-    const start = await startAuth(h, config);
-    const go = await start.browser.request(new URL(formAction(start.loginPage, 'federated/ext')!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
-    const request = new URL(go.location!);
-    const nonce = request.searchParams.get('nonce')!;
-    op.tokenResponse = async () => {
-      const now = Math.floor(Date.now() / 1000);
-      const idToken = await new SignJWT({ nonce, email, email_verified: true, groups: [], auth_time: now })
-        .setProtectedHeader({ alg: 'ES256', kid: 'op-1' }).setIssuer(op.issuer).setAudience(CLIENT_ID)
-        .setSubject(sub).setIssuedAt(now).setExpirationTime(now + 300).sign(op.key);
-      return { status: 200, body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 300, id_token: idToken } };
-    };
-    const callback = new URL(request.searchParams.get('redirect_uri')!);
-    callback.search = new URLSearchParams({ code: 'code-1', state: request.searchParams.get('state')! }).toString();
-    let r = await start.browser.request(callback);
-    for (let hops = 0; r.location?.startsWith(h.origin) && hops < 4; hops++) r = await start.browser.request(r.location);
-    return r;
+  function signIn(sub: string, email: string) {
+    return federatedSignIn(h, config, op, { sub, claims: { email, email_verified: true, groups: [] } });
   }
 
   it('refuses an address with a KELVIN SIGN that lower-cases onto a registered account\'s: ERR_IDENTITY_FEDERATION_NOT_ALLOWED, audited, not linked', async () => {

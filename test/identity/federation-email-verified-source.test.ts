@@ -8,14 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as oidc from 'openid-client';
-import { SignJWT } from 'jose';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
 import { startHarness, type Harness } from './support/harness.ts';
-import { PASSWORD, REDIRECT, rpConfig, startAuth } from './support/flows.ts';
-import { formAction, inputValue } from './support/browser.ts';
+import { PASSWORD, REDIRECT, rpConfig } from './support/flows.ts';
 import { startFakeOp, type FakeOp } from './support/fake-op.ts';
+import { fakeProviderConfig, federatedSignIn } from './support/federated-sign-in.ts';
 
-const CLIENT_ID = 'gatehouse-at-ext';
 
 describe('federation: email_verified belongs to the address it came with', () => {
   let op: FakeOp;
@@ -25,7 +23,7 @@ describe('federation: email_verified belongs to the address it came with', () =>
   before(async () => {
     op = await startFakeOp();
     h = await startHarness('sqlite', {
-      federation: { ext: { issuer: op.issuer, clientId: CLIENT_ID, clientSecret: 'ext-secret', provisioning: 'jit', allowedEmailDomains: ['example.com'], scopes: ['openid', 'email'] } },
+      federation: { ext: fakeProviderConfig(op.issuer) },
     });
     await h.idp.accounts.addUser({ username: 'victim', email: 'victim@example.com', emailVerified: true, password: PASSWORD });
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
@@ -33,26 +31,9 @@ describe('federation: email_verified belongs to the address it came with', () =>
   });
   after(async () => { await h?.close(); await op?.close(); });
 
-  async function signInWith(sub: string, idTokenClaims: Record<string, unknown>, userinfo: Record<string, unknown>) {
-    const start = await startAuth(h, config);
-    const go = await start.browser.request(new URL(formAction(start.loginPage, 'federated/ext')!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
-    const request = new URL(go.location!);
-    const nonce = request.searchParams.get('nonce')!;
+  function signInWith(sub: string, idTokenClaims: Record<string, unknown>, userinfo: Record<string, unknown>) {
     op.userinfo = { sub, ...userinfo };
-    op.tokenResponse = async () => {
-      const now = Math.floor(Date.now() / 1000);
-      // auth_time: startAuth asks for prompt=login, which the provider must show it honoured.
-      const idToken = await new SignJWT({ nonce, auth_time: now, ...idTokenClaims })
-        .setProtectedHeader({ alg: 'ES256', kid: 'op-1' })
-        .setIssuer(op.issuer).setAudience(CLIENT_ID).setSubject(sub).setIssuedAt(now).setExpirationTime(now + 300)
-        .sign(op.key);
-      return { status: 200, body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 300, id_token: idToken } };
-    };
-    const callback = new URL(request.searchParams.get('redirect_uri')!);
-    callback.search = new URLSearchParams({ code: 'code-1', state: request.searchParams.get('state')! }).toString();
-    let r = await start.browser.request(callback);
-    for (let hops = 0; r.location?.startsWith(h.origin) && hops < 4; hops++) r = await start.browser.request(r.location);
-    return r;
+    return federatedSignIn(h, config, op, { sub, claims: idTokenClaims });
   }
 
   it('refuses an ID token with an unverified victim address when userinfo verifies another address: ERR_IDENTITY_FEDERATION_NOT_ALLOWED, victim not linked', async () => {

@@ -7,13 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as oidc from 'openid-client';
-import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { generateKeyPair, type CryptoKey } from 'jose';
 import { startHarness, type Harness } from './support/harness.ts';
-import { REDIRECT, rpConfig, startAuth } from './support/flows.ts';
-import { formAction, inputValue } from './support/browser.ts';
+import { REDIRECT, rpConfig } from './support/flows.ts';
 import { startFakeOp, type FakeOp } from './support/fake-op.ts';
+import { fakeProviderConfig, federatedSignIn } from './support/federated-sign-in.ts';
 
-const CLIENT_ID = 'gatehouse-at-ext';
 
 describe('federation: ID token checks', () => {
   let op: FakeOp;
@@ -25,7 +24,7 @@ describe('federation: ID token checks', () => {
     op = await startFakeOp();
     foreignKey = (await generateKeyPair('ES256')).privateKey;
     h = await startHarness('sqlite', {
-      federation: { ext: { issuer: op.issuer, clientId: CLIENT_ID, clientSecret: 'ext-secret', provisioning: 'jit', allowedEmailDomains: ['example.com'], scopes: ['openid', 'email'] } },
+      federation: { ext: fakeProviderConfig(op.issuer) },
     });
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
     config = await rpConfig(h, 'webapp', app.secret!);
@@ -35,27 +34,11 @@ describe('federation: ID token checks', () => {
   interface Forge { key?: CryptoKey; kid?: string; claims?: (nonce: string) => Record<string, unknown> }
 
   /** A federated sign-in whose token endpoint answers with an ID token made by `forge`; returns Gatehouse's last answer. */
-  async function signInWith(forge: Forge) {
-    const start = await startAuth(h, config);
-    const go = await start.browser.request(new URL(formAction(start.loginPage, 'federated/ext')!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
-    const request = new URL(go.location!);
-    const nonce = request.searchParams.get('nonce')!;
-    op.tokenResponse = async () => {
-      const now = Math.floor(Date.now() / 1000);
-      const claims = forge.claims?.(nonce) ?? {};
-      // auth_time: startAuth asks for prompt=login, which the provider must show it honoured.
-      const idToken = await new SignJWT({ nonce, email: 'mallory@example.com', email_verified: true, groups: [], auth_time: now, ...claims })
-        .setProtectedHeader({ alg: 'ES256', kid: forge.kid ?? 'op-1' })
-        .setIssuer((claims.iss as string | undefined) ?? op.issuer).setAudience((claims.aud as string | undefined) ?? CLIENT_ID)
-        .setSubject((claims.sub as string | undefined) ?? 'ext-user-1').setIssuedAt(now).setExpirationTime(now + 300)
-        .sign(forge.key ?? op.key);
-      return { status: 200, body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 300, id_token: idToken } };
-    };
-    const callback = new URL(request.searchParams.get('redirect_uri')!);
-    callback.search = new URLSearchParams({ code: 'code-1', state: request.searchParams.get('state')! }).toString();
-    let r = await start.browser.request(callback);
-    for (let hops = 0; r.location?.startsWith(h.origin) && hops < 4; hops++) r = await start.browser.request(r.location);
-    return r;
+  function signInWith(forge: Forge) {
+    return federatedSignIn(h, config, op, {
+      ...(forge.key ? { key: forge.key } : {}), ...(forge.kid ? { kid: forge.kid } : {}),
+      claims: (nonce) => ({ email: 'mallory@example.com', email_verified: true, groups: [], ...forge.claims?.(nonce) }),
+    });
   }
 
   const refused = (r: { status: number; body: string; location: string | undefined }, code = 'ERR_IDENTITY_FEDERATION_FAILED') => {

@@ -10,13 +10,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type * as oidc from 'openid-client';
-import { SignJWT } from 'jose';
 import { selfSignedCert, startHarness, trustingFetch, type Harness } from './support/harness.ts';
-import { REDIRECT, rpConfig, startAuth } from './support/flows.ts';
-import { formAction, inputValue } from './support/browser.ts';
+import { REDIRECT, rpConfig } from './support/flows.ts';
 import { startFakeOp, type FakeOp } from './support/fake-op.ts';
+import { fakeProviderConfig, federatedSignIn } from './support/federated-sign-in.ts';
 
-const CLIENT_ID = 'gatehouse-at-ext';
 const PADDING = 8 * 1024 * 1024;
 
 describe('federation: oversized responses of an external provider', () => {
@@ -44,7 +42,7 @@ describe('federation: oversized responses of an external provider', () => {
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
     op = await startFakeOp({ jwks_uri: `https://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks` });
     h = await startHarness('sqlite', {
-      federation: { ext: { issuer: op.issuer, clientId: CLIENT_ID, clientSecret: 'ext-secret', provisioning: 'jit', allowedEmailDomains: ['example.com'], scopes: ['openid', 'email'] } },
+      federation: { ext: fakeProviderConfig(op.issuer) },
     });
     const app = await h.idp.accounts.addClient({ clientId: 'webapp', kind: 'app', redirectUris: [REDIRECT] });
     config = await rpConfig(h, 'webapp', app.secret!);
@@ -57,23 +55,10 @@ describe('federation: oversized responses of an external provider', () => {
   });
 
   /** A federated sign-in of `email`; `pad` bytes are added to the token response. Returns Gatehouse's last answer. */
-  async function signIn(email: string, pad = 0) {
-    const start = await startAuth(h, config);
-    const go = await start.browser.request(new URL(formAction(start.loginPage, 'federated/ext')!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
-    const request = new URL(go.location!);
-    const nonce = request.searchParams.get('nonce')!;
-    op.tokenResponse = async () => {
-      const now = Math.floor(Date.now() / 1000);
-      const idToken = await new SignJWT({ nonce, email, email_verified: true, groups: [], auth_time: now })
-        .setProtectedHeader({ alg: 'ES256', kid: 'op-1' }).setIssuer(op.issuer).setAudience(CLIENT_ID)
-        .setSubject(`sub-${email}`).setIssuedAt(now).setExpirationTime(now + 300).sign(op.key);
-      return { status: 200, body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 300, id_token: idToken, ...(pad ? { padding: 'x'.repeat(pad) } : {}) } };
-    };
-    const callback = new URL(request.searchParams.get('redirect_uri')!);
-    callback.search = new URLSearchParams({ code: 'code-1', state: request.searchParams.get('state')! }).toString();
-    let r = await start.browser.request(callback);
-    for (let hops = 0; r.location?.startsWith(h.origin) && hops < 4; hops++) r = await start.browser.request(r.location);
-    return r;
+  function signIn(email: string, pad = 0) {
+    return federatedSignIn(h, config, op, {
+      sub: `sub-${email}`, claims: { email, email_verified: true, groups: [] }, ...(pad ? { tokenBody: { padding: 'x'.repeat(pad) } } : {}),
+    });
   }
 
   it('refuses a JWKS of 8 MiB streamed without Content-Length: ERR_IDENTITY_FEDERATION_FAILED, nobody signed in', async () => {

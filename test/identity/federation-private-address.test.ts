@@ -13,16 +13,14 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type * as oidc from 'openid-client';
-import { SignJWT } from 'jose';
 import { selfSignedCert, startHarness, type Harness } from './support/harness.ts';
-import { REDIRECT, rpConfig, startAuth } from './support/flows.ts';
-import { formAction, inputValue } from './support/browser.ts';
+import { REDIRECT, rpConfig } from './support/flows.ts';
 import { startFakeOp, type FakeOp } from './support/fake-op.ts';
+import { fakeProviderConfig, federatedSignIn } from './support/federated-sign-in.ts';
 import pino from 'pino';
 import { identitySchema } from '../../src/core/config/identity-schema.ts';
 import { FederationService } from '../../src/identity/federation/federation-service.ts';
 
-const CLIENT_ID = 'gatehouse-at-ext';
 
 describe('federation: a provider naming endpoints on a private address', () => {
   let internal: Server;
@@ -44,9 +42,7 @@ describe('federation: a provider naming endpoints on a private address', () => {
     tokenOp = await startFakeOp({ token_endpoint: `${internalUrl}/latest/meta-data/token` });
     jwksOp = await startFakeOp({ jwks_uri: `${internalUrl}/admin/jwks` });
     plainOp = await startFakeOp();
-    const provider = (issuer: string, extra: Record<string, unknown> = {}) => ({
-      issuer, clientId: CLIENT_ID, clientSecret: 'ext-secret', provisioning: 'jit' as const, allowedEmailDomains: ['example.com'], scopes: ['openid', 'email'], ...extra,
-    });
+    const provider = fakeProviderConfig;
     h = await startHarness('sqlite', {
       federation: {
         token: provider(tokenOp.issuer),
@@ -68,24 +64,8 @@ describe('federation: a provider naming endpoints on a private address', () => {
   });
 
   /** A federated sign-in of `email` through provider `name` of `op`; returns Gatehouse's last answer. */
-  async function signIn(name: string, op: FakeOp, email: string) {
-    const start = await startAuth(h, config);
-    const go = await start.browser.request(new URL(formAction(start.loginPage, `federated/${name}`)!, h.origin), { form: { csrf: inputValue(start.loginPage, 'csrf')! } });
-    if (!go.location) return go;
-    const request = new URL(go.location);
-    const nonce = request.searchParams.get('nonce')!;
-    op.tokenResponse = async () => {
-      const now = Math.floor(Date.now() / 1000);
-      const idToken = await new SignJWT({ nonce, email, email_verified: true, groups: [], auth_time: now })
-        .setProtectedHeader({ alg: 'ES256', kid: 'op-1' }).setIssuer(op.issuer).setAudience(CLIENT_ID)
-        .setSubject(`sub-${email}`).setIssuedAt(now).setExpirationTime(now + 300).sign(op.key);
-      return { status: 200, body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 300, id_token: idToken } };
-    };
-    const callback = new URL(request.searchParams.get('redirect_uri')!);
-    callback.search = new URLSearchParams({ code: 'code-1', state: request.searchParams.get('state')! }).toString();
-    let r = await start.browser.request(callback);
-    for (let hops = 0; r.location?.startsWith(h.origin) && hops < 4; hops++) r = await start.browser.request(r.location);
-    return r;
+  function signIn(provider: string, op: FakeOp, email: string) {
+    return federatedSignIn(h, config, op, { provider, sub: `sub-${email}`, claims: { email, email_verified: true, groups: [] } });
   }
 
   it('a token endpoint on an unlisted private address: no connection is made there, the code and client secret never leave, ERR_IDENTITY_FEDERATION_FAILED', async () => {
