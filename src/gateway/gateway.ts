@@ -257,7 +257,7 @@ export class Gateway {
     // `clientCertificates` is restart-only: a listener that asks for none never starts asking.
     if (clientCa) this.#unfollowClientCa = followClientCaBundle(this.extensions, () => this.#tls!.ca, (ca) => this.#setClientCa(ca));
     const actions = new Map<string, OpsAction>(this.extensions.flatMap((e) => Object.entries(e.opsActions?.() ?? {})));
-    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions }, { allowedHosts: config.listeners.ops.allowedHosts });
+    this.#ops = createOpsServer({ health: this.health, registry: this.metrics.registry, isDraining: () => this.#draining, actions: () => actions }, { allowedHosts: config.listeners.ops.allowedHosts, maxConnections: config.listeners.ops.maxConnections });
     const listeners: Promise<void>[] = [
       listen(this.#https, config.listeners.https.port, config.listeners.https.host),
       listen(this.#ops, config.listeners.ops.port, config.listeners.ops.host),

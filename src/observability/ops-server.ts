@@ -53,10 +53,12 @@ export function isOpsHost(host: string | undefined, allowed: ReadonlySet<string>
   return name === 'localhost' || isIP(name) === 4 || allowed.has(name);
 }
 
-/** Time limits of the ops listener; Node's defaults (60 s for the head, 300 s for the request) let slow clients hold sockets. */
+/** Limits of the ops listener; Node's defaults (no connection cap, 60 s for the head, 300 s for the request) let clients hold sockets. */
 export interface OpsServerLimits {
   /** `listeners.ops.allowedHosts`: DNS names accepted in Host besides localhost and IP addresses. */
   allowedHosts?: readonly string[];
+  /** `listeners.ops.maxConnections`: connections beyond it are closed as they are accepted. */
+  maxConnections?: number;
   /** Time a client has to send the request head. */
   headersTimeoutMs?: number;
   /** Time a client has to send the whole request. */
@@ -110,6 +112,10 @@ export function createOpsServer(deps: { health: HealthRegistry; registry: Regist
   // sendTimeoutMs without a read or a write; the socket is cut when bytes wait for the client,
   // or when no answer is under way (an idle keep-alive connection, which Node's default action
   // closes too). An action that takes long to answer is left alone.
+  // Whatever reaches the listener (often every pod of the cluster) could otherwise open
+  // connections until the process runs out of file descriptors, which the public listener
+  // shares. Node closes a connection past the cap as soon as it is accepted.
+  server.maxConnections = limits.maxConnections ?? 64;
   server.timeout = limits.sendTimeoutMs ?? 10_000;
   server.on('timeout', (socket: Socket) => {
     const busy = (socket as { _httpMessage?: unknown })._httpMessage;

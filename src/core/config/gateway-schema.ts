@@ -45,7 +45,9 @@ export const listenersSchema = z.object({
     port: port.default(9090),
     allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?$/, 'a DNS name (no port, no scheme)').max(253)).max(100).default([])
       .describe('DNS names, besides `localhost` and IP addresses, that clients may put in Host to reach the ops listener (a Kubernetes Service name that Prometheus scrapes, say; ports are ignored). Any other Host is refused with 421: after DNS rebinding, a web page in the browser of someone on this host could otherwise read /metrics and /readyz under its own name.'),
-  }).strict().default({ host: '127.0.0.1', port: 9090, allowedHosts: [] }),
+    maxConnections: z.number().int().min(1).max(10_000).default(64)
+      .describe('Most concurrent connections to the ops listener; a connection beyond it is closed as soon as it is accepted, and the ones already open keep working. Probes and scrapes need a handful; without a bound, whatever can reach the listener (often every pod of the cluster) could open connections until the process runs out of file descriptors, which the public listener needs too. A client that fills it blocks probes until its connections time out (5 s for a request head, 10 s for a request), so keep the listener reachable by probes and Prometheus only.'),
+  }).strict().default({ host: '127.0.0.1', port: 9090, allowedHosts: [], maxConnections: 64 }),
 }).strict();
 
 export const limitsSchema = z.object({
