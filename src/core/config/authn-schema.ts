@@ -66,10 +66,16 @@ export const authnSchema = z.object({
   session: z.object({
     idleTimeoutMs: durationMs.default(30 * 60_000).describe('A session unused this long ends.'),
     absoluteTimeoutMs: durationMs.default(12 * 3600_000).describe('A session ends this long after login, however active.'),
-    touchIntervalMs: durationMs.default(60_000).describe('How often activity is written to the store (idle tracking across instances).'),
+    touchIntervalMs: durationMs.default(60_000).describe('How often activity is written to the store (idle tracking across instances). Must be less than `idleTimeoutMs`: the store learns of activity up to this late, so a session stays alive across a pause of at most `idleTimeoutMs` − `touchIntervalMs`.'),
     maxCachedSessions: z.number().int().min(0).max(10_000_000).default(100_000),
     crossSiteCheck: z.boolean().default(true).describe('Refuse requests with an unsafe method (not GET, HEAD, OPTIONS), and WebSocket handshakes, that a session cookie authenticates when the browser says they come from another origin (`Sec-Fetch-Site` other than same-origin/none, or else an `Origin` naming another host): 403 ERR_AUTHN_CROSS_SITE_REQUEST. Turn off only for apps on sibling origins that post to the gateway with its session cookie.'),
-  }).strict().default({ idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3600_000, touchIntervalMs: 60_000, maxCachedSessions: 100_000, crossSiteCheck: true }),
+  }).strict()
+    // The store's record of activity lags by up to touchIntervalMs, and the store (pruning,
+    // other instances, this one after its cache lost the entry) ends a session by it: with a
+    // touch interval at or past the idle timeout, a session in constant use would be ended as
+    // idle before its activity was ever written.
+    .refine((s) => s.touchIntervalMs < s.idleTimeoutMs, { message: 'must be less than authn.session.idleTimeoutMs: activity would be recorded only after the session had already ended as idle', path: ['touchIntervalMs'] })
+    .default({ idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3600_000, touchIntervalMs: 60_000, maxCachedSessions: 100_000, crossSiteCheck: true }),
   dpop: z.object({
     algorithms: z.array(jwsAlgorithmSchema).min(1).default(['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256']).describe('Signature algorithms accepted for DPoP proofs (RFC 9449); asymmetric only.'),
     maxAgeSec: z.number().int().min(1).max(600).default(60).describe('A proof whose `iat` is older than this is refused; seen proofs are remembered this long (plus skew).'),
