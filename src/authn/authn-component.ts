@@ -120,6 +120,7 @@ export async function createAuthnComponent(platform: AuthnPlatform, options: Aut
     ownJwks: idp === undefined ? undefined : () => idp.publicJwks(),
     ownKeysChanged: idp === undefined ? undefined : () => idp.reloadKeysForUnknownKid(),
     ownIssuer: idp?.issuer,
+    ownOpaqueToken: idp === undefined ? undefined : (token) => idp.issuedOpaqueToken(token),
     revokedTokens: createAuthnRevokedTokenRepo(store.db),
     sessionStore,
     loginStore,

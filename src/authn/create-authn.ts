@@ -44,6 +44,8 @@ export interface AuthnDeps {
   ownKeysChanged?: (() => Promise<boolean>) | undefined;
   /** Issuer of Gatehouse's own tokens when it differs from `publicOrigin` (e.g. `${origin}/oidc`). */
   ownIssuer?: string | undefined;
+  /** Whether a bearer value is an opaque token Gatehouse's own IdP issued (removed before public upstreams). */
+  ownOpaqueToken?: ((token: string) => false | Promise<boolean>) | undefined;
   revokedTokens: RevokedTokenStore;
   sessionStore: SessionStore;
   loginStore: LoginStateStore;
@@ -137,7 +139,7 @@ export function createAuthn(deps: AuthnDeps): Authn {
     replay: deps.dpopReplay ?? new MemoryReplayCache(config.dpop.maxReplayEntries),
     origins: [deps.publicOrigin, ...config.dpop.allowedOrigins],
   });
-  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, ownIssuer, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined, crossSiteCheck: config.session.crossSiteCheck });
+  const stage = createAuthenticateStage({ jwt, apiTokens, sessions, mtls, dpop, publicOrigin: deps.publicOrigin, ownIssuer, ownOpaqueToken: deps.ownOpaqueToken, maxTokenBytes: config.maxTokenBytes, loginEnabled: loginFlow !== undefined, crossSiteCheck: config.session.crossSiteCheck });
 
   const internalHandler: InternalHandler = {
     name: 'authn',

@@ -21,6 +21,7 @@ import { createPrincipalDirectory, type PrincipalDirectory } from './accounts/pr
 import { secretMatches } from './accounts/secrets.ts';
 import { SignOutCutoffs } from './accounts/sign-out-cutoff.ts';
 import { ApiTokenService, type VerifiedApiToken } from './api-tokens.ts';
+import { OpaqueTokenRecognizer } from './oidc/opaque-tokens.ts';
 import type { IdentityEmit, IdentityEventName, IdentityEventPayloads } from './events.ts';
 import { CALLBACK_PREFIX, FederationService } from './federation/federation-service.ts';
 import { createInteractionRouter } from './interaction/interaction-router.ts';
@@ -84,6 +85,11 @@ export interface IdentityProvider {
   verifyApiToken(token: string): Promise<VerifiedApiToken | undefined>;
   /** Like verifyApiToken, with the error code that says why a token is refused. */
   inspectApiToken(token: string): Promise<VerifiedApiToken | { code: ErrorCode }>;
+  /**
+   * Whether `token` is an opaque access or refresh token this provider issued (false at once
+   * when it cannot be one); rejects when the store cannot be read. See opaque-tokens.ts.
+   */
+  issuedOpaqueToken(token: string): false | Promise<boolean>;
   /** Public signing keys currently published (active first). */
   publicJwks(): { keys: JWK[] };
   /**
@@ -167,6 +173,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
   const gatewaySessionSec = Math.ceil((config.authn?.session.absoluteTimeoutMs ?? 0) / 1000);
   const cutoffs = new SignOutCutoffs(kv, Math.max(...Object.values(identity.ttl), gatewaySessionSec) + 60);
   const directory = createPrincipalDirectory(users, clients, cutoffs);
+  const opaqueTokens = new OpaqueTokenRecognizer(kv);
   const apiTokens = new ApiTokenService({ repo: new IdentityApiTokensRepo(store.db), directory, emit, ...identity.apiTokens });
   // Revoking a grant revokes its JWT access tokens at every gateway instance too: in the store
   // every instance re-reads (authn.maintenance.revocationRefreshMs), and at once over the bus.
@@ -325,6 +332,7 @@ export async function createIdentityProvider(options: IdentityProviderOptions): 
 
     verifyApiToken: (token) => apiTokens.verify(token),
     inspectApiToken: (token) => apiTokens.inspect(token),
+    issuedOpaqueToken: (token) => opaqueTokens.issued(token),
     publicJwks: () => publicSet,
     reloadKeysForUnknownKid,
 

@@ -48,6 +48,12 @@ export interface AuthenticateStageDeps {
    * such a token sent to a public route is removed before the upstream, like an API token.
    */
   ownIssuer?: string | undefined;
+  /**
+   * Whether a bearer value is an opaque access or refresh token of Gatehouse's own identity
+   * provider (false at once when it cannot be one): such a token sent to a public route is
+   * removed before the upstream too.
+   */
+  ownOpaqueToken?: ((token: string) => false | Promise<boolean>) | undefined;
   /** Longest bearer credential looked at (config `authn.maxTokenBytes`). */
   maxTokenBytes: number;
   /** False when no login flow is served: browsers then get the 401 like everybody. Default true. */
@@ -96,6 +102,20 @@ function isGatehouseCredential(authorization: string, ownIssuer: string | undefi
   } catch {
     return false;
   }
+}
+
+/**
+ * On a public route: removes an opaque token of Gatehouse's identity provider (an access token
+ * good at userinfo, a refresh token) as isGatehouseCredential's tokens are removed. Such a
+ * token has no shape of its own, so the provider's store is asked, only for values of the
+ * provider's opaque shape. A store that cannot answer removes the header (fail closed: an
+ * upstream's own token of that shape is lost for the outage, a Gatehouse token never leaks).
+ */
+function consumeIfOwnOpaqueToken(ctx: RequestContext, authorization: string, issued: (token: string) => false | Promise<boolean>): void | Promise<void> {
+  const token = CREDENTIAL.exec(authorization)?.[2];
+  const verdict = token === undefined ? false : issued(token);
+  if (verdict === false) return consumeCredentials(ctx, false);
+  return verdict.then((own) => consumeCredentials(ctx, own), () => consumeCredentials(ctx, true));
 }
 
 function isBrowserNavigation(req: IncomingMessage): boolean {
@@ -211,8 +231,12 @@ export function createAuthenticateStage(deps: AuthenticateStageDeps): Stage {
     // A public route's upstream gets a client's Authorization as sent (it may be its own), except
     // a Gatehouse API token or access token: valid only here, of no use to any upstream but to
     // replay against the routes that accept it.
-    consumeCredentials(ctx, authorization !== undefined && (route.config.access !== 'public' || isGatehouseCredential(authorization, deps.ownIssuer, deps.maxTokenBytes)));
-    if (route.config.access === 'public') return undefined;
+    if (route.config.access === 'public') {
+      const gatehouse = authorization !== undefined && isGatehouseCredential(authorization, deps.ownIssuer, deps.maxTokenBytes);
+      if (gatehouse || authorization === undefined || deps.ownOpaqueToken === undefined) return consumeCredentials(ctx, gatehouse);
+      return consumeIfOwnOpaqueToken(ctx, authorization, deps.ownOpaqueToken);
+    }
+    consumeCredentials(ctx, authorization !== undefined);
     const accepted = route.config.authentication.methods;
 
     if (authorization !== undefined) {
