@@ -72,6 +72,15 @@ describe('addressGuardedAgent', () => {
     assert.equal(connections, 0);
   });
 
+  for (const spelling of ['0x7f.0.0.1', '2130706433', '0177.0.0.1', '127.1', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:7f00:1]', '[::1]', '[64:ff9b::7f00:1]']) {
+    it(`SSRF to loopback spelled ${spelling} is refused before connecting`, async () => {
+      connections = 0;
+      const cause = await failure(get(`https://${spelling}:${port}/`, []));
+      assert.match(cause.message, /not a public address/);
+      assert.equal(connections, 0);
+    });
+  }
+
   it('SSRF through a name that resolves only to private addresses (metadata, loopback) is refused before connecting', async () => {
     connections = 0;
     const cause = await failure(get(`https://metadata.test:${port}/`, [], async () => [{ address: '169.254.169.254', family: 4 }, { address: '127.0.0.1', family: 4 }]));
