@@ -15,6 +15,7 @@ import { readConfigText } from './read-config-text.ts';
 import { cleartextLinkWarnings } from './cleartext-links.ts';
 import { publicCredentialRouteWarnings } from './upstream-credentials-schema.ts';
 import { approvalProblems } from './approval-schema.ts';
+import { federationAddressProblems } from './federation-address.ts';
 
 export interface ConfigProblem {
   /** Path of the offending key, e.g. ['routes', 2, 'upstream']. */
@@ -179,6 +180,7 @@ export function parseConfig(document: unknown, options: ParseOptions = {}): Load
   for (const id of Object.keys(config.ratelimit.identity.routes)) {
     if (!routeIds.has(id)) problems.push({ path: ['ratelimit', 'identity', 'routes', id], message: `no route has the id "${id}"` });
   }
+  problems.push(...federationAddressProblems(config));
   if (options.crossCheck) problems.push(...options.crossCheck(config));
 
   const warnings = developmentConveniences(config, env);
