@@ -62,12 +62,15 @@ describe('a block placed from the CLI, at two instances sharing one PostgreSQL d
   });
 
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await cli?.bus.close();
-    await cli?.store.close();
-    if (cli) await rm(cli.dir, { recursive: true, force: true });
-    await database?.drop();
+    try {
+      await a?.close();
+      await b?.close();
+      await cli?.bus.close();
+      await cli?.store.close();
+      if (cli) await rm(cli.dir, { recursive: true, force: true });
+    } finally {
+      await database?.drop();
+    }
   });
 
   const renew = async (at: IdpGateway) => {

@@ -43,9 +43,12 @@ describe('a key rotation no instance hears of (no shared bus)', { skip }, () => 
   });
 
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await database?.drop();
+    try {
+      await a?.close();
+      await b?.close();
+    } finally {
+      await database?.drop();
+    }
   });
 
   it('every instance publishes and signs with the rotated key within identity.signing.reloadCheckMs, without the identity.keys.rotated event', async () => {

@@ -41,9 +41,12 @@ describe('the JWKS served by an instance that did not hear of a rotation', { ski
     secret = (await a.accounts.addClient({ clientId: 'billing', kind: 'service', roles: ['billing:svc'] })).secret!;
   });
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await database?.drop();
+    try {
+      await a?.close();
+      await b?.close();
+    } finally {
+      await database?.drop();
+    }
   });
 
   it('holds the key the other instance just made, so that a relying party verifies the token it signed', async () => {

@@ -44,10 +44,13 @@ describe('a token signed with a key rotated on another instance', { skip }, () =
     secret = (await a.accounts.addClient({ clientId: 'billing', kind: 'service', roles: ['billing:svc'] })).secret!;
   });
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await upstream?.close();
-    await database?.drop();
+    try {
+      await a?.close();
+      await b?.close();
+      await upstream?.close();
+    } finally {
+      await database?.drop();
+    }
   });
 
   /** Instance `gw`'s gateway answer to `token` on the protected route: 200 or the error code. */
