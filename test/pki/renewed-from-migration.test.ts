@@ -3,21 +3,14 @@
  * indexed for the walk from a revoked serial to the certificates renewed from it.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
-
-async function adminQuery(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase } from '../support/scratch-postgres.ts';
 
 /** Stores a parent and its renewal through the new column, and finds the child by it. */
 async function checkLineageColumn(store: Store): Promise<void> {
@@ -40,11 +33,12 @@ describe('migration 0010-pki-certificates-renewed-from', () => {
   });
 
   it('adds renewed_from to pki_certificates on PostgreSQL', { skip: postgresSkip }, async () => {
-    const name = `gatehouse_pki_lineage_${randomBytes(8).toString('hex')}`;
-    await adminQuery(`create database ${pg.escapeIdentifier(name)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${name}`;
-    const store = await openStore(url.toString(), { poolMax: 2 });
-    try { await checkLineageColumn(store); } finally { await store.close(); await adminQuery(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`); }
+    const database = await createScratchDatabase('gatehouse_pki_lineage');
+    try {
+      const store = await openStore(database.url, { poolMax: 2 });
+      try { await checkLineageColumn(store); } finally { await store.close(); }
+    } finally {
+      await database.drop();
+    }
   });
 });

@@ -6,39 +6,26 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createAuthnDpopProofRepo } from '../../src/store/repos/authn-dpop-proofs-repo.ts';
 import { createAuthnSessionRepo } from '../../src/store/repos/authn-sessions-repo.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 
 const pgSkip = await serviceOrSkip('postgres');
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 const backends: { name: string; skip: false | string; open: () => Promise<Store>; cleanup: () => Promise<void> }[] = [
   { name: 'sqlite', skip: false, open: () => openStore('sqlite::memory:'), cleanup: async () => {} },
   (() => {
-    const database = `gatehouse_store_test_${randomBytes(8).toString('hex')}`;
+    let database: ScratchDatabase | undefined;
     return {
       name: 'postgres',
       skip: pgSkip,
       open: async () => {
-        await admin(`create database ${pg.escapeIdentifier(database)}`);
-        const url = new URL(POSTGRES_URL);
-        url.pathname = `/${database}`;
-        return openStore(url.toString(), { poolMax: 2 });
+        database = await createScratchDatabase('gatehouse_store_test');
+        return openStore(database.url, { poolMax: 2 });
       },
-      cleanup: () => admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`),
+      cleanup: async () => { await database?.drop(); },
     };
   })(),
 ];
@@ -47,8 +34,7 @@ for (const backend of backends) {
   describe(`fractional times from outside (${backend.name})`, { skip: backend.skip }, () => {
     let store: Store;
     after(async () => {
-      await store?.close();
-      await backend.cleanup();
+      try { await store?.close(); } finally { await backend.cleanup(); }
     });
 
     it('a DPoP proof with a fractional iat is remembered (not ERR_INTERNAL), and its replay refused', async () => {

@@ -4,44 +4,31 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 
 const pgSkip = await serviceOrSkip('postgres');
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 interface Backend { name: string; skip: false | string; url(): Promise<string>; cleanup(): Promise<void> }
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-migrate-'));
-const database = `gatehouse_store_test_${randomBytes(8).toString('hex')}`;
+let database: ScratchDatabase | undefined;
 const backends: Backend[] = [
   { name: 'sqlite', skip: false, url: async () => `sqlite:${join(dir, 'store.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) },
   {
     name: 'postgres',
     skip: pgSkip,
     async url() {
-      await admin(`create database ${pg.escapeIdentifier(database)}`);
-      const url = new URL(POSTGRES_URL);
-      url.pathname = `/${database}`;
-      return url.toString();
+      database = await createScratchDatabase('gatehouse_store_test');
+      return database.url;
     },
-    cleanup: () => admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`),
+    async cleanup() { await database?.drop(); },
   },
 ];
 
@@ -49,8 +36,7 @@ for (const backend of backends) {
   describe(`a failing migration run (${backend.name})`, { skip: backend.skip }, () => {
     let store: Store | undefined;
     after(async () => {
-      await store?.close();
-      await backend.cleanup();
+      try { await store?.close(); } finally { await backend.cleanup(); }
     });
 
     it('leaves no table and no recorded migration behind, and logs none of the rolled-back migrations as applied', async () => {

@@ -1,6 +1,5 @@
 /**
- * The store contract on PostgreSQL. Every database is created with a random name
- * through the `postgres` maintenance database and dropped afterwards.
+ * The store contract on PostgreSQL, each database a scratch one (test/support/scratch-postgres.ts).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,26 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { TLSSocket } from 'node:tls';
-import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
 import { isGatehouseError } from '../../src/core/errors.ts';
 import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { registerStoreContract, rejectsWithCode } from './contract.ts';
 
 const skip = await serviceOrSkip('postgres');
 
-/** Runs one statement on the maintenance database. */
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-const created = new Set<string>();
+const created: ScratchDatabase[] = [];
 
 function urlFor(database: string): string {
   const url = new URL(POSTGRES_URL);
@@ -51,23 +39,16 @@ async function closedPort(): Promise<number> {
 
 describe('store on PostgreSQL', { skip }, () => {
   after(async () => {
-    // Whatever a failed test left behind.
-    for (const name of created) await admin(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+    // Whatever a failed test left behind (a second drop does nothing).
+    for (const database of created) await database.drop();
   });
 
   registerStoreContract({
     dialect: 'postgres',
     async createDatabase() {
-      const name = `gatehouse_store_test_${randomBytes(8).toString('hex')}`;
-      await admin(`create database ${pg.escapeIdentifier(name)}`);
-      created.add(name);
-      return {
-        open: () => openStore(urlFor(name), { poolMax: 4 }),
-        drop: async () => {
-          await admin(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
-          created.delete(name);
-        },
-      };
+      const database = await createScratchDatabase('gatehouse_store_test');
+      created.push(database);
+      return { open: () => openStore(database.url, { poolMax: 4 }), drop: () => database.drop() };
     },
     async unreachableUrl() {
       return `postgres://gatehouse:secret-password@127.0.0.1:${await closedPort()}/nothing`;
