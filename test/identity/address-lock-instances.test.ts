@@ -7,8 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
@@ -18,32 +16,25 @@ import { LoginService } from '../../src/identity/login/login-service.ts';
 import { hashPassword } from '../../src/identity/accounts/passwords.ts';
 import { identitySchema } from '../../src/core/config/identity-schema.ts';
 import type { KeySealer } from '../../src/identity/keys/key-sealer.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 
 const skip = await serviceOrSkip('postgres');
 const PASSWORD = 'correct horse battery staple 42';
 const LIMIT = 24;
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('sign-in: per-address lock shared by two instances on PostgreSQL', { skip }, () => {
-  const database = `gh_addr_lock_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   const stores: Store[] = [];
   const logins: LoginService[] = [];
   const throttles: IdentityThrottleRepo[] = [];
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase('gh_addr_lock');
     // High per-account thresholds: only the address lock can stop these attempts.
     const config = identitySchema.parse({ login: { delayAfterFailures: 100, lockAfterFailures: 1000, addressLockAfterFailures: LIMIT, addressWindowSeconds: 600, lockSeconds: 600 } });
     for (const instance of ['a', 'b']) {
-      const store = await openStore(url.href, { poolMax: 10 });
+      const store = await openStore(database.url, { poolMax: 10 });
       stores.push(store);
       if (instance === 'a') await store.migrate();
       const users = new IdentityUsersRepo(store.db);
@@ -55,8 +46,11 @@ describe('sign-in: per-address lock shared by two instances on PostgreSQL', { sk
   });
 
   after(async () => {
-    for (const store of stores) await store.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    try {
+      for (const store of stores) await store.close();
+    } finally {
+      await database?.drop();
+    }
   });
 
   it('parallel failures from one address on two instances are each counted: the lock comes at exactly addressLockAfterFailures, and no count is lost to a race', async () => {

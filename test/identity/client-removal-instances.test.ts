@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
-import pg from 'pg';
 import pino from 'pino';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -16,22 +15,17 @@ import { createEventBus } from '../../src/bus/create-event-bus.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { createIdentityProvider, type IdentityEventSink } from '../../src/identity/index.ts';
 import { clientRemove } from '../../src/identity/commands/index.ts';
-import { NATS_URL, POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { NATS_URL, serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { startUpstream, type TestUpstream } from '../support/gateway.ts';
 import { followToCallback, PASSWORD, REDIRECT, startAuth, submitLogin } from './support/flows.ts';
 import { discover, PUBLIC_URL, startIdpGateway, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = (await serviceOrSkip('postgres')) || (await serviceOrSkip('nats'));
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('removing a client from the command line, with two instances on one store and bus', { skip }, () => {
   const run = randomBytes(5).toString('hex');
-  const database = `gh_client_rm_${run}`;
+  let database: ScratchDatabase | undefined;
   const natsOptions = { stream: `GH_CRM_${run}`, subjectPrefix: `ghcrm.${run}` };
   let storeUrl: string;
   let upstream: TestUpstream;
@@ -39,10 +33,8 @@ describe('removing a client from the command line, with two instances on one sto
   let b: IdpGateway;
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
-    storeUrl = url.href;
+    database = await createScratchDatabase('gh_client_rm');
+    storeUrl = database.url;
     upstream = await startUpstream();
     const shared = {
       store: { url: storeUrl },
@@ -60,12 +52,15 @@ describe('removing a client from the command line, with two instances on one sto
   });
 
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await upstream?.close();
-    const nc = await connect({ servers: new URL(NATS_URL).host });
-    try { await (await jetstreamManager(nc)).streams.delete(natsOptions.stream); } catch { /* never created */ } finally { await nc.close(); }
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    try {
+      await a?.close();
+      await b?.close();
+      await upstream?.close();
+      const nc = await connect({ servers: new URL(NATS_URL).host });
+      try { await (await jetstreamManager(nc)).streams.delete(natsOptions.stream); } catch { /* never created */ } finally { await nc.close(); }
+    } finally {
+      await database?.drop();
+    }
   });
 
   const atGateway = async (instance: IdpGateway, token: string): Promise<number | string> => {

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import pino from 'pino';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -16,21 +15,16 @@ import { createEventBus } from '../../src/bus/create-event-bus.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { createIdentityProvider, type IdentityEventSink } from '../../src/identity/index.ts';
 import { keysRotate } from '../../src/identity/commands/index.ts';
-import { NATS_URL, POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { NATS_URL, serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { followToCallback, PASSWORD, REDIRECT, startAuth, submitLogin } from './support/flows.ts';
 import { discover, startIdpGateway, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = (await serviceOrSkip('postgres')) || (await serviceOrSkip('nats'));
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('two instances on one PostgreSQL database and one NATS bus', { skip }, () => {
   const run = randomBytes(5).toString('hex');
-  const database = `gh_idp_multi_${run}`;
+  let database: ScratchDatabase | undefined;
   const natsOptions = { stream: `GH_IDP_${run}`, subjectPrefix: `ghidp.${run}` };
   let storeUrl: string;
   let a: IdpGateway;
@@ -40,10 +34,8 @@ describe('two instances on one PostgreSQL database and one NATS bus', { skip }, 
   let svcSecret: string;
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
-    storeUrl = url.href;
+    database = await createScratchDatabase('gh_idp_multi');
+    storeUrl = database.url;
     // Shared by the fleet: the database, the bus and the key-encryption secret.
     const shared = {
       store: { url: storeUrl },
@@ -61,11 +53,14 @@ describe('two instances on one PostgreSQL database and one NATS bus', { skip }, 
   });
 
   after(async () => {
-    await a?.close();
-    await b?.close();
-    const nc = await connect({ servers: new URL(NATS_URL).host });
-    try { await (await jetstreamManager(nc)).streams.delete(natsOptions.stream); } catch { /* never created */ } finally { await nc.close(); }
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    try {
+      await a?.close();
+      await b?.close();
+      const nc = await connect({ servers: new URL(NATS_URL).host });
+      try { await (await jetstreamManager(nc)).streams.delete(natsOptions.stream); } catch { /* never created */ } finally { await nc.close(); }
+    } finally {
+      await database?.drop();
+    }
   });
 
   /** Signs alice in at instance A; returns the callback URL (with the code) and the PKCE verifier. */

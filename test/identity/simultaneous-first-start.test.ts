@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pino from 'pino';
@@ -19,33 +18,22 @@ import { IdentityKeysRepo } from '../../src/store/repos/identity-keys-repo.ts';
 import { createKeySealer } from '../../src/identity/keys/key-sealer.ts';
 import { KeyManager } from '../../src/identity/keys/key-manager.ts';
 import { identitySchema } from '../../src/core/config/identity-schema.ts';
-import { NATS_URL, POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { NATS_URL, serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { discover, startIdpGateway, type IdpGateway } from './support/gateway-idp.ts';
 
 const skip = (await serviceOrSkip('postgres')) || (await serviceOrSkip('nats'));
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
-function databaseUrl(database: string): string {
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${database}`;
-  return url.href;
-}
-
 describe('signing keys: three instances loading them at once from an empty PostgreSQL database', { skip: await serviceOrSkip('postgres') }, () => {
-  const database = `gh_first_keys_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   const stores: Store[] = [];
   let managers: KeyManager[] = [];
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
+    database = await createScratchDatabase('gh_first_keys');
     const identity = identitySchema.parse({ signing: { keyEncryptionSecret: randomBytes(32).toString('base64url') } });
     for (let i = 0; i < 3; i++) {
-      const store = await openStore(databaseUrl(database));
+      const store = await openStore(database.url);
       if (i === 0) await store.migrate();
       stores.push(store);
     }
@@ -54,8 +42,11 @@ describe('signing keys: three instances loading them at once from an empty Postg
   });
 
   after(async () => {
-    for (const store of stores) await store.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    try {
+      for (const store of stores) await store.close();
+    } finally {
+      await database?.drop();
+    }
   });
 
   it('every instance ends up with the one first key (signing and cookie), in every one of 10 fresh starts', async () => {
@@ -81,15 +72,15 @@ describe('signing keys: three instances loading them at once from an empty Postg
 
 describe('three instances starting at once on an empty PostgreSQL database', { skip }, () => {
   const run = randomBytes(5).toString('hex');
-  const database = `gh_first_start_${run}`;
+  let database: ScratchDatabase | undefined;
   const natsOptions = { stream: `GH_FIRST_${run}`, subjectPrefix: `ghfirst.${run}` };
   let instances: IdpGateway[] = [];
   let started: PromiseSettledResult<IdpGateway>[] = [];
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
+    database = await createScratchDatabase('gh_first_start');
     const shared = {
-      store: { url: databaseUrl(database) },
+      store: { url: database.url },
       bus: { url: NATS_URL, ...natsOptions, maxAgeMs: 10 * 60_000 },
       identity: { signing: { keyEncryptionSecret: randomBytes(32).toString('base64url') } },
       pki: { key: randomBytes(32).toString('base64url'), trustDomain: 'gatehouse.internal' },
@@ -99,10 +90,13 @@ describe('three instances starting at once on an empty PostgreSQL database', { s
   });
 
   after(async () => {
-    for (const instance of instances) await instance.close();
-    const nc = await connect({ servers: new URL(NATS_URL).host });
-    try { await (await jetstreamManager(nc)).streams.delete(natsOptions.stream); } catch { /* never created */ } finally { await nc.close(); }
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    try {
+      for (const instance of instances) await instance.close();
+      const nc = await connect({ servers: new URL(NATS_URL).host });
+      try { await (await jetstreamManager(nc)).streams.delete(natsOptions.stream); } catch { /* never created */ } finally { await nc.close(); }
+    } finally {
+      await database?.drop();
+    }
   });
 
   it('every instance starts (the first login-client registration and CA creation race is not a start failure)', () => {
