@@ -231,9 +231,12 @@ describe('DPoP replay cache in PostgreSQL (authn.dpop.replayCache: store)', { sk
     s = await createSetup({ dpopReplay: createAuthnDpopProofRepo(store.db) });
   });
   after(async () => {
-    await s.close();
-    await store.close();
-    await db.drop();
+    try {
+      await s?.close();
+      await store?.close();
+    } finally {
+      await db?.drop();
+    }
   });
 
   it('accepts a proof whose iat has a fraction of a second (a NumericDate may), then refuses its replay; it was a 503 ERR_AUTHN_UNAVAILABLE (fractional milliseconds into a bigint column)', async () => {

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { parseConfig } from '../../src/core/config/load.ts';
@@ -25,7 +24,8 @@ import { createAuthnComponent } from '../../src/authn/authn-component.ts';
 import { SESSION_COOKIE } from '../../src/authn/session/cookies.ts';
 import { startGateway, startUpstream, type TestGateway, type TestUpstream } from '../support/gateway.ts';
 import { Browser, formAction, inputValue } from '../identity/support/browser.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { browserFetchVia } from './support/browser-fetch.ts';
 
 const skip = await serviceOrSkip('postgres');
@@ -33,16 +33,10 @@ const PUBLIC = 'https://gw.test';
 const PASSWORD = 'correct horse battery staple';
 const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', accept: 'text/html' };
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 interface Instance { gw: TestGateway; store: Store; bus: MemoryEventBus; dir: string; port: number; agent: Agent }
 
 describe('gateway logout on another instance than the login (one PostgreSQL database, no bus)', { skip }, () => {
-  const database = `gh_logout_instances_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   const keyEncryptionSecret = randomBytes(32).toString('base64url');
   const instances: Instance[] = [];
   let upstream: TestUpstream;
@@ -80,25 +74,26 @@ describe('gateway logout on another instance than the login (one PostgreSQL data
   }
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase('gh_logout_instances');
     upstream = await startUpstream();
-    instances.push(await startInstance(url.href, 'gw-a'));
-    instances.push(await startInstance(url.href, 'gw-b'));
+    instances.push(await startInstance(database.url, 'gw-a'));
+    instances.push(await startInstance(database.url, 'gw-b'));
   });
 
   after(async () => {
-    for (const i of instances) {
-      await i.gw.close();
-      await i.bus.close();
-      await i.store.close();
-      await i.agent.close();
-      rmSync(i.dir, { recursive: true, force: true });
+    try {
+      for (const i of instances) {
+        await i.gw.close();
+        await i.bus.close();
+        await i.store.close();
+        await i.agent.close();
+        rmSync(i.dir, { recursive: true, force: true });
+      }
+      await upstream?.close();
+      await dispatcher.close();
+    } finally {
+      await database?.drop();
     }
-    await upstream?.close();
-    await dispatcher.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
   });
 
   /** A visit to a protected page on the current instance: 'password' when the IdP shows its sign-in form, else 'no password'. */

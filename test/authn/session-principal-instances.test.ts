@@ -9,8 +9,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
@@ -21,30 +19,23 @@ import { createPrincipalDirectory } from '../../src/identity/accounts/principal-
 import { createLocalInvalidationChannel } from '../../src/authn/local-invalidation.ts';
 import { SessionManager } from '../../src/authn/session/session-manager.ts';
 import type { Identity } from '../../src/gateway/context.ts';
-import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
+import { serviceOrSkip } from '../support/services.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 
 const skip = await serviceOrSkip('postgres');
 const TOUCH = 60_000;
 
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 describe('a session cached on instance B after its principal changed elsewhere, with the event lost', { skip }, () => {
-  const database = `gh_session_principal_${randomBytes(5).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   const stores: Store[] = [];
   const managers: SessionManager[] = [];
   let accounts: AccountService;
   let clock = Date.now();
 
   before(async () => {
-    await admin(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase('gh_session_principal');
     for (let i = 0; i < 2; i++) {
-      const store = await openStore(url.href);
+      const store = await openStore(database.url);
       if (i === 0) await store.migrate();
       stores.push(store);
       // Each instance has its own invalidation channel: no event crosses between them.
@@ -61,9 +52,12 @@ describe('a session cached on instance B after its principal changed elsewhere, 
   });
 
   after(async () => {
-    for (const m of managers) m.close();
-    for (const store of stores) await store.close();
-    await admin(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
+    try {
+      for (const m of managers) m.close();
+      for (const store of stores) await store.close();
+    } finally {
+      await database?.drop();
+    }
   });
 
   /** Signs `username` in on A and has B serve the session from its cache; returns the session id. */

@@ -181,7 +181,7 @@ function registerSql(backend: Backend, skip: false | string): void {
     let db: TestDatabase;
     let store: Store;
     before(async () => { db = await createTestDatabase(backend); store = await db.open(); });
-    after(async () => { await store?.close(); await db?.drop(); });
+    after(async () => { try { await store?.close(); } finally { await db?.drop(); } });
 
     registerContract(backend, async () => ({ stores: sqlStores(store), close: async () => {} }));
 

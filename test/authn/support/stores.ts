@@ -1,17 +1,15 @@
 /**
- * Real stores for the authn tests: a SQLite file in a temporary directory, or a freshly
- * created, randomly named PostgreSQL database that is dropped afterwards.
+ * Real stores for the authn tests: a SQLite file in a temporary directory, or a scratch
+ * PostgreSQL database (test/support/scratch-postgres.ts) that is dropped afterwards.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Migrator } from 'kysely';
-import pg from 'pg';
 import { MIGRATIONS } from '../../../src/store/migrations/index.ts';
 import { openStore } from '../../../src/store/open-store.ts';
 import type { Store } from '../../../src/store/types.ts';
-import { POSTGRES_URL } from '../../support/services.ts';
+import { createScratchDatabase } from '../../support/scratch-postgres.ts';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -19,12 +17,6 @@ export interface TestDatabase {
   /** Opens one more instance on the same database (as another gateway process would). */
   open(): Promise<Store>;
   drop(): Promise<void>;
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(sql); } finally { await client.end(); }
 }
 
 /**
@@ -48,15 +40,13 @@ export async function createTestDatabase(backend: Backend, options: { upTo?: str
     await first.close();
     return { open: () => openStore(url), drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const name = `gh_authn_${randomBytes(6).toString('hex')}`;
-  await admin(`create database ${pg.escapeIdentifier(name)}`);
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  const first = await openStore(url.href, { poolMax: 4 });
-  await migrate(first, options.upTo);
-  await first.close();
-  return {
-    open: () => openStore(url.href, { poolMax: 4 }),
-    drop: () => admin(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`),
-  };
+  const database = await createScratchDatabase('gh_authn');
+  try {
+    const first = await openStore(database.url, { poolMax: 4 });
+    try { await migrate(first, options.upTo); } finally { await first.close(); }
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  return { open: () => openStore(database.url, { poolMax: 4 }), drop: () => database.drop() };
 }
