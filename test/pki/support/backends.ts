@@ -1,17 +1,15 @@
 /**
  * The PKI repository backends the suites run on: memory, SQLite (a file store) and
- * PostgreSQL (a randomly named database, dropped afterwards).
+ * PostgreSQL (a scratch database, dropped afterwards).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { MemoryPkiRepository } from '../../../src/pki/memory-repository.ts';
 import type { PkiRepository } from '../../../src/pki/repository.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { createPkiRepo } from '../../../src/store/repos/pki-repo.ts';
-import { POSTGRES_URL } from '../../support/services.ts';
+import { createScratchDatabase } from '../../support/scratch-postgres.ts';
 
 export interface PkiBackend {
   name: string;
@@ -30,12 +28,15 @@ export const memoryBackend: PkiBackend = {
 async function storeBackend(open: () => Promise<Store>, cleanup: () => Promise<void>) {
   const stores: Store[] = [];
   const openOne = async () => { const s = await open(); stores.push(s); await s.migrate(); return createPkiRepo(s.db); };
-  const repo = await openOne();
-  return {
-    repo,
-    another: openOne,
-    close: async () => { for (const s of stores) await s.close(); await cleanup(); },
+  const close = async () => {
+    try { for (const s of stores) await s.close(); } finally { await cleanup(); }
   };
+  try {
+    return { repo: await openOne(), another: openOne, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 export const sqliteBackend: PkiBackend = {
@@ -46,19 +47,10 @@ export const sqliteBackend: PkiBackend = {
   },
 };
 
-async function adminQuery(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try { await client.query(statement); } finally { await client.end(); }
-}
-
 export const postgresBackend: PkiBackend = {
   name: 'postgres',
   async create() {
-    const name = `gatehouse_pki_test_${randomBytes(8).toString('hex')}`;
-    await adminQuery(`create database ${pg.escapeIdentifier(name)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${name}`;
-    return storeBackend(() => openStore(url.toString(), { poolMax: 4 }), () => adminQuery(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`));
+    const database = await createScratchDatabase('gatehouse_pki_test');
+    return storeBackend(() => openStore(database.url, { poolMax: 4 }), () => database.drop());
   },
 };
