@@ -3,13 +3,11 @@
  * running src/cli/main.ts, with its own working directory, stdin and environment.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { stringify } from 'yaml';
-import { POSTGRES_URL } from '../../support/services.ts';
+import { createScratchDatabase } from '../../support/scratch-postgres.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
 
@@ -71,27 +69,14 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: POSTGRES_URL });
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
-
 /**
  * A temporary directory (data dir and config file) and a store: SQLite in that directory,
- * or a fresh PostgreSQL database with a random name, dropped at close.
+ * or a scratch PostgreSQL database (test/support/scratch-postgres.ts), dropped at close.
  */
 export async function createBackend(name: 'sqlite' | 'postgres'): Promise<Backend> {
   const dir = await mkdtemp(join(tmpdir(), `gh-cli-${name}-`));
-  let storeUrl: string | undefined;
-  let database: string | undefined;
-  if (name === 'postgres') {
-    database = `gh_cli_${randomBytes(6).toString('hex')}`;
-    await adminQuery(`create database ${pg.escapeIdentifier(database)}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
-    storeUrl = url.href;
-  }
+  const database = name === 'postgres' ? await createScratchDatabase('gh_cli') : undefined;
+  const storeUrl = database?.url;
   return {
     name, dir,
     async writeConfig(extra = {}) {
@@ -100,8 +85,7 @@ export async function createBackend(name: 'sqlite' | 'postgres'): Promise<Backen
       return file;
     },
     async close() {
-      if (database) await adminQuery(`drop database if exists ${pg.escapeIdentifier(database)} with (force)`);
-      await rm(dir, { recursive: true, force: true });
+      try { await database?.drop(); } finally { await rm(dir, { recursive: true, force: true }); }
     },
   };
 }
