@@ -1,24 +1,22 @@
 /**
- * Test harness: a real store (SQLite file or a fresh PostgreSQL database), the identity
+ * Test harness: a real store (SQLite file or a scratch PostgreSQL database), the identity
  * provider mounted on a real HTTPS server with a self-signed certificate made by the real
  * `openssl`, an HTTP client with a cookie jar that trusts that certificate, and a recorder
  * of published events.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { configSchema, type ConfigInput } from '../../../src/core/config/schema.ts';
 import { openStore } from '../../../src/store/open-store.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { createIdentityProvider, type IdentityProvider } from '../../../src/identity/index.ts';
-import { POSTGRES_URL } from '../../support/services.ts';
+import { createScratchDatabase } from '../../support/scratch-postgres.ts';
 
 export interface RecordedEvent { name: string; payload: any }
 
@@ -57,23 +55,8 @@ async function createStore(backend: Backend, dir: string): Promise<{ store: Stor
     const store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
     return { store, drop: async () => {} };
   }
-  const name = `gh_idp_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  const store = await openStore(url.href);
-  return {
-    store,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: POSTGRES_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  const database = await createScratchDatabase('gh_idp');
+  return { store: await openStore(database.url), drop: () => database.drop() };
 }
 
 export async function startHarness(backend: Backend = 'sqlite', identity: ConfigInput['identity'] = {}): Promise<Harness> {
@@ -103,12 +86,15 @@ export async function startHarness(backend: Backend = 'sqlite', identity: Config
   return {
     origin, idp, store, events, fetch: trustingFetch(), dir,
     async close() {
-      await idp.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.close();
-      await drop();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await idp.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await store.close();
+      } finally {
+        await drop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
