@@ -6,17 +6,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Migrator } from 'kysely';
-import pg from 'pg';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { MIGRATIONS } from '../../src/store/migrations/index.ts';
 import { IdentityUsersRepo } from '../../src/store/repos/identity-users-repo.ts';
-import { POSTGRES_URL } from '../support/services.ts';
+import { createScratchDatabase } from '../support/scratch-postgres.ts';
 
 type Backend = 'sqlite' | 'postgres';
 
@@ -27,17 +25,9 @@ async function emptyStore(backend: Backend): Promise<{ store: Store; drop(): Pro
     const store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
     return { store, drop: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
   }
-  const name = `gh_link_${randomBytes(6).toString('hex')}`;
-  const admin = async (statement: string) => {
-    const c = new pg.Client({ connectionString: POSTGRES_URL });
-    await c.connect();
-    try { await c.query(statement); } finally { await c.end(); }
-  };
-  await admin(`create database ${name}`);
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  const store = await openStore(url.href);
-  return { store, drop: async () => { await store.close(); await admin(`drop database if exists ${name} with (force)`); } };
+  const database = await createScratchDatabase('gh_link');
+  const store = await openStore(database.url);
+  return { store, drop: async () => { try { await store.close(); } finally { await database.drop(); } } };
 }
 
 for (const backend of ['sqlite', 'postgres'] as Backend[]) {
