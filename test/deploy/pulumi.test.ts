@@ -355,6 +355,17 @@ describe('Pulumi program deploy/pulumi', () => {
     });
   });
 
+  it('runs as index.ts, the entry point Pulumi.yaml names, from the stack config', async () => {
+    await deploy(EMBEDDED); // mocks and config for the import below
+    registered = [];
+    const program = await import('../../deploy/pulumi/index.ts');
+    const exported = await new Promise((resolve) => pulumi.all([program.namespaceName, program.publicUrl, program.shape]).apply(resolve));
+    assert.deepEqual(exported, ['gatehouse-trial', 'https://trial.example.com', 'one instance, embedded store']);
+    // The Secrets take the mocks 20 ms, then the chart registers: wait for it (index.ts exports neither).
+    for (let i = 0; i < 100 && registered.length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(registered.map((r) => r.type).sort(), ['kubernetes:core/v1:Namespace', 'kubernetes:core/v1:Secret', 'kubernetes:core/v1:Secret', 'kubernetes:helm.sh/v4:Chart']);
+  });
+
   it('marks the config secrets as secret outputs (pulumi.isSecret)', async () => {
     await deploy(SEVERAL);
     const settings = readSettings();
