@@ -14,6 +14,8 @@ export interface SecretNames {
   passwords: string;
   /** ca.crt, when `caCert` is set. */
   ca: string;
+  /** One key per `secretEnv` variable, named like it. */
+  env: string;
 }
 
 export const PASSWORD_KEYS = { store: 'store-password', redis: 'redis-password', nats: 'nats-password' } as const;
@@ -22,7 +24,7 @@ export const PASSWORD_KEYS = { store: 'store-password', redis: 'redis-password',
 export const EMBEDDED_STORE_URL = 'sqlite:/data/gatehouse/gatehouse.db';
 
 export function secretNames(release: string): SecretNames {
-  return { shared: `${release}-secrets`, tls: `${release}-tls`, passwords: `${release}-passwords`, ca: `${release}-ca` };
+  return { shared: `${release}-secrets`, tls: `${release}-tls`, passwords: `${release}-passwords`, ca: `${release}-ca`, env: `${release}-env` };
 }
 
 function passwordRef(names: SecretNames, link: { password: unknown } | undefined, key: string) {
@@ -71,5 +73,11 @@ export function chartValues(settings: Settings, names: SecretNames): Record<stri
     // Redis and NATS are checked against NODE_EXTRA_CA_CERTS (the store gets its own sslrootcert).
     extraCaCerts: { secretName: settings.caCert === undefined ? '' : names.ca, key: 'ca.crt' },
     ...(store === undefined ? { config: { ...extraConfig, store: { url: EMBEDDED_STORE_URL } } } : {}),
+    ...(settings.secretEnv === undefined ? {} : {
+      extraEnv: [
+        ...((settings.values['extraEnv'] ?? []) as unknown[]),
+        ...settings.secretEnv.names.map((name) => ({ name, valueFrom: { secretKeyRef: { name: names.env, key: name } } })),
+      ],
+    }),
   };
 }

@@ -8,7 +8,7 @@ import { PASSWORD_KEYS } from './chart-values.ts';
 import type { SecretNames } from './chart-values.ts';
 import type { Settings } from './settings.ts';
 
-function secret(name: string, namespace: pulumi.Input<string>, data: Record<string, pulumi.Input<string>>, opts: pulumi.CustomResourceOptions, type = 'Opaque'): k8s.core.v1.Secret {
+function secret(name: string, namespace: pulumi.Input<string>, data: pulumi.Input<Record<string, pulumi.Input<string>>>, opts: pulumi.CustomResourceOptions, type = 'Opaque'): k8s.core.v1.Secret {
   return new k8s.core.v1.Secret(name, {
     // Named, not auto-named: the chart's values name them, and known names let the provider
     // render the chart during preview.
@@ -37,5 +37,6 @@ export function createSecrets(settings: Settings, names: SecretNames, namespace:
   if (Object.keys(passwords).length > 0) created.push(secret(names.passwords, namespace, passwords, opts));
   // Not secret (a CA certificate), but the chart mounts it from a Secret.
   if (settings.caCert !== undefined) created.push(secret(names.ca, namespace, { 'ca.crt': settings.caCert }, opts));
+  if (settings.secretEnv !== undefined) created.push(secret(names.env, namespace, settings.secretEnv.values, opts));
   return created;
 }

@@ -32,6 +32,12 @@ export interface Settings {
   pkiKey: pulumi.Output<string>;
   keyEncryptionSecret: pulumi.Output<string>;
   auditSigningKey: pulumi.Output<string>;
+  /**
+   * More secrets for the process, e.g. an upstream credential a route injects: environment
+   * variable → value, put into a Secret and referenced by `extraEnv`; `config` refers to them
+   * as `${NAME}`. Names are plain; the values stay one secret output.
+   */
+  secretEnv: { names: string[]; values: pulumi.Output<Record<string, string>> } | undefined;
   /** More chart values (routes and upstreams in `config`, policies, networkPolicy, …). */
   values: Record<string, unknown>;
 }
@@ -43,6 +49,9 @@ export interface Settings {
  */
 const OWNED_VALUES = ['replicaCount', 'publicUrl', 'autoscaling', 'secrets', 'tls', 'store', 'redis', 'nats', 'extraCaCerts', 'image', 'fullnameOverride', 'nameOverride'];
 const OWNED_CONFIG = ['publicUrl', 'store', 'ratelimit', 'bus', 'dataDir'];
+
+/** What the chart sets in the container's environment: `secretEnv` may not replace it. */
+const CHART_ENV = ['NODE_ENV', 'NODE_EXTRA_CA_CERTS', 'GATEHOUSE_PKI_KEY', 'GATEHOUSE_KEY_ENCRYPTION_SECRET', 'GATEHOUSE_DB_PASSWORD', 'GATEHOUSE_REDIS_PASSWORD', 'GATEHOUSE_NATS_PASSWORD'];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/u;
 
@@ -71,6 +80,21 @@ function readValues(config: pulumi.Config): Record<string, unknown> {
     }
   }
   return values;
+}
+
+function readSecretEnv(config: pulumi.Config): Settings['secretEnv'] {
+  // Read plain once for the names only (they become plain extraEnv entries); the values are
+  // taken again as one secret output.
+  const plain = config.getObject<unknown>('secretEnv');
+  if (plain === undefined) return undefined;
+  if (!isRecord(plain)) return refuse(config, 'secretEnv', 'must be an object: environment variable name → secret value');
+  const names = Object.keys(plain);
+  for (const name of names) {
+    if (!/^[A-Z_][A-Z0-9_]*$/u.test(name)) refuse(config, 'secretEnv', `has ${JSON.stringify(name)}: environment variable names are A-Z, 0-9 and _`);
+    if (CHART_ENV.includes(name)) refuse(config, 'secretEnv', `sets ${name}, which the chart sets from its own Secrets`);
+    if (typeof plain[name] !== 'string') refuse(config, 'secretEnv', `has a ${name} that is not a string`);
+  }
+  return { names, values: config.requireSecretObject<Record<string, string>>('secretEnv') };
 }
 
 function readTls(config: pulumi.Config): Settings['tls'] {
@@ -151,6 +175,7 @@ export function readSettings(config: pulumi.Config = new pulumi.Config()): Setti
     pkiKey: config.requireSecret('pkiKey'),
     keyEncryptionSecret: config.requireSecret('keyEncryptionSecret'),
     auditSigningKey: config.requireSecret('auditSigningKey'),
+    secretEnv: readSecretEnv(config),
     values: readValues(config),
   };
 }

@@ -33,8 +33,9 @@ const TLS_CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n
 const CA_CERT = '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n';
 const PKI_KEY = `pki-${randomBytes(32).toString('base64url')}`;
 const KEY_ENCRYPTION_SECRET = randomBytes(32).toString('base64url');
+const MAIL_KEY = 'mail-key-marker';
 const AUDIT_KEY = JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: 'audit-x', d: 'audit-d-marker' });
-const SECRET_TEXTS = [PG_PASSWORD, REDIS_PASSWORD, NATS_PASSWORD, 'tls-key-marker', PKI_KEY, KEY_ENCRYPTION_SECRET, 'audit-d-marker'];
+const SECRET_TEXTS = [MAIL_KEY, PG_PASSWORD, REDIS_PASSWORD, NATS_PASSWORD, 'tls-key-marker', PKI_KEY, KEY_ENCRYPTION_SECRET, 'audit-d-marker'];
 
 const SHARED = { pkiKey: PKI_KEY, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, auditSigningKey: AUDIT_KEY };
 /** One instance on the embedded defaults: SQLite, limits and events in process. */
@@ -59,10 +60,12 @@ const SEVERAL: Record<string, string> = {
   caCert: CA_CERT,
   values: JSON.stringify({
     podAntiAffinity: 'hard',
-    config: { upstreams: { mail: { url: 'https://mail.apps.svc.cluster.local:8443' } } },
+    config: { upstreams: { mail: { url: 'https://mail.apps.svc.cluster.local:8443', credentials: { headers: { 'x-api-key': '${MAIL_API_KEY}' } } } } },
   }),
+  // An upstream credential the gateway injects (docs/credential-isolation.md).
+  secretEnv: JSON.stringify({ MAIL_API_KEY: MAIL_KEY }),
 };
-const SECRET_KEYS = ['pkiKey', 'keyEncryptionSecret', 'auditSigningKey', 'storeUrl', 'redisUrl', 'natsUrl', 'tlsKey'];
+const SECRET_KEYS = ['secretEnv', 'pkiKey', 'keyEncryptionSecret', 'auditSigningKey', 'storeUrl', 'redisUrl', 'natsUrl', 'tlsKey'];
 
 let registered: Registered[] = [];
 /** Secrets whose creation finished, and what had been registered when the chart was. */
@@ -251,8 +254,8 @@ describe('Pulumi program deploy/pulumi', () => {
     let all: Registered[];
     before(async () => { all = await deploy(SEVERAL); });
 
-    it('creates the shared, password and CA Secrets and refers to the existing TLS Secret', () => {
-      assert.deepEqual(byType(all, 'kubernetes:core/v1:Secret').map((s) => s.inputs['metadata'].name).sort(), ['gatehouse-ca', 'gatehouse-passwords', 'gatehouse-secrets']);
+    it('creates the shared, password, CA and environment Secrets and refers to the existing TLS Secret', () => {
+      assert.deepEqual(byType(all, 'kubernetes:core/v1:Secret').map((s) => s.inputs['metadata'].name).sort(), ['gatehouse-ca', 'gatehouse-env', 'gatehouse-passwords', 'gatehouse-secrets']);
       assert.deepEqual(chartOf(all).inputs['values'].tls, { secretName: 'gatehouse-example-com-tls' });
     });
 
@@ -269,12 +272,14 @@ describe('Pulumi program deploy/pulumi', () => {
       assert.deepEqual(values['extraCaCerts'], { secretName: 'gatehouse-ca', key: 'ca.crt' });
       // gatehouse:values passes through, and the store is the chart's PostgreSQL, not SQLite.
       assert.equal(values['podAntiAffinity'], 'hard');
-      assert.deepEqual(values['config'], { upstreams: { mail: { url: 'https://mail.apps.svc.cluster.local:8443' } } });
+      assert.deepEqual(values['config'], { upstreams: { mail: { url: 'https://mail.apps.svc.cluster.local:8443', credentials: { headers: { 'x-api-key': '${MAIL_API_KEY}' } } } } });
+      assert.deepEqual(values['extraEnv'], [{ name: 'MAIL_API_KEY', valueFrom: { secretKeyRef: { name: 'gatehouse-env', key: 'MAIL_API_KEY' } } }]);
     });
 
     it('keeps the passwords secret inputs of the password Secret, and out of the chart\'s values', () => {
       const passwords = secretsOf(all).get('gatehouse-passwords')!;
       assert.deepEqual(Object.fromEntries(passwords), { 'store-password': PG_PASSWORD, 'redis-password': REDIS_PASSWORD, 'nats-password': NATS_PASSWORD });
+      assert.deepEqual(Object.fromEntries(secretsOf(all).get('gatehouse-env')!), { MAIL_API_KEY: MAIL_KEY });
       const chart = JSON.stringify(chartOf(all).inputs);
       for (const text of SECRET_TEXTS) assert.ok(!chart.includes(text), `chart values hold no ${text}`);
       assert.ok(!chart.includes(pulumi.runtime.specialSecretSig), 'no secret output among the chart values');
@@ -325,6 +330,8 @@ describe('Pulumi program deploy/pulumi', () => {
       ['a namespace that is not a DNS label', { ...EMBEDDED, namespace: 'Edge' }, 'namespace', /namespace name/],
       ['chart values setting a connection (a password could go into the ConfigMap)', { ...EMBEDDED, values: JSON.stringify({ config: { store: { url: `postgres://u:${PG_PASSWORD}@pg/db` } } }) }, 'values', /config\.store/],
       ['chart values setting a key the program owns', { ...EMBEDDED, values: JSON.stringify({ secrets: { existingSecret: 'other' } }) }, 'values', /sets secrets/],
+      ['a secretEnv variable the chart sets itself', { ...EMBEDDED, secretEnv: JSON.stringify({ GATEHOUSE_PKI_KEY: 'x' }) }, 'secretEnv', /GATEHOUSE_PKI_KEY/],
+      ['a secretEnv name that is not an environment variable name', { ...EMBEDDED, secretEnv: JSON.stringify({ 'mail-key': 'x' }) }, 'secretEnv', /"mail-key"/],
       ['a missing CA master key', without(EMBEDDED, 'pkiKey'), 'pkiKey', /pkiKey/],
     ] as const) {
       it(`refuses ${what}, naming gatehouse:${key}`, async () => {
@@ -369,7 +376,7 @@ describe('Pulumi program deploy/pulumi', () => {
   it('marks the config secrets as secret outputs (pulumi.isSecret)', async () => {
     await deploy(SEVERAL);
     const settings = readSettings();
-    for (const output of [settings.pkiKey, settings.keyEncryptionSecret, settings.auditSigningKey, settings.store!.password!, settings.redis!.password!, settings.nats!.password!]) {
+    for (const output of [settings.secretEnv!.values as pulumi.Output<unknown>, settings.pkiKey, settings.keyEncryptionSecret, settings.auditSigningKey, settings.store!.password!, settings.redis!.password!, settings.nats!.password!]) {
       assert.equal(await pulumi.isSecret(output), true);
     }
   });
