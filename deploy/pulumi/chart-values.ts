@@ -47,7 +47,8 @@ export function chartValues(settings: Settings, names: SecretNames): Record<stri
     autoscaling: settings.maxReplicas === undefined
       ? { enabled: false }
       : { enabled: true, minReplicas: settings.replicas, maxReplicas: settings.maxReplicas },
-    ...(Object.keys(settings.image).length > 0 ? { image: { repository: 'ghcr.io/gatehouse/gatehouse', ...settings.image } } : {}),
+    // Helm merges a map with the chart's defaults: only the keys set here replace them.
+    ...(Object.keys(settings.image).length > 0 ? { image: settings.image } : {}),
     secrets: { existingSecret: names.shared },
     tls: { secretName: 'secretName' in settings.tls ? settings.tls.secretName : names.tls },
     store: store === undefined

@@ -58,6 +58,7 @@ const SEVERAL: Record<string, string> = {
   natsUrl: `tls://gatehouse:${NATS_PASSWORD}@nats.messaging.svc.cluster.local:4222`,
   tlsSecretName: 'gatehouse-example-com-tls',
   caCert: CA_CERT,
+  imageDigest: `sha256:${'ab'.repeat(32)}`,
   values: JSON.stringify({
     podAntiAffinity: 'hard',
     config: { upstreams: { mail: { url: 'https://mail.apps.svc.cluster.local:8443', credentials: { headers: { 'x-api-key': '${MAIL_API_KEY}' } } } } },
@@ -298,6 +299,8 @@ describe('Pulumi program deploy/pulumi', () => {
         assert.ok(secrets.get(name)?.has(key), `the pod reads ${name}/${key}, which the program creates`);
       }
       assert.ok(objects.some((o) => o.kind === 'HorizontalPodAutoscaler'));
+      // imageDigest replaced the digest only: the repository is still the chart's default.
+      assert.equal(objects.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0].image, `ghcr.io/gatehouse/gatehouse@sha256:${'ab'.repeat(32)}`);
       const r = gatehouseValidate(objects, secrets);
       assert.equal(r.status, 0, r.out);
       assert.match(r.text, /url: postgres:\/\/gatehouse:\$\{GATEHOUSE_DB_PASSWORD\}@pg\.databases\.svc\.cluster\.local:5433\/gatehouse\?sslmode=verify-full&sslrootcert=/);
@@ -327,6 +330,7 @@ describe('Pulumi program deploy/pulumi', () => {
       ['an http:// publicUrl (the chart\'s pattern)', { ...EMBEDDED, publicUrl: 'http://trial.example.com' }, 'publicUrl', /publicUrl "http:\/\/trial\.example\.com".*pattern/],
       ['no TLS certificate', without(EMBEDDED, 'tlsCert', 'tlsKey'), 'tlsCert', /tlsSecretName/],
       ['a TLS Secret name the chart refuses', { ...without(EMBEDDED, 'tlsCert', 'tlsKey'), tlsSecretName: 'Not_A_Name' }, 'tlsSecretName', /tls\.secretName/],
+      ['an image digest the chart refuses', { ...EMBEDDED, imageDigest: 'sha256:abc' }, 'imageDigest', /image\.digest/],
       ['a namespace that is not a DNS label', { ...EMBEDDED, namespace: 'Edge' }, 'namespace', /namespace name/],
       ['chart values setting a connection (a password could go into the ConfigMap)', { ...EMBEDDED, values: JSON.stringify({ config: { store: { url: `postgres://u:${PG_PASSWORD}@pg/db` } } }) }, 'values', /config\.store/],
       ['chart values setting a key the program owns', { ...EMBEDDED, values: JSON.stringify({ secrets: { existingSecret: 'other' } }) }, 'values', /sets secrets/],
