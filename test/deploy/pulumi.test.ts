@@ -9,12 +9,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { deployTool } from './tools.ts';
 import { chartPath, runsSeveralInstances } from '../../deploy/pulumi/chart-rules.ts';
 import { deployGatehouse } from '../../deploy/pulumi/gatehouse.ts';
@@ -375,6 +375,14 @@ describe('Pulumi program deploy/pulumi', () => {
     // The Secrets take the mocks 20 ms, then the chart registers: wait for it (index.ts exports neither).
     for (let i = 0; i < 100 && registered.length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(registered.map((r) => r.type).sort(), ['kubernetes:core/v1:Namespace', 'kubernetes:core/v1:Secret', 'kubernetes:core/v1:Secret', 'kubernetes:helm.sh/v4:Chart']);
+  });
+
+  it('has a Pulumi.yaml whose project name is the config namespace and whose main is index.ts, run by Node\'s type stripping', () => {
+    const project = parse(readFileSync(join(root, 'deploy', 'pulumi', 'Pulumi.yaml'), 'utf8')) as Json;
+    assert.equal(project['name'], 'gatehouse'); // the gatehouse: of every config key
+    assert.equal(project['main'], 'index.ts');
+    assert.ok(existsSync(join(root, 'deploy', 'pulumi', project['main'])));
+    assert.deepEqual(project['runtime'], { name: 'nodejs', options: { typescript: false } });
   });
 
   it('marks the config secrets as secret outputs (pulumi.isSecret)', async () => {
