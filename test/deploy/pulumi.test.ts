@@ -286,6 +286,14 @@ describe('Pulumi program deploy/pulumi', () => {
       assert.ok(!chart.includes(pulumi.runtime.specialSecretSig), 'no secret output among the chart values');
     });
 
+    it('keeps a password percent-encoded as written, since the chart puts it back into a URL', async () => {
+      const encoded = 'p%40ss%2Fw%3Ard%25';
+      const other = await deploy({ ...SEVERAL, storeUrl: `postgres://gatehouse:${encoded}@pg:5432/gatehouse` });
+      assert.equal(secretsOf(other).get('gatehouse-passwords')!.get('store-password'), encoded);
+      assert.equal(chartOf(other).inputs['values'].store.sslmode, 'verify-full', 'verify-full when the URL names no sslmode');
+      all = await deploy(SEVERAL);
+    });
+
     it('makes the chart depend on the Secrets, so that pods never start before them', () => {
       // The mocks take 20 ms to create a Secret: the chart is registered only once all are done.
       assert.deepEqual(createdBeforeChart.sort(), byType(all, 'kubernetes:core/v1:Secret').map((s) => s.name).sort());
