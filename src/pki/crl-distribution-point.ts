@@ -26,6 +26,11 @@ export function issuerCrlPath(crlPath: string, keyId: string): string {
   return `${crlPath.replace(/\/+$/, '')}/${keyId.toLowerCase()}`;
 }
 
+/** The URL of the CRL of the intermediate with this key id, served under `publicUrl`. */
+export function issuerCrlUrl(crlPath: string, publicUrl: string, keyId: string): string {
+  return new URL(issuerCrlPath(crlPath, keyId), publicUrl).href;
+}
+
 /** What a request path under `pki.crl.path` asks for; undefined when it is no CRL path. */
 export function parseCrlPath(crlPath: string, path: string): CrlRequest | undefined {
   if (path === crlPath) return { pem: false };

@@ -128,7 +128,7 @@ export async function rotateIntermediate(options: RotateIntermediateOptions): Pr
   const retired = retiredCerts.map(serialOf);
   // Only what this root signed can be revoked on its CRL. Intermediates of a root replaced by
   // `ca rotate-root` are out of the trust with it: that root only stays while a trusted
-  // intermediate of its own is left (authority.ts), and none is now.
+  // intermediate of its own is left (ca-material.ts), and none is now.
   const revocable: string[] = [];
   for (const cert of retiredCerts) {
     if (cert.issuer === root.subject && await cert.verify({ publicKey: root, signatureOnly: true })) revocable.push(serialOf(cert));

@@ -3,6 +3,7 @@
  * that "is this SAN allowed" compares like with like (case, IPv6 spelling).
  */
 import { isIP } from 'node:net';
+import { GatehouseError } from '../core/errors.ts';
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -25,4 +26,13 @@ export function canonicalIp(value: string): string | undefined {
   // The WHATWG URL parser prints IPv6 in RFC 5952 form (lower case, compressed zeros).
   if (family === 6) return new URL(`http://[${value}]/`).hostname.slice(1, -1);
   return undefined;
+}
+
+/** The canonical forms of `values`, without repeats; ERR_ADMIN_INPUT_INVALID names the first that has none. */
+export function canonicalList(values: readonly string[] | undefined, canon: (v: string) => string | undefined, what: string): string[] {
+  return [...new Set((values ?? []).map((v) => {
+    const c = canon(v);
+    if (!c) throw new GatehouseError('ERR_ADMIN_INPUT_INVALID', { detail: `invalid ${what} ${JSON.stringify(v)}` });
+    return c;
+  }))];
 }
