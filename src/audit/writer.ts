@@ -5,63 +5,28 @@
  *   append(draft)  → spool line written (sync) → memory queue   [the acknowledgement]
  *   appendAccess(record, hold) → spool line taken → memory queue; once per event-loop turn
  *       one write(2) of the turn's lines, then the held responses go out [the acknowledgement]
- *   every batchMaxDelayMs or batchMaxEvents → one transaction:
+ *   every batchMaxDelayMs or batchMaxEvents → one transaction (chain-batch.ts):
  *       lock chain head → skip already-stored event ids → assign seq + prevHash + hash
  *       → insert → move head                              [no gap, no fork on failure]
- *   → spool segment released → checkpoint signed when due
+ *   → spool segment released → checkpoint signed when due (writer-checkpoints.ts)
  *   → every ACTOR_INDEX_EVERY records: the actor index filled in bulk (actor-index.ts)
  *
  * While the store fails, batches are retried with backoff and the spool keeps every
  * event (beyond `maxQueued` they live only there and are read back when the queue drains).
  */
-import type { Logger } from 'pino';
-import type { EventBus } from '../bus/types.ts';
 import { toGatehouseError } from '../core/errors.ts';
 import { createAuditRepo } from '../store/repos/audit-repo.ts';
-import type { Store } from '../store/types.ts';
-import { signCheckpoint } from './checkpoint.ts';
-import { canonicalDraftJson, GENESIS_HASH, linkedHash, recordHash } from './hash.ts';
-import type { AuditCheckpoint, AuditDraft, AuditRecord, ChainHead } from './record.ts';
+import { canonicalDraftJson } from './hash.ts';
+import type { AuditCheckpoint, AuditDraft, ChainHead } from './record.ts';
 import type { AccessRecord } from './access-event.ts';
-import type { AuditSigningKey } from './signing-key.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
 import { ActorIndexer } from './actor-index.ts';
+import { appendBatch } from './chain-batch.ts';
+import { WriterCheckpoints } from './writer-checkpoints.ts';
+import type { AuditWriterOptions, AuditWriterStats, Holdable } from './writer-types.ts';
 
-/**
- * What waits for an access record's grouped spool write: a response about to finish.
- * `cork` at append (the gateway corks its socket and defers its final write), `uncork` once the
- * line is in the OS (socket released, final write made), so the client never has an answer
- * whose record a killed process could lose.
- */
-export interface Holdable {
-  cork(): void;
-  uncork(): void;
-}
-
-export interface AuditWriterOptions {
-  store: Store;
-  spoolDir: string;
-  chain?: string;
-  /** Instance name written into checkpoints. */
-  instance: string;
-  signingKey?: AuditSigningKey;
-  logger?: Logger;
-  /** `config.mode`: production refuses a group-writable spool directory. Default: from NODE_ENV. */
-  mode?: 'development' | 'production';
-  /** Publishes `audit.checkpoint`. */
-  bus?: EventBus;
-  fsync?: boolean;
-  batchMaxEvents?: number;
-  batchMaxDelayMs?: number;
-  maxQueued?: number;
-  checkpointEveryRecords?: number;
-  checkpointEveryMs?: number;
-  /** Spool segment size (tests make it small). */
-  maxSegmentBytes?: number;
-  /** Records behind the actor index that start a bulk run (tests make it small; see actor-index.ts). */
-  actorIndexEvery?: number;
-}
+export type { AuditWriterOptions, AuditWriterStats, Holdable } from './writer-types.ts';
 
 interface Queued {
   draft: AuditDraft;
@@ -74,21 +39,6 @@ interface Queued {
   ref: SegmentRef;
   /** Recovered or delivered by the bus: may already be stored. */
   mayDuplicate: boolean;
-}
-
-export interface AuditWriterStats {
-  appended: number;
-  committed: number;
-  duplicatesSkipped: number;
-  batches: number;
-  failedBatches: number;
-  queued: number;
-  spilling: boolean;
-  checkpoints: number;
-  /** Epoch ms of the last failed batch while the store is still failing, else undefined. */
-  failingSince: number | undefined;
-  /** Epoch ms of the first spool write that failed (disk full, unwritable) while it still fails, else undefined. */
-  spoolFailingSince: number | undefined;
 }
 
 /** The segment of a draft the spool could not take: held in memory only, nothing to release. */
@@ -116,9 +66,6 @@ export class AuditWriter {
   #waiters: Waiter[] = [];
   #halted = false;
   #lastHead: ChainHead | undefined;
-  #sinceCheckpoint = 0;
-  #lastCheckpointAt = Date.now();
-  #lastCheckpointSeq = 0;
   readonly #stats: AuditWriterStats = { appended: 0, committed: 0, duplicatesSkipped: 0, batches: 0, failedBatches: 0, queued: 0, spilling: false, checkpoints: 0, failingSince: undefined, spoolFailingSince: undefined };
   /** Count of drafts ever taken out of the queue as committed or skipped (flush() targets). */
   #done = 0;
@@ -127,6 +74,7 @@ export class AuditWriter {
   #held: Holdable[] = [];
   #groupArmed = false;
   readonly #actorIndex: ActorIndexer;
+  readonly #checkpoints: WriterCheckpoints;
 
   private constructor(options: AuditWriterOptions, spool: Spool) {
     this.chain = options.chain ?? 'main';
@@ -136,6 +84,10 @@ export class AuditWriter {
       ...options,
     };
     this.#spool = spool;
+    this.#checkpoints = new WriterCheckpoints({
+      store: options.store, signingKey: options.signingKey, instance: options.instance, bus: options.bus, logger: options.logger,
+      everyRecords: this.#o.checkpointEveryRecords, everyMs: this.#o.checkpointEveryMs, stats: this.#stats,
+    });
   }
 
   /** Opens the spool and queues whatever an earlier process left in it. */
@@ -151,8 +103,8 @@ export class AuditWriter {
     if (refused.length) options.logger?.error({ files: refused, spoolDir: options.spoolDir }, 'audit: files in the spool that the writer did not make were not replayed (left in place): someone who can write to the spool directory planted them');
     // Spools written before drafts were made storable may hold a NUL or a lone surrogate.
     for (const r of recovered) writer.#enqueue({ draft: storableDraft(r.draft), canonical: undefined, ref: r.ref, mayDuplicate: true });
-    if (signingKeyPresent(options)) {
-      writer.#checkpointTimer = setInterval(() => { void writer.#checkpointIfDue(true); }, Math.min(writer.#o.checkpointEveryMs, 60_000));
+    if (writer.#checkpoints.enabled) {
+      writer.#checkpointTimer = setInterval(() => { void writer.#checkpoints.ifDue(writer.#lastHead, true); }, Math.min(writer.#o.checkpointEveryMs, 60_000));
       writer.#checkpointTimer.unref();
     }
     writer.#schedule();
@@ -305,52 +257,15 @@ export class AuditWriter {
   async #runBatch(): Promise<void> {
     const batch = this.#queue.slice(0, this.#o.batchMaxEvents);
     if (batch.length === 0) return;
-    const { store } = this.#o;
-    let records: AuditRecord[] = [];
-    let skipped = 0;
-    let overwritten: ChainHead | undefined;
     try {
       // The turn's grouped lines first, so that the fdatasync covers them too.
       if (this.#spool.groupedLines > 0) this.#writeGroup();
       if (this.#o.fsync) await this.#spool.sync();
-      const head = await store.transaction(async (trx) => {
-        const repo = createAuditRepo(trx, store.dialect);
-        const h = await repo.lockHead(this.chain, GENESIS_HASH);
-        overwritten = await this.#overwritten(repo, h);
-        const candidates = batch.filter((q) => q.mayDuplicate).map((q) => q.draft.eventId);
-        const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
-        const seen = new Set<string>();
-        let seq = h.seq;
-        let prevHash = h.hash;
-        records = [];
-        const texts: (string | undefined)[] = [];
-        for (const q of batch) {
-          const d = q.draft;
-          const id = d.eventId;
-          if (existing.has(id) || seen.has(id)) continue;
-          seen.add(id);
-          const canonical = q.canonical ?? canonicalDraftJson(d);
-          const hash = canonical === undefined ? recordHash({ ...d, chain: this.chain, prevHash }) : linkedHash(canonical, this.chain, prevHash);
-          seq += 1;
-          records.push({
-            chain: this.chain, seq, time: d.time, instance: d.instance, event: d.event, eventId: id, requestId: d.requestId, traceId: d.traceId,
-            actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
-            reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
-          });
-          texts.push(canonical);
-          prevHash = hash;
-        }
-        skipped = batch.length - records.length;
-        if (records.length) {
-          await repo.insertRecords(records, texts);
-          await repo.setHead({ chain: this.chain, seq, hash: prevHash }, Date.now());
-        }
-        return { chain: this.chain, seq, hash: prevHash };
-      });
+      const { head, committed, skipped, overwritten } = await appendBatch(this.#o.store, this.chain, batch, this.#lastHead);
       this.#queue.splice(0, batch.length);
       for (const q of batch) this.#spool.committed(q.ref);
       this.#done += batch.length;
-      this.#stats.committed += records.length;
+      this.#stats.committed += committed;
       this.#stats.duplicatesSkipped += skipped;
       this.#stats.batches += 1;
       if (this.#stats.failingSince !== undefined) {
@@ -360,15 +275,15 @@ export class AuditWriter {
       this.#backoffMs = 0;
       this.#lastHead = head;
       this.#actorIndex.note(head.seq);
-      this.#sinceCheckpoint += records.length;
+      this.#checkpoints.recorded(committed);
       this.#wakeWaiters();
-      if (overwritten) await this.#signOverwritten(overwritten, head);
+      if (overwritten) await this.#checkpoints.signOverwritten(overwritten, head);
       if (this.#queue.length === 0 && this.#spool.spilling) {
         this.#writeGroup();
         const spilled = this.#spool.takeSpilled();
         for (const r of spilled) this.#queue.push({ draft: r.draft, canonical: undefined, ref: r.ref, mayDuplicate: true });
       }
-      await this.#checkpointIfDue(false);
+      await this.#checkpoints.ifDue(this.#lastHead, false);
     } catch (err) {
       this.#stats.failedBatches += 1;
       // A unique violation means some event of the batch is already stored (e.g. written
@@ -382,43 +297,6 @@ export class AuditWriter {
     }
   }
 
-  /**
-   * What this writer last wrote, when the chain it is about to extend no longer holds it: the
-   * head moved back, or to the same seq with another hash, or past it while the record at that
-   * seq now has another hash. Anyone who can write to the database can rewrite what follows the
-   * last checkpoint (hashes and links recomputed, head moved); without this, the next checkpoint
-   * would sign over the rewrite. Only a head another writer moved costs a read (of one record).
-   * A record that is gone is left to verify (a gap, or retention, which cuts and records it).
-   */
-  async #overwritten(repo: ReturnType<typeof createAuditRepo>, h: ChainHead): Promise<ChainHead | undefined> {
-    const own = this.#lastHead;
-    if (!own || own.seq === 0) return undefined;
-    if (h.seq < own.seq || (h.seq === own.seq && h.hash !== own.hash)) return own;
-    if (h.seq === own.seq) return undefined;
-    const [r] = await repo.page(this.chain, own.seq - 1, 1);
-    return r && r.seq === own.seq && r.hash !== own.hash ? own : undefined;
-  }
-
-  /**
-   * The chain was rewritten or cut behind this writer: sign a checkpoint at what it wrote (seq and
-   * hash from memory, not from the database), so that `audit verify` reports the record at that
-   * seq as modified, however consistent the rewritten chain is, and later checkpoints do not
-   * launder it. The chain goes on from the head as it found it.
-   */
-  async #signOverwritten(own: ChainHead, found: ChainHead): Promise<void> {
-    this.#o.logger?.error({ chain: own.chain, seq: own.seq, wrote: own.hash, headNow: found }, 'audit: the chain was rewritten or cut behind this writer since its last batch; signing a checkpoint at what it wrote, which audit verify will report');
-    const key = this.#o.signingKey;
-    if (!key) return;
-    try {
-      const cp = await signCheckpoint(key, { chain: own.chain, seq: own.seq, hash: own.hash, time: Date.now(), instance: this.#o.instance });
-      await createAuditRepo(this.#o.store.db, this.#o.store.dialect).insertCheckpoint(cp, Date.now());
-      this.#stats.checkpoints += 1;
-      this.#o.bus?.publish('audit.checkpoint', { chain: cp.chain, seq: cp.seq, hash: cp.hash, kid: cp.kid });
-    } catch (err) {
-      this.#o.logger?.error({ err: toGatehouseError(err) }, 'audit: the checkpoint at what this writer wrote could not be stored');
-    }
-  }
-
   #wakeWaiters(): void {
     if (!this.#waiters.length) return;
     const still: Waiter[] = [];
@@ -426,39 +304,12 @@ export class AuditWriter {
     this.#waiters = still;
   }
 
-  async #checkpointIfDue(byTime: boolean): Promise<AuditCheckpoint | undefined> {
-    const head = this.#lastHead;
-    if (!signingKeyPresent(this.#o) || !head || head.seq === this.#lastCheckpointSeq) return undefined;
-    const due = this.#sinceCheckpoint >= this.#o.checkpointEveryRecords || (byTime && Date.now() - this.#lastCheckpointAt >= this.#o.checkpointEveryMs);
-    if (!due) return undefined;
-    return this.#checkpoint(head);
-  }
-
   /** Signs a checkpoint at the chain head this writer last wrote (or read). */
   async checkpointNow(): Promise<AuditCheckpoint | undefined> {
     await this.flush();
     const head = this.#lastHead ?? await createAuditRepo(this.#o.store.db, this.#o.store.dialect).head(this.chain);
-    if (!head || head.seq === 0 || !signingKeyPresent(this.#o)) return undefined;
-    return this.#checkpoint(head);
-  }
-
-  async #checkpoint(head: ChainHead): Promise<AuditCheckpoint | undefined> {
-    const key = this.#o.signingKey!;
-    this.#sinceCheckpoint = 0;
-    this.#lastCheckpointAt = Date.now();
-    this.#lastCheckpointSeq = head.seq;
-    try {
-      const cp = await signCheckpoint(key, { chain: head.chain, seq: head.seq, hash: head.hash, time: Date.now(), instance: this.#o.instance });
-      await createAuditRepo(this.#o.store.db, this.#o.store.dialect).insertCheckpoint(cp, Date.now());
-      this.#stats.checkpoints += 1;
-      this.#o.bus?.publish('audit.checkpoint', { chain: cp.chain, seq: cp.seq, hash: cp.hash, kid: cp.kid });
-      return cp;
-    } catch (err) {
-      // The next batch or tick tries again; records are safe either way.
-      this.#lastCheckpointSeq = 0;
-      this.#o.logger?.warn({ err: toGatehouseError(err) }, 'audit: checkpoint could not be stored');
-      return undefined;
-    }
+    if (!head || head.seq === 0 || !this.#checkpoints.enabled) return undefined;
+    return this.#checkpoints.at(head);
   }
 
   /**
@@ -484,9 +335,9 @@ export class AuditWriter {
     clearTimeout(this.#timer);
     await this.#running;
     const head = this.#lastHead;
-    if (signingKeyPresent(this.#o) && head && head.seq > 0 && head.seq !== this.#lastCheckpointSeq) {
+    if (this.#checkpoints.owed(head)) {
       // Bounded like the flush: a store that stopped answering must not hold the shutdown.
-      await Promise.race([this.#checkpoint(head), timeLeft()]);
+      await Promise.race([this.#checkpoints.at(head), timeLeft()]);
       clearTimeout(timer);
     }
     // The actor index caught up, so a restart starts with an empty tail; bounded like the rest.
@@ -501,8 +352,4 @@ export class AuditWriter {
     this.#spool.close();
     if (this.#queue.length) this.#o.logger?.warn({ events: this.#queue.length }, 'audit: events left in the spool for the next start');
   }
-}
-
-function signingKeyPresent(o: AuditWriterOptions): boolean {
-  return o.signingKey !== undefined;
 }

@@ -1,0 +1,81 @@
+/**
+ * One batch of the audit writer appended to the hash chain in one transaction:
+ *   lock chain head → skip already-stored event ids → assign seq + prevHash + hash
+ *   → insert → move head                              [no gap, no fork on failure]
+ */
+import { createAuditRepo } from '../store/repos/audit-repo.ts';
+import type { Store } from '../store/types.ts';
+import { canonicalDraftJson, GENESIS_HASH, linkedHash, recordHash } from './hash.ts';
+import type { AuditDraft, AuditRecord, ChainHead } from './record.ts';
+
+/** A queued draft as the batch needs it. */
+export interface BatchDraft {
+  draft: AuditDraft;
+  /** Its canonical JSON when the writer kept it; computed again when absent. */
+  canonical: string | undefined;
+  /** Recovered or delivered by the bus: may already be stored. */
+  mayDuplicate: boolean;
+}
+
+export interface AppendedBatch {
+  /** The chain head after the batch. */
+  head: ChainHead;
+  committed: number;
+  /** Drafts of the batch already stored (or repeated within it). */
+  skipped: number;
+  /** What the writer last wrote, when the chain no longer holds it (see overwrittenHead). */
+  overwritten: ChainHead | undefined;
+}
+
+/** Appends `batch` to `chain`; `lastHead` is the head this writer last wrote, if any. */
+export function appendBatch(store: Store, chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+  return store.transaction(async (trx) => {
+    const repo = createAuditRepo(trx, store.dialect);
+    const h = await repo.lockHead(chain, GENESIS_HASH);
+    const overwritten = await overwrittenHead(repo, chain, lastHead, h);
+    const candidates = batch.filter((q) => q.mayDuplicate).map((q) => q.draft.eventId);
+    const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
+    const seen = new Set<string>();
+    let seq = h.seq;
+    let prevHash = h.hash;
+    const records: AuditRecord[] = [];
+    const texts: (string | undefined)[] = [];
+    for (const q of batch) {
+      const d = q.draft;
+      const id = d.eventId;
+      if (existing.has(id) || seen.has(id)) continue;
+      seen.add(id);
+      const canonical = q.canonical ?? canonicalDraftJson(d);
+      const hash = canonical === undefined ? recordHash({ ...d, chain, prevHash }) : linkedHash(canonical, chain, prevHash);
+      seq += 1;
+      records.push({
+        chain, seq, time: d.time, instance: d.instance, event: d.event, eventId: id, requestId: d.requestId, traceId: d.traceId,
+        actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
+        reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
+      });
+      texts.push(canonical);
+      prevHash = hash;
+    }
+    if (records.length) {
+      await repo.insertRecords(records, texts);
+      await repo.setHead({ chain, seq, hash: prevHash }, Date.now());
+    }
+    return { head: { chain, seq, hash: prevHash }, committed: records.length, skipped: batch.length - records.length, overwritten };
+  });
+}
+
+/**
+ * What this writer last wrote, when the chain it is about to extend no longer holds it: the
+ * head moved back, or to the same seq with another hash, or past it while the record at that
+ * seq now has another hash. Anyone who can write to the database can rewrite what follows the
+ * last checkpoint (hashes and links recomputed, head moved); without this, the next checkpoint
+ * would sign over the rewrite. Only a head another writer moved costs a read (of one record).
+ * A record that is gone is left to verify (a gap, or retention, which cuts and records it).
+ */
+async function overwrittenHead(repo: ReturnType<typeof createAuditRepo>, chain: string, own: ChainHead | undefined, h: ChainHead): Promise<ChainHead | undefined> {
+  if (!own || own.seq === 0) return undefined;
+  if (h.seq < own.seq || (h.seq === own.seq && h.hash !== own.hash)) return own;
+  if (h.seq === own.seq) return undefined;
+  const [r] = await repo.page(chain, own.seq - 1, 1);
+  return r && r.seq === own.seq && r.hash !== own.hash ? own : undefined;
+}
