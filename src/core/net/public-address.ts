@@ -33,6 +33,7 @@ const NOT_PUBLIC_V6: readonly [string, number][] = [
   ['::', 8], // unspecified, loopback, IPv4-compatible and other reserved (IPv4-mapped is judged by its IPv4 address)
   ['64:ff9b:1::', 48], // local-use NAT64
   ['100::', 64], // discard
+  ['100:0:0:1::', 64], // dummy prefix (RFC 9780), for configurations that need one; not routed
   ['2001::', 23], // IETF protocol assignments (Teredo, ORCHID …)
   ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4: reaches an IPv4 address through a relay
