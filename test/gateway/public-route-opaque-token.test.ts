@@ -99,7 +99,7 @@ describe('opaque tokens of Gatehouse\'s identity provider on a public route', ()
 
 describe('OpaqueTokenRecognizer', () => {
   const issued = Buffer.alloc(32, 1).toString('base64url');
-  function recognizer() {
+  function recognizer(options: { maxRemembered?: number } = {}) {
     const asked: string[] = [];
     const kv = {
       async find(namespace: string, id: string) {
@@ -107,7 +107,7 @@ describe('OpaqueTokenRecognizer', () => {
         return namespace === 'oidc:RefreshToken' && id === issued ? { id, payload: {}, expiresAt: null } : undefined;
       },
     } as unknown as KvRepo;
-    return { asked, tokens: new OpaqueTokenRecognizer(kv) };
+    return { asked, tokens: new OpaqueTokenRecognizer(kv, options) };
   }
 
   it('asks the store about access and refresh tokens of the opaque shape only', async () => {
@@ -126,5 +126,30 @@ describe('OpaqueTokenRecognizer', () => {
     assert.equal(await tokens.issued(issued), true);
     assert.equal(await tokens.issued(issued), true);
     assert.equal(asked.length, 2 + 4);
+  });
+
+  it('a stream of fresh random values (an attacker\'s, one request each) does not evict an upstream\'s own token in use: it costs no store read again', async () => {
+    const { asked, tokens } = recognizer({ maxRemembered: 4 });
+    const foreign = Buffer.alloc(32, 3).toString('base64url');
+    const random = (i: number) => Buffer.from(`fresh-random-value-${i}`.padEnd(32, '.')).toString('base64url');
+    assert.equal(await tokens.issued(foreign), false);
+    for (let i = 0; i < 40; i++) {
+      assert.equal(await tokens.issued(random(i)), false);
+      assert.equal(tokens.issued(foreign), false, `request ${i}: the upstream's token was forgotten and looked up again`);
+    }
+    assert.equal(asked.filter((a) => a.endsWith(foreign)).length, 2);
+  });
+
+  it('a remembered value is still forgotten ten minutes after its lookup, however often it is sent meanwhile', async () => {
+    const asked: string[] = [];
+    const kv = { async find(namespace: string, id: string) { asked.push(`${namespace} ${id}`); return undefined; } } as unknown as KvRepo;
+    let t = 1_000_000;
+    const tokens = new OpaqueTokenRecognizer(kv, { now: () => t });
+    const foreign = Buffer.alloc(32, 4).toString('base64url');
+    assert.equal(await tokens.issued(foreign), false);
+    for (; t < 1_000_000 + 10 * 60_000 - 1000; t += 60_000) assert.equal(tokens.issued(foreign), false);
+    t = 1_000_000 + 10 * 60_000;
+    assert.equal(await tokens.issued(foreign), false);
+    assert.equal(asked.length, 4, 'looked up once, then once more after ten minutes');
   });
 });

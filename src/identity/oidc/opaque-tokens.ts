@@ -23,10 +23,16 @@ const UNKNOWN_TTL_MS = 10 * 60_000;
  * upstream's own token, sent with every request, and the provider never issues it later (its
  * values are random and stored before any client sees them). A value it did issue is looked up
  * each time; clients that send one to a public route are the rare, misbehaving case.
+ *
+ * A remembered value moves to the recent end each time it is sent again: anyone can send fresh
+ * random values, one request each, and in insertion order those pushed out the upstream tokens
+ * in use, so that every request carrying one cost store reads again (a few requests a second
+ * bought store reads for all the public route's traffic).
  */
 export class OpaqueTokenRecognizer {
   readonly #kv: KvRepo;
-  readonly #unknown: ExpiringLru<true>;
+  /** Value → when it is forgotten (the entry's own expiry, kept when it moves). */
+  readonly #unknown: ExpiringLru<number>;
   readonly #now: () => number;
 
   constructor(kv: KvRepo, options: { maxRemembered?: number; now?: () => number } = {}) {
@@ -41,10 +47,18 @@ export class OpaqueTokenRecognizer {
    * when the store cannot be read.
    */
   issued(value: string): false | Promise<boolean> {
-    if (!OPAQUE_VALUE.test(value) || this.#unknown.get(value, this.#now()) !== undefined) return false;
+    if (!OPAQUE_VALUE.test(value)) return false;
+    const forgetAt = this.#unknown.get(value, this.#now());
+    if (forgetAt !== undefined) {
+      this.#unknown.set(value, forgetAt, forgetAt);
+      return false;
+    }
     return Promise.all(BEARER_NAMESPACES.map((ns) => this.#kv.find(ns, value))).then((records) => {
       const found = records.some((r) => r !== undefined);
-      if (!found) this.#unknown.set(value, true, this.#now() + UNKNOWN_TTL_MS);
+      if (!found) {
+        const at = this.#now() + UNKNOWN_TTL_MS;
+        this.#unknown.set(value, at, at);
+      }
       return found;
     });
   }
