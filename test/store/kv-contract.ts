@@ -45,6 +45,20 @@ export function registerKvContract(getStore: () => Store): void {
       assert.equal(await kv().findByUserCode(n, 'TTL-CODE'), undefined);
     });
 
+    it('exists says whether a live record of the id is in any of the namespaces', async () => {
+      const { state, kv } = clock();
+      const [a, b, c] = [ns(), ns(), ns()];
+      await kv().upsert(b, 'tok', { v: 1 }, 60);
+      assert.equal(await kv().exists([a, b], 'tok'), true);
+      assert.equal(await kv().exists([b], 'tok'), true);
+      assert.equal(await kv().exists([a, c], 'tok'), false);
+      assert.equal(await kv().exists([a, b], 'other'), false);
+      assert.equal(await kv().exists([], 'tok'), false);
+      assert.equal(await kv().exists([a, b], ''), false);
+      state.t += 60_000;
+      assert.equal(await kv().exists([a, b], 'tok'), false, 'an expired record counts as absent');
+    });
+
     it('a record without expiresInSec never expires', async () => {
       const { state, kv } = clock();
       const n = ns();

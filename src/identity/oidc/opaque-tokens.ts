@@ -33,6 +33,8 @@ export class OpaqueTokenRecognizer {
   readonly #kv: KvRepo;
   /** Value → when it is forgotten (the entry's own expiry, kept when it moves). */
   readonly #unknown: ExpiringLru<number>;
+  /** Lookups under way: the same value in many requests at once costs one store read. */
+  readonly #pending = new Map<string, Promise<boolean>>();
   readonly #now: () => number;
 
   constructor(kv: KvRepo, options: { maxRemembered?: number; now?: () => number } = {}) {
@@ -43,8 +45,9 @@ export class OpaqueTokenRecognizer {
 
   /**
    * False at once when `value` cannot be one of the provider's opaque tokens, or is
-   * remembered as never issued; else whether a live access or refresh token has it. Rejects
-   * when the store cannot be read.
+   * remembered as never issued; else whether a live access or refresh token has it (one store
+   * read, shared by the requests that ask about the value meanwhile). Rejects when the store
+   * cannot be read.
    */
   issued(value: string): false | Promise<boolean> {
     if (!OPAQUE_VALUE.test(value)) return false;
@@ -53,13 +56,17 @@ export class OpaqueTokenRecognizer {
       this.#unknown.set(value, forgetAt, forgetAt);
       return false;
     }
-    return Promise.all(BEARER_NAMESPACES.map((ns) => this.#kv.find(ns, value))).then((records) => {
-      const found = records.some((r) => r !== undefined);
-      if (!found) {
-        const at = this.#now() + UNKNOWN_TTL_MS;
-        this.#unknown.set(value, at, at);
-      }
-      return found;
-    });
+    let lookup = this.#pending.get(value);
+    if (lookup === undefined) {
+      lookup = this.#kv.exists(BEARER_NAMESPACES, value).then((found) => {
+        if (!found) {
+          const at = this.#now() + UNKNOWN_TTL_MS;
+          this.#unknown.set(value, at, at);
+        }
+        return found;
+      }).finally(() => this.#pending.delete(value));
+      this.#pending.set(value, lookup);
+    }
+    return lookup;
   }
 }

@@ -47,6 +47,8 @@ export interface KvRepo {
   upsert(namespace: string, id: string, payload: unknown, expiresInSec?: number, keys?: KvKeys): Promise<void>;
   /** The live record, or undefined when missing or expired. */
   find(namespace: string, id: string): Promise<KvRecord | undefined>;
+  /** Whether a live record `id` is in any of `namespaces`: one query, payload not read. */
+  exists(namespaces: readonly string[], id: string): Promise<boolean>;
   findByUid(namespace: string, uid: string): Promise<KvRecord | undefined>;
   findByUserCode(namespace: string, userCode: string): Promise<KvRecord | undefined>;
   /** Every live record of `namespace` whose grant id is `grantId` (oldest first). */
@@ -113,6 +115,16 @@ export function createKvRepo(db: Kysely<Database>, options: KvRepoOptions = {}):
       if (!isValidKey(namespace) || !isValidKey(id)) return undefined;
       const row = await live(now()).where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
       return row && toRecord(row);
+    },
+
+    async exists(namespaces, id) {
+      if (namespaces.length === 0 || !namespaces.every(isValidKey) || !isValidKey(id)) return false;
+      const t = now();
+      const row = await db.selectFrom('kv_records').select('id')
+        .where('namespace', 'in', [...namespaces]).where('id', '=', id)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', t)]))
+        .limit(1).executeTakeFirst();
+      return row !== undefined;
     },
 
     async findByUid(namespace, uid) {
