@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { fetch as undiciFetch, type Agent } from 'undici';
 import { addressGuardedAgent, type ResolvedAddress } from '../../src/core/http/address-guard.ts';
 import { isPublicAddress } from '../../src/core/net/public-address.ts';
@@ -43,7 +43,10 @@ describe('addressGuardedAgent', () => {
   const { key, cert } = selfSignedCert(); // names localhost and 127.0.0.1
 
   before(async () => {
-    server = createServer({ key, cert }, (_req, res) => { res.end('inside'); });
+    server = createServer({ key, cert }, (req, res) => {
+      if (req.url === '/close') res.setHeader('connection', 'close');
+      res.end('inside');
+    });
     server.on('connection', () => { connections += 1; });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
@@ -104,8 +107,45 @@ describe('addressGuardedAgent', () => {
     assert.match(`${cause.message} ${(cause as { code?: string }).code}`, /ERR_TLS_CERT_ALTNAME_INVALID|altnames/i);
   });
 
+  it('TLS poisoning: a session the provider\'s name got from one address is not offered to another address the name later resolves to (the ticket\'s bytes would reach an internal service in a listed network)', async () => {
+    // Rebinding: the name answers first with the server that hands out the session ticket, then
+    // with another host of a listed network, where a plain TCP service reads the ClientHello.
+    const hello = new Promise<Buffer>((resolve, reject) => {
+      const inner = createTcpServer((socket: Socket) => {
+        socket.once('data', (chunk: Buffer) => { resolve(chunk); socket.destroy(); inner.close(); });
+      });
+      inner.on('error', reject);
+      inner.listen(port, '127.0.0.2');
+    });
+    let answers = 0;
+    const resolve = async () => [{ address: answers++ === 0 ? '127.0.0.1' : '127.0.0.2', family: 4 }];
+    const agent = addressGuardedAgent({ allowedNetworks: ['127.0.0.0/8'], allowListPath: 'test.privateNetworks', tls: { ca: cert }, resolve });
+    agents.push(agent);
+    const first = await undiciFetch(`https://localhost:${port}/close`, { dispatcher: agent });
+    assert.equal(await first.text(), 'inside');
+    await new Promise((r) => setTimeout(r, 50)); // the session ticket follows the handshake
+    await undiciFetch(`https://localhost:${port}/again`, { dispatcher: agent }).catch(() => undefined);
+    assert.equal(answers, 2, 'the second request did not open a new connection');
+    assert.deepEqual(clientHelloExtensions(await hello).filter((type) => type === 0x29), [], 'the ClientHello offered a resumption ticket (pre_shared_key)');
+  });
+
   it('a listed address literal is reached (control)', async () => {
     const response = await get(`https://127.0.0.1:${port}/`, ['127.0.0.0/8']);
     assert.equal(await response.text(), 'inside');
   });
 });
+
+/** The extension types of a TLS ClientHello record (RFC 8446 §4.1.2). */
+function clientHelloExtensions(record: Buffer): number[] {
+  assert.equal(record[0], 0x16, 'not a TLS handshake record');
+  assert.equal(record[5], 0x01, 'not a ClientHello');
+  let at = 5 + 4 + 2 + 32; // record header, handshake header, legacy_version, random
+  at += 1 + record[at]!; // legacy_session_id
+  at += 2 + record.readUInt16BE(at); // cipher_suites
+  at += 1 + record[at]!; // legacy_compression_methods
+  const end = at + 2 + record.readUInt16BE(at);
+  const types: number[] = [];
+  for (at += 2; at + 4 <= end; at += 4 + record.readUInt16BE(at + 2)) types.push(record.readUInt16BE(at));
+  assert.ok(types.includes(0x2b), 'no supported_versions extension: the ClientHello was misread');
+  return types;
+}

@@ -57,7 +57,11 @@ function networkList(cidrs: readonly string[]): BlockList {
 export function addressGuardedConnector(options: AddressGuardOptions): buildConnector.connector {
   const allowed = networkList(options.allowedNetworks);
   const resolve = options.resolve ?? systemResolve;
-  const connect = buildConnector({ ...(options.tls?.ca ? { ca: options.tls.ca } : {}) });
+  // No TLS session cache: undici keys it by name, so a session (its ticket, bytes the server
+  // chose) got from one address would be offered in the ClientHello to whatever address the
+  // name resolves to next, a plain-text service in a listed network included ("TLS poisoning").
+  // Connections to a provider are few and kept alive; resumption saves next to nothing.
+  const connect = buildConnector({ maxCachedSessions: 0, ...(options.tls?.ca ? { ca: options.tls.ca } : {}) });
   const permitted = (a: ResolvedAddress) => isPublicAddress(a.address) || allowed.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4');
   return (target, callback) => {
     const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
