@@ -50,16 +50,32 @@ export interface FederationServiceOptions {
   users: IdentityUsersRepo;
   accounts: AccountService;
   logger: Logger;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+/** How long a provider's discovery document is used before it is fetched again. */
+const DISCOVERY_MAX_AGE_MS = 24 * 3600_000;
+/** How soon a failed refetch of a discovery document is tried again. */
+const DISCOVERY_RETRY_MS = 60_000;
+
+interface CachedDiscovery {
+  config: Promise<oidc.Configuration>;
+  /** Epoch ms from which the next sign-in fetches the document again. */
+  refreshAt: number;
+  refreshing: boolean;
 }
 
 export class FederationService {
   readonly #o: FederationServiceOptions;
-  readonly #configs = new Map<string, Promise<oidc.Configuration>>();
+  readonly #configs = new Map<string, CachedDiscovery>();
+  readonly #now: () => number;
   /** One connection pool per provider, connecting only where its `privateNetworks` allow. */
   readonly #agents = new Map<string, Agent>();
 
   constructor(options: FederationServiceOptions) {
     this.#o = options;
+    this.#now = options.now ?? Date.now;
     for (const [name, provider] of Object.entries(options.config.federation)) {
       if (provider.allowInsecureHttp && options.mode === 'production') {
         throw new GatehouseError('ERR_CONFIG_INSECURE_IN_PRODUCTION', { detail: `identity.federation.${name}.allowInsecureHttp` });
@@ -89,28 +105,53 @@ export class FederationService {
     return provider;
   }
 
+  /**
+   * Provider `name`'s discovery, fetched at its first sign-in and again once a day: a provider
+   * that moves an endpoint or changes its metadata is followed without a restart. A stale
+   * document keeps serving while its successor is fetched, and when that fails (the provider
+   * briefly down), so that sign-ins work as they did; the next attempt comes a minute later.
+   */
   #configuration(name: string): Promise<oidc.Configuration> {
-    let pending = this.#configs.get(name);
-    if (!pending) {
-      const p = this.#provider(name);
-      const secret = p.clientSecret ?? (p.clientSecretEnv ? process.env[p.clientSecretEnv] : undefined);
-      // Every request to the provider (discovery, JWKS, token, userinfo) reads at most a bounded body.
-      const options: oidc.DiscoveryRequestOptions = {
-        [oidc.customFetch]: boundedFetch(this.#fetch(name, p)) as oidc.CustomFetch,
-        ...(p.allowInsecureHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
-      };
-      pending = oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options).then((config) => {
-        // openid-client trusts an ID token from the token endpoint on TLS alone (OIDC Core
-        // 3.1.3.7 allows it); its signature is checked against the provider's JWKS as well, so
-        // that whoever can answer for the token endpoint cannot sign anyone in.
-        oidc.enableNonRepudiationChecks(config);
-        return config;
-      });
-      // A failed discovery is retried at the next sign-in rather than cached.
-      pending.catch(() => this.#configs.delete(name));
-      this.#configs.set(name, pending);
+    const now = this.#now();
+    const cached = this.#configs.get(name);
+    if (cached && now < cached.refreshAt) return cached.config;
+    if (cached) {
+      if (!cached.refreshing) {
+        cached.refreshing = true;
+        this.#discover(name).then(
+          (config) => { this.#configs.set(name, { config: Promise.resolve(config), refreshAt: this.#now() + DISCOVERY_MAX_AGE_MS, refreshing: false }); },
+          (cause: unknown) => {
+            cached.refreshing = false;
+            cached.refreshAt = this.#now() + DISCOVERY_RETRY_MS;
+            this.#o.logger.warn({ provider: name, err: cause }, 'identity: the provider\'s discovery document could not be fetched again; the one fetched before is still used');
+          },
+        );
+      }
+      return cached.config;
     }
-    return pending;
+    const config = this.#discover(name);
+    const entry = { config, refreshAt: now + DISCOVERY_MAX_AGE_MS, refreshing: false };
+    // A failed first discovery is retried at the next sign-in rather than cached.
+    config.catch(() => { if (this.#configs.get(name) === entry) this.#configs.delete(name); });
+    this.#configs.set(name, entry);
+    return config;
+  }
+
+  #discover(name: string): Promise<oidc.Configuration> {
+    const p = this.#provider(name);
+    const secret = p.clientSecret ?? (p.clientSecretEnv ? process.env[p.clientSecretEnv] : undefined);
+    // Every request to the provider (discovery, JWKS, token, userinfo) reads at most a bounded body.
+    const options: oidc.DiscoveryRequestOptions = {
+      [oidc.customFetch]: boundedFetch(this.#fetch(name, p)) as oidc.CustomFetch,
+      ...(p.allowInsecureHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
+    };
+    return oidc.discovery(new URL(p.issuer), p.clientId, secret ? { client_secret: secret } : undefined, undefined, options).then((config) => {
+      // openid-client trusts an ID token from the token endpoint on TLS alone (OIDC Core
+      // 3.1.3.7 allows it); its signature is checked against the provider's JWKS as well, so
+      // that whoever can answer for the token endpoint cannot sign anyone in.
+      oidc.enableNonRepudiationChecks(config);
+      return config;
+    });
   }
 
   /**

@@ -13,6 +13,8 @@ export interface FakeOp {
   issuer: string;
   /** Paths of every request received, in order. */
   requests: string[];
+  /** When true, the discovery document is answered with 503. */
+  failDiscovery: boolean;
   /** Form bodies the token endpoint received. */
   tokenRequests: URLSearchParams[];
   /** The signing key published in the JWKS (kid `op-1`). */
@@ -30,7 +32,7 @@ export async function startFakeOp(metadata: Record<string, unknown> = {}): Promi
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'op-1', alg: 'ES256', use: 'sig' };
   let issuer = '';
   const op: FakeOp = {
-    issuer: '', requests: [], tokenRequests: [], key: privateKey, userinfo: {},
+    issuer: '', requests: [], failDiscovery: false, tokenRequests: [], key: privateKey, userinfo: {},
     tokenResponse: () => ({ status: 400, body: { error: 'invalid_grant' } }),
     close: async () => {},
   };
@@ -41,6 +43,10 @@ export async function startFakeOp(metadata: Record<string, unknown> = {}): Promi
   const server: Server = createServer({ key: tlsKey, cert }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     op.requests.push(path);
+    if (path === '/.well-known/openid-configuration' && op.failDiscovery) {
+      json(res, 503, { error: 'temporarily_unavailable' });
+      return;
+    }
     if (path === '/.well-known/openid-configuration') {
       json(res, 200, {
         issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`,
