@@ -12,12 +12,18 @@
  * to a public address when checked and to a private one when connecting (DNS rebinding) therefore
  * gets nowhere, and neither does a redirect, which is a new connection. Networks an operator runs
  * a provider in (an in-cluster Keycloak) are allowed by listing them.
+ *
+ * Behind an egress proxy (`proxy`), the same judging is done here, and the proxy is asked to
+ * CONNECT to the address that passed, not to the name (proxy-tunnel.ts); TLS runs over the
+ * tunnel, checked against the name. The proxy's own address is the operator's and not judged.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { parseCidr } from '../net/cidr.ts';
 import { isPublicAddress } from '../net/public-address.ts';
+import { parseProxyUrl } from '../net/proxy-url.ts';
+import { proxyTunnel, type ProxyTunnelOptions } from './proxy-tunnel.ts';
 
 export interface ResolvedAddress {
   address: string;
@@ -31,6 +37,11 @@ export interface AddressGuardOptions {
   allowListPath: string;
   /** TLS options of the connections (a private CA's certificates). */
   tls?: { ca?: string };
+  /**
+   * An HTTP egress proxy (`http(s)://[user:password@]host:port`, as config validated it): each
+   * connection is a CONNECT tunnel to the address judged (proxy-tunnel.ts). Default: direct.
+   */
+  proxy?: { url: string } & ProxyTunnelOptions;
   /** Name resolution (default: the system resolver, every address). */
   resolve?: (hostname: string) => Promise<ResolvedAddress[]>;
 }
@@ -53,6 +64,15 @@ function networkList(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+function proxyTunnelOf({ url, ...options }: { url: string } & ProxyTunnelOptions) {
+  const proxy = parseProxyUrl(url);
+  // The schema checked it; the problem never quotes the URL (it may hold a password).
+  if (typeof proxy === 'string') throw new Error(`proxy: ${proxy}`);
+  return proxyTunnel(proxy, options);
+}
+
 /** An undici connector that opens sockets only to public or listed addresses. */
 export function addressGuardedConnector(options: AddressGuardOptions): buildConnector.connector {
   const allowed = networkList(options.allowedNetworks);
@@ -62,6 +82,7 @@ export function addressGuardedConnector(options: AddressGuardOptions): buildConn
   // name resolves to next, a plain-text service in a listed network included ("TLS poisoning").
   // Connections to a provider are few and kept alive; resumption saves next to nothing.
   const connect = buildConnector({ maxCachedSessions: 0, ...(options.tls?.ca ? { ca: options.tls.ca } : {}) });
+  const tunnel = options.proxy === undefined ? undefined : proxyTunnelOf(options.proxy);
   const permitted = (a: ResolvedAddress) => isPublicAddress(a.address) || allowed.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4');
   return (target, callback) => {
     const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
@@ -75,8 +96,15 @@ export function addressGuardedConnector(options: AddressGuardOptions): buildConn
         return;
       }
       // Connect to the address judged; the certificate is still checked against the name.
-      connect({ ...target, hostname: chosen.address, ...(literal ? {} : { servername: target.servername ?? hostname }) }, callback);
-    }, (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), null));
+      const toChosen = { ...target, hostname: chosen.address, ...(literal ? {} : { servername: target.servername ?? hostname }) };
+      if (tunnel === undefined) { connect(toChosen, callback); return; }
+      // Through the proxy, to the same address (not the name: the proxy's DNS has no say).
+      const tls = target.protocol === 'https:';
+      tunnel(chosen.address, Number(target.port) || (tls ? 443 : 80)).then((socket) => {
+        if (tls) connect({ ...toChosen, httpSocket: socket }, callback);
+        else callback(null, socket); // plain HTTP (allowInsecureHttp, development): the tunnel is the connection
+      }, (error: unknown) => callback(asError(error), null));
+    }, (error: unknown) => callback(asError(error), null));
   };
 }
 
