@@ -1,6 +1,6 @@
 /**
  * Links to the infrastructure around Gatehouse that would cross a network in clear text (the
- * database, Redis, NATS, the audit exports) are development conveniences: warned about, and
+ * database, Redis, NATS, the audit exports, a federation provider's egress proxy with credentials) are development conveniences: warned about, and
  * refused in production, where an eavesdropper on the path would read credentials and
  * security records and could forge them. Loopback and Unix sockets cross no network.
  */
@@ -30,6 +30,7 @@ const cases: { what: string; doc: Record<string, unknown>; path: string }[] = [
   { what: 'NATS on another host over nats:// (security events forged in transit)', doc: { bus: { url: 'nats://nats.internal:4222' } }, path: 'bus.url' },
   { what: 'syslog export over UDP to another host (audit records read, dropped, forged)', doc: { audit: { export: { syslog: { url: 'udp://10.0.0.9:514' } } } }, path: 'audit.export.syslog.url' },
   { what: 'syslog export over TCP to another host', doc: { audit: { export: { syslog: { url: 'tcp://logs.internal:601' } } } }, path: 'audit.export.syslog.url' },
+  { what: 'a federation provider\'s egress proxy over http:// on another host with a user name and password in its URL (read on the path, the proxy then used as Gatehouse)', doc: { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: 'http://svc:pw@proxy.internal:3128' } } } }, path: 'identity.federation.corp.proxy' },
   { what: 'OTLP audit export over plain HTTP to another host with an API key', doc: { audit: { export: { otlp: { url: 'http://collector.internal:4318/v1/logs', headers: { 'x-api-key': 'k' } } } } }, path: 'audit.export.otlp.url' },
 ];
 
@@ -60,6 +61,10 @@ describe('clear-text links to infrastructure', () => {
       { audit: { export: { syslog: { url: 'udp://127.0.0.1:514' } } } },
       { audit: { export: { otlp: { url: 'https://collector.internal:4318/v1/logs' } } } },
       { audit: { export: { otlp: { url: 'http://localhost:4318/v1/logs' } } } },
+      // An http:// proxy without credentials only carries the provider's own TLS.
+      { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: 'http://proxy.internal:3128' } } } },
+      { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: 'https://svc:pw@proxy.internal:3129' } } } },
+      { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: 'http://svc:pw@127.0.0.1:3128' } } } },
     ];
     for (const doc of accepted) assert.deepEqual(problemsOf(doc), [], JSON.stringify(doc));
   });

@@ -1,6 +1,7 @@
 /**
  * Connections that would cross a network in clear text: to upstreams, the trace collector,
- * the database, the shared rate-limit store, the event bus and the audit exports. Each
+ * the database, the shared rate-limit store, the event bus, the audit exports and a
+ * federation provider's egress proxy (when it is sent credentials). Each
  * carries credentials or security records (audit events, blocks, revocations), so over a
  * network an eavesdropper reads them and anyone on the path can alter or forge them. On
  * loopback there is no network to cross. These are development conveniences: warned about,
@@ -83,6 +84,15 @@ export function cleartextLinkWarnings(config: Config): ConfigWarning[] {
   if (otlp && clearToNetwork(otlp.url, 'http')) {
     const credentials = Object.keys(otlp.headers).length > 0 || /^http:\/\/[^/@]*@/.test(otlp.url);
     w.push({ path: ['audit', 'export', 'otlp', 'url'], message: `audit records to a non-loopback collector over plain HTTP${credentials ? ' with credentials (headers or userinfo travel in clear text)' : ' (they can be read and altered in transit)'}; use https://` });
+  }
+  for (const [name, p] of Object.entries(config.identity.federation)) {
+    // Without credentials an http:// proxy sees what it tunnels anyway (the TLS inside is the
+    // provider's); with them, anyone on the path to the proxy reads and reuses them.
+    if (p.proxy === undefined || !clearToNetwork(p.proxy, 'http')) continue;
+    const url = new URL(p.proxy);
+    if (url.username !== '' || url.password !== '') {
+      w.push({ path: ['identity', 'federation', name, 'proxy'], message: 'proxy credentials sent over plain HTTP to a non-loopback proxy (anyone on the path reads them and can use the proxy as Gatehouse); use an https:// proxy URL' });
+    }
   }
   return w;
 }

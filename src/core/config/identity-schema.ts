@@ -5,9 +5,16 @@
  */
 import { z } from 'zod';
 import { cidr } from './ip-rules-schema.ts';
+import { parseProxyUrl } from '../net/proxy-url.ts';
 
 const seconds = (max: number) => z.number().int().min(1).max(max);
 const DAY = 86_400;
+
+/** An egress proxy's URL; the problem never quotes it (it may hold a password). */
+const proxyUrl = z.string().superRefine((text, ctx) => {
+  const proxy = parseProxyUrl(text);
+  if (typeof proxy === 'string') ctx.addIssue({ code: 'custom', message: proxy });
+});
 
 const roleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/, 'letters, digits, colon, dot, dash, underscore');
 
@@ -28,6 +35,7 @@ export const federationProviderSchema = z.object({
   allowInsecureHttp: z.boolean().default(false).describe('Allow an http:// issuer (development only; refused in production).'),
   privateNetworks: z.array(cidr).max(100).default([]).describe('Networks outside the public internet where this provider may be reached (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`): for a provider run inside your own network, such as an in-cluster Keycloak. Empty (the default): every request to the provider (discovery, keys, token, userinfo) connects only to public addresses, so a discovery document naming an endpoint on loopback, a private or link-local network (cloud metadata at 169.254.169.254) or any other non-public address fails the sign-in with `ERR_IDENTITY_FEDERATION_FAILED` instead of having Gatehouse send requests, with its client secret, into its own network. The address connected to is the one checked, so DNS answers that change between lookups do not get around it.'),
   caFile: z.string().min(1).optional().describe('PEM file of the CA certificates trusted for this provider\'s TLS, for a provider with a private CA (default: the system trust store).'),
+  proxy: proxyUrl.optional().describe('HTTP egress proxy for every connection to this provider, `http://host:port` or `https://host:port`, with `user:password@` (percent-encoded) for `Proxy-Authorization: Basic`; write it as `${ENV_VAR}` when it holds a password. Gatehouse still resolves the provider\'s names and judges the addresses (`privateNetworks`), and asks the proxy to CONNECT to the address that passed, not to the name; TLS to the provider runs inside the tunnel, checked against the name (and `caFile`). The proxy\'s own address is not judged. An https:// proxy is checked against the system trust store (`NODE_EXTRA_CA_CERTS` for a private CA). A proxy that refuses CONNECT, or does not answer within 10 s, fails the sign-in with `ERR_IDENTITY_FEDERATION_FAILED`. Default: direct connections; proxy environment variables (`HTTPS_PROXY`) are not used. Credentials over http:// to a non-loopback proxy travel in clear text: warned about, refused in production.'),
 }).strict();
 
 export const identitySchema = z.object({

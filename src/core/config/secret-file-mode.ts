@@ -37,6 +37,7 @@ export function literalSecretPaths(document: unknown): string[] {
   if (literal(at('authn', 'login', 'clientSecret'))) paths.push('authn.login.clientSecret');
   for (const [name, provider] of entries(at('identity', 'federation'))) {
     if (literal(child(provider, 'clientSecret'))) paths.push(`identity.federation.${name}.clientSecret`);
+    if (literalUrlPassword(child(provider, 'proxy'))) paths.push(`identity.federation.${name}.proxy`);
   }
   for (const [name, value] of entries(at('tracing', 'headers'))) if (literal(value)) paths.push(`tracing.headers.${name}`);
   for (const [name, value] of entries(at('audit', 'export', 'otlp', 'headers'))) if (literal(value)) paths.push(`audit.export.otlp.headers.${name}`);

@@ -157,7 +157,8 @@ export class FederationService {
   /**
    * The fetch towards provider `name`: discovery says where its token, key and userinfo
    * endpoints are, so every connection is checked against public addresses and the provider's
-   * `privateNetworks` (src/core/http/address-guard.ts), not only the issuer's.
+   * `privateNetworks` (src/core/http/address-guard.ts), not only the issuer's; with `proxy`,
+   * through a CONNECT tunnel to the address judged.
    */
   #fetch(name: string, p: FederationProviderConfig): typeof fetch {
     let agent = this.#agents.get(name);
@@ -165,6 +166,7 @@ export class FederationService {
       agent = addressGuardedAgent({
         allowedNetworks: p.privateNetworks, allowListPath: `identity.federation.${name}.privateNetworks`,
         ...(p.caFile !== undefined ? { tls: { ca: readCa(name, p.caFile) } } : {}),
+        ...(p.proxy !== undefined ? { proxy: { url: p.proxy } } : {}),
       });
       this.#agents.set(name, agent);
     }

@@ -26,7 +26,8 @@ export interface FakeOp {
   close(): Promise<void>;
 }
 
-export async function startFakeOp(metadata: Record<string, unknown> = {}): Promise<FakeOp> {
+/** `host`: how the issuer names the provider (default its address, 127.0.0.1; `localhost` names it by a name Gatehouse resolves). */
+export async function startFakeOp(metadata: Record<string, unknown> = {}, options: { host?: string } = {}): Promise<FakeOp> {
   const { key: tlsKey, cert } = selfSignedCert();
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'op-1', alg: 'ES256', use: 'sig' };
@@ -72,7 +73,7 @@ export async function startFakeOp(metadata: Record<string, unknown> = {}): Promi
     res.end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  issuer = `https://${options.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
   op.issuer = issuer;
   op.close = async () => {
     server.closeAllConnections();

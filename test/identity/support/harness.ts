@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { configSchema, type ConfigInput } from '../../../src/core/config/schema.ts';
 import { openStore } from '../../../src/store/open-store.ts';
@@ -59,7 +59,8 @@ async function createStore(backend: Backend, dir: string): Promise<{ store: Stor
   return { store: await openStore(database.url), drop: () => database.drop() };
 }
 
-export async function startHarness(backend: Backend = 'sqlite', identity: ConfigInput['identity'] = {}): Promise<Harness> {
+/** `logger`: where the identity provider logs (default: silent, or the level in GH_TEST_LOG). */
+export async function startHarness(backend: Backend = 'sqlite', identity: ConfigInput['identity'] = {}, logger?: Logger): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-idp-'));
   const { store, drop } = await createStore(backend, dir);
   await store.migrate();
@@ -77,7 +78,7 @@ export async function startHarness(backend: Backend = 'sqlite', identity: Config
   const federation = Object.fromEntries(Object.entries(identity.federation ?? {}).map(([name, p]) => [name, { privateNetworks: ['127.0.0.1/32'], caFile, ...p }]));
   const config = configSchema.parse({ mode: 'development', dataDir: dir, identity: { ...identity, federation } }) as any;
   const idp = await createIdentityProvider({
-    config, store, logger: pino({ level: process.env.GH_TEST_LOG ?? 'silent' }), publicUrl: origin,
+    config, store, logger: logger ?? pino({ level: process.env.GH_TEST_LOG ?? 'silent' }), publicUrl: origin,
     bus: { publish: (name, payload) => { events.push({ name, payload }); } },
   });
   handler = (req, res) => {
