@@ -163,6 +163,23 @@ describe('address guard through a CONNECT proxy', () => {
     assert.match(cause.message, /not an HTTP\/1\.x status line/);
   });
 
+  it('a plain-HTTP provider (allowInsecureHttp, development) through the proxy: the tunnel itself carries the requests, to the judged address', async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const plain = createHttpServer((_req, res) => res.end('plain inside'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const plainPort = (plain.address() as AddressInfo).port;
+    try {
+      proxy.answer = { kind: 'tunnel', route: () => ({ host: '127.0.0.1', port: plainPort }) };
+      proxy.requests.length = 0;
+      const response = await get(`http://provider.test:${plainPort}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] });
+      assert.equal(await response.text(), 'plain inside');
+      assert.deepEqual(proxy.requests.map((r) => r.target), [`8.8.8.8:${plainPort}`]);
+    } finally {
+      plain.closeAllConnections();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
   it('an https:// proxy: TLS to the proxy, checked against its certificate, then TLS to the provider inside', async () => {
     const tlsProxy = await startConnectProxy({ kind: 'tunnel', route: toLocalServer }, { key, cert });
     try {
