@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -26,11 +26,11 @@ type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; n
 let helmBin = '';
 let work = '';
 
-function helm(args: string[]): { status: number | null; out: string } {
+function helm(args: string[]): { status: number | null; out: string; stdout: string } {
   // HELM_* homes inside a temporary directory: the test reads and writes nothing of the user's helm.
   const env = { ...process.env, HELM_CACHE_HOME: join(work, 'cache'), HELM_CONFIG_HOME: join(work, 'config'), HELM_DATA_HOME: join(work, 'data') };
   const r = spawnSync(helmBin, args, { encoding: 'utf8', env, timeout: 60_000 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  return { status: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 function render(...valueArgs: string[]): K8sObject[] {
@@ -96,6 +96,21 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     assert.equal(lintDefaults.status, 0, lintDefaults.out);
     const lintMulti = helm(['lint', '--strict', chart, '-f', multiInstance]);
     assert.equal(lintMulti.status, 0, lintMulti.out);
+  });
+
+  it('renders the default and the multi-instance values exactly as recorded (persistence off changes nothing)', () => {
+    // test/deploy/fixtures/chart-render-*.yaml are `helm template gh deploy/helm/gatehouse
+    // --namespace edge` of these values, recorded before the chart had persistence. A change to
+    // the chart meant for everyone re-records them with that command; an unmeant one fails here.
+    for (const [fixture, args] of [['defaults', ['--set', `publicUrl=${PUBLIC_URL}`]], ['multi-instance', ['-f', multiInstance]]] as const) {
+      const r = helm(['template', 'gh', chart, '--namespace', 'edge', ...args]);
+      assert.equal(r.status, 0, r.out);
+      const recorded = readFileSync(join(import.meta.dirname, 'fixtures', `chart-render-${fixture}.yaml`), 'utf8').split('\n');
+      const rendered = r.stdout.split('\n');
+      const at = rendered.findIndex((line, i) => line !== recorded[i]);
+      assert.ok(at < 0 && rendered.length === recorded.length,
+        `${fixture}: the render differs from the recorded one at line ${at + 1}: ${JSON.stringify(rendered[at])}, recorded ${JSON.stringify(recorded[at])}`);
+    }
   });
 
   it('refuses to render without publicUrl, the origin every instance must share', () => {
