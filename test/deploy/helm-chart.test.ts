@@ -21,7 +21,7 @@ const chart = join(root, 'deploy', 'helm', 'gatehouse');
 const multiInstance = join(chart, 'ci', 'multi-instance-values.yaml');
 const PUBLIC_URL = 'https://gatehouse.example.com';
 
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [key: string]: any };
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
 
 let helmBin = '';
 let work = '';
@@ -350,6 +350,137 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     // And without the secrets the pod gets from Secrets, production refuses to start.
     const missing = gatehouseValidate(gatehouseYaml(defaults), { GATEHOUSE_PKI_KEY: '', GATEHOUSE_KEY_ENCRYPTION_SECRET: '' });
     assert.equal(missing.status, 1, missing.out);
+  });
+
+  describe('persistence (a data volume that outlives the pod)', () => {
+    let persisted: K8sObject[];
+    let single: K8sObject[];
+    const SINGLE = ['--set', `publicUrl=${PUBLIC_URL}`, '--set', 'replicaCount=1', '--set', 'redis.host=', '--set', 'nats.host=',
+      '--set', 'config.store.url=sqlite:/data/gatehouse/gatehouse.db', '--set', 'persistence.enabled=true', '--set', 'persistence.existingClaim=gatehouse-data'];
+
+    before(() => {
+      persisted = render('-f', multiInstance, '--set', 'persistence.enabled=true', '--set', 'persistence.storageClassName=fast-ssd', '--set', 'persistence.size=5Gi',
+        '--set', 'persistence.annotations.backup\\.example\\.com/policy=daily');
+      single = render(...SINGLE);
+    });
+
+    it('renders objects valid against the Kubernetes OpenAPI schemas, a StatefulSet in place of the Deployment', async () => {
+      const kinds = [...await validateAgainstOpenApi(persisted), ...await validateAgainstOpenApi(single)];
+      assert.ok(kinds.includes('StatefulSet'));
+      assert.equal(persisted.filter((o) => o.kind === 'Deployment').length, 0, 'no Deployment beside the StatefulSet');
+      assert.equal(single.filter((o) => o.kind === 'Deployment').length, 0);
+    });
+
+    it('gives every pod its own claim (volumeClaimTemplates), mounted at /data, never a volume the pods share', () => {
+      const set = one(persisted, 'StatefulSet', 'gh-gatehouse');
+      assert.deepEqual(set.spec.volumeClaimTemplates, [{
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'data', labels: set.spec.selector.matchLabels, annotations: { 'backup.example.com/policy': 'daily' } },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'fast-ssd', resources: { requests: { storage: '5Gi' } } },
+      }]);
+      const pod = set.spec.template.spec;
+      assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'data'), undefined, 'the claim template, not a pod volume, provides "data"');
+      assert.deepEqual(pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'data'), { name: 'data', mountPath: '/data' });
+      assert.equal(parse(gatehouseYaml(persisted)).dataDir, '/data/gatehouse');
+      // Peers: started together; rolled one at a time; claims kept when scaled down (a spool is replayed when its ordinal returns).
+      assert.equal(set.spec.podManagementPolicy, 'Parallel');
+      assert.deepEqual(set.spec.updateStrategy, { type: 'RollingUpdate' });
+      assert.deepEqual(set.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' });
+    });
+
+    it('governs the StatefulSet with a headless Service that routes nothing and is not scraped', () => {
+      const set = one(persisted, 'StatefulSet');
+      const headless = one(persisted, 'Service', set.spec.serviceName);
+      assert.equal(headless.spec.clusterIP, 'None');
+      assert.equal(headless.spec.ports, undefined, 'no ports: DNS names only');
+      assert.deepEqual(headless.spec.selector, set.spec.selector.matchLabels);
+      assert.equal(headless.metadata.labels?.['app.kubernetes.io/component'], undefined, 'the ServiceMonitor selects the ops Service only');
+    });
+
+    it('sets fsGroupChangePolicy OnRootMismatch, so the kubelet does not make the 0700 spool group-writable at every mount', () => {
+      for (const objects of [persisted, single]) {
+        const context = one(objects, 'StatefulSet').spec.template.spec.securityContext;
+        assert.equal(context.fsGroupChangePolicy, 'OnRootMismatch');
+        assert.equal(context.fsGroup, 65532);
+      }
+      assert.equal(one(multi, 'Deployment').spec.template.spec.securityContext.fsGroupChangePolicy, undefined, 'persistence off: as before');
+    });
+
+    it('keeps the pod otherwise the Deployment\'s: the same labels, containers, probes, security, Secrets', () => {
+      const withoutData = (pod: any) => ({ ...pod, spec: { ...pod.spec, securityContext: { ...pod.spec.securityContext, fsGroupChangePolicy: undefined }, volumes: pod.spec.volumes.filter((v: { name: string }) => v.name !== 'data') } });
+      // The checksum differs with nothing but the values text; the ConfigMap itself is the same.
+      const stable = (pod: any) => withoutData({ ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, 'checksum/config': '' } } });
+      assert.deepEqual(stable(one(persisted, 'StatefulSet').spec.template), stable(one(multi, 'Deployment').spec.template));
+      assert.deepEqual(one(persisted, 'ConfigMap', 'gh-gatehouse').data, one(multi, 'ConfigMap', 'gh-gatehouse').data);
+    });
+
+    it('points the autoscaler at the StatefulSet, and keeps the PDB, Services and NetworkPolicies on the same pods', () => {
+      const set = one(persisted, 'StatefulSet');
+      assert.deepEqual(one(persisted, 'HorizontalPodAutoscaler').spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'gh-gatehouse' });
+      assert.equal(set.spec.replicas, undefined, 'the HPA owns the replica count');
+      const selector = set.spec.selector.matchLabels;
+      assert.deepEqual(set.spec.template.metadata.labels, selector);
+      assert.deepEqual(one(persisted, 'PodDisruptionBudget').spec, { maxUnavailable: 1, selector: { matchLabels: selector } });
+      for (const name of ['gh-gatehouse', 'gh-gatehouse-ops']) assert.deepEqual(one(persisted, 'Service', name).spec.selector, selector);
+      for (const name of ['gh-gatehouse', 'gh-gatehouse-egress']) assert.deepEqual(one(persisted, 'NetworkPolicy', name).spec.podSelector.matchLabels, selector);
+      const upstream = one(persisted, 'NetworkPolicy', 'gh-gatehouse-upstream-mail');
+      assert.deepEqual(upstream.spec.ingress[0].from[0].podSelector.matchLabels, selector);
+      // Without an autoscaler the StatefulSet has the replica count.
+      assert.equal(one(render('-f', multiInstance, '--set', 'persistence.enabled=true', '--set', 'autoscaling.enabled=false'), 'StatefulSet').spec.replicas, 3);
+    });
+
+    it('runs one instance on an existing claim: one pod, that claim at /data, and Gatehouse accepts the embedded store in production', () => {
+      const set = one(single, 'StatefulSet');
+      assert.equal(set.spec.replicas, 1);
+      assert.equal(set.spec.volumeClaimTemplates, undefined);
+      assert.deepEqual(set.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'data'), { name: 'data', persistentVolumeClaim: { claimName: 'gatehouse-data' } });
+      assert.equal(single.filter((o) => o.kind === 'HorizontalPodAutoscaler').length, 0);
+      const r = gatehouseValidate(gatehouseYaml(single));
+      assert.equal(r.status, 0, r.out);
+      assert.match(gatehouseYaml(single), /url: sqlite:\/data\/gatehouse\/gatehouse\.db/);
+      // Without existingClaim, one instance gets a claim of its own.
+      const own = one(render(...SINGLE, '--set', 'persistence.existingClaim='), 'StatefulSet');
+      assert.equal(own.spec.volumeClaimTemplates.length, 1);
+    });
+
+    it('passes helm lint --strict with persistence, for several instances and for one', () => {
+      for (const args of [['-f', multiInstance, '--set', 'persistence.enabled=true'], SINGLE]) {
+        const r = helm(['lint', '--strict', chart, ...args]);
+        assert.equal(r.status, 0, r.out);
+      }
+    });
+
+    // The chart's `fail` rules: helm lint only logs a `fail`, so these are refused at render
+    // (helm template, install, upgrade, and the Pulumi provider's render), as the Redis/NATS rule.
+    for (const [what, args, error] of [
+      ['an existing claim for two replicas (two pods would share one spool)', ['--set', 'persistence.enabled=true', '--set', 'persistence.existingClaim=data', '--set', 'replicaCount=2'], /existingClaim is one volume for one instance/],
+      ['an existing claim with an autoscaler (replicaCount 1)', ['--set', 'persistence.enabled=true', '--set', 'persistence.existingClaim=data', '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=true'], /existingClaim is one volume for one instance/],
+      ['an existing claim while persistence is off (it would be silently unused)', ['--set', 'persistence.existingClaim=data', '--set', 'replicaCount=1'], /persistence\.enabled is false/],
+      ['fsGroupChangePolicy Always with persistence (the spool made group-writable at every mount)', ['--set', 'persistence.enabled=true', '--set', 'podSecurityContext.fsGroupChangePolicy=Always'], /fsGroupChangePolicy Always/],
+    ] as const) {
+      it(`refuses to render ${what}`, () => {
+        const template = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);
+        assert.notEqual(template.status, 0, template.out);
+        assert.match(template.out, error);
+      });
+    }
+
+    for (const [what, args, error] of [
+      ['a ReadWriteMany volume (one spool, one SQLite file per pod)', ['--set', 'persistence.enabled=true', '--set', 'persistence.accessModes={ReadWriteMany}'], /accessModes/],
+      ['a size that is not a quantity', ['--set', 'persistence.enabled=true', '--set', 'persistence.size=lots'], /size/],
+      ['a claim name that is not a Kubernetes name', ['--set', 'persistence.enabled=true', '--set', 'persistence.existingClaim=My_Claim', '--set', 'replicaCount=1'], /existingClaim/],
+      ['an unknown persistence key (a typo is not silently ignored)', ['--set', 'persistence.storageClass=fast'], /storageClass/],
+    ] as const) {
+      it(`fails helm lint and helm template on ${what}`, () => {
+        const lint = helm(['lint', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);
+        assert.notEqual(lint.status, 0, lint.out);
+        assert.match(lint.out, error);
+        const template = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);
+        assert.notEqual(template.status, 0, template.out);
+        assert.match(template.out, error);
+      });
+    }
   });
 });
 

@@ -55,6 +55,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and $several (or (not .Values.redis.host) (not .Values.nats.host)) -}}
 {{- fail "several replicas need redis.host (shared rate limits) and nats.host (shared events)" -}}
 {{- end -}}
+{{- with .Values.persistence -}}
+{{- if and .existingClaim (not .enabled) -}}
+{{- fail "persistence.existingClaim is set but persistence.enabled is false: the data directory would be an emptyDir, not the claim" -}}
+{{- end -}}
+{{- if and .enabled .existingClaim (or (gt (int $.Values.replicaCount) 1) $.Values.autoscaling.enabled) -}}
+{{- fail "persistence.existingClaim is one volume for one instance (replicaCount 1, autoscaling off): two pods must never share an audit spool or a store; leave it empty for a claim per pod" -}}
+{{- end -}}
+{{- if and .enabled (eq (toString (default "" $.Values.podSecurityContext.fsGroupChangePolicy)) "Always") -}}
+{{- fail "persistence.enabled with podSecurityContext.fsGroupChangePolicy Always: the kubelet would make the volume group-writable at every mount, and Gatehouse in production refuses a group-writable audit spool; leave it unset (the chart sets OnRootMismatch)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The StatefulSet's governing Service (headless): per-pod DNS names, no traffic through it. */}}
+{{- define "gatehouse.headlessServiceName" -}}
+{{- printf "%s-headless" (include "gatehouse.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* What runs the pods: a StatefulSet with persistence (a volume per pod), else a Deployment. */}}
+{{- define "gatehouse.workloadKind" -}}
+{{- if .Values.persistence.enabled -}}StatefulSet{{- else -}}Deployment{{- end -}}
 {{- end -}}
 
 {{/* The Secret holding the shared secrets: secrets.existingSecret, else <fullname>-secrets. */}}
