@@ -23,6 +23,7 @@ interface Rule {
   maxLength?: number;
   minLength?: number;
   properties?: Record<string, Rule>;
+  items?: Rule;
 }
 
 const schema = JSON.parse(readFileSync(join(chartPath, 'values.schema.json'), 'utf8')) as Rule;
@@ -62,4 +63,13 @@ export function checkChartValue(config: pulumi.Config, key: string, valuesPath: 
  */
 export function runsSeveralInstances(replicaCount: number, autoscaling: { enabled: boolean; maxReplicas: number }): boolean {
   return replicaCount > 1 || (autoscaling.enabled && autoscaling.maxReplicas > 1);
+}
+
+/**
+ * Whether the chart accepts `persistence.existingClaim`: the condition of its `fail` in
+ * `gatehouse.required` (one volume, one instance: replicaCount 1 and no autoscaler, whatever its
+ * bounds). test/deploy/pulumi.test.ts holds this function to the chart's answer with the real helm.
+ */
+export function existingClaimAllowed(replicaCount: number, autoscalingEnabled: boolean): boolean {
+  return replicaCount <= 1 && !autoscalingEnabled;
 }

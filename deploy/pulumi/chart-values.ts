@@ -20,7 +20,7 @@ export interface SecretNames {
 
 export const PASSWORD_KEYS = { store: 'store-password', redis: 'redis-password', nats: 'nats-password' } as const;
 
-/** Where Gatehouse keeps its embedded SQLite store: the chart's dataDir (an emptyDir). */
+/** Where Gatehouse keeps its embedded SQLite store: the chart's dataDir (an emptyDir, or the persistent volume). */
 export const EMBEDDED_STORE_URL = 'sqlite:/data/gatehouse/gatehouse.db';
 
 export function secretNames(release: string): SecretNames {
@@ -30,6 +30,19 @@ export function secretNames(release: string): SecretNames {
 function passwordRef(names: SecretNames, link: { password: unknown } | undefined, key: string) {
   // An empty name: no password variable, no userinfo password in the URL (the chart's rule).
   return { name: link?.password === undefined ? '' : names.passwords, key };
+}
+
+/** The chart's `persistence`: only the keys the stack set, the chart's defaults for the rest. */
+function persistenceValues(persistence: Settings['persistence']): Record<string, unknown> {
+  if (persistence === undefined) return { enabled: false };
+  const { size, storageClassName, accessMode, existingClaim } = persistence;
+  return {
+    enabled: true,
+    ...(size === undefined ? {} : { size }),
+    ...(storageClassName === undefined ? {} : { storageClassName }),
+    ...(accessMode === undefined ? {} : { accessModes: [accessMode] }),
+    ...(existingClaim === undefined ? {} : { existingClaim }),
+  };
 }
 
 /** The chart's values for `settings`: `settings.values` with the program's own keys over them. */
@@ -71,6 +84,7 @@ export function chartValues(settings: Settings, names: SecretNames): Record<stri
     nats: nats === undefined
       ? { host: '' }
       : { host: nats.host, port: nats.port, user: nats.user, passwordSecret: passwordRef(names, nats, PASSWORD_KEYS.nats) },
+    persistence: persistenceValues(settings.persistence),
     // Redis and NATS are checked against NODE_EXTRA_CA_CERTS (the store gets its own sslrootcert).
     extraCaCerts: { secretName: settings.caCert === undefined ? '' : names.ca, key: 'ca.crt' },
     ...(store === undefined ? { config: { ...extraConfig, store: { url: EMBEDDED_STORE_URL } } } : {}),

@@ -16,8 +16,8 @@ export interface Deployed {
 }
 
 export function deployGatehouse(settings: Settings, opts: pulumi.ComponentResourceOptions = {}): Deployed {
-  if (settings.store === undefined) {
-    pulumi.log.warn('no storeUrl: one instance on the embedded SQLite store in the pod\'s emptyDir. Users, clients, the CA and the signing keys are lost when the pod is replaced (a rollout, a drain, an eviction); set storeUrl (PostgreSQL) for anything but a trial.');
+  if (settings.store === undefined && settings.persistence === undefined) {
+    pulumi.log.warn('no storeUrl and no persistence: one instance on the embedded SQLite store in the pod\'s emptyDir. Users, clients, the CA, the signing keys and the audit spool are lost when the pod is replaced (a rollout, a drain, an eviction); set persistence to true (a volume that outlives the pod) or storeUrl (PostgreSQL) for anything but a trial.');
   }
   const namespace = new k8s.core.v1.Namespace(settings.namespace, {
     metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/part-of': 'gatehouse' } },

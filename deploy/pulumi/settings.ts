@@ -7,6 +7,8 @@ import { checkChartValue, runsSeveralInstances } from './chart-rules.ts';
 import { refuse } from './config-error.ts';
 import { readNatsUrl, readRedisUrl, readStoreUrl } from './connection-url.ts';
 import type { NatsLink, RedisLink, StoreLink } from './connection-url.ts';
+import { readPersistence } from './persistence.ts';
+import type { Persistence } from './persistence.ts';
 
 export interface Settings {
   /** Namespace the program creates and installs the chart into. */
@@ -24,6 +26,8 @@ export interface Settings {
   redis: RedisLink | undefined;
   /** Absent: the in-process event bus (one instance only). */
   nats: NatsLink | undefined;
+  /** Set: a data volume that outlives the pod (the chart's persistence); absent: an emptyDir. */
+  persistence: Persistence | undefined;
   /** An existing kubernetes.io/tls Secret (e.g. cert-manager's), or a certificate and its key. */
   tls: { secretName: string } | { cert: string; key: pulumi.Output<string> };
   /** PEM of a private CA that signed the store's, Redis' or NATS' certificate. */
@@ -47,7 +51,7 @@ export interface Settings {
  * connection or a secret cannot bypass the checks and the Secrets above (e.g. a password
  * written into `config.store.url`, which would land in the ConfigMap in clear).
  */
-const OWNED_VALUES = ['replicaCount', 'publicUrl', 'autoscaling', 'secrets', 'tls', 'store', 'redis', 'nats', 'extraCaCerts', 'image', 'fullnameOverride', 'nameOverride'];
+const OWNED_VALUES = ['replicaCount', 'publicUrl', 'autoscaling', 'secrets', 'tls', 'store', 'redis', 'nats', 'extraCaCerts', 'image', 'fullnameOverride', 'nameOverride', 'persistence'];
 const OWNED_CONFIG = ['publicUrl', 'store', 'ratelimit', 'bus', 'dataDir'];
 
 /** What the chart sets in the container's environment: `secretEnv` may not replace it. */
@@ -146,6 +150,8 @@ export function readSettings(config: pulumi.Config = new pulumi.Config()): Setti
     if (config.getSecret('storeUrl') === undefined) refuse(config, 'storeUrl', `is missing: several instances (${shown}) share one PostgreSQL store`);
   }
 
+  const persistence = readPersistence(config, replicas, maxReplicas);
+
   const image: Settings['image'] = {};
   const repository = config.get('imageRepository');
   if (repository !== undefined) image.repository = repository;
@@ -170,6 +176,7 @@ export function readSettings(config: pulumi.Config = new pulumi.Config()): Setti
     store: config.getSecret('storeUrl') === undefined ? undefined : readStoreUrl(config, 'storeUrl'),
     redis: config.getSecret('redisUrl') === undefined ? undefined : readRedisUrl(config, 'redisUrl'),
     nats: config.getSecret('natsUrl') === undefined ? undefined : readNatsUrl(config, 'natsUrl'),
+    persistence,
     tls: readTls(config),
     caCert,
     pkiKey: config.requireSecret('pkiKey'),

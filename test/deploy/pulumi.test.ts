@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
 import { parse, parseAllDocuments } from 'yaml';
 import { deployTool } from './tools.ts';
-import { chartPath, runsSeveralInstances } from '../../deploy/pulumi/chart-rules.ts';
+import { chartPath, existingClaimAllowed, runsSeveralInstances } from '../../deploy/pulumi/chart-rules.ts';
 import { deployGatehouse } from '../../deploy/pulumi/gatehouse.ts';
 import { readSettings } from '../../deploy/pulumi/settings.ts';
 
@@ -162,10 +162,16 @@ function renderChart(chart: Registered): Json[] {
   return parseAllDocuments(r.out).map((d) => d.toJS() as Json | null).filter((o): o is Json => o !== null);
 }
 
+/** What runs the pods: the Deployment, or with persistence the StatefulSet (exactly one of them). */
+function workload(objects: Json[]): Json {
+  const found = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+  assert.equal(found.length, 1, 'one Deployment or StatefulSet');
+  return found[0]!;
+}
+
 /** Every Secret (name, key) the rendered pod reads, from env and volumes. */
 function secretRefs(objects: Json[]): Array<[string, string]> {
-  const deployment = objects.find((o) => o.kind === 'Deployment')!;
-  const pod = deployment.spec.template.spec;
+  const pod = workload(objects).spec.template.spec;
   const refs: Array<[string, string]> = [];
   for (const e of pod.containers[0].env as Json[]) {
     if (e.valueFrom?.secretKeyRef) refs.push([e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
@@ -184,8 +190,7 @@ function gatehouseValidate(objects: Json[], secrets: Map<string, Map<string, str
   const file = join(work, `gatehouse-${randomBytes(4).toString('hex')}.yaml`);
   writeFileSync(file, configMap.data['gatehouse.yaml'], { mode: 0o600 });
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', NODE_ENV: 'production' };
-  const deployment = objects.find((o) => o.kind === 'Deployment')!;
-  for (const e of deployment.spec.template.spec.containers[0].env as Json[]) {
+  for (const e of workload(objects).spec.template.spec.containers[0].env as Json[]) {
     if (e.valueFrom?.secretKeyRef) env[e.name] = secrets.get(e.valueFrom.secretKeyRef.name)!.get(e.valueFrom.secretKeyRef.key)!;
     else if (typeof e.value === 'string' && e.name !== 'NODE_EXTRA_CA_CERTS') env[e.name] = e.value;
   }
@@ -228,6 +233,7 @@ describe('Pulumi program deploy/pulumi', () => {
       assert.equal(values['config'].store.url, 'sqlite:/data/gatehouse/gatehouse.db');
       assert.deepEqual(values['secrets'], { existingSecret: 'gatehouse-secrets' });
       assert.deepEqual(values['tls'], { secretName: 'gatehouse-tls' });
+      assert.deepEqual(values['persistence'], { enabled: false }, 'no persistence asked for: the emptyDir');
     });
 
     it('keeps every secret a secret input of a Secret, and out of the chart\'s values', () => {
@@ -248,6 +254,44 @@ describe('Pulumi program deploy/pulumi', () => {
       assert.match(r.text, /url: sqlite:\/data\/gatehouse\/gatehouse\.db/);
       assert.doesNotMatch(r.text, /ratelimit:|bus:/);
       for (const text of SECRET_TEXTS) assert.ok(!JSON.stringify(objects).includes(text), `no rendered object holds ${text}`);
+      assert.equal(workload(objects).kind, 'Deployment');
+    });
+  });
+
+  describe('one instance on the embedded store, on a persistent volume', () => {
+    const PERSISTENT = { ...EMBEDDED, persistence: 'true', persistenceSize: '2Gi', persistenceStorageClass: 'fast-ssd', persistenceAccessMode: 'ReadWriteOncePod' };
+    let all: Registered[];
+    before(async () => { all = await deploy(PERSISTENT); });
+
+    it('hands the chart persistence with the size, class and access mode set, and still the SQLite store in the data directory', () => {
+      const values = chartOf(all).inputs['values'] as Json;
+      assert.deepEqual(values['persistence'], { enabled: true, size: '2Gi', storageClassName: 'fast-ssd', accessModes: ['ReadWriteOncePod'] });
+      assert.equal(values['replicaCount'], 1);
+      assert.equal(values['config'].store.url, 'sqlite:/data/gatehouse/gatehouse.db');
+    });
+
+    it('renders with the real helm a one-pod StatefulSet whose own claim holds /data, with OnRootMismatch, and Gatehouse accepts the config in production', () => {
+      const objects = renderChart(chartOf(all));
+      const set = workload(objects);
+      assert.equal(set.kind, 'StatefulSet');
+      assert.equal(set.spec.replicas, 1);
+      assert.deepEqual(set.spec.volumeClaimTemplates.map((t: Json) => t.spec), [{ accessModes: ['ReadWriteOncePod'], storageClassName: 'fast-ssd', resources: { requests: { storage: '2Gi' } } }]);
+      assert.equal(set.spec.volumeClaimTemplates[0].metadata.name, 'data');
+      assert.ok(set.spec.template.spec.containers[0].volumeMounts.some((m: Json) => m.name === 'data' && m.mountPath === '/data'));
+      assert.equal(set.spec.template.spec.securityContext.fsGroupChangePolicy, 'OnRootMismatch');
+      const secrets = secretsOf(all);
+      for (const [name, key] of secretRefs(objects)) assert.ok(secrets.get(name)?.has(key), `the pod reads ${name}/${key}, which the program creates`);
+      const r = gatehouseValidate(objects, secrets);
+      assert.equal(r.status, 0, r.out);
+      assert.match(r.text, /url: sqlite:\/data\/gatehouse\/gatehouse\.db/);
+    });
+
+    it('mounts an existing claim instead, when given one', async () => {
+      const other = await deploy({ ...EMBEDDED, persistence: 'true', persistenceExistingClaim: 'gatehouse-data' });
+      assert.deepEqual(chartOf(other).inputs['values'].persistence, { enabled: true, existingClaim: 'gatehouse-data' });
+      const set = workload(renderChart(chartOf(other)));
+      assert.equal(set.spec.volumeClaimTemplates, undefined);
+      assert.deepEqual(set.spec.template.spec.volumes.find((v: Json) => v.name === 'data'), { name: 'data', persistentVolumeClaim: { claimName: 'gatehouse-data' } });
     });
   });
 
@@ -318,6 +362,17 @@ describe('Pulumi program deploy/pulumi', () => {
     });
   });
 
+  it('gives several instances a claim each with persistence: a StatefulSet the autoscaler targets', async () => {
+    const all = await deploy({ ...SEVERAL, persistence: 'true' });
+    assert.deepEqual(chartOf(all).inputs['values'].persistence, { enabled: true });
+    const objects = renderChart(chartOf(all));
+    const set = workload(objects);
+    assert.equal(set.kind, 'StatefulSet');
+    assert.equal(set.spec.volumeClaimTemplates.length, 1);
+    assert.deepEqual(objects.find((o) => o.kind === 'HorizontalPodAutoscaler')!.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'gatehouse' });
+    assert.equal(gatehouseValidate(objects, secretsOf(all)).status, 0);
+  });
+
   describe('refuses, before creating anything, with the key named', () => {
     const without = (config: Record<string, string>, ...keys: string[]) => Object.fromEntries(Object.entries(config).filter(([k]) => !keys.includes(k)));
     for (const [what, config, key, reason] of [
@@ -345,6 +400,13 @@ describe('Pulumi program deploy/pulumi', () => {
       ['a secretEnv variable the chart sets itself', { ...EMBEDDED, secretEnv: JSON.stringify({ GATEHOUSE_PKI_KEY: 'x' }) }, 'secretEnv', /GATEHOUSE_PKI_KEY/],
       ['a secretEnv name that is not an environment variable name', { ...EMBEDDED, secretEnv: JSON.stringify({ 'mail-key': 'x' }) }, 'secretEnv', /"mail-key"/],
       ['a missing CA master key', without(EMBEDDED, 'pkiKey'), 'pkiKey', /pkiKey/],
+      ['an existing claim for several instances (two pods would share one spool)', { ...SEVERAL, persistence: 'true', persistenceExistingClaim: 'gatehouse-data' }, 'persistenceExistingClaim', /one volume for one instance \(replicas 3, maxReplicas 12\)/],
+      ['an existing claim with an autoscaler, even at one replica', { ...EMBEDDED, maxReplicas: '1', persistence: 'true', persistenceExistingClaim: 'gatehouse-data' }, 'persistenceExistingClaim', /one volume for one instance \(replicas 1, maxReplicas 1\)/],
+      ['a claim name the chart refuses', { ...EMBEDDED, persistence: 'true', persistenceExistingClaim: 'My_Claim' }, 'persistenceExistingClaim', /persistence\.existingClaim/],
+      ['a volume size without persistence (it would go unused)', { ...EMBEDDED, persistenceSize: '2Gi' }, 'persistenceSize', /persistence is not true/],
+      ['a volume size the chart refuses', { ...EMBEDDED, persistence: 'true', persistenceSize: 'lots' }, 'persistenceSize', /persistence\.size "lots"/],
+      ['a shared (ReadWriteMany) volume', { ...EMBEDDED, persistence: 'true', persistenceAccessMode: 'ReadWriteMany' }, 'persistenceAccessMode', /ReadWriteOnce, ReadWriteOncePod/],
+      ['chart values setting persistence (the program\'s keys check it)', { ...EMBEDDED, values: JSON.stringify({ persistence: { enabled: true, existingClaim: 'x' } }) }, 'values', /sets persistence/],
     ] as const) {
       it(`refuses ${what}, naming gatehouse:${key}`, async () => {
         const r = await refusal(config);
@@ -372,6 +434,23 @@ describe('Pulumi program deploy/pulumi', () => {
         }
       }
     });
+  });
+
+  it('agrees with the chart on when an existing claim is allowed (the real helm, 5 combinations)', () => {
+    let compared = 0;
+    for (const replicas of [1, 3]) {
+      for (const maxReplicas of [undefined, 1, 4]) {
+        if (maxReplicas !== undefined && maxReplicas < replicas) continue;
+        const autoscaling = maxReplicas !== undefined;
+        const r = helm(['template', 'gh', chartPath, '--set', 'publicUrl=https://gatehouse.example.com', '--set', `replicaCount=${replicas}`,
+          '--set', `autoscaling.enabled=${autoscaling}`, '--set', `autoscaling.maxReplicas=${maxReplicas ?? 1}`, '--set', 'autoscaling.minReplicas=1',
+          '--set', 'persistence.enabled=true', '--set', 'persistence.existingClaim=gatehouse-data']);
+        if (r.status !== 0) assert.match(r.out, /existingClaim is one volume for one instance/);
+        assert.equal(existingClaimAllowed(replicas, autoscaling), r.status === 0, `replicas ${replicas}, maxReplicas ${maxReplicas}: ${r.out.slice(0, 300)}`);
+        compared++;
+      }
+    }
+    assert.equal(compared, 5);
   });
 
   it('runs as index.ts, the entry point Pulumi.yaml names, from the stack config', async () => {
