@@ -31,6 +31,10 @@ const cases: { what: string; doc: Record<string, unknown>; path: string }[] = [
   { what: 'syslog export over UDP to another host (audit records read, dropped, forged)', doc: { audit: { export: { syslog: { url: 'udp://10.0.0.9:514' } } } }, path: 'audit.export.syslog.url' },
   { what: 'syslog export over TCP to another host', doc: { audit: { export: { syslog: { url: 'tcp://logs.internal:601' } } } }, path: 'audit.export.syslog.url' },
   { what: 'a federation provider\'s egress proxy over http:// on another host with a user name and password in its URL (read on the path, the proxy then used as Gatehouse)', doc: { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: 'http://svc:pw@proxy.internal:3128' } } } }, path: 'identity.federation.corp.proxy' },
+  // The URL parser reads the scheme case-insensitively and drops leading blanks; so must the check.
+  { what: 'a federation provider\'s egress proxy with credentials whose scheme is written HTTP:// (the URL parser reads it as http://)', doc: { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: 'HTTP://svc:pw@proxy.internal:3128' } } } }, path: 'identity.federation.corp.proxy' },
+  { what: 'a federation provider\'s egress proxy with credentials written after a leading blank (the URL parser drops it)', doc: { identity: { federation: { corp: { issuer: 'https://idp.example', clientId: 'gatehouse', proxy: ' http://svc:pw@proxy.internal:3128' } } } }, path: 'identity.federation.corp.proxy' },
+  { what: 'OTLP audit export to another host whose scheme is written HTTP://', doc: { audit: { export: { otlp: { url: 'HTTP://collector.internal:4318/v1/logs' } } } }, path: 'audit.export.otlp.url' },
   { what: 'OTLP audit export over plain HTTP to another host with an API key', doc: { audit: { export: { otlp: { url: 'http://collector.internal:4318/v1/logs', headers: { 'x-api-key': 'k' } } } } }, path: 'audit.export.otlp.url' },
 ];
 

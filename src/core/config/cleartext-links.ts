@@ -16,20 +16,23 @@ function isLoopbackUrlHost(host: string): boolean {
   return host === 'localhost' || isLoopbackAddress(host.replace(/^\[(.*)\]$/, '$1'));
 }
 
-/** The host a URL names, or undefined when it does not parse (the schema reports that). */
-function hostOf(url: string): string | undefined {
+/** The URL as the clients parse it, or undefined when it does not parse (the schema reports that). */
+function parsed(url: string): URL | undefined {
   try {
-    return new URL(url).hostname;
+    return new URL(url);
   } catch {
     return undefined;
   }
 }
 
-/** Whether a URL of this scheme would reach a non-loopback host without TLS. */
+/**
+ * Whether a URL of this scheme would reach a non-loopback host without TLS. The scheme is the
+ * one the URL parser reads, not the text's first letters: it lower-cases `HTTP:` and drops
+ * leading blanks, and the connection is made by what it reads.
+ */
 function clearToNetwork(url: string, clearScheme: string): boolean {
-  if (!url.startsWith(`${clearScheme}:`)) return false;
-  const host = hostOf(url);
-  return host !== undefined && !isLoopbackUrlHost(host);
+  const u = parsed(url);
+  return u !== undefined && u.protocol === `${clearScheme}:` && !isLoopbackUrlHost(u.hostname);
 }
 
 /** sslmode values under which `pg` checks the server's certificate (docs/store.md). */
