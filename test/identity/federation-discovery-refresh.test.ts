@@ -95,3 +95,35 @@ describe('federation: a provider\'s discovery document over time', () => {
     assert.equal(discoveries(), 4);
   });
 });
+
+describe('federation: discovery and close()', () => {
+  it('a sign-in reaching the service after close() (a request outliving the shutdown grace) fails without a new connection to the provider: no discovery or refetch opens a pool that nothing would close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-fed-close-'));
+    const store = await openStore(`sqlite:${join(dir, 'gatehouse.db')}`);
+    const op = await startFakeOp();
+    try {
+      await store.migrate();
+      const caFile = join(dir, 'ca.pem');
+      writeFileSync(caFile, selfSignedCert().cert);
+      let clock = Date.now();
+      const config = identitySchema.parse({ federation: { ext: fakeProviderConfig(op.issuer, { privateNetworks: ['127.0.0.1/32'], caFile }), other: fakeProviderConfig(op.issuer, { privateNetworks: ['127.0.0.1/32'], caFile }) } });
+      const service = new FederationService({
+        config, mode: 'development', publicUrl: 'https://gatehouse.example', kv: createKvRepo(store.db), users: {} as never, accounts: {} as never,
+        logger: pino({ level: 'silent' }), now: () => clock,
+      });
+      await service.start('ext', 'uid-1');
+      await service.close();
+      const before = op.requests.length;
+      clock += DAY + 1_000; // ext's document is due for its refetch
+      for (const [provider, uid] of [['ext', 'uid-2'], ['other', 'uid-3']]) {
+        await assert.rejects(service.start(provider!, uid!), (e: { code?: string }) => e.code === 'ERR_IDENTITY_FEDERATION_FAILED', provider);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(op.requests.slice(before), [], 'the provider was contacted after close()');
+    } finally {
+      await op.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

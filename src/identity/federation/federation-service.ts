@@ -72,6 +72,8 @@ export class FederationService {
   readonly #now: () => number;
   /** One connection pool per provider, connecting only where its `privateNetworks` allow. */
   readonly #agents = new Map<string, Agent>();
+  /** Set by close(): no discovery after it, since each would open a pool that nothing closes. */
+  #closed = false;
 
   constructor(options: FederationServiceOptions) {
     this.#o = options;
@@ -112,6 +114,7 @@ export class FederationService {
    * briefly down), so that sign-ins work as they did; the next attempt comes a minute later.
    */
   #configuration(name: string): Promise<oidc.Configuration> {
+    if (this.#closed) return Promise.reject(new Error('federation is closed (Gatehouse is stopping)'));
     const now = this.#now();
     const cached = this.#configs.get(name);
     if (cached && now < cached.refreshAt) return cached.config;
@@ -119,9 +122,10 @@ export class FederationService {
       if (!cached.refreshing) {
         cached.refreshing = true;
         this.#discover(name).then(
-          (config) => { this.#configs.set(name, { config: Promise.resolve(config), refreshAt: this.#now() + DISCOVERY_MAX_AGE_MS, refreshing: false }); },
+          (config) => { if (!this.#closed) this.#configs.set(name, { config: Promise.resolve(config), refreshAt: this.#now() + DISCOVERY_MAX_AGE_MS, refreshing: false }); },
           (cause: unknown) => {
             cached.refreshing = false;
+            if (this.#closed) return; // its pool was closed under it: not the provider's failure
             cached.refreshAt = this.#now() + DISCOVERY_RETRY_MS;
             this.#o.logger.warn({ provider: name, err: cause }, 'identity: the provider\'s discovery document could not be fetched again; the one fetched before is still used');
           },
@@ -177,6 +181,7 @@ export class FederationService {
 
   /** Closes the connections to the providers. */
   async close(): Promise<void> {
+    this.#closed = true;
     const agents = [...this.#agents.values()];
     this.#agents.clear();
     await Promise.all(agents.map((a) => a.destroy().catch(() => {})));
