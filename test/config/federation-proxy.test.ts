@@ -57,4 +57,13 @@ describe('identity.federation.<name>.proxy', () => {
     assert.deepEqual(literalSecretPaths(provider('http://svc:${PROXY_PASSWORD}@proxy.internal:3128')), []);
     assert.deepEqual(literalSecretPaths(provider('http://proxy.internal:3128')), []);
   });
+
+  it('a proxy token written as the URL\'s user name alone (http://TOKEN@proxy, sent as Basic TOKEN:) counts as a secret written in the file (file-mode warning); ${VAR} does not', () => {
+    for (const url of ['http://tok3n-5ecret@proxy.internal:3128', 'https://tok3n-5ecret:@proxy.internal:3129']) {
+      assert.deepEqual(literalSecretPaths(provider(url)), ['identity.federation.corp.proxy'], url);
+    }
+    for (const url of ['http://${PROXY_TOKEN}@proxy.internal:3128', 'http://svc:${PROXY_PASSWORD}@proxy.internal:3128', 'http://:@proxy.internal:3128']) {
+      assert.deepEqual(literalSecretPaths(provider(url)), [], url);
+    }
+  });
 });

@@ -28,6 +28,17 @@ function literalUrlPassword(value: unknown): boolean {
   return literal(password);
 }
 
+/**
+ * A proxy URL whose credentials are written in the file: its password, or a user name that goes
+ * without one (`http://TOKEN@proxy`, sent as `Basic TOKEN:`), where the user name is the secret.
+ */
+function literalProxyCredentials(value: unknown): boolean {
+  if (literalUrlPassword(value)) return true;
+  if (typeof value !== 'string') return false;
+  const user = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/@?#:]+):?@/.exec(value)?.[1];
+  return literal(user);
+}
+
 /** Paths of the secret-holding keys of the raw (not yet substituted) document whose value is written in the file. */
 export function literalSecretPaths(document: unknown): string[] {
   const paths: string[] = [];
@@ -37,7 +48,7 @@ export function literalSecretPaths(document: unknown): string[] {
   if (literal(at('authn', 'login', 'clientSecret'))) paths.push('authn.login.clientSecret');
   for (const [name, provider] of entries(at('identity', 'federation'))) {
     if (literal(child(provider, 'clientSecret'))) paths.push(`identity.federation.${name}.clientSecret`);
-    if (literalUrlPassword(child(provider, 'proxy'))) paths.push(`identity.federation.${name}.proxy`);
+    if (literalProxyCredentials(child(provider, 'proxy'))) paths.push(`identity.federation.${name}.proxy`);
   }
   for (const [name, value] of entries(at('tracing', 'headers'))) if (literal(value)) paths.push(`tracing.headers.${name}`);
   for (const [name, value] of entries(at('audit', 'export', 'otlp', 'headers'))) if (literal(value)) paths.push(`audit.export.otlp.headers.${name}`);
