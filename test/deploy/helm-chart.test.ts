@@ -157,6 +157,16 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     render('--set', `publicUrl=${PUBLIC_URL}`, '--set', 'replicaCount=1', '--set', 'redis.host=', '--set', 'nats.host=');
   });
 
+  it('refuses several replicas on an SQLite store written in config (a separate database, keys and audit chain in each pod)', () => {
+    for (const scale of [['--set', 'replicaCount=2'], ['--set', 'replicaCount=1', '--set', 'autoscaling.enabled=true']]) {
+      const r = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...scale, '--set', 'config.store.url=sqlite:/data/gatehouse/gatehouse.db']);
+      assert.notEqual(r.status, 0, r.out);
+      assert.match(r.out, /several replicas need the shared PostgreSQL store: config\.store\.url is SQLite/);
+    }
+    // One instance on SQLite (the embedded shape) renders.
+    render('--set', `publicUrl=${PUBLIC_URL}`, '--set', 'replicaCount=1', '--set', 'redis.host=', '--set', 'nats.host=', '--set', 'config.store.url=sqlite:/data/gatehouse/gatehouse.db');
+  });
+
   it('renders objects valid against the Kubernetes OpenAPI schemas', async () => {
     const kinds = [...await validateAgainstOpenApi(defaults), ...await validateAgainstOpenApi(multi)];
     for (const kind of ['Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'ServiceAccount']) {

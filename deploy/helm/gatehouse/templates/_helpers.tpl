@@ -55,6 +55,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and $several (or (not .Values.redis.host) (not .Values.nats.host)) -}}
 {{- fail "several replicas need redis.host (shared rate limits) and nats.host (shared events)" -}}
 {{- end -}}
+{{- /* config.store.url written as SQLite: each pod would keep its own users, sessions, keys and audit chain. */ -}}
+{{- $storeUrl := "" -}}
+{{- with .Values.config.store -}}{{- $storeUrl = toString (default "" .url) -}}{{- end -}}
+{{- if and $several (hasPrefix "sqlite:" (lower (trim $storeUrl))) -}}
+{{- fail "several replicas need the shared PostgreSQL store: config.store.url is SQLite, a separate database in each pod (users, sessions, keys and the audit chain would differ from pod to pod)" -}}
+{{- end -}}
 {{- with .Values.persistence -}}
 {{- if and .existingClaim (not .enabled) -}}
 {{- fail "persistence.existingClaim is set but persistence.enabled is false: the data directory would be an emptyDir, not the claim" -}}
