@@ -12,6 +12,7 @@ import { fetch as undiciFetch, type Agent } from 'undici';
 import { addressGuardedAgent, type ResolvedAddress } from '../../src/core/http/address-guard.ts';
 import { isPublicAddress } from '../../src/core/net/public-address.ts';
 import { selfSignedCert } from '../identity/support/harness.ts';
+import { fetchFailure } from './support/fetch-failure.ts';
 
 describe('isPublicAddress', () => {
   const notPublic = [
@@ -63,16 +64,10 @@ describe('addressGuardedAgent', () => {
     return undiciFetch(url, { dispatcher: agent });
   }
 
-  /** The cause of a failed fetch (undici wraps connection errors in "fetch failed"). */
-  async function failure(response: Promise<unknown>): Promise<Error> {
-    const error = await response.then(() => undefined, (e: unknown) => e);
-    assert.ok(error instanceof Error, 'the request should have failed');
-    return (error.cause ?? error) as Error;
-  }
 
   it('SSRF to a loopback address literal is refused before connecting, naming the allow list to change', async () => {
     connections = 0;
-    const cause = await failure(get(`https://127.0.0.1:${port}/`, []));
+    const cause = await fetchFailure(get(`https://127.0.0.1:${port}/`, []));
     assert.match(cause.message, /127\.0\.0\.1.*not a public address.*test\.privateNetworks/);
     assert.equal(connections, 0);
   });
@@ -80,7 +75,7 @@ describe('addressGuardedAgent', () => {
   for (const spelling of ['0x7f.0.0.1', '2130706433', '0177.0.0.1', '127.1', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:7f00:1]', '[::1]', '[64:ff9b::7f00:1]']) {
     it(`SSRF to loopback spelled ${spelling} is refused before connecting`, async () => {
       connections = 0;
-      const cause = await failure(get(`https://${spelling}:${port}/`, []));
+      const cause = await fetchFailure(get(`https://${spelling}:${port}/`, []));
       assert.match(cause.message, /not a public address/);
       assert.equal(connections, 0);
     });
@@ -88,7 +83,7 @@ describe('addressGuardedAgent', () => {
 
   it('SSRF through a name that resolves only to private addresses (metadata, loopback) is refused before connecting', async () => {
     connections = 0;
-    const cause = await failure(get(`https://metadata.test:${port}/`, [], async () => [{ address: '169.254.169.254', family: 4 }, { address: '127.0.0.1', family: 4 }]));
+    const cause = await fetchFailure(get(`https://metadata.test:${port}/`, [], async () => [{ address: '169.254.169.254', family: 4 }, { address: '127.0.0.1', family: 4 }]));
     assert.match(cause.message, /metadata\.test \(169\.254\.169\.254, 127\.0\.0\.1\)/);
     assert.equal(connections, 0);
   });
@@ -103,7 +98,7 @@ describe('addressGuardedAgent', () => {
   });
 
   it('a listed address reached under a name the certificate does not hold: TLS refuses it (the name is still verified)', async () => {
-    const cause = await failure(get(`https://evil.test:${port}/`, ['127.0.0.1/32'], async () => [{ address: '127.0.0.1', family: 4 }]));
+    const cause = await fetchFailure(get(`https://evil.test:${port}/`, ['127.0.0.1/32'], async () => [{ address: '127.0.0.1', family: 4 }]));
     assert.match(`${cause.message} ${(cause as { code?: string }).code}`, /ERR_TLS_CERT_ALTNAME_INVALID|altnames/i);
   });
 

@@ -15,6 +15,7 @@ import { connectResponseStatus, proxyTunnel } from '../../src/core/http/proxy-tu
 import { parseProxyUrl, type ProxyUrl } from '../../src/core/net/proxy-url.ts';
 import { selfSignedCert } from '../identity/support/harness.ts';
 import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy.ts';
+import { fetchFailure } from './support/fetch-failure.ts';
 
 const USER = 'svc-gatehouse';
 const PASSWORD = 'pr0xy-Passw0rd:with@signs';
@@ -51,12 +52,6 @@ describe('address guard through a CONNECT proxy', () => {
     return undiciFetch(url, { dispatcher: agent });
   }
 
-  /** The cause of a failed fetch (undici wraps connection errors in "fetch failed"). */
-  async function failure(response: Promise<unknown>): Promise<Error> {
-    const error = await response.then(() => undefined, (e: unknown) => e);
-    assert.ok(error instanceof Error, 'the request should have failed');
-    return (error.cause ?? error) as Error;
-  }
 
   const toLocalServer = () => ({ host: '127.0.0.1', port });
 
@@ -83,7 +78,7 @@ describe('address guard through a CONNECT proxy', () => {
     proxy.answer = { kind: 'tunnel' };
     const before = proxy.connections;
     connections = 0;
-    const cause = await failure(get(`https://metadata.test:${port}/`, { resolve: async () => [{ address: '169.254.169.254', family: 4 }, { address: '127.0.0.1', family: 4 }] }));
+    const cause = await fetchFailure(get(`https://metadata.test:${port}/`, { resolve: async () => [{ address: '169.254.169.254', family: 4 }, { address: '127.0.0.1', family: 4 }] }));
     assert.match(cause.message, /not a public address.*test\.privateNetworks/);
     assert.equal(proxy.connections, before, 'the proxy was contacted');
     assert.equal(connections, 0);
@@ -99,7 +94,7 @@ describe('address guard through a CONNECT proxy', () => {
 
   it('through the tunnel, the certificate is still checked against the name: a name the certificate does not hold is refused by TLS', async () => {
     proxy.answer = { kind: 'tunnel', route: toLocalServer };
-    const cause = await failure(get(`https://evil.test:${port}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
+    const cause = await fetchFailure(get(`https://evil.test:${port}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
     assert.match(`${cause.message} ${(cause as { code?: string }).code}`, /ERR_TLS_CERT_ALTNAME_INVALID|altnames/i);
   });
 
@@ -107,7 +102,7 @@ describe('address guard through a CONNECT proxy', () => {
     proxy.answer = { kind: 'tunnel', route: toLocalServer };
     const agent = addressGuardedAgent({ allowedNetworks: [], allowListPath: 'test.privateNetworks', proxy: { url: proxy.url }, resolve: async () => [{ address: '8.8.8.8', family: 4 }] });
     agents.push(agent);
-    const cause = await failure(undiciFetch(`https://localhost:${port}/`, { dispatcher: agent }));
+    const cause = await fetchFailure(undiciFetch(`https://localhost:${port}/`, { dispatcher: agent }));
     assert.match(`${cause.message} ${(cause as { code?: string }).code}`, /self.signed|SELF_SIGNED|unable to verify/i);
   });
 
@@ -132,7 +127,7 @@ describe('address guard through a CONNECT proxy', () => {
       proxy.answer = { kind: 'refuse', status };
       connections = 0;
       const proxyUrl = `http://${encodeURIComponent(USER)}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${proxy.port}`;
-      const cause = await failure(get(`https://localhost:${port}/`, { proxyUrl, resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
+      const cause = await fetchFailure(get(`https://localhost:${port}/`, { proxyUrl, resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
       assert.equal((cause as { code?: string }).code, 'ERR_PROXY_TUNNEL_FAILED');
       assert.match(cause.message, new RegExp(`CONNECT 8\\.8\\.8\\.8:${port} through proxy http://127\\.0\\.0\\.1:${proxy.port}: the proxy answered ${status}`));
       const text = `${cause.message} ${cause.stack} ${JSON.stringify(cause)}`;
@@ -146,20 +141,20 @@ describe('address guard through a CONNECT proxy', () => {
     const started = Date.now();
     const agent = addressGuardedAgent({ allowedNetworks: [], allowListPath: 'test.privateNetworks', tls: { ca: cert }, proxy: { url: proxy.url, timeoutMs: 300 }, resolve: async () => [{ address: '8.8.8.8', family: 4 }] });
     agents.push(agent);
-    const cause = await failure(undiciFetch(`https://localhost:${port}/`, { dispatcher: agent }));
+    const cause = await fetchFailure(undiciFetch(`https://localhost:${port}/`, { dispatcher: agent }));
     assert.match(cause.message, /no answer within 300 ms/);
     assert.ok(Date.now() - started < 5_000);
   });
 
   it('a proxy that answers with a header without end: refused once 16 KiB are read, not buffered for ever', async () => {
     proxy.answer = { kind: 'raw', bytes: `HTTP/1.1 200 OK\r\n${'x-pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n'.repeat(300)}` };
-    const cause = await failure(get(`https://localhost:${port}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
+    const cause = await fetchFailure(get(`https://localhost:${port}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
     assert.match(cause.message, /no end of header within 16384 bytes/);
   });
 
   it('a proxy answering something other than HTTP/1.x (a bare-LF header): refused, nothing is sent over it', async () => {
     proxy.answer = { kind: 'raw', bytes: 'HTTP/1.1 200 OK\nx: y\r\n\r\n' };
-    const cause = await failure(get(`https://localhost:${port}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
+    const cause = await fetchFailure(get(`https://localhost:${port}/`, { resolve: async () => [{ address: '8.8.8.8', family: 4 }] }));
     assert.match(cause.message, /not an HTTP\/1\.x status line/);
   });
 
