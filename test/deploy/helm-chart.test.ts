@@ -468,6 +468,7 @@ describe('Helm chart deploy/helm/gatehouse', () => {
       ['an existing claim with an autoscaler (replicaCount 1)', ['--set', 'persistence.enabled=true', '--set', 'persistence.existingClaim=data', '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=true'], /existingClaim is one volume for one instance/],
       ['an existing claim while persistence is off (it would be silently unused)', ['--set', 'persistence.existingClaim=data', '--set', 'replicaCount=1'], /persistence\.enabled is false/],
       ['fsGroupChangePolicy Always with persistence (the spool made group-writable at every mount)', ['--set', 'persistence.enabled=true', '--set', 'podSecurityContext.fsGroupChangePolicy=Always'], /fsGroupChangePolicy Always/],
+      ['persistence without podSecurityContext.fsGroup (a fresh volume belongs to root: the pod could not create its data directory)', ['--set', 'persistence.enabled=true', '--set', 'podSecurityContext.fsGroup=null'], /persistence\.enabled without podSecurityContext\.fsGroup/],
     ] as const) {
       it(`refuses to render ${what}`, () => {
         const template = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);
