@@ -469,6 +469,7 @@ describe('Helm chart deploy/helm/gatehouse', () => {
       ['an existing claim while persistence is off (it would be silently unused)', ['--set', 'persistence.existingClaim=data', '--set', 'replicaCount=1'], /persistence\.enabled is false/],
       ['fsGroupChangePolicy Always with persistence (the spool made group-writable at every mount)', ['--set', 'persistence.enabled=true', '--set', 'podSecurityContext.fsGroupChangePolicy=Always'], /fsGroupChangePolicy Always/],
       ['persistence without podSecurityContext.fsGroup (a fresh volume belongs to root: the pod could not create its data directory)', ['--set', 'persistence.enabled=true', '--set', 'podSecurityContext.fsGroup=null'], /persistence\.enabled without podSecurityContext\.fsGroup/],
+      ['a StatefulSet name over 52 characters (its pods would carry a controller-revision-hash label over 63, which the API refuses)', ['--set', 'persistence.enabled=true', '--set', `fullnameOverride=${'g'.repeat(53)}`], /52 characters/],
     ] as const) {
       it(`refuses to render ${what}`, () => {
         const template = helm(['template', 'gh', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);

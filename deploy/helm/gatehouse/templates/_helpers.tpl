@@ -72,6 +72,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .enabled (not $.Values.podSecurityContext.fsGroup) -}}
 {{- fail "persistence.enabled without podSecurityContext.fsGroup: a new volume belongs to root, and Gatehouse (user 65532) could not create its data directory on it; keep fsGroup (65532)" -}}
 {{- end -}}
+{{- /* The StatefulSet controller labels each pod controller-revision-hash: <name>-<hash of up to
+10 digits>, a label value of at most 63 characters: with a longer name no pod is ever created. */ -}}
+{{- if and .enabled (gt (len (include "gatehouse.fullname" $)) 52) -}}
+{{- fail (printf "persistence.enabled: the StatefulSet name %q is over 52 characters, and the pods' controller-revision-hash label (name-hash) would exceed 63, which the API refuses; shorten the release name or fullnameOverride" (include "gatehouse.fullname" $)) -}}
+{{- end -}}
 {{- if and .enabled (eq (toString (default "" $.Values.podSecurityContext.fsGroupChangePolicy)) "Always") -}}
 {{- fail "persistence.enabled with podSecurityContext.fsGroupChangePolicy Always: the kubelet would make the volume group-writable at every mount, and Gatehouse in production refuses a group-writable audit spool; leave it unset (the chart sets OnRootMismatch)" -}}
 {{- end -}}
