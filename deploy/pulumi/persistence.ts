@@ -50,6 +50,11 @@ export function readPersistence(config: pulumi.Config, replicas: number, maxRepl
       const shown = maxReplicas === undefined ? `replicas is ${replicas}` : `replicas ${replicas}, maxReplicas ${maxReplicas}`;
       refuse(config, 'persistenceExistingClaim', `is one volume for one instance (${shown}): two pods must never share an audit spool or a store; leave it unset for a claim per pod`);
     }
+    // The chart makes a claim from size, class and modes only when it makes one per pod: with a
+    // claim of the operator's they would be silently unused (the claim has its own).
+    for (const key of ['persistenceSize', 'persistenceStorageClass', 'persistenceAccessMode'] as const) {
+      if (config.get(key) !== undefined) refuse(config, key, `is set with ${config.name}:persistenceExistingClaim, whose claim has its own size, class and access mode: it would go unused; leave it unset`);
+    }
     persistence.existingClaim = existingClaim;
   }
   return persistence;
