@@ -408,6 +408,7 @@ describe('Pulumi program deploy/pulumi', () => {
       ['an access mode with an existing claim (the claim has its own: this one would go unused)', { ...EMBEDDED, persistence: 'true', persistenceExistingClaim: 'gatehouse-data', persistenceAccessMode: 'ReadWriteOncePod' }, 'persistenceAccessMode', /persistenceExistingClaim/],
       ['a volume size without persistence (it would go unused)', { ...EMBEDDED, persistenceSize: '2Gi' }, 'persistenceSize', /persistence is not true/],
       ['a volume size the chart refuses', { ...EMBEDDED, persistence: 'true', persistenceSize: 'lots' }, 'persistenceSize', /persistence\.size "lots"/],
+      ['a zero volume size (a claim requesting no storage, which the API refuses)', { ...EMBEDDED, persistence: 'true', persistenceSize: '0Gi' }, 'persistenceSize', /persistence\.size "0Gi"/],
       ['a shared (ReadWriteMany) volume', { ...EMBEDDED, persistence: 'true', persistenceAccessMode: 'ReadWriteMany' }, 'persistenceAccessMode', /ReadWriteOnce, ReadWriteOncePod/],
       ['chart values setting persistence (the program\'s keys check it)', { ...EMBEDDED, values: JSON.stringify({ persistence: { enabled: true, existingClaim: 'x' } }) }, 'values', /sets persistence/],
     ] as const) {
