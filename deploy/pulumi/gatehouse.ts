@@ -19,9 +19,13 @@ export function deployGatehouse(settings: Settings, opts: pulumi.ComponentResour
   if (settings.store === undefined && settings.persistence === undefined) {
     pulumi.log.warn('no storeUrl and no persistence: one instance on the embedded SQLite store in the pod\'s emptyDir. Users, clients, the CA, the signing keys and the audit spool are lost when the pod is replaced (a rollout, a drain, an eviction); set persistence to true (a volume that outlives the pod) or storeUrl (PostgreSQL) for anything but a trial.');
   }
+  // With persistence the claims live in this namespace (the StatefulSet keeps them, Retain), and
+  // deleting a namespace deletes every claim in it: the embedded store, the CA, the keys, the
+  // spools. So `pulumi destroy`, or a changed `namespace`, leaves it (as `helm uninstall` leaves
+  // the claims); deleting the data is a deliberate `kubectl delete namespace`.
   const namespace = new k8s.core.v1.Namespace(settings.namespace, {
     metadata: { name: settings.namespace, labels: { 'app.kubernetes.io/part-of': 'gatehouse' } },
-  }, opts);
+  }, settings.persistence === undefined ? opts : { ...opts, retainOnDelete: true });
   const names = secretNames(settings.release);
   const secrets = createSecrets(settings, names, namespace.metadata.name, { ...opts, parent: namespace });
   // helm.v4.Chart rather than helm.v3.Release: the provider renders the chart (helm template,

@@ -72,12 +72,15 @@ let registered: Registered[] = [];
 /** Secrets whose creation finished, and what had been registered when the chart was. */
 let created: string[] = [];
 let createdBeforeChart: string[] = [];
+/** Type and name of each resource registered with retainOnDelete (seen by a transformation, as the engine gets it). */
+let retained: string[] = [];
 
 /** Runs what index.ts runs, under fresh mocks and config; resolves once every resource is registered. */
 async function deploy(config: Record<string, string>): Promise<Registered[]> {
   registered = [];
   created = [];
   createdBeforeChart = [];
+  retained = [];
   await pulumi.runtime.setMocks({
     async newResource(args) {
       registered.push({ type: args.type, name: args.name, inputs: args.inputs as Json });
@@ -97,7 +100,9 @@ async function deploy(config: Record<string, string>): Promise<Registered[]> {
     Object.fromEntries(Object.entries(config).map(([k, v]) => [`gatehouse:${k}`, v])),
     Object.keys(config).filter((k) => SECRET_KEYS.includes(k)).map((k) => `gatehouse:${k}`),
   );
-  const deployed = deployGatehouse(readSettings());
+  const deployed = deployGatehouse(readSettings(), {
+    transformations: [({ type, name, opts }) => { if (opts.retainOnDelete === true) retained.push(`${type} ${name}`); return undefined; }],
+  });
   const urns = [deployed.namespace.urn, ...deployed.secrets.map((s) => s.urn), deployed.chart.urn];
   await new Promise((resolve) => pulumi.all(urns).apply(resolve));
   return registered;
@@ -284,6 +289,14 @@ describe('Pulumi program deploy/pulumi', () => {
       const r = gatehouseValidate(objects, secrets);
       assert.equal(r.status, 0, r.out);
       assert.match(r.text, /url: sqlite:\/data\/gatehouse\/gatehouse\.db/);
+    });
+
+    it('keeps the namespace, and with it the claims, on pulumi destroy or a namespace change (as helm uninstall keeps them)', async () => {
+      // Deleting the namespace deletes every claim in it: the embedded store, the CA and the keys.
+      await deploy(PERSISTENT);
+      assert.deepEqual(retained, ['kubernetes:core/v1:Namespace gatehouse-trial']);
+      await deploy(EMBEDDED);
+      assert.deepEqual(retained, [], 'without persistence nothing in the namespace outlives a pod anyway');
     });
 
     it('mounts an existing claim instead, when given one', async () => {
