@@ -76,6 +76,16 @@ function readValues(config: pulumi.Config): Record<string, unknown> {
   for (const name of OWNED_VALUES) {
     if (name in values) refuse(config, 'values', `sets ${name}, which the program sets from its own keys (docs/deployment.md, "The Pulumi program")`);
   }
+  // A later env entry of the same name wins: NODE_ENV=development would switch production mode
+  // off, a plain GATEHOUSE_PKI_KEY would replace the Secret's (the chart's schema refuses both too).
+  const extraEnv = values['extraEnv'];
+  if (extraEnv !== undefined) {
+    if (!Array.isArray(extraEnv)) refuse(config, 'values', 'sets extraEnv to something other than a list');
+    for (const entry of extraEnv) {
+      const name = isRecord(entry) ? entry['name'] : undefined;
+      if (typeof name === 'string' && CHART_ENV.includes(name)) refuse(config, 'values', `sets extraEnv ${name}, which the chart sets itself`);
+    }
+  }
   const extra = values['config'];
   if (extra !== undefined) {
     if (!isRecord(extra)) refuse(config, 'values', 'sets config to something other than an object');

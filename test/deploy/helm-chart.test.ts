@@ -138,6 +138,9 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     ['an http:// publicUrl', ['--set', 'publicUrl=http://gatehouse.example.com'], /publicUrl/],
     ['an unknown top-level value (a typo is not silently ignored)', ['--set', 'replicas=3'], /replicas/],
     ['a secret value where a Secret name belongs', ['--set', 'store.passwordSecret=hunter2'], /passwordSecret/],
+    // A container's later env entry of the same name wins: production mode switched off from values.
+    ['extraEnv NODE_ENV=development after the chart\'s NODE_ENV=production (the later entry wins)', ['--set', 'extraEnv[0].name=NODE_ENV', '--set', 'extraEnv[0].value=development'], /extraEnv/],
+    ['extraEnv replacing the CA master key from a Secret with a plain value', ['--set', 'extraEnv[0].name=GATEHOUSE_PKI_KEY', '--set', 'extraEnv[0].value=plain'], /extraEnv/],
   ] as const) {
     it(`fails helm lint and helm template on ${what}`, () => {
       const lint = helm(['lint', chart, '--set', `publicUrl=${PUBLIC_URL}`, ...args]);

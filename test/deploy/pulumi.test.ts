@@ -410,6 +410,7 @@ describe('Pulumi program deploy/pulumi', () => {
       ['a namespace that is not a DNS label', { ...EMBEDDED, namespace: 'Edge' }, 'namespace', /namespace name/],
       ['chart values setting a connection (a password could go into the ConfigMap)', { ...EMBEDDED, values: JSON.stringify({ config: { store: { url: `postgres://u:${PG_PASSWORD}@pg/db` } } }) }, 'values', /config\.store/],
       ['chart values setting a key the program owns', { ...EMBEDDED, values: JSON.stringify({ secrets: { existingSecret: 'other' } }) }, 'values', /sets secrets/],
+      ['chart values switching production mode off through extraEnv (a later NODE_ENV wins)', { ...EMBEDDED, values: JSON.stringify({ extraEnv: [{ name: 'NODE_ENV', value: 'development' }] }) }, 'values', /extraEnv NODE_ENV/],
       ['a secretEnv variable the chart sets itself', { ...EMBEDDED, secretEnv: JSON.stringify({ GATEHOUSE_PKI_KEY: 'x' }) }, 'secretEnv', /GATEHOUSE_PKI_KEY/],
       ['a secretEnv name that is not an environment variable name', { ...EMBEDDED, secretEnv: JSON.stringify({ 'mail-key': 'x' }) }, 'secretEnv', /"mail-key"/],
       ['a missing CA master key', without(EMBEDDED, 'pkiKey'), 'pkiKey', /pkiKey/],
