@@ -483,6 +483,7 @@ describe('Helm chart deploy/helm/gatehouse', () => {
 
     for (const [what, args, error] of [
       ['a ReadWriteMany volume (one spool, one SQLite file per pod)', ['--set', 'persistence.enabled=true', '--set', 'persistence.accessModes={ReadWriteMany}'], /accessModes/],
+      ['ReadWriteOncePod with another mode (the API refuses ReadWriteOncePod beside any other)', ['--set', 'persistence.enabled=true', '--set', 'persistence.accessModes={ReadWriteOnce,ReadWriteOncePod}'], /accessModes/],
       ['a size that is not a quantity', ['--set', 'persistence.enabled=true', '--set', 'persistence.size=lots'], /size/],
       ['a zero size (the API refuses a claim that requests no storage, so no pod would start)', ['--set', 'persistence.enabled=true', '--set-string', 'persistence.size=0Gi'], /size/],
       ['a zero size written as a decimal', ['--set', 'persistence.enabled=true', '--set-string', 'persistence.size=0.0'], /size/],
