@@ -39,10 +39,12 @@ export function chartRule(path: string): Rule {
 /**
  * Checks one value the program hands to the chart at `valuesPath` against the chart's rule,
  * refusing config key `key` (the Pulumi key it came from) when the chart would refuse it.
+ * `fromSecret`: the value was taken from a secret (a connection URL), so the refusal does not
+ * quote it: a user part such as `user%3Apassword` would print the password.
  */
-export function checkChartValue(config: pulumi.Config, key: string, valuesPath: string, value: string | number): void {
+export function checkChartValue(config: pulumi.Config, key: string, valuesPath: string, value: string | number, fromSecret = false): void {
   const rule = chartRule(valuesPath);
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  const shown = fromSecret ? 'a value' : typeof value === 'string' ? JSON.stringify(value) : String(value);
   if (typeof value === 'string') {
     if (rule.minLength !== undefined && value.length < rule.minLength) refuse(config, key, `gives ${valuesPath} ${shown}: the chart needs at least ${rule.minLength} characters`);
     if (rule.maxLength !== undefined && value.length > rule.maxLength) refuse(config, key, `gives ${valuesPath} ${shown}: the chart allows at most ${rule.maxLength} characters`);

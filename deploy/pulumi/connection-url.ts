@@ -48,13 +48,13 @@ function readUrl(config: pulumi.Config, key: string, schemes: string[], example:
 
 function port(config: pulumi.Config, key: string, url: URL, fallback: number, valuesPath: string): number {
   const value = url.port === '' ? fallback : Number(url.port);
-  checkChartValue(config, key, valuesPath, value);
+  checkChartValue(config, key, valuesPath, value, true);
   return value;
 }
 
 function user(config: pulumi.Config, key: string, url: URL, valuesPath: string): string {
   const value = decodeURIComponent(url.username);
-  checkChartValue(config, key, valuesPath, value);
+  checkChartValue(config, key, valuesPath, value, true);
   return value;
 }
 
@@ -64,7 +64,10 @@ export function readStoreUrl(config: pulumi.Config, key: string): StoreLink {
   const { url, password } = readUrl(config, key, ['postgres:', 'postgresql:'], example);
   for (const name of url.searchParams.keys()) {
     if (name !== 'sslmode') {
-      refuse(config, key, `has the parameter ${name}: the chart writes the store URL itself (sslmode only; a private CA is ${config.name}:caCert)`);
+      // The name is quoted only when it is a plain word: an unencoded ? in the password starts a
+      // query whose "name" is the rest of the password and the host (…@host/db).
+      const shown = /^[A-Za-z_][A-Za-z0-9_]*$/u.test(name) ? `the parameter ${name}` : 'a parameter';
+      refuse(config, key, `has ${shown}: the chart writes the store URL itself (sslmode only; a private CA is ${config.name}:caCert)`);
     }
   }
   const link: StoreLink = {
@@ -75,9 +78,9 @@ export function readStoreUrl(config: pulumi.Config, key: string): StoreLink {
     database: decodeURIComponent(url.pathname.replace(/^\//u, '')),
     sslmode: url.searchParams.get('sslmode') ?? 'verify-full',
   };
-  checkChartValue(config, key, 'store.host', link.host);
-  checkChartValue(config, key, 'store.database', link.database);
-  checkChartValue(config, key, 'store.sslmode', link.sslmode);
+  checkChartValue(config, key, 'store.host', link.host, true);
+  checkChartValue(config, key, 'store.database', link.database, true);
+  checkChartValue(config, key, 'store.sslmode', link.sslmode, true);
   return link;
 }
 
@@ -94,8 +97,8 @@ export function readRedisUrl(config: pulumi.Config, key: string): RedisLink {
     password,
     db: path === '' ? 0 : Number(path),
   };
-  checkChartValue(config, key, 'redis.host', link.host);
-  checkChartValue(config, key, 'redis.db', link.db);
+  checkChartValue(config, key, 'redis.host', link.host, true);
+  checkChartValue(config, key, 'redis.db', link.db, true);
   return link;
 }
 
@@ -111,6 +114,6 @@ export function readNatsUrl(config: pulumi.Config, key: string): NatsLink {
     user: user(config, key, url, 'nats.user'),
     password,
   };
-  checkChartValue(config, key, 'nats.host', link.host);
+  checkChartValue(config, key, 'nats.host', link.host, true);
   return link;
 }
