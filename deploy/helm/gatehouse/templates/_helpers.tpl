@@ -68,6 +68,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .enabled .existingClaim (or (gt (int $.Values.replicaCount) 1) $.Values.autoscaling.enabled) -}}
 {{- fail "persistence.existingClaim is one volume for one instance (replicaCount 1, autoscaling off): two pods must never share an audit spool or a store; leave it empty for a claim per pod" -}}
 {{- end -}}
+{{- if and .enabled .existingClaim (or .storageClassName .annotations) -}}
+{{- fail "persistence.existingClaim with persistence.storageClassName or persistence.annotations: they apply only to the claims the chart makes (one per pod), not to an existing claim; set them on that claim" -}}
+{{- end -}}
 {{- /* A fresh block volume's root belongs to root (0755): only fsGroup makes it writable by 65532. */ -}}
 {{- if and .enabled (not $.Values.podSecurityContext.fsGroup) -}}
 {{- fail "persistence.enabled without podSecurityContext.fsGroup: a new volume belongs to root, and Gatehouse (user 65532) could not create its data directory on it; keep fsGroup (65532)" -}}
