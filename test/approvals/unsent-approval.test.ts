@@ -10,20 +10,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorOf, startApprovalsGateway, type ApprovalsGateway } from './support/approvals-gateway.ts';
 import { requester, type Reply } from './support/requester.ts';
+import { closedPort } from '../support/closed-port.ts';
 
-
-/** A loopback port nothing listens on (taken and given back). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('an approval whose request failed in the upstream pool before anything was sent', () => {
   let t: ApprovalsGateway;

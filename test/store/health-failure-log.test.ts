@@ -7,19 +7,10 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { openStore } from '../../src/store/index.ts';
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no address');
-  return address.port;
-}
+import { closedPort } from '../support/closed-port.ts';
 
 it('a hundred failed store health checks in a row (readiness polled in a loop while the database is down) write one warning, not a hundred', async () => {
   const lines: { msg: string; suppressed?: number }[] = [];

@@ -16,6 +16,7 @@ import { isGatehouseError } from '../../src/core/errors.ts';
 import { POSTGRES_URL, serviceOrSkip } from '../support/services.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-postgres.ts';
 import { registerStoreContract, rejectsWithCode } from './contract.ts';
+import { closedPort } from '../support/closed-port.ts';
 
 const skip = await serviceOrSkip('postgres');
 
@@ -25,16 +26,6 @@ function urlFor(database: string): string {
   const url = new URL(POSTGRES_URL);
   url.pathname = `/${database}`;
   return url.toString();
-}
-
-/** A port nothing listens on: bind an ephemeral one, then free it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no address');
-  return address.port;
 }
 
 describe('store on PostgreSQL', { skip }, () => {
