@@ -78,6 +78,7 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
         store, bus, logger, instance, signingKey, chain: config.audit.chain, spoolDir: paths.spoolDir, mode: config.mode, fsync: config.audit.fsync,
         batchMaxEvents: config.audit.batchMaxEvents, batchMaxDelayMs: config.audit.batchMaxDelayMs, maxQueued: config.audit.maxQueuedEvents,
         checkpointEveryRecords: config.audit.checkpoint.everyRecords, checkpointEveryMs: config.audit.checkpoint.everyMs,
+        commitThread: config.audit.commitThread,
       });
       writer = w;
       sampler = new AccessSampler({ routes: samplingRoutes, instance });

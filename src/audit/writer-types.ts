@@ -16,7 +16,13 @@ export interface Holdable {
 }
 
 export interface AuditWriterOptions {
+  /** With `commitThread`, for everything but the batches: checkpoints, the actor index, reading the head. */
   store: Store;
+  /**
+   * Commit the batches on a worker thread with its own connection to `store`'s database
+   * (commit-thread.ts). Ignored for an in-memory SQLite store (nothing to share it with).
+   */
+  commitThread?: boolean;
   spoolDir: string;
   chain?: string;
   /** Instance name written into checkpoints. */

@@ -5,7 +5,8 @@
  *   append(draft)  → spool line written (sync) → memory queue   [the acknowledgement]
  *   appendAccess(record, hold) → spool line taken → memory queue; once per event-loop turn
  *       one write(2) of the turn's lines, then the held responses go out [the acknowledgement]
- *   every batchMaxDelayMs or batchMaxEvents → one transaction (chain-batch.ts):
+ *   every batchMaxDelayMs or batchMaxEvents → one transaction (chain-batch.ts), on a thread of
+ *       its own when `commitThread` is given (commit-thread.ts):
  *       lock chain head → skip already-stored event ids → assign seq + prevHash + hash
  *       → insert → move head                              [no gap, no fork on failure]
  *   → spool segment released → checkpoint signed when due (writer-checkpoints.ts)
@@ -22,7 +23,8 @@ import type { AccessRecord } from './access-event.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
 import { ActorIndexer } from './actor-index.ts';
-import { appendBatch } from './chain-batch.ts';
+import { inlineCommitter, type BatchCommitter } from './batch-committer.ts';
+import { commitThreadFor } from './commit-thread.ts';
 import { WriterCheckpoints } from './writer-checkpoints.ts';
 import type { AuditWriterOptions, AuditWriterStats, Holdable } from './writer-types.ts';
 
@@ -75,6 +77,7 @@ export class AuditWriter {
   #groupArmed = false;
   readonly #actorIndex: ActorIndexer;
   readonly #checkpoints: WriterCheckpoints;
+  readonly #committer: BatchCommitter;
 
   private constructor(options: AuditWriterOptions, spool: Spool) {
     this.chain = options.chain ?? 'main';
@@ -84,6 +87,8 @@ export class AuditWriter {
       ...options,
     };
     this.#spool = spool;
+    const thread = options.commitThread ? commitThreadFor(options.store.connectionSpec()) : undefined;
+    this.#committer = thread ?? inlineCommitter(options.store);
     this.#checkpoints = new WriterCheckpoints({
       store: options.store, signingKey: options.signingKey, instance: options.instance, bus: options.bus, logger: options.logger,
       everyRecords: this.#o.checkpointEveryRecords, everyMs: this.#o.checkpointEveryMs, stats: this.#stats,
@@ -261,7 +266,7 @@ export class AuditWriter {
       // The turn's grouped lines first, so that the fdatasync covers them too.
       if (this.#spool.groupedLines > 0) this.#writeGroup();
       if (this.#o.fsync) await this.#spool.sync();
-      const { head, committed, skipped, overwritten } = await appendBatch(this.#o.store, this.chain, batch, this.#lastHead);
+      const { head, committed, skipped, overwritten } = await this.#committer.commit(this.chain, batch, this.#lastHead);
       this.#queue.splice(0, batch.length);
       for (const q of batch) this.#spool.committed(q.ref);
       this.#done += batch.length;
@@ -334,6 +339,7 @@ export class AuditWriter {
     this.#halted = true;
     clearTimeout(this.#timer);
     await this.#running;
+    await this.#committer.close();
     const head = this.#lastHead;
     if (this.#checkpoints.owed(head)) {
       // Bounded like the flush: a store that stopped answering must not hold the shutdown.

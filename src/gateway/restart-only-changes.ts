@@ -33,7 +33,7 @@ const AT_START = ['mode', 'instanceId', 'publicUrl', 'tracing', 'pki', 'identity
 const DETECT_AT_START = ['blockRefreshMs', 'retentionDays'] as const;
 
 /** `audit` keys read once at start; `sampling.flushMs` is checked apart. */
-const AUDIT_AT_START = ['enabled', 'chain', 'spoolDir', 'fsync', 'batchMaxEvents', 'batchMaxDelayMs', 'maxQueuedEvents', 'checkpoint', 'signingKeyFile', 'retention'] as const;
+const AUDIT_AT_START = ['enabled', 'chain', 'spoolDir', 'fsync', 'batchMaxEvents', 'batchMaxDelayMs', 'commitThread', 'maxQueuedEvents', 'checkpoint', 'signingKeyFile', 'retention'] as const;
 
 export function restartOnlyChanges(a: Config, b: Config): string[] {
   const keys: string[] = [];

@@ -16,7 +16,7 @@ import { looseFileMode } from './sqlite/loose-file-mode.ts';
 import { acquireSqlite, type SqliteHandle } from './sqlite/shared-sqlite.ts';
 import { toStoreError } from './store-errors.ts';
 import { parseStoreUrl } from './store-url.ts';
-import type { Store, StoreDialect, StoreHealth, StoreOptions } from './types.ts';
+import type { Store, StoreConnectionSpec, StoreDialect, StoreHealth, StoreOptions } from './types.ts';
 
 /**
  * Opens the store. SQLite is opened at once (a bad path throws ERR_STORE_UNAVAILABLE);
@@ -38,7 +38,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   if (parsed.dialect === 'sqlite') {
     let handle: SqliteHandle | undefined;
     try {
-      handle = acquireSqlite(parsed.location, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+      handle = acquireSqlite(parsed.location, { busyTimeoutMs: options.busyTimeoutMs ?? 5000, ...(options.sqliteWalCheckpointer === false ? { walCheckpointer: false } : {}) });
     } catch (error) {
       // Any failure to open the file (missing directory, permissions, not a database).
       throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `cannot open ${parsed.display}: ${toStoreError(error).detail ?? ''}`, cause: error });
@@ -67,10 +67,11 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   const db = new Kysely<Database>({ dialect: guardDialect(dialect, owner, () => state.closed), plugins: [closedStorePlugin(() => state.closed)] });
   // Array rows straight from the pool for audit verify's scan (postgres/array-query.ts).
   if (pool) registerArrayQuery(db, pool, owner, () => state.closed);
+  const { logger: _logger, ...spec } = options;
   return new KyselyStore(parsed.dialect, db, owner, logger, options.healthTimeoutMs ?? 2000, {
     markClosed: () => { state.closed = true; },
     release: () => release(),
-  });
+  }, { url, options: spec });
 }
 
 interface CloseHooks {
@@ -95,14 +96,21 @@ class KyselyStore implements Store {
   /** Failed health checks not logged since then. */
   #suppressedFailures = 0;
   #closing: Promise<void> | undefined;
+  /** A private field: a logged or serialized store never shows the URL's credentials. */
+  readonly #spec: StoreConnectionSpec;
 
-  constructor(dialect: StoreDialect, db: Kysely<Database>, owner: symbol, logger: Logger, healthTimeoutMs: number, hooks: CloseHooks) {
+  constructor(dialect: StoreDialect, db: Kysely<Database>, owner: symbol, logger: Logger, healthTimeoutMs: number, hooks: CloseHooks, spec: StoreConnectionSpec) {
     this.#hooks = hooks;
+    this.#spec = spec;
     this.dialect = dialect;
     this.db = db;
     this.#owner = owner;
     this.#logger = logger;
     this.#healthTimeoutMs = healthTimeoutMs;
+  }
+
+  connectionSpec(): StoreConnectionSpec {
+    return { url: this.#spec.url, options: { ...this.#spec.options } };
   }
 
   async migrate(): Promise<void> {

@@ -26,6 +26,17 @@ export interface Store {
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
   /** Waits for running work, then closes the connection(s). Idempotent. */
   close(): Promise<void>;
+  /**
+   * What this store was opened with, for opening the same database again where this handle
+   * cannot go (a worker thread). Holds the URL's credentials: never log it.
+   */
+  connectionSpec(): StoreConnectionSpec;
+}
+
+/** A store's URL and options, without the logger (it cannot cross threads). */
+export interface StoreConnectionSpec {
+  url: string;
+  options: Omit<StoreOptions, 'logger'>;
 }
 
 export interface StoreHealth {
@@ -49,4 +60,10 @@ export interface StoreOptions {
   idleInTransactionTimeoutMs?: number;
   /** `health()` gives up after this long. Default 2000. */
   healthTimeoutMs?: number;
+  /**
+   * SQLite: false keeps the connection's WAL checkpoints SQLite's automatic ones instead of a
+   * checkpoint thread (a connection that is itself off the main thread needs none). Only the
+   * first opener of a file in a thread decides. Default: a checkpoint thread.
+   */
+  sqliteWalCheckpointer?: false;
 }

@@ -2,7 +2,8 @@
  * Sequence numbers stay consistent when writes fail, and events survive an unreachable
  * store: a failing insert rolls back (no gap, no fork) and is retried; while PostgreSQL is
  * cut off (TCP relay) events wait in the spool and are written once it returns; two
- * writers appending to one chain concurrently never fork it.
+ * writers appending to one chain concurrently never fork it. Each case runs with the batches
+ * committed on the writer's thread and on its commit thread (src/audit/commit-thread.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,13 +39,16 @@ async function contiguous(store: Store, chain: string): Promise<number[]> {
   return seqs;
 }
 
-for (const backend of await backends()) {
-  describe(`audit writes under failure on ${backend.name}`, { skip: backend.skip }, () => {
+/** Writer options that put its batches on a commit thread with its own connection, or keep them inline. */
+const committer = (mode: 'inline' | 'thread'): { commitThread: boolean } => ({ commitThread: mode === 'thread' });
+
+for (const backend of await backends()) for (const mode of ['inline', 'thread'] as const) {
+  describe(`audit writes under failure on ${backend.name}, batches committed ${mode === 'inline' ? 'on the writer\'s thread' : 'on a commit thread'}`, { skip: backend.skip }, () => {
     const env = useAuditBackend(backend);
 
     it('rolls back a batch whose insert fails (no seq consumed, head unchanged) and writes it once the failure is gone', async () => {
-      const chain = 'failing';
-      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-failing'), batchMaxEvents: 50 });
+      const chain = `failing-${mode}`;
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, `spool-failing-${mode}`), batchMaxEvents: 50, ...committer(mode) });
       for (let i = 0; i < 20; i++) writer.append(accessDraft(i));
       await writer.flush();
       // A trigger that refuses one particular record makes its whole batch fail.
@@ -67,8 +71,8 @@ for (const backend of await backends()) {
     });
 
     it('keeps retrying a failing batch while events keep arriving (a steady stream of appends does not postpone the retry forever)', async () => {
-      const chain = 'starved';
-      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-starved'), batchMaxEvents: 5 });
+      const chain = `starved-${mode}`;
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, `spool-starved-${mode}`), batchMaxEvents: 5, ...committer(mode) });
       await refuse(env.store, 'req-starve');
       try {
         writer.append(accessDraft(0, { requestId: 'req-starve' }));
@@ -89,11 +93,11 @@ for (const backend of await backends()) {
     });
 
     it('two writers appending to one chain at once serialize on the chain head: one chain, no fork, no duplicate seq', async () => {
-      const chain = 'shared';
+      const chain = `shared-${mode}`;
       const other = await env.db.open();
       try {
-        const a = AuditWriter.open({ store: env.store, chain, instance: 'a', spoolDir: join(env.db.dir, 'spool-a'), batchMaxEvents: 7 });
-        const b = AuditWriter.open({ store: other, chain, instance: 'b', spoolDir: join(env.db.dir, 'spool-b'), batchMaxEvents: 5 });
+        const a = AuditWriter.open({ store: env.store, chain, instance: 'a', spoolDir: join(env.db.dir, `spool-a-${mode}`), batchMaxEvents: 7, ...committer(mode) });
+        const b = AuditWriter.open({ store: other, chain, instance: 'b', spoolDir: join(env.db.dir, `spool-b-${mode}`), batchMaxEvents: 5 });
         for (let i = 0; i < 200; i++) (i % 2 ? a : b).append(accessDraft(i));
         await Promise.all([a.flush(), b.flush()]);
         await Promise.all([a.close(), b.close()]);
@@ -106,7 +110,7 @@ for (const backend of await backends()) {
   });
 }
 
-describe('audit writes while PostgreSQL is unreachable', { skip: (await backends())[1]!.skip }, () => {
+for (const mode of ['inline', 'thread'] as const) describe(`audit writes while PostgreSQL is unreachable, batches committed ${mode === 'inline' ? 'on the writer\'s thread' : 'on a commit thread'}`, { skip: (await backends())[1]!.skip }, () => {
   it('keeps accepting events into the spool while the store is cut off, and writes all of them, in one unbroken chain, when it returns', async () => {
     const pgBackend = (await backends())[1]!;
     const db = await pgBackend.create();
@@ -118,7 +122,7 @@ describe('audit writes while PostgreSQL is unreachable', { skip: (await backends
     const store = await openStore(u.toString(), { poolMax: 2, connectTimeoutMs: 500 });
     await store.migrate();
     try {
-      const writer = AuditWriter.open({ store, chain: 'outage', instance: 't', spoolDir: join(db.dir, 'spool-outage'), batchMaxEvents: 20 });
+      const writer = AuditWriter.open({ store, chain: 'outage', instance: 't', spoolDir: join(db.dir, 'spool-outage'), batchMaxEvents: 20, ...committer(mode) });
       for (let i = 0; i < 50; i++) writer.append(accessDraft(i));
       await writer.flush();
       await relay.cut();

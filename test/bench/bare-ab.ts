@@ -14,6 +14,8 @@
  * merges it over its config), e.g. --target off=test/bench/composed-gateway.ts --config 'off={"audit":{"enabled":false}}'.
  * --threads also prints each target's CPU per request by thread name (main thread, libuv's
  * thread pool, V8's platform workers, worker threads), summed over all rounds.
+ * --pin-thread NAME=CPU moves every thread of a target named NAME (`comm`, e.g. audit-commit) to
+ * that CPU before each round (the rest of the process stays on CPU 1).
  * Not a test and no server runs in this process, so it waits on its children synchronously.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     config: { type: 'string', multiple: true },
     threads: { type: 'boolean', default: false },
+    'pin-thread': { type: 'string', multiple: true },
   },
 });
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -66,6 +69,18 @@ function threadTicks(pid: number): Map<string, number> {
     byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
   }
   return byName;
+}
+
+const pins = (values['pin-thread'] ?? []).map((p) => ({ name: p.slice(0, p.indexOf('=')), cpu: p.slice(p.indexOf('=') + 1) }));
+
+/** Applies --pin-thread to the threads of `pid` that exist now. */
+function pinThreads(pid: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let comm: string;
+    try { comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(); } catch { continue; }
+    const pin = pins.find((p) => p.name === comm);
+    if (pin) execFileSync('taskset', ['-p', '-c', pin.cpu, tid], { stdio: 'ignore' });
+  }
 }
 
 function waitFor(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -122,6 +137,7 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
     // Every other round runs the targets in reverse: whichever ran second had measured faster in
     // both orders of one A/B (the machine warming up, or a neighbour's rhythm), which a fixed order pins on one target.
     for (const r of round % 2 === 1 ? running : [...running].reverse()) {
+      if (pins.length) pinThreads(r.pid);
       const before = cpuTicks(r.pid);
       const threadsBefore = values.threads ? threadTicks(r.pid) : undefined;
       const w = wrk(r.url, seconds);

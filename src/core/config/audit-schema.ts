@@ -20,6 +20,7 @@ export const auditSchema = z.object({
   fsync: z.boolean().default(true).describe('fdatasync the spool before each group commit (survives power loss, not only a killed process).'),
   batchMaxEvents: z.number().int().min(1).max(10_000).default(1000).describe('Group commit: most events written in one transaction.'),
   batchMaxDelayMs: z.number().int().min(0).max(1000).default(25).describe('Group commit: longest an event waits for its transaction (it is already safe in the spool; a longer window means fewer, larger transactions).'),
+  commitThread: z.boolean().default(true).describe('Commit the batches (chain hashes, inserts) on a worker thread with its own store connection, so the request path does not pay for them on a machine with a core to spare. Off: they run on the main thread. An in-memory SQLite store always commits on the main thread.'),
   maxQueuedEvents: z.number().int().min(1000).max(10_000_000).default(200_000).describe('Events kept in memory while the store is slow or down; beyond it events stay only in the spool and are re-read from it.'),
   checkpoint: z.object({
     everyRecords: z.number().int().min(1).max(10_000_000).default(10_000).describe('Sign a checkpoint after this many records.'),

@@ -1,0 +1,191 @@
+/**
+ * The audit writer's batches committed on a worker thread (src/audit/commit-thread.ts): the
+ * records are the ones an inline commit writes, store errors keep their codes across the
+ * thread, a thread that dies mid-batch loses nothing and duplicates nothing, SQLite writes of
+ * the main thread wait for the thread's transactions instead of failing, and the thread
+ * neither keeps a finished process alive nor lets it exit before a close is done.
+ * The writer's failure handling with a commit thread runs in store-failures.test.ts.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { appendBatch, type BatchDraft } from '../../src/audit/chain-batch.ts';
+import { COMMIT_THREAD_NAME, commitThreadFor } from '../../src/audit/commit-thread.ts';
+import { canonicalDraftJson } from '../../src/audit/hash.ts';
+import type { AuditDraft } from '../../src/audit/record.ts';
+import { verifyAudit } from '../../src/audit/verify.ts';
+import { AuditWriter } from '../../src/audit/writer.ts';
+import { isGatehouseError } from '../../src/core/errors.ts';
+import { openStore } from '../../src/store/index.ts';
+import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
+import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
+import { backends, sqliteBackend } from './support/backends.ts';
+import { accessDraft } from './support/events.ts';
+import { useAuditBackend } from './support/use-audit-backend.ts';
+
+const run = promisify(execFile);
+const node = join(import.meta.dirname, '../../node_modules/.bin/node');
+
+/** Threads of this process named like the commit thread. */
+function commitThreads(): number {
+  let n = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try { if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === COMMIT_THREAD_NAME) n += 1; } catch { /* the thread ended */ }
+  }
+  return n;
+}
+
+function batchOf(drafts: AuditDraft[], mayDuplicate = false): BatchDraft[] {
+  return drafts.map((draft) => ({ draft, canonical: canonicalDraftJson(draft), mayDuplicate }));
+}
+
+async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(isGatehouseError(err), `a GatehouseError, not ${String(err)}`);
+    return err.code;
+  }
+  assert.fail('expected the commit to fail');
+}
+
+for (const backend of await backends()) {
+  describe(`audit commit thread on ${backend.name}`, { skip: backend.skip }, () => {
+    const env = useAuditBackend(backend);
+
+    it('stores the records an inline commit stores: same rows, same hashes (drafts whose text was not kept included)', async () => {
+      const drafts = Array.from({ length: 41 }, (_, i) => accessDraft(i, { path: `/inbox/${i}?q="quoted"\u00e9` }));
+      const other = await backend.create();
+      const inlineStore = await other.open();
+      const thread = commitThreadFor(env.store.connectionSpec())!;
+      try {
+        // Every other draft without its text, as the writer queues them behind a long queue.
+        const viaThread = await thread.commit('same', batchOf(drafts).map((q, i) => (i % 2 ? { ...q, canonical: undefined } : q)), undefined);
+        const inline = await appendBatch(inlineStore, 'same', batchOf(drafts), undefined);
+        assert.deepEqual(viaThread, inline);
+        const rows = await createAuditRepo(env.store.db, env.store.dialect).page('same', 0, 1000);
+        assert.deepEqual(rows, await createAuditRepo(inlineStore.db, inlineStore.dialect).page('same', 0, 1000));
+        assert.equal(rows.length, 41);
+        assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain: 'same' })).ok, true);
+      } finally {
+        await thread.close();
+        await inlineStore.close();
+        await other.drop();
+      }
+    });
+
+    it('a duplicate event id not flagged as one fails the batch with ERR_STORE_CONFLICT across the thread, and nothing of it is stored; flagged, it is skipped', async () => {
+      const thread = commitThreadFor(env.store.connectionSpec())!;
+      try {
+        const first = await thread.commit('dup', batchOf([accessDraft(1), accessDraft(2)]), undefined);
+        const again = accessDraft(3, {});
+        const replayed = { ...accessDraft(1), eventId: (await createAuditRepo(env.store.db, env.store.dialect).page('dup', 0, 1))[0]!.eventId };
+        assert.equal(await rejection(thread.commit('dup', batchOf([again, replayed]), first.head)), 'ERR_STORE_CONFLICT');
+        assert.deepEqual(await createAuditRepo(env.store.db, env.store.dialect).head('dup'), first.head, 'the failed batch left the head where it was');
+        const retried = await thread.commit('dup', batchOf([again, replayed], true), first.head);
+        assert.equal(retried.committed, 1);
+        assert.equal(retried.skipped, 1);
+        assert.equal(retried.head.seq, 3);
+      } finally {
+        await thread.close();
+      }
+    });
+
+    it('a commit thread terminated in the middle of its batch fails that batch with ERR_STORE_UNAVAILABLE; the retry runs on a new thread and stores each record once', async () => {
+      const thread = commitThreadFor(env.store.connectionSpec())!;
+      try {
+        await thread.commit('killed', batchOf([accessDraft(0)]), undefined);
+        const drafts = Array.from({ length: 2000 }, (_, i) => accessDraft(i + 1));
+        const pending = thread.commit('killed', batchOf(drafts), undefined);
+        const dying = thread.worker!;
+        await dying.terminate();
+        assert.equal(await rejection(pending), 'ERR_STORE_UNAVAILABLE');
+        // Whether the killed transaction committed is unknown to the writer: it retries with every id checked.
+        const retried = await thread.commit('killed', batchOf(drafts, true), undefined);
+        assert.notEqual(thread.worker, dying, 'a new thread');
+        assert.equal(retried.committed + retried.skipped, 2000);
+        assert.equal(retried.head.seq, 2001);
+        assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain: 'killed' })).ok, true);
+      } finally {
+        await thread.close();
+      }
+    });
+
+    it('once closed, its thread has exited and a commit fails with ERR_STORE_UNAVAILABLE', async () => {
+      const thread = commitThreadFor(env.store.connectionSpec())!;
+      await thread.commit('closed', batchOf([accessDraft(0)]), undefined);
+      const worker = thread.worker!;
+      let exited = false;
+      worker.once('exit', () => { exited = true; });
+      await thread.close();
+      assert.equal(exited, true);
+      assert.equal(await rejection(thread.commit('closed', batchOf([accessDraft(1)]), undefined)), 'ERR_STORE_UNAVAILABLE');
+    });
+
+    it('the writer with commitThread commits on a thread named audit-commit, which is gone after close()', async () => {
+      const before = commitThreads();
+      const writer = AuditWriter.open({ store: env.store, chain: 'named', instance: 't', spoolDir: join(env.db.dir, 'spool-named'), fsync: false, commitThread: true });
+      for (let i = 0; i < 100; i++) writer.append(accessDraft(i));
+      await writer.flush();
+      assert.equal(commitThreads(), before + 1);
+      await writer.close();
+      assert.equal(commitThreads(), before);
+      assert.equal(writer.stats().committed, 100);
+      assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head('named'))?.seq, 100);
+    });
+
+    for (const how of ['close', 'leave'] as const) {
+      it(how === 'close'
+        ? 'a script that closes its writer and store runs to its end (the closing thread keeps the process alive until it is done)'
+        : 'a script that does not close its writer still exits on its own (an idle commit thread keeps nothing alive)', async () => {
+        const { stdout } = await run(node, [join(import.meta.dirname, 'fixtures/commit-thread-exit.ts'), env.db.url, join(env.db.dir, `spool-exit-${how}`), how], { timeout: 30_000 });
+        assert.equal(stdout, how === 'close' ? 'flushed 50\nclosed\n' : 'flushed 50\n');
+      });
+    }
+  });
+}
+
+describe('audit commit thread on SQLite: one file, two connections', () => {
+  const env = useAuditBackend(sqliteBackend);
+
+  it('writes of the main thread to the same file while the thread commits large batches wait for the lock instead of failing (no SQLITE_BUSY)', async () => {
+    const writer = AuditWriter.open({ store: env.store, chain: 'busy', instance: 't', spoolDir: join(env.db.dir, 'spool-busy'), fsync: false, batchMaxEvents: 2000, batchMaxDelayMs: 0, commitThread: true });
+    const kv = createKvRepo(env.store.db);
+    try {
+      const writes: Promise<void>[] = [];
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 1000; i++) writer.append(accessDraft(round * 1000 + i));
+        for (let k = 0; k < 10; k++) writes.push(kv.upsert('Test', `k-${round}-${k}`, { round, k }, 60));
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(writes);
+      await writer.flush();
+      assert.equal(writer.stats().failedBatches, 0);
+      assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head('busy'))?.seq, 20_000);
+      assert.deepEqual((await kv.find('Test', 'k-19-9'))?.payload, { round: 19, k: 9 });
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('an in-memory store has no commit thread: commitThreadFor answers undefined, and a writer asked for one commits inline', async () => {
+    assert.equal(commitThreadFor({ url: 'sqlite::memory:', options: {} }), undefined);
+    const store = await openStore('sqlite::memory:');
+    await store.migrate();
+    const before = commitThreads();
+    const writer = AuditWriter.open({ store, chain: 'mem', instance: 't', spoolDir: join(env.db.dir, 'spool-mem'), fsync: false, commitThread: true });
+    try {
+      for (let i = 0; i < 10; i++) writer.append(accessDraft(i));
+      await writer.flush();
+      assert.equal(commitThreads(), before);
+      assert.equal((await createAuditRepo(store.db, store.dialect).head('mem'))?.seq, 10);
+    } finally {
+      await writer.close();
+      await store.close();
+    }
+  });
+
+});
