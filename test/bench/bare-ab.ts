@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { pinNamedThreads } from './lib/threads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -71,17 +72,7 @@ function threadTicks(pid: number): Map<string, number> {
   return byName;
 }
 
-const pins = (values['pin-thread'] ?? []).map((p) => ({ name: p.slice(0, p.indexOf('=')), cpu: p.slice(p.indexOf('=') + 1) }));
-
-/** Applies --pin-thread to the threads of `pid` that exist now. */
-function pinThreads(pid: number): void {
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let comm: string;
-    try { comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(); } catch { continue; }
-    const pin = pins.find((p) => p.name === comm);
-    if (pin) execFileSync('taskset', ['-p', '-c', pin.cpu, tid], { stdio: 'ignore' });
-  }
-}
+const pins = new Map((values['pin-thread'] ?? []).map((p) => [p.slice(0, p.indexOf('=')), Number(p.slice(p.indexOf('=') + 1))]));
 
 function waitFor(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((res, rej) => {
@@ -137,7 +128,7 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
     // Every other round runs the targets in reverse: whichever ran second had measured faster in
     // both orders of one A/B (the machine warming up, or a neighbour's rhythm), which a fixed order pins on one target.
     for (const r of round % 2 === 1 ? running : [...running].reverse()) {
-      if (pins.length) pinThreads(r.pid);
+      if (pins.size) pinNamedThreads(r.pid, pins);
       const before = cpuTicks(r.pid);
       const threadsBefore = values.threads ? threadTicks(r.pid) : undefined;
       const w = wrk(r.url, seconds);

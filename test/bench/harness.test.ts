@@ -83,15 +83,16 @@ test('computes Gatehouse ÷ peer ratios from the same run, and none without Gate
   ]);
 });
 
-test('compares the bare gateway with the minimal Node proxy, and Gatehouse with audit (every event, or allowed access sampled) against without', () => {
+test('compares the bare gateway with the minimal Node proxy, and Gatehouse with audit (commit thread on the other core or on one core, or allowed access sampled) against without', () => {
   const ratios = computeRatios([
     target('minimal-node', 10000, 10, 2), target('gatehouse', 3000, 30, 6), target('gatehouse-no-audit', 4000, 20, 3), target('gatehouse-bare', 9000, 12, null),
-    target('gatehouse-audit-sampled', 3800, 22, 3),
+    target('gatehouse-audit-sampled', 3800, 22, 3), target('gatehouse-audit-one-core', 2000, 40, 6),
   ]);
   assert.deepEqual(ratios?.map((r) => [r.subject, r.peer, r.requestsPerSecond[100], r.p99[100]]), [
     ['gatehouse', 'minimal-node', 0.3, 3],
     ['gatehouse-bare', 'minimal-node', 0.9, 1.2],
     ['gatehouse', 'gatehouse-no-audit', 0.75, 1.5],
+    ['gatehouse-audit-one-core', 'gatehouse-no-audit', 0.5, 2],
     ['gatehouse-audit-sampled', 'gatehouse-no-audit', 0.95, 1.1],
   ]);
 });

@@ -7,7 +7,7 @@ import type { CpuReport, QuietCheck } from '../lib/cpu.ts';
 import { table, fixed } from '../lib/markdown.ts';
 
 /** The targets of the proxy section. */
-export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse' | 'gatehouse-audit-sampled' | 'gatehouse-no-audit' | 'gatehouse-bare';
+export type TargetId = 'direct' | 'nginx' | 'minimal-node' | 'gatehouse' | 'gatehouse-audit-one-core' | 'gatehouse-audit-sampled' | 'gatehouse-no-audit' | 'gatehouse-bare';
 
 /** One wrk run against one target, with where the CPU went. */
 export interface ClosedLoopEntry {
@@ -61,12 +61,14 @@ export interface Ratio {
 /**
  * The comparisons reported: Gatehouse (defaults) against each peer; the bare gateway (no
  * component composed: issue 2's "bare path") against Node's floor; and Gatehouse with its
- * audit log against the same without (issue 6's "audit on against off"), and with the
- * allowed access events of its route sampled (what an operator can trade for that cost).
+ * audit log against the same without (issue 6's "audit on against off": with the audit commit
+ * thread on the other core, and with every thread on one core), and with the allowed access
+ * events of its route sampled (what an operator can trade for that cost).
  */
 const PAIRS: Array<[subject: TargetId, peer: TargetId]> = [
   ['gatehouse', 'direct'], ['gatehouse', 'minimal-node'], ['gatehouse', 'nginx'],
-  ['gatehouse-bare', 'minimal-node'], ['gatehouse', 'gatehouse-no-audit'], ['gatehouse-audit-sampled', 'gatehouse-no-audit'],
+  ['gatehouse-bare', 'minimal-node'], ['gatehouse', 'gatehouse-no-audit'], ['gatehouse-audit-one-core', 'gatehouse-no-audit'],
+  ['gatehouse-audit-sampled', 'gatehouse-no-audit'],
 ];
 
 function divide(a: number | undefined, b: number | undefined): number | null {

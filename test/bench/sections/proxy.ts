@@ -19,6 +19,7 @@ import { probe } from '../lib/net.ts';
 import { runWrk } from '../lib/wrk.ts';
 import { runOpenLoop } from '../lib/open-loop.ts';
 import { startCpuMeter, waitForQuiet, type CpuReport } from '../lib/cpu.ts';
+import { pinNamedThreads } from '../lib/threads.ts';
 import { computeRatios, renderProxySection, type ClosedLoopEntry, type TargetId, type TargetResult } from './proxy-report.ts';
 
 interface TargetSpec {
@@ -28,6 +29,8 @@ interface TargetSpec {
   unavailable?: () => Promise<string | undefined>;
   /** Starts the proxy; `undefined` for the upstream itself (nothing to start). */
   start?: (upstreamUrl: string) => Promise<RunningServer>;
+  /** Threads of the proxy (by name) moved to the load core before each measured run; the rest stays on the proxy core. */
+  onLoadCore?: string[];
 }
 
 /** Every component that adds work to a public route, off: what is left is the gateway itself. */
@@ -39,16 +42,35 @@ const BARE = {
   pki: { enabled: false },
 };
 
+/** The audit commit thread's name (COMMIT_THREAD_NAME); an older tree under test has none, and nothing is moved. */
+const AUDIT_COMMIT_THREAD = 'audit-commit';
+
+/** Applies the target's `onLoadCore` (threads start lazily: called before every measured run). */
+function pinThreads(ctx: BenchContext, t: Running): void {
+  if (!t.spec.onLoadCore || t.pids.proxy === undefined || ctx.cpus.load === undefined) return;
+  const load = ctx.cpus.load;
+  pinNamedThreads(t.pids.proxy, new Map(t.spec.onLoadCore.map((name) => [name, load])));
+}
+
 function targets(ctx: BenchContext): TargetSpec[] {
   return [
     { id: 'direct', label: 'direct (wrk → nginx upstream, plain HTTP)' },
     { id: 'nginx', label: 'nginx reverse proxy (TLS)', start: (upstream) => startNginxProxy(ctx, upstream) },
     { id: 'minimal-node', label: 'minimal node:https + undici proxy (TLS)', start: (upstream) => startMinimalProxy(ctx, upstream) },
     {
+      // Its audit commit thread (src/audit/commit-thread.ts) on the other core, as on a machine
+      // with a core to spare; the one-core target below keeps it with the rest of the process.
       id: 'gatehouse',
-      label: 'Gatehouse, public route (TLS)',
+      label: 'Gatehouse, public route, its audit commit thread on the load core (TLS)',
       unavailable: () => gatehouseUnavailableReason(ctx),
       start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream }),
+      onLoadCore: [AUDIT_COMMIT_THREAD],
+    },
+    {
+      id: 'gatehouse-audit-one-core',
+      label: 'Gatehouse, public route, every thread on the proxy core, the audit commit thread too (TLS)',
+      unavailable: () => gatehouseUnavailableReason(ctx),
+      start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream, name: 'gatehouse-audit-one-core' }),
     },
     {
       // The audit log on, the route's allowed (2xx/3xx) access events kept 1 in 100 and the rest
@@ -57,6 +79,7 @@ function targets(ctx: BenchContext): TargetSpec[] {
       label: 'Gatehouse, public route, audit log on with the route\'s allowed access events sampled 1 in 100 (TLS)',
       unavailable: () => gatehouseUnavailableReason(ctx),
       start: (upstream) => startGatehouse(ctx, { upstreamUrl: upstream, name: 'gatehouse-audit-sampled', config: { audit: { sampling: { routes: { bench: 0.01 } } } } }),
+      onLoadCore: [AUDIT_COMMIT_THREAD],
     },
     {
       id: 'gatehouse-no-audit',
@@ -147,6 +170,7 @@ async function closedLoopRound(ctx: BenchContext, t: Running, round: number): Pr
   }
   for (const connections of ctx.options.connections) {
     ctx.log(`${spec.id}: round ${round}, wrk ${connections} connections, ${ctx.options.durationS}s`);
+    pinThreads(ctx, t);
     try {
       result.closedLoop.push(await measureClosedLoop(ctx, t.url, round, connections, t.pids));
     } catch (error) {
@@ -160,6 +184,7 @@ async function fixedRateRuns(ctx: BenchContext, t: Running): Promise<void> {
   const cert = await ctx.cert();
   for (const rate of ctx.options.rates) {
     ctx.log(`${t.spec.id}: fixed rate ${rate} req/s, ${ctx.options.rateDurationS}s`);
+    pinThreads(ctx, t);
     try {
       const meter = startCpuMeter(t.pids.proxy, [t.pids.upstream]);
       const fixedRate = await runOpenLoop(ctx, {
@@ -181,7 +206,7 @@ function message(error: unknown): string {
 /** The `proxy` section, registered in run.ts. */
 export const proxySection: Section = {
   name: 'proxy',
-  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (defaults, audit sampled, audit off, bare) (TLS, wrk + fixed rate)',
+  description: 'request path: direct upstream vs nginx vs minimal Node proxy vs Gatehouse (defaults, all on one core, audit sampled, audit off, bare) (TLS, wrk + fixed rate)',
   async run(ctx: BenchContext): Promise<SectionResult> {
     const upstream = await startUpstream(ctx);
     const selected = targets(ctx).filter((spec) => ctx.options.targets === undefined || ctx.options.targets.includes(spec.id));
