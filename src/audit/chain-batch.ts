@@ -8,14 +8,15 @@ import type { Store } from '../store/types.ts';
 import { canonicalDraftJson, GENESIS_HASH, linkedHash, recordHash } from './hash.ts';
 import type { AuditDraft, AuditRecord, ChainHead } from './record.ts';
 
-/** A queued draft as the batch needs it. */
-export interface BatchDraft {
-  draft: AuditDraft;
-  /** Its canonical JSON when the writer kept it; computed again when absent. */
-  canonical: string | undefined;
+/**
+ * A queued draft as the batch needs it: the draft, its canonical JSON, or both. With only the
+ * draft the text is computed again; with only the text (what a writer with a commit thread
+ * keeps, see writer.ts) the draft is parsed back from it.
+ */
+export type BatchDraft = {
   /** Recovered or delivered by the bus: may already be stored. */
   mayDuplicate: boolean;
-}
+} & ({ draft: AuditDraft; canonical: string | undefined } | { draft: undefined; canonical: string });
 
 export interface AppendedBatch {
   /** The chain head after the batch. */
@@ -33,15 +34,16 @@ export function appendBatch(store: Store, chain: string, batch: readonly BatchDr
     const repo = createAuditRepo(trx, store.dialect);
     const h = await repo.lockHead(chain, GENESIS_HASH);
     const overwritten = await overwrittenHead(repo, chain, lastHead, h);
-    const candidates = batch.filter((q) => q.mayDuplicate).map((q) => q.draft.eventId);
+    const drafts = batch.map((q) => q.draft ?? JSON.parse(q.canonical) as AuditDraft);
+    const candidates = drafts.filter((_, i) => batch[i]!.mayDuplicate).map((d) => d.eventId);
     const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
     const seen = new Set<string>();
     let seq = h.seq;
     let prevHash = h.hash;
     const records: AuditRecord[] = [];
     const texts: (string | undefined)[] = [];
-    for (const q of batch) {
-      const d = q.draft;
+    for (const [i, q] of batch.entries()) {
+      const d = drafts[i]!;
       const id = d.eventId;
       if (existing.has(id) || seen.has(id)) continue;
       seen.add(id);

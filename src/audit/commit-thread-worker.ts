@@ -4,6 +4,8 @@
  * the database's work on it (SQLite's B-trees and commit, or the PostgreSQL client's encoding)
  * run beside the request path instead of on it.
  *
+ * The drafts arrive as their canonical JSON, which appendBatch parses back.
+ *
  * Messages in: {@link CommitRequest} (one at a time: the writer waits for each answer), 'close'.
  * Messages out: {@link CommitAnswer} for each request. The store is opened at the first batch
  * and again after a batch that found it closed; a failed open is that batch's failure, retried
@@ -15,7 +17,6 @@ import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { appendBatch, type BatchDraft } from './chain-batch.ts';
 import type { CommitAnswer, CommitRequest, CommitThreadData } from './commit-thread.ts';
-import type { AuditDraft } from './record.ts';
 
 const port = parentPort;
 if (!port) throw new Error('commit-thread-worker runs in a worker thread');
@@ -31,7 +32,7 @@ async function commit(m: CommitRequest): Promise<CommitAnswer> {
     for (let i = 0; i < m.drafts.length; i++) {
       const d = m.drafts[i]!;
       const mayDuplicate = m.mayDuplicate[i] === 1;
-      batch[i] = typeof d === 'string' ? { draft: JSON.parse(d) as AuditDraft, canonical: d, mayDuplicate } : { draft: d, canonical: undefined, mayDuplicate };
+      batch[i] = typeof d === 'string' ? { draft: undefined, canonical: d, mayDuplicate } : { draft: d, canonical: undefined, mayDuplicate };
     }
     const result = await appendBatch(store, m.chain, batch, m.lastHead);
     return { type: 'committed', id: m.id, result };

@@ -95,7 +95,7 @@ export class CommitThread implements BatchCommitter {
     for (let i = 0; i < batch.length; i++) {
       const q = batch[i]!;
       // Absent only for drafts queued behind a long queue (their text was not kept) or recovered from the spool.
-      drafts[i] = q.canonical ?? canonicalDraftJson(q.draft) ?? q.draft;
+      drafts[i] = q.draft === undefined ? q.canonical : q.canonical ?? canonicalDraftJson(q.draft) ?? q.draft;
       if (q.mayDuplicate) mayDuplicate[i] = 1;
     }
     const worker = this.#worker ?? this.#start();

@@ -56,15 +56,21 @@ for (const backend of await backends()) {
   describe(`audit commit thread on ${backend.name}`, { skip: backend.skip }, () => {
     const env = useAuditBackend(backend);
 
-    it('stores the records an inline commit stores: same rows, same hashes (drafts whose text was not kept included)', async () => {
+    it('stores the records an inline commit stores: same rows, same hashes, whether a draft comes with its text, without it, or as its text only', async () => {
       const drafts = Array.from({ length: 41 }, (_, i) => accessDraft(i, { path: `/inbox/${i}?q="quoted"\u00e9` }));
       const other = await backend.create();
       const inlineStore = await other.open();
       const thread = commitThreadFor(env.store.connectionSpec())!;
       try {
-        // Every other draft without its text, as the writer queues them behind a long queue.
-        const viaThread = await thread.commit('same', batchOf(drafts).map((q, i) => (i % 2 ? { ...q, canonical: undefined } : q)), undefined);
-        const inline = await appendBatch(inlineStore, 'same', batchOf(drafts), undefined);
+        // As the writer queues them: with draft and text, the draft only (behind a long queue), the text only (an access record with a commit thread).
+        const mixed = (d: AuditDraft, i: number): BatchDraft => [
+          { draft: d, canonical: canonicalDraftJson(d), mayDuplicate: false },
+          { draft: d, canonical: undefined, mayDuplicate: false },
+          { draft: undefined, canonical: canonicalDraftJson(d)!, mayDuplicate: false },
+        ][i % 3]!;
+        const viaThread = await thread.commit('same', drafts.map(mixed), undefined);
+        // The inline commit takes the same three forms.
+        const inline = await appendBatch(inlineStore, 'same', drafts.map((d, i) => mixed(d, i + 1)), undefined);
         assert.deepEqual(viaThread, inline);
         const rows = await createAuditRepo(env.store.db, env.store.dialect).page('same', 0, 1000);
         assert.deepEqual(rows, await createAuditRepo(inlineStore.db, inlineStore.dialect).page('same', 0, 1000));
