@@ -176,7 +176,10 @@ function canonicalAccessJson(d: AuditDraft, escapedDetails: string): string | un
   const traceId = quoted(d.traceId);
   if (actor === undefined || actorKind === undefined || clientAddress === undefined || decisionId === undefined || instance === undefined
     || requestId === undefined || resource === undefined || traceId === undefined || !Number.isSafeInteger(d.time)) return undefined;
-  return `{"action":"gateway.request","actor":${actor},"actorKind":${actorKind},"clientAddress":${clientAddress},"decisionId":${decisionId},`
-    + `"details":"${escapedDetails}","event":"gateway.request","eventId":"${d.eventId}","instance":${instance},"outcome":"${d.outcome}",`
-    + `"reasons":null,"requestId":${requestId},"resource":${resource},"time":${d.time},"traceId":${traceId}}`;
+  // Joined rather than concatenated: a concatenation is a rope of some forty pieces, which every
+  // reader walks again (the spool's write, the copy to the audit commit thread) and which, kept
+  // until its batch commits, is forty objects for the garbage collector to copy instead of one.
+  return ['{"action":"gateway.request","actor":', actor, ',"actorKind":', actorKind, ',"clientAddress":', clientAddress, ',"decisionId":', decisionId,
+    ',"details":"', escapedDetails, '","event":"gateway.request","eventId":"', d.eventId, '","instance":', instance, ',"outcome":"', d.outcome,
+    '","reasons":null,"requestId":', requestId, ',"resource":', resource, ',"time":', String(d.time), ',"traceId":', traceId, '}'].join('');
 }

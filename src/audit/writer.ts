@@ -50,13 +50,6 @@ const KEEP_TEXT_BATCHES = 4;
 
 interface Waiter { target: number; resolve: () => void }
 
-/**
- * Makes V8 flatten a concatenated string in place (a search reads it as one sequence), so that
- * what it was built from can be collected. The search is one that linkedHash makes anyway.
- */
-function flatten(text: string): void {
-  text.indexOf(',"clientAddress":');
-}
 
 export class AuditWriter {
   readonly chain: string;
@@ -165,10 +158,9 @@ export class AuditWriter {
       }
       if (this.#queue.length >= KEEP_TEXT_BATCHES * this.#o.batchMaxEvents) this.#enqueue({ draft: record.draft, canonical: undefined, ref, mayDuplicate: false });
       else if (this.#textOnly) {
-        // Only the text, made flat: the record's objects and the pieces its text was concatenated
-        // from would otherwise live until the thread answers, long enough (a busy core, a slow
-        // database) to be promoted to the old generation, which made every scavenge ~5× slower.
-        flatten(record.canonical);
+        // Only the text (one flat string, see access-event.ts): the record's objects would
+        // otherwise live until the thread answers, long enough (a busy core, a slow database) to
+        // be promoted to the old generation, which made every scavenge ~5× slower.
         this.#enqueue({ draft: undefined, canonical: record.canonical, ref, mayDuplicate: false });
       } else this.#enqueue({ draft: record.draft, canonical: record.canonical, ref, mayDuplicate: false });
       return;
