@@ -3,7 +3,11 @@
  * group commit, spool-only throughput while the store is unreachable and replay once it is
  * back, and verification time. Prints one JSON object.
  *
- *   node audit-worker.ts <store url> <events to append> <records to verify> <scratch dir>
+ * Durable appends are measured twice: with the batches committed on the process's main thread,
+ * and on its audit commit thread, moved to `load cpu` when given (the process stays pinned
+ * where the harness put it).
+ *
+ *   node audit-worker.ts <store url> <events to append> <records to verify> <scratch dir> [load cpu]
  */
 import { join } from 'node:path';
 import { randomUUIDv7 } from 'node:crypto';
@@ -12,8 +16,12 @@ import { AuditWriter } from '../../../src/audit/writer.ts';
 import { verifyAudit } from '../../../src/audit/verify.ts';
 import { generateSigningJwk, signingKeyFromJwk } from '../../../src/audit/signing-key.ts';
 import type { AuditDraft } from '../../../src/audit/record.ts';
+import { pinNamedThreads } from '../lib/threads.ts';
 
-const [url, appendArg, verifyArg, scratch] = process.argv.slice(2);
+/** The audit commit thread's name (src/audit/commit-thread.ts; a literal, so that an older tree without it still runs). */
+const COMMIT_THREAD = 'audit-commit';
+
+const [url, appendArg, verifyArg, scratch, loadCpuArg] = process.argv.slice(2);
 if (!url || !appendArg || !verifyArg || !scratch) throw new Error('usage: audit-worker.ts URL APPEND VERIFY DIR');
 const appendN = Number(appendArg);
 const verifyN = Number(verifyArg);
@@ -39,8 +47,14 @@ async function appendAll(writer: AuditWriter, n: number, offset = 0): Promise<nu
   return performance.now() - started;
 }
 
-async function measure(store: Store, chain: string) {
-  const writer = AuditWriter.open({ store, chain, instance: 'bench', spoolDir: join(scratch!, `spool-${chain}`), signingKey: key, fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 5 });
+async function measure(store: Store, chain: string, commitThread = false) {
+  const writer = AuditWriter.open({ store, chain, instance: 'bench', spoolDir: join(scratch!, `spool-${chain}`), signingKey: key, fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 5, commitThread });
+  if (commitThread) {
+    // The thread starts with the first batch: start it, then give it the other core.
+    writer.append(draft(-1));
+    await writer.flush();
+    if (loadCpuArg !== undefined) pinNamedThreads(process.pid, new Map([[COMMIT_THREAD, Number(loadCpuArg)]]));
+  }
   // Whole-process CPU (main thread and the thread pool's fdatasyncs): on the one pinned core this, not wall time, is what an audited request pays.
   // Measured through close: the actor index's last bulk run (src/audit/actor-index.ts) is part of the appends' cost.
   const cpu = process.cpuUsage();
@@ -57,6 +71,7 @@ const store = await openStore(url, { poolMax: 4 });
 await store.migrate();
 const result: Record<string, unknown> = { url: url.startsWith('sqlite') ? 'sqlite' : 'postgres' };
 result.append = await measure(store, 'append');
+result.appendThread = await measure(store, 'append-thread', true);
 
 // Store unreachable: the same appends go to the spool only; then a writer on the real store replays them.
 const downDir = join(scratch, 'spool-down');
