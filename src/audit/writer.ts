@@ -156,13 +156,14 @@ export class AuditWriter {
         this.#groupArmed = true;
         setImmediate(this.#writeGroup);
       }
-      if (this.#queue.length >= KEEP_TEXT_BATCHES * this.#o.batchMaxEvents) this.#enqueue({ draft: record.draft, canonical: undefined, ref, mayDuplicate: false });
-      else if (this.#textOnly) {
-        // Only the text (one flat string, see access-event.ts): the record's objects would
-        // otherwise live until the thread answers, long enough (a busy core, a slow database) to
-        // be promoted to the old generation, which made every scavenge ~5× slower.
+      if (this.#textOnly) {
+        // Only the text (one flat string, see access-event.ts), however long the queue (it is
+        // smaller than the draft): the record's objects would otherwise live until the thread
+        // answers, long enough (a busy core, a slow database) to be promoted to the old
+        // generation, which made every scavenge ~5× slower.
         this.#enqueue({ draft: undefined, canonical: record.canonical, ref, mayDuplicate: false });
-      } else this.#enqueue({ draft: record.draft, canonical: record.canonical, ref, mayDuplicate: false });
+      } else if (this.#queue.length >= KEEP_TEXT_BATCHES * this.#o.batchMaxEvents) this.#enqueue({ draft: record.draft, canonical: undefined, ref, mayDuplicate: false });
+      else this.#enqueue({ draft: record.draft, canonical: record.canonical, ref, mayDuplicate: false });
       return;
     }
     this.#accept(record.draft, record.canonical, false);

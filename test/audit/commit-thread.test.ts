@@ -19,7 +19,8 @@ import type { AuditDraft } from '../../src/audit/record.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { isGatehouseError } from '../../src/core/errors.ts';
-import { openStore } from '../../src/store/index.ts';
+import { sql } from 'kysely';
+import { openStore, type Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
 import { backends, sqliteBackend } from './support/backends.ts';
@@ -27,6 +28,21 @@ import { accessDraft } from './support/events.ts';
 import { useAuditBackend } from './support/use-audit-backend.ts';
 
 const run = promisify(execFile);
+
+/** A trigger that makes every insert into audit_records fail (and so every batch). */
+async function refuseInserts(store: Store): Promise<void> {
+  if (store.dialect === 'sqlite') {
+    await sql`create trigger audit_refuse_all before insert on audit_records begin select raise(abort, 'refused'); end`.execute(store.db);
+  } else {
+    await sql`create or replace function audit_refuse_all() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$`.execute(store.db);
+    await sql`create trigger audit_refuse_all before insert on audit_records for each row execute function audit_refuse_all()`.execute(store.db);
+  }
+}
+
+async function allowInserts(store: Store): Promise<void> {
+  await sql`drop trigger audit_refuse_all ${store.dialect === 'postgres' ? sql`on audit_records` : sql``}`.execute(store.db);
+  if (store.dialect === 'postgres') await sql`drop function audit_refuse_all()`.execute(store.db);
+}
 const node = join(import.meta.dirname, '../../node_modules/.bin/node');
 
 /** Threads of this process named like the commit thread. */
@@ -141,6 +157,32 @@ for (const backend of await backends()) {
       assert.equal(commitThreads(), before);
       assert.equal(writer.stats().committed, 100);
       assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head('named'))?.seq, 100);
+    });
+
+    it('access records queued far beyond the text-keeping bound while the store refuses writes are all stored, once each, when it accepts them again', async () => {
+      const chain = 'backlog';
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-backlog'), fsync: false, batchMaxEvents: 50, commitThread: true });
+      const hold = { released: 0, cork() {}, uncork() { this.released += 1; } };
+      await refuseInserts(env.store);
+      try {
+        // 1,000 records: beyond KEEP_TEXT_BATCHES × batchMaxEvents (200), where an inline writer keeps drafts instead of texts.
+        for (let i = 0; i < 1000; i++) {
+          const draft = accessDraft(i);
+          writer.appendAccess({ draft, canonical: canonicalDraftJson(draft) }, hold);
+          if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+        }
+        const deadline = Date.now() + 5000;
+        while (writer.stats().failedBatches < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(writer.stats().failedBatches >= 2, 'the store refused the batches');
+        assert.equal(writer.stats().queued, 1000);
+      } finally {
+        await allowInserts(env.store);
+      }
+      await writer.flush();
+      await writer.close();
+      assert.equal(hold.released, 1000, 'every held response was released');
+      assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head(chain))?.seq, 1000);
+      assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain })).ok, true);
     });
 
     for (const how of ['close', 'leave'] as const) {
