@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { appendBatch, type BatchDraft } from '../../src/audit/chain-batch.ts';
 import { COMMIT_THREAD_NAME, commitThreadFor } from '../../src/audit/commit-thread.ts';
-import { canonicalDraftJson } from '../../src/audit/hash.ts';
+import { canonicalDraftJson, GENESIS_HASH } from '../../src/audit/hash.ts';
 import type { AuditDraft } from '../../src/audit/record.ts';
 import { verifyAudit } from '../../src/audit/verify.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
@@ -23,7 +23,7 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createAuditRepo } from '../../src/store/repos/audit-repo.ts';
 import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
-import { backends, sqliteBackend } from './support/backends.ts';
+import { backends, postgresBackend, sqliteBackend } from './support/backends.ts';
 import { accessDraft } from './support/events.ts';
 import { useAuditBackend } from './support/use-audit-backend.ts';
 
@@ -236,4 +236,41 @@ describe('audit commit thread on SQLite: one file, two connections', () => {
     }
   });
 
+});
+
+const pg = await postgresBackend();
+
+describe('audit commit thread on PostgreSQL: a batch that cannot finish', { skip: pg.skip }, () => {
+  const env = useAuditBackend(pg);
+
+  it('writer.close(timeout) returns near its deadline while the thread\'s batch waits for a chain head another session holds; the batch stays in the spool and the next writer stores each record once', async () => {
+    const spoolDir = join(env.db.dir, 'spool-stuck');
+    const writer = AuditWriter.open({ store: env.store, chain: 'stuck', instance: 't', spoolDir, fsync: false, batchMaxDelayMs: 0, commitThread: true });
+    writer.append(accessDraft(0));
+    await writer.flush();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let held!: () => void;
+    const locked = new Promise<void>((r) => { held = r; });
+    const holder = env.store.transaction(async (trx) => {
+      await createAuditRepo(trx, env.store.dialect).lockHead('stuck', GENESIS_HASH);
+      held();
+      await gate;
+    });
+    await locked;
+    for (let i = 1; i <= 10; i++) writer.append(accessDraft(i));
+    // The batch reaches the thread and waits on the head row (statementTimeoutMs: 30 s).
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    await writer.close(500);
+    const took = performance.now() - started;
+    release();
+    await holder;
+    assert.ok(took < 5_000, `close(500) took ${Math.round(took)} ms: it waited for the batch it could abandon`);
+    const next = AuditWriter.open({ store: env.store, chain: 'stuck', instance: 't', spoolDir, fsync: false, commitThread: true });
+    await next.flush();
+    await next.close();
+    assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head('stuck'))?.seq, 11);
+    assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain: 'stuck' })).ok, true);
+  });
 });
