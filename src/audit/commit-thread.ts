@@ -110,8 +110,10 @@ export class CommitThread implements BatchCommitter {
   }
 
   /**
-   * Lets a batch under way finish (the writer waits for its batch before closing this), closes
-   * the worker's store and waits for the thread to exit; terminated after {@link STOP_GRACE_MS}.
+   * Closes the worker's store and waits for the thread to exit; terminated after
+   * {@link STOP_GRACE_MS}. A batch still under way (the writer's close ran out of time waiting
+   * for it) is abandoned: the thread is terminated at once, which rolls back its transaction
+   * unless it already committed, and the batch fails with ERR_STORE_UNAVAILABLE.
    */
   close(): Promise<void> {
     this.#closed = true;
@@ -120,6 +122,10 @@ export class CommitThread implements BatchCommitter {
     if (worker === undefined) return Promise.resolve();
     worker.ref();
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    if (this.#pending.size > 0) {
+      void worker.terminate();
+      return exited;
+    }
     const grace = setTimeout(() => { void worker.terminate(); }, STOP_GRACE_MS);
     void exited.then(() => clearTimeout(grace));
     worker.postMessage('close');

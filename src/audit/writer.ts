@@ -346,8 +346,13 @@ export class AuditWriter {
     clearTimeout(timer);
     this.#halted = true;
     clearTimeout(this.#timer);
-    await this.#running;
+    // A batch still under way at the deadline: a commit thread abandons it (its events stay in
+    // the spool; the next start writes them, skipping any the batch did store), inline it can
+    // only be waited for. Waiting on a commit thread held a shutdown for the statement timeout.
+    await Promise.race([this.#running, timeLeft()]);
+    clearTimeout(timer);
     await this.#committer.close();
+    await this.#running;
     const head = this.#lastHead;
     if (this.#checkpoints.owed(head)) {
       // Bounded like the flush: a store that stopped answering must not hold the shutdown.
