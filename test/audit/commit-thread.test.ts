@@ -136,6 +136,29 @@ for (const backend of await backends()) {
       }
     });
 
+    it('a commit thread that dies after its batch committed, before its answer arrives: the batch fails with ERR_STORE_UNAVAILABLE, the writer\'s retry (ids unchecked) is refused with ERR_STORE_CONFLICT, and with every id checked nothing is stored twice', async () => {
+      const thread = commitThreadFor(env.store.connectionSpec())!;
+      try {
+        const first = await thread.commit('lost', batchOf([accessDraft(0)]), undefined);
+        const drafts = Array.from({ length: 200 }, (_, i) => accessDraft(i + 1));
+        // The thread's answer is taken away from it and the thread killed as it arrives: the
+        // transaction is committed, the writer never hears so (the case the test above, whose
+        // thread dies before its COMMIT, does not reach).
+        const dying = thread.worker!;
+        dying.removeAllListeners('message');
+        dying.once('message', () => { void dying.terminate(); });
+        assert.equal(await rejection(thread.commit('lost', batchOf(drafts), first.head)), 'ERR_STORE_UNAVAILABLE');
+        assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head('lost'))?.seq, 201, 'the lost batch did commit');
+        // As the writer retries it: ids unchecked first, every id checked after the conflict.
+        assert.equal(await rejection(thread.commit('lost', batchOf(drafts), first.head)), 'ERR_STORE_CONFLICT');
+        const retried = await thread.commit('lost', batchOf(drafts, true), first.head);
+        assert.deepEqual([retried.committed, retried.skipped, retried.head.seq, retried.overwritten], [0, 200, 201, undefined]);
+        assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain: 'lost' })).ok, true);
+      } finally {
+        await thread.close();
+      }
+    });
+
     it('once closed, its thread has exited and a commit fails with ERR_STORE_UNAVAILABLE', async () => {
       const thread = commitThreadFor(env.store.connectionSpec())!;
       await thread.commit('closed', batchOf([accessDraft(0)]), undefined);
