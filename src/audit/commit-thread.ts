@@ -20,6 +20,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../core/errors.ts';
+import { stopWorker } from '../core/threads/stop-worker.ts';
 import { ERROR_CODES, type ErrorCode } from '../core/error-codes.ts';
 import { parseStoreUrl } from '../store/store-url.ts';
 import type { StoreConnectionSpec } from '../store/types.ts';
@@ -57,7 +58,8 @@ export const COMMIT_THREAD_NAME = 'audit-commit';
 /** How long close() lets a batch under way finish before the thread is terminated. */
 const STOP_GRACE_MS = 10_000;
 
-interface Pending { resolve: (r: AppendedBatch) => void; reject: (e: Error) => void }
+/** A batch sent to a thread, waiting for its answer. */
+interface Pending { worker: Worker; resolve: (r: AppendedBatch) => void; reject: (e: Error) => void }
 
 /**
  * Most connections of the thread's PostgreSQL pool: one batch at a time needs one; the second
@@ -102,10 +104,16 @@ export class CommitThread implements BatchCommitter {
     const id = ++this.#nextId;
     const request: CommitRequest = { id, chain, drafts, mayDuplicate, lastHead };
     return new Promise<AppendedBatch>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      try {
+        worker.postMessage(request, [mayDuplicate.buffer]);
+      } catch (err) {
+        // A draft that cannot be cloned: the batch fails here rather than waiting for an answer that never comes.
+        reject(new GatehouseError('ERR_INTERNAL', { detail: `audit batch not sent to its commit thread: ${(err as Error).message}` }));
+        return;
+      }
+      this.#pending.set(id, { worker, resolve, reject });
       // Referenced while a batch is under way: a script that awaits the writer's flush has nothing else keeping it alive.
       worker.ref();
-      worker.postMessage(request, [mayDuplicate.buffer]);
     });
   }
 
@@ -120,16 +128,17 @@ export class CommitThread implements BatchCommitter {
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker === undefined) return Promise.resolve();
-    worker.ref();
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    if (this.#pending.size > 0) {
+    if (this.#pendingOf(worker).length > 0) {
+      worker.ref();
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       void worker.terminate();
       return exited;
     }
-    const grace = setTimeout(() => { void worker.terminate(); }, STOP_GRACE_MS);
-    void exited.then(() => clearTimeout(grace));
-    worker.postMessage('close');
-    return exited;
+    return stopWorker(worker, 'close', STOP_GRACE_MS);
+  }
+
+  #pendingOf(worker: Worker): [number, Pending][] {
+    return [...this.#pending].filter(([, p]) => p.worker === worker);
   }
 
   #start(): Worker {
@@ -147,17 +156,21 @@ export class CommitThread implements BatchCommitter {
     const pending = this.#pending.get(answer.id);
     if (pending === undefined) return;
     this.#pending.delete(answer.id);
-    if (this.#pending.size === 0 && worker === this.#worker) worker.unref();
+    if (this.#pendingOf(worker).length === 0 && worker === this.#worker) worker.unref();
     if (answer.type === 'committed') pending.resolve(answer.result);
     else pending.reject(new GatehouseError(answer.code in ERROR_CODES ? answer.code as ErrorCode : 'ERR_INTERNAL', { detail: answer.detail }));
   }
 
-  /** The thread is gone: its batches fail (whether they committed is for the next batch's duplicate check), the next batch starts a new one. */
+  /**
+   * A thread is gone: its batches fail (whether they committed is for the next batch's duplicate
+   * check), the next batch starts a new one. Only its own: the 'exit' of a thread that already
+   * reported an error can come after its replacement took a batch.
+   */
   #lost(worker: Worker, what: string): void {
     if (worker === this.#worker) this.#worker = undefined;
-    if (this.#pending.size === 0) return;
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) p.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `audit commit thread ${what}` }));
+    for (const [id, p] of this.#pendingOf(worker)) {
+      this.#pending.delete(id);
+      p.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `audit commit thread ${what}` }));
+    }
   }
 }

@@ -242,6 +242,35 @@ describe('audit commit thread on SQLite: one file, two connections', () => {
     }
   });
 
+  it('a draft that cannot be copied to the thread fails its batch with ERR_INTERNAL at once instead of waiting forever; the thread goes on with the next batch', async () => {
+    const thread = commitThreadFor(env.store.connectionSpec())!;
+    try {
+      await thread.commit('uncloneable', batchOf([accessDraft(0)]), undefined);
+      // No canonical form (details is not a string), so the draft itself would be cloned: a function cannot be.
+      const poisoned = { draft: { ...accessDraft(1), details: (() => 'x') as unknown as string }, canonical: undefined, mayDuplicate: false };
+      assert.equal(await rejection(thread.commit('uncloneable', [poisoned], undefined)), 'ERR_INTERNAL');
+      assert.equal((await thread.commit('uncloneable', batchOf([accessDraft(2)]), undefined)).head.seq, 2);
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('the late exit of a thread that already failed does not fail the batch its replacement is committing', async () => {
+    const thread = commitThreadFor(env.store.connectionSpec())!;
+    try {
+      await thread.commit('replaced', batchOf([accessDraft(0)]), undefined);
+      const old = thread.worker!;
+      // The order Node can deliver: the old thread's 'error' first, its 'exit' only after the next batch went to a new thread.
+      old.emit('error', new Error('boom'));
+      const next = thread.commit('replaced', batchOf(Array.from({ length: 200 }, (_, i) => accessDraft(i + 1))), undefined);
+      assert.notEqual(thread.worker, old);
+      await old.terminate();
+      assert.equal((await next).head.seq, 201);
+    } finally {
+      await thread.close();
+    }
+  });
+
   it('an in-memory store has no commit thread: commitThreadFor answers undefined, and a writer asked for one commits inline', async () => {
     assert.equal(commitThreadFor({ url: 'sqlite::memory:', options: {} }), undefined);
     const store = await openStore('sqlite::memory:');

@@ -15,6 +15,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
+import { stopWorker } from '../../core/threads/stop-worker.ts';
 
 export interface WalCheckpointerOptions {
   /** Rows written (a statement counts at least one) before the worker is started: a store that writes a little never pays for a thread. */
@@ -122,12 +123,7 @@ export class WalCheckpointer {
     this.#state = 'stopped';
     this.#worker = undefined;
     if (worker === undefined) return Promise.resolve();
-    worker.ref();
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    const grace = setTimeout(() => { void worker.terminate(); }, STOP_GRACE_MS);
-    void exited.then(() => clearTimeout(grace));
-    worker.postMessage('stop');
-    return exited;
+    return stopWorker(worker, 'stop', STOP_GRACE_MS);
   }
 
   #start(): void {
