@@ -30,11 +30,12 @@ export interface AppendedBatch {
 
 /** Appends `batch` to `chain`; `lastHead` is the head this writer last wrote, if any. */
 export function appendBatch(store: Store, chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+  // Parsed before the transaction: its lock (the chain head, SQLite's write lock) is not held for it.
+  const drafts = batch.map((q) => q.draft ?? JSON.parse(q.canonical) as AuditDraft);
   return store.transaction(async (trx) => {
     const repo = createAuditRepo(trx, store.dialect);
     const h = await repo.lockHead(chain, GENESIS_HASH);
     const overwritten = await overwrittenHead(repo, chain, lastHead, h);
-    const drafts = batch.map((q) => q.draft ?? JSON.parse(q.canonical) as AuditDraft);
     const candidates = drafts.filter((_, i) => batch[i]!.mayDuplicate).map((d) => d.eventId);
     const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
     const seen = new Set<string>();

@@ -50,7 +50,6 @@ const KEEP_TEXT_BATCHES = 4;
 
 interface Waiter { target: number; resolve: () => void }
 
-
 export class AuditWriter {
   readonly chain: string;
   readonly #o: Required<Pick<AuditWriterOptions, 'fsync' | 'batchMaxEvents' | 'batchMaxDelayMs' | 'maxQueued' | 'checkpointEveryRecords' | 'checkpointEveryMs'>> & AuditWriterOptions;
