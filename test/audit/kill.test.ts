@@ -40,7 +40,9 @@ async function startChild(configFile: string): Promise<{ child: ChildProcess; po
   return { child, port };
 }
 
-describe('audit durability under kill -9', () => {
+// Both ways an instance commits its batches: on the commit thread (the default; the kill may cut a
+// transaction of that thread's connection) and on the main thread.
+for (const commitThread of [true, false]) describe(`audit durability under kill -9, batches committed ${commitThread ? 'on the commit thread' : 'on the main thread'}`, () => {
   let dir: string;
   let upstream: TestUpstream;
   let configFile: string;
@@ -59,7 +61,7 @@ describe('audit durability under kill -9', () => {
       upstreams: { app: { url: upstream.url } },
       routes: [{ id: 'app', path: '/app', upstream: 'app', access: 'public' }],
       // Long group-commit windows: without the spool, a kill would lose hundreds of queued events.
-      audit: { checkpoint: { everyRecords: 500 }, batchMaxDelayMs: 250, batchMaxEvents: 10000 },
+      audit: { checkpoint: { everyRecords: 500 }, batchMaxDelayMs: 250, batchMaxEvents: 10000, commitThread },
     }));
   });
   after(async () => {
