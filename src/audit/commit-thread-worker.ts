@@ -6,8 +6,9 @@
  *
  * The drafts arrive as their canonical JSON, which appendBatch parses back.
  *
- * Messages in: {@link CommitRequest} (one at a time: the writer waits for each answer), 'close'.
- * Messages out: {@link CommitAnswer} for each request. The store is opened at the first batch
+ * Messages in: {@link CommitRequest} (one at a time: the writer waits for each answer), {@link CloseRequest}.
+ * Messages out: {@link CommitAnswer} for each request, log lines (the actor index's warnings).
+ * After each batch the actor index of its chain is told the new head (chain-indexers.ts). The store is opened at the first batch
  * and again after a batch that found it closed; a failed open is that batch's failure, retried
  * by the writer like any other.
  */
@@ -16,13 +17,17 @@ import { toGatehouseError } from '../core/errors.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { appendBatch, type BatchDraft } from './chain-batch.ts';
-import type { CommitAnswer, CommitRequest, CommitThreadData } from './commit-thread.ts';
+import { ChainIndexers } from './chain-indexers.ts';
+import type { CloseRequest, CommitAnswer, CommitRequest, CommitThreadData } from './commit-thread.ts';
+import { portLogger } from '../core/threads/port-logger.ts';
 
 const port = parentPort;
 if (!port) throw new Error('commit-thread-worker runs in a worker thread');
 const data = workerData as CommitThreadData;
 
 let store: Store | undefined;
+/** The actor index behind this thread's commits (chain-indexers.ts), from the first batch on. */
+let indexers: ChainIndexers | undefined;
 
 async function commit(m: CommitRequest): Promise<CommitAnswer> {
   try {
@@ -35,6 +40,8 @@ async function commit(m: CommitRequest): Promise<CommitAnswer> {
       batch[i] = typeof d === 'string' ? { draft: undefined, canonical: d, mayDuplicate } : { draft: d, canonical: undefined, mayDuplicate };
     }
     const result = await appendBatch(store, m.chain, batch, m.lastHead);
+    indexers ??= new ChainIndexers(store, { logger: portLogger(port!), ...(data.actorIndexEvery ? { every: data.actorIndexEvery } : {}) });
+    indexers.note(m.chain, result.head.seq);
     return { type: 'committed', id: m.id, result };
   } catch (err) {
     const e = toGatehouseError(err);
@@ -42,12 +49,15 @@ async function commit(m: CommitRequest): Promise<CommitAnswer> {
   }
 }
 
-port.on('message', (m: CommitRequest | 'close') => {
-  if (m === 'close') {
-    const closing = store?.close() ?? Promise.resolve();
-    store = undefined;
+port.on('message', (m: CommitRequest | CloseRequest) => {
+  if (m.type === 'close') {
+    // The actor index first (bounded), then the store: it runs on this thread's connection.
+    const closing = (indexers?.close(m.drainMs) ?? Promise.resolve()).then(() => store?.close());
     // Nothing else holds the thread open once the port is closed: it exits after the store.
-    void closing.finally(() => port.close());
+    void closing.finally(() => {
+      store = undefined;
+      port.close();
+    });
     return;
   }
   void commit(m).then((answer) => port.postMessage(answer));

@@ -21,6 +21,9 @@
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../core/errors.ts';
 import { stopWorker } from '../core/threads/stop-worker.ts';
+import { logFromThread, type LogMessage } from '../core/threads/port-logger.ts';
+import type { Logger } from 'pino';
+import type { ActorIndexSettings } from './chain-indexers.ts';
 import { ERROR_CODES, type ErrorCode } from '../core/error-codes.ts';
 import { parseStoreUrl } from '../store/store-url.ts';
 import type { StoreConnectionSpec } from '../store/types.ts';
@@ -29,11 +32,17 @@ import type { BatchCommitter } from './batch-committer.ts';
 import { canonicalDraftJson } from './hash.ts';
 import type { AuditDraft, ChainHead } from './record.ts';
 
-/** @internal the worker's `workerData`: how to open the store. */
-export type CommitThreadData = StoreConnectionSpec;
+/** @internal the worker's `workerData`: how to open the store, and the actor index's setting. */
+export interface CommitThreadData extends StoreConnectionSpec {
+  actorIndexEvery: number | undefined;
+}
+
+/** @internal: index what was committed (at most `drainMs`), close the store, exit. */
+export interface CloseRequest { type: 'close'; drainMs: number }
 
 /** @internal */
 export interface CommitRequest {
+  type: 'commit';
   id: number;
   chain: string;
   /**
@@ -50,12 +59,13 @@ export interface CommitRequest {
 /** @internal */
 export type CommitAnswer =
   | { type: 'committed'; id: number; result: AppendedBatch }
-  | { type: 'failed'; id: number; code: string; detail: string };
+  | { type: 'failed'; id: number; code: string; detail: string }
+  | LogMessage;
 
 /** Thread name: `comm` in /proc, where the benchmark finds it to give it a core. */
 export const COMMIT_THREAD_NAME = 'audit-commit';
 
-/** How long close() lets a batch under way finish before the thread is terminated. */
+/** How long close() waits beyond its actor index deadline before the thread is terminated. */
 const STOP_GRACE_MS = 10_000;
 
 /** A batch sent to a thread, waiting for its answer. */
@@ -67,22 +77,27 @@ interface Pending { worker: Worker; resolve: (r: AppendedBatch) => void; reject:
  */
 const POOL_MAX = 2;
 
-/** A committer on a worker thread for the store `spec` opens, or undefined when it cannot have one (in-memory SQLite). */
-export function commitThreadFor(spec: StoreConnectionSpec): CommitThread | undefined {
+/**
+ * A committer on a worker thread for the store `spec` opens, or undefined when it cannot have one
+ * (in-memory SQLite). `index.logger` receives the thread's log lines (the actor index's warnings).
+ */
+export function commitThreadFor(spec: StoreConnectionSpec, index: ActorIndexSettings = {}): CommitThread | undefined {
   const parsed = parseStoreUrl(spec.url);
   if (parsed.dialect === 'sqlite' && parsed.location === ':memory:') return undefined;
-  return new CommitThread({ url: spec.url, options: { ...spec.options, poolMax: Math.min(spec.options.poolMax ?? POOL_MAX, POOL_MAX) } });
+  return new CommitThread({ url: spec.url, options: { ...spec.options, poolMax: Math.min(spec.options.poolMax ?? POOL_MAX, POOL_MAX) }, actorIndexEvery: index.every }, index.logger);
 }
 
 export class CommitThread implements BatchCommitter {
   readonly #data: CommitThreadData;
+  readonly #logger: Logger | undefined;
   #worker: Worker | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #closed = false;
 
-  constructor(data: CommitThreadData) {
+  constructor(data: CommitThreadData, logger?: Logger) {
     this.#data = data;
+    this.#logger = logger;
   }
 
   /** @internal for tests: the worker thread, once started. */
@@ -102,7 +117,7 @@ export class CommitThread implements BatchCommitter {
     }
     const worker = this.#worker ?? this.#start();
     const id = ++this.#nextId;
-    const request: CommitRequest = { id, chain, drafts, mayDuplicate, lastHead };
+    const request: CommitRequest = { type: 'commit', id, chain, drafts, mayDuplicate, lastHead };
     return new Promise<AppendedBatch>((resolve, reject) => {
       try {
         worker.postMessage(request, [mayDuplicate.buffer]);
@@ -118,12 +133,12 @@ export class CommitThread implements BatchCommitter {
   }
 
   /**
-   * Closes the worker's store and waits for the thread to exit; terminated after
-   * {@link STOP_GRACE_MS}. A batch still under way (the writer's close ran out of time waiting
+   * Brings the thread's actor index up to date (at most `timeoutMs`), closes the worker's store
+   * and waits for the thread to exit; terminated {@link STOP_GRACE_MS} after that deadline. A batch still under way (the writer's close ran out of time waiting
    * for it) is abandoned: the thread is terminated at once, which rolls back its transaction
    * unless it already committed, and the batch fails with ERR_STORE_UNAVAILABLE.
    */
-  close(): Promise<void> {
+  close(timeoutMs = 5_000): Promise<void> {
     this.#closed = true;
     const worker = this.#worker;
     this.#worker = undefined;
@@ -134,7 +149,7 @@ export class CommitThread implements BatchCommitter {
       void worker.terminate();
       return exited;
     }
-    return stopWorker(worker, 'close', STOP_GRACE_MS);
+    return stopWorker(worker, { type: 'close', drainMs: timeoutMs } satisfies CloseRequest, timeoutMs + STOP_GRACE_MS);
   }
 
   #pendingOf(worker: Worker): [number, Pending][] {
@@ -153,6 +168,10 @@ export class CommitThread implements BatchCommitter {
   }
 
   #settle(worker: Worker, answer: CommitAnswer): void {
+    if (answer.type === 'log') {
+      logFromThread(this.#logger, COMMIT_THREAD_NAME, answer);
+      return;
+    }
     const pending = this.#pending.get(answer.id);
     if (pending === undefined) return;
     this.#pending.delete(answer.id);

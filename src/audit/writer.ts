@@ -10,7 +10,8 @@
  *       lock chain head → skip already-stored event ids → assign seq + prevHash + hash
  *       → insert → move head                              [no gap, no fork on failure]
  *   → spool segment released → checkpoint signed when due (writer-checkpoints.ts)
- *   → every ACTOR_INDEX_EVERY records: the actor index filled in bulk (actor-index.ts)
+ *   → every ACTOR_INDEX_EVERY records: the actor index filled in bulk by the committer, on the
+ *     commit thread when there is one (chain-indexers.ts, actor-index.ts)
  *
  * While the store fails, batches are retried with backoff and the spool keeps every
  * event (beyond `maxQueued` they live only there and are read back when the queue drains).
@@ -22,7 +23,6 @@ import type { AuditCheckpoint, AuditDraft, ChainHead } from './record.ts';
 import type { AccessRecord } from './access-event.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
-import { ActorIndexer } from './actor-index.ts';
 import { inlineCommitter, type BatchCommitter } from './batch-committer.ts';
 import type { BatchDraft } from './chain-batch.ts';
 import { commitThreadFor } from './commit-thread.ts';
@@ -72,7 +72,6 @@ export class AuditWriter {
   /** Responses held until this turn's grouped spool write (see {@link Holdable}). */
   #held: Holdable[] = [];
   #groupArmed = false;
-  readonly #actorIndex: ActorIndexer;
   readonly #checkpoints: WriterCheckpoints;
   readonly #committer: BatchCommitter;
   /** Batches go to a commit thread: a queued access record keeps its text only. */
@@ -80,14 +79,14 @@ export class AuditWriter {
 
   private constructor(options: AuditWriterOptions, spool: Spool) {
     this.chain = options.chain ?? 'main';
-    this.#actorIndex = new ActorIndexer({ store: options.store, chain: this.chain, ...(options.logger ? { logger: options.logger } : {}), ...(options.actorIndexEvery ? { every: options.actorIndexEvery } : {}) });
     this.#o = {
       fsync: true, batchMaxEvents: 1000, batchMaxDelayMs: 25, maxQueued: 200_000, checkpointEveryRecords: 10_000, checkpointEveryMs: 60_000,
       ...options,
     };
     this.#spool = spool;
-    const thread = options.commitThread ? commitThreadFor(options.store.connectionSpec()) : undefined;
-    this.#committer = thread ?? inlineCommitter(options.store);
+    const index = { ...(options.logger ? { logger: options.logger } : {}), ...(options.actorIndexEvery ? { every: options.actorIndexEvery } : {}) };
+    const thread = options.commitThread ? commitThreadFor(options.store.connectionSpec(), index) : undefined;
+    this.#committer = thread ?? inlineCommitter(options.store, index);
     this.#textOnly = thread !== undefined;
     this.#checkpoints = new WriterCheckpoints({
       store: options.store, signingKey: options.signingKey, instance: options.instance, bus: options.bus, logger: options.logger,
@@ -286,7 +285,6 @@ export class AuditWriter {
       }
       this.#backoffMs = 0;
       this.#lastHead = head;
-      this.#actorIndex.note(head.seq);
       this.#checkpoints.recorded(committed);
       this.#wakeWaiters();
       if (overwritten) await this.#checkpoints.signOverwritten(overwritten, head);
@@ -348,24 +346,23 @@ export class AuditWriter {
     // A batch still under way at the deadline: a commit thread abandons it (its events stay in
     // the spool; the next start writes them, skipping any the batch did store), inline it can
     // only be waited for. Waiting on a commit thread held a shutdown for the statement timeout.
-    await Promise.race([this.#running, timeLeft()]);
+    const running = this.#running;
+    let finished = running === undefined;
+    if (running) await Promise.race([running.then(() => { finished = true; }), timeLeft()]);
     clearTimeout(timer);
-    await this.#committer.close();
-    await this.#running;
+    // The committer's close with no time left: a thread is terminated, abandoning the batch.
+    if (!finished) await this.#committer.close(0);
+    await running;
     const head = this.#lastHead;
     if (this.#checkpoints.owed(head)) {
       // Bounded like the flush: a store that stopped answering must not hold the shutdown.
+      // Each race's timer is cleared before the next: a pending one would hold the process up to the deadline.
       await Promise.race([this.#checkpoints.at(head), timeLeft()]);
       clearTimeout(timer);
     }
-    // The actor index caught up, so a restart starts with an empty tail; bounded like the rest.
-    // Each race's timer is cleared before the next: a pending one would hold the process up to the deadline.
-    if (head && head.seq > 0) {
-      await Promise.race([this.#actorIndex.drain(head.seq), timeLeft()]);
-      clearTimeout(timer);
-    }
-    await Promise.race([this.#actorIndex.stop(), timeLeft()]);
-    clearTimeout(timer);
+    // The actor index caught up, so a restart starts with an empty tail; with what time is left
+    // (the committer runs it: on the commit thread when there is one).
+    await this.#committer.close(Math.max(0, deadline - Date.now()));
     this.#writeGroup();
     this.#spool.close();
     if (this.#queue.length) this.#o.logger?.warn({ events: this.#queue.length }, 'audit: events left in the spool for the next start');

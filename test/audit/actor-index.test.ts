@@ -48,16 +48,18 @@ for (const backend of await backends()) {
   describe(`audit actor index on ${backend.name}`, { skip: backend.skip }, () => {
     const env = useAuditBackend(backend);
 
-    it('query by actor finds each record once, indexed or still in the tail, and close leaves no tail', async () => {
-      const writer = AuditWriter.open({ store: env.store, chain: 'a', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-a'), batchMaxEvents: 7, batchMaxDelayMs: 0, actorIndexEvery: 10 });
+    // The index is filled by whoever commits: the main thread, or the commit thread with its own connection.
+    for (const commitThread of [false, true]) it(`query by actor finds each record once, indexed or still in the tail, and close leaves no tail (batches committed ${commitThread ? 'on the commit thread' : 'inline'})`, async () => {
+      const chain = commitThread ? 'a-thread' : 'a';
+      const writer = AuditWriter.open({ store: env.store, chain, instance: 'test-1', spoolDir: join(env.db.dir, `spool-${chain}`), batchMaxEvents: 7, batchMaxDelayMs: 0, actorIndexEvery: 10, commitThread });
       let total = 43;
       try {
         // 3 actors, and every fifth record without one (a login failure for an unknown account).
         const append = (from: number, to: number) => { for (let i = from; i < to; i++) writer.append(accessDraft(i, i % 5 === 4 ? { subject: undefined } : { subject: `user-${i % 3}` })); };
         append(0, 43);
         await writer.flush();
-        await until(async () => (await repoOf(env.store).actorIndexedSeq('a')) >= 30);
-        const mark = await repoOf(env.store).actorIndexedSeq('a');
+        await until(async () => (await repoOf(env.store).actorIndexedSeq(chain)) >= 30);
+        const mark = await repoOf(env.store).actorIndexedSeq(chain);
         // Batches of 7 end at 7, 14, … 42, 43; a run starts once the head is 10 past the mark, and
         // one that was still busy when 42 was committed starts again at 43 and indexes everything.
         // Then fewer records than `actorIndexEvery` are added: they stay in the tail.
@@ -69,18 +71,18 @@ for (const backend of await backends()) {
         assert.ok(mark < total, `some records are still in the tail (mark ${mark}, head ${total})`);
         const tail: number[] = [];
         for (const actor of ['user-0', 'user-1', 'user-2']) {
-          const expected = await truth(env.store, 'a', actor);
+          const expected = await truth(env.store, chain, actor);
           tail.push(...expected.filter((s) => s > mark));
-          assert.deepEqual((await byActor(env.store, actor)).map((r) => r.seq), expected, actor);
+          assert.deepEqual((await byActor(env.store, actor)).filter((r) => r.chain === chain).map((r) => r.seq), expected, actor);
         }
         assert.ok(tail.length > 0, `records past the mark ${mark} were found too`);
-        assert.ok((await entries(env.store, 'a')).every((e) => e.actor.startsWith('user-')), 'records without an actor have no entry');
+        assert.ok((await entries(env.store, chain)).every((e) => e.actor.startsWith('user-')), 'records without an actor have no entry');
       } finally {
         await writer.close();
       }
-      assert.equal(await repoOf(env.store).actorIndexedSeq('a'), total, 'close indexes the tail');
-      assert.equal((await entries(env.store, 'a')).length, (await env.store.db.selectFrom('audit_records').select('seq').where('chain', '=', 'a').where('actor', 'is not', null).execute()).length);
-      for (const actor of ['user-0', 'user-1', 'user-2']) assert.deepEqual((await byActor(env.store, actor)).map((r) => r.seq), await truth(env.store, 'a', actor));
+      assert.equal(await repoOf(env.store).actorIndexedSeq(chain), total, 'close indexes the tail');
+      assert.equal((await entries(env.store, chain)).length, (await env.store.db.selectFrom('audit_records').select('seq').where('chain', '=', chain).where('actor', 'is not', null).execute()).length);
+      for (const actor of ['user-0', 'user-1', 'user-2']) assert.deepEqual((await byActor(env.store, actor)).filter((r) => r.chain === chain).map((r) => r.seq), await truth(env.store, chain, actor));
     });
 
     it('entries left past the mark by a run that stopped half way are not returned twice', async () => {

@@ -26,6 +26,7 @@ import { createKvRepo } from '../../src/store/repos/kv-repo.ts';
 import { backends, postgresBackend, sqliteBackend } from './support/backends.ts';
 import { accessDraft } from './support/events.ts';
 import { useAuditBackend } from './support/use-audit-backend.ts';
+import { captureLogger } from '../support/gateway.ts';
 
 const run = promisify(execFile);
 
@@ -272,6 +273,28 @@ describe('audit commit thread on SQLite: one file, two connections', () => {
       assert.equal((await next).head.seq, 201);
     } finally {
       await thread.close();
+    }
+  });
+
+  it('runs the actor index on the thread, and its warning (inserts refused) reaches the writer\'s log naming the thread', async () => {
+    const { logger, capture } = captureLogger();
+    const chain = 'index-refused';
+    await sql`create trigger actor_refuse before insert on audit_actor_index begin select raise(abort, 'refused'); end`.execute(env.store.db);
+    const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, `spool-${chain}`), fsync: false, commitThread: true, actorIndexEvery: 5, logger });
+    try {
+      for (let i = 0; i < 12; i++) writer.append(accessDraft(i));
+      await writer.flush();
+      const deadline = Date.now() + 10_000;
+      const warned = () => capture.lines.find((l) => l.thread === COMMIT_THREAD_NAME && String(l.msg).includes('actor index could not be brought up to date'));
+      while (!warned() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const line = warned();
+      assert.ok(line, `the thread's warning was logged: ${JSON.stringify(capture.lines)}`);
+      assert.equal(line.chain, chain);
+      assert.equal(line.level, 40, 'at warn level');
+      assert.equal(await createAuditRepo(env.store.db, env.store.dialect).actorIndexedSeq(chain), 0, 'nothing indexed');
+    } finally {
+      await writer.close(1_000);
+      await sql`drop trigger actor_refuse`.execute(env.store.db);
     }
   });
 
