@@ -299,7 +299,11 @@ export class AuditWriter {
       // A unique violation means some event of the batch is already stored (e.g. written
       // by an instance that died before releasing its spool): check every id next time.
       if (toGatehouseError(err).code === 'ERR_STORE_CONFLICT') for (const q of batch) q.mayDuplicate = true;
-      if (this.#stats.failingSince === undefined) {
+      if (this.#halted) {
+        // close() ran out of time and abandoned it (a commit thread terminated): nothing is retried,
+        // and "cannot write to the store" would send an operator after a store that may be fine.
+        this.#o.logger?.warn({ events: batch.length }, 'audit: the batch under way was abandoned at shutdown; its events stay in the spool for the next start');
+      } else if (this.#stats.failingSince === undefined) {
         this.#stats.failingSince = Date.now();
         this.#o.logger?.error({ err: toGatehouseError(err), queued: this.#queue.length }, 'audit: cannot write to the store; events are kept in the spool and retried');
       }

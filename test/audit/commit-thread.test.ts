@@ -324,7 +324,8 @@ describe('audit commit thread on PostgreSQL: a batch that cannot finish', { skip
 
   it('writer.close(timeout) returns near its deadline while the thread\'s batch waits for a chain head another session holds; the batch stays in the spool and the next writer stores each record once', async () => {
     const spoolDir = join(env.db.dir, 'spool-stuck');
-    const writer = AuditWriter.open({ store: env.store, chain: 'stuck', instance: 't', spoolDir, fsync: false, batchMaxDelayMs: 0, commitThread: true });
+    const { logger, capture } = captureLogger();
+    const writer = AuditWriter.open({ store: env.store, chain: 'stuck', instance: 't', spoolDir, fsync: false, batchMaxDelayMs: 0, commitThread: true, logger });
     writer.append(accessDraft(0));
     await writer.flush();
     let release!: () => void;
@@ -346,6 +347,9 @@ describe('audit commit thread on PostgreSQL: a batch that cannot finish', { skip
     release();
     await holder;
     assert.ok(took < 5_000, `close(500) took ${Math.round(took)} ms: it waited for the batch it could abandon`);
+    // Said as what it is: no "cannot write to the store" for a batch the shutdown abandoned.
+    assert.ok(capture.lines.some((l) => String(l.msg).includes('abandoned at shutdown')), capture.text());
+    assert.ok(!capture.lines.some((l) => String(l.msg).includes('cannot write to the store')), capture.text());
     const next = AuditWriter.open({ store: env.store, chain: 'stuck', instance: 't', spoolDir, fsync: false, commitThread: true });
     await next.flush();
     await next.close();
