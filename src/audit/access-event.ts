@@ -14,12 +14,35 @@ import type { Redactor } from './redact.ts';
 
 /** A draft with, when it could be built directly, its {@link canonicalDraftJson} text. */
 export interface AccessRecord {
-  draft: AuditDraft;
+  readonly draft: AuditDraft;
   /**
    * Exactly `canonicalDraftJson(draft)`, and the draft is storable as it is; undefined when
    * some text needs escaping or repair (then the writer takes the generic path).
    */
-  canonical: string | undefined;
+  readonly canonical: string | undefined;
+}
+
+/**
+ * The access record {@link accessRecord} builds: the draft only when asked for. With the audit
+ * commit thread the writer queues the text alone, so the draft object and its `details` text
+ * were built for nothing on every request.
+ */
+class BuiltAccessRecord implements AccessRecord {
+  readonly canonical: string | undefined;
+  readonly #payload: Record<string, unknown>;
+  readonly #head: Omit<AuditDraft, 'details'>;
+  #draft: AuditDraft | undefined;
+
+  constructor(head: Omit<AuditDraft, 'details'>, payload: Record<string, unknown>, canonical: string | undefined) {
+    this.#head = head;
+    this.#payload = payload;
+    this.canonical = canonical;
+  }
+
+  /** The draft (its `details` is the payload's JSON, the text the canonical one escapes). */
+  get draft(): AuditDraft {
+    return (this.#draft ??= { ...this.#head, details: JSON.stringify(this.#payload) });
+  }
 }
 
 /**
@@ -31,25 +54,22 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const quoted = (v: string | null): string | undefined => (v === null ? 'null' : PLAIN.test(v) ? `"${v}"` : undefined);
 
 /**
- * The payload as JSON (what `JSON.stringify(payload)` gives) and that JSON's text escaped
- * once more for its place as a string inside the canonical record, built together when
- * every value is a plain string or a finite number; undefined otherwise. Keys are this
- * file's own identifiers (plain by construction); undefined values are left out, as JSON does.
+ * The payload's JSON (what `JSON.stringify(payload)` gives) escaped once more for its place as a
+ * string inside the canonical record, built when every value is a plain string or a finite
+ * number; `ok` false otherwise. Keys are this file's own identifiers (plain by construction);
+ * undefined values are left out, as JSON does.
  */
 class DetailsText {
-  text = '{';
   escaped = '{';
   ok = true;
 
   add(key: string, v: string | number | undefined): void {
     if (v === undefined || !this.ok) return;
-    const sep = this.text.length > 1 ? ',' : '';
+    const sep = this.escaped.length > 1 ? ',' : '';
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) { this.ok = false; return; }
-      this.text += `${sep}"${key}":${v}`;
       this.escaped += `${sep}\\"${key}\\":${v}`;
     } else if (PLAIN.test(v)) {
-      this.text += `${sep}"${key}":"${v}"`;
       this.escaped += `${sep}\\"${key}\\":\\"${v}\\"`;
     } else {
       this.ok = false;
@@ -144,7 +164,7 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
   if (refusedCredential !== undefined) texts.add('refusedCredential', refusedCredential);
   if (ctx.upstreamStatus) texts.add('upstreamStatus', ctx.upstreamStatus);
   if (ctx.decisionId) texts.add('decisionId', ctx.decisionId);
-  const draft: AuditDraft = {
+  const head: Omit<AuditDraft, 'details'> = {
     time: Date.now(),
     instance,
     event: 'gateway.request',
@@ -159,13 +179,12 @@ export function accessRecord(ctx: RequestContext, status: number, durationMs: nu
     decisionId: ctx.decisionId ?? null,
     reasons: null,
     clientAddress: ctx.clientAddress || null,
-    details: texts.ok ? `${texts.text}}` : JSON.stringify(payload),
   };
-  return { draft, canonical: texts.ok ? canonicalAccessJson(draft, `${texts.escaped}}`) : undefined };
+  return new BuiltAccessRecord(head, payload, texts.ok ? canonicalAccessJson(head, `${texts.escaped}}`) : undefined);
 }
 
 /** The canonical JSON of an access draft (keys in RFC 8785 order), or undefined if a text is not plain. */
-function canonicalAccessJson(d: AuditDraft, escapedDetails: string): string | undefined {
+function canonicalAccessJson(d: Omit<AuditDraft, 'details'>, escapedDetails: string): string | undefined {
   const actor = quoted(d.actor);
   const actorKind = quoted(d.actorKind);
   const clientAddress = quoted(d.clientAddress);
