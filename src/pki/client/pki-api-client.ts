@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../../core/error-codes.ts';
 import { GatehouseError } from '../../core/errors.ts';
 import type { TlsMaterial } from '../mtls/tls-material.ts';
+import type { IssuedCertificate } from '../certificate-requests.ts';
 
 /** Default path prefix of the PKI API (`pki.apiPath`). */
 export const DEFAULT_PKI_API_PATH = '/.well-known/gatehouse/pki';
@@ -30,16 +31,11 @@ export interface PkiApiClientOptions {
   timeoutMs?: number;
 }
 
-/** A certificate as the CA returns it. */
-export interface IssuedAnswer {
-  serial: string;
-  spiffeId: string;
-  notBefore: Date;
-  notAfter: Date;
-  certificatePem: string;
-  chainPem: string;
-  trustBundlePem: string;
-}
+/**
+ * A certificate as the CA returns it: the authority's own type (a type-only import, so the client
+ * still loads nothing of the authority), not a copy of it that could drift.
+ */
+export type IssuedAnswer = IssuedCertificate;
 
 /** The trust material as the CA publishes it (not yet verified: see `buildVerifiedTrust`). */
 export interface TrustAnswer {
