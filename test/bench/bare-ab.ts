@@ -14,6 +14,8 @@
  * merges it over its config), e.g. --target off=test/bench/composed-gateway.ts --config 'off={"audit":{"enabled":false}}'.
  * --threads also prints each target's CPU per request by thread name (main thread, libuv's
  * thread pool, V8's platform workers, worker threads), summed over all rounds.
+ * --node-flags NAME=FLAGS runs that target's node with those flags (space-separated), e.g.
+ * --node-flags 'bare=--single-threaded-gc --max-semi-space-size=32'.
  * --pin-thread NAME=CPU moves every thread of a target named NAME (`comm`, e.g. audit-commit) to
  * that CPU before each round (the rest of the process stays on CPU 1).
  * Not a test and no server runs in this process, so it waits on its children synchronously.
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     config: { type: 'string', multiple: true },
     threads: { type: 'boolean', default: false },
     'pin-thread': { type: 'string', multiple: true },
+    'node-flags': { type: 'string', multiple: true },
   },
 });
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -72,6 +75,7 @@ function threadTicks(pid: number): Map<string, number> {
   return byName;
 }
 
+const nodeFlags = new Map((values['node-flags'] ?? []).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1).split(' ').filter(Boolean)]));
 const pins = new Map((values['pin-thread'] ?? []).map((p) => [p.slice(0, p.indexOf('=')), Number(p.slice(p.indexOf('=') + 1))]));
 
 function waitFor(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -109,7 +113,7 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
   for (const t of targets) {
     const port = await freePort();
     const prof = (values.profile ?? '').split(',').includes(t.name) ? ['--cpu-prof', '--cpu-prof-dir', join(repo, 'test/bench/results/profiles/bare-ab')] : [];
-    const child = spawn('taskset', ['-c', '1', node, ...prof, t.script, '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}`,
+    const child = spawn('taskset', ['-c', '1', node, ...prof, ...(nodeFlags.get(t.name) ?? []), t.script, '--port', String(port), '--upstream', `http://127.0.0.1:${upstreamPort}`,
       '--cert', join(tmp, 'cert.pem'), '--key', join(tmp, 'key.pem'), '--connections', '256'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: repo, env: { ...process.env, GATEHOUSE_BENCH_CONFIG: configs.get(t.name) ?? '{}' } });
     children.push(child);
     await waitFor(child, /listening (\d+)/);
