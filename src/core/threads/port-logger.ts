@@ -28,7 +28,14 @@ export function portLogger(port: MessagePort, bindings: Record<string, unknown> 
         } else fields[k] = v;
       }
     }
-    port.postMessage({ type: 'log', level, fields, msg: text } satisfies LogMessage);
+    try {
+      port.postMessage({ type: 'log', level, fields, msg: text } satisfies LogMessage);
+    } catch {
+      // A field that cannot be copied (a function, a handle): the line still goes, with each field as text.
+      // A logger that threw would turn the caller's error handling into an uncaught error of the thread.
+      const asText = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'object' && v !== null ? safeJson(v) : String(v)]));
+      port.postMessage({ type: 'log', level, fields: asText, msg: text } satisfies LogMessage);
+    }
   };
   return {
     error: send('error'), warn: send('warn'), info: send('info'), debug: send('debug'), fatal: send('error'), trace: () => {},
@@ -39,4 +46,12 @@ export function portLogger(port: MessagePort, bindings: Record<string, unknown> 
 /** Writes a thread's {@link LogMessage} to `logger`, naming the thread. */
 export function logFromThread(logger: Logger | undefined, thread: string, m: LogMessage): void {
   logger?.[m.level]({ ...m.fields, thread }, m.msg);
+}
+
+function safeJson(v: object): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }
