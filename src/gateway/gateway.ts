@@ -45,6 +45,7 @@ import { ConfigWatch } from './config-watch.ts';
 import { drainServers } from './drain.ts';
 import type { GatewayExtension, ReloadOutcome } from './gateway-extension.ts';
 import type { GatewayAddresses, GatewayOptions } from './gateway-options.ts';
+import { tuneGarbageCollector } from '../core/runtime/gc-tuning.ts';
 
 export type { GatewayExtension, ReloadOutcome, StageSlot } from './gateway-extension.ts';
 export type { ComposeContext, GatewayAddresses, GatewayOptions } from './gateway-options.ts';
@@ -104,6 +105,8 @@ export class Gateway {
 
   /** Loads the configuration, prepares the data directory and starts every listener. */
   static async start(options: GatewayOptions = {}): Promise<Gateway> {
+    // Process-wide V8 settings for serving (src/core/runtime/gc-tuning.ts), before anything is served.
+    tuneGarbageCollector();
     // Before the file is read: a change made while starting is then reloaded once watched.
     const fingerprint = options.configFile ? await fileFingerprint(resolve(options.configFile)) : undefined;
     const loaded = options.config ?? (options.configFile
