@@ -24,12 +24,17 @@ async function logged(write: (logger: ReturnType<typeof portLogger>) => void): P
 
 describe('port logger', () => {
   it('sends an error as its code, message and detail, with the bindings and the level', async () => {
-    const m = await logged((l) => l.warn({ err: new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'refused' }), chain: 'main' }, 'could not'));
+    const sent = new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'refused' });
+    const m = await logged((l) => l.warn({ err: sent, chain: 'main' }, 'could not'));
     assert.equal(m.level, 'warn');
     assert.equal(m.msg, 'could not');
     assert.equal(m.fields.component, 'test');
     assert.equal(m.fields.chain, 'main');
-    assert.deepEqual({ ...(m.fields.err as object) }, { code: 'ERR_STORE_UNAVAILABLE', message: (m.fields.err as { message: string }).message, detail: 'refused' });
+    const err = m.fields.err as { code: string; message: string; detail: string };
+    assert.deepEqual(Object.keys(err).sort(), ['code', 'detail', 'message']);
+    assert.equal(err.code, 'ERR_STORE_UNAVAILABLE');
+    assert.equal(err.detail, 'refused');
+    assert.equal(err.message, sent.message, 'the error\'s own message');
   });
 
   it('a field that cannot be copied to the main thread (a function) does not make it throw: the line arrives with the field as text', async () => {
