@@ -42,7 +42,6 @@ export function appendBatch(store: Store, chain: string, batch: readonly BatchDr
     let seq = h.seq;
     let prevHash = h.hash;
     const records: AuditRecord[] = [];
-    const texts: (string | undefined)[] = [];
     for (const [i, q] of batch.entries()) {
       const d = drafts[i]!;
       const id = d.eventId;
@@ -56,11 +55,10 @@ export function appendBatch(store: Store, chain: string, batch: readonly BatchDr
         actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
         reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
       });
-      texts.push(canonical);
       prevHash = hash;
     }
     if (records.length) {
-      await repo.insertRecords(records, texts);
+      await repo.insertRecords(records);
       await repo.setHead({ chain, seq, hash: prevHash }, Date.now());
     }
     return { head: { chain, seq, hash: prevHash }, committed: records.length, skipped: batch.length - records.length, overwritten };

@@ -107,6 +107,29 @@ for (const backend of await backends()) {
       }
     });
 
+    it('entries already there, inserted again inside a transaction, are no-ops and the transaction goes on to move the mark', async () => {
+      const writer = AuditWriter.open({ store: env.store, chain: 'b2', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-b2'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
+      try {
+        for (let i = 0; i < 12; i++) writer.append(accessDraft(i, { subject: `user-${i % 3}` }));
+        await writer.flush();
+        const records = await repoOf(env.store).page('b2', 0, 100);
+        const all = records.map((r) => ({ actor: r.actor!, time: r.time, seq: r.seq }));
+        await repoOf(env.store).insertActorEntries('b2', all.slice(3, 9));
+        // On PostgreSQL the first try (a COPY) fails on the primary key: that must not abort the
+        // transaction, whose later statements (the rest of a run's chunk) still have to commit.
+        await env.store.transaction(async (trx) => {
+          const t = createAuditRepo(trx, env.store.dialect);
+          await t.insertActorEntries('b2', all);
+          await t.advanceActorIndex('b2', 12);
+        });
+        assert.equal(await repoOf(env.store).actorIndexedSeq('b2'), 12);
+        assert.deepEqual(await entries(env.store, 'b2'), all.map((e) => ({ actor: e.actor, seq: e.seq })));
+        for (const actor of ['user-0', 'user-1', 'user-2']) assert.deepEqual((await byActor(env.store, actor)).filter((r) => r.chain === 'b2').map((r) => r.seq), await truth(env.store, 'b2', actor));
+      } finally {
+        await writer.close();
+      }
+    });
+
     it('time range, limit and the keyset cursor apply to indexed and tail records alike', async () => {
       const writer = AuditWriter.open({ store: env.store, chain: 'c', instance: 'test-1', spoolDir: join(env.db.dir, 'spool-c'), batchMaxDelayMs: 0, actorIndexEvery: 1_000_000 });
       const t0 = Date.now() - 100_000;

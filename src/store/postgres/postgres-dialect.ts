@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PostgresDialect } from 'kysely';
+import { acceptCopyIn } from './copy-in.ts';
 
 export interface PostgresPoolOptions {
   /** Most connections this instance opens. */
@@ -72,6 +73,7 @@ export function createPostgresBackend(url: string, options: PostgresPoolOptions,
   // The running query still fails (ERR_STORE_UNAVAILABLE) and pg drops the client.
   pool.on('connect', (client) => {
     client.on('error', onError);
+    acceptCopyIn(client);
     dropOnReadTimeout(client);
   });
   return { dialect: new PostgresDialect({ pool }), pool };

@@ -12,6 +12,8 @@ import type { AuditCheckpoint, AuditOutcome, AuditRecord, ChainHead } from '../.
 import type { Database } from '../database.ts';
 import type { AuditCheckpointsTable, AuditRecordsTable } from '../tables/audit.ts';
 import type { StoreDialect } from '../types.ts';
+import { copyInQuery, copyTextValue } from '../postgres/copy-in.ts';
+import { GatehouseError } from '../../core/errors.ts';
 
 /** Filter for `query`. Times are epoch ms (inclusive since, exclusive until). */
 export interface AuditQueryFilter {
@@ -54,12 +56,8 @@ export interface AuditRepo {
   head(chain: string): Promise<ChainHead | undefined>;
   /** The subset of `eventIds` already stored (a replayed or redelivered event is skipped). */
   existingEventIds(eventIds: readonly string[]): Promise<Set<string>>;
-  /**
-   * `draftJson[i]`, when given, is the JSON object text of `records[i]`'s draft fields (the
-   * writer's canonical draft JSON, the very text that was hashed): PostgreSQL then sends it as
-   * is instead of serializing the record again.
-   */
-  insertRecords(records: readonly AuditRecord[], draftJson?: readonly (string | undefined)[]): Promise<void>;
+  /** Inserts the records as a whole or not at all. */
+  insertRecords(records: readonly AuditRecord[]): Promise<void>;
   /** Records of a chain with seq > afterSeq, in seq order (keyset pagination). */
   page(chain: string, afterSeq: number, limit: number): Promise<AuditRecord[]>;
   /** Every chain that has records, a head or checkpoints. */
@@ -101,6 +99,7 @@ export interface AuditRepo {
 }
 
 // SQLite's default limit is 32766 bound values, PostgreSQL's 65535; 19 columns a row.
+// PostgreSQL's COPY sends a buffer of this many rows at a time.
 const INSERT_CHUNK = 1000;
 
 /**
@@ -145,19 +144,19 @@ function pushRow(params: unknown[], r: AuditRecord): void {
 }
 
 /**
- * PostgreSQL: the whole batch as one JSON array parameter, expanded server-side by
- * `json_to_recordset` with the record's own (camelCase) keys: one statement of constant text,
- * and on the client no more than string concatenation when the draft's JSON is at hand
- * (else one native JSON.stringify), instead of 19 bound values a row. Measured against
- * `unnest()` of 19 arrays and a multi-row VALUES: less client CPU, no more server time.
+ * PostgreSQL: the batch as one `COPY … FROM STDIN` in text format (postgres/copy-in.ts), a
+ * buffer of rows per INSERT_CHUNK. Measured on this machine against the earlier
+ * `INSERT … SELECT FROM json_to_recordset($1)` of the same rows: 9.5–10 µs of server CPU a
+ * row against 16–17 with the table's indexes, 3.3 against 10 without. COPY inserts or fails
+ * as a whole, like the statement it replaces, and runs in the caller's transaction.
  */
-const POSTGRES_INSERT = `insert into audit_records (${RECORD_COLUMNS})
-  select "chain", "seq", "time", "instance", "event", "eventId", "requestId", "traceId", "actor", "actorKind", "action", "resource", "outcome", "decisionId", "reasons", "clientAddress", "details", "prevHash", "hash"
-  from json_to_recordset($1::json) as r("chain" text, "seq" int8, "time" int8, "instance" text, "event" text, "eventId" text, "requestId" text, "traceId" text, "actor" text, "actorKind" text, "action" text, "resource" text, "outcome" text, "decisionId" text, "reasons" text, "clientAddress" text, "details" text, "prevHash" text, "hash" text)`;
+const POSTGRES_COPY = `copy audit_records (${RECORD_COLUMNS}) from stdin`;
 
-function postgresRow(r: AuditRecord, draftJson: string | undefined): string {
-  if (draftJson === undefined) return JSON.stringify(r);
-  return `{"chain":${JSON.stringify(r.chain)},"seq":${r.seq},"prevHash":${JSON.stringify(r.prevHash)},"hash":${JSON.stringify(r.hash)},${draftJson.slice(1)}`;
+function copyRow(r: AuditRecord): string {
+  return `${copyTextValue(r.chain)}\t${r.seq}\t${r.time}\t${copyTextValue(r.instance)}\t${copyTextValue(r.event)}\t${copyTextValue(r.eventId)}\t${
+    copyTextValue(r.requestId)}\t${copyTextValue(r.traceId)}\t${copyTextValue(r.actor)}\t${copyTextValue(r.actorKind)}\t${copyTextValue(r.action)}\t${
+    copyTextValue(r.resource)}\t${copyTextValue(r.outcome)}\t${copyTextValue(r.decisionId)}\t${copyTextValue(r.reasons)}\t${
+    copyTextValue(r.clientAddress)}\t${copyTextValue(r.details)}\t${copyTextValue(r.prevHash)}\t${copyTextValue(r.hash)}\n`;
 }
 
 /** SQLite: the actor index's multi-row insert, power-of-two sizes like the records'. */
@@ -174,6 +173,41 @@ function sqliteActorInsert(rows: number): string {
 const POSTGRES_ACTOR_INSERT = `insert into audit_actor_index (actor, time, chain, seq)
   select u.actor, u.time, $3, u.seq from unnest($1::text[], $2::int8[], $4::int8[]) as u(actor, time, seq)
   on conflict do nothing`;
+
+/**
+ * PostgreSQL: the actor index's entries are almost always new, and a plain COPY of them cost
+ * the server about half of what `INSERT … ON CONFLICT DO NOTHING` does (its speculative
+ * insertion writes and confirms every row). Entries already there (left by a run that stopped
+ * half way) make the COPY fail as a whole on the primary key; it is then undone to a savepoint
+ * (the caller's transaction stays usable) and the idempotent insert does the work. False:
+ * nothing was inserted, use the idempotent insert.
+ */
+const POSTGRES_ACTOR_COPY = 'copy audit_actor_index (actor, time, chain, seq) from stdin';
+
+async function copiedActorEntries(db: Kysely<Database>, chain: string, entries: readonly ActorEntry[]): Promise<boolean> {
+  const c = copyTextValue(chain);
+  let text = '';
+  for (const e of entries) text += `${copyTextValue(e.actor)}\t${e.time}\t${c}\t${e.seq}\n`;
+  const copy = copyInQuery(POSTGRES_ACTOR_COPY, [Buffer.from(text)]);
+  // Outside a transaction the COPY is a statement of its own, undone by failing.
+  if (!db.isTransaction) return db.executeQuery(copy).then(() => true, conflictOrThrow);
+  await sql`savepoint actor_entries`.execute(db);
+  try {
+    await db.executeQuery(copy);
+  } catch (error) {
+    conflictOrThrow(error);
+    await sql`rollback to savepoint actor_entries`.execute(db);
+    return false;
+  }
+  await sql`release savepoint actor_entries`.execute(db);
+  return true;
+}
+
+/** False for a constraint conflict (entries already there); any other error is rethrown. */
+function conflictOrThrow(error: unknown): false {
+  if (error instanceof GatehouseError && error.code === 'ERR_STORE_CONFLICT') return false;
+  throw error;
+}
 
 /**
  * The filter's conditions on the records (alias `r`) other than the actor, which each branch of
@@ -269,13 +303,15 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
       return found;
     },
 
-    async insertRecords(records, draftJson) {
+    async insertRecords(records) {
       if (dialect === 'postgres') {
+        const chunks: Buffer[] = [];
         for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-          const rows: string[] = [];
-          for (let j = i; j < Math.min(records.length, i + INSERT_CHUNK); j++) rows.push(postgresRow(records[j]!, draftJson?.[j]));
-          await db.executeQuery(CompiledQuery.raw(POSTGRES_INSERT, [`[${rows.join(',')}]`]));
+          let text = '';
+          for (let j = i; j < Math.min(records.length, i + INSERT_CHUNK); j++) text += copyRow(records[j]!);
+          chunks.push(Buffer.from(text));
         }
+        await db.executeQuery(copyInQuery(POSTGRES_COPY, chunks));
         return;
       }
       await inSqliteChunks(records.length, async (start, rows) => {
@@ -405,6 +441,7 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
 
     async insertActorEntries(chain, entries) {
       if (dialect === 'postgres') {
+        if (await copiedActorEntries(db, chain, entries)) return;
         for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
           const part = entries.slice(i, i + INSERT_CHUNK);
           await db.executeQuery(CompiledQuery.raw(POSTGRES_ACTOR_INSERT, [part.map((e) => e.actor), part.map((e) => e.time), chain, part.map((e) => e.seq)]));
