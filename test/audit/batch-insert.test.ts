@@ -1,8 +1,8 @@
 /**
  * The append path's batch inserts (SQLite: multi-row statements of power-of-two sizes;
- * PostgreSQL: one COPY in text format, a buffer per 1000 rows) store every field exactly as
+ * PostgreSQL: one COPY in text format) store every field exactly as
  * it was hashed: hostile strings survive byte for byte and the chain verifies, for batch
- * sizes that split into several statements or COPY buffers. Runs on SQLite and PostgreSQL.
+ * sizes that split into several statements. Runs on SQLite and PostgreSQL.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

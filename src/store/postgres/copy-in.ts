@@ -20,16 +20,21 @@ import { from as copyFrom } from 'pg-copy-streams';
 
 /** The rows of one COPY, already in the statement's format. */
 export class CopyInData {
-  readonly chunks: readonly Buffer[];
+  readonly data: Buffer;
 
-  constructor(chunks: readonly Buffer[]) {
-    this.chunks = chunks;
+  constructor(data: Buffer) {
+    this.data = data;
   }
 }
 
-/** A `COPY <table> (<columns>) FROM STDIN …` statement sending `chunks` (each any number of whole or partial rows). */
-export function copyInQuery(statement: string, chunks: readonly Buffer[]): CompiledQuery {
-  return CompiledQuery.raw(statement, [new CopyInData(chunks)]);
+/**
+ * A `COPY <table> (<columns>) FROM STDIN …` statement sending `data`. One buffer, sent as one
+ * CopyData message: pg-copy-streams writes a stream of several to the socket as it drains, and
+ * an error the server sends meanwhile (a duplicate key in the first rows) ends the query under
+ * it; one write leaves nothing to send after that.
+ */
+export function copyInQuery(statement: string, data: Buffer): CompiledQuery {
+  return CompiledQuery.raw(statement, [new CopyInData(data)]);
 }
 
 /** What pg's query promise resolves with, as much of it as Kysely reads. */
@@ -39,7 +44,7 @@ type Query = (...args: unknown[]) => unknown;
 
 async function runCopyIn(query: Query, statement: string, data: CopyInData): Promise<CopyResult> {
   const stream = query(copyFrom(statement)) as ReturnType<typeof copyFrom>;
-  await pipeline(Readable.from(data.chunks), stream);
+  await pipeline(Readable.from([data.data]), stream);
   return { command: 'COPY', rowCount: stream.rowCount, rows: [] };
 }
 

@@ -99,7 +99,6 @@ export interface AuditRepo {
 }
 
 // SQLite's default limit is 32766 bound values, PostgreSQL's 65535; 19 columns a row.
-// PostgreSQL's COPY sends a buffer of this many rows at a time.
 const INSERT_CHUNK = 1000;
 
 /**
@@ -144,10 +143,10 @@ function pushRow(params: unknown[], r: AuditRecord): void {
 }
 
 /**
- * PostgreSQL: the batch as one `COPY … FROM STDIN` in text format (postgres/copy-in.ts), a
- * buffer of rows per INSERT_CHUNK. Measured on this machine against the earlier
- * `INSERT … SELECT FROM json_to_recordset($1)` of the same rows: 9.5–10 µs of server CPU a
- * row against 16–17 with the table's indexes, 3.3 against 10 without. COPY inserts or fails
+ * PostgreSQL: the batch as one `COPY … FROM STDIN` in text format (postgres/copy-in.ts).
+ * Measured on this machine against the earlier `INSERT … SELECT FROM json_to_recordset($1)`
+ * of the same rows: 9.5–10 µs of server CPU a row against 16–17 with the table's indexes,
+ * 3.3 against 10 without. COPY inserts or fails
  * as a whole, like the statement it replaces, and runs in the caller's transaction.
  */
 const POSTGRES_COPY = `copy audit_records (${RECORD_COLUMNS}) from stdin`;
@@ -188,7 +187,7 @@ async function copiedActorEntries(db: Kysely<Database>, chain: string, entries: 
   const c = copyTextValue(chain);
   let text = '';
   for (const e of entries) text += `${copyTextValue(e.actor)}\t${e.time}\t${c}\t${e.seq}\n`;
-  const copy = copyInQuery(POSTGRES_ACTOR_COPY, [Buffer.from(text)]);
+  const copy = copyInQuery(POSTGRES_ACTOR_COPY, Buffer.from(text));
   // Outside a transaction the COPY is a statement of its own, undone by failing.
   if (!db.isTransaction) return db.executeQuery(copy).then(() => true, conflictOrThrow);
   await sql`savepoint actor_entries`.execute(db);
@@ -305,13 +304,9 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
 
     async insertRecords(records) {
       if (dialect === 'postgres') {
-        const chunks: Buffer[] = [];
-        for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-          let text = '';
-          for (let j = i; j < Math.min(records.length, i + INSERT_CHUNK); j++) text += copyRow(records[j]!);
-          chunks.push(Buffer.from(text));
-        }
-        await db.executeQuery(copyInQuery(POSTGRES_COPY, chunks));
+        let text = '';
+        for (const r of records) text += copyRow(r);
+        await db.executeQuery(copyInQuery(POSTGRES_COPY, Buffer.from(text)));
         return;
       }
       await inSqliteChunks(records.length, async (start, rows) => {
