@@ -2,6 +2,8 @@
  * One batch of the audit writer appended to the hash chain in one transaction:
  *   lock chain head → skip already-stored event ids → assign seq + prevHash + hash
  *   → insert → move head                              [no gap, no fork on failure]
+ * On PostgreSQL a writer that wrote the head last links the batch first and sends it as one
+ * message that moves the head only from where it left it (no gap, no fork either).
  */
 import { createAuditRepo } from '../store/repos/audit-repo.ts';
 import type { Store } from '../store/types.ts';
@@ -29,40 +31,59 @@ export interface AppendedBatch {
 }
 
 /** Appends `batch` to `chain`; `lastHead` is the head this writer last wrote, if any. */
-export function appendBatch(store: Store, chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+export async function appendBatch(store: Store, chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
   // Parsed before the transaction: its lock (the chain head, SQLite's write lock) is not held for it.
   const drafts = batch.map((q) => q.draft ?? JSON.parse(q.canonical) as AuditDraft);
+  // This writer wrote the head last and nothing of the batch can be stored already (the common
+  // case): link the batch from that head and send it as one message, which moves the head only
+  // if it is still there (AuditRepo.appendAtHead). Otherwise, or when it was not, under the lock.
+  if (store.dialect === 'postgres' && lastHead && lastHead.seq > 0 && !batch.some((q) => q.mayDuplicate)) {
+    const linked = link(chain, batch, drafts, lastHead, new Set());
+    if (linked.records.length === 0) return { head: lastHead, committed: 0, skipped: batch.length, overwritten: undefined };
+    if (await createAuditRepo(store.db, store.dialect).appendAtHead(lastHead, linked.head, linked.records, Date.now())) {
+      return { head: linked.head, committed: linked.records.length, skipped: batch.length - linked.records.length, overwritten: undefined };
+    }
+  }
   return store.transaction(async (trx) => {
     const repo = createAuditRepo(trx, store.dialect);
     const h = await repo.lockHead(chain, GENESIS_HASH);
     const overwritten = await overwrittenHead(repo, chain, lastHead, h);
     const candidates = drafts.filter((_, i) => batch[i]!.mayDuplicate).map((d) => d.eventId);
     const existing = candidates.length ? await repo.existingEventIds(candidates) : new Set<string>();
-    const seen = new Set<string>();
-    let seq = h.seq;
-    let prevHash = h.hash;
-    const records: AuditRecord[] = [];
-    for (const [i, q] of batch.entries()) {
-      const d = drafts[i]!;
-      const id = d.eventId;
-      if (existing.has(id) || seen.has(id)) continue;
-      seen.add(id);
-      const canonical = q.canonical ?? canonicalDraftJson(d);
-      const hash = canonical === undefined ? recordHash({ ...d, chain, prevHash }) : linkedHash(canonical, chain, prevHash);
-      seq += 1;
-      records.push({
-        chain, seq, time: d.time, instance: d.instance, event: d.event, eventId: id, requestId: d.requestId, traceId: d.traceId,
-        actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
-        reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
-      });
-      prevHash = hash;
-    }
+    const { records, head } = link(chain, batch, drafts, h, existing);
     if (records.length) {
       await repo.insertRecords(records);
-      await repo.setHead({ chain, seq, hash: prevHash }, Date.now());
+      await repo.setHead(head, Date.now());
     }
-    return { head: { chain, seq, hash: prevHash }, committed: records.length, skipped: batch.length - records.length, overwritten };
+    return { head, committed: records.length, skipped: batch.length - records.length, overwritten };
   });
+}
+
+/**
+ * The batch's records linked from `from`: seq and prevHash assigned, each hashed. Drafts whose
+ * event id is in `existing` or repeats within the batch are left out.
+ */
+function link(chain: string, batch: readonly BatchDraft[], drafts: readonly AuditDraft[], from: ChainHead, existing: Set<string>): { records: AuditRecord[]; head: ChainHead } {
+  const seen = new Set<string>();
+  let seq = from.seq;
+  let prevHash = from.hash;
+  const records: AuditRecord[] = [];
+  for (const [i, q] of batch.entries()) {
+    const d = drafts[i]!;
+    const id = d.eventId;
+    if (existing.has(id) || seen.has(id)) continue;
+    seen.add(id);
+    const canonical = q.canonical ?? canonicalDraftJson(d);
+    const hash = canonical === undefined ? recordHash({ ...d, chain, prevHash }) : linkedHash(canonical, chain, prevHash);
+    seq += 1;
+    records.push({
+      chain, seq, time: d.time, instance: d.instance, event: d.event, eventId: id, requestId: d.requestId, traceId: d.traceId,
+      actor: d.actor, actorKind: d.actorKind, action: d.action, resource: d.resource, outcome: d.outcome, decisionId: d.decisionId,
+      reasons: d.reasons, clientAddress: d.clientAddress, details: d.details, prevHash, hash,
+    });
+    prevHash = hash;
+  }
+  return { records, head: { chain, seq, hash: prevHash } };
 }
 
 /**

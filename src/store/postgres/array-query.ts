@@ -1,6 +1,7 @@
 /**
  * Raw reads on a PostgreSQL store's pg Pool, for the rare read whose per-row cost is the
- * work itself: `audit verify` reads every record of the log once, and pg's row objects
+ * work itself (and one raw write, the audit log's append as one Query message,
+ * copy-transaction.ts): `audit verify` reads every record of the log once, and pg's row objects
  * (19 named properties each) plus Kysely's result handling cost as much CPU as the
  * hashing. Two forms: rows as arrays (`rowMode: 'array'`, values parsed by the pool's
  * type parsers, so int8 is a number exactly as through Kysely), and a binary COPY
@@ -16,6 +17,7 @@ import { GatehouseError } from '../../core/errors.ts';
 import { transactionScope } from '../guarded-dialect.ts';
 import { toStoreError } from '../store-errors.ts';
 import { binaryCopy, type BinaryRows, type BinaryRowsBuffer } from './binary-copy.ts';
+import { copyTransaction } from './copy-transaction.ts';
 
 /** One statement with `$n` parameters; its rows as arrays in select-list order. */
 export type ArrayQuery = (text: string, values: readonly unknown[]) => Promise<unknown[][]>;
@@ -26,7 +28,10 @@ export type ArrayQuery = (text: string, values: readonly unknown[]) => Promise<u
  */
 export type BinaryCopyQuery = (select: string, fields: number, into: BinaryRowsBuffer) => Promise<BinaryRows>;
 
-interface RawReads { query: ArrayQuery; copy: BinaryCopyQuery }
+/** `BEGIN; …; COPY … FROM STDIN; COMMIT` as one Query message with `data` as the rows (copy-transaction.ts). */
+export type CopyTransaction = (text: string, data: Buffer) => Promise<number>;
+
+interface RawReads { query: ArrayQuery; copy: BinaryCopyQuery; transaction: CopyTransaction }
 
 const registered = new WeakMap<object, RawReads>();
 
@@ -46,6 +51,7 @@ export function registerArrayQuery(db: object, pool: pg.Pool, owner: symbol, isC
   registered.set(db, {
     query: (text, values) => guarded(async () => (await pool.query<unknown[]>({ text, values: values as unknown[], rowMode: 'array' })).rows),
     copy: (select, fields, into) => guarded(() => binaryCopy(pool, select, fields, into)),
+    transaction: (text, data) => guarded(() => copyTransaction(pool, text, data)),
   });
 }
 
@@ -57,4 +63,9 @@ export function arrayQueryOf(db: object): ArrayQuery | undefined {
 /** The binary COPY reader of a PostgreSQL store's root `db`; undefined for SQLite or a transaction. */
 export function binaryCopyOf(db: object): BinaryCopyQuery | undefined {
   return registered.get(db)?.copy;
+}
+
+/** The one-message COPY transaction of a PostgreSQL store's root `db`; undefined for SQLite or a transaction. */
+export function copyTransactionOf(db: object): CopyTransaction | undefined {
+  return registered.get(db)?.transaction;
 }

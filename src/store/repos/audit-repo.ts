@@ -12,7 +12,9 @@ import type { AuditCheckpoint, AuditOutcome, AuditRecord, ChainHead } from '../.
 import type { Database } from '../database.ts';
 import type { AuditCheckpointsTable, AuditRecordsTable } from '../tables/audit.ts';
 import type { StoreDialect } from '../types.ts';
+import { escapeLiteral } from 'pg';
 import { copyInQuery, copyTextValue } from '../postgres/copy-in.ts';
+import { copyTransactionOf } from '../postgres/array-query.ts';
 import { GatehouseError } from '../../core/errors.ts';
 
 /** Filter for `query`. Times are epoch ms (inclusive since, exclusive until). */
@@ -53,6 +55,14 @@ export interface AuditRepo {
   /** In an append transaction: the chain's head, locked; a new chain starts at `genesis`. */
   lockHead(chain: string, genesis: string): Promise<ChainHead>;
   setHead(head: ChainHead, now: number): Promise<void>;
+  /**
+   * PostgreSQL, on the root `db`: moves the chain head from `from` to `to` and inserts
+   * `records` (which link from `from` to `to`) in one transaction sent as one message, if the
+   * head is still `from`. False, with nothing written, when it is not (another writer moved
+   * it, or it was rewritten or deleted), and on SQLite or inside a transaction: then append
+   * under {@link lockHead}.
+   */
+  appendAtHead(from: ChainHead, to: ChainHead, records: readonly AuditRecord[], now: number): Promise<boolean>;
   head(chain: string): Promise<ChainHead | undefined>;
   /** The subset of `eventIds` already stored (a replayed or redelivered event is skipped). */
   existingEventIds(eventIds: readonly string[]): Promise<Set<string>>;
@@ -156,6 +166,13 @@ function copyRow(r: AuditRecord): string {
     copyTextValue(r.requestId)}\t${copyTextValue(r.traceId)}\t${copyTextValue(r.actor)}\t${copyTextValue(r.actorKind)}\t${copyTextValue(r.action)}\t${
     copyTextValue(r.resource)}\t${copyTextValue(r.outcome)}\t${copyTextValue(r.decisionId)}\t${copyTextValue(r.reasons)}\t${
     copyTextValue(r.clientAddress)}\t${copyTextValue(r.details)}\t${copyTextValue(r.prevHash)}\t${copyTextValue(r.hash)}\n`;
+}
+
+/** The check of {@link AuditRepo.appendAtHead} failed: the head was not where the writer left it. */
+function headMoved(error: unknown): boolean {
+  const cause = error instanceof GatehouseError ? error.cause : error;
+  const e = cause as { code?: unknown; table?: unknown; column?: unknown } | undefined;
+  return e?.code === '23502' && e.table === 'audit_chain_heads' && e.column === 'seq';
 }
 
 /** SQLite: the actor index's multi-row insert, power-of-two sizes like the records'. */
@@ -282,6 +299,29 @@ export function createAuditRepo(db: Kysely<Database>, dialect: StoreDialect): Au
         if (!row) throw new Error(`audit chain head ${chain} vanished`);
       }
       return { chain: row.chain, seq: Number(row.seq), hash: row.hash };
+    },
+
+    async appendAtHead(from, to, records, now) {
+      const transaction = copyTransactionOf(db);
+      if (!transaction) return false;
+      const chain = escapeLiteral(from.chain);
+      // The head moves only from `from`; the INSERT then finds it at `to` or, if it did not move
+      // (or is gone), tries to add a head row with a null seq, which fails the whole message on
+      // the column's NOT NULL before anything else is written. No statement returns rows.
+      const text = `begin;
+update audit_chain_heads set seq = ${to.seq}, hash = ${escapeLiteral(to.hash)}, updated_at = ${now} where chain = ${chain} and seq = ${from.seq} and hash = ${escapeLiteral(from.hash)};
+insert into audit_chain_heads (chain, seq, hash, updated_at) select ${chain}, null, '', 0 where not exists (select 1 from audit_chain_heads where chain = ${chain} and seq = ${to.seq} and hash = ${escapeLiteral(to.hash)});
+${POSTGRES_COPY};
+commit`;
+      let rows = '';
+      for (const r of records) rows += copyRow(r);
+      try {
+        await transaction(text, Buffer.from(rows));
+        return true;
+      } catch (error) {
+        if (headMoved(error)) return false;
+        throw error;
+      }
     },
 
     async setHead(head, now) {
