@@ -286,8 +286,20 @@ export class AuditWriter {
     try {
       // The turn's grouped lines first, so that the fdatasync covers them too.
       if (this.#spool.groupedLines > 0) this.#writeGroup();
-      if (this.#o.fsync) await this.#spool.sync();
-      const { head, committed, skipped, overwritten } = await this.#committer.commit(this.chain, batch, this.#lastHead);
+      // The fdatasync runs beside the commit, not before it: once both are done everything in the
+      // spool is on disk and the batch is in the store, as before, and the batch no longer waits
+      // for the disk first (~1.5 of ~20 ms a batch on PostgreSQL). A failed fdatasync does not undo
+      // a commit: it is reported as a spool failure (the events behind the batch may not survive
+      // a power cut), and a failed commit is retried as before.
+      const synced = this.#o.fsync ? this.#spool.sync().then(() => undefined, (err: unknown) => err ?? new Error('fdatasync failed')) : undefined;
+      let appended: Awaited<ReturnType<BatchCommitter['commit']>>;
+      try {
+        appended = await this.#committer.commit(this.chain, batch, this.#lastHead);
+      } finally {
+        const syncError = await synced;
+        if (syncError !== undefined) this.#spoolFailed(syncError);
+      }
+      const { head, committed, skipped, overwritten } = appended;
       this.#queue.splice(0, batch.length);
       for (const q of batch) this.#spool.committed(q.ref);
       this.#done += batch.length;
