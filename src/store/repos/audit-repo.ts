@@ -156,8 +156,8 @@ function pushRow(params: unknown[], r: AuditRecord): void {
  * PostgreSQL: the batch as one `COPY … FROM STDIN` in text format (postgres/copy-in.ts).
  * Measured on this machine against the earlier `INSERT … SELECT FROM json_to_recordset($1)`
  * of the same rows: 9.5–10 µs of server CPU a row against 16–17 with the table's indexes,
- * 3.3 against 10 without. COPY inserts or fails
- * as a whole, like the statement it replaces, and runs in the caller's transaction.
+ * 3.3 against 10 without. COPY inserts or fails as a whole, like the statement it replaces,
+ * and runs in the caller's transaction.
  */
 const POSTGRES_COPY = `copy audit_records (${RECORD_COLUMNS}) from stdin`;
 
