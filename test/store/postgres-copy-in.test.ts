@@ -41,7 +41,7 @@ describe('COPY FROM STDIN through the store', { skip: await serviceOrSkip('postg
     try { await store?.close(); } finally { await database?.drop(); }
   });
 
-  it('a COPY refused at its 10th row of 3,000 (~2 MB: the server answers while the client still sends) fails whole with ERR_STORE_CONFLICT, stores nothing, and the connection goes on', async () => {
+  it('a COPY of 3,000 rows (~2 MB, one write) refused at its 10th row fails whole with ERR_STORE_CONFLICT, stores nothing, and the connection goes on', async () => {
     const stored = record(1);
     await createAuditRepo(store.db, store.dialect).insertRecords([stored]);
     const batch = Array.from({ length: 3000 }, (_, i) => record(i + 2, i === 9 ? stored.eventId : undefined));
