@@ -30,15 +30,43 @@ export interface AppendedBatch {
   overwritten: ChainHead | undefined;
 }
 
+/**
+ * A batch made ready to send before its turn: its drafts parsed and, when it can take the
+ * one-message path, linked from `from` (the head it expects the chain to be at when it is sent).
+ */
+export interface PreparedBatch {
+  readonly drafts: readonly AuditDraft[];
+  readonly from: ChainHead | undefined;
+  /** The records linked from `from` and the head after them; undefined when the batch takes the lock. */
+  readonly linked: { records: AuditRecord[]; head: ChainHead } | undefined;
+}
+
 /** Appends `batch` to `chain`; `lastHead` is the head this writer last wrote, if any. */
-export async function appendBatch(store: Store, chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+export function appendBatch(store: Store, chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+  return sendBatch(store, chain, batch, prepareBatch(store, chain, batch, lastHead), lastHead);
+}
+
+/**
+ * The CPU half of {@link appendBatch}, which needs no database: the drafts parsed and, when this
+ * writer wrote the head last (`from`) and nothing of the batch can be stored already (the common
+ * case), the batch linked from there. Done while the batch before it is still in flight
+ * (chain-pipeline.ts), it is off the serial path of the batches.
+ */
+export function prepareBatch(store: Store, chain: string, batch: readonly BatchDraft[], from: ChainHead | undefined): PreparedBatch {
   // Parsed before the transaction: its lock (the chain head, SQLite's write lock) is not held for it.
   const drafts = batch.map((q) => q.draft ?? JSON.parse(q.canonical) as AuditDraft);
-  // This writer wrote the head last and nothing of the batch can be stored already (the common
-  // case): link the batch from that head and send it as one message, which moves the head only
-  // if it is still there (AuditRepo.appendAtHead). Otherwise, or when it was not, under the lock.
-  if (store.dialect === 'postgres' && lastHead && lastHead.seq > 0 && !batch.some((q) => q.mayDuplicate)) {
-    const linked = link(chain, batch, drafts, lastHead, new Set());
+  const fast = store.dialect === 'postgres' && from !== undefined && from.seq > 0 && !batch.some((q) => q.mayDuplicate);
+  return { drafts, from, linked: fast ? link(chain, batch, drafts, from, new Set()) : undefined };
+}
+
+/**
+ * Appends a prepared batch; `lastHead` is the head this writer last wrote, if any. When the batch
+ * was linked from that head, it goes as one message that moves the head only if it is still
+ * there (AuditRepo.appendAtHead); otherwise, or when the head moved, it is linked again under the lock.
+ */
+export async function sendBatch(store: Store, chain: string, batch: readonly BatchDraft[], prepared: PreparedBatch, lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+  const { drafts, linked } = prepared;
+  if (linked !== undefined && lastHead !== undefined && sameHead(prepared.from, lastHead)) {
     if (linked.records.length === 0) return { head: lastHead, committed: 0, skipped: batch.length, overwritten: undefined };
     if (await createAuditRepo(store.db, store.dialect).appendAtHead(lastHead, linked.head, linked.records, Date.now())) {
       return { head: linked.head, committed: linked.records.length, skipped: batch.length - linked.records.length, overwritten: undefined };
@@ -57,6 +85,11 @@ export async function appendBatch(store: Store, chain: string, batch: readonly B
     }
     return { head, committed: records.length, skipped: batch.length - records.length, overwritten };
   });
+}
+
+/** Same chain position: same chain, seq and hash. */
+export function sameHead(a: ChainHead | undefined, b: ChainHead | undefined): boolean {
+  return a !== undefined && b !== undefined && a.chain === b.chain && a.seq === b.seq && a.hash === b.hash;
 }
 
 /**

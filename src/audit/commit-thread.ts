@@ -54,6 +54,8 @@ export interface CommitRequest {
   /** One byte per draft: 1 when it may already be stored. */
   mayDuplicate: Uint8Array;
   lastHead: ChainHead | undefined;
+  /** After the batch sent before it, still in flight (BatchCommitter.commit). */
+  afterPrevious: boolean;
 }
 
 /** @internal */
@@ -94,10 +96,12 @@ export class CommitThread implements BatchCommitter {
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #closed = false;
+  readonly pipelined: boolean;
 
   constructor(data: CommitThreadData, logger?: Logger) {
     this.#data = data;
     this.#logger = logger;
+    this.pipelined = parseStoreUrl(data.url).dialect === 'postgres';
   }
 
   /** @internal for tests: the worker thread, once started. */
@@ -105,7 +109,7 @@ export class CommitThread implements BatchCommitter {
     return this.#worker;
   }
 
-  commit(chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined): Promise<AppendedBatch> {
+  commit(chain: string, batch: readonly BatchDraft[], lastHead: ChainHead | undefined, afterPrevious = false): Promise<AppendedBatch> {
     if (this.#closed) return Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'audit commit thread is closed' }));
     const drafts: (string | AuditDraft)[] = new Array(batch.length);
     const mayDuplicate = new Uint8Array(batch.length);
@@ -115,9 +119,10 @@ export class CommitThread implements BatchCommitter {
       drafts[i] = q.draft === undefined ? q.canonical : q.canonical ?? canonicalDraftJson(q.draft) ?? q.draft;
       if (q.mayDuplicate) mayDuplicate[i] = 1;
     }
+    // A batch after one in flight goes to the thread that holds that one; a new thread holds none (it fails there).
     const worker = this.#worker ?? this.#start();
     const id = ++this.#nextId;
-    const request: CommitRequest = { type: 'commit', id, chain, drafts, mayDuplicate, lastHead };
+    const request: CommitRequest = { type: 'commit', id, chain, drafts, mayDuplicate, lastHead, afterPrevious };
     return new Promise<AppendedBatch>((resolve, reject) => {
       try {
         worker.postMessage(request, [mayDuplicate.buffer]);

@@ -24,7 +24,7 @@ import type { AccessRecord } from './access-event.ts';
 import { storableDraft } from './storable.ts';
 import { Spool, type SegmentRef } from './spool.ts';
 import { inlineCommitter, type BatchCommitter } from './batch-committer.ts';
-import type { BatchDraft } from './chain-batch.ts';
+import type { AppendedBatch, BatchDraft } from './chain-batch.ts';
 import { commitThreadFor } from './commit-thread.ts';
 import { WriterCheckpoints } from './writer-checkpoints.ts';
 import type { AuditWriterOptions, AuditWriterStats, Holdable } from './writer-types.ts';
@@ -61,7 +61,16 @@ export class AuditWriter {
   /** A batch due now starts at the end of this turn (see #schedule). */
   #immediate: NodeJS.Immediate | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
+  /** The last batch's whole run, chained after the runs before it: close() waits for it. */
   #running: Promise<void> | undefined;
+  /** Batches handed to the committer whose outcome is not yet booked (at most 2, see #schedule). */
+  #committing = 0;
+  /** Queued drafts those batches hold: the first `#inFlightEvents` of `#queue`. */
+  #inFlightEvents = 0;
+  /** Settles when the last batch handed in has been booked: the next one books after it, in order. */
+  #booked: Promise<void> | undefined;
+  /** Whether the last booked batch failed: then the batch behind it was never sent (chain-pipeline.ts). */
+  #lastFailed = false;
   #backoffMs = 0;
   #closed = false;
   #waiters: Waiter[] = [];
@@ -248,10 +257,17 @@ export class AuditWriter {
     return { ...this.#stats, queued: this.#queue.length, spilling: this.#spool.spilling };
   }
 
+  /**
+   * Arms the next batch. One batch at a time, except that on a committer that links a batch
+   * while the one before it is in flight (PostgreSQL, chain-pipeline.ts) a second may be handed in
+   * behind the first, so that it is ready the moment the first is stored. Not behind a retry.
+   */
   #schedule(now = false): void {
     if (this.#halted) return;
-    if (this.#running || this.#queue.length === 0) return;
-    const delay = this.#backoffMs > 0 ? this.#backoffMs : now || this.#queue.length >= this.#o.batchMaxEvents ? 0 : this.#o.batchMaxDelayMs;
+    const waiting = this.#queue.length - this.#inFlightEvents;
+    if (waiting <= 0) return;
+    if (this.#running !== undefined && !(this.#committing === 1 && this.#committer.pipelined && this.#backoffMs === 0)) return;
+    const delay = this.#backoffMs > 0 ? this.#backoffMs : now || waiting >= this.#o.batchMaxEvents ? 0 : this.#o.batchMaxDelayMs;
     // Armed for the end of this turn: nothing fires sooner.
     if (this.#immediate) return;
     if (delay === 0) {
@@ -274,15 +290,37 @@ export class AuditWriter {
   #start = (): void => {
     this.#timer = undefined;
     this.#immediate = undefined;
-    this.#running = this.#runBatch().finally(() => {
-      this.#running = undefined;
-      this.#schedule();
-    });
+    // The state may have changed since it was armed (a batch booked, a failure's backoff set).
+    if (this.#halted) return;
+    if (this.#running !== undefined && !(this.#committing === 1 && this.#committer.pipelined && this.#backoffMs === 0)) return;
+    const batch = this.#queue.slice(this.#inFlightEvents, this.#inFlightEvents + this.#o.batchMaxEvents);
+    if (batch.length === 0) return;
+    const afterPrevious = this.#committing > 0;
+    this.#committing += 1;
+    this.#inFlightEvents += batch.length;
+    const before = this.#booked;
+    const booked = Promise.withResolvers<void>();
+    this.#booked = booked.promise;
+    const previousRun = this.#running;
+    const run: Promise<void> = this.#runBatch(batch, afterPrevious, before, booked.resolve)
+      .then(() => previousRun)
+      .finally(() => {
+        if (this.#running === run) this.#running = undefined;
+        this.#schedule();
+      });
+    this.#running = run;
+    // What is queued behind it may go now too (pipelined), or arms its timer.
+    this.#schedule();
   };
 
-  async #runBatch(): Promise<void> {
-    const batch = this.#queue.slice(0, this.#o.batchMaxEvents);
-    if (batch.length === 0) return;
+  /**
+   * Commits `batch`, the next `batch.length` drafts of the queue after those in flight before it
+   * (`afterPrevious`: handed to the committer behind them), then books its outcome once the batch
+   * before it is booked (`before`), and calls `booked` when it has. Never rejects.
+   */
+  async #runBatch(batch: Queued[], afterPrevious: boolean, before: Promise<void> | undefined, booked: () => void): Promise<void> {
+    let appended: AppendedBatch | undefined;
+    let failure: unknown;
     try {
       // The turn's grouped lines first, so that the fdatasync covers them too.
       if (this.#spool.groupedLines > 0) this.#writeGroup();
@@ -292,28 +330,45 @@ export class AuditWriter {
       // a commit: it is reported as a spool failure (the events behind the batch may not survive
       // a power cut), and a failed commit is retried as before.
       const synced = this.#o.fsync ? this.#spool.sync().then(() => undefined, (err: unknown) => err ?? new Error('fdatasync failed')) : undefined;
-      let appended: Awaited<ReturnType<BatchCommitter['commit']>>;
       try {
-        appended = await this.#committer.commit(this.chain, batch, this.#lastHead);
-      } finally {
-        const syncError = await synced;
-        if (syncError !== undefined) this.#spoolFailed(syncError);
+        appended = await this.#committer.commit(this.chain, batch, this.#lastHead, afterPrevious);
+      } catch (err) {
+        failure = err;
       }
-      const { head, committed, skipped, overwritten } = appended;
-      this.#queue.splice(0, batch.length);
-      for (const q of batch) this.#spool.committed(q.ref);
-      this.#done += batch.length;
-      this.#stats.committed += committed;
-      this.#stats.duplicatesSkipped += skipped;
-      this.#stats.batches += 1;
-      if (this.#stats.failingSince !== undefined) {
-        this.#o.logger?.info({ queued: this.#queue.length }, 'audit: store reachable again; writing queued events');
-        this.#stats.failingSince = undefined;
-      }
-      this.#backoffMs = 0;
-      this.#lastHead = head;
-      this.#checkpoints.recorded(committed);
-      this.#wakeWaiters();
+      const syncError = await synced;
+      if (syncError !== undefined) this.#spoolFailed(syncError);
+    } catch (err) {
+      failure ??= err;
+    }
+    await before;
+    this.#committing -= 1;
+    this.#inFlightEvents -= batch.length;
+    if (appended === undefined) {
+      // Behind a batch that failed, this one was never sent: that failure is already reported.
+      const notSent = afterPrevious && this.#lastFailed;
+      this.#lastFailed = true;
+      booked();
+      if (!notSent) this.#failed(batch, failure);
+      return;
+    }
+    this.#lastFailed = false;
+    const { head, committed, skipped, overwritten } = appended;
+    this.#queue.splice(0, batch.length);
+    for (const q of batch) this.#spool.committed(q.ref);
+    this.#done += batch.length;
+    this.#stats.committed += committed;
+    this.#stats.duplicatesSkipped += skipped;
+    this.#stats.batches += 1;
+    if (this.#stats.failingSince !== undefined) {
+      this.#o.logger?.info({ queued: this.#queue.length }, 'audit: store reachable again; writing queued events');
+      this.#stats.failingSince = undefined;
+    }
+    this.#backoffMs = 0;
+    this.#lastHead = head;
+    this.#checkpoints.recorded(committed);
+    booked();
+    this.#wakeWaiters();
+    try {
       if (overwritten) await this.#checkpoints.signOverwritten(overwritten, head);
       if (this.#queue.length === 0 && this.#spool.spilling) {
         this.#writeGroup();
@@ -322,20 +377,25 @@ export class AuditWriter {
       }
       await this.#checkpoints.ifDue(this.#lastHead, false);
     } catch (err) {
-      this.#stats.failedBatches += 1;
-      // A unique violation means some event of the batch is already stored (e.g. written
-      // by an instance that died before releasing its spool): check every id next time.
-      if (toGatehouseError(err).code === 'ERR_STORE_CONFLICT') for (const q of batch) q.mayDuplicate = true;
-      if (this.#halted) {
-        // close() ran out of time and abandoned it (a commit thread terminated): nothing is retried,
-        // and "cannot write to the store" would send an operator after a store that may be fine.
-        this.#o.logger?.warn({ events: batch.length }, 'audit: the batch under way was abandoned at shutdown; its events stay in the spool for the next start');
-      } else if (this.#stats.failingSince === undefined) {
-        this.#stats.failingSince = Date.now();
-        this.#o.logger?.error({ err: toGatehouseError(err), queued: this.#queue.length }, 'audit: cannot write to the store; events are kept in the spool and retried');
-      }
-      this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs ? this.#backoffMs * 2 : 50);
+      this.#failed(batch, err);
     }
+  }
+
+  /** A batch (or what follows its commit: a checkpoint) failed: retried after a backoff. */
+  #failed(batch: readonly Queued[], err: unknown): void {
+    this.#stats.failedBatches += 1;
+    // A unique violation means some event of the batch is already stored (e.g. written
+    // by an instance that died before releasing its spool): check every id next time.
+    if (toGatehouseError(err).code === 'ERR_STORE_CONFLICT') for (const q of batch) q.mayDuplicate = true;
+    if (this.#halted) {
+      // close() ran out of time and abandoned it (a commit thread terminated): nothing is retried,
+      // and "cannot write to the store" would send an operator after a store that may be fine.
+      this.#o.logger?.warn({ events: batch.length }, 'audit: the batch under way was abandoned at shutdown; its events stay in the spool for the next start');
+    } else if (this.#stats.failingSince === undefined) {
+      this.#stats.failingSince = Date.now();
+      this.#o.logger?.error({ err: toGatehouseError(err), queued: this.#queue.length }, 'audit: cannot write to the store; events are kept in the spool and retried');
+    }
+    this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs ? this.#backoffMs * 2 : 50);
   }
 
   #wakeWaiters(): void {
