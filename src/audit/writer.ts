@@ -266,7 +266,7 @@ export class AuditWriter {
     if (this.#halted) return;
     const waiting = this.#queue.length - this.#inFlightEvents;
     if (waiting <= 0) return;
-    if (this.#running !== undefined && !(this.#committing === 1 && this.#committer.pipelined && this.#backoffMs === 0)) return;
+    if (!this.#mayHandIn()) return;
     const delay = this.#backoffMs > 0 ? this.#backoffMs : now || waiting >= this.#o.batchMaxEvents ? 0 : this.#o.batchMaxDelayMs;
     // Armed for the end of this turn: nothing fires sooner.
     if (this.#immediate) return;
@@ -287,12 +287,17 @@ export class AuditWriter {
     this.#timer = setTimeout(this.#start, delay);
   }
 
+  /** Nothing is in flight, or one batch is and the next may follow it (pipelined, not behind a retry). */
+  #mayHandIn(): boolean {
+    return this.#running === undefined || (this.#committing === 1 && this.#committer.pipelined && this.#backoffMs === 0);
+  }
+
   #start = (): void => {
     this.#timer = undefined;
     this.#immediate = undefined;
     // The state may have changed since it was armed (a batch booked, a failure's backoff set).
     if (this.#halted) return;
-    if (this.#running !== undefined && !(this.#committing === 1 && this.#committer.pipelined && this.#backoffMs === 0)) return;
+    if (!this.#mayHandIn()) return;
     const batch = this.#queue.slice(this.#inFlightEvents, this.#inFlightEvents + this.#o.batchMaxEvents);
     if (batch.length === 0) return;
     const afterPrevious = this.#committing > 0;
@@ -352,23 +357,30 @@ export class AuditWriter {
       return;
     }
     this.#lastFailed = false;
-    const { head, committed, skipped, overwritten } = appended;
-    this.#queue.splice(0, batch.length);
-    for (const q of batch) this.#spool.committed(q.ref);
-    this.#done += batch.length;
-    this.#stats.committed += committed;
-    this.#stats.duplicatesSkipped += skipped;
-    this.#stats.batches += 1;
-    if (this.#stats.failingSince !== undefined) {
-      this.#o.logger?.info({ queued: this.#queue.length }, 'audit: store reachable again; writing queued events');
-      this.#stats.failingSince = undefined;
-    }
-    this.#backoffMs = 0;
-    this.#lastHead = head;
-    this.#checkpoints.recorded(committed);
-    booked();
-    this.#wakeWaiters();
     try {
+      const { head, committed, skipped, overwritten } = appended;
+      this.#queue.splice(0, batch.length);
+      this.#done += batch.length;
+      try {
+        for (const q of batch) this.#spool.committed(q.ref);
+      } catch (err) {
+        // The spool could not start its next segment (EMFILE, ENOSPC): the batch is committed all
+        // the same, and the spool goes on in its current one. Before, this left `#done` short and
+        // every flush() waiting forever.
+        this.#spoolFailed(err);
+      }
+      this.#stats.committed += committed;
+      this.#stats.duplicatesSkipped += skipped;
+      this.#stats.batches += 1;
+      if (this.#stats.failingSince !== undefined) {
+        this.#o.logger?.info({ queued: this.#queue.length }, 'audit: store reachable again; writing queued events');
+        this.#stats.failingSince = undefined;
+      }
+      this.#backoffMs = 0;
+      this.#lastHead = head;
+      this.#checkpoints.recorded(committed);
+      booked();
+      this.#wakeWaiters();
       if (overwritten) await this.#checkpoints.signOverwritten(overwritten, head);
       if (this.#queue.length === 0 && this.#spool.spilling) {
         this.#writeGroup();
@@ -377,7 +389,11 @@ export class AuditWriter {
       }
       await this.#checkpoints.ifDue(this.#lastHead, false);
     } catch (err) {
+      // After the commit: a checkpoint that could not be signed.
       this.#failed(batch, err);
+    } finally {
+      // Whatever happened, the batch behind this one must not wait for it forever (a second call is a no-op).
+      booked();
     }
   }
 

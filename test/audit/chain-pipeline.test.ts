@@ -10,7 +10,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUIDv7 } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import fs, { mkdtempSync, rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -180,6 +181,38 @@ describe('audit batches pipelined on PostgreSQL', { skip: await serviceOrSkip('p
       assert.equal(ids.length, head.seq + 1 + 449);
       assert.deepEqual(ids.slice(head.seq + 1), all.filter((_, i) => i !== 30).map((d) => d.eventId), 'in the order appended');
     } finally {
+      await writer.close();
+    }
+  });
+
+  it('the spool cannot start its next segment after a commit (EMFILE): reported as a spool failure, the batch stays committed, flush() does not hang, and the writer stores what follows', async () => {
+    const chain = 'w3';
+    const writer = AuditWriter.open({ store, chain, instance: 't', spoolDir: join(dir, 'spool-w3'), batchMaxEvents: 400, batchMaxDelayMs: 1, checkpointEveryRecords: 1_000_000 });
+    const realOpenSync = fs.openSync;
+    try {
+      writer.append(drafts(1, 1)[0]!);
+      await writer.flush();
+      // Over a megabyte of lines, so that once all are committed the spool starts a new segment.
+      const first = drafts(2000, 2000);
+      for (const d of first) writer.append(d);
+      (fs as { openSync: unknown }).openSync = () => { throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', errno: -24, syscall: 'open' }); };
+      syncBuiltinESMExports();
+      await writer.flush();
+      assert.equal(writer.stats().failedBatches, 0, 'no batch failed: they are all in the store');
+      assert.notEqual(writer.stats().spoolFailingSince, undefined, 'the spool is reported failing');
+      assert.equal(writer.stats().committed, 2001);
+      (fs as { openSync: unknown }).openSync = realOpenSync;
+      syncBuiltinESMExports();
+      const then = drafts(900, 5000);
+      for (const d of then) writer.append(d);
+      await writer.flush();
+      assert.equal(writer.stats().committed, 2901);
+      assert.equal(writer.stats().spoolFailingSince, undefined, 'writable again');
+      const ids = await linkedIds(store, chain);
+      assert.deepEqual(ids.slice(1), [...first, ...then].map((d) => d.eventId), 'every event once, in the order appended');
+    } finally {
+      (fs as { openSync: unknown }).openSync = realOpenSync;
+      syncBuiltinESMExports();
       await writer.close();
     }
   });
