@@ -236,6 +236,13 @@ export class AuditWriter {
       this.#accepted += 1;
       return;
     }
+    if (this.#textOnly && canonical !== undefined) {
+      // As appendAccess does: the text alone, at any queue length. Keeping the draft past the
+      // text-keeping bound cost its canonical JSON a second time on this thread and a clone of its
+      // object, where the text is one flat string (~4 µs an append at 45,000 a second).
+      this.#enqueue({ draft: undefined, canonical, ref, mayDuplicate });
+      return;
+    }
     this.#enqueue({ draft, canonical: this.#queue.length < KEEP_TEXT_BATCHES * this.#o.batchMaxEvents ? canonical : undefined, ref, mayDuplicate });
   }
 

@@ -183,16 +183,20 @@ for (const backend of await backends()) {
       assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head('named'))?.seq, 100);
     });
 
-    it('access records queued far beyond the text-keeping bound while the store refuses writes are all stored, once each, when it accepts them again', async () => {
-      const chain = 'backlog';
+    for (const how of ['appendAccess', 'append'] as const) it(`${how === 'append' ? 'events appended one by one (the bus\'s path)' : 'access records'} queued far beyond the text-keeping bound while the store refuses writes are all stored, once each and as appended, when it accepts them again`, async () => {
+      const chain = `backlog-${how}`;
+      const drafts: AuditDraft[] = [];
       const writer = AuditWriter.open({ store: env.store, chain, instance: 't', spoolDir: join(env.db.dir, 'spool-backlog'), fsync: false, batchMaxEvents: 50, commitThread: true });
       const hold = { released: 0, cork() {}, uncork() { this.released += 1; } };
       await refuseInserts(env.store);
       try {
         // 1,000 records: beyond KEEP_TEXT_BATCHES × batchMaxEvents (200), where an inline writer keeps drafts instead of texts.
         for (let i = 0; i < 1000; i++) {
-          const draft = accessDraft(i);
-          writer.appendAccess({ draft, canonical: canonicalDraftJson(draft) }, hold);
+          // Text that JSON escapes (quotes, a backslash, a tab, non-ASCII): queued as text only, parsed back on the thread.
+          const draft = accessDraft(i, { path: `/inbox/${i}/"q"\\\tß€😀` });
+          drafts.push(draft);
+          if (how === 'append') writer.append(draft);
+          else writer.appendAccess({ draft, canonical: canonicalDraftJson(draft) }, hold);
           if (i % 100 === 99) await new Promise((r) => setImmediate(r));
         }
         const deadline = Date.now() + 5000;
@@ -204,8 +208,11 @@ for (const backend of await backends()) {
       }
       await writer.flush();
       await writer.close();
-      assert.equal(hold.released, 1000, 'every held response was released');
-      assert.equal((await createAuditRepo(env.store.db, env.store.dialect).head(chain))?.seq, 1000);
+      assert.equal(hold.released, how === 'append' ? 0 : 1000, 'every held response was released');
+      const repo = createAuditRepo(env.store.db, env.store.dialect);
+      assert.equal((await repo.head(chain))?.seq, 1000);
+      const stored = await repo.page(chain, 0, 2000);
+      assert.deepEqual(stored.map((r) => ({ eventId: r.eventId, details: r.details, time: r.time })), drafts.map((d) => ({ eventId: d.eventId, details: d.details, time: d.time })));
       assert.equal((await verifyAudit(env.store, { trustedKeys: [], chain })).ok, true);
     });
 
