@@ -19,6 +19,9 @@ interface WorkerResult {
   append: Appends;
   /** The same with the commit thread on the load core; absent from a tree before it. */
   appendThread?: Appends;
+  /** Access records through the gateway's path (appendAccess), inline and on the commit thread; absent from a tree before it. */
+  access?: Appends;
+  accessThread?: Appends;
   storeDown: { events: number; spoolEventsPerSec: number; replayEventsPerSec: number; replayed: number };
   verify: { records: number; ms: number; recordsPerSec: number };
 }
@@ -67,11 +70,17 @@ export const auditSection: Section = {
     }
     const k = (n: number) => Math.round(n).toLocaleString('en-US');
     const markdown = [
-      `Audit writer in one Node process pinned to the proxy CPU: ${k(append)} access records appended in bursts, spool fdatasync before every group commit (≤ 1000 events or 5 ms per transaction), first with the batches committed on the main thread, then on the audit commit thread (\`audit.commitThread\`) moved to the load core; CPU µs/append: the worker's user + system CPU time (all threads) from the first append until the writer closed (last commit, the actor index's last bulk run, final checkpoint), divided by the appends (PostgreSQL's own CPU not included); store-down: the same appends with the store unreachable (spool only), then replayed into the store; verify: ${k(verify)} records, streamed in pages of 10,000.`,
+      `Audit writer in one Node process pinned to the proxy CPU: ${k(append)} access events appended in bursts of 500 with \`append\`, spool fdatasync with every group commit (≤ 1000 events or 5 ms per transaction), first with the batches committed on the main thread, then on the audit commit thread (\`audit.commitThread\`) moved to the load core; CPU µs/append: the worker's user + system CPU time (all threads) from the first append until the writer closed (last commit, the actor index's last bulk run, final checkpoint), divided by the appends (PostgreSQL's own CPU not included); store-down: the same appends with the store unreachable (spool only), then replayed into the store; verify: ${k(verify)} records, streamed in pages of 10,000.`,
       '',
       '| backend | durable appends/s | CPU µs/append | with commit thread: appends/s | CPU µs/append | spool-only appends/s | replay/s | verify records | verify s |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...results.map((r) => `| ${r.url} | ${k(r.append.eventsPerSec)} | ${r.append.cpuUsPerEvent.toFixed(1)} | ${r.appendThread ? k(r.appendThread.eventsPerSec) : '–'} | ${r.appendThread ? r.appendThread.cpuUsPerEvent.toFixed(1) : '–'} | ${k(r.storeDown.spoolEventsPerSec)} | ${k(r.storeDown.replayEventsPerSec)} | ${k(r.verify.records)} | ${(r.verify.ms / 1000).toFixed(2)} |`),
+      '',
+      `The same ${k(append)} appends as access records, the gateway's path for the events a request yields: each built from a finished request's context by the gateway's \`accessRecord\` (its redaction and canonical JSON included) and appended with \`appendAccess\`, which writes a turn's records to the spool in one write(2) and releases the turn's held responses after it; the table above appends one event at a time with one write(2) each (\`append\`), the path of events delivered by the bus.`,
+      '',
+      '| backend | access records: durable appends/s | CPU µs/append | with commit thread: appends/s | CPU µs/append |',
+      '|---|---:|---:|---:|---:|',
+      ...results.map((r) => `| ${r.url} | ${r.access ? k(r.access.eventsPerSec) : '–'} | ${r.access ? r.access.cpuUsPerEvent.toFixed(1) : '–'} | ${r.accessThread ? k(r.accessThread.eventsPerSec) : '–'} | ${r.accessThread ? r.accessThread.cpuUsPerEvent.toFixed(1) : '–'} |`),
       note,
     ].join('\n');
     return { markdown, data: results };
