@@ -35,8 +35,8 @@ export type { AuditWriterOptions, AuditWriterStats, Holdable } from './writer-ty
  * A draft waiting for its batch, with the spool segment it lives in. `canonical` is its
  * canonical JSON, already written as its spool line, for the hash at commit; kept only while
  * the queue is short (a long queue during a store outage would hold every draft's text twice),
- * and computed again at commit when absent. With a commit thread an access record keeps only
- * that text (see appendAccess).
+ * and computed again at commit when absent. With a commit thread a draft that has that text
+ * keeps only the text, at any queue length (see appendAccess and #accept).
  */
 type Queued = BatchDraft & { ref: SegmentRef };
 
@@ -238,8 +238,8 @@ export class AuditWriter {
     }
     if (this.#textOnly && canonical !== undefined) {
       // As appendAccess does: the text alone, at any queue length. Keeping the draft past the
-      // text-keeping bound cost its canonical JSON a second time on this thread and a clone of its
-      // object, where the text is one flat string (~4 µs an append at 45,000 a second).
+      // text-keeping bound cost its canonical JSON a second time on this thread (~4 µs an append in
+      // a profile at 45,000 a second) and a clone of its object, where the text is one flat string.
       this.#enqueue({ draft: undefined, canonical, ref, mayDuplicate });
       return;
     }
