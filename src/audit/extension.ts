@@ -11,7 +11,6 @@
  * `gateway.request` is not taken from the bus, where the platform publishes it too:
  * each instance records its own requests from its sink.
  */
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventBus } from '../bus/types.ts';
@@ -25,8 +24,8 @@ import { createLiveRedactor, type LiveRedactor } from './live-redactor.ts';
 import { redactionWithCredentials } from '../gateway/upstream/credentials.ts';
 import { AccessSampler } from './sampler.ts';
 import { loadOrCreateSigningKey } from './signing-key.ts';
-import { AuditWriter, type Holdable } from './writer.ts';
-import type { FinishHold, RequestContext } from '../gateway/context.ts';
+import { AuditWriter } from './writer.ts';
+import { HeldResponse } from './held-response.ts';
 import { startRetention, type RetentionTask } from './retention.ts';
 
 /** What the extension needs from the platform (`Platform` satisfies it). */
@@ -138,47 +137,4 @@ export function auditExtension(platform: AuditPlatform): AuditExtension {
     },
   };
   return ext;
-}
-
-/**
- * Holds a finishing response until its record's grouped spool write: what is already buffered
- * on the socket (the last body bytes, written this turn) stays corked, and the final write
- * (`res.end()`, which uncorks the socket fully) waits in `ctx.finishHold` until released.
- * A class rather than an object of closures: see FinishHold (context.ts) for what per-request
- * closures kept by held objects cost.
- */
-class HeldResponse implements Holdable, FinishHold {
-  readonly #ctx: RequestContext;
-  readonly #socket: Socket;
-  #released = false;
-  /** The final write (forward's end or the error page); a second one is not expected but kept. */
-  #finish: ((ctx: RequestContext) => void) | undefined = undefined;
-  #more: ((ctx: RequestContext) => void)[] | undefined = undefined;
-
-  constructor(ctx: RequestContext, socket: Socket) {
-    this.#ctx = ctx;
-    this.#socket = socket;
-  }
-
-  cork(): void {
-    this.#socket.cork();
-    this.#ctx.finishHold = this;
-  }
-
-  defer(finish: (ctx: RequestContext) => void): void {
-    if (this.#released) finish(this.#ctx);
-    else if (this.#finish === undefined) this.#finish = finish;
-    else (this.#more ??= []).push(finish);
-  }
-
-  uncork(): void {
-    this.#released = true;
-    const ctx = this.#ctx;
-    ctx.finishHold = undefined;
-    this.#socket.uncork();
-    const finish = this.#finish;
-    this.#finish = undefined;
-    if (finish !== undefined) finish(ctx);
-    if (this.#more !== undefined) for (const f of this.#more) f(ctx);
-  }
 }

@@ -6,9 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer, request as tlsRequest } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { endAtTurnEnd } from '../../src/gateway/http/turn-end.ts';
 import type { RequestContext } from '../../src/gateway/context.ts';
+import { selfSignedCertificate } from '../support/self-signed.ts';
+import { countSocketWrites } from '../support/socket-writes.ts';
 
 interface Seen { endedInHandler: boolean; endedNextTick: boolean; corkedNextTick: boolean }
 
@@ -78,6 +81,38 @@ test('every response of a turn is finished, and one whose end throws (its socket
     assert.deepEqual(results.map((r) => r.body), ['ok', 'ok', 'ok']);
   });
   assert.equal(warnings.length, 1, 'the failed end is logged once');
+});
+
+test('a response finished at the end of its turn over TLS leaves in one socket write, not its body and then an empty end', async () => {
+  const { cert, key } = await selfSignedCertificate(new Date(Date.now() - 60_000), new Date(Date.now() + 3_600_000));
+  // Per response, the socket writes from its head to its 'finish' (which can come after the client has it all).
+  const writes: Promise<number>[] = [];
+  const server = createTlsServer({ cert, key }, (_req, res) => {
+    const count = countSocketWrites(res.socket as Socket);
+    writes.push(new Promise((resolve) => res.on('finish', () => resolve(count.stop()))));
+    res.writeHead(200, { 'content-length': '5' });
+    res.write('hello');
+    endAtTurnEnd(contextOf(res, []));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    for (let i = 0; i < 3; i++) {
+      const body = await new Promise<string>((resolve, reject) => {
+        tlsRequest({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false, agent: false }, (res) => {
+          let b = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => { b += d; });
+          res.on('end', () => resolve(b));
+        }).on('error', reject).end();
+      });
+      assert.equal(body, 'hello');
+    }
+    assert.deepEqual(await Promise.all(writes), [1, 1, 1]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
 
 const ServerResponseEnd = (await import('node:http')).ServerResponse.prototype.end;
