@@ -17,7 +17,8 @@
  * --node-flags NAME=FLAGS runs that target's node with those flags (space-separated), e.g.
  * --node-flags 'bare=--single-threaded-gc --max-semi-space-size=32'.
  * --pin-thread NAME=CPU moves every thread of a target named NAME (`comm`, e.g. audit-commit) to
- * that CPU before each round (the rest of the process stays on CPU 1).
+ * that CPU before each round (the rest of the process stays on CPU 1); TARGET:NAME=CPU does so
+ * for one target only, e.g. --pin-thread on2:libuv-worker=0.
  * Not a test and no server runs in this process, so it waits on its children synchronously.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -76,7 +77,14 @@ function threadTicks(pid: number): Map<string, number> {
 }
 
 const nodeFlags = new Map((values['node-flags'] ?? []).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1).split(' ').filter(Boolean)]));
-const pins = new Map((values['pin-thread'] ?? []).map((p) => [p.slice(0, p.indexOf('=')), Number(p.slice(p.indexOf('=') + 1))]));
+/** Pins by target: `TARGET:NAME=CPU` for one target, `NAME=CPU` for every target. */
+const pinSpecs = (values['pin-thread'] ?? []).map((p) => {
+  const eq = p.indexOf('=');
+  const colon = p.lastIndexOf(':', eq);
+  return { target: colon === -1 ? undefined : p.slice(0, colon), thread: p.slice(colon + 1, eq), cpu: Number(p.slice(eq + 1)) };
+});
+const pinsOf = (target: string): Map<string, number> =>
+  new Map(pinSpecs.filter((p) => p.target === undefined || p.target === target).map((p) => [p.thread, p.cpu]));
 
 function waitFor(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((res, rej) => {
@@ -132,6 +140,7 @@ http { access_log off; client_body_temp_path ${tmp}/nginx/b; proxy_temp_path ${t
     // Every other round runs the targets in reverse: whichever ran second had measured faster in
     // both orders of one A/B (the machine warming up, or a neighbour's rhythm), which a fixed order pins on one target.
     for (const r of round % 2 === 1 ? running : [...running].reverse()) {
+      const pins = pinsOf(r.name);
       if (pins.size) pinNamedThreads(r.pid, pins);
       const before = cpuTicks(r.pid);
       const threadsBefore = values.threads ? threadTicks(r.pid) : undefined;
