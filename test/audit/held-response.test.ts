@@ -7,12 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { createServer, request } from 'node:https';
+import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { HeldResponse } from '../../src/audit/held-response.ts';
 import type { RequestContext } from '../../src/gateway/context.ts';
 import { selfSignedCertificate } from '../support/self-signed.ts';
 import { countSocketWrites } from '../support/socket-writes.ts';
+import { httpsBody } from '../support/https-body.ts';
 
 const { cert, key } = await selfSignedCertificate(new Date(Date.now() - 60_000), new Date(Date.now() + 3_600_000));
 
@@ -44,14 +45,7 @@ async function serve(handle: (res: ServerResponse, hold: HeldResponse, ctx: Requ
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const { port } = server.address() as AddressInfo;
-    const body = await new Promise<string>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false, agent: false }, (res) => {
-        let b = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => { b += d; });
-        res.on('end', () => resolve(b));
-      }).on('error', reject).end();
-    });
+    const body = await httpsBody(port);
     return { body, outcome: await outcome };
   } finally {
     server.closeAllConnections();

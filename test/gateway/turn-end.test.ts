@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer, request as tlsRequest } from 'node:https';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { endAtTurnEnd } from '../../src/gateway/http/turn-end.ts';
 import type { RequestContext } from '../../src/gateway/context.ts';
 import { selfSignedCertificate } from '../support/self-signed.ts';
 import { countSocketWrites } from '../support/socket-writes.ts';
+import { httpsBody } from '../support/https-body.ts';
 
 interface Seen { endedInHandler: boolean; endedNextTick: boolean; corkedNextTick: boolean }
 
@@ -98,15 +99,7 @@ test('a response finished at the end of its turn over TLS leaves in one socket w
   try {
     const { port } = server.address() as AddressInfo;
     for (let i = 0; i < 3; i++) {
-      const body = await new Promise<string>((resolve, reject) => {
-        tlsRequest({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false, agent: false }, (res) => {
-          let b = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => { b += d; });
-          res.on('end', () => resolve(b));
-        }).on('error', reject).end();
-      });
-      assert.equal(body, 'hello');
+      assert.equal(await httpsBody(port), 'hello');
     }
     assert.deepEqual(await Promise.all(writes), [1, 1, 1]);
   } finally {
